@@ -1,0 +1,30 @@
+"""vae_lite: a small, readable Variational Autoencoder package for teaching.
+
+    data = vae_lite.load_dataset("auto")
+    model = vae_lite.VAE(data.image_shape, latent_dim=20)
+    history = vae_lite.fit(model, data, epochs=10)
+    print(history.last["test_elbo"])
+"""
+
+import os
+
+from .checkpoint import CheckpointError, load, save
+from .data import DataError, ImageData, binarize, binarized_test_set, load_dataset, read_idx
+from .models import VAE, Autoencoder, LinearGaussian
+from .objectives import ELBO, elbo, iw_log_likelihood, kl_normal, kl_standard_normal, reparameterize
+from .train import History, TrainingError, evaluate, fit, pick_device, seed_everything
+
+__version__ = "0.1.0"
+
+
+def quick_mode():
+    """True when VAE_LITE_QUICK=1: notebooks shrink data and epochs (for CI)."""
+    return os.environ.get("VAE_LITE_QUICK", "0") not in ("", "0", "false", "False")
+
+
+__all__ = [
+    "Autoencoder", "CheckpointError", "DataError", "ELBO", "History", "ImageData", "LinearGaussian",
+    "TrainingError", "VAE", "binarize", "binarized_test_set", "elbo", "evaluate", "fit",
+    "iw_log_likelihood", "kl_normal", "kl_standard_normal", "load", "load_dataset", "pick_device",
+    "quick_mode", "read_idx", "reparameterize", "save", "seed_everything",
+]

@@ -1,0 +1,254 @@
+"""Models: a plain Autoencoder, the VAE, and a linear-Gaussian toy whose posterior is known.
+
+The encoder and decoder are ordinary networks; what makes a VAE is what they output
+(a distribution q(z|x) = N(mu, sigma^2) instead of a point) and the objective it is trained
+with (objectives.elbo). Images are tensors of shape (N, C, H, W) with values in [0, 1].
+"""
+
+import math
+
+import torch
+from torch import nn
+
+from .objectives import (
+    bernoulli_log_likelihood, elbo, gaussian_log_likelihood, log_normal, reparameterize,
+)
+
+ARCHS = ("mlp", "conv")
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+def _hidden_sizes(hidden):
+    sizes = (hidden,) if isinstance(hidden, int) else tuple(hidden)
+    if not sizes or any(not isinstance(h, int) or h <= 0 for h in sizes):
+        raise ValueError(f"hidden must be a positive int or a list of them, got {hidden!r}")
+    return sizes
+
+
+def mlp(sizes):
+    """Linear layers of the given sizes with ReLU between them (none after the last)."""
+    layers = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
+
+
+class MLPEncoder(nn.Module):
+    """image -> flatten -> hidden layers -> `out_features` numbers."""
+
+    def __init__(self, image_shape, hidden, out_features):
+        super().__init__()
+        self.net = mlp([math.prod(image_shape), *_hidden_sizes(hidden), out_features])
+
+    def forward(self, x):
+        return self.net(x.flatten(start_dim=-3))
+
+
+class MLPDecoder(nn.Module):
+    """z -> hidden layers -> one number per pixel, shaped as an image."""
+
+    def __init__(self, image_shape, hidden, latent_dim):
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        self.net = mlp([latent_dim, *reversed(_hidden_sizes(hidden)), math.prod(image_shape)])
+
+    def forward(self, z):
+        return self.net(z).unflatten(-1, self.image_shape)
+
+
+class ConvEncoder(nn.Module):
+    """Two stride-2 convolutions (each halves height and width), then an MLP."""
+
+    def __init__(self, image_shape, hidden, out_features, channels=(32, 64)):
+        super().__init__()
+        c, h, w = image_shape
+        self.convs = nn.Sequential(
+            nn.Conv2d(c, channels[0], 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(channels[0], channels[1], 3, stride=2, padding=1), nn.ReLU(),
+        )
+        with torch.no_grad():
+            self.feature_shape = tuple(self.convs(torch.zeros(1, c, h, w)).shape[1:])
+        self.head = mlp([math.prod(self.feature_shape), *_hidden_sizes(hidden), out_features])
+
+    def forward(self, x):
+        batch_shape = x.shape[:-3]
+        features = self.convs(x.reshape(-1, *x.shape[-3:])).flatten(start_dim=1)
+        return self.head(features).reshape(*batch_shape, -1)
+
+
+class ConvDecoder(nn.Module):
+    """The encoder in reverse: an MLP, then two transposed convolutions back to full size."""
+
+    def __init__(self, image_shape, hidden, latent_dim, channels=(32, 64)):
+        super().__init__()
+        c, h, w = image_shape
+        self.image_shape = tuple(image_shape)
+        self.feature_shape = (channels[1], (h + 3) // 4, (w + 3) // 4)
+        self.half_size = ((h + 1) // 2, (w + 1) // 2)
+        self.head = nn.Sequential(
+            mlp([latent_dim, *reversed(_hidden_sizes(hidden)), math.prod(self.feature_shape)]),
+            nn.ReLU(),
+        )
+        self.up1 = nn.ConvTranspose2d(channels[1], channels[0], 3, stride=2, padding=1)
+        self.up2 = nn.ConvTranspose2d(channels[0], c, 3, stride=2, padding=1)
+
+    def forward(self, z):
+        batch_shape = z.shape[:-1]
+        features = self.head(z.reshape(-1, z.shape[-1])).unflatten(-1, self.feature_shape)
+        # output_size undoes the rounding of the stride-2 convolutions for odd sizes
+        hidden = torch.relu(self.up1(features, output_size=self.half_size))
+        out = self.up2(hidden, output_size=self.image_shape[1:])
+        return out.reshape(*batch_shape, *self.image_shape)
+
+
+def make_encoder(arch, image_shape, hidden, out_features):
+    return {"mlp": MLPEncoder, "conv": ConvEncoder}[arch](image_shape, hidden, out_features)
+
+
+def make_decoder(arch, image_shape, hidden, latent_dim):
+    return {"mlp": MLPDecoder, "conv": ConvDecoder}[arch](image_shape, hidden, latent_dim)
+
+
+class _ImageModel(nn.Module):
+    """What the Autoencoder and the VAE share: argument checks, the decoder and its likelihood."""
+
+    def __init__(self, image_shape, latent_dim, hidden, arch, likelihood, gaussian_std):
+        super().__init__()
+        image_shape = tuple(int(s) for s in image_shape)
+        if len(image_shape) == 2:
+            image_shape = (1, *image_shape)
+        if len(image_shape) != 3 or min(image_shape) <= 0:
+            raise ValueError(
+                f"image_shape must be (C, H, W) or (H, W) with positive sizes, got {image_shape}; "
+                "use data.image_shape"
+            )
+        if not isinstance(latent_dim, int) or latent_dim <= 0:
+            raise ValueError(f"latent_dim must be a positive int, got {latent_dim!r}")
+        if arch not in ARCHS:
+            raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+        if gaussian_std is not None and not gaussian_std > 0:
+            raise ValueError(f"gaussian_std must be positive, or None to learn it; got {gaussian_std!r}")
+        self.config = dict(
+            image_shape=list(image_shape), latent_dim=latent_dim,
+            hidden=hidden if isinstance(hidden, int) else list(_hidden_sizes(hidden)),
+            arch=arch, likelihood=likelihood, gaussian_std=gaussian_std,
+        )
+        self.image_shape, self.latent_dim = image_shape, latent_dim
+        self.arch, self.likelihood = arch, likelihood
+        self.decoder = make_decoder(arch, image_shape, hidden, latent_dim)
+        if likelihood == "gaussian":
+            # one log std for all pixels: fixed (squared error with a known scale) or learned
+            log_std = torch.tensor(math.log(gaussian_std) if gaussian_std else 0.0)
+            if gaussian_std:
+                self.register_buffer("log_std", log_std)
+            else:
+                self.log_std = nn.Parameter(log_std)
+
+    def decode(self, z):
+        """The decoder's mean image for each z: pixel probabilities (Bernoulli) or means (Gaussian)."""
+        return torch.sigmoid(self.decoder(z))
+
+    def log_likelihood(self, x, z):
+        """log p(x|z), one number per example (summed over pixels)."""
+        out = self.decoder(z)
+        if self.likelihood == "bernoulli":
+            return bernoulli_log_likelihood(out, x)
+        return gaussian_log_likelihood(torch.sigmoid(out), x, self.log_std)
+
+    @property
+    def device(self):
+        return next(self.parameters()).device
+
+
+class Autoencoder(_ImageModel):
+    """A plain autoencoder: x -> z -> x_hat, trained to minimise -log p(x | z = encoder(x))."""
+
+    def __init__(self, image_shape, latent_dim=20, hidden=400, arch="mlp", likelihood="bernoulli",
+                 gaussian_std=0.1):
+        super().__init__(image_shape, latent_dim, hidden, arch, likelihood, gaussian_std)
+        self.encoder = make_encoder(arch, self.image_shape, hidden, latent_dim)
+
+    def encode(self, x):
+        return self.encoder(x)
+
+    def forward(self, x):
+        return self.decode(self.encode(x))
+
+    def loss(self, x, beta=1.0):
+        """Per-example reconstruction error in nats; the AE has no KL term."""
+        reconstruction = self.log_likelihood(x, self.encode(x))
+        return -reconstruction, {"reconstruction": reconstruction}
+
+    @torch.inference_mode()
+    def sample(self, n, generator=None):
+        """Decode z ~ N(0, I), as if the AE were a generator (it is a poor one: see notebook 01)."""
+        z = torch.randn(n, self.latent_dim, generator=generator).to(self.device)
+        return self.decode(z)
+
+
+class VAE(_ImageModel):
+    """Variational autoencoder: the encoder outputs q(z|x) = N(mu, diag(exp(logvar)))."""
+
+    def __init__(self, image_shape, latent_dim=20, hidden=400, arch="mlp", likelihood="bernoulli",
+                 gaussian_std=0.1):
+        super().__init__(image_shape, latent_dim, hidden, arch, likelihood, gaussian_std)
+        self.encoder = make_encoder(arch, self.image_shape, hidden, 2 * latent_dim)
+
+    def encode(self, x):
+        """(mu, logvar) of q(z|x); logvar = log sigma^2 so that sigma = exp(logvar / 2) > 0."""
+        mu, logvar = self.encoder(x).chunk(2, dim=-1)
+        return mu, logvar
+
+    def forward(self, x):
+        mu, logvar = self.encode(x)
+        return self.decode(reparameterize(mu, logvar))
+
+    def loss(self, x, beta=1.0):
+        """Per-example negative beta-ELBO: -reconstruction + beta * KL (note the plus)."""
+        terms = elbo(self, x, beta=beta)
+        return -terms.elbo, {"reconstruction": terms.reconstruction, "kl": terms.kl}
+
+    @torch.inference_mode()
+    def sample(self, n, generator=None):
+        """New images: z ~ p(z) = N(0, I), decoded to the decoder's mean image."""
+        z = torch.randn(n, self.latent_dim, generator=generator).to(self.device)
+        return self.decode(z)
+
+
+class LinearGaussian(nn.Module):
+    """The toy model of notebook 02, where everything is known in closed form.
+
+        z ~ N(0, 1),   x | z ~ N(w z + b, s^2 I)   (x has D dimensions, z has one)
+
+    The evidence is p(x) = N(b, w w^T + s^2 I) and the posterior p(z|x) = N(m, v) with
+    v = 1 / (1 + |w|^2 / s^2) and m = v w.(x - b) / s^2. `encode` returns that exact
+    posterior unless an approximate q (a function x -> (mu, logvar)) is given.
+    """
+
+    def __init__(self, w, b, s, q=None):
+        super().__init__()
+        self.w = torch.as_tensor(w, dtype=torch.float64).reshape(-1)
+        self.b = torch.as_tensor(b, dtype=torch.float64).expand_as(self.w).clone()
+        self.s = float(s)
+        self.q = q
+        self.latent_dim = 1
+
+    def posterior(self, x):
+        v = 1.0 / (1.0 + self.w.dot(self.w) / self.s**2)
+        m = v * ((x - self.b) @ self.w) / self.s**2
+        return m.unsqueeze(-1), torch.full_like(m, math.log(v)).unsqueeze(-1)
+
+    def encode(self, x):
+        return self.q(x) if self.q is not None else self.posterior(x)
+
+    def log_likelihood(self, x, z):
+        mean = z * self.w + self.b  # z: (..., N, 1) -> mean: (..., N, D)
+        logvar = torch.full_like(mean, 2 * math.log(self.s))
+        return log_normal(x, mean, logvar)
+
+    def log_evidence(self, x):
+        """log p(x), exactly."""
+        cov = torch.outer(self.w, self.w) + self.s**2 * torch.eye(len(self.w), dtype=self.w.dtype)
+        return torch.distributions.MultivariateNormal(self.b, cov).log_prob(x)
