@@ -52,6 +52,7 @@ MIRRORS = {
     ],
 }
 DOWNLOAD_TIMEOUT = 10  # seconds per mirror: an offline laptop should fall back quickly
+SYSTEM_DATA_DIR = Path("/usr/share/datasets")  # where Debian's dataset-* packages install
 TEST_BINARIZATION_SEED = 0  # one fixed binarized test set, so ELBOs of different runs compare
 
 
@@ -197,7 +198,7 @@ def search_dirs(name, root=None):
         dirs += [Path(root), Path(root) / name]
     if os.environ.get("VAE_LITE_DATA"):
         dirs.append(Path(os.environ["VAE_LITE_DATA"]) / name)
-    dirs += [_cache_dir() / name, Path("/usr/share/datasets") / name]
+    dirs += [_cache_dir() / name, SYSTEM_DATA_DIR / name]
     return dirs
 
 

@@ -1,4 +1,4 @@
-"""The VAE's objective, term by term, in nats.
+r"""The VAE's objective, term by term, in nats.
 
     log p(x) >= ELBO = E_q(z|x)[log p(x|z)] - KL(q(z|x) || p(z))
                        \____ reconstruction ___/   \____ kl ____/

@@ -1,0 +1,41 @@
+# vae_lite: the two commands that do everything on a fresh clone (see README.md)
+#   make lab    set up, then open the notebooks in JupyterLab (localhost, token login)
+#   make test   set up, then run every test: unit tests, all notebooks (nbval), the browser test
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+# A CPU build is enough to learn with; for a GPU build see README.md.
+TORCH  ?= torch==2.13.0
+# CI sets this to use the MNIST files beside the checkout.
+SHARED_DATA := $(wildcard ../shared/data)
+
+.PHONY: setup lab test test-fast notebooks benchmarks clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[notebooks,test]"
+	touch $@
+
+lab: setup
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks $(LAB_ARGS)
+
+# Notebooks run in quick mode (VAE_LITE_QUICK=1): less data and fewer epochs, same checks.
+test: setup
+	VAE_LITE_QUICK=1 $(if $(SHARED_DATA),VAE_LITE_DATA=$${VAE_LITE_DATA:-$(abspath $(SHARED_DATA))}) \
+	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg $(PYTEST_ARGS)
+
+# Unit tests only: the quick loop while editing vae_lite.
+test-fast: setup
+	$(BIN)/python -m pytest tests -x -q -m "not slow" $(PYTEST_ARGS)
+
+# Execute every notebook in class mode and store it with its outputs (NB="05 06" for some).
+notebooks: setup
+	$(BIN)/python tools/build_notebooks.py $(NB)
+
+clean:
+	rm -rf $(VENV) .pytest_cache

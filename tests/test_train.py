@@ -1,0 +1,94 @@
+import pytest
+import torch
+
+import vae_lite
+from vae_lite import VAE, Autoencoder, fit, load, pick_device, save
+
+
+def small_vae(data, seed=0):
+    torch.manual_seed(seed)
+    return VAE(data.image_shape, latent_dim=4, hidden=64)
+
+
+def test_fit_lowers_the_test_loss_of_a_vae_on_digits(digits):
+    model = small_vae(digits)
+    before = vae_lite.evaluate(model, vae_lite.binarized_test_set(digits))
+    history = fit(model, digits, epochs=8, batch_size=64, progress=False)
+    assert len(history) == 8 and not history.interrupted
+    assert history.last["test_loss"] < before["loss"] - 5, (before["loss"], history["test_loss"])
+    assert history["test_elbo"][-1] > history["test_elbo"][0]
+    for key in ("train_elbo", "train_reconstruction", "train_kl", "test_reconstruction", "test_kl", "seconds"):
+        assert len(history[key]) == 8
+    torch.testing.assert_close(
+        torch.tensor(history["test_elbo"]), torch.tensor(history["test_reconstruction"]) - torch.tensor(history["test_kl"])
+    )
+
+
+def test_the_same_seed_gives_the_same_history(digits):
+    runs = [fit(small_vae(digits, seed=1), digits, epochs=2, batch_size=100, seed=5, progress=False) for _ in range(2)]
+    strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h.records]
+    assert strip(runs[0]) == strip(runs[1])
+    other = fit(small_vae(digits, seed=1), digits, epochs=2, batch_size=100, seed=6, progress=False)
+    assert strip(other) != strip(runs[0])
+
+
+def test_fit_trains_an_autoencoder(digits):
+    model = Autoencoder(digits.image_shape, latent_dim=4, hidden=64)
+    history = fit(model, digits, epochs=3, batch_size=64, progress=False)
+    assert "test_kl" not in history.last
+    assert history["test_loss"][-1] < history["test_loss"][0]
+
+
+def test_beta_weights_the_kl_in_the_loss(digits):
+    model = small_vae(digits)
+    x = vae_lite.binarized_test_set(digits)[:50]
+    torch.manual_seed(0)
+    terms = vae_lite.elbo(model, x, beta=3.0)
+    torch.testing.assert_close(terms.elbo, terms.reconstruction - 3.0 * terms.kl)
+
+
+def test_save_then_load_gives_the_same_outputs(tmp_path, digits):
+    model = small_vae(digits)
+    fit(model, digits, epochs=1, progress=False)
+    path = save(model, tmp_path / "model.pt", note="test")
+    loaded = load(path)
+    x = digits.test[:10]
+    mu, logvar = model.encode(x)
+    mu2, logvar2 = loaded.encode(x)
+    torch.testing.assert_close(mu, mu2)
+    torch.testing.assert_close(logvar, logvar2)
+    torch.testing.assert_close(model.decode(mu), loaded.decode(mu2))
+    assert loaded.config == model.config and loaded.checkpoint_extra == {"note": "test"}
+
+
+def test_conv_and_gaussian_models_round_trip_through_a_checkpoint(tmp_path):
+    model = VAE((1, 9, 7), latent_dim=2, hidden=[16, 8], arch="conv", likelihood="gaussian", gaussian_std=None)
+    loaded = load(save(model, tmp_path / "m.pt"))
+    z = torch.randn(3, 2)
+    torch.testing.assert_close(model.decode(z), loaded.decode(z))
+    torch.testing.assert_close(model.log_std, loaded.log_std)
+
+
+class TestPickDevice:
+    def test_prefers_cuda_then_mps_then_cpu(self, monkeypatch):
+        monkeypatch.delenv("VAE_LITE_DEVICE", raising=False)
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+        assert pick_device().type == "cuda"
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+        assert pick_device().type == "mps"
+        monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+        assert pick_device().type == "cpu"
+
+    def test_environment_variable_overrides(self, monkeypatch):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setenv("VAE_LITE_DEVICE", "cpu")
+        assert pick_device("cuda") == torch.device("cpu")
+
+    def test_asking_for_a_missing_or_unknown_device_says_so(self, monkeypatch):
+        monkeypatch.delenv("VAE_LITE_DEVICE", raising=False)
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+        with pytest.raises(ValueError, match="'cuda' was asked for but is not available"):
+            pick_device("cuda")
+        with pytest.raises(ValueError, match="unknown device 'tpu'"):
+            pick_device("tpu")
