@@ -48,7 +48,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return _train(args) if args.command == "train" else _evaluate(args)
-    except (ValueError, data.DataError, checkpoint.CheckpointError, train.TrainingError) as err:
+    except (ValueError, FileNotFoundError, data.DataError, checkpoint.CheckpointError, train.TrainingError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 
