@@ -92,3 +92,27 @@ class TestPickDevice:
             pick_device("cuda")
         with pytest.raises(ValueError, match="unknown device 'tpu'"):
             pick_device("tpu")
+
+
+class TestDataPlacement:
+    """Where fit keeps the training set, simulated: there is no GPU here."""
+
+    def test_on_cuda_the_data_moves_once_when_it_fits_else_it_is_pinned(self, monkeypatch):
+        from vae_lite import train
+
+        moved, pinned = [], []
+        monkeypatch.setattr(torch.Tensor, "to", lambda self, device, **kw: moved.append(str(device)) or self)
+        monkeypatch.setattr(torch.Tensor, "pin_memory", lambda self: pinned.append(True) or self)
+        x = torch.zeros(1000, 1, 28, 28)  # 3.1 MB
+        monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (10**9, 10**9))
+        train._place(x, torch.device("cuda"))
+        assert moved == ["cuda"] and not pinned
+        monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (10**6, 10**9))
+        train._place(x, torch.device("cuda"))
+        assert moved == ["cuda"] and pinned == [True]
+
+    def test_on_cpu_the_data_stay_where_they_are(self):
+        from vae_lite import train
+
+        x = torch.zeros(10, 1, 4, 4)
+        assert train._place(x, torch.device("cpu")) is x
