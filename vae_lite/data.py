@@ -97,7 +97,13 @@ class ImageData:
 
 
 def _as_images(array, what):
-    x = torch.as_tensor(np.asarray(array))
+    if isinstance(array, torch.Tensor):
+        x = array.detach().cpu()
+    else:
+        array = np.asarray(array)
+        if array.dtype.kind not in "biuf":  # strings, objects, complex numbers: not pixel values
+            raise ValueError(f"{what} must be uint8 or float numbers, got an array of {array.dtype}")
+        x = torch.as_tensor(array)
     if x.ndim == 3:
         x = x.unsqueeze(1)
     if x.ndim != 4:
@@ -116,7 +122,7 @@ def _as_images(array, what):
     lo, hi = x.min().item(), x.max().item()
     if lo < 0 or hi > 1:
         raise ValueError(
-            f"{what} has values in [{lo:g}, {hi:g}], but float images must lie in [0, 1]; "
+            f"{what} has values in [{lo:g}, {hi:g}], but images that are not uint8 must lie in [0, 1]; "
             "divide by 255 if they are 0..255, or pass uint8"
         )
     return x.contiguous()
