@@ -56,3 +56,122 @@ def plot_history(history, keys=("test_reconstruction", "test_kl"), ax=None, titl
         ax.set_title(title)
     ax.figure.tight_layout()
     return ax.figure
+
+
+# --- notebooks 05-07
+
+
+def plot_loss_terms(history, split="test", ax=None, title=None):
+    """The negative ELBO and its two terms over epochs, on one axis (nats per image):
+    reconstruction error -E_q[log p(x|z)], the KL, and their sum, the loss."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 3), dpi=90)
+    epochs = history["epoch"]
+    reconstruction_error = [-v for v in history[f"{split}_reconstruction"]]
+    kl = history[f"{split}_kl"]
+    ax.plot(epochs, [r + k for r, k in zip(reconstruction_error, kl)], marker="o", color="black",
+            label="negative ELBO = sum of both")
+    ax.plot(epochs, reconstruction_error, marker="o", label="reconstruction error  -E[log p(x|z)]")
+    ax.plot(epochs, kl, marker="o", label="KL(q(z|x) || p(z))")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"nats per {split} image")
+    ax.set_ylim(0, None)
+    ax.legend(fontsize=8)
+    ax.set_title(title or f"the loss and its two terms ({split} set)", fontsize=10)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def latent_scatter(points, labels=None, ax=None, title=None):
+    """2-D latent points (e.g. encoder means) coloured by label."""
+    points = torch.as_tensor(points).detach().cpu()
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.2, 3.8), dpi=90)
+    colours = None if labels is None else torch.as_tensor(labels).cpu()
+    scatter = ax.scatter(points[:, 0], points[:, 1], c=colours, cmap="tab10", s=3, alpha=0.7,
+                         vmin=-0.5, vmax=9.5)
+    if labels is not None:
+        ax.figure.colorbar(scatter, ax=ax, ticks=range(10), label="label")
+    ax.set_xlabel("z[0]")
+    ax.set_ylabel("z[1]")
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def manifold_grid(model, n=15, ax=None, title=None):
+    """Decode an n x n grid of z in a 2-latent model, spaced by the prior's quantiles
+    (5% to 95%), so each image covers the same prior probability mass."""
+    if model.latent_dim != 2:
+        raise ValueError(f"manifold_grid needs a model with latent_dim=2, got {model.latent_dim}")
+    quantiles = torch.distributions.Normal(0.0, 1.0).icdf(torch.linspace(0.05, 0.95, n))
+    z1, z0 = torch.meshgrid(quantiles.flip(0), quantiles, indexing="ij")  # z[1] grows upwards
+    z = torch.stack([z0.reshape(-1), z1.reshape(-1)], dim=1).to(model.device)
+    with torch.inference_mode():
+        images = model.decode(z).cpu()
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=90)
+    ax.imshow(image_grid(images, ncols=n), cmap="gray_r", vmin=0, vmax=1)
+    ax.set_axis_off()
+    ax.set_title(title or f"decoded z on a {n} x {n} grid (prior quantiles 5%..95%)", fontsize=10)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_kl_per_dimension(kl, activity=None, threshold=0.01, ax=None, title=None):
+    """Bars of the KL of each latent dimension, largest first; active units (Burda et al.:
+    Cov_x(E[z_d|x]) > threshold) in colour, inactive ones in grey."""
+    kl = torch.as_tensor(kl).cpu()
+    order = torch.argsort(kl, descending=True)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 2.6), dpi=90)
+    active = [True] * len(kl) if activity is None else (torch.as_tensor(activity)[order] > threshold).tolist()
+    ax.bar(range(len(kl)), kl[order], color=["C0" if a else "lightgray" for a in active])
+    ax.set_xticks(range(len(kl)), [str(int(d)) for d in order], fontsize=7)
+    ax.set_xlabel("latent dimension (largest KL first; grey: inactive)")
+    ax.set_ylabel("KL (nats)")
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_iw_bound(ks, log_likelihoods, elbo=None, ax=None, title=None):
+    """The importance-weighted bound on log p(x) (mean over test images) against k."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.5, 3), dpi=90)
+    ax.plot(ks, log_likelihoods, marker="o", label="importance-weighted bound, k samples")
+    if elbo is not None:
+        ax.axhline(elbo, color="gray", linestyle="--", label="ELBO (k = 1)")
+    ax.set_xscale("log")
+    ax.set_xlabel("k (importance samples per image)")
+    ax.set_ylabel("mean log p(x) estimate (nats)")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_rate_distortion(rates, distortions, labels, ax=None, title=None):
+    """Each model as a point: rate (KL, nats) against distortion (reconstruction error, nats).
+    Lines of constant negative ELBO (rate + distortion) run diagonally, in grey."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.5, 3.4), dpi=90)
+    ax.plot(rates, distortions, marker="o", color="C0")
+    for rate, distortion, label in zip(rates, distortions, labels):
+        ax.annotate(label, (rate, distortion), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    totals = [r + d for r, d in zip(rates, distortions)]
+    top = max(rates) * 1.1 + 1
+    for total in (min(totals), max(totals)):
+        ax.plot([0, top], [total, total - top], color="gray", linewidth=0.7, linestyle=":")
+    ax.set_xlim(-1, top)
+    ax.set_ylim(min(distortions) - 5, max(distortions) + 10)
+    ax.set_xlabel("rate: KL(q(z|x) || p(z)) (nats)")
+    ax.set_ylabel("distortion: -E[log p(x|z)] (nats)")
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.figure.tight_layout()
+    return ax.figure
