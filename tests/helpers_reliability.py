@@ -209,7 +209,9 @@ def _child_slow_save(path):
                 print("writing", flush=True)
                 time.sleep(60)
             self.written += len(b)
-            return self.f.write(b)
+            n = self.f.write(b)
+            self.f.flush()  # on disk now, so the parent sees a half-written file
+            return n
 
         def flush(self):
             self.f.flush()

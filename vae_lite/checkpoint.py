@@ -9,6 +9,7 @@ hold numbers but never code.
 import pickle
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .data import atomic_write
@@ -38,12 +39,36 @@ def save(model, path, **extra):
         "model": name,
         "config": model.config,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "extra": extra,
+        "extra": _plain(extra, "extra"),
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda f: torch.save(checkpoint, f))
     return path
+
+
+def _plain(value, where):
+    """`value` as data that `load` can read back: numbers, strings, tensors, and lists and dicts of them.
+
+    Checked here, at save time, because anything else (a numpy float, say) would be saved
+    without complaint and then refused by load's weights_only reader.
+    """
+    if isinstance(value, np.generic):  # numpy numbers, e.g. np.float64 (a subclass of float!)
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return torch.as_tensor(value)
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v, f"{where}[{i}]") for i, v in enumerate(value))
+    if isinstance(value, dict) and all(isinstance(k, (str, int)) for k in value):
+        return {k: _plain(v, f"{where}[{k!r}]") for k, v in value.items()}
+    raise TypeError(
+        f"save cannot store {where} = {value!r} of type {type(value).__name__}: a checkpoint holds only "
+        "numbers, strings, tensors, and lists and dicts of them, so that loading it can never run code"
+    )
 
 
 def load(path, device="cpu"):
@@ -54,12 +79,19 @@ def load(path, device="cpu"):
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
+        if "weights only load failed" not in str(e).lower():
+            raise CheckpointError(f"{path} is not a readable checkpoint (damaged or truncated?): {e}") from None
+        # torch's message goes on to suggest weights_only=False; keep only the line naming what was found
+        found = [line.strip() for line in str(e).splitlines() if "unsupported" in line.lower()]
         raise CheckpointError(
             f"{path} holds objects other than weights and plain values, and loading them could run "
-            f"code, so it was refused. Only load checkpoints written by vae_lite.save. ({str(e).splitlines()[0]})"
+            f"code, so it was refused. Only load checkpoints written by vae_lite.save."
+            + (f" ({found[0]})" if found else "")
         ) from None
-    except (RuntimeError, EOFError, OSError) as e:
-        raise CheckpointError(f"{path} is not a readable checkpoint (damaged or truncated?): {e}") from None
+    except Exception as e:  # a damaged file makes torch raise RuntimeError, EOFError, KeyError, ...
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint (damaged or truncated?): {type(e).__name__}: {e}"
+        ) from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a vae_lite checkpoint; save one with vae_lite.save(model, path)")
     if checkpoint.get("version") != VERSION:
@@ -70,8 +102,11 @@ def load(path, device="cpu"):
     cls = MODEL_CLASSES.get(checkpoint.get("model"))
     if cls is None:
         raise CheckpointError(f"{path} holds an unknown model type {checkpoint.get('model')!r}")
-    config = dict(checkpoint["config"])
-    model = cls(**config)
-    model.load_state_dict(checkpoint["state_dict"])
+    try:
+        model = cls(**dict(checkpoint["config"]))
+        model.load_state_dict(checkpoint["state_dict"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path} holds a {checkpoint['model']} whose settings or weights do not "
+                              f"fit together, so it is damaged or was edited: {e}") from None
     model.checkpoint_extra = checkpoint.get("extra", {})
     return model.to(device).eval()

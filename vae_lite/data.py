@@ -11,9 +11,11 @@ directory, /usr/share/datasets/<name> (Debian's dataset-fashion-mnist), and only
 downloaded, each file checked against its known MD5 and written atomically.
 """
 
+import glob
 import gzip
 import hashlib
 import os
+import socket
 import struct
 import tempfile
 import urllib.request
@@ -235,12 +237,19 @@ def md5(path):
 def atomic_write(path, write):
     """Call write(file) on a temporary file next to `path`, then rename it into place.
 
-    A crash or an error part-way leaves no half-written `path` behind.
+    A crash or an error part-way leaves no half-written `path` behind. The temporary file
+    is named .<name>.<host>.<pid>.<random>.part; if the process is killed (so it cannot
+    clean up), the next atomic_write to `path` on this machine deletes the leftover.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    _remove_leftovers(path)
+    prefix = f".{path.name}.{_HOST}.{os.getpid()}."
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".part")
     try:
         with os.fdopen(fd, "wb") as f:
+            # mkstemp makes the file private (0o600); give it what open() would, so that a
+            # checkpoint or a download in a shared folder stays readable by the others
+            os.chmod(tmp, 0o666 & ~_UMASK)
             write(f)
             f.flush()
             os.fsync(f.fileno())
@@ -248,6 +257,37 @@ def atomic_write(path, write):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _current_umask():
+    mask = os.umask(0o022)  # the only portable way to read the umask is to set it and set it back
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+_HOST = socket.gethostname()
+
+
+def _remove_leftovers(path):
+    """Delete temporary files of `path` left by processes on this machine that no longer run."""
+    if os.name != "posix":  # os.kill(pid, 0) only asks "is it running?" on POSIX
+        return
+    prefix = f".{path.name}.{_HOST}."
+    for leftover in path.parent.glob(glob.escape(prefix) + "*.part"):
+        pid = leftover.name[len(prefix):].split(".")[0]
+        if pid.isdigit() and not _is_running(int(pid)):
+            leftover.unlink(missing_ok=True)
+
+
+def _is_running(pid):
+    try:
+        os.kill(pid, 0)  # signal 0: only checks that the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
 
 
 def _download_file(name, filename, directory):

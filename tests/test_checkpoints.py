@@ -1,0 +1,242 @@
+"""Checkpoints that are interrupted, crafted to run code, saved on a GPU, or from another version (issue 6)."""
+
+import os
+import pickle
+import signal
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import vae_lite
+import vae_lite.checkpoint as checkpoint
+from vae_lite import CheckpointError, load, save
+
+HELPERS = Path(__file__).with_name("helpers_reliability.py")
+
+
+def small_model(seed=0):
+    torch.manual_seed(seed)
+    return vae_lite.VAE((1, 6, 6), latent_dim=2, hidden=8)
+
+
+def same_weights(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def temporaries(directory):
+    return sorted(p.name for p in Path(directory).glob("*.part"))
+
+
+# ------------------------------------------------------------------ atomic saves
+
+def test_a_save_killed_half_way_leaves_the_previous_checkpoint_intact(tmp_path):
+    """A real process saves model A, then is SIGKILLed while its save of model B is half-written."""
+    path = tmp_path / "model.pt"
+    child = subprocess.Popen([sys.executable, str(HELPERS), "slow-save", str(path)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = child.stdout.readline()
+        assert line.strip() == "writing", child.stderr.read()
+        half_written = temporaries(tmp_path)
+        assert len(half_written) == 1 and (tmp_path / half_written[0]).stat().st_size > 0
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait()  # reaped, so its pid no longer counts as running
+
+    model = load(path)
+    assert model.checkpoint_extra == {"which": "A"} and same_weights(model, small_model())
+    # SIGKILL gives the process no chance to clean up: its temporary file is still there...
+    assert temporaries(tmp_path) == half_written
+    # ...and the next save to the same path removes it
+    save(small_model(seed=1), path, which="C")
+    assert temporaries(tmp_path) == []
+    assert load(path).checkpoint_extra == {"which": "C"}
+
+
+def test_a_save_interrupted_by_an_error_leaves_no_temporary_file(tmp_path, monkeypatch):
+    path = save(small_model(), tmp_path / "model.pt", which="A")
+
+    def fails_half_way(obj, f):
+        f.write(b"PK\x03\x04 half a zip file")
+        raise KeyboardInterrupt  # the stop button, pressed during the save
+
+    monkeypatch.setattr(checkpoint.torch, "save", fails_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        save(small_model(seed=1), path, which="B")
+    monkeypatch.undo()
+    assert temporaries(tmp_path) == [] and load(path).checkpoint_extra == {"which": "A"}
+
+
+def test_saved_files_are_as_readable_as_files_written_with_open(tmp_path):
+    """mkstemp's temporary files are private (0o600); a shared checkpoint must not be."""
+    save(small_model(), tmp_path / "model.pt")
+    (tmp_path / "plain.txt").write_text("x")
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)
+    assert mode(tmp_path / "model.pt") == mode(tmp_path / "plain.txt")
+
+
+def test_a_running_process_keeps_its_temporary_file(tmp_path):
+    """Only leftovers of processes that are gone are removed, never a save in progress."""
+    from vae_lite.data import _HOST, atomic_write
+
+    path = tmp_path / "model.pt"
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        live = tmp_path / f".model.pt.{_HOST}.{sleeper.pid}.abc.part"
+        live.write_bytes(b"in progress")
+        other_host = tmp_path / f".model.pt.another-machine.{sleeper.pid + 1}.abc.part"
+        other_host.write_bytes(b"in progress elsewhere")
+        atomic_write(path, lambda f: f.write(b"done"))
+        assert live.exists() and other_host.exists() and path.read_bytes() == b"done"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    atomic_write(path, lambda f: f.write(b"again"))
+    assert not live.exists() and other_host.exists()
+
+
+# ------------------------------------------------------------------ checkpoints that could run code
+
+class RunsCode:
+    """Unpickling this calls os.mkdir(path): a harmless stand-in for any code an attacker likes."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return os.mkdir, (self.path,)
+
+
+def crafted_checkpoints(tmp_path, marker):
+    model = small_model()
+    inside = {"format": checkpoint.FORMAT, "version": checkpoint.VERSION, "model": "VAE",
+              "config": model.config, "state_dict": model.state_dict(), "extra": {"note": RunsCode(marker)}}
+    zipped = tmp_path / f"zip-{marker.name}.pt"
+    torch.save(inside, zipped)
+    raw = tmp_path / f"raw-{marker.name}.pt"  # the legacy format: one plain pickle
+    raw.write_bytes(pickle.dumps(RunsCode(marker), protocol=2))
+    newer = tmp_path / f"raw5-{marker.name}.pt"  # a newer pickle protocol, which torch cannot even parse safely
+    newer.write_bytes(pickle.dumps(RunsCode(marker), protocol=5))
+    return [zipped, raw, newer]
+
+
+def test_the_crafted_checkpoints_really_run_code_when_loaded_unsafely(tmp_path):
+    """Proof that the files below are dangerous: torch.load(weights_only=False) runs them."""
+    for path in crafted_checkpoints(tmp_path, tmp_path / "ran"):
+        marker = tmp_path / "ran"
+        if marker.exists():
+            marker.rmdir()
+        try:
+            torch.load(path, weights_only=False)
+        except RuntimeError:  # a bare pickle is not a valid torch file, but its code has run by then
+            pass
+        assert marker.is_dir()
+
+
+def test_load_refuses_a_checkpoint_crafted_to_run_code(tmp_path):
+    marker = tmp_path / "pwned"
+    for path in crafted_checkpoints(tmp_path, marker):
+        with pytest.raises(CheckpointError) as error:
+            load(path)
+        message = str(error.value)
+        assert not marker.exists(), "loading the checkpoint ran its code"
+        assert str(path) in message and "could run code" in message and "refused" in message
+        assert "mkdir" in message or "Unsupported operand" in message  # names what it found
+        assert "weights_only" not in message, "do not point students at the unsafe option"
+
+
+# ------------------------------------------------------------------ a checkpoint from a GPU machine
+
+def as_if_saved_on_cuda(cpu_file, cuda_file):
+    """Rewrite each tensor's storage location in the zip's data.pkl from 'cpu' to 'cuda:0'.
+
+    torch.save records the location of every storage as a string in the pickle's
+    persistent ids; a checkpoint saved on a GPU differs from a CPU one only there.
+    """
+    cpu_tag, cuda_tag = b"X\x03\x00\x00\x00cpu", b"X\x06\x00\x00\x00cuda:0"  # BINUNICODE opcodes
+    with zipfile.ZipFile(cpu_file) as src, zipfile.ZipFile(cuda_file, "w", zipfile.ZIP_STORED) as dst:
+        for info in src.infolist():
+            payload = src.read(info.filename)
+            if info.filename.endswith("/data.pkl"):
+                assert payload.count(cpu_tag) == 1  # pickled once, then referenced from its memo
+                payload = payload.replace(cpu_tag, cuda_tag)
+            dst.writestr(info.filename, payload)
+    return cuda_file
+
+
+def test_a_checkpoint_saved_on_cuda_loads_on_the_cpu(tmp_path):
+    model = small_model()
+    cuda_file = as_if_saved_on_cuda(save(model, tmp_path / "cpu.pt"), tmp_path / "cuda.pt")
+    if not torch.cuda.is_available():
+        # the crafted file really is a CUDA checkpoint: without a map_location it cannot load here
+        with pytest.raises(RuntimeError, match="CUDA"):
+            torch.load(cuda_file, weights_only=True)
+    loaded = load(cuda_file)
+    assert loaded.device.type == "cpu" and same_weights(loaded, model)
+
+
+# ------------------------------------------------------------------ other versions, damaged files
+
+def write_checkpoint(path, **changes):
+    model = small_model()
+    content = {"format": checkpoint.FORMAT, "version": checkpoint.VERSION, "model": "VAE",
+               "config": model.config, "state_dict": model.state_dict(), "extra": {}}
+    content.update(changes)
+    torch.save(content, path)
+    return path
+
+
+def test_a_checkpoint_from_an_incompatible_version_says_so(tmp_path):
+    path = write_checkpoint(tmp_path / "future.pt", version=checkpoint.VERSION + 1)
+    with pytest.raises(CheckpointError) as error:
+        load(path)
+    assert f"format version {checkpoint.VERSION + 1}" in str(error.value)
+    assert f"reads version {checkpoint.VERSION}" in str(error.value)
+    assert "load it with the version that wrote it, or retrain" in str(error.value)
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"", ["not a readable checkpoint", "damaged or truncated"]),
+    (b"this is a text file, not a checkpoint", ["not a readable checkpoint"]),
+    ("half", ["not a readable checkpoint"]),
+])
+def test_a_damaged_checkpoint_is_reported_not_crashed_on(tmp_path, content, words):
+    path = tmp_path / "model.pt"
+    if content == "half":
+        whole = save(small_model(), path).read_bytes()
+        content = whole[: len(whole) // 2]
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError) as error:
+        load(path)
+    assert str(path) in str(error.value)
+    for word in words:
+        assert word in str(error.value)
+
+
+def test_a_state_dict_or_an_edited_checkpoint_is_reported(tmp_path):
+    torch.save(small_model().state_dict(), tmp_path / "weights.pt")
+    with pytest.raises(CheckpointError, match="is not a vae_lite checkpoint; save one with vae_lite.save"):
+        load(tmp_path / "weights.pt")
+    edited = write_checkpoint(tmp_path / "edited.pt", config={**small_model().config, "latent_dim": 3})
+    with pytest.raises(CheckpointError, match="settings or weights do not fit together"):
+        load(edited)
+
+
+def test_extra_values_that_load_could_not_read_are_converted_or_refused_at_save_time(tmp_path):
+    """A numpy float saves fine with torch.save, but weights_only loading refuses it later."""
+    path = save(small_model(), tmp_path / "model.pt", test_elbo=np.float64(-97.5), steps=np.int64(3),
+                curve=np.array([1.0, 2.0]), history=[{"epoch": 1, "loss": 1.5}])
+    extra = load(path).checkpoint_extra
+    assert extra["test_elbo"] == -97.5 and type(extra["test_elbo"]) is float and extra["steps"] == 3
+    assert torch.equal(extra["curve"], torch.tensor([1.0, 2.0], dtype=torch.float64))
+    with pytest.raises(TypeError, match=r"save cannot store extra\['note'\]"):
+        save(small_model(), path, note=RunsCode(tmp_path / "never"))
+    assert load(path).checkpoint_extra["test_elbo"] == -97.5  # the refused save did not touch the file
