@@ -183,6 +183,7 @@ def fit(model, data, *, epochs, batch_size=128, lr=1e-3, beta=1.0, device="auto"
         else contextlib.nullcontext()
     bar = _progress_bar(epochs * steps, progress)
 
+    epoch, step = 1, -1  # so that a stop before the first step can still be reported
     try:
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
