@@ -1,0 +1,159 @@
+"""The exercise checkers accept right answers, reject the common wrong ones, and say why."""
+
+import math
+
+import pytest
+import sympy as sp
+import torch
+
+from vae_lite import check
+from vae_lite import symbolic as S
+
+
+def stub(*args):
+    raise NotImplementedError
+
+
+# ---------------------------------------------------------------- reparameterize (notebook 03)
+
+
+def right_reparameterize(mu, logvar):
+    return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+
+
+def test_reparameterize_accepts_the_right_answer_and_rsample(capsys):
+    assert check.reparameterize(right_reparameterize) is True
+    rsample = lambda mu, logvar: torch.distributions.Normal(mu, (0.5 * logvar).exp()).rsample()
+    assert check.reparameterize(rsample) is True
+    assert "all cases passed" in capsys.readouterr().out
+
+
+def test_reparameterize_rejects_sample_which_blocks_gradients(capsys):
+    blocked = lambda mu, logvar: torch.distributions.Normal(mu, (0.5 * logvar).exp()).sample()
+    assert check.reparameterize(blocked) is False
+    out = capsys.readouterr().out
+    assert "FAILED  gradients flow" in out and "sample()" in out
+
+
+def test_reparameterize_rejects_variance_in_place_of_standard_deviation(capsys):
+    wrong = lambda mu, logvar: mu + torch.exp(logvar) * torch.randn_like(mu)
+    assert check.reparameterize(wrong) is False
+    out = capsys.readouterr().out
+    assert "FAILED  standard deviation" in out and "sigma^2 = exp(logvar)" in out
+    assert "expected [2.0000, 0.5000, 1.0000]" in out
+
+
+def test_reparameterize_rejects_a_fixed_noise_and_a_wrong_shape(capsys):
+    assert check.reparameterize(lambda mu, logvar: mu + 0 * logvar) is False  # no noise: spread 0
+    assert check.reparameterize(lambda mu, logvar: right_reparameterize(mu, logvar)[0]) is False
+    out = capsys.readouterr().out
+    assert "FAILED  standard deviation" in out and "FAILED  shape" in out
+
+
+def test_checkers_report_a_stub_as_not_attempted_and_survive_a_crash(capsys):
+    for checker in (check.reparameterize, check.kl_closed_form, check.nearest_code_distance,
+                    check.elbo_monte_carlo, check.score_function_gradient):
+        assert checker(stub) is None
+        assert "not attempted yet" in capsys.readouterr().out
+
+    def crashes(*args):
+        raise ValueError("oops")
+
+    assert check.kl_closed_form(crashes) is False
+    assert "raised ValueError: oops" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- KL (notebook 04)
+
+
+def right_kl(mu, logvar):
+    return 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(-1)
+
+
+def test_kl_accepts_the_closed_form(capsys):
+    assert check.kl_closed_form(right_kl) is True
+    assert "6 case" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda mu, lv: -right_kl(mu, lv), "sign is flipped"),
+    (lambda mu, lv: 0.5 * (mu**2 + (0.5 * lv).exp() - 0.5 * lv - 1).sum(-1), "sigma where sigma^2"),
+    (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv - 1).mean(-1), "averaged over the latent"),
+    (lambda mu, lv: (mu**2 + lv.exp() - lv - 1).sum(-1), "1/2 is missing"),
+    (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv - 1), "expected shape"),
+])
+def test_kl_rejects_the_common_mistakes_and_names_them(capsys, wrong, hint):
+    assert check.kl_closed_form(wrong) is False
+    out = capsys.readouterr().out
+    assert "FAILED" in out and hint in out
+
+
+def test_kl_failure_message_shows_the_case_and_expected_vs_got(capsys):
+    check.kl_closed_form(lambda mu, lv: -right_kl(mu, lv))
+    out = capsys.readouterr().out
+    line = next(l for l in out.splitlines() if "mu = 1, sigma = 1" in l)
+    assert "expected 0.5000, got -0.5000" in line
+
+
+# ---------------------------------------------------------------- notebook 01
+
+
+def test_nearest_code_distance_accepts_right_and_names_squared_distances(capsys):
+    assert check.nearest_code_distance(lambda a, c: torch.cdist(a, c).min(dim=1).values) is True
+    assert check.nearest_code_distance(lambda a, c: (torch.cdist(a, c) ** 2).min(dim=1).values) is False
+    assert "squared distances" in capsys.readouterr().out
+    assert check.nearest_code_distance(lambda a, c: torch.cdist(a, c).min()) is False  # one number, not one per sample
+    assert check.nearest_code_distance(lambda a, c: torch.cdist(a, c).max(dim=1).values) is False
+
+
+# ---------------------------------------------------------------- notebook 02
+
+
+def test_toy_elbo_formula_equals_the_elbo_sympy_integrates():
+    elbo, _ = S.elbo_terms()
+    f = sp.lambdify((S.x, S.w, S.b, S.s, S.mu_q, S.sigma_q), elbo, "math")
+    for x, mu_q, sigma_q in [(1.7, 0.0, 1.0), (-0.3, 1.2, 0.4), (2.5, -2.0, 3.0)]:
+        w, b, s = check.TOY_MODEL.values()
+        assert check.toy_elbo_exact(x, mu_q, sigma_q) == pytest.approx(f(x, w, b, s, mu_q, sigma_q), abs=1e-12)
+
+
+def mc_elbo(x, mu_q, sigma_q, n, sign=1.0, with_entropy=True):
+    w, b, s = check.TOY_MODEL.values()
+    q = torch.distributions.Normal(torch.tensor(mu_q, dtype=torch.float64), torch.tensor(sigma_q, dtype=torch.float64))
+    z = q.sample((n,))
+    log_joint = torch.distributions.Normal(0.0, 1.0).log_prob(z) + torch.distributions.Normal(w * z + b, s).log_prob(torch.tensor(x))
+    return sign * (log_joint - (q.log_prob(z) if with_entropy else 0)).mean()
+
+
+def test_elbo_monte_carlo_accepts_a_right_estimate_and_rejects_wrong_ones(capsys):
+    assert check.elbo_monte_carlo(mc_elbo) is True
+    assert check.elbo_monte_carlo(lambda *a: mc_elbo(*a, sign=-1.0)) is False
+    assert "sign is flipped" in capsys.readouterr().out
+    assert check.elbo_monte_carlo(lambda *a: mc_elbo(*a, with_entropy=False)) is False
+
+
+# ---------------------------------------------------------------- score function (notebook 03)
+
+
+def score_gradient(f, mu, sigma, n):
+    z = mu + sigma * torch.randn(n, dtype=torch.float64)
+    return (f(z) * (z - mu) / sigma**2).mean()
+
+
+def pathwise_gradient(f, mu, sigma, n):
+    mu = torch.tensor(mu, dtype=torch.float64, requires_grad=True)
+    z = mu + sigma * torch.randn(n, dtype=torch.float64)
+    f(z).mean().backward() if f(z).requires_grad else None
+    return mu.grad if mu.grad is not None else torch.tensor(0.0)
+
+
+def test_score_function_checker_accepts_score_and_rejects_pathwise_on_a_step(capsys):
+    assert check.score_function_gradient(score_gradient) is True
+    capsys.readouterr()
+    assert check.score_function_gradient(pathwise_gradient) is False
+    out = capsys.readouterr().out
+    assert "passed  f = sin, mu = 0.5" in out  # pathwise is right for a smooth f ...
+    assert "FAILED  f = step" in out and "pathwise" in out  # ... and useless on a step
+    wrong_scale = lambda f, mu, sigma, n: score_gradient(f, mu, sigma, n) * sigma
+    assert check.score_function_gradient(wrong_scale) is False
+    assert "factor sigma" in capsys.readouterr().out

@@ -1,0 +1,307 @@
+"""Checkers for the notebooks' exercises: run your function on known cases and say what is wrong.
+
+Each checker prints one line per case (passed, or expected vs got and a hint) and returns
+True when every case passed, False when one failed, and None when the function still
+raises NotImplementedError ("not attempted yet"), so a notebook runs top to bottom either way.
+
+    notebook 01  nearest_code_distance(samples, codes)
+    notebook 02  elbo_monte_carlo(x, mu_q, sigma_q, n)        for the linear-Gaussian toy model
+    notebook 03  reparameterize(mu, logvar); score_function_gradient(f, mu, sigma, n)
+    notebook 04  kl_closed_form(mu, logvar)
+"""
+
+import math
+
+import torch
+
+from .objectives import kl_standard_normal
+
+TOY_MODEL = dict(w=2.0, b=0.5, s=0.8)  # the linear-Gaussian model the notebook 02 exercise uses
+
+
+def _attempt(name, fn, *args):
+    """Call fn; ('todo', None) if it is a stub, ('error', message) if it crashed, ('ok', result)."""
+    try:
+        return "ok", fn(*args)
+    except NotImplementedError:
+        return "todo", None
+    except Exception as e:  # the student's code may raise anything: report it, do not crash the notebook
+        return "error", f"{name}: your function raised {type(e).__name__}: {e}"
+
+
+class _Report:
+    """Collects one line per case and prints them with a summary."""
+
+    def __init__(self, title):
+        self.title, self.lines, self.failed = title, [], 0
+
+    def case(self, name, ok, detail=""):
+        self.lines.append(("  passed  " if ok else "  FAILED  ") + name + ("" if ok else f": {detail}"))
+        self.failed += not ok
+        return ok
+
+    def finish(self):
+        print(f"{self.title}: " + ("all cases passed." if not self.failed else f"{self.failed} case(s) failed."))
+        print("\n".join(self.lines))
+        return not self.failed
+
+
+def _not_attempted(title):
+    print(f"{title}: not attempted yet (the function still raises NotImplementedError). "
+          "Write it, re-run the cell, or open the solution below.")
+    return None
+
+
+def _numbers(values):
+    return torch.as_tensor(values, dtype=torch.float64).detach()
+
+
+def _fmt(t):
+    t = _numbers(t)
+    return f"{t.item():.4f}" if t.numel() == 1 else "[" + ", ".join(f"{v:.4f}" for v in t.reshape(-1).tolist()) + "]"
+
+
+# ------------------------------------------------------------------------ notebook 01
+
+
+def nearest_code_distance(fn):
+    """fn(samples (M, d), codes (N, d)) -> (M,) Euclidean distance from each sample to its nearest code."""
+    title = "nearest_code_distance"
+    report = _Report(title)
+    generator = torch.Generator().manual_seed(1)
+    cases = {
+        "one sample, three codes": (torch.tensor([[0.0, 0.0]]), torch.tensor([[3.0, 4.0], [1.0, 0.0], [-2.0, 0.0]])),
+        "a sample equal to a code is at distance 0": (torch.tensor([[1.0, 2.0, 3.0]]), torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])),
+        "20 samples, 50 codes in 5 dimensions": (torch.randn(20, 5, generator=generator), torch.randn(50, 5, generator=generator)),
+    }
+    for name, (samples, codes) in cases.items():
+        status, got = _attempt(name, fn, samples.clone(), codes.clone())
+        if status == "todo":
+            return _not_attempted(title)
+        if status == "error":
+            report.case(name, False, got)
+            continue
+        expected = torch.cdist(samples, codes).min(dim=1).values
+        got = _numbers(got)
+        if got.shape != expected.shape:
+            report.case(name, False, f"expected shape {tuple(expected.shape)} (one distance per sample), got "
+                        f"{tuple(got.shape)}; take the minimum over the codes (dim=1)")
+        elif torch.allclose(got, _numbers(expected) ** 2, atol=1e-4) and not torch.allclose(got, _numbers(expected), atol=1e-4):
+            report.case(name, False, f"expected {_fmt(expected)}, got {_fmt(got)}: these are squared distances; take the square root")
+        else:
+            report.case(name, torch.allclose(got, _numbers(expected), atol=1e-4),
+                        f"expected {_fmt(expected)}, got {_fmt(got)}")
+    return report.finish()
+
+
+# ------------------------------------------------------------------------ notebook 02
+
+
+def toy_elbo_exact(x, mu_q, sigma_q, w=TOY_MODEL["w"], b=TOY_MODEL["b"], s=TOY_MODEL["s"]):
+    """The toy model's ELBO for q = N(mu_q, sigma_q^2), written out term by term.
+
+    E_q[log p(x|z)] + E_q[log p(z)] + entropy of q; tests/test_check.py compares it with the
+    ELBO sympy integrates in vae_lite.symbolic.elbo_terms.
+    """
+    expected_log_likelihood = (-0.5 * math.log(2 * math.pi * s**2)
+                               - ((x - w * mu_q - b) ** 2 + w**2 * sigma_q**2) / (2 * s**2))
+    expected_log_prior = -0.5 * math.log(2 * math.pi) - (mu_q**2 + sigma_q**2) / 2
+    entropy = 0.5 * math.log(2 * math.pi * math.e * sigma_q**2)
+    return expected_log_likelihood + expected_log_prior + entropy
+
+
+def _toy_log_weight_std(x, mu_q, sigma_q, n=100_000):
+    """The standard deviation of one sample of log p(x, z) - log q(z), z ~ q, estimated by sampling."""
+    w, b, s = TOY_MODEL["w"], TOY_MODEL["b"], TOY_MODEL["s"]
+    z = mu_q + sigma_q * torch.randn(n, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    log_joint = -0.5 * z**2 - 0.5 * ((x - w * z - b) / s) ** 2 - math.log(s)
+    log_q = -0.5 * ((z - mu_q) / sigma_q) ** 2 - math.log(sigma_q)
+    return (log_joint - log_q).std().item()
+
+
+def elbo_monte_carlo(fn, n=100_000):
+    """fn(x, mu_q, sigma_q, n) -> a Monte Carlo estimate of the toy model's ELBO (a float or 0-d tensor).
+
+    The model is z ~ N(0, 1), x | z ~ N(w z + b, s^2) with TOY_MODEL's w, b, s.
+    """
+    title = "elbo_monte_carlo"
+    report = _Report(title)
+    cases = {
+        "q = the true posterior": None,
+        "q = N(0, 1) (the prior)": (0.0, 1.0),
+        "q = N(1, 0.3^2)": (1.0, 0.3),
+        "q = N(-0.5, 2^2)": (-0.5, 2.0),
+    }
+    x = 1.7
+    w, b, s = TOY_MODEL["w"], TOY_MODEL["b"], TOY_MODEL["s"]
+    post_var = s**2 / (w**2 + s**2)
+    for name, q in cases.items():
+        mu_q, sigma_q = q if q else (w * (x - b) / (w**2 + s**2), math.sqrt(post_var))
+        torch.manual_seed(0)
+        status, got = _attempt(name, fn, x, mu_q, sigma_q, n)
+        if status == "todo":
+            return _not_attempted(title)
+        if status == "error":
+            report.case(name, False, got)
+            continue
+        expected = toy_elbo_exact(x, mu_q, sigma_q)
+        got = _numbers(got)
+        if got.numel() != 1:
+            report.case(name, False, f"expected one number, got shape {tuple(got.shape)}; average over the samples")
+            continue
+        got = got.item()
+        # 6 standard errors of an n-sample average: a right answer fails about once in 500 million runs
+        tolerance = max(6 * _toy_log_weight_std(x, mu_q, sigma_q) / math.sqrt(n), 1e-3)  # floor: float32 rounding
+        hint = ""
+        if abs(got + expected) < tolerance:
+            hint = " (the sign is flipped: ELBO = E_q[log p(x,z) - log q(z)])"
+        elif got > toy_elbo_exact(x, *((w * (x - b) / (w**2 + s**2), math.sqrt(post_var)))) + tolerance:
+            hint = " (an ELBO can never exceed log p(x): did you forget the - log q(z) term?)"
+        report.case(name, abs(got - expected) < tolerance,
+                    f"expected {expected:.4f} (exact), got {got:.4f}, allowed Monte Carlo error {tolerance:.3f}{hint}")
+    return report.finish()
+
+
+# ------------------------------------------------------------------------ notebook 03
+
+
+def reparameterize(fn, n=20_000):
+    """fn(mu, logvar) -> z ~ N(mu, exp(logvar)) drawn so that gradients reach mu and logvar."""
+    title = "reparameterize"
+    report = _Report(title)
+    mu = torch.tensor([1.5, -2.0, 0.0])
+    std = torch.tensor([2.0, 0.5, 1.0])
+    logvar = (2 * std.log())
+    mu_n = mu.expand(n, 3).clone().requires_grad_()
+    logvar_n = logvar.expand(n, 3).clone().requires_grad_()
+    torch.manual_seed(0)
+    status, z = _attempt("samples", fn, mu_n, logvar_n)
+    if status == "todo":
+        return _not_attempted(title)
+    if status == "error":
+        report.case("samples", False, z)
+        return report.finish()
+    if not isinstance(z, torch.Tensor) or z.shape != mu_n.shape:
+        shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+        report.case("shape", False, f"expected a tensor of shape {tuple(mu_n.shape)} like mu, got {shape}")
+        return report.finish()
+    report.case("shape", True)
+    # 5 standard errors: a right answer fails about once in a million runs
+    mean, spread = z.detach().mean(0), z.detach().std(0)
+    mean_ok = torch.all((mean - mu).abs() < 5 * std / math.sqrt(n))
+    report.case("mean of the samples is mu", bool(mean_ok), f"expected {_fmt(mu)}, got {_fmt(mean)}")
+    std_ok = torch.all((spread / std - 1).abs() < 5 / math.sqrt(2 * n))
+    hint = ""
+    if torch.allclose(spread, std**2, rtol=0.05):
+        hint = ": your spread is sigma^2 = exp(logvar); the standard deviation is sigma = exp(logvar / 2)"
+    elif torch.allclose(spread, logvar.abs(), rtol=0.05):
+        hint = ": you multiplied eps by logvar itself; sigma = exp(logvar / 2)"
+    report.case("standard deviation of the samples is exp(logvar / 2)", bool(std_ok),
+                f"expected {_fmt(std)}, got {_fmt(spread)}{hint}")
+    if not z.requires_grad:
+        report.case("gradients flow to mu and logvar", False,
+                    "z carries no gradient: Normal(...).sample() or .detach() cuts the graph; use mu + sigma * eps "
+                    "with eps = torch.randn_like(mu), or Normal(...).rsample()")
+        return report.finish()
+    grad_mu, grad_logvar = torch.autograd.grad(z.sum(), [mu_n, logvar_n], allow_unused=True)
+    mu_ok = grad_mu is not None and torch.allclose(grad_mu, torch.ones_like(grad_mu))
+    report.case("dz/dmu = 1", mu_ok, "expected dz/dmu = 1 for every sample, got "
+                + ("no gradient" if grad_mu is None else f"values from {grad_mu.min():.3f} to {grad_mu.max():.3f}"))
+    # z = mu + exp(logvar/2) eps  =>  dz/dlogvar = (z - mu) / 2
+    expected = (z.detach() - mu) / 2
+    lv_ok = grad_logvar is not None and torch.allclose(grad_logvar, expected, atol=1e-4)
+    report.case("dz/dlogvar = (z - mu) / 2", lv_ok,
+                "no gradient reaches logvar" if grad_logvar is None else
+                "the gradient with respect to logvar is not (z - mu)/2; is sigma = exp(logvar / 2)?")
+    return report.finish()
+
+
+def _standard_normal_cdf(t):
+    return 0.5 * (1 + math.erf(t / math.sqrt(2)))
+
+
+def score_function_gradient(fn, n=200_000):
+    """fn(f, mu, sigma, n) -> the score-function (REINFORCE) estimate of d/dmu E[f(z)], z ~ N(mu, sigma^2).
+
+    Checked on f(z) = sin(z) and on a step f(z) = 1 if z > 0 else 0, which has no useful
+    derivative: the pathwise estimator gives 0 there, the score function still works.
+    """
+    title = "score_function_gradient"
+    report = _Report(title)
+    cases = {
+        "f = sin, mu = 0.5, sigma = 1": (torch.sin, 0.5, 1.0,
+                                         math.cos(0.5) * math.exp(-0.5), 1.0),
+        "f = sin, mu = -1, sigma = 0.5": (torch.sin, -1.0, 0.5,
+                                          math.cos(-1.0) * math.exp(-0.125), 1.0 / 0.5),
+        "f = step (z > 0), mu = 0.3, sigma = 1.5": (lambda z: (z > 0).to(z.dtype), 0.3, 1.5,
+                                                   math.exp(-0.5 * (0.3 / 1.5) ** 2) / (1.5 * math.sqrt(2 * math.pi)),
+                                                   1.0 / 1.5),
+    }
+    for name, (f, mu, sigma, expected, per_sample_std) in cases.items():
+        torch.manual_seed(0)
+        status, got = _attempt(name, fn, f, mu, sigma, n)
+        if status == "todo":
+            return _not_attempted(title)
+        if status == "error":
+            report.case(name, False, got)
+            continue
+        got = _numbers(got)
+        if got.numel() != 1:
+            report.case(name, False, f"expected one number, got shape {tuple(got.shape)}; average over the samples")
+            continue
+        got = got.item()
+        # |f| <= 1, so one sample's estimate f(z)(z - mu)/sigma^2 has a standard deviation below 1/sigma
+        tolerance = 6 * per_sample_std / math.sqrt(n)
+        hint = ""
+        if abs(got) < tolerance and abs(expected) > tolerance:
+            hint = " (0 is what the pathwise estimator gives for a step function: use f(z) * d log q(z) / d mu)"
+        elif sigma != 1 and abs(got - expected * sigma) < tolerance:
+            hint = " (off by a factor sigma: d log q / d mu = (z - mu) / sigma^2)"
+        report.case(name, abs(got - expected) < tolerance,
+                    f"expected {expected:.4f} (exact), got {got:.4f}, allowed Monte Carlo error {tolerance:.4f}{hint}")
+    return report.finish()
+
+
+# ------------------------------------------------------------------------ notebook 04
+
+
+def kl_closed_form(fn):
+    """fn(mu, logvar) -> KL(N(mu, exp(logvar)) || N(0, I)) per example, summed over the last dimension."""
+    title = "kl_closed_form"
+    report = _Report(title)
+    cases = {
+        "q equals the prior (mu = 0, sigma = 1)": ([[0.0]], [[0.0]]),
+        "mu = 1, sigma = 1": ([[1.0]], [[0.0]]),
+        "mu = 0, sigma = 2": ([[0.0]], [[math.log(4.0)]]),
+        "mu = 0, sigma = 0.5": ([[0.0]], [[math.log(0.25)]]),
+        "3 dimensions, summed": ([[0.5, -1.0, 2.0]], [[0.3, -0.7, 1.2]]),
+        "a batch of 2 examples": ([[0.5, -1.0], [0.0, 2.0]], [[0.3, -0.7], [0.0, -1.0]]),
+    }
+    wrong_forms = {
+        "the sign is flipped: KL = +1/2 (mu^2 + sigma^2 - log sigma^2 - 1), never negative":
+            lambda m, lv: -kl_standard_normal(m, lv),
+        "you used sigma where sigma^2 belongs: sigma^2 = exp(logvar), log sigma^2 = logvar":
+            lambda m, lv: 0.5 * (m.pow(2) + (0.5 * lv).exp() - 0.5 * lv - 1).sum(-1),
+        "you averaged over the latent dimensions; the KL of a diagonal Gaussian is their sum":
+            lambda m, lv: kl_standard_normal(m, lv) / m.shape[-1],
+        "the factor 1/2 is missing": lambda m, lv: 2 * kl_standard_normal(m, lv),
+    }
+    for name, (m, lv) in cases.items():
+        m, lv = torch.tensor(m, dtype=torch.float64), torch.tensor(lv, dtype=torch.float64)
+        status, got = _attempt(name, fn, m.clone(), lv.clone())
+        if status == "todo":
+            return _not_attempted(title)
+        if status == "error":
+            report.case(name, False, got)
+            continue
+        expected = kl_standard_normal(m, lv)
+        got = _numbers(got)
+        if got.shape != expected.shape:
+            report.case(name, False, f"expected shape {tuple(expected.shape)} (one KL per example), got "
+                        f"{tuple(got.shape)}; sum over the last dimension only")
+            continue
+        ok = torch.allclose(got, expected, atol=1e-5)
+        hint = next((f" ({why})" for why, wrong in wrong_forms.items()
+                     if not ok and torch.allclose(got, wrong(m, lv), atol=1e-5)), "")
+        report.case(name, ok, f"expected {_fmt(expected)}, got {_fmt(got)}{hint}")
+    return report.finish()

@@ -1,0 +1,233 @@
+r"""Sympy derivations that notebooks 02-04 show and the tests re-check.
+
+Every result here is *computed* by sympy (integrals, derivatives, solutions), never typed
+in as the answer; the notebooks display it and the tests compare it with independent
+numerical integration.
+
+    Notebook 02  the linear-Gaussian model z ~ N(0,1), x|z ~ N(w z + b, s^2):
+                 log p(x) = ELBO(q) + KL(q || p(z|x)) for every Gaussian q; Jensen's inequality
+    Notebook 03  the expected gradient of E[f(z)], z ~ N(mu, sigma^2), and what the pathwise
+                 and score-function estimators average to
+    Notebook 04  KL(N(mu, sigma^2) || N(0, 1)) by integration; the diagonal case; two Gaussians
+"""
+
+from typing import NamedTuple
+
+import sympy as sp
+
+z = sp.Symbol("z", real=True)
+eps = sp.Symbol("epsilon", real=True)
+mu = sp.Symbol("mu", real=True)
+sigma = sp.Symbol("sigma", positive=True)
+
+# the linear-Gaussian toy model of notebook 02 (one observed x, one latent z)
+x, w, b = sp.symbols("x w b", real=True)
+s = sp.Symbol("s", positive=True)
+mu_q = sp.Symbol("mu_q", real=True)
+sigma_q = sp.Symbol("sigma_q", positive=True)
+
+
+def normal_pdf(v, mean, std):
+    """The density N(v; mean, std^2)."""
+    return sp.exp(-(v - mean) ** 2 / (2 * std**2)) / sp.sqrt(2 * sp.pi * std**2)
+
+
+def log_normal(v, mean, std):
+    """log N(v; mean, std^2), written out (no log of an exp left for sympy to undo)."""
+    return -sp.log(2 * sp.pi) / 2 - sp.log(std) - (v - mean) ** 2 / (2 * std**2)
+
+
+def tidy(expr):
+    """A readable form: the terms without a log put over one denominator and factored, the logs kept apart."""
+    terms = sp.Add.make_args(sp.expand(expr))
+    logs = sum((t for t in terms if t.has(sp.log)), sp.Integer(0))
+    rest = sum((t for t in terms if not t.has(sp.log)), sp.Integer(0))
+    return sp.factor(sp.together(rest)) + logs
+
+
+def is_zero(expr):
+    """True when sympy proves that `expr` is identically 0."""
+    return sp.simplify(sp.expand_log(sp.expand(expr), force=True)) == 0
+
+
+def expectation(expr, var, mean, std):
+    r"""E[expr] for var ~ N(mean, std^2): sympy integrates expr * density over the real line.
+
+    expr must be a polynomial in `var` once logarithms are expanded (every log-density of a
+    Gaussian is one). Each power var^k is integrated against the density separately, which
+    keeps sympy fast (seconds instead of minutes) without changing what is computed.
+    """
+    poly = sp.Poly(sp.expand(sp.expand_log(expr, force=True)), var)
+    density = normal_pdf(var, mean, std)
+    total = sp.Integer(0)
+    for (power,), coefficient in poly.terms():
+        total += coefficient * sp.integrate(var**power * density, (var, -sp.oo, sp.oo))
+    return sp.expand(total)
+
+
+# ------------------------------------------------------------------- notebook 04: the KL
+
+
+def kl_gaussians(mean_q, std_q, mean_p, std_p):
+    r"""KL(N(mean_q, std_q^2) || N(mean_p, std_p^2)) = \int q(z) log(q(z)/p(z)) dz, integrated by sympy."""
+    integrand = log_normal(z, mean_q, std_q) - log_normal(z, mean_p, std_p)
+    return sp.simplify(expectation(integrand, z, mean_q, std_q))
+
+
+def kl_standard_normal():
+    """KL(N(mu, sigma^2) || N(0, 1)) as sympy integrates it, in mu and sigma."""
+    return kl_gaussians(mu, sigma, 0, 1)
+
+
+def in_terms_of_variance(expr, std=sigma, name="sigma^2"):
+    """Rewrite an expression in sigma as one in the variance sigma^2 (a positive symbol).
+
+    The encoder outputs log sigma^2, so this is the form the code uses.
+    """
+    variance = sp.Symbol(name, positive=True)
+    return sp.expand(sp.expand_log(expr.subs(std, sp.sqrt(variance)), force=True)), variance
+
+
+def kl_diagonal(dims=2):
+    r"""KL(N(mu, diag(sigma^2)) || N(0, I)) in `dims` dimensions, integrated by sympy one axis at a time.
+
+    q factorises over the dimensions, so the integral over R^dims is an integral over each axis
+    in turn. Returns (kl, means, stds) with the symbols used.
+    """
+    zs = sp.symbols(f"z_1:{dims + 1}", real=True)
+    means = sp.symbols(f"mu_1:{dims + 1}", real=True)
+    stds = sp.symbols(f"sigma_1:{dims + 1}", positive=True)
+    log_q = sum(log_normal(zi, m, sd) for zi, m, sd in zip(zs, means, stds))
+    log_p = sum(log_normal(zi, 0, 1) for zi in zs)
+    result = log_q - log_p
+    for zi, m, sd in zip(zs, means, stds):
+        result = expectation(result, zi, m, sd)
+    return sp.simplify(result), means, stds
+
+
+# ------------------------------------------------------------ notebook 02: the ELBO
+
+
+class Step(NamedTuple):
+    """One line of a derivation: what it says, and an expression sympy proves to be 0 if it holds."""
+
+    says: str
+    residual: sp.Expr
+
+    def holds(self):
+        return is_zero(self.residual)
+
+
+def linear_gaussian():
+    """The toy model's closed forms, derived by sympy from z ~ N(0,1) and x|z ~ N(w z + b, s^2).
+
+    Returns a dict of sympy expressions: log_prior, log_likelihood, log_joint, log_evidence,
+    posterior_mean, posterior_std, log_posterior. The evidence is p(x) = integral of p(x,z) dz,
+    and the posterior is p(x,z)/p(x): both computed here, not copied from a book.
+    """
+    log_prior = log_normal(z, 0, 1)
+    log_likelihood = log_normal(x, w * z + b, s)
+    log_joint = log_prior + log_likelihood
+    evidence = sp.simplify(sp.integrate(sp.exp(sp.expand(log_joint)), (z, -sp.oo, sp.oo)))
+    log_evidence = tidy(sp.expand_log(sp.log(evidence), force=True))
+    log_posterior = sp.expand(log_joint - log_evidence)  # Bayes: p(z|x) = p(x,z) / p(x)
+    # read the posterior's mean and variance off the quadratic in z
+    poly = sp.Poly(log_posterior, z)
+    a2, a1 = poly.coeff_monomial(z**2), poly.coeff_monomial(z)
+    variance = sp.simplify(-1 / (2 * a2))
+    return {
+        "log_prior": log_prior,
+        "log_likelihood": log_likelihood,
+        "log_joint": log_joint,
+        "evidence": evidence,
+        "log_evidence": log_evidence,
+        "posterior_mean": sp.simplify(a1 * variance),
+        "posterior_std": sp.sqrt(variance),
+        "log_posterior": log_posterior,
+    }
+
+
+def elbo_terms(model=None):
+    """ELBO(q) and KL(q || p(z|x)) for q = N(mu_q, sigma_q^2), both integrated by sympy."""
+    model = model or linear_gaussian()
+    log_q = log_normal(z, mu_q, sigma_q)
+    elbo = expectation(model["log_joint"] - log_q, z, mu_q, sigma_q)
+    kl = expectation(log_q - model["log_posterior"], z, mu_q, sigma_q)
+    return elbo, kl
+
+
+def elbo_derivation(model=None):
+    """The derivation of log p(x) = ELBO + KL(q || p(z|x)), one Step per line, each checkable.
+
+    Works for every Gaussian q = N(mu_q, sigma_q^2): mu_q and sigma_q stay symbols.
+    """
+    model = model or linear_gaussian()
+    log_q = log_normal(z, mu_q, sigma_q)
+    log_evidence, log_joint, log_post = model["log_evidence"], model["log_joint"], model["log_posterior"]
+    elbo, kl = elbo_terms(model)
+    q_mass = sp.integrate(normal_pdf(z, mu_q, sigma_q), (z, -sp.oo, sp.oo))
+    posterior_density = sp.exp(log_post)
+    return [
+        Step("1. Bayes' rule, for every z: log p(x) = log p(x, z) - log p(z|x)",
+             log_evidence - (log_joint - log_post)),
+        Step("   (p(z|x) is a density: it integrates to 1)",
+             sp.integrate(posterior_density, (z, -sp.oo, sp.oo)) - 1),
+        Step("2. q integrates to 1, so log p(x) = E_q[log p(x)] = E_q[log p(x, z) - log p(z|x)]",
+             q_mass * log_evidence - expectation(log_joint - log_post, z, mu_q, sigma_q)),
+        Step("3. add and subtract E_q[log q]: log p(x) = E_q[log p(x,z) - log q] + E_q[log q - log p(z|x)]",
+             log_evidence - (elbo + kl)),
+        Step("4. the ELBO splits as E_q[log p(x|z)] - KL(q || p(z))",
+             elbo - (expectation(model["log_likelihood"], z, mu_q, sigma_q) - kl_gaussians(mu_q, sigma_q, 0, 1))),
+    ]
+
+
+def elbo_maximiser(model=None):
+    """Where d ELBO / d mu_q = d ELBO / d sigma_q = 0, solved by sympy: a list of {symbol: value}."""
+    model = model or linear_gaussian()
+    elbo, _ = elbo_terms(model)
+    return sp.solve([sp.diff(elbo, mu_q), sp.diff(elbo, sigma_q)], [mu_q, sigma_q], dict=True)
+
+
+def jensen_log():
+    """Jensen's inequality for the log: log is concave because its second derivative is negative.
+
+    Returns (second derivative of log t, E_q[p(x,z)/q(z)]) where the second is integrated by
+    sympy and equals p(x): so log p(x) = log E_q[p(x,z)/q] >= E_q[log p(x,z)/q] = ELBO.
+    """
+    t = sp.Symbol("t", positive=True)
+    model = linear_gaussian()
+    ratio = sp.exp(sp.expand(model["log_joint"]))  # p(x, z); dividing by q and weighting by q cancel
+    mean_ratio = sp.simplify(sp.integrate(ratio, (z, -sp.oo, sp.oo)))
+    return sp.diff(sp.log(t), t, 2), mean_ratio
+
+
+# ------------------------------------------------- notebook 03: gradients of an expectation
+
+
+def example_function():
+    """The f(z) of notebook 03: bounded and smooth, so both estimators have a finite variance."""
+    return sp.sin(z)
+
+
+def expected_gradient(f=None):
+    """E[f(z)] for z ~ N(mu, sigma^2) and its exact gradient in (mu, sigma), integrated by sympy."""
+    f = example_function() if f is None else f
+    value = sp.simplify(sp.integrate(f * normal_pdf(z, mu, sigma), (z, -sp.oo, sp.oo)))
+    return value, sp.simplify(sp.diff(value, mu)), sp.simplify(sp.diff(value, sigma))
+
+
+def estimator_means(f=None):
+    r"""What each single-sample gradient estimator averages to, integrated by sympy.
+
+    pathwise (reparameterization): z = mu + sigma*eps, so d f/d mu = f'(z) and d f/d sigma = f'(z) eps;
+    score function (REINFORCE): f(z) * d log q(z)/d mu and f(z) * d log q(z)/d sigma.
+    Returns {"pathwise": (d mu, d sigma), "score": (d mu, d sigma)}, each an expectation over eps ~ N(0,1).
+    """
+    f = example_function() if f is None else f
+    z_of_eps = mu + sigma * eps
+    log_q = log_normal(z, mu, sigma)
+    pathwise = (sp.diff(f.subs(z, z_of_eps), mu), sp.diff(f.subs(z, z_of_eps), sigma))
+    score = tuple((f * sp.diff(log_q, theta)).subs(z, z_of_eps) for theta in (mu, sigma))
+    density = normal_pdf(eps, 0, 1)
+    mean = lambda g: sp.simplify(sp.integrate(sp.expand(g) * density, (eps, -sp.oo, sp.oo)))
+    return {"pathwise": tuple(mean(g) for g in pathwise), "score": tuple(mean(g) for g in score)}
