@@ -28,14 +28,17 @@ def kl_standard_normal(mu, logvar):
 
     Per dimension: 1/2 (mu^2 + sigma^2 - log sigma^2 - 1).
     """
-    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(dim=-1)
+    # expm1(logvar) is sigma^2 - 1 without the rounding of exp(logvar) - 1, which near N(0, I)
+    # can make the KL a tiny negative number (-3e-8 in float32)
+    return 0.5 * (mu.pow(2) + logvar.expm1() - logvar).sum(dim=-1)
 
 
 def kl_normal(mu_q, logvar_q, mu_p, logvar_p):
     """KL(N(mu_q, sigma_q^2) || N(mu_p, sigma_p^2)) for diagonal Gaussians, summed over dimensions."""
-    var_ratio = (logvar_q - logvar_p).exp()
+    log_var_ratio = logvar_q - logvar_p
     mean_term = (mu_q - mu_p).pow(2) / logvar_p.exp()
-    return 0.5 * (var_ratio + mean_term - 1 - (logvar_q - logvar_p)).sum(dim=-1)
+    # var_ratio - 1 - log(var_ratio), with expm1 so that rounding never makes it negative
+    return 0.5 * (log_var_ratio.expm1() - log_var_ratio + mean_term).sum(dim=-1)
 
 
 def log_normal(x, mu, logvar):
