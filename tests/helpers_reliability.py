@@ -263,13 +263,13 @@ def _child_threads_fit(threads):
     # MNIST-sized images and the notebooks' 784-400-20 MLP, so the matrix products are large
     # enough to be split between threads (random pixels: no data files needed)
     rng = np.random.default_rng(0)
-    data = vae_lite.ImageData.from_arrays(rng.integers(0, 256, (256, 28, 28), dtype=np.uint8),
-                                          rng.integers(0, 256, (64, 28, 28), dtype=np.uint8))
+    data = vae_lite.ImageData.from_arrays(rng.integers(0, 256, (128, 28, 28), dtype=np.uint8),
+                                          rng.integers(0, 256, (32, 28, 28), dtype=np.uint8))
     out = {"threads": torch.get_num_threads()}
-    for arch, hidden in (("mlp", 400), ("conv", 64)):
+    for arch, hidden in (("mlp", 400), ("conv", 32)):
         torch.manual_seed(0)
         model = vae_lite.VAE(data.image_shape, latent_dim=20, hidden=hidden, arch=arch)
-        history = vae_lite.fit(model, data, epochs=2, batch_size=128, progress=False, device="cpu", seed=3)
+        history = vae_lite.fit(model, data, epochs=2, batch_size=64, progress=False, device="cpu", seed=3)
         out[arch] = {
             "history": [{k: v for k, v in r.items() if k != "seconds"} for r in history.records],
             "weights": {k: v.flatten().tolist() for k, v in model.state_dict().items()},

@@ -8,6 +8,7 @@ every run. Statistical checks allow 5 standard errors, computed from the samples
 import math
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,6 +20,15 @@ from vae_lite import LinearGaussian, binarize, iw_log_likelihood, kl_normal, kl_
 SETTINGS = settings(max_examples=60, derandomize=True, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 Z = 5  # standard errors allowed in statistical comparisons
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """These tensors are tiny: a second thread only adds overhead (much of it on a busy machine)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 DTYPES = st.sampled_from([np.float32, np.float64])
 

@@ -17,6 +17,15 @@ from vae_lite import TrainingError, fit
 HELPERS = Path(__file__).with_name("helpers_reliability.py")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """These tensors are tiny: a second thread only adds overhead (much of it on a busy machine)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def images(n=64, shape=(6, 6), seed=0):
     rng = np.random.default_rng(seed)
     return vae_lite.ImageData.from_arrays(rng.integers(0, 256, (n, *shape), dtype=np.uint8),
@@ -205,11 +214,12 @@ def test_the_same_seed_gives_the_same_history_and_weights_on_cpu():
 def test_results_agree_with_one_and_two_threads():
     """The same short fits in two processes, one with 1 thread and one with 2.
 
-    Measured on our 2-core machine: the MLP VAE agrees bit for bit; the conv VAE differs in
-    the last digits (about 1e-8 nats here; about 1e-5 nats after an epoch on 2048 MNIST images),
-    because a multithreaded convolution adds its terms in another order. Notebooks print
-    losses rounded to 2 decimals, so that is the precision required here; weights must agree
-    to float32 rounding.
+    Measured on our 2-core machine (MNIST-sized images, 4 Adam steps): the 784-400-20 MLP
+    VAE agrees bit for bit; the conv VAE's losses differ by about 1e-4 nats, because a
+    multithreaded convolution adds its terms in another order, and some of its weights by
+    up to 1.2e-3: Adam moves every weight by about lr per step whatever the size of its
+    gradient, so a weight whose gradient is nearly 0 can go either way. Notebooks print
+    losses rounded to 2 decimals, so that is the precision required of the History.
     """
     children = [subprocess.Popen([sys.executable, str(HELPERS), "threads-fit", str(n)],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in (1, 2)]
@@ -225,6 +235,7 @@ def test_results_agree_with_one_and_two_threads():
             assert r1.keys() == r2.keys()
             for key in r1:
                 assert abs(r1[key] - r2[key]) < 0.005, (arch, key, r1[key], r2[key])
+        steps, lr = 4, 1e-3
         for name in one[arch]["weights"]:
             torch.testing.assert_close(torch.tensor(one[arch]["weights"][name]),
-                                       torch.tensor(two[arch]["weights"][name]), rtol=1e-4, atol=1e-5)
+                                       torch.tensor(two[arch]["weights"][name]), rtol=0, atol=2 * lr * steps)
