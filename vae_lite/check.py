@@ -305,3 +305,116 @@ def kl_closed_form(fn):
                      if not ok and torch.allclose(got, wrong(m, lv), atol=1e-5)), "")
         report.case(name, ok, f"expected {_fmt(expected)}, got {_fmt(got)}{hint}")
     return report.finish()
+
+
+# --- notebooks 05-07 (appended by the notebooks 05-07 helper)
+
+
+def _check_forms(title, fn, cases, expected_fn, wrong_forms, shape_hint, atol=1e-4):
+    """Shared loop: run fn on each case, compare with expected_fn, name a known wrong form if it matches."""
+    report = _Report(title)
+    for name, args in cases.items():
+        status, got = _attempt(name, fn, *(a.clone() if torch.is_tensor(a) else a for a in args))
+        if status == "todo":
+            return _not_attempted(title)
+        if status == "error":
+            report.case(name, False, got)
+            continue
+        expected = _numbers(expected_fn(*args))
+        got = _numbers(got)
+        if got.shape != expected.shape:
+            report.case(name, False, f"expected shape {tuple(expected.shape)}, got {tuple(got.shape)}; {shape_hint}")
+            continue
+        ok = bool(torch.allclose(got, expected, atol=atol, rtol=1e-5))
+        hint = ""
+        if not ok:
+            if not torch.isfinite(got).all():
+                hint = " (your result is not finite: see the hint in the exercise)"
+            for why, wrong in wrong_forms.items():
+                candidate = _numbers(wrong(*args))
+                if candidate.shape == got.shape and torch.allclose(got, candidate, atol=atol, rtol=1e-5):
+                    hint = f" ({why})"
+                    break
+        report.case(name, ok, f"expected {_fmt(expected)}, got {_fmt(got)}{hint}")
+    return report.finish()
+
+
+def vae_loss(fn):
+    """Notebook 05: fn(logits, x, mu, logvar) -> per-image negative ELBO (one sample of z).
+
+    logits: (N, 1, H, W) decoder outputs for the sampled z; x: (N, 1, H, W) binary images;
+    mu, logvar: (N, d). Expected: binary cross-entropy summed over pixels + KL summed over d.
+    """
+    import torch.nn.functional as F
+
+    def bce(logits, x):
+        return F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=(1, 2, 3))
+
+    generator = torch.Generator().manual_seed(5)
+    cases = {}
+    for name, (n, h, d) in {"one 2x2 image, 1 latent dimension": (1, 2, 1),
+                            "4 images of 4x4, 3 latent dimensions": (4, 4, 3),
+                            "8 images of 28x28, 20 latent dimensions": (8, 28, 20)}.items():
+        logits = torch.randn(n, 1, h, h, generator=generator, dtype=torch.float64) * 2
+        x = torch.bernoulli(torch.full((n, 1, h, h), 0.3, dtype=torch.float64), generator=generator)
+        mu = torch.randn(n, d, generator=generator, dtype=torch.float64)
+        logvar = torch.randn(n, d, generator=generator, dtype=torch.float64) * 0.5
+        cases[name] = (logits, x, mu, logvar)
+    wrong_forms = {
+        "the KL has the wrong sign: the loss is reconstruction error PLUS the KL":
+            lambda lg, x, m, lv: bce(lg, x) - kl_standard_normal(m, lv),
+        "the reconstruction is averaged over pixels but the KL summed: sum both over one image":
+            lambda lg, x, m, lv: bce(lg, x) / x[0].numel() + kl_standard_normal(m, lv),
+        "the KL is averaged over latent dimensions but the reconstruction summed: sum both":
+            lambda lg, x, m, lv: bce(lg, x) + kl_standard_normal(m, lv) / m.shape[-1],
+        "the KL term is missing": lambda lg, x, m, lv: bce(lg, x),
+        "the reconstruction term is missing": lambda lg, x, m, lv: kl_standard_normal(m, lv),
+    }
+    return _check_forms("vae_loss", fn, cases, lambda lg, x, m, lv: bce(lg, x) + kl_standard_normal(m, lv),
+                        wrong_forms, "return one loss per image: sum over pixels and latent dimensions, "
+                        "not over the batch")
+
+
+def active_unit_count(fn):
+    """Notebook 06: fn(mu, threshold) -> how many columns of mu (N, d) have a variance over
+    the N images above threshold (Burda et al.'s active units)."""
+    generator = torch.Generator().manual_seed(6)
+    scales = torch.tensor([2.0, 0.5, 0.2, 0.08, 0.05, 0.001], dtype=torch.float64)
+    mu = torch.randn(500, 6, generator=generator, dtype=torch.float64) * scales + torch.tensor([0, 3, 0, 0.5, 0, 1.0])
+    cases = {
+        "6 dimensions with different spreads, threshold 0.01": (mu, 0.01),
+        "the same, threshold 0.1": (mu, 0.1),
+        "every dimension constant: none active": (torch.ones(50, 4, dtype=torch.float64), 0.01),
+    }
+    count = lambda m, t: float((m.var(dim=0) > t).sum())
+    wrong_forms = {
+        "you used the standard deviation; the criterion is the variance Cov_x(E[z_d|x])":
+            lambda m, t: float((m.std(dim=0) > t).sum()),
+        "you took the variance over the dimensions of one image (dim=1); take it over the images (dim=0)":
+            lambda m, t: float((m.var(dim=1) > t).sum()),
+        "you compared the mean of mu with the threshold; activity is how much mu varies across images":
+            lambda m, t: float((m.mean(dim=0).abs() > t).sum()),
+    }
+    return _check_forms("active_unit_count", lambda m, t: float(fn(m, t)), cases, count, wrong_forms,
+                        "return a single number", atol=1e-9)
+
+
+def log_mean_exp(fn):
+    """Notebook 07: fn(log_weights (k, N)) -> (N,) log(1/k sum_i exp(log_weights[i])), computed stably."""
+    generator = torch.Generator().manual_seed(7)
+    cases = {
+        "k = 2, one image": (torch.tensor([[0.0], [math.log(3.0)]], dtype=torch.float64),),
+        "k = 10, 3 images": (torch.randn(10, 3, generator=generator, dtype=torch.float64),),
+        "log weights near -1000, like real images (exp underflows to 0)":
+            (torch.randn(50, 4, generator=generator, dtype=torch.float64) * 3 - 1000,),
+    }
+    expected = lambda w: torch.logsumexp(w, dim=0) - math.log(len(w))
+    wrong_forms = {
+        "you averaged the log weights: that is the ELBO estimate, the k = 1 bound averaged, not log p(x)":
+            lambda w: w.mean(dim=0),
+        "the - log k is missing: it is the log of a mean, not of a sum": lambda w: torch.logsumexp(w, dim=0),
+        "you reduced over the images (dim=1); reduce over the k samples (dim=0)":
+            lambda w: torch.logsumexp(w, dim=1) - math.log(w.shape[1]),
+    }
+    return _check_forms("log_mean_exp", fn, cases, expected, wrong_forms,
+                        "return one value per image: reduce over the k samples (dim=0)", atol=1e-6)
