@@ -4,7 +4,7 @@ a guard that records file writes, and child programs run as real processes.
 Child programs:  python tests/helpers_reliability.py <command> <args...>
     download   DIR URL MD5S_JSON READY_DIR   wait for the other child, then download into DIR
     slow-save  PATH                          save model A, then start saving model B very slowly
-    sigint-fit                               train until SIGINT, report what fit returned
+    sigint-fit parent|self                   train until SIGINT, report what fit returned
     threads-fit THREADS                      a short seeded fit, History and weights as JSON
 """
 
@@ -221,13 +221,18 @@ def _child_slow_save(path):
     print("finished", flush=True)  # never reached: the parent kills us while writing
 
 
-def _child_sigint_fit():
-    """Train until the parent's SIGINT; print what fit returned as JSON on the last line.
+def _child_sigint_fit(sender="parent"):
+    """Train until a SIGINT arrives; print what fit returned as JSON on the last line.
 
-    Each completed optimizer step is recorded by a step hook that first sleeps a little:
-    that makes a SIGINT likely to arrive *inside* optimizer.step(), the moment when an
-    unprotected interrupt would leave weights that no step produced.
+    sender="parent": the parent sends SIGINT when we print "training". Each completed optimizer
+    step is recorded by a step hook that first sleeps a little, so the signal most likely
+    arrives *inside* optimizer.step(), where an unprotected interrupt would leave weights that
+    no completed step produced.
+    sender="self": at step 5 the hook sends SIGINT to its own process from inside
+    optimizer.step(), so that moment is hit every time.
     """
+    import signal
+
     import torch
 
     import vae_lite
@@ -240,7 +245,9 @@ def _child_sigint_fit():
     completed = []
 
     def after_step(opt, args, kwargs):
-        time.sleep(0.005)
+        if sender == "self" and len(completed) == 4:
+            os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.02)
         completed.append({k: v.clone() for k, v in model.state_dict().items()})
         if len(completed) == 3:
             print("training", flush=True)

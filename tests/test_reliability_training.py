@@ -178,21 +178,27 @@ def test_keyboard_interrupt_before_the_first_step(monkeypatch, capsys):
     assert len(out.splitlines()) == 1 and out.startswith("Training stopped at epoch 1")
 
 
-def test_a_real_sigint_during_training_returns_the_history(tmp_path):
-    """A real SIGINT, as Jupyter's stop button sends, to a process in the middle of fit."""
-    child = subprocess.Popen([sys.executable, str(HELPERS), "sigint-fit"],
+@pytest.mark.parametrize("sender", ["parent", "self"])
+def test_a_real_sigint_during_training_returns_the_history(sender):
+    """A real SIGINT, as Jupyter's stop button sends, to a process in the middle of fit:
+    from outside at a moment of the OS's choosing, and from inside optimizer.step()."""
+    child = subprocess.Popen([sys.executable, str(HELPERS), "sigint-fit", sender],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline().strip() == "training", child.stderr.read()
-        os.kill(child.pid, signal.SIGINT)
+        if sender == "parent":
+            os.kill(child.pid, signal.SIGINT)
         out, err = child.communicate(timeout=60)
     finally:
         child.kill()
     lines = out.strip().splitlines()
     assert child.returncode == 0 and "Traceback" not in err, err
-    assert len(lines) == 2 and lines[0].startswith("Training stopped at epoch ")
+    assert len(lines) == 2 and lines[0].startswith("Training stopped at epoch "), lines
     report = json.loads(lines[1])
     assert report["interrupted"] and report["steps"] >= 3
+    if sender == "self":
+        assert report["steps"] == 5, "the step during which SIGINT arrived should complete"
+        assert lines[0].startswith("Training stopped at epoch 1, step 5/8:") and report["epochs"] == 0
     assert report["weights_of_last_completed_step"], "the interrupt left weights that no completed step produced"
 
 
