@@ -175,3 +175,51 @@ def plot_rate_distortion(rates, distortions, labels, ax=None, title=None):
         ax.set_title(title, fontsize=10)
     ax.figure.tight_layout()
     return ax.figure
+
+
+# --- notebooks 01-04
+
+
+def plot_elbo_gap(mus, elbos, log_evidence, posterior_mean=None, ax=None):
+    """The ELBO as q's mean moves, under the flat line log p(x); the gap between them is the KL."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 3), dpi=90)
+    mus, elbos = torch.as_tensor(mus), torch.as_tensor(elbos)
+    ax.plot(mus, elbos, label="ELBO(q)")
+    ax.axhline(float(log_evidence), color="k", linestyle="--", label="log p(x)")
+    ax.fill_between(mus, elbos, float(log_evidence), alpha=0.2, label="gap = KL(q || p(z|x))")
+    if posterior_mean is not None:
+        ax.axvline(float(posterior_mean), color="gray", linewidth=0.8, label="posterior mean")
+    ax.set_xlabel("mean of q")
+    ax.set_ylabel("nats")
+    ax.legend(fontsize=8)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_estimator_variance(sample_counts, variances, ax=None):
+    """Variance of gradient estimators against the number of samples, log-log (1/n is a straight line)."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 3), dpi=90)
+    for name, values in variances.items():
+        ax.loglog(sample_counts, values, marker="o", label=name)
+    ax.set_xlabel("samples per estimate (n)")
+    ax.set_ylabel("variance of the estimate")
+    ax.legend(fontsize=8)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_two_densities(mu, sigma, ax=None, mu_p=0.0, sigma_p=1.0):
+    """The densities of q = N(mu, sigma^2) and p = N(mu_p, sigma_p^2) on one axis."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 3), dpi=90)
+    lo = min(mu - 4 * sigma, mu_p - 4 * sigma_p)
+    hi = max(mu + 4 * sigma, mu_p + 4 * sigma_p)
+    t = torch.linspace(lo, hi, 400)
+    for m, s_, label in ((mu, sigma, f"q = N({mu:g}, {sigma:g}²)"), (mu_p, sigma_p, f"p = N({mu_p:g}, {sigma_p:g}²)")):
+        ax.plot(t, torch.distributions.Normal(m, s_).log_prob(t).exp(), label=label)
+    ax.set_xlabel("z")
+    ax.legend(fontsize=8)
+    ax.figure.tight_layout()
+    return ax.figure
