@@ -5,6 +5,7 @@ and must leave no half-written file in the cache. Downloads are served by a loca
 server on 127.0.0.1 standing in for the mirrors: there is no network in CI.
 """
 
+import errno
 import gzip
 import json
 import os
@@ -151,6 +152,50 @@ def test_download_cut_off_half_way_keeps_nothing_and_the_next_mirror_is_tried(ca
     assert good.requests == list(IDX_NAMES)
     assert {p.name: p.read_bytes() for p in cache.glob("*-ubyte.gz")} == FILES
     assert leftovers(cache) == []
+
+
+class DiskFills:
+    """A file object that takes 100 bytes, then fails as a full disk does."""
+
+    def __init__(self, f):
+        self.f, self.room = f, 100
+
+    def write(self, b):
+        if len(b) > self.room:
+            self.f.write(b[:self.room])
+            self.f.flush()
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.room -= len(b)
+        return self.f.write(b)
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+
+def test_a_disk_that_fills_during_a_download_leaves_no_partial_file(cache, monkeypatch):
+    import builtins
+
+    real_fdopen, real_open = os.fdopen, builtins.open
+    writing = lambda mode: "w" in mode or "a" in mode
+    with FileServer(FILES) as server:
+        monkeypatch.setitem(data.MIRRORS, "mnist", [server.url])
+        with monkeypatch.context() as disk_full:
+            disk_full.setattr(os, "fdopen", lambda fd, mode="r", *a, **k: DiskFills(real_fdopen(fd, mode, *a, **k))
+                              if writing(mode) else real_fdopen(fd, mode, *a, **k))
+            disk_full.setattr(builtins, "open", lambda file, mode="r", *a, **k: DiskFills(real_open(file, mode, *a, **k))
+                              if writing(mode) and str(cache) in str(file) else real_open(file, mode, *a, **k))
+            with pytest.raises(vae_lite.DataError) as error:
+                vae_lite.load_dataset("mnist")
+        assert "No space left on device" in str(error.value)
+        assert list(cache.glob("*ubyte*")) == [] and leftovers(cache) == []
+        loaded = vae_lite.load_dataset("mnist")  # room again: the next try just works
+    assert len(loaded.train) == 20 and leftovers(cache) == []
 
 
 def test_downloaded_files_are_reused_without_the_network(cache, monkeypatch):

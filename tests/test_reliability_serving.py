@@ -47,14 +47,15 @@ def server_commands():
 
 
 def option(arguments, *names):
-    """The value of --name=value or --name value for any of `names`, or None."""
+    """Every value given as --name=value or --name value for any of `names`."""
+    values = []
     for i, argument in enumerate(arguments):
         for name in names:
             if argument.startswith(f"--{name}="):
-                return argument.split("=", 1)[1]
-            if argument == f"--{name}" and i + 1 < len(arguments):
-                return arguments[i + 1]
-    return None
+                values.append(argument.split("=", 1)[1])
+            elif argument == f"--{name}" and i + 1 < len(arguments):
+                values.append(arguments[i + 1])
+    return values
 
 
 needs_make = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
@@ -66,12 +67,12 @@ def test_the_readme_opens_jupyterlab_on_localhost_with_a_token():
     assert commands, "README.md gives no command (directly or through make) that starts JupyterLab"
     for command in commands:
         arguments = shlex.split(command)
-        ip = option(arguments, "ip", "ServerApp.ip", "NotebookApp.ip")
-        assert ip is None or ip in LOCAL, f"{command!r} listens on {ip}, not only on this machine"
+        for ip in option(arguments, "ip", "ServerApp.ip", "NotebookApp.ip"):  # none: Jupyter's default, localhost
+            assert ip in LOCAL, f"{command!r} listens on {ip}, not only on this machine"
         for name in ("token", "ServerApp.token", "NotebookApp.token", "IdentityProvider.token",
                      "password", "ServerApp.password", "NotebookApp.password", "PasswordIdentityProvider.hashed_password"):
-            value = option(arguments, name)
-            assert value is None or value.strip("'\"") != "", f"{command!r} sets {name} empty: no login"
+            for value in option(arguments, name):
+                assert value.strip("'\"") != "", f"{command!r} sets {name} empty: no login"
         joined = " ".join(arguments)
         for unsafe in ("disable_check_xsrf", "allow_unauthenticated_access", "allow_remote_access",
                        "allow_origin", "password_required"):
@@ -176,10 +177,11 @@ def test_the_makefile_server_listens_on_localhost_only_and_wants_its_token(tmp_p
                      for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
         assert listening and listening <= {"127.0.0.1", "::1"}, f"listening on {listening}"
     finally:
-        os.killpg(server.pid, signal.SIGTERM)  # its own session: the server and its kernels, nothing else
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)  # its own session: the server and its kernels, nothing else
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
         log.close()
