@@ -3,6 +3,7 @@
 import base64
 import io
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -174,3 +175,27 @@ def test_explorers_carry_a_static_png_for_viewers_without_a_kernel(make, small_v
     assert "application/vnd.jupyter.widget-view+json" in bundle
     width, height = png_size(base64.b64decode(bundle["image/png"]))
     assert width > 20 and height > 8
+
+
+# ------------------------------------------------- what the stored notebooks contain
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+@pytest.mark.parametrize("name", ["05_vae.ipynb", "06_latent_space.ipynb", "07_how_good.ipynb"])
+def test_stored_widgets_have_a_static_picture(name):
+    """Viewed without a kernel (GitHub, nbviewer), every widget output still shows a PNG."""
+    import nbformat
+
+    path = NOTEBOOKS / name
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: build it with `make notebooks NB={name[:2]}`")
+    nb = nbformat.read(path, as_version=4)
+    widget_outputs = [output for cell in nb.cells if cell.cell_type == "code" for output in cell.outputs
+                      if "application/vnd.jupyter.widget-view+json" in output.get("data", {})]
+    for output in widget_outputs:
+        assert "image/png" in output["data"], f"a widget in {name} has no static PNG next to it"
+        width, height = png_size(base64.b64decode(output["data"]["image/png"]))
+        assert width > 50 and height > 20
+    if name == "06_latent_space.ipynb":
+        assert len(widget_outputs) == 2, "notebook 06 should show the latent and the interpolation explorer"

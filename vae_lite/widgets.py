@@ -124,10 +124,12 @@ class Explorer(widgets.VBox):
         return bundle
 
 
-def _slider(description, value, low, high, step, width="320px"):
+def _slider(description, value, low, high, step, width="320px", continuous=True):
+    """continuous=False: redraw when the drag ends (for matplotlib figures, which take ~0.1 s to draw;
+    a redraw per mouse move would queue up). Arrow keys redraw at every press either way."""
     return widgets.FloatSlider(
         value=value, min=low, max=high, step=step, description=description, readout_format=".2f",
-        continuous_update=True, style={"description_width": "90px"}, layout=widgets.Layout(width=width),
+        continuous_update=continuous, style={"description_width": "90px"}, layout=widgets.Layout(width=width),
     )
 
 
@@ -297,8 +299,8 @@ class KLExplorer(Explorer):
     """KL(q || p) for q = N(mu, sigma^2) and the prior p = N(0, 1), as mu and sigma move."""
 
     def __init__(self, mu=1.0, sigma=0.5, samples=2000, seed=0):
-        self.mu = _slider("mu", mu, -3.0, 3.0, 0.05)
-        self.sigma = _slider("sigma", sigma, 0.1, 3.0, 0.05)
+        self.mu = _slider("mu", mu, -3.0, 3.0, 0.05, continuous=False)
+        self.sigma = _slider("sigma", sigma, 0.1, 3.0, 0.05, continuous=False)
         # the same standard-normal draws for every slider position (common random numbers),
         # so the Monte Carlo estimate moves smoothly instead of jittering
         self.eps = torch.randn(samples, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
@@ -388,8 +390,8 @@ class ReparameterizationExplorer(Explorer):
     """z = mu + sigma * eps: samples of q, and the gradient of E_q[z^2] estimated two ways."""
 
     def __init__(self, mu=1.0, sigma=0.5, samples=200, seed=0):
-        self.mu = _slider("mu", mu, -3.0, 3.0, 0.05)
-        self.sigma = _slider("sigma", sigma, 0.1, 3.0, 0.05)
+        self.mu = _slider("mu", mu, -3.0, 3.0, 0.05, continuous=False)
+        self.sigma = _slider("sigma", sigma, 0.1, 3.0, 0.05, continuous=False)
         self.samples, self.seed = samples, seed
         self.resample_button = widgets.Button(description="new eps", layout=widgets.Layout(width="100px"))
         self.resample_button.on_click(lambda _: self.resample())
