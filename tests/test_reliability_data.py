@@ -130,7 +130,7 @@ def test_md5_mismatch_after_download_is_refused_and_nothing_is_cached(cache, mon
             vae_lite.load_dataset("mnist")
     message = str(error.value)
     assert f"could not download {name}" in message
-    assert f"{server.url}{name}: MD5" in message and md5s(FILES)[name] in message
+    assert f"{server.url}{name}: MD5" in message and md5s(FILES)[name] in message and "it was not saved" in message
     assert "Fix:" in message
     assert not (cache / name).exists(), "a file that failed its MD5 check must not be kept"
     assert leftovers(cache) == []

@@ -90,7 +90,8 @@ def load(path, device="cpu"):
         ) from None
     except Exception as e:  # a damaged file makes torch raise RuntimeError, EOFError, KeyError, ...
         raise CheckpointError(
-            f"{path} is not a readable checkpoint (damaged or truncated?): {type(e).__name__}: {e}"
+            f"{path} is not a readable checkpoint (damaged or truncated?): {type(e).__name__}: {e}. "
+            "Save the model again, or get a fresh copy of the file."
         ) from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a vae_lite checkpoint; save one with vae_lite.save(model, path)")

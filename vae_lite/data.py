@@ -303,7 +303,8 @@ def _download_file(name, filename, directory):
             continue
         got = hashlib.md5(payload).hexdigest()
         if got != expected:
-            errors.append(f"{url}: MD5 {got} does not match the expected {expected}")
+            errors.append(f"{url}: MD5 {got} does not match the expected {expected} (the file arrived "
+                          "damaged or the mirror changed it; it was not saved)")
             continue
         target = directory / filename
         atomic_write(target, lambda f: f.write(payload))
