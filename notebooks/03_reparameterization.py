@@ -1,0 +1,244 @@
+# %% [markdown]
+# # 03 The reparameterization trick: gradients through random samples
+#
+# Previous: [02 The ELBO](02_elbo.ipynb) · Next: [04 The closed-form KL](04_closed_form_kl.ipynb)
+#
+# **Learning goals**
+# - See that gradients do not flow through `Normal(μ, σ).sample()` and do flow through `rsample()`,
+#   which computes z = μ + σ·ε with ε ~ N(0, 1).
+# - Compare two ways to estimate ∇ E_q[f(z)]: the pathwise (reparameterization) estimator and the
+#   score-function (REINFORCE) estimator, on a function whose expected gradient sympy computes exactly.
+# - See that both are unbiased, and that their variances differ and shrink as 1/n with n samples.
+#
+# The VAE's ELBO contains E_{q(z|x)}[log p(x|z)], an average over z drawn from the encoder's
+# q(z|x) = N(μ(x), σ(x)²). To train the encoder we need the gradient of that average with respect
+# to μ and σ.
+
+# %% [markdown]
+# ## Setup
+
+# %%
+import math
+
+import sympy as sp
+import torch
+
+import vae_lite
+from vae_lite import check, plots
+from vae_lite import symbolic as S
+
+torch.manual_seed(0)
+QUICK = vae_lite.quick_mode()
+print("quick mode" if QUICK else "class mode")
+
+# %% [markdown]
+# ## Derivation
+#
+# ### `sample()` blocks gradients, `rsample()` does not
+# `sample()` draws z and returns it as a plain number: the graph from μ and σ to z is cut.
+# `rsample()` draws ε ~ N(0, 1) and returns μ + σ·ε, a differentiable function of μ and σ:
+# ∂z/∂μ = 1 and ∂z/∂σ = ε = (z − μ)/σ.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+mu = torch.tensor(0.5, requires_grad=True)
+sigma = torch.tensor(1.0, requires_grad=True)
+q = torch.distributions.Normal(mu, sigma)
+
+z_blocked = q.sample()
+print("sample():  requires_grad =", z_blocked.requires_grad)
+try:
+    z_blocked.backward()
+except RuntimeError as e:
+    print("           backward() fails:", str(e).split(" and ")[0])
+
+z = q.rsample()
+print("rsample(): requires_grad =", z.requires_grad)
+z.backward()
+print("           dz/dmu =", mu.grad.item())
+epsilon = ((z - mu) / sigma).item()
+print("           dz/dsigma equals epsilon = (z - mu)/sigma:", math.isclose(sigma.grad.item(), epsilon, rel_tol=1e-6))
+assert not z_blocked.requires_grad and mu.grad.item() == 1.0 and math.isclose(sigma.grad.item(), epsilon, rel_tol=1e-6)
+
+# %% [markdown]
+# `vae_lite.reparameterize` is the same trick with the encoder's parameterisation: it receives
+# log σ² (`logvar`), because an unconstrained number is easier for a network to output than a
+# positive one.
+
+# %%
+import inspect
+
+print(inspect.getsource(vae_lite.reparameterize))
+
+# %% [markdown]
+# ### Two gradient estimators
+# We want g = ∂/∂μ E_{z~N(μ,σ²)}[f(z)] (and ∂/∂σ), for a function f we can evaluate but not integrate.
+#
+# - **Pathwise** (reparameterization): write z = μ + σε, so E[f(z)] = E_ε[f(μ + σε)] and the
+#   derivative moves inside: g = E_ε[f′(μ + σε)]. Needs f differentiable; autograd computes f′.
+# - **Score function** (REINFORCE): differentiate the density instead of f:
+#   g = ∫ f(z) ∂q(z)/∂μ dz = E_q[f(z) ∂ log q(z)/∂μ] = E_q[f(z)(z − μ)/σ²]. Needs only values of f.
+#
+# With f(z) = sin z, sympy integrates E[f(z)] exactly, differentiates it, and integrates what each
+# single-sample estimator averages to. Both come out equal to the exact gradient: both are unbiased.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+value, d_mu, d_sigma = S.expected_gradient()
+means = S.estimator_means()
+print("f(z)                 =", S.example_function())
+print("E[f(z)]              =", value)
+print("exact d/dmu, d/dsigma =", d_mu, ",", d_sigma)
+for name, (g_mu, g_sigma) in means.items():
+    unbiased = sp.simplify(g_mu - d_mu) == 0 and sp.simplify(g_sigma - d_sigma) == 0
+    print(f"{name:>9} estimator averages to {g_mu}, {g_sigma}   unbiased: {unbiased}")
+    assert unbiased, f"the {name} estimator should average to the exact gradient"
+
+# %% [markdown]
+# ## Experiments
+#
+# ### Both estimators, by sampling
+# At μ = 0.5, σ = 1 we draw n samples, form each estimate, and repeat many times: the mean of the
+# repeats shows the bias (none), their variance shows how noisy one estimate is. The pathwise
+# derivative f′(z) comes from autograd, as in a VAE.
+
+# %%
+mu0, sigma0 = 0.5, 1.0
+exact = float(d_mu.subs({S.mu: mu0, S.sigma: sigma0}))
+repeats = 300 if QUICK else 2000
+sample_counts = [1, 4, 16, 64, 256]
+
+
+def estimates(n, generator):
+    """(pathwise, score) estimates of d/dmu E[sin z], `repeats` of each, from n samples apiece."""
+    eps = torch.randn(repeats, n, generator=generator, dtype=torch.float64)
+    z = (mu0 + sigma0 * eps).requires_grad_()
+    (f_prime,) = torch.autograd.grad(torch.sin(z).sum(), z)  # autograd gives f'(z) at every sample
+    pathwise = f_prime.mean(dim=1)
+    score = (torch.sin(z.detach()) * (z.detach() - mu0) / sigma0**2).mean(dim=1)
+    return pathwise, score
+
+
+generator = torch.Generator().manual_seed(0)
+variances = {"pathwise": [], "score function": []}
+print(f"exact gradient {exact:.4f}")
+print(f"{'n':>5} {'pathwise mean':>14} {'score mean':>11} {'pathwise var':>13} {'score var':>10}")
+for n in sample_counts:
+    pathwise, score = estimates(n, generator)
+    variances["pathwise"].append(pathwise.var().item())
+    variances["score function"].append(score.var().item())
+    print(f"{n:>5} {pathwise.mean():14.4f} {score.mean():11.4f} {pathwise.var():13.5f} {score.var():10.5f}")
+    for name, est in (("pathwise", pathwise), ("score function", score)):
+        assert abs(est.mean().item() - exact) < 5 * est.std().item() / math.sqrt(repeats), \
+            f"the {name} estimates should average to the exact gradient (within 5 standard errors)"
+
+# %%
+plots.plot_estimator_variance(sample_counts, variances);
+slopes = {name: (math.log(v[-1]) - math.log(v[0])) / (math.log(sample_counts[-1]) - math.log(sample_counts[0]))
+          for name, v in variances.items()}
+ratio = sum(variances["score function"]) / sum(variances["pathwise"])
+print("log-log slope of variance against n:", {k: round(v, 2) for k, v in slopes.items()}, "(1/n gives -1)")
+print(f"score-function variance / pathwise variance: {ratio:.1f}")
+assert all(-1.3 < s < -0.7 for s in slopes.values()), "the variance of an average of n samples should fall as 1/n"
+assert ratio > 1, "here the pathwise estimator should be the less noisy one"
+
+# %% [markdown]
+# Both lines fall as 1/n; the score-function line sits higher. In a VAE, z has 20 dimensions and f
+# (the decoder's log-likelihood of a whole image) depends on all of them. The score-function
+# estimate for μ₁ multiplies *all* of f by (z₁ − μ₁)/σ², so the other dimensions add noise; the
+# pathwise estimate only sees ∂f/∂z₁. The cell below takes f(z) = Σᵢ sin zᵢ in d dimensions and
+# estimates ∂/∂μ₁ E[f] with 16 samples.
+
+# %%
+print(f"{'d':>3} {'pathwise var':>13} {'score var':>10}")
+by_dimension = {}
+for d in (1, 5, 20):
+    eps = torch.randn(repeats, 16, d, generator=generator, dtype=torch.float64)
+    z = mu0 + sigma0 * eps
+    pathwise = torch.cos(z[..., 0]).mean(dim=1)  # d f / d z_1 = cos z_1
+    score = (torch.sin(z).sum(dim=-1) * (z[..., 0] - mu0) / sigma0**2).mean(dim=1)
+    by_dimension[d] = (pathwise.var().item(), score.var().item())
+    print(f"{d:>3} {by_dimension[d][0]:13.5f} {by_dimension[d][1]:10.5f}")
+assert by_dimension[20][1] > 5 * by_dimension[1][1], "the score-function variance should grow with the dimension"
+assert by_dimension[20][0] < 2 * by_dimension[1][0], "the pathwise variance should not grow with the dimension"
+
+# %% [markdown]
+# That is why VAEs use the pathwise estimator.
+#
+# ### Explore
+# Move μ and σ: the samples z = μ + σε move with them, and so does the gradient estimate.
+
+# %%
+try:
+    from vae_lite.widgets import reparameterization_explorer
+except ImportError:
+    print("widget not available yet")
+else:
+    display(reparameterization_explorer())
+
+# %% [markdown]
+# ## Common mistakes
+#
+# > **Common mistake.** `σ = E[(x − μ)²]`: that is the *variance* σ², not the standard deviation.
+# > In code it shows up as `z = mu + torch.exp(logvar) * eps` (multiplies ε by σ²); the right form is
+# > `z = mu + torch.exp(0.5 * logvar) * eps`. The cell below draws with both and measures the spread.
+
+# %%
+mu_t, logvar_t = torch.zeros(100_000), torch.full((100_000,), math.log(4.0))  # sigma = 2, sigma^2 = 4
+eps = torch.randn(100_000, generator=torch.Generator().manual_seed(0))
+right = mu_t + torch.exp(0.5 * logvar_t) * eps
+wrong = mu_t + torch.exp(logvar_t) * eps
+print(f"sigma = 2: spread of the right samples {right.std():.3f}, of the wrong ones {wrong.std():.3f}")
+assert abs(right.std() - 2) < 0.05 and abs(wrong.std() - 4) < 0.1
+
+# %% [markdown]
+# ## Exercises
+#
+# **Exercise 1.** Write `reparameterize(mu, logvar)`: a sample of N(μ, exp(logvar)) that gradients
+# flow through. The checker tests the mean and spread of many samples and the gradients.
+
+# %%
+def reparameterize(mu, logvar):
+    raise NotImplementedError  # your code here
+
+
+check.reparameterize(reparameterize);
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# Solution
+def reparameterize(mu, logvar):
+    eps = torch.randn_like(mu)
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+assert check.reparameterize(reparameterize)
+
+# %% [markdown]
+# **Exercise 2.** Write `score_function_gradient(f, mu, sigma, n)`: the score-function estimate of
+# ∂/∂μ E[f(z)], z ~ N(μ, σ²), from n samples. The checker also tries a step function f(z) = [z > 0],
+# whose derivative is 0 almost everywhere: the pathwise estimator returns 0 there, the score
+# function gets it right. (When can a VAE *not* use the reparameterization trick?)
+
+# %%
+def score_function_gradient(f, mu, sigma, n):
+    raise NotImplementedError  # your code here
+
+
+check.score_function_gradient(score_function_gradient);
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# Solution
+def score_function_gradient(f, mu, sigma, n):
+    z = mu + sigma * torch.randn(n, dtype=torch.float64)
+    return (f(z) * (z - mu) / sigma**2).mean()
+
+
+assert check.score_function_gradient(score_function_gradient)
+
+# %% [markdown]
+# ## Summary
+# - `sample()` cuts the graph; `rsample()` = μ + σε keeps z a differentiable function of μ and σ.
+# - Pathwise and score-function estimators are both unbiased (sympy shows it exactly for sin z).
+# - Their variance falls as 1/n; the pathwise one is the less noisy here, and by far in a VAE.
+# - The encoder outputs log σ², so σ = exp(½ log σ²), not exp(log σ²).
+#   Next: [04 The closed-form KL](04_closed_form_kl.ipynb), the other term of the ELBO, without sampling.

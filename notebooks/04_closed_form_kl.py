@@ -1,0 +1,257 @@
+# %% [markdown]
+# # 04 The closed-form KL: integrated by sympy, checked three ways
+#
+# Previous: [03 The reparameterization trick](03_reparameterization.ipynb) · Next: [05 The VAE](05_vae.ipynb)
+#
+# **Learning goals**
+# - Let sympy integrate KL(N(μ, σ²) ‖ N(0, 1)) and *obtain* ½(μ² + σ² − log σ² − 1).
+# - Extend it to a diagonal Gaussian in d dimensions (a sum over dimensions) and to two arbitrary Gaussians.
+# - Check the formula against `vae_lite.kl_standard_normal`, `torch.distributions.kl_divergence` and a
+#   Monte Carlo estimate with its standard error.
+#
+# The VAE's loss is reconstruction error + KL(q(z|x) ‖ p(z)) (notebook 02). The reconstruction term
+# needs samples (notebook 03); the KL term, for Gaussians, does not: it has a closed form.
+
+# %% [markdown]
+# ## Setup
+
+# %%
+import math
+
+import sympy as sp
+import torch
+from IPython.display import Math, display
+
+import vae_lite
+from vae_lite import check, plots
+from vae_lite import symbolic as S
+
+torch.manual_seed(0)
+QUICK = vae_lite.quick_mode()
+print("quick mode" if QUICK else "class mode")
+
+# %% [markdown]
+# ## Derivation
+#
+# KL(q ‖ p) = ∫ q(z) log(q(z)/p(z)) dz with q = N(μ, σ²) and p = N(0, 1). The log-ratio of two
+# Gaussian densities is a quadratic in z:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+log_ratio = S.log_normal(S.z, S.mu, S.sigma) - S.log_normal(S.z, 0, 1)
+display(Math(r"\log \frac{q(z)}{p(z)} = " + sp.latex(sp.expand(log_ratio))))
+
+# %% [markdown]
+# Sympy integrates it against q over the whole real line (`vae_lite.symbolic.kl_gaussians`; the
+# integral is computed, nothing is typed in):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+kl = S.kl_standard_normal()
+display(Math(r"\mathrm{KL}(\mathcal{N}(\mu, \sigma^2) \,\|\, \mathcal{N}(0, 1)) = " + sp.latex(kl)))
+kl_var, var = S.in_terms_of_variance(kl)
+display(Math(r"\text{in terms of } \sigma^2: \quad " + sp.latex(kl_var)))
+print(kl_var)
+
+# %% [markdown]
+# That is ½(μ² + σ² − log σ² − 1). It is 0 only at μ = 0, σ = 1 (q equal to the prior) and positive
+# everywhere else: sympy solves for where both derivatives vanish and checks the curvature there.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+stationary = sp.solve([sp.diff(kl, S.mu), sp.diff(kl, S.sigma)], [S.mu, S.sigma], dict=True)
+print("stationary points:", stationary, " KL there:", [kl.subs(p) for p in stationary])
+hessian = sp.hessian(kl, (S.mu, S.sigma)).subs(stationary[0])
+print("Hessian there:", hessian.tolist(), " positive definite:", hessian.is_positive_definite)
+assert stationary == [{S.mu: 0, S.sigma: 1}] and kl.subs(stationary[0]) == 0 and hessian.is_positive_definite
+
+# %% [markdown]
+# ### d dimensions: a sum
+# With a diagonal covariance, q(z) = ∏ᵢ N(zᵢ; μᵢ, σᵢ²) and p(z) = ∏ᵢ N(zᵢ; 0, 1), so the log-ratio is a
+# sum over dimensions and so is the KL. Sympy integrates over the plane (two dimensions, one axis
+# after the other) and compares with the sum of two one-dimensional KLs:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+kl_2d, means, stds = S.kl_diagonal(2)
+display(Math(r"\mathrm{KL}_{2\text{-d}} = " + sp.latex(kl_2d)))
+per_dimension = sum(kl.subs({S.mu: m, S.sigma: sd}) for m, sd in zip(means, stds))
+print("KL_2d - (KL of dimension 1 + KL of dimension 2) simplifies to", sp.simplify(sp.expand_log(kl_2d - per_dimension, force=True)))
+
+# %% [markdown]
+# ### Two arbitrary Gaussians
+# The same integral with p = N(μ_p, σ_p²) (used when the prior is not standard, e.g. in
+# hierarchical VAEs; `vae_lite.kl_normal` is its code). Setting μ_p = 0, σ_p = 1 gives back the
+# formula above. Swapping q and p gives a different number: KL is not symmetric.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+mu_p, sigma_p = sp.Symbol("mu_p", real=True), sp.Symbol("sigma_p", positive=True)
+kl_general = S.kl_gaussians(S.mu_q, S.sigma_q, mu_p, sigma_p)
+display(Math(r"\mathrm{KL}(\mathcal{N}(\mu_q, \sigma_q^2) \,\|\, \mathcal{N}(\mu_p, \sigma_p^2)) = " + sp.latex(kl_general)))
+back = kl_general.subs({mu_p: 0, sigma_p: 1}) - kl.subs({S.mu: S.mu_q, S.sigma: S.sigma_q})
+print("with mu_p = 0, sigma_p = 1 it differs from the standard-normal KL by", sp.simplify(back))
+swapped = S.kl_gaussians(mu_p, sigma_p, S.mu_q, S.sigma_q)
+example = {S.mu_q: 1, S.sigma_q: sp.Rational(1, 2), mu_p: 0, sigma_p: 1}
+print(f"KL(q || p) = {float(kl_general.subs(example)):.4f}, KL(p || q) = {float(swapped.subs(example)):.4f} "
+      "for q = N(1, 0.5^2), p = N(0, 1)")
+
+# %% [markdown]
+# ## Experiments
+#
+# ### Three independent checks of the formula
+# For a few (μ, σ): the sympy formula, `vae_lite.kl_standard_normal` (the code the VAE trains with,
+# which takes log σ²), and `torch.distributions.kl_divergence` (PyTorch's own implementation).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+cases = [(0.0, 1.0), (1.0, 1.0), (0.0, 2.0), (0.0, 0.5), (-1.5, 0.3), (2.0, 3.0)]
+kl_fn = sp.lambdify((S.mu, S.sigma), kl, "math")
+print(f"{'mu':>5} {'sigma':>6} {'sympy':>9} {'vae_lite':>9} {'torch':>9}")
+for m, sd in cases:
+    mu_t, sd_t = torch.tensor([[m]], dtype=torch.float64), torch.tensor([[sd]], dtype=torch.float64)
+    ours = vae_lite.kl_standard_normal(mu_t, 2 * sd_t.log()).item()
+    theirs = torch.distributions.kl_divergence(torch.distributions.Normal(mu_t, sd_t),
+                                               torch.distributions.Normal(0.0, 1.0)).item()
+    print(f"{m:5.1f} {sd:6.1f} {kl_fn(m, sd):9.5f} {ours:9.5f} {theirs:9.5f}")
+    assert abs(ours - kl_fn(m, sd)) < 1e-10 and abs(theirs - kl_fn(m, sd)) < 1e-10
+
+# %% [markdown]
+# ### And a fourth, by sampling: Monte Carlo with its standard error
+# KL = E_q[log q(z) − log p(z)], so the average of log q(z) − log p(z) over n samples z ~ q estimates
+# it, with standard error (standard deviation of the terms)/√n. The exact value should lie within a
+# few standard errors.
+
+# %%
+n = 5_000 if QUICK else 100_000
+generator = torch.Generator().manual_seed(0)
+print(f"{'mu':>5} {'sigma':>6} {'exact':>9} {'Monte Carlo':>12} {'std error':>10}")
+for m, sd in cases:
+    q = torch.distributions.Normal(torch.tensor(m, dtype=torch.float64), sd)
+    z = m + sd * torch.randn(n, generator=generator, dtype=torch.float64)
+    terms = q.log_prob(z) - torch.distributions.Normal(0.0, 1.0).log_prob(z)
+    estimate, std_error = terms.mean().item(), terms.std().item() / math.sqrt(n)
+    print(f"{m:5.1f} {sd:6.1f} {kl_fn(m, sd):9.5f} {estimate:12.5f} {std_error:10.5f}")
+    assert abs(estimate - kl_fn(m, sd)) <= 5 * std_error + 1e-12, \
+        f"the Monte Carlo estimate for mu={m}, sigma={sd} is more than 5 standard errors from the formula"
+
+# %% [markdown]
+# ### 20 dimensions, as in the VAE
+# A diagonal Gaussian with 20 dimensions (random μ and log σ²): `vae_lite.kl_standard_normal` sums
+# the per-dimension KLs; torch's `Independent` distribution does the same in its own code.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+g = torch.Generator().manual_seed(0)
+mu_20, logvar_20 = torch.randn(20, generator=g, dtype=torch.float64), torch.randn(20, generator=g, dtype=torch.float64)
+ours = vae_lite.kl_standard_normal(mu_20, logvar_20).item()
+q20 = torch.distributions.Independent(torch.distributions.Normal(mu_20, (0.5 * logvar_20).exp()), 1)
+p20 = torch.distributions.Independent(torch.distributions.Normal(torch.zeros(20, dtype=torch.float64), 1.0), 1)
+theirs = torch.distributions.kl_divergence(q20, p20).item()
+by_sympy = sum(kl_fn(m, math.exp(lv / 2)) for m, lv in zip(mu_20.tolist(), logvar_20.tolist()))
+print(f"20-d KL: vae_lite {ours:.6f}, torch {theirs:.6f}, sum of sympy's 1-d formula {by_sympy:.6f}")
+assert abs(ours - theirs) < 1e-9 and abs(ours - by_sympy) < 1e-9
+
+# %% [markdown]
+# ### Two Gaussians, in code
+# `vae_lite.kl_normal` against sympy's general formula and torch:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+general_fn = sp.lambdify((S.mu_q, S.sigma_q, mu_p, sigma_p), kl_general, "math")
+t = lambda v: torch.tensor([[v]], dtype=torch.float64)
+for mq, sq, mp, sp_ in [(1.0, 0.5, 0.0, 1.0), (0.0, 1.0, 1.0, 0.5), (-2.0, 3.0, 1.0, 2.0)]:
+    ours = vae_lite.kl_normal(t(mq), t(2 * math.log(sq)), t(mp), t(2 * math.log(sp_))).item()
+    theirs = torch.distributions.kl_divergence(torch.distributions.Normal(t(mq), t(sq)), torch.distributions.Normal(t(mp), t(sp_))).item()
+    print(f"KL(N({mq}, {sq}^2) || N({mp}, {sp_}^2)): sympy {general_fn(mq, sq, mp, sp_):.6f}, vae_lite {ours:.6f}, torch {theirs:.6f}")
+    assert abs(ours - general_fn(mq, sq, mp, sp_)) < 1e-10 and abs(theirs - ours) < 1e-10
+
+# %% [markdown]
+# ### Explore
+# Move μ and σ: the two densities, the closed-form KL and a Monte Carlo estimate next to it.
+
+# %%
+plots.plot_two_densities(1.0, 0.5);
+
+# %%
+try:
+    from vae_lite.widgets import kl_explorer
+except ImportError:
+    print("widget not available yet")
+else:
+    display(kl_explorer())
+
+# %% [markdown]
+# ## Common mistakes
+#
+# > **Common mistake.** `σ = E[(x − μ)²]`: that is the variance σ². Put σ where σ² belongs and the
+# > KL is wrong, e.g. ½(μ² + σ − log σ − 1). The encoder outputs `logvar` = log σ², so
+# > σ² = `logvar.exp()` and log σ² = `logvar`. The cell compares both forms with Monte Carlo.
+
+# %%
+m, sd = 0.0, 2.0
+right = kl_fn(m, sd)
+wrong = 0.5 * (m**2 + sd - math.log(sd) - 1)  # sigma in place of sigma^2
+z = m + sd * torch.randn(200_000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+mc = (torch.distributions.Normal(m, sd).log_prob(z) - torch.distributions.Normal(0.0, 1.0).log_prob(z)).mean().item()
+print(f"sigma = 2: right {right:.4f}, wrong {wrong:.4f}, Monte Carlo {mc:.4f}")
+assert abs(mc - right) < 0.02 and abs(mc - wrong) > 0.2
+
+# %% [markdown]
+# > **Common mistake.** The loss written as `‖x − x̂‖² − KL`. The KL is never negative (above: its
+# > minimum is 0), so subtracting it *rewards* q for moving away from the prior without limit. The loss
+# > to minimise is reconstruction error **+** KL(q(z|x) ‖ p(z)).
+
+# %%
+grid = [(m, sd) for m in (-3, -1, 0, 1, 3) for sd in (0.01, 0.5, 1, 2, 10)]
+values = [kl_fn(m, sd) for m, sd in grid]
+print(f"KL over a grid of {len(grid)} (mu, sigma): min {min(values):.4f}, max {max(values):.1f}")
+print(f"-KL for sigma = 0.01: {-kl_fn(0, 0.01):.2f}; sigma = 0.001: {-kl_fn(0, 0.001):.2f}  (no lower limit)")
+assert min(values) >= 0 and -kl_fn(0, 0.001) < -kl_fn(0, 0.01)
+
+# %% [markdown]
+# > **Common mistake.** Calling N(0, I) the posterior. In the VAE's loss the KL is taken against
+# > the **prior** p(z) = N(0, I); that is what makes this closed form possible. The KL to the
+# > *posterior* p(z|x), the gap of notebook 02, is not something the VAE can compute: p(z|x) is unknown.
+#
+# > **Common mistake.** Averaging the KL over latent dimensions (or the reconstruction over pixels)
+# > instead of summing. The KL of a diagonal Gaussian is a **sum**; averaging divides it by d and
+# > silently changes its weight in the loss (notebook 05 shows the effect).
+
+# %%
+print(f"20-d example: sum {vae_lite.kl_standard_normal(mu_20, logvar_20).item():.3f}, "
+      f"mean over dimensions {vae_lite.kl_standard_normal(mu_20, logvar_20).item() / 20:.3f} (a weight of 1/20)")
+
+# %% [markdown]
+# ## Exercises
+#
+# **Exercise 1.** Write `kl_closed_form(mu, logvar)`: KL(N(μ, exp(logvar)) ‖ N(0, I)) for each row
+# (example), summed over the last dimension. The checker names the common mistakes if it sees one.
+
+# %%
+def kl_closed_form(mu, logvar):
+    raise NotImplementedError  # your code here
+
+
+check.kl_closed_form(kl_closed_form);
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# Solution
+def kl_closed_form(mu, logvar):
+    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(dim=-1)
+
+
+assert check.kl_closed_form(kl_closed_form)
+
+# %% [markdown]
+# **Exercise 2 (sympy).** Use `S.kl_gaussians` to find, for p = N(0, 1) and q = N(0, σ²), how fast
+# the KL grows as σ → 0 and as σ → ∞ (`sp.limit`, `sp.series`). Which direction does the −log σ² term
+# punish, and which the σ² term?
+
+# %% [markdown]
+# ## Summary
+# - Sympy integrates KL(N(μ, σ²) ‖ N(0, 1)) to ½(μ² + σ² − log σ² − 1); it is 0 only when q is the prior.
+# - For a diagonal Gaussian the KL is the sum over dimensions; for two Gaussians there is a closed form too.
+# - The formula agrees with `vae_lite.kl_standard_normal`, `torch.distributions.kl_divergence` and
+#   Monte Carlo within its standard error.
+# - Next: [05 The VAE](05_vae.ipynb) puts both terms together and trains the model.
