@@ -2,7 +2,7 @@
 a guard that records file writes, and child programs run as real processes.
 
 Child programs:  python tests/helpers_reliability.py <command> <args...>
-    download   DIR URL MD5S_JSON READY_DIR   wait for the other child, then download into DIR
+    download   DIR URL MD5S_JSON READY_DIR   wait for the other child, then load (and download) into DIR
     slow-save  PATH                          save model A, then start saving model B very slowly
     sigint-fit parent|self                   train until SIGINT, report what fit returned
     threads-fit THREADS                      a short seeded fit, History and weights as JSON
@@ -160,20 +160,24 @@ def recorded_writes():
 # ------------------------------------------------------------------ child programs
 
 def _child_download(directory, url, md5s_json, ready_dir):
+    """load_dataset('mnist', root=directory) with `url` as the only mirror, at the same moment as a twin."""
+    import vae_lite
     import vae_lite.data as data
 
-    names = json.loads(md5s_json)
-    data.IDX_FILES["mnist"] = names
+    os.environ.pop("VAE_LITE_DATA", None)  # only `directory` may hold the files (CI sets this)
+    data._cache_dir = lambda: Path(directory) / "no-cache"
+    data.search_dirs = lambda name, root=None: [Path(root)]
+    data.IDX_FILES["mnist"] = json.loads(md5s_json)
     data.MIRRORS["mnist"] = [url]
-    # both children start downloading at the same moment: each announces it is ready, then waits
+    # both children start at the same moment: each announces it is ready, then waits for the other
     ready = Path(ready_dir)
     (ready / str(os.getpid())).touch()
     deadline = time.monotonic() + 30
     while len(list(ready.iterdir())) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
-    paths = data.download("mnist", directory)
-    arrays = [data.read_idx(p) for p in paths]
-    print(json.dumps({"ok": True, "sums": [int(a.astype(np.int64).sum()) for a in arrays]}))
+    loaded = vae_lite.load_dataset("mnist", root=directory)
+    print(json.dumps({"ok": True, "train": loaded.train.sum().item(), "test": loaded.test.sum().item(),
+                      "labels": loaded.train_labels.tolist()}))
 
 
 def _small_model():

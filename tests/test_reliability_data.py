@@ -208,7 +208,7 @@ def test_downloaded_files_are_reused_without_the_network(cache, monkeypatch):
 
 
 def test_two_processes_downloading_into_one_cache_end_with_one_good_copy(tmp_path, cache):
-    """Two kernels on one JupyterHub account: real processes, started at the same moment.
+    """Two kernels on one JupyterHub account call load_dataset: real processes, started at once.
 
     The server sends each file slowly (0.3 s), so without the file lock both processes
     would fetch every file (8 requests) and could read a file the other is still writing.
