@@ -17,7 +17,7 @@ from hypothesis.extra.numpy import arrays
 import vae_lite
 from vae_lite import LinearGaussian, binarize, iw_log_likelihood, kl_normal, kl_standard_normal
 
-SETTINGS = settings(max_examples=60, derandomize=True, deadline=None,
+SETTINGS = settings(max_examples=60, derandomize=True, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow])
 Z = 5  # standard errors allowed in statistical comparisons
 
@@ -29,6 +29,7 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
 
 DTYPES = st.sampled_from([np.float32, np.float64])
 
@@ -118,7 +119,7 @@ def linear_gaussian_problems(draw):
     return LinearGaussian(w, b, s, q=q), torch.tensor([x], dtype=torch.float64), shift, stretch
 
 
-@settings(max_examples=25, derandomize=True, deadline=None)
+@settings(max_examples=25, derandomize=True, deadline=None, database=None)
 @given(linear_gaussian_problems(), st.integers(0, 2**31))
 def test_importance_weighting_is_never_below_the_elbo_and_tightens_with_k(problem, seed):
     model, x, shift, stretch = problem
