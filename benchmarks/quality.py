@@ -63,8 +63,14 @@ def kl_weight(config, epoch):
     return min(1.0, epoch / config["kl_warmup"]) if config["kl_warmup"] else 1.0
 
 
-def train(config, data, seed, log):
-    """Train a VAE as the configuration says; return the model, the History list and seconds."""
+def train(config, data, seed, log, state_path=None, max_minutes=None):
+    """Train a VAE as the configuration says; return the model, the per-epoch records, seconds and
+    CPU seconds, and whether all epochs ran.
+
+    With state_path, the model, Adam and the records are saved there every epoch and a later
+    run resumes from them (a long run can be stopped and continued); with max_minutes the
+    training stops after that much wall time, unfinished.
+    """
     torch.manual_seed(seed)
     model = vae_lite.VAE(data.image_shape, latent_dim=config["latent_dim"], hidden=config["hidden"])
     plain = not config["cosine"] and not config["kl_warmup"]
@@ -72,27 +78,47 @@ def train(config, data, seed, log):
     if plain:  # exactly what a student runs
         history = vae_lite.fit(model, data, epochs=config["epochs"], batch_size=config["batch_size"],
                                lr=config["lr"], device="cpu", seed=seed, progress=False)
-        records = history.records
-    else:
-        # one fit call per epoch, keeping one Adam; a new seed per call gives each epoch
-        # its own order and its own binarization
-        optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
-        records = []
-        for epoch in range(1, config["epochs"] + 1):
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(config, epoch)
-            beta = kl_weight(config, epoch)
-            history = vae_lite.fit(model, data, epochs=1, batch_size=config["batch_size"], beta=beta,
-                                   device="cpu", seed=seed * 100_000 + epoch, progress=False,
-                                   optimizer=optimizer)
-            records.append({**history.last, "epoch": epoch, "beta": beta, "lr": learning_rate(config, epoch)})
-            if epoch == 1 or epoch % 10 == 0 or epoch == config["epochs"]:
-                log(f"epoch {epoch}: test loss {history.last.get('test_loss', float('nan')):.2f} "
-                    f"(beta {beta:.2f}), {time.perf_counter() - start:.0f} s")
-    return model, records, time.perf_counter() - start, time.process_time() - cpu_start
+        return model, history.records, time.perf_counter() - start, time.process_time() - cpu_start, True
+    # one fit call per epoch, keeping one Adam; a new seed per call gives each epoch
+    # its own order and its own binarization
+    optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
+    records, spent, cpu_spent = [], 0.0, 0.0
+    if state_path and Path(state_path).exists():
+        state = torch.load(state_path, weights_only=True)
+        if state["config"] == json.loads(json.dumps(config)) and state["seed"] == seed:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            records, spent, cpu_spent = state["records"], state["seconds"], state["cpu_seconds"]
+            torch.set_rng_state(state["rng"])
+            log(f"resuming from {state_path} after epoch {len(records)}")
+    for epoch in range(len(records) + 1, config["epochs"] + 1):
+        if max_minutes is not None and time.perf_counter() - start > 60 * max_minutes:
+            log(f"stopping after {max_minutes} minutes, at epoch {epoch - 1} of {config['epochs']}")
+            break
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(config, epoch)
+        beta = kl_weight(config, epoch)
+        history = vae_lite.fit(model, data, epochs=1, batch_size=config["batch_size"], beta=beta,
+                               device="cpu", seed=seed * 100_000 + epoch, progress=False,
+                               optimizer=optimizer)
+        records.append({**history.last, "epoch": epoch, "beta": beta, "lr": learning_rate(config, epoch)})
+        if state_path:
+            state = {"config": config, "seed": seed, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "records": records, "rng": torch.get_rng_state(),
+                     "seconds": spent + time.perf_counter() - start,
+                     "cpu_seconds": cpu_spent + time.process_time() - cpu_start}
+            vae_lite.data.atomic_write(state_path, lambda f: torch.save(state, f))
+        if epoch == 1 or epoch % 10 == 0 or epoch == config["epochs"]:
+            log(f"epoch {epoch}: test loss {history.last.get('test_loss', float('nan')):.2f} "
+                f"(beta {beta:.2f}), {spent + time.perf_counter() - start:.0f} s")
+    complete = len(records) == config["epochs"]
+    if complete and state_path:
+        Path(state_path).unlink(missing_ok=True)
+    return (model, records, spent + time.perf_counter() - start, cpu_spent + time.process_time() - cpu_start,
+            complete)
 
 
-def run(name, out, threads=2, seed=0, test_subset=None, k=None, iw_images=None, log=print):
+def run(name, out, threads=2, seed=0, test_subset=None, k=None, iw_images=None, max_minutes=None, log=print):
     config = dict(CONFIGS[name])
     if k is not None:
         config["k"] = k
@@ -102,7 +128,9 @@ def run(name, out, threads=2, seed=0, test_subset=None, k=None, iw_images=None, 
         data = data.subset(test=test_subset)
     log(f"{name}: {data}, config {config}")
     load_before = os.getloadavg()[0]
-    model, records, train_seconds, train_cpu_seconds = train(config, data, seed, log)
+    state_path = Path(out).parent / f"{name}.partial.pt"
+    model, records, train_seconds, train_cpu_seconds, complete = train(config, data, seed, log, state_path,
+                                                                        max_minutes)
     load_after = os.getloadavg()[0]
     model.eval()
 
@@ -118,7 +146,10 @@ def run(name, out, threads=2, seed=0, test_subset=None, k=None, iw_images=None, 
         "config": config,
         "command": f"python benchmarks/quality.py {name} --threads {threads}"
                    + (f" --test-subset {test_subset}" if test_subset else "")
-                   + (f" --k {k}" if k is not None else "") + (f" --iw-images {iw_images}" if iw_images else ""),
+                   + (f" --k {k}" if k is not None else "") + (f" --iw-images {iw_images}" if iw_images else "")
+                   + (f" --max-minutes {max_minutes}" if max_minutes else ""),
+        "complete": complete,
+        "epochs_trained": len(records),
         "test_images": len(test),
         "test_neg_elbo": -final["elbo"],
         "test_reconstruction": -final["reconstruction"],
@@ -197,12 +228,15 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--test-subset", type=int, default=None, help="score only the first N test images")
     parser.add_argument("--k", type=int, default=None, help="importance samples (default: the configuration's)")
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="stop training after this many minutes (the result is marked incomplete; "
+                             "running the same command again resumes from results/<config>.partial.pt)")
     parser.add_argument("--iw-images", type=int, default=None,
                         help="estimate the IW NLL on the first N test images only (default: all; it costs k "
                              "decoder passes per image)")
     args = parser.parse_args(argv)
     for name in args.configs:
-        run(name, args.out, args.threads, args.seed, args.test_subset, args.k, args.iw_images,
+        run(name, args.out, args.threads, args.seed, args.test_subset, args.k, args.iw_images, args.max_minutes,
             log=lambda *a: print(*a, flush=True))
 
 

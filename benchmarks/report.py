@@ -1,0 +1,143 @@
+"""Write the results tables of benchmarks/README.md from benchmarks/results/*.json.
+
+    python benchmarks/report.py
+
+Every number in the tables is read from the JSON the benchmarks wrote; nothing is typed in
+by hand. The tables go between the README's `results:start` and `results:end` markers.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def load(name):
+    path = RESULTS / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def mark(ok):
+    return "yes" if ok else "**no**"
+
+
+def speed_table(speed):
+    if speed is None:
+        return ["Speed: not run yet (`python benchmarks/speed.py`)."]
+    r, s, cfg = speed["results"], speed["seconds_median"], speed["config"]
+    # on a busy machine a process waits for a core; CPU seconds count only the work it did
+    cpu = speed["cpu_seconds_median"]
+    cmd = f"`{speed['command']}`"
+    load = speed["machine"].get("load_average_at_start", [None])[0]
+    lines = [
+        f"### Speed ({speed['when']}, {cfg['train_images']} training images, batch {cfg['batch_size']}, "
+        f"{cfg['threads']} threads, median of {cfg['repeats']} interleaved rounds; "
+        f"load average {load:.1f} on {speed['machine']['cpu_count']} cores at the start)",
+        "",
+        "| Measure | Result | Target | Met | Command |",
+        "|---|---|---|---|---|",
+        f"| fit / bare loop, one epoch (fit includes its test evaluation) | {r['fit_over_bare']:.3f} "
+        f"(paired per round: {r['fit_over_bare_paired']:.3f}; CPU time: {cpu['fit'] / cpu['bare']:.3f}) | ≤ 1.05 | {mark(speed['met']['fit_over_bare'])} | {cmd} |",
+        f"| reference pipeline (per-item Dataset + DataLoader) / fit | {r['reference_over_fit']:.2f} "
+        f"(paired: {r['reference_over_fit_paired']:.2f}; CPU time: {cpu['reference'] / cpu['fit']:.2f}) | ≥ 1.8 | {mark(speed['met']['reference_over_fit'])} | {cmd} |",
+        f"| fit's FLOP rate / large matmul's rate | {100 * r['fit_flop_fraction_of_matmul']:.0f} % "
+        f"({r['fit_gflops']:.1f} of {r['matmul_gflops']:.1f} GFLOP/s) | ≥ 55 % | "
+        f"{mark(speed['met']['fit_flop_fraction_of_matmul'])} | {cmd} |",
+        f"| fit / bare loop with fit's fused Adam (fit's own overhead) | {r['fit_over_bare_fused_adam']:.3f} "
+        f"(CPU time: {cpu['fit'] / cpu['bare_fused_adam']:.3f}) | | | {cmd} |",
+        f"| bare loop: fused Adam / default Adam | {r['bare_fused_adam_over_bare']:.3f} | | | {cmd} |",
+        f"| fit with progress bar / without | {r['fit_progress_over_fit']:.3f} | | | {cmd} |",
+        f"| fit / floor (epoch FLOPs at the matmul rate: {r['floor_seconds']:.2f} s) | {r['fit_over_floor']:.2f} | | | {cmd} |",
+        "",
+        "| Variant | seconds per epoch (median) | CPU seconds | peak RSS (MB) | RSS increase in training (MB) |",
+        "|---|---|---|---|---|",
+    ]
+    memory = speed.get("memory", {})
+    for name, seconds in s.items():
+        m = memory.get(name, {})
+        lines.append(f"| {name} | {seconds:.2f} | {speed['cpu_seconds_median'][name]:.2f} | "
+                     f"{m.get('peak_rss_mb', float('nan')):.0f} | {m.get('training_increase_mb', float('nan')):.0f} |")
+    if speed.get("fit_profile_top_ops"):
+        lines += ["", "Where fit's time goes (torch.profiler, self CPU time of one epoch, top operators):", "",
+                  "| Operator | calls | share |", "|---|---|---|"]
+        lines += [f"| `{op['op']}` | {op['calls']} | {100 * op['share']:.1f} % |" for op in speed["fit_profile_top_ops"]]
+    return lines
+
+
+def quality_table(quality):
+    if not quality:
+        return ["Quality: not run yet (`python benchmarks/quality.py mnist-10 mnist-long fashion-long`)."]
+    lines = [
+        "### Quality (nats per test example; test set binarized once with a fixed seed)", "",
+        "| Configuration | epochs | test −ELBO (10k) | IW NLL, k | IW images | −ELBO on those images | "
+        "active units | training (wall / CPU s) | Target | Met | Command |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    targets = {"mnist-long": 88.5}
+    for name, q in quality.items():
+        if name == "digits-quick":
+            continue
+        c = q["config"]
+        done = f"{q.get('epochs_trained', c['epochs'])} of {c['epochs']}" + ("" if q.get("complete", True) else " (stopped)")
+        target = targets.get(name)
+        met = "" if target is None else mark(q["iw_nll"] <= target and q.get("complete", True))
+        lines.append(
+            f"| {name}: hidden {c['hidden']}, latent {c['latent_dim']}, batch {c['batch_size']}, lr {c['lr']:g}"
+            f"{' cosine' if c['cosine'] else ''}{', KL warm-up ' + str(c['kl_warmup']) if c['kl_warmup'] else ''} "
+            f"| {done} | {q['test_neg_elbo']:.2f} | {q['iw_nll']:.2f} ± {q['iw_nll_std_error']:.2f}, k={q['iw_k']} "
+            f"| {q.get('iw_test_images', q['test_images'])} | {q.get('iw_test_neg_elbo', q['test_neg_elbo']):.2f} "
+            f"| {q['active_units']} | {q['train_seconds']:.0f} / {q.get('train_cpu_seconds', float('nan')):.0f} "
+            f"| {'≤ ' + str(target) if target else ''} | {met} | `{q['command']}` |")
+    return lines
+
+
+def notebook_table(*reports):
+    reports = [r for r in reports if r]
+    if not reports:
+        return ["Notebooks: not run yet (`python benchmarks/notebooks.py`)."]
+    rows = {}
+    for report in reports:
+        for name, modes in report["notebooks"].items():
+            for mode, result in modes.items():
+                rows.setdefault(name, {})[mode] = (result, report)
+    lines = ["### Notebooks (fresh kernel each; seconds include starting the kernel)", "",
+             "| Notebook | class mode s (≤ 120) | quick mode s (≤ 30) | peak memory GB (≤ 2) | ran | when (load average) |",
+             "|---|---|---|---|---|---|"]
+    for name in sorted(rows):
+        modes = rows[name]
+        cell = lambda m, limit: "not run" if m not in modes else (
+            f"{modes[m][0]['seconds']:.0f}" + ("" if modes[m][0]["seconds"] <= limit else " **over**"))
+        peak = max(r["peak_memory_gb"] for r, _ in modes.values())
+        ran = all(r["ok"] for r, _ in modes.values())
+        when = "; ".join(f"{m}: {rep['when']} ({rep['load_average_at_start'][0]:.1f})" for m, (_, rep) in modes.items())
+        errors = "; ".join(r["error"] for r, _ in modes.values() if r["error"])
+        lines.append(f"| {name} | {cell('class', 120)} | {cell('quick', 30)} | {peak:.2f} | "
+                     f"{'yes' if ran else '**no**: ' + errors} | {when} |")
+    commands = sorted({rep["command"] for rep in reports})
+    lines += ["", "Commands: " + ", ".join(f"`{c}`" for c in commands)]
+    return lines
+
+
+def main():
+    lines = [START, ""]
+    lines += speed_table(load("speed.json")) + [""]
+    lines += quality_table(load("quality.json")) + [""]
+    lines += notebook_table(load("notebooks.json"), load("notebooks_quick.json"), load("notebooks_class.json"))
+    lines += ["", END]
+    readme = HERE / "README.md"
+    text = readme.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"{readme} lacks the {START} ... {END} markers")
+    before, rest = text.split(START, 1)
+    after = rest.split(END, 1)[1]
+    from vae_lite.data import atomic_write
+
+    atomic_write(readme, lambda f: f.write((before + "\n".join(lines) + after).encode()))
+    print(f"updated {readme}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
