@@ -175,9 +175,10 @@ assert small_test - small_train > (big_test - big_train) + 5, \
 # > Squared error, likewise, is a Gaussian log-likelihood only up to a scale (see notebook 05).
 
 # %%
-grey = torch.tensor([0.5, 0.9, 1.0])
+# NBVAL_CHECK_OUTPUT
+grey = torch.tensor([0.5, 0.9, 1.0], dtype=torch.float64)
 perfect_bce = torch.nn.functional.binary_cross_entropy(grey, grey, reduction="none")
-print("BCE of a perfect reconstruction of pixels", grey.tolist(), "=", [round(v, 3) for v in perfect_bce.tolist()])
+print("BCE of a perfect reconstruction of pixels", grey.tolist(), "=", [round(v, 3) + 0.0 for v in perfect_bce.tolist()], "nats")
 assert perfect_bce[0] > 0.69 and perfect_bce[2] == 0, "only binary pixels can be reconstructed at zero cost"
 
 # %% [markdown]

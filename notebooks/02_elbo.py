@@ -184,6 +184,7 @@ assert log_of_mean >= mean_of_logs, "Jensen: the log of a mean is at least the m
 # > x where log x falls below the ELBO, while log p(x) ≥ ELBO holds at every x.
 
 # %%
+# NBVAL_CHECK_OUTPUT
 elbo_at = sp.lambdify((S.x,), elbo.subs({S.w: 2.0, S.b: 0.5, S.s: 0.8, S.mu_q: 0.0, S.sigma_q: 1.0}), "math")
 log_evidence_at = sp.lambdify((S.x,), model["log_evidence"].subs({S.w: 2.0, S.b: 0.5, S.s: 0.8}), "math")
 xs = [0.01, 0.1, 0.5, 1.0, 1.7, 3.0]
@@ -199,6 +200,7 @@ assert any(math.log(xv) < elbo_at(xv) for xv in xs), "log x is not a bound on an
 # > bound is *not* tight: the gap is KL(prior ‖ posterior) > 0.
 
 # %%
+# NBVAL_CHECK_OUTPUT
 print(f"prior N(0, 1) vs posterior N({post_mean:.3f}, {post_std:.3f}^2) at x = 1.7")
 print(f"gap log p(x) - ELBO(q = prior) = {log_px - exact['prior N(0, 1)'][0]:.4f} nats")
 assert log_px - exact["prior N(0, 1)"][0] > 0.1 and abs(post_mean) > 0.1 and post_std < 1
@@ -209,6 +211,7 @@ assert log_px - exact["prior N(0, 1)"][0] > 0.1 and abs(post_mean) > 0.1 and pos
 # > *rewards* a large KL: shrinking σ_q towards 0 drives it to −∞, the opposite of what we want.
 
 # %%
+# NBVAL_CHECK_OUTPUT
 reconstruction_term = S.expectation(model["log_likelihood"], S.z, S.mu_q, S.sigma_q).subs(point)
 kl_prior = S.kl_gaussians(S.mu_q, S.sigma_q, 0, 1)
 

@@ -203,6 +203,7 @@ assert abs(mc - right) < 0.02 and abs(mc - wrong) > 0.2
 # > to minimise is reconstruction error **+** KL(q(z|x) ‖ p(z)).
 
 # %%
+# NBVAL_CHECK_OUTPUT
 grid = [(m, sd) for m in (-3, -1, 0, 1, 3) for sd in (0.01, 0.5, 1, 2, 10)]
 values = [kl_fn(m, sd) for m, sd in grid]
 print(f"KL over a grid of {len(grid)} (mu, sigma): min {min(values):.4f}, max {max(values):.1f}")
@@ -219,6 +220,7 @@ assert min(values) >= 0 and -kl_fn(0, 0.001) < -kl_fn(0, 0.01)
 # > silently changes its weight in the loss (notebook 05 shows the effect).
 
 # %%
+# NBVAL_CHECK_OUTPUT
 print(f"20-d example: sum {vae_lite.kl_standard_normal(mu_20, logvar_20).item():.3f}, "
       f"mean over dimensions {vae_lite.kl_standard_normal(mu_20, logvar_20).item() / 20:.3f} (a weight of 1/20)")
 

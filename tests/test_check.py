@@ -125,6 +125,7 @@ def mc_elbo(x, mu_q, sigma_q, n, sign=1.0, with_entropy=True):
     return sign * (log_joint - (q.log_prob(z) if with_entropy else 0)).mean()
 
 
+@pytest.mark.slow  # three full checker runs of 4 x 100k samples
 def test_elbo_monte_carlo_accepts_a_right_estimate_and_rejects_wrong_ones(capsys):
     assert check.elbo_monte_carlo(mc_elbo) is True
     assert check.elbo_monte_carlo(lambda *a: mc_elbo(*a, sign=-1.0)) is False

@@ -57,6 +57,7 @@ def test_kl_between_two_gaussians_equals_numerical_integration_and_torch():
     assert sp.simplify(general.subs({mp: 0, sp_: 1}) - S.kl_gaussians(S.mu_q, S.sigma_q, 0, 1)) == 0
 
 
+@pytest.mark.slow  # sympy integrals: about 10 s
 def test_diagonal_kl_is_the_sum_of_per_dimension_kls(kl):
     total, means, stds = S.kl_diagonal(2)
     per_dim = sum(kl.subs({S.mu: m, S.sigma: sd}) for m, sd in zip(means, stds))
@@ -123,6 +124,7 @@ def test_jensen(toy):
     assert S.is_zero(sp.log(mean_ratio) - toy["log_evidence"])
 
 
+@pytest.mark.slow  # sympy integrals: about 10 s
 def test_expected_gradient_and_both_estimators_agree_with_numerics():
     value, d_mu, d_sigma = S.expected_gradient()
     means = S.estimator_means()
