@@ -36,7 +36,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 CONFIGS = {
     # the package defaults, as a student runs them: vae_lite.fit(VAE(...), data, epochs=10)
     "mnist-10": dict(dataset="mnist", hidden=400, latent_dim=20, epochs=10, batch_size=128,
-                     lr=1e-3, cosine=False, kl_warmup=0, k=5000, save="mnist_vae_10epochs.pt"),
+                     lr=1e-3, cosine=False, kl_warmup=0, k=5000, save=None),
     # two hidden layers and 50 latent dimensions (like Burda et al.'s VAE, wider), a higher
     # learning rate decayed to zero (cosine) and the KL weight raised from 0 to 1 over the
     # first epochs (keeps latent dimensions from collapsing early); the epoch count is
