@@ -104,12 +104,13 @@ def notebook_table(*reports):
             for mode, result in modes.items():
                 rows.setdefault(name, {})[mode] = (result, report)
     lines = ["### Notebooks (fresh kernel each; seconds include starting the kernel)", "",
-             "| Notebook | class mode s (≤ 120) | quick mode s (≤ 30) | peak memory GB (≤ 2) | ran | when (load average) |",
+             "| Notebook | class mode s (≤ 120) | quick mode s (≤ 30) | peak memory GB (≤ 2) | ran | finished (load average at start) |",
              "|---|---|---|---|---|---|"]
     for name in sorted(rows):
         modes = rows[name]
         cell = lambda m, limit: "not run" if m not in modes else (
-            f"{modes[m][0]['seconds']:.0f}" + ("" if modes[m][0]["seconds"] <= limit else " **over**"))
+            f"{modes[m][0]['seconds']:.0f}" + ("" if modes[m][0]["seconds"] <= limit else " **over**")
+            + (f" (CPU {modes[m][0]['kernel_cpu_seconds']:.0f})" if "kernel_cpu_seconds" in modes[m][0] else ""))
         peak = max(r["peak_memory_gb"] for r, _ in modes.values())
         ran = all(r["ok"] for r, _ in modes.values())
         when = "; ".join(f"{m}: {rep['when']} ({rep['load_average_at_start'][0]:.1f})" for m, (_, rep) in modes.items())
@@ -123,7 +124,9 @@ def notebook_table(*reports):
 
 def main():
     lines = [START, ""]
-    lines += speed_table(load("speed.json")) + [""]
+    speeds = [load(name) for name in ("speed.json", "speed_1thread.json") if load(name)]
+    for speed in speeds or [None]:
+        lines += speed_table(speed) + [""]
     lines += quality_table(load("quality.json")) + [""]
     lines += notebook_table(load("notebooks.json"), load("notebooks_quick.json"), load("notebooks_class.json"))
     lines += ["", END]
