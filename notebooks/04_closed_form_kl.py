@@ -23,7 +23,7 @@ import torch
 from IPython.display import Math, display
 
 import vae_lite
-from vae_lite import check, plots
+from vae_lite import check
 from vae_lite import symbolic as S
 
 torch.manual_seed(0)
@@ -169,9 +169,6 @@ for mq, sq, mp, sp_ in [(1.0, 0.5, 0.0, 1.0), (0.0, 1.0, 1.0, 0.5), (-2.0, 3.0, 
 # %% [markdown]
 # ### Explore
 # Move μ and σ: the two densities, the closed-form KL and a Monte Carlo estimate next to it.
-
-# %%
-plots.plot_two_densities(1.0, 0.5);
 
 # %%
 try:

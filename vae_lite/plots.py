@@ -208,18 +208,3 @@ def plot_estimator_variance(sample_counts, variances, ax=None):
     ax.legend(fontsize=8)
     ax.figure.tight_layout()
     return ax.figure
-
-
-def plot_two_densities(mu, sigma, ax=None, mu_p=0.0, sigma_p=1.0):
-    """The densities of q = N(mu, sigma^2) and p = N(mu_p, sigma_p^2) on one axis."""
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(5, 3), dpi=90)
-    lo = min(mu - 4 * sigma, mu_p - 4 * sigma_p)
-    hi = max(mu + 4 * sigma, mu_p + 4 * sigma_p)
-    t = torch.linspace(lo, hi, 400)
-    for m, s_, label in ((mu, sigma, f"q = N({mu:g}, {sigma:g}²)"), (mu_p, sigma_p, f"p = N({mu_p:g}, {sigma_p:g}²)")):
-        ax.plot(t, torch.distributions.Normal(m, s_).log_prob(t).exp(), label=label)
-    ax.set_xlabel("z")
-    ax.legend(fontsize=8)
-    ax.figure.tight_layout()
-    return ax.figure
