@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 05 The Variational Autoencoder
 #
-# Previous: [04 The closed-form KL](04_kl_divergence.ipynb) · Next: [06 The latent space](06_latent_space.ipynb)
+# Previous: [04 The closed-form KL](04_closed_form_kl.ipynb) · Next: [06 The latent space](06_latent_space.ipynb)
 #
 # Notebooks 02–04 built the parts: the ELBO, the reparameterization trick and the closed-form
 # KL. Here they come together in one model, trained on MNIST.
@@ -29,6 +29,8 @@ from vae_lite import plots
 
 torch.manual_seed(0)
 QUICK = vae_lite.quick_mode()  # VAE_LITE_QUICK=1: less data, fewer epochs (CI)
+if QUICK:  # tiny models gain nothing from a second thread, and on a busy shared CI machine
+    torch.set_num_threads(1)  # two threads waiting for each other run several times slower
 print("quick mode" if QUICK else "class mode")
 
 # %% [markdown]

@@ -26,6 +26,8 @@ from vae_lite import plots, pretrained, widgets
 
 torch.manual_seed(0)
 QUICK = vae_lite.quick_mode()  # VAE_LITE_QUICK=1: less data, fewer epochs (CI)
+if QUICK:  # tiny models gain nothing from a second thread, and on a busy shared CI machine
+    torch.set_num_threads(1)  # two threads waiting for each other run several times slower
 print("quick mode" if QUICK else "class mode")
 
 # %% [markdown]

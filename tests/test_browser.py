@@ -61,6 +61,18 @@ def _copy_without_outputs(source, target):
 
 
 @pytest.fixture
+def sync_playwright():
+    """playwright's entry point, once we know Chromium and playwright are both here."""
+    if not Path(CHROMIUM).exists():
+        _missing(f"{CHROMIUM} not found (Debian package `chromium`)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("the playwright package is not installed")
+    return sync_playwright
+
+
+@pytest.fixture
 def jupyter_lab(tmp_path):
     """A JupyterLab server on a free port of 127.0.0.1; yields (url, token, root folder)."""
     if not NOTEBOOK.is_file():
@@ -128,13 +140,7 @@ def _image_bytes(page, image):
     return src, base64.b64decode(data)
 
 
-def test_latent_slider_redraws_in_jupyterlab(jupyter_lab):
-    if not Path(CHROMIUM).exists():
-        _missing(f"{CHROMIUM} not found (Debian package `chromium`)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("the playwright package is not installed")
+def test_latent_slider_redraws_in_jupyterlab(sync_playwright, jupyter_lab):
     url, token, root = jupyter_lab
     ARTIFACTS.mkdir(exist_ok=True)
     started = time.monotonic()
@@ -169,17 +175,20 @@ def test_latent_slider_redraws_in_jupyterlab(jupyter_lab):
             src_before, bytes_before = _image_bytes(page, image)
             # the readout prints negative numbers with a Unicode minus sign
             readout_before = readout.inner_text().strip().replace("\u2212", "-")
-            caption_before = caption.inner_text()
 
             handle = explorer.locator(".widget-slider .noUi-handle").first
             handle.focus()
             moved_at = time.monotonic()
             for _ in range(4):
                 page.keyboard.press("ArrowRight")
-            # the kernel writes the caption after it decoded the new z
+            # the kernel writes the caption after it decoded the new z: wait until it names the
+            # value the slider's readout shows now
             page.wait_for_function(
-                "([label, before]) => label.innerText !== before && label.innerText.startsWith('z[')",
-                arg=[caption.element_handle(), caption_before], timeout=15_000)
+                """([label, readout, before]) => {
+                    const value = readout.innerText.trim().replace('\u2212', '-');
+                    return value !== before && label.innerText.includes('= ' + value + ';');
+                }""",
+                arg=[caption.element_handle(), readout.element_handle(), readout_before], timeout=20_000)
             page.wait_for_function("([img, before]) => img.src !== before",
                                    arg=[image.element_handle(), src_before], timeout=15_000)
             redraw_seconds = time.monotonic() - moved_at

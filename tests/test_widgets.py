@@ -127,9 +127,15 @@ def test_latent_explorer_orders_dimensions_by_kl(small_vae, digits):
 
 def test_latent_explorer_starts_at_an_encoding(small_vae, digits):
     image = digits.test[3]
-    explorer = widgets.latent_explorer(small_vae, digits, start=image)
+    explorer = widgets.latent_explorer(small_vae, digits, start=image, max_sliders=4)
     mu, _ = small_vae.encode(image.unsqueeze(0))
-    assert torch.allclose(explorer.z, mu[0], atol=1e-6)
+    step = explorer.sliders[0].step
+    for d in range(small_vae.latent_dim):
+        if d in explorer.dims:  # on the slider's grid, the nearest point to the encoder mean
+            assert abs(explorer.z[d] - mu[0, d]) <= step / 2 + 1e-6
+            assert abs(explorer.z[d] / step - round(float(explorer.z[d] / step))) < 1e-4
+        else:  # no slider: exactly the encoder mean
+            assert explorer.z[d] == mu[0, d]
 
 
 def test_active_units_counts_dimensions_the_encoder_uses(digits):

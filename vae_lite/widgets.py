@@ -160,7 +160,9 @@ class LatentExplorer(Explorer):
         self.sliders = []
         for d in self.dims:
             label = f"z[{d}]" + (f" ({self.kl[d]:.1f})" if self.kl is not None else "")
-            value = float(self.start[d].clamp(-limit, limit))
+            # on the slider's grid: otherwise the browser snaps the value and sends it back, which
+            # redraws once per slider as soon as the explorer appears
+            value = round(float(self.start[d].clamp(-limit, limit)) / step) * step
             self.sliders.append(_slider(label, value, -limit, limit, step))
         self.image = widgets.Image(format="png")
         self.caption = widgets.Label()
@@ -196,7 +198,7 @@ class LatentExplorer(Explorer):
 
     def reset(self):
         for d, slider in zip(self.dims, self.sliders):
-            slider.value = float(self.start[d])
+            slider.value = round(float(self.start[d]) / slider.step) * slider.step
 
     def static_png(self, values=(-2, -1, 0, 1, 2), rows=5):
         """What the first sliders do: one row per dimension, the slider at each of `values`."""
