@@ -254,9 +254,19 @@ def elbo_monte_carlo(x, mu_q, sigma_q, n):
 assert check.elbo_monte_carlo(elbo_monte_carlo)
 
 # %% [markdown]
-# **Exercise 2 (pen and paper, then sympy).** Why is the average of the log weights in the Jensen
-# experiment exactly log p(x), with zero spread, when q is the true posterior? Check it: set
-# `q = torch.distributions.Normal(post_mean, post_std)` in that cell and look at `log_weights.std()`.
+# **Exercise 2 (pen and paper, then check).** Why is every log weight log p(x, z) − log q(z) in the
+# Jensen experiment *exactly* log p(x), with zero spread, when q is the true posterior? Check it with
+# `q = torch.distributions.Normal(post_mean, post_std)`.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# Solution: with q = p(z|x), p(x, z) / q(z) = p(x, z) / p(z|x) = p(x) for every z (Bayes' rule, step 1),
+# so every weight is the same number and both averages equal log p(x): Jensen holds with equality.
+q = torch.distributions.Normal(torch.tensor(post_mean, dtype=torch.float64), post_std)
+z = q.sample((1000,))
+log_weights = (torch.distributions.Normal(0.0, 1.0).log_prob(z)
+               + torch.distributions.Normal(2.0 * z + 0.5, 0.8).log_prob(torch.tensor(1.7)) - q.log_prob(z))
+print(f"log weights: mean {log_weights.mean():.6f}, spread {log_weights.std():.1e}; log p(x) = {log_px:.6f}")
+assert log_weights.std() < 1e-6 and abs(log_weights.mean().item() - log_px) < 1e-6
 
 # %% [markdown]
 # ## Summary

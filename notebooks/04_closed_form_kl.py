@@ -243,9 +243,17 @@ def kl_closed_form(mu, logvar):
 assert check.kl_closed_form(kl_closed_form)
 
 # %% [markdown]
-# **Exercise 2 (sympy).** Use `S.kl_gaussians` to find, for p = N(0, 1) and q = N(0, σ²), how fast
-# the KL grows as σ → 0 and as σ → ∞ (`sp.limit`, `sp.series`). Which direction does the −log σ² term
-# punish, and which the σ² term?
+# **Exercise 2 (sympy).** For q = N(0, σ²) and p = N(0, 1), how does the KL grow as σ → 0 and as
+# σ → ∞? Use `sp.limit` on `kl` (with μ = 0) and compare it with −log σ and with σ²/2. Which term of
+# the formula punishes a too-narrow q, and which a too-wide one?
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# Solution: both limits are infinite. Near 0 the KL grows like -log sigma (the -log sigma^2 term: a
+# too-narrow q is punished only logarithmically); for large sigma like sigma^2 / 2 (the sigma^2 term).
+kl_0 = kl.subs(S.mu, 0)
+print("sigma -> 0:  ", sp.limit(kl_0, S.sigma, 0, "+"), "  KL / (-log sigma) ->", sp.limit(kl_0 / -sp.log(S.sigma), S.sigma, 0, "+"))
+print("sigma -> oo: ", sp.limit(kl_0, S.sigma, sp.oo), "  KL / (sigma^2 / 2) ->", sp.limit(kl_0 / (S.sigma**2 / 2), S.sigma, sp.oo))
+assert sp.limit(kl_0 / -sp.log(S.sigma), S.sigma, 0, "+") == 1 and sp.limit(kl_0 / (S.sigma**2 / 2), S.sigma, sp.oo) == 1
 
 # %% [markdown]
 # ## Summary
