@@ -254,9 +254,12 @@ class InterpolationExplorer(Explorer):
         self.update()
 
     def means(self):
-        picked = self.images[[self.first.value, self.second.value]]
-        mu, _ = encoder_means_and_logvars(self.model, picked)
-        return mu[0], mu[1]
+        """mu(A) and mu(B); encoded again only when the image numbers change, not at every move of t."""
+        key = (self.first.value, self.second.value)
+        if getattr(self, "_means_for", None) != key:
+            mu, _ = encoder_means_and_logvars(self.model, self.images[list(key)])
+            self._means_for, self._means = key, (mu[0], mu[1])
+        return self._means
 
     def decode(self, z):
         with torch.inference_mode():
