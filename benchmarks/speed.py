@@ -24,7 +24,7 @@ each round, and the medians are reported, so drift in the load of this shared ma
 them alike. The floor is the epoch's floating-point operations (counted by
 torch.utils.flop_counter on one step) divided by the rate of a large matrix product measured
 in the same run. Peak memory: each variant runs once more in its own subprocess, which
-reports its peak resident set size (ru_maxrss) and its resident size just before training.
+reports its peak resident set size (VmHWM) and its resident size just before training.
 """
 
 import argparse
@@ -163,15 +163,17 @@ def timed(function, *args):
 
 
 def matmul_flops_per_second(size, repeats):
-    """The best rate of an fp32 (size x size) @ (size x size) product: 2 size^3 operations each."""
+    """The best rate of an fp32 (size x size) @ (size x size) product (2 size^3 operations each),
+    by wall time and by this process's CPU time per thread."""
     a, b = torch.randn(size, size), torch.randn(size, size)
     a @ b  # warm-up
-    rates = []
+    rates, cpu_rates = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         a @ b
-        rates.append(2 * size**3 / (time.perf_counter() - start))
-    return max(rates), statistics.median(rates)
+        rates.append(2 * size**3 / (time.perf_counter() - wall))
+        cpu_rates.append(2 * size**3 / ((time.process_time() - cpu) / torch.get_num_threads()))
+    return max(rates), max(cpu_rates)
 
 
 def epoch_flops(data, batch_size):
@@ -213,7 +215,10 @@ def memory_child(variant, args):
     setup = make_setup(args, float_copy=variant != "reference")
     before = rss_bytes()
     RUNNERS[variant](setup)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    # VmHWM, the peak of this process's own memory; ru_maxrss would not do, since Linux carries
+    # the parent's size over into a child started with fork + exec
+    peak = next(int(line.split()[1]) * 1024 for line in Path("/proc/self/status").read_text().splitlines()
+                if line.startswith("VmHWM:"))
     print(json.dumps({"rss_before_training": before, "peak_rss": peak}))
 
 
@@ -280,7 +285,7 @@ def benchmark(args, log=print):
                        "test_u8": setup["test_u8"][:4 * args.batch_size]})
     times = {name: [] for name in VARIANTS}
     cpu_times = {name: [] for name in VARIANTS}
-    matmul = []
+    matmul, matmul_cpu = [], []
     rng = random.Random(0)
     for rep in range(args.repeats):
         order = list(VARIANTS)
@@ -289,7 +294,9 @@ def benchmark(args, log=print):
             wall, cpu = timed(RUNNERS[name], setup)
             times[name].append(wall)
             cpu_times[name].append(cpu)
-        matmul.append(matmul_flops_per_second(args.matmul_size, 5)[0])
+        rate, cpu_rate = matmul_flops_per_second(args.matmul_size, 5)
+        matmul.append(rate)
+        matmul_cpu.append(cpu_rate)
         log(f"round {rep + 1}/{args.repeats}: " + ", ".join(f"{n} {times[n][-1]:.2f} s" for n in VARIANTS)
             + f", matmul {matmul[-1] / 1e9:.0f} GFLOP/s")
 
@@ -299,6 +306,9 @@ def benchmark(args, log=print):
     flops = epoch_flops(data, args.batch_size)
     matmul_rate = statistics.median(matmul)
     fit_rate = flops["total"] / median["fit"]
+    cpu = {name: statistics.median(v) for name, v in cpu_times.items()}
+    # the same measures by CPU time: on a busy machine wall time also counts waiting for a core
+    fit_cpu_rate = flops["total"] / (cpu["fit"] / args.threads)
     results = {
         "fit_over_bare": median["fit"] / median["bare"],
         "fit_over_bare_paired": paired("fit", "bare"),
@@ -313,6 +323,15 @@ def benchmark(args, log=print):
         "fit_over_floor": median["fit"] / (flops["total"] / matmul_rate),
         "fit_gflops": fit_rate / 1e9,
         "matmul_gflops": matmul_rate / 1e9,
+        "by_cpu_time": {
+            "fit_over_bare": cpu["fit"] / cpu["bare"],
+            "reference_over_fit": cpu["reference"] / cpu["fit"],
+            "fit_over_bare_fused_adam": cpu["fit"] / cpu["bare_fused_adam"],
+            "fit_flop_fraction_of_matmul": fit_cpu_rate / statistics.median(matmul_cpu),
+            "matmul_gflops_per_thread": statistics.median(matmul_cpu) / 1e9,
+            "note": "CPU seconds per thread; exact on 1 thread, with 2 threads it includes time spent waiting "
+                    "in the thread pool",
+        },
     }
     report = {
         "what": "one epoch of each variant; seconds are medians over interleaved rounds",
@@ -324,7 +343,7 @@ def benchmark(args, log=print):
         "command": " ".join(["python", "benchmarks/speed.py", *sys.argv[1:]]),
         "seconds_median": median,
         "seconds": times,
-        "cpu_seconds_median": {name: statistics.median(v) for name, v in cpu_times.items()},
+        "cpu_seconds_median": cpu,
         "matmul_gflops_per_round": [m / 1e9 for m in matmul],
         "flops": flops,
         "results": results,
@@ -359,12 +378,20 @@ def main(argv=None):
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--profile", action="store_true", help="profile fit even when every target is met")
     parser.add_argument("--out", default=str(RESULTS / "speed.json"))
+    parser.add_argument("--memory-only", action="store_true",
+                        help="only measure peak memory, into the existing results file --out")
     parser.add_argument("--memory-child", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
         args.dataset, args.repeats, args.matmul_size = "digits", 1, 512
     if args.memory_child:
         return memory_child(args.memory_child, args)
+    if args.memory_only:
+        report = json.loads(Path(args.out).read_text())
+        report["memory"] = {name: measure_memory(name, args) for name in VARIANTS}
+        atomic_write(args.out, lambda f: f.write(json.dumps(report, indent=1).encode()))
+        print({name: round(m["peak_rss_mb"]) for name, m in report["memory"].items()})
+        return
     report = benchmark(args, log=lambda *a: print(*a, flush=True))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
