@@ -56,6 +56,7 @@ def main(argv=None):
 def _train(args):
     dataset = data.load_dataset(args.dataset)
     cls = models.VAE if args.model == "vae" else models.Autoencoder
+    torch.manual_seed(args.seed)  # the initial weights too, so --seed reproduces the whole run
     model = cls(dataset.image_shape, latent_dim=args.latent_dim, hidden=args.hidden, arch=args.arch,
                 likelihood=args.likelihood)
     history = train.fit(model, dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,

@@ -11,7 +11,7 @@ def image_grid(images, ncols=10):
     images = torch.as_tensor(images).detach().cpu()[:, 0]
     n, h, w = images.shape
     nrows = math.ceil(n / ncols)
-    grid = torch.ones(nrows * h + nrows - 1, ncols * w + ncols - 1)  # 1-pixel white gaps
+    grid = torch.zeros(nrows * h + nrows - 1, ncols * w + ncols - 1)  # 1-pixel white gaps (0 is white in gray_r)
     for i, image in enumerate(images):
         r, c = divmod(i, ncols)
         grid[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = image
