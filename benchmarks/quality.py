@@ -43,7 +43,7 @@ CONFIGS = {
     # first epochs (keeps latent dimensions from collapsing early); the epoch count is
     # what fits in 15 minutes of training on our 2-core CPU
     "mnist-long": dict(dataset="mnist", hidden=[400, 400], latent_dim=50, epochs=100, batch_size=256,
-                       lr=1.5e-3, cosine=True, kl_warmup=10, k=5000, save=None),
+                       lr=1.5e-3, cosine=True, kl_warmup=10, k=5000, save="mnist_long.pt"),
     "fashion-long": dict(dataset="fashion-mnist", hidden=[400, 400], latent_dim=50, epochs=100,
                          batch_size=256, lr=1.5e-3, cosine=True, kl_warmup=10, k=5000, save=None),
     "fashion-10": dict(dataset="fashion-mnist", hidden=400, latent_dim=20, epochs=10, batch_size=128,

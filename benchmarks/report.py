@@ -73,8 +73,8 @@ def quality_table(quality):
     lines = [
         "### Quality (nats per test example; test set binarized once with a fixed seed)", "",
         "| Configuration | epochs | test −ELBO (10k) | IW NLL, k | IW images | −ELBO on those images | "
-        "active units | training (wall / CPU s) | Target | Met | Command |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "IW NLL corrected to 10k* | active units | training (wall / CPU s) | Target | Met | Command |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     targets = {"mnist-long": 88.5}
     for name, q in quality.items():
@@ -83,14 +83,19 @@ def quality_table(quality):
         c = q["config"]
         done = f"{q.get('epochs_trained', c['epochs'])} of {c['epochs']}" + ("" if q.get("complete", True) else " (stopped)")
         target = targets.get(name)
-        met = "" if target is None else mark(q["iw_nll"] <= target and q.get("complete", True))
+        # the IW subset may be easier or harder than the whole test set: shift by the ELBO difference
+        corrected = q["iw_nll"] + q["test_neg_elbo"] - q.get("iw_test_neg_elbo", q["test_neg_elbo"])
+        met = "" if target is None else mark(corrected <= target and q.get("complete", True))
         lines.append(
             f"| {name}: hidden {c['hidden']}, latent {c['latent_dim']}, batch {c['batch_size']}, lr {c['lr']:g}"
             f"{' cosine' if c['cosine'] else ''}{', KL warm-up ' + str(c['kl_warmup']) if c['kl_warmup'] else ''} "
             f"| {done} | {q['test_neg_elbo']:.2f} | {q['iw_nll']:.2f} ± {q['iw_nll_std_error']:.2f}, k={q['iw_k']} "
             f"| {q.get('iw_test_images', q['test_images'])} | {q.get('iw_test_neg_elbo', q['test_neg_elbo']):.2f} "
-            f"| {q['active_units']} | {q['train_seconds']:.0f} / {q.get('train_cpu_seconds', float('nan')):.0f} "
+            f"| {corrected:.2f} | {q['active_units']} | {q['train_seconds']:.0f} / {q.get('train_cpu_seconds', float('nan')):.0f} "
             f"| {'≤ ' + str(target) if target else ''} | {met} | `{q['command']}` |")
+    lines += ["", "\\* The IW NLL on the images it was computed on, plus the difference between the −ELBO on "
+              "all 10,000 test images and on those: an estimate of the full-set IW NLL, assuming the gap between "
+              "the ELBO and the IW bound is the same on both. The target is checked against it."]
     return lines
 
 

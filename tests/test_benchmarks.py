@@ -47,6 +47,8 @@ def test_speed_quick_writes_every_ratio_and_counts_flops_right(tmp_path):
     assert report["results"]["fit_over_floor"] > 1
     assert report["results"]["fit_flop_fraction_of_matmul"] < 1
     assert set(report["met"]) == set(report["targets"])
+    by_cpu = report["results"]["by_cpu_time"]
+    assert all(finite_positive(by_cpu[k]) for k in ("fit_over_bare", "reference_over_fit", "fit_flop_fraction_of_matmul"))
     # FlopCounterMode against a hand count for the 64-400-20 digits VAE: forward 2*MACs;
     # backward twice that, less the input gradient of the first layer (the data needs none)
     macs = [64 * 400, 400 * 40, 20 * 400, 400 * 64]
