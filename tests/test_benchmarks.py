@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT / "benchmarks"
 
-# each test starts Python with torch (and the notebook test two kernels): ~30 s in all on a quiet 2-core CPU
+# each test starts Python with torch (the notebook test four kernels): 45 s in all on our 2-core CPU with two other jobs running
 pytestmark = pytest.mark.slow
 
 
