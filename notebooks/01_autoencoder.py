@@ -23,8 +23,9 @@ from vae_lite import check, plots
 
 torch.manual_seed(0)
 QUICK = vae_lite.quick_mode()  # VAE_LITE_QUICK=1 (CI) uses less data and fewer epochs
-if QUICK:  # a small model gains nothing from a second thread, and on a busy shared CI machine
-    torch.set_num_threads(1)  # two threads waiting for each other run several times slower
+# This small model trains in seconds on one thread; with two threads on a busy machine (a shared
+# CI runner, a laptop with other work) the threads wait for each other and it runs several times slower.
+torch.set_num_threads(1)
 print("quick mode" if QUICK else "class mode")
 
 # %% [markdown]
