@@ -7,7 +7,7 @@ decoder) trained for 10 epochs on MNIST with dynamic binarization, written by
         --quiet --out vae_lite/checkpoints/mnist_vae.pt
 
 (The committed file predates --seed seeding the initial weights as well, so a rerun gives a
-model of the same configuration with test numbers within noise of it, not the same weights.)
+model of the same configuration and training, not the same weights.)
 
 If that file is missing (an install without package data), default_model trains the same
 model (about half a minute on 2 CPU cores) and caches it in the user cache folder.
