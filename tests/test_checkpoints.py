@@ -20,13 +20,7 @@ from vae_lite import CheckpointError, load, save
 HELPERS = Path(__file__).with_name("helpers_reliability.py")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tensors are tiny: a second thread only adds overhead (much of it on a busy machine)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def small_model(seed=0):

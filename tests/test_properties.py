@@ -22,13 +22,7 @@ SETTINGS = settings(max_examples=60, derandomize=True, deadline=None, database=N
 Z = 5  # standard errors allowed in statistical comparisons
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tensors are tiny: a second thread only adds overhead (much of it on a busy machine)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 DTYPES = st.sampled_from([np.float32, np.float64])
