@@ -242,6 +242,9 @@ def _child_sigint_fit(sender="parent"):
     import vae_lite
 
     torch.set_num_threads(1)
+    # As in a Jupyter kernel: SIGINT raises KeyboardInterrupt, even if whoever started the tests
+    # ignores it (a shell's background job does, and we would inherit that).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     rng = np.random.default_rng(0)
     data = vae_lite.ImageData.from_arrays(rng.integers(0, 256, (256, 6, 6), dtype=np.uint8))
     model = _small_model()

@@ -116,3 +116,19 @@ class TestDataPlacement:
 
         x = torch.zeros(10, 1, 4, 4)
         assert train._place(x, torch.device("cpu")) is x
+
+
+def test_an_ignored_sigint_stays_ignored_during_an_optimizer_step():
+    """fit defers Ctrl-C only where it would raise; a process that ignores SIGINT keeps ignoring it."""
+    import os
+    import signal
+
+    from vae_lite import train
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with train._finish_before_interrupt():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, previous)

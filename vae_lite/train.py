@@ -113,17 +113,18 @@ def _finish_before_interrupt():
     Otherwise an interrupt could land half-way through Adam's update and leave the
     weights in a state no step produced.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield  # SIGINT is ignored or left to the OS here: nothing to defer
         return
     pressed = []
-    previous = signal.signal(signal.SIGINT, lambda *args: pressed.append(args))
+    signal.signal(signal.SIGINT, lambda *args: pressed.append(args))
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
     if pressed:
-        raise KeyboardInterrupt
+        previous(*pressed[0])  # deliver it now, as it would have been: a KeyboardInterrupt, usually
 
 
 def _check_arguments(model, data, epochs, batch_size, lr, beta):
