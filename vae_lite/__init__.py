@@ -22,9 +22,29 @@ def quick_mode():
     return os.environ.get("VAE_LITE_QUICK", "0") not in ("", "0", "false", "False")
 
 
+def setup_notebook(seed=0):
+    """The first call of every notebook; returns True in quick mode (VAE_LITE_QUICK=1).
+
+    Seeds torch, makes figures projector-ready (VAE_LITE_STYLE=plain turns that off) and, in
+    quick mode, uses one thread: the tiny quick-mode models gain nothing from a second one, and
+    on a busy machine two threads wait for each other.
+    """
+    import torch
+
+    from . import plots
+
+    quick = quick_mode()
+    torch.manual_seed(seed)
+    if quick:
+        torch.set_num_threads(1)
+    plots.use_style(os.environ.get("VAE_LITE_STYLE", "projector") != "plain")
+    print("quick mode: less data, fewer epochs" if quick else "class mode")
+    return quick
+
+
 __all__ = [
     "Autoencoder", "CheckpointError", "DataError", "ELBO", "History", "ImageData", "LinearGaussian",
     "TrainingError", "VAE", "binarize", "binarized_test_set", "elbo", "evaluate", "fit",
     "iw_log_likelihood", "kl_normal", "kl_standard_normal", "load", "load_dataset", "pick_device",
-    "quick_mode", "read_idx", "reparameterize", "save", "seed_everything",
+    "quick_mode", "read_idx", "reparameterize", "save", "seed_everything", "setup_notebook",
 ]
