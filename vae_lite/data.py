@@ -372,8 +372,14 @@ def _load_digits():
     return ImageData.from_arrays(images[train], images[test], labels[train], labels[test], name="digits")
 
 
-def load_dataset(name="auto", *, root=None, download=True):
-    """Load a data set by name; see the module docstring for names and search places."""
+def load_dataset(name=None, *, root=None, download=True):
+    """Load a data set by name; see the module docstring for names and search places.
+
+    name=None takes $VAE_LITE_DATASET, or "auto" when it is unset: so one variable
+    switches every notebook to another data set (e.g. VAE_LITE_DATASET=fashion-mnist).
+    """
+    if name is None:
+        name = os.environ.get("VAE_LITE_DATASET") or "auto"
     if name not in DATASETS:
         raise ValueError(f"unknown data set {name!r}; choose one of {DATASETS}, "
                          "or use ImageData.from_arrays for your own images")
