@@ -1,10 +1,16 @@
 import os
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
+import vae_lite
+
 ROOT = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
 
 
 @pytest.fixture(autouse=True)
@@ -30,14 +36,50 @@ def one_thread():
 
 @pytest.fixture(scope="session")
 def digits():
-    import vae_lite
-
     return vae_lite.load_dataset("digits")
 
 
-def mnist_available():
-    import vae_lite.data
+@pytest.fixture(scope="module")
+def small_vae():
+    """An untrained VAE for 8x8 images with 6 latent dimensions, in eval mode."""
+    torch.manual_seed(0)
+    return vae_lite.VAE((1, 8, 8), latent_dim=6, hidden=32).eval()
 
+
+def tiny_vae(image_shape=(1, 6, 6), seed=0, **kwargs):
+    """A seeded VAE small enough to train in milliseconds: 2 latent dimensions, 8 hidden units."""
+    torch.manual_seed(seed)
+    return vae_lite.VAE(image_shape, latent_dim=2, hidden=8, **kwargs)
+
+
+def random_images(n_train=64, n_test=16, shape=(6, 6), seed=0):
+    """Random pixels as an ImageData: training data that needs no files."""
+    rng = np.random.default_rng(seed)
+    return vae_lite.ImageData.from_arrays(rng.integers(0, 256, (n_train, *shape), dtype=np.uint8),
+                                          rng.integers(0, 256, (n_test, *shape), dtype=np.uint8))
+
+
+def weights(model):
+    """A copy of the model's weights."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def same_weights(a, b):
+    """Whether two models, or two copies of weights, hold exactly the same numbers."""
+    a, b = (w.state_dict() if isinstance(w, torch.nn.Module) else w for w in (a, b))
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def start_child(function, *args):
+    """Run function(*args), a function of a test module, in a new Python process: one that a
+    test can interrupt or kill for real. Its stdout and stderr are pipes of text."""
+    code = f"import {function.__module__} as tests; tests.{function.__name__}(*{args!r})"
+    path = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONPATH": path})
+
+
+def mnist_available():
     return vae_lite.data.find_files("mnist") is not None
 
 
@@ -57,8 +99,6 @@ class TinyConditionalVAE(torch.nn.Module):
 
     def __init__(self, image_shape, num_classes=10, latent_dim=2):
         super().__init__()
-        import vae_lite
-
         self.vae = vae_lite.VAE(image_shape, latent_dim=latent_dim, hidden=16)
         self.image_shape, self.latent_dim, self.num_classes = self.vae.image_shape, latent_dim, num_classes
         self.likelihood = "bernoulli"
@@ -86,11 +126,9 @@ class TinyConditionalVAE(torch.nn.Module):
         return bernoulli_log_likelihood(self.logits(z, y), x)
 
     def loss(self, x, y, beta=1.0):
-        from vae_lite import elbo
-
         if torch.is_grad_enabled():
             self.seen.append((x.detach().clone(), y.clone()))
-        terms = elbo(self, x, beta=beta, y=y)
+        terms = vae_lite.elbo(self, x, beta=beta, y=y)
         return -terms.elbo, {"reconstruction": terms.reconstruction, "kl": terms.kl}
 
 

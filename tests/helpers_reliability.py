@@ -1,11 +1,8 @@
-"""Shared pieces for the reliability tests (issue 6): tiny IDX data sets, a local file server,
-a guard that records file writes, and child programs run as real processes.
+"""Fakes for the data tests: tiny IDX data sets, a local download mirror, a guard that records
+file writes, and a child program that downloads as a real process.
 
-Child programs:  python tests/helpers_reliability.py <command> <args...>
-    download   DIR URL MD5S_JSON READY_DIR   wait for the other child, then load (and download) into DIR
-    slow-save  PATH                          save model A, then start saving model B very slowly
-    sigint-fit parent|self                   train until SIGINT, report what fit returned
-    threads-fit THREADS                      a short seeded fit, History and weights as JSON
+Child program:  python tests/helpers_reliability.py download DIR URL MD5S_JSON READY_DIR
+    wait for the other child, then load (and download) into DIR
 """
 
 import contextlib
@@ -180,118 +177,6 @@ def _child_download(directory, url, md5s_json, ready_dir):
                       "labels": loaded.train_labels.tolist()}))
 
 
-def _small_model():
-    import torch
-
-    import vae_lite
-
-    torch.manual_seed(0)
-    return vae_lite.VAE((1, 6, 6), latent_dim=2, hidden=8)
-
-
-def _child_slow_save(path):
-    import torch
-
-    import vae_lite
-    import vae_lite.checkpoint as checkpoint
-
-    vae_lite.save(_small_model(), path, which="A")
-    model_b = _small_model()
-    with torch.no_grad():
-        for p in model_b.parameters():
-            p.add_(1.0)
-    real_save = torch.save
-
-    class SlowFile:
-        """A file whose writes stall after the first 200 bytes, as on a slow or full disk."""
-
-        def __init__(self, f):
-            self.f, self.written = f, 0
-
-        def write(self, b):
-            if self.written > 200:
-                print("writing", flush=True)
-                time.sleep(60)
-            self.written += len(b)
-            n = self.f.write(b)
-            self.f.flush()  # on disk now, so the parent sees a half-written file
-            return n
-
-        def flush(self):
-            self.f.flush()
-
-    checkpoint.torch.save = lambda obj, f: real_save(obj, SlowFile(f))
-    vae_lite.save(model_b, path, which="B")
-    print("finished", flush=True)  # never reached: the parent kills us while writing
-
-
-def _child_sigint_fit(sender="parent"):
-    """Train until a SIGINT arrives; print what fit returned as JSON on the last line.
-
-    sender="parent": the parent sends SIGINT when we print "training". Each completed optimizer
-    step is recorded by a step hook that first sleeps a little, so the signal most likely
-    arrives *inside* optimizer.step(), where an unprotected interrupt would leave weights that
-    no completed step produced.
-    sender="self": at step 5 the hook sends SIGINT to its own process from inside
-    optimizer.step(), so that moment is hit every time.
-    """
-    import signal
-
-    import torch
-
-    import vae_lite
-
-    torch.set_num_threads(1)
-    # As in a Jupyter kernel: SIGINT raises KeyboardInterrupt, even if whoever started the tests
-    # ignores it (a shell's background job does, and we would inherit that).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    rng = np.random.default_rng(0)
-    data = vae_lite.ImageData.from_arrays(rng.integers(0, 256, (256, 6, 6), dtype=np.uint8))
-    model = _small_model()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    completed = []
-
-    def after_step(opt, args, kwargs):
-        if sender == "self" and len(completed) == 4:
-            os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.02)
-        completed.append({k: v.clone() for k, v in model.state_dict().items()})
-        if len(completed) == 3:
-            print("training", flush=True)
-
-    optimizer.register_step_post_hook(after_step)
-    history = vae_lite.fit(model, data, epochs=100_000, batch_size=32, progress=False,
-                           device="cpu", optimizer=optimizer)
-    final = model.state_dict()
-    same = all(torch.equal(final[k], completed[-1][k]) for k in final)
-    print(json.dumps({"interrupted": history.interrupted, "epochs": len(history),
-                      "steps": len(completed), "weights_of_last_completed_step": same}))
-
-
-def _child_threads_fit(threads):
-    import torch
-
-    import vae_lite
-
-    torch.set_num_threads(int(threads))
-    # MNIST-sized images and the notebooks' 784-400-20 MLP, so the matrix products are large
-    # enough to be split between threads (random pixels: no data files needed)
-    rng = np.random.default_rng(0)
-    data = vae_lite.ImageData.from_arrays(rng.integers(0, 256, (128, 28, 28), dtype=np.uint8),
-                                          rng.integers(0, 256, (32, 28, 28), dtype=np.uint8))
-    out = {"threads": torch.get_num_threads()}
-    for arch, hidden in (("mlp", 400), ("conv", 32)):
-        torch.manual_seed(0)
-        model = vae_lite.VAE(data.image_shape, latent_dim=20, hidden=hidden, arch=arch)
-        history = vae_lite.fit(model, data, epochs=2, batch_size=64, progress=False, device="cpu", seed=3)
-        out[arch] = {
-            "history": [{k: v for k, v in r.items() if k != "seconds"} for r in history.records],
-            "weights": {k: v.flatten().tolist() for k, v in model.state_dict().items()},
-        }
-    print(json.dumps(out))
-
-
 if __name__ == "__main__":
     command, *arguments = sys.argv[1:]
-    {"download": _child_download, "slow-save": _child_slow_save, "sigint-fit": _child_sigint_fit,
-     "threads-fit": _child_threads_fit}[command](*arguments)
+    {"download": _child_download}[command](*arguments)

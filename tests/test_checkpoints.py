@@ -1,4 +1,5 @@
-"""Checkpoints that are interrupted, crafted to run code, saved on a GPU, or from another version (issue 6)."""
+"""save and load: the round trip; saves that are interrupted; checkpoints crafted to run code,
+saved on a GPU, from another version, or damaged; the default model."""
 
 import os
 import pickle
@@ -6,6 +7,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -15,35 +17,73 @@ import torch
 
 import vae_lite
 import vae_lite.checkpoint as checkpoint
-from vae_lite import CheckpointError, load, save
-
-HELPERS = Path(__file__).with_name("helpers_reliability.py")
-
+from conftest import same_weights, start_child, tiny_vae
+from vae_lite import VAE, CheckpointError, fit, load, save
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def small_model(seed=0):
-    torch.manual_seed(seed)
-    return vae_lite.VAE((1, 6, 6), latent_dim=2, hidden=8)
-
-
-def same_weights(a, b):
-    sa, sb = a.state_dict(), b.state_dict()
-    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
 def temporaries(directory):
     return sorted(p.name for p in Path(directory).glob("*.part"))
 
 
+# ------------------------------------------------------------------ the round trip
+
+@pytest.mark.parametrize("arguments", [dict(latent_dim=4, hidden=64),
+                                       dict(latent_dim=2, hidden=[16, 8], arch="conv", likelihood="gaussian",
+                                            gaussian_std=None)])
+def test_save_then_load_gives_the_same_model(tmp_path, digits, arguments):
+    """A trained MLP, and a conv net with a learned Gaussian variance: same settings, same
+    weights, same outputs, and the extra values saved with it."""
+    model = VAE(digits.image_shape, **arguments)
+    fit(model, digits, epochs=1, progress=False)
+    loaded = load(save(model, tmp_path / "model.pt", note="test"))
+    assert loaded.config == model.config and loaded.checkpoint_extra == {"note": "test"}
+    assert same_weights(loaded, model)
+    x = digits.test[:10]
+    torch.testing.assert_close(loaded.encode(x), model.encode(x))
+    z = torch.randn(3, model.latent_dim)
+    torch.testing.assert_close(loaded.decode(z), model.decode(z))
+
+
 # ------------------------------------------------------------------ atomic saves
+
+def save_a_then_b_slowly(path):
+    """(Run in a child process.) Save model A, then start saving model B very slowly."""
+    save(tiny_vae(), path, which="A")
+    model_b = tiny_vae()
+    with torch.no_grad():
+        for p in model_b.parameters():
+            p.add_(1.0)
+    real_save = torch.save
+
+    class SlowFile:
+        """A file whose writes stall after the first 200 bytes, as on a slow or full disk."""
+
+        def __init__(self, f):
+            self.f, self.written = f, 0
+
+        def write(self, b):
+            if self.written > 200:
+                print("writing", flush=True)
+                time.sleep(60)
+            self.written += len(b)
+            n = self.f.write(b)
+            self.f.flush()  # on disk now, so the parent sees a half-written file
+            return n
+
+        def flush(self):
+            self.f.flush()
+
+    checkpoint.torch.save = lambda obj, f: real_save(obj, SlowFile(f))
+    save(model_b, path, which="B")
+    print("finished", flush=True)  # never reached: the parent kills us while writing
+
 
 def test_a_save_killed_half_way_leaves_the_previous_checkpoint_intact(tmp_path):
     """A real process saves model A, then is SIGKILLed while its save of model B is half-written."""
     path = tmp_path / "model.pt"
-    child = subprocess.Popen([sys.executable, str(HELPERS), "slow-save", str(path)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = start_child(save_a_then_b_slowly, str(path))
     try:
         line = child.stdout.readline()
         assert line.strip() == "writing", child.stderr.read()
@@ -55,17 +95,17 @@ def test_a_save_killed_half_way_leaves_the_previous_checkpoint_intact(tmp_path):
         child.wait()  # reaped, so its pid no longer counts as running
 
     model = load(path)
-    assert model.checkpoint_extra == {"which": "A"} and same_weights(model, small_model())
+    assert model.checkpoint_extra == {"which": "A"} and same_weights(model, tiny_vae())
     # SIGKILL gives the process no chance to clean up: its temporary file is still there...
     assert temporaries(tmp_path) == half_written
     # ...and the next save to the same path removes it
-    save(small_model(seed=1), path, which="C")
+    save(tiny_vae(seed=1), path, which="C")
     assert temporaries(tmp_path) == []
     assert load(path).checkpoint_extra == {"which": "C"}
 
 
 def test_a_save_interrupted_by_an_error_leaves_no_temporary_file(tmp_path, monkeypatch):
-    path = save(small_model(), tmp_path / "model.pt", which="A")
+    path = save(tiny_vae(), tmp_path / "model.pt", which="A")
 
     def fails_half_way(obj, f):
         f.write(b"PK\x03\x04 half a zip file")
@@ -73,14 +113,14 @@ def test_a_save_interrupted_by_an_error_leaves_no_temporary_file(tmp_path, monke
 
     monkeypatch.setattr(checkpoint.torch, "save", fails_half_way)
     with pytest.raises(KeyboardInterrupt):
-        save(small_model(seed=1), path, which="B")
+        save(tiny_vae(seed=1), path, which="B")
     monkeypatch.undo()
     assert temporaries(tmp_path) == [] and load(path).checkpoint_extra == {"which": "A"}
 
 
 def test_saved_files_are_as_readable_as_files_written_with_open(tmp_path):
     """mkstemp's temporary files are private (0o600); a shared checkpoint must not be."""
-    save(small_model(), tmp_path / "model.pt")
+    save(tiny_vae(), tmp_path / "model.pt")
     (tmp_path / "plain.txt").write_text("x")
     mode = lambda p: stat.S_IMODE(p.stat().st_mode)
     assert mode(tmp_path / "model.pt") == mode(tmp_path / "plain.txt")
@@ -119,7 +159,7 @@ class RunsCode:
 
 
 def crafted_checkpoints(tmp_path, marker):
-    model = small_model()
+    model = tiny_vae()
     inside = {"format": checkpoint.FORMAT, "version": checkpoint.VERSION, "model": "VAE",
               "config": model.config, "state_dict": model.state_dict(), "extra": {"note": RunsCode(marker)}}
     zipped = tmp_path / f"zip-{marker.name}.pt"
@@ -177,7 +217,7 @@ def as_if_saved_on_cuda(cpu_file, cuda_file):
 
 
 def test_a_checkpoint_saved_on_cuda_loads_on_the_cpu(tmp_path):
-    model = small_model()
+    model = tiny_vae()
     cuda_file = as_if_saved_on_cuda(save(model, tmp_path / "cpu.pt"), tmp_path / "cuda.pt")
     if not torch.cuda.is_available():
         # the crafted file really is a CUDA checkpoint: without a map_location it cannot load here
@@ -190,7 +230,7 @@ def test_a_checkpoint_saved_on_cuda_loads_on_the_cpu(tmp_path):
 # ------------------------------------------------------------------ other versions, damaged files
 
 def write_checkpoint(path, **changes):
-    model = small_model()
+    model = tiny_vae()
     content = {"format": checkpoint.FORMAT, "version": checkpoint.VERSION, "model": "VAE",
                "config": model.config, "state_dict": model.state_dict(), "extra": {}}
     content.update(changes)
@@ -215,7 +255,7 @@ def test_a_checkpoint_from_an_incompatible_version_says_so(tmp_path):
 def test_a_damaged_checkpoint_is_reported_not_crashed_on(tmp_path, content, words):
     path = tmp_path / "model.pt"
     if content == "half":
-        whole = save(small_model(), path).read_bytes()
+        whole = save(tiny_vae(), path).read_bytes()
         content = whole[: len(whole) // 2]
     path.write_bytes(content)
     with pytest.raises(CheckpointError) as error:
@@ -226,31 +266,29 @@ def test_a_damaged_checkpoint_is_reported_not_crashed_on(tmp_path, content, word
 
 
 def test_a_state_dict_or_an_edited_checkpoint_is_reported(tmp_path):
-    torch.save(small_model().state_dict(), tmp_path / "weights.pt")
+    torch.save(tiny_vae().state_dict(), tmp_path / "weights.pt")
     with pytest.raises(CheckpointError, match="is not a vae_lite checkpoint; save one with vae_lite.save"):
         load(tmp_path / "weights.pt")
-    edited = write_checkpoint(tmp_path / "edited.pt", config={**small_model().config, "latent_dim": 3})
+    edited = write_checkpoint(tmp_path / "edited.pt", config={**tiny_vae().config, "latent_dim": 3})
     with pytest.raises(CheckpointError, match="settings or weights do not fit together"):
         load(edited)
 
 
 def test_extra_values_that_load_could_not_read_are_converted_or_refused_at_save_time(tmp_path):
     """A numpy float saves fine with torch.save, but weights_only loading refuses it later."""
-    path = save(small_model(), tmp_path / "model.pt", test_elbo=np.float64(-97.5), steps=np.int64(3),
+    path = save(tiny_vae(), tmp_path / "model.pt", test_elbo=np.float64(-97.5), steps=np.int64(3),
                 curve=np.array([1.0, 2.0]), history=[{"epoch": 1, "loss": 1.5}])
     extra = load(path).checkpoint_extra
     assert extra["test_elbo"] == -97.5 and type(extra["test_elbo"]) is float and extra["steps"] == 3
     assert torch.equal(extra["curve"], torch.tensor([1.0, 2.0], dtype=torch.float64))
     with pytest.raises(TypeError, match=r"save cannot store extra\['note'\]"):
-        save(small_model(), path, note=RunsCode(tmp_path / "never"))
+        save(tiny_vae(), path, note=RunsCode(tmp_path / "never"))
     assert load(path).checkpoint_extra["test_elbo"] == -97.5  # the refused save did not touch the file
 
 
 def test_the_default_model_is_trained_for_any_data_set_but_mnist(monkeypatch):
     """The MNIST weights go only to data named "mnist": Fashion-MNIST has the same image
     shape, and gets a model trained on it."""
-    import numpy as np
-
     from vae_lite import pretrained
 
     trained, loaded = [], []

@@ -1,7 +1,7 @@
+"""python -m vae_lite: train and evaluate from the shell, with messages instead of tracebacks."""
+
 import subprocess
 import sys
-
-import torch
 
 import vae_lite
 

@@ -110,3 +110,32 @@ def test_binarize_gives_zeros_and_ones_and_a_fixed_generator_repeats():
     assert set(a.unique().tolist()) <= {0.0, 1.0}
     assert torch.equal(a, b)
     assert vae_lite.binarize(torch.ones(3, 1, 2, 2)).min() == 1 and vae_lite.binarize(torch.zeros(3, 1, 2, 2)).max() == 0
+
+
+# ------------------------------------------------------------------ binarize, moved from tests/test_properties.py
+# by the restructure (issue 13): its owner may merge this block into the tests above.
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra.numpy import arrays  # noqa: E402
+
+
+@settings(max_examples=60, derandomize=True, deadline=None, database=None)
+@given(arrays(np.float32, st.integers(1, 3000), elements=st.floats(0, 1, width=32)), st.integers(0, 2**31))
+def test_binarize_keeps_the_mean_within_5_standard_errors(pixels, seed):
+    p = torch.from_numpy(pixels).double()
+    b = vae_lite.binarize(torch.from_numpy(pixels), generator=torch.Generator().manual_seed(seed))
+    assert set(b.unique().tolist()) <= {0.0, 1.0}
+    # the sum of independent Bernoulli(p_i) has variance sum p_i (1 - p_i)
+    standard_error = (p * (1 - p)).sum().sqrt().item() / len(p)
+    assert abs(b.double().mean().item() - p.mean().item()) <= 5 * standard_error + 1e-12
+
+
+def test_binarized_test_set_is_the_same_every_time_and_keeps_the_mean(digits):
+    x = digits.test
+    b = vae_lite.binarized_test_set(digits)
+    assert torch.equal(b, vae_lite.binarized_test_set(digits))
+    standard_error = (x * (1 - x)).double().sum().sqrt().item() / x.numel()
+    assert abs(b.double().mean().item() - x.double().mean().item()) <= 5 * standard_error
+    binary = (digits.train > 0.5).float()
+    assert torch.equal(vae_lite.binarize(binary), binary)

@@ -8,12 +8,6 @@ from vae_lite.latent import active_units, encoder_means_and_logvars, images_of, 
 from vae_lite.objectives import kl_standard_normal
 
 
-@pytest.fixture(scope="module")
-def small_vae():
-    torch.manual_seed(0)
-    return vae_lite.VAE((1, 8, 8), latent_dim=6, hidden=32).eval()
-
-
 def test_kl_per_dimension_adds_up_to_the_kl_term_of_the_elbo(small_vae, digits):
     kl = kl_per_dimension(small_vae, digits)  # an ImageData: its test images
     assert kl.shape == (6,) and (kl >= 0).all()

@@ -19,12 +19,6 @@ def png_size(data):
     return Image.open(io.BytesIO(data)).size
 
 
-@pytest.fixture(scope="module")
-def small_vae():
-    torch.manual_seed(0)
-    return vae_lite.VAE((1, 8, 8), latent_dim=6, hidden=32).eval()
-
-
 # ------------------------------------------------------------------------ KL explorer
 
 
