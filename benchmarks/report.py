@@ -95,7 +95,7 @@ def notebook_table(*reports):
             for mode, result in modes.items():
                 rows.setdefault(name, {})[mode] = (result, report)
     lines = ["### Notebooks (fresh kernel each; seconds include starting the kernel)", "",
-             "| Notebook | class mode s (≤ 120) | quick mode s (≤ 30) | peak memory GB (≤ 2) | ran | finished (load average at start) |",
+             "| Notebook | class mode s (≤ 120) | quick mode s (≤ 30) | peak memory GB (≤ 1) | ran | finished (load average at start) |",
              "|---|---|---|---|---|---|"]
     for name in sorted(rows):
         modes = rows[name]
