@@ -4,6 +4,7 @@ The real runs (full MNIST, minutes to an hour) are described in benchmarks/READM
 """
 
 import argparse
+import importlib
 import json
 import math
 import os
@@ -29,6 +30,15 @@ def run_script(name, *args, timeout=300):
     return result.stdout
 
 
+def import_benchmark(name):
+    """A script of benchmarks/ as a module."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
 def finite_positive(x):
     return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
 
@@ -46,24 +56,13 @@ def test_speed_quick_writes_every_ratio_and_report_reads_it(tmp_path):
     assert all(finite_positive(v) for v in results["by_cpu_time"].values())
     assert set(report["met"]) == set(report["targets"])
     assert report["config"]["threads"] == 1 and report["config"]["train_images"] == 1500
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import report as report_module
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    table = "\n".join(report_module.speed_table(report))
+    table = "\n".join(import_benchmark("report").speed_table(report))
     assert f"| fit / bare loop, one epoch (fit includes its test evaluation) | {results['fit_over_bare']:.3f}" in table
 
 
 def test_speed_measures_peak_memory_in_a_subprocess():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import speed
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    args = argparse.Namespace(threads=1, dataset="digits", batch_size=128,
-                                                        train_size=None, test_size=None)
-    memory = speed.measure_memory("bare", args)
+    args = argparse.Namespace(threads=1, dataset="digits", batch_size=128, train_size=None, test_size=None)
+    memory = import_benchmark("speed").measure_memory("bare", args)
     assert 50 < memory["peak_rss_mb"] < 4000  # torch alone takes tens of MB; digits add little
     assert memory["peak_rss"] >= memory["rss_before_training"]
 

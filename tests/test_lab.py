@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 JUPYTER = re.compile(r"\bjupyter[- ](lab|notebook|server)\b")
 
@@ -29,12 +31,6 @@ def lab_command():
     commands = [line for line in dry_run.stdout.splitlines() if JUPYTER.search(line)]
     assert len(commands) == 1, f"`make -n lab` should print one command that starts JupyterLab:\n{dry_run.stdout}"
     return shlex.split(commands[0])
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def status(url):

@@ -9,7 +9,6 @@ import pytest
 import torch
 from PIL import Image
 
-import vae_lite
 from vae_lite import widgets
 from vae_lite.latent import kl_per_dimension
 from vae_lite.objectives import kl_standard_normal
