@@ -1,16 +1,30 @@
-"""The stored notebooks: in step with their text twins, executed, and with checked cells.
+"""The stored notebooks: in step with their text twins, executed, with checked cells, and openable.
 
 nbval (run by `make test`) re-executes them; these checks make sure there is something
-for it to compare against.
+for it to compare against, and that JupyterLab opens every pair whatever git did to the
+files' modification times.
 """
 
 import json
+import os
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import jupytext
+import nbformat
 import pytest
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
 PAIRS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
@@ -42,3 +56,112 @@ def test_notebook_is_stored_executed_in_order_with_checked_cells(path):
     assert not errors, f"{path.name} has stored errors: {[e['ename'] for e in errors]}"
     checked = [c for c in cells if "".join(c["source"]).lstrip().startswith("# NBVAL_CHECK_OUTPUT")]
     assert checked and all(c["outputs"] for c in checked), f"{path.name} needs checked cells with outputs"
+
+
+# ------------------------------------------------------------------ the pair as jupytext sees it
+
+def stored_twin_text(ipynb):
+    """What jupytext writes as the text twin of the stored notebook (what JupyterLab saves)."""
+    from jupytext.config import load_jupytext_config
+
+    nb = nbformat.read(ipynb, as_version=4)
+    return jupytext.writes(nb, "py:percent", config=load_jupytext_config(str(NOTEBOOKS)))
+
+
+@pytest.mark.parametrize("path", PAIRS, ids=[p.name for p in PAIRS])
+def test_text_twin_is_byte_identical_to_jupytexts_round_trip(path):
+    """Otherwise JupyterLab sees two different notebooks and, when the .ipynb is newer, refuses to open it."""
+    twin = path.with_suffix(".py")
+    assert twin.read_text() == stored_twin_text(path), (
+        f"{twin.name} is not what jupytext writes from {path.name}: run "
+        f"`python tools/build_notebooks.py --twins-only {path.name[:2]}` (or `make notebooks NB={path.name[:2]}`)")
+
+
+def test_the_build_tool_writes_twins_as_jupytext_does(tmp_path):
+    """A twin written by hand with `tags=... jupyter=...` comes out of the build as jupytext writes it."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import build_notebooks
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    by_hand = ('# %%\nx = 1\n\n# %% tags=["solution"] jupyter={"source_hidden": true}\n'
+               '# Solution\ny = 2\n')
+    nb = jupytext.reads(by_hand, "py:percent")
+    ipynb = tmp_path / "99_x.ipynb"
+    nbformat.write(nb, ipynb)
+    text = build_notebooks.twin_text(nb)
+    assert text != by_hand and 'jupyter={"source_hidden": true} tags=["solution"]' in text
+    assert text == stored_twin_text(ipynb)
+
+
+def make_lab_command(port, token):
+    """The command `make lab` runs (read with `make -n`), with a port and token of our own."""
+    args = f"--no-browser --ServerApp.port={port} --ServerApp.port_retries=0 --IdentityProvider.token={token}"
+    printed = subprocess.run(["make", "-s", "-n", "lab", f"VENV={ROOT / '.venv'}", f"LAB_ARGS={args}"],
+                             cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    lines = [line for line in printed.splitlines() if "jupyter lab" in line]
+    assert len(lines) == 1, f"`make -n lab` should print one jupyter lab command, printed:\n{printed}"
+    return shlex.split(lines[0])
+
+
+@pytest.mark.slow
+def test_a_notebook_newer_than_its_twin_still_opens_in_jupyterlab(tmp_path):
+    """After a `git pull` that changes only the .ipynb, it is newer than its .py: it must still open.
+
+    JupyterLab is started as `make lab` starts it, in a copy of notebooks/; every .ipynb is made
+    an hour newer than its twin, then fetched through the contents API.
+    """
+    assert PAIRS
+    copy = tmp_path / "notebooks"
+    copy.mkdir()
+    shutil.copy2(NOTEBOOKS / "jupytext.toml", copy)
+    an_hour_ago = time.time() - 3600
+    for ipynb in PAIRS:
+        shutil.copy2(ipynb, copy)
+        shutil.copy2(ipynb.with_suffix(".py"), copy)
+        os.utime(copy / ipynb.with_suffix(".py").name, (an_hour_ago, an_hour_ago))
+    token, port = secrets.token_hex(8), free_port()
+    env = dict(os.environ, HOME=str(tmp_path / "home"), JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), IPYTHONDIR=str(tmp_path / "ipython"))
+    with open(tmp_path / "lab.log", "wb") as log:
+        server = subprocess.Popen(make_lab_command(port, token), cwd=tmp_path, env=env, stdout=log,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(f"{url}/api/status?token={token}", server, tmp_path / "lab.log")
+        for ipynb in PAIRS:
+            status, body = get(f"{url}/api/contents/{ipynb.name}?content=1&token={token}")
+            assert status == 200, f"{ipynb.name} did not open: {body[:2000]}"
+            cells = json.loads(body)["content"]["cells"]
+            assert code_sources({"cells": cells}) == code_sources(jupytext.read(ipynb.with_suffix(".py")))
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def wait_for(url, server, log, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"the server exited with code {server.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if get(url)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"the server did not answer within {seconds} s:\n{log.read_text()[-3000:]}")
