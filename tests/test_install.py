@@ -21,10 +21,25 @@ def pyproject_requirements():
     return {requirement_name(s): s.replace(" ", "") for s in specs}
 
 
+# conda packages that stand for a pip requirement of pyproject.toml
+CONDA_FOR_PIP = {"pytorch-cpu": "torch"}
+
+
+def environment():
+    return yaml.safe_load((ROOT / "environment.yml").read_text())
+
+
 def environment_requirements():
-    env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
-    return {requirement_name(s): s.replace(" ", "") for s in pip}
+    """Every requirement environment.yml makes, by its pip name: the conda ones named in
+    CONDA_FOR_PIP and all of the pip section."""
+    dependencies = environment()["dependencies"]
+    pip = next(d["pip"] for d in dependencies if isinstance(d, dict) and "pip" in d)
+    requirements = {requirement_name(s): s.replace(" ", "") for s in pip}
+    for spec in dependencies:
+        if isinstance(spec, str) and requirement_name(spec) in CONDA_FOR_PIP:
+            name = requirement_name(spec)
+            requirements[CONDA_FOR_PIP[name]] = CONDA_FOR_PIP[name] + spec.replace(" ", "")[len(name):]
+    return requirements
 
 
 def test_environment_yml_lists_the_same_dependencies_as_pyproject():
@@ -62,3 +77,18 @@ def test_the_package_pins_nothing_that_pulls_a_cuda_build_by_accident():
     # `make setup` installs the CPU build first; a pin above it would make pip fetch several GB.
     torch_spec = pyproject_requirements()["torch"]
     assert not re.search(r"==|>=\s*2\.1[4-9]", torch_spec), torch_spec
+
+
+def test_environment_yml_gives_binder_a_cpu_build_of_torch():
+    """Binder has ~2 GB of memory: torch must come from conda-forge's CPU build, never from pip
+    (on Linux, PyPI's torch is the CUDA build of several GB)."""
+    env = environment()
+    assert env["channels"][0] == "conda-forge", env["channels"]
+    conda = [s for s in env["dependencies"] if isinstance(s, str)]
+    torch_specs = [s for s in conda if requirement_name(s) in ("pytorch", "pytorch-cpu", "pytorch-gpu", "torch")]
+    assert len(torch_specs) == 1 and requirement_name(torch_specs[0]) == "pytorch-cpu", torch_specs
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
+    assert not [s for s in pip if requirement_name(s) == "torch" or s.lstrip().startswith("-")], \
+        "pip must neither install torch nor use another index"
+    post_build = (ROOT / "postBuild").read_text()
+    assert "--no-deps" in post_build, "postBuild must install vae_lite without letting pip replace torch"
