@@ -165,3 +165,64 @@ def wait_for(url, server, log, seconds=60):
             pass
         time.sleep(0.3)
     pytest.fail(f"the server did not answer within {seconds} s:\n{log.read_text()[-3000:]}")
+
+
+# ------------------------------------------------------------------ the Colab cells (tools/colab.py)
+
+def import_tool(name):
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        return __import__(name)
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+
+
+def tagged(nb, tag):
+    return [c for c in nb.cells if tag in c.metadata.get("tags", [])]
+
+
+def test_colab_tool_puts_badges_and_bootstrap_under_the_title_once(tmp_path):
+    colab = import_tool("colab")
+    source = NOTEBOOKS / "01_autoencoder.py"
+    twin = tmp_path / source.name
+    shutil.copy(source, twin)
+    url = colab.repository()
+    assert colab.refresh(twin, url) is True
+    once = twin.read_bytes()
+    assert colab.refresh(twin, url) is False and twin.read_bytes() == once, "a second run must change nothing"
+    nb, original = jupytext.read(twin), jupytext.read(source)
+    assert [c.metadata.get("tags") for c in nb.cells[1:3]] == [["badges"], ["bootstrap"]]
+    assert len(tagged(nb, "badges")) == 1 and len(tagged(nb, "bootstrap")) == 1
+    rest = [c for c in nb.cells if not colab.TAGS & set(c.metadata.get("tags", []))]
+    assert code_sources({"cells": rest}) == code_sources(original), "the notebook's own cells must stay as they were"
+    badges = tagged(nb, "badges")[0].source
+    github = url.removeprefix("https://github.com/")
+    assert f"colab.research.google.com/github/{github}/blob/main/notebooks/01_autoencoder.ipynb" in badges
+    assert f"mybinder.org/v2/gh/{github}/main?labpath=notebooks%2F01_autoencoder.ipynb" in badges
+    assert f'"{url}"' in tagged(nb, "bootstrap")[0].source
+    assert twin.read_text() == colab.twin_text(nb), "the twin must be as jupytext writes it"
+
+
+def test_the_bootstrap_cell_does_nothing_where_vae_lite_is_installed(tmp_path, monkeypatch):
+    colab = import_tool("colab")
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a))
+    monkeypatch.chdir(tmp_path)
+    exec(compile(colab.BOOTSTRAP.format(repository="https://github.com/x/y"), "bootstrap", "exec"), {})
+    assert calls == [] and Path.cwd() == tmp_path
+
+
+def test_the_bootstrap_cell_switches_on_colabs_widget_manager(tmp_path, monkeypatch):
+    import types
+
+    colab = import_tool("colab")
+    enabled = []
+    output = types.SimpleNamespace(enable_custom_widget_manager=lambda: enabled.append(True))
+    google = types.ModuleType("google")
+    google.colab = types.ModuleType("google.colab")
+    google.colab.output = output
+    monkeypatch.setitem(sys.modules, "google", google)
+    monkeypatch.setitem(sys.modules, "google.colab", google.colab)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(colab.BOOTSTRAP.format(repository="https://github.com/x/y"), "bootstrap", "exec"), {})
+    assert enabled == [True]
