@@ -10,7 +10,7 @@ TORCH  ?= torch==2.13.0
 # CI sets this to use the MNIST files beside the checkout.
 SHARED_DATA := $(wildcard ../shared/data)
 
-.PHONY: setup lab test test-fast notebooks benchmarks clean
+.PHONY: setup lab test test-fast notebooks benchmarks clean student
 
 setup: $(VENV)/.installed
 
@@ -39,6 +39,10 @@ test-fast: setup
 # Execute every notebook in class mode and store it with its outputs (NB="05 06" for some).
 notebooks: setup
 	$(BIN)/python tools/build_notebooks.py $(NB)
+
+# The student edition: build/student/NN_*.ipynb without the solutions, outputs cleared.
+student: setup
+	$(BIN)/python tools/student.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -226,3 +226,93 @@ def test_the_bootstrap_cell_switches_on_colabs_widget_manager(tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     exec(compile(colab.BOOTSTRAP.format(repository="https://github.com/x/y"), "bootstrap", "exec"), {})
     assert enabled == [True]
+
+
+# ------------------------------------------------------------------ the student edition (tools/student.py)
+
+TWINS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
+
+
+def is_stub(cell):
+    return cell.cell_type == "code" and "raise NotImplementedError" in cell.source
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory):
+    """The student edition of every notebook, written by the tool `make student` runs."""
+    out = tmp_path_factory.mktemp("student")
+    import_tool("student").main(["--out", str(out)])
+    return out
+
+
+def solution_lines(twin):
+    """Code lines that only the solution cells of `twin` contain (not comments, not trivial)."""
+    nb = jupytext.read(twin)
+    elsewhere = {line.strip() for c in nb.cells if "solution" not in c.metadata.get("tags", [])
+                 for line in c.source.splitlines()}
+    return {line.strip() for c in nb.cells if "solution" in c.metadata.get("tags", [])
+            for line in c.source.splitlines()
+            if len(line.strip()) > 15 and not line.strip().startswith("#") and line.strip() not in elsewhere}
+
+
+def test_the_student_edition_has_no_solution_every_stub_and_no_outputs(student):
+    assert TWINS
+    assert sum(len(solution_lines(t)) for t in TWINS) > 0, "the instructor edition should have solutions to remove"
+    for twin in TWINS:
+        edition = nbformat.read(student / twin.with_suffix(".ipynb").name, as_version=4)
+        assert not [c for c in edition.cells if "solution" in c.metadata.get("tags", [])], twin.name
+        text = "\n".join(c.source for c in edition.cells)
+        leaked = [line for line in solution_lines(twin) if line in text]
+        assert not leaked, f"solution code in the student edition of {twin.name}: {leaked}"
+        stubs = [c.source for c in jupytext.read(twin).cells if is_stub(c)]
+        assert stubs == [c.source for c in edition.cells if is_stub(c)], f"{twin.name}: an exercise stub is missing"
+        code = [c for c in edition.cells if c.cell_type == "code"]
+        assert all(c.outputs == [] and c.execution_count is None for c in code), f"{twin.name} has outputs"
+
+
+def execute(path, env, cwd):
+    """Run the notebook at `path` top to bottom in a fresh kernel with `env`; return it executed."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
+    with pytest.MonkeyPatch.context() as patch:  # the kernel inherits this process's environment
+        for name in [k for k in os.environ if k.startswith("VAE_LITE_")]:
+            patch.delenv(name)
+        for name, value in env.items():
+            patch.setenv(name, value)
+        client.execute()
+    return nb
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("twin", TWINS, ids=[t.stem for t in TWINS])
+def test_the_student_edition_runs_and_every_checker_says_not_attempted_yet(student, twin):
+    path = student / twin.with_suffix(".ipynb").name
+    nb = execute(path, {"VAE_LITE_QUICK": "1", "VAE_LITE_DEVICE": "cpu"}, cwd=student)
+    stubs = [c for c in nb.cells if is_stub(c)]
+    for cell in stubs:
+        said = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+        assert "not attempted yet" in said, f"{path.name}: the checker under\n{cell.source}\nsaid {said!r}"
+
+
+# ------------------------------------------------------------------ every notebook on other data
+
+OTHER_DATASETS = [pytest.param("digits"), pytest.param("fashion-mnist", marks=pytest.mark.skipif(
+    not Path("/usr/share/datasets/fashion-mnist").is_dir(), reason="apt-get install dataset-fashion-mnist"))]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", OTHER_DATASETS)
+@pytest.mark.parametrize("twin", TWINS, ids=[t.stem for t in TWINS])
+def test_every_notebook_runs_on_another_data_set(twin, dataset, tmp_path):
+    """VAE_LITE_DATASET switches every notebook to other data: each must still run top to bottom.
+
+    Only that it runs is checked here (no stored outputs are compared: they come from MNIST).
+    """
+    nb = jupytext.read(twin)
+    path = tmp_path / twin.with_suffix(".ipynb").name
+    nbformat.write(nb, path)
+    executed = execute(path, {"VAE_LITE_QUICK": "1", "VAE_LITE_DEVICE": "cpu", "VAE_LITE_DATASET": dataset},
+                       cwd=NOTEBOOKS)
+    assert any(c.cell_type == "code" and c.get("execution_count") for c in executed.cells)
