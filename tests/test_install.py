@@ -2,6 +2,7 @@
 Colab (simulated), a wheel that works on its own, and CI running the tests."""
 
 import importlib.metadata
+import json
 import os
 import re
 import subprocess
@@ -208,3 +209,16 @@ def test_a_wheel_holds_the_checkpoint_and_trains_in_a_clean_environment(torch_on
     said = run([torch_only, "-m", "vae_lite", "train", "--dataset", "digits", "--epochs", "1", "--out", "m.pt"],
                cwd=work, env=env, timeout=600)
     assert (work / "m.pt").is_file(), said
+
+
+def test_teaching_guide_shows_the_measured_timings():
+    """TEACHING.md's timings table is generated from benchmarks/results/notebooks.json, never typed."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import teaching
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    results = json.loads(teaching.RESULTS.read_text())
+    assert results["notebooks"]
+    text = teaching.GUIDE.read_text()
+    assert teaching.refreshed(text, results) == text, "run `python tools/teaching.py`"

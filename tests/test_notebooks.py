@@ -316,3 +316,10 @@ def test_every_notebook_runs_on_another_data_set(twin, dataset, tmp_path):
     executed = execute(path, {"VAE_LITE_QUICK": "1", "VAE_LITE_DEVICE": "cpu", "VAE_LITE_DATASET": dataset},
                        cwd=NOTEBOOKS)
     assert any(c.cell_type == "code" and c.get("execution_count") for c in executed.cells)
+
+
+def test_readme_badges_are_the_ones_the_tool_writes_from_pyproject():
+    colab = import_tool("colab")
+    text = colab.README.read_text()
+    assert colab.readme_with_badges(text, colab.repository()) == text, "run `python tools/colab.py`"
+    assert colab.readme_with_badges(text, "https://github.com/other/place") != text  # the check can fail

@@ -97,6 +97,18 @@ def with_colab_cells(nb, notebook, url):
     return nb
 
 
+README = ROOT / "README.md"
+README_MARKERS = ("<!-- badges: written by tools/colab.py -->\n", "\n<!-- /badges -->")
+
+
+def readme_with_badges(text, url):
+    """README.md's badge block (between its markers) opening the first notebook."""
+    start, end = README_MARKERS
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}{badges(url, twins()[0].with_suffix('.ipynb').name)}{end}{tail}"
+
+
 def refresh(py_path, url, write=True):
     """Put the current cells into the twin at `py_path`; True if that changed it."""
     text = twin_text(with_colab_cells(jupytext.read(py_path), py_path.with_suffix(".ipynb").name, url))
@@ -114,6 +126,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     url = repository()
     stale = [p.name for p in twins(args.prefixes) if refresh(p, url, write=not args.check)]
+    readme = readme_with_badges(README.read_text(), url)
+    if readme != README.read_text():
+        stale.append(README.name)
+        if not args.check:
+            write_atomically(readme, README)
     for name in stale:
         print(f"{name}: {'lacks the current Colab cells' if args.check else 'Colab cells written'}")
     if args.check and stale:
