@@ -127,7 +127,7 @@ def main():
         raise SystemExit(f"{readme} lacks the {START} ... {END} markers")
     before, rest = text.split(START, 1)
     after = rest.split(END, 1)[1]
-    from vae_lite.data import atomic_write
+    from vae_lite._files import atomic_write
 
     atomic_write(readme, lambda f: f.write((before + "\n".join(lines) + after).encode()))
     print(f"updated {readme}")

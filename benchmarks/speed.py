@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 import vae_lite
-from vae_lite.data import atomic_write
+from vae_lite._files import atomic_write
 
 TARGETS = {"fit_over_bare": 1.05, "reference_over_fit": 1.8}  # fit at most 5 % slower; reference 1.8 x fit
 

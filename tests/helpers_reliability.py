@@ -1,15 +1,10 @@
-"""Fakes for the data tests: tiny IDX data sets, a local download mirror, a guard that records
-file writes, and a child program that downloads as a real process.
-
-Child program:  python tests/helpers_reliability.py download DIR URL MD5S_JSON READY_DIR
-    wait for the other child, then load (and download) into DIR
-"""
+"""Fakes for the data tests: tiny IDX data sets, a local download mirror, and a guard that
+records file writes."""
 
 import contextlib
 import gzip
 import hashlib
 import http.server
-import json
 import os
 import struct
 import sys
@@ -152,31 +147,3 @@ def recorded_writes():
         yield log
     finally:
         _recorders.remove(log)
-
-
-# ------------------------------------------------------------------ child programs
-
-def _child_download(directory, url, md5s_json, ready_dir):
-    """load_dataset('mnist', root=directory) with `url` as the only mirror, at the same moment as a twin."""
-    import vae_lite
-    import vae_lite.data as data
-
-    os.environ.pop("VAE_LITE_DATA", None)  # only `directory` may hold the files (CI sets this)
-    data._cache_dir = lambda: Path(directory) / "no-cache"
-    data.search_dirs = lambda name, root=None: [Path(root)]
-    data.IDX_FILES["mnist"] = json.loads(md5s_json)
-    data.MIRRORS["mnist"] = [url]
-    # both children start at the same moment: each announces it is ready, then waits for the other
-    ready = Path(ready_dir)
-    (ready / str(os.getpid())).touch()
-    deadline = time.monotonic() + 30
-    while len(list(ready.iterdir())) < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    loaded = vae_lite.load_dataset("mnist", root=directory)
-    print(json.dumps({"ok": True, "train": loaded.train.sum().item(), "test": loaded.test.sum().item(),
-                      "labels": loaded.train_labels.tolist()}))
-
-
-if __name__ == "__main__":
-    command, *arguments = sys.argv[1:]
-    {"download": _child_download}[command](*arguments)

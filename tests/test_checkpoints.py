@@ -128,7 +128,7 @@ def test_saved_files_are_as_readable_as_files_written_with_open(tmp_path):
 
 def test_a_running_process_keeps_its_temporary_file(tmp_path):
     """Only leftovers of processes that are gone are removed, never a save in progress."""
-    from vae_lite.data import _HOST, atomic_write
+    from vae_lite._files import _HOST, atomic_write
 
     path = tmp_path / "model.pt"
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import atomic_write
+from ._files import atomic_write
 from .models import VAE, Autoencoder
 
 FORMAT = "vae_lite-checkpoint"
