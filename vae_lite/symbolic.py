@@ -157,7 +157,8 @@ def readable_forms():
     expressions and "posterior": {m: ..., v: ...} to substitute.
     """
     model = linear_gaussian()
-    reconstruction = _sum(-sp.log(2 * sp.pi * s**2) / 2, -_sum((x - b - w * mu_q) ** 2, w**2 * sigma_q**2) / (2 * s**2))
+    squared = _sum((x - b - w * mu_q) ** 2, w**2 * sigma_q**2) / (2 * s**2)
+    reconstruction = _sum(-sp.log(2 * sp.pi * s**2) / 2, sp.Mul(-1, squared, evaluate=False))
     kl_prior = sp.Mul(half, _sum(mu_q**2, sigma_q**2, -sp.log(sigma_q**2), -1), evaluate=False)
     return {
         "reconstruction": reconstruction,
