@@ -112,9 +112,13 @@ short = log_px_reference - estimates[ks[-1]].median().item()
 print(f"KL(q(z|x) || p(z)) = {kl_to_prior:.1f} nats, so prior sampling needs about "
       f"e^{kl_to_prior:.1f} = {math.exp(kl_to_prior):.0e} samples")
 print(f"with {ks[-1]:,} samples it is {short:.1f} nats short of the encoder-based estimate")
-assert short > -0.5, "no estimate of this kind should beat the encoder-based one by more than noise"
-if data.name == "mnist":  # a 28 x 28 digit holds many nats of information about its code
-    assert kl_to_prior > 15 and short > 10, "on MNIST, prior sampling should be hopeless: KL of 15+ nats"
+assert short > -0.5, "prior sampling should not beat sampling from q(z|x) by more than noise"
+if data.name == "mnist":  # a 28 x 28 digit tells the encoder tens of nats about its code
+    assert kl_to_prior > 15, f"KL(q(z|x) || p(z)) is only {kl_to_prior:.1f} nats for an MNIST digit: " \
+        "is the KL summed over the latent dimensions?"
+    assert short > 10, "on MNIST, prior sampling should still be far short of log p(x)"
+else:
+    print(f"(the MNIST checks of these two numbers do not apply to {data.name})")
 
 # %% [markdown]
 # On MNIST the estimate is still tens of nats short after 100,000 samples, and about 10¹⁰ would be

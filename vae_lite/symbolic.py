@@ -336,6 +336,22 @@ def kl_is_never_negative(kl=None):
     }
 
 
+def kl_wrong_forms(kl=None):
+    r"""KL(N(mu, sigma^2) || N(0, 1)) as it comes out with each common mistake, for naming one when seen.
+
+    From the right form 1/2 (mu^2 + sigma^2 - log sigma^2 - 1): sigma written where sigma^2
+    belongs (the write-up's sigma = E[(x - mu)^2]), the 1/2 forgotten, the -1 forgotten, the sign
+    flipped. Returns {what went wrong: expression in mu and sigma}.
+    """
+    kl = kl_standard_normal() if kl is None else kl
+    return {
+        "sigma where sigma^2 belongs": kl.subs(sigma, sp.sqrt(sigma)),
+        "the factor 1/2 forgotten": 2 * kl,
+        "the -1 forgotten": kl + half,
+        "the sign flipped": -kl,
+    }
+
+
 def kl_diagonal(dims=2):
     r"""KL(N(mu, diag(sigma^2)) || N(0, I)) in `dims` dimensions, integrated by sympy one axis at a time.
 
