@@ -176,7 +176,7 @@ def plot_elbo_gap(mus, elbos, log_evidence, posterior_mean=None, ax=None):
         ax.axvline(float(posterior_mean), color="gray", linewidth=1, label="posterior mean")
     ax.set_xlabel("mean of q")
     ax.set_ylabel("nats")
-    ax.legend(loc="lower center")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))  # outside: the curve fills the axes
     return ax.figure
 
 
@@ -205,7 +205,7 @@ def plot_log_below_tangent(low=0.05, high=4.0, ax=None):
     ax.plot(t, t - 1, label="t − 1 (the tangent at t = 1)")
     ax.plot(t, np.log(t), label="log t")
     ax.fill_between(t, np.log(t), t - 1, alpha=0.2, label="gap t − 1 − log t ≥ 0")
-    ax.plot([1], [0], marker="o", color="black", label="touch at t = 1")
+    ax.plot([1], [0], marker="o", linestyle="none", color="black", label="touch at t = 1")
     ax.set_xlabel("t")
     ax.legend(loc="lower right")
     return ax.figure
