@@ -204,7 +204,7 @@ assert small_test - small_train > 2 * (big_test - big_train), \
 
 # %% [markdown]
 # The small AE reconstructs its own images better than the large one does its own, and new images
-# far worse than its own: it has memorised its training set rather than learned what images have
+# clearly worse than its own: it has memorised its training set rather than learned what images have
 # in common. A train/test gap many times the large AE's is the sign.
 #
 # ## Common mistakes

@@ -26,7 +26,7 @@ import torch
 from IPython.display import display
 
 import vae_lite
-from vae_lite import check, plots, symbolic
+from vae_lite import check, gradients, plots, symbolic, widgets
 
 QUICK = vae_lite.setup_notebook()
 
@@ -108,9 +108,16 @@ for name, (g_mu, g_sigma) in means.items():
 # ## Experiments
 #
 # ### Both estimators, by sampling
-# At μ = 0.5, σ = 1 we draw n samples, form each estimate, and repeat many times: the mean of the
-# repeats shows the bias (none), their variance shows how noisy one estimate is. The pathwise
-# derivative f′(z) comes from autograd, as in a VAE.
+# `vae_lite.gradients` has both estimators, one estimate per draw of ε (autograd gives the pathwise
+# one its f′, as in a VAE):
+
+# %%
+print(inspect.getsource(gradients.pathwise_gradients))
+print(inspect.getsource(gradients.score_function_gradients))
+
+# %% [markdown]
+# At μ = 0.5, σ = 1 we draw n samples, average each estimator over them, and repeat many times: the
+# mean of the repeats shows the bias (none), their variance shows how noisy one estimate is.
 #
 # > **Predict, then run.** Both estimators are unbiased. Which one is noisier, and how does the noise
 # > change when n grows four-fold?
@@ -129,11 +136,9 @@ sample_counts = [1, 4, 16, 64, 256]
 def estimates(n, generator):
     """(pathwise, score) estimates of d/dmu E[sin z], `repeats` of each, from n samples apiece."""
     eps = torch.randn(repeats, n, generator=generator, dtype=torch.float64)
-    z = (mu0 + sigma0 * eps).requires_grad_()
-    (f_prime,) = torch.autograd.grad(torch.sin(z).sum(), z)  # autograd gives f'(z) at every sample
-    pathwise = f_prime.mean(dim=1)
-    score = (torch.sin(z.detach()) * (z.detach() - mu0) / sigma0**2).mean(dim=1)
-    return pathwise, score
+    pathwise, _ = gradients.pathwise_gradients(torch.sin, mu0, sigma0, eps)  # d/dmu for each draw
+    score, _ = gradients.score_function_gradients(torch.sin, mu0, sigma0, eps)
+    return pathwise.mean(dim=1), score.mean(dim=1)
 
 
 generator = torch.Generator().manual_seed(0)
@@ -176,9 +181,9 @@ print(f"{'d':>3} {'pathwise var':>13} {'score var':>10}")
 by_dimension = {}
 for d in (1, 5, 20):
     eps = torch.randn(repeats, 16, d, generator=generator, dtype=torch.float64)
-    z = mu0 + sigma0 * eps
-    pathwise = torch.cos(z[..., 0]).mean(dim=1)  # d f / d z_1 = cos z_1
-    score = (torch.sin(z).sum(dim=-1) * (z[..., 0] - mu0) / sigma0**2).mean(dim=1)
+    f = lambda z: torch.sin(z).sum(dim=-1, keepdim=True)  # one value per sample of z, kept as (..., 1)
+    pathwise = gradients.pathwise_gradients(f, mu0, sigma0, eps)[0][..., 0].mean(dim=1)  # d/dmu_1
+    score = gradients.score_function_gradients(f, mu0, sigma0, eps)[0][..., 0].mean(dim=1)
     by_dimension[d] = (pathwise.var().item(), score.var().item())
     print(f"{d:>3} {by_dimension[d][0]:13.5f} {by_dimension[d][1]:10.5f}")
 assert by_dimension[20][1] > 5 * by_dimension[1][1], "the score-function variance should grow with the dimension"
@@ -195,9 +200,7 @@ assert by_dimension[20][0] < 2 * by_dimension[1][0], "the pathwise variance shou
 # E[z²] in μ and σ, with ±2 standard-error bars and the exact values marked.*
 
 # %%
-from vae_lite.widgets import reparameterization_explorer
-
-display(reparameterization_explorer())
+display(widgets.ReparameterizationExplorer())
 
 # %% [markdown]
 # ## Common mistakes
@@ -279,14 +282,12 @@ for distribution in (torch.distributions.Bernoulli(probs=torch.tensor(0.3)),
                      torch.distributions.Normal(0.0, 1.0)):
     print(f"{type(distribution).__name__:>11}: has rsample() = {distribution.has_rsample}")
 step = lambda z: (torch.sign(z) + 1) / 2  # 1 for z > 0, else 0; autograd knows sign's derivative is 0
-mu_s = torch.tensor(0.3, requires_grad=True)
-z_s = mu_s + 1.5 * torch.randn(100_000, generator=torch.Generator().manual_seed(0))
-(pathwise_step,) = torch.autograd.grad(step(z_s).mean(), mu_s)
+eps = torch.randn(100_000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+pathwise_step = gradients.pathwise_gradients(step, 0.3, 1.5, eps)[0].mean().item()
+score_step = gradients.score_function_gradients(step, 0.3, 1.5, eps)[0].mean().item()
 exact_step = math.exp(-0.5 * (0.3 / 1.5) ** 2) / (1.5 * math.sqrt(2 * math.pi))  # d/dmu P(z > 0) = density of z at 0
-torch.manual_seed(1)
-score_step = score_function_gradient(step, 0.3, 1.5, 100_000).item()
-print(f"f = step: pathwise {pathwise_step.item():.3f}, score function {score_step:.2f}, exact {exact_step:.2f}")
-assert pathwise_step.item() == 0 and abs(score_step - exact_step) < 0.03
+print(f"f = step: pathwise {pathwise_step:.3f}, score function {score_step:.2f}, exact {exact_step:.2f}")
+assert pathwise_step == 0 and abs(score_step - exact_step) < 0.03
 
 # %% [markdown]
 # ## Summary

@@ -23,7 +23,7 @@ import torch
 from IPython.display import Math, display
 
 import vae_lite
-from vae_lite import check, plots, symbolic
+from vae_lite import check, plots, symbolic, widgets
 
 QUICK = vae_lite.setup_notebook()
 
@@ -197,9 +197,7 @@ for mq, sq, mp, sp_ in [(1.0, 0.5, 0.0, 1.0), (0.0, 1.0, 1.0, 0.5), (-2.0, 3.0, 
 # as a shaded curve, with the closed-form KL in the title and, below, the Monte Carlo estimate beside it.*
 
 # %%
-from vae_lite.widgets import kl_explorer
-
-display(kl_explorer())
+display(widgets.KLExplorer())
 
 # %% [markdown]
 # ## Common mistakes

@@ -54,10 +54,11 @@ MISTAKES = {
     "loss with -KL": Mistake(
         "the ELBO as reconstruction + KL (the loss ||x - x_hat||^2 - KL)", "write-up 1; pytorch/examples #824",
         "vae_lite.objectives.elbo", """
-        def elbo(model, x, beta=1.0, samples=1, generator=None):
-            mu, logvar = model.encode(x)
+        def elbo(model, x, beta=1.0, samples=1, generator=None, y=None):
+            labels = () if y is None else (y,)
+            mu, logvar = model.encode(x, *labels)
             z = reparameterize(mu.expand(samples, *mu.shape), logvar.expand(samples, *logvar.shape), generator)
-            reconstruction = model.log_likelihood(x, z).mean(dim=0)
+            reconstruction = model.log_likelihood(x, z, *labels).mean(dim=0)
             kl = kl_standard_normal(mu, logvar)
             return ELBO(reconstruction + beta * kl, reconstruction, kl)
         """),
