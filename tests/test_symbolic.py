@@ -183,3 +183,18 @@ def test_expected_gradient_and_both_estimators_agree_with_numerics():
     assert float(value.subs(at)) == pytest.approx(numeric(m, sd), abs=1e-8)
     assert float(d_mu.subs(at)) == pytest.approx((numeric(m + h, sd) - numeric(m - h, sd)) / (2 * h), abs=1e-6)
     assert float(d_sigma.subs(at)) == pytest.approx((numeric(m, sd + h) - numeric(m, sd - h)) / (2 * h), abs=1e-6)
+
+
+def test_kl_wrong_forms_are_the_named_mistakes_and_all_differ_from_the_kl(kl):
+    forms = symbolic.kl_wrong_forms(kl)
+    mu, sigma = symbolic.mu, symbolic.sigma
+    expected = {
+        "sigma where sigma^2 belongs": (mu**2 + sigma - sp.log(sigma) - 1) / 2,
+        "the factor 1/2 forgotten": mu**2 + sigma**2 - sp.log(sigma**2) - 1,
+        "the -1 forgotten": (mu**2 + sigma**2 - sp.log(sigma**2)) / 2,
+        "the sign flipped": -(mu**2 + sigma**2 - sp.log(sigma**2) - 1) / 2,
+    }
+    assert forms.keys() == expected.keys()
+    for name, form in forms.items():
+        assert symbolic.is_zero(form - expected[name]), name
+        assert not symbolic.is_zero(form - kl), f"{name} should differ from the right KL"
