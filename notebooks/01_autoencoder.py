@@ -246,7 +246,7 @@ def nearest_code_distance(samples, codes):
 
 check.nearest_code_distance(nearest_code_distance);
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution
 def nearest_code_distance(samples, codes):
     return torch.cdist(samples, codes).min(dim=1).values
@@ -262,7 +262,7 @@ assert check.nearest_code_distance(nearest_code_distance)
 # for test codes with how sharp the decoded images are (the mean entropy of the decoded pixel
 # probabilities, in nats per image: a blur has high entropy). One answer below.
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution. The fitted Gaussian's samples decode to sharper images than those of N(0, I), about as
 # sharp as reconstructions (the pixel entropies below), though many are malformed. Their distance to
 # the nearest training code does not follow: it depends on how spread out the samples are, not only on

@@ -474,7 +474,7 @@ def elbo_monte_carlo(x, mu_q, sigma_q, n):
 
 check.elbo_monte_carlo(elbo_monte_carlo);
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution
 def elbo_monte_carlo(x, mu_q, sigma_q, n):
     Normal = torch.distributions.Normal
@@ -491,7 +491,7 @@ assert check.elbo_monte_carlo(elbo_monte_carlo)
 # Jensen experiment *exactly* log p(x), with zero spread, when q is the true posterior? Check it with
 # `q = torch.distributions.Normal(post_mean, post_std)`.
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution: with q = p(z|x), p(x, z) / q(z) = p(x, z) / p(z|x) = p(x) for every z (Bayes' rule, step 1),
 # so every weight is the same number and both averages equal log p(x): Jensen holds with equality.
 q = torch.distributions.Normal(torch.tensor(post_mean, dtype=torch.float64), post_std)

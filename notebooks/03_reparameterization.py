@@ -194,7 +194,7 @@ assert by_dimension[20][0] < 2 * by_dimension[1][0], "the pathwise variance shou
 #
 # ### Explore
 # Move μ and σ: the samples z = μ + σε move with them, and so does the gradient estimate.
-
+#
 # *Figure (widget; a still without a live kernel): left, a histogram of 200 samples z = μ + σε under
 # the N(μ, σ²) density; right, bars of the pathwise and score-function estimates of the gradient of
 # E[z²] in μ and σ, with ±2 standard-error bars and the exact values marked.*
@@ -234,7 +234,7 @@ def reparameterize(mu, logvar):
 
 check.reparameterize(reparameterize);
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution
 def reparameterize(mu, logvar):
     eps = torch.randn_like(mu)
@@ -257,7 +257,7 @@ def score_function_gradient(f, mu, sigma, n):
 
 check.score_function_gradient(score_function_gradient);
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution
 def score_function_gradient(f, mu, sigma, n):
     z = mu + sigma * torch.randn(n, dtype=torch.float64)

@@ -192,9 +192,10 @@ for mq, sq, mp, sp_ in [(1.0, 0.5, 0.0, 1.0), (0.0, 1.0, 1.0, 0.5), (-2.0, 3.0, 
 # %% [markdown]
 # ### Explore
 # Move μ and σ: the two densities, the closed-form KL and a Monte Carlo estimate next to it.
-
+#
 # *Figure (widget; a still without a live kernel): the prior N(0, 1) as a grey curve and q = N(μ, σ²)
-# as a shaded curve, with the closed-form KL in the title and, below, the Monte Carlo estimate beside it.*
+# as a shaded blue curve, with the closed-form KL in the title; the live widget prints the Monte Carlo
+# estimate under the picture.*
 
 # %%
 display(widgets.KLExplorer())
@@ -256,7 +257,7 @@ def kl_closed_form(mu, logvar):
 
 check.kl_closed_form(kl_closed_form);
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution
 def kl_closed_form(mu, logvar):
     return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(dim=-1)
@@ -269,7 +270,7 @@ assert check.kl_closed_form(kl_closed_form)
 # σ → ∞? Use `sp.limit` on `kl` (with μ = 0) and compare it with −log σ and with σ²/2. Which term of
 # the formula punishes a too-narrow q, and which a too-wide one?
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution: both limits are infinite. Near 0 the KL grows like -log sigma (the -log sigma^2 term: a
 # too-narrow q is punished only logarithmically); for large sigma like sigma^2 / 2 (the sigma^2 term).
 kl_0 = kl.subs(symbolic.mu, 0)
