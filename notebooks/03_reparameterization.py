@@ -18,18 +18,17 @@
 # ## Setup
 
 # %%
+import inspect
 import math
 
 import sympy as sp
 import torch
+from IPython.display import display
 
 import vae_lite
-from vae_lite import check, plots
-from vae_lite import symbolic as S
+from vae_lite import check, gradients, plots, symbolic, widgets
 
-torch.manual_seed(0)
-QUICK = vae_lite.quick_mode()
-print("quick mode" if QUICK else "class mode")
+QUICK = vae_lite.setup_notebook()
 
 # %% [markdown]
 # ## Derivation
@@ -38,6 +37,9 @@ print("quick mode" if QUICK else "class mode")
 # `sample()` draws z and returns it as a plain number: the graph from μ and σ to z is cut.
 # `rsample()` draws ε ~ N(0, 1) and returns μ + σ·ε, a differentiable function of μ and σ:
 # ∂z/∂μ = 1 and ∂z/∂σ = ε = (z − μ)/σ.
+#
+# > **Predict, then run.** Both calls return a number drawn from N(0.5, 1). Will `backward()` work
+# > through the first? Through the second?
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -63,12 +65,20 @@ assert not z_blocked.requires_grad and mu.grad.item() == 1.0 and math.isclose(si
 # %% [markdown]
 # `vae_lite.reparameterize` is the same trick with the encoder's parameterisation: it receives
 # log σ² (`logvar`), because an unconstrained number is easier for a network to output than a
-# positive one.
+# positive one. Then σ = exp(½ log σ²), so ∂z/∂μ = 1 and ∂z/∂ log σ² = ½ σ ε = ½ (z − μ).
 
 # %%
-import inspect
-
 print(inspect.getsource(vae_lite.reparameterize))
+mu_v = torch.tensor([0.5, -1.0], requires_grad=True)
+logvar_v = torch.tensor([0.0, math.log(4.0)], requires_grad=True)  # sigma = 1 and 2
+z_v = vae_lite.reparameterize(mu_v, logvar_v)
+assert z_v.requires_grad, "vae_lite.reparameterize returned a z that no gradient reaches: sample() instead of rsample()?"
+z_v.sum().backward()
+print("dz/dmu =", mu_v.grad.tolist(), "  dz/dlogvar =", [round(g, 4) for g in logvar_v.grad.tolist()],
+      "  (z - mu)/2 =", [round(d, 4) for d in ((z_v - mu_v) / 2).tolist()])
+assert torch.allclose(mu_v.grad, torch.ones(2)), "vae_lite.reparameterize: dz/dmu should be 1"
+assert torch.allclose(logvar_v.grad, ((z_v - mu_v) / 2).detach()), \
+    "vae_lite.reparameterize: dz/dlogvar should be (z - mu)/2, as for sigma = exp(logvar / 2)"
 
 # %% [markdown]
 # ### Two gradient estimators
@@ -84,9 +94,9 @@ print(inspect.getsource(vae_lite.reparameterize))
 
 # %%
 # NBVAL_CHECK_OUTPUT
-value, d_mu, d_sigma = S.expected_gradient()
-means = S.estimator_means()
-print("f(z)                 =", S.example_function())
+value, d_mu, d_sigma = symbolic.expected_gradient()
+means = symbolic.estimator_means()
+print("f(z)                 =", symbolic.example_function())
 print("E[f(z)]              =", value)
 print("exact d/dmu, d/dsigma =", d_mu, ",", d_sigma)
 for name, (g_mu, g_sigma) in means.items():
@@ -98,14 +108,24 @@ for name, (g_mu, g_sigma) in means.items():
 # ## Experiments
 #
 # ### Both estimators, by sampling
-# At μ = 0.5, σ = 1 we draw n samples, form each estimate, and repeat many times: the mean of the
-# repeats shows the bias (none), their variance shows how noisy one estimate is. The pathwise
-# derivative f′(z) comes from autograd, as in a VAE.
+# `vae_lite.gradients` has both estimators, one estimate per draw of ε (autograd gives the pathwise
+# one its f′, as in a VAE):
+
+# %%
+print(inspect.getsource(gradients.pathwise_gradients))
+print(inspect.getsource(gradients.score_function_gradients))
+
+# %% [markdown]
+# At μ = 0.5, σ = 1 we draw n samples, average each estimator over them, and repeat many times: the
+# mean of the repeats shows the bias (none), their variance shows how noisy one estimate is.
+#
+# > **Predict, then run.** Both estimators are unbiased. Which one is noisier, and how does the noise
+# > change when n grows four-fold?
 
 # %%
 # NBVAL_CHECK_OUTPUT
 mu0, sigma0 = 0.5, 1.0
-exact = float(d_mu.subs({S.mu: mu0, S.sigma: sigma0}))
+exact = float(d_mu.subs({symbolic.mu: mu0, symbolic.sigma: sigma0}))
 print(f"exact d/dmu E[sin z] at mu = {mu0}, sigma = {sigma0}: {exact:.6f}")
 
 # %%
@@ -116,11 +136,9 @@ sample_counts = [1, 4, 16, 64, 256]
 def estimates(n, generator):
     """(pathwise, score) estimates of d/dmu E[sin z], `repeats` of each, from n samples apiece."""
     eps = torch.randn(repeats, n, generator=generator, dtype=torch.float64)
-    z = (mu0 + sigma0 * eps).requires_grad_()
-    (f_prime,) = torch.autograd.grad(torch.sin(z).sum(), z)  # autograd gives f'(z) at every sample
-    pathwise = f_prime.mean(dim=1)
-    score = (torch.sin(z.detach()) * (z.detach() - mu0) / sigma0**2).mean(dim=1)
-    return pathwise, score
+    pathwise, _ = gradients.pathwise_gradients(torch.sin, mu0, sigma0, eps)  # d/dmu for each draw
+    score, _ = gradients.score_function_gradients(torch.sin, mu0, sigma0, eps)
+    return pathwise.mean(dim=1), score.mean(dim=1)
 
 
 generator = torch.Generator().manual_seed(0)
@@ -134,6 +152,10 @@ for n in sample_counts:
     for name, est in (("pathwise", pathwise), ("score function", score)):
         assert abs(est.mean().item() - exact) < 5 * est.std().item() / math.sqrt(repeats), \
             f"the {name} estimates should average to the exact gradient (within 5 standard errors)"
+
+# %% [markdown]
+# *Figure: variance of each estimator (y-axis, log scale) against the number of samples n (x-axis, log
+# scale): two parallel straight lines falling with slope −1, the score function's above the pathwise one.*
 
 # %%
 plots.plot_estimator_variance(sample_counts, variances);
@@ -151,15 +173,17 @@ assert ratio > 1, "here the pathwise estimator should be the less noisy one"
 # estimate for μ₁ multiplies *all* of f by (z₁ − μ₁)/σ², so the other dimensions add noise; the
 # pathwise estimate only sees ∂f/∂z₁. The cell below takes f(z) = Σᵢ sin zᵢ in d dimensions and
 # estimates ∂/∂μ₁ E[f] with 16 samples.
+#
+# > **Predict, then run.** From d = 1 to d = 20, what happens to each estimator's variance?
 
 # %%
 print(f"{'d':>3} {'pathwise var':>13} {'score var':>10}")
 by_dimension = {}
 for d in (1, 5, 20):
     eps = torch.randn(repeats, 16, d, generator=generator, dtype=torch.float64)
-    z = mu0 + sigma0 * eps
-    pathwise = torch.cos(z[..., 0]).mean(dim=1)  # d f / d z_1 = cos z_1
-    score = (torch.sin(z).sum(dim=-1) * (z[..., 0] - mu0) / sigma0**2).mean(dim=1)
+    f = lambda z: torch.sin(z).sum(dim=-1, keepdim=True)  # one value per sample of z, kept as (..., 1)
+    pathwise = gradients.pathwise_gradients(f, mu0, sigma0, eps)[0][..., 0].mean(dim=1)  # d/dmu_1
+    score = gradients.score_function_gradients(f, mu0, sigma0, eps)[0][..., 0].mean(dim=1)
     by_dimension[d] = (pathwise.var().item(), score.var().item())
     print(f"{d:>3} {by_dimension[d][0]:13.5f} {by_dimension[d][1]:10.5f}")
 assert by_dimension[20][1] > 5 * by_dimension[1][1], "the score-function variance should grow with the dimension"
@@ -170,29 +194,32 @@ assert by_dimension[20][0] < 2 * by_dimension[1][0], "the pathwise variance shou
 #
 # ### Explore
 # Move μ and σ: the samples z = μ + σε move with them, and so does the gradient estimate.
+#
+# *Figure (widget; a still without a live kernel): left, a histogram of 200 samples z = μ + σε under
+# the N(μ, σ²) density; right, bars of the pathwise and score-function estimates of the gradient of
+# E[z²] in μ and σ, with ±2 standard-error bars and the exact values marked.*
 
 # %%
-try:
-    from vae_lite.widgets import reparameterization_explorer
-except ImportError:
-    print("widget not available yet")
-else:
-    display(reparameterization_explorer())
+display(widgets.ReparameterizationExplorer())
 
 # %% [markdown]
 # ## Common mistakes
 #
 # > **Common mistake.** `σ = E[(x − μ)²]`: that is the *variance* σ², not the standard deviation.
 # > In code it shows up as `z = mu + torch.exp(logvar) * eps` (multiplies ε by σ²); the right form is
-# > `z = mu + torch.exp(0.5 * logvar) * eps`. The cell below draws with both and measures the spread.
+# > `z = mu + torch.exp(0.5 * logvar) * eps`. The cell below draws with the package's
+# > `vae_lite.reparameterize` and with the wrong form, and measures the spread.
 
 # %%
 mu_t, logvar_t = torch.zeros(100_000), torch.full((100_000,), math.log(4.0))  # sigma = 2, sigma^2 = 4
-eps = torch.randn(100_000, generator=torch.Generator().manual_seed(0))
-right = mu_t + torch.exp(0.5 * logvar_t) * eps
-wrong = mu_t + torch.exp(logvar_t) * eps
-print(f"sigma = 2: spread of the right samples {right.std():.3f}, of the wrong ones {wrong.std():.3f}")
-assert abs(right.std() - 2) < 0.05 and abs(wrong.std() - 4) < 0.1
+generator = torch.Generator().manual_seed(0)
+right = vae_lite.reparameterize(mu_t, logvar_t, generator=generator)
+wrong = mu_t + torch.exp(logvar_t) * torch.randn(100_000, generator=generator)
+print(f"sigma = 2: spread of vae_lite.reparameterize {right.std():.3f}, of the wrong form {wrong.std():.3f}")
+# 100,000 samples: the spread's standard error is 2 / sqrt(2 * 100,000) = 0.0045
+assert abs(right.std() - 2) < 0.03, \
+    f"vae_lite.reparameterize draws with spread {right.std():.2f} for sigma = 2: sigma is exp(logvar / 2), not exp(logvar) or logvar"
+assert abs(wrong.std() - 4) < 0.06
 
 # %% [markdown]
 # ## Exercises
@@ -207,7 +234,7 @@ def reparameterize(mu, logvar):
 
 check.reparameterize(reparameterize);
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution
 def reparameterize(mu, logvar):
     eps = torch.randn_like(mu)
@@ -220,7 +247,8 @@ assert check.reparameterize(reparameterize)
 # **Exercise 2.** Write `score_function_gradient(f, mu, sigma, n)`: the score-function estimate of
 # ∂/∂μ E[f(z)], z ~ N(μ, σ²), from n samples. The checker also tries a step function f(z) = [z > 0],
 # whose derivative is 0 almost everywhere: the pathwise estimator returns 0 there, the score
-# function gets it right. (When can a VAE *not* use the reparameterization trick?)
+# function gets it right. Then: when can a VAE *not* use the reparameterization trick? (Answer
+# below the solution.)
 
 # %%
 def score_function_gradient(f, mu, sigma, n):
@@ -229,7 +257,7 @@ def score_function_gradient(f, mu, sigma, n):
 
 check.score_function_gradient(score_function_gradient);
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution
 def score_function_gradient(f, mu, sigma, n):
     z = mu + sigma * torch.randn(n, dtype=torch.float64)
@@ -239,9 +267,34 @@ def score_function_gradient(f, mu, sigma, n):
 assert check.score_function_gradient(score_function_gradient)
 
 # %% [markdown]
+# **When a VAE cannot use the trick.** The pathwise estimator needs z to be a differentiable function
+# of the parameters, and f to have a useful derivative. Both fail for **discrete latent variables**
+# (a code that is one of K categories, or a vector of bits, as in discrete VAEs): a Bernoulli or
+# categorical sample cannot be written as parameters + noise with a derivative, and torch offers no
+# `rsample()` for it. Such models use the score function (with variance reduction) or a continuous
+# relaxation such as the Gumbel-softmax. The cell shows both facts: torch's discrete distributions
+# have no `rsample`, and for a step function the pathwise estimate is exactly 0 while the gradient is not.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for distribution in (torch.distributions.Bernoulli(probs=torch.tensor(0.3)),
+                     torch.distributions.Categorical(probs=torch.tensor([0.2, 0.5, 0.3])),
+                     torch.distributions.Normal(0.0, 1.0)):
+    print(f"{type(distribution).__name__:>11}: has rsample() = {distribution.has_rsample}")
+step = lambda z: (torch.sign(z) + 1) / 2  # 1 for z > 0, else 0; autograd knows sign's derivative is 0
+eps = torch.randn(100_000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+pathwise_step = gradients.pathwise_gradients(step, 0.3, 1.5, eps)[0].mean().item()
+score_step = gradients.score_function_gradients(step, 0.3, 1.5, eps)[0].mean().item()
+exact_step = math.exp(-0.5 * (0.3 / 1.5) ** 2) / (1.5 * math.sqrt(2 * math.pi))  # d/dmu P(z > 0) = density of z at 0
+print(f"f = step: pathwise {pathwise_step:.3f}, score function {score_step:.2f}, exact {exact_step:.2f}")
+assert pathwise_step == 0 and abs(score_step - exact_step) < 0.03
+
+# %% [markdown]
 # ## Summary
 # - `sample()` cuts the graph; `rsample()` = μ + σε keeps z a differentiable function of μ and σ.
 # - Pathwise and score-function estimators are both unbiased (sympy shows it exactly for sin z).
 # - Their variance falls as 1/n; the pathwise one is the less noisy here, and by far in a VAE.
 # - The encoder outputs log σ², so σ = exp(½ log σ²), not exp(log σ²).
+# - The trick needs a continuous z that is a differentiable function of its parameters: discrete
+#   latents need the score function or a relaxation.
 #   Next: [04 The closed-form KL](04_closed_form_kl.ipynb), the other term of the ELBO, without sampling.

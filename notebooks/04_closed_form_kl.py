@@ -23,12 +23,9 @@ import torch
 from IPython.display import Math, display
 
 import vae_lite
-from vae_lite import check
-from vae_lite import symbolic as S
+from vae_lite import check, plots, symbolic, widgets
 
-torch.manual_seed(0)
-QUICK = vae_lite.quick_mode()
-print("quick mode" if QUICK else "class mode")
+QUICK = vae_lite.setup_notebook()
 
 # %% [markdown]
 # ## Derivation
@@ -38,7 +35,7 @@ print("quick mode" if QUICK else "class mode")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-log_ratio = S.log_normal(S.z, S.mu, S.sigma) - S.log_normal(S.z, 0, 1)
+log_ratio = symbolic.log_normal(symbolic.z, symbolic.mu, symbolic.sigma) - symbolic.log_normal(symbolic.z, 0, 1)
 display(Math(r"\log \frac{q(z)}{p(z)} = " + sp.latex(sp.expand(log_ratio))))
 
 # %% [markdown]
@@ -47,23 +44,40 @@ display(Math(r"\log \frac{q(z)}{p(z)} = " + sp.latex(sp.expand(log_ratio))))
 
 # %%
 # NBVAL_CHECK_OUTPUT
-kl = S.kl_standard_normal()
+kl = symbolic.kl_standard_normal()
 display(Math(r"\mathrm{KL}(\mathcal{N}(\mu, \sigma^2) \,\|\, \mathcal{N}(0, 1)) = " + sp.latex(kl)))
-kl_var, var = S.in_terms_of_variance(kl)
+kl_var, var = symbolic.in_terms_of_variance(kl)
 display(Math(r"\text{in terms of } \sigma^2: \quad " + sp.latex(kl_var)))
 print(kl_var)
 
 # %% [markdown]
-# That is ½(μ² + σ² − log σ² − 1). It is 0 only at μ = 0, σ = 1 (q equal to the prior) and positive
-# everywhere else: sympy solves for where both derivatives vanish and checks the curvature there.
+# That is ½(μ² + σ² − log σ² − 1).
+#
+# > **Predict, then run.** Can this KL ever be negative? For which (μ, σ) is it 0?
+#
+# Write it as μ²/2 + g(σ²)/2 with g(t) = t − 1 − log t. The first term is ≥ 0. For the second,
+# g is convex (g″(t) = 1/t² > 0 for t > 0) and its only stationary point is t = 1, where g = 0: so
+# g(t) ≥ 0 for every t > 0, with equality only at t = 1. Sympy checks each piece; the KL is 0 only at
+# μ = 0, σ = 1 (q equal to the prior) and positive everywhere else. (In d dimensions it is a sum of
+# such terms, each ≥ 0.)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-stationary = sp.solve([sp.diff(kl, S.mu), sp.diff(kl, S.sigma)], [S.mu, S.sigma], dict=True)
-print("stationary points:", stationary, " KL there:", [kl.subs(p) for p in stationary])
-hessian = sp.hessian(kl, (S.mu, S.sigma)).subs(stationary[0])
-print("Hessian there:", hessian.tolist(), " positive definite:", hessian.is_positive_definite)
-assert stationary == [{S.mu: 0, S.sigma: 1}] and kl.subs(stationary[0]) == 0 and hessian.is_positive_definite
+proof = symbolic.kl_is_never_negative(kl)
+print("KL - (mu^2/2 + g(sigma^2)/2) simplifies to", sp.simplify(proof["residual"]), "  with g(t) =", proof["g"])
+print("g''(t) =", proof["second_derivative"], "  positive for every t > 0:", proof["convex"])
+print("g'(t) = 0 at t =", proof["stationary"], "  where g =", proof["minimum"])
+assert symbolic.is_zero(proof["residual"]) and proof["convex"] and proof["stationary"] == [1] and proof["minimum"] == [0]
+
+# %% [markdown]
+# The same argument as a picture: log t never rises above its tangent t − 1 at t = 1, so the gap
+# t − 1 − log t is never negative.
+#
+# *Figure: the straight line t − 1 and the curve log t against t, touching at t = 1 (a black dot),
+# the curve below the line everywhere else; the shaded region between them is g(t) ≥ 0.*
+
+# %%
+plots.plot_log_below_tangent();
 
 # %% [markdown]
 # ### d dimensions: a sum
@@ -73,9 +87,9 @@ assert stationary == [{S.mu: 0, S.sigma: 1}] and kl.subs(stationary[0]) == 0 and
 
 # %%
 # NBVAL_CHECK_OUTPUT
-kl_2d, means, stds = S.kl_diagonal(2)
+kl_2d, means, stds = symbolic.kl_diagonal(2)
 display(Math(r"\mathrm{KL}_{2\text{-d}} = " + sp.latex(kl_2d)))
-per_dimension = sum(kl.subs({S.mu: m, S.sigma: sd}) for m, sd in zip(means, stds))
+per_dimension = sum(kl.subs({symbolic.mu: m, symbolic.sigma: sd}) for m, sd in zip(means, stds))
 print("KL_2d - (KL of dimension 1 + KL of dimension 2) simplifies to", sp.simplify(sp.expand_log(kl_2d - per_dimension, force=True)))
 
 # %% [markdown]
@@ -87,12 +101,12 @@ print("KL_2d - (KL of dimension 1 + KL of dimension 2) simplifies to", sp.simpli
 # %%
 # NBVAL_CHECK_OUTPUT
 mu_p, sigma_p = sp.Symbol("mu_p", real=True), sp.Symbol("sigma_p", positive=True)
-kl_general = S.kl_gaussians(S.mu_q, S.sigma_q, mu_p, sigma_p)
+kl_general = symbolic.kl_gaussians(symbolic.mu_q, symbolic.sigma_q, mu_p, sigma_p)
 display(Math(r"\mathrm{KL}(\mathcal{N}(\mu_q, \sigma_q^2) \,\|\, \mathcal{N}(\mu_p, \sigma_p^2)) = " + sp.latex(kl_general)))
-back = kl_general.subs({mu_p: 0, sigma_p: 1}) - kl.subs({S.mu: S.mu_q, S.sigma: S.sigma_q})
+back = kl_general.subs({mu_p: 0, sigma_p: 1}) - kl.subs({symbolic.mu: symbolic.mu_q, symbolic.sigma: symbolic.sigma_q})
 print("with mu_p = 0, sigma_p = 1 it differs from the standard-normal KL by", sp.simplify(back))
-swapped = S.kl_gaussians(mu_p, sigma_p, S.mu_q, S.sigma_q)
-example = {S.mu_q: 1, S.sigma_q: sp.Rational(1, 2), mu_p: 0, sigma_p: 1}
+swapped = symbolic.kl_gaussians(mu_p, sigma_p, symbolic.mu_q, symbolic.sigma_q)
+example = {symbolic.mu_q: 1, symbolic.sigma_q: sp.Rational(1, 2), mu_p: 0, sigma_p: 1}
 print(f"KL(q || p) = {float(kl_general.subs(example)):.4f}, KL(p || q) = {float(swapped.subs(example)):.4f} "
       "for q = N(1, 0.5^2), p = N(0, 1)")
 
@@ -106,15 +120,22 @@ print(f"KL(q || p) = {float(kl_general.subs(example)):.4f}, KL(p || q) = {float(
 # %%
 # NBVAL_CHECK_OUTPUT
 cases = [(0.0, 1.0), (1.0, 1.0), (0.0, 2.0), (0.0, 0.5), (-1.5, 0.3), (2.0, 3.0)]
-kl_fn = sp.lambdify((S.mu, S.sigma), kl, "math")
+kl_fn = sp.lambdify((symbolic.mu, symbolic.sigma), kl, "math")
+rows = []
 print(f"{'mu':>5} {'sigma':>6} {'sympy':>9} {'vae_lite':>9} {'torch':>9}")
 for m, sd in cases:
     mu_t, sd_t = torch.tensor([[m]], dtype=torch.float64), torch.tensor([[sd]], dtype=torch.float64)
     ours = vae_lite.kl_standard_normal(mu_t, 2 * sd_t.log()).item()
     theirs = torch.distributions.kl_divergence(torch.distributions.Normal(mu_t, sd_t),
                                                torch.distributions.Normal(0.0, 1.0)).item()
-    print(f"{m:5.1f} {sd:6.1f} {kl_fn(m, sd):9.5f} {ours:9.5f} {theirs:9.5f}")
-    assert abs(ours - kl_fn(m, sd)) < 1e-10 and abs(theirs - kl_fn(m, sd)) < 1e-10
+    rows.append((kl_fn(m, sd), ours, theirs))
+    print(f"{m:5.1f} {sd:6.1f} {rows[-1][0]:9.5f} {ours:9.5f} {theirs:9.5f}")
+assert rows and all(abs(theirs - exact) < 1e-10 for exact, _, theirs in rows), "torch and sympy disagree"
+# if vae_lite disagrees, name the common mistake that gives its numbers in every case
+wrong = {what: sp.lambdify((symbolic.mu, symbolic.sigma), form, "math") for what, form in symbolic.kl_wrong_forms(kl).items()}
+seen = [what for what, f in wrong.items() if all(abs(f(m, sd) - ours) < 1e-9 for (m, sd), (_, ours, _) in zip(cases, rows))]
+assert all(abs(ours - exact) < 1e-10 for exact, ours, _ in rows), \
+    f"vae_lite.kl_standard_normal disagrees with sympy's integral" + (f": it has {seen[0]}" if seen else "")
 
 # %% [markdown]
 # ### And a fourth, by sampling: Monte Carlo with its standard error
@@ -150,7 +171,9 @@ p20 = torch.distributions.Independent(torch.distributions.Normal(torch.zeros(20,
 theirs = torch.distributions.kl_divergence(q20, p20).item()
 by_sympy = sum(kl_fn(m, math.exp(lv / 2)) for m, lv in zip(mu_20.tolist(), logvar_20.tolist()))
 print(f"20-d KL: vae_lite {ours:.6f}, torch {theirs:.6f}, sum of sympy's 1-d formula {by_sympy:.6f}")
-assert abs(ours - theirs) < 1e-9 and abs(ours - by_sympy) < 1e-9
+assert abs(theirs - by_sympy) < 1e-9, "torch and sympy disagree"
+assert abs(ours - by_sympy) < 1e-9, f"vae_lite.kl_standard_normal gives {ours:.4f} in 20 dimensions, the sum of the " \
+    f"20 one-dimensional KLs is {by_sympy:.4f}" + (": it averages over the dimensions instead of summing" if abs(ours - by_sympy / 20) < 1e-9 else "")
 
 # %% [markdown]
 # ### Two Gaussians, in code
@@ -158,7 +181,7 @@ assert abs(ours - theirs) < 1e-9 and abs(ours - by_sympy) < 1e-9
 
 # %%
 # NBVAL_CHECK_OUTPUT
-general_fn = sp.lambdify((S.mu_q, S.sigma_q, mu_p, sigma_p), kl_general, "math")
+general_fn = sp.lambdify((symbolic.mu_q, symbolic.sigma_q, mu_p, sigma_p), kl_general, "math")
 t = lambda v: torch.tensor([[v]], dtype=torch.float64)
 for mq, sq, mp, sp_ in [(1.0, 0.5, 0.0, 1.0), (0.0, 1.0, 1.0, 0.5), (-2.0, 3.0, 1.0, 2.0)]:
     ours = vae_lite.kl_normal(t(mq), t(2 * math.log(sq)), t(mp), t(2 * math.log(sp_))).item()
@@ -169,14 +192,13 @@ for mq, sq, mp, sp_ in [(1.0, 0.5, 0.0, 1.0), (0.0, 1.0, 1.0, 0.5), (-2.0, 3.0, 
 # %% [markdown]
 # ### Explore
 # Move μ and σ: the two densities, the closed-form KL and a Monte Carlo estimate next to it.
+#
+# *Figure (widget; a still without a live kernel): the prior N(0, 1) as a grey curve and q = N(μ, σ²)
+# as a shaded blue curve, with the closed-form KL in the title; the live widget prints the Monte Carlo
+# estimate under the picture.*
 
 # %%
-try:
-    from vae_lite.widgets import kl_explorer
-except ImportError:
-    print("widget not available yet")
-else:
-    display(kl_explorer())
+display(widgets.KLExplorer())
 
 # %% [markdown]
 # ## Common mistakes
@@ -214,7 +236,8 @@ assert min(values) >= 0 and -kl_fn(0, 0.001) < -kl_fn(0, 0.01)
 #
 # > **Common mistake.** Averaging the KL over latent dimensions (or the reconstruction over pixels)
 # > instead of summing. The KL of a diagonal Gaussian is a **sum**; averaging divides it by d and
-# > silently changes its weight in the loss (notebook 05 shows the effect).
+# > silently changes its weight in the loss: a β of 1/d. [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb)
+# > trains both and shows what it does to the model.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -234,7 +257,7 @@ def kl_closed_form(mu, logvar):
 
 check.kl_closed_form(kl_closed_form);
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution
 def kl_closed_form(mu, logvar):
     return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(dim=-1)
@@ -247,13 +270,13 @@ assert check.kl_closed_form(kl_closed_form)
 # σ → ∞? Use `sp.limit` on `kl` (with μ = 0) and compare it with −log σ and with σ²/2. Which term of
 # the formula punishes a too-narrow q, and which a too-wide one?
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution: both limits are infinite. Near 0 the KL grows like -log sigma (the -log sigma^2 term: a
 # too-narrow q is punished only logarithmically); for large sigma like sigma^2 / 2 (the sigma^2 term).
-kl_0 = kl.subs(S.mu, 0)
-print("sigma -> 0:  ", sp.limit(kl_0, S.sigma, 0, "+"), "  KL / (-log sigma) ->", sp.limit(kl_0 / -sp.log(S.sigma), S.sigma, 0, "+"))
-print("sigma -> oo: ", sp.limit(kl_0, S.sigma, sp.oo), "  KL / (sigma^2 / 2) ->", sp.limit(kl_0 / (S.sigma**2 / 2), S.sigma, sp.oo))
-assert sp.limit(kl_0 / -sp.log(S.sigma), S.sigma, 0, "+") == 1 and sp.limit(kl_0 / (S.sigma**2 / 2), S.sigma, sp.oo) == 1
+kl_0 = kl.subs(symbolic.mu, 0)
+print("sigma -> 0:  ", sp.limit(kl_0, symbolic.sigma, 0, "+"), "  KL / (-log sigma) ->", sp.limit(kl_0 / -sp.log(symbolic.sigma), symbolic.sigma, 0, "+"))
+print("sigma -> oo: ", sp.limit(kl_0, symbolic.sigma, sp.oo), "  KL / (sigma^2 / 2) ->", sp.limit(kl_0 / (symbolic.sigma**2 / 2), symbolic.sigma, sp.oo))
+assert sp.limit(kl_0 / -sp.log(symbolic.sigma), symbolic.sigma, 0, "+") == 1 and sp.limit(kl_0 / (symbolic.sigma**2 / 2), symbolic.sigma, sp.oo) == 1
 
 # %% [markdown]
 # ## Summary

@@ -11,7 +11,7 @@ import sympy as sp
 import torch
 from scipy import integrate, stats
 
-from vae_lite import symbolic as S
+from vae_lite import symbolic
 from vae_lite.objectives import kl_normal, kl_standard_normal
 
 POINTS = [(0.0, 1.0), (1.3, 0.4), (-2.0, 2.5)]  # (mu, sigma)
@@ -25,19 +25,19 @@ def numeric_kl(mq, sq, mp, sp_):
 
 @pytest.fixture(scope="module")
 def kl():
-    return S.kl_standard_normal()
+    return symbolic.kl_standard_normal()
 
 
 def test_sympy_integrates_the_kl_to_the_textbook_form(kl):
-    variance_form, var = S.in_terms_of_variance(kl)
-    textbook = (S.mu**2 + var - sp.log(var) - 1) / 2
+    variance_form, var = symbolic.in_terms_of_variance(kl)
+    textbook = (symbolic.mu**2 + var - sp.log(var) - 1) / 2
     assert sp.simplify(variance_form - textbook) == 0
     assert not kl.has(sp.Integral), "sympy left the integral unevaluated"
 
 
 @pytest.mark.parametrize("m, sd", POINTS)
 def test_kl_equals_numerical_integration_and_the_package(kl, m, sd):
-    value = float(kl.subs({S.mu: m, S.sigma: sd}))
+    value = float(kl.subs({symbolic.mu: m, symbolic.sigma: sd}))
     assert value == pytest.approx(numeric_kl(m, sd, 0, 1), abs=1e-8)
     package = kl_standard_normal(torch.tensor([[m]], dtype=torch.float64), torch.tensor([[2 * math.log(sd)]], dtype=torch.float64))
     assert value == pytest.approx(package.item(), abs=1e-10)
@@ -45,22 +45,22 @@ def test_kl_equals_numerical_integration_and_the_package(kl, m, sd):
 
 def test_kl_between_two_gaussians_equals_numerical_integration_and_torch():
     mp, sp_ = sp.Symbol("mu_p", real=True), sp.Symbol("sigma_p", positive=True)
-    general = S.kl_gaussians(S.mu_q, S.sigma_q, mp, sp_)
+    general = symbolic.kl_gaussians(symbolic.mu_q, symbolic.sigma_q, mp, sp_)
     for mq_, sq_, mp_, sp__ in [(0.5, 0.3, -1.0, 2.0), (2.0, 1.5, 2.0, 0.7), (0.0, 1.0, 0.0, 1.0)]:
-        value = float(general.subs({S.mu_q: mq_, S.sigma_q: sq_, mp: mp_, sp_: sp__}))
+        value = float(general.subs({symbolic.mu_q: mq_, symbolic.sigma_q: sq_, mp: mp_, sp_: sp__}))
         assert value == pytest.approx(numeric_kl(mq_, sq_, mp_, sp__), abs=1e-8)
         q = torch.distributions.Normal(torch.tensor(mq_), torch.tensor(sq_))
         p = torch.distributions.Normal(torch.tensor(mp_), torch.tensor(sp__))
         assert value == pytest.approx(torch.distributions.kl_divergence(q, p).item(), rel=1e-5, abs=1e-6)
         t = lambda v: torch.tensor([[v]], dtype=torch.float64)
         assert value == pytest.approx(kl_normal(t(mq_), t(2 * math.log(sq_)), t(mp_), t(2 * math.log(sp__))).item(), abs=1e-10)
-    assert sp.simplify(general.subs({mp: 0, sp_: 1}) - S.kl_gaussians(S.mu_q, S.sigma_q, 0, 1)) == 0
+    assert sp.simplify(general.subs({mp: 0, sp_: 1}) - symbolic.kl_gaussians(symbolic.mu_q, symbolic.sigma_q, 0, 1)) == 0
 
 
 @pytest.mark.slow  # sympy integrals: about 10 s
 def test_diagonal_kl_is_the_sum_of_per_dimension_kls(kl):
-    total, means, stds = S.kl_diagonal(2)
-    per_dim = sum(kl.subs({S.mu: m, S.sigma: sd}) for m, sd in zip(means, stds))
+    total, means, stds = symbolic.kl_diagonal(2)
+    per_dim = sum(kl.subs({symbolic.mu: m, symbolic.sigma: sd}) for m, sd in zip(means, stds))
     assert sp.simplify(sp.expand_log(total - per_dim, force=True)) == 0
     # and numerically, as a double integral over the plane
     values = {means[0]: 0.7, stds[0]: 0.5, means[1]: -1.0, stds[1]: 1.8}
@@ -72,12 +72,12 @@ def test_diagonal_kl_is_the_sum_of_per_dimension_kls(kl):
 
 @pytest.fixture(scope="module")
 def toy():
-    return S.linear_gaussian()
+    return symbolic.linear_gaussian()
 
 
 def test_linear_gaussian_closed_forms_match_numerical_integration(toy):
-    values = {S.x: 1.7, S.w: 2.0, S.b: 0.5, S.s: 0.8}
-    joint = lambda t: math.exp(float(toy["log_joint"].subs(values).subs(S.z, t)))
+    values = {symbolic.x: 1.7, symbolic.w: 2.0, symbolic.b: 0.5, symbolic.s: 0.8}
+    joint = lambda t: math.exp(float(toy["log_joint"].subs(values).subs(symbolic.z, t)))
     evidence, _ = integrate.quad(joint, -math.inf, math.inf)
     assert float(toy["evidence"].subs(values)) == pytest.approx(evidence, rel=1e-8)
     # posterior mean and variance as moments of p(x,z)/p(x)
@@ -88,7 +88,7 @@ def test_linear_gaussian_closed_forms_match_numerical_integration(toy):
 
 
 def test_every_step_of_the_elbo_derivation_holds(toy):
-    steps = S.elbo_derivation(toy)
+    steps = symbolic.elbo_derivation(toy)
     assert len(steps) >= 4
     for step in steps:
         assert step.holds(), step.says
@@ -96,15 +96,15 @@ def test_every_step_of_the_elbo_derivation_holds(toy):
 
 def test_a_broken_step_is_detected(toy):
     # the same check on a wrong identity (KL subtracted instead of added) must fail
-    elbo, kl = S.elbo_terms(toy)
-    assert not S.Step("wrong", toy["log_evidence"] - (elbo - kl)).holds()
+    elbo, kl = symbolic.elbo_terms(toy)
+    assert not symbolic.Step("wrong", toy["log_evidence"] - (elbo - kl)).holds()
 
 
 def test_elbo_and_gap_equal_numerical_integration(toy):
-    values = {S.x: -0.4, S.w: 1.5, S.b: 0.2, S.s: 0.6, S.mu_q: 0.3, S.sigma_q: 0.9}
-    elbo, kl = S.elbo_terms(toy)
+    values = {symbolic.x: -0.4, symbolic.w: 1.5, symbolic.b: 0.2, symbolic.s: 0.6, symbolic.mu_q: 0.3, symbolic.sigma_q: 0.9}
+    elbo, kl = symbolic.elbo_terms(toy)
     q = stats.norm(0.3, 0.9)
-    log_joint = sp.lambdify(S.z, toy["log_joint"].subs(values), "math")
+    log_joint = sp.lambdify(symbolic.z, toy["log_joint"].subs(values), "math")
     numeric_elbo, _ = integrate.quad(lambda t: q.pdf(t) * (log_joint(t) - q.logpdf(t)), -math.inf, math.inf)
     assert float(elbo.subs(values)) == pytest.approx(numeric_elbo, abs=1e-8)
     post = stats.norm(float(toy["posterior_mean"].subs(values)), float(toy["posterior_std"].subs(values)))
@@ -112,28 +112,89 @@ def test_elbo_and_gap_equal_numerical_integration(toy):
 
 
 def test_elbo_is_maximal_at_the_true_posterior(toy):
-    (solution,) = S.elbo_maximiser(toy)
-    assert sp.simplify(solution[S.mu_q] - toy["posterior_mean"]) == 0
-    assert sp.simplify(solution[S.sigma_q] - toy["posterior_std"]) == 0
+    (solution,) = symbolic.elbo_maximiser(toy)
+    assert sp.simplify(solution[symbolic.mu_q] - toy["posterior_mean"]) == 0
+    assert sp.simplify(solution[symbolic.sigma_q] - toy["posterior_std"]) == 0
 
 
-def test_jensen(toy):
-    second_derivative, mean_ratio = S.jensen_log()
-    t = second_derivative.free_symbols.pop()
-    assert all(float(second_derivative.subs(t, v)) < 0 for v in (0.01, 1, 100))
-    assert S.is_zero(sp.log(mean_ratio) - toy["log_evidence"])
+def test_jensen_log_is_concave():
+    t, second_derivative = symbolic.jensen_log()
+    assert all(float(second_derivative.subs(t, value)) < 0 for value in (0.01, 1, 100))
+
+
+def test_the_derivation_marks_only_bayes_rule_as_holding_by_definition(toy):
+    steps = symbolic.elbo_derivation(toy)
+    assert [step.by_definition for step in steps] == [True] + [False] * (len(steps) - 1)
+
+
+def test_every_wrong_line_of_the_write_up_fails_the_checker(toy):
+    lines = symbolic.wrong_lines(toy)
+    assert len(lines) >= 4
+    for line in lines:
+        assert not line.holds(), line.says
+
+
+def test_readable_forms_equal_what_sympy_integrated(toy):
+    forms = symbolic.readable_forms()
+    elbo, kl = symbolic.elbo_terms(toy)
+    assert symbolic.is_zero(elbo - forms["elbo"])
+    assert symbolic.is_zero(kl - forms["kl_posterior"].subs(forms["posterior"]))
+    # and numerically, at one point, against plain floats of the raw results
+    point = {symbolic.x: 1.7, symbolic.w: 2.0, symbolic.b: 0.5, symbolic.s: 0.8, symbolic.mu_q: 0.2, symbolic.sigma_q: 0.6}
+    assert float(forms["elbo"].subs(point)) == pytest.approx(float(elbo.subs(point)), abs=1e-12)
+    assert symbolic.term_count(elbo) > 10  # why the readable form is needed
+
+
+def test_readable_form_breaks_when_a_term_is_wrong(toy):
+    forms = symbolic.readable_forms()
+    elbo, _ = symbolic.elbo_terms(toy)
+    assert not symbolic.is_zero(elbo - (forms["reconstruction"] + forms["kl_prior"]))
+
+
+def test_squared_error_loss_is_the_negative_elbo_of_a_model_with_s_squared_one_half(toy):
+    loss, best = symbolic.squared_error_loss(toy)
+    s_half = {symbolic.s: 1 / sp.sqrt(2)}
+    assert symbolic.is_zero(best[symbolic.mu_q] - toy["posterior_mean"].subs(s_half))
+    assert symbolic.is_zero(best[symbolic.sigma_q] - toy["posterior_std"].subs(s_half))
+    values = {symbolic.x: 1.7, symbolic.w: 2.0, symbolic.b: 0.5, symbolic.mu_q: 0.3, symbolic.sigma_q: 0.9}
+    q = stats.norm(0.3, 0.9)
+    numeric, _ = integrate.quad(lambda t: q.pdf(t) * (1.7 - 2.0 * t - 0.5) ** 2, -math.inf, math.inf)
+    assert float(loss.subs(values)) == pytest.approx(numeric + numeric_kl(0.3, 0.9, 0, 1), abs=1e-8)
+
+
+def test_kl_is_never_negative_term_by_term():
+    proof = symbolic.kl_is_never_negative()
+    assert proof["convex"] and proof["stationary"] == [1] and proof["minimum"] == [0]
+    assert symbolic.is_zero(proof["residual"])
+    g = sp.lambdify(proof["t"], proof["g"], "math")
+    assert min(g(t) for t in [10.0**k for k in range(-6, 7)]) >= 0
 
 
 @pytest.mark.slow  # sympy integrals: about 10 s
 def test_expected_gradient_and_both_estimators_agree_with_numerics():
-    value, d_mu, d_sigma = S.expected_gradient()
-    means = S.estimator_means()
+    value, d_mu, d_sigma = symbolic.expected_gradient()
+    means = symbolic.estimator_means()
     for estimator in ("pathwise", "score"):
         assert sp.simplify(means[estimator][0] - d_mu) == 0
         assert sp.simplify(means[estimator][1] - d_sigma) == 0
     m, sd, h = 0.4, 1.3, 1e-5
     numeric = lambda m_, s_: integrate.quad(lambda t: math.sin(t) * stats.norm(m_, s_).pdf(t), -math.inf, math.inf)[0]
-    at = {S.mu: m, S.sigma: sd}
+    at = {symbolic.mu: m, symbolic.sigma: sd}
     assert float(value.subs(at)) == pytest.approx(numeric(m, sd), abs=1e-8)
     assert float(d_mu.subs(at)) == pytest.approx((numeric(m + h, sd) - numeric(m - h, sd)) / (2 * h), abs=1e-6)
     assert float(d_sigma.subs(at)) == pytest.approx((numeric(m, sd + h) - numeric(m, sd - h)) / (2 * h), abs=1e-6)
+
+
+def test_kl_wrong_forms_are_the_named_mistakes_and_all_differ_from_the_kl(kl):
+    forms = symbolic.kl_wrong_forms(kl)
+    mu, sigma = symbolic.mu, symbolic.sigma
+    expected = {
+        "sigma where sigma^2 belongs": (mu**2 + sigma - sp.log(sigma) - 1) / 2,
+        "the factor 1/2 forgotten": mu**2 + sigma**2 - sp.log(sigma**2) - 1,
+        "the -1 forgotten": (mu**2 + sigma**2 - sp.log(sigma**2)) / 2,
+        "the sign flipped": -(mu**2 + sigma**2 - sp.log(sigma**2) - 1) / 2,
+    }
+    assert forms.keys() == expected.keys()
+    for name, form in forms.items():
+        assert symbolic.is_zero(form - expected[name]), name
+        assert not symbolic.is_zero(form - kl), f"{name} should differ from the right KL"

@@ -1,22 +1,36 @@
-"""Matplotlib figures the notebooks use. Each function returns the Figure it draws.
+"""Matplotlib figures the notebooks use, in notebook order. Each function returns the Figure it draws.
 
 use_style() makes every figure readable on a projector: about 1000 px wide at 100 % zoom,
 text of 12 pt or more, and matplotlib's colour-blind-safe palette petroff10 instead of
 tab10. It is on by default in the notebooks (vae_lite.setup_notebook); use_style(False), or
 VAE_LITE_STYLE=plain in the environment, goes back to matplotlib's own defaults.
+
+No function here fixes a figure size, a dpi or a font size of its own: a new figure is as
+wide as the style's figure.figsize, and text takes the style's sizes. Pictures of images are
+sized in screen pixels instead: every image at least MIN_IMAGE_PX wide, whatever its
+resolution (28 x 28 MNIST or the 8 x 8 digits). Pass `ax` to draw into a figure of your own.
 """
 
 import math
 
 import matplotlib as mpl
+import numpy as np
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.colors import BoundaryNorm, ListedColormap
+from matplotlib.font_manager import FontProperties
 
 PROJECTOR_STYLE = {
     "figure.figsize": (10, 4), "figure.dpi": 100, "savefig.dpi": "figure",
     "font.size": 14, "axes.titlesize": 15, "axes.labelsize": 14, "legend.fontsize": 12,
     "xtick.labelsize": 12, "ytick.labelsize": 12, "lines.linewidth": 2, "lines.markersize": 7,
 }
+# petroff10: ten colours chosen to stay distinguishable under the common colour-vision deficiencies
+# (Petroff 2021); used by name for categories (digit labels) so that they are safe in any style
+PALETTE = mpl.style.library["petroff10"]["axes.prop_cycle"].by_key()["color"]
+MIN_IMAGE_PX = 56  # the smallest an image may appear on screen, at 100 % zoom
+IMAGE_PX = 100  # the size of an image in a strip of 10 (10 images fill a 1000-px figure)
+MAX_STRIP_PX = 1200  # wider strips shrink their images, down to MIN_IMAGE_PX (a notebook is rarely wider)
 
 
 def use_style(projector=True):
@@ -25,6 +39,18 @@ def use_style(projector=True):
     if projector:
         plt.style.use("petroff10")
         mpl.rcParams.update(PROJECTOR_STYLE)
+
+
+def _axes(ax=None, height=0.45):
+    """`ax` as given, or the axes of a new figure as wide as the style's and `height` times as tall."""
+    if ax is not None:
+        return ax
+    width = mpl.rcParams["figure.figsize"][0]
+    _, ax = plt.subplots(figsize=(width, height * width), layout="constrained")
+    return ax
+
+
+# ------------------------------------------------------------------ notebook 01: images
 
 
 def image_grid(images, ncols=10):
@@ -39,34 +65,158 @@ def image_grid(images, ncols=10):
     return grid.numpy()
 
 
-def show_images(images, ncols=10, title=None, ax=None, size=0.6):
-    """Show images as a grid in grey-scale, black ink on white like the digits on paper."""
+def _image_inches(ncols, width, size=None):
+    """Inches per image in a row of `ncols` images `width` pixels wide (plus a 1-pixel gap each):
+    `size` if given, else 10 to a 1000-px row; never so small that an image shows under MIN_IMAGE_PX."""
+    dpi = mpl.rcParams["figure.dpi"]
+    if size is None:
+        size = min(IMAGE_PX, MAX_STRIP_PX / ncols) / dpi
+    return max(size, MIN_IMAGE_PX * (width + 1) / width / dpi + 1e-6)
+
+
+def _image_width(grid, ncols):
+    """The width in pixels of one image in an image_grid of `ncols` columns."""
+    return (grid.shape[1] + 1) // ncols - 1
+
+
+def _title_inches():
+    """Room for one line of axes title: twice the title's font size."""
+    return 2 * FontProperties(size=mpl.rcParams["axes.titlesize"]).get_size_in_points() / 72
+
+
+def show_images(images, ncols=10, title=None, ax=None, size=None):
+    """Show images as a grid in grey-scale, black ink on white like the digits on paper.
+
+    A new figure gives every image `size` inches (default: 100 px in a row of 10, never under
+    MIN_IMAGE_PX); with `ax` the images fill that axes instead.
+    """
     n = len(images)
     ncols = min(ncols, n)
+    grid = image_grid(images, ncols)
     if ax is None:
-        nrows = math.ceil(n / ncols)
-        fig, ax = plt.subplots(figsize=(max(2.0, size * ncols), max(1.0, size * nrows)), dpi=90)
-    ax.imshow(image_grid(images, ncols), cmap="gray_r", vmin=0, vmax=1)
+        width = _image_inches(ncols, _image_width(grid, ncols), size) * ncols
+        image_height = width * grid.shape[0] / grid.shape[1]
+        title_height = _title_inches() if title else 0.05
+        fig = plt.figure(figsize=(width, image_height + title_height))
+        ax = fig.add_axes((0, 0, 1, image_height / (image_height + title_height)))
+    ax.imshow(grid, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
     ax.set_axis_off()
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title)
     return ax.figure
 
 
-def show_rows(rows, ncols=10, size=0.6):
-    """Several labelled rows of images, e.g. {"data": x, "reconstruction": x_hat}."""
-    fig, axes = plt.subplots(len(rows), 1, figsize=(size * ncols, 1.1 * size * ncols / 10 * len(rows) + 0.3 * len(rows)),
-                             dpi=90, squeeze=False)
-    for ax, (label, images) in zip(axes[:, 0], rows.items()):
+def show_rows(rows, ncols=10, size=None):
+    """Several labelled rows of images, e.g. {"data": x, "reconstruction": x_hat}, all at one scale."""
+    grids = [image_grid(images[:ncols], ncols) for images in rows.values()]
+    width = _image_inches(ncols, _image_width(grids[0], ncols), size) * ncols
+    heights = [width * grid.shape[0] / grid.shape[1] for grid in grids]
+    title = _title_inches()
+    fig = plt.figure(figsize=(width, sum(heights) + title * len(rows)))
+    total, bottom = sum(heights) + title * len(rows), 0.0
+    for (label, images), height in reversed(list(zip(rows.items(), heights))):
+        ax = fig.add_axes((0, bottom / total, 1, height / total))
         show_images(images[:ncols], ncols, title=label, ax=ax)
-    fig.tight_layout()
+        bottom += height + title
     return fig
+
+
+def plot_histograms(samples, xlabel, bins=40, ax=None, title=None):
+    """Histograms of several samples on one axis, e.g. {"codes": lengths, "prior samples": lengths}.
+
+    Shared bins, so the bars of the samples compare directly; each is scaled to a density.
+    """
+    ax = _axes(ax)
+    values = [torch.as_tensor(v).detach().cpu().float().reshape(-1) for v in samples.values()]
+    low = min(v.min().item() for v in values)
+    high = max(v.max().item() for v in values)
+    edges = torch.linspace(low, high, bins + 1).tolist()
+    for label, v in zip(samples, values):
+        ax.hist(v.numpy(), bins=edges, density=True, alpha=0.6, label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax.figure
+
+
+# ------------------------------------------------------------------- notebook 02: the ELBO
+
+
+def plot_log_evidence_estimates(ks, estimates, reference=None, reference_label="reference", ax=None, title=None):
+    """Estimates of log p(x) against the number of samples k (log scale).
+
+    `estimates` maps a name to (median, low, high) lists over k: the line is the median of many
+    repeated estimates, the band their spread. `reference` is drawn as a dashed line.
+    """
+    ax = _axes(ax)
+    for name, (median, low, high) in estimates.items():
+        (line,) = ax.plot(ks, median, marker="o", label=name)
+        ax.fill_between(ks, low, high, color=line.get_color(), alpha=0.2)
+    if reference is not None:
+        ax.axhline(float(reference), color="black", linestyle="--", label=reference_label)
+    ax.set_xscale("log")
+    ax.set_xlabel("k, samples per estimate")
+    ax.set_ylabel("estimate of log p(x) (nats)")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax.figure
+
+
+def plot_elbo_gap(mus, elbos, log_evidence, posterior_mean=None, ax=None):
+    """The ELBO as q's mean moves, under the flat line log p(x); the gap between them is the KL."""
+    ax = _axes(ax)
+    mus, elbos = torch.as_tensor(mus).numpy(), torch.as_tensor(elbos).numpy()
+    ax.plot(mus, elbos, label="ELBO(q)")
+    ax.axhline(float(log_evidence), color="black", linestyle="--", label="log p(x)")
+    ax.fill_between(mus, elbos, float(log_evidence), alpha=0.2, label="gap = KL(q || p(z|x))")
+    if posterior_mean is not None:
+        ax.axvline(float(posterior_mean), color="gray", linewidth=1, label="posterior mean")
+    ax.set_xlabel("mean of q")
+    ax.set_ylabel("nats")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))  # outside: the curve fills the axes
+    return ax.figure
+
+
+# ------------------------------------------------------- notebook 03: gradient estimators
+
+
+def plot_estimator_variance(sample_counts, variances, ax=None):
+    """Variance of gradient estimators against the number of samples, log-log (1/n is a straight line)."""
+    ax = _axes(ax)
+    for name, values in variances.items():
+        ax.loglog(sample_counts, values, marker="o", label=name)
+    ax.set_xlabel("samples per estimate (n)")
+    ax.set_ylabel("variance of the estimate")
+    ax.legend()
+    return ax.figure
+
+
+# -------------------------------------------------------------- notebook 04: the KL
+
+
+def plot_log_below_tangent(low=0.05, high=4.0, ax=None):
+    """log t and its tangent t - 1 at t = 1: the curve never rises above the line, so the
+    gap t - 1 - log t (shaded) is >= 0, and 0 only at t = 1."""
+    ax = _axes(ax)
+    t = torch.linspace(low, high, 400, dtype=torch.float64).numpy()
+    ax.plot(t, t - 1, label="t − 1 (the tangent at t = 1)")
+    ax.plot(t, np.log(t), label="log t")
+    ax.fill_between(t, np.log(t), t - 1, alpha=0.2, label="gap t − 1 − log t ≥ 0")
+    ax.plot([1], [0], marker="o", linestyle="none", color="black", label="touch at t = 1")
+    ax.set_xlabel("t")
+    ax.legend(loc="lower right")
+    return ax.figure
+
+
+# ---------------------------------------------------------- notebooks 05-06: training
 
 
 def plot_history(history, keys=("test_reconstruction", "test_kl"), ax=None, title=None):
     """Curves of History values over epochs (nats per image)."""
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(5, 3), dpi=90)
+    ax = _axes(ax)
     epochs = history["epoch"]
     for key in keys:
         ax.plot(epochs, history[key], marker="o", label=key.replace("_", " "))
@@ -75,18 +225,13 @@ def plot_history(history, keys=("test_reconstruction", "test_kl"), ax=None, titl
     ax.legend()
     if title:
         ax.set_title(title)
-    ax.figure.tight_layout()
     return ax.figure
-
-
-# --- notebooks 05-07
 
 
 def plot_loss_terms(history, split="test", ax=None, title=None):
     """The negative ELBO and its two terms over epochs, on one axis (nats per image):
     reconstruction error -E_q[log p(x|z)], the KL, and their sum, the loss."""
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(5, 3), dpi=90)
+    ax = _axes(ax)
     epochs = history["epoch"]
     reconstruction_error = [-v for v in history[f"{split}_reconstruction"]]
     kl = history[f"{split}_kl"]
@@ -97,135 +242,145 @@ def plot_loss_terms(history, split="test", ax=None, title=None):
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"nats per {split} image")
     ax.set_ylim(0, None)
-    ax.legend(fontsize=8)
-    ax.set_title(title or f"the loss and its two terms ({split} set)", fontsize=10)
-    ax.figure.tight_layout()
+    ax.legend()
+    ax.set_title(title or f"the loss and its two terms ({split} set)")
     return ax.figure
 
 
-def latent_scatter(points, labels=None, ax=None, title=None):
-    """2-D latent points (e.g. encoder means) coloured by label."""
-    points = torch.as_tensor(points).detach().cpu()
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(4.2, 3.8), dpi=90)
-    colours = None if labels is None else torch.as_tensor(labels).cpu()
-    scatter = ax.scatter(points[:, 0], points[:, 1], c=colours, cmap="tab10", s=3, alpha=0.7,
-                         vmin=-0.5, vmax=9.5)
-    if labels is not None:
-        ax.figure.colorbar(scatter, ax=ax, ticks=range(10), label="label")
-    ax.set_xlabel("z[0]")
-    ax.set_ylabel("z[1]")
-    ax.set_aspect("equal")
-    if title:
-        ax.set_title(title, fontsize=10)
-    ax.figure.tight_layout()
-    return ax.figure
-
-
-def manifold_grid(model, n=15, ax=None, title=None):
-    """Decode an n x n grid of z in a 2-latent model, spaced by the prior's quantiles
-    (5% to 95%), so each image covers the same prior probability mass."""
-    if model.latent_dim != 2:
-        raise ValueError(f"manifold_grid needs a model with latent_dim=2, got {model.latent_dim}")
-    quantiles = torch.distributions.Normal(0.0, 1.0).icdf(torch.linspace(0.05, 0.95, n))
-    z1, z0 = torch.meshgrid(quantiles.flip(0), quantiles, indexing="ij")  # z[1] grows upwards
-    z = torch.stack([z0.reshape(-1), z1.reshape(-1)], dim=1).to(model.device)
-    with torch.inference_mode():
-        images = model.decode(z).cpu()
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=90)
-    ax.imshow(image_grid(images, ncols=n), cmap="gray_r", vmin=0, vmax=1)
-    ax.set_axis_off()
-    ax.set_title(title or f"decoded z on a {n} x {n} grid (prior quantiles 5%..95%)", fontsize=10)
-    ax.figure.tight_layout()
-    return ax.figure
+# ------------------------------------------------------- notebook 07: the latent space
 
 
 def plot_kl_per_dimension(kl, activity=None, threshold=0.01, ax=None, title=None):
     """Bars of the KL of each latent dimension, largest first; active units (Burda et al.:
     Cov_x(E[z_d|x]) > threshold) in colour, inactive ones in grey."""
-    kl = torch.as_tensor(kl).cpu()
+    kl = torch.as_tensor(kl).detach().cpu()
     order = torch.argsort(kl, descending=True)
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 2.6), dpi=90)
+    ax = _axes(ax, height=0.35)
     active = [True] * len(kl) if activity is None else (torch.as_tensor(activity)[order] > threshold).tolist()
-    ax.bar(range(len(kl)), kl[order], color=["C0" if a else "lightgray" for a in active])
-    ax.set_xticks(range(len(kl)), [str(int(d)) for d in order], fontsize=7)
+    ax.bar(range(len(kl)), kl[order].numpy(), color=[PALETTE[0] if a else "lightgray" for a in active])
+    every = 1 if len(kl) <= 25 else 5  # 12-pt numbers under 50 bars would overlap
+    ax.set_xticks(range(0, len(kl), every), [str(int(d)) for d in order[::every]])
     ax.set_xlabel("latent dimension (largest KL first; grey: inactive)")
     ax.set_ylabel("KL (nats)")
     if title:
-        ax.set_title(title, fontsize=10)
-    ax.figure.tight_layout()
+        ax.set_title(title)
     return ax.figure
+
+
+def _label_colours(n=10):
+    """A colour map and norm giving label 0..n-1 the n-th petroff10 colour."""
+    return ListedColormap(PALETTE[:n]), BoundaryNorm([i - 0.5 for i in range(n + 1)], n)
+
+
+def latent_scatter(points, labels=None, ax=None, title=None, limits=None):
+    """2-D latent points (e.g. encoder means) coloured by label (petroff10, colour-blind safe).
+
+    limits=(low, high) fixes both axes, so that the scatter lines up with a manifold_grid
+    drawn with the same limits.
+    """
+    points = torch.as_tensor(points).detach().cpu()
+    ax = _axes(ax, height=0.8)
+    if labels is None:
+        scatter = ax.scatter(points[:, 0].numpy(), points[:, 1].numpy(), s=6, alpha=0.7)
+    else:
+        cmap, norm = _label_colours()
+        scatter = ax.scatter(points[:, 0].numpy(), points[:, 1].numpy(), c=torch.as_tensor(labels).cpu().numpy(),
+                             cmap=cmap, norm=norm,
+                             s=6, alpha=0.7)
+        ax.figure.colorbar(scatter, ax=ax, ticks=range(10), label="label")
+    ax.set_xlabel("z[0]")
+    ax.set_ylabel("z[1]")
+    if limits is not None:
+        ax.set_xlim(*limits)
+        ax.set_ylim(*limits)
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title)
+    return ax.figure
+
+
+def manifold_grid(model, n=15, ax=None, title=None, limits=None):
+    """Decode an n x n grid of z in a 2-latent model.
+
+    limits=None: z spaced by the prior's quantiles (5% to 95%), so each image covers the same
+    prior probability mass; no axes. limits=(low, high): z evenly spaced over that square and
+    the picture drawn on z axes, to set beside a latent_scatter with the same limits.
+    """
+    if model.latent_dim != 2:
+        raise ValueError(f"manifold_grid needs a model with latent_dim=2, got {model.latent_dim}")
+    if limits is None:
+        values = torch.distributions.Normal(0.0, 1.0).icdf(torch.linspace(0.05, 0.95, n))
+    else:
+        low, high = limits
+        values = low + (torch.arange(n) + 0.5) * (high - low) / n  # the centre of each of n cells
+    z1, z0 = torch.meshgrid(values.flip(0), values, indexing="ij")  # z[1] grows upwards
+    z = torch.stack([z0.reshape(-1), z1.reshape(-1)], dim=1).to(model.device)
+    with torch.inference_mode():
+        images = model.decode(z).cpu()
+    if ax is None:
+        side = _image_inches(n, images.shape[-1]) * n
+        _, ax = plt.subplots(figsize=(side, side + _title_inches()), layout="constrained")
+    if limits is None:
+        ax.imshow(image_grid(images, ncols=n), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_axis_off()
+        ax.set_title(title or f"decoded z on a {n} x {n} grid (prior quantiles 5%..95%)")
+    else:
+        ax.imshow(image_grid(images, ncols=n), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest",
+                  extent=(low, high, low, high))
+        ax.set_xlabel("z[0]")
+        ax.set_ylabel("z[1]")
+        ax.set_title(title or f"decoded z on a {n} x {n} grid")
+    return ax.figure
+
+
+def latent_map(model, points, labels=None, n=8, limits=(-3.0, 3.0), title=None):
+    """The encoder means of a 2-latent model beside the decoded n x n grid over the same square of z.
+
+    Both panels share their axes, so a point on the left and the image at the same place on
+    the right belong to the same z. The grid's images are MIN_IMAGE_PX each, so n = 8 keeps
+    the figure about 1200 px wide.
+    """
+    panel = n * _image_inches(n, model.image_shape[-1], size=0)  # the smallest size allowed
+    fig, (left, right) = plt.subplots(1, 2, figsize=(2 * panel + 3.0, panel + 1.3), layout="constrained",
+                                      sharex=True, sharey=True)
+    latent_scatter(points, labels, ax=left, title=title or "encoder means", limits=limits)
+    manifold_grid(model, n=n, ax=right, limits=limits)
+    return fig
+
+
+# ------------------------------------------------------------ notebook 08: how good
 
 
 def plot_iw_bound(ks, log_likelihoods, elbo=None, ax=None, title=None):
     """The importance-weighted bound on log p(x) (mean over test images) against k."""
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(4.5, 3), dpi=90)
+    ax = _axes(ax)
     ax.plot(ks, log_likelihoods, marker="o", label="importance-weighted bound, k samples")
     if elbo is not None:
         ax.axhline(elbo, color="gray", linestyle="--", label="ELBO (k = 1)")
     ax.set_xscale("log")
     ax.set_xlabel("k (importance samples per image)")
     ax.set_ylabel("mean log p(x) estimate (nats)")
-    ax.legend(fontsize=8)
+    ax.legend()
     if title:
-        ax.set_title(title, fontsize=10)
-    ax.figure.tight_layout()
+        ax.set_title(title)
     return ax.figure
 
 
 def plot_rate_distortion(rates, distortions, labels, ax=None, title=None):
     """Each model as a point: rate (KL, nats) against distortion (reconstruction error, nats).
     Lines of constant negative ELBO (rate + distortion) run diagonally, in grey."""
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(4.5, 3.4), dpi=90)
-    ax.plot(rates, distortions, marker="o", color="C0")
+    ax = _axes(ax, height=0.6)
+    ax.plot(rates, distortions, marker="o")
     for rate, distortion, label in zip(rates, distortions, labels):
-        ax.annotate(label, (rate, distortion), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        ax.annotate(label, (rate, distortion), textcoords="offset points", xytext=(6, 5))
     totals = [r + d for r, d in zip(rates, distortions)]
     top = max(rates) * 1.1 + 1
     for total in (min(totals), max(totals)):
-        ax.plot([0, top], [total, total - top], color="gray", linewidth=0.7, linestyle=":")
+        ax.plot([0, top], [total, total - top], color="gray", linewidth=1, linestyle=":")
     ax.set_xlim(-1, top)
     ax.set_ylim(min(distortions) - 5, max(distortions) + 10)
     ax.set_xlabel("rate: KL(q(z|x) || p(z)) (nats)")
     ax.set_ylabel("distortion: -E[log p(x|z)] (nats)")
     if title:
-        ax.set_title(title, fontsize=10)
-    ax.figure.tight_layout()
-    return ax.figure
-
-
-# --- notebooks 01-04
-
-
-def plot_elbo_gap(mus, elbos, log_evidence, posterior_mean=None, ax=None):
-    """The ELBO as q's mean moves, under the flat line log p(x); the gap between them is the KL."""
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(5, 3), dpi=90)
-    mus, elbos = torch.as_tensor(mus), torch.as_tensor(elbos)
-    ax.plot(mus, elbos, label="ELBO(q)")
-    ax.axhline(float(log_evidence), color="k", linestyle="--", label="log p(x)")
-    ax.fill_between(mus, elbos, float(log_evidence), alpha=0.2, label="gap = KL(q || p(z|x))")
-    if posterior_mean is not None:
-        ax.axvline(float(posterior_mean), color="gray", linewidth=0.8, label="posterior mean")
-    ax.set_xlabel("mean of q")
-    ax.set_ylabel("nats")
-    ax.legend(fontsize=8)
-    ax.figure.tight_layout()
-    return ax.figure
-
-
-def plot_estimator_variance(sample_counts, variances, ax=None):
-    """Variance of gradient estimators against the number of samples, log-log (1/n is a straight line)."""
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(5, 3), dpi=90)
-    for name, values in variances.items():
-        ax.loglog(sample_counts, values, marker="o", label=name)
-    ax.set_xlabel("samples per estimate (n)")
-    ax.set_ylabel("variance of the estimate")
-    ax.legend(fontsize=8)
-    ax.figure.tight_layout()
+        ax.set_title(title)
     return ax.figure

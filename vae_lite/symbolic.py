@@ -1,14 +1,18 @@
-r"""Sympy derivations that notebooks 02-04 show and the tests re-check.
+r"""Sympy derivations that notebooks 02-04 show and the tests re-check, in notebook order.
 
 Every result here is *computed* by sympy (integrals, derivatives, solutions), never typed
 in as the answer; the notebooks display it and the tests compare it with independent
-numerical integration.
+numerical integration. Where a readable form is typed in (sympy's own results can be long),
+sympy proves it equal to the computed one.
 
     Notebook 02  the linear-Gaussian model z ~ N(0,1), x|z ~ N(w z + b, s^2):
-                 log p(x) = ELBO(q) + KL(q || p(z|x)) for every Gaussian q; Jensen's inequality
+                 log p(x) = ELBO(q) + KL(q || p(z|x)) for every Gaussian q, line by line; the
+                 source write-up's wrong lines through the same checker; squared error as a
+                 Gaussian log-likelihood; Jensen's inequality
     Notebook 03  the expected gradient of E[f(z)], z ~ N(mu, sigma^2), and what the pathwise
                  and score-function estimators average to
-    Notebook 04  KL(N(mu, sigma^2) || N(0, 1)) by integration; the diagonal case; two Gaussians
+    Notebook 04  KL(N(mu, sigma^2) || N(0, 1)) by integration; why it is never negative; the
+                 diagonal case; two Gaussians
 """
 
 import functools
@@ -26,24 +30,20 @@ x, w, b = sp.symbols("x w b", real=True)
 s = sp.Symbol("s", positive=True)
 mu_q = sp.Symbol("mu_q", real=True)
 sigma_q = sp.Symbol("sigma_q", positive=True)
+# the posterior's mean and standard deviation, as names in the readable forms
+m = sp.Symbol("m", real=True)
+v = sp.Symbol("v", positive=True)
+half = sp.Rational(1, 2)
 
 
-def normal_pdf(v, mean, std):
-    """The density N(v; mean, std^2)."""
-    return sp.exp(-(v - mean) ** 2 / (2 * std**2)) / sp.sqrt(2 * sp.pi * std**2)
+def normal_pdf(value, mean, std):
+    """The density N(value; mean, std^2)."""
+    return sp.exp(-(value - mean) ** 2 / (2 * std**2)) / sp.sqrt(2 * sp.pi * std**2)
 
 
-def log_normal(v, mean, std):
-    """log N(v; mean, std^2), written out (no log of an exp left for sympy to undo)."""
-    return -sp.log(2 * sp.pi) / 2 - sp.log(std) - (v - mean) ** 2 / (2 * std**2)
-
-
-def tidy(expr):
-    """A readable form: the terms without a log put over one denominator and factored, the logs kept apart."""
-    terms = sp.Add.make_args(sp.expand(expr))
-    logs = sum((t for t in terms if t.has(sp.log)), sp.Integer(0))
-    rest = sum((t for t in terms if not t.has(sp.log)), sp.Integer(0))
-    return sp.factor(sp.together(rest)) + logs
+def log_normal(value, mean, std):
+    """log N(value; mean, std^2), written out (no log of an exp left for sympy to undo)."""
+    return -sp.log(2 * sp.pi) / 2 - sp.log(std) - (value - mean) ** 2 / (2 * std**2)
 
 
 def is_zero(expr):
@@ -66,72 +66,40 @@ def expectation(expr, var, mean, std):
     return sp.expand(total)
 
 
-# ------------------------------------------------------------------- notebook 04: the KL
+def term_count(expr):
+    """How many terms the expanded numerator of expr has: a measure of how unreadable it is."""
+    terms = sp.Add.make_args(sp.expand(expr))
+    rest = sum((t for t in terms if not t.has(sp.log)), sp.Integer(0))
+    return len(sp.Add.make_args(sp.expand(sp.numer(sp.together(rest))))) + sum(t.has(sp.log) for t in terms)
 
 
-def kl_gaussians(mean_q, std_q, mean_p, std_p):
-    r"""KL(N(mean_q, std_q^2) || N(mean_p, std_p^2)) = \int q(z) log(q(z)/p(z)) dz, integrated by sympy."""
-    integrand = log_normal(z, mean_q, std_q) - log_normal(z, mean_p, std_p)
-    return sp.simplify(expectation(integrand, z, mean_q, std_q))
+def _sum(*terms):
+    """A sum kept in the order written, for display (sympy would reorder and merge it)."""
+    return sp.Add(*terms, evaluate=False)
 
 
-def kl_standard_normal():
-    """KL(N(mu, sigma^2) || N(0, 1)) as sympy integrates it, in mu and sigma."""
-    return kl_gaussians(mu, sigma, 0, 1)
-
-
-def in_terms_of_variance(expr, std=sigma, name="sigma^2"):
-    """Rewrite an expression in sigma as one in the variance sigma^2 (a positive symbol).
-
-    The encoder outputs log sigma^2, so this is the form the code uses.
-    """
-    variance = sp.Symbol(name, positive=True)
-    return sp.expand(sp.expand_log(expr.subs(std, sp.sqrt(variance)), force=True)), variance
-
-
-def kl_diagonal(dims=2):
-    r"""KL(N(mu, diag(sigma^2)) || N(0, I)) in `dims` dimensions, integrated by sympy one axis at a time.
-
-    q factorises over the dimensions, so the integral over R^dims is an integral over each axis
-    in turn. Returns (kl, means, stds) with the symbols used.
-    """
-    zs = sp.symbols(f"z_1:{dims + 1}", real=True)
-    means = sp.symbols(f"mu_1:{dims + 1}", real=True)
-    stds = sp.symbols(f"sigma_1:{dims + 1}", positive=True)
-    log_q = sum(log_normal(zi, m, sd) for zi, m, sd in zip(zs, means, stds))
-    log_p = sum(log_normal(zi, 0, 1) for zi in zs)
-    result = log_q - log_p
-    for zi, m, sd in zip(zs, means, stds):
-        result = expectation(result, zi, m, sd)
-    return sp.simplify(result), means, stds
+def latex(expr):
+    """LaTeX of expr with its terms in the order they were written."""
+    return sp.latex(expr, order="none")
 
 
 # ------------------------------------------------------------ notebook 02: the ELBO
-
-
-class Step(NamedTuple):
-    """One line of a derivation: what it says, and an expression sympy proves to be 0 if it holds."""
-
-    says: str
-    residual: sp.Expr
-
-    def holds(self):
-        return is_zero(self.residual)
 
 
 @functools.lru_cache(maxsize=None)
 def linear_gaussian():
     """The toy model's closed forms, derived by sympy from z ~ N(0,1) and x|z ~ N(w z + b, s^2).
 
-    Cached: the same dict is returned on every call (do not modify it). Returns a dict of sympy expressions: log_prior, log_likelihood, log_joint, log_evidence,
-    posterior_mean, posterior_std, log_posterior. The evidence is p(x) = integral of p(x,z) dz,
-    and the posterior is p(x,z)/p(x): both computed here, not copied from a book.
+    Cached: the same dict is returned on every call (do not modify it). Returns a dict of sympy
+    expressions: log_prior, log_likelihood, log_joint, evidence, log_evidence, posterior_mean,
+    posterior_std, log_posterior. The evidence is p(x) = integral of p(x,z) dz, and the
+    posterior is p(x,z)/p(x): both computed here, not copied from a book.
     """
     log_prior = log_normal(z, 0, 1)
     log_likelihood = log_normal(x, w * z + b, s)
     log_joint = log_prior + log_likelihood
     evidence = sp.simplify(sp.integrate(sp.exp(sp.expand(log_joint)), (z, -sp.oo, sp.oo)))
-    log_evidence = tidy(sp.expand_log(sp.log(evidence), force=True))
+    log_evidence = _tidy(sp.expand_log(sp.log(evidence), force=True))
     log_posterior = sp.expand(log_joint - log_evidence)  # Bayes: p(z|x) = p(x,z) / p(x)
     # read the posterior's mean and variance off the quadratic in z
     poly = sp.Poly(log_posterior, z)
@@ -147,6 +115,14 @@ def linear_gaussian():
         "posterior_std": sp.sqrt(variance),
         "log_posterior": log_posterior,
     }
+
+
+def _tidy(expr):
+    """The terms without a log put over one denominator and factored, the logs kept apart."""
+    terms = sp.Add.make_args(sp.expand(expr))
+    logs = sum((t for t in terms if t.has(sp.log)), sp.Integer(0))
+    rest = sum((t for t in terms if not t.has(sp.log)), sp.Integer(0))
+    return sp.factor(sp.together(rest)) + logs
 
 
 def elbo_terms(model=None):
@@ -168,6 +144,46 @@ def _elbo_terms(model):
     return elbo, kl
 
 
+def readable_forms():
+    r"""The toy model's ELBO and gap, typed in a readable form; the notebook has sympy prove each
+    equal to what it integrated (elbo_terms).
+
+        E_q[log p(x|z)] = -1/2 log(2 pi s^2) - ((x - b - w mu_q)^2 + w^2 sigma_q^2) / (2 s^2)
+        KL(q || p(z))   = 1/2 (mu_q^2 + sigma_q^2 - log sigma_q^2 - 1)
+        ELBO            = E_q[log p(x|z)] - KL(q || p(z))
+        KL(q || p(z|x)) = log(v / sigma_q) + (sigma_q^2 + (mu_q - m)^2) / (2 v^2) - 1/2
+
+    with m and v the posterior's mean and standard deviation. Returns a dict of these
+    expressions and "posterior": {m: ..., v: ...} to substitute.
+    """
+    model = linear_gaussian()
+    squared = _sum((x - b - w * mu_q) ** 2, w**2 * sigma_q**2) / (2 * s**2)
+    reconstruction = _sum(-sp.log(2 * sp.pi * s**2) / 2, sp.Mul(-1, squared, evaluate=False))
+    kl_prior = sp.Mul(half, _sum(mu_q**2, sigma_q**2, -sp.log(sigma_q**2), -1), evaluate=False)
+    return {
+        "reconstruction": reconstruction,
+        "kl_prior": kl_prior,
+        "elbo": _sum(reconstruction, -kl_prior),
+        "kl_posterior": _sum(sp.log(v / sigma_q), _sum(sigma_q**2, (mu_q - m) ** 2) / (2 * v**2), -half),
+        "posterior": {m: model["posterior_mean"], v: model["posterior_std"]},
+    }
+
+
+class Step(NamedTuple):
+    """One line of a derivation: what it says, and an expression sympy proves to be 0 if it holds.
+
+    by_definition marks a line that holds because of how its terms were defined: its True
+    shows the bookkeeping is right, not that anything was learned.
+    """
+
+    says: str
+    residual: sp.Expr
+    by_definition: bool = False
+
+    def holds(self):
+        return is_zero(self.residual)
+
+
 def elbo_derivation(model=None):
     """The derivation of log p(x) = ELBO + KL(q || p(z|x)), one Step per line, each checkable.
 
@@ -181,8 +197,8 @@ def elbo_derivation(model=None):
     posterior_density = sp.exp(log_post)
     return [
         Step("1. Bayes' rule, for every z: log p(x) = log p(x, z) - log p(z|x)",
-             log_evidence - (log_joint - log_post)),
-        Step("   (p(z|x) is a density: it integrates to 1)",
+             log_evidence - (log_joint - log_post), by_definition=True),
+        Step("   p(z|x) = p(x, z) / p(x) is a density: it integrates to 1",
              sp.integrate(posterior_density, (z, -sp.oo, sp.oo)) - 1),
         Step("2. q integrates to 1, so log p(x) = E_q[log p(x)] = E_q[log p(x, z) - log p(z|x)]",
              q_mass * log_evidence - expectation(log_joint - log_post, z, mu_q, sigma_q)),
@@ -193,6 +209,28 @@ def elbo_derivation(model=None):
     ]
 
 
+def wrong_lines(model=None):
+    """The source write-up's wrong lines, as Steps for the same checker: each must fail.
+
+    Negative controls: they show that the checker of elbo_derivation can say False.
+    """
+    model = model or linear_gaussian()
+    elbo, kl = elbo_terms(model)
+    reconstruction = expectation(model["log_likelihood"], z, mu_q, sigma_q)
+    kl_prior = kl_gaussians(mu_q, sigma_q, 0, 1)
+    kl_sigma_for_variance = kl_prior.subs(sigma_q, sp.sqrt(sigma_q))  # sigma written where sigma^2 belongs
+    return [
+        Step("loss = ||x - x_hat||^2 - KL: the ELBO as E_q[log p(x|z)] + KL(q || p(z))",
+             elbo - (reconstruction + kl_prior)),
+        Step("log x on the left: log x = ELBO + KL(q || p(z|x))",
+             sp.log(x) - (elbo + kl)),
+        Step("N(0, 1) as the posterior: log p(x) = log p(x, z) - log N(z; 0, 1)",
+             model["log_evidence"] - (model["log_joint"] - model["log_prior"])),
+        Step("sigma for sigma^2: KL(q || p(z)) = (mu_q^2 + sigma_q - log sigma_q - 1) / 2",
+             kl_prior - kl_sigma_for_variance),
+    ]
+
+
 def elbo_maximiser(model=None):
     """Where d ELBO / d mu_q = d ELBO / d sigma_q = 0, solved by sympy: a list of {symbol: value}."""
     model = model or linear_gaussian()
@@ -200,17 +238,25 @@ def elbo_maximiser(model=None):
     return sp.solve([sp.diff(elbo, mu_q), sp.diff(elbo, sigma_q)], [mu_q, sigma_q], dict=True)
 
 
-def jensen_log():
-    """Jensen's inequality for the log: log is concave because its second derivative is negative.
+def squared_error_loss(model=None):
+    r"""The write-up's loss for the toy model, E_q[(x - w z - b)^2] + KL(q || p(z)), integrated by sympy.
 
-    Returns (second derivative of log t, E_q[p(x,z)/q(z)]) where the second is integrated by
-    sympy and equals p(x): so log p(x) = log E_q[p(x,z)/q] >= E_q[log p(x,z)/q] = ELBO.
+    (x - w z - b)^2 is the squared error of the decoder's mean. Returns (loss, its minimiser
+    over mu_q and sigma_q as {symbol: value}).
+    """
+    model = model or linear_gaussian()
+    loss = expectation((x - w * z - b) ** 2, z, mu_q, sigma_q) + kl_gaussians(mu_q, sigma_q, 0, 1)
+    (best,) = sp.solve([sp.diff(loss, mu_q), sp.diff(loss, sigma_q)], [mu_q, sigma_q], dict=True)
+    return loss, best
+
+
+def jensen_log():
+    """Jensen's inequality for the log: log is concave, because its second derivative -1/t^2 < 0.
+
+    Returns (t, d^2/dt^2 log t).
     """
     t = sp.Symbol("t", positive=True)
-    model = linear_gaussian()
-    ratio = sp.exp(sp.expand(model["log_joint"]))  # p(x, z); dividing by q and weighting by q cancel
-    mean_ratio = sp.simplify(sp.integrate(ratio, (z, -sp.oo, sp.oo)))
-    return sp.diff(sp.log(t), t, 2), mean_ratio
+    return t, sp.diff(sp.log(t), t, 2)
 
 
 # ------------------------------------------------- notebook 03: gradients of an expectation
@@ -243,3 +289,81 @@ def estimator_means(f=None):
     density = normal_pdf(eps, 0, 1)
     mean = lambda g: sp.simplify(sp.integrate(sp.expand(g) * density, (eps, -sp.oo, sp.oo)))
     return {"pathwise": tuple(mean(g) for g in pathwise), "score": tuple(mean(g) for g in score)}
+
+
+# ------------------------------------------------------------------- notebook 04: the KL
+
+
+def kl_gaussians(mean_q, std_q, mean_p, std_p):
+    r"""KL(N(mean_q, std_q^2) || N(mean_p, std_p^2)) = \int q(z) log(q(z)/p(z)) dz, integrated by sympy."""
+    integrand = log_normal(z, mean_q, std_q) - log_normal(z, mean_p, std_p)
+    return sp.simplify(expectation(integrand, z, mean_q, std_q))
+
+
+def kl_standard_normal():
+    """KL(N(mu, sigma^2) || N(0, 1)) as sympy integrates it, in mu and sigma."""
+    return kl_gaussians(mu, sigma, 0, 1)
+
+
+def in_terms_of_variance(expr, std=sigma, name="sigma^2"):
+    """Rewrite an expression in sigma as one in the variance sigma^2 (a positive symbol).
+
+    The encoder outputs log sigma^2, so this is the form the code uses.
+    """
+    variance = sp.Symbol(name, positive=True)
+    return sp.expand(sp.expand_log(expr.subs(std, sp.sqrt(variance)), force=True)), variance
+
+
+def kl_is_never_negative(kl=None):
+    r"""Why KL(N(mu, sigma^2) || N(0, 1)) >= 0, term by term.
+
+        KL = mu^2 / 2 + g(sigma^2) / 2   with   g(t) = t - 1 - log t
+        g''(t) = 1/t^2 > 0   (g is convex)   and   g'(1) = 0,  g(1) = 0
+
+    so g has its only minimum at t = 1, where it is 0: g >= 0, and both terms are >= 0.
+    Returns a dict of what sympy computes: g, t, g'' and whether it is positive, the zeros of g',
+    g there, and the residual KL - (mu^2/2 + g(sigma^2)/2), which must be 0.
+    """
+    kl = kl_standard_normal() if kl is None else kl
+    t = sp.Symbol("t", positive=True)
+    g = t - 1 - sp.log(t)
+    second = sp.diff(g, t, 2)
+    stationary = sp.solve(sp.diff(g, t), t)
+    return {
+        "t": t, "g": g, "second_derivative": second, "convex": bool(second.is_positive),
+        "stationary": stationary, "minimum": [g.subs(t, point) for point in stationary],
+        "residual": kl - (mu**2 / 2 + g.subs(t, sigma**2) / 2),
+    }
+
+
+def kl_wrong_forms(kl=None):
+    r"""KL(N(mu, sigma^2) || N(0, 1)) as it comes out with each common mistake, for naming one when seen.
+
+    From the right form 1/2 (mu^2 + sigma^2 - log sigma^2 - 1): sigma written where sigma^2
+    belongs (the write-up's sigma = E[(x - mu)^2]), the 1/2 forgotten, the -1 forgotten, the sign
+    flipped. Returns {what went wrong: expression in mu and sigma}.
+    """
+    kl = kl_standard_normal() if kl is None else kl
+    return {
+        "sigma where sigma^2 belongs": kl.subs(sigma, sp.sqrt(sigma)),
+        "the factor 1/2 forgotten": 2 * kl,
+        "the -1 forgotten": kl + half,
+        "the sign flipped": -kl,
+    }
+
+
+def kl_diagonal(dims=2):
+    r"""KL(N(mu, diag(sigma^2)) || N(0, I)) in `dims` dimensions, integrated by sympy one axis at a time.
+
+    q factorises over the dimensions, so the integral over R^dims is an integral over each axis
+    in turn. Returns (kl, means, stds) with the symbols used.
+    """
+    zs = sp.symbols(f"z_1:{dims + 1}", real=True)
+    means = sp.symbols(f"mu_1:{dims + 1}", real=True)
+    stds = sp.symbols(f"sigma_1:{dims + 1}", positive=True)
+    log_q = sum(log_normal(zi, mean, std) for zi, mean, std in zip(zs, means, stds))
+    log_p = sum(log_normal(zi, 0, 1) for zi in zs)
+    result = log_q - log_p
+    for zi, mean, std in zip(zs, means, stds):
+        result = expectation(result, zi, mean, std)
+    return sp.simplify(result), means, stds

@@ -1,0 +1,181 @@
+"""Every figure in vae_lite.plots is readable on a projector when the style is on: about
+1000 px wide, text of 12 pt or more, images of at least 56 px, colour-blind-safe colours,
+and paired panels on the same axes."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.colors import to_hex  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
+
+import vae_lite  # noqa: E402
+from vae_lite import plots  # noqa: E402
+
+TAB10 = {to_hex(c) for c in plt.get_cmap("tab10").colors} - {"#7f7f7f"}  # its grey is just grey
+
+
+@pytest.fixture(autouse=True)
+def projector_style():
+    plots.use_style(True)
+    yield
+    plt.close("all")
+    plots.use_style(False)
+
+
+def history():
+    records = [{"epoch": e, "test_reconstruction": -100.0 + e, "test_kl": 20.0 + e, "test_elbo": -120.0}
+               for e in (1, 2, 3)]
+    return vae_lite.History(records)
+
+
+def model_2d(image_shape=(1, 28, 28)):
+    torch.manual_seed(0)
+    return vae_lite.VAE(image_shape, latent_dim=2, hidden=16)
+
+
+def images(n=10, side=28):
+    return torch.rand(n, 1, side, side, generator=torch.Generator().manual_seed(0))
+
+
+FIGURES = {
+    "show_images": lambda: plots.show_images(images(20), title="decoded z ~ N(0, I)"),
+    "show_rows": lambda: plots.show_rows({"test images": images(), "reconstructions": images()}),
+    "plot_histograms": lambda: plots.plot_histograms({"codes": torch.randn(500) + 9, "prior": torch.randn(500) + 4}, "length"),
+    "plot_log_evidence_estimates": lambda: plots.plot_log_evidence_estimates(
+        [1, 10, 100], {"prior": ([-300, -200, -150], [-320, -220, -160], [-280, -190, -140])}, reference=-100),
+    "plot_elbo_gap": lambda: plots.plot_elbo_gap(torch.linspace(-1, 2, 20), -torch.linspace(-1, 2, 20) ** 2, 0.0, 0.0),
+    "plot_estimator_variance": lambda: plots.plot_estimator_variance([1, 4, 16], {"pathwise": [1, 0.25, 0.06], "score": [2, 0.5, 0.1]}),
+    "plot_log_below_tangent": lambda: plots.plot_log_below_tangent(),
+    "plot_history": lambda: plots.plot_history(history()),
+    "plot_loss_terms": lambda: plots.plot_loss_terms(history()),
+    "plot_kl_per_dimension": lambda: plots.plot_kl_per_dimension(torch.rand(50), torch.rand(50) * 0.02, title="50 dimensions"),
+    "latent_scatter": lambda: plots.latent_scatter(torch.randn(200, 2), torch.arange(200) % 10, title="means"),
+    "manifold_grid": lambda: plots.manifold_grid(model_2d(), n=15),
+    "latent_map": lambda: plots.latent_map(model_2d(), torch.randn(200, 2), torch.arange(200) % 10),
+    "plot_iw_bound": lambda: plots.plot_iw_bound([1, 10, 100], [-90, -88, -87], elbo=-91, title="IW"),
+    "plot_rate_distortion": lambda: plots.plot_rate_distortion([5, 20, 30], [150, 100, 90], ["β = 4", "β = 1", "β = 0.5"]),
+}
+
+
+def texts(figure):
+    return [t for t in figure.findobj(Text) if t.get_visible() and t.get_text().strip()]
+
+
+def colours(figure):
+    found = set()
+    for artist in figure.findobj():
+        for getter in ("get_color", "get_facecolor", "get_edgecolor"):
+            if not hasattr(artist, getter) or isinstance(artist, Text):
+                continue
+            value = getattr(artist, getter)()
+            for colour in (value if hasattr(value, "ndim") and value.ndim == 2 else [value]):
+                try:
+                    found.add(to_hex(colour))
+                except ValueError:
+                    pass
+    return found
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_figure_is_about_1000_px_wide_with_text_of_12_pt_or_more(name):
+    figure = FIGURES[name]()
+    width_px = figure.get_size_inches()[0] * figure.dpi
+    assert 900 <= width_px <= 1300, f"{name}: {width_px:.0f} px wide"
+    sizes = {t.get_text(): t.get_fontsize() for t in texts(figure)}
+    assert sizes, f"{name} has no text at all"
+    small = {text: size for text, size in sizes.items() if size < 12}
+    assert not small, f"{name}: text under 12 pt: {small}"
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_figure_uses_no_tab10_colour(name):
+    used = colours(FIGURES[name]())
+    assert used, f"{name}: no colours found"
+    assert not used & TAB10, f"{name} uses tab10 colours {used & TAB10}; use petroff10 (plots.PALETTE)"
+
+
+def test_the_style_is_what_makes_figures_large_and_can_be_turned_off():
+    plots.use_style(False)
+    figure = plots.plot_history(history())
+    assert figure.get_size_inches()[0] * figure.dpi < 900  # matplotlib's default: 640 px
+    assert {to_hex(c) for c in [line.get_color() for line in figure.axes[0].lines]} <= TAB10
+
+
+def shown_image_px(ax, ncols, side):
+    """On-screen width of one image in an axes showing an image_grid of `ncols` columns."""
+    ax.figure.canvas.draw()
+    grid_width = ncols * (side + 1) - 1
+    return ax.get_window_extent().width * side / grid_width
+
+
+@pytest.mark.parametrize("side", [28, 8])
+@pytest.mark.parametrize("ncols, size", [(10, None), (20, None), (20, 0.45), (5, 0.2)])
+def test_every_image_in_a_strip_is_at_least_56_px(side, ncols, size):
+    figure = plots.show_rows({"a": images(ncols, side), "b": images(ncols, side)}, ncols=ncols, size=size)
+    for ax in figure.axes:
+        assert shown_image_px(ax, ncols, side) >= plots.MIN_IMAGE_PX
+    figure = plots.show_images(images(2 * ncols, side), ncols=ncols, size=size, title="t")
+    assert shown_image_px(figure.axes[0], ncols, side) >= plots.MIN_IMAGE_PX
+    smallest = ncols * plots.MIN_IMAGE_PX * (side + 1) / side + 1  # images at the minimum, with their gaps
+    assert figure.get_size_inches()[0] * figure.dpi <= max(plots.MAX_STRIP_PX, smallest)
+
+
+@pytest.mark.parametrize("side", [28, 8])
+def test_manifold_images_are_at_least_56_px_alone_and_beside_the_scatter(side):
+    model = model_2d((1, side, side))
+    figure = plots.manifold_grid(model, n=15)
+    assert shown_image_px(figure.axes[0], 15, side) >= plots.MIN_IMAGE_PX
+    figure = plots.latent_map(model, torch.randn(100, 2), torch.arange(100) % 10)
+    assert shown_image_px(figure.axes[1], 8, side) >= plots.MIN_IMAGE_PX
+
+
+def test_latent_map_panels_cover_the_same_square_of_z():
+    figure = plots.latent_map(model_2d(), torch.randn(100, 2) * 5, torch.arange(100) % 10, limits=(-2.5, 2.5))
+    scatter, grid = figure.axes[:2]
+    assert scatter.get_xlim() == grid.get_xlim() == (-2.5, 2.5)
+    assert scatter.get_ylim() == grid.get_ylim() == (-2.5, 2.5)
+    assert tuple(grid.images[0].get_extent()) == (-2.5, 2.5, -2.5, 2.5)
+    assert scatter.get_xlabel() == grid.get_xlabel() == "z[0]"
+
+
+def test_manifold_grid_with_limits_decodes_the_z_at_each_cell_centre():
+    model = model_2d()
+    ax = plt.figure().add_subplot()
+    plots.manifold_grid(model, n=4, ax=ax, limits=(-2.0, 2.0))
+    shown = torch.as_tensor(ax.images[0].get_array())
+    with torch.inference_mode():  # top-left cell: z[0] lowest, z[1] highest: the centre (-1.5, 1.5)
+        corner = model.decode(torch.tensor([[-1.5, 1.5]]))[0, 0]
+    assert torch.allclose(shown[:28, :28].float(), corner, atol=1e-6)
+
+
+def test_latent_scatter_colours_label_i_with_the_ith_petroff10_colour():
+    labels = torch.arange(10)
+    figure = plots.latent_scatter(torch.randn(10, 2), labels)
+    scatter = figure.axes[0].collections[0]
+    shown = [to_hex(c) for c in scatter.to_rgba(scatter.get_array())]
+    assert shown == [c.lower() for c in plots.PALETTE]
+
+
+def test_the_calls_other_notebooks_make_still_work():
+    fig, (left, right) = plt.subplots(1, 2)
+    plots.latent_scatter(torch.randn(50, 2), torch.arange(50) % 10, ax=left, title="encoder means of the test images")
+    plots.manifold_grid(model_2d(), n=15, ax=right)
+    assert right.get_title().startswith("decoded z on a 15 x 15 grid")
+    plots.plot_kl_per_dimension(torch.rand(20), torch.rand(20), title="3 of 20")
+    plots.plot_iw_bound([1, 10], [-90.0, -88.0], -91.0, title="t")
+    plots.plot_rate_distortion([1.0, 2.0], [3.0, 4.0], ["a", "b"], title="t")
+    plots.show_rows({"VAE": images(20), "AE": images(20)}, ncols=20, size=0.45)
+    plots.show_images(images(4), ncols=2, title="t", size=0.6)
+
+
+def test_kl_bars_are_grey_for_inactive_units_and_sorted():
+    kl = torch.tensor([0.1, 3.0, 0.0, 2.0])
+    figure = plots.plot_kl_per_dimension(kl, activity=torch.tensor([0.5, 0.5, 0.0, 0.5]))
+    bars = figure.axes[0].patches
+    assert [round(b.get_height(), 3) for b in bars] == [3.0, 2.0, 0.1, 0.0]
+    assert to_hex(bars[-1].get_facecolor()) == to_hex("lightgray")
+    assert to_hex(bars[0].get_facecolor()) == plots.PALETTE[0].lower()
