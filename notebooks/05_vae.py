@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 05 The Variational Autoencoder
 #
-# Previous: [04 The closed-form KL](04_closed_form_kl.ipynb) · Next: [06 The latent space](06_latent_space.ipynb)
+# Previous: [04 The closed-form KL](04_closed_form_kl.ipynb) · Next: [07 The latent space](07_latent_space.ipynb)
 #
 # Notebooks 02–04 built the parts: the ELBO, the reparameterization trick and the closed-form
 # KL. Here they come together in one model, trained on MNIST.
@@ -325,4 +325,4 @@ assert vae_lite.check.vae_loss(vae_loss), "the solution should pass every case"
 # - Mixing averaged and summed terms silently changes β; squared error is a Gaussian likelihood whose
 #   variance is an implicit KL weight.
 #
-# Next: [06 The latent space](06_latent_space.ipynb) looks inside z.
+# Next: [07 The latent space](07_latent_space.ipynb) looks inside z.

@@ -1,7 +1,7 @@
 # %% [markdown]
-# # 06 The latent space
+# # 07 The latent space
 #
-# Previous: [05 The VAE](05_vae.ipynb) · Next: [07 How good is it?](07_how_good.ipynb)
+# Previous: [05 The VAE](05_vae.ipynb) · Next: [08 How good is it?](08_how_good.ipynb)
 #
 # A trained VAE turns every image into a distribution q(z|x) over a 20-dimensional code, and every code
 # into an image. This notebook looks at that code directly.
@@ -229,4 +229,4 @@ assert active_unit_count(mu) == count, "it should agree with widgets.active_unit
 # - With two latent dimensions, the encoder means cluster by digit without ever seeing a label.
 # - p(z) = N(0, I) is the prior; q(z|x) approximates the posterior p(z|x); σ is the square root of the variance.
 #
-# Next: [07 How good is it?](07_how_good.ipynb) measures the model.
+# Next: [08 How good is it?](08_how_good.ipynb) measures the model.

@@ -1,7 +1,7 @@
 # %% [markdown]
-# # 07 How good is it?
+# # 08 How good is it?
 #
-# Previous: [06 The latent space](06_latent_space.ipynb)
+# Previous: [07 The latent space](07_latent_space.ipynb)
 #
 # The ELBO is a lower bound on log p(x). How far below? How do our numbers compare with published ones,
 # and what does the KL weight β trade?
