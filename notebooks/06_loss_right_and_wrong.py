@@ -37,8 +37,8 @@ data = vae_lite.load_dataset()
 if QUICK:
     data = data.subset(train=3000, test=1000)
 PIXELS = math.prod(data.image_shape)
-SIGN_STEPS = 100 if QUICK else 300  # optimizer steps for the two runs of the sign experiment
-STEPS = 250 if QUICK else 1400  # optimizer steps of 128 images for each model trained with fit
+SIGN_STEPS = 60 if QUICK else 300  # optimizer steps for the two runs of the sign experiment
+STEPS = 150 if QUICK else 1400  # optimizer steps of 128 images for each model trained with fit
 EPOCHS = max(1, round(STEPS / math.ceil(len(data.train) / 128)))
 print(data)
 

@@ -387,6 +387,7 @@ def plot_units_by_beta(betas, active, above_kl, latent_dim, kl_threshold, ax=Non
     ax.set_xlabel("β (KL weight)")
     ax.set_ylabel(f"latent dimensions (of {latent_dim})")
     ax.set_ylim(0, latent_dim + 1)
+    ax.yaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
     ax.set_title("dimensions in use as β grows")
     ax.legend()
     ax.figure.tight_layout()
