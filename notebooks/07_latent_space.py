@@ -162,12 +162,12 @@ print(f"2-latent model after {EPOCHS_2D} epochs: test negative ELBO {-history_2d
       f"(the {model.latent_dim}-latent default model: {-test['elbo']:.1f})")
 
 # %% [markdown]
-# *Figure: left, a scatter plot of the 2-D encoder means of the test images, one colour per label; right, a 15 × 15
+# *Figure: left, a scatter plot of the 2-D encoder means of the test images, one colour per label; right, a square
 # grid of decoded images over the same range of z[0] and z[1].*
 
 # %%
 means_2d, _ = widgets.encoder_means_and_logvars(model_2d, data.test)
-plots.latent_map(model_2d, means_2d, labels, n=15)
+plots.latent_map(model_2d, means_2d, labels)
 plt.show()
 
 # %% [markdown]

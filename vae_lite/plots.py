@@ -302,7 +302,7 @@ def plot_sign_runs(runs, keys=("kl", "loss"), axes=None):
     through zero to -10^20 stays readable. One legend for all panels, above them.
     """
     if axes is None:
-        fig, axes = plt.subplots(1, len(keys), figsize=(4.4 * len(keys), 4.6))
+        fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 4.6))
     titles = {"kl": "KL(q(z|x) ‖ p(z)) per image", "loss": "the loss being minimised",
               "reconstruction_error": "reconstruction error −log p(x|z)"}
     styles = list(zip(("#0072B2", "#D55E00", "#009E73"), ("-", "--", ":")))
