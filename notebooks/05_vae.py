@@ -88,6 +88,19 @@ print(inspect.getsource(vae_lite.objectives.elbo))
 print(inspect.getsource(vae_lite.VAE.loss))
 
 # %% [markdown]
+# Before training, check the parts. First, the sample z = μ + σ ε: it must spread by σ, the standard deviation. The encoder outputs log σ², so
+# σ = exp(½ log σ²). Take a q with σ² = 0.25 (σ = 0.5) and draw from it:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+mu_q, logvar_q = torch.zeros(20000, 1), torch.full((20000, 1), math.log(0.25))
+z = vae_lite.reparameterize(mu_q, logvar_q, generator=torch.Generator().manual_seed(0))
+spread = z.std().item()
+print(f"standard deviation of 20000 draws of z: {spread:.2f} (σ = 0.5, σ² = 0.25)")
+assert spread > 0.05, "reparameterize returned μ itself: z must be sampled, z = μ + σ ε"
+assert abs(spread - 0.5) < 0.02, "z should spread by σ = exp(½ log σ²), not by σ² = exp(log σ²)"
+
+# %% [markdown]
 # > **Common mistake.** The write-up we follow gives the loss as `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]`.
 # > **Wrong:** reconstruction error − KL. **Right:** reconstruction error **+** KL, the negative ELBO.
 # > With the minus sign the loss rewards codes far from the prior and has no minimum at all; notebook 06
@@ -123,18 +136,6 @@ assert torch.allclose(loss, kl - reconstruction, rtol=1e-4), \
 
 # %% [markdown]
 # The KL is small but not 0: the untrained encoder's outputs are near, not at, μ = 0 and log σ² = 0.
-#
-# One more part to check before training: the sample z = μ + σ ε must spread by σ, the standard deviation.
-# The encoder outputs log σ², so σ = exp(½ log σ²). Take a q with σ² = 0.25 (σ = 0.5) and draw from it:
-
-# %%
-# NBVAL_CHECK_OUTPUT
-mu_q, logvar_q = torch.zeros(20000, 1), torch.full((20000, 1), math.log(0.25))
-z = vae_lite.reparameterize(mu_q, logvar_q, generator=torch.Generator().manual_seed(0))
-spread = z.std().item()
-print(f"standard deviation of 20000 draws of z: {spread:.2f} (σ = 0.5, σ² = 0.25)")
-assert spread > 0.05, "reparameterize returned μ itself: z must be sampled, z = μ + σ ε"
-assert abs(spread - 0.5) < 0.02, "z should spread by σ = exp(½ log σ²), not by σ² = exp(log σ²)"
 
 # %% [markdown]
 # ## Training
@@ -198,7 +199,8 @@ print(f"from epoch 1 to epoch {last['epoch']}: reconstruction error {-first['tes
       f"{-last['test_reconstruction']:.1f} nats, KL {first['test_kl']:.1f} -> {last['test_kl']:.1f} nats, "
       f"negative ELBO {-first['test_elbo']:.1f} -> {-last['test_elbo']:.1f} nats")
 assert len(vae_history) == 1 or -last["test_elbo"] < -first["test_elbo"], "the test loss should fall over training"
-assert last["test_kl"] > 2, "the VAE's KL should be well above 0: its latent code carries information"
+assert last["test_kl"] > 2, ("the VAE's KL should be well above 0: its latent code carries information "
+                             "(about 0 means no gradient reaches the encoder through z: rsample, not sample)")
 assert abs(last["test_loss"] - (last["test_kl"] - last["test_reconstruction"])) < 1e-3, \
     "the loss should be reconstruction error PLUS the KL (the negative ELBO), not minus"
 
