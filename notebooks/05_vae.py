@@ -88,8 +88,8 @@ print(inspect.getsource(vae_lite.objectives.elbo))
 print(inspect.getsource(vae_lite.VAE.loss))
 
 # %% [markdown]
-# Before training, check the parts. First, the sample z = μ + σ ε: it must spread by σ, the standard deviation. The encoder outputs log σ², so
-# σ = exp(½ log σ²). Take a q with σ² = 0.25 (σ = 0.5) and draw from it:
+# Before training, check the parts. First, the sample z = μ + σ ε: it must spread by σ, the standard
+# deviation. The encoder outputs log σ², so σ = exp(½ log σ²). Take a q with σ² = 0.25 (σ = 0.5) and draw from it:
 
 # %%
 # NBVAL_CHECK_OUTPUT
