@@ -9,7 +9,7 @@
 #
 # **Learning goals**
 # - see why the KL enters the loss with a **plus** sign: train with the minus sign and watch the KL run off
-#   while the loss falls without bound;
+#   while the loss falls far below 0, with no minimum to stop at;
 # - recognise summed against averaged terms as a hidden KL weight β, and predict which β a loss has;
 # - read squared error as a Gaussian log-likelihood whose fixed variance is an implicit KL weight.
 
@@ -221,7 +221,7 @@ for model, beta, scale in ((averaged_reconstruction, PIXELS, 1 / PIXELS), (avera
 
 # %% [markdown]
 # **Predict, then run.** Each model trains for the same number of steps as a right one. The first weighs the KL
-# hundreds of times too much, the second about twenty times too little. For each: will its KL end above or below
+# as many times too much as there are pixels, the second as many times too little as there are latent dimensions. For each: will its KL end above or below
 # the right model's, and will its samples look better or worse?
 
 # %%

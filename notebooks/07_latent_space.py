@@ -262,9 +262,9 @@ assert active_unit_count(mu) == count, "it should agree with widgets.active_unit
 # 3. Train the 2-latent model with `beta=4` and redraw both pictures. What happens to the clusters?
 #
 # ## Summary
-# - The KL splits over the latent dimensions: a few dimensions carry most of the information; a dimension whose
-#   KL is about 0 is inactive, its q(z_d|x) the prior, ignored by the decoder. Active units (Var_x μ_d > 0.01)
-#   count the dimensions whose mean moves with x; each costs more than 0.005 nats.
+# - The KL splits over the latent dimensions, and the model does not use them equally: the bars show which carry
+#   the most. A dimension whose KL is about 0 is inactive: its q(z_d|x) is the prior, and the decoder ignores it.
+#   Active units (Var_x μ_d > 0.01) count the dimensions whose mean moves with x; each costs more than 0.005 nats.
 # - The sliders and the interpolation show a continuous code: nearby z decode to similar images.
 # - With two latent dimensions, the encoder means cluster by class without ever seeing a label.
 # - p(z) = N(0, I) is the prior; q(z|x) approximates the posterior p(z|x); σ is the square root of the variance.

@@ -112,8 +112,9 @@ values = [iw[k] for k in KS]
 assert all(b > a for a, b in zip(values, values[1:])), "the bound should tighten (grow) as k grows"
 
 # %% [markdown]
-# At k = 1 the bound differs from the ELBO only by sampling noise (the ± is one standard error). Each larger k
-# sits higher: the bound tightens.
+# At k = 1 the bound and the ELBO are two estimates of the same number (one sample of z per image against a
+# hundred), so they differ only by sampling noise: a few standard errors (the ±) at most. Each larger k sits
+# higher: the bound tightens.
 #
 # *Figure: the mean importance-weighted bound against k on a log axis, rising from the ELBO (a dashed line) and
 # flattening.*
