@@ -97,7 +97,7 @@ print(f"the {top} dimensions with the most KL carry {share:.0%} of it; the least
 print(f"active units: {count} of {model.latent_dim}; inactive: {model.latent_dim - count}"
       + (f", carrying {kl[~active].sum().item():.3f} nats together" if (~active).any() else ""))
 assert abs(kl.sum() - kl_term) < 1e-3 * max(1.0, kl_term.item()), \
-    "the KL per dimension should add up to vae_lite's KL term: the KL is summed (not averaged) over the dimensions"
+    "the KL per dimension, ½ (μ² + σ² − log σ² − 1), should add up to vae_lite's KL term: check its formula, summed (not averaged) over d"
 assert active.any(), "the model should use at least one latent dimension"
 assert (kl[active] > 0.005).all(), "every active dimension costs more than ½ × 0.01 nats of KL"
 

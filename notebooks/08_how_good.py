@@ -107,7 +107,8 @@ spread = (elbo_per_image.std() / math.sqrt(len(x))).item()
 print(f"(the negative ELBO of these {len(x)} images: {-elbo_here:.2f} ± {spread:.2f}; of all {len(x_test)}: "
       f"{-test['elbo']:.2f}; a random subset differs from the whole only by chance, here by "
       f"{abs(elbo_here - test['elbo']) / spread:.1f} standard errors)")
-assert abs(gap[1]) < 4 * gap_error[1] + 0.05, "with k = 1 the importance-weighted bound is the ELBO, up to sampling noise"
+assert abs(gap[1]) < 4 * gap_error[1] + 0.05, \
+    "with k = 1 the importance-weighted bound is the ELBO, up to sampling noise: is the ELBO reconstruction MINUS the KL?"
 values = [iw[k] for k in KS]
 assert all(b > a for a, b in zip(values, values[1:])), "the bound should tighten (grow) as k grows"
 
