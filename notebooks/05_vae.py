@@ -142,18 +142,10 @@ assert torch.allclose(loss, kl - reconstruction, rtol=1e-4), \
 #
 # `vae_lite.fit` minimises the mean over a batch of the per-image loss above with Adam, binarizing the
 # training images anew every epoch (a Bernoulli likelihood is a likelihood only on binary data) and scoring on
-# one fixed binarized test set. One training step is four lines:
-#
-# ```python
-# x = binarize(batch)                  # a fresh binary image for each grey-level one
-# loss, terms = model.loss(x)          # one negative ELBO per image, and its two terms
-# loss.mean().backward()               # the mean over the batch; gradients through z = μ + σ ε
-# optimizer.step()                     # Adam
-# ```
+# one fixed binarized test set. Each epoch calls `train_step` on batches in a new random order; one step:
 
 # %%
-# TODO(nb-late): when the restructure helper's vae_lite.train.train_step is in main, replace the four lines
-# above with this cell's output:  print(inspect.getsource(vae_lite.train.train_step))
+print(inspect.getsource(vae_lite.train.train_step))
 
 # %% [markdown]
 # An autoencoder with the same encoder and decoder sizes trains on the same data for the same number of epochs:

@@ -24,7 +24,7 @@ import torch
 
 import vae_lite
 import vae_lite.check
-from vae_lite import plots, pretrained, widgets
+from vae_lite import latent, plots, pretrained, widgets
 
 QUICK = vae_lite.setup_notebook()
 
@@ -80,8 +80,8 @@ print(f"test negative ELBO {-test['elbo']:.1f} nats = reconstruction error {-tes
 # ones in grey.*
 
 # %%
-kl = widgets.kl_per_dimension(model, data)
-count, activity = widgets.active_units(model, data)
+kl = latent.kl_per_dimension(model, data)
+count, activity = latent.active_units(model, data)
 active = activity > 0.01
 fig, ax = plt.subplots()
 plots.plot_kl_per_dimension(kl, activity, ax=ax, title=f"{count} of {model.latent_dim} latent dimensions are active")
@@ -110,7 +110,7 @@ assert (kl[active] > 0.005).all(), "every active dimension costs more than ½ ×
 # picture instead: for the first five dimensions, the image decoded with that slider at −2, −1, 0, 1, 2.
 
 # %%
-explorer = widgets.latent_explorer(model, data, start=data.test[0])
+explorer = widgets.LatentExplorer(model, data, start=data.test[0])
 explorer
 
 # %% [markdown]
@@ -144,7 +144,7 @@ assert change_along(most) > 2 * change_along(least), "the dimension with the mos
 labels = data.test_labels
 first = int((labels == 1).nonzero()[0]) if labels is not None else 0
 second = int((labels == 7).nonzero()[1]) if labels is not None else 1
-interpolation = widgets.interpolation_explorer(model, data, first=first, second=second)
+interpolation = widgets.InterpolationExplorer(model, data, first=first, second=second)
 interpolation
 
 # %% [markdown]
@@ -166,7 +166,7 @@ print(f"2-latent model after {EPOCHS_2D} epochs: test negative ELBO {-history_2d
 # grid of decoded images over the same range of z[0] and z[1].*
 
 # %%
-means_2d, _ = widgets.encoder_means_and_logvars(model_2d, data.test)
+means_2d, _ = latent.encoder_means_and_logvars(model_2d, data.test)
 plots.latent_map(model_2d, means_2d, labels)
 plt.show()
 
@@ -250,7 +250,7 @@ def active_unit_count(mu, threshold=0.01):
 
 
 assert vae_lite.check.active_unit_count(active_unit_count), "the solution should pass every case"
-assert active_unit_count(mu) == count, "it should agree with widgets.active_units on the default model"
+assert active_unit_count(mu) == count, "it should agree with latent.active_units on the default model"
 
 # %% [markdown]
 # More to try:

@@ -23,7 +23,7 @@ import torch
 
 import vae_lite
 import vae_lite.check
-from vae_lite import plots, pretrained, widgets
+from vae_lite import latent, plots, pretrained
 
 QUICK = vae_lite.setup_notebook()
 
@@ -35,6 +35,8 @@ QUICK = vae_lite.setup_notebook()
 
 # %%
 data = vae_lite.load_dataset()
+if QUICK:
+    data = data.subset(train=3000, test=1000)
 x_test = vae_lite.binarized_test_set(data)
 IW_IMAGES, KS = (100, [1, 10, 100]) if QUICK else (500, [1, 10, 100, 1000])
 IW_IMAGES = min(IW_IMAGES, len(x_test))
@@ -191,8 +193,8 @@ for beta in BETAS:
     beta_model = vae_lite.VAE(small.image_shape)
     vae_lite.fit(beta_model, small, epochs=epochs, beta=beta, progress=False)
     scores = vae_lite.evaluate(beta_model, x_small)
-    active, activity = widgets.active_units(beta_model, small)
-    kl = widgets.kl_per_dimension(beta_model, small)
+    active, activity = latent.active_units(beta_model, small)
+    kl = latent.kl_per_dimension(beta_model, small)
     n = len(small.test)  # torch's var divides by n - 1, so the bound is ½ × 0.01 × (n - 1) / n
     with torch.inference_mode():
         samples = beta_model.sample(10, generator=torch.Generator().manual_seed(0))
