@@ -69,48 +69,46 @@ print(data)
 # > bound: move μ away from 0 or let σ grow, and it grows as far as you like. With the minus sign, the loss
 # > falls as far as the KL grows.
 #
-# Two copies of one untrained VAE are trained on the same batches for a few hundred steps: one with the package's
-# loss (`model.loss`), one with the write-up's sign. Every step records the mean KL, reconstruction error and loss
-# of its batch.
+# Two copies of one untrained VAE are trained on the same batches for a few hundred steps with `train_step`: one
+# with the package's loss (`VAE.loss`), one with the write-up's sign. Every step records the mean KL, reconstruction
+# error and loss of its batch.
 #
 # **Predict, then run.** A negative ELBO of a binary image can never fall below 0 (it is at least −log p(x), and
 # p(x) ≤ 1 for binary data). Where will each loss be after a few hundred steps?
 
 # %%
-def right_loss(model, x):
-    return model.loss(x)  # vae_lite: reconstruction error + KL, one number per image
+class WrongSignVAE(vae_lite.VAE):
+    """The write-up's loss: reconstruction error − KL."""
+
+    def loss(self, x, beta=1.0):
+        terms = vae_lite.elbo(self, x)
+        return -terms.reconstruction - terms.kl, {"reconstruction": terms.reconstruction, "kl": terms.kl}
 
 
-def wrong_loss(model, x):
-    _, terms = model.loss(x)
-    return -terms["reconstruction"] - terms["kl"], terms  # the write-up's: reconstruction error − KL
-
-
-def train_steps(model, loss_of, steps, seed=0):
-    """Adam on the batch mean of loss_of(model, x); the batch's mean terms at every step."""
+def train_steps(model, steps, seed=0):
+    """vae_lite's train_step on the same batches for every model; the batch means at every step."""
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    generator = torch.Generator().manual_seed(seed)  # the same batches for every run
+    generator = torch.Generator().manual_seed(seed)
     record = {"loss": [], "kl": [], "reconstruction_error": []}
     for step in range(steps):
         x = vae_lite.binarize(data.train[torch.randint(len(data.train), (128,), generator=generator)], generator)
-        loss, terms = loss_of(model, x)
-        if not torch.isfinite(loss).all():
-            print(f"the loss stopped being a finite number at step {step}")
+        try:
+            means = vae_lite.train_step(model, x, optimizer)
+        except vae_lite.TrainingError:
+            print(f"step {step}: the loss is no longer a finite number, training stopped")
             break
-        optimizer.zero_grad()
-        loss.mean().backward()
-        optimizer.step()
-        record["loss"].append(loss.mean().item())
-        record["kl"].append(terms["kl"].mean().item())
-        record["reconstruction_error"].append(-terms["reconstruction"].mean().item())
+        record["loss"].append(means["loss"])
+        record["kl"].append(means["kl"])
+        record["reconstruction_error"].append(-means["reconstruction"])
     return record
 
 
 torch.manual_seed(0)
-start = vae_lite.VAE(data.image_shape)
-right_model, wrong_model = copy.deepcopy(start), copy.deepcopy(start)
-right = train_steps(right_model, right_loss, SIGN_STEPS)
-wrong = train_steps(wrong_model, wrong_loss, SIGN_STEPS)
+right_model = vae_lite.VAE(data.image_shape)  # vae_lite's loss: reconstruction error + KL
+wrong_model = WrongSignVAE(data.image_shape)
+wrong_model.load_state_dict(right_model.state_dict())  # the same start
+right = train_steps(right_model, SIGN_STEPS)
+wrong = train_steps(wrong_model, SIGN_STEPS)
 for name, run in (("right sign (+ KL)", right), ("wrong sign (− KL)", wrong)):
     print(f"{name}: after {len(run['loss'])} steps  KL {run['kl'][-1]:9.3g}   reconstruction error "
           f"{run['reconstruction_error'][-1]:9.3g}   loss {run['loss'][-1]:10.3g}   (lowest loss {min(run['loss']):.3g})")
