@@ -228,8 +228,8 @@ assert distortions[-1] > distortions[0], "a larger beta should give a higher dis
 assert results[-1]["active"] < results[0]["active"], "fewer dimensions should be active as beta grows"
 
 # %% [markdown]
-# "Active" means the mean moves at all, not that the dimension carries much: at the largest β the active units
-# that remain carry hundredths of a nat each (the cell above). Both counts fall as β grows.
+# "Active" means the mean moves at all, not that the dimension carries much: the cell above says how little the
+# active units that remain at the largest β carry. Both counts fall as β grows.
 #
 # *Figure: four rows of ten decoded prior samples, one row per β.*
 
