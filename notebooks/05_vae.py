@@ -328,7 +328,7 @@ def vae_loss(logits, x, mu, logvar):
 
 vae_lite.check.vae_loss(vae_loss)
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # NBVAL_CHECK_OUTPUT
 # Solution: both terms summed over one image; the KL enters with a plus sign.
 def vae_loss(logits, x, mu, logvar):
