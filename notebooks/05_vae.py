@@ -1,59 +1,86 @@
 # %% [markdown]
 # # 05 The Variational Autoencoder
 #
-# Previous: [04 The closed-form KL](04_closed_form_kl.ipynb) · Next: [06 The latent space](06_latent_space.ipynb)
+# Previous: [04 The closed-form KL](04_closed_form_kl.ipynb) · Next: [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb)
 #
 # Notebooks 02–04 built the parts: the ELBO, the reparameterization trick and the closed-form
-# KL. Here they come together in one model, trained on MNIST.
+# KL. Here they come together in one model, which we train and look at.
 #
 # **Learning goals**
-# - write the VAE's loss with the correct sign: reconstruction error **plus** KL (the negative ELBO);
-# - train a VAE with `vae_lite.fit` and read its two terms over training;
-# - compare samples from the prior with those of an autoencoder of the same size on the same data;
-# - know what "the reconstruction" means at test time: the encoder mean μ or a sampled z;
-# - see why averaging one term and summing the other silently changes the model;
-# - read squared error as a Gaussian log-likelihood with a fixed variance.
+# - name the parts of a VAE and what flows between them (the picture below);
+# - write its loss with the correct sign: reconstruction error **plus** KL (the negative ELBO), and check
+#   it term by term;
+# - train the package's default VAE with `vae_lite.fit` and read its two terms over training;
+# - read its reconstructions and its samples, and say what a "sample" picture shows;
+# - compare its samples with those of an autoencoder of the same size;
+# - choose between the encoder mean μ and a sampled z at test time, and name each.
 
 # %% [markdown]
 # ## Setup
 
 # %%
 import inspect
+import math
 
 import matplotlib.pyplot as plt
 import torch
+import torch.nn.functional as F
 
 import vae_lite
 import vae_lite.check
 from vae_lite import plots
 
-torch.manual_seed(0)
-QUICK = vae_lite.quick_mode()  # VAE_LITE_QUICK=1: less data, fewer epochs (CI)
-if QUICK:  # tiny models gain nothing from a second thread, and on a busy shared CI machine
-    torch.set_num_threads(1)  # two threads waiting for each other run several times slower
-print("quick mode" if QUICK else "class mode")
+QUICK = vae_lite.setup_notebook()
 
 # %% [markdown]
 # ## Data
 #
-# MNIST when it is available (else scikit-learn's 8×8 digits). Quick mode takes a small part of it.
+# The data set `VAE_LITE_DATASET` names (MNIST when unset and on disk); quick mode takes a small part.
+# Every model here trains for about the same number of optimizer steps whatever the data set, so a
+# small data set gets more epochs.
 
 # %%
-TRAIN, TEST, EPOCHS = (3000, 1000, 2) if QUICK else (60000, 10000, 5)
-data = vae_lite.load_dataset("auto").subset(train=TRAIN, test=TEST)
+data = vae_lite.load_dataset()
+if QUICK:
+    data = data.subset(train=3000, test=1000)
+STEPS = 300 if QUICK else 2400  # optimizer steps of 128 images per model trained here
+EPOCHS = max(1, round(STEPS / math.ceil(len(data.train) / 128)))
+PIXELS = math.prod(data.image_shape)
 print(data)
-PIXELS = data.train[0].numel()
+print(f"{EPOCHS} epochs of {math.ceil(len(data.train) / 128)} steps each")
 
 # %% [markdown]
 # ## Model
 #
-# The encoder outputs the mean and log-variance of q(z|x) = N(μ, diag σ²); the decoder outputs
-# one Bernoulli probability per pixel. The loss of one image is the **negative ELBO**:
+# The VAE in one picture. This is the picture the later notebooks refer to.
+
+# %% [markdown]
+# *Figure: the VAE as a diagram. An image x goes into the encoder, which outputs μ and log σ²; z = μ + σ ⊙ ε
+# with ε drawn from N(0, I); the decoder turns z into pixel means, the parameters of p(x|z). The KL term scores
+# (μ, log σ²) against the prior, the reconstruction error scores p(x|z) against x.*
+
+# %%
+vae = vae_lite.VAE(data.image_shape)  # the package's default sizes
+plots.draw_vae(data.test[0])
+plt.show()
+print(f"encoder and decoder: {vae.arch.upper()} with hidden layers {vae.config['hidden']}; "
+      f"{vae.latent_dim} latent dimensions; a {vae.likelihood} decoder, one probability per pixel "
+      f"({PIXELS} pixels); {sum(p.numel() for p in vae.parameters()):,} weights")
+
+# %% [markdown]
+# - **Encoder** q(z|x) = N(μ(x), diag σ²(x)): a network that outputs μ and log σ² (the log keeps σ² positive).
+# - **Reparameterization** z = μ + σ ⊙ ε with ε ~ N(0, I) and σ = exp(½ log σ²): a sample of q that gradients
+#   flow through (notebook 03).
+# - **Decoder** p(x|z): one Bernoulli probability per pixel. Decoding z gives these probabilities, the decoder's
+#   *mean* image; a binary image drawn from p(x|z) would flip each pixel with its probability.
+#
+# The loss of one image is the **negative ELBO**:
 #
 # $$\mathcal{L}(x) = \underbrace{-\,\mathbb{E}_{q(z|x)}[\log p(x|z)]}_{\text{reconstruction error}}
-#   \;+\; \underbrace{\mathrm{KL}\big(q(z|x)\,\|\,p(z)\big)}_{\text{KL to the prior}} \;=\; -\mathrm{ELBO}(x).$$
+#   \;+\; \underbrace{\mathrm{KL}\big(q(z|x)\,\|\,p(z)\big)}_{\text{KL to the prior}} \;=\; -\mathrm{ELBO}(x),
+# \qquad \mathrm{KL} = \tfrac12 \sum_d \big(\mu_d^2 + \sigma_d^2 - \log \sigma_d^2 - 1\big).$$
 #
-# Both terms are sums over the pixels and the latent dimensions of one image, in nats. Here is the
+# Both terms are sums over one image, over its pixels and over the latent dimensions, in nats. Here is the
 # whole objective in `vae_lite`:
 
 # %%
@@ -61,36 +88,70 @@ print(inspect.getsource(vae_lite.objectives.elbo))
 print(inspect.getsource(vae_lite.VAE.loss))
 
 # %% [markdown]
-# > **Common mistake.** The write-up we follow gives the loss as `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]`.
-# > The sign of the KL is wrong. **Wrong:** reconstruction error − KL. **Right:** reconstruction error **+** KL,
-# > the negative ELBO. With the minus sign, minimising the loss *rewards* posteriors far from the prior:
-# > it has no minimum at all, because the KL grows without bound as μ moves away from 0.
-#
-# The cell below evaluates both forms for one batch and for the same encoder outputs pushed further from
-# the prior (μ + 5): the wrong loss gets *better* (smaller) while q moves away from N(0, I).
+# Before training, check the parts. First, the sample z = μ + σ ε: it must spread by σ, the standard
+# deviation. The encoder outputs log σ², so σ = exp(½ log σ²). Take a q with σ² = 0.25 (σ = 0.5) and draw from it:
 
 # %%
-model = vae_lite.VAE(data.image_shape, latent_dim=20, hidden=400)
-x = vae_lite.binarize(data.test[:256])
+# NBVAL_CHECK_OUTPUT
+mu_q, logvar_q = torch.zeros(20000, 1), torch.full((20000, 1), math.log(0.25))
+z = vae_lite.reparameterize(mu_q, logvar_q, generator=torch.Generator().manual_seed(0))
+spread = z.std().item()
+print(f"standard deviation of 20000 draws of z: {spread:.2f} (σ = 0.5, σ² = 0.25)")
+assert spread > 0.05, "reparameterize returned μ itself: z must be sampled, z = μ + σ ε"
+assert abs(spread - 0.5) < 0.02, "z should spread by σ = exp(½ log σ²), not by σ² = exp(log σ²)"
+
+# %% [markdown]
+# > **Common mistake.** The write-up we follow gives the loss as `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]`.
+# > **Wrong:** reconstruction error − KL. **Right:** reconstruction error **+** KL, the negative ELBO.
+# > With the minus sign the loss rewards codes far from the prior and has no minimum at all; notebook 06
+# > trains a VAE that way and watches it run off.
+#
+# **Predict, then run.** The cell below computes the loss of a batch twice: with `vae.loss` and by hand from
+# the formulas above, with the same ε. The model is untrained, its encoder outputs numbers near 0. Roughly how
+# large will the KL be: about 0, about 1, or about 20 nats?
+
+# %%
+x = vae_lite.binarize(data.test[:256], torch.Generator().manual_seed(0))
 with torch.no_grad():
-    mu, logvar = model.encode(x)
-    reconstruction = model.log_likelihood(x, vae_lite.reparameterize(mu, logvar))
-    for shift in (0.0, 5.0):
-        kl = vae_lite.kl_standard_normal(mu + shift, logvar)
-        right = (-reconstruction + kl).mean().item()
-        wrong = (-reconstruction - kl).mean().item()
-        print(f"mu + {shift:.0f}:  right loss {right:8.1f}   wrong loss {wrong:8.1f}   KL {kl.mean().item():6.1f}")
-        if shift == 0:
-            right_at_0, wrong_at_0 = right, wrong
-assert wrong < wrong_at_0 and right > right_at_0, "the wrong sign should reward moving q away from the prior"
+    torch.manual_seed(1)
+    loss, terms = vae.loss(x)  # the package: one loss per image, and its two terms
+    torch.manual_seed(1)
+    mu, logvar = vae.encode(x)
+    eps = torch.randn(mu.shape)  # the same ε, drawn again
+    z = mu + (0.5 * logvar).exp() * eps
+    p = vae.decode(z)  # (N, C, H, W) pixel probabilities
+    reconstruction = (x * p.log() + (1 - x) * (1 - p).log()).sum(dim=(1, 2, 3))
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(dim=1)
+print(f"by hand:   reconstruction error {-reconstruction.mean():.2f} + KL {kl.mean():.4f} "
+      f"= {(kl - reconstruction).mean():.2f} nats per image")
+print(f"vae_lite:  reconstruction error {-terms['reconstruction'].mean():.2f} + KL {terms['kl'].mean():.4f} "
+      f"-> loss {loss.mean():.2f}")
+assert (terms["kl"] >= 0).all(), "a KL is never negative: vae_lite's KL term has the wrong sign"
+assert torch.allclose(terms["kl"], kl, rtol=1e-4, atol=1e-6), \
+    "vae_lite's KL should be ½ Σ_d (μ² + σ² − log σ² − 1), summed (not averaged) over the latent dimensions"
+assert torch.allclose(terms["reconstruction"], reconstruction, rtol=1e-4), \
+    "vae_lite's log p(x|z) should be the Bernoulli log-likelihood summed (not averaged) over the pixels"
+assert torch.allclose(loss, kl - reconstruction, rtol=1e-4), \
+    "the loss should be reconstruction error PLUS the KL (the negative ELBO), not minus"
+
+# %% [markdown]
+# The KL is small but not 0: the untrained encoder's outputs are near, not at, μ = 0 and log σ² = 0.
 
 # %% [markdown]
 # ## Training
 #
-# `vae_lite.fit` minimises the mean over a batch of the per-image loss above with Adam, binarizing
-# the training images anew every epoch (a Bernoulli likelihood is a likelihood only on binary data)
-# and scoring on one fixed binarized test set. An autoencoder with the same encoder and decoder
-# sizes (784–400–20–400–784) trains on the same data, for the same number of epochs.
+# `vae_lite.fit` minimises the mean over a batch of the per-image loss above with Adam, binarizing the
+# training images anew every epoch (a Bernoulli likelihood is a likelihood only on binary data) and scoring on
+# one fixed binarized test set. Each epoch calls `train_step` on batches in a new random order; one step:
+
+# %%
+print(inspect.getsource(vae_lite.train.train_step))
+
+# %% [markdown]
+# An autoencoder with the same encoder and decoder sizes trains on the same data for the same number of epochs:
+# it will be our yardstick for samples.
+#
+# **Predict, then run.** Over training, which of the two terms will fall, and which will *rise*?
 
 # %%
 def print_history(history, name):
@@ -98,37 +159,54 @@ def print_history(history, name):
         terms = f"  reconstruction error {-r['test_reconstruction']:6.1f}"
         if "test_kl" in r:
             terms += f"  KL {r['test_kl']:5.1f}  negative ELBO {-r['test_elbo']:6.1f}"
-        print(f"{name} epoch {r['epoch']}:{terms}  (test, nats per image)")
+        print(f"{name} epoch {r['epoch']:3d}:{terms}  (test, nats per image)")
+
+
+def every_few(history, most=6):  # the first and last epochs, and some in between
+    keep = sorted({round(i * (len(history.records) - 1) / (most - 1)) for i in range(most)})
+    return vae_lite.History([history.records[i] for i in keep])
 
 
 torch.manual_seed(0)
-vae = vae_lite.VAE(data.image_shape, latent_dim=20, hidden=400)
+vae = vae_lite.VAE(data.image_shape)
 vae_history = vae_lite.fit(vae, data, epochs=EPOCHS, progress=False)
-print_history(vae_history, "VAE")
+print_history(every_few(vae_history), "VAE")
 
 torch.manual_seed(0)
-autoencoder = vae_lite.Autoencoder(data.image_shape, latent_dim=20, hidden=400)
+autoencoder = vae_lite.Autoencoder(data.image_shape, latent_dim=vae.latent_dim, hidden=vae.config["hidden"],
+                                   arch=vae.arch)
 ae_history = vae_lite.fit(autoencoder, data, epochs=EPOCHS, progress=False)
-print_history(ae_history, "AE ")
+print_history(every_few(ae_history), "AE ")
 
 # %% [markdown]
-# The two terms over training, on one plot. The reconstruction error falls; the KL first rises (the
-# encoder starts to put information about x into z, which costs nats) and then settles.
+# *Figure: the VAE's negative ELBO on the test set and its two terms, reconstruction error and KL, against the
+# epoch; the cell under it prints how each term moved.*
 
 # %%
-plots.plot_loss_terms(vae_history)
+fig, ax = plt.subplots()  # projector-sized
+plots.plot_loss_terms(vae_history, ax=ax)
 plt.show()
 first, last = vae_history.records[0], vae_history.last
-assert -last["test_elbo"] < -first["test_elbo"] or len(vae_history) == 1, "the test loss should fall over training"
-assert last["test_kl"] > 2, "the VAE's KL should be well above 0: its latent code carries information"
-assert abs(-last["test_elbo"] - (-last["test_reconstruction"] + last["test_kl"])) < 1e-3, \
-    "the negative ELBO is the sum of the two terms"
+print(f"from epoch 1 to epoch {last['epoch']}: reconstruction error {-first['test_reconstruction']:.1f} -> "
+      f"{-last['test_reconstruction']:.1f} nats, KL {first['test_kl']:.1f} -> {last['test_kl']:.1f} nats, "
+      f"negative ELBO {-first['test_elbo']:.1f} -> {-last['test_elbo']:.1f} nats")
+assert len(vae_history) == 1 or -last["test_elbo"] < -first["test_elbo"], "the test loss should fall over training"
+assert last["test_kl"] > 2, ("the VAE's KL should be well above 0: its latent code carries information "
+                             "(about 0 means no gradient reaches the encoder through z: rsample, not sample)")
+assert abs(last["test_loss"] - (last["test_kl"] - last["test_reconstruction"])) < 1e-3, \
+    "the loss should be reconstruction error PLUS the KL (the negative ELBO), not minus"
 
 # %% [markdown]
+# The reconstruction error falls over training; the KL rose at the start (from about 0 for the untrained
+# encoder, as the check above showed) as the encoder put information about x into z, which costs nats.
+# The KL is the price of the code, paid so that the code can be decoded well.
+#
 # ## Experiments
 #
 # ### Reconstructions
-# Test digits, the VAE's reconstructions (decoded from the encoder mean μ) and the autoencoder's.
+#
+# *Figure: three rows of test images: the originals, the VAE's reconstructions (decoded from the encoder
+# mean μ), and the autoencoder's.*
 
 # %%
 x = data.test[:10]
@@ -137,23 +215,46 @@ with torch.inference_mode():
     vae_reconstruction = vae.decode(mu)
     ae_reconstruction = autoencoder(x)
 plots.show_rows({"test images": x, "VAE (decoded from μ)": vae_reconstruction,
-                 "autoencoder": ae_reconstruction})
+                 "autoencoder": ae_reconstruction}, size=0.9)
 plt.show()
+vae_error, ae_error = -vae_history.last["test_reconstruction"], -ae_history.last["test_reconstruction"]
+print(f"test reconstruction error: VAE {vae_error:.1f} nats (averaged over sampled z), "
+      f"autoencoder {ae_error:.1f} nats per image")
+assert ae_error < vae_error, "the autoencoder, whose code pays no KL, should reconstruct better than the VAE"
 
 # %% [markdown]
+# The autoencoder reconstructs better: its code pays no KL, so it can hold as much about x as helps.
+#
 # ### Samples: the VAE against the autoencoder
-# Both decoders get the same z ~ N(0, I). The VAE was trained so that its codes fill the prior
-# (the KL term pulls every q(z|x) towards N(0, I)); the autoencoder never was, so most prior draws land
-# where its decoder has never been. The cell after the pictures measures that: how far the codes of
-# the test images sit from the prior, as the mean squared length per dimension of z (it is 1 under N(0, I)).
+#
+# **Predict, then run.** Both decoders get the same z ~ N(0, I). Which row will look like digits?
+#
+# The VAE was trained so that its codes fill the prior (the KL term pulls every q(z|x) towards N(0, I)); the
+# autoencoder never was, so most prior draws land where its decoder has never been.
+#
+# Each picture below is a decoded z: the decoder's **mean** image, one probability per pixel, drawn as a grey
+# level. It is not a draw x ~ p(x|z). A draw would be binary, each pixel black with its probability: the third
+# row shows such draws for the same z as the first row. Pictures of "samples" in papers are almost always
+# decoder means.
+#
+# *Figure: three rows of 12 images. Row 1, the VAE's decoder means for 12 draws z ~ N(0, I); row 2, the
+# autoencoder's for the same z; row 3, one binary draw x ~ p(x|z) from the VAE for each z.*
 
 # %%
 generator = torch.Generator().manual_seed(1)
-z = torch.randn(20, 20, generator=generator)
+z = torch.randn(12, vae.latent_dim, generator=generator)
 with torch.inference_mode():
     vae_samples, ae_samples = vae.decode(z), autoencoder.decode(z)
-plots.show_rows({"VAE: decode(z), z ~ N(0, I)": vae_samples, "autoencoder: same z": ae_samples}, ncols=20, size=0.45)
+draws = torch.bernoulli(vae_samples, generator=generator)  # x ~ p(x|z): each pixel 1 with its probability
+plots.show_rows({"VAE: decoder mean for z ~ N(0, I)": vae_samples, "autoencoder: the same z": ae_samples,
+                 "VAE: a draw x ~ p(x|z) for the same z": draws}, ncols=12, size=0.9)
 plt.show()
+assert set(draws.unique().tolist()) <= {0.0, 1.0} and not set(vae_samples.unique().tolist()) <= {0.0, 1.0}, \
+    "a draw from a Bernoulli decoder is binary; the decoder mean is a probability per pixel"
+
+# %% [markdown]
+# The cell below measures what the pictures suggest: how far the codes of the test images sit from the prior,
+# as the mean squared length per dimension of z (under N(0, I) it is 1).
 
 # %%
 with torch.inference_mode():
@@ -168,11 +269,16 @@ assert abs(vae_scale - 1) < abs(ae_scale - 1), "the VAE's codes should match the
 
 # %% [markdown]
 # ### μ or a sampled z at test time
-# The encoder gives a distribution. For a picture of "the" reconstruction, decoding the mean μ is
-# the usual choice: it is deterministic. The ELBO, though, is defined with z **sampled** from q(z|x):
-# its reconstruction term is an average over such z. The score of the decoded μ, log p(x | z = μ), is
-# a different number and part of no bound on log p(x): the cell below shows both, and which is larger
-# depends on the model. Report either only under its own name.
+#
+# The encoder gives a distribution. For a picture of "the" reconstruction, decoding the mean μ is the usual
+# choice: it is deterministic. The ELBO, though, is defined with z **sampled** from q(z|x): its reconstruction
+# term is an average over such z. The score of the decoded μ, log p(x | z = μ), is a different number and part
+# of no bound on log p(x). Report either only under its own name.
+#
+# **Predict, then run.** Which scores a test image higher: z = μ, or the average over sampled z?
+#
+# *Figure: three rows of 8 images: the decoded μ of 8 test images, and two decodings of z sampled from each
+# image's q(z|x).*
 
 # %%
 x = vae_lite.binarized_test_set(data)[:1000]
@@ -185,100 +291,29 @@ with torch.inference_mode():
     decoded_mean = vae.decode(mu[:8])
     two_draws = [vae.decode(vae_lite.reparameterize(mu[:8], logvar[:8])) for _ in range(2)]
     elbo_term = vae_lite.elbo(vae, x, samples=10).reconstruction.mean().item()
+higher = "z = μ" if at_mean > sampled else "the sampled z"
 print(f"log p(x|z) at z = μ:                {at_mean:.1f} nats per image")
 print(f"E_q[log p(x|z)], 10 samples of z:   {sampled:.1f} nats per image   <- the ELBO's term")
-print(f"  one image's log p(x|z) varies by about {spread:.1f} nats from one sampled z to the next")
+print(f"  {higher} scores higher here, by {abs(at_mean - sampled):.1f} nats; one image's log p(x|z) varies by "
+      f"about {spread:.1f} nats from one sampled z to the next")
 plots.show_rows({"decoded μ": decoded_mean, "decoded z ~ q(z|x), draw 1": two_draws[0],
-                 "decoded z ~ q(z|x), draw 2": two_draws[1]}, ncols=8)
+                 "decoded z ~ q(z|x), draw 2": two_draws[1]}, ncols=8, size=0.9)
 plt.show()
 assert abs(sampled - elbo_term) < 2, "the average over sampled z is the ELBO's reconstruction term"
-assert not torch.equal(two_draws[0], two_draws[1]), "two sampled z should decode to different images"
+assert not torch.equal(two_draws[0], two_draws[1]), \
+    "two sampled z should decode to different images: reparameterize must sample z = μ + σ ε, not return μ"
 
 # %% [markdown]
 # ## Common mistakes
 #
-# > **Common mistake.** Averaging one term and summing the other. `F.binary_cross_entropy(x_hat, x)`
-# > **averages** over the 784 pixels by default, while the KL is usually **summed** over the latent
-# > dimensions. **Wrong:** `bce_mean + kl_sum`. **Right:** both summed over one image (`reduction="sum"`,
-# > or sum over pixels and average over the batch only). The wrong loss is the right one with the KL
-# > weighted 784 times too much (β = 784, divided by 784): the model learns to ignore its input and the
-# > KL drops to about 0 (posterior collapse). The reverse (summed reconstruction, KL averaged over the
-# > 20 dimensions) weights the KL by 1/20: the codes stop matching the prior and samples get worse.
+# > **Common mistake.** Showing decoded means and calling them draws from the model. **Wrong:** "these are samples
+# > x ~ p(x)". **Right:** they are E[x|z], the decoder's mean for z ~ p(z); a draw from p(x|z) is binary and
+# > speckled (the third row above). Say which one a figure shows.
 #
-# The mistake, written out as a model, then trained exactly like the VAE above:
-
-# %%
-class AveragedReconstructionVAE(vae_lite.VAE):
-    """The mistake: the reconstruction term averaged over pixels, the KL summed over dimensions."""
-
-    def loss(self, x, beta=1.0):
-        terms = vae_lite.elbo(self, x)
-        wrong = -terms.reconstruction / x[0].numel() + terms.kl
-        return wrong, {"reconstruction": terms.reconstruction, "kl": terms.kl}
-
-
-# it is the beta = 784 objective, divided by 784:
-torch.manual_seed(0)
-mistake = AveragedReconstructionVAE(data.image_shape, latent_dim=20, hidden=400)
-x = vae_lite.binarize(data.test[:64])
-torch.manual_seed(1)
-wrong_loss, _ = mistake.loss(x)
-torch.manual_seed(1)
-beta_loss, _ = vae_lite.VAE.loss(mistake, x, beta=PIXELS)
-assert torch.allclose(wrong_loss, beta_loss / PIXELS, rtol=1e-5), "mean-reconstruction + sum-KL is beta = pixels"
-print(f"averaged reconstruction + summed KL = (negative beta-ELBO with beta = {PIXELS}) / {PIXELS}: checked")
-
-mistake_history = vae_lite.fit(mistake, data, epochs=EPOCHS, progress=False)
-print_history(mistake_history, "mistake")
-
-# %%
-with torch.inference_mode():
-    mistake_samples = mistake.decode(z)
-plots.show_rows({"VAE, both terms summed": vae_samples, "reconstruction averaged, KL summed": mistake_samples},
-                ncols=20, size=0.45)
-plt.show()
-right_kl, wrong_kl = vae_history.last["test_kl"], mistake_history.last["test_kl"]
-print(f"test KL: both summed {right_kl:.1f} nats;  averaged reconstruction {wrong_kl:.2f} nats")
-spread = mistake_samples.std(dim=0).mean().item() / vae_samples.std(dim=0).mean().item()
-print(f"how much the samples differ from each other, relative to the right VAE's samples: {spread:.2f}")
-assert wrong_kl < 0.2 * right_kl, "with the KL weighted 784x the code should carry almost nothing"
-assert spread < 0.5, "with the code ignored, all samples should look alike"
-
-# %% [markdown]
-# > **Common mistake.** Calling squared error "just a loss". **Wrong:** `||x - x̂||²` is unrelated to a
-# > likelihood. **Right:** it is the log-likelihood of a Gaussian decoder p(x|z) = N(x̂, s² I) with a fixed
-# > s, up to a scale and a constant:
-# > $-\log p(x|z) = \frac{1}{2s^2}\|x-\hat x\|^2 + D\,(\log s + \tfrac12\log 2\pi)$.
-# > So `||x - x̂||² + KL` is, up to a factor, a Gaussian VAE with s² = ½, and the choice of s is an
-# > implicit KL weight: the same loss as `||x - x̂||² + 2s² · KL`. (Binary cross-entropy, likewise, is the
-# > Bernoulli log-likelihood, and a true likelihood only on binary data.)
+# > **Common mistake.** Reporting log p(x | z = μ) as the model's reconstruction term or likelihood. **Wrong:**
+# > decode μ, score it, and put the number next to an ELBO. **Right:** the ELBO's term averages log p(x|z) over
+# > z ~ q(z|x). Decoding μ is fine for a picture; name the number by what it is.
 #
-# The cell below checks the identity numerically, then trains two Gaussian VAEs on the grey-scale images
-# that differ only in s: the larger s (a larger implicit KL weight) keeps far less in the code.
-
-# %%
-# NBVAL_CHECK_OUTPUT
-x = data.test[:64]
-x_hat = torch.rand(x.shape, generator=torch.Generator().manual_seed(0))
-for s in (0.1, 1.0):
-    log_likelihood = vae_lite.objectives.gaussian_log_likelihood(x_hat, x, torch.tensor(s).log())
-    squared_error = (x - x_hat).pow(2).sum(dim=(1, 2, 3))
-    formula = -squared_error / (2 * s**2) - PIXELS * (torch.log(torch.tensor(s)) + 0.5 * vae_lite.objectives.LOG_2PI)
-    assert torch.allclose(log_likelihood, formula, rtol=1e-5), "Gaussian log-likelihood = scaled squared error + constant"
-print("log N(x; x̂, s² I) = -||x - x̂||² / (2 s²) - D (log s + ½ log 2π): checked for s = 0.1 and s = 1")
-
-# %%
-gaussian_kl = {}
-for s in (0.1, 1.0):
-    torch.manual_seed(0)
-    gaussian = vae_lite.VAE(data.image_shape, latent_dim=20, hidden=400, likelihood="gaussian", gaussian_std=s)
-    history = vae_lite.fit(gaussian, data.subset(train=min(TRAIN, 20000)), epochs=1 if QUICK else 2, progress=False)
-    gaussian_kl[s] = history.last["test_kl"]
-    print(f"Gaussian decoder, s = {s}: implicit KL weight 2s² = {2 * s**2:g} (relative to squared error), "
-          f"test KL {gaussian_kl[s]:.1f} nats")
-assert gaussian_kl[1.0] < 0.25 * gaussian_kl[0.1], "a larger s should leave much less information in the code"
-
-# %% [markdown]
 # ## Exercises
 #
 # **Write the loss.** Complete `vae_loss`: given the decoder's logits for one sampled z per image, the binary
@@ -287,16 +322,13 @@ assert gaussian_kl[1.0] < 0.25 * gaussian_kl[0.1], "a larger s should leave much
 
 # %%
 # NBVAL_CHECK_OUTPUT
-import torch.nn.functional as F
-
-
 def vae_loss(logits, x, mu, logvar):
     raise NotImplementedError  # your code here
 
 
 vae_lite.check.vae_loss(vae_loss)
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # NBVAL_CHECK_OUTPUT
 # Solution: both terms summed over one image; the KL enters with a plus sign.
 def vae_loss(logits, x, mu, logvar):
@@ -310,19 +342,20 @@ assert vae_lite.check.vae_loss(vae_loss), "the solution should pass every case"
 # %% [markdown]
 # More to try:
 #
-# 1. Train the VAE with `beta=4` (`vae_lite.fit(..., beta=4)`) and compare its test KL and its samples
-#    with the ones above. Which way does the KL move, and why?
-# 2. Write the *reverse* mistake (summed reconstruction, KL **averaged** over the 20 latent dimensions) as a
-#    model like `AveragedReconstructionVAE`. Which β is it? Train it and compare the mean z² of its codes
-#    with the prior's 1.
+# 1. Train the VAE with `beta=4` (`vae_lite.fit(..., beta=4)`) and compare its test KL and its samples with the
+#    ones above. Which way does the KL move, and why?
+# 2. Decode the same z with the VAE after 1 epoch and after all of them (train a copy for one epoch). When do
+#    the samples start to look like the data?
+# 3. Draw five x ~ p(x|z) for one z. Which pixels change from draw to draw, and why those?
 #
 # ## Summary
+# - A VAE is an encoder that outputs q(z|x) = N(μ, σ²), a sample z = μ + σ ε, and a decoder p(x|z).
 # - The loss is the negative ELBO: reconstruction error **plus** KL, both summed over one image.
 # - Its two terms pull against each other: the KL is the price, in nats, of the information the code carries.
-# - Prior samples from a VAE look like digits because training pulled every q(z|x) towards the prior;
+# - Prior samples from a VAE look like the data because training pulled every q(z|x) towards the prior;
 #   an autoencoder's codes sit elsewhere, so its decoder produces little from z ~ N(0, I).
-# - Decode μ for a picture; the ELBO averages over sampled z.
-# - Mixing averaged and summed terms silently changes β; squared error is a Gaussian likelihood whose
-#   variance is an implicit KL weight.
+# - Pictures of samples are decoder means; decode μ for a picture of a reconstruction; the ELBO averages over
+#   sampled z.
 #
-# Next: [06 The latent space](06_latent_space.ipynb) looks inside z.
+# Next: [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb) trains the loss written wrong, in the ways
+# the write-up and common code get it wrong, and shows what each does.

@@ -230,3 +230,19 @@ def test_log_mean_exp_names_each_known_mistake(capsys, wrong, hint):
     assert check.log_mean_exp(wrong) is False
     out = capsys.readouterr().out
     assert "FAILED" in out and hint in out
+
+
+# --- notebook 06 (appended by the nb-late helper)
+
+
+def test_effective_beta_accepts_the_ratio_and_names_the_upside_down_answer(capsys):
+    right = lambda r, k, p, d: (p if r == "mean" else 1) / (d if k == "mean" else 1)
+    assert check.effective_beta(right) is True
+    upside_down = lambda r, k, p, d: 1 / right(r, k, p, d)
+    assert check.effective_beta(upside_down) is False
+    assert "upside down" in capsys.readouterr().out
+
+
+def test_effective_beta_names_the_answer_that_ignores_the_reduction(capsys):
+    assert check.effective_beta(lambda r, k, p, d: 1) is False
+    assert "reweights the KL" in capsys.readouterr().out

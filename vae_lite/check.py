@@ -374,3 +374,30 @@ def log_mean_exp(fn):
     }
     return _run("log_mean_exp", fn, cases, _compare(
         expected, wrong_forms, "return one value per image: reduce over the k samples (dim=0)", atol=1e-6))
+
+
+# --- notebook 06 (appended by the nb-late helper)
+
+
+def effective_beta(fn):
+    """Notebook 06: fn(reconstruction, kl, pixels, latent_dim) -> the beta of the summed objective.
+
+    reconstruction and kl are "sum" or "mean": how a loss reduces each term over one image.
+    A loss rec_sum / a + kl_sum / b (a = pixels if the reconstruction is averaged, else 1;
+    b = latent_dim if the KL is averaged, else 1) is (rec_sum + (a / b) kl_sum) / a: the
+    negative beta-ELBO with beta = a / b, divided by a.
+    """
+    def beta(reconstruction, kl, pixels, latent_dim):
+        return (pixels if reconstruction == "mean" else 1) / (latent_dim if kl == "mean" else 1)
+
+    cases = {f"reconstruction {r}, KL {k}, {p} pixels, {d} latent dimensions": (r, k, p, d)
+             for r, k, p, d in [("mean", "sum", 784, 20), ("sum", "mean", 784, 20), ("mean", "mean", 784, 20),
+                                ("sum", "sum", 784, 20), ("mean", "sum", 64, 8)]}
+    wrong_forms = {
+        "upside down: averaging the reconstruction shrinks it, so the KL weighs MORE, not less":
+            lambda r, k, p, d: 1 / beta(r, k, p, d),
+        "averaging is not just a change of scale when only one term is averaged: it reweights the KL":
+            lambda r, k, p, d: 1.0,
+    }
+    return _run("effective_beta", lambda *args: float(fn(*args)), cases,
+                _compare(beta, wrong_forms, "return a single number", atol=1e-9))

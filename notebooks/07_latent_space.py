@@ -1,0 +1,270 @@
+# %% [markdown]
+# # 07 The latent space
+#
+# Previous: [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb) · Next: [08 How good is it?](08_how_good.ipynb)
+#
+# A trained VAE turns every image into a distribution q(z|x) over a code z, and every code into an image (the
+# picture at the top of notebook 05). This notebook looks at that code directly.
+#
+# **Learning goals**
+# - measure how much each latent dimension is used: its KL, and Burda et al.'s active units;
+# - move through the latent space with sliders and see what each dimension does;
+# - interpolate between two images through their codes;
+# - read the 2-D latent space of a 2-latent model: the encoder means by label, and the decoded grid on the same axes;
+# - keep the prior p(z), the posterior p(z|x) and its approximation q(z|x) apart, and σ apart from σ².
+
+# %% [markdown]
+# ## Setup
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import torch
+
+import vae_lite
+import vae_lite.check
+from vae_lite import latent, plots, pretrained, widgets
+
+QUICK = vae_lite.setup_notebook()
+
+# %% [markdown]
+# ## Data
+
+# %%
+data = vae_lite.load_dataset()
+if QUICK:
+    data = data.subset(train=3000, test=1000)
+STEPS_2D = 300 if QUICK else 2400  # optimizer steps of 128 images for the 2-latent model below
+EPOCHS_2D = max(1, round(STEPS_2D / math.ceil(len(data.train) / 128)))
+print(data)
+
+# %% [markdown]
+# ## Model
+#
+# The package's default VAE, already trained and stored with the package, so this notebook need not spend a
+# minute training it (`vae_lite/pretrained.py` shows the command that made it; for a data set it has no
+# stored model for, it trains one on the data here).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+model = pretrained.default_model(data)
+hidden = model.config["hidden"]
+print(f"{model.arch.upper()} encoder and decoder, hidden layers {hidden}; {model.latent_dim} latent dimensions; "
+      f"{model.likelihood} decoder" + (f" with s = {model.config['gaussian_std']}" if model.likelihood == "gaussian" else ""))
+
+# %%
+x_test = vae_lite.binarized_test_set(data)
+test = vae_lite.evaluate(model, x_test)
+print(f"test negative ELBO {-test['elbo']:.1f} nats = reconstruction error {-test['reconstruction']:.1f} "
+      f"+ KL {test['kl']:.1f}  ({len(x_test)} binarized test images)")
+
+# %% [markdown]
+# ## Experiments
+#
+# ### Which dimensions does the model use?
+#
+# The KL term of the ELBO is a sum over latent dimensions: split it up. The KL of dimension d, averaged over the
+# images, is the price in nats of what z_d says about x. A dimension whose KL is about 0 has q(z_d|x) = N(0, 1)
+# for every x, the prior itself: it carries no information about the image, and the decoder learns to ignore it.
+# Burda et al. (2015) call a dimension **active** when its encoder mean moves with the input,
+# Var_x(E[z_d|x]) > 0.01, and **inactive** otherwise.
+#
+# The two measures agree in one direction: KL_d ≥ ½ E_x[μ_d²] ≥ ½ Var_x(μ_d), because σ² − log σ² − 1 ≥ 0. So every
+# active dimension costs more than 0.005 nats. A dimension can cost a little more than that and still be nearly
+# useless: the bars show how much each one costs.
+#
+# **Predict, then run.** Will the model use all of its dimensions about equally, or a few far more than the rest?
+#
+# *Figure: a bar per latent dimension, its mean KL in nats, largest first; active dimensions in colour, inactive
+# ones in grey.*
+
+# %%
+kl = latent.kl_per_dimension(model, data)
+count, activity = latent.active_units(model, data)
+active = activity > 0.01
+fig, ax = plt.subplots()
+plots.plot_kl_per_dimension(kl, activity, ax=ax, title=f"{count} of {model.latent_dim} latent dimensions are active")
+plt.show()
+order = torch.argsort(kl, descending=True)
+top = max(1, model.latent_dim // 4)
+share = (kl[order[:top]].sum() / kl.sum()).item()
+kl_term = vae_lite.kl_standard_normal(*model.encode(data.test)).mean()
+print(f"KL per dimension adds up to {kl.sum().item():.2f} nats; the ELBO's KL term on the same images "
+      f"(grey-level inputs) is {kl_term.item():.2f}")
+print(f"the {top} dimensions with the most KL carry {share:.0%} of it; the least used carries {kl.min().item():.3f} nats, "
+      f"the most used {kl.max().item():.2f}")
+print(f"active units: {count} of {model.latent_dim}; inactive: {model.latent_dim - count}"
+      + (f", carrying {kl[~active].sum().item():.3f} nats together" if (~active).any() else ""))
+assert abs(kl.sum() - kl_term) < 1e-3 * max(1.0, kl_term.item()), \
+    "the KL per dimension, ½ (μ² + σ² − log σ² − 1), should add up to vae_lite's KL term: check its formula, summed (not averaged) over d"
+assert active.any(), "the model should use at least one latent dimension"
+assert (kl[active] > 0.005).all(), "every active dimension costs more than ½ × 0.01 nats of KL"
+
+# %% [markdown]
+# ### The latent explorer
+#
+# One slider per latent dimension, the largest KL first (at most 10). The sliders start at the encoder mean of a
+# test image; the other dimensions stay there. Move a slider (drag it, or click it and use the arrow keys): the
+# kernel decodes z and redraws the image. Without a running kernel (on GitHub or nbviewer) you see a still
+# picture instead: for the first five dimensions, the image decoded with that slider at −2, −1, 0, 1, 2.
+
+# %%
+explorer = widgets.LatentExplorer(model, data, start=data.test[0])
+explorer
+
+# %% [markdown]
+# The same without sliders.
+#
+# **Predict, then run.** Move z by 2 along the dimension with the most KL, then along the one with the least.
+# Which changes the image more, and by about how much?
+
+# %%
+def change_along(d, step=2.0):
+    z = explorer.start.clone()
+    z[d] += step
+    with torch.inference_mode():
+        return (model.decode(z.unsqueeze(0)) - model.decode(explorer.start.unsqueeze(0))).abs().mean().item()
+
+
+most, least = int(order[0]), int(order[-1])
+print(f"mean pixel change for a step of 2 along z[{most}] (most KL, {kl[most]:.2f} nats): {change_along(most):.4f}; "
+      f"along z[{least}] (least KL, {kl[least]:.3f} nats): {change_along(least):.4f}")
+assert change_along(most) > 2 * change_along(least), "the dimension with the most KL should matter most to the decoder"
+
+# %% [markdown]
+# ### Interpolation
+#
+# Encode two test images of different classes to their means μ(A) and μ(B), and decode points on the straight
+# line z(t) = (1 − t) μ(A) + t μ(B). In a VAE the points in between decode to plausible images, because training
+# filled the space around the codes (the KL pulls the codes together; the noise in z forces the decoder to handle
+# their neighbourhoods). The still picture shows A, eight points on the line from t = 0 to t = 1, then B.
+
+# %%
+labels = data.test_labels
+first = int((labels == 1).nonzero()[0]) if labels is not None else 0
+second = int((labels == 7).nonzero()[1]) if labels is not None else 1
+interpolation = widgets.InterpolationExplorer(model, data, first=first, second=second)
+interpolation
+
+# %% [markdown]
+# ### A 2-latent model: the whole latent space in one picture
+#
+# With only two latent dimensions the code can be drawn. Left: the encoder means of the test images, coloured by
+# their label (the VAE never saw a label). Right: the decoder's image at each point of an evenly spaced grid of z,
+# drawn on the same axes, so a point on the left decodes to the image at the same place on the right.
+
+# %%
+torch.manual_seed(0)
+model_2d = vae_lite.VAE(data.image_shape, latent_dim=2)
+history_2d = vae_lite.fit(model_2d, data, epochs=EPOCHS_2D, progress=False)
+print(f"2-latent model after {EPOCHS_2D} epochs: test negative ELBO {-history_2d.last['test_elbo']:.1f} nats")
+
+# %% [markdown]
+# *Figure: left, a scatter plot of the 2-D encoder means of the test images, one colour per label; right, a square
+# grid of decoded images over the same range of z[0] and z[1].*
+
+# %%
+means_2d, _ = latent.encoder_means_and_logvars(model_2d, data.test)
+plots.latent_map(model_2d, means_2d, labels)
+plt.show()
+
+# %% [markdown]
+# How well do the 2-D codes separate the classes? A nearest-class-mean rule on the codes (a very simple
+# classifier, given the labels only now) tells us; chance is 10 %.
+
+# %%
+if labels is not None:
+    centres = torch.stack([means_2d[labels == c].mean(dim=0) for c in range(10)])
+    predicted = torch.cdist(means_2d, centres).argmin(dim=1)
+    accuracy = (predicted == labels).float().mean().item()
+    print(f"nearest-class-mean accuracy on the 2-D codes: {accuracy:.0%} (chance: 10%)")
+    # quick mode trains the 2-latent model for a few seconds only, so it asks for less
+    assert accuracy > (0.2 if QUICK else 0.35), "the 2-D codes should separate the classes far better than chance"
+
+# %% [markdown]
+# ## Common mistakes
+#
+# > **Common mistake.** Calling N(0, I) the posterior: "p(z|x) ~ N(0, I)". **Wrong:** p(z|x) = N(0, I).
+# > **Right:** N(0, I) is the **prior** p(z), the same for every image. The **posterior** p(z|x) depends on x;
+# > the encoder's q(z|x) = N(μ(x), σ²(x)) approximates it. On the dimensions the model uses, q(z|x) is
+# > narrower than the prior: the image pins z down. On a dimension it does not use, q(z|x) is the prior itself.
+#
+# The cell below measures the width σ of q(z|x) on the most and the least used dimensions:
+
+# %%
+with torch.inference_mode():
+    mu, logvar = model.encode(data.test)
+sigma = (0.5 * logvar).exp()
+most_used, least_used = order[:top], order[-top:]
+print(f"mean σ of q(z|x) on the {top} dimensions with the most KL:  {sigma[:, most_used].mean().item():.2f}")
+print(f"mean σ of q(z|x) on the {top} dimensions with the least KL: {sigma[:, least_used].mean().item():.2f}")
+if (~active).any():
+    print(f"on the {int((~active).sum())} inactive dimensions: mean σ {sigma[:, ~active].mean().item():.2f}, "
+          f"mean |μ| {mu[:, ~active].abs().mean().item():.3f}: q(z_d|x) is the prior there")
+else:
+    print(f"this model has no inactive dimension: every one carries some information "
+          f"(the least used {kl.min().item():.2f} nats)")
+print("the prior's σ: 1")
+assert len(most_used) > 0 and len(least_used) > 0
+assert sigma[:, most_used].mean() < 0.9, "on the dimensions the model uses most, q(z|x) should be narrower than the prior"
+assert sigma[:, least_used].mean() > sigma[:, most_used].mean(), \
+    "q(z|x) should be wider on the least used dimensions than on the most used"
+if (~active).any():  # which dimensions are inactive depends on the model; the cell above says how many
+    assert sigma[:, ~active].mean() > 0.8, "an inactive dimension's q(z|x) should be close to the prior N(0, 1)"
+
+# %% [markdown]
+# > **Common mistake.** Writing `σ = E[(x − μ)²]`. **Wrong:** that is the variance σ², not σ. **Right:**
+# > σ² = E[(z − μ)²] and σ = √σ². The encoder outputs `logvar` = log σ², so σ = exp(logvar / 2), which is
+# > what `reparameterize` multiplies ε by. The cell below samples z from one q(z|x) and checks which is which.
+
+# %%
+samples = vae_lite.reparameterize(mu[0].expand(20000, -1), logvar[0].expand(20000, -1))
+variance = (samples - mu[0]).pow(2).mean(dim=0)
+print(f"dimension z[{most}]: E[(z - μ)²] = {variance[most].item():.4f}, exp(logvar) = σ² = "
+      f"{logvar[0, most].exp().item():.4f}, σ = {sigma[0, most].item():.4f}")
+assert torch.allclose(variance, logvar[0].exp(), rtol=0.05), \
+    "E[(z - μ)²] should be the variance σ² = exp(logvar): z = μ + σ ε needs σ = exp(logvar / 2), not σ²"
+
+# %% [markdown]
+# ## Exercises
+#
+# **Count the active units.** Complete `active_unit_count`: given the encoder means `mu` of N images (an N × d
+# tensor), return how many of the d dimensions have a variance across the images above `threshold`.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def active_unit_count(mu, threshold=0.01):
+    raise NotImplementedError  # your code here
+
+
+vae_lite.check.active_unit_count(active_unit_count)
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# NBVAL_CHECK_OUTPUT
+# Solution: the variance of each column (over the images, dim=0), compared with the threshold.
+def active_unit_count(mu, threshold=0.01):
+    return int((mu.var(dim=0) > threshold).sum())
+
+
+assert vae_lite.check.active_unit_count(active_unit_count), "the solution should pass every case"
+assert active_unit_count(mu) == count, "it should agree with latent.active_units on the default model"
+
+# %% [markdown]
+# More to try:
+#
+# 1. In the latent explorer, find a dimension that changes the slant of the digit, and one that changes its
+#    thickness. Are they the ones with the largest KL?
+# 2. Interpolate between two images of the *same* class and between two different classes. Where on the line does
+#    the decoded image switch from one class to the other?
+# 3. Train the 2-latent model with `beta=4` and redraw both pictures. What happens to the clusters?
+#
+# ## Summary
+# - The KL splits over the latent dimensions, and the model does not use them equally: the bars show which carry
+#   the most. A dimension whose KL is about 0 is inactive: its q(z_d|x) is the prior, and the decoder ignores it.
+#   Active units (Var_x μ_d > 0.01) count the dimensions whose mean moves with x; each costs more than 0.005 nats.
+# - The sliders and the interpolation show a continuous code: nearby z decode to similar images.
+# - With two latent dimensions, the encoder means cluster by class without ever seeing a label.
+# - p(z) = N(0, I) is the prior; q(z|x) approximates the posterior p(z|x); σ is the square root of the variance.
+#
+# Next: [08 How good is it?](08_how_good.ipynb) measures the model.
