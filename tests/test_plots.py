@@ -37,6 +37,14 @@ def model_2d(image_shape=(1, 28, 28)):
     return vae_lite.VAE(image_shape, latent_dim=2, hidden=16)
 
 
+def sign_runs():
+    right = {"kl": [0.1 + i for i in range(20)], "reconstruction_error": [500.0 - i for i in range(20)],
+             "loss": [500.0 - i / 2 for i in range(20)]}
+    wrong = {"kl": [10.0 ** i for i in range(20)], "reconstruction_error": [500.0 + 10.0 ** (i / 2) for i in range(20)],
+             "loss": [500.0 - 10.0 ** i for i in range(20)]}
+    return {"right": right, "wrong": wrong}
+
+
 def images(n=10, side=28):
     return torch.rand(n, 1, side, side, generator=torch.Generator().manual_seed(0))
 
@@ -58,6 +66,10 @@ FIGURES = {
     "latent_map": lambda: plots.latent_map(model_2d(), torch.randn(200, 2), torch.arange(200) % 10),
     "plot_iw_bound": lambda: plots.plot_iw_bound([1, 10, 100], [-90, -88, -87], elbo=-91, title="IW"),
     "plot_rate_distortion": lambda: plots.plot_rate_distortion([5, 20, 30], [150, 100, 90], ["β = 4", "β = 1", "β = 0.5"]),
+    "draw_vae": lambda: plots.draw_vae(torch.rand(1, 28, 28), torch.rand(1, 28, 28)),
+    "draw_vae without images": lambda: plots.draw_vae(),
+    "plot_sign_runs": lambda: plots.plot_sign_runs(sign_runs(), keys=("kl", "reconstruction_error", "loss")),
+    "plot_units_by_beta": lambda: plots.plot_units_by_beta([0.25, 1, 4, 16], [20, 20, 18, 4], [20, 20, 19, 7], 20, 0.005),
 }
 
 
@@ -179,3 +191,27 @@ def test_kl_bars_are_grey_for_inactive_units_and_sorted():
     assert [round(b.get_height(), 3) for b in bars] == [3.0, 2.0, 0.1, 0.0]
     assert to_hex(bars[-1].get_facecolor()) == to_hex("lightgray")
     assert to_hex(bars[0].get_facecolor()) == plots.PALETTE[0].lower()
+
+
+def test_draw_vae_names_every_part_of_the_model_and_both_terms():
+    words = " ".join(t.get_text() for t in plots.draw_vae().findobj(Text))
+    for part in ("encoder", "μ", "log σ²", "z = μ + σ ⊙ ε", "ε ~ N(0, I)", "decoder", "KL(q(z|x) ‖ N(0, I))",
+                 "−log p(x|z)"):
+        assert part in words, part
+    assert "reconstruction error −log p(x|z)  +  KL" in words  # the loss, with the plus sign
+
+
+def test_sign_runs_loss_axis_crosses_zero_and_labels_the_run_off():
+    figure = plots.plot_sign_runs(sign_runs(), keys=("kl", "loss"))
+    kl_axis, loss_axis = figure.axes
+    assert kl_axis.get_yscale() == "log" and loss_axis.get_yscale() == "symlog"
+    ticks = loss_axis.get_yticks()
+    assert 0 in ticks and min(ticks) <= -1e15, ticks
+    assert len(figure.legends) == 1  # one legend above the panels, none covering the curves
+
+
+def test_units_by_beta_plots_both_counts_on_integer_ticks():
+    figure = plots.plot_units_by_beta([0.25, 1, 4, 16], [20, 20, 18, 4], [20, 20, 19, 7], 20, 0.005)
+    ax = figure.axes[0]
+    assert [list(line.get_ydata()) for line in ax.get_lines()] == [[20, 20, 19, 7], [20, 20, 18, 4]]
+    assert all(float(t).is_integer() for t in ax.get_yticks())

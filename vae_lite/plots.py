@@ -340,6 +340,8 @@ def latent_map(model, points, labels=None, n=8, limits=(-3.0, 3.0), title=None):
     the right belong to the same z. The grid's images are MIN_IMAGE_PX each, so n = 8 keeps
     the figure about 1200 px wide.
     """
+    if model.latent_dim != 2:
+        raise ValueError(f"latent_map needs a model with latent_dim=2, got {model.latent_dim}")
     panel = n * _image_inches(n, model.image_shape[-1], size=0)  # the smallest size allowed
     fig, (left, right) = plt.subplots(1, 2, figsize=(2 * panel + 3.0, panel + 1.3), layout="constrained",
                                       sharex=True, sharey=True)
@@ -483,51 +485,6 @@ def plot_sign_runs(runs, keys=("kl", "loss"), axes=None):
     fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=len(runs), frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 0.9))
     return fig
-
-
-def latent_map(model, means, labels=None, n=15, limit=None, axes=None):
-    """A 2-latent model's code, two panels on the same z axes: the encoder means of images
-    (coloured by label, petroff10), and the decoder's image at each point of an n x n grid.
-
-    limit: the panels show z in [-limit, limit] on both axes (default: the range that holds
-    99 % of the means, rounded up to a half). The grid's images are centred on evenly spaced z.
-    """
-    if model.latent_dim != 2:
-        raise ValueError(f"latent_map needs a model with latent_dim=2, got {model.latent_dim}")
-    means = torch.as_tensor(means).detach().cpu()
-    if limit is None:
-        limit = math.ceil(2 * means.abs().quantile(0.99).item()) / 2
-    if axes is None:
-        fig, axes = plt.subplots(1, 2, figsize=(13, 6.2))
-    left, right = axes
-    colours = mpl.color_sequences["petroff10"]
-    if labels is None:
-        left.scatter(means[:, 0], means[:, 1], s=4, alpha=0.6, color=colours[0])
-    else:
-        labels = torch.as_tensor(labels).cpu()
-        for c in labels.unique().tolist():
-            chosen = labels == c
-            left.scatter(means[chosen, 0], means[chosen, 1], s=4, alpha=0.6, color=colours[int(c) % 10],
-                         label=str(c))
-        left.legend(title="label", markerscale=4, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=12)
-    left.set_title("encoder means μ of test images")
-    centres = torch.linspace(-limit, limit, n)
-    z1, z0 = torch.meshgrid(centres.flip(0), centres, indexing="ij")  # row 0 at the top: z[1] grows upwards
-    z = torch.stack([z0.reshape(-1), z1.reshape(-1)], dim=1).to(model.device)
-    with torch.inference_mode():
-        images = model.decode(z).cpu()
-    half = limit / (n - 1)  # each image covers the square around its z
-    right.imshow(image_grid(images, ncols=n), cmap="gray_r", vmin=0, vmax=1,
-                 extent=(-limit - half, limit + half, -limit - half, limit + half))
-    right.set_title(f"decoded z on a {n} × {n} grid")
-    for ax in axes:
-        ax.set_xlim(-limit - half, limit + half)
-        ax.set_ylim(-limit - half, limit + half)
-        ax.set_aspect("equal")
-        ax.set_xlabel("z[0]")
-        ax.set_ylabel("z[1]")
-    axes[0].figure.tight_layout()
-    return axes[0].figure
 
 
 def plot_units_by_beta(betas, active, above_kl, latent_dim, kl_threshold, ax=None):
