@@ -1,0 +1,483 @@
+"""Quality per CPU-second: how good a VAE each second of training buys, on MNIST.
+
+    python benchmarks/frontier.py train NAME [--hidden 400 400 --latent 32 --batch 256 ...]
+    python benchmarks/frontier.py evaluate NAME      # IW NLL on all 10,000 test images (resumable)
+    python benchmarks/frontier.py convert NAME ...   # 2-thread wall seconds against 1-thread CPU seconds
+    python benchmarks/frontier.py report             # results/frontier.png and the README section
+
+`train` trains one configuration with the protocol of vae_lite.fit (training images binarized
+anew every step from their grey levels, Adam, the loss the mean per-example negative ELBO)
+plus what fit lacks so far: a learning-rate schedule stepped every batch (constant, cosine,
+one-cycle), a KL weight raised linearly from 0 to 1 over the first epochs (warm-up), other
+activations, the decoder's output bias started at the logit of the mean training image, Adamax,
+and an exponential moving average of the weights (the model scored and saved is the average).
+Like fit, it scores the test set after every epoch; that is counted in the training seconds.
+The result goes into results/frontier.json under NAME, with the command that produced it:
+training wall and CPU seconds (process time; run with --threads 1 on a shared machine), test
+-ELBO on all 10,000 test images (binarized once: vae_lite.binarized_test_set), the IW NLL
+(k=5000) on the first --iw-images test images with the -ELBO on the same images, active units
+(Cov_x E_q[z_d|x] > 0.01, Burda et al.) and the dimensions whose mean KL exceeds 0.1 nats.
+Training saves its state every epoch to results/NAME.partial.pt; the same command resumes it.
+
+`evaluate` estimates log p(x) with k importance samples on every test image, in chunks of
+--chunk images saved to results/NAME.iw.pt as they finish, so it can be stopped and resumed.
+"""
+
+import argparse
+import json
+import math
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+import vae_lite
+from vae_lite.data import atomic_write
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from quality import machine_info, merge_result  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+OUT = RESULTS / "frontier.json"
+TABLE_START, TABLE_END = "<!-- frontier:start -->", "<!-- frontier:end -->"
+ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "silu": nn.SiLU, "tanh": nn.Tanh, "softplus": nn.Softplus,
+               "gelu": nn.GELU}
+DEFAULTS = dict(dataset="mnist", arch="mlp", hidden=[400], latent=20, activation="relu", batch=128, lr=1e-3,
+                schedule="constant", warmup=0.0, epochs=10, optimizer="adam", ema=0.0, out_bias="zero", seed=0)
+
+
+# ---------------------------------------------------------------------------------------- model
+
+def build(config, image_shape):
+    """A vae_lite.VAE with the configuration's sizes; other activations replace its ReLUs in place."""
+    torch.manual_seed(config["seed"])
+    model = vae_lite.VAE(image_shape, latent_dim=config["latent"], hidden=list(config["hidden"]),
+                         arch=config["arch"])
+    set_activation(model, config["activation"])
+    return model
+
+
+def set_activation(model, activation):
+    if activation == "relu":
+        return model
+    if model.arch != "mlp":
+        raise ValueError("--activation works with --arch mlp only (the conv decoder calls torch.relu itself)")
+    for module in list(model.modules()):
+        for name, child in module.named_children():
+            if isinstance(child, nn.ReLU):
+                setattr(module, name, ACTIVATIONS[activation]())
+    return model
+
+
+def start_output_bias_at_data_mean(model, train):
+    """Decoder output bias = logit of the mean training image: the first decodes already look like digits."""
+    if model.arch != "mlp":
+        raise ValueError("--out-bias mean works with --arch mlp only (the conv decoder's bias is per channel)")
+    mean = train.mean(dim=0).flatten().clamp(1e-3, 1 - 1e-3)  # (784,)
+    with torch.no_grad():
+        model.decoder.net[-1].bias.copy_(torch.logit(mean))
+
+
+def load(path):
+    """vae_lite.load, then the activation the checkpoint was trained with (until VAE has an option for it)."""
+    model = vae_lite.load(path)
+    return set_activation(model, model.checkpoint_extra.get("activation", "relu")).eval()
+
+
+# ---------------------------------------------------------------------------------------- training
+
+def make_optimizer(config, model):
+    if config["optimizer"] == "adamax":
+        return torch.optim.Adamax(model.parameters(), lr=config["lr"], foreach=True)
+    return torch.optim.Adam(model.parameters(), lr=config["lr"], fused=True)  # as fit does
+
+
+def make_schedule(config, optimizer, total_steps):
+    """The learning rate of every step: constant, cosine from lr to 0, or one-cycle (up for 30 %, then down)."""
+    if config["schedule"] == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+    if config["schedule"] == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config["lr"], total_steps=total_steps,
+                                                   pct_start=0.3, cycle_momentum=False)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+
+
+def kl_weight(config, step, steps_per_epoch):
+    """beta of a step: rising linearly from 0 to 1 over the first `warmup` epochs, then 1."""
+    warmup_steps = config["warmup"] * steps_per_epoch
+    return min(1.0, step / warmup_steps) if warmup_steps else 1.0
+
+
+def train(config, data, state_path, log, max_minutes=None):
+    """Train as the configuration says; return the model to score (the average with --ema) and a record."""
+    model = build(config, data.image_shape)
+    if config["out_bias"] == "mean":
+        start_output_bias_at_data_mean(model, data.train)
+    average = torch.optim.swa_utils.AveragedModel(
+        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(config["ema"])) if config["ema"] else None
+    optimizer = make_optimizer(config, model)
+    steps_per_epoch = math.ceil(len(data.train) / config["batch"])
+    schedule = make_schedule(config, optimizer, config["epochs"] * steps_per_epoch)
+    generator = torch.Generator().manual_seed(config["seed"])
+    test = vae_lite.binarized_test_set(data)
+    records, seconds, cpu_seconds = [], 0.0, 0.0
+    if state_path.exists():
+        state = torch.load(state_path, weights_only=True)
+        if state["config"] == config:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            schedule.load_state_dict(state["schedule"])
+            if average is not None:
+                average.load_state_dict(state["average"])
+            generator.set_state(state["generator"])
+            torch.set_rng_state(state["rng"])
+            records, seconds, cpu_seconds = state["records"], state["seconds"], state["cpu_seconds"]
+            log(f"resuming from {state_path} after epoch {len(records)}")
+    scored = average.module if average is not None else model
+    start, cpu_start = time.perf_counter(), time.process_time()
+    model.train()
+    for epoch in range(len(records) + 1, config["epochs"] + 1):
+        if max_minutes is not None and time.perf_counter() - start > 60 * max_minutes:
+            log(f"stopping after {max_minutes} minutes, at epoch {epoch - 1} of {config['epochs']}")
+            break
+        order = torch.randperm(len(data.train), generator=generator)
+        total, count = 0.0, 0
+        for step in range(steps_per_epoch):
+            x = vae_lite.binarize(data.train[order[step * config["batch"]:(step + 1) * config["batch"]]], generator)
+            beta = kl_weight(config, (epoch - 1) * steps_per_epoch + step, steps_per_epoch)
+            loss = model.loss(x, beta=beta)[0].mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            if average is not None:
+                average.update_parameters(model)
+            total, count = total + loss.item() * len(x), count + len(x)
+        scores = vae_lite.evaluate(scored, test)  # as fit does after every epoch
+        model.train()
+        records.append({"epoch": epoch, "train_loss": total / count, "beta": beta,
+                        "lr": optimizer.param_groups[0]["lr"], "test_neg_elbo": -scores["elbo"],
+                        "test_kl": scores["kl"], "seconds": seconds + time.perf_counter() - start,
+                        "cpu_seconds": cpu_seconds + time.process_time() - cpu_start})
+        state = {"config": config, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                 "schedule": schedule.state_dict(), "average": average.state_dict() if average else None,
+                 "generator": generator.get_state(), "rng": torch.get_rng_state(), "records": records,
+                 "seconds": records[-1]["seconds"], "cpu_seconds": records[-1]["cpu_seconds"]}
+        atomic_write(state_path, lambda f: torch.save(state, f))
+        if epoch == 1 or epoch % 10 == 0 or epoch == config["epochs"]:
+            log(f"epoch {epoch}: test -ELBO {-scores['elbo']:.2f} (beta {beta:.2f}), "
+                f"{records[-1]['cpu_seconds']:.0f} CPU s")
+    complete = len(records) == config["epochs"]
+    return scored.eval(), records, complete
+
+
+# ---------------------------------------------------------------------------------------- scoring
+
+@torch.inference_mode()
+def latent_usage(model, test):
+    """Active units (variance over x of E_q[z_d|x] > 0.01) and dimensions with mean KL > 0.1 nats."""
+    mu, logvar = (torch.cat(t) for t in zip(*(model.encode(test[i:i + 1000]) for i in range(0, len(test), 1000))))
+    kl_per_dim = 0.5 * (mu.pow(2) + logvar.expm1() - logvar).mean(dim=0)  # (latent,)
+    return {"active_units": int((mu.var(dim=0) > 0.01).sum()), "dims_kl_above_0.1": int((kl_per_dim > 0.1).sum()),
+            "kl_per_dim": [round(v, 3) for v in kl_per_dim.tolist()]}
+
+
+@torch.inference_mode()
+def elbo_terms(model, x, seed):
+    """Per-example ELBO, reconstruction and KL (one z per image, from a seeded generator)."""
+    generator = torch.Generator().manual_seed(seed)
+    parts = [vae_lite.elbo(model, x[i:i + 1000], generator=generator) for i in range(0, len(x), 1000)]
+    return vae_lite.ELBO(*(torch.cat(t) for t in zip(*parts)))
+
+
+def mean_and_error(values):
+    return values.mean().item(), (values.std() / math.sqrt(len(values))).item()
+
+
+def score(model, test, k, iw_images, seed):
+    """-ELBO on all test images; IW NLL and -ELBO on the first iw_images; latent usage."""
+    terms = elbo_terms(model, test, seed)
+    subset = test[:iw_images]
+    cpu = time.process_time()
+    log_px = vae_lite.iw_log_likelihood(model, subset, k=k, generator=torch.Generator().manual_seed(seed))
+    neg_elbo, neg_elbo_error = mean_and_error(-terms.elbo)
+    iw_nll, iw_nll_error = mean_and_error(-log_px)
+    return {"test_images": len(test), "test_neg_elbo": neg_elbo, "test_neg_elbo_std_error": neg_elbo_error,
+            "test_reconstruction": -terms.reconstruction.mean().item(), "test_kl": terms.kl.mean().item(),
+            "iw_k": k, "iw_images": len(subset), "iw_nll": iw_nll, "iw_nll_std_error": iw_nll_error,
+            "iw_subset_neg_elbo": -terms.elbo[:iw_images].mean().item(),
+            "iw_cpu_seconds": time.process_time() - cpu, **latent_usage(model, test)}
+
+
+def run_evaluate(args, argv, log=print):
+    """IW NLL with k samples on every test image, chunk by chunk; finished chunks are kept in NAME.iw.pt."""
+    torch.set_num_threads(args.threads)
+    results = json.loads(Path(args.out).read_text())
+    entry = results[args.name]
+    model = load(Path(args.out).parent / entry["checkpoint"])
+    data = vae_lite.load_dataset(entry["config"]["dataset"], download=False)
+    test = vae_lite.binarized_test_set(data)
+    partial = Path(args.out).parent / f"{args.name}.iw.pt"
+    state = torch.load(partial, weights_only=True) if partial.exists() else {"k": args.k, "chunks": [], "cpu": 0.0}
+    if state["k"] != args.k:
+        raise SystemExit(f"{partial} holds a run with k={state['k']}; delete it to start one with k={args.k}")
+    chunks = range(0, len(test), args.chunk)
+    for index, start in enumerate(chunks):
+        if index < len(state["chunks"]):
+            continue
+        cpu = time.process_time()
+        # one generator per chunk, so a resumed run draws the same samples as an uninterrupted one
+        generator = torch.Generator().manual_seed(1_000_000 + index)
+        state["chunks"].append(vae_lite.iw_log_likelihood(model, test[start:start + args.chunk], k=args.k,
+                                                          generator=generator))
+        state["cpu"] += time.process_time() - cpu
+        atomic_write(partial, lambda f: torch.save(state, f))
+        log(f"chunk {index + 1} of {len(chunks)}: {state['cpu']:.0f} CPU s so far, "
+            f"IW NLL so far {-torch.cat(state['chunks']).mean().item():.2f}")
+    log_px = torch.cat(state["chunks"])
+    terms = elbo_terms(model, test, entry["config"]["seed"])
+    neg_elbo, neg_elbo_error = mean_and_error(-terms.elbo)
+    iw_nll, iw_nll_error = mean_and_error(-log_px)
+    entry["full_evaluation"] = {
+        "command": command(argv), "test_images": len(log_px), "k": args.k, "threads": args.threads,
+        "neg_elbo": neg_elbo, "neg_elbo_std_error": neg_elbo_error, "iw_nll": iw_nll, "iw_nll_std_error": iw_nll_error,
+        "iw_first_1000": -log_px[:1000].mean().item(), "neg_elbo_first_1000": -terms.elbo[:1000].mean().item(),
+        "cpu_seconds": state["cpu"], "machine": machine_info(),
+        "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+    merge_result(args.out, args.name, entry)
+    log(f"{args.name}: -ELBO {neg_elbo:.2f} ± {neg_elbo_error:.2f}, IW NLL (k={args.k}, {len(log_px)} images) "
+        f"{iw_nll:.2f} ± {iw_nll_error:.2f} nats, {state['cpu']:.0f} CPU s")
+    return entry["full_evaluation"]
+
+
+def reference_cpu_seconds(steps=40):
+    """CPU seconds of a fixed workload (40 steps of the 784-400-20 VAE, batch 128), measured beside each run.
+
+    On a shared machine one process's CPU time for the same work grows with the load (its caches are
+    flushed by the others), so this says how inflated the run's CPU seconds were.
+    """
+    torch.manual_seed(0)
+    model = vae_lite.VAE((1, 28, 28), latent_dim=20, hidden=400)
+    optimizer = torch.optim.Adam(model.parameters(), fused=True)
+    x = torch.rand(128, 1, 28, 28, generator=torch.Generator().manual_seed(0)).bernoulli()
+    start = time.process_time()
+    for _ in range(steps):
+        loss = model.loss(x)[0].mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return time.process_time() - start
+
+
+def command(argv):
+    return "python benchmarks/frontier.py " + " ".join(shlex.quote(str(a)) for a in argv)
+
+
+def run_train(args, argv, log=print):
+    config = {key: getattr(args, key) for key in DEFAULTS}
+    torch.set_num_threads(args.threads)
+    data = vae_lite.load_dataset(config["dataset"], download=False)
+    if args.train_images:
+        data = data.subset(train=args.train_images)
+        config["train_images"] = args.train_images
+    log(f"{args.name}: {config}")
+    load_before, reference_before = os.getloadavg(), reference_cpu_seconds()
+    state_path = Path(args.out).parent / f"{args.name}.partial.pt"
+    model, records, complete = train(config, data, state_path, log, args.max_minutes)
+    result = {"config": config, "command": command(argv), "complete": complete, "epochs_trained": len(records),
+              "threads": args.threads, "train_seconds": records[-1]["seconds"],
+              "train_cpu_seconds": records[-1]["cpu_seconds"],
+              "load_average_before_after": [load_before, os.getloadavg()],
+              "reference_cpu_seconds_before_after": [reference_before, reference_cpu_seconds()]}
+    if complete:
+        result.update(score(model, vae_lite.binarized_test_set(data), args.k, args.iw_images, config["seed"]))
+        if args.save:
+            path = vae_lite.save(model, Path(args.out).parent / args.save, dataset=config["dataset"],
+                                 activation=config["activation"], epochs=config["epochs"],
+                                 test_neg_elbo=result["test_neg_elbo"], command=result["command"])
+            result["checkpoint"] = path.name
+    result.update(epochs=records, machine=machine_info(), when=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
+    merge_result(args.out, args.name, result)
+    if complete:
+        state_path.unlink(missing_ok=True)
+        log(f"{args.name}: {result['train_cpu_seconds']:.0f} CPU s, test -ELBO {result['test_neg_elbo']:.2f}, "
+            f"IW NLL {result['iw_nll']:.2f} ± {result['iw_nll_std_error']:.2f} on {result['iw_images']} images "
+            f"(-ELBO there {result['iw_subset_neg_elbo']:.2f}), active units {result['active_units']}, "
+            f"KL > 0.1 nats: {result['dims_kl_above_0.1']} of {config['latent']}")
+    return result
+
+
+def run_convert(args, argv, log=print):
+    """Train saved configurations with 1 and then 2 threads (and vae_lite.fit on 2 threads, same sizes and
+    epochs, constant lr): how 1-thread CPU seconds turn into 2-thread wall seconds, and what fit costs."""
+    import tempfile
+
+    results = json.loads(Path(args.out).read_text())
+    rows = {}
+    for name in args.names:
+        config = results[name]["config"]
+        data = vae_lite.load_dataset(config["dataset"], download=False)
+        row = {"config": config}
+        for label, threads in [("1 thread", 1), ("2 threads", 2), ("fit, 2 threads", 2)]:
+            torch.set_num_threads(threads)
+            load, wall, cpu = os.getloadavg()[0], time.perf_counter(), time.process_time()
+            if label.startswith("fit"):
+                model = build(config, data.image_shape)
+                vae_lite.fit(model, data, epochs=config["epochs"], batch_size=config["batch"], lr=config["lr"],
+                             device="cpu", seed=config["seed"], progress=False)
+            else:
+                with tempfile.TemporaryDirectory() as folder:
+                    train(config, data, Path(folder) / "state.pt", lambda *a: None)
+            row[label] = {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
+                          "load_average_at_start": load}
+            log(f"{name}, {label}: {row[label]['wall']:.1f} s wall, {row[label]['cpu']:.1f} CPU s (load {load:.1f})")
+        row["wall_2_threads_per_cpu_1_thread"] = row["2 threads"]["wall"] / row["1 thread"]["cpu"]
+        row["fit_over_this_loop_2_threads"] = row["fit, 2 threads"]["wall"] / row["2 threads"]["wall"]
+        rows[name] = row
+    result = {"command": command(argv), "rows": rows, "machine": machine_info(),
+              "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+    merge_result(Path(args.out).parent / "frontier_threads.json", time.strftime("%Y%m%d-%H%M%S"), result)
+    return result
+
+
+def describe(config):
+    """A configuration in one short line, e.g. "mlp 400-400, z 32, batch 256, lr 2e-3 cosine, warm-up 2"."""
+    parts = [f"{config['arch']} {'-'.join(map(str, config['hidden']))}", f"z {config['latent']}",
+             f"batch {config['batch']}", f"lr {config['lr']:g} {config['schedule']}"]
+    parts += [f"warm-up {config['warmup']:g}"] if config["warmup"] else []
+    parts += [config["activation"]] if config["activation"] != "relu" else []
+    parts += [config["optimizer"]] if config["optimizer"] != "adam" else []
+    parts += [f"EMA {config['ema']:g}"] if config["ema"] else []
+    parts += ["bias at data mean"] if config["out_bias"] == "mean" else []
+    return ", ".join(parts) + f", {config['epochs']} epochs"
+
+
+def frontier(points, x, y):
+    """The points no other point beats on both x and y (lower is better on both)."""
+    best, front = math.inf, []
+    for p in sorted(points, key=lambda p: (p[x], p[y])):
+        if p[y] < best:
+            best = p[y]
+            front.append(p)
+    return front
+
+
+def run_report(args, argv, log=print):
+    """results/frontier.png and the README's "Quality per CPU-second" tables, from results/frontier*.json."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = json.loads(Path(args.out).read_text())
+    points = [dict(name=n, **r) for n, r in results.items()
+              if r.get("complete") and "iw_nll" in r and r["config"]["dataset"] == "mnist"
+              and "train_images" not in r["config"]]
+    if not points:
+        raise SystemExit(f"no complete MNIST runs in {args.out}")
+    factor = wall_per_cpu(Path(args.out).parent / "frontier_threads.json")
+    plt.style.use("petroff10")
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5), dpi=100, sharex=True)
+    for ax, key, label in [(axes[0], "iw_nll", f"IW NLL, k=5000, first {points[0]['iw_images']} test images"),
+                           (axes[1], "test_neg_elbo", "−ELBO, all 10,000 test images")]:
+        for arch, marker in [("mlp", "o"), ("conv", "s")]:
+            these = [p for p in points if p["config"]["arch"] == arch]
+            ax.scatter([p["train_cpu_seconds"] for p in these], [p[key] for p in these], marker=marker,
+                       label=f"{arch.upper()} runs", alpha=0.7)
+        front = frontier(points, "train_cpu_seconds", key)
+        ax.step([p["train_cpu_seconds"] for p in front], [p[key] for p in front], where="post", color="k",
+                lw=1.5, label="frontier")
+        if factor:
+            ax.axvline(60 / factor, color="0.4", ls="--", lw=1.2, label="60 s wall on 2 threads")
+        ax.set_xscale("log")
+        ax.set_xlabel("training CPU seconds (1 thread)")
+        ax.set_ylabel(f"{label} (nats)")
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    fig.tight_layout()
+    fig.savefig(Path(args.out).parent / "frontier.png")
+    lines = [f"| Configuration | CPU s | 2-thread wall s (est.) | −ELBO, 10k | IW NLL, first {points[0]['iw_images']} "
+             "(k=5000) | −ELBO, same images | active units | KL > 0.1 nats | Command |", "|---|---|---|---|---|---|---|---|---|"]
+    front_names = {p["name"] for p in frontier(points, "train_cpu_seconds", "iw_nll")}
+    for p in sorted(points, key=lambda p: p["train_cpu_seconds"]):
+        name = f"**{p['name']}**" if p["name"] in front_names else p["name"]
+        lines.append(f"| {name}: {describe(p['config'])} | {p['train_cpu_seconds']:.0f} | "
+                     + (f"{factor * p['train_cpu_seconds']:.0f}" if factor else "") + f" | {p['test_neg_elbo']:.2f} | "
+                     f"{p['iw_nll']:.2f} ± {p['iw_nll_std_error']:.2f} | {p['iw_subset_neg_elbo']:.2f} | "
+                     f"{p['active_units']} of {p['config']['latent']} | {p['dims_kl_above_0.1']} | `{p['command']}` |")
+    table = "\n".join(lines)
+    readme = Path(__file__).resolve().parent / "README.md"
+    text = readme.read_text()
+    if TABLE_START in text and TABLE_END in text:
+        head, rest = text.split(TABLE_START, 1)
+        text = head + TABLE_START + "\n" + table + "\n" + TABLE_END + rest.split(TABLE_END, 1)[1]
+        atomic_write(readme, lambda f: f.write(text.encode()))
+    log(table)
+    return table
+
+
+def wall_per_cpu(path):
+    """The largest measured ratio of 2-thread wall seconds to 1-thread CPU seconds (None if not measured)."""
+    if not path.exists():
+        return None
+    ratios = [row["wall_2_threads_per_cpu_1_thread"] for run in json.loads(path.read_text()).values()
+              for row in run["rows"].values()]
+    return max(ratios) if ratios else None
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("train", help="train one configuration and score it")
+    p.add_argument("name")
+    p.add_argument("--dataset", default=DEFAULTS["dataset"])
+    p.add_argument("--arch", default=DEFAULTS["arch"], choices=["mlp", "conv"])
+    p.add_argument("--hidden", type=int, nargs="+", default=DEFAULTS["hidden"])
+    p.add_argument("--latent", type=int, default=DEFAULTS["latent"])
+    p.add_argument("--activation", default=DEFAULTS["activation"], choices=sorted(ACTIVATIONS))
+    p.add_argument("--batch", type=int, default=DEFAULTS["batch"])
+    p.add_argument("--lr", type=float, default=DEFAULTS["lr"])
+    p.add_argument("--schedule", default=DEFAULTS["schedule"], choices=["constant", "cosine", "onecycle"])
+    p.add_argument("--warmup", type=float, default=DEFAULTS["warmup"], help="KL warm-up, in epochs")
+    p.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
+    p.add_argument("--optimizer", default=DEFAULTS["optimizer"], choices=["adam", "adamax"])
+    p.add_argument("--ema", type=float, default=DEFAULTS["ema"], help="decay of the weight average (0: none)")
+    p.add_argument("--out-bias", dest="out_bias", default=DEFAULTS["out_bias"], choices=["zero", "mean"])
+    p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    p.add_argument("--train-images", type=int, default=None, help="train on the first N images (smoke tests)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--k", type=int, default=5000)
+    p.add_argument("--iw-images", type=int, default=1000)
+    p.add_argument("--max-minutes", type=float, default=None)
+    p.add_argument("--save", default=None, help="checkpoint file name in the results folder")
+    p.add_argument("--out", default=str(OUT))
+    p = commands.add_parser("evaluate", help="IW NLL of a saved model on every test image (resumable)")
+    p.add_argument("name")
+    p.add_argument("--k", type=int, default=5000)
+    p.add_argument("--chunk", type=int, default=250, help="images per saved chunk")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", default=str(OUT))
+    p = commands.add_parser("convert", help="1-thread CPU seconds against 2-thread wall seconds")
+    p.add_argument("names", nargs="+")
+    p.add_argument("--out", default=str(OUT))
+    p = commands.add_parser("report", help="the frontier figure and the README table")
+    p.add_argument("--out", default=str(OUT))
+    args = parser.parse_args(argv)
+    log = lambda *a: print(*a, flush=True)  # noqa: E731
+    if args.command == "train":
+        run_train(args, argv, log)
+    elif args.command == "evaluate":
+        run_evaluate(args, argv, log)
+    elif args.command == "convert":
+        run_convert(args, argv, log)
+    elif args.command == "report":
+        run_report(args, argv, log)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
