@@ -158,3 +158,30 @@ def test_score_function_checker_accepts_score_and_rejects_pathwise_on_a_step(cap
     wrong_scale = lambda f, mu, sigma, n: score_gradient(f, mu, sigma, n) * sigma
     assert check.score_function_gradient(wrong_scale) is False
     assert "factor sigma" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- notebook 09: the paper's Gaussian decoder
+
+
+def right_gaussian_log_likelihood(x, mean, log_var):
+    return torch.distributions.Normal(mean, (0.5 * log_var).exp()).log_prob(x).sum(dim=(1, 2, 3))
+
+
+def test_gaussian_decoder_checker_accepts_the_right_answer(capsys):
+    assert check.gaussian_decoder_log_likelihood(right_gaussian_log_likelihood) is True
+    assert check.gaussian_decoder_log_likelihood(stub) is None
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda x, m, lv: (-0.5 * math.log(2 * math.pi) - lv - (x - m) ** 2 / (2 * lv.exp())).sum(dim=(1, 2, 3)),
+     "not -log_var"),
+    (lambda x, m, lv: right_gaussian_log_likelihood(x, m, lv).neg(), "sign is flipped"),
+    (lambda x, m, lv: right_gaussian_log_likelihood(x, m, lv) / x[0].numel(), "averaged over the pixels"),
+    (lambda x, m, lv: (-0.5 * lv - (x - m) ** 2 / (2 * lv.exp())).sum(dim=(1, 2, 3)), "log(2 pi)"),
+    (lambda x, m, lv: (-0.5 * math.log(2 * math.pi) - 0.5 * lv - (x - m) ** 2 / (2 * (0.5 * lv).exp())).sum(dim=(1, 2, 3)),
+     "divided by s = exp(log_var / 2)"),
+])
+def test_gaussian_decoder_checker_rejects_the_common_mistakes_and_names_them(capsys, wrong, hint):
+    assert check.gaussian_decoder_log_likelihood(wrong) is False
+    assert hint in capsys.readouterr().out
