@@ -186,7 +186,7 @@ def curve(records, n_train):
     }
 
 
-def run(name, out, max_samples, seed=0, log=print, data=None):
+def run(name, out, max_samples, seed=0, log=print, data=None, keep_decoder=True):
     config = dict(RUNS[name])
     data = data or load(config["dataset"])
     n_train = len(data.train)
@@ -235,12 +235,12 @@ def run(name, out, max_samples, seed=0, log=print, data=None):
                 f"{cpu_spent + time.process_time() - cpu_start:.0f} CPU s")
     if len(records) >= epochs:
         save()
-    if name in SAVE_DECODERS and out == str(RESULTS / "paper_curves.json"):
-        save_decoder(name, model, len(records) * n_train)
+    if keep_decoder and name in SAVE_DECODERS:
+        save_decoder(name, model, len(records) * n_train, Path(out).parent / "paper_decoders.pt")
     return model
 
 
-def save_decoder(name, model, samples, path=RESULTS / "paper_decoders.pt"):
+def save_decoder(name, model, samples, path):
     """Keep the decoder (float16) for the notebook's Figures 4 and 5."""
     decoders = torch.load(path, weights_only=True) if path.exists() else {}
     decoders[name] = {"config": {k: v for k, v in model.config.items() if k in ("image_shape", "latent_dim", "hidden",
@@ -272,7 +272,7 @@ def main(argv=None):
         RUNS["frey-2"]["pilot_epochs"] = 2
         data = load("frey-face")
         data = data.subset(train=300)
-        run("frey-2", args.out, 6 * 300, args.seed, log, data=data)
+        run("frey-2", args.out, 6 * 300, args.seed, log, data=data, keep_decoder=False)
     else:
         for name in args.runs or ORDER:
             run(name, args.out, int(args.max_samples), args.seed, log)
