@@ -256,11 +256,11 @@ else:  # the stored models are MNIST's: train a small 2-D model on this data set
     print(f"{data.name}, N_z = 2: trained just now (the stored models are MNIST's)")
 frey_2d = stored_model("frey-2")
 print(f"Frey Face, N_z = 2: the benchmark's decoder, trained on {stored['frey-2']['samples']:,} samples")
-plots.paper_manifolds({"Frey Face": frey_2d, data.name: digits_2d}, n=10)
+plots.paper_manifolds({"Frey Face": frey_2d, data.name: digits_2d})
 plt.show()
 
 # %% [markdown]
-# *Figure: left, 10 × 10 faces decoded from a grid over the prior (z[0] grows to the right, z[1] upwards);
+# *Figure: left, 8 × 8 faces decoded from a grid over the prior (z[0] grows to the right, z[1] upwards);
 # right, the same for the digits.*
 #
 # A check that can fail: a model whose code carries nothing (posterior collapse) decodes the same image
@@ -273,7 +273,7 @@ def spread(images):
 
 
 for name, model, reference in [("Frey Face", frey_2d, frey.test), (data.name, digits_2d, data.test)]:
-    ratio = spread(plots.quantile_grid(model, 10)) / spread(reference)
+    ratio = spread(plots.quantile_grid(model, 8)) / spread(reference)
     print(f"{name}: the grid's images vary {ratio:.2f} times as much as the test images")
     assert ratio > 0.3, f"the {name} manifold decodes nearly the same image everywhere: did the code collapse?"
 

@@ -257,12 +257,15 @@ def quantile_grid(model, n=10):
         return model.decode(z.to(model.device)).cpu()
 
 
-def paper_manifolds(models, n=10):
-    """Figure 4 of Kingma & Welling (2013): the learned 2-D manifolds, side by side.
+def paper_manifolds(models, n=8):
+    """Figure 4 of Kingma & Welling (2013): the learned 2-D manifolds, side by side at the same height.
     `models` maps a title to a 2-D model; Gaussian decoders (faces) are drawn as photographs."""
-    fig, axes = plt.subplots(1, len(models), figsize=(12, 6.6), layout="constrained", squeeze=False)
+    grids = {title: quantile_grid(model, n) for title, model in models.items()}
+    aspects = [g.shape[-1] / g.shape[-2] for g in grids.values()]  # width / height of one image
+    fig, axes = plt.subplots(1, len(models), figsize=(12.5, 7), layout="constrained", squeeze=False,
+                             width_ratios=aspects)
     for ax, (title, model) in zip(axes[0], models.items()):
-        _show_grid(ax, quantile_grid(model, n), n, photo=model.likelihood == "gaussian", title=title)
+        _show_grid(ax, grids[title], n, photo=model.likelihood == "gaussian", title=title)
     return fig
 
 
