@@ -176,7 +176,7 @@ def choose_step_size(config, data, seed, log):
 
 
 def curve(records, n_train):
-    kept = [r for r in records if recorded(r["epoch"])]
+    kept = [r for r in records if recorded(r["epoch"]) or r is records[-1]]
     return {
         "epochs": [r["epoch"] for r in kept],
         "samples": [r["epoch"] * n_train for r in kept],
