@@ -10,7 +10,7 @@ TORCH  ?= torch==2.13.0
 # CI sets this to use the MNIST files beside the checkout.
 SHARED_DATA := $(wildcard ../shared/data)
 
-.PHONY: setup lab test test-fast notebooks benchmarks clean
+.PHONY: setup lab test test-fast notebooks clean
 
 setup: $(VENV)/.installed
 
