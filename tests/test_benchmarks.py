@@ -103,3 +103,24 @@ def test_notebooks_benchmark_times_a_notebook_and_reads_its_kernel_memory(tmp_pa
     assert not report["notebooks"]["broken.ipynb"]["quick"]["ok"]
     assert "ZeroDivisionError" in report["notebooks"]["broken.ipynb"]["quick"]["error"]
     assert report["all_met"] is False
+
+
+# ------------------------------------------------------------------------ notebook 09: paper_curves.py
+
+
+def test_paper_curves_quick_writes_a_curve_and_resumes_without_redoing_it(tmp_path):
+    frey = Path(os.environ.get("VAE_LITE_DATA", ROOT / "data")) / "frey-face" / "frey_rawface.mat"
+    if not frey.is_file():
+        pytest.skip("frey_rawface.mat not found (set VAE_LITE_DATA)")
+    out = tmp_path / "paper_curves.json"
+    run_script("paper_curves.py", "--quick", "--out", out)
+    first = json.loads(out.read_text())
+    run = first["frey-2"]
+    assert run["step_size"] in first["about"]["step_sizes"]
+    assert set(run["pilot_training_bound"]) == {str(s) for s in first["about"]["step_sizes"]}
+    assert run["epochs"] == list(range(1, 7)) and run["samples"] == [300 * e for e in range(1, 7)]
+    assert len(run["train_elbo"]) == len(run["test_elbo"]) == 6
+    assert all(math.isfinite(v) for v in run["train_elbo"] + run["test_elbo"])
+    assert (tmp_path / "paper_curves.frey-2.partial.pt").is_file(), "the state a longer run resumes from"
+    run_script("paper_curves.py", "--quick", "--out", out)  # resumes: nothing left to train
+    assert json.loads(out.read_text())["frey-2"]["test_elbo"] == run["test_elbo"]

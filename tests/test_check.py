@@ -232,7 +232,7 @@ def test_log_mean_exp_names_each_known_mistake(capsys, wrong, hint):
     assert "FAILED" in out and hint in out
 
 
-# --- notebook 06 (appended by the nb-late helper)
+# ------------------------------------------------------------------------ notebook 06
 
 
 def test_effective_beta_accepts_the_ratio_and_names_the_upside_down_answer(capsys):
@@ -246,3 +246,30 @@ def test_effective_beta_accepts_the_ratio_and_names_the_upside_down_answer(capsy
 def test_effective_beta_names_the_answer_that_ignores_the_reduction(capsys):
     assert check.effective_beta(lambda r, k, p, d: 1) is False
     assert "reweights the KL" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- notebook 09: the paper's Gaussian decoder
+
+
+def right_gaussian_log_likelihood(x, mean, log_var):
+    return torch.distributions.Normal(mean, (0.5 * log_var).exp()).log_prob(x).sum(dim=(1, 2, 3))
+
+
+def test_gaussian_decoder_checker_accepts_the_right_answer(capsys):
+    assert check.gaussian_decoder_log_likelihood(right_gaussian_log_likelihood) is True
+    assert check.gaussian_decoder_log_likelihood(stub) is None
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda x, m, lv: (-0.5 * math.log(2 * math.pi) - lv - (x - m) ** 2 / (2 * lv.exp())).sum(dim=(1, 2, 3)),
+     "not -log_var"),
+    (lambda x, m, lv: right_gaussian_log_likelihood(x, m, lv).neg(), "sign is flipped"),
+    (lambda x, m, lv: right_gaussian_log_likelihood(x, m, lv) / x[0].numel(), "averaged over the pixels"),
+    (lambda x, m, lv: (-0.5 * lv - (x - m) ** 2 / (2 * lv.exp())).sum(dim=(1, 2, 3)), "log(2 pi)"),
+    (lambda x, m, lv: (-0.5 * math.log(2 * math.pi) - 0.5 * lv - (x - m) ** 2 / (2 * (0.5 * lv).exp())).sum(dim=(1, 2, 3)),
+     "divided by s = exp(log_var / 2)"),
+])
+def test_gaussian_decoder_checker_rejects_the_common_mistakes_and_names_them(capsys, wrong, hint):
+    assert check.gaussian_decoder_log_likelihood(wrong) is False
+    assert hint in capsys.readouterr().out

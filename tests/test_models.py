@@ -76,3 +76,65 @@ def test_a_model_that_cannot_work_is_refused_when_built(build, words):
         build()
     for word in words:
         assert word in str(error.value)
+
+
+# ------------------------------------------------------------------------ notebook 09: PaperVAE
+
+
+def test_paper_vae_has_the_papers_layers_and_initialisation():
+    from vae_lite.models import PaperVAE
+
+    model = PaperVAE((1, 28, 20), latent_dim=2, hidden=200, likelihood="gaussian")
+    # encoder 560-200-(2+2), decoder 2-200-(560 means + 560 log-variances), each layer with biases
+    assert sum(p.numel() for p in model.parameters()) == (560 * 200 + 200) + (200 * 4 + 4) + (2 * 200 + 200) + (200 * 1120 + 1120)
+    assert any(isinstance(m, torch.nn.Tanh) for m in model.encoder) and any(isinstance(m, torch.nn.Tanh) for m in model.decoder)
+    weights = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    assert 0.009 < weights.std() < 0.011 and abs(weights.mean()) < 1e-3
+    assert not hasattr(model, "log_std"), "the per-pixel variance replaces the shared one"
+
+
+def test_paper_vae_shapes_with_several_samples_of_z():
+    from vae_lite.models import PaperVAE
+
+    for likelihood, std in [("bernoulli", None), ("gaussian", None), ("gaussian", 0.1)]:
+        model = PaperVAE((1, 28, 20), latent_dim=3, hidden=16, likelihood=likelihood, gaussian_std=std)
+        x = torch.rand(5, 1, 28, 20)
+        mu, logvar = model.encode(x)
+        assert mu.shape == logvar.shape == (5, 3)
+        assert model.decode(mu).shape == (5, 1, 28, 20)
+        assert model.log_likelihood(x, torch.randn(7, 5, 3)).shape == (7, 5)
+        if likelihood == "gaussian":
+            assert model.decode_std(torch.randn(7, 5, 3)).shape == (7, 5, 1, 28, 20)
+
+
+def test_paper_vae_gaussian_log_likelihood_is_a_normal_per_pixel():
+    from vae_lite.models import PaperVAE
+
+    model = PaperVAE((1, 6, 4), latent_dim=2, hidden=8, likelihood="gaussian", init_std=0.5)
+    x, z = torch.rand(3, 1, 6, 4), torch.randn(3, 2)
+    expected = torch.distributions.Normal(model.decode(z), model.decode_std(z)).log_prob(x).sum(dim=(1, 2, 3))
+    torch.testing.assert_close(model.log_likelihood(x, z), expected)
+    assert model.decode_std(z).std() > 0, "each pixel has its own s"
+    fixed = PaperVAE((1, 6, 4), latent_dim=2, hidden=8, likelihood="gaussian", gaussian_std=0.1)
+    expected = gaussian_log_likelihood(fixed.decode(z), x, torch.tensor(0.1).log())
+    torch.testing.assert_close(fixed.log_likelihood(x, z), expected)
+    torch.testing.assert_close(fixed.decode_std(z), torch.full((3, 1, 6, 4), 0.1))
+
+
+def test_paper_vae_trains_with_fit_and_adagrad(digits, one_thread):
+    import vae_lite
+    from vae_lite.models import PaperVAE
+
+    data = digits.subset(train=500, test=200)
+    model = PaperVAE(data.image_shape, latent_dim=2, hidden=32)
+    optimizer = torch.optim.Adagrad(model.parameters(), lr=0.02, weight_decay=1 / len(data.train))
+    history = vae_lite.fit(model, data, epochs=3, batch_size=100, optimizer=optimizer, progress=False)
+    assert history["test_elbo"][-1] > history["test_elbo"][0], "the bound should rise"
+    assert vae_lite.iw_log_likelihood(model, data.test[:5].round(), k=10).shape == (5,)
+
+
+def test_paper_vae_rejects_several_hidden_layers():
+    from vae_lite.models import PaperVAE
+
+    with pytest.raises(ValueError, match="one hidden layer"):
+        PaperVAE((1, 8, 8), hidden=[32, 32])

@@ -376,7 +376,7 @@ def log_mean_exp(fn):
         expected, wrong_forms, "return one value per image: reduce over the k samples (dim=0)", atol=1e-6))
 
 
-# --- notebook 06 (appended by the nb-late helper)
+# ------------------------------------------------------------------------ notebook 06
 
 
 def effective_beta(fn):
@@ -401,3 +401,41 @@ def effective_beta(fn):
     }
     return _run("effective_beta", lambda *args: float(fn(*args)), cases,
                 _compare(beta, wrong_forms, "return a single number", atol=1e-9))
+
+
+# ------------------------------------------------------------------------ notebook 09
+
+
+def gaussian_decoder_log_likelihood(fn):
+    """Notebook 09: fn(x, mean, log_var) -> log p(x|z) of the paper's Gaussian decoder, one number per image.
+
+    x, mean, log_var: (N, 1, H, W); log_var = log s^2 of each pixel. Expected:
+    sum over pixels of -1/2 log(2 pi) - 1/2 log_var - (x - mean)^2 / (2 exp(log_var)).
+    """
+    generator = torch.Generator().manual_seed(9)
+    cases = {}
+    for name, (n, h, w, s_low, s_high) in {"one 2x2 image, s = 1 everywhere": (1, 2, 2, 1.0, 1.0),
+                                           "3 faces of 28x20, s from 0.02 to 0.5": (3, 28, 20, 0.02, 0.5),
+                                           "5 images of 4x4, s from 0.05 to 3": (5, 4, 4, 0.05, 3.0)}.items():
+        x = torch.rand(n, 1, h, w, generator=generator, dtype=torch.float64)
+        mean = torch.rand(n, 1, h, w, generator=generator, dtype=torch.float64)
+        low, high = 2 * math.log(s_low), 2 * math.log(s_high)  # log s^2
+        log_var = low + (high - low) * torch.rand(n, 1, h, w, generator=generator, dtype=torch.float64)
+        cases[name] = (x, mean, log_var)
+    pixels = lambda t: t.sum(dim=(-3, -2, -1))  # noqa: E731
+    right = lambda x, m, lv: pixels(-0.5 * math.log(2 * math.pi) - 0.5 * lv - (x - m) ** 2 / (2 * lv.exp()))  # noqa: E731
+    wrong_forms = {
+        "log_var is log s^2: the normalising term is -1/2 log_var, not -log_var":
+            lambda x, m, lv: pixels(-0.5 * math.log(2 * math.pi) - lv - (x - m) ** 2 / (2 * lv.exp())),
+        "you divided by s = exp(log_var / 2); the squared error is divided by the variance s^2 = exp(log_var)":
+            lambda x, m, lv: pixels(-0.5 * math.log(2 * math.pi) - 0.5 * lv - (x - m) ** 2 / (2 * (0.5 * lv).exp())),
+        "the -1/2 log_var term is missing: without it a larger s always looks better":
+            lambda x, m, lv: pixels(-0.5 * math.log(2 * math.pi) - (x - m) ** 2 / (2 * lv.exp())),
+        "the constant -1/2 log(2 pi) per pixel is missing (it matters when comparing with other models)":
+            lambda x, m, lv: pixels(-0.5 * lv - (x - m) ** 2 / (2 * lv.exp())),
+        "you averaged over the pixels; a log-likelihood of an image sums them":
+            lambda x, m, lv: (-0.5 * math.log(2 * math.pi) - 0.5 * lv - (x - m) ** 2 / (2 * lv.exp())).mean(dim=(-3, -2, -1)),
+        "this is the negative log-likelihood (a loss); the sign is flipped": lambda x, m, lv: -right(x, m, lv),
+    }
+    return _run("gaussian_decoder_log_likelihood", fn, cases, _compare(
+        right, wrong_forms, "return one number per image: sum over the pixels (the last three dimensions)", atol=1e-6))

@@ -267,3 +267,63 @@ def _hidden_sizes(hidden):
     if not sizes or any(not isinstance(h, int) or h <= 0 for h in sizes):
         raise ValueError(f"hidden must be a positive int or a list of them, got {hidden!r}")
     return sizes
+
+
+# ------------------------------------------------------------------------ notebook 09
+
+
+class PaperVAE(VAE):
+    r"""The VAE of Kingma & Welling (2013), appendix C: one tanh hidden layer each way.
+
+        encoder   h = tanh(W1 x + b1);   mu = W2 h + b2;   log sigma^2 = W3 h + b3
+        decoder   h = tanh(W4 z + b4), then
+          Bernoulli (binary x)          p = sigmoid(W5 h + b5)
+          Gaussian  (x in [0, 1])       mean = sigmoid(W5 h + b5);   log s^2 = W6 h + b6
+
+    The Gaussian decoder learns a variance for every pixel of every decoded image
+    (gaussian_std=None), as the paper's Frey Face model does; a number fixes s for all pixels
+    instead, and log p(x|z) is then squared error with a known scale. Every weight and bias
+    starts from N(0, init_std^2), with the paper's init_std = 0.01.
+    """
+
+    def __init__(self, image_shape, latent_dim=20, hidden=500, likelihood="bernoulli", gaussian_std=None,
+                 init_std=0.01):
+        if not isinstance(hidden, int):
+            raise ValueError(f"PaperVAE has one hidden layer: hidden must be an int, got {hidden!r}")
+        super().__init__(image_shape, latent_dim, hidden, "mlp", likelihood, gaussian_std)
+        self.per_pixel_variance = likelihood == "gaussian" and gaussian_std is None
+        if self.per_pixel_variance:
+            del self.log_std  # replaced by the decoder's second output
+        pixels = math.prod(self.image_shape)
+        outputs = 2 * pixels if self.per_pixel_variance else pixels
+        self.encoder = nn.Sequential(nn.Flatten(start_dim=-3), nn.Linear(pixels, hidden), nn.Tanh(),
+                                     nn.Linear(hidden, 2 * latent_dim))
+        self.decoder = nn.Sequential(nn.Linear(latent_dim, hidden), nn.Tanh(), nn.Linear(hidden, outputs))
+        for parameter in self.parameters():
+            nn.init.normal_(parameter, 0.0, init_std)
+        self.config.update(arch="paper", init_std=init_std)
+
+    def _decoded(self, z):
+        """(mean or logits, log s) as images; log s is None unless the variance is per pixel."""
+        out = self.decoder(z)  # (..., outputs)
+        if not self.per_pixel_variance:
+            return out.unflatten(-1, self.image_shape), None
+        mean_logits, logvar = out.chunk(2, dim=-1)  # (..., pixels) each
+        return mean_logits.unflatten(-1, self.image_shape), 0.5 * logvar.unflatten(-1, self.image_shape)
+
+    def decode(self, z):
+        return torch.sigmoid(self._decoded(z)[0])
+
+    def decode_std(self, z):
+        """The decoder's standard deviation s for each pixel (Gaussian decoder)."""
+        if self.likelihood != "gaussian":
+            raise ValueError("decode_std needs a Gaussian decoder (likelihood='gaussian')")
+        _, log_s = self._decoded(z)
+        log_s = self.log_std if log_s is None else log_s
+        return log_s.exp().expand(*z.shape[:-1], *self.image_shape)
+
+    def log_likelihood(self, x, z):
+        out, log_s = self._decoded(z)
+        if self.likelihood == "bernoulli":
+            return bernoulli_log_likelihood(out, x)
+        return gaussian_log_likelihood(torch.sigmoid(out), x, self.log_std if log_s is None else log_s)

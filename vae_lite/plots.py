@@ -388,8 +388,8 @@ def plot_rate_distortion(rates, distortions, labels, ax=None, title=None):
     return ax.figure
 
 
-# --- notebooks 05-08 (added by the nb-late helper): the model drawn, the wrong-sign runs,
-# the 2-D latent map with matching axes, and the units still in use as beta grows
+# ------------------------------------------------------------ notebooks 05-08: the model drawn,
+# the wrong-sign runs and the units still in use as beta grows
 
 
 def draw_vae(x=None, x_hat=None, ax=None):
@@ -504,3 +504,117 @@ def plot_units_by_beta(betas, active, above_kl, latent_dim, kl_threshold, ax=Non
     ax.legend()
     ax.figure.tight_layout()
     return ax.figure
+
+
+# ------------------------------------------------------------------------ notebook 09
+
+
+def _show_grid(ax, images, ncols, photo=False, title=None):
+    """An image_grid with white gaps: digits as ink on paper; faces (photo=True) as photographs,
+    light pixels light (1 - x shown in gray_r is x in gray, with the gaps still white)."""
+    images = torch.as_tensor(images).detach().cpu()
+    ax.imshow(image_grid(1 - images if photo else images, ncols), cmap="gray_r", vmin=0, vmax=1)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+
+
+def quantile_grid(model, n=10):
+    """Decode z on the paper's grid (Figure 4): n linearly spaced points (i + 1/2) / n of the unit
+    square in each latent dimension, mapped through the inverse CDF of N(0, 1). Returns n*n images,
+    row by row from the top: z[0] grows to the right, z[1] upwards."""
+    if model.latent_dim != 2:
+        raise ValueError(f"quantile_grid needs a model with latent_dim=2, got {model.latent_dim}")
+    quantiles = torch.distributions.Normal(0.0, 1.0).icdf((torch.arange(n) + 0.5) / n)
+    z1, z0 = torch.meshgrid(quantiles.flip(0), quantiles, indexing="ij")
+    z = torch.stack([z0.reshape(-1), z1.reshape(-1)], dim=1)  # (n*n, 2)
+    with torch.inference_mode():
+        return model.decode(z.to(model.device)).cpu()
+
+
+def paper_manifolds(models, n=8):
+    """Figure 4 of Kingma & Welling (2013): the learned 2-D manifolds, side by side at the same height.
+    `models` maps a title to a 2-D model; Gaussian decoders (faces) are drawn as photographs."""
+    grids = {title: quantile_grid(model, n) for title, model in models.items()}
+    aspects = [g.shape[-1] / g.shape[-2] for g in grids.values()]  # width / height of one image
+    fig, axes = plt.subplots(1, len(models), figsize=(12.5, 7), layout="constrained", squeeze=False,
+                             width_ratios=aspects)
+    for ax, (title, model) in zip(axes[0], models.items()):
+        _show_grid(ax, grids[title], n, photo=model.likelihood == "gaussian", title=title)
+    return fig
+
+
+def paper_samples(samples, ncols=4):
+    """Figure 5 of Kingma & Welling (2013): random samples, one panel per model (`samples` maps a
+    title to images)."""
+    fig, axes = plt.subplots(1, len(samples), figsize=(12, 3.9), layout="constrained", squeeze=False)
+    for ax, (title, images) in zip(axes[0], samples.items()):
+        _show_grid(ax, images, ncols, title=title)
+    return fig
+
+
+def show_faces(rows, std=None, ncols=8):
+    """Rows of faces (photographs) labelled by their titles, and optionally a last row of
+    per-pixel standard deviations s as a heat map (viridis: dark = small s, yellow = large)."""
+    n_rows = len(rows) + (std is not None)
+    fig, axes = plt.subplots(n_rows, 1, figsize=(10, 2.25 * n_rows), layout="constrained", squeeze=False)
+    for ax, (title, images) in zip(axes[:, 0], rows.items()):
+        _show_grid(ax, images[:ncols], ncols, photo=True, title=title)
+    if std is not None:
+        title, values = std
+        ax = axes[-1, 0]
+        grid = image_grid(values[:ncols], ncols)
+        grid[image_grid(torch.ones_like(values[:ncols]), ncols) == 0] = math.nan  # gaps: not drawn (white)
+        shown = ax.imshow(grid, cmap="viridis", vmin=0)
+        ax.set_axis_off()
+        ax.set_title(title)
+        fig.colorbar(shown, ax=ax, label="s", shrink=0.9)
+    return fig
+
+
+def plot_paper_curves(runs, dataset, paper=None, live=None, ylim=None):
+    """Figure 2 of Kingma & Welling (2013): the lower bound per data point against the number of
+    training samples evaluated (log axis), one panel per latent size N_z, all panels on the same axes.
+
+    runs: results of benchmarks/paper_curves.py (name -> dict with config, samples, train_elbo,
+    test_elbo). AEVB in the first colour, wake-sleep in the second; train solid, test dashed.
+    paper: {N_z: value} drawn at its sample count `paper["samples"]` with an error bar of
+    paper["uncertainty"]. live: {name: (samples, test_elbo)} drawn as points (a rerun).
+    """
+    runs = {name: run for name, run in runs.items() if run["config"]["dataset"] == dataset}
+    sizes = sorted({run["config"]["latent_dim"] for run in runs.values()})
+    if not sizes:
+        raise ValueError(f"no runs on {dataset!r} in the results")
+    fig, axes = plt.subplots(1, len(sizes), figsize=(12, 4), layout="constrained", sharex=True, sharey=True,
+                             squeeze=False)
+    for ax, size in zip(axes[0], sizes):
+        for name, run in runs.items():
+            if run["config"]["latent_dim"] != size:
+                continue
+            colour = PAPER_COLOURS[run["config"].get("algorithm", "aevb")]
+            label = "wake-sleep" if run["config"].get("algorithm") == "wake-sleep" else "AEVB"
+            ax.plot(run["samples"], run["train_elbo"], color=colour, label=f"{label} (train)")
+            ax.plot(run["samples"], run["test_elbo"], color=colour, linestyle="--", label=f"{label} (test)")
+            if live and name in live:
+                ax.plot(*live[name], "o", color="black", markersize=5, label="rerun now (test)")
+        if paper and str(size) in paper:
+            ax.errorbar([paper["samples"]], [paper[str(size)]], yerr=paper.get("uncertainty"), fmt="*",
+                        color=PAPER_COLOURS["paper"], markersize=13, capsize=4, label="paper, end (approx.)")
+        ax.set_xscale("log")
+        ax.set_title(f"$N_z$ = {size}")
+        ax.set_xlabel("training samples")
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("lower bound per data point")
+    axes[0, 0].set_xlim(1e3, 3e8)
+    if ylim:
+        axes[0, 0].set_ylim(*ylim)
+    handles = {}
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncols=min(len(handles), 5))
+    return fig
+
+
+# Okabe-Ito blue and vermilion for the two algorithms, black for the paper's values
+PAPER_COLOURS = {"aevb": "#0072B2", "wake-sleep": "#D55E00", "paper": "#000000"}
