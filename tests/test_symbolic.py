@@ -137,3 +137,44 @@ def test_expected_gradient_and_both_estimators_agree_with_numerics():
     assert float(value.subs(at)) == pytest.approx(numeric(m, sd), abs=1e-8)
     assert float(d_mu.subs(at)) == pytest.approx((numeric(m + h, sd) - numeric(m - h, sd)) / (2 * h), abs=1e-6)
     assert float(d_sigma.subs(at)) == pytest.approx((numeric(m, sd + h) - numeric(m, sd - h)) / (2 * h), abs=1e-6)
+
+
+# ----------------------------------------------------- notebook 10 (appended by the notebook 10 helper)
+
+
+def test_gaussian_expectation_equals_the_direct_integral():
+    expr = S.log_normal(S.z, S.mu_q, S.sigma_q) + S.z**3 - 2 * S.z
+    assert sp.simplify(S.gaussian_expectation(expr, S.z, S.mu, S.sigma)
+                       - S.expectation(expr, S.z, S.mu, S.sigma)) == 0
+
+
+@pytest.fixture(scope="module")
+def linear():
+    return S.linear_vae()
+
+
+def test_linear_vae_expected_elbo_and_likelihood_equal_numerical_integration(linear):
+    values = {S.data_variance: 2.5, S.noise_variance: 0.4, S.w_lin: 0.9, S.v_lin: 0.3, S.tau: 0.6}
+    lam, s2, w, v, tau = (values[k] for k in (S.data_variance, S.noise_variance, S.w_lin, S.v_lin, S.tau))
+
+    def inner(x):  # E_q[log p(x|z) + log p(z) - log q(z|x)] for one x, by quadrature over z
+        q = stats.norm(v * x, tau)
+        f = lambda t: q.pdf(t) * (stats.norm(w * t, math.sqrt(s2)).logpdf(x) + stats.norm.logpdf(t) - q.logpdf(t))
+        return integrate.quad(f, v * x - 12 * tau, v * x + 12 * tau)[0]
+
+    data = stats.norm(0, math.sqrt(lam))
+    elbo = integrate.quad(lambda x: data.pdf(x) * inner(x), -12 * math.sqrt(lam), 12 * math.sqrt(lam))[0]
+    loglik = integrate.quad(lambda x: data.pdf(x) * stats.norm(0, math.sqrt(w**2 + s2)).logpdf(x), -30, 30)[0]
+    assert float(linear["elbo"].subs(values)) == pytest.approx(elbo, abs=1e-7)
+    assert float(linear["log_likelihood"].subs(values)) == pytest.approx(loglik, abs=1e-7)
+
+
+def test_linear_vae_is_ppca_and_collapses_to_the_prior(linear):
+    assert linear["gap"] == 0
+    assert set(linear["ml_w"]) == {0, sp.sqrt(S.data_variance - S.noise_variance),
+                                   -sp.sqrt(S.data_variance - S.noise_variance)}
+    assert linear["collapsed_q"] == {S.v_lin: 0, S.tau: 1}
+    # the best encoder is the exact posterior of x | z ~ N(w z, sigma^2), z ~ N(0, 1)
+    w, s2 = S.w_lin, S.noise_variance
+    assert sp.simplify(linear["best_q"][S.v_lin] - w / (w**2 + s2)) == 0
+    assert sp.simplify(linear["best_q"][S.tau] ** 2 - s2 / (w**2 + s2)) == 0

@@ -252,3 +252,33 @@ class LinearGaussian(nn.Module):
         """log p(x), exactly."""
         cov = torch.outer(self.w, self.w) + self.s**2 * torch.eye(len(self.w), dtype=self.w.dtype)
         return torch.distributions.MultivariateNormal(self.b, cov).log_prob(x)
+
+
+# ----------------------------------------------------- notebook 10: where the bound is loose
+# Appended by the notebook 10 helper.
+
+from .objectives import iw_bound, log_weights  # noqa: E402  (kept with the block it serves)
+
+
+class IWAE(VAE):
+    r"""The importance weighted autoencoder (Burda et al., 2015): the VAE's networks, another objective.
+
+        L_k = E[log 1/k sum_i p(x, z_i) / q(z_i|x)],   z_1..z_k ~ q(z|x)
+
+    L_1 is the ELBO (k=1 trains a VAE); L_k <= L_{k+1} <= log p(x). The loss is -L_k per
+    example; the terms reported are the bound and the ELBO estimated from the same k draws.
+    """
+
+    def __init__(self, image_shape, latent_dim=20, hidden=400, arch="mlp", likelihood="bernoulli",
+                 gaussian_std=0.1, k=5):
+        super().__init__(image_shape, latent_dim, hidden, arch, likelihood, gaussian_std)
+        if not isinstance(k, int) or k < 1:
+            raise ValueError(f"k (importance samples per example) must be a positive int, got {k!r}")
+        self.k = k
+
+    def loss(self, x, beta=1.0):
+        if beta != 1.0:
+            raise ValueError(f"the importance-weighted bound has no KL weight; train with beta=1, got beta={beta!r}")
+        log_w = log_weights(self, x, self.k)  # (k, N)
+        bound = iw_bound(log_w)
+        return -bound, {"iw_bound": bound, "elbo": log_w.mean(dim=0)}
