@@ -80,7 +80,7 @@ def bounds(model, x, k, generator, batch_size=500):
     return torch.cat(elbos).mean().item(), torch.cat(iws).mean().item()
 
 
-def train(config, data, test, seed, state_path, log, max_minutes=None):
+def train(config, data, test, seed, state_path, log, max_minutes=None, stop_after=None):
     """Train both models epoch by epoch, alternating; returns (models, state) with per-epoch records."""
     models = build(config, seed)
     optimizers = {name: torch.optim.Adam(m.parameters(), lr=config["lr"]) for name, m in models.items()}
@@ -96,10 +96,11 @@ def train(config, data, test, seed, state_path, log, max_minutes=None):
             log(f"resuming from {state_path} after epoch {state['epochs_done']}")
     train_only = vae_lite.ImageData(data.train, None, name=data.name)  # fit's own test pass is not timed
     curve_x = test[:config["curve_images"]]
-    start = time.perf_counter()
-    for epoch in range(state["epochs_done"] + 1, config["epochs"] + 1):
-        if max_minutes is not None and time.perf_counter() - start > 60 * max_minutes:
-            log(f"stopping after {max_minutes} minutes at epoch {epoch - 1}; run again to resume")
+    start, first = time.perf_counter(), state["epochs_done"] + 1
+    for epoch in range(first, config["epochs"] + 1):
+        if (max_minutes is not None and time.perf_counter() - start > 60 * max_minutes) or \
+                (stop_after is not None and epoch - first >= stop_after):
+            log(f"stopping at epoch {epoch - 1} of {config['epochs']}; run the same command again to resume")
             break
         for name in MODELS:
             for group in optimizers[name].param_groups:
@@ -149,7 +150,7 @@ def evaluate(model, test, config, seed):
     }, log_px
 
 
-def run(name, out, threads=1, seed=0, max_minutes=None, log=print):
+def run(name, out, threads=1, seed=0, max_minutes=None, stop_after=None, log=print):
     config = dict(CONFIGS[name])
     torch.set_num_threads(threads)
     data = vae_lite.load_dataset(config["dataset"], download=False)
@@ -157,8 +158,9 @@ def run(name, out, threads=1, seed=0, max_minutes=None, log=print):
     test = vae_lite.binarized_test_set(data)
     log(f"iwae {name}: {data}, config {config}, {threads} thread(s)")
     load_before = os.getloadavg()[0]
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
     state_path = Path(out).parent / f"iwae-{name}.partial.pt"
-    models, state = train(config, data, test, seed, state_path, log, max_minutes)
+    models, state = train(config, data, test, seed, state_path, log, max_minutes, stop_after)
     if state["epochs_done"] < config["epochs"]:
         return None
     results, log_px = {}, {}
@@ -187,7 +189,6 @@ def run(name, out, threads=1, seed=0, max_minutes=None, log=print):
         "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
     }
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(out, lambda f: f.write(json.dumps(result, indent=1).encode()))
     state_path.unlink(missing_ok=True)
     log(f"wrote {out}: IW NLL (k={config['eval_k']}, first {config['iw_images']} test images) "
@@ -204,9 +205,12 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-minutes", type=float, default=None,
                         help="stop training after this many minutes; the same command resumes it")
+    parser.add_argument("--stop-after", type=int, default=None,
+                        help="train at most this many epochs in this run; the same command resumes it")
     args = parser.parse_args(argv)
     out = args.out or str(RESULTS / ("iwae.json" if args.config == "mnist" else f"iwae-{args.config}.json"))
-    run(args.config, out, args.threads, args.seed, args.max_minutes, log=lambda *a: print(*a, flush=True))
+    run(args.config, out, args.threads, args.seed, args.max_minutes, args.stop_after,
+        log=lambda *a: print(*a, flush=True))
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from vae_lite import symbolic as S
 from vae_lite.models import IWAE
 
 QUICK = vae_lite.setup_notebook()
+torch.set_num_threads(1)  # every tensor here is small: a second thread would mostly wait (as in notebook 01)
 
 # %% [markdown]
 # ## Data
@@ -244,13 +245,14 @@ plots.plot_posterior_and_gaussians(z, posterior, {"q*: best for the ELBO (k = 1)
 right.set_xlim(-3.5, 3.5)
 plt.show()
 stuck, closed = log_px - with_q_star[-1][0], log_px - with_best[-1][0]
-k_wide = next(k for k in KS if best_proposals[k][1] > 2 * q_sigma)
+k_wide = next((k for k in KS if best_proposals[k][1] > 2 * q_sigma), None)
 print(f"at k = {KS[-1]}: gap {stuck:.3f} nats with q*, {closed:.3f} nats with the best Gaussian for L_k; "
       f"that best Gaussian is more than twice as wide as q* from k = {k_wide} on")
 assert abs(with_q_star[0][0] - q_elbo) < 4 * with_q_star[0][1], "L_1 is the ELBO: the estimate should match the grid's ELBO"
 assert stuck > 0.6, "with q* as proposal the samples never reach the other mode: the gap should stay near log 2"
 assert closed < 0.05, "a proposal that covers both modes should close the gap at large k"
-assert all(best_proposals[k][1] > 2 * q_sigma for k in KS if k >= k_wide), "once wide, the best proposal should stay wide"
+assert k_wide is not None and all(best_proposals[k][1] > 2 * q_sigma for k in KS if k >= k_wide), \
+    "from some k on, the best proposal for L_k should be wide, over both modes"
 
 # %% [markdown]
 # *Figure, left: the bound against k on a log axis; with q* (circles) it stays on the dashed line log p(x) − log 2;
@@ -284,7 +286,7 @@ assert all(best_proposals[k][1] > 2 * q_sigma for k in KS if k >= k_wide), "once
 # and log σ² alone (16 samples of z per step, the decoder fixed).
 
 # %%
-N_IMAGES, STEPS, K_EVIDENCE = (3, 150, 5000) if QUICK else (6, 300, 20_000)
+N_IMAGES, STEPS, MORE_STEPS, K_EVIDENCE = (3, 150, 100, 5000) if QUICK else (6, 300, 150, 20_000)
 x = x_test[:N_IMAGES]
 torch.manual_seed(0)
 mu_star, logvar_star, trace = objectives.best_gaussian(model, x, steps=STEPS, every=1)
@@ -292,7 +294,7 @@ with torch.no_grad():
     mu_enc, logvar_enc = model.encode(x)
 # then more steps from q*, at a lower learning rate: if q* has converged, they gain (almost) nothing
 torch.manual_seed(1)
-longer = objectives.best_gaussian(model, x, steps=STEPS // 2, lr=0.01, init=(mu_star, logvar_star))
+longer = objectives.best_gaussian(model, x, steps=MORE_STEPS, lr=0.01, init=(mu_star, logvar_star))
 
 
 def elbo_with_error(mu, logvar, samples=4000):
@@ -312,7 +314,7 @@ further = (elbo_longer - elbo_star).mean().item()
 print(f"ELBO per image, encoder's q: {[round(v, 2) for v in elbo_enc.tolist()]}")
 print(f"ELBO per image, q* after {STEPS} steps: {[round(v, 2) for v in elbo_star.tolist()]} (standard errors <= "
       f"{max(elbo_enc_se.max(), elbo_star_se.max()).item():.2f})")
-print(f"{STEPS // 2} more steps from q* change the mean ELBO by {further:+.3f} nats")
+print(f"{MORE_STEPS} more steps from q* change the mean ELBO by {further:+.3f} nats")
 assert (elbo_star > elbo_enc).all(), "q* fitted to each image should beat the encoder's q on every image"
 assert abs(further) < 0.15, "q* has not converged: more steps still change its ELBO"
 
@@ -350,7 +352,8 @@ for i in range(N_IMAGES):
 print(f"mean over the {N_IMAGES} images: approximation gap {approximation.mean():.2f}, amortization gap "
       f"{amortization.mean():.2f}, total {(log_px_mnist - elbo_enc).mean():.2f} nats")
 assert (approximation > 2 * log_px_se).all(), "log p(x) should lie above the best Gaussian's ELBO on every image"
-assert ess_encoder.median() < ess.median(), "the encoder, a worse proposal, should give fewer effective samples"
+print(f"median effective sample size: {ess.median():.0f} with q* widened, {ess_encoder.median():.0f} with the encoder")
+assert ess.min() > 20, "the proposal should give enough effective samples for a trustworthy standard error"
 assert ((log_px_mnist - log_px_quarter).abs() < 3 * log_px_se + 0.2).all(), \
     "the estimate of log p(x) should have converged: k/4 samples should give nearly the same value"
 
@@ -369,10 +372,10 @@ print(f"On these images the {larger} gap is the larger on average.")
 # The line under the figure says which gap is larger here. Cremer et al. found that on MNIST the gap "is often
 # due to imperfect recognition networks, rather than the limited complexity of the approximating
 # distribution": a better encoder (or a few steps of per-image optimisation at test time) can win back the
-# amortization gap; only a richer family than the Gaussian can win back the approximation gap. Note the encoder's
-# q as proposal: at the same k it has far fewer effective samples (the ESS column), so its estimates rest on a
-# few large weights and are noisier; where its ESS is near 1, a single sample decides the estimate, which can
-# then land on either side of the better one.
+# amortization gap; only a richer family than the Gaussian can win back the approximation gap. Compare the two
+# proposals' effective sample sizes (the ESS columns and the medians printed): the fewer effective samples, the
+# more the estimate rests on a few large weights; where the ESS is near 1, a single sample decides the
+# estimate, which can then land on either side of the better one.
 #
 # ### 4. Training with the importance-weighted bound: the IWAE
 #
@@ -439,8 +442,6 @@ LIVE_TRAIN, LIVE_K, LIVE_IMAGES = (3000, 100, 100) if QUICK else (10_000, 500, 3
 live_data = vae_lite.ImageData(data.train[:LIVE_TRAIN], None, name=data.name)  # the test set is scored below
 live_epochs = (2 if QUICK else 3) * max(1, 10_000 // len(live_data.train))  # more epochs on a small data set
 live, live_cpu, live_nll = {}, {}, {}
-threads = torch.get_num_threads()
-torch.set_num_threads(1)  # CPU seconds of one thread: with two, time spent waiting for each other blurs the ratio
 for name, cls, extra in [("VAE", vae_lite.VAE, {}), ("IWAE", IWAE, {"k": 5})]:
     torch.manual_seed(0)  # the same initial weights for both
     live[name] = cls(data.image_shape, latent_dim=50, hidden=[200, 200], **extra)
@@ -449,9 +450,8 @@ for name, cls, extra in [("VAE", vae_lite.VAE, {}), ("IWAE", IWAE, {"k": 5})]:
     live_cpu[name] = time.process_time() - start
     live_nll[name] = -vae_lite.iw_log_likelihood(live[name], x_test[:LIVE_IMAGES], k=LIVE_K,
                                                  generator=torch.Generator().manual_seed(0))
-    print(f"{name}: {live_epochs} epochs on {len(live_data.train)} images in {live_cpu[name]:.1f} CPU s (one thread); "
+    print(f"{name}: {live_epochs} epochs on {len(live_data.train)} images in {live_cpu[name]:.1f} CPU s; "
           f"IW NLL (k = {LIVE_K}, first {LIVE_IMAGES} test images) {live_nll[name].mean():.2f}")
-torch.set_num_threads(threads)
 difference = live_nll["VAE"] - live_nll["IWAE"]
 live_gain, live_gain_se = difference.mean().item(), (difference.std() / math.sqrt(len(difference))).item()
 print(f"IWAE better by {live_gain:.2f} ± {live_gain_se:.2f} nats, at {live_cpu['IWAE'] / live_cpu['VAE']:.1f} times "
@@ -649,8 +649,8 @@ assert vae_lite.check.ppca_scales(ppca_scales), "the solution should pass every 
 #    λⱼ). Do the surplus dimensions still collapse?
 #
 # ## Summary
-# - The gap log p(x) − ELBO is KL(q ‖ p(z|x)). For a bimodal posterior the best Gaussian locks onto one mode
-#   and the gap stays near log 2, whatever q's mean and width.
+# - The gap log p(x) − ELBO is KL(q ‖ p(z|x)). For the toy's two equal modes the best Gaussian locks onto one
+#   of them and the gap stays near log 2, whatever q's mean and width.
 # - The importance-weighted bound L_k closes the gap as k grows, but only if the proposal's samples reach the
 #   whole posterior; the best proposal for L_k is wider than the best q for the ELBO.
 # - On MNIST, log p(x) − ELBO splits into an approximation gap (the Gaussian family) and an amortization gap

@@ -107,3 +107,27 @@ def test_notebooks_benchmark_times_a_notebook_and_reads_its_kernel_memory(tmp_pa
     assert not report["notebooks"]["broken.ipynb"]["quick"]["ok"]
     assert "ZeroDivisionError" in report["notebooks"]["broken.ipynb"]["quick"]["error"]
     assert report["all_met"] is False
+
+
+# ----------------------------------------------------- notebook 10 (appended by the notebook 10 helper)
+
+
+def test_iwae_quick_compares_both_models_and_resumes_to_the_same_result(tmp_path):
+    whole, split = tmp_path / "whole" / "iwae.json", tmp_path / "split" / "iwae.json"
+    run_script("iwae.py", "digits-quick", "--out", whole)
+    stopped = run_script("iwae.py", "digits-quick", "--out", split, "--stop-after", "1")
+    assert "stopping at epoch 1" in stopped and not split.exists()
+    assert (split.parent / "iwae-digits-quick.partial.pt").exists()
+    resumed = run_script("iwae.py", "digits-quick", "--out", split)
+    assert "resuming" in resumed and not (split.parent / "iwae-digits-quick.partial.pt").exists()
+    result, again = json.loads(whole.read_text()), json.loads(split.read_text())
+    for name in ("vae", "iwae"):
+        run = result["models"][name]
+        assert len(run["epochs"]) == result["config"]["epochs"] and len(run["activity"]) == result["config"]["latent_dim"]
+        for key in ("iw_nll", "test_neg_elbo", "test_neg_lk", "train_cpu_seconds"):
+            assert finite_positive(run[key]), key
+        # -log p(x) <= -L_5 <= -ELBO on average: the bounds tighten with k
+        assert run["iw_nll"] <= run["test_neg_lk"] + 3 * run["iw_nll_std_error"] and run["test_neg_lk"] < run["test_neg_elbo"]
+        # an interrupted run continues where it stopped: the same numbers as one that never stopped
+        assert again["models"][name]["iw_nll"] == pytest.approx(run["iw_nll"], abs=1e-4)
+    assert result["cpu_ratio_iwae_over_vae"] > 0 and "iwae.py digits-quick" in result["command"]

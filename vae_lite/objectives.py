@@ -169,7 +169,7 @@ def effective_sample_size(log_w):
     return 1.0 / torch.softmax(log_w, dim=0).pow(2).sum(dim=0)
 
 
-def best_gaussian(model, x, steps=300, samples=16, lr=0.03, every=25, init=None, generator=None):
+def best_gaussian(model, x, steps=300, samples=16, lr=0.1, every=25, init=None, generator=None):
     r"""q*(z|x): one Gaussian per example, fitted to that example alone by maximising its ELBO.
 
         q* = argmax_{mu, sigma} E_{N(mu, sigma^2)}[log p(x|z)] - KL(N(mu, sigma^2) || p(z))
