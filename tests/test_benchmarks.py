@@ -124,3 +124,27 @@ def test_paper_curves_quick_writes_a_curve_and_resumes_without_redoing_it(tmp_pa
     assert (tmp_path / "paper_curves.frey-2.partial.pt").is_file(), "the state a longer run resumes from"
     run_script("paper_curves.py", "--quick", "--out", out)  # resumes: nothing left to train
     assert json.loads(out.read_text())["frey-2"]["test_elbo"] == run["test_elbo"]
+
+
+# ------------------------------------------------------------------------ notebook 10
+
+
+def test_iwae_quick_compares_both_models_and_resumes_to_the_same_result(tmp_path):
+    whole, split = tmp_path / "whole" / "iwae.json", tmp_path / "split" / "iwae.json"
+    run_script("iwae.py", "digits-quick", "--out", whole)
+    stopped = run_script("iwae.py", "digits-quick", "--out", split, "--stop-after", "1")
+    assert "stopping at epoch 1" in stopped and not split.exists()
+    assert (split.parent / "iwae-digits-quick.partial.pt").exists()
+    resumed = run_script("iwae.py", "digits-quick", "--out", split)
+    assert "resuming" in resumed and not (split.parent / "iwae-digits-quick.partial.pt").exists()
+    result, again = json.loads(whole.read_text()), json.loads(split.read_text())
+    for name in ("vae", "iwae"):
+        run = result["models"][name]
+        assert len(run["epochs"]) == result["config"]["epochs"] and len(run["activity"]) == result["config"]["latent_dim"]
+        for key in ("iw_nll", "test_neg_elbo", "test_neg_lk", "train_cpu_seconds"):
+            assert finite_positive(run[key]), key
+        # -log p(x) <= -L_5 <= -ELBO on average: the bounds tighten with k
+        assert run["iw_nll"] <= run["test_neg_lk"] + 3 * run["iw_nll_std_error"] and run["test_neg_lk"] < run["test_neg_elbo"]
+        # an interrupted run continues where it stopped: the same numbers as one that never stopped
+        assert again["models"][name]["iw_nll"] == pytest.approx(run["iw_nll"], abs=1e-4)
+    assert result["cpu_ratio_iwae_over_vae"] > 0 and "iwae.py digits-quick" in result["command"]

@@ -273,3 +273,28 @@ def test_gaussian_decoder_checker_accepts_the_right_answer(capsys):
 def test_gaussian_decoder_checker_rejects_the_common_mistakes_and_names_them(capsys, wrong, hint):
     assert check.gaussian_decoder_log_likelihood(wrong) is False
     assert hint in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------ notebook 10
+
+
+def right_ppca_scales(eigenvalues, noise_variance, latent_dim):
+    largest = torch.sort(torch.as_tensor(eigenvalues), descending=True).values[:latent_dim]
+    return (largest - noise_variance).clamp(min=0).sqrt()
+
+
+def test_ppca_scales_accepts_the_closed_form_and_reports_a_stub(capsys):
+    assert check.ppca_scales(right_ppca_scales) is True
+    assert check.ppca_scales(stub) is None
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda e, s, k: torch.sort(e, descending=True).values[:k].sqrt(), "PCA's scale"),
+    (lambda e, s, k: (torch.sort(e, descending=True).values[:k] - s).clamp(min=0), "a variance"),
+    (lambda e, s, k: (e[:k] - s).clamp(min=0).sqrt(), "sort them"),
+    (lambda e, s, k: (torch.sort(e, descending=True).values[:k] - s).sqrt(), "not finite"),
+])
+def test_ppca_scales_rejects_the_common_mistakes_and_names_them(capsys, wrong, hint):
+    assert check.ppca_scales(wrong) is False
+    assert hint in capsys.readouterr().out

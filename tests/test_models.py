@@ -138,3 +138,38 @@ def test_paper_vae_rejects_several_hidden_layers():
 
     with pytest.raises(ValueError, match="one hidden layer"):
         PaperVAE((1, 8, 8), hidden=[32, 32])
+
+
+# ------------------------------------------------------------------------ notebook 10
+
+
+def test_iwae_loss_is_minus_the_importance_weighted_bound_and_k1_is_the_elbo():
+    from vae_lite.models import IWAE
+    from vae_lite.objectives import iw_bound, log_weights
+
+    torch.manual_seed(0)
+    model = IWAE((1, 8, 8), latent_dim=3, hidden=16, k=4)
+    x = torch.bernoulli(torch.full((6, 1, 8, 8), 0.3))
+    torch.manual_seed(1)
+    loss, terms = model.loss(x)
+    torch.manual_seed(1)
+    log_w = log_weights(model, x, 4)
+    torch.testing.assert_close(loss, -iw_bound(log_w))
+    torch.testing.assert_close(terms["elbo"], log_w.mean(0))
+    assert (terms["iw_bound"] >= terms["elbo"]).all(), "log of a mean >= mean of logs, sample by sample"
+    one = IWAE((1, 8, 8), latent_dim=3, hidden=16, k=1)
+    _, terms = one.loss(x)
+    torch.testing.assert_close(terms["iw_bound"], terms["elbo"])
+
+
+def test_iwae_trains_with_fit_and_rejects_bad_arguments(digits):
+    import vae_lite
+    from vae_lite.models import IWAE
+
+    model = IWAE(digits.image_shape, latent_dim=4, hidden=32, k=3)
+    history = vae_lite.fit(model, digits.subset(train=256, test=64), epochs=1, batch_size=64, progress=False)
+    assert math.isfinite(history.last["test_iw_bound"]) and history.last["test_iw_bound"] >= history.last["test_elbo"]
+    with pytest.raises(ValueError, match="positive int"):
+        IWAE(digits.image_shape, k=0)
+    with pytest.raises(ValueError, match="beta=1"):
+        model.loss(digits.test[:2].round(), beta=2.0)

@@ -273,3 +273,88 @@ def test_the_objectives_pass_labels_to_a_conditional_model(conditional_vae):
     expected = torch.cat([iw_log_likelihood(with_labels(y[:4]), x[:4], k=8, generator=generator),
                           iw_log_likelihood(with_labels(y[4:]), x[4:], k=8, generator=generator)])
     torch.testing.assert_close(chunked, expected)
+
+
+# ------------------------------------------------------------------------ notebook 10
+
+from vae_lite import objectives  # noqa: E402
+
+
+def test_log_weights_with_the_true_posterior_all_equal_log_evidence(toy):
+    """With p(z|x) as proposal, every weight p(x, z)/q(z) is p(x): zero variance, any k."""
+    x = toy_data(toy, n=20)
+    log_w = objectives.log_weights(toy, x, k=7)
+    assert log_w.shape == (7, 20)
+    torch.testing.assert_close(log_w, toy.log_evidence(x).expand(7, 20))
+    torch.testing.assert_close(objectives.iwae_bound(toy, x, k=7), toy.log_evidence(x))
+
+
+def test_gaussian_log_weights_average_to_the_elbo_and_the_bound_tightens_with_k(toy):
+    x = toy_data(toy, n=200)
+    mu, logvar = toy.posterior(x)
+    mu, logvar = mu + 0.8, logvar + 1.5  # a poor proposal
+    log_w = objectives.gaussian_log_weights(toy, x, mu, logvar, 20_000)
+    exact_elbo = toy.log_evidence(x) - kl_normal(mu, logvar, *toy.posterior(x))  # log p(x) - KL(q || p(z|x))
+    assert ((log_w.mean(0) - exact_elbo).abs() < 4.5 * log_w.std(0) / math.sqrt(len(log_w))).all()
+    exact = toy.log_evidence(x).mean().item()
+    bounds = [objectives.iw_bound(log_w.reshape(k, -1, 200)).mean().item() for k in (1, 10, 100, 1000)]
+    assert all(a < b for a, b in zip(bounds, bounds[1:])) and bounds[-1] < exact, (bounds, exact)
+    assert exact - bounds[0] > 0.3 and exact - bounds[-1] < 0.05, (bounds, exact)
+
+
+def test_iw_bound_is_log_mean_exp_over_the_first_dimension():
+    log_w = torch.tensor([[0.0, -1000.0], [math.log(3.0), -1000.0 + math.log(3.0)]], dtype=torch.float64)
+    torch.testing.assert_close(objectives.iw_bound(log_w), torch.tensor([math.log(2.0), -1000 + math.log(2.0)],
+                                                                      dtype=torch.float64))
+    torch.testing.assert_close(objectives.iw_bound(log_w[:1]), log_w[0])  # k = 1: the log weight itself
+
+
+def test_effective_sample_size_runs_from_one_to_k():
+    equal = torch.zeros(50, 3)
+    dominated = torch.tensor([[0.0], [-100.0], [-100.0]])
+    torch.testing.assert_close(objectives.effective_sample_size(equal), torch.full((3,), 50.0))
+    torch.testing.assert_close(objectives.effective_sample_size(dominated), torch.ones(1))
+
+
+def test_best_gaussian_finds_the_true_posterior_from_a_poor_start(toy):
+    x = toy_data(toy, n=10)
+    mu_true, logvar_true = toy.posterior(x)
+    torch.manual_seed(0)
+    mu, logvar, trace = objectives.best_gaussian(toy, x, steps=400, samples=64, every=100,
+                                                 init=(mu_true + 1.0, logvar_true + 2.0))
+    torch.testing.assert_close(mu, mu_true, atol=0.05, rtol=0)
+    torch.testing.assert_close(logvar, logvar_true, atol=0.15, rtol=0)
+    assert trace.shape == (5, 10)
+    assert (trace[-1] > trace[0]).all(), "the ELBO should grow during the fit"
+
+
+def test_best_gaussian_leaves_the_decoder_alone(digits):
+    from vae_lite import VAE
+
+    model = VAE(digits.image_shape, latent_dim=3, hidden=16)
+    before = [p.detach().clone() for p in model.parameters()]
+    objectives.best_gaussian(model, digits.test[:4].round(), steps=5)
+    assert all(p.requires_grad and p.grad is None for p in model.parameters()), "weights must stay trainable, untouched"
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_linear_vae_elbo_matches_monte_carlo_and_is_tight_at_the_posterior():
+    g = torch.Generator().manual_seed(3)
+    D, K, noise = 4, 2, 0.3
+    x = torch.randn(5, D, generator=g, dtype=torch.float64)
+    W, b = torch.randn(D, K, generator=g, dtype=torch.float64), torch.randn(D, generator=g, dtype=torch.float64)
+    V, c = torch.randn(K, D, generator=g, dtype=torch.float64), torch.randn(K, generator=g, dtype=torch.float64)
+    logvar = torch.randn(K, generator=g, dtype=torch.float64)
+    exact = objectives.linear_vae_elbo(x, W, b, V, c, logvar, noise)
+    q = Normal((x - b) @ V.T + c, (0.5 * logvar).exp())
+    z = q.sample((200_000,))  # (S, N, K)
+    samples = (Normal(z @ W.T + b, math.sqrt(noise)).log_prob(x).sum(-1) + Normal(0.0, 1.0).log_prob(z).sum(-1)
+               - q.log_prob(z).sum(-1))
+    assert ((exact - samples.mean(0)).abs() < 4 * samples.std(0) / math.sqrt(len(samples))).all()
+    # with orthogonal columns the posterior is diagonal, so the exact posterior as q makes the ELBO log p(x)
+    W = torch.linalg.qr(torch.randn(D, K, generator=g, dtype=torch.float64))[0] * torch.tensor([2.0, 0.7])
+    precision = torch.eye(K, dtype=torch.float64) + W.T @ W / noise
+    V_post, logvar_post = torch.linalg.solve(precision, W.T) / noise, -torch.diagonal(precision).log()
+    evidence = torch.distributions.MultivariateNormal(b, W @ W.T + noise * torch.eye(D, dtype=torch.float64))
+    torch.testing.assert_close(objectives.linear_vae_elbo(x, W, b, V_post, torch.zeros(K, dtype=torch.float64),
+                                                          logvar_post, noise), evidence.log_prob(x))

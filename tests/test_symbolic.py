@@ -198,3 +198,44 @@ def test_kl_wrong_forms_are_the_named_mistakes_and_all_differ_from_the_kl(kl):
     for name, form in forms.items():
         assert symbolic.is_zero(form - expected[name]), name
         assert not symbolic.is_zero(form - kl), f"{name} should differ from the right KL"
+
+
+# ------------------------------------------------------------------------ notebook 10
+
+
+def test_gaussian_expectation_equals_the_direct_integral():
+    expr = symbolic.log_normal(symbolic.z, symbolic.mu_q, symbolic.sigma_q) + symbolic.z**3 - 2 * symbolic.z
+    assert sp.simplify(symbolic.gaussian_expectation(expr, symbolic.z, symbolic.mu, symbolic.sigma)
+                       - symbolic.expectation(expr, symbolic.z, symbolic.mu, symbolic.sigma)) == 0
+
+
+@pytest.fixture(scope="module")
+def linear():
+    return symbolic.linear_vae()
+
+
+def test_linear_vae_expected_elbo_and_likelihood_equal_numerical_integration(linear):
+    values = {symbolic.data_variance: 2.5, symbolic.noise_variance: 0.4, symbolic.w_lin: 0.9, symbolic.v_lin: 0.3, symbolic.tau: 0.6}
+    lam, s2, w, v, tau = (values[k] for k in (symbolic.data_variance, symbolic.noise_variance, symbolic.w_lin, symbolic.v_lin, symbolic.tau))
+
+    def inner(x):  # E_q[log p(x|z) + log p(z) - log q(z|x)] for one x, by quadrature over z
+        q = stats.norm(v * x, tau)
+        f = lambda t: q.pdf(t) * (stats.norm(w * t, math.sqrt(s2)).logpdf(x) + stats.norm.logpdf(t) - q.logpdf(t))
+        return integrate.quad(f, v * x - 12 * tau, v * x + 12 * tau)[0]
+
+    data = stats.norm(0, math.sqrt(lam))
+    elbo = integrate.quad(lambda x: data.pdf(x) * inner(x), -12 * math.sqrt(lam), 12 * math.sqrt(lam))[0]
+    loglik = integrate.quad(lambda x: data.pdf(x) * stats.norm(0, math.sqrt(w**2 + s2)).logpdf(x), -30, 30)[0]
+    assert float(linear["elbo"].subs(values)) == pytest.approx(elbo, abs=1e-7)
+    assert float(linear["log_likelihood"].subs(values)) == pytest.approx(loglik, abs=1e-7)
+
+
+def test_linear_vae_is_ppca_and_collapses_to_the_prior(linear):
+    assert linear["gap"] == 0
+    assert set(linear["ml_w"]) == {0, sp.sqrt(symbolic.data_variance - symbolic.noise_variance),
+                                   -sp.sqrt(symbolic.data_variance - symbolic.noise_variance)}
+    assert linear["collapsed_q"] == {symbolic.v_lin: 0, symbolic.tau: 1}
+    # the best encoder is the exact posterior of x | z ~ N(w z, sigma^2), z ~ N(0, 1)
+    w, s2 = symbolic.w_lin, symbolic.noise_variance
+    assert sp.simplify(linear["best_q"][symbolic.v_lin] - w / (w**2 + s2)) == 0
+    assert sp.simplify(linear["best_q"][symbolic.tau] ** 2 - s2 / (w**2 + s2)) == 0

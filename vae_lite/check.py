@@ -439,3 +439,34 @@ def gaussian_decoder_log_likelihood(fn):
     }
     return _run("gaussian_decoder_log_likelihood", fn, cases, _compare(
         right, wrong_forms, "return one number per image: sum over the pixels (the last three dimensions)", atol=1e-6))
+
+
+# ------------------------------------------------------------------------ notebook 10
+
+
+def ppca_scales(fn):
+    """Notebook 10: fn(eigenvalues (D,), noise_variance, latent_dim) -> (latent_dim,) the lengths ||w_j|| of
+    the maximum-likelihood pPCA decoder's columns, largest first: sqrt(max(lambda_j - sigma^2, 0)) for the
+    latent_dim largest eigenvalues lambda_j (Tipping & Bishop, 1999)."""
+    def largest(eigenvalues, k):
+        return torch.sort(eigenvalues, descending=True).values[:k]
+
+    cases = {
+        "variances 4, 1.5, 0.1 with sigma^2 = 0.5, 2 latent dimensions":
+            (torch.tensor([4.0, 1.5, 0.1], dtype=torch.float64), 0.5, 2),
+        "unsorted variances, 3 latent dimensions (one collapses)":
+            (torch.tensor([0.2, 3.0, 0.05, 1.0], dtype=torch.float64), 0.5, 3),
+        "noise above every variance: every dimension collapses":
+            (torch.tensor([0.3, 0.2, 0.1], dtype=torch.float64), 1.0, 2),
+    }
+    expected = lambda ev, s2, k: (largest(ev, k) - s2).clamp(min=0).sqrt()
+    wrong_forms = {
+        "you returned sqrt(lambda), PCA's scale: pPCA subtracts the noise variance sigma^2 first":
+            lambda ev, s2, k: largest(ev, k).sqrt(),
+        "you returned lambda - sigma^2, a variance: the column's length is its square root":
+            lambda ev, s2, k: (largest(ev, k) - s2).clamp(min=0),
+        "you took the first latent_dim variances as given: sort them, largest first":
+            lambda ev, s2, k: (ev[:k] - s2).clamp(min=0).sqrt(),
+    }
+    return _run("ppca_scales", fn, cases, _compare(
+        expected, wrong_forms, "return one length per latent dimension (latent_dim numbers)", atol=1e-6))

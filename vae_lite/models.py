@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .objectives import (
-    bernoulli_log_likelihood, elbo, gaussian_log_likelihood, log_normal, reparameterize,
+    bernoulli_log_likelihood, elbo, gaussian_log_likelihood, iw_bound, log_normal, log_weights, reparameterize,
 )
 
 ARCHS = ("mlp", "conv")
@@ -327,3 +327,27 @@ class PaperVAE(VAE):
         if self.likelihood == "bernoulli":
             return bernoulli_log_likelihood(out, x)
         return gaussian_log_likelihood(torch.sigmoid(out), x, self.log_std if log_s is None else log_s)
+
+
+class IWAE(VAE):
+    r"""The importance weighted autoencoder (Burda et al., 2015): the VAE's networks, another objective.
+
+        L_k = E[log 1/k sum_i p(x, z_i) / q(z_i|x)],   z_1..z_k ~ q(z|x)
+
+    L_1 is the ELBO (k=1 trains a VAE); L_k <= L_{k+1} <= log p(x). The loss is -L_k per
+    example; the terms reported are the bound and the ELBO estimated from the same k draws.
+    """
+
+    def __init__(self, image_shape, latent_dim=20, hidden=400, arch="mlp", likelihood="bernoulli",
+                 gaussian_std=0.1, k=5):
+        super().__init__(image_shape, latent_dim, hidden, arch, likelihood, gaussian_std)
+        if not isinstance(k, int) or k < 1:
+            raise ValueError(f"k (importance samples per example) must be a positive int, got {k!r}")
+        self.k = k
+
+    def loss(self, x, beta=1.0):
+        if beta != 1.0:
+            raise ValueError(f"the importance-weighted bound has no KL weight; train with beta=1, got beta={beta!r}")
+        log_w = log_weights(self, x, self.k)  # (k, N)
+        bound = iw_bound(log_w)
+        return -bound, {"iw_bound": bound, "elbo": log_w.mean(dim=0)}

@@ -102,13 +102,22 @@ def log_weights(model, x, k, generator=None, y=None):
     Their mean is a Monte Carlo estimate of the ELBO; the log of their mean (of exp) estimates
     log p(x) (iw_log_likelihood). y: the labels, for a conditional model.
     """
+    mu, logvar = model.encode(x) if y is None else model.encode(x, y)
+    return gaussian_log_weights(model, x, mu, logvar, k, generator, y)
+
+
+def gaussian_log_weights(model, x, mu, logvar, k, generator=None, y=None):
+    r"""Log importance weights of k draws from any Gaussian proposal q = N(mu, diag(exp(logvar))):
+
+        log w_i = log p(x|z_i) + log p(z_i) - log q(z_i),   z_i ~ q,   i = 1..k
+
+    Returns a (k, N) tensor; gradients flow through z_i (reparameterized). The encoder's q(z|x)
+    is one proposal (log_weights); notebook 10 fits a better one per image (best_gaussian).
+    """
     labels = () if y is None else (y,)
-    mu, logvar = model.encode(x, *labels)
     z = reparameterize(mu.expand(k, *mu.shape), logvar.expand(k, *logvar.shape), generator)  # (k, N, d)
-    log_p_x_given_z = model.log_likelihood(x, z, *labels)
-    log_p_z = log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
-    log_q_z = log_normal(z, mu, logvar)
-    return log_p_x_given_z + log_p_z - log_q_z
+    zeros = torch.zeros_like(z)
+    return model.log_likelihood(x, z, *labels) + log_normal(z, zeros, zeros) - log_normal(z, mu, logvar)
 
 
 def iw_log_likelihood(model, x, k=5000, batch_size=None, max_elements=2**25, generator=None, y=None):
@@ -135,3 +144,89 @@ def iw_log_likelihood(model, x, k=5000, batch_size=None, max_elements=2**25, gen
                                  for done in range(0, k, samples_per_chunk)])  # (k, batch)
             results.append(torch.logsumexp(weights, dim=0) - math.log(k))
     return torch.cat(results)
+
+
+# ----------------------------------------------------- notebook 10: where the bound is loose
+
+
+def iw_bound(log_w):
+    r"""The importance-weighted bound from (k, N) log weights, one value per example:
+
+        L_k = log 1/k sum_i w_i  =  logsumexp_i(log w_i) - log k
+
+    L_1 is the ELBO; L_k grows with k towards log p(x) (Burda et al., 2015).
+    """
+    return torch.logsumexp(log_w, dim=0) - math.log(len(log_w))
+
+
+def iwae_bound(model, x, k=5, generator=None):
+    """L_k of each example with the encoder as proposal: the IWAE's objective (differentiable)."""
+    return iw_bound(log_weights(model, x, k, generator))
+
+
+def effective_sample_size(log_w):
+    r"""Kish's effective sample size of (k, N) log weights, per example: (sum w)^2 / sum w^2, in [1, k].
+
+    The standard error of L_k as an estimate of log p(x) is about sqrt(1/ESS - 1/k)
+    (the delta method: Var(mean w) / (mean w)^2 = (k sum w^2 / (sum w)^2 - 1) / k).
+    """
+    return 1.0 / torch.softmax(log_w, dim=0).pow(2).sum(dim=0)
+
+
+def best_gaussian(model, x, steps=300, samples=16, lr=0.1, every=25, init=None, generator=None):
+    r"""q*(z|x): one Gaussian per example, fitted to that example alone by maximising its ELBO.
+
+        q* = argmax_{mu, sigma} E_{N(mu, sigma^2)}[log p(x|z)] - KL(N(mu, sigma^2) || p(z))
+
+    Cremer et al. (2018) call log p(x) - ELBO(q*) the approximation gap (what no Gaussian
+    can close) and ELBO(q*) - ELBO(encoder) the amortization gap (what one encoder for all
+    x loses). Starts from init = (mu, logvar), by default the encoder's; Adam with `samples` reparameterized
+    draws per step and a cosine-decayed learning rate. The model's weights stay fixed.
+    Returns (mu, logvar, trace), where trace is a (steps // every + 1, N) tensor of the
+    per-example ELBO estimate at steps 0, every, 2 every, ...
+    """
+    with torch.no_grad():
+        mu0, logvar0 = model.encode(x) if init is None else init
+    mu, logvar = mu0.clone().requires_grad_(True), logvar0.clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([mu, logvar], lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    weights = [p for p in model.parameters() if p.requires_grad]
+    trace = []
+    try:
+        for p in weights:
+            p.requires_grad_(False)  # only q's parameters learn; no gradients for the decoder
+        for step in range(steps + 1):
+            z = reparameterize(mu.expand(samples, *mu.shape), logvar.expand(samples, *logvar.shape), generator)
+            per_example = model.log_likelihood(x, z).mean(dim=0) - kl_standard_normal(mu, logvar)
+            if step % every == 0:
+                trace.append(per_example.detach())
+            if step == steps:
+                break
+            optimizer.zero_grad()
+            (-per_example.sum()).backward()  # maximise each example's ELBO: minimise minus their sum
+            optimizer.step()
+            schedule.step()
+    finally:
+        for p in weights:
+            p.requires_grad_(True)
+    return mu.detach(), logvar.detach(), torch.stack(trace)
+
+
+def linear_vae_elbo(x, W, b, V, c, logvar, noise_variance):
+    r"""The exact ELBO of each example under the linear VAE (probabilistic PCA with an encoder).
+
+        model    z ~ N(0, I_K),   x | z ~ N(W z + b, noise_variance I_D)
+        encoder  q(z|x) = N(V (x - b) + c, diag(exp(logvar)))      (logvar: one per latent dimension)
+
+        ELBO = E_q[log p(x|z)] - KL(q || N(0, I)),  where, for z ~ q,
+        E_q ||x - W z - b||^2 = ||x - W mu - b||^2 + sum_j sigma_j^2 ||w_j||^2
+
+    No sampling: the expectation of a quadratic under a Gaussian is exact (Lucas et al., 2019).
+    x: (N, D); W: (D, K); V: (K, D); b: (D,); c, logvar: (K,).
+    """
+    mu = (x - b) @ V.T + c  # (N, K)
+    residual = x - mu @ W.T - b  # (N, D)
+    expected_squared_error = residual.pow(2).sum(dim=-1) + (logvar.exp() * W.pow(2).sum(dim=0)).sum()
+    dims = x.shape[-1]
+    reconstruction = -0.5 * dims * (LOG_2PI + math.log(noise_variance)) - expected_squared_error / (2 * noise_variance)
+    return reconstruction - kl_standard_normal(mu, logvar.expand_as(mu))

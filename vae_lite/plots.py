@@ -618,3 +618,172 @@ def plot_paper_curves(runs, dataset, paper=None, live=None, ylim=None):
 
 # Okabe-Ito blue and vermilion for the two algorithms, black for the paper's values
 PAPER_COLOURS = {"aevb": "#0072B2", "wake-sleep": "#D55E00", "paper": "#000000"}
+
+
+# ------------------------------------------------------------ notebook 10: where the bound is loose
+
+
+def plot_posterior_and_gaussians(z, posterior, gaussians, prior=None, ax=None, title=None):
+    """An exact posterior density on a grid (filled) with Gaussian densities drawn over it.
+
+    gaussians: {label: (mean, std)}; prior: its density on the same grid, drawn dotted.
+    """
+    z = torch.as_tensor(z).cpu()
+    if ax is None:
+        fig, ax = plt.subplots()
+    ax.fill_between(z, torch.as_tensor(posterior).cpu(), color="C0", alpha=0.35, label="exact posterior p(z|x)")
+    if prior is not None:
+        ax.plot(z, torch.as_tensor(prior).cpu(), color="gray", linestyle=":", label="prior p(z)")
+    for i, (label, (mean, std)) in enumerate(gaussians.items()):
+        density = torch.distributions.Normal(float(mean), float(std)).log_prob(z).exp()
+        ax.plot(z, density, color=f"C{i + 1}", linestyle=["-", "--", "-."][i % 3], label=label)
+    ax.set_xlabel("z")
+    ax.set_ylabel("density")
+    ax.legend(loc="upper left")
+    if title:
+        ax.set_title(title)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_bound_against_k(ks, curves, log_evidence, ax=None, title=None, references=None, legend="upper left"):
+    """Importance-weighted bounds L_k against k (log scale), each with its standard error, under log p(x).
+
+    curves: {label: (values, standard errors)}; references: {label: value} drawn as dashed lines.
+    """
+    if ax is None:
+        fig, ax = plt.subplots()
+    for i, (label, (values, errors)) in enumerate(curves.items()):
+        ax.errorbar(ks, values, yerr=errors, marker="os^"[i % 3], color=f"C{i + 1}", capsize=3, label=label)
+    ax.axhline(float(log_evidence), color="black", label="exact log p(x)")
+    for i, (label, value) in enumerate((references or {}).items()):
+        ax.axhline(float(value), color="gray", linestyle=["--", ":"][i % 2], label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("k (importance samples)")
+    ax.set_ylabel("nats")
+    ax.legend(loc=legend)
+    if title:
+        ax.set_title(title)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_q_convergence(gains, final_gaps, window=20, ax=None, title=None):
+    """Per-image ELBO gain over the encoder's q while a Gaussian q is optimised for each image alone.
+
+    gains: (steps + 1, N) noisy ELBO estimates (one per step) minus the encoder's ELBO, drawn as the
+    mean of the last `window` steps (of all steps so far, at the start); final_gaps: (N,) the precisely estimated gain at the end
+    (the amortization gap), drawn as a diamond on the right.
+    """
+    if ax is None:
+        fig, ax = plt.subplots()
+    gains = torch.as_tensor(gains, dtype=torch.float64).cpu().T  # (N, steps + 1)
+    total = torch.nn.functional.pad(gains.cumsum(dim=1), (1, 0))  # (N, steps + 2): sums of the first t values
+    steps = torch.arange(gains.shape[1])
+    start = (steps + 1 - window).clamp(min=0)  # the mean of the last `window` values (fewer at the start)
+    smooth = (total[:, steps + 1] - total[:, start]) / (steps + 1 - start)
+    for i in range(len(gains)):
+        ax.plot(steps, smooth[i], color=f"C{i % 10}", label=f"image {i}")
+        ax.plot(gains.shape[1] - 1, float(final_gaps[i]), marker="D", color=f"C{i % 10}", markeredgecolor="black")
+    ax.axhline(0, color="gray", linewidth=1)
+    ax.set_xlim(0, None)
+    ax.set_xlabel("optimisation step (Adam on this image's μ and log σ²)")
+    ax.set_ylabel("ELBO(q) − ELBO(encoder), nats")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
+    if title:
+        ax.set_title(title)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_two_gaps(images, approximation, amortization, approximation_errors=None, title=None):
+    """For each image (drawn above its bar): log p(x) - ELBO(encoder) as two stacked bars,
+    the amortization gap (encoder vs best Gaussian) under the approximation gap (best Gaussian vs log p(x))."""
+    n = len(images)
+    fig = plt.figure(figsize=(10, 5.2))
+    grid = fig.add_gridspec(2, n, height_ratios=[1, 3.2])
+    for i in range(n):
+        top = fig.add_subplot(grid[0, i])
+        top.imshow(torch.as_tensor(images[i]).cpu()[0], cmap="gray_r", vmin=0, vmax=1)
+        top.set_axis_off()
+        top.set_title(f"image {i}")
+    ax = fig.add_subplot(grid[1, :])
+    positions = range(n)
+    amortization = torch.as_tensor(amortization).cpu()
+    approximation = torch.as_tensor(approximation).cpu()
+    ax.bar(positions, amortization, color="C1", label="amortization gap: ELBO(q*) - ELBO(encoder)")
+    ax.bar(positions, approximation, bottom=amortization, color="C0", hatch="//", edgecolor="white",
+           label="approximation gap: log p(x) - ELBO(q*)",
+           yerr=None if approximation_errors is None else torch.as_tensor(approximation_errors).cpu(), capsize=4)
+    ax.set_xticks(list(positions), [f"image {i}" for i in positions])
+    ax.set_xlim(-0.5, n - 0.5)
+    ax.set_ylabel("nats")
+    ax.legend(loc="upper left")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_iwae_against_vae(records, final, activities, threshold=0.01, references=None):
+    """Two panels from the IWAE benchmark: test bounds over epochs for each model (left), and the
+    activity Cov_x(E[z_d|x]) of each latent dimension, sorted, with the active-unit threshold (right).
+
+    records: {model: list of per-epoch dicts with epoch, test_neg_elbo, test_neg_lk};
+    final: {model: IW NLL at the end}; activities: {model: list per dimension};
+    references: {label: published NLL}, drawn as grey lines.
+    """
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6))
+    for i, (name, rows) in enumerate(records.items()):
+        epochs = [r["epoch"] for r in rows]
+        left.plot(epochs, [r["test_neg_elbo"] for r in rows], color=f"C{i}", label=f"{name}: -ELBO")
+        left.plot(epochs, [r["test_neg_lk"] for r in rows], color=f"C{i}", linestyle="--", label=f"{name}: -L_5")
+        left.plot(epochs[-1], final[name], marker="*", markersize=14, color=f"C{i}", markeredgecolor="black",
+                  linestyle="none", label=f"{name}: IW NLL, k=5000")
+    for j, (label, value) in enumerate((references or {}).items()):
+        left.axhline(value, color="gray", linestyle=[":", "-."][j % 2], linewidth=1.5, label=label)
+    left.set_xscale("log")
+    left.set_xlabel("epoch")
+    left.set_ylabel("nats per test image (lower is better)")
+    left.set_ylim(top=min(r["test_neg_elbo"] for rows in records.values() for r in rows[len(rows) // 10:]) + 6)
+    left.legend(fontsize=11, ncol=2)
+    left.set_title("test bounds during training")
+    for i, (name, activity) in enumerate(activities.items()):
+        values = sorted(activity, reverse=True)
+        right.semilogy(range(1, len(values) + 1), values, marker="o", color=f"C{i}",
+                       label=f"{name}: {sum(a > threshold for a in values)} active")
+    right.axhline(threshold, color="gray", linestyle=":", label=f"threshold {threshold}")
+    right.set_xlabel("latent dimension, most active first")
+    right.set_ylabel("activity Cov_x(E[z_d|x])")
+    right.legend()
+    right.set_title("active units")
+    fig.tight_layout()
+    return fig
+
+
+def plot_linear_vae(closed_form, fitted, kl, noise_variances, active_closed, active_fitted, noise_variance):
+    """pPCA against the fitted linear VAE: column lengths^2 of W and the KL of each latent dimension
+    (left), and how many latent dimensions stay active as the decoder's noise variance grows (right)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.4))
+    dims = range(1, len(closed_form) + 1)
+    left.bar([d - 0.2 for d in dims], fitted, width=0.4, color="C0", label=r"fitted $\|w_j\|^2$")
+    left.bar([d + 0.2 for d in dims], kl, width=0.4, color="C1", hatch="//", edgecolor="white",
+             label=r"fitted KL$(q(z_j|x)\,\|\,p(z_j))$")
+    left.plot(list(dims), closed_form, marker="D", linestyle="none", color="black", markersize=9,
+              label=r"closed form $\max(\lambda_j-\sigma^2, 0)$")
+    left.set_xticks(list(dims))
+    left.set_xlabel(f"latent dimension j (σ² = {noise_variance:g})")
+    left.set_ylabel("value")
+    left.legend()
+    left.set_title("the linear VAE's optimum is pPCA")
+    right.step(noise_variances, active_closed, where="mid", color="black", label=r"closed form: #$\{j: \lambda_j > \sigma^2\}$")
+    right.plot(noise_variances, active_fitted, marker="o", linestyle="none", color="C0", markersize=10,
+               label="fitted: dimensions with KL > 1e-3")
+    right.set_xscale("log")
+    right.set_xlabel("decoder noise variance σ² (acts like β)")
+    right.set_ylabel("active latent dimensions")
+    right.set_yticks(range(0, max(active_closed) + 1))
+    right.legend()
+    right.set_title("collapse as σ² grows")
+    fig.tight_layout()
+    return fig

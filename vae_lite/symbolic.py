@@ -367,3 +367,67 @@ def kl_diagonal(dims=2):
     for zi, mean, std in zip(zs, means, stds):
         result = expectation(result, zi, mean, std)
     return sp.simplify(result), means, stds
+
+
+# --------------------------------------- notebook 10: the linear VAE is probabilistic PCA
+#
+# One direction of the data, with variance lambda (the data centred; the decoder's bias fits the
+# mean), one latent dimension, the decoder's noise variance sigma^2 fixed:
+#     data  x ~ N(0, lambda)          model  z ~ N(0, 1),  x | z ~ N(w z, sigma^2)
+#     encoder  q(z|x) = N(v x, tau^2)
+# Lucas et al. (2019) show that with a diagonal-Gaussian encoder the optimal decoder's columns
+# lie along the data's principal directions, so a D-dimensional problem splits into one such
+# problem per latent dimension, with lambda the data's variance along that direction.
+
+data_variance = sp.Symbol("lambda", positive=True)
+noise_variance = sp.Symbol("sigma^2", positive=True)
+w_lin, v_lin = sp.symbols("w v", real=True)
+tau = sp.Symbol("tau", positive=True)
+
+
+@functools.lru_cache(maxsize=None)
+def _standard_normal_moment(power):
+    """E[eps^power] for eps ~ N(0, 1), integrated by sympy."""
+    return sp.integrate(eps**power * normal_pdf(eps, 0, 1), (eps, -sp.oo, sp.oo))
+
+
+def gaussian_expectation(expr, var, mean, std):
+    r"""E[expr] for var ~ N(mean, std^2), by the change of variables var = mean + std * eps.
+
+    expr must be a polynomial in var once logarithms are expanded. The same integral as
+    `expectation`, but each power of eps is integrated against N(0, 1) once and reused, so
+    nested expectations with symbolic means take seconds instead of a minute.
+    """
+    poly = sp.Poly(sp.expand(sp.expand_log(expr.subs(var, mean + std * eps), force=True)), eps)
+    return sp.expand(sum(c * _standard_normal_moment(power) for (power,), c in poly.terms()))
+
+
+@functools.lru_cache(maxsize=None)
+def linear_vae():
+    """The linear VAE's expected ELBO and log-likelihood over the data, and what sympy solves from them.
+
+    Cached: the same dict on every call. Keys:
+      elbo            E_x E_q[log p(x|z) + log p(z) - log q(z|x)], in w, v, tau, lambda, sigma^2
+      log_likelihood  E_x[log p(x)] with p(x) = N(0, w^2 + sigma^2): what maximum likelihood maximises
+      best_q          {v: ..., tau: ...}: the encoder that maximises the ELBO for a given w
+      gap             log_likelihood - elbo at best_q: 0 means the ELBO is tight for every w
+      ml_w            the w where d log_likelihood / d w = 0 (Tipping & Bishop's solutions)
+      collapsed_q     best_q at w = 0: q(z|x) = N(0, 1), the prior, whatever x is
+    """
+    x, z = sp.symbols("x z", real=True)
+    sigma_ = sp.sqrt(noise_variance)
+    per_example = log_normal(x, w_lin * z, sigma_) + log_normal(z, 0, 1) - log_normal(z, v_lin * x, tau)
+    elbo = gaussian_expectation(gaussian_expectation(per_example, z, v_lin * x, tau), x, 0, sp.sqrt(data_variance))
+    log_likelihood = gaussian_expectation(log_normal(x, 0, sp.sqrt(w_lin**2 + noise_variance)),
+                                          x, 0, sp.sqrt(data_variance))
+    (best_q,) = sp.solve([sp.diff(elbo, v_lin), sp.diff(elbo, tau)], [v_lin, tau], dict=True)
+    gap = sp.simplify(sp.expand_log(log_likelihood - elbo.subs(best_q), force=True))
+    ml_w = sp.solve(sp.diff(log_likelihood, w_lin), w_lin)
+    return {
+        "elbo": elbo,
+        "log_likelihood": log_likelihood,
+        "best_q": best_q,
+        "gap": gap,
+        "ml_w": ml_w,
+        "collapsed_q": {key: sp.simplify(value.subs(w_lin, 0)) for key, value in best_q.items()},
+    }
