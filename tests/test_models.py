@@ -61,3 +61,88 @@ def test_gaussian_vae_can_learn_its_std():
 def test_bad_arguments_are_named(bad, message):
     with pytest.raises(ValueError, match=message):
         VAE((1, 8, 8), **{"latent_dim": 2, **bad})
+
+
+# ------------------------------------------------- notebook 11: the conditional VAE
+
+from vae_lite.models import ConditionalVAE  # noqa: E402
+from vae_lite.objectives import kl_standard_normal  # noqa: E402
+
+
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 13, 10)])
+def test_conditional_vae_shapes_for_any_image_size(arch, shape):
+    model = ConditionalVAE(shape, num_classes=4, latent_dim=3, hidden=32, arch=arch)
+    x, y = torch.rand(5, *shape), torch.tensor([0, 1, 2, 3, 1])
+    mu, logvar = model.encode(x, y)
+    assert mu.shape == logvar.shape == (5, 3)
+    assert model.decode(mu, y).shape == (5, *shape)
+    assert model(x, y).shape == (5, *shape)
+    assert model.sample(4, 2).shape == model.sample(4, torch.tensor([0, 1, 2, 3])).shape == (4, *shape)
+    # several samples of z per image share the image's label
+    assert model.log_likelihood(x, torch.randn(7, 5, 3), y).shape == (7, 5)
+
+
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_the_label_conditions_both_the_encoder_and_the_decoder(arch):
+    model = ConditionalVAE((1, 8, 8), num_classes=3, latent_dim=2, hidden=16, arch=arch)
+    x, z = torch.rand(4, 1, 8, 8), torch.randn(4, 2)
+    zeros, twos = torch.zeros(4, dtype=torch.long), torch.full((4,), 2)
+    assert not torch.allclose(model.encode(x, zeros)[0], model.encode(x, twos)[0]), "q(z|x,y) ignores y"
+    assert not torch.allclose(model.decode(z, zeros), model.decode(z, twos)), "p(x|z,y) ignores y"
+    # an int label means the same as a tensor of it
+    torch.testing.assert_close(model.decode(z, 2), model.decode(z, twos))
+
+
+def test_conditional_loss_is_reconstruction_error_plus_kl_to_the_one_prior():
+    model = ConditionalVAE((1, 8, 8), num_classes=3, latent_dim=2, hidden=16)
+    x, y = torch.rand(6, 1, 8, 8).bernoulli(), torch.tensor([0, 1, 2, 0, 1, 2])
+    loss, terms = model.loss(x, y, beta=2.5)
+    torch.testing.assert_close(loss, -terms["reconstruction"] + 2.5 * terms["kl"])
+    # the KL is to N(0, I) for every class: the prior does not depend on y
+    torch.testing.assert_close(terms["kl"], kl_standard_normal(*model.encode(x, y)))
+    assert loss.shape == (6,) and (terms["kl"] >= 0).all()
+
+
+@pytest.mark.parametrize("labels, error, words", [
+    (torch.tensor([0, 3]), ValueError, "0..2"),
+    (torch.tensor([-1, 0]), ValueError, "0..2"),
+    (torch.tensor([0.0, 1.0]), TypeError, "integers"),
+])
+def test_wrong_labels_are_named(labels, error, words):
+    model = ConditionalVAE((1, 8, 8), num_classes=3, latent_dim=2, hidden=16)
+    with pytest.raises(error, match=words):
+        model.encode(torch.rand(2, 1, 8, 8), labels)
+
+
+def test_sample_needs_one_label_or_one_per_image():
+    model = ConditionalVAE((1, 8, 8), num_classes=3, latent_dim=2, hidden=16)
+    with pytest.raises(ValueError, match="one label or n = 4"):
+        model.sample(4, torch.tensor([0, 1]))
+
+
+@pytest.mark.parametrize("num_classes", [0, 1, 2.0, True])
+def test_conditional_vae_needs_a_number_of_classes(num_classes):
+    with pytest.raises(ValueError, match="num_classes"):
+        ConditionalVAE((1, 8, 8), num_classes=num_classes)
+
+
+def test_a_trained_conditional_vae_explains_an_image_best_with_its_own_label(digits, one_thread):
+    """Trained briefly on the 8x8 digits, the ELBO with the true label beats the ELBO with a wrong one."""
+    torch.manual_seed(0)
+    model = ConditionalVAE(digits.image_shape, num_classes=10, latent_dim=4, hidden=64)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(8):
+        for batch in torch.randperm(len(digits.train), generator=generator).split(64):
+            x = torch.bernoulli(digits.train[batch], generator=generator)
+            loss = model.loss(x, digits.train_labels[batch])[0].mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    x, y = digits.test.bernoulli(generator=generator), digits.test_labels
+    with torch.inference_mode():
+        right = -model.loss(x, y)[0]
+        wrong = -model.loss(x, (y + 1) % 10)[0]
+    assert right.mean() > wrong.mean() + 3, (right.mean(), wrong.mean())
+    assert (right > wrong).float().mean() > 0.8

@@ -252,3 +252,96 @@ class LinearGaussian(nn.Module):
         """log p(x), exactly."""
         cov = torch.outer(self.w, self.w) + self.s**2 * torch.eye(len(self.w), dtype=self.w.dtype)
         return torch.distributions.MultivariateNormal(self.b, cov).log_prob(x)
+
+
+# ------------------------------------------------- notebook 11: the conditional VAE
+
+import torch.nn.functional as F  # noqa: E402  (kept in this block: notebook 11's addition)
+
+from .objectives import kl_standard_normal  # noqa: E402
+
+
+class ConditionalVAE(_ImageModel):
+    r"""A VAE that is told the class y of each image (Sohn et al., 2015):
+
+        q(z|x,y) = N(mu(x,y), diag(sigma^2(x,y)))   the encoder sees the image and its label
+        p(x|z,y)                                    the decoder draws class y in the style z
+        p(z)     = N(0, I)                          the prior is the same for every class
+
+        log p(x|y) >= E_q(z|x,y)[log p(x|z,y)] - KL(q(z|x,y) || p(z))
+
+    The label enters both networks as a one-hot vector appended to their input: K more numbers
+    after the flattened image (mlp) or K more image channels, channel y all ones (conv); and K
+    more numbers after z for the decoder. Since the decoder is given y, z need not encode the
+    class, and the KL charges for every nat it does: z keeps the style (slant, width, stroke).
+    """
+
+    def __init__(self, image_shape, num_classes, latent_dim=16, hidden=400, arch="mlp",
+                 likelihood="bernoulli", gaussian_std=0.1):
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(f"num_classes must be an int >= 2 (10 for digits), got {num_classes!r}")
+        super().__init__(image_shape, latent_dim, hidden, arch, likelihood, gaussian_std)
+        self.num_classes = num_classes
+        self.config["num_classes"] = num_classes
+        c, h, w = self.image_shape
+        if arch == "conv":
+            self.encoder = ConvEncoder((c + num_classes, h, w), hidden, 2 * latent_dim)
+        else:
+            self.encoder = mlp([c * h * w + num_classes, *_hidden_sizes(hidden), 2 * latent_dim])
+        # replaces the unconditional decoder made by _ImageModel: this one reads [z, one-hot y]
+        self.decoder = make_decoder(arch, self.image_shape, hidden, latent_dim + num_classes)
+
+    def one_hot(self, y, batch_shape):
+        """Labels as one-hot rows of shape (*batch_shape, K); y is an int or a tensor of ints."""
+        y = torch.as_tensor(y, device=self.device)
+        if y.is_floating_point() or y.dtype == torch.bool:
+            raise TypeError(f"labels must be integers (class numbers), got a tensor of {y.dtype}")
+        if y.numel() and (y.min() < 0 or y.max() >= self.num_classes):
+            raise ValueError(f"labels must lie in 0..{self.num_classes - 1}, got values from "
+                             f"{y.min().item()} to {y.max().item()}")
+        onehot = F.one_hot(y.long(), self.num_classes).float()
+        return onehot.expand(*batch_shape, self.num_classes)
+
+    def _append_label(self, z, y):
+        return torch.cat([z, self.one_hot(y, z.shape[:-1]).to(z.dtype)], dim=-1)  # (..., d + K)
+
+    def encode(self, x, y):
+        """(mu, logvar) of q(z|x,y)."""
+        onehot = self.one_hot(y, x.shape[:-3]).to(x.dtype)
+        if self.arch == "conv":
+            planes = onehot[..., None, None].expand(*onehot.shape, *x.shape[-2:])  # (..., K, H, W)
+            inputs = torch.cat([x, planes], dim=-3)  # (..., C + K, H, W)
+        else:
+            inputs = torch.cat([x.flatten(start_dim=-3), onehot], dim=-1)  # (..., C*H*W + K)
+        mu, logvar = self.encoder(inputs).chunk(2, dim=-1)
+        return mu, logvar
+
+    def decode(self, z, y):
+        """The decoder's mean image for style z drawn as class y."""
+        return super().decode(self._append_label(z, y))
+
+    def log_likelihood(self, x, z, y):
+        """log p(x|z,y), one number per example (summed over pixels)."""
+        return super().log_likelihood(x, self._append_label(z, y))
+
+    def forward(self, x, y):
+        mu, logvar = self.encode(x, y)
+        return self.decode(reparameterize(mu, logvar), y)
+
+    def loss(self, x, y, beta=1.0):
+        """Per-example negative beta-ELBO of log p(x|y): -reconstruction + beta * KL."""
+        mu, logvar = self.encode(x, y)
+        reconstruction = self.log_likelihood(x, reparameterize(mu, logvar), y)
+        kl = kl_standard_normal(mu, logvar)  # against p(z) = N(0, I), whatever the class
+        return -(reconstruction - beta * kl), {"reconstruction": reconstruction, "kl": kl}
+
+    @torch.inference_mode()
+    def sample(self, n, y, generator=None):
+        """n new images of class y (an int, or n labels): z ~ N(0, I), decoded with the label."""
+        z = torch.randn(n, self.latent_dim, generator=generator).to(self.device)
+        y = torch.as_tensor(y)
+        if y.ndim == 0:
+            y = y.expand(n)
+        if y.shape != (n,):
+            raise ValueError(f"sample(n, y) needs one label or n = {n} labels, got shape {tuple(y.shape)}")
+        return self.decode(z, y)
