@@ -229,3 +229,44 @@ def plot_estimator_variance(sample_counts, variances, ax=None):
     ax.legend(fontsize=8)
     ax.figure.tight_layout()
     return ax.figure
+
+
+# --- notebook 11
+
+import numpy as np  # noqa: E402
+
+
+def class_colours(n=10):
+    """n colour-blind-safe colours: matplotlib's petroff10 sequence (never tab10)."""
+    colours = mpl.color_sequences["petroff10"]
+    if n > len(colours):
+        raise ValueError(f"petroff10 has {len(colours)} colours; {n} classes need another palette")
+    return list(colours[:n])
+
+
+def latent_map(points, labels, names=None, ax=None, title=None, limits=None):
+    """2-D codes (e.g. encoder means) coloured by label, each class named at its median point,
+    so that the map reads without telling colours apart."""
+    points = torch.as_tensor(points).detach().cpu().numpy()
+    labels = torch.as_tensor(labels).cpu().numpy()
+    classes = sorted(set(labels.tolist()))
+    names = names or [str(c) for c in range(max(classes) + 1)]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 5))
+    colours = class_colours(max(classes) + 1)
+    for c in classes:
+        mine = points[labels == c]
+        ax.scatter(mine[:, 0], mine[:, 1], s=4, alpha=0.5, color=colours[c], linewidths=0, rasterized=True)
+    for c in classes:
+        centre = np.median(points[labels == c], axis=0)
+        ax.annotate(names[c], centre.tolist(), ha="center", va="center", fontsize=13, weight="bold",
+                    bbox=dict(boxstyle="round,pad=0.15", fc=colours[c], ec="black", lw=0.6, alpha=0.9))
+    if limits is not None:
+        ax.set_xlim(*limits[0])
+        ax.set_ylim(*limits[1])
+    ax.set_xlabel("z[0]")
+    ax.set_ylabel("z[1]")
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title)
+    return ax.figure
