@@ -418,3 +418,62 @@ def log_mean_exp(fn):
     }
     return _check_forms("log_mean_exp", fn, cases, expected, wrong_forms,
                         "return one value per image: reduce over the k samples (dim=0)", atol=1e-6)
+
+
+# ------------------------------------------------------------------------ notebook 11
+
+
+def style_transfer(fn):
+    """Notebook 11: fn(model, x, source, target) -> images (N, C, H, W): each image x, a member of
+    class `source`, redrawn as class `target` in its own style, by a ConditionalVAE `model`.
+
+    Expected: decode(mu, target) with (mu, logvar) = encode(x, source): the style is the code of
+    x read with its own label; the decoder is then given the other label.
+    """
+    from .models import ConditionalVAE
+
+    title = "style_transfer"
+    report = _Report(title)
+    torch.manual_seed(11)
+    model = ConditionalVAE((1, 6, 6), num_classes=4, latent_dim=3, hidden=16).eval()
+    generator = torch.Generator().manual_seed(11)
+    cases = {
+        "one image of class 0 as class 2": (torch.rand(1, 1, 6, 6, generator=generator), torch.tensor([0]), torch.tensor([2])),
+        "three images, three sources, one target": (torch.rand(3, 1, 6, 6, generator=generator),
+                                                    torch.tensor([0, 1, 3]), torch.tensor([2, 2, 2])),
+        "an image as its own class is its reconstruction": (torch.rand(2, 1, 6, 6, generator=generator),
+                                                            torch.tensor([1, 3]), torch.tensor([1, 3])),
+    }
+    with torch.inference_mode():
+        expected_fn = lambda x, s, t: model.decode(model.encode(x, s)[0], t)
+        wrong_forms = {
+            "you encoded x with the target label; the style is read with x's own label, `source`":
+                lambda x, s, t: model.decode(model.encode(x, t)[0], t),
+            "you decoded with the source label: that redraws x as itself; decode with `target`":
+                lambda x, s, t: model.decode(model.encode(x, s)[0], s),
+            "you decoded z = 0, the prior's mean: that is the average style, not x's; use mu of q(z|x, source)":
+                lambda x, s, t: model.decode(torch.zeros(len(x), model.latent_dim), t),
+            "you decoded log sigma^2 (the second output of encode) instead of the mean mu":
+                lambda x, s, t: model.decode(model.encode(x, s)[1], t),
+        }
+        for name, (x, source, target) in cases.items():
+            status, got = _attempt(name, fn, model, x.clone(), source.clone(), target.clone())
+            if status == "todo":
+                return _not_attempted(title)
+            if status == "error":
+                report.case(name, False, got)
+                continue
+            expected = expected_fn(x, source, target)
+            got = torch.as_tensor(got).detach()
+            if got.shape != expected.shape:
+                report.case(name, False, f"expected images of shape {tuple(expected.shape)}, got {tuple(got.shape)}")
+                continue
+            ok = bool(torch.allclose(got, expected, atol=1e-5))
+            hint = next((f" ({why})" for why, wrong in wrong_forms.items()
+                         if not ok and torch.allclose(got, wrong(x, source, target), atol=1e-5)), "")
+            if not ok and not hint:
+                _, again = _attempt(name, fn, model, x.clone(), source.clone(), target.clone())
+                if again is not None and not torch.allclose(torch.as_tensor(again), got):
+                    hint = " (your result changes from call to call: decode the mean mu, not a sample of z)"
+            report.case(name, ok, f"mean absolute difference {(got - expected).abs().mean().item():.4f}{hint}")
+    return report.finish()

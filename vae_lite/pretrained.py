@@ -50,3 +50,109 @@ def _train(data, epochs, device):
     model = VAE(data.image_shape, **SETTINGS)
     fit(model, data, epochs=epochs, seed=0, progress=False, device=device)
     return model.eval()
+
+
+# ------------------------------------------------------------------------ notebook 11
+#
+# Notebook 11's three convolutional models. A conv model trains at about 35 CPU-seconds per
+# MNIST epoch, too slow for a class, so the MNIST ones ship trained, made by
+#
+#     VAE_LITE_DATA=/path/to/data python -c "from vae_lite import pretrained; pretrained.train_conditional_models()"
+#
+# (10 epochs each, about 20 CPU-minutes on one thread; the weights are stored in float16, half
+# the size, and load as float32). On other data, conditional_models trains them on the spot.
+
+import copy  # noqa: E402
+import time  # noqa: E402
+from typing import NamedTuple  # noqa: E402
+
+from . import checkpoint as _checkpoint  # noqa: E402
+from .data import binarize, binarized_test_set  # noqa: E402
+from .models import ConditionalVAE  # noqa: E402
+
+# until checkpoint.MODEL_CLASSES lists ConditionalVAE itself (asked of checkpoint.py's owner)
+_checkpoint.MODEL_CLASSES.setdefault("ConditionalVAE", ConditionalVAE)
+
+CONDITIONAL_SETTINGS = dict(latent_dim=16, hidden=64, arch="conv")
+MAP_SETTINGS = dict(latent_dim=2, hidden=64, arch="conv")
+CONDITIONAL_EPOCHS = 10
+CONDITIONAL_CHECKPOINTS = {name: CHECKPOINT.parent / f"mnist_{name}.pt" for name in ("cvae", "conv_vae", "conv_vae_2d")}
+
+
+class ConditionalModels(NamedTuple):
+    cvae: ConditionalVAE  # the label conditions encoder and decoder
+    vae: VAE              # the same networks without the label
+    vae_2d: VAE           # two latent dimensions: the drawing explorer's map
+
+
+def _make_conditional_models(data):
+    torch.manual_seed(0)  # the initial weights, so the same data give the same models
+    cvae = ConditionalVAE(data.image_shape, int(data.train_labels.max()) + 1, **CONDITIONAL_SETTINGS)
+    torch.manual_seed(0)
+    vae = VAE(data.image_shape, **CONDITIONAL_SETTINGS)
+    torch.manual_seed(0)
+    vae_2d = VAE(data.image_shape, **MAP_SETTINGS)
+    return ConditionalModels(cvae, vae, vae_2d)
+
+
+def fit_with_labels(model, data, epochs, batch_size=128, lr=1e-3, seed=0):
+    """Adam on the negative ELBO with dynamic binarization, as vae_lite.fit does, passing the labels
+    to a ConditionalVAE (until fit does). Returns one record per epoch: mean train loss terms,
+    test ELBO on the fixed binarized test set, wall and CPU seconds."""
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    conditional = isinstance(model, ConditionalVAE)
+    terms = lambda x, y: model.loss(x, y) if conditional else model.loss(x)
+    test = binarized_test_set(data) if data.test is not None else None
+    records = []
+    for epoch in range(1, epochs + 1):
+        start, cpu = time.perf_counter(), time.process_time()
+        model.train()
+        sums = {}
+        for batch in torch.randperm(len(data.train), generator=generator).split(batch_size):
+            loss, parts = terms(binarize(data.train[batch], generator), data.train_labels[batch])
+            optimizer.zero_grad(set_to_none=True)
+            loss.mean().backward()
+            optimizer.step()
+            for key, value in {"loss": loss, **parts}.items():
+                sums[key] = sums.get(key, 0.0) + value.detach().sum().item()
+        model.eval()
+        record = {"epoch": epoch, **{f"train_{k}": v / len(data.train) for k, v in sums.items()}}
+        if test is not None:
+            with torch.inference_mode():
+                record["test_elbo"] = -torch.cat([terms(test[s:s + 1000], data.test_labels[s:s + 1000])[0]
+                                                  for s in range(0, len(test), 1000)]).mean().item()
+        record.update(seconds=time.perf_counter() - start, cpu_seconds=time.process_time() - cpu)
+        records.append(record)
+    return records
+
+
+def train_conditional_models(out_dir=None, epochs=CONDITIONAL_EPOCHS, data=None):
+    """Train notebook 11's models on MNIST and save them (float16 weights) to `out_dir`."""
+    data = data if data is not None else load_dataset("mnist")
+    out_dir = Path(out_dir) if out_dir is not None else CHECKPOINT.parent
+    for name, model in zip(CONDITIONAL_CHECKPOINTS, _make_conditional_models(data)):
+        history = fit_with_labels(model, data, epochs)
+        last = history[-1]
+        print(f"{name}: {epochs} epochs, test ELBO {last['test_elbo']:.2f} nats, "
+              f"{sum(r['cpu_seconds'] for r in history):.0f} CPU-s", flush=True)
+        save(copy.deepcopy(model).half(), out_dir / CONDITIONAL_CHECKPOINTS[name].name, dataset=data.name,
+             epochs=epochs, history=history, weights="float16")
+
+
+def conditional_models(data=None, device="cpu", train_images=None, epochs=3):
+    """Notebook 11's models for `data` (MNIST when None): a conv ConditionalVAE, the same networks
+    as a VAE, and a 2-latent conv VAE. Loaded for MNIST; for other data trained here on the first
+    `train_images` training images (all when None) for `epochs` epochs."""
+    if data is None or data.name == "mnist":
+        if all(path.is_file() for path in CONDITIONAL_CHECKPOINTS.values()):
+            return ConditionalModels(*(load(path, device=device) for path in CONDITIONAL_CHECKPOINTS.values()))
+        print(f"No pretrained checkpoints at {CHECKPOINT.parent}: training notebook 11's models now.")
+    data = data if data is not None else load_dataset("mnist")
+    if data.train_labels is None:
+        raise ValueError(f"notebook 11's conditional VAE needs labelled data; {data.name} has no labels")
+    subset = data.subset(train=train_images)
+    models = _make_conditional_models(subset)
+    for model in models:  # the same record a loaded checkpoint carries
+        model.checkpoint_extra = dict(dataset=data.name, epochs=epochs, history=fit_with_labels(model, subset, epochs))
+    return ConditionalModels(*(model.to(device).eval() for model in models))

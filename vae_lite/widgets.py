@@ -584,6 +584,10 @@ class ConditionalExplorer(Explorer):
         self.picture, self.original = widgets.Image(format="png"), widgets.Image(format="png")
         self.caption, self.transfer_caption = widgets.Label(), widgets.Label()
         self.transfers = [widgets.Image(format="png") for _ in self.names]
+        # stable names for the browser test (tests/test_browser.py)
+        self.label.add_class("vae-lite-class-picker")
+        self.picture.add_class("vae-lite-conditional-picture")
+        self.caption.add_class("vae-lite-conditional-caption")
         sliders = widgets.VBox([widgets.HTML("<b>style: latent dimension (its KL in nats)</b>; the others "
                                              "stay at the test image's code"), *self.sliders])
         row = widgets.HBox([widgets.VBox([widgets.Label("test image"), self.original],
@@ -749,6 +753,9 @@ class DrawingExplorer(Explorer):
         self.map.on_client_ready(self._paint_map)
         self.input_image, self.reconstruction_image = widgets.Image(format="png"), widgets.Image(format="png")
         self.readout = widgets.HTML()
+        for widget, name in ((self.canvas, "drawing"), (self.map, "latent-map"), (self.readout, "readout"),
+                             (self.reconstruction_image, "reconstruction")):
+            widget.add_class(f"vae-lite-{name}")  # stable names for the browser test (tests/test_browser.py)
         self.clear_button.on_click(lambda _: self.clear())
         self.test_button.on_click(lambda _: self.use_test_image())
         small = lambda title, image: widgets.VBox([widgets.Label(title), image])
