@@ -366,3 +366,20 @@ def test_notebook_11_explorers_carry_a_labelled_still(make, small_cvae, vae_2d, 
     assert "application/vnd.jupyter.widget-view+json" in bundle
     width, height = png_size(base64.b64decode(bundle["image/png"]))
     assert width >= 900 and height > 150, "a still for the projector: about 1000 px wide"
+
+
+def test_notebook_11_stores_a_still_beside_each_explorer():
+    """Viewed without a kernel (GitHub, nbviewer), both explorers of notebook 11 still show a labelled picture."""
+    import nbformat
+
+    path = NOTEBOOKS / "11_conditional_vae.ipynb"
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: build it with `make notebooks NB=11`")
+    nb = nbformat.read(path, as_version=4)
+    widget_outputs = [output for cell in nb.cells if cell.cell_type == "code" for output in cell.outputs
+                      if "application/vnd.jupyter.widget-view+json" in output.get("data", {})]
+    assert [output["data"]["text/plain"].split()[0] for output in widget_outputs] == \
+        ["ConditionalExplorer", "DrawingExplorer"], "notebook 11 should show the conditional and the drawing explorer"
+    for output in widget_outputs:
+        width, height = png_size(base64.b64decode(output["data"]["image/png"]))
+        assert width >= 900 and height > 150

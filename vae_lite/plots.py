@@ -270,3 +270,24 @@ def latent_map(points, labels, names=None, ax=None, title=None, limits=None):
     if title:
         ax.set_title(title)
     return ax.figure
+
+
+def labelled_grid(images, row_labels, col_labels=None, ax=None, title=None):
+    """Images (R, C, channels, H, W) as one grid, each row and column named on the axes."""
+    images = torch.as_tensor(images).detach().cpu()
+    rows, cols, _, h, w = images.shape
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(min(10, 0.9 * cols + 1.2), 0.9 * rows + 0.6))
+    ax.imshow(image_grid(images.reshape(rows * cols, *images.shape[2:]), ncols=cols), cmap="gray_r", vmin=0, vmax=1)
+    ax.set_yticks([r * (h + 1) + h / 2 for r in range(rows)], row_labels)
+    if col_labels is None:
+        ax.set_xticks([])
+    else:
+        ax.set_xticks([c * (w + 1) + w / 2 for c in range(cols)], col_labels)
+        ax.xaxis.tick_top()
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    if title:
+        ax.set_title(title)
+    return ax.figure

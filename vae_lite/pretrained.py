@@ -55,12 +55,14 @@ def _train(data, epochs, device):
 # ------------------------------------------------------------------------ notebook 11
 #
 # Notebook 11's three convolutional models. A conv model trains at about 35 CPU-seconds per
-# MNIST epoch, too slow for a class, so the MNIST ones ship trained, made by
+# MNIST epoch, too slow for a class, so they ship trained for each of the three data sets, made by
 #
-#     VAE_LITE_DATA=/path/to/data python -c "from vae_lite import pretrained; pretrained.train_conditional_models()"
+#     VAE_LITE_DATA=/path/to/data python -c "from vae_lite import pretrained; pretrained.train_conditional_models('mnist')"
 #
-# (10 epochs each, about 20 CPU-minutes on one thread; the weights are stored in float16, half
-# the size, and load as float32). On other data, conditional_models trains them on the spot.
+# and the same with 'fashion-mnist' and 'digits' (MNIST and Fashion-MNIST: 10 epochs, about 20
+# CPU-minutes for the three models on one thread; the 8x8 digits: 200 epochs, 2 minutes). The
+# weights are stored in float16, half the size, and load as float32. On other data,
+# conditional_models trains the models on the spot.
 
 import copy  # noqa: E402
 import time  # noqa: E402
@@ -75,8 +77,13 @@ _checkpoint.MODEL_CLASSES.setdefault("ConditionalVAE", ConditionalVAE)
 
 CONDITIONAL_SETTINGS = dict(latent_dim=16, hidden=64, arch="conv")
 MAP_SETTINGS = dict(latent_dim=2, hidden=64, arch="conv")
-CONDITIONAL_EPOCHS = 10
-CONDITIONAL_CHECKPOINTS = {name: CHECKPOINT.parent / f"mnist_{name}.pt" for name in ("cvae", "conv_vae", "conv_vae_2d")}
+CONDITIONAL_EPOCHS = {"mnist": 10, "fashion-mnist": 10, "digits": 200}
+CONDITIONAL_NAMES = ("cvae", "conv_vae", "conv_vae_2d")
+
+
+def conditional_checkpoint(dataset, name):
+    """Where notebook 11's model `name` (cvae, conv_vae or conv_vae_2d) for `dataset` ships."""
+    return CHECKPOINT.parent / f"{dataset}_{name}.pt"
 
 
 class ConditionalModels(NamedTuple):
@@ -98,7 +105,7 @@ def _make_conditional_models(data):
 def fit_with_labels(model, data, epochs, batch_size=128, lr=1e-3, seed=0):
     """Adam on the negative ELBO with dynamic binarization, as vae_lite.fit does, passing the labels
     to a ConditionalVAE (until fit does). Returns one record per epoch: mean train loss terms,
-    test ELBO on the fixed binarized test set, wall and CPU seconds."""
+    test ELBO on the fixed binarized test set, wall and CPU seconds, the learning rate."""
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     conditional = isinstance(model, ConditionalVAE)
@@ -122,37 +129,43 @@ def fit_with_labels(model, data, epochs, batch_size=128, lr=1e-3, seed=0):
             with torch.inference_mode():
                 record["test_elbo"] = -torch.cat([terms(test[s:s + 1000], data.test_labels[s:s + 1000])[0]
                                                   for s in range(0, len(test), 1000)]).mean().item()
-        record.update(seconds=time.perf_counter() - start, cpu_seconds=time.process_time() - cpu)
+        record.update(seconds=time.perf_counter() - start, cpu_seconds=time.process_time() - cpu, lr=lr)
         records.append(record)
     return records
 
 
-def train_conditional_models(out_dir=None, epochs=CONDITIONAL_EPOCHS, data=None):
-    """Train notebook 11's models on MNIST and save them (float16 weights) to `out_dir`."""
-    data = data if data is not None else load_dataset("mnist")
-    out_dir = Path(out_dir) if out_dir is not None else CHECKPOINT.parent
-    for name, model in zip(CONDITIONAL_CHECKPOINTS, _make_conditional_models(data)):
+def train_conditional_models(dataset="mnist", epochs=None, out_dir=None):
+    """Train notebook 11's models on `dataset` and save them (float16 weights) to `out_dir`."""
+    data = load_dataset(dataset)
+    epochs = epochs or CONDITIONAL_EPOCHS[dataset]
+    for name, model in zip(CONDITIONAL_NAMES, _make_conditional_models(data)):
         history = fit_with_labels(model, data, epochs)
-        last = history[-1]
-        print(f"{name}: {epochs} epochs, test ELBO {last['test_elbo']:.2f} nats, "
+        path = conditional_checkpoint(dataset, name)
+        path = Path(out_dir) / path.name if out_dir is not None else path
+        save(copy.deepcopy(model).half(), path, dataset=data.name, epochs=epochs, history=history, weights="float16")
+        print(f"{path.name}: {epochs} epochs, test ELBO {history[-1]['test_elbo']:.2f} nats, "
               f"{sum(r['cpu_seconds'] for r in history):.0f} CPU-s", flush=True)
-        save(copy.deepcopy(model).half(), out_dir / CONDITIONAL_CHECKPOINTS[name].name, dataset=data.name,
-             epochs=epochs, history=history, weights="float16")
 
 
-def conditional_models(data=None, device="cpu", train_images=None, epochs=3):
+def conditional_models(data=None, device="cpu", budget=36_000, lr=3e-3):
     """Notebook 11's models for `data` (MNIST when None): a conv ConditionalVAE, the same networks
-    as a VAE, and a 2-latent conv VAE. Loaded for MNIST; for other data trained here on the first
-    `train_images` training images (all when None) for `epochs` epochs."""
-    if data is None or data.name == "mnist":
-        if all(path.is_file() for path in CONDITIONAL_CHECKPOINTS.values()):
-            return ConditionalModels(*(load(path, device=device) for path in CONDITIONAL_CHECKPOINTS.values()))
-        print(f"No pretrained checkpoints at {CHECKPOINT.parent}: training notebook 11's models now.")
+    as a VAE, and a 2-latent conv VAE. Loaded for MNIST, Fashion-MNIST and the 8x8 digits; for
+    other data trained here, each on `budget` images (epochs x training images, at least 3 epochs)
+    with a larger learning rate than the shipped models, since the run is short."""
     data = data if data is not None else load_dataset("mnist")
+    paths = [conditional_checkpoint(data.name, name) for name in CONDITIONAL_NAMES]
+    if all(path.is_file() for path in paths):
+        models = [load(path, device=device) for path in paths]
+        if all(tuple(m.image_shape) == tuple(data.image_shape) for m in models):
+            return ConditionalModels(*models)
     if data.train_labels is None:
         raise ValueError(f"notebook 11's conditional VAE needs labelled data; {data.name} has no labels")
-    subset = data.subset(train=train_images)
+    subset = data.subset(train=min(len(data.train), budget // 3))
+    epochs = max(3, budget // len(subset.train))
+    print(f"No shipped models for {data.name}: training notebook 11's three models on {len(subset.train)} "
+          f"images for {epochs} epochs each.")
     models = _make_conditional_models(subset)
     for model in models:  # the same record a loaded checkpoint carries
-        model.checkpoint_extra = dict(dataset=data.name, epochs=epochs, history=fit_with_labels(model, subset, epochs))
+        history = fit_with_labels(model, subset, epochs, lr=lr)
+        model.checkpoint_extra = dict(dataset=data.name, epochs=epochs, history=history)
     return ConditionalModels(*(model.to(device).eval() for model in models))

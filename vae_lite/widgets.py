@@ -712,7 +712,7 @@ class DrawingExplorer(Explorer):
     reconstruction, and how the drawing's ELBO compares with the test images'."""
 
     def __init__(self, model, data, canvas_size=280, pen_width=None, samples=8, images_for_elbo=2000,
-                 map_figsize=(5.4, 4.8)):
+                 map_figsize=(5.0, 4.6)):
         try:
             from ipycanvas import Canvas, MultiCanvas
         except ImportError:
@@ -763,7 +763,8 @@ class DrawingExplorer(Explorer):
                              widgets.HBox([self.clear_button, self.test_button])])
         right = widgets.VBox([widgets.HBox([small("what the model sees", self.input_image),
                                             small("reconstruction", self.reconstruction_image)]), self.readout])
-        super().__init__([widgets.HBox([left, self.map, right])])
+        # on a narrow screen the pictures and the readout move under the canvas and the map
+        super().__init__([widgets.HBox([left, self.map, right], layout=widgets.Layout(flex_flow="row wrap"))])
         for event, handler in ((self.canvas.on_mouse_down, self.pen_down), (self.canvas.on_mouse_move, self.pen_move),
                                (self.canvas.on_mouse_up, self.pen_up), (self.canvas.on_mouse_out, self.pen_up)):
             event(handler)
