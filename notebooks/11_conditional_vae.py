@@ -144,7 +144,7 @@ assert wins > 0.8, "the decoder should need the true label to draw the image"
 # p(y|x) ∝ p(x|y) p(y), so the label whose ELBO is highest is the model's guess.
 
 # %%
-n = 500 if QUICK else 2000
+n = min(500 if QUICK else 2000, len(x_test))
 with torch.inference_mode():
     torch.manual_seed(3)
     elbo_per_class = torch.stack([-cvae.loss(x_test[:n], torch.full((n,), c))[0] for c in range(K)], dim=1)  # (n, K)
@@ -166,7 +166,8 @@ assert accuracy > 3 * chance, "the ELBO with the true label should usually be th
 fig, ax = plt.subplots()
 for name, model in zip(["conditional VAE", "VAE", "2-latent VAE"], models):
     history = model.checkpoint_extra["history"]
-    ax.plot([r["epoch"] for r in history], [r["test_elbo"] for r in history], marker="o", label=name)
+    ax.plot([r["epoch"] for r in history], [r["test_elbo"] for r in history], label=name,
+            marker="o" if len(history) <= 30 else None)
     print(f"{name:16s} {len(history)} epochs on {model.checkpoint_extra['dataset']}, "
           f"{sum(r['cpu_seconds'] for r in history):.0f} CPU-s; test ELBO {history[-1]['test_elbo']:.1f} nats")
 ax.set_xlabel("epoch")
@@ -186,26 +187,26 @@ assert elbos["cvae"] > elbos["vae"] > elbos["vae_2d"], "the label should help, a
 # ## Experiments
 #
 # ### Ask for a class
-# **Predict, then run.** Below, each row is one class and each column one z drawn from the prior,
-# the same z down the whole column. What will the images in one column have in common?
+# **Predict, then run.** Below, each column is one class and each row one z drawn from the prior,
+# the same z along the whole row. What will the images in one row have in common?
 
 # %%
 torch.manual_seed(0)
-z = torch.randn(8, cvae.latent_dim)
+z = torch.randn(6, cvae.latent_dim)
 with torch.inference_mode():
-    samples = torch.stack([cvae.decode(z, torch.full((8,), c)) for c in range(K)])  # (K, 8, C, H, W)
-plots.labelled_grid(samples, names, [f"z{j}" for j in range(8)], title="one row per label, one z per column")
+    samples = torch.stack([cvae.decode(z, torch.full((6,), c)) for c in range(K)], dim=1)  # (6, K, C, H, W)
+plots.labelled_grid(samples, [f"z{j}" for j in range(6)], names, title="one column per label, one z per row")
 plt.show()
 
 # %% [markdown]
-# *The figure: a grid of generated images, ten rows (one per class) by eight columns (one z each).*
-# Down a column the class changes and the style stays: slant, width and stroke thickness come from z.
-# Are the rows really the classes asked for? A 5-nearest-neighbour classifier on raw pixels, fitted on
-# training images, reads the samples:
+# *The figure: a grid of generated images, one column per class, six rows (one z each).* Along a row
+# the class changes and the style stays: slant, width and stroke thickness come from z. Are the columns
+# really the classes asked for? A 5-nearest-neighbour classifier on raw pixels, fitted on training
+# images, reads the samples:
 
 # %%
 pixels = KNeighborsClassifier(5).fit(data.train[:10000].flatten(1).numpy(), data.train_labels[:10000].numpy())
-asked = torch.arange(K).repeat_interleave(8)
+asked = torch.arange(K).repeat(6)
 read = torch.as_tensor(pixels.predict(samples.flatten(0, 1).flatten(1).numpy()))
 print(f"the pixel classifier reads {(read == asked).float().mean().item():.0%} of the {len(asked)} samples "
       f"as the class asked for (chance: {1 / K:.0%})")
@@ -305,30 +306,36 @@ drawer
 # %% [markdown]
 # ### How far from the data is a drawing?
 # The ELBO is a lower bound on log p(x), so a low ELBO flags an input the model finds unlikely. The
-# explorer scores your drawing and the test images with one estimator (the same eight draws of ε for
-# every image) and says where the drawing falls. **Predict, then run:** the same 7, drawn small in a
-# corner, reaches the model once prepared like MNIST (cropped, scaled, centred) and once as it is on
-# the canvas (only shrunk to the image size). Which one is further from the data? And random pixels?
+# explorer scores the drawing and the test images with one estimator (the same eight draws of ε for
+# every image) and says where the drawing falls. **Predict, then run:** four inputs: a test image, the
+# 7 drawn above, the same 7 moved a few pixels to the right (as if it had not been centred), and
+# random pixels with the data's mean ink. Order them from most to least likely.
 
 # %%
-drawer.clear()
-drawer.draw_stroke([(20 + x // 3, 20 + y // 3) for x, y in SEVEN])  # a third of the size, top left
-prepared = drawer.x
-with torch.no_grad():
-    ink = torch.from_numpy(np.asarray(drawer.ink, np.float32) / 255)[None, None]  # (1, 1, S, S)
-    as_drawn = torch.nn.functional.interpolate(ink, size=data.image_shape[1:], mode="area")  # (1, 1, H, W)
-noise = torch.bernoulli(torch.full((1, *data.image_shape), data.test.mean().item()), generator=torch.Generator().manual_seed(0))
-inputs = {"a test image": data.test[:1], "the 7, prepared": prepared, "the 7, as drawn": as_drawn, "random pixels": noise}
+seven = drawer.x  # the drawing on the canvas, prepared as the data were
+shift = max(1, round(0.15 * data.image_shape[-1]))  # 4 pixels of 28, 1 of 8
+ink = data.test.mean().item()
+inputs = {
+    "a test image": data.test[:1],
+    "the drawn 7": seven,
+    f"the 7, {shift} px right": torch.roll(seven, shifts=shift, dims=-1),
+    "random pixels": torch.bernoulli(torch.full((1, *data.image_shape), ink), generator=torch.Generator().manual_seed(0)),
+}
 scores = {name: drawer.elbo(image).item() for name, image in inputs.items()}
 below = {name: (drawer.test_elbos < score).float().mean().item() for name, score in scores.items()}
 drawer.clear()  # a blank canvas for the class
 
-fig, (ax_images, ax) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1, 2]})
-plots.labelled_grid(torch.stack([image[0] for image in inputs.values()]).unsqueeze(0), [""],
-                    [name.replace(", ", ",\n") for name in inputs], ax=ax_images)
+fig = plt.figure(figsize=(11, 4.4))
+grid = fig.add_gridspec(2, 4, width_ratios=[1, 1, 0.3, 4.2])
+for i, (name, image) in enumerate(inputs.items()):
+    picture = fig.add_subplot(grid[i // 2, i % 2])
+    picture.imshow(image[0, 0].numpy(), cmap="gray_r", vmin=0, vmax=1)
+    picture.set_title(name.replace(", ", ",\n"), fontsize=12)
+    picture.set_axis_off()
+ax = fig.add_subplot(grid[:, 3])
 ax.hist(drawer.test_elbos.numpy(), bins=50, color="C0", alpha=0.6, label=f"{len(drawer.test_elbos)} test images")
 for (name, score), style in zip(scores.items(), ["-", "--", ":", "-."]):
-    ax.axvline(max(score, ax.get_xlim()[0]), color="black", linestyle=style, lw=2, label=f"{name}: {score:.0f}")
+    ax.axvline(score, color="black", linestyle=style, lw=2, label=f"{name}: {score:.0f}")
 ax.set_xlabel("ELBO (nats; further left: less likely under the model)")
 ax.set_ylabel("test images")
 ax.legend(fontsize=11, loc="upper left")
@@ -336,16 +343,16 @@ fig.tight_layout()
 plt.show()
 for name, score in scores.items():
     print(f"{name:18s} ELBO {score:9.1f} nats; {below[name]:6.1%} of the test images score lower")
-assert scores["the 7, prepared"] > scores["the 7, as drawn"], "the model knows digits only as MNIST prepared them"
+assert scores["the drawn 7"] > scores[f"the 7, {shift} px right"], "the model knows digits only where the data put them"
 assert scores["random pixels"] < drawer.test_elbos.min(), "random pixels should be further out than any test image"
 
 # %% [markdown]
 # *The figure: left, the four inputs; right, a histogram of the test images' ELBOs with a vertical line
-# for each input (a line at the left edge stands for a score off the scale).* A drawn digit prepared
-# like the data lands among the test images or somewhat below them; the same strokes not prepared lie
-# far below. The model knows MNIST's digits, centred and scaled as MNIST made them, not digits in general.
+# for each input.* A drawing prepared as the
+# data were lands near the test images or below them; the same strokes a few pixels off centre score far
+# lower, and random pixels lowest of all. The model knows MNIST's digits, centred and scaled as MNIST made
+# them, not digits in general: prepare an input as the training data were prepared.
 
-# %% [markdown]
 # ## Common mistakes
 #
 # > **Common mistake.** Feeding the label as a number: `torch.cat([x.flatten(1), y.float()[:, None]], 1)`.

@@ -115,6 +115,12 @@ def test_wrong_labels_are_named(labels, error, words):
         model.encode(torch.rand(2, 1, 8, 8), labels)
 
 
+def test_one_label_per_image():
+    model = ConditionalVAE((1, 8, 8), num_classes=3, latent_dim=2, hidden=16)
+    with pytest.raises(ValueError, match="one label per image"):
+        model.encode(torch.rand(5, 1, 8, 8), torch.tensor([0, 1]))
+
+
 def test_sample_needs_one_label_or_one_per_image():
     model = ConditionalVAE((1, 8, 8), num_classes=3, latent_dim=2, hidden=16)
     with pytest.raises(ValueError, match="one label or n = 4"):

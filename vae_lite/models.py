@@ -299,6 +299,9 @@ class ConditionalVAE(_ImageModel):
         if y.numel() and (y.min() < 0 or y.max() >= self.num_classes):
             raise ValueError(f"labels must lie in 0..{self.num_classes - 1}, got values from "
                              f"{y.min().item()} to {y.max().item()}")
+        if tuple(y.shape) != tuple(batch_shape)[len(batch_shape) - y.ndim:]:
+            raise ValueError(f"got labels of shape {tuple(y.shape)} for a batch of shape {tuple(batch_shape)}: "
+                             "give one label per image (or one int for all)")
         onehot = F.one_hot(y.long(), self.num_classes).float()
         return onehot.expand(*batch_shape, self.num_classes)
 

@@ -256,7 +256,8 @@ def latent_map(points, labels, names=None, ax=None, title=None, limits=None):
     colours = class_colours(max(classes) + 1)
     for c in classes:
         mine = points[labels == c]
-        ax.scatter(mine[:, 0], mine[:, 1], s=4, alpha=0.5, color=colours[c], linewidths=0, rasterized=True)
+        ax.scatter(mine[:, 0], mine[:, 1], s=4 if len(points) > 3000 else 12, alpha=0.5, color=colours[c],
+                   linewidths=0, rasterized=True)
     for c in classes:
         centre = np.median(points[labels == c], axis=0)
         ax.annotate(names[c], centre.tolist(), ha="center", va="center", fontsize=13, weight="bold",

@@ -561,14 +561,16 @@ def _figure_png(figure):
 class ConditionalExplorer(Explorer):
     """A class picker and style sliders decoding p(x|z,y); below, one test image decoded as every class."""
 
-    def __init__(self, model, data, image=0, max_sliders=6, limit=3.0, step=0.05, scale=5, images_for_kl=2000):
+    def __init__(self, model, data, image=0, max_sliders=6, limit=3.0, step=0.05, images_for_kl=2000):
         if not _is_conditional(model):
             raise TypeError(f"conditional_explorer needs a ConditionalVAE, got a {type(model).__name__}; "
                             "for an unconditional VAE use latent_explorer")
         self.model = model.eval()
         self.images, self.labels = _labelled_images(data, "conditional_explorer")
         self.names = class_names(data, model.num_classes)
-        self.scale, self.step = scale, step
+        self.step = step
+        # about 140 px for the picture and 84 px for each small one (5 and 3 times 28 pixels)
+        self.scale, self.small_scale = max(1, 140 // max(model.image_shape[1:])), max(1, 84 // max(model.image_shape[1:]))
         mu, logvar = conditional_codes(model, self.images[:images_for_kl], self.labels[:images_for_kl])
         self.kl = (0.5 * (mu.pow(2) + logvar.exp() - logvar - 1)).mean(dim=0)  # KL per dimension, nats
         self.dims = [int(d) for d in torch.argsort(self.kl, descending=True)[:max_sliders]]
@@ -615,9 +617,9 @@ class ConditionalExplorer(Explorer):
         self.start, self.true_label = mu[0], int(y)
         classes = torch.arange(self.model.num_classes)
         self.transferred = self.decode(self.start.expand(len(classes), -1), classes)
-        self.original.value = png_bytes(x[0, 0], max(1, self.scale - 2))
+        self.original.value = png_bytes(x[0, 0], self.small_scale)
         for picture, decoded in zip(self.transfers, self.transferred):
-            picture.value = png_bytes(decoded, max(1, self.scale - 2))
+            picture.value = png_bytes(decoded, self.small_scale)
         self.transfer_caption.value = (f"test image {index}, a {self.names[self.true_label]}, encoded with its label; "
                                        "its code decoded as every class:")
         self.z = self.start.clone()
@@ -737,7 +739,8 @@ class DrawingExplorer(Explorer):
         # drawing and the test images are scored by one and the same estimator
         self.eps = torch.randn(samples, 1, 2, generator=torch.Generator().manual_seed(0))
         self.test_means, _ = encoder_means_and_logvars(model, self.images)
-        self.test_elbos = torch.cat([self.elbo(self.images[s:s + 500]) for s in range(0, images_for_elbo, 500)])
+        scored = self.images[:images_for_elbo]
+        self.test_elbos = torch.cat([self.elbo(scored[s:s + 500]) for s in range(0, len(scored), 500)])
         self._draw_map_background(map_figsize)
 
         self.canvas = Canvas(width=canvas_size, height=canvas_size, layout=widgets.Layout(
@@ -758,7 +761,7 @@ class DrawingExplorer(Explorer):
             widget.add_class(f"vae-lite-{name}")  # stable names for the browser test (tests/test_browser.py)
         self.clear_button.on_click(lambda _: self.clear())
         self.test_button.on_click(lambda _: self.use_test_image())
-        small = lambda title, image: widgets.VBox([widgets.Label(title), image])
+        small = lambda title, image: widgets.VBox([widgets.Label(title), image], layout=widgets.Layout(margin="0 12px 0 0"))
         left = widgets.VBox([widgets.Label("draw here (mouse, touchpad or finger)"), self.canvas,
                              widgets.HBox([self.clear_button, self.test_button])])
         right = widgets.VBox([widgets.HBox([small("what the model sees", self.input_image),
