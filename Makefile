@@ -7,10 +7,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 # A CPU build is enough to learn with; for a GPU build see README.md.
 TORCH  ?= torch==2.13.0
-# CI sets this to use the MNIST files beside the checkout.
-SHARED_DATA := $(wildcard ../shared/data)
-
-.PHONY: setup lab test test-fast notebooks benchmarks clean
+.PHONY: setup lab test test-fast notebooks student clean
 
 setup: $(VENV)/.installed
 
@@ -29,8 +26,7 @@ lab: setup
 
 # Notebooks run in quick mode (VAE_LITE_QUICK=1): less data and fewer epochs, same checks.
 test: setup
-	VAE_LITE_QUICK=1 $(if $(SHARED_DATA),VAE_LITE_DATA=$${VAE_LITE_DATA:-$(abspath $(SHARED_DATA))}) \
-	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg $(PYTEST_ARGS)
+	VAE_LITE_QUICK=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg $(PYTEST_ARGS)
 
 # Unit tests only: the quick loop while editing vae_lite.
 test-fast: setup
@@ -39,6 +35,10 @@ test-fast: setup
 # Execute every notebook in class mode and store it with its outputs (NB="05 06" for some).
 notebooks: setup
 	$(BIN)/python tools/build_notebooks.py $(NB)
+
+# The student edition: build/student/NN_*.ipynb without the solutions, outputs cleared.
+student: setup
+	$(BIN)/python tools/student.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

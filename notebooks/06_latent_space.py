@@ -22,7 +22,7 @@ import torch
 
 import vae_lite
 import vae_lite.check
-from vae_lite import plots, pretrained, widgets
+from vae_lite import latent, plots, pretrained, widgets
 
 torch.manual_seed(0)
 QUICK = vae_lite.quick_mode()  # VAE_LITE_QUICK=1: less data, fewer epochs (CI)
@@ -66,8 +66,8 @@ print(f"test negative ELBO {-test['elbo']:.1f} nats = reconstruction error {-tes
 # encoder mean moves with the input: Cov_x(E[z_d|x]) > 0.01.
 
 # %%
-kl = widgets.kl_per_dimension(model, data)
-count, activity = widgets.active_units(model, data)
+kl = latent.kl_per_dimension(model, data)
+count, activity = latent.active_units(model, data)
 plots.plot_kl_per_dimension(kl, activity, title=f"{count} of {model.latent_dim} latent dimensions are active")
 plt.show()
 print(f"KL per dimension adds up to {kl.sum().item():.2f} nats; the ELBO's KL term on the same images "
@@ -137,7 +137,7 @@ print(f"2-latent model after {EPOCHS_2D} epochs: test negative ELBO {-history_2d
       f"(20-latent model: {-test['elbo']:.1f})")
 
 # %%
-means_2d, _ = widgets.encoder_means_and_logvars(model_2d, data.test)
+means_2d, _ = latent.encoder_means_and_logvars(model_2d, data.test)
 fig, (left, right) = plt.subplots(1, 2, figsize=(9.5, 4.3), dpi=90)
 plots.latent_scatter(means_2d, labels, ax=left, title="encoder means of the test images")
 plots.manifold_grid(model_2d, n=15, ax=right)
@@ -211,7 +211,7 @@ def active_unit_count(mu, threshold=0.01):
 
 
 assert vae_lite.check.active_unit_count(active_unit_count), "the solution should pass every case"
-assert active_unit_count(mu) == count, "it should agree with widgets.active_units on the default model"
+assert active_unit_count(mu) == count, "it should agree with latent.active_units on the default model"
 
 # %% [markdown]
 # More to try:

@@ -23,7 +23,7 @@ import torch
 
 import vae_lite
 import vae_lite.check
-from vae_lite import plots, pretrained, widgets
+from vae_lite import latent, plots, pretrained
 
 torch.manual_seed(0)
 QUICK = vae_lite.quick_mode()  # VAE_LITE_QUICK=1: less data, fewer samples and epochs (CI)
@@ -140,8 +140,8 @@ for beta in BETAS:
     beta_model = vae_lite.VAE(small.image_shape, latent_dim=20, hidden=400)
     vae_lite.fit(beta_model, small, epochs=EPOCHS, beta=beta, progress=False)
     scores = vae_lite.evaluate(beta_model, x_small)
-    active, _ = widgets.active_units(beta_model, small)
-    informative = int((widgets.kl_per_dimension(beta_model, small) > 0.1).sum())
+    active, _ = latent.active_units(beta_model, small)
+    informative = int((latent.kl_per_dimension(beta_model, small) > 0.1).sum())
     with torch.inference_mode():
         samples = beta_model.sample(10, generator=torch.Generator().manual_seed(0))
     results.append(dict(beta=beta, rate=scores["kl"], distortion=-scores["reconstruction"], active=active,

@@ -160,6 +160,80 @@ def test_score_function_checker_accepts_score_and_rejects_pathwise_on_a_step(cap
     assert "factor sigma" in capsys.readouterr().out
 
 
+# ---------------------------------------------------------------- notebook 05: the VAE loss
+
+
+def bce(logits, x):
+    return torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=(1, 2, 3))
+
+
+def kl(mu, logvar):
+    return 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(-1)
+
+
+def test_vae_loss_accepts_the_negative_elbo(capsys):
+    assert check.vae_loss(lambda logits, x, mu, logvar: bce(logits, x) + kl(mu, logvar)) is True
+    assert check.vae_loss(stub) is None
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda lg, x, mu, lv: bce(lg, x) - kl(mu, lv), "the KL has the wrong sign"),
+    (lambda lg, x, mu, lv: torch.nn.functional.binary_cross_entropy_with_logits(lg, x, reduction="none").mean(dim=(1, 2, 3))
+     + kl(mu, lv), "the reconstruction is averaged over pixels but the KL summed"),
+    (lambda lg, x, mu, lv: bce(lg, x) + kl(mu, lv) / mu.shape[1], "the KL is averaged over latent dimensions"),
+    (lambda lg, x, mu, lv: bce(lg, x), "the KL term is missing"),
+    (lambda lg, x, mu, lv: kl(mu, lv), "the reconstruction term is missing"),
+    (lambda lg, x, mu, lv: (bce(lg, x) + kl(mu, lv)).mean(), "return one loss per image"),
+])
+def test_vae_loss_names_each_known_mistake(capsys, wrong, hint):
+    assert check.vae_loss(wrong) is False
+    out = capsys.readouterr().out
+    assert "FAILED" in out and hint in out
+
+
+# ---------------------------------------------------------------- notebook 06: active units
+
+
+def test_active_unit_count_accepts_burdas_criterion(capsys):
+    assert check.active_unit_count(lambda mu, threshold: int((mu.var(dim=0) > threshold).sum())) is True
+    assert check.active_unit_count(stub) is None
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda mu, t: int((mu.std(dim=0) > t).sum()), "you used the standard deviation"),
+    (lambda mu, t: int((mu.var(dim=1) > t).sum()), "you took the variance over the dimensions of one image"),
+    (lambda mu, t: int((mu.mean(dim=0).abs() > t).sum()), "you compared the mean of mu with the threshold"),
+])
+def test_active_unit_count_names_each_known_mistake(capsys, wrong, hint):
+    assert check.active_unit_count(wrong) is False
+    out = capsys.readouterr().out
+    assert "FAILED" in out and hint in out
+
+
+# ---------------------------------------------------------------- notebook 07: log-mean-exp
+
+
+def test_log_mean_exp_accepts_a_stable_form_and_flags_an_overflowing_one(capsys):
+    assert check.log_mean_exp(lambda w: torch.logsumexp(w, dim=0) - math.log(w.shape[0])) is True
+    capsys.readouterr()
+    assert check.log_mean_exp(lambda w: w.exp().mean(dim=0).log()) is False  # right formula, but exp underflows
+    out = capsys.readouterr().out
+    assert "FAILED  log weights near -1000" in out and "not finite" in out
+    assert "passed  k = 2, one image" in out
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda w: w.mean(dim=0), "you averaged the log weights"),
+    (lambda w: torch.logsumexp(w, dim=0), "the - log k is missing"),
+    (lambda w: torch.logsumexp(w, dim=1) - math.log(w.shape[1]), "reduce over the k samples"),
+])
+def test_log_mean_exp_names_each_known_mistake(capsys, wrong, hint):
+    assert check.log_mean_exp(wrong) is False
+    out = capsys.readouterr().out
+    assert "FAILED" in out and hint in out
+
+
 # ------------------------------------------------------------------------ notebook 11
 
 from vae_lite.objectives import reparameterize  # noqa: E402

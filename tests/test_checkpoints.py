@@ -244,3 +244,23 @@ def test_extra_values_that_load_could_not_read_are_converted_or_refused_at_save_
     with pytest.raises(TypeError, match=r"save cannot store extra\['note'\]"):
         save(small_model(), path, note=RunsCode(tmp_path / "never"))
     assert load(path).checkpoint_extra["test_elbo"] == -97.5  # the refused save did not touch the file
+
+
+def test_the_default_model_is_trained_for_any_data_set_but_mnist(monkeypatch):
+    """The MNIST weights go only to data named "mnist": Fashion-MNIST has the same image
+    shape, and gets a model trained on it."""
+    import numpy as np
+
+    from vae_lite import pretrained
+
+    trained, loaded = [], []
+    monkeypatch.setattr(pretrained, "_train", lambda data, epochs, device: trained.append(data.name) or "trained")
+    monkeypatch.setattr(pretrained, "load", lambda path, device: loaded.append(path) or "loaded")
+    images = np.zeros((4, 28, 28), dtype=np.uint8)
+    for name in ("fashion-mnist", "images"):
+        data = vae_lite.ImageData.from_arrays(images, images, name=name)
+        assert pretrained.default_model(data) == "trained"
+    assert trained == ["fashion-mnist", "images"] and loaded == []
+    if pretrained.CHECKPOINT.is_file():
+        assert pretrained.default_model(vae_lite.ImageData.from_arrays(images, name="mnist")) == "loaded"
+        assert loaded == [pretrained.CHECKPOINT]

@@ -1,9 +1,19 @@
-"""The install promises of README.md: the two commands, one dependency list, CI runs the tests."""
+"""The install promises of README.md: the two commands, one dependency list, a CPU torch for Binder,
+Colab (simulated), a wheel that works on its own, and CI running the tests."""
 
+import importlib.metadata
+import json
+import os
 import re
+import subprocess
+import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
+import jupytext
+import nbformat
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,10 +31,25 @@ def pyproject_requirements():
     return {requirement_name(s): s.replace(" ", "") for s in specs}
 
 
+# conda packages that stand for a pip requirement of pyproject.toml
+CONDA_FOR_PIP = {"pytorch-cpu": "torch"}
+
+
+def environment():
+    return yaml.safe_load((ROOT / "environment.yml").read_text())
+
+
 def environment_requirements():
-    env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
-    return {requirement_name(s): s.replace(" ", "") for s in pip}
+    """Every requirement environment.yml makes, by its pip name: the conda ones named in
+    CONDA_FOR_PIP and all of the pip section."""
+    dependencies = environment()["dependencies"]
+    pip = next(d["pip"] for d in dependencies if isinstance(d, dict) and "pip" in d)
+    requirements = {requirement_name(s): s.replace(" ", "") for s in pip}
+    for spec in dependencies:
+        if isinstance(spec, str) and requirement_name(spec) in CONDA_FOR_PIP:
+            name = requirement_name(spec)
+            requirements[CONDA_FOR_PIP[name]] = CONDA_FOR_PIP[name] + spec.replace(" ", "")[len(name):]
+    return requirements
 
 
 def test_environment_yml_lists_the_same_dependencies_as_pyproject():
@@ -62,3 +87,138 @@ def test_the_package_pins_nothing_that_pulls_a_cuda_build_by_accident():
     # `make setup` installs the CPU build first; a pin above it would make pip fetch several GB.
     torch_spec = pyproject_requirements()["torch"]
     assert not re.search(r"==|>=\s*2\.1[4-9]", torch_spec), torch_spec
+
+
+def test_environment_yml_gives_binder_a_cpu_build_of_torch():
+    """Binder has ~2 GB of memory: torch must come from conda-forge's CPU build, never from pip
+    (on Linux, PyPI's torch is the CUDA build of several GB)."""
+    env = environment()
+    assert env["channels"][0] == "conda-forge", env["channels"]
+    conda = [s for s in env["dependencies"] if isinstance(s, str)]
+    torch_specs = [s for s in conda if requirement_name(s) in ("pytorch", "pytorch-cpu", "pytorch-gpu", "torch")]
+    assert len(torch_specs) == 1 and requirement_name(torch_specs[0]) == "pytorch-cpu", torch_specs
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
+    assert not [s for s in pip if requirement_name(s) == "torch" or s.lstrip().startswith("-")], \
+        "pip must neither install torch nor use another index"
+    post_build = (ROOT / "postBuild").read_text()
+    assert "--no-deps" in post_build, "postBuild must install vae_lite without letting pip replace torch"
+
+
+# ------------------------------------------------------------------ clean environments (slow)
+# A fresh virtual environment with nothing but torch (as Colab has its own torch) is made once
+# per test session; each test first removes vae_lite from it, so the order does not matter.
+
+TORCH = "torch==" + importlib.metadata.version("torch").split("+")[0]  # the build `make setup` took
+
+
+def run(command, **kwargs):
+    result = subprocess.run([str(c) for c in command], capture_output=True, text=True, **kwargs)
+    assert result.returncode == 0, f"{' '.join(map(str, command))} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def torch_only(tmp_path_factory):
+    """The python of a fresh virtual environment holding only torch (plus a kernel, as Colab has)."""
+    venv = tmp_path_factory.mktemp("torch-only") / "venv"
+    run([sys.executable, "-m", "venv", venv])
+    python = venv / "bin" / "python"
+    run([python, "-m", "pip", "install", "--quiet", TORCH, "ipykernel", "nbclient"], timeout=900)
+    return python
+
+
+def clean_env(tmp_path, **extra):
+    """No VAE_LITE_* from the caller, an empty HOME: what a newcomer's machine has."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAE_LITE_")}
+    env.update(HOME=str(tmp_path / "home"), VAE_LITE_DEVICE="cpu", **extra)
+    (tmp_path / "home").mkdir(exist_ok=True)
+    return env
+
+
+def torch_version(python):
+    return run([python, "-c", "import torch; print(torch.__version__)"]).strip()
+
+
+def without_vae_lite(python):
+    subprocess.run([python, "-m", "pip", "uninstall", "--quiet", "--yes", "vae_lite"], capture_output=True)
+    assert subprocess.run([python, "-c", "import vae_lite"], capture_output=True, cwd="/").returncode != 0
+
+
+EXECUTE = """
+import os, sys, time, nbformat
+from nbclient import NotebookClient
+for path in sys.argv[1:]:
+    nb = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": os.path.dirname(path)}}).execute()
+    nbformat.write(nb, path)
+    print(os.path.basename(path), f"{time.perf_counter() - start:.0f} s", flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_colab_simulation_installs_vae_lite_keeps_torch_and_runs_notebooks_01_and_the_latent_space(
+        torch_only, tmp_path):
+    """As on Colab: only torch installed, the notebook opened from the repository with its
+    bootstrap cell first. The cell clones the repository (here: this one, committed state),
+    installs vae_lite with pip, and the notebook then runs top to bottom in quick mode."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import colab
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    without_vae_lite(torch_only)
+    before = torch_version(torch_only)
+    content = tmp_path / "content"  # Colab's working folder
+    content.mkdir()
+    twins = [next(ROOT.glob("notebooks/01_*.py")), next(ROOT.glob("notebooks/*_latent_space.py"))]
+    for twin in twins:
+        nb = colab.with_colab_cells(jupytext.read(twin), twin.with_suffix(".ipynb").name, colab.repository())
+        nbformat.write(nb, content / twin.with_suffix(".ipynb").name)
+    env = clean_env(tmp_path, VAE_LITE_QUICK="1", VAE_LITE_REPOSITORY=str(ROOT))
+    said = run([torch_only, "-c", EXECUTE, *sorted(content.glob("*.ipynb"))], cwd=content, env=env, timeout=900)
+    print(said)
+    assert torch_version(torch_only) == before, "installing vae_lite must not replace the torch that was there"
+    where = run([torch_only, "-c", "import vae_lite; print(vae_lite.__file__)"], cwd="/", env=env)
+    assert where.startswith(str(content / "vae_lite")), where
+    for path in content.glob("*.ipynb"):
+        bootstrap = nbformat.read(path, as_version=4).cells[2]
+        assert "bootstrap" in bootstrap.metadata["tags"] and bootstrap.execution_count == 1
+
+
+@pytest.mark.slow
+def test_a_wheel_holds_the_checkpoint_and_trains_in_a_clean_environment(torch_only, tmp_path):
+    without_vae_lite(torch_only)
+    before = torch_version(torch_only)
+    run([torch_only, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", tmp_path / "dist", ROOT],
+        timeout=600)
+    (wheel,) = (tmp_path / "dist").glob("vae_lite-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "vae_lite/checkpoints/mnist_vae.pt" in names, names
+    assert not [n for n in names if n.startswith(("data/", "tests/", "notebooks/"))], "the wheel is the package only"
+    run([torch_only, "-m", "pip", "install", "--quiet", wheel], timeout=600)
+    assert torch_version(torch_only) == before, "installing the wheel must not replace torch"
+    env = clean_env(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    check = ("import vae_lite, vae_lite.data as d, vae_lite.pretrained as p; "
+             "assert d.REPOSITORY_DATA_DIR is None, d.REPOSITORY_DATA_DIR; "
+             "assert p.CHECKPOINT.is_file(), p.CHECKPOINT; print(vae_lite.__file__)")
+    assert "site-packages" in run([torch_only, "-c", check], cwd=work, env=env)
+    said = run([torch_only, "-m", "vae_lite", "train", "--dataset", "digits", "--epochs", "1", "--out", "m.pt"],
+               cwd=work, env=env, timeout=600)
+    assert (work / "m.pt").is_file(), said
+
+
+def test_teaching_guide_shows_the_measured_timings():
+    """TEACHING.md's timings table is generated from benchmarks/results/notebooks.json, never typed."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import teaching
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    results = json.loads(teaching.RESULTS.read_text())
+    assert results["notebooks"]
+    text = teaching.GUIDE.read_text()
+    assert teaching.refreshed(text, results) == text, "run `python tools/teaching.py`"

@@ -36,6 +36,14 @@ def test_autoencoder_encodes_to_a_point_and_has_no_kl():
     torch.testing.assert_close(loss, -terms["reconstruction"])
 
 
+@pytest.mark.parametrize("cls", [VAE, Autoencoder])
+def test_sample_decodes_draws_from_the_prior(cls):
+    model = cls((1, 8, 8), latent_dim=3, hidden=16)
+    images = model.sample(5, generator=torch.Generator().manual_seed(4))
+    z = torch.randn(5, 3, generator=torch.Generator().manual_seed(4))
+    torch.testing.assert_close(images, model.decode(z))
+
+
 def test_gaussian_log_likelihood_is_scaled_squared_error_plus_a_constant():
     x, mean = torch.rand(3, 1, 4, 4), torch.rand(3, 1, 4, 4)
     std = 0.1

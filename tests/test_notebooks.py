@@ -1,16 +1,30 @@
-"""The stored notebooks: in step with their text twins, executed, and with checked cells.
+"""The stored notebooks: in step with their text twins, executed, with checked cells, and openable.
 
 nbval (run by `make test`) re-executes them; these checks make sure there is something
-for it to compare against.
+for it to compare against, and that JupyterLab opens every pair whatever git did to the
+files' modification times.
 """
 
 import json
+import os
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import jupytext
+import nbformat
 import pytest
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
 PAIRS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
@@ -42,3 +56,270 @@ def test_notebook_is_stored_executed_in_order_with_checked_cells(path):
     assert not errors, f"{path.name} has stored errors: {[e['ename'] for e in errors]}"
     checked = [c for c in cells if "".join(c["source"]).lstrip().startswith("# NBVAL_CHECK_OUTPUT")]
     assert checked and all(c["outputs"] for c in checked), f"{path.name} needs checked cells with outputs"
+
+
+# ------------------------------------------------------------------ the pair as jupytext sees it
+
+def stored_twin_text(ipynb):
+    """What jupytext writes as the text twin of the stored notebook (what JupyterLab saves)."""
+    from jupytext.config import load_jupytext_config
+
+    nb = nbformat.read(ipynb, as_version=4)
+    return jupytext.writes(nb, "py:percent", config=load_jupytext_config(str(NOTEBOOKS)))
+
+
+@pytest.mark.parametrize("path", PAIRS, ids=[p.name for p in PAIRS])
+def test_text_twin_is_byte_identical_to_jupytexts_round_trip(path):
+    """Otherwise JupyterLab sees two different notebooks and, when the .ipynb is newer, refuses to open it."""
+    twin = path.with_suffix(".py")
+    assert twin.read_text() == stored_twin_text(path), (
+        f"{twin.name} is not what jupytext writes from {path.name}: run "
+        f"`python tools/build_notebooks.py --twins-only {path.name[:2]}` (or `make notebooks NB={path.name[:2]}`)")
+
+
+def test_the_build_tool_writes_twins_as_jupytext_does(tmp_path):
+    """A twin written by hand with `tags=... jupyter=...` comes out of the build as jupytext writes it."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import build_notebooks
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    by_hand = ('# %%\nx = 1\n\n# %% tags=["solution"] jupyter={"source_hidden": true}\n'
+               '# Solution\ny = 2\n')
+    nb = jupytext.reads(by_hand, "py:percent")
+    ipynb = tmp_path / "99_x.ipynb"
+    nbformat.write(nb, ipynb)
+    text = build_notebooks.twin_text(nb)
+    assert text != by_hand and 'jupyter={"source_hidden": true} tags=["solution"]' in text
+    assert text == stored_twin_text(ipynb)
+
+
+def make_lab_command(port, token):
+    """The command `make lab` runs (read with `make -n`), with a port and token of our own."""
+    args = f"--no-browser --ServerApp.port={port} --ServerApp.port_retries=0 --IdentityProvider.token={token}"
+    printed = subprocess.run(["make", "-s", "-n", "lab", f"VENV={ROOT / '.venv'}", f"LAB_ARGS={args}"],
+                             cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    lines = [line for line in printed.splitlines() if "jupyter lab" in line]
+    assert len(lines) == 1, f"`make -n lab` should print one jupyter lab command, printed:\n{printed}"
+    return shlex.split(lines[0])
+
+
+@pytest.mark.slow
+def test_a_notebook_newer_than_its_twin_still_opens_in_jupyterlab(tmp_path):
+    """After a `git pull` that changes only the .ipynb, it is newer than its .py: it must still open.
+
+    JupyterLab is started as `make lab` starts it, in a copy of notebooks/; every .ipynb is made
+    an hour newer than its twin, then fetched through the contents API.
+    """
+    assert PAIRS
+    copy = tmp_path / "notebooks"
+    copy.mkdir()
+    shutil.copy2(NOTEBOOKS / "jupytext.toml", copy)
+    an_hour_ago = time.time() - 3600
+    for ipynb in PAIRS:
+        shutil.copy2(ipynb, copy)
+        shutil.copy2(ipynb.with_suffix(".py"), copy)
+        os.utime(copy / ipynb.with_suffix(".py").name, (an_hour_ago, an_hour_ago))
+    token, port = secrets.token_hex(8), free_port()
+    env = dict(os.environ, HOME=str(tmp_path / "home"), JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), IPYTHONDIR=str(tmp_path / "ipython"))
+    with open(tmp_path / "lab.log", "wb") as log:
+        server = subprocess.Popen(make_lab_command(port, token), cwd=tmp_path, env=env, stdout=log,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(f"{url}/api/status?token={token}", server, tmp_path / "lab.log")
+        for ipynb in PAIRS:
+            status, body = get(f"{url}/api/contents/{ipynb.name}?content=1&token={token}")
+            assert status == 200, f"{ipynb.name} did not open: {body[:2000]}"
+            cells = json.loads(body)["content"]["cells"]
+            assert code_sources({"cells": cells}) == code_sources(jupytext.read(ipynb.with_suffix(".py")))
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def wait_for(url, server, log, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"the server exited with code {server.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if get(url)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"the server did not answer within {seconds} s:\n{log.read_text()[-3000:]}")
+
+
+# ------------------------------------------------------------------ the Colab cells (tools/colab.py)
+
+def import_tool(name):
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        return __import__(name)
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+
+
+def tagged(nb, tag):
+    return [c for c in nb.cells if tag in c.metadata.get("tags", [])]
+
+
+def test_colab_tool_puts_badges_and_bootstrap_under_the_title_once(tmp_path):
+    colab = import_tool("colab")
+    source = NOTEBOOKS / "01_autoencoder.py"
+    twin = tmp_path / source.name
+    shutil.copy(source, twin)
+    url = colab.repository()
+    assert colab.refresh(twin, url) is True
+    once = twin.read_bytes()
+    assert colab.refresh(twin, url) is False and twin.read_bytes() == once, "a second run must change nothing"
+    nb, original = jupytext.read(twin), jupytext.read(source)
+    assert [c.metadata.get("tags") for c in nb.cells[1:3]] == [["badges"], ["bootstrap"]]
+    assert len(tagged(nb, "badges")) == 1 and len(tagged(nb, "bootstrap")) == 1
+    rest = [c for c in nb.cells if not colab.TAGS & set(c.metadata.get("tags", []))]
+    assert code_sources({"cells": rest}) == code_sources(original), "the notebook's own cells must stay as they were"
+    badges = tagged(nb, "badges")[0].source
+    github = url.removeprefix("https://github.com/")
+    assert f"colab.research.google.com/github/{github}/blob/main/notebooks/01_autoencoder.ipynb" in badges
+    assert f"mybinder.org/v2/gh/{github}/main?labpath=notebooks%2F01_autoencoder.ipynb" in badges
+    assert f'"{url}"' in tagged(nb, "bootstrap")[0].source
+    assert twin.read_text() == colab.twin_text(nb), "the twin must be as jupytext writes it"
+
+
+def test_the_bootstrap_cell_does_nothing_where_vae_lite_is_installed(tmp_path, monkeypatch):
+    colab = import_tool("colab")
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a))
+    monkeypatch.chdir(tmp_path)
+    exec(compile(colab.BOOTSTRAP.format(repository="https://github.com/x/y"), "bootstrap", "exec"), {})
+    assert calls == [] and Path.cwd() == tmp_path
+
+
+def test_the_bootstrap_cell_switches_on_colabs_widget_manager(tmp_path, monkeypatch):
+    import types
+
+    colab = import_tool("colab")
+    enabled = []
+    output = types.SimpleNamespace(enable_custom_widget_manager=lambda: enabled.append(True))
+    google = types.ModuleType("google")
+    google.colab = types.ModuleType("google.colab")
+    google.colab.output = output
+    monkeypatch.setitem(sys.modules, "google", google)
+    monkeypatch.setitem(sys.modules, "google.colab", google.colab)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(colab.BOOTSTRAP.format(repository="https://github.com/x/y"), "bootstrap", "exec"), {})
+    assert enabled == [True]
+
+
+# ------------------------------------------------------------------ the student edition (tools/student.py)
+
+TWINS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
+
+
+def is_stub(cell):
+    return cell.cell_type == "code" and "raise NotImplementedError" in cell.source
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory):
+    """The student edition of every notebook, written by the tool `make student` runs."""
+    out = tmp_path_factory.mktemp("student")
+    import_tool("student").main(["--out", str(out)])
+    return out
+
+
+def solution_lines(twin):
+    """Code lines that only the solution cells of `twin` contain (not comments, not trivial)."""
+    nb = jupytext.read(twin)
+    elsewhere = {line.strip() for c in nb.cells if "solution" not in c.metadata.get("tags", [])
+                 for line in c.source.splitlines()}
+    return {line.strip() for c in nb.cells if "solution" in c.metadata.get("tags", [])
+            for line in c.source.splitlines()
+            if len(line.strip()) > 15 and not line.strip().startswith("#") and line.strip() not in elsewhere}
+
+
+def test_the_student_edition_has_no_solution_every_stub_and_no_outputs(student):
+    assert TWINS
+    assert sum(len(solution_lines(t)) for t in TWINS) > 0, "the instructor edition should have solutions to remove"
+    for twin in TWINS:
+        edition = nbformat.read(student / twin.with_suffix(".ipynb").name, as_version=4)
+        assert not [c for c in edition.cells if "solution" in c.metadata.get("tags", [])], twin.name
+        text = "\n".join(c.source for c in edition.cells)
+        leaked = [line for line in solution_lines(twin) if line in text]
+        assert not leaked, f"solution code in the student edition of {twin.name}: {leaked}"
+        stubs = [c.source for c in jupytext.read(twin).cells if is_stub(c)]
+        assert stubs == [c.source for c in edition.cells if is_stub(c)], f"{twin.name}: an exercise stub is missing"
+        code = [c for c in edition.cells if c.cell_type == "code"]
+        assert all(c.outputs == [] and c.execution_count is None for c in code), f"{twin.name} has outputs"
+
+
+def execute(path, env, cwd):
+    """Run the notebook at `path` top to bottom in a fresh kernel with `env`; return it executed."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
+    with pytest.MonkeyPatch.context() as patch:  # the kernel inherits this process's environment
+        for name in [k for k in os.environ if k.startswith("VAE_LITE_")]:
+            patch.delenv(name)
+        for name, value in env.items():
+            patch.setenv(name, value)
+        client.execute()
+    return nb
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("twin", TWINS, ids=[t.stem for t in TWINS])
+def test_the_student_edition_runs_and_every_checker_says_not_attempted_yet(student, twin):
+    path = student / twin.with_suffix(".ipynb").name
+    nb = execute(path, {"VAE_LITE_QUICK": "1", "VAE_LITE_DEVICE": "cpu"}, cwd=student)
+    stubs = [c for c in nb.cells if is_stub(c)]
+    for cell in stubs:
+        said = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+        assert "not attempted yet" in said, f"{path.name}: the checker under\n{cell.source}\nsaid {said!r}"
+
+
+# ------------------------------------------------------------------ every notebook on other data
+
+OTHER_DATASETS = [pytest.param("digits"), pytest.param("fashion-mnist", marks=pytest.mark.skipif(
+    not Path("/usr/share/datasets/fashion-mnist").is_dir(), reason="apt-get install dataset-fashion-mnist"))]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", OTHER_DATASETS)
+@pytest.mark.parametrize("twin", TWINS, ids=[t.stem for t in TWINS])
+def test_every_notebook_runs_on_another_data_set(twin, dataset, tmp_path):
+    """VAE_LITE_DATASET switches every notebook to other data: each must still run top to bottom.
+
+    Only that it runs is checked here (no stored outputs are compared: they come from MNIST).
+    """
+    nb = jupytext.read(twin)
+    path = tmp_path / twin.with_suffix(".ipynb").name
+    nbformat.write(nb, path)
+    executed = execute(path, {"VAE_LITE_QUICK": "1", "VAE_LITE_DEVICE": "cpu", "VAE_LITE_DATASET": dataset},
+                       cwd=NOTEBOOKS)
+    assert any(c.cell_type == "code" and c.get("execution_count") for c in executed.cells)
+
+
+def test_readme_badges_are_the_ones_the_tool_writes_from_pyproject():
+    colab = import_tool("colab")
+    text = colab.README.read_text()
+    assert colab.readme_with_badges(text, colab.repository()) == text, "run `python tools/colab.py`"
+    assert colab.readme_with_badges(text, "https://github.com/other/place") != text  # the check can fail

@@ -118,3 +118,36 @@ def test_iw_log_likelihood_in_small_chunks_estimates_the_same_value(toy):
     difference = whole - chunked
     assert abs(difference.mean()) < 4 * difference.std() / len(x) ** 0.5 + 1e-9
     assert chunked.mean() < toy.log_evidence(x).mean()  # a lower bound on average
+
+
+# ------------------------------------------------------------------ a conditional model
+
+
+def test_the_objectives_pass_labels_to_a_conditional_model(conditional_vae):
+    """With y given, elbo, log_weights and iw_log_likelihood compute what the same functions
+    compute for a model with that y built in."""
+    import types
+
+    from vae_lite import log_weights
+
+    torch.manual_seed(1)
+    x = torch.bernoulli(torch.full((6, 1, 8, 8), 0.3))
+    y = torch.tensor([0, 1, 2, 3, 4, 5])
+    def with_labels(labels):
+        return types.SimpleNamespace(encode=lambda x_: conditional_vae.encode(x_, labels),
+                                     log_likelihood=lambda x_, z: conditional_vae.log_likelihood(x_, z, labels))
+
+    seeded = lambda: torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        torch.testing.assert_close(elbo(conditional_vae, x, samples=4, generator=seeded(), y=y),
+                                   elbo(with_labels(y), x, samples=4, generator=seeded()))
+        weights = log_weights(conditional_vae, x, 5, generator=seeded(), y=y)
+        assert weights.shape == (5, 6)
+        torch.testing.assert_close(weights, log_weights(with_labels(y), x, 5, generator=seeded()))
+        assert not torch.allclose(weights, log_weights(conditional_vae, x, 5, generator=seeded(), y=(y + 1) % 10))
+    # in chunks of 4 images: each chunk gets its own 4 labels
+    chunked = iw_log_likelihood(conditional_vae, x, k=8, batch_size=4, generator=seeded(), y=y)
+    generator = seeded()
+    expected = torch.cat([iw_log_likelihood(with_labels(y[:4]), x[:4], k=8, generator=generator),
+                          iw_log_likelihood(with_labels(y[4:]), x[4:], k=8, generator=generator)])
+    torch.testing.assert_close(chunked, expected)

@@ -11,8 +11,10 @@ import os
 from .checkpoint import CheckpointError, load, save
 from .data import DataError, ImageData, binarize, binarized_test_set, load_dataset, read_idx
 from .models import VAE, Autoencoder, LinearGaussian
-from .objectives import ELBO, elbo, iw_log_likelihood, kl_normal, kl_standard_normal, reparameterize
-from .train import History, TrainingError, evaluate, fit, pick_device, seed_everything
+from .objectives import (
+    ELBO, elbo, iw_log_likelihood, kl_normal, kl_standard_normal, log_weights, reparameterize,
+)
+from .train import History, TrainingError, evaluate, fit, pick_device, seed_everything, train_step
 
 __version__ = "0.1.0"
 
@@ -45,6 +47,6 @@ def setup_notebook(seed=0):
 __all__ = [
     "Autoencoder", "CheckpointError", "DataError", "ELBO", "History", "ImageData", "LinearGaussian",
     "TrainingError", "VAE", "binarize", "binarized_test_set", "elbo", "evaluate", "fit",
-    "iw_log_likelihood", "kl_normal", "kl_standard_normal", "load", "load_dataset", "pick_device",
-    "quick_mode", "read_idx", "reparameterize", "save", "seed_everything", "setup_notebook",
+    "iw_log_likelihood", "kl_normal", "kl_standard_normal", "load", "load_dataset", "log_weights", "pick_device",
+    "quick_mode", "read_idx", "reparameterize", "save", "seed_everything", "setup_notebook", "train_step",
 ]

@@ -8,6 +8,12 @@ raises NotImplementedError ("not attempted yet"), so a notebook runs top to bott
     notebook 02  elbo_monte_carlo(x, mu_q, sigma_q, n)        for the linear-Gaussian toy model
     notebook 03  reparameterize(mu, logvar); score_function_gradient(f, mu, sigma, n)
     notebook 04  kl_closed_form(mu, logvar)
+    notebook 05  vae_loss(logits, x, mu, logvar)
+    notebook 06  active_unit_count(mu, threshold)
+    notebook 07  log_mean_exp(log_weights)
+
+Every checker is _run (the loop over cases) with a judge; most judges are _compare: the
+right value, and the known wrong forms it names when an answer equals one of them.
 """
 
 import math
@@ -17,16 +23,6 @@ import torch
 from .objectives import kl_standard_normal
 
 TOY_MODEL = dict(w=2.0, b=0.5, s=0.8)  # the linear-Gaussian model the notebook 02 exercise uses
-
-
-def _attempt(name, fn, *args):
-    """Call fn; ('todo', None) if it is a stub, ('error', message) if it crashed, ('ok', result)."""
-    try:
-        return "ok", fn(*args)
-    except NotImplementedError:
-        return "todo", None
-    except Exception as e:  # the student's code may raise anything: report it, do not crash the notebook
-        return "error", f"{name}: your function raised {type(e).__name__}: {e}"
 
 
 class _Report:
@@ -46,10 +42,54 @@ class _Report:
         return not self.failed
 
 
-def _not_attempted(title):
-    print(f"{title}: not attempted yet (the function still raises NotImplementedError). "
-          "Write it, re-run the cell, or open the solution below.")
-    return None
+def _run(title, fn, cases, judge, seed=None):
+    """The loop every checker shares: call fn on each case's arguments, then judge(name, got, *args)
+    returns the report's lines, as (name, ok, detail). A stub (NotImplementedError) is "not
+    attempted yet"; any other exception fails that case without stopping the notebook.
+    seed: torch.manual_seed before each call, for a function that samples.
+    """
+    report = _Report(title)
+    for name, args in cases.items():
+        if seed is not None:
+            torch.manual_seed(seed)
+        try:
+            got = fn(*(a.clone() if torch.is_tensor(a) else a for a in args))  # clones: fn may change its inputs
+        except NotImplementedError:
+            print(f"{title}: not attempted yet (the function still raises NotImplementedError). "
+                  "Write it, re-run the cell, or open the solution below.")
+            return None
+        except Exception as e:  # the student's code may raise anything: report it, do not crash the notebook
+            report.case(name, False, f"your function raised {type(e).__name__}: {e}")
+            continue
+        for line in judge(name, got, *args):
+            report.case(*line)
+    return report.finish()
+
+
+def _compare(expected, wrong_forms, shape_hint, atol=1e-4, monte_carlo_error=None):
+    """A judge for _run: the answer must equal expected(*args); if it does not, name the first known
+    wrong form (wrong_forms: {why: function of the same args}) that it equals.
+
+    monte_carlo_error(*args): the allowed error of a Monte Carlo estimate, in place of atol.
+    """
+
+    def judge(name, got, *args):
+        want, got = _numbers(expected(*args)), _numbers(got)
+        if want.numel() == got.numel() == 1:
+            got = got.reshape(want.shape)  # one number is one number, whatever its shape
+        if got.shape != want.shape:
+            return [(name, False, f"expected shape {tuple(want.shape)}, got {tuple(got.shape)}; {shape_hint}")]
+        tolerance = atol if monte_carlo_error is None else monte_carlo_error(*args)
+        equal = lambda value: value.shape == got.shape and bool(torch.allclose(got, value, atol=tolerance, rtol=1e-5))
+        ok, hint = equal(want), ""
+        if not ok and not torch.isfinite(got).all():
+            hint = " (your result is not finite: see the hint in the exercise)"
+        if not ok:
+            hint = next((f" ({why})" for why, wrong in wrong_forms.items() if equal(_numbers(wrong(*args)))), hint)
+        allowed = "" if monte_carlo_error is None else f", allowed Monte Carlo error {tolerance:.4f}"
+        return [(name, ok, f"expected {_fmt(want)}, got {_fmt(got)}{allowed}{hint}")]
+
+    return judge
 
 
 def _numbers(values):
@@ -66,32 +106,19 @@ def _fmt(t):
 
 def nearest_code_distance(fn):
     """fn(samples (M, d), codes (N, d)) -> (M,) Euclidean distance from each sample to its nearest code."""
-    title = "nearest_code_distance"
-    report = _Report(title)
     generator = torch.Generator().manual_seed(1)
     cases = {
         "one sample, three codes": (torch.tensor([[0.0, 0.0]]), torch.tensor([[3.0, 4.0], [1.0, 0.0], [-2.0, 0.0]])),
         "a sample equal to a code is at distance 0": (torch.tensor([[1.0, 2.0, 3.0]]), torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])),
         "20 samples, 50 codes in 5 dimensions": (torch.randn(20, 5, generator=generator), torch.randn(50, 5, generator=generator)),
     }
-    for name, (samples, codes) in cases.items():
-        status, got = _attempt(name, fn, samples.clone(), codes.clone())
-        if status == "todo":
-            return _not_attempted(title)
-        if status == "error":
-            report.case(name, False, got)
-            continue
-        expected = torch.cdist(samples, codes).min(dim=1).values
-        got = _numbers(got)
-        if got.shape != expected.shape:
-            report.case(name, False, f"expected shape {tuple(expected.shape)} (one distance per sample), got "
-                        f"{tuple(got.shape)}; take the minimum over the codes (dim=1)")
-        elif torch.allclose(got, _numbers(expected) ** 2, atol=1e-4) and not torch.allclose(got, _numbers(expected), atol=1e-4):
-            report.case(name, False, f"expected {_fmt(expected)}, got {_fmt(got)}: these are squared distances; take the square root")
-        else:
-            report.case(name, torch.allclose(got, _numbers(expected), atol=1e-4),
-                        f"expected {_fmt(expected)}, got {_fmt(got)}")
-    return report.finish()
+    nearest = lambda samples, codes: torch.cdist(samples, codes).min(dim=1).values
+    wrong_forms = {
+        "these are squared distances; take the square root": lambda samples, codes: nearest(samples, codes) ** 2,
+        "this is the distance to the farthest code; take the minimum": lambda s_, c: torch.cdist(s_, c).max(dim=1).values,
+    }
+    return _run("nearest_code_distance", fn, cases, _compare(
+        nearest, wrong_forms, "one distance per sample: take the minimum over the codes (dim=1)"))
 
 
 # ------------------------------------------------------------------------ notebook 02
@@ -124,42 +151,28 @@ def elbo_monte_carlo(fn, n=100_000):
 
     The model is z ~ N(0, 1), x | z ~ N(w z + b, s^2) with TOY_MODEL's w, b, s.
     """
-    title = "elbo_monte_carlo"
-    report = _Report(title)
+    x, (w, b, s) = 1.7, TOY_MODEL.values()
+    posterior = (w * (x - b) / (w**2 + s**2), math.sqrt(s**2 / (w**2 + s**2)))
     cases = {
-        "q = the true posterior": None,
-        "q = N(0, 1) (the prior)": (0.0, 1.0),
-        "q = N(1, 0.3^2)": (1.0, 0.3),
-        "q = N(-0.5, 2^2)": (-0.5, 2.0),
+        "q = the true posterior": (x, *posterior, n),
+        "q = N(0, 1) (the prior)": (x, 0.0, 1.0, n),
+        "q = N(1, 0.3^2)": (x, 1.0, 0.3, n),
+        "q = N(-0.5, 2^2)": (x, -0.5, 2.0, n),
     }
-    x = 1.7
-    w, b, s = TOY_MODEL["w"], TOY_MODEL["b"], TOY_MODEL["s"]
-    post_var = s**2 / (w**2 + s**2)
-    for name, q in cases.items():
-        mu_q, sigma_q = q if q else (w * (x - b) / (w**2 + s**2), math.sqrt(post_var))
-        torch.manual_seed(0)
-        status, got = _attempt(name, fn, x, mu_q, sigma_q, n)
-        if status == "todo":
-            return _not_attempted(title)
-        if status == "error":
-            report.case(name, False, got)
-            continue
-        expected = toy_elbo_exact(x, mu_q, sigma_q)
-        got = _numbers(got)
-        if got.numel() != 1:
-            report.case(name, False, f"expected one number, got shape {tuple(got.shape)}; average over the samples")
-            continue
-        got = got.item()
+    exact = lambda x, mu_q, sigma_q, n: toy_elbo_exact(x, mu_q, sigma_q)
+    entropy = lambda sigma_q: 0.5 * math.log(2 * math.pi * math.e * sigma_q**2)
+    wrong_forms = {
+        "the sign is flipped: ELBO = E_q[log p(x,z) - log q(z)]": lambda *args: -exact(*args),
+        "the - log q(z) term is missing: E_q[log p(x,z)] alone is not the ELBO":
+            lambda x, mu_q, sigma_q, n: toy_elbo_exact(x, mu_q, sigma_q) - entropy(sigma_q),
+    }
+
+    def monte_carlo_error(x, mu_q, sigma_q, n):
         # 6 standard errors of an n-sample average: a right answer fails about once in 500 million runs
-        tolerance = max(6 * _toy_log_weight_std(x, mu_q, sigma_q) / math.sqrt(n), 1e-3)  # floor: float32 rounding
-        hint = ""
-        if abs(got + expected) < tolerance:
-            hint = " (the sign is flipped: ELBO = E_q[log p(x,z) - log q(z)])"
-        elif got > toy_elbo_exact(x, *((w * (x - b) / (w**2 + s**2), math.sqrt(post_var)))) + tolerance:
-            hint = " (an ELBO can never exceed log p(x): did you forget the - log q(z) term?)"
-        report.case(name, abs(got - expected) < tolerance,
-                    f"expected {expected:.4f} (exact), got {got:.4f}, allowed Monte Carlo error {tolerance:.3f}{hint}")
-    return report.finish()
+        return max(6 * _toy_log_weight_std(x, mu_q, sigma_q) / math.sqrt(n), 1e-3)  # floor: float32 rounding
+
+    return _run("elbo_monte_carlo", fn, cases, _compare(exact, wrong_forms, "average over the samples",
+                                                        monte_carlo_error=monte_carlo_error), seed=0)
 
 
 # ------------------------------------------------------------------------ notebook 03
@@ -167,57 +180,59 @@ def elbo_monte_carlo(fn, n=100_000):
 
 def reparameterize(fn, n=20_000):
     """fn(mu, logvar) -> z ~ N(mu, exp(logvar)) drawn so that gradients reach mu and logvar."""
-    title = "reparameterize"
-    report = _Report(title)
     mu = torch.tensor([1.5, -2.0, 0.0])
     std = torch.tensor([2.0, 0.5, 1.0])
-    logvar = (2 * std.log())
-    mu_n = mu.expand(n, 3).clone().requires_grad_()
-    logvar_n = logvar.expand(n, 3).clone().requires_grad_()
-    torch.manual_seed(0)
-    status, z = _attempt("samples", fn, mu_n, logvar_n)
-    if status == "todo":
-        return _not_attempted(title)
-    if status == "error":
-        report.case("samples", False, z)
-        return report.finish()
-    if not isinstance(z, torch.Tensor) or z.shape != mu_n.shape:
-        shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
-        report.case("shape", False, f"expected a tensor of shape {tuple(mu_n.shape)} like mu, got {shape}")
-        return report.finish()
-    report.case("shape", True)
-    # 5 standard errors: a right answer fails about once in a million runs
-    mean, spread = z.detach().mean(0), z.detach().std(0)
-    mean_ok = torch.all((mean - mu).abs() < 5 * std / math.sqrt(n))
-    report.case("mean of the samples is mu", bool(mean_ok), f"expected {_fmt(mu)}, got {_fmt(mean)}")
-    std_ok = torch.all((spread / std - 1).abs() < 5 / math.sqrt(2 * n))
-    hint = ""
-    if torch.allclose(spread, std**2, rtol=0.05):
-        hint = ": your spread is sigma^2 = exp(logvar); the standard deviation is sigma = exp(logvar / 2)"
-    elif torch.allclose(spread, logvar.abs(), rtol=0.05):
-        hint = ": you multiplied eps by logvar itself; sigma = exp(logvar / 2)"
-    report.case("standard deviation of the samples is exp(logvar / 2)", bool(std_ok),
-                f"expected {_fmt(std)}, got {_fmt(spread)}{hint}")
-    if not z.requires_grad:
-        report.case("gradients flow to mu and logvar", False,
-                    "z carries no gradient: Normal(...).sample() or .detach() cuts the graph; use mu + sigma * eps "
-                    "with eps = torch.randn_like(mu), or Normal(...).rsample()")
-        return report.finish()
-    grad_mu, grad_logvar = torch.autograd.grad(z.sum(), [mu_n, logvar_n], allow_unused=True)
-    mu_ok = grad_mu is not None and torch.allclose(grad_mu, torch.ones_like(grad_mu))
-    report.case("dz/dmu = 1", mu_ok, "expected dz/dmu = 1 for every sample, got "
-                + ("no gradient" if grad_mu is None else f"values from {grad_mu.min():.3f} to {grad_mu.max():.3f}"))
-    # z = mu + exp(logvar/2) eps  =>  dz/dlogvar = (z - mu) / 2
-    expected = (z.detach() - mu) / 2
-    lv_ok = grad_logvar is not None and torch.allclose(grad_logvar, expected, atol=1e-4)
-    report.case("dz/dlogvar = (z - mu) / 2", lv_ok,
-                "no gradient reaches logvar" if grad_logvar is None else
-                "the gradient with respect to logvar is not (z - mu)/2; is sigma = exp(logvar / 2)?")
-    return report.finish()
+    logvar = 2 * std.log()
+
+    def judge(name, z, mu_n, logvar_n):
+        if not isinstance(z, torch.Tensor) or z.shape != mu_n.shape:
+            shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+            return [("shape", False, f"expected a tensor of shape {tuple(mu_n.shape)} like mu, got {shape}")]
+        # 5 standard errors: a right answer fails about once in a million runs
+        mean, spread = z.detach().mean(0), z.detach().std(0)
+        hint = ""
+        if torch.allclose(spread, std**2, rtol=0.05):
+            hint = ": your spread is sigma^2 = exp(logvar); the standard deviation is sigma = exp(logvar / 2)"
+        elif torch.allclose(spread, logvar.abs(), rtol=0.05):
+            hint = ": you multiplied eps by logvar itself; sigma = exp(logvar / 2)"
+        lines = [
+            ("shape", True, ""),
+            ("mean of the samples is mu", bool(torch.all((mean - mu).abs() < 5 * std / math.sqrt(n))),
+             f"expected {_fmt(mu)}, got {_fmt(mean)}"),
+            ("standard deviation of the samples is exp(logvar / 2)",
+             bool(torch.all((spread / std - 1).abs() < 5 / math.sqrt(2 * n))),
+             f"expected {_fmt(std)}, got {_fmt(spread)}{hint}"),
+        ]
+        if not z.requires_grad:
+            return lines + [("gradients flow to mu and logvar", False,
+                             "z carries no gradient: Normal(...).sample() or .detach() cuts the graph; use "
+                             "mu + sigma * eps with eps = torch.randn_like(mu), or Normal(...).rsample()")]
+        grad_mu, grad_logvar = torch.autograd.grad(z.sum(), [mu_n, logvar_n], allow_unused=True)
+        # z = mu + exp(logvar/2) eps  =>  dz/dmu = 1 and dz/dlogvar = (z - mu) / 2
+        return lines + [
+            ("dz/dmu = 1", grad_mu is not None and torch.allclose(grad_mu, torch.ones_like(grad_mu)),
+             "expected dz/dmu = 1 for every sample, got " + ("no gradient" if grad_mu is None else
+                                                             f"values from {grad_mu.min():.3f} to {grad_mu.max():.3f}")),
+            ("dz/dlogvar = (z - mu) / 2",
+             grad_logvar is not None and torch.allclose(grad_logvar, (z.detach() - mu) / 2, atol=1e-4),
+             "no gradient reaches logvar" if grad_logvar is None else
+             "the gradient with respect to logvar is not (z - mu)/2; is sigma = exp(logvar / 2)?"),
+        ]
+
+    samples = (mu.expand(n, 3).clone().requires_grad_(), logvar.expand(n, 3).clone().requires_grad_())
+    return _run("reparameterize", fn, {"samples": samples}, judge, seed=0)
 
 
-def _standard_normal_cdf(t):
-    return 0.5 * (1 + math.erf(t / math.sqrt(2)))
+def _step(z):
+    """1 where z > 0, else 0: its derivative is 0 almost everywhere."""
+    return (z > 0).to(z.dtype)
+
+
+# d/dmu E[f(z)], z ~ N(mu, sigma^2), in closed form
+_EXACT_GRADIENT = {
+    torch.sin: lambda mu, sigma: math.cos(mu) * math.exp(-sigma**2 / 2),  # E[sin z] = sin(mu) exp(-sigma^2/2)
+    _step: lambda mu, sigma: math.exp(-0.5 * (mu / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi)),  # P(z > 0)' = N(0; mu, sigma^2)
+}
 
 
 def score_function_gradient(fn, n=200_000):
@@ -226,40 +241,21 @@ def score_function_gradient(fn, n=200_000):
     Checked on f(z) = sin(z) and on a step f(z) = 1 if z > 0 else 0, which has no useful
     derivative: the pathwise estimator gives 0 there, the score function still works.
     """
-    title = "score_function_gradient"
-    report = _Report(title)
     cases = {
-        "f = sin, mu = 0.5, sigma = 1": (torch.sin, 0.5, 1.0,
-                                         math.cos(0.5) * math.exp(-0.5), 1.0),
-        "f = sin, mu = -1, sigma = 0.5": (torch.sin, -1.0, 0.5,
-                                          math.cos(-1.0) * math.exp(-0.125), 1.0 / 0.5),
-        "f = step (z > 0), mu = 0.3, sigma = 1.5": (lambda z: (z > 0).to(z.dtype), 0.3, 1.5,
-                                                   math.exp(-0.5 * (0.3 / 1.5) ** 2) / (1.5 * math.sqrt(2 * math.pi)),
-                                                   1.0 / 1.5),
+        "f = sin, mu = 0.5, sigma = 1": (torch.sin, 0.5, 1.0, n),
+        "f = sin, mu = -1, sigma = 0.5": (torch.sin, -1.0, 0.5, n),
+        "f = step (z > 0), mu = 0.3, sigma = 1.5": (_step, 0.3, 1.5, n),
     }
-    for name, (f, mu, sigma, expected, per_sample_std) in cases.items():
-        torch.manual_seed(0)
-        status, got = _attempt(name, fn, f, mu, sigma, n)
-        if status == "todo":
-            return _not_attempted(title)
-        if status == "error":
-            report.case(name, False, got)
-            continue
-        got = _numbers(got)
-        if got.numel() != 1:
-            report.case(name, False, f"expected one number, got shape {tuple(got.shape)}; average over the samples")
-            continue
-        got = got.item()
-        # |f| <= 1, so one sample's estimate f(z)(z - mu)/sigma^2 has a standard deviation below 1/sigma
-        tolerance = 6 * per_sample_std / math.sqrt(n)
-        hint = ""
-        if abs(got) < tolerance and abs(expected) > tolerance:
-            hint = " (0 is what the pathwise estimator gives for a step function: use f(z) * d log q(z) / d mu)"
-        elif sigma != 1 and abs(got - expected * sigma) < tolerance:
-            hint = " (off by a factor sigma: d log q / d mu = (z - mu) / sigma^2)"
-        report.case(name, abs(got - expected) < tolerance,
-                    f"expected {expected:.4f} (exact), got {got:.4f}, allowed Monte Carlo error {tolerance:.4f}{hint}")
-    return report.finish()
+    exact = lambda f, mu, sigma, n: _EXACT_GRADIENT[f](mu, sigma)
+    wrong_forms = {
+        "0 is what the pathwise estimator gives for a step function: use f(z) * d log q(z) / d mu":
+            lambda f, mu, sigma, n: 0.0,
+        "off by a factor sigma: d log q / d mu = (z - mu) / sigma^2": lambda f, mu, sigma, n: exact(f, mu, sigma, n) * sigma,
+    }
+    # |f| <= 1, so one sample's estimate f(z)(z - mu)/sigma^2 has a standard deviation below 1/sigma
+    monte_carlo_error = lambda f, mu, sigma, n: 6 / (sigma * math.sqrt(n))
+    return _run("score_function_gradient", fn, cases, _compare(
+        exact, wrong_forms, "average over the samples", monte_carlo_error=monte_carlo_error), seed=0)
 
 
 # ------------------------------------------------------------------------ notebook 04
@@ -267,8 +263,6 @@ def score_function_gradient(fn, n=200_000):
 
 def kl_closed_form(fn):
     """fn(mu, logvar) -> KL(N(mu, exp(logvar)) || N(0, I)) per example, summed over the last dimension."""
-    title = "kl_closed_form"
-    report = _Report(title)
     cases = {
         "q equals the prior (mu = 0, sigma = 1)": ([[0.0]], [[0.0]]),
         "mu = 1, sigma = 1": ([[1.0]], [[0.0]]),
@@ -277,6 +271,8 @@ def kl_closed_form(fn):
         "3 dimensions, summed": ([[0.5, -1.0, 2.0]], [[0.3, -0.7, 1.2]]),
         "a batch of 2 examples": ([[0.5, -1.0], [0.0, 2.0]], [[0.3, -0.7], [0.0, -1.0]]),
     }
+    cases = {name: (torch.tensor(m, dtype=torch.float64), torch.tensor(lv, dtype=torch.float64))
+             for name, (m, lv) in cases.items()}
     wrong_forms = {
         "the sign is flipped: KL = +1/2 (mu^2 + sigma^2 - log sigma^2 - 1), never negative":
             lambda m, lv: -kl_standard_normal(m, lv),
@@ -286,61 +282,15 @@ def kl_closed_form(fn):
             lambda m, lv: kl_standard_normal(m, lv) / m.shape[-1],
         "the factor 1/2 is missing": lambda m, lv: 2 * kl_standard_normal(m, lv),
     }
-    for name, (m, lv) in cases.items():
-        m, lv = torch.tensor(m, dtype=torch.float64), torch.tensor(lv, dtype=torch.float64)
-        status, got = _attempt(name, fn, m.clone(), lv.clone())
-        if status == "todo":
-            return _not_attempted(title)
-        if status == "error":
-            report.case(name, False, got)
-            continue
-        expected = kl_standard_normal(m, lv)
-        got = _numbers(got)
-        if got.shape != expected.shape:
-            report.case(name, False, f"expected shape {tuple(expected.shape)} (one KL per example), got "
-                        f"{tuple(got.shape)}; sum over the last dimension only")
-            continue
-        ok = torch.allclose(got, expected, atol=1e-5)
-        hint = next((f" ({why})" for why, wrong in wrong_forms.items()
-                     if not ok and torch.allclose(got, wrong(m, lv), atol=1e-5)), "")
-        report.case(name, ok, f"expected {_fmt(expected)}, got {_fmt(got)}{hint}")
-    return report.finish()
+    return _run("kl_closed_form", fn, cases, _compare(
+        kl_standard_normal, wrong_forms, "one KL per example: sum over the last dimension only", atol=1e-5))
 
 
-# --- notebooks 05-07 (appended by the notebooks 05-07 helper)
-
-
-def _check_forms(title, fn, cases, expected_fn, wrong_forms, shape_hint, atol=1e-4):
-    """Shared loop: run fn on each case, compare with expected_fn, name a known wrong form if it matches."""
-    report = _Report(title)
-    for name, args in cases.items():
-        status, got = _attempt(name, fn, *(a.clone() if torch.is_tensor(a) else a for a in args))
-        if status == "todo":
-            return _not_attempted(title)
-        if status == "error":
-            report.case(name, False, got)
-            continue
-        expected = _numbers(expected_fn(*args))
-        got = _numbers(got)
-        if got.shape != expected.shape:
-            report.case(name, False, f"expected shape {tuple(expected.shape)}, got {tuple(got.shape)}; {shape_hint}")
-            continue
-        ok = bool(torch.allclose(got, expected, atol=atol, rtol=1e-5))
-        hint = ""
-        if not ok:
-            if not torch.isfinite(got).all():
-                hint = " (your result is not finite: see the hint in the exercise)"
-            for why, wrong in wrong_forms.items():
-                candidate = _numbers(wrong(*args))
-                if candidate.shape == got.shape and torch.allclose(got, candidate, atol=atol, rtol=1e-5):
-                    hint = f" ({why})"
-                    break
-        report.case(name, ok, f"expected {_fmt(expected)}, got {_fmt(got)}{hint}")
-    return report.finish()
+# ------------------------------------------------------------------------ notebook 05
 
 
 def vae_loss(fn):
-    """Notebook 05: fn(logits, x, mu, logvar) -> per-image negative ELBO (one sample of z).
+    """fn(logits, x, mu, logvar) -> per-image negative ELBO (one sample of z).
 
     logits: (N, 1, H, W) decoder outputs for the sampled z; x: (N, 1, H, W) binary images;
     mu, logvar: (N, d). Expected: binary cross-entropy summed over pixels + KL summed over d.
@@ -370,13 +320,16 @@ def vae_loss(fn):
         "the KL term is missing": lambda lg, x, m, lv: bce(lg, x),
         "the reconstruction term is missing": lambda lg, x, m, lv: kl_standard_normal(m, lv),
     }
-    return _check_forms("vae_loss", fn, cases, lambda lg, x, m, lv: bce(lg, x) + kl_standard_normal(m, lv),
-                        wrong_forms, "return one loss per image: sum over pixels and latent dimensions, "
-                        "not over the batch")
+    return _run("vae_loss", fn, cases, _compare(
+        lambda lg, x, m, lv: bce(lg, x) + kl_standard_normal(m, lv), wrong_forms,
+        "return one loss per image: sum over pixels and latent dimensions, not over the batch"))
+
+
+# ------------------------------------------------------------------------ notebook 06
 
 
 def active_unit_count(fn):
-    """Notebook 06: fn(mu, threshold) -> how many columns of mu (N, d) have a variance over
+    """fn(mu, threshold) -> how many columns of mu (N, d) have a variance over
     the N images above threshold (Burda et al.'s active units)."""
     generator = torch.Generator().manual_seed(6)
     scales = torch.tensor([2.0, 0.5, 0.2, 0.08, 0.05, 0.001], dtype=torch.float64)
@@ -395,12 +348,15 @@ def active_unit_count(fn):
         "you compared the mean of mu with the threshold; activity is how much mu varies across images":
             lambda m, t: float((m.mean(dim=0).abs() > t).sum()),
     }
-    return _check_forms("active_unit_count", lambda m, t: float(fn(m, t)), cases, count, wrong_forms,
-                        "return a single number", atol=1e-9)
+    return _run("active_unit_count", lambda m, t: float(fn(m, t)), cases,
+                _compare(count, wrong_forms, "return a single number", atol=1e-9))
+
+
+# ------------------------------------------------------------------------ notebook 07
 
 
 def log_mean_exp(fn):
-    """Notebook 07: fn(log_weights (k, N)) -> (N,) log(1/k sum_i exp(log_weights[i])), computed stably."""
+    """fn(log_weights (k, N)) -> (N,) log(1/k sum_i exp(log_weights[i])), computed stably."""
     generator = torch.Generator().manual_seed(7)
     cases = {
         "k = 2, one image": (torch.tensor([[0.0], [math.log(3.0)]], dtype=torch.float64),),
@@ -416,8 +372,8 @@ def log_mean_exp(fn):
         "you reduced over the images (dim=1); reduce over the k samples (dim=0)":
             lambda w: torch.logsumexp(w, dim=1) - math.log(w.shape[1]),
     }
-    return _check_forms("log_mean_exp", fn, cases, expected, wrong_forms,
-                        "return one value per image: reduce over the k samples (dim=0)", atol=1e-6)
+    return _run("log_mean_exp", fn, cases, _compare(
+        expected, wrong_forms, "return one value per image: reduce over the k samples (dim=0)", atol=1e-6))
 
 
 # ------------------------------------------------------------------------ notebook 11

@@ -1,34 +1,42 @@
-"""Image datasets as plain tensors: (N, C, H, W), float32, values in [0, 1].
+"""Image data sets as plain tensors: (N, C, H, W), float32, values in [0, 1].
 
-    load_dataset("digits")         8x8 digits shipped with scikit-learn: works offline, always
-    load_dataset("mnist")          28x28 handwritten digits, read from the original IDX files
+    load_dataset("mnist")          28x28 handwritten digits (60,000 train, 10,000 test)
     load_dataset("fashion-mnist")  28x28 clothes, same format
-    load_dataset("auto")           MNIST if it is on disk or can be downloaded, else digits
+    load_dataset("frey-face")      20x28 grey-scale faces of one person (1,765 train, 200 test)
+    load_dataset("digits")         8x8 digits shipped with scikit-learn: works offline, always
+    load_dataset("auto")           MNIST if it can be found or downloaded, else the digits
+    load_dataset()                 the name in $VAE_LITE_DATASET, or "auto" when it is unset
     ImageData.from_arrays(...)     your own images
 
-MNIST-style files are looked for in: `root`, $VAE_LITE_DATA/<name>, the user cache
-directory, /usr/share/datasets/<name> (Debian's dataset-fashion-mnist), and only then
-downloaded, each file checked against its known MD5 and written atomically.
+The files of a data set are looked for in this order:
+
+    1. `root`, and root/<name>                    (when given)
+    2. $VAE_LITE_DATA/<name>                      (when set)
+    3. the repository's data/<name>               (a clone ships MNIST and Frey Face; a wheel does not)
+    4. the user cache, e.g. ~/.cache/vae_lite/<name>
+    5. /usr/share/datasets/<name>                 (Debian's dataset-fashion-mnist installs there)
+
+and only then downloaded (into `root` if it can be written, else the user cache), each file
+checked against its published MD5. The files shipped in the repository are checked the same way
+when read, so a damaged clone says so instead of training on garbage.
 """
 
-import glob
 import gzip
-import hashlib
 import os
-import socket
 import struct
-import tempfile
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-DATASETS = ("digits", "mnist", "fashion-mnist", "auto")
+from . import _files
+from ._files import _HOST, atomic_write  # noqa: F401  (checkpoint.py, its tests and the benchmarks still import these from here)
 
-# file name -> MD5 of the original .gz as published
-IDX_FILES = {
+DATASETS = ("mnist", "fashion-mnist", "frey-face", "digits", "auto")
+
+# data set -> {file name: MD5 of the file as published}
+FILES = {
     "mnist": {
         "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
         "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
@@ -41,6 +49,9 @@ IDX_FILES = {
         "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
         "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
     },
+    "frey-face": {
+        "frey_rawface.mat": "5aeb024d42b8a6091f30e5eb18c8a48d",
+    },
 }
 MIRRORS = {
     "mnist": [
@@ -52,10 +63,23 @@ MIRRORS = {
         "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
         "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",
     ],
+    "frey-face": [
+        "https://cs.nyu.edu/~roweis/data/",  # Sam Roweis' data page, where the paper points
+    ],
 }
-DOWNLOAD_TIMEOUT = 10  # seconds per mirror: an offline laptop should fall back quickly
+# The repository's data/ folder: only a clone has one (a wheel installs vae_lite/ alone).
+REPOSITORY = Path(__file__).resolve().parent.parent
+REPOSITORY_DATA_DIR = REPOSITORY / "data" if (REPOSITORY / "pyproject.toml").is_file() else None
 SYSTEM_DATA_DIR = Path("/usr/share/datasets")  # where Debian's dataset-* packages install
 TEST_BINARIZATION_SEED = 0  # one fixed binarized test set, so ELBOs of different runs compare
+
+# Frey Face has no published split. The faces are frames of one video, in order; a seeded
+# random permutation puts every expression in both sets (a block of the last frames would test
+# on expressions the model never saw). 200 test faces keep the test ELBO's standard error small
+# while training on 90 % of a small set. Neighbouring frames are near-copies, so a test face
+# usually has a close twin in training: expect test ELBOs closer to the training ones than on MNIST.
+FREY_FACE_SPLIT = dict(seed=0, test=200)
+FREY_FACE_SHAPE = (28, 20)  # rows, columns: each column of `ff` is one face, stored row by row
 
 
 class DataError(Exception):
@@ -154,7 +178,7 @@ def binarized_test_set(data):
     return binarize(data.test, torch.Generator().manual_seed(TEST_BINARIZATION_SEED))
 
 
-# ---------------------------------------------------------------------------- IDX files
+# ---------------------------------------------------------------------------- file formats
 
 IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
@@ -190,6 +214,29 @@ def read_idx(path):
     return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
 
+def read_frey_face(path):
+    """The faces in frey_rawface.mat as a uint8 array (1965, 28, 20).
+
+    The file holds one MATLAB matrix `ff` of shape (560, 1965): one column per face, each
+    column the 28 rows of 20 pixels one after the other.
+    """
+    from scipy.io import loadmat
+
+    path = Path(path)
+    fix = f"delete {path} and load again to fetch a fresh copy"
+    try:
+        ff = loadmat(path)["ff"]
+    except Exception as e:  # scipy raises ValueError, OSError or KeyError for a bad file
+        raise DataError(f"{path} is not a readable frey_rawface.mat ({type(e).__name__}: {e}); {fix}") from None
+    rows, columns = FREY_FACE_SHAPE
+    if ff.dtype != np.uint8 or ff.ndim != 2 or ff.shape[0] != rows * columns:
+        raise DataError(f"{path} should hold `ff`, uint8 of shape ({rows * columns}, N); "
+                        f"got {ff.dtype} of shape {ff.shape}; {fix}")
+    return ff.T.reshape(-1, rows, columns)  # (N, 28, 20)
+
+
+# ---------------------------------------------------------------------------- where files are
+
 def _cache_dir():
     try:
         import platformdirs
@@ -200,12 +247,14 @@ def _cache_dir():
 
 
 def search_dirs(name, root=None):
-    """Where the files of data set `name` are looked for, in order."""
+    """Where the files of data set `name` are looked for, in order (see the module docstring)."""
     dirs = []
     if root is not None:
         dirs += [Path(root), Path(root) / name]
     if os.environ.get("VAE_LITE_DATA"):
         dirs.append(Path(os.environ["VAE_LITE_DATA"]) / name)
+    if REPOSITORY_DATA_DIR is not None:
+        dirs.append(REPOSITORY_DATA_DIR / name)
     dirs += [_cache_dir() / name, SYSTEM_DATA_DIR / name]
     return dirs
 
@@ -218,138 +267,91 @@ def _find(directory, filename):
 
 
 def find_files(name, root=None):
-    """The directory holding all four files of `name` and their paths, or None."""
+    """The paths of all files of data set `name`, from the first folder that has them all, or None."""
     for directory in search_dirs(name, root):
-        paths = [_find(directory, f) for f in IDX_FILES[name]]
+        paths = [_find(directory, f) for f in FILES[name]]
         if all(paths):
             return paths
     return None
 
 
-def md5(path):
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def atomic_write(path, write):
-    """Call write(file) on a temporary file next to `path`, then rename it into place.
-
-    A crash or an error part-way leaves no half-written `path` behind. The temporary file
-    is named .<name>.<host>.<pid>.<random>.part; if the process is killed (so it cannot
-    clean up), the next atomic_write to `path` on this machine deletes the leftover.
-    """
-    path = Path(path)
-    _remove_leftovers(path)
-    prefix = f".{path.name}.{_HOST}.{os.getpid()}."
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            # mkstemp makes the file private (0o600); give it what open() would, so that a
-            # checkpoint or a download in a shared folder stays readable by the others
-            os.chmod(tmp, 0o666 & ~_UMASK)
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _current_umask():
-    mask = os.umask(0o022)  # the only portable way to read the umask is to set it and set it back
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-_HOST = socket.gethostname()
-
-
-def _remove_leftovers(path):
-    """Delete temporary files of `path` left by processes on this machine that no longer run."""
-    if os.name != "posix":  # os.kill(pid, 0) only asks "is it running?" on POSIX
-        return
-    prefix = f".{path.name}.{_HOST}."
-    for leftover in path.parent.glob(glob.escape(prefix) + "*.part"):
-        pid = leftover.name[len(prefix):].split(".")[0]
-        if pid.isdigit() and not _is_running(int(pid)):
-            leftover.unlink(missing_ok=True)
-
-
-def _is_running(pid):
-    try:
-        os.kill(pid, 0)  # signal 0: only checks that the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, under another user
-        return True
-    return True
-
-
-def _download_file(name, filename, directory):
-    expected = IDX_FILES[name][filename]
-    errors = []
-    for mirror in MIRRORS[name]:
-        url = mirror + filename
-        try:
-            with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
-                payload = response.read()
-        except Exception as e:  # any network failure: try the next mirror
-            errors.append(f"{url}: {e}")
+def _check_shipped(paths, name):
+    """The files the repository ships must be exactly the published ones: check their MD5s."""
+    for path in paths:
+        if REPOSITORY_DATA_DIR is None or path.parent != REPOSITORY_DATA_DIR / name:
             continue
-        got = hashlib.md5(payload).hexdigest()
+        expected, got = FILES[name].get(path.name), _files.file_md5(path)
         if got != expected:
-            errors.append(f"{url}: MD5 {got} does not match the expected {expected} (the file arrived "
-                          "damaged or the mirror changed it; it was not saved)")
-            continue
-        target = directory / filename
-        atomic_write(target, lambda f: f.write(payload))
-        return target
-    raise DataError(f"could not download {filename}:\n  " + "\n  ".join(errors))
+            raise DataError(
+                f"{path} is damaged: its MD5 is {got}, but the published file's is {expected} "
+                f"(data/README.md lists them). Restore it with `git checkout -- {path.relative_to(REPOSITORY)}` "
+                "(or clone the repository again); a file that begins 'version https://git-lfs' needs `git lfs pull`."
+            )
 
 
-def download(name, directory=None):
-    """Download the four files of `name` into `directory` (default: the user cache).
+def download_files(name, directory=None):
+    """Download the files of `name` into `directory` (default: the user cache); return their paths.
 
-    A file lock makes concurrent downloads (two kernels, one cache) end with one good copy.
+    Each file is checked against its published MD5 and written atomically; a file lock makes
+    concurrent downloads (two kernels, one cache) end with one good copy.
     """
-    from filelock import FileLock
-
     directory = Path(directory) if directory is not None else _cache_dir() / name
     directory.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(directory / ".download.lock")):
+    with _files.locked(directory):
         paths = []
-        for filename in IDX_FILES[name]:
+        for filename, md5 in FILES[name].items():
             existing = _find(directory, filename)  # another process may have fetched it meanwhile
-            paths.append(existing or _download_file(name, filename, directory))
+            paths.append(existing or _files.fetch([m + filename for m in MIRRORS[name]], md5, directory / filename))
         return paths
+
+
+def _download_somewhere(name, root):
+    """Download into `root` when given and writable, else into the user cache.
+
+    A read-only `root` (a class's shared data folder) that lacks the files is no reason to fail.
+    """
+    if root is not None and _can_write(Path(root)):
+        return download_files(name, root)
+    return download_files(name)
+
+
+def _can_write(directory):
+    while not directory.exists() and directory != directory.parent:
+        directory = directory.parent  # the folder would be created inside its nearest existing parent
+    return os.access(directory, os.W_OK)
 
 
 def _not_found_message(name, root, reason):
     places = "\n".join(f"  {d}" for d in search_dirs(name, root))
-    files = ", ".join(IDX_FILES[name])
+    files = ", ".join(FILES[name])
     debian = "\n  or on Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist" if name == "fashion-mnist" else ""
+    shipped = "\n  or, in a clone of the repository, restore its data/ folder (git checkout -- data)" \
+        if name in ("mnist", "frey-face") else ""
     return (
         f"{name} was not found ({reason}). Looked for {files} in:\n{places}\n"
-        f"Fix: copy the four files into one of those folders (or set VAE_LITE_DATA to a folder "
-        f"holding a '{name}' folder){debian},\n  or load with download=True while online, "
+        f"Fix: copy the files into one of those folders (or set VAE_LITE_DATA to a folder "
+        f"holding a '{name}' folder){debian}{shipped},\n  or load with download=True while online, "
         f"or use load_dataset('digits'), which works offline."
     )
 
 
-def _load_idx_dataset(name, root, download_ok):
+def _find_or_download(name, root, download_ok):
     paths = find_files(name, root)
     if paths is None:
         if not download_ok:
             raise DataError(_not_found_message(name, root, "download=False"))
         try:
-            paths = download(name, root if root is not None else None)
-        except (DataError, OSError) as e:
+            paths = _download_somewhere(name, root)
+        except OSError as e:
             raise DataError(_not_found_message(name, root, f"download failed: {e}")) from None
+    _check_shipped(paths, name)
+    return paths
+
+
+# ---------------------------------------------------------------------------- the data sets
+
+def _load_idx_dataset(name, root, download_ok):
+    paths = _find_or_download(name, root, download_ok)
     train_x, train_y, test_x, test_y = (read_idx(p) for p in paths)
     for images, labels, ip, lp in ((train_x, train_y, paths[0], paths[1]), (test_x, test_y, paths[2], paths[3])):
         if images.ndim != 3 or labels.ndim != 1:
@@ -359,6 +361,14 @@ def _load_idx_dataset(name, root, download_ok):
             raise DataError(f"{ip} holds {len(images)} images but {lp} holds {len(labels)} labels; "
                             f"one of them is from another data set or damaged: replace both")
     return ImageData.from_arrays(train_x, test_x, train_y, test_y, name=name)
+
+
+def _load_frey_face(root, download_ok):
+    (path,) = _find_or_download("frey-face", root, download_ok)
+    faces = torch.as_tensor(read_frey_face(path))  # (1965, 28, 20), uint8
+    order = torch.randperm(len(faces), generator=torch.Generator().manual_seed(FREY_FACE_SPLIT["seed"]))
+    test, train = order[:FREY_FACE_SPLIT["test"]], order[FREY_FACE_SPLIT["test"]:]
+    return ImageData.from_arrays(faces[train], faces[test], name="frey-face")
 
 
 def _load_digits():
@@ -373,10 +383,11 @@ def _load_digits():
 
 
 def load_dataset(name=None, *, root=None, download=True):
-    """Load a data set by name; see the module docstring for names and search places.
+    """Load a data set by name; see the module docstring for the names and search places.
 
-    name=None takes $VAE_LITE_DATASET, or "auto" when it is unset: so one variable
-    switches every notebook to another data set (e.g. VAE_LITE_DATASET=fashion-mnist).
+    name=None takes $VAE_LITE_DATASET (mnist, fashion-mnist, frey-face, digits or auto), or
+    "auto" when it is unset: one variable switches every notebook to another data set.
+    download=False never touches the network: files not found raise DataError.
     """
     if name is None:
         name = os.environ.get("VAE_LITE_DATASET") or "auto"
@@ -385,6 +396,8 @@ def load_dataset(name=None, *, root=None, download=True):
                          "or use ImageData.from_arrays for your own images")
     if name == "digits":
         return _load_digits()
+    if name == "frey-face":
+        return _load_frey_face(root, download)
     if name != "auto":
         return _load_idx_dataset(name, root, download)
     try:

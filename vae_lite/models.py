@@ -3,6 +3,7 @@
 The encoder and decoder are ordinary networks; what makes a VAE is what they output
 (a distribution q(z|x) = N(mu, sigma^2) instead of a point) and the objective it is trained
 with (objectives.elbo). Images are tensors of shape (N, C, H, W) with values in [0, 1].
+The networks (MLP or convolutional) and the argument checks are at the end of the file.
 """
 
 import math
@@ -18,118 +19,12 @@ ARCHS = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian")
 
 
-def _hidden_sizes(hidden):
-    sizes = (hidden,) if isinstance(hidden, int) else tuple(hidden)
-    if not sizes or any(not isinstance(h, int) or h <= 0 for h in sizes):
-        raise ValueError(f"hidden must be a positive int or a list of them, got {hidden!r}")
-    return sizes
-
-
-def mlp(sizes):
-    """Linear layers of the given sizes with ReLU between them (none after the last)."""
-    layers = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(n_in, n_out), nn.ReLU()]
-    return nn.Sequential(*layers[:-1])
-
-
-class MLPEncoder(nn.Module):
-    """image -> flatten -> hidden layers -> `out_features` numbers."""
-
-    def __init__(self, image_shape, hidden, out_features):
-        super().__init__()
-        self.net = mlp([math.prod(image_shape), *_hidden_sizes(hidden), out_features])
-
-    def forward(self, x):
-        return self.net(x.flatten(start_dim=-3))
-
-
-class MLPDecoder(nn.Module):
-    """z -> hidden layers -> one number per pixel, shaped as an image."""
-
-    def __init__(self, image_shape, hidden, latent_dim):
-        super().__init__()
-        self.image_shape = tuple(image_shape)
-        self.net = mlp([latent_dim, *reversed(_hidden_sizes(hidden)), math.prod(image_shape)])
-
-    def forward(self, z):
-        return self.net(z).unflatten(-1, self.image_shape)
-
-
-class ConvEncoder(nn.Module):
-    """Two stride-2 convolutions (each halves height and width), then an MLP."""
-
-    def __init__(self, image_shape, hidden, out_features, channels=(32, 64)):
-        super().__init__()
-        c, h, w = image_shape
-        self.convs = nn.Sequential(
-            nn.Conv2d(c, channels[0], 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(channels[0], channels[1], 3, stride=2, padding=1), nn.ReLU(),
-        )
-        with torch.no_grad():
-            self.feature_shape = tuple(self.convs(torch.zeros(1, c, h, w)).shape[1:])
-        self.head = mlp([math.prod(self.feature_shape), *_hidden_sizes(hidden), out_features])
-
-    def forward(self, x):
-        batch_shape = x.shape[:-3]
-        features = self.convs(x.reshape(-1, *x.shape[-3:])).flatten(start_dim=1)
-        return self.head(features).reshape(*batch_shape, -1)
-
-
-class ConvDecoder(nn.Module):
-    """The encoder in reverse: an MLP, then two transposed convolutions back to full size."""
-
-    def __init__(self, image_shape, hidden, latent_dim, channels=(32, 64)):
-        super().__init__()
-        c, h, w = image_shape
-        self.image_shape = tuple(image_shape)
-        self.feature_shape = (channels[1], (h + 3) // 4, (w + 3) // 4)
-        self.half_size = ((h + 1) // 2, (w + 1) // 2)
-        self.head = nn.Sequential(
-            mlp([latent_dim, *reversed(_hidden_sizes(hidden)), math.prod(self.feature_shape)]),
-            nn.ReLU(),
-        )
-        self.up1 = nn.ConvTranspose2d(channels[1], channels[0], 3, stride=2, padding=1)
-        self.up2 = nn.ConvTranspose2d(channels[0], c, 3, stride=2, padding=1)
-
-    def forward(self, z):
-        batch_shape = z.shape[:-1]
-        features = self.head(z.reshape(-1, z.shape[-1])).unflatten(-1, self.feature_shape)
-        # output_size undoes the rounding of the stride-2 convolutions for odd sizes
-        hidden = torch.relu(self.up1(features, output_size=self.half_size))
-        out = self.up2(hidden, output_size=self.image_shape[1:])
-        return out.reshape(*batch_shape, *self.image_shape)
-
-
-def make_encoder(arch, image_shape, hidden, out_features):
-    return {"mlp": MLPEncoder, "conv": ConvEncoder}[arch](image_shape, hidden, out_features)
-
-
-def make_decoder(arch, image_shape, hidden, latent_dim):
-    return {"mlp": MLPDecoder, "conv": ConvDecoder}[arch](image_shape, hidden, latent_dim)
-
-
 class _ImageModel(nn.Module):
-    """What the Autoencoder and the VAE share: argument checks, the decoder and its likelihood."""
+    """What the Autoencoder and the VAE share: the decoder, its likelihood, and sampling."""
 
     def __init__(self, image_shape, latent_dim, hidden, arch, likelihood, gaussian_std):
         super().__init__()
-        image_shape = tuple(int(s) for s in image_shape)
-        if len(image_shape) == 2:
-            image_shape = (1, *image_shape)
-        if len(image_shape) != 3 or min(image_shape) <= 0:
-            raise ValueError(
-                f"image_shape must be (C, H, W) or (H, W) with positive sizes, got {image_shape}; "
-                "use data.image_shape"
-            )
-        if not isinstance(latent_dim, int) or latent_dim <= 0:
-            raise ValueError(f"latent_dim must be a positive int, got {latent_dim!r}")
-        if arch not in ARCHS:
-            raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
-        if likelihood not in LIKELIHOODS:
-            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
-        if gaussian_std is not None and not gaussian_std > 0:
-            raise ValueError(f"gaussian_std must be positive, or None to learn it; got {gaussian_std!r}")
+        image_shape = _check_arguments(image_shape, latent_dim, arch, likelihood, gaussian_std)
         self.config = dict(
             image_shape=list(image_shape), latent_dim=latent_dim,
             hidden=hidden if isinstance(hidden, int) else list(_hidden_sizes(hidden)),
@@ -157,6 +52,16 @@ class _ImageModel(nn.Module):
             return bernoulli_log_likelihood(out, x)
         return gaussian_log_likelihood(torch.sigmoid(out), x, self.log_std)
 
+    @torch.inference_mode()
+    def sample(self, n, generator=None):
+        """New images: z ~ p(z) = N(0, I), decoded to the decoder's mean image.
+
+        A VAE is trained so that its codes of the data look like draws from N(0, I); a plain
+        Autoencoder is not, which makes it a poor generator (notebook 01).
+        """
+        z = torch.randn(n, self.latent_dim, generator=generator).to(self.device)
+        return self.decode(z)
+
     @property
     def device(self):
         return next(self.parameters()).device
@@ -176,16 +81,10 @@ class Autoencoder(_ImageModel):
     def forward(self, x):
         return self.decode(self.encode(x))
 
-    def loss(self, x, beta=1.0):
-        """Per-example reconstruction error in nats; the AE has no KL term."""
+    def loss(self, x):
+        """Per-example reconstruction error in nats; the AE has no KL term, so no KL weight beta."""
         reconstruction = self.log_likelihood(x, self.encode(x))
         return -reconstruction, {"reconstruction": reconstruction}
-
-    @torch.inference_mode()
-    def sample(self, n, generator=None):
-        """Decode z ~ N(0, I), as if the AE were a generator (it is a poor one: see notebook 01)."""
-        z = torch.randn(n, self.latent_dim, generator=generator).to(self.device)
-        return self.decode(z)
 
 
 class VAE(_ImageModel):
@@ -209,12 +108,6 @@ class VAE(_ImageModel):
         """Per-example negative beta-ELBO: -reconstruction + beta * KL (note the plus)."""
         terms = elbo(self, x, beta=beta)
         return -terms.elbo, {"reconstruction": terms.reconstruction, "kl": terms.kl}
-
-    @torch.inference_mode()
-    def sample(self, n, generator=None):
-        """New images: z ~ p(z) = N(0, I), decoded to the decoder's mean image."""
-        z = torch.randn(n, self.latent_dim, generator=generator).to(self.device)
-        return self.decode(z)
 
 
 class LinearGaussian(nn.Module):
@@ -252,6 +145,128 @@ class LinearGaussian(nn.Module):
         """log p(x), exactly."""
         cov = torch.outer(self.w, self.w) + self.s**2 * torch.eye(len(self.w), dtype=self.w.dtype)
         return torch.distributions.MultivariateNormal(self.b, cov).log_prob(x)
+
+
+# ---------------------------------------------------------------------- the networks
+# Each takes any number of leading batch dimensions: x (..., C, H, W) or z (..., latent_dim),
+# as elbo(samples=k) and iw_log_likelihood pass z of shape (k, N, latent_dim).
+
+
+def mlp(sizes):
+    """Linear layers of the given sizes with ReLU between them (none after the last)."""
+    layers = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
+
+
+class MLPEncoder(nn.Module):
+    """image -> flatten -> hidden layers -> `out_features` numbers."""
+
+    def __init__(self, image_shape, hidden, out_features):
+        super().__init__()
+        self.net = mlp([math.prod(image_shape), *_hidden_sizes(hidden), out_features])
+
+    def forward(self, x):
+        return self.net(x.flatten(start_dim=-3))  # (..., C, H, W) -> (..., C*H*W) -> (..., out_features)
+
+
+class MLPDecoder(nn.Module):
+    """z -> hidden layers -> one number per pixel, shaped as an image."""
+
+    def __init__(self, image_shape, hidden, latent_dim):
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        self.net = mlp([latent_dim, *reversed(_hidden_sizes(hidden)), math.prod(image_shape)])
+
+    def forward(self, z):
+        return self.net(z).unflatten(-1, self.image_shape)  # (..., C*H*W) -> (..., C, H, W)
+
+
+class ConvEncoder(nn.Module):
+    """Two stride-2 convolutions (each halves height and width), then an MLP."""
+
+    def __init__(self, image_shape, hidden, out_features, channels=(32, 64)):
+        super().__init__()
+        c, h, w = image_shape
+        self.convs = nn.Sequential(
+            nn.Conv2d(c, channels[0], 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(channels[0], channels[1], 3, stride=2, padding=1), nn.ReLU(),
+        )
+        with torch.no_grad():
+            self.feature_shape = tuple(self.convs(torch.zeros(1, c, h, w)).shape[1:])  # (64, H/4, W/4) rounded up
+        self.head = mlp([math.prod(self.feature_shape), *_hidden_sizes(hidden), out_features])
+
+    def forward(self, x):
+        batch_shape = x.shape[:-3]  # (...), e.g. (N,) or (k, N)
+        x = x.reshape(-1, *x.shape[-3:])  # (B, C, H, W), B = all leading dimensions in one
+        features = self.convs(x).flatten(start_dim=1)  # (B, 64, H/4, W/4) -> (B, 64*H/4*W/4)
+        return self.head(features).reshape(*batch_shape, -1)  # (B, out_features) -> (..., out_features)
+
+
+class ConvDecoder(nn.Module):
+    """The encoder in reverse: an MLP, then two transposed convolutions back to full size."""
+
+    def __init__(self, image_shape, hidden, latent_dim, channels=(32, 64)):
+        super().__init__()
+        c, h, w = image_shape
+        self.image_shape = tuple(image_shape)
+        self.feature_shape = (channels[1], (h + 3) // 4, (w + 3) // 4)
+        self.half_size = ((h + 1) // 2, (w + 1) // 2)
+        self.head = nn.Sequential(
+            mlp([latent_dim, *reversed(_hidden_sizes(hidden)), math.prod(self.feature_shape)]),
+            nn.ReLU(),
+        )
+        self.up1 = nn.ConvTranspose2d(channels[1], channels[0], 3, stride=2, padding=1)
+        self.up2 = nn.ConvTranspose2d(channels[0], c, 3, stride=2, padding=1)
+
+    def forward(self, z):
+        batch_shape = z.shape[:-1]  # (...), e.g. (N,) or (k, N)
+        z = z.reshape(-1, z.shape[-1])  # (B, latent_dim)
+        features = self.head(z).unflatten(-1, self.feature_shape)  # (B, 64*H/4*W/4) -> (B, 64, H/4, W/4)
+        # output_size undoes the rounding of the stride-2 convolutions for odd sizes
+        hidden = torch.relu(self.up1(features, output_size=self.half_size))  # (B, 32, H/2, W/2)
+        out = self.up2(hidden, output_size=self.image_shape[1:])  # (B, C, H, W)
+        return out.reshape(*batch_shape, *self.image_shape)  # (..., C, H, W)
+
+
+def make_encoder(arch, image_shape, hidden, out_features):
+    return {"mlp": MLPEncoder, "conv": ConvEncoder}[arch](image_shape, hidden, out_features)
+
+
+def make_decoder(arch, image_shape, hidden, latent_dim):
+    return {"mlp": MLPDecoder, "conv": ConvDecoder}[arch](image_shape, hidden, latent_dim)
+
+
+# ---------------------------------------------------------------------- argument checks
+
+
+def _check_arguments(image_shape, latent_dim, arch, likelihood, gaussian_std):
+    """The image shape as (C, H, W); a clear error for any argument that cannot work."""
+    image_shape = tuple(int(s) for s in image_shape)
+    if len(image_shape) == 2:
+        image_shape = (1, *image_shape)
+    if len(image_shape) != 3 or min(image_shape) <= 0:
+        raise ValueError(
+            f"image_shape must be (C, H, W) or (H, W) with positive sizes, got {image_shape}; "
+            "use data.image_shape"
+        )
+    if not isinstance(latent_dim, int) or latent_dim <= 0:
+        raise ValueError(f"latent_dim must be a positive int, got {latent_dim!r}")
+    if arch not in ARCHS:
+        raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+    if gaussian_std is not None and not gaussian_std > 0:
+        raise ValueError(f"gaussian_std must be positive, or None to learn it; got {gaussian_std!r}")
+    return image_shape
+
+
+def _hidden_sizes(hidden):
+    sizes = (hidden,) if isinstance(hidden, int) else tuple(hidden)
+    if not sizes or any(not isinstance(h, int) or h <= 0 for h in sizes):
+        raise ValueError(f"hidden must be a positive int or a list of them, got {hidden!r}")
+    return sizes
 
 
 # ------------------------------------------------- notebook 11: the conditional VAE

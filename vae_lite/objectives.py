@@ -34,11 +34,13 @@ def kl_standard_normal(mu, logvar):
 
 
 def kl_normal(mu_q, logvar_q, mu_p, logvar_p):
-    """KL(N(mu_q, sigma_q^2) || N(mu_p, sigma_p^2)) for diagonal Gaussians, summed over dimensions."""
-    log_var_ratio = logvar_q - logvar_p
-    mean_term = (mu_q - mu_p).pow(2) / logvar_p.exp()
-    # var_ratio - 1 - log(var_ratio), with expm1 so that rounding never makes it negative
-    return 0.5 * (log_var_ratio.expm1() - log_var_ratio + mean_term).sum(dim=-1)
+    """KL(N(mu_q, sigma_q^2) || N(mu_p, sigma_p^2)) for diagonal Gaussians, summed over dimensions.
+
+    A KL does not change when both distributions are shifted and scaled alike. Shifting by
+    -mu_p and dividing by sigma_p turns p into N(0, I) and q into N((mu_q - mu_p) / sigma_p,
+    sigma_q^2 / sigma_p^2), so this is the KL to the standard normal, of those.
+    """
+    return kl_standard_normal((mu_q - mu_p) * torch.exp(-0.5 * logvar_p), logvar_q - logvar_p)
 
 
 def log_normal(x, mu, logvar):
@@ -76,32 +78,51 @@ class ELBO(NamedTuple):
     kl: torch.Tensor
 
 
-def elbo(model, x, beta=1.0, samples=1, generator=None):
+def elbo(model, x, beta=1.0, samples=1, generator=None, y=None):
     """The evidence lower bound of each example in x, and its two terms.
 
     `reconstruction` is a Monte Carlo estimate of E_q[log p(x|z)] with `samples` draws of z;
     `kl` is exact. With beta != 1 the `elbo` field is the beta-weighted objective
     reconstruction - beta * kl, which is a bound on log p(x) only for beta >= 1.
+    y: the labels, for a conditional model (q(z|x, y) and p(x|z, y)).
     """
-    mu, logvar = model.encode(x)
+    labels = () if y is None else (y,)
+    mu, logvar = model.encode(x, *labels)
     z = reparameterize(mu.expand(samples, *mu.shape), logvar.expand(samples, *logvar.shape), generator)
-    reconstruction = model.log_likelihood(x, z).mean(dim=0)
+    reconstruction = model.log_likelihood(x, z, *labels).mean(dim=0)
     kl = kl_standard_normal(mu, logvar)
     return ELBO(reconstruction - beta * kl, reconstruction, kl)
 
 
-def iw_log_likelihood(model, x, k=5000, batch_size=None, max_elements=2**25, generator=None):
+def log_weights(model, x, k, generator=None, y=None):
+    """The log importance weights of k draws z_i ~ q(z|x) for each example: shape (k, N).
+
+        log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x)
+
+    Their mean is a Monte Carlo estimate of the ELBO; the log of their mean (of exp) estimates
+    log p(x) (iw_log_likelihood). y: the labels, for a conditional model.
+    """
+    labels = () if y is None else (y,)
+    mu, logvar = model.encode(x, *labels)
+    z = reparameterize(mu.expand(k, *mu.shape), logvar.expand(k, *logvar.shape), generator)  # (k, N, d)
+    log_p_x_given_z = model.log_likelihood(x, z, *labels)
+    log_p_z = log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
+    log_q_z = log_normal(z, mu, logvar)
+    return log_p_x_given_z + log_p_z - log_q_z
+
+
+def iw_log_likelihood(model, x, k=5000, batch_size=None, max_elements=2**25, generator=None, y=None):
     """Importance-weighted estimate of log p(x) (Burda et al., 2015), one value per example.
 
         log p(x) ~= log 1/k sum_i p(x|z_i) p(z_i) / q(z_i|x),   z_i ~ q(z|x)
 
     It is a lower bound on log p(x) in expectation that tightens as k grows (k=1 is the
-    ELBO). Work is split into chunks of examples and samples so that no intermediate
-    tensor holds more than about `max_elements` numbers (2**25 floats = 128 MB).
+    ELBO). log_weights computes the terms; here the work is only split into chunks of
+    examples and samples so that no intermediate tensor holds more than about `max_elements`
+    numbers (2**25 floats = 128 MB).
     """
     x = torch.as_tensor(x)
-    pixels = x[0].numel()
-    per_chunk = max(1, max_elements // pixels)
+    per_chunk = max(1, max_elements // x[0].numel())
     if batch_size is None:
         batch_size = max(1, min(len(x), per_chunk // min(k, per_chunk)))
     samples_per_chunk = max(1, per_chunk // batch_size)
@@ -109,14 +130,8 @@ def iw_log_likelihood(model, x, k=5000, batch_size=None, max_elements=2**25, gen
     with torch.inference_mode():
         for start in range(0, len(x), batch_size):
             xb = x[start:start + batch_size]
-            mu, logvar = model.encode(xb)
-            log_weights = []
-            for done in range(0, k, samples_per_chunk):
-                n = min(samples_per_chunk, k - done)
-                z = reparameterize(mu.expand(n, *mu.shape), logvar.expand(n, *logvar.shape), generator)
-                log_prior = log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
-                log_q = log_normal(z, mu, logvar)
-                log_weights.append(model.log_likelihood(xb, z) + log_prior - log_q)
-            log_weights = torch.cat(log_weights, dim=0)
-            results.append(torch.logsumexp(log_weights, dim=0) - math.log(k))
+            yb = None if y is None else y[start:start + batch_size]
+            weights = torch.cat([log_weights(model, xb, min(samples_per_chunk, k - done), generator, yb)
+                                 for done in range(0, k, samples_per_chunk)])  # (k, batch)
+            results.append(torch.logsumexp(weights, dim=0) - math.log(k))
     return torch.cat(results)

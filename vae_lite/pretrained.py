@@ -11,8 +11,9 @@ model of the same configuration and training, not the same weights.)
 
 If that file is missing (an install without package data), default_model trains the same
 model (about half a minute on 2 CPU cores) and caches it in the user cache folder.
-For any other data set (e.g. the 8x8 digits when MNIST is not available) it trains a
-model of the same shape on that data, since the MNIST weights would not fit.
+For any other data set (Fashion-MNIST, the 8x8 digits when MNIST is not available, your own
+images) it trains a model of the same shape on that data: the MNIST weights would not fit
+it, even where the images have MNIST's shape. The data set is told by its name, data.name.
 """
 
 from pathlib import Path
@@ -25,14 +26,13 @@ from .models import VAE
 from .train import fit
 
 CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "mnist_vae.pt"
-MNIST_SHAPE = (1, 28, 28)
 SETTINGS = dict(latent_dim=20, hidden=400)  # the package defaults
 EPOCHS = 10
 
 
 def default_model(data=None, device="cpu"):
     """The default VAE for `data` (MNIST when None): loaded if it was trained before, else trained now."""
-    if data is not None and tuple(data.image_shape) != MNIST_SHAPE:
+    if data is not None and data.name != "mnist":
         return _train(data, epochs=max(EPOCHS, 30_000 // len(data.train)), device=device)  # small data: more epochs
     for path in (CHECKPOINT, _cache_dir() / CHECKPOINT.name):
         if path.is_file():

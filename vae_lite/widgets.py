@@ -8,11 +8,11 @@
 Each explorer is an ipywidgets box. A slider change calls its `update()` method, which does
 all the work in the kernel (decoding under torch.inference_mode) and writes the results
 into Image and Label widgets; tests set a slider's value and read those back, no browser
-needed. Each explorer also offers a static PNG of itself, which viewers without a kernel
-(GitHub, nbviewer) show where the live widget would be.
+needed. Each explorer also offers a labelled static PNG of itself, which viewers without a
+kernel (GitHub, nbviewer) show where the live widget would be.
 
-The helpers kl_per_dimension and active_units (used to order the latent sliders) are the
-statistics notebook 06 discusses.
+The maths they show lives with the maths: vae_lite.latent (KL per dimension, encoder means),
+vae_lite.gradients (the two estimators) and vae_lite.objectives (the closed-form KL).
 """
 
 import base64
@@ -20,58 +20,21 @@ import io
 import math
 
 import ipywidgets as widgets
+import matplotlib as mpl
 import numpy as np
 import torch
 from matplotlib.figure import Figure  # not pyplot: these figures must never pop up by themselves
 from PIL import Image as PILImage
 
-from .data import ImageData
+from .gradients import pathwise_gradients, score_function_gradients
+from .latent import encoder_means_and_logvars, images_of, kl_per_dimension
+from .objectives import kl_standard_normal
+from .plots import PROJECTOR_STYLE, image_grid
 
-# ------------------------------------------------------------------- latent statistics
-
-
-def _test_images(data, limit=None):
-    """The images an explorer encodes: data.test of an ImageData, or a tensor of images."""
-    if isinstance(data, ImageData):
-        images = data.test if data.test is not None else data.train
-    else:
-        images = torch.as_tensor(data)
-    if images.ndim != 4:
-        raise ValueError(f"expected images of shape (N, C, H, W) or an ImageData, got shape {tuple(images.shape)}")
-    return images[:limit]
-
-
-@torch.inference_mode()
-def encoder_means_and_logvars(model, images, batch_size=1000):
-    """(mu, logvar) of q(z|x) for every image, computed in batches on the model's device."""
-    mus, logvars = [], []
-    for start in range(0, len(images), batch_size):
-        mu, logvar = model.encode(images[start:start + batch_size].to(model.device))
-        mus.append(mu.cpu())
-        logvars.append(logvar.cpu())
-    return torch.cat(mus), torch.cat(logvars)
-
-
-def kl_per_dimension(model, images):
-    """Mean over images of KL(q(z_d|x) || N(0, 1)) for each latent dimension d, in nats.
-
-    These add up to the KL term of the ELBO. A dimension whose KL is about 0 carries no
-    information about x: the encoder ignores x there and the decoder ignores that z_d.
-    """
-    mu, logvar = encoder_means_and_logvars(model, _test_images(images))
-    return (0.5 * (mu.pow(2) + logvar.exp() - logvar - 1)).mean(dim=0)
-
-
-def active_units(model, images, threshold=0.01):
-    """The number of latent dimensions the encoder uses, and the activity of each.
-
-    Burda et al. (2015): dimension d is active when Cov_x(E_q[z_d|x]) > 0.01, i.e. its
-    encoder mean changes with the input. Returns (count, activity per dimension).
-    """
-    mu, _ = encoder_means_and_logvars(model, _test_images(images))
-    activity = mu.var(dim=0)
-    return int((activity > threshold).sum()), activity
-
+# ~1000 px wide at 100 dpi with text of 12 pt or more, in the colour-blind-safe petroff10 palette,
+# whatever style the notebook has set
+STYLE = {**mpl.style.library["petroff10"], **PROJECTOR_STYLE}
+BLUE, ORANGE = STYLE["axes.prop_cycle"].by_key()["color"][:2]
 
 # ------------------------------------------------------------------------ rendering
 
@@ -90,19 +53,37 @@ def png_bytes(image, scale=4):
     return buffer.getvalue()
 
 
-def figure_png(figure):
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
+def figure_png(draw, *args, height=4.0, layout=None):
+    """PNG bytes of a 10 x `height` inch figure (1000 px wide) that draw(figure, *args) fills.
+
+    layout="constrained" fits the margins to the labels, at about twice the drawing time: for
+    the still pictures, drawn once; a live figure sets its margins itself.
+    """
+    with mpl.rc_context(STYLE):
+        figure = Figure(figsize=(10, height), layout=layout)
+        draw(figure, *args)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
     return buffer.getvalue()
 
 
-def _strip(images, gap=1):
-    """(N, H, W) images side by side with white gaps, as one (H, W') array."""
-    n, h, w = images.shape
-    strip = np.zeros((h, n * (w + gap) - gap), dtype=np.float32)
-    for i, image in enumerate(images):
-        strip[:, i * (w + gap):i * (w + gap) + w] = image
-    return strip
+def _images_figure(figure, images, ncols, column_labels, row_labels, title, xlabel=None):
+    """Images (N, C, H, W) tiled in rows of `ncols`, each column and row labelled."""
+    ax = figure.add_subplot()
+    ax.imshow(image_grid(images, ncols), cmap="gray_r", vmin=0, vmax=1)
+    h, w = images.shape[-2:]
+    ax.set_xticks([c * (w + 1) + (w - 1) / 2 for c in range(ncols)], column_labels)
+    ax.set_yticks([r * (h + 1) + (h - 1) / 2 for r in range(len(row_labels))], row_labels)
+    ax.tick_params(length=0)
+    ax.set_frame_on(False)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+
+
+def _decode(model, z):
+    """The decoder's mean images (..., C, H, W) for z (..., latent_dim), on the CPU."""
+    with torch.inference_mode():
+        return model.decode(z.to(model.device)).float().cpu()
 
 
 class Explorer(widgets.VBox):
@@ -137,7 +118,13 @@ def _slider(description, value, low, high, step, width="320px", continuous=True)
 
 
 class LatentExplorer(Explorer):
-    """One slider per latent dimension (largest KL first); the decoded image updates live."""
+    """Sliders for the latent dimensions of `model` that matter most, decoding live.
+
+    data: an ImageData or image tensor; its test images rank the dimensions by KL (largest
+    first) so the sliders that change the picture come first. start: an image whose encoder
+    mean sets the starting z (default: z = 0, the prior's mean). At most `max_sliders`
+    dimensions get a slider, from -limit to limit in steps of `step`; the rest stay fixed.
+    """
 
     def __init__(self, model, data=None, start=None, max_sliders=10, limit=3.0, step=0.05, scale=5,
                  images_for_kl=2000):
@@ -145,7 +132,7 @@ class LatentExplorer(Explorer):
         self.scale = scale
         latent_dim = model.latent_dim
         if data is not None:
-            self.kl = kl_per_dimension(model, _test_images(data, images_for_kl))
+            self.kl = kl_per_dimension(model, images_of(data, images_for_kl))
             order = torch.argsort(self.kl, descending=True)
         else:  # no data to measure KL on: keep the natural order
             self.kl = None
@@ -156,6 +143,7 @@ class LatentExplorer(Explorer):
         else:
             mu, _ = encoder_means_and_logvars(model, torch.as_tensor(start).reshape(1, *model.image_shape))
             self.start = mu[0]
+        self.start_name = "the encoding of the start image" if start is not None else "0"
         self.z = self.start.clone()
         self.sliders = []
         for d in self.dims:
@@ -170,7 +158,7 @@ class LatentExplorer(Explorer):
         self.reset_button.on_click(lambda _: self.reset())
         heading = "latent dimension (its KL in nats)" if self.kl is not None else "latent dimension"
         hidden = latent_dim - len(self.dims)
-        note = f"; the other {hidden} stay at {'the encoding' if start is not None else '0'}" if hidden else ""
+        note = f"; the other {hidden} stay at {self.start_name}" if hidden else ""
         controls = widgets.VBox([widgets.HTML(f"<b>{heading}</b>{note}"), *self.sliders, self.reset_button])
         super().__init__([widgets.HBox([controls, widgets.VBox([self.image, self.caption])])])
         self.last_moved = None
@@ -178,15 +166,11 @@ class LatentExplorer(Explorer):
             slider.observe(lambda change, d=d: self.update(d), names="value")
         self.update()
 
-    def decode(self, z):
-        with torch.inference_mode():
-            return self.model.decode(z.to(self.model.device).unsqueeze(0))[0, 0].float().cpu()
-
     def update(self, moved=None):
         """Read the sliders, decode z, show the image and a caption written by the kernel."""
         for d, slider in zip(self.dims, self.sliders):
             self.z[d] = slider.value
-        self.decoded = self.decode(self.z)
+        self.decoded = _decode(self.model, self.z.unsqueeze(0))[0, 0]  # (H, W)
         self.image.value = png_bytes(self.decoded, self.scale)
         if moved is not None:
             self.last_moved = moved
@@ -201,41 +185,31 @@ class LatentExplorer(Explorer):
             slider.value = round(float(self.start[d]) / slider.step) * slider.step
 
     def static_png(self, values=(-2, -1, 0, 1, 2), rows=5):
-        """What the first sliders do: one row per dimension, the slider at each of `values`."""
-        frames = []
-        for d in self.dims[:rows]:
-            for v in values:
-                z = self.z.clone()
-                z[d] = v
-                frames.append(self.decode(z).numpy())
-        h, w = frames[0].shape
-        grid = np.zeros((len(frames) // len(values) * (h + 1) - 1, len(values) * (w + 1) - 1), np.float32)
-        for i, frame in enumerate(frames):
-            r, c = divmod(i, len(values))
-            grid[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = frame
-        return png_bytes(grid, max(1, self.scale - 2))
-
-
-def latent_explorer(model, data=None, start=None, max_sliders=10, limit=3.0, scale=5):
-    """Sliders for the latent dimensions of `model` that matter most, decoding live.
-
-    data: an ImageData or image tensor; its test images rank the dimensions by KL (largest
-    first) so the sliders that change the picture come first. start: an image whose encoder
-    mean sets the starting z (default: z = 0, the prior's mean). At most `max_sliders`
-    dimensions get a slider; the rest stay fixed.
-    """
-    return LatentExplorer(model, data, start=start, max_sliders=max_sliders, limit=limit, scale=scale)
+        """What the first sliders do: one row per dimension, set to each of `values` in turn."""
+        dims = self.dims[:rows]
+        z = self.z.repeat(len(dims), len(values), 1)  # (rows, columns, latent_dim)
+        for row, d in enumerate(dims):
+            z[row, :, d] = torch.tensor(values, dtype=z.dtype)
+        images = _decode(self.model, z.flatten(0, 1))  # (rows * columns, C, H, W)
+        others = self.model.latent_dim - 1
+        title = f"latent explorer: each row sets one dimension to the value below;\nthe other {others} stay at " + (
+            "the current slider values" if self.last_moved is not None else self.start_name)
+        return figure_png(_images_figure, images, len(values), [f"{v:g}" for v in values], [f"z[{d}]" for d in dims],
+                          title, "value of the row's latent dimension", height=1.3 * len(dims) + 1.8, layout="constrained")
 
 
 # ------------------------------------------------------------ interpolation explorer
 
 
 class InterpolationExplorer(Explorer):
-    """z = (1 - t) mu(A) + t mu(B): decode points on the line between two encoded images."""
+    """A slider t from 0 to 1 that decodes z = (1 - t) mu(A) + t mu(B) for test images A and B.
+
+    data: an ImageData (its test images) or an image tensor; first, second: image indices.
+    """
 
     def __init__(self, model, data, first=0, second=1, scale=4):
         self.model = model.eval()
-        self.images = _test_images(data)
+        self.images = images_of(data)
         self.scale = scale
         last = len(self.images) - 1
         self.first = widgets.BoundedIntText(value=first, min=0, max=last, description="image A",
@@ -261,15 +235,11 @@ class InterpolationExplorer(Explorer):
             self._means_for, self._means = key, (mu[0], mu[1])
         return self._means
 
-    def decode(self, z):
-        with torch.inference_mode():
-            return self.model.decode(z.to(self.model.device))[..., 0, :, :].float().cpu()
-
     def update(self):
         mu_a, mu_b = self.means()
         t = self.t.value
         self.z = (1 - t) * mu_a + t * mu_b
-        self.decoded = self.decode(self.z.unsqueeze(0))[0]
+        self.decoded = _decode(self.model, self.z.unsqueeze(0))[0, 0]  # (H, W)
         self.image_a.value = png_bytes(self.images[self.first.value, 0], self.scale)
         self.image_b.value = png_bytes(self.images[self.second.value, 0], self.scale)
         self.image_t.value = png_bytes(self.decoded, self.scale)
@@ -277,20 +247,15 @@ class InterpolationExplorer(Explorer):
                               f"distance from mu(A) {torch.linalg.norm(self.z - mu_a).item():.2f}")
 
     def static_png(self, steps=8):
-        """Image A, the decodings at `steps` evenly spaced t, image B."""
+        """Image A, the decodings at `steps` evenly spaced t, image B; each labelled."""
         mu_a, mu_b = self.means()
-        t = torch.linspace(0, 1, steps).unsqueeze(1)
-        decoded = self.decode((1 - t) * mu_a + t * mu_b).numpy()
-        ends = self.images[[self.first.value, self.second.value], 0].numpy()
-        return png_bytes(_strip(np.concatenate([ends[:1], decoded, ends[1:]])), 2)
-
-
-def interpolation_explorer(model, data, first=0, second=1, scale=4):
-    """A slider t from 0 to 1 that decodes (1 - t) mu(A) + t mu(B) for test images A and B.
-
-    data: an ImageData (its test images) or an image tensor; first, second: image indices.
-    """
-    return InterpolationExplorer(model, data, first=first, second=second, scale=scale)
+        t = torch.linspace(0, 1, steps).unsqueeze(1)  # (steps, 1)
+        decoded = _decode(self.model, (1 - t) * mu_a + t * mu_b)  # (steps, C, H, W)
+        a, b = self.first.value, self.second.value
+        images = torch.cat([self.images[[a]], decoded, self.images[[b]]])
+        labels = ["A", *(f"t={v:.2f}" for v in t.squeeze(1).tolist()), "B"]
+        title = f"interpolation: z = (1 - t) mu(A) + t mu(B), A = test image {a}, B = test image {b}"
+        return figure_png(_images_figure, images, len(images), labels, [""], title, height=2.2, layout="constrained")
 
 
 # ----------------------------------------------------------------------- KL explorer
@@ -301,7 +266,8 @@ def _normal_density(x, mu, sigma):
 
 
 class KLExplorer(Explorer):
-    """KL(q || p) for q = N(mu, sigma^2) and the prior p = N(0, 1), as mu and sigma move."""
+    """Sliders for mu and sigma: the densities of q = N(mu, sigma^2) and p = N(0, 1), and
+    KL(q || p) in closed form next to a Monte Carlo estimate from `samples` draws of q."""
 
     def __init__(self, mu=1.0, sigma=0.5, samples=2000, seed=0):
         self.mu = _slider("mu", mu, -3.0, 3.0, 0.05, continuous=False)
@@ -309,17 +275,6 @@ class KLExplorer(Explorer):
         # the same standard-normal draws for every slider position (common random numbers),
         # so the Monte Carlo estimate moves smoothly instead of jittering
         self.eps = torch.randn(samples, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-        # the figure is drawn once; an update only moves its lines (redrawing axes is slow)
-        self.figure = Figure(figsize=(5.0, 2.6), dpi=80)
-        self.figure.subplots_adjust(left=0.08, right=0.98, bottom=0.17, top=0.88)
-        self.ax = self.figure.add_subplot()
-        self.x = np.linspace(-6, 6, 400)
-        self.ax.plot(self.x, _normal_density(self.x, 0, 1), color="gray", label="prior p(z) = N(0, 1)")
-        (self.q_line,) = self.ax.plot(self.x, self.x * 0, color="C0", label="q(z) = N(μ, σ²)")
-        self.q_fill = None
-        self.ax.set_xlabel("z")
-        self.ax.set_xlim(-6, 6)
-        self.ax.legend(loc="upper left", fontsize=8, frameon=False)
         self.image = widgets.Image(format="png")
         self.numbers = widgets.HTML()
         super().__init__([self.mu, self.sigma, self.image, self.numbers])
@@ -329,24 +284,30 @@ class KLExplorer(Explorer):
 
     def compute(self, mu, sigma):
         """(closed form, Monte Carlo estimate, its standard error) of KL(N(mu, sigma^2) || N(0, 1))."""
-        closed_form = 0.5 * (mu**2 + sigma**2 - math.log(sigma**2) - 1)
+        as_tensor = lambda v: torch.tensor([v], dtype=torch.float64)
+        closed_form = kl_standard_normal(as_tensor(mu), as_tensor(2 * math.log(sigma))).item()
         z = mu + sigma * self.eps  # samples from q
         log_q = -0.5 * self.eps**2 - math.log(sigma) - 0.5 * math.log(2 * math.pi)
         log_p = -0.5 * z**2 - 0.5 * math.log(2 * math.pi)
         ratio = log_q - log_p  # KL = E_q[log q(z) - log p(z)]
         return closed_form, ratio.mean().item(), (ratio.std() / math.sqrt(len(ratio))).item()
 
+    def draw(self, figure, mu, sigma):
+        figure.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.89)
+        ax = figure.add_subplot()
+        x = np.linspace(-6, 6, 400)
+        density = _normal_density(x, mu, sigma)
+        ax.plot(x, _normal_density(x, 0, 1), color="gray", label="prior p(z) = N(0, 1)")
+        ax.plot(x, density, color=BLUE, label="q(z) = N(μ, σ²)")
+        ax.fill_between(x, density, color=BLUE, alpha=0.15)
+        ax.set(xlabel="z", xlim=(-6, 6), ylim=(0, max(0.45, 1.05 * density.max())))
+        ax.legend(loc="upper left", frameon=False)
+        ax.set_title(f"q = N({mu:.2f}, {sigma:.2f}²):  KL(q || p) = {self.closed_form:.3f} nats")
+
     def update(self):
         mu, sigma = self.mu.value, self.sigma.value
         self.closed_form, self.monte_carlo, self.standard_error = self.compute(mu, sigma)
-        density = _normal_density(self.x, mu, sigma)
-        self.q_line.set_ydata(density)
-        if self.q_fill is not None:
-            self.q_fill.remove()
-        self.q_fill = self.ax.fill_between(self.x, density, color="C0", alpha=0.15)
-        self.ax.set_ylim(0, max(0.45, 1.05 * density.max()))
-        self.ax.set_title(f"q = N({mu:.2f}, {sigma:.2f}²):  KL(q || p) = {self.closed_form:.3f} nats", fontsize=10)
-        self.image.value = figure_png(self.figure)
+        self.image.value = figure_png(self.draw, mu, sigma)
         self.numbers.value = (
             f"closed form ½(μ² + σ² − log σ² − 1) = <b>{self.closed_form:.4f}</b> nats; "
             f"Monte Carlo with {len(self.eps)} samples of q: {self.monte_carlo:.4f} ± {self.standard_error:.4f}"
@@ -356,43 +317,17 @@ class KLExplorer(Explorer):
         return self.image.value
 
 
-def kl_explorer(mu=1.0, sigma=0.5, samples=2000):
-    """Sliders for mu and sigma: the densities of q = N(mu, sigma^2) and p = N(0, 1), and
-    KL(q || p) in closed form next to a Monte Carlo estimate from `samples` draws of q."""
-    return KLExplorer(mu=mu, sigma=sigma, samples=samples)
-
-
 # ----------------------------------------------------------- reparameterization explorer
 
 
-def pathwise_gradients(f, mu, sigma, eps):
-    """Per-sample reparameterization gradients of f(z), z = mu + sigma * eps, w.r.t. (mu, sigma).
-
-    d f/d mu = f'(z) and d f/d sigma = f'(z) * eps: the chain rule through z, which exists
-    because z is a differentiable function of mu and sigma (autograd gives f').
-    """
-    z = (mu + sigma * eps).requires_grad_(True)
-    (f_prime,) = torch.autograd.grad(f(z).sum(), z)
-    return f_prime, f_prime * eps
-
-
-def score_function_gradients(f, mu, sigma, eps):
-    """Per-sample score-function (REINFORCE) gradients: f(z) times d log q(z)/d (mu, sigma).
-
-    For q = N(mu, sigma^2): d log q/d mu = (z - mu)/sigma^2 = eps/sigma and
-    d log q/d sigma = ((z - mu)^2 - sigma^2)/sigma^3 = (eps^2 - 1)/sigma.
-    It needs no derivative of f, and pays for that with a much larger variance.
-    """
-    value = f(mu + sigma * eps)
-    return value * eps / sigma, value * (eps**2 - 1) / sigma
-
-
-def square(z):
+def _square(z):
     return z**2
 
 
 class ReparameterizationExplorer(Explorer):
-    """z = mu + sigma * eps: samples of q, and the gradient of E_q[z^2] estimated two ways."""
+    """Sliders for mu and sigma of q = N(mu, sigma^2): samples z = mu + sigma * eps with fixed
+    eps, and the gradient of E_q[z^2] estimated by the pathwise (reparameterization) and the
+    score-function estimator, next to the exact 2 mu and 2 sigma. "new eps" draws new samples."""
 
     def __init__(self, mu=1.0, sigma=0.5, samples=200, seed=0):
         self.mu = _slider("mu", mu, -3.0, 3.0, 0.05, continuous=False)
@@ -400,7 +335,6 @@ class ReparameterizationExplorer(Explorer):
         self.samples, self.seed = samples, seed
         self.resample_button = widgets.Button(description="new eps", layout=widgets.Layout(width="100px"))
         self.resample_button.on_click(lambda _: self.resample())
-        self._draw_axes()
         self.image = widgets.Image(format="png")
         self.numbers = widgets.HTML()
         super().__init__([widgets.HBox([widgets.VBox([self.mu, self.sigma]), self.resample_button]),
@@ -408,31 +342,6 @@ class ReparameterizationExplorer(Explorer):
         for slider in (self.mu, self.sigma):
             slider.observe(lambda change: self.update(), names="value")
         self.resample(seed)
-
-    def _draw_axes(self):
-        """Axes, legend and bars are made once; updates change heights (redrawing axes is slow)."""
-        self.figure = Figure(figsize=(7.0, 2.6), dpi=80)
-        self.figure.subplots_adjust(left=0.06, right=0.98, bottom=0.17, top=0.88, wspace=0.25)
-        self.ax_samples, self.ax_gradients = self.figure.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
-        ax = self.ax_samples
-        self.bins = np.linspace(-7, 7, 57)
-        self.x = np.linspace(-7, 7, 300)
-        _, _, self.histogram = ax.hist(np.zeros(1), bins=self.bins, color="C0", alpha=0.4,
-                                       label=f"{self.samples} samples z = μ + σ·ε")
-        (self.density_line,) = ax.plot(self.x, self.x * 0, color="C0", label="N(μ, σ²)")
-        ax.set_xlabel("z")
-        ax.set_xlim(-7, 7)
-        ax.legend(loc="upper left", fontsize=7, frameon=False)
-        ax = self.ax_gradients
-        self.positions = np.arange(2)
-        self.bars = {}
-        for offset, name, color in ((-0.2, "pathwise", "C0"), (0.2, "score function", "C1")):
-            self.bars[name] = ax.bar(self.positions + offset, [0, 0], width=0.38, color=color, alpha=0.7, label=name)
-        (self.exact_marks,) = ax.plot(self.positions, [0, 0], "_", color="black", markersize=30, mew=2, label="exact")
-        self.error_bars = []
-        ax.set_xticks(self.positions, ["d/dμ", "d/dσ"])
-        ax.set_title("gradient of E[z²] (±2 s.e.)", fontsize=9)
-        ax.legend(fontsize=7, frameon=False, loc="upper left")
 
     def resample(self, seed=None):
         """Draw new standard-normal eps (the only randomness), then redraw."""
@@ -448,40 +357,40 @@ class ReparameterizationExplorer(Explorer):
         n = len(self.eps)
         results = {"exact": (2 * mu, 2 * sigma)}
         for name, estimator in (("pathwise", pathwise_gradients), ("score function", score_function_gradients)):
-            d_mu, d_sigma = estimator(square, mu_t, sigma_t, self.eps)
+            d_mu, d_sigma = estimator(_square, mu_t, sigma_t, self.eps)
             results[name] = (d_mu.mean().item(), d_sigma.mean().item(),
                              d_mu.std().item() / math.sqrt(n), d_sigma.std().item() / math.sqrt(n))
         return results
+
+    def draw(self, figure, mu, sigma):
+        figure.subplots_adjust(left=0.05, right=0.98, bottom=0.16, top=0.89, wspace=0.2)
+        ax_samples, ax_gradients = figure.subplots(1, 2, width_ratios=[3, 2])
+        bins = np.linspace(-7, 7, 57)
+        x = np.linspace(-7, 7, 300)
+        ax_samples.hist(self.z.numpy(), bins=bins, density=True, color=BLUE, alpha=0.4,
+                        label=f"{len(self.z)} samples z = μ + σ·ε")
+        ax_samples.plot(x, _normal_density(x, mu, sigma), color=BLUE, label="N(μ, σ²)")
+        ax_samples.set(xlabel="z", xlim=(-7, 7), title=f"μ = {mu:.2f}, σ = {sigma:.2f} (ε seed {self.seed})")
+        ax_samples.set_ylim(0, 1.3 * ax_samples.get_ylim()[1])  # room for the legend
+        ax_samples.legend(loc="upper left", frameon=False)
+        positions = np.arange(2)
+        for offset, name, colour in ((-0.2, "pathwise", BLUE), (0.2, "score function", ORANGE)):
+            d_mu, d_sigma, se_mu, se_sigma = self.results[name]
+            ax_gradients.bar(positions + offset, [d_mu, d_sigma], width=0.38, color=colour, alpha=0.7, label=name,
+                             yerr=[2 * se_mu, 2 * se_sigma], capsize=3)
+        ax_gradients.plot(positions, self.results["exact"], "_", color="black", markersize=30, mew=2, label="exact")
+        ax_gradients.set_xticks(positions, ["d/dμ", "d/dσ"])
+        ax_gradients.set_title("gradient of E[z²] (±2 s.e.)")
+        ax_gradients.axhline(0, color="gray", linewidth=0.8)
+        ax_gradients.margins(y=0.3)
+        ax_gradients.legend(frameon=False, loc="best")
 
     def update(self):
         mu, sigma = self.mu.value, self.sigma.value
         self.z = mu + sigma * self.eps
         self.results = self.compute(mu, sigma)
-        counts, _ = np.histogram(self.z.numpy(), bins=self.bins)
-        width = self.bins[1] - self.bins[0]
-        for bar, count in zip(self.histogram, counts):
-            bar.set_height(count / (len(self.eps) * width))  # a density, comparable with the curve
-        density = _normal_density(self.x, mu, sigma)
-        self.density_line.set_ydata(density)
-        self.ax_samples.set_ylim(0, 1.3 * max(density.max(), counts.max() / (len(self.eps) * width)))
-        for artist in self.error_bars:
-            artist.remove()
-        self.error_bars = []
-        values, errors = [], []
-        for offset, name in ((-0.2, "pathwise"), (0.2, "score function")):
-            d_mu, d_sigma, se_mu, se_sigma = self.results[name]
-            for bar, height in zip(self.bars[name], (d_mu, d_sigma)):
-                bar.set_height(height)
-            lines = self.ax_gradients.errorbar(self.positions + offset, [d_mu, d_sigma], yerr=[2 * se_mu, 2 * se_sigma],
-                                               fmt="none", ecolor="black", capsize=3, lw=1)
-            self.error_bars.append(lines)
-            values += [d_mu - 2 * se_mu, d_mu + 2 * se_mu, d_sigma - 2 * se_sigma, d_sigma + 2 * se_sigma]
+        self.image.value = figure_png(self.draw, mu, sigma)
         exact = self.results["exact"]
-        self.exact_marks.set_ydata(exact)
-        low, high = min(0, *values, *exact), max(0, *values, *exact)
-        self.ax_gradients.set_ylim(low - 0.1 * (high - low) - 0.1, high + 0.25 * (high - low) + 0.1)
-        self.ax_samples.set_title(f"μ = {mu:.2f}, σ = {sigma:.2f}", fontsize=9)
-        self.image.value = figure_png(self.figure)
         rows = "".join(
             f"<tr><td>{name}</td><td>{r[0]:.3f} ± {r[2]:.3f}</td><td>{r[1]:.3f} ± {r[3]:.3f}</td></tr>"
             for name, r in ((n, self.results[n]) for n in ("pathwise", "score function"))
@@ -495,11 +404,11 @@ class ReparameterizationExplorer(Explorer):
         return self.image.value
 
 
-def reparameterization_explorer(mu=1.0, sigma=0.5, samples=200):
-    """Sliders for mu and sigma of q = N(mu, sigma^2): samples z = mu + sigma * eps with fixed
-    eps, and the gradient of E_q[z^2] estimated by the pathwise (reparameterization) and the
-    score-function estimator, next to the exact 2 mu and 2 sigma."""
-    return ReparameterizationExplorer(mu=mu, sigma=sigma, samples=samples)
+# the names the notebooks call: each is the class itself, so every argument reaches it
+latent_explorer = LatentExplorer
+interpolation_explorer = InterpolationExplorer
+kl_explorer = KLExplorer
+reparameterization_explorer = ReparameterizationExplorer
 
 
 # ------------------------------------------- notebook 11: the conditional VAE and a drawn digit
@@ -514,6 +423,8 @@ import time  # noqa: E402  (this block's own imports)
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.patches import Ellipse  # noqa: E402
 from PIL import ImageDraw  # noqa: E402
+
+from .data import ImageData  # noqa: E402
 
 FASHION_NAMES = ("T-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot")
 
@@ -550,12 +461,6 @@ def conditional_codes(model, images, labels, batch_size=1000):
         mus.append(mu.cpu())
         logvars.append(logvar.cpu())
     return torch.cat(mus), torch.cat(logvars)
-
-
-def _figure_png(figure):
-    """A matplotlib Figure as PNG bytes (the stills of this block carry titles and labels)."""
-    FigureCanvasAgg(figure)
-    return figure_png(figure)
 
 
 class ConditionalExplorer(Explorer):
@@ -646,17 +551,11 @@ class ConditionalExplorer(Explorer):
 
     def static_png(self):
         """The test image and its code decoded as every class, labelled."""
-        n = len(self.names)
-        figure = Figure(figsize=(1.0 * (n + 1) + 0.4, 1.9), dpi=100)
-        axes = figure.subplots(1, n + 1, gridspec_kw={"wspace": 0.08})
-        pictures = [self.images[self.index.value, 0].numpy(), *self.transferred.numpy()]
-        titles = [f"test image\n(a {self.names[self.true_label]})", *(f"as\n{name}" for name in self.names)]
-        for ax, picture, title in zip(axes, pictures, titles):
-            ax.imshow(picture, cmap="gray_r", vmin=0, vmax=1)
-            ax.set_title(title, fontsize=12)
-            ax.set_axis_off()
-        figure.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.7)
-        return _figure_png(figure)
+        images = torch.cat([self.images[self.index.value:self.index.value + 1], self.transferred.unsqueeze(1)])
+        labels = [f"test\nimage", *(f"as\n{name}" for name in self.names)]
+        return figure_png(_images_figure, images, len(images), labels, [""],
+                          f"test image {self.index.value} (a {self.names[self.true_label]}) decoded as every class",
+                          height=2.4, layout="constrained")
 
 
 def conditional_explorer(model, data, image=0, max_sliders=6):
@@ -831,13 +730,14 @@ class DrawingExplorer(Explorer):
         low = torch.quantile(means, 0.002, dim=0).clamp(max=-3.0) - 0.3
         high = torch.quantile(means, 0.998, dim=0).clamp(min=3.0) + 0.3
         self.limits = ((low[0].item(), high[0].item()), (low[1].item(), high[1].item()))
-        figure = Figure(figsize=figsize, dpi=100)
-        FigureCanvasAgg(figure)
-        ax = figure.add_subplot()
-        plots.latent_map(means, self.labels, self.names, ax=ax, limits=self.limits,
-                         title="q(z|x) on the test set's encoder means")
-        figure.tight_layout()
-        figure.canvas.draw()
+        with mpl.rc_context(STYLE):  # the projector style, whatever the notebook has set
+            figure = Figure(figsize=figsize, dpi=100)
+            FigureCanvasAgg(figure)
+            ax = figure.add_subplot()
+            plots.latent_map(means, self.labels, self.names, ax=ax, limits=self.limits,
+                             title="q(z|x) on the test set's encoder means")
+            figure.tight_layout()
+            figure.canvas.draw()
         self.background = np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()  # (H, W, 3) uint8
         # data -> canvas pixels (y down); the axes are linear, so two points fix the map
         height = self.background.shape[0]
@@ -942,9 +842,11 @@ class DrawingExplorer(Explorer):
 
     def static_png(self):
         """What the model sees, q(z|x) on the map, and the reconstruction, labelled."""
+        return figure_png(self._draw_still, height=4.4, layout="constrained")
+
+    def _draw_still(self, figure):
         from . import plots
 
-        figure = Figure(figsize=(11, 4.4), dpi=100)
         grid = figure.add_gridspec(1, 3, width_ratios=[1, 2.2, 1])
         ax_in, ax_map, ax_out = (figure.add_subplot(grid[0, i]) for i in range(3))
         plots.latent_map(self.test_means, self.labels, self.names, ax=ax_map, limits=self.limits,
@@ -961,9 +863,8 @@ class DrawingExplorer(Explorer):
             ax_map.add_patch(Ellipse(self.mu.tolist(), 4 * self.sigma[0].item(), 4 * self.sigma[1].item(),
                                      fill=False, color="black", lw=2.5))
             ax_map.plot(*self.mu.tolist(), marker="+", color="black", markersize=14, mew=2.5)
-            ax_out.set_xlabel(f"ELBO {self.drawing_elbo:.1f} nats;\n{100 * self.fraction_below:.0f} % of test images lower")
-        figure.tight_layout()
-        return _figure_png(figure)
+            figure.suptitle(f"the drawing's ELBO: {self.drawing_elbo:.1f} nats; {100 * self.fraction_below:.0f} % of "
+                            f"the {len(self.test_elbos)} test images score lower")
 
 
 def drawing_explorer(model, data, canvas_size=280):

@@ -1,0 +1,57 @@
+r"""What the encoder does with the latent space: statistics of q(z|x) over a set of images.
+
+    kl_per_dimension   KL(q(z_d|x) || N(0, 1)) averaged over the images, one number per dimension d
+    active_units       which dimensions' encoder means change with the input (Burda et al., 2015)
+
+A dimension with a KL of about 0 carries no information about x: the encoder ignores x
+there, and the decoder learns to ignore that z_d.
+"""
+
+import torch
+
+from .data import ImageData
+from .objectives import kl_standard_normal
+
+
+def images_of(data, limit=None):
+    """The images to encode: data.test of an ImageData (data.train if it has no test set), or a
+    tensor of images (N, C, H, W); the first `limit` of them."""
+    if isinstance(data, ImageData):
+        images = data.test if data.test is not None else data.train
+    else:
+        images = torch.as_tensor(data)
+    if images.ndim != 4:
+        raise ValueError(f"expected images of shape (N, C, H, W) or an ImageData, got shape {tuple(images.shape)}")
+    return images[:limit]
+
+
+@torch.inference_mode()
+def encoder_means_and_logvars(model, images, batch_size=1000):
+    """(mu, logvar) of q(z|x) for every image, computed in batches on the model's device."""
+    mus, logvars = [], []
+    for start in range(0, len(images), batch_size):
+        mu, logvar = model.encode(images[start:start + batch_size].to(model.device))
+        mus.append(mu.cpu())
+        logvars.append(logvar.cpu())
+    return torch.cat(mus), torch.cat(logvars)
+
+
+def kl_per_dimension(model, images):
+    """Mean over the images of KL(q(z_d|x) || N(0, 1)) for each latent dimension d, in nats.
+
+    These add up to the KL term of the ELBO (which sums over d).
+    """
+    mu, logvar = encoder_means_and_logvars(model, images_of(images))
+    # each dimension as a one-dimensional Gaussian: (N, d, 1), summed over its single dimension
+    return kl_standard_normal(mu.unsqueeze(-1), logvar.unsqueeze(-1)).mean(dim=0)  # (d,)
+
+
+def active_units(model, images, threshold=0.01):
+    """The number of latent dimensions the encoder uses, and the activity of each.
+
+    Burda et al. (2015): dimension d is active when Cov_x(E_q[z_d|x]) > 0.01, i.e. its
+    encoder mean changes with the input. Returns (count, activity per dimension).
+    """
+    mu, _ = encoder_means_and_logvars(model, images_of(images))
+    activity = mu.var(dim=0)
+    return int((activity > threshold).sum()), activity
