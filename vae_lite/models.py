@@ -273,8 +273,6 @@ def _hidden_sizes(hidden):
 
 import torch.nn.functional as F  # noqa: E402  (kept in this block: notebook 11's addition)
 
-from .objectives import kl_standard_normal  # noqa: E402
-
 
 class ConditionalVAE(_ImageModel):
     r"""A VAE that is told the class y of each image (Sohn et al., 2015):
@@ -347,11 +345,10 @@ class ConditionalVAE(_ImageModel):
         return self.decode(reparameterize(mu, logvar), y)
 
     def loss(self, x, y, beta=1.0):
-        """Per-example negative beta-ELBO of log p(x|y): -reconstruction + beta * KL."""
-        mu, logvar = self.encode(x, y)
-        reconstruction = self.log_likelihood(x, reparameterize(mu, logvar), y)
-        kl = kl_standard_normal(mu, logvar)  # against p(z) = N(0, I), whatever the class
-        return -(reconstruction - beta * kl), {"reconstruction": reconstruction, "kl": kl}
+        """Per-example negative beta-ELBO of log p(x|y): -reconstruction + beta * KL, the KL to
+        the one prior N(0, I) whatever the class."""
+        terms = elbo(self, x, beta=beta, y=y)
+        return -terms.elbo, {"reconstruction": terms.reconstruction, "kl": terms.kl}
 
     @torch.inference_mode()
     def sample(self, n, y, generator=None):

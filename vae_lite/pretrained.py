@@ -60,8 +60,8 @@ def _train(data, epochs, device):
 #     VAE_LITE_DATA=/path/to/data python -c "from vae_lite import pretrained; pretrained.train_conditional_models('mnist')"
 #
 # and the same with 'fashion-mnist' and 'digits' (MNIST and Fashion-MNIST: 10 epochs, about 20
-# CPU-minutes for the three models on one thread; the 8x8 digits: 200 epochs, 2 minutes). The
-# weights are stored in float16, half the size, and load as float32. On other data,
+# CPU-minutes for the three models; the 8x8 digits: 200 epochs, 2 minutes; we ran them on one
+# thread). The weights are stored in float16, half the size, and load as float32. On other data,
 # conditional_models trains the models on the spot.
 
 import copy  # noqa: E402
@@ -69,7 +69,6 @@ import time  # noqa: E402
 from typing import NamedTuple  # noqa: E402
 
 from . import checkpoint as _checkpoint  # noqa: E402
-from .data import binarize, binarized_test_set  # noqa: E402
 from .models import ConditionalVAE  # noqa: E402
 
 # until checkpoint.MODEL_CLASSES lists ConditionalVAE itself (asked of checkpoint.py's owner)
@@ -102,56 +101,33 @@ def _make_conditional_models(data):
     return ConditionalModels(cvae, vae, vae_2d)
 
 
-def fit_with_labels(model, data, epochs, batch_size=128, lr=1e-3, seed=0):
-    """Adam on the negative ELBO with dynamic binarization, as vae_lite.fit does, passing the labels
-    to a ConditionalVAE (until fit does). Returns one record per epoch: mean train loss terms,
-    test ELBO on the fixed binarized test set, wall and CPU seconds, the learning rate."""
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    conditional = isinstance(model, ConditionalVAE)
-    terms = lambda x, y: model.loss(x, y) if conditional else model.loss(x)
-    test = binarized_test_set(data) if data.test is not None else None
-    records = []
-    for epoch in range(1, epochs + 1):
-        start, cpu = time.perf_counter(), time.process_time()
-        model.train()
-        sums = {}
-        for batch in torch.randperm(len(data.train), generator=generator).split(batch_size):
-            loss, parts = terms(binarize(data.train[batch], generator), data.train_labels[batch])
-            optimizer.zero_grad(set_to_none=True)
-            loss.mean().backward()
-            optimizer.step()
-            for key, value in {"loss": loss, **parts}.items():
-                sums[key] = sums.get(key, 0.0) + value.detach().sum().item()
-        model.eval()
-        record = {"epoch": epoch, **{f"train_{k}": v / len(data.train) for k, v in sums.items()}}
-        if test is not None:
-            with torch.inference_mode():
-                record["test_elbo"] = -torch.cat([terms(test[s:s + 1000], data.test_labels[s:s + 1000])[0]
-                                                  for s in range(0, len(test), 1000)]).mean().item()
-        record.update(seconds=time.perf_counter() - start, cpu_seconds=time.process_time() - cpu, lr=lr)
-        records.append(record)
-    return records
+def _fit_and_record(model, data, epochs, lr):
+    """fit (which passes the labels to the ConditionalVAE), then what a checkpoint keeps of it."""
+    cpu = time.process_time()
+    history = fit(model, data, epochs=epochs, lr=lr, seed=0, progress=False)
+    return dict(dataset=data.name, epochs=epochs, lr=lr, cpu_seconds=time.process_time() - cpu,
+                history=history.records)
 
 
 def train_conditional_models(dataset="mnist", epochs=None, out_dir=None):
-    """Train notebook 11's models on `dataset` and save them (float16 weights) to `out_dir`."""
+    """Train notebook 11's models on `dataset` with fit and save them (float16 weights) to `out_dir`."""
     data = load_dataset(dataset)
     epochs = epochs or CONDITIONAL_EPOCHS[dataset]
     for name, model in zip(CONDITIONAL_NAMES, _make_conditional_models(data)):
-        history = fit_with_labels(model, data, epochs)
+        record = _fit_and_record(model, data, epochs, lr=1e-3)
         path = conditional_checkpoint(dataset, name)
         path = Path(out_dir) / path.name if out_dir is not None else path
-        save(copy.deepcopy(model).half(), path, dataset=data.name, epochs=epochs, history=history, weights="float16")
-        print(f"{path.name}: {epochs} epochs, test ELBO {history[-1]['test_elbo']:.2f} nats, "
-              f"{sum(r['cpu_seconds'] for r in history):.0f} CPU-s", flush=True)
+        save(copy.deepcopy(model).half(), path, weights="float16", **record)
+        print(f"{path.name}: {epochs} epochs, test ELBO {record['history'][-1]['test_elbo']:.2f} nats, "
+              f"{record['cpu_seconds']:.0f} CPU-s", flush=True)
 
 
 def conditional_models(data=None, device="cpu", budget=36_000, lr=3e-3):
     """Notebook 11's models for `data` (MNIST when None): a conv ConditionalVAE, the same networks
     as a VAE, and a 2-latent conv VAE. Loaded for MNIST, Fashion-MNIST and the 8x8 digits; for
     other data trained here, each on `budget` images (epochs x training images, at least 3 epochs)
-    with a larger learning rate than the shipped models, since the run is short."""
+    with a larger learning rate than the shipped models, since the run is short.
+    model.checkpoint_extra says how each was trained (history: fit's records)."""
     data = data if data is not None else load_dataset("mnist")
     paths = [conditional_checkpoint(data.name, name) for name in CONDITIONAL_NAMES]
     if all(path.is_file() for path in paths):
@@ -165,7 +141,6 @@ def conditional_models(data=None, device="cpu", budget=36_000, lr=3e-3):
     print(f"No shipped models for {data.name}: training notebook 11's three models on {len(subset.train)} "
           f"images for {epochs} epochs each.")
     models = _make_conditional_models(subset)
-    for model in models:  # the same record a loaded checkpoint carries
-        history = fit_with_labels(model, subset, epochs, lr=lr)
-        model.checkpoint_extra = dict(dataset=data.name, epochs=epochs, history=history)
+    for model in models:  # the same record a shipped checkpoint carries
+        model.checkpoint_extra = _fit_and_record(model, subset, epochs, lr)
     return ConditionalModels(*(model.to(device).eval() for model in models))
