@@ -277,8 +277,8 @@ def labelled_grid(images, row_labels, col_labels=None, ax=None, title=None):
     """Images (R, C, channels, H, W) as one grid, each row and column named on the axes."""
     images = torch.as_tensor(images).detach().cpu()
     rows, cols, _, h, w = images.shape
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(min(10, 0.9 * cols + 1.2), 0.9 * rows + 0.6))
+    if ax is None:  # 10 inches (1000 px) wide, the images square
+        fig, ax = plt.subplots(figsize=(10, 8.6 * rows * h / (cols * w) + 1.2), layout="constrained")
     ax.imshow(image_grid(images.reshape(rows * cols, *images.shape[2:]), ncols=cols), cmap="gray_r", vmin=0, vmax=1)
     ax.set_yticks([r * (h + 1) + h / 2 for r in range(rows)], row_labels)
     if col_labels is None:
