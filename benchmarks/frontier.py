@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 import vae_lite
-from vae_lite.data import atomic_write
+from vae_lite._files import atomic_write
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality import machine_info, merge_result  # noqa: E402

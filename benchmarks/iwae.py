@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 import vae_lite
-from vae_lite.data import atomic_write
+from vae_lite._files import atomic_write
 from vae_lite.models import IWAE
 from vae_lite.objectives import iw_bound, log_weights
 from vae_lite.widgets import active_units

@@ -155,7 +155,7 @@ def main(argv=None):
     parser.add_argument("--out", default=str(RESULTS / "notebooks.json"))
     args = parser.parse_args(argv)
 
-    from vae_lite.data import atomic_write
+    from vae_lite._files import atomic_write
 
     paths = [Path(p).resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("*.ipynb"))
     if not paths:

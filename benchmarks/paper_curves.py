@@ -33,7 +33,6 @@ on one configuration (frey-20-wake-sleep); its curve is the same lower bound, ev
 """
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -43,7 +42,7 @@ from pathlib import Path
 import torch
 
 import vae_lite
-from vae_lite.data import atomic_write
+from vae_lite._files import atomic_write
 from vae_lite.models import PaperVAE
 from vae_lite.objectives import kl_standard_normal, log_normal, reparameterize
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 import vae_lite
-from vae_lite.data import atomic_write
+from vae_lite._files import atomic_write
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -110,7 +110,7 @@ def train(config, data, seed, log, state_path=None, max_minutes=None):
                      "records": records, "rng": torch.get_rng_state(),
                      "seconds": spent + time.perf_counter() - start,
                      "cpu_seconds": cpu_spent + time.process_time() - cpu_start}
-            vae_lite.data.atomic_write(state_path, lambda f: torch.save(state, f))
+            atomic_write(state_path, lambda f: torch.save(state, f))
         if epoch == 1 or epoch % 10 == 0 or epoch == config["epochs"]:
             log(f"epoch {epoch}: test loss {history.last.get('test_loss', float('nan')):.2f} "
                 f"(beta {beta:.2f}), {spent + time.perf_counter() - start:.0f} s")

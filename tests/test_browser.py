@@ -1,22 +1,33 @@
-"""Notebook 06 in a real browser: JupyterLab in headless Chromium, driven by playwright.
+"""Notebooks in a real browser: JupyterLab in headless Chromium, driven by playwright.
 
-Starts JupyterLab on 127.0.0.1 with a random token (its own HOME, config and settings folders,
-so a user's settings cannot leak in), opens a copy of notebook 06 with its outputs cleared,
-runs all cells in quick mode, moves a latent slider with the keyboard, and checks that the
-decoded image in the page changed and that the kernel saw the new value (the caption the
-kernel writes names it). A screenshot goes to tests/artifacts/.
+Each test starts JupyterLab on 127.0.0.1 with a random token (its own HOME, config and settings
+folders, so a user's settings cannot leak in), opens a copy of a notebook with its outputs
+cleared, runs all cells in quick mode, and then uses its widgets as a student would:
+
+- the latent space notebook: move a latent slider with the keyboard; the decoded image in the
+  page changes and the kernel's caption names the new value;
+- notebook 11: draw a stroke on the canvas with the mouse; the posterior readout, the ellipse on
+  the latent map and the reconstruction change; pick another class in the conditional explorer
+  and the picture changes.
+
+Times from a key press (or the end of a stroke, or a click) to the new picture in the page are
+measured inside the page (performance.now() at the event, and at the image's load event) and
+printed. Screenshots go to tests/artifacts/. benchmarks/widget_redraw.py --browser uses the same
+helpers (lab_server, chromium_page, run_all, key_to_picture_ms) for the slider latency.
 
 Needs /usr/bin/chromium (Debian's `chromium`) and the playwright package, never playwright's
-own browser download. Without them the test is skipped, unless VAE_LITE_REQUIRE_BROWSER=1
-(CI), where it fails instead.
+own browser download. Without them the tests are skipped, unless VAE_LITE_REQUIRE_BROWSER=1
+(CI), where they fail instead.
 """
 
 import base64
+import contextlib
+import json
 import os
 import secrets
-import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -27,7 +38,7 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK = ROOT / "notebooks" / "06_latent_space.ipynb"
+NOTEBOOKS = ROOT / "notebooks"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -35,6 +46,15 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 IDLE = "Python 3 (ipykernel) | Idle"
 
 pytestmark = pytest.mark.browser
+
+
+def notebook(pattern):
+    """The one notebook whose name matches `pattern` (numbers change when notebooks are added)."""
+    found = sorted(NOTEBOOKS.glob(pattern))
+    if len(found) != 1:
+        raise FileNotFoundError(f"expected one notebook matching {NOTEBOOKS / pattern}, found {found}; "
+                                "build it with `make notebooks NB=NN`")
+    return found[0]
 
 
 def _missing(reason):
@@ -60,50 +80,47 @@ def _copy_without_outputs(source, target):
     nbformat.write(nb, target)
 
 
-@pytest.fixture
-def sync_playwright():
-    """playwright's entry point, once we know Chromium and playwright are both here."""
-    if not Path(CHROMIUM).exists():
-        _missing(f"{CHROMIUM} not found (Debian package `chromium`)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("the playwright package is not installed")
-    return sync_playwright
+def _write_settings(settings):
+    """No news pop-up in the corner; every cell rendered (JupyterLab 4 otherwise virtualizes cells
+    far from the viewport, and their prompts and outputs are missing from the page)."""
+    for plugin, values in (("apputils-extension/notification", {"fetchNews": "false", "checkForUpdates": False}),
+                           ("notebook-extension/tracker", {"windowingMode": "none"})):
+        path = settings / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
 
 
-@pytest.fixture
-def jupyter_lab(tmp_path):
-    """A JupyterLab server on a free port of 127.0.0.1; yields (url, token, root folder)."""
-    if not NOTEBOOK.is_file():
-        pytest.fail(f"{NOTEBOOK} is missing; build it with `make notebooks NB=06`")
-    root = tmp_path / "notebooks"
-    root.mkdir()
-    _copy_without_outputs(NOTEBOOK, root / NOTEBOOK.name)
-    settings = tmp_path / "settings"
-    # no news pop-up asking for consent in the corner of the page
-    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
-    (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
-        '{"fetchNews": "false", "checkForUpdates": false}')
+@contextlib.contextmanager
+def lab_server(workdir, notebooks, quick=True):
+    """JupyterLab on a free port of 127.0.0.1 serving copies of `notebooks` without outputs;
+    yields (url, token, root). The server and its kernels are stopped on exit."""
+    workdir = Path(workdir)
+    root = workdir / "notebooks"
+    root.mkdir(parents=True, exist_ok=True)
+    for path in notebooks:
+        _copy_without_outputs(path, root / path.name)
+    settings = workdir / "settings"
+    _write_settings(settings)
     token = secrets.token_hex(16)
     port = _free_port()
-    env = dict(os.environ, HOME=str(tmp_path / "home"), JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
-               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), JUPYTERLAB_SETTINGS_DIR=str(settings),
-               JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"), IPYTHONDIR=str(tmp_path / "ipython"),
-               MPLCONFIGDIR=str(tmp_path / "matplotlib"), VAE_LITE_QUICK="1")
+    env = dict(os.environ, HOME=str(workdir / "home"), JUPYTER_CONFIG_DIR=str(workdir / "config"),
+               JUPYTER_RUNTIME_DIR=str(workdir / "runtime"), JUPYTERLAB_SETTINGS_DIR=str(settings),
+               JUPYTERLAB_WORKSPACES_DIR=str(workdir / "workspaces"), IPYTHONDIR=str(workdir / "ipython"),
+               MPLCONFIGDIR=str(workdir / "matplotlib"), VAE_LITE_QUICK="1" if quick else "0")
     command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
                f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
                f"--ServerApp.root_dir={root}"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
-    log = open(tmp_path / "jupyter.log", "wb")
+    log_path = workdir / "jupyter.log"
+    log = open(log_path, "wb")
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 40
+        deadline = time.monotonic() + 60
         while True:
             if server.poll() is not None:
-                pytest.fail(f"JupyterLab exited with code {server.returncode}:\n{(tmp_path / 'jupyter.log').read_text()[-3000:]}")
+                raise RuntimeError(f"JupyterLab exited with code {server.returncode}:\n{log_path.read_text()[-3000:]}")
             try:
                 with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as response:
                     if response.status == 200:
@@ -111,7 +128,7 @@ def jupyter_lab(tmp_path):
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"JupyterLab did not answer within 40 s:\n{(tmp_path / 'jupyter.log').read_text()[-3000:]}")
+                raise RuntimeError(f"JupyterLab did not answer within 60 s:\n{log_path.read_text()[-3000:]}")
             time.sleep(0.3)
         yield url, token, root
     finally:
@@ -128,6 +145,41 @@ def jupyter_lab(tmp_path):
         log.close()
 
 
+@contextlib.contextmanager
+def chromium_page(playwright, profile_dir):
+    """A page of headless Chromium (Debian's, not playwright's download), 1400 x 1000."""
+    browser = playwright.chromium.launch_persistent_context(
+        str(profile_dir), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+        viewport={"width": 1400, "height": 1000})
+    try:
+        yield browser.pages[0] if browser.pages else browser.new_page()
+    finally:
+        browser.close()
+
+
+def run_all(page, url, token, name, timeout_s=180):
+    """Open notebook `name`, wait for an idle kernel, run all cells, wait until every cell has
+    run, and fail on a traceback. Returns the seconds Run All took."""
+    page.goto(f"{url}/lab/tree/{name}?token={token}")
+    # the toolbar says idle too early; the status bar's text is reliable
+    page.wait_for_function(f"() => document.body.innerText.includes({IDLE!r})", timeout=90_000)
+    started = time.monotonic()
+    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+    page.locator(".lm-Menu-content").get_by_text("Run All Cells", exact=True).click()
+    # done when no cell is queued or running ([*]) or unrun ([ ]); a collapsed cell's prompt is empty
+    page.wait_for_function(
+        """() => {
+            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+                .map(p => p.innerText.trim()).filter(t => t !== '');
+            return prompts.length > 0 && prompts.every(t => /^\\[\\d+\\]:$/.test(t));
+        }""", timeout=timeout_s * 1000)
+    page.wait_for_function(f"() => document.body.innerText.includes({IDLE!r})", timeout=60_000)
+    seconds = time.monotonic() - started
+    tracebacks = page.locator(".jp-OutputArea-output", has_text="Traceback")
+    assert tracebacks.count() == 0, f"a cell of {name} failed:\n{tracebacks.first.inner_text()[:2000]}"
+    return seconds
+
+
 def _image_bytes(page, image):
     """The bytes behind an <img> in the page (ipywidgets serves images as blob: URLs)."""
     src = image.get_attribute("src")
@@ -140,32 +192,70 @@ def _image_bytes(page, image):
     return src, base64.b64decode(data)
 
 
-def test_latent_slider_redraws_in_jupyterlab(sync_playwright, jupyter_lab):
-    url, token, root = jupyter_lab
+def _watch(page, event_target, event, image):
+    """Time, inside the page, from `event` on `event_target` to the next load of `image`:
+    window.__vae_lite.times collects one number (ms) per event."""
+    page.evaluate(
+        """([target, event, image]) => {
+            const state = window.__vae_lite = {times: [], started: null};
+            target.addEventListener(event, () => { state.started = performance.now(); }, true);
+            image.addEventListener('load', () => {
+                if (state.started !== null) { state.times.push(performance.now() - state.started); state.started = null; }
+            });
+        }""", [event_target.element_handle(), event, image.element_handle()])
+
+
+def _measured(page, count, timeout_s=20):
+    page.wait_for_function(f"() => window.__vae_lite.times.length >= {count}", timeout=timeout_s * 1000)
+    return page.evaluate("() => window.__vae_lite.times")[count - 1]
+
+
+def key_to_picture_ms(page, handle, image, presses):
+    """Press an arrow key on a slider's handle `presses` times, each time waiting for the new
+    picture; returns the milliseconds from each key press to the picture's load in the page.
+    It presses towards the farther end of the slider, so every press moves it."""
+    handle.focus()
+    value = float(handle.get_attribute("aria-valuenow"))
+    low, high = float(handle.get_attribute("aria-valuemin")), float(handle.get_attribute("aria-valuemax"))
+    key = "ArrowRight" if high - value >= value - low else "ArrowLeft"
+    _watch(page, handle, "keydown", image)
+    times = []
+    for i in range(presses):
+        page.keyboard.press(key)
+        times.append(_measured(page, i + 1))
+    return times
+
+
+def summary(times):
+    ordered = sorted(times)
+    return {"median_ms": round(statistics.median(times), 1),
+            "p90_ms": round(ordered[round(0.9 * (len(ordered) - 1))], 1),
+            "max_ms": round(max(times), 1), "n": len(times)}
+
+
+@pytest.fixture
+def sync_playwright():
+    """playwright's entry point, once we know Chromium and playwright are both here."""
+    if not Path(CHROMIUM).exists():
+        _missing(f"{CHROMIUM} not found (Debian package `chromium`)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("the playwright package is not installed")
+    return sync_playwright
+
+
+# ------------------------------------------------------------ the latent space notebook
+
+
+def test_latent_slider_redraws_in_jupyterlab(sync_playwright, tmp_path):
+    path = notebook("*_latent_space.ipynb")
     ARTIFACTS.mkdir(exist_ok=True)
     started = time.monotonic()
-    with sync_playwright() as p:
-        browser = p.chromium.launch_persistent_context(
-            str(root.parent / "chromium"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 1000})
-        page = browser.pages[0] if browser.pages else browser.new_page()
+    with lab_server(tmp_path, [path]) as (url, token, root), sync_playwright() as p, \
+            chromium_page(p, tmp_path / "chromium") as page:
         try:
-            page.goto(f"{url}/lab/tree/{NOTEBOOK.name}?token={token}")
-            # the toolbar says idle too early; the status bar's text is reliable
-            page.wait_for_function(f"() => document.body.innerText.includes({IDLE!r})", timeout=60_000)
-
-            page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-            page.locator(".lm-Menu-content").get_by_text("Run All Cells", exact=True).click()
-            # done when no cell is queued or running ([*]) or unrun ([ ]); a collapsed cell's prompt is empty
-            page.wait_for_function(
-                """() => {
-                    const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
-                        .map(p => p.innerText.trim()).filter(t => t !== '');
-                    return prompts.length > 0 && prompts.every(t => /^\\[\\d+\\]:$/.test(t));
-                }""", timeout=90_000)
-            tracebacks = page.locator(".jp-OutputArea-output", has_text="Traceback")
-            assert tracebacks.count() == 0, f"a cell failed:\n{tracebacks.first.inner_text()[:2000]}"
-
+            run_all(page, url, token, path.name)
             explorer = page.locator(".jp-OutputArea-output").filter(has=page.locator(".widget-slider")).first
             explorer.scroll_into_view_if_needed()
             image = explorer.locator(".widget-image").first
@@ -177,10 +267,7 @@ def test_latent_slider_redraws_in_jupyterlab(sync_playwright, jupyter_lab):
             readout_before = readout.inner_text().strip().replace("\u2212", "-")
 
             handle = explorer.locator(".widget-slider .noUi-handle").first
-            handle.focus()
-            moved_at = time.monotonic()
-            for _ in range(4):
-                page.keyboard.press("ArrowRight")
+            times = key_to_picture_ms(page, handle, image, presses=4)
             # the kernel writes the caption after it decoded the new z: wait until it names the
             # value the slider's readout shows now
             page.wait_for_function(
@@ -189,25 +276,97 @@ def test_latent_slider_redraws_in_jupyterlab(sync_playwright, jupyter_lab):
                     return value !== before && label.innerText.includes('= ' + value + ';');
                 }""",
                 arg=[caption.element_handle(), readout.element_handle(), readout_before], timeout=20_000)
-            page.wait_for_function("([img, before]) => img.src !== before",
-                                   arg=[image.element_handle(), src_before], timeout=15_000)
-            redraw_seconds = time.monotonic() - moved_at
             readout_after = readout.inner_text().strip().replace("\u2212", "-")
             src_after, bytes_after = _image_bytes(page, image)
-            page.screenshot(path=str(ARTIFACTS / "browser_06_latent_explorer.png"), full_page=False)
-            explorer.screenshot(path=str(ARTIFACTS / "browser_06_explorer.png"))
+            page.screenshot(path=str(ARTIFACTS / "browser_latent_explorer.png"), full_page=False)
 
-            assert float(readout_after) > float(readout_before), \
-                f"ArrowRight should move the slider up: readout {readout_before} -> {readout_after}"
-            assert bytes_after != bytes_before, "the decoded image did not change after the slider moved"
+            assert float(readout_after) != float(readout_before), \
+                f"the arrow keys should move the slider: readout {readout_before} -> {readout_after}"
+            assert bytes_after != bytes_before and src_after != src_before, \
+                "the decoded image did not change after the slider moved"
             # the caption comes from the kernel; it names the value the kernel decoded
             assert f"= {readout_after};" in caption.inner_text(), \
                 f"the kernel's caption {caption.inner_text()!r} does not show the slider's value {readout_after}"
-            print(f"browser test: slider {readout_before} -> {readout_after}, page redrawn "
-                  f"{redraw_seconds * 1000:.0f} ms after the key presses; "
-                  f"total {time.monotonic() - started:.1f} s")
+            print(f"browser test: slider {readout_before} -> {readout_after}; key to picture "
+                  f"{', '.join(f'{t:.0f}' for t in times)} ms; total {time.monotonic() - started:.1f} s")
         except Exception:
-            page.screenshot(path=str(ARTIFACTS / "browser_06_failure.png"))
+            page.screenshot(path=str(ARTIFACTS / "browser_latent_failure.png"))
             raise
-        finally:
-            browser.close()
+
+
+# ------------------------------------------------ notebook 11: drawing, conditional explorer
+
+
+def _map_fingerprint(page, canvas):
+    """A checksum of the latent map's pixels, as the browser drew them."""
+    return page.evaluate(
+        """(c) => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                    let h = 0; for (let i = 0; i < d.length; i += 7) h = (h * 31 + d[i]) | 0; return h; }""",
+        canvas.element_handle())
+
+
+def test_drawing_and_conditional_explorers_in_jupyterlab(sync_playwright, tmp_path):
+    path = notebook("11_*.ipynb")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with lab_server(tmp_path, [path]) as (url, token, root), sync_playwright() as p, \
+            chromium_page(p, tmp_path / "chromium") as page:
+        try:
+            run_seconds = run_all(page, url, token, path.name)
+
+            # -- draw a stroke with the mouse
+            canvas = page.locator("canvas.vae-lite-drawing").first
+            canvas.scroll_into_view_if_needed()
+            latent_map = page.locator("canvas.vae-lite-latent-map").first
+            readout = page.locator(".vae-lite-readout").first
+            reconstruction = page.locator("img.vae-lite-reconstruction").first
+            page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=reconstruction.element_handle())
+            readout_before, map_before = readout.inner_text(), _map_fingerprint(page, latent_map)
+            _, picture_before = _image_bytes(page, reconstruction)
+            box = canvas.bounding_box()
+            _watch(page, canvas, "mouseup", reconstruction)
+            page.mouse.move(box["x"] + 0.45 * box["width"], box["y"] + 0.15 * box["height"])
+            page.mouse.down()
+            page.mouse.move(box["x"] + 0.55 * box["width"], box["y"] + 0.85 * box["height"], steps=12)
+            page.mouse.up()
+            stroke_ms = _measured(page, 1)
+            page.wait_for_function("([r, before]) => r.innerText !== before",
+                                   arg=[readout.element_handle(), readout_before], timeout=20_000)
+            page.wait_for_function(f"(c) => {{ const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+                                   f" let h = 0; for (let i = 0; i < d.length; i += 7) h = (h * 31 + d[i]) | 0;"
+                                   f" return h !== {map_before}; }}", arg=latent_map.element_handle(), timeout=20_000)
+            _, picture_after = _image_bytes(page, reconstruction)
+            assert "μ = (" in readout.inner_text(), f"the readout shows no posterior: {readout.inner_text()!r}"
+            assert picture_after != picture_before, "the reconstruction did not change after the stroke"
+            page.screenshot(path=str(ARTIFACTS / "browser_11_drawing.png"), full_page=False)
+
+            # -- pick another class in the conditional explorer
+            picker = page.locator(".vae-lite-class-picker").first
+            picker.scroll_into_view_if_needed()
+            picture = page.locator("img.vae-lite-conditional-picture").first
+            caption = page.locator(".vae-lite-conditional-caption").first
+            _, class_before = _image_bytes(page, picture)
+            caption_before = caption.inner_text()
+            buttons = picker.locator("button")
+            assert buttons.count() >= 2, "the class picker shows no buttons"
+            selected = [i for i in range(buttons.count()) if "mod-active" in (buttons.nth(i).get_attribute("class") or "")]
+            other = buttons.nth((selected[0] + 1) % buttons.count() if selected else 1)
+            _watch(page, picker, "click", picture)
+            other.click()
+            class_ms = _measured(page, 1)
+            page.wait_for_function("([c, before]) => c.innerText !== before",
+                                   arg=[caption.element_handle(), caption_before], timeout=20_000)
+            _, class_after = _image_bytes(page, picture)
+            assert class_after != class_before, "picking another class did not change the picture"
+            assert caption.inner_text().startswith(f"class {other.inner_text().strip()},"), \
+                f"the kernel's caption {caption.inner_text()!r} does not name the class picked"
+
+            # -- and its style slider, key by key
+            explorer = page.locator(".jp-OutputArea-output").filter(has=picker)
+            key_times = key_to_picture_ms(page, explorer.locator(".widget-slider .noUi-handle").first, picture, 10)
+            page.screenshot(path=str(ARTIFACTS / "browser_11_conditional.png"), full_page=False)
+            print(f"browser test, notebook 11: Run All {run_seconds:.1f} s; end of stroke to new reconstruction "
+                  f"{stroke_ms:.0f} ms; class click to picture {class_ms:.0f} ms; style key to picture "
+                  f"{summary(key_times)}")
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "browser_11_failure.png"))
+            raise

@@ -298,3 +298,34 @@ def test_ppca_scales_accepts_the_closed_form_and_reports_a_stub(capsys):
 def test_ppca_scales_rejects_the_common_mistakes_and_names_them(capsys, wrong, hint):
     assert check.ppca_scales(wrong) is False
     assert hint in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------ notebook 11
+
+from vae_lite.objectives import reparameterize  # noqa: E402
+
+
+def _transfer(model, x, source, target):
+    mu, _ = model.encode(x, source)
+    return model.decode(mu, target)
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (lambda m, x, s, t: m.decode(m.encode(x, t)[0], t), "encoded x with the target label"),
+    (lambda m, x, s, t: m.decode(m.encode(x, s)[0], s), "decoded with the source label"),
+    (lambda m, x, s, t: m.decode(torch.zeros(len(x), m.latent_dim), t), "z = 0"),
+    (lambda m, x, s, t: m.decode(reparameterize(*m.encode(x, s)), t), "changes from call to call"),
+])
+def test_style_transfer_checker_names_the_known_mistakes(wrong, words, capsys):
+    assert check.style_transfer(wrong) is False
+    assert words in capsys.readouterr().out
+
+
+def test_style_transfer_checker_passes_the_solution_and_waits_for_the_stub(capsys):
+    assert check.style_transfer(_transfer) is True
+
+    def stub(model, x, source, target):
+        raise NotImplementedError
+
+    assert check.style_transfer(stub) is None
+    assert "not attempted yet" in capsys.readouterr().out

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
+
+import vae_lite
 from PIL import Image
 
 from vae_lite import widgets
@@ -161,3 +163,181 @@ def test_stored_widgets_have_a_static_picture(name):
         assert width > 50 and height > 20
     if name == "06_latent_space.ipynb":
         assert len(widget_outputs) == 2, "notebook 06 should show the latent and the interpolation explorer"
+
+
+# ------------------------------------------- notebook 11: the conditional VAE and a drawn digit
+
+import numpy as np  # noqa: E402
+
+from vae_lite.models import ConditionalVAE  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def small_cvae():
+    torch.manual_seed(0)
+    return ConditionalVAE((1, 8, 8), num_classes=10, latent_dim=4, hidden=32).eval()
+
+
+@pytest.fixture(scope="module")
+def vae_2d():
+    torch.manual_seed(0)
+    return vae_lite.VAE((1, 8, 8), latent_dim=2, hidden=32).eval()
+
+
+def test_class_names_name_the_clothes_of_fashion_mnist(digits):
+    assert widgets.class_names(digits) == [str(c) for c in range(10)]
+    fashion = vae_lite.ImageData(digits.train, name="fashion-mnist")
+    assert widgets.class_names(fashion)[9] == "boot"
+
+
+def test_conditional_explorer_draws_the_picked_class_in_the_slider_style(small_cvae, digits):
+    explorer = widgets.conditional_explorer(small_cvae, digits, image=4, max_sliders=3)
+    assert len(explorer.sliders) == 3 and explorer.label.value == int(digits.test_labels[4])
+    before = explorer.picture.value
+    explorer.label.value = (explorer.label.value + 1) % 10
+    assert explorer.picture.value != before, "picking another class did not change the picture"
+    assert explorer.caption.value.startswith(f"class {explorer.label.value},")
+    torch.testing.assert_close(explorer.decoded, small_cvae.decode(explorer.z.unsqueeze(0), [explorer.label.value])[0, 0])
+    d = explorer.dims[1]
+    explorer.sliders[1].value = 2.0
+    assert explorer.z[d].item() == pytest.approx(2.0)
+    assert f"z[{d}] = 2.00" in explorer.caption.value
+    torch.testing.assert_close(explorer.decoded, small_cvae.decode(explorer.z.unsqueeze(0), [explorer.label.value])[0, 0])
+
+
+def test_conditional_explorer_decodes_one_code_as_every_class(small_cvae, digits):
+    explorer = widgets.conditional_explorer(small_cvae, digits, image=0)
+    explorer.index.value = 7
+    x, y = digits.test[7:8], digits.test_labels[7:8]
+    mu, _ = small_cvae.encode(x, y)
+    classes = torch.arange(10)
+    torch.testing.assert_close(explorer.transferred, small_cvae.decode(mu.expand(10, -1), classes)[:, 0])
+    # the sliders start at the test image's code, on their grid; the other dimensions at the code itself
+    for d in range(small_cvae.latent_dim):
+        limit = (explorer.sliders[0].step / 2 + 1e-6) if d in explorer.dims else 1e-6
+        assert abs(explorer.z[d] - mu[0, d]) <= limit
+    assert "test image 7" in explorer.transfer_caption.value
+    explorer.next_button.click()
+    assert explorer.index.value == 8
+
+
+def test_conditional_explorer_needs_a_conditional_model(small_vae, digits):
+    with pytest.raises(TypeError, match="latent_explorer"):
+        widgets.conditional_explorer(small_vae, digits)
+
+
+def test_typical_extent_is_the_longer_side_of_the_inked_box():
+    images = torch.zeros(3, 1, 28, 28)
+    images[:, 0, 4:24, 10:16] = 1.0  # 20 rows by 6 columns
+    assert widgets.typical_extent(images) == pytest.approx(20 / 28)
+
+
+def test_a_drawing_is_scaled_and_centred_as_the_data_were():
+    ink = np.zeros((280, 280), np.float32)
+    ink[20:120, 150:200] = 1.0  # a 100 x 50 block in the top right corner
+    image = widgets.centred_like_data(ink, (28, 28), extent=20 / 28)
+    rows, cols = np.flatnonzero(image.max(1) > 0.5), np.flatnonzero(image.max(0) > 0.5)
+    assert len(rows) == 20 and len(cols) == 10, "the longer side should span 20 of 28 pixels, keeping the aspect"
+    centre = np.array([(image.sum(1) * (np.arange(28) + 0.5)).sum(), (image.sum(0) * (np.arange(28) + 0.5)).sum()])
+    assert np.abs(centre / image.sum() - 14).max() <= 0.5, "the centre of mass should be at the centre"
+    assert not widgets.centred_like_data(np.zeros((280, 280), np.float32), (28, 28), 0.7).any()
+
+
+def _stroke(explorer, points):
+    """The messages ipycanvas receives from the browser for one mouse stroke."""
+    explorer.canvas._handle_frontend_event(None, {"event": "mouse_down", "x": points[0][0], "y": points[0][1]}, [])
+    for x, y in points[1:]:
+        explorer.canvas._handle_frontend_event(None, {"event": "mouse_move", "x": x, "y": y}, [])
+    explorer.canvas._handle_frontend_event(None, {"event": "mouse_up", "x": points[-1][0], "y": points[-1][1]}, [])
+
+
+def test_a_mouse_stroke_encodes_the_drawing(vae_2d, digits):
+    pytest.importorskip("ipycanvas")
+    explorer = widgets.drawing_explorer(vae_2d, digits)
+    assert explorer.x is None and explorer.ellipse is None
+    _stroke(explorer, [(140, 40), (140, 140), (140, 240)])
+    assert explorer.strokes == 1
+    mu, logvar = vae_2d.encode(explorer.x)
+    torch.testing.assert_close(explorer.mu, mu[0])
+    torch.testing.assert_close(explorer.sigma, (0.5 * logvar[0]).exp())
+    torch.testing.assert_close(explorer.reconstruction, vae_2d.decode(mu)[0, 0])
+    assert f"μ = ({mu[0, 0]:.2f}, {mu[0, 1]:.2f})" in explorer.readout.value
+    # the ellipse: centred on mu, half-axes of 2 sigma, in the map's pixels
+    cx, cy, rx, ry = explorer.ellipse
+    assert (cx, cy) == pytest.approx(explorer._pixels(*explorer.mu.tolist()))
+    assert rx == pytest.approx(max(3.0, 2 * explorer.sigma[0].item() * explorer._pixels_per_unit[0]))
+    readout, picture = explorer.readout.value, explorer.reconstruction_image.value
+    _stroke(explorer, [(60, 100), (220, 100)])  # a second stroke changes the drawing, so the code
+    assert explorer.strokes == 2 and explorer.readout.value != readout
+    assert explorer.reconstruction_image.value != picture
+
+
+def test_a_touch_stroke_draws_too(vae_2d, digits):
+    pytest.importorskip("ipycanvas")
+    explorer = widgets.drawing_explorer(vae_2d, digits)
+    send = explorer.canvas._handle_frontend_event
+    send(None, {"event": "touch_start", "touches": [{"x": 100, "y": 50}]}, [])
+    send(None, {"event": "touch_move", "touches": [{"x": 120, "y": 200}]}, [])
+    send(None, {"event": "touch_end", "touches": []}, [])
+    assert explorer.strokes == 1 and explorer.x is not None and explorer.x.sum() > 0
+
+
+def test_the_drawing_elbo_is_compared_with_the_test_images_by_one_estimator(vae_2d, digits):
+    pytest.importorskip("ipycanvas")
+    explorer = widgets.drawing_explorer(vae_2d, digits)
+    explorer.use_test_image(5)
+    # a test image is encoded as it is, not redrawn
+    torch.testing.assert_close(explorer.x[0], digits.test[5])
+    mu, logvar = vae_2d.encode(digits.test[5:6])
+    z = mu + (0.5 * logvar).exp() * explorer.eps  # the explorer's fixed draws of eps
+    expected = vae_2d.log_likelihood(digits.test[5:6], z).mean(0) - kl_standard_normal(mu, logvar)
+    assert explorer.drawing_elbo == pytest.approx(expected.item(), rel=1e-5)
+    assert explorer.test_elbos[5].item() == pytest.approx(expected.item(), rel=1e-5)
+    assert explorer.fraction_below == pytest.approx((explorer.test_elbos < explorer.drawing_elbo).float().mean().item())
+    explorer.use_test_image()
+    assert explorer.test_index == 6
+    explorer.clear()
+    assert explorer.x is None and explorer.strokes == 0 and "Draw" in explorer.readout.value
+
+
+@pytest.mark.parametrize("latent_dim, conditional, error, words", [
+    (6, False, ValueError, "latent_dim=2"),
+    (2, True, TypeError, "unconditional"),
+])
+def test_drawing_explorer_says_which_model_it_needs(latent_dim, conditional, error, words, digits):
+    pytest.importorskip("ipycanvas")
+    model = (ConditionalVAE((1, 8, 8), 10, latent_dim=latent_dim, hidden=8) if conditional
+             else vae_lite.VAE((1, 8, 8), latent_dim=latent_dim, hidden=8))
+    with pytest.raises(error, match=words):
+        widgets.drawing_explorer(model, digits)
+
+
+@pytest.mark.parametrize("make", ["conditional", "drawing"])
+def test_notebook_11_explorers_carry_a_labelled_still(make, small_cvae, vae_2d, digits):
+    if make == "drawing":
+        pytest.importorskip("ipycanvas")
+        explorer = widgets.drawing_explorer(vae_2d, digits)
+        explorer.use_test_image(0)
+    else:
+        explorer = widgets.conditional_explorer(small_cvae, digits)
+    bundle = explorer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    width, height = png_size(base64.b64decode(bundle["image/png"]))
+    assert width >= 900 and height > 150, "a still for the projector: about 1000 px wide"
+
+
+def test_notebook_11_stores_a_still_beside_each_explorer():
+    """Viewed without a kernel (GitHub, nbviewer), both explorers of notebook 11 still show a labelled picture."""
+    import nbformat
+
+    path = NOTEBOOKS / "11_conditional_vae.ipynb"
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: build it with `make notebooks NB=11`")
+    nb = nbformat.read(path, as_version=4)
+    widget_outputs = [output for cell in nb.cells if cell.cell_type == "code" for output in cell.outputs
+                      if "application/vnd.jupyter.widget-view+json" in output.get("data", {})]
+    assert [output["data"]["text/plain"].split()[0] for output in widget_outputs] == \
+        ["ConditionalExplorer", "DrawingExplorer"], "notebook 11 should show the conditional and the drawing explorer"
+    for output in widget_outputs:
+        width, height = png_size(base64.b64decode(output["data"]["image/png"]))
+        assert width >= 900 and height > 150

@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import jupytext
-import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_notebooks import NOTEBOOKS, twins, write_atomically  # noqa: E402

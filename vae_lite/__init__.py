@@ -10,7 +10,7 @@ import os
 
 from .checkpoint import CheckpointError, load, save
 from .data import DataError, ImageData, binarize, binarized_test_set, load_dataset, read_idx
-from .models import VAE, Autoencoder, LinearGaussian
+from .models import IWAE, VAE, Autoencoder, ConditionalVAE, LinearGaussian, PaperVAE
 from .objectives import (
     ELBO, elbo, iw_log_likelihood, kl_normal, kl_standard_normal, log_weights, reparameterize,
 )
@@ -45,7 +45,8 @@ def setup_notebook(seed=0):
 
 
 __all__ = [
-    "Autoencoder", "CheckpointError", "DataError", "ELBO", "History", "ImageData", "LinearGaussian",
+    "Autoencoder", "CheckpointError", "ConditionalVAE", "DataError", "ELBO", "History", "IWAE", "ImageData",
+    "LinearGaussian", "PaperVAE",
     "TrainingError", "VAE", "binarize", "binarized_test_set", "elbo", "evaluate", "fit",
     "iw_log_likelihood", "kl_normal", "kl_standard_normal", "load", "load_dataset", "log_weights", "pick_device",
     "quick_mode", "read_idx", "reparameterize", "save", "seed_everything", "setup_notebook", "train_step",

@@ -470,3 +470,52 @@ def ppca_scales(fn):
     }
     return _run("ppca_scales", fn, cases, _compare(
         expected, wrong_forms, "return one length per latent dimension (latent_dim numbers)", atol=1e-6))
+
+
+# ------------------------------------------------------------------------ notebook 11
+
+
+def style_transfer(fn):
+    """Notebook 11: fn(model, x, source, target) -> images (N, C, H, W): each image x, a member of
+    class `source`, redrawn as class `target` in its own style, by a ConditionalVAE `model`.
+
+    Expected: decode(mu, target) with (mu, logvar) = encode(x, source): the style is the code of
+    x read with its own label; the decoder is then given the other label.
+    """
+    from .models import ConditionalVAE
+
+    torch.manual_seed(11)
+    model = ConditionalVAE((1, 6, 6), num_classes=4, latent_dim=3, hidden=16).eval()
+    generator = torch.Generator().manual_seed(11)
+    image = lambda n: torch.rand(n, 1, 6, 6, generator=generator)
+    cases = {
+        "one image of class 0 as class 2": (model, image(1), torch.tensor([0]), torch.tensor([2])),
+        "three images, three sources, one target": (model, image(3), torch.tensor([0, 1, 3]), torch.tensor([2, 2, 2])),
+        "an image as its own class is its reconstruction": (model, image(2), torch.tensor([1, 3]), torch.tensor([1, 3])),
+    }
+    expected = lambda m, x, s, t: m.decode(m.encode(x, s)[0], t)
+    wrong_forms = {
+        "you encoded x with the target label; the style is read with x's own label, `source`":
+            lambda m, x, s, t: m.decode(m.encode(x, t)[0], t),
+        "you decoded with the source label: that redraws x as itself; decode with `target`":
+            lambda m, x, s, t: m.decode(m.encode(x, s)[0], s),
+        "you decoded z = 0, the prior's mean: that is the average style, not x's; use mu of q(z|x, source)":
+            lambda m, x, s, t: m.decode(torch.zeros(len(x), m.latent_dim), t),
+        "you decoded log sigma^2 (the second output of encode) instead of the mean mu":
+            lambda m, x, s, t: m.decode(m.encode(x, s)[1], t),
+    }
+
+    def judge(name, got, m, x, s, t):
+        with torch.inference_mode():
+            want, got = expected(m, x, s, t), torch.as_tensor(got).detach()
+            if got.shape != want.shape:
+                return [(name, False, f"expected images of shape {tuple(want.shape)}, got {tuple(got.shape)}")]
+            ok = bool(torch.allclose(got, want, atol=1e-5))
+            hint = "" if ok else next((why for why, wrong in wrong_forms.items()
+                                       if torch.allclose(got, wrong(m, x, s, t), atol=1e-5)), "")
+            if not ok and not hint and not torch.allclose(torch.as_tensor(fn(m, x.clone(), s, t)), got):
+                hint = "your result changes from call to call: decode the mean mu, not a sample of z"
+        return [(name, ok, f"mean absolute difference from the expected images {(got - want).abs().mean().item():.4f}"
+                           + (f" ({hint})" if hint else ""))]
+
+    return _run("style_transfer", fn, cases, judge)

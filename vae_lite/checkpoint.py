@@ -13,11 +13,11 @@ import numpy as np
 import torch
 
 from ._files import atomic_write
-from .models import VAE, Autoencoder
+from .models import IWAE, VAE, Autoencoder, ConditionalVAE, PaperVAE
 
 FORMAT = "vae_lite-checkpoint"
 VERSION = 1
-MODEL_CLASSES = {"VAE": VAE, "Autoencoder": Autoencoder}
+MODEL_CLASSES = {cls.__name__: cls for cls in (VAE, Autoencoder, ConditionalVAE, IWAE, PaperVAE)}
 
 
 class CheckpointError(Exception):

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from . import _files
-from ._files import _HOST, atomic_write  # noqa: F401  (checkpoint.py, its tests and the benchmarks still import these from here)
+
 
 DATASETS = ("mnist", "fashion-mnist", "frey-face", "digits", "auto")
 

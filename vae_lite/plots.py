@@ -272,27 +272,35 @@ def _label_colours(n=10):
     return ListedColormap(PALETTE[:n]), BoundaryNorm([i - 0.5 for i in range(n + 1)], n)
 
 
-def latent_scatter(points, labels=None, ax=None, title=None, limits=None):
+def latent_scatter(points, labels=None, ax=None, title=None, limits=None, names=None):
     """2-D latent points (e.g. encoder means) coloured by label (petroff10, colour-blind safe).
 
     limits=(low, high) fixes both axes, so that the scatter lines up with a manifold_grid
-    drawn with the same limits.
+    drawn with the same limits; ((x_low, x_high), (y_low, y_high)) fixes each.
+    names: one name per label, written at the median point of its class (in place of a colour
+    bar), so that the map reads without telling colours apart.
     """
     points = torch.as_tensor(points).detach().cpu()
     ax = _axes(ax, height=0.8)
     if labels is None:
-        scatter = ax.scatter(points[:, 0].numpy(), points[:, 1].numpy(), s=6, alpha=0.7)
+        ax.scatter(points[:, 0].numpy(), points[:, 1].numpy(), s=6, alpha=0.7)
     else:
+        labels = torch.as_tensor(labels).cpu()
         cmap, norm = _label_colours()
-        scatter = ax.scatter(points[:, 0].numpy(), points[:, 1].numpy(), c=torch.as_tensor(labels).cpu().numpy(),
-                             cmap=cmap, norm=norm,
-                             s=6, alpha=0.7)
-        ax.figure.colorbar(scatter, ax=ax, ticks=range(10), label="label")
+        scatter = ax.scatter(points[:, 0].numpy(), points[:, 1].numpy(), c=labels.numpy(), cmap=cmap, norm=norm,
+                             s=6, alpha=0.7, linewidths=0, rasterized=True)
+        if names is None:
+            ax.figure.colorbar(scatter, ax=ax, ticks=range(10), label="label")
+        for c in ([] if names is None else labels.unique().tolist()):
+            centre = points[labels == c].median(dim=0).values.tolist()
+            ax.annotate(names[c], centre, ha="center", va="center", fontsize=13, weight="bold",
+                        bbox=dict(boxstyle="round,pad=0.15", fc=PALETTE[c], ec="black", lw=0.6, alpha=0.9))
     ax.set_xlabel("z[0]")
     ax.set_ylabel("z[1]")
     if limits is not None:
-        ax.set_xlim(*limits)
-        ax.set_ylim(*limits)
+        x_limits, y_limits = limits if isinstance(limits[0], (tuple, list)) else (limits, limits)
+        ax.set_xlim(*x_limits)
+        ax.set_ylim(*y_limits)
     ax.set_aspect("equal")
     if title:
         ax.set_title(title)
@@ -787,3 +795,27 @@ def plot_linear_vae(closed_form, fitted, kl, noise_variances, active_closed, act
     right.set_title("collapse as σ² grows")
     fig.tight_layout()
     return fig
+
+
+# ------------------------------------------------------------ notebook 11
+
+
+def labelled_grid(images, row_labels, col_labels=None, ax=None, title=None):
+    """Images (R, C, channels, H, W) as one grid, each row and column named on the axes."""
+    images = torch.as_tensor(images).detach().cpu()
+    rows, cols, _, h, w = images.shape
+    if ax is None:  # 10 inches (1000 px) wide, the images square
+        fig, ax = plt.subplots(figsize=(10, 8.6 * rows * h / (cols * w) + 1.2), layout="constrained")
+    ax.imshow(image_grid(images.reshape(rows * cols, *images.shape[2:]), ncols=cols), cmap="gray_r", vmin=0, vmax=1)
+    ax.set_yticks([r * (h + 1) + h / 2 for r in range(rows)], row_labels)
+    if col_labels is None:
+        ax.set_xticks([])
+    else:
+        ax.set_xticks([c * (w + 1) + w / 2 for c in range(cols)], col_labels)
+        ax.xaxis.tick_top()
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    if title:
+        ax.set_title(title)
+    return ax.figure

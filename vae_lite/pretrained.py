@@ -16,13 +16,16 @@ images) it trains a model of the same shape on that data: the MNIST weights woul
 it, even where the images have MNIST's shape. The data set is told by its name, data.name.
 """
 
+import copy
+import time
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
 from .checkpoint import load, save
 from .data import _cache_dir, load_dataset
-from .models import VAE
+from .models import VAE, ConditionalVAE
 from .train import fit
 
 CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "mnist_vae.pt"
@@ -50,3 +53,89 @@ def _train(data, epochs, device):
     model = VAE(data.image_shape, **SETTINGS)
     fit(model, data, epochs=epochs, seed=0, progress=False, device=device)
     return model.eval()
+
+
+# ------------------------------------------------------------------------ notebook 11
+#
+# Notebook 11's three convolutional models. A conv model trains at about 35 CPU-seconds per
+# MNIST epoch, too slow for a class, so they ship trained for each of the three data sets, made by
+#
+#     VAE_LITE_DATA=/path/to/data python -c "from vae_lite import pretrained; pretrained.train_conditional_models('mnist')"
+#
+# and the same with 'fashion-mnist' and 'digits' (MNIST and Fashion-MNIST: 10 epochs, about 20
+# CPU-minutes for the three models; the 8x8 digits: 200 epochs, 2 minutes; we ran them on one
+# thread). The weights are stored in float16, half the size, and load as float32. On other data,
+# conditional_models trains the models on the spot.
+
+
+
+CONDITIONAL_SETTINGS = dict(latent_dim=16, hidden=64, arch="conv")
+MAP_SETTINGS = dict(latent_dim=2, hidden=64, arch="conv")
+CONDITIONAL_EPOCHS = {"mnist": 10, "fashion-mnist": 10, "digits": 200}
+CONDITIONAL_NAMES = ("cvae", "conv_vae", "conv_vae_2d")
+
+
+def conditional_checkpoint(dataset, name):
+    """Where notebook 11's model `name` (cvae, conv_vae or conv_vae_2d) for `dataset` ships."""
+    return CHECKPOINT.parent / f"{dataset}_{name}.pt"
+
+
+class ConditionalModels(NamedTuple):
+    cvae: ConditionalVAE  # the label conditions encoder and decoder
+    vae: VAE              # the same networks without the label
+    vae_2d: VAE           # two latent dimensions: the drawing explorer's map
+
+
+def _make_conditional_models(data):
+    torch.manual_seed(0)  # the initial weights, so the same data give the same models
+    cvae = ConditionalVAE(data.image_shape, int(data.train_labels.max()) + 1, **CONDITIONAL_SETTINGS)
+    torch.manual_seed(0)
+    vae = VAE(data.image_shape, **CONDITIONAL_SETTINGS)
+    torch.manual_seed(0)
+    vae_2d = VAE(data.image_shape, **MAP_SETTINGS)
+    return ConditionalModels(cvae, vae, vae_2d)
+
+
+def _fit_and_record(model, data, epochs, lr):
+    """fit (which passes the labels to the ConditionalVAE), then what a checkpoint keeps of it."""
+    cpu = time.process_time()
+    history = fit(model, data, epochs=epochs, lr=lr, seed=0, progress=False)
+    return dict(dataset=data.name, epochs=epochs, lr=lr, cpu_seconds=time.process_time() - cpu,
+                history=history.records)
+
+
+def train_conditional_models(dataset="mnist", epochs=None, out_dir=None):
+    """Train notebook 11's models on `dataset` with fit and save them (float16 weights) to `out_dir`."""
+    data = load_dataset(dataset)
+    epochs = epochs or CONDITIONAL_EPOCHS[dataset]
+    for name, model in zip(CONDITIONAL_NAMES, _make_conditional_models(data)):
+        record = _fit_and_record(model, data, epochs, lr=1e-3)
+        path = conditional_checkpoint(dataset, name)
+        path = Path(out_dir) / path.name if out_dir is not None else path
+        save(copy.deepcopy(model).half(), path, weights="float16", **record)
+        print(f"{path.name}: {epochs} epochs, test ELBO {record['history'][-1]['test_elbo']:.2f} nats, "
+              f"{record['cpu_seconds']:.0f} CPU-s", flush=True)
+
+
+def conditional_models(data=None, device="cpu", budget=36_000, lr=3e-3):
+    """Notebook 11's models for `data` (MNIST when None): a conv ConditionalVAE, the same networks
+    as a VAE, and a 2-latent conv VAE. Loaded for MNIST, Fashion-MNIST and the 8x8 digits; for
+    other data trained here, each on `budget` images (epochs x training images, at least 3 epochs)
+    with a larger learning rate than the shipped models, since the run is short.
+    model.checkpoint_extra says how each was trained (history: fit's records)."""
+    data = data if data is not None else load_dataset("mnist")
+    paths = [conditional_checkpoint(data.name, name) for name in CONDITIONAL_NAMES]
+    if all(path.is_file() for path in paths):
+        models = [load(path, device=device) for path in paths]
+        if all(tuple(m.image_shape) == tuple(data.image_shape) for m in models):
+            return ConditionalModels(*models)
+    if data.train_labels is None:
+        raise ValueError(f"notebook 11's conditional VAE needs labelled data; {data.name} has no labels")
+    subset = data.subset(train=min(len(data.train), budget // 3))
+    epochs = max(3, budget // len(subset.train))
+    print(f"No shipped models for {data.name}: training notebook 11's three models on {len(subset.train)} "
+          f"images for {epochs} epochs each.")
+    models = _make_conditional_models(subset)
+    for model in models:  # the same record a shipped checkpoint carries
+        model.checkpoint_extra = _fit_and_record(model, subset, epochs, lr)
+    return ConditionalModels(*(model.to(device).eval() for model in models))

@@ -190,7 +190,6 @@ def elbo_derivation(model=None):
     Works for every Gaussian q = N(mu_q, sigma_q^2): mu_q and sigma_q stay symbols.
     """
     model = model or linear_gaussian()
-    log_q = log_normal(z, mu_q, sigma_q)
     log_evidence, log_joint, log_post = model["log_evidence"], model["log_joint"], model["log_posterior"]
     elbo, kl = elbo_terms(model)
     q_mass = sp.integrate(normal_pdf(z, mu_q, sigma_q), (z, -sp.oo, sp.oo))
