@@ -37,7 +37,7 @@ import vae_lite
 from vae_lite._files import atomic_write
 from vae_lite.models import IWAE
 from vae_lite.objectives import iw_bound, log_weights
-from vae_lite.widgets import active_units
+from vae_lite.latent import active_units
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

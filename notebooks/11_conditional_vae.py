@@ -32,7 +32,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 import vae_lite
 import vae_lite.check
-from vae_lite import plots, pretrained, widgets
+from vae_lite import latent, plots, pretrained, widgets
 from vae_lite.models import ConditionalVAE
 
 QUICK = vae_lite.setup_notebook()
@@ -242,7 +242,7 @@ def codes(model, images, labels):
     with torch.inference_mode():
         if isinstance(model, ConditionalVAE):
             return widgets.conditional_codes(model, images, labels)[0].numpy()
-        return widgets.encoder_means_and_logvars(model, images)[0].numpy()
+        return latent.encoder_means_and_logvars(model, images)[0].numpy()
 
 
 probes = {}

@@ -292,7 +292,7 @@ def test_the_default_model_is_trained_for_any_data_set_but_mnist(monkeypatch):
     from vae_lite import pretrained
 
     trained, loaded = [], []
-    monkeypatch.setattr(pretrained, "_train", lambda data, epochs, device: trained.append(data.name) or "trained")
+    monkeypatch.setattr(pretrained, "train_default_model", lambda data, device: trained.append(data.name) or "trained")
     monkeypatch.setattr(pretrained, "load", lambda path, device: loaded.append(path) or "loaded")
     images = np.zeros((4, 28, 28), dtype=np.uint8)
     for name in ("fashion-mnist", "images"):

@@ -1,6 +1,6 @@
 """Train and evaluate from the shell.
 
-    python -m vae_lite train --dataset mnist --epochs 10 --out model.pt
+    python -m vae_lite train --dataset mnist --out model.pt     # the default model (about a minute)
     python -m vae_lite evaluate model.pt --dataset mnist --k 5000
 """
 
@@ -9,7 +9,7 @@ import sys
 
 import torch
 
-from . import checkpoint, data, models, objectives, train
+from . import checkpoint, data, models, objectives, pretrained, train
 
 
 def _hidden(text):
@@ -27,11 +27,17 @@ def main(argv=None):
     t.add_argument("--model", default="vae", choices=["vae", "ae"])
     t.add_argument("--arch", default="mlp", choices=models.ARCHS)
     t.add_argument("--likelihood", default="bernoulli", choices=models.LIKELIHOODS)
-    t.add_argument("--latent-dim", type=int, default=20)
-    t.add_argument("--hidden", type=_hidden, default=400, help="hidden layer sizes, e.g. 400 or 500,500")
-    t.add_argument("--epochs", type=int, default=10)
-    t.add_argument("--batch-size", type=int, default=128)
-    t.add_argument("--lr", type=float, default=1e-3)
+    recipe = pretrained.TRAINING  # the defaults train the package's default model
+    t.add_argument("--latent-dim", type=int, default=pretrained.SETTINGS["latent_dim"])
+    t.add_argument("--hidden", type=_hidden, default=pretrained.SETTINGS["hidden"],
+                   help="hidden layer sizes, e.g. 400 or 500,500")
+    t.add_argument("--epochs", type=int, default=recipe["epochs"])
+    t.add_argument("--batch-size", type=int, default=recipe["batch_size"])
+    t.add_argument("--lr", type=float, default=recipe["lr"], help="the peak learning rate with --schedule onecycle")
+    t.add_argument("--schedule", default=recipe["schedule"], choices=["constant", "onecycle"])
+    t.add_argument("--warmup", type=float, default=recipe["warmup"], help="KL warm-up, in epochs (0: none)")
+    t.add_argument("--grey-start", action="store_true",
+                   help="start the decoder at uniform grey, not at the mean training image")
     t.add_argument("--beta", type=float, default=1.0)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto")
@@ -59,8 +65,11 @@ def _train(args):
     torch.manual_seed(args.seed)  # the initial weights too, so --seed reproduces the whole run
     model = cls(dataset.image_shape, latent_dim=args.latent_dim, hidden=args.hidden, arch=args.arch,
                 likelihood=args.likelihood)
+    if not args.grey_start:
+        model.start_at_mean_image(dataset.train)
     history = train.fit(model, dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                        beta=args.beta, device=args.device, seed=args.seed, progress=not args.quiet)
+                        beta=args.beta, device=args.device, seed=args.seed, progress=not args.quiet,
+                        schedule=args.schedule, warmup=min(args.warmup, args.epochs))
     for r in history.records:
         terms = "  ".join(f"{k} {v:.2f}" for k, v in r.items() if k.startswith("test_"))
         print(f"epoch {r['epoch']:3d}  {r['seconds']:.2f} s  {terms}")

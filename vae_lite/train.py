@@ -94,12 +94,16 @@ def train_step(model, x, optimizer, beta=1.0, y=None):
 
 
 def fit(model, data, *, epochs, batch_size=128, lr=1e-3, beta=1.0, device="auto", seed=0,
-        progress=True, binarize_data=None, optimizer=None):
+        progress=True, binarize_data=None, optimizer=None, schedule="constant", warmup=0):
     """Train `model` on `data.train` with Adam and return a History.
 
     Each epoch runs train_step on batches in a new random order. The loss is the mean over a
     batch of the per-example negative beta-ELBO (VAE) or reconstruction error (Autoencoder),
     summed over pixels, so beta is the true KL weight.
+    schedule="onecycle": the learning rate rises from lr/25 to lr over the first 30 % of the
+    steps, then falls to almost 0 (torch's OneCycleLR); "constant" keeps lr.
+    warmup: the KL weight rises linearly from 0 to beta over the first `warmup` epochs
+    (KL warm-up), so the decoder learns to use z before the KL pulls q(z|x) to the prior.
     binarize_data: sample binary pixels anew each epoch (dynamic binarization) and score
     on one fixed binarized test set; by default on for a Bernoulli decoder, whose
     likelihood is only a true likelihood on binary data.
@@ -107,7 +111,7 @@ def fit(model, data, *, epochs, batch_size=128, lr=1e-3, beta=1.0, device="auto"
     and data.test_labels for the test scores. Ctrl-C (Jupyter's stop button) ends training
     cleanly and returns the History so far.
     """
-    _check_arguments(model, data, epochs, batch_size, lr, beta)
+    _check_arguments(model, data, epochs, batch_size, lr, beta, schedule, warmup)
     device = pick_device(device)
     generator = seed_everything(seed)
     if binarize_data is None:
@@ -123,6 +127,10 @@ def fit(model, data, *, epochs, batch_size=128, lr=1e-3, beta=1.0, device="auto"
     if _conditional(model):  # it learns from the labels too
         train_labels, test_labels = _place(data.train_labels, device), data.test_labels
     steps = math.ceil(len(train) / batch_size)
+    scheduler = None
+    if schedule == "onecycle":
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps,
+                                                        pct_start=0.3, cycle_momentum=False)
     history = History(device=str(device))
     bar = _progress_bar(epochs * steps, progress)
 
@@ -138,7 +146,10 @@ def fit(model, data, *, epochs, batch_size=128, lr=1e-3, beta=1.0, device="auto"
                 y = None if train_labels is None else train_labels[batch].to(device, non_blocking=True)
                 if binarize_data:
                     x = torch.bernoulli(x) if x.device.type != "cpu" else binarize(x, generator)
-                means = train_step(model, x, optimizer, beta, y)
+                kl_weight = beta * min(1.0, ((epoch - 1) * steps + step) / (warmup * steps)) if warmup else beta
+                means = train_step(model, x, optimizer, kl_weight, y)
+                if scheduler is not None:
+                    scheduler.step()
                 for key, value in means.items():
                     sums[key] = sums.get(key, 0.0) + value * len(x)
                 if bar is not None:
@@ -254,7 +265,7 @@ def _conditional(model):
     return getattr(model, "num_classes", None) is not None
 
 
-def _check_arguments(model, data, epochs, batch_size, lr, beta):
+def _check_arguments(model, data, epochs, batch_size, lr, beta, schedule="constant", warmup=0):
     if not isinstance(data, ImageData):
         raise TypeError(f"data must be an ImageData (from load_dataset or ImageData.from_arrays), "
                         f"got {type(data).__name__}")
@@ -270,6 +281,11 @@ def _check_arguments(model, data, epochs, batch_size, lr, beta):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     if not beta >= 0 or not math.isfinite(beta):
         raise ValueError(f"beta must be a non-negative number, got {beta!r}")
+    if schedule not in ("constant", "onecycle"):
+        raise ValueError(f"schedule must be 'constant' or 'onecycle', got {schedule!r}")
+    if not isinstance(warmup, (int, float)) or not 0 <= warmup <= epochs:
+        raise ValueError(f"warmup is the number of epochs over which the KL weight rises from 0 to beta: "
+                         f"between 0 and epochs={epochs}, got {warmup!r}")
     if isinstance(model, Autoencoder) and beta != 1:
         raise ValueError(f"beta weights the KL term, and an Autoencoder has none; leave beta at 1 (got {beta!r})")
     if _conditional(model):
