@@ -48,7 +48,7 @@ QUICK = vae_lite.setup_notebook()
 # %%
 data = vae_lite.load_dataset()
 if data.name == "mnist":
-    vae = pretrained.default_model()  # 10 epochs on MNIST, shipped with the package
+    vae = pretrained.default_model()  # the default VAE, trained on MNIST and shipped with the package
 else:  # no weights are shipped for this data set: a few seconds of training instead
     torch.set_num_threads(1)  # a model this small trains faster on one thread than on two that wait for each other
     small = data.subset(train=5000, test=500)

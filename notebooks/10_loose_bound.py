@@ -268,7 +268,7 @@ assert k_wide is not None and all(best_proposals[k][1] > 2 * q_sigma for k in KS
 #
 # ### 3. The two gaps on MNIST: approximation and amortization
 #
-# For a real VAE the posterior over 20 latent dimensions cannot be put on a grid, but we can still take the
+# For a real VAE the posterior over its 50 latent dimensions cannot be put on a grid, but we can still take the
 # gap apart (Cremer, Li & Duvenaud, 2018). Write q* for the best Gaussian **for this one image** (fitted to
 # it alone) and q_enc for what the encoder outputs:
 #

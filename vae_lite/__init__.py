@@ -1,8 +1,8 @@
 """vae_lite: a small, readable Variational Autoencoder package for teaching.
 
     data = vae_lite.load_dataset("auto")
-    model = vae_lite.VAE(data.image_shape, latent_dim=20)
-    history = vae_lite.fit(model, data, epochs=10)
+    model = vae_lite.VAE(data.image_shape).start_at_mean_image(data.train)
+    history = vae_lite.fit(model, data, epochs=20, batch_size=256, lr=5e-3, schedule="onecycle", warmup=2)
     print(history.last["test_elbo"])
 """
 
