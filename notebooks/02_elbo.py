@@ -22,6 +22,38 @@
 # - See that the ELBO is largest, and equals log p(x), when q is the true posterior; the gap is the KL.
 # - Recognise the source write-up's wrong lines, and see the checker reject them.
 
+# %% [markdown] tags=["badges"]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/02_elbo.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F02_elbo.ipynb)
+
+# %% tags=["bootstrap"]
+# Colab, or a Jupyter without vae_lite: install vae_lite from the repository (keeping the torch that
+# is already there) and, on Colab, switch on the widget manager ipywidgets 8 needs. Elsewhere
+# (`make lab`, Binder) this cell does nothing.
+import importlib.util, os, subprocess, sys, tempfile
+
+if importlib.util.find_spec("vae_lite") is None:
+    repository = os.environ.get("VAE_LITE_REPOSITORY", "https://github.com/vae-lite/vae_lite")
+    clone = os.path.abspath("..")  # a bare Jupyter started inside a clone: install that clone
+    if not os.path.isfile(os.path.join(clone, "vae_lite", "__init__.py")):
+        clone = os.path.abspath("vae_lite")  # Colab: clone the repository into the current folder
+    if not os.path.isdir(clone):
+        subprocess.run(["git", "clone", "--quiet", "--depth=1", repository, clone], check=True)
+    keep_torch = []
+    if importlib.util.find_spec("torch") is not None:  # pip must not swap it for another build
+        from importlib.metadata import version
+        constraint = os.path.join(tempfile.gettempdir(), "vae_lite-keep-torch.txt")
+        with open(constraint, "w") as f:
+            f.write(f"torch=={version('torch')}\n")
+        keep_torch = ["--constraint", constraint]
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *keep_torch, "--editable", clone],
+                   check=True)
+    sys.path.insert(0, clone)  # importable in this kernel without a restart
+if os.path.isfile(os.path.join("vae_lite", "notebooks", "jupytext.toml")):  # also after a restart
+    os.chdir(os.path.join("vae_lite", "notebooks"))  # into the clone: data/ and benchmarks/ are there
+if "google.colab" in sys.modules:
+    from google.colab import output
+    output.enable_custom_widget_manager()
+
 # %% [markdown]
 # ## Setup
 

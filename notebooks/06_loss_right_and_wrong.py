@@ -13,6 +13,38 @@
 # - recognise summed against averaged terms as a hidden KL weight β, and predict which β a loss has;
 # - read squared error as a Gaussian log-likelihood whose fixed variance is an implicit KL weight.
 
+# %% [markdown] tags=["badges"]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/06_loss_right_and_wrong.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F06_loss_right_and_wrong.ipynb)
+
+# %% tags=["bootstrap"]
+# Colab, or a Jupyter without vae_lite: install vae_lite from the repository (keeping the torch that
+# is already there) and, on Colab, switch on the widget manager ipywidgets 8 needs. Elsewhere
+# (`make lab`, Binder) this cell does nothing.
+import importlib.util, os, subprocess, sys, tempfile
+
+if importlib.util.find_spec("vae_lite") is None:
+    repository = os.environ.get("VAE_LITE_REPOSITORY", "https://github.com/vae-lite/vae_lite")
+    clone = os.path.abspath("..")  # a bare Jupyter started inside a clone: install that clone
+    if not os.path.isfile(os.path.join(clone, "vae_lite", "__init__.py")):
+        clone = os.path.abspath("vae_lite")  # Colab: clone the repository into the current folder
+    if not os.path.isdir(clone):
+        subprocess.run(["git", "clone", "--quiet", "--depth=1", repository, clone], check=True)
+    keep_torch = []
+    if importlib.util.find_spec("torch") is not None:  # pip must not swap it for another build
+        from importlib.metadata import version
+        constraint = os.path.join(tempfile.gettempdir(), "vae_lite-keep-torch.txt")
+        with open(constraint, "w") as f:
+            f.write(f"torch=={version('torch')}\n")
+        keep_torch = ["--constraint", constraint]
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *keep_torch, "--editable", clone],
+                   check=True)
+    sys.path.insert(0, clone)  # importable in this kernel without a restart
+if os.path.isfile(os.path.join("vae_lite", "notebooks", "jupytext.toml")):  # also after a restart
+    os.chdir(os.path.join("vae_lite", "notebooks"))  # into the clone: data/ and benchmarks/ are there
+if "google.colab" in sys.modules:
+    from google.colab import output
+    output.enable_custom_widget_manager()
+
 # %% [markdown]
 # ## Setup
 
@@ -345,7 +377,7 @@ def effective_beta(reconstruction, kl, pixels, latent_dim):
 
 vae_lite.check.effective_beta(effective_beta)
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # NBVAL_CHECK_OUTPUT
 # Solution: rec / a + kl / b = (rec + (a / b) kl) / a, with a, b the numbers each term is divided by.
 def effective_beta(reconstruction, kl, pixels, latent_dim):

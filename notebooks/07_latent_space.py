@@ -13,6 +13,38 @@
 # - read the 2-D latent space of a 2-latent model: the encoder means by label, and the decoded grid on the same axes;
 # - keep the prior p(z), the posterior p(z|x) and its approximation q(z|x) apart, and σ apart from σ².
 
+# %% [markdown] tags=["badges"]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/07_latent_space.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F07_latent_space.ipynb)
+
+# %% tags=["bootstrap"]
+# Colab, or a Jupyter without vae_lite: install vae_lite from the repository (keeping the torch that
+# is already there) and, on Colab, switch on the widget manager ipywidgets 8 needs. Elsewhere
+# (`make lab`, Binder) this cell does nothing.
+import importlib.util, os, subprocess, sys, tempfile
+
+if importlib.util.find_spec("vae_lite") is None:
+    repository = os.environ.get("VAE_LITE_REPOSITORY", "https://github.com/vae-lite/vae_lite")
+    clone = os.path.abspath("..")  # a bare Jupyter started inside a clone: install that clone
+    if not os.path.isfile(os.path.join(clone, "vae_lite", "__init__.py")):
+        clone = os.path.abspath("vae_lite")  # Colab: clone the repository into the current folder
+    if not os.path.isdir(clone):
+        subprocess.run(["git", "clone", "--quiet", "--depth=1", repository, clone], check=True)
+    keep_torch = []
+    if importlib.util.find_spec("torch") is not None:  # pip must not swap it for another build
+        from importlib.metadata import version
+        constraint = os.path.join(tempfile.gettempdir(), "vae_lite-keep-torch.txt")
+        with open(constraint, "w") as f:
+            f.write(f"torch=={version('torch')}\n")
+        keep_torch = ["--constraint", constraint]
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *keep_torch, "--editable", clone],
+                   check=True)
+    sys.path.insert(0, clone)  # importable in this kernel without a restart
+if os.path.isfile(os.path.join("vae_lite", "notebooks", "jupytext.toml")):  # also after a restart
+    os.chdir(os.path.join("vae_lite", "notebooks"))  # into the clone: data/ and benchmarks/ are there
+if "google.colab" in sys.modules:
+    from google.colab import output
+    output.enable_custom_widget_manager()
+
 # %% [markdown]
 # ## Setup
 
@@ -240,7 +272,7 @@ def active_unit_count(mu, threshold=0.01):
 
 vae_lite.check.active_unit_count(active_unit_count)
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # NBVAL_CHECK_OUTPUT
 # Solution: the variance of each column (over the images, dim=0), compared with the threshold.
 def active_unit_count(mu, threshold=0.01):

@@ -17,6 +17,38 @@
 # - redraw one handwritten digit as every other digit (style transfer);
 # - draw a digit yourself, watch q(z|x) move on the latent map, and measure how far from the data your drawing is.
 
+# %% [markdown] tags=["badges"]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/11_conditional_vae.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F11_conditional_vae.ipynb)
+
+# %% tags=["bootstrap"]
+# Colab, or a Jupyter without vae_lite: install vae_lite from the repository (keeping the torch that
+# is already there) and, on Colab, switch on the widget manager ipywidgets 8 needs. Elsewhere
+# (`make lab`, Binder) this cell does nothing.
+import importlib.util, os, subprocess, sys, tempfile
+
+if importlib.util.find_spec("vae_lite") is None:
+    repository = os.environ.get("VAE_LITE_REPOSITORY", "https://github.com/vae-lite/vae_lite")
+    clone = os.path.abspath("..")  # a bare Jupyter started inside a clone: install that clone
+    if not os.path.isfile(os.path.join(clone, "vae_lite", "__init__.py")):
+        clone = os.path.abspath("vae_lite")  # Colab: clone the repository into the current folder
+    if not os.path.isdir(clone):
+        subprocess.run(["git", "clone", "--quiet", "--depth=1", repository, clone], check=True)
+    keep_torch = []
+    if importlib.util.find_spec("torch") is not None:  # pip must not swap it for another build
+        from importlib.metadata import version
+        constraint = os.path.join(tempfile.gettempdir(), "vae_lite-keep-torch.txt")
+        with open(constraint, "w") as f:
+            f.write(f"torch=={version('torch')}\n")
+        keep_torch = ["--constraint", constraint]
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *keep_torch, "--editable", clone],
+                   check=True)
+    sys.path.insert(0, clone)  # importable in this kernel without a restart
+if os.path.isfile(os.path.join("vae_lite", "notebooks", "jupytext.toml")):  # also after a restart
+    os.chdir(os.path.join("vae_lite", "notebooks"))  # into the clone: data/ and benchmarks/ are there
+if "google.colab" in sys.modules:
+    from google.colab import output
+    output.enable_custom_widget_manager()
+
 # %% [markdown]
 # ## Setup
 
@@ -184,7 +216,7 @@ assert final[0] > final[1] > final[2], "the label should help, and two latent di
 # *The figure: test ELBO per epoch for the three models; the conditional VAE's line is highest, the
 # 2-latent VAE's lowest.* The conditional VAE's bound is on log p(x|y), the VAE's on log p(x): the
 # label is information the VAE must put into z, at a price in KL, while the conditional VAE gets it free.
-
+#
 # ## Experiments
 #
 # ### Ask for a class
@@ -353,7 +385,7 @@ assert scores["random pixels"] < drawer.test_elbos.min(), "random pixels should 
 # data were lands near the test images or below them; the same strokes a few pixels off centre score far
 # lower, and random pixels lowest of all. The model knows MNIST's digits, centred and scaled as MNIST made
 # them, not digits in general: prepare an input as the training data were prepared.
-
+#
 # ## Common mistakes
 #
 # > **Common mistake.** Feeding the label as a number: `torch.cat([x.flatten(1), y.float()[:, None]], 1)`.
@@ -383,7 +415,7 @@ def transfer(model, x, source, target):
 
 vae_lite.check.style_transfer(transfer)
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # NBVAL_CHECK_OUTPUT
 # Solution: the style is the code mu of q(z|x, source); the decoder draws it as `target`.
 def transfer(model, x, source, target):
