@@ -203,6 +203,17 @@ def test_colab_tool_puts_badges_and_bootstrap_under_the_title_once(tmp_path):
     assert twin.read_text() == colab.twin_text(nb), "the twin must be as jupytext writes it"
 
 
+@pytest.mark.parametrize("path", PAIRS, ids=[p.name for p in PAIRS])
+def test_every_notebook_has_the_current_badges_and_bootstrap_cell(path):
+    colab = import_tool("colab")
+    assert colab.refresh(path.with_suffix(".py"), colab.repository(), write=False) is False, (
+        f"{path.name}'s Colab cells are missing or stale: run `python tools/colab.py {path.name[:2]}`, "
+        f"then `make notebooks NB={path.name[:2]}`")
+    stored = nbformat.read(path, as_version=4)
+    assert [c.metadata.get("tags") for c in stored.cells[1:3]] == [["badges"], ["bootstrap"]], (
+        f"{path.name} was built before its twin got the Colab cells: `make notebooks NB={path.name[:2]}`")
+
+
 def test_the_bootstrap_cell_does_nothing_where_vae_lite_is_installed(tmp_path, monkeypatch):
     colab = import_tool("colab")
     calls = []
