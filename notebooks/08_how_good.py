@@ -198,6 +198,63 @@ else:
           f"± {ours_error:.2f} nats, k = {KS[-1]}, {len(x)} random test images)")
 
 # %% [markdown]
+# ### The published number, beaten on a laptop
+#
+# Burda et al.'s VAE trained for 3,280 epochs. How close does a VAE of the same kind get in **30 CPU-minutes**?
+# Same kind means: one stochastic layer, a diagonal Gaussian q(z|x), the N(0, I) prior, trained on the plain
+# ELBO (k = 1); the networks around it are ours to choose. `benchmarks/frontier.py` trained one (784-512-512-50,
+# batches of 128, one-cycle learning rate, KL warm-up over 10 epochs, the decoder started at the mean image)
+# and estimated −log p(x) with k = 5000 on **all** 10,000 test images. That takes about an hour of CPU time, so
+# this cell reads the stored results rather than rerunning them; the command is printed with them.
+#
+# > **Predict, then run.** The default model trains in a minute. How many nats does thirty times the training
+# > buy, and is it enough to pass Burda et al.'s 86.76?
+
+# %%
+import json
+from pathlib import Path
+
+RESULTS = Path("..") / "benchmarks" / "results"
+BEST = "best-h512x2-l50-b128-one150-w10-mean"
+BURDA = {"VAE, k = 1 (3,280 epochs)": 86.76, "IWAE, k = 50 (3,280 epochs)": 84.78}  # Burda et al. 2015, Table 1
+best = json.loads((RESULTS / "frontier.json").read_text())[BEST]
+default = json.loads((RESULTS / "quality.json").read_text())["mnist-default"]
+full = best["full_evaluation"]
+rows = [("ours: the default model", default["train_cpu_seconds"], default["test_neg_elbo"], default["iw_nll"],
+         default["iw_nll_std_error"], default["iw_test_images"]),
+        ("ours: benchmarks/results/mnist_best.pt", best["train_cpu_seconds"], full["neg_elbo"], full["iw_nll"],
+         full["iw_nll_std_error"], full["test_images"])]
+print(f"{'':40s} {'training':>14s} {'-ELBO':>7s} {'IW NLL, k = 5000':>17s} {'test images':>12s}")
+for name, cpu, neg_elbo, nll, error, images in rows:
+    print(f"{name:40s} {cpu / 60:7.1f} CPU-min {neg_elbo:7.2f} {nll:9.2f} ± {error:.2f} {images:12,d}")
+for name, nll in BURDA.items():
+    print(f"{'Burda et al. 2015, ' + name:40s} {'':>14s} {'':>7s} {nll:9.2f}")
+margin = BURDA["VAE, k = 1 (3,280 epochs)"] - full["iw_nll"]
+print(f"the 30-minute model is {abs(margin):.2f} nats {'below' if margin > 0 else 'above'} Burda et al.'s VAE "
+      f"({abs(margin) / full['iw_nll_std_error']:.1f} standard errors) and "
+      f"{full['iw_nll'] - BURDA['IWAE, k = 50 (3,280 epochs)']:.2f} nats above their IWAE")
+print("made by:", best["command"], "then", full["command"])
+assert full["test_images"] == 10_000 and full["k"] == 5000, "the comparison needs k = 5000 on all 10,000 test images"
+assert best["train_cpu_seconds"] <= 30 * 60, "the model should train in at most 30 CPU-minutes"
+
+# %% [markdown]
+# *Figure: ten samples (decoded z ~ N(0, I)) from the default model, and ten from the 30-minute model.*
+
+# %%
+best_model = vae_lite.load(RESULTS / "mnist_best.pt")
+default_mnist = vae_lite.load(pretrained.CHECKPOINT)
+generator = torch.Generator().manual_seed(0)
+plots.show_rows({"default model (1 minute)": default_mnist.sample(10, generator=generator),
+                 "mnist_best.pt (30 CPU-minutes)": best_model.sample(10, generator=generator)}, ncols=10, size=0.9);
+
+# %% [markdown]
+# Both rows are MNIST models, whatever data set this notebook runs on. The IW numbers are estimates of −log p(x)
+# on the same fixed binarization of the test set; a different binarization or a subset of the test images moves
+# them by tenths of a nat, which is why the table says which images were used. Burda et al.'s IWAE (k = 50
+# samples in training) is still ahead: training on the tighter bound L₅₀ is what buys those last nats, and
+# notebook 10 trains one.
+
+# %% [markdown]
 # ### β: rate against distortion
 #
 # Train the same VAE with different KL weights β (`vae_lite.fit(..., beta=β)`), on part of the training set for a

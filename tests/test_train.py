@@ -80,6 +80,8 @@ def test_train_step_takes_one_step_on_the_mean_loss_and_returns_its_terms(make, 
     ((1, 6, 6), {"epochs": 0}, ["epochs must be a positive int"]),
     ((1, 6, 6), {"lr": float("nan")}, ["lr must be a positive number"]),
     ((1, 6, 6), {"beta": -1.0}, ["beta must be a non-negative number"]),
+    ((1, 6, 6), {"schedule": "cosine"}, ["schedule must be 'constant' or 'onecycle'", "'cosine'"]),
+    ((1, 6, 6), {"warmup": 3}, ["warmup is the number of epochs", "between 0 and epochs=1", "got 3"]),
 ])
 def test_fit_refuses_arguments_that_cannot_work_before_training(model_shape, arguments, words, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
@@ -92,6 +94,49 @@ def test_fit_refuses_arguments_that_cannot_work_before_training(model_shape, arg
     for word in words:
         assert word in str(error.value)
     assert calls == [] and same_weights(model, before)
+
+
+# ------------------------------------------------------------------ the default recipe: schedule and warm-up
+
+class Recording(vae_lite.VAE):
+    """A VAE that records the KL weight of every training step."""
+
+    betas = None
+
+    def loss(self, x, beta=1.0):
+        if torch.is_grad_enabled():
+            self.betas.append(beta)
+        return super().loss(x, beta)
+
+
+def test_warmup_raises_the_kl_weight_linearly_from_0_to_beta_then_holds_it():
+    torch.manual_seed(0)
+    model = Recording((1, 6, 6), latent_dim=2, hidden=8)
+    model.betas = []
+    fit(model, random_images(), epochs=4, batch_size=16, beta=2.0, warmup=2, progress=False)  # 4 steps per epoch
+    assert model.betas[:8] == pytest.approx([2.0 * step / 8 for step in range(8)])
+    assert model.betas[8:] == [2.0] * 8
+
+
+def test_onecycle_rises_to_lr_then_falls_to_almost_nothing(monkeypatch):
+    seen = []
+    real_step = torch.optim.Adam.step
+    monkeypatch.setattr(torch.optim.Adam, "step", lambda self, *a, **k: seen.append(self.param_groups[0]["lr"])
+                        or real_step(self, *a, **k))
+    fit(tiny_vae(), random_images(), epochs=5, batch_size=16, lr=0.01, schedule="onecycle", progress=False)
+    peak = seen.index(max(seen))
+    assert len(seen) == 20 and seen[0] == pytest.approx(0.01 / 25) and max(seen) == pytest.approx(0.01, rel=0.02)
+    assert 0.2 * len(seen) <= peak <= 0.4 * len(seen) and seen[-1] < 1e-4
+    assert all(a <= b for a, b in zip(seen[:peak], seen[1:peak + 1])) and all(
+        a >= b for a, b in zip(seen[peak:], seen[peak + 1:]))
+
+
+def test_start_at_mean_image_sets_the_output_bias_to_the_logit_of_the_mean():
+    images = torch.rand(50, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * torch.linspace(0.05, 0.95, 8)
+    mlp = vae_lite.VAE((1, 8, 8), latent_dim=3, hidden=16).start_at_mean_image(images)
+    torch.testing.assert_close(torch.sigmoid(mlp.decoder.net[-1].bias), images.mean(0).flatten())  # pixel by pixel
+    conv = vae_lite.VAE((1, 8, 8), latent_dim=3, hidden=16, arch="conv").start_at_mean_image(images)
+    torch.testing.assert_close(torch.sigmoid(conv.decoder.up2.bias), images.mean().reshape(1))  # one per channel
 
 
 # ------------------------------------------------------------------ NaN and infinite losses
