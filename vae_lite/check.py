@@ -56,7 +56,7 @@ def _run(title, fn, cases, judge, seed=None):
             got = fn(*(a.clone() if torch.is_tensor(a) else a for a in args))  # clones: fn may change its inputs
         except NotImplementedError:
             print(f"{title}: not attempted yet (the function still raises NotImplementedError). "
-                  "Write it, re-run the cell, or open the solution below.")
+                  "Write it, then re-run the cell.")
             return None
         except Exception as e:  # the student's code may raise anything: report it, do not crash the notebook
             report.case(name, False, f"your function raised {type(e).__name__}: {e}")
