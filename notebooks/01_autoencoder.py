@@ -211,7 +211,8 @@ plots.plot_histograms({"codes of training images": code_lengths, "samples of N(0
 # asks whether the right *scale* alone would fix it.
 #
 # ### Memorising a small training set
-# An AE with 640,000 weights and only a couple of hundred images to learn from can memorise them.
+# An AE with over half a million weights (the parameter count in the Model section) and only a few
+# hundred images to learn from can memorise them.
 #
 # > **Predict, then run.** Train the same AE on 200 (quick mode) or 300 images for many epochs.
 # > Will it reconstruct *its own* images better or worse than the AE trained on thousands does its
@@ -260,7 +261,8 @@ assert abs(perfect_bce[0] - 0.6931) < 1e-4 and perfect_bce[2] == 0, "only binary
 # > fails above; the posterior p(z|x) is what an encoder approximates in a VAE (notebook 02).
 #
 # > **Common mistake.** Averaging the loss over pixels instead of summing (`reduction="mean"`). The
-# > number looks friendlier (0.14 instead of 110) but is no longer nats per image; in a VAE it also
+# > number looks friendlier (a fraction of a nat instead of the hundred-odd of the Training section)
+# > but is no longer nats per image; in a VAE it also
 # > shrinks the reconstruction term against the KL by the number of pixels (notebook 06). The check
 # > in the Model section above guards against it.
 
