@@ -74,7 +74,8 @@ QUICK = vae_lite.setup_notebook()
 #
 # ### Data: one test image and a trained decoder
 # The package ships a VAE trained on MNIST (notebook 05 trains one like it); here we use only its
-# decoder p(x|z), a neural network from 20 numbers to 784 pixel probabilities. On another data set
+# decoder p(x|z), a neural network from a code z of 50 numbers to 784 pixel probabilities (the cell
+# prints both). On another data set
 # (`VAE_LITE_DATASET`) the cell trains a small one for a few seconds instead.
 
 # %%
@@ -88,6 +89,7 @@ else:  # no weights are shipped for this data set: a few seconds of training ins
     vae_lite.fit(vae, small, epochs=max(5, 30_000 // len(small.train)), progress=False)
 vae.eval()
 x_image = vae_lite.binarized_test_set(data)[:1]  # the first test image, binarized once, (1, C, H, W)
+print(f"the decoder p(x|z): {vae.latent_dim} numbers in, {x_image[0].numel()} pixel probabilities out")
 plots.show_images(x_image, title="the test image x");
 
 # %% [markdown]
@@ -95,13 +97,13 @@ plots.show_images(x_image, title="the test image x");
 #
 # ### log p(x) by sampling the prior
 # p(x) = ∫ p(x|z) p(z) dz is an average of p(x|z) over the prior. The decoder makes p(x|z) a
-# product of 784 sigmoids of a neural network of z: no formula integrates that over 20 dimensions.
+# product of 784 sigmoids of a neural network of z: no formula integrates that over 50 dimensions.
 # An average, though, can be estimated: draw z₁ … z_k from N(0, I) and take
 # log p(x) ≈ log (1/k) Σᵢ p(x|zᵢ).
 #
 # > **Predict, then run.** How many prior samples does this estimate need before it settles?
 # > 100? 10,000? A million? The cell repeats the estimate many times for each k and compares it with
-# > an estimate that samples z from the encoder's q(z|x) instead (importance sampling, notebook 10).
+# > an estimate that samples z from the encoder's q(z|x) instead (importance sampling, notebook 08).
 
 # %%
 n_prior = 10_000 if QUICK else 100_000
@@ -118,7 +120,8 @@ log_px_reference = vae_lite.iw_log_likelihood(vae, x_image, k=5000, max_elements
                                               generator=torch.Generator().manual_seed(1)).item()
 print(f"{'k':>7} {'median estimate':>16} {'10% .. 90% of the estimates':>30}")
 for k, e in estimates.items():
-    print(f"{k:>7} {e.median():16.1f} {e.quantile(0.1):14.1f} .. {e.quantile(0.9):.1f}")
+    spread = f"{e.quantile(0.1):14.1f} .. {e.quantile(0.9):.1f}" if len(e) > 1 else f"{'(one estimate only)':>30}"
+    print(f"{k:>7} {e.median():16.1f} {spread}")
 print(f"sampling z from the encoder's q(z|x) instead, k = 5000: log p(x) ≈ {log_px_reference:.1f} nats")
 
 # %%
@@ -155,8 +158,8 @@ else:
     print(f"(the MNIST checks of these two numbers do not apply to {data.name})")
 
 # %% [markdown]
-# On MNIST the estimate is still tens of nats short after 100,000 samples, and tens of billions of
-# samples would be needed: for every image, at every training step. (On the 8 × 8 digits an image holds only a few
+# On MNIST the estimate is still far short after 100,000 samples, and the e^KL printed above,
+# hundreds of billions of samples, would be needed: for every image, at every training step. (On the 8 × 8 digits an image holds only a few
 # nats about its code, and prior sampling does get there: the printout says which case you are in.)
 #
 # The way out is to sample z where p(z|x) is, from a distribution **q(z|x) fitted to each x**, and to
@@ -478,7 +481,7 @@ print(f"at s = 0.8: minimum at N({best_here[symbolic.mu_q]:.3f}, {best_here[symb
 assert symbolic.is_zero(identity) and abs(best_here[symbolic.mu_q] - post_mean) > 0.01
 
 # %% [markdown]
-# The package's Gaussian decoder (notebook 05) keeps the scale: `vae_lite.objectives.gaussian_log_likelihood`
+# The package's Gaussian decoder (notebook 06) keeps the scale: `vae_lite.objectives.gaussian_log_likelihood`
 # must be exactly −‖x − x̂‖² / (2s²) − D·log(s√(2π)) for D pixels.
 
 # %%
