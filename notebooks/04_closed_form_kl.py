@@ -189,23 +189,25 @@ for m, sd in cases:
         f"the Monte Carlo estimate for mu={m}, sigma={sd} is more than 5 standard errors from the formula"
 
 # %% [markdown]
-# ### 20 dimensions, as in the VAE
-# A diagonal Gaussian with 20 dimensions (random μ and log σ²): `vae_lite.kl_standard_normal` sums
+# ### 50 dimensions, as in the VAE
+# A diagonal Gaussian with as many dimensions as the latent space of notebook 05's VAE (random μ and
+# log σ²): `vae_lite.kl_standard_normal` sums
 # the per-dimension KLs; torch's `Independent` distribution does the same in its own code.
 
 # %%
 # NBVAL_CHECK_OUTPUT
 g = torch.Generator().manual_seed(0)
-mu_20, logvar_20 = torch.randn(20, generator=g, dtype=torch.float64), torch.randn(20, generator=g, dtype=torch.float64)
-ours = vae_lite.kl_standard_normal(mu_20, logvar_20).item()
-q20 = torch.distributions.Independent(torch.distributions.Normal(mu_20, (0.5 * logvar_20).exp()), 1)
-p20 = torch.distributions.Independent(torch.distributions.Normal(torch.zeros(20, dtype=torch.float64), 1.0), 1)
-theirs = torch.distributions.kl_divergence(q20, p20).item()
-by_sympy = sum(kl_fn(m, math.exp(lv / 2)) for m, lv in zip(mu_20.tolist(), logvar_20.tolist()))
-print(f"20-d KL: vae_lite {ours:.6f}, torch {theirs:.6f}, sum of sympy's 1-d formula {by_sympy:.6f}")
+d = 50  # the latent dimensions of the package's default VAE (notebook 05)
+mu_d, logvar_d = torch.randn(d, generator=g, dtype=torch.float64), torch.randn(d, generator=g, dtype=torch.float64)
+ours = vae_lite.kl_standard_normal(mu_d, logvar_d).item()
+q_d = torch.distributions.Independent(torch.distributions.Normal(mu_d, (0.5 * logvar_d).exp()), 1)
+p_d = torch.distributions.Independent(torch.distributions.Normal(torch.zeros(d, dtype=torch.float64), 1.0), 1)
+theirs = torch.distributions.kl_divergence(q_d, p_d).item()
+by_sympy = sum(kl_fn(m, math.exp(lv / 2)) for m, lv in zip(mu_d.tolist(), logvar_d.tolist()))
+print(f"{d}-d KL: vae_lite {ours:.6f}, torch {theirs:.6f}, sum of sympy's 1-d formula {by_sympy:.6f}")
 assert abs(theirs - by_sympy) < 1e-9, "torch and sympy disagree"
-assert abs(ours - by_sympy) < 1e-9, f"vae_lite.kl_standard_normal gives {ours:.4f} in 20 dimensions, the sum of the " \
-    f"20 one-dimensional KLs is {by_sympy:.4f}" + (": it averages over the dimensions instead of summing" if abs(ours - by_sympy / 20) < 1e-9 else "")
+assert abs(ours - by_sympy) < 1e-9, f"vae_lite.kl_standard_normal gives {ours:.4f} in {d} dimensions, the sum of the " \
+    f"{d} one-dimensional KLs is {by_sympy:.4f}" + (": it averages over the dimensions instead of summing" if abs(ours - by_sympy / d) < 1e-9 else "")
 
 # %% [markdown]
 # ### Two Gaussians, in code
@@ -273,8 +275,8 @@ assert min(values) >= 0 and -kl_fn(0, 0.001) < -kl_fn(0, 0.01)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(f"20-d example: sum {vae_lite.kl_standard_normal(mu_20, logvar_20).item():.3f}, "
-      f"mean over dimensions {vae_lite.kl_standard_normal(mu_20, logvar_20).item() / 20:.3f} (a weight of 1/20)")
+print(f"{d}-d example: sum {vae_lite.kl_standard_normal(mu_d, logvar_d).item():.3f}, "
+      f"mean over dimensions {vae_lite.kl_standard_normal(mu_d, logvar_d).item() / d:.3f} (a weight of 1/{d})")
 
 # %% [markdown]
 # ## Exercises
