@@ -214,7 +214,7 @@ else:
 import json
 from pathlib import Path
 
-RESULTS = Path("..") / "benchmarks" / "results"
+RESULTS = Path(vae_lite.__file__).resolve().parent.parent / "benchmarks" / "results"  # in the clone
 BEST = "best-h512x2-l50-b128-one150-w10-mean"
 BURDA = {"VAE, k = 1 (3,280 epochs)": 86.76, "IWAE, k = 50 (3,280 epochs)": 84.78}  # Burda et al. 2015, Table 1
 best = json.loads((RESULTS / "frontier.json").read_text())[BEST]

@@ -421,7 +421,7 @@ print(f"On these images the {larger} gap is the larger on average.")
 # schedule, one CPU thread. The notebook loads its results.
 
 # %%
-stored = json.loads((Path("..") / "benchmarks" / "results" / "iwae.json").read_text())
+stored = json.loads((Path(vae_lite.__file__).resolve().parent.parent / "benchmarks" / "results" / "iwae.json").read_text())
 config, runs = stored["config"], stored["models"]
 BURDA_TABLE_1 = {"VAE (k = 1)": 86.76, "IWAE, k = 5": 85.54, "IWAE, k = 50": 84.78}  # MNIST, 1 stochastic layer, NLL
 print(f"our run: {config['epochs']} epochs, batch {config['batch_size']}, Adam {config['lr']:g} decayed by a cosine; "
