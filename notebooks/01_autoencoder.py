@@ -66,7 +66,7 @@ QUICK = vae_lite.setup_notebook()
 # ## Data
 #
 # The data set `VAE_LITE_DATASET` names (MNIST when it is unset and on disk, else scikit-learn's
-# 8×8 digits). We train on a subset so the notebook runs in about a minute on a laptop CPU.
+# 8×8 digits). We train on a subset so the notebook runs in under a minute on a laptop CPU.
 
 # %%
 data = vae_lite.load_dataset()
