@@ -103,7 +103,7 @@ print(data)
 #
 # Two copies of one untrained VAE are trained on the same batches for a few hundred steps with `train_step`: one
 # with the package's loss (`VAE.loss`), one with the write-up's sign. Every step records the mean KL, reconstruction
-# error and loss of its batch.
+# error and loss of its batch; a run whose loss stops being a finite number stops there.
 #
 # **Predict, then run.** A negative ELBO of a binary image can never fall below 0 (it is at least −log p(x), and
 # p(x) ≤ 1 for binary data). Where will each loss be after a few hundred steps?
@@ -274,10 +274,12 @@ print(f"{'after ' + str(EPOCHS) + ' epochs, test set, nats per image':40s}  {'KL
 for r in runs:
     print(f"{r['name']:40s}  {r['kl']:6.1f}  {r['error']:12.1f}  {r['loss']:13.1f}  {r['scale']:7.2f}")
 right_run, mean_reconstruction_run, mean_kl_run = runs
-assert right_run["kl"] > 2, "the VAE trained with both terms summed should carry information: its KL well above 0"
+assert right_run["kl"] > 1, "the VAE trained with both terms summed should carry information: its KL well above 0"
 assert mean_reconstruction_run["kl"] < 0.2 * right_run["kl"], "with the KL weighted by the pixels the code should carry almost nothing"
 assert mean_kl_run["kl"] > 1.5 * right_run["kl"], "with the KL weighted by 1/d the code should carry much more"
 assert mean_kl_run["error"] < right_run["error"], "with the KL weighted by 1/d the reconstructions should be better"
+assert abs(mean_kl_run["scale"] - 1) > abs(right_run["scale"] - 1), \
+    "with the KL weighted by 1/d the codes should sit further from the prior: mean z² further from 1"
 assert right_run["loss"] < min(mean_reconstruction_run["loss"], mean_kl_run["loss"]), \
     "the right loss should reach the best negative ELBO: it is the one it minimises"
 
