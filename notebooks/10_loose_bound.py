@@ -69,7 +69,7 @@ from torch.distributions import MultivariateNormal, Normal
 import vae_lite
 import vae_lite.check
 from vae_lite import objectives, plots, pretrained
-from vae_lite import symbolic as S
+from vae_lite import symbolic
 from vae_lite.models import IWAE
 
 QUICK = vae_lite.setup_notebook()
@@ -509,7 +509,7 @@ assert live_gain > 2 * live_gain_se, "the live run should point the same way as 
 
 # %%
 # NBVAL_CHECK_OUTPUT
-linear = S.linear_vae()
+linear = symbolic.linear_vae()
 display(Math(r"\mathbb{E}_x[\mathrm{ELBO}] = " + sp.latex(linear["elbo"])))
 display(Math(r"\mathbb{E}_x[\log p(x)] = " + sp.latex(linear["log_likelihood"])))
 print("the best encoder for a given w:", linear["best_q"])

@@ -433,12 +433,16 @@ assert vae_lite.check.style_transfer(transfer), "the solution should pass every 
 # %%
 rows = [int((data.test_labels == c).nonzero()[0]) for c in range(min(6, K))]
 x, source = data.test[rows], data.test_labels[rows]
-redrawn = torch.stack([transfer(cvae, x, source, torch.full((len(rows),), c)) for c in range(K)], dim=1)  # (6, K, C, H, W)
-plots.labelled_grid(torch.cat([x[:, None], redrawn], dim=1), [f"a {names[s]}" for s in source.tolist()],
-                    ["test image", *[f"as {name}" for name in names]], title="one style per row, one class per column")
-plt.show()
-assert torch.allclose(redrawn[torch.arange(len(rows)), source], cvae.decode(cvae.encode(x, source)[0], source)), \
-    "an image redrawn as its own class is its reconstruction"
+try:
+    redrawn = torch.stack([transfer(cvae, x, source, torch.full((len(rows),), c)) for c in range(K)], dim=1)  # (6, K, C, H, W)
+except NotImplementedError:
+    print("Complete `transfer` in the exercise above, then re-run this cell.")
+else:
+    plots.labelled_grid(torch.cat([x[:, None], redrawn], dim=1), [f"a {names[s]}" for s in source.tolist()],
+                        ["test image", *[f"as {name}" for name in names]], title="one style per row, one class per column")
+    plt.show()
+    assert torch.allclose(redrawn[torch.arange(len(rows)), source], cvae.decode(cvae.encode(x, source)[0], source)), \
+        "an image redrawn as its own class is its reconstruction"
 
 # %% [markdown]
 # *The figure: six rows, one per test image; in each row the test image, then its style drawn as every
