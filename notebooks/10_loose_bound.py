@@ -197,8 +197,9 @@ plt.show()
 # of them and nearly zero over the other; the dashed Gaussian in the middle spreads over both and over the dip
 # between them; the prior is a wide dotted bell centred at 0.*
 #
-# Starts away from 0 end on a mode. Starts at 0 stay at 0 (by symmetry the pull of the two modes cancels) and
-# find a wide Gaussian in the middle, over both modes: a stationary point of the ELBO, but a worse one, by the
+# Starts well to one side of 0, or narrow ones, end on a mode. Wide starts at or near 0 end at 0 (at exactly 0
+# the pull of the two modes cancels by symmetry; the start at −0.3 slides back there too) and find a wide
+# Gaussian in the middle, over both modes: a stationary point of the ELBO, but a worse one, by the
 # amount printed. The ELBO punishes q for putting mass where the posterior has little (between the modes) more
 # than for missing a mode altogether. That is KL(q ‖ p) at work: it is an average **under q**. The gap is log 2 plus a little: q covers one of two equal halves of the posterior, and
 # half of the probability is log 2 nats (the rest of the gap is the bump's shape, which is not quite
@@ -353,7 +354,8 @@ assert abs(further) < 0.15, "q* has not converged: more steps still change its E
 # %% [markdown]
 # *Figure: for each test image, how far the ELBO of its own Gaussian climbs above the encoder's ELBO during
 # the optimisation (each line a moving average over 20 steps of a 16-sample estimate); the diamonds at the
-# right are the final values, estimated precisely from 4000 samples. The lines flatten long before the end.*
+# right are the final values, estimated precisely from 4000 samples. Most of the climb comes in the first 50
+# steps; after that the lines level off or creep up slowly, under the noise of the estimate.*
 #
 # Then log p(x), by importance sampling with a large k. The proposal is q* with its standard deviations
 # widened by a little (the factor `WIDEN` below): q* was fitted by the ELBO, which (part 1) prefers narrow q's,
@@ -400,17 +402,18 @@ larger = "amortization" if amortization.mean() > approximation.mean() else "appr
 print(f"On these images the {larger} gap is the larger on average.")
 
 # %% [markdown]
-# *Figure: one pair of stacked bars per test digit (drawn above its bar): the amortization gap at the bottom,
+# *Figure: one stacked bar per test digit (drawn above its bar): the amortization gap at the bottom,
 # the approximation gap (hatched, with the error of log p(x)) on top; together they are the whole gap between
 # the encoder's ELBO and log p(x).*
 #
-# The line under the figure says which gap is larger here. Cremer et al. found that on MNIST the gap "is often
+# The line under the figure says which gap is larger on average here; the bars show that the answer changes
+# from image to image, so a handful of images settles nothing. Cremer et al., on many more, found that on MNIST the gap "is often
 # due to imperfect recognition networks, rather than the limited complexity of the approximating
 # distribution": a better encoder (or a few steps of per-image optimisation at test time) can win back the
 # amortization gap; only a richer family than the Gaussian can win back the approximation gap. Compare the two
 # proposals' effective sample sizes (the ESS columns and the medians printed): the fewer effective samples, the
-# more the estimate rests on a few large weights; where the ESS is near 1, a single sample decides the
-# estimate, which can then land on either side of the better one.
+# more the estimate rests on a few large weights; where the ESS is only a handful (the encoder's, on some
+# images), a few samples decide the estimate, which can then land on either side of the better one.
 #
 # ### 4. Training with the importance-weighted bound: the IWAE
 #
@@ -421,7 +424,8 @@ print(f"On these images the {larger} gap is the larger on average.")
 # The long run lives in `benchmarks/iwae.py`: a VAE (k = 1) and an IWAE (k = 5) with Burda et al.'s
 # one-stochastic-layer networks (two hidden layers of 200 units, 50 latent dimensions), the same initial
 # weights, the same 60,000 training images in the same order with the same binarization, the same Adam and
-# schedule, one CPU thread. The notebook loads its results.
+# schedule, one CPU thread: that is its `mnist` configuration. The notebook loads the stored results; the first
+# line printed says which configuration they come from.
 
 # %%
 stored = json.loads((Path(vae_lite.__file__).resolve().parent.parent / "benchmarks" / "results" / "iwae.json").read_text())
@@ -459,12 +463,12 @@ plt.show()
 # as stars, and Burda et al.'s two numbers as grey lines. Right: each latent dimension's activity, sorted, on a
 # log axis, with the threshold 0.01 above which a dimension counts as active.*
 #
-# Read it against the table above. The IWAE wins on log-likelihood (IW NLL at k = 5000, the same estimator and
+# Read it against the table above. The IWAE wins on log-likelihood (the IW NLL: the same estimator, k and
 # images for both) and loses on the ELBO: its encoder is trained to be a good *proposal*, which is wider than
 # a good ELBO q (part 2). It also keeps more latent dimensions active, Burda et al.'s "richer latent space".
-# Our numbers are behind Burda et al.'s by the amounts printed above: they trained for 3,280 epochs with
-# batches of 20 and tanh units and scored all 10,000 test images; we trained for the epochs printed above, with
-# batches of 100 and ReLU units, and the IW NLL is on the first 1,000 test images. What the comparison keeps
+# The last line printed above compares our numbers with Burda et al.'s: they trained for 3,280 epochs with
+# batches of 20 and tanh units and scored all 10,000 test images; we trained for the epochs and with
+# the batch size printed above, with ReLU units, and the IW NLL is on the test images counted in the table. What the comparison keeps
 # equal is everything between our two models. The price is in the last row: each IWAE step decodes 5 samples
 # of z per image instead of 1 (the encoder still runs once), so an epoch costs more CPU time, by the ratio
 # printed under the table.
@@ -599,7 +603,7 @@ assert abs(elbo_fit - ml_log_likelihood(NOISE_VARIANCE)) < 1e-4, "the ELBO at it
 # The decoder's noise variance σ² decides how many directions are worth a latent dimension: only those with
 # λⱼ > σ². It acts like β of notebook 08. The ELBO is −‖x − Wz‖²/(2σ²) − KL + const, so multiplying by 2σ²
 # gives squared error + 2σ²·KL: a larger σ² is a larger weight on the KL (the "squared error is a Gaussian
-# log-likelihood" box of notebook 05). Refit for several σ² and count the dimensions that stay active.
+# log-likelihood" box of [notebook 06](06_loss_right_and_wrong.ipynb)). Refit for several σ² and count the dimensions that stay active.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -637,7 +641,7 @@ plt.show()
 # > **Common mistake.** Comparing the IWAE's training objective L_5 with the VAE's ELBO and calling the
 # > difference "the IWAE is better". **Wrong:** the two are different bounds, and the IWAE's ELBO is in fact
 # > *worse* (part 4). **Right:** score both models with one estimator on the same images: the IW NLL at
-# > k = 5000 here.
+# > one large k here (part 4's table).
 #
 # > **Common mistake.** Reporting the ELBO of q's optimised per test image as the model's test ELBO.
 # > **Wrong:** that is ELBO(q*), which is higher than what the encoder gives by the amortization gap.
@@ -686,7 +690,7 @@ assert vae_lite.check.ppca_scales(ppca_scales), "the solution should pass every 
 #
 # ## Summary
 # - The gap log p(x) − ELBO is KL(q ‖ p(z|x)). For the toy's two equal modes the best Gaussian locks onto one
-#   of them and the gap stays near log 2, whatever q's mean and width.
+#   of them; no Gaussian, whatever its mean and width, brings the gap below log 2.
 # - The importance-weighted bound L_k closes the gap as k grows, but only if the proposal's samples reach the
 #   whole posterior; the best proposal for L_k is wider than the best q for the ELBO.
 # - On MNIST, log p(x) − ELBO splits into an approximation gap (the Gaussian family) and an amortization gap
