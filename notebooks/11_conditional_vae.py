@@ -316,8 +316,10 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# *The figure: two scatter plots on the same axes. Left, the VAE's codes form one cluster per class;
-# right, the conditional VAE's classes lie on top of each other.* What is left of the class in the
+# *The figure: two scatter plots on the same axes. Left, the VAE's classes have regions of their own:
+# a few lie clearly apart, the others overlap in these two directions (the classifiers above, reading all
+# the dimensions, separate them better); right, the conditional VAE's class centres sit together in the
+# middle and the classes lie on top of each other.* What is left of the class in the
 # conditional VAE's codes is style that goes with a class: a 1 is narrow and upright, a 0 wide and round.
 
 # %% [markdown]
@@ -330,8 +332,11 @@ plt.show()
 # reconstruction, and the drawing's ELBO against the test images'. **Clear** starts again; **use a
 # test image** encodes the next test image instead.
 #
-# The notebook has drawn a 7 with three points, so the still below (for viewers without a kernel) has
-# something to show; press *clear* to draw your own.
+# Two latent numbers keep little of a digit: the reconstruction is a blurred digit of the classes near
+# the cross on the map, not always the class drawn.
+#
+# The notebook has drawn a 7 in one stroke (a bar, then a long diagonal), so the still below (for viewers
+# without a kernel) has something to show; press *clear* to draw your own.
 
 # %%
 drawer = widgets.drawing_explorer(vae_2d, data)
@@ -388,8 +393,9 @@ else:
 # %% [markdown]
 # *The figure: left, the four inputs; right, a histogram of the test images' ELBOs with a vertical line
 # for each input.* A drawing prepared as the
-# data were lands near the test images or below them; the same strokes a few pixels off centre score far
-# lower, and random pixels lowest of all. The model knows MNIST's digits, centred and scaled as MNIST made
+# data were lands among the test images (the printed lines say what share of them score lower); the same
+# strokes a few pixels off centre score far lower, out in the histogram's left tail, and random pixels lowest
+# of all, below every test image. The model knows MNIST's digits, centred and scaled as MNIST made
 # them, not digits in general: prepare an input as the training data were prepared.
 #
 # ## Common mistakes
@@ -452,7 +458,8 @@ else:
 
 # %% [markdown]
 # *The figure: six rows, one per test image; in each row the test image, then its style drawn as every
-# class.* More to try:
+# class. Most redrawn digits read as their column's class; a few, where a style suits a class badly, come
+# out malformed.* More to try:
 #
 # 1. In the drawing explorer, draw a 1, then add strokes to turn it into a 7, then a 4. How does the
 #    ellipse move, and does it grow or shrink when the drawing gets ambiguous?
