@@ -434,10 +434,14 @@ BURDA_TABLE_1 = {"VAE (k = 1)": 86.76, "IWAE, k = 5": 85.54, "IWAE, k = 50": 84.
 print(f"our run: {config['epochs']} epochs, batch {config['batch_size']}, Adam {config['lr']:g} decayed by a cosine; "
       f"networks {config['hidden']} hidden, {config['latent_dim']} latent; {stored['threads']} thread")
 print(f"{'':38s} {'VAE':>9s} {'IWAE k=5':>9s}")
-rows = [("IW NLL, k = 5000, first %d test images" % stored["iw_images"], "iw_nll"),
+assert config["dataset"] == "mnist" and config["latent_dim"] == 50, \
+    "benchmarks/results/iwae.json holds a smoke run, not the MNIST one: run python benchmarks/iwae.py mnist"
+for m in ("vae", "iwae"):  # the stored count is the one its activities give
+    assert runs[m]["active_units"] == sum(a > 0.01 for a in runs[m]["activity"]), f"{m}: active units disagree"
+rows = [(f"IW NLL, k = {config['eval_k']}, first {stored['iw_images']} test images", "iw_nll"),
         ("  its standard error over images", "iw_nll_std_error"),
         ("-L_5, all test images", "test_neg_lk"), ("-ELBO, all test images", "test_neg_elbo"),
-        ("active units (of 50)", "active_units"), ("training CPU seconds", "train_cpu_seconds")]
+        (f"active units (of {config['latent_dim']})", "active_units"), ("training CPU seconds", "train_cpu_seconds")]
 for label, key in rows:
     print(f"{label:38s} " + " ".join(f"{runs[m][key]:9.2f}" if isinstance(runs[m][key], float) else f"{runs[m][key]:9d}"
                                      for m in ("vae", "iwae")))
