@@ -4,6 +4,7 @@ and, with --browser, what the student sees: key press to new picture in JupyterL
     python benchmarks/widget_redraw.py            # writes benchmarks/results/widget_redraw.json
     python benchmarks/widget_redraw.py --moves 20 --out /tmp/redraw.json
     python benchmarks/widget_redraw.py --browser  # writes benchmarks/results/widget_browser.json
+    python benchmarks/widget_redraw.py --browser --latent-only   # the latent slider alone
 
 A "redraw" is everything the kernel does after a slider's value changes: read the sliders,
 decode z under torch.inference_mode (the latent and interpolation explorers, with the default
@@ -96,6 +97,7 @@ def main(argv=None):
                         "(widget_browser.json with --browser)")
     parser.add_argument("--browser", action="store_true", help="key press to picture in JupyterLab in Chromium")
     parser.add_argument("--presses", type=int, default=40, help="with --browser: key presses on the latent slider")
+    parser.add_argument("--latent-only", action="store_true", help="with --browser: only the latent slider")
     args = parser.parse_args(argv)
     if args.browser:
         return browser_main(args)
@@ -174,32 +176,34 @@ def browser_main(args):
         times = browser.key_to_picture_ms(page, explorer.locator(".widget-slider .noUi-handle").first, image, args.presses)
         results["latent slider, key press to picture (latent space notebook)"] = {**browser.summary(times), "times_ms": times}
 
-        page.goto("about:blank")  # leave the first notebook; its kernel keeps running but idles
-        browser.run_all(page, url, token, notebook_11.name)
-        canvas = page.locator("canvas.vae-lite-drawing").first
-        canvas.scroll_into_view_if_needed()
-        reconstruction = page.locator("img.vae-lite-reconstruction").first
-        box = canvas.bounding_box()
-        browser._watch(page, canvas, "mouseup", reconstruction)
-        times = []
-        for i in range(10):
-            x = box["x"] + (0.3 + 0.04 * i) * box["width"]
-            page.mouse.move(x, box["y"] + 0.2 * box["height"])
-            page.mouse.down()
-            page.mouse.move(x + 0.1 * box["width"], box["y"] + 0.8 * box["height"], steps=8)
-            page.mouse.up()
-            times.append(browser._measured(page, i + 1))
-        results["drawing canvas, end of stroke to reconstruction (notebook 11)"] = {**browser.summary(times), "times_ms": times}
-        picture = page.locator("img.vae-lite-conditional-picture").first
-        slider = page.locator(".jp-OutputArea-output").filter(has=page.locator(".vae-lite-class-picker"))
-        slider = slider.locator(".widget-slider .noUi-handle").first
-        slider.scroll_into_view_if_needed()
-        times = browser.key_to_picture_ms(page, slider, picture, 20)
-        results["style slider, key press to picture (notebook 11)"] = {**browser.summary(times), "times_ms": times}
+        if not args.latent_only:  # notebook 11 too (tests/test_browser.py also drives its canvas)
+            page.goto("about:blank")  # leave the first notebook; its kernel keeps running but idles
+            browser.run_all(page, url, token, notebook_11.name)
+            canvas = page.locator("canvas.vae-lite-drawing").first
+            canvas.scroll_into_view_if_needed()
+            reconstruction = page.locator("img.vae-lite-reconstruction").first
+            box = canvas.bounding_box()
+            browser._watch(page, canvas, "mouseup", reconstruction)
+            times = []
+            for i in range(10):
+                x = box["x"] + (0.3 + 0.04 * i) * box["width"]
+                page.mouse.move(x, box["y"] + 0.2 * box["height"])
+                page.mouse.down()
+                page.mouse.move(x + 0.1 * box["width"], box["y"] + 0.8 * box["height"], steps=8)
+                page.mouse.up()
+                times.append(browser._measured(page, i + 1))
+            results["drawing canvas, end of stroke to reconstruction (notebook 11)"] = {**browser.summary(times), "times_ms": times}
+            picture = page.locator("img.vae-lite-conditional-picture").first
+            slider = page.locator(".jp-OutputArea-output").filter(has=page.locator(".vae-lite-class-picker"))
+            slider = slider.locator(".widget-slider .noUi-handle").first
+            slider.scroll_into_view_if_needed()
+            times = browser.key_to_picture_ms(page, slider, picture, 20)
+            results["style slider, key press to picture (notebook 11)"] = {**browser.summary(times), "times_ms": times}
 
     latent = results["latent slider, key press to picture (latent space notebook)"]
     record = {
-        "command": "python benchmarks/widget_redraw.py --browser" + (f" --presses {args.presses}" if args.presses != 40 else ""),
+        "command": "python benchmarks/widget_redraw.py --browser" + (f" --presses {args.presses}" if args.presses != 40 else "")
+                   + (" --latent-only" if args.latent_only else ""),
         "what": "time inside the page from the key press (mouse-up) to the load event of the new picture; "
                 "JupyterLab in headless Chromium, kernel and browser on this machine, notebooks in quick mode",
         "target": BROWSER_TARGET,
