@@ -102,8 +102,10 @@ def fit(model, data, *, epochs, batch_size=128, lr=1e-3, beta=1.0, device="auto"
     summed over pixels, so beta is the true KL weight.
     schedule="onecycle": the learning rate rises from lr/25 to lr over the first 30 % of the
     steps, then falls to almost 0 (torch's OneCycleLR); "constant" keeps lr.
-    warmup: the KL weight rises linearly from 0 to beta over the first `warmup` epochs
-    (KL warm-up), so the decoder learns to use z before the KL pulls q(z|x) to the prior.
+    warmup: the KL weight rises linearly from 0 to beta over the first `warmup` epochs (KL
+    warm-up), so the decoder learns to use z before the KL pulls q(z|x) to the prior:
+
+        beta_t = beta * min(1, t / (warmup * steps per epoch)),   t = 0, 1, ... the step
     binarize_data: sample binary pixels anew each epoch (dynamic binarization) and score
     on one fixed binarized test set; by default on for a Bernoulli decoder, whose
     likelihood is only a true likelihood on binary data.
