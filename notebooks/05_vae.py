@@ -180,8 +180,8 @@ assert torch.allclose(loss, kl - reconstruction, rtol=1e-4), \
 print(inspect.getsource(vae_lite.train.train_step))
 
 # %% [markdown]
-# We train the package's default model with its default recipe, the best we found that trains in about a
-# minute on 2 CPU cores (`benchmarks/README.md`, "Quality per CPU-second"):
+# We train the package's default model with its default recipe, the best we found for about a minute of
+# training (about a minute and a half on 2 CPU cores; `benchmarks/README.md`, "Quality per CPU-second"):
 #
 # - `start_at_mean_image`: the decoder's output bias starts at logit(mean training image), so every z decodes
 #   to the average digit before training, not to grey;

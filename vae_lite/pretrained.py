@@ -1,4 +1,4 @@
-"""The default model, already trained, so notebooks 07 and 08 need not spend a minute on it.
+"""The default model, already trained, so notebooks 07, 08 and 10 need not spend 1.5 minutes on it.
 
 vae_lite/checkpoints/mnist_vae.pt is the package's default VAE (MLP 784-400-50, Bernoulli
 decoder) trained with the default recipe, TRAINING: 20 epochs of batches of 256 with dynamic
@@ -10,8 +10,8 @@ first 2 epochs, the decoder started at the mean training image. It was written b
 whose defaults are this recipe. `python benchmarks/quality.py mnist-default` trains it again
 with train_default_model below, checks that it gets the shipped weights, and scores it on all
 10,000 test images (benchmarks/results/quality.json). It is the best of the configurations
-benchmarks/frontier.py measured that trains in a minute on 2 CPU cores (benchmarks/README.md,
-"Quality per CPU-second").
+benchmarks/frontier.py measured for about 100 one-thread CPU-seconds (benchmarks/README.md,
+"Quality per CPU-second"); on 2 cores its training takes 82 s (20 epochs of 4.1 s).
 
 If that file is missing (an install without package data), default_model trains the same
 model and caches it in the user cache folder. For any other data set (Fashion-MNIST, the
@@ -45,7 +45,7 @@ def default_model(data=None, device="cpu"):
         if path.is_file():
             return load(path, device=device)
     print(f"No pretrained checkpoint at {CHECKPOINT}: training the default model on MNIST "
-          f"({TRAINING['epochs']} epochs, about a minute) and caching it in {_cache_dir()}.")
+          f"({TRAINING['epochs']} epochs, about 1.5 minutes on 2 cores) and caching it in {_cache_dir()}.")
     data = data if data is not None else load_dataset("mnist")
     model = train_default_model(data, device=device)
     save(model, _cache_dir() / CHECKPOINT.name, dataset=data.name, epochs=TRAINING["epochs"])
@@ -66,12 +66,12 @@ def train_default_model(data, device="cpu", seed=0):
 # ------------------------------------------------------------------------ notebook 11
 #
 # Notebook 11's three convolutional models. A conv model trains at about 35 CPU-seconds per
-# MNIST epoch, too slow for a class, so they ship trained for each of the three data sets, made by
+# MNIST epoch, too slow for a class, so they ship trained for MNIST and the 8x8 digits, made by
 #
 #     VAE_LITE_DATA=/path/to/data python -c "from vae_lite import pretrained; pretrained.train_conditional_models('mnist')"
 #
-# and the same with 'fashion-mnist' and 'digits' (MNIST and Fashion-MNIST: 10 epochs, about 20
-# CPU-minutes for the three models; the 8x8 digits: 200 epochs, 2 minutes; we ran them on one
+# and the same with 'digits' (MNIST: 10 epochs, about 17 CPU-minutes for the three models; the 8x8
+# digits: 200 epochs, 2 minutes; 'fashion-mnist' works the same way but is not shipped; we ran them on one
 # thread). The weights are stored in float16, half the size, and load as float32. On other data,
 # conditional_models trains the models on the spot.
 
