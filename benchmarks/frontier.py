@@ -7,10 +7,11 @@
 
 `train` trains one configuration with the protocol of vae_lite.fit (training images binarized
 anew every step from their grey levels, Adam, the loss the mean per-example negative ELBO)
-plus what fit lacks so far: a learning-rate schedule stepped every batch (constant, cosine,
-one-cycle), a KL weight raised linearly from 0 to 1 over the first epochs (warm-up), other
-activations, the decoder's output bias started at the logit of the mean training image, Adamax,
-and an exponential moving average of the weights (the model scored and saved is the average).
+plus options fit does not have: a cosine schedule, other activations, Adamax, and an
+exponential moving average of the weights (the model scored and saved is the average). The
+one-cycle schedule, the KL warm-up and the mean-image start it screened are now in the package
+(fit's schedule= and warmup=, VAE.start_at_mean_image); this loop keeps its own copies so that
+the committed runs stay reproducible with the command stored beside each.
 Like fit, it scores the test set after every epoch; that is counted in the training seconds.
 The result goes into results/frontier.json under NAME, with the command that produced it:
 training wall and CPU seconds (process time; run with --threads 1 on a shared machine), test
