@@ -60,7 +60,7 @@ import torch.nn.functional as F
 
 import vae_lite
 import vae_lite.check
-from vae_lite import plots
+from vae_lite import plots, pretrained
 
 QUICK = vae_lite.setup_notebook()
 
@@ -68,14 +68,15 @@ QUICK = vae_lite.setup_notebook()
 # ## Data
 #
 # The data set `VAE_LITE_DATASET` names (MNIST when unset and on disk); quick mode takes a small part.
-# Every model here trains for about the same number of optimizer steps whatever the data set, so a
-# small data set gets more epochs.
+# The VAE trains for about the same number of optimizer steps whatever the data set, so a small data set
+# gets more epochs.
 
 # %%
 data = vae_lite.load_dataset()
 if QUICK:
     data = data.subset(train=3000, test=1000)
-STEPS = 300 if QUICK else 4700  # optimizer steps of 256 images per model trained here (20 epochs of MNIST)
+# the default recipe's optimizer steps of 256 images: its epochs of MNIST's 60,000 training images
+STEPS = 300 if QUICK else pretrained.TRAINING["epochs"] * math.ceil(60_000 / 256)
 EPOCHS = max(1, round(STEPS / math.ceil(len(data.train) / 256)))
 PIXELS = math.prod(data.image_shape)
 print(data)
@@ -180,8 +181,8 @@ assert torch.allclose(loss, kl - reconstruction, rtol=1e-4), \
 print(inspect.getsource(vae_lite.train.train_step))
 
 # %% [markdown]
-# We train the package's default model with its default recipe, the best we found for about a minute of
-# training (about a minute and a half on 2 CPU cores; `benchmarks/README.md`, "Quality per CPU-second"):
+# We train the package's default model with its default recipe, `vae_lite.pretrained.TRAINING`, the best we
+# found for a minute of training on 2 CPU cores (`benchmarks/README.md`, "Quality per CPU-second"):
 #
 # - `start_at_mean_image`: the decoder's output bias starts at logit(mean training image), so every z decodes
 #   to the average digit before training, not to grey;
@@ -189,8 +190,10 @@ print(inspect.getsource(vae_lite.train.train_step))
 #   then falls to almost 0;
 # - `warmup=2`: the KL weight β rises from 0 to 1 over the first 2 epochs (KL warm-up).
 #
-# An autoencoder with the same encoder and decoder sizes trains on the same data for the same number of steps:
-# it will be our yardstick for samples.
+# An autoencoder with the same encoder and decoder sizes, trained on the same data with the same recipe, will be
+# our yardstick for samples. It was trained ahead of time and ships with the package, like the VAE notebooks 07
+# and 08 load, so that this notebook stays within two minutes: `pretrained.default_model(data, kind="autoencoder")`
+# loads it for MNIST and trains it on any other data set.
 #
 # **Predict, then run.** β starts at 0. What will the KL do while β is small, and what once β reaches 1?
 
@@ -210,16 +213,13 @@ def every_few(history, most=6):  # the first and last epochs, and some in betwee
 
 torch.manual_seed(0)
 vae = vae_lite.VAE(data.image_shape).start_at_mean_image(data.train)  # 784-400-50 on MNIST
-vae_history = vae_lite.fit(vae, data, epochs=EPOCHS, batch_size=256, lr=5e-3, schedule="onecycle",
+vae_history = vae_lite.fit(vae, data, epochs=EPOCHS, batch_size=256, lr=8e-3, schedule="onecycle",
                            warmup=min(2, EPOCHS), progress=False)
 print_history(every_few(vae_history), "VAE")
+print(f"trained in {sum(vae_history['seconds']):.0f} s on {vae_history.device}")
 
-torch.manual_seed(0)
-autoencoder = vae_lite.Autoencoder(data.image_shape, latent_dim=vae.latent_dim, hidden=vae.config["hidden"],
-                                   arch=vae.arch).start_at_mean_image(data.train)
-ae_history = vae_lite.fit(autoencoder, data, epochs=EPOCHS, batch_size=256, lr=5e-3, schedule="onecycle",
-                          progress=False)
-print_history(every_few(ae_history), "AE ")
+autoencoder = pretrained.default_model(data, kind="autoencoder")
+assert autoencoder.latent_dim == vae.latent_dim and autoencoder.config["hidden"] == vae.config["hidden"]
 
 # %% [markdown]
 # *Figure: the VAE's negative ELBO on the test set and its two terms, reconstruction error and KL, against the
@@ -272,7 +272,8 @@ with torch.inference_mode():
 plots.show_rows({"test images": x, "VAE (decoded from μ)": vae_reconstruction,
                  "autoencoder": ae_reconstruction}, size=0.9)
 plt.show()
-vae_error, ae_error = -vae_history.last["test_reconstruction"], -ae_history.last["test_reconstruction"]
+ae_test = vae_lite.evaluate(autoencoder, vae_lite.binarized_test_set(data) if vae.likelihood == "bernoulli" else data.test)
+vae_error, ae_error = -vae_history.last["test_reconstruction"], -ae_test["reconstruction"]
 print(f"test reconstruction error: VAE {vae_error:.1f} nats (averaged over sampled z), "
       f"autoencoder {ae_error:.1f} nats per image")
 assert ae_error < vae_error, "the autoencoder, whose code pays no KL, should reconstruct better than the VAE"

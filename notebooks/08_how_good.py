@@ -175,7 +175,7 @@ assert gains[-1] < gains[0], "each tenfold increase of k should gain less than t
 # | | our default model | Burda et al. (2015), Table 1 |
 # |---|---|---|
 # | model | the cell above | VAE, one stochastic layer: 2 hidden layers of 200 tanh, 50 latent dims |
-# | training | about a minute and a half on 2 CPU cores | 3,280 epochs |
+# | training | under a minute on 2 CPU cores | 3,280 epochs |
 # | data | dynamic binarization; test set binarized once, fixed seed | dynamically binarized MNIST |
 # | number | IW bound with k ≤ 1000 on a random subset of test images, ± its standard error over images | **86.76** nats: −log p(x) estimated with k = 5000 on all 10,000 test images |
 #
@@ -207,7 +207,7 @@ else:
 # and estimated −log p(x) with k = 5000 on **all** 10,000 test images. That takes about an hour of CPU time, so
 # this cell reads the stored results rather than rerunning them; the command is printed with them.
 #
-# > **Predict, then run.** The default model trains in about a minute and a half on 2 cores. How many nats does half an
+# > **Predict, then run.** The default model trains in under a minute on 2 cores. How many nats does half an
 # > hour of CPU time buy, and is it enough to pass Burda et al.'s 86.76?
 
 # %%

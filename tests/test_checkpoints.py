@@ -292,13 +292,27 @@ def test_the_default_model_is_trained_for_any_data_set_but_mnist(monkeypatch):
     from vae_lite import pretrained
 
     trained, loaded = [], []
-    monkeypatch.setattr(pretrained, "train_default_model", lambda data, device: trained.append(data.name) or "trained")
+    monkeypatch.setattr(pretrained, "train_default_model",
+                        lambda data, device, kind: trained.append((data.name, kind)) or "trained")
     monkeypatch.setattr(pretrained, "load", lambda path, device: loaded.append(path) or "loaded")
     images = np.zeros((4, 28, 28), dtype=np.uint8)
     for name in ("fashion-mnist", "images"):
         data = vae_lite.ImageData.from_arrays(images, images, name=name)
         assert pretrained.default_model(data) == "trained"
-    assert trained == ["fashion-mnist", "images"] and loaded == []
-    if pretrained.CHECKPOINT.is_file():
-        assert pretrained.default_model(vae_lite.ImageData.from_arrays(images, name="mnist")) == "loaded"
-        assert loaded == [pretrained.CHECKPOINT]
+        assert pretrained.default_model(data, kind="autoencoder") == "trained"
+    assert trained == [(name, kind) for name in ("fashion-mnist", "images") for kind in ("vae", "autoencoder")]
+    assert loaded == []
+    mnist = vae_lite.ImageData.from_arrays(images, name="mnist")
+    assert pretrained.default_model(mnist) == "loaded" and pretrained.default_model(mnist, kind="autoencoder") == "loaded"
+    assert loaded == [pretrained.CHECKPOINT, pretrained.AUTOENCODER_CHECKPOINT]  # both ship with the package
+
+
+def test_the_shipped_autoencoder_is_an_autoencoder_of_the_vaes_sizes():
+    """Notebook 05 compares the default VAE's samples with this autoencoder's: same sizes, same data."""
+    from vae_lite import pretrained
+
+    vae, autoencoder = load(pretrained.CHECKPOINT), load(pretrained.AUTOENCODER_CHECKPOINT)
+    assert type(autoencoder) is vae_lite.Autoencoder and type(vae) is vae_lite.VAE
+    assert autoencoder.latent_dim == vae.latent_dim and autoencoder.config["hidden"] == vae.config["hidden"]
+    assert autoencoder.checkpoint_extra["dataset"] == vae.checkpoint_extra["dataset"] == "mnist"
+    assert autoencoder.checkpoint_extra["epochs"] == vae.checkpoint_extra["epochs"] == pretrained.TRAINING["epochs"]

@@ -1,6 +1,6 @@
 """Train and evaluate from the shell.
 
-    python -m vae_lite train --dataset mnist --out model.pt     # the default model (1.5 min on 2 cores)
+    python -m vae_lite train --dataset mnist --out model.pt     # the default model (a minute on 2 cores)
     python -m vae_lite evaluate model.pt --dataset mnist --k 5000
 """
 

@@ -169,13 +169,18 @@ def binarize(x, generator=None):
 
     Called anew every epoch this is "dynamic binarization"; with a fixed generator it
     gives one "static" binarized copy. Either way the mean intensity is kept.
+    A pixel is 1 when a uniform u in [0, 1) falls below its intensity x, which happens with
+    probability x: the same as torch.bernoulli(x), and twice as fast on a CPU.
     """
-    return torch.bernoulli(x, generator=generator)
+    return (torch.rand(x.shape, generator=generator, device=x.device) < x).to(x.dtype)
 
 
 def binarized_test_set(data):
-    """The test images binarized once, with a fixed seed, so that every run is scored on the same set."""
-    return binarize(data.test, torch.Generator().manual_seed(TEST_BINARIZATION_SEED))
+    """The test images binarized once, with a fixed seed, so that every run is scored on the same set.
+
+    torch.bernoulli drew the set every committed number was scored on; binarize would draw another.
+    """
+    return torch.bernoulli(data.test, generator=torch.Generator().manual_seed(TEST_BINARIZATION_SEED))
 
 
 # ---------------------------------------------------------------------------- file formats

@@ -109,9 +109,8 @@ class VAE(_ImageModel):
     """Variational autoencoder: the encoder outputs q(z|x) = N(mu, diag(exp(logvar))).
 
     The defaults (784-400-50 on MNIST) are the best model of a one-minute screening, trained
-    with pretrained.TRAINING (1.5 minutes on 2 CPU cores; benchmarks/README.md, "Quality per
-    CPU-second"); with 50
-    latent dimensions some stay unused, which notebook 07 shows.
+    with pretrained.TRAINING (under a minute on 2 CPU cores; benchmarks/README.md, "Quality per
+    CPU-second"); with 50 latent dimensions some stay unused, which notebook 07 shows.
     """
 
     def __init__(self, image_shape, latent_dim=50, hidden=400, arch="mlp", likelihood="bernoulli",

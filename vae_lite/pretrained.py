@@ -1,8 +1,8 @@
-"""The default model, already trained, so notebooks 07, 08 and 10 need not spend 1.5 minutes on it.
+"""The default models, already trained, so that the notebooks need not spend a minute on each.
 
 vae_lite/checkpoints/mnist_vae.pt is the package's default VAE (MLP 784-400-50, Bernoulli
-decoder) trained with the default recipe, TRAINING: 20 epochs of batches of 256 with dynamic
-binarization, a one-cycle learning rate peaking at 5e-3, the KL weight warmed up over the
+decoder) trained with the default recipe, TRAINING: 16 epochs of batches of 256 with dynamic
+binarization, a one-cycle learning rate peaking at 8e-3, the KL weight warmed up over the
 first 2 epochs, the decoder started at the mean training image. It was written by
 
     python -m vae_lite train --dataset mnist --seed 0 --quiet --out vae_lite/checkpoints/mnist_vae.pt
@@ -10,14 +10,18 @@ first 2 epochs, the decoder started at the mean training image. It was written b
 whose defaults are this recipe. `python benchmarks/quality.py mnist-default` trains it again
 with train_default_model below, checks that it gets the shipped weights, and scores it on all
 10,000 test images (benchmarks/results/quality.json). It is the best of the configurations
-benchmarks/frontier.py measured for about 100 one-thread CPU-seconds (benchmarks/README.md,
-"Quality per CPU-second"); on 2 cores its training takes 82 s (20 epochs of 4.1 s).
+screened for one minute of training on 2 cores (benchmarks/README.md, "Quality per CPU-second").
 
-If that file is missing (an install without package data), default_model trains the same
-model and caches it in the user cache folder. For any other data set (Fashion-MNIST, the
-8x8 digits when MNIST is not available, your own images) it trains a model of the same
-shape on that data: the MNIST weights would not fit it, even where the images have MNIST's
-shape. The data set is told by its name, data.name.
+mnist_autoencoder.pt is the autoencoder of the same sizes trained with the same recipe (an
+autoencoder has no KL, so the warm-up does nothing), notebook 05's yardstick for samples:
+
+    python -m vae_lite train --dataset mnist --model ae --seed 0 --quiet --out vae_lite/checkpoints/mnist_autoencoder.pt
+
+If a file is missing (an install without package data), default_model trains the same model
+and caches it in the user cache folder. For any other data set (Fashion-MNIST, the 8x8 digits
+when MNIST is not available, your own images) it trains a model of the same shape on that
+data: the MNIST weights would not fit it, even where the images have MNIST's shape. The data
+set is told by its name, data.name.
 """
 
 import copy
@@ -29,33 +33,37 @@ import torch
 
 from .checkpoint import load, save
 from .data import _cache_dir, load_dataset
-from .models import VAE, ConditionalVAE
+from .models import VAE, Autoencoder, ConditionalVAE
 from .train import fit
 
 CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "mnist_vae.pt"
+AUTOENCODER_CHECKPOINT = CHECKPOINT.with_name("mnist_autoencoder.pt")
 SETTINGS = dict(latent_dim=50, hidden=400)  # the VAE's defaults
-TRAINING = dict(epochs=20, batch_size=256, lr=5e-3, schedule="onecycle", warmup=2)
+TRAINING = dict(epochs=16, batch_size=256, lr=8e-3, schedule="onecycle", warmup=2)
+KINDS = {"vae": (VAE, CHECKPOINT), "autoencoder": (Autoencoder, AUTOENCODER_CHECKPOINT)}
 
 
-def default_model(data=None, device="cpu"):
-    """The default VAE for `data` (MNIST when None): loaded if it was trained before, else trained now."""
+def default_model(data=None, device="cpu", kind="vae"):
+    """The default VAE (kind="autoencoder": the autoencoder of its sizes) for `data` (MNIST when
+    None): loaded if it was trained before, else trained now."""
+    checkpoint = KINDS[kind][1]
     if data is not None and data.name != "mnist":
-        return train_default_model(data, device=device)
-    for path in (CHECKPOINT, _cache_dir() / CHECKPOINT.name):
+        return train_default_model(data, device=device, kind=kind)
+    for path in (checkpoint, _cache_dir() / checkpoint.name):
         if path.is_file():
             return load(path, device=device)
-    print(f"No pretrained checkpoint at {CHECKPOINT}: training the default model on MNIST "
-          f"({TRAINING['epochs']} epochs, about 1.5 minutes on 2 cores) and caching it in {_cache_dir()}.")
+    print(f"No pretrained checkpoint at {checkpoint}: training the default {kind} on MNIST "
+          f"({TRAINING['epochs']} epochs, about a minute on 2 cores) and caching it in {_cache_dir()}.")
     data = data if data is not None else load_dataset("mnist")
-    model = train_default_model(data, device=device)
-    save(model, _cache_dir() / CHECKPOINT.name, dataset=data.name, epochs=TRAINING["epochs"])
+    model = train_default_model(data, device=device, kind=kind)
+    save(model, _cache_dir() / checkpoint.name, dataset=data.name, epochs=TRAINING["epochs"])
     return model
 
 
-def train_default_model(data, device="cpu", seed=0):
+def train_default_model(data, device="cpu", seed=0, kind="vae"):
     """The default recipe on `data`; small data sets get more epochs (at least 30,000 images seen)."""
     torch.manual_seed(seed)  # the initial weights, so the same data give the same model
-    model = VAE(data.image_shape, **SETTINGS).start_at_mean_image(data.train)
+    model = KINDS[kind][0](data.image_shape, **SETTINGS).start_at_mean_image(data.train)
     epochs = max(TRAINING["epochs"], 30_000 // len(data.train))
     batch_size = min(TRAINING["batch_size"], len(data.train))
     fit(model, data, **{**TRAINING, "epochs": epochs, "batch_size": batch_size}, seed=seed, progress=False,
