@@ -197,17 +197,28 @@ def _watch(page, event_target, event, image):
     window.__vae_lite.times collects one number (ms) per event."""
     page.evaluate(
         """([target, event, image]) => {
-            const state = window.__vae_lite = {times: [], started: null};
+            const state = window.__vae_lite = {times: [], started: null, wake: () => {}};
             target.addEventListener(event, () => { state.started = performance.now(); }, true);
             image.addEventListener('load', () => {
                 if (state.started !== null) { state.times.push(performance.now() - state.started); state.started = null; }
+                state.wake();
             });
         }""", [event_target.element_handle(), event, image.element_handle()])
 
 
 def _measured(page, count, timeout_s=20):
-    page.wait_for_function(f"() => window.__vae_lite.times.length >= {count}", timeout=timeout_s * 1000)
-    return page.evaluate("() => window.__vae_lite.times")[count - 1]
+    """The count-th time _watch measured, once there is one. It waits for the load event itself:
+    wait_for_function would poll on every animation frame, making the page draw frames while
+    the picture is on its way that a student's page does not draw."""
+    return page.evaluate(
+        """([count, timeout]) => new Promise((resolve, reject) => {
+            const state = window.__vae_lite;
+            const timer = setTimeout(() => reject(new Error(`no picture ${count} within ${timeout} ms`)), timeout);
+            state.wake = () => {
+                if (state.times.length >= count) { clearTimeout(timer); resolve(state.times[count - 1]); }
+            };
+            state.wake();
+        })""", [count, timeout_s * 1000])
 
 
 def key_to_picture_ms(page, handle, image, presses):

@@ -19,6 +19,10 @@ from vae_lite.objectives import kl_standard_normal
 
 
 def png_size(data):
+    """Width and height of PNG bytes, or of a PNG data: URL (the latent explorer's picture)."""
+    data = bytes(data)
+    if data.startswith(b"data:image/png;base64,"):
+        data = base64.b64decode(data.split(b",", 1)[1])
     return Image.open(io.BytesIO(data)).size
 
 
@@ -88,6 +92,22 @@ def test_latent_explorer_decodes_the_slider_values(small_vae, digits):
     assert png_size(explorer.image.value) == (8 * 5, 8 * 5)
     explorer.reset()
     assert explorer.z[d].item() == 0.0 and explorer.image.value == before
+
+
+def test_latent_explorer_sends_one_message_per_widget_it_changes(small_vae, digits):
+    """A slider move from the page: the caption, then the picture (a PNG data: URL), and no echo
+    of the slider's own value (one message less per key press in the browser)."""
+    explorer = widgets.latent_explorer(small_vae, digits, max_sliders=2)
+    slider = explorer.sliders[0]
+    sent = []
+    for widget in (slider, explorer.caption, explorer.image):
+        widget._send = lambda msg, buffers=None, widget=widget: sent.append((widget, msg["method"], sorted(msg["state"])))
+    slider.set_state({"value": 1.5})  # what the comm does with a value from the page
+    assert explorer.z[explorer.dims[0]].item() == pytest.approx(1.5)
+    assert [(w, method) for w, method, _ in sent] == [(explorer.caption, "update"), (explorer.image, "update")], sent
+    assert explorer.image.format == "url" and bytes(explorer.image.value).startswith(b"data:image/png;base64,")
+    slider.value = 9.0  # the slider still clips to its range
+    assert slider.value == slider.max
 
 
 def test_latent_explorer_orders_dimensions_by_kl(small_vae, digits):
