@@ -148,3 +148,18 @@ def test_iwae_quick_compares_both_models_and_resumes_to_the_same_result(tmp_path
         # an interrupted run continues where it stopped: the same numbers as one that never stopped
         assert again["models"][name]["iw_nll"] == pytest.approx(run["iw_nll"], abs=1e-4)
     assert result["cpu_ratio_iwae_over_vae"] > 0 and "iwae.py digits-quick" in result["command"]
+
+
+def test_recipe_screen_records_a_fit_run_with_its_command_and_table_ranks_by_elbo(tmp_path, capsys):
+    out = tmp_path / "screen.json"
+    for name, lr in (("slow", "1e-4"), ("fast", "3e-3")):
+        run_script("recipe_screen.py", name, "--dataset", "digits", "--hidden", "32", "--latent", "4",
+                   "--batch", "64", "--epochs", "3", "--warmup", "1", "--lr", lr, "--out", out)
+    runs = json.loads(out.read_text())
+    assert runs["fast"]["command"].startswith("python benchmarks/recipe_screen.py fast --dataset digits")
+    assert runs["fast"]["settings"]["lr"] == 3e-3 and finite_positive(runs["fast"]["train_cpu_seconds"])
+    # thirty times the learning rate for the same few steps should train further
+    assert runs["fast"]["test_neg_elbo"] < runs["slow"]["test_neg_elbo"]
+    import_benchmark("recipe_screen").print_table(out)
+    table = capsys.readouterr().out.splitlines()
+    assert table[2].startswith("| fast |") and table[3].startswith("| slow |")
