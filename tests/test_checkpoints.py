@@ -316,3 +316,21 @@ def test_the_shipped_autoencoder_is_an_autoencoder_of_the_vaes_sizes():
     assert autoencoder.latent_dim == vae.latent_dim and autoencoder.config["hidden"] == vae.config["hidden"]
     assert autoencoder.checkpoint_extra["dataset"] == vae.checkpoint_extra["dataset"] == "mnist"
     assert autoencoder.checkpoint_extra["epochs"] == vae.checkpoint_extra["epochs"] == pretrained.TRAINING["epochs"]
+
+
+def test_the_recipe_the_readme_docstring_and_notebook_05_write_out_is_the_default_recipe():
+    """They spell out the fit call that makes the default model; a recipe change must reach them too."""
+    import re
+
+    from vae_lite import pretrained
+
+    root = Path(__file__).resolve().parent.parent
+    for path in ("README.md", "vae_lite/__init__.py", "notebooks/05_vae.py"):
+        text = (root / path).read_text()
+        calls = re.findall(r"vae_lite\.fit\((?:[^()]|\([^()]*\))*\)", text)
+        call = next(c for c in calls if "onecycle" in c)  # the VAE's training, not other fits
+        for key in ("batch_size", "lr"):
+            value = re.search(rf"{key}=([\d.e-]+)", call).group(1)
+            assert float(value) == pretrained.TRAINING[key], f"{path}: {key}={value} in {call!r}"
+        epochs = re.search(r"epochs=(\w+)", call).group(1)
+        assert epochs == "EPOCHS" or int(epochs) == pretrained.TRAINING["epochs"], f"{path}: epochs={epochs}"

@@ -2,7 +2,7 @@
 
     data = vae_lite.load_dataset("auto")
     model = vae_lite.VAE(data.image_shape).start_at_mean_image(data.train)
-    history = vae_lite.fit(model, data, epochs=20, batch_size=256, lr=5e-3, schedule="onecycle", warmup=2)
+    history = vae_lite.fit(model, data, epochs=16, batch_size=256, lr=8e-3, schedule="onecycle", warmup=2)
     print(history.last["test_elbo"])
 """
 
