@@ -158,8 +158,9 @@ else:
     print(f"(the MNIST checks of these two numbers do not apply to {data.name})")
 
 # %% [markdown]
-# On MNIST the estimate is still far short after 100,000 samples, and the e^KL printed above,
-# hundreds of billions of samples, would be needed: for every image, at every training step. (On the 8 × 8 digits an image holds only a few
+# On MNIST the estimate is still far short after 100,000 samples, and the e^KL samples printed above (the
+# cell checks that the KL is over 15 nats, so over e^15 ≈ 3 million) would be needed: for every image, at every
+# training step. (On the 8 × 8 digits an image holds only a few
 # nats about its code, and prior sampling does get there: the printout says which case you are in.)
 #
 # The way out is to sample z where p(z|x) is, from a distribution **q(z|x) fitted to each x**, and to

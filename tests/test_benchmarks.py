@@ -163,3 +163,13 @@ def test_recipe_screen_records_a_fit_run_with_its_command_and_table_ranks_by_elb
     import_benchmark("recipe_screen").print_table(out)
     table = capsys.readouterr().out.splitlines()
     assert table[2].startswith("| fast |") and table[3].startswith("| slow |")
+
+
+def test_default_seconds_times_the_default_recipe_and_judges_the_median(tmp_path):
+    out = tmp_path / "default_seconds.json"
+    run_script("default_seconds.py", "--dataset", "digits", "--repeats", "2", "--threads", "1", "--out", out)
+    result = json.loads(out.read_text())
+    assert len(result["runs"]) == 2 and all(finite_positive(r["seconds"]) for r in result["runs"])
+    assert result["median_seconds"] == pytest.approx(sum(r["seconds"] for r in result["runs"]) / 2)
+    assert result["met"] == (result["median_seconds"] <= 60) and result["recipe"]["epochs"] >= 1
+    assert 0 < result["test_neg_elbo"] < 8 * 8 * math.log(2)  # better than a coin per pixel of the 8x8 digits
