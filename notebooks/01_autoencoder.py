@@ -143,8 +143,8 @@ with torch.inference_mode():
 plots.show_rows({"test images": x, "reconstructions": reconstruction});
 
 # %% [markdown]
-# *Figure: two rows of ten images: test images on top, the AE's reconstructions of them below, blurrier
-# but recognisably the same.*
+# *Figure: two rows of ten images: test images on top, the AE's reconstructions of them below, blurrier,
+# and most of them recognisably the same digit.*
 #
 # ### Decoding random codes
 # If the decoder were a generator, decoding random codes would give new images.

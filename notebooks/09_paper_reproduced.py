@@ -8,7 +8,7 @@
 # redraw here with the paper's own networks: Figure 2 (how fast the lower bound climbs, against the
 # wake-sleep algorithm), Figure 4 (what a two-dimensional latent space holds) and Figure 5 (samples from
 # models with more latent dimensions). The long training runs behind them come from
-# `benchmarks/paper_curves.py` (hours of CPU time, its results committed); this notebook loads them and
+# `benchmarks/paper_curves.py` (part 4 prints the CPU time of each; its results are committed); this notebook loads them and
 # reruns the small pieces live.
 #
 # **Learning goals**
@@ -560,7 +560,8 @@ assert vae_lite.check.gaussian_decoder_log_likelihood(gaussian_decoder_log_likel
 #    the per-pixel s?
 # 2. Rerun the Frey Face comparison with N_z = 2. Does the learned variance still win?
 # 3. `python benchmarks/paper_curves.py --max-samples 30000000 frey-2` continues the stored Frey Face run to
-#    3·10⁷ samples (about 10 minutes of one core). How much closer to the paper's end value does it get?
+#    3·10⁷ samples (about nine times the CPU minutes part 4 prints for frey-2, on one core). How much closer to
+#    the paper's end value does it get?
 #
 # ## Summary
 # - For continuous data the paper's decoder is a Gaussian with a mean and a variance per pixel; squared
