@@ -366,29 +366,18 @@ assert abs(further) < 0.15, "q* has not converged: more steps still change its E
 # (exercise 2 below asks how the effective sample size changes with the factor). Even so, on some images the
 # posterior reaches where the widened q* has almost no mass, and one sample takes nearly all the weight. So
 # half the samples come from the encoder's q instead, and every sample is weighted against the **mixture**
-# ½ q*_widened + ½ q_enc (a "defensive" mixture, Hesterberg 1995): no weight can exceed twice the smaller of the
-# two weights the proposals alone would give it, and the estimate stays unbiased for p(x). The standard error is about
+# ½ q*_widened + ½ q_enc (a "defensive" mixture, Hesterberg 1995; `objectives.mixture_log_weights`): no weight
+# can exceed twice the smaller of the two weights the proposals alone would give it, and the estimate stays
+# unbiased for p(x). The standard error is about
 # √(1/ESS − 1/k), where ESS = (Σw)²/Σw² is the effective sample size (`objectives.effective_sample_size`).
 # The encoder's own q as proposal, at the same k, shows what a worse proposal gives.
 
 # %%
-def mixture_log_weights(proposals, k):
-    """log w = log p(x|z) + log p(z) - log q(z) for k draws, k / len(proposals) from each Gaussian (mu, logvar),
-    where q is their equal mixture: q(z) = mean over the proposals of N(z; mu, sigma^2). (k, N)"""
-    z = torch.cat([objectives.reparameterize(mu.expand(k // len(proposals), *mu.shape),
-                                             logvar.expand(k // len(proposals), *logvar.shape))
-                   for mu, logvar in proposals])  # (k, N, d)
-    log_q = torch.stack([objectives.log_normal(z, mu, logvar) for mu, logvar in proposals]).logsumexp(dim=0) \
-        - math.log(len(proposals))
-    zeros = torch.zeros_like(z)
-    return model.log_likelihood(x, z) + objectives.log_normal(z, zeros, zeros) - log_q
-
-
 def log_evidence(proposals, k=K_EVIDENCE, chunk=2500):
     """L_k for each image with the mixture of `proposals`, its standard error, the ESS, and L_{k/4} from the
     first quarter of the samples (each chunk draws equally from every proposal)."""
     with torch.inference_mode():
-        log_w = torch.cat([mixture_log_weights(proposals, chunk) for _ in range(k // chunk)])
+        log_w = torch.cat([objectives.mixture_log_weights(model, x, proposals, chunk) for _ in range(k // chunk)])
     ess = objectives.effective_sample_size(log_w)
     return objectives.iw_bound(log_w), (1 / ess - 1 / k).sqrt(), ess, objectives.iw_bound(log_w[: k // 4])
 

@@ -18,6 +18,7 @@ from torch.distributions import Normal, kl_divergence
 
 import vae_lite
 from vae_lite import LinearGaussian, elbo, iw_log_likelihood, kl_normal, kl_standard_normal, reparameterize
+from vae_lite.objectives import gaussian_log_weights, iw_bound, mixture_log_weights
 
 SETTINGS = settings(max_examples=60, derandomize=True, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -358,3 +359,23 @@ def test_linear_vae_elbo_matches_monte_carlo_and_is_tight_at_the_posterior():
     evidence = torch.distributions.MultivariateNormal(b, W @ W.T + noise * torch.eye(D, dtype=torch.float64))
     torch.testing.assert_close(objectives.linear_vae_elbo(x, W, b, V_post, torch.zeros(K, dtype=torch.float64),
                                                           logvar_post, noise), evidence.log_prob(x))
+
+
+def test_mixture_log_weights_estimate_the_exact_evidence_and_one_proposal_is_gaussian_log_weights(toy):
+    """The defensive mixture is unbiased for p(x) however poor each proposal alone, and never gives a weight
+    above M times the weight of the best single proposal."""
+    x = toy_data(toy, n=20)
+    mu, logvar = toy.posterior(x)
+    narrow, off = (mu, logvar - 2.0), (mu + 0.3, logvar + 1.0)  # too narrow alone; off-centre and wide
+    log_w = mixture_log_weights(toy, x, [narrow, off], 20_000, torch.Generator().manual_seed(0))
+    assert log_w.shape == (20_000, 20)
+    torch.testing.assert_close(iw_bound(log_w), toy.log_evidence(x), atol=0.02, rtol=0)
+    # the bound: p / (½ q1 + ½ q2) <= 2 p / q_m for each m, on the very draws
+    generator = torch.Generator().manual_seed(0)  # the same draws again
+    z = torch.cat([reparameterize(m.expand(10_000, *m.shape), v.expand(10_000, *v.shape), generator)
+                   for m, v in (narrow, off)])
+    log_joint = toy.log_likelihood(x, z) + Normal(0.0, 1.0).log_prob(z).sum(-1)
+    single = torch.stack([log_joint - Normal(m, (0.5 * v).exp()).log_prob(z).sum(-1) for m, v in (narrow, off)])
+    assert (log_w <= single.min(dim=0).values + math.log(2) + 1e-9).all()
+    one = mixture_log_weights(toy, x, [narrow], 7, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(one, gaussian_log_weights(toy, x, *narrow, 7, torch.Generator().manual_seed(1)))

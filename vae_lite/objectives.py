@@ -114,10 +114,26 @@ def gaussian_log_weights(model, x, mu, logvar, k, generator=None, y=None):
     Returns a (k, N) tensor; gradients flow through z_i (reparameterized). The encoder's q(z|x)
     is one proposal (log_weights); notebook 10 fits a better one per image (best_gaussian).
     """
+    return mixture_log_weights(model, x, [(mu, logvar)], k, generator, y)
+
+
+def mixture_log_weights(model, x, proposals, k, generator=None, y=None):
+    r"""Log importance weights of k draws, k / M from each of the M Gaussians (mu_m, logvar_m) in
+    `proposals`, each weighted against their equal mixture (a "defensive" mixture, Hesterberg 1995):
+
+        log w_i = log p(x|z_i) + log p(z_i) - log (1/M sum_m N(z_i; mu_m, sigma_m^2))
+
+    No weight exceeds M times the smallest weight a single proposal would give it, and the mean
+    of the w_i is still unbiased for p(x). One proposal is gaussian_log_weights. (k, N)
+    """
     labels = () if y is None else (y,)
-    z = reparameterize(mu.expand(k, *mu.shape), logvar.expand(k, *logvar.shape), generator)  # (k, N, d)
+    z = torch.cat([reparameterize(mu.expand(k // len(proposals), *mu.shape),
+                                  logvar.expand(k // len(proposals), *logvar.shape), generator)
+                   for mu, logvar in proposals])  # (k, N, d)
+    log_q = torch.stack([log_normal(z, mu, logvar) for mu, logvar in proposals]).logsumexp(dim=0) \
+        - math.log(len(proposals))
     zeros = torch.zeros_like(z)
-    return model.log_likelihood(x, z, *labels) + log_normal(z, zeros, zeros) - log_normal(z, mu, logvar)
+    return model.log_likelihood(x, z, *labels) + log_normal(z, zeros, zeros) - log_q
 
 
 def iw_log_likelihood(model, x, k=5000, batch_size=None, max_elements=2**25, generator=None, y=None):
