@@ -136,7 +136,7 @@ def mixture_log_weights(model, x, proposals, k, generator=None, y=None):
     return model.log_likelihood(x, z, *labels) + log_normal(z, zeros, zeros) - log_q
 
 
-def iw_log_likelihood(model, x, k=5000, batch_size=None, max_elements=2**25, generator=None, y=None):
+def iw_log_likelihood(model, x, k=5000, batch_size=None, max_elements=2**23, generator=None, y=None):
     """Importance-weighted estimate of log p(x) (Burda et al., 2015), one value per example.
 
         log p(x) ~= log 1/k sum_i p(x|z_i) p(z_i) / q(z_i|x),   z_i ~ q(z|x)
@@ -144,22 +144,31 @@ def iw_log_likelihood(model, x, k=5000, batch_size=None, max_elements=2**25, gen
     It is a lower bound on log p(x) in expectation that tightens as k grows (k=1 is the
     ELBO). log_weights computes the terms; here the work is only split into chunks of
     examples and samples so that no intermediate tensor holds more than about `max_elements`
-    numbers (2**25 floats = 128 MB).
+    numbers (2**23 floats = 32 MB; several such tensors live at once, so the default keeps the peak low).
     """
     x = torch.as_tensor(x)
     per_chunk = max(1, max_elements // x[0].numel())
     if batch_size is None:
         batch_size = max(1, min(len(x), per_chunk // min(k, per_chunk)))
     samples_per_chunk = max(1, per_chunk // batch_size)
-    results = []
+    # the results are written in place into tensors made up front: small tensors kept between the
+    # chunks' large temporaries would leave malloc's heap fragmented, and the process's memory high
+    results = None
     with torch.inference_mode():
         for start in range(0, len(x), batch_size):
             xb = x[start:start + batch_size]
             yb = None if y is None else y[start:start + batch_size]
-            weights = torch.cat([log_weights(model, xb, min(samples_per_chunk, k - done), generator, yb)
-                                 for done in range(0, k, samples_per_chunk)])  # (k, batch)
-            results.append(torch.logsumexp(weights, dim=0) - math.log(k))
-    return torch.cat(results)
+            weights = None  # (k, batch)
+            for done in range(0, k, samples_per_chunk):
+                piece = log_weights(model, xb, min(samples_per_chunk, k - done), generator, yb)
+                if weights is None:
+                    weights = piece.new_empty(k, len(xb))
+                weights[done:done + len(piece)] = piece
+                del piece
+            if results is None:
+                results = weights.new_empty(len(x))
+            results[start:start + len(xb)] = torch.logsumexp(weights, dim=0) - math.log(k)
+    return results
 
 
 # ----------------------------------------------------- notebook 10: where the bound is loose
