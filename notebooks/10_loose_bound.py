@@ -332,10 +332,13 @@ torch.manual_seed(1)
 longer = objectives.best_gaussian(model, x, steps=MORE_STEPS, lr=0.01, init=(mu_star, logvar_star))
 
 
-def elbo_with_error(mu, logvar, samples=4000):
-    """The ELBO of q = N(mu, sigma^2) for each image, from `samples` draws, and its standard error."""
+def elbo_with_error(mu, logvar, samples=4000, chunk=500):
+    """The ELBO of q = N(mu, sigma^2) for each image, from `samples` draws (`chunk` at a time, to save memory),
+    and its standard error."""
+    log_w = torch.empty(samples, len(x))  # (samples, N), filled in place: no pile of pieces to concatenate
     with torch.inference_mode():
-        log_w = objectives.gaussian_log_weights(model, x, mu, logvar, samples)  # (samples, N)
+        for start in range(0, samples, chunk):
+            log_w[start:start + chunk] = objectives.gaussian_log_weights(model, x, mu, logvar, chunk)
     return log_w.mean(dim=0), log_w.std(dim=0) / math.sqrt(samples)
 
 
@@ -373,11 +376,13 @@ assert abs(further) < 0.15, "q* has not converged: more steps still change its E
 # The encoder's own q as proposal, at the same k, shows what a worse proposal gives.
 
 # %%
-def log_evidence(proposals, k=K_EVIDENCE, chunk=2500):
+def log_evidence(proposals, k=K_EVIDENCE, chunk=250):
     """L_k for each image with the mixture of `proposals`, its standard error, the ESS, and L_{k/4} from the
-    first quarter of the samples (each chunk draws equally from every proposal)."""
+    first quarter of the samples (each chunk draws equally from every proposal; small chunks, to save memory)."""
+    log_w = torch.empty(k, len(x))  # (k, N), filled in place: no pile of pieces to concatenate
     with torch.inference_mode():
-        log_w = torch.cat([objectives.mixture_log_weights(model, x, proposals, chunk) for _ in range(k // chunk)])
+        for start in range(0, k, chunk):
+            log_w[start:start + chunk] = objectives.mixture_log_weights(model, x, proposals, chunk)
     ess = objectives.effective_sample_size(log_w)
     return objectives.iw_bound(log_w), (1 / ess - 1 / k).sqrt(), ess, objectives.iw_bound(log_w[: k // 4])
 
