@@ -377,5 +377,7 @@ def test_mixture_log_weights_estimate_the_exact_evidence_and_one_proposal_is_gau
     log_joint = toy.log_likelihood(x, z) + Normal(0.0, 1.0).log_prob(z).sum(-1)
     single = torch.stack([log_joint - Normal(m, (0.5 * v).exp()).log_prob(z).sum(-1) for m, v in (narrow, off)])
     assert (log_w <= single.min(dim=0).values + math.log(2) + 1e-9).all()
+    with pytest.raises(ValueError, match="multiple of 2"):
+        mixture_log_weights(toy, x, [narrow, off], 7)
     one = mixture_log_weights(toy, x, [narrow], 7, torch.Generator().manual_seed(1))
     torch.testing.assert_close(one, gaussian_log_weights(toy, x, *narrow, 7, torch.Generator().manual_seed(1)))

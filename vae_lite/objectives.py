@@ -126,6 +126,9 @@ def mixture_log_weights(model, x, proposals, k, generator=None, y=None):
     No weight exceeds M times the smallest weight a single proposal would give it, and the mean
     of the w_i is still unbiased for p(x). One proposal is gaussian_log_weights. (k, N)
     """
+    if k % len(proposals):
+        raise ValueError(f"k={k} samples cannot be shared equally among {len(proposals)} proposals; "
+                         f"use a multiple of {len(proposals)}")
     labels = () if y is None else (y,)
     z = torch.cat([reparameterize(mu.expand(k // len(proposals), *mu.shape),
                                   logvar.expand(k // len(proposals), *logvar.shape), generator)
