@@ -305,6 +305,8 @@ def test_the_default_model_is_trained_for_any_data_set_but_mnist(monkeypatch):
     mnist = vae_lite.ImageData.from_arrays(images, name="mnist")
     assert pretrained.default_model(mnist) == "loaded" and pretrained.default_model(mnist, kind="autoencoder") == "loaded"
     assert loaded == [pretrained.CHECKPOINT, pretrained.AUTOENCODER_CHECKPOINT]  # both ship with the package
+    with pytest.raises(ValueError, match="kind must be one of 'vae', 'autoencoder', got 'ae'"):
+        pretrained.default_model(mnist, kind="ae")
 
 
 def test_the_shipped_autoencoder_is_an_autoencoder_of_the_vaes_sizes():

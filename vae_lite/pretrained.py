@@ -46,6 +46,8 @@ KINDS = {"vae": (VAE, CHECKPOINT), "autoencoder": (Autoencoder, AUTOENCODER_CHEC
 def default_model(data=None, device="cpu", kind="vae"):
     """The default VAE (kind="autoencoder": the autoencoder of its sizes) for `data` (MNIST when
     None): loaded if it was trained before, else trained now."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(map(repr, KINDS))}, got {kind!r}")
     checkpoint = KINDS[kind][1]
     if data is not None and data.name != "mnist":
         return train_default_model(data, device=device, kind=kind)
