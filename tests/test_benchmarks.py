@@ -173,3 +173,17 @@ def test_default_seconds_times_the_default_recipe_and_judges_the_median(tmp_path
     assert result["median_seconds"] == pytest.approx(sum(r["seconds"] for r in result["runs"]) / 2)
     assert result["met"] == (result["median_seconds"] <= 60) and result["recipe"]["epochs"] >= 1
     assert 0 < result["test_neg_elbo"] < 8 * 8 * math.log(2)  # better than a coin per pixel of the 8x8 digits
+
+
+def test_frontier_train_records_a_point_whose_iw_bound_beats_its_elbo(tmp_path):
+    out = tmp_path / "frontier.json"
+    run_script("frontier.py", "train", "tiny", "--dataset", "digits", "--hidden", "32", "--latent", "4", "--batch", "64",
+               "--epochs", "2", "--schedule", "onecycle", "--warmup", "1", "--lr", "3e-3", "--out-bias", "mean",
+               "--k", "50", "--iw-images", "100", "--out", out)
+    point = json.loads(out.read_text())["tiny"]
+    assert point["complete"] and point["epochs_trained"] == 2 and point["iw_images"] == 100
+    assert point["command"].startswith("python benchmarks/frontier.py train tiny --dataset digits")
+    assert finite_positive(point["train_cpu_seconds"]) and finite_positive(point["test_neg_elbo"])
+    # the importance-weighted bound is tighter than the ELBO on the same images: a lower NLL
+    assert point["iw_nll"] < point["iw_subset_neg_elbo"]
+    assert 0 <= point["active_units"] <= 4
