@@ -141,10 +141,13 @@ if (~active).any():
 # ### The latent explorer
 #
 # One slider per latent dimension, the largest KL first (at most 10). The sliders start at the encoder mean of a
-# test image; the other dimensions stay there. Move a slider (drag it, or click it and use the arrow keys): the
-# kernel decodes z and redraws the image. Without a running kernel (on GitHub or nbviewer) you see a still
-# picture instead: for the first five sliders (the five dimensions with the most KL), the image decoded with that
-# slider at −2, −1, 0, 1, 2.
+# test image; the other dimensions stay there. Move a slider (drag it, or click it and use the arrow keys): your
+# browser decodes z and redraws the image at once. It runs the model's own decoder with the weights the kernel
+# sent it, h = relu(W₁z + b₁), x̂ = sigmoid(W₂h + b₂) (`vae_lite/decoder.js`, a few lines to read), so the
+# picture need not wait for the kernel, which may be a server far away. The kernel decodes the same z as well and
+# writes the caption under the picture; the two agree on its mean ink. Without a running kernel (on GitHub or
+# nbviewer) you see a still picture instead: for the first five sliders (the five dimensions with the most KL),
+# the image decoded with that slider at −2, −1, 0, 1, 2.
 
 # %%
 explorer = widgets.LatentExplorer(model, data, start=data.test[0])

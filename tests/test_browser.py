@@ -4,15 +4,16 @@ Each test starts JupyterLab on 127.0.0.1 with a random token (its own HOME, conf
 folders, so a user's settings cannot leak in), opens a copy of a notebook with its outputs
 cleared, runs all cells in quick mode, and then uses its widgets as a student would:
 
-- the latent space notebook: move a latent slider with the keyboard; the decoded image in the
-  page changes and the kernel's caption names the new value;
+- the latent space notebook: move a latent slider with the keyboard; the picture, which the page
+  decodes itself (vae_lite/decoder.js), changes, and the kernel's caption names the new value
+  and the same mean ink; decoder.js is also checked against the model's decode directly;
 - notebook 11: draw a stroke on the canvas with the mouse; the posterior readout, the ellipse on
   the latent map and the reconstruction change; pick another class in the conditional explorer
   and the picture changes.
 
 Times from a key press (or the end of a stroke, or a click) to the new picture in the page are
-measured inside the page (performance.now() at the event, and at the image's load event) and
-printed. Screenshots go to tests/artifacts/. benchmarks/widget_redraw.py --browser uses the same
+measured inside the page (performance.now() at the event, and at the image's load event or
+the decoded canvas's "drawn" event) and printed. Screenshots go to tests/artifacts/. benchmarks/widget_redraw.py --browser uses the same
 helpers (lab_server, chromium_page, run_all, key_to_picture_ms) for the slider latency.
 
 Needs /usr/bin/chromium (Debian's `chromium`) and the playwright package, never playwright's
@@ -192,22 +193,23 @@ def _image_bytes(page, image):
     return src, base64.b64decode(data)
 
 
-def _watch(page, event_target, event, image):
-    """Time, inside the page, from `event` on `event_target` to the next load of `image`:
+def _watch(page, event_target, event, picture):
+    """Time, inside the page, from `event` on `event_target` to the next new `picture`: the load
+    event of an <img>, the "drawn" event of the canvas that vae_lite's decoder.js draws on.
     window.__vae_lite.times collects one number (ms) per event."""
     page.evaluate(
-        """([target, event, image]) => {
+        """([target, event, picture]) => {
             const state = window.__vae_lite = {times: [], started: null, wake: () => {}};
             target.addEventListener(event, () => { state.started = performance.now(); }, true);
-            image.addEventListener('load', () => {
+            picture.addEventListener(picture.tagName === 'CANVAS' ? 'drawn' : 'load', () => {
                 if (state.started !== null) { state.times.push(performance.now() - state.started); state.started = null; }
                 state.wake();
             });
-        }""", [event_target.element_handle(), event, image.element_handle()])
+        }""", [event_target.element_handle(), event, picture.element_handle()])
 
 
 def _measured(page, count, timeout_s=20):
-    """The count-th time _watch measured, once there is one. It waits for the load event itself:
+    """The count-th time _watch measured, once there is one. It waits for the picture's event itself:
     wait_for_function would poll on every animation frame, making the page draw frames while
     the picture is on its way that a student's page does not draw."""
     return page.evaluate(
@@ -221,15 +223,15 @@ def _measured(page, count, timeout_s=20):
         })""", [count, timeout_s * 1000])
 
 
-def key_to_picture_ms(page, handle, image, presses):
+def key_to_picture_ms(page, handle, picture, presses):
     """Press an arrow key on a slider's handle `presses` times, each time waiting for the new
-    picture; returns the milliseconds from each key press to the picture's load in the page.
+    picture; returns the milliseconds from each key press to the new picture in the page.
     It presses towards the farther end of the slider, so every press moves it."""
     handle.focus()
     value = float(handle.get_attribute("aria-valuenow"))
     low, high = float(handle.get_attribute("aria-valuemin")), float(handle.get_attribute("aria-valuemax"))
     key = "ArrowRight" if high - value >= value - low else "ArrowLeft"
-    _watch(page, handle, "keydown", image)
+    _watch(page, handle, "keydown", picture)
     times = []
     for i in range(presses):
         page.keyboard.press(key)
@@ -259,6 +261,38 @@ def sync_playwright():
 # ------------------------------------------------------------ the latent space notebook
 
 
+def _canvas_pixels(page, canvas):
+    """The grey levels (0-255) of a canvas, as the browser drew them."""
+    return page.evaluate(
+        """(c) => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 0))""",
+        canvas.element_handle())
+
+
+def test_decoder_js_decodes_as_the_model_does(sync_playwright, tmp_path):
+    """decoder.js, imported into a blank page, against the model's own decode for random z:
+    an MLP decoder of two hidden layers, so that every kind of layer is crossed."""
+    torch = pytest.importorskip("torch")
+    from vae_lite import VAE
+    from vae_lite.widgets import decoder_layers
+
+    torch.manual_seed(0)
+    model = VAE((1, 6, 5), latent_dim=3, hidden=[7, 4]).eval()
+    z = torch.randn(4, 3)
+    expected = model.decode(z).flatten(1)  # (4, 30)
+    layers = [{name: list(torch.frombuffer(bytearray(b), dtype=torch.float32).tolist()) for name, b in layer.items()}
+              for layer in decoder_layers(model)]
+    source = base64.b64encode((ROOT / "vae_lite" / "decoder.js").read_bytes()).decode()
+    with sync_playwright() as p, chromium_page(p, tmp_path / "chromium") as page:
+        decoded = page.evaluate(
+            """async ([source, layers, zs]) => {
+                const { decode } = await import('data:text/javascript;base64,' + source);
+                const arrays = layers.map(({ weight, bias }) => ({ weight: Float32Array.from(weight), bias: Float32Array.from(bias) }));
+                return zs.map((z) => Array.from(decode(arrays, z)));
+            }""", [source, layers, z.tolist()])
+    assert torch.allclose(torch.tensor(decoded, dtype=torch.float32), expected, atol=1e-6), \
+        "decoder.js does not compute the model's decode"
+
+
 def test_latent_slider_redraws_in_jupyterlab(sync_playwright, tmp_path):
     path = notebook("*_latent_space.ipynb")
     ARTIFACTS.mkdir(exist_ok=True)
@@ -269,18 +303,18 @@ def test_latent_slider_redraws_in_jupyterlab(sync_playwright, tmp_path):
             run_all(page, url, token, path.name)
             explorer = page.locator(".jp-OutputArea-output").filter(has=page.locator(".widget-slider")).first
             explorer.scroll_into_view_if_needed()
-            image = explorer.locator(".widget-image").first
+            picture = explorer.locator("canvas.vae-lite-decoded").first  # decoded in the page, by decoder.js
             caption = explorer.locator(".widget-label", has_text="mean ink").first
             readout = explorer.locator(".widget-readout").first
-            page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=image.element_handle())
-            src_before, bytes_before = _image_bytes(page, image)
+            pixels_before = _canvas_pixels(page, picture)
             # the readout prints negative numbers with a Unicode minus sign
             readout_before = readout.inner_text().strip().replace("\u2212", "-")
 
             handle = explorer.locator(".widget-slider .noUi-handle").first
-            times = key_to_picture_ms(page, handle, image, presses=4)
-            # the kernel writes the caption after it decoded the new z: wait until it names the
-            # value the slider's readout shows now
+            times = key_to_picture_ms(page, handle, picture, presses=4)
+            pixels_after = _canvas_pixels(page, picture)
+            # the kernel writes the caption after it decoded the new z too: wait until it names
+            # the value the slider's readout shows now
             page.wait_for_function(
                 """([label, readout, before]) => {
                     const value = readout.innerText.trim().replace('\u2212', '-');
@@ -288,18 +322,22 @@ def test_latent_slider_redraws_in_jupyterlab(sync_playwright, tmp_path):
                 }""",
                 arg=[caption.element_handle(), readout.element_handle(), readout_before], timeout=20_000)
             readout_after = readout.inner_text().strip().replace("\u2212", "-")
-            src_after, bytes_after = _image_bytes(page, image)
             page.screenshot(path=str(ARTIFACTS / "browser_latent_explorer.png"), full_page=False)
 
             assert float(readout_after) != float(readout_before), \
                 f"the arrow keys should move the slider: readout {readout_before} -> {readout_after}"
-            assert bytes_after != bytes_before and src_after != src_before, \
-                "the decoded image did not change after the slider moved"
-            # the caption comes from the kernel; it names the value the kernel decoded
+            assert pixels_after != pixels_before, "the decoded image did not change after the slider moved"
+            # the caption comes from the kernel, which decoded the same z: its mean ink is the
+            # page's, up to the grey levels' rounding (1/510) and the caption's 3 decimals
             assert f"= {readout_after};" in caption.inner_text(), \
                 f"the kernel's caption {caption.inner_text()!r} does not show the slider's value {readout_after}"
+            kernel_ink = float(caption.inner_text().rsplit("mean ink", 1)[1])
+            page_ink = 1 - sum(pixels_after) / (255 * len(pixels_after))
+            assert abs(page_ink - kernel_ink) <= 0.0025, \
+                f"the page drew mean ink {page_ink:.4f}, the kernel decoded {kernel_ink:.3f}: not the same picture"
             print(f"browser test: slider {readout_before} -> {readout_after}; key to picture "
-                  f"{', '.join(f'{t:.0f}' for t in times)} ms; total {time.monotonic() - started:.1f} s")
+                  f"{', '.join(f'{t:.0f}' for t in times)} ms; mean ink page {page_ink:.4f}, kernel {kernel_ink:.3f}; "
+                  f"total {time.monotonic() - started:.1f} s")
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "browser_latent_failure.png"))
             raise

@@ -5,6 +5,7 @@ import io
 import math
 from pathlib import Path
 
+import ipywidgets
 import numpy as np
 import pytest
 import torch
@@ -81,33 +82,72 @@ def test_reparameterization_explorer_new_eps_changes_samples():
 def test_latent_explorer_decodes_the_slider_values(small_vae, digits):
     explorer = widgets.latent_explorer(small_vae, digits, max_sliders=4)
     assert len(explorer.sliders) == 4
-    before = explorer.image.value
     slider, d = explorer.sliders[1], explorer.dims[1]
     slider.value = 2.0
     assert explorer.z[d].item() == pytest.approx(2.0)
-    assert explorer.image.value != before, "moving a slider did not change the decoded image"
     expected = small_vae.decode(explorer.z.unsqueeze(0))[0, 0]
     assert torch.allclose(explorer.decoded, expected)
-    assert explorer.caption.value.startswith(f"z[{d}] = 2.00")
-    assert png_size(explorer.image.value) == (8 * 5, 8 * 5)
+    assert explorer.caption.value.startswith(f"z[{d}] = 2.00; mean ink {expected.mean():.3f}")
     explorer.reset()
-    assert explorer.z[d].item() == 0.0 and explorer.image.value == before
+    assert explorer.z[d].item() == 0.0 and slider.value == 0.0
 
 
-def test_latent_explorer_sends_one_message_per_widget_it_changes(small_vae, digits):
-    """A slider move from the page: the caption, then the picture (a PNG data: URL), and no echo
-    of the slider's own value (one message less per key press in the browser)."""
+def test_latent_explorer_gives_the_page_what_it_needs_to_decode_an_mlp(small_vae, digits):
+    """The page decodes z itself (decoder.js; tests/test_browser.py runs it against the model):
+    it gets the decoder's weights as float32, the sliders, which dimension each one sets, and
+    the values of the others."""
+    image = digits.test[3]
+    explorer = widgets.latent_explorer(small_vae, digits, start=image, max_sliders=4)
+    picture = explorer.picture
+    assert isinstance(picture, widgets.BrowserDecoder)
+    linears = [m for m in small_vae.decoder.net if isinstance(m, torch.nn.Linear)]
+    assert len(picture.layers) == len(linears) == 2
+    for sent, layer in zip(picture.layers, linears):
+        weight = torch.frombuffer(bytearray(sent["weight"]), dtype=torch.float32).reshape(layer.weight.shape)
+        assert torch.equal(weight, layer.weight) and torch.equal(
+            torch.frombuffer(bytearray(sent["bias"]), dtype=torch.float32), layer.bias)
+    assert picture.sliders == explorer.sliders and picture.dims == explorer.dims
+    assert picture.z == pytest.approx(explorer.start.tolist()) and picture.image_size == [8, 8]
+    state = picture.get_state()
+    assert state["sliders"] == [f"IPY_MODEL_{s.model_id}" for s in explorer.sliders]
+
+
+def test_latent_explorer_sends_only_the_caption_when_the_page_moves_a_slider(small_vae, digits):
+    """A slider move from the page: the page has drawn the picture already, so the kernel sends
+    its caption and nothing else, not even the echo of the slider's own value."""
     explorer = widgets.latent_explorer(small_vae, digits, max_sliders=2)
     slider = explorer.sliders[0]
     sent = []
-    for widget in (slider, explorer.caption, explorer.image):
-        widget._send = lambda msg, buffers=None, widget=widget: sent.append((widget, msg["method"], sorted(msg["state"])))
+    for widget in (slider, explorer.caption, explorer.picture):
+        widget._send = lambda msg, buffers=None, widget=widget: sent.append((widget, msg["method"]))
     slider.set_state({"value": 1.5})  # what the comm does with a value from the page
     assert explorer.z[explorer.dims[0]].item() == pytest.approx(1.5)
-    assert [(w, method) for w, method, _ in sent] == [(explorer.caption, "update"), (explorer.image, "update")], sent
-    assert explorer.image.format == "url" and bytes(explorer.image.value).startswith(b"data:image/png;base64,")
+    assert sent == [(explorer.caption, "update")], sent
     slider.value = 9.0  # the slider still clips to its range
     assert slider.value == slider.max
+
+
+class SharperVAE(vae_lite.VAE):
+    """A student's variation: an MLP decoder, but not the decode that decoder.js computes."""
+
+    def decode(self, z):
+        return torch.sigmoid(2 * self.decoder(z))
+
+
+@pytest.mark.parametrize("model", [
+    vae_lite.VAE((1, 8, 8), latent_dim=4, hidden=16, arch="conv"),
+    vae_lite.models.PaperVAE((1, 8, 8), latent_dim=4, hidden=16),
+    SharperVAE((1, 8, 8), latent_dim=4, hidden=16),
+], ids=["conv", "tanh", "own-decode"])
+def test_latent_explorer_draws_other_decoders_in_the_kernel(model, digits):
+    """A decoder that decoder.js does not know is decoded in the kernel, sent as a PNG data: URL."""
+    assert widgets.decoder_layers(model) is None
+    explorer = widgets.latent_explorer(model.eval(), digits, max_sliders=2)
+    assert isinstance(explorer.picture, ipywidgets.Image) and explorer.picture.format == "url"
+    before = explorer.picture.value
+    assert bytes(before).startswith(b"data:image/png;base64,") and png_size(before) == (8 * 5, 8 * 5)
+    explorer.sliders[0].value = 2.0
+    assert explorer.picture.value != before, "moving a slider did not change the decoded image"
 
 
 def test_latent_explorer_orders_dimensions_by_kl(small_vae, digits):

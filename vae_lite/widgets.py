@@ -8,7 +8,9 @@
 Each explorer is an ipywidgets box. A slider change calls its `update()` method, which does
 all the work in the kernel (decoding under torch.inference_mode) and writes the results
 into Image and Label widgets; tests set a slider's value and read those back, no browser
-needed. Each explorer also offers a labelled static PNG of itself, which viewers without a
+needed. One exception: the latent explorer's picture of an MLP decoder is decoded in the page
+itself (decoder.js, the same layers with the kernel's weights), so that it follows the slider
+without waiting for the kernel; the kernel still decodes each z for the caption. Each explorer also offers a labelled static PNG of itself, which viewers without a
 kernel (GitHub, nbviewer) show where the live widget would be.
 
 The maths they show lives with the maths: vae_lite.latent (KL per dimension, encoder means),
@@ -18,7 +20,9 @@ vae_lite.gradients (the two estimators) and vae_lite.objectives (the closed-form
 import base64
 import io
 import math
+from pathlib import Path
 
+import anywidget
 import ipywidgets as widgets
 import matplotlib as mpl
 import numpy as np
@@ -29,6 +33,7 @@ from PIL import Image as PILImage
 
 from .gradients import pathwise_gradients, score_function_gradients
 from .latent import encoder_means_and_logvars, images_of, kl_per_dimension
+from .models import MLPDecoder, _ImageModel
 from .objectives import kl_standard_normal
 from .plots import PROJECTOR_STYLE, image_grid
 
@@ -141,6 +146,40 @@ def _slider(description, value, low, high, step, width="320px", continuous=True,
 # ------------------------------------------------------------------ latent explorer
 
 
+def decoder_layers(model):
+    """The decoder's Linear layers as float32 bytes for decoder.js, if the model decodes as
+
+        x = sigmoid(W_L relu(... relu(W_1 z + b_1) ...) + b_L),   one grey channel;
+
+    None for any other decoder (conv, tanh, colour, conditional), which the kernel draws."""
+    if not (isinstance(getattr(model, "decoder", None), MLPDecoder) and type(model).decode is _ImageModel.decode
+            and model.image_shape[0] == 1):
+        return None
+    modules = list(model.decoder.net)
+    linears, between = modules[::2], modules[1::2]
+    if not (all(isinstance(m, torch.nn.Linear) for m in linears) and all(isinstance(m, torch.nn.ReLU) for m in between)):
+        return None
+    as_bytes = lambda t: t.detach().float().cpu().numpy().tobytes()  # noqa: E731
+    return [{"weight": as_bytes(layer.weight), "bias": as_bytes(layer.bias)} for layer in linears]
+
+
+class BrowserDecoder(anywidget.AnyWidget):
+    """The decoder's mean image for z, decoded and drawn in the page by decoder.js.
+
+    z holds every dimension's value; the slider `sliders[k]` sets dimension `dims[k]`. The page
+    decodes again whenever a slider moves there, before the kernel hears of it. The weights
+    (`decoder_layers(model)`) travel once, when the widget is shown.
+    """
+
+    _esm = Path(__file__).with_name("decoder.js")
+    layers = traitlets.List().tag(sync=True)
+    z = traitlets.List(traitlets.Float()).tag(sync=True)
+    dims = traitlets.List(traitlets.Int()).tag(sync=True)
+    sliders = traitlets.List(traitlets.Instance(widgets.FloatSlider)).tag(sync=True, **widgets.widget_serialization)
+    image_size = traitlets.List(traitlets.Int()).tag(sync=True)  # [height, width]
+    scale = traitlets.Int(5).tag(sync=True)  # screen pixels per image pixel
+
+
 class LatentExplorer(Explorer):
     """Sliders for the latent dimensions of `model` that matter most, decoding live.
 
@@ -176,7 +215,12 @@ class LatentExplorer(Explorer):
             # redraws once per slider as soon as the explorer appears
             value = round(float(self.start[d].clamp(-limit, limit)) / step) * step
             self.sliders.append(_slider(label, value, -limit, limit, step, echo=False))
-        self.image = widgets.Image(format="url")  # a data: URL, the fastest way to the page
+        layers = decoder_layers(model)
+        if layers is not None:  # decoded in the page: the picture follows the slider at once
+            self.picture = BrowserDecoder(layers=layers, z=self.start.tolist(), dims=self.dims, sliders=self.sliders,
+                                          image_size=list(model.image_shape[1:]), scale=scale)
+        else:  # decoded in the kernel, sent as a data: URL (the fastest way to the page)
+            self.picture = widgets.Image(format="url")
         self.caption = widgets.Label()
         self.reset_button = widgets.Button(description="reset", layout=widgets.Layout(width="80px"))
         self.reset_button.on_click(lambda _: self.reset())
@@ -184,7 +228,7 @@ class LatentExplorer(Explorer):
         hidden = latent_dim - len(self.dims)
         note = f"; the other {hidden} stay at {self.start_name}" if hidden else ""
         controls = widgets.VBox([widgets.HTML(f"<b>{heading}</b>{note}"), *self.sliders, self.reset_button])
-        super().__init__([widgets.HBox([controls, widgets.VBox([self.image, self.caption])])])
+        super().__init__([widgets.HBox([controls, widgets.VBox([self.picture, self.caption])])])
         self.last_moved = None
         for d, slider in zip(self.dims, self.sliders):
             slider.observe(lambda change, d=d: self.update(d), names="value")
@@ -205,7 +249,8 @@ class LatentExplorer(Explorer):
         # the caption first: the page then handles its message before the picture's, not while
         # the new picture loads
         self.caption.value = caption
-        self.image.value = png_data_url(self.decoded, self.scale)
+        if isinstance(self.picture, widgets.Image):  # a BrowserDecoder has drawn z already
+            self.picture.value = png_data_url(self.decoded, self.scale)
 
     def reset(self):
         for d, slider in zip(self.dims, self.sliders):
