@@ -12,8 +12,8 @@ cleared, runs all cells in quick mode, and then uses its widgets as a student wo
   and the picture changes.
 
 Times from a key press (or the end of a stroke, or a click) to the new picture in the page are
-measured inside the page (performance.now() at the event, and at the image's load event or
-the decoded canvas's "drawn" event) and printed. Screenshots go to tests/artifacts/. benchmarks/widget_redraw.py --browser uses the same
+measured inside the page (performance.now() at the event, and at the first animation frame
+after the image's load event or the decoded canvas's "drawn" event) and printed. Screenshots go to tests/artifacts/. benchmarks/widget_redraw.py --browser uses the same
 helpers (lab_server, chromium_page, run_all, key_to_picture_ms) for the slider latency.
 
 Needs /usr/bin/chromium (Debian's `chromium`) and the playwright package, never playwright's
@@ -161,7 +161,8 @@ def chromium_page(playwright, profile_dir):
 def run_all(page, url, token, name, timeout_s=180):
     """Open notebook `name`, wait for an idle kernel, run all cells, wait until every cell has
     run, and fail on a traceback. Returns the seconds Run All took."""
-    page.goto(f"{url}/lab/tree/{name}?token={token}")
+    # reset: a fresh workspace, without the tabs of a notebook opened before on the same server
+    page.goto(f"{url}/lab/tree/{name}?reset&token={token}")
     # the toolbar says idle too early; the status bar's text is reliable
     page.wait_for_function(f"() => document.body.innerText.includes({IDLE!r})", timeout=90_000)
     started = time.monotonic()
@@ -194,16 +195,19 @@ def _image_bytes(page, image):
 
 
 def _watch(page, event_target, event, picture):
-    """Time, inside the page, from `event` on `event_target` to the next new `picture`: the load
-    event of an <img>, the "drawn" event of the canvas that vae_lite's decoder.js draws on.
+    """Time, inside the page, from `event` on `event_target` to the first animation frame after
+    the next new `picture` (the frame that shows it): after the load event of an <img>, or the
+    "drawn" event of the canvas that vae_lite's decoder.js draws on.
     window.__vae_lite.times collects one number (ms) per event."""
     page.evaluate(
         """([target, event, picture]) => {
             const state = window.__vae_lite = {times: [], started: null, wake: () => {}};
             target.addEventListener(event, () => { state.started = performance.now(); }, true);
             picture.addEventListener(picture.tagName === 'CANVAS' ? 'drawn' : 'load', () => {
-                if (state.started !== null) { state.times.push(performance.now() - state.started); state.started = null; }
-                state.wake();
+                const started = state.started;
+                state.started = null;
+                if (started === null) return;
+                requestAnimationFrame(() => { state.times.push(performance.now() - started); state.wake(); });
             });
         }""", [event_target.element_handle(), event, picture.element_handle()])
 
