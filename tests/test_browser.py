@@ -297,6 +297,78 @@ def test_decoder_js_decodes_as_the_model_does(sync_playwright, tmp_path):
         "decoder.js does not compute the model's decode"
 
 
+# a widget model as anywidget hands it to render(): get, on, set (which fires change:<name>)
+FAKE_MODEL = """
+    function fakeModel(state, manager) {
+        const handlers = {};
+        return {
+            get: (name) => state[name],
+            set(name, value) { state[name] = value; (handlers['change:' + name] || []).forEach((h) => h()); },
+            on(event, handler) { (handlers[event] = handlers[event] || []).push(handler); },
+            off() {},
+            widget_manager: manager,
+        };
+    }
+"""
+
+
+def test_decoder_js_follows_the_sliders_and_else_the_kernels_z(sync_playwright, tmp_path):
+    """render() of decoder.js with stand-ins for the widget models: the canvas shows the decode
+    of z with the sliders' values in their dimensions; when the page cannot reach the sliders
+    it still draws, from the z the kernel sends."""
+    torch = pytest.importorskip("torch")
+    from vae_lite import VAE
+    from vae_lite.widgets import decoder_layers
+
+    torch.manual_seed(0)
+    model = VAE((1, 6, 5), latent_dim=3, hidden=8).eval()
+    state = {"layers": [{k: list(v) for k, v in layer.items()} for layer in decoder_layers(model)],
+             "z": [0.5, -1.0, 0.25], "dims": [2], "sliders": ["IPY_MODEL_s"], "image_size": [6, 5], "scale": 4}
+
+    def grey(z):  # what the canvas should hold: black ink on white, as png_bytes draws it
+        return torch.round(255 * (1 - model.decode(torch.tensor([z])).flatten())).int().tolist()
+
+    source = base64.b64encode((ROOT / "vae_lite" / "decoder.js").read_bytes()).decode()
+    with sync_playwright() as p, chromium_page(p, tmp_path / "chromium") as page:
+        drawn = page.evaluate(
+            """async ([source, state, reachable]) => {""" + FAKE_MODEL + """
+                const { default: widget } = await import('data:text/javascript;base64,' + source);
+                const pixels = (el) => { const c = el.querySelector('canvas');
+                    return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 0)); };
+                const bytes = (list) => new DataView(Uint8Array.from(list).buffer);
+                const layers = state.layers.map(({ weight, bias }) => ({ weight: bytes(weight), bias: bytes(bias) }));
+                const slider = fakeModel({ value: 2.0 });
+                const manager = { get_model: async (id) => { if (!reachable || id !== 's') throw new Error('no ' + id); return slider; } };
+                const model = fakeModel({ ...state, layers }, manager);
+                const el = document.createElement('div');
+                document.body.appendChild(el);
+                await widget.render({ model, el });
+                const first = pixels(el);
+                slider.set('value', -2.0);
+                const moved = pixels(el);
+                model.set('z', [0.0, 1.0, 1.5]);
+                return { first, moved, kernel: pixels(el) };
+            }""", [source, state, True])
+        unreachable = page.evaluate(
+            """async ([source, state, reachable]) => {""" + FAKE_MODEL + """
+                const { default: widget } = await import('data:text/javascript;base64,' + source);
+                const bytes = (list) => new DataView(Uint8Array.from(list).buffer);
+                const layers = state.layers.map(({ weight, bias }) => ({ weight: bytes(weight), bias: bytes(bias) }));
+                const manager = { get_model: async (id) => { throw new Error('no ' + id); } };
+                const model = fakeModel({ ...state, layers }, manager);
+                const el = document.createElement('div');
+                await widget.render({ model, el });
+                model.set('z', [0.0, 1.0, 1.5]);
+                const c = el.querySelector('canvas');
+                return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 0));
+            }""", [source, state, False])
+    close = lambda got, want: max(abs(a - b) for a, b in zip(got, want)) <= 1  # noqa: E731  (float64 against float32)
+    assert close(drawn["first"], grey([0.5, -1.0, 2.0])), "the slider's value should replace z[2]"
+    assert close(drawn["moved"], grey([0.5, -1.0, -2.0])), "moving the slider should redraw with its new value"
+    assert close(drawn["kernel"], grey([0.0, 1.0, -2.0])), "a z from the kernel sets the dimensions without a slider"
+    assert close(unreachable, grey([0.0, 1.0, 1.5])), "without the sliders the page should draw the kernel's z"
+
+
 def test_latent_slider_redraws_in_jupyterlab(sync_playwright, tmp_path):
     path = notebook("*_latent_space.ipynb")
     ARTIFACTS.mkdir(exist_ok=True)

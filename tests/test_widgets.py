@@ -107,14 +107,14 @@ def test_latent_explorer_gives_the_page_what_it_needs_to_decode_an_mlp(small_vae
         assert torch.equal(weight, layer.weight) and torch.equal(
             torch.frombuffer(bytearray(sent["bias"]), dtype=torch.float32), layer.bias)
     assert picture.sliders == explorer.sliders and picture.dims == explorer.dims
-    assert picture.z == pytest.approx(explorer.start.tolist()) and picture.image_size == [8, 8]
+    assert picture.z == pytest.approx(explorer.z.tolist()) and picture.image_size == [8, 8]
     state = picture.get_state()
     assert state["sliders"] == [f"IPY_MODEL_{s.model_id}" for s in explorer.sliders]
 
 
-def test_latent_explorer_sends_only_the_caption_when_the_page_moves_a_slider(small_vae, digits):
+def test_latent_explorer_sends_the_caption_and_z_when_the_page_moves_a_slider(small_vae, digits):
     """A slider move from the page: the page has drawn the picture already, so the kernel sends
-    its caption and nothing else, not even the echo of the slider's own value."""
+    its caption and the new z (a few hundred bytes, no picture), and no echo of the slider's value."""
     explorer = widgets.latent_explorer(small_vae, digits, max_sliders=2)
     slider = explorer.sliders[0]
     sent = []
@@ -122,7 +122,8 @@ def test_latent_explorer_sends_only_the_caption_when_the_page_moves_a_slider(sma
         widget._send = lambda msg, buffers=None, widget=widget: sent.append((widget, msg["method"]))
     slider.set_state({"value": 1.5})  # what the comm does with a value from the page
     assert explorer.z[explorer.dims[0]].item() == pytest.approx(1.5)
-    assert sent == [(explorer.caption, "update")], sent
+    assert sent == [(explorer.caption, "update"), (explorer.picture, "update")], sent
+    assert explorer.picture.z == pytest.approx(explorer.z.tolist())
     slider.value = 9.0  # the slider still clips to its range
     assert slider.value == slider.max
 

@@ -7,7 +7,7 @@
 //     h_1 = relu(W_1 z + b_1),  ...,  h_{L-1} = relu(W_{L-1} h_{L-2} + b_{L-1})
 //     x   = sigmoid(W_L h_{L-1} + b_L)           the decoder's mean image, one probability per pixel
 //
-// The kernel still decodes each z too, for the caption under the picture.
+// The kernel still decodes each z too, for the caption under the picture, and sends it here.
 
 export function decode(layers, z) {
   let h = Float64Array.from(z);
@@ -37,13 +37,19 @@ async function render({ model, el }) {
   el.appendChild(canvas);
   const context = canvas.getContext("2d");
 
-  // the FloatSliders of ipywidgets, as the page knows them: their values change here first
-  const prefix = "IPY_MODEL_";
-  const sliders = await Promise.all(model.get("sliders").map((ref) => model.widget_manager.get_model(ref.slice(prefix.length))));
+  // the FloatSliders of ipywidgets, as the page knows them: their values change here first.
+  // A page that cannot hand them over still draws, each time the kernel's z arrives.
+  let sliders = [];
+  try {
+    const prefix = "IPY_MODEL_";
+    sliders = await Promise.all(model.get("sliders").map((ref) => model.widget_manager.get_model(ref.slice(prefix.length))));
+  } catch (error) {
+    console.warn("vae_lite: the picture follows the kernel's z, not the sliders themselves:", error);
+  }
 
   function draw() {
-    const z = [...model.get("z")]; // the dimensions without a slider keep these values
-    model.get("dims").forEach((d, k) => { z[d] = sliders[k].get("value"); });
+    const z = [...model.get("z")]; // the kernel's z: the dimensions without a slider keep these values
+    sliders.forEach((slider, k) => { z[model.get("dims")[k]] = slider.get("value"); }); // newer than the kernel's
     const x = decode(layers, z);
     const pixels = context.createImageData(width, height);
     x.forEach((p, i) => {

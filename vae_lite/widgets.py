@@ -166,9 +166,10 @@ def decoder_layers(model):
 class BrowserDecoder(anywidget.AnyWidget):
     """The decoder's mean image for z, decoded and drawn in the page by decoder.js.
 
-    z holds every dimension's value; the slider `sliders[k]` sets dimension `dims[k]`. The page
-    decodes again whenever a slider moves there, before the kernel hears of it. The weights
-    (`decoder_layers(model)`) travel once, when the widget is shown.
+    z holds every dimension's value, as the kernel last set it; the slider `sliders[k]` sets
+    dimension `dims[k]`. The page decodes again whenever a slider moves there, before the kernel
+    hears of it (and again when the kernel's z arrives, in case the page could not reach the
+    sliders). The weights (`decoder_layers(model)`) travel once, when the widget is shown.
     """
 
     _esm = Path(__file__).with_name("decoder.js")
@@ -249,7 +250,9 @@ class LatentExplorer(Explorer):
         # the caption first: the page then handles its message before the picture's, not while
         # the new picture loads
         self.caption.value = caption
-        if isinstance(self.picture, widgets.Image):  # a BrowserDecoder has drawn z already
+        if isinstance(self.picture, BrowserDecoder):  # the page has drawn z already, if it has the sliders
+            self.picture.z = self.z.tolist()
+        else:
             self.picture.value = png_data_url(self.decoded, self.scale)
 
     def reset(self):
