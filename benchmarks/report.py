@@ -113,13 +113,30 @@ def notebook_table(*reports):
     return lines
 
 
+def browser_table(browser):
+    if browser is None:
+        return ["Widgets in a browser: not run yet (`python benchmarks/widget_redraw.py --browser`)."]
+    target = browser["target"]
+    lines = [f"### Widgets in a browser ({browser['date']}; load average {browser['load_average_at_start'][0]:.1f} "
+             "on 2 cores at the start)", "",
+             f"{browser['what'][0].upper()}{browser['what'][1:]}.", "",
+             "| Widget | median ms | p90 ms | presses | Target | Met |", "|---|---|---|---|---|---|"]
+    for name, r in browser["results"].items():
+        latent = name.startswith("latent slider")
+        goal = f"median ≤ {target['median_ms']}, p90 ≤ {target['p90_ms']}" if latent else ""
+        met = mark(browser["latent_slider_meets_target"]) if latent else ""
+        lines.append(f"| {name} | {r['median_ms']:.1f} | {r['p90_ms']:.1f} | {r['n']} | {goal} | {met} |")
+    return lines + ["", f"Command: `{browser['command']}`"]
+
+
 def main():
     lines = [START, ""]
     speeds = [load(name) for name in ("speed.json", "speed_1thread.json") if load(name)]
     for speed in speeds or [None]:
         lines += speed_table(speed) + [""]
     lines += quality_table(load("quality.json")) + [""]
-    lines += notebook_table(load("notebooks.json"))
+    lines += notebook_table(load("notebooks.json")) + [""]
+    lines += browser_table(load("widget_browser.json"))
     lines += ["", END]
     readme = HERE / "README.md"
     text = readme.read_text()
