@@ -2,6 +2,7 @@
 
     python benchmarks/recipe_screen.py NAME [--epochs 16 --lr 8e-3 --warmup 2 --batch 256 ...]
     python benchmarks/recipe_screen.py --table     # the runs so far, best test -ELBO first
+    python benchmarks/recipe_screen.py NAME --iw-images 1000   # and its IW NLL (k = 5000) on the first 1000 test images
 
 Each call trains one VAE on MNIST with vae_lite.fit itself, exactly as pretrained.train_default_model
 does (seed 0, the mean-image start, a one-cycle learning rate, KL warm-up), with one setting
@@ -10,10 +11,20 @@ seconds and its command to results/recipe_screen.json under NAME. frontier.py fo
 architecture (784-400-50) and the kind of schedule; this screen tunes them for a one-minute
 budget on 2 cores, where 16 epochs of 256 fit and 20 do not. The pick is scored properly
 (IW NLL with k = 5000 on all 10,000 test images) by `quality.py mnist-default`.
+
+--iw-images N scores the trained model here too: the IW NLL (k = 5000) on the first N binarized
+test images, with its standard error, after the timed training (--iw-out keeps the per-image
+values, so that two runs can be compared image by image). --no-epoch-test trains without fit's
+test scoring after every epoch (the data passed to fit have no test set; the test -ELBO is then
+computed once, after the timing): what a caller that keeps no records, like
+pretrained.train_default_model, could save. --encoder-hidden gives the encoder other hidden sizes
+than the decoder (--hidden); such a model is not one VAE(...) call and is not saved.
 """
 
 import argparse
+import dataclasses
 import json
+import math
 import os
 import shlex
 import sys
@@ -36,6 +47,8 @@ def main(argv=None):
     p.add_argument("name", nargs="?")
     p.add_argument("--dataset", default="mnist", help="another data set only for smoke tests")
     p.add_argument("--hidden", type=int, nargs="+", default=[400])
+    p.add_argument("--encoder-hidden", type=int, nargs="+", default=None,
+                   help="the encoder's hidden sizes, when not --hidden's (the decoder keeps --hidden)")
     p.add_argument("--latent", type=int, default=50)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--lr", type=float, default=5e-3, help="the one-cycle peak")
@@ -44,6 +57,11 @@ def main(argv=None):
     p.add_argument("--beta2", type=float, default=0.999, help="Adam's second-moment decay")
     p.add_argument("--pct", type=float, default=0.3, help="share of the steps in which the learning rate rises")
     p.add_argument("--train-images", type=int, default=None, help="train on the first N images (smoke tests)")
+    p.add_argument("--seed", type=int, default=0, help="the initial weights, the order and the binarization")
+    p.add_argument("--no-epoch-test", action="store_true", help="skip fit's test scoring after every epoch")
+    p.add_argument("--iw-images", type=int, default=0, help="IW NLL on the first N test images (0: none)")
+    p.add_argument("--k", type=int, default=5000, help="importance samples of the IW NLL")
+    p.add_argument("--iw-out", default=None, help="save the per-image log p(x) estimates to this .pt file")
     p.add_argument("--table", action="store_true", help="print the runs so far")
     p.add_argument("--out", default=str(OUT))
     args = p.parse_args(argv)
@@ -56,37 +74,61 @@ def main(argv=None):
     data = vae_lite.load_dataset(args.dataset)
     if args.train_images:
         data = data.subset(train=args.train_images)
-    torch.manual_seed(0)
+    torch.manual_seed(args.seed)
     hidden = args.hidden[0] if len(args.hidden) == 1 else args.hidden
-    model = vae_lite.VAE(data.image_shape, latent_dim=args.latent, hidden=hidden).start_at_mean_image(data.train)
+    model = vae_lite.VAE(data.image_shape, latent_dim=args.latent, hidden=hidden)
+    if args.encoder_hidden:  # same output as VAE's own encoder: mu and logvar, 2 * latent numbers
+        model.encoder = vae_lite.models.make_encoder("mlp", model.image_shape, args.encoder_hidden, 2 * args.latent)
+    model.start_at_mean_image(data.train)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, args.beta2), fused=True)
     # fit fixes OneCycleLR's pct_start at 0.3; the screen tries other values through this one wrapper
     one_cycle = torch.optim.lr_scheduler.OneCycleLR
     torch.optim.lr_scheduler.OneCycleLR = lambda *a, **kw: one_cycle(*a, **{**kw, "pct_start": args.pct})
     start, cpu = time.perf_counter(), time.process_time()
     try:
-        history = vae_lite.fit(model, data, epochs=args.epochs, batch_size=args.batch, lr=args.lr,
+        history = vae_lite.fit(model, dataclasses.replace(data, test=None) if args.no_epoch_test else data,
+                               epochs=args.epochs, batch_size=args.batch, lr=args.lr,
                                schedule="onecycle", warmup=args.warmup, optimizer=optimizer, progress=False,
-                               device="cpu")
+                               device="cpu", seed=args.seed)
     finally:
         torch.optim.lr_scheduler.OneCycleLR = one_cycle
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+    test = vae_lite.binarized_test_set(data)
+    final = vae_lite.evaluate(model, test) if args.no_epoch_test else {k[5:]: v for k, v in history.last.items()
+                                                                       if k.startswith("test_")}
     result = {
         "command": "python benchmarks/recipe_screen.py " + shlex.join([args.name, *[a for a in argv if a != args.name]]),
         "settings": {k: v for k, v in vars(args).items() if k not in ("name", "table", "out")},
-        "train_seconds": round(time.perf_counter() - start, 1), "train_cpu_seconds": round(time.process_time() - cpu, 1),
-        "test_neg_elbo": -history.last["test_elbo"], "test_kl": history.last["test_kl"],
+        "train_seconds": round(seconds, 1), "train_cpu_seconds": round(cpu_seconds, 1),
+        "test_neg_elbo": -final["elbo"], "test_kl": final["kl"],
         "load_average_after": os.getloadavg()[0], "machine": machine_info(),
         "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
     }
+    if args.iw_images:
+        result.update(iw_score(model, test[:args.iw_images], args.k, args.seed, args.iw_out))
     merge_result(args.out, args.name, result)
-    print(f"{args.name}: test -ELBO {result['test_neg_elbo']:.2f} nats, {result['train_cpu_seconds']:.0f} CPU-s")
+    iw = f", IW NLL {result['iw_nll']:.2f} +- {result['iw_nll_std_error']:.2f} ({args.iw_images} images)" \
+        if args.iw_images else ""
+    print(f"{args.name}: test -ELBO {result['test_neg_elbo']:.2f} nats{iw}, {result['train_cpu_seconds']:.0f} CPU-s")
+
+
+def iw_score(model, x, k, seed, out=None):
+    """IW NLL (k importance samples) of the images x, as frontier.py scores its runs."""
+    cpu = time.process_time()
+    log_px = vae_lite.iw_log_likelihood(model, x, k=k, generator=torch.Generator().manual_seed(seed))
+    if out:
+        torch.save(log_px, out)
+    return {"iw_k": k, "iw_images": len(x), "iw_nll": -log_px.mean().item(),
+            "iw_nll_std_error": (log_px.std() / math.sqrt(len(log_px))).item(),
+            "iw_subset_neg_elbo": -vae_lite.evaluate(model, x)["elbo"], "iw_cpu_seconds": round(time.process_time() - cpu, 1)}
 
 
 def print_table(path):
     runs = sorted(json.loads(path.read_text()).items(), key=lambda item: item[1]["test_neg_elbo"])
-    print("| Run | CPU s | test −ELBO, 10k | Command |\n|---|---|---|---|")
+    print("| Run | CPU s | test −ELBO, 10k | IW NLL (images) | Command |\n|---|---|---|---|---|")
     for name, run in runs:
-        print(f"| {name} | {run['train_cpu_seconds']:.0f} | {run['test_neg_elbo']:.2f} | `{run['command']}` |")
+        iw = f"{run['iw_nll']:.2f} ± {run['iw_nll_std_error']:.2f} ({run['iw_images']})" if "iw_nll" in run else ""
+        print(f"| {name} | {run['train_cpu_seconds']:.0f} | {run['test_neg_elbo']:.2f} | {iw} | `{run['command']}` |")
 
 
 if __name__ == "__main__":
