@@ -56,8 +56,11 @@ DEFAULTS = dict(dataset="mnist", arch="mlp", hidden=[400], latent=20, activation
 def build(config, image_shape):
     """A vae_lite.VAE with the configuration's sizes; other activations replace its ReLUs in place."""
     torch.manual_seed(config["seed"])
-    model = vae_lite.VAE(image_shape, latent_dim=config["latent"], hidden=list(config["hidden"]),
-                         arch=config["arch"])
+    if config.get("encoder_hidden"):  # the encoder's own sizes; the decoder has --hidden's
+        sizes = dict(encoder_hidden=list(config["encoder_hidden"]), decoder_hidden=list(config["hidden"]))
+    else:
+        sizes = dict(hidden=list(config["hidden"]))
+    model = vae_lite.VAE(image_shape, latent_dim=config["latent"], arch=config["arch"], **sizes)
     set_activation(model, config["activation"])
     return model
 
@@ -280,6 +283,8 @@ def command(argv):
 
 def run_train(args, argv, log=print):
     config = {key: getattr(args, key) for key in DEFAULTS}
+    if args.encoder_hidden:  # only then: the configurations recorded before keep their keys
+        config["encoder_hidden"] = args.encoder_hidden
     torch.set_num_threads(args.threads)
     data = vae_lite.load_dataset(config["dataset"], download=False)
     if args.train_images:
@@ -347,7 +352,10 @@ def run_convert(args, argv, log=print):
 
 def describe(config):
     """A configuration in one short line, e.g. "mlp 400-400, z 32, batch 256, lr 2e-3 cosine, warm-up 2"."""
-    parts = [f"{config['arch']} {'-'.join(map(str, config['hidden']))}", f"z {config['latent']}",
+    sizes = "-".join(map(str, config["hidden"]))
+    if config.get("encoder_hidden"):
+        sizes = f"{'-'.join(map(str, config['encoder_hidden']))} (encoder), {sizes} (decoder)"
+    parts = [f"{config['arch']} {sizes}", f"z {config['latent']}",
              f"batch {config['batch']}", f"lr {config['lr']:g} {config['schedule']}"]
     parts += [f"warm-up {config['warmup']:g}"] if config["warmup"] else []
     parts += [config["activation"]] if config["activation"] != "relu" else []
@@ -441,6 +449,8 @@ def main(argv=None):
     p.add_argument("--dataset", default=DEFAULTS["dataset"])
     p.add_argument("--arch", default=DEFAULTS["arch"], choices=["mlp", "conv"])
     p.add_argument("--hidden", type=int, nargs="+", default=DEFAULTS["hidden"])
+    p.add_argument("--encoder-hidden", type=int, nargs="+", default=None,
+                   help="the encoder's hidden sizes, if not --hidden's (the decoder keeps --hidden)")
     p.add_argument("--latent", type=int, default=DEFAULTS["latent"])
     p.add_argument("--activation", default=DEFAULTS["activation"], choices=sorted(ACTIVATIONS))
     p.add_argument("--batch", type=int, default=DEFAULTS["batch"])

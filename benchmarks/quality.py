@@ -37,7 +37,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 CONFIGS = {
     # the package's default model: vae_lite.pretrained.train_default_model, the recipe that made
-    # vae_lite/checkpoints/mnist_vae.pt (784-400-50, one-cycle epochs, KL warm-up, mean start)
+    # vae_lite/checkpoints/mnist_vae.pt (encoder 784-256, decoder 50-512-784, one-cycle epochs, KL
+    # warm-up, mean start)
     "mnist-default": dict(dataset="mnist", **vae_lite.pretrained.SETTINGS, **vae_lite.pretrained.TRAINING,
                           default_recipe=True, cosine=False, kl_warmup=0, k=5000, save=None),
     # the package defaults, as a student runs them: vae_lite.fit(VAE(...), data, epochs=10)

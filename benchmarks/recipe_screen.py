@@ -18,7 +18,9 @@ values, so that two runs can be compared image by image). --no-epoch-test trains
 test scoring after every epoch (the data passed to fit have no test set; the test -ELBO is then
 computed once, after the timing): what a caller that keeps no records, like
 pretrained.train_default_model, could save. --encoder-hidden gives the encoder other hidden sizes
-than the decoder (--hidden); such a model is not one VAE(...) call and is not saved.
+than the decoder (--hidden) by building VAE(hidden=...) and then a new encoder, as the screen did
+before VAE took encoder_hidden and decoder_hidden; the initial weights therefore differ from
+VAE(encoder_hidden=..., decoder_hidden=...)'s (the shipped default is scored by quality.py).
 """
 
 import argparse

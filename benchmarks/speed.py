@@ -3,8 +3,8 @@
     python benchmarks/speed.py                                  # full MNIST, 3 interleaved rounds
     python benchmarks/speed.py --quick --out /tmp/speed.json    # 8x8 digits, seconds (smoke test)
 
-One epoch of each, in one process, on the same images, model (the default VAE, 784-400-50 MLP,
-Bernoulli decoder), batch size and number of torch threads; each binarizes its training batches
+One epoch of each, in one process, on the same images, model (the default VAE: MLP encoder
+784-256, decoder 50-512-784, Bernoulli), batch size and number of torch threads; each binarizes its training batches
 with vae_lite.binarize, so all three do the same work:
 
   fit        vae_lite.fit(..., epochs=1, progress=False), including its test evaluation

@@ -8,9 +8,9 @@ and, with --browser, what the student sees: key press to new picture in JupyterL
 
 A "redraw" is everything the kernel does after a slider's value changes: read the sliders,
 decode z under torch.inference_mode (the latent and interpolation explorers, with the default
-MNIST model 784-400-50), render the PNG and set the Image and Label widgets. (The latent
-explorer's picture of an MLP decoder is decoded in the page, by vae_lite/decoder.js; its kernel
-writes only the caption.) Setting a
+MNIST model), render the PNG and set the Image and Label widgets. (The latent explorer's
+picture of an MLP decoder is decoded in the page, by vae_lite/decoder.js; its kernel writes
+only the caption and z.) Setting a
 widget's value runs its observers synchronously, so the time of `slider.value = v` is the
 redraw time. Sending the new PNG to the browser is not included (it is a few kB over a local
 websocket); tests/test_browser.py measures the whole round trip in a real page.

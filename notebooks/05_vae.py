@@ -96,7 +96,7 @@ print(f"{EPOCHS} epochs of {math.ceil(len(data.train) / 256)} steps each")
 vae = vae_lite.VAE(data.image_shape)  # the package's default sizes
 plots.draw_vae(data.test[0])
 plt.show()
-print(f"encoder and decoder: {vae.arch.upper()} with hidden layers {vae.config['hidden']}; "
+print(f"{vae.arch.upper()} encoder with hidden layers {list(vae.encoder_hidden)}, decoder with {list(vae.decoder_hidden)}; "
       f"{vae.latent_dim} latent dimensions; a {vae.likelihood} decoder, one probability per pixel "
       f"({PIXELS} pixels); {sum(p.numel() for p in vae.parameters()):,} weights")
 
@@ -212,14 +212,15 @@ def every_few(history, most=6):  # the first and last epochs, and some in betwee
 
 
 torch.manual_seed(0)
-vae = vae_lite.VAE(data.image_shape).start_at_mean_image(data.train)  # 784-400-50 on MNIST
+vae = vae_lite.VAE(data.image_shape).start_at_mean_image(data.train)  # encoder 784-256-100 (μ and log σ²), decoder 50-512-784 on MNIST
 vae_history = vae_lite.fit(vae, data, epochs=EPOCHS, batch_size=256, lr=8e-3, schedule="onecycle",
                            warmup=min(2, EPOCHS), progress=False)
 print_history(every_few(vae_history), "VAE")
 print(f"trained in {sum(vae_history['seconds']):.0f} s on {vae_history.device}")
 
 autoencoder = pretrained.default_model(data, kind="autoencoder")
-assert autoencoder.latent_dim == vae.latent_dim and autoencoder.config["hidden"] == vae.config["hidden"]
+assert (autoencoder.latent_dim, autoencoder.encoder_hidden, autoencoder.decoder_hidden) == \
+    (vae.latent_dim, vae.encoder_hidden, vae.decoder_hidden), "the autoencoder should have the VAE's sizes"
 
 # %% [markdown]
 # *Figure: the VAE's negative ELBO on the test set and its two terms, reconstruction error and KL, against the

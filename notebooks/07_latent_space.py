@@ -81,8 +81,8 @@ print(data)
 # %%
 # NBVAL_CHECK_OUTPUT
 model = pretrained.default_model(data)
-hidden = model.config["hidden"]
-print(f"{model.arch.upper()} encoder and decoder, hidden layers {hidden}; {model.latent_dim} latent dimensions; "
+print(f"{model.arch.upper()} encoder with hidden layers {list(model.encoder_hidden)}, decoder with "
+      f"{list(model.decoder_hidden)}; {model.latent_dim} latent dimensions; "
       f"{model.likelihood} decoder" + (f" with s = {model.config['gaussian_std']}" if model.likelihood == "gaussian" else ""))
 
 # %%

@@ -185,7 +185,8 @@ assert gains[-1] < gains[0], "each tenfold increase of k should gain less than t
 BURDA_VAE_NLL = 86.76  # Burda et al. (2015), Table 1: VAE, 1 stochastic layer, k = 1 training, NLL with k = 5000
 per_image_nll = -iw_per_image[KS[-1]]
 ours_iw, ours_error = per_image_nll.mean().item(), (per_image_nll.std() / math.sqrt(len(x))).item()
-print(f"model: {model.arch.upper()}, hidden {model.config['hidden']}, {model.latent_dim} latent dimensions")
+print(f"model: {model.arch.upper()}, hidden layers {list(model.encoder_hidden)} (encoder) and "
+      f"{list(model.decoder_hidden)} (decoder), {model.latent_dim} latent dimensions")
 if data.name == "mnist":
     print(f"{'':52s} nats per image")
     print(f"{f'ours: negative ELBO, the same {len(x)} random test images':52s} {-elbo_here:6.2f}")
@@ -386,7 +387,7 @@ assert vae_lite.check.log_mean_exp(log_mean_exp), "the solution should pass ever
 # More to try:
 #
 # 1. Rerun the importance-weighted cell with k = 5000 on 100 images. How much does it gain over k = 1000?
-# 2. Make the decoder stronger (`hidden=[400, 400]`, or `arch="conv"`) and train at β = 1. Do more or fewer
+# 2. Make the decoder stronger (`decoder_hidden=[512, 512]`, or `arch="conv"`) and train at β = 1. Do more or fewer
 #    latent dimensions stay active? (A strong decoder can model x without z, another road to collapse.)
 # 3. Where on the rate–distortion curve would you pick a model to *generate* digits, and where to *compress* them?
 #

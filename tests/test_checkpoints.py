@@ -315,7 +315,8 @@ def test_the_shipped_autoencoder_is_an_autoencoder_of_the_vaes_sizes():
 
     vae, autoencoder = load(pretrained.CHECKPOINT), load(pretrained.AUTOENCODER_CHECKPOINT)
     assert type(autoencoder) is vae_lite.Autoencoder and type(vae) is vae_lite.VAE
-    assert autoencoder.latent_dim == vae.latent_dim and autoencoder.config["hidden"] == vae.config["hidden"]
+    assert (autoencoder.latent_dim, autoencoder.encoder_hidden, autoencoder.decoder_hidden) == \
+        (vae.latent_dim, vae.encoder_hidden, vae.decoder_hidden)
     assert autoencoder.checkpoint_extra["dataset"] == vae.checkpoint_extra["dataset"] == "mnist"
     assert autoencoder.checkpoint_extra["epochs"] == vae.checkpoint_extra["epochs"] == pretrained.TRAINING["epochs"]
 

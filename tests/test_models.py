@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+import vae_lite
 from vae_lite import VAE, Autoencoder
 from vae_lite.objectives import gaussian_log_likelihood
 
@@ -70,12 +71,36 @@ def test_gaussian_vae_can_learn_its_std():
     (lambda: VAE((1, 8, 8), latent_dim=2, arch="resnet"), ["arch must be one of", "'resnet'"]),
     (lambda: VAE((1, 8, 8), latent_dim=2, likelihood="poisson"), ["likelihood must be one of", "'poisson'"]),
     (lambda: VAE((1, 8, 8), latent_dim=2, hidden=[]), ["hidden"]),
+    (lambda: VAE((1, 8, 8), latent_dim=2, decoder_hidden=0), ["decoder_hidden must be a positive int", "got 0"]),
+    (lambda: Autoencoder((1, 8, 8), latent_dim=2, encoder_hidden="64"), ["encoder_hidden must be", "'64'"]),
 ])
 def test_a_model_that_cannot_work_is_refused_when_built(build, words):
     with pytest.raises(ValueError) as error:
         build()
     for word in words:
         assert word in str(error.value)
+
+
+def linear_shapes(network):
+    return [tuple(m.weight.shape) for m in network.modules() if isinstance(m, torch.nn.Linear)]
+
+
+def test_the_default_vae_has_a_narrow_encoder_and_a_wide_decoder():
+    vae = VAE((1, 28, 28))
+    assert linear_shapes(vae.encoder) == [(256, 784), (100, 256)]  # 2 x 50: mu and log sigma^2
+    assert linear_shapes(vae.decoder) == [(512, 50), (784, 512)]
+
+
+@pytest.mark.parametrize("cls", [VAE, Autoencoder, vae_lite.IWAE])
+def test_hidden_sets_both_networks_and_the_two_sizes_set_one_each(cls):
+    both = cls((1, 8, 8), latent_dim=3, hidden=[16, 8])
+    assert both.encoder_hidden == both.decoder_hidden == (16, 8) and both.config["hidden"] == [16, 8]
+    assert linear_shapes(both.decoder) == [(8, 3), (16, 8), (64, 16)]  # the decoder mirrors the list
+    apart = cls((1, 8, 8), latent_dim=3, encoder_hidden=12, decoder_hidden=[20, 24])
+    assert linear_shapes(apart.encoder)[0] == (12, 64) and linear_shapes(apart.decoder)[:2] == [(24, 3), (20, 24)]
+    assert "hidden" not in apart.config
+    rebuilt = cls(**apart.config)  # what vae_lite.load does with a checkpoint's config
+    assert [p.shape for p in rebuilt.parameters()] == [p.shape for p in apart.parameters()]
 
 
 # ------------------------------------------------------------------------ notebook 09: PaperVAE
@@ -179,7 +204,7 @@ def test_iwae_trains_with_fit_and_rejects_bad_arguments(digits):
 
 import copy  # noqa: E402
 
-import vae_lite  # noqa: E402
+
 from vae_lite.models import ConditionalVAE  # noqa: E402
 from vae_lite.objectives import kl_standard_normal  # noqa: E402
 

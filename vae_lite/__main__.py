@@ -29,8 +29,10 @@ def main(argv=None):
     t.add_argument("--likelihood", default="bernoulli", choices=models.LIKELIHOODS)
     recipe = pretrained.TRAINING  # the defaults train the package's default model
     t.add_argument("--latent-dim", type=int, default=pretrained.SETTINGS["latent_dim"])
-    t.add_argument("--hidden", type=_hidden, default=pretrained.SETTINGS["hidden"],
-                   help="hidden layer sizes, e.g. 400 or 500,500")
+    t.add_argument("--hidden", type=_hidden, default=None,
+                   help="hidden layer sizes of both networks, e.g. 400 or 500,500 (replaces the next two)")
+    t.add_argument("--encoder-hidden", type=_hidden, default=pretrained.SETTINGS["encoder_hidden"])
+    t.add_argument("--decoder-hidden", type=_hidden, default=pretrained.SETTINGS["decoder_hidden"])
     t.add_argument("--epochs", type=int, default=recipe["epochs"])
     t.add_argument("--batch-size", type=int, default=recipe["batch_size"])
     t.add_argument("--lr", type=float, default=recipe["lr"], help="the peak learning rate with --schedule onecycle")
@@ -64,7 +66,7 @@ def _train(args):
     cls = models.VAE if args.model == "vae" else models.Autoencoder
     torch.manual_seed(args.seed)  # the initial weights too, so --seed reproduces the whole run
     model = cls(dataset.image_shape, latent_dim=args.latent_dim, hidden=args.hidden, arch=args.arch,
-                likelihood=args.likelihood)
+                likelihood=args.likelihood, encoder_hidden=args.encoder_hidden, decoder_hidden=args.decoder_hidden)
     if not args.grey_start:
         model.start_at_mean_image(dataset.train)
     history = train.fit(model, dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,

@@ -21,19 +21,29 @@ LIKELIHOODS = ("bernoulli", "gaussian")
 
 
 class _ImageModel(nn.Module):
-    """What the Autoencoder and the VAE share: the decoder, its likelihood, and sampling."""
+    """What the Autoencoder and the VAE share: the decoder, its likelihood, and sampling.
 
-    def __init__(self, image_shape, latent_dim, hidden, arch, likelihood, gaussian_std):
+    The encoder's hidden layers have the sizes `encoder_hidden` and the decoder's `decoder_hidden`
+    (an int, or a list from the image side inwards; the decoder mirrors its list). `hidden`, if
+    given, is the same sizes for both and replaces the two.
+    """
+
+    def __init__(self, image_shape, latent_dim, hidden, arch, likelihood, gaussian_std,
+                 encoder_hidden=400, decoder_hidden=400):
         super().__init__()
         image_shape = _check_arguments(image_shape, latent_dim, arch, likelihood, gaussian_std)
+        sizes = {"hidden": hidden} if hidden is not None else {"encoder_hidden": encoder_hidden,
+                                                                 "decoder_hidden": decoder_hidden}
         self.config = dict(
             image_shape=list(image_shape), latent_dim=latent_dim,
-            hidden=hidden if isinstance(hidden, int) else list(_hidden_sizes(hidden)),
+            **{name: h if isinstance(h, int) else list(_hidden_sizes(h, name)) for name, h in sizes.items()},
             arch=arch, likelihood=likelihood, gaussian_std=gaussian_std,
         )
         self.image_shape, self.latent_dim = image_shape, latent_dim
         self.arch, self.likelihood = arch, likelihood
-        self.decoder = make_decoder(arch, image_shape, hidden, latent_dim)
+        self.encoder_hidden = _hidden_sizes(hidden if hidden is not None else encoder_hidden, "encoder_hidden")
+        self.decoder_hidden = _hidden_sizes(hidden if hidden is not None else decoder_hidden, "decoder_hidden")
+        self.decoder = make_decoder(arch, image_shape, self.decoder_hidden, latent_dim)
         if likelihood == "gaussian":
             # one log std for all pixels: fixed (squared error with a known scale) or learned
             log_std = torch.tensor(math.log(gaussian_std) if gaussian_std else 0.0)
@@ -88,10 +98,10 @@ class _ImageModel(nn.Module):
 class Autoencoder(_ImageModel):
     """A plain autoencoder: x -> z -> x_hat, trained to minimise -log p(x | z = encoder(x))."""
 
-    def __init__(self, image_shape, latent_dim=20, hidden=400, arch="mlp", likelihood="bernoulli",
-                 gaussian_std=0.1):
-        super().__init__(image_shape, latent_dim, hidden, arch, likelihood, gaussian_std)
-        self.encoder = make_encoder(arch, self.image_shape, hidden, latent_dim)
+    def __init__(self, image_shape, latent_dim=20, hidden=None, arch="mlp", likelihood="bernoulli",
+                 gaussian_std=0.1, encoder_hidden=400, decoder_hidden=400):
+        super().__init__(image_shape, latent_dim, hidden, arch, likelihood, gaussian_std, encoder_hidden, decoder_hidden)
+        self.encoder = make_encoder(arch, self.image_shape, self.encoder_hidden, latent_dim)
 
     def encode(self, x):
         return self.encoder(x)
@@ -108,15 +118,17 @@ class Autoencoder(_ImageModel):
 class VAE(_ImageModel):
     """Variational autoencoder: the encoder outputs q(z|x) = N(mu, diag(exp(logvar))).
 
-    The defaults (784-400-50 on MNIST) are the best model of a one-minute screening, trained
-    with pretrained.TRAINING (under a minute on 2 CPU cores; benchmarks/README.md, "Quality per
-    CPU-second"); with 50 latent dimensions some stay unused, which notebook 07 shows.
+    The defaults (on MNIST an encoder 784-256-100, for mu and logvar, and a decoder 50-512-784)
+    are the best model of a one-minute screening, trained with pretrained.TRAINING (under a
+    minute on 2 CPU cores; benchmarks/README.md, "Quality per CPU-second"). The decoder, which
+    must draw the digit, gets the wider layer: at the same cost that beat 400 units each way.
+    With 50 latent dimensions some stay unused, which notebook 07 shows.
     """
 
-    def __init__(self, image_shape, latent_dim=50, hidden=400, arch="mlp", likelihood="bernoulli",
-                 gaussian_std=0.1):
-        super().__init__(image_shape, latent_dim, hidden, arch, likelihood, gaussian_std)
-        self.encoder = make_encoder(arch, self.image_shape, hidden, 2 * latent_dim)
+    def __init__(self, image_shape, latent_dim=50, hidden=None, arch="mlp", likelihood="bernoulli",
+                 gaussian_std=0.1, encoder_hidden=256, decoder_hidden=512):
+        super().__init__(image_shape, latent_dim, hidden, arch, likelihood, gaussian_std, encoder_hidden, decoder_hidden)
+        self.encoder = make_encoder(arch, self.image_shape, self.encoder_hidden, 2 * latent_dim)
 
     def encode(self, x):
         """(mu, logvar) of q(z|x); logvar = log sigma^2 so that sigma = exp(logvar / 2) > 0."""
@@ -242,9 +254,9 @@ class IWAE(VAE):
     example; the terms reported are the bound and the ELBO estimated from the same k draws.
     """
 
-    def __init__(self, image_shape, latent_dim=20, hidden=400, arch="mlp", likelihood="bernoulli",
-                 gaussian_std=0.1, k=5):
-        super().__init__(image_shape, latent_dim, hidden, arch, likelihood, gaussian_std)
+    def __init__(self, image_shape, latent_dim=20, hidden=None, arch="mlp", likelihood="bernoulli",
+                 gaussian_std=0.1, k=5, encoder_hidden=400, decoder_hidden=400):
+        super().__init__(image_shape, latent_dim, hidden, arch, likelihood, gaussian_std, encoder_hidden, decoder_hidden)
         if not isinstance(k, int) or k < 1:
             raise ValueError(f"k (importance samples per example) must be a positive int, got {k!r}")
         self.k = k
@@ -274,20 +286,20 @@ class ConditionalVAE(_ImageModel):
     class, and the KL charges for every nat it does: z keeps the style (slant, width, stroke).
     """
 
-    def __init__(self, image_shape, num_classes, latent_dim=16, hidden=400, arch="mlp",
-                 likelihood="bernoulli", gaussian_std=0.1):
+    def __init__(self, image_shape, num_classes, latent_dim=16, hidden=None, arch="mlp",
+                 likelihood="bernoulli", gaussian_std=0.1, encoder_hidden=400, decoder_hidden=400):
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"num_classes must be an int >= 2 (10 for digits), got {num_classes!r}")
-        super().__init__(image_shape, latent_dim, hidden, arch, likelihood, gaussian_std)
+        super().__init__(image_shape, latent_dim, hidden, arch, likelihood, gaussian_std, encoder_hidden, decoder_hidden)
         self.num_classes = num_classes
         self.config["num_classes"] = num_classes
         c, h, w = self.image_shape
         if arch == "conv":
-            self.encoder = ConvEncoder((c + num_classes, h, w), hidden, 2 * latent_dim)
+            self.encoder = ConvEncoder((c + num_classes, h, w), self.encoder_hidden, 2 * latent_dim)
         else:
-            self.encoder = mlp([c * h * w + num_classes, *_hidden_sizes(hidden), 2 * latent_dim])
+            self.encoder = mlp([c * h * w + num_classes, *self.encoder_hidden, 2 * latent_dim])
         # replaces the unconditional decoder made by _ImageModel: this one reads [z, one-hot y]
-        self.decoder = make_decoder(arch, self.image_shape, hidden, latent_dim + num_classes)
+        self.decoder = make_decoder(arch, self.image_shape, self.decoder_hidden, latent_dim + num_classes)
 
     def one_hot(self, y, batch_shape):
         """Labels as one-hot rows of shape (*batch_shape, K); y is an int or a tensor of ints."""
@@ -462,8 +474,8 @@ def _check_arguments(image_shape, latent_dim, arch, likelihood, gaussian_std):
     return image_shape
 
 
-def _hidden_sizes(hidden):
-    sizes = (hidden,) if isinstance(hidden, int) else tuple(hidden)
-    if not sizes or any(not isinstance(h, int) or h <= 0 for h in sizes):
-        raise ValueError(f"hidden must be a positive int or a list of them, got {hidden!r}")
+def _hidden_sizes(hidden, name="hidden"):
+    sizes = (hidden,) if isinstance(hidden, int) else tuple(hidden) if isinstance(hidden, (list, tuple)) else ()
+    if not sizes or any(isinstance(h, bool) or not isinstance(h, int) or h <= 0 for h in sizes):
+        raise ValueError(f"{name} must be a positive int or a list of them, got {hidden!r}")
     return sizes

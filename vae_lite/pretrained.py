@@ -1,7 +1,7 @@
 """The default models, already trained, so that the notebooks need not spend a minute on each.
 
-vae_lite/checkpoints/mnist_vae.pt is the package's default VAE (MLP 784-400-50, Bernoulli
-decoder) trained with the default recipe, TRAINING: 16 epochs of batches of 256 with dynamic
+vae_lite/checkpoints/mnist_vae.pt is the package's default VAE (MLP encoder 784-256-100 for mu and
+log sigma^2, decoder 50-512-784, Bernoulli) trained with the default recipe, TRAINING: 16 epochs of batches of 256 with dynamic
 binarization, a one-cycle learning rate peaking at 8e-3, the KL weight warmed up over the
 first 2 epochs, the decoder started at the mean training image. It was written by
 
@@ -38,7 +38,7 @@ from .train import fit
 
 CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "mnist_vae.pt"
 AUTOENCODER_CHECKPOINT = CHECKPOINT.with_name("mnist_autoencoder.pt")
-SETTINGS = dict(latent_dim=50, hidden=400)  # the VAE's defaults
+SETTINGS = dict(latent_dim=50, encoder_hidden=256, decoder_hidden=512)  # the VAE's defaults
 TRAINING = dict(epochs=16, batch_size=256, lr=8e-3, schedule="onecycle", warmup=2)
 KINDS = {"vae": (VAE, CHECKPOINT), "autoencoder": (Autoencoder, AUTOENCODER_CHECKPOINT)}
 
