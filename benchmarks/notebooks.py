@@ -2,6 +2,7 @@
 
     python benchmarks/notebooks.py                      # every notebooks/*.ipynb, class and quick mode
     python benchmarks/notebooks.py --modes quick notebooks/05_vae.ipynb
+    python benchmarks/notebooks.py --update notebooks/02_elbo.ipynb   # measure one again, keep the rest
 
 Each notebook runs top to bottom in a fresh kernel (nbclient, as nbval does), once in class
 mode (the default) and once in quick mode (VAE_LITE_QUICK=1, what CI runs). Seconds are the
@@ -153,6 +154,8 @@ def main(argv=None):
     parser.add_argument("--modes", nargs="+", default=["class", "quick"], choices=["class", "quick"])
     parser.add_argument("--timeout", type=int, default=1200, help="seconds allowed per cell")
     parser.add_argument("--out", default=str(RESULTS / "notebooks.json"))
+    parser.add_argument("--update", action="store_true",
+                        help="replace only these notebooks' results in --out; each result records its own run")
     args = parser.parse_args(argv)
 
     from vae_lite._files import atomic_write
@@ -172,8 +175,16 @@ def main(argv=None):
                   + (f", FAILED: {result['error']}" if result["error"] else ""), flush=True)
     report["load_average_at_end"] = os.getloadavg()
     report["when"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-    report["all_met"] = all(all(r["met"].values()) for e in report["notebooks"].values() for r in e.values())
     out = Path(args.out)
+    if args.update and out.exists():  # the new results carry their own run; the others stay as they were
+        previous = json.loads(out.read_text())
+        for entry in report["notebooks"].values():
+            for result in entry.values():
+                result["run"] = {key: report[key] for key in ("command", "when", "load_average_at_start")}
+        for name, entry in report["notebooks"].items():
+            previous["notebooks"].setdefault(name, {}).update(entry)
+        report = previous
+    report["all_met"] = all(all(r["met"].values()) for e in report["notebooks"].values() for r in e.values())
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(out, lambda f: f.write(json.dumps(report, indent=1).encode()))
     print(f"wrote {out}")

@@ -72,8 +72,9 @@ def quality_table(quality):
         # the IW subset may be easier or harder than the whole test set: shift by the ELBO difference
         corrected = q["iw_nll"] + q["test_neg_elbo"] - q.get("iw_test_neg_elbo", q["test_neg_elbo"])
         met = "" if target is None else mark(corrected <= target and q.get("complete", True))
+        hidden = c["hidden"] if "hidden" in c else f"{c['encoder_hidden']} (encoder), {c['decoder_hidden']} (decoder)"
         lines.append(
-            f"| {name}: hidden {c['hidden']}, latent {c['latent_dim']}, batch {c['batch_size']}, lr {c['lr']:g}"
+            f"| {name}: hidden {hidden}, latent {c['latent_dim']}, batch {c['batch_size']}, lr {c['lr']:g}"
             f"{' cosine' if c['cosine'] else ''}{', KL warm-up ' + str(c['kl_warmup']) if c['kl_warmup'] else ''} "
             f"| {done} | {q['test_neg_elbo']:.2f} | {q['iw_nll']:.2f} ± {q['iw_nll_std_error']:.2f}, k={q['iw_k']} "
             f"| {q.get('iw_test_images', q['test_images'])} | {q.get('iw_test_neg_elbo', q['test_neg_elbo']):.2f} "
@@ -92,8 +93,8 @@ def notebook_table(*reports):
     rows = {}
     for report in reports:
         for name, modes in report["notebooks"].items():
-            for mode, result in modes.items():
-                rows.setdefault(name, {})[mode] = (result, report)
+            for mode, result in modes.items():  # a result measured again (--update) names its own run
+                rows.setdefault(name, {})[mode] = (result, result.get("run", report))
     lines = ["### Notebooks (fresh kernel each; seconds include starting the kernel)", "",
              "| Notebook | class mode s (≤ 120) | quick mode s (≤ 30) | peak memory GB (≤ 1) | ran | finished (load average at start) |",
              "|---|---|---|---|---|---|"]
@@ -108,7 +109,7 @@ def notebook_table(*reports):
         errors = "; ".join(r["error"] for r, _ in modes.values() if r["error"])
         lines.append(f"| {name} | {cell('class', 120)} | {cell('quick', 30)} | {peak:.2f} | "
                      f"{'yes' if ran else '**no**: ' + errors} | {when} |")
-    commands = sorted({rep["command"] for rep in reports})
+    commands = sorted({rep["command"] for modes in rows.values() for _, rep in modes.values()})
     lines += ["", "Commands: " + ", ".join(f"`{c}`" for c in commands)]
     return lines
 

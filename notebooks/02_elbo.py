@@ -108,10 +108,10 @@ plots.show_images(x_image, title="the test image x");
 # %%
 n_prior = 10_000 if QUICK else 100_000
 generator = torch.Generator().manual_seed(0)
-with torch.inference_mode():  # log p(x|z) for n_prior samples z ~ N(0, I), 10,000 at a time
+with torch.inference_mode():  # log p(x|z) for n_prior samples z ~ N(0, I), 2,000 at a time (kernel memory)
     log_likelihoods = torch.cat([
-        vae.log_likelihood(x_image, torch.randn(10_000, 1, vae.latent_dim, generator=generator))[:, 0]
-        for _ in range(n_prior // 10_000)])
+        vae.log_likelihood(x_image, torch.randn(2_000, 1, vae.latent_dim, generator=generator))[:, 0]
+        for _ in range(n_prior // 2_000)])
 ks = [10**i for i in range(int(math.log10(n_prior)) + 1)]
 estimates = {}  # k -> n_prior // k independent estimates, each from its own k samples
 for k in ks:

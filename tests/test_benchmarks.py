@@ -104,6 +104,17 @@ def test_notebooks_benchmark_times_a_notebook_and_reads_its_kernel_memory(tmp_pa
     assert "ZeroDivisionError" in report["notebooks"]["broken.ipynb"]["quick"]["error"]
     assert report["all_met"] is False
 
+    # the broken notebook mended and measured again: its results replace the old, the rest stay
+    nb.cells = [nbformat.v4.new_code_cell("1 / 1")]
+    nbformat.write(nb, broken)
+    run_script("notebooks.py", broken, "--modes", "quick", "--update", "--out", out)
+    updated = json.loads(out.read_text())
+    assert updated["notebooks"]["tiny.ipynb"] == report["notebooks"]["tiny.ipynb"]
+    mended = updated["notebooks"]["broken.ipynb"]
+    assert mended["quick"]["ok"] and "--update" in mended["quick"]["run"]["command"]
+    assert mended["class"] == report["notebooks"]["broken.ipynb"]["class"]  # not measured again: still broken
+    assert updated["all_met"] is False and updated["when"] == report["when"]
+
 
 # ------------------------------------------------------------------------ notebook 09: paper_curves.py
 

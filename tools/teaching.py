@@ -29,6 +29,10 @@ def table(results):
     when = results.get("when", "")
     rows.append("")
     rows.append(f"Measured by `{results.get('command', 'benchmarks/notebooks.py')}`" + (f" on {when}." if when else "."))
+    again = {(name.removesuffix(".ipynb"), r["run"]["command"], r["run"]["when"])
+             for name, modes in results["notebooks"].items() for r in modes.values() if "run" in r}
+    for name, command, when in sorted(again):  # measured again with --update after a fix
+        rows[-1] += f" {name} was measured again by `{command}` on {when}."
     return "\n".join(rows)
 
 
