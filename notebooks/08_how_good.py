@@ -355,7 +355,8 @@ print(f"negative ELBO on binarized test images:  {-test['elbo']:.1f} nats   (a b
 print(f"the same formula on grey-level images:   {-grey['elbo']:.1f} nats   (not a likelihood: x is not binary)")
 print(f"the grey-level score is {abs(difference):.1f} nats {'higher' if difference > 0 else 'lower'}, "
       f"for the same model and the same test images")
-assert abs(difference) > 0.01 * abs(test["elbo"]) or data.name not in ("mnist", "digits"), \
+# both scores drew the same z (torch.manual_seed(0) before each), so on the same images they would be equal
+assert abs(difference) > 1e-3 or data.name not in ("mnist", "digits"), \
     "scoring grey-level and binarized images should give different numbers: is the test set binarized (binarized_test_set)?"
 
 # %% [markdown]
