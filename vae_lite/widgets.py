@@ -10,8 +10,9 @@ all the work in the kernel (decoding under torch.inference_mode) and writes the 
 into Image and Label widgets; tests set a slider's value and read those back, no browser
 needed. One exception: the latent explorer's picture of an MLP decoder is decoded in the page
 itself (decoder.js, the same layers with the kernel's weights), so that it follows the slider
-without waiting for the kernel; the kernel still decodes each z for the caption. Each explorer also offers a labelled static PNG of itself, which viewers without a
-kernel (GitHub, nbviewer) show where the live widget would be.
+without waiting for the kernel; the kernel still decodes each z for the caption. Each explorer
+also offers a labelled static PNG of itself, which viewers without a kernel (GitHub, nbviewer)
+show where the live widget would be.
 
 The maths they show lives with the maths: vae_lite.latent (KL per dimension, encoder means),
 vae_lite.gradients (the two estimators) and vae_lite.objectives (the closed-form KL).
