@@ -32,17 +32,18 @@ class _ImageModel(nn.Module):
                  encoder_hidden=400, decoder_hidden=400):
         super().__init__()
         image_shape = _check_arguments(image_shape, latent_dim, arch, likelihood, gaussian_std)
+        self.encoder_hidden = _hidden_sizes(hidden if hidden is not None else encoder_hidden, "encoder_hidden")
+        self.decoder_hidden = _hidden_sizes(hidden if hidden is not None else decoder_hidden, "decoder_hidden")
+        # the config keeps the arguments as given, so that cls(**config) builds the same model
         sizes = {"hidden": hidden} if hidden is not None else {"encoder_hidden": encoder_hidden,
                                                                  "decoder_hidden": decoder_hidden}
         self.config = dict(
             image_shape=list(image_shape), latent_dim=latent_dim,
-            **{name: h if isinstance(h, int) else list(_hidden_sizes(h, name)) for name, h in sizes.items()},
+            **{name: h if isinstance(h, int) else list(h) for name, h in sizes.items()},
             arch=arch, likelihood=likelihood, gaussian_std=gaussian_std,
         )
         self.image_shape, self.latent_dim = image_shape, latent_dim
         self.arch, self.likelihood = arch, likelihood
-        self.encoder_hidden = _hidden_sizes(hidden if hidden is not None else encoder_hidden, "encoder_hidden")
-        self.decoder_hidden = _hidden_sizes(hidden if hidden is not None else decoder_hidden, "decoder_hidden")
         self.decoder = make_decoder(arch, image_shape, self.decoder_hidden, latent_dim)
         if likelihood == "gaussian":
             # one log std for all pixels: fixed (squared error with a known scale) or learned

@@ -1,9 +1,10 @@
 """The default models, already trained, so that the notebooks need not spend a minute on each.
 
-vae_lite/checkpoints/mnist_vae.pt is the package's default VAE (MLP encoder 784-256-100 for mu and
-log sigma^2, decoder 50-512-784, Bernoulli) trained with the default recipe, TRAINING: 16 epochs of batches of 256 with dynamic
-binarization, a one-cycle learning rate peaking at 8e-3, the KL weight warmed up over the
-first 2 epochs, the decoder started at the mean training image. It was written by
+vae_lite/checkpoints/mnist_vae.pt is the package's default VAE (MLP encoder 784-256-100 for mu
+and log sigma^2, decoder 50-512-784, Bernoulli) trained with the default recipe, TRAINING: 16
+epochs of batches of 256 with dynamic binarization, a one-cycle learning rate peaking at 8e-3,
+the KL weight warmed up over the first 2 epochs, the decoder started at the mean training image.
+It was written by
 
     python -m vae_lite train --dataset mnist --seed 0 --quiet --out vae_lite/checkpoints/mnist_vae.pt
 
