@@ -41,6 +41,17 @@ def status(url):
         return e.code
 
 
+def listening_sockets(process):
+    """The sockets `process` listens on; none if it has exited since it was listed (the server
+    starts short-lived helpers, and one may end between `children()` and this call)."""
+    import psutil
+
+    try:
+        return [c for c in process.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+    except psutil.NoSuchProcess:
+        return []
+
+
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_lab_listens_on_localhost_only_and_wants_its_token(tmp_path):
     import psutil
@@ -76,7 +87,7 @@ def test_make_lab_listens_on_localhost_only_and_wants_its_token(tmp_path):
         assert status(f"{base}/api/contents?token=0{tokens[0][1:]}x") == 403
 
         listening = {c.laddr.ip for p in [psutil.Process(server.pid), *psutil.Process(server.pid).children(True)]
-                     for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
+                     for c in listening_sockets(p)}
         assert listening and listening <= {"127.0.0.1", "::1"}, f"listening on {listening}"
     finally:
         if server.poll() is None:
