@@ -42,8 +42,9 @@ def status(url):
 
 
 def listening_sockets(process):
-    """The sockets `process` listens on; none if it has exited since it was listed (the server
-    starts short-lived helpers, and one may end between `children()` and this call)."""
+    """The sockets `process` listens on; none if it has exited since it was listed. JupyterLab
+    starts short-lived helpers (node runs `yarn config` and `npm prefix -g` as it checks its
+    build), and one may end between `children()` and this call."""
     import psutil
 
     try:
