@@ -46,6 +46,12 @@ def test_save_then_load_gives_the_same_model(tmp_path, digits, arguments):
     torch.testing.assert_close(loaded.decode(z), model.decode(z))
 
 
+def test_an_iwae_loads_with_its_number_of_importance_samples(tmp_path):
+    model = vae_lite.IWAE((1, 8, 8), latent_dim=3, hidden=16, k=50)
+    loaded = load(save(model, tmp_path / "iwae.pt"))
+    assert type(loaded) is vae_lite.IWAE and loaded.k == 50
+
+
 # ------------------------------------------------------------------ atomic saves
 
 def save_a_then_b_slowly(path):

@@ -261,6 +261,7 @@ class IWAE(VAE):
         if not isinstance(k, int) or k < 1:
             raise ValueError(f"k (importance samples per example) must be a positive int, got {k!r}")
         self.k = k
+        self.config["k"] = k  # so that vae_lite.load rebuilds the same objective
 
     def loss(self, x, beta=1.0):
         if beta != 1.0:
