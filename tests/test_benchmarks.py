@@ -198,3 +198,24 @@ def test_frontier_train_records_a_point_whose_iw_bound_beats_its_elbo(tmp_path):
     # the importance-weighted bound is tighter than the ELBO on the same images: a lower NLL
     assert point["iw_nll"] < point["iw_subset_neg_elbo"]
     assert 0 <= point["active_units"] <= 4
+
+
+def test_frontier_train_k_trains_the_iwae_bound_and_keeps_it_off_the_vae_frontier(tmp_path):
+    import vae_lite
+
+    frontier = import_benchmark("frontier")
+    out = tmp_path / "frontier.json"
+    tiny = ["--dataset", "digits", "--hidden", "32", "--latent", "4", "--batch", "64", "--epochs", "2", "--k", "50",
+            "--iw-images", "100", "--out", out]
+    run_script("frontier.py", "train", "iwae", "--train-k", "5", "--save", "iwae.pt", *tiny)
+    point = json.loads(out.read_text())["iwae"]
+    assert point["config"]["train_k"] == 5 and "IWAE bound k=5" in frontier.describe(point["config"])
+    # each epoch's test score has the bound the model trains on, tighter than the ELBO from the same draws
+    assert all(e["test_neg_iw_bound"] < e["test_neg_elbo"] for e in point["epochs"])
+    model = vae_lite.load(tmp_path / "iwae.pt")
+    assert type(model) is vae_lite.IWAE and model.k == 5
+    as_mnist = {name: {**point, "config": {**point["config"], "dataset": "mnist", "train_k": k}}
+                for name, k in (("iwae", 5), ("vae", 1))}
+    assert [p["name"] for p in frontier.vae_points(as_mnist)] == ["vae"]
+    with pytest.raises(AssertionError, match="add --warmup 0"):
+        run_script("frontier.py", "train", "warm", "--train-k", "5", "--warmup", "1", *tiny)
