@@ -36,6 +36,7 @@ from pathlib import Path
 import torch
 
 import vae_lite
+from vae_lite._files import atomic_write
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality import machine_info, merge_result  # noqa: E402
@@ -118,8 +119,9 @@ def iw_score(model, x, k, seed, out=None):
     """IW NLL (k importance samples) of the images x, as frontier.py scores its runs."""
     cpu = time.process_time()
     log_px = vae_lite.iw_log_likelihood(model, x, k=k, generator=torch.Generator().manual_seed(seed))
-    if out:
-        torch.save(log_px, out)
+    if out:  # complete or not at all, in a folder made if need be
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(Path(out), lambda f: torch.save(log_px, f))
     return {"iw_k": k, "iw_images": len(x), "iw_nll": -log_px.mean().item(),
             "iw_nll_std_error": (log_px.std() / math.sqrt(len(log_px))).item(),
             "iw_subset_neg_elbo": -vae_lite.evaluate(model, x)["elbo"], "iw_cpu_seconds": round(time.process_time() - cpu, 1)}
