@@ -205,8 +205,10 @@ else:
 # Same kind means: one stochastic layer, a diagonal Gaussian q(z|x), the N(0, I) prior, trained on the plain
 # ELBO (k = 1); the networks around it are ours to choose. `benchmarks/frontier.py` trained one (784-512-512-50,
 # batches of 128, one-cycle learning rate, KL warm-up over 10 epochs, the decoder started at the mean image)
-# and estimated −log p(x) with k = 5000 on **all** 10,000 test images. That takes about an hour of CPU time, so
-# this cell reads the stored results rather than rerunning them; the command is printed with them.
+# and estimated −log p(x) with k = 5000 on **all** 10,000 test images. It also trained the same networks on the
+# IWAE's bound L₅ instead of the ELBO (`--train-k 5`), for Burda et al.'s other row. Each took about an hour of
+# CPU time to train and evaluate, so this cell reads the stored results rather than rerunning them; the commands
+# are printed with them.
 #
 # > **Predict, then run.** The default model trains in the CPU time of the first row below (under a minute of
 # > wall time on 2 cores). How many nats does half an hour of CPU time buy, and is it enough to pass Burda et
@@ -218,14 +220,18 @@ from pathlib import Path
 
 RESULTS = Path(vae_lite.__file__).resolve().parent.parent / "benchmarks" / "results"  # in the clone
 BEST = "best-h512x2-l50-b128-one150-w10-mean"
+BEST_ON_L5 = "iwae5-h512x2-l50-b128-one50-mean"  # the same networks, trained on the IWAE bound L_5
 BURDA = {"VAE, k = 1 (3,280 epochs)": 86.76, "IWAE, k = 50 (3,280 epochs)": 84.78}  # Burda et al. 2015, Table 1
-best = json.loads((RESULTS / "frontier.json").read_text())[BEST]
+frontier = json.loads((RESULTS / "frontier.json").read_text())
+best, best_on_l5 = frontier[BEST], frontier[BEST_ON_L5]
 default = json.loads((RESULTS / "quality.json").read_text())["mnist-default"]
-full = best["full_evaluation"]
+full, full_on_l5 = best["full_evaluation"], best_on_l5["full_evaluation"]
 rows = [("ours: the default model", default["train_cpu_seconds"], default["test_neg_elbo"], default["iw_nll"],
          default["iw_nll_std_error"], default["iw_test_images"]),
         ("ours: benchmarks/results/mnist_best.pt", best["train_cpu_seconds"], full["neg_elbo"], full["iw_nll"],
-         full["iw_nll_std_error"], full["test_images"])]
+         full["iw_nll_std_error"], full["test_images"]),
+        ("ours: the same networks on L_5 (IWAE)", best_on_l5["train_cpu_seconds"], full_on_l5["neg_elbo"],
+         full_on_l5["iw_nll"], full_on_l5["iw_nll_std_error"], full_on_l5["test_images"])]
 print(f"{'':40s} {'training':>14s} {'-ELBO':>7s} {'IW NLL, k = 5000':>17s} {'test images':>12s}")
 for name, cpu, neg_elbo, nll, error, images in rows:
     print(f"{name:40s} {cpu / 60:7.1f} CPU-min {neg_elbo:7.2f} {nll:9.2f} ± {error:.2f} {images:12,d}")
@@ -237,11 +243,26 @@ print(f"the 30-minute model is {abs(margin):.2f} nats {'below' if margin > 0 els
       f"{full['iw_nll'] - BURDA['IWAE, k = 50 (3,280 epochs)']:.2f} nats above their IWAE")
 print(f"on the first 1,000 test images alone the same model scores {full['iw_first_1000']:.2f}: "
       f"{full['iw_nll'] - full['iw_first_1000']:.2f} nats easier than the whole test set")
+# both estimates used the same test images and the same noise: compare the two models image by image
+log_px = {name: torch.cat(torch.load(RESULTS / f"{name}.iw.pt", weights_only=True)["chunks"])
+          for name in (BEST, BEST_ON_L5)}
+gap = log_px[BEST] - log_px[BEST_ON_L5]  # (10000,) nats per image by which the VAE explains it better
+gap_error = gap.std().item() / len(gap) ** 0.5
+cost_per_epoch = {name: run["train_cpu_seconds"] / run["epochs_trained"]
+                  for name, run in [(BEST, best), (BEST_ON_L5, best_on_l5)]}
+print(f"an epoch on L_5 costs {cost_per_epoch[BEST_ON_L5] / cost_per_epoch[BEST]:.1f} times an ELBO epoch, so it "
+      f"had {best_on_l5['epochs_trained']} epochs to the VAE's {best['epochs_trained']}; image by image the VAE's "
+      f"log p(x) is {gap.mean():.2f} ± {gap_error:.2f} nats higher")
 print("made by:", best["command"], "then", full["command"])
+print("and:", best_on_l5["command"], "then", full_on_l5["command"])
 assert full["test_images"] == 10_000 and full["k"] == 5000, "the comparison needs k = 5000 on all 10,000 test images"
 assert best["train_cpu_seconds"] <= 30 * 60, "the model should train in at most 30 CPU-minutes"
 assert margin > 0, "the heading says the published VAE number is beaten: it should be below 86.76"
 assert full["iw_nll"] > BURDA["IWAE, k = 50 (3,280 epochs)"], "the text below says Burda et al.'s IWAE is still ahead"
+assert full_on_l5["test_images"] == 10_000 and full_on_l5["k"] == 5000 and best_on_l5["train_cpu_seconds"] <= 30 * 60
+assert cost_per_epoch[BEST_ON_L5] > 2 * cost_per_epoch[BEST], "the text below says an L_5 epoch costs over twice as much"
+assert best["epochs_trained"] > best_on_l5["epochs_trained"] and gap.mean() > 3 * gap_error, \
+    "the text below says that in half an hour the VAE's extra epochs beat the tighter bound"
 
 # %% [markdown]
 # *Figure: ten samples (decoded z ~ N(0, I)) from the default model, and ten from the 30-minute model.*
@@ -257,9 +278,14 @@ plots.show_rows({"default model (1 minute)": default_mnist.sample(10, generator=
 # Both rows are MNIST models, whatever data set this notebook runs on. The IW numbers are estimates of −log p(x)
 # on the same fixed binarization of the test set. A subset of the test images moves them by more than the margin
 # over Burda et al. (the first 1,000 images are the easier ones, as printed), which is why the table says which
-# images were used. Burda et al.'s IWAE (k = 50
-# samples in training) is still ahead: training on the tighter bound L₅₀ is what buys those last nats, and
-# notebook 10 trains one.
+# images were used.
+#
+# Burda et al.'s IWAE (k = 50 samples in training) is still ahead: training on the tighter bound L₅₀ is what
+# bought them those last nats, over 3,280 epochs. Half an hour does not buy them that way. The third row is our
+# networks trained on L₅: each step decodes 5 samples of z per image, so an epoch costs over twice as much and
+# fewer epochs fit. Image by image, the VAE with its extra epochs explains the test digits better (printed above).
+# At this budget, more epochs beat a tighter bound; 84.78 would take both. Notebook 10 trains a VAE and an IWAE
+# for the same number of epochs, where the bound wins.
 
 # %% [markdown]
 # ### β: rate against distortion
