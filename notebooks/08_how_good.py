@@ -206,9 +206,9 @@ else:
 # ELBO (k = 1); the networks around it are ours to choose. `benchmarks/frontier.py` trained one (784-512-512-50,
 # batches of 128, one-cycle learning rate, KL warm-up over 10 epochs, the decoder started at the mean image)
 # and estimated −log p(x) with k = 5000 on **all** 10,000 test images. It also trained the same networks on the
-# IWAE's bound L₅ instead of the ELBO (`--train-k 5`), for Burda et al.'s other row. Each took about an hour of
-# CPU time to train and evaluate, so this cell reads the stored results rather than rerunning them; the commands
-# are printed with them.
+# IWAE's bound L₅ instead of the ELBO (`--train-k 5`) for the same CPU time, for Burda et al.'s other row. Each
+# took about an hour of CPU time to train and evaluate, so this cell reads the stored results rather than
+# rerunning them; the commands are printed with them.
 #
 # > **Predict, then run.** The default model trains in the CPU time of the first row below (under a minute of
 # > wall time on 2 cores). How many nats does half an hour of CPU time buy, and is it enough to pass Burda et
@@ -220,7 +220,7 @@ from pathlib import Path
 
 RESULTS = Path(vae_lite.__file__).resolve().parent.parent / "benchmarks" / "results"  # in the clone
 BEST = "best-h512x2-l50-b128-one150-w10-mean"
-BEST_ON_L5 = "iwae5-h512x2-l50-b128-one50-mean"  # the same networks, trained on the IWAE bound L_5
+BEST_ON_L5 = "iwae5-h512x2-l50-b128-one58-mean"  # the same networks on the IWAE bound L_5, the same CPU time
 BURDA = {"VAE, k = 1 (3,280 epochs)": 86.76, "IWAE, k = 50 (3,280 epochs)": 84.78}  # Burda et al. 2015, Table 1
 frontier = json.loads((RESULTS / "frontier.json").read_text())
 best, best_on_l5 = frontier[BEST], frontier[BEST_ON_L5]
@@ -259,7 +259,9 @@ assert full["test_images"] == 10_000 and full["k"] == 5000, "the comparison need
 assert best["train_cpu_seconds"] <= 30 * 60, "the model should train in at most 30 CPU-minutes"
 assert margin > 0, "the heading says the published VAE number is beaten: it should be below 86.76"
 assert full["iw_nll"] > BURDA["IWAE, k = 50 (3,280 epochs)"], "the text below says Burda et al.'s IWAE is still ahead"
-assert full_on_l5["test_images"] == 10_000 and full_on_l5["k"] == 5000 and best_on_l5["train_cpu_seconds"] <= 30 * 60
+assert full_on_l5["test_images"] == 10_000 and full_on_l5["k"] == 5000
+assert abs(best_on_l5["train_cpu_seconds"] / best["train_cpu_seconds"] - 1) < 0.05, \
+    "the text below says both trained for the same CPU time"
 assert cost_per_epoch[BEST_ON_L5] > 2 * cost_per_epoch[BEST], "the text below says an L_5 epoch costs over twice as much"
 assert best["epochs_trained"] > best_on_l5["epochs_trained"] and gap.mean() > 3 * gap_error, \
     "the text below says that in half an hour the VAE's extra epochs beat the tighter bound"
@@ -282,10 +284,10 @@ plots.show_rows({"default model (1 minute)": default_mnist.sample(10, generator=
 #
 # Burda et al.'s IWAE (k = 50 samples in training) is still ahead: training on the tighter bound L₅₀ is what
 # bought them those last nats, over 3,280 epochs. Half an hour does not buy them that way. The third row is our
-# networks trained on L₅: each step decodes 5 samples of z per image, so an epoch costs over twice as much and
-# fewer epochs fit. Image by image, the VAE with its extra epochs explains the test digits better (printed above).
-# At this budget, more epochs beat a tighter bound; 84.78 would take both. Notebook 10 trains a VAE and an IWAE
-# for the same number of epochs, where the bound wins.
+# networks trained on L₅ for the same CPU time: each step decodes 5 samples of z per image, so an epoch costs over
+# twice as much and fewer epochs fit. Image by image, the VAE with its extra epochs explains the test digits
+# better (printed above): at this budget, more epochs beat a tighter bound, and 84.78 would take both. Notebook 10
+# trains a VAE and an IWAE for the same number of epochs, where the bound wins.
 
 # %% [markdown]
 # ### β: rate against distortion
