@@ -6,6 +6,7 @@ import pytest
 import sympy as sp
 import torch
 
+import vae_lite
 from vae_lite import check
 from vae_lite import symbolic as S
 
@@ -187,6 +188,113 @@ def test_vae_loss_accepts_the_negative_elbo(capsys):
 ])
 def test_vae_loss_names_each_known_mistake(capsys, wrong, hint):
     assert check.vae_loss(wrong) is False
+    out = capsys.readouterr().out
+    assert "FAILED" in out and hint in out
+
+
+class MyVAE(torch.nn.Module):
+    """Notebook 05's exercise, answered: the VAE a student writes."""
+
+    def __init__(self, image_shape, latent_dim=50, encoder_hidden=256, decoder_hidden=512):
+        super().__init__()
+        self.image_shape, pixels = image_shape, math.prod(image_shape)
+        self.encoder = torch.nn.Sequential(torch.nn.Linear(pixels, encoder_hidden), torch.nn.ReLU(),
+                                           torch.nn.Linear(encoder_hidden, 2 * latent_dim))
+        self.decoder = torch.nn.Sequential(torch.nn.Linear(latent_dim, decoder_hidden), torch.nn.ReLU(),
+                                           torch.nn.Linear(decoder_hidden, pixels))
+
+    def encode(self, x):
+        return self.encoder(x.flatten(start_dim=1)).chunk(2, dim=1)
+
+    def reparameterize(self, mu, logvar):
+        return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+
+    def decode(self, z):
+        return self.decoder(z).view(-1, *self.image_shape)
+
+    def loss(self, x):
+        mu, logvar = self.encode(x)
+        return bce(self.decode(self.reparameterize(mu, logvar)), x) + kl(mu, logvar)
+
+
+class SigmaSquared(MyVAE):
+    def reparameterize(self, mu, logvar):
+        return mu + logvar.exp() * torch.randn_like(mu)
+
+
+class Sampled(MyVAE):
+    def reparameterize(self, mu, logvar):
+        return torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).sample()
+
+
+class MinusKL(MyVAE):
+    def loss(self, x):
+        mu, logvar = self.encode(x)
+        return bce(self.decode(self.reparameterize(mu, logvar)), x) - kl(mu, logvar)
+
+
+class Unshaped(MyVAE):
+    def decode(self, z):
+        return self.decoder(z)
+
+
+def test_vae_module_accepts_the_answer_and_reports_a_stub(capsys):
+    class Stub(torch.nn.Module):
+        def __init__(self, *args, **kwargs):
+            raise NotImplementedError
+
+    assert check.vae_module(MyVAE) is True
+    assert check.vae_module(Stub) is None and "not attempted yet" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (SigmaSquared, "z spreads by sigma^2"),
+    (Sampled, "blocks gradients"),
+    (MinusKL, "the KL has the wrong sign"),
+    (Unshaped, "reshape the decoder's output to the image shape"),
+])
+def test_vae_module_names_each_known_mistake(capsys, wrong, hint):
+    assert check.vae_module(wrong) is False
+    out = capsys.readouterr().out
+    assert "FAILED" in out and hint in out
+
+
+def my_loop(model, images, epochs, batch_size, lr, seed=0, zero_grad=True, mean=True, reshuffle=True):
+    """Notebook 05's training-loop exercise, answered, and with the mistakes the checker names."""
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    losses, order = [], torch.randperm(len(images), generator=generator)
+    for epoch in range(epochs):
+        if reshuffle and epoch:
+            order = torch.randperm(len(images), generator=generator)
+        for start in range(0, len(images), batch_size):
+            x = vae_lite.binarize(images[order[start:start + batch_size]], generator)
+            per_image = model.loss(x)
+            loss = per_image.mean() if mean else per_image.sum()
+            if zero_grad:
+                optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    return losses
+
+
+def test_training_loop_accepts_the_loop_of_fit_and_reports_a_stub(capsys):
+    def stub(*args):
+        raise NotImplementedError
+
+    assert check.training_loop(my_loop) is True
+    assert check.training_loop(stub) is None and "not attempted yet" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    (dict(zero_grad=False), "zero_grad"),
+    (dict(mean=False), "it is the sum over the batch"),
+    (dict(reshuffle=False), "a new torch.randperm order every epoch"),
+])
+def test_training_loop_names_each_known_mistake(capsys, mistake, hint):
+    assert check.training_loop(lambda *args: my_loop(*args, **mistake)) is False
     out = capsys.readouterr().out
     assert "FAILED" in out and hint in out
 

@@ -36,7 +36,7 @@ NOTEBOOKS = ROOT / "notebooks"
 @dataclass(frozen=True)
 class Mistake:
     says: str  # the mistake in words
-    source: str  # where it comes from: the write-up's list (DESIGN.md) or the peers' trackers
+    source: str  # where it comes from: the write-up's list (TEACHING.md) or the peers' trackers
     target: str  # dotted path of the function whose code is replaced
     code: str  # a def with the target's name and parameters that makes the mistake
 

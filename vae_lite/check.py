@@ -16,6 +16,7 @@ Every checker is _run (the loop over cases) with a judge; most judges are _compa
 right value, and the known wrong forms it names when an answer equals one of them.
 """
 
+import copy
 import math
 
 import torch
@@ -323,6 +324,146 @@ def vae_loss(fn):
     return _run("vae_loss", fn, cases, _compare(
         lambda lg, x, m, lv: bce(lg, x) + kl_standard_normal(m, lv), wrong_forms,
         "return one loss per image: sum over pixels and latent dimensions, not over the batch"))
+
+
+def vae_module(cls):
+    """cls(image_shape, latent_dim, encoder_hidden, decoder_hidden): a VAE the student wrote, with
+    encode(x) -> (mu, logvar), reparameterize(mu, logvar) -> z, decode(z) -> logits shaped like x,
+    and loss(x) -> one negative ELBO per image (one sample of z)."""
+    import torch.nn.functional as F
+
+    title = "MyVAE"
+    try:
+        torch.manual_seed(0)
+        model = cls((1, 6, 6), latent_dim=3, encoder_hidden=16, decoder_hidden=24)
+    except NotImplementedError:
+        print(f"{title}: not attempted yet (it still raises NotImplementedError). Write it, then re-run the cell.")
+        return None
+    except Exception as e:
+        print(f"{title}: building MyVAE((1, 6, 6), latent_dim=3, encoder_hidden=16, decoder_hidden=24) raised "
+              f"{type(e).__name__}: {e}")
+        return False
+    report = _Report(title)
+    x = torch.bernoulli(torch.full((5, 1, 6, 6), 0.4), generator=torch.Generator().manual_seed(1))
+
+    def attempt(name, fn):
+        try:
+            return fn()
+        except NotImplementedError:
+            report.case(name, False, "not written yet (it raises NotImplementedError)")
+        except Exception as e:
+            report.case(name, False, f"it raised {type(e).__name__}: {e}")
+        return None
+
+    encoded = attempt("encode(x) returns mu and logvar", lambda: model.encode(x))
+    if encoded is not None:
+        shapes = [tuple(t.shape) for t in encoded] if isinstance(encoded, (tuple, list)) else None
+        report.case("encode(x) returns mu and logvar", shapes == [(5, 3), (5, 3)],
+                    f"expected two tensors of shape (5, 3) for 5 images and 3 latent dimensions, got {shapes}: "
+                    "the encoder's last layer has 2 * latent_dim outputs; split them with .chunk(2, dim=1)")
+    mu, logvar = torch.full((20000, 1), 2.0, requires_grad=True), torch.full((20000, 1), math.log(0.25), requires_grad=True)
+    torch.manual_seed(2)
+    z = attempt("reparameterize", lambda: model.reparameterize(mu, logvar))
+    if z is not None:
+        spread, centre = z.detach().std().item(), z.detach().mean().item()
+        why = ("it returns mu itself: z must be sampled, z = mu + sigma * eps" if spread < 0.05 else
+               "z spreads by sigma^2 = exp(logvar); sigma is exp(logvar / 2)" if abs(spread - 0.25) < 0.02 else
+               f"its standard deviation should be sigma = exp(logvar / 2) = 0.5 and its mean mu = 2")
+        report.case("reparameterize draws z ~ N(mu, sigma^2)", abs(spread - 0.5) < 0.02 and abs(centre - 2) < 0.02,
+                    f"mean {centre:.3f}, standard deviation {spread:.3f}: {why}")
+        flows = z.requires_grad and z.grad_fn is not None
+        if flows:
+            z.sum().backward()
+            flows = mu.grad is not None and logvar.grad is not None and logvar.grad.abs().sum() > 0
+        report.case("gradients flow through z to mu and logvar", flows,
+                    "z must be computed from mu and logvar (mu + sigma * eps), not drawn with a sampler that "
+                    "blocks gradients (torch.normal, Distribution.sample)")
+    logits = attempt("decode(z) returns logits shaped like the images", lambda: model.decode(torch.zeros(5, 3)))
+    if logits is not None:
+        report.case("decode(z) returns logits shaped like the images", tuple(logits.shape) == (5, 1, 6, 6),
+                    f"expected (5, 1, 6, 6), got {tuple(logits.shape)}: reshape the decoder's output to the image shape")
+    torch.manual_seed(3)
+    loss = attempt("loss(x) is the negative ELBO of each image", lambda: model.loss(x))
+    if loss is not None:
+        with torch.no_grad():  # the same eps: the same seed, the same draws
+            torch.manual_seed(3)
+            mu, logvar = model.encode(x)
+            out = model.decode(mu + torch.exp(0.5 * logvar) * torch.randn_like(mu))
+            error = F.binary_cross_entropy_with_logits(out, x, reduction="none").sum(dim=(1, 2, 3))
+            kl = kl_standard_normal(mu, logvar)
+        wrong_forms = {
+            "the KL has the wrong sign: the loss is reconstruction error PLUS the KL": error - kl,
+            "the reconstruction is averaged over pixels: sum both terms over one image": error / 36 + kl,
+            "the KL is averaged over latent dimensions: sum both terms over one image": error + kl / 3,
+            "the KL term is missing": error, "the reconstruction term is missing": kl,
+        }
+        got = loss.detach().reshape(-1)
+        ok = got.shape == (5,) and torch.allclose(got, error + kl, rtol=1e-4, atol=1e-4)
+        hint = "" if got.shape == (5,) else f" (one loss per image: expected shape (5,), got {tuple(loss.shape)})"
+        if not ok and got.shape == (5,):
+            hint = next((f" ({why})" for why, value in wrong_forms.items()
+                         if torch.allclose(got, value, rtol=1e-4, atol=1e-4)),
+                        " (with the same eps: torch.manual_seed, then encode, z = mu + sigma * eps, decode)")
+        report.case("loss(x) is the negative ELBO of each image", ok,
+                    f"expected {_fmt(error + kl)}, got {_fmt(got) if got.numel() <= 5 else tuple(got.shape)}{hint}")
+    return report.finish()
+
+
+class _LossOnly(torch.nn.Module):
+    """A vae_lite model with the interface of the notebook's MyVAE: loss(x) is one number per image."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def loss(self, x):
+        return self.model.loss(x)[0]
+
+
+def training_loop(fn):
+    """fn(model, images, epochs, batch_size, lr, seed) -> the loss of every step, the loop of vae_lite.fit:
+    Adam on the batch mean of model.loss(x), batches in a new random order each epoch, each binarized anew."""
+    import dataclasses
+
+    from .data import ImageData
+    from .models import VAE
+    from .train import fit
+
+    images = torch.rand(48, 1, 4, 4, generator=torch.Generator().manual_seed(4))
+    data = dataclasses.replace(ImageData.from_arrays(images, images[:1]), test=None)
+    torch.manual_seed(0)
+    theirs = VAE((1, 4, 4), latent_dim=2, hidden=8)
+    yours = _LossOnly(copy.deepcopy(theirs))
+    want = fit(theirs, data, epochs=2, batch_size=16, lr=0.01, seed=0, progress=False,
+               optimizer=torch.optim.Adam(theirs.parameters(), lr=0.01)).step_losses
+    title = "train_my_vae"
+    try:
+        got = fn(yours, images.clone(), 2, 16, 0.01, 0)
+    except NotImplementedError:
+        print(f"{title}: not attempted yet (it still raises NotImplementedError). Write it, then re-run the cell.")
+        return None
+    except Exception as e:
+        print(f"{title}: it raised {type(e).__name__}: {e}")
+        return False
+    report = _Report(title)
+    got = [float(v) for v in got] if isinstance(got, (list, tuple)) else None
+    if report.case("one loss per step", got is not None and len(got) == len(want),
+                   f"expected a list of {len(want)} numbers (48 images in batches of 16, 2 epochs), got "
+                   f"{'a ' + type(got).__name__ if got is None else len(got)}: append loss.item() after each step"):
+        close = [math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-4) for a, b in zip(got, want)]
+        first = next((i for i, ok in enumerate(close) if not ok), None)
+        why = ""
+        if first == 0:
+            why = ("it is the sum over the batch; minimise the mean" if math.isclose(got[0], 16 * want[0], rel_tol=1e-3)
+                   else "the first batch differs: seed as fit does (torch.manual_seed(seed) for eps, and a "
+                        "torch.Generator().manual_seed(seed) for torch.randperm and vae_lite.binarize), shuffle, "
+                        "then binarize each batch")
+        elif first is not None:
+            why = (f"the first {first} step(s) agree, then they part: optimizer.zero_grad() before backward(), "
+                   "a new torch.randperm order every epoch, and the loss of the batch before its step")
+        report.case("the same losses as vae_lite.fit, step by step", first is None,
+                    f"step {first}: expected {want[first]:.4f}, got {got[first]:.4f}; {why}" if first is not None else "")
+    return report.finish()
 
 
 # ------------------------------------------------------------------------ notebook 06

@@ -46,12 +46,15 @@ def kl_normal(mu_q, logvar_q, mu_p, logvar_p):
 
 
 def log_normal(x, mu, logvar):
-    """log N(x; mu, sigma^2), summed over the last dimension."""
+    """log N(x; mu, sigma^2) = -1/2 sum_j (log 2 pi + log sigma_j^2 + (x_j - mu_j)^2 / sigma_j^2),
+    summed over the last dimension."""
     return -0.5 * (LOG_2PI + logvar + (x - mu).pow(2) / logvar.exp()).sum(dim=-1)
 
 
 def bernoulli_log_likelihood(logits, x):
-    """log p(x|z) for a Bernoulli decoder, summed over pixels (the last three dimensions).
+    """log p(x|z) for a Bernoulli decoder, summed over pixels (the last three dimensions):
+
+        log p(x|z) = sum_i x_i log p_i + (1 - x_i) log(1 - p_i),   p = sigmoid(logits)
 
     This is minus the binary cross-entropy. It is a true log-likelihood only when x is
     binary (0 or 1); on grey-scale images it is just a loss.

@@ -124,6 +124,7 @@ class Session:
     def step(self, means):
         """One step done; the bar shows the batch's terms (nats per example)."""
         self.step_done += 1
+        self.history.step_losses.append(means["loss"])
         if self.bar is not None:
             self.bar.update()
             if self.step_done % 25 == 1 or self.step_done == self.steps:

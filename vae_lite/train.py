@@ -32,10 +32,12 @@ class History:
 
     history["test_elbo"] is the list of that value over epochs; history.records holds
     dicts with epoch, seconds, and train_/test_ loss, reconstruction, kl and elbo (the
-    last two for a VAE only). All values are means per example, in nats.
+    last two for a VAE only); history.step_losses the loss of every step's batch. All values
+    are means per example, in nats.
     """
 
     records: list = field(default_factory=list)
+    step_losses: list = field(default_factory=list)
     device: str = "cpu"
     interrupted: bool = False
 
