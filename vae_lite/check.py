@@ -4,7 +4,7 @@ Each checker prints one line per case (passed, or expected vs got and a hint) an
 True when every case passed, False when one failed, and None when the function still
 raises NotImplementedError ("not attempted yet"), so a notebook runs top to bottom either way.
 
-    notebook 01  nearest_code_distance(samples, codes)
+    notebook 01  bernoulli_nll(probabilities, x); fitted_gaussian_samples(codes, n)
     notebook 02  elbo_monte_carlo(x, mu_q, sigma_q, n)        for the linear-Gaussian toy model
     notebook 03  reparameterize(mu, logvar); score_function_gradient(f, mu, sigma, n)
     notebook 04  kl_closed_form(mu, logvar)
@@ -104,21 +104,66 @@ def _fmt(t):
 # ------------------------------------------------------------------------ notebook 01
 
 
-def nearest_code_distance(fn):
-    """fn(samples (M, d), codes (N, d)) -> (M,) Euclidean distance from each sample to its nearest code."""
+def bernoulli_nll(fn):
+    """fn(probabilities, x) -> (N,) Bernoulli negative log-likelihood of each binary image, nats per image:
+
+        -sum over pixels of [x log p + (1 - x) log(1 - p)]
+    """
     generator = torch.Generator().manual_seed(1)
+    p = torch.rand(4, 1, 5, 5, generator=generator, dtype=torch.float64) * 0.98 + 0.01
+    x = torch.bernoulli(torch.full((4, 1, 5, 5), 0.4, dtype=torch.float64), generator=generator)
+    certain = torch.tensor([[[[1.0, 0.0], [1.0, 0.5]]]], dtype=torch.float64)  # p = 1 and p = 0 where x agrees
     cases = {
-        "one sample, three codes": (torch.tensor([[0.0, 0.0]]), torch.tensor([[3.0, 4.0], [1.0, 0.0], [-2.0, 0.0]])),
-        "a sample equal to a code is at distance 0": (torch.tensor([[1.0, 2.0, 3.0]]), torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])),
-        "20 samples, 50 codes in 5 dimensions": (torch.randn(20, 5, generator=generator), torch.randn(50, 5, generator=generator)),
+        "4 images of 5 x 5 pixels": (p, x),
+        "a pixel with p = 1 and x = 1 costs 0 nats (0 log 0 = 0)": (certain, torch.tensor([[[[1.0, 0.0], [1.0, 1.0]]]], dtype=torch.float64)),
     }
-    nearest = lambda samples, codes: torch.cdist(samples, codes).min(dim=1).values
+    terms = lambda p, x: torch.xlogy(x, p) + torch.xlogy(1 - x, 1 - p)
+    nll = lambda p, x: -terms(p, x).sum(dim=(1, 2, 3))
     wrong_forms = {
-        "these are squared distances; take the square root": lambda samples, codes: nearest(samples, codes) ** 2,
-        "this is the distance to the farthest code; take the minimum": lambda s_, c: torch.cdist(s_, c).max(dim=1).values,
+        "this is the mean over pixels; the likelihood of an image is the product over its pixels, so sum the logs":
+            lambda p, x: -terms(p, x).mean(dim=(1, 2, 3)),
+        "these are bits (log base 2); nats use the natural log": lambda p, x: nll(p, x) / math.log(2),
+        "the sign is flipped: a negative log-likelihood is positive": lambda p, x: -nll(p, x),
+        "the (1 - x) log(1 - p) term is missing: a pixel that is 0 has probability 1 - p":
+            lambda p, x: -torch.xlogy(x, p).sum(dim=(1, 2, 3)),
     }
-    return _run("nearest_code_distance", fn, cases, _compare(
-        nearest, wrong_forms, "one distance per sample: take the minimum over the codes (dim=1)"))
+    return _run("bernoulli_nll", fn, cases, _compare(
+        nll, wrong_forms, "one number per image: sum over dims (1, 2, 3), keep dim 0"))
+
+
+def fitted_gaussian_samples(fn, n=20_000):
+    """fn(codes (N, d), n) -> (n, d) samples of the diagonal Gaussian fitted to the codes: each
+    dimension's mean and standard deviation over the rows."""
+    generator = torch.Generator().manual_seed(2)
+    mean, std = torch.tensor([3.0, -1.0, 0.0, 8.0]), torch.tensor([2.0, 0.5, 1.0, 4.0])
+    codes = mean + std * torch.randn(5000, 4, generator=generator)
+    target_mean, target_std = codes.mean(dim=0), codes.std(dim=0)
+
+    def judge(name, samples, codes_, n_):
+        if not isinstance(samples, torch.Tensor) or tuple(samples.shape) != (n_, codes_.shape[1]):
+            shape = tuple(samples.shape) if isinstance(samples, torch.Tensor) else type(samples).__name__
+            return [("shape", False, f"expected ({n_}, {codes_.shape[1]}): n samples of a code, got {shape}")]
+        got_mean, got_std = samples.detach().double().mean(dim=0), samples.detach().double().std(dim=0)
+        near = lambda value, ref, rel: bool(torch.all((value / ref - 1).abs() < rel))
+        hint = ""
+        if near(got_std, target_std**2, 0.05):
+            hint = ": your spread is the variance; scale the noise by the standard deviation"
+        elif near(got_std, torch.ones(4, dtype=torch.float64), 0.05):
+            hint = ": these look like samples of N(0, I) with a shifted mean; multiply by each dimension's std"
+        elif torch.allclose(got_std, got_std.mean().expand(4), rtol=0.05):
+            hint = ": every dimension has the same spread; take the std of each column (dim=0)"
+        # 5 standard errors: a right answer fails about once in a million runs
+        return [
+            ("shape", True, ""),
+            ("each dimension's mean is the codes' mean",
+             bool(torch.all((got_mean - target_mean.double()).abs() < 5 * target_std.double() / math.sqrt(n_))),
+             f"expected {_fmt(target_mean)}, got {_fmt(got_mean)}: the mean of each column of codes (dim=0)"),
+            ("each dimension's spread is the codes' standard deviation",
+             bool(torch.all((got_std / target_std.double() - 1).abs() < 5 / math.sqrt(2 * n_))),
+             f"expected {_fmt(target_std)}, got {_fmt(got_std)}{hint}"),
+        ]
+
+    return _run("fitted_gaussian_samples", fn, {"samples": (codes, n)}, judge, seed=0)
 
 
 # ------------------------------------------------------------------------ notebook 02
