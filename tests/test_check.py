@@ -52,6 +52,7 @@ def test_reparameterize_rejects_a_fixed_noise_and_a_wrong_shape(capsys):
 
 def test_checkers_report_a_stub_as_not_attempted_and_survive_a_crash(capsys):
     for checker in (check.reparameterize, check.kl_closed_form, check.bernoulli_nll, check.fitted_gaussian_samples,
+                    check.kl_two_gaussians,
                     check.elbo_monte_carlo, check.score_function_gradient, check.vae_loss,
                     check.active_unit_count, check.log_mean_exp):
         assert checker(stub) is None
@@ -94,6 +95,32 @@ def test_kl_failure_message_shows_the_case_and_expected_vs_got(capsys):
     out = capsys.readouterr().out
     line = next(l for l in out.splitlines() if "mu = 1, sigma = 1" in l)
     assert "expected 0.5000, got -0.5000" in line
+
+
+def right_kl_two(mq, lq, mp, lp):
+    return 0.5 * (lp - lq - 1 + (lq.exp() + (mq - mp) ** 2) / lp.exp()).sum(-1)
+
+
+def test_kl_two_gaussians_accepts_the_closed_form_and_torch(capsys):
+    assert check.kl_two_gaussians(right_kl_two) is True
+    Normal = torch.distributions.Normal
+    by_torch = lambda mq, lq, mp, lp: torch.distributions.kl_divergence(
+        Normal(mq, (0.5 * lq).exp()), Normal(mp, (0.5 * lp).exp())).sum(-1)
+    assert check.kl_two_gaussians(by_torch) is True
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda mq, lq, mp, lp: right_kl_two(mp, lp, mq, lq), "KL(p || q)"),
+    (lambda mq, lq, mp, lp: right_kl_two(mq, lq / 2, mp, lp / 2), "sigma where sigma^2 belongs"),
+    (lambda mq, lq, mp, lp: 2 * right_kl_two(mq, lq, mp, lp), "1/2 is missing"),
+    (lambda mq, lq, mp, lp: right_kl_two(mq, lq, mp, lp) + 0.5 * mq.shape[-1], "-1 is missing"),
+    (lambda mq, lq, mp, lp: right_kl_two(mq, lq, mp, lp) / mq.shape[-1], "averaged over the dimensions"),
+    (lambda mq, lq, mp, lp: 0.5 * (lp - lq - 1 + lq.exp() / lp.exp() + (mq - mp) ** 2 / lq.exp()).sum(-1),
+     "divided by sigma_q^2"),
+])
+def test_kl_two_gaussians_names_each_known_mistake(capsys, wrong, hint):
+    assert check.kl_two_gaussians(wrong) is False
+    assert hint in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------- notebook 01

@@ -7,7 +7,7 @@ raises NotImplementedError ("not attempted yet"), so a notebook runs top to bott
     notebook 01  bernoulli_nll(probabilities, x); fitted_gaussian_samples(codes, n)
     notebook 02  elbo_monte_carlo(x, mu_q, sigma_q, n)        for the linear-Gaussian toy model
     notebook 03  reparameterize(mu, logvar); score_function_gradient(f, mu, sigma, n)
-    notebook 04  kl_closed_form(mu, logvar)
+    notebook 04  kl_closed_form(mu, logvar); kl_two_gaussians(mu_q, logvar_q, mu_p, logvar_p)
     notebook 05  vae_loss(logits, x, mu, logvar)
     notebook 06  active_unit_count(mu, threshold)
     notebook 07  log_mean_exp(log_weights)
@@ -329,6 +329,37 @@ def kl_closed_form(fn):
     }
     return _run("kl_closed_form", fn, cases, _compare(
         kl_standard_normal, wrong_forms, "one KL per example: sum over the last dimension only", atol=1e-5))
+
+
+def kl_two_gaussians(fn):
+    """fn(mu_q, logvar_q, mu_p, logvar_p) -> KL(N(mu_q, sigma_q^2) || N(mu_p, sigma_p^2)) per example,
+    diagonal covariances, summed over the last dimension:
+
+        1/2 sum (log sigma_p^2 - log sigma_q^2 - 1 + (sigma_q^2 + (mu_q - mu_p)^2) / sigma_p^2)
+    """
+    t = lambda rows: torch.tensor(rows, dtype=torch.float64)
+    cases = {
+        "q equals p": (t([[0.5]]), t([[0.3]]), t([[0.5]]), t([[0.3]])),
+        "p = N(0, 1): the formula of this notebook": (t([[1.0]]), t([[math.log(0.25)]]), t([[0.0]]), t([[0.0]])),
+        "q = N(1, 0.5^2), p = N(-1, 2^2)": (t([[1.0]]), t([[math.log(0.25)]]), t([[-1.0]]), t([[math.log(4.0)]])),
+        "3 dimensions, summed": (t([[0.5, -1.0, 2.0]]), t([[0.3, -0.7, 1.2]]), t([[0.0, 1.0, -1.0]]), t([[1.0, 0.2, -0.5]])),
+        "a batch of 2 examples": (t([[0.5, -1.0], [0.0, 2.0]]), t([[0.3, -0.7], [0.0, -1.0]]),
+                                  t([[1.0, 0.0], [0.5, 0.5]]), t([[0.0, 0.5], [1.0, -1.0]])),
+    }
+    kl = lambda mq, lq, mp, lp: 0.5 * (lp - lq - 1 + (lq.exp() + (mq - mp) ** 2) / lp.exp()).sum(dim=-1)
+    wrong_forms = {
+        "this is KL(p || q): the KL is not symmetric, the expectation is over q": lambda mq, lq, mp, lp: kl(mp, lp, mq, lq),
+        "you used sigma where sigma^2 belongs: sigma^2 = exp(logvar), log sigma^2 = logvar":
+            lambda mq, lq, mp, lp: kl(mq, lq / 2, mp, lp / 2),
+        "the factor 1/2 is missing": lambda mq, lq, mp, lp: 2 * kl(mq, lq, mp, lp),
+        "the -1 is missing (it is E_q[(z - mu_q)^2] / (2 sigma_q^2) = 1/2)": lambda mq, lq, mp, lp: kl(mq, lq, mp, lp) + 0.5 * mq.shape[-1],
+        "you averaged over the dimensions; the KL of a diagonal Gaussian is their sum":
+            lambda mq, lq, mp, lp: kl(mq, lq, mp, lp) / mq.shape[-1],
+        "(mu_q - mu_p)^2 is divided by sigma_q^2; under E_q it is divided by sigma_p^2, as in (z - mu_p)^2 / (2 sigma_p^2)":
+            lambda mq, lq, mp, lp: 0.5 * (lp - lq - 1 + lq.exp() / lp.exp() + (mq - mp) ** 2 / lq.exp()).sum(dim=-1),
+    }
+    return _run("kl_two_gaussians", fn, cases, _compare(
+        kl, wrong_forms, "one KL per example: sum over the last dimension only", atol=1e-5))
 
 
 # ------------------------------------------------------------------------ notebook 05
