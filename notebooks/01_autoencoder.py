@@ -358,7 +358,7 @@ plots.show_rows({name: images[:10] for name, images in decoded.items()});
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution, continued. The fitted Gaussian's samples decode sharper than those of N(0, I), about as sharp
-# as reconstructions, but look at the middle row: not all are digits. Fitting the scale puts samples
+# as reconstructions, but look at the middle row: many are not digits. Fitting the scale puts samples
 # where the codes are on average, not only where they are: at the same distance from the origin as the
 # codes of test images, they lie much farther from every training code (the ratio below). The codes fill
 # only part of the Gaussian, and the decoder was never trained on the rest. The VAE's answer is to train

@@ -73,10 +73,10 @@ QUICK = vae_lite.setup_notebook()
 # ## Why we need a bound
 #
 # ### Data: one test image and a trained decoder
-# The package ships a VAE trained on MNIST (notebook 05 trains one like it); here we use only its
-# decoder p(x|z), a neural network from a code z of 50 numbers to 784 pixel probabilities (the cell
-# prints both). On another data set
-# (`VAE_LITE_DATASET`) the cell trains a small one for a few seconds instead.
+# The package ships a VAE trained on MNIST (notebook 05 trains one like it). Here we use its decoder
+# p(x|z), a neural network from a code z of 50 numbers to 784 pixel probabilities (the cell prints
+# both), and, for comparison, its encoder q(z|x). On another data set (`VAE_LITE_DATASET`) the cell
+# trains a small one for a few seconds instead.
 
 # %%
 data = vae_lite.load_dataset()
@@ -344,8 +344,8 @@ mu_q = torch.zeros(1, vae.latent_dim, requires_grad=True)  # start at the prior 
 logvar_q = torch.zeros(1, vae.latent_dim, requires_grad=True)
 optimizer = torch.optim.Adam([mu_q, logvar_q], lr=0.05)
 vae.requires_grad_(False)  # only q moves
-steps, elbo_fitted, first_match = 300, [], None
-for step in range(1, steps + 1):
+adam_steps, elbo_fitted, first_match = 300, [], None
+for step in range(1, adam_steps + 1):
     z = vae_lite.reparameterize(mu_q.expand(16, 1, -1), logvar_q.expand(16, 1, -1))  # 16 samples of q
     elbo_q = vae.log_likelihood(x_image, z).mean(0) - vae_lite.kl_standard_normal(mu_q, logvar_q)
     optimizer.zero_grad()
@@ -357,7 +357,7 @@ for step in range(1, steps + 1):
         first_match = step
 vae.requires_grad_(True)
 print(f"encoder, one forward pass:  ELBO {elbo_encoder:.1f} nats")
-print(f"q fitted to this image:     ELBO {window:.1f} nats after {steps} Adam steps "
+print(f"q fitted to this image:     ELBO {window:.1f} nats after {adam_steps} Adam steps "
       f"(it first matched the encoder after {first_match} steps)")
 print(f"log p(x), encoder-based estimate: {log_px_reference:.1f} nats")
 assert elbo_encoder <= log_px_reference + 0.5, \
@@ -372,7 +372,7 @@ assert window <= log_px_reference + 0.5, "a fitted q's ELBO cannot exceed log p(
 # %% [markdown]
 # ## Common mistakes
 #
-# Four lines of the write-up, each rejected above:
+# Four lines of the write-up:
 #
 # > **Common mistake.** `log(x) ≥ …`. The left side is **log p(x)**, the log *evidence*, not the log of
 # > the data: the checker rejects "log x = ELBO + KL" (and the Optional section shows log x bounds nothing).

@@ -238,11 +238,14 @@ assert by_dimension[50][2] < by_dimension[50][1] / 4, "at d = 50 a baseline shou
 print(f"d = 50: the baseline removes {1 - by_dimension[50][2] / by_dimension[50][1]:.0%} of the score function's variance; "
       f"what is left is {by_dimension[50][2] / by_dimension[50][0]:.0f} times the pathwise variance")
 assert by_dimension[50][0] < by_dimension[50][2], "the pathwise estimator should stay the less noisy one"
+assert by_dimension[1][2] > by_dimension[1][1], "at d = 1 this baseline should not reduce the variance"
 
 # %% [markdown]
-# A baseline removes most of the score function's extra noise, and the pathwise estimator is still by
-# far the less noisy one (both printed above). That is why VAEs use the pathwise estimator, and why
-# models that cannot (discrete z, below) use the score function with a baseline.
+# At d = 50, where most of f is shared by every sample, the baseline removes most of the score
+# function's noise; at d = 1 it does not help (here it even adds a little: what sin z shares across
+# samples is small, and the baseline brings noise of its own). Either way the pathwise estimator stays by
+# far the less noisy one. That is why VAEs use the pathwise estimator, and why models that cannot
+# (discrete z, below) use the score function with a baseline.
 #
 # ### Explore
 # Move μ and σ: the samples z = μ + σε move with them, and so does the gradient estimate.

@@ -73,9 +73,9 @@ display(Math(r"\log \frac{q(z)}{p(z)} = " + sp.latex(sp.expand(log_ratio))))
 
 # %% [markdown]
 # ### By hand, in three lines
-# The log √(2π) of the two densities cancel, and log p(z) = −z²/2 − log √(2π), so
+# With log q(z) = −log √(2π) − log σ − (z − μ)²/(2σ²) and log p(z) = −log √(2π) − z²/2:
 #
-# 1. log q(z) − log p(z) = −log σ − (z − μ)²/(2σ²) + z²/2.
+# 1. log q(z) − log p(z) = −log σ − (z − μ)²/(2σ²) + z²/2 (the log √(2π) cancel).
 # 2. Two facts about z ~ N(μ, σ²): E_q[(z − μ)²] = σ² (the definition of the variance) and
 #    E_q[z²] = Var z + (E z)² = σ² + μ².
 # 3. Take E_q term by term: KL = −log σ − σ²/(2σ²) + (σ² + μ²)/2 = ½(μ² + σ² − log σ² − 1).
