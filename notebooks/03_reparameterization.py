@@ -8,7 +8,8 @@
 #   which computes z = μ + σ·ε with ε ~ N(0, 1).
 # - Compare two ways to estimate ∇ E_q[f(z)]: the pathwise (reparameterization) estimator and the
 #   score-function (REINFORCE) estimator, on a function whose expected gradient sympy computes exactly.
-# - See that both are unbiased, and that their variances differ and shrink as 1/n with n samples.
+# - See that both are unbiased, and that their variances differ and shrink as 1/n with n samples;
+#   see how much of the score function's extra variance a baseline removes.
 #
 # The VAE's ELBO contains E_{q(z|x)}[log p(x|z)], an average over z drawn from the encoder's
 # q(z|x) = N(μ(x), σ(x)²). To train the encoder we need the gradient of that average with respect
