@@ -276,7 +276,7 @@ else:
 # > images it is not. For a pixel of grey level x the BCE −[x log p + (1−x) log(1−p)] is smallest at
 # > p = x, and there it is the entropy of the pixel, not 0: a *perfect* reconstruction still costs
 # > nats. It is a log-likelihood only when the pixels are 0 or 1, which is why `fit` binarizes them.
-# > Squared error, likewise, is a Gaussian log-likelihood only up to a scale (notebook 02).
+# > Squared error, likewise, is a Gaussian log-likelihood only up to a scale (notebooks 02 and 06).
 
 # %%
 # NBVAL_CHECK_OUTPUT

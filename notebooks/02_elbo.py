@@ -158,10 +158,9 @@ else:
     print(f"(the MNIST checks of these two numbers do not apply to {data.name})")
 
 # %% [markdown]
-# On MNIST the estimate is still far short after 100,000 samples, and the e^KL samples printed above (the
-# cell checks that the KL is over 15 nats, so over e^15 ≈ 3 million) would be needed: for every image, at every
-# training step. (On the 8 × 8 digits an image holds only a few
-# nats about its code, and prior sampling does get there: the printout says which case you are in.)
+# On MNIST the estimate is still far short after 100,000 samples; the e^KL samples printed above (over
+# e^15 ≈ 3 million: the cell checks KL > 15 nats) would be needed for every image, at every training step.
+# (On other data sets the cell prints how far short it is, without the MNIST checks.)
 #
 # The way out is to sample z where p(z|x) is, from a distribution **q(z|x) fitted to each x**, and to
 # maximise a bound that q makes computable: the **ELBO**, derived below.
@@ -207,9 +206,9 @@ assert abs(mean_torch - post_mean) < 1e-9 and abs(math.exp(logvar_torch / 2) - p
 # %% [markdown]
 # ## Derivation
 #
-# Take any density q(z) (later: the encoder's q(z|x)). Here q = N(μ_q, σ_q²) with μ_q and σ_q left
-# as symbols, so every check below holds for *every* Gaussian q at once. Each line is turned into an
-# expression that must be 0 if the line is right; sympy simplifies it.
+# Take any density q(z) (later: the encoder's q(z|x)). Here q = N(μ_q, σ_q²) with μ_q and σ_q left as
+# symbols, so each check holds for *every* Gaussian q. Each line becomes an expression that is 0 if the
+# line is right; sympy simplifies it.
 #
 # 1. Bayes' rule: p(z|x) = p(x, z) / p(x), so log p(x) = log p(x, z) − log p(z|x) for every z.
 # 2. The left side does not depend on z and q integrates to 1, so we may average over z ~ q:
