@@ -52,7 +52,8 @@ def test_reparameterize_rejects_a_fixed_noise_and_a_wrong_shape(capsys):
 
 
 def test_checkers_report_a_stub_as_not_attempted_and_survive_a_crash(capsys):
-    for checker in (check.reparameterize, check.kl_closed_form, check.nearest_code_distance,
+    for checker in (check.reparameterize, check.kl_closed_form, check.bernoulli_nll, check.fitted_gaussian_samples,
+                    check.kl_two_gaussians,
                     check.elbo_monte_carlo, check.score_function_gradient, check.vae_loss,
                     check.active_unit_count, check.log_mean_exp):
         assert checker(stub) is None
@@ -97,15 +98,84 @@ def test_kl_failure_message_shows_the_case_and_expected_vs_got(capsys):
     assert "expected 0.5000, got -0.5000" in line
 
 
+def right_kl_two(mq, lq, mp, lp):
+    return 0.5 * (lp - lq - 1 + (lq.exp() + (mq - mp) ** 2) / lp.exp()).sum(-1)
+
+
+def test_kl_two_gaussians_accepts_the_closed_form_and_torch(capsys):
+    assert check.kl_two_gaussians(right_kl_two) is True
+    Normal = torch.distributions.Normal
+    by_torch = lambda mq, lq, mp, lp: torch.distributions.kl_divergence(
+        Normal(mq, (0.5 * lq).exp()), Normal(mp, (0.5 * lp).exp())).sum(-1)
+    assert check.kl_two_gaussians(by_torch) is True
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda mq, lq, mp, lp: right_kl_two(mp, lp, mq, lq), "KL(p || q)"),
+    (lambda mq, lq, mp, lp: right_kl_two(mq, lq / 2, mp, lp / 2), "sigma where sigma^2 belongs"),
+    (lambda mq, lq, mp, lp: 2 * right_kl_two(mq, lq, mp, lp), "1/2 is missing"),
+    (lambda mq, lq, mp, lp: right_kl_two(mq, lq, mp, lp) + 0.5 * mq.shape[-1], "-1 is missing"),
+    (lambda mq, lq, mp, lp: right_kl_two(mq, lq, mp, lp) / mq.shape[-1], "averaged over the dimensions"),
+    (lambda mq, lq, mp, lp: 0.5 * (lp - lq - 1 + lq.exp() / lp.exp() + (mq - mp) ** 2 / lq.exp()).sum(-1),
+     "divided by sigma_q^2"),
+])
+def test_kl_two_gaussians_names_each_known_mistake(capsys, wrong, hint):
+    assert check.kl_two_gaussians(wrong) is False
+    assert hint in capsys.readouterr().out
+
+
 # ---------------------------------------------------------------- notebook 01
 
 
-def test_nearest_code_distance_accepts_right_and_names_squared_distances(capsys):
-    assert check.nearest_code_distance(lambda a, c: torch.cdist(a, c).min(dim=1).values) is True
-    assert check.nearest_code_distance(lambda a, c: (torch.cdist(a, c) ** 2).min(dim=1).values) is False
-    assert "squared distances" in capsys.readouterr().out
-    assert check.nearest_code_distance(lambda a, c: torch.cdist(a, c).min()) is False  # one number, not one per sample
-    assert check.nearest_code_distance(lambda a, c: torch.cdist(a, c).max(dim=1).values) is False
+def right_nll(p, x):
+    return -(torch.xlogy(x, p) + torch.xlogy(1 - x, 1 - p)).sum(dim=(1, 2, 3))
+
+
+def test_bernoulli_nll_accepts_the_sum_and_binary_cross_entropy(capsys):
+    assert check.bernoulli_nll(right_nll) is True
+    bce = lambda p, x: torch.nn.functional.binary_cross_entropy(p, x, reduction="none").sum(dim=(1, 2, 3))
+    assert check.bernoulli_nll(bce) is True  # torch clamps log p at -100: 0 log 0 counts as 0
+    clamped = lambda p, x: right_nll(p.clamp(1e-6, 1 - 1e-6), x)
+    assert check.bernoulli_nll(clamped) is True
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda p, x: right_nll(p, x) / 25, "mean over pixels"),  # 25 pixels per image in the first case
+    (lambda p, x: right_nll(p, x) / math.log(2), "bits"),
+    (lambda p, x: -right_nll(p, x), "sign is flipped"),
+    (lambda p, x: -torch.xlogy(x, p).sum(dim=(1, 2, 3)), "(1 - x) log(1 - p) term is missing"),
+    (lambda p, x: -(x * p.log() + (1 - x) * (1 - p).log()).sum(dim=(1, 2, 3)), "not finite"),
+])
+def test_bernoulli_nll_names_each_known_mistake(capsys, wrong, hint):
+    assert check.bernoulli_nll(wrong) is False
+    assert hint in capsys.readouterr().out
+
+
+def test_bernoulli_nll_wants_one_number_per_image(capsys):
+    assert check.bernoulli_nll(lambda p, x: right_nll(p, x).sum()) is False
+    assert "one number per image" in capsys.readouterr().out
+
+
+def right_fitted(codes, n):
+    return codes.mean(dim=0) + codes.std(dim=0) * torch.randn(n, codes.shape[1])
+
+
+def test_fitted_gaussian_samples_accepts_the_fit_and_torchs_normal(capsys):
+    assert check.fitted_gaussian_samples(right_fitted) is True
+    normal = lambda codes, n: torch.distributions.Normal(codes.mean(0), codes.std(0)).sample((n,))
+    assert check.fitted_gaussian_samples(normal) is True
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda c, n: c.mean(0) + c.var(0) * torch.randn(n, c.shape[1]), "variance"),
+    (lambda c, n: c.mean(0) + torch.randn(n, c.shape[1]), "N(0, I)"),
+    (lambda c, n: c.mean(0) + c.std() * torch.randn(n, c.shape[1]), "same spread"),
+    (lambda c, n: torch.randn(n, c.shape[1]), "the mean of each column"),
+    (lambda c, n: right_fitted(c, n).T, "expected (20000, 4)"),
+])
+def test_fitted_gaussian_samples_names_each_known_mistake(capsys, wrong, hint):
+    assert check.fitted_gaussian_samples(wrong) is False
+    assert hint in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------- notebook 02

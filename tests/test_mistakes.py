@@ -125,6 +125,12 @@ MISTAKES = {
             eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
             return mu + logvar * eps
         """),
+    "baseline from the sample itself": Mistake(
+        "a score-function baseline that depends on the sample's own z (b = f(z)): no longer unbiased", "peers",
+        "vae_lite.gradients.leave_one_out_mean", """
+        def leave_one_out_mean(values, dim):
+            return values
+        """),
     "sample() instead of rsample()": Mistake(
         "z drawn so that no gradient reaches mu and sigma", "peers",
         "vae_lite.objectives.reparameterize", """
@@ -151,6 +157,8 @@ CATCHES = [
           r"dz/dlogvar should be \(z - mu\)/2"),
     Catch("sample() instead of rsample()", "03_reparameterization", "z_v = vae_lite.reparameterize",
           r"no gradient reaches: sample\(\) instead of rsample\(\)"),
+    Catch("baseline from the sample itself", "03_reparameterization", "others = gradients.leave_one_out_mean(",
+          r"with a baseline the score function should still average to the exact gradient"),
     Catch("KL without the 1/2", "04_closed_form_kl", "rows.append(", r"it has the factor 1/2 forgotten"),
     Catch("KL without the -1", "04_closed_form_kl", "rows.append(", r"it has the -1 forgotten"),
     Catch("sigma for sigma^2 in the KL", "04_closed_form_kl", "rows.append(", r"it has sigma where sigma\^2 belongs"),

@@ -4,10 +4,10 @@ Each checker prints one line per case (passed, or expected vs got and a hint) an
 True when every case passed, False when one failed, and None when the function still
 raises NotImplementedError ("not attempted yet"), so a notebook runs top to bottom either way.
 
-    notebook 01  nearest_code_distance(samples, codes)
+    notebook 01  bernoulli_nll(probabilities, x); fitted_gaussian_samples(codes, n)
     notebook 02  elbo_monte_carlo(x, mu_q, sigma_q, n)        for the linear-Gaussian toy model
     notebook 03  reparameterize(mu, logvar); score_function_gradient(f, mu, sigma, n)
-    notebook 04  kl_closed_form(mu, logvar)
+    notebook 04  kl_closed_form(mu, logvar); kl_two_gaussians(mu_q, logvar_q, mu_p, logvar_p)
     notebook 05  vae_loss(logits, x, mu, logvar)
     notebook 06  active_unit_count(mu, threshold)
     notebook 07  log_mean_exp(log_weights)
@@ -105,21 +105,66 @@ def _fmt(t):
 # ------------------------------------------------------------------------ notebook 01
 
 
-def nearest_code_distance(fn):
-    """fn(samples (M, d), codes (N, d)) -> (M,) Euclidean distance from each sample to its nearest code."""
+def bernoulli_nll(fn):
+    """fn(probabilities, x) -> (N,) Bernoulli negative log-likelihood of each binary image, nats per image:
+
+        -sum over pixels of [x log p + (1 - x) log(1 - p)]
+    """
     generator = torch.Generator().manual_seed(1)
+    p = torch.rand(4, 1, 5, 5, generator=generator, dtype=torch.float64) * 0.98 + 0.01
+    x = torch.bernoulli(torch.full((4, 1, 5, 5), 0.4, dtype=torch.float64), generator=generator)
+    certain = torch.tensor([[[[1.0, 0.0], [1.0, 0.5]]]], dtype=torch.float64)  # p = 1 and p = 0 where x agrees
     cases = {
-        "one sample, three codes": (torch.tensor([[0.0, 0.0]]), torch.tensor([[3.0, 4.0], [1.0, 0.0], [-2.0, 0.0]])),
-        "a sample equal to a code is at distance 0": (torch.tensor([[1.0, 2.0, 3.0]]), torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])),
-        "20 samples, 50 codes in 5 dimensions": (torch.randn(20, 5, generator=generator), torch.randn(50, 5, generator=generator)),
+        "4 images of 5 x 5 pixels": (p, x),
+        "a pixel with p = 1 and x = 1 costs 0 nats (0 log 0 = 0)": (certain, torch.tensor([[[[1.0, 0.0], [1.0, 1.0]]]], dtype=torch.float64)),
     }
-    nearest = lambda samples, codes: torch.cdist(samples, codes).min(dim=1).values
+    terms = lambda p, x: torch.xlogy(x, p) + torch.xlogy(1 - x, 1 - p)
+    nll = lambda p, x: -terms(p, x).sum(dim=(1, 2, 3))
     wrong_forms = {
-        "these are squared distances; take the square root": lambda samples, codes: nearest(samples, codes) ** 2,
-        "this is the distance to the farthest code; take the minimum": lambda s_, c: torch.cdist(s_, c).max(dim=1).values,
+        "this is the mean over pixels; the likelihood of an image is the product over its pixels, so sum the logs":
+            lambda p, x: -terms(p, x).mean(dim=(1, 2, 3)),
+        "these are bits (log base 2); nats use the natural log": lambda p, x: nll(p, x) / math.log(2),
+        "the sign is flipped: a negative log-likelihood is positive": lambda p, x: -nll(p, x),
+        "the (1 - x) log(1 - p) term is missing: a pixel that is 0 has probability 1 - p":
+            lambda p, x: -torch.xlogy(x, p).sum(dim=(1, 2, 3)),
     }
-    return _run("nearest_code_distance", fn, cases, _compare(
-        nearest, wrong_forms, "one distance per sample: take the minimum over the codes (dim=1)"))
+    return _run("bernoulli_nll", fn, cases, _compare(
+        nll, wrong_forms, "one number per image: sum over dims (1, 2, 3), keep dim 0"))
+
+
+def fitted_gaussian_samples(fn, n=20_000):
+    """fn(codes (N, d), n) -> (n, d) samples of the diagonal Gaussian fitted to the codes: each
+    dimension's mean and standard deviation over the rows."""
+    generator = torch.Generator().manual_seed(2)
+    mean, std = torch.tensor([3.0, -1.0, 0.0, 8.0]), torch.tensor([2.0, 0.5, 1.0, 4.0])
+    codes = mean + std * torch.randn(5000, 4, generator=generator)
+    target_mean, target_std = codes.mean(dim=0), codes.std(dim=0)
+
+    def judge(name, samples, codes_, n_):
+        if not isinstance(samples, torch.Tensor) or tuple(samples.shape) != (n_, codes_.shape[1]):
+            shape = tuple(samples.shape) if isinstance(samples, torch.Tensor) else type(samples).__name__
+            return [("shape", False, f"expected ({n_}, {codes_.shape[1]}): n samples of a code, got {shape}")]
+        got_mean, got_std = samples.detach().double().mean(dim=0), samples.detach().double().std(dim=0)
+        near = lambda value, ref, rel: bool(torch.all((value / ref - 1).abs() < rel))
+        hint = ""
+        if near(got_std, target_std**2, 0.05):
+            hint = ": your spread is the variance; scale the noise by the standard deviation"
+        elif near(got_std, torch.ones(4, dtype=torch.float64), 0.05):
+            hint = ": these look like samples of N(0, I) with a shifted mean; multiply by each dimension's std"
+        elif torch.allclose(got_std, got_std.mean().expand(4), rtol=0.05):
+            hint = ": every dimension has the same spread; take the std of each column (dim=0)"
+        # 5 standard errors: a right answer fails about once in a million runs
+        return [
+            ("shape", True, ""),
+            ("each dimension's mean is the codes' mean",
+             bool(torch.all((got_mean - target_mean.double()).abs() < 5 * target_std.double() / math.sqrt(n_))),
+             f"expected {_fmt(target_mean)}, got {_fmt(got_mean)}: the mean of each column of codes (dim=0)"),
+            ("each dimension's spread is the codes' standard deviation",
+             bool(torch.all((got_std / target_std.double() - 1).abs() < 5 / math.sqrt(2 * n_))),
+             f"expected {_fmt(target_std)}, got {_fmt(got_std)}{hint}"),
+        ]
+
+    return _run("fitted_gaussian_samples", fn, {"samples": (codes, n)}, judge, seed=0)
 
 
 # ------------------------------------------------------------------------ notebook 02
@@ -285,6 +330,37 @@ def kl_closed_form(fn):
     }
     return _run("kl_closed_form", fn, cases, _compare(
         kl_standard_normal, wrong_forms, "one KL per example: sum over the last dimension only", atol=1e-5))
+
+
+def kl_two_gaussians(fn):
+    """fn(mu_q, logvar_q, mu_p, logvar_p) -> KL(N(mu_q, sigma_q^2) || N(mu_p, sigma_p^2)) per example,
+    diagonal covariances, summed over the last dimension:
+
+        1/2 sum (log sigma_p^2 - log sigma_q^2 - 1 + (sigma_q^2 + (mu_q - mu_p)^2) / sigma_p^2)
+    """
+    t = lambda rows: torch.tensor(rows, dtype=torch.float64)
+    cases = {
+        "q equals p": (t([[0.5]]), t([[0.3]]), t([[0.5]]), t([[0.3]])),
+        "p = N(0, 1): the formula of this notebook": (t([[1.0]]), t([[math.log(0.25)]]), t([[0.0]]), t([[0.0]])),
+        "q = N(1, 0.5^2), p = N(-1, 2^2)": (t([[1.0]]), t([[math.log(0.25)]]), t([[-1.0]]), t([[math.log(4.0)]])),
+        "3 dimensions, summed": (t([[0.5, -1.0, 2.0]]), t([[0.3, -0.7, 1.2]]), t([[0.0, 1.0, -1.0]]), t([[1.0, 0.2, -0.5]])),
+        "a batch of 2 examples": (t([[0.5, -1.0], [0.0, 2.0]]), t([[0.3, -0.7], [0.0, -1.0]]),
+                                  t([[1.0, 0.0], [0.5, 0.5]]), t([[0.0, 0.5], [1.0, -1.0]])),
+    }
+    kl = lambda mq, lq, mp, lp: 0.5 * (lp - lq - 1 + (lq.exp() + (mq - mp) ** 2) / lp.exp()).sum(dim=-1)
+    wrong_forms = {
+        "this is KL(p || q): the KL is not symmetric, the expectation is over q": lambda mq, lq, mp, lp: kl(mp, lp, mq, lq),
+        "you used sigma where sigma^2 belongs: sigma^2 = exp(logvar), log sigma^2 = logvar":
+            lambda mq, lq, mp, lp: kl(mq, lq / 2, mp, lp / 2),
+        "the factor 1/2 is missing": lambda mq, lq, mp, lp: 2 * kl(mq, lq, mp, lp),
+        "the -1 is missing (it is E_q[(z - mu_q)^2] / (2 sigma_q^2) = 1/2)": lambda mq, lq, mp, lp: kl(mq, lq, mp, lp) + 0.5 * mq.shape[-1],
+        "you averaged over the dimensions; the KL of a diagonal Gaussian is their sum":
+            lambda mq, lq, mp, lp: kl(mq, lq, mp, lp) / mq.shape[-1],
+        "(mu_q - mu_p)^2 is divided by sigma_q^2; under E_q it is divided by sigma_p^2, as in (z - mu_p)^2 / (2 sigma_p^2)":
+            lambda mq, lq, mp, lp: 0.5 * (lp - lq - 1 + lq.exp() / lp.exp() + (mq - mp) ** 2 / lq.exp()).sum(dim=-1),
+    }
+    return _run("kl_two_gaussians", fn, cases, _compare(
+        kl, wrong_forms, "one KL per example: sum over the last dimension only", atol=1e-5))
 
 
 # ------------------------------------------------------------------------ notebook 05
