@@ -65,13 +65,14 @@ def free_port():
 
 class Hub:
     def __init__(self, students, notebooks, mem_limit="2G", cpu_limit=1, log=None):
-        self.names = [f"vl{os.getpid()}s{i}" for i in range(students)]
+        tag = secrets.token_hex(3)  # two hubs of one process, or a leftover of a killed run, never share a name
+        self.names = [f"vl{tag}s{i}" for i in range(students)]
         self.notebooks, self.mem_limit, self.cpu_limit = Path(notebooks), mem_limit, cpu_limit
         self.password = secrets.token_urlsafe(16)
         self.admin_token = secrets.token_hex(32)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.cgroup_parent = f"vae_lite_hub_test{os.getpid()}"
+        self.cgroup_parent = f"vae_lite_hub_test_{tag}"
         self.api_seconds = []  # (when, seconds) of each answer of the hub's API
         self.process, self.created, self._monitor, self.opened = None, [], None, []
         self._stop = threading.Event()
@@ -199,10 +200,9 @@ c.Spawner.environment = {{**c.Spawner.environment, "VAE_LITE_QUICK": "1"}}
                     break
         for tree in (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/memory"), Path("/sys/fs/cgroup/cpu")):
             parent = tree / self.cgroup_parent
-            for folder in sorted(parent.glob("*/"), reverse=True) if parent.is_dir() else []:
-                folder.rmdir()
-            if parent.is_dir():
-                parent.rmdir()
+            for folder in [parent / name for name in self.created] + [parent]:
+                if folder.is_dir():
+                    folder.rmdir()
         for folder, had_acl in self.opened:  # back as it was: no ACL at all, or its own entries only
             entries = ",".join(f"u:{name}" for name in self.created)
             subprocess.run(["setfacl", "-x", entries, str(folder)] if had_acl else ["setfacl", "-b", str(folder)],
