@@ -17,9 +17,11 @@ import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import psutil
 import pytest
+import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
@@ -99,14 +101,19 @@ def test_each_server_runs_in_its_own_cgroup_with_the_memory_limit(hub, students)
 
 
 def raw_request(hub, method, path, token):
-    """A request sent exactly as typed: no client tidies the path (`..`, `//`, `%2e`) on the way."""
+    """A request sent exactly as typed, no client tidying the path (`..`, `//`, `%2e`) on the way, and
+    any redirect followed with the same token: (status, body, path) of where it ends."""
     connection = http.client.HTTPConnection("127.0.0.1", hub.port, timeout=30)
     try:
         connection.request(method, path, headers={"Authorization": f"token {token}"})
         response = connection.getresponse()
-        return response.status, response.read().decode(errors="replace")
+        status, body, location = response.status, response.read().decode(errors="replace"), response.getheader("Location")
     finally:
         connection.close()
+    if status in (301, 302, 303, 307, 308) and location:
+        followed = requests.get(urljoin(f"{hub.url}{path}", location), headers={"Authorization": f"token {token}"}, timeout=30)
+        return followed.status_code, followed.text, urlsplit(followed.url).path
+    return status, body, path
 
 
 def test_a_student_cannot_reach_another_students_server_or_files(hub, students):
@@ -128,13 +135,15 @@ def test_a_student_cannot_reach_another_students_server_or_files(hub, students):
              f"/user/{A}/api/contents/%2e%2e/%2e%2e/%2e%2e/home/{B}/secret.txt",
              f"/user/{A}/api/contents/%2Fhome%2F{B}%2Fsecret.txt", f"/user/{B}/api/contents/secret.txt?token={a.token}"]
     answers = {path: raw_request(hub, "GET", path, a.token) for path in paths}
-    assert not [path for path, (_, body) in answers.items() if secret in body], answers
-    assert not [path for path, (status, _) in answers.items() if status == 200 and f"/user/{A}/" not in path], \
-        {path: status for path, (status, _) in answers.items()}
+    assert not [path for path, (_, body, _) in answers.items() if secret in body], answers
+    # nothing ends on B's server with an answer, nor anywhere but A's own server or the hub's pages
+    assert not [path for path, (status, _, end) in answers.items()
+                if status < 400 and not end.startswith((f"/user/{A}/", "/hub/"))], \
+        {path: (status, end) for path, (status, _, end) in answers.items()}
     for method, path in [("POST", f"/user/{B}/api/kernels"), ("DELETE", f"/user/{B}/api/contents/secret.txt"),
                          ("POST", f"/hub/api/users/{B}/tokens"), ("DELETE", f"/hub/api/users/{B}/server"),
                          ("GET", f"/hub/api/users/{B}")]:
-        status, body = raw_request(hub, method, path, a.token)
+        status, body, _ = raw_request(hub, method, path, a.token)
         assert status in (403, 404), (method, path, status, body[:200])
     assert b.api("GET", f"/user/{b.name}/api/kernels").json() == kernels_of_b
     assert b.api("GET", f"/user/{b.name}/api/contents/secret.txt").json()["content"] == secret
