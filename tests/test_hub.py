@@ -1,10 +1,15 @@
-"""A class on JupyterHub, for real on 127.0.0.1: class/jupyterhub_config.py with configurable-http-proxy,
+"""A class on JupyterHub (class/): the one-server configuration run for real, the Kubernetes one checked.
+
+The hub tests (marked `hub`) run class/jupyterhub_config.py on 127.0.0.1 with configurable-http-proxy,
 a password login in place of PAM, and the class's spawner (one Unix user per student, cgroup limits).
 Five students log in at once, each runs notebook 07 in quick mode through their own server, and none
-can reach another's server or files. tools/hub.py starts and stops it all.
+can reach another's server or files. tools/hub.py starts and stops it all. They need root (they make
+Unix users, removed afterwards), configurable-http-proxy and setfacl on PATH: skipped with the reason
+when these are missing, except in CI (CI=true), where that is a failure.
 
-Needs root (it makes Unix users, removed afterwards), configurable-http-proxy and setfacl on PATH:
-skipped with the reason when they are missing, except in CI (CI=true), where that is a failure.
+class/values.yaml (Zero to JupyterHub) is not run: no cluster here, and Helm is in no package registry
+this project may use, so there is no `helm template` either. Its tests check its structure against the
+chart's keys and that it agrees with class/Dockerfile and class/jupyterhub_config.py.
 """
 
 import http.client
@@ -13,6 +18,7 @@ import os
 import pwd
 import secrets
 import stat
+import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -22,13 +28,13 @@ from urllib.parse import urljoin, urlsplit
 import psutil
 import pytest
 import requests
+import yaml
+from traitlets.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 import hub as class_hub  # noqa: E402
 import student  # noqa: E402
-
-pytestmark = [pytest.mark.slow, pytest.mark.hub]
 
 STUDENTS = 5
 NOTEBOOK = "07_latent_space"
@@ -71,6 +77,8 @@ def students(hub):
         return list(pool.map(lambda s: s.start(), logged_in))
 
 
+@pytest.mark.slow
+@pytest.mark.hub
 def test_students_find_the_notebook_in_their_private_home(hub, students):
     for s in students:
         home = Path(pwd.getpwnam(s.name).pw_dir)
@@ -81,6 +89,8 @@ def test_students_find_the_notebook_in_their_private_home(hub, students):
         assert [item["name"] for item in listing["content"]] == [f"{NOTEBOOK}.ipynb"]
 
 
+@pytest.mark.slow
+@pytest.mark.hub
 def test_five_students_run_notebook_07_at_once_within_1_gb_and_the_hub_keeps_answering(hub, students):
     with ThreadPoolExecutor(STUDENTS) as pool:
         results = list(pool.map(lambda s: s.run_notebook(f"vae_lite/{NOTEBOOK}.ipynb"), students))
@@ -92,6 +102,8 @@ def test_five_students_run_notebook_07_at_once_within_1_gb_and_the_hub_keeps_ans
     assert len(seconds) > 20 and max(seconds) < 1.0, f"slowest answer {max(seconds):.2f} s of {len(seconds)}"
 
 
+@pytest.mark.slow
+@pytest.mark.hub
 def test_each_server_runs_in_its_own_cgroup_with_the_memory_limit(hub, students):
     for s in students:
         group = hub.cgroup(s.name)
@@ -116,6 +128,8 @@ def raw_request(hub, method, path, token):
     return status, body, path
 
 
+@pytest.mark.slow
+@pytest.mark.hub
 def test_a_student_cannot_reach_another_students_server_or_files(hub, students):
     a, b = students[0], students[1]
     secret = f"secret of {b.name}: {secrets.token_hex(8)}"
@@ -177,6 +191,8 @@ print(json.dumps(tried))
                      "signal B's server": "PermissionError", "ask B's server directly": "HTTP 403"}, tried
 
 
+@pytest.mark.slow
+@pytest.mark.hub
 def test_a_kernel_past_the_memory_limit_is_killed_and_its_server_goes_on(hub, students):
     last = students[-1]
     with last.kernel("greedy.ipynb") as kernel:
@@ -188,6 +204,8 @@ def test_a_kernel_past_the_memory_limit_is_killed_and_its_server_goes_on(hub, st
     assert students[0].api("GET", f"/user/{students[0].name}/api/status").ok
 
 
+@pytest.mark.slow
+@pytest.mark.hub
 def test_leaving_the_hub_on_an_error_stops_everything_and_removes_the_accounts(notebooks):
     requirements()
     acl_before = {folder: os.popen(f"getfacl --absolute-names {folder} 2>/dev/null").read() for folder in ("/root", "/")}
@@ -204,3 +222,101 @@ def test_leaving_the_hub_on_an_error_stops_everything_and_removes_the_accounts(n
     with pytest.raises(KeyError):
         pwd.getpwnam(one.name)
     assert {folder: os.popen(f"getfacl --absolute-names {folder} 2>/dev/null").read() for folder in acl_before} == acl_before
+
+
+# ----------------------------------------------------------------------------- the configuration files
+
+CLASS = ROOT / "class"
+
+
+def load_config():
+    """class/jupyterhub_config.py as JupyterHub loads it: (its Config, its module namespace)."""
+    config = Config()
+    namespace = {"get_config": lambda: config, "__file__": str(CLASS / "jupyterhub_config.py")}
+    exec(compile((CLASS / "jupyterhub_config.py").read_text(), "jupyterhub_config.py", "exec"), namespace)
+    return config, namespace
+
+
+def test_the_one_server_config_limits_each_student_and_hands_out_the_student_edition():
+    config, namespace = load_config()
+    assert config.JupyterHub.spawner_class is namespace["ClassSpawner"]
+    assert config.Spawner.mem_limit == "2G" and config.Spawner.cpu_limit == 1
+    assert config.Spawner.pre_spawn_hook is namespace["hand_out_notebooks"]
+    assert namespace["NOTEBOOKS"] == ROOT / "build" / "student"  # where `make student` writes
+
+
+def test_cgroup_limits_are_written_for_cgroup_v2_and_v1_and_none_without_cgroups(tmp_path):
+    limits = load_config()[1]["cgroup_limits"]
+    v2 = tmp_path / "v2"
+    v2.mkdir()
+    (v2 / "cgroup.controllers").write_text("cpu memory")
+    assert limits("ann", 2**31, 1.0, root=v2) == [
+        (v2 / "vae_lite_hub" / "ann", {"memory.max": 2**31, "memory.swap.max": 0, "cpu.max": "100000 100000"})]
+    v1 = tmp_path / "v1"
+    for file in ("memory/memory.limit_in_bytes", "memory/memory.memsw.limit_in_bytes", "cpu/cpu.cfs_quota_us"):
+        (v1 / file).parent.mkdir(parents=True, exist_ok=True)
+        (v1 / file).write_text("")
+    assert limits("ann", 2**31, 0.5, root=v1) == [
+        (v1 / "memory" / "vae_lite_hub" / "ann", {"memory.limit_in_bytes": 2**31, "memory.memsw.limit_in_bytes": 2**31}),
+        (v1 / "cpu" / "vae_lite_hub" / "ann", {"cpu.cfs_period_us": 100_000, "cpu.cfs_quota_us": 50_000})]
+    assert limits("ann", 2**31, 1.0, root=tmp_path / "none") == []
+
+
+def hand_out(command, source, home):
+    """Run a hand-out command (a Python one) as it runs at login, on `source`, into home/vae_lite."""
+    subprocess.run(command, check=True, cwd=home, env={**os.environ, "HOME": str(home)})
+    return {p.name: p.read_text() for p in (home / "vae_lite").iterdir()}
+
+
+@pytest.fixture
+def class_notebooks(tmp_path):
+    source, home = tmp_path / "student", tmp_path / "home"
+    source.mkdir(), home.mkdir()
+    (source / "04.ipynb").write_text("new 04")
+    (source / "05.ipynb").write_text("new 05")
+    (home / "vae_lite").mkdir()
+    (home / "vae_lite" / "04.ipynb").write_text("the student's work on 04")
+    return source, home
+
+
+def test_the_hand_out_at_login_copies_what_is_missing_and_keeps_the_students_work(class_notebooks):
+    source, home = class_notebooks
+    script = load_config()[1]["COPY_MISSING"]
+    assert hand_out([sys.executable, "-c", script, str(source), str(home / "vae_lite")], source, home) == {
+        "04.ipynb": "the student's work on 04", "05.ipynb": "new 05"}
+
+
+# the keys of the Zero to JupyterHub chart (4.x, values.schema.yaml) that class/values.yaml may use
+CHART_KEYS = {"cull", "custom", "debug", "enabled", "fullnameOverride", "global", "httpRoute", "hub", "imagePullSecret",
+              "imagePullSecrets", "ingress", "nameOverride", "prePuller", "proxy", "rbac", "scheduling", "singleuser"}
+SINGLEUSER_KEYS = {"allowPrivilegeEscalation", "cloudMetadata", "cmd", "cpu", "defaultUrl", "events", "extraAnnotations",
+                   "extraContainers", "extraEnv", "extraFiles", "extraLabels", "extraNodeAffinity", "extraPodAffinity",
+                   "extraPodAntiAffinity", "extraPodConfig", "extraResource", "extraTolerations", "fsGid", "image",
+                   "initContainers", "lifecycleHooks", "memory", "networkPolicy", "networkTools", "nodeSelector",
+                   "podNameTemplate", "profileList", "serviceAccountName", "startTimeout", "storage", "uid"}
+
+
+def test_the_kubernetes_values_use_the_charts_keys_and_agree_with_the_one_server_config():
+    values = yaml.safe_load((CLASS / "values.yaml").read_text())
+    assert set(values) <= CHART_KEYS and set(values["singleuser"]) <= SINGLEUSER_KEYS
+    config, _ = load_config()
+    user = values["singleuser"]
+    assert user["memory"]["limit"] == config.Spawner.mem_limit and user["cpu"]["limit"] == config.Spawner.cpu_limit
+    assert user["defaultUrl"] == config.Spawner.default_url
+    assert user["extraEnv"] == config.Spawner.environment
+    assert user["memory"]["guarantee"] == "1G"  # a kernel's peak, benchmarks/README.md
+    assert values["hub"]["config"]["JupyterHub"]["authenticator_class"] not in ("dummy", "null")
+
+
+def test_the_image_installs_environment_yml_and_holds_the_student_edition_that_the_pod_hands_out(class_notebooks):
+    dockerfile = (CLASS / "Dockerfile").read_text()
+    assert "COPY --chown=${NB_UID}:${NB_GID} environment.yml /tmp/environment.yml" in dockerfile
+    assert "mamba env update --name base --file /tmp/environment.yml" in dockerfile
+    assert "python tools/student.py --out /tmp/student" in dockerfile
+    assert "COPY --from=student-edition --chown=${NB_UID}:${NB_GID} /tmp/student /opt/vae_lite/student" in dockerfile
+    assert "COPY . " not in dockerfile.split("FROM environment\n")[-1], "the final image must not hold the notebooks"
+    command = yaml.safe_load((CLASS / "values.yaml").read_text())["singleuser"]["lifecycleHooks"]["postStart"]["exec"]["command"]
+    assert '"/opt/vae_lite/student"' in command[-1]
+    source, home = class_notebooks
+    local = [*command[:-1], command[-1].replace('"/opt/vae_lite/student"', repr(str(source)))]
+    assert hand_out(local, source, home) == {"04.ipynb": "the student's work on 04", "05.ipynb": "new 05"}
