@@ -301,9 +301,18 @@ class Student:
                     break
                 ran += 1
             seconds = time.monotonic() - start
-            peak = kernel.execute("import resource\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
-        return {"seconds": seconds, "cells": len(cells), "ran": ran, "error": error,
-                "peak_gb": int(peak["stdout"]) * 1024 / 2**30}
+            # the kernel's own high-water mark (VmHWM; ru_maxrss would count its parent's size carried
+            # over by fork), and its CPU time with its children's
+            used = json.loads(kernel.execute(KERNEL_USAGE)["stdout"])
+        return {"seconds": seconds, "cells": len(cells), "ran": ran, "error": error, **used}
+
+
+KERNEL_USAGE = """
+import json, os, re
+hwm = int(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1))
+t = os.times()
+print(json.dumps({"peak_gb": hwm * 1024 / 2**30, "cpu_seconds": t.user + t.system + t.children_user + t.children_system}))
+"""
 
 
 class KernelDied(HubError):
