@@ -83,7 +83,7 @@ def main(argv=None):
     student.main([args.notebook, "--out", str(folder)])
     for path in folder.iterdir():
         path.chmod(0o644)
-    report = {"command": "python benchmarks/hub_load.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    report = {"command": " ".join(["python benchmarks/hub_load.py", *(argv if argv is not None else sys.argv[1:])]),
               "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
               "notebook": args.notebook, "mode": "quick (VAE_LITE_QUICK=1)",
               "machine": {"cores": os.cpu_count(), "memory_gb": psutil.virtual_memory().total / 2**30},
