@@ -44,18 +44,25 @@ CGROUPS = Path("/sys/fs/cgroup")
 
 def cgroup_limits(name, mem_limit, cpu_limit, root=CGROUPS, parent="vae_lite_hub"):
     """[(folder, {file: value})]: the cgroups that hold server `name` to mem_limit bytes and cpu_limit
-    cores, and the values to write there. cgroup v2 (one unified tree, as on systemd machines) or v1
-    (a memory and a cpu tree); [] when neither is there."""
+    cores (either may be None: no limit), and the values to write there. cgroup v2 (one unified
+    tree, as on systemd machines) or v1 (a memory and a cpu tree); [] when neither is there."""
     period = 100_000  # microseconds; the quota is cpu_limit periods' worth of CPU time per period
+    # a server weighs half what the hub does when the cores are short: the hub keeps answering
+    memory, cpu = {}, {}
     if (root / "cgroup.controllers").is_file():
-        return [(root / parent / name, {"memory.max": mem_limit, "memory.swap.max": 0,
-                                        "cpu.max": f"{int(cpu_limit * period)} {period}"})]
+        if mem_limit:
+            memory = {"memory.max": mem_limit, "memory.swap.max": 0}
+        if cpu_limit:
+            cpu = {"cpu.max": f"{int(cpu_limit * period)} {period}", "cpu.weight": 50}
+        return [(root / parent / name, {**memory, **cpu})]
     if (root / "memory" / "memory.limit_in_bytes").is_file() and (root / "cpu" / "cpu.cfs_quota_us").is_file():
-        memory = {"memory.limit_in_bytes": mem_limit}
-        if (root / "memory" / "memory.memsw.limit_in_bytes").is_file():
-            memory["memory.memsw.limit_in_bytes"] = mem_limit  # no swap beyond the limit either
-        return [(root / "memory" / parent / name, memory),
-                (root / "cpu" / parent / name, {"cpu.cfs_period_us": period, "cpu.cfs_quota_us": int(cpu_limit * period)})]
+        if mem_limit:
+            memory = {"memory.limit_in_bytes": mem_limit}
+            if (root / "memory" / "memory.memsw.limit_in_bytes").is_file():
+                memory["memory.memsw.limit_in_bytes"] = mem_limit  # no swap beyond the limit either
+        if cpu_limit:
+            cpu = {"cpu.cfs_period_us": period, "cpu.cfs_quota_us": int(cpu_limit * period), "cpu.shares": 512}
+        return [(root / tree / parent / name, values) for tree, values in (("memory", memory), ("cpu", cpu)) if values]
     return []
 
 
@@ -71,19 +78,23 @@ class ClassSpawner(LocalProcessSpawner):
         return cgroup_limits(self.user.name, self.mem_limit, self.cpu_limit, parent=self.cgroup_parent)
 
     async def start(self):
-        groups = self.cgroups() if self.mem_limit and self.cpu_limit else []
-        if not groups and self.require_limits:
+        groups = self.cgroups() if self.mem_limit or self.cpu_limit else []
+        try:
+            for folder, values in groups:
+                folder.parent.mkdir(exist_ok=True)
+                if (control := folder.parent / "cgroup.subtree_control").is_file():  # v2: let the servers'
+                    control.write_text("+memory +cpu")  # cgroups limit memory and cpu
+                folder.mkdir(exist_ok=True)
+                for file, value in values.items():
+                    (folder / file).write_text(str(value))
+        except OSError as e:
+            groups = []
+            self.log.error("cgroups for %s: %s", self.user.name, e)
+        if (self.mem_limit or self.cpu_limit) and not groups and self.require_limits:
             raise RuntimeError(
                 f"cannot enforce mem_limit and cpu_limit for {self.user.name}: no writable cgroup tree at {CGROUPS}. "
                 "Run the hub as root on the machine itself (or in a container given the host's cgroups), "
                 "or set c.ClassSpawner.require_limits = False to run without limits.")
-        for folder, values in groups:
-            folder.parent.mkdir(exist_ok=True)
-            if (control := folder.parent / "cgroup.subtree_control").is_file():  # v2: let the servers' cgroups
-                control.write_text("+memory +cpu")  # limit memory and cpu
-            folder.mkdir(exist_ok=True)
-            for file, value in values.items():
-                (folder / file).write_text(str(value))
         self._procs_files = [str(folder / "cgroup.procs") for folder, _ in groups]
         return await super().start()
 

@@ -251,14 +251,14 @@ def test_cgroup_limits_are_written_for_cgroup_v2_and_v1_and_none_without_cgroups
     v2.mkdir()
     (v2 / "cgroup.controllers").write_text("cpu memory")
     assert limits("ann", 2**31, 1.0, root=v2) == [
-        (v2 / "vae_lite_hub" / "ann", {"memory.max": 2**31, "memory.swap.max": 0, "cpu.max": "100000 100000"})]
+        (v2 / "vae_lite_hub" / "ann", {"memory.max": 2**31, "memory.swap.max": 0, "cpu.max": "100000 100000", "cpu.weight": 50})]
     v1 = tmp_path / "v1"
     for file in ("memory/memory.limit_in_bytes", "memory/memory.memsw.limit_in_bytes", "cpu/cpu.cfs_quota_us"):
         (v1 / file).parent.mkdir(parents=True, exist_ok=True)
         (v1 / file).write_text("")
     assert limits("ann", 2**31, 0.5, root=v1) == [
         (v1 / "memory" / "vae_lite_hub" / "ann", {"memory.limit_in_bytes": 2**31, "memory.memsw.limit_in_bytes": 2**31}),
-        (v1 / "cpu" / "vae_lite_hub" / "ann", {"cpu.cfs_period_us": 100_000, "cpu.cfs_quota_us": 50_000})]
+        (v1 / "cpu" / "vae_lite_hub" / "ann", {"cpu.cfs_period_us": 100_000, "cpu.cfs_quota_us": 50_000, "cpu.shares": 512})]
     assert limits("ann", 2**31, 1.0, root=tmp_path / "none") == []
 
 
