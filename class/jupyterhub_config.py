@@ -33,7 +33,7 @@ import sys
 from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner
-from traitlets import Bool, Unicode
+from traitlets import Bool, Float, Unicode
 
 c = get_config()  # noqa: F821 (JupyterHub defines it)
 
@@ -42,18 +42,19 @@ NOTEBOOKS = Path(os.environ.get("VAE_LITE_CLASS_NOTEBOOKS", CHECKOUT / "build" /
 CGROUPS = Path("/sys/fs/cgroup")
 
 
-def cgroup_limits(name, mem_limit, cpu_limit, root=CGROUPS, parent="vae_lite_hub"):
+def cgroup_limits(name, mem_limit, cpu_limit, weight=0.5, root=CGROUPS, parent="vae_lite_hub"):
     """[(folder, {file: value})]: the cgroups that hold server `name` to mem_limit bytes and cpu_limit
-    cores (either may be None: no limit), and the values to write there. cgroup v2 (one unified
-    tree, as on systemd machines) or v1 (a memory and a cpu tree); [] when neither is there."""
+    cores (either may be None: no limit), and the values to write there. When the cores are short,
+    the server gets `weight` times the CPU of a process of default priority, such as the hub.
+    cgroup v2 (one unified tree, as on systemd machines) or v1 (a memory and a cpu tree); [] when
+    neither is there."""
     period = 100_000  # microseconds; the quota is cpu_limit periods' worth of CPU time per period
-    # a server weighs half what the hub does when the cores are short: the hub keeps answering
     memory, cpu = {}, {}
     if (root / "cgroup.controllers").is_file():
         if mem_limit:
             memory = {"memory.max": mem_limit, "memory.swap.max": 0}
         if cpu_limit:
-            cpu = {"cpu.max": f"{int(cpu_limit * period)} {period}", "cpu.weight": 50}
+            cpu = {"cpu.max": f"{int(cpu_limit * period)} {period}", "cpu.weight": max(1, round(100 * weight))}
         return [(root / parent / name, {**memory, **cpu})]
     if (root / "memory" / "memory.limit_in_bytes").is_file() and (root / "cpu" / "cpu.cfs_quota_us").is_file():
         if mem_limit:
@@ -61,7 +62,7 @@ def cgroup_limits(name, mem_limit, cpu_limit, root=CGROUPS, parent="vae_lite_hub
             if (root / "memory" / "memory.memsw.limit_in_bytes").is_file():
                 memory["memory.memsw.limit_in_bytes"] = mem_limit  # no swap beyond the limit either
         if cpu_limit:
-            cpu = {"cpu.cfs_period_us": period, "cpu.cfs_quota_us": int(cpu_limit * period), "cpu.shares": 512}
+            cpu = {"cpu.cfs_period_us": period, "cpu.cfs_quota_us": int(cpu_limit * period), "cpu.shares": max(2, round(1024 * weight))}
         return [(root / tree / parent / name, values) for tree, values in (("memory", memory), ("cpu", cpu)) if values]
     return []
 
@@ -73,9 +74,10 @@ class ClassSpawner(LocalProcessSpawner):
 
     cgroup_parent = Unicode("vae_lite_hub", config=True, help="cgroup folder that holds the servers' cgroups")
     require_limits = Bool(True, config=True, help="refuse to start a server whose limits cannot be enforced")
+    cpu_weight = Float(0.5, config=True, help="a server's share of a busy CPU against the hub's: the hub keeps answering")
 
     def cgroups(self):
-        return cgroup_limits(self.user.name, self.mem_limit, self.cpu_limit, parent=self.cgroup_parent)
+        return cgroup_limits(self.user.name, self.mem_limit, self.cpu_limit, self.cpu_weight, parent=self.cgroup_parent)
 
     async def start(self):
         groups = self.cgroups() if self.mem_limit or self.cpu_limit else []

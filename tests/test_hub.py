@@ -256,9 +256,9 @@ def test_cgroup_limits_are_written_for_cgroup_v2_and_v1_and_none_without_cgroups
     for file in ("memory/memory.limit_in_bytes", "memory/memory.memsw.limit_in_bytes", "cpu/cpu.cfs_quota_us"):
         (v1 / file).parent.mkdir(parents=True, exist_ok=True)
         (v1 / file).write_text("")
-    assert limits("ann", 2**31, 0.5, root=v1) == [
+    assert limits("ann", 2**31, 0.5, weight=0.25, root=v1) == [
         (v1 / "memory" / "vae_lite_hub" / "ann", {"memory.limit_in_bytes": 2**31, "memory.memsw.limit_in_bytes": 2**31}),
-        (v1 / "cpu" / "vae_lite_hub" / "ann", {"cpu.cfs_period_us": 100_000, "cpu.cfs_quota_us": 50_000, "cpu.shares": 512})]
+        (v1 / "cpu" / "vae_lite_hub" / "ann", {"cpu.cfs_period_us": 100_000, "cpu.cfs_quota_us": 50_000, "cpu.shares": 256})]
     assert limits("ann", 2**31, 1.0, root=tmp_path / "none") == []
 
 

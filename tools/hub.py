@@ -73,6 +73,9 @@ class Hub:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.cgroup_parent = f"vae_lite_hub_test_{tag}"
+        # the hub runs at this process's priority (niced, on a shared machine): its students weigh half
+        # of that, as they weigh half a default-priority hub in class (CFS weights: x1.25 per nice step)
+        self.cpu_weight = 0.5 / 1.25 ** os.nice(0)
         self.api_seconds = []  # (when, seconds) of each answer of the hub's API
         self.process, self.created, self._monitor, self.opened = None, [], None, []
         self._stop = threading.Event()
@@ -123,6 +126,7 @@ c.JupyterHub.services = [{{"name": "observer", "api_token": {self.admin_token!r}
 c.JupyterHub.load_roles = [{{"name": "observer", "scopes": ["list:users", "read:users", "read:servers"],
                              "services": ["observer"]}}]
 c.ClassSpawner.cgroup_parent = {self.cgroup_parent!r}
+c.ClassSpawner.cpu_weight = {self.cpu_weight!r}
 c.Spawner.mem_limit = {self.mem_limit!r}
 c.Spawner.cpu_limit = {float(self.cpu_limit)!r}
 c.Spawner.environment = {{**c.Spawner.environment, "VAE_LITE_QUICK": "1"}}
