@@ -288,7 +288,7 @@ class Student:
     def api(self, method, path, **kwargs):
         return requests.request(method, f"{self.hub.url}{path}", headers=self.headers, timeout=60, **kwargs)
 
-    def start(self, timeout=180):
+    def start(self, timeout=300):
         """Start this student's server through the hub's API and wait until it is ready."""
         r = self.api("POST", f"/hub/api/users/{self.name}/server")
         if r.status_code not in (201, 202, 400):  # 400: already running
@@ -298,7 +298,7 @@ class Student:
             server = self.api("GET", f"/hub/api/users/{self.name}").json().get("servers", {}).get("")
             if server and server.get("ready"):
                 return self
-            time.sleep(0.5)
+            time.sleep(1)  # each question costs the hub a little: 8 students asking twice a second cost it a core
         raise HubError(f"{self.name}'s server was not ready after {timeout} s; the hub's log ends:\n{self.hub.log_tail()}")
 
     def kernel(self, path):
