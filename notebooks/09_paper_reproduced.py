@@ -65,7 +65,7 @@ import torch
 import vae_lite
 import vae_lite.check
 from vae_lite import plots
-from vae_lite.models import PaperVAE
+from vae_lite import PaperVAE
 
 QUICK = vae_lite.setup_notebook()
 torch.set_num_threads(1)  # the paper's networks are small: a second thread gains little, and waits on a busy machine
@@ -376,25 +376,69 @@ for name, run in runs.items():
 print(f"in all: {sum(run['cpu_seconds'] for run in runs.values()) / 3600:.1f} CPU hours")
 
 # %% [markdown]
-# Before drawing them, rerun the start of one curve live, with the same seeds and step size, on one thread
-# as the benchmark ran (so the arithmetic is the same to the last bit). It must land on the stored curve;
-# if it does not, the stored results were made by different code than the notebook's, and they should not
-# be believed.
+# Before drawing them, rerun the start of one curve live, with the same seed and step size. Can a rerun
+# land exactly on the stored curve? Not on every computer. PyTorch picks its vectorised CPU kernels by
+# processor (AVX-512, AVX2 or plain C++); they round the last bits of float32 sums differently, and
+# training amplifies such differences from step to step. `benchmarks/rerun_spread.py` measured by how much:
+# it trained the start of the Frey Face run, N_z = 2, under each kernel choice of its CPU and with ten seeds.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+spread = json.loads((RESULTS / "rerun_spread.json").read_text())["frey-2"]
+stored_run = runs["frey-2"]
+stored = {key: dict(zip(stored_run["epochs"], stored_run[key])) for key in ("train_elbo", "test_elbo")}
+
+
+def distance(curve, epoch):
+    """Largest difference from the stored curve at `epoch`, of the training and the test bound (nats)."""
+    return max(abs(curve[key][epoch - 1] - stored[key][epoch]) for key in stored)
+
+
+same_seed = [c for c in spread["curves"] if c["seed"] == stored_run["seed"]]
+other_seeds = [c for c in spread["curves"] if c["seed"] != stored_run["seed"]]
+assert same_seed and other_seeds, "rerun_spread.json should hold the stored seed and others"
+print(f"{spread['command']}: {len(spread['curves'])} runs, kernels {', '.join(spread['kernels'])}, "
+      f"seeds {spread['seeds'][0]}-{spread['seeds'][-1]}")
+for epoch in range(1, 5):
+    print(f"epoch {epoch}: the stored seed under {len(same_seed)} kernel choices lands within "
+          f"{max(distance(c, epoch) for c in same_seed):6.2f} nats of the stored curve; "
+          f"other seeds {min(distance(c, epoch) for c in other_seeds):6.2f} nats or more")
+START_EPOCHS = 2  # where every kernel choice still lands within a fraction of a nat
+TOLERANCE = max(0.5, 4 * max(distance(c, e) for c in same_seed for e in range(1, START_EPOCHS + 1)))
+print(f"tolerance for a rerun's first {START_EPOCHS} epochs: {TOLERANCE:.2f} nats")
+for mistake, c in spread["mistakes"].items():  # the stored seed, the recipe changed in one place
+    print(f"the stored seed with {mistake}: {distance(c, 1):.1f} nats off at epoch 1")
+    assert distance(c, 1) > 4 * TOLERANCE, f"the check must catch a rerun with {mistake}"
+assert TOLERANCE < min(distance(c, 1) for c in other_seeds) / 10, "the tolerance must tell seeds apart"
+
+# %% [markdown]
+# The first two epochs agree across kernel choices to a fraction of a nat; another seed starts tens of nats
+# away. From the third epoch on, rounding takes over: the stored seed under another kernel choice lands as
+# far from the stored curve as another seed does. So the rerun below is checked twice. Its first two epochs
+# must land within the tolerance above: a check that the stored curve was made by this code with this seed
+# and recipe (the two mistaken recipes above miss by far more). And the mean of its second half must lie at
+# the level the measured runs reached (within 4 standard deviations of their mean), not on the stored curve.
 
 # %%
 RERUN_EPOCHS = 10 if QUICK else 40
-stored_run = runs["frey-2"]
 torch.manual_seed(stored_run["seed"])  # the benchmark's initial weights
 rerun = train_like_the_paper(PaperVAE(frey.image_shape, latent_dim=2, hidden=200, likelihood="gaussian"),
                              frey, RERUN_EPOCHS, stored_run["step_size"], seed=stored_run["seed"])
-pairs = [(rerun[e - 1], stored_run["test_elbo"][i], stored_run["train_elbo"][i])
-         for i, e in enumerate(stored_run["epochs"]) if e <= RERUN_EPOCHS]
-assert pairs, "the stored curve has no points inside the rerun"
-worst = max(max(abs(r["test_elbo"] - test), abs(r["train_elbo"] - train)) for r, test, train in pairs)
-print(f"rerun of frey-2, {RERUN_EPOCHS} epochs: largest difference from the stored curve {worst:.3f} nats "
-      f"(at {len(pairs)} points)")
-assert worst < 0.5, "the live rerun should reproduce the start of the stored curve"
-live = {"frey-2": ([r["epoch"] * len(frey.train) for r in rerun], [r["test_elbo"] for r in rerun])}
+curve = {key: [r[key] for r in rerun] for key in stored}
+start = max(distance(curve, epoch) for epoch in range(1, START_EPOCHS + 1))
+tail = slice(RERUN_EPOCHS // 2, RERUN_EPOCHS)  # the second half of the rerun
+level = lambda c: sum(c["test_elbo"][tail]) / len(c["test_elbo"][tail])  # noqa: E731
+levels = torch.tensor([level(c) for c in spread["curves"]])
+low, high = levels.mean() - 4 * levels.std(), levels.mean() + 4 * levels.std()
+print(f"rerun of frey-2: epochs 1-{START_EPOCHS} within {start:.2f} nats of the stored curve "
+      f"(tolerance {TOLERANCE:.2f}); largest difference in {RERUN_EPOCHS} epochs "
+      f"{max(distance(curve, e) for e in range(1, RERUN_EPOCHS + 1) if e in stored['test_elbo']):.1f} nats")
+print(f"mean test bound over epochs {tail.start + 1}-{tail.stop}: rerun {level(curve):.1f}, "
+      f"the {len(levels)} measured runs {levels.min():.1f} to {levels.max():.1f} "
+      f"(accepted: {low:.1f} to {high:.1f}, their mean ± 4 sd)")
+assert start < TOLERANCE, "the rerun's first epochs should land on the stored curve: was it made by other code?"
+assert low < level(curve) < high, "the rerun should reach the level the measured runs reached"
+live = {"frey-2": ([r["epoch"] * len(frey.train) for r in rerun], curve["test_elbo"])}
 
 # %% [markdown]
 # **Predict, then run.** In the Frey Face panel with N_z = 20, where will the wake-sleep curve lie,

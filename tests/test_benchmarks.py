@@ -137,6 +137,25 @@ def test_paper_curves_quick_writes_a_curve_and_resumes_without_redoing_it(tmp_pa
     assert json.loads(out.read_text())["frey-2"]["test_elbo"] == run["test_elbo"]
 
 
+def test_rerun_spread_runs_every_kernel_choice_and_the_mistakes(tmp_path):
+    """Notebook 09's tolerance for its live rerun comes from these curves: the stored seed under each
+    kernel choice this CPU has, other seeds, and the recipe's two mistakes."""
+    out = tmp_path / "spread.json"
+    run_script("rerun_spread.py", "--epochs", 2, "--seeds", 0, 1, "--out", out)
+    spread = json.loads(out.read_text())["frey-2"]
+    import torch
+
+    assert torch.backends.cpu.get_cpu_capability().lower() in spread["kernels"], "the machine's own kernel"
+    assert sorted((c["kernel"], c["seed"]) for c in spread["curves"]) == sorted(
+        (k, s) for k in spread["kernels"] for s in (0, 1)), "each kernel ran under its own name, every seed"
+    first = lambda c: c["test_elbo"][0]  # noqa: E731
+    seed0 = [first(c) for c in spread["curves"] if c["seed"] == 0]
+    seed1 = [first(c) for c in spread["curves"] if c["seed"] == 1]
+    assert max(seed0) - min(seed0) < 1 < abs(seed0[0] - seed1[0]), "kernels agree at epoch 1, seeds do not"
+    assert set(spread["mistakes"]) == {"step size doubled", "no weight decay (no prior on the weights)"}
+    assert all(abs(first(c) - seed0[0]) > 1 for c in spread["mistakes"].values()), "each mistake moves epoch 1"
+
+
 # ------------------------------------------------------------------------ notebook 10
 
 

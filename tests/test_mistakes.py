@@ -64,7 +64,7 @@ MISTAKES = {
         """),
     "N(0, I) as the posterior": Mistake(
         "the posterior p(z|x) taken to be N(0, I), the prior", "write-up 2",
-        "vae_lite.models.LinearGaussian.posterior", """
+        "vae_lite.variants.LinearGaussian.posterior", """
         def posterior(self, x):
             m = torch.zeros(x.shape[:-1], dtype=x.dtype)
             return m.unsqueeze(-1), torch.zeros_like(m).unsqueeze(-1)
@@ -78,7 +78,7 @@ MISTAKES = {
         """),
     "log x for log p(x)": Mistake(
         "log x on the left of the bound instead of log p(x)", "write-up 4",
-        "vae_lite.models.LinearGaussian.log_evidence", """
+        "vae_lite.variants.LinearGaussian.log_evidence", """
         def log_evidence(self, x):
             return torch.log(x).sum(-1)
         """),

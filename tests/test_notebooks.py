@@ -339,3 +339,30 @@ def test_readme_badges_are_the_ones_the_tool_writes_from_pyproject():
     text = colab.README.read_text()
     assert colab.readme_with_badges(text, colab.repository()) == text, "run `python tools/colab.py`"
     assert colab.readme_with_badges(text, "https://github.com/other/place") != text  # the check can fail
+
+
+# ------------------------------------------------------------------ every CPU, not only this one
+
+def other_cpu_kernel():
+    """A vectorised-kernel choice other than this CPU's own (torch rounds differently under each)."""
+    import torch
+
+    return "default" if torch.backends.cpu.get_cpu_capability().lower() != "default" else "avx2"
+
+
+@pytest.mark.slow
+def test_every_notebook_passes_nbval_under_another_cpu_kernel(tmp_path):
+    """A checked output or an assert that holds on one kind of CPU only would fail in a classroom.
+
+    PyTorch picks its vectorised kernels by CPU (AVX-512, AVX2, plain C++: ATEN_CPU_CAPABILITY), and
+    they round differently. `make test` runs nbval with this CPU's own kernels; this runs it again
+    under another choice, so a CPU-dependent output fails here.
+    """
+    kernel = other_cpu_kernel()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAE_LITE_")}
+    env.update(VAE_LITE_QUICK="1", VAE_LITE_DEVICE="cpu", ATEN_CPU_CAPABILITY=kernel)
+    done = subprocess.run([sys.executable, "-m", "pytest", str(NOTEBOOKS), "--nbval-lax", "-q", "-p", "no:cacheprovider",
+                           "--nbval-sanitize-with", str(ROOT / "tests" / "nbval_sanitize.cfg"),
+                           f"--basetemp={tmp_path / 'nbval'}"],
+                          cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, f"nbval under ATEN_CPU_CAPABILITY={kernel}:\n{done.stdout[-6000:]}"

@@ -1,31 +1,74 @@
-"""Refresh the timings table in TEACHING.md from benchmarks/results/notebooks.json.
+"""Refresh the timings table in TEACHING.md: class time from the notebooks, compute time measured.
 
-    python benchmarks/notebooks.py --out benchmarks/results/notebooks.json   # measure (long)
+    python benchmarks/notebooks.py --out benchmarks/results/notebooks.json   # measure compute (long)
     python tools/teaching.py                                                 # then rewrite the table
+    python tools/teaching.py --show                                          # class time, itemised
+
+Class time is estimated from each notebook's text twin, cell by cell (CLASS_PACE):
+
+    minutes = prose words / 80  +  code lines / 8  +  2 per "Predict, then run"
+              + each exercise's stated minutes  +  compute seconds / 60
+
+that is, prose read aloud and explained at 80 words a minute, code shown, run and discussed at
+8 lines a minute (solution cells are collapsed and not counted), two minutes to ask the room
+before a prediction cell, exercises at the minutes they state ("**Exercise 2 (10 min).**").
+Everything after a heading "## Optional" is outside the core path and is counted apart.
 
 The table sits between the markers <!-- timings --> and <!-- /timings -->; nothing else in
 TEACHING.md is touched. tests/test_install.py checks that the table is the one this writes.
 """
 
+import argparse
 import json
+import re
 import sys
 from pathlib import Path
+
+import jupytext
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = ROOT / "TEACHING.md"
 RESULTS = ROOT / "benchmarks" / "results" / "notebooks.json"
 START, END = "<!-- timings -->", "<!-- /timings -->"
+NOTEBOOKS = ROOT / "notebooks"
+CLASS_PACE = dict(words_per_minute=80, code_lines_per_minute=8, minutes_per_prediction=2)
+CORE_MINUTES = 60  # a notebook's core path fits one class
+OPTIONAL = re.compile(r"^## Optional", re.MULTILINE)
+EXERCISE = re.compile(r"\*\*Exercise[^*]*?\((\d+) min\)")
+
+
+def class_minutes(twin, compute_seconds=0.0):
+    """Estimated class minutes of the notebook whose text twin is `twin`: {"core": ..., "optional": ...,
+    and the core path's parts}. Exercises without stated minutes count 0 (a test requires minutes)."""
+    parts = {path: dict(prose=0.0, code=0.0, predictions=0.0, exercises=0.0) for path in ("core", "optional")}
+    path = "core"
+    for cell in jupytext.read(twin).cells:
+        tags = cell.metadata.get("tags", [])
+        if {"badges", "bootstrap", "solution"} & set(tags):
+            continue
+        if cell.cell_type == "markdown":
+            if OPTIONAL.search(cell.source):
+                path = "optional"
+            parts[path]["prose"] += len(cell.source.split()) / CLASS_PACE["words_per_minute"]
+            parts[path]["predictions"] += cell.source.count("Predict, then run") * CLASS_PACE["minutes_per_prediction"]
+            parts[path]["exercises"] += sum(int(m) for m in EXERCISE.findall(cell.source))
+        elif cell.cell_type == "code":
+            lines = [line for line in cell.source.splitlines() if line.strip()]
+            parts[path]["code"] += len(lines) / CLASS_PACE["code_lines_per_minute"]
+    core = dict(parts["core"], compute=compute_seconds / 60)
+    return {"core": sum(core.values()), "optional": sum(parts["optional"].values()), **core}
 
 
 def table(results):
-    """Markdown rows: each notebook's class-mode seconds and peak memory, as measured."""
-    rows = ["| notebook | class mode, s (2 cores) | peak memory, GB |", "|---|--:|--:|"]
-    for name, modes in sorted(results["notebooks"].items()):
-        run = modes.get("class") or {}
-        if run.get("ok"):
-            rows.append(f"| {name.removesuffix('.ipynb')} | {run['seconds']:.0f} | {run['peak_memory_gb']:.2f} |")
-        else:
-            rows.append(f"| {name.removesuffix('.ipynb')} | not measured | |")
+    """Markdown rows: each notebook's estimated class minutes, and its measured compute and memory."""
+    rows = ["| notebook | class time, min (core path) | optional part, min | computer's share, s (2 cores) "
+            "| peak memory, GB |", "|---|--:|--:|--:|--:|"]
+    for twin in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py")):
+        run = results["notebooks"].get(twin.with_suffix(".ipynb").name, {}).get("class") or {}
+        minutes = class_minutes(twin, run.get("seconds", 0.0) if run.get("ok") else 0.0)
+        optional = f"{minutes['optional']:.0f}" if minutes["optional"] else "none"
+        measured = f"{run['seconds']:.0f} | {run['peak_memory_gb']:.2f}" if run.get("ok") else "not measured |"
+        rows.append(f"| {twin.stem} | {minutes['core']:.0f} | {optional} | {measured} |")
     when = results.get("when", "")
     rows.append("")
     rows.append(f"Measured by `{results.get('command', 'benchmarks/notebooks.py')}`" + (f" on {when}." if when else "."))
@@ -42,8 +85,17 @@ def refreshed(text, results):
     return f"{head}{START}\n{table(results)}\n{END}{tail}"
 
 
-def main():
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--show", action="store_true", help="print each notebook's class time, itemised")
+    args = parser.parse_args(argv)
     results = json.loads(RESULTS.read_text())
+    if args.show:
+        for twin in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py")):
+            run = results["notebooks"].get(twin.with_suffix(".ipynb").name, {}).get("class") or {}
+            minutes = class_minutes(twin, run.get("seconds", 0.0) if run.get("ok") else 0.0)
+            print(f"{twin.stem:28s} " + "  ".join(f"{k} {v:5.1f}" for k, v in minutes.items()))
+        return
     text = GUIDE.read_text()
     new = refreshed(text, results)
     if new != text:

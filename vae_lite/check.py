@@ -482,7 +482,7 @@ def style_transfer(fn):
     Expected: decode(mu, target) with (mu, logvar) = encode(x, source): the style is the code of
     x read with its own label; the decoder is then given the other label.
     """
-    from .models import ConditionalVAE
+    from .variants import ConditionalVAE
 
     torch.manual_seed(11)
     model = ConditionalVAE((1, 6, 6), num_classes=4, latent_dim=3, hidden=16).eval()

@@ -34,7 +34,8 @@ import torch
 
 from .checkpoint import load, save
 from .data import _cache_dir, load_dataset
-from .models import VAE, Autoencoder, ConditionalVAE
+from .models import VAE, Autoencoder
+from .variants import ConditionalVAE
 from .train import fit
 
 CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "mnist_vae.pt"
