@@ -480,3 +480,19 @@ def test_fit_refuses_labels_beyond_the_models_classes():
     model = TinyConditionalVAE((1, 8, 8), num_classes=5)
     with pytest.raises(ValueError, match=r"train_labels must lie in 0..4 \(num_classes=5\), got labels from 0 to 9"):
         fit(model, labelled_images(), epochs=1, batch_size=16, progress=False)
+
+
+@pytest.mark.slow
+def test_in_jupyter_the_progress_bar_is_replaced_by_a_summary_line():
+    """A notebook stores what training did, not a widget that reads 0 % on GitHub."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    code = ("import vae_lite\n"
+            "data = vae_lite.ImageData.from_arrays(__import__('torch').rand(32, 4, 4), __import__('torch').rand(8, 4, 4))\n"
+            "vae_lite.fit(vae_lite.VAE(data.image_shape, latent_dim=2, hidden=8), data, epochs=2, batch_size=16);")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    NotebookClient(nb, kernel_name="python3", timeout=120).execute()
+    (output,) = nb.cells[0].outputs
+    assert output.output_type == "display_data" and set(output.data) == {"text/plain"}, output
+    assert output.data["text/plain"].startswith("trained 2 of 2 epochs (4 steps) on cpu in ")

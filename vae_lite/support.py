@@ -109,11 +109,19 @@ class Session:
     def __init__(self, model, history, epochs, steps, progress):
         self.model, self.history, self.epochs, self.steps = model, history, epochs, steps
         self.epoch, self.step_done = 1, 0
-        self.bar = None
+        self.bar = self.shown = None
+        self.started = self.began = time.perf_counter()
         if progress:
             from tqdm.auto import tqdm
+            from tqdm.notebook import tqdm as notebook_bar
 
-            self.bar = tqdm(total=epochs * steps, unit="step", leave=True)
+            if issubclass(tqdm, notebook_bar):  # in Jupyter: a bar that a line of text replaces when training ends,
+                from IPython.display import display  # so that a notebook stores the outcome, not a bar at 0 %
+
+                self.bar = notebook_bar(total=epochs * steps, unit="step", display=False)
+                self.shown = display(self.bar.container, display_id=True)
+            else:
+                self.bar = tqdm(total=epochs * steps, unit="step", leave=True)
 
     def __enter__(self):
         return self
@@ -137,6 +145,13 @@ class Session:
     def __exit__(self, kind, error, traceback):
         if self.bar is not None:
             self.bar.close()
+        if self.shown is not None:
+            last = self.history.last
+            terms = ", ".join(f"{k.removeprefix('test_')} {v:.1f}" for k, v in last.items() if k.startswith("test_"))
+            self.shown.update({"text/plain": f"trained {len(self.history)} of {self.epochs} epochs "
+                                             f"({len(self.history.step_losses)} steps) on {self.history.device} in "
+                                             f"{time.perf_counter() - self.began:.0f} s" + (f"; test: {terms}" if terms else "")},
+                              raw=True)
         self.model.eval()
         where = f"epoch {self.epoch}, step {self.step_done + 1}/{self.steps}"
         if isinstance(error, TrainingError):
