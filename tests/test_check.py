@@ -172,6 +172,12 @@ def test_fitted_gaussian_samples_accepts_the_fit_and_torchs_normal(capsys):
     (lambda c, n: c.mean(0) + c.std() * torch.randn(n, c.shape[1]), "same spread"),
     (lambda c, n: torch.randn(n, c.shape[1]), "the mean of each column"),
     (lambda c, n: right_fitted(c, n).T, "expected (20000, 4)"),
+    # right mean and spread, and still wrong: real codes given back, or noise of the wrong shape
+    (lambda c, n: c[torch.randint(len(c), (n,))], "values of the codes"),
+    (lambda c, n: torch.stack([c[torch.randint(len(c), (n,)), j] for j in range(c.shape[1])], dim=1), "each column shuffled"),
+    (lambda c, n: c.mean(0) + c.std(0) * (torch.rand(n, c.shape[1]) - 0.5) * 12**0.5, "like a uniform"),
+    (lambda c, n: c.mean(0) + c.std(0) * torch.randn(n, 1), "one noise draw shared"),
+    (lambda c, n: c.mean(0) + c.std(0) * (torch.empty(n, c.shape[1]).exponential_() - 1), "skewed like the codes"),
 ])
 def test_fitted_gaussian_samples_names_each_known_mistake(capsys, wrong, hint):
     assert check.fitted_gaussian_samples(wrong) is False

@@ -134,17 +134,29 @@ def bernoulli_nll(fn):
 
 def fitted_gaussian_samples(fn, n=20_000):
     """fn(codes (N, d), n) -> (n, d) samples of the diagonal Gaussian fitted to the codes: each
-    dimension's mean and standard deviation over the rows."""
+    dimension's mean and standard deviation over the rows, then n *new* points
+    mean + std * eps, eps ~ N(0, I).
+
+    The codes here are skewed (exponential, not Gaussian), so that answers which give back the
+    codes' own values (rows resampled, columns shuffled) or noise of the wrong shape (uniform)
+    fail on more than the mean and spread.
+    """
     generator = torch.Generator().manual_seed(2)
     mean, std = torch.tensor([3.0, -1.0, 0.0, 8.0]), torch.tensor([2.0, 0.5, 1.0, 4.0])
-    codes = mean + std * torch.randn(5000, 4, generator=generator)
-    target_mean, target_std = codes.mean(dim=0), codes.std(dim=0)
+    skewed = torch.empty(5000, 4).exponential_(generator=generator) - 1  # mean 0, std 1, skewness 2
+    codes = mean + std * skewed
+    target_mean, target_std = codes.double().mean(dim=0), codes.double().std(dim=0)
 
     def judge(name, samples, codes_, n_):
         if not isinstance(samples, torch.Tensor) or tuple(samples.shape) != (n_, codes_.shape[1]):
             shape = tuple(samples.shape) if isinstance(samples, torch.Tensor) else type(samples).__name__
             return [("shape", False, f"expected ({n_}, {codes_.shape[1]}): n samples of a code, got {shape}")]
-        got_mean, got_std = samples.detach().double().mean(dim=0), samples.detach().double().std(dim=0)
+        samples = samples.detach().double()
+        got_mean, got_std = samples.mean(dim=0), samples.std(dim=0)
+        standardised = (samples - got_mean) / got_std
+        skewness, kurtosis = standardised.pow(3).mean(dim=0), standardised.pow(4).mean(dim=0)
+        reused = torch.stack([torch.isin(samples[:, j], codes_[:, j].double()) for j in range(codes_.shape[1])])
+        correlation = torch.corrcoef(samples.T) - torch.eye(codes_.shape[1], dtype=torch.float64)
         near = lambda value, ref, rel: bool(torch.all((value / ref - 1).abs() < rel))
         hint = ""
         if near(got_std, target_std**2, 0.05):
@@ -153,15 +165,31 @@ def fitted_gaussian_samples(fn, n=20_000):
             hint = ": these look like samples of N(0, I) with a shifted mean; multiply by each dimension's std"
         elif torch.allclose(got_std, got_std.mean().expand(4), rtol=0.05):
             hint = ": every dimension has the same spread; take the std of each column (dim=0)"
-        # 5 standard errors: a right answer fails about once in a million runs
+        shape_hint = (": flat-topped like a uniform; torch.rand is uniform on [0, 1), torch.randn is N(0, 1)"
+                      if kurtosis.mean() < 2.5 else
+                      ": skewed like the codes themselves (theirs is about 2); a Gaussian is symmetric"
+                      if skewness.abs().mean() > 0.5 else "")
+        # 5 standard errors (of a mean, a std, a skewness sqrt(6/n), a kurtosis sqrt(24/n), a
+        # correlation 1/sqrt(n)): a right answer fails about once in a million runs
         return [
             ("shape", True, ""),
+            ("new points, not the codes' own values", reused.double().mean().item() < 0.01,
+             f"{reused.double().mean().item():.0%} of your values are values of the codes (rows drawn from the codes, "
+             "or each column shuffled): that gives back real codes, and the decoder has seen them all. Draw new "
+             "points: mean + std * eps with eps = torch.randn(n, d)"),
             ("each dimension's mean is the codes' mean",
-             bool(torch.all((got_mean - target_mean.double()).abs() < 5 * target_std.double() / math.sqrt(n_))),
+             bool(torch.all((got_mean - target_mean).abs() < 5 * target_std / math.sqrt(n_))),
              f"expected {_fmt(target_mean)}, got {_fmt(got_mean)}: the mean of each column of codes (dim=0)"),
             ("each dimension's spread is the codes' standard deviation",
-             bool(torch.all((got_std / target_std.double() - 1).abs() < 5 / math.sqrt(2 * n_))),
+             bool(torch.all((got_std / target_std - 1).abs() < 5 / math.sqrt(2 * n_))),
              f"expected {_fmt(target_std)}, got {_fmt(got_std)}{hint}"),
+            ("each dimension is Gaussian (skewness 0, kurtosis 3)",
+             bool(torch.all(skewness.abs() < 5 * math.sqrt(6 / n_)) and torch.all((kurtosis - 3).abs() < 5 * math.sqrt(24 / n_))),
+             f"skewness {_fmt(skewness)}, kurtosis {_fmt(kurtosis)}{shape_hint}"),
+            ("the dimensions are independent (a diagonal covariance)",
+             bool(correlation.abs().max() < 5 / math.sqrt(n_)),
+             f"correlations between dimensions up to {correlation.abs().max().item():.2f}: one noise draw shared by "
+             "every dimension? Draw eps of shape (n, d), torch.randn(n, d)"),
         ]
 
     return _run("fitted_gaussian_samples", fn, {"samples": (codes, n)}, judge, seed=0)
