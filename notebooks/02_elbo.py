@@ -135,9 +135,9 @@ for k in ks:
 log_px_reference = estimates["q(z|x)"][ks[-1]].item()  # all the samples of q in one estimate
 
 # %%
-bands = {f"sampling the {'encoder’s ' if name == 'q(z|x)' else ''}{name}": (
-    [e.median() for e in by_k.values()], [e.quantile(0.1) if len(e) > 1 else e for e in by_k.values()],
-    [e.quantile(0.9) if len(e) > 1 else e for e in by_k.values()]) for name, by_k in estimates.items()}
+bands = {f"sampling {'the encoder’s' if name == 'q(z|x)' else 'the'} {name}": (  # median, 10 % and 90 % at each k
+    [e.median() for e in by_k.values()], [e.quantile(0.1) for e in by_k.values()], [e.quantile(0.9) for e in by_k.values()])
+    for name, by_k in estimates.items()}
 plots.plot_log_evidence_estimates(ks, bands);
 
 # %% [markdown]
