@@ -231,6 +231,7 @@ assert abs(ours - by_sympy) < 1e-9, f"vae_lite.kl_standard_normal gives {ours:.4
 # log q(z) − log p(z), an unbiased estimate. How noisy is it for the 50-dimensional q above?
 
 # %%
+torch.manual_seed(2)
 z = q_d.sample((10_000,))  # 10,000 draws of z ~ q, each a one-sample estimate of the KL below
 one_sample = q_d.log_prob(z) - p_d.log_prob(z)
 print(f"closed form: {ours:.2f} nats, exactly; one-sample estimates: mean {one_sample.mean():.2f}, "
