@@ -115,17 +115,20 @@ proposals = {"prior": prior, "q(z|x)": torch.distributions.Normal(mu_x, (0.5 * l
 
 
 @torch.inference_mode()
-def log_weights(r, n):
+def importance_log_weights(r, n):
     """log p(x|z) + log p(z) - log r(z) for n samples z ~ r, 2,000 at a time (kernel memory)."""
-    z = [r.sample((2_000,)) for _ in range(n // 2_000)]  # each (2000, 1, latent_dim)
-    return torch.cat([vae.log_likelihood(x_image, zi)[:, 0] + (prior.log_prob(zi) - r.log_prob(zi)).sum(-1)[:, 0] for zi in z])
+    chunks = []
+    for _ in range(n // 2_000):
+        z = r.sample((2_000,))  # (2000, 1, latent_dim)
+        chunks.append(vae.log_likelihood(x_image, z)[:, 0] + (prior.log_prob(z) - r.log_prob(z)).sum(-1)[:, 0])
+    return torch.cat(chunks)
 
 # %%
 torch.manual_seed(0)
 ks = [10**i for i in range(int(math.log10(n_samples)) + 1)]
 estimates = {name: {} for name in proposals}  # k -> n_samples // k independent estimates, each from its own k samples
 for name, r in proposals.items():
-    log_w = log_weights(r, n_samples)
+    log_w = importance_log_weights(r, n_samples)
     for k in ks:
         estimates[name][k] = torch.logsumexp(log_w.view(-1, k), dim=1) - math.log(k)
 print(f"{'k':>7} {'sampling the prior: median (10% .. 90%)':>40} {'sampling q(z|x): median (10% .. 90%)':>38}")
@@ -138,7 +141,7 @@ log_px_reference = estimates["q(z|x)"][ks[-1]].item()  # all the samples of q in
 bands = {f"sampling {'the encoder’s' if name == 'q(z|x)' else 'the'} {name}": (  # median, 10 % and 90 % at each k
     [e.median() for e in by_k.values()], [e.quantile(0.1) for e in by_k.values()], [e.quantile(0.9) for e in by_k.values()])
     for name, by_k in estimates.items()}
-plots.plot_log_evidence_estimates(ks, bands);
+plots.plot_log_evidence_estimates(ks, bands, title="median and 10–90 % of the repeated estimates");
 
 # %% [markdown]
 # *Figure: the estimates of log p(x) (y-axis, nats) against k (x-axis, log scale), median and 10–90 %
@@ -235,8 +238,9 @@ assert abs(mean_torch - post_mean) < 1e-9 and abs(math.exp(logvar_torch / 2) - p
 #
 # Lines 1–3 can fail: each sets the integrated evidence against the posterior derived without it.
 # Line 1, Bayes' rule, is the real test; lines 2 and 3 are line 1 averaged over q and stand or fall
-# with it. Line 4 holds *by construction*: log p(x, z) was built as log p(x|z) + log p(z) and an expectation is
-# linear, so its `True` shows only the bookkeeping (the write-up's version, with + KL, fails below).
+# with it. Line 4 holds *by construction*: log p(x, z) was built as log p(x|z) + log p(z) and an
+# expectation is linear, so its `True` shows only the bookkeeping (the write-up's version, with + KL,
+# fails below).
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -356,7 +360,7 @@ vae.requires_grad_(True)
 print(f"encoder, one forward pass:  ELBO {elbo_encoder:.1f} nats")
 print(f"q fitted to this image:     ELBO {window:.1f} nats after {adam_steps} Adam steps "
       f"(it first matched the encoder after {first_match} steps)")
-print(f"log p(x), encoder-based estimate: {log_px_reference:.1f} nats")
+print(f"log p(x), from {ks[-1]:,} samples of q(z|x) above: {log_px_reference:.1f} nats")
 assert elbo_encoder <= log_px_reference + 0.5, \
     "vae_lite.elbo gave an ELBO above log p(x): a lower bound cannot exceed what it bounds (is the KL added?)"
 assert window <= log_px_reference + 0.5, "a fitted q's ELBO cannot exceed log p(x) either"
@@ -375,7 +379,8 @@ assert window <= log_px_reference + 0.5, "a fitted q's ELBO cannot exceed log p(
 # > the data: the checker rejects "log x = ELBO + KL" (and the Optional section shows log x bounds nothing).
 #
 # > **Common mistake.** (2) `p(z|x) ~ N(0,I)`. N(0, I) is the **prior** p(z); the posterior depends on x
-# > and is narrower on average (the law of total variance: E_x[Var(z|x)] ≤ Var(z) = 1). With q = the prior the bound is not tight: see the gap in the row "prior N(0, 1)" above.
+# > and is narrower on average (the law of total variance: E_x[Var(z|x)] ≤ Var(z) = 1). With q = the
+# > prior the bound is not tight: see the gap in the row "prior N(0, 1)" above.
 #
 # > **Common mistake.** (1) The loss `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]`: the KL's sign is wrong;
 # > [06](06_loss_right_and_wrong.ipynb#1.-The-sign-of-the-KL) trains it and shows it fail.

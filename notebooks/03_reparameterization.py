@@ -182,11 +182,11 @@ for n in sample_counts:  # `repeats` estimates of d/dmu E[sin z], each the mean 
 
 # %% [markdown]
 # *Figure: variance of each estimator (y-axis, log scale) against the number of samples n (x-axis, log
-# scale): two parallel straight lines falling with the dashed 1/n reference, the score function's above
-# the pathwise one.*
+# scale): two straight lines, the score function's above the pathwise one, both parallel to a dashed
+# 1/n guide.*
 
 # %%
-plots.plot_estimator_variance(sample_counts, variances, title=f"d/dmu E[sin z] at mu = {mu0}, sigma = {sigma0}");
+plots.plot_estimator_variance(sample_counts, variances, title=f"∂/∂μ E[sin z] at μ = {mu0}, σ = {sigma0}");
 slopes = {name: (math.log(v[-1]) - math.log(v[0])) / (math.log(sample_counts[-1]) - math.log(sample_counts[0]))
           for name, v in variances.items()}
 ratio = sum(variances["score function"]) / sum(variances["pathwise"])
@@ -215,7 +215,8 @@ assert ratio > 1, "here the pathwise estimator should be the less noisy one"
 # %%
 f = lambda z: torch.sin(z).sum(dim=-1, keepdim=True)  # one value per sample of z, kept as (..., 1)
 columns = ("pathwise", "score", "score, b = mean f of others", "score, b = terms without z_1")
-print(f"{'d':>3} " + " ".join(f"{c:>{len(c) + 2}}" for c in columns))
+width = {c: max(len(c), 9) + 2 for c in columns}
+print(f"{'d':>3} " + " ".join(f"{c:>{width[c]}}" for c in columns))
 by_dimension = {}
 for d in (1, 5, 50):
     eps = torch.randn(repeats, 16, d, generator=generator, dtype=torch.float64)
@@ -226,7 +227,7 @@ for d in (1, 5, 50):
     score = {b: gradients.score_function_gradients(f, mu0, sigma0, eps, baseline=value)[0][..., 0].mean(dim=1)
              for b, value in baselines.items()}
     by_dimension[d] = dict(zip(columns, [pathwise.var().item()] + [s.var().item() for s in score.values()]))
-    print(f"{d:>3} " + " ".join(f"{by_dimension[d][c]:{len(c) + 2}.5f}" for c in columns))
+    print(f"{d:>3} " + " ".join(f"{by_dimension[d][c]:{width[c]}.5f}" for c in columns))
     for b, est in score.items():
         assert abs(est.mean().item() - exact) < 5 * est.std().item() / math.sqrt(repeats), \
             f"with the baseline '{b}' the score function should still average to the exact gradient"
@@ -246,7 +247,7 @@ assert at_50[columns[0]] < 2 * at_1[columns[0]], "for this separable f, the path
 # The mean of the others removes f's *mean*, not the *fluctuations* of Σ_{i≥2} sin zᵢ, and those grow
 # with d. Dropping those terms removes them: the score function is back at its d = 1 variance. Using
 # what f depends on in this way is Rao-Blackwellisation (Pyro's SVI tutorial, Part III). At d = 1 the
-# mean of the others has little to remove and adds noise of its own (the last factor printed).
+# mean of the others has little to remove: the last factor printed is close to 1.
 #
 # The pathwise variance stayed flat only because this f is a sum: ∂f/∂z₁ = cos z₁ whatever d. A
 # decoder is not a sum: every pixel depends on every zᵢ, and no term can be dropped. Next,

@@ -185,7 +185,7 @@ assert all(abs(ours - exact) < 1e-10 for exact, ours, _ in rows), \
     f"vae_lite.kl_standard_normal disagrees with sympy's integral" + (f": it has {seen[0]}" if seen else "")
 
 # %% [markdown]
-# ### And a fourth, by sampling: Monte Carlo with its standard error
+# ### By sampling: Monte Carlo with its standard error
 # KL = E_q[log q(z) − log p(z)], so the average of log q(z) − log p(z) over n samples z ~ q estimates
 # it, with standard error (standard deviation of the terms)/√n. The exact value should lie within a
 # few standard errors. (At μ = 0, σ = 1, q is p: every term is 0, and so are the estimate and its
@@ -236,12 +236,13 @@ z = q_d.sample((10_000,))  # 10,000 draws of z ~ q, each a one-sample estimate o
 one_sample = q_d.log_prob(z) - p_d.log_prob(z)
 print(f"closed form: {ours:.2f} nats, exactly; one-sample estimates: mean {one_sample.mean():.2f}, "
       f"standard deviation {one_sample.std():.2f} nats")
-assert abs(one_sample.mean() - ours) < 5 * one_sample.std() / 100, "the one-sample estimate should be unbiased"
+assert abs(one_sample.mean() - ours) < 5 * one_sample.std() / math.sqrt(len(one_sample)), "the one-sample estimate should be unbiased"
 
 # %% [markdown]
-# Every training step would carry that noise in its KL term; the closed form carries none. Kingma &
-# Welling (2013, eq. 10) call the estimator that uses it SGVB estimator B and note that it typically
-# has less variance than the fully sampled one (their eq. 9). The TensorFlow CVAE tutorial samples the KL.
+# Every training step would carry that noise in its KL term (for this q); the closed form carries
+# none. Kingma & Welling (2013, §2.3) call the ELBO estimator that uses it SGVB estimator B and say
+# that it "typically has less variance" than their fully sampled estimator A; §3 uses it for the
+# Gaussian VAE. The TensorFlow CVAE tutorial, by contrast, samples the KL.
 #
 # ### Two Gaussians, in code
 # `vae_lite.kl_normal` against sympy's general formula and torch:
@@ -270,7 +271,8 @@ display(widgets.KLExplorer())
 # %% [markdown]
 # ## Common mistakes
 #
-# > **Common mistake.** The write-up's `σ = E[(x-μ)²]`: that is the variance σ². Put σ where σ² belongs and the
+# > **Common mistake.** The write-up's line (3), `σ = E[(x-μ)²]` (the lines are numbered in
+# > [01](01_autoencoder.ipynb)): that is the variance σ². Put σ where σ² belongs and the
 # > KL is wrong, e.g. ½(μ² + σ − log σ − 1). The encoder outputs `logvar` = log σ², so
 # > σ² = `logvar.exp()` and log σ² = `logvar`. The cell compares both forms with Monte Carlo.
 
@@ -284,10 +286,10 @@ print(f"sigma = 2: right {right:.4f}, wrong {wrong:.4f}, Monte Carlo {mc:.4f}")
 assert abs(mc - right) < 0.02 and abs(mc - wrong) > 0.2
 
 # %% [markdown]
-# > **Common mistake.** The write-up's loss `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]` has the KL's sign wrong:
+# > **Common mistake.** The write-up's loss, line (1), `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]`, has the KL's sign wrong:
 # > [06](06_loss_right_and_wrong.ipynb#1.-The-sign-of-the-KL) trains it and shows it fail.
 #
-# > **Common mistake.** The write-up's `p(z|x) ~ N(0,I)`, which calls N(0, I) the posterior. In the VAE's loss the KL is taken against
+# > **Common mistake.** The write-up's line (2), `p(z|x) ~ N(0,I)`, which calls N(0, I) the posterior. In the VAE's loss the KL is taken against
 # > the **prior** p(z) = N(0, I); that is what makes this closed form possible. The KL to the
 # > *posterior* p(z|x), the gap of notebook 02, is not something the VAE can compute: p(z|x) is unknown.
 #

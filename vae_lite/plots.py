@@ -186,15 +186,16 @@ def plot_elbo_gap(mus, elbos, log_evidence, posterior_mean=None, ax=None):
 def plot_estimator_variance(sample_counts, variances, ax=None, title=None):
     """Variance of gradient estimators against the number of samples, log-log (1/n is a straight line).
 
-    A dashed 1/n line through each estimator's first point shows the slope an average of n
-    independent samples must have.
+    A dashed 1/n guide, below the lowest curve so that it does not hide one, shows the slope an
+    average of n independent samples must have.
     """
     ax = _axes(ax)
     counts = np.asarray(sample_counts, dtype=float)
-    for i, (name, values) in enumerate(variances.items()):
-        (line,) = ax.loglog(counts, values, marker="o", label=name)
-        ax.loglog(counts, values[0] * counts[0] / counts, linestyle="--", linewidth=1, color=line.get_color(),
-                  label="1/n" if i == 0 else None)
+    for name, values in variances.items():
+        ax.loglog(counts, values, marker="o", label=name)
+    lowest = min(values[0] for values in variances.values())
+    ax.loglog(counts, 0.3 * lowest * counts[0] / counts, linestyle="--", color="black", linewidth=1.5,
+              label="1/n (slope −1)")
     ax.set_xlabel("samples per estimate (n)")
     ax.set_ylabel("variance of the estimate")
     ax.legend()
