@@ -277,31 +277,16 @@ for line in wrong:
 assert wrong and not any(line.holds() for line in wrong), "the checker accepted a wrong line"
 
 # %% [markdown]
-# **The ELBO is largest at the true posterior.** Setting both derivatives of the ELBO to zero and
-# solving (sympy's `solve`) gives the q that maximises it: the posterior itself, where the gap
-# KL(q ‖ p(z|x)) is 0.
-
-# %%
-# NBVAL_CHECK_OUTPUT
-elbo, kl = symbolic.elbo_terms(model)  # integrated by sympy, for q = N(mu_q, sigma_q^2)
-(best,) = symbolic.elbo_maximiser(model)
-print("best mu_q    =", best[symbolic.mu_q], "  posterior mean:", model["posterior_mean"])
-print("best sigma_q =", best[symbolic.sigma_q], "  posterior std: ", model["posterior_std"])
-assert symbolic.is_zero(best[symbolic.mu_q] - model["posterior_mean"])
-assert symbolic.is_zero(best[symbolic.sigma_q] - model["posterior_std"])
-gap_at_best = sp.simplify(kl.subs(best))
-print("KL(q || p(z|x)) at the best q:", gap_at_best)
-assert gap_at_best == 0, "at the true posterior the bound should be tight"
-
-# %% [markdown]
 # ## Experiments
 #
 # ### Numbers for one data point
-# The exact expressions above at x = 1.7 for three choices of q. That ELBO + KL adds up to log p(x) is a
-# real check: the ELBO comes from the joint, the KL from the posterior, log p(x) from the integral.
+# The ELBO and the gap KL(q ‖ p(z|x)), integrated by sympy for q = N(μ_q, σ_q²), at x = 1.7 for three
+# choices of q. That ELBO + KL adds up to log p(x) is a real check: the ELBO comes from the joint, the
+# KL from the posterior, log p(x) from the integral.
 
 # %%
 # NBVAL_CHECK_OUTPUT
+elbo, kl = symbolic.elbo_terms(model)  # expressions in mu_q and sigma_q (and x, w, b, s)
 choices = {"prior N(0, 1)": (0.0, 1.0), "N(1, 0.3^2)": (1.0, 0.3), "true posterior": (post_mean, post_std)}
 exact = {}
 for name, (m, sd) in choices.items():
@@ -428,7 +413,7 @@ assert check.elbo_monte_carlo(elbo_monte_carlo)
 #   Next: [03 The reparameterization trick](03_reparameterization.ipynb), how gradients get through the samples of z.
 
 # %% [markdown]
-# ## Optional: the terms written out, the package's ELBO, Jensen's route, log x, and squared error
+# ## Optional: the terms written out, the best q, the package's ELBO, Jensen's route, log x, squared error
 #
 # ### The two terms, readable
 # Sympy's integrals of the ELBO and of the gap KL(q ‖ p(z|x)) come out as one fraction each, too long
@@ -446,6 +431,22 @@ print(f"sympy's raw results have {symbolic.term_count(elbo)} and {symbolic.term_
 same = symbolic.is_zero(elbo - forms["elbo"]), symbolic.is_zero(kl - forms["kl_posterior"].subs(forms["posterior"]))
 print("structured form minus raw result is 0:", same)
 assert all(same), "a structured form differs from what sympy integrated"
+
+# %% [markdown]
+# ### The ELBO is largest at the true posterior
+# Setting both derivatives of the ELBO to zero and solving (sympy's `solve`) gives the q that
+# maximises it: the posterior itself, where the gap KL(q ‖ p(z|x)) is 0.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+(best,) = symbolic.elbo_maximiser(model)
+print("best mu_q    =", best[symbolic.mu_q], "  posterior mean:", model["posterior_mean"])
+print("best sigma_q =", best[symbolic.sigma_q], "  posterior std: ", model["posterior_std"])
+assert symbolic.is_zero(best[symbolic.mu_q] - model["posterior_mean"])
+assert symbolic.is_zero(best[symbolic.sigma_q] - model["posterior_std"])
+gap_at_best = sp.simplify(kl.subs(best))
+print("KL(q || p(z|x)) at the best q:", gap_at_best)
+assert gap_at_best == 0, "at the true posterior the bound should be tight"
 
 # %% [markdown]
 # ### The toy's numbers by Monte Carlo, with the package
