@@ -358,8 +358,9 @@ assert check.score_function_gradient(score_function_gradient)
 # (a code that is one of K categories, or a vector of bits, as in discrete VAEs): a Bernoulli or
 # categorical sample cannot be written as parameters + noise with a derivative, and torch offers no
 # `rsample()` for it. Such models use the score function (with variance reduction) or a continuous
-# relaxation such as the Gumbel-softmax, or Concrete, distribution (Jang et al. 2017; Maddison et al. 2017). The cell shows both facts: torch's discrete distributions
-# have no `rsample`, and for a step function the pathwise estimate is exactly 0 while the gradient is not.
+# relaxation such as the Gumbel-softmax, or Concrete, distribution (Jang et al. 2017; Maddison et al.
+# 2017). The cell shows both facts: torch's discrete distributions have no `rsample`, and for a step
+# function the pathwise estimate is exactly 0 while the gradient is not.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -380,9 +381,9 @@ assert pathwise_step == 0 and abs(score_step - exact_step) < 0.03
 # - `sample()` cuts the graph; `rsample()` = μ + σε keeps z a differentiable function of μ and σ.
 # - Pathwise and score-function estimators are both unbiased (sympy shows it exactly for sin z).
 # - Their variance falls as 1/n; here the pathwise one is the less noisy. The score function picks up
-#   the noise of all of f. A baseline keeps it unbiased: an estimate of E f removes f's mean; only
-#   dropping the terms without the parameter removes their noise. A decoder has no such terms, and its
-#   score-function variance grows against the pathwise one with the dimension.
+#   the noise of all of f. A baseline keeps it unbiased: of the two here, an estimate of E f removes
+#   f's mean, and dropping the terms without the parameter removes their noise too. For an f that is
+#   not a sum (a decoder's is not), the score function's variance grew against the pathwise one with d.
 # - The encoder outputs log σ², so σ = exp(½ log σ²), not exp(log σ²).
 # - The trick needs a continuous z that is a differentiable function of its parameters: discrete
 #   latents need the score function or a relaxation.
