@@ -18,10 +18,10 @@
 # The VAE (notebooks 02–05) adds exactly that.
 #
 # **The write-up.** These notebooks quote a short, widely copied summary of Kingma & Welling (2013),
-# *Auto-Encoding Variational Bayes*, which they call **the write-up**. Several of its lines are wrong in
-# ways students copy into code: the loss `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]`, `p(z|x) ~ N(0,I)`,
-# `σ = E[(x-μ)²]`, `log(x) ≥ ...`. Wherever one matters, a **Common mistake** box quotes it and shows
-# the right form.
+# *Auto-Encoding Variational Bayes*, which they call **the write-up**. Five of its lines are wrong in
+# ways students copy into code: (1) the loss `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]`, (2) `p(z|x) ~ N(0,I)`,
+# (3) `σ = E[(x-μ)²]`, (4) `log(x) ≥ ...`, (5) squared error `||x - x̂||²` as the reconstruction term.
+# Wherever one matters, a **Common mistake** box quotes it and shows the right form.
 
 # %% [markdown] tags=["badges"]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/01_autoencoder.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F01_autoencoder.ipynb)
@@ -72,8 +72,7 @@ QUICK = vae_lite.setup_notebook()
 # %% [markdown]
 # ## Data
 #
-# The data set `VAE_LITE_DATASET` names (MNIST when it is unset and on disk, else scikit-learn's
-# 8×8 digits). We train on a subset so the notebook runs in under a minute on a laptop CPU.
+# MNIST, or the data set `VAE_LITE_DATASET` names; a subset, so that training takes seconds.
 
 # %%
 data = vae_lite.load_dataset()
@@ -134,7 +133,8 @@ assert torch.allclose(loss, by_hand, rtol=1e-4), \
 # that uses no code at all says what "good" means in nats: every pixel drawn independently with its
 # mean grey level over the training images. That is a (poor) model of the images themselves, so its
 # number is a true −log p(x); the AE's is −log p(x | z) with z the image's own code, not a likelihood
-# of x (the AE has no p(x)).
+# of x (the AE has no p(x)). So do not set it beside the −log p(x) that papers report for VAEs: those
+# also pay for the code (notebook 08), and a smaller number here does not mean a better model.
 
 # %%
 torch.set_num_threads(1)  # a model this small trains faster on one thread than on two that wait for each other
@@ -185,7 +185,8 @@ plots.show_images(samples, title="decoded z ~ N(0, I)");
 # ### Where do the codes lie? Per-dimension mean and spread
 # N(0, I) has mean 0 and standard deviation 1 in every dimension. The cell below computes the
 # codes of the training images and compares. As a one-number summary it fits a Gaussian to the
-# codes and measures its KL divergence from N(0, I) (notebook 04 derives the formula); a Gaussian
+# codes and measures its KL divergence from N(0, I), KL(q ‖ p) = E_q[log q(z)/p(z)]: how far q is from
+# p, ≥ 0 and 0 only when they are equal (notebook 04 derives it for Gaussians). A Gaussian
 # fitted to as many samples *of* N(0, I) shows how much of that number sampling noise alone makes.
 
 # %%
@@ -235,10 +236,9 @@ plots.plot_histograms({"codes of training images": code_lengths, "samples of N(0
 # An AE with over half a million weights (the parameter count in the Model section) and only a few
 # hundred images to learn from can memorise them.
 #
-# > **Predict, then run.** Train the same AE on 200 (quick mode) or 300 images, for as many optimizer
-# > steps of the same batch size as the AE above. Will it reconstruct *its own* images better or worse
-# > than the AE trained on thousands does its own? And how will its error on new images compare with
-# > its error on its own?
+# > **Predict, then run.** Train the same AE on a few hundred images, for as many optimizer steps of
+# > the same batch size as the AE above. Will it reconstruct *its own* images better or worse than the
+# > large AE does its own? And new images?
 
 # %%
 n_small = 200 if QUICK else 300
@@ -268,7 +268,8 @@ else:
 # With the same number of steps, the small AE reconstructs its own images better than the large one does
 # its own, and new images clearly worse than its own (the cell checks both on MNIST): it has memorised
 # its training set rather than learned what images have in common. A train/test gap many times the
-# large AE's is the sign.
+# large AE's is the sign. It matters for a generator: a decoder that has memorised its images can
+# only give them back. A VAE's KL term does not prevent this either, so later notebooks watch the same gap.
 #
 # ## Common mistakes
 #
@@ -327,7 +328,7 @@ assert abs(nats - history.last["test_loss"]) < 0.1, "the same number as the Trai
 # %% [markdown]
 # **Exercise 2 (10 min).** Does the right *scale* fix the generator? Write
 # `fitted_gaussian_samples(codes, n)`: fit a Gaussian with a diagonal covariance to the rows of `codes`
-# (N, d), that is each dimension's mean and standard deviation, and return n samples of it, (n, d).
+# (N, d), that is each dimension's mean and standard deviation, and return n new points drawn from it, (n, d).
 # Then decode `fitted_gaussian_samples(train_codes, 2000)` with `autoencoder.decode` and compare the
 # images with the decoded N(0, I) samples above. Are they better? Are they digits? One answer below.
 
@@ -362,7 +363,7 @@ plots.show_rows({name: images[:10] for name, images in decoded.items()});
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution, continued. The fitted Gaussian's samples decode sharper than those of N(0, I), about as sharp
-# as reconstructions, but look at the middle row: many are not digits. Fitting the scale puts samples
+# as reconstructions, but look at the middle row: several are not digits. Fitting the scale puts samples
 # where the codes are on average, not only where they are: at the same distance from the origin as the
 # codes of test images, they lie much farther from every training code (the ratio below). The codes fill
 # only part of the Gaussian, and the decoder was never trained on the rest. The VAE's answer is to train

@@ -73,10 +73,9 @@ QUICK = vae_lite.setup_notebook()
 # ## Why we need a bound
 #
 # ### Data: one test image and a trained decoder
-# The package ships a VAE trained on MNIST (notebook 05 trains one like it). Here we use its decoder
-# p(x|z), a neural network from a code z of 50 numbers to 784 pixel probabilities (the cell prints
-# both), and, for comparison, its encoder q(z|x). On another data set (`VAE_LITE_DATASET`) the cell
-# trains a small one for a few seconds instead.
+# The VAE the package ships, trained on MNIST (notebook 05 trains one like it): its decoder p(x|z), a
+# neural network from a code z to pixel probabilities, and its encoder q(z|x). On another data set
+# (`VAE_LITE_DATASET`) the cell trains a small one for a few seconds instead.
 
 # %%
 data = vae_lite.load_dataset()
@@ -90,65 +89,77 @@ else:  # no weights are shipped for this data set: a few seconds of training ins
 vae.eval()
 x_image = vae_lite.binarized_test_set(data)[:1]  # the first test image, binarized once, (1, C, H, W)
 print(f"the decoder p(x|z): {vae.latent_dim} numbers in, {x_image[0].numel()} pixel probabilities out")
-plots.show_images(x_image, title="the test image x");
+plots.show_images(x_image, title="the test image x", size=3);
 
 # %% [markdown]
 # *Figure: the first test image, in black on white.*
 #
-# ### log p(x) by sampling the prior
+# ### log p(x) by sampling
 # p(x) = ∫ p(x|z) p(z) dz is an average of p(x|z) over the prior. The decoder makes p(x|z) a
 # product of 784 sigmoids of a neural network of z: no formula integrates that over 50 dimensions.
 # An average, though, can be estimated: draw z₁ … z_k from N(0, I) and take
-# log p(x) ≈ log (1/k) Σᵢ p(x|zᵢ).
+# log p(x) ≈ log (1/k) Σᵢ p(x|zᵢ). The same integral is an average under *any* r(z) that is positive
+# wherever p(x, z) is: p(x) = E_{z~r}[p(x|z) p(z) / r(z)] (importance sampling, notebook 08). With r the
+# prior the weights are p(x|z); with r the encoder's q(z|x), which sits where the posterior is, few
+# samples should do.
 #
-# > **Predict, then run.** How many prior samples does this estimate need before it settles?
-# > 100? 10,000? A million? The cell repeats the estimate many times for each k and compares it with
-# > an estimate that samples z from the encoder's q(z|x) instead (importance sampling, notebook 08).
+# > **Predict, then run.** How many prior samples does the estimate need before it settles?
+# > 100? 10,000? A million? And samples of q(z|x)? The cell repeats each estimate many times for each k.
 
 # %%
-n_prior = 10_000 if QUICK else 100_000
-generator = torch.Generator().manual_seed(0)
-with torch.inference_mode():  # log p(x|z) for n_prior samples z ~ N(0, I), 2,000 at a time (kernel memory)
-    log_likelihoods = torch.cat([
-        vae.log_likelihood(x_image, torch.randn(2_000, 1, vae.latent_dim, generator=generator))[:, 0]
-        for _ in range(n_prior // 2_000)])
-ks = [10**i for i in range(int(math.log10(n_prior)) + 1)]
-estimates = {}  # k -> n_prior // k independent estimates, each from its own k samples
+n_samples = 10_000 if QUICK else 100_000
+with torch.inference_mode():
+    mu_x, logvar_x = vae.encode(x_image)  # the encoder's q(z|x) = N(mu_x, exp(logvar_x)), (1, latent_dim)
+prior = torch.distributions.Normal(torch.zeros_like(mu_x), 1.0)
+proposals = {"prior": prior, "q(z|x)": torch.distributions.Normal(mu_x, (0.5 * logvar_x).exp())}
+
+
+@torch.inference_mode()
+def importance_log_weights(r, n):
+    """log p(x|z) + log p(z) - log r(z) for n samples z ~ r, 2,000 at a time (kernel memory)."""
+    chunks = []
+    for _ in range(n // 2_000):
+        z = r.sample((2_000,))  # (2000, 1, latent_dim)
+        chunks.append(vae.log_likelihood(x_image, z)[:, 0] + (prior.log_prob(z) - r.log_prob(z)).sum(-1)[:, 0])
+    return torch.cat(chunks)
+
+# %%
+torch.manual_seed(0)
+ks = [10**i for i in range(int(math.log10(n_samples)) + 1)]
+estimates = {name: {} for name in proposals}  # k -> n_samples // k independent estimates, each from its own k samples
+for name, r in proposals.items():
+    log_w = importance_log_weights(r, n_samples)
+    for k in ks:
+        estimates[name][k] = torch.logsumexp(log_w.view(-1, k), dim=1) - math.log(k)
+print(f"{'k':>7} {'sampling the prior: median (10% .. 90%)':>40} {'sampling q(z|x): median (10% .. 90%)':>38}")
+spread = lambda e: f"{e.median():9.1f} ({e.quantile(0.1):.1f} .. {e.quantile(0.9):.1f})" if len(e) > 1 else f"{e.item():9.1f}"
 for k in ks:
-    estimates[k] = torch.logsumexp(log_likelihoods.view(-1, k), dim=1) - math.log(k)
-log_px_reference = vae_lite.iw_log_likelihood(vae, x_image, k=5000, max_elements=2**22,  # 16 MB pieces
-                                              generator=torch.Generator().manual_seed(1)).item()
-print(f"{'k':>7} {'median estimate':>16} {'10% .. 90% of the estimates':>30}")
-for k, e in estimates.items():
-    spread = f"{e.quantile(0.1):14.1f} .. {e.quantile(0.9):.1f}" if len(e) > 1 else f"{'(one estimate only)':>30}"
-    print(f"{k:>7} {e.median():16.1f} {spread}")
-print(f"sampling z from the encoder's q(z|x) instead, k = 5000: log p(x) ≈ {log_px_reference:.1f} nats")
+    print(f"{k:>7} {spread(estimates['prior'][k]):>40} {spread(estimates['q(z|x)'][k]):>38}")
+log_px_reference = estimates["q(z|x)"][ks[-1]].item()  # all the samples of q in one estimate
 
 # %%
-plots.plot_log_evidence_estimates(
-    ks, {"sampling the prior (median, 10–90 %)": ([e.median() for e in estimates.values()],
-                                                 [e.quantile(0.1) for e in estimates.values()],
-                                                 [e.quantile(0.9) for e in estimates.values()])},
-    reference=log_px_reference, reference_label="sampling the encoder's q(z|x), k = 5000");
+bands = {f"sampling {'the encoder’s' if name == 'q(z|x)' else 'the'} {name}": (  # median, 10 % and 90 % at each k
+    [e.median() for e in by_k.values()], [e.quantile(0.1) for e in by_k.values()], [e.quantile(0.9) for e in by_k.values()])
+    for name, by_k in estimates.items()}
+plots.plot_log_evidence_estimates(ks, bands, title="median and 10–90 % of the repeated estimates");
 
 # %% [markdown]
-# *Figure: the prior-sampling estimate of log p(x) (y-axis, nats) against k (x-axis, log scale), a
-# rising line in a shaded band, and the encoder-based estimate as a dashed horizontal line.*
+# *Figure: the estimates of log p(x) (y-axis, nats) against k (x-axis, log scale), median and 10–90 %
+# band: sampling the prior, a line rising slowly in a wide band; sampling q(z|x), flat near the top.*
 #
-# Why so slow? Almost every z from the prior decodes to some *other* image, for which this x is
-# wildly improbable; the few z that explain x fill a tiny region, the posterior p(z|x). A sample
-# lands there about once in exp(KL(p(z|x) ‖ p(z))) draws (Chatterjee & Diaconis, 2018). The encoder's
+# Why is the prior so slow? Almost every z from the prior decodes to some *other* image, for which
+# this x is wildly improbable; the few z that explain x fill a tiny region, the posterior p(z|x). As a
+# rule of thumb, a sample lands there about once in exp(KL(p(z|x) ‖ p(z))) draws (Chatterjee &
+# Diaconis, 2018, make it precise when the log weight is concentrated around its mean). The encoder's
 # q(z|x) approximates that posterior, so its KL to the prior tells us roughly how many samples
 # prior sampling needs:
 
 # %%
-with torch.inference_mode():
-    mu_x, logvar_x = vae.encode(x_image)
 kl_to_prior = vae_lite.kl_standard_normal(mu_x, logvar_x).item()
-short = log_px_reference - estimates[ks[-1]].median().item()
+short = log_px_reference - estimates["prior"][ks[-1]].median().item()
 print(f"KL(q(z|x) || p(z)) = {kl_to_prior:.1f} nats, so prior sampling needs about "
       f"e^{kl_to_prior:.1f} = {math.exp(kl_to_prior):.0e} samples")
-print(f"with {ks[-1]:,} samples it is {short:.1f} nats short of the encoder-based estimate")
+print(f"with {ks[-1]:,} samples it is {short:.1f} nats short of the estimate from as many samples of q(z|x)")
 assert short > -0.5, "prior sampling should not beat sampling from q(z|x) by more than noise"
 if data.name == "mnist":  # a 28 x 28 digit tells the encoder tens of nats about its code
     assert kl_to_prior > 15, f"KL(q(z|x) || p(z)) is only {kl_to_prior:.1f} nats for an MNIST digit: " \
@@ -158,12 +169,13 @@ else:
     print(f"(the MNIST checks of these two numbers do not apply to {data.name})")
 
 # %% [markdown]
-# On MNIST the estimate is still far short after 100,000 samples; the e^KL samples printed above (over
-# e^15 ≈ 3 million: the cell checks KL > 15 nats) would be needed for every image, at every training step.
-# (On other data sets the cell prints how far short it is, without the MNIST checks.)
+# On MNIST prior sampling is still far short after 100,000 samples; the e^KL samples printed above
+# (over e^15 ≈ 3 million: the cell checks KL > 15 nats) would be needed for every image, at every
+# training step.
 #
 # The way out is to sample z where p(z|x) is, from a distribution **q(z|x) fitted to each x**, and to
-# maximise a bound that q makes computable: the **ELBO**, derived below.
+# maximise a bound that q makes computable: the **ELBO**, the *evidence lower bound* (p(x) is called
+# the evidence), derived below.
 
 # %% [markdown]
 # ## Model: a toy where everything is known
@@ -174,6 +186,9 @@ else:
 # - the evidence p(x) = ∫ p(x, z) dz: sympy integrates the joint over z;
 # - the posterior, *without* p(x): as a function of z, p(z|x) ∝ p(x, z), and log p(x, z) is a quadratic
 #   in z, so p(z|x) is the Gaussian whose mean and variance are read off that quadratic.
+#
+# Here the posterior is Gaussian, so a Gaussian q can match it exactly; under a neural decoder it is
+# not, and notebook 10 measures what that costs.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -215,12 +230,17 @@ assert abs(mean_torch - post_mean) < 1e-9 and abs(math.exp(logvar_torch / 2) - p
 #    log p(x) = E_q[log p(x, z) − log p(z|x)].
 # 3. Add and subtract E_q[log q(z)]:
 #    log p(x) = E_q[log p(x, z) − log q(z)] + E_q[log q(z) − log p(z|x)] = **ELBO(q) + KL(q ‖ p(z|x))**.
+#    The KL is ≥ 0, so the ELBO is a lower bound: −KL = E_q[log (p(z|x)/q(z))] ≤ log E_q[p(z|x)/q(z)]
+#    = log ∫ p(z|x) dz = log 1 = 0, because the log is concave, so an average of logs is at most the
+#    log of the average (Jensen's inequality; the Optional section checks it).
 # 4. Split the ELBO: E_q[log p(x|z)] + E_q[log p(z) − log q(z)] = reconstruction − KL(q ‖ p(z)),
 #    the form a VAE is trained with.
 #
 # Lines 1–3 can fail: each sets the integrated evidence against the posterior derived without it.
-# Line 4 holds *by construction*: log p(x, z) was built as log p(x|z) + log p(z) and an expectation is
-# linear, so its `True` shows only the bookkeeping (the write-up's version, with + KL, fails below).
+# Line 1, Bayes' rule, is the real test; lines 2 and 3 are line 1 averaged over q and stand or fall
+# with it. Line 4 holds *by construction*: log p(x, z) was built as log p(x|z) + log p(z) and an
+# expectation is linear, so its `True` shows only the bookkeeping (the write-up's version, with + KL,
+# fails below).
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -257,49 +277,16 @@ for line in wrong:
 assert wrong and not any(line.holds() for line in wrong), "the checker accepted a wrong line"
 
 # %% [markdown]
-# ### The two terms, readable
-# Sympy's integrals of the ELBO and of the gap KL(q ‖ p(z|x)) come out as one fraction each, too long
-# to read on a screen. Written by hand in a structured form, with m and v the posterior's mean and
-# standard deviation, they are short; sympy proves each equal to its raw result.
-
-# %%
-# NBVAL_CHECK_OUTPUT
-elbo, kl = symbolic.elbo_terms(model)
-forms = symbolic.readable_forms()
-display(Math(r"\mathrm{ELBO}(\mu_q, \sigma_q) = \underbrace{" + symbolic.latex(forms["reconstruction"])
-             + r"}_{E_q[\log p(x|z)]} - \underbrace{" + symbolic.latex(forms["kl_prior"]) + r"}_{\mathrm{KL}(q \,\|\, p(z))}"))
-display(Math(r"\mathrm{KL}(q \,\|\, p(z|x)) = " + symbolic.latex(forms["kl_posterior"])
-             + r", \quad m = " + sp.latex(model["posterior_mean"]) + r", \; v = " + sp.latex(model["posterior_std"])))
-print(f"sympy's raw results have {symbolic.term_count(elbo)} and {symbolic.term_count(kl)} terms")
-same = symbolic.is_zero(elbo - forms["elbo"]), symbolic.is_zero(kl - forms["kl_posterior"].subs(forms["posterior"]))
-print("structured form minus raw result is 0:", same)
-assert all(same), "a structured form differs from what sympy integrated"
-
-# %% [markdown]
-# **The ELBO is largest at the true posterior.** Setting both derivatives of the ELBO to zero and
-# solving (sympy's `solve`) gives the q that maximises it: the posterior N(m, v²), where the gap
-# KL(q ‖ p(z|x)) above is 0.
-
-# %%
-# NBVAL_CHECK_OUTPUT
-(best,) = symbolic.elbo_maximiser(model)
-print("best mu_q    =", best[symbolic.mu_q], "  posterior mean:", model["posterior_mean"])
-print("best sigma_q =", best[symbolic.sigma_q], "  posterior std: ", model["posterior_std"])
-assert symbolic.is_zero(best[symbolic.mu_q] - model["posterior_mean"])
-assert symbolic.is_zero(best[symbolic.sigma_q] - model["posterior_std"])
-gap_at_best = sp.simplify(kl.subs(best))
-print("KL(q || p(z|x)) at the best q:", gap_at_best)
-assert gap_at_best == 0, "at the true posterior the bound should be tight"
-
-# %% [markdown]
 # ## Experiments
 #
 # ### Numbers for one data point
-# The exact expressions above at x = 1.7 for three choices of q. That ELBO + KL adds up to log p(x) is a
-# real check: the ELBO comes from the joint, the KL from the posterior, log p(x) from the integral.
+# The ELBO and the gap KL(q ‖ p(z|x)), integrated by sympy for q = N(μ_q, σ_q²), at x = 1.7 for three
+# choices of q. That ELBO + KL adds up to log p(x) is a real check: the ELBO comes from the joint, the
+# KL from the posterior, log p(x) from the integral.
 
 # %%
 # NBVAL_CHECK_OUTPUT
+elbo, kl = symbolic.elbo_terms(model)  # expressions in mu_q and sigma_q (and x, w, b, s)
 choices = {"prior N(0, 1)": (0.0, 1.0), "N(1, 0.3^2)": (1.0, 0.3), "true posterior": (post_mean, post_std)}
 exact = {}
 for name, (m, sd) in choices.items():
@@ -358,7 +345,7 @@ vae.requires_grad_(True)
 print(f"encoder, one forward pass:  ELBO {elbo_encoder:.1f} nats")
 print(f"q fitted to this image:     ELBO {window:.1f} nats after {adam_steps} Adam steps "
       f"(it first matched the encoder after {first_match} steps)")
-print(f"log p(x), encoder-based estimate: {log_px_reference:.1f} nats")
+print(f"log p(x), from {ks[-1]:,} samples of q(z|x) above: {log_px_reference:.1f} nats")
 assert elbo_encoder <= log_px_reference + 0.5, \
     "vae_lite.elbo gave an ELBO above log p(x): a lower bound cannot exceed what it bounds (is the KL added?)"
 assert window <= log_px_reference + 0.5, "a fitted q's ELBO cannot exceed log p(x) either"
@@ -371,18 +358,19 @@ assert window <= log_px_reference + 0.5, "a fitted q's ELBO cannot exceed log p(
 # %% [markdown]
 # ## Common mistakes
 #
-# Four lines of the write-up:
+# Four of the write-up's five lines, numbered as in [01](01_autoencoder.ipynb):
 #
-# > **Common mistake.** `log(x) ≥ …`. The left side is **log p(x)**, the log *evidence*, not the log of
+# > **Common mistake.** (4) `log(x) ≥ …`. The left side is **log p(x)**, the log *evidence*, not the log of
 # > the data: the checker rejects "log x = ELBO + KL" (and the Optional section shows log x bounds nothing).
 #
-# > **Common mistake.** `p(z|x) ~ N(0,I)`. N(0, I) is the **prior** p(z); the posterior depends on x and
-# > is narrower. With q = the prior the bound is not tight: see the gap in the row "prior N(0, 1)" above.
+# > **Common mistake.** (2) `p(z|x) ~ N(0,I)`. N(0, I) is the **prior** p(z); the posterior depends on x
+# > and is narrower on average (the law of total variance: E_x[Var(z|x)] ≤ Var(z) = 1). With q = the
+# > prior the bound is not tight: see the gap in the row "prior N(0, 1)" above.
 #
-# > **Common mistake.** The loss `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]`: the KL's sign is wrong;
+# > **Common mistake.** (1) The loss `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]`: the KL's sign is wrong;
 # > [06](06_loss_right_and_wrong.ipynb#1.-The-sign-of-the-KL) trains it and shows it fail.
 #
-# > **Common mistake.** Squared error `||x - x̂||²` as "the" reconstruction term: a Gaussian
+# > **Common mistake.** (5) Squared error `||x - x̂||²` as "the" reconstruction term: a Gaussian
 # > log-likelihood only up to a scale, which acts as a hidden KL weight (Optional section; 06 trains it).
 
 # %% [markdown]
@@ -425,8 +413,42 @@ assert check.elbo_monte_carlo(elbo_monte_carlo)
 #   Next: [03 The reparameterization trick](03_reparameterization.ipynb), how gradients get through the samples of z.
 
 # %% [markdown]
-# ## Optional: the package's ELBO, Jensen's route, log x, and squared error
+# ## Optional: the terms written out, the best q, the package's ELBO, Jensen's route, log x, squared error
 #
+# ### The two terms, readable
+# Sympy's integrals of the ELBO and of the gap KL(q ‖ p(z|x)) come out as one fraction each, too long
+# to read on a screen. Written by hand in a structured form, with m and τ the posterior's mean and
+# standard deviation, they are short; sympy proves each equal to its raw result.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+forms = symbolic.readable_forms()
+display(Math(r"\mathrm{ELBO}(\mu_q, \sigma_q) = \underbrace{" + symbolic.latex(forms["reconstruction"])
+             + r"}_{E_q[\log p(x|z)]} - \underbrace{" + symbolic.latex(forms["kl_prior"]) + r"}_{\mathrm{KL}(q \,\|\, p(z))}"))
+display(Math(r"\mathrm{KL}(q \,\|\, p(z|x)) = " + symbolic.latex(forms["kl_posterior"])
+             + r", \quad m = " + sp.latex(model["posterior_mean"]) + r", \; \tau = " + sp.latex(model["posterior_std"])))
+print(f"sympy's raw results have {symbolic.term_count(elbo)} and {symbolic.term_count(kl)} terms")
+same = symbolic.is_zero(elbo - forms["elbo"]), symbolic.is_zero(kl - forms["kl_posterior"].subs(forms["posterior"]))
+print("structured form minus raw result is 0:", same)
+assert all(same), "a structured form differs from what sympy integrated"
+
+# %% [markdown]
+# ### The ELBO is largest at the true posterior
+# Setting both derivatives of the ELBO to zero and solving (sympy's `solve`) gives the q that
+# maximises it: the posterior itself, where the gap KL(q ‖ p(z|x)) is 0.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+(best,) = symbolic.elbo_maximiser(model)
+print("best mu_q    =", best[symbolic.mu_q], "  posterior mean:", model["posterior_mean"])
+print("best sigma_q =", best[symbolic.sigma_q], "  posterior std: ", model["posterior_std"])
+assert symbolic.is_zero(best[symbolic.mu_q] - model["posterior_mean"])
+assert symbolic.is_zero(best[symbolic.sigma_q] - model["posterior_std"])
+gap_at_best = sp.simplify(kl.subs(best))
+print("KL(q || p(z|x)) at the best q:", gap_at_best)
+assert gap_at_best == 0, "at the true posterior the bound should be tight"
+
+# %% [markdown]
 # ### The toy's numbers by Monte Carlo, with the package
 # `vae_lite.elbo` is what a VAE trains with: it draws z from q as z = μ + σε (notebook 03 explains why
 # this form), averages log p(x|z), and subtracts the closed-form KL(q ‖ p(z)) (notebook 04 derives it).
@@ -518,10 +540,11 @@ assert any(math.log(xv) < elbo_at(xv) for xv in xs), "log x is not a bound on an
 # %% [markdown]
 # ### Squared error hides a KL weight
 # > **Common mistake.** Squared error `‖x − x̂‖²` as "the" reconstruction term. For a Gaussian decoder
-# > with standard deviation s, −log p(x|z) = ‖x − x̂‖² / (2s²) + log(s√(2π)): squared error is the
-# > log-likelihood only up to the scale 1/(2s²) and a constant. Add the KL to it unscaled and the loss is
-# > 2s² · (reconstruction error + KL / (2s²)) − const: a KL weight β = 1/(2s²), hidden in the choice of loss.
-# > It is the right negative ELBO only when s² = ½.
+# > with standard deviation s on D pixels, −log p(x|z) = ‖x − x̂‖² / (2s²) + D·log(s√(2π)): squared error
+# > is the negative log-likelihood only up to the scale 1/(2s²) and a constant. Add the KL to it unscaled
+# > and the loss is 2s² · (reconstruction error + KL / (2s²)) − const: a KL weight β = 1/(2s²), hidden in
+# > the choice of loss. It is the right negative ELBO, up to a constant, only when s² = ½. (In the toy
+# > model below D = 1.)
 #
 # > **Predict, then run.** In the toy model (s = 0.8), does the write-up's loss E_q[(x − wz − b)²] + KL(q ‖ p(z))
 # > have its minimum at the posterior?

@@ -9,7 +9,7 @@
 # - Compare two ways to estimate ∇ E_q[f(z)]: the pathwise (reparameterization) estimator and the
 #   score-function (REINFORCE) estimator, on a function whose expected gradient sympy computes exactly.
 # - See that both are unbiased, and that their variances differ and shrink as 1/n with n samples;
-#   see how much of the score function's extra variance a baseline removes.
+#   see what a baseline removes from the score function's variance, and what it cannot.
 #
 # The VAE's ELBO contains E_{q(z|x)}[log p(x|z)], an average over z drawn from the encoder's
 # q(z|x) = N(μ(x), σ(x)²). To train the encoder we need the gradient of that average with respect
@@ -71,13 +71,13 @@ QUICK = vae_lite.setup_notebook()
 # `rsample()` draws ε ~ N(0, 1) and returns μ + σ·ε, a differentiable function of μ and σ:
 # ∂z/∂μ = 1 and ∂z/∂σ = ε = (z − μ)/σ.
 #
-# > **Predict, then run.** Both calls return a number drawn from N(0.5, 1). Will `backward()` work
+# > **Predict, then run.** Both calls return a number drawn from N(0.5, 0.7²). Will `backward()` work
 # > through the first? Through the second?
 
 # %%
 # NBVAL_CHECK_OUTPUT
 mu = torch.tensor(0.5, requires_grad=True)
-sigma = torch.tensor(1.0, requires_grad=True)
+sigma = torch.tensor(0.7, requires_grad=True)
 q = torch.distributions.Normal(mu, sigma)
 
 z_blocked = q.sample()
@@ -98,10 +98,11 @@ assert not z_blocked.requires_grad and mu.grad.item() == 1.0 and math.isclose(si
 # %% [markdown]
 # `vae_lite.reparameterize` is the same trick with the encoder's parameterisation: it receives
 # log σ² (`logvar`), because an unconstrained number is easier for a network to output than a
-# positive one. Then σ = exp(½ log σ²), so ∂z/∂μ = 1 and ∂z/∂ log σ² = ½ σ ε = ½ (z − μ).
+# positive one. Then σ = exp(½ log σ²), so ∂z/∂μ = 1 and ∂z/∂ log σ² = ½ σ ε = ½ (z − μ). The cell
+# shows its docstring (its code is the answer to Exercise 1) and checks its gradients.
 
 # %%
-print(inspect.getsource(vae_lite.reparameterize))
+print(f"vae_lite.reparameterize{inspect.signature(vae_lite.reparameterize)}: {inspect.getdoc(vae_lite.reparameterize)}")
 mu_v = torch.tensor([0.5, -1.0], requires_grad=True)
 logvar_v = torch.tensor([0.0, math.log(4.0)], requires_grad=True)  # sigma = 1 and 2
 z_v = vae_lite.reparameterize(mu_v, logvar_v)
@@ -117,9 +118,10 @@ assert torch.allclose(logvar_v.grad, ((z_v - mu_v) / 2).detach()), \
 # ### Two gradient estimators
 # We want g = ∂/∂μ E_{z~N(μ,σ²)}[f(z)] (and ∂/∂σ), for a function f we can evaluate but not integrate.
 #
-# - **Pathwise** (reparameterization): write z = μ + σε, so E[f(z)] = E_ε[f(μ + σε)] and the
-#   derivative moves inside: g = E_ε[f′(μ + σε)]. Needs f differentiable; autograd computes f′.
-# - **Score function** (REINFORCE): differentiate the density instead of f:
+# - **Pathwise** (reparameterization; Kingma & Welling 2013, §2.4; Rezende et al. 2014): write
+#   z = μ + σε, so E[f(z)] = E_ε[f(μ + σε)] and the derivative moves inside: g = E_ε[f′(μ + σε)].
+#   Needs f differentiable; autograd computes f′.
+# - **Score function** (REINFORCE; Williams 1992): differentiate the density instead of f:
 #   g = ∫ f(z) ∂q(z)/∂μ dz = E_q[f(z) ∂ log q(z)/∂μ] = E_q[f(z)(z − μ)/σ²]. Needs only values of f.
 #
 # With f(z) = sin z, sympy integrates E[f(z)] exactly, differentiates it, and integrates what each
@@ -142,43 +144,35 @@ for name, (g_mu, g_sigma) in means.items():
 #
 # ### Both estimators, by sampling
 # `vae_lite.gradients` has both estimators, one estimate per draw of ε (autograd gives the pathwise
-# one its f′, as in a VAE):
+# one its f′, as in a VAE). Their docstrings (their code is the answer to Exercise 2):
 
 # %%
-print(inspect.getsource(gradients.pathwise_gradients))
-print(inspect.getsource(gradients.score_function_gradients))
+for estimator in (gradients.pathwise_gradients, gradients.score_function_gradients):
+    print(f"{estimator.__name__}{inspect.signature(estimator)}:\n    {inspect.getdoc(estimator)}\n")
 
 # %% [markdown]
-# At μ = 0.5, σ = 1 we draw n samples, average each estimator over them, and repeat many times: the
-# mean of the repeats shows the bias (none), their variance shows how noisy one estimate is.
+# At μ = 0.5, σ = 0.7 (not σ = 1, where a /σ and a /σ² would agree) we draw n samples, average each
+# estimator over them, and repeat many times: the mean of the repeats shows the bias (none), their
+# variance shows how noisy one estimate is.
 #
 # > **Predict, then run.** Both estimators are unbiased. Which one is noisier, and how does the noise
 # > change when n grows four-fold?
 
 # %%
 # NBVAL_CHECK_OUTPUT
-mu0, sigma0 = 0.5, 1.0
+mu0, sigma0 = 0.5, 0.7
 exact = float(d_mu.subs({symbolic.mu: mu0, symbolic.sigma: sigma0}))
 print(f"exact d/dmu E[sin z] at mu = {mu0}, sigma = {sigma0}: {exact:.6f}")
 
 # %%
-repeats = 300 if QUICK else 2000
-sample_counts = [1, 4, 16, 64, 256]
-
-
-def estimates(n, generator):
-    """(pathwise, score) estimates of d/dmu E[sin z], `repeats` of each, from n samples apiece."""
-    eps = torch.randn(repeats, n, generator=generator, dtype=torch.float64)
-    pathwise, _ = gradients.pathwise_gradients(torch.sin, mu0, sigma0, eps)  # d/dmu for each draw
-    score, _ = gradients.score_function_gradients(torch.sin, mu0, sigma0, eps)
-    return pathwise.mean(dim=1), score.mean(dim=1)
-
-
+repeats, sample_counts = (300 if QUICK else 2000), [1, 4, 16, 64, 256]
 generator = torch.Generator().manual_seed(0)
 variances = {"pathwise": [], "score function": []}
 print(f"{'n':>5} {'pathwise mean':>14} {'score mean':>11} {'pathwise var':>13} {'score var':>10}")
-for n in sample_counts:
-    pathwise, score = estimates(n, generator)
+for n in sample_counts:  # `repeats` estimates of d/dmu E[sin z], each the mean over n draws of eps
+    eps = torch.randn(repeats, n, generator=generator, dtype=torch.float64)
+    pathwise = gradients.pathwise_gradients(torch.sin, mu0, sigma0, eps)[0].mean(dim=1)
+    score = gradients.score_function_gradients(torch.sin, mu0, sigma0, eps)[0].mean(dim=1)
     variances["pathwise"].append(pathwise.var().item())
     variances["score function"].append(score.var().item())
     print(f"{n:>5} {pathwise.mean():14.4f} {score.mean():11.4f} {pathwise.var():13.5f} {score.var():10.5f}")
@@ -188,10 +182,11 @@ for n in sample_counts:
 
 # %% [markdown]
 # *Figure: variance of each estimator (y-axis, log scale) against the number of samples n (x-axis, log
-# scale): two parallel straight lines falling with slope −1, the score function's above the pathwise one.*
+# scale): two straight lines, the score function's above the pathwise one, both parallel to a dashed
+# 1/n guide.*
 
 # %%
-plots.plot_estimator_variance(sample_counts, variances);
+plots.plot_estimator_variance(sample_counts, variances, title=f"∂/∂μ E[sin z] at μ = {mu0}, σ = {sigma0}");
 slopes = {name: (math.log(v[-1]) - math.log(v[0])) / (math.log(sample_counts[-1]) - math.log(sample_counts[0]))
           for name, v in variances.items()}
 ratio = sum(variances["score function"]) / sum(variances["pathwise"])
@@ -201,55 +196,89 @@ assert all(-1.3 < s < -0.7 for s in slopes.values()), "the variance of an averag
 assert ratio > 1, "here the pathwise estimator should be the less noisy one"
 
 # %% [markdown]
-# Both lines fall as 1/n; the score-function line sits a little higher (the ratio printed above). In a
-# VAE, z has tens of dimensions (50 in notebook 05's) and f (the decoder's log-likelihood of a whole
-# image) depends on all of them. The score-function
-# estimate for μ₁ multiplies *all* of f by (z₁ − μ₁)/σ², so the other dimensions add noise; the
-# pathwise estimate only sees ∂f/∂z₁. The cell below takes f(z) = Σᵢ sin zᵢ in d dimensions and
-# estimates ∂/∂μ₁ E[f] with 16 samples.
+# Both fall as 1/n; the score function is the noisier, by the ratio printed. That is usual, not a law
+# (Mohamed et al., 2020): the score function's noise grows with the part of f that does not depend on
+# the parameter, as the next experiment shows.
 #
-# **A baseline** is the standard remedy for the score function's noise. The score has mean 0,
-# E_q[∂ log q(z)/∂μ] = 0, so subtracting from f any number b that does not depend on the sample leaves
-# the estimator unbiased: E[(f(z) − b) ∂ log q/∂μ] = E[f(z) ∂ log q/∂μ]. A b close to f(z) removes the
-# part of f every sample shares, here the sum over the other dimensions. The last column takes b = the
-# mean of f over the *other* 15 samples (`gradients.leave_one_out_mean`), which does not depend on the
-# sample itself.
+# ### Many dimensions, and baselines
+# A VAE's z has tens of dimensions and f, the decoder's log-likelihood, depends on all of them. Take
+# f(z) = Σᵢ sin zᵢ in d dimensions and estimate ∂/∂μ₁ E[f] from 16 samples. The score function
+# multiplies *all* of f by (z₁ − μ₁)/σ².
 #
-# > **Predict, then run.** From d = 1 to d = 50, what happens to each estimator's variance?
+# **A baseline** b is subtracted from f: (f(z) − b) ∂ log q/∂μ₁. The score has mean 0, so any b that
+# does not depend on ε₁ leaves the estimator unbiased. Two such b: the mean of f over the *other* 15
+# samples (`gradients.leave_one_out_mean`), an estimate of E f; and the terms of f without z₁,
+# Σ_{i≥2} sin zᵢ, which change with the sample but not with ε₁.
+#
+# > **Predict, then run.** From d = 1 to d = 50, what happens to the variance of each column?
 
 # %%
-print(f"{'d':>3} {'pathwise var':>13} {'score var':>10} {'score var, baseline':>20}")
+f = lambda z: torch.sin(z).sum(dim=-1, keepdim=True)  # one value per sample of z, kept as (..., 1)
+columns = ("pathwise", "score", "score, b = mean f of others", "score, b = terms without z_1")
+width = {c: max(len(c), 9) + 2 for c in columns}
+print(f"{'d':>3} " + " ".join(f"{c:>{width[c]}}" for c in columns))
 by_dimension = {}
 for d in (1, 5, 50):
     eps = torch.randn(repeats, 16, d, generator=generator, dtype=torch.float64)
-    f = lambda z: torch.sin(z).sum(dim=-1, keepdim=True)  # one value per sample of z, kept as (..., 1)
-    others = gradients.leave_one_out_mean(f(mu0 + sigma0 * eps), dim=1)  # mean f of the other 15 samples
+    z = mu0 + sigma0 * eps
+    baselines = {"none": 0.0, "mean of others": gradients.leave_one_out_mean(f(z), dim=1),
+                 "terms without z_1": f(z) - torch.sin(z)}  # for each coordinate i: the terms of f without z_i
     pathwise = gradients.pathwise_gradients(f, mu0, sigma0, eps)[0][..., 0].mean(dim=1)  # d/dmu_1
-    score = gradients.score_function_gradients(f, mu0, sigma0, eps)[0][..., 0].mean(dim=1)
-    with_baseline = gradients.score_function_gradients(f, mu0, sigma0, eps, baseline=others)[0][..., 0].mean(dim=1)
-    by_dimension[d] = (pathwise.var().item(), score.var().item(), with_baseline.var().item())
-    print(f"{d:>3} {by_dimension[d][0]:13.5f} {by_dimension[d][1]:10.5f} {by_dimension[d][2]:20.5f}")
-    assert abs(with_baseline.mean().item() - exact) < 5 * with_baseline.std().item() / math.sqrt(repeats), \
-        "with a baseline the score function should still average to the exact gradient"
-assert by_dimension[50][1] > 5 * by_dimension[1][1], "the score-function variance should grow with the dimension"
-assert by_dimension[50][0] < 2 * by_dimension[1][0], "the pathwise variance should not grow with the dimension"
-assert by_dimension[50][2] < by_dimension[50][1] / 4, "at d = 50 a baseline should remove most of the score's variance"
+    score = {b: gradients.score_function_gradients(f, mu0, sigma0, eps, baseline=value)[0][..., 0].mean(dim=1)
+             for b, value in baselines.items()}
+    by_dimension[d] = dict(zip(columns, [pathwise.var().item()] + [s.var().item() for s in score.values()]))
+    print(f"{d:>3} " + " ".join(f"{by_dimension[d][c]:{width[c]}.5f}" for c in columns))
+    for b, est in score.items():
+        assert abs(est.mean().item() - exact) < 5 * est.std().item() / math.sqrt(repeats), \
+            f"with the baseline '{b}' the score function should still average to the exact gradient"
 
 # %%
-print(f"d = 50: the baseline removes {1 - by_dimension[50][2] / by_dimension[50][1]:.0%} of the score function's variance; "
-      f"what is left is {by_dimension[50][2] / by_dimension[50][0]:.0f} times the pathwise variance")
-assert by_dimension[50][0] < by_dimension[50][2], "the pathwise estimator should stay the less noisy one"
-assert by_dimension[1][2] > by_dimension[1][1], "at d = 1 this baseline should not reduce the variance"
+at_1, at_50 = by_dimension[1], by_dimension[50]
+print(f"d = 50: b = mean of others removes {1 - at_50[columns[2]] / at_50[columns[1]]:.0%} of the score's variance, "
+      f"and leaves {at_50[columns[2]] / at_1[columns[2]]:.0f} times its d = 1 value; b = terms without z_1 leaves "
+      f"{at_50[columns[3]] / at_50[columns[0]]:.1f} times the pathwise variance ({at_1[columns[3]] / at_1[columns[0]]:.1f} at d = 1)")
+print(f"d = 1: b = mean of others multiplies the score's variance by {at_1[columns[2]] / at_1[columns[1]]:.2f}")
+assert at_50[columns[1]] > 5 * at_1[columns[1]], "the score function's variance should grow with the dimension"
+assert at_50[columns[2]] > 5 * at_1[columns[2]], "a baseline that estimates E f should leave the other terms' noise"
+assert at_50[columns[3]] < 2 * at_1[columns[3]], "without the other terms the score's variance should not grow"
+assert at_50[columns[0]] < 2 * at_1[columns[0]], "for this separable f, the pathwise variance should not grow with d"
 
 # %% [markdown]
-# At d = 50, where most of f is shared by every sample, the baseline removes most of the score
-# function's noise; at d = 1 it does not help (here it even adds a little: what sin z shares across
-# samples is small, and the baseline brings noise of its own). Either way the pathwise estimator stays by
-# far the less noisy one. That is why VAEs use the pathwise estimator, and why models that cannot
-# (discrete z, below) use the score function with a baseline.
+# The mean of the others removes f's *mean*, not the *fluctuations* of Σ_{i≥2} sin zᵢ, and those grow
+# with d. Dropping those terms removes them: the score function is back at its d = 1 variance. Using
+# what f depends on in this way is Rao-Blackwellisation (Pyro's SVI tutorial, Part III). At d = 1 the
+# mean of the others has little to remove: the last factor printed is close to 1.
+#
+# The pathwise variance stayed flat only because this f is a sum: ∂f/∂z₁ = cos z₁ whatever d. A
+# decoder is not a sum: every pixel depends on every zᵢ, and no term can be dropped. Next,
+# f(z) = sin(0.5 + Σᵢ (zᵢ − 0.5)/√d): every zᵢ enters one sine, whose argument stays N(0.5, 0.7²) at
+# every d. Its exact gradient, cos(0.5)·e^(−0.7²/2)/√d, shrinks as each zᵢ matters less.
+
+# %%
+f_joint = lambda z: torch.sin(mu0 + (z - mu0).sum(dim=-1, keepdim=True) / math.sqrt(z.shape[-1]))
+print(f"{'d':>3} {'exact gradient':>15} {'pathwise var':>13} {'score var, b = mean f of others':>32} {'ratio':>7}")
+ratios = {}
+for d in (1, 5, 50):
+    eps = torch.randn(repeats, 16, d, generator=generator, dtype=torch.float64)
+    others = gradients.leave_one_out_mean(f_joint(mu0 + sigma0 * eps), dim=1)
+    pathwise = gradients.pathwise_gradients(f_joint, mu0, sigma0, eps)[0][..., 0].mean(dim=1)
+    score = gradients.score_function_gradients(f_joint, mu0, sigma0, eps, baseline=others)[0][..., 0].mean(dim=1)
+    exact_d = math.cos(mu0) * math.exp(-sigma0**2 / 2) / math.sqrt(d)
+    ratios[d] = score.var().item() / pathwise.var().item()
+    print(f"{d:>3} {exact_d:15.4f} {pathwise.var():13.5f} {score.var():32.5f} {ratios[d]:7.0f}")
+    for name, est in (("pathwise", pathwise), ("score function", score)):
+        assert abs(est.mean().item() - exact_d) < 5 * est.std().item() / math.sqrt(repeats), \
+            f"the {name} estimates should average to the exact gradient (within 5 standard errors)"
+assert ratios[50] > 5 * ratios[1], "for an f that is not a sum, the score's variance should grow against the pathwise one"
+
+# %% [markdown]
+# The pathwise noise shrinks with the gradient; the score function's does not, so their ratio grows
+# with d. That is why VAEs use the pathwise estimator; models that cannot (discrete z, below) use the
+# score function with baselines.
 #
 # ### Explore
-# Move μ and σ: the samples z = μ + σε move with them, and so does the gradient estimate.
+# Move μ and σ: the samples z = μ + σε move with them, and so does the gradient estimate. The
+# explorer uses f(z) = z², whose exact gradients, 2μ and 2σ, can be checked by eye.
 #
 # *Figure (widget; a still without a live kernel): left, a histogram of 200 samples z = μ + σε under
 # the N(μ, σ²) density; right, bars of the pathwise and score-function estimates of the gradient of
@@ -261,7 +290,8 @@ display(widgets.ReparameterizationExplorer())
 # %% [markdown]
 # ## Common mistakes
 #
-# > **Common mistake.** The write-up's `σ = E[(x-μ)²]`: that is the *variance* σ², not the standard deviation.
+# > **Common mistake.** The write-up's line (3), `σ = E[(x-μ)²]` ([01](01_autoencoder.ipynb) says what the
+# > write-up is): that is the *variance* σ², not the standard deviation.
 # > In code it shows up as `z = mu + torch.exp(logvar) * eps` (multiplies ε by σ²); the right form is
 # > `z = mu + torch.exp(0.5 * logvar) * eps`. The cell below draws with the package's
 # > `vae_lite.reparameterize` and with the wrong form, and measures the spread.
@@ -328,8 +358,9 @@ assert check.score_function_gradient(score_function_gradient)
 # (a code that is one of K categories, or a vector of bits, as in discrete VAEs): a Bernoulli or
 # categorical sample cannot be written as parameters + noise with a derivative, and torch offers no
 # `rsample()` for it. Such models use the score function (with variance reduction) or a continuous
-# relaxation such as the Gumbel-softmax. The cell shows both facts: torch's discrete distributions
-# have no `rsample`, and for a step function the pathwise estimate is exactly 0 while the gradient is not.
+# relaxation such as the Gumbel-softmax, or Concrete, distribution (Jang et al. 2017; Maddison et al.
+# 2017). The cell shows both facts: torch's discrete distributions have no `rsample`, and for a step
+# function the pathwise estimate is exactly 0 while the gradient is not.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -349,9 +380,10 @@ assert pathwise_step == 0 and abs(score_step - exact_step) < 0.03
 # ## Summary
 # - `sample()` cuts the graph; `rsample()` = μ + σε keeps z a differentiable function of μ and σ.
 # - Pathwise and score-function estimators are both unbiased (sympy shows it exactly for sin z).
-# - Their variance falls as 1/n; the pathwise one is a little less noisy here in one dimension, and by
-#   far when f depends on many, as a VAE's decoder does. A baseline (subtract from f a number that does
-#   not depend on the sample) keeps the score function unbiased and removes most of its extra noise.
+# - Their variance falls as 1/n; here the pathwise one is the less noisy. The score function picks up
+#   the noise of all of f. A baseline keeps it unbiased: of the two here, an estimate of E f removes
+#   f's mean, and dropping the terms without the parameter removes their noise too. For an f that is
+#   not a sum (a decoder's is not), the score function's variance grew against the pathwise one with d.
 # - The encoder outputs log σ², so σ = exp(½ log σ²), not exp(log σ²).
 # - The trick needs a continuous z that is a differentiable function of its parameters: discrete
 #   latents need the score function or a relaxation.

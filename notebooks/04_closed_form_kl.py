@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 04 The closed-form KL: integrated by sympy, checked three ways
+# # 04 The closed-form KL: by hand, by sympy, and checked against torch and by sampling
 #
 # Previous: [03 The reparameterization trick](03_reparameterization.ipynb) · Next: [05 The VAE](05_vae.ipynb)
 #
@@ -9,9 +9,12 @@
 # - Extend it to a diagonal Gaussian in d dimensions (a sum over dimensions) and to two arbitrary Gaussians.
 # - Check the formula against `vae_lite.kl_standard_normal`, `torch.distributions.kl_divergence` and a
 #   Monte Carlo estimate with its standard error.
+# - See why the closed form matters: a KL estimated from one sample, as the reconstruction term is,
+#   would add noise to every training step.
 #
 # The VAE's loss is reconstruction error + KL(q(z|x) ‖ p(z)) (notebook 02). The reconstruction term
-# needs samples (notebook 03); the KL term, for Gaussians, does not: it has a closed form.
+# needs samples (notebook 03); the KL term, for Gaussians, does not: it has a closed form (Kingma &
+# Welling, 2013, Appendix B, where it is written as −KL).
 
 # %% [markdown] tags=["badges"]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/04_closed_form_kl.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F04_closed_form_kl.ipynb)
@@ -82,7 +85,8 @@ display(Math(r"\log \frac{q(z)}{p(z)} = " + sp.latex(sp.expand(log_ratio))))
 #
 # ### By sympy
 # Sympy integrates the log-ratio against q over the whole real line (`vae_lite.symbolic.kl_gaussians`),
-# without these shortcuts; the integral is computed, nothing is typed in:
+# term by term, by integration rather than by the two facts of line 2; the integral is computed,
+# nothing is typed in:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -95,13 +99,8 @@ print(kl_var)
 # %% [markdown]
 # That is ½(μ² + σ² − log σ² − 1), the hand result.
 #
-# > **Predict, then run.** Can this KL ever be negative? For which (μ, σ) is it 0?
-#
-# Write it as μ²/2 + g(σ²)/2 with g(t) = t − 1 − log t. The first term is ≥ 0. For the second,
-# g is convex (g″(t) = 1/t² > 0 for t > 0) and its only stationary point is t = 1, where g = 0: so
-# g(t) ≥ 0 for every t > 0, with equality only at t = 1. Sympy checks each piece; the KL is 0 only at
-# μ = 0, σ = 1 (q equal to the prior) and positive everywhere else. (In d dimensions it is a sum of
-# such terms, each ≥ 0.)
+# > **Predict, then run.** Can this KL ever be negative? For which (μ, σ) is it 0? The cell writes it
+# > as μ²/2 + g(σ²)/2 with g(t) = t − 1 − log t, and has sympy study g.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -112,6 +111,11 @@ print("g'(t) = 0 at t =", proof["stationary"], "  where g =", proof["minimum"])
 assert symbolic.is_zero(proof["residual"]) and proof["convex"] and proof["stationary"] == [1] and proof["minimum"] == [0]
 
 # %% [markdown]
+# The first term, μ²/2, is ≥ 0. For the second, g is convex (g″(t) = 1/t² > 0 for t > 0) and its only
+# stationary point is t = 1, where g = 0: so g(t) ≥ 0 for every t > 0, with equality only at t = 1.
+# The KL is 0 only at μ = 0, σ = 1 (q equal to the prior) and positive everywhere else. (In d
+# dimensions it is a sum of such terms, each ≥ 0.)
+#
 # The same argument as a picture: log t never rises above its tangent t − 1 at t = 1, so the gap
 # t − 1 − log t is never negative.
 #
@@ -155,9 +159,10 @@ print(f"KL(q || p) = {float(kl_general.subs(example)):.4f}, KL(p || q) = {float(
 # %% [markdown]
 # ## Experiments
 #
-# ### Three independent checks of the formula
-# For a few (μ, σ): the sympy formula, `vae_lite.kl_standard_normal` (the code the VAE trains with,
-# which takes log σ²), and `torch.distributions.kl_divergence` (PyTorch's own implementation).
+# ### The formula in code, against torch
+# For a few (μ, σ): sympy's formula, `vae_lite.kl_standard_normal` (the code the VAE trains with: the
+# same formula typed in, taking log σ²), and `torch.distributions.kl_divergence`, PyTorch's own
+# implementation, written apart from both: the independent check.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -180,10 +185,11 @@ assert all(abs(ours - exact) < 1e-10 for exact, ours, _ in rows), \
     f"vae_lite.kl_standard_normal disagrees with sympy's integral" + (f": it has {seen[0]}" if seen else "")
 
 # %% [markdown]
-# ### And a fourth, by sampling: Monte Carlo with its standard error
+# ### By sampling: Monte Carlo with its standard error
 # KL = E_q[log q(z) − log p(z)], so the average of log q(z) − log p(z) over n samples z ~ q estimates
 # it, with standard error (standard deviation of the terms)/√n. The exact value should lie within a
-# few standard errors.
+# few standard errors. (At μ = 0, σ = 1, q is p: every term is 0, and so are the estimate and its
+# standard error.)
 
 # %%
 n = 5_000 if QUICK else 100_000
@@ -220,6 +226,24 @@ assert abs(ours - by_sympy) < 1e-9, f"vae_lite.kl_standard_normal gives {ours:.4
     f"{d} one-dimensional KLs is {by_sympy:.4f}" + (": it averages over the dimensions instead of summing" if abs(ours - by_sympy / d) < 1e-9 else "")
 
 # %% [markdown]
+# ### Why a closed form: one sample of the KL is noisy
+# The KL could be estimated by sampling, as the reconstruction term is: one z ~ q per image and
+# log q(z) − log p(z), an unbiased estimate. How noisy is it for the 50-dimensional q above?
+
+# %%
+torch.manual_seed(2)
+z = q_d.sample((10_000,))  # 10,000 draws of z ~ q, each a one-sample estimate of the KL below
+one_sample = q_d.log_prob(z) - p_d.log_prob(z)
+print(f"closed form: {ours:.2f} nats, exactly; one-sample estimates: mean {one_sample.mean():.2f}, "
+      f"standard deviation {one_sample.std():.2f} nats")
+assert abs(one_sample.mean() - ours) < 5 * one_sample.std() / math.sqrt(len(one_sample)), "the one-sample estimate should be unbiased"
+
+# %% [markdown]
+# Every training step would carry that noise in its KL term (for this q); the closed form carries
+# none. Kingma & Welling (2013, §2.3) call the ELBO estimator that uses it SGVB estimator B and say
+# that it "typically has less variance" than their fully sampled estimator A; §3 uses it for the
+# Gaussian VAE. The TensorFlow CVAE tutorial, by contrast, samples the KL.
+#
 # ### Two Gaussians, in code
 # `vae_lite.kl_normal` against sympy's general formula and torch:
 
@@ -247,7 +271,8 @@ display(widgets.KLExplorer())
 # %% [markdown]
 # ## Common mistakes
 #
-# > **Common mistake.** The write-up's `σ = E[(x-μ)²]`: that is the variance σ². Put σ where σ² belongs and the
+# > **Common mistake.** The write-up's line (3), `σ = E[(x-μ)²]` (the lines are numbered in
+# > [01](01_autoencoder.ipynb)): that is the variance σ². Put σ where σ² belongs and the
 # > KL is wrong, e.g. ½(μ² + σ − log σ − 1). The encoder outputs `logvar` = log σ², so
 # > σ² = `logvar.exp()` and log σ² = `logvar`. The cell compares both forms with Monte Carlo.
 
@@ -261,17 +286,18 @@ print(f"sigma = 2: right {right:.4f}, wrong {wrong:.4f}, Monte Carlo {mc:.4f}")
 assert abs(mc - right) < 0.02 and abs(mc - wrong) > 0.2
 
 # %% [markdown]
-# > **Common mistake.** The write-up's loss `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]` has the KL's sign wrong:
+# > **Common mistake.** The write-up's loss, line (1), `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]`, has the KL's sign wrong:
 # > [06](06_loss_right_and_wrong.ipynb#1.-The-sign-of-the-KL) trains it and shows it fail.
 #
-# > **Common mistake.** The write-up's `p(z|x) ~ N(0,I)`, which calls N(0, I) the posterior. In the VAE's loss the KL is taken against
+# > **Common mistake.** The write-up's line (2), `p(z|x) ~ N(0,I)`, which calls N(0, I) the posterior. In the VAE's loss the KL is taken against
 # > the **prior** p(z) = N(0, I); that is what makes this closed form possible. The KL to the
 # > *posterior* p(z|x), the gap of notebook 02, is not something the VAE can compute: p(z|x) is unknown.
 #
-# > **Common mistake.** Averaging the KL over latent dimensions (or the reconstruction over pixels)
-# > instead of summing. The KL of a diagonal Gaussian is a **sum**; averaging divides it by d and
-# > silently changes its weight in the loss: a β of 1/d. [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb)
-# > trains both and shows what it does to the model.
+# > **Common mistake.** Averaging instead of summing. The KL of a diagonal Gaussian is a **sum** over
+# > the latent dimensions; averaging it divides it by d and silently changes its weight in the loss: a
+# > KL weight β = 1/d. Averaging the *reconstruction* over D pixels does the opposite: the
+# > reconstruction shrinks by D, so the KL weighs D times more (β = D).
+# > [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb) trains both and shows what each does.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -303,7 +329,7 @@ assert check.kl_closed_form(kl_closed_form)
 # **Exercise 2 (15 min).** Derive KL(N(μ_q, σ_q²) ‖ N(μ_p, σ_p²)) by hand with the three lines above
 # (hint: E_q[(z − μ_p)²] = σ_q² + (μ_q − μ_p)²), then write `kl_two_gaussians(mu_q, logvar_q, mu_p,
 # logvar_p)`: the KL of two diagonal Gaussians for each row, summed over the last dimension. The checker
-# compares it with torch's and names the mistakes it recognises. Your formula should agree with sympy's
+# compares it with the closed form on five cases and names the mistakes it recognises. Your formula should agree with sympy's
 # `kl_general` above.
 
 # %%
@@ -328,7 +354,7 @@ assert check.kl_two_gaussians(kl_two_gaussians)
 #   E_q[(z − μ)²] = σ², and by sympy's integral; it is 0 only when q is the prior.
 # - For a diagonal Gaussian the KL is the sum over dimensions; for two Gaussians there is a closed form too.
 # - The formula agrees with `vae_lite.kl_standard_normal`, `torch.distributions.kl_divergence` and
-#   Monte Carlo within its standard error.
+#   Monte Carlo within its standard error; unlike a one-sample estimate, it adds no noise to training.
 # - Next: [05 The VAE](05_vae.ipynb) puts both terms together and trains the model.
 
 # %% [markdown]

@@ -172,6 +172,12 @@ def test_fitted_gaussian_samples_accepts_the_fit_and_torchs_normal(capsys):
     (lambda c, n: c.mean(0) + c.std() * torch.randn(n, c.shape[1]), "same spread"),
     (lambda c, n: torch.randn(n, c.shape[1]), "the mean of each column"),
     (lambda c, n: right_fitted(c, n).T, "expected (20000, 4)"),
+    # right mean and spread, and still wrong: real codes given back, or noise of the wrong shape
+    (lambda c, n: c[torch.randint(len(c), (n,))], "values of the codes"),
+    (lambda c, n: torch.stack([c[torch.randint(len(c), (n,)), j] for j in range(c.shape[1])], dim=1), "each column shuffled"),
+    (lambda c, n: c.mean(0) + c.std(0) * (torch.rand(n, c.shape[1]) - 0.5) * 12**0.5, "like a uniform"),
+    (lambda c, n: c.mean(0) + c.std(0) * torch.randn(n, 1), "one noise draw shared"),
+    (lambda c, n: c.mean(0) + c.std(0) * (torch.empty(n, c.shape[1]).exponential_() - 1), "skewed like the codes"),
 ])
 def test_fitted_gaussian_samples_names_each_known_mistake(capsys, wrong, hint):
     assert check.fitted_gaussian_samples(wrong) is False
@@ -189,10 +195,10 @@ def test_toy_elbo_formula_equals_the_elbo_sympy_integrates():
         assert check.toy_elbo_exact(x, mu_q, sigma_q) == pytest.approx(f(x, w, b, s, mu_q, sigma_q), abs=1e-12)
 
 
-def mc_elbo(x, mu_q, sigma_q, n, sign=1.0, with_entropy=True):
+def mc_elbo(x, mu_q, sigma_q, n, sign=1.0, with_entropy=True, std=lambda sigma_q: sigma_q, from_prior=False):
     w, b, s = check.TOY_MODEL.values()
-    q = torch.distributions.Normal(torch.tensor(mu_q, dtype=torch.float64), torch.tensor(sigma_q, dtype=torch.float64))
-    z = q.sample((n,))
+    q = torch.distributions.Normal(torch.tensor(mu_q, dtype=torch.float64), torch.tensor(std(sigma_q), dtype=torch.float64))
+    z = torch.randn(n, dtype=torch.float64) if from_prior else q.sample((n,))
     log_joint = torch.distributions.Normal(0.0, 1.0).log_prob(z) + torch.distributions.Normal(w * z + b, s).log_prob(torch.tensor(x))
     return sign * (log_joint - (q.log_prob(z) if with_entropy else 0)).mean()
 
@@ -203,6 +209,16 @@ def test_elbo_monte_carlo_accepts_a_right_estimate_and_rejects_wrong_ones(capsys
     assert check.elbo_monte_carlo(lambda *a: mc_elbo(*a, sign=-1.0)) is False
     assert "sign is flipped" in capsys.readouterr().out
     assert check.elbo_monte_carlo(lambda *a: mc_elbo(*a, with_entropy=False)) is False
+
+
+@pytest.mark.slow  # a full checker run of 4 x 100k samples each
+@pytest.mark.parametrize("mistake, hint", [
+    (dict(std=lambda sigma_q: sigma_q**2), "q = N(mu_q, sigma_q^4)"),
+    (dict(from_prior=True), "z was drawn from the prior"),
+])
+def test_elbo_monte_carlo_names_a_squared_std_and_samples_of_the_prior(capsys, mistake, hint):
+    assert check.elbo_monte_carlo(lambda *a: mc_elbo(*a, **mistake)) is False
+    assert hint in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------- score function (notebook 03)
@@ -358,6 +374,7 @@ def test_training_loop_accepts_the_loop_of_fit_and_reports_a_stub(capsys):
     assert check.training_loop(stub) is None and "not attempted yet" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # a full checker run of 4 x 100k samples each
 @pytest.mark.parametrize("mistake, hint", [
     (dict(zero_grad=False), "zero_grad"),
     (dict(mean=False), "it is the sum over the batch"),

@@ -71,7 +71,9 @@ def _compare(expected, wrong_forms, shape_hint, atol=1e-4, monte_carlo_error=Non
     """A judge for _run: the answer must equal expected(*args); if it does not, name the first known
     wrong form (wrong_forms: {why: function of the same args}) that it equals.
 
-    monte_carlo_error(*args): the allowed error of a Monte Carlo estimate, in place of atol.
+    monte_carlo_error(*args): the allowed error of a Monte Carlo estimate, in place of atol. A wrong
+    form may be a pair (function, its own monte_carlo_error), for a mistake whose estimate is
+    noisier than the right one.
     """
 
     def judge(name, got, *args):
@@ -81,12 +83,14 @@ def _compare(expected, wrong_forms, shape_hint, atol=1e-4, monte_carlo_error=Non
         if got.shape != want.shape:
             return [(name, False, f"expected shape {tuple(want.shape)}, got {tuple(got.shape)}; {shape_hint}")]
         tolerance = atol if monte_carlo_error is None else monte_carlo_error(*args)
-        equal = lambda value: value.shape == got.shape and bool(torch.allclose(got, value, atol=tolerance, rtol=1e-5))
+        equal = lambda value, atol=tolerance: value.shape == got.shape and bool(torch.allclose(got, value, atol=atol, rtol=1e-5))
         ok, hint = equal(want), ""
         if not ok and not torch.isfinite(got).all():
             hint = " (your result is not finite: see the hint in the exercise)"
         if not ok:
-            hint = next((f" ({why})" for why, wrong in wrong_forms.items() if equal(_numbers(wrong(*args)))), hint)
+            forms = {why: wrong if isinstance(wrong, tuple) else (wrong, None) for why, wrong in wrong_forms.items()}
+            hint = next((f" ({why})" for why, (wrong, error) in forms.items()
+                         if equal(_numbers(wrong(*args)), tolerance if error is None else error(*args))), hint)
         allowed = "" if monte_carlo_error is None else f", allowed Monte Carlo error {tolerance:.4f}"
         return [(name, ok, f"expected {_fmt(want)}, got {_fmt(got)}{allowed}{hint}")]
 
@@ -134,17 +138,29 @@ def bernoulli_nll(fn):
 
 def fitted_gaussian_samples(fn, n=20_000):
     """fn(codes (N, d), n) -> (n, d) samples of the diagonal Gaussian fitted to the codes: each
-    dimension's mean and standard deviation over the rows."""
+    dimension's mean and standard deviation over the rows, then n *new* points
+    mean + std * eps, eps ~ N(0, I).
+
+    The codes here are skewed (exponential, not Gaussian), so that answers which give back the
+    codes' own values (rows resampled, columns shuffled) or noise of the wrong shape (uniform)
+    fail on more than the mean and spread.
+    """
     generator = torch.Generator().manual_seed(2)
     mean, std = torch.tensor([3.0, -1.0, 0.0, 8.0]), torch.tensor([2.0, 0.5, 1.0, 4.0])
-    codes = mean + std * torch.randn(5000, 4, generator=generator)
-    target_mean, target_std = codes.mean(dim=0), codes.std(dim=0)
+    skewed = torch.empty(5000, 4).exponential_(generator=generator) - 1  # mean 0, std 1, skewness 2
+    codes = mean + std * skewed
+    target_mean, target_std = codes.double().mean(dim=0), codes.double().std(dim=0)
 
     def judge(name, samples, codes_, n_):
         if not isinstance(samples, torch.Tensor) or tuple(samples.shape) != (n_, codes_.shape[1]):
             shape = tuple(samples.shape) if isinstance(samples, torch.Tensor) else type(samples).__name__
             return [("shape", False, f"expected ({n_}, {codes_.shape[1]}): n samples of a code, got {shape}")]
-        got_mean, got_std = samples.detach().double().mean(dim=0), samples.detach().double().std(dim=0)
+        samples = samples.detach().double()
+        got_mean, got_std = samples.mean(dim=0), samples.std(dim=0)
+        standardised = (samples - got_mean) / got_std
+        skewness, kurtosis = standardised.pow(3).mean(dim=0), standardised.pow(4).mean(dim=0)
+        reused = torch.stack([torch.isin(samples[:, j], codes_[:, j].double()) for j in range(codes_.shape[1])])
+        correlation = torch.corrcoef(samples.T) - torch.eye(codes_.shape[1], dtype=torch.float64)
         near = lambda value, ref, rel: bool(torch.all((value / ref - 1).abs() < rel))
         hint = ""
         if near(got_std, target_std**2, 0.05):
@@ -153,15 +169,31 @@ def fitted_gaussian_samples(fn, n=20_000):
             hint = ": these look like samples of N(0, I) with a shifted mean; multiply by each dimension's std"
         elif torch.allclose(got_std, got_std.mean().expand(4), rtol=0.05):
             hint = ": every dimension has the same spread; take the std of each column (dim=0)"
-        # 5 standard errors: a right answer fails about once in a million runs
+        shape_hint = (": flat-topped like a uniform; torch.rand is uniform on [0, 1), torch.randn is N(0, 1)"
+                      if kurtosis.mean() < 2.5 else
+                      ": skewed like the codes themselves (theirs is about 2); a Gaussian is symmetric"
+                      if skewness.abs().mean() > 0.5 else "")
+        # 5 standard errors (of a mean, a std, a skewness sqrt(6/n), a kurtosis sqrt(24/n), a
+        # correlation 1/sqrt(n)): a right answer fails about once in a million runs
         return [
             ("shape", True, ""),
+            ("new points, not the codes' own values", reused.double().mean().item() < 0.01,
+             f"{reused.double().mean().item():.0%} of your values are values of the codes (rows drawn from the codes, "
+             "or each column shuffled): that gives back real codes, and the decoder has seen them all. Draw new "
+             "points: mean + std * eps with eps = torch.randn(n, d)"),
             ("each dimension's mean is the codes' mean",
-             bool(torch.all((got_mean - target_mean.double()).abs() < 5 * target_std.double() / math.sqrt(n_))),
+             bool(torch.all((got_mean - target_mean).abs() < 5 * target_std / math.sqrt(n_))),
              f"expected {_fmt(target_mean)}, got {_fmt(got_mean)}: the mean of each column of codes (dim=0)"),
             ("each dimension's spread is the codes' standard deviation",
-             bool(torch.all((got_std / target_std.double() - 1).abs() < 5 / math.sqrt(2 * n_))),
+             bool(torch.all((got_std / target_std - 1).abs() < 5 / math.sqrt(2 * n_))),
              f"expected {_fmt(target_std)}, got {_fmt(got_std)}{hint}"),
+            ("each dimension is Gaussian (skewness 0, kurtosis 3)",
+             bool(torch.all(skewness.abs() < 5 * math.sqrt(6 / n_)) and torch.all((kurtosis - 3).abs() < 5 * math.sqrt(24 / n_))),
+             f"skewness {_fmt(skewness)}, kurtosis {_fmt(kurtosis)}{shape_hint}"),
+            ("the dimensions are independent (a diagonal covariance)",
+             bool(correlation.abs().max() < 5 / math.sqrt(n_)),
+             f"correlations between dimensions up to {correlation.abs().max().item():.2f}: one noise draw shared by "
+             "every dimension? Draw eps of shape (n, d), torch.randn(n, d)"),
         ]
 
     return _run("fitted_gaussian_samples", fn, {"samples": (codes, n)}, judge, seed=0)
@@ -183,10 +215,12 @@ def toy_elbo_exact(x, mu_q, sigma_q, w=TOY_MODEL["w"], b=TOY_MODEL["b"], s=TOY_M
     return expected_log_likelihood + expected_log_prior + entropy
 
 
-def _toy_log_weight_std(x, mu_q, sigma_q, n=100_000):
-    """The standard deviation of one sample of log p(x, z) - log q(z), z ~ q, estimated by sampling."""
+def _toy_log_weight_std(x, mu_q, sigma_q, n=100_000, sampled_from=None):
+    """The standard deviation of one sample of log p(x, z) - log q(z), z ~ q (or z ~ N(mean, std^2)
+    with sampled_from=(mean, std)), estimated by sampling."""
     w, b, s = TOY_MODEL["w"], TOY_MODEL["b"], TOY_MODEL["s"]
-    z = mu_q + sigma_q * torch.randn(n, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    mean, std = (mu_q, sigma_q) if sampled_from is None else sampled_from
+    z = mean + std * torch.randn(n, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     log_joint = -0.5 * z**2 - 0.5 * ((x - w * z - b) / s) ** 2 - math.log(s)
     log_q = -0.5 * ((z - mu_q) / sigma_q) ** 2 - math.log(sigma_q)
     return (log_joint - log_q).std().item()
@@ -207,15 +241,28 @@ def elbo_monte_carlo(fn, n=100_000):
     }
     exact = lambda x, mu_q, sigma_q, n: toy_elbo_exact(x, mu_q, sigma_q)
     entropy = lambda sigma_q: 0.5 * math.log(2 * math.pi * math.e * sigma_q**2)
+
+    def monte_carlo_error(x, mu_q, sigma_q, n, sampled_from=None):
+        # 6 standard errors of an n-sample average: a right answer fails about once in 500 million runs
+        std = _toy_log_weight_std(x, mu_q, sigma_q, sampled_from=sampled_from)
+        return max(6 * std / math.sqrt(n), 1e-3)  # floor: float32 rounding
+
+    def z_from_the_prior(x, mu_q, sigma_q, n):
+        """E over z ~ N(0, 1), not q, of log p(x, z) - log q(z)."""
+        expected_log_joint = toy_elbo_exact(x, 0.0, 1.0) - entropy(1.0)
+        return expected_log_joint + 0.5 * math.log(2 * math.pi * sigma_q**2) + (mu_q**2 + 1) / (2 * sigma_q**2)
+
     wrong_forms = {
         "the sign is flipped: ELBO = E_q[log p(x,z) - log q(z)]": lambda *args: -exact(*args),
         "the - log q(z) term is missing: E_q[log p(x,z)] alone is not the ELBO":
             lambda x, mu_q, sigma_q, n: toy_elbo_exact(x, mu_q, sigma_q) - entropy(sigma_q),
+        "this is the ELBO of q = N(mu_q, sigma_q^4): sigma_q is the standard deviation, pass it as is (not squared) "
+        "to Normal(mean, std)":
+            (lambda x, mu_q, sigma_q, n: toy_elbo_exact(x, mu_q, sigma_q**2),
+             lambda x, mu_q, sigma_q, n: monte_carlo_error(x, mu_q, sigma_q**2, n)),
+        "z was drawn from the prior N(0, 1); the ELBO averages over z ~ q = N(mu_q, sigma_q^2)":
+            (z_from_the_prior, lambda x, mu_q, sigma_q, n: monte_carlo_error(x, mu_q, sigma_q, n, sampled_from=(0.0, 1.0))),
     }
-
-    def monte_carlo_error(x, mu_q, sigma_q, n):
-        # 6 standard errors of an n-sample average: a right answer fails about once in 500 million runs
-        return max(6 * _toy_log_weight_std(x, mu_q, sigma_q) / math.sqrt(n), 1e-3)  # floor: float32 rounding
 
     return _run("elbo_monte_carlo", fn, cases, _compare(exact, wrong_forms, "average over the samples",
                                                         monte_carlo_error=monte_carlo_error), seed=0)

@@ -5,9 +5,10 @@ r"""Two estimators of one gradient: d/d(mu, sigma) of E_q[f(z)], with q = N(mu, 
     score function (REINFORCE):     f(z) times the gradient of log q(z)
         d/dmu E[f(z)] = E[f(z) eps / sigma],  d/dsigma E[f(z)] = E[f(z) (eps^2 - 1) / sigma]
 
-Both are unbiased. The pathwise one needs f' and has a much smaller variance, which is why a
-VAE samples z with the reparameterization trick. Each function returns one estimate per
-draw of eps; their mean is the estimate, their spread its noise.
+Both are unbiased. The pathwise one needs f'; the score function usually has the larger variance,
+one that grows with how much of f does not depend on the parameter (Mohamed et al. 2020), which
+is why a VAE samples z with the reparameterization trick. Each function returns one estimate
+per draw of eps; their mean is the estimate, their spread its noise.
 """
 
 import torch
@@ -29,18 +30,22 @@ def score_function_gradients(f, mu, sigma, eps, baseline=0.0):
 
     For q = N(mu, sigma^2): d log q/d mu = (z - mu)/sigma^2 = eps/sigma and
     d log q/d sigma = ((z - mu)^2 - sigma^2)/sigma^3 = (eps^2 - 1)/sigma.
-    It needs no derivative of f, and pays for that with a much larger variance.
-    baseline b: a number, or a tensor broadcastable to f's values, that does not depend on this
-    sample's eps. The score has mean 0, E[d log q/d theta] = 0, so subtracting b leaves the mean
-    unchanged, and b close to f(z) removes most of the noise (see leave_one_out_mean).
+    It needs no derivative of f, and usually pays for that with a larger variance, one that grows
+    with how much of f does not depend on the parameter.
+    baseline b: a number, or a tensor broadcastable to f's values (one per coordinate of z
+    allowed), that does not depend on the eps it multiplies. The score has mean 0,
+    E[d log q/d theta] = 0, so subtracting b leaves the mean unchanged. An estimate of E f
+    (leave_one_out_mean) removes f's mean; the terms of f without this coordinate remove their
+    noise too.
     """
     value = f(mu + sigma * eps) - baseline
     return value * eps / sigma, value * (eps**2 - 1) / sigma
 
 
 def leave_one_out_mean(values, dim):
-    """For each sample along `dim`, the mean of the *other* samples: a baseline that tracks E f and,
-    not depending on the sample itself, keeps the score-function estimator unbiased.
+    """For each sample along `dim`, the mean of the *other* samples: a baseline that estimates E f
+    and, not depending on the sample itself, keeps the score-function estimator unbiased. It
+    removes f's mean, not the fluctuations of the parts of f that do not depend on the parameter.
 
         b_i = (sum_j values_j - values_i) / (n - 1)
     """

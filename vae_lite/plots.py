@@ -183,14 +183,24 @@ def plot_elbo_gap(mus, elbos, log_evidence, posterior_mean=None, ax=None):
 # ------------------------------------------------------- notebook 03: gradient estimators
 
 
-def plot_estimator_variance(sample_counts, variances, ax=None):
-    """Variance of gradient estimators against the number of samples, log-log (1/n is a straight line)."""
+def plot_estimator_variance(sample_counts, variances, ax=None, title=None):
+    """Variance of gradient estimators against the number of samples, log-log (1/n is a straight line).
+
+    A dashed 1/n guide, below the lowest curve so that it does not hide one, shows the slope an
+    average of n independent samples must have.
+    """
     ax = _axes(ax)
+    counts = np.asarray(sample_counts, dtype=float)
     for name, values in variances.items():
-        ax.loglog(sample_counts, values, marker="o", label=name)
+        ax.loglog(counts, values, marker="o", label=name)
+    lowest = min(values[0] for values in variances.values())
+    ax.loglog(counts, 0.3 * lowest * counts[0] / counts, linestyle="--", color="black", linewidth=1.5,
+              label="1/n (slope −1)")
     ax.set_xlabel("samples per estimate (n)")
     ax.set_ylabel("variance of the estimate")
     ax.legend()
+    if title:
+        ax.set_title(title)
     return ax.figure
 
 
@@ -207,6 +217,7 @@ def plot_log_below_tangent(low=0.05, high=4.0, ax=None):
     ax.fill_between(t, np.log(t), t - 1, alpha=0.2, label="gap t − 1 − log t ≥ 0")
     ax.plot([1], [0], marker="o", linestyle="none", color="black", label="touch at t = 1")
     ax.set_xlabel("t")
+    ax.set_ylabel("value")
     ax.legend(loc="lower right")
     return ax.figure
 

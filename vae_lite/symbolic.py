@@ -30,9 +30,10 @@ x, w, b = sp.symbols("x w b", real=True)
 s = sp.Symbol("s", positive=True)
 mu_q = sp.Symbol("mu_q", real=True)
 sigma_q = sp.Symbol("sigma_q", positive=True)
-# the posterior's mean and standard deviation, as names in the readable forms
+# the posterior's mean and standard deviation, as names in the readable forms (tau: a v reads as a
+# variance, and sigma_q is already q's standard deviation)
 m = sp.Symbol("m", real=True)
-v = sp.Symbol("v", positive=True)
+tau_posterior = sp.Symbol("tau", positive=True)
 half = sp.Rational(1, 2)
 
 
@@ -166,10 +167,10 @@ def readable_forms():
         E_q[log p(x|z)] = -1/2 log(2 pi s^2) - ((x - b - w mu_q)^2 + w^2 sigma_q^2) / (2 s^2)
         KL(q || p(z))   = 1/2 (mu_q^2 + sigma_q^2 - log sigma_q^2 - 1)
         ELBO            = E_q[log p(x|z)] - KL(q || p(z))
-        KL(q || p(z|x)) = log(v / sigma_q) + (sigma_q^2 + (mu_q - m)^2) / (2 v^2) - 1/2
+        KL(q || p(z|x)) = log(tau / sigma_q) + (sigma_q^2 + (mu_q - m)^2) / (2 tau^2) - 1/2
 
-    with m and v the posterior's mean and standard deviation. Returns a dict of these
-    expressions and "posterior": {m: ..., v: ...} to substitute.
+    with m and tau the posterior's mean and standard deviation. Returns a dict of these
+    expressions and "posterior": {m: ..., tau: ...} to substitute.
     """
     model = linear_gaussian()
     squared = _sum((x - b - w * mu_q) ** 2, w**2 * sigma_q**2) / (2 * s**2)
@@ -179,8 +180,8 @@ def readable_forms():
         "reconstruction": reconstruction,
         "kl_prior": kl_prior,
         "elbo": _sum(reconstruction, -kl_prior),
-        "kl_posterior": _sum(sp.log(v / sigma_q), _sum(sigma_q**2, (mu_q - m) ** 2) / (2 * v**2), -half),
-        "posterior": {m: model["posterior_mean"], v: model["posterior_std"]},
+        "kl_posterior": _sum(sp.log(tau_posterior / sigma_q), _sum(sigma_q**2, (mu_q - m) ** 2) / (2 * tau_posterior**2), -half),
+        "posterior": {m: model["posterior_mean"], tau_posterior: model["posterior_std"]},
     }
 
 
