@@ -3,9 +3,8 @@
 #
 # Previous: [05 The VAE](05_vae.ipynb) · Next: [07 The latent space](07_latent_space.ipynb)
 #
-# Notebook 05 trained the VAE with its loss written correctly: reconstruction error plus KL, both summed over
-# one image. This notebook writes the loss wrong, in the ways the write-up we follow and much published code get
-# it wrong, trains each version, and shows what it does.
+# Notebook 05 trained the VAE with its loss written correctly: reconstruction error plus KL, both summed over one
+# image. Here the loss is written wrong, as the write-up and much published code write it, and each version trains.
 #
 # **Learning goals**
 # - see why the KL enters the loss with a **plus** sign: with the minus sign the KL runs off and the loss falls
@@ -96,8 +95,7 @@ print(f"05's model: test negative ELBO {-vae_lite.evaluate(default, x_test)['elb
 #
 # > **Common mistake.** The write-up gives the loss as `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]`. **Wrong:**
 # > reconstruction error − KL. **Right:** reconstruction error **+** KL, the negative ELBO. The KL has no upper
-# > bound: move μ away from 0 or let σ grow, and it grows as far as you like. With the minus sign, the loss
-# > falls as far as the KL grows.
+# > bound (move μ away from 0 or let σ grow), so with the minus sign the loss falls as far as the KL grows.
 #
 # Two copies of one untrained VAE train on the same batches with `train_step`: one with the package's loss, one
 # with the write-up's sign. Each step records its batch's mean KL, reconstruction error and loss; a run stops when
@@ -123,8 +121,8 @@ def train_steps(model, steps, seed=0):
             means = vae_lite.train_step(model, x, optimizer)
         except vae_lite.TrainingError:
             print(f"step {step}: the loss is no longer a finite number, training stopped")
-            break
-        for key, value in (("loss", means["loss"]), ("kl", means["kl"]), ("reconstruction_error", -means["reconstruction"])):
+            return record
+        for key, value in zip(record, (means["loss"], means["kl"], -means["reconstruction"])):
             record[key].append(value)
     return record
 
@@ -165,7 +163,7 @@ print(f"wrong sign: the loss fell to {min(wrong['loss']):.2g} nats while the rec
 assert logvar.exp().mean() > mu.pow(2).mean(), "the KL should have run off through σ², the noise in z"
 
 # %% [markdown]
-# The same failure, exactly, without training: take 05's model and stretch its code by a factor c. Multiply μ and
+# The failure in its purest form, without training: take 05's model and stretch its code by a factor c. Multiply μ and
 # σ by c, and divide the decoder's first layer by c. Every z becomes c z, the decoder undoes the factor, and every
 # reconstruction stays exactly the same. Only the KL changes: it grows like c².
 
@@ -215,7 +213,8 @@ assert all(a["wrong"] > b["wrong"] for a, b in zip(rows, rows[1:])), "the wrong-
 # $$\mathbb{E}_x\,\mathrm{KL}\big(q(z|x)\,\|\,p(z)\big) = I_q(x; z) + \mathrm{KL}\big(q(z)\,\|\,p(z)\big),
 #   \qquad q(z) = \mathbb{E}_x\, q(z|x),$$
 #
-# the information in the codes, plus how far the codes as a whole lie from the prior. Stretching inflates only the
+# the information the codes carry about x (under the data and the encoder), plus how far the codes as a whole lie
+# from the prior. Stretching inflates only the
 # second (the mean z² grows like c²), and it matters: a VAE generates by decoding z drawn from the prior.
 #
 # *Figure: four rows of 12 decoded prior samples, z ~ N(0, I), the same z in every row, from the model stretched
@@ -238,12 +237,10 @@ assert variety[8] < 0.5 * variety[1], "a stretched code should make every prior 
 #
 # ### 2. Summed against averaged
 #
-# > **Common mistake.** Averaging one term and summing the other. `F.binary_cross_entropy(x_hat, x)` **averages**
-# > over the pixels by default, while the KL is usually **summed** over the latent dimensions. **Wrong:**
-# > `bce_mean + kl_sum`. **Right:** both summed over one image (`reduction="sum"`, or sum over pixels and average
-# > over the batch only). The wrong loss is the right one with the KL weighted by the number of pixels, then
-# > divided by it: β = pixels. The reverse (`bce_sum + kl_mean`, the KL averaged over the latent dimensions)
-# > is β = 1 / latent dimensions.
+# > **Common mistake.** `F.binary_cross_entropy(x_hat, x)` **averages** over the pixels by default; the KL is
+# > usually **summed** over the latent dimensions. **Wrong:** `bce_mean + kl_sum`, which is the right loss with
+# > the KL weighted by the number of pixels (β = pixels), then divided by it. **Right:** both summed over one
+# > image, averaged over the batch only. The reverse, `bce_sum + kl_mean`, is β = 1 / latent dimensions.
 #
 # Both mistakes as models (`beta` is `fit`'s KL weight, which 05's recipe warms up from 0 to 1):
 
@@ -310,14 +307,15 @@ def describe(name, model):
     terms = vae_lite.evaluate(model, x_test)
     with torch.inference_mode():
         spread = vae_lite.reparameterize(*model.encode(x_test)).pow(2).mean().item()  # 1 under the prior
-    return dict(name=name, kl=terms["kl"], error=-terms["reconstruction"], loss=terms["kl"] - terms["reconstruction"],
-                scale=spread)
+    kl, error = terms["kl"], -terms["reconstruction"]
+    return dict(name=name, kl=kl, error=error, loss=error + kl, scale=spread)
 
 
 runs = [describe("right: both summed (β = 1)", right_vae),
         describe(f"reconstruction averaged (β = {PIXELS})", averaged_reconstruction),
         describe(f"KL averaged (β = 1/{LATENT})", averaged_kl)]
-print(f"{'05s recipe, ' + str(RECIPE['epochs']) + ' epochs; test set, nats':40s}  {'KL':>6s}  {'recon. error':>12s}  "
+heading = f"05's recipe, {RECIPE['epochs']} epochs; test set, nats"
+print(f"{heading:40s}  {'KL':>6s}  {'recon. error':>12s}  "
       f"{'negative ELBO':>13s}  {'mean z²':>7s}")
 for r in runs:
     print(f"{r['name']:40s}  {r['kl']:6.1f}  {r['error']:12.1f}  {r['loss']:13.1f}  {r['scale']:7.2f}")
@@ -351,8 +349,8 @@ assert alike < 0.5, "with the code switched off, every sample should look alike"
 # %% [markdown]
 # With the reconstruction averaged the code is switched off: KL about 0, every z decodes to the same blur. With the
 # KL averaged the code carries more and reconstructs better, but its codes sit further from the prior (mean z²
-# further from 1), so prior samples land where the decoder was never trained (third row). The first row is what
-# this model draws at its best: some clear digits, some malformed. Notebook 08 varies β on purpose.
+# further from 1), so prior samples land more often where the decoder was never trained (third row). The first
+# row is 05's model, fully trained: some clear digits, some malformed, as in 05. Notebook 08 varies β on purpose.
 #
 # ### 3. Squared error is a Gaussian log-likelihood
 #
@@ -363,8 +361,8 @@ assert alike < 0.5, "with the code switched off, every sample should look alike"
 # > `||x - x̂||² + KL` is the Gaussian VAE with s² = ½, and any other s is a KL weight β = 2s² on squared error.
 # > (Notebook 02 checked the package's Gaussian log-likelihood against this formula.)
 #
-# **Predict, then run.** Two Gaussian VAEs train on the grey-level images for one epoch each; they differ only in
-# s. Which one keeps more information in its code, the one with s = 0.1 or the one with s = 1?
+# Two Gaussian VAEs train on the grey-level images for one epoch each; they differ only in s, so by the box above
+# in their KL weight on squared error, 2s²:
 
 # %%
 gaussian_kl = {}
@@ -381,7 +379,12 @@ assert gaussian_kl[1.0] < 0.25 * gaussian_kl[0.1], "a larger s should leave much
 # A larger s is a larger KL weight: the code keeps far less. A "VAE with MSE loss" has a β whether or not its
 # author chose one (and `F.mse_loss` averages over pixels by default: section 2's hidden β on top).
 #
-# ## Exercise
+# ## Common mistakes
+#
+# This notebook's experiments are its common mistakes: the boxes of sections 1, 2 and 3, each trained above and
+# seen to fail.
+#
+# ## Exercises
 #
 # **Exercise 1 (10 min). A Gaussian VAE's loss, written by you.** Complete `gaussian_vae_loss(x, x_hat, mu,
 # logvar, s)`: each image's negative ELBO in nats for the decoder N(x̂, s² I), fixed s, given the decoded mean x̂
@@ -431,13 +434,11 @@ else:
 
 # %% [markdown]
 # ## Summary
-# - The loss is reconstruction error **plus** KL. With the minus sign it has no minimum: the KL runs off and the
-#   loss falls below 0 while the reconstructions get worse.
-# - The KL charges for the information in the codes and for how far they lie from the prior; a code stretched
-#   away from the prior carries the same information but makes a poor generator.
-# - Averaging one term and summing the other is a hidden β: the number of pixels (the code switches off) or one
-#   over the latent dimensions (the codes leave the prior).
-# - Squared error is a Gaussian log-likelihood; its fixed variance is an implicit KL weight β = 2s².
+# - The loss is reconstruction error **plus** KL. With the minus sign the KL runs off and the loss falls below 0.
+# - The KL charges for the information in the codes and for their distance from the prior: codes stretched away
+#   from the prior carry the same information but make a poor generator.
+# - Averaging one term and summing the other is a hidden β: pixels (the code switches off) or 1 / latent dimensions.
+# - Squared error is a Gaussian log-likelihood; its fixed variance is a KL weight β = 2s².
 #
 # Next: [07 The latent space](07_latent_space.ipynb) looks inside z.
 

@@ -99,7 +99,8 @@ print(f"test negative ELBO {-test['elbo']:.1f} nats = reconstruction error {-tes
 # ### Which dimensions does the model use?
 #
 # The KL term of the ELBO is a sum over latent dimensions: split it up. The KL of dimension d, averaged over the
-# images, is the price in nats of what z_d says about x. A dimension whose KL is about 0 has q(z_d|x) = N(0, 1)
+# images, is what the ELBO charges for z_d, in nats: at least what z_d says about x (notebook 06 splits the KL into
+# that information and the codes' distance from the prior). A dimension whose KL is about 0 has q(z_d|x) = N(0, 1)
 # for every x, the prior itself: it carries no information about the image, and the decoder learns to ignore it.
 # Burda et al. (2015) call a dimension **active** when its encoder mean moves with the input,
 # Var_x(E[z_d|x]) > 0.01, and **inactive** otherwise.
@@ -152,7 +153,7 @@ if (~active).any():
 # still picture instead: for the first five sliders, the image decoded with that slider at −2, −1, 0, 1, 2.
 
 # %%
-explorer = widgets.LatentExplorer(model, x_test, start=x_test[0])
+explorer = widgets.LatentExplorer(model, x_test, start=data.test[0])
 explorer
 
 # %% [markdown]
@@ -186,7 +187,7 @@ assert change_along(most) > 2 * change_along(least), "the dimension with the mos
 labels = data.test_labels
 first = int((labels == 1).nonzero()[0]) if labels is not None else 0
 second = int((labels == 7).nonzero()[1]) if labels is not None else 1
-interpolation = widgets.InterpolationExplorer(model, x_test, first=first, second=second)
+interpolation = widgets.InterpolationExplorer(model, data, first=first, second=second)
 interpolation
 
 # %% [markdown]
@@ -322,13 +323,13 @@ assert vae_lite.check.interpolate(interpolate), "the solution should pass every 
 
 # %% [markdown]
 # **Predict, then run.** Your line through z, beside a cross-fade (1 − t) x_a + t x_b of the two images
-# themselves. Midway, which one looks like a single digit, and which like two digits drawn over each other?
+# themselves. What will each show midway?
 #
 # *Figure (once `interpolate` works): two rows of ten images from the same A to the same B: through the latent
 # space, and the pixel cross-fade.*
 
 # %%
-a, b = x_test[first], x_test[second]
+a, b = data.test[first], data.test[second]
 t = torch.linspace(0, 1, 10).reshape(10, 1, 1, 1)
 try:
     path = interpolate(model, a, b, 10)
@@ -341,10 +342,11 @@ else:
         "the line should start at A's code and end at B's: its ends are the decoded means"
 
 # %% [markdown]
-# The cross-fade is two digits, one fading in while the other fades out; the line through z is drawn by the
-# decoder at every step, a single stroke that changes shape. What it draws in between comes from the region of z
-# between the two codes, which training filled: the KL pulls every code towards the others, and the noise in z
-# makes the decoder draw something sensible around each one.
+# Every image of the cross-fade is both digits at once, one fading in as the other fades out. Every image of the
+# line through z is the decoder's own drawing: the stroke bends from one shape to the other, and where the decoder
+# is unsure what lies between the two codes it draws grey, a pixel probability between 0 and 1. It can draw
+# something at every point of the line because training filled the space around the codes: the KL pulls them
+# towards each other, and the noise in z makes the decoder draw something sensible around each one.
 #
 # More to try:
 #
