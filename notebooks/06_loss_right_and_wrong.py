@@ -53,6 +53,7 @@ import math
 
 import matplotlib.pyplot as plt
 import torch
+from IPython.display import clear_output
 
 import vae_lite
 import vae_lite.check
@@ -300,6 +301,7 @@ def train_like_05(cls):
 right_vae = train_like_05(vae_lite.VAE) if QUICK else default
 averaged_reconstruction = train_like_05(AveragedReconstructionVAE)
 averaged_kl = train_like_05(AveragedKLVAE)
+clear_output()  # the progress bars have done their job (a stored one would read 0 %)
 
 # %%
 def describe(name, model):

@@ -53,6 +53,7 @@ import math
 
 import matplotlib.pyplot as plt
 import torch
+from IPython.display import clear_output
 
 import vae_lite
 import vae_lite.check
@@ -202,6 +203,7 @@ interpolation
 torch.manual_seed(0)
 model_2d = vae_lite.VAE(data.image_shape, latent_dim=2)
 history_2d = vae_lite.fit(model_2d, data, epochs=EPOCHS_2D, progress=True)
+clear_output()  # the progress bar has done its job (a stored one would read 0 %)
 print(f"2-latent model after {EPOCHS_2D} epochs: test negative ELBO {-history_2d.last['test_elbo']:.1f} nats")
 
 # %% [markdown]
