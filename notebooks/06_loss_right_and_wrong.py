@@ -77,7 +77,7 @@ print(data)
 # ## Model
 #
 # The VAE of notebook 05, with the package's default sizes (its picture is at the top of notebook 05). Its loss,
-# right, is the negative ELBO of each image, in nats ([notebook 01](01_autoencoder.ipynb) defines the unit):
+# right, is the negative ELBO of each image, in nats ([notebook 01](01_autoencoder.ipynb#Nats-and-bits-per-dimension) defines the unit):
 #
 # $$\mathcal{L}(x) = \underbrace{-\,\mathbb{E}_{q(z|x)}[\log p(x|z)]}_{\text{reconstruction error, summed over pixels}}
 #   \;+\; \underbrace{\mathrm{KL}\big(q(z|x)\,\|\,p(z)\big)}_{\text{summed over latent dimensions}}.$$
@@ -361,7 +361,7 @@ assert alike < 0.5, "with the code switched off, every sample should look alike"
 # > $-\log p(x|z) = \frac{1}{2s^2}\|x-\hat x\|^2 + D\,(\log s + \tfrac12\log 2\pi)$.
 # > So the negative ELBO is $\frac{1}{2s^2}\big(\|x-\hat x\|^2 + 2s^2\,\mathrm{KL}\big)$ plus a constant:
 # > `||x - x̂||² + KL` is the Gaussian VAE with s² = ½, and any other s is a KL weight β = 2s² on squared error.
-# > (Notebook 02 checked the package's Gaussian log-likelihood against this formula.)
+# > (Exercise 1 has you write this loss and compares it with the package's.)
 #
 # Two Gaussian VAEs train on the grey-level images for one epoch each; they differ only in s, so by the box above
 # in their KL weight on squared error, 2s²:
@@ -413,7 +413,8 @@ def gaussian_vae_loss(x, x_hat, mu, logvar, s):
 assert vae_lite.check.gaussian_vae_loss(gaussian_vae_loss), "the solution should pass every case"
 
 # %% [markdown]
-# A VAE trained with your loss and s = 0.3, the same way as the two above: its KL should land between theirs.
+# Your loss must equal the package's Gaussian VAE loss on the same z; then a VAE trained with it and s = 0.3, the
+# same way as the two above, should keep a KL between theirs.
 
 # %%
 class YourGaussianVAE(vae_lite.VAE):
@@ -427,11 +428,14 @@ class YourGaussianVAE(vae_lite.VAE):
 torch.manual_seed(0)
 yours = YourGaussianVAE(data.image_shape, likelihood="gaussian", gaussian_std=0.3)
 try:
+    losses = [(torch.manual_seed(1), loss(yours, data.test[:64])[0])[1] for loss in (YourGaussianVAE.loss, vae_lite.VAE.loss)]
+    assert torch.allclose(*losses, rtol=1e-4), "your loss should equal vae_lite's Gaussian VAE loss for the same z"
     gaussian_kl[0.3] = vae_lite.fit(yours, data, epochs=1, progress=False).last["test_kl"]
 except NotImplementedError:
     print("Complete `gaussian_vae_loss` in exercise 1 above, then re-run this cell.")
 else:
-    print("test KL, nats: " + ", ".join(f"s = {s}: {kl:.1f}" for s, kl in sorted(gaussian_kl.items())))
+    print("your loss = vae_lite's on the same z; test KL, nats: "
+          + ", ".join(f"s = {s}: {kl:.1f}" for s, kl in sorted(gaussian_kl.items())))
     assert gaussian_kl[1.0] < gaussian_kl[0.3] < gaussian_kl[0.1], "s = 0.3 should keep more than s = 1, less than s = 0.1"
 
 # %% [markdown]

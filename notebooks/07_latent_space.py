@@ -79,7 +79,7 @@ print(data)
 # not spend a minute training it (`vae_lite/pretrained.py` shows the command that made it; for a data set it has
 # no stored model for, it trains one on the data here). Everything below is measured on the binarized test
 # images, the data the model is scored on; all values are in nats
-# ([notebook 01](01_autoencoder.ipynb) defines the unit).
+# ([notebook 01](01_autoencoder.ipynb#Nats-and-bits-per-dimension) defines the unit).
 
 # %%
 # NBVAL_CHECK_OUTPUT
