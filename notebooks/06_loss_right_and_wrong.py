@@ -3,15 +3,14 @@
 #
 # Previous: [05 The VAE](05_vae.ipynb) · Next: [07 The latent space](07_latent_space.ipynb)
 #
-# Notebook 05 trained the VAE with its loss written correctly: reconstruction error plus KL, both summed over
-# one image. This notebook writes the loss wrong, in the ways the write-up we follow and much published code get
-# it wrong, trains each version, and shows what it does.
+# Notebook 05 trained the VAE with its loss written correctly: reconstruction error plus KL, both summed over one
+# image. Here the loss is written wrong, as the write-up and much published code write it, and each version trains.
 #
 # **Learning goals**
-# - see why the KL enters the loss with a **plus** sign: train with the minus sign and watch the KL run off
-#   while the loss falls far below 0, with no minimum to stop at;
+# - see why the KL enters the loss with a **plus** sign: with the minus sign the KL runs off and the loss falls
+#   far below 0, with no minimum to stop at; and why the KL charges for codes that leave the prior;
 # - recognise summed against averaged terms as a hidden KL weight β, and predict which β a loss has;
-# - read squared error as a Gaussian log-likelihood whose fixed variance is an implicit KL weight.
+# - read squared error as a Gaussian log-likelihood whose fixed variance is a KL weight, and write that loss.
 
 # %% [markdown] tags=["badges"]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/06_loss_right_and_wrong.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F06_loss_right_and_wrong.ipynb)
@@ -54,10 +53,11 @@ import math
 
 import matplotlib.pyplot as plt
 import torch
+from IPython.display import clear_output
 
 import vae_lite
 import vae_lite.check
-from vae_lite import plots
+from vae_lite import plots, pretrained
 
 QUICK = vae_lite.setup_notebook()
 
@@ -70,26 +70,24 @@ if QUICK:
     data = data.subset(train=3000, test=1000)
 PIXELS = math.prod(data.image_shape)
 SIGN_STEPS = 60 if QUICK else 300  # optimizer steps for the two runs of the sign experiment
-STEPS = 150 if QUICK else 1400  # optimizer steps of 128 images for each model trained with fit
-EPOCHS = max(1, round(STEPS / math.ceil(len(data.train) / 128)))
+x_test = vae_lite.binarized_test_set(data)  # every model here is scored on these binarized test images
 print(data)
 
 # %% [markdown]
 # ## Model
 #
 # The VAE of notebook 05, with the package's default sizes (its picture is at the top of notebook 05). Its loss,
-# right, is the negative ELBO of each image:
+# right, is the negative ELBO of each image, in nats ([notebook 01](01_autoencoder.ipynb#Nats-and-bits-per-dimension) defines the unit):
 #
 # $$\mathcal{L}(x) = \underbrace{-\,\mathbb{E}_{q(z|x)}[\log p(x|z)]}_{\text{reconstruction error, summed over pixels}}
 #   \;+\; \underbrace{\mathrm{KL}\big(q(z|x)\,\|\,p(z)\big)}_{\text{summed over latent dimensions}}.$$
 #
-# The three ways to get it wrong that this notebook trains:
-#
-# | | wrong | what it does |
-# |---|---|---|
-# | 1 | reconstruction error **−** KL (the write-up's sign) | the loss has no minimum: the KL runs off |
-# | 2 | reconstruction error **averaged** over pixels, KL summed | the KL weighted by the number of pixels: the code is switched off |
-# | 3 | reconstruction error summed, KL **averaged** over latent dimensions | the KL weighted by 1 / latent dimensions |
+# Below, the KL's sign is flipped, then one term is averaged instead of summed. The model trained with the right
+# loss is 05's (05's recipe; it ships with the package):
+
+# %%
+default = pretrained.default_model(data)  # 05's VAE, trained with the right loss (on other data: trained here)
+print(f"05's model: test negative ELBO {-vae_lite.evaluate(default, x_test)['elbo']:.1f} nats")
 
 # %% [markdown]
 # ## Experiments
@@ -98,15 +96,11 @@ print(data)
 #
 # > **Common mistake.** The write-up gives the loss as `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]`. **Wrong:**
 # > reconstruction error − KL. **Right:** reconstruction error **+** KL, the negative ELBO. The KL has no upper
-# > bound: move μ away from 0 or let σ grow, and it grows as far as you like. With the minus sign, the loss
-# > falls as far as the KL grows.
+# > bound (move μ away from 0 or let σ grow), so with the minus sign the loss falls as far as the KL grows.
 #
-# Two copies of one untrained VAE are trained on the same batches for a few hundred steps with `train_step`: one
-# with the package's loss (`VAE.loss`), one with the write-up's sign. Every step records the mean KL, reconstruction
-# error and loss of its batch; a run whose loss stops being a finite number stops there.
-#
-# **Predict, then run.** A negative ELBO of a binary image can never fall below 0 (it is at least −log p(x), and
-# p(x) ≤ 1 for binary data). Where will each loss be after a few hundred steps?
+# Two copies of one untrained VAE train on the same batches with `train_step`: one with the package's loss, one
+# with the write-up's sign. Each step records its batch's mean KL, reconstruction error and loss; a run stops when
+# its loss is no longer a finite number.
 
 # %%
 class WrongSignVAE(vae_lite.VAE):
@@ -128,13 +122,16 @@ def train_steps(model, steps, seed=0):
             means = vae_lite.train_step(model, x, optimizer)
         except vae_lite.TrainingError:
             print(f"step {step}: the loss is no longer a finite number, training stopped")
-            break
-        record["loss"].append(means["loss"])
-        record["kl"].append(means["kl"])
-        record["reconstruction_error"].append(-means["reconstruction"])
+            return record
+        for key, value in zip(record, (means["loss"], means["kl"], -means["reconstruction"])):
+            record[key].append(value)
     return record
 
+# %% [markdown]
+# **Predict, then run.** A negative ELBO of a binary image can never fall below 0 (it is at least −log p(x), and
+# p(x) ≤ 1 for binary data). Where will each loss be after a few hundred steps?
 
+# %%
 torch.manual_seed(0)
 right_model = vae_lite.VAE(data.image_shape)  # vae_lite's loss: reconstruction error + KL
 wrong_model = WrongSignVAE(data.image_shape)
@@ -159,15 +156,17 @@ plots.plot_sign_runs({"right: reconstruction error + KL": right, "wrong: reconst
                      keys=("kl", "reconstruction_error", "loss"))
 plt.show()
 worse = wrong["reconstruction_error"][-1] / wrong["reconstruction_error"][0]
-print(f"wrong sign: the loss fell to {min(wrong['loss']):.2g} nats while the reconstruction error grew "
-      f"{worse:.2g}-fold; the code z is drowned in noise, and the loss calls that progress.")
+with torch.inference_mode():
+    mu, logvar = wrong_model.encode(x_test[:500])
+print(f"wrong sign: the loss fell to {min(wrong['loss']):.2g} nats while the reconstruction error grew {worse:.2g}-fold.\n"
+      f"Its q(z|x): mean σ² {logvar.exp().mean().item():.2g}, mean μ² {mu.pow(2).mean().item():.2g} (the prior: 1 and 0). "
+      "The code z is drowned in noise, and the loss calls that progress.")
+assert logvar.exp().mean() > mu.pow(2).mean(), "the KL should have run off through σ², the noise in z"
 
 # %% [markdown]
-# The same failure, exactly, without training: take the right-sign model above and stretch its code by a factor c.
-# Multiply μ and σ by c, and divide the decoder's first layer by c. Every z becomes c z, the decoder undoes the
-# factor, and every reconstruction stays exactly the same. Only the KL changes: it grows like c².
-#
-# **Predict, then run.** As c grows, which loss rises and which falls?
+# The failure in its purest form, without training: take 05's model and stretch its code by a factor c. Multiply μ and
+# σ by c, and divide the decoder's first layer by c. Every z becomes c z, the decoder undoes the factor, and every
+# reconstruction stays exactly the same. Only the KL changes: it grows like c².
 
 # %%
 def stretched(model, c):
@@ -183,18 +182,23 @@ def stretched(model, c):
         first.weight /= c  # W (c z) / c = W z
     return model
 
+# %% [markdown]
+# As c grows, which loss rises and which falls? (The last column, the mean of z² over codes z ~ q(z|x), is 1 for
+# codes spread like the prior.)
 
-x = vae_lite.binarized_test_set(data)[:500]
+# %%
+x = x_test[:500]
 rows = []
 with torch.no_grad():
     for c in (1, 2, 4, 8):
         torch.manual_seed(2)  # the same ε for every c
-        loss, terms = stretched(right_model, c).loss(x)
-        reconstruction_error, kl = -terms["reconstruction"].mean().item(), terms["kl"].mean().item()
-        rows.append(dict(c=c, error=reconstruction_error, kl=kl, right=loss.mean().item(),
-                         wrong=reconstruction_error - kl))
-        print(f"c = {c}:  reconstruction error {reconstruction_error:7.2f}   KL {kl:8.1f}   "
-              f"right loss {rows[-1]['right']:8.1f}   wrong loss {rows[-1]['wrong']:8.1f}")
+        model = stretched(default, c)
+        loss, terms = model.loss(x)
+        error, kl = -terms["reconstruction"].mean().item(), terms["kl"].mean().item()
+        spread = vae_lite.reparameterize(*model.encode(x)).pow(2).mean().item()
+        rows.append(dict(c=c, error=error, kl=kl, right=loss.mean().item(), wrong=error - kl, spread=spread))
+        print(f"c = {c}:  reconstruction error {error:7.2f}   KL {kl:8.1f}   right loss {rows[-1]['right']:8.1f}   "
+              f"wrong loss {rows[-1]['wrong']:8.1f}   mean z² {spread:6.1f}")
 assert all(abs(r["error"] - rows[0]["error"]) < 1e-2 for r in rows), \
     "stretching the code by c should leave every reconstruction unchanged, if z = μ + σ ε uses σ, not σ²"
 assert all(a["right"] < b["right"] for a, b in zip(rows, rows[1:])), \
@@ -202,19 +206,44 @@ assert all(a["right"] < b["right"] for a, b in zip(rows, rows[1:])), \
 assert all(a["wrong"] > b["wrong"] for a, b in zip(rows, rows[1:])), "the wrong-sign loss should fall as c grows"
 
 # %% [markdown]
-# Nothing about the images changed, yet the wrong loss calls each stretched model better, without end. The right
-# loss charges for the extra KL: a code that carries the same information should not cost more nats.
+# The reconstructions are the same, yet the wrong loss calls each stretched model better, without end. The right
+# loss charges more, and rightly. The stretched code says as much about x as before (z ↦ c z can be undone, so
+# the mutual information of x and z is the same), but the KL term measures more than information. Averaged over
+# the data it splits in two (Hoffman & Johnson, 2016):
+#
+# $$\mathbb{E}_x\,\mathrm{KL}\big(q(z|x)\,\|\,p(z)\big) = I_q(x; z) + \mathrm{KL}\big(q(z)\,\|\,p(z)\big),
+#   \qquad q(z) = \mathbb{E}_x\, q(z|x),$$
+#
+# the information the codes carry about x (under the data and the encoder), plus how far the codes as a whole lie
+# from the prior. Stretching inflates only the
+# second (the mean z² grows like c²), and it matters: a VAE generates by decoding z drawn from the prior.
+#
+# *Figure: four rows of 12 decoded prior samples, z ~ N(0, I), the same z in every row, from the model stretched
+# by c = 1, 2, 4 and 8.*
+
+# %%
+z = torch.randn(12, default.latent_dim, generator=torch.Generator().manual_seed(1))
+with torch.inference_mode():
+    prior_samples = {r["c"]: stretched(default, r["c"]).decode(z) for r in rows}
+plots.show_rows({f"c = {c}": images for c, images in prior_samples.items()}, ncols=12, size=0.9)
+plt.show()
+variety = {c: images.std(dim=0).mean().item() for c, images in prior_samples.items()}
+print("how much the 12 samples differ from each other (mean pixel std): "
+      + ", ".join(f"c = {c}: {v:.3f}" for c, v in variety.items()))
+assert variety[8] < 0.5 * variety[1], "a stretched code should make every prior sample decode alike"
+
+# %% [markdown]
+# The stretched decoder reads z / c: every prior sample lands near the middle of the codes and decodes to nearly
+# the same image. The KL keeps q(z) near p(z); the wrong sign rewards leaving it.
 #
 # ### 2. Summed against averaged
 #
-# > **Common mistake.** Averaging one term and summing the other. `F.binary_cross_entropy(x_hat, x)` **averages**
-# > over the pixels by default, while the KL is usually **summed** over the latent dimensions. **Wrong:**
-# > `bce_mean + kl_sum`. **Right:** both summed over one image (`reduction="sum"`, or sum over pixels and average
-# > over the batch only). The wrong loss is the right one with the KL weighted by the number of pixels, then
-# > divided by it: β = pixels. The reverse (`bce_sum + kl_mean`, the KL averaged over the latent dimensions)
-# > is β = 1 / latent dimensions.
+# > **Common mistake.** `F.binary_cross_entropy(x_hat, x)` **averages** over the pixels by default; the KL is
+# > usually **summed** over the latent dimensions. **Wrong:** `bce_mean + kl_sum`, which is the right loss with
+# > the KL weighted by the number of pixels (β = pixels), then divided by it. **Right:** both summed over one
+# > image, averaged over the batch only. The reverse, `bce_sum + kl_mean`, is β = 1 / latent dimensions.
 #
-# Both mistakes, written out as models. First, a check that each is the β-weighted loss in disguise:
+# Both mistakes as models (`beta` is `fit`'s KL weight, which 05's recipe warms up from 0 to 1):
 
 # %%
 class AveragedReconstructionVAE(vae_lite.VAE):
@@ -222,7 +251,7 @@ class AveragedReconstructionVAE(vae_lite.VAE):
 
     def loss(self, x, beta=1.0):
         terms = vae_lite.elbo(self, x)
-        mistaken = -terms.reconstruction / PIXELS + terms.kl
+        mistaken = -terms.reconstruction / PIXELS + beta * terms.kl
         return mistaken, {"reconstruction": terms.reconstruction, "kl": terms.kl}
 
 
@@ -231,49 +260,70 @@ class AveragedKLVAE(vae_lite.VAE):
 
     def loss(self, x, beta=1.0):
         terms = vae_lite.elbo(self, x)
-        mistaken = -terms.reconstruction + terms.kl / self.latent_dim
+        mistaken = -terms.reconstruction + beta * terms.kl / self.latent_dim
         return mistaken, {"reconstruction": terms.reconstruction, "kl": terms.kl}
 
+# %% [markdown]
+# First, a check that each is the β-weighted loss in disguise:
 
-torch.manual_seed(0)
-averaged_reconstruction = AveragedReconstructionVAE(data.image_shape)
-torch.manual_seed(0)
-averaged_kl = AveragedKLVAE(data.image_shape)  # the same start as every other model here
-LATENT = averaged_kl.latent_dim
-x = vae_lite.binarize(data.test[:64], torch.Generator().manual_seed(0))
-for model, beta, scale in ((averaged_reconstruction, PIXELS, 1 / PIXELS), (averaged_kl, 1 / LATENT, 1.0)):
+# %%
+LATENT = default.latent_dim
+x = x_test[:64]
+for cls, beta, scale in ((AveragedReconstructionVAE, PIXELS, 1 / PIXELS), (AveragedKLVAE, 1 / LATENT, 1.0)):
+    model = cls(data.image_shape)
     torch.manual_seed(1)
     mistaken, _ = model.loss(x)
     torch.manual_seed(1)
     weighted, _ = vae_lite.VAE.loss(model, x, beta=beta)  # the right loss, with KL weight beta
     assert torch.allclose(mistaken, scale * weighted, rtol=1e-5), "an averaged term is a KL weight in disguise"
-    print(f"{type(model).__name__}: its loss = {scale:.4g} × (negative β-ELBO with β = {beta:.4g}): checked")
+    print(f"{cls.__name__}: its loss = {scale:.4g} × (negative β-ELBO with β = {beta:.4g}): checked")
 
 # %% [markdown]
-# **Predict, then run.** Each model trains for the same number of steps as a right one. The first weighs the KL
-# as many times too much as there are pixels, the second as many times too little as there are latent dimensions. For each: will its KL end above or below
-# the right model's, and will its samples look better or worse?
+# Each mistake trains with exactly 05's recipe (`pretrained.TRAINING`: the same start, batches and epochs), so
+# only the loss differs from 05's model.
+#
+# **Predict, then run.** For each mistake: will its KL end above or below the right model's, and will its samples
+# look better or worse?
 
 # %%
-def describe(name, model, history):
+RECIPE = dict(pretrained.TRAINING, epochs=max(pretrained.TRAINING["epochs"], 30_000 // len(data.train)))
+
+
+def train_like_05(cls):
+    """A model of class `cls` trained like 05's: started at the mean image, seed 0, 05's recipe."""
+    torch.manual_seed(0)
+    model = cls(data.image_shape).start_at_mean_image(data.train)
+    vae_lite.fit(model, data, **RECIPE, seed=0, progress=True)
+    return model
+
+
+# quick mode: 05's model does not fit the small subset's recipe, so the right one trains here as well
+right_vae = train_like_05(vae_lite.VAE) if QUICK else default
+averaged_reconstruction = train_like_05(AveragedReconstructionVAE)
+averaged_kl = train_like_05(AveragedKLVAE)
+clear_output()  # the progress bars have done their job (a stored one would read 0 %)
+
+# %%
+def describe(name, model):
+    """Test-set KL, reconstruction error and negative ELBO (β = 1) in nats per image, and the mean z²."""
+    terms = vae_lite.evaluate(model, x_test)
     with torch.inference_mode():
-        mu, logvar = model.encode(data.test)
-        scale = vae_lite.reparameterize(mu, logvar).pow(2).mean().item()  # 1 under the prior
-    r = history.last
-    return dict(name=name, kl=r["test_kl"], error=-r["test_reconstruction"], loss=-r["test_elbo"], scale=scale)
+        spread = vae_lite.reparameterize(*model.encode(x_test)).pow(2).mean().item()  # 1 under the prior
+    kl, error = terms["kl"], -terms["reconstruction"]
+    return dict(name=name, kl=kl, error=error, loss=error + kl, scale=spread)
 
 
-torch.manual_seed(0)
-right_vae = vae_lite.VAE(data.image_shape)
-runs = [describe("right: both summed (β = 1)", right_vae, vae_lite.fit(right_vae, data, epochs=EPOCHS, progress=False))]
-for name, model in ((f"reconstruction averaged (β = {PIXELS})", averaged_reconstruction),
-                    (f"KL averaged (β = 1/{LATENT})", averaged_kl)):
-    runs.append(describe(name, model, vae_lite.fit(model, data, epochs=EPOCHS, progress=False)))
-print(f"{'after ' + str(EPOCHS) + ' epochs, test set, nats per image':40s}  {'KL':>6s}  {'recon. error':>12s}  "
+runs = [describe("right: both summed (β = 1)", right_vae),
+        describe(f"reconstruction averaged (β = {PIXELS})", averaged_reconstruction),
+        describe(f"KL averaged (β = 1/{LATENT})", averaged_kl)]
+heading = f"05's recipe, {RECIPE['epochs']} epochs; test set, nats"
+print(f"{heading:40s}  {'KL':>6s}  {'recon. error':>12s}  "
       f"{'negative ELBO':>13s}  {'mean z²':>7s}")
 for r in runs:
     print(f"{r['name']:40s}  {r['kl']:6.1f}  {r['error']:12.1f}  {r['loss']:13.1f}  {r['scale']:7.2f}")
 right_run, mean_reconstruction_run, mean_kl_run = runs
+
+# %%
 assert right_run["kl"] > 1, "the VAE trained with both terms summed should carry information: its KL well above 0"
 assert mean_reconstruction_run["kl"] < 0.2 * right_run["kl"], "with the KL weighted by the pixels the code should carry almost nothing"
 assert mean_kl_run["kl"] > 1.5 * right_run["kl"], "with the KL weighted by 1/d the code should carry much more"
@@ -299,77 +349,114 @@ print(f"how much the samples differ from each other, relative to the right VAE's
 assert alike < 0.5, "with the code switched off, every sample should look alike"
 
 # %% [markdown]
-# With the reconstruction averaged, the code is switched off: the KL is about 0, every z decodes to the same blur
-# (the decoder's guess for any image), and the model is no better than no code at all. With the KL averaged, the
-# code carries more and reconstructs better, but its codes sit further from the prior (mean z² further from 1), so
-# a z drawn from N(0, I) lands more often where the decoder was never trained: compare the third row's samples
-# with the first.
-#
-# Both are the right VAE with another β. Notebook 08 varies β on purpose.
+# With the reconstruction averaged the code is switched off: KL about 0, every z decodes to the same blur. With the
+# KL averaged the code carries more and reconstructs better, but its codes sit further from the prior (mean z²
+# further from 1), so prior samples land more often where the decoder was never trained (third row). The first
+# row is 05's model, fully trained: some clear digits, some malformed, as in 05. Notebook 08 varies β on purpose.
 #
 # ### 3. Squared error is a Gaussian log-likelihood
 #
 # > **Common mistake.** Calling squared error "just a loss". **Wrong:** `||x - x̂||²` is unrelated to a
-# > likelihood. **Right:** it is the log-likelihood of a Gaussian decoder p(x|z) = N(x̂, s² I) with a fixed
-# > s, up to a scale and a constant:
+# > likelihood. **Right:** it is the negative log-likelihood of a Gaussian decoder N(x̂, s² I), fixed s, D pixels:
 # > $-\log p(x|z) = \frac{1}{2s^2}\|x-\hat x\|^2 + D\,(\log s + \tfrac12\log 2\pi)$.
-# > So `||x - x̂||² + KL` is, up to a factor, a Gaussian VAE with s² = ½, and the choice of s is an
-# > implicit KL weight: the same loss as `||x - x̂||² + 2s² · KL`. (Binary cross-entropy, likewise, is the
-# > Bernoulli log-likelihood, and a true likelihood only on binary data.)
+# > So the negative ELBO is $\frac{1}{2s^2}\big(\|x-\hat x\|^2 + 2s^2\,\mathrm{KL}\big)$ plus a constant:
+# > `||x - x̂||² + KL` is the Gaussian VAE with s² = ½, and any other s is a KL weight β = 2s² on squared error.
+# > (Exercise 1 has you write this loss and compares it with the package's.)
 #
-# The cell below checks the identity numerically for two values of s:
-
-# %%
-# NBVAL_CHECK_OUTPUT
-x = data.test[:64]
-x_hat = torch.rand(x.shape, generator=torch.Generator().manual_seed(0))
-for s in (0.1, 1.0):
-    log_likelihood = vae_lite.objectives.gaussian_log_likelihood(x_hat, x, torch.tensor(s).log())
-    squared_error = (x - x_hat).pow(2).sum(dim=(1, 2, 3))
-    formula = -squared_error / (2 * s**2) - PIXELS * (math.log(s) + 0.5 * math.log(2 * math.pi))
-    assert torch.allclose(log_likelihood, formula, rtol=1e-5), \
-        "a Gaussian log-likelihood should be -||x - x̂||² / (2 s²) - D (log s + ½ log 2π): check the scale s² and the constant"
-print("log N(x; x̂, s² I) = -||x - x̂||² / (2 s²) - D (log s + ½ log 2π): checked for s = 0.1 and s = 1")
-
-# %% [markdown]
-# **Predict, then run.** Two Gaussian VAEs train on the grey-level images; they differ only in s. Which one keeps
-# more information in its code, the one with s = 0.1 or the one with s = 1?
+# Two Gaussian VAEs train on the grey-level images for one epoch each; they differ only in s, so by the box above
+# in their KL weight on squared error, 2s²:
 
 # %%
 gaussian_kl = {}
 for s in (0.1, 1.0):
     torch.manual_seed(0)
     gaussian = vae_lite.VAE(data.image_shape, likelihood="gaussian", gaussian_std=s)
-    history = vae_lite.fit(gaussian, data, epochs=max(1, EPOCHS // 2), progress=False)
+    history = vae_lite.fit(gaussian, data, epochs=1, progress=False)
     gaussian_kl[s] = history.last["test_kl"]
     print(f"Gaussian decoder, s = {s}: the KL weighs 2s² = {2 * s**2:g} against squared error; "
           f"test KL {gaussian_kl[s]:.1f} nats")
 assert gaussian_kl[1.0] < 0.25 * gaussian_kl[0.1], "a larger s should leave much less information in the code"
 
 # %% [markdown]
-# The larger s makes squared error count for less, which is the same as a larger KL weight: the code keeps
-# far less. A "VAE with MSE loss" has a β whether or not its author chose one.
+# A larger s is a larger KL weight: the code keeps far less. A "VAE with MSE loss" has a β whether or not its
+# author chose one (and `F.mse_loss` averages over pixels by default: section 2's hidden β on top).
 #
 # ## Common mistakes
 #
-# The three mistakes above, and what each did here (computed from the runs above):
-
-# %%
-print(f"{'loss written as':44s}  {'is β':>8s}  what it did")
-print(f"{'reconstruction error − KL':44s}  {'(none)':>8s}  KL ran off to {wrong['kl'][-1]:.2g} nats in "
-      f"{len(wrong['kl'])} steps")
-print(f"{'reconstruction averaged, KL summed':44s}  {PIXELS:8d}  KL {mean_reconstruction_run['kl']:.2f} nats "
-      f"(right: {right_run['kl']:.1f}): the code switched off")
-print(f"{'reconstruction summed, KL averaged':44s}  {'1/' + str(LATENT):>8s}  KL {mean_kl_run['kl']:.1f} nats "
-      f"(right: {right_run['kl']:.1f}), mean z² {mean_kl_run['scale']:.2f} (prior: 1)")
-print(f"{'squared error + KL':44s}  {'2s²':>8s}  s = 1 kept {gaussian_kl[1.0]:.1f} nats, s = 0.1 kept "
-      f"{gaussian_kl[0.1]:.1f}")
-
-# %% [markdown]
+# This notebook's experiments are its common mistakes: the boxes of sections 1, 2 and 3, each trained above and
+# seen to fail.
+#
 # ## Exercises
 #
-# **Which β is it?** Complete `effective_beta`: a loss reduces its reconstruction term and its KL each by `"sum"`
-# or `"mean"` over one image. Return the β of the right (summed) objective that it is proportional to.
+# **Exercise 1 (10 min). A Gaussian VAE's loss, written by you.** Complete `gaussian_vae_loss(x, x_hat, mu,
+# logvar, s)`: each image's negative ELBO in nats for the decoder N(x̂, s² I), fixed s, given the decoded mean x̂
+# of one sample z (x, x̂: N × C × H × W; μ, log σ²: N × d): section 3's formula summed over pixels, plus the KL
+# summed over latent dimensions. The cell after the solution trains a VAE with your loss.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def gaussian_vae_loss(x, x_hat, mu, logvar, s):
+    raise NotImplementedError  # your code here
+
+
+vae_lite.check.gaussian_vae_loss(gaussian_vae_loss)
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+# NBVAL_CHECK_OUTPUT
+# Solution: -log N(x; x̂, s² I) summed over the D pixels of each image, plus the closed-form KL.
+def gaussian_vae_loss(x, x_hat, mu, logvar, s):
+    pixels = x[0].numel()
+    reconstruction_error = (x - x_hat).pow(2).sum(dim=(1, 2, 3)) / (2 * s**2) + pixels * (math.log(s) + 0.5 * math.log(2 * math.pi))
+    return reconstruction_error + vae_lite.kl_standard_normal(mu, logvar)
+
+
+assert vae_lite.check.gaussian_vae_loss(gaussian_vae_loss), "the solution should pass every case"
+
+# %% [markdown]
+# Your loss must equal the package's Gaussian VAE loss on the same z; then a VAE trained with it and s = 0.3, the
+# same way as the two above, should keep a KL between theirs.
+
+# %%
+class YourGaussianVAE(vae_lite.VAE):
+    def loss(self, x, beta=1.0):  # your loss, with the model's fixed s
+        mu, logvar = self.encode(x)
+        loss = gaussian_vae_loss(x, self.decode(vae_lite.reparameterize(mu, logvar)), mu, logvar, self.log_std.exp().item())
+        kl = vae_lite.kl_standard_normal(mu, logvar)
+        return loss, {"reconstruction": kl - loss, "kl": kl}
+
+
+torch.manual_seed(0)
+yours = YourGaussianVAE(data.image_shape, likelihood="gaussian", gaussian_std=0.3)
+try:
+    torch.manual_seed(1)
+    mine, _ = yours.loss(data.test[:64])
+    torch.manual_seed(1)  # the same ε, so the same z
+    package, _ = vae_lite.VAE.loss(yours, data.test[:64])  # the package's loss of the same model
+    assert torch.allclose(mine, package, rtol=1e-4), "your loss should equal vae_lite's Gaussian VAE loss for the same z"
+    gaussian_kl[0.3] = vae_lite.fit(yours, data, epochs=1, progress=False).last["test_kl"]
+except NotImplementedError:
+    print("Complete `gaussian_vae_loss` in exercise 1 above, then re-run this cell.")
+else:
+    print("your loss = vae_lite's on the same z; test KL, nats: "
+          + ", ".join(f"s = {s}: {kl:.1f}" for s, kl in sorted(gaussian_kl.items())))
+    assert gaussian_kl[1.0] < gaussian_kl[0.3] < gaussian_kl[0.1], "s = 0.3 should keep more than s = 1, less than s = 0.1"
+
+# %% [markdown]
+# ## Summary
+# - The loss is reconstruction error **plus** KL. With the minus sign the KL runs off and the loss falls below 0.
+# - The KL charges for the information in the codes and for their distance from the prior: codes stretched away
+#   from the prior carry the same information but make a poor generator.
+# - Averaging one term and summing the other is a hidden β: pixels (the code switches off) or 1 / latent dimensions.
+# - Squared error is a Gaussian log-likelihood; its fixed variance is a KL weight β = 2s².
+#
+# Next: [07 The latent space](07_latent_space.ipynb) looks inside z.
+
+# %% [markdown]
+# ## Optional: more exercises
+#
+# **Exercise 2 (5 min). Which β is it?** Complete `effective_beta`: a loss reduces its reconstruction term and
+# its KL each by `"sum"` or `"mean"` over one image. Return the β of the right (summed) objective that it is
+# proportional to.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -397,12 +484,3 @@ assert vae_lite.check.effective_beta(effective_beta), "the solution should pass 
 # 2. Average both terms (`bce_mean + kl_mean`). Which β is that, and is it closer to 1 than either mistake alone?
 # 3. Give the Gaussian decoder a learned s (`gaussian_std=None`). Which s does it learn, and what KL weight does
 #    that amount to?
-#
-# ## Summary
-# - The loss is reconstruction error **plus** KL. With the minus sign it has no minimum: the KL runs off and the
-#   loss falls below 0 while the reconstructions get worse.
-# - Averaging one term and summing the other is a hidden β: the number of pixels (the code switches off) or one
-#   over the latent dimensions (the codes leave the prior).
-# - Squared error is a Gaussian log-likelihood; its fixed variance is an implicit KL weight.
-#
-# Next: [07 The latent space](07_latent_space.ipynb) looks inside z.

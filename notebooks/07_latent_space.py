@@ -53,6 +53,7 @@ import math
 
 import matplotlib.pyplot as plt
 import torch
+from IPython.display import clear_output
 
 import vae_lite
 import vae_lite.check
@@ -74,9 +75,11 @@ print(data)
 # %% [markdown]
 # ## Model
 #
-# The package's default VAE, already trained and stored with the package, so this notebook need not spend a
-# minute training it (`vae_lite/pretrained.py` shows the command that made it; for a data set it has no
-# stored model for, it trains one on the data here).
+# The package's default VAE, trained by notebook 05's recipe and stored with the package, so this notebook need
+# not spend a minute training it (`vae_lite/pretrained.py` shows the command that made it; for a data set it has
+# no stored model for, it trains one on the data here). Everything below is measured on the binarized test
+# images, the data the model is scored on; all values are in nats
+# ([notebook 01](01_autoencoder.ipynb#Nats-and-bits-per-dimension) defines the unit).
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -97,38 +100,42 @@ print(f"test negative ELBO {-test['elbo']:.1f} nats = reconstruction error {-tes
 # ### Which dimensions does the model use?
 #
 # The KL term of the ELBO is a sum over latent dimensions: split it up. The KL of dimension d, averaged over the
-# images, is the price in nats of what z_d says about x. A dimension whose KL is about 0 has q(z_d|x) = N(0, 1)
+# images, is what the ELBO charges for z_d, in nats: at least what z_d says about x (notebook 06 splits the KL into
+# that information and the codes' distance from the prior). A dimension whose KL is about 0 has q(z_d|x) = N(0, 1)
 # for every x, the prior itself: it carries no information about the image, and the decoder learns to ignore it.
 # Burda et al. (2015) call a dimension **active** when its encoder mean moves with the input,
 # Var_x(E[z_d|x]) > 0.01, and **inactive** otherwise.
 #
-# The two measures agree in one direction: KL_d ≥ ½ E_x[μ_d²] ≥ ½ Var_x(μ_d), because σ² − log σ² − 1 ≥ 0. So every
-# active dimension costs more than 0.005 nats. A dimension can cost a little more than that and still be nearly
-# useless: the bars show how much each one costs.
+# The two measures agree in one direction: KL_d = ½ E_x[μ_d² + σ_d² − log σ_d² − 1] ≥ ½ E_x[μ_d²] ≥ ½ Var_x(μ_d),
+# because σ² − log σ² − 1 ≥ 0 for every σ. So every active dimension costs more than 0.005 nats. The converse
+# need not hold: a dimension can cost a little more than that and still be nearly useless.
 #
 # **Predict, then run.** Will the model use all of its dimensions about equally, or a few far more than the rest?
 #
-# *Figure: a bar per latent dimension, its mean KL in nats, largest first; active dimensions in colour, inactive
-# ones in grey (their bars, at the right, are so short they hardly show).*
+# *Figure: a bar per latent dimension, its mean KL in nats on a log scale, largest first, each bar labelled with
+# its dimension's index; active dimensions in colour, inactive ones in grey with their total written over them;
+# a dashed line at 0.005 nats, the least an active dimension can cost.*
 
 # %%
-kl = latent.kl_per_dimension(model, data)
-count, activity = latent.active_units(model, data)
+kl = latent.kl_per_dimension(model, x_test)
+count, activity = latent.active_units(model, x_test)
 active = activity > 0.01
-fig, ax = plt.subplots()
-plots.plot_kl_per_dimension(kl, activity, ax=ax, title=f"{count} of {model.latent_dim} latent dimensions are active")
+plots.plot_kl_per_dimension(kl, activity, title=f"{count} of {model.latent_dim} latent dimensions are active")
 plt.show()
 order = torch.argsort(kl, descending=True)
 top = max(1, model.latent_dim // 4)
 share = (kl[order[:top]].sum() / kl.sum()).item()
-kl_term = vae_lite.kl_standard_normal(*model.encode(data.test)).mean()
-print(f"KL per dimension adds up to {kl.sum().item():.2f} nats; the ELBO's KL term on the same images "
-      f"(grey-level inputs) is {kl_term.item():.2f}")
-print(f"the {top} dimensions with the most KL carry {share:.0%} of it; the least used carries {kl.min().item():.3f} nats, "
-      f"the most used {kl.max().item():.2f}")
+print(f"KL per dimension adds up to {kl.sum().item():.2f} nats, the KL term of the ELBO above")
+print(f"the {top} dimensions with the most KL carry {share:.0%} of it; the most used carries {kl.max().item():.2f} "
+      f"nats, the least used {kl.min().item():.4f}")
 print(f"active units: {count} of {model.latent_dim}; inactive: {model.latent_dim - count}"
       + (f", carrying {kl[~active].sum().item():.3f} nats together" if (~active).any() else ""))
-assert abs(kl.sum() - kl_term) < 1e-3 * max(1.0, kl_term.item()), \
+
+# %% [markdown]
+# Checks: the split adds up to the ELBO's KL term, and no active dimension costs less than the bound allows.
+
+# %%
+assert abs(kl.sum().item() - test["kl"]) < 1e-3 * max(1.0, test["kl"]), \
     "the KL per dimension, ½ (μ² + σ² − log σ² − 1), should add up to vae_lite's KL term: check its formula, summed (not averaged) over d"
 assert active.any(), "the model should use at least one latent dimension"
 assert (kl[active] > 0.005).all(), "every active dimension costs more than ½ × 0.01 nats of KL"
@@ -142,15 +149,12 @@ if (~active).any():
 #
 # One slider per latent dimension, the largest KL first (at most 10). The sliders start at the encoder mean of a
 # test image; the other dimensions stay there. Move a slider (drag it, or click it and use the arrow keys): your
-# browser decodes z and redraws the image at once. It runs the model's own decoder with the weights the kernel
-# sent it, h = relu(W₁z + b₁), x̂ = sigmoid(W₂h + b₂) (`vae_lite/decoder.js`, a few lines to read), so the
-# picture need not wait for the kernel, which may be a server far away. The kernel decodes the same z as well and
-# writes the caption under the picture; the two agree on its mean ink. Without a running kernel (on GitHub or
-# nbviewer) you see a still picture instead: for the first five sliders (the five dimensions with the most KL),
-# the image decoded with that slider at −2, −1, 0, 1, 2.
+# browser decodes z and redraws the image at once, with the model's own decoder and the weights the kernel sent
+# it (`vae_lite/decoder.js`, a few lines to read). Without a running kernel (on GitHub or nbviewer) you see a
+# still picture instead: for the first five sliders, the image decoded with that slider at −2, −1, 0, 1, 2.
 
 # %%
-explorer = widgets.LatentExplorer(model, data, start=data.test[0])
+explorer = widgets.LatentExplorer(model, x_test, start=data.test[0])
 explorer
 
 # %% [markdown]
@@ -169,17 +173,16 @@ def change_along(d, step=2.0):
 
 most, least = int(order[0]), int(order[-1])
 print(f"mean pixel change for a step of 2 along z[{most}] (most KL, {kl[most]:.2f} nats): {change_along(most):.4f}; "
-      f"along z[{least}] (least KL, {kl[least]:.3f} nats): {change_along(least):.4f}")
+      f"along z[{least}] (least KL, {kl[least]:.4f} nats): {change_along(least):.4f}")
 assert change_along(most) > 2 * change_along(least), "the dimension with the most KL should matter most to the decoder"
 
 # %% [markdown]
 # ### Interpolation
 #
 # Encode two test images of different classes to their means μ(A) and μ(B), and decode points on the straight
-# line z(t) = (1 − t) μ(A) + t μ(B). In a VAE the image changes gradually from A to B (midway it can be a blurred
-# blend of the two, rather than a clean digit), because training filled the space around the codes (the KL pulls
-# the codes together; the noise in z forces the decoder to handle their neighbourhoods).
-# The still picture shows A, eight points on the line from t = 0 to t = 1, then B.
+# line z(t) = (1 − t) μ(A) + t μ(B). The image changes gradually from A to B; midway it can be a blurred blend of
+# the two rather than a clean digit. The still picture shows A, eight points on the line from t = 0 to t = 1, then
+# B. Exercise 2 builds this line yourself and sets it beside a cross-fade of the two images.
 
 # %%
 labels = data.test_labels
@@ -191,23 +194,26 @@ interpolation
 # %% [markdown]
 # ### A 2-latent model: the whole latent space in one picture
 #
-# With only two latent dimensions the code can be drawn. Left: the encoder means of the test images, coloured by
-# their label (the VAE never saw a label). Right: the decoder's image at each point of an evenly spaced grid of z,
-# drawn on the same axes, so a point on the left decodes to the image at the same place on the right.
+# With only two latent dimensions the code can be drawn. Left: the encoder means of the test images, with each
+# class's name at the median of its codes (the VAE never saw a label). Right: the decoder's image at each point of
+# an evenly spaced grid of z, drawn on the same axes, so a point on the left decodes to the image at the same place
+# on the right. The model trains here with `fit`'s plain defaults (batches of 128, a constant learning rate).
 
 # %%
 torch.manual_seed(0)
 model_2d = vae_lite.VAE(data.image_shape, latent_dim=2)
-history_2d = vae_lite.fit(model_2d, data, epochs=EPOCHS_2D, progress=False)
+history_2d = vae_lite.fit(model_2d, data, epochs=EPOCHS_2D, progress=True)
+clear_output()  # the progress bar has done its job (a stored one would read 0 %)
 print(f"2-latent model after {EPOCHS_2D} epochs: test negative ELBO {-history_2d.last['test_elbo']:.1f} nats")
 
 # %% [markdown]
-# *Figure: left, a scatter plot of the 2-D encoder means of the test images, one colour per label; right, a square
-# grid of decoded images over the same range of z[0] and z[1].*
+# *Figure: left, a scatter plot of the 2-D encoder means of the test images, one colour per label, each class's
+# name written at its median; right, a square grid of decoded images over the same range of z[0] and z[1].*
 
 # %%
-means_2d, _ = latent.encoder_means_and_logvars(model_2d, data.test)
-plots.latent_map(model_2d, means_2d, labels)
+means_2d, _ = latent.encoder_means_and_logvars(model_2d, x_test)
+names = widgets.class_names(data) if labels is not None else None
+plots.latent_map(model_2d, means_2d, labels, names=names)
 plt.show()
 
 # %% [markdown]
@@ -235,7 +241,7 @@ if labels is not None:
 
 # %%
 with torch.inference_mode():
-    mu, logvar = model.encode(data.test)
+    mu, logvar = model.encode(x_test)
 sigma = (0.5 * logvar).exp()
 most_used, least_used = order[:top], order[-top:]
 print(f"mean σ of q(z|x) on the {top} dimensions with the most KL:  {sigma[:, most_used].mean().item():.2f}")
@@ -247,7 +253,6 @@ else:
     print(f"this model has no inactive dimension: every one carries some information "
           f"(the least used {kl.min().item():.2f} nats)")
 print("the prior's σ: 1")
-assert len(most_used) > 0 and len(least_used) > 0
 assert sigma[:, most_used].mean() < 0.95, "on the dimensions the model uses most, q(z|x) should be narrower than the prior"
 assert sigma[:, least_used].mean() > sigma[:, most_used].mean(), \
     "q(z|x) should be wider on the least used dimensions than on the most used"
@@ -271,7 +276,7 @@ assert torch.allclose(variance, logvar[0].exp(), rtol=0.05), \
 # %% [markdown]
 # ## Exercises
 #
-# **Count the active units.** Complete `active_unit_count`: given the encoder means `mu` of N images (an N × d
+# **Exercise 1 (5 min).** Complete `active_unit_count`: given the encoder means `mu` of N images (an N × d
 # tensor), return how many of the d dimensions have a variance across the images above `threshold`.
 
 # %%
@@ -293,12 +298,64 @@ assert vae_lite.check.active_unit_count(active_unit_count), "the solution should
 assert active_unit_count(mu) == count, "it should agree with latent.active_units on the default model"
 
 # %% [markdown]
+# **Exercise 2 (10 min).** Build the interpolation yourself. Complete `interpolate(model, x_a, x_b, n)`: encode
+# the two images x_a and x_b (each C × H × W) to their means, and return the decoder's images (n × C × H × W) at
+# the n evenly spaced points z(t) = (1 − t) μ(x_a) + t μ(x_b), t from 0 to 1 (`torch.linspace`). The cell after
+# the solution uses it.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def interpolate(model, x_a, x_b, n):
+    raise NotImplementedError  # your code here
+
+
+vae_lite.check.interpolate(interpolate)
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+# NBVAL_CHECK_OUTPUT
+# Solution: one batch of n codes on the line between the two means, decoded at once.
+def interpolate(model, x_a, x_b, n):
+    with torch.inference_mode():
+        mu, _ = model.encode(torch.stack([x_a, x_b]))
+        t = torch.linspace(0, 1, n).unsqueeze(1)  # (n, 1): one t per row
+        return model.decode((1 - t) * mu[0] + t * mu[1])
+
+
+assert vae_lite.check.interpolate(interpolate), "the solution should pass every case"
+
+# %% [markdown]
+# **Predict, then run.** Your line through z, beside a cross-fade (1 − t) x_a + t x_b of the two images
+# themselves. What will each show midway?
+#
+# *Figure (once `interpolate` works): two rows of ten images from the same A to the same B: through the latent
+# space, and the pixel cross-fade.*
+
+# %%
+a, b = data.test[first], data.test[second]
+t = torch.linspace(0, 1, 10).reshape(10, 1, 1, 1)
+try:
+    path = interpolate(model, a, b, 10)
+except NotImplementedError:
+    print("Complete `interpolate` in exercise 2 above, then re-run this cell.")
+else:
+    plots.show_rows({"through z: decode (1 − t) μ(A) + t μ(B)": path, "cross-fade: (1 − t) A + t B": (1 - t) * a + t * b})
+    plt.show()
+    assert torch.allclose(path[[0, -1]], model.decode(model.encode(torch.stack([a, b]))[0])), \
+        "the line should start at A's code and end at B's: its ends are the decoded means"
+
+# %% [markdown]
+# Every image of the cross-fade is both digits at once, one fading in as the other fades out. Every image of the
+# line through z is the decoder's own drawing: the stroke bends from one shape to the other, and where the decoder
+# is unsure what lies between the two codes it draws grey, a pixel probability between 0 and 1. It can draw
+# something at every point of the line because training filled the space around the codes: the KL pulls them
+# towards each other, and the noise in z makes the decoder draw something sensible around each one.
+#
 # More to try:
 #
 # 1. In the latent explorer, find a dimension that changes the slant of the digit, and one that changes its
 #    thickness. Are they the ones with the largest KL?
-# 2. Interpolate between two images of the *same* class and between two different classes. Where on the line does
-#    the decoded image switch from one class to the other?
+# 2. With `interpolate`, walk between two images of the *same* class and between two different classes. Where on
+#    the line does the decoded image switch from one class to the other?
 # 3. Train the 2-latent model with `beta=4` and redraw both pictures. What happens to the clusters?
 #
 # ## Summary
@@ -306,7 +363,7 @@ assert active_unit_count(mu) == count, "it should agree with latent.active_units
 #   the most. A dimension whose KL is about 0 is inactive: its q(z_d|x) is the prior, and the decoder ignores it.
 #   Active units (Var_x μ_d > 0.01) count the dimensions whose mean moves with x; each costs more than 0.005 nats.
 # - The sliders and the interpolation show a continuous code: nearby z decode to similar images.
-# - With two latent dimensions, the encoder means cluster by class without ever seeing a label.
+# - With two latent dimensions, the encoder means group by class without ever seeing a label.
 # - p(z) = N(0, I) is the prior; q(z|x) approximates the posterior p(z|x); σ is the square root of the variance.
 #
 # Next: [08 How good is it?](08_how_good.ipynb) measures the model.

@@ -55,7 +55,8 @@ def test_checkers_report_a_stub_as_not_attempted_and_survive_a_crash(capsys):
     for checker in (check.reparameterize, check.kl_closed_form, check.bernoulli_nll, check.fitted_gaussian_samples,
                     check.kl_two_gaussians,
                     check.elbo_monte_carlo, check.score_function_gradient, check.vae_loss,
-                    check.active_unit_count, check.log_mean_exp):
+                    check.active_unit_count, check.log_mean_exp, check.effective_beta, check.gaussian_vae_loss,
+                    check.interpolate):
         assert checker(stub) is None
         assert "not attempted yet" in capsys.readouterr().out
 
@@ -404,6 +405,42 @@ def test_active_unit_count_names_each_known_mistake(capsys, wrong, hint):
     assert "FAILED" in out and hint in out
 
 
+def right_interpolate(model, x_a, x_b, n):
+    with torch.inference_mode():
+        mu, _ = model.encode(torch.stack([x_a, x_b]))
+        return torch.stack([model.decode((1 - t) * mu[0] + t * mu[1]) for t in torch.linspace(0, 1, n)])
+
+
+def test_interpolate_accepts_the_line_between_the_means_and_waits_for_the_stub(capsys):
+    assert check.interpolate(right_interpolate) is True
+    assert check.interpolate(stub) is None
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+def _decoded_means(model, x_a, x_b):
+    return model.decode(model.encode(torch.stack([x_a, x_b]))[0])
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda m, a, b, n: torch.stack([(1 - t) * _decoded_means(m, a, b)[0] + t * _decoded_means(m, a, b)[1]
+                                     for t in torch.linspace(0, 1, n)]), "a cross-fade in pixel space"),
+    (lambda m, a, b, n: torch.stack([(1 - t) * a + t * b for t in torch.linspace(0, 1, n)]),
+     "you blended the images themselves"),
+    (lambda m, a, b, n: right_interpolate(m, a, b, n + 1)[:-1], "t stops short of 1"),
+    (lambda m, a, b, n: torch.stack([m.decode((1 - t) * m.encode(a[None])[1][0] + t * m.encode(b[None])[1][0])
+                                     for t in torch.linspace(0, 1, n)]), "you walked between the log variances"),
+    (lambda m, a, b, n: right_interpolate(m, b, a, n), "the line runs from B to A"),
+    (lambda m, a, b, n: torch.stack([m.decode((1 - t) * reparameterize(*m.encode(a[None]))[0]
+                                              + t * reparameterize(*m.encode(b[None]))[0]) for t in torch.linspace(0, 1, n)]),
+     "changes from call to call"),
+    (lambda m, a, b, n: right_interpolate(m, a, b, n)[0], "expected 3 images"),
+])
+def test_interpolate_names_each_known_mistake(capsys, wrong, hint):
+    assert check.interpolate(wrong) is False
+    out = capsys.readouterr().out
+    assert "FAILED" in out and hint in out
+
+
 # ---------------------------------------------------------------- notebook 07: log-mean-exp
 
 
@@ -441,6 +478,55 @@ def test_effective_beta_accepts_the_ratio_and_names_the_upside_down_answer(capsy
 def test_effective_beta_names_the_answer_that_ignores_the_reduction(capsys):
     assert check.effective_beta(lambda r, k, p, d: 1) is False
     assert "reweights the KL" in capsys.readouterr().out
+
+
+def right_gaussian_vae_loss(x, x_hat, mu, logvar, s):
+    """Written with torch.distributions, independently of the checker's formula."""
+    log_likelihood = torch.distributions.Normal(x_hat, s).log_prob(x).sum(dim=(1, 2, 3))
+    q = torch.distributions.Normal(mu, (0.5 * logvar).exp())
+    kl = torch.distributions.kl_divergence(q, torch.distributions.Normal(0.0, 1.0)).sum(dim=-1)
+    return -log_likelihood + kl
+
+
+def test_gaussian_vae_loss_accepts_the_negative_elbo_and_waits_for_the_stub(capsys):
+    assert check.gaussian_vae_loss(right_gaussian_vae_loss) is True
+    assert check.gaussian_vae_loss(stub) is None
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+def _kl(mu, logvar):
+    return 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(-1)
+
+
+def _squared(x, x_hat):
+    return (x - x_hat).pow(2).sum(dim=(1, 2, 3))
+
+
+def _constant(x, s):
+    return x[0].numel() * (math.log(s) + 0.5 * math.log(2 * math.pi))
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda x, xh, m, lv, s: _squared(x, xh) / (2 * s**2) + _constant(x, s) - _kl(m, lv), "the KL has the wrong sign"),
+    (lambda x, xh, m, lv, s: _squared(x, xh) + _kl(m, lv), "bare squared error + KL"),
+    (lambda x, xh, m, lv, s: _squared(x, xh) / (2 * s**2) + _kl(m, lv), "the constant D (log s + 1/2 log 2 pi) is missing"),
+    (lambda x, xh, m, lv, s: _squared(x, xh) / (2 * s) + _constant(x, s) + _kl(m, lv), "you divided by 2 s"),
+    (lambda x, xh, m, lv, s: _squared(x, xh) / (2 * s**2) + _constant(x, s) + x[0].numel() * math.log(s) + _kl(m, lv),
+     "not D log s^2"),
+    (lambda x, xh, m, lv, s: (_squared(x, xh) / (2 * s**2) + _constant(x, s)) / x[0].numel() + _kl(m, lv),
+     "averaged over the pixels"),
+    (lambda x, xh, m, lv, s: _squared(x, xh) / (2 * s**2) + _constant(x, s), "the KL term is missing"),
+])
+def test_gaussian_vae_loss_names_each_known_mistake(capsys, wrong, hint):
+    assert check.gaussian_vae_loss(wrong) is False
+    out = capsys.readouterr().out
+    assert "FAILED" in out and hint in out
+
+
+def test_gaussian_vae_loss_fails_an_unknown_mistake_without_a_hint(capsys):
+    assert check.gaussian_vae_loss(lambda x, xh, m, lv, s: right_gaussian_vae_loss(x, xh, m, lv, s) + 1) is False
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "expected" in out and "(" not in out.split("got")[1].splitlines()[0]
 
 
 # ---------------------------------------------------------------- notebook 09: the paper's Gaussian decoder

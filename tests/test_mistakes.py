@@ -164,6 +164,21 @@ CATCHES = [
     Catch("sigma for sigma^2 in the KL", "04_closed_form_kl", "rows.append(", r"it has sigma where sigma\^2 belongs"),
     Catch("KL averaged over dimensions", "04_closed_form_kl", "by_sympy = sum(",
           r"averages over the dimensions instead of summing"),
+    # 06 loads 05's model first; on other data it trains it, and with the wrong sign that training blows up
+    Catch("loss with -KL", "06_loss_right_and_wrong", "right = train_steps(right_model, SIGN_STEPS)",
+          r"the loss should be reconstruction error PLUS the KL", mnist_only=True),
+    Catch("sigma^2 for sigma when sampling", "06_loss_right_and_wrong", "for c in (1, 2, 4, 8):",
+          r"leave every reconstruction unchanged, if z = μ \+ σ ε uses σ, not σ²", mnist_only=True),
+    Catch("reconstruction averaged over pixels", "06_loss_right_and_wrong", 'assert right_run["kl"] > 1',
+          r"both terms summed should carry information", mnist_only=True),
+    Catch("squared error for the Gaussian log-likelihood", "06_loss_right_and_wrong", "gaussian_kl = {}",
+          r"a larger s should leave much less information in the code", mnist_only=True),
+    Catch("KL averaged over dimensions", "07_latent_space", "assert abs(kl.sum().item() - test",
+          r"summed \(not averaged\) over d"),
+    Catch("sigma^2 for sigma when sampling", "07_latent_space", "samples = vae_lite.reparameterize(mu[0]",
+          r"needs σ = exp\(logvar / 2\), not σ²"),
+    Catch("log sigma^2 taken for sigma", "07_latent_space", "samples = vae_lite.reparameterize(mu[0]",
+          r"should be the variance σ² = exp\(logvar\)"),
 ]
 
 STARTUP = """

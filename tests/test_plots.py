@@ -187,10 +187,34 @@ def test_the_calls_other_notebooks_make_still_work():
 def test_kl_bars_are_grey_for_inactive_units_and_sorted():
     kl = torch.tensor([0.1, 3.0, 0.0, 2.0])
     figure = plots.plot_kl_per_dimension(kl, activity=torch.tensor([0.5, 0.5, 0.0, 0.5]))
-    bars = figure.axes[0].patches
-    assert [round(b.get_height(), 3) for b in bars] == [3.0, 2.0, 0.1, 0.0]
-    assert to_hex(bars[-1].get_facecolor()) == to_hex("lightgray")
-    assert to_hex(bars[0].get_facecolor()) == plots.PALETTE[0].lower()
+    ax = figure.axes[0]
+    tops = [b.get_y() + b.get_height() for b in ax.patches]
+    assert [round(t, 3) for t in tops[:3]] == [3.0, 2.0, 0.1] and tops[3] <= ax.get_ylim()[0] * 1.0001  # KL 0: on the axis
+    assert to_hex(ax.patches[-1].get_facecolor()) == to_hex("lightgray")
+    assert to_hex(ax.patches[0].get_facecolor()) == plots.PALETTE[0].lower()
+
+
+def test_kl_bars_show_tiny_kls_on_a_log_axis_each_labelled_with_its_dimension():
+    kl = torch.cat([torch.linspace(2.0, 0.2, 30), torch.full((20,), 4e-4)])
+    activity = torch.cat([torch.full((30,), 0.5), torch.full((20,), 1e-5)])
+    figure = plots.plot_kl_per_dimension(kl[torch.randperm(50, generator=torch.Generator().manual_seed(0))],
+                                         activity[torch.randperm(50, generator=torch.Generator().manual_seed(0))])
+    ax = figure.axes[0]
+    assert ax.get_yscale() == "log" and ax.get_ylim()[0] < 4e-4  # the inactive bars stand above the axis
+    order = torch.argsort(kl[torch.randperm(50, generator=torch.Generator().manual_seed(0))], descending=True)
+    assert [t.get_text() for t in ax.get_xticklabels()] == [str(int(d)) for d in order]  # every bar, by its id
+    words = " ".join(t.get_text() for t in texts(figure))
+    assert "20 inactive" in words and "0.008 nats together" in words  # 20 x 4e-4
+    assert any(abs(line.get_ydata()[0] - 0.005) < 1e-12 for line in ax.get_lines())  # the bound 1/2 x 0.01
+    assert figure.get_size_inches()[0] * figure.dpi >= 50 * 20  # at least 20 px per bar, for 12-pt labels
+
+
+def test_latent_map_can_name_the_classes_at_their_medians():
+    points = torch.tensor([[0.0, 0.0], [0.2, 0.0], [2.0, 2.0], [2.2, 2.0]])
+    figure = plots.latent_map(model_2d(), points, torch.tensor([0, 0, 1, 1]), names=["zero", "one"])
+    labels = {t.get_text(): t.xyann if hasattr(t, "xyann") else t.get_position() for t in texts(figure.axes[0])
+              if t.get_text() in ("zero", "one")}
+    assert set(labels) == {"zero", "one"} and len(figure.axes) == 2  # names instead of a colour bar
 
 
 def test_draw_vae_names_every_part_of_the_model_and_both_terms():

@@ -9,8 +9,9 @@ raises NotImplementedError ("not attempted yet"), so a notebook runs top to bott
     notebook 03  reparameterize(mu, logvar); score_function_gradient(f, mu, sigma, n)
     notebook 04  kl_closed_form(mu, logvar); kl_two_gaussians(mu_q, logvar_q, mu_p, logvar_p)
     notebook 05  vae_loss(logits, x, mu, logvar)
-    notebook 06  active_unit_count(mu, threshold)
-    notebook 07  log_mean_exp(log_weights)
+    notebook 06  effective_beta(reconstruction, kl, pixels, latent_dim); gaussian_vae_loss(x, x_hat, mu, logvar, s)
+    notebook 07  active_unit_count(mu, threshold); interpolate(model, x_a, x_b, n)
+    notebook 08  log_mean_exp(log_weights)
 
 Every checker is _run (the loop over cases) with a judge; most judges are _compare: the
 right value, and the known wrong forms it names when an answer equals one of them.
@@ -589,7 +590,7 @@ def training_loop(fn):
     return report.finish()
 
 
-# ------------------------------------------------------------------------ notebook 06
+# ------------------------------------------------------------------------ notebook 07
 
 
 def active_unit_count(fn):
@@ -616,7 +617,65 @@ def active_unit_count(fn):
                 _compare(count, wrong_forms, "return a single number", atol=1e-9))
 
 
-# ------------------------------------------------------------------------ notebook 07
+def interpolate(fn):
+    """Notebook 07: fn(model, x_a, x_b, n) -> (n, C, H, W) the decoder's images at n evenly spaced
+    points of the straight line in z between the encoder means of the images x_a and x_b (C, H, W):
+
+        z(t) = (1 - t) mu(x_a) + t mu(x_b),   t = 0, 1/(n - 1), ..., 1.
+    """
+    from .models import VAE
+
+    torch.manual_seed(7)
+    model = VAE((1, 6, 6), latent_dim=3, hidden=16).eval()
+    with torch.no_grad():  # larger weights: a decoder that bends, so a cross-fade is not the line in z
+        for parameter in model.parameters():
+            parameter.mul_(3)
+    generator = torch.Generator().manual_seed(7)
+    a, b = 0.3 * torch.rand(1, 6, 6, generator=generator), 0.7 + 0.3 * torch.rand(1, 6, 6, generator=generator)
+    c = torch.rand(1, 6, 6, generator=generator)
+    cases = {"n = 2: the two ends only": (model, a, b, 2), "n = 5 from A to B": (model, a, b, 5),
+             "n = 7 from B to another image": (model, b, c, 7), "from A to A: n copies of one image": (model, a, a, 3)}
+
+    def line(m, x_a, x_b, n, t=None, use=0):
+        t = torch.linspace(0, 1, n).unsqueeze(1) if t is None else t
+        codes = m.encode(torch.stack([x_a, x_b]))[use]
+        return m.decode((1 - t) * codes[0] + t * codes[1])
+
+    def ends(m, x_a, x_b, n):
+        t = torch.linspace(0, 1, n).reshape(n, 1, 1, 1)
+        return (1 - t) * line(m, x_a, x_b, 2)[0] + t * line(m, x_a, x_b, 2)[1]
+
+    wrong_forms = {
+        "you blended the two decoded images (a cross-fade in pixel space); decode each point z(t) of the line":
+            ends,
+        "you blended the images themselves, (1 - t) x_a + t x_b: that never visits the latent space":
+            lambda m, x_a, x_b, n: (1 - (t := torch.linspace(0, 1, n).reshape(n, 1, 1, 1))) * x_a + t * x_b,
+        "t stops short of 1: use torch.linspace(0, 1, n), whose last point is x_b's code":
+            lambda m, x_a, x_b, n: line(m, x_a, x_b, n, t=(torch.arange(n) / n).unsqueeze(1)),
+        "you walked between the log variances (the second output of encode); walk between the means mu":
+            lambda m, x_a, x_b, n: line(m, x_a, x_b, n, use=1),
+        "the line runs from B to A; t = 0 should give A's code":
+            lambda m, x_a, x_b, n: line(m, x_b, x_a, n),
+    }
+
+    def judge(name, got, m, x_a, x_b, n):
+        with torch.inference_mode():
+            want, got = line(m, x_a, x_b, n), torch.as_tensor(got).detach().float()
+            if got.shape != want.shape:
+                return [(name, False, f"expected {n} images, a tensor of shape {tuple(want.shape)}, got "
+                                      f"{tuple(got.shape)}; decode a batch of n codes, one per row")]
+            ok = bool(torch.allclose(got, want, atol=1e-5))
+            hint = "" if ok else next((why for why, wrong in wrong_forms.items()
+                                       if torch.allclose(got, wrong(m, x_a, x_b, n).float(), atol=1e-5)), "")
+            if not ok and not hint and not torch.allclose(torch.as_tensor(fn(m, x_a.clone(), x_b.clone(), n)).float(), got):
+                hint = "your result changes from call to call: decode the means mu, not samples of z"
+        return [(name, ok, f"largest pixel difference from the expected images {(got - want).abs().max().item():.4f}"
+                           + (f" ({hint})" if hint else ""))]
+
+    return _run("interpolate", fn, cases, judge)
+
+
+# ------------------------------------------------------------------------ notebook 08
 
 
 def log_mean_exp(fn):
@@ -665,6 +724,47 @@ def effective_beta(fn):
     }
     return _run("effective_beta", lambda *args: float(fn(*args)), cases,
                 _compare(beta, wrong_forms, "return a single number", atol=1e-9))
+
+
+def gaussian_vae_loss(fn):
+    """Notebook 06: fn(x, x_hat, mu, logvar, s) -> the negative ELBO of each image, in nats, for a Gaussian
+    decoder p(x|z) = N(x_hat, s^2 I) with a fixed s (x_hat: the decoded mean of one sample z):
+
+        ||x - x_hat||^2 / (2 s^2) + D (log s + 1/2 log 2 pi) + KL(N(mu, exp(logvar)) || N(0, I)),
+
+    x, x_hat: (N, C, H, W) with D = C H W pixels each; mu, logvar: (N, d).
+    """
+    generator = torch.Generator().manual_seed(6)
+    cases = {}
+    for name, (n, h, d, s) in {"one 2x2 image, 1 latent dimension, s = 1": (1, 2, 1, 1.0),
+                               "4 images of 5x5, 3 latent dimensions, s = 0.3": (4, 5, 3, 0.3),
+                               "3 images of 28x28, 50 latent dimensions, s = 0.1": (3, 28, 50, 0.1)}.items():
+        x = torch.rand(n, 1, h, h, generator=generator, dtype=torch.float64)
+        x_hat = torch.rand(n, 1, h, h, generator=generator, dtype=torch.float64)
+        mu = torch.randn(n, d, generator=generator, dtype=torch.float64)
+        logvar = torch.randn(n, d, generator=generator, dtype=torch.float64) * 0.5
+        cases[name] = (x, x_hat, mu, logvar, s)
+    squared = lambda x, xh: (x - xh).pow(2).sum(dim=(-3, -2, -1))  # noqa: E731
+    constant = lambda x, s: x[0].numel() * (math.log(s) + 0.5 * math.log(2 * math.pi))  # noqa: E731
+    right = lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + constant(x, s) + kl_standard_normal(m, lv)  # noqa: E731
+    wrong_forms = {
+        "the KL has the wrong sign: the loss is reconstruction error PLUS the KL":
+            lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + constant(x, s) - kl_standard_normal(m, lv),
+        "bare squared error + KL, the write-up's loss: the squared error must be divided by 2 s^2 (and the "
+        "constant D (log s + 1/2 log 2 pi) added)": lambda x, xh, m, lv, s: squared(x, xh) + kl_standard_normal(m, lv),
+        "the constant D (log s + 1/2 log 2 pi) is missing: it moves no gradient, but without it the number is "
+        "not -log p(x|z) in nats": lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + kl_standard_normal(m, lv),
+        "you divided by 2 s; a Gaussian divides the squared error by 2 s^2, the variance":
+            lambda x, xh, m, lv, s: squared(x, xh) / (2 * s) + constant(x, s) + kl_standard_normal(m, lv),
+        "the normaliser is D log s (s the standard deviation), not D log s^2":
+            lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + constant(x, s) + x[0].numel() * math.log(s)
+            + kl_standard_normal(m, lv),
+        "the reconstruction term is averaged over the pixels: sum it over one image, like the KL":
+            lambda x, xh, m, lv, s: (squared(x, xh) / (2 * s**2) + constant(x, s)) / x[0].numel() + kl_standard_normal(m, lv),
+        "the KL term is missing": lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + constant(x, s),
+    }
+    return _run("gaussian_vae_loss", fn, cases, _compare(
+        right, wrong_forms, "return one loss per image: sum over the pixels and the latent dimensions", atol=1e-6))
 
 
 # ------------------------------------------------------------------------ notebook 09

@@ -262,17 +262,40 @@ def plot_loss_terms(history, split="test", ax=None, title=None):
 
 
 def plot_kl_per_dimension(kl, activity=None, threshold=0.01, ax=None, title=None):
-    """Bars of the KL of each latent dimension, largest first; active units (Burda et al.:
-    Cov_x(E[z_d|x]) > threshold) in colour, inactive ones in grey."""
-    kl = torch.as_tensor(kl).detach().cpu()
+    """Bars of the KL of each latent dimension in nats, largest first, each labelled with the
+    dimension's index, on a log axis so that the smallest still show.
+
+    With `activity`: active units (Burda et al.: Var_x(E[z_d|x]) > threshold) in colour, inactive
+    ones in grey with their number and total KL written over them, and a dashed line at
+    threshold / 2, under which no active unit can lie (KL_d >= 1/2 Var_x(mu_d)).
+    """
+    kl = torch.as_tensor(kl).detach().cpu().double()
     order = torch.argsort(kl, descending=True)
-    ax = _axes(ax, height=0.35)
-    active = [True] * len(kl) if activity is None else (torch.as_tensor(activity)[order] > threshold).tolist()
-    ax.bar(range(len(kl)), kl[order].numpy(), color=[PALETTE[0] if a else "lightgray" for a in active])
-    every = 1 if len(kl) <= 25 else 5  # 12-pt numbers under 50 bars would overlap
-    ax.set_xticks(range(0, len(kl), every), [str(int(d)) for d in order[::every]])
-    ax.set_xlabel("latent dimension (largest KL first; grey: inactive)")
-    ax.set_ylabel("KL (nats)")
+    n = len(kl)
+    if ax is None:  # about 23 px a bar: every index fits under its bar, turned upright, at 12 pt; at most 1300 px
+        width = min(13.0, max(mpl.rcParams["figure.figsize"][0], 1.2 + 0.23 * n))
+        _, ax = plt.subplots(figsize=(width, 0.4 * mpl.rcParams["figure.figsize"][0]), layout="constrained")
+    active = torch.ones(n, dtype=torch.bool) if activity is None else torch.as_tensor(activity)[order] > threshold
+    values = kl[order]
+    floor = min(threshold / 20, values[values > 0].min().item() / 2) if (values > 0).any() else threshold / 20
+    ax.bar(range(n), (values - floor).clamp(min=0).numpy(), bottom=floor,  # each bar from the axis up to its KL
+           color=[PALETTE[0] if a else "lightgray" for a in active.tolist()])
+    ax.set_yscale("log")
+    ax.set_ylim(floor, values.max().item() * 2)
+    ax.set_xlim(-0.7, n - 0.3)
+    ax.set_xticks(range(n), [str(int(d)) for d in order], rotation=90 if n > 25 else 0)
+    ax.tick_params(axis="x", length=0)
+    ax.set_xlabel("latent dimension d (largest KL first" + ("; grey: inactive)" if activity is not None else ")"))
+    ax.set_ylabel("KL of dimension d (nats, log scale)")
+    if activity is not None:
+        ax.axhline(threshold / 2, color="black", linestyle="--", linewidth=1.5)
+        ax.annotate(f"½ × {threshold:g} nats: no active dimension is below this line", (n - 1, threshold / 2),
+                    xytext=(0, -6), textcoords="offset points", ha="right", va="top", fontsize=12)
+        if (~active).any():
+            first = int((~active).nonzero()[0])
+            ax.annotate(f"{int((~active).sum())} inactive:\n{values[~active].sum().item():.3f} nats together",
+                        ((first + n - 1) / 2, values[first].item()), xytext=(0, 24), textcoords="offset points",
+                        ha="center", va="bottom", fontsize=12)
     if title:
         ax.set_title(title)
     return ax.figure
@@ -352,19 +375,20 @@ def manifold_grid(model, n=15, ax=None, title=None, limits=None):
     return ax.figure
 
 
-def latent_map(model, points, labels=None, n=8, limits=(-3.0, 3.0), title=None):
+def latent_map(model, points, labels=None, n=8, limits=(-3.0, 3.0), title=None, names=None):
     """The encoder means of a 2-latent model beside the decoded n x n grid over the same square of z.
 
     Both panels share their axes, so a point on the left and the image at the same place on
     the right belong to the same z. The grid's images are MIN_IMAGE_PX each, so n = 8 keeps
-    the figure about 1200 px wide.
+    the figure about 1200 px wide. names: one name per label, written at each class's median
+    point (latent_scatter), so that no one has to tell ten colours apart.
     """
     if model.latent_dim != 2:
         raise ValueError(f"latent_map needs a model with latent_dim=2, got {model.latent_dim}")
     panel = n * _image_inches(n, model.image_shape[-1], size=0)  # the smallest size allowed
     fig, (left, right) = plt.subplots(1, 2, figsize=(2 * panel + 3.0, panel + 1.3), layout="constrained",
                                       sharex=True, sharey=True)
-    latent_scatter(points, labels, ax=left, title=title or "encoder means", limits=limits)
+    latent_scatter(points, labels, ax=left, title=title or "encoder means", limits=limits, names=names)
     manifold_grid(model, n=n, ax=right, limits=limits)
     return fig
 

@@ -320,8 +320,8 @@ class InterpolationExplorer(Explorer):
         self.image_a.value = png_bytes(self.images[self.first.value, 0], self.scale)
         self.image_b.value = png_bytes(self.images[self.second.value, 0], self.scale)
         self.image_t.value = png_bytes(self.decoded, self.scale)
-        self.caption.value = (f"t = {t:.2f}: z = {1 - t:.2f} mu(A) + {t:.2f} mu(B); "
-                              f"distance from mu(A) {torch.linalg.norm(self.z - mu_a).item():.2f}")
+        self.caption.value = (f"t = {t:.2f}: z = {1 - t:.2f} μ(A) + {t:.2f} μ(B); "
+                              f"distance from μ(A) {torch.linalg.norm(self.z - mu_a).item():.2f}")
 
     def static_png(self, steps=8):
         """Image A, the decodings at `steps` evenly spaced t, image B; each labelled."""
@@ -331,7 +331,7 @@ class InterpolationExplorer(Explorer):
         a, b = self.first.value, self.second.value
         images = torch.cat([self.images[[a]], decoded, self.images[[b]]])
         labels = ["A", *(f"t={v:.2f}" for v in t.squeeze(1).tolist()), "B"]
-        title = f"interpolation: z = (1 - t) mu(A) + t mu(B), A = test image {a}, B = test image {b}"
+        title = f"interpolation: z = (1 − t) μ(A) + t μ(B); A = test image {a}, B = test image {b}"
         return figure_png(_images_figure, images, len(images), labels, [""], title, height=2.2, layout="constrained")
 
 
