@@ -125,6 +125,14 @@ MISTAKES = {
             eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
             return mu + logvar * eps
         """),
+    "IW estimate without -log k": Mistake(
+        "the importance-weighted estimate as the log of the weights' sum, not of their mean (no - log k)", "peers",
+        "vae_lite.objectives.iw_log_likelihood", """
+        def iw_log_likelihood(model, x, k=5000, batch_size=None, max_elements=2**23, generator=None, y=None):
+            x = torch.as_tensor(x)
+            with torch.inference_mode():
+                return torch.logsumexp(log_weights(model, x, k, generator, y), dim=0)
+        """),
     "sample() instead of rsample()": Mistake(
         "z drawn so that no gradient reaches mu and sigma", "peers",
         "vae_lite.objectives.reparameterize", """
@@ -156,6 +164,8 @@ CATCHES = [
     Catch("sigma for sigma^2 in the KL", "04_closed_form_kl", "rows.append(", r"it has sigma where sigma\^2 belongs"),
     Catch("KL averaged over dimensions", "04_closed_form_kl", "by_sympy = sum(",
           r"averages over the dimensions instead of summing"),
+    Catch("IW estimate without -log k", "08_how_good", "yours = iw_estimate(log_px_given_z, z, mu, logvar)",
+          r"with the − log k"),
 ]
 
 STARTUP = """
