@@ -191,11 +191,11 @@ plots.plot_iw_bound(KS, values, elbo_here, ax=ax, title=f"log p(x) estimates, th
 plt.show()
 gains = [b - a for a, b in zip(values, values[1:])]
 print("gain per tenfold k:", ", ".join(f"{g:.2f}" for g in gains), "nats")
-assert gains[-1] < gains[0], "each tenfold increase of k should gain less than the one before"
+assert all(b < a for a, b in zip(gains, gains[1:])), "each tenfold increase of k should gain less than the one before"
 
 # %% [markdown]
-# Each tenfold increase of k buys less. Papers report k = 5000 because Burda et al. did: a convention that keeps
-# numbers comparable, not a point of convergence. How far below log p(x) does it still sit? Suppose each tenfold k
+# Each tenfold increase of k buys less. Papers report k = 5000, after Burda et al.: a convention that keeps numbers
+# comparable, not a point of convergence. How far below log p(x) does it still sit? Suppose each tenfold k
 # keeps gaining the same fraction r of the gain before it. After a last gain g the rest then add up to
 # g r + g r² + … = g r / (1 − r); the cell splits that sum at k = 5000.
 
@@ -216,8 +216,9 @@ assert to_5000 is not None or data.name != "mnist", "on MNIST the gains per tenf
 
 # %% [markdown]
 # So for this model k = 5000 likely still sits a few tenths of a nat below log p(x): an order of magnitude, not a
-# measurement. For large enough k the bias falls like 1/k (Nowozin, 2018), faster than here, if the weights'
-# variance is finite; heavy-tailed weights fall slower. Measuring it takes k = 50,000 or more: minutes of CPU.
+# measurement. For large enough k the bias falls like 1/k if the weights' variance is finite (Nowozin, 2018), faster
+# than the ratio above assumes, so the extrapolation may overstate it; weights with heavy tails converge slower.
+# Measuring it takes k = 50,000 or more, minutes of CPU.
 #
 # ### Next to published numbers
 #
@@ -249,8 +250,8 @@ if data.name == "mnist":
           f"± {full['iw_nll_std_error']:.2f}")
     print(f"{'Burda et al. 2015 VAE: IW NLL, k = 5000, all 10,000':56s} {BURDA_VAE_NLL:6.2f}")
     behind = full["iw_nll"] - BURDA_VAE_NLL
-    print(f"at the same k on all test images, ours is {behind:.1f} nats above Burda et al.'s; the estimate's own "
-          f"remaining bias at k = 5000, extrapolated above, is about {beyond_5000:.2f} nats")
+    print(f"with the same k on all test images ours is {behind:.1f} nats above Burda et al.'s; what k = 5000 still "
+          f"misses, extrapolated above, is about {beyond_5000:.2f} nats for our model")
     assert behind > 5 * beyond_5000, "the text says the gap to Burda et al. is far larger than the estimator's bias"
 else:
     print(f"the published numbers are for MNIST; this is {data.name}: no comparison (IW NLL here {ours_iw:.2f} "
@@ -259,6 +260,7 @@ else:
 # %% [markdown]
 # On MNIST the gap to Burda et al. is many times the estimator's likely bias: it comes from the models and their
 # training, not from the estimate. The optional section at the end has larger models trained for half an hour.
+
 # %% [markdown]
 # ### β: rate against distortion
 #
@@ -274,8 +276,8 @@ else:
 # costing **over 0.005 nats of KL**. Since KL_d ≥ ½ E_x[μ_d²] ≥ ½ Var_x(μ_d), the second count is never below the
 # first.
 #
-# Each model is the default recipe (05–07: 16 epochs on all training images) with a KL weight β, several seeds per
-# β: too long for class, so `benchmarks/beta_sweep.py` trained them once, and this cell loads its results.
+# Each model is the default model's recipe (printed above: all training images) with a KL weight β, several seeds
+# per β: too long for class, so `benchmarks/beta_sweep.py` trained them once, and this cell loads its results.
 #
 # **Predict, then run.** At β = 16, how many nats will the code carry, and how many dimensions will still be active?
 
@@ -330,7 +332,8 @@ plt.show()
 rates, distortions = [mean(r) for r in column("rate")], [mean(d) for d in column("distortion")]
 assert all(b < a for a, b in zip(rates, rates[1:])), "a larger β should give a lower rate (KL)"
 assert all(b > a for a, b in zip(distortions, distortions[1:])), "a larger β should give a higher distortion"
-assert mean(column("active")[-1]) < mean(column("active")[0]), "fewer dimensions should be active as β grows"
+active = [mean(a) for a in column("active")]
+assert all(b < a for a, b in zip(active, active[1:])), "fewer dimensions should be active at each larger β"
 assert mean(column("above")[-1]) < mean(column("above")[0]), "fewer dimensions should cost KL as β grows"
 totals = [mean(t) for t in column("neg_elbo")]
 assert BETAS[totals.index(min(totals))] == 1, "the text below says β = 1 has the best ELBO of the sweep"
@@ -368,7 +371,9 @@ plt.show()
 # At β = 0.25 reconstructions are almost exact but samples are fragments of strokes: with a cheap KL the training
 # codes need not fill N(0, I), and prior draws land where the decoder has seen no code. At β = 1 most samples look
 # like digits; at β = 4 they are smoother and blurrier, and reconstructions lose details. At β = 16 every
-# reconstruction and sample is a blurred 1, 8 or 9, close to the model that ignores z.
+# reconstruction and sample is one of a few blurred shapes (a 1, an 8, a 9), most of the way to the model that
+# ignores z.
+
 # %% [markdown]
 # ## Exercises
 #
