@@ -179,8 +179,7 @@ values = [iw[k] for k in KS]
 assert all(b > a for a, b in zip(values, values[1:])), "the bound should tighten (grow) as k grows"
 
 # %% [markdown]
-# At k = 1 the bound and the ELBO are two estimates of the same number, so they differ only by sampling noise.
-# Each larger k sits higher: the bound tightens.
+# At k = 1 the bound and the ELBO differ only by sampling noise; each larger k sits higher.
 #
 # *Figure: the mean importance-weighted bound against k on a log axis, rising from the ELBO (a dashed line) and
 # flattening.*
@@ -243,12 +242,10 @@ print(f"model: {model.arch.upper()}, hidden layers {list(model.encoder_hidden)} 
 if data.name == "mnist":
     full = json.loads((RESULTS / "quality.json").read_text())["mnist-default"]  # this model: k = 5000, every image
     assert full["same_weights_as_shipped_checkpoint"] and full["iw_k"] == 5000 and full["iw_test_images"] == 10_000
-    print(f"{'':56s} nats per image")
-    print(f"{f'ours: negative ELBO, the same {len(x)} random test images':56s} {-elbo_here:6.2f}")
-    print(f"{f'ours: IW NLL, k = {KS[-1]}, the same {len(x)} images':56s} {ours_iw:6.2f} ± {ours_error:.2f}")
-    print(f"{'ours: IW NLL, k = 5000, all 10,000 (benchmarks/quality.py)':56s} {full['iw_nll']:6.2f} "
+    print(f"{f'ours: IW NLL, k = {KS[-1]}, the same {len(x)} random test images':58s} {ours_iw:6.2f} ± {ours_error:.2f}")
+    print(f"{'ours: IW NLL, k = 5000, all 10,000 (benchmarks/quality.py)':58s} {full['iw_nll']:6.2f} "
           f"± {full['iw_nll_std_error']:.2f}")
-    print(f"{'Burda et al. 2015 VAE: IW NLL, k = 5000, all 10,000':56s} {BURDA_VAE_NLL:6.2f}")
+    print(f"{'Burda et al. 2015 VAE: IW NLL, k = 5000, all 10,000':58s} {BURDA_VAE_NLL:6.2f}  (nats per image)")
     behind = full["iw_nll"] - BURDA_VAE_NLL
     print(f"with the same k on all test images ours is {behind:.1f} nats above Burda et al.'s; what k = 5000 still "
           f"misses, extrapolated above, is about {beyond_5000:.2f} nats for our model")
@@ -265,12 +262,11 @@ else:
 # ### β: rate against distortion
 #
 # Weight the KL by β and minimise D + βR (the β-VAE; Higgins et al., 2017). The **distortion** D = −E_q[log p(x|z)]
-# is the reconstruction error; the **rate** R = KL(q(z|x) ‖ p(z)) is what the code costs, and averaged over the data
-# it bounds from above the information the code carries about x (Alemi et al., 2018, who drew VAEs on this
-# rate–distortion plane). R + D is the negative ELBO: β = 1 is the VAE, β < 1 buys less distortion for more rate,
-# β > 1 the reverse, until the code carries nothing (**posterior collapse**). Even then the distortion stays finite:
-# given z the pixels are independent Bernoullis, so a decoder that ignores z draws every image from one image of
-# probabilities, at best the mean training image, with distortion D₀.
+# is the reconstruction error; the **rate** R = KL(q(z|x) ‖ p(z)), averaged over the data, bounds from above the
+# information the code carries about x (Alemi et al., 2018, who drew VAEs on this rate–distortion plane). R + D is
+# the negative ELBO: β = 1 is the VAE; β < 1 buys less distortion with more rate, β > 1 the reverse, until the code
+# carries nothing (**posterior collapse**). Then, as the pixels are independent Bernoullis given z, the decoder
+# gives every image the same pixel probabilities, at best the mean training image, with distortion D₀.
 #
 # Two counts of the dimensions in use: **active units** (Burda et al.), Var_x(E[z_d|x]) > 0.01, and dimensions
 # costing **over 0.005 nats of KL**. Since KL_d ≥ ½ E_x[μ_d²] ≥ ½ Var_x(μ_d), the second count is never below the
@@ -282,6 +278,7 @@ else:
 # **Predict, then run.** At β = 16, how many nats will the code carry, and how many dimensions will still be active?
 
 # %%
+# NBVAL_CHECK_OUTPUT
 sweep = json.loads((RESULTS / "beta_sweep.json").read_text())
 runs, KL_THRESHOLD, n = list(sweep["runs"].values()), 0.005, sweep["test_images"]  # ½ × Burda's 0.01 nats
 for run in runs:
@@ -303,9 +300,8 @@ print(f"D₀ (a decoder that ignores z: the mean image) = {sweep['mean_image_dis
       f"made by `{runs[0]['command']}`")
 
 # %% [markdown]
-# The β = 1 models are the default model's recipe, retrained. On another CPU than the one that trained the shipped
-# model, seed 0 need not give its weights bit for bit: CPUs round sums differently, and training amplifies that
-# (`benchmarks/README.md`, "Reruns on other CPUs"). The shipped model should still look like one more seed.
+# The β = 1 models are the default recipe retrained; on another CPU, seed 0 need not give the shipped weights bit
+# for bit (`benchmarks/README.md`, "Reruns on other CPUs"), but the shipped model should look like one more seed.
 
 # %%
 seed_0 = next(run for run in runs if run["beta"] == 1 and run["seed"] == 0)
@@ -345,6 +341,7 @@ assert BETAS[totals.index(min(totals))] == 1, "the text below says β = 1 has th
 # and β₂ nats of distortion (model 1 is no worse than model 2 at β₁, model 2 no worse than model 1 at β₂).
 
 # %%
+# NBVAL_CHECK_OUTPUT
 exchange = [(d2 - d1) / (r1 - r2) for r1, r2, d1, d2 in zip(rates, rates[1:], distortions, distortions[1:])]
 for b1, b2, rate in zip(BETAS, BETAS[1:], exchange):
     print(f"β = {b1:g} → {b2:g}: {rate:.2f} nats of distortion per nat of rate")
@@ -507,6 +504,8 @@ print(f"the 30-minute model is {abs(margin):.2f} nats {'below' if margin > 0 els
       f"{full['iw_nll'] - BURDA['IWAE, k = 50 (3,280 epochs)']:.2f} nats above their IWAE")
 print(f"on the first 1,000 test images alone the same model scores {full['iw_first_1000']:.2f}: "
       f"{full['iw_nll'] - full['iw_first_1000']:.2f} nats easier than the whole test set")
+
+# %%
 # both estimates used the same test images and the same noise: compare the two models image by image
 log_px = {name: torch.cat(torch.load(RESULTS / f"{name}.iw.pt", weights_only=True)["chunks"])
           for name in (BEST, BEST_ON_L5)}
@@ -519,6 +518,8 @@ print(f"an epoch on L_5 costs {cost_per_epoch[BEST_ON_L5] / cost_per_epoch[BEST]
       f"log p(x) is {gap.mean():.2f} ± {gap_error:.2f} nats higher")
 print("made by:", best["command"], "then", full["command"])
 print("and:", best_on_l5["command"], "then", full_on_l5["command"])
+
+# %%
 assert full["test_images"] == 10_000 and full["k"] == 5000, "the comparison needs k = 5000 on all 10,000 test images"
 assert best["train_cpu_seconds"] <= 30 * 60, "the model should train in at most 30 CPU-minutes"
 assert margin > 0, "the heading says the published VAE number is beaten: it should be below 86.76"
