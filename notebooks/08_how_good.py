@@ -331,12 +331,15 @@ assert all(b > a for a, b in zip(distortions, distortions[1:])), "a larger β sh
 active = [mean(a) for a in column("active")]
 assert all(b < a for a, b in zip(active, active[1:])), "fewer dimensions should be active at each larger β"
 assert mean(column("above")[-1]) < mean(column("above")[0]), "fewer dimensions should cost KL as β grows"
+last_units, last_rates = column("active")[-1], column("rate")[-1]
+assert max(last_units) > min(last_units) and sd(last_rates) < 0.1, "the text says the seeds at the largest β differ in units, not rate"
 totals = [mean(t) for t in column("neg_elbo")]
 assert BETAS[totals.index(min(totals))] == 1, "the text below says β = 1 has the best ELBO of the sweep"
 
 # %% [markdown]
 # Left: lowering β buys distortion with rate, cheaply at first, dearly later. The β = 1 models touch the dashed line
-# of the least −ELBO, as they should: β = 1 is the ELBO. Right: dimensions switch off one by one as β grows. Why the
+# of the least −ELBO, as they should: β = 1 is the ELBO. Right: dimensions switch off one by one as β grows; the
+# counts are rough, though: at the largest β the seeds keep different numbers of units for the same rate. Why the
 # curve bends: if each model found the best point for its β, between neighbours a nat of rate trades for between β₁
 # and β₂ nats of distortion (model 1 is no worse than model 2 at β₁, model 2 no worse than model 1 at β₂).
 
