@@ -215,9 +215,9 @@ assert to_5000 is not None or data.name != "mnist", "on MNIST the gains per tenf
 
 # %% [markdown]
 # So for this model k = 5000 likely still sits a few tenths of a nat below log p(x): an order of magnitude, not a
-# measurement. For large enough k the bias falls like 1/k if the weights' variance is finite (Nowozin, 2018), faster
-# than the ratio above assumes, so the extrapolation may overstate it; weights with heavy tails converge slower.
-# Measuring it takes k = 50,000 or more, minutes of CPU.
+# measurement. Theory does not settle it: for large enough k the bias falls like 1/k if the weights' variance is
+# finite (Nowozin, 2018), faster than the ratio assumes, but weights with heavy tails converge slower. Measuring it
+# takes k = 50,000 or more, minutes of CPU; Exercise 3 measures the step to k = 5000.
 #
 # ### Next to published numbers
 #
@@ -332,7 +332,8 @@ active = [mean(a) for a in column("active")]
 assert all(b < a for a, b in zip(active, active[1:])), "fewer dimensions should be active at each larger β"
 assert mean(column("above")[-1]) < mean(column("above")[0]), "fewer dimensions should cost KL as β grows"
 last_units, last_rates = column("active")[-1], column("rate")[-1]
-assert max(last_units) > min(last_units) and sd(last_rates) < 0.1, "the text says the seeds at the largest β differ in units, not rate"
+assert max(last_units) > min(last_units) and sd(last_rates) < 0.1, \
+    "the text says the seeds at the largest β differ in active units, not in rate"
 totals = [mean(t) for t in column("neg_elbo")]
 assert BETAS[totals.index(min(totals))] == 1, "the text below says β = 1 has the best ELBO of the sweep"
 
@@ -413,14 +414,17 @@ assert sweep["mean_image_distortion"] > beta_1, "the mean image should be a far 
 # standard error. Is the gain near the extrapolation's?
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution: a paired difference on the same images. (In quick mode: a smaller k on fewer images.)
-small_k, large_k, images = (KS[-1], 5 * KS[-1], x[:20]) if QUICK else (1000, 5000, x[:50])
+# Solution: a paired difference on the same images, next to the extrapolation for the same step. With 50 images
+# its standard error is large; the two should agree within a few of them. (In quick mode: k = 100 → 500.)
+small_k, large_k, images = KS[-1], 5 * KS[-1], x[:50]
 torch.manual_seed(1)
 gain_per_image = vae_lite.iw_log_likelihood(model, images, k=large_k) - vae_lite.iw_log_likelihood(model, images, k=small_k)
 gain, gain_error = gain_per_image.mean().item(), (gain_per_image.std() / math.sqrt(len(images))).item()
-print(f"k = {small_k} → {large_k} on {len(images)} images: {gain:+.2f} ± {gain_error:.2f} nats "
-      f"(extrapolated from the gains per tenfold k: {to_5000 if to_5000 is None else round(to_5000, 2)})")
-assert gain > 0 or data.name != "mnist", "on MNIST a larger k should gain (in expectation it never loses)"
+print(f"k = {small_k} → {large_k} on {len(images)} images: {gain:+.2f} ± {gain_error:.2f} nats", end="")
+if to_5000 is not None:  # the same step by the extrapolation: g r (1 - r^t) / (1 - r) over t = log10(5) tenfolds
+    expected = gains[-1] * ratio * (1 - ratio ** math.log10(large_k / small_k)) / (1 - ratio)
+    print(f"; extrapolated from the gains per tenfold k: {expected:+.2f}")
+    assert abs(gain - expected) < 3 * gain_error + 0.05 or data.name != "mnist", "the text says they agree within noise"
 
 # %% [markdown]
 # **Exercise 4 (5 min).** Discuss. Where on the rate–distortion curve would you pick a model to *generate* digits,

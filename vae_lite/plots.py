@@ -431,6 +431,105 @@ def plot_rate_distortion(rates, distortions, labels, ax=None, title=None, elbo_l
     return ax.figure
 
 
+# ------------------------------------------------------------ notebooks 05-08: the model drawn,
+# the wrong-sign runs and the units still in use as beta grows
+
+
+def draw_vae(x=None, x_hat=None, ax=None):
+    """The VAE as a picture: x -> encoder -> (mu, log sigma^2) -> z = mu + sigma * eps -> decoder -> p(x|z).
+
+    x, x_hat: optionally one image (C, H, W) and its decoded mean, drawn at the two ends.
+    The two terms of the loss are written under the parts they score.
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(12, 4.2))
+    ax.set_xlim(0, 12.2)
+    ax.set_ylim(-0.1, 4.2)
+    ax.set_axis_off()
+    blue, orange, vermilion, grey = "#0072B2", "#E69F00", "#D55E00", "#555555"  # Okabe-Ito
+
+    def box(x0, y0, width, height, text, colour, size=15):
+        ax.add_patch(mpl.patches.FancyBboxPatch((x0, y0), width, height, boxstyle="round,pad=0.08",
+                                                facecolor="white", edgecolor=colour, linewidth=2.5))
+        ax.text(x0 + width / 2, y0 + height / 2, text, ha="center", va="center", fontsize=size)
+
+    def arrow(start, end):
+        ax.annotate("", xy=end, xytext=start, arrowprops=dict(arrowstyle="-|>", color=grey, lw=2,
+                                                              mutation_scale=18))
+
+    def picture(image, x0, label):
+        image = torch.as_tensor(image).detach().cpu().reshape(-1, *torch.as_tensor(image).shape[-2:])[0]
+        ax.imshow(image, cmap="gray_r", vmin=0, vmax=1, extent=(x0, x0 + 1.3, 1.85, 3.15), zorder=2)
+        ax.add_patch(mpl.patches.Rectangle((x0, 1.85), 1.3, 1.3, fill=False, edgecolor=grey, lw=1.5, zorder=3))
+        ax.text(x0 + 0.65, 1.55, label, ha="center", va="top", fontsize=14)
+
+    if x is None:
+        box(0.15, 2.0, 1.1, 1.0, "x\nimage", grey)
+    else:
+        picture(x, 0.05, "x")
+    arrow((1.4, 2.5), (1.95, 2.5))
+    box(2.05, 1.9, 1.7, 1.2, "encoder\nq(z|x)", blue)
+    arrow((3.85, 2.75), (4.45, 3.2))
+    arrow((3.85, 2.25), (4.45, 1.8))
+    box(4.5, 2.9, 1.1, 0.6, "μ", blue)
+    box(4.5, 1.5, 1.1, 0.6, "log σ²", blue)
+    arrow((5.7, 3.2), (6.35, 2.75))
+    arrow((5.7, 1.8), (6.35, 2.25))
+    box(6.45, 2.0, 2.0, 1.0, "z = μ + σ ⊙ ε", orange)
+    box(6.75, 0.2, 1.4, 0.6, "ε ~ N(0, I)", orange, size=14)
+    arrow((7.45, 0.9), (7.45, 1.9))
+    arrow((8.55, 2.5), (9.05, 2.5))
+    box(9.15, 1.9, 1.4, 1.2, "decoder\np(x|z)", vermilion)
+    arrow((10.65, 2.5), (10.8, 2.5))
+    if x_hat is None:
+        box(10.9, 2.0, 1.2, 1.0, "pixel\nmeans", grey, size=14)
+    else:
+        picture(x_hat, 10.85, "decoded mean")
+    ax.text(5.05, 0.85, "KL term:\nKL(q(z|x) ‖ N(0, I))", ha="center", va="center", fontsize=14, color=blue)
+    ax.text(9.85, 1.15, "reconstruction error:\n−log p(x|z)", ha="center", va="center", fontsize=14,
+            color=vermilion)
+    ax.text(6.1, 3.95, "loss per image = reconstruction error −log p(x|z)  +  KL(q(z|x) ‖ N(0, I))",
+            ha="center", va="center", fontsize=15)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_sign_runs(runs, keys=("kl", "loss"), axes=None):
+    """Training curves of several runs, one panel per key, over optimizer steps.
+
+    runs: {name: {"kl": [...], "loss": [...], ...}} with one value per step. The KL and the
+    reconstruction error have log scales; the loss a symmetric log scale, so a loss that falls
+    through zero to -10^20 stays readable. One legend for all panels, above them.
+    """
+    if axes is None:
+        fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 4.6))
+    titles = {"kl": "KL(q(z|x) ‖ p(z)) per image", "loss": "the loss being minimised",
+              "reconstruction_error": "reconstruction error −log p(x|z)"}
+    styles = list(zip(("#0072B2", "#D55E00", "#009E73"), ("-", "--", ":")))
+    for ax, key in zip(axes, keys):
+        for (name, run), (colour, style) in zip(runs.items(), styles):
+            ax.plot(range(len(run[key])), run[key], color=colour, linestyle=style, label=name)
+        if key == "loss":
+            values = [v for run in runs.values() for v in run[key]]
+            ax.set_yscale("symlog", linthresh=100)
+            ax.axhline(0, color="gray", linewidth=1)
+            top = max([math.floor(math.log10(abs(v))) for v in values if abs(v) >= 100], default=2)
+            exponents = sorted({round(2 + i * (top - 2) / 3) for i in range(4)})  # at most four decades labelled
+            ticks = [0] + [sign * 10.0 ** e for e in exponents for sign in (1, -1)
+                           if any(sign * v >= 10.0 ** e for v in values) and (sign > 0 or e > 2 or top <= 4)]
+            ax.set_yticks(sorted(ticks))
+            ax.yaxis.set_minor_locator(mpl.ticker.NullLocator())
+        else:
+            ax.set_yscale("log")
+        ax.set_xlabel("optimizer step")
+        ax.set_ylabel("nats per image")
+        ax.set_title(titles.get(key, key))
+    fig = axes[0].figure
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=len(runs), frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
+    return fig
+
+
 def plot_units_by_beta(betas, active, above_kl, latent_dim, kl_threshold, ax=None):
     """Latent dimensions still in use as the KL weight beta grows, counted two ways that agree:
     active units (Var_x E[z_d|x] > 0.01) and dimensions whose KL exceeds kl_threshold nats.
