@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 # A CPU build is enough to learn with; for a GPU build see README.md.
 TORCH  ?= torch==2.13.0
-.PHONY: setup lab test test-fast notebooks student clean
+.PHONY: setup lab test test-fast notebooks student assignments clean
 
 setup: $(VENV)/.installed
 
@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[notebooks,test]"
+	$(BIN)/python -m pip install --quiet -e ".[notebooks,test,class]"
 	touch $@
 
 # Jupyter refuses to run as root unless told; containers (Docker, Binder-like) often are root.
@@ -39,6 +39,11 @@ notebooks: setup
 # The student edition: build/student/NN_*.ipynb without the solutions, outputs cleared.
 student: setup
 	$(BIN)/python tools/student.py
+
+# The nbgrader course: build/course/, the notebooks as assignments (source/) and nbgrader's release
+# for students (release/); points per exercise in class/points.toml (TEACHING.md, "Running a class").
+assignments: setup
+	$(BIN)/python tools/assignments.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

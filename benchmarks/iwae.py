@@ -35,7 +35,7 @@ import torch
 
 import vae_lite
 from vae_lite._files import atomic_write
-from vae_lite.models import IWAE
+from vae_lite.variants import IWAE
 from vae_lite.objectives import iw_bound, log_weights
 from vae_lite.latent import active_units
 

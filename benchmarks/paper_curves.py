@@ -43,7 +43,7 @@ import torch
 
 import vae_lite
 from vae_lite._files import atomic_write
-from vae_lite.models import PaperVAE
+from vae_lite.variants import PaperVAE
 from vae_lite.objectives import kl_standard_normal, log_normal, reparameterize
 
 from quality import machine_info, merge_result  # noqa: E402  (benchmarks/ is on sys.path when run as a script)

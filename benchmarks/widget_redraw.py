@@ -20,12 +20,11 @@ Notebook 11's explorers are timed the same way: the drawing explorer from the en
 (the mouse-up message) to the new ellipse, reconstruction and readout, with the shipped 2-latent
 conv model (target p90 <= 100 ms); the conditional explorer per class change and slider move.
 
---browser runs JupyterLab in headless Chromium (the helpers of tests/test_browser.py), runs the
+--browser runs JupyterLab in headless Chromium (the helpers of tools/lab.py), runs the
 latent space notebook and notebook 11 in quick mode, and times inside the page, from the key
 press (or mouse-up, or click) to the first animation frame after the new picture is there: the
 load event of an image the kernel sent, or the "drawn" event of the canvas on which decoder.js
-decoded the latent slider's z. Target for the latent slider
-(issue 14): median <= 50 ms and p90 <= 100 ms.
+decoded the latent slider's z. Target for the latent slider: median <= 50 ms and p90 <= 100 ms.
 """
 
 import argparse
@@ -164,8 +163,8 @@ def browser_main(args):
 
     from playwright.sync_api import sync_playwright
 
-    sys.path.insert(0, str(ROOT / "tests"))
-    import test_browser as browser  # the helpers the browser tests use
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+    import lab as browser  # the helpers the browser tests use too
 
     load_at_start = [round(x, 2) for x in os.getloadavg()]
     latent_notebook, notebook_11 = browser.notebook("*_latent_space.ipynb"), browser.notebook("11_*.ipynb")
@@ -189,7 +188,7 @@ def browser_main(args):
             canvas.scroll_into_view_if_needed()
             reconstruction = page.locator("img.vae-lite-reconstruction").first
             box = canvas.bounding_box()
-            browser._watch(page, canvas, "mouseup", reconstruction)
+            browser.watch(page, canvas, "mouseup", reconstruction)
             times = []
             for i in range(10):
                 x = box["x"] + (0.3 + 0.04 * i) * box["width"]
@@ -197,7 +196,7 @@ def browser_main(args):
                 page.mouse.down()
                 page.mouse.move(x + 0.1 * box["width"], box["y"] + 0.8 * box["height"], steps=8)
                 page.mouse.up()
-                times.append(browser._measured(page, i + 1))
+                times.append(browser.measured(page, i + 1))
             results["drawing canvas, end of stroke to reconstruction (notebook 11)"] = {**browser.summary(times), "times_ms": times}
             picture = page.locator("img.vae-lite-conditional-picture").first
             slider = page.locator(".jp-OutputArea-output").filter(has=page.locator(".vae-lite-class-picker"))

@@ -8,7 +8,8 @@
 #   which computes z = μ + σ·ε with ε ~ N(0, 1).
 # - Compare two ways to estimate ∇ E_q[f(z)]: the pathwise (reparameterization) estimator and the
 #   score-function (REINFORCE) estimator, on a function whose expected gradient sympy computes exactly.
-# - See that both are unbiased, and that their variances differ and shrink as 1/n with n samples.
+# - See that both are unbiased, and that their variances differ and shrink as 1/n with n samples;
+#   see how much of the score function's extra variance a baseline removes.
 #
 # The VAE's ELBO contains E_{q(z|x)}[log p(x|z)], an average over z drawn from the encoder's
 # q(z|x) = N(μ(x), σ(x)²). To train the encoder we need the gradient of that average with respect
@@ -207,23 +208,45 @@ assert ratio > 1, "here the pathwise estimator should be the less noisy one"
 # pathwise estimate only sees ∂f/∂z₁. The cell below takes f(z) = Σᵢ sin zᵢ in d dimensions and
 # estimates ∂/∂μ₁ E[f] with 16 samples.
 #
+# **A baseline** is the standard remedy for the score function's noise. The score has mean 0,
+# E_q[∂ log q(z)/∂μ] = 0, so subtracting from f any number b that does not depend on the sample leaves
+# the estimator unbiased: E[(f(z) − b) ∂ log q/∂μ] = E[f(z) ∂ log q/∂μ]. A b close to f(z) removes the
+# part of f every sample shares, here the sum over the other dimensions. The last column takes b = the
+# mean of f over the *other* 15 samples (`gradients.leave_one_out_mean`), which does not depend on the
+# sample itself.
+#
 # > **Predict, then run.** From d = 1 to d = 50, what happens to each estimator's variance?
 
 # %%
-print(f"{'d':>3} {'pathwise var':>13} {'score var':>10}")
+print(f"{'d':>3} {'pathwise var':>13} {'score var':>10} {'score var, baseline':>20}")
 by_dimension = {}
 for d in (1, 5, 50):
     eps = torch.randn(repeats, 16, d, generator=generator, dtype=torch.float64)
     f = lambda z: torch.sin(z).sum(dim=-1, keepdim=True)  # one value per sample of z, kept as (..., 1)
+    others = gradients.leave_one_out_mean(f(mu0 + sigma0 * eps), dim=1)  # mean f of the other 15 samples
     pathwise = gradients.pathwise_gradients(f, mu0, sigma0, eps)[0][..., 0].mean(dim=1)  # d/dmu_1
     score = gradients.score_function_gradients(f, mu0, sigma0, eps)[0][..., 0].mean(dim=1)
-    by_dimension[d] = (pathwise.var().item(), score.var().item())
-    print(f"{d:>3} {by_dimension[d][0]:13.5f} {by_dimension[d][1]:10.5f}")
+    with_baseline = gradients.score_function_gradients(f, mu0, sigma0, eps, baseline=others)[0][..., 0].mean(dim=1)
+    by_dimension[d] = (pathwise.var().item(), score.var().item(), with_baseline.var().item())
+    print(f"{d:>3} {by_dimension[d][0]:13.5f} {by_dimension[d][1]:10.5f} {by_dimension[d][2]:20.5f}")
+    assert abs(with_baseline.mean().item() - exact) < 5 * with_baseline.std().item() / math.sqrt(repeats), \
+        "with a baseline the score function should still average to the exact gradient"
 assert by_dimension[50][1] > 5 * by_dimension[1][1], "the score-function variance should grow with the dimension"
 assert by_dimension[50][0] < 2 * by_dimension[1][0], "the pathwise variance should not grow with the dimension"
+assert by_dimension[50][2] < by_dimension[50][1] / 4, "at d = 50 a baseline should remove most of the score's variance"
+
+# %%
+print(f"d = 50: the baseline removes {1 - by_dimension[50][2] / by_dimension[50][1]:.0%} of the score function's variance; "
+      f"what is left is {by_dimension[50][2] / by_dimension[50][0]:.0f} times the pathwise variance")
+assert by_dimension[50][0] < by_dimension[50][2], "the pathwise estimator should stay the less noisy one"
+assert by_dimension[1][2] > by_dimension[1][1], "at d = 1 this baseline should not reduce the variance"
 
 # %% [markdown]
-# That is why VAEs use the pathwise estimator.
+# At d = 50, where most of f is shared by every sample, the baseline removes most of the score
+# function's noise; at d = 1 it does not help (here it even adds a little: what sin z shares across
+# samples is small, and the baseline brings noise of its own). Either way the pathwise estimator stays by
+# far the less noisy one. That is why VAEs use the pathwise estimator, and why models that cannot
+# (discrete z, below) use the score function with a baseline.
 #
 # ### Explore
 # Move μ and σ: the samples z = μ + σε move with them, and so does the gradient estimate.
@@ -238,7 +261,7 @@ display(widgets.ReparameterizationExplorer())
 # %% [markdown]
 # ## Common mistakes
 #
-# > **Common mistake.** `σ = E[(x − μ)²]`: that is the *variance* σ², not the standard deviation.
+# > **Common mistake.** The write-up's `σ = E[(x-μ)²]`: that is the *variance* σ², not the standard deviation.
 # > In code it shows up as `z = mu + torch.exp(logvar) * eps` (multiplies ε by σ²); the right form is
 # > `z = mu + torch.exp(0.5 * logvar) * eps`. The cell below draws with the package's
 # > `vae_lite.reparameterize` and with the wrong form, and measures the spread.
@@ -257,7 +280,7 @@ assert abs(wrong.std() - 4) < 0.06
 # %% [markdown]
 # ## Exercises
 #
-# **Exercise 1.** Write `reparameterize(mu, logvar)`: a sample of N(μ, exp(logvar)) that gradients
+# **Exercise 1 (5 min).** Write `reparameterize(mu, logvar)`: a sample of N(μ, exp(logvar)) that gradients
 # flow through. The checker tests the mean and spread of many samples and the gradients.
 
 # %%
@@ -277,7 +300,7 @@ def reparameterize(mu, logvar):
 assert check.reparameterize(reparameterize)
 
 # %% [markdown]
-# **Exercise 2.** Write `score_function_gradient(f, mu, sigma, n)`: the score-function estimate of
+# **Exercise 2 (10 min).** Write `score_function_gradient(f, mu, sigma, n)`: the score-function estimate of
 # ∂/∂μ E[f(z)], z ~ N(μ, σ²), from n samples. The checker also tries a step function f(z) = [z > 0],
 # whose derivative is 0 almost everywhere: the pathwise estimator returns 0 there, the score
 # function gets it right. Then: when can a VAE *not* use the reparameterization trick? (Answer
@@ -327,7 +350,8 @@ assert pathwise_step == 0 and abs(score_step - exact_step) < 0.03
 # - `sample()` cuts the graph; `rsample()` = μ + σε keeps z a differentiable function of μ and σ.
 # - Pathwise and score-function estimators are both unbiased (sympy shows it exactly for sin z).
 # - Their variance falls as 1/n; the pathwise one is a little less noisy here in one dimension, and by
-#   far when f depends on many, as a VAE's decoder does.
+#   far when f depends on many, as a VAE's decoder does. A baseline (subtract from f a number that does
+#   not depend on the sample) keeps the score function unbiased and removes most of its extra noise.
 # - The encoder outputs log σ², so σ = exp(½ log σ²), not exp(log σ²).
 # - The trick needs a continuous z that is a differentiable function of its parameters: discrete
 #   latents need the score function or a relaxation.

@@ -4,7 +4,8 @@
 # Previous: [03 The reparameterization trick](03_reparameterization.ipynb) · Next: [05 The VAE](05_vae.ipynb)
 #
 # **Learning goals**
-# - Let sympy integrate KL(N(μ, σ²) ‖ N(0, 1)) and *obtain* ½(μ² + σ² − log σ² − 1).
+# - Derive KL(N(μ, σ²) ‖ N(0, 1)) = ½(μ² + σ² − log σ² − 1) by hand in three lines, then let sympy
+#   integrate it and *obtain* the same.
 # - Extend it to a diagonal Gaussian in d dimensions (a sum over dimensions) and to two arbitrary Gaussians.
 # - Check the formula against `vae_lite.kl_standard_normal`, `torch.distributions.kl_divergence` and a
 #   Monte Carlo estimate with its standard error.
@@ -71,8 +72,17 @@ log_ratio = symbolic.log_normal(symbolic.z, symbolic.mu, symbolic.sigma) - symbo
 display(Math(r"\log \frac{q(z)}{p(z)} = " + sp.latex(sp.expand(log_ratio))))
 
 # %% [markdown]
-# Sympy integrates it against q over the whole real line (`vae_lite.symbolic.kl_gaussians`; the
-# integral is computed, nothing is typed in):
+# ### By hand, in three lines
+# With log q(z) = −log √(2π) − log σ − (z − μ)²/(2σ²) and log p(z) = −log √(2π) − z²/2:
+#
+# 1. log q(z) − log p(z) = −log σ − (z − μ)²/(2σ²) + z²/2 (the log √(2π) cancel).
+# 2. Two facts about z ~ N(μ, σ²): E_q[(z − μ)²] = σ² (the definition of the variance) and
+#    E_q[z²] = Var z + (E z)² = σ² + μ².
+# 3. Take E_q term by term: KL = −log σ − σ²/(2σ²) + (σ² + μ²)/2 = ½(μ² + σ² − log σ² − 1).
+#
+# ### By sympy
+# Sympy integrates the log-ratio against q over the whole real line (`vae_lite.symbolic.kl_gaussians`),
+# without these shortcuts; the integral is computed, nothing is typed in:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -83,7 +93,7 @@ display(Math(r"\text{in terms of } \sigma^2: \quad " + sp.latex(kl_var)))
 print(kl_var)
 
 # %% [markdown]
-# That is ½(μ² + σ² − log σ² − 1).
+# That is ½(μ² + σ² − log σ² − 1), the hand result.
 #
 # > **Predict, then run.** Can this KL ever be negative? For which (μ, σ) is it 0?
 #
@@ -237,7 +247,7 @@ display(widgets.KLExplorer())
 # %% [markdown]
 # ## Common mistakes
 #
-# > **Common mistake.** `σ = E[(x − μ)²]`: that is the variance σ². Put σ where σ² belongs and the
+# > **Common mistake.** The write-up's `σ = E[(x-μ)²]`: that is the variance σ². Put σ where σ² belongs and the
 # > KL is wrong, e.g. ½(μ² + σ − log σ − 1). The encoder outputs `logvar` = log σ², so
 # > σ² = `logvar.exp()` and log σ² = `logvar`. The cell compares both forms with Monte Carlo.
 
@@ -251,20 +261,10 @@ print(f"sigma = 2: right {right:.4f}, wrong {wrong:.4f}, Monte Carlo {mc:.4f}")
 assert abs(mc - right) < 0.02 and abs(mc - wrong) > 0.2
 
 # %% [markdown]
-# > **Common mistake.** The loss written as `‖x − x̂‖² − KL`. The KL is never negative (above: its
-# > minimum is 0), so subtracting it *rewards* q for moving away from the prior without limit. The loss
-# > to minimise is reconstruction error **+** KL(q(z|x) ‖ p(z)).
-
-# %%
-# NBVAL_CHECK_OUTPUT
-grid = [(m, sd) for m in (-3, -1, 0, 1, 3) for sd in (0.01, 0.5, 1, 2, 10)]
-values = [kl_fn(m, sd) for m, sd in grid]
-print(f"KL over a grid of {len(grid)} (mu, sigma): min {min(values):.4f}, max {max(values):.1f}")
-print(f"-KL for sigma = 0.01: {-kl_fn(0, 0.01):.2f}; sigma = 0.001: {-kl_fn(0, 0.001):.2f}  (no lower limit)")
-assert min(values) >= 0 and -kl_fn(0, 0.001) < -kl_fn(0, 0.01)
-
-# %% [markdown]
-# > **Common mistake.** Calling N(0, I) the posterior. In the VAE's loss the KL is taken against
+# > **Common mistake.** The write-up's loss `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]` has the KL's sign wrong:
+# > [06](06_loss_right_and_wrong.ipynb#1.-The-sign-of-the-KL) trains it and shows it fail.
+#
+# > **Common mistake.** The write-up's `p(z|x) ~ N(0,I)`, which calls N(0, I) the posterior. In the VAE's loss the KL is taken against
 # > the **prior** p(z) = N(0, I); that is what makes this closed form possible. The KL to the
 # > *posterior* p(z|x), the gap of notebook 02, is not something the VAE can compute: p(z|x) is unknown.
 #
@@ -281,7 +281,7 @@ print(f"{d}-d example: sum {vae_lite.kl_standard_normal(mu_d, logvar_d).item():.
 # %% [markdown]
 # ## Exercises
 #
-# **Exercise 1.** Write `kl_closed_form(mu, logvar)`: KL(N(μ, exp(logvar)) ‖ N(0, I)) for each row
+# **Exercise 1 (5 min).** Write `kl_closed_form(mu, logvar)`: KL(N(μ, exp(logvar)) ‖ N(0, I)) for each row
 # (example), summed over the last dimension. The checker names the common mistakes if it sees one.
 
 # %%
@@ -300,22 +300,46 @@ def kl_closed_form(mu, logvar):
 assert check.kl_closed_form(kl_closed_form)
 
 # %% [markdown]
-# **Exercise 2 (sympy).** For q = N(0, σ²) and p = N(0, 1), how does the KL grow as σ → 0 and as
-# σ → ∞? Use `sp.limit` on `kl` (with μ = 0) and compare it with −log σ and with σ²/2. Which term of
-# the formula punishes a too-narrow q, and which a too-wide one?
+# **Exercise 2 (15 min).** Derive KL(N(μ_q, σ_q²) ‖ N(μ_p, σ_p²)) by hand with the three lines above
+# (hint: E_q[(z − μ_p)²] = σ_q² + (μ_q − μ_p)²), then write `kl_two_gaussians(mu_q, logvar_q, mu_p,
+# logvar_p)`: the KL of two diagonal Gaussians for each row, summed over the last dimension. The checker
+# compares it with torch's and names the mistakes it recognises. Your formula should agree with sympy's
+# `kl_general` above.
+
+# %%
+def kl_two_gaussians(mu_q, logvar_q, mu_p, logvar_p):
+    raise NotImplementedError  # your code here
+
+
+check.kl_two_gaussians(kl_two_gaussians);
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution: both limits are infinite. Near 0 the KL grows like -log sigma (the -log sigma^2 term: a
-# too-narrow q is punished only logarithmically); for large sigma like sigma^2 / 2 (the sigma^2 term).
-kl_0 = kl.subs(symbolic.mu, 0)
-print("sigma -> 0:  ", sp.limit(kl_0, symbolic.sigma, 0, "+"), "  KL / (-log sigma) ->", sp.limit(kl_0 / -sp.log(symbolic.sigma), symbolic.sigma, 0, "+"))
-print("sigma -> oo: ", sp.limit(kl_0, symbolic.sigma, sp.oo), "  KL / (sigma^2 / 2) ->", sp.limit(kl_0 / (symbolic.sigma**2 / 2), symbolic.sigma, sp.oo))
-assert sp.limit(kl_0 / -sp.log(symbolic.sigma), symbolic.sigma, 0, "+") == 1 and sp.limit(kl_0 / (symbolic.sigma**2 / 2), symbolic.sigma, sp.oo) == 1
+# Solution: log q - log p = log(sigma_p / sigma_q) - (z - mu_q)^2 / (2 sigma_q^2) + (z - mu_p)^2 / (2 sigma_p^2);
+# its mean under q is log(sigma_p / sigma_q) - 1/2 + (sigma_q^2 + (mu_q - mu_p)^2) / (2 sigma_p^2).
+def kl_two_gaussians(mu_q, logvar_q, mu_p, logvar_p):
+    return 0.5 * (logvar_p - logvar_q - 1 + (logvar_q.exp() + (mu_q - mu_p) ** 2) / logvar_p.exp()).sum(dim=-1)
+
+
+assert check.kl_two_gaussians(kl_two_gaussians)
 
 # %% [markdown]
 # ## Summary
-# - Sympy integrates KL(N(μ, σ²) ‖ N(0, 1)) to ½(μ² + σ² − log σ² − 1); it is 0 only when q is the prior.
+# - KL(N(μ, σ²) ‖ N(0, 1)) = ½(μ² + σ² − log σ² − 1): by hand from E_q[z²] = μ² + σ² and
+#   E_q[(z − μ)²] = σ², and by sympy's integral; it is 0 only when q is the prior.
 # - For a diagonal Gaussian the KL is the sum over dimensions; for two Gaussians there is a closed form too.
 # - The formula agrees with `vae_lite.kl_standard_normal`, `torch.distributions.kl_divergence` and
 #   Monte Carlo within its standard error.
 # - Next: [05 The VAE](05_vae.ipynb) puts both terms together and trains the model.
+
+# %% [markdown]
+# ## Optional: too narrow against too wide
+#
+# For q = N(0, σ²) and p = N(0, 1), how does the KL grow as σ → 0 and as σ → ∞? Sympy's `limit` says:
+# both limits are infinite, but near 0 the KL grows like −log σ (the −log σ² term: a too-narrow q is
+# punished only logarithmically), and for large σ like σ²/2 (the σ² term: a too-wide q, quadratically).
+
+# %%
+kl_0 = kl.subs(symbolic.mu, 0)
+print("sigma -> 0:  ", sp.limit(kl_0, symbolic.sigma, 0, "+"), "  KL / (-log sigma) ->", sp.limit(kl_0 / -sp.log(symbolic.sigma), symbolic.sigma, 0, "+"))
+print("sigma -> oo: ", sp.limit(kl_0, symbolic.sigma, sp.oo), "  KL / (sigma^2 / 2) ->", sp.limit(kl_0 / (symbolic.sigma**2 / 2), symbolic.sigma, sp.oo))
+assert sp.limit(kl_0 / -sp.log(symbolic.sigma), symbolic.sigma, 0, "+") == 1 and sp.limit(kl_0 / (symbolic.sigma**2 / 2), symbolic.sigma, sp.oo) == 1

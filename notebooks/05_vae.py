@@ -1,19 +1,17 @@
 # %% [markdown]
-# # 05 The Variational Autoencoder
+# # 05 The Variational Autoencoder, written by you
 #
 # Previous: [04 The closed-form KL](04_closed_form_kl.ipynb) · Next: [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb)
 #
-# Notebooks 02–04 built the parts: the ELBO, the reparameterization trick and the closed-form
-# KL. Here they come together in one model, which we train and look at.
+# Notebooks 02–04 built the parts: the ELBO, the reparameterization trick and the closed-form KL. Here you put
+# them together: the loss, the model and the training loop, about sixty lines of PyTorch. Then we check that
+# your VAE and the package's `vae_lite.VAE` with `vae_lite.fit` give the same losses, step by step; from then
+# on the notebooks use the package, and you know what is inside it.
 #
 # **Learning goals**
-# - name the parts of a VAE and what flows between them (the picture below);
-# - write its loss with the correct sign: reconstruction error **plus** KL (the negative ELBO), and check
-#   it term by term;
-# - train the package's default VAE with `vae_lite.fit` and read its two terms over training;
-# - read its reconstructions and its samples, and say what a "sample" picture shows;
-# - compare its samples with those of an autoencoder of the same size;
-# - choose between the encoder mean μ and a sampled z at test time, and name each.
+# - write a VAE's loss with the correct sign, its model and its training loop, and match `vae_lite.fit`;
+# - train the package's default VAE and read its two terms over training;
+# - compare its samples with an autoencoder's, and say what a "sample" picture shows.
 
 # %% [markdown] tags=["badges"]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/05_vae.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F05_vae.ipynb)
@@ -51,173 +49,231 @@ if "google.colab" in sys.modules:
 # ## Setup
 
 # %%
-import inspect
+import dataclasses
 import math
 
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 import vae_lite
-import vae_lite.check
-from vae_lite import plots, pretrained
+from vae_lite import check, plots, pretrained
 
 QUICK = vae_lite.setup_notebook()
 
 # %% [markdown]
 # ## Data
 #
-# The data set `VAE_LITE_DATASET` names (MNIST when unset and on disk); quick mode takes a small part.
-# The VAE trains for about the same number of optimizer steps whatever the data set, so a small data set
-# gets more epochs.
+# MNIST, or the data set `VAE_LITE_DATASET` names.
 
 # %%
 data = vae_lite.load_dataset()
 if QUICK:
     data = data.subset(train=3000, test=1000)
-# the default recipe's optimizer steps of 256 images: its epochs of MNIST's 60,000 training images
-STEPS = 300 if QUICK else pretrained.TRAINING["epochs"] * math.ceil(60_000 / 256)
-EPOCHS = max(1, round(STEPS / math.ceil(len(data.train) / 256)))
-PIXELS = math.prod(data.image_shape)
 print(data)
-print(f"{EPOCHS} epochs of {math.ceil(len(data.train) / 256)} steps each")
 
 # %% [markdown]
 # ## Model
 #
-# The VAE in one picture. This is the picture the later notebooks refer to.
-
-# %% [markdown]
-# *Figure: the VAE as a diagram. An image x goes into the encoder, which outputs μ and log σ²; z = μ + σ ⊙ ε
-# with ε drawn from N(0, I); the decoder turns z into pixel means, the parameters of p(x|z). The KL term scores
-# (μ, log σ²) against the prior, the reconstruction error scores p(x|z) against x.*
+# *Figure: the VAE as a diagram, the one later notebooks refer to. The encoder turns x into μ and log σ²;
+# z = μ + σ ⊙ ε with ε ~ N(0, I); the decoder turns z into pixel means. The KL term scores (μ, log σ²) against
+# the prior, the reconstruction error scores p(x|z) against x.*
 
 # %%
-vae = vae_lite.VAE(data.image_shape)  # the package's default sizes
 plots.draw_vae(data.test[0])
 plt.show()
-print(f"{vae.arch.upper()} encoder with hidden layers {list(vae.encoder_hidden)}, decoder with {list(vae.decoder_hidden)}; "
-      f"{vae.latent_dim} latent dimensions; a {vae.likelihood} decoder, one probability per pixel "
-      f"({PIXELS} pixels); {sum(p.numel() for p in vae.parameters()):,} weights")
 
 # %% [markdown]
 # - **Encoder** q(z|x) = N(μ(x), diag σ²(x)): a network that outputs μ and log σ² (the log keeps σ² positive).
-# - **Reparameterization** z = μ + σ ⊙ ε with ε ~ N(0, I) and σ = exp(½ log σ²): a sample of q that gradients
-#   flow through (notebook 03).
-# - **Decoder** p(x|z): one Bernoulli probability per pixel. Decoding z gives these probabilities, the decoder's
-#   *mean* image; a binary image drawn from p(x|z) would flip each pixel with its probability.
+# - **Reparameterization** z = μ + σ ⊙ ε, ε ~ N(0, I), σ = exp(½ log σ²): a sample gradients flow through (03).
+# - **Decoder** p(x|z): one Bernoulli probability per pixel, p = sigmoid(logits), the decoder's *mean* image.
 #
-# The loss of one image is the **negative ELBO**:
+# The loss of one image is the **negative ELBO**, both terms summed over that image, in nats:
 #
-# $$\mathcal{L}(x) = \underbrace{-\,\mathbb{E}_{q(z|x)}[\log p(x|z)]}_{\text{reconstruction error}}
-#   \;+\; \underbrace{\mathrm{KL}\big(q(z|x)\,\|\,p(z)\big)}_{\text{KL to the prior}} \;=\; -\mathrm{ELBO}(x),
-# \qquad \mathrm{KL} = \tfrac12 \sum_d \big(\mu_d^2 + \sigma_d^2 - \log \sigma_d^2 - 1\big).$$
+# $$\mathcal{L}(x) = \underbrace{-\sum_i \big[x_i \log p_i + (1 - x_i)\log(1 - p_i)\big]}_{\text{reconstruction error,
+# one } z \sim q(z|x)} \;+\; \underbrace{\tfrac12 \sum_d \big(\mu_d^2 + \sigma_d^2 - \log \sigma_d^2 - 1\big)}_{\mathrm{KL}(q(z|x)\,\|\,N(0, I))}
+# \;=\; -\mathrm{ELBO}(x).$$
 #
-# Both terms are sums over one image, over its pixels and over the latent dimensions, in nats. Here is the
-# whole objective in `vae_lite`:
-
-# %%
-print(inspect.getsource(vae_lite.objectives.elbo))
-print(inspect.getsource(vae_lite.VAE.loss))
-
-# %% [markdown]
-# Before training, check the parts. First, the sample z = μ + σ ε: it must spread by σ, the standard
-# deviation. The encoder outputs log σ², so σ = exp(½ log σ²). Take a q with σ² = 0.25 (σ = 0.5) and draw from it:
-
-# %%
-# NBVAL_CHECK_OUTPUT
-mu_q, logvar_q = torch.zeros(20000, 1), torch.full((20000, 1), math.log(0.25))
-z = vae_lite.reparameterize(mu_q, logvar_q, generator=torch.Generator().manual_seed(0))
-spread = z.std().item()
-print(f"standard deviation of 20000 draws of z: {spread:.2f} (σ = 0.5, σ² = 0.25)")
-assert spread > 0.05, "reparameterize returned μ itself: z must be sampled, z = μ + σ ε"
-assert abs(spread - 0.5) < 0.02, "z should spread by σ = exp(½ log σ²), not by σ² = exp(log σ²)"
-
-# %% [markdown]
-# > **Common mistake.** The write-up we follow gives the loss as `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]`.
-# > **Wrong:** reconstruction error − KL. **Right:** reconstruction error **+** KL, the negative ELBO.
-# > With the minus sign the loss rewards codes far from the prior and has no minimum at all; notebook 06
-# > trains a VAE that way and watches it run off.
+# The reconstruction error is the binary cross-entropy of the logits against the binary image. The sign in the
+# middle is a **plus**: notebook 06 trains the write-up's minus and watches the model run off.
 #
-# **Predict, then run.** The cell below computes the loss of a batch twice: with `vae.loss` and by hand from
-# the formulas above, with the same ε. The model is untrained, its encoder outputs numbers near 0. Roughly how
-# large will the KL be: about 0, about 1, or about 20 nats?
+# ## Exercises: the VAE, by you
+#
+# **Exercise 1 (5 min). Write the loss.** Complete `vae_loss`: from the decoder's logits for one sampled z per
+# image, the binary images x, and the encoder's μ and log σ², the negative ELBO of each image (N numbers).
+# Hint: `F.binary_cross_entropy_with_logits(..., reduction="none")`; which dimensions do you sum?
 
-# %%
-x = vae_lite.binarize(data.test[:256], torch.Generator().manual_seed(0))
-with torch.no_grad():
-    torch.manual_seed(1)
-    loss, terms = vae.loss(x)  # the package: one loss per image, and its two terms
-    torch.manual_seed(1)
-    mu, logvar = vae.encode(x)
-    eps = torch.randn(mu.shape)  # the same ε, drawn again
-    z = mu + (0.5 * logvar).exp() * eps
-    p = vae.decode(z)  # (N, C, H, W) pixel probabilities
-    reconstruction = (x * p.log() + (1 - x) * (1 - p).log()).sum(dim=(1, 2, 3))
+# %% tags=["nbval-check-output"]
+def vae_loss(logits, x, mu, logvar):
+    raise NotImplementedError  # your code here
+
+
+check.vae_loss(vae_loss);
+
+# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
+# Solution: both terms summed over one image; the KL enters with a plus sign.
+def vae_loss(logits, x, mu, logvar):
+    reconstruction_error = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=(1, 2, 3))
     kl = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(dim=1)
-print(f"by hand:   reconstruction error {-reconstruction.mean():.2f} + KL {kl.mean():.4f} "
-      f"= {(kl - reconstruction).mean():.2f} nats per image")
-print(f"vae_lite:  reconstruction error {-terms['reconstruction'].mean():.2f} + KL {terms['kl'].mean():.4f} "
-      f"-> loss {loss.mean():.2f}")
-assert (terms["kl"] >= 0).all(), "a KL is never negative: vae_lite's KL term has the wrong sign"
-assert torch.allclose(terms["kl"], kl, rtol=1e-4, atol=1e-6), \
-    "vae_lite's KL should be ½ Σ_d (μ² + σ² − log σ² − 1), summed (not averaged) over the latent dimensions"
-assert torch.allclose(terms["reconstruction"], reconstruction, rtol=1e-4), \
-    "vae_lite's log p(x|z) should be the Bernoulli log-likelihood summed (not averaged) over the pixels"
-assert torch.allclose(loss, kl - reconstruction, rtol=1e-4), \
-    "the loss should be reconstruction error PLUS the KL (the negative ELBO), not minus"
+    return reconstruction_error + kl
+
+
+assert check.vae_loss(vae_loss), "the solution should pass every case"
 
 # %% [markdown]
-# The KL is small but not 0: the untrained encoder's outputs are near, not at, μ = 0 and log σ² = 0.
+# **Exercise 2 (12 min). Write the model.** Complete `MyVAE`, images in and one loss per image out:
+# - `__init__`: `self.encoder`, an `nn.Sequential` of a Linear layer from the pixels to `encoder_hidden` units,
+#   a ReLU, and a Linear layer to `2 * latent_dim` outputs (μ and log σ² side by side); `self.decoder` the same
+#   way, from `latent_dim` through `decoder_hidden` to the pixels;
+# - `encode(x)`: flatten each image (`x.flatten(start_dim=1)`), run the encoder, split its output into μ and
+#   log σ² (`.chunk(2, dim=1)`);
+# - `reparameterize(mu, logvar)`: z = μ + σ ε with ε = `torch.randn_like(mu)`;
+# - `decode(z)`: the decoder's logits, reshaped to the images' shape (`.view(-1, *self.image_shape)`);
+# - `loss(x)`: encode, reparameterize, decode, then your `vae_loss`.
+
+# %% tags=["nbval-check-output"]
+class MyVAE(nn.Module):
+    def __init__(self, image_shape, latent_dim=50, encoder_hidden=256, decoder_hidden=512):
+        super().__init__()
+        self.image_shape = image_shape
+        pixels = math.prod(image_shape)
+        raise NotImplementedError  # your code here: self.encoder and self.decoder
+
+    def encode(self, x):
+        raise NotImplementedError
+
+    def reparameterize(self, mu, logvar):
+        raise NotImplementedError
+
+    def decode(self, z):
+        raise NotImplementedError
+
+    def loss(self, x):
+        raise NotImplementedError
+
+
+check.vae_module(MyVAE);
+
+# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
+# Solution
+class MyVAE(nn.Module):
+    def __init__(self, image_shape, latent_dim=50, encoder_hidden=256, decoder_hidden=512):
+        super().__init__()
+        self.image_shape = image_shape
+        pixels = math.prod(image_shape)
+        self.encoder = nn.Sequential(nn.Linear(pixels, encoder_hidden), nn.ReLU(),
+                                     nn.Linear(encoder_hidden, 2 * latent_dim))
+        self.decoder = nn.Sequential(nn.Linear(latent_dim, decoder_hidden), nn.ReLU(),
+                                     nn.Linear(decoder_hidden, pixels))
+
+    def encode(self, x):
+        mu, logvar = self.encoder(x.flatten(start_dim=1)).chunk(2, dim=1)  # (N, d) each
+        return mu, logvar
+
+    def reparameterize(self, mu, logvar):
+        return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)  # σ = exp(½ log σ²)
+
+    def decode(self, z):
+        return self.decoder(z).view(-1, *self.image_shape)  # logits, (N, C, H, W)
+
+    def loss(self, x):
+        mu, logvar = self.encode(x)
+        return vae_loss(self.decode(self.reparameterize(mu, logvar)), x, mu, logvar)
+
+
+assert check.vae_module(MyVAE), "the solution should pass every case"
 
 # %% [markdown]
+# **Exercise 3 (10 min). Write the training loop.** Complete `train_my_vae`: Adam on the mean loss of a batch,
+# batches in a new random order every epoch, each binarized anew (a Bernoulli likelihood is a likelihood only
+# of binary pixels); return the loss of every step. The stub seeds as `vae_lite.fit` does, so that your loop
+# draws the same numbers: take the order from `torch.randperm(len(images), generator=generator)` and binarize
+# with `vae_lite.binarize(x, generator)`.
+
+# %% tags=["nbval-check-output"]
+def train_my_vae(model, images, epochs, batch_size, lr, seed=0):
+    torch.manual_seed(seed)  # as vae_lite.fit: ε drawn with torch's global generator,
+    generator = torch.Generator().manual_seed(seed)  # the order and the binarization with this one
+    raise NotImplementedError  # your code here: about a dozen lines
+
+
+check.training_loop(train_my_vae);
+
+# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
+# Solution
+def train_my_vae(model, images, epochs, batch_size, lr, seed=0):
+    torch.manual_seed(seed)  # as vae_lite.fit: ε drawn with torch's global generator,
+    generator = torch.Generator().manual_seed(seed)  # the order and the binarization with this one
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for epoch in range(epochs):
+        order = torch.randperm(len(images), generator=generator)
+        for start in range(0, len(images), batch_size):
+            x = vae_lite.binarize(images[order[start:start + batch_size]], generator)
+            loss = model.loss(x).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    return losses
+
+
+assert check.training_loop(train_my_vae), "the solution should pass every case"
+
+# %% [markdown]
+# ## Your VAE is `vae_lite.VAE`
+#
+# `vae_lite.VAE` has your layers and `vae_lite.fit` runs your loop (plus a finiteness check, a progress bar and a
+# clean stop on Ctrl-C). Same initial weights, seed and optimizer: compare the losses step by step.
+
+# %%
+images = data.train[:12_800]  # 50 steps of 256 images per epoch on MNIST
+torch.manual_seed(0)
+package_vae = vae_lite.VAE(data.image_shape)
+train_only = dataclasses.replace(vae_lite.ImageData.from_arrays(images, images[:1]), test=None)
+package_losses = vae_lite.fit(package_vae, train_only, epochs=2, batch_size=256, lr=1e-3, seed=0, progress=False,
+                              optimizer=torch.optim.Adam(package_vae.parameters(), lr=1e-3)).step_losses
+torch.manual_seed(0)
+package_start = vae_lite.VAE(data.image_shape)  # the same initial weights again
+try:
+    mine = MyVAE(data.image_shape)
+    with torch.no_grad():  # the package's initial weights, layer by layer, into yours
+        for yours, theirs in zip([*mine.encoder, *mine.decoder], [*package_start.encoder.net, *package_start.decoder.net]):
+            if isinstance(yours, nn.Linear):
+                yours.weight.copy_(theirs.weight), yours.bias.copy_(theirs.bias)
+    my_losses = train_my_vae(mine, images, epochs=2, batch_size=256, lr=1e-3, seed=0)
+    gap = max(abs(a - b) for a, b in zip(my_losses, package_losses))
+    print(f"{len(package_losses)} steps; loss {package_losses[0]:.2f} -> {package_losses[-1]:.2f} nats with vae_lite, "
+          f"{my_losses[0]:.2f} -> {my_losses[-1]:.2f} with yours; largest difference at any step {gap:.1e} nats")
+    assert len(my_losses) == len(package_losses) and gap < 0.01, "your VAE should give vae_lite's losses, step by step"
+except NotImplementedError:
+    print("not attempted yet: write MyVAE and train_my_vae above, then run this cell again")
+
+# %% [markdown]
+# They agree to rounding (your KL computes `exp(log σ²) − 1` where the package writes `expm1(log σ²)`). From here
+# on the notebooks use `vae_lite.VAE` and `vae_lite.fit`: what you wrote, with comments, in `vae_lite/models.py`,
+# `objectives.py` and `train.py` (`vae_lite.VAE??`, `vae_lite.elbo??`, `vae_lite.fit??`).
+#
 # ## Training
 #
-# `vae_lite.fit` minimises the mean over a batch of the per-image loss above with Adam, binarizing the
-# training images anew every epoch (a Bernoulli likelihood is a likelihood only on binary data) and scoring on
-# one fixed binarized test set. Each epoch calls `train_step` on batches in a new random order; one step:
+# The default recipe adds three things to your loop, each kept because it scored better for the same minute of
+# training (`benchmarks/README.md`, "Quality per CPU-second"): `start_at_mean_image` (every z first decodes to
+# the average digit, so the first steps learn digits, not background); `schedule="onecycle"` (the learning rate
+# rises to `lr`, then falls to almost 0); `warmup=2` (the KL's weight rises from 0 to 1 over 2 epochs,
+# `vae_lite.kl_weight`, so the decoder learns to use z before the KL pulls q(z|x) to the prior). An autoencoder
+# of the same sizes and recipe ships with the package, our yardstick for samples.
+#
+# **Predict, then run.** The KL's weight starts at 0. What will the KL do while the weight is small, and what
+# once it reaches 1?
 
 # %%
-print(inspect.getsource(vae_lite.train.train_step))
-
-# %% [markdown]
-# We train the package's default model with its default recipe, `vae_lite.pretrained.TRAINING`, the best we
-# found for a minute of training on 2 CPU cores (`benchmarks/README.md`, "Quality per CPU-second"):
-#
-# - `start_at_mean_image`: the decoder's output bias starts at logit(mean training image), so every z decodes
-#   to the average digit before training, not to grey;
-# - batches of 256 and `schedule="onecycle"`: the learning rate rises to `lr` over the first 30 % of the steps,
-#   then falls to almost 0;
-# - `warmup=2`: the KL weight β rises from 0 to 1 over the first 2 epochs (KL warm-up).
-#
-# An autoencoder with the same encoder and decoder sizes, trained on the same data with the same recipe, will be
-# our yardstick for samples. It was trained ahead of time and ships with the package, like the VAE notebooks 07
-# and 08 load, so that this notebook stays within two minutes: `pretrained.default_model(data, kind="autoencoder")`
-# loads it for MNIST and trains it on any other data set.
-#
-# **Predict, then run.** β starts at 0. What will the KL do while β is small, and what once β reaches 1?
-
-# %%
-def print_history(history, name):
-    for r in history.records:
-        terms = f"  reconstruction error {-r['test_reconstruction']:6.1f}"
-        if "test_kl" in r:
-            terms += f"  KL {r['test_kl']:5.1f}  negative ELBO {-r['test_elbo']:6.1f}"
-        print(f"{name} epoch {r['epoch']:3d}:{terms}  (test, nats per image)")
-
-
-def every_few(history, most=6):  # the first and last epochs, and some in between
-    keep = sorted({round(i * (len(history.records) - 1) / (most - 1)) for i in range(most)})
-    return vae_lite.History([history.records[i] for i in keep])
-
-
+STEPS = 300 if QUICK else pretrained.TRAINING["epochs"] * math.ceil(60_000 / 256)  # the recipe's optimizer steps
+EPOCHS = max(1, round(STEPS / math.ceil(len(data.train) / 256)))  # a smaller data set gets more epochs
 torch.manual_seed(0)
-vae = vae_lite.VAE(data.image_shape).start_at_mean_image(data.train)  # encoder 784-256-100 (μ and log σ²), decoder 50-512-784 on MNIST
+vae = vae_lite.VAE(data.image_shape).start_at_mean_image(data.train)
 vae_history = vae_lite.fit(vae, data, epochs=EPOCHS, batch_size=256, lr=8e-3, schedule="onecycle",
-                           warmup=min(2, EPOCHS), progress=False)
-print_history(every_few(vae_history), "VAE")
-print(f"trained in {sum(vae_history['seconds']):.0f} s on {vae_history.device}")
-
+                           warmup=min(2, EPOCHS))
 autoencoder = pretrained.default_model(data, kind="autoencoder")
 assert (autoencoder.latent_dim, autoencoder.encoder_hidden, autoencoder.decoder_hidden) == \
     (vae.latent_dim, vae.encoder_hidden, vae.decoder_hidden), "the autoencoder should have the VAE's sizes"
@@ -231,38 +287,83 @@ fig, ax = plt.subplots()  # projector-sized
 plots.plot_loss_terms(vae_history, ax=ax)
 plt.show()
 first, last = vae_history.records[0], vae_history.last
-print(f"from epoch 1 to epoch {last['epoch']}: reconstruction error {-first['test_reconstruction']:.1f} -> "
-      f"{-last['test_reconstruction']:.1f} nats, KL {first['test_kl']:.1f} -> {last['test_kl']:.1f} nats, "
-      f"negative ELBO {-first['test_elbo']:.1f} -> {-last['test_elbo']:.1f} nats")
-warm = min(2, EPOCHS)  # β rose from 0 to 1 over these first epochs
 later = [r["test_kl"] for r in vae_history.records[1:]]  # the KL after each epoch but the first
-print(f"KL after epoch 1, when β had reached about {1 / warm:.1f}: {first['test_kl']:.1f} nats"
-      + (f"; after epochs 2 to {last['epoch']} (β = 1 from the end of epoch {warm} on): between "
-         f"{min(later):.1f} and {max(later):.1f} nats" if later else ""))
-assert len(vae_history) == 1 or -last["test_elbo"] < -first["test_elbo"], "the test loss should fall over training"
-assert last["test_kl"] > 2, ("the VAE's KL should be well above 0: its latent code carries information "
-                             "(about 0 means no gradient reaches the encoder through z: rsample, not sample)")
-assert abs(last["test_loss"] - (last["test_kl"] - last["test_reconstruction"])) < 1e-3, \
-    "the loss should be reconstruction error PLUS the KL (the negative ELBO), not minus"
-if later:
-    fall = last["test_elbo"] - first["test_elbo"]  # how much the negative ELBO fell after epoch 1
-    share = (last["test_reconstruction"] - first["test_reconstruction"]) / fall if fall else float("nan")
-    print(f"of the fall in the negative ELBO after epoch 1 ({fall:.1f} nats), the reconstruction error's share: {share:.0%}")
+print(f"KL after epoch 1 (its weight about {1 / min(2, EPOCHS):.1f}): {first['test_kl']:.1f} nats; after epochs 2 to "
+      f"{last['epoch']}: {min(later + [math.inf]):.1f} to {max(later + [-math.inf]):.1f} nats")
+assert last["test_kl"] > 2, "the KL should be well above 0: about 0 means no gradient reaches the encoder through z"
+
+# %%
+fall = last["test_elbo"] - first["test_elbo"]  # how much the negative ELBO fell after epoch 1
+share = (last["test_reconstruction"] - first["test_reconstruction"]) / fall if later else math.nan
+print(f"after epoch 1 the negative ELBO fell by {fall:.1f} nats, the reconstruction error's share {share:.0%}")
 if not QUICK and later:  # quick mode's epochs are a dozen steps: there the KL is still rising at the end
-    assert first["test_kl"] > max(later), "the KL should overshoot in epoch 1, while β < 1, and fall back after"
-    assert max(later) - min(later) < 0.2 * first["test_kl"], "after the first epoch the KL should stay in a narrow range"
-    assert share > 0.5, "after the first epoch most of the fall in the negative ELBO should be the reconstruction's"
+    assert first["test_kl"] > max(later), "the KL should overshoot in epoch 1, while its weight < 1, and fall back after"
+    assert max(later) - min(later) < 0.2 * first["test_kl"] and share > 0.5, "then stay in a narrow range"
 
 # %% [markdown]
-# The reconstruction error falls over training. The KL starts near 0 for the untrained encoder (the check above
-# showed it) and climbs in the first epoch, while β is still small and information in z costs little: it
-# overshoots, to more than it will hold at any later epoch. Once β reaches 1 every nat of KL is paid for in
-# full, and the KL falls back in the second epoch, then stays within a few nats of one level for the rest of
-# training (the nearly flat KL line in the figure from epoch 2 on; the printed range gives its values). So after
-# the first epoch most of the fall in the negative ELBO is the reconstruction error's (the last line gives the
-# share). The KL is the price of the code, paid so that the code can be decoded well.
+# While its weight is small, information in z costs little: the KL climbs in the first epoch and overshoots.
+# Once the weight reaches 1 every nat of KL is paid in full; the KL falls back and stays in the narrow range
+# printed above, and most of the later fall in the negative ELBO is the reconstruction error's. The KL is the
+# price of the code, paid so that the code can be decoded well.
 #
 # ## Experiments
+#
+# ### Samples: the VAE against the autoencoder
+#
+# **Predict, then run.** Both decoders get the same z ~ N(0, I). Which row will look like digits?
+#
+# The KL term pulled every q(z|x) towards N(0, I), so the VAE's codes fill the prior; the autoencoder's never
+# were, and most prior draws land where its decoder has never been. Each picture is the decoder's **mean** image
+# for a z, not a draw x ~ p(x|z), which would be binary (the third row).
+#
+# *Figure: three rows of 12 images. Row 1, the VAE's decoder means for 12 draws z ~ N(0, I); row 2, the
+# autoencoder's for the same z; row 3, one binary draw x ~ p(x|z) from the VAE for each z.*
+
+# %%
+generator = torch.Generator().manual_seed(1)
+z = torch.randn(12, vae.latent_dim, generator=generator)
+with torch.inference_mode():
+    vae_samples, ae_samples = vae.decode(z), autoencoder.decode(z)
+draws = torch.bernoulli(vae_samples, generator=generator)  # x ~ p(x|z): each pixel 1 with its probability
+plots.show_rows({"VAE: decoder mean for z ~ N(0, I)": vae_samples, "autoencoder: the same z": ae_samples,
+                 "VAE: a draw x ~ p(x|z) for the same z": draws}, ncols=12, size=0.9)
+plt.show()
+assert set(draws.unique().tolist()) <= {0.0, 1.0} and not set(vae_samples.unique().tolist()) <= {0.0, 1.0}, \
+    "a draw from a Bernoulli decoder is binary; the decoder mean is a probability per pixel"
+
+# %% [markdown]
+# > **Common mistake.** Showing decoded means and calling them draws from the model. **Wrong:** "these are samples
+# > x ~ p(x)". **Right:** they are E[x|z], the decoder's mean for z ~ p(z); a draw from p(x|z) is binary and
+# > speckled (the third row above). Say which one a figure shows.
+#
+# The cell below measures what the pictures suggest: how far the codes of the test images sit from the prior,
+# as the mean squared length per dimension of z (under N(0, I) it is 1).
+
+# %%
+with torch.inference_mode():
+    mu, logvar = vae.encode(data.test)
+    vae_codes = vae_lite.reparameterize(mu, logvar)  # z ~ q(z|x) for each test image
+    ae_codes = autoencoder.encode(data.test)
+vae_scale = vae_codes.pow(2).mean().item()
+ae_scale = ae_codes.pow(2).mean().item()
+print(f"mean z² per dimension over the test set: VAE {vae_scale:.2f}, autoencoder {ae_scale:.2f} "
+      f"(the prior N(0, I): 1)")
+assert abs(vae_scale - 1) < abs(ae_scale - 1), "the VAE's codes should match the prior more closely"
+
+# %% [markdown]
+# ## Summary
+# - A VAE is an encoder that outputs q(z|x) = N(μ, σ²), a sample z = μ + σ ε, and a decoder p(x|z); yours
+#   trains as `vae_lite.VAE` with `vae_lite.fit` does.
+# - The loss is the negative ELBO: reconstruction error **plus** KL, both summed over one image; the KL is the
+#   price, in nats, of what the code carries.
+# - The VAE's codes fill the prior, so its prior samples look like digits; the autoencoder's do not.
+# - Sample pictures are decoder means, not draws x ~ p(x|z).
+#
+# Next: [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb) trains the loss written wrong, in the ways
+# the write-up and common code get it wrong, and shows what each does.
+
+# %% [markdown]
+# ## Optional: reconstructions, and μ or a sampled z
 #
 # ### Reconstructions
 #
@@ -286,48 +387,6 @@ assert ae_error < vae_error, "the autoencoder, whose code pays no KL, should rec
 
 # %% [markdown]
 # The autoencoder reconstructs better: its code pays no KL, so it can hold as much about x as helps.
-#
-# ### Samples: the VAE against the autoencoder
-#
-# **Predict, then run.** Both decoders get the same z ~ N(0, I). Which row will look like digits?
-#
-# The VAE was trained so that its codes fill the prior (the KL term pulls every q(z|x) towards N(0, I)); the
-# autoencoder never was, so most prior draws land where its decoder has never been.
-#
-# Each picture below is a decoded z: the decoder's **mean** image, one probability per pixel, drawn as a grey
-# level. It is not a draw x ~ p(x|z). A draw would be binary, each pixel black with its probability: the third
-# row shows such draws for the same z as the first row. Pictures of "samples" in papers are almost always
-# decoder means.
-#
-# *Figure: three rows of 12 images. Row 1, the VAE's decoder means for 12 draws z ~ N(0, I); row 2, the
-# autoencoder's for the same z; row 3, one binary draw x ~ p(x|z) from the VAE for each z.*
-
-# %%
-generator = torch.Generator().manual_seed(1)
-z = torch.randn(12, vae.latent_dim, generator=generator)
-with torch.inference_mode():
-    vae_samples, ae_samples = vae.decode(z), autoencoder.decode(z)
-draws = torch.bernoulli(vae_samples, generator=generator)  # x ~ p(x|z): each pixel 1 with its probability
-plots.show_rows({"VAE: decoder mean for z ~ N(0, I)": vae_samples, "autoencoder: the same z": ae_samples,
-                 "VAE: a draw x ~ p(x|z) for the same z": draws}, ncols=12, size=0.9)
-plt.show()
-assert set(draws.unique().tolist()) <= {0.0, 1.0} and not set(vae_samples.unique().tolist()) <= {0.0, 1.0}, \
-    "a draw from a Bernoulli decoder is binary; the decoder mean is a probability per pixel"
-
-# %% [markdown]
-# The cell below measures what the pictures suggest: how far the codes of the test images sit from the prior,
-# as the mean squared length per dimension of z (under N(0, I) it is 1).
-
-# %%
-with torch.inference_mode():
-    mu, logvar = vae.encode(data.test)
-    vae_codes = vae_lite.reparameterize(mu, logvar)  # z ~ q(z|x) for each test image
-    ae_codes = autoencoder.encode(data.test)
-vae_scale = vae_codes.pow(2).mean().item()
-ae_scale = ae_codes.pow(2).mean().item()
-print(f"mean z² per dimension over the test set: VAE {vae_scale:.2f}, autoencoder {ae_scale:.2f} "
-      f"(the prior N(0, I): 1)")
-assert abs(vae_scale - 1) < abs(ae_scale - 1), "the VAE's codes should match the prior more closely"
 
 # %% [markdown]
 # ### μ or a sampled z at test time
@@ -366,58 +425,14 @@ assert not torch.equal(two_draws[0], two_draws[1]), \
     "two sampled z should decode to different images: reparameterize must sample z = μ + σ ε, not return μ"
 
 # %% [markdown]
-# ## Common mistakes
-#
-# > **Common mistake.** Showing decoded means and calling them draws from the model. **Wrong:** "these are samples
-# > x ~ p(x)". **Right:** they are E[x|z], the decoder's mean for z ~ p(z); a draw from p(x|z) is binary and
-# > speckled (the third row above). Say which one a figure shows.
-#
 # > **Common mistake.** Reporting log p(x | z = μ) as the model's reconstruction term or likelihood. **Wrong:**
 # > decode μ, score it, and put the number next to an ELBO. **Right:** the ELBO's term averages log p(x|z) over
 # > z ~ q(z|x). Decoding μ is fine for a picture; name the number by what it is.
 #
-# ## Exercises
-#
-# **Write the loss.** Complete `vae_loss`: given the decoder's logits for one sampled z per image, the binary
-# images x, and the encoder's μ and log σ², return the negative ELBO of each image (a tensor of N numbers).
-# Hint: `F.binary_cross_entropy_with_logits(..., reduction="none")`, then think about which dimensions to sum.
-
-# %%
-# NBVAL_CHECK_OUTPUT
-def vae_loss(logits, x, mu, logvar):
-    raise NotImplementedError  # your code here
-
-
-vae_lite.check.vae_loss(vae_loss)
-
-# %% jupyter={"source_hidden": true} tags=["solution"]
-# NBVAL_CHECK_OUTPUT
-# Solution: both terms summed over one image; the KL enters with a plus sign.
-def vae_loss(logits, x, mu, logvar):
-    reconstruction_error = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=(1, 2, 3))
-    kl = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(dim=1)
-    return reconstruction_error + kl
-
-
-assert vae_lite.check.vae_loss(vae_loss), "the solution should pass every case"
-
-# %% [markdown]
-# More to try:
+# **More to try:**
 #
 # 1. Train the VAE with `beta=4` (`vae_lite.fit(..., beta=4)`) and compare its test KL and its samples with the
 #    ones above. Which way does the KL move, and why?
 # 2. Decode the same z with the VAE after 1 epoch and after all of them (train a copy for one epoch). When do
 #    the samples start to look like the data?
 # 3. Draw five x ~ p(x|z) for one z. Which pixels change from draw to draw, and why those?
-#
-# ## Summary
-# - A VAE is an encoder that outputs q(z|x) = N(μ, σ²), a sample z = μ + σ ε, and a decoder p(x|z).
-# - The loss is the negative ELBO: reconstruction error **plus** KL, both summed over one image.
-# - Its two terms pull against each other: the KL is the price, in nats, of the information the code carries.
-# - Prior samples from a VAE mostly look like digits, if blurry, because training pulled every q(z|x) towards
-#   the prior; an autoencoder's codes sit far from it, so from z ~ N(0, I) its decoder draws scribbles.
-# - Pictures of samples are decoder means; decode μ for a picture of a reconstruction; the ELBO averages over
-#   sampled z.
-#
-# Next: [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb) trains the loss written wrong, in the ways
-# the write-up and common code get it wrong, and shows what each does.

@@ -65,7 +65,7 @@ import torch
 import vae_lite
 import vae_lite.check
 from vae_lite import plots
-from vae_lite.models import PaperVAE
+from vae_lite import PaperVAE
 
 QUICK = vae_lite.setup_notebook()
 torch.set_num_threads(1)  # the paper's networks are small: a second thread gains little, and waits on a busy machine

@@ -70,7 +70,7 @@ import vae_lite
 import vae_lite.check
 from vae_lite import objectives, plots, pretrained
 from vae_lite import symbolic
-from vae_lite.models import IWAE
+from vae_lite import IWAE
 
 QUICK = vae_lite.setup_notebook()
 torch.set_num_threads(1)  # every tensor here is small: a second thread would mostly wait (as in notebook 01)

@@ -65,7 +65,7 @@ from sklearn.neighbors import KNeighborsClassifier
 import vae_lite
 import vae_lite.check
 from vae_lite import latent, plots, pretrained, widgets
-from vae_lite.models import ConditionalVAE
+from vae_lite import ConditionalVAE
 
 QUICK = vae_lite.setup_notebook()
 

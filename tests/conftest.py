@@ -1,5 +1,4 @@
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ import vae_lite
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "tools"))  # the project's tools (tools/lab.py: JupyterLab and Chromium helpers)
 
 
 @pytest.fixture(autouse=True)
@@ -80,21 +80,8 @@ def start_child(function, *args):
                             text=True, env={**os.environ, "PYTHONPATH": path})
 
 
-def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on, for a server a test starts."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def mnist_available():
     return vae_lite.data.find_files("mnist") is not None
-
-
-requires_mnist = pytest.mark.skipif(
-    not os.environ.get("VAE_LITE_DATA") and not mnist_available(),
-    reason="MNIST files not found (set VAE_LITE_DATA)",
-)
 
 
 class TinyConditionalVAE(torch.nn.Module):

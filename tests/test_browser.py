@@ -13,8 +13,9 @@ cleared, runs all cells in quick mode, and then uses its widgets as a student wo
 
 Times from a key press (or the end of a stroke, or a click) to the new picture in the page are
 measured inside the page (performance.now() at the event, and at the first animation frame
-after the image's load event or the decoded canvas's "drawn" event) and printed. Screenshots go to tests/artifacts/. benchmarks/widget_redraw.py --browser uses the same
-helpers (lab_server, chromium_page, run_all, key_to_picture_ms) for the slider latency.
+after the image's load event or the decoded canvas's "drawn" event) and printed. Screenshots go to
+tests/artifacts/. The helpers (lab_server, chromium_page, run_all, key_to_picture_ms) are in
+tools/lab.py, which benchmarks/widget_redraw.py --browser uses too.
 
 Needs /usr/bin/chromium (Debian's `chromium`) and the playwright package, never playwright's
 own browser download. Without them the tests are skipped, unless VAE_LITE_REQUIRE_BROWSER=1
@@ -22,40 +23,19 @@ own browser download. Without them the tests are skipped, unless VAE_LITE_REQUIR
 """
 
 import base64
-import contextlib
-import json
 import os
-import secrets
-import signal
-import socket
-import statistics
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
-import nbformat
 import pytest
+from lab import (
+    CHROMIUM, ROOT, chromium_page, image_bytes, key_to_picture_ms, lab_server, measured, notebook, run_all, summary,
+    watch,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-IDLE = "Python 3 (ipykernel) | Idle"
 
 pytestmark = pytest.mark.browser
-
-
-def notebook(pattern):
-    """The one notebook whose name matches `pattern` (numbers change when notebooks are added)."""
-    found = sorted(NOTEBOOKS.glob(pattern))
-    if len(found) != 1:
-        raise FileNotFoundError(f"expected one notebook matching {NOTEBOOKS / pattern}, found {found}; "
-                                "build it with `make notebooks NB=NN`")
-    return found[0]
 
 
 def _missing(reason):
@@ -63,191 +43,6 @@ def _missing(reason):
         pytest.fail(f"{reason}, but VAE_LITE_REQUIRE_BROWSER=1 says the browser test must run "
                     "(apt-get install chromium; pip install playwright)")
     pytest.skip(reason)
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _copy_without_outputs(source, target):
-    """The notebook with outputs and saved widget state removed: every widget on the page is live."""
-    nb = nbformat.read(source, as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
-    nb.metadata.pop("widgets", None)
-    nbformat.write(nb, target)
-
-
-def _write_settings(settings):
-    """No news pop-up in the corner; every cell rendered (JupyterLab 4 otherwise virtualizes cells
-    far from the viewport, and their prompts and outputs are missing from the page)."""
-    for plugin, values in (("apputils-extension/notification", {"fetchNews": "false", "checkForUpdates": False}),
-                           ("notebook-extension/tracker", {"windowingMode": "none"})):
-        path = settings / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(values))
-
-
-@contextlib.contextmanager
-def lab_server(workdir, notebooks, quick=True):
-    """JupyterLab on a free port of 127.0.0.1 serving copies of `notebooks` without outputs;
-    yields (url, token, root). The server and its kernels are stopped on exit."""
-    workdir = Path(workdir)
-    root = workdir / "notebooks"
-    root.mkdir(parents=True, exist_ok=True)
-    for path in notebooks:
-        _copy_without_outputs(path, root / path.name)
-    settings = workdir / "settings"
-    _write_settings(settings)
-    token = secrets.token_hex(16)
-    port = _free_port()
-    env = dict(os.environ, HOME=str(workdir / "home"), JUPYTER_CONFIG_DIR=str(workdir / "config"),
-               JUPYTER_RUNTIME_DIR=str(workdir / "runtime"), JUPYTERLAB_SETTINGS_DIR=str(settings),
-               JUPYTERLAB_WORKSPACES_DIR=str(workdir / "workspaces"), IPYTHONDIR=str(workdir / "ipython"),
-               MPLCONFIGDIR=str(workdir / "matplotlib"), VAE_LITE_QUICK="1" if quick else "0")
-    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-               f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-               f"--ServerApp.root_dir={root}"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        command.append("--allow-root")
-    log_path = workdir / "jupyter.log"
-    log = open(log_path, "wb")
-    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited with code {server.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"JupyterLab did not answer within 60 s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield url, token, root
-    finally:
-        # the server and its kernels are in their own process group: stop them all
-        try:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(server.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            server.wait(timeout=5)
-        log.close()
-
-
-@contextlib.contextmanager
-def chromium_page(playwright, profile_dir):
-    """A page of headless Chromium (Debian's, not playwright's download), 1400 x 1000."""
-    browser = playwright.chromium.launch_persistent_context(
-        str(profile_dir), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-        viewport={"width": 1400, "height": 1000})
-    try:
-        yield browser.pages[0] if browser.pages else browser.new_page()
-    finally:
-        browser.close()
-
-
-def run_all(page, url, token, name, timeout_s=180):
-    """Open notebook `name`, wait for an idle kernel, run all cells, wait until every cell has
-    run, and fail on a traceback. Returns the seconds Run All took."""
-    # reset: a fresh workspace, without the tabs of a notebook opened before on the same server
-    page.goto(f"{url}/lab/tree/{name}?reset&token={token}")
-    # the toolbar says idle too early; the status bar's text is reliable
-    page.wait_for_function(f"() => document.body.innerText.includes({IDLE!r})", timeout=90_000)
-    started = time.monotonic()
-    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-    page.locator(".lm-Menu-content").get_by_text("Run All Cells", exact=True).click()
-    # done when no cell is queued or running ([*]) or unrun ([ ]); a collapsed cell's prompt is empty
-    page.wait_for_function(
-        """() => {
-            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
-                .map(p => p.innerText.trim()).filter(t => t !== '');
-            return prompts.length > 0 && prompts.every(t => /^\\[\\d+\\]:$/.test(t));
-        }""", timeout=timeout_s * 1000)
-    page.wait_for_function(f"() => document.body.innerText.includes({IDLE!r})", timeout=60_000)
-    seconds = time.monotonic() - started
-    tracebacks = page.locator(".jp-OutputArea-output", has_text="Traceback")
-    assert tracebacks.count() == 0, f"a cell of {name} failed:\n{tracebacks.first.inner_text()[:2000]}"
-    return seconds
-
-
-def _image_bytes(page, image):
-    """The bytes behind an <img> in the page (ipywidgets serves images as blob: URLs)."""
-    src = image.get_attribute("src")
-    data = page.evaluate(
-        """async (src) => {
-            const buffer = await (await fetch(src)).arrayBuffer();
-            let text = ''; for (const b of new Uint8Array(buffer)) text += String.fromCharCode(b);
-            return btoa(text);
-        }""", src)
-    return src, base64.b64decode(data)
-
-
-def _watch(page, event_target, event, picture):
-    """Time, inside the page, from `event` on `event_target` to the first animation frame after
-    the next new `picture` (the frame that shows it): after the load event of an <img>, or the
-    "drawn" event of the canvas that vae_lite's decoder.js draws on.
-    window.__vae_lite.times collects one number (ms) per event."""
-    page.evaluate(
-        """([target, event, picture]) => {
-            const state = window.__vae_lite = {times: [], started: null, wake: () => {}};
-            target.addEventListener(event, () => { state.started = performance.now(); }, true);
-            picture.addEventListener(picture.tagName === 'CANVAS' ? 'drawn' : 'load', () => {
-                const started = state.started;
-                state.started = null;
-                if (started === null) return;
-                requestAnimationFrame(() => { state.times.push(performance.now() - started); state.wake(); });
-            });
-        }""", [event_target.element_handle(), event, picture.element_handle()])
-
-
-def _measured(page, count, timeout_s=20):
-    """The count-th time _watch measured, once there is one. It waits for the picture's event itself:
-    wait_for_function would poll on every animation frame, making the page draw frames while
-    the picture is on its way that a student's page does not draw."""
-    return page.evaluate(
-        """([count, timeout]) => new Promise((resolve, reject) => {
-            const state = window.__vae_lite;
-            const timer = setTimeout(() => reject(new Error(`no picture ${count} within ${timeout} ms`)), timeout);
-            state.wake = () => {
-                if (state.times.length >= count) { clearTimeout(timer); resolve(state.times[count - 1]); }
-            };
-            state.wake();
-        })""", [count, timeout_s * 1000])
-
-
-def key_to_picture_ms(page, handle, picture, presses):
-    """Press an arrow key on a slider's handle `presses` times, each time waiting for the new
-    picture; returns the milliseconds from each key press to the new picture in the page.
-    It presses towards the farther end of the slider, so every press moves it."""
-    handle.focus()
-    value = float(handle.get_attribute("aria-valuenow"))
-    low, high = float(handle.get_attribute("aria-valuemin")), float(handle.get_attribute("aria-valuemax"))
-    key = "ArrowRight" if high - value >= value - low else "ArrowLeft"
-    _watch(page, handle, "keydown", picture)
-    times = []
-    for i in range(presses):
-        page.keyboard.press(key)
-        times.append(_measured(page, i + 1))
-    return times
-
-
-def summary(times):
-    ordered = sorted(times)
-    return {"median_ms": round(statistics.median(times), 1),
-            "p90_ms": round(ordered[round(0.9 * (len(ordered) - 1))], 1),
-            "max_ms": round(max(times), 1), "n": len(times)}
 
 
 @pytest.fixture
@@ -446,20 +241,20 @@ def test_drawing_and_conditional_explorers_in_jupyterlab(sync_playwright, tmp_pa
             reconstruction = page.locator("img.vae-lite-reconstruction").first
             page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=reconstruction.element_handle())
             readout_before, map_before = readout.inner_text(), _map_fingerprint(page, latent_map)
-            _, picture_before = _image_bytes(page, reconstruction)
+            _, picture_before = image_bytes(page, reconstruction)
             box = canvas.bounding_box()
-            _watch(page, canvas, "mouseup", reconstruction)
+            watch(page, canvas, "mouseup", reconstruction)
             page.mouse.move(box["x"] + 0.45 * box["width"], box["y"] + 0.15 * box["height"])
             page.mouse.down()
             page.mouse.move(box["x"] + 0.55 * box["width"], box["y"] + 0.85 * box["height"], steps=12)
             page.mouse.up()
-            stroke_ms = _measured(page, 1)
+            stroke_ms = measured(page, 1)
             page.wait_for_function("([r, before]) => r.innerText !== before",
                                    arg=[readout.element_handle(), readout_before], timeout=20_000)
             page.wait_for_function(f"(c) => {{ const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
                                    f" let h = 0; for (let i = 0; i < d.length; i += 7) h = (h * 31 + d[i]) | 0;"
                                    f" return h !== {map_before}; }}", arg=latent_map.element_handle(), timeout=20_000)
-            _, picture_after = _image_bytes(page, reconstruction)
+            _, picture_after = image_bytes(page, reconstruction)
             assert "μ = (" in readout.inner_text(), f"the readout shows no posterior: {readout.inner_text()!r}"
             assert picture_after != picture_before, "the reconstruction did not change after the stroke"
             page.screenshot(path=str(ARTIFACTS / "browser_11_drawing.png"), full_page=False)
@@ -469,18 +264,18 @@ def test_drawing_and_conditional_explorers_in_jupyterlab(sync_playwright, tmp_pa
             picker.scroll_into_view_if_needed()
             picture = page.locator("img.vae-lite-conditional-picture").first
             caption = page.locator(".vae-lite-conditional-caption").first
-            _, class_before = _image_bytes(page, picture)
+            _, class_before = image_bytes(page, picture)
             caption_before = caption.inner_text()
             buttons = picker.locator("button")
             assert buttons.count() >= 2, "the class picker shows no buttons"
             selected = [i for i in range(buttons.count()) if "mod-active" in (buttons.nth(i).get_attribute("class") or "")]
             other = buttons.nth((selected[0] + 1) % buttons.count() if selected else 1)
-            _watch(page, picker, "click", picture)
+            watch(page, picker, "click", picture)
             other.click()
-            class_ms = _measured(page, 1)
+            class_ms = measured(page, 1)
             page.wait_for_function("([c, before]) => c.innerText !== before",
                                    arg=[caption.element_handle(), caption_before], timeout=20_000)
-            _, class_after = _image_bytes(page, picture)
+            _, class_after = image_bytes(page, picture)
             assert class_after != class_before, "picking another class did not change the picture"
             assert caption.inner_text().startswith(f"class {other.inner_text().strip()},"), \
                 f"the kernel's caption {caption.inner_text()!r} does not name the class picked"

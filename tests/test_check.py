@@ -6,6 +6,7 @@ import pytest
 import sympy as sp
 import torch
 
+import vae_lite
 from vae_lite import check
 from vae_lite import symbolic as S
 
@@ -51,7 +52,8 @@ def test_reparameterize_rejects_a_fixed_noise_and_a_wrong_shape(capsys):
 
 
 def test_checkers_report_a_stub_as_not_attempted_and_survive_a_crash(capsys):
-    for checker in (check.reparameterize, check.kl_closed_form, check.nearest_code_distance,
+    for checker in (check.reparameterize, check.kl_closed_form, check.bernoulli_nll, check.fitted_gaussian_samples,
+                    check.kl_two_gaussians,
                     check.elbo_monte_carlo, check.score_function_gradient, check.vae_loss,
                     check.active_unit_count, check.importance_weighted_estimate):
         assert checker(stub) is None
@@ -96,15 +98,84 @@ def test_kl_failure_message_shows_the_case_and_expected_vs_got(capsys):
     assert "expected 0.5000, got -0.5000" in line
 
 
+def right_kl_two(mq, lq, mp, lp):
+    return 0.5 * (lp - lq - 1 + (lq.exp() + (mq - mp) ** 2) / lp.exp()).sum(-1)
+
+
+def test_kl_two_gaussians_accepts_the_closed_form_and_torch(capsys):
+    assert check.kl_two_gaussians(right_kl_two) is True
+    Normal = torch.distributions.Normal
+    by_torch = lambda mq, lq, mp, lp: torch.distributions.kl_divergence(
+        Normal(mq, (0.5 * lq).exp()), Normal(mp, (0.5 * lp).exp())).sum(-1)
+    assert check.kl_two_gaussians(by_torch) is True
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda mq, lq, mp, lp: right_kl_two(mp, lp, mq, lq), "KL(p || q)"),
+    (lambda mq, lq, mp, lp: right_kl_two(mq, lq / 2, mp, lp / 2), "sigma where sigma^2 belongs"),
+    (lambda mq, lq, mp, lp: 2 * right_kl_two(mq, lq, mp, lp), "1/2 is missing"),
+    (lambda mq, lq, mp, lp: right_kl_two(mq, lq, mp, lp) + 0.5 * mq.shape[-1], "-1 is missing"),
+    (lambda mq, lq, mp, lp: right_kl_two(mq, lq, mp, lp) / mq.shape[-1], "averaged over the dimensions"),
+    (lambda mq, lq, mp, lp: 0.5 * (lp - lq - 1 + lq.exp() / lp.exp() + (mq - mp) ** 2 / lq.exp()).sum(-1),
+     "divided by sigma_q^2"),
+])
+def test_kl_two_gaussians_names_each_known_mistake(capsys, wrong, hint):
+    assert check.kl_two_gaussians(wrong) is False
+    assert hint in capsys.readouterr().out
+
+
 # ---------------------------------------------------------------- notebook 01
 
 
-def test_nearest_code_distance_accepts_right_and_names_squared_distances(capsys):
-    assert check.nearest_code_distance(lambda a, c: torch.cdist(a, c).min(dim=1).values) is True
-    assert check.nearest_code_distance(lambda a, c: (torch.cdist(a, c) ** 2).min(dim=1).values) is False
-    assert "squared distances" in capsys.readouterr().out
-    assert check.nearest_code_distance(lambda a, c: torch.cdist(a, c).min()) is False  # one number, not one per sample
-    assert check.nearest_code_distance(lambda a, c: torch.cdist(a, c).max(dim=1).values) is False
+def right_nll(p, x):
+    return -(torch.xlogy(x, p) + torch.xlogy(1 - x, 1 - p)).sum(dim=(1, 2, 3))
+
+
+def test_bernoulli_nll_accepts_the_sum_and_binary_cross_entropy(capsys):
+    assert check.bernoulli_nll(right_nll) is True
+    bce = lambda p, x: torch.nn.functional.binary_cross_entropy(p, x, reduction="none").sum(dim=(1, 2, 3))
+    assert check.bernoulli_nll(bce) is True  # torch clamps log p at -100: 0 log 0 counts as 0
+    clamped = lambda p, x: right_nll(p.clamp(1e-6, 1 - 1e-6), x)
+    assert check.bernoulli_nll(clamped) is True
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda p, x: right_nll(p, x) / 25, "mean over pixels"),  # 25 pixels per image in the first case
+    (lambda p, x: right_nll(p, x) / math.log(2), "bits"),
+    (lambda p, x: -right_nll(p, x), "sign is flipped"),
+    (lambda p, x: -torch.xlogy(x, p).sum(dim=(1, 2, 3)), "(1 - x) log(1 - p) term is missing"),
+    (lambda p, x: -(x * p.log() + (1 - x) * (1 - p).log()).sum(dim=(1, 2, 3)), "not finite"),
+])
+def test_bernoulli_nll_names_each_known_mistake(capsys, wrong, hint):
+    assert check.bernoulli_nll(wrong) is False
+    assert hint in capsys.readouterr().out
+
+
+def test_bernoulli_nll_wants_one_number_per_image(capsys):
+    assert check.bernoulli_nll(lambda p, x: right_nll(p, x).sum()) is False
+    assert "one number per image" in capsys.readouterr().out
+
+
+def right_fitted(codes, n):
+    return codes.mean(dim=0) + codes.std(dim=0) * torch.randn(n, codes.shape[1])
+
+
+def test_fitted_gaussian_samples_accepts_the_fit_and_torchs_normal(capsys):
+    assert check.fitted_gaussian_samples(right_fitted) is True
+    normal = lambda codes, n: torch.distributions.Normal(codes.mean(0), codes.std(0)).sample((n,))
+    assert check.fitted_gaussian_samples(normal) is True
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda c, n: c.mean(0) + c.var(0) * torch.randn(n, c.shape[1]), "variance"),
+    (lambda c, n: c.mean(0) + torch.randn(n, c.shape[1]), "N(0, I)"),
+    (lambda c, n: c.mean(0) + c.std() * torch.randn(n, c.shape[1]), "same spread"),
+    (lambda c, n: torch.randn(n, c.shape[1]), "the mean of each column"),
+    (lambda c, n: right_fitted(c, n).T, "expected (20000, 4)"),
+])
+def test_fitted_gaussian_samples_names_each_known_mistake(capsys, wrong, hint):
+    assert check.fitted_gaussian_samples(wrong) is False
+    assert hint in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------- notebook 02
@@ -187,6 +258,113 @@ def test_vae_loss_accepts_the_negative_elbo(capsys):
 ])
 def test_vae_loss_names_each_known_mistake(capsys, wrong, hint):
     assert check.vae_loss(wrong) is False
+    out = capsys.readouterr().out
+    assert "FAILED" in out and hint in out
+
+
+class MyVAE(torch.nn.Module):
+    """Notebook 05's exercise, answered: the VAE a student writes."""
+
+    def __init__(self, image_shape, latent_dim=50, encoder_hidden=256, decoder_hidden=512):
+        super().__init__()
+        self.image_shape, pixels = image_shape, math.prod(image_shape)
+        self.encoder = torch.nn.Sequential(torch.nn.Linear(pixels, encoder_hidden), torch.nn.ReLU(),
+                                           torch.nn.Linear(encoder_hidden, 2 * latent_dim))
+        self.decoder = torch.nn.Sequential(torch.nn.Linear(latent_dim, decoder_hidden), torch.nn.ReLU(),
+                                           torch.nn.Linear(decoder_hidden, pixels))
+
+    def encode(self, x):
+        return self.encoder(x.flatten(start_dim=1)).chunk(2, dim=1)
+
+    def reparameterize(self, mu, logvar):
+        return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+
+    def decode(self, z):
+        return self.decoder(z).view(-1, *self.image_shape)
+
+    def loss(self, x):
+        mu, logvar = self.encode(x)
+        return bce(self.decode(self.reparameterize(mu, logvar)), x) + kl(mu, logvar)
+
+
+class SigmaSquared(MyVAE):
+    def reparameterize(self, mu, logvar):
+        return mu + logvar.exp() * torch.randn_like(mu)
+
+
+class Sampled(MyVAE):
+    def reparameterize(self, mu, logvar):
+        return torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).sample()
+
+
+class MinusKL(MyVAE):
+    def loss(self, x):
+        mu, logvar = self.encode(x)
+        return bce(self.decode(self.reparameterize(mu, logvar)), x) - kl(mu, logvar)
+
+
+class Unshaped(MyVAE):
+    def decode(self, z):
+        return self.decoder(z)
+
+
+def test_vae_module_accepts_the_answer_and_reports_a_stub(capsys):
+    class Stub(torch.nn.Module):
+        def __init__(self, *args, **kwargs):
+            raise NotImplementedError
+
+    assert check.vae_module(MyVAE) is True
+    assert check.vae_module(Stub) is None and "not attempted yet" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (SigmaSquared, "z spreads by sigma^2"),
+    (Sampled, "blocks gradients"),
+    (MinusKL, "the KL has the wrong sign"),
+    (Unshaped, "reshape the decoder's output to the image shape"),
+])
+def test_vae_module_names_each_known_mistake(capsys, wrong, hint):
+    assert check.vae_module(wrong) is False
+    out = capsys.readouterr().out
+    assert "FAILED" in out and hint in out
+
+
+def my_loop(model, images, epochs, batch_size, lr, seed=0, zero_grad=True, mean=True, reshuffle=True):
+    """Notebook 05's training-loop exercise, answered, and with the mistakes the checker names."""
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    losses, order = [], torch.randperm(len(images), generator=generator)
+    for epoch in range(epochs):
+        if reshuffle and epoch:
+            order = torch.randperm(len(images), generator=generator)
+        for start in range(0, len(images), batch_size):
+            x = vae_lite.binarize(images[order[start:start + batch_size]], generator)
+            per_image = model.loss(x)
+            loss = per_image.mean() if mean else per_image.sum()
+            if zero_grad:
+                optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    return losses
+
+
+def test_training_loop_accepts_the_loop_of_fit_and_reports_a_stub(capsys):
+    def stub(*args):
+        raise NotImplementedError
+
+    assert check.training_loop(my_loop) is True
+    assert check.training_loop(stub) is None and "not attempted yet" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    (dict(zero_grad=False), "zero_grad"),
+    (dict(mean=False), "it is the sum over the batch"),
+    (dict(reshuffle=False), "a new torch.randperm order every epoch"),
+])
+def test_training_loop_names_each_known_mistake(capsys, mistake, hint):
+    assert check.training_loop(lambda *args: my_loop(*args, **mistake)) is False
     out = capsys.readouterr().out
     assert "FAILED" in out and hint in out
 

@@ -19,6 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from scipy.io import savemat
 
 import vae_lite
@@ -546,12 +549,7 @@ def test_binarize_gives_zeros_and_ones_and_a_fixed_generator_repeats():
     assert vae_lite.binarize(torch.ones(3, 1, 2, 2)).min() == 1 and vae_lite.binarize(torch.zeros(3, 1, 2, 2)).max() == 0
 
 
-# ------------------------------------------------------------------ binarize, moved from tests/test_properties.py
-# by the restructure (issue 13): its owner may merge this block into the tests above.
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from hypothesis.extra.numpy import arrays  # noqa: E402
+# ------------------------------------------------------------------ binarize, for any pixels (hypothesis)
 
 
 @settings(max_examples=60, derandomize=True, deadline=None, database=None)

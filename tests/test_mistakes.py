@@ -36,7 +36,7 @@ NOTEBOOKS = ROOT / "notebooks"
 @dataclass(frozen=True)
 class Mistake:
     says: str  # the mistake in words
-    source: str  # where it comes from: the write-up's list (DESIGN.md) or the peers' trackers
+    source: str  # where it comes from: the write-up's list (TEACHING.md) or the peers' trackers
     target: str  # dotted path of the function whose code is replaced
     code: str  # a def with the target's name and parameters that makes the mistake
 
@@ -64,7 +64,7 @@ MISTAKES = {
         """),
     "N(0, I) as the posterior": Mistake(
         "the posterior p(z|x) taken to be N(0, I), the prior", "write-up 2",
-        "vae_lite.models.LinearGaussian.posterior", """
+        "vae_lite.variants.LinearGaussian.posterior", """
         def posterior(self, x):
             m = torch.zeros(x.shape[:-1], dtype=x.dtype)
             return m.unsqueeze(-1), torch.zeros_like(m).unsqueeze(-1)
@@ -78,7 +78,7 @@ MISTAKES = {
         """),
     "log x for log p(x)": Mistake(
         "log x on the left of the bound instead of log p(x)", "write-up 4",
-        "vae_lite.models.LinearGaussian.log_evidence", """
+        "vae_lite.variants.LinearGaussian.log_evidence", """
         def log_evidence(self, x):
             return torch.log(x).sum(-1)
         """),
@@ -133,6 +133,12 @@ MISTAKES = {
             with torch.inference_mode():
                 return torch.logsumexp(log_weights(model, x, k, generator, y), dim=0)
         """),
+    "baseline from the sample itself": Mistake(
+        "a score-function baseline that depends on the sample's own z (b = f(z)): no longer unbiased", "peers",
+        "vae_lite.gradients.leave_one_out_mean", """
+        def leave_one_out_mean(values, dim):
+            return values
+        """),
     "sample() instead of rsample()": Mistake(
         "z drawn so that no gradient reaches mu and sigma", "peers",
         "vae_lite.objectives.reparameterize", """
@@ -159,6 +165,8 @@ CATCHES = [
           r"dz/dlogvar should be \(z - mu\)/2"),
     Catch("sample() instead of rsample()", "03_reparameterization", "z_v = vae_lite.reparameterize",
           r"no gradient reaches: sample\(\) instead of rsample\(\)"),
+    Catch("baseline from the sample itself", "03_reparameterization", "others = gradients.leave_one_out_mean(",
+          r"with a baseline the score function should still average to the exact gradient"),
     Catch("KL without the 1/2", "04_closed_form_kl", "rows.append(", r"it has the factor 1/2 forgotten"),
     Catch("KL without the -1", "04_closed_form_kl", "rows.append(", r"it has the -1 forgotten"),
     Catch("sigma for sigma^2 in the KL", "04_closed_form_kl", "rows.append(", r"it has sigma where sigma\^2 belongs"),

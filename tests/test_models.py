@@ -94,11 +94,11 @@ def test_the_default_vae_has_a_narrow_encoder_and_a_wide_decoder():
 @pytest.mark.parametrize("cls", [VAE, Autoencoder, vae_lite.IWAE])
 def test_hidden_sets_both_networks_and_the_two_sizes_set_one_each(cls):
     both = cls((1, 8, 8), latent_dim=3, hidden=[16, 8])
-    assert both.encoder_hidden == both.decoder_hidden == (16, 8) and both.config["hidden"] == [16, 8]
+    assert both.encoder_hidden == both.decoder_hidden == (16, 8)
+    assert both.config["encoder_hidden"] == both.config["decoder_hidden"] == (16, 8)
     assert linear_shapes(both.decoder) == [(8, 3), (16, 8), (64, 16)]  # the decoder mirrors the list
     apart = cls((1, 8, 8), latent_dim=3, encoder_hidden=12, decoder_hidden=[20, 24])
     assert linear_shapes(apart.encoder)[0] == (12, 64) and linear_shapes(apart.decoder)[:2] == [(24, 3), (20, 24)]
-    assert "hidden" not in apart.config
     rebuilt = cls(**apart.config)  # what vae_lite.load does with a checkpoint's config
     assert [p.shape for p in rebuilt.parameters()] == [p.shape for p in apart.parameters()]
 
@@ -107,7 +107,7 @@ def test_hidden_sets_both_networks_and_the_two_sizes_set_one_each(cls):
 
 
 def test_paper_vae_has_the_papers_layers_and_initialisation():
-    from vae_lite.models import PaperVAE
+    from vae_lite.variants import PaperVAE
 
     model = PaperVAE((1, 28, 20), latent_dim=2, hidden=200, likelihood="gaussian")
     # encoder 560-200-(2+2), decoder 2-200-(560 means + 560 log-variances), each layer with biases
@@ -119,7 +119,7 @@ def test_paper_vae_has_the_papers_layers_and_initialisation():
 
 
 def test_paper_vae_shapes_with_several_samples_of_z():
-    from vae_lite.models import PaperVAE
+    from vae_lite.variants import PaperVAE
 
     for likelihood, std in [("bernoulli", None), ("gaussian", None), ("gaussian", 0.1)]:
         model = PaperVAE((1, 28, 20), latent_dim=3, hidden=16, likelihood=likelihood, gaussian_std=std)
@@ -133,7 +133,7 @@ def test_paper_vae_shapes_with_several_samples_of_z():
 
 
 def test_paper_vae_gaussian_log_likelihood_is_a_normal_per_pixel():
-    from vae_lite.models import PaperVAE
+    from vae_lite.variants import PaperVAE
 
     model = PaperVAE((1, 6, 4), latent_dim=2, hidden=8, likelihood="gaussian", init_std=0.5)
     x, z = torch.rand(3, 1, 6, 4), torch.randn(3, 2)
@@ -148,7 +148,7 @@ def test_paper_vae_gaussian_log_likelihood_is_a_normal_per_pixel():
 
 def test_paper_vae_trains_with_fit_and_adagrad(digits, one_thread):
     import vae_lite
-    from vae_lite.models import PaperVAE
+    from vae_lite.variants import PaperVAE
 
     data = digits.subset(train=500, test=200)
     model = PaperVAE(data.image_shape, latent_dim=2, hidden=32)
@@ -159,7 +159,7 @@ def test_paper_vae_trains_with_fit_and_adagrad(digits, one_thread):
 
 
 def test_paper_vae_rejects_several_hidden_layers():
-    from vae_lite.models import PaperVAE
+    from vae_lite.variants import PaperVAE
 
     with pytest.raises(ValueError, match="one hidden layer"):
         PaperVAE((1, 8, 8), hidden=[32, 32])
@@ -169,7 +169,7 @@ def test_paper_vae_rejects_several_hidden_layers():
 
 
 def test_iwae_loss_is_minus_the_importance_weighted_bound_and_k1_is_the_elbo():
-    from vae_lite.models import IWAE
+    from vae_lite.variants import IWAE
     from vae_lite.objectives import iw_bound, log_weights
 
     torch.manual_seed(0)
@@ -189,7 +189,7 @@ def test_iwae_loss_is_minus_the_importance_weighted_bound_and_k1_is_the_elbo():
 
 def test_iwae_trains_with_fit_and_rejects_bad_arguments(digits):
     import vae_lite
-    from vae_lite.models import IWAE
+    from vae_lite.variants import IWAE
 
     model = IWAE(digits.image_shape, latent_dim=4, hidden=32, k=3)
     history = vae_lite.fit(model, digits.subset(train=256, test=64), epochs=1, batch_size=64, progress=False)
@@ -205,7 +205,7 @@ def test_iwae_trains_with_fit_and_rejects_bad_arguments(digits):
 import copy  # noqa: E402
 
 
-from vae_lite.models import ConditionalVAE  # noqa: E402
+from vae_lite.variants import ConditionalVAE  # noqa: E402
 from vae_lite.objectives import kl_standard_normal  # noqa: E402
 
 

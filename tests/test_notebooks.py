@@ -8,20 +8,17 @@ files' modification times.
 import json
 import os
 import secrets
-import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import jupytext
 import nbformat
 import pytest
+from lab import free_port, get, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -54,7 +51,8 @@ def test_notebook_is_stored_executed_in_order_with_checked_cells(path):
     assert counts == list(range(1, len(cells) + 1)), f"{path.name} was not executed top to bottom in one run"
     errors = [o for c in cells for o in c["outputs"] if o["output_type"] == "error"]
     assert not errors, f"{path.name} has stored errors: {[e['ename'] for e in errors]}"
-    checked = [c for c in cells if "".join(c["source"]).lstrip().startswith("# NBVAL_CHECK_OUTPUT")]
+    checked = [c for c in cells if "".join(c["source"]).lstrip().startswith("# NBVAL_CHECK_OUTPUT")
+               or "nbval-check-output" in c.get("metadata", {}).get("tags", [])]
     assert checked and all(c["outputs"] for c in checked), f"{path.name} needs checked cells with outputs"
 
 
@@ -79,11 +77,7 @@ def test_text_twin_is_byte_identical_to_jupytexts_round_trip(path):
 
 def test_the_build_tool_writes_twins_as_jupytext_does(tmp_path):
     """A twin written by hand with `tags=... jupyter=...` comes out of the build as jupytext writes it."""
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        import build_notebooks
-    finally:
-        sys.path.remove(str(ROOT / "tools"))
+    import build_notebooks
     by_hand = ('# %%\nx = 1\n\n# %% tags=["solution"] jupyter={"source_hidden": true}\n'
                '# Solution\ny = 2\n')
     nb = jupytext.reads(by_hand, "py:percent")
@@ -94,22 +88,12 @@ def test_the_build_tool_writes_twins_as_jupytext_does(tmp_path):
     assert text == stored_twin_text(ipynb)
 
 
-def make_lab_command(port, token):
-    """The command `make lab` runs (read with `make -n`), with a port and token of our own."""
-    args = f"--no-browser --ServerApp.port={port} --ServerApp.port_retries=0 --IdentityProvider.token={token}"
-    printed = subprocess.run(["make", "-s", "-n", "lab", f"VENV={ROOT / '.venv'}", f"LAB_ARGS={args}"],
-                             cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    lines = [line for line in printed.splitlines() if "jupyter lab" in line]
-    assert len(lines) == 1, f"`make -n lab` should print one jupyter lab command, printed:\n{printed}"
-    return shlex.split(lines[0])
-
-
 @pytest.mark.slow
 def test_a_notebook_newer_than_its_twin_still_opens_in_jupyterlab(tmp_path):
     """After a `git pull` that changes only the .ipynb, it is newer than its .py: it must still open.
 
-    JupyterLab is started as `make lab` starts it, in a copy of notebooks/; every .ipynb is made
-    an hour newer than its twin, then fetched through the contents API.
+    JupyterLab (this interpreter's) serves a copy of notebooks/ with its jupytext.toml; every .ipynb
+    is made an hour newer than its twin, then fetched through the contents API.
     """
     assert PAIRS
     copy = tmp_path / "notebooks"
@@ -123,9 +107,12 @@ def test_a_notebook_newer_than_its_twin_still_opens_in_jupyterlab(tmp_path):
     token, port = secrets.token_hex(8), free_port()
     env = dict(os.environ, HOME=str(tmp_path / "home"), JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
                JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), IPYTHONDIR=str(tmp_path / "ipython"))
+    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+               f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+               f"--ServerApp.root_dir={copy}", *(["--allow-root"] if os.geteuid() == 0 else [])]
     with open(tmp_path / "lab.log", "wb") as log:
-        server = subprocess.Popen(make_lab_command(port, token), cwd=tmp_path, env=env, stdout=log,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
+        server = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
     try:
         url = f"http://127.0.0.1:{port}"
         wait_for(f"{url}/api/status?token={token}", server, tmp_path / "lab.log")
@@ -139,42 +126,10 @@ def test_a_notebook_newer_than_its_twin_still_opens_in_jupyterlab(tmp_path):
         server.wait(timeout=20)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
-def wait_for(url, server, log, seconds=60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"the server exited with code {server.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if get(url)[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"the server did not answer within {seconds} s:\n{log.read_text()[-3000:]}")
-
-
 # ------------------------------------------------------------------ the Colab cells (tools/colab.py)
 
 def import_tool(name):
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        return __import__(name)
-    finally:
-        sys.path.remove(str(ROOT / "tools"))
+    return __import__(name)  # tools/ is on sys.path (conftest.py)
 
 
 def tagged(nb, tag):

@@ -85,6 +85,19 @@ def test_linear_gaussian_closed_forms_match_numerical_integration(toy):
     second, _ = integrate.quad(lambda t: t * t * joint(t) / evidence, -math.inf, math.inf)
     assert float(toy["posterior_mean"].subs(values)) == pytest.approx(mean, abs=1e-8)
     assert float(toy["posterior_std"].subs(values)) ** 2 == pytest.approx(second - mean**2, abs=1e-8)
+    # and the log posterior itself, point by point, against log(p(x,z) / p(x)) with p(x) from quad
+    log_posterior = sp.lambdify(symbolic.z, toy["log_posterior"].subs(values), "math")
+    for t in (-1.0, 0.3, 0.6, 2.5):
+        assert log_posterior(t) == pytest.approx(math.log(joint(t) / evidence), abs=1e-9)
+
+
+def test_the_posterior_is_derived_without_the_evidence(toy):
+    """Otherwise Bayes' rule would hold by definition, whatever the evidence (issue 19, item 1)."""
+    posterior = toy["log_posterior"]
+    assert symbolic.is_zero(posterior - symbolic.log_normal(symbolic.z, toy["posterior_mean"], toy["posterior_std"]))
+    wrong = symbolic.linear_gaussian(symbolic.evidence_without_noise())
+    assert not symbolic.is_zero(wrong["log_evidence"] - toy["log_evidence"])
+    assert symbolic.is_zero(wrong["log_posterior"] - posterior), "a wrong evidence must not change the posterior"
 
 
 def test_every_step_of_the_elbo_derivation_holds(toy):
@@ -122,9 +135,15 @@ def test_jensen_log_is_concave():
     assert all(float(second_derivative.subs(t, value)) < 0 for value in (0.01, 1, 100))
 
 
-def test_the_derivation_marks_only_bayes_rule_as_holding_by_definition(toy):
+def test_the_derivation_marks_only_the_split_as_holding_by_construction(toy):
     steps = symbolic.elbo_derivation(toy)
-    assert [step.by_definition for step in steps] == [True] + [False] * (len(steps) - 1)
+    assert [step.by_construction for step in steps] == [False] * (len(steps) - 1) + [True]
+
+
+def test_a_wrong_evidence_fails_every_line_that_uses_it(toy):
+    """The negative control of notebook 02: log N(x; b, w^2), the decoder's noise forgotten."""
+    steps = symbolic.elbo_derivation(symbolic.linear_gaussian(symbolic.evidence_without_noise()))
+    assert [step.holds() for step in steps] == [step.by_construction for step in steps] == [False, False, False, True]
 
 
 def test_every_wrong_line_of_the_write_up_fails_the_checker(toy):

@@ -292,11 +292,11 @@ def test_a_real_sigint_during_training_returns_the_history(sender):
 
 def test_an_ignored_sigint_stays_ignored_during_an_optimizer_step():
     """fit defers Ctrl-C only where it would raise; a process that ignores SIGINT keeps ignoring it."""
-    from vae_lite import train
+    from vae_lite import support
 
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        with train._finish_before_interrupt():
+        with support.finish_before_interrupt():
             assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
             os.kill(os.getpid(), signal.SIGINT)
     finally:
@@ -405,43 +405,44 @@ class TestDataPlacement:
     """Where fit keeps the training set, simulated: there is no GPU here."""
 
     def test_on_cuda_the_data_moves_once_when_it_fits_else_it_is_pinned(self, monkeypatch):
-        from vae_lite import train
+        from vae_lite import support
 
         moved, pinned = [], []
         monkeypatch.setattr(torch.Tensor, "to", lambda self, device, **kw: moved.append(str(device)) or self)
         monkeypatch.setattr(torch.Tensor, "pin_memory", lambda self: pinned.append(True) or self)
         x = torch.zeros(1000, 1, 28, 28)  # 3.1 MB
         monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (10**9, 10**9))
-        train._place(x, torch.device("cuda"))
+        support.place(x, torch.device("cuda"))
         assert moved == ["cuda"] and not pinned
         monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (10**6, 10**9))
-        train._place(x, torch.device("cuda"))
+        support.place(x, torch.device("cuda"))
         assert moved == ["cuda"] and pinned == [True]
 
     def test_on_cpu_the_data_stay_where_they_are(self):
-        from vae_lite import train
+        from vae_lite import support
 
         x = torch.zeros(10, 1, 4, 4)
-        assert train._place(x, torch.device("cpu")) is x
+        assert support.place(x, torch.device("cpu")) is x
 
 
 # ------------------------------------------------------------------ a conditional model
 
 
 def labelled_images(n_train=60, n_test=20):
-    """8x8 images whose grey level says their label: every pixel of an image of class c is (c + 1) / 11."""
+    """8x8 binary images whose ink says their label: an image of class c has pixel c (row by row) on, the
+    rest off, so that fit's binarization keeps them as they are."""
     labels = torch.arange(n_train + n_test) % 10
-    images = ((labels + 1) / 11).reshape(-1, 1, 1, 1).expand(-1, 1, 8, 8)
+    images = torch.nn.functional.one_hot(labels, 64).float().reshape(-1, 1, 8, 8)
     return vae_lite.ImageData.from_arrays(images[:n_train], images[n_train:], labels[:n_train], labels[n_train:])
 
 
 def label_of(images):
-    return (images[:, 0, 0, 0] * 11 - 1).round().long()
+    return images.flatten(start_dim=1).argmax(dim=1)
 
 
 def test_fit_gives_a_conditional_model_the_label_of_each_image(conditional_vae):
     data = labelled_images()
-    history = fit(conditional_vae, data, epochs=3, batch_size=16, binarize_data=False, progress=False)
+    history = fit(conditional_vae, data, epochs=3, batch_size=16, progress=False)
     batches = conditional_vae.seen
     assert len(batches) == 3 * 4  # 60 images in batches of 16
     for x, y in batches:
@@ -479,3 +480,19 @@ def test_fit_refuses_labels_beyond_the_models_classes():
     model = TinyConditionalVAE((1, 8, 8), num_classes=5)
     with pytest.raises(ValueError, match=r"train_labels must lie in 0..4 \(num_classes=5\), got labels from 0 to 9"):
         fit(model, labelled_images(), epochs=1, batch_size=16, progress=False)
+
+
+@pytest.mark.slow
+def test_in_jupyter_the_progress_bar_is_replaced_by_a_summary_line():
+    """A notebook stores what training did, not a widget that reads 0 % on GitHub."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    code = ("import vae_lite\n"
+            "data = vae_lite.ImageData.from_arrays(__import__('torch').rand(32, 4, 4), __import__('torch').rand(8, 4, 4))\n"
+            "vae_lite.fit(vae_lite.VAE(data.image_shape, latent_dim=2, hidden=8), data, epochs=2, batch_size=16);")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    NotebookClient(nb, kernel_name="python3", timeout=120).execute()
+    (output,) = nb.cells[0].outputs
+    assert output.output_type == "display_data" and set(output.data) == {"text/plain"}, output
+    assert output.data["text/plain"].startswith("trained 2 of 2 epochs (4 steps) on cpu in ")

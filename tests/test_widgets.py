@@ -15,7 +15,7 @@ from PIL import Image
 import vae_lite
 from vae_lite import widgets
 from vae_lite.latent import kl_per_dimension
-from vae_lite.models import ConditionalVAE
+from vae_lite.variants import ConditionalVAE
 from vae_lite.objectives import kl_standard_normal
 
 
@@ -138,7 +138,7 @@ class SharperVAE(vae_lite.VAE):
 @pytest.mark.parametrize("make_model", [
     lambda: vae_lite.VAE((1, 8, 8), latent_dim=4, hidden=16, arch="conv"),
     # not the paper's init_std = 0.01: with weights that small every pixel decodes to 0.5 whatever z is
-    lambda: vae_lite.models.PaperVAE((1, 8, 8), latent_dim=4, hidden=16, init_std=1.0),
+    lambda: vae_lite.PaperVAE((1, 8, 8), latent_dim=4, hidden=16, init_std=1.0),
     lambda: SharperVAE((1, 8, 8), latent_dim=4, hidden=16),
 ], ids=["conv", "tanh", "own-decode"])
 def test_latent_explorer_draws_other_decoders_in_the_kernel(make_model, digits):

@@ -34,7 +34,7 @@ def twins(prefixes=()):
     return [p for p in paths if not prefixes or any(p.name.startswith(x) for x in prefixes)]
 
 
-def execute(py_path, quick=False, timeout=900):
+def execute(py_path, quick=False, timeout=1800):
     nb = jupytext.read(py_path)
     for i, cell in enumerate(nb.cells):
         cell.id = f"cell-{i:02d}"  # stable ids keep diffs of the .ipynb small

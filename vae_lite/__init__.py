@@ -10,11 +10,12 @@ import os
 
 from .checkpoint import CheckpointError, load, save
 from .data import DataError, ImageData, binarize, binarized_test_set, load_dataset, read_idx
-from .models import IWAE, VAE, Autoencoder, ConditionalVAE, LinearGaussian, PaperVAE
+from .models import VAE, Autoencoder, Settings
 from .objectives import (
     ELBO, elbo, iw_log_likelihood, kl_normal, kl_standard_normal, log_weights, reparameterize,
 )
-from .train import History, TrainingError, evaluate, fit, pick_device, seed_everything, train_step
+from .train import History, TrainingError, evaluate, fit, kl_weight, pick_device, seed_everything, train_step
+from .variants import IWAE, ConditionalVAE, LinearGaussian, PaperVAE
 
 __version__ = "0.1.0"
 
@@ -46,8 +47,8 @@ def setup_notebook(seed=0):
 
 __all__ = [
     "Autoencoder", "CheckpointError", "ConditionalVAE", "DataError", "ELBO", "History", "IWAE", "ImageData",
-    "LinearGaussian", "PaperVAE",
+    "LinearGaussian", "PaperVAE", "Settings",
     "TrainingError", "VAE", "binarize", "binarized_test_set", "elbo", "evaluate", "fit",
-    "iw_log_likelihood", "kl_normal", "kl_standard_normal", "load", "load_dataset", "log_weights", "pick_device",
+    "iw_log_likelihood", "kl_normal", "kl_weight", "kl_standard_normal", "load", "load_dataset", "log_weights", "pick_device",
     "quick_mode", "read_idx", "reparameterize", "save", "seed_everything", "setup_notebook", "train_step",
 ]

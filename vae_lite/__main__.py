@@ -9,7 +9,7 @@ import sys
 
 import torch
 
-from . import checkpoint, data, models, objectives, pretrained, train
+from . import checkpoint, data, models, networks, objectives, pretrained, train
 
 
 def _hidden(text):
@@ -25,7 +25,7 @@ def main(argv=None):
     t = commands.add_parser("train", help="train a VAE (or an autoencoder) and print its test ELBO")
     t.add_argument("--dataset", default="auto", choices=data.DATASETS)
     t.add_argument("--model", default="vae", choices=["vae", "ae"])
-    t.add_argument("--arch", default="mlp", choices=models.ARCHS)
+    t.add_argument("--arch", default="mlp", choices=networks.ARCHS)
     t.add_argument("--likelihood", default="bernoulli", choices=models.LIKELIHOODS)
     recipe = pretrained.TRAINING  # the defaults train the package's default model
     t.add_argument("--latent-dim", type=int, default=pretrained.SETTINGS["latent_dim"])

@@ -4,10 +4,10 @@ Each checker prints one line per case (passed, or expected vs got and a hint) an
 True when every case passed, False when one failed, and None when the function still
 raises NotImplementedError ("not attempted yet"), so a notebook runs top to bottom either way.
 
-    notebook 01  nearest_code_distance(samples, codes)
+    notebook 01  bernoulli_nll(probabilities, x); fitted_gaussian_samples(codes, n)
     notebook 02  elbo_monte_carlo(x, mu_q, sigma_q, n)        for the linear-Gaussian toy model
     notebook 03  reparameterize(mu, logvar); score_function_gradient(f, mu, sigma, n)
-    notebook 04  kl_closed_form(mu, logvar)
+    notebook 04  kl_closed_form(mu, logvar); kl_two_gaussians(mu_q, logvar_q, mu_p, logvar_p)
     notebook 05  vae_loss(logits, x, mu, logvar)
     notebook 06  active_unit_count(mu, threshold)
     notebook 08  importance_weighted_estimate(log_px_given_z, z, mu, logvar)
@@ -16,6 +16,7 @@ Every checker is _run (the loop over cases) with a judge; most judges are _compa
 right value, and the known wrong forms it names when an answer equals one of them.
 """
 
+import copy
 import math
 
 import torch
@@ -104,21 +105,66 @@ def _fmt(t):
 # ------------------------------------------------------------------------ notebook 01
 
 
-def nearest_code_distance(fn):
-    """fn(samples (M, d), codes (N, d)) -> (M,) Euclidean distance from each sample to its nearest code."""
+def bernoulli_nll(fn):
+    """fn(probabilities, x) -> (N,) Bernoulli negative log-likelihood of each binary image, nats per image:
+
+        -sum over pixels of [x log p + (1 - x) log(1 - p)]
+    """
     generator = torch.Generator().manual_seed(1)
+    p = torch.rand(4, 1, 5, 5, generator=generator, dtype=torch.float64) * 0.98 + 0.01
+    x = torch.bernoulli(torch.full((4, 1, 5, 5), 0.4, dtype=torch.float64), generator=generator)
+    certain = torch.tensor([[[[1.0, 0.0], [1.0, 0.5]]]], dtype=torch.float64)  # p = 1 and p = 0 where x agrees
     cases = {
-        "one sample, three codes": (torch.tensor([[0.0, 0.0]]), torch.tensor([[3.0, 4.0], [1.0, 0.0], [-2.0, 0.0]])),
-        "a sample equal to a code is at distance 0": (torch.tensor([[1.0, 2.0, 3.0]]), torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])),
-        "20 samples, 50 codes in 5 dimensions": (torch.randn(20, 5, generator=generator), torch.randn(50, 5, generator=generator)),
+        "4 images of 5 x 5 pixels": (p, x),
+        "a pixel with p = 1 and x = 1 costs 0 nats (0 log 0 = 0)": (certain, torch.tensor([[[[1.0, 0.0], [1.0, 1.0]]]], dtype=torch.float64)),
     }
-    nearest = lambda samples, codes: torch.cdist(samples, codes).min(dim=1).values
+    terms = lambda p, x: torch.xlogy(x, p) + torch.xlogy(1 - x, 1 - p)
+    nll = lambda p, x: -terms(p, x).sum(dim=(1, 2, 3))
     wrong_forms = {
-        "these are squared distances; take the square root": lambda samples, codes: nearest(samples, codes) ** 2,
-        "this is the distance to the farthest code; take the minimum": lambda s_, c: torch.cdist(s_, c).max(dim=1).values,
+        "this is the mean over pixels; the likelihood of an image is the product over its pixels, so sum the logs":
+            lambda p, x: -terms(p, x).mean(dim=(1, 2, 3)),
+        "these are bits (log base 2); nats use the natural log": lambda p, x: nll(p, x) / math.log(2),
+        "the sign is flipped: a negative log-likelihood is positive": lambda p, x: -nll(p, x),
+        "the (1 - x) log(1 - p) term is missing: a pixel that is 0 has probability 1 - p":
+            lambda p, x: -torch.xlogy(x, p).sum(dim=(1, 2, 3)),
     }
-    return _run("nearest_code_distance", fn, cases, _compare(
-        nearest, wrong_forms, "one distance per sample: take the minimum over the codes (dim=1)"))
+    return _run("bernoulli_nll", fn, cases, _compare(
+        nll, wrong_forms, "one number per image: sum over dims (1, 2, 3), keep dim 0"))
+
+
+def fitted_gaussian_samples(fn, n=20_000):
+    """fn(codes (N, d), n) -> (n, d) samples of the diagonal Gaussian fitted to the codes: each
+    dimension's mean and standard deviation over the rows."""
+    generator = torch.Generator().manual_seed(2)
+    mean, std = torch.tensor([3.0, -1.0, 0.0, 8.0]), torch.tensor([2.0, 0.5, 1.0, 4.0])
+    codes = mean + std * torch.randn(5000, 4, generator=generator)
+    target_mean, target_std = codes.mean(dim=0), codes.std(dim=0)
+
+    def judge(name, samples, codes_, n_):
+        if not isinstance(samples, torch.Tensor) or tuple(samples.shape) != (n_, codes_.shape[1]):
+            shape = tuple(samples.shape) if isinstance(samples, torch.Tensor) else type(samples).__name__
+            return [("shape", False, f"expected ({n_}, {codes_.shape[1]}): n samples of a code, got {shape}")]
+        got_mean, got_std = samples.detach().double().mean(dim=0), samples.detach().double().std(dim=0)
+        near = lambda value, ref, rel: bool(torch.all((value / ref - 1).abs() < rel))
+        hint = ""
+        if near(got_std, target_std**2, 0.05):
+            hint = ": your spread is the variance; scale the noise by the standard deviation"
+        elif near(got_std, torch.ones(4, dtype=torch.float64), 0.05):
+            hint = ": these look like samples of N(0, I) with a shifted mean; multiply by each dimension's std"
+        elif torch.allclose(got_std, got_std.mean().expand(4), rtol=0.05):
+            hint = ": every dimension has the same spread; take the std of each column (dim=0)"
+        # 5 standard errors: a right answer fails about once in a million runs
+        return [
+            ("shape", True, ""),
+            ("each dimension's mean is the codes' mean",
+             bool(torch.all((got_mean - target_mean.double()).abs() < 5 * target_std.double() / math.sqrt(n_))),
+             f"expected {_fmt(target_mean)}, got {_fmt(got_mean)}: the mean of each column of codes (dim=0)"),
+            ("each dimension's spread is the codes' standard deviation",
+             bool(torch.all((got_std / target_std.double() - 1).abs() < 5 / math.sqrt(2 * n_))),
+             f"expected {_fmt(target_std)}, got {_fmt(got_std)}{hint}"),
+        ]
+
+    return _run("fitted_gaussian_samples", fn, {"samples": (codes, n)}, judge, seed=0)
 
 
 # ------------------------------------------------------------------------ notebook 02
@@ -286,6 +332,37 @@ def kl_closed_form(fn):
         kl_standard_normal, wrong_forms, "one KL per example: sum over the last dimension only", atol=1e-5))
 
 
+def kl_two_gaussians(fn):
+    """fn(mu_q, logvar_q, mu_p, logvar_p) -> KL(N(mu_q, sigma_q^2) || N(mu_p, sigma_p^2)) per example,
+    diagonal covariances, summed over the last dimension:
+
+        1/2 sum (log sigma_p^2 - log sigma_q^2 - 1 + (sigma_q^2 + (mu_q - mu_p)^2) / sigma_p^2)
+    """
+    t = lambda rows: torch.tensor(rows, dtype=torch.float64)
+    cases = {
+        "q equals p": (t([[0.5]]), t([[0.3]]), t([[0.5]]), t([[0.3]])),
+        "p = N(0, 1): the formula of this notebook": (t([[1.0]]), t([[math.log(0.25)]]), t([[0.0]]), t([[0.0]])),
+        "q = N(1, 0.5^2), p = N(-1, 2^2)": (t([[1.0]]), t([[math.log(0.25)]]), t([[-1.0]]), t([[math.log(4.0)]])),
+        "3 dimensions, summed": (t([[0.5, -1.0, 2.0]]), t([[0.3, -0.7, 1.2]]), t([[0.0, 1.0, -1.0]]), t([[1.0, 0.2, -0.5]])),
+        "a batch of 2 examples": (t([[0.5, -1.0], [0.0, 2.0]]), t([[0.3, -0.7], [0.0, -1.0]]),
+                                  t([[1.0, 0.0], [0.5, 0.5]]), t([[0.0, 0.5], [1.0, -1.0]])),
+    }
+    kl = lambda mq, lq, mp, lp: 0.5 * (lp - lq - 1 + (lq.exp() + (mq - mp) ** 2) / lp.exp()).sum(dim=-1)
+    wrong_forms = {
+        "this is KL(p || q): the KL is not symmetric, the expectation is over q": lambda mq, lq, mp, lp: kl(mp, lp, mq, lq),
+        "you used sigma where sigma^2 belongs: sigma^2 = exp(logvar), log sigma^2 = logvar":
+            lambda mq, lq, mp, lp: kl(mq, lq / 2, mp, lp / 2),
+        "the factor 1/2 is missing": lambda mq, lq, mp, lp: 2 * kl(mq, lq, mp, lp),
+        "the -1 is missing (it is E_q[(z - mu_q)^2] / (2 sigma_q^2) = 1/2)": lambda mq, lq, mp, lp: kl(mq, lq, mp, lp) + 0.5 * mq.shape[-1],
+        "you averaged over the dimensions; the KL of a diagonal Gaussian is their sum":
+            lambda mq, lq, mp, lp: kl(mq, lq, mp, lp) / mq.shape[-1],
+        "(mu_q - mu_p)^2 is divided by sigma_q^2; under E_q it is divided by sigma_p^2, as in (z - mu_p)^2 / (2 sigma_p^2)":
+            lambda mq, lq, mp, lp: 0.5 * (lp - lq - 1 + lq.exp() / lp.exp() + (mq - mp) ** 2 / lq.exp()).sum(dim=-1),
+    }
+    return _run("kl_two_gaussians", fn, cases, _compare(
+        kl, wrong_forms, "one KL per example: sum over the last dimension only", atol=1e-5))
+
+
 # ------------------------------------------------------------------------ notebook 05
 
 
@@ -323,6 +400,146 @@ def vae_loss(fn):
     return _run("vae_loss", fn, cases, _compare(
         lambda lg, x, m, lv: bce(lg, x) + kl_standard_normal(m, lv), wrong_forms,
         "return one loss per image: sum over pixels and latent dimensions, not over the batch"))
+
+
+def vae_module(cls):
+    """cls(image_shape, latent_dim, encoder_hidden, decoder_hidden): a VAE the student wrote, with
+    encode(x) -> (mu, logvar), reparameterize(mu, logvar) -> z, decode(z) -> logits shaped like x,
+    and loss(x) -> one negative ELBO per image (one sample of z)."""
+    import torch.nn.functional as F
+
+    title = "MyVAE"
+    try:
+        torch.manual_seed(0)
+        model = cls((1, 6, 6), latent_dim=3, encoder_hidden=16, decoder_hidden=24)
+    except NotImplementedError:
+        print(f"{title}: not attempted yet (it still raises NotImplementedError). Write it, then re-run the cell.")
+        return None
+    except Exception as e:
+        print(f"{title}: building MyVAE((1, 6, 6), latent_dim=3, encoder_hidden=16, decoder_hidden=24) raised "
+              f"{type(e).__name__}: {e}")
+        return False
+    report = _Report(title)
+    x = torch.bernoulli(torch.full((5, 1, 6, 6), 0.4), generator=torch.Generator().manual_seed(1))
+
+    def attempt(name, fn):
+        try:
+            return fn()
+        except NotImplementedError:
+            report.case(name, False, "not written yet (it raises NotImplementedError)")
+        except Exception as e:
+            report.case(name, False, f"it raised {type(e).__name__}: {e}")
+        return None
+
+    encoded = attempt("encode(x) returns mu and logvar", lambda: model.encode(x))
+    if encoded is not None:
+        shapes = [tuple(t.shape) for t in encoded] if isinstance(encoded, (tuple, list)) else None
+        report.case("encode(x) returns mu and logvar", shapes == [(5, 3), (5, 3)],
+                    f"expected two tensors of shape (5, 3) for 5 images and 3 latent dimensions, got {shapes}: "
+                    "the encoder's last layer has 2 * latent_dim outputs; split them with .chunk(2, dim=1)")
+    mu, logvar = torch.full((20000, 1), 2.0, requires_grad=True), torch.full((20000, 1), math.log(0.25), requires_grad=True)
+    torch.manual_seed(2)
+    z = attempt("reparameterize", lambda: model.reparameterize(mu, logvar))
+    if z is not None:
+        spread, centre = z.detach().std().item(), z.detach().mean().item()
+        why = ("it returns mu itself: z must be sampled, z = mu + sigma * eps" if spread < 0.05 else
+               "z spreads by sigma^2 = exp(logvar); sigma is exp(logvar / 2)" if abs(spread - 0.25) < 0.02 else
+               f"its standard deviation should be sigma = exp(logvar / 2) = 0.5 and its mean mu = 2")
+        report.case("reparameterize draws z ~ N(mu, sigma^2)", abs(spread - 0.5) < 0.02 and abs(centre - 2) < 0.02,
+                    f"mean {centre:.3f}, standard deviation {spread:.3f}: {why}")
+        flows = z.requires_grad and z.grad_fn is not None
+        if flows:
+            z.sum().backward()
+            flows = mu.grad is not None and logvar.grad is not None and logvar.grad.abs().sum() > 0
+        report.case("gradients flow through z to mu and logvar", flows,
+                    "z must be computed from mu and logvar (mu + sigma * eps), not drawn with a sampler that "
+                    "blocks gradients (torch.normal, Distribution.sample)")
+    logits = attempt("decode(z) returns logits shaped like the images", lambda: model.decode(torch.zeros(5, 3)))
+    if logits is not None:
+        report.case("decode(z) returns logits shaped like the images", tuple(logits.shape) == (5, 1, 6, 6),
+                    f"expected (5, 1, 6, 6), got {tuple(logits.shape)}: reshape the decoder's output to the image shape")
+    torch.manual_seed(3)
+    loss = attempt("loss(x) is the negative ELBO of each image", lambda: model.loss(x))
+    if loss is not None:
+        with torch.no_grad():  # the same eps: the same seed, the same draws
+            torch.manual_seed(3)
+            mu, logvar = model.encode(x)
+            out = model.decode(mu + torch.exp(0.5 * logvar) * torch.randn_like(mu))
+            error = F.binary_cross_entropy_with_logits(out, x, reduction="none").sum(dim=(1, 2, 3))
+            kl = kl_standard_normal(mu, logvar)
+        wrong_forms = {
+            "the KL has the wrong sign: the loss is reconstruction error PLUS the KL": error - kl,
+            "the reconstruction is averaged over pixels: sum both terms over one image": error / 36 + kl,
+            "the KL is averaged over latent dimensions: sum both terms over one image": error + kl / 3,
+            "the KL term is missing": error, "the reconstruction term is missing": kl,
+        }
+        got = loss.detach().reshape(-1)
+        ok = got.shape == (5,) and torch.allclose(got, error + kl, rtol=1e-4, atol=1e-4)
+        hint = "" if got.shape == (5,) else f" (one loss per image: expected shape (5,), got {tuple(loss.shape)})"
+        if not ok and got.shape == (5,):
+            hint = next((f" ({why})" for why, value in wrong_forms.items()
+                         if torch.allclose(got, value, rtol=1e-4, atol=1e-4)),
+                        " (with the same eps: torch.manual_seed, then encode, z = mu + sigma * eps, decode)")
+        report.case("loss(x) is the negative ELBO of each image", ok,
+                    f"expected {_fmt(error + kl)}, got {_fmt(got) if got.numel() <= 5 else tuple(got.shape)}{hint}")
+    return report.finish()
+
+
+class _LossOnly(torch.nn.Module):
+    """A vae_lite model with the interface of the notebook's MyVAE: loss(x) is one number per image."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def loss(self, x):
+        return self.model.loss(x)[0]
+
+
+def training_loop(fn):
+    """fn(model, images, epochs, batch_size, lr, seed) -> the loss of every step, the loop of vae_lite.fit:
+    Adam on the batch mean of model.loss(x), batches in a new random order each epoch, each binarized anew."""
+    import dataclasses
+
+    from .data import ImageData
+    from .models import VAE
+    from .train import fit
+
+    images = torch.rand(48, 1, 4, 4, generator=torch.Generator().manual_seed(4))
+    data = dataclasses.replace(ImageData.from_arrays(images, images[:1]), test=None)
+    torch.manual_seed(0)
+    theirs = VAE((1, 4, 4), latent_dim=2, hidden=8)
+    yours = _LossOnly(copy.deepcopy(theirs))
+    want = fit(theirs, data, epochs=2, batch_size=16, lr=0.01, seed=0, progress=False,
+               optimizer=torch.optim.Adam(theirs.parameters(), lr=0.01)).step_losses
+    title = "train_my_vae"
+    try:
+        got = fn(yours, images.clone(), 2, 16, 0.01, 0)
+    except NotImplementedError:
+        print(f"{title}: not attempted yet (it still raises NotImplementedError). Write it, then re-run the cell.")
+        return None
+    except Exception as e:
+        print(f"{title}: it raised {type(e).__name__}: {e}")
+        return False
+    report = _Report(title)
+    got = [float(v) for v in got] if isinstance(got, (list, tuple)) else None
+    if report.case("one loss per step", got is not None and len(got) == len(want),
+                   f"expected a list of {len(want)} numbers (48 images in batches of 16, 2 epochs), got "
+                   f"{'a ' + type(got).__name__ if got is None else len(got)}: append loss.item() after each step"):
+        close = [math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-4) for a, b in zip(got, want)]
+        first = next((i for i, ok in enumerate(close) if not ok), None)
+        why = ""
+        if first == 0:
+            why = ("it is the sum over the batch; minimise the mean" if math.isclose(got[0], 16 * want[0], rel_tol=1e-3)
+                   else "the first batch differs: seed as fit does (torch.manual_seed(seed) for eps, and a "
+                        "torch.Generator().manual_seed(seed) for torch.randperm and vae_lite.binarize), shuffle, "
+                        "then binarize each batch")
+        elif first is not None:
+            why = (f"the first {first} step(s) agree, then they part: optimizer.zero_grad() before backward(), "
+                   "a new torch.randperm order every epoch, and the loss of the batch before its step")
+        report.case("the same losses as vae_lite.fit, step by step", first is None,
+                    f"step {first}: expected {want[first]:.4f}, got {got[first]:.4f}; {why}" if first is not None else "")
+    return report.finish()
 
 
 # ------------------------------------------------------------------------ notebook 06
@@ -521,7 +738,7 @@ def style_transfer(fn):
     Expected: decode(mu, target) with (mu, logvar) = encode(x, source): the style is the code of
     x read with its own label; the decoder is then given the other label.
     """
-    from .models import ConditionalVAE
+    from .variants import ConditionalVAE
 
     torch.manual_seed(11)
     model = ConditionalVAE((1, 6, 6), num_classes=4, latent_dim=3, hidden=16).eval()

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from ._files import atomic_write
-from .models import IWAE, VAE, Autoencoder, ConditionalVAE, PaperVAE
+from .models import VAE, Autoencoder
+from .variants import IWAE, ConditionalVAE, PaperVAE
 
 FORMAT = "vae_lite-checkpoint"
 VERSION = 1

@@ -24,12 +24,27 @@ def pathwise_gradients(f, mu, sigma, eps):
     return f_prime, f_prime * eps
 
 
-def score_function_gradients(f, mu, sigma, eps):
-    """Per-sample score-function (REINFORCE) gradients: f(z) times d log q(z)/d (mu, sigma).
+def score_function_gradients(f, mu, sigma, eps, baseline=0.0):
+    """Per-sample score-function (REINFORCE) gradients: (f(z) - b) times d log q(z)/d (mu, sigma).
 
     For q = N(mu, sigma^2): d log q/d mu = (z - mu)/sigma^2 = eps/sigma and
     d log q/d sigma = ((z - mu)^2 - sigma^2)/sigma^3 = (eps^2 - 1)/sigma.
     It needs no derivative of f, and pays for that with a much larger variance.
+    baseline b: a number, or a tensor broadcastable to f's values, that does not depend on this
+    sample's eps. The score has mean 0, E[d log q/d theta] = 0, so subtracting b leaves the mean
+    unchanged, and b close to f(z) removes most of the noise (see leave_one_out_mean).
     """
-    value = f(mu + sigma * eps)
+    value = f(mu + sigma * eps) - baseline
     return value * eps / sigma, value * (eps**2 - 1) / sigma
+
+
+def leave_one_out_mean(values, dim):
+    """For each sample along `dim`, the mean of the *other* samples: a baseline that tracks E f and,
+    not depending on the sample itself, keeps the score-function estimator unbiased.
+
+        b_i = (sum_j values_j - values_i) / (n - 1)
+    """
+    n = values.shape[dim]
+    if n < 2:
+        raise ValueError(f"a leave-one-out mean needs at least 2 samples along dim {dim}, got {n}")
+    return (values.sum(dim=dim, keepdim=True) - values) / (n - 1)

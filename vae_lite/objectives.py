@@ -14,6 +14,8 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from .support import in_chunks
+
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -44,12 +46,15 @@ def kl_normal(mu_q, logvar_q, mu_p, logvar_p):
 
 
 def log_normal(x, mu, logvar):
-    """log N(x; mu, sigma^2), summed over the last dimension."""
+    """log N(x; mu, sigma^2) = -1/2 sum_j (log 2 pi + log sigma_j^2 + (x_j - mu_j)^2 / sigma_j^2),
+    summed over the last dimension."""
     return -0.5 * (LOG_2PI + logvar + (x - mu).pow(2) / logvar.exp()).sum(dim=-1)
 
 
 def bernoulli_log_likelihood(logits, x):
-    """log p(x|z) for a Bernoulli decoder, summed over pixels (the last three dimensions).
+    """log p(x|z) for a Bernoulli decoder, summed over pixels (the last three dimensions):
+
+        log p(x|z) = sum_i x_i log p_i + (1 - x_i) log(1 - p_i),   p = sigmoid(logits)
 
     This is minus the binary cross-entropy. It is a true log-likelihood only when x is
     binary (0 or 1); on grey-scale images it is just a loss.
@@ -79,7 +84,9 @@ class ELBO(NamedTuple):
 
 
 def elbo(model, x, beta=1.0, samples=1, generator=None, y=None):
-    """The evidence lower bound of each example in x, and its two terms.
+    """The evidence lower bound of each example in x, and its two terms:
+
+        ELBO = E_q(z|x)[log p(x|z)] - KL(q(z|x) || N(0, I))
 
     `reconstruction` is a Monte Carlo estimate of E_q[log p(x|z)] with `samples` draws of z;
     `kl` is exact. With beta != 1 the `elbo` field is the beta-weighted objective
@@ -87,11 +94,21 @@ def elbo(model, x, beta=1.0, samples=1, generator=None, y=None):
     y: the labels, for a conditional model (q(z|x, y) and p(x|z, y)).
     """
     labels = () if y is None else (y,)
-    mu, logvar = model.encode(x, *labels)
-    z = reparameterize(mu.expand(samples, *mu.shape), logvar.expand(samples, *logvar.shape), generator)
-    reconstruction = model.log_likelihood(x, z, *labels).mean(dim=0)
-    kl = kl_standard_normal(mu, logvar)
+    mu, logvar = model.encode(x, *labels)  # (N, d) each
+    z = reparameterize(mu.expand(samples, *mu.shape), logvar.expand(samples, *logvar.shape), generator)  # (samples, N, d)
+    reconstruction = model.log_likelihood(x, z, *labels).mean(dim=0)  # (samples, N) -> (N,)
+    kl = kl_standard_normal(mu, logvar)  # (N,)
     return ELBO(reconstruction - beta * kl, reconstruction, kl)
+
+
+# ----------------------------------------------------- the importance-weighted estimate of log p(x)
+
+
+def log_joint(model, x, z, y=None):
+    """log p(x, z) = log p(x|z) + log N(z; 0, I) for z of shape (k, N, d): shape (k, N)."""
+    labels = () if y is None else (y,)
+    zeros = torch.zeros_like(z)
+    return model.log_likelihood(x, z, *labels) + log_normal(z, zeros, zeros)
 
 
 def log_weights(model, x, k, generator=None, y=None):
@@ -99,82 +116,12 @@ def log_weights(model, x, k, generator=None, y=None):
 
         log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x)
 
-    Their mean is a Monte Carlo estimate of the ELBO; the log of their mean (of exp) estimates
+    Their mean is a Monte Carlo estimate of the ELBO; the log of the mean of the w_i estimates
     log p(x) (iw_log_likelihood). y: the labels, for a conditional model.
     """
-    mu, logvar = model.encode(x) if y is None else model.encode(x, y)
-    return gaussian_log_weights(model, x, mu, logvar, k, generator, y)
-
-
-def gaussian_log_weights(model, x, mu, logvar, k, generator=None, y=None):
-    r"""Log importance weights of k draws from any Gaussian proposal q = N(mu, diag(exp(logvar))):
-
-        log w_i = log p(x|z_i) + log p(z_i) - log q(z_i),   z_i ~ q,   i = 1..k
-
-    Returns a (k, N) tensor; gradients flow through z_i (reparameterized). The encoder's q(z|x)
-    is one proposal (log_weights); notebook 10 fits a better one per image (best_gaussian).
-    """
-    return mixture_log_weights(model, x, [(mu, logvar)], k, generator, y)
-
-
-def mixture_log_weights(model, x, proposals, k, generator=None, y=None):
-    r"""Log importance weights of k draws, k / M from each of the M Gaussians (mu_m, logvar_m) in
-    `proposals`, each weighted against their equal mixture (a "defensive" mixture, Hesterberg 1995):
-
-        log w_i = log p(x|z_i) + log p(z_i) - log (1/M sum_m N(z_i; mu_m, sigma_m^2))
-
-    No weight exceeds M times the smallest weight a single proposal would give it, and the mean
-    of the w_i is still unbiased for p(x). One proposal is gaussian_log_weights. (k, N)
-    """
-    if k % len(proposals):
-        raise ValueError(f"k={k} samples cannot be shared equally among {len(proposals)} proposals; "
-                         f"use a multiple of {len(proposals)}")
-    labels = () if y is None else (y,)
-    z = torch.cat([reparameterize(mu.expand(k // len(proposals), *mu.shape),
-                                  logvar.expand(k // len(proposals), *logvar.shape), generator)
-                   for mu, logvar in proposals])  # (k, N, d)
-    log_q = torch.stack([log_normal(z, mu, logvar) for mu, logvar in proposals]).logsumexp(dim=0) \
-        - math.log(len(proposals))
-    zeros = torch.zeros_like(z)
-    return model.log_likelihood(x, z, *labels) + log_normal(z, zeros, zeros) - log_q
-
-
-def iw_log_likelihood(model, x, k=5000, batch_size=None, max_elements=2**23, generator=None, y=None):
-    """Importance-weighted estimate of log p(x) (Burda et al., 2015), one value per example.
-
-        log p(x) ~= log 1/k sum_i p(x|z_i) p(z_i) / q(z_i|x),   z_i ~ q(z|x)
-
-    It is a lower bound on log p(x) in expectation that tightens as k grows (k=1 is the
-    ELBO). log_weights computes the terms; here the work is only split into chunks of
-    examples and samples so that no intermediate tensor holds more than about `max_elements`
-    numbers (2**23 floats = 32 MB; several such tensors live at once, so the default keeps the peak low).
-    """
-    x = torch.as_tensor(x)
-    per_chunk = max(1, max_elements // x[0].numel())
-    if batch_size is None:
-        batch_size = max(1, min(len(x), per_chunk // min(k, per_chunk)))
-    samples_per_chunk = max(1, per_chunk // batch_size)
-    # the results are written in place into tensors made up front: small tensors kept between the
-    # chunks' large temporaries would leave malloc's heap fragmented, and the process's memory high
-    results = None
-    with torch.inference_mode():
-        for start in range(0, len(x), batch_size):
-            xb = x[start:start + batch_size]
-            yb = None if y is None else y[start:start + batch_size]
-            weights = None  # (k, batch)
-            for done in range(0, k, samples_per_chunk):
-                piece = log_weights(model, xb, min(samples_per_chunk, k - done), generator, yb)
-                if weights is None:
-                    weights = piece.new_empty(k, len(xb))
-                weights[done:done + len(piece)] = piece
-                del piece
-            if results is None:
-                results = weights.new_empty(len(x))
-            results[start:start + len(xb)] = torch.logsumexp(weights, dim=0) - math.log(k)
-    return results
-
-
-# ----------------------------------------------------- notebook 10: where the bound is loose
+    mu, logvar = model.encode(x) if y is None else model.encode(x, y)  # (N, d) each
+    z = reparameterize(mu.expand(k, *mu.shape), logvar.expand(k, *logvar.shape), generator)  # (k, N, d)
+    return log_joint(model, x, z, y) - log_normal(z, mu, logvar)
 
 
 def iw_bound(log_w):
@@ -185,6 +132,53 @@ def iw_bound(log_w):
     L_1 is the ELBO; L_k grows with k towards log p(x) (Burda et al., 2015).
     """
     return torch.logsumexp(log_w, dim=0) - math.log(len(log_w))
+
+
+def iw_log_likelihood(model, x, k=5000, batch_size=None, max_elements=2**23, generator=None, y=None):
+    """Importance-weighted estimate of log p(x) (Burda et al., 2015), one value per example:
+
+        log p(x) ~= L_k = log 1/k sum_i p(x|z_i) p(z_i) / q(z_i|x),   z_i ~ q(z|x)
+
+    A lower bound on log p(x) in expectation that tightens as k grows (k = 1 is the ELBO).
+    The (k, N) log weights are computed in pieces of at most `batch_size` examples and about
+    `max_elements` numbers (support.in_chunks: memory, not maths).
+    """
+    with torch.inference_mode():
+        log_w = lambda xb, n, yb: log_weights(model, xb, n, generator, yb)  # noqa: E731
+        return in_chunks(log_w, torch.as_tensor(x), k, y, batch_size, max_elements)
+
+
+# ----------------------------------------------------- notebook 10: where the bound is loose
+
+
+def gaussian_log_weights(model, x, mu, logvar, k, generator=None, y=None):
+    r"""Log importance weights of k draws from any Gaussian proposal q = N(mu, diag(exp(logvar))):
+
+        log w_i = log p(x, z_i) - log q(z_i),   z_i ~ q,   i = 1..k
+
+    Returns a (k, N) tensor; gradients flow through z_i (reparameterized). The encoder's q(z|x)
+    is the proposal of log_weights; notebook 10 fits a better one per image (best_gaussian).
+    """
+    z = reparameterize(mu.expand(k, *mu.shape), logvar.expand(k, *logvar.shape), generator)  # (k, N, d)
+    return log_joint(model, x, z, y) - log_normal(z, mu, logvar)
+
+
+def mixture_log_weights(model, x, proposals, k, generator=None, y=None):
+    r"""Log importance weights of k draws, k / M from each of the M Gaussians (mu_m, logvar_m) in
+    `proposals`, each weighted against their equal mixture (a "defensive" mixture, Hesterberg 1995):
+
+        log w_i = log p(x, z_i) - log (1/M sum_m N(z_i; mu_m, sigma_m^2))
+
+    No weight exceeds M times the smallest weight a single proposal would give it, and the mean
+    of the w_i is still unbiased for p(x). With one proposal this is gaussian_log_weights. (k, N)
+    """
+    m = len(proposals)
+    if k % m:
+        raise ValueError(f"k={k} samples cannot be shared equally among {m} proposals; use a multiple of {m}")
+    z = torch.cat([reparameterize(mu.expand(k // m, *mu.shape), logvar.expand(k // m, *logvar.shape), generator)
+                   for mu, logvar in proposals])  # (k, N, d)
+    log_q = torch.stack([log_normal(z, mu, logvar) for mu, logvar in proposals]).logsumexp(dim=0) - math.log(m)
+    return log_joint(model, x, z, y) - log_q
 
 
 def iwae_bound(model, x, k=5, generator=None):

@@ -34,12 +34,15 @@ import torch
 
 from .checkpoint import load, save
 from .data import _cache_dir, load_dataset
-from .models import VAE, Autoencoder, ConditionalVAE
+from .models import VAE, Autoencoder, Settings
+from .variants import ConditionalVAE
 from .train import fit
 
 CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "mnist_vae.pt"
 AUTOENCODER_CHECKPOINT = CHECKPOINT.with_name("mnist_autoencoder.pt")
-SETTINGS = dict(latent_dim=50, encoder_hidden=256, decoder_hidden=512)  # the VAE's defaults
+_DEFAULTS = Settings((1, 28, 28))  # the default VAE: Settings' defaults, stated there once
+SETTINGS = dict(latent_dim=_DEFAULTS.latent_dim, encoder_hidden=_DEFAULTS.encoder_hidden,
+                decoder_hidden=_DEFAULTS.decoder_hidden)
 TRAINING = dict(epochs=16, batch_size=256, lr=8e-3, schedule="onecycle", warmup=2)
 KINDS = {"vae": (VAE, CHECKPOINT), "autoencoder": (Autoencoder, AUTOENCODER_CHECKPOINT)}
 

@@ -87,34 +87,49 @@ def latex(expr):
 
 
 @functools.lru_cache(maxsize=None)
-def linear_gaussian():
-    """The toy model's closed forms, derived by sympy from z ~ N(0,1) and x|z ~ N(w z + b, s^2).
+def linear_gaussian(log_evidence=None):
+    r"""The toy model's closed forms, derived by sympy from z ~ N(0,1) and x|z ~ N(w z + b, s^2).
 
-    Cached: the same dict is returned on every call (do not modify it). Returns a dict of sympy
+    Cached: the same dict is returned on every call (do not modify it). log_evidence: taken in
+    place of the integral, for a negative control (evidence_without_noise). Returns a dict of sympy
     expressions: log_prior, log_likelihood, log_joint, evidence, log_evidence, posterior_mean,
-    posterior_std, log_posterior. The evidence is p(x) = integral of p(x,z) dz, and the
-    posterior is p(x,z)/p(x): both computed here, not copied from a book.
+    posterior_std, log_posterior. Evidence and posterior are derived apart, so that Bayes' rule
+    log p(x) = log p(x, z) - log p(z|x) is something to check, not a definition:
+
+        evidence   p(x) = \int p(x, z) dz, integrated by sympy
+        posterior  p(z|x) is proportional to p(x, z) in z: log p(x, z) is a quadratic a2 z^2 + a1 z + c,
+                   so p(z|x) = N(z; m, v^2) with v^2 = -1 / (2 a2), m = a1 v^2, normalised as a
+                   Gaussian (the constant c, which holds p(x), is never used)
     """
     log_prior = log_normal(z, 0, 1)
     log_likelihood = log_normal(x, w * z + b, s)
     log_joint = log_prior + log_likelihood
-    evidence = sp.simplify(sp.integrate(sp.exp(sp.expand(log_joint)), (z, -sp.oo, sp.oo)))
-    log_evidence = _tidy(sp.expand_log(sp.log(evidence), force=True))
-    log_posterior = sp.expand(log_joint - log_evidence)  # Bayes: p(z|x) = p(x,z) / p(x)
-    # read the posterior's mean and variance off the quadratic in z
-    poly = sp.Poly(log_posterior, z)
+    if log_evidence is None:
+        evidence = sp.simplify(sp.integrate(sp.exp(sp.expand(log_joint)), (z, -sp.oo, sp.oo)))
+        log_evidence = _tidy(sp.expand_log(sp.log(evidence), force=True))
+    else:
+        evidence = sp.exp(log_evidence)
+    poly = sp.Poly(sp.expand(log_joint), z)
     a2, a1 = poly.coeff_monomial(z**2), poly.coeff_monomial(z)
     variance = sp.simplify(-1 / (2 * a2))
+    mean, std = sp.simplify(a1 * variance), sp.sqrt(variance)
     return {
         "log_prior": log_prior,
         "log_likelihood": log_likelihood,
         "log_joint": log_joint,
         "evidence": evidence,
         "log_evidence": log_evidence,
-        "posterior_mean": sp.simplify(a1 * variance),
-        "posterior_std": sp.sqrt(variance),
-        "log_posterior": log_posterior,
+        "posterior_mean": mean,
+        "posterior_std": std,
+        "log_posterior": sp.expand(log_normal(z, mean, std)),
     }
+
+
+def evidence_without_noise():
+    """log N(x; b, w^2): a wrong evidence, the decoder's noise forgotten (x = w z + b + noise has
+    variance w^2 + s^2, not w^2). Every line of elbo_derivation that uses p(x) must fail with
+    linear_gaussian(evidence_without_noise())."""
+    return log_normal(x, b, sp.Abs(w))
 
 
 def _tidy(expr):
@@ -172,13 +187,13 @@ def readable_forms():
 class Step(NamedTuple):
     """One line of a derivation: what it says, and an expression sympy proves to be 0 if it holds.
 
-    by_definition marks a line that holds because of how its terms were defined: its True
-    shows the bookkeeping is right, not that anything was learned.
+    by_construction marks a line that holds because of how its terms were built, whatever the
+    model: its True shows the bookkeeping is right, not that anything was learned.
     """
 
     says: str
     residual: sp.Expr
-    by_definition: bool = False
+    by_construction: bool = False
 
     def holds(self):
         return is_zero(self.residual)
@@ -187,24 +202,26 @@ class Step(NamedTuple):
 def elbo_derivation(model=None):
     """The derivation of log p(x) = ELBO + KL(q || p(z|x)), one Step per line, each checkable.
 
-    Works for every Gaussian q = N(mu_q, sigma_q^2): mu_q and sigma_q stay symbols.
+    Works for every Gaussian q = N(mu_q, sigma_q^2): mu_q and sigma_q stay symbols. Lines 1-3
+    compare p(x), integrated from the joint, with the posterior, derived without p(x)
+    (linear_gaussian): a wrong evidence fails them. Line 4 holds by construction:
+    log p(x, z) is log p(x|z) + log p(z) and E_q is linear; the write-up's + KL fails it
+    (wrong_lines).
     """
     model = model or linear_gaussian()
     log_evidence, log_joint, log_post = model["log_evidence"], model["log_joint"], model["log_posterior"]
     elbo, kl = elbo_terms(model)
     q_mass = sp.integrate(normal_pdf(z, mu_q, sigma_q), (z, -sp.oo, sp.oo))
-    posterior_density = sp.exp(log_post)
     return [
         Step("1. Bayes' rule, for every z: log p(x) = log p(x, z) - log p(z|x)",
-             log_evidence - (log_joint - log_post), by_definition=True),
-        Step("   p(z|x) = p(x, z) / p(x) is a density: it integrates to 1",
-             sp.integrate(posterior_density, (z, -sp.oo, sp.oo)) - 1),
+             log_evidence - (log_joint - log_post)),
         Step("2. q integrates to 1, so log p(x) = E_q[log p(x)] = E_q[log p(x, z) - log p(z|x)]",
              q_mass * log_evidence - expectation(log_joint - log_post, z, mu_q, sigma_q)),
         Step("3. add and subtract E_q[log q]: log p(x) = E_q[log p(x,z) - log q] + E_q[log q - log p(z|x)]",
              log_evidence - (elbo + kl)),
         Step("4. the ELBO splits as E_q[log p(x|z)] - KL(q || p(z))",
-             elbo - (expectation(model["log_likelihood"], z, mu_q, sigma_q) - kl_gaussians(mu_q, sigma_q, 0, 1))),
+             elbo - (expectation(model["log_likelihood"], z, mu_q, sigma_q) - kl_gaussians(mu_q, sigma_q, 0, 1)),
+             by_construction=True),
     ]
 
 

@@ -34,7 +34,8 @@ from PIL import Image as PILImage
 
 from .gradients import pathwise_gradients, score_function_gradients
 from .latent import encoder_means_and_logvars, images_of, kl_per_dimension
-from .models import MLPDecoder, _ImageModel
+from .models import _ImageModel
+from .networks import MLPDecoder
 from .objectives import kl_standard_normal
 from .plots import PROJECTOR_STYLE, image_grid
 
