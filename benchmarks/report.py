@@ -130,6 +130,33 @@ def browser_table(browser):
     return lines + ["", f"Command: `{browser['command']}`"]
 
 
+def beta_sweep_table(sweep):
+    """Notebook 08's beta sweep (beta_sweep.py): per beta, mean and spread over seeds."""
+    if sweep is None:
+        return ["Beta sweep: not run yet (`python benchmarks/beta_sweep.py`)."]
+    runs = sweep["runs"].values()
+    betas = sorted({r["beta"] for r in runs})
+    lines = [f"### Notebook 08's beta sweep ({sweep['dataset']}, {sweep['test_images']} test images; mean ± sd over "
+             "seeds; active units per seed)", "",
+             "| β | seeds | rate R | distortion D | −ELBO = R + D | active units | CPU-s per model |",
+             "|--:|--:|--:|--:|--:|--|--:|"]
+
+    def spread(values):
+        mean = sum(values) / len(values)
+        sd = (sum((v - mean) ** 2 for v in values) / max(1, len(values) - 1)) ** 0.5
+        return f"{mean:.2f} ± {sd:.2f}"
+
+    for beta in betas:
+        group = sorted((r for r in runs if r["beta"] == beta), key=lambda r: r["seed"])
+        active = [sum(a > 0.01 for a in r["activity"]) for r in group]
+        lines.append(f"| {beta:g} | {len(group)} | {spread([r['rate'] for r in group])} | "
+                     f"{spread([r['distortion'] for r in group])} | {spread([r['neg_elbo'] for r in group])} | "
+                     f"{', '.join(map(str, active))} | {spread([r['train_cpu_seconds'] for r in group])} |")
+    commands = sorted({r["command"] for r in runs})
+    return lines + ["", f"D₀ (independent Bernoulli pixels at the mean training image): "
+                        f"{sweep['mean_image_distortion']:.2f} nats. Command: " + ", ".join(f"`{c}`" for c in commands)]
+
+
 def main():
     lines = [START, ""]
     speeds = [load(name) for name in ("speed.json", "speed_1thread.json") if load(name)]
@@ -137,6 +164,7 @@ def main():
         lines += speed_table(speed) + [""]
     lines += quality_table(load("quality.json")) + [""]
     lines += notebook_table(load("notebooks.json")) + [""]
+    lines += beta_sweep_table(load("beta_sweep.json")) + [""]
     lines += browser_table(load("widget_browser.json"))
     lines += ["", END]
     readme = HERE / "README.md"

@@ -116,6 +116,33 @@ def test_notebooks_benchmark_times_a_notebook_and_reads_its_kernel_memory(tmp_pa
     assert updated["all_met"] is False and updated["when"] == report["when"]
 
 
+# ------------------------------------------------------------------------ notebook 08: beta_sweep.py
+
+
+def test_beta_sweep_scores_each_beta_and_seed_and_resumes_without_retraining(tmp_path):
+    import torch
+
+    out = tmp_path / "sweep.json"
+    args = ["--dataset", "digits", "--betas", "1", "16", "--seeds", "0", "--epochs", "2", "--out", out]
+    run_script("beta_sweep.py", *args)
+    sweep = json.loads(out.read_text())
+    runs = sweep["runs"]
+    assert set(runs) == {"beta=1 seed=0", "beta=16 seed=0"} and sweep["dataset"] == "digits"
+    for run in runs.values():
+        assert run["neg_elbo"] == pytest.approx(run["rate"] + run["distortion"], rel=1e-6)
+        assert sum(run["kl_per_dimension"]) == pytest.approx(run["rate"], rel=1e-4)  # the rate sums over dimensions
+        assert len(run["activity"]) == len(run["kl_per_dimension"]) == 50
+        assert run["command"] == "python benchmarks/beta_sweep.py " + " ".join(map(str, args))
+        assert run["recipe"]["epochs"] == 2 and finite_positive(run["train_cpu_seconds"])
+    assert runs["beta=16 seed=0"]["rate"] < runs["beta=1 seed=0"]["rate"], "a larger KL weight should lower the rate"
+    assert finite_positive(sweep["mean_image_distortion"]) and sweep["test_images"] > 0
+    images = torch.load(tmp_path / "sweep_images.pt", weights_only=True)
+    assert set(images["samples"]) == set(images["reconstructions"]) == {"1", "16"}
+    assert images["samples"]["1"].dtype == torch.uint8 and images["samples"]["1"].shape == (10, 1, 8, 8)
+    again = run_script("beta_sweep.py", *args)
+    assert again.count("done before, skipped") == 2 and json.loads(out.read_text())["runs"] == runs
+
+
 # ------------------------------------------------------------------------ notebook 09: paper_curves.py
 
 

@@ -55,8 +55,8 @@ def test_checkers_report_a_stub_as_not_attempted_and_survive_a_crash(capsys):
     for checker in (check.reparameterize, check.kl_closed_form, check.bernoulli_nll, check.fitted_gaussian_samples,
                     check.kl_two_gaussians,
                     check.elbo_monte_carlo, check.score_function_gradient, check.vae_loss,
-                    check.active_unit_count, check.log_mean_exp, check.effective_beta, check.gaussian_vae_loss,
-                    check.interpolate):
+                    check.active_unit_count, check.effective_beta, check.gaussian_vae_loss,
+                    check.interpolate, check.importance_weighted_estimate):
         assert checker(stub) is None
         assert "not attempted yet" in capsys.readouterr().out
 
@@ -441,27 +441,73 @@ def test_interpolate_names_each_known_mistake(capsys, wrong, hint):
     assert "FAILED" in out and hint in out
 
 
-# ---------------------------------------------------------------- notebook 07: log-mean-exp
+# ---------------------------------------------------------------- notebook 08: the importance-weighted estimate
 
 
-def test_log_mean_exp_accepts_a_stable_form_and_flags_an_overflowing_one(capsys):
-    assert check.log_mean_exp(lambda w: torch.logsumexp(w, dim=0) - math.log(w.shape[0])) is True
-    capsys.readouterr()
-    assert check.log_mean_exp(lambda w: w.exp().mean(dim=0).log()) is False  # right formula, but exp underflows
+def right_iw_estimate(log_px_given_z, z, mu, logvar):
+    log_prior = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(dim=-1)
+    log_q = torch.distributions.Normal(mu, (0.5 * logvar).exp()).log_prob(z).sum(dim=-1)
+    return torch.logsumexp(log_px_given_z + log_prior - log_q, dim=0) - math.log(len(z))
+
+
+def test_importance_weighted_estimate_accepts_the_estimator_with_or_without_the_shared_constant(capsys):
+    assert check.importance_weighted_estimate(right_iw_estimate) is True
+
+    def no_constants(log_px_given_z, z, mu, logvar):  # -d/2 log 2 pi cancels between log p(z) and log q
+        log_w = log_px_given_z - 0.5 * z.pow(2).sum(-1) + 0.5 * ((z - mu).pow(2) / logvar.exp() + logvar).sum(-1)
+        return torch.logsumexp(log_w, dim=0) - math.log(len(z))
+
+    assert check.importance_weighted_estimate(no_constants) is True
+    assert "FAILED" not in capsys.readouterr().out
+
+
+def test_importance_weighted_estimate_flags_the_formula_that_underflows(capsys):
+    def naive(log_px_given_z, z, mu, logvar):
+        log_prior = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(dim=-1)
+        log_q = torch.distributions.Normal(mu, (0.5 * logvar).exp()).log_prob(z).sum(dim=-1)
+        return (log_px_given_z + log_prior - log_q).exp().mean(dim=0).log()
+
+    assert check.importance_weighted_estimate(naive) is False
     out = capsys.readouterr().out
-    assert "FAILED  log weights near -1000" in out and "not finite" in out
-    assert "passed  k = 2, one image" in out
+    assert "FAILED  k = 100" in out and "not finite" in out
+    assert "passed  k = 1," in out and "passed  k = 10," in out
+
+
+def _normal(z, mu, sd):
+    return torch.distributions.Normal(mu, sd).log_prob(z).sum(dim=-1)
 
 
 @pytest.mark.parametrize("wrong, hint", [
-    (lambda w: w.mean(dim=0), "you averaged the log weights"),
-    (lambda w: torch.logsumexp(w, dim=0), "the - log k is missing"),
-    (lambda w: torch.logsumexp(w, dim=1) - math.log(w.shape[1]), "reduce over the k samples"),
+    (lambda lp, z, m, lv: (lp + _normal(z, 0.0, 1.0) - _normal(z, m, (0.5 * lv).exp())).mean(dim=0),
+     "you averaged the log weights"),
+    (lambda lp, z, m, lv: torch.logsumexp(lp + _normal(z, 0.0, 1.0) - _normal(z, m, (0.5 * lv).exp()), dim=0),
+     "the - log k is missing"),
+    (lambda lp, z, m, lv: torch.logsumexp(lp + _normal(z, 0.0, 1.0) - _normal(z, m, lv.exp()), dim=0)
+     - math.log(len(z)), "sigma^2 where sigma belongs"),
+    (lambda lp, z, m, lv: torch.logsumexp(lp + _normal(z, 0.0, 1.0), dim=0) - math.log(len(z)),
+     "log q(z|x) is missing"),
+    (lambda lp, z, m, lv: torch.logsumexp(lp - _normal(z, m, (0.5 * lv).exp()), dim=0) - math.log(len(z)),
+     "log p(z) is missing"),
+    (lambda lp, z, m, lv: torch.logsumexp(lp + _normal(z, 0.0, 1.0) + _normal(z, m, (0.5 * lv).exp()), dim=0)
+     - math.log(len(z)), "log q(z|x) is added"),
+    (lambda lp, z, m, lv: torch.logsumexp(lp - 0.5 * z.pow(2).sum(-1) - _normal(z, m, (0.5 * lv).exp()), dim=0)
+     - math.log(len(z)), "log p(z) lacks the constant"),
+    (lambda lp, z, m, lv: torch.logsumexp(lp + _normal(z, 0.0, 1.0)
+                                          + 0.5 * ((z - m).pow(2) / lv.exp() + lv).sum(-1), dim=0)
+     - math.log(len(z)), "log q(z|x) lacks the constant"),
+    (lambda lp, z, m, lv: torch.logsumexp(lp - 0.5 * (m.pow(2) + lv.exp() - lv - 1).sum(-1), dim=0)
+     - math.log(len(z)), "you used the closed-form KL"),
 ])
-def test_log_mean_exp_names_each_known_mistake(capsys, wrong, hint):
-    assert check.log_mean_exp(wrong) is False
+def test_importance_weighted_estimate_names_each_known_mistake(capsys, wrong, hint):
+    assert check.importance_weighted_estimate(wrong) is False
     out = capsys.readouterr().out
     assert "FAILED" in out and hint in out
+
+
+def test_importance_weighted_estimate_gives_the_shape_hint_for_the_wrong_dimension(capsys):
+    wrong = lambda lp, z, m, lv: torch.logsumexp(lp + _normal(z, 0.0, 1.0) - _normal(z, m, (0.5 * lv).exp()), dim=1)
+    assert check.importance_weighted_estimate(wrong) is False
+    assert "reduce over the k samples (dim=0)" in capsys.readouterr().out
 
 
 # ------------------------------------------------------------------------ notebook 06

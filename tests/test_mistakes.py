@@ -125,6 +125,14 @@ MISTAKES = {
             eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
             return mu + logvar * eps
         """),
+    "IW estimate without -log k": Mistake(
+        "the importance-weighted estimate as the log of the weights' sum, not of their mean (no - log k)", "peers",
+        "vae_lite.objectives.iw_log_likelihood", """
+        def iw_log_likelihood(model, x, k=5000, batch_size=None, max_elements=2**23, generator=None, y=None):
+            x = torch.as_tensor(x)
+            with torch.inference_mode():
+                return torch.logsumexp(log_weights(model, x, k, generator, y), dim=0)
+        """),
     "baseline from the sample itself": Mistake(
         "a score-function baseline that depends on the sample's own z (b = f(z)): no longer unbiased", "peers",
         "vae_lite.gradients.leave_one_out_mean", """
@@ -179,6 +187,8 @@ CATCHES = [
           r"needs σ = exp\(logvar / 2\), not σ²"),
     Catch("log sigma^2 taken for sigma", "07_latent_space", "samples = vae_lite.reparameterize(mu[0]",
           r"should be the variance σ² = exp\(logvar\)"),
+    Catch("IW estimate without -log k", "08_how_good", "yours = iw_estimate(log_px_given_z, z, mu, logvar)",
+          r"with the − log k"),
 ]
 
 STARTUP = """

@@ -239,3 +239,44 @@ def test_units_by_beta_plots_both_counts_on_integer_ticks():
     ax = figure.axes[0]
     assert [list(line.get_ydata()) for line in ax.get_lines()] == [[20, 20, 19, 7], [20, 20, 18, 4]]
     assert all(float(t).is_integer() for t in ax.get_yticks())
+
+
+# notebook 08: the beta sweep, per seed, as the notebook loads it
+SWEEP_BETAS = [0.25, 0.5, 1, 2, 4, 8, 16]
+SWEEP_RATES = [[73.6, 73.4], [48.3, 47.8], [29.6, 29.4], [17.7, 17.8], [9.8, 9.9], [4.7, 4.6], [1.3, 1.2]]
+SWEEP_DISTORTIONS = [[45.6, 45.7], [55.4, 55.7], [68.5, 68.6], [84.4, 84.1], [105.7, 105.2], [135.3, 136.0], [178.4, 179.0]]
+SWEEP_ACTIVE = [[50, 50], [41, 42], [30, 31], [21, 21], [12, 12], [6, 6], [3, 3]]
+
+
+def _points_in_display(ax):
+    """Every plotted data point of ax, in display coordinates."""
+    return [point for line in ax.get_lines() for point in line.get_transform().transform(line.get_xydata())]
+
+
+def _legend_covers(ax, points):
+    box = ax.get_legend().get_window_extent()
+    return [p for p in points if box.x0 <= p[0] <= box.x1 and box.y0 <= p[1] <= box.y1]
+
+
+def test_rate_distortion_labels_its_iso_elbo_lines_and_keeps_the_legend_off_the_models():
+    figure = plots.plot_rate_distortion(SWEEP_RATES, SWEEP_DISTORTIONS, [f"β={b:g}" for b in SWEEP_BETAS],
+                                        zero_rate=205.8)
+    ax = figure.axes[0]
+    figure.canvas.draw()
+    labels = [t.get_text() for t in ax.texts if t.get_text().startswith("−ELBO = ")]
+    assert len(labels) >= 2, labels  # the dotted lines carry their values
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(t.startswith("−ELBO = 98.") for t in legend), legend  # the least R + D (beta = 1), named
+    models = [line for line in ax.get_lines() if line.get_label() in ("mean over seeds", "each seed",
+                                                                      "decoder ignores z (mean image)")]
+    points = [p for line in models for p in line.get_transform().transform(line.get_xydata())]
+    assert len(points) == 7 + 14 + 1 and not _legend_covers(ax, points)
+
+
+def test_units_by_beta_takes_counts_per_seed_and_keeps_the_legend_off_the_plateau():
+    figure = plots.plot_units_by_beta(SWEEP_BETAS, SWEEP_ACTIVE, SWEEP_ACTIVE, 50, 0.005)
+    ax = figure.axes[0]
+    figure.canvas.draw()
+    means = [list(line.get_ydata()) for line in ax.get_lines() if not line.get_label().startswith("_")]
+    assert means[0][:2] == [50, 41.5]  # the line joins the means over seeds
+    assert not _legend_covers(ax, _points_in_display(ax))

@@ -11,7 +11,7 @@ raises NotImplementedError ("not attempted yet"), so a notebook runs top to bott
     notebook 05  vae_loss(logits, x, mu, logvar)
     notebook 06  effective_beta(reconstruction, kl, pixels, latent_dim); gaussian_vae_loss(x, x_hat, mu, logvar, s)
     notebook 07  active_unit_count(mu, threshold); interpolate(model, x_a, x_b, n)
-    notebook 08  log_mean_exp(log_weights)
+    notebook 08  importance_weighted_estimate(log_px_given_z, z, mu, logvar)
 
 Every checker is _run (the loop over cases) with a judge; most judges are _compare: the
 right value, and the known wrong forms it names when an answer equals one of them.
@@ -678,25 +678,64 @@ def interpolate(fn):
 # ------------------------------------------------------------------------ notebook 08
 
 
-def log_mean_exp(fn):
-    """fn(log_weights (k, N)) -> (N,) log(1/k sum_i exp(log_weights[i])), computed stably."""
-    generator = torch.Generator().manual_seed(7)
+def _log_standard_normal(z):
+    return -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(dim=-1)
+
+
+def _log_q(z, mu, logvar):
+    return -0.5 * ((z - mu).pow(2) / logvar.exp() + logvar + math.log(2 * math.pi)).sum(dim=-1)
+
+
+def importance_weighted_estimate(fn):
+    """fn(log_px_given_z (k, N), z (k, N, d), mu (N, d), logvar (N, d)) -> (N,): the importance-weighted
+    estimate of log p(x) from k draws z_i ~ q(z|x) = N(mu, diag(exp(logvar))) per image,
+
+        log (1/k) sum_i exp(log w_i),   log w_i = log p(x|z_i) + log N(z_i; 0, I) - log N(z_i; mu, sigma^2),
+
+    computed stably (the log weights of real images are -100 or lower, where exp underflows)."""
+    generator = torch.Generator().manual_seed(8)
+
+    def draw(k, n, d, level):
+        mu = torch.randn(n, d, generator=generator, dtype=torch.float64)
+        logvar = torch.randn(n, d, generator=generator, dtype=torch.float64) * 0.5 - 1
+        z = mu + (0.5 * logvar).exp() * torch.randn(k, n, d, generator=generator, dtype=torch.float64)
+        log_px_given_z = level + 3 * torch.randn(k, n, generator=generator, dtype=torch.float64)
+        return log_px_given_z, z, mu, logvar
+
     cases = {
-        "k = 2, one image": (torch.tensor([[0.0], [math.log(3.0)]], dtype=torch.float64),),
-        "k = 10, 3 images": (torch.randn(10, 3, generator=generator, dtype=torch.float64),),
-        "log weights near -1000, like real images (exp underflows to 0)":
-            (torch.randn(50, 4, generator=generator, dtype=torch.float64) * 3 - 1000,),
+        "k = 1, one image, one latent dimension: the one-sample ELBO": draw(1, 1, 1, -5.0),
+        "k = 10, 3 images, 2 latent dimensions": draw(10, 3, 2, -5.0),
+        "k = 100, 4 images, 5 latent dimensions, log p(x|z) near -1000 (exp underflows to 0, as for real images)":
+            draw(100, 4, 5, -1000.0),
     }
-    expected = lambda w: torch.logsumexp(w, dim=0) - math.log(len(w))
+    log_w = lambda lp, z, m, lv: lp + _log_standard_normal(z) - _log_q(z, m, lv)
+    mean_exp = lambda w: torch.logsumexp(w, dim=0) - math.log(len(w))
+    half_log_2pi = lambda z: 0.5 * z.shape[-1] * math.log(2 * math.pi)
     wrong_forms = {
-        "you averaged the log weights: that is the ELBO estimate, the k = 1 bound averaged, not log p(x)":
-            lambda w: w.mean(dim=0),
-        "the - log k is missing: it is the log of a mean, not of a sum": lambda w: torch.logsumexp(w, dim=0),
-        "you reduced over the images (dim=1); reduce over the k samples (dim=0)":
-            lambda w: torch.logsumexp(w, dim=1) - math.log(w.shape[1]),
+        "you averaged the log weights: that is the ELBO's estimate for every k, not the importance-weighted one":
+            lambda lp, z, m, lv: log_w(lp, z, m, lv).mean(dim=0),
+        "the - log k is missing: it is the log of a mean of the weights, not of their sum":
+            lambda lp, z, m, lv: torch.logsumexp(log_w(lp, z, m, lv), dim=0),
+        "log q(z|x) has sigma^2 where sigma belongs: its standard deviation is exp(logvar / 2)":
+            lambda lp, z, m, lv: mean_exp(lp + _log_standard_normal(z) - _log_q(z, m, 2 * lv)),
+        "log q(z|x) is missing: each weight is p(x|z) p(z) / q(z|x)":
+            lambda lp, z, m, lv: mean_exp(lp + _log_standard_normal(z)),
+        "log p(z) is missing: each weight is p(x|z) p(z) / q(z|x)":
+            lambda lp, z, m, lv: mean_exp(lp - _log_q(z, m, lv)),
+        "log q(z|x) is added: it divides, so subtract it":
+            lambda lp, z, m, lv: mean_exp(lp + _log_standard_normal(z) + _log_q(z, m, lv)),
+        "log p(z) lacks the constant -d/2 log 2 pi that log q(z|x) has (drop it from both, or keep it in both)":
+            lambda lp, z, m, lv: mean_exp(log_w(lp, z, m, lv) + half_log_2pi(z)),
+        "log q(z|x) lacks the constant -d/2 log 2 pi that log p(z) has (drop it from both, or keep it in both)":
+            lambda lp, z, m, lv: mean_exp(log_w(lp, z, m, lv) - half_log_2pi(z)),
+        "you used the closed-form KL: inside the log-mean-exp each sample needs its own log p(z_i) - log q(z_i|x); "
+        "the KL is only their expectation":
+            lambda lp, z, m, lv: mean_exp(lp - kl_standard_normal(m, lv)),
     }
-    return _run("log_mean_exp", fn, cases, _compare(
-        expected, wrong_forms, "return one value per image: reduce over the k samples (dim=0)", atol=1e-6))
+    return _run("importance_weighted_estimate", fn, cases, _compare(
+        lambda lp, z, m, lv: mean_exp(log_w(lp, z, m, lv)), wrong_forms,
+        "return one value per image: sum the log densities over the latent dimensions (dim=-1), "
+        "then reduce over the k samples (dim=0)", atol=1e-6))
 
 
 # ------------------------------------------------------------------------ notebook 06

@@ -411,21 +411,56 @@ def plot_iw_bound(ks, log_likelihoods, elbo=None, ax=None, title=None):
     return ax.figure
 
 
-def plot_rate_distortion(rates, distortions, labels, ax=None, title=None):
-    """Each model as a point: rate (KL, nats) against distortion (reconstruction error, nats).
-    Lines of constant negative ELBO (rate + distortion) run diagonally, in grey."""
+def _per_seed(values):
+    """Per beta a list of values (one per seed): numbers become one-element lists."""
+    return [list(v) if isinstance(v, (list, tuple)) else [v] for v in values]
+
+
+def plot_rate_distortion(rates, distortions, labels, ax=None, title=None, elbo_lines=None, zero_rate=None):
+    """Each model as a point of rate R (KL, nats) against distortion D (reconstruction error, nats).
+
+    rates, distortions: one number per model, or per model a list over seeds (the line joins the
+    means; each seed is an open marker). Grey lines of constant negative ELBO, R + D = c, run
+    diagonally: the lowest R + D of the models as a dashed line named in the legend, and the values
+    in elbo_lines (by default round values above it) dotted, each labelled where it leaves the
+    axes on the right. zero_rate: the distortion of a decoder that ignores z, a point on the D axis.
+    """
     ax = _axes(ax, height=0.6)
-    ax.plot(rates, distortions, marker="o")
-    for rate, distortion, label in zip(rates, distortions, labels):
-        ax.annotate(label, (rate, distortion), textcoords="offset points", xytext=(6, 5))
-    totals = [r + d for r, d in zip(rates, distortions)]
-    top = max(rates) * 1.1 + 1
-    for total in (min(totals), max(totals)):
-        ax.plot([0, top], [total, total - top], color="gray", linewidth=1, linestyle=":")
-    ax.set_xlim(-1, top)
-    ax.set_ylim(min(distortions) - 5, max(distortions) + 10)
-    ax.set_xlabel("rate: KL(q(z|x) || p(z)) (nats)")
-    ax.set_ylabel("distortion: -E[log p(x|z)] (nats)")
+    rates, distortions = _per_seed(rates), _per_seed(distortions)
+    mean_r = [sum(r) / len(r) for r in rates]
+    mean_d = [sum(d) / len(d) for d in distortions]
+    several = any(len(r) > 1 for r in rates)
+    ax.plot(mean_r, mean_d, marker="o", color="#0072B2", label="mean over seeds" if several else "one model per β")
+    if several:
+        ax.plot([v for r in rates for v in r], [v for d in distortions for v in d], linestyle="none", marker="o",
+                markersize=10, markerfacecolor="none", markeredgecolor="#0072B2", alpha=0.6, label="each seed")
+    for rate, distortion, label in zip(mean_r, mean_d, labels):
+        ax.annotate(label, (rate, distortion), textcoords="offset points", xytext=(7, 6))
+    top_d = max(max(d) for d in distortions)
+    if zero_rate is not None:
+        ax.plot([0], [zero_rate], marker="D", markersize=9, color="#D55E00", linestyle="none",
+                label="decoder ignores z (mean image)")
+        top_d = max(top_d, zero_rate)
+    right = max(max(r) for r in rates) * 1.1 + 1
+    low, high = min(min(d) for d in distortions) * 0.85, top_d * 1.08
+    ax.set_xlim(-0.02 * right, right)
+    ax.set_ylim(low, high)
+    best = min(r + d for r, d in zip(mean_r, mean_d))
+    ax.plot([0, right], [best, best - right], color="dimgray", linewidth=1.5, linestyle="--", zorder=0,
+            label=f"−ELBO = {best:.1f}, the least of these models")
+    if elbo_lines is None:  # round values whose lines leave the axes through the right edge, well apart
+        step = 50 if high - best > 100 else 10
+        elbo_lines = [c for c in range(step * math.ceil((best + right * 0.6) / step), int(high + right), step)
+                      if low + 0.15 * (high - low) < c - right < high - 0.3 * (high - low)]
+    for total in elbo_lines:
+        ax.plot([0, right], [total, total - right], color="gray", linewidth=1, linestyle=":", zorder=0)
+        x = 0.98 * right
+        angle = ax.transData.transform_angles([-45.0], [[x, total - x]])[0]
+        ax.text(x, total - x, f"−ELBO = {total:g}", rotation=angle, rotation_mode="anchor", ha="right",
+                va="bottom", color="dimgray", fontsize=12)
+    ax.set_xlabel("rate R: KL(q(z|x) ‖ p(z)), nats")
+    ax.set_ylabel("distortion D: −E[log p(x|z)], nats")
+    ax.legend(loc="upper right")
     if title:
         ax.set_title(title)
     return ax.figure
@@ -532,19 +567,29 @@ def plot_sign_runs(runs, keys=("kl", "loss"), axes=None):
 
 def plot_units_by_beta(betas, active, above_kl, latent_dim, kl_threshold, ax=None):
     """Latent dimensions still in use as the KL weight beta grows, counted two ways that agree:
-    active units (Var_x E[z_d|x] > 0.01) and dimensions whose KL exceeds kl_threshold nats."""
+    active units (Var_x E[z_d|x] > 0.01) and dimensions whose KL exceeds kl_threshold nats.
+    active, above_kl: a count per beta, or per beta a list of counts over seeds (the line joins
+    the means; each seed is a small marker)."""
     if ax is None:
         fig, ax = plt.subplots()
-    ax.plot(betas, above_kl, marker="o", color="#0072B2", label=f"KL of the dimension > {kl_threshold:g} nats")
-    ax.plot(betas, active, marker="s", linestyle="--", color="#D55E00", label="active: Var(E[z|x]) > 0.01")
+    for counts, marker, style, colour, label in [
+            (above_kl, "o", "-", "#0072B2", f"KL of the dimension > {kl_threshold:g} nats"),
+            (active, "s", "--", "#D55E00", "active: Var(E[z|x]) > 0.01")]:
+        counts = _per_seed(counts)
+        wide = dict(linewidth=6, alpha=0.45, markersize=11) if style == "-" else {}  # visible where both agree
+        ax.plot(betas, [sum(c) / len(c) for c in counts], marker=marker, linestyle=style, color=colour, label=label,
+                **wide)
+        if any(len(c) > 1 for c in counts):
+            ax.plot([b for b, c in zip(betas, counts) for _ in c], [v for c in counts for v in c], linestyle="none",
+                    marker=marker, markersize=10, markerfacecolor="none", markeredgecolor=colour, alpha=0.6)
     ax.set_xscale("log", base=2)
     ax.set_xticks(betas, [f"{b:g}" for b in betas])
     ax.set_xlabel("β (KL weight)")
     ax.set_ylabel(f"latent dimensions (of {latent_dim})")
     ax.set_ylim(0, latent_dim + 1)
-    ax.yaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
     ax.set_title("dimensions in use as β grows")
-    ax.legend()
+    ax.legend(loc="lower left")
     ax.figure.tight_layout()
     return ax.figure
 
