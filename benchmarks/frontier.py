@@ -47,6 +47,8 @@ from quality import machine_info, merge_result  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results"
 OUT = RESULTS / "frontier.json"
 TABLE_START, TABLE_END = "<!-- frontier:start -->", "<!-- frontier:end -->"
+SCREEN_TABLE = "<!-- frontier-validation:start -->", "<!-- frontier-validation:end -->"
+FINAL_TABLE = "<!-- frontier-final:start -->", "<!-- frontier-final:end -->"
 VALIDATION_BINARIZATION_SEED = 1  # the held-out training images, binarized once (the test set's seed is 0)
 ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "silu": nn.SiLU, "tanh": nn.Tanh, "softplus": nn.Softplus,
                "gelu": nn.GELU}
@@ -394,7 +396,7 @@ def run_train(args, argv, log=print):
     state_path = Path(args.out).parent / f"{args.name}.partial.pt"
     model, records, complete = train(config, data, state_path, log, args.max_minutes, scored, scored_on)
     result = {"config": config, "command": command(argv), "complete": complete, "epochs_trained": len(records),
-              "threads": args.threads, "train_images": len(data.train), "scored_on": scored_on,
+              "threads": args.threads, "train_images": len(data.train), "scored_on": scored_on, "final": args.final,
               "train_seconds": records[-1]["seconds"], "train_cpu_seconds": records[-1]["cpu_seconds"],
               "load_average_before_after": [load_before, os.getloadavg()],
               "reference_cpu_seconds_before_after": [reference_before, reference_cpu_seconds()]}
@@ -490,7 +492,94 @@ def vae_points(results):
     """The finished MNIST VAE runs, the frontier's points (an IWAE run is not a VAE trained on the ELBO)."""
     return [dict(name=n, **r) for n, r in results.items()
             if r.get("complete") and "iw_nll" in r and r["config"]["dataset"] == "mnist"
+            and r.get("scored_on", "test") == "test"
             and "train_images" not in r["config"] and r["config"].get("train_k", 1) == 1]
+
+
+def parameters(config):
+    model = build(config, (1, 28, 28))
+    return sum(p.numel() for p in model.parameters())
+
+
+def architecture(config):
+    """The networks alone, e.g. "784-200-200-50 tanh" (the decoder mirrors the encoder)."""
+    sizes = "-".join(map(str, [784, *config.get("encoder_hidden", config["hidden"]), config["latent"]]))
+    return f"{sizes} {config['activation']}"
+
+
+def per_image_log_px(folder, name):
+    return torch.cat(torch.load(Path(folder) / f"{name}.iw.pt", weights_only=True)["chunks"])
+
+
+def screen_table(results, folder):
+    """The validation runs, best IW NLL first within each architecture, each against that best image by image."""
+    runs = [dict(name=n, **r) for n, r in results.items() if r.get("scored_on") == "validation" and r.get("complete")]
+    lines = ["| Run | networks, parameters | epochs (of 50,000) | warm-up | CPU-min | −ELBO, 10,000 validation "
+             "images | IW NLL, first 1,000 (k=5000) | worse than the best of its networks, image by image | "
+             "active units | Command |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for arch in sorted({architecture(r["config"]) for r in runs}, key=lambda a: -len(a)):
+        these = sorted((r for r in runs if architecture(r["config"]) == arch), key=lambda r: r["iw_nll"])
+        best = per_image_log_px(folder, these[0]["name"])
+        for r in these:
+            gap = best - per_image_log_px(folder, r["name"])
+            gap_text = "(best)" if r is these[0] else f"{gap.mean():.2f} ± {gap.std() / math.sqrt(len(gap)):.2f}"
+            lines.append(f"| {r['name']}: {describe(r['config'])} | {arch}, {parameters(r['config']):,} | "
+                         f"{r['epochs_trained']} | {r['config']['warmup']:g} | {r['train_cpu_seconds'] / 60:.1f} | "
+                         f"{r['validation_neg_elbo']:.2f} | {r['iw_nll']:.2f} ± {r['iw_nll_std_error']:.2f} | "
+                         f"{gap_text} | {r['active_units']} of {r['config']['latent']} | `{r['command']}` |")
+    return "\n".join(lines)
+
+
+def seed_groups(results):
+    """The final runs scored by `evaluate`, grouped by configuration (all but the seed), seeds in order."""
+    groups = {}
+    for name, r in results.items():
+        if r.get("final") and "full_evaluation" in r:
+            key = json.dumps({k: v for k, v in r["config"].items() if k != "seed"}, sort_keys=True)
+            groups.setdefault(key, []).append(dict(name=name, **r))
+    return [sorted(g, key=lambda r: r["config"]["seed"]) for g in groups.values()]
+
+
+def seed_summary(group):
+    """Mean and standard deviation over seeds (n - 1) of the -ELBO and IW NLL on all test images."""
+    summary = {}
+    for key in ("neg_elbo", "iw_nll"):
+        values = torch.tensor([r["full_evaluation"][key] for r in group], dtype=torch.float64)
+        summary[key] = (values.mean().item(), values.std().item() if len(values) > 1 else float("nan"))
+    return summary
+
+
+def final_table(results):
+    """The final runs: per configuration the mean ± standard deviation over seeds, then each run with its commands."""
+    groups = sorted(seed_groups(results), key=lambda g: seed_summary(g)["iw_nll"][0])
+    lines = ["| Recipe | networks, parameters | epochs (of 60,000) | warm-up | CPU-min per run | seeds | "
+             "−ELBO, mean ± sd over seeds | IW NLL (k=5000), mean ± sd over seeds |", "|---|---|---|---|---|---|---|---|"]
+    for g in groups:
+        config, summary = g[0]["config"], seed_summary(g)
+        minutes = [r["train_cpu_seconds"] / 60 for r in g]
+        lines.append(f"| {describe(config)} | {architecture(config)}, {parameters(config):,} | {config['epochs']} | "
+                     f"{config['warmup']:g} | {min(minutes):.1f}–{max(minutes):.1f} | {len(g)} | "
+                     f"{summary['neg_elbo'][0]:.2f} ± {summary['neg_elbo'][1]:.2f} | "
+                     f"{summary['iw_nll'][0]:.2f} ± {summary['iw_nll'][1]:.2f} |")
+    lines += ["", "| Run | seed | CPU-min | −ELBO ± s.e. over images | IW NLL ± s.e. over images | active units | "
+              "Commands (train, then evaluate) |", "|---|---|---|---|---|---|---|"]
+    for g in groups:
+        for r in g:
+            full = r["full_evaluation"]
+            lines.append(f"| {r['name']} | {r['config']['seed']} | {r['train_cpu_seconds'] / 60:.1f} | "
+                         f"{full['neg_elbo']:.2f} ± {full['neg_elbo_std_error']:.2f} | "
+                         f"{full['iw_nll']:.2f} ± {full['iw_nll_std_error']:.2f} | "
+                         f"{full.get('active_units', '')} of {r['config']['latent']} | "
+                         f"`{r['command']}`, then `{full['command']}` |")
+    return "\n".join(lines)
+
+
+def replace_between(text, markers, table):
+    start, end = markers
+    if start not in text or end not in text:
+        return text
+    head, rest = text.split(start, 1)
+    return head + start + "\n" + table + "\n" + end + rest.split(end, 1)[1]
 
 
 def run_report(args, argv, log=print):
@@ -536,13 +625,14 @@ def run_report(args, argv, log=print):
                      f"{p['iw_nll']:.2f} ± {p['iw_nll_std_error']:.2f} | {p['iw_subset_neg_elbo']:.2f} | "
                      f"{p['active_units']} of {p['config']['latent']} | {p['dims_kl_above_0.1']} | `{p['command']}` |")
     table = "\n".join(lines)
-    readme = Path(__file__).resolve().parent / "README.md"
+    results = json.loads(Path(args.out).read_text())
+    screen, final = screen_table(results, Path(args.out).parent), final_table(results)
+    readme = Path(args.readme)
     text = readme.read_text()
-    if TABLE_START in text and TABLE_END in text:
-        head, rest = text.split(TABLE_START, 1)
-        text = head + TABLE_START + "\n" + table + "\n" + TABLE_END + rest.split(TABLE_END, 1)[1]
-        atomic_write(readme, lambda f: f.write(text.encode()))
-    log(table)
+    for markers, this in [((TABLE_START, TABLE_END), table), (SCREEN_TABLE, screen), (FINAL_TABLE, final)]:
+        text = replace_between(text, markers, this)
+    atomic_write(readme, lambda f: f.write(text.encode()))
+    log(table, screen, final, sep="\n\n")
     return table
 
 
@@ -607,8 +697,9 @@ def main(argv=None):
     p = commands.add_parser("convert", help="1-thread CPU seconds against 2-thread wall seconds")
     p.add_argument("names", nargs="+")
     p.add_argument("--out", default=str(OUT))
-    p = commands.add_parser("report", help="the frontier figure and the README table")
+    p = commands.add_parser("report", help="the frontier figure and the README tables")
     p.add_argument("--out", default=str(OUT))
+    p.add_argument("--readme", default=str(Path(__file__).resolve().parent / "README.md"))
     args = parser.parse_args(argv)
     log = lambda *a: print(*a, flush=True)  # noqa: E731
     if args.command == "train":
