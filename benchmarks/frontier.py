@@ -1,7 +1,10 @@
 """Quality per CPU-second: how good a VAE each second of training buys, on MNIST.
 
     python benchmarks/frontier.py train NAME [--hidden 400 400 --latent 32 --batch 256 ...]
+    python benchmarks/frontier.py train NAME ... --validation 10000   # screen: train on 50,000, score the other 10,000
+    python benchmarks/frontier.py train NAME ... --final --save F.pt  # no test scores while training
     python benchmarks/frontier.py evaluate NAME      # IW NLL on all 10,000 test images (resumable)
+    python benchmarks/frontier.py k-bias NAME --k 50000 --images 500   # what k=5000 leaves, on the same images
     python benchmarks/frontier.py convert NAME ...   # 2-thread wall seconds against 1-thread CPU seconds
     python benchmarks/frontier.py report             # results/frontier.png and the README section
 
@@ -22,8 +25,18 @@ training wall and CPU seconds (process time; run with --threads 1 on a shared ma
 (Cov_x E_q[z_d|x] > 0.01, Burda et al.) and the dimensions whose mean KL exceeds 0.1 nats.
 Training saves its state every epoch to results/NAME.partial.pt; the same command resumes it.
 
+Recipes are chosen on a validation split, never on the test set: --validation N trains on the
+first 60,000 - N training images and scores the last N (binarized once with a fixed seed, like the
+test set) after every epoch and at the end, where the test set would be; it does not read the test
+set at all, its result says "scored_on": "validation", its per-image log p(x) go to NAME.iw.pt, and
+`evaluate` refuses it. --final trains on all training images without scoring anything (no test
+score after each epoch): `evaluate` then scores the saved model once on all test images.
+`report` tables the validation runs and, per configuration, the final runs' mean ± sd over seeds.
+
 `evaluate` estimates log p(x) with k importance samples on every test image, in chunks of
 --chunk images saved to results/NAME.iw.pt as they finish, so it can be stopped and resumed.
+`k-bias` estimates it again with a larger k on the first --images test images (resumable too) and
+records the paired mean gain over `evaluate`'s estimate on the same images, with its standard error.
 """
 
 import argparse
@@ -514,9 +527,13 @@ def per_image_log_px(folder, name):
 def screen_table(results, folder):
     """The validation runs, best IW NLL first within each architecture, each against that best image by image."""
     runs = [dict(name=n, **r) for n, r in results.items() if r.get("scored_on") == "validation" and r.get("complete")]
-    lines = ["| Run | networks, parameters | epochs (of 50,000) | warm-up | CPU-min | −ELBO, 10,000 validation "
-             "images | IW NLL, first 1,000 (k=5000) | worse than the best of its networks, image by image | "
-             "active units | Command |", "|---|---|---|---|---|---|---|---|---|---|"]
+    if not runs:
+        return "(no validation runs yet)"
+    (train, held_out, k, iw_images), = {(r["train_images"], r["validation_images"], r["iw_k"], r["iw_images"])
+                                        for r in runs}  # one split and one IW protocol, or the rows do not compare
+    lines = [f"| Run | networks, parameters | epochs (of {train:,}) | warm-up | CPU-min | −ELBO, {held_out:,} "
+             f"validation images | IW NLL, first {iw_images:,} (k={k}) | worse than the best of its networks, image "
+             "by image | active units | Command |", "|---|---|---|---|---|---|---|---|---|---|"]
     for arch in sorted({architecture(r["config"]) for r in runs}, key=lambda a: -len(a)):
         these = sorted((r for r in runs if architecture(r["config"]) == arch), key=lambda r: r["iw_nll"])
         best = per_image_log_px(folder, these[0]["name"])
@@ -552,13 +569,15 @@ def seed_summary(group):
 def final_table(results):
     """The final runs: per configuration the mean ± standard deviation over seeds, then each run with its commands."""
     groups = sorted(seed_groups(results), key=lambda g: seed_summary(g)["iw_nll"][0])
-    lines = ["| Recipe | networks, parameters | epochs (of 60,000) | warm-up | CPU-min per run | seeds | "
-             "−ELBO, mean ± sd over seeds | IW NLL (k=5000), mean ± sd over seeds |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| Recipe | networks, parameters | epochs | warm-up | CPU-min per run | seeds | test images, k | "
+             "−ELBO, mean ± sd over seeds | IW NLL, mean ± sd over seeds |", "|---|---|---|---|---|---|---|---|---|"]
     for g in groups:
+        (images, k), = {(r["full_evaluation"]["test_images"], r["full_evaluation"]["k"]) for r in g}
         config, summary = g[0]["config"], seed_summary(g)
         minutes = [r["train_cpu_seconds"] / 60 for r in g]
-        lines.append(f"| {describe(config)} | {architecture(config)}, {parameters(config):,} | {config['epochs']} | "
-                     f"{config['warmup']:g} | {min(minutes):.1f}–{max(minutes):.1f} | {len(g)} | "
+        lines.append(f"| {describe(config)} | {architecture(config)}, {parameters(config):,} | "
+                     f"{config['epochs']} of {g[0]['train_images']:,} images | "
+                     f"{config['warmup']:g} | {min(minutes):.1f}–{max(minutes):.1f} | {len(g)} | {images:,}, {k} | "
                      f"{summary['neg_elbo'][0]:.2f} ± {summary['neg_elbo'][1]:.2f} | "
                      f"{summary['iw_nll'][0]:.2f} ± {summary['iw_nll'][1]:.2f} |")
     lines += ["", "| Run | seed | CPU-min | −ELBO ± s.e. over images | IW NLL ± s.e. over images | active units | "
