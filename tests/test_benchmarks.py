@@ -5,6 +5,7 @@ The real runs (full MNIST, minutes to an hour) are described in benchmarks/READM
 
 import argparse
 import importlib
+import inspect
 import json
 import math
 import os
@@ -265,3 +266,106 @@ def test_frontier_train_k_trains_the_iwae_bound_and_keeps_it_off_the_vae_frontie
     assert [p["name"] for p in frontier.vae_points(as_mnist)] == ["vae"]
     with pytest.raises(AssertionError, match="add --warmup 0"):
         run_script("frontier.py", "train", "warm", "--train-k", "5", "--warmup", "1", *tiny)
+
+
+class NoTestSet(Exception):
+    pass
+
+
+def without_test_set(data):
+    """The same images, but reading .test raises: a run that touches the test set fails."""
+    import vae_lite
+
+    class Guarded(vae_lite.ImageData):
+        @property
+        def test(self):
+            raise NoTestSet("the test set was read")
+
+        @test.setter
+        def test(self, value):
+            pass
+
+    return Guarded(data.train, None, data.train_labels, None, data.name)
+
+
+def read_no_test_set(data):
+    raise NoTestSet("binarized_test_set was called")
+
+
+def test_frontier_validation_trains_on_the_first_images_scores_the_last_and_never_reads_the_test_set(
+        tmp_path, monkeypatch):
+    import torch
+    import vae_lite
+
+    frontier = import_benchmark("frontier")
+    digits = vae_lite.load_dataset("digits")
+    monkeypatch.setattr(vae_lite, "load_dataset", lambda *a, **kw: without_test_set(digits))
+    monkeypatch.setattr(vae_lite, "binarized_test_set", read_no_test_set)
+    seen = {}
+    real_train = frontier.train
+
+    def spy(*args, **kwargs):
+        seen.update(inspect.signature(real_train).bind(*args, **kwargs).arguments)
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(frontier, "train", spy)
+    out = tmp_path / "frontier.json"
+    frontier.main(["train", "v", "--dataset", "digits", "--hidden", "32", "--latent", "4", "--batch", "64", "--epochs",
+                   "2", "--k", "50", "--iw-images", "100", "--validation", "300", "--save", "v.pt", "--out", str(out)])
+    n = len(digits.train)
+    assert torch.equal(seen["data"].train, digits.train[:n - 300])
+    held_out = torch.bernoulli(digits.train[n - 300:], generator=torch.Generator().manual_seed(1))
+    assert torch.equal(seen["scored"], held_out)
+    point = json.loads(out.read_text())["v"]
+    assert point["scored_on"] == "validation" and point["validation_images"] == 300 and point["train_images"] == n - 300
+    assert not any(key.startswith("test") for key in point)
+    assert all("validation_neg_elbo" in e and not any(k.startswith("test") for k in e) for e in point["epochs"])
+    # the recorded scores are those of the saved model on the held-out images
+    model = frontier.load(tmp_path / "v.pt")
+    neg_elbo = -frontier.elbo_terms(model, held_out, seed=0).elbo.mean().item()
+    assert point["validation_neg_elbo"] == pytest.approx(neg_elbo, rel=1e-5)
+    log_px = torch.cat(torch.load(tmp_path / "v.iw.pt", weights_only=True)["chunks"])
+    assert len(log_px) == 100 and point["iw_nll"] == pytest.approx(-log_px.mean().item())
+    # and it is kept off the test-set frontier, and evaluate refuses it
+    as_mnist = {"v": {**point, "config": {**point["config"], "dataset": "mnist"}}}
+    assert frontier.vae_points(as_mnist) == []
+    with pytest.raises(SystemExit, match="validation run"):
+        frontier.main(["evaluate", "v", "--k", "50", "--out", str(out)])
+    with pytest.raises(SystemExit, match="hold out between 1 and"):
+        frontier.main(["train", "w", "--dataset", "digits", "--validation", str(n), "--out", str(out)])
+
+
+def test_frontier_final_run_scores_the_test_set_once_and_k_bias_pairs_the_same_images(tmp_path, monkeypatch):
+    import torch
+    import vae_lite
+
+    frontier = import_benchmark("frontier")
+    digits = vae_lite.load_dataset("digits")
+    out, tiny = tmp_path / "frontier.json", ["--dataset", "digits", "--hidden", "32", "--latent", "4", "--batch", "64",
+                                            "--epochs", "2", "--final", "--out", str(tmp_path / "frontier.json")]
+    with pytest.raises(SystemExit, match="add --save"):
+        frontier.main(["train", "f0", *tiny])
+    monkeypatch.setattr(vae_lite, "load_dataset", lambda *a, **kw: without_test_set(digits))
+    for seed in (0, 1):  # training reads no test image
+        frontier.main(["train", f"f{seed}", *tiny, "--seed", str(seed), "--save", f"f{seed}.pt"])
+    monkeypatch.undo()
+    for seed in (0, 1):
+        frontier.main(["evaluate", f"f{seed}", "--k", "20", "--chunk", "100", "--out", str(out)])
+    results = json.loads(out.read_text())
+    assert all(set(e) == {"epoch", "train_loss", "beta", "lr", "seconds", "cpu_seconds"} for e in results["f0"]["epochs"])
+    assert "iw_nll" not in results["f0"] and frontier.vae_points(results) == []
+    assert results["f0"]["full_evaluation"]["test_images"] == len(digits.test)
+    [group] = frontier.seed_groups(results)
+    summary = frontier.seed_summary(group)
+    values = [results[f"f{seed}"]["full_evaluation"]["iw_nll"] for seed in (0, 1)]
+    assert summary["iw_nll"][0] == pytest.approx(sum(values) / 2)
+    assert summary["iw_nll"][1] == pytest.approx(abs(values[0] - values[1]) / math.sqrt(2))
+    assert "| f1 | 1 |" in frontier.final_table(results)
+
+    frontier.main(["k-bias", "f0", "--k", "200", "--images", "30", "--chunk", "20", "--out", str(out)])
+    bias = json.loads(out.read_text())["f0"]["k_bias"]
+    small = frontier.per_image_log_px(tmp_path, "f0")[:30]
+    large = torch.cat(torch.load(tmp_path / "f0.k200.iw.pt", weights_only=True)["chunks"])
+    assert len(large) == 30 and bias["gain"] == pytest.approx((large - small).mean().item(), abs=1e-5)
+    assert bias["gain_std_error"] == pytest.approx(((large - small).std() / math.sqrt(30)).item(), rel=1e-4)
+    assert bias["iw_nll_small"] - bias["iw_nll_large"] == pytest.approx(bias["gain"], abs=1e-4)
