@@ -13,13 +13,14 @@ each model's training CPU seconds (time.process_time, one thread) are recorded a
 epochs are not equal CPU time: an IWAE step decodes k samples per image.
 
 Test numbers, all on every image of the test set (MNIST's 10,000), binarized once with a fixed
-seed (vae_lite.binarized_test_set): the negative ELBO (10 samples per image), -L_k ("test_neg_lk",
-k = 5), active units (Burda et al.: Cov_x E_q[z_d|x] > 0.01), and the IW NLL, -log p(x) estimated
-with importance samples from each model's own encoder (the same images and random seed for both),
-with its standard error over images and the standard error of the paired difference: at k =
-eval_k (5000, Burda et al.'s k) and at k = seed_k (500, cheaper). --seed-only skips the eval_k
-estimate (the costly part: about 17 CPU-minutes per model): the other seeds' runs, which measure
-the spread over seeds, are compared at seed_k.
+seed (vae_lite.binarized_test_set): after each epoch, -ELBO and -L_k from the same k = 5 draws
+(the curves); at the end, the negative ELBO (10 samples per image), -L_k ("test_neg_lk", k = 5),
+active units (Burda et al.: Cov_x E_q[z_d|x] > 0.01), and the IW NLL, -log p(x) estimated with
+importance samples from each model's own encoder (the same images and random seed for both), with
+its standard error over images and the standard error of the paired difference: at k = eval_k
+(5000, Burda et al.'s k) and at k = seed_k (500, cheaper). --seed-only skips the eval_k estimate
+(the costly part: about 17 CPU-minutes per model): the other seeds' runs, which measure the spread
+over seeds, are compared at seed_k.
 
 Resumable: the state of both models (weights, Adam, records, seconds) is written to
 iwae-<config>-seed<seed>.partial.pt beside the output after every epoch pair; running the same
@@ -50,7 +51,7 @@ CONFIGS = {
     # Burda et al.'s one-stochastic-layer networks (two hidden layers of 200, 50 latent dimensions;
     # ReLU here, tanh there) for 25 epochs: about 10 CPU minutes of training for both models
     "mnist": dict(dataset="mnist", hidden=[200, 200], latent_dim=50, k=5, epochs=25, batch_size=100,
-                  lr=1e-3, eval_k=5000, seed_k=500, curve_images=1000),
+                  lr=1e-3, eval_k=5000, seed_k=500, curve_images=None),
     # for tests: seconds on scikit-learn's 8x8 digits
     "digits-quick": dict(dataset="digits", hidden=[64], latent_dim=8, k=5, epochs=2, batch_size=64,
                          lr=1e-3, eval_k=50, seed_k=10, curve_images=100),
@@ -100,7 +101,7 @@ def train(config, data, test, seed, state_path, log, max_minutes=None, stop_afte
             state = {k: saved[k] for k in state}
             log(f"resuming from {state_path} after epoch {state['epochs_done']}")
     train_only = vae_lite.ImageData(data.train, None, name=data.name)  # fit's own test pass is not timed
-    curve_x = test[:config["curve_images"]]
+    curve_x = test[:config["curve_images"]]  # None: every test image, as in the final numbers
     start, first = time.perf_counter(), state["epochs_done"] + 1
     for epoch in range(first, config["epochs"] + 1):
         if (max_minutes is not None and time.perf_counter() - start > 60 * max_minutes) or \
