@@ -261,6 +261,8 @@ stuck, closed = log_px - with_q_star[-1][0], log_px - with_best[-1][0]
 k_wide = next((k for k in KS if best_proposals[k][1] > 2 * q_sigma), None)
 print(f"the best Gaussian for L_k is more than twice as wide as q* from k = {k_wide} on")
 assert abs(with_q_star[0][0] - q_elbo) < 4 * with_q_star[0][1], "L_1 is the ELBO: the estimate should match the grid's ELBO"
+assert all(value - log_px < 4 * error + 1e-3 for value, error in with_q_star + with_best), \
+    "L_k is a lower bound on log p(x): no estimate may sit above it by more than its noise"
 assert stuck > 0.6 and closed < 0.05, "q* should stay near log 2 below log p(x); the best Gaussian for L_k close the gap"
 assert k_wide is not None and all(best_proposals[k][1] > 2 * q_sigma for k in KS if k >= k_wide), \
     "from some k on, the best proposal for L_k should be wide, over both modes"
