@@ -810,7 +810,15 @@ def plot_linear_vae(closed_form, fitted, kl, eigenvalues, noise_variances, activ
     count = (largest[None, :] > grid[:, None]).sum(dim=1)
     right.plot(grid, count, color="black", label=r"closed form: #$\{j: \lambda_j > \sigma^2\}$")
     for j, value in enumerate(largest.tolist(), start=1):
-        right.axvline(value, color="gray", linestyle=":", linewidth=1.5, label=r"eigenvalues $\lambda_j$" if j == 1 else None)
+        right.axvline(value, color="C3", linestyle=":", linewidth=2, label=r"eigenvalues $\lambda_j$" if j == 1 else None)
+    names = {}  # eigenvalues closer than 15 % share one label: "λ3, λ4"
+    for j, value in enumerate(largest.tolist(), start=1):
+        near = next((v for v in names if abs(math.log(value / v)) < 0.15), value)
+        names.setdefault(near, []).append(f"$\\lambda_{j}$")
+    for value, labels in names.items():
+        right.text(value, len(closed_form) + 0.15, ", ".join(labels), color="C3", ha="center", va="bottom",
+                   bbox=dict(facecolor="white", edgecolor="none", pad=1))
+    right.set_ylim(-0.3, len(closed_form) + 0.8)
     right.plot(noise_variances, active_fitted, marker="o", linestyle="none", color="C0", markersize=10,
                label="fitted: dimensions with KL > 1e-3")
     right.set_xscale("log")
