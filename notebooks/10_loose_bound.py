@@ -7,9 +7,8 @@
 # exactly how far q is from the true posterior. Where does that gap come from, what closes it, what does
 # closing it cost, and is the ELBO to blame when latent dimensions switch off?
 #
-# **Two sessions.** Parts 1–3 with exercise 1 fit one class of about an hour. The
-# [optional second session](#Optional:-a-second-session) at the end is another class (parts 4 and 5,
-# exercise 2).
+# **Two sessions.** Parts 1–3 with exercise 1 fit one class of about an hour. The section "Optional: a
+# second session" at the end is another class (parts 4 and 5, exercise 2).
 #
 # **Learning goals**
 # - See the best Gaussian q lock onto one mode of an exact posterior, leaving a gap no Gaussian can close.
@@ -460,8 +459,9 @@ assert min(behind.values()) > 3 * max(runs[m]["iw_nll_std_error"] for m in ("vae
 # The same estimator (k = 5000) on the same 10,000 test images, but not the same training: Burda et al. trained
 # for 3,280 epochs with batches of 20 and tanh units on 59,600 training images (400 held out), and binarized the
 # test images once with their own random seed; ours is another random binarization of the same images, after
-# 25 epochs. The gap to their table is what 3,255 more epochs (and their recipe) buy. What carries over is the
-# direction: on the same networks for the same epochs, training on L_5 gives the better log-likelihood.
+# 25 epochs. Their 3,255 more epochs and their recipe come together, so this run cannot say how much of the gap
+# each closes. What carries over is the direction: on the same networks for the same epochs, training on L_5
+# gives the better log-likelihood, in their table as in ours.
 
 # %% [markdown]
 # ### 4. The two gaps on MNIST: approximation and amortization
