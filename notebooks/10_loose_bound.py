@@ -615,9 +615,8 @@ print(f"On the {reliable.sum()} reliably estimated images the {larger} gap is th
 #
 # The line under the figure says which gap is larger on average over the trustworthy images, and which on each:
 # the answer can change from image to image, so a handful of images settles little. Cremer et al., on MNIST,
-# Fashion-MNIST and CIFAR-10, with log p(x) estimated by annealed importance sampling, found that the gap "is
-# often due to imperfect recognition networks, rather than the limited complexity of the approximating
-# distribution": a better encoder (or a few steps of per-image optimisation at test time) can win back the
+# Fashion-MNIST and CIFAR-10, found that the divergence from the true posterior "is often due to imperfect
+# recognition networks, rather than the limited complexity of the approximating distribution": a better encoder (or a few steps of per-image optimisation at test time) can win back the
 # amortization gap; only a richer family than the Gaussian can win back the approximation gap. Compare the two
 # proposals' effective sample sizes: the mixture is the better proposal when its estimates are higher, or as
 # high on more effective samples.
