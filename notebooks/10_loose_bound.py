@@ -537,8 +537,8 @@ assert abs(further) < 0.15, "q* has not converged: more steps still change its E
 # widened by a little (the factor `WIDEN` below): q* was fitted by the ELBO, which (part 1) prefers narrow q's,
 # and a proposal narrower than the posterior makes a few rare samples carry huge weights. Only a little: the
 # latent has many dimensions, and a proposal too wide in each of them wastes samples in all of them at once
-# (item 3 of "More to try" below asks how the effective sample size changes with the factor). Even so, on some images the
-# posterior reaches where the widened q* has almost no mass, and one sample takes nearly all the weight. So
+# (item 3 of "More to try" asks how the effective sample size changes with the factor). Even so, on some images
+# the posterior reaches where the widened q* has almost no mass, and one sample takes nearly all the weight. So
 # half the samples come from the encoder's q instead, and every sample is weighted against the **mixture**
 # ½ q*_widened + ½ q_enc (a "defensive" mixture, Hesterberg 1995; `objectives.mixture_log_weights`): no weight
 # can exceed twice the smaller of the two weights the proposals alone would give it, and the estimate stays
@@ -547,8 +547,8 @@ assert abs(further) < 0.15, "q* has not converged: more steps still change its E
 # How far to trust each estimate: the **effective sample size** ESS = (Σw)²/Σw²
 # (`objectives.effective_sample_size`) counts how many of the k samples carry the weight, and the standard error
 # is about √(1/ESS − 1/k). When the ESS is a handful, both the estimate and that standard error rest on a few
-# samples: the estimate is then likely too low (its lower tail has not been sampled), and the error bar too
-# small. Below, an image whose ESS is under 20 is **flagged as unreliable** and left out of the averages.
+# samples: the estimate is then likely too low (the rare large weights that would raise it were not drawn), and
+# the error bar too small. Below, an image whose ESS is under 20 is **flagged as unreliable** and left out of the averages.
 
 # %%
 def log_evidence(proposals, k=K_EVIDENCE, chunk=250):
