@@ -634,9 +634,9 @@ print(f"On the {reliable.sum()} reliably estimated images the {larger} gap is th
 # along them (a direction with λⱼ ≤ σ² gets a zero column: clip at 0), and R is **any** K × K rotation. The
 # likelihood cannot tell the rotations apart: it depends on W only through WWᵀ. The linear VAE can. Its encoder's
 # q(z|x) has a diagonal covariance, and pPCA's exact posterior, with covariance σ²(WᵀW + σ²I)⁻¹, is diagonal
-# only when W's columns are orthogonal, that is when R only permutes and flips the axes. So the ELBO equals the
-# likelihood only there, and its maximum has the columns along the principal directions, with lengths
-# √max(λⱼ − σ², 0) (Lucas et al., 2019, who prove this maximum is identifiable).
+# only when W's columns are orthogonal, that is (when the λⱼ differ) when R only permutes and flips the axes.
+# So the ELBO equals the likelihood only there, and its maximum has the columns along the principal
+# directions, with lengths √max(λⱼ − σ², 0) (Lucas et al., 2019, who prove this maximum is identifiable).
 #
 # Lucas et al. also showed that with a Gaussian encoder q(z|x) = N(V(x − b) + c, diag(τ²)) the problem splits
 # into one problem per principal direction. Sympy solves one such direction, with data variance λ and one latent
