@@ -519,9 +519,10 @@ class _ShiftedPosterior:
         return mu + offset[:, :1], logvar + offset[:, 1:]
 
     def gradient(self, bounds):
-        """Mean and standard error over the rows of the gradient of each row's bound w.r.t. its offset."""
-        (rows,) = torch.autograd.grad(bounds.sum(), self.offset(len(bounds)))
-        return rows.mean(dim=0), rows.std(dim=0) / math.sqrt(len(rows))
+        """Mean and standard error over the rows of the gradient of each row's bound w.r.t. its offset
+        (None, None when the bounds do not depend on q's parameters at all)."""
+        (rows,) = torch.autograd.grad(bounds.sum(), self.offset(len(bounds)), allow_unused=True)
+        return (None, None) if rows is None else (rows.mean(dim=0), rows.std(dim=0) / math.sqrt(len(rows)))
 
 
 def iwae_bound(fn, n=10_000):
@@ -587,10 +588,10 @@ def iwae_bound(fn, n=10_000):
                             f"{tolerance:.3f}){hint}")]
         if ok and model is linear:  # the pathwise gradient, as reparameterized draws give it
             test = name + ": its gradient with respect to the mean and log variance of q(z|x)"
-            if not got.requires_grad:
-                return lines + [(test, False, "your bound carries no gradient: Normal(...).sample() or .detach() "
-                                              "cuts the graph; draw z = mu + sigma * eps")]
-            gradient, gradient_error = linear.q.gradient(got)
+            gradient, gradient_error = linear.q.gradient(got) if got.requires_grad else (None, None)
+            if gradient is None:
+                return lines + [(test, False, "your bound carries no gradient to q(z|x): Normal(...).sample() or "
+                                              ".detach() cuts the graph; draw z = mu + sigma * eps")]
             torch.manual_seed(4321)
             reference = torch.logsumexp(_iw_reference_log_weights(model, x.repeat(2, 1), k), dim=0) - math.log(k)
             want_gradient, want_gradient_error = linear.q.gradient(reference)
