@@ -330,6 +330,7 @@ class DetachedEncoder:
         return self.model.log_likelihood(x, z)
 
 
+@pytest.mark.slow  # each check draws about 10 million z: seconds
 def test_iwae_bound_accepts_a_written_bound_and_the_packages_and_reports_a_stub(capsys):
     from vae_lite.objectives import iwae_bound
 
@@ -339,6 +340,7 @@ def test_iwae_bound_accepts_a_written_bound_and_the_packages_and_reports_a_stub(
     assert "not attempted yet" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # each check draws about 10 million z: seconds
 def test_iwae_bound_passes_a_right_answer_whatever_its_random_numbers():
     """The Monte Carlo tolerance (6 standard errors) must not fail a right answer on other draws."""
     for seed in (1, 2, 3):
@@ -349,6 +351,7 @@ def test_iwae_bound_passes_a_right_answer_whatever_its_random_numbers():
         assert check.iwae_bound(reseeded) is True, f"a right answer failed with seed {seed}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("wrong, hint", [
     (lambda m, x, k: iw_log_weights(m, x, k).mean(dim=0), "that is the ELBO"),
     (lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, k), dim=0), "the - log k is missing"),
