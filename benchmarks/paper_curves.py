@@ -12,7 +12,7 @@ are merged into results/paper_curves.json after every save, so a stopped run lea
 
 The paper's setup, as far as we follow it (section 5 and appendix C of arXiv:1312.6114):
 - encoder and decoder are MLPs with one tanh hidden layer of 500 units (MNIST) or 200 (Frey Face),
-  vae_lite.models.PaperVAE; Bernoulli decoder for MNIST, Gaussian decoder with a learned variance
+  vae_lite.PaperVAE; Bernoulli decoder for MNIST, Gaussian decoder with a learned variance
   per pixel and sigmoid means for Frey Face;
 - every parameter starts from N(0, 0.01^2);
 - Adagrad, with the global step size chosen from {0.01, 0.02, 0.1} by the training bound after the

@@ -81,7 +81,7 @@ def main(argv=None):
     hidden = args.hidden[0] if len(args.hidden) == 1 else args.hidden
     model = vae_lite.VAE(data.image_shape, latent_dim=args.latent, hidden=hidden)
     if args.encoder_hidden:  # same output as VAE's own encoder: mu and logvar, 2 * latent numbers
-        model.encoder = vae_lite.models.make_encoder("mlp", model.image_shape, args.encoder_hidden, 2 * args.latent)
+        model.encoder = vae_lite.networks.make_encoder("mlp", model.image_shape, args.encoder_hidden, 2 * args.latent)
     model.start_at_mean_image(data.train)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, args.beta2), fused=True)
     # fit fixes OneCycleLR's pct_start at 0.3; the screen tries other values through this one wrapper

@@ -123,7 +123,7 @@ plt.show()
 #   \begin{cases} p = \operatorname{sigmoid}(W_5 h + b_5) & \text{Bernoulli (MNIST)}\\
 #   \hat x = \operatorname{sigmoid}(W_5 h + b_5),\ \ \log s^2 = W_6 h + b_6 & \text{Gaussian (Frey Face)} \end{cases}$$
 #
-# The Gaussian decoder outputs a mean **and a variance for every pixel**. `vae_lite.models.PaperVAE` is this
+# The Gaussian decoder outputs a mean **and a variance for every pixel**. `vae_lite.PaperVAE` is this
 # model (read it with `PaperVAE??`); every weight starts from N(0, 0.01²), as in the paper.
 
 # %%

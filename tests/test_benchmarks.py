@@ -192,20 +192,40 @@ def test_iwae_quick_compares_both_models_and_resumes_to_the_same_result(tmp_path
     run_script("iwae.py", "digits-quick", "--out", whole)
     stopped = run_script("iwae.py", "digits-quick", "--out", split, "--stop-after", "1")
     assert "stopping at epoch 1" in stopped and not split.exists()
-    assert (split.parent / "iwae-digits-quick.partial.pt").exists()
+    assert (split.parent / "iwae-digits-quick-seed0.partial.pt").exists()
     resumed = run_script("iwae.py", "digits-quick", "--out", split)
-    assert "resuming" in resumed and not (split.parent / "iwae-digits-quick.partial.pt").exists()
+    assert "resuming" in resumed and not (split.parent / "iwae-digits-quick-seed0.partial.pt").exists()
     result, again = json.loads(whole.read_text()), json.loads(split.read_text())
     for name in ("vae", "iwae"):
         run = result["models"][name]
         assert len(run["epochs"]) == result["config"]["epochs"] and len(run["activity"]) == result["config"]["latent_dim"]
-        for key in ("iw_nll", "test_neg_elbo", "test_neg_lk", "train_cpu_seconds"):
+        for key in ("iw_nll", "iw_nll_seed_k", "test_neg_elbo", "test_neg_lk", "train_cpu_seconds"):
             assert finite_positive(run[key]), key
         # -log p(x) <= -L_5 <= -ELBO on average: the bounds tighten with k
         assert run["iw_nll"] <= run["test_neg_lk"] + 3 * run["iw_nll_std_error"] and run["test_neg_lk"] < run["test_neg_elbo"]
         # an interrupted run continues where it stopped: the same numbers as one that never stopped
         assert again["models"][name]["iw_nll"] == pytest.approx(run["iw_nll"], abs=1e-4)
     assert result["cpu_ratio_iwae_over_vae"] > 0 and "iwae.py digits-quick" in result["command"]
+    # every number is on every test image: one image set for the whole table
+    assert result["iw_images"] == result["test_images"] == 297
+    by_k = result["iw_nll_vae_minus_iwae_by_k"]
+    assert set(by_k) == {str(result["config"]["eval_k"]), str(result["config"]["seed_k"])}
+    assert result["iw_nll_vae_minus_iwae"] == by_k[str(result["config"]["eval_k"])]["iw_nll_vae_minus_iwae"]
+    for k, key in [(result["config"]["eval_k"], "iw_nll"), (result["config"]["seed_k"], "iw_nll_seed_k")]:
+        paired = result["models"]["vae"][key] - result["models"]["iwae"][key]
+        assert by_k[str(k)]["iw_nll_vae_minus_iwae"] == pytest.approx(paired, abs=1e-4)
+
+
+def test_iwae_seed_only_skips_the_costly_estimate_and_names_its_file(tmp_path):
+    out = tmp_path / "iwae-seed1.json"
+    run_script("iwae.py", "digits-quick", "--seed", "1", "--seed-only", "--out", out)
+    result = json.loads(out.read_text())
+    assert result["seed"] == 1 and "--seed 1 --seed-only" in result["command"]
+    assert "iw_nll" not in result["models"]["vae"] and "iw_nll_vae_minus_iwae" not in result
+    assert list(result["iw_nll_vae_minus_iwae_by_k"]) == [str(result["config"]["seed_k"])]
+    iwae = import_benchmark("iwae")
+    with pytest.raises(SystemExit):  # the committed file names: seed 0 in full, other seeds --seed-only
+        iwae.main(["mnist", "--seed", "1"])
 
 
 def test_recipe_screen_records_a_fit_run_with_its_command_and_table_ranks_by_elbo(tmp_path, capsys):

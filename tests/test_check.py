@@ -627,6 +627,76 @@ def test_ppca_scales_rejects_the_common_mistakes_and_names_them(capsys, wrong, h
     assert hint in capsys.readouterr().out
 
 
+def iw_log_weights(model, x, k, std_of=lambda logvar: (0.5 * logvar).exp(), prior=True, entropy=True, sample=False):
+    """A student's log weights (k, N), right by default, or with one mistake switched on."""
+    mu, logvar = model.encode(x)
+    q = torch.distributions.Normal(mu, std_of(logvar))
+    z = q.sample((k,)) if sample else mu + q.scale * torch.randn(k, *mu.shape, dtype=mu.dtype)
+    log_w = model.log_likelihood(x, z)
+    if prior:
+        log_w = log_w + torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(dim=-1)
+    if entropy:
+        log_w = log_w - q.log_prob(z).sum(dim=-1)
+    return log_w
+
+
+def right_iwae_bound(model, x, k):
+    return torch.logsumexp(iw_log_weights(model, x, k), dim=0) - math.log(k)
+
+
+class DetachedEncoder:
+    """A model whose encoder's outputs are cut from the graph: the right values, no gradient to q."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def encode(self, x):
+        return tuple(t.detach() for t in self.model.encode(x))
+
+    def log_likelihood(self, x, z):
+        return self.model.log_likelihood(x, z)
+
+
+@pytest.mark.slow  # each check draws about 10 million z: seconds
+def test_iwae_bound_accepts_a_written_bound_and_the_packages_and_reports_a_stub(capsys):
+    from vae_lite.objectives import iwae_bound
+
+    assert check.iwae_bound(right_iwae_bound) is True
+    assert check.iwae_bound(lambda model, x, k: iwae_bound(model, x, k)) is True  # other draws, same bound
+    assert check.iwae_bound(stub) is None
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+@pytest.mark.slow  # each check draws about 10 million z: seconds
+def test_iwae_bound_passes_a_right_answer_whatever_its_random_numbers():
+    """The Monte Carlo tolerance (6 standard errors) must not fail a right answer on other draws."""
+    for seed in (1, 2, 3):
+        def reseeded(model, x, k, seed=seed):
+            torch.manual_seed(seed)
+            return right_iwae_bound(model, x, k)
+
+        assert check.iwae_bound(reseeded) is True, f"a right answer failed with seed {seed}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda m, x, k: iw_log_weights(m, x, k).mean(dim=0), "that is the ELBO"),
+    (lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, k), dim=0), "the - log k is missing"),
+    (lambda m, x, k: -right_iwae_bound(m, x, k), "the sign is flipped"),
+    (lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, k, prior=False), dim=0) - math.log(k), "log p(z) is missing"),
+    (lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, k, entropy=False), dim=0) - math.log(k), "log q(z|x) is missing"),
+    (lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, k, std_of=torch.exp), dim=0) - math.log(k), "sigma^2 = exp(logvar)"),
+    (lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, k, sample=True), dim=0) - math.log(k), "carries no gradient"),
+    (lambda m, x, k: right_iwae_bound(m, x, k).detach(), "your bound carries no gradient"),
+    (lambda m, x, k: right_iwae_bound(DetachedEncoder(m), x, k), "carries no gradient to q(z|x)"),
+    (lambda m, x, k: right_iwae_bound(m, x, k).mean(), "one value per row of x"),
+    (lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, k), dim=1) - math.log(len(x)), "reduce over the k samples"),
+])
+def test_iwae_bound_rejects_the_common_mistakes_and_names_them(capsys, wrong, hint):
+    assert check.iwae_bound(wrong) is False
+    assert hint in capsys.readouterr().out
+
+
 # ------------------------------------------------------------------------ notebook 11
 
 from vae_lite.objectives import reparameterize  # noqa: E402

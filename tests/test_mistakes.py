@@ -146,6 +146,22 @@ MISTAKES = {
             eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
             return (mu + torch.exp(0.5 * logvar) * eps).detach()
         """),
+    # notebook 10
+    "IW bound without - log k": Mistake(
+        "L_k as the log of the sum of the k weights instead of their mean", "IWAE implementations (Burda et al. eq. 8)",
+        "vae_lite.objectives.iw_bound", """
+        def iw_bound(log_w):
+            return torch.logsumexp(log_w, dim=0)
+        """),
+    "linear VAE ELBO without q's spread": Mistake(
+        "E_q||x - W z - b||^2 taken as ||x - W mu - b||^2: the spread of z under q forgotten", "Lucas et al. 2019, eq. (6)",
+        "vae_lite.objectives.linear_vae_elbo", """
+        def linear_vae_elbo(x, W, b, V, c, logvar, noise_variance):
+            mu = (x - b) @ V.T + c
+            squared_error = (x - mu @ W.T - b).pow(2).sum(dim=-1)
+            reconstruction = -0.5 * x.shape[-1] * (LOG_2PI + math.log(noise_variance)) - squared_error / (2 * noise_variance)
+            return reconstruction - kl_standard_normal(mu, logvar.expand_as(mu))
+        """),
 }
 
 CATCHES = [
@@ -189,6 +205,9 @@ CATCHES = [
           r"should be the variance σ² = exp\(logvar\)"),
     Catch("IW estimate without -log k", "08_how_good", "yours = iw_estimate(log_px_given_z, z, mu, logvar)",
           r"with the − log k"),
+    Catch("IW bound without - log k", "10_loose_bound", "stuck, closed = log_px", r"L_k is a lower bound on log p\(x\)"),
+    Catch("linear VAE ELBO without q's spread", "10_loose_bound", "elbo_fit = objectives.linear_vae_elbo",
+          r"should match pPCA's closed form"),
 ]
 
 STARTUP = """

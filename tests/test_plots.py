@@ -280,3 +280,71 @@ def test_units_by_beta_takes_counts_per_seed_and_keeps_the_legend_off_the_platea
     means = [list(line.get_ydata()) for line in ax.get_lines() if not line.get_label().startswith("_")]
     assert means[0][:2] == [50, 41.5]  # the line joins the means over seeds
     assert not _legend_covers(ax, _points_in_display(ax))
+
+
+# ------------------------------------------------------------------------ notebook 10
+
+def iwae_records(start):
+    return [{"epoch": e, "test_neg_elbo": start - 2 * e, "test_neg_lk": start - 3 - 2 * e} for e in range(1, 26)]
+
+
+NOTEBOOK_10 = {
+    "plot_posterior_and_gaussians": lambda: plots.plot_posterior_and_gaussians(
+        torch.linspace(-3, 3, 200), torch.rand(200), {"q*": (1.0, 0.3), "wide": (0.0, 1.0)}, prior=torch.rand(200)),
+    "plot_bound_against_k": lambda: plots.plot_bound_against_k(
+        [1, 10, 100], {"q*": ([-2.4, -2.4, -2.4], [0.01] * 3), "best": ([-2.4, -1.9, -1.7], [0.01] * 3)}, -1.7,
+        references={"log p(x) - log 2": -2.4}),
+    "plot_q_convergence": lambda: plots.plot_q_convergence(torch.rand(300, 10).cumsum(0) / 50, torch.rand(10) * 5),
+    "plot_two_gaps": lambda: plots.plot_two_gaps(images(10), torch.rand(10) * 4, torch.rand(10) * 4,
+                                                 torch.rand(10) * 0.3, unreliable=torch.arange(10) % 3 == 0),
+    "plot_iwae_against_vae": lambda: plots.plot_iwae_against_vae(
+        {"VAE": iwae_records(150), "IWAE": iwae_records(151)}, {"VAE": 95.0, "IWAE": 93.0},
+        {"VAE": torch.rand(50).tolist(), "IWAE": torch.rand(50).tolist()}, references={"Burda: VAE 86.76": 86.76}),
+    "plot_linear_vae": lambda: plots.plot_linear_vae(torch.tensor([3.7, 1.0, 0.0, 0.0]), torch.tensor([3.7, 1.0, 0.0, 0.0]),
+                                                     torch.tensor([1.1, 0.6, 0.0, 0.0]), torch.tensor([4.2, 1.5, 0.1, 0.09, 0.05]),
+                                                     [0.05, 0.5, 2.0, 5.0], [4, 2, 1, 0], 0.5),
+}
+
+
+@pytest.mark.parametrize("name", NOTEBOOK_10)
+def test_notebook_10_figure_is_projector_sized_in_safe_colours(name):
+    figure = NOTEBOOK_10[name]()
+    assert 900 <= figure.get_size_inches()[0] * figure.dpi <= 1300, name
+    small = {t.get_text(): t.get_fontsize() for t in texts(figure) if t.get_fontsize() < 12}
+    assert not small, f"{name}: text under 12 pt: {small}"
+    assert not colours(figure) & TAB10, name
+
+
+@pytest.mark.parametrize("name", ["plot_bound_against_k", "plot_two_gaps", "plot_iwae_against_vae"])
+def test_notebook_10_legends_sit_below_the_axes_off_the_data(name):
+    figure = NOTEBOOK_10[name]()
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    for ax in figure.axes:
+        legend = ax.get_legend()
+        if legend is not None:
+            assert legend.get_window_extent(renderer).y1 <= ax.get_window_extent(renderer).y0, \
+                f"{name}: a legend overlaps its axes, where it can hide a curve or a bar"
+
+
+def test_linear_vae_staircase_drops_at_each_eigenvalue_not_between_the_sampled_noise_levels():
+    eigenvalues = torch.tensor([4.193, 1.549, 0.099, 0.098, 0.095])
+    figure = plots.plot_linear_vae(torch.zeros(4), torch.zeros(4), torch.zeros(4), eigenvalues,
+                                   [0.05, 0.5, 2.0, 5.0], [4, 2, 1, 0], 0.5)
+    right = figure.axes[1]
+    staircase = next(line for line in right.get_lines() if len(line.get_xdata()) > 100)
+    grid, count = torch.as_tensor(staircase.get_xdata()), torch.as_tensor(staircase.get_ydata())
+    drops = grid[1:][count[1:] < count[:-1]]  # the first grid point past each drop
+    for value in [4.193, 1.549, 0.099]:  # 0.098 drops within a grid step of 0.099
+        assert drops[(drops - value).abs().argmin()] / value - 1 < 0.01, f"no drop near lambda = {value}: {drops}"
+    marked = sorted(line.get_xdata()[0] for line in right.get_lines() if len(set(line.get_xdata())) == 1)
+    assert marked == pytest.approx(sorted([4.193, 1.549, 0.099, 0.098])), "each of the K largest eigenvalues is marked"
+
+
+def test_two_gaps_draws_unreliable_estimates_as_outlines_and_names_them():
+    unreliable = torch.tensor([True, False, False])
+    figure = plots.plot_two_gaps(images(3), torch.ones(3), torch.ones(3), unreliable=unreliable)
+    ax = figure.axes[-1]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert "ESS" in labels[0] and "ESS" not in labels[1] + labels[2]
+    assert any("unreliable" in t.get_text() for t in ax.get_legend().get_texts())

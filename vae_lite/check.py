@@ -875,6 +875,137 @@ def ppca_scales(fn):
         expected, wrong_forms, "return one length per latent dimension (latent_dim numbers)", atol=1e-6))
 
 
+def _iw_reference_log_weights(model, x, k, mistake=None):
+    """Log weights (k, N) of k reparameterized draws from the encoder's q(z|x), as they should be
+    (mistake=None) or with one of iwae_bound's known mistakes: "no prior" (log p(z) left out),
+    "no entropy" (- log q(z|x) left out), "variance as std" (z = mu + sigma^2 eps, and q's density
+    with that scale too: a valid proposal, but not the encoder's)."""
+    mu, logvar = model.encode(x)
+    log_std = logvar if mistake == "variance as std" else 0.5 * logvar
+    eps = torch.randn(k, *mu.shape, dtype=mu.dtype)
+    z = mu + log_std.exp() * eps
+    log_prior = 0 if mistake == "no prior" else -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(dim=-1)
+    log_q = 0 if mistake == "no entropy" else -0.5 * (eps.pow(2) + math.log(2 * math.pi) + 2 * log_std).sum(dim=-1)
+    return model.log_likelihood(x, z) + log_prior - log_q
+
+
+def _iw_reference(model, x, k, mistake=None, chunk=2000):
+    """(mean, standard error) over the rows of x of L_k, or of a known wrong form of it."""
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(1234)  # the reference does not depend on the student's draws
+    values = []
+    with torch.no_grad():
+        for start in range(0, len(x), chunk):
+            log_w = _iw_reference_log_weights(model, x[start:start + chunk], k, None if mistake == "elbo" else mistake)
+            values.append(log_w.mean(dim=0) if mistake == "elbo" else torch.logsumexp(log_w, dim=0) - math.log(k))
+    torch.random.set_rng_state(generator_state)
+    values = torch.cat(values).double()
+    return values.mean().item(), values.std().item() / math.sqrt(len(values))
+
+
+class _ShiftedPosterior:
+    """q(z|x) of the linear-Gaussian checker model: its exact posterior moved by 1 and narrowed to 0.3 of
+    its variance, through an offset (to the mean, to log sigma^2) of each row of x, so that one backward
+    pass gives every row's gradient of its own L_k estimate: their mean and spread."""
+
+    def __init__(self, model):
+        self.model, self.offsets = model, {}
+
+    def offset(self, n):
+        if n not in self.offsets:  # one leaf per batch size: the checked batch and the reference's
+            self.offsets[n] = torch.tensor([1.0, math.log(0.3)], dtype=torch.float64).repeat(n, 1).requires_grad_()
+        return self.offsets[n]
+
+    def __call__(self, x):
+        mu, logvar = self.model.posterior(x)
+        offset = self.offset(len(x))
+        return mu + offset[:, :1], logvar + offset[:, 1:]
+
+    def gradient(self, bounds):
+        """Mean and standard error over the rows of the gradient of each row's bound w.r.t. its offset
+        (None, None when the bounds do not depend on q's parameters at all)."""
+        (rows,) = torch.autograd.grad(bounds.sum(), self.offset(len(bounds)), allow_unused=True)
+        return (None, None) if rows is None else (rows.mean(dim=0), rows.std(dim=0) / math.sqrt(len(rows)))
+
+
+def iwae_bound(fn, n=10_000):
+    """Notebook 10: fn(model, x, k) -> (N,) the importance-weighted bound of each row of x, with the
+    encoder's q(z|x) as proposal and z drawn by reparameterization (so that gradients reach q):
+
+        L_k = log 1/k sum_i p(x|z_i) p(z_i) / q(z_i|x),   z_1..z_k ~ q(z|x)
+
+    fn draws its own z, so it is checked by Monte Carlo: x holds n copies of one data point, and the
+    mean of fn's n values must equal L_k (from 4 n reference draws) within 6 standard errors, for
+    k = 1, 5 and 50, on a linear-Gaussian model whose encoder is deliberately off (its ELBO, L_5 and
+    L_50 are nats apart) and on a small image VAE; there, the gradient with respect to q's mean and
+    log variance must be the pathwise one, within 6 standard errors. Known wrong forms are named.
+    """
+    from .models import VAE, LinearGaussian
+
+    linear = LinearGaussian([2.0, -1.0, 0.5], 0.5, 0.8)
+    linear.q = _ShiftedPosterior(linear)
+    point = torch.tensor([[1.5, 0.2, 1.0]], dtype=torch.float64)
+    torch.manual_seed(10)
+    image_vae = VAE((1, 4, 4), latent_dim=2, hidden=8).eval()
+    image = torch.bernoulli(torch.full((1, 1, 4, 4), 0.4), generator=torch.Generator().manual_seed(10))
+    cases = {f"linear-Gaussian model, k = {k}": (linear, point.expand(n, -1), k) for k in (1, 5, 50)}
+    cases["a 4x4 image VAE, k = 5"] = (image_vae, image.expand(n, -1, -1, -1), 5)
+    wrong_forms = {
+        "elbo": "you averaged the log weights: that is the ELBO (L_1); take log of the mean of the weights, "
+                "logsumexp over the k samples minus log k",
+        "no log k": "the - log k is missing: L_k is the log of a mean of k weights, not of their sum",
+        "sign": "the sign is flipped: return the bound L_k itself (the loss to minimise is -L_k)",
+        "no prior": "log p(z) is missing from the log weight log p(x|z) + log p(z) - log q(z|x)",
+        "no entropy": "- log q(z|x) is missing from the log weight log p(x|z) + log p(z) - log q(z|x)",
+        "variance as std": "you used sigma^2 = exp(logvar) as the standard deviation; sigma = exp(logvar / 2)",
+    }
+
+    def name_the_mistake(model, x, k, mean, error, want, tolerance):
+        for mistake, why in wrong_forms.items():
+            if k == 1 and mistake in ("elbo", "no log k"):
+                continue  # L_1 is the ELBO, and log 1 = 0: no mistake to see there
+            if mistake in ("no log k", "sign"):  # a shift or a mirror image of the right value
+                close = abs(mean - (want + math.log(k) if mistake == "no log k" else -want)) < tolerance
+            else:
+                value, value_error = _iw_reference(model, x, k, mistake)
+                close = abs(mean - value) < 6 * math.hypot(error, value_error) + 1e-4
+            if close:
+                return f" ({why})"
+        return ""
+
+    def judge(name, got, model, x, k):
+        if not isinstance(got, torch.Tensor) or got.shape != (len(x),):
+            shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+            return [(name, False, f"expected one value per row of x, shape ({len(x)},), got {shape}; "
+                                  "reduce over the k samples (dim=0) only, not over the examples")]
+        values = got.detach().double()
+        mean, error = values.mean().item(), values.std().item() / math.sqrt(len(values))
+        want, want_error = _iw_reference(model, x.repeat(4, *[1] * (x.dim() - 1)), k)
+        tolerance = 6 * math.hypot(error, want_error) + 1e-4
+        ok = abs(mean - want) < tolerance
+        hint = ""
+        if not ok:
+            hint = (" (your result is not finite: use torch.logsumexp, not log(sum(exp)))" if not math.isfinite(mean)
+                    else name_the_mistake(model, x, k, mean, error, want, tolerance))
+        lines = [(name, ok, f"expected a mean of {want:.3f}, got {mean:.3f} (allowed Monte Carlo error "
+                            f"{tolerance:.3f}){hint}")]
+        if ok and model is linear:  # the pathwise gradient, as reparameterized draws give it
+            test = name + ": its gradient with respect to the mean and log variance of q(z|x)"
+            gradient, gradient_error = linear.q.gradient(got) if got.requires_grad else (None, None)
+            if gradient is None:
+                return lines + [(test, False, "your bound carries no gradient to q(z|x): Normal(...).sample() or "
+                                              ".detach() cuts the graph; draw z = mu + sigma * eps")]
+            torch.manual_seed(4321)
+            reference = torch.logsumexp(_iw_reference_log_weights(model, x.repeat(2, 1), k), dim=0) - math.log(k)
+            want_gradient, want_gradient_error = linear.q.gradient(reference)
+            ok = bool(((gradient - want_gradient).abs() < 6 * torch.hypot(gradient_error, want_gradient_error)).all())
+            lines.append((test, ok, f"expected {_fmt(want_gradient)}, got {_fmt(gradient)}: draw z = mu + sigma * eps "
+                                    "with eps = torch.randn(...); a z from q(z|x).sample() carries no gradient"))
+        return lines
+
+    return _run("iwae_bound", fn, cases, judge, seed=0)
+
+
 # ------------------------------------------------------------------------ notebook 11
 
 

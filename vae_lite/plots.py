@@ -711,6 +711,11 @@ PAPER_COLOURS = {"aevb": "#0072B2", "wake-sleep": "#D55E00", "paper": "#000000"}
 # ------------------------------------------------------------ notebook 10: where the bound is loose
 
 
+def _legend_below(ax, ncol=2, gap=0.2):
+    """The legend under the axes (below the x label), where it cannot hide a curve whatever the data."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -gap), ncol=ncol, frameon=False)
+
+
 def plot_posterior_and_gaussians(z, posterior, gaussians, prior=None, ax=None, title=None):
     """An exact posterior density on a grid (filled) with Gaussian densities drawn over it.
 
@@ -734,10 +739,11 @@ def plot_posterior_and_gaussians(z, posterior, gaussians, prior=None, ax=None, t
     return ax.figure
 
 
-def plot_bound_against_k(ks, curves, log_evidence, ax=None, title=None, references=None, legend="upper left"):
+def plot_bound_against_k(ks, curves, log_evidence, ax=None, title=None, references=None):
     """Importance-weighted bounds L_k against k (log scale), each with its standard error, under log p(x).
 
     curves: {label: (values, standard errors)}; references: {label: value} drawn as dashed lines.
+    The legend sits under the axes.
     """
     if ax is None:
         fig, ax = plt.subplots()
@@ -749,7 +755,7 @@ def plot_bound_against_k(ks, curves, log_evidence, ax=None, title=None, referenc
     ax.set_xscale("log")
     ax.set_xlabel("k (importance samples)")
     ax.set_ylabel("nats")
-    ax.legend(loc=legend)
+    _legend_below(ax)
     if title:
         ax.set_title(title)
     ax.figure.tight_layout()
@@ -784,29 +790,41 @@ def plot_q_convergence(gains, final_gaps, window=20, ax=None, title=None):
     return ax.figure
 
 
-def plot_two_gaps(images, approximation, amortization, approximation_errors=None, title=None):
+def plot_two_gaps(images, approximation, amortization, approximation_errors=None, unreliable=None, title=None):
     """For each image (drawn above its bar): log p(x) - ELBO(encoder) as two stacked bars,
-    the amortization gap (encoder vs best Gaussian) under the approximation gap (best Gaussian vs log p(x))."""
+    the amortization gap (encoder vs best Gaussian) under the approximation gap (best Gaussian vs log p(x)).
+
+    unreliable: a bool per image, True where log p(x) rests on too few effective samples: that
+    image's approximation gap is drawn pale, without a fill, and its tick says so.
+    """
     n = len(images)
-    fig = plt.figure(figsize=(10, 5.2))
+    fig = plt.figure(figsize=(10, 5.6))
     grid = fig.add_gridspec(2, n, height_ratios=[1, 3.2])
     for i in range(n):
         top = fig.add_subplot(grid[0, i])
         top.imshow(torch.as_tensor(images[i]).cpu()[0], cmap="gray_r", vmin=0, vmax=1)
         top.set_axis_off()
-        top.set_title(f"image {i}")
+        top.set_title(f"{i}")
     ax = fig.add_subplot(grid[1, :])
-    positions = range(n)
+    positions = list(range(n))
     amortization = torch.as_tensor(amortization).cpu()
     approximation = torch.as_tensor(approximation).cpu()
-    ax.bar(positions, amortization, color="C1", label="amortization gap: ELBO(q*) - ELBO(encoder)")
-    ax.bar(positions, approximation, bottom=amortization, color="C0", hatch="//", edgecolor="white",
-           label="approximation gap: log p(x) - ELBO(q*)",
-           yerr=None if approximation_errors is None else torch.as_tensor(approximation_errors).cpu(), capsize=4)
-    ax.set_xticks(list(positions), [f"image {i}" for i in positions])
+    flagged = torch.zeros(n, dtype=torch.bool) if unreliable is None else torch.as_tensor(unreliable).cpu()
+    errors = None if approximation_errors is None else torch.as_tensor(approximation_errors).cpu()
+    ax.bar(positions, amortization, color="C1", label="amortization gap: ELBO(q*) − ELBO(encoder)")
+    for pale in (False, True):
+        chosen = [i for i in positions if bool(flagged[i]) == pale]
+        if not chosen:
+            continue
+        ax.bar(chosen, approximation[chosen], bottom=amortization[chosen], hatch="//",
+               color="none" if pale else "C0", edgecolor="C0" if pale else "white",
+               label="approximation gap: log p(x) − ELBO(q*)" + (", unreliable (ESS < 20)" if pale else ""),
+               yerr=None if errors is None else errors[chosen], capsize=4)
+    ax.set_xticks(positions, [f"{i}" + ("\n(ESS<20)" if flagged[i] else "") for i in positions])
     ax.set_xlim(-0.5, n - 0.5)
+    ax.set_xlabel("test image")
     ax.set_ylabel("nats")
-    ax.legend(loc="upper left")
+    _legend_below(ax, ncol=1, gap=0.3)
     if title:
         ax.set_title(title)
     fig.tight_layout()
@@ -821,7 +839,7 @@ def plot_iwae_against_vae(records, final, activities, threshold=0.01, references
     final: {model: IW NLL at the end}; activities: {model: list per dimension};
     references: {label: published NLL}, drawn as grey lines.
     """
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 6.2))
     for i, (name, rows) in enumerate(records.items()):
         epochs = [r["epoch"] for r in rows]
         left.plot(epochs, [r["test_neg_elbo"] for r in rows], color=f"C{i}", label=f"{name}: -ELBO")
@@ -834,7 +852,7 @@ def plot_iwae_against_vae(records, final, activities, threshold=0.01, references
     left.set_xlabel("epoch")
     left.set_ylabel("nats per test image (lower is better)")
     left.set_ylim(top=min(r["test_neg_elbo"] for rows in records.values() for r in rows[len(rows) // 10:]) + 6)
-    left.legend(fontsize=11, ncol=2)
+    _legend_below(left, gap=0.22)
     left.set_title("test bounds during training")
     for i, (name, activity) in enumerate(activities.items()):
         values = sorted(activity, reverse=True)
@@ -843,16 +861,18 @@ def plot_iwae_against_vae(records, final, activities, threshold=0.01, references
     right.axhline(threshold, color="gray", linestyle=":", label=f"threshold {threshold}")
     right.set_xlabel("latent dimension, most active first")
     right.set_ylabel("activity Cov_x(E[z_d|x])")
-    right.legend()
+    _legend_below(right, ncol=1, gap=0.22)
     right.set_title("active units")
     fig.tight_layout()
     return fig
 
 
-def plot_linear_vae(closed_form, fitted, kl, noise_variances, active_closed, active_fitted, noise_variance):
+def plot_linear_vae(closed_form, fitted, kl, eigenvalues, noise_variances, active_fitted, noise_variance):
     """pPCA against the fitted linear VAE: column lengths^2 of W and the KL of each latent dimension
-    (left), and how many latent dimensions stay active as the decoder's noise variance grows (right)."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.4))
+    (left), and how many latent dimensions stay active as the decoder's noise variance grows (right):
+    the closed form #{j <= K: lambda_j > sigma^2} evaluated on a dense grid of sigma^2 (it drops at
+    each of the K largest eigenvalues lambda_j, marked), with the fits at noise_variances as dots."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
     dims = range(1, len(closed_form) + 1)
     left.bar([d - 0.2 for d in dims], fitted, width=0.4, color="C0", label=r"fitted $\|w_j\|^2$")
     left.bar([d + 0.2 for d in dims], kl, width=0.4, color="C1", hatch="//", edgecolor="white",
@@ -864,14 +884,28 @@ def plot_linear_vae(closed_form, fitted, kl, noise_variances, active_closed, act
     left.set_ylabel("value")
     left.legend()
     left.set_title("the linear VAE's optimum is pPCA")
-    right.step(noise_variances, active_closed, where="mid", color="black", label=r"closed form: #$\{j: \lambda_j > \sigma^2\}$")
+    largest = torch.sort(torch.as_tensor(eigenvalues, dtype=torch.float64), descending=True).values[:len(closed_form)]
+    low, high = min(min(noise_variances), largest.min().item()) / 2, max(max(noise_variances), largest.max().item()) * 2
+    grid = torch.logspace(math.log10(low), math.log10(high), 2000, dtype=torch.float64)
+    count = (largest[None, :] > grid[:, None]).sum(dim=1)
+    right.plot(grid, count, color="black", label=r"closed form: #$\{j: \lambda_j > \sigma^2\}$")
+    for j, value in enumerate(largest.tolist(), start=1):
+        right.axvline(value, color="C3", linestyle=":", linewidth=2, label=r"eigenvalues $\lambda_j$" if j == 1 else None)
+    names = {}  # eigenvalues closer than 15 % share one label: "λ3, λ4"
+    for j, value in enumerate(largest.tolist(), start=1):
+        near = next((v for v in names if abs(math.log(value / v)) < 0.15), value)
+        names.setdefault(near, []).append(f"$\\lambda_{j}$")
+    for value, labels in names.items():
+        right.text(value, len(closed_form) + 0.15, ", ".join(labels), color="C3", ha="center", va="bottom",
+                   bbox=dict(facecolor="white", edgecolor="none", pad=1))
+    right.set_ylim(-0.3, len(closed_form) + 0.8)
     right.plot(noise_variances, active_fitted, marker="o", linestyle="none", color="C0", markersize=10,
                label="fitted: dimensions with KL > 1e-3")
     right.set_xscale("log")
-    right.set_xlabel("decoder noise variance σ² (acts like β)")
+    right.set_xlabel("decoder noise variance σ²")
     right.set_ylabel("active latent dimensions")
-    right.set_yticks(range(0, max(active_closed) + 1))
-    right.legend()
+    right.set_yticks(range(0, len(closed_form) + 1))
+    _legend_below(right, ncol=1, gap=0.22)
     right.set_title("collapse as σ² grows")
     fig.tight_layout()
     return fig
