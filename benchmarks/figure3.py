@@ -70,8 +70,8 @@ TRAINING_BINARIZATION_SEED = 1
 
 
 def checkpoints(max_samples):
-    """Sample counts where log p(x) is estimated: 4 per decade from 10^4 (whole minibatches)."""
-    counts = [round(10 ** (4 + j / 4) / BATCH_SIZE) * BATCH_SIZE for j in range(40)]
+    """Sample counts where log p(x) is estimated: 3 per decade from 10^4 (whole minibatches)."""
+    counts = [round(10 ** (4 + j / 3) / BATCH_SIZE) * BATCH_SIZE for j in range(30)]
     return [n for n in counts if n < max_samples] + [int(max_samples)]
 
 

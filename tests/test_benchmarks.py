@@ -174,7 +174,7 @@ def test_figure3_quick_scores_log_px_resumes_exactly_and_checks_k(tmp_path):
     run_script("figure3.py", "--quick", "--max-samples", 10_000, "--out", second)  # stopped early ...
     run_script("figure3.py", "--quick", "--out", second)  # ... and resumed
     a, b = (json.loads(p.read_text())["aevb-1000"] for p in (first, second))
-    assert [r["samples"] for r in a["records"]] == [10_000, 17_800, 20_000]
+    assert [r["samples"] for r in a["records"]] == [10_000, 20_000]
     assert a["records"] == b["records"], "a resumed run repeats the uninterrupted one"
     for r in a["records"]:
         assert r["test_log_px"] >= r["test_elbo"] - 1, "log p(x) lies above the ELBO (up to Monte Carlo noise)"
