@@ -341,8 +341,9 @@ assert not stale, f"{stale} were trained on another Frey Face split: rerun them 
 for name, run in runs.items():
     print(f"{name:20s} step size {run['step_size']:<5g} {run['complete_to_samples']:>10,} samples, "
           f"{run['cpu_seconds'] / 60:5.1f} CPU minutes")
-print(f"in all: {sum(run['cpu_seconds'] for run in runs.values()) / 3600:.1f} CPU hours; commands:",
-      *sorted({run['command'] for run in runs.values()}), sep="\n  ")
+commands = {run.get("command", "earlier runs of paper_curves.py (no command stored per run)") for run in runs.values()}
+print(f"in all: {sum(run['cpu_seconds'] for run in runs.values()) / 3600:.1f} CPU hours; commands:", *sorted(commands),
+      sep="\n  ")
 
 # %% [markdown]
 # **Predict, then run.** In the Frey Face panels, where will the wake-sleep curves lie, relative to AEVB's,
