@@ -1,35 +1,43 @@
 """Figure 2 of Kingma & Welling (2013), reproduced: the variational lower bound per data point
-against the number of training samples evaluated, for N_z = 2, 5, 10, 20, on MNIST and Frey Face.
+against the number of training samples evaluated, on MNIST (N_z = 2, 3, 5, 10, 20, 200) and Frey
+Face (N_z = 2, 5, 10, 20), AEVB on every panel and wake-sleep on the four Frey Face panels.
 
-    python benchmarks/paper_curves.py                          # every run (about 1 CPU-hour)
+    python benchmarks/paper_curves.py                          # every run (about 2 CPU-hours)
     python benchmarks/paper_curves.py frey-2 mnist-20          # some runs
     python benchmarks/paper_curves.py --max-samples 300000     # every run, only that far (a first pass)
     python benchmarks/paper_curves.py --quick --out /tmp/p.json  # seconds, for the smoke test
 
 Each run is resumable: its state is saved to results/paper_curves.<run>.partial.pt about every
 minute, and the same command continues from there (also with a larger --max-samples). The curves
-are merged into results/paper_curves.json after every save, so a stopped run leaves what it has.
+are merged into results/paper_curves.json after every save, each with the command that made it,
+so a stopped run leaves what it has.
 
-The paper's setup, as far as we follow it (section 5 and appendix C of arXiv:1312.6114):
+The paper's setup, as far as we follow it (section 5 and appendices C and E of arXiv:1312.6114):
 - encoder and decoder are MLPs with one tanh hidden layer of 500 units (MNIST) or 200 (Frey Face),
   vae_lite.PaperVAE; Bernoulli decoder for MNIST, Gaussian decoder with a learned variance
   per pixel and sigmoid means for Frey Face;
 - every parameter starts from N(0, 0.01^2);
 - Adagrad, with the global step size chosen from {0.01, 0.02, 0.1} by the training bound after the
   first iterations (here: one MNIST epoch, 20 Frey Face epochs; the chosen candidate's run goes on,
-  the others are dropped and their samples not counted);
-- minibatches of M = 100, L = 1 sample of z per data point;
+  the others are dropped and their samples not counted). Adagrad anneals each parameter's step as
+  step / sqrt(sum of its squared gradients); the paper's appendix E speaks of "the Adagrad
+  stepsizes (with accompanying annealing schedule)" without more detail, and we add no other
+  schedule (the authors' anglepy code also waits 100 steps before its first update; we do not);
+- minibatches of M = 100, L = 1 sample of z per data point for training (the paper's L = 1 is
+  about training; how many z its curves' bounds used is not stated: ours use one);
 - a weight decay for the prior p(theta) = N(0, I): the loss is the mean negative ELBO of the
   batch, so the prior's share per data point is -|theta|^2 / (2 N) and Adagrad's weight_decay is 1/N.
 What differs: MNIST has 60,000 training images, binarized anew every epoch (dynamic binarization)
 and scored on a test set binarized once (the paper does not say how it binarized); Frey Face is
-split 1,765 / 200 by a seeded permutation (the paper's split is not published); the "train" value
-is the running mean of the minibatch bounds over the last epoch (as Kingma's code reported it), the
-"test" value is the bound with one z per test image at the end of the epoch; we stop at a few
-million samples where the paper goes to 10^8.
+vae_lite.load_dataset("frey-face"): 1,765 training faces and 200 test faces in 10 blocks of 20
+consecutive video frames (the paper's split is not published); pixels are the file's values / 255
+(the authors' code divides by 256); the "train" value is the running mean of the minibatch bounds
+over the last epoch (as Kingma's code reported it), the "test" value is the bound with one z per
+test image at the end of the epoch; we stop at a few million samples where the paper goes to 10^8.
 
-The wake-sleep baseline (Hinton et al. 1995), with the same encoder, decoder and optimiser, runs
-on one configuration (frey-20-wake-sleep); its curve is the same lower bound, evaluated the same way.
+The wake-sleep baseline (Hinton et al. 1995), with the same encoder, decoder, prior on the weights
+and optimiser, runs on the four Frey Face panels (frey-N-wake-sleep); its curve is the same lower
+bound, evaluated the same way. MNIST's wake-sleep comparison is Figure 3's (figure3.py).
 """
 
 import argparse
@@ -49,28 +57,27 @@ from vae_lite.objectives import kl_standard_normal, log_normal, reparameterize
 from quality import machine_info, merge_result  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 RESULTS = Path(__file__).resolve().parent / "results"
-FREY_FACE_MAT = "frey-face/frey_rawface.mat"
 STEP_SIZES = (0.01, 0.02, 0.1)  # the paper's Adagrad candidates
 BATCH_SIZE = 100
 SAMPLES = 3_000_000
 
 RUNS = {
     **{f"mnist-{n}": dict(dataset="mnist", latent_dim=n, hidden=500, likelihood="bernoulli", pilot_epochs=1)
-       for n in (2, 5, 10, 20)},
+       for n in (2, 3, 5, 10, 20, 200)},
     **{f"frey-{n}": dict(dataset="frey-face", latent_dim=n, hidden=200, likelihood="gaussian", pilot_epochs=20)
        for n in (2, 5, 10, 20)},
-    "frey-20-wake-sleep": dict(dataset="frey-face", latent_dim=20, hidden=200, likelihood="gaussian",
-                               pilot_epochs=20, algorithm="wake-sleep"),
+    **{f"frey-{n}-wake-sleep": dict(dataset="frey-face", latent_dim=n, hidden=200, likelihood="gaussian",
+                                    pilot_epochs=20, algorithm="wake-sleep") for n in (2, 5, 10, 20)},
 }
-ORDER = ["frey-2", "mnist-2", "mnist-5", "mnist-10", "mnist-20", "frey-5", "frey-10", "frey-20",
-         "frey-20-wake-sleep"]
+ORDER = ["frey-2", "frey-5", "frey-10", "frey-20", "frey-2-wake-sleep", "frey-5-wake-sleep", "frey-10-wake-sleep",
+         "frey-20-wake-sleep", "mnist-2", "mnist-3", "mnist-5", "mnist-10", "mnist-20", "mnist-200"]
 # the decoders the notebook draws Figures 4 and 5 from (float16: a quarter of the size, same pictures)
 SAVE_DECODERS = ("frey-2", "mnist-2", "mnist-5", "mnist-10", "mnist-20")
 
 # Approximate values of the paper's AEVB curves (Figure 2 of arXiv:1312.6114v10): the lower bound
 # per data point (train and test lie close) near the end of training, ~10^8 samples, read off the
 # figure by eye: good to about 5 nats on MNIST and 150 nats on Frey Face, not digitised. MNIST's
-# panels are N_z = 3, 5, 10, 20, 200 (there is no N_z = 2 panel for MNIST).
+# panels are N_z = 3, 5, 10, 20, 200 (there is no N_z = 2 panel for MNIST; mnist-2 is Figure 4's model).
 PAPER_APPROXIMATE = {
     "note": "AEVB, near 10^8 samples, read off Figure 2 by eye; MNIST panels are N_z = 3, 5, 10, 20, 200",
     "samples": 1e8,
@@ -80,50 +87,35 @@ PAPER_APPROXIMATE = {
 }
 
 
-def load_frey_face(data_dir=None):
-    """Frey Face as ImageData: 1,765 train and 200 test faces of (1, 28, 20), values in [0, 1].
-
-    Stand-in for vae_lite.load_dataset("frey-face") until it lands: the same file and the same
-    split (a torch.randperm with seed 0; its first 200 are the test set).
-    """
-    from scipy.io import loadmat
-
-    data_dir = Path(data_dir or os.environ.get("VAE_LITE_DATA", "data"))
-    ff = loadmat(data_dir / FREY_FACE_MAT)["ff"]  # (560, 1965) uint8: one column per face, row by row
-    faces = torch.as_tensor(ff.T.reshape(-1, 28, 20))  # (1965, 28, 20)
-    order = torch.randperm(len(faces), generator=torch.Generator().manual_seed(0))
-    return vae_lite.ImageData.from_arrays(faces[order[200:]], faces[order[:200]], name="frey-face")
-
-
 def load(dataset):
-    if dataset == "frey-face":
-        try:
-            return vae_lite.load_dataset("frey-face", download=False)
-        except ValueError:  # not in this vae_lite yet
-            return load_frey_face()
+    """MNIST or Frey Face from vae_lite.load_dataset, never downloading (the repository ships both)."""
     return vae_lite.load_dataset(dataset, download=False)
 
 
 class WakeSleepVAE(PaperVAE):
     r"""The same model trained by wake-sleep (Hinton et al. 1995), the paper's baseline.
 
-        wake:   z ~ q(z|x), held fixed;            the decoder climbs  log p(x|z)          (theta)
-        sleep:  z ~ p(z), x' ~ p(x|z), held fixed;  the encoder climbs  log q(z|x')         (phi)
+        wake:   z ~ q(z|x), held fixed;             the decoder climbs  log p(x|z)     (theta)
+        sleep:  z ~ p(z), x' ~ p(x|z), held fixed;  the encoder climbs  log q(z|x')    (phi)
 
-    Neither phase follows the gradient of the lower bound; `loss` returns the sum of both
-    surrogates for the optimiser, and the ELBO's terms (one z per image) for the records.
+    The wake step is a one-sample estimate of the ELBO's gradient in theta: q(z|x) does not
+    depend on theta, so grad_theta ELBO = E_q[grad_theta log p(x|z)], the estimate AEVB uses for
+    theta too. The sleep step is not a gradient of the ELBO: it lowers KL(p(z|x') || q(z|x'))
+    averaged over dreamed x', where AEVB lowers KL(q(z|x) || p(z|x)) on the data. So the two
+    phases together optimise no single objective. `loss` returns the sum of both surrogates for
+    the optimiser, and the ELBO's terms (one z per image) for the records.
     """
 
     def loss(self, x, beta=1.0):
         mu, logvar = self.encode(x)
-        z = reparameterize(mu, logvar).detach()
-        wake = self.log_likelihood(x, z)
+        z = reparameterize(mu, logvar)
         with torch.no_grad():
             z_dream = torch.randn_like(z)
             mean = self.decode(z_dream)
             x_dream = torch.bernoulli(mean) if self.likelihood == "bernoulli" \
                 else mean + self.decode_std(z_dream) * torch.randn_like(mean)
-        sleep = log_normal(z_dream, *self.encode(x_dream))
+        wake = self.log_likelihood(x, z.detach())  # theta only
+        sleep = log_normal(z_dream, *self.encode(x_dream))  # phi only: the dream carries no gradient
         kl = kl_standard_normal(mu, logvar)
         return -(wake + sleep), {"reconstruction": wake.detach(), "kl": kl.detach()}
 
@@ -185,7 +177,7 @@ def curve(records, n_train):
     }
 
 
-def run(name, out, max_samples, seed=0, log=print, data=None, keep_decoder=True):
+def run(name, out, max_samples, seed=0, log=print, data=None, keep_decoder=True, command=""):
     config = dict(RUNS[name])
     data = data or load(config["dataset"])
     n_train = len(data.train)
@@ -215,8 +207,9 @@ def run(name, out, max_samples, seed=0, log=print, data=None, keep_decoder=True)
                  "optimizer": optimizer.state_dict(), "records": records, "seconds": seconds,
                  "cpu_seconds": cpu_seconds}
         atomic_write(state_path, lambda f: torch.save(state, f))
-        result = {"config": config, "seed": seed, "step_size": lr, "pilot_training_bound": scores,
+        result = {"config": config, "command": command, "seed": seed, "step_size": lr, "pilot_training_bound": scores,
                   "n_train": n_train, "n_test": len(data.test), "epochs_trained": len(records),
+                  **({"frey_face_split": dict(vae_lite.data.FREY_FACE_SPLIT)} if config["dataset"] == "frey-face" else {}),
                   "complete_to_samples": len(records) * n_train, **curve(records, n_train),
                   "seconds": seconds, "cpu_seconds": cpu_seconds, "threads": torch.get_num_threads(),
                   "load_average": os.getloadavg()[0],
@@ -271,10 +264,10 @@ def main(argv=None):
         RUNS["frey-2"]["pilot_epochs"] = 2
         data = load("frey-face")
         data = data.subset(train=300)
-        run("frey-2", args.out, 6 * 300, args.seed, log, data=data, keep_decoder=False)
+        run("frey-2", args.out, 6 * 300, args.seed, log, data=data, keep_decoder=False, command=command)
     else:
         for name in args.runs or ORDER:
-            run(name, args.out, int(args.max_samples), args.seed, log)
+            run(name, args.out, int(args.max_samples), args.seed, log, command=command)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """How far a rerun of a stored training curve may land from it: across CPU kernels and across seeds.
 
     python benchmarks/rerun_spread.py                    # frey-2, 40 epochs, seeds 0-9, every kernel
+    python benchmarks/rerun_spread.py --workers 1        # the same, one subprocess at a time
     python benchmarks/rerun_spread.py --epochs 4 --seeds 0 1 --out /tmp/s.json   # the smoke test
 
 Notebook 09 reruns the first epochs of the stored Frey Face curve (frey-2 of paper_curves.py) and
@@ -83,6 +84,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--out", default=str(RESULTS / "rerun_spread.json"))
+    parser.add_argument("--workers", type=int, default=2, help="kernel subprocesses at once (default 2: two cores)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mistakes", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -101,7 +103,7 @@ def main(argv=None):
             sys.exit(f"the run with ATEN_CPU_CAPABILITY={kernel} failed:\n{done.stderr[-2000:]}")
         return json.loads(done.stdout)
 
-    with ThreadPoolExecutor(max_workers=2) as pool:  # one process per kernel, two at a time (two cores)
+    with ThreadPoolExecutor(max_workers=args.workers) as pool:  # one process per kernel, `workers` at a time
         *per_kernel, mistakes = pool.map(run_with, [*kernels, None])
     results = [curve for kernel_curves in per_kernel for curve in kernel_curves]
     command = "python benchmarks/rerun_spread.py " + " ".join(argv if argv is not None else sys.argv[1:])

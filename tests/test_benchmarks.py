@@ -165,6 +165,51 @@ def test_paper_curves_quick_writes_a_curve_and_resumes_without_redoing_it(tmp_pa
     assert json.loads(out.read_text())["frey-2"]["test_elbo"] == run["test_elbo"]
 
 
+def test_paper_curves_wake_sleep_trains_the_decoder_on_the_wake_phase_and_the_encoder_on_the_sleep_phase():
+    """The decoder's gradient is the ELBO's (the wake phase, one z), the encoder's is the sleep phase's alone."""
+    import torch
+    from vae_lite.objectives import kl_standard_normal, log_normal, reparameterize
+
+    paper_curves = import_benchmark("paper_curves")
+    torch.manual_seed(0)
+    model = paper_curves.WakeSleepVAE((1, 4, 3), latent_dim=2, hidden=5, likelihood="gaussian", init_std=0.3)
+    x = torch.rand(7, 1, 4, 3)
+
+    def gradients(loss):
+        model.zero_grad()
+        loss.sum().backward()
+        return {name: torch.zeros_like(p) if p.grad is None else p.grad.clone() for name, p in model.named_parameters()}
+
+    torch.manual_seed(1)
+    wake_sleep = gradients(model.loss(x)[0])
+    torch.manual_seed(1)  # the same draws, in the same order: z, then the dream's z and its pixel noise
+    mu, logvar = model.encode(x)
+    z = reparameterize(mu, logvar)
+    negative_elbo = -(model.log_likelihood(x, z) - kl_standard_normal(mu, logvar))
+    z_dream = torch.randn_like(z)
+    with torch.no_grad():
+        x_dream = model.decode(z_dream) + model.decode_std(z_dream) * torch.randn_like(x)
+    elbo, sleep = gradients(negative_elbo), gradients(-log_normal(z_dream, *model.encode(x_dream)))
+    for name in wake_sleep:
+        want = elbo[name] if name.startswith("decoder") else sleep[name]
+        assert torch.allclose(wake_sleep[name], want, atol=1e-6), f"{name}: not the gradient of its own phase"
+    assert all(wake_sleep[n].abs().sum() > 0 for n in wake_sleep), "both phases move their networks"
+
+
+def test_figure3_quick_scores_log_px_resumes_exactly_and_checks_k(tmp_path):
+    first, second = tmp_path / "a" / "f3.json", tmp_path / "b" / "f3.json"
+    run_script("figure3.py", "--quick", "--out", first)
+    run_script("figure3.py", "--quick", "--max-samples", 10_000, "--out", second)  # stopped early ...
+    run_script("figure3.py", "--quick", "--out", second)  # ... and resumed
+    a, b = (json.loads(p.read_text())["aevb-1000"] for p in (first, second))
+    assert [r["samples"] for r in a["records"]] == [10_000, 20_000]
+    assert a["records"] == b["records"], "a resumed run repeats the uninterrupted one"
+    for r in a["records"]:
+        assert r["test_log_px"] >= r["test_elbo"] - 1, "log p(x) lies above the ELBO (up to Monte Carlo noise)"
+        assert -300 < r["test_log_px"] < -50 and r["train_min_ess"] >= 1
+    assert a["k_check"]["k_large"] > a["k_check"]["k"] and a["step_size"] in (0.01, 0.02, 0.1)
+
+
 def test_rerun_spread_runs_every_kernel_choice_and_the_mistakes(tmp_path):
     """Notebook 09's tolerance for its live rerun comes from these curves: the stored seed under each
     kernel choice this CPU has, other seeds, and the recipe's two mistakes."""

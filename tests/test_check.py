@@ -8,6 +8,7 @@ import torch
 
 import vae_lite
 from vae_lite import check
+from vae_lite.objectives import kl_standard_normal, log_normal
 from vae_lite import symbolic as S
 
 
@@ -599,6 +600,41 @@ def test_gaussian_decoder_checker_accepts_the_right_answer(capsys):
 ])
 def test_gaussian_decoder_checker_rejects_the_common_mistakes_and_names_them(capsys, wrong, hint):
     assert check.gaussian_decoder_log_likelihood(wrong) is False
+    assert hint in capsys.readouterr().out
+
+
+def right_wake_sleep_loss(model, x, z, z_dream, x_dream):
+    mu, logvar = model.encode(x_dream.detach())
+    sleep = torch.distributions.Normal(mu, (0.5 * logvar).exp()).log_prob(z_dream).sum(-1)
+    return -(model.log_likelihood(x, z.detach()) + sleep)
+
+
+def test_wake_sleep_checker_accepts_the_right_answer_written_another_way(capsys):
+    assert check.wake_sleep_loss(right_wake_sleep_loss) is True
+    assert check.wake_sleep_loss(stub) is None
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+def _no_grad(model, x, z, z_dream, x_dream):
+    with torch.no_grad():
+        return right_wake_sleep_loss(model, x, z, z_dream, x_dream)
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda m, x, z, zd, xd: -(m.log_likelihood(x, z) + log_normal(zd, *m.encode(xd.detach()))), "z is not detached"),
+    (lambda m, x, z, zd, xd: -(m.log_likelihood(x, z.detach()) + log_normal(zd, *m.encode(xd))),
+     "x_dream is not detached"),
+    (lambda m, x, z, zd, xd: -right_wake_sleep_loss(m, x, z, zd, xd), "sign is flipped"),
+    (lambda m, x, z, zd, xd: right_wake_sleep_loss(m, x, z, zd, xd) + kl_standard_normal(*m.encode(x)),
+     "AEVB's encoder loss"),
+    (lambda m, x, z, zd, xd: -m.log_likelihood(x, z.detach()), "sleep phase is missing"),
+    (lambda m, x, z, zd, xd: right_wake_sleep_loss(m, x, z, zd, xd).mean(), "averaged over the images"),
+    (_no_grad, "carries no gradient"),
+    (lambda m, x, z, zd, xd: right_wake_sleep_loss(m, x, z, zd, xd) + 0.5 * (m.encode(x)[0] ** 2).sum(-1).detach(),
+     "expected"),
+])
+def test_wake_sleep_checker_rejects_the_common_mistakes_and_names_them(capsys, wrong, hint):
+    assert check.wake_sleep_loss(wrong) is False
     assert hint in capsys.readouterr().out
 
 

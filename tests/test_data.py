@@ -236,13 +236,36 @@ def test_frey_face_has_1765_train_and_200_test_faces_of_28_by_20_pixels(frey):
     assert torch.equal(frey.train * 255, (frey.train * 255).round()), "pixels are the file's uint8 values / 255"
 
 
-def test_frey_face_split_is_the_documented_seeded_permutation(frey):
+def frame_numbers(images, faces):
+    """Where each image sits in the video: its index among the file's faces (which are all distinct)."""
+    flat = faces.reshape(len(faces), -1)
+    matches = (images.reshape(len(images), 1, -1) == flat).all(dim=-1)  # (N, frames)
+    assert (matches.sum(dim=1) == 1).all(), "every image should be exactly one frame of the file"
+    return matches.int().argmax(dim=1)
+
+
+def test_frey_face_test_set_is_ten_blocks_of_twenty_consecutive_frames_spread_through_the_video(frey):
     faces = torch.as_tensor(data.read_frey_face(ROOT / "data" / "frey-face" / "frey_rawface.mat")) / 255
-    assert faces.shape == (1965, 28, 20)
-    order = torch.randperm(1965, generator=torch.Generator().manual_seed(0))
-    assert torch.equal(frey.test[:, 0], faces[order[:200]]) and torch.equal(frey.train[:, 0], faces[order[200:]])
+    assert faces.shape == (1965, 28, 20) and len(faces.reshape(1965, -1).unique(dim=0)) == 1965
+    test, train = frame_numbers(frey.test[:, 0], faces), frame_numbers(frey.train[:, 0], faces)
+    assert sorted(test.tolist() + train.tolist()) == list(range(1965)), "each frame in exactly one set"
+    blocks = test.sort().values.reshape(10, 20)
+    assert (blocks.diff(dim=1) == 1).all(), "each test block is 20 consecutive frames"
+    assert (blocks[1:, 0] - blocks[:-1, -1] > 150).all(), "the blocks are apart, not one long run"
+    tenths = blocks.float().mean(dim=1) / (1965 / 10)  # each block's centre, in tenths of the video
+    assert ((tenths - (torch.arange(10) + 0.5)).abs() < 0.01).all(), "one block in the middle of each tenth"
     again = vae_lite.load_dataset("frey-face", download=False)
     assert torch.equal(again.test, frey.test), "the split must be the same on every call"
+
+
+def test_frey_face_split_is_not_a_random_permutation(frey):
+    """The mistake the split guards against: a random split puts a test frame's neighbours in training."""
+    faces = torch.as_tensor(data.read_frey_face(ROOT / "data" / "frey-face" / "frey_rawface.mat")) / 255
+    test = set(frame_numbers(frey.test[:, 0], faces).tolist())
+    with_a_test_neighbour = sum((i - 1 in test) + (i + 1 in test) for i in test)
+    assert with_a_test_neighbour == 2 * (200 - 10), "inside a block both neighbours are test frames"
+    shuffled = torch.randperm(1965, generator=torch.Generator().manual_seed(0))[:200].tolist()
+    assert sum((i - 1 in shuffled) + (i + 1 in shuffled) for i in shuffled) < 100  # the check can fail
 
 
 def test_frey_faces_stand_upright(frey):

@@ -348,3 +348,56 @@ def test_two_gaps_draws_unreliable_estimates_as_outlines_and_names_them():
     labels = [t.get_text() for t in ax.get_xticklabels()]
     assert "ESS" in labels[0] and "ESS" not in labels[1] + labels[2]
     assert any("unreliable" in t.get_text() for t in ax.get_legend().get_texts())
+
+
+# ------------------------------------------------------------------------ notebook 09
+
+def paper_runs():
+    """Results shaped as benchmarks/paper_curves.py writes them: AEVB on two sizes, wake-sleep on one."""
+    def run(size, algorithm="aevb"):
+        samples = [10 ** (3 + i / 4) for i in range(13)]
+        return {"config": {"dataset": "frey-face", "latent_dim": size, "algorithm": algorithm}, "samples": samples,
+                "train_elbo": [100.0 * i for i in range(13)], "test_elbo": [90.0 * i for i in range(13)]}
+    return {"frey-2": run(2), "frey-5": run(5), "frey-5-wake-sleep": run(5, "wake-sleep")}
+
+
+def figure3_runs():
+    """Results shaped as benchmarks/figure3.py writes them."""
+    def run(n, algorithm):
+        records = [{"samples": 10 ** (4 + i / 4), "train_log_px": -200.0 + 5 * i, "test_log_px": -205.0 + 4 * i}
+                   for i in range(9)]
+        return {"config": {"n_train": n, "algorithm": algorithm}, "records": records}
+    return {f"{a}-{n}": run(n, a) for n in (1000, 50_000) for a in ("aevb", "wake-sleep")}
+
+
+PAPER_FIGURES = {
+    "plot_paper_curves": lambda: plots.plot_paper_curves(paper_runs(), "frey-face", paper={"2": 50.0, "samples": 1e8,
+                                                                                           "uncertainty": 10}),
+    "plot_marginal_likelihood": lambda: plots.plot_marginal_likelihood(figure3_runs()),
+}
+
+
+@pytest.mark.parametrize("name", PAPER_FIGURES)
+def test_paper_figures_are_projector_sized_and_colour_blind_safe(name):
+    figure = PAPER_FIGURES[name]()
+    assert 900 <= figure.get_size_inches()[0] * figure.dpi <= 1300
+    small = {t.get_text(): t.get_fontsize() for t in texts(figure) if t.get_fontsize() < 12}
+    assert not small, f"{name}: text under 12 pt: {small}"
+    assert not colours(figure) & TAB10
+
+
+def test_paper_curves_draw_one_panel_per_chosen_size_and_refuse_a_missing_one():
+    assert len(plots.plot_paper_curves(paper_runs(), "frey-face").axes) == 2
+    figure = plots.plot_paper_curves(paper_runs(), "frey-face", sizes=[5])
+    assert [ax.get_title() for ax in figure.axes] == ["$N_z$ = 5"]
+    assert len(figure.axes[0].get_lines()) == 4, "AEVB and wake-sleep, each train and test"
+    with pytest.raises(ValueError, match=r"latent size \[3\]"):
+        plots.plot_paper_curves(paper_runs(), "frey-face", sizes=[3, 5])
+
+
+def test_marginal_likelihood_has_a_panel_per_training_set_with_both_algorithms():
+    figure = plots.plot_marginal_likelihood(figure3_runs())
+    assert [ax.get_title() for ax in figure.axes] == ["$N_{train}$ = 1,000", "$N_{train}$ = 50,000"]
+    for ax in figure.axes:
+        assert {line.get_color() for line in ax.get_lines()} == {plots.PAPER_COLOURS["aevb"],
+                                                                  plots.PAPER_COLOURS["wake-sleep"]}

@@ -12,6 +12,7 @@ raises NotImplementedError ("not attempted yet"), so a notebook runs top to bott
     notebook 06  effective_beta(reconstruction, kl, pixels, latent_dim); gaussian_vae_loss(x, x_hat, mu, logvar, s)
     notebook 07  active_unit_count(mu, threshold); interpolate(model, x_a, x_b, n)
     notebook 08  importance_weighted_estimate(log_px_given_z, z, mu, logvar)
+    notebook 09  gaussian_decoder_log_likelihood(x, mean, log_var); wake_sleep_loss(model, x, z, z_dream, x_dream)
 
 Every checker is _run (the loop over cases) with a judge; most judges are _compare: the
 right value, and the known wrong forms it names when an answer equals one of them.
@@ -842,6 +843,106 @@ def gaussian_decoder_log_likelihood(fn):
     }
     return _run("gaussian_decoder_log_likelihood", fn, cases, _compare(
         right, wrong_forms, "return one number per image: sum over the pixels (the last three dimensions)", atol=1e-6))
+
+
+def _wake_sleep_forms():
+    """The wake-sleep loss and its common wrong forms, each a function (model, x, z, z_dream, x_dream) -> (N,)."""
+    from .objectives import log_normal
+
+    def wake(model, x, z):
+        return model.log_likelihood(x, z)
+
+    def sleep(model, z_dream, x_dream):
+        return log_normal(z_dream, *model.encode(x_dream))
+
+    def right(m, x, z, zd, xd):
+        return -(wake(m, x, z.detach()) + sleep(m, zd, xd.detach()))
+
+    wrong = {
+        "z is not detached in the wake phase: the reconstruction's gradient then also trains the encoder "
+        "(through z), as in AEVB; in wake-sleep only the sleep phase trains the encoder":
+            lambda m, x, z, zd, xd: -(wake(m, x, z) + sleep(m, zd, xd.detach())),
+        "x_dream is not detached in the sleep phase: the sleep loss then also trains the decoder (through "
+        "the dreamed image); in wake-sleep only the wake phase trains the decoder":
+            lambda m, x, z, zd, xd: -(wake(m, x, z.detach()) + sleep(m, zd, xd)),
+        "neither z nor x_dream is detached: each phase must train only its own network":
+            lambda m, x, z, zd, xd: -(wake(m, x, z) + sleep(m, zd, xd)),
+        "the sign is flipped: the loss to minimise is minus the two log-likelihoods":
+            lambda m, x, z, zd, xd: -right(m, x, z, zd, xd),
+        "the KL term is added: that is AEVB's encoder loss, not the sleep phase":
+            lambda m, x, z, zd, xd: right(m, x, z, zd, xd) + kl_standard_normal(*m.encode(x)),
+        "the sleep phase scores the real x (log q(z|x)); it must score the dream, log q(z_dream|x_dream)":
+            lambda m, x, z, zd, xd: -(wake(m, x, z.detach()) + sleep(m, z.detach(), x)),
+        "the sleep phase is missing: without it nothing trains the encoder":
+            lambda m, x, z, zd, xd: -wake(m, x, z.detach()),
+    }
+    return right, wrong
+
+
+def wake_sleep_loss(fn):
+    r"""Notebook 09: fn(model, x, z, z_dream, x_dream) -> the wake-sleep loss of each image, shape (N,).
+
+    z = mu + sigma * eps is a draw from q(z|x), still attached to the encoder; z_dream ~ p(z) and
+    x_dream = mean + s * eps' ~ p(x|z_dream) were drawn by the decoder and are attached to it.
+    Expected, with z and x_dream held fixed (detached), each phase training only its own network:
+
+        loss = -( log p(x|z) + log q(z_dream|x_dream) )
+                  wake: decoder    sleep: encoder
+
+    The value and the gradient in every weight are compared with that; the known wrong forms
+    (a missing detach, the sign, AEVB's KL, the sleep phase on real data, a mean) are named.
+    """
+    from .models import PaperVAE
+    from .objectives import reparameterize
+
+    right, wrong_forms = _wake_sleep_forms()
+    cases = {}
+    for name, (n, shape, latent, seed) in {"4 images of 4x3, N_z = 2": (4, (1, 4, 3), 2, 1),
+                                           "6 faces of 28x20, N_z = 5": (6, (1, 28, 20), 5, 2)}.items():
+        torch.manual_seed(seed)
+        model = PaperVAE(shape, latent_dim=latent, hidden=8, likelihood="gaussian", init_std=0.3).double()
+        x = torch.rand(n, *shape, dtype=torch.float64)
+        z = reparameterize(*model.encode(x))  # attached to the encoder
+        z_dream = torch.randn(n, latent, dtype=torch.float64)
+        x_dream = model.decode(z_dream) + model.decode_std(z_dream) * torch.randn_like(x)  # attached to the decoder
+        cases[name] = (model, x, z, z_dream, x_dream)
+
+    def value_and_gradient(model, loss):
+        """The loss values and the gradient of their sum in every weight, as one vector (None: no gradient)."""
+        if not torch.is_tensor(loss) or not loss.requires_grad:
+            return loss, None
+        grads = torch.autograd.grad(loss.sum(), list(model.parameters()), retain_graph=True, allow_unused=True)
+        return loss.detach(), torch.cat([torch.zeros_like(p).reshape(-1) if g is None else g.reshape(-1)
+                                         for p, g in zip(model.parameters(), grads)])
+
+    def same(a, b):
+        return a[1] is not None and b[1] is not None and a[0].shape == b[0].shape \
+            and bool(torch.allclose(a[0], b[0], atol=1e-8)) and bool(torch.allclose(a[1], b[1], atol=1e-8))
+
+    def judge(name, got, model, x, z, z_dream, x_dream):
+        if not torch.is_tensor(got):
+            return [(name, False, f"return a tensor of one loss per image, got {type(got).__name__}")]
+        want = value_and_gradient(model, right(model, x, z, z_dream, x_dream))
+        mine = value_and_gradient(model, got)
+        if same(mine, want):
+            return [(name, True, "")]
+        if got.shape != want[0].shape:
+            if got.numel() == 1 and torch.allclose(got.detach().double(), want[0].mean()):
+                return [(name, False, "you averaged over the images: return one loss per image, shape (N,)")]
+            return [(name, False, f"expected shape {tuple(want[0].shape)}, got {tuple(got.shape)}: one loss per image")]
+        for why, form in wrong_forms.items():
+            if same(mine, value_and_gradient(model, form(model, x, z, z_dream, x_dream))):
+                return [(name, False, why)]
+        if mine[1] is None:
+            return [(name, False, "your loss carries no gradient: do not compute it under torch.no_grad()")]
+        if not torch.allclose(mine[0], want[0], atol=1e-8):
+            return [(name, False, f"expected {_fmt(want[0])}, got {_fmt(mine[0])}")]
+        decoder = sum(p.numel() for p in model.decoder.parameters())  # parameters() lists the encoder first
+        encoder_ok = torch.allclose(mine[1][:-decoder], want[1][:-decoder], atol=1e-8)
+        return [(name, False, "the values are right but the gradient is not: the "
+                 + ("decoder" if encoder_ok else "encoder") + " gets the wrong one; check what you detach")]
+
+    return _run("wake_sleep_loss", fn, cases, judge)
 
 
 # ------------------------------------------------------------------------ notebook 10

@@ -660,7 +660,7 @@ def show_faces(rows, std=None, ncols=8):
     return fig
 
 
-def plot_paper_curves(runs, dataset, paper=None, live=None, ylim=None):
+def plot_paper_curves(runs, dataset, paper=None, live=None, ylim=None, sizes=None):
     """Figure 2 of Kingma & Welling (2013): the lower bound per data point against the number of
     training samples evaluated (log axis), one panel per latent size N_z, all panels on the same axes.
 
@@ -668,11 +668,15 @@ def plot_paper_curves(runs, dataset, paper=None, live=None, ylim=None):
     test_elbo). AEVB in the first colour, wake-sleep in the second; train solid, test dashed.
     paper: {N_z: value} drawn at its sample count `paper["samples"]` with an error bar of
     paper["uncertainty"]. live: {name: (samples, test_elbo)} drawn as points (a rerun).
+    sizes: the latent sizes to draw, one panel each (default: every size the runs have).
     """
     runs = {name: run for name, run in runs.items() if run["config"]["dataset"] == dataset}
-    sizes = sorted({run["config"]["latent_dim"] for run in runs.values()})
+    sizes = sorted(sizes or {run["config"]["latent_dim"] for run in runs.values()})
     if not sizes:
         raise ValueError(f"no runs on {dataset!r} in the results")
+    missing = set(sizes) - {run["config"]["latent_dim"] for run in runs.values()}
+    if missing:
+        raise ValueError(f"no {dataset!r} runs with latent size {sorted(missing)} in the results")
     fig, axes = plt.subplots(1, len(sizes), figsize=(12, 4), layout="constrained", sharex=True, sharey=True,
                              squeeze=False)
     for ax, size in zip(axes[0], sizes):
@@ -706,6 +710,37 @@ def plot_paper_curves(runs, dataset, paper=None, live=None, ylim=None):
 
 # Okabe-Ito blue and vermilion for the two algorithms, black for the paper's values
 PAPER_COLOURS = {"aevb": "#0072B2", "wake-sleep": "#D55E00", "paper": "#000000"}
+
+
+def plot_marginal_likelihood(runs, ylim=None):
+    """Figure 3 of Kingma & Welling (2013) without MCEM: the estimated log p(x) per data point against
+    the training samples evaluated (log axis), one panel per training-set size.
+
+    runs: results of benchmarks/figure3.py (name -> dict with config and records of samples,
+    train_log_px, test_log_px). AEVB in the first colour, wake-sleep in the second; train solid, test dashed.
+    """
+    sizes = sorted({run["config"]["n_train"] for run in runs.values()})
+    fig, axes = plt.subplots(1, len(sizes), figsize=(12, 4.4), layout="constrained", sharex=True, sharey=True,
+                             squeeze=False)
+    for ax, size in zip(axes[0], sizes):
+        for run in (r for r in runs.values() if r["config"]["n_train"] == size):
+            algorithm = run["config"]["algorithm"]
+            samples = [r["samples"] for r in run["records"]]
+            label = "AEVB" if algorithm == "aevb" else "wake-sleep"
+            ax.plot(samples, [r["train_log_px"] for r in run["records"]], color=PAPER_COLOURS[algorithm],
+                    marker="o", markersize=4, label=f"{label} (train)")
+            ax.plot(samples, [r["test_log_px"] for r in run["records"]], color=PAPER_COLOURS[algorithm],
+                    linestyle="--", marker="o", markersize=4, label=f"{label} (test)")
+        ax.set_xscale("log")
+        ax.set_title(f"$N_{{train}}$ = {size:,}")
+        ax.set_xlabel("training samples")
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("log p(x) per data point")
+    if ylim:
+        axes[0, 0].set_ylim(*ylim)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=4)
+    return fig
 
 
 # ------------------------------------------------------------ notebook 10: where the bound is loose
