@@ -238,7 +238,7 @@ assert final[1] > final[2], "two latent dimensions should fit worse than sixteen
 # about log 10 ≈ 2.30 nats for ten classes of about equal size. To compare like for like, add log p(y)
 # to the conditional bound: ELBO(x|y) + log p(y) ≤ log p(x, y) ≤ log p(x), a lower bound on the
 # log-likelihood of the image under the conditional model used as a model of images,
-# p(x) = Σ_y p(y) p(x|y). Kingma et al. (2014) train M2 on labelled images with exactly this bound.
+# p(x) = Σ_y p(y) p(x|y). It is Kingma et al. (2014)'s bound for a labelled image under M2.
 # **Predict, then run:** once the label is paid for, is the conditional VAE still ahead?
 
 # %%

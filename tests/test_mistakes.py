@@ -132,6 +132,14 @@ MISTAKES = {
             eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
             return (mu + torch.exp(0.5 * logvar) * eps).detach()
         """),
+    "label as a number": Mistake(
+        "the class fed as one number y instead of a one-hot vector", "notebook 11's common mistake",
+        "vae_lite.models.ConditionalVAE.one_hot", """
+        def one_hot(self, y, batch_shape):
+            number = torch.zeros(*batch_shape, self.num_classes, device=self.device)
+            number[..., 0] = torch.as_tensor(y, device=self.device).float()
+            return number
+        """),
 }
 
 CATCHES = [
@@ -156,6 +164,9 @@ CATCHES = [
     Catch("sigma for sigma^2 in the KL", "04_closed_form_kl", "rows.append(", r"it has sigma where sigma\^2 belongs"),
     Catch("KL averaged over dimensions", "04_closed_form_kl", "by_sympy = sum(",
           r"averages over the dimensions instead of summing"),
+    # the wrong label (the next class) is a larger number, so it still scores lower: the classifier catches it
+    Catch("label as a number", "11_conditional_vae", "accuracy = (elbo_per_class.argmax(dim=1)",
+          r"the ELBO with the true label should usually be the largest"),
 ]
 
 STARTUP = """
