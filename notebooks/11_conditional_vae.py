@@ -214,7 +214,7 @@ fig, ax = plt.subplots()
 for name, model in zip(["conditional VAE", "VAE", "2-latent VAE"], models):
     trained = model.checkpoint_extra
     curve = [r["test_elbo"] for r in trained["history"]]
-    ax.plot(range(1, len(curve) + 1), curve, label=name)
+    ax.plot(range(1, len(curve) + 1), curve, label=f"{name}: bounds log p(x{'|y' if model is cvae else ''})")
     print(f"{name:16s} {trained['epochs']} epochs on {trained['dataset']} (learning rate {trained['lr']:g}), "
           f"{trained['cpu_seconds']:.0f} CPU-s; test ELBO {curve[-1]:.1f} nats, {curve[-1] - curve[-2]:+.1f} in the last epoch")
 ax.set_xlabel("epoch")
@@ -581,9 +581,10 @@ for name, score in scores.items():
 if data.name in ("mnist", "digits"):  # a drawn 7 is a digit: the comparison means something on digit data only
     assert scores["the drawn 7"] > scores[f"the 7, {shift} px right"], "the model knows digits only where the data put them"
     assert below["random pixels"] == 0, "random pixels should score below every test image"
-    assert below["a blank page"] > 0.5, "a blank page should score above most test digits"
+if data.name == "mnist":  # the text below reads MNIST's numbers (on the 8x8 digits the letter L does it instead)
+    assert below["a blank page"] > 0.5 and below["a letter L"] > 0.25, "a blank page and an L should beat many test digits"
 else:
-    print(f"(digits drawn on a model of {data.name}: the comparisons above are not checked here)")
+    print(f"(the text below reads MNIST's numbers; on {data.name} they are not checked)")
 
 # %% [markdown]
 # *The figure: top, the five inputs as the model sees them; below, a histogram of the test images'
