@@ -144,9 +144,8 @@ print("decoder input ", (4, cvae.latent_dim + K), "-> images", tuple(cvae.decode
 
 # %% [markdown]
 # ### The ELBO, checked
-# `ConditionalVAE.loss` returns the negative ELBO of each image. The cell below builds the same number
-# from its parts with `torch.distributions`, from the formula above: log p(x|z,y) at one sample z of
-# q(z|x,y), minus the KL from q(z|x,y) to the one prior N(0, I).
+# `ConditionalVAE.loss` is minus the ELBO above. The cell rebuilds it with `torch.distributions`:
+# log p(x|z,y) at one z drawn from q(z|x,y), minus KL(q(z|x,y) ‖ N(0, I)).
 
 # %%
 x_test = vae_lite.binarized_test_set(data)  # binary pixels: the Bernoulli likelihood is a true likelihood
@@ -225,19 +224,18 @@ final = [model.checkpoint_extra["history"][-1]["test_elbo"] for model in models]
 assert final[1] > final[2], "two latent dimensions should fit worse than sixteen (both bounds on log p(x))"
 
 # %% [markdown]
-# *The figure: test ELBO per epoch for the three models.* The VAE's and the 2-latent VAE's lines bound
-# the same number, log p(x), and sixteen latent dimensions beat two. The conditional VAE's line is
-# highest, but it bounds another number, log p(x|y), so it cannot be read against the others as it stands.
+# *The figure: test ELBO per epoch.* The two VAEs' lines bound log p(x): sixteen latent dimensions beat
+# two. The conditional VAE's line is highest, but it bounds another number, log p(x|y).
 #
 # ## What the label is worth
 # How much of the gap between the top two lines can the label explain? For one model, by Bayes' rule,
 #
 # $$\log p(x\mid y) - \log p(x) \;=\; \log p(y\mid x) - \log p(y) \;\le\; -\log p(y),$$
 #
-# about log 10 ≈ 2.30 nats for ten classes of about equal size. To compare like for like, add log p(y)
-# to the conditional bound: ELBO(x|y) + log p(y) ≤ log p(x, y) ≤ log p(x), a lower bound on the
-# log-likelihood of the image under the conditional model used as a model of images,
-# p(x) = Σ_y p(y) p(x|y). It is Kingma et al. (2014)'s bound for a labelled image under M2.
+# about log 10 ≈ 2.30 nats for ten classes of about equal size. To compare like for like, add log p(y):
+# ELBO(x|y) + log p(y) ≤ log p(x, y) ≤ log p(x) bounds the image's log-likelihood under the conditional
+# model as a model of images, p(x) = Σ_y p(y) p(x|y) (it is Kingma et al. (2014)'s bound for a labelled
+# image under M2).
 # **Predict, then run:** once the label is paid for, is the conditional VAE still ahead?
 
 # %%
@@ -289,14 +287,12 @@ assert all(run["vae_gap"]["mean"] - run["cvae_gap"]["mean"] < run["cvae_log_join
 assert -1 < runs[0]["cvae_log_posterior_of_label"]["mean"] <= 0, "log p(y|x) should be small: the model is mostly sure of the class"
 
 # %% [markdown]
-# *What the runs say.* Both bounds are loose by several nats, the VAE's a little more, which explains the
-# smaller part of what remained. (k = 1,000 has not converged, as the last tenfold gains show; both
-# estimates are still lower bounds.) Most of it is fit: as a model of MNIST's images,
-# p(x) = Σ_y p(y) p(x|y) beats the VAE of the same networks and training on every seed, and the label's
-# own share, log p(y|x), is small. We have not isolated why.
-# The conditional model has a discrete latent variable, the class, told to it for every training image,
-# while the VAE must fold ten classes into one Gaussian; and every curve still rose in its last epoch,
-# so longer training may narrow the difference.
+# *What the runs say.* Both bounds are loose by several nats, the VAE's a little more: the smaller part
+# of what remained. (k = 1,000 has not converged, as the last tenfold gains show; the estimates are still
+# lower bounds.) Most of it is fit: as a model of MNIST's images, p(x) = Σ_y p(y) p(x|y) beats the VAE
+# of the same networks and training on every seed. We have not isolated why. The conditional model has a
+# discrete latent variable, the class, told to it for every training image, while the VAE must fold ten
+# classes into one Gaussian; and every curve still rose in its last epoch.
 #
 # **Exercise 1 (10 min).** Bayes' rule, done properly. Complete `bayes(log_px_given_y, log_prior)`: from
 # log p(x|c) of N images for K classes (an (N, K) tensor) and log p(c) (K numbers), return
