@@ -263,3 +263,6 @@ def test_conditional_quick_compares_like_for_like_and_its_bounds_hold(tmp_path):
     main = report["runs"][0]["first_test_images"]
     # log p(x) sums over every label, so it is at least the true label's term: log p(y|x) <= 0
     assert main["cvae_log_posterior_of_label"]["mean"] <= 1e-6 and 0 <= main["classifier_accuracy_by_bayes"] <= 1
+    table = "\n".join(import_benchmark("report").conditional_table(report))
+    fit = report["runs"][1]["first_test_images"]["cvae_log_joint_minus_vae_log_px"]
+    assert f"| {report['runs'][1]['seed']} | trained here |" in table and f"{fit['mean']:.2f} ± {fit['std_error']:.2f} |" in table
