@@ -157,6 +157,30 @@ def beta_sweep_table(sweep):
                         f"{sweep['mean_image_distortion']:.2f} nats. Command: " + ", ".join(f"`{c}`" for c in commands)]
 
 
+def conditional_table(report):
+    """Notebook 11's conditional VAE against the VAE, seed by seed (benchmarks/conditional.py)."""
+    if report is None:
+        return ["Conditional VAE: not run yet (`python benchmarks/conditional.py mnist`)."]
+    first = report["runs"][0]["first_test_images"]
+    lines = [f"### Conditional VAE against VAE ({report['when']}; {report['dataset']}, nats per test image; "
+             f"load average {report['load_average_before_after'][0]:.1f} at the start)", "",
+             f"Bounds on all {report['runs'][0]['all_test_images']['images']:,} test images; importance sampling "
+             f"(k = {first['k']}) on the first {first['images']:,}. Like for like: ELBO(x|y) + log p(y) − ELBO(x). "
+             "Looseness: log p − ELBO. Fit: log p(x, y) − log p(x), ± its standard error over the images.", "",
+             "| seed | models | ELBO(x\\|y) | ELBO(x) | like for like | KL: conditional VAE, VAE "
+             "| looseness: conditional VAE, VAE | fit |",
+             "|---|---|--:|--:|--:|--:|--:|--:|"]
+    for run in report["runs"]:
+        every, some = run["all_test_images"], run["first_test_images"]
+        m = lambda part, key: part[key]["mean"]  # noqa: E731
+        lines.append(f"| {run['seed']} | {run['training']['cvae']['source']} | {m(every, 'cvae_elbo'):.2f} | "
+                     f"{m(every, 'vae_elbo'):.2f} | {m(every, 'cvae_joint_bound_minus_vae_elbo'):.2f} | "
+                     f"{m(every, 'cvae_kl'):.2f}, {m(every, 'vae_kl'):.2f} | {m(some, 'cvae_gap'):.2f}, "
+                     f"{m(some, 'vae_gap'):.2f} | {m(some, 'cvae_log_joint_minus_vae_log_px'):.2f} ± "
+                     f"{some['cvae_log_joint_minus_vae_log_px']['std_error']:.2f} |")
+    return lines + ["", f"Command: `{report['command']}` ({report['cpu_seconds'] / 60:.0f} CPU-minutes)"]
+
+
 def main():
     lines = [START, ""]
     speeds = [load(name) for name in ("speed.json", "speed_1thread.json") if load(name)]
@@ -166,6 +190,7 @@ def main():
     lines += notebook_table(load("notebooks.json")) + [""]
     lines += beta_sweep_table(load("beta_sweep.json")) + [""]
     lines += browser_table(load("widget_browser.json"))
+    lines += [""] + conditional_table(load("conditional.json"))
     lines += ["", END]
     readme = HERE / "README.md"
     text = readme.read_text()

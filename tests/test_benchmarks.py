@@ -434,3 +434,31 @@ def test_frontier_final_run_scores_the_test_set_once_and_k_bias_pairs_the_same_i
     assert len(large) == 30 and bias["gain"] == pytest.approx((large - small).mean().item(), abs=1e-5)
     assert bias["gain_std_error"] == pytest.approx(((large - small).std() / math.sqrt(30)).item(), rel=1e-4)
     assert bias["iw_nll_small"] - bias["iw_nll_large"] == pytest.approx(bias["gain"], abs=1e-4)
+
+
+def test_conditional_quick_compares_like_for_like_and_its_bounds_hold(tmp_path):
+    out = tmp_path / "conditional.json"
+    run_script("conditional.py", "digits-quick", "--out", out)
+    report = json.loads(out.read_text())
+    assert "conditional.py digits-quick" in report["command"] and not (tmp_path / "conditional-digits-quick.partial").exists()
+    assert [run["seed"] for run in report["runs"]] == report["config"]["seeds"] and report["runs"][0]["main"]
+    assert sum(math.exp(v) for v in report["log_prior"]) == pytest.approx(1.0)
+    for run in report["runs"]:
+        everything, first = run["all_test_images"], run["first_test_images"]
+        mean = lambda part, key: part[key]["mean"]  # noqa: E731
+        # the gap between the bounds = what the label can be worth, -E log p(y), + the like-for-like difference
+        assert mean(everything, "cvae_elbo_minus_vae_elbo") == pytest.approx(
+            -everything["mean_log_prior_of_label"] + mean(everything, "cvae_joint_bound_minus_vae_elbo"), abs=1e-4)
+        assert mean(everything, "cvae_elbo") == pytest.approx(
+            mean(everything, "cvae_reconstruction") - mean(everything, "cvae_kl"), abs=1e-4)
+        # log mean exp >= mean log, image by image: L_k of all k samples is at least their ELBO
+        assert first["cvae_gap"]["mean"] >= 0 and first["vae_gap"]["mean"] >= 0
+        assert mean(first, f"cvae_L_{first['k']}") == pytest.approx(mean(first, "cvae_elbo") + mean(first, "cvae_gap"), abs=1e-4)
+        for key in ("cvae_L_1", "vae_L_1", "cvae_log_joint_minus_vae_log_px"):
+            assert math.isfinite(mean(first, key)), key
+    main = report["runs"][0]["first_test_images"]
+    # log p(x) sums over every label, so it is at least the true label's term: log p(y|x) <= 0
+    assert main["cvae_log_posterior_of_label"]["mean"] <= 1e-6 and 0 <= main["classifier_accuracy_by_bayes"] <= 1
+    table = "\n".join(import_benchmark("report").conditional_table(report))
+    fit = report["runs"][1]["first_test_images"]["cvae_log_joint_minus_vae_log_px"]
+    assert f"| {report['runs'][1]['seed']} | trained here |" in table and f"{fit['mean']:.2f} ± {fit['std_error']:.2f} |" in table

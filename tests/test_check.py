@@ -762,3 +762,46 @@ def test_style_transfer_checker_passes_the_solution_and_waits_for_the_stub(capsy
 
     assert check.style_transfer(stub) is None
     assert "not attempted yet" in capsys.readouterr().out
+
+
+def _bayes(log_px_given_y, log_prior):
+    joint = log_px_given_y + log_prior
+    log_px = torch.logsumexp(joint, dim=1)
+    return log_px, joint - log_px[:, None]
+
+
+def test_bayes_rule_checker_passes_logsumexp_and_waits_for_the_stub(capsys):
+    assert check.bayes_rule(_bayes) is True
+
+    def stub(log_px_given_y, log_prior):
+        raise NotImplementedError
+
+    assert check.bayes_rule(stub) is None
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+def _through_probabilities(ll, lp):  # exp, sum, log: right on paper, -inf on real images
+    log_px = (ll.exp() * lp.exp()).sum(dim=1).log()
+    return log_px, ll + lp - log_px[:, None]
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (_through_probabilities, "not finite"),
+    (lambda ll, lp: (torch.logsumexp(ll, 1), torch.log_softmax(ll, 1)), "the prior is missing"),
+    (lambda ll, lp: (torch.logsumexp(ll, 1) - math.log(ll.shape[1]), torch.log_softmax(ll, 1)), "taken as uniform"),
+    (lambda ll, lp: ((ll + lp).max(1).values, torch.log_softmax(ll + lp, 1)), "the largest term (max)"),
+    (lambda ll, lp: (torch.logsumexp(ll + lp, 1), torch.softmax(ll + lp, 1)), "a probability; return its log"),
+    (lambda ll, lp: (torch.logsumexp(ll + lp, 1), ll + lp), "this is the log joint"),
+    (lambda ll, lp: (torch.logsumexp(ll + lp, 0), torch.log_softmax(ll + lp, 0)), "normalised over the images"),
+    (lambda ll, lp: torch.logsumexp(ll + lp, 1), "return two tensors"),
+])
+def test_bayes_rule_checker_names_the_known_mistakes(wrong, words, capsys):
+    assert check.bayes_rule(wrong) is False
+    assert words in capsys.readouterr().out
+
+
+def test_bayes_rule_checker_fails_an_answer_off_by_a_small_amount(capsys):
+    # not one of the named mistakes: a constant 0.01 nats off must still fail, with no misleading hint
+    assert check.bayes_rule(lambda ll, lp: tuple(t + 0.01 for t in _bayes(ll, lp))) is False
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "(the prior" not in out

@@ -162,6 +162,14 @@ MISTAKES = {
             reconstruction = -0.5 * x.shape[-1] * (LOG_2PI + math.log(noise_variance)) - squared_error / (2 * noise_variance)
             return reconstruction - kl_standard_normal(mu, logvar.expand_as(mu))
         """),
+    "label as a number": Mistake(
+        "the class fed as one number y instead of a one-hot vector", "notebook 11's common mistake",
+        "vae_lite.variants.ConditionalVAE.one_hot", """
+        def one_hot(self, y, batch_shape):
+            number = torch.zeros(*batch_shape, self.num_classes, device=self.device)
+            number[..., 0] = torch.as_tensor(y, device=self.device).float()
+            return number
+        """),
 }
 
 CATCHES = [
@@ -208,6 +216,9 @@ CATCHES = [
     Catch("IW bound without - log k", "10_loose_bound", "stuck, closed = log_px", r"L_k is a lower bound on log p\(x\)"),
     Catch("linear VAE ELBO without q's spread", "10_loose_bound", "elbo_fit = objectives.linear_vae_elbo",
           r"should match pPCA's closed form"),
+    # the wrong label (the next class) is a larger number, so it still scores lower: the classifier catches it
+    Catch("label as a number", "11_conditional_vae", "accuracy = (elbo_per_class.argmax(dim=1)",
+          r"the ELBO with the true label should usually be the largest"),
 ]
 
 STARTUP = """

@@ -401,3 +401,34 @@ def test_marginal_likelihood_has_a_panel_per_training_set_with_both_algorithms()
     for ax in figure.axes:
         assert {line.get_color() for line in ax.get_lines()} == {plots.PAPER_COLOURS["aevb"],
                                                                   plots.PAPER_COLOURS["wake-sleep"]}
+
+
+# ------------------------------------------------------------ notebook 11
+
+
+def scores_figure():
+    """Five inputs, two of them with the same score (notebook 11's drawn 7 and a test image once hid each other)."""
+    scores = {"the drawn 7": -115.2, "a test image": -115.4, "a blank page": -112.0, "shifted": -225.0, "noise": -730.0}
+    inputs = {name: torch.rand(1, 1, 28, 28, generator=torch.Generator().manual_seed(i)) for i, name in enumerate(scores)}
+    test_scores = -150 + 30 * torch.randn(500, generator=torch.Generator().manual_seed(0))
+    return plots.scores_against_test_images(test_scores, scores, inputs, "log p(x) (nats)"), scores
+
+
+def test_scores_figure_is_projector_sized_and_colour_blind_safe():
+    figure, _ = scores_figure()
+    assert 900 <= figure.get_size_inches()[0] * figure.dpi <= 1300
+    assert min(t.get_fontsize() for t in texts(figure)) >= 12
+    assert not colours(figure) & TAB10
+
+
+def test_scores_figure_keeps_equal_scores_apart_and_labels_each_with_its_value():
+    figure, scores = scores_figure()
+    histogram = figure.axes[-1]
+    labels = {a.get_text(): a.xy for a in histogram.texts}
+    assert set(labels) == {f"{name}: {score:.0f}" for name, score in scores.items()}
+    heights = [xy[1] for xy in labels.values()]
+    assert len(set(heights)) == len(heights), "two labels at one height would hide each other"
+    assert sorted(xy[0] for xy in labels.values()) == sorted(scores.values())  # each label at its input's score
+    low, high = histogram.get_xlim()
+    assert low < min(scores.values()) and high > max(scores.values())
+    assert [ax.get_title() for ax in figure.axes[:-1]] == list(scores)  # one picture per input, titled

@@ -13,6 +13,7 @@ raises NotImplementedError ("not attempted yet"), so a notebook runs top to bott
     notebook 07  active_unit_count(mu, threshold); interpolate(model, x_a, x_b, n)
     notebook 08  importance_weighted_estimate(log_px_given_z, z, mu, logvar)
     notebook 09  gaussian_decoder_log_likelihood(x, mean, log_var); wake_sleep_loss(model, x, z, z_dream, x_dream)
+    notebook 11  style_transfer(model, x, source, target); bayes_rule(log_px_given_y, log_prior)
 
 Every checker is _run (the loop over cases) with a judge; most judges are _compare: the
 right value, and the known wrong forms it names when an answer equals one of them.
@@ -1154,3 +1155,87 @@ def style_transfer(fn):
                            + (f" ({hint})" if hint else ""))]
 
     return _run("style_transfer", fn, cases, judge)
+
+
+def bayes_rule(fn):
+    """Notebook 11: fn(log_px_given_y (N, K), log_prior (K,)) -> (log_px (N,), log_posterior (N, K)).
+
+    Bayes' rule in logs, for each image and class c:
+
+        log p(x)     = log sum_c p(c) p(x|c) = logsumexp_c [log p(c) + log p(x|c)]
+        log p(c|x)   = log p(c) + log p(x|c) - log p(x)
+
+    computed without leaving log space: an image's log p(x|c) is about -100 nats, and exp(-104)
+    is already 0 in float32.
+    """
+    generator = torch.Generator().manual_seed(11)
+
+    def log_probabilities(*weights):
+        w = torch.tensor(weights, dtype=torch.float64)
+        return (w / w.sum()).log()
+
+    cases = {
+        "equal likelihoods: the posterior is the prior (0.8, 0.2)":
+            (torch.tensor([[-3.0, -3.0]], dtype=torch.float64), log_probabilities(0.8, 0.2)),
+        "a prior that outweighs the likelihood (class 1 nine times as common)":
+            (torch.tensor([[-10.0, -11.0, -20.0]], dtype=torch.float64), log_probabilities(0.05, 0.9, 0.05)),
+        "5 images, 10 classes, log p(x|y) near -100 nats in float32, as MNIST's are":
+            (torch.randn(5, 10, generator=generator) * 5 - 110, log_probabilities(*range(1, 11)).float()),
+        "3 images, 4 classes, log p(x|y) near -1000 nats (exp underflows even in float64)":
+            (torch.randn(3, 4, generator=generator, dtype=torch.float64) * 3 - 1000, log_probabilities(1, 2, 3, 4)),
+    }
+    right = lambda ll, lp: torch.logsumexp(ll + lp, dim=1)  # noqa: E731
+    wrong_evidence = {
+        "the prior is missing: log p(x) = log sum_c p(c) p(x|c), each p(x|c) weighted by p(c)":
+            lambda ll, lp: torch.logsumexp(ll, dim=1),
+        "the prior is taken as uniform (minus log K): add log_prior, it need not be uniform":
+            lambda ll, lp: torch.logsumexp(ll, dim=1) - math.log(ll.shape[1]),
+        "you took the largest term (max), not the sum over classes: use logsumexp":
+            lambda ll, lp: (ll + lp).max(dim=1).values,
+        "you averaged the log joint over the classes: log p(x) is the log of a sum, use logsumexp":
+            lambda ll, lp: (ll + lp).mean(dim=1),
+        "you summed over the images (dim=0); sum over the classes (dim=1), one log p(x) per image":
+            lambda ll, lp: torch.logsumexp(ll + lp, dim=0),
+    }
+    wrong_posterior = {
+        "the prior is missing from the posterior: log p(c|x) = log p(c) + log p(x|c) - log p(x)":
+            lambda ll, lp: torch.log_softmax(ll, dim=1),
+        "this is p(c|x), a probability; return its log":
+            lambda ll, lp: torch.softmax(ll + lp, dim=1),
+        "this is the log joint log p(x, c): subtract log p(x) so that the posterior sums to 1":
+            lambda ll, lp: ll + lp,
+        "you normalised over the images (dim=0); each image's posterior sums to 1 over the classes (dim=1)":
+            lambda ll, lp: torch.log_softmax(ll + lp, dim=0),
+    }
+
+    def short(t, most=6):
+        """The first `most` numbers of t, enough to see what went wrong."""
+        flat = t.reshape(-1)
+        return _fmt(flat) if len(flat) <= most else _fmt(flat[:most])[:-1] + f", ... ({len(flat)} numbers)]"
+
+    def judge(name, got, ll, lp):
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            return [(name, False, "return two tensors: (log_px, log_posterior)")]
+        lines = []
+        for what, want, wrong_forms, shape in (
+                ("log p(x)", right(ll, lp), wrong_evidence, "one number per image: reduce over the classes (dim=1)"),
+                ("log p(y|x)", ll + lp - right(ll, lp)[:, None], wrong_posterior, "one row of K numbers per image")):
+            value = _numbers(got[0] if what == "log p(x)" else got[1])
+            want = _numbers(want)
+            if value.shape != want.shape:
+                lines.append((f"{name}: {what}", False, f"expected shape {tuple(want.shape)}, got {tuple(value.shape)}; {shape}"))
+                continue
+            def close(other):
+                other = _numbers(other)
+                return other.shape == value.shape and bool(torch.allclose(value, other, atol=1e-3, rtol=1e-5))
+
+            ok, hint = close(want), ""
+            if not ok:
+                hint = next((f" ({why})" for why, wrong in wrong_forms.items() if close(wrong(ll, lp))), "")
+                if not hint and not torch.isfinite(value).all():
+                    hint = (" (not finite: exp of about -100 nats or less is 0 in floating point, and log 0 = -inf;"
+                            " stay in logs with torch.logsumexp)")
+            lines.append((f"{name}: {what}", ok, f"expected {short(want)}, got {short(value)}{hint}"))
+        return lines
+
+    return _run("bayes_rule", fn, cases, judge)

@@ -968,3 +968,43 @@ def labelled_grid(images, row_labels, col_labels=None, ax=None, title=None):
     if title:
         ax.set_title(title)
     return ax.figure
+
+
+def scores_against_test_images(test_scores, scores, images, xlabel, title=None):
+    """Top: each input as the model sees it; below: a histogram of the test images' scores, each
+    input marked by a line in its own colour, labelled at its own height, so that inputs with
+    (nearly) equal scores stay apart. scores: {name: number}; images: {name: (C, H, W) or (1, C, H, W)}."""
+    test_scores = torch.as_tensor(test_scores).detach().cpu().numpy()
+    names = list(scores)
+    width = mpl.rcParams["figure.figsize"][0]
+    fig = plt.figure(figsize=(width, 0.62 * width), layout="constrained")
+    grid = fig.add_gridspec(2, len(names), height_ratios=[1, 2.4])
+    dark = [PALETTE[i] for i in (0, 2, 4, 6, 5, 8)]  # petroff10 without its light orange, grey and cyan
+    colours = [dark[i % len(dark)] for i in range(len(names))]
+    for i, (name, colour) in enumerate(zip(names, colours)):
+        picture = fig.add_subplot(grid[0, i])
+        picture.imshow(torch.as_tensor(images[name]).detach().cpu().reshape(-1, *images[name].shape[-2:])[0].numpy(),
+                       cmap="gray_r", vmin=0, vmax=1)
+        picture.set_title(name, color=colour, fontsize=13)
+        picture.set_xticks([])
+        picture.set_yticks([])
+        for side in picture.spines.values():
+            side.set(color=colour, linewidth=3)
+    ax = fig.add_subplot(grid[1, :])
+    counts, _, _ = ax.hist(test_scores, bins=50, color="0.75", label=f"{len(test_scores)} test images")
+    top = counts.max()
+    for i, (name, colour) in enumerate(zip(names, colours)):
+        height = top * (1.15 - 0.18 * i)  # staggered: one label per height
+        ax.plot([scores[name]] * 2, [0, height], color=colour, lw=3)
+        ax.annotate(f"{name}: {scores[name]:.0f}", (scores[name], height), xytext=(4, 0), textcoords="offset points",
+                    color=colour, fontsize=13, va="center", weight="bold",
+                    bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none", alpha=0.85))
+    ax.set_ylim(0, top * 1.25)
+    low, high = min(test_scores.min(), *scores.values()), max(test_scores.max(), *scores.values())
+    ax.set_xlim(low - 0.05 * (high - low), high + 0.3 * (high - low))  # room for the labels on the right
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("test images")
+    ax.legend(loc="upper left")
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -760,7 +760,11 @@ class DrawingExplorer(Explorer):
     # -- the model's side
 
     def elbo(self, x):
-        """ELBO of each image in nats: E_q[log p(x|z)] with the fixed draws eps, minus the KL (closed form)."""
+        """ELBO of each image in nats: E_q[log p(x|z)] with the fixed draws eps, minus the KL (closed form).
+
+        For a grey image x (a drawing, a grey test image) a Bernoulli decoder gives no probability:
+        log p(x|z) is then the mean of log p(b|z) over binary images b ~ Bernoulli(x), so this is a
+        lower bound on E_b[log p(b)], the mean log-probability of x's binarizations."""
         with torch.inference_mode():
             x = x.to(self.model.device)
             mu, logvar = self.model.encode(x)
