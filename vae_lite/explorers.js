@@ -120,7 +120,7 @@ function figure(alt, width = 1000, height = 400) {
 async function latent(model, el) {
   const decoder = await network(model, "decoder");
   const [height, width] = model.get("image_size");
-  const dims = model.get("dims"), start = model.get("start");
+  const dims = model.get("dims"), start = model.get("start_z");
   let values = [...model.get("values")], moved = null;
   const canvas = picture(height, width, model.get("scale"), "the decoder's image of z", "vae-lite-decoded");
   const caption = h("div", { class: "vae-lite-caption", "aria-live": "polite" });

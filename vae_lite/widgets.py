@@ -232,7 +232,7 @@ class LatentExplorer(Explorer):
     """
 
     decoder = traitlets.Instance(Network).tag(sync=True, **widgets.widget_serialization)
-    start = traitlets.List(traitlets.Float()).tag(sync=True)
+    start_z = traitlets.List(traitlets.Float()).tag(sync=True)  # the page's copy of `start`
     dims = traitlets.List(traitlets.Int()).tag(sync=True)
     labels = traitlets.List(traitlets.Unicode()).tag(sync=True)
     values = traitlets.List(traitlets.Float()).tag(sync=True)
@@ -264,16 +264,17 @@ class LatentExplorer(Explorer):
         hidden = model.latent_dim - len(dims)
         heading = ("latent dimension (its KL in nats)" if self.kl is not None else "latent dimension") + (
             f"; the other {hidden} stay at {self.start_name}" if hidden else "")
-        super().__init__(kind="latent", decoder=stored_network(model.decoder), start=z0.tolist(), dims=dims,
+        super().__init__(kind="latent", decoder=stored_network(model.decoder), start_z=z0.tolist(), dims=dims,
                          labels=labels, values=values, reset_values=values, limit=limit, step=step,
                          image_size=list(model.image_shape[1:]), scale=scale, heading=heading)
+        self.start = z0  # the starting z
         self.moved = False
         self.observe(lambda change: setattr(self, "moved", True), names="values")
 
     @property
     def z(self):
         """The latent vector the sliders set: the start, with each slider's value in its dimension."""
-        z = torch.tensor(self.start)
+        z = self.start.clone()
         z[self.dims] = torch.tensor(self.values)
         return z
 
