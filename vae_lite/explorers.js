@@ -64,7 +64,7 @@ const networks = new WeakMap();
 async function network(model, name) {
   const reference = model.get(name);
   const stored = await model.widget_manager.get_model(reference.slice("IPY_MODEL_".length));
-  if (!networks.has(stored)) networks.set(stored, layersOf(stored.get("layers"), stored.get("dtype")));
+  if (!networks.has(stored)) networks.set(stored, layersOf(stored.get("layers")));
   return networks.get(stored);
 }
 

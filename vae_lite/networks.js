@@ -10,37 +10,27 @@
 //     relu, tanh        elementwise
 //     reshape           a new shape for the same numbers
 //
-// Weights arrive as float16 bytes (half the size of float32; notebook 11's models are stored
-// in float16 anyway) and are widened once to float32.
+// Each W arrives in 8 bits with a scale per row (its first dimension), w = q * scale, as
+// vae_lite.widgets.quantized stores it; b in float32. widgets.page_weights(module) is the same
+// network in PyTorch, which the tests compare with.
 
-// float16 bits -> number: sign, 5 exponent bits (bias 15), 10 fraction bits
-function half(bits) {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024); // subnormal
-  if (exponent === 31) return fraction ? NaN : sign * Infinity;
-  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
-}
-
-// a DataView (or ArrayBuffer) of little-endian numbers of `dtype` as a Float32Array
+// a DataView of little-endian numbers as a Float32Array: float32, int8, or uint8 pixels (/ 255)
 export function floats(view, dtype = "float32") {
-  const bytes = view instanceof ArrayBuffer ? new DataView(view) : view;
-  const size = dtype === "float16" ? 2 : dtype === "uint8" ? 1 : 4;
-  const out = new Float32Array(bytes.byteLength / size);
+  const size = dtype === "float32" ? 4 : 1;
+  const out = new Float32Array(view.byteLength / size);
   for (let i = 0; i < out.length; i++) {
-    out[i] = dtype === "float16" ? half(bytes.getUint16(2 * i, true))
-      : dtype === "uint8" ? bytes.getUint8(i) / 255 : bytes.getFloat32(4 * i, true);
+    out[i] = dtype === "int8" ? view.getInt8(i) : dtype === "uint8" ? view.getUint8(i) / 255 : view.getFloat32(4 * i, true);
   }
   return out;
 }
 
-// the layers of a stored network, with their weights as Float32Arrays
-export function layersOf(spec, dtype) {
-  return spec.map((layer) => ({
-    ...layer,
-    ...(layer.weight ? { weight: floats(layer.weight, dtype), bias: floats(layer.bias, dtype) } : {}),
-  }));
+// the layers of a stored network, with W = q * scale and b as Float32Arrays
+export function layersOf(spec) {
+  return spec.map((layer) => {
+    if (!layer.weight) return layer;
+    const q = floats(layer.weight, "int8"), scale = floats(layer.scale), row = q.length / scale.length;
+    return { ...layer, weight: q.map((v, i) => v * scale[Math.floor(i / row)]), bias: floats(layer.bias) };
+  });
 }
 
 function linear({ weight, bias, shape: [outputs, inputs] }, x) {

@@ -7,7 +7,7 @@
 
 Each explorer is an anywidget whose page side (explorers.js, with networks.js) draws everything
 itself: the decoder runs in the page from weights stored once per notebook (a Network widget,
-float16), and the closed-form explorers compute their formulas there. Nothing waits for a kernel,
+8 bits a weight), and the closed-form explorers compute their formulas there. Nothing waits for a kernel,
 so the explorers move in JupyterLab and on the static site (make site) alike. The kernel keeps
 the slider values (`values`, `t`, `mu`, ...), and computes the same pictures and numbers with the
 package (`decoded`, `compute`), which is how the tests check the page. Each explorer also offers a
@@ -128,14 +128,27 @@ def check_decodes_in_page(model, what):
 # ------------------------------------------------------------ networks, stored once per page
 
 
-def network_layers(module):
-    """A network of vae_lite.networks as a list of layers for networks.js, weights as float16 bytes:
+def quantized(weight):
+    """A weight tensor in 8 bits, row by row (the first dimension): w ~ q * scale with integers
+    q in [-127, 127] and scale = max |w| / 127 of the row. Returns (q int8, scale float32)."""
+    rows = weight.detach().float().cpu().reshape(len(weight), -1)
+    scale = (rows.abs().amax(dim=1) / 127).clamp_min(torch.finfo(torch.float32).tiny)
+    return torch.round(rows / scale[:, None]).to(torch.int8).reshape(weight.shape), scale
 
-        linear (W, b), conv2d and conv_transpose2d (W, b, stride, padding), relu, tanh, reshape.
+
+def network_layers(module):
+    """A network of vae_lite.networks as a list of layers for networks.js: linear (W, b), conv2d and
+    conv_transpose2d (W, b, stride, padding), relu, tanh and reshape. Each W travels in 8 bits with
+    a scale per row (quantized: a quarter of float32, so that a notebook with three networks stays
+    under 2 MB); b in float32.
     """
+    def weights(layer):
+        q, scale = quantized(layer.weight)
+        return {"weight": as_bytes(q, torch.int8), "scale": as_bytes(scale), "bias": as_bytes(layer.bias),
+                "shape": list(layer.weight.shape)}
+
     def conv(layer, op, **extra):
-        return {"op": op, "weight": as_bytes(layer.weight, torch.float16), "bias": as_bytes(layer.bias, torch.float16),
-                "shape": list(layer.weight.shape), "stride": layer.stride[0], "padding": layer.padding[0], **extra}
+        return {"op": op, **weights(layer), "stride": layer.stride[0], "padding": layer.padding[0], **extra}
 
     if isinstance(module, (MLPEncoder, nn.Sequential)):
         return [layer for child in (module.net if isinstance(module, MLPEncoder) else module)
@@ -149,8 +162,7 @@ def network_layers(module):
                 + [conv(module.up1, "conv_transpose2d", output_size=list(module.half_size)), {"op": "relu"},
                    conv(module.up2, "conv_transpose2d", output_size=list(module.image_shape[1:]))])
     if isinstance(module, nn.Linear):
-        return [{"op": "linear", "weight": as_bytes(module.weight, torch.float16),
-                 "bias": as_bytes(module.bias, torch.float16), "shape": list(module.weight.shape)}]
+        return [{"op": "linear", **weights(module)}]
     if isinstance(module, nn.Conv2d):
         return [conv(module, "conv2d")]
     if isinstance(module, (nn.ReLU, nn.Tanh)):
@@ -160,11 +172,14 @@ def network_layers(module):
 
 
 def page_weights(module):
-    """A copy of the module with the weights the page runs: each rounded to float16, kept in float32."""
+    """A copy of the module with the weights the page runs: each W as its 8-bit q * scale (quantized)."""
     rounded = copy.deepcopy(module)
     with torch.no_grad():
-        for parameter in rounded.parameters():
-            parameter.copy_(parameter.half().float())
+        for layer in rounded.modules():
+            if isinstance(layer, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+                q, scale = quantized(layer.weight)
+                shape = (-1,) + (1,) * (q.ndim - 1)
+                layer.weight.copy_(q.float() * scale.reshape(shape))
     return rounded
 
 
@@ -172,7 +187,6 @@ class Network(widgets.Widget):
     """A network's layers (network_layers), stored once in the page for every explorer that runs it."""
 
     layers = traitlets.List().tag(sync=True)
-    dtype = traitlets.Unicode("float16").tag(sync=True)
 
 
 _networks = {}  # id(module) -> (module, Network): one Network per module and weights
