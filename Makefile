@@ -49,7 +49,7 @@ student: setup
 
 # The notebooks as a static website, from their stored outputs: build/site/index.html (README.md, "The site")
 site: setup
-	$(BIN)/python tools/site.py $(SITE_ARGS)
+	$(BIN)/python tools/build_site.py $(SITE_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache node_modules

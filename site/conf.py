@@ -1,9 +1,9 @@
-"""Sphinx configuration of the course's static site (`make site`, tools/site.py).
+"""Sphinx configuration of the course's static site (`make site`, tools/build_site.py).
 
 Sphinx with myst-nb renders each notebook from its stored outputs, without running it, and writes
 its saved widget state into the page for ipywidgets' HTML manager; vae_lite's explorers are
 anywidgets, so the page runs them from that state with no kernel. Everything the pages load comes
-from this folder: the HTML manager and MathJax are bundled from npm at build time (tools/site.py).
+from this folder: the HTML manager and MathJax are bundled from npm at build time (tools/build_site.py).
 """
 
 project = "vae_lite"
@@ -16,7 +16,7 @@ exclude_patterns = ["_build", "**.ipynb_checkpoints"]
 nb_execution_mode = "off"
 nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "amsmath"]
-# ipywidgets' HTML manager, bundled by tools/site.py, instead of require.js and a CDN
+# ipywidgets' HTML manager, bundled by tools/build_site.py, instead of require.js and a CDN
 nb_ipywidgets_js = {"vae_lite_widgets.js": {}}
 # the still PNG an explorer stores beside its widget is for viewers without widgets: the page shows the widget
 nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", 0)]

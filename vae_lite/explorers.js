@@ -182,7 +182,7 @@ async function interpolation(model, el) {
     paint(canvases[1], x);
     const distance = Math.hypot(...z.map((v, i) => v - mu(a)[i]));
     caption.textContent = `t = ${fixed(t)}: z = ${fixed(1 - t)} mu(A) + ${fixed(t)} mu(B); distance from mu(A) ${fixed(distance)}`;
-    record(el, { z, x });
+    record(el, { z, x, t, a: images.subarray(a * size, (a + 1) * size), b: images.subarray(b * size, (b + 1) * size) });
   }
   const s = slider("t (A to B)", { min: 0, max: 1, step: model.get("step"), value: t }, (v) => { t = v; draw(); tell(model, "t", v); });
   model.on("change:t", () => { if (model.get("t") !== t) { t = model.get("t"); s.set(t); draw(); } });
@@ -222,7 +222,7 @@ function kl(model, el) {
       text: `q = N(${fixed(mu)}, ${fixed(sigma)}²):  KL(q || p) = ${fixed(result.closed, 3)} nats` }));
     numbers.innerHTML = `closed form ½(μ² + σ² − log σ² − 1) = <b>${fixed(result.closed, 4)}</b> nats; Monte Carlo with ` +
       `${eps.length} samples of q: ${fixed(result.monte_carlo, 4)} ± ${fixed(result.standard_error, 4)}`;
-    record(el, result);
+    record(el, { ...result, mu, sigma });
     svg.dispatchEvent(new Event("drawn"));
   }
   const sliders = [
@@ -295,7 +295,7 @@ function reparameterization(model, el) {
     numbers.innerHTML = `<table><tr><th>estimate (± s.e.)</th><th>d/dμ E[z²]</th><th>d/dσ E[z²]</th></tr>` +
       `<tr><td>exact: 2μ, 2σ</td><td>${fixed(r.exact[0], 3)}</td><td>${fixed(r.exact[1], 3)}</td></tr>` +
       `${row("pathwise")}${row("score function")}</table>`;
-    record(el, { exact: r.exact, pathwise: r.pathwise, score_function: r["score function"], seed });
+    record(el, { exact: r.exact, pathwise: r.pathwise, score_function: r["score function"], seed, mu, sigma });
     svg.dispatchEvent(new Event("drawn"));
   }
   const sliders = [
@@ -486,7 +486,7 @@ async function drawing(model, el) {
     readout.innerHTML = `<b>q(z|x)</b>: μ = (${fixed(mu[0])}, ${fixed(mu[1])}), σ = (${fixed(sigma[0])}, ${fixed(sigma[1])})` +
       `<br><b>ELBO</b> = ${fixed(elbo, 1)} nats (test images: median ${fixed(median, 1)})` +
       `<br>${fixed(100 * fraction, 1)} % of ${testElbos.length} test images score lower` + (onMap ? "" : "<br>(μ lies off the map)");
-    record(el, { x, mu, logvar, elbo, fraction });
+    record(el, { strokes, test, x, mu, logvar, elbo, fraction, pen, size, extent: model.get("extent") });
     overlay.dispatchEvent(new Event("drawn"));
   }
 
@@ -506,22 +506,31 @@ async function drawing(model, el) {
     ink.beginPath(); ink.moveTo(...last); ink.lineTo(...point); ink.stroke();
     current.push(point);
   });
+  // the page's own changes, told to the kernel; the handler below skips their echo
+  let telling = false;
+  const tellAll = (pairs) => {
+    telling = true;
+    for (const [name, value] of pairs) model.set(name, value);
+    telling = false;
+    model.save_changes();
+  };
   const end = () => {
     if (!current) return;
     current = null;
+    strokes = strokes.map((s) => s.map(([a, b]) => [Math.round(a * 100) / 100, Math.round(b * 100) / 100]));
     update();
-    tell(model, "test_image", -1);
-    tell(model, "strokes", strokes.map((s) => s.map(([a, b]) => [Math.round(a * 100) / 100, Math.round(b * 100) / 100])));
+    tellAll([["test_image", -1], ["strokes", strokes]]);
   };
   pad.addEventListener("pointerup", end);
   pad.addEventListener("pointercancel", end);
   const clear = h("button", { text: "clear", onclick: () => {
-    strokes = []; test = -1; update(); tell(model, "test_image", -1); tell(model, "strokes", []);
+    strokes = []; test = -1; update(); tellAll([["test_image", -1], ["strokes", []]]);
   } });
   const next = h("button", { text: "use a test image", onclick: () => {
-    test = (test + 1) % bankIndices.length; strokes = []; update(); tell(model, "strokes", []); tell(model, "test_image", test);
+    test = (test + 1) % bankIndices.length; strokes = []; update(); tellAll([["strokes", []], ["test_image", test]]);
   } });
-  model.on("change:strokes change:test_image", () => {
+  model.on("change:strokes change:test_image", () => { // from the kernel: draw_stroke, clear, use_test_image
+    if (telling) return;
     const sent = model.get("strokes");
     if (model.get("test_image") === test && JSON.stringify(sent) === JSON.stringify(strokes)) return;
     strokes = sent.map((s) => s.map((p) => [...p])); test = model.get("test_image"); update();

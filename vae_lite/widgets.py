@@ -183,6 +183,13 @@ def page_weights(module):
     return rounded
 
 
+def page_model(model):
+    """A copy of the model whose encoder and decoder have the page's weights (page_weights)."""
+    copied = copy.deepcopy(model)
+    copied.encoder, copied.decoder = page_weights(model.encoder), page_weights(model.decoder)
+    return copied.eval()
+
+
 class Network(widgets.Widget):
     """A network's layers (network_layers), stored once in the page for every explorer that runs it."""
 

@@ -6,9 +6,9 @@ page without a kernel: its widget state holds the weights and the JavaScript (va
 and ipywidgets' HTML manager, bundled here from npm with esbuild, renders it. The folder loads
 nothing from the internet, so it can be served from anywhere or copied to a USB stick.
 
-    python tools/site.py                       # build/site
-    python tools/site.py --out /tmp/site       # elsewhere
-    python tools/site.py --notebooks notebooks/07_latent_space.ipynb   # some pages only
+    python tools/build_site.py                       # build/site
+    python tools/build_site.py --out /tmp/site       # elsewhere
+    python tools/build_site.py --notebooks notebooks/07_latent_space.ipynb   # some pages only
 
 Needs `npm ci` once (make setup does it): node_modules/ holds the HTML manager, esbuild and MathJax.
 """
@@ -81,6 +81,14 @@ def index_page(readme, pages):
             f"## The notebooks\n\n{table}\n\n```{{toctree}}\n:hidden:\n:maxdepth: 1\n\n{toc}\n```\n")
 
 
+def trim(html):
+    """Leave out what no page loads: source maps, and the icon font in the formats that browsers
+    older than woff2 (2016) needed (the CSS lists woff2 first; every browser since takes it)."""
+    static = html / "_static"
+    for path in [*static.rglob("*.map"), *(p for p in static.glob("fa-*") if p.suffix != ".woff2")]:
+        path.unlink()
+
+
 def build(out, notebooks=None, quiet=True):
     """Build the site into `out` from the stored notebooks (all, or the given .ipynb paths)."""
     out = Path(out)
@@ -99,6 +107,7 @@ def build(out, notebooks=None, quiet=True):
         command = [sys.executable, "-m", "sphinx", "-b", "html", "-j", "1", "-d", str(Path(tmp) / "build" / "doctrees"),
                    str(source), str(html)] + (["-q"] if quiet else [])
         subprocess.run(command, check=True, cwd=tmp)
+        trim(html)
         if out.exists():
             shutil.rmtree(out)
         shutil.copytree(html, out)
