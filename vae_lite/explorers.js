@@ -547,7 +547,7 @@ async function drawing(model, el) {
 
 const EXPLORERS = { latent, interpolation, kl, reparameterization, conditional, drawing };
 
-const STYLE = `.vae-lite-row{display:flex;gap:12px;align-items:flex-start;margin:4px 0}
+const STYLE = `.vae-lite-row{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start;margin:4px 0}
 .vae-lite-column{display:flex;flex-direction:column;gap:2px}
 .vae-lite-slider-row{display:flex;gap:8px;align-items:center;margin:2px 0}
 .vae-lite-label{display:inline-block;min-width:90px;font-size:14px}
@@ -560,7 +560,8 @@ const STYLE = `.vae-lite-row{display:flex;gap:12px;align-items:flex-start;margin
 
 async function render({ model, el }) {
   if (!document.getElementById("vae-lite-style")) document.head.append(h("style", { id: "vae-lite-style", text: STYLE }));
-  const box = h("div", { class: `vae-lite-explorer vae-lite-${model.get("kind")}` });
+  // JupyterLab's keyboard shortcuts leave the explorer alone: the arrow keys move its sliders, not the cells
+  const box = h("div", { class: `vae-lite-explorer vae-lite-${model.get("kind")}`, "data-lm-suppress-shortcuts": "true" });
   el.append(box);
   await EXPLORERS[model.get("kind")](model, box);
 }
