@@ -182,9 +182,8 @@ def test_latent_space_explorers_follow_their_sliders_and_draw_what_pytorch_decod
             full = model.decode(z).flatten()
         close(after["x"], full, PAGE_TOLERANCE["pixel"], "latent explorer, the model")
         assert abs(np.mean(after["x"]) - full.mean().item()) <= PAGE_TOLERANCE["mean pixel"]
-    latent.scroll_into_view_if_needed()
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "site_07_latent.png"))
+    latent.screenshot(path=str(ARTIFACTS / "site_07_latent.png"))  # the README's picture (docs/site_07.png)
 
     interpolation = page.locator(".vae-lite-explorer.vae-lite-interpolation").first
     before, after, changed = moved(page, interpolation, interpolation.locator("input[type=range]").first,
@@ -244,9 +243,8 @@ def test_conditional_and_drawing_explorers_follow_the_student_and_match_pytorch(
         with torch.no_grad():
             close(after["x"], same_cvae.decode(z, y), SAME_ARITHMETIC, "conditional explorer, the page's weights")
             close(after["x"], cvae.decode(z, y), PAGE_TOLERANCE["pixel"], "conditional explorer, the model")
-    explorer.scroll_into_view_if_needed()
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "site_11_conditional.png"))
+    explorer.screenshot(path=str(ARTIFACTS / "site_11_conditional.png"))  # the README's picture (docs/site_11.png)
 
     drawing = page.locator(".vae-lite-explorer.vae-lite-drawing").first
     pad = drawing.locator("canvas.vae-lite-drawing")
@@ -275,7 +273,6 @@ def test_conditional_and_drawing_explorers_follow_the_student_and_match_pytorch(
             close(after["mu"], mu, tolerance or PAGE_TOLERANCE["code"], f"drawing's mu, {what}")
             close(after["logvar"], logvar, tolerance or PAGE_TOLERANCE["code"], f"drawing's log sigma^2, {what}")
             close([after["elbo"]], score, 100 * (tolerance or PAGE_TOLERANCE["elbo"] / 100), f"drawing's ELBO, {what}")
-    drawing.scroll_into_view_if_needed()
-    page.screenshot(path=str(ARTIFACTS / "site_11_drawing.png"))
+    drawing.screenshot(path=str(ARTIFACTS / "site_11_drawing.png"))
     before, after, changed = moved(page, drawing, drawing.locator("button", has_text="test image"), lambda b: b.click())
     assert after.get("test", -1) >= 0 and after["x"] != before["x"], f"using a test image did not encode it: {after.keys()}"

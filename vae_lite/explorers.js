@@ -562,6 +562,7 @@ async function render({ model, el }) {
   if (!document.getElementById("vae-lite-style")) document.head.append(h("style", { id: "vae-lite-style", text: STYLE }));
   // JupyterLab's keyboard shortcuts leave the explorer alone: the arrow keys move its sliders, not the cells
   const box = h("div", { class: `vae-lite-explorer vae-lite-${model.get("kind")}`, "data-lm-suppress-shortcuts": "true" });
+  box.addEventListener("keydown", (event) => event.stopPropagation()); // nor does the notebook's own key handling
   el.append(box);
   await EXPLORERS[model.get("kind")](model, box);
 }
