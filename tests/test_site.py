@@ -79,7 +79,9 @@ def visit(page, url):
         page.goto(url)
         if page.locator('script[type="application/vnd.jupyter.widget-state+json"]').count():
             page.wait_for_function("document.documentElement.dataset.widgets === 'rendered'", timeout=60_000)
-        page.wait_for_load_state("networkidle", timeout=60_000)  # MathJax loads its fonts after the load event
+        # MathJax typesets, and loads its fonts, after the load event
+        page.evaluate("async () => { await window.MathJax?.startup?.promise; await document.fonts.ready; }")
+        page.wait_for_timeout(300)
     finally:
         page.remove_listener("console", on_console)
         page.remove_listener("pageerror", on_error)

@@ -280,6 +280,9 @@ def static_server(folder):
         server.server_close()
 
 
-def explorer_state(explorer):
-    """What a vae_lite explorer in the page computed last (its inputs and picture), as explorers.js records it."""
+def explorer_state(explorer, timeout_s=20):
+    """What a vae_lite explorer in the page computed last (its inputs and picture), as explorers.js
+    records it; once it is complete (the drawing explorer computes its ELBO after the picture)."""
+    explorer.page.wait_for_function("(el) => JSON.parse(el.dataset.state || '{}').complete !== false",
+                                    arg=explorer.element_handle(), timeout=timeout_s * 1000)
     return json.loads(explorer.get_attribute("data-state") or "{}")

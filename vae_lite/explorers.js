@@ -434,6 +434,7 @@ async function drawing(model, el) {
     return centredLikeData(inkOfStrokes(strokes, size, pen), size, [height, width], model.get("extent"));
   }
 
+  let updates = 0; // a stroke that comes while the ELBO of the last is pending makes it moot
   function update() {
     paintPad();
     const overlayContext = overlay.getContext("2d");
@@ -442,27 +443,16 @@ async function drawing(model, el) {
       paint(seen, new Float32Array(height * width));
       paint(reconstruction, new Float32Array(height * width));
       readout.textContent = "Draw a digit: each stroke is encoded when you lift the pen.";
-      record(el, {});
+      updates += 1;
+      record(el, { complete: true });
       return;
     }
     const x = modelInput();
     const out = run(encoder, x, [1, height, width]);
     const d = out.length / 2, mu = Array.from(out.slice(0, d)), logvar = Array.from(out.slice(d));
     const sigma = logvar.map((v) => Math.exp(0.5 * v));
-    const logits = run(decoder, mu);
-    // ELBO = mean over the fixed eps of log p(x | mu + sigma eps), minus the KL in closed form
-    let reconstructionTerm = 0;
-    const samples = eps.length / d;
-    for (let s = 0; s < samples; s++) {
-      const z = mu.map((m, i) => m + sigma[i] * eps[s * d + i]);
-      reconstructionTerm += bernoulliLogLikelihood(run(decoder, z), x) / samples;
-    }
-    const elbo = reconstructionTerm - klStandardNormal(mu, logvar);
-    let below = 0;
-    while (below < testElbos.length && testElbos[below] < elbo) below += 1;
-    const fraction = below / testElbos.length;
     paint(seen, x);
-    paint(reconstruction, logits.map(sigmoid));
+    paint(reconstruction, run(decoder, mu).map(sigmoid));
     // q(z|x) on the map: +-2 sigma ellipse and a cross at the mean, clipped to the axes
     const [cx, cy] = pixels(mu[0], mu[1]);
     const rx = Math.max(3, 2 * sigma[0] * (x1 - x0)), ry = Math.max(3, 2 * sigma[1] * (y1 - y0));
@@ -481,13 +471,32 @@ async function drawing(model, el) {
     }
     overlayContext.restore();
     const onMap = uLow <= mu[0] && mu[0] <= uHigh && vLow <= mu[1] && mu[1] <= vHigh;
-    const median = testElbos.length % 2 ? testElbos[(testElbos.length - 1) / 2]
-      : 0.5 * (testElbos[testElbos.length / 2 - 1] + testElbos[testElbos.length / 2]);
-    readout.innerHTML = `<b>q(z|x)</b>: μ = (${fixed(mu[0])}, ${fixed(mu[1])}), σ = (${fixed(sigma[0])}, ${fixed(sigma[1])})` +
-      `<br><b>ELBO</b> = ${fixed(elbo, 1)} nats (test images: median ${fixed(median, 1)})` +
-      `<br>${fixed(100 * fraction, 1)} % of ${testElbos.length} test images score lower` + (onMap ? "" : "<br>(μ lies off the map)");
-    record(el, { strokes, test, x, mu, logvar, elbo, fraction, pen, size, extent: model.get("extent") });
+    const where = `<b>q(z|x)</b>: μ = (${fixed(mu[0])}, ${fixed(mu[1])}), σ = (${fixed(sigma[0])}, ${fixed(sigma[1])})`;
+    readout.innerHTML = where + "<br>ELBO: …";
+    const recorded = { strokes, test, x, mu, logvar, pen, size, extent: model.get("extent") };
+    record(el, { ...recorded, complete: false });
     overlay.dispatchEvent(new Event("drawn"));
+    // the ELBO takes eight more decodes: after the picture is on the screen, not before
+    const version = ++updates;
+    setTimeout(() => {
+      if (version !== updates) return; // another stroke came first
+      // ELBO = mean over the fixed eps of log p(x | mu + sigma eps), minus the KL in closed form
+      let reconstructionTerm = 0;
+      const samples = eps.length / d;
+      for (let s = 0; s < samples; s++) {
+        const z = mu.map((m, i) => m + sigma[i] * eps[s * d + i]);
+        reconstructionTerm += bernoulliLogLikelihood(run(decoder, z), x) / samples;
+      }
+      const elbo = reconstructionTerm - klStandardNormal(mu, logvar);
+      let below = 0;
+      while (below < testElbos.length && testElbos[below] < elbo) below += 1;
+      const fraction = below / testElbos.length;
+      const median = testElbos.length % 2 ? testElbos[(testElbos.length - 1) / 2]
+        : 0.5 * (testElbos[testElbos.length / 2 - 1] + testElbos[testElbos.length / 2]);
+      readout.innerHTML = where + `<br><b>ELBO</b> = ${fixed(elbo, 1)} nats (test images: median ${fixed(median, 1)})` +
+        `<br>${fixed(100 * fraction, 1)} % of ${testElbos.length} test images score lower` + (onMap ? "" : "<br>(μ lies off the map)");
+      record(el, { ...recorded, elbo, fraction, complete: true });
+    }, 0);
   }
 
   // the pen: pointer events cover the mouse, a pen and a finger
