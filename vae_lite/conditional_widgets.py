@@ -33,7 +33,7 @@ from .objectives import elbo
 from .support import is_conditional
 from .widgets import (
     STYLE, Explorer, Network, as_bytes, check_decodes_in_page, decode, figure_png, image_bytes, images_figure,
-    on_grid, png_data_url, stored_image, stored_network,
+    on_grid, png_data_url, stored_image, stored_network, with_sliders,
 )
 
 FASHION_NAMES = ("T-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot")
@@ -123,9 +123,7 @@ class ConditionalExplorer(Explorer):
 
     @property
     def z(self):
-        z = self.start.clone()
-        z[self.dims] = torch.tensor(self.values)
-        return z
+        return with_sliders(self.start, self.dims, self.values)
 
     @property
     def decoded(self):

@@ -234,6 +234,13 @@ class Explorer(anywidget.AnyWidget):
         return bundle
 
 
+def with_sliders(start, dims, values):
+    """The latent vector the sliders set: `start`, with each slider's value in its dimension."""
+    z = start.clone()
+    z[dims] = torch.tensor(values, dtype=z.dtype)
+    return z
+
+
 def on_grid(value, step, limit):
     """value clipped to [-limit, limit] and put on the slider's grid (the page would snap it there)."""
     return round(max(-limit, min(limit, float(value))) / step) * step
@@ -294,10 +301,7 @@ class LatentExplorer(Explorer):
 
     @property
     def z(self):
-        """The latent vector the sliders set: the start, with each slider's value in its dimension."""
-        z = self.start.clone()
-        z[self.dims] = torch.tensor(self.values)
-        return z
+        return with_sliders(self.start, self.dims, self.values)
 
     @property
     def decoded(self):
