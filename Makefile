@@ -1,22 +1,29 @@
 # vae_lite: the two commands that do everything on a fresh clone (see README.md)
 #   make lab    set up, then open the notebooks in JupyterLab (localhost, token login)
-#   make test   set up, then run every test: unit tests, all notebooks (nbval), the browser test
+#   make test   set up, then run every test: unit tests, all notebooks (nbval), the browser tests
+#   make site   set up, then build the course as a static website in build/site (see README.md)
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 # A CPU build is enough to learn with; for a GPU build see README.md.
 TORCH  ?= torch==2.13.0
-.PHONY: setup lab test test-fast notebooks student assignments clean
+.PHONY: setup lab test test-fast notebooks student assignments site clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed node_modules/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[notebooks,test,class]"
+	$(BIN)/python -m pip install --quiet -e ".[notebooks,site,test,class]"
 	touch $@
+
+# The site's JavaScript (ipywidgets' HTML manager, MathJax, esbuild), from npm at the versions of
+# package-lock.json. Without npm the notebooks still run; only `make site` and its test need it.
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: install Node.js and npm for make site (Debian: apt-get install npm)"; fi
 
 # Jupyter refuses to run as root unless told; containers (Docker, Binder-like) often are root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
@@ -45,5 +52,9 @@ student: setup
 assignments: setup
 	$(BIN)/python tools/assignments.py
 
+# The notebooks as a static website, from their stored outputs: build/site/index.html (README.md, "The site")
+site: setup
+	$(BIN)/python tools/build_site.py $(SITE_ARGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache node_modules

@@ -115,18 +115,24 @@ def notebook_table(*reports):
 
 
 def browser_table(browser):
-    if browser is None:
+    if browser is None or "jupyterlab" not in browser.get("results", {}) and "site" not in browser.get("results", {}):
         return ["Widgets in a browser: not run yet (`python benchmarks/widget_redraw.py --browser`)."]
-    target = browser["target"]
+    target = browser["target"]["p90_ms"]
+    places = [p for p in ("jupyterlab", "site") if p in browser["results"]]
+    titles = {"jupyterlab": "JupyterLab", "site": "the site"}
     lines = [f"### Widgets in a browser ({browser['date']}; load average {browser['load_average_at_start'][0]:.1f} "
              "on 2 cores at the start)", "",
-             f"{browser['what'][0].upper()}{browser['what'][1:]}.", "",
-             "| Widget | median ms | p90 ms | presses | Target | Met |", "|---|---|---|---|---|---|"]
-    for name, r in browser["results"].items():
-        latent = name.startswith("latent slider")
-        goal = f"median ≤ {target['median_ms']}, p90 ≤ {target['p90_ms']}" if latent else ""
-        met = mark(browser["latent_slider_meets_target"]) if latent else ""
-        lines.append(f"| {name} | {r['median_ms']:.1f} | {r['p90_ms']:.1f} | {r['n']} | {goal} | {met} |")
+             f"{browser['what'][0].upper()}{browser['what'][1:]}. Target: p90 ≤ {target} ms for every explorer.", "",
+             "| Explorer | " + " | ".join(f"{titles[p]}: median ms | p90 ms | n" for p in places) + " | Met |",
+             "|---|" + "---|---|---|" * len(places) + "---|"]
+    names = list(dict.fromkeys(name for p in places for name in browser["results"][p]))
+    for name in names:
+        cells, met = [], True
+        for p in places:
+            r = browser["results"][p].get(name)
+            cells.append("not run | | " if r is None else f"{r['median_ms']:.1f} | {r['p90_ms']:.1f} | {r['n']}")
+            met = met and r is not None and r["p90_ms"] <= target
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {mark(met)} |")
     return lines + ["", f"Command: `{browser['command']}`"]
 
 

@@ -65,7 +65,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 import vae_lite
 import vae_lite.check
-from vae_lite import latent, plots, pretrained, widgets
+from vae_lite import conditional_widgets, latent, plots, pretrained
 from vae_lite import ConditionalVAE
 from vae_lite.objectives import ELBO
 
@@ -81,7 +81,7 @@ QUICK = vae_lite.setup_notebook()
 data = vae_lite.load_dataset()
 if QUICK:
     data = data.subset(train=5000, test=2000)
-names = widgets.class_names(data)
+names = conditional_widgets.class_names(data)
 K = len(names)
 print(data)
 print("classes:", ", ".join(names))
@@ -368,7 +368,7 @@ n_fit = 3000 if QUICK else 10000
 def codes(model, images, labels):
     with torch.inference_mode():
         if isinstance(model, ConditionalVAE):
-            return widgets.conditional_codes(model, images, labels)[0].numpy()
+            return latent.encoder_means_and_logvars(model, images, labels)[0].numpy()
         return latent.encoder_means_and_logvars(model, images)[0].numpy()
 
 
@@ -442,7 +442,7 @@ assert (read == asked).float().mean() > 3 / K, "samples should look like the cla
 # every class.
 
 # %%
-explorer = widgets.conditional_explorer(cvae, data, image=0)
+explorer = conditional_widgets.ConditionalExplorer(cvae, data, image=0)
 explorer
 
 # %% [markdown]
@@ -542,7 +542,7 @@ else:
 # viewers without a kernel) has something to show; press *clear* to draw your own.
 
 # %%
-drawer = widgets.drawing_explorer(vae_2d, data)
+drawer = conditional_widgets.DrawingExplorer(vae_2d, data)
 SEVEN = [(70, 60), (210, 60), (190, 110), (120, 235)]  # canvas pixels: a bar, then a long diagonal
 drawer.draw_stroke(SEVEN)
 drawer

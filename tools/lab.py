@@ -6,10 +6,14 @@ browser tests (tests/test_browser.py) and the widget benchmark (benchmarks/widge
     run_all(page, url, token, name)     open a notebook, Run All, wait until every cell has run
     key_to_picture_ms(page, handle, picture, presses)   key press to new picture, timed in the page
     make_lab_command(*args)             the command `make lab` runs, as `make -n lab` prints it
+    static_server(folder)               a folder (the built site) served on a free port of 127.0.0.1
+    explorer_state(explorer)            what a vae_lite explorer in the page computed last (explorers.js)
 """
 
 import base64
 import contextlib
+import functools
+import http.server
 import json
 import os
 import re
@@ -20,6 +24,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -200,13 +205,13 @@ def image_bytes(page, image):
 def watch(page, event_target, event, picture):
     """Time, inside the page, from `event` on `event_target` to the first animation frame after
     the next new `picture` (the frame that shows it): after the load event of an <img>, or the
-    "drawn" event of the canvas that vae_lite's decoder.js draws on.
+    "drawn" event that vae_lite's explorers.js sends from each picture (a canvas or an svg) it draws.
     window.__vae_lite.times collects one number (ms) per event; measured() reads them."""
     page.evaluate(
         """([target, event, picture]) => {
             const state = window.__vae_lite = {times: [], started: null, wake: () => {}};
             target.addEventListener(event, () => { state.started = performance.now(); }, true);
-            picture.addEventListener(picture.tagName === 'CANVAS' ? 'drawn' : 'load', () => {
+            picture.addEventListener(picture.tagName === 'IMG' ? 'load' : 'drawn', () => {
                 const started = state.started;
                 state.started = null;
                 if (started === null) return;
@@ -230,13 +235,18 @@ def measured(page, count, timeout_s=20):
         })""", [count, timeout_s * 1000])
 
 
+def slider_position(handle):
+    """(value, min, max) of a slider: an <input type=range> (vae_lite's explorers) or an ipywidgets handle."""
+    return handle.evaluate("""(h) => h.tagName === 'INPUT' ? [+h.value, +h.min, +h.max]
+        : ['aria-valuenow', 'aria-valuemin', 'aria-valuemax'].map((a) => +h.getAttribute(a))""")
+
+
 def key_to_picture_ms(page, handle, picture, presses):
     """Press an arrow key on a slider's handle `presses` times, each time waiting for the new
     picture; returns the milliseconds from each key press to the new picture in the page.
     It presses towards the farther end of the slider, so every press moves it."""
     handle.focus()
-    value = float(handle.get_attribute("aria-valuenow"))
-    low, high = float(handle.get_attribute("aria-valuemin")), float(handle.get_attribute("aria-valuemax"))
+    value, low, high = slider_position(handle)
     key = "ArrowRight" if high - value >= value - low else "ArrowLeft"
     watch(page, handle, "keydown", picture)
     times = []
@@ -251,3 +261,28 @@ def summary(times):
     return {"median_ms": round(statistics.median(times), 1),
             "p90_ms": round(ordered[round(0.9 * (len(ordered) - 1))], 1),
             "max_ms": round(max(times), 1), "n": len(times)}
+
+
+@contextlib.contextmanager
+def static_server(folder):
+    """The files of `folder` served over HTTP on a free port of 127.0.0.1 (in a thread); yields the URL."""
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def explorer_state(explorer, timeout_s=20):
+    """What a vae_lite explorer in the page computed last (its inputs and picture), as explorers.js
+    records it; once it is complete (the drawing explorer computes its ELBO after the picture)."""
+    explorer.page.wait_for_function("(el) => JSON.parse(el.dataset.state || '{}').complete !== false",
+                                    arg=explorer.element_handle(), timeout=timeout_s * 1000)
+    return json.loads(explorer.get_attribute("data-state") or "{}")

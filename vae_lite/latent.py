@@ -26,22 +26,25 @@ def images_of(data, limit=None):
 
 
 @torch.inference_mode()
-def encoder_means_and_logvars(model, images, batch_size=1000):
-    """(mu, logvar) of q(z|x) for every image, computed in batches on the model's device."""
+def encoder_means_and_logvars(model, images, labels=None, batch_size=1000):
+    """(mu, logvar) of q(z|x) for every image (of q(z|x, y) with its label, for a conditional
+    model), computed in batches on the model's device."""
     mus, logvars = [], []
     for start in range(0, len(images), batch_size):
-        mu, logvar = model.encode(images[start:start + batch_size].to(model.device))
+        batch = slice(start, start + batch_size)
+        given = () if labels is None else (labels[batch].to(model.device),)
+        mu, logvar = model.encode(images[batch].to(model.device), *given)
         mus.append(mu.cpu())
         logvars.append(logvar.cpu())
     return torch.cat(mus), torch.cat(logvars)
 
 
-def kl_per_dimension(model, images):
+def kl_per_dimension(model, images, labels=None):
     """Mean over the images of KL(q(z_d|x) || N(0, 1)) for each latent dimension d, in nats.
 
-    These add up to the KL term of the ELBO (which sums over d).
+    These add up to the KL term of the ELBO (which sums over d). labels: for a conditional model.
     """
-    mu, logvar = encoder_means_and_logvars(model, images_of(images))
+    mu, logvar = encoder_means_and_logvars(model, images_of(images), labels)
     # each dimension as a one-dimensional Gaussian: (N, d, 1), summed over its single dimension
     return kl_standard_normal(mu.unsqueeze(-1), logvar.unsqueeze(-1)).mean(dim=0)  # (d,)
 
