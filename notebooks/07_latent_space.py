@@ -150,7 +150,7 @@ if (~active).any():
 # One slider per latent dimension, the largest KL first (at most 10). The sliders start at the encoder mean of a
 # test image; the other dimensions stay there. Move a slider (drag it, or click it and use the arrow keys): your
 # browser decodes z and redraws the image at once, with the model's own decoder and the weights the kernel sent
-# it (`vae_lite/decoder.js`, a few lines to read). Without a running kernel (on GitHub or nbviewer) you see a
+# it (`vae_lite/networks.js`, a few lines to read). Without a running kernel (on GitHub or nbviewer) you see a
 # still picture instead: for the first five sliders, the image decoded with that slider at −2, −1, 0, 1, 2.
 
 # %%
@@ -212,7 +212,7 @@ print(f"2-latent model after {EPOCHS_2D} epochs: test negative ELBO {-history_2d
 
 # %%
 means_2d, _ = latent.encoder_means_and_logvars(model_2d, x_test)
-names = widgets.class_names(data) if labels is not None else None
+names = vae_lite.data.class_names(data) if labels is not None else None
 plots.latent_map(model_2d, means_2d, labels, names=names)
 plt.show()
 

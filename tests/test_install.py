@@ -196,7 +196,7 @@ def test_a_wheel_holds_the_checkpoint_and_trains_in_a_clean_environment(torch_on
     (wheel,) = (tmp_path / "dist").glob("vae_lite-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "vae_lite/checkpoints/mnist_vae.pt" in names, names
-    assert "vae_lite/decoder.js" in names, "the latent explorer's page-side decoder is missing from the wheel"
+    assert {"vae_lite/explorers.js", "vae_lite/networks.js"} <= set(names), "the explorers' page-side code is missing from the wheel"
     assert not [n for n in names if n.startswith(("data/", "tests/", "notebooks/"))], "the wheel is the package only"
     run([torch_only, "-m", "pip", "install", "--quiet", wheel], timeout=600)
     assert torch_version(torch_only) == before, "installing the wheel must not replace torch"

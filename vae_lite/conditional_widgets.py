@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Ellipse
 
 from . import plots
-from .data import ImageData
+from .data import ImageData, class_names
 from .latent import encoder_means_and_logvars, kl_per_dimension
 from .objectives import elbo
 from .support import is_conditional
@@ -35,16 +35,6 @@ from .widgets import (
     STYLE, Explorer, Network, as_bytes, check_decodes_in_page, decode, figure_png, image_bytes, images_figure,
     on_grid, png_data_url, stored_image, stored_network, with_sliders,
 )
-
-FASHION_NAMES = ("T-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot")
-
-
-def class_names(data, num_classes=10):
-    """What to call each class: the clothes of Fashion-MNIST, else the class number."""
-    if getattr(data, "name", None) == "fashion-mnist" and num_classes == len(FASHION_NAMES):
-        return list(FASHION_NAMES)
-    return [str(c) for c in range(num_classes)]
-
 
 def labelled_images(data, what):
     """The test images of an ImageData and their labels (the training set's if there is no test set)."""

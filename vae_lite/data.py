@@ -422,3 +422,13 @@ def load_dataset(name=None, *, root=None, download=True):
         first_line = str(e).splitlines()[0]
         print(f"load_dataset('auto'): using scikit-learn's 8x8 digits, because {first_line}")
         return _load_digits()
+
+
+FASHION_NAMES = ("T-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot")
+
+
+def class_names(data, num_classes=10):
+    """What to call each class: the clothes of Fashion-MNIST, else the class number."""
+    if getattr(data, "name", None) == "fashion-mnist" and num_classes == len(FASHION_NAMES):
+        return list(FASHION_NAMES)
+    return [str(c) for c in range(num_classes)]
