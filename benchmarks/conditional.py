@@ -43,7 +43,7 @@ import torch
 import vae_lite
 from vae_lite import pretrained
 from vae_lite._files import atomic_write
-from vae_lite.models import ConditionalVAE
+from vae_lite import ConditionalVAE
 from vae_lite.objectives import log_weights
 
 RESULTS = Path(__file__).resolve().parent / "results"

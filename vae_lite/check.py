@@ -893,7 +893,7 @@ def wake_sleep_loss(fn):
     The value and the gradient in every weight are compared with that; the known wrong forms
     (a missing detach, the sign, AEVB's KL, the sleep phase on real data, a mean) are named.
     """
-    from .models import PaperVAE
+    from .variants import PaperVAE
     from .objectives import reparameterize
 
     right, wrong_forms = _wake_sleep_forms()
