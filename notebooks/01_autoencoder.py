@@ -80,8 +80,7 @@ n_train, n_test = (2000, 1000) if QUICK else (6000, 2000)
 subset = data.subset(train=n_train, test=n_test)
 print(subset)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print("one image:", tuple(subset.train[0].shape), "values in", (subset.train.min().item(), subset.train.max().item()))
 
 # %% [markdown]
@@ -103,8 +102,7 @@ print("one image:", tuple(subset.train[0].shape), "values in", (subset.train.min
 # %%
 print(inspect.getsource(vae_lite.Autoencoder.loss))
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 autoencoder = vae_lite.Autoencoder(data.image_shape, latent_dim=20, hidden=400)
 print(autoencoder)
 print("parameters:", sum(p.numel() for p in autoencoder.parameters()))
@@ -279,8 +277,7 @@ else:
 # > nats. It is a log-likelihood only when the pixels are 0 or 1, which is why `fit` binarizes them.
 # > Squared error, likewise, is a Gaussian log-likelihood only up to a scale (notebooks 02 and 06).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 grey = torch.tensor([0.5, 0.9, 1.0], dtype=torch.float64)
 perfect_bce = torch.nn.functional.binary_cross_entropy(grey, grey, reduction="none")
 print("BCE of a perfect reconstruction of pixels", grey.tolist(), "=", [round(v, 3) + 0.0 for v in perfect_bce.tolist()], "nats")

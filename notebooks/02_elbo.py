@@ -190,8 +190,7 @@ else:
 # Here the posterior is Gaussian, so a Gaussian q can match it exactly; under a neural decoder it is
 # not, and notebook 10 measures what that costs.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 model = symbolic.linear_gaussian()
 for name in ("log_prior", "log_likelihood", "log_evidence", "posterior_mean", "posterior_std"):
     print(f"{name:>15} = {model[name]}")
@@ -201,8 +200,7 @@ for name in ("log_prior", "log_likelihood", "log_evidence", "posterior_mean", "p
 # evidence must agree with sympy's at w = 2, b = 0.5, s = 0.8 (the values `vae_lite.check.TOY_MODEL`
 # uses) and x = 1.7.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 point = {symbolic.x: 1.7, symbolic.w: 2.0, symbolic.b: 0.5, symbolic.s: 0.8}
 log_px = float(model["log_evidence"].subs(point))
 post_mean, post_std = float(model["posterior_mean"].subs(point)), float(model["posterior_std"].subs(point))
@@ -242,8 +240,7 @@ assert abs(mean_torch - post_mean) < 1e-9 and abs(math.exp(logvar_torch / 2) - p
 # expectation is linear, so its `True` shows only the bookkeeping (the write-up's version, with + KL,
 # fails below).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 steps = symbolic.elbo_derivation(model)
 for step in steps:
     print(f"{str(step.holds()):<5} {'(by construction)' if step.by_construction else '':<17} {step.says}")
@@ -255,8 +252,7 @@ assert len(checked) == 3 and all(step.holds() for step in checked), "a step of t
 # log N(x; b, w²): the decoder's noise forgotten (x = wz + b + noise has variance w² + s², not w²).
 # Every line that uses p(x) must now print False, and only those.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 wrong_model = symbolic.linear_gaussian(symbolic.evidence_without_noise())
 print("log p(x) taken as", wrong_model["log_evidence"])
 control = symbolic.elbo_derivation(wrong_model)
@@ -269,8 +265,7 @@ assert [step.holds() for step in control] == [step.by_construction for step in c
 # > **Predict, then run.** Next, the write-up's wrong lines (notebook 01 says what the write-up is)
 # > through the same checker. Which of them can pass?
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 wrong = symbolic.wrong_lines(model)
 for line in wrong:
     print(f"{str(line.holds()):<5} {line.says}")
@@ -284,8 +279,7 @@ assert wrong and not any(line.holds() for line in wrong), "the checker accepted 
 # choices of q. That ELBO + KL adds up to log p(x) is a real check: the ELBO comes from the joint, the
 # KL from the posterior, log p(x) from the integral.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 elbo, kl = symbolic.elbo_terms(model)  # expressions in mu_q and sigma_q (and x, w, b, s)
 choices = {"prior N(0, 1)": (0.0, 1.0), "N(1, 0.3^2)": (1.0, 0.3), "true posterior": (post_mean, post_std)}
 exact = {}
@@ -420,8 +414,7 @@ assert check.elbo_monte_carlo(elbo_monte_carlo)
 # to read on a screen. Written by hand in a structured form, with m and τ the posterior's mean and
 # standard deviation, they are short; sympy proves each equal to its raw result.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 forms = symbolic.readable_forms()
 display(Math(r"\mathrm{ELBO}(\mu_q, \sigma_q) = \underbrace{" + symbolic.latex(forms["reconstruction"])
              + r"}_{E_q[\log p(x|z)]} - \underbrace{" + symbolic.latex(forms["kl_prior"]) + r"}_{\mathrm{KL}(q \,\|\, p(z))}"))
@@ -437,8 +430,7 @@ assert all(same), "a structured form differs from what sympy integrated"
 # Setting both derivatives of the ELBO to zero and solving (sympy's `solve`) gives the q that
 # maximises it: the posterior itself, where the gap KL(q ‖ p(z|x)) is 0.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 (best,) = symbolic.elbo_maximiser(model)
 print("best mu_q    =", best[symbolic.mu_q], "  posterior mean:", model["posterior_mean"])
 print("best sigma_q =", best[symbolic.sigma_q], "  posterior std: ", model["posterior_std"])
@@ -480,8 +472,7 @@ for name, (m, sd) in choices.items():
 # The log is concave, so the log of an average is at least the average of the logs (Jensen):
 # log E_q[p(x, z)/q(z)] ≥ E_q[log p(x, z)/q(z)] = ELBO.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 t, second_derivative = symbolic.jensen_log()
 print("d²/dt² log t =", second_derivative, "  negative for every t > 0:", second_derivative.is_negative)
 assert second_derivative.is_negative
@@ -525,8 +516,7 @@ assert log_weights.std() < 1e-6 and abs(log_weights.mean().item() - log_px) < 1e
 # Read literally, the write-up's log(x) is not even defined for x ≤ 0, and where it is defined it is no
 # bound: the cell below finds x where log x falls below the ELBO, while log p(x) ≥ ELBO holds at every x.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 at_prior = {symbolic.w: 2.0, symbolic.b: 0.5, symbolic.s: 0.8, symbolic.mu_q: 0.0, symbolic.sigma_q: 1.0}
 elbo_at = sp.lambdify((symbolic.x,), elbo.subs(at_prior), "math")
 log_evidence_at = sp.lambdify((symbolic.x,), model["log_evidence"].subs(at_prior), "math")
@@ -549,8 +539,7 @@ assert any(math.log(xv) < elbo_at(xv) for xv in xs), "log x is not a bound on an
 # > **Predict, then run.** In the toy model (s = 0.8), does the write-up's loss E_q[(x − wz − b)²] + KL(q ‖ p(z))
 # > have its minimum at the posterior?
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 squared_error_loss, squared_error_best = symbolic.squared_error_loss(model)
 reconstruction = symbolic.expectation(model["log_likelihood"], symbolic.z, symbolic.mu_q, symbolic.sigma_q)
 kl_prior = symbolic.kl_gaussians(symbolic.mu_q, symbolic.sigma_q, 0, 1)

@@ -74,8 +74,7 @@ QUICK = vae_lite.setup_notebook()
 # > **Predict, then run.** Both calls return a number drawn from N(0.5, 0.7²). Will `backward()` work
 # > through the first? Through the second?
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 mu = torch.tensor(0.5, requires_grad=True)
 sigma = torch.tensor(0.7, requires_grad=True)
 q = torch.distributions.Normal(mu, sigma)
@@ -127,8 +126,7 @@ assert torch.allclose(logvar_v.grad, ((z_v - mu_v) / 2).detach()), \
 # With f(z) = sin z, sympy integrates E[f(z)] exactly, differentiates it, and integrates what each
 # single-sample estimator averages to. Both come out equal to the exact gradient: both are unbiased.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 value, d_mu, d_sigma = symbolic.expected_gradient()
 means = symbolic.estimator_means()
 print("f(z)                 =", symbolic.example_function())
@@ -158,8 +156,7 @@ for estimator in (gradients.pathwise_gradients, gradients.score_function_gradien
 # > **Predict, then run.** Both estimators are unbiased. Which one is noisier, and how does the noise
 # > change when n grows four-fold?
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 mu0, sigma0 = 0.5, 0.7
 exact = float(d_mu.subs({symbolic.mu: mu0, symbolic.sigma: sigma0}))
 print(f"exact d/dmu E[sin z] at mu = {mu0}, sigma = {sigma0}: {exact:.6f}")
@@ -362,8 +359,7 @@ assert check.score_function_gradient(score_function_gradient)
 # 2017). The cell shows both facts: torch's discrete distributions have no `rsample`, and for a step
 # function the pathwise estimate is exactly 0 while the gradient is not.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 for distribution in (torch.distributions.Bernoulli(probs=torch.tensor(0.3)),
                      torch.distributions.Categorical(probs=torch.tensor([0.2, 0.5, 0.3])),
                      torch.distributions.Normal(0.0, 1.0)):

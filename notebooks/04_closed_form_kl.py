@@ -69,8 +69,7 @@ QUICK = vae_lite.setup_notebook()
 # KL(q ‖ p) = ∫ q(z) log(q(z)/p(z)) dz with q = N(μ, σ²) and p = N(0, 1). The log-ratio of two
 # Gaussian densities is a quadratic in z:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 log_ratio = symbolic.log_normal(symbolic.z, symbolic.mu, symbolic.sigma) - symbolic.log_normal(symbolic.z, 0, 1)
 display(Math(r"\log \frac{q(z)}{p(z)} = " + sp.latex(sp.expand(log_ratio))))
 
@@ -88,8 +87,7 @@ display(Math(r"\log \frac{q(z)}{p(z)} = " + sp.latex(sp.expand(log_ratio))))
 # term by term, by integration rather than by the two facts of line 2; the integral is computed,
 # nothing is typed in:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 kl = symbolic.kl_standard_normal()
 display(Math(r"\mathrm{KL}(\mathcal{N}(\mu, \sigma^2) \,\|\, \mathcal{N}(0, 1)) = " + sp.latex(kl)))
 kl_var, var = symbolic.in_terms_of_variance(kl)
@@ -102,8 +100,7 @@ print(kl_var)
 # > **Predict, then run.** Can this KL ever be negative? For which (μ, σ) is it 0? The cell writes it
 # > as μ²/2 + g(σ²)/2 with g(t) = t − 1 − log t, and has sympy study g.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 proof = symbolic.kl_is_never_negative(kl)
 print("KL - (mu^2/2 + g(sigma^2)/2) simplifies to", sp.simplify(proof["residual"]), "  with g(t) =", proof["g"])
 print("g''(t) =", proof["second_derivative"], "  positive for every t > 0:", proof["convex"])
@@ -131,8 +128,7 @@ plots.plot_log_below_tangent();
 # sum over dimensions and so is the KL. Sympy integrates over the plane (two dimensions, one axis
 # after the other) and compares with the sum of two one-dimensional KLs:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 kl_2d, means, stds = symbolic.kl_diagonal(2)
 display(Math(r"\mathrm{KL}_{2\text{-d}} = " + sp.latex(kl_2d)))
 per_dimension = sum(kl.subs({symbolic.mu: m, symbolic.sigma: sd}) for m, sd in zip(means, stds))
@@ -144,8 +140,7 @@ print("KL_2d - (KL of dimension 1 + KL of dimension 2) simplifies to", sp.simpli
 # hierarchical VAEs; `vae_lite.kl_normal` is its code). Setting μ_p = 0, σ_p = 1 gives back the
 # formula above. Swapping q and p gives a different number: KL is not symmetric.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 mu_p, sigma_p = sp.Symbol("mu_p", real=True), sp.Symbol("sigma_p", positive=True)
 kl_general = symbolic.kl_gaussians(symbolic.mu_q, symbolic.sigma_q, mu_p, sigma_p)
 display(Math(r"\mathrm{KL}(\mathcal{N}(\mu_q, \sigma_q^2) \,\|\, \mathcal{N}(\mu_p, \sigma_p^2)) = " + sp.latex(kl_general)))
@@ -164,8 +159,7 @@ print(f"KL(q || p) = {float(kl_general.subs(example)):.4f}, KL(p || q) = {float(
 # same formula typed in, taking log σ²), and `torch.distributions.kl_divergence`, PyTorch's own
 # implementation, written apart from both: the independent check.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 cases = [(0.0, 1.0), (1.0, 1.0), (0.0, 2.0), (0.0, 0.5), (-1.5, 0.3), (2.0, 3.0)]
 kl_fn = sp.lambdify((symbolic.mu, symbolic.sigma), kl, "math")
 rows = []
@@ -210,8 +204,7 @@ for m, sd in cases:
 # log σ²): `vae_lite.kl_standard_normal` sums
 # the per-dimension KLs; torch's `Independent` distribution does the same in its own code.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 g = torch.Generator().manual_seed(0)
 d = 50  # the latent dimensions of the package's default VAE (notebook 05)
 mu_d, logvar_d = torch.randn(d, generator=g, dtype=torch.float64), torch.randn(d, generator=g, dtype=torch.float64)
@@ -247,8 +240,7 @@ assert abs(one_sample.mean() - ours) < 5 * one_sample.std() / math.sqrt(len(one_
 # ### Two Gaussians, in code
 # `vae_lite.kl_normal` against sympy's general formula and torch:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 general_fn = sp.lambdify((symbolic.mu_q, symbolic.sigma_q, mu_p, sigma_p), kl_general, "math")
 t = lambda v: torch.tensor([[v]], dtype=torch.float64)
 for mq, sq, mp, sp_ in [(1.0, 0.5, 0.0, 1.0), (0.0, 1.0, 1.0, 0.5), (-2.0, 3.0, 1.0, 2.0)]:
@@ -299,8 +291,7 @@ assert abs(mc - right) < 0.02 and abs(mc - wrong) > 0.2
 # > reconstruction shrinks by D, so the KL weighs D times more (β = D).
 # > [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb) trains both and shows what each does.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print(f"{d}-d example: sum {vae_lite.kl_standard_normal(mu_d, logvar_d).item():.3f}, "
       f"mean over dimensions {vae_lite.kl_standard_normal(mu_d, logvar_d).item() / d:.3f} (a weight of 1/{d})")
 

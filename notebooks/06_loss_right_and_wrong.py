@@ -393,16 +393,14 @@ assert gaussian_kl[1.0] < 0.25 * gaussian_kl[0.1], "a larger s should leave much
 # of one sample z (x, x̂: N × C × H × W; μ, log σ²: N × d): section 3's formula summed over pixels, plus the KL
 # summed over latent dimensions. The cell after the solution trains a VAE with your loss.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def gaussian_vae_loss(x, x_hat, mu, logvar, s):
     raise NotImplementedError  # your code here
 
 
 vae_lite.check.gaussian_vae_loss(gaussian_vae_loss)
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
-# NBVAL_CHECK_OUTPUT
+# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
 # Solution: -log N(x; x̂, s² I) summed over the D pixels of each image, plus the closed-form KL.
 def gaussian_vae_loss(x, x_hat, mu, logvar, s):
     pixels = x[0].numel()
@@ -458,16 +456,14 @@ else:
 # its KL each by `"sum"` or `"mean"` over one image. Return the β of the right (summed) objective that it is
 # proportional to.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def effective_beta(reconstruction, kl, pixels, latent_dim):
     raise NotImplementedError  # your code here
 
 
 vae_lite.check.effective_beta(effective_beta)
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
-# NBVAL_CHECK_OUTPUT
+# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
 # Solution: rec / a + kl / b = (rec + (a / b) kl) / a, with a, b the numbers each term is divided by.
 def effective_beta(reconstruction, kl, pixels, latent_dim):
     a = pixels if reconstruction == "mean" else 1

@@ -81,8 +81,7 @@ print(data)
 # images, the data the model is scored on; all values are in nats
 # ([notebook 01](01_autoencoder.ipynb#Nats-and-bits-per-dimension) defines the unit).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 model = pretrained.default_model(data)
 print(f"{model.arch.upper()} encoder with hidden layers {list(model.encoder_hidden)}, decoder with "
       f"{list(model.decoder_hidden)}; {model.latent_dim} latent dimensions; "
@@ -279,16 +278,14 @@ assert torch.allclose(variance, logvar[0].exp(), rtol=0.05), \
 # **Exercise 1 (5 min).** Complete `active_unit_count`: given the encoder means `mu` of N images (an N × d
 # tensor), return how many of the d dimensions have a variance across the images above `threshold`.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def active_unit_count(mu, threshold=0.01):
     raise NotImplementedError  # your code here
 
 
 vae_lite.check.active_unit_count(active_unit_count)
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
-# NBVAL_CHECK_OUTPUT
+# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
 # Solution: the variance of each column (over the images, dim=0), compared with the threshold.
 def active_unit_count(mu, threshold=0.01):
     return int((mu.var(dim=0) > threshold).sum())
@@ -303,16 +300,14 @@ assert active_unit_count(mu) == count, "it should agree with latent.active_units
 # the n evenly spaced points z(t) = (1 − t) μ(x_a) + t μ(x_b), t from 0 to 1 (`torch.linspace`). The cell after
 # the solution uses it.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def interpolate(model, x_a, x_b, n):
     raise NotImplementedError  # your code here
 
 
 vae_lite.check.interpolate(interpolate)
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
-# NBVAL_CHECK_OUTPUT
+# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
 # Solution: one batch of n codes on the line between the two means, decoded at once.
 def interpolate(model, x_a, x_b, n):
     with torch.inference_mode():

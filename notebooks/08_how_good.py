@@ -108,16 +108,14 @@ print(f"test negative ELBO on all {len(x_test)} test images: {-test['elbo']:.2f}
 # (`torch.distributions.Normal(loc, scale).log_prob`; scale is σ), then the log of the mean of the wᵢ in log space
 # (`torch.logsumexp`). The checker names the common mistakes.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def iw_estimate(log_px_given_z, z, mu, logvar):
     raise NotImplementedError  # your code here
 
 
 vae_lite.check.importance_weighted_estimate(iw_estimate);
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
-# NBVAL_CHECK_OUTPUT
+# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
 # Solution: the log weights, summed over the latent dimensions, then a stable log-mean-exp over the k samples.
 def iw_estimate(log_px_given_z, z, mu, logvar):
     log_prior = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(dim=-1)  # (k, N)
@@ -278,8 +276,7 @@ else:
 #
 # **Predict, then run.** At β = 16, how many nats will the code carry, and how many dimensions will still be active?
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 sweep = json.loads((RESULTS / "beta_sweep.json").read_text())
 runs, KL_THRESHOLD, n = list(sweep["runs"].values()), 0.005, sweep["test_images"]  # ½ × Burda's 0.01 nats
 for run in runs:
@@ -407,8 +404,7 @@ assert sweep["mean_image_distortion"] > beta_1, "the mean image should be a far 
 # (D₁ + β₁R₁ ≤ D₂ + β₁R₂), and model 2 no worse than model 1 at β₂. So the slope steepens as β grows: the curve
 # bends. Measured on the test images, the sweep's models pass that test:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 exchange = [(d2 - d1) / (r1 - r2) for r1, r2, d1, d2 in zip(rates, rates[1:], distortions, distortions[1:])]
 for b1, b2, rate in zip(BETAS, BETAS[1:], exchange):
     print(f"β = {b1:g} → {b2:g}: {rate:.2f} nats of distortion per nat of rate")

@@ -88,8 +88,7 @@ frey = vae_lite.load_dataset("frey-face")
 print(data)
 print(frey)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print(f"Frey Face: {len(frey.train)} training and {len(frey.test)} test faces of {tuple(frey.image_shape)}, "
       f"pixels from {frey.train.min():.3f} to {frey.train.max():.3f}, "
       f"{len(frey.train.unique())} distinct grey levels")
@@ -116,8 +115,7 @@ plt.show()
 # The Gaussian decoder outputs a mean **and a variance for every pixel**. `vae_lite.PaperVAE` is this
 # model (read it with `PaperVAE??`); every weight starts from N(0, 0.01²), as in the paper.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 mnist_model = PaperVAE((1, 28, 28), latent_dim=20, hidden=500)
 frey_model = PaperVAE(frey.image_shape, latent_dim=2, hidden=200, likelihood="gaussian")
 print(frey_model)
@@ -254,16 +252,14 @@ plt.show()
 # to it. `model.log_likelihood(x, z)` is log p(x|z); `log_normal(z, *model.encode(x))` is log q(z|x). Each
 # phase must train only its own network: the checker compares your loss and its gradient in every weight.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def wake_sleep_loss(model, x, z, z_dream, x_dream):
     raise NotImplementedError  # your code here
 
 
 vae_lite.check.wake_sleep_loss(wake_sleep_loss)
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
-# NBVAL_CHECK_OUTPUT
+# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
 # Solution: each phase climbs its own log-likelihood; detach what it must not train through.
 def wake_sleep_loss(model, x, z, z_dream, x_dream):
     wake = model.log_likelihood(x, z.detach())  # the decoder only
@@ -370,8 +366,7 @@ plt.show()
 # samples and at the end; the gap between the training and the test bound at the end; and how much the
 # test bound still rose over the last half-decade of samples (a run that still climbs has not converged).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def at(run, samples):
     """The run's (train, test) bound at its last record with at most `samples` training samples (nan: none)."""
     i = max((i for i, n in enumerate(run["samples"]) if n <= samples), default=None)
@@ -404,8 +399,7 @@ for name, row in table.items():
 # **The paper's claims against our runs.** The cell tests each claim of the paper's Figures 2 and 3 on our
 # runs (Figure 3 is drawn in the optional part) and prints whether it held.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 FREY_PANELS = [2, 5, 10, 20]
 aevb, wake_sleep = ({n: table[f"frey-{n}{suffix}"] for n in FREY_PANELS} for suffix in ("", "-wake-sleep"))
 ahead = [sum(aevb[n]["early"][i] > wake_sleep[n]["early"][i] for n in FREY_PANELS) for i in range(3)]
@@ -495,8 +489,7 @@ plt.show()
 # 1,000 first test images (dashed), against the training samples seen; left a training set of 1,000
 # images, right 50,000; blue AEVB, orange wake-sleep.*
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 ends = {name: run["records"][-1] for name, run in figure3.items()}
 for n in (1000, 50_000):
     a, w = ends[f"aevb-{n}"], ends[f"ws-{n}"]
@@ -613,8 +606,7 @@ plt.show()
 # much: it trained the start of the Frey Face run with N_z = 2 under each kernel choice of its CPU and with
 # ten seeds.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 spread_runs = json.loads((RESULTS / "rerun_spread.json").read_text())["frey-2"]
 stored_run = runs["frey-2"]
 stored_curve = {key: dict(zip(stored_run["epochs"], stored_run[key])) for key in ("train_elbo", "test_elbo")}
@@ -635,8 +627,7 @@ for epoch in range(1, 5):
           f"{max(distance(c, epoch) for c in same_seed):6.2f} nats of the stored curve; "
           f"other seeds {min(distance(c, epoch) for c in other_seeds):6.2f} nats or more")
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 START_EPOCHS = 2  # where every kernel choice still lands within a fraction of a nat
 TOLERANCE = max(0.5, 4 * max(distance(c, e) for c in same_seed for e in range(1, START_EPOCHS + 1)))
 print(f"tolerance for a rerun's first {START_EPOCHS} epochs: {TOLERANCE:.2f} nats")
@@ -751,16 +742,14 @@ assert abs(best - mean_square) > 0.01, "the mean squared error is the variance s
 # where `log_var` = log s² has one value per pixel (as the decoder's W₆h + b₆), summed over the pixels.
 # Shapes: (N, 1, H, W) in, (N,) out.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def gaussian_decoder_log_likelihood(x, mean, log_var):
     raise NotImplementedError  # your code here
 
 
 vae_lite.check.gaussian_decoder_log_likelihood(gaussian_decoder_log_likelihood)
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
-# NBVAL_CHECK_OUTPUT
+# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
 # Solution: per pixel -1/2 log 2π - 1/2 log s² - (x - mean)² / (2 s²), summed over the last three dimensions.
 def gaussian_decoder_log_likelihood(x, mean, log_var):
     per_pixel = -0.5 * math.log(2 * math.pi) - 0.5 * log_var - (x - mean).pow(2) / (2 * log_var.exp())

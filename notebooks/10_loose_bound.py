@@ -107,8 +107,7 @@ def log_joint(z):
 # On a grid of 20,001 points from −5 to 5 (the density beyond is below e⁻¹⁰), log p(x) = log ∫ p(x, z) dz is
 # a sum, and p(z|x) = p(x, z) / p(x) at every point: exact values, no sampling (checked against scipy).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 z = torch.linspace(-5, 5, 20_001, dtype=torch.float64)
 dz = (z[1] - z[0]).item()
 log_px = (torch.logsumexp(log_joint(z), dim=0) + math.log(dz)).item()  # log of the Riemann sum of p(x, z)
@@ -154,8 +153,7 @@ def best_gaussian_on_grid(mu, sigma):
     return round(mu.item(), 6) + 0.0, round(log_sigma.exp().item(), 6), round(elbo, 8)
 
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 fits = {start: best_gaussian_on_grid(*start) for start in [(-2.0, 1.0), (-0.3, 1.0), (0.0, 2.0), (0.5, 0.5), (2.0, 1.0)]}
 for (mu0, sigma0), (mu, sigma, elbo) in fits.items():
     print(f"start N({mu0:+.1f}, {sigma0:.1f}^2) -> N({mu:+.3f}, {sigma:.3f}^2), ELBO {elbo:.4f}")
@@ -298,8 +296,7 @@ assert k_wide is not None and all(best_proposals[k][1] > 2 * q_sigma for k in KS
 #
 # The checker tries it on a model whose L_k it knows and names the usual mistakes.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def iwae_bound(model, x, k):
     """L_k of each row of x: log 1/k sum_i p(x|z_i) p(z_i) / q(z_i|x), z_i ~ q(z|x) reparameterized; shape (N,)."""
     raise NotImplementedError  # your code here
@@ -307,8 +304,7 @@ def iwae_bound(model, x, k):
 
 vae_lite.check.iwae_bound(iwae_bound)
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
-# NBVAL_CHECK_OUTPUT
+# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
 # Solution: k reparameterized draws per image, each weighted by p(x, z) / q(z|x), averaged inside the log.
 def iwae_bound(model, x, k):
     mu, logvar = model.encode(x)
@@ -369,8 +365,7 @@ assert live_gain > 2 * live_gain_se, "after the same epochs the IWAE should have
 # epochs each, three seeds. **Every number below is on all 10,000 test images**: the IW NLL at Burda et al.'s
 # k = 5000 for seed 0, and at k = 500 for the three seeds.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 results = Path(vae_lite.__file__).resolve().parent.parent / "benchmarks" / "results"
 stored = json.loads((results / "iwae.json").read_text())
 config, runs, images = stored["config"], stored["models"], stored["test_images"]
@@ -389,8 +384,7 @@ assert all(runs[m]["active_units"] == sum(a > 0.01 for a in runs[m]["activity"])
 assert gain > 3 * gain_se, "the stored run should show the IWAE's better log-likelihood"
 assert runs["iwae"]["test_neg_elbo"] > runs["vae"]["test_neg_elbo"], "the IWAE should have the worse ELBO"
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 seeds = [stored] + [json.loads((results / f"iwae-seed{s}.json").read_text()) for s in (1, 2)]
 assert [run["seed"] for run in seeds] == [0, 1, 2] and all(run["test_images"] == images for run in seeds)
 gains = torch.tensor([run["iw_nll_vae_minus_iwae_by_k"][str(config["seed_k"])]["iw_nll_vae_minus_iwae"] for run in seeds])
@@ -447,8 +441,7 @@ plt.show()
 #
 # ### Part 3, continued: beside Burda et al.'s table
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 BURDA_TABLE_1 = {"vae": 86.76, "iwae": 85.54}  # MNIST, one stochastic layer, k = 1 and k = 5 in training
 print(f"IW NLL (k = 5000, all 10,000 test images): Burda et al. (2015), Table 1: VAE {BURDA_TABLE_1['vae']}, "
       f"IWAE {BURDA_TABLE_1['iwae']}; ours (seed 0): VAE {runs['vae']['iw_nll']:.2f}, IWAE {runs['iwae']['iw_nll']:.2f}")
@@ -645,8 +638,7 @@ print(f"On the {reliable.sum()} reliably estimated images the {larger} gap is th
 # into one problem per principal direction. Sympy solves one such direction, with data variance λ and one latent
 # number: x ~ N(0, λ), decoder x | z ~ N(wz, σ²), encoder q(z|x) = N(vx, τ²).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 import sympy as sp
 from IPython.display import Math, display
 from torch.distributions import MultivariateNormal
@@ -721,8 +713,7 @@ def fit_linear_vae(noise_variance, seed=1):
     return fitted, kl
 
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 NOISE_VARIANCE = 0.5
 fitted, kl = fit_linear_vae(NOISE_VARIANCE)
 closed_form = (eigenvalues[:K_LATENT] - NOISE_VARIANCE).clamp(min=0)
@@ -746,8 +737,7 @@ assert abs(elbo_fit - ml_log_likelihood(NOISE_VARIANCE)) < 1e-4, "the ELBO at it
 # mix several principal directions. The cosine between each non-collapsed column and the principal direction
 # of the same rank says which:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 kept = (~collapsed).nonzero().flatten()
 columns = fitted["W"][:, order[kept]]
 cosines = (columns / columns.norm(dim=0)).T @ eigenvectors[:, kept]  # (kept, kept): |cos| of each column, each direction
@@ -770,8 +760,7 @@ assert torch.allclose(cosines.abs(), torch.eye(len(kept), dtype=torch.float64), 
 # A larger σ² is a larger weight on the KL (notebook [06](06_loss_right_and_wrong.ipynb)'s box on squared error
 # as a Gaussian log-likelihood). Refit for several σ² and count the dimensions that stay active.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 NOISE_VARIANCES = [0.05, 0.5, 2.0, 5.0]
 active_closed = [int((eigenvalues[:K_LATENT] > s2).sum()) for s2 in NOISE_VARIANCES]
 active_fitted = [int((fit_linear_vae(s2)[1] > 1e-3).sum()) for s2 in NOISE_VARIANCES]
@@ -814,16 +803,14 @@ plt.show()
 # columns, largest first: √max(λⱼ − σ², 0) for the K largest λⱼ. A length of 0 is a collapsed dimension.
 # Hint: where λⱼ < σ² the square root of λⱼ − σ² is not a number; clip at 0 first.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def ppca_scales(eigenvalues, noise_variance, latent_dim):
     raise NotImplementedError  # your code here
 
 
 vae_lite.check.ppca_scales(ppca_scales)
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
-# NBVAL_CHECK_OUTPUT
+# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
 # Solution: take the K largest variances, subtract the noise variance, clip at 0 (collapse), take the root.
 def ppca_scales(eigenvalues, noise_variance, latent_dim):
     largest = torch.sort(torch.as_tensor(eigenvalues), descending=True).values[:latent_dim]

@@ -132,8 +132,7 @@ print(inspect.getsource(ConditionalVAE.encode))
 # %% [markdown]
 # The shapes, for four test images (a `(…, C, H, W)` image gains K channels; z gains K numbers):
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 x, y = data.test[:4], data.test_labels[:4]
 onehot = cvae.one_hot(y, (4,))
 print("labels", y.tolist(), "-> one-hot", tuple(onehot.shape), "first row", onehot[0].int().tolist())
@@ -298,16 +297,14 @@ assert min(runs, key=lambda seed: runs[seed]["vae_elbo"]["mean"]) == stored["con
 #
 # Stay in logs (`torch.logsumexp`): an image's log p(x|c) is about −100 nats, and exp(−104) is 0 in float32.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def bayes(log_px_given_y, log_prior):
     raise NotImplementedError  # your code here
 
 
 vae_lite.check.bayes_rule(bayes)
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
-# NBVAL_CHECK_OUTPUT
+# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
 # Solution: the log joint log p(x, c), normalised over the classes with logsumexp.
 def bayes(log_px_given_y, log_prior):
     log_joint = log_px_given_y + log_prior  # (N, K): log p(x, c)
@@ -474,16 +471,14 @@ plt.show()
 # images `x`, whose labels are `source`, as the classes `target`, each in its own style. Read the style
 # of x with its own label, then decode it with the other one. Use the encoder's mean, not a sample.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def transfer(model, x, source, target):
     raise NotImplementedError  # your code here
 
 
 vae_lite.check.style_transfer(transfer)
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
-# NBVAL_CHECK_OUTPUT
+# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
 # Solution: the style is the code mu of q(z|x, source); the decoder draws it as `target`.
 def transfer(model, x, source, target):
     with torch.inference_mode():
