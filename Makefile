@@ -32,8 +32,12 @@ lab: setup
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks $(ALLOW_ROOT) $(LAB_ARGS)
 
 # Notebooks run in quick mode (VAE_LITE_QUICK=1): less data and fewer epochs, same checks.
+# Two workers (pytest-xdist), one test file or notebook at a time each: a notebook's cells share one
+# kernel, and a file's tests share its fixtures (a notebook executed once serves several checks).
+WORKERS ?= 2
 test: setup
-	VAE_LITE_QUICK=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg $(PYTEST_ARGS)
+	VAE_LITE_QUICK=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile tests notebooks --nbval-lax \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg $(PYTEST_ARGS)
 
 # Unit tests only: the quick loop while editing vae_lite.
 test-fast: setup

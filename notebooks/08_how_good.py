@@ -470,20 +470,27 @@ assert abs(difference) > 1e-3 or data.name not in ("mnist", "digits"), \
 # networks trained on the IWAE's bound, next to Burda et al.'s numbers.
 
 # %% [markdown]
-# ### The published number, beaten on a laptop
+# ### Half an hour of CPU time, next to the published numbers
 #
-# Burda et al.'s VAE trained for 3,280 epochs. How close does a VAE of the same kind get in **30 CPU-minutes**?
-# Same kind means: one stochastic layer, a diagonal Gaussian q(z|x), the N(0, I) prior, trained on the plain
-# ELBO (k = 1); the networks around it are ours to choose. `benchmarks/frontier.py` trained one (784-512-512-50,
-# batches of 128, one-cycle learning rate, KL warm-up over 10 epochs, the decoder started at the mean image)
-# and estimated −log p(x) with k = 5000 on **all** 10,000 test images. It also trained the same networks on the
-# IWAE's bound L₅ instead of the ELBO (`--train-k 5`) for the same CPU time, for Burda et al.'s other row. Each
-# took about an hour of CPU time to train and evaluate, so this cell reads the stored results rather than
-# rerunning them; the commands are printed with them.
+# Burda et al.'s VAE trained for 3,280 epochs. What do **30 CPU-minutes** buy? `benchmarks/frontier.py`
+# trained a VAE with one stochastic layer, a diagonal Gaussian q(z|x) and the N(0, I) prior, and estimated
+# −log p(x) with k = 5000 on **all** 10,000 test images. It also trained the same networks on the IWAE's bound
+# L₅ (`--train-k 5`) for the same CPU time. Each took about an hour of CPU time to train and evaluate, so this
+# cell reads the stored results; the commands are printed with them.
+#
+# Read the comparison for what it is; it is **not** like for like:
+# - our networks are 784-512-512-50 with ReLU (about 1.4 M weights); Burda et al.'s are 200-200 with tanh
+#   (about 0.43 M);
+# - ours warm the KL up over the first 10 epochs (β from 0 to 1), while Burda et al. train the plain ELBO;
+# - it is **one seed**: the ± below is the spread over test images of one run, not over seeds;
+# - the recipe was picked from runs scored on the first 1,000 **test** images: the test set helped choose it.
+#   `frontier.py --validation` now screens on held-out training images instead, and `--final` scores the
+#   test set once; those runs, and Burda et al.'s own 200-200 tanh networks trained here for the same
+#   half hour, are not in this table yet;
+# - a reimplementation of Burda et al.'s own architecture and schedule reports 86.35, below their 86.76.
 #
 # > **Predict, then run.** The default model trains in the CPU time of the first row below (under a minute of
-# > wall time on 2 cores). How many nats does half an hour of CPU time buy, and is it enough to pass Burda et
-# > al.'s 86.76?
+# > wall time on 2 cores). How many nats does half an hour of CPU time buy with larger networks?
 
 # %%
 import json
@@ -509,8 +516,9 @@ for name, cpu, neg_elbo, nll, error, images in rows:
 for name, nll in BURDA.items():
     print(f"{'Burda et al. 2015, ' + name:40s} {'':>14s} {'':>7s} {nll:9.2f}")
 margin = BURDA["VAE, k = 1 (3,280 epochs)"] - full["iw_nll"]
-print(f"the 30-minute model is {abs(margin):.2f} nats {'below' if margin > 0 else 'above'} Burda et al.'s VAE "
-      f"({abs(margin) / full['iw_nll_std_error']:.1f} standard errors) and "
+print(f"the 30-minute model (larger networks, KL warm-up, one seed) is {abs(margin):.2f} nats "
+      f"{'below' if margin > 0 else 'above'} Burda et al.'s VAE ({abs(margin) / full['iw_nll_std_error']:.1f} standard "
+      f"errors over the test images, not over seeds) and "
       f"{full['iw_nll'] - BURDA['IWAE, k = 50 (3,280 epochs)']:.2f} nats above their IWAE")
 print(f"on the first 1,000 test images alone the same model scores {full['iw_first_1000']:.2f}: "
       f"{full['iw_nll'] - full['iw_first_1000']:.2f} nats easier than the whole test set")
@@ -532,7 +540,7 @@ print("and:", best_on_l5["command"], "then", full_on_l5["command"])
 # %%
 assert full["test_images"] == 10_000 and full["k"] == 5000, "the comparison needs k = 5000 on all 10,000 test images"
 assert best["train_cpu_seconds"] <= 30 * 60, "the model should train in at most 30 CPU-minutes"
-assert margin > 0, "the heading says the published VAE number is beaten: it should be below 86.76"
+assert margin > 0, "the text compares a model below 86.76 with Burda et al.'s VAE"
 assert full["iw_nll"] > BURDA["IWAE, k = 50 (3,280 epochs)"], "the text below says Burda et al.'s IWAE is still ahead"
 assert full_on_l5["test_images"] == 10_000 and full_on_l5["k"] == 5000
 assert abs(best_on_l5["train_cpu_seconds"] / best["train_cpu_seconds"] - 1) < 0.05, \
