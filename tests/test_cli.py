@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 import vae_lite
 
 
@@ -10,6 +12,7 @@ def run(*args):
     return subprocess.run([sys.executable, "-m", "vae_lite", *args], capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow  # a new Python process that imports torch
 def test_train_then_evaluate_from_the_shell(tmp_path):
     out = tmp_path / "model.pt"
     trained = run("train", "--dataset", "digits", "--epochs", "2", "--latent-dim", "3", "--hidden", "32",
@@ -25,6 +28,7 @@ def test_train_then_evaluate_from_the_shell(tmp_path):
     assert iw_nll <= nelbo + 0.5, evaluated.stdout  # the IW bound is at least as tight, up to noise
 
 
+@pytest.mark.slow  # a new Python process that imports torch
 def test_bad_arguments_give_a_message_not_a_traceback(tmp_path):
     result = run("train", "--dataset", "digits", "--latent-dim", "0", "--quiet")
     assert result.returncode == 2

@@ -440,6 +440,7 @@ def run_child(root, cache, url, ready="-", **popen):
                             cwd=ROOT, **popen)
 
 
+@pytest.mark.slow  # a new Python process that imports torch
 def test_two_processes_downloading_into_one_folder_end_with_one_good_copy(tmp_path):
     """Two kernels on one JupyterHub account call load_dataset: real processes, started at once.
 

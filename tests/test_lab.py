@@ -52,6 +52,7 @@ def listening_sockets(process):
         return []
 
 
+@pytest.mark.slow  # starts JupyterLab
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_lab_listens_on_localhost_only_and_wants_its_token(tmp_path):
     import psutil

@@ -267,6 +267,7 @@ def first_line(stream):
     return line.decode()
 
 
+@pytest.mark.slow  # a new Python process that imports torch
 @pytest.mark.parametrize("sender", ["parent", "self"])
 def test_a_real_sigint_during_training_returns_the_history(sender):
     """A real SIGINT, as Jupyter's stop button sends, to a process in the middle of fit:
@@ -335,6 +336,7 @@ def fit_with_threads(threads):
     print(json.dumps(out))
 
 
+@pytest.mark.slow  # a new Python process that imports torch
 def test_results_agree_with_one_and_two_threads():
     """The same short fits in two processes, one with 1 thread and one with 2.
 
