@@ -40,15 +40,22 @@ def _missing(reason):
 
 
 @pytest.fixture(scope="module")
-def blank_page(tmp_path_factory):
-    """A blank page of Chromium with networks.js imported as window.networks."""
+def playwright():
+    """One Playwright for the module: a second one started while the first runs has no event loop of its own."""
     if not Path(CHROMIUM).exists():
         _missing(f"{CHROMIUM} not found (Debian package `chromium`)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _missing("the playwright package is not installed")
-    with sync_playwright() as p, chromium_page(p, tmp_path_factory.mktemp("chromium")) as page:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def blank_page(playwright, tmp_path_factory):
+    """A blank page of Chromium with networks.js imported as window.networks."""
+    with chromium_page(playwright, tmp_path_factory.mktemp("chromium")) as page:
         page.evaluate("""async (source) => {
             const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
             window.networks = await import(url);
@@ -133,30 +140,18 @@ def test_the_page_scores_with_the_packages_formulas(blank_page):
 # ------------------------------------------------------------ in JupyterLab, as a student
 
 
-@pytest.fixture
-def sync_playwright():
-    if not Path(CHROMIUM).exists():
-        _missing(f"{CHROMIUM} not found (Debian package `chromium`)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("the playwright package is not installed")
-    return sync_playwright
-
-
 def largest_difference(page_values, expected):
     return (torch.tensor(page_values, dtype=torch.float64) - expected.double().flatten()).abs().max().item()
 
 
-def test_latent_slider_redraws_in_jupyterlab(sync_playwright, tmp_path):
+def test_latent_slider_redraws_in_jupyterlab(playwright, tmp_path):
     import vae_lite
     from vae_lite import pretrained, widgets
 
     path = notebook("*_latent_space.ipynb")
     ARTIFACTS.mkdir(exist_ok=True)
     started = time.monotonic()
-    with lab_server(tmp_path, [path]) as (url, token, root), sync_playwright() as p, \
-            chromium_page(p, tmp_path / "chromium") as page:
+    with lab_server(tmp_path, [path]) as (url, token, root), chromium_page(playwright, tmp_path / "chromium") as page:
         try:
             run_all(page, url, token, path.name)
             explorer = page.locator(".vae-lite-explorer.vae-lite-latent").first
@@ -177,14 +172,13 @@ def test_latent_slider_redraws_in_jupyterlab(sync_playwright, tmp_path):
     print(f"browser test: key to picture {summary(times)}; total {time.monotonic() - started:.1f} s")
 
 
-def test_drawing_and_conditional_explorers_in_jupyterlab(sync_playwright, tmp_path):
+def test_drawing_and_conditional_explorers_in_jupyterlab(playwright, tmp_path):
     import vae_lite
     from vae_lite import pretrained, widgets
 
     path = notebook("11_*.ipynb")
     ARTIFACTS.mkdir(exist_ok=True)
-    with lab_server(tmp_path, [path]) as (url, token, root), sync_playwright() as p, \
-            chromium_page(p, tmp_path / "chromium") as page:
+    with lab_server(tmp_path, [path]) as (url, token, root), chromium_page(playwright, tmp_path / "chromium") as page:
         try:
             run_seconds = run_all(page, url, token, path.name)
             drawing = page.locator(".vae-lite-explorer.vae-lite-drawing").first
