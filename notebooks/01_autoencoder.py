@@ -129,10 +129,10 @@ assert torch.allclose(loss, by_hand, rtol=1e-4), \
 # `fit` binarizes the images anew every epoch (each pixel is 1 with probability equal to its
 # grey level), because the Bernoulli likelihood is a true likelihood only on binary data. A baseline
 # that uses no code at all says what "good" means in nats: every pixel drawn independently with its
-# mean grey level over the training images. That is a (poor) model of the images themselves, so its
-# number is a true −log p(x); the AE's is −log p(x | z) with z the image's own code, not a likelihood
-# of x (the AE has no p(x)). So do not set it beside the −log p(x) that papers report for VAEs: those
-# also pay for the code (notebook 08), and a smaller number here does not mean a better model.
+# mean grey level over the training images. It only gives the scale of nats: it is a (poor) model of
+# the images, so its number is a true −log p(x). The AE's test loss is −log p(x | z) with z the image's
+# own code, not a likelihood of x (the AE has no p(x)): it is not comparable, as a model of x, with the
+# baseline or with the −log p(x) that papers report for VAEs, which also pay for the code (notebook 08).
 
 # %%
 torch.set_num_threads(1)  # a model this small trains faster on one thread than on two that wait for each other
@@ -195,12 +195,12 @@ code_mean, code_std = train_codes.mean(0), train_codes.std(0)
 print("per-dimension mean of the codes:", [round(v, 1) for v in code_mean.tolist()])
 print("per-dimension std  of the codes:", [round(v, 1) for v in code_std.tolist()])
 print(f"std ranges from {code_std.min():.2f} to {code_std.max():.2f}; N(0, I) has 1 everywhere")
-kl_fit = vae_lite.kl_standard_normal(code_mean, 2 * code_std.log()).item()
+kl_fit = vae_lite.kl_standard_normal(code_mean, 2 * code_std.log()).item()  # second argument: log σ²
 noise = torch.randn(len(train_codes), 20, generator=torch.Generator().manual_seed(4))
 kl_noise = vae_lite.kl_standard_normal(noise.mean(0), 2 * noise.std(0).log()).item()
 print(f"KL(Gaussian fitted to the codes || N(0, I)) = {kl_fit:.1f} nats; "
       f"for a Gaussian fitted to {len(noise)} samples of N(0, I): {kl_noise:.3f}")
-assert kl_fit > 100 * kl_noise, "the codes should be far from N(0, I): nothing in AE training pulls them there"
+assert kl_fit > 10, "the codes should be far from N(0, I), over 10 nats: nothing in AE training pulls them there"
 
 # %% [markdown]
 # ### How much of N(0, I) falls where no training code lies?
@@ -209,7 +209,8 @@ assert kl_fit > 100 * kl_noise, "the codes should be far from N(0, I): nothing i
 # ball is where almost every decoded prior sample comes from. How many training codes lie inside it?
 #
 # > **Predict, then run.** A code is 20 numbers. How long do you expect the code of a real image to
-# > be, next to the ≈ 4.5 of a prior sample?
+# > be, next to the ≈ 4.5 of a prior sample? Hint: vectors of a Gaussian cloud have length about
+# > √Σᵢ(μᵢ² + σᵢ²), with the codes' means and spreads printed above; the cell computes it.
 
 # %%
 prior_samples = torch.randn(2000, 20, generator=torch.Generator().manual_seed(1))
@@ -217,14 +218,17 @@ radius = torch.randn(100_000, 20, generator=torch.Generator().manual_seed(2)).no
 code_lengths, prior_lengths = train_codes.norm(dim=1), prior_samples.norm(dim=1)
 inside = (code_lengths <= radius).float().mean().item()
 print(f"99.9% of N(0, I) lies within radius {radius:.2f} of the origin; training codes inside it: {inside:.1%}")
-print(f"lengths: codes median {code_lengths.median():.1f}, prior samples median {prior_lengths.median():.1f}")
+print(f"lengths: codes median {code_lengths.median():.1f} (√Σ(mean² + std²) = {(code_mean**2 + code_std**2).sum().sqrt():.1f}), "
+      f"prior samples median {prior_lengths.median():.1f}")
 assert inside < 0.5, "most training codes should lie outside the region that holds 99.9% of the prior's mass"
+assert data.name != "mnist" or inside < 0.01, "the caption says under 1 % of MNIST's codes lie within the radius"
 plots.plot_histograms({"codes of training images": code_lengths, "samples of N(0, I)": prior_lengths},
                       xlabel="length of z (distance from the origin)");
 
 # %% [markdown]
 # *Figure: two histograms of vector lengths: the prior samples in a narrow bump near 4.5, the codes of
-# training images in a wider bump well to the right, with little overlap.*
+# training images in a wider bump well to the right; the share of codes within the prior's 99.9 %
+# radius is printed above (on MNIST, the cell checks that it is under 1 %).*
 #
 # Decoded prior samples come from a region where the decoder has almost never seen a code during
 # training: what it does there is anyone's guess, and the blurs above are that guess. Exercise 2
@@ -249,12 +253,11 @@ vae_lite.fit(small_ae, small, epochs=small_epochs, batch_size=batch_size, progre
 fixed = torch.Generator().manual_seed(0)  # one binarized copy of each training set, as for the test set
 small_train = vae_lite.evaluate(small_ae, vae_lite.binarize(small.train, fixed))["loss"]
 small_test = vae_lite.evaluate(small_ae, test_binary)["loss"]
-big_train = vae_lite.evaluate(autoencoder, vae_lite.binarize(subset.train[:2000], fixed))["loss"]
+big_train = vae_lite.evaluate(autoencoder, vae_lite.binarize(subset.train, fixed))["loss"]
 big_test = history.last["test_loss"]
 print(f"{'training images':>16} {'steps':>6} {'own images':>11} {'new images':>11} {'gap':>6}   (nats per image, same test images)")
 print(f"{len(subset.train):>16} {steps['large']:>6} {big_train:11.1f} {big_test:11.1f} {big_test - big_train:6.1f}")
 print(f"{len(small.train):>16} {steps['small']:>6} {small_train:11.1f} {small_test:11.1f} {small_test - small_train:6.1f}")
-assert abs(steps["small"] - steps["large"]) <= math.ceil(n_small / batch_size), "train both for as many steps"
 if data.name == "mnist":  # other data sets need another budget to show memorising this clearly
     assert small_train < big_train, "the AE trained on few images should reconstruct its own images better"
     assert small_test - small_train > 2 * (big_test - big_train), \
@@ -274,7 +277,8 @@ else:
 # > **Common mistake.** "Binary cross-entropy is the reconstruction likelihood" — on grey-scale
 # > images it is not. For a pixel of grey level x the BCE −[x log p + (1−x) log(1−p)] is smallest at
 # > p = x, and there it is the entropy of the pixel, not 0: a *perfect* reconstruction still costs
-# > nats. It is a log-likelihood only when the pixels are 0 or 1, which is why `fit` binarizes them.
+# > nats. It is a log-likelihood only when the pixels are 0 or 1, which is why `fit` binarizes them
+# > (or add the missing normaliser: the continuous Bernoulli, Loaiza-Ganem & Cunningham 2019).
 # > Squared error, likewise, is a Gaussian log-likelihood only up to a scale (notebooks 02 and 06).
 
 # %% tags=["nbval-check-output"]

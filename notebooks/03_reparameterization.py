@@ -189,7 +189,7 @@ slopes = {name: (math.log(v[-1]) - math.log(v[0])) / (math.log(sample_counts[-1]
 ratio = sum(variances["score function"]) / sum(variances["pathwise"])
 print("log-log slope of variance against n:", {k: round(v, 2) for k, v in slopes.items()}, "(1/n gives -1)")
 print(f"score-function variance / pathwise variance: {ratio:.1f}")
-assert all(-1.3 < s < -0.7 for s in slopes.values()), "the variance of an average of n samples should fall as 1/n"
+assert all(-1.3 < s < -0.7 for s in slopes.values()), "a demonstration: any average of n independent samples goes as 1/n"
 assert ratio > 1, "here the pathwise estimator should be the less noisy one"
 
 # %% [markdown]
@@ -202,8 +202,9 @@ assert ratio > 1, "here the pathwise estimator should be the less noisy one"
 # f(z) = Σᵢ sin zᵢ in d dimensions and estimate ∂/∂μ₁ E[f] from 16 samples. The score function
 # multiplies *all* of f by (z₁ − μ₁)/σ².
 #
-# **A baseline** b is subtracted from f: (f(z) − b) ∂ log q/∂μ₁. The score has mean 0, so any b that
-# does not depend on ε₁ leaves the estimator unbiased. Two such b: the mean of f over the *other* 15
+# **A baseline** b is subtracted from f: (f(z) − b) ∂ log q/∂μ₁. The score has mean 0
+# (E_q[∂ log q/∂μ] = ∫ ∂q/∂μ dz = ∂/∂μ ∫ q dz = ∂1/∂μ = 0), so any b that does not depend on sample j's
+# own ε₁⁽ʲ⁾ leaves the estimator unbiased. Two such b: the mean of f over the *other* 15
 # samples (`gradients.leave_one_out_mean`), an estimate of E f; and the terms of f without z₁,
 # Σ_{i≥2} sin zᵢ, which change with the sample but not with ε₁.
 #
@@ -234,7 +235,6 @@ at_1, at_50 = by_dimension[1], by_dimension[50]
 print(f"d = 50: b = mean of others removes {1 - at_50[columns[2]] / at_50[columns[1]]:.0%} of the score's variance, "
       f"and leaves {at_50[columns[2]] / at_1[columns[2]]:.0f} times its d = 1 value; b = terms without z_1 leaves "
       f"{at_50[columns[3]] / at_50[columns[0]]:.1f} times the pathwise variance ({at_1[columns[3]] / at_1[columns[0]]:.1f} at d = 1)")
-print(f"d = 1: b = mean of others multiplies the score's variance by {at_1[columns[2]] / at_1[columns[1]]:.2f}")
 assert at_50[columns[1]] > 5 * at_1[columns[1]], "the score function's variance should grow with the dimension"
 assert at_50[columns[2]] > 5 * at_1[columns[2]], "a baseline that estimates E f should leave the other terms' noise"
 assert at_50[columns[3]] < 2 * at_1[columns[3]], "without the other terms the score's variance should not grow"
@@ -243,8 +243,24 @@ assert at_50[columns[0]] < 2 * at_1[columns[0]], "for this separable f, the path
 # %% [markdown]
 # The mean of the others removes f's *mean*, not the *fluctuations* of Σ_{i≥2} sin zᵢ, and those grow
 # with d. Dropping those terms removes them: the score function is back at its d = 1 variance. Using
-# what f depends on in this way is Rao-Blackwellisation (Pyro's SVI tutorial, Part III). At d = 1 the
-# mean of the others has little to remove: the last factor printed is close to 1.
+# what f depends on in this way is Rao-Blackwellisation (Pyro's SVI tutorial, Part III).
+#
+# At d = 1 the mean of the others makes the variance *larger*. The constant b that minimises the
+# variance of (f − b)·score is b* = E[f·score²] / E[score²], here (1 − σ²)·E f (integrate by parts
+# twice; f″ = −f): about half of E f, so E f overshoots, and the mean of 15 other samples adds noise
+# of its own. Each b at d = 1, with many repeats:
+
+# %%
+eps = torch.randn(20_000, 16, 1, generator=generator, dtype=torch.float64)  # d = 1, 16 samples per estimate
+mean_f = math.sin(mu0) * math.exp(-sigma0**2 / 2)  # E[sin z], z ~ N(mu0, sigma0^2)
+b_values = {"none": 0.0, "b* = (1 - sigma^2) E f": (1 - sigma0**2) * mean_f, "exact E f": mean_f,
+            "mean f of others": gradients.leave_one_out_mean(f(mu0 + sigma0 * eps), dim=1)}
+var_b = {b: gradients.score_function_gradients(f, mu0, sigma0, eps, baseline=value)[0][..., 0].mean(dim=1).var().item()
+         for b, value in b_values.items()}
+for b, v in var_b.items():
+    print(f"d = 1, b = {b:<24} variance {v:.5f}, {v / var_b['none']:.2f} times no baseline")
+assert var_b["mean f of others"] > var_b["none"], "the text says the leave-one-out baseline increases the variance at d = 1"
+assert var_b["b* = (1 - sigma^2) E f"] < var_b["none"], "the text says b* is the baseline that lowers the variance"
 #
 # The pathwise variance stayed flat only because this f is a sum: ∂f/∂z₁ = cos z₁ whatever d. A
 # decoder is not a sum: every pixel depends on every zᵢ, and no term can be dropped. Next,
@@ -351,10 +367,11 @@ assert check.score_function_gradient(score_function_gradient)
 
 # %% [markdown]
 # **When a VAE cannot use the trick.** The pathwise estimator needs z to be a differentiable function
-# of the parameters, and f to have a useful derivative. Both fail for **discrete latent variables**
-# (a code that is one of K categories, or a vector of bits, as in discrete VAEs): a Bernoulli or
-# categorical sample cannot be written as parameters + noise with a derivative, and torch offers no
-# `rsample()` for it. Such models use the score function (with variance reduction) or a continuous
+# of the parameters, and f to have a useful derivative. For **discrete latent variables** (a code that
+# is one of K categories, or a vector of bits, as in discrete VAEs) the first fails, even when the
+# decoder f is differentiable: a Bernoulli or categorical sample cannot be written as parameters + noise
+# with a derivative, and torch offers no `rsample()` for it. The step function of Exercise 2 is such a
+# case in disguise: [z > 0] is a Bernoulli draw b with p = Φ(μ/σ), and its derivative in z is 0. Such models use the score function (with variance reduction) or a continuous
 # relaxation such as the Gumbel-softmax, or Concrete, distribution (Jang et al. 2017; Maddison et al.
 # 2017). The cell shows both facts: torch's discrete distributions have no `rsample`, and for a step
 # function the pathwise estimate is exactly 0 while the gradient is not.

@@ -92,7 +92,6 @@ kl = symbolic.kl_standard_normal()
 display(Math(r"\mathrm{KL}(\mathcal{N}(\mu, \sigma^2) \,\|\, \mathcal{N}(0, 1)) = " + sp.latex(kl)))
 kl_var, var = symbolic.in_terms_of_variance(kl)
 display(Math(r"\text{in terms of } \sigma^2: \quad " + sp.latex(kl_var)))
-print(kl_var)
 
 # %% [markdown]
 # That is ½(μ² + σ² − log σ² − 1), the hand result.
@@ -132,7 +131,9 @@ plots.plot_log_below_tangent();
 kl_2d, means, stds = symbolic.kl_diagonal(2)
 display(Math(r"\mathrm{KL}_{2\text{-d}} = " + sp.latex(kl_2d)))
 per_dimension = sum(kl.subs({symbolic.mu: m, symbolic.sigma: sd}) for m, sd in zip(means, stds))
-print("KL_2d - (KL of dimension 1 + KL of dimension 2) simplifies to", sp.simplify(sp.expand_log(kl_2d - per_dimension, force=True)))
+residual_2d = sp.simplify(sp.expand_log(kl_2d - per_dimension, force=True))
+print("KL_2d - (KL of dimension 1 + KL of dimension 2) simplifies to", residual_2d)
+assert residual_2d == 0, "the 2-d KL should be the sum of the two 1-d KLs"
 
 # %% [markdown]
 # ### Two arbitrary Gaussians
@@ -146,6 +147,10 @@ kl_general = symbolic.kl_gaussians(symbolic.mu_q, symbolic.sigma_q, mu_p, sigma_
 display(Math(r"\mathrm{KL}(\mathcal{N}(\mu_q, \sigma_q^2) \,\|\, \mathcal{N}(\mu_p, \sigma_p^2)) = " + sp.latex(kl_general)))
 back = kl_general.subs({mu_p: 0, sigma_p: 1}) - kl.subs({symbolic.mu: symbolic.mu_q, symbolic.sigma: symbolic.sigma_q})
 print("with mu_p = 0, sigma_p = 1 it differs from the standard-normal KL by", sp.simplify(back))
+readable = sp.log(sigma_p / symbolic.sigma_q) + (symbolic.sigma_q**2 + (symbolic.mu_q - mu_p)**2) / (2 * sigma_p**2) - sp.Rational(1, 2)
+display(Math(r"\text{readable form: } " + sp.latex(readable)))
+print("the readable form equals sympy's result:", symbolic.is_zero(kl_general - readable))
+assert symbolic.is_zero(kl_general - readable), "the readable form should equal sympy's integral"
 swapped = symbolic.kl_gaussians(mu_p, sigma_p, symbolic.mu_q, symbolic.sigma_q)
 example = {symbolic.mu_q: 1, symbolic.sigma_q: sp.Rational(1, 2), mu_p: 0, sigma_p: 1}
 print(f"KL(q || p) = {float(kl_general.subs(example)):.4f}, KL(p || q) = {float(swapped.subs(example)):.4f} "
@@ -232,10 +237,34 @@ print(f"closed form: {ours:.2f} nats, exactly; one-sample estimates: mean {one_s
 assert abs(one_sample.mean() - ours) < 5 * one_sample.std() / math.sqrt(len(one_sample)), "the one-sample estimate should be unbiased"
 
 # %% [markdown]
-# Every training step would carry that noise in its KL term (for this q); the closed form carries
-# none. Kingma & Welling (2013, §2.3) call the ELBO estimator that uses it SGVB estimator B and say
-# that it "typically has less variance" than their fully sampled estimator A; §3 uses it for the
-# Gaussian VAE. The TensorFlow CVAE tutorial, by contrast, samples the KL.
+# Training feels the noise of the *gradient*, though, not of the value. Each row below is one draw
+# z = μ + σε (`rsample`) with its own copy of (μ, log σ²), so autograd gives each draw's gradient of
+# log q(z) − log p(z); they are set against the gradient of the closed form.
+
+# %%
+draws = 2_000
+mu_r = mu_d.expand(draws, d).clone().requires_grad_(True)  # one copy of the parameters per draw
+logvar_r = logvar_d.expand(draws, d).clone().requires_grad_(True)
+q_r = torch.distributions.Independent(torch.distributions.Normal(mu_r, (0.5 * logvar_r).exp()), 1)
+z_r = q_r.rsample()
+(q_r.log_prob(z_r) - p_d.log_prob(z_r)).sum().backward()  # row i's gradient lands in row i
+mu_c, logvar_c = mu_d.clone().requires_grad_(True), logvar_d.clone().requires_grad_(True)
+vae_lite.kl_standard_normal(mu_c, logvar_c).backward()  # the closed form's exact gradient
+for name, sampled, exact_grad in (("mu", mu_r.grad, mu_c.grad), ("logvar", logvar_r.grad, logvar_c.grad)):
+    noise = (sampled - exact_grad).pow(2).sum(dim=1).mean().sqrt().item()  # root-mean-square error norm
+    off = ((sampled.mean(0) - exact_grad).abs() / (sampled.std(0) / math.sqrt(draws) + 1e-12)).max().item()
+    print(f"gradient in {name:<6}: closed form has norm {exact_grad.norm():.1f}; one sample's error has norm {noise:.1f}")
+    assert off < 5, f"the one-sample gradient in {name} should average to the closed form's gradient"
+    assert noise > exact_grad.norm(), f"the text says one sample's gradient error in {name} is larger than the gradient"
+
+# %% [markdown]
+# For this q, one sample's gradient is off by more than the whole gradient, in μ and in log σ²; every
+# training step would carry that noise in its KL term, and the closed form carries none. Kingma &
+# Welling (2013, §2.3) call the ELBO estimator that uses it SGVB estimator B and say that it
+# "typically has less variance" than their fully sampled estimator A; §3 uses it for the Gaussian VAE.
+# ("Typically": near q = p a variant of the sampled gradient loses its noise, Roeder et al. 2017.)
+# Pyro offers both: `Trace_ELBO` samples the KL, `TraceMeanField_ELBO` uses the closed form where it
+# exists; the TensorFlow CVAE tutorial samples it.
 #
 # ### Two Gaussians, in code
 # `vae_lite.kl_normal` against sympy's general formula and torch:
