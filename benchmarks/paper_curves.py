@@ -117,7 +117,7 @@ class WakeSleepVAE(PaperVAE):
         wake = self.log_likelihood(x, z.detach())  # theta only
         sleep = log_normal(z_dream, *self.encode(x_dream))  # phi only: the dream carries no gradient
         kl = kl_standard_normal(mu, logvar)
-        return -(wake + sleep), {"reconstruction": wake.detach(), "kl": kl.detach()}
+        return -(wake + sleep), {"reconstruction": wake.detach(), "kl": kl.detach(), "elbo": (wake - kl).detach()}
 
 
 def make_model(config, seed):
