@@ -93,10 +93,11 @@ plt.show()
 #
 # $$\mathcal{L}(x) = \underbrace{-\sum_i \big[x_i \log p_i + (1 - x_i)\log(1 - p_i)\big]}_{\text{reconstruction error,
 # one } z \sim q(z|x)} \;+\; \underbrace{\tfrac12 \sum_d \big(\mu_d^2 + \sigma_d^2 - \log \sigma_d^2 - 1\big)}_{\mathrm{KL}(q(z|x)\,\|\,N(0, I))}
-# \;=\; -\mathrm{ELBO}(x).$$
+# \;\approx\; -\mathrm{ELBO}(x).$$
 #
-# The reconstruction error is the binary cross-entropy of the logits against the binary image. The sign in the
-# middle is a **plus**: notebook 06 trains the write-up's minus and watches the model run off.
+# With one sampled z, $\mathcal{L}(x)$ is an unbiased one-sample estimate of −ELBO(x), hence "≈". The
+# reconstruction error is the binary cross-entropy of the logits against the binary image. The sign in the middle
+# is a **plus**: notebook 06 trains the write-up's minus and watches the model run off.
 #
 # ## Exercises: the VAE, by you
 #
@@ -251,18 +252,20 @@ except NotImplementedError:
     print("not attempted yet: write MyVAE and train_my_vae above, then run this cell again")
 
 # %% [markdown]
-# They agree to rounding (your KL computes `exp(log σ²) − 1` where the package writes `expm1(log σ²)`). From here
-# on the notebooks use `vae_lite.VAE` and `vae_lite.fit`: what you wrote, with comments, in `vae_lite/models.py`,
-# `objectives.py` and `train.py` (`vae_lite.VAE??`, `vae_lite.elbo??`, `vae_lite.fit??`).
+# They agree to rounding (the package's KL uses `expm1`). From here on the notebooks use `vae_lite.VAE` and
+# `vae_lite.fit`: what you wrote, with comments, in `vae_lite/models.py`, `objectives.py` and `train.py`
+# (`vae_lite.VAE??`, `vae_lite.elbo??`, `vae_lite.fit??`). One name differs: the package's `decode(z)` returns
+# sigmoid(logits), the mean image; its `log_likelihood(x, z)` uses the logits.
 #
 # ## Training
 #
 # The default recipe adds three things to your loop, each kept because it scored better for the same minute of
-# training (`benchmarks/README.md`, "Quality per CPU-second"): `start_at_mean_image` (every z first decodes to
-# the average digit, so the first steps learn digits, not background); `schedule="onecycle"` (the learning rate
-# rises to `lr`, then falls to almost 0); `warmup=2` (the KL's weight rises from 0 to 1 over 2 epochs,
-# `vae_lite.kl_weight`, so the decoder learns to use z before the KL pulls q(z|x) to the prior). An autoencoder
-# of the same sizes and recipe ships with the package, our yardstick for samples.
+# training (`benchmarks/README.md`, "Quality per CPU-second", runs scored on the first 1,000 test images: the
+# recipe was picked on test data): `start_at_mean_image` (every z first decodes to the average digit, so the
+# first steps learn digits, not background); `schedule="onecycle"` (the learning rate rises to `lr`, then falls
+# to almost 0); `warmup=2` (the KL's weight rises from 0 to 1 over 2 epochs, `vae_lite.kl_weight`, so the
+# decoder learns to use z before the KL pulls q(z|x) to the prior). An autoencoder of the same sizes and recipe
+# ships with the package, our yardstick for samples.
 #
 # **Predict, then run.** The KL's weight starts at 0. What will the KL do while the weight is small, and what
 # once it reaches 1?
@@ -270,11 +273,11 @@ except NotImplementedError:
 # %%
 STEPS = 300 if QUICK else pretrained.TRAINING["epochs"] * math.ceil(60_000 / 256)  # the recipe's optimizer steps
 EPOCHS = max(1, round(STEPS / math.ceil(len(data.train) / 256)))  # a smaller data set gets more epochs
-torch.manual_seed(0)
+torch.manual_seed(0)  # about a minute on 2 cores in class mode
 vae = vae_lite.VAE(data.image_shape).start_at_mean_image(data.train)
 vae_history = vae_lite.fit(vae, data, epochs=EPOCHS, batch_size=256, lr=8e-3, schedule="onecycle",
-                           warmup=min(2, EPOCHS))
-autoencoder = pretrained.default_model(data, kind="autoencoder")
+                           warmup=min(2, EPOCHS))  # its "reconstruction" is E[log p(x|z)]: minus the error
+autoencoder = pretrained.default_model(data, kind="autoencoder")  # MNIST: the shipped one, even in quick mode
 assert (autoencoder.latent_dim, autoencoder.encoder_hidden, autoencoder.decoder_hidden) == \
     (vae.latent_dim, vae.encoder_hidden, vae.decoder_hidden), "the autoencoder should have the VAE's sizes"
 
@@ -301,20 +304,15 @@ if not QUICK and later:  # quick mode's epochs are a dozen steps: there the KL i
     assert max(later) - min(later) < 0.2 * first["test_kl"] and share > 0.5, "then stay in a narrow range"
 
 # %% [markdown]
-# While its weight is small, information in z costs little: the KL climbs in the first epoch and overshoots.
-# Once the weight reaches 1 every nat of KL is paid in full; the KL falls back and stays in the narrow range
-# printed above, and most of the later fall in the negative ELBO is the reconstruction error's. The KL is the
-# price of the code, paid so that the code can be decoded well.
+# While its weight is small, information in z costs little: the KL is highest after epoch 1. Once the weight
+# reaches 1 every nat of KL is paid in full; the KL falls back and stays in the narrow range printed above, and
+# most of the later fall in the negative ELBO is the reconstruction error's.
 #
 # ## Experiments
 #
 # ### Samples: the VAE against the autoencoder
 #
 # **Predict, then run.** Both decoders get the same z ~ N(0, I). Which row will look like digits?
-#
-# The KL term pulled every q(z|x) towards N(0, I), so the VAE's codes fill the prior; the autoencoder's never
-# were, and most prior draws land where its decoder has never been. Each picture is the decoder's **mean** image
-# for a z, not a draw x ~ p(x|z), which would be binary (the third row).
 #
 # *Figure: three rows of 12 images. Row 1, the VAE's decoder means for 12 draws z ~ N(0, I); row 2, the
 # autoencoder's for the same z; row 3, one binary draw x ~ p(x|z) from the VAE for each z.*
@@ -328,10 +326,12 @@ draws = torch.bernoulli(vae_samples, generator=generator)  # x ~ p(x|z): each pi
 plots.show_rows({"VAE: decoder mean for z ~ N(0, I)": vae_samples, "autoencoder: the same z": ae_samples,
                  "VAE: a draw x ~ p(x|z) for the same z": draws}, ncols=12, size=0.9)
 plt.show()
-assert set(draws.unique().tolist()) <= {0.0, 1.0} and not set(vae_samples.unique().tolist()) <= {0.0, 1.0}, \
-    "a draw from a Bernoulli decoder is binary; the decoder mean is a probability per pixel"
 
 # %% [markdown]
+# The KL pulled every q(z|x) towards N(0, I), so the VAE's codes roughly cover the prior, at least in scale
+# (measured below; 07 looks closer); the autoencoder's never were, and most prior draws land where its decoder
+# has never been.
+#
 # > **Common mistake.** Showing decoded means and calling them draws from the model. **Wrong:** "these are samples
 # > x ~ p(x)". **Right:** they are E[x|z], the decoder's mean for z ~ p(z); a draw from p(x|z) is binary and
 # > speckled (the third row above). Say which one a figure shows.
@@ -356,7 +356,7 @@ assert abs(vae_scale - 1) < abs(ae_scale - 1), "the VAE's codes should match the
 #   trains as `vae_lite.VAE` with `vae_lite.fit` does.
 # - The loss is the negative ELBO: reconstruction error **plus** KL, both summed over one image; the KL is the
 #   price, in nats, of what the code carries.
-# - The VAE's codes fill the prior, so its prior samples look like digits; the autoencoder's do not.
+# - The VAE's codes roughly cover the prior, so its prior samples look like digits; the autoencoder's do not.
 # - Sample pictures are decoder means, not draws x ~ p(x|z).
 #
 # Next: [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb) trains the loss written wrong, in the ways
@@ -367,8 +367,9 @@ assert abs(vae_scale - 1) < abs(ae_scale - 1), "the VAE's codes should match the
 #
 # ### Reconstructions
 #
-# *Figure: three rows of 10 images: test images, their reconstructions by the VAE (decoded from the encoder
-# mean μ), and their reconstructions by the autoencoder.*
+# *Figure: three rows of 10 images: test images (grey levels, as stored), their reconstructions by the VAE
+# (decoded from the encoder mean μ), and their reconstructions by the autoencoder. The scores printed under it
+# are on the test images binarized once, the data a Bernoulli likelihood scores.*
 
 # %%
 x = data.test[:10]
@@ -379,11 +380,15 @@ with torch.inference_mode():
 plots.show_rows({"test images": x, "VAE (decoded from μ)": vae_reconstruction,
                  "autoencoder": ae_reconstruction}, size=0.9)
 plt.show()
-ae_test = vae_lite.evaluate(autoencoder, vae_lite.binarized_test_set(data) if vae.likelihood == "bernoulli" else data.test)
-vae_error, ae_error = -vae_history.last["test_reconstruction"], -ae_test["reconstruction"]
-print(f"test reconstruction error: VAE {vae_error:.1f} nats (averaged over sampled z), "
-      f"autoencoder {ae_error:.1f} nats per image")
-assert ae_error < vae_error, "the autoencoder, whose code pays no KL, should reconstruct better than the VAE"
+test_set = vae_lite.binarized_test_set(data) if vae.likelihood == "bernoulli" else data.test
+ae_error = -vae_lite.evaluate(autoencoder, test_set)["reconstruction"]  # at its one deterministic code
+with torch.inference_mode():  # the VAE at its deterministic code z = μ: like for like
+    vae_at_mean = -torch.cat([vae.log_likelihood(xb, vae.encode(xb)[0]) for xb in test_set.split(1000)]).mean()
+vae_sampled = -vae_history.last["test_reconstruction"]  # the ELBO's term: averaged over z ~ q(z|x)
+print(f"test reconstruction error −log p(x|z), nats per image: autoencoder {ae_error:.1f}, VAE at z = μ "
+      f"{vae_at_mean.item():.1f}\n(the VAE's error averaged over sampled z ~ q(z|x), the ELBO's term, is another "
+      f"number: {vae_sampled:.1f})")
+assert ae_error < vae_at_mean, "the autoencoder (no KL on its code) should reconstruct better than the VAE at z = μ"
 
 # %% [markdown]
 # The autoencoder reconstructs better: its code pays no KL, so it can hold as much about x as helps.
@@ -421,8 +426,6 @@ plots.show_rows({"decoded μ": decoded_mean, "decoded z ~ q(z|x), draw 1": two_d
                  "decoded z ~ q(z|x), draw 2": two_draws[1]}, ncols=8, size=0.9)
 plt.show()
 assert abs(sampled - elbo_term) < 2, "the average over sampled z is the ELBO's reconstruction term"
-assert not torch.equal(two_draws[0], two_draws[1]), \
-    "two sampled z should decode to different images: reparameterize must sample z = μ + σ ε, not return μ"
 
 # %% [markdown]
 # > **Common mistake.** Reporting log p(x | z = μ) as the model's reconstruction term or likelihood. **Wrong:**

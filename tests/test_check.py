@@ -326,6 +326,13 @@ class Unshaped(MyVAE):
         return self.decoder(z)
 
 
+class DoubleSigmoid(MyVAE):
+    """decode returns probabilities, and the loss (with logits) applies the sigmoid a second time."""
+
+    def decode(self, z):
+        return torch.sigmoid(super().decode(z))
+
+
 def test_vae_module_accepts_the_answer_and_reports_a_stub(capsys):
     class Stub(torch.nn.Module):
         def __init__(self, *args, **kwargs):
@@ -340,6 +347,7 @@ def test_vae_module_accepts_the_answer_and_reports_a_stub(capsys):
     (Sampled, "blocks gradients"),
     (MinusKL, "the KL has the wrong sign"),
     (Unshaped, "reshape the decoder's output to the image shape"),
+    (DoubleSigmoid, "a double sigmoid"),
 ])
 def test_vae_module_names_each_known_mistake(capsys, wrong, hint):
     assert check.vae_module(wrong) is False

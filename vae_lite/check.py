@@ -454,7 +454,8 @@ def vae_loss(fn):
 
 def vae_module(cls):
     """cls(image_shape, latent_dim, encoder_hidden, decoder_hidden): a VAE the student wrote, with
-    encode(x) -> (mu, logvar), reparameterize(mu, logvar) -> z, decode(z) -> logits shaped like x,
+    encode(x) -> (mu, logvar), reparameterize(mu, logvar) -> z, decode(z) -> logits shaped like x
+    (not probabilities: a sigmoid there is applied twice by binary_cross_entropy_with_logits),
     and loss(x) -> one negative ELBO per image (one sample of z)."""
     import torch.nn.functional as F
 
@@ -504,10 +505,19 @@ def vae_module(cls):
         report.case("gradients flow through z to mu and logvar", flows,
                     "z must be computed from mu and logvar (mu + sigma * eps), not drawn with a sampler that "
                     "blocks gradients (torch.normal, Distribution.sample)")
-    logits = attempt("decode(z) returns logits shaped like the images", lambda: model.decode(torch.zeros(5, 3)))
+    codes = torch.randn(5, 3, generator=torch.Generator().manual_seed(4)) * 2
+    logits = attempt("decode(z) returns logits shaped like the images", lambda: model.decode(codes))
     if logits is not None:
-        report.case("decode(z) returns logits shaped like the images", tuple(logits.shape) == (5, 1, 6, 6),
-                    f"expected (5, 1, 6, 6), got {tuple(logits.shape)}: reshape the decoder's output to the image shape")
+        shape = tuple(logits.shape) if torch.is_tensor(logits) else type(logits).__name__
+        report.case("decode(z) returns logits shaped like the images", shape == (5, 1, 6, 6),
+                    f"expected a tensor of shape (5, 1, 6, 6), got {shape}: reshape the decoder's output to the image shape")
+        if torch.is_tensor(logits):  # logits are any real numbers; 180 of them all in [0, 1] means a sigmoid
+            values = logits.detach()
+            report.case("decode(z) returns logits, not probabilities", bool(((values < 0) | (values > 1)).any()),
+                        f"all {values.numel()} outputs lie in [0, 1] (from {values.min().item():.3f} to "
+                        f"{values.max().item():.3f}): decode should return the last Linear layer's logits, "
+                        "no sigmoid. binary_cross_entropy_with_logits applies the sigmoid itself, so a sigmoid "
+                        "in decode is applied twice (a double sigmoid) and the loss scores the wrong probabilities")
     torch.manual_seed(3)
     loss = attempt("loss(x) is the negative ELBO of each image", lambda: model.loss(x))
     if loss is not None:
