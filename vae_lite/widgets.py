@@ -418,16 +418,18 @@ class KLExplorer(Explorer):
 
     def draw(self, figure):
         mu, sigma = self.mu, self.sigma
-        figure.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.89)
+        figure.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.89)
         ax = figure.add_subplot()
         x = np.linspace(-6, 6, 400)
         density = _normal_density(x, mu, sigma)
         ax.plot(x, _normal_density(x, 0, 1), color="gray", label="prior p(z) = N(0, 1)")
         ax.plot(x, density, color=BLUE, label="q(z) = N(μ, σ²)")
         ax.fill_between(x, density, color=BLUE, alpha=0.15)
-        ax.set(xlabel="z", xlim=(-6, 6), ylim=(0, max(0.45, 1.05 * density.max())))
+        ax.set(xlabel="z", ylabel="density", xlim=(-6, 6), ylim=(0, max(0.45, 1.05 * density.max())))
         ax.legend(loc="upper left", frameon=False)
-        ax.set_title(f"q = N({mu:.2f}, {sigma:.2f}²):  KL(q || p) = {self.compute()[0]:.3f} nats")
+        closed_form, monte_carlo, error = self.compute()
+        ax.set_title(f"q = N({mu:.2f}, {sigma:.2f}²):  KL(q || p) = {closed_form:.3f} nats "
+                     f"(Monte Carlo {monte_carlo:.3f} ± {error:.3f})")
 
     def static_png(self):
         return figure_png(self.draw)
@@ -480,14 +482,15 @@ class ReparameterizationExplorer(Explorer):
 
     def draw(self, figure):
         mu, sigma, results = self.mu, self.sigma, self.compute()
-        figure.subplots_adjust(left=0.05, right=0.98, bottom=0.16, top=0.89, wspace=0.2)
+        figure.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.89, wspace=0.2)
         ax_samples, ax_gradients = figure.subplots(1, 2, width_ratios=[3, 2])
-        bins = np.linspace(-7, 7, 57)
-        x = np.linspace(-7, 7, 300)
+        low, high = min(-3.0, mu - 5 * sigma), max(3.0, mu + 5 * sigma)  # the still shows q, not the slider's range
+        bins = np.linspace(low, high, 57)
+        x = np.linspace(low, high, 300)
         z = (mu + sigma * self.draws).numpy()
         ax_samples.hist(z, bins=bins, density=True, color=BLUE, alpha=0.4, label=f"{len(z)} samples z = μ + σ·ε")
         ax_samples.plot(x, _normal_density(x, mu, sigma), color=BLUE, label="N(μ, σ²)")
-        ax_samples.set(xlabel="z", xlim=(-7, 7), title=f"μ = {mu:.2f}, σ = {sigma:.2f} (ε seed {self.seed})")
+        ax_samples.set(xlabel="z", ylabel="density", xlim=(low, high), title=f"μ = {mu:.2f}, σ = {sigma:.2f} (ε seed {self.seed})")
         ax_samples.set_ylim(0, 1.3 * ax_samples.get_ylim()[1])  # room for the legend
         ax_samples.legend(loc="upper left", frameon=False)
         positions = np.arange(2)
