@@ -1052,7 +1052,8 @@ def iwae_bound(fn, n=10_000):
     L_50 are nats apart) and on a small image VAE; there, the gradient with respect to q's mean and
     log variance must be the pathwise one, within 6 standard errors. Known wrong forms are named.
     """
-    from .models import VAE, LinearGaussian
+    from .models import VAE
+    from .variants import LinearGaussian
 
     linear = LinearGaussian([2.0, -1.0, 0.5], 0.5, 0.8)
     linear.q = _ShiftedPosterior(linear)
