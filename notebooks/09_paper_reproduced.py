@@ -424,7 +424,8 @@ for name, values in gaps.items():
           + ", ".join(f"{g:+.1f}" for g in values) + f" from the fewest latent dimensions to the most. "
           f"Held: {'yes' if values[-1] - values[0] < 3 else 'no'}")
 print(f"4. end values, about 1e8 samples (Figure 2): our test bounds {min(short):.0f} to {max(short):.0f} nats below "
-      f"at 1.2e6 to 3e6 samples, every AEVB curve still climbing: {all(r['climb'] > 0 for n, r in table.items() if 'wake' not in n)}. "
+      f"at {min(r['end'] for r in table.values()):.1e} to {max(r['end'] for r in table.values()):.1e} samples, "
+      f"every AEVB curve still climbing: {all(r['climb'] > 0 for n, r in table.items() if 'wake' not in n)}. "
       "Held: not reached")
 print(f"5. AEVB's marginal likelihood above wake-sleep's (Figure 3): by {above[0]:.1f} and {above[1]:.1f} nats on the test "
       f"images with 1,000 and 50,000 training images. Held: {held(sum(a > 0 for a in above), 2)}")
@@ -499,12 +500,26 @@ for n in (1000, 50_000):
 for name, run in figure3.items():
     check = run["k_check"]
     print(f"{name:10s} log p(x) with k = {check['k']:,} against {check['k_large']:,}, {check['images']} test images: "
-          f"{check['log_px_k']:.2f} against {check['log_px_k_large']:.2f}")
-    assert abs(check["log_px_k_large"] - check["log_px_k"]) < 0.5, "k = 1,000 should be enough with N_z = 3"
-FIGURE3_ASSERTS
+          f"{check['log_px_k']:.2f} against {check['log_px_k_large']:.2f}; smallest ESS at k = {check['k_large']:,}: "
+          f"{check['min_ess_k_large']:.1f}")
+    assert abs(check["log_px_k_large"] - check["log_px_k"]) < 0.5, "k = 1,000 should be within half a nat of k = 20,000"
+gap = {name: end["train_log_px"] - end["test_log_px"] for name, end in ends.items()}
+print("train - test gap at the end: " + ", ".join(f"{name} {g:+.1f}" for name, g in gap.items()))
+climbing = all(run["records"][-1]["test_log_px"] > run["records"][-2]["test_log_px"] for run in figure3.values())
+print(f"every test curve still climbing over its last checkpoints: {climbing}")
+assert all(ends[f"aevb-{n}"]["test_log_px"] > ends[f"ws-{n}"]["test_log_px"] for n in (1000, 50_000)), \
+    "the prose: AEVB ends above wake-sleep on the test images in both panels"
+assert gap["aevb-1000"] > 3 * max(abs(gap["aevb-50000"]), 1), "the prose: with 1,000 images AEVB overfits, with 50,000 much less"
+assert climbing, "the prose: no run has converged at the last checkpoint"
 
 # %% [markdown]
-# FIGURE3_PROSE
+# As in the paper's Figure 3, AEVB ends above wake-sleep on the test images in both panels, by the margins
+# printed above. With 1,000 training images AEVB overfits: its training curve pulls away from its test
+# curve (the gap printed above), while with 50,000 the two stay close. What our runs cannot say: every
+# curve is still climbing at 10⁶ samples, where the paper's axis goes on for two more decades, so the end
+# values are not the paper's; and our log p(x) is a different estimator from the paper's (a lower bound in
+# expectation, with k = 20,000 moving it by less than half a nat on average, though on its worst image a
+# single draw carries almost all the weight, as the smallest ESS shows).
 #
 # ### Figure 4: the learned two-dimensional manifolds
 #
