@@ -283,7 +283,8 @@ class YourWakeSleep(PaperVAE):
         z_dream = torch.randn_like(z)
         dream_mean = self.decode(z_dream)
         x_dream = dream_mean + self.decode_std(z_dream) * torch.randn_like(dream_mean)  # attached to the decoder
-        terms = {"reconstruction": self.log_likelihood(x, z).detach(), "kl": kl_standard_normal(mu, logvar).detach()}
+        reconstruction, kl = self.log_likelihood(x, z).detach(), kl_standard_normal(mu, logvar).detach()
+        terms = {"reconstruction": reconstruction, "kl": kl, "elbo": reconstruction - kl}
         return wake_sleep_loss(self, x, z, z_dream, x_dream), terms
 
 
