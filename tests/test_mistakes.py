@@ -205,6 +205,8 @@ CATCHES = [
           r"both terms summed should carry information", mnist_only=True),
     Catch("squared error for the Gaussian log-likelihood", "06_loss_right_and_wrong", "gaussian_kl = {}",
           r"a larger s should leave much less information in the code", mnist_only=True),
+    Catch("KL without the 1/2", "07_latent_space", "by_hand = 0.5 * (mu.pow(2)", r"check kl_standard_normal's formula"),
+    Catch("KL without the -1", "07_latent_space", "by_hand = 0.5 * (mu.pow(2)", r"check kl_standard_normal's formula"),
     Catch("KL averaged over dimensions", "07_latent_space", "assert abs(kl.sum().item() - test",
           r"summed \(not averaged\) over d"),
     Catch("sigma^2 for sigma when sampling", "07_latent_space", "samples = vae_lite.reparameterize(mu[0]",

@@ -176,7 +176,7 @@ def test_the_calls_other_notebooks_make_still_work():
     fig, (left, right) = plt.subplots(1, 2)
     plots.latent_scatter(torch.randn(50, 2), torch.arange(50) % 10, ax=left, title="encoder means of the test images")
     plots.manifold_grid(model_2d(), n=15, ax=right)
-    assert right.get_title().startswith("decoded z on a 15 x 15 grid")
+    assert right.get_title().startswith("decoded z on a grid of 15 x 15")
     plots.plot_kl_per_dimension(torch.rand(20), torch.rand(20), title="3 of 20")
     plots.plot_iw_bound([1, 10], [-90.0, -88.0], -91.0, title="t")
     plots.plot_rate_distortion([1.0, 2.0], [3.0, 4.0], ["a", "b"], title="t")

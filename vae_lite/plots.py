@@ -365,13 +365,13 @@ def manifold_grid(model, n=15, ax=None, title=None, limits=None):
     if limits is None:
         ax.imshow(image_grid(images, ncols=n), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
         ax.set_axis_off()
-        ax.set_title(title or f"decoded z on a {n} x {n} grid (prior quantiles 5%..95%)")
+        ax.set_title(title or f"decoded z on a grid of {n} x {n} (prior quantiles 5%..95%)")
     else:
         ax.imshow(image_grid(images, ncols=n), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest",
                   extent=(low, high, low, high))
         ax.set_xlabel("z[0]")
         ax.set_ylabel("z[1]")
-        ax.set_title(title or f"decoded z on a {n} x {n} grid")
+        ax.set_title(title or f"decoded z on a grid of {n} x {n}")
     return ax.figure
 
 
