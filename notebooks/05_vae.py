@@ -154,7 +154,7 @@ class MyVAE(nn.Module):
         raise NotImplementedError
 
 
-check.vae_module(MyVAE);
+check.vae_module(MyVAE, vae_loss);
 
 # %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
 # Solution
@@ -183,7 +183,7 @@ class MyVAE(nn.Module):
         return vae_loss(self.decode(self.reparameterize(mu, logvar)), x, mu, logvar)
 
 
-assert check.vae_module(MyVAE), "the solution should pass every case"
+assert check.vae_module(MyVAE, vae_loss), "the solution should pass every case"
 
 # %% [markdown]
 # **Exercise 3 (10 min). Write the training loop.** Complete `train_my_vae`: Adam on the mean loss of a batch,

@@ -342,6 +342,31 @@ def test_vae_module_accepts_the_answer_and_reports_a_stub(capsys):
     assert check.vae_module(Stub) is None and "not attempted yet" in capsys.readouterr().out
 
 
+def test_vae_module_given_the_students_vae_loss_marks_the_module_not_the_loss_again(capsys):
+    """A wrong vae_loss is its own exercise: a module that calls it is right here, one that does not is wrong."""
+    def minus_kl_loss(logits, x, mu, logvar):
+        return bce(logits, x) - kl(mu, logvar)
+
+    class CallsIt(MyVAE):
+        def loss(self, x):
+            mu, logvar = self.encode(x)
+            return minus_kl_loss(self.decode(self.reparameterize(mu, logvar)), x, mu, logvar)
+
+    def right_loss(logits, x, mu, logvar):
+        return bce(logits, x) + kl(mu, logvar)
+
+    assert check.vae_module(CallsIt, minus_kl_loss) is True
+    assert check.vae_module(CallsIt) is False  # without vae_loss the loss itself is checked
+    assert check.vae_module(MinusKL, right_loss) is False
+    capsys.readouterr()
+
+    def stub_loss(logits, x, mu, logvar):
+        raise NotImplementedError
+
+    assert check.vae_module(MyVAE, stub_loss) is False
+    assert "vae_loss is not written yet" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("wrong, hint", [
     (SigmaSquared, "z spreads by sigma^2"),
     (Sampled, "blocks gradients"),

@@ -452,11 +452,16 @@ def vae_loss(fn):
         "return one loss per image: sum over pixels and latent dimensions, not over the batch"))
 
 
-def vae_module(cls):
+def vae_module(cls, vae_loss=None):
     """cls(image_shape, latent_dim, encoder_hidden, decoder_hidden): a VAE the student wrote, with
     encode(x) -> (mu, logvar), reparameterize(mu, logvar) -> z, decode(z) -> logits shaped like x
     (not probabilities: a sigmoid there is applied twice by binary_cross_entropy_with_logits),
-    and loss(x) -> one negative ELBO per image (one sample of z)."""
+    and loss(x) -> one negative ELBO per image (one sample of z).
+
+    vae_loss: the student's own vae_loss(logits, x, mu, logvar). Given, loss(x) is checked to be
+    vae_loss applied to this model's encode, reparameterize and decode, so that a mistake in
+    vae_loss (its own exercise) is not marked here a second time; without it, loss(x) is checked
+    against the negative ELBO itself."""
     import torch.nn.functional as F
 
     title = "MyVAE"
@@ -533,15 +538,24 @@ def vae_module(cls):
             "the KL is averaged over latent dimensions: sum both terms over one image": error + kl / 3,
             "the KL term is missing": error, "the reconstruction term is missing": kl,
         }
+        expected = error + kl
+        if vae_loss is not None:
+            try:
+                with torch.no_grad():
+                    expected = torch.as_tensor(vae_loss(out, x, mu, logvar)).detach().reshape(-1)
+            except NotImplementedError:
+                report.case("loss(x) is the negative ELBO of each image", False,
+                            "vae_loss is not written yet (exercise 1): loss(x) calls it")
+                return report.finish()
         got = loss.detach().reshape(-1)
-        ok = got.shape == (5,) and torch.allclose(got, error + kl, rtol=1e-4, atol=1e-4)
+        ok = got.shape == (5,) and expected.shape == (5,) and torch.allclose(got, expected, rtol=1e-4, atol=1e-4)
         hint = "" if got.shape == (5,) else f" (one loss per image: expected shape (5,), got {tuple(loss.shape)})"
         if not ok and got.shape == (5,):
             hint = next((f" ({why})" for why, value in wrong_forms.items()
                          if torch.allclose(got, value, rtol=1e-4, atol=1e-4)),
                         " (with the same eps: torch.manual_seed, then encode, z = mu + sigma * eps, decode)")
         report.case("loss(x) is the negative ELBO of each image", ok,
-                    f"expected {_fmt(error + kl)}, got {_fmt(got) if got.numel() <= 5 else tuple(got.shape)}{hint}")
+                    f"expected {_fmt(expected)}, got {_fmt(got) if got.numel() <= 5 else tuple(got.shape)}{hint}")
     return report.finish()
 
 
