@@ -4,7 +4,8 @@
 # Previous: [05 The VAE](05_vae.ipynb) · Next: [07 The latent space](07_latent_space.ipynb)
 #
 # Notebook 05 trained the VAE with its loss written correctly: reconstruction error plus KL, both summed over one
-# image. Here the loss is written wrong, as the write-up and much published code write it, and each version trains.
+# image. Here the loss is written wrong, as the write-up ([notebook 01](01_autoencoder.ipynb) says what the write-up
+# is) and much published code write it, and each version trains.
 #
 # **Learning goals**
 # - see why the KL enters the loss with a **plus** sign: with the minus sign the KL runs off and the loss falls
@@ -99,12 +100,13 @@ print(f"05's model: test negative ELBO {-vae_lite.evaluate(default, x_test)['elb
 # > bound (move μ away from 0 or let σ grow), so with the minus sign the loss falls as far as the KL grows.
 #
 # Two copies of one untrained VAE train on the same batches with `train_step`: one with the package's loss, one
-# with the write-up's sign. Each step records its batch's mean KL, reconstruction error and loss; a run stops when
+# with the write-up's sign (with 05's Bernoulli reconstruction error in place of ‖x − x̂‖²; section 3 shows that
+# they are one family). Each step records its batch's mean KL, reconstruction error and loss; a run stops when
 # its loss is no longer a finite number.
 
 # %%
 class WrongSignVAE(vae_lite.VAE):
-    """The write-up's loss: reconstruction error − KL."""
+    """The write-up's loss with its sign: reconstruction error − KL (05's Bernoulli error, not ‖x − x̂‖²)."""
 
     def loss(self, x, beta=1.0):
         terms = vae_lite.elbo(self, x)
@@ -161,7 +163,8 @@ with torch.inference_mode():
 print(f"wrong sign: the loss fell to {min(wrong['loss']):.2g} nats while the reconstruction error grew {worse:.2g}-fold.\n"
       f"Its q(z|x): mean σ² {logvar.exp().mean().item():.2g}, mean μ² {mu.pow(2).mean().item():.2g} (the prior: 1 and 0). "
       "The code z is drowned in noise, and the loss calls that progress.")
-assert logvar.exp().mean() > mu.pow(2).mean(), "the KL should have run off through σ², the noise in z"
+assert logvar.exp().mean() > mu.pow(2).mean(), \
+    "the KL should have run off through σ², the noise in z: the encoder outputs log σ², so σ² grows exponentially"
 
 # %% [markdown]
 # The failure in its purest form, without training: take 05's model and stretch its code by a factor c. Multiply μ and
@@ -238,10 +241,13 @@ assert variety[8] < 0.5 * variety[1], "a stretched code should make every prior 
 #
 # ### 2. Summed against averaged
 #
-# > **Common mistake.** `F.binary_cross_entropy(x_hat, x)` **averages** over the pixels by default; the KL is
-# > usually **summed** over the latent dimensions. **Wrong:** `bce_mean + kl_sum`, which is the right loss with
-# > the KL weighted by the number of pixels (β = pixels), then divided by it. **Right:** both summed over one
-# > image, averaged over the batch only. The reverse, `bce_sum + kl_mean`, is β = 1 / latent dimensions.
+# > **Common mistake.** `F.binary_cross_entropy(x_hat, x)` **averages** over the batch and the pixels by default;
+# > the KL is usually **summed** over the latent dimensions. **Wrong:** `bce_mean + kl_sum`, which is the right
+# > loss with the KL weighted by the number of pixels (β = pixels), then divided by it (Adam is nearly blind to
+# > the loss's overall scale, so only β matters). A KL summed over the batch too, as in the common
+# > `-0.5 * torch.sum(...)`, makes β = pixels × batch size. **Right:** both summed over one image, averaged over the batch only. The reverse,
+# > `bce_sum + kl_mean`, is β = 1 / latent dimensions. (Higgins et al., 2017, quote their β-VAE weights
+# > normalised by the same counts: β_norm = β · latent dimensions / pixels.)
 #
 # Both mistakes as models (`beta` is `fit`'s KL weight, which 05's recipe warms up from 0 to 1):
 
@@ -280,7 +286,7 @@ for cls, beta, scale in ((AveragedReconstructionVAE, PIXELS, 1 / PIXELS), (Avera
 
 # %% [markdown]
 # Each mistake trains with exactly 05's recipe (`pretrained.TRAINING`: the same start, batches and epochs), so
-# only the loss differs from 05's model.
+# only the loss differs from 05's model (05's recipe was tuned for the right loss, on test images).
 #
 # **Predict, then run.** For each mistake: will its KL end above or below the right model's, and will its samples
 # look better or worse?
@@ -305,22 +311,23 @@ clear_output()  # the progress bars have done their job (a stored one would read
 
 # %%
 def describe(name, model):
-    """Test-set KL, reconstruction error and negative ELBO (β = 1) in nats per image, and the mean z²."""
+    """Test-set KL, recon. error, negative ELBO (nats per image), mean σ², prior sample to nearest μ in σ."""
     terms = vae_lite.evaluate(model, x_test)
     with torch.inference_mode():
-        spread = vae_lite.reparameterize(*model.encode(x_test)).pow(2).mean().item()  # 1 under the prior
+        mu, logvar = model.encode(x_test)
+        z = torch.randn(500, mu.shape[1], generator=torch.Generator().manual_seed(3))  # prior samples
+        gap = torch.cdist(z, mu).min(dim=1).values.median().item() / logvar.mul(0.5).exp().mean().item()
     kl, error = terms["kl"], -terms["reconstruction"]
-    return dict(name=name, kl=kl, error=error, loss=error + kl, scale=spread)
+    return dict(name=name, kl=kl, error=error, loss=error + kl, var=logvar.exp().mean().item(), gap=gap)
 
 
 runs = [describe("right: both summed (β = 1)", right_vae),
         describe(f"reconstruction averaged (β = {PIXELS})", averaged_reconstruction),
         describe(f"KL averaged (β = 1/{LATENT})", averaged_kl)]
 heading = f"05's recipe, {RECIPE['epochs']} epochs; test set, nats"
-print(f"{heading:40s}  {'KL':>6s}  {'recon. error':>12s}  "
-      f"{'negative ELBO':>13s}  {'mean z²':>7s}")
+print(f"{heading:40s}  {'KL':>6s}  {'recon. error':>12s}  {'negative ELBO':>13s}  {'mean σ²':>7s}  {'gap / σ':>7s}")
 for r in runs:
-    print(f"{r['name']:40s}  {r['kl']:6.1f}  {r['error']:12.1f}  {r['loss']:13.1f}  {r['scale']:7.2f}")
+    print(f"{r['name']:40s}  {r['kl']:6.1f}  {r['error']:12.1f}  {r['loss']:13.1f}  {r['var']:7.3f}  {r['gap']:7.1f}")
 right_run, mean_reconstruction_run, mean_kl_run = runs
 
 # %%
@@ -328,8 +335,9 @@ assert right_run["kl"] > 1, "the VAE trained with both terms summed should carry
 assert mean_reconstruction_run["kl"] < 0.2 * right_run["kl"], "with the KL weighted by the pixels the code should carry almost nothing"
 assert mean_kl_run["kl"] > 1.5 * right_run["kl"], "with the KL weighted by 1/d the code should carry much more"
 assert mean_kl_run["error"] < right_run["error"], "with the KL weighted by 1/d the reconstructions should be better"
-assert abs(mean_kl_run["scale"] - 1) > abs(right_run["scale"] - 1), \
-    "with the KL weighted by 1/d the codes should sit further from the prior: mean z² further from 1"
+assert mean_kl_run["var"] < 0.2 * right_run["var"], "with the KL weighted by 1/d each q(z|x) should be much narrower"
+assert mean_kl_run["gap"] > 2 * right_run["gap"], \
+    "with the KL weighted by 1/d a prior sample should land many more posterior σ from the nearest code"
 assert right_run["loss"] < min(mean_reconstruction_run["loss"], mean_kl_run["loss"]), \
     "the right loss should reach the best negative ELBO: it is the one it minimises"
 
@@ -350,9 +358,11 @@ assert alike < 0.5, "with the code switched off, every sample should look alike"
 
 # %% [markdown]
 # With the reconstruction averaged the code is switched off: KL about 0, every z decodes to the same blur. With the
-# KL averaged the code carries more and reconstructs better, but its codes sit further from the prior (mean z²
-# further from 1), so prior samples land more often where the decoder was never trained (third row). The first
-# row is 05's model, fully trained: some clear digits, some malformed, as in 05. Notebook 08 varies β on purpose.
+# KL averaged the code carries more and reconstructs better, but each q(z|x) is far narrower than the right
+# model's (mean σ² column). The decoder learns only from codes within about σ of each image's μ, and is left
+# untrained in between. A prior sample lands many more of those σ from the nearest test μ (last column: median
+# distance over the mean posterior σ), in the gaps: hence the third row. The first row is 05's model, fully trained: some clear digits, some malformed, as in 05.
+# Notebook 08 varies β on purpose.
 #
 # ### 3. Squared error is a Gaussian log-likelihood
 #
@@ -379,7 +389,9 @@ assert gaussian_kl[1.0] < 0.25 * gaussian_kl[0.1], "a larger s should leave much
 
 # %% [markdown]
 # A larger s is a larger KL weight: the code keeps far less. A "VAE with MSE loss" has a β whether or not its
-# author chose one (and `F.mse_loss` averages over pixels by default: section 2's hidden β on top).
+# author chose one (Lucas et al., 2019: this fixed variance decides how many dimensions collapse), and
+# `F.mse_loss` averages over the batch and the pixels by default: section 2's hidden β on top (β = pixels ×
+# batch size if the KL is summed over the batch).
 #
 # ## Common mistakes
 #
