@@ -67,7 +67,7 @@ QUICK = vae_lite.setup_notebook()
 # ## Derivation
 #
 # ### `sample()` blocks gradients, `rsample()` does not
-# `sample()` draws z and returns it as a plain number: the graph from μ and σ to z is cut.
+# `sample()` draws z and returns a tensor cut off from μ and σ: the graph from μ and σ to z is cut.
 # `rsample()` draws ε ~ N(0, 1) and returns μ + σ·ε, a differentiable function of μ and σ:
 # ∂z/∂μ = 1 and ∂z/∂σ = ε = (z − μ)/σ.
 #
@@ -261,7 +261,8 @@ for b, v in var_b.items():
     print(f"d = 1, b = {b:<24} variance {v:.5f}, {v / var_b['none']:.2f} times no baseline")
 assert var_b["mean f of others"] > var_b["none"], "the text says the leave-one-out baseline increases the variance at d = 1"
 assert var_b["b* = (1 - sigma^2) E f"] < var_b["none"], "the text says b* is the baseline that lowers the variance"
-#
+
+# %% [markdown]
 # The pathwise variance stayed flat only because this f is a sum: ∂f/∂z₁ = cos z₁ whatever d. A
 # decoder is not a sum: every pixel depends on every zᵢ, and no term can be dropped. Next,
 # f(z) = sin(0.5 + Σᵢ (zᵢ − 0.5)/√d): every zᵢ enters one sine, whose argument stays N(0.5, 0.7²) at
@@ -370,8 +371,9 @@ assert check.score_function_gradient(score_function_gradient)
 # of the parameters, and f to have a useful derivative. For **discrete latent variables** (a code that
 # is one of K categories, or a vector of bits, as in discrete VAEs) the first fails, even when the
 # decoder f is differentiable: a Bernoulli or categorical sample cannot be written as parameters + noise
-# with a derivative, and torch offers no `rsample()` for it. The step function of Exercise 2 is such a
-# case in disguise: [z > 0] is a Bernoulli draw b with p = Φ(μ/σ), and its derivative in z is 0. Such models use the score function (with variance reduction) or a continuous
+# with a derivative, and torch offers no `rsample()` for it. The step function of Exercise 2 fails the
+# second condition instead: z is continuous, but f(z) = [z > 0] has derivative 0; it is equivalent to a
+# Bernoulli latent b = [z > 0] with p = Φ(μ/σ). Such models use the score function (with variance reduction) or a continuous
 # relaxation such as the Gumbel-softmax, or Concrete, distribution (Jang et al. 2017; Maddison et al.
 # 2017). The cell shows both facts: torch's discrete distributions have no `rsample`, and for a step
 # function the pathwise estimate is exactly 0 while the gradient is not.

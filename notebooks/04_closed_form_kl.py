@@ -262,7 +262,9 @@ for name, sampled, exact_grad in (("mu", mu_r.grad, mu_c.grad), ("logvar", logva
 # training step would carry that noise in its KL term, and the closed form carries none. Kingma &
 # Welling (2013, §2.3) call the ELBO estimator that uses it SGVB estimator B and say that it
 # "typically has less variance" than their fully sampled estimator A; §3 uses it for the Gaussian VAE.
-# ("Typically": near q = p a variant of the sampled gradient loses its noise, Roeder et al. 2017.)
+# ("Typically": near q = p the path-derivative, or "sticking the landing", estimator, which drops the
+# ∂ log q/∂φ term, loses its noise; Roeder et al. 2017. A batch of B images divides the one-sample variance
+# by about B; the closed form removes it at no cost.)
 # Pyro offers both: `Trace_ELBO` samples the KL, `TraceMeanField_ELBO` uses the closed form where it
 # exists; the TensorFlow CVAE tutorial samples it.
 #
@@ -283,8 +285,8 @@ for mq, sq, mp, sp_ in [(1.0, 0.5, 0.0, 1.0), (0.0, 1.0, 1.0, 0.5), (-2.0, 3.0, 
 # Move μ and σ: the two densities, the closed-form KL and a Monte Carlo estimate next to it.
 #
 # *Figure (widget; a still without a live kernel): the prior N(0, 1) as a grey curve and q = N(μ, σ²)
-# as a shaded blue curve, with the closed-form KL in the title; the live widget prints the Monte Carlo
-# estimate under the picture.*
+# as a shaded blue curve, with the closed-form KL and the Monte Carlo estimate (± one standard error) in
+# the title.*
 
 # %%
 display(widgets.KLExplorer())

@@ -429,7 +429,7 @@ class KLExplorer(Explorer):
         ax.legend(loc="upper left", frameon=False)
         closed_form, monte_carlo, error = self.compute()
         ax.set_title(f"q = N({mu:.2f}, {sigma:.2f}²):  KL(q || p) = {closed_form:.3f} nats "
-                     f"(Monte Carlo {monte_carlo:.3f} ± {error:.3f})")
+                     f"(Monte Carlo {monte_carlo:.3f} ± {error:.3f} s.e.)")
 
     def static_png(self):
         return figure_png(self.draw)
