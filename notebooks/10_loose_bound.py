@@ -169,6 +169,8 @@ print(f"the Gaussian in the middle, N(0, {middle[0][1]:.3f}^2), has an ELBO lowe
       f"q* puts {other_side:.1e} of its mass on the other mode's side of 0")
 assert other_side < 0.01, "the best Gaussian should lock onto one mode, with almost no mass on the other side"
 assert middle and q_elbo - middle[0][2] > 0.5, "the wide Gaussian in the middle should be clearly worse than q*"
+assert [abs(mu) > 0.5 for mu, _, _ in fits.values()] == [True, False, False, True, True], \
+    "the text says: narrow starts or starts far from 0 end on a mode, wide starts near 0 on the middle one"
 assert abs(gap - kl_to_posterior) < 1e-6, "log p(x) - ELBO must equal KL(q || p(z|x)) (notebook 02)"
 assert math.log(2) < gap < math.log(2) + 0.1, "q* should miss one of two equal halves: a gap of log 2 and a little"
 
@@ -185,8 +187,8 @@ plt.show()
 # one of them; the dashed Gaussian in the middle spreads over both and over the dip between them; the prior is
 # the dotted bell.*
 #
-# Starts to one side of 0, or narrow ones, end on a mode; wide starts near 0 end on a wide Gaussian over both
-# modes (there the two pulls cancel), a stationary point of the ELBO but a worse one. The ELBO punishes mass
+# Narrow starts, or starts far from 0, end on a mode; wide starts near 0 end on the wide Gaussian in the middle
+# (there the two pulls cancel): a local maximum of the ELBO, but a worse one. The ELBO punishes mass
 # where the posterior has little (between the modes) more than a missed mode: KL(q ‖ p) averages **under q**.
 # The gap is log 2 plus a little: q covers one of two equal halves of the posterior, which costs log 2 nats
 # (the rest is the bump's shape, not quite Gaussian). Only a richer q, say a mixture of two Gaussians, closes it.
@@ -240,7 +242,7 @@ for k in KS:
     with_best.append(iw_bound_estimate(*best_proposals[k], k, generator))
     (value, error), (best_value, best_error) = with_q_star[-1], with_best[-1]
     print(f"k = {k:4d}: log p(x) - L_k = {log_px - value:.3f} ± {error:.3f} with q*,  {log_px - best_value:6.3f} ± "
-          f"{best_error:.3f} with the best Gaussian for L_k (sigma = {best_proposals[k][1]:.2f})")
+          f"{best_error:.3f} with the best Gaussian for L_k (its sigma: {best_proposals[k][1]:.2f})")
 
 # %%
 fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.4))
@@ -257,12 +259,15 @@ plt.show()
 stuck, closed = log_px - with_q_star[-1][0], log_px - with_best[-1][0]
 k_wide = next((k for k in KS if best_proposals[k][1] > 2 * q_sigma), None)
 print(f"the best Gaussian for L_k is more than twice as wide as q* from k = {k_wide} on")
+flat = {sigma: round(log_px - iw_bound_estimate(0.0, sigma, 100, generator)[0], 3) for sigma in (1, 2, 4)}
+print(f"at k = 100, log p(x) - L_k with the proposal N(0, sigma^2), for sigma = 1, 2 and 4: {list(flat.values())}")
 assert abs(with_q_star[0][0] - q_elbo) < 4 * with_q_star[0][1], "L_1 is the ELBO: the estimate should match the grid's ELBO"
 assert all(value - log_px < 4 * error + 1e-3 for value, error in with_q_star + with_best), \
     "L_k is a lower bound on log p(x): no estimate may sit above it by more than its noise"
 assert stuck > 0.6 and closed < 0.05, "q* should stay near log 2 below log p(x); the best Gaussian for L_k close the gap"
 assert k_wide is not None and all(best_proposals[k][1] > 2 * q_sigma for k in KS if k >= k_wide), \
     "from some k on, the best proposal for L_k should be wide, over both modes"
+assert max(flat.values()) < 0.1, "the text says L_100 is nearly flat in sigma: within 0.1 nats of log p(x) for sigma 1 to 4"
 
 # %% [markdown]
 # *Figure, left: L_k against k; with q* (circles) it stays on the dashed line log p(x) − log 2, with the best
@@ -272,7 +277,9 @@ assert k_wide is not None and all(best_proposals[k][1] > 2 * q_sigma for k in KS
 # Two lessons. **The bound can only reweight what the proposal samples:** q* puts almost no samples on the
 # other mode, so L_k with q* stays about log 2 below log p(x) for any k we can afford. And **the best proposal
 # for L_k is not the best q for the ELBO**: from the k printed above on, it is wide, over both modes; the
-# weights correct for the mass it wastes between them. (A gap a hair below 0 is noise, within its standard error.)
+# weights correct for the mass it wastes between them. How wide is poorly determined: for larger k, L_k is nearly
+# flat in σ (last line above), so each k's fitted σ is mostly noise.
+# (A gap a hair below 0 is noise too, within its standard error.)
 #
 # ### 3. Training with the importance-weighted bound: the IWAE
 #
@@ -361,56 +368,55 @@ assert live_gain > 2 * live_gain_se, "after the same epochs the IWAE should have
 
 # %% [markdown]
 # `benchmarks/iwae.py` runs the same comparison in full: Burda et al.'s networks (784–200–200–50; ReLU here,
-# tanh there), all 60,000 training images in the same order and binarization, the same Adam and schedule, 25
-# epochs each, three seeds. **Every number below is on all 10,000 test images**: the IW NLL at Burda et al.'s
-# k = 5000 for seed 0, and at k = 500 for the three seeds.
+# tanh there), all 60,000 training images in the same order and binarization, the same Adam and cosine schedule
+# for both models (not Burda et al.'s), 25 epochs each. **One seed** (0); the spread over seeds was not measured.
+# The table and the curves are on the **first 1,000 test images** (the IW NLL at Burda et al.'s k = 5000); only
+# the active units are counted on all 10,000.
 
 # %% tags=["nbval-check-output"]
 results = Path(vae_lite.__file__).resolve().parent.parent / "benchmarks" / "results"
 stored = json.loads((results / "iwae.json").read_text())
-config, runs, images = stored["config"], stored["models"], stored["test_images"]
-assert config["dataset"] == "mnist" and stored["iw_images"] == images == 10_000, "rerun: python benchmarks/iwae.py mnist"
-print(f"seed 0, {config['epochs']} epochs each; all {images:,} test images  {'VAE':>9s} {'IWAE k=5':>9s}")
-rows = {f"IW NLL, k = {config['eval_k']}": "iw_nll", "  its standard error over images": "iw_nll_std_error",
-        "-L_5": "test_neg_lk", "-ELBO": "test_neg_elbo", f"active units (of {config['latent_dim']})": "active_units"}
-for label, key in rows.items():
-    print(f"{label:44s} " + " ".join(f"{runs[m][key]:9.2f}" if isinstance(runs[m][key], float) else f"{runs[m][key]:9d}"
-                                     for m in ("vae", "iwae")))
+config, runs, first = stored["config"], stored["models"], stored["iw_images"]
+assert config["dataset"] == "mnist" and stored["seed"] == 0 and "MOCK" not in json.dumps(stored), "not the real run"
+assert first == config["curve_images"] == 1000 and stored["test_images"] == 10_000, \
+    "the text says: IW NLL and curves on the first 1,000 test images, active units on all 10,000"
+end = {m: runs[m]["epochs"][-1] for m in runs}  # the curves' last epoch: the same first 1,000 images, 5 draws each
+table = {f"IW NLL, k = {config['eval_k']}": "iw_nll", "  its standard error over images": "iw_nll_std_error"}
+print(f"seed 0, {config['epochs']} epochs each; the first {first:,} test images  {'VAE':>9s} {'IWAE k=5':>9s}")
+for label, value in [*((label, {m: runs[m][key] for m in runs}) for label, key in table.items()),
+                     ("-L_5 (last epoch)", {m: end[m]["test_neg_lk"] for m in runs}),
+                     ("-ELBO (last epoch, the same 5 draws)", {m: end[m]["test_neg_elbo"] for m in runs})]:
+    print(f"{label:46s} {value['vae']:9.2f} {value['iwae']:9.2f}")
 gain, gain_se = stored["iw_nll_vae_minus_iwae"], stored["iw_nll_vae_minus_iwae_std_error"]
 print(f"IWAE better than the VAE by {gain:.2f} ± {gain_se:.2f} nats (paired over the same images), for "
       f"{stored['cpu_ratio_iwae_over_vae']:.1f} times the training CPU time "
       f"({runs['vae']['train_cpu_seconds'] / 60:.1f} and {runs['iwae']['train_cpu_seconds'] / 60:.1f} CPU minutes)")
+print(f"active units (of {config['latent_dim']}), on all {stored['test_images']:,} test images: "
+      f"VAE {runs['vae']['active_units']}, IWAE {runs['iwae']['active_units']}")
 assert all(runs[m]["active_units"] == sum(a > 0.01 for a in runs[m]["activity"]) for m in runs), "stored counts disagree"
-assert gain > 3 * gain_se, "the stored run should show the IWAE's better log-likelihood"
-assert runs["iwae"]["test_neg_elbo"] > runs["vae"]["test_neg_elbo"], "the IWAE should have the worse ELBO"
-
-# %% tags=["nbval-check-output"]
-seeds = [stored] + [json.loads((results / f"iwae-seed{s}.json").read_text()) for s in (1, 2)]
-assert [run["seed"] for run in seeds] == [0, 1, 2] and all(run["test_images"] == images for run in seeds)
-gains = torch.tensor([run["iw_nll_vae_minus_iwae_by_k"][str(config["seed_k"])]["iw_nll_vae_minus_iwae"] for run in seeds])
-units = {m: [run["models"][m]["active_units"] for run in seeds] for m in ("vae", "iwae")}
-print(f"seeds 0, 1, 2, IW NLL at k = {config['seed_k']} on all {images:,} test images: IWAE better by "
-      f"{', '.join(f'{g:.2f}' for g in gains.tolist())} nats, {gains.mean():.2f} ± {gains.std():.2f} (mean ± standard "
-      f"deviation over seeds); active units VAE {units['vae']}, IWAE {units['iwae']}")
-assert (gains > 0).all() and all(i > v for i, v in zip(units["iwae"], units["vae"])), \
-    "on every seed (seed 0 included) the IWAE should have the better log-likelihood and more active units"
+assert gain > 3 * gain_se and runs["iwae"]["active_units"] > runs["vae"]["active_units"], \
+    "the stored run should show the IWAE's better log-likelihood and more active units"
+assert end["iwae"]["test_neg_elbo"] > end["vae"]["test_neg_elbo"], "the IWAE should have the worse ELBO"
 
 # %%
-plots.plot_iwae_against_vae({m.upper(): runs[m]["epochs"] for m in ("vae", "iwae")},
-                            {m.upper(): runs[m]["iw_nll"] for m in ("vae", "iwae")},
-                            {m.upper(): runs[m]["activity"] for m in ("vae", "iwae")},
-                            references={"Burda et al.: VAE 86.76": 86.76, "Burda et al.: IWAE k=5 85.54": 85.54})
+fig = plots.plot_iwae_against_vae({m.upper(): runs[m]["epochs"] for m in ("vae", "iwae")},
+                                  {m.upper(): runs[m]["iw_nll"] for m in ("vae", "iwae")},
+                                  {m.upper(): runs[m]["activity"] for m in ("vae", "iwae")},
+                                  references={"Burda et al.: VAE 86.76": 86.76, "Burda et al.: IWAE k=5 85.54": 85.54})
+fig.axes[0].set_ylim(top=max(runs[m]["epochs"][2]["test_neg_elbo"] for m in runs) + 1)  # the curves from epoch 3 on
 plt.show()
 
 # %% [markdown]
 # *Figure, left: for seed 0, test −ELBO (solid) and −L₅ (dashed) over the epochs, and the final IW NLL
-# (stars), all on the 10,000 test images; Burda et al.'s two numbers as grey lines. Right: each latent
-# dimension's activity, sorted, on a log axis; above the dotted threshold 0.01 a dimension counts as active.*
+# (stars), all on the first 1,000 test images, as in the table; Burda et al.'s two numbers, on all 10,000, as grey
+# lines. Right: each latent dimension's activity on all 10,000 test images, sorted, on a log axis; above the
+# dotted threshold 0.01 a dimension counts as active.*
 #
-# The IWAE wins on log-likelihood (one estimator, k and image set for both, on every seed) and loses on the
-# ELBO: its encoder is trained to be a good *proposal*, wider than a good ELBO q (part 2). It keeps more latent
-# dimensions active, Burda et al.'s "richer latent space representations". And **the same epochs is not the
-# same CPU time**: an IWAE step decodes 5 draws of z per image instead of 1 (the ratio under the table).
+# In this run the IWAE wins on log-likelihood (one estimator, k and image set for both) and loses on the ELBO:
+# its encoder is trained to be a good *proposal*, wider than a good ELBO q (part 2). It keeps more latent
+# dimensions active, Burda et al.'s "richer latent space representations". One seed cannot say how much of that
+# is luck: the standard error under the table covers the test images, not the seed. And **the same epochs is
+# not the same CPU time**: an IWAE step decodes 5 draws of z per image instead of 1 (the ratio under the table).
 # Notebook 08 compares the two trained for the same CPU time instead.
 
 # %% [markdown]
@@ -430,8 +436,8 @@ plt.show()
 # ## Summary
 # - log p(x) − ELBO = KL(q ‖ p(z|x)): with two equal modes no Gaussian brings it below log 2.
 # - L_k closes the gap as k grows if the proposal reaches the whole posterior; the best proposal is wide.
-# - Trained on L_5 for the same epochs, the IWAE has a better log-likelihood, a worse ELBO and more active units
-#   than the VAE on every seed, at a higher CPU cost per epoch.
+# - Trained on L_5 for the same epochs, the IWAE had a better log-likelihood, a worse ELBO and more active units
+#   than the VAE (one seed), at a higher CPU cost per epoch.
 
 # %% [markdown]
 # ## Optional: a second session
@@ -443,21 +449,30 @@ plt.show()
 
 # %% tags=["nbval-check-output"]
 BURDA_TABLE_1 = {"vae": 86.76, "iwae": 85.54}  # MNIST, one stochastic layer, k = 1 and k = 5 in training
-print(f"IW NLL (k = 5000, all 10,000 test images): Burda et al. (2015), Table 1: VAE {BURDA_TABLE_1['vae']}, "
-      f"IWAE {BURDA_TABLE_1['iwae']}; ours (seed 0): VAE {runs['vae']['iw_nll']:.2f}, IWAE {runs['iwae']['iw_nll']:.2f}")
+print(f"IW NLL, k = {config['eval_k']}: Burda et al. (2015), Table 1, all 10,000 test images: VAE {BURDA_TABLE_1['vae']}, "
+      f"IWAE {BURDA_TABLE_1['iwae']}; ours (seed 0), the first {first:,}: VAE {runs['vae']['iw_nll']:.2f}, "
+      f"IWAE {runs['iwae']['iw_nll']:.2f}")
 behind = {m: runs[m]["iw_nll"] - BURDA_TABLE_1[m] for m in ("vae", "iwae")}
 print(f"ours are behind by {behind['vae']:.2f} (VAE) and {behind['iwae']:.2f} (IWAE) nats; "
       f"the IWAE's lead: {gain:.2f} nats here, {BURDA_TABLE_1['vae'] - BURDA_TABLE_1['iwae']:.2f} in Burda et al.'s table")
 assert min(behind.values()) > 3 * max(runs[m]["iw_nll_std_error"] for m in ("vae", "iwae")), \
     "the text says ours are clearly behind Burda et al.'s"
+easier = {m: runs[m]["test_neg_elbo"] - end[m]["test_neg_elbo"] for m in runs}  # -ELBO: all 10,000 minus the first 1,000
+print(f"the first {first:,} test images are easier than all {stored['test_images']:,}: their -ELBO is lower by "
+      f"{easier['vae']:.2f} (VAE) and {easier['iwae']:.2f} (IWAE) nats")
+assert 0 < max(easier.values()) < min(behind.values()) / 3, "the text says the subset is easier, by much less than the gap"
+assert config["epochs"] == 25 and config["eval_k"] == 5000, "the text says k = 5000 after 25 epochs: 3,255 fewer than 3,280"
 
 # %% [markdown]
-# The same estimator (k = 5000) on the same 10,000 test images, but not the same training: Burda et al. trained
-# for 3,280 epochs with batches of 20 and tanh units on 59,600 training images (400 held out), and binarized the
-# test images once with their own random seed; ours is another random binarization of the same images, after
-# 25 epochs. Their 3,255 more epochs and their recipe come together, so this run cannot say how much of the gap
+# The same estimator (k = 5000), but **not like for like**. Not the same images: Burda et al.'s numbers are on
+# all 10,000 test images, ours on the first 1,000, which are easier ones (notebook 08 measured this for its
+# model; here the −ELBO, stored for both image sets, shows it, printed above). The subset likely flatters ours by
+# an amount of that order, far less than the gap: ours stay clearly behind. Not the same training either: Burda
+# et al. trained for 3,280 epochs with batches of 20 and tanh units on 59,600 training images (400 held out),
+# and binarized the test images once with their own random seed; ours is another random binarization, after 25
+# epochs. Their 3,255 more epochs and their recipe come together, so this run cannot say how much of the gap
 # each closes. What carries over is the direction: on the same networks for the same epochs, training on L_5
-# gives the better log-likelihood, in their table as in ours.
+# gave the better log-likelihood, in their table as in our one seed.
 
 # %% [markdown]
 # ### 4. The two gaps on MNIST: approximation and amortization
@@ -544,7 +559,10 @@ assert abs(further) < 0.15, "q* has not converged: more steps still change its E
 # (`objectives.effective_sample_size`) counts how many of the k samples carry the weight, and the standard error
 # is about √(1/ESS − 1/k). When the ESS is a handful, both the estimate and that standard error rest on a few
 # samples: the estimate is then likely too low (the rare large weights that would raise it were not drawn), and
-# the error bar too small. Below, an image whose ESS is under 20 is **flagged as unreliable** and left out of the averages.
+# the error bar too small. Below, an image whose ESS is under 20 is **flagged "ESS < 20"** and left out of the
+# averages. A high ESS is necessary, not sufficient: in part 2, q* as the proposal at k = 1000 had most of its
+# samples effective (its ESS is printed below), yet its estimate stayed about log 2 too low, because q* never
+# samples the other mode. The ESS only sees the samples that were drawn.
 
 # %%
 def log_evidence(proposals, k=K_EVIDENCE, chunk=250):
@@ -565,22 +583,26 @@ widened = logvar_star + 2 * math.log(WIDEN)
 log_px_mnist, log_px_se, ess, log_px_quarter = log_evidence([(mu_star, widened), (mu_enc, logvar_enc)])
 log_px_encoder, log_px_encoder_se, ess_encoder, _ = log_evidence([(mu_enc, logvar_enc)])
 approximation, amortization = log_px_mnist - elbo_star, elbo_star - elbo_enc
-reliable = ess >= MIN_ESS
+enough = ess >= MIN_ESS  # the images whose estimate rests on at least MIN_ESS effective samples
+zs = q_mu + q_sigma * torch.randn(1000, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+toy_ess = objectives.effective_sample_size(log_joint(zs) - Normal(q_mu, q_sigma).log_prob(zs)).item()
+print(f"part 2's toy, q* as the proposal, k = 1000: ESS {toy_ess:.0f}, and log p(x) - L_k was {stuck:.2f} nats")
+assert toy_ess > 500 and stuck > 0.6, "the text says: most samples effective, and still about log 2 too low"
 
 # %%
 print(f"log p(x) with k = {K_EVIDENCE} samples from ½ q* widened by {WIDEN} + ½ q_enc (and from the encoder's q alone):")
 for i in range(N_IMAGES):
     print(f"image {i}: log p(x) {log_px_mnist[i]:8.2f} ± {log_px_se[i]:.2f}, ESS {ess[i]:5.0f} (encoder alone: "
           f"{log_px_encoder[i]:8.2f}, ESS {ess_encoder[i]:4.0f});  approximation gap {approximation[i]:5.2f}, "
-          f"amortization gap {amortization[i]:5.2f}" + ("" if reliable[i] else "   UNRELIABLE: ESS < 20"))
-assert reliable.any(), "no image has a trustworthy log p(x): raise K_EVIDENCE or N_IMAGES"
-print(f"mean over the {reliable.sum()} images with ESS >= {MIN_ESS} ({(~reliable).sum()} left out): approximation gap "
-      f"{approximation[reliable].mean():.2f}, amortization gap {amortization[reliable].mean():.2f}, total "
-      f"{(log_px_mnist - elbo_enc)[reliable].mean():.2f} nats")
-assert (approximation[reliable] > 2 * log_px_se[reliable]).all(), \
-    "log p(x) should lie above the best Gaussian's ELBO on every reliably estimated image"
-assert ((log_px_mnist - log_px_quarter)[reliable].abs() < 3 * log_px_se[reliable] + 0.2).all(), \
-    "the reliable estimates of log p(x) should have converged: k/4 samples should give nearly the same value"
+          f"amortization gap {amortization[i]:5.2f}" + ("" if enough[i] else f"   ESS < {MIN_ESS}: left out"))
+assert enough.any(), f"no image has an ESS of at least {MIN_ESS}: raise K_EVIDENCE or N_IMAGES"
+print(f"mean over the {enough.sum()} images with ESS >= {MIN_ESS} ({(~enough).sum()} left out): approximation gap "
+      f"{approximation[enough].mean():.2f}, amortization gap {amortization[enough].mean():.2f}, total "
+      f"{(log_px_mnist - elbo_enc)[enough].mean():.2f} nats")
+assert (approximation[enough] > 2 * log_px_se[enough]).all(), \
+    f"log p(x) should lie above the best Gaussian's ELBO on every image with ESS >= {MIN_ESS}"
+assert ((log_px_mnist - log_px_quarter)[enough].abs() < 3 * log_px_se[enough] + 0.2).all(), \
+    f"the estimates with ESS >= {MIN_ESS} should have converged: k/4 samples should give nearly the same value"
 
 # %%
 # each estimate is a lower bound on log p(x) in expectation (Jensen): the better proposal gives the higher one,
@@ -595,21 +617,21 @@ assert gain_mixture > 2 * noise or ess.median() > ess_encoder.median(), \
     "the mixture should be the better proposal: a higher estimate of log p(x), or as high a one on more effective samples"
 
 # %%
-plots.plot_two_gaps(x, approximation, amortization, approximation_errors=log_px_se, unreliable=~reliable,
+plots.plot_two_gaps(x, approximation, amortization, approximation_errors=log_px_se, unreliable=~enough,
                     title="log p(x) − ELBO(encoder), split in two")
 plt.show()
-larger = "amortization" if amortization[reliable].mean() > approximation[reliable].mean() else "approximation"
-print(f"On the {reliable.sum()} reliably estimated images the {larger} gap is the larger on average; the larger one "
-      f"on each: {', '.join('amortization' if a > b else 'approximation' for a, b in zip(amortization[reliable], approximation[reliable]))}")
+larger = "amortization" if amortization[enough].mean() > approximation[enough].mean() else "approximation"
+print(f"On the {enough.sum()} images with ESS >= {MIN_ESS} the {larger} gap is the larger on average; the larger one "
+      f"on each: {', '.join('amortization' if a > b else 'approximation' for a, b in zip(amortization[enough], approximation[enough]))}")
 
 # %% [markdown]
 # *Figure: one stacked bar per test digit (drawn above its bar): the amortization gap at the bottom, the
 # approximation gap (hatched, with the error of log p(x)) on top; together they are the whole gap between the
 # encoder's ELBO and log p(x). An image whose log p(x) rests on fewer than 20 effective samples has its
-# approximation gap drawn as an empty outline and is marked under its bar: that part of its bar is not to be
-# trusted.*
+# approximation gap drawn as an empty outline and is marked "ESS<20" under its bar: that part of its bar rests
+# on too few samples.*
 #
-# The line under the figure says which gap is larger on average over the trustworthy images, and which on each:
+# The line under the figure says which gap is larger on average over the images with ESS ≥ 20, and which on each:
 # the answer can change from image to image, so a handful of images settles little. Cremer et al., on MNIST,
 # Fashion-MNIST and CIFAR-10, found that the divergence from the true posterior "is often due to imperfect
 # recognition networks, rather than the limited complexity of the approximating distribution": a better encoder (or a few steps of per-image optimisation at test time) can win back the
@@ -665,6 +687,29 @@ assert linear["gap"] == 0, "with the best encoder the ELBO should equal the log-
 #    **exactly the prior**. That latent dimension has collapsed, and it has collapsed in the likelihood too: the
 #    ELBO is not to blame.
 #
+# **Exercise 2 (10 min).** pPCA's column lengths. Complete `ppca_scales(eigenvalues, noise_variance,
+# latent_dim)`: given the data's variances along its principal directions (in any order), the decoder's noise
+# variance σ² and the number of latent dimensions K, return the lengths ‖wⱼ‖ of the maximum-likelihood W's
+# columns, largest first: √max(λⱼ − σ², 0) for the K largest λⱼ. A length of 0 is a collapsed dimension.
+# Hint: where λⱼ < σ² the square root of λⱼ − σ² is not a number; clip at 0 first.
+
+# %% tags=["nbval-check-output"]
+def ppca_scales(eigenvalues, noise_variance, latent_dim):
+    raise NotImplementedError  # your code here
+
+
+vae_lite.check.ppca_scales(ppca_scales)
+
+# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
+# Solution: take the K largest variances, subtract the noise variance, clip at 0 (collapse), take the root.
+def ppca_scales(eigenvalues, noise_variance, latent_dim):
+    largest = torch.sort(torch.as_tensor(eigenvalues), descending=True).values[:latent_dim]
+    return (largest - noise_variance).clamp(min=0).sqrt()
+
+
+assert vae_lite.check.ppca_scales(ppca_scales), "the solution should pass every case"
+
+# %% [markdown]
 # Now the same numerically, in 6 dimensions with 4 latent dimensions: data with two strong directions and weak
 # noise in the others, fitted by maximising the exact ELBO (`objectives.linear_vae_elbo`, no sampling) with
 # L-BFGS, a gradient-based optimiser that converges fully. The decoder's noise variance is fixed at σ² = 0.5.
@@ -796,28 +841,6 @@ plt.show()
 # > **Common mistake.** "Posterior collapse means the ELBO is broken." **Wrong:** in the linear VAE, the exact
 # > likelihood has the same collapsed dimensions (part 5). **Right:** look at the model first: a latent
 # > dimension of the linear VAE collapses when it would explain less variance than the decoder's noise σ².
-#
-# **Exercise 2 (10 min).** pPCA's column lengths. Complete `ppca_scales(eigenvalues, noise_variance,
-# latent_dim)`: given the data's variances along its principal directions (in any order), the decoder's noise
-# variance σ² and the number of latent dimensions K, return the lengths ‖wⱼ‖ of the maximum-likelihood W's
-# columns, largest first: √max(λⱼ − σ², 0) for the K largest λⱼ. A length of 0 is a collapsed dimension.
-# Hint: where λⱼ < σ² the square root of λⱼ − σ² is not a number; clip at 0 first.
-
-# %% tags=["nbval-check-output"]
-def ppca_scales(eigenvalues, noise_variance, latent_dim):
-    raise NotImplementedError  # your code here
-
-
-vae_lite.check.ppca_scales(ppca_scales)
-
-# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
-# Solution: take the K largest variances, subtract the noise variance, clip at 0 (collapse), take the root.
-def ppca_scales(eigenvalues, noise_variance, latent_dim):
-    largest = torch.sort(torch.as_tensor(eigenvalues), descending=True).values[:latent_dim]
-    return (largest - noise_variance).clamp(min=0).sqrt()
-
-
-assert vae_lite.check.ppca_scales(ppca_scales), "the solution should pass every case"
 
 # %% [markdown]
 # More to try:
@@ -836,7 +859,7 @@ assert vae_lite.check.ppca_scales(ppca_scales), "the solution should pass every 
 # **Summary of the second session**
 # - On MNIST, log p(x) − ELBO splits into an approximation gap (the Gaussian family) and an amortization gap
 #   (one encoder for all images); the numbers above say which is larger for the default model on the images
-#   whose log p(x) could be estimated reliably.
+#   whose log p(x) rests on at least 20 effective samples.
 # - The linear VAE is probabilistic PCA: ELBO training finds the maximum-likelihood solution, with its columns
 #   along the principal directions (the diagonal q picks the rotation), and latent dimensions with nothing to
 #   explain collapse exactly to the prior, in the likelihood as in the ELBO.
