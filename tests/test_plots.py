@@ -347,7 +347,7 @@ def test_two_gaps_draws_unreliable_estimates_as_outlines_and_names_them():
     ax = figure.axes[-1]
     labels = [t.get_text() for t in ax.get_xticklabels()]
     assert "ESS" in labels[0] and "ESS" not in labels[1] + labels[2]
-    assert any("unreliable" in t.get_text() for t in ax.get_legend().get_texts())
+    assert any("ESS < 20" in t.get_text() for t in ax.get_legend().get_texts())
 
 
 # ------------------------------------------------------------------------ notebook 09

@@ -853,7 +853,7 @@ def plot_two_gaps(images, approximation, amortization, approximation_errors=None
             continue
         ax.bar(chosen, approximation[chosen], bottom=amortization[chosen], hatch="//",
                color="none" if pale else "C0", edgecolor="C0" if pale else "white",
-               label="approximation gap: log p(x) − ELBO(q*)" + (", unreliable (ESS < 20)" if pale else ""),
+               label="approximation gap: log p(x) − ELBO(q*)" + (", ESS < 20 (too few effective samples)" if pale else ""),
                yerr=None if errors is None else errors[chosen], capsize=4)
     ax.set_xticks(positions, [f"{i}" + ("\n(ESS<20)" if flagged[i] else "") for i in positions])
     ax.set_xlim(-0.5, n - 0.5)
