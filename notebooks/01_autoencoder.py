@@ -91,11 +91,10 @@ print("one image:", tuple(subset.train[0].shape), "values in", (subset.train.min
 # code: the binary cross-entropy **summed** over pixels, in nats per image.
 #
 # ### Nats and bits per dimension
-# Log-likelihoods in these notebooks use the natural logarithm, so they are in **nats**: an event of
-# probability p costs −log p nats, or −log₂ p bits (1 nat = 1/ln 2 ≈ 1.443 bits). Summed over the
-# pixels of an image, a negative log-likelihood is in *nats per image*. Papers on image models often
-# report **bits per dimension** instead: nats per image / (D · ln 2), with D the number of pixels (784
-# for MNIST), which puts images of different sizes on one scale. The Training section prints both.
+# Log-likelihoods here use the natural logarithm, so they are in **nats**: an event of probability p
+# costs −log p nats, or −log₂ p bits (1 nat = 1/ln 2 ≈ 1.443 bits); summed over the pixels of an image,
+# *nats per image*. Papers often report **bits per dimension** instead: nats per image / (D · ln 2), with
+# D the number of pixels (784 for MNIST), one scale for images of any size. The Training section prints both.
 #
 # The loss is in the package:
 
@@ -108,8 +107,8 @@ print(autoencoder)
 print("parameters:", sum(p.numel() for p in autoencoder.parameters()))
 
 # %% [markdown]
-# Before training, a check that the loss is what we said, computed by hand on a batch of binarized
-# images: per image, the binary cross-entropy of every pixel, added up.
+# Before training, the loss checked by hand on a batch of binarized images: per image, the binary
+# cross-entropy summed over pixels.
 
 # %%
 pixels = subset.train[0].numel()
@@ -126,13 +125,13 @@ assert torch.allclose(loss, by_hand, rtol=1e-4), \
 # %% [markdown]
 # ## Training
 #
-# `fit` binarizes the images anew every epoch (each pixel is 1 with probability equal to its
-# grey level), because the Bernoulli likelihood is a true likelihood only on binary data. A baseline
-# that uses no code at all says what "good" means in nats: every pixel drawn independently with its
-# mean grey level over the training images. It only gives the scale of nats: it is a (poor) model of
-# the images, so its number is a true −log p(x). The AE's test loss is −log p(x | z) with z the image's
-# own code, not a likelihood of x (the AE has no p(x)): it is not comparable, as a model of x, with the
-# baseline or with the −log p(x) that papers report for VAEs, which also pay for the code (notebook 08).
+# `fit` binarizes the images anew every epoch (each pixel is 1 with probability equal to its grey
+# level): the Bernoulli likelihood is a true likelihood only on binary data. A baseline uses no code:
+# every pixel drawn independently with its mean grey level over the training images. Unlike the AE, this
+# baseline is a model of x, so its number is a true −log p(x) of the binarized test images; it is there
+# only to give the scale. The AE's test loss is −log p(x | z) with z the image's own code, not a
+# likelihood of x (the AE has no p(x)), so it is not comparable with the baseline, nor with the −log p(x)
+# papers report for VAEs, which also pay for the code (notebook 08).
 
 # %%
 torch.set_num_threads(1)  # a model this small trains faster on one thread than on two that wait for each other
@@ -162,8 +161,8 @@ with torch.inference_mode():
 plots.show_rows({"test images": x, "reconstructions": reconstruction});
 
 # %% [markdown]
-# *Figure: two rows of ten images: test images on top, the AE's reconstructions of them below, blurrier,
-# and most of them recognisably the same digit.*
+# *Figure: ten test images (top) and the AE's reconstructions (below): blurrier, most of them recognisably
+# the same digit.*
 #
 # ### Decoding random codes
 # If the decoder were a generator, decoding random codes would give new images.
@@ -181,11 +180,10 @@ plots.show_images(samples, title="decoded z ~ N(0, I)");
 # Why? Look at where the codes of real images lie.
 #
 # ### Where do the codes lie? Per-dimension mean and spread
-# N(0, I) has mean 0 and standard deviation 1 in every dimension. The cell below computes the
-# codes of the training images and compares. As a one-number summary it fits a Gaussian to the
-# codes and measures its KL divergence from N(0, I), KL(q ‖ p) = E_q[log q(z)/p(z)]: how far q is from
-# p, ≥ 0 and 0 only when they are equal (notebook 04 derives it for Gaussians). A Gaussian
-# fitted to as many samples *of* N(0, I) shows how much of that number sampling noise alone makes.
+# N(0, I) has mean 0 and standard deviation 1 in every dimension; the cell compares the codes of the
+# training images. In one number: the KL divergence KL(q ‖ p) = E_q[log q(z)/p(z)] (≥ 0, and 0 only when
+# q = p; notebook 04) from N(0, I) of a Gaussian q fitted to the codes, next to that of a Gaussian fitted
+# to as many samples *of* N(0, I), which is sampling noise alone.
 
 # %%
 with torch.inference_mode():
@@ -204,13 +202,11 @@ assert kl_fit > 10, "the codes should be far from N(0, I), over 10 nats: nothing
 
 # %% [markdown]
 # ### How much of N(0, I) falls where no training code lies?
-# In 20 dimensions, N(0, I) puts 99.9 % of its mass inside a ball around the origin (its radius is
-# found below by sampling; a 20-dimensional standard normal vector has length about √20 ≈ 4.5). That
-# ball is where almost every decoded prior sample comes from. How many training codes lie inside it?
+# N(0, I) puts 99.9 % of its mass inside a ball around the origin (radius found below by sampling; a
+# 20-dimensional standard normal vector has length about √20 ≈ 4.5). How many training codes lie inside it?
 #
-# > **Predict, then run.** A code is 20 numbers. How long do you expect the code of a real image to
-# > be, next to the ≈ 4.5 of a prior sample? Hint: vectors of a Gaussian cloud have length about
-# > √Σᵢ(μᵢ² + σᵢ²), with the codes' means and spreads printed above; the cell computes it.
+# > **Predict, then run.** How long is the code of a real image, next to the ≈ 4.5 of a prior sample?
+# > Hint: a Gaussian cloud's vectors have length about √Σᵢ(μᵢ² + σᵢ²); means and spreads are printed above.
 
 # %%
 prior_samples = torch.randn(2000, 20, generator=torch.Generator().manual_seed(1))
@@ -230,17 +226,30 @@ plots.plot_histograms({"codes of training images": code_lengths, "samples of N(0
 # training images in a wider bump well to the right; the share of codes within the prior's 99.9 %
 # radius is printed above (on MNIST, the cell checks that it is under 1 %).*
 #
-# Decoded prior samples come from a region where the decoder has almost never seen a code during
-# training: what it does there is anyone's guess, and the blurs above are that guess. Exercise 2
-# asks whether the right *scale* alone would fix it.
+# The latent space itself, on the two directions along which the codes vary most (PCA):
+
+# %%
+directions = torch.linalg.svd(train_codes - code_mean, full_matrices=False).Vh[:2].T  # (20, 2), orthonormal
+project = lambda z: (z - code_mean) @ directions  # 20 numbers -> 2
+labels = None if subset.train_labels is None else subset.train_labels[:len(train_codes)]
+ax = plots.latent_scatter(project(train_codes), labels, title="the codes' two main directions").axes[0]
+ax.scatter(*project(prior_samples[:500]).T, s=10, c="black", marker="x", linewidths=0.8, label="samples of N(0, I)")
+ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18));
+
+# %% [markdown]
+# *Figure: the training codes, a wide cloud with each label mostly in its own region; the N(0, I)
+# samples (crosses), a small patch of it.* Along any two orthogonal directions N(0, I) is a 2-D standard
+# normal; and samples that seem among the codes here can be far from them in the 18 dropped directions,
+# which the histogram counts. Decoded prior samples come from where the decoder has almost never seen a
+# code: the blurs above are its guess. Exercise 2 asks whether the right *scale* alone would fix it.
 #
 # ### Memorising a small training set
 # An AE with over half a million weights (the parameter count in the Model section) and only a few
 # hundred images to learn from can memorise them.
 #
-# > **Predict, then run.** Train the same AE on a few hundred images, for as many optimizer steps of
-# > the same batch size as the AE above. Will it reconstruct *its own* images better or worse than the
-# > large AE does its own? And new images?
+# > **Predict, then run.** Train the same AE on a few hundred images, for as many steps (same batch size)
+# > as the AE above. Will it reconstruct *its own* images better or worse than the large AE its own? And
+# > new images?
 
 # %%
 n_small = 200 if QUICK else 300
@@ -268,9 +277,9 @@ else:
 # %% [markdown]
 # With the same number of steps, the small AE reconstructs its own images better than the large one does
 # its own, and new images clearly worse than its own (the cell checks both on MNIST): it has memorised
-# its training set rather than learned what images have in common. A train/test gap many times the
-# large AE's is the sign. It matters for a generator: a decoder that has memorised its images can
-# only give them back. A VAE's KL term does not prevent this either, so later notebooks watch the same gap.
+# its training set, the sign being a train/test gap many times the large AE's. A decoder that has
+# memorised its images can only give them back. A VAE's KL term does not by itself prevent it, so later
+# notebooks watch the same gap.
 #
 # ## Common mistakes
 #
@@ -282,10 +291,11 @@ else:
 # > Squared error, likewise, is a Gaussian log-likelihood only up to a scale (notebooks 02 and 06).
 
 # %% tags=["nbval-check-output"]
-grey = torch.tensor([0.5, 0.9, 1.0], dtype=torch.float64)
+grey = torch.linspace(0, 1, 101, dtype=torch.float64)  # grey levels 0, 0.01, ..., 1, each reconstructed perfectly: p = x
 perfect_bce = torch.nn.functional.binary_cross_entropy(grey, grey, reduction="none")
-print("BCE of a perfect reconstruction of pixels", grey.tolist(), "=", [round(v, 3) + 0.0 for v in perfect_bce.tolist()], "nats")
-assert abs(perfect_bce[0] - 0.6931) < 1e-4 and perfect_bce[2] == 0, "only binary pixels can be reconstructed at zero cost"
+print("BCE of a perfect reconstruction of pixels 0.5, 0.9, 1.0:", [round(perfect_bce[i].item(), 3) + 0.0 for i in (50, 90, 100)], "nats")
+assert torch.allclose(perfect_bce, -torch.xlogy(grey, grey) - torch.xlogy(1 - grey, 1 - grey)) and (perfect_bce[1:-1] > 0).all(), \
+    "at p = x the BCE should be the entropy of a Bernoulli(x) pixel, zero only for binary pixels"
 
 # %% [markdown]
 # > **Common mistake.** The write-up's `p(z|x) ~ N(0,I)`, which calls N(0, I) the posterior. N(0, I) is
@@ -351,7 +361,7 @@ torch.manual_seed(3)
 fitted = fitted_gaussian_samples(train_codes, 2000)
 
 
-def sharpness(images):
+def pixel_entropy(images):
     """Mean entropy of the pixel probabilities, nats per image: 0 for black-and-white, high for a blur."""
     return torch.distributions.Bernoulli(probs=images.clamp(1e-6, 1 - 1e-6)).entropy().sum(dim=(1, 2, 3)).mean().item()
 
@@ -372,19 +382,27 @@ plots.show_rows({name: images[:10] for name, images in decoded.items()});
 nearest = lambda points: torch.cdist(points, train_codes).min(dim=1).values.median().item()
 print(f"{'':>24} {'length':>7} {'distance to nearest training code':>34} {'pixel entropy':>14}")
 for name, codes in (("fitted-Gaussian samples", fitted), ("reconstructions", test_codes)):
-    print(f"{name:>24} {codes.norm(dim=1).median():7.1f} {nearest(codes):34.2f} {sharpness(decoded[name]):14.1f}")
-print(f"{'N(0, I) samples':>24} {prior_samples.norm(dim=1).median():7.1f} {'':>34} {sharpness(decoded['N(0, I) samples']):14.1f}")
+    print(f"{name:>24} {codes.norm(dim=1).median():7.1f} {nearest(codes):34.2f} {pixel_entropy(decoded[name]):14.1f}")
+print(f"{'N(0, I) samples':>24} {prior_samples.norm(dim=1).median():7.1f} {'':>34} {pixel_entropy(decoded['N(0, I) samples']):14.1f}")
 print(f"fitted samples lie {nearest(fitted) / nearest(test_codes):.1f} times as far from the nearest training code as test codes")
-assert sharpness(decoded["fitted-Gaussian samples"]) < 0.8 * sharpness(decoded["N(0, I) samples"]), \
+assert pixel_entropy(decoded["fitted-Gaussian samples"]) < 0.8 * pixel_entropy(decoded["N(0, I) samples"]), \
     "samples of the fitted Gaussian should decode sharper than those of N(0, I)"
 assert nearest(fitted) > 1.3 * nearest(test_codes), "the fitted Gaussian should put mass where no code lies"
+# the latent-space picture again, with the fitted Gaussian's samples: they crowd the middle of the cloud,
+# where the labels mix, and thin out over its outer regions (whole digits); the distances printed above
+# also count the 18 directions not drawn
+ax = plots.latent_scatter(project(train_codes), labels, title="the codes' two main directions").axes[0]
+ax.scatter(*project(prior_samples[:500]).T, s=10, c="black", marker="x", linewidths=0.8, label="samples of N(0, I)")
+ax.scatter(*project(fitted[:500]).T, s=14, facecolors="none", edgecolors="black", linewidths=0.6,
+           label="fitted-Gaussian samples")
+ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=2);
 
 # %% [markdown]
 # ## Summary
-# - An AE reconstructs well: it has learned to compress images into 20 numbers. Its error is in nats per
-#   image, or bits per dimension (nats per image / (D ln 2)).
-# - Its codes are not distributed as N(0, I): they lie far from the origin, where N(0, I) puts almost
-#   no mass, so decoding N(0, I) gives blurs. (Exercise 2: fitting a Gaussian to the codes is not enough.)
+# - An AE compresses images into 20 numbers and reconstructs them well; its error is in nats per image,
+#   or bits per dimension (nats per image / (D ln 2)).
+# - Its codes lie far from the origin, where N(0, I) puts almost no mass, so decoding N(0, I) gives
+#   blurs. (Exercise 2: fitting a Gaussian to the codes is not enough.)
 # - With few images it memorises: its own images reconstructed far better than new ones.
 # - The VAE fixes the first problem by *training* the codes towards a prior. Next:
 #   [02 The ELBO](02_elbo.ipynb), why that needs a bound on log p(x), and the bound itself.
