@@ -838,3 +838,14 @@ def test_bayes_rule_checker_fails_an_answer_off_by_a_small_amount(capsys):
     assert check.bayes_rule(lambda ll, lp: tuple(t + 0.01 for t in _bayes(ll, lp))) is False
     out = capsys.readouterr().out
     assert "FAILED" in out and "(the prior" not in out
+
+def test_log_evidence_is_accepts_logsumexp_and_names_the_elbo_the_missing_log_k_and_underflow(capsys):
+    assert check.log_evidence_is(lambda log_w: torch.logsumexp(log_w, dim=-1) - math.log(log_w.shape[-1])) is True
+    for wrong, hint in [(lambda log_w: log_w.mean(-1), "estimates the ELBO"),
+                        (lambda log_w: torch.logsumexp(log_w, -1), "subtract log k"),
+                        (lambda log_w: log_w.exp().mean(-1).log(), "log weights near -1000")]:
+        capsys.readouterr()
+        assert check.log_evidence_is(wrong) is False
+        out = capsys.readouterr().out
+        assert "FAILED" in out and hint in out, out
+    assert check.log_evidence_is(stub) is None

@@ -5,7 +5,8 @@ True when every case passed, False when one failed, and None when the function s
 raises NotImplementedError ("not attempted yet"), so a notebook runs top to bottom either way.
 
     notebook 01  bernoulli_nll(probabilities, x); fitted_gaussian_samples(codes, n)
-    notebook 02  elbo_monte_carlo(x, mu_q, sigma_q, n)        for the linear-Gaussian toy model
+    notebook 02  elbo_monte_carlo(x, mu_q, sigma_q, n)        for the linear-Gaussian toy model;
+                 log_evidence_is(log_w)
     notebook 03  reparameterize(mu, logvar); score_function_gradient(f, mu, sigma, n)
     notebook 04  kl_closed_form(mu, logvar); kl_two_gaussians(mu_q, logvar_q, mu_p, logvar_p)
     notebook 05  vae_loss(logits, x, mu, logvar)
@@ -269,6 +270,27 @@ def elbo_monte_carlo(fn, n=100_000):
 
     return _run("elbo_monte_carlo", fn, cases, _compare(exact, wrong_forms, "average over the samples",
                                                         monte_carlo_error=monte_carlo_error), seed=0)
+
+
+def log_evidence_is(fn):
+    """Notebook 02, homework: fn(log_w) -> log((1/k) sum_i w_i) over the last dimension (k weights),
+    one estimate per row, computed without exp underflow (logsumexp - log k)."""
+    f64 = lambda *values: torch.tensor(values, dtype=torch.float64)  # noqa: E731
+    cases = {
+        "k = 4 equal weights": (f64(-1.5, -1.5, -1.5, -1.5),),
+        "weights 1 and 3": (f64(0.0, math.log(3.0)),),
+        "log weights near -1000, as for an image of many pixels": (f64(-1000.0, -1001.0, -1002.0),),
+        "a batch (2, 3): one estimate per row": (f64(0.0, 1.0, 2.0).expand(2, 3) - f64(0.0, 5.0)[:, None],),
+    }
+    wrong_forms = {
+        "the mean of the log weights estimates the ELBO; log p(x) is the log of the mean weight":
+            lambda log_w: log_w.mean(-1),
+        "this is the log of the sum of the weights: divide by k, that is subtract log k":
+            lambda log_w: torch.logsumexp(log_w, -1),
+    }
+    return _run("log_evidence_is", fn, cases, _compare(
+        lambda log_w: torch.logsumexp(log_w, dim=-1) - math.log(log_w.shape[-1]), wrong_forms,
+        "one number per row: reduce the last dimension"))
 
 
 # ------------------------------------------------------------------------ notebook 03
