@@ -97,7 +97,7 @@ plt.show()
 #
 # With one sampled z, $\mathcal{L}(x)$ is an unbiased one-sample estimate of −ELBO(x), hence "≈". The
 # reconstruction error is the binary cross-entropy of the logits against the binary image. The sign in the middle
-# is a **plus**: notebook 06 trains the write-up's minus and watches the model run off.
+# is a **plus**: notebook 06 trains the write-up's minus ([01](01_autoencoder.ipynb) says what the write-up is).
 #
 # ## Exercises: the VAE, by you
 #
@@ -304,9 +304,9 @@ if not QUICK and later:  # quick mode's epochs are a dozen steps: there the KL i
     assert max(later) - min(later) < 0.2 * first["test_kl"] and share > 0.5, "then stay in a narrow range"
 
 # %% [markdown]
-# While its weight is small, information in z costs little: the KL is highest after epoch 1. Once the weight
-# reaches 1 every nat of KL is paid in full; the KL falls back and stays in the narrow range printed above, and
-# most of the later fall in the negative ELBO is the reconstruction error's.
+# While its weight is small, information in z costs little: the KL is highest after epoch 1, the one test point
+# inside the warm-up. After it the KL stays in the narrow range printed above, consistent with every nat now
+# being paid in full (the learning rate peaks then too), and most of the later fall is the reconstruction's.
 #
 # ## Experiments
 #
@@ -418,6 +418,7 @@ with torch.inference_mode():
     two_draws = [vae.decode(vae_lite.reparameterize(mu[:8], logvar[:8])) for _ in range(2)]
     elbo_term = vae_lite.elbo(vae, x, samples=10).reconstruction.mean().item()
 higher = "z = μ" if at_mean > sampled else "the sampled z"
+print(f"first {len(x):,} test images")
 print(f"log p(x|z) at z = μ:                {at_mean:.1f} nats per image")
 print(f"E_q[log p(x|z)], 10 samples of z:   {sampled:.1f} nats per image   <- the ELBO's term")
 print(f"  {higher} scores higher here, by {abs(at_mean - sampled):.1f} nats; one image's log p(x|z) varies by "
@@ -426,8 +427,14 @@ plots.show_rows({"decoded μ": decoded_mean, "decoded z ~ q(z|x), draw 1": two_d
                  "decoded z ~ q(z|x), draw 2": two_draws[1]}, ncols=8, size=0.9)
 plt.show()
 assert abs(sampled - elbo_term) < 2, "the average over sampled z is the ELBO's reconstruction term"
+assert at_mean > sampled, "the text below says the decoded μ scores higher than sampled z"
 
 # %% [markdown]
+# The decoded μ wins: the decoder's log p(x|z) peaks near μ, so noise of size σ around it costs on average
+# (where a function f is concave, E[f(z)] ≤ f(E[z]): Jensen's inequality). The two draws
+# differ from the decoded μ only in small strokes: that is the spread of a few nats printed above. So
+# log p(x | z = μ) is optimistic, and it is not the ELBO's term.
+#
 # > **Common mistake.** Reporting log p(x | z = μ) as the model's reconstruction term or likelihood. **Wrong:**
 # > decode μ, score it, and put the number next to an ELBO. **Right:** the ELBO's term averages log p(x|z) over
 # > z ~ q(z|x). Decoding μ is fine for a picture; name the number by what it is.
