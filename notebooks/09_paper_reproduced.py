@@ -4,16 +4,14 @@
 # Previous: [08 How good is it?](08_how_good.ipynb) · Next: [10 Where the bound is loose](10_loose_bound.ipynb)
 #
 # "Auto-Encoding Variational Bayes" tests its method on MNIST and on **Frey Face**, 1,965 frames of a video of
-# one man's face. Its experiments are four figures: **Figure 2**, the lower bound against the number of
-# training samples, AEVB against the wake-sleep algorithm (MNIST with N_z = 3, 5, 10, 20, 200 latent
-# dimensions, Frey Face with N_z = 2, 5, 10, 20); **Figure 3**, the marginal likelihood log p(x) of AEVB,
-# wake-sleep and Monte Carlo EM (MNIST, N_z = 3, 100 hidden units, 1,000 or 50,000 training images);
-# **Figure 4**, two-dimensional latent spaces; **Figure 5**, samples.
+# one man's face, in four figures: **Figure 2**, the lower bound against the training samples, AEVB against
+# the wake-sleep algorithm; **Figure 3**, the marginal likelihood log p(x) (MNIST, N_z = 3); **Figure 4**,
+# two-dimensional latent spaces; **Figure 5**, samples.
 #
-# We rerun them with the paper's networks and recipe for a few million training samples, where the paper ran
-# to about 10⁸: Figure 2 here (wake-sleep on the four Frey Face panels); Figure 3 (without Monte Carlo EM),
-# Figures 4 and 5 in the optional part. The long runs come from `benchmarks/paper_curves.py` and
-# `benchmarks/figure3.py` (results committed). Section 3 ends with the paper's claims: which held in our runs.
+# We rerun them with the paper's networks and recipe for a few million training samples (the paper: about
+# 10⁸): Figure 2 here, Figures 3 (without Monte Carlo EM), 4 and 5 in the optional part. The long runs come
+# from `benchmarks/paper_curves.py` and `benchmarks/figure3.py` (results committed). Section 3 ends with the
+# paper's claims: which held in our runs.
 #
 # **Learning goals**
 # - model continuous data with the paper's Gaussian decoder, a variance for every pixel;
@@ -115,27 +113,19 @@ plt.show()
 # The Gaussian decoder outputs a mean **and a variance for every pixel**. `vae_lite.PaperVAE` is this
 # model (read it with `PaperVAE??`); every weight starts from N(0, 0.01²), as in the paper.
 
-# %% tags=["nbval-check-output"]
-mnist_model = PaperVAE((1, 28, 28), latent_dim=20, hidden=500)
+# %%
 frey_model = PaperVAE(frey.image_shape, latent_dim=2, hidden=200, likelihood="gaussian")
-print(frey_model)
-for name, model, (d, h, z, outputs) in [("MNIST, N_z = 20", mnist_model, (784, 500, 20, 784)),
-                                        ("Frey Face, N_z = 2", frey_model, (560, 200, 2, 2 * 560))]:
-    count = sum(p.numel() for p in model.parameters())
-    by_hand = (d * h + h) + (h * 2 * z + 2 * z) + (z * h + h) + (h * outputs + outputs)
-    print(f"{name}: {count:,} parameters")
-    assert count == by_hand, "encoder d-h-2z and decoder z-h-outputs, each layer with its biases"
+print(frey_model)  # the parameters are counted in the optional part
 
 # %% [markdown]
 # ## Training
 #
-# The paper's recipe (section 5, appendix E): minibatches of 100, one z per image in each training step (its
-# "L = 1" is about training; ours also score every bound with one z); Adagrad with a step size chosen from
-# {0.01, 0.02, 0.1} on the first iterations; and a weight decay "corresponding to a prior p(θ) = N(0, I)":
-# it maximises log p(θ) + Σᵢ ELBO(xᵢ). Adagrad divides each weight's step by the root of the sum of its
-# squared gradients so far, so the steps shrink: the "annealing schedule" of appendix E. `vae_lite.fit`
-# minimises the **mean** −ELBO of a batch, so each data point carries 1/N of the prior, −log p(θ)/N =
-# |θ|²/(2N) + const, whose gradient θ/N is Adagrad's `weight_decay=1/N`.
+# The paper's recipe (section 5, appendix E): minibatches of 100, one z per image in each training step (we
+# also score every bound with one z); Adagrad with a step size chosen from {0.01, 0.02, 0.1} on the first
+# iterations; and a weight decay "corresponding to a prior p(θ) = N(0, I)": it maximises
+# log p(θ) + Σᵢ ELBO(xᵢ). Adagrad's steps shrink as squared gradients add up: we read this as the "annealing
+# schedule" of appendix E. `vae_lite.fit` minimises the **mean** −ELBO of a batch, so each data point
+# carries 1/N of the prior, |θ|²/(2N) + const, whose gradient θ/N is Adagrad's `weight_decay=1/N`.
 
 # %%
 def paper_optimizer(model, train_size, step_size):
@@ -155,11 +145,16 @@ def train_like_the_paper(model, data, epochs, step_size, seed=0):
     return records
 
 
-# the weight decay is the prior's gradient: check it on a random parameter tensor
-theta = torch.randn(5, 3, requires_grad=True)
-N = len(frey.train)
-(-torch.distributions.Normal(0.0, 1.0).log_prob(theta).sum() / N).backward()
-assert torch.allclose(theta.grad, theta.detach() / N), "gradient of -log N(θ; 0, I) / N is θ / N"
+# check: one step of paper_optimizer on a data loss equals a plain Adagrad step on that loss plus |θ|²/(2N)
+N, x = len(frey.train), torch.randn(4, 3)
+decayed, explicit = torch.nn.Linear(3, 5), torch.nn.Linear(3, 5)
+explicit.load_state_dict(decayed.state_dict())
+optimizer, plain = paper_optimizer(decayed, N, 0.01), torch.optim.Adagrad(explicit.parameters(), lr=0.01)
+decayed(x).pow(2).mean().backward()
+(explicit(x).pow(2).mean() + sum(p.pow(2).sum() for p in explicit.parameters()) / (2 * N)).backward()
+optimizer.step(), plain.step()
+assert all(torch.allclose(a, b) for a, b in zip(decayed.parameters(), explicit.parameters())), \
+    "weight_decay = 1/N is the prior's share per data point, |θ|²/(2N)"
 
 # %% [markdown]
 # ## Experiments
@@ -213,21 +208,8 @@ print(f"learned s: median {s.median():.3f}, from {s.min():.4f} to {s.max():.3f} 
 # and every face decodes to the mean face (notebook 06's implicit KL weight). The bounds are positive
 # because these are log **densities**, and a Gaussian with a small s has a density above 1.
 #
-# Nothing stops an sᵢ from shrinking towards 0: where the mean matches a pixel exactly, −log sᵢ grows without
-# bound, and a Gaussian decoder's likelihood has no maximum (Mattei & Frellsen 2018). The pixels are 8-bit
-# grey levels, on which a density can pile up; **dequantisation** (adding noise uniform over one grey level,
-# Theis et al. 2016) makes them continuous. The paper does not say it did; we do not, so our Frey Face bounds
+# The pixels are 8-bit grey levels and we do not dequantise them (optional part), so our Frey Face bounds
 # compare only with models scored on the same raw values.
-
-# %% [markdown]
-# Eight test faces, their reconstructions by the three decoders (the decoded mean at the encoder's μ), and the
-# learned decoder's s for every pixel (a heat map: dark is a small s, a confident pixel; yellow a large one):
-
-# %%
-plots.show_faces({"test faces": frey.test[::25],
-                  **{f"reconstruction, {name}": d["reconstruction"][::25] for name, d in decoders.items()}},
-                 std=("learned s of each pixel", s[::25]))
-plt.show()
 
 # %% [markdown]
 # ### 2. The baseline: wake-sleep
@@ -239,12 +221,11 @@ plt.show()
 # - *sleep*: dream z ~ p(z) and x′ ~ p(x|z), hold them fixed; move the encoder (φ) up log q(z|x′).
 #
 # The wake phase is a one-sample estimate of the ELBO's gradient in θ: q(z|x) does not depend on θ, so
-# ∇θ ELBO = E_q[∇θ log p(x|z)], the same estimate AEVB uses for the decoder. The sleep phase is where the
-# two differ. It lowers KL(p(z|x′) ‖ q(z|x′)), averaged over dreamed x′, while AEVB's encoder lowers
-# KL(q(z|x) ‖ p(z|x)) on the data, the gap between the ELBO and log p(x). In the paper's words, wake-sleep
+# ∇θ ELBO = E_q[∇θ log p(x|z)], as in AEVB. The sleep phase differs: it lowers KL(p(z|x′) ‖ q(z|x′)) on
+# dreamed x′, while AEVB's encoder lowers KL(q(z|x) ‖ p(z|x)) on the data. In the paper's words, wake-sleep
 # "requires a concurrent optimization of two objective functions, which together do not correspond to
-# optimization of (a bound of) the marginal likelihood". Figure 2 evaluates the ELBO of wake-sleep's models;
-# wake-sleep never climbs it.
+# optimization of (a bound of) the marginal likelihood". Figure 2 evaluates the ELBO of wake-sleep's models,
+# a bound whose gradient only the wake phase follows.
 #
 # **Exercise 1 (10 min).** Write `wake_sleep_loss(model, x, z, z_dream, x_dream)`: one loss per image whose
 # gradient makes a wake step and a sleep step. The draws are given: `z` = μ + σ·ε from q(z|x), still attached
@@ -315,11 +296,10 @@ if len(race) == 2 and not QUICK:
 
 # %% [markdown]
 # Wake-sleep's bound climbs fast, then stalls with a KL near 0, at the log-likelihood of a model with no code
-# at all: a Gaussian per pixel, the training faces' mean and spread (last line). The two phases hold it there.
-# The weights start tiny, so the decoder barely depends on z; a decoder that ignores z dreams faces whose
-# codes cannot be read back, so the sleep phase teaches the encoder nothing; and codes that carry nothing
-# give the wake phase no reason to use z. AEVB's encoder is trained through z by the reconstruction, and
-# escapes. Figure 2 shows whether wake-sleep escapes in longer runs.
+# at all: a Gaussian per pixel, the training faces' mean and spread (last line). The two phases hold it there:
+# the tiny initial weights make a decoder that ignores z, whose dreams teach the sleep phase nothing, and
+# empty codes give the wake phase no reason to use z. AEVB's encoder is trained through z by the
+# reconstruction, and escapes. Figure 2 shows whether wake-sleep escapes in longer runs.
 #
 # ### 3. Figure 2: the lower bound against the number of training samples
 #
@@ -335,12 +315,6 @@ runs = {name: run for name, run in results.items() if run["epochs_trained"] > 0}
 stale = [name for name, run in runs.items()
          if run["config"]["dataset"] == "frey-face" and run.get("frey_face_split") != vae_lite.data.FREY_FACE_SPLIT]
 assert not stale, f"{stale} were trained on another Frey Face split: rerun them with benchmarks/paper_curves.py"
-for name, run in runs.items():
-    print(f"{name:20s} step size {run['step_size']:<5g} {run['complete_to_samples']:>10,} samples, "
-          f"{run['cpu_seconds'] / 60:5.1f} CPU minutes")
-commands = {run.get("command", "earlier runs of paper_curves.py (no command stored per run)") for run in runs.values()}
-print(f"in all: {sum(run['cpu_seconds'] for run in runs.values()) / 3600:.1f} CPU hours; commands:", *sorted(commands),
-      sep="\n  ")
 
 # %% [markdown]
 # **Predict, then run.** In the Frey Face panels, where will the wake-sleep curves lie, relative to AEVB's,
@@ -363,9 +337,8 @@ plt.show()
 # per N_z; solid lines the training set, dashed the test set; blue AEVB, orange wake-sleep (Frey Face only);
 # black stars the paper's approximate end values, read off its Figure 2, with their reading error.*
 #
-# The numbers behind the figure, from the stored runs. For each run: the test bound at 10⁴, 10⁵ and 10⁶
-# samples and at the end; the gap between the training and the test bound at the end; and how much the
-# test bound still rose over the last half-decade of samples (a run that still climbs has not converged).
+# The numbers behind it, per run: the test bound at 10⁴, 10⁵ and 10⁶ samples and at the end, the train−test
+# gap at the end, and how much the test bound rose over the last half-decade (still climbing: not converged).
 
 # %% tags=["nbval-check-output"]
 def at(run, samples):
@@ -389,64 +362,83 @@ for name, row in table.items():
           f"{row['kl']:5.1f} {row['gap']:+10.1f} {row['climb']:+10.1f}")
 
 # %% [markdown]
-# On Frey Face, wake-sleep is ahead first: within a few thousand samples it reaches the no-code bound of
-# section 2, and with N_z = 2, 5 and 10 it stays there to the end (KL 0). With N_z = 20 it escapes after
-# about 4·10⁵ samples and climbs, still below AEVB, which passes it before 10⁵ samples in every panel and is
-# still climbing at the end. On MNIST the training and test bounds stay together (the "train" value is the
-# mean over an epoch in which the model improved, so it lies a little below the test value). On Frey Face a
-# gap opens between training and test, wider with more latent dimensions: the test faces are frames the
-# model never saw, not near copies of training frames.
+# On Frey Face, wake-sleep is ahead first: within a few thousand samples it reaches section 2's no-code
+# bound, and with N_z = 2, 5 and 10 it stays there (KL 0). With N_z = 20 it escapes after about 4·10⁵
+# samples, still below AEVB, which passes it before 10⁵ samples in every panel and still climbs at the end.
+# On MNIST the training and test bounds stay together (the "train" value is the mean over an epoch in which
+# the model improved, so it lies a little below the test value). On Frey Face a gap opens, wider with more
+# latent dimensions: the test faces are frames the model never saw, though a typical one has a near twin in
+# training (measured in the optional part).
 #
-# **The paper's claims against our runs.** The cell tests each claim of the paper's Figures 2 and 3 on our
-# runs (Figure 3 is drawn in the optional part) and prints whether it held.
+# **The paper's claims against our runs.** The cell tests each claim of Figures 2 and 3 (Figure 3 is drawn
+# in the optional part) and prints whether it held.
 
 # %% tags=["nbval-check-output"]
 FREY_PANELS = [2, 5, 10, 20]
 aevb, wake_sleep = ({n: table[f"frey-{n}{suffix}"] for n in FREY_PANELS} for suffix in ("", "-wake-sleep"))
-ahead = [sum(aevb[n]["early"][i] > wake_sleep[n]["early"][i] for n in FREY_PANELS) for i in range(3)]
+
+
+def ahead_from(a, w):
+    """The samples from which run a's test bound stays above run w's to the end (None: never)."""
+    behind = [n for n, x, y in zip(a["samples"], a["test_elbo"], w["test_elbo"]) if x <= y]
+    return next((n for n in a["samples"] if n > behind[-1]), None) if behind else a["samples"][0]
+
+
+for_good = [ahead_from(runs[f"frey-{n}"], runs[f"frey-{n}-wake-sleep"]) for n in FREY_PANELS]
 margins = [aevb[n]["test"] - wake_sleep[n]["test"] for n in FREY_PANELS]
 common = min(runs[f"mnist-{n}"]["samples"][-1] for n in MNIST_PANELS)  # MNIST's panels compared here
 gaps = {"MNIST": [at(runs[f"mnist-{n}"], common)[0] - at(runs[f"mnist-{n}"], common)[1] for n in MNIST_PANELS],
         "Frey Face": [aevb[n]["gap"] for n in FREY_PANELS]}
-short = [paper["mnist"][str(n)] - table[f"mnist-{n}"]["test"] for n in MNIST_PANELS] \
-    + [paper["frey-face"][str(n)] - aevb[n]["test"] for n in FREY_PANELS]
+tests = {"MNIST": [at(runs[f"mnist-{n}"], common)[1] for n in MNIST_PANELS],
+         "Frey Face": [aevb[n]["test"] for n in FREY_PANELS]}
+short = [paper["mnist"][str(n)] - table[f"mnist-{n}"]["test"] for n in MNIST_PANELS] + [
+    paper["frey-face"][str(n)] - aevb[n]["test"] for n in FREY_PANELS]
 figure3 = {k: v for k, v in json.loads((RESULTS / "figure3.json").read_text()).items() if k != "about"}
-above = [figure3[f"aevb-{n}"]["records"][-1]["test_log_px"] - figure3[f"ws-{n}"]["records"][-1]["test_log_px"]
-         for n in (1000, 50_000)]
+last = {n: (figure3[f"aevb-{n}"]["records"][-1], figure3[f"ws-{n}"]["records"][-1]) for n in (1000, 50_000)}
+above = [a["test_log_px"] - w["test_log_px"] for a, w in last.values()]
+se = [math.hypot(a["test_log_px_se"], w["test_log_px_se"]) for a, w in last.values()]  # unpaired: no per-image values stored
 held = lambda k, of: "yes" if k == of else "no" if k == 0 else "partly"  # noqa: E731
-print("1. 'Our method converged considerably faster' (Figure 2): AEVB's test bound ahead in "
-      f"{ahead[0]}, {ahead[1]}, {ahead[2]} of the 4 Frey Face panels at 1e4, 1e5, 1e6 samples. "
-      f"Held: {held(sum(ahead), 12)}")
+first = sum(s == runs["frey-2"]["samples"][0] for s in for_good)  # panels where AEVB leads from the start
+print("1. 'Our method converged considerably faster' (Figure 2): AEVB's test bound above wake-sleep's for good from "
+      + ", ".join(f"{s:,}" if s else "never" for s in for_good) + " samples on the Frey Face panels N_z = 2, 5, 10, "
+      f"20 (wake-sleep ahead before). Held: {'no' if None in for_good else held(first, 4).replace('no', 'partly')}")
 print(f"2. '... and reached a better solution in all experiments' (Figure 2): AEVB ahead at the end in "
       f"{sum(m > 0 for m in margins)} of 4 Frey Face panels, by {min(margins):.0f} to {max(margins):.0f} nats. "
       f"Held: {held(sum(m > 0 for m in margins), 4)}")
+verdict3 = {}
 for name, values in gaps.items():
+    grows, drops = values[-1] - values[0] >= 3, any(b < a for a, b in zip(tests[name], tests[name][1:]))
+    verdict3[name] = ("no" if drops else "partly: the gap grows, the test bound never drops") if grows else "yes"
     print(f"3. 'more latent variables does not result in more overfitting', {name}: train - test gap "
-          + ", ".join(f"{g:+.1f}" for g in values) + f" from the fewest latent dimensions to the most. "
-          f"Held: {'yes' if values[-1] - values[0] < 3 else 'no'}")
+          + ", ".join(f"{g:+.1f}" for g in values) + ", test bound " + ", ".join(f"{b:.0f}" for b in tests[name])
+          + f" from the fewest latent dimensions to the most. Held: {verdict3[name]}")
 print(f"4. end values, about 1e8 samples (Figure 2): our test bounds {min(short):.0f} to {max(short):.0f} nats below "
       f"at {min(r['end'] for r in table.values()):.1e} to {max(r['end'] for r in table.values()):.1e} samples, "
       f"every AEVB curve still climbing: {all(r['climb'] > 0 for n, r in table.items() if 'wake' not in n)}. "
       "Held: not reached")
-print(f"5. AEVB's marginal likelihood above wake-sleep's (Figure 3): by {above[0]:.1f} and {above[1]:.1f} nats on the test "
-      f"images with 1,000 and 50,000 training images. Held: {held(sum(a > 0 for a in above), 2)}")
+verdict5 = ["yes" if d > 2 * e else f"weakly (one seed, within {d / e:.1f} standard errors)" if d > 0 else "no"
+            for d, e in zip(above, se)]
+for n, d, e, v in zip((1000, 50_000), above, se, verdict5):
+    print(f"5. AEVB's marginal likelihood above wake-sleep's (Figure 3), {n:,} training images: by {d:.1f} nats "
+          f"on the test images, standard error of the difference {e:.1f} (unpaired). Held: {v}")
 stuck = [n for n in FREY_PANELS if wake_sleep[n]["kl"] < 0.1 and abs(wake_sleep[n]["test"] - baseline) < 3]
 assert stuck == [2, 5, 10] and wake_sleep[20]["test"] > baseline + 100, "the prose: which wake-sleep runs escape"
-assert ahead[0] == 0 and ahead[1] == 4, "the prose: wake-sleep ahead at 1e4 samples, AEVB from 1e5 on"
-assert max(abs(g) for g in gaps["MNIST"]) < 3 < gaps["Frey Face"][-1] - gaps["Frey Face"][0], "the prose: gaps"
+assert first == 0 and None not in for_good and max(for_good) < 1e5, "the prose: wake-sleep first, AEVB ahead from 1e5 on"
+assert max(abs(g) for g in gaps["MNIST"]) < 3 and verdict3 == {"MNIST": "yes", "Frey Face": "partly: the gap grows, "
+                                                               "the test bound never drops"}, "the prose: claim 3"
+assert verdict5[0].startswith("weakly") and verdict5[1] == "yes", "the prose: claim 5 weakly with 1,000 images, clearly with 50,000"
 
 # %% [markdown]
-# What held, as far as our runs go: AEVB ends above wake-sleep on every Frey Face panel and in both of
-# Figure 3's MNIST runs, and on MNIST more latent dimensions (up to 200) do not widen the train−test gap.
-# What did not: wake-sleep is ahead at 10⁴ samples (it reaches the no-code bound at once), on Frey Face the
-# gap grows with N_z, and no end value comes near the paper's, after a thirtieth of its samples or less with
-# every curve still climbing. The comparison with wake-sleep rests on the four Frey Face panels and Figure 3;
-# MNIST's Figure 2 panels have no wake-sleep run here.
+# Held: AEVB ends above wake-sleep on every Frey Face panel and in both Figure 3 runs (with 1,000 training
+# images only weakly, within a few standard errors); on MNIST more latent dimensions (up to 200) do not widen
+# the train−test gap. In part: wake-sleep leads at first, AEVB for good only after some 10⁴ samples; on Frey
+# Face the gap grows with N_z, yet the test bound rises with every added dimension, so superfluous latents
+# did not hurt it, the paper's point. Not reached: the paper's end values, with every curve still climbing.
+# Each verdict rests on one seed per run, and wake-sleep was run on the Frey Face panels and Figure 3 only.
 #
 # ## Summary
 # - For continuous data the paper's decoder is a Gaussian with a mean and a variance per pixel; squared error
-#   is the special case of one fixed variance (s = 1 on Frey Face switches the code off), and nothing in the
-#   likelihood keeps a learned variance from shrinking towards 0.
+#   is the special case of one fixed variance (s = 1 on Frey Face switches the code off).
 # - Wake-sleep's wake phase follows the ELBO's gradient in θ; its sleep phase fits q to another objective, so
 #   the two together climb no single bound. In our runs it stalls at the no-code model on three of the four
 #   Frey Face panels.
@@ -456,7 +448,39 @@ assert max(abs(g) for g in gaps["MNIST"]) < 3 < gaps["Frey Face"][-1] - gaps["Fr
 # Next: [10 Where the bound is loose](10_loose_bound.ipynb): the gap between the ELBO and log p(x), taken apart.
 
 # %% [markdown]
-# ## Optional: Figures 3, 4 and 5, reruns, and what differs from the paper
+# ## Optional: the learned variance, Figures 3, 4 and 5, reruns, and what differs from the paper
+#
+# ### The parameter count
+#
+# The networks of the Model section, counted against the layer sizes:
+
+# %% tags=["nbval-check-output"]
+mnist_model = PaperVAE((1, 28, 28), latent_dim=20, hidden=500)
+for name, model, (d, h, z, outputs) in [("MNIST, N_z = 20", mnist_model, (784, 500, 20, 784)),
+                                        ("Frey Face, N_z = 2", frey_model, (560, 200, 2, 2 * 560))]:
+    count = sum(p.numel() for p in model.parameters())
+    by_hand = (d * h + h) + (h * 2 * z + 2 * z) + (z * h + h) + (h * outputs + outputs)
+    print(f"{name}: {count:,} parameters")
+    assert count == by_hand, "encoder d-h-2z and decoder z-h-outputs, each layer with its biases"
+
+# %% [markdown]
+# ### The learned variance, pixel by pixel
+#
+# Eight test faces, their reconstructions by the three decoders (the decoded mean at the encoder's μ), and the
+# learned decoder's s for every pixel (a heat map: dark is a small s, a confident pixel; yellow a large one):
+
+# %%
+plots.show_faces({"test faces": frey.test[::25],
+                  **{f"reconstruction, {name}": d["reconstruction"][::25] for name, d in decoders.items()}},
+                 std=("learned s of each pixel", s[::25]))
+plt.show()
+
+# %% [markdown]
+# Nothing stops an sᵢ from shrinking towards 0: where the mean matches a pixel exactly, −log sᵢ grows without
+# bound, and a Gaussian decoder's likelihood has no maximum (Mattei & Frellsen 2018). The pixels are 8-bit
+# grey levels, on which a density can pile up; **dequantisation** (adding noise uniform over one grey level,
+# Theis et al. 2016) makes them continuous. The paper does not say it did; we do not, so our Frey Face bounds
+# compare only with models scored on the same raw values.
 #
 # ### Figure 3: the marginal likelihood
 #
@@ -512,11 +536,16 @@ assert all(ends[f"aevb-{n}"]["test_log_px"] > ends[f"ws-{n}"]["test_log_px"] for
     "the prose: AEVB ends above wake-sleep on the test images in both panels"
 assert gap["aevb-1000"] > 3 * max(abs(gap["aevb-50000"]), 1), "the prose: with 1,000 images AEVB overfits, with 50,000 much less"
 assert climbing, "the prose: no run has converged at the last checkpoint"
+assert ends["ws-1000"]["test_elbo"] > ends["aevb-1000"]["test_elbo"], \
+    "the prose: with 1,000 images wake-sleep's test ELBO is above AEVB's, its log p(x) below"
 
 # %% [markdown]
 # As in the paper's Figure 3, AEVB ends above wake-sleep on the test images in both panels, by the margins
 # printed above. With 1,000 training images AEVB overfits: its training curve pulls away from its test
-# curve (the gap printed above), while with 50,000 the two stay close. What our runs cannot say: every
+# curve (the gap printed above), while with 50,000 the two stay close. It shows in the ELBO too: with 1,000
+# images wake-sleep's test ELBO ends above AEVB's though its log p(x) is below, as AEVB's encoder, trained
+# on those 1,000 images only, fits new images less well (wake-sleep's encoder learns from dreamed images).
+# What our runs cannot say: every
 # curve is still climbing at 10⁶ samples, where the paper's axis goes on for two more decades, so the end
 # values are not the paper's; and our log p(x) is a different estimator from the paper's (a lower bound in
 # expectation, with k = 20,000 moving it by less than half a nat on average, though on its worst image a
@@ -610,9 +639,9 @@ plt.show()
 # *Figure: 16 random samples from each model, N_z = 2, 5, 10, 20 from left to right.*
 #
 # With two latent dimensions the samples are smooth, typical digits: a 2-D code cannot hold the details.
-# With more dimensions the samples are sharper and more varied in style, but many come out malformed:
-# z ~ N(0, I) lands in places no training digit was encoded to, and our models saw far fewer samples than
-# the paper's.
+# With more dimensions the samples are sharper and more varied in style, but many come out malformed, some
+# as grey squares: z ~ N(0, I) lands in places no training digit was encoded to, where the decoder was never
+# trained and its output means nothing; and our models saw far fewer samples than the paper's.
 #
 # ### Reruns on other CPUs
 #
@@ -682,6 +711,17 @@ assert low < level(curve) < high, "the rerun should reach the level the measured
 # %% [markdown]
 # ### What differs between the paper's runs and ours
 #
+# The Figure 2 runs: their step sizes (chosen as in the table below), lengths and CPU time.
+
+# %%
+for name, run in runs.items():
+    print(f"{name:20s} step size {run['step_size']:<5g} {run['complete_to_samples']:>10,} samples, "
+          f"{run['cpu_seconds'] / 60:5.1f} CPU minutes")
+commands = {run.get("command", "earlier runs of paper_curves.py (no command stored per run)") for run in runs.values()}
+print(f"in all: {sum(run['cpu_seconds'] for run in runs.values()) / 3600:.1f} CPU hours; commands:", *sorted(commands),
+      sep="\n  ")
+
+# %% [markdown]
 # | | the paper | ours |
 # |---|---|---|
 # | networks | one tanh hidden layer, 500 (MNIST) / 200 (Frey Face) / 100 (Figure 3) units, weights from N(0, 0.01²) | the same (`PaperVAE`) |
@@ -720,11 +760,12 @@ print(f"median distance to the nearest training face: {blocks.median():.1f} grey
 assert random_split.median() < blocks.median() < consecutive.median(), "the prose: further than random, closer than the next frame"
 
 # %% [markdown]
-# The blocks move the test faces away from the training faces, compared with a random split, but each test
-# face's nearest training face is still closer than the next frame of its own video block: the frames jitter
-# from one to the next, and the video returns to the same expressions, so every test face has a near twin
-# somewhere in training. The Frey Face test bounds measure new frames of the same man's repertoire, not new
-# people; under a random split they would be more optimistic still.
+# The blocks move the test faces away from the training faces, compared with a random split, but the median
+# test face's nearest training face is still closer than the median step to the next frame of its own video
+# block: the frames jitter from one to the next, and the video returns to the same expressions, so a typical
+# test face has a near twin somewhere in training. The Frey Face test bounds measure new frames of the same
+# man's repertoire, not new people; under a random split they would likely be more optimistic still (we
+# measured the distances, not the bounds).
 #
 # ### Common mistakes
 #
@@ -777,12 +818,12 @@ assert vae_lite.check.gaussian_decoder_log_likelihood(gaussian_decoder_log_likel
 # %% [markdown]
 # More to try:
 #
-# 1. Train the Frey Face decoder with s learned but **shared** by all pixels (`vae_lite.VAE(...,
-#    likelihood="gaussian", gaussian_std=None)` learns one s). Where does its bound land between s = 0.1 and
-#    the per-pixel s?
+# 1. Learn one s **shared** by all pixels: `vae_lite.VAE(..., likelihood="gaussian", gaussian_std=None)`
+#    does, but its networks differ from `PaperVAE`'s, so compare it with the same `vae_lite.VAE` at
+#    `gaussian_std=0.1`, not with the bounds above. How much does one learned s gain over a fixed one?
 # 2. Train the Frey Face model on dequantised faces (add `torch.rand_like(x) / 255` to every batch). How
 #    much lower is its bound, and does the smallest learned s stay further from 0?
 # 3. `python benchmarks/paper_curves.py --max-samples 30000000 frey-2 --out /tmp/frey.json` trains the Frey
 #    Face run to 3·10⁷ samples (from the start on a fresh clone, whose results folder holds no saved state:
-#    about ten times its CPU minutes printed in section 5, on one core). How much closer to the paper's end
+#    about ten times its CPU minutes printed in "What differs", on one core). How much closer to the paper's end
 #    value does it get?
