@@ -9,8 +9,8 @@
 # **Learning goals**
 # - write the importance-weighted estimate of log p(x) and see it tighten as the number of samples k grows;
 # - say how far the literature's k = 5000 may still be from log p(x), and what else differs from a published number;
-# - read β as a trade-off between rate (KL) and distortion, and see posterior collapse: latent dimensions switching
-#   off as β grows.
+# - read β as a trade-off between rate (KL) and distortion, and see partial collapse: latent dimensions switching
+#   off one by one as β grows, on the way to posterior collapse, where the whole code carries nothing.
 
 # %% [markdown] tags=["badges"]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/08_how_good.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F08_how_good.ipynb)
@@ -99,8 +99,9 @@ print(f"test negative ELBO on all {len(x_test)} test images: {-test['elbo']:.2f}
 # \qquad \mathcal{L}_1 = \mathrm{ELBO} \le \mathcal{L}_{10} \le \dots \to \log p(x).$$
 #
 # The gap between the ELBO and log p(x) is KL(q(z|x) ‖ p(z|x)): how far the encoder is from the true posterior.
-# Each term of the sum is an importance weight wᵢ. For an MNIST image log wᵢ is around −100 nats, often far lower,
-# and float32 holds nothing positive below about e⁻¹⁰³: the weights themselves underflow to 0.
+# Each term of the sum is an importance weight wᵢ. For an MNIST image log wᵢ is around −100 nats, often far lower.
+# Below about e⁻⁸⁷ float32 loses precision (subnormal numbers), and below about e⁻¹⁰³ a weight is exactly 0: the
+# weights themselves underflow.
 #
 # **Exercise 1 (10 min).** Write the estimator. For N images, `iw_estimate` gets k samples `z` (k × N × d) from
 # q(z|x) = N(μ, diag σ²), its `mu` and `logvar` = log σ² (N × d), and `log_px_given_z` (k × N). Return one estimate
@@ -214,9 +215,10 @@ assert to_5000 is not None or data.name != "mnist", "on MNIST the gains per tenf
 # So for this model k = 5000 likely still sits a few tenths of a nat below log p(x): an order of magnitude, not a
 # measurement. Theory does not settle it: for large enough k the bias falls like 1/k if the weights' variance is
 # finite (Nowozin, 2018), faster than the ratio assumes, but weights with heavy tails converge slower. A larger k
-# narrows the gap but never shows how much is left: bounding log p(x) from above needs other tools (e.g. annealed
-# importance sampling run in reverse, which gives an upper bound; Grosse et al., 2015). Exercise 3 measures the
-# step to k = 5000.
+# narrows the gap but never shows how much is left: bounding log p(x) from above needs other tools, e.g. annealed
+# importance sampling run in reverse (Grosse et al., 2015). That gives an upper bound on data simulated from the
+# model, where an exact posterior sample is available (bidirectional Monte Carlo); on real test images it is not a
+# guaranteed bound. Exercise 3 measures the step to k = 5000.
 #
 # ### Next to published numbers
 #
@@ -252,14 +254,17 @@ if data.name == "mnist":
     assert behind > 5 * beyond_5000, "the text says the gap to Burda et al. is far larger than the estimator's bias"
     assert abs(elbo_here - test["elbo"]) < 3 * spread, \
         "the text says the random images' ELBO differs from the whole test set's only by chance (< 3 standard errors)"
+    assert ours_iw < full["iw_nll"] and elbo_here > test["elbo"], \
+        "the text says the random images happen to be easier than the whole test set"
 else:
     print(f"the published numbers are for MNIST; this is {data.name}: no comparison (IW NLL here {ours_iw:.2f} "
           f"± {ours_error:.2f} nats, k = {KS[-1]}, {len(x)} random test images)")
 
 # %% [markdown]
 # On MNIST the gap to Burda et al. is many times the estimator's likely bias: it comes from the models and their
-# training, not from the estimate. (Our two rows differ in their images as well as in k; the random images' ELBO
-# is within chance of the whole set's, the number of standard errors printed under the importance-weighted bounds.)
+# training, not from the estimate. Our two rows differ in their images, not only in k: the random images happen to
+# be easier than the whole set, within chance (their ELBO is the number of standard errors away printed under the
+# importance-weighted bounds).
 # The optional section at the end has larger models.
 
 # %% [markdown]
@@ -304,8 +309,9 @@ print(f"D₀ (a decoder that ignores z: the mean image) = {sweep['mean_image_dis
       f"made by `{runs[0]['command']}`")
 
 # %% [markdown]
-# The β = 1 models are the default recipe retrained; on another CPU, seed 0 need not give the shipped weights bit
-# for bit (`benchmarks/README.md`, "Reruns on other CPUs"), but the shipped model should look like one more seed.
+# The β = 1 models are the default recipe retrained. A retrain need not reproduce the shipped weights bit for bit
+# (threads, CPU, library versions; `benchmarks/README.md`, "Reruns on other CPUs"), even with seed 0, but the
+# shipped model should look like one more seed.
 
 # %%
 seed_0 = next(run for run in runs if run["beta"] == 1 and run["seed"] == 0)
@@ -343,7 +349,7 @@ assert all(run["active"] == run["above"] for run in runs), "the text below says 
 # %% [markdown]
 # Left: lowering β buys distortion with rate, cheaply at first, dearly later. The dashed line is drawn through the
 # least mean −ELBO of the sweep, which is β = 1's (asserted above): the ELBO's own weighting gives the best ELBO.
-# Right: dimensions switch off one by one as β grows. In this sweep the two counts agree in every run, so the
+# Right: dimensions switch off one by one as β grows (partial collapse; Lucas et al., 2019). In this sweep the two counts agree in every run, so the
 # panel's two lines lie on top of each other. The counts are rough, though: at the largest β the seeds keep
 # different numbers of units for the same rate. (Why the curve bends: in the optional section.)
 
@@ -506,8 +512,8 @@ assert abs(difference) > 1e-3 or data.name not in ("mnist", "digits"), \
 #   test set once; those runs, and Burda et al.'s own 200-200 tanh networks trained here for the same
 #   half hour, are not in this table yet.
 #
-# > **Predict, then run.** The default model trains in the CPU time of the first row below (under a minute of
-# > wall time on 2 cores). How many nats does half an hour of CPU time buy with larger networks?
+# > **Predict, then run.** The default model trains in the CPU time of the first row below (about a minute of
+# > wall time on 2 cores; the row is a 1-thread run). How many nats does half an hour of CPU time buy with larger networks?
 
 # %%
 BEST = "best-h512x2-l50-b128-one150-w10-mean"
@@ -523,18 +529,22 @@ rows = [("ours: the default model", default["train_cpu_seconds"], default["test_
          full["iw_nll_std_error"], full["test_images"]),
         ("ours: the same networks on L_5 (IWAE)", best_on_l5["train_cpu_seconds"], full_on_l5["neg_elbo"],
          full_on_l5["iw_nll"], full_on_l5["iw_nll_std_error"], full_on_l5["test_images"])]
-print(f"{'':40s} {'training':>14s} {'-ELBO':>7s} {'IW NLL, k = 5000':>17s} {'test images':>12s}")
+print(f"{'':47s} {'training':>14s} {'-ELBO':>7s} {'IW NLL, k = 5000':>17s} {'test images':>12s}")
 for name, cpu, neg_elbo, nll, error, images in rows:
-    print(f"{name:40s} {cpu / 60:7.1f} CPU-min {neg_elbo:7.2f} {nll:9.2f} ± {error:.2f} {images:12,d}")
+    print(f"{name:47s} {cpu / 60:7.1f} CPU-min {neg_elbo:7.2f} {nll:9.2f} ± {error:.2f} {images:12,d}")
 for name, nll in BURDA.items():
-    print(f"{'Burda et al. 2015, ' + name:40s} {'':>14s} {'':>7s} {nll:9.2f}")
+    print(f"{'Burda et al. 2015, ' + name:47s} {'':>14s} {'':>7s} {nll:9.2f}")
 margin = BURDA["VAE, k = 1 (3,280 epochs)"] - full["iw_nll"]
-print(f"the 30-minute model (larger networks, KL warm-up) is {abs(margin):.2f} nats "
-      f"{'below' if margin > 0 else 'above'} Burda et al.'s VAE and "
-      f"{full['iw_nll'] - BURDA['IWAE, k = 50 (3,280 epochs)']:.2f} nats above their IWAE; one seed, recipe chosen "
-      f"on test images: no uncertainty for that comparison was measured")
-print(f"on the first 1,000 test images alone the same model scores {full['iw_first_1000']:.2f}: "
-      f"{full['iw_nll'] - full['iw_first_1000']:.2f} nats easier than the whole test set")
+image_effect = full["iw_nll"] - full["iw_first_1000"]  # the recipe was chosen on the first 1,000 test images
+print(f"on the first 1,000 test images alone (the ones the recipe was chosen on) the 30-minute model scores "
+      f"{full['iw_first_1000']:.2f}: {image_effect:.2f} nats easier than the whole test set")
+if abs(margin) < image_effect:
+    print(f"so it is about level with Burda et al.'s VAE: the margin ({abs(margin):.2f} nats) is smaller than the "
+          f"effect of the images the recipe was chosen on; one seed, no uncertainty for that comparison was measured")
+else:
+    print(f"it is {abs(margin):.2f} nats {'below' if margin > 0 else 'above'} Burda et al.'s VAE, more than the "
+          f"effect of the images the recipe was chosen on")
+print(f"and {full['iw_nll'] - BURDA['IWAE, k = 50 (3,280 epochs)']:.2f} nats above Burda et al.'s IWAE")
 
 # %%
 # both estimates used the same test images and the same noise: compare the two models image by image
@@ -550,15 +560,15 @@ print(f"an epoch on L_5 costs {cost_per_epoch[BEST_ON_L5] / cost_per_epoch[BEST]
 print(f"image by image the VAE's log p(x) is {edge.mean():.2f} ± {edge_error:.2f} nats higher (± over test images)")
 seeds_at_1 = column("neg_elbo")[BETAS.index(1)]  # the β sweep: the small default recipe retrained with three seeds
 seed_range = max(seeds_at_1) - min(seeds_at_1)
-print(f"for scale: the small default model's −ELBO spans {seed_range:.2f} nats over {len(seeds_at_1)} seeds "
-      f"(the β sweep); neither 30-minute run has a second seed")
+print(f"only a rough proxy for seed noise (another model, another metric): the small default model's −ELBO spans "
+      f"{seed_range:.2f} nats over {len(seeds_at_1)} seeds (the β sweep); neither 30-minute run has a second seed")
 print("made by:", best["command"], "then", full["command"])
 print("and:", best_on_l5["command"], "then", full_on_l5["command"])
 
 # %%
 assert full["test_images"] == 10_000 and full["k"] == 5000, "the comparison needs k = 5000 on all 10,000 test images"
 assert best["train_cpu_seconds"] <= 30 * 60, "the model should train in at most 30 CPU-minutes"
-assert margin > 0, "the text compares a model below 86.76 with Burda et al.'s VAE"
+assert default["threads"] == 1, "the text says the default model's row is a 1-thread run"
 assert full["iw_nll"] > BURDA["IWAE, k = 50 (3,280 epochs)"], "the text below says Burda et al.'s IWAE is still ahead"
 assert full_on_l5["test_images"] == 10_000 and full_on_l5["k"] == 5000
 assert abs(best_on_l5["train_cpu_seconds"] / best["train_cpu_seconds"] - 1) < 0.05, \
@@ -570,9 +580,11 @@ assert best["epochs_trained"] > best_on_l5["epochs_trained"] and edge.mean() > 3
     "the text below says the L_5 run had fewer epochs and, on these test images, a lower mean log p(x) than the VAE " \
     "by over 3 standard errors over images (seed noise is not in that error)"
 assert edge.mean() < 2 * seed_range, \
-    "the text below says the VAE's edge is about the size of the seed-to-seed spread of the small default model"
-assert full["iw_nll"] - full["iw_first_1000"] > margin, \
-    "the text below says the first 1,000 test images move the number by more than the margin over Burda et al."
+    "the text below says the VAE's edge is not much larger than a rough proxy for seed noise (the small default " \
+    "model's −ELBO spread over seeds: another model, another metric)"
+assert abs(margin) < image_effect, \
+    "the text says the 30-minute model is about level with Burda et al.'s VAE: the margin is smaller than the effect " \
+    "of the first 1,000 test images, on which the recipe was chosen"
 
 # %% [markdown]
 # *Figure: ten samples (decoded z ~ N(0, I)) from the default model, and ten from the 30-minute model.*
@@ -589,17 +601,18 @@ plots.show_rows({f"default model ({default['train_cpu_seconds'] / 60:.1f} CPU-mi
 
 # %% [markdown]
 # Both rows are MNIST models, whatever data set this notebook runs on. The IW numbers are estimates of −log p(x)
-# on the same fixed binarization of the test set. A subset of the test images moves them by more than the margin
-# over Burda et al. (the first 1,000 images are the easier ones, as printed), which is why the table says which
-# images were used.
+# on the same fixed binarization of the test set. The 30-minute model is about level with Burda et al.'s VAE, not
+# ahead of it: the first 1,000 test images, on which its recipe was chosen, move its number by more than the
+# difference (printed above). That is also why the table says which images were used.
 #
 # Burda et al.'s IWAE (k = 50 samples in training) is still ahead, with both the tighter bound L₅₀ and 3,280 epochs.
 # The third row is our networks trained on L₅ for the same CPU time: each step decodes 5 samples of z per image, so
 # an epoch costs over twice as much and fewer epochs fit. On these test images the VAE's mean log p(x) is a little
 # higher (printed above). Read that as a one-seed observation, not a conclusion that more epochs beat a tighter
 # bound:
-# - the ± is over test images of one run each; the edge is about the size of the spread between seeds of the small
-#   default model (printed), and no second seed of either run exists;
+# - the ± is over test images of one run each, and no second seed of either run exists; the only yardstick for seed
+#   noise here is a rough proxy from another model and another metric (the small default model's −ELBO spread over
+#   seeds, printed), and the edge is not much larger than it;
 # - the two runs are not equally tuned: the recipe, KL warm-up included, was picked for the VAE (on test images),
 #   while the L₅ run reused it without warm-up and without any tuning of its own.
 #
