@@ -430,6 +430,7 @@ def test_active_unit_count_accepts_burdas_criterion(capsys):
 
 @pytest.mark.parametrize("wrong, hint", [
     (lambda mu, t: int((mu.std(dim=0) > t).sum()), "you used the standard deviation"),
+    (lambda mu, t: int((mu.var(dim=0) > 0.01).sum()), "you ignored `threshold`"),
     (lambda mu, t: int((mu.var(dim=1) > t).sum()), "you took the variance over the dimensions of one image"),
     (lambda mu, t: int((mu.mean(dim=0).abs() > t).sum()), "you compared the mean of mu with the threshold"),
 ])

@@ -653,8 +653,10 @@ def active_unit_count(fn):
         "every dimension constant: none active": (torch.ones(50, 4, dtype=torch.float64), 0.01),
     }
     count = lambda m, t: float((m.var(dim=0) > t).sum())
-    wrong_forms = {
-        "you used the standard deviation; the criterion is the variance Cov_x(E[z_d|x])":
+    wrong_forms = {  # checked in order: a hard-coded 0.01 also equals std > 0.1 on these data
+        "you ignored `threshold` (the count is right for 0.01 only): compare with the argument, not a number":
+            lambda m, t: float((m.var(dim=0) > 0.01).sum()),
+        "you used the standard deviation; the criterion is the variance Var_x(μ_d(x))":
             lambda m, t: float((m.std(dim=0) > t).sum()),
         "you took the variance over the dimensions of one image (dim=1); take it over the images (dim=0)":
             lambda m, t: float((m.var(dim=1) > t).sum()),
