@@ -112,7 +112,8 @@ def on_the_site(presses, tmp):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--browser", action="store_true", help="(the only mode: kept so the documented command works)")
-    parser.add_argument("--presses", type=int, default=40, help="key presses per slider (clicks and strokes: up to 20)")
+    parser.add_argument("--presses", type=int, default=15, help="key presses per slider (clicks and strokes: up to 20); "
+                        "15 after 3 warm-up presses stay within the t slider's 20 steps")
     parser.add_argument("--where", choices=("both", "jupyterlab", "site"), default="both")
     parser.add_argument("--out", default=str(RESULTS / "widget_browser.json"))
     args = parser.parse_args(argv)
