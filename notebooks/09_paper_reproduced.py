@@ -145,16 +145,22 @@ def train_like_the_paper(model, data, epochs, step_size, seed=0):
     return records
 
 
-# check: one step of paper_optimizer on a data loss equals a plain Adagrad step on that loss plus |θ|²/(2N)
+# check: paper_optimizer adds the prior's gradient θ/N (Adagrad's first step is lr·sign(g): compare the g² it saw)
+def squared_gradients(weight_decay, prior_weight):
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(3, 5)
+    optimizer = torch.optim.Adagrad(layer.parameters(), lr=0.01, weight_decay=weight_decay)
+    (layer(x).pow(2).mean() + prior_weight * sum(p.pow(2).sum() for p in layer.parameters()) / 2).backward()
+    optimizer.step()
+    return torch.cat([optimizer.state[p]["sum"].flatten() for p in layer.parameters()])
+
+
 N, x = len(frey.train), torch.randn(4, 3)
-decayed, explicit = torch.nn.Linear(3, 5), torch.nn.Linear(3, 5)
-explicit.load_state_dict(decayed.state_dict())
-optimizer, plain = paper_optimizer(decayed, N, 0.01), torch.optim.Adagrad(explicit.parameters(), lr=0.01)
-decayed(x).pow(2).mean().backward()
-(explicit(x).pow(2).mean() + sum(p.pow(2).sum() for p in explicit.parameters()) / (2 * N)).backward()
-optimizer.step(), plain.step()
-assert all(torch.allclose(a, b) for a, b in zip(decayed.parameters(), explicit.parameters())), \
-    "weight_decay = 1/N is the prior's share per data point, |θ|²/(2N)"
+ours = paper_optimizer(torch.nn.Linear(1, 1), N, 0.01).defaults["weight_decay"]
+for name, decay in [("paper_optimizer's", ours), ("0", 0), ("10/N", 10 / N)]:  # a check that can fail
+    difference = (squared_gradients(decay, 0) / squared_gradients(0, 1 / N) - 1).abs().max()  # prior in the loss
+    print(f"weight_decay {name}: g² differs from the explicit prior's by {difference:.1e} (relative, at most)")
+    assert (difference < 1e-5) == (name == "paper_optimizer's"), "weight_decay = 1/N, and only it, is the prior's share"
 
 # %% [markdown]
 # ## Experiments
@@ -208,8 +214,7 @@ print(f"learned s: median {s.median():.3f}, from {s.min():.4f} to {s.max():.3f} 
 # and every face decodes to the mean face (notebook 06's implicit KL weight). The bounds are positive
 # because these are log **densities**, and a Gaussian with a small s has a density above 1.
 #
-# The pixels are 8-bit grey levels and we do not dequantise them (optional part), so our Frey Face bounds
-# compare only with models scored on the same raw values.
+# Our Frey Face bounds are on the raw grey levels, not dequantised (optional part).
 
 # %% [markdown]
 # ### 2. The baseline: wake-sleep
@@ -404,11 +409,12 @@ print("1. 'Our method converged considerably faster' (Figure 2): AEVB's test bou
       f"20 (wake-sleep ahead before). Held: {'no' if None in for_good else held(first, 4).replace('no', 'partly')}")
 print(f"2. '... and reached a better solution in all experiments' (Figure 2): AEVB ahead at the end in "
       f"{sum(m > 0 for m in margins)} of 4 Frey Face panels, by {min(margins):.0f} to {max(margins):.0f} nats. "
-      f"Held: {held(sum(m > 0 for m in margins), 4)}")
+      f"Held: {held(sum(m > 0 for m in margins), 4)} on Frey Face (no MNIST wake-sleep runs)")
 verdict3 = {}
 for name, values in gaps.items():
     grows, drops = values[-1] - values[0] >= 3, any(b < a for a, b in zip(tests[name], tests[name][1:]))
-    verdict3[name] = ("no" if drops else "partly: the gap grows, the test bound never drops") if grows else "yes"
+    verdict3[name] = ("no" if drops else "partly: the gap grows, the test bound never drops") if grows else \
+        "consistent, but not tested where it matters (runs far from converged)" if name == "MNIST" else "yes"
     print(f"3. 'more latent variables does not result in more overfitting', {name}: train - test gap "
           + ", ".join(f"{g:+.1f}" for g in values) + ", test bound " + ", ".join(f"{b:.0f}" for b in tests[name])
           + f" from the fewest latent dimensions to the most. Held: {verdict3[name]}")
@@ -416,7 +422,7 @@ print(f"4. end values, about 1e8 samples (Figure 2): our test bounds {min(short)
       f"at {min(r['end'] for r in table.values()):.1e} to {max(r['end'] for r in table.values()):.1e} samples, "
       f"every AEVB curve still climbing: {all(r['climb'] > 0 for n, r in table.items() if 'wake' not in n)}. "
       "Held: not reached")
-verdict5 = ["yes" if d > 2 * e else f"weakly (one seed, within {d / e:.1f} standard errors)" if d > 0 else "no"
+verdict5 = ["yes" if d > 2 * e else "no" if d < -2 * e else f"not resolved ({d / e:.1f} SE, one seed)"
             for d, e in zip(above, se)]
 for n, d, e, v in zip((1000, 50_000), above, se, verdict5):
     print(f"5. AEVB's marginal likelihood above wake-sleep's (Figure 3), {n:,} training images: by {d:.1f} nats "
@@ -424,17 +430,16 @@ for n, d, e, v in zip((1000, 50_000), above, se, verdict5):
 stuck = [n for n in FREY_PANELS if wake_sleep[n]["kl"] < 0.1 and abs(wake_sleep[n]["test"] - baseline) < 3]
 assert stuck == [2, 5, 10] and wake_sleep[20]["test"] > baseline + 100, "the prose: which wake-sleep runs escape"
 assert first == 0 and None not in for_good and max(for_good) < 1e5, "the prose: wake-sleep first, AEVB ahead from 1e5 on"
-assert max(abs(g) for g in gaps["MNIST"]) < 3 and verdict3 == {"MNIST": "yes", "Frey Face": "partly: the gap grows, "
-                                                               "the test bound never drops"}, "the prose: claim 3"
-assert verdict5[0].startswith("weakly") and verdict5[1] == "yes", "the prose: claim 5 weakly with 1,000 images, clearly with 50,000"
+assert [v.split()[0] for v in verdict3.values()] == ["consistent,", "partly:"], "the prose: claim 3"
+assert verdict5[0].startswith("not resolved") and verdict5[1] == "yes", "the prose: claim 5, 1,000 and 50,000"
 
 # %% [markdown]
-# Held: AEVB ends above wake-sleep on every Frey Face panel and in both Figure 3 runs (with 1,000 training
-# images only weakly, within a few standard errors); on MNIST more latent dimensions (up to 200) do not widen
-# the train−test gap. In part: wake-sleep leads at first, AEVB for good only after some 10⁴ samples; on Frey
-# Face the gap grows with N_z, yet the test bound rises with every added dimension, so superfluous latents
-# did not hurt it, the paper's point. Not reached: the paper's end values, with every curve still climbing.
-# Each verdict rests on one seed per run, and wake-sleep was run on the Frey Face panels and Figure 3 only.
+# Held: AEVB ends above wake-sleep on every Frey Face panel and in Figure 3 with 50,000 training images;
+# with 1,000 the difference is not resolved (under two standard errors). Consistent but weakly tested: on
+# MNIST more latent dimensions do not widen the train−test gap, in runs far from converged. In part:
+# wake-sleep leads at first, AEVB for good after some 10⁴ samples; on Frey Face the gap grows with N_z,
+# yet the test bound rises with every added dimension, the paper's point. Not reached: the paper's end
+# values. Each verdict rests on one seed per run.
 #
 # ## Summary
 # - For continuous data the paper's decoder is a Gaussian with a mean and a variance per pixel; squared error
@@ -494,9 +499,10 @@ plt.show()
 # `benchmarks/figure3.py` reruns AEVB and wake-sleep with that setup and our recipe. We estimate log p(x)
 # by importance sampling instead (notebook 08), with k = 1,000 draws per image, half from the encoder's
 # q(z|x) and half from the prior: a "defensive" mixture, so that no weight can exceed twice p(x|z), however
-# poor q is (wake-sleep's q is not trained on the ELBO). With 3 latent dimensions this is accurate (the
-# script measures how far k = 20,000 moves it). What the estimator changes: ours is a lower bound on
-# log p(x) in expectation, while the log of the paper's estimate errs upwards in expectation (the log of an
+# poor q is (wake-sleep's q is not trained on the ELBO). With 3 latent dimensions this is accurate on
+# average (the script measures how far k = 20,000 moves it: within half a nat), but unreliable on the worst
+# images (the smallest effective sample size, printed below). What the estimator changes: ours is a lower
+# bound on log p(x) in expectation, while the log of the paper's estimate errs upwards in expectation (the log of an
 # inverted average) and relies on the chains having mixed. We leave MCEM out: it is not an online algorithm
 # (the paper's caption), and it needs an HMC chain for every data point before each few weight updates.
 
@@ -521,7 +527,10 @@ for n in (1000, 50_000):
     a, w = ends[f"aevb-{n}"], ends[f"ws-{n}"]
     print(f"N_train = {n:,}, after {a['samples']:,} samples, log p(x) train / test: AEVB {a['train_log_px']:.1f} / "
           f"{a['test_log_px']:.1f}, wake-sleep {w['train_log_px']:.1f} / {w['test_log_px']:.1f}")
-    print(f"    the ELBO on the test images: AEVB {a['test_elbo']:.1f}, wake-sleep {w['test_elbo']:.1f}")
+    d, e = a["test_log_px"] - w["test_log_px"], math.hypot(a["test_log_px_se"], w["test_log_px_se"])
+    print(f"    test log p(x), AEVB - wake-sleep: {d:+.1f} nats, standard error {e:.1f} (unpaired): {d / e:.1f} SE")
+    print(f"    the ELBO on the test images: AEVB {a['test_elbo']:.1f}, wake-sleep {w['test_elbo']:.1f} "
+          f"(difference {a['test_elbo'] - w['test_elbo']:+.1f}; no standard error stored)")
 for name, run in figure3.items():
     check = run["k_check"]
     print(f"{name:10s} log p(x) with k = {check['k']:,} against {check['k_large']:,}, {check['images']} test images: "
@@ -536,15 +545,23 @@ assert all(ends[f"aevb-{n}"]["test_log_px"] > ends[f"ws-{n}"]["test_log_px"] for
     "the prose: AEVB ends above wake-sleep on the test images in both panels"
 assert gap["aevb-1000"] > 3 * max(abs(gap["aevb-50000"]), 1), "the prose: with 1,000 images AEVB overfits, with 50,000 much less"
 assert climbing, "the prose: no run has converged at the last checkpoint"
-assert ends["ws-1000"]["test_elbo"] > ends["aevb-1000"]["test_elbo"], \
-    "the prose: with 1,000 images wake-sleep's test ELBO is above AEVB's, its log p(x) below"
+elbo_diff = ends["ws-1000"]["test_elbo"] - ends["aevb-1000"]["test_elbo"]
+log_px_se = math.hypot(ends["aevb-1000"]["test_log_px_se"], ends["ws-1000"]["test_log_px_se"])
+assert 0 < elbo_diff < 2 * log_px_se, \
+    "the prose: with 1,000 images wake-sleep's test ELBO is slightly above AEVB's, within noise"
+d1000 = ends["aevb-1000"]["test_log_px"] - ends["ws-1000"]["test_log_px"]
+d50000 = ends["aevb-50000"]["test_log_px"] - ends["ws-50000"]["test_log_px"]
+assert d50000 > 2 * math.hypot(ends["aevb-50000"]["test_log_px_se"], ends["ws-50000"]["test_log_px_se"]) and \
+    0 < d1000 < 2 * log_px_se, "the prose: AEVB clearly above with 50,000 images; with 1,000 not resolved"
 
 # %% [markdown]
-# As in the paper's Figure 3, AEVB ends above wake-sleep on the test images in both panels, by the margins
-# printed above. With 1,000 training images AEVB overfits: its training curve pulls away from its test
-# curve (the gap printed above), while with 50,000 the two stay close. It shows in the ELBO too: with 1,000
-# images wake-sleep's test ELBO ends above AEVB's though its log p(x) is below, as AEVB's encoder, trained
-# on those 1,000 images only, fits new images less well (wake-sleep's encoder learns from dreamed images).
+# As in the paper's Figure 3, AEVB ends above wake-sleep on the test images with 50,000 training images, by
+# more than two standard errors (printed above). With 1,000 it also ends above, but by less than two
+# standard errors, in one seed per run: not resolved. With 1,000 training images AEVB overfits: its
+# training curve pulls away from its test curve (the gap printed above), while with 50,000 the two stay
+# close. On the test ELBO with 1,000 images, wake-sleep ends slightly above AEVB, within noise (one seed;
+# no ELBO standard error is stored, but the difference is under two standard errors of the log p(x)
+# difference on the same images).
 # What our runs cannot say: every
 # curve is still climbing at 10⁶ samples, where the paper's axis goes on for two more decades, so the end
 # values are not the paper's; and our log p(x) is a different estimator from the paper's (a lower bound in
