@@ -254,12 +254,12 @@ except NotImplementedError:
 # %% [markdown]
 # They agree to rounding (the package's KL uses `expm1`). From here on the notebooks use `vae_lite.VAE` and
 # `vae_lite.fit`: what you wrote, with comments, in `vae_lite/models.py`, `objectives.py` and `train.py`
-# (`vae_lite.VAE??`, `vae_lite.elbo??`, `vae_lite.fit??`). One name differs: the package's `decode(z)` returns
+# (`vae_lite.VAE??`, `vae_lite.elbo??`, `vae_lite.fit??`). One method behaves differently: the package's `decode(z)` returns
 # sigmoid(logits), the mean image; its `log_likelihood(x, z)` uses the logits.
 #
 # ## Training
 #
-# The default recipe adds three things to your loop, each kept because it scored better for the same minute of
+# The default recipe adds three things to your loop, each of which helped, or did no harm, in a screen of the same minute of
 # training (`benchmarks/README.md`, "Quality per CPU-second", runs scored on the first 1,000 test images: the
 # recipe was picked on test data): `start_at_mean_image` (every z first decodes to the average digit, so the
 # first steps learn digits, not background); `schedule="onecycle"` (the learning rate rises to `lr`, then falls
@@ -306,7 +306,7 @@ if not QUICK and later:  # quick mode's epochs are a dozen steps: there the KL i
 # %% [markdown]
 # While its weight is small, information in z costs little: the KL is highest after epoch 1, the one test point
 # inside the warm-up. After it the KL stays in the narrow range printed above, consistent with every nat now
-# being paid in full (the learning rate peaks then too), and most of the later fall is the reconstruction's.
+# being paid in full, and most of the later fall is the reconstruction's.
 #
 # ## Experiments
 #
@@ -430,8 +430,9 @@ assert abs(sampled - elbo_term) < 2, "the average over sampled z is the ELBO's r
 assert at_mean > sampled, "the text below says the decoded μ scores higher than sampled z"
 
 # %% [markdown]
-# The decoded μ wins: the decoder's log p(x|z) peaks near μ, so noise of size σ around it costs on average
-# (where a function f is concave, E[f(z)] ≤ f(E[z]): Jensen's inequality). The two draws
+# Here the decoded μ wins, as measured, not as a law: noise of size σ around μ costs on average where
+# f(z) = log p(x|z) curves down across that spread (to second order, E f(μ + σε) ≈ f(μ) + ½ Σ_d σ_d² ∂²f/∂z_d²).
+# The two draws
 # differ from the decoded μ only in small strokes: that is the spread of a few nats printed above. So
 # log p(x | z = μ) is optimistic, and it is not the ELBO's term.
 #
