@@ -14,7 +14,8 @@
 # - Back that with numbers: where the AE's codes lie compared with N(0, I).
 # - See an AE memorise a small training set: its own images reconstructed far better than new ones.
 #
-# The AE has no prior over its codes: nothing in its training says which z are "valid".
+# The AE has no prior over its codes (a prior p(z): the distribution we draw codes from to generate):
+# nothing in its training says which z are "valid".
 # The VAE (notebooks 02–05) adds exactly that.
 #
 # **The write-up.** These notebooks quote a short, widely copied summary of Kingma & Welling (2013),

@@ -182,11 +182,10 @@ else:
 # the evidence), derived below.
 #
 # Then why a bound, and not the estimate from q's samples itself, whose median is within a nat of the
-# all-samples estimate from k = 1,000 on (checked on MNIST)? Because q
-# must itself be learned, and the ELBO is what trains it: its gap to log p(x) is KL(q ‖ p(z|x)), so
-# raising it pulls q toward the posterior. The k-sample log of the mean weight is a lower bound too
-# (on average, by Jensen) and can be trained as well: the IWAE (Burda et al., 2015), which
-# [10](10_loose_bound.ipynb) trains and [08](08_how_good.ipynb) uses to measure log p(x).
+# all-samples estimate from k = 1,000 on (checked on MNIST)? Because q must itself be learned. The k-sample
+# log of the mean weight is a lower bound too and can be trained (the IWAE, Burda et al., 2015; notebook 10),
+# but each step costs k decoder passes, and q's gradient signal weakens as k grows (Rainforth et al., 2018).
+# The ELBO's gap is exactly KL(q ‖ p(z|x)): raising it pulls q toward the posterior, at one decoder pass.
 
 # %% [markdown]
 # ## Model: a toy where everything is known

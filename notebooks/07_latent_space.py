@@ -249,7 +249,8 @@ print(f"test codes beyond ±3, not drawn: {outside:.1%} (samples of the prior N(
 assert outside > prior_outside, "the prose says more codes than prior samples lie beyond ±3"
 
 # %% [markdown]
-# More codes lie beyond ±3 than samples of the prior would: the codes' spread has heavier tails than N(0, I).
+# More codes lie beyond ±3 than samples of the prior would: the means spread wider than N(0, I), so the codes do
+# not match the prior, and prior draws land where no code is.
 #
 # How well do the 2-D codes separate the classes? A nearest-class-mean rule (a very simple classifier,
 # given the labels only now) tells us; chance is 10 %. Its centres are fitted on the test codes it

@@ -535,15 +535,11 @@ for name, cpu, neg_elbo, nll, error, images in rows:
 for name, nll in BURDA.items():
     print(f"{'Burda et al. 2015, ' + name:47s} {'':>14s} {'':>7s} {nll:9.2f}")
 margin = BURDA["VAE, k = 1 (3,280 epochs)"] - full["iw_nll"]
-image_effect = full["iw_nll"] - full["iw_first_1000"]  # the recipe was chosen on the first 1,000 test images
-print(f"on the first 1,000 test images alone (the ones the recipe was chosen on) the 30-minute model scores "
-      f"{full['iw_first_1000']:.2f}: {image_effect:.2f} nats easier than the whole test set")
-if abs(margin) < image_effect:
-    print(f"so it is about level with Burda et al.'s VAE: the margin ({abs(margin):.2f} nats) is smaller than the "
-          f"effect of the images the recipe was chosen on; one seed, no uncertainty for that comparison was measured")
-else:
-    print(f"it is {abs(margin):.2f} nats {'below' if margin > 0 else 'above'} Burda et al.'s VAE, more than the "
-          f"effect of the images the recipe was chosen on")
+image_effect = full["iw_nll"] - full["iw_first_1000"]  # the first 1,000 test images are easier for every model
+print(f"on the first 1,000 test images alone the 30-minute model scores {full['iw_first_1000']:.2f}: "
+      f"{image_effect:.2f} nats easier than the whole test set (image difficulty: the L_5 run, not chosen on them, too)")
+print(f"{abs(margin):.2f} nats {'below' if margin > 0 else 'above'} Burda et al.'s VAE, from one seed, on our "
+      f"binarization of the test set, with a recipe chosen on test images: about level, not a result")
 print(f"and {full['iw_nll'] - BURDA['IWAE, k = 50 (3,280 epochs)']:.2f} nats above Burda et al.'s IWAE")
 
 # %%
@@ -582,9 +578,9 @@ assert best["epochs_trained"] > best_on_l5["epochs_trained"] and edge.mean() > 3
 assert edge.mean() < 2 * seed_range, \
     "the text below says the VAE's edge is not much larger than a rough proxy for seed noise (the small default " \
     "model's −ELBO spread over seeds: another model, another metric)"
-assert abs(margin) < image_effect, \
-    "the text says the 30-minute model is about level with Burda et al.'s VAE: the margin is smaller than the effect " \
-    "of the first 1,000 test images, on which the recipe was chosen"
+assert abs(margin) < 1, "the text says the 30-minute model is about level with Burda et al.'s VAE (within a nat)"
+assert full_on_l5["iw_nll"] - full_on_l5["iw_first_1000"] > 0.5 * image_effect, \
+    "the text says the first 1,000 test images are easier for the L_5 run too (image difficulty, not selection)"
 
 # %% [markdown]
 # *Figure: ten samples (decoded z ~ N(0, I)) from the default model, and ten from the 30-minute model.*
@@ -602,8 +598,9 @@ plots.show_rows({f"default model ({default['train_cpu_seconds'] / 60:.1f} CPU-mi
 # %% [markdown]
 # Both rows are MNIST models, whatever data set this notebook runs on. The IW numbers are estimates of −log p(x)
 # on the same fixed binarization of the test set. The 30-minute model is about level with Burda et al.'s VAE, not
-# ahead of it: the first 1,000 test images, on which its recipe was chosen, move its number by more than the
-# difference (printed above). That is also why the table says which images were used.
+# ahead of it: one seed, another binarization of the test set than theirs, and a recipe chosen on test images,
+# an effect nobody measured. The first 1,000 test images are easier for every model (printed above), which is
+# why the table says which images were used.
 #
 # Burda et al.'s IWAE (k = 50 samples in training) is still ahead, with both the tighter bound L₅₀ and 3,280 epochs.
 # The third row is our networks trained on L₅ for the same CPU time: each step decodes 5 samples of z per image, so
