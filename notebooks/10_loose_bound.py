@@ -416,7 +416,7 @@ plt.show()
 # dotted threshold 0.01 a dimension counts as active.*
 #
 # In this run the IWAE wins on log-likelihood (one estimator, k and image set for both) and has a slightly worse
-# ELBO (one seed, no error bar on that difference):
+# ELBO (no error bar):
 # its encoder is a good *proposal*, wider than a good ELBO q (part 2). It keeps more latent dimensions active
 # (Burda et al.'s "richer latent space representations"), most extra ones only weakly (above 0.1 the counts are
 # close). One seed cannot say how much is luck: the standard error covers the test images, not the seed. And
