@@ -223,3 +223,20 @@ def test_teaching_guide_shows_the_measured_timings():
     assert results["notebooks"]
     text = teaching.GUIDE.read_text()
     assert teaching.refreshed(text, results) == text, "run `python tools/teaching.py`"
+
+
+def test_every_notebooks_core_path_fits_a_class_of_60_minutes():
+    """What does not fit goes under "## Optional" (TEACHING.md, "Class time")."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import teaching
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    results = json.loads(teaching.RESULTS.read_text())["notebooks"]
+    over = {}
+    for twin in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")):
+        run = results.get(twin.with_suffix(".ipynb").name, {}).get("class") or {}
+        core = teaching.class_minutes(twin, run.get("seconds", 0.0) if run.get("ok") else 0.0)["core"]
+        if core > 60.05:  # the guide rounds to the minute; tools/teaching.py --show prints one decimal
+            over[twin.stem] = round(core, 1)
+    assert not over, f"core paths over 60 minutes (tools/teaching.py --show): {over}"
