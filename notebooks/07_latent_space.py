@@ -246,10 +246,10 @@ plt.show()
 prior_outside = 1 - math.erf(3 / math.sqrt(2)) ** 2  # P(a 2-D N(0, I) sample falls outside [−3, 3]²)
 outside = (means_2d.abs() > 3).any(dim=1).float().mean().item()
 print(f"test codes beyond ±3, not drawn: {outside:.1%} (samples of the prior N(0, I): {prior_outside:.2%})")
-assert outside > prior_outside, "the prose says more codes than prior samples lie beyond ±3"
+assert data.name != "mnist" or outside > prior_outside, "the prose says more codes than prior samples lie beyond ±3"
 
 # %% [markdown]
-# More codes lie beyond ±3 than samples of the prior would: the means spread wider than N(0, I), so the codes do
+# On MNIST more codes lie beyond ±3 than samples of the prior would: the means spread wider than N(0, I), so the codes do
 # not match the prior, and prior draws land where no code is.
 #
 # How well do the 2-D codes separate the classes? A nearest-class-mean rule (a very simple classifier,

@@ -294,7 +294,7 @@ assert max(flat.values()) < 0.1, "the text says L_100 is nearly flat in sigma: w
 #
 # **Exercise 1 (10 min).** Write `iwae_bound(model, x, k)`: L_k of each row of x, with the encoder's q(z|x)
 # as proposal. The pieces:
-# - `mu, logvar = model.encode(x)`, each (N, d); σ = exp(logvar / 2);
+# - `model.encode(x)` gives μ and log σ², each (N, d); σ = exp(log σ² / 2);
 # - `z = mu + sigma * torch.randn(k, *mu.shape)`: k draws per row, shape (k, N, d), through which gradients
 #   reach μ and σ (a `Normal(...).sample()` would cut them);
 # - `model.log_likelihood(x, z)` is log p(x|z_i), shape (k, N); log p(z_i) and log q(z_i|x) are
