@@ -43,7 +43,7 @@ test: setup
 
 # Unit tests only: the quick loop while editing vae_lite.
 test-fast: setup
-	$(BIN)/python -m pytest tests -x -q -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(WORKERS) tests -x -q -m "not slow" $(PYTEST_ARGS)
 
 # Execute every notebook in class mode and store it with its outputs (NB="05 06" for some).
 notebooks: setup
