@@ -318,5 +318,6 @@ def test_the_image_installs_environment_yml_and_holds_the_student_edition_that_t
     command = yaml.safe_load((CLASS / "values.yaml").read_text())["singleuser"]["lifecycleHooks"]["postStart"]["exec"]["command"]
     assert '"/opt/vae_lite/student"' in command[-1]
     source, home = class_notebooks
-    local = [*command[:-1], command[-1].replace('"/opt/vae_lite/student"', repr(str(source)))]
+    assert command[0] == "python"  # the image's python; here the one running the tests stands in for it
+    local = [sys.executable, *command[1:-1], command[-1].replace('"/opt/vae_lite/student"', repr(str(source)))]
     assert hand_out(local, source, home) == {"04.ipynb": "the student's work on 04", "05.ipynb": "new 05"}
