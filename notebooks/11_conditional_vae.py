@@ -460,11 +460,11 @@ explorer
 # %% [markdown]
 # ### Style, seen
 # The same codes, flattened to two dimensions by PCA (the two directions of largest spread), coloured
-# by class (the first 3,000 test images drawn):
+# by class (the first 1,000 test images drawn):
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 5))
-shown = slice(0, 3000)  # 3,000 test codes are enough to see the clusters (and keep the notebook small)
+shown = slice(0, 1000)  # 1,000 test codes are enough to see the clusters (and keep the notebook small)
 flat = {name: PCA(2).fit_transform(probe["codes"])[shown] for name, probe in probes.items()}
 reach = max(np.abs(points).max() for points in flat.values()) * 1.05
 for ax, (name, points) in zip(axes, flat.items()):
