@@ -12,8 +12,8 @@
 # - say what conditioning changes: the decoder p(x|z,y), the encoder q(z|x,y), and what the bound bounds;
 # - compare a conditional VAE with a VAE like for like, and tell a looser bound from a worse model;
 # - turn p(x|y) into a classifier and into p(x) with Bayes' rule (exercise 1);
-# - measure that a conditional VAE's code carries mostly the *style* of a digit; the class shows
-#   through style that goes with it;
+# - measure that a conditional VAE's code carries mostly the *style* of a digit (the class still shows
+#   through; why is left open);
 # - optional: redraw a digit as every other digit (exercise 2); draw one yourself, and see why a
 #   likelihood cannot tell a digit from a non-digit.
 
@@ -260,14 +260,14 @@ if shipped and data.name == "mnist":
 #
 # $$\mathrm{ELBO}_c + \log p(y) - \mathrm{ELBO}_v \;=\; \big[(L_v - \mathrm{ELBO}_v) - (L_c - \mathrm{ELBO}_c)\big] \;+\; \big[L_c + \log p(y) - L_v\big],$$
 #
-# a looser VAE bound plus a better fit, log p(x, y) − log p(x):
+# a looser VAE bound plus a better fit, log p_c(x, y) − log p_v(x):
 
 # %%
 stored = json.loads((Path(vae_lite.__file__).resolve().parent.parent / "benchmarks/results/conditional.json").read_text())
 runs = {run["seed"]: run["first_test_images"] for run in stored["runs"]}  # the first seed: the shipped models
 shipped_run = runs[stored["config"]["seeds"][0]]
 print(f"{stored['dataset']}, first {shipped_run['images']} test images, log p as L_k at k = {shipped_run['k']}, nats (± one standard error)")
-print("seed  ELBO(x|y)  ELBO(x)   like for like  =  looser VAE bound  +  fit: log p(x, y) − log p(x)")
+print("seed  ELBO(x|y)  ELBO(x)   like for like  =  looser VAE bound  +  fit: log p_c(x, y) − log p_v(x)")
 for seed, run in runs.items():
     looser, fit = run["vae_gap"]["mean"] - run["cvae_gap"]["mean"], run["cvae_log_joint_minus_vae_log_px"]
     print(f"{seed:4d} {run['cvae_elbo']['mean']:10.2f} {run['vae_elbo']['mean']:8.2f} {looser + fit['mean']:12.2f} "
@@ -275,7 +275,7 @@ for seed, run in runs.items():
 print("the shipped pair's L_k (conditional VAE and VAE), k = " + ", ".join(f"{k}: {shipped_run[f'cvae_L_{k}']['mean']:.2f} and {shipped_run[f'vae_L_{k}']['mean']:.2f}"
                                                   for k in stored["config"]["k_reads"][1:]))
 minus_log_posterior = -shipped_run["cvae_log_posterior_of_label"]["mean"]  # log p(x) − log p(x, y) = −log p(y|x)
-print(f"its log p(x) − log p(x, y) = −log p(y|x), every label counted: {minus_log_posterior:.2f}")
+print(f"its log p_c(x) − log p_c(x, y) = −log p_c(y|x), every label counted: {minus_log_posterior:.2f}")
 fits = np.array([run["cvae_log_joint_minus_vae_log_px"]["mean"] for run in runs.values()])
 assert all(0 < run["cvae_gap"]["mean"] < run["vae_gap"]["mean"] for run in runs.values()), "both bounds loose, the VAE's more, on every seed"
 assert all(run["all_test_images"]["vae_kl"]["mean"] > run["all_test_images"]["cvae_kl"]["mean"] for run in stored["runs"]), \
@@ -296,11 +296,11 @@ assert 0 < minus_log_posterior < min(np.log(2), fits.max() - fits.min()), "log p
 
 # %% [markdown]
 # *What the runs say.* Two things hold on every seed: the VAE's bound is looser than the conditional
-# VAE's (printed), and its KL is higher. The class is worth at most H(y) ≈ log 10 nats of KL: the
+# VAE's (printed), and its KL is higher. The class is worth at most H(y) ≈ log 10 nats of KL (mean KL ≥
+# I(x; z) ≥ I(y; z), and I(y; z) ≤ H(y), the labels' entropy): the
 # shipped pair's KL gap is about that, but on the other seeds it is well above, and there the VAE also
 # reconstructs better: its z carries more style too. Both looseness figures are underestimates, the
-# VAE's likely more: the shipped pair's L_k still rise from k = 100 to 1,000, the VAE's faster; so fit
-# is, if anything, overstated for the conditional VAE. The line −log p(y|x) averaged (measured on the
+# VAE's likely more (its L_k rises faster from k = 100 to 1,000); so fit is, if anything, overstated for the conditional VAE. The line −log p(y|x) averaged (measured on the
 # shipped seed only) is small next to the spread of fit over seeds: the true label takes most of the
 # posterior, so log p(x, y) stands in well for log p(x). The rest, fit, changes sign from seed to
 # seed, by far more than its standard error: the shipped VAE is the weakest of the three draws, and on
@@ -422,7 +422,7 @@ assert not shipped or all(probes["VAE"][c] - probes["conditional VAE"][c] > 0.15
 # - Its ELBO and a VAE's bound different numbers: add log p(y) to compare like for like; importance
 #   sampling tells a looser bound from a worse model; and one trained pair is one draw of each.
 # - Bayes' rule, in logs, turns p(x|y) into a classifier and into p(x).
-# - The codes carry mostly style; the class shows through style that goes with it.
+# - The codes carry mostly style; the class still shows through (why is left open).
 #
 # Next: this is the last notebook. Go back to [01 The autoencoder](01_autoencoder.ipynb) with new eyes,
 # or train these models on your own labelled images with `vae_lite.ImageData.from_arrays`.
