@@ -126,6 +126,7 @@ def released(course, name):
     return course / "release" / name / f"{name}.ipynb"
 
 
+@pytest.mark.slow  # builds the nbgrader release (about 20 s)
 def test_the_release_keeps_each_stub_and_a_locked_grade_cell_with_the_table_points(course):
     points = assignments.load_points()
     for e in all_exercises():
@@ -140,6 +141,7 @@ def test_the_release_keeps_each_stub_and_a_locked_grade_cell_with_the_table_poin
             assert gradebook.find_assignment(name).max_score == sum(table.values())
 
 
+@pytest.mark.slow  # builds the nbgrader release (about 20 s)
 def test_no_solution_line_appears_in_the_release(course):
     checked = 0
     for path in assignments.twins():
@@ -150,6 +152,7 @@ def test_no_solution_line_appears_in_the_release(course):
     assert checked > 50  # every notebook has solutions: the check has something to find
 
 
+@pytest.mark.slow  # builds the nbgrader release (about 20 s)
 def test_a_solution_line_planted_in_the_release_is_found(course, tmp_path):
     path = next(p for p in assignments.twins() if p.stem.startswith("04"))
     line = "return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(dim=-1)"

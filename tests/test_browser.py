@@ -29,7 +29,7 @@ from lab import (
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 NETWORKS_JS = (ROOT / "vae_lite" / "networks.js").read_text()
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def _missing(reason):
