@@ -172,16 +172,31 @@ def test_latent_scatter_colours_label_i_with_the_ith_petroff10_colour():
     assert shown == [c.lower() for c in plots.PALETTE]
 
 
-def test_the_calls_other_notebooks_make_still_work():
+def test_the_calls_other_notebooks_make_draw_into_the_axes_they_are_given():
     fig, (left, right) = plt.subplots(1, 2)
     plots.latent_scatter(torch.randn(50, 2), torch.arange(50) % 10, ax=left, title="encoder means of the test images")
     plots.manifold_grid(model_2d(), n=15, ax=right)
-    assert right.get_title().startswith("decoded z on a grid of 15 x 15")
-    plots.plot_kl_per_dimension(torch.rand(20), torch.rand(20), title="3 of 20")
-    plots.plot_iw_bound([1, 10], [-90.0, -88.0], -91.0, title="t")
-    plots.plot_rate_distortion([1.0, 2.0], [3.0, 4.0], ["a", "b"], title="t")
-    plots.show_rows({"VAE": images(20), "AE": images(20)}, ncols=20, size=0.45)
-    plots.show_images(images(4), ncols=2, title="t", size=0.6)
+    assert left.get_title() == "encoder means of the test images" and len(left.collections[0].get_offsets()) == 50
+    assert right.get_title().startswith("decoded z on a grid of 15 x 15") and right.images[0].get_array().shape[0] >= 15 * 28
+    assert [ax.get_label() for ax in fig.axes[2:]] == ["<colorbar>"], "drawn into the axes given, plus the colour bar"
+
+
+@pytest.mark.parametrize("call, title", [
+    (lambda: plots.plot_kl_per_dimension(torch.rand(20), torch.rand(20), title="3 of 20"), "3 of 20"),
+    (lambda: plots.plot_iw_bound([1, 10], [-90.0, -88.0], -91.0, title="t"), "t"),
+    (lambda: plots.plot_rate_distortion([1.0, 2.0], [3.0, 4.0], ["a", "b"], title="t"), "t"),
+    (lambda: plots.show_images(images(4), ncols=2, title="t", size=0.6), "t"),
+], ids=["kl_per_dimension", "iw_bound", "rate_distortion", "show_images"])
+def test_the_calls_other_notebooks_make_return_a_titled_figure(call, title):
+    figure = call()
+    assert figure.axes[0].get_title() == title or figure.texts and figure.texts[0].get_text() == title
+    assert figure.axes[0].has_data() or figure.axes[0].images
+
+
+def test_show_rows_draws_one_labelled_row_per_model():
+    figure = plots.show_rows({"VAE": images(20), "AE": images(20)}, ncols=20, size=0.45)
+    top_down = sorted(figure.axes, key=lambda ax: -ax.get_position().y0)
+    assert [ax.get_title() for ax in top_down] == ["VAE", "AE"] and all(ax.images for ax in top_down)
 
 
 def test_kl_bars_are_grey_for_inactive_units_and_sorted():
