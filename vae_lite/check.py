@@ -9,15 +9,23 @@ raises NotImplementedError ("not attempted yet"), so a notebook runs top to bott
                  log_evidence_is(log_w)
     notebook 03  reparameterize(mu, logvar); score_function_gradient(f, mu, sigma, n)
     notebook 04  kl_closed_form(mu, logvar); kl_two_gaussians(mu_q, logvar_q, mu_p, logvar_p)
-    notebook 05  vae_loss(logits, x, mu, logvar)
+    notebook 05  vae_loss(logits, x, mu, logvar); vae_module(MyVAE, vae_loss); training_loop(train_my_vae)
     notebook 06  effective_beta(reconstruction, kl, pixels, latent_dim); gaussian_vae_loss(x, x_hat, mu, logvar, s)
     notebook 07  active_unit_count(mu, threshold); interpolate(model, x_a, x_b, n)
     notebook 08  importance_weighted_estimate(log_px_given_z, z, mu, logvar)
     notebook 09  gaussian_decoder_log_likelihood(x, mean, log_var); wake_sleep_loss(model, x, z, z_dream, x_dream)
+    notebook 10  ppca_scales(eigenvalues, noise_variance, latent_dim); iwae_bound(model, x, k)
     notebook 11  style_transfer(model, x, source, target); bayes_rule(log_px_given_y, log_prior)
 
 Every checker is _run (the loop over cases) with a judge; most judges are _compare: the
 right value, and the known wrong forms it names when an answer equals one of them.
+
+Right answers: the formula an exercise asks for is written out in its checker, from the
+docstring's maths, not taken from the package, so that a student's answer is checked against
+the maths and a slip in vae_lite cannot make the same slip pass. A formula that is only a
+part of the answer (the KL inside vae_loss, the networks of a model) is the package's, which
+tests/test_objectives.py checks against sympy and torch.distributions; tests/test_check.py
+passes an answer written with torch.distributions through each checker.
 """
 
 import copy
@@ -391,17 +399,18 @@ def kl_closed_form(fn):
     }
     cases = {name: (torch.tensor(m, dtype=torch.float64), torch.tensor(lv, dtype=torch.float64))
              for name, (m, lv) in cases.items()}
+    kl = lambda m, lv: 0.5 * (m.pow(2) + lv.exp() - lv - 1).sum(-1)  # noqa: E731
     wrong_forms = {
         "the sign is flipped: KL = +1/2 (mu^2 + sigma^2 - log sigma^2 - 1), never negative":
-            lambda m, lv: -kl_standard_normal(m, lv),
+            lambda m, lv: -kl(m, lv),
         "you used sigma where sigma^2 belongs: sigma^2 = exp(logvar), log sigma^2 = logvar":
-            lambda m, lv: 0.5 * (m.pow(2) + (0.5 * lv).exp() - 0.5 * lv - 1).sum(-1),
+            lambda m, lv: kl(m, lv / 2),
         "you averaged over the latent dimensions; the KL of a diagonal Gaussian is their sum":
-            lambda m, lv: kl_standard_normal(m, lv) / m.shape[-1],
-        "the factor 1/2 is missing": lambda m, lv: 2 * kl_standard_normal(m, lv),
+            lambda m, lv: kl(m, lv) / m.shape[-1],
+        "the factor 1/2 is missing": lambda m, lv: 2 * kl(m, lv),
     }
     return _run("kl_closed_form", fn, cases, _compare(
-        kl_standard_normal, wrong_forms, "one KL per example: sum over the last dimension only", atol=1e-5))
+        kl, wrong_forms, "one KL per example: sum over the last dimension only", atol=1e-5))
 
 
 def kl_two_gaussians(fn):
@@ -638,6 +647,74 @@ def training_loop(fn):
     return report.finish()
 
 
+# ------------------------------------------------------------------------ notebook 06
+
+
+def effective_beta(fn):
+    """Notebook 06: fn(reconstruction, kl, pixels, latent_dim) -> the beta of the summed objective.
+
+    reconstruction and kl are "sum" or "mean": how a loss reduces each term over one image.
+    A loss rec_sum / a + kl_sum / b (a = pixels if the reconstruction is averaged, else 1;
+    b = latent_dim if the KL is averaged, else 1) is (rec_sum + (a / b) kl_sum) / a: the
+    negative beta-ELBO with beta = a / b, divided by a.
+    """
+    def beta(reconstruction, kl, pixels, latent_dim):
+        return (pixels if reconstruction == "mean" else 1) / (latent_dim if kl == "mean" else 1)
+
+    cases = {f"reconstruction {r}, KL {k}, {p} pixels, {d} latent dimensions": (r, k, p, d)
+             for r, k, p, d in [("mean", "sum", 784, 20), ("sum", "mean", 784, 20), ("mean", "mean", 784, 20),
+                                ("sum", "sum", 784, 20), ("mean", "sum", 64, 8)]}
+    wrong_forms = {
+        "upside down: averaging the reconstruction shrinks it, so the KL weighs MORE, not less":
+            lambda r, k, p, d: 1 / beta(r, k, p, d),
+        "averaging is not just a change of scale when only one term is averaged: it reweights the KL":
+            lambda r, k, p, d: 1.0,
+    }
+    return _run("effective_beta", lambda *args: float(fn(*args)), cases,
+                _compare(beta, wrong_forms, "return a single number", atol=1e-9))
+
+
+def gaussian_vae_loss(fn):
+    """Notebook 06: fn(x, x_hat, mu, logvar, s) -> the negative ELBO of each image, in nats, for a Gaussian
+    decoder p(x|z) = N(x_hat, s^2 I) with a fixed s (x_hat: the decoded mean of one sample z):
+
+        ||x - x_hat||^2 / (2 s^2) + D (log s + 1/2 log 2 pi) + KL(N(mu, exp(logvar)) || N(0, I)),
+
+    x, x_hat: (N, C, H, W) with D = C H W pixels each; mu, logvar: (N, d).
+    """
+    generator = torch.Generator().manual_seed(6)
+    cases = {}
+    for name, (n, h, d, s) in {"one 2x2 image, 1 latent dimension, s = 1": (1, 2, 1, 1.0),
+                               "4 images of 5x5, 3 latent dimensions, s = 0.3": (4, 5, 3, 0.3),
+                               "3 images of 28x28, 50 latent dimensions, s = 0.1": (3, 28, 50, 0.1)}.items():
+        x = torch.rand(n, 1, h, h, generator=generator, dtype=torch.float64)
+        x_hat = torch.rand(n, 1, h, h, generator=generator, dtype=torch.float64)
+        mu = torch.randn(n, d, generator=generator, dtype=torch.float64)
+        logvar = torch.randn(n, d, generator=generator, dtype=torch.float64) * 0.5
+        cases[name] = (x, x_hat, mu, logvar, s)
+    squared = lambda x, xh: (x - xh).pow(2).sum(dim=(-3, -2, -1))  # noqa: E731
+    constant = lambda x, s: x[0].numel() * (math.log(s) + 0.5 * math.log(2 * math.pi))  # noqa: E731
+    right = lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + constant(x, s) + kl_standard_normal(m, lv)  # noqa: E731
+    wrong_forms = {
+        "the KL has the wrong sign: the loss is reconstruction error PLUS the KL":
+            lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + constant(x, s) - kl_standard_normal(m, lv),
+        "bare squared error + KL, the write-up's loss: the squared error must be divided by 2 s^2 (and the "
+        "constant D (log s + 1/2 log 2 pi) added)": lambda x, xh, m, lv, s: squared(x, xh) + kl_standard_normal(m, lv),
+        "the constant D (log s + 1/2 log 2 pi) is missing: it moves no gradient, but without it the number is "
+        "not -log p(x|z) in nats": lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + kl_standard_normal(m, lv),
+        "you divided by 2 s; a Gaussian divides the squared error by 2 s^2, the variance":
+            lambda x, xh, m, lv, s: squared(x, xh) / (2 * s) + constant(x, s) + kl_standard_normal(m, lv),
+        "the normaliser is D log s (s the standard deviation), not D log s^2":
+            lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + constant(x, s) + x[0].numel() * math.log(s)
+            + kl_standard_normal(m, lv),
+        "the reconstruction term is averaged over the pixels: sum it over one image, like the KL":
+            lambda x, xh, m, lv, s: (squared(x, xh) / (2 * s**2) + constant(x, s)) / x[0].numel() + kl_standard_normal(m, lv),
+        "the KL term is missing": lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + constant(x, s),
+    }
+    return _run("gaussian_vae_loss", fn, cases, _compare(
+        right, wrong_forms, "return one loss per image: sum over the pixels and the latent dimensions", atol=1e-6))
+
+
 # ------------------------------------------------------------------------ notebook 07
 
 
@@ -786,74 +863,6 @@ def importance_weighted_estimate(fn):
         lambda lp, z, m, lv: mean_exp(log_w(lp, z, m, lv)), wrong_forms,
         "return one value per image: sum the log densities over the latent dimensions (dim=-1), "
         "then reduce over the k samples (dim=0)", atol=1e-6))
-
-
-# ------------------------------------------------------------------------ notebook 06
-
-
-def effective_beta(fn):
-    """Notebook 06: fn(reconstruction, kl, pixels, latent_dim) -> the beta of the summed objective.
-
-    reconstruction and kl are "sum" or "mean": how a loss reduces each term over one image.
-    A loss rec_sum / a + kl_sum / b (a = pixels if the reconstruction is averaged, else 1;
-    b = latent_dim if the KL is averaged, else 1) is (rec_sum + (a / b) kl_sum) / a: the
-    negative beta-ELBO with beta = a / b, divided by a.
-    """
-    def beta(reconstruction, kl, pixels, latent_dim):
-        return (pixels if reconstruction == "mean" else 1) / (latent_dim if kl == "mean" else 1)
-
-    cases = {f"reconstruction {r}, KL {k}, {p} pixels, {d} latent dimensions": (r, k, p, d)
-             for r, k, p, d in [("mean", "sum", 784, 20), ("sum", "mean", 784, 20), ("mean", "mean", 784, 20),
-                                ("sum", "sum", 784, 20), ("mean", "sum", 64, 8)]}
-    wrong_forms = {
-        "upside down: averaging the reconstruction shrinks it, so the KL weighs MORE, not less":
-            lambda r, k, p, d: 1 / beta(r, k, p, d),
-        "averaging is not just a change of scale when only one term is averaged: it reweights the KL":
-            lambda r, k, p, d: 1.0,
-    }
-    return _run("effective_beta", lambda *args: float(fn(*args)), cases,
-                _compare(beta, wrong_forms, "return a single number", atol=1e-9))
-
-
-def gaussian_vae_loss(fn):
-    """Notebook 06: fn(x, x_hat, mu, logvar, s) -> the negative ELBO of each image, in nats, for a Gaussian
-    decoder p(x|z) = N(x_hat, s^2 I) with a fixed s (x_hat: the decoded mean of one sample z):
-
-        ||x - x_hat||^2 / (2 s^2) + D (log s + 1/2 log 2 pi) + KL(N(mu, exp(logvar)) || N(0, I)),
-
-    x, x_hat: (N, C, H, W) with D = C H W pixels each; mu, logvar: (N, d).
-    """
-    generator = torch.Generator().manual_seed(6)
-    cases = {}
-    for name, (n, h, d, s) in {"one 2x2 image, 1 latent dimension, s = 1": (1, 2, 1, 1.0),
-                               "4 images of 5x5, 3 latent dimensions, s = 0.3": (4, 5, 3, 0.3),
-                               "3 images of 28x28, 50 latent dimensions, s = 0.1": (3, 28, 50, 0.1)}.items():
-        x = torch.rand(n, 1, h, h, generator=generator, dtype=torch.float64)
-        x_hat = torch.rand(n, 1, h, h, generator=generator, dtype=torch.float64)
-        mu = torch.randn(n, d, generator=generator, dtype=torch.float64)
-        logvar = torch.randn(n, d, generator=generator, dtype=torch.float64) * 0.5
-        cases[name] = (x, x_hat, mu, logvar, s)
-    squared = lambda x, xh: (x - xh).pow(2).sum(dim=(-3, -2, -1))  # noqa: E731
-    constant = lambda x, s: x[0].numel() * (math.log(s) + 0.5 * math.log(2 * math.pi))  # noqa: E731
-    right = lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + constant(x, s) + kl_standard_normal(m, lv)  # noqa: E731
-    wrong_forms = {
-        "the KL has the wrong sign: the loss is reconstruction error PLUS the KL":
-            lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + constant(x, s) - kl_standard_normal(m, lv),
-        "bare squared error + KL, the write-up's loss: the squared error must be divided by 2 s^2 (and the "
-        "constant D (log s + 1/2 log 2 pi) added)": lambda x, xh, m, lv, s: squared(x, xh) + kl_standard_normal(m, lv),
-        "the constant D (log s + 1/2 log 2 pi) is missing: it moves no gradient, but without it the number is "
-        "not -log p(x|z) in nats": lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + kl_standard_normal(m, lv),
-        "you divided by 2 s; a Gaussian divides the squared error by 2 s^2, the variance":
-            lambda x, xh, m, lv, s: squared(x, xh) / (2 * s) + constant(x, s) + kl_standard_normal(m, lv),
-        "the normaliser is D log s (s the standard deviation), not D log s^2":
-            lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + constant(x, s) + x[0].numel() * math.log(s)
-            + kl_standard_normal(m, lv),
-        "the reconstruction term is averaged over the pixels: sum it over one image, like the KL":
-            lambda x, xh, m, lv, s: (squared(x, xh) / (2 * s**2) + constant(x, s)) / x[0].numel() + kl_standard_normal(m, lv),
-        "the KL term is missing": lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + constant(x, s),
-    }
-    return _run("gaussian_vae_loss", fn, cases, _compare(
-        right, wrong_forms, "return one loss per image: sum over the pixels and the latent dimensions", atol=1e-6))
 
 
 # ------------------------------------------------------------------------ notebook 09
