@@ -20,7 +20,6 @@ import pwd
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,8 @@ from pathlib import Path
 import psutil
 import requests
 import websocket
+
+from lab import free_port  # tools/lab.py, beside this file
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "class" / "jupyterhub_config.py"
@@ -70,12 +71,6 @@ def missing_requirements():
     if not (BIN / "jupyterhub").exists():
         return f"jupyterhub is not installed in {BIN.parent} (pip install -e '.[class]')"
     return None
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Hub:
