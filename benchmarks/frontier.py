@@ -569,6 +569,8 @@ def seed_summary(group):
 def final_table(results):
     """The final runs: per configuration the mean ± standard deviation over seeds, then each run with its commands."""
     groups = sorted(seed_groups(results), key=lambda g: seed_summary(g)["iw_nll"][0])
+    if not groups:
+        return "(no final runs yet)"
     lines = ["| Recipe | networks, parameters | epochs | warm-up | CPU-min per run | seeds | test images, k | "
              "−ELBO, mean ± sd over seeds | IW NLL, mean ± sd over seeds |", "|---|---|---|---|---|---|---|---|---|"]
     for g in groups:
@@ -720,7 +722,7 @@ def main(argv=None):
     p.add_argument("--out", default=str(OUT))
     p.add_argument("--readme", default=str(Path(__file__).resolve().parent / "README.md"))
     args = parser.parse_args(argv)
-    log = lambda *a: print(*a, flush=True)  # noqa: E731
+    log = lambda *a, **k: print(*a, **k, flush=True)  # noqa: E731
     if args.command == "train":
         run_train(args, argv, log)
     elif args.command == "evaluate":
