@@ -92,24 +92,6 @@ def colours(figure):
     return found
 
 
-@pytest.mark.parametrize("name", FIGURES)
-def test_figure_is_about_1000_px_wide_with_text_of_12_pt_or_more(name):
-    figure = FIGURES[name]()
-    width_px = figure.get_size_inches()[0] * figure.dpi
-    assert 900 <= width_px <= 1300, f"{name}: {width_px:.0f} px wide"
-    sizes = {t.get_text(): t.get_fontsize() for t in texts(figure)}
-    assert sizes, f"{name} has no text at all"
-    small = {text: size for text, size in sizes.items() if size < 12}
-    assert not small, f"{name}: text under 12 pt: {small}"
-
-
-@pytest.mark.parametrize("name", FIGURES)
-def test_figure_uses_no_tab10_colour(name):
-    used = colours(FIGURES[name]())
-    assert used, f"{name}: no colours found"
-    assert not used & TAB10, f"{name} uses tab10 colours {used & TAB10}; use petroff10 (plots.PALETTE)"
-
-
 def test_the_style_is_what_makes_figures_large_and_can_be_turned_off():
     plots.use_style(False)
     figure = plots.plot_history(history())
@@ -321,15 +303,6 @@ NOTEBOOK_10 = {
 }
 
 
-@pytest.mark.parametrize("name", NOTEBOOK_10)
-def test_notebook_10_figure_is_projector_sized_in_safe_colours(name):
-    figure = NOTEBOOK_10[name]()
-    assert 900 <= figure.get_size_inches()[0] * figure.dpi <= 1300, name
-    small = {t.get_text(): t.get_fontsize() for t in texts(figure) if t.get_fontsize() < 12}
-    assert not small, f"{name}: text under 12 pt: {small}"
-    assert not colours(figure) & TAB10, name
-
-
 @pytest.mark.parametrize("name", ["plot_bound_against_k", "plot_two_gaps", "plot_iwae_against_vae"])
 def test_notebook_10_legends_sit_below_the_axes_off_the_data(name):
     figure = NOTEBOOK_10[name]()
@@ -392,15 +365,6 @@ PAPER_FIGURES = {
 }
 
 
-@pytest.mark.parametrize("name", PAPER_FIGURES)
-def test_paper_figures_are_projector_sized_and_colour_blind_safe(name):
-    figure = PAPER_FIGURES[name]()
-    assert 900 <= figure.get_size_inches()[0] * figure.dpi <= 1300
-    small = {t.get_text(): t.get_fontsize() for t in texts(figure) if t.get_fontsize() < 12}
-    assert not small, f"{name}: text under 12 pt: {small}"
-    assert not colours(figure) & TAB10
-
-
 def test_paper_curves_draw_one_panel_per_chosen_size_and_refuse_a_missing_one():
     assert len(plots.plot_paper_curves(paper_runs(), "frey-face").axes) == 2
     figure = plots.plot_paper_curves(paper_runs(), "frey-face", sizes=[5])
@@ -429,13 +393,6 @@ def scores_figure():
     return plots.scores_against_test_images(test_scores, scores, inputs, "log p(x) (nats)"), scores
 
 
-def test_scores_figure_is_projector_sized_and_colour_blind_safe():
-    figure, _ = scores_figure()
-    assert 900 <= figure.get_size_inches()[0] * figure.dpi <= 1300
-    assert min(t.get_fontsize() for t in texts(figure)) >= 12
-    assert not colours(figure) & TAB10
-
-
 def test_scores_figure_keeps_equal_scores_apart_and_labels_each_with_its_value():
     figure, scores = scores_figure()
     histogram = figure.axes[-1]
@@ -447,3 +404,36 @@ def test_scores_figure_keeps_equal_scores_apart_and_labels_each_with_its_value()
     low, high = histogram.get_xlim()
     assert low < min(scores.values()) and high > max(scores.values())
     assert [ax.get_title() for ax in figure.axes[:-1]] == list(scores)  # one picture per input, titled
+
+
+# ------------------------------------------------------------------------ every notebook's figures
+
+NOTEBOOK_09_EXTRA = {
+    "show_faces": lambda: plots.show_faces({"faces": images(10, side=20)}, std=("s per pixel", images(8, side=20)), ncols=8),
+    "paper_manifolds": lambda: plots.paper_manifolds({"digits": model_2d(), "faces": model_2d((1, 28, 20))}),
+    "paper_samples": lambda: plots.paper_samples({"N_z = 2": images(8), "N_z = 20": images(8)}),
+}
+NOTEBOOK_11 = {
+    "labelled_grid": lambda: plots.labelled_grid(torch.rand(3, 10, 1, 28, 28), ["z0", "z1", "z2"], [str(i) for i in range(10)],
+                                                 title="one column per label"),
+    "scores_against_test_images": lambda: scores_figure()[0],
+}
+EVERY_FIGURE = {**FIGURES, **NOTEBOOK_10, **PAPER_FIGURES, **NOTEBOOK_09_EXTRA, **NOTEBOOK_11}
+
+
+@pytest.mark.parametrize("name", EVERY_FIGURE)
+def test_figure_is_about_1000_px_wide_with_text_of_12_pt_or_more(name):
+    figure = EVERY_FIGURE[name]()
+    width_px = figure.get_size_inches()[0] * figure.dpi
+    assert 900 <= width_px <= 1300, f"{name}: {width_px:.0f} px wide"
+    sizes = {t.get_text(): t.get_fontsize() for t in texts(figure)}
+    assert sizes, f"{name} has no text at all"
+    small = {text: size for text, size in sizes.items() if size < 12}
+    assert not small, f"{name}: text under 12 pt: {small}"
+
+
+@pytest.mark.parametrize("name", EVERY_FIGURE)
+def test_figure_uses_no_tab10_colour(name):
+    used = colours(EVERY_FIGURE[name]())
+    assert used, f"{name}: no colours found"
+    assert not used & TAB10, f"{name} uses tab10 colours {used & TAB10}; use petroff10 (plots.PALETTE)"

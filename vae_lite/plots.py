@@ -643,7 +643,8 @@ def paper_samples(samples, ncols=4):
 
 def show_faces(rows, std=None, ncols=8):
     """Rows of faces (photographs) labelled by their titles, and optionally a last row of
-    per-pixel standard deviations s as a heat map (viridis: dark = small s, yellow = large)."""
+    per-pixel standard deviations s as a heat map (viridis: dark = small s, yellow = large);
+    std = (title, images of s)."""
     n_rows = len(rows) + (std is not None)
     fig, axes = plt.subplots(n_rows, 1, figsize=(10, 2.25 * n_rows), layout="constrained", squeeze=False)
     for ax, (title, images) in zip(axes[:, 0], rows.items()):
