@@ -240,3 +240,14 @@ def test_every_notebooks_core_path_fits_a_class_of_60_minutes():
         if core > 60.05:  # the guide rounds to the minute; tools/teaching.py --show prints one decimal
             over[twin.stem] = round(core, 1)
     assert not over, f"core paths over 60 minutes (tools/teaching.py --show): {over}"
+
+
+def test_the_readmes_package_map_names_every_module_and_counts_the_reading_path_right():
+    readme = (ROOT / "README.md").read_text()
+    modules = {p.name for p in (ROOT / "vae_lite").glob("*.py")} - {"__init__.py"}
+    unnamed = {m for m in modules if f"`{m}`" not in readme}
+    assert not unnamed, f"README.md's package map does not name {sorted(unnamed)}"
+    code_lines = lambda name: sum(1 for line in (ROOT / "vae_lite" / name).read_text().splitlines()  # noqa: E731
+                                  if line.strip() and not line.strip().startswith("#"))
+    said = int(re.search(r"the first four files are (\d+) lines", readme).group(1))
+    assert said == sum(map(code_lines, ["objectives.py", "models.py", "networks.py", "train.py"]))
