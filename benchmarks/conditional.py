@@ -1,4 +1,4 @@
-"""Notebook 11: the conditional VAE against the VAE, like for like (issue 19, item 5).
+"""Notebook 11: the conditional VAE against the VAE, like for like.
 
     python benchmarks/conditional.py mnist          # the committed run: about 45 CPU minutes at 1 thread
     python benchmarks/conditional.py digits-quick --out /tmp/conditional.json   # seconds; the smoke test

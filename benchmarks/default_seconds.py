@@ -3,7 +3,7 @@
     python benchmarks/default_seconds.py              # 3 runs; writes results/default_seconds.json
     python benchmarks/default_seconds.py --repeats 1
 
-The target (issue "Quality per CPU-second") is at most 60 s on 2 cores. Each run trains the
+The target is at most 60 s on 2 cores (a minute of class). Each run trains the
 default recipe from scratch in this process (MNIST, seed 0, fit's per-epoch test scoring
 included) and times it from the first weight to the trained model. The machine is shared, so
 the load average before and after each run is recorded beside it, and the median is reported.

@@ -1,4 +1,4 @@
-"""How the site should carry the explorers: the two routes of issue 22, measured on the stored notebooks.
+"""How the site should carry the explorers: two routes, measured on the stored notebooks.
 
     python benchmarks/site_route.py      # writes benchmarks/results/site_route.json
 

@@ -92,7 +92,7 @@ def test_linear_gaussian_closed_forms_match_numerical_integration(toy):
 
 
 def test_the_posterior_is_derived_without_the_evidence(toy):
-    """Otherwise Bayes' rule would hold by definition, whatever the evidence (issue 19, item 1)."""
+    """Otherwise Bayes' rule would hold by definition, whatever the evidence."""
     posterior = toy["log_posterior"]
     assert symbolic.is_zero(posterior - symbolic.log_normal(symbolic.z, toy["posterior_mean"], toy["posterior_std"]))
     wrong = symbolic.linear_gaussian(symbolic.evidence_without_noise())
