@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_MODULES = ROOT / "node_modules"
-SITE_LIMIT_MB = 30  # the whole site at most; build_site refuses more
+SITE_LIMIT_MB = 30  # the whole site at most: `make site` fails above it
 # the parts of MathJax the pages load: the TeX-to-HTML component, its fonts, and what it loads on demand
 MATHJAX_PARTS = ("tex-chtml.js", "input", "output", "ui", "a11y", "sre", "adaptors")
 
