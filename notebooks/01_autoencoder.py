@@ -5,11 +5,11 @@
 #
 # An autoencoder (AE) squeezes each image through a short code and rebuilds it. If its decoder could
 # also turn *random* codes into new images, we would have a generator. This notebook trains one and
-# shows, with numbers, why it cannot.
+# shows, with numbers, why decoding random codes z ~ N(0, I) fails.
 #
 # **Learning goals**
 # - Train a plain autoencoder with `vae_lite` and read its reconstruction error in nats per image
-#   (and bits per dimension, the unit much of the literature uses).
+#   (and bits per dimension, the unit of papers on natural images).
 # - Decode random codes z ~ N(0, I) and see that the AE's decoder is a poor generator.
 # - Back that with numbers: where the AE's codes lie compared with N(0, I).
 # - See an AE memorise a small training set: its own images reconstructed far better than new ones.
@@ -88,14 +88,15 @@ print("one image:", tuple(subset.train[0].shape), "values in", (subset.train.min
 # ## Model
 #
 # Encoder: image → 400 hidden units → a code of 20 numbers. Decoder: code → 400 → one
-# probability per pixel. The loss is the Bernoulli negative log-likelihood of the image given its
+# probability per pixel (the printed decoder ends in the logits; `decode` applies the sigmoid). The loss is the Bernoulli negative log-likelihood of the image given its
 # code: the binary cross-entropy **summed** over pixels, in nats per image.
 #
 # ### Nats and bits per dimension
 # Log-likelihoods here use the natural logarithm, so they are in **nats**: an event of probability p
 # costs −log p nats, or −log₂ p bits (1 nat = 1/ln 2 ≈ 1.443 bits); summed over the pixels of an image,
-# *nats per image*. Papers often report **bits per dimension** instead: nats per image / (D · ln 2), with
-# D the number of pixels (784 for MNIST), one scale for images of any size. The Training section prints both.
+# *nats per image*, the unit of the MNIST VAE papers (Kingma & Welling, Burda et al.). Papers on natural
+# images (CIFAR-10, ImageNet) report **bits per dimension**: nats per image / (D · ln 2), with D the number
+# of pixels (784 for MNIST), one scale for images of any size. The Training section prints both.
 #
 # The loss is in the package:
 
@@ -135,7 +136,7 @@ assert torch.allclose(loss, by_hand, rtol=1e-4), \
 # papers report for VAEs, which also pay for the code (notebook 08).
 
 # %%
-torch.set_num_threads(1)  # a model this small trains faster on one thread than on two that wait for each other
+torch.set_num_threads(1)  # a model this small gains nothing from a second thread, and on a busy machine two wait for each other
 epochs, batch_size = (8, 64) if QUICK else (10, 64)
 history = vae_lite.fit(autoencoder, subset, epochs=epochs, batch_size=batch_size, progress=False)
 for r in history.records:
@@ -162,8 +163,8 @@ with torch.inference_mode():
 plots.show_rows({"test images": x, "reconstructions": reconstruction});
 
 # %% [markdown]
-# *Figure: ten test images (top) and the AE's reconstructions (below): blurrier, most of them recognisably
-# the same digit.*
+# *Figure: ten test images (top) and the AE's reconstructions (below): blurrier, and each still the same
+# digit.*
 #
 # ### Decoding random codes
 # If the decoder were a generator, decoding random codes would give new images.
@@ -249,7 +250,7 @@ ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legen
 # hundred images to learn from can memorise them.
 #
 # > **Predict, then run.** Train the same AE on a few hundred images, for as many steps (same batch size)
-# > as the AE above. Will it reconstruct *its own* images better or worse than the large AE its own? And
+# > as the AE above. Will it reconstruct *its own* images better or worse than the large AE reconstructs its own? And
 # > new images?
 
 # %%
@@ -278,9 +279,8 @@ else:
 # %% [markdown]
 # With the same number of steps, the small AE reconstructs its own images better than the large one does
 # its own, and new images clearly worse than its own (the cell checks both on MNIST): it has memorised
-# its training set, the sign being a train/test gap many times the large AE's. A decoder that has
-# memorised its images can only give them back. A VAE's KL term does not by itself prevent it, so later
-# notebooks watch the same gap.
+# its training set, the sign being a train/test gap many times the large AE's. A VAE's KL term does not by
+# itself prevent that, so later notebooks watch the same gap.
 #
 # ## Common mistakes
 #
@@ -289,7 +289,8 @@ else:
 # > p = x, and there it is the entropy of the pixel, not 0: a *perfect* reconstruction still costs
 # > nats. It is a log-likelihood only when the pixels are 0 or 1, which is why `fit` binarizes them
 # > (or add the missing normaliser: the continuous Bernoulli, Loaiza-Ganem & Cunningham 2019).
-# > Squared error, likewise, is a Gaussian log-likelihood only up to a scale (notebooks 02 and 06).
+# > Squared error, likewise, is a Gaussian log-likelihood with a fixed variance only up to a scale and an
+# > additive constant (notebooks 02 and 06).
 
 # %% tags=["nbval-check-output"]
 grey = torch.linspace(0, 1, 101, dtype=torch.float64)  # grey levels 0, 0.01, ..., 1, each reconstructed perfectly: p = x
@@ -378,8 +379,9 @@ plots.show_rows({name: images[:10] for name, images in decoded.items()});
 # as reconstructions, but look at the middle row: several are not digits. Fitting the scale puts samples
 # where the codes are on average, not only where they are: at the same distance from the origin as the
 # codes of test images, they lie much farther from every training code (the ratio below). The codes fill
-# only part of the Gaussian, and the decoder was never trained on the rest. The VAE's answer is to train
-# the codes to fill the prior.
+# only part of the Gaussian, and the decoder was never trained on the rest. A richer density fitted to the
+# codes afterwards (a Gaussian mixture, Ghosh et al. 2020) does better; the VAE's answer is to train the
+# codes and the prior together, so that the codes fill the prior.
 nearest = lambda points: torch.cdist(points, train_codes).min(dim=1).values.median().item()
 print(f"{'':>24} {'length':>7} {'distance to nearest training code':>34} {'pixel entropy':>14}")
 for name, codes in (("fitted-Gaussian samples", fitted), ("reconstructions", test_codes)):
@@ -389,13 +391,11 @@ print(f"fitted samples lie {nearest(fitted) / nearest(test_codes):.1f} times as 
 assert pixel_entropy(decoded["fitted-Gaussian samples"]) < 0.8 * pixel_entropy(decoded["N(0, I) samples"]), \
     "samples of the fitted Gaussian should decode sharper than those of N(0, I)"
 assert nearest(fitted) > 1.3 * nearest(test_codes), "the fitted Gaussian should put mass where no code lies"
-# the latent-space picture again, with the fitted Gaussian's samples: they crowd the middle of the cloud,
-# where the labels mix, and thin out over its outer regions (whole digits); the distances printed above
-# also count the 18 directions not drawn
+# the latent-space picture again, with the fitted Gaussian's samples (black crosses): they crowd the middle
+# of the cloud, where the labels mix, and thin out over its outer regions (whole digits); the distances
+# printed above also count the 18 directions not drawn
 ax = plots.latent_scatter(project(train_codes), labels, title="the codes' two main directions").axes[0]
-ax.scatter(*project(prior_samples[:500]).T, s=10, c="black", marker="x", linewidths=0.8, label="samples of N(0, I)")
-ax.scatter(*project(fitted[:500]).T, s=14, facecolors="none", edgecolors="black", linewidths=0.6,
-           label="fitted-Gaussian samples")
+ax.scatter(*project(fitted[:300]).T, s=40, c="black", marker="x", linewidths=1.2, label="fitted-Gaussian samples")
 ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=2);
 
 # %% [markdown]
@@ -403,7 +403,8 @@ ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legen
 # - An AE compresses images into 20 numbers and reconstructs them well; its error is in nats per image,
 #   or bits per dimension (nats per image / (D ln 2)).
 # - Its codes lie far from the origin, where N(0, I) puts almost no mass, so decoding N(0, I) gives
-#   blurs. (Exercise 2: fitting a Gaussian to the codes is not enough.)
+#   blurs. (Exercise 2: a diagonal Gaussian fitted to the codes after training is not enough either; a
+#   richer density fitted afterwards, such as a Gaussian mixture, does better: Ghosh et al., 2020.)
 # - With few images it memorises: its own images reconstructed far better than new ones.
 # - The VAE fixes the first problem by *training* the codes towards a prior. Next:
 #   [02 The ELBO](02_elbo.ipynb), why that needs a bound on log p(x), and the bound itself.
