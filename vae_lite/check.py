@@ -132,7 +132,7 @@ def bernoulli_nll(fn):
     certain = torch.tensor([[[[1.0, 0.0], [1.0, 0.5]]]], dtype=torch.float64)  # p = 1 and p = 0 where x agrees
     cases = {
         "4 images of 5 x 5 pixels": (p, x),
-        "a pixel with p = 1 and x = 1 costs 0 nats (0 log 0 = 0)": (certain, torch.tensor([[[[1.0, 0.0], [1.0, 1.0]]]], dtype=torch.float64)),
+        "p = 1 where x = 1 and p = 0 where x = 0 cost 0 nats (0 log 0 = 0); the p = 0.5 pixel costs ln 2": (certain, torch.tensor([[[[1.0, 0.0], [1.0, 1.0]]]], dtype=torch.float64)),
     }
     terms = lambda p, x: torch.xlogy(x, p) + torch.xlogy(1 - x, 1 - p)
     nll = lambda p, x: -terms(p, x).sum(dim=(1, 2, 3))
