@@ -672,6 +672,29 @@ def test_wake_sleep_checker_rejects_the_common_mistakes_and_names_them(capsys, w
     assert hint in capsys.readouterr().out
 
 
+def _sleep_cut_from_the_encoder(model, x, z, z_dream, x_dream):
+    """Right values; the encoder gets no gradient from the sleep term (its log q is computed on detached weights)."""
+    mu, logvar = torch.func.functional_call(model.encoder, {n: p.detach() for n, p in model.encoder.named_parameters()},
+                                            (x_dream.detach(),)).chunk(2, dim=-1)
+    sleep = torch.distributions.Normal(mu, (0.5 * logvar).exp()).log_prob(z_dream).sum(-1)
+    return -(model.log_likelihood(x, z.detach()) + sleep)
+
+
+def _wake_cut_from_the_decoder(model, x, z, z_dream, x_dream):
+    """Right values; the decoder gets no gradient from the wake term."""
+    with torch.no_grad():
+        wake = model.log_likelihood(x, z)
+    return right_wake_sleep_loss(model, x, z, z_dream, x_dream) + (model.log_likelihood(x, z.detach()) - wake)
+
+
+@pytest.mark.parametrize("wrong, network", [(_sleep_cut_from_the_encoder, "the encoder gets"),
+                                            (_wake_cut_from_the_decoder, "the decoder gets")])
+def test_wake_sleep_checker_names_the_network_whose_gradient_is_wrong(capsys, wrong, network):
+    assert check.wake_sleep_loss(wrong) is False
+    said = capsys.readouterr().out
+    assert "the values are right but the gradient is not" in said and network in said
+
+
 # ------------------------------------------------------------------------ notebook 10
 
 

@@ -995,10 +995,12 @@ def wake_sleep_loss(fn):
             return [(name, False, "your loss carries no gradient: do not compute it under torch.no_grad()")]
         if not torch.allclose(mine[0], want[0], atol=1e-8):
             return [(name, False, f"expected {_fmt(want[0])}, got {_fmt(mine[0])}")]
-        decoder = sum(p.numel() for p in model.decoder.parameters())  # parameters() lists the encoder first
-        encoder_ok = torch.allclose(mine[1][:-decoder], want[1][:-decoder], atol=1e-8)
-        return [(name, False, "the values are right but the gradient is not: the "
-                 + ("decoder" if encoder_ok else "encoder") + " gets the wrong one; check what you detach")]
+        encoder_ids = {id(p) for p in model.encoder.parameters()}
+        in_encoder = torch.cat([torch.full((p.numel(),), id(p) in encoder_ids) for p in model.parameters()])
+        wrong = [part for part, where in (("encoder", in_encoder), ("decoder", ~in_encoder))
+                 if not torch.allclose(mine[1][where], want[1][where], atol=1e-8)]
+        return [(name, False, "the values are right but the gradient is not: the " + " and the ".join(wrong)
+                 + (" get" if len(wrong) > 1 else " gets") + " the wrong one; check what you detach")]
 
     return _run("wake_sleep_loss", fn, cases, judge)
 
