@@ -368,7 +368,7 @@ for name, row in table.items():
 
 # %% [markdown]
 # On Frey Face, AEVB leads at the first checkpoints; wake-sleep then reaches section 2's no-code bound and
-# passes it for a while, and stays at that bound with N_z = 2, 5 and 10 (KL 0). AEVB is ahead again, for
+# passes AEVB for a while (before 10⁵ samples, where the paper's figure starts), and stays at that bound with N_z = 2, 5 and 10 (KL 0). AEVB is ahead again, for
 # good, before 10⁵ samples in every panel; wake-sleep with N_z = 20 escapes later, still below.
 # On MNIST the training and test bounds stay together. On Frey Face a gap opens, wider with more latent
 # dimensions overall: the test faces are frames the model never saw, though a typical one has a near twin in
@@ -403,19 +403,33 @@ above = [a["test_log_px"] - w["test_log_px"] for a, w in last.values()]
 se = [math.hypot(a["test_log_px_se"], w["test_log_px_se"]) for a, w in last.values()]  # unpaired: no per-image values stored
 held = lambda k, of: "yes" if k == of else "no" if k == 0 else "partly"  # noqa: E731
 first = sum(s == runs["frey-2"]["samples"][0] for s in for_good)  # panels where AEVB leads from the start
+WINDOW = 1e5  # the paper's Figure 2 starts at 10⁵ samples: earlier checkpoints are not in it
+in_window = sum(all(x > y for n, x, y in zip(runs[f"frey-{n}"]["samples"], runs[f"frey-{n}"]["test_elbo"],
+                                             runs[f"frey-{n}-wake-sleep"]["test_elbo"]) if n >= WINDOW)
+                for n in FREY_PANELS)  # panels where AEVB is ahead at every checkpoint of the paper's window
 assert all(runs[f"frey-{n}"]["test_elbo"][0] > runs[f"frey-{n}-wake-sleep"]["test_elbo"][0] for n in FREY_PANELS), \
     "the prose: AEVB leads at the first checkpoint on every Frey Face panel"
-print("1. 'Our method converged considerably faster' (Figure 2): AEVB's test bound above wake-sleep's for good from "
-      + ", ".join(f"{s:,}" if s else "never" for s in for_good) + " samples on the Frey Face panels N_z = 2, 5, 10, "
-      f"20 (AEVB ahead at the first checkpoint, wake-sleep for a while after). Held: {'no' if None in for_good else held(first, 4).replace('no', 'partly')}")
+print(f"1. 'Our method converged considerably faster' (Figure 2, from {WINDOW:.0e} samples on): AEVB's test bound "
+      f"above wake-sleep's at every checkpoint from {WINDOW:.0e} on in {in_window} of 4 Frey Face panels. "
+      f"Held: {held(in_window, 4)}. Before the paper's window: AEVB ahead at the first checkpoint, wake-sleep for a "
+      "while after, AEVB for good from " + ", ".join(f"{s:,}" if s else "never" for s in for_good) + " samples")
 print(f"2. '... and reached a better solution in all experiments' (Figure 2): AEVB ahead at the end in "
       f"{sum(m > 0 for m in margins)} of 4 Frey Face panels, by {min(margins):.0f} to {max(margins):.0f} nats. "
       f"Held: {held(sum(m > 0 for m in margins), 4)} on Frey Face (no MNIST wake-sleep runs)")
+# one run's own wobble at its end: the largest spread of a Frey Face run's last three test checkpoints
+swing = max(max(runs[f"frey-{n}"]["test_elbo"][-3:]) - min(runs[f"frey-{n}"]["test_elbo"][-3:]) for n in FREY_PANELS)
+tests["Frey Face"] = [sum(runs[f"frey-{n}"]["test_elbo"][-3:]) / 3 for n in FREY_PANELS]  # the last three, averaged
+rise = min(b - a for a, b in zip(tests["Frey Face"], tests["Frey Face"][1:]))
+reruns = json.loads((RESULTS / "rerun_spread.json").read_text())["frey-2"]  # frey-2's start, many seeds (optional part)
+seed_spread = (lambda ends: max(ends) - min(ends))([sum(c["test_elbo"][-3:]) / 3 for c in reruns["curves"]])
 verdict3 = {}
 for name, values in gaps.items():
     grows, drops = values[-1] - values[0] >= 3, any(b < a for a, b in zip(tests[name], tests[name][1:]))
-    verdict3[name] = ("no" if drops else "partly: the gap grows, the test bound never drops") if grows else \
-        "consistent, but not tested where it matters (runs far from converged)" if name == "MNIST" else "yes"
+    verdict3[name] = ("no" if drops else f"partly: the gap grows; the test bound rises by at least {rise:.0f} nats per "
+                      f"step, {'more' if rise > swing else 'less'} than one run's end wobble ({swing:.0f}) and "
+                      f"{'more' if rise > seed_spread else 'less'} than seeds differed after {reruns['epochs']} "
+                      f"epochs ({seed_spread:.0f}); one seed per run") \
+        if grows else "consistent, but not tested where it matters (runs far from converged)" if name == "MNIST" else "yes"
     print(f"3. 'more latent variables does not result in more overfitting', {name}: train - test gap "
           + ", ".join(f"{g:+.1f}" for g in values) + ", test bound " + ", ".join(f"{b:.0f}" for b in tests[name])
           + f" from the fewest latent dimensions to the most. Held: {verdict3[name]}")
@@ -430,18 +444,26 @@ for n, d, e, v in zip((1000, 50_000), above, se, verdict5):
           f"on the test images, standard error of the difference {e:.1f} (unpaired). Held: {v}")
 stuck = [n for n in FREY_PANELS if wake_sleep[n]["kl"] < 0.1 and abs(wake_sleep[n]["test"] - baseline) < 3]
 assert stuck == [2, 5, 10] and wake_sleep[20]["test"] > baseline + 100, "the prose: which wake-sleep runs escape"
-assert first == 0 and None not in for_good and max(for_good) < 1e5, "the prose: wake-sleep first, AEVB ahead from 1e5 on"
-assert [v.split()[0] for v in verdict3.values()] == ["consistent,", "partly:"], "the prose: claim 3"
+assert first == 0 and None not in for_good and max(for_good) < WINDOW and in_window == 4, \
+    "the prose: within the paper's window AEVB is ahead on every panel; before it wake-sleep leads for a while"
+assert [v.split()[0] for v in verdict3.values()] == ["consistent,", "partly:"] and rise > max(swing, seed_spread), "the prose: claim 3"
+assert rise == tests["Frey Face"][3] - tests["Frey Face"][2], "the prose: the smallest step is N_z = 10 to 20"
 assert verdict5[0].startswith("not resolved") and verdict5[1] == "yes", "the prose: claim 5, 1,000 and 50,000"
 
 # %% [markdown]
-# Held: AEVB ends above wake-sleep on every Frey Face panel and in Figure 3 with 50,000 training images;
-# with 1,000 the difference is not resolved (under two standard errors). Consistent but weakly tested: on
-# MNIST more latent dimensions do not widen the train−test gap, in runs far from converged. In part:
-# AEVB leads at the first checkpoints, wake-sleep for a while after, AEVB for good after some 10⁴ samples;
-# on Frey Face the gap grows with N_z,
-# yet the test bound rises with every added dimension, the paper's point. Not reached: the paper's end
-# values. Each verdict rests on one seed per run.
+# Held: within the window the paper plots (from 10⁵ samples on) AEVB is above wake-sleep at every checkpoint of
+# every Frey Face panel; it ends above wake-sleep on every panel and in Figure 3 with 50,000 training images;
+# with 1,000 the difference is not resolved (under two standard errors). Before 10⁵ samples, outside the paper's
+# figure, AEVB leads at the first checkpoints and wake-sleep for a while after. Consistent but weakly tested: on
+# MNIST more latent dimensions do not widen the train−test gap, in runs far from converged. (There the printed
+# gap is negative: "train" is the running mean of the epoch just trained, which lags a climbing curve, while the
+# test bound is scored at the epoch's end; the lag grows with how fast a run still climbs.) In part: on Frey
+# Face the gap grows with N_z, yet the test bound (the mean of each run's last three checkpoints) rises with every
+# added dimension, the paper's point, by more than a run wobbles at its end and more than the reruns of the
+# optional part differed from seed to seed early in training. How much the end values would vary from seed to
+# seed is not measured, so with one seed per run the smallest step, from N_z = 10 to 20, is the least sure. Not
+# reached: the paper's end values.
+# Each verdict rests on one seed per run.
 #
 # ## Summary
 # - For continuous data the paper's decoder is a Gaussian with a mean and a variance per pixel; squared error
