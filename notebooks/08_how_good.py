@@ -509,8 +509,9 @@ assert abs(difference) > 1e-3 or data.name not in ("mnist", "digits"), \
 # - it is **one seed**: the ± below is the spread over test images of one run, not over seeds;
 # - the recipe was picked from runs scored on the first 1,000 **test** images: the test set helped choose it.
 #   `frontier.py --validation` now screens on held-out training images instead, and `--final` scores the
-#   test set once; those runs, and Burda et al.'s own 200-200 tanh networks trained here for the same
-#   half hour, are not in this table yet.
+#   test set once. Burda et al.'s own 200-200 tanh networks have been screened that way for the same half hour
+#   (`benchmarks/README.md`: with or without warm-up made no difference larger than its uncertainty); their
+#   final run on the test set, and more seeds of the large model, are not in this table yet.
 #
 # > **Predict, then run.** The default model trains in the CPU time of the first row below (about a minute of
 # > wall time on 2 cores; the row is a 1-thread run). How many nats does half an hour of CPU time buy with larger networks?
