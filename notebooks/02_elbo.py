@@ -162,8 +162,8 @@ plots.plot_log_evidence_estimates(ks, bands, reference=log_px_reference, referen
 # %%
 kl_to_prior = vae_lite.kl_standard_normal(mu_x, logvar_x).item()
 short = log_px_reference - estimates["prior"][ks[-1]].median().item()
-print(f"KL(q(z|x) || p(z)) = {kl_to_prior:.1f} nats, so prior sampling needs about "
-      f"e^{kl_to_prior:.1f} = {math.exp(kl_to_prior):.0e} samples")
+print(f"KL(q(z|x) || p(z)) = {kl_to_prior:.1f} nats, so prior sampling needs roughly "
+      f"e^{kl_to_prior:.1f} ≈ 10^{kl_to_prior / math.log(10):.0f} samples (q stands in for p(z|x): a rough count)")
 print(f"with {ks[-1]:,} samples it is {short:.1f} nats short of the estimate from as many samples of q(z|x)")
 if data.name == "mnist":  # a 28 x 28 digit tells the encoder tens of nats about its code
     assert kl_to_prior > 15, f"KL(q(z|x) || p(z)) is only {kl_to_prior:.1f} nats for an MNIST digit: " \
@@ -222,7 +222,7 @@ log_px_torch = toy_exact.log_evidence(x_toy[0]).item()
 print(f"sympy: log p(x) = {log_px:.4f}, posterior N({post_mean:.4f}, {post_std:.4f}^2)")
 print(f"torch: log p(x) = {log_px_torch:.4f}, posterior N({mean_torch:.4f}, {math.exp(logvar_torch / 2):.4f}^2)")
 assert abs(log_px_torch - log_px) < 1e-9, \
-    f"LinearGaussian.log_evidence gives {log_px_torch:.3f}, sympy's log p(x) is {log_px:.3f}: the left side is log p(x), not log x"
+    f"LinearGaussian.log_evidence gives {log_px_torch:.3f}, sympy's integral of the joint {log_px:.3f}: it should be log p(x), not, say, log x"
 assert abs(mean_torch - post_mean) < 1e-9 and abs(math.exp(logvar_torch / 2) - post_std) < 1e-9, \
     f"LinearGaussian.posterior gives N({mean_torch:.3f}, {math.exp(logvar_torch / 2):.3f}^2), the posterior is " \
     f"N({post_mean:.3f}, {post_std:.3f}^2): N(0, 1) is the prior p(z), not the posterior p(z|x)"
@@ -372,7 +372,7 @@ assert elbo_fitted_q <= log_px_reference + 0.5, "a fitted q's ELBO cannot exceed
 # > the data: the checker rejects "log x = ELBO + KL" (and the Optional section shows log x bounds nothing).
 #
 # > **Common mistake.** (2) `p(z|x) ~ N(0,I)`. N(0, I) is the **prior** p(z); the posterior depends on x
-# > and is narrower on average (the law of total variance: E_x[Var(z|x)] ≤ Var(z) = 1). With q = the
+# > and is narrower on average (the law of total variance, for x drawn from the model: E_x[Var(z|x)] ≤ Var(z) = 1). With q = the
 # > prior the bound is not tight: see the gap in the row "prior N(0, 1)" above.
 #
 # > **Common mistake.** (1) The loss `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]`: the KL's sign is wrong;
@@ -495,7 +495,7 @@ for name, (m, sd) in choices.items():
 # %% tags=["nbval-check-output"]
 t, second_derivative = symbolic.jensen_log()
 print("d²/dt² log t =", second_derivative, "  negative for every t > 0:", second_derivative.is_negative)
-assert second_derivative.is_negative
+assert second_derivative.is_negative  # a computation shown, not a test: sympy knows log is concave
 
 # %% [markdown]
 # Numerically, with weights p(x, z)/q(z) for z ~ q = the prior: the mean of the log weights estimates

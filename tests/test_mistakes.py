@@ -41,7 +41,7 @@ CATCHES = [
     Catch("KL averaged over dimensions", "02_elbo", "kl_to_prior = vae_lite.kl_standard_normal",
           r"is the KL summed over the latent dimensions", mnist_only=True),
     Catch("N(0, I) as the posterior", "02_elbo", "mean_torch, logvar_torch =", r"N\(0, 1\) is the prior"),
-    Catch("log x for log p(x)", "02_elbo", "mean_torch, logvar_torch =", r"the left side is log p\(x\), not log x"),
+    Catch("log x for log p(x)", "02_elbo", "mean_torch, logvar_torch =", r"it should be log p\(x\), not, say, log x"),
     Catch("squared error for the Gaussian log-likelihood", "02_elbo", "formula = -((x_pixels",
           r"bare squared error drops the scale"),
     Catch("sigma^2 for sigma when sampling", "03_reparameterization", "z_v = vae_lite.reparameterize",
