@@ -171,7 +171,7 @@ assert other_side < 0.01, "the best Gaussian should lock onto one mode, with alm
 assert middle and q_elbo - middle[0][2] > 0.5, "the wide Gaussian in the middle should be clearly worse than q*"
 assert [abs(mu) > 0.5 for mu, _, _ in fits.values()] == [True, False, False, True, True], \
     "the text says: narrow starts or starts far from 0 end on a mode, wide starts near 0 on the middle one"
-assert abs(gap - kl_to_posterior) < 1e-6, "log p(x) - ELBO must equal KL(q || p(z|x)) (notebook 02)"
+assert abs(gap - kl_to_posterior) < 1e-6, "log p(x) - ELBO must equal KL(q || p(z|x)) (notebook 02)"  # an identity on the grid, shown
 assert math.log(2) < gap < math.log(2) + 0.1, "q* should miss one of two equal halves: a gap of log 2 and a little"
 
 # %%
@@ -291,6 +291,8 @@ assert max(flat.values()) < 0.1, "the text says L_100 is nearly flat in sigma: w
 #
 # each draw's gradient weighted by its normalised weight: draws that explain x well count, draws that miss
 # hardly do. So the encoder is trained to be a good proposal (part 2), not a good ELBO q. With k = 1: the VAE.
+# A larger k is not free for the encoder: the signal-to-noise ratio of its gradient falls like 1/√k (Rainforth
+# et al., 2018), while the decoder's rises.
 #
 # **Exercise 1 (10 min).** Write `iwae_bound(model, x, k)`: L_k of each row of x, with the encoder's q(z|x)
 # as proposal. The pieces:
@@ -411,7 +413,7 @@ fig.axes[0].set_ylim(top=max(runs[m]["epochs"][2]["test_neg_elbo"] for m in runs
 plt.show()
 
 # %% [markdown]
-# *Figure, left: for seed 0, test −ELBO (solid) and −L₅ (dashed) over the epochs, and the final IW NLL
+# *Figure, left: for seed 0, test −ELBO (solid) and −L₅ (dashed) over the epochs (from epoch 3), and the final IW NLL
 # (stars), all on the first 1,000 test images, as in the table; Burda et al.'s two numbers, on all 10,000, as grey
 # lines. Right: each latent dimension's activity on all 10,000 test images, sorted, on a log axis; above the
 # dotted threshold 0.01 a dimension counts as active.*
