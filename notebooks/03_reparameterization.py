@@ -244,38 +244,6 @@ assert at_50[columns[0]] < 2 * at_1[columns[0]], "for this separable f, the path
 # The mean of the others removes f's *mean*, not the *fluctuations* of Σ_{i≥2} sin zᵢ, and those grow
 # with d. Dropping those terms removes them: the score function is back at its d = 1 variance. Using
 # what f depends on in this way is Rao-Blackwellisation (Pyro's SVI tutorial, Part III).
-#
-# At d = 1 the mean of the others makes the variance *larger*. Which constant b is best? Write s for the
-# score (z − μ)/σ². Since E[s] = 0, the mean E[(f − b)s] = E[f s] does not depend on b, so the variance is
-# smallest where E[(f − b)² s²] is, and setting its derivative in b to 0 gives
-#
-# $$b^* = \frac{\mathbb{E}[f\,s^2]}{\mathbb{E}[s^2]}, \qquad \mathbb{E}[s^2] = \frac{1}{\sigma^2}.$$
-#
-# For the numerator, Stein's lemma, E[g(z)(z − μ)] = σ² E[g′(z)] for z ~ N(μ, σ²) (integration by parts), with
-# g(z) = f(z)(z − μ) and then with g = f′:
-#
-# $$\mathbb{E}[f(z)(z-\mu)^2] = \sigma^2\,\mathbb{E}[f'(z)(z-\mu) + f(z)] = \sigma^2\big(\sigma^2\,\mathbb{E}[f''] + \mathbb{E}[f]\big)
-#   = \sigma^2 (1 - \sigma^2)\,\mathbb{E}[f] \quad (f'' = -f \text{ for } f = \sin),$$
-#
-# so E[f s²] = (1 − σ²) E f / σ² and b* = (1 − σ²)·E f (the cell checks it by sampling): about half of E f
-# here, so E f overshoots, and the mean of 15 other samples adds noise of its own. Each b at d = 1, with many
-# repeats:
-
-# %%
-eps = torch.randn(20_000, 16, 1, generator=generator, dtype=torch.float64)  # d = 1, 16 samples per estimate
-mean_f = math.sin(mu0) * math.exp(-sigma0**2 / 2)  # E[sin z], z ~ N(mu0, sigma0^2)
-b_values = {"none": 0.0, "b* = (1 - sigma^2) E f": (1 - sigma0**2) * mean_f, "exact E f": mean_f,
-            "mean f of others": gradients.leave_one_out_mean(f(mu0 + sigma0 * eps), dim=1)}
-var_b = {b: gradients.score_function_gradients(f, mu0, sigma0, eps, baseline=value)[0][..., 0].mean(dim=1).var().item()
-         for b, value in b_values.items()}
-for b, v in var_b.items():
-    print(f"d = 1, b = {b:<24} variance {v:.5f}, {v / var_b['none']:.2f} times no baseline")
-z1, score1 = mu0 + sigma0 * eps.flatten(), eps.flatten() / sigma0  # every sample, and its score (z − μ)/σ²
-b_sampled = (torch.sin(z1) * score1**2).mean() / (score1**2).mean()
-print(f"b* by sampling, E[f s²] / E[s²]: {b_sampled:.4f}; the formula (1 − σ²) E f: {(1 - sigma0**2) * mean_f:.4f}")
-assert abs(b_sampled - (1 - sigma0**2) * mean_f) < 0.01, "b* = E[f s²] / E[s²] should equal (1 − σ²) E f"
-assert var_b["mean f of others"] > var_b["none"], "the text says the leave-one-out baseline increases the variance at d = 1"
-assert var_b["b* = (1 - sigma^2) E f"] < var_b["none"], "the text says b* is the baseline that lowers the variance"
 
 # %% [markdown]
 # The pathwise variance stayed flat only because this f is a sum: ∂f/∂z₁ = cos z₁ whatever d. A
@@ -418,3 +386,38 @@ assert pathwise_step == 0 and abs(score_step - exact_step) < 0.03
 # - The trick needs a continuous z that is a differentiable function of its parameters: discrete
 #   latents need the score function or a relaxation.
 #   Next: [04 The closed-form KL](04_closed_form_kl.ipynb), the other term of the ELBO, without sampling.
+
+# %% [markdown]
+# ## Optional: the best constant baseline
+#
+# Back to one dimension (d = 1), where the mean of the other samples makes the variance *larger* (the cell
+# below shows it). Which constant b is best? Write s for the score (z − μ)/σ². Since E[s] = 0, the mean E[(f − b)s] = E[f s] does not depend on b, so the variance is
+# smallest where E[(f − b)² s²] is, and setting its derivative in b to 0 gives
+#
+# $$b^* = \frac{\mathbb{E}[f\,s^2]}{\mathbb{E}[s^2]}, \qquad \mathbb{E}[s^2] = \frac{1}{\sigma^2}.$$
+#
+# For the numerator, Stein's lemma, E[g(z)(z − μ)] = σ² E[g′(z)] for z ~ N(μ, σ²) (integration by parts), with
+# g(z) = f(z)(z − μ) and then with g = f′:
+#
+# $$\mathbb{E}[f(z)(z-\mu)^2] = \sigma^2\,\mathbb{E}[f'(z)(z-\mu) + f(z)] = \sigma^2\big(\sigma^2\,\mathbb{E}[f''] + \mathbb{E}[f]\big)
+#   = \sigma^2 (1 - \sigma^2)\,\mathbb{E}[f] \quad (f'' = -f \text{ for } f = \sin),$$
+#
+# so E[f s²] = (1 − σ²) E f / σ² and b* = (1 − σ²)·E f (the cell checks it by sampling): about half of E f
+# here, so E f overshoots, and the mean of 15 other samples adds noise of its own. Each b at d = 1, with many
+# repeats:
+
+# %%
+eps = torch.randn(20_000, 16, 1, generator=generator, dtype=torch.float64)  # d = 1, 16 samples per estimate
+mean_f = math.sin(mu0) * math.exp(-sigma0**2 / 2)  # E[sin z], z ~ N(mu0, sigma0^2)
+b_values = {"none": 0.0, "b* = (1 - sigma^2) E f": (1 - sigma0**2) * mean_f, "exact E f": mean_f,
+            "mean f of others": gradients.leave_one_out_mean(f(mu0 + sigma0 * eps), dim=1)}
+var_b = {b: gradients.score_function_gradients(f, mu0, sigma0, eps, baseline=value)[0][..., 0].mean(dim=1).var().item()
+         for b, value in b_values.items()}
+for b, v in var_b.items():
+    print(f"d = 1, b = {b:<24} variance {v:.5f}, {v / var_b['none']:.2f} times no baseline")
+z1, score1 = mu0 + sigma0 * eps.flatten(), eps.flatten() / sigma0  # every sample, and its score (z − μ)/σ²
+b_sampled = (torch.sin(z1) * score1**2).mean() / (score1**2).mean()
+print(f"b* by sampling, E[f s²] / E[s²]: {b_sampled:.4f}; the formula (1 − σ²) E f: {(1 - sigma0**2) * mean_f:.4f}")
+assert abs(b_sampled - (1 - sigma0**2) * mean_f) < 0.01, "b* = E[f s²] / E[s²] should equal (1 − σ²) E f"
+assert var_b["mean f of others"] > var_b["none"], "the text says the leave-one-out baseline increases the variance at d = 1"
+assert var_b["b* = (1 - sigma^2) E f"] < var_b["none"], "the text says b* is the baseline that lowers the variance"
