@@ -383,6 +383,33 @@ plt.show()
 # the class changes and the style stays: slant, width and stroke thickness come from z.
 
 # %% [markdown]
+# ## Common mistakes
+#
+# > **Common mistake.** Feeding the label as a number: `torch.cat([x.flatten(1), y.float()[:, None]], 1)`.
+# > **Wrong:** a scalar y enters the first layer linearly: 4 sits between 3 and 5.
+# > **Right:** a one-hot vector, `torch.nn.functional.one_hot(y, K)`: no class is nearer to another
+# > (`ConditionalVAE.one_hot`).
+#
+# > **Common mistake.** Crediting the label with the whole gap between a conditional VAE's ELBO and a
+# > VAE's. **Wrong:** one bounds log p(x|y), the other log p(x), and a label is worth at most −log p(y).
+# > **Right:** compare ELBO(x|y) + log p(y) with the VAE's ELBO, estimate both log-likelihoods by
+# > importance sampling, and compare over seeds before calling one model better.
+#
+# ## Summary
+# - A conditional VAE bounds log p(x|y): the label enters the decoder and the encoder; with the prior
+#   N(0, I) for every class, the KL pays for anything z says about the class.
+# - Its ELBO and a VAE's bound different numbers: add log p(y) to compare like for like; importance
+#   sampling tells a looser bound from a worse model; and one trained pair is one draw of each.
+# - Bayes' rule, in logs, turns p(x|y) into a classifier and into p(x).
+# - The codes carry mostly style; the class still shows through (the optional part measures both).
+#
+# Next: this is the last notebook. Go back to [01 The autoencoder](01_autoencoder.ipynb) with new eyes,
+# or train these models on your own labelled images with `vae_lite.ImageData.from_arrays`.
+
+# %% [markdown]
+# ## Optional: style, and a digit you draw
+
+# %% [markdown]
 # ### Mostly style
 # The conditional VAE's decoder is told the class, so z need not say it, and the KL charges for every
 # nat z carries. **Predict, then run:** fit a classifier on the encoder means of training images,
@@ -418,32 +445,6 @@ assert not shipped or all(probes["VAE"][c] - probes["conditional VAE"][c] > 0.15
     "the VAE's codes should tell the class far better than the conditional VAE's (shipped models only: others train briefly here)"
 
 # %% [markdown]
-# ## Common mistakes
-#
-# > **Common mistake.** Feeding the label as a number: `torch.cat([x.flatten(1), y.float()[:, None]], 1)`.
-# > **Wrong:** a scalar y enters the first layer linearly: 4 sits between 3 and 5.
-# > **Right:** a one-hot vector, `torch.nn.functional.one_hot(y, K)`: no class is nearer to another
-# > (`ConditionalVAE.one_hot`).
-#
-# > **Common mistake.** Crediting the label with the whole gap between a conditional VAE's ELBO and a
-# > VAE's. **Wrong:** one bounds log p(x|y), the other log p(x), and a label is worth at most −log p(y).
-# > **Right:** compare ELBO(x|y) + log p(y) with the VAE's ELBO, estimate both log-likelihoods by
-# > importance sampling, and compare over seeds before calling one model better.
-#
-# ## Summary
-# - A conditional VAE bounds log p(x|y): the label enters the decoder and the encoder; with the prior
-#   N(0, I) for every class, the KL pays for anything z says about the class.
-# - Its ELBO and a VAE's bound different numbers: add log p(y) to compare like for like; importance
-#   sampling tells a looser bound from a worse model; and one trained pair is one draw of each.
-# - Bayes' rule, in logs, turns p(x|y) into a classifier and into p(x).
-# - The codes carry mostly style; the class still shows through (why is left open).
-#
-# Next: this is the last notebook. Go back to [01 The autoencoder](01_autoencoder.ipynb) with new eyes,
-# or train these models on your own labelled images with `vae_lite.ImageData.from_arrays`.
-
-# %% [markdown]
-# ## Optional: style, and a digit you draw
-#
 # ### Are the samples the classes asked for?
 # Are the columns
 # really the classes asked for? A 5-nearest-neighbour classifier on raw pixels, fitted on training
