@@ -209,20 +209,8 @@ assert all(a["wrong"] > b["wrong"] for a, b in zip(rows, rows[1:])), "the wrong-
 
 # %% [markdown]
 # The reconstructions are the same, yet the wrong loss calls each stretched model better, without end. The right
-# loss charges more. The stretched code says as much about x as before, but the KL term measures more than
-# information. How much a code says about x is the **mutual information** of x and z under the data and the
-# encoder, $I_q(x; z) = \mathbb{E}_x\,\mathrm{KL}\big(q(z|x)\,\|\,q(z)\big)$ with $q(z) = \mathbb{E}_x\, q(z|x)$ the
-# codes of all images together: how far, on average, one image's codes lie from everyone's. It does not change
-# under z ↦ c z, which can be undone. Adding and subtracting log q(z) inside the KL term averaged over the data
-# splits it in two (Hoffman & Johnson, 2016):
-#
-# $$\mathbb{E}_x\,\mathrm{KL}\big(q(z|x)\,\|\,p(z)\big)
-#   = \mathbb{E}_x \mathbb{E}_{q(z|x)}\Big[\log \tfrac{q(z|x)}{q(z)}\Big] + \mathbb{E}_{q(z)}\Big[\log \tfrac{q(z)}{p(z)}\Big]
-#   = I_q(x; z) + \mathrm{KL}\big(q(z)\,\|\,p(z)\big),$$
-#
-# the information the codes carry about x (under the data and the encoder), plus how far the codes as a whole lie
-# from the prior. Stretching inflates only the
-# second (the mean z² grows like c²), and it matters: a VAE generates by decoding z drawn from the prior.
+# loss charges more, rightly: the code says as much about x (z ↦ c z can be undone), but the codes have left the
+# prior (mean z² grows like c²), and a VAE generates from the prior. (The optional part splits the KL in two.)
 #
 # *Figure: four rows of 12 decoded prior samples, z ~ N(0, I), the same z in every row, from the model stretched
 # by c = 1, 2, 4 and 8.*
@@ -316,25 +304,22 @@ clear_output()  # the progress bars have done their job (a stored one would read
 
 # %%
 def describe(name, model):
-    """Test-set nats per image and mean σ²; then, over the active dimensions (KL > 0.05 nats), the median distance
-    from a sample of q(z|x) to its μ ("own") and from a prior sample to the nearest test μ ("prior"), in units of z."""
-    terms = vae_lite.evaluate(model, x_test)
-    active = latent.kl_per_dimension(model, x_test) > 0.05  # collapsed ones add the same N(0, 1) noise to both
+    """Test-set nats and mean σ²; over the active dimensions (KL > 0.05 nats), median distances from a q(z|x)
+    sample to its μ ("own") and from a prior sample to the nearest test μ ("prior")."""
+    terms, active = vae_lite.evaluate(model, x_test), latent.kl_per_dimension(model, x_test) > 0.05
     with torch.inference_mode():
         mu, logvar = model.encode(x_test)
-        mu, sigma, noise = mu[:, active], logvar[:, active].mul(0.5).exp(), torch.Generator().manual_seed(3)
-        own = (sigma * torch.randn(mu.shape, generator=noise)).norm(dim=1).median().item()
-        prior = torch.cdist(torch.randn(500, mu.shape[1], generator=noise), mu).min(dim=1).values.median().item()
-    kl, error = terms["kl"], -terms["reconstruction"]
-    return dict(name=name, kl=kl, error=error, loss=error + kl, var=logvar.exp().mean().item(),
-                active=int(active.sum()), own=own, prior=prior)
+    mu, sigma, noise = mu[:, active], logvar[:, active].mul(0.5).exp(), torch.Generator().manual_seed(3)
+    own = (sigma * torch.randn(mu.shape, generator=noise)).norm(dim=1).median().item()
+    prior = torch.cdist(torch.randn(500, mu.shape[1], generator=noise), mu).min(dim=1).values.median().item()
+    return dict(name=name, kl=terms["kl"], error=-terms["reconstruction"], loss=terms["kl"] - terms["reconstruction"],
+                var=logvar.exp().mean().item(), active=int(active.sum()), own=own, prior=prior)
 
 
 runs = [describe("right: both summed (β = 1)", right_vae),
         describe(f"reconstruction averaged (β = {PIXELS})", averaged_reconstruction),
         describe(f"KL averaged (β = 1/{LATENT})", averaged_kl)]
-print(f"05's recipe, {RECIPE['epochs']} epochs, test set. KL, error, −ELBO: nats per image. own, prior: median "
-      "distances in z over the active dimensions")
+print(f"05's recipe, {RECIPE['epochs']} epochs, test set, nats per image; own, prior: distances in z, active dimensions")
 print(f"{'':40s}  {'KL':>6s}  {'recon. error':>12s}  {'negative ELBO':>13s}  {'mean σ²':>7s}  {'active':>6s}  {'own':>5s}  {'prior':>6s}  {'prior / own':>11s}")
 for r in runs:
     distances = (f"{r['own']:5.2f}  {r['prior']:6.2f}  {r['prior'] / r['own']:11.2f}" if r["active"]
@@ -374,10 +359,8 @@ assert alike < 0.5, "with the code switched off, every sample should look alike"
 # KL averaged the code carries more and reconstructs better, but each q(z|x) is far narrower (mean σ² column).
 # The decoder learns from samples of q(z|x), which in d active dimensions lie about √d σ from their μ ("own"),
 # not σ. A prior sample lands farther from the nearest test μ ("prior"): somewhat farther for the right model,
-# many times farther with the KL averaged, in gaps the decoder was never trained on; hence the third row. The
-# collapsed dimensions are left out of both distances: there q(z|x) is N(0, 1) itself, so they add the same noise
-# to both and would pull every ratio towards 1. The first row is 05's model.
-# Notebook 08 varies β on purpose.
+# many times farther with the KL averaged, in gaps the decoder was never trained on; hence the third row.
+# Collapsed dimensions are left out: there q(z|x) is N(0, 1) itself, which would pull every ratio towards 1.
 #
 # ### 3. Squared error is a Gaussian log-likelihood
 #
@@ -478,7 +461,25 @@ else:
 # Next: [07 The latent space](07_latent_space.ipynb) looks inside z.
 
 # %% [markdown]
-# ## Optional: more exercises
+# ## Optional: information, and the distance from the prior
+#
+# Section 1's stretched codes say as much about x as before, yet cost more KL: the KL term measures more than
+# information. How much a code says about x is the **mutual information** of x and z under the data and the
+# encoder, $I_q(x; z) = \mathbb{E}_x\,\mathrm{KL}\big(q(z|x)\,\|\,q(z)\big)$ with $q(z) = \mathbb{E}_x\, q(z|x)$ the
+# codes of all images together: how far, on average, one image's codes lie from everyone's. It does not change
+# under z ↦ c z, which can be undone. Adding and subtracting log q(z) inside the KL term averaged over the data
+# splits it in two (Hoffman & Johnson, 2016):
+#
+# $$\mathbb{E}_x\,\mathrm{KL}\big(q(z|x)\,\|\,p(z)\big)
+#   = \mathbb{E}_x \mathbb{E}_{q(z|x)}\Big[\log \tfrac{q(z|x)}{q(z)}\Big] + \mathbb{E}_{q(z)}\Big[\log \tfrac{q(z)}{p(z)}\Big]
+#   = I_q(x; z) + \mathrm{KL}\big(q(z)\,\|\,p(z)\big),$$
+#
+# the information the codes carry about x (under the data and the encoder), plus how far the codes as a whole lie
+# from the prior. Stretching inflates only the
+# second (the mean z² grows like c²), and it matters: a VAE generates by decoding z drawn from the prior.
+
+# %% [markdown]
+# ### More exercises
 #
 # **Exercise 2 (5 min). Which β is it?** Complete `effective_beta`: a loss reduces its reconstruction term and
 # its KL each by `"sum"` or `"mean"` over one image. Return the β of the right (summed) objective that it is

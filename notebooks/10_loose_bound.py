@@ -369,6 +369,41 @@ print(f"IWAE better by {live_gain:.2f} ± {live_gain_se:.2f} nats (paired over t
 assert live_gain > 2 * live_gain_se, "after the same epochs the IWAE should have the better log-likelihood"
 
 # %% [markdown]
+# After the same epochs the IWAE has the better log-likelihood, at a higher CPU cost. One caveat: the estimate
+# uses each model's own encoder as the proposal, and the IWAE's encoder is trained to be a good one, so part of
+# the lead may be the better proposal rather than the better model (part 4, in the optional part, measures how
+# much a better proposal adds). The optional part also has the full run on all 60,000 training images.
+#
+# ## Common mistakes
+#
+# > **Common mistake.** "With k samples the importance-weighted estimate *is* log p(x)." **Wrong:** it is a
+# > lower bound in expectation, tight only where the proposal's samples reach (part 2: q* stayed log 2 below).
+# > **Right:** report k, the proposal and a standard error; check that a larger k no longer changes it.
+#
+# > **Common mistake.** Comparing the IWAE's L_5 with the VAE's ELBO. **Wrong:** they are different bounds, and
+# > the IWAE's ELBO is *worse* (the full run, optional part). **Right:** score both with one estimator on the
+# > same images.
+#
+# > **Common mistake.** "Same networks, same budget" when the epochs are equal. **Wrong:** an IWAE epoch costs
+# > more CPU time. **Right:** say which budget is equal, epochs or CPU time, and report the other.
+
+# %% [markdown]
+# ## Summary
+# - log p(x) − ELBO = KL(q ‖ p(z|x)): with two equal, well-separated modes (as here) no Gaussian brings it below
+#   log 2; where the modes overlap, a Gaussian between them does better (More to try, item 1).
+# - L_k closes the gap as k grows if the proposal reaches the whole posterior; the best proposal is wide.
+# - Trained on L_5 for the same epochs, the IWAE had a better log-likelihood than the VAE, at a higher CPU cost
+#   per epoch (in the full run of the optional part also a worse ELBO and more active units; one seed).
+
+# %% [markdown]
+# ## Optional: a second session
+#
+# For a second class: our IWAE runs beside Burda et al.'s table, the gap of a real model split into its two
+# causes (part 4), and posterior collapse in the linear VAE, where sympy solves everything (part 5).
+#
+# ### Part 3, continued: the full run, and beside Burda et al.'s table
+
+# %% [markdown]
 # `benchmarks/iwae.py` runs the same comparison in full: Burda et al.'s networks (784–200–200–50; ReLU here,
 # tanh there), all 60,000 training images in the same order and binarization, the same Adam and cosine schedule
 # for both models (not Burda et al.'s), 25 epochs each, **one seed** (0).
@@ -428,35 +463,6 @@ plt.show()
 # close). One seed cannot say how much is luck: the standard error covers the test images, not the seed. And
 # **the same epochs is not the same CPU time**: an IWAE step decodes 5 draws of z per image instead of 1 (the
 # ratio under the table; notebook 08 compares equal CPU time).
-
-# %% [markdown]
-# ## Common mistakes
-#
-# > **Common mistake.** "With k samples the importance-weighted estimate *is* log p(x)." **Wrong:** it is a
-# > lower bound in expectation, tight only where the proposal's samples reach (part 2: q* stayed log 2 below).
-# > **Right:** report k, the proposal and a standard error; check that a larger k no longer changes it.
-#
-# > **Common mistake.** Comparing the IWAE's L_5 with the VAE's ELBO. **Wrong:** they are different bounds, and
-# > the IWAE's ELBO is *worse* (part 3). **Right:** score both with one estimator on the same images.
-#
-# > **Common mistake.** "Same networks, same budget" when the epochs are equal. **Wrong:** an IWAE epoch costs
-# > more CPU time. **Right:** say which budget is equal, epochs or CPU time, and report the other.
-
-# %% [markdown]
-# ## Summary
-# - log p(x) − ELBO = KL(q ‖ p(z|x)): with two equal, well-separated modes (as here) no Gaussian brings it below
-#   log 2; where the modes overlap, a Gaussian between them does better (More to try, item 1).
-# - L_k closes the gap as k grows if the proposal reaches the whole posterior; the best proposal is wide.
-# - Trained on L_5 for the same epochs, the IWAE had a better log-likelihood, a worse ELBO and more active units
-#   (most extra ones weakly) than the VAE (one seed), at a higher CPU cost per epoch.
-
-# %% [markdown]
-# ## Optional: a second session
-#
-# For a second class: our IWAE runs beside Burda et al.'s table, the gap of a real model split into its two
-# causes (part 4), and posterior collapse in the linear VAE, where sympy solves everything (part 5).
-#
-# ### Part 3, continued: beside Burda et al.'s table
 
 # %% tags=["nbval-check-output"]
 BURDA_TABLE_1 = {"vae": 86.76, "iwae": 85.54}  # MNIST, one stochastic layer, k = 1 and k = 5 in training
