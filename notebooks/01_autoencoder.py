@@ -10,8 +10,7 @@
 # **Learning goals**
 # - Train a plain autoencoder with `vae_lite` and read its reconstruction error in nats per image
 #   (and bits per dimension, the unit of papers on natural images).
-# - Decode random codes z ~ N(0, I) and see that the AE's decoder is a poor generator.
-# - Back that with numbers: where the AE's codes lie compared with N(0, I).
+# - Decode random codes z ~ N(0, I), see that the AE's decoder is a poor generator, and measure why.
 # - See an AE memorise a small training set: its own images reconstructed far better than new ones.
 #
 # The AE has no prior over its codes (a prior p(z): the distribution we draw codes from to generate):
@@ -20,9 +19,8 @@
 #
 # **The write-up.** These notebooks quote a short, widely copied summary of Kingma & Welling (2013),
 # *Auto-Encoding Variational Bayes*, which they call **the write-up**. Five of its lines are wrong in
-# ways students copy into code: (1) the loss `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]`, (2) `p(z|x) ~ N(0,I)`,
-# (3) `σ = E[(x-μ)²]`, (4) `log(x) ≥ ...`, (5) squared error `||x - x̂||²` as the reconstruction term.
-# Wherever one matters, a **Common mistake** box quotes it and shows the right form.
+# ways students copy into code; wherever one matters, a **Common mistake** box quotes it and shows the right
+# form (TEACHING.md lists all five).
 
 # %% [markdown] tags=["badges"]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/01_autoencoder.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F01_autoencoder.ipynb)
@@ -240,9 +238,8 @@ ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legen
 
 # %% [markdown]
 # *Figure: the training codes, a wide cloud with each label mostly in its own region; the N(0, I)
-# samples (crosses), a small patch of it.* Along any two orthogonal directions N(0, I) is a 2-D standard
-# normal; and samples that seem among the codes here can be far from them in the 18 dropped directions,
-# which the histogram counts. Decoded prior samples come from where the decoder has almost never seen a
+# samples (crosses), a small patch of it.* Samples that seem among the codes here can be far from them in
+# the 18 dropped directions, which the histogram counts. Decoded prior samples come from where the decoder has almost never seen a
 # code: the blurs above are its guess. Exercise 2 asks whether the right *scale* alone would fix it.
 #
 # ### Memorising a small training set

@@ -97,7 +97,7 @@ plt.show()
 #
 # With one sampled z, $\mathcal{L}(x)$ is an unbiased one-sample estimate of −ELBO(x), hence "≈". The
 # reconstruction error is the binary cross-entropy of the logits against the binary image. The sign in the middle
-# is a **plus**: notebook 06 trains the write-up's minus ([01](01_autoencoder.ipynb) says what the write-up is).
+# is a **plus**: notebook 06 trains the write-up's minus.
 #
 # ## Exercises: the VAE, by you
 #
@@ -253,21 +253,19 @@ except NotImplementedError:
 
 # %% [markdown]
 # They agree to rounding (the package's KL uses `expm1`). From here on the notebooks use `vae_lite.VAE` and
-# `vae_lite.fit`: what you wrote, with comments, in `vae_lite/models.py`, `objectives.py` and `train.py`
-# (`vae_lite.VAE??`, `vae_lite.elbo??`, `vae_lite.fit??`). Three things differ from yours: the package's `decode(z)`
-# returns sigmoid(logits), the mean image (its `log_likelihood(x, z)` uses the logits); `loss(x, beta=1)` returns a
-# pair, the per-image negative ELBO and a dict of its terms; and reparameterization is the function
-# `vae_lite.reparameterize`, not a method.
+# `vae_lite.fit`: what you wrote, in `vae_lite/models.py`, `objectives.py` and `train.py`
+# (`vae_lite.VAE??`, `vae_lite.elbo??`, `vae_lite.fit??`). Three things differ: `decode(z)` returns sigmoid(logits); `loss(x, beta=1)` returns the per-image negative ELBO and a dict of its terms; and
+# `vae_lite.reparameterize` is a function, not a method.
 #
 # ## Training
 #
 # The default recipe adds three things to your loop, screened for the same minute of training (`benchmarks/README.md`,
-# "Quality per CPU-second", runs scored on the first 1,000 test images: the recipe was picked on test data); the
-# mean-image start and the one-cycle schedule helped there, and the warm-up did no measurable harm: `start_at_mean_image` (every z first decodes to the average digit, so the
+# "Quality per CPU-second"; scored on test images, so the recipe was picked on test data): the first two helped,
+# the warm-up did no measurable harm. `start_at_mean_image` (every z first decodes to the average digit, so the
 # first steps learn digits, not background); `schedule="onecycle"` (the learning rate rises to `lr`, then falls
 # to almost 0); `warmup=2` (the KL's weight rises from 0 to 1 over 2 epochs, `vae_lite.kl_weight`, so the
-# decoder learns to use z before the KL pulls q(z|x) to the prior). An autoencoder of the same sizes and recipe
-# ships with the package, our yardstick for samples.
+# decoder learns to use z before the KL pulls q(z|x) to the prior). The yardstick for samples, an autoencoder of
+# the same sizes and recipe, ships with the package.
 #
 # **Predict, then run.** The KL's weight starts at 0. What will the KL do while the weight is small, and what
 # once it reaches 1?
@@ -306,11 +304,10 @@ if not QUICK and later:  # quick mode's epochs are a dozen steps: there the KL i
     assert max(later) - min(later) < 0.2 * first["test_kl"] and share > 0.5, "then stay in a narrow range"
 
 # %% [markdown]
-# While its weight is small, information in z costs little: the KL after epoch 1, the one test point inside the
-# warm-up, is above the KL after epoch 2, when the weight has reached 1 (in every run with this warm-up in
-# `benchmarks/results/frontier.json`; whether it stays the highest of all epochs depends on the run). After it
-# the KL stays in the narrow range printed above, consistent with every nat now being paid in full, and most of
-# the later fall is the reconstruction's.
+# While its weight is small, information in z costs little: the KL after epoch 1, inside the warm-up, is above
+# the KL after epoch 2, at weight 1 (as in every such run in `benchmarks/results/frontier.json`; not always the
+# highest of all). Then the KL stays in the narrow range printed above,
+# every nat now paid in full, and most of the later fall is the reconstruction's.
 #
 # ## Experiments
 #

@@ -385,22 +385,23 @@ else:
 # towards 0 and keeps each q(z|x) wide, so that neighbouring codes overlap, and the noise in z makes the decoder
 # draw something sensible around each one.
 #
-# More to try:
-#
-# 1. In the latent explorer, find a dimension that changes the slant of the digit, and one that changes its
-#    thickness. Are they the ones with the largest KL?
-# 2. With `interpolate`, walk between two images of the *same* class and between two different classes. Where on
-#    the line does the decoded image switch from one class to the other?
-# 3. Train the 2-latent model with `beta=4` and redraw both pictures. What happens to the clusters?
-#
 # ## Summary
 # - The KL splits over the latent dimensions, and the model does not use them equally: the bars show which carry
 #   the most. A dimension whose KL is about 0 is inactive: its q(z_d|x) is the prior, and the decoder ignores it.
 #   Active units (Var_x(E_{q(z|x)}[z_d]) = Var_x(μ_d(x)) > 0.01) count the dimensions whose mean moves with x;
-#   each costs more than 0.005 nats.
+#   each costs at least about 0.005 nats.
 #   The ELBO switches off a dimension whose information does not repay its KL (posterior collapse, over-pruning).
 # - The sliders and the interpolation show a continuous code: nearby z decode to similar images.
 # - With two latent dimensions, the encoder means group by class without ever seeing a label.
 # - p(z) = N(0, I) is the prior; q(z|x) approximates the posterior p(z|x); σ is the square root of the variance.
 #
 # Next: [08 How good is it?](08_how_good.ipynb) measures the model.
+
+# %% [markdown]
+# ## Optional: more to try
+#
+# 1. In the latent explorer, find a dimension that changes the slant of the digit, and one that changes its
+#    thickness. Are they the ones with the largest KL?
+# 2. With `interpolate`, walk between two images of the *same* class and between two different classes. Where on
+#    the line does the decoded image switch from one class to the other?
+# 3. Train the 2-latent model with `beta=4` and redraw both pictures. What happens to the clusters?
