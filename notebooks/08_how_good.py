@@ -10,7 +10,7 @@
 # - write the importance-weighted estimate of log p(x) and see it tighten as the number of samples k grows;
 # - say how far the literature's k = 5000 may still be from log p(x), and what else differs from a published number;
 # - read β as a trade-off between rate (KL) and distortion, and see partial collapse: latent dimensions switching
-#   off one by one as β grows, on the way to posterior collapse, where the whole code carries nothing.
+#   off steadily as β grows, on the way to posterior collapse, where the whole code carries nothing.
 
 # %% [markdown] tags=["badges"]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/08_how_good.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F08_how_good.ipynb)
@@ -347,9 +347,9 @@ assert BETAS[totals.index(min(totals))] == 1, "the text below says β = 1 has th
 assert all(run["active"] == run["above"] for run in runs), "the text below says the two counts agree in every run"
 
 # %% [markdown]
-# Left: lowering β buys distortion with rate, cheaply at first, dearly later. The dashed line is drawn through the
+# Left: lowering β buys lower distortion with rate, cheaply at first, dearly later. The dashed line is drawn through the
 # least mean −ELBO of the sweep, which is β = 1's (asserted above): the ELBO's own weighting gives the best ELBO.
-# Right: dimensions switch off one by one as β grows (partial collapse; Lucas et al., 2019). In this sweep the two counts agree in every run, so the
+# Right: dimensions switch off steadily as β grows (partial collapse; Lucas et al., 2019). In this sweep the two counts agree in every run, so the
 # panel's two lines lie on top of each other. The counts are rough, though: at the largest β the seeds keep
 # different numbers of units for the same rate. (Why the curve bends: in the optional section.)
 
@@ -373,7 +373,7 @@ plt.show()
 # At β = 0.25 reconstructions are almost exact but samples are fragments of strokes: with a cheap KL the training
 # codes need not fill N(0, I), and prior draws land where the decoder has seen no code. At β = 1 some samples look
 # like digits, others are still tangles of strokes; at β = 4 they are smoother and blurrier, and reconstructions
-# lose details. At β = 16 every reconstruction and sample is one of a few blurred shapes (a 1, an 8, a 9), most of
+# lose details. At β = 16 every reconstruction and sample is one of a few blurred shapes (mostly a 1, an 8, a 9), most of
 # the way to the model that ignores z.
 
 # %% [markdown]
@@ -460,7 +460,8 @@ if to_5000 is not None:
 # Solution (one answer).
 # - Lossless compression: with bits-back coding a VAE codes an image in about −ELBO nats (Townsend et al., 2019), so
 #   the best point is the one with the least R + D, β = 1 in the sweep.
-# - Lossy compression: send only the code, R nats, and accept its distortion: the least R for the distortion you can
+# - Lossy compression: send a sample of q(z|x), about R nats with relative-entropy coding (Flamich et al., 2020;
+#   a quantised μ costs more), and accept its distortion: the least R for the distortion you can
 #   live with, a β above 1 for a coarse code.
 # - Generation: samples are prior draws, decoded, so they look right only where the data's codes cover N(0, I),
 #   and only as sharp as the code lets them be. At β = 0.25 the codes do not cover it (fragments of strokes); at
@@ -509,7 +510,7 @@ assert abs(difference) > 1e-3 or data.name not in ("mnist", "digits"), \
 # - it is **one seed**: the ± below is the spread over test images of one run, not over seeds;
 # - the recipe was picked from runs scored on the first 1,000 **test** images: the test set helped choose it.
 #   `frontier.py --validation` now screens on held-out training images instead, and `--final` scores the
-#   test set once. Burda et al.'s own 200-200 tanh networks have been screened that way for the same half hour
+#   test set once. Burda et al.'s own 200-200 tanh networks have been screened that way for about the same CPU time
 #   (`benchmarks/README.md`: with or without warm-up made no difference larger than its uncertainty); their
 #   final run on the test set, and more seeds of the large model, are not in this table yet.
 #
@@ -610,7 +611,7 @@ plots.show_rows({f"default model ({default['train_cpu_seconds'] / 60:.1f} CPU-mi
 # bound:
 # - the ± is over test images of one run each, and no second seed of either run exists; the only yardstick for seed
 #   noise here is a rough proxy from another model and another metric (the small default model's −ELBO spread over
-#   seeds, printed), and the edge is not much larger than it;
+#   seeds, printed), and the edge is about the size of it;
 # - the two runs are not equally tuned: the recipe, KL warm-up included, was picked for the VAE (on test images),
 #   while the L₅ run reused it without warm-up and without any tuning of its own.
 #
