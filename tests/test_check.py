@@ -532,6 +532,8 @@ def _normal(z, mu, sd):
      - math.log(len(z)), "log q(z|x) lacks the constant"),
     (lambda lp, z, m, lv: torch.logsumexp(lp - 0.5 * (m.pow(2) + lv.exp() - lv - 1).sum(-1), dim=0)
      - math.log(len(z)), "you used the closed-form KL"),
+    (lambda lp, z, m, lv: torch.logsumexp(lp + (_normal(z, 0.0, 1.0) - _normal(z, m, (0.5 * lv).exp())) / z.shape[-1], dim=0)
+     - math.log(len(z)), "averaged over the latent dimensions"),
 ])
 def test_importance_weighted_estimate_names_each_known_mistake(capsys, wrong, hint):
     assert check.importance_weighted_estimate(wrong) is False

@@ -858,6 +858,8 @@ def importance_weighted_estimate(fn):
         "you used the closed-form KL: inside the log-mean-exp each sample needs its own log p(z_i) - log q(z_i|x); "
         "the KL is only their expectation":
             lambda lp, z, m, lv: mean_exp(lp - kl_standard_normal(m, lv)),
+        "log p(z) - log q(z|x) is averaged over the latent dimensions: a density of z sums them":
+            lambda lp, z, m, lv: mean_exp(lp + (_log_standard_normal(z) - _log_q(z, m, lv)) / z.shape[-1]),
     }
     return _run("importance_weighted_estimate", fn, cases, _compare(
         lambda lp, z, m, lv: mean_exp(log_w(lp, z, m, lv)), wrong_forms,
