@@ -42,7 +42,7 @@ import vae_lite
 from vae_lite import latent, pretrained
 from vae_lite._files import atomic_write
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent.parent / "results"
 BETAS = [0.25, 0.5, 1, 2, 4, 8, 16]
 SEEDS = [0, 1, 2]
 SHOWN = 10  # images stored per beta for the notebook's figures

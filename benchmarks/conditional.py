@@ -46,7 +46,7 @@ from vae_lite._files import atomic_write
 from vae_lite import ConditionalVAE
 from vae_lite.objectives import log_weights
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent.parent / "results"
 
 CONFIGS = {
     "mnist": dict(dataset="mnist", epochs=10, lr=1e-3, seeds=[0, 1, 2], shipped_seed=0, elbo_samples=4,
@@ -236,7 +236,7 @@ def run(name, out, threads=1, log=print):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config", choices=sorted(CONFIGS))
-    parser.add_argument("--out", default=None, help="default: benchmarks/results/conditional.json for mnist")
+    parser.add_argument("--out", default=None, help="default: results/conditional.json for mnist")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     out = args.out or str(RESULTS / ("conditional.json" if args.config == "mnist" else f"conditional-{args.config}.json"))

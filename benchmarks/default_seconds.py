@@ -26,7 +26,7 @@ from vae_lite._files import atomic_write
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality import machine_info  # noqa: E402
 
-OUT = Path(__file__).resolve().parent / "results" / "default_seconds.json"
+OUT = Path(__file__).resolve().parent.parent / "results" / "default_seconds.json"
 TARGET_SECONDS = 60
 
 

@@ -56,7 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from paper_curves import STEP_SIZES, BATCH_SIZE, WakeSleepVAE, make_optimizer  # noqa: E402
 from quality import machine_info, merge_result  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent.parent / "results"
 RUNS = {f"{algorithm}-{n}": dict(algorithm="aevb" if algorithm == "aevb" else "wake-sleep", n_train=n)
         for n in (1000, 50_000) for algorithm in ("aevb", "ws")}
 LATENT, HIDDEN = 3, 100

@@ -57,7 +57,7 @@ from vae_lite._files import atomic_write
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality import machine_info, merge_result  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent.parent / "results"
 OUT = RESULTS / "frontier.json"
 TABLE_START, TABLE_END = "<!-- frontier:start -->", "<!-- frontier:end -->"
 SCREEN_TABLE = "<!-- frontier-validation:start -->", "<!-- frontier-validation:end -->"

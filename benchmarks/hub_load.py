@@ -72,7 +72,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, nargs="+", default=[1, 2, 4, 8], help="students at once, per stage")
     parser.add_argument("--notebook", default="05_vae", help="the notebook each student runs (quick mode)")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "hub_load.json")
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "hub_load.json")
     args = parser.parse_args(argv)
     why = class_hub.missing_requirements()
     if why:

@@ -45,7 +45,7 @@ from vae_lite.variants import IWAE
 from vae_lite.objectives import iw_bound, log_weights
 from vae_lite.latent import active_units
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent.parent / "results"
 
 CONFIGS = {
     # Burda et al.'s one-stochastic-layer networks (two hidden layers of 200, 50 latent dimensions;

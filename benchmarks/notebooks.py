@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent.parent / "results"
 TARGETS = {"class_seconds": 120, "quick_seconds": 30, "peak_memory_gb": 1.0}
 
 

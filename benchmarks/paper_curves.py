@@ -56,7 +56,7 @@ from vae_lite.objectives import kl_standard_normal, log_normal, reparameterize
 
 from quality import machine_info, merge_result  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent.parent / "results"
 STEP_SIZES = (0.01, 0.02, 0.1)  # the paper's Adagrad candidates
 BATCH_SIZE = 100
 SAMPLES = 3_000_000

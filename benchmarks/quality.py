@@ -7,7 +7,7 @@
     python benchmarks/quality.py digits-quick --out /tmp/q.json   # seconds; used by the smoke test
 
 Every configuration is the table CONFIGS below; the result (numbers plus the configuration
-and the command) is merged into benchmarks/results/quality.json under the configuration's name.
+and the command) is merged into results/quality.json under the configuration's name.
 
 Protocol. Training images are binarized anew every epoch (dynamic binarization: fit does
 this for a Bernoulli decoder); the test set is binarized once with a fixed seed
@@ -33,7 +33,7 @@ import vae_lite
 import vae_lite.pretrained
 from vae_lite._files import atomic_write
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent.parent / "results"
 
 CONFIGS = {
     # the package's default model: vae_lite.pretrained.train_default_model, the recipe that made

@@ -41,7 +41,7 @@ from vae_lite._files import atomic_write
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality import machine_info, merge_result  # noqa: E402
 
-OUT = Path(__file__).resolve().parent / "results" / "recipe_screen.json"
+OUT = Path(__file__).resolve().parent.parent / "results" / "recipe_screen.json"
 
 
 def main(argv=None):

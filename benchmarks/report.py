@@ -1,4 +1,4 @@
-"""Write the results tables of benchmarks/README.md from benchmarks/results/*.json.
+"""Write the results tables of benchmarks/README.md from results/*.json.
 
     python benchmarks/report.py
 
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
+RESULTS = HERE.parent / "results"  # the stored runs, beside notebooks/ (README.md, "Stored runs")
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 

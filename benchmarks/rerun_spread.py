@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import paper_curves  # noqa: E402
 from quality import machine_info, merge_result  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent.parent / "results"
 KERNELS = ("default", "avx2", "avx512")  # ATEN_CPU_CAPABILITY's values on x86; "default" is plain C++
 
 

@@ -1,6 +1,6 @@
 """How the site should carry the explorers: two routes, measured on the stored notebooks.
 
-    python benchmarks/site_route.py      # writes benchmarks/results/site_route.json
+    python benchmarks/site_route.py      # writes results/site_route.json
 
 A. the widget state the notebook stores, rendered by ipywidgets' HTML manager (what `make site` does):
    each network once per notebook (a Network widget that every explorer of the model names), the
@@ -48,7 +48,7 @@ def main():
     for name, r in results.items():
         print(f"{name:32s} explorers {r['explorers']}  A {r['route_a_bytes'] / 1e6:5.2f} MB  "
               f"B {r['route_b_bytes'] / 1e6:5.2f} MB  notebook {r['notebook_bytes'] / 1e6:5.2f} MB")
-    out = ROOT / "benchmarks" / "results" / "site_route.json"
+    out = ROOT / "results" / "site_route.json"
     atomic_write(out, lambda f: f.write((json.dumps(record, indent=2) + "\n").encode()))
     print(f"wrote {out}")
 

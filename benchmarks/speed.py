@@ -177,7 +177,7 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-memory", action="store_true")
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "speed.json"))
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "results" / "speed.json"))
     parser.add_argument("--memory-child", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:

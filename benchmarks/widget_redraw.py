@@ -1,7 +1,7 @@
 """What a student waits for: from a key press on an explorer's slider (a click, the end of a stroke)
 to the new picture, in JupyterLab and on the static site, timed inside headless Chromium.
 
-    python benchmarks/widget_redraw.py --browser       # writes benchmarks/results/widget_browser.json
+    python benchmarks/widget_redraw.py --browser       # writes results/widget_browser.json
     python benchmarks/widget_redraw.py --browser --presses 10 --out /tmp/redraw.json
     python benchmarks/widget_redraw.py --browser --where site    # the site alone (no JupyterLab)
 
@@ -34,7 +34,7 @@ import lab  # noqa: E402
 
 from vae_lite._files import atomic_write  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent.parent / "results"
 TARGET = {"p90_ms": 50}
 NOTEBOOKS = ("03_*.ipynb", "04_*.ipynb", "*_latent_space.ipynb", "11_*.ipynb")
 SLIDERS = {  # page, explorer kind, what its first slider is

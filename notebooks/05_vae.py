@@ -305,7 +305,7 @@ if not QUICK and later:  # quick mode's epochs are a dozen steps: there the KL i
 
 # %% [markdown]
 # While its weight is small, information in z costs little: the KL after epoch 1, inside the warm-up, is above
-# the KL after epoch 2, at weight 1 (as in every such run in `benchmarks/results/frontier.json`; not always the
+# the KL after epoch 2, at weight 1 (as in every such run in `results/frontier.json`; not always the
 # highest of all). Then the KL stays in the narrow range printed above,
 # every nat now paid in full, and most of the later fall is the reconstruction's.
 #

@@ -60,7 +60,7 @@ import vae_lite.check
 from vae_lite import latent, plots, pretrained
 
 QUICK = vae_lite.setup_notebook()
-RESULTS = Path(vae_lite.__file__).resolve().parent.parent / "benchmarks" / "results"  # stored runs, in the clone
+RESULTS = Path(vae_lite.__file__).resolve().parent.parent / "results"  # stored runs, in the clone
 
 # %% [markdown]
 # ## Data
@@ -527,7 +527,7 @@ default = json.loads((RESULTS / "quality.json").read_text())["mnist-default"]
 full, full_on_l5 = best["full_evaluation"], best_on_l5["full_evaluation"]
 rows = [("ours: the default model", default["train_cpu_seconds"], default["test_neg_elbo"], default["iw_nll"],
          default["iw_nll_std_error"], default["iw_test_images"]),
-        ("ours: benchmarks/results/mnist_best.pt", best["train_cpu_seconds"], full["neg_elbo"], full["iw_nll"],
+        ("ours: results/mnist_best.pt", best["train_cpu_seconds"], full["neg_elbo"], full["iw_nll"],
          full["iw_nll_std_error"], full["test_images"]),
         ("ours: the same networks on L_5 (IWAE)", best_on_l5["train_cpu_seconds"], full_on_l5["neg_elbo"],
          full_on_l5["iw_nll"], full_on_l5["iw_nll_std_error"], full_on_l5["test_images"])]

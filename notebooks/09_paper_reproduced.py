@@ -69,7 +69,7 @@ from vae_lite.objectives import kl_standard_normal, log_normal, reparameterize
 
 QUICK = vae_lite.setup_notebook()
 torch.set_num_threads(1)  # the paper's networks are small: a second thread gains little, and waits on a busy machine
-RESULTS = Path(vae_lite.__file__).resolve().parent.parent / "benchmarks" / "results"
+RESULTS = Path(vae_lite.__file__).resolve().parent.parent / "results"
 
 # %% [markdown]
 # ## Data

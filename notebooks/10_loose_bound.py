@@ -412,7 +412,7 @@ assert live_gain > 2 * live_gain_se, "after the same epochs the IWAE should have
 # script has since learnt to score all 10,000 images, and a run on those has not been committed yet.
 
 # %% tags=["nbval-check-output"]
-results = Path(vae_lite.__file__).resolve().parent.parent / "benchmarks" / "results"
+results = Path(vae_lite.__file__).resolve().parent.parent / "results"
 stored = json.loads((results / "iwae.json").read_text())
 config, runs, first = stored["config"], stored["models"], stored["iw_images"]
 assert config["dataset"] == "mnist" and stored["seed"] == 0 and "MOCK" not in json.dumps(stored), "not the real run"

@@ -263,7 +263,7 @@ if shipped and data.name == "mnist":
 # a looser VAE bound plus a better fit, log p_c(x, y) − log p_v(x):
 
 # %%
-stored = json.loads((Path(vae_lite.__file__).resolve().parent.parent / "benchmarks/results/conditional.json").read_text())
+stored = json.loads((Path(vae_lite.__file__).resolve().parent.parent / "results" / "conditional.json").read_text())
 runs = {run["seed"]: run["first_test_images"] for run in stored["runs"]}  # the first seed: the shipped models
 shipped = stored["config"]["seeds"][0]
 shipped_run = runs[shipped]

@@ -213,7 +213,7 @@ def test_a_wheel_holds_the_checkpoint_and_trains_in_a_clean_environment(torch_on
 
 
 def test_teaching_guide_shows_the_measured_timings():
-    """TEACHING.md's timings table is generated from benchmarks/results/notebooks.json, never typed."""
+    """TEACHING.md's timings table is generated from results/notebooks.json, never typed."""
     sys.path.insert(0, str(ROOT / "tools"))
     try:
         import teaching

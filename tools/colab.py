@@ -7,7 +7,7 @@ Two cells go right under each notebook's title, in its text twin notebooks/NN_na
 - a code cell tagged `bootstrap` that, only where vae_lite cannot be imported (Colab, a bare
   Jupyter), clones the repository, installs vae_lite from it with pip without replacing the
   torch already there, and moves into the clone's notebooks/ folder (so data/ and
-  benchmarks/results/ are where the notebooks expect them); on Colab it also switches on the
+  results/ are where the notebooks expect them); on Colab it also switches on the
   custom widget manager that ipywidgets 8 needs there. Where vae_lite is installed (`make lab`,
   Binder) it does nothing.
 

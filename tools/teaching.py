@@ -1,6 +1,6 @@
 """Refresh the timings table in TEACHING.md: class time from the notebooks, compute time measured.
 
-    python benchmarks/notebooks.py --out benchmarks/results/notebooks.json   # measure compute (long)
+    python benchmarks/notebooks.py --out results/notebooks.json   # measure compute (long)
     python tools/teaching.py                                                 # then rewrite the table
     python tools/teaching.py --show                                          # class time, itemised
 
@@ -28,7 +28,7 @@ import jupytext
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = ROOT / "TEACHING.md"
-RESULTS = ROOT / "benchmarks" / "results" / "notebooks.json"
+RESULTS = ROOT / "results" / "notebooks.json"
 START, END = "<!-- timings -->", "<!-- /timings -->"
 NOTEBOOKS = ROOT / "notebooks"
 CLASS_PACE = dict(words_per_minute=80, code_lines_per_minute=8, minutes_per_prediction=2)

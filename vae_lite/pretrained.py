@@ -10,7 +10,7 @@ It was written by
 
 whose defaults are this recipe. `python benchmarks/quality.py mnist-default` trains it again
 with train_default_model below, checks that it gets the shipped weights, and scores it on all
-10,000 test images (benchmarks/results/quality.json). It is the best of the configurations
+10,000 test images (results/quality.json). It is the best of the configurations
 screened for one minute of training on 2 cores (benchmarks/README.md, "Quality per CPU-second").
 
 mnist_autoencoder.pt is the autoencoder of the same sizes trained with the same recipe (an

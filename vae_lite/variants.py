@@ -75,7 +75,7 @@ class PaperVAE(VAE):
         if not isinstance(hidden, int):
             raise ValueError(f"PaperVAE has one hidden layer: hidden must be an int, got {hidden!r}")
         # the MLP networks built here are replaced below; they are built first all the same, so that
-        # a seed gives the same initial weights as the runs stored in benchmarks/results
+        # a seed gives the same initial weights as the runs stored in results
         super().__init__(image_shape, hidden, latent_dim=latent_dim, likelihood=likelihood, gaussian_std=gaussian_std)
         self.per_pixel_variance = likelihood == "gaussian" and gaussian_std is None
         if self.per_pixel_variance:
