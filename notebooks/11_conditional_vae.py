@@ -445,6 +445,43 @@ assert not shipped or all(probes["VAE"][c] - probes["conditional VAE"][c] > 0.15
     "the VAE's codes should tell the class far better than the conditional VAE's (shipped models only: others train briefly here)"
 
 # %% [markdown]
+# ### The label's way in, by you
+# **Exercise 3 (5 min).** The conditional encoder reads each image with K more channels (the Model section).
+# Complete `label_planes(x, y, num_classes)`: return x (N × C × H × W) followed by K channels, channel y[i] all
+# ones for image i and the others zeros (`torch.nn.functional.one_hot`, then a reshape and `expand`). The cell
+# after the solution feeds your input to the conditional VAE's own encoder network and compares the codes with
+# `cvae.encode(x, y)`.
+
+# %% tags=["nbval-check-output"]
+def label_planes(x, y, num_classes):
+    raise NotImplementedError  # your code here
+
+
+vae_lite.check.label_planes(label_planes)
+
+# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
+# Solution: one-hot rows (N, K), as (N, K, 1, 1), stretched over the image's H × W, after its channels.
+def label_planes(x, y, num_classes):
+    onehot = torch.nn.functional.one_hot(y, num_classes).to(x.dtype)  # (N, K)
+    return torch.cat([x, onehot[:, :, None, None].expand(-1, -1, *x.shape[-2:])], dim=1)  # (N, C + K, H, W)
+
+
+assert vae_lite.check.label_planes(label_planes), "the solution should pass every case"
+
+# %%
+x, y = data.test[:8], data.test_labels[:8]
+try:
+    yours = label_planes(x, y, K)
+except NotImplementedError:
+    print("Complete `label_planes` in exercise 3, then re-run this cell.")
+else:
+    with torch.inference_mode():
+        mu_yours, mu_package = cvae.encoder(yours).chunk(2, dim=-1)[0], cvae.encode(x, y)[0]
+    print(f"your input: {tuple(yours.shape)}; the codes differ from cvae.encode's by at most "
+          f"{(mu_yours - mu_package).abs().max():.1e}")
+    assert torch.allclose(mu_yours, mu_package, atol=1e-6), "your input should be the one cvae.encode builds"
+
+# %% [markdown]
 # ### Are the samples the classes asked for?
 # Are the columns
 # really the classes asked for? A 5-nearest-neighbour classifier on raw pixels, fitted on training

@@ -794,6 +794,30 @@ def test_iwae_bound_rejects_the_common_mistakes_and_names_them(capsys, wrong, hi
 
 # ------------------------------------------------------------------------ notebook 11
 
+
+def right_label_planes(x, y, num_classes):
+    """Written independently of the checker: channel y of K, filled with ones, appended to each image."""
+    planes = torch.zeros(len(x), num_classes, *x.shape[-2:], dtype=x.dtype)
+    planes[torch.arange(len(x)), y] = 1.0
+    return torch.cat([x, planes], dim=1)
+
+
+def test_label_planes_checker_passes_the_answer_and_waits_for_the_stub(capsys):
+    assert check.label_planes(right_label_planes) is True
+    assert check.label_planes(stub) is None
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda x, y, k: torch.cat([right_label_planes(x, y, k)[:, x.shape[1]:], x], dim=1), "come first"),
+    (lambda x, y, k: right_label_planes(x, (y + 1) % k, k), "channel y[i] should hold the ones"),
+    (lambda x, y, k: torch.cat([x, y.float()[:, None, None, None].expand(-1, 1, *x.shape[-2:])], dim=1),
+     "a one-hot label (F.one_hot), not the number y"),
+    (lambda x, y, k: right_label_planes(x, y, k)[:, x.shape[1]:], "the image's C channels, then K label channels"),
+])
+def test_label_planes_checker_names_the_known_mistakes(capsys, wrong, hint):
+    assert check.label_planes(wrong) is False
+    assert hint in capsys.readouterr().out
+
 from vae_lite.objectives import reparameterize  # noqa: E402
 
 

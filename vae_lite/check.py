@@ -15,7 +15,8 @@ raises NotImplementedError ("not attempted yet"), so a notebook runs top to bott
     notebook 08  importance_weighted_estimate(log_px_given_z, z, mu, logvar)
     notebook 09  gaussian_decoder_log_likelihood(x, mean, log_var); wake_sleep_loss(model, x, z, z_dream, x_dream)
     notebook 10  ppca_scales(eigenvalues, noise_variance, latent_dim); iwae_bound(model, x, k)
-    notebook 11  style_transfer(model, x, source, target); bayes_rule(log_px_given_y, log_prior)
+    notebook 11  bayes_rule(log_px_given_y, log_prior); label_planes(x, y, num_classes);
+                 style_transfer(model, x, source, target)
 
 Every checker is _run (the loop over cases) with a judge; most judges are _compare: the
 right value, and the known wrong forms it names when an answer equals one of them.
@@ -1171,6 +1172,32 @@ def iwae_bound(fn, n=10_000):
 
 
 # ------------------------------------------------------------------------ notebook 11
+
+
+def label_planes(fn):
+    """Notebook 11: fn(x (N, C, H, W), y (N,) class numbers, num_classes K) -> (N, C + K, H, W): the input of a
+    conditional convolutional encoder, x followed by K channels, channel y[i] all ones for image i, the rest 0:
+
+        torch.cat([x, one_hot(y, K) as (N, K, 1, 1), expanded to (N, K, H, W)], dim=1)
+    """
+    import torch.nn.functional as F
+
+    generator = torch.Generator().manual_seed(12)
+    cases = {
+        "one 1-channel 3 x 3 image of class 2, K = 4": (torch.rand(1, 1, 3, 3, generator=generator), torch.tensor([2]), 4),
+        "three 4 x 5 images of classes 0, 3, 1, K = 4": (torch.rand(3, 1, 4, 5, generator=generator), torch.tensor([0, 3, 1]), 4),
+        "two 2-channel images of classes 9 and 0, K = 10": (torch.rand(2, 2, 3, 3, generator=generator), torch.tensor([9, 0]), 10),
+    }
+    planes = lambda y, k, x: F.one_hot(y, k).to(x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[-2:])  # noqa: E731
+    wrong_forms = {
+        "the label channels come first: append them after the image's channels, as ConditionalVAE.encode does":
+            lambda x, y, k: torch.cat([planes(y, k, x), x], dim=1),
+        "channel y[i] should hold the ones; yours holds them in another channel (one_hot counts classes from 0)":
+            lambda x, y, k: torch.cat([x, planes((y + 1) % k, k, x)], dim=1),
+    }
+    return _run("label_planes", fn, cases, _compare(
+        lambda x, y, k: torch.cat([x, planes(y, k, x)], dim=1), wrong_forms,
+        "the image's C channels, then K label channels: a one-hot label (F.one_hot), not the number y"))
 
 
 def style_transfer(fn):
