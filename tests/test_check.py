@@ -469,6 +469,8 @@ def _decoded_means(model, x_a, x_b):
                                               + t * reparameterize(*m.encode(b[None]))[0]) for t in torch.linspace(0, 1, n)]),
      "changes from call to call"),
     (lambda m, a, b, n: right_interpolate(m, a, b, n)[0], "expected 3 images"),
+    (lambda m, a, b, n: torch.stack([m.decoder((1 - t) * m.encode(a[None])[0][0] + t * m.encode(b[None])[0][0])
+                                     for t in torch.linspace(0, 1, n)]), "the decoder network's logits"),
 ])
 def test_interpolate_names_each_known_mistake(capsys, wrong, hint):
     assert check.interpolate(wrong) is False

@@ -727,11 +727,11 @@ def active_unit_count(fn):
     mu = torch.randn(500, 6, generator=generator, dtype=torch.float64) * scales + torch.tensor([0, 3, 0, 0.5, 0, 1.0])
     cases = {
         "6 dimensions with different spreads, threshold 0.01": (mu, 0.01),
-        "the same, threshold 0.1": (mu, 0.1),
+        "the same, threshold 0.003": (mu, 0.003),  # right 4, the standard deviation 5, a hard-coded 0.01 3
         "every dimension constant: none active": (torch.ones(50, 4, dtype=torch.float64), 0.01),
     }
     count = lambda m, t: float((m.var(dim=0) > t).sum())
-    wrong_forms = {  # checked in order: a hard-coded 0.01 also equals std > 0.1 on these data
+    wrong_forms = {
         "you ignored `threshold` (the count is right for 0.01 only): compare with the argument, not a number":
             lambda m, t: float((m.var(dim=0) > 0.01).sum()),
         "you used the standard deviation; the criterion is the variance Var_x(μ_d(x))":
@@ -764,10 +764,10 @@ def interpolate(fn):
     cases = {"n = 2: the two ends only": (model, a, b, 2), "n = 5 from A to B": (model, a, b, 5),
              "n = 7 from B to another image": (model, b, c, 7), "from A to A: n copies of one image": (model, a, a, 3)}
 
-    def line(m, x_a, x_b, n, t=None, use=0):
+    def line(m, x_a, x_b, n, t=None, use=0, decode=None):
         t = torch.linspace(0, 1, n).unsqueeze(1) if t is None else t
         codes = m.encode(torch.stack([x_a, x_b]))[use]
-        return m.decode((1 - t) * codes[0] + t * codes[1])
+        return (decode or m.decode)((1 - t) * codes[0] + t * codes[1])
 
     def ends(m, x_a, x_b, n):
         t = torch.linspace(0, 1, n).reshape(n, 1, 1, 1)
@@ -784,6 +784,8 @@ def interpolate(fn):
             lambda m, x_a, x_b, n: line(m, x_a, x_b, n, use=1),
         "the line runs from B to A; t = 0 should give A's code":
             lambda m, x_a, x_b, n: line(m, x_b, x_a, n),
+        "these are the decoder network's logits; return model.decode(z), the pixel probabilities":
+            lambda m, x_a, x_b, n: line(m, x_a, x_b, n, decode=m.decoder),
     }
 
     def judge(name, got, m, x_a, x_b, n):
