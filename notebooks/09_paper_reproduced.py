@@ -110,7 +110,7 @@ plt.show()
 #   \hat x = \operatorname{sigmoid}(W_5 h + b_5),\ \ \log s^2 = W_6 h + b_6 & \text{Gaussian (Frey Face)} \end{cases}$$
 #
 # The Gaussian decoder outputs a mean **and a variance for every pixel**. `vae_lite.PaperVAE` is this
-# model (read it with `PaperVAE??`); every weight starts from N(0, 0.01²), as in the paper.
+# model; its weights start from N(0, 0.01²) (the paper's "N(0, 0.01)", read as a standard deviation).
 
 # %%
 frey_model = PaperVAE(frey.image_shape, latent_dim=2, hidden=200, likelihood="gaussian")
@@ -493,7 +493,7 @@ plt.show()
 # ### Figure 3: the marginal likelihood
 #
 # For N_z = 3 the paper also estimates log p(x) itself, the quantity every bound is below, "using an MCMC
-# estimator" (its section 5 and appendix D): it draws 50 samples from the posterior p(z|x) by Hybrid Monte
+# estimator" (its section 5 and appendices D and E): it draws 50 samples from the posterior p(z|x) by Hybrid Monte
 # Carlo (HMC), fits a density q(z) to them, and inverts a harmonic-mean-type average over fresh posterior
 # samples, 1/p(x) ≈ (1/L) Σ q(z_l) / p(x, z_l). It compares AEVB with wake-sleep and with Monte Carlo EM
 # (MCEM, an HMC sampler of p(z|x) in place of an encoder), on MNIST with 100 hidden units, a training set
@@ -746,8 +746,8 @@ print(f"in all: {sum(run['cpu_seconds'] for run in runs.values()) / 3600:.1f} CP
 # | | the paper | ours |
 # |---|---|---|
 # | networks | one tanh hidden layer, 500 (MNIST) / 200 (Frey Face) / 100 (Figure 3) units, weights from N(0, 0.01²) | the same (`PaperVAE`) |
-# | optimiser | Adagrad "with accompanying annealing schedule", step size from {0.01, 0.02, 0.1} chosen on the first iterations, weight decay for p(θ) = N(0, I) | torch's Adagrad (its steps shrink as 1/√(sum of squared gradients), no other schedule); the choice made after one MNIST epoch, 20 Frey Face epochs or 60,000 samples (Figure 3) |
-# | samples of z | L = 1 in training; not stated for the plotted bounds | one z per image in training and for every bound |
+# | optimiser | Adagrad "with accompanying annealing schedule", step size from {0.01, 0.02, 0.1} chosen on the first iterations, weight decay for p(θ) = N(0, I) | weight decay on θ and φ alike; torch's Adagrad (its steps shrink as 1/√(sum of squared gradients), no other schedule); the choice made after one MNIST epoch, 20 Frey Face epochs or 60,000 samples (Figure 3) |
+# | samples of z | L = 1 in training; not stated for the plotted bounds | one z per image in training and for Figure 2's bounds; 10 for Figure 3's ELBO |
 # | training length | up to about 10⁸ samples (20–40 minutes per million samples on their CPU) | 3·10⁶ samples (the CPU time is printed above) |
 # | MNIST data | binarization not stated | Figure 2: 60,000 images binarized anew every epoch, the test set binarized once; Figure 3: binarized once, the first 1,000 or 50,000 |
 # | Frey Face | no split published; the authors' code divides the pixels by 256 | 1,765 training faces and 10 test blocks of 20 consecutive frames; pixels divided by 255 |
