@@ -395,6 +395,18 @@ class TestPickDevice:
         with pytest.raises(ValueError, match="VAE_LITE_DEVICE.*not available here; set VAE_LITE_DEVICE=auto, or unset it"):
             pick_device()
 
+    def test_a_notebook_trains_on_the_cpu_even_with_a_gpu_unless_told_otherwise(self, monkeypatch):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr("vae_lite.plots.use_style", lambda on: None)  # the rest of the suite keeps its style
+        monkeypatch.setattr(torch, "set_num_threads", lambda n: None)  # and its threads
+        monkeypatch.delenv("VAE_LITE_DEVICE", raising=False)
+        assert pick_device().type == "cuda"
+        vae_lite.setup_notebook()
+        assert pick_device().type == "cpu", "a notebook's checks compare with numbers made on a CPU"
+        monkeypatch.setenv("VAE_LITE_DEVICE", "cuda")
+        vae_lite.setup_notebook()
+        assert pick_device().type == "cuda", "a device the user asked for is kept"
+
     def test_asking_for_a_missing_or_unknown_device_says_so(self, monkeypatch):
         monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
         with pytest.raises(ValueError, match="'cuda' was asked for but is not available"):

@@ -31,11 +31,17 @@ def setup_notebook(seed=0):
     Seeds torch, makes figures projector-ready (VAE_LITE_STYLE=plain turns that off) and, in
     quick mode, uses one thread: the tiny quick-mode models gain nothing from a second one, and
     on a busy machine two threads wait for each other.
+
+    The notebooks train on the CPU (VAE_LITE_DEVICE=cpu unless it is set): their models are small,
+    their checks compare with numbers made on a CPU (a GPU draws other random bits), and their
+    tensors stay on the CPU. fit itself still picks CUDA, then MPS, wherever it is called with
+    device="auto" outside the notebooks.
     """
     import torch
 
     from . import plots
 
+    os.environ.setdefault("VAE_LITE_DEVICE", "cpu")
     quick = quick_mode()
     torch.manual_seed(seed)
     if quick:
