@@ -455,10 +455,10 @@ plt.show()
 #
 # In this run the IWAE wins on log-likelihood (one estimator, k and image set for both) and has a slightly worse
 # ELBO (no error bar). The one estimator is not neutral: it uses each model's own encoder as the proposal, and the
-# IWAE's encoder is trained to be a good proposal, so at a fixed k the estimate is looser for the VAE. Part 4
+# IWAE's encoder is trained to be a good proposal, so at a fixed k the estimate can be looser for the VAE. Part 4
 # measures how much a better proposal adds to the estimate for the default VAE; compare it with this gain. So part
-# of the IWAE's lead may be its better proposal rather than a better model.
-# its encoder is a good *proposal*, wider than a good ELBO q (part 2). It keeps more latent dimensions active
+# of the IWAE's lead may be its better proposal rather than a better model. The IWAE's encoder is a good
+# *proposal*, wider than a good ELBO q (part 2). It keeps more latent dimensions active
 # (Burda et al.'s "richer latent space representations"), most extra ones only weakly (above 0.1 the counts are
 # close). One seed cannot say how much is luck: the standard error covers the test images, not the seed. And
 # **the same epochs is not the same CPU time**: an IWAE step decodes 5 draws of z per image instead of 1 (the
@@ -495,14 +495,16 @@ assert config["epochs"] == 25 and config["eval_k"] == 5000, "the text says k = 5
 # ### 4. The two gaps on MNIST: approximation and amortization
 #
 # For a real VAE the posterior over its 50 latent dimensions cannot be put on a grid, but we can still take the
-# gap apart (Cremer, Li & Duvenaud, 2018). Write q* for the best Gaussian **for this one image** (fitted to
-# it alone) and q_enc for what the encoder outputs:
+# gap apart (Cremer, Li & Duvenaud, 2018). Write q* for the best **diagonal** Gaussian **for this one image**
+# (fitted to it alone; the encoder's family, one mean and one variance per latent dimension) and q_enc for
+# what the encoder outputs:
 #
 # $$\underbrace{\log p(x) - \mathrm{ELBO}(q_\text{enc})}_{\text{the gap}}
 # = \underbrace{\log p(x) - \mathrm{ELBO}(q^*)}_{\text{approximation gap}}
 # + \underbrace{\mathrm{ELBO}(q^*) - \mathrm{ELBO}(q_\text{enc})}_{\text{amortization gap}}.$$
 #
-# The approximation gap is what no Gaussian can close (part 1); the amortization gap is what we lose by
+# The approximation gap is what no diagonal Gaussian can close (a full covariance or a flow could close part
+# of it); the amortization gap is what we lose by
 # using one encoder for every image instead of optimising q per image. The model here is the package's
 # default VAE (`vae_lite.pretrained.default_model`).
 #
@@ -661,7 +663,8 @@ print(f"the larger one on each: "
 # is larger on each image: the answer can change from image to image, so a handful of images settles little.
 # Cremer et al., on MNIST, Fashion-MNIST and CIFAR-10, found that the divergence from the true posterior "is often due to imperfect
 # recognition networks, rather than the limited complexity of the approximating distribution": a better encoder (or a few steps of per-image optimisation at test time) can win back the
-# amortization gap; only a richer family than the Gaussian can win back the approximation gap. Compare the two
+# amortization gap; only a richer family than the diagonal Gaussian (a full covariance, a flow) can win back
+# the approximation gap. Compare the two
 # proposals' effective sample sizes: the mixture is the better proposal when its estimates are higher, or as
 # high on more effective samples.
 #
@@ -682,8 +685,9 @@ print(f"the larger one on each: "
 # So the ELBO equals the likelihood only there, and its maximum has the columns along the principal
 # directions, with lengths √max(λⱼ − σ², 0) (Lucas et al., 2019, who prove this maximum is identifiable).
 #
-# Lucas et al. also showed that with a Gaussian encoder q(z|x) = N(V(x − b) + c, diag(τ²)) the problem splits
-# into one problem per principal direction. Sympy solves one such direction, with data variance λ and one latent
+# At the optimum, where W's columns lie along the principal directions, the problem with a Gaussian encoder
+# q(z|x) = N(V(x − b), diag(τ²)) splits into one problem per principal direction (for a W with non-orthogonal
+# columns the diagonal q leaves a gap). Sympy solves one such direction, with data variance λ and one latent
 # number: x ~ N(0, λ), decoder x | z ~ N(wz, σ²), encoder q(z|x) = N(vx, τ²).
 
 # %% tags=["nbval-check-output"]
@@ -883,7 +887,7 @@ plt.show()
 #    λⱼ). Do the surplus dimensions still collapse?
 #
 # **Summary of the second session**
-# - On MNIST, log p(x) − ELBO splits into an approximation gap (the Gaussian family) and an amortization gap
+# - On MNIST, log p(x) − ELBO splits into an approximation gap (the diagonal Gaussian family) and an amortization gap
 #   (one encoder for all images). Which is larger for the default model can change from image to image; the
 #   paired mean difference over the images whose log p(x) rests on at least 20 effective samples, with its
 #   standard error, says whether these few images resolve which is larger on average.
