@@ -273,7 +273,7 @@ assert [step.holds() for step in control] == [step.by_construction for step in c
     "with a wrong evidence, every line that uses p(x) should fail, and only those"
 
 # %% [markdown]
-# > **Predict, then run.** Next, the write-up's wrong lines (notebook 01 says what the write-up is)
+# > **Predict, then run.** Next, the write-up's wrong lines (see notebook 01)
 # > through the same checker. Which of them can pass?
 
 # %% tags=["nbval-check-output"]
@@ -353,35 +353,35 @@ vae.requires_grad_(True)
 print(f"encoder, one forward pass:  ELBO {elbo_encoder:.1f} nats (both from 1000 samples of q)")
 print(f"q fitted to this image:     ELBO {elbo_fitted_q:.1f} nats after {adam_steps} Adam steps "
       f"(its 20-step average first matched the encoder after {first_match} steps)")
-print(f"log p(x) ≈ {log_px_reference:.1f} nats (importance-sampling estimate from {ks[-1]:,} samples of q(z|x) above)")
+print(f"log p(x) ≈ {log_px_reference:.1f} nats ({ks[-1]:,} samples of q(z|x) above: an estimate from below)")
 assert elbo_encoder <= log_px_reference + 0.5, \
     "vae_lite.elbo gave an ELBO above log p(x): a lower bound cannot exceed what it bounds (is the KL added?)"
 assert elbo_fitted_q <= log_px_reference + 0.5, "a fitted q's ELBO cannot exceed log p(x) either"
 
 # %% [markdown]
 # Fitting q per image takes tens to hundreds of gradient steps, each decoding several samples; for
-# 60,000 training images, at every training step of the decoder. The encoder gives a q nearly as
-# good in one pass.
+# 60,000 training images, at every training step of the decoder. The encoder gives a q in one pass,
+# a few nats worse (the amortization gap, notebook 10).
 
 # %% [markdown]
 # ## Common mistakes
 #
-# The write-up's five lines, numbered as in [01](01_autoencoder.ipynb):
+# The write-up's five wrong lines ([01](01_autoencoder.ipynb) says what the write-up is):
 #
-# > **Common mistake.** (4) `log(x) ≥ …`. The left side is **log p(x)**, the log *evidence*, not the log of
+# > **Common mistake.** `log(x) ≥ …`. The left side is **log p(x)**, the log *evidence*, not the log of
 # > the data: the checker rejects "log x = ELBO + KL" (and the Optional section shows log x bounds nothing).
 #
-# > **Common mistake.** (2) `p(z|x) ~ N(0,I)`. N(0, I) is the **prior** p(z); the posterior depends on x
+# > **Common mistake.** `p(z|x) ~ N(0,I)`. N(0, I) is the **prior** p(z); the posterior depends on x
 # > and is narrower on average (the law of total variance, for x drawn from the model: E_x[Var(z|x)] ≤ Var(z) = 1). With q = the
 # > prior the bound is not tight: see the gap in the row "prior N(0, 1)" above.
 #
-# > **Common mistake.** (1) The loss `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]`: the KL's sign is wrong;
+# > **Common mistake.** The loss `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]`: the KL's sign is wrong;
 # > [06](06_loss_right_and_wrong.ipynb#1.-The-sign-of-the-KL) trains it and shows it fail.
 #
-# > **Common mistake.** (5) Squared error `||x - x̂||²` as "the" reconstruction term: a Gaussian
+# > **Common mistake.** Squared error `||x - x̂||²` as "the" reconstruction term: a Gaussian
 # > log-likelihood only up to a scale, which acts as a hidden KL weight (Optional section; 06 trains it).
 #
-# > **Common mistake.** (3) `σ = E[(x-μ)²]`: that is σ², and σ written for σ² makes a wrong KL; the
+# > **Common mistake.** `σ = E[(x-μ)²]`: that is σ², and σ written for σ² makes a wrong KL; the
 # > checker rejected it (the last wrong line above), and [04](04_closed_form_kl.ipynb) derives the right KL.
 
 # %% [markdown]
@@ -628,7 +628,7 @@ assert means[1][0] < means[10][0] < means[100][0], "the log of a mean is biased 
 assert abs(means[1000][0] - log_px) < 5 * means[1000][1] + 0.01, "with k = 1000 the estimates should average to log p(x)"
 # Solution, continued. The mean estimate rises with k, from the ELBO at k = 1 toward log p(x): the log of a
 # mean weight is a lower bound on average (Jensen), tighter for larger k; notebook 10 trains with it (IWAE).
-# On the MNIST image, your function reproduces the first section's estimate from all the samples of q(z|x):
+# On the MNIST image, a fresh draw of samples of q(z|x) agrees with the first section's estimate up to Monte Carlo noise:
 with torch.inference_mode():
     mnist_log_w = importance_log_weights(proposals["q(z|x)"], n_samples)
 print(f"MNIST image, {n_samples:,} samples of q(z|x): log p(x) ≈ {log_evidence_is(mnist_log_w).item():.1f} nats "

@@ -287,7 +287,7 @@ display(widgets.ReparameterizationExplorer())
 # %% [markdown]
 # ## Common mistakes
 #
-# > **Common mistake.** The write-up's line (3), `σ = E[(x-μ)²]` ([01](01_autoencoder.ipynb) says what the
+# > **Common mistake.** The write-up's line `σ = E[(x-μ)²]` ([01](01_autoencoder.ipynb) says what the
 # > write-up is): that is the *variance* σ², not the standard deviation.
 # > In code it shows up as `z = mu + torch.exp(logvar) * eps` (multiplies ε by σ²); the right form is
 # > `z = mu + torch.exp(0.5 * logvar) * eps`. The cell below draws with the package's

@@ -294,8 +294,8 @@ display(widgets.KLExplorer())
 # %% [markdown]
 # ## Common mistakes
 #
-# > **Common mistake.** The write-up's line (3), `σ = E[(x-μ)²]` (the lines are numbered in
-# > [01](01_autoencoder.ipynb)): that is the variance σ². Put σ where σ² belongs and the
+# > **Common mistake.** The write-up's line `σ = E[(x-μ)²]` ([01](01_autoencoder.ipynb) says what the write-up
+# > is): that is the variance σ². Put σ where σ² belongs and the
 # > KL is wrong, e.g. ½(μ² + σ − log σ − 1). The encoder outputs `logvar` = log σ², so
 # > σ² = `logvar.exp()` and log σ² = `logvar`. The cell compares both forms with Monte Carlo.
 
@@ -309,10 +309,10 @@ print(f"sigma = 2: right {right:.4f}, wrong {wrong:.4f}, Monte Carlo {mc:.4f}")
 assert abs(mc - right) < 0.02 and abs(mc - wrong) > 0.2
 
 # %% [markdown]
-# > **Common mistake.** The write-up's loss, line (1), `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]`, has the KL's sign wrong:
+# > **Common mistake.** The write-up's loss `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]`, has the KL's sign wrong:
 # > [06](06_loss_right_and_wrong.ipynb#1.-The-sign-of-the-KL) trains it and shows it fail.
 #
-# > **Common mistake.** The write-up's line (2), `p(z|x) ~ N(0,I)`, which calls N(0, I) the posterior. In the VAE's loss the KL is taken against
+# > **Common mistake.** The write-up's line `p(z|x) ~ N(0,I)`, which calls N(0, I) the posterior. In the VAE's loss the KL is taken against
 # > the **prior** p(z) = N(0, I); that is what makes this closed form possible. The KL to the
 # > *posterior* p(z|x), the gap of notebook 02, is not something the VAE can compute: p(z|x) is unknown.
 #
