@@ -352,11 +352,11 @@ assert check.score_function_gradient(score_function_gradient)
 # %% [markdown]
 # **When a VAE cannot use the trick.** The pathwise estimator needs z to be a differentiable function
 # of the parameters, and f to have a useful derivative. For **discrete latent variables** (a code that
-# is one of K categories, or a vector of bits, as in discrete VAEs) the first fails, even when the
-# decoder f is differentiable: a Bernoulli or categorical sample cannot be written as parameters + noise
-# with a derivative, and torch offers no `rsample()` for it. The step function of Exercise 2 fails the
-# second condition instead: z is continuous, but f(z) = [z > 0] has derivative 0; it is equivalent to a
-# Bernoulli latent b = [z > 0] with p = Φ(μ/σ). Such models use the score function (with variance reduction) or a continuous
+# is one of K categories, or a vector of bits, as in discrete VAEs) the trick fails, even when the
+# decoder f is differentiable: a Bernoulli sample is b = [u < p], a function of p and noise u, but its
+# derivative in p is 0 wherever it exists, and torch offers no `rsample()` for it. The step function of
+# Exercise 2 is the same failure seen from the other side: z is continuous, but f(z) = [z > 0] has derivative
+# 0, and [z > 0] is a Bernoulli latent with p = Φ(μ/σ). Such models use the score function (with variance reduction) or a continuous
 # relaxation such as the Gumbel-softmax, or Concrete, distribution (Jang et al. 2017; Maddison et al.
 # 2017). The cell shows both facts: torch's discrete distributions have no `rsample`, and for a step
 # function the pathwise estimate is exactly 0 while the gradient is not.
