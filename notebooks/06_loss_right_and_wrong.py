@@ -102,7 +102,7 @@ print(f"05's model: test negative ELBO {-vae_lite.evaluate(default, x_test)['elb
 # Two copies of one untrained VAE train on the same batches with `train_step`: one with the package's loss, one
 # with the write-up's sign (05's Bernoulli error in place of ‖x − x̂‖²; section 3 shows ‖x − x̂‖² is also a
 # decoder's negative log-likelihood, a Gaussian one). A
-# run stops when its loss is no longer finite.
+# run stops when its loss or its gradient is no longer finite.
 
 # %%
 class WrongSignVAE(vae_lite.VAE):
@@ -122,8 +122,8 @@ def train_steps(model, steps, seed=0):
         x = vae_lite.binarize(data.train[torch.randint(len(data.train), (128,), generator=generator)], generator)
         try:
             means = vae_lite.train_step(model, x, optimizer)
-        except vae_lite.TrainingError:
-            print(f"step {step}: the loss is no longer a finite number, training stopped")
+        except vae_lite.TrainingError as error:  # its message says whether the loss or the gradient overflowed
+            print(f"step {step}: {str(error).split(';')[0]}, training stopped")
             return record
         for key, value in zip(record, (means["loss"], means["kl"], -means["reconstruction"])):
             record[key].append(value)
@@ -238,8 +238,7 @@ assert variety[8] < 0.5 * variety[1], "a stretched code should make every prior 
 # > the loss's overall scale, so only β matters). A KL summed over the batch too, as in the common
 # > `-0.5 * torch.sum(...)`, makes β = pixels × batch size. **Right:** both summed over one image, averaged over
 # > the batch only. The reverse, `bce_sum + kl_mean` (both reduced alike over the batch), is β = 1 / latent
-# > dimensions. (Higgins et al., 2017, quote their β-VAE weights
-# > normalised by the same counts: β_norm = β · latent dimensions / pixels.)
+# > dimensions.
 #
 # Both mistakes as models (`beta` is `fit`'s KL weight, which 05's recipe warms up from 0 to 1):
 
@@ -369,6 +368,8 @@ assert alike < 0.5, "with the code switched off, every sample should look alike"
 # > $-\log p(x|z) = \frac{1}{2s^2}\|x-\hat x\|^2 + D\,(\log s + \tfrac12\log 2\pi)$.
 # > So the negative ELBO is $\frac{1}{2s^2}\big(\|x-\hat x\|^2 + 2s^2\,\mathrm{KL}\big)$ plus a constant:
 # > `||x - x̂||² + KL` is the Gaussian VAE with s² = ½, and any other s is a KL weight β = 2s² on squared error.
+# > (Notebook 02 read it the other way: against the s-model's own ELBO, bare `||x - x̂||² + KL` weighs the KL by
+# > 1/(2s²).)
 # > (Exercise 1 has you write this loss and compares it with the package's.)
 #
 # Two Gaussian VAEs train on the grey-level images for one epoch each; they differ only in s, so by the box above
