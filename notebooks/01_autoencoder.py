@@ -94,7 +94,7 @@ print("one image:", tuple(subset.train[0].shape), "values in", (subset.train.min
 # costs −log p nats, or −log₂ p bits (1 nat = 1/ln 2 ≈ 1.443 bits); summed over the pixels of an image,
 # *nats per image*, the unit of the MNIST VAE papers (Kingma & Welling, Burda et al.). Papers on natural
 # images (CIFAR-10, ImageNet) report **bits per dimension**: nats per image / (D · ln 2), with D the number
-# of pixels (784 for MNIST), one scale for images of any size. The Training section prints both.
+# of dimensions (pixels × colour channels; 784 for MNIST), one scale for images of any size. The Training section prints both.
 #
 # The loss is in the package:
 
@@ -128,10 +128,10 @@ assert torch.allclose(loss, by_hand, rtol=1e-4), \
 # `fit` binarizes the images anew every epoch (each pixel is 1 with probability equal to its grey
 # level): the Bernoulli likelihood is a true likelihood only on binary data. A baseline uses no code:
 # every pixel drawn independently with its mean grey level over the training images. Unlike the AE, this
-# baseline is a model of x, so its number is a true −log p(x) of the binarized test images; it is there
-# only to give the scale. The AE's test loss is −log p(x | z) with z the image's own code, not a
-# likelihood of x (the AE has no p(x)), so it is not comparable with the baseline, nor with the −log p(x)
-# papers report for VAEs, which also pay for the code (notebook 08).
+# baseline is a model of x, so its number is a true −log p(x) of the binarized test images. As
+# reconstruction errors the two compare (the baseline is a decoder that ignores z); as likelihoods they do
+# not: the AE's −log p(x | z), z the image's own code, is no likelihood of x (the AE has no p(x)), nor
+# comparable with the −log p(x) papers report for VAEs, which also pay for the code (notebook 08).
 
 # %%
 torch.set_num_threads(1)  # a model this small gains nothing from a second thread, and on a busy machine two wait for each other
@@ -182,7 +182,7 @@ plots.show_images(samples, title="decoded z ~ N(0, I)");
 # ### Where do the codes lie? Per-dimension mean and spread
 # N(0, I) has mean 0 and standard deviation 1 in every dimension; the cell compares the codes of the
 # training images. In one number: the KL divergence KL(q ‖ p) = E_q[log q(z)/p(z)] (≥ 0, and 0 only when
-# q = p; notebook 04) from N(0, I) of a Gaussian q fitted to the codes, next to that of a Gaussian fitted
+# q = p; notebook 04) from N(0, I) of a diagonal Gaussian q fitted to the codes, next to that of one fitted
 # to as many samples *of* N(0, I), which is sampling noise alone.
 
 # %%
@@ -390,7 +390,9 @@ assert pixel_entropy(decoded["fitted-Gaussian samples"]) < 0.8 * pixel_entropy(d
 assert nearest(fitted) > 1.3 * nearest(test_codes), "the fitted Gaussian should put mass where no code lies"
 # the latent-space picture again, with the fitted Gaussian's samples (black crosses): they crowd the middle
 # of the cloud, where the labels mix, and thin out over its outer regions (whole digits); the distances
-# printed above also count the 18 directions not drawn
+# printed above also count the 18 directions not drawn. Part of the crowding is the diagonal fit itself: it
+# drops the correlations between dimensions, so no sample reaches along the cloud's long axis (a full
+# covariance, torch.cov, would; untested here)
 ax = plots.latent_scatter(project(train_codes), labels, title="the codes' two main directions").axes[0]
 ax.scatter(*project(fitted[:300]).T, s=40, c="black", marker="x", linewidths=1.2, label="fitted-Gaussian samples")
 ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=2);
