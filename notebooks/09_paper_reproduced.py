@@ -402,13 +402,13 @@ in_window = sum(all(x > y for n, x, y in zip(runs[f"frey-{n}"]["samples"], runs[
                 for n in FREY_PANELS)  # panels where AEVB is ahead at every checkpoint of the paper's window
 assert all(runs[f"frey-{n}"]["test_elbo"][0] > runs[f"frey-{n}-wake-sleep"]["test_elbo"][0] for n in FREY_PANELS), \
     "the prose: AEVB leads at the first checkpoint on every Frey Face panel"
-print(f"1. 'Our method converged considerably faster' (Figure 2, from {WINDOW:.0e} samples on): AEVB's test bound "
-      f"above wake-sleep's at every checkpoint from {WINDOW:.0e} on in {in_window} of 4 Frey Face panels. "
-      f"Held: {held(in_window, 4)}, as 'above'; how fast each converges is not measured (neither has). Before the "
+print(f"1. 'Our method converged considerably faster' (Figure 2, from {WINDOW:.0e} samples on):\n   AEVB's test bound "
+      f"above wake-sleep's at every checkpoint from {WINDOW:.0e} on in {in_window} of 4 Frey Face panels.\n"
+      f"   Held: {held(in_window, 4)}, as 'above'; how fast each converges is not measured (neither has).\n   Before the "
       "paper's window: AEVB ahead at the first checkpoint, wake-sleep for a "
       "while after, AEVB for good from " + ", ".join(f"{s:,}" if s else "never" for s in for_good) + " samples")
-print(f"2. '... and reached a better solution in all experiments' (Figure 2): AEVB ahead at the end in "
-      f"{sum(m > 0 for m in margins)} of 4 Frey Face panels, by {min(margins):.0f} to {max(margins):.0f} nats. "
+print(f"2. '... and reached a better solution in all experiments' (Figure 2):\n   AEVB ahead at the end in "
+      f"{sum(m > 0 for m in margins)} of 4 Frey Face panels, by {min(margins):.0f} to {max(margins):.0f} nats.\n   "
       f"Held: {held(sum(m > 0 for m in margins), 4)} on Frey Face (no MNIST wake-sleep runs)")
 # one run's own wobble at its end: the largest spread of a Frey Face run's last three test checkpoints
 swing = max(max(runs[f"frey-{n}"]["test_elbo"][-3:]) - min(runs[f"frey-{n}"]["test_elbo"][-3:]) for n in FREY_PANELS)
@@ -424,13 +424,13 @@ for name, values in gaps.items():
                       f"{'more' if rise > seed_spread else 'less'} than seeds differed after {reruns['epochs']} "
                       f"epochs ({seed_spread:.0f}); one seed per run") \
         if grows else "consistent, but not tested where it matters (runs far from converged)" if name == "MNIST" else "yes"
-    print(f"3. 'more latent variables does not result in more overfitting', {name}: train - test gap "
+    print(f"3. 'more latent variables does not result in more overfitting', {name}:\n   train - test gap "
           + ", ".join(f"{g:+.1f}" for g in values) + ", test bound " + ", ".join(f"{b:.0f}" for b in tests[name])
-          + f" from the fewest latent dimensions to the most. Held: {verdict3[name]}")
-print(f"4. end values, about 1e8 samples (Figure 2): our test bounds {min(short):.0f} to {max(short):.0f} nats below "
+          + f" from the fewest latent dimensions to the most.\n   Held: {verdict3[name]}")
+print(f"4. end values, about 1e8 samples (Figure 2):\n   our test bounds {min(short):.0f} to {max(short):.0f} nats below "
       f"at {min(r['end'] for r in table.values()):.1e} to {max(r['end'] for r in table.values()):.1e} samples, "
-      f"every AEVB curve still climbing: {all(r['climb'] > 0 for n, r in table.items() if 'wake' not in n)}. "
-      "Held: not reached")
+      f"every AEVB curve still climbing: {all(r['climb'] > 0 for n, r in table.items() if 'wake' not in n)}.\n"
+      "   Held: not reached")
 stuck = [n for n in FREY_PANELS if wake_sleep[n]["kl"] < 0.1 and abs(wake_sleep[n]["test"] - baseline) < 3]
 assert stuck == [2, 5, 10] and wake_sleep[20]["test"] > baseline + 100, "the prose: which wake-sleep runs escape"
 assert first == 0 and None not in for_good and max(for_good) < WINDOW and in_window == 4, \
