@@ -6,7 +6,7 @@
 # **Learning goals**
 # - Derive KL(N(μ, σ²) ‖ N(0, 1)) = ½(μ² + σ² − log σ² − 1) by hand in three lines, then let sympy
 #   integrate it and *obtain* the same.
-# - Extend it to a diagonal Gaussian in d dimensions (a sum over dimensions) and to two arbitrary Gaussians.
+# - Extend it to a diagonal Gaussian in d dimensions (a sum over dimensions) and to two diagonal Gaussians.
 # - Check the formula against `vae_lite.kl_standard_normal`, `torch.distributions.kl_divergence` and a
 #   Monte Carlo estimate with its standard error.
 # - See why the closed form matters: a KL estimated from one sample, as the reconstruction term is,
@@ -262,9 +262,10 @@ for name, sampled, exact_grad in (("mu", mu_r.grad, mu_c.grad), ("logvar", logva
 # training step would carry that noise in its KL term, and the closed form carries none. Kingma &
 # Welling (2013, §2.3) call the ELBO estimator that uses it SGVB estimator B and say that it
 # "typically has less variance" than their fully sampled estimator A; §3 uses it for the Gaussian VAE.
-# ("Typically": near q = p the path-derivative, or "sticking the landing", estimator, which drops the
-# ∂ log q/∂φ term, loses its noise; Roeder et al. 2017. A batch of B images divides the one-sample variance
-# by about B; the closed form removes it at no cost.)
+# ("Typically": as q approaches the exact posterior p(z|x), the path-derivative, or "sticking the landing",
+# estimator of the whole ELBO, which drops the ∂ log q/∂φ term, loses its variance and can beat estimator B;
+# Roeder et al. 2017. A batch of B images divides the one-sample variance by about B; the closed form removes it
+# at no cost.)
 # Pyro offers both: `Trace_ELBO` samples the KL, `TraceMeanField_ELBO` uses the closed form where it
 # exists; the TensorFlow CVAE tutorial samples it.
 #
@@ -309,7 +310,7 @@ print(f"sigma = 2: right {right:.4f}, wrong {wrong:.4f}, Monte Carlo {mc:.4f}")
 assert abs(mc - right) < 0.02 and abs(mc - wrong) > 0.2
 
 # %% [markdown]
-# > **Common mistake.** The write-up's loss `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]`, has the KL's sign wrong:
+# > **Common mistake.** The write-up's loss `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]` has the KL's sign wrong:
 # > [06](06_loss_right_and_wrong.ipynb#1.-The-sign-of-the-KL) trains it and shows it fail.
 #
 # > **Common mistake.** The write-up's line `p(z|x) ~ N(0,I)`, which calls N(0, I) the posterior. In the VAE's loss the KL is taken against

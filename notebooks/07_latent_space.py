@@ -200,8 +200,8 @@ assert ratio > 4, "the dimension with the most KL should change the image severa
 # ### Interpolation
 #
 # Encode two test images of different classes to their means μ(A) and μ(B), and decode points on the straight
-# line z(t) = (1 − t) μ(A) + t μ(B). The image changes gradually from A to B; midway it can be a blurred blend of
-# the two rather than a clean digit. The still picture shows A, eight points of the line, then B. In Exercise 2 you build this line yourself and set it beside a cross-fade of the two images.
+# line z(t) = (1 − t) μ(A) + t μ(B). The image changes gradually from A to B, midway perhaps a blurred blend.
+# The still picture shows A, eight points of the line, then B. In Exercise 2 you build this line yourself and set it beside a cross-fade of the two images.
 
 # %%
 labels = data.test_labels
@@ -215,8 +215,8 @@ interpolation
 #
 # With only two latent dimensions the code can be drawn. Left: the encoder means of the test images, with each
 # class's name at the median of its codes (the VAE never saw a label). Right: the decoder's image at each point of
-# an evenly spaced grid of z, drawn on the same axes, so a point on the left decodes to the image at the same place
-# on the right; both panels stop at ±3, and the codes beyond are not drawn (the cell counts them).
+# an evenly spaced grid of z on the same axes: a point on the left decodes to the image at its place on the
+# right. Both stop at ±3 (the cell counts the codes beyond).
 
 # %%
 torch.manual_seed(0)
@@ -250,8 +250,10 @@ print(f"test codes beyond ±3, not drawn: {outside:.1%} (samples of the prior N(
 assert data.name != "mnist" or outside > prior_outside, "the prose says more codes than prior samples lie beyond ±3"
 
 # %% [markdown]
-# On MNIST more codes lie beyond ±3 than samples of the prior would: the codes do not match the prior, and some of
-# them lie where the prior rarely draws. The other direction, prior draws landing where no code is, needs holes
+# On MNIST more codes lie beyond ±3 than samples of the prior would. These codes are encoder means, not samples
+# of q(z), and that makes the count stronger: if the codes' aggregate q(z) matched N(0, I), the means would spread
+# less than N(0, I) (variance 1 − E[σ²] per dimension), so even fewer would lie beyond ±3. The codes do not match
+# the prior, and some of them lie where the prior rarely draws. The other direction, prior draws landing where no code is, needs holes
 # rather than tails: look for the empty regions inside the square of the scatter.
 #
 # How well do the 2-D codes separate the classes? A nearest-class-mean rule (a very simple classifier,
@@ -379,7 +381,7 @@ else:
 # %% [markdown]
 # Every inner image of the cross-fade is both digits at once. Every image of the
 # line through z is the decoder's own drawing: where the decoder is unsure what lies between the two codes it
-# draws grey, a pixel probability between 0 and 1 (the first inner images here are such grey overlays too), and
+# draws grey, a pixel probability between 0 and 1 (the middle images here are such grey overlays too), and
 # further along the stroke bends from one shape to the other. It can draw
 # something at every point of the line because training filled the space around the codes: the KL pulls the codes
 # towards 0 and keeps each q(z|x) wide, so that neighbouring codes overlap, and the noise in z makes the decoder

@@ -613,7 +613,10 @@ plots.show_rows({f"default model ({default['train_cpu_seconds'] / 60:.1f} CPU-mi
 #   noise here is a rough proxy from another model and another metric (the small default model's −ELBO spread over
 #   seeds, printed), and the edge is about the size of it;
 # - the two runs are not equally tuned: the recipe, KL warm-up included, was picked for the VAE (on test images),
-#   while the L₅ run reused it without warm-up and without any tuning of its own.
+#   while the L₅ run reused it without warm-up and without any tuning of its own;
+# - each number is a k = 5000 bound with its own model's encoder as the proposal: an encoder trained on L₅ is a
+#   different proposal, and what k = 5000 still misses (a few tenths of a nat for the default model, above) was
+#   not measured for either run (`frontier.py k-bias` would).
 #
 # What the stored runs do show: with this recipe and this budget, training on L₅ did not beat the VAE. Telling
 # epochs from bound apart would take several seeds of each, each recipe tuned on held-out images. Notebook 10

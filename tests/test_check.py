@@ -86,6 +86,7 @@ def test_kl_accepts_the_closed_form(capsys):
     (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv - 1).mean(-1), "averaged over the latent"),
     (lambda mu, lv: (mu**2 + lv.exp() - lv - 1).sum(-1), "1/2 is missing"),
     (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv - 1), "expected shape"),
+    (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv).sum(-1), "the -1 is missing"),
 ])
 def test_kl_rejects_the_common_mistakes_and_names_them(capsys, wrong, hint):
     assert check.kl_closed_form(wrong) is False
@@ -96,8 +97,8 @@ def test_kl_rejects_the_common_mistakes_and_names_them(capsys, wrong, hint):
 def test_kl_failure_message_shows_the_case_and_expected_vs_got(capsys):
     check.kl_closed_form(lambda mu, lv: -right_kl(mu, lv))
     out = capsys.readouterr().out
-    line = next(l for l in out.splitlines() if "mu = 1, sigma = 1" in l)
-    assert "expected 0.5000, got -0.5000" in line
+    line = next(l for l in out.splitlines() if "mu = 2, sigma = 1" in l)
+    assert "expected 2.0000, got -2.0000" in line
 
 
 def right_kl_two(mq, lq, mp, lp):

@@ -392,7 +392,7 @@ def kl_closed_form(fn):
     """fn(mu, logvar) -> KL(N(mu, exp(logvar)) || N(0, I)) per example, summed over the last dimension."""
     cases = {
         "q equals the prior (mu = 0, sigma = 1)": ([[0.0]], [[0.0]]),
-        "mu = 1, sigma = 1": ([[1.0]], [[0.0]]),
+        "mu = 2, sigma = 1": ([[2.0]], [[0.0]]),
         "mu = 0, sigma = 2": ([[0.0]], [[math.log(4.0)]]),
         "mu = 0, sigma = 0.5": ([[0.0]], [[math.log(0.25)]]),
         "3 dimensions, summed": ([[0.5, -1.0, 2.0]], [[0.3, -0.7, 1.2]]),
@@ -409,6 +409,7 @@ def kl_closed_form(fn):
         "you averaged over the latent dimensions; the KL of a diagonal Gaussian is their sum":
             lambda m, lv: kl(m, lv) / m.shape[-1],
         "the factor 1/2 is missing": lambda m, lv: 2 * kl(m, lv),
+        "the -1 is missing (it makes the KL of q = p zero)": lambda m, lv: kl(m, lv) + 0.5 * m.shape[-1],
     }
     return _run("kl_closed_form", fn, cases, _compare(
         kl, wrong_forms, "one KL per example: sum over the last dimension only", atol=1e-5))
