@@ -26,7 +26,8 @@ docstring's maths, not taken from the package, so that a student's answer is che
 the maths and a slip in vae_lite cannot make the same slip pass. A formula that is only a
 part of the answer (the KL inside vae_loss, the networks of a model) is the package's, which
 tests/test_objectives.py checks against sympy and torch.distributions; tests/test_check.py
-passes an answer written with torch.distributions through each checker.
+passes answers written independently (with torch.distributions where it has the density)
+through the checkers, right ones and each named mistake.
 """
 
 import copy
