@@ -262,10 +262,9 @@ for name, sampled, exact_grad in (("mu", mu_r.grad, mu_c.grad), ("logvar", logva
 # training step would carry that noise in its KL term, and the closed form carries none. Kingma &
 # Welling (2013, §2.3) call the ELBO estimator that uses it SGVB estimator B and say that it
 # "typically has less variance" than their fully sampled estimator A; §3 uses it for the Gaussian VAE.
-# ("Typically": as q approaches the exact posterior p(z|x), the path-derivative, or "sticking the landing",
-# estimator of the whole ELBO, which drops the ∂ log q/∂φ term, loses its variance and can beat estimator B;
-# Roeder et al. 2017. A batch of B images divides the one-sample variance by about B; the closed form removes it
-# at no cost.)
+# ("Typically": Roeder et al. (2017) show another estimator of the whole ELBO whose variance vanishes as q
+# approaches the exact posterior p(z|x), which can beat estimator B there. A batch of M images divides the
+# one-sample variance by about M; the closed form removes it at no cost.)
 # Pyro offers both: `Trace_ELBO` samples the KL, `TraceMeanField_ELBO` uses the closed form where it
 # exists; the TensorFlow CVAE tutorial samples it.
 #

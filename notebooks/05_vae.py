@@ -293,7 +293,7 @@ first, last = vae_history.records[0], vae_history.last
 later = [r["test_kl"] for r in vae_history.records[1:]]  # the KL after each epoch but the first
 print(f"KL after epoch 1 (its weight about {1 / min(2, EPOCHS):.1f}): {first['test_kl']:.1f} nats; after epochs 2 to "
       f"{last['epoch']}: {min(later + [math.inf]):.1f} to {max(later + [-math.inf]):.1f} nats")
-assert last["test_kl"] > 2, "the KL should be well above 0: about 0 means no gradient reaches the encoder through z"
+assert last["test_kl"] > 2, "the KL should be well above 0: about 0 means z carries nothing about x (posterior collapse)"
 
 # %%
 fall = last["test_elbo"] - first["test_elbo"]  # how much the negative ELBO fell after epoch 1
@@ -305,7 +305,7 @@ if not QUICK and later:  # quick mode's epochs are a dozen steps: there the KL i
 
 # %% [markdown]
 # While its weight is small, information in z costs little: the KL after epoch 1, inside the warm-up, is above
-# the KL after epoch 2, at weight 1 (as in every such run in `results/frontier.json`; not always the
+# the KL after epoch 2, at weight 1 (as in every run with a 2-epoch warm-up in `results/frontier.json`; not always the
 # highest of all). Then the KL stays in the narrow range printed above,
 # every nat now paid in full, and most of the later fall is the reconstruction's.
 #
