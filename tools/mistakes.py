@@ -26,6 +26,8 @@ from pathlib import Path
 
 import jupytext
 
+from vae_lite._files import atomic_write
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 
@@ -256,9 +258,7 @@ def main(argv=None):
         sys.exit(f"no notebook {unknown}: give names as in notebooks/, e.g. 02_elbo")
     out = Path(args.out)
     text = json.dumps(report(args.notebooks), indent=1)
-    partial = out.with_name(out.name + ".partial")
-    partial.write_text(text)
-    partial.replace(out)
+    atomic_write(out, lambda f: f.write(text.encode()))
     print(f"wrote {out}")
 
 
