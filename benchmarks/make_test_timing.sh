@@ -2,7 +2,7 @@
 # make test, timed as a newcomer runs it: a fresh clone of this repository at COMMIT, an empty HOME,
 # nothing of the caller's environment (env -i), `make setup` once, then RUNS x `make test`.
 #
-#     benchmarks/make_test_timing.sh after HEAD 5     # appends to results/make_test_timing/after.log
+#     benchmarks/make_test_timing.sh after HEAD 5     # appends to results/make_test_timing/after.txt
 #
 # env -i also drops pip's own configuration from the environment and HOME (find-links to a local
 # wheel of torch, for instance): set up this way, pip takes what the package index gives.
@@ -10,7 +10,7 @@ set -u
 label=$1; commit=$2; runs=$3
 repo=$(cd "$(dirname "$0")/.." && pwd)
 base=$(mktemp -d "/tmp/make-test-timing-$label.XXXX"); mkdir -p "$base/home"
-log="$repo/results/make_test_timing/$label.log"; mkdir -p "$(dirname "$log")"
+log="$repo/results/make_test_timing/$label.txt"  # .txt: results/.gitignore skips *.log; mkdir -p "$(dirname "$log")"
 git clone -q "$repo" "$base/clone" && git -C "$base/clone" checkout -q "$commit"
 echo "$(date -u +%FT%TZ) $label $(git -C "$base/clone" rev-parse --short HEAD)" >> "$log"
 cd "$base/clone"
