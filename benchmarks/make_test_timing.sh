@@ -10,7 +10,7 @@ set -u
 label=$1; commit=$2; runs=$3
 repo=$(cd "$(dirname "$0")/.." && pwd)
 base=$(mktemp -d "/tmp/make-test-timing-$label.XXXX"); mkdir -p "$base/home"
-log="$repo/results/make_test_timing/$label.txt"  # .txt: results/.gitignore skips *.log; mkdir -p "$(dirname "$log")"
+log="$repo/results/make_test_timing/$label.txt"; mkdir -p "$(dirname "$log")"  # .txt: results/.gitignore skips *.log
 git clone -q "$repo" "$base/clone" && git -C "$base/clone" checkout -q "$commit"
 echo "$(date -u +%FT%TZ) $label $(git -C "$base/clone" rev-parse --short HEAD)" >> "$log"
 cd "$base/clone"
