@@ -1,10 +1,11 @@
-"""Statistics of q(z|x) over a set of images: KL per latent dimension and active units."""
+"""Statistics of q(z|x) over a set of images: KL per latent dimension and active units; the grid
+of z a 2-D latent space is drawn on."""
 
 import pytest
 import torch
 
 import vae_lite
-from vae_lite.latent import active_units, encoder_means_and_logvars, images_of, kl_per_dimension
+from vae_lite.latent import active_units, decode_grid, encoder_means_and_logvars, images_of, kl_per_dimension
 from vae_lite.objectives import kl_standard_normal
 
 
@@ -39,3 +40,29 @@ def test_images_of_takes_an_image_data_or_a_tensor_and_refuses_other_shapes(digi
     assert torch.equal(images_of(digits.train), digits.train)
     with pytest.raises(ValueError, match=r"expected images of shape \(N, C, H, W\)"):
         images_of(digits.test[0])
+
+
+def z_of_each_cell(n, limits=None):
+    """Which z each of decode_grid's n*n images was decoded from: a decoder that returns its z."""
+    model = vae_lite.VAE((1, 1, 2), latent_dim=2, hidden=4)
+    model.decode = lambda z: z.reshape(-1, 1, 1, 2)
+    return decode_grid(model, n, limits).reshape(n, n, 2)
+
+
+def test_decode_grid_puts_the_papers_prior_quantiles_top_left_to_bottom_right():
+    z = z_of_each_cell(4)
+    quantiles = torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor([1 / 8, 3 / 8, 5 / 8, 7 / 8]))
+    torch.testing.assert_close(z[0, :, 0], quantiles)  # z[0] grows to the right
+    torch.testing.assert_close(z[:, 0, 1], quantiles.flip(0))  # z[1] grows upwards: highest in the top row
+    assert (z[:, :, 0] == z[0, :, 0]).all() and (z[:, :, 1].T == z[:, 0, 1]).all()  # a grid, not a scatter
+
+
+def test_decode_grid_with_limits_decodes_the_centre_of_each_cell():
+    z = z_of_each_cell(4, limits=(-2.0, 2.0))
+    torch.testing.assert_close(z[0, 0], torch.tensor([-1.5, 1.5]))
+    torch.testing.assert_close(z[3, 3], torch.tensor([1.5, -1.5]))
+
+
+def test_decode_grid_refuses_a_latent_space_that_is_not_2_d(small_vae):
+    with pytest.raises(ValueError, match="latent_dim=2, got 6"):
+        decode_grid(small_vae, 4)

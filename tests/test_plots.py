@@ -437,3 +437,22 @@ def test_figure_uses_no_tab10_colour(name):
     used = colours(EVERY_FIGURE[name]())
     assert used, f"{name}: no colours found"
     assert not used & TAB10, f"{name} uses tab10 colours {used & TAB10}; use petroff10 (plots.PALETTE)"
+
+
+# Pictures of images are sized in screen pixels, whatever the style (show_images, show_rows, the grids)
+SIZED_IN_PIXELS = {"show_images", "show_rows", "manifold_grid", "latent_map", "plot_kl_per_dimension"}
+
+
+@pytest.mark.parametrize("name", EVERY_FIGURE)
+def test_figure_takes_its_size_and_fonts_from_the_style(name):
+    """No figure fixes a size or a font of its own: a style half as large again makes every figure
+    half as wide again (those sized in pixels aside) and every text at least 1.5 x 12 pt."""
+    projector = EVERY_FIGURE[name]().get_size_inches()[0]
+    larger = {key: 1.5 * plots.PROJECTOR_STYLE[key] for key in
+              ("font.size", "axes.titlesize", "axes.labelsize", "legend.fontsize", "xtick.labelsize", "ytick.labelsize")}
+    with matplotlib.rc_context({**larger, "figure.figsize": (15, 6)}):
+        figure = EVERY_FIGURE[name]()
+        if name not in SIZED_IN_PIXELS:
+            assert figure.get_size_inches()[0] == pytest.approx(1.5 * projector), f"{name}: a width of its own"
+        small = {t.get_text(): t.get_fontsize() for t in texts(figure) if t.get_fontsize() < 18}
+        assert not small, f"{name}: text that does not follow the style's font sizes: {small}"

@@ -5,9 +5,10 @@ text of 12 pt or more, and matplotlib's colour-blind-safe palette petroff10 inst
 tab10. It is on by default in the notebooks (vae_lite.setup_notebook); use_style(False), or
 VAE_LITE_STYLE=plain in the environment, goes back to matplotlib's own defaults.
 
-No function here fixes a figure size, a dpi or a font size of its own: a new figure is as
-wide as the style's figure.figsize, and text takes the style's sizes. Pictures of images are
-sized in screen pixels instead: every image at least MIN_IMAGE_PX wide, whatever its
+No function here fixes a figure size, a dpi or a font size of its own: a new figure's width and
+height are multiples of the style's figure width (`_size`), and text takes the style's sizes
+(rcParams: font.size, axes.titlesize, legend.fontsize). Pictures of images are sized in screen
+pixels instead: every image at least MIN_IMAGE_PX wide, whatever its
 resolution (28 x 28 MNIST or the 8 x 8 digits). Pass `ax` to draw into a figure of your own.
 """
 
@@ -19,6 +20,8 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.font_manager import FontProperties
+
+from .latent import decode_grid
 
 PROJECTOR_STYLE = {
     "figure.figsize": (10, 4), "figure.dpi": 100, "savefig.dpi": "figure",
@@ -33,6 +36,18 @@ IMAGE_PX = 100  # the size of an image in a strip of 10 (10 images fill a 1000-p
 MAX_STRIP_PX = 1200  # wider strips shrink their images, down to MIN_IMAGE_PX (a notebook is rarely wider)
 
 
+def _size(width=1.0, height=0.45):
+    """A figure size (inches): width and height as multiples of the style's figure width."""
+    inches = mpl.rcParams["figure.figsize"][0]
+    return width * inches, height * inches
+
+
+def _font(key="font.size"):
+    """A font size from the style: "font.size" for text, "axes.titlesize" for a headline,
+    "legend.fontsize" for small notes (12 pt in the projector style)."""
+    return mpl.rcParams[key]
+
+
 def use_style(projector=True):
     """Projector-sized figures in the petroff10 palette (projector=True), or matplotlib's defaults."""
     mpl.rcParams.update(mpl.rcParamsDefault)
@@ -45,8 +60,7 @@ def _axes(ax=None, height=0.45):
     """`ax` as given, or the axes of a new figure as wide as the style's and `height` times as tall."""
     if ax is not None:
         return ax
-    width = mpl.rcParams["figure.figsize"][0]
-    _, ax = plt.subplots(figsize=(width, height * width), layout="constrained")
+    _, ax = plt.subplots(figsize=_size(1.0, height), layout="constrained")
     return ax
 
 
@@ -290,12 +304,12 @@ def plot_kl_per_dimension(kl, activity=None, threshold=0.01, ax=None, title=None
     if activity is not None:
         ax.axhline(threshold / 2, color="black", linestyle="--", linewidth=1.5)
         ax.annotate(f"½ × {threshold:g} nats: no active dimension is below this line", (n - 1, threshold / 2),
-                    xytext=(0, -6), textcoords="offset points", ha="right", va="top", fontsize=12)
+                    xytext=(0, -6), textcoords="offset points", ha="right", va="top", fontsize=_font("legend.fontsize"))
         if (~active).any():
             first = int((~active).nonzero()[0])
             ax.annotate(f"{int((~active).sum())} inactive:\n{values[~active].sum().item():.3f} nats together",
                         ((first + n - 1) / 2, values[first].item()), xytext=(0, 24), textcoords="offset points",
-                        ha="center", va="bottom", fontsize=12)
+                        ha="center", va="bottom", fontsize=_font("legend.fontsize"))
     if title:
         ax.set_title(title)
     return ax.figure
@@ -327,7 +341,7 @@ def latent_scatter(points, labels=None, ax=None, title=None, limits=None, names=
             ax.figure.colorbar(scatter, ax=ax, ticks=range(10), label="label")
         for c in ([] if names is None else labels.unique().tolist()):
             centre = points[labels == c].median(dim=0).values.tolist()
-            ax.annotate(names[c], centre, ha="center", va="center", fontsize=13, weight="bold",
+            ax.annotate(names[c], centre, ha="center", va="center", fontsize=_font(), weight="bold",
                         bbox=dict(boxstyle="round,pad=0.15", fc=PALETTE[c], ec="black", lw=0.6, alpha=0.9))
     ax.set_xlabel("z[0]")
     ax.set_ylabel("z[1]")
@@ -344,31 +358,21 @@ def latent_scatter(points, labels=None, ax=None, title=None, limits=None, names=
 def manifold_grid(model, n=15, ax=None, title=None, limits=None):
     """Decode an n x n grid of z in a 2-latent model.
 
-    limits=None: z spaced by the prior's quantiles (5% to 95%), so each image covers the same
-    prior probability mass; no axes. limits=(low, high): z evenly spaced over that square and
-    the picture drawn on z axes, to set beside a latent_scatter with the same limits.
+    limits=None: z on the prior's quantiles (i + 1/2)/n (latent.decode_grid), so each image covers
+    the same prior probability mass; no axes. limits=(low, high): z evenly spaced over that square
+    and the picture drawn on z axes, to set beside a latent_scatter with the same limits.
     """
-    if model.latent_dim != 2:
-        raise ValueError(f"manifold_grid needs a model with latent_dim=2, got {model.latent_dim}")
-    if limits is None:
-        values = torch.distributions.Normal(0.0, 1.0).icdf(torch.linspace(0.05, 0.95, n))
-    else:
-        low, high = limits
-        values = low + (torch.arange(n) + 0.5) * (high - low) / n  # the centre of each of n cells
-    z1, z0 = torch.meshgrid(values.flip(0), values, indexing="ij")  # z[1] grows upwards
-    z = torch.stack([z0.reshape(-1), z1.reshape(-1)], dim=1).to(model.device)
-    with torch.inference_mode():
-        images = model.decode(z).cpu()
+    images = decode_grid(model, n, limits)
     if ax is None:
         side = _image_inches(n, images.shape[-1]) * n
         _, ax = plt.subplots(figsize=(side, side + _title_inches()), layout="constrained")
     if limits is None:
         ax.imshow(image_grid(images, ncols=n), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
         ax.set_axis_off()
-        ax.set_title(title or f"decoded z on a grid of {n} x {n} (prior quantiles 5%..95%)")
+        ax.set_title(title or f"decoded z on a grid of {n} x {n} (prior quantiles (i + ½)/{n})")
     else:
         ax.imshow(image_grid(images, ncols=n), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest",
-                  extent=(low, high, low, high))
+                  extent=(*limits, *limits))
         ax.set_xlabel("z[0]")
         ax.set_ylabel("z[1]")
         ax.set_title(title or f"decoded z on a grid of {n} x {n}")
@@ -430,15 +434,15 @@ def plot_rate_distortion(rates, distortions, labels, ax=None, title=None, elbo_l
     mean_r = [sum(r) / len(r) for r in rates]
     mean_d = [sum(d) / len(d) for d in distortions]
     several = any(len(r) > 1 for r in rates)
-    ax.plot(mean_r, mean_d, marker="o", color="#0072B2", label="mean over seeds" if several else "one model per β")
+    ax.plot(mean_r, mean_d, marker="o", color="C0", label="mean over seeds" if several else "one model per β")
     if several:
         ax.plot([v for r in rates for v in r], [v for d in distortions for v in d], linestyle="none", marker="o",
-                markersize=10, markerfacecolor="none", markeredgecolor="#0072B2", alpha=0.6, label="each seed")
+                markersize=10, markerfacecolor="none", markeredgecolor="C0", alpha=0.6, label="each seed")
     for rate, distortion, label in zip(mean_r, mean_d, labels):
         ax.annotate(label, (rate, distortion), textcoords="offset points", xytext=(7, 6))
     top_d = max(max(d) for d in distortions)
     if zero_rate is not None:
-        ax.plot([0], [zero_rate], marker="D", markersize=9, color="#D55E00", linestyle="none",
+        ax.plot([0], [zero_rate], marker="D", markersize=9, color="C2", linestyle="none",
                 label="decoder ignores z (mean image)")
         top_d = max(top_d, zero_rate)
     right = max(max(r) for r in rates) * 1.1 + 1
@@ -457,7 +461,7 @@ def plot_rate_distortion(rates, distortions, labels, ax=None, title=None, elbo_l
         x = 0.98 * right
         angle = ax.transData.transform_angles([-45.0], [[x, total - x]])[0]
         ax.text(x, total - x, f"−ELBO = {total:g}", rotation=angle, rotation_mode="anchor", ha="right",
-                va="bottom", color="dimgray", fontsize=12)
+                va="bottom", color="dimgray", fontsize=_font("legend.fontsize"))
     ax.set_xlabel("rate R: KL(q(z|x) ‖ p(z)), nats")
     ax.set_ylabel("distortion D: −E[log p(x|z)], nats")
     ax.legend(loc="upper right")
@@ -477,16 +481,16 @@ def draw_vae(x=None, x_hat=None, ax=None):
     The two terms of the loss are written under the parts they score.
     """
     if ax is None:
-        fig, ax = plt.subplots(figsize=(12, 4.2))
+        fig, ax = plt.subplots(figsize=_size(1.2, 0.42))
     ax.set_xlim(0, 12.2)
     ax.set_ylim(-0.1, 4.2)
     ax.set_axis_off()
-    blue, orange, vermilion, grey = "#0072B2", "#E69F00", "#D55E00", "#555555"  # Okabe-Ito
+    blue, orange, red, grey = "C0", "C1", "C2", "dimgray"  # the style's cycle: petroff10 on a projector
 
-    def box(x0, y0, width, height, text, colour, size=15):
+    def box(x0, y0, width, height, text, colour, size="axes.titlesize"):
         ax.add_patch(mpl.patches.FancyBboxPatch((x0, y0), width, height, boxstyle="round,pad=0.08",
                                                 facecolor="white", edgecolor=colour, linewidth=2.5))
-        ax.text(x0 + width / 2, y0 + height / 2, text, ha="center", va="center", fontsize=size)
+        ax.text(x0 + width / 2, y0 + height / 2, text, ha="center", va="center", fontsize=_font(size))
 
     def arrow(start, end):
         ax.annotate("", xy=end, xytext=start, arrowprops=dict(arrowstyle="-|>", color=grey, lw=2,
@@ -496,7 +500,7 @@ def draw_vae(x=None, x_hat=None, ax=None):
         image = torch.as_tensor(image).detach().cpu().reshape(-1, *torch.as_tensor(image).shape[-2:])[0]
         ax.imshow(image, cmap="gray_r", vmin=0, vmax=1, extent=(x0, x0 + 1.3, 1.85, 3.15), zorder=2)
         ax.add_patch(mpl.patches.Rectangle((x0, 1.85), 1.3, 1.3, fill=False, edgecolor=grey, lw=1.5, zorder=3))
-        ax.text(x0 + 0.65, 1.55, label, ha="center", va="top", fontsize=14)
+        ax.text(x0 + 0.65, 1.55, label, ha="center", va="top", fontsize=_font())
 
     if x is None:
         box(0.15, 2.0, 1.1, 1.0, "x\nimage", grey)
@@ -511,20 +515,20 @@ def draw_vae(x=None, x_hat=None, ax=None):
     arrow((5.7, 3.2), (6.35, 2.75))
     arrow((5.7, 1.8), (6.35, 2.25))
     box(6.45, 2.0, 2.0, 1.0, "z = μ + σ ⊙ ε", orange)
-    box(6.75, 0.2, 1.4, 0.6, "ε ~ N(0, I)", orange, size=14)
+    box(6.75, 0.2, 1.4, 0.6, "ε ~ N(0, I)", orange, size="font.size")
     arrow((7.45, 0.9), (7.45, 1.9))
     arrow((8.55, 2.5), (9.05, 2.5))
-    box(9.15, 1.9, 1.4, 1.2, "decoder\np(x|z)", vermilion)
+    box(9.15, 1.9, 1.4, 1.2, "decoder\np(x|z)", red)
     arrow((10.65, 2.5), (10.8, 2.5))
     if x_hat is None:
-        box(10.9, 2.0, 1.2, 1.0, "pixel\nmeans", grey, size=14)
+        box(10.9, 2.0, 1.2, 1.0, "pixel\nmeans", grey, size="font.size")
     else:
         picture(x_hat, 10.85, "decoded mean")
-    ax.text(5.05, 0.85, "KL term:\nKL(q(z|x) ‖ N(0, I))", ha="center", va="center", fontsize=14, color=blue)
-    ax.text(9.85, 1.15, "reconstruction error:\n−log p(x|z)", ha="center", va="center", fontsize=14,
-            color=vermilion)
+    ax.text(5.05, 0.85, "KL term:\nKL(q(z|x) ‖ N(0, I))", ha="center", va="center", fontsize=_font(), color=blue)
+    ax.text(9.85, 1.15, "reconstruction error:\n−log p(x|z)", ha="center", va="center", fontsize=_font(),
+            color=red)
     ax.text(6.1, 3.95, "loss per image = reconstruction error −log p(x|z)  +  KL(q(z|x) ‖ N(0, I))",
-            ha="center", va="center", fontsize=15)
+            ha="center", va="center", fontsize=_font("axes.titlesize"))
     ax.figure.tight_layout()
     return ax.figure
 
@@ -537,10 +541,10 @@ def plot_sign_runs(runs, keys=("kl", "loss"), axes=None):
     through zero to -10^20 stays readable. One legend for all panels, above them.
     """
     if axes is None:
-        fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 4.6))
+        fig, axes = plt.subplots(1, len(keys), figsize=_size(0.42 * len(keys), 0.46))
     titles = {"kl": "KL(q(z|x) ‖ p(z)) per image", "loss": "the loss being minimised",
               "reconstruction_error": "reconstruction error −log p(x|z)"}
-    styles = list(zip(("#0072B2", "#D55E00", "#009E73"), ("-", "--", ":")))
+    styles = list(zip(("C0", "C2", "C4"), ("-", "--", ":")))
     for ax, key in zip(axes, keys):
         for (name, run), (colour, style) in zip(runs.items(), styles):
             ax.plot(range(len(run[key])), run[key], color=colour, linestyle=style, label=name)
@@ -573,8 +577,8 @@ def plot_units_by_beta(betas, active, above_kl, latent_dim, kl_threshold, ax=Non
     if ax is None:
         fig, ax = plt.subplots()
     for counts, marker, style, colour, label in [
-            (above_kl, "o", "-", "#0072B2", f"KL of the dimension > {kl_threshold:g} nats"),
-            (active, "s", "--", "#D55E00", "active: Var(E[z|x]) > 0.01")]:
+            (above_kl, "o", "-", "C0", f"KL of the dimension > {kl_threshold:g} nats"),
+            (active, "s", "--", "C2", "active: Var(E[z|x]) > 0.01")]:
         counts = _per_seed(counts)
         wide = dict(linewidth=6, alpha=0.45, markersize=11) if style == "-" else {}  # visible where both agree
         ax.plot(betas, [sum(c) / len(c) for c in counts], marker=marker, linestyle=style, color=colour, label=label,
@@ -596,6 +600,8 @@ def plot_units_by_beta(betas, active, above_kl, latent_dim, kl_threshold, ax=Non
 
 # ------------------------------------------------------------------------ notebook 09
 
+PAPER_COLOURS = {"aevb": "C0", "wake-sleep": "C2", "paper": "black"}
+
 
 def _show_grid(ax, images, ncols, photo=False, title=None):
     """An image_grid with white gaps: digits as ink on paper; faces (photo=True) as photographs,
@@ -607,25 +613,12 @@ def _show_grid(ax, images, ncols, photo=False, title=None):
         ax.set_title(title)
 
 
-def quantile_grid(model, n=10):
-    """Decode z on the paper's grid (Figure 4): n linearly spaced points (i + 1/2) / n of the unit
-    square in each latent dimension, mapped through the inverse CDF of N(0, 1). Returns n*n images,
-    row by row from the top: z[0] grows to the right, z[1] upwards."""
-    if model.latent_dim != 2:
-        raise ValueError(f"quantile_grid needs a model with latent_dim=2, got {model.latent_dim}")
-    quantiles = torch.distributions.Normal(0.0, 1.0).icdf((torch.arange(n) + 0.5) / n)
-    z1, z0 = torch.meshgrid(quantiles.flip(0), quantiles, indexing="ij")
-    z = torch.stack([z0.reshape(-1), z1.reshape(-1)], dim=1)  # (n*n, 2)
-    with torch.inference_mode():
-        return model.decode(z.to(model.device)).cpu()
-
-
 def paper_manifolds(models, n=8):
     """Figure 4 of Kingma & Welling (2013): the learned 2-D manifolds, side by side at the same height.
     `models` maps a title to a 2-D model; Gaussian decoders (faces) are drawn as photographs."""
-    grids = {title: quantile_grid(model, n) for title, model in models.items()}
+    grids = {title: decode_grid(model, n) for title, model in models.items()}  # the paper's quantile grid
     aspects = [g.shape[-1] / g.shape[-2] for g in grids.values()]  # width / height of one image
-    fig, axes = plt.subplots(1, len(models), figsize=(12.5, 7), layout="constrained", squeeze=False,
+    fig, axes = plt.subplots(1, len(models), figsize=_size(1.25, 0.7), layout="constrained", squeeze=False,
                              width_ratios=aspects)
     for ax, (title, model) in zip(axes[0], models.items()):
         _show_grid(ax, grids[title], n, photo=model.likelihood == "gaussian", title=title)
@@ -635,7 +628,7 @@ def paper_manifolds(models, n=8):
 def paper_samples(samples, ncols=4):
     """Figure 5 of Kingma & Welling (2013): random samples, one panel per model (`samples` maps a
     title to images)."""
-    fig, axes = plt.subplots(1, len(samples), figsize=(12, 3.9), layout="constrained", squeeze=False)
+    fig, axes = plt.subplots(1, len(samples), figsize=_size(1.2, 0.39), layout="constrained", squeeze=False)
     for ax, (title, images) in zip(axes[0], samples.items()):
         _show_grid(ax, images, ncols, title=title)
     return fig
@@ -646,7 +639,7 @@ def show_faces(rows, std=None, ncols=8):
     per-pixel standard deviations s as a heat map (viridis: dark = small s, yellow = large);
     std = (title, images of s)."""
     n_rows = len(rows) + (std is not None)
-    fig, axes = plt.subplots(n_rows, 1, figsize=(10, 2.25 * n_rows), layout="constrained", squeeze=False)
+    fig, axes = plt.subplots(n_rows, 1, figsize=_size(1.0, 0.225 * n_rows), layout="constrained", squeeze=False)
     for ax, (title, images) in zip(axes[:, 0], rows.items()):
         _show_grid(ax, images[:ncols], ncols, photo=True, title=title)
     if std is not None:
@@ -678,7 +671,7 @@ def plot_paper_curves(runs, dataset, paper=None, live=None, ylim=None, sizes=Non
     missing = set(sizes) - {run["config"]["latent_dim"] for run in runs.values()}
     if missing:
         raise ValueError(f"no {dataset!r} runs with latent size {sorted(missing)} in the results")
-    fig, axes = plt.subplots(1, len(sizes), figsize=(12, 4), layout="constrained", sharex=True, sharey=True,
+    fig, axes = plt.subplots(1, len(sizes), figsize=_size(1.2, 0.4), layout="constrained", sharex=True, sharey=True,
                              squeeze=False)
     for ax, size in zip(axes[0], sizes):
         for name, run in runs.items():
@@ -709,8 +702,7 @@ def plot_paper_curves(runs, dataset, paper=None, live=None, ylim=None, sizes=Non
     return fig
 
 
-# Okabe-Ito blue and vermilion for the two algorithms, black for the paper's values
-PAPER_COLOURS = {"aevb": "#0072B2", "wake-sleep": "#D55E00", "paper": "#000000"}
+# Okabe-Ito blue and red for the two algorithms, black for the paper's values
 
 
 def plot_marginal_likelihood(runs, ylim=None):
@@ -721,7 +713,7 @@ def plot_marginal_likelihood(runs, ylim=None):
     train_log_px, test_log_px). AEVB in the first colour, wake-sleep in the second; train solid, test dashed.
     """
     sizes = sorted({run["config"]["n_train"] for run in runs.values()})
-    fig, axes = plt.subplots(1, len(sizes), figsize=(12, 4.4), layout="constrained", sharex=True, sharey=True,
+    fig, axes = plt.subplots(1, len(sizes), figsize=_size(1.2, 0.44), layout="constrained", sharex=True, sharey=True,
                              squeeze=False)
     for ax, size in zip(axes[0], sizes):
         for run in (r for r in runs.values() if r["config"]["n_train"] == size):
@@ -834,7 +826,7 @@ def plot_two_gaps(images, approximation, amortization, approximation_errors=None
     image's approximation gap is drawn pale, without a fill, and its tick says so.
     """
     n = len(images)
-    fig = plt.figure(figsize=(10, 5.6))
+    fig = plt.figure(figsize=_size(1.0, 0.56))
     grid = fig.add_gridspec(2, n, height_ratios=[1, 3.2])
     for i in range(n):
         top = fig.add_subplot(grid[0, i])
@@ -875,7 +867,7 @@ def plot_iwae_against_vae(records, final, activities, threshold=0.01, references
     final: {model: IW NLL at the end}; activities: {model: list per dimension};
     references: {label: published NLL}, drawn as grey lines.
     """
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 6.2))
+    fig, (left, right) = plt.subplots(1, 2, figsize=_size(1.2, 0.62))
     for i, (name, rows) in enumerate(records.items()):
         epochs = [r["epoch"] for r in rows]
         left.plot(epochs, [r["test_neg_elbo"] for r in rows], color=f"C{i}", label=f"{name}: -ELBO")
@@ -908,7 +900,7 @@ def plot_linear_vae(closed_form, fitted, kl, eigenvalues, noise_variances, activ
     (left), and how many latent dimensions stay active as the decoder's noise variance grows (right):
     the closed form #{j <= K: lambda_j > sigma^2} evaluated on a dense grid of sigma^2 (it drops at
     each of the K largest eigenvalues lambda_j, marked), with the fits at noise_variances as dots."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
+    fig, (left, right) = plt.subplots(1, 2, figsize=_size(1.2, 0.48))
     dims = range(1, len(closed_form) + 1)
     left.bar([d - 0.2 for d in dims], fitted, width=0.4, color="C0", label=r"fitted $\|w_j\|^2$")
     left.bar([d + 0.2 for d in dims], kl, width=0.4, color="C1", hatch="//", edgecolor="white",
@@ -955,7 +947,7 @@ def labelled_grid(images, row_labels, col_labels=None, ax=None, title=None):
     images = torch.as_tensor(images).detach().cpu()
     rows, cols, _, h, w = images.shape
     if ax is None:  # 10 inches (1000 px) wide, the images square
-        fig, ax = plt.subplots(figsize=(10, 8.6 * rows * h / (cols * w) + 1.2), layout="constrained")
+        fig, ax = plt.subplots(figsize=_size(1.0, 0.86 * rows * h / (cols * w) + 0.12), layout="constrained")
     ax.imshow(image_grid(images.reshape(rows * cols, *images.shape[2:]), ncols=cols), cmap="gray_r", vmin=0, vmax=1)
     ax.set_yticks([r * (h + 1) + h / 2 for r in range(rows)], row_labels)
     if col_labels is None:
@@ -977,8 +969,7 @@ def scores_against_test_images(test_scores, scores, images, xlabel, title=None):
     (nearly) equal scores stay apart. scores: {name: number}; images: {name: (C, H, W) or (1, C, H, W)}."""
     test_scores = torch.as_tensor(test_scores).detach().cpu().numpy()
     names = list(scores)
-    width = mpl.rcParams["figure.figsize"][0]
-    fig = plt.figure(figsize=(width, 0.62 * width), layout="constrained")
+    fig = plt.figure(figsize=_size(1.0, 0.62), layout="constrained")
     grid = fig.add_gridspec(2, len(names), height_ratios=[1, 2.4])
     dark = [PALETTE[i] for i in (0, 2, 4, 6, 5, 8)]  # petroff10 without its light orange, grey and cyan
     colours = [dark[i % len(dark)] for i in range(len(names))]
@@ -986,7 +977,7 @@ def scores_against_test_images(test_scores, scores, images, xlabel, title=None):
         picture = fig.add_subplot(grid[0, i])
         picture.imshow(torch.as_tensor(images[name]).detach().cpu().reshape(-1, *images[name].shape[-2:])[0].numpy(),
                        cmap="gray_r", vmin=0, vmax=1)
-        picture.set_title(name, color=colour, fontsize=13)
+        picture.set_title(name, color=colour, fontsize=_font())
         picture.set_xticks([])
         picture.set_yticks([])
         for side in picture.spines.values():
@@ -998,7 +989,7 @@ def scores_against_test_images(test_scores, scores, images, xlabel, title=None):
         height = top * (1.15 - 0.18 * i)  # staggered: one label per height
         ax.plot([scores[name]] * 2, [0, height], color=colour, lw=3)
         ax.annotate(f"{name}: {scores[name]:.0f}", (scores[name], height), xytext=(4, 0), textcoords="offset points",
-                    color=colour, fontsize=13, va="center", weight="bold",
+                    color=colour, fontsize=_font(), va="center", weight="bold",
                     bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none", alpha=0.85))
     ax.set_ylim(0, top * 1.25)
     low, high = min(test_scores.min(), *scores.values()), max(test_scores.max(), *scores.values())
