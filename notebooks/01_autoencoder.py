@@ -232,7 +232,8 @@ plots.plot_histograms({"codes of training images": code_lengths, "samples of N(0
 directions = torch.linalg.svd(train_codes - code_mean, full_matrices=False).Vh[:2].T  # (20, 2), orthonormal
 project = lambda z: (z - code_mean) @ directions  # 20 numbers -> 2
 labels = None if subset.train_labels is None else subset.train_labels[:len(train_codes)]
-ax = plots.latent_scatter(project(train_codes), labels, title="the codes' two main directions").axes[0]
+DIGITS = [str(label) for label in range(10)]  # each label written at the middle of its codes
+ax = plots.latent_scatter(project(train_codes), labels, title="the codes' two main directions", names=DIGITS).axes[0]
 ax.scatter(*project(prior_samples[:500]).T, s=10, c="black", marker="x", linewidths=0.8, label="samples of N(0, I)")
 ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18));
 
@@ -264,8 +265,9 @@ small_test = vae_lite.evaluate(small_ae, test_binary)["loss"]
 big_train = vae_lite.evaluate(autoencoder, vae_lite.binarize(subset.train, fixed))["loss"]
 big_test = history.last["test_loss"]
 print(f"{'training images':>16} {'steps':>6} {'own images':>11} {'new images':>11} {'gap':>6}   (nats per image, same test images)")
-print(f"{len(subset.train):>16} {steps['large']:>6} {big_train:11.1f} {big_test:11.1f} {big_test - big_train:6.1f}")
-print(f"{len(small.train):>16} {steps['small']:>6} {small_train:11.1f} {small_test:11.1f} {small_test - small_train:6.1f}")
+for size, run, own, new in ((len(subset.train), "large", big_train, big_test), (len(small.train), "small", small_train, small_test)):
+    own, new = round(own, 1), round(new, 1)  # the gap of the numbers shown
+    print(f"{size:>16} {steps[run]:>6} {own:11.1f} {new:11.1f} {new - own:6.1f}")
 if data.name == "mnist":  # other data sets need another budget to show memorising this clearly
     assert small_train < big_train, "the AE trained on few images should reconstruct its own images better"
     assert small_test - small_train > 2 * (big_test - big_train), \
@@ -340,7 +342,7 @@ assert abs(nats - history.last["test_loss"]) < 0.1, "the same number as the Trai
 # `fitted_gaussian_samples(codes, n)`: fit a Gaussian with a diagonal covariance to the rows of `codes`
 # (N, d), that is each dimension's mean and standard deviation, and return n new points drawn from it, (n, d).
 # Then decode `fitted_gaussian_samples(train_codes, 2000)` with `autoencoder.decode` and compare the
-# images with the decoded N(0, I) samples above. Are they better? Are they digits? One answer below.
+# images with the decoded N(0, I) samples above. Are they better? Are they digits? (The solution discusses one answer.)
 
 # %%
 def fitted_gaussian_samples(codes, n):
@@ -381,9 +383,8 @@ plots.show_rows({name: images[:10] for name, images in decoded.items()});
 # codes and the prior together, so that the codes fill the prior.
 nearest = lambda points: torch.cdist(points, train_codes).min(dim=1).values.median().item()
 print(f"{'':>24} {'length':>7} {'distance to nearest training code':>34} {'pixel entropy':>14}")
-for name, codes in (("fitted-Gaussian samples", fitted), ("reconstructions", test_codes)):
+for name, codes in (("N(0, I) samples", prior_samples), ("fitted-Gaussian samples", fitted), ("reconstructions", test_codes)):
     print(f"{name:>24} {codes.norm(dim=1).median():7.1f} {nearest(codes):34.2f} {pixel_entropy(decoded[name]):14.1f}")
-print(f"{'N(0, I) samples':>24} {prior_samples.norm(dim=1).median():7.1f} {'':>34} {pixel_entropy(decoded['N(0, I) samples']):14.1f}")
 print(f"fitted samples lie {nearest(fitted) / nearest(test_codes):.1f} times as far from the nearest training code as test codes")
 assert pixel_entropy(decoded["fitted-Gaussian samples"]) < 0.8 * pixel_entropy(decoded["N(0, I) samples"]), \
     "samples of the fitted Gaussian should decode sharper than those of N(0, I)"
@@ -391,9 +392,9 @@ assert nearest(fitted) > 1.3 * nearest(test_codes), "the fitted Gaussian should 
 # the latent-space picture again, with the fitted Gaussian's samples (black crosses): they crowd the middle
 # of the cloud, where the labels mix, and thin out over its outer regions (whole digits); the distances
 # printed above also count the 18 directions not drawn. Part of the crowding is the diagonal fit itself: it
-# drops the correlations between dimensions, so no sample reaches along the cloud's long axis (a full
+# drops the correlations between dimensions, so fewer samples reach the ends of the first principal direction (a full
 # covariance, torch.cov, would; untested here)
-ax = plots.latent_scatter(project(train_codes), labels, title="the codes' two main directions").axes[0]
+ax = plots.latent_scatter(project(train_codes), labels, title="the codes' two main directions", names=DIGITS).axes[0]
 ax.scatter(*project(fitted[:300]).T, s=40, c="black", marker="x", linewidths=1.2, label="fitted-Gaussian samples")
 ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=2);
 

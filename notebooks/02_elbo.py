@@ -60,6 +60,7 @@ if "google.colab" in sys.modules:
 # %%
 import math
 
+import matplotlib.pyplot as plt
 import sympy as sp
 import torch
 from IPython.display import Math, display
@@ -421,11 +422,12 @@ assert check.elbo_monte_carlo(elbo_monte_carlo)
 #   derived apart, and a wrong evidence fails every line that uses it; the write-up's wrong lines fail too.
 # - The ELBO splits into reconstruction − KL(q ‖ p(z)); the loss is its negative: reconstruction error
 #   **+** KL.
-# - One encoder gives q(z|x) for every x in one pass (amortization), nearly as good as fitting q per image.
+# - One encoder gives q(z|x) for every x in one pass (amortization), a few nats worse than fitting q per image.
+# - Raising the ELBO in the decoder raises log p(x) or shrinks the gap, never the bound past log p(x) (optional part).
 #   Next: [03 The reparameterization trick](03_reparameterization.ipynb), how gradients get through the samples of z.
 
 # %% [markdown]
-# ## Optional: the terms written out, the best q, the package's ELBO, Jensen's route, log x, squared error, Exercise 2
+# ## Optional: the terms written out, the best q, the decoder on the bound, the package's ELBO, Jensen's route, log x, squared error, Exercise 2
 #
 # ### The two terms, readable
 # Sympy's integrals of the ELBO and of the gap KL(q ‖ p(z|x)) come out as one fraction each, too long
@@ -457,6 +459,40 @@ assert symbolic.is_zero(best[symbolic.sigma_q] - model["posterior_std"])
 gap_at_best = sp.simplify(kl.subs(best))
 print("KL(q || p(z|x)) at the best q:", gap_at_best)
 assert gap_at_best == 0, "at the true posterior the bound should be tight"
+
+# %% [markdown]
+# ### Training the decoder on the bound
+# Everything so far moved q. Training moves the decoder too, here w. Hold q at the posterior for the current
+# decoder, w₀ = 2, and move w: for every w, ELBO(w) = log p(x; w) − KL(q ‖ p(z|x; w)) lies below log p(x; w), and at
+# w₀ the two touch (the KL is 0 there). So a step in w that raises this ELBO from w₀ raises log p(x) by at least as
+# much: EM's argument (Dempster et al., 1977). A VAE steps q and w together, and a step can also raise the ELBO by
+# shrinking the gap instead; it can never lift the bound above log p(x).
+
+# %%
+others = {key: value for key, value in point.items() if key != symbolic.w}  # x, b, s as above
+q_at_w0 = {symbolic.mu_q: post_mean, symbolic.sigma_q: post_std}  # the posterior at w0 = 2, then held fixed
+elbo_of_w = sp.lambdify(symbolic.w, elbo.subs(others).subs(q_at_w0), "math")
+log_px_of_w = sp.lambdify(symbolic.w, model["log_evidence"].subs(others), "math")
+ws = [0.5 + 0.025 * i for i in range(101)]  # w from 0.5 to 3
+w_best = max(ws, key=elbo_of_w)
+fig, ax = plt.subplots()
+ax.plot(ws, [log_px_of_w(v) for v in ws], color="black", label="log p(x; w)")
+ax.plot(ws, [elbo_of_w(v) for v in ws], linestyle="--", label="ELBO(w), q the posterior at w₀ = 2")
+ax.axvline(2.0, color="gray", linewidth=1)
+ax.plot([w_best], [elbo_of_w(w_best)], marker="o", linestyle="none", label="the ELBO's best w")
+ax.set(xlabel="decoder weight w", ylabel="nats", ylim=(log_px_of_w(3.0) - 1, log_px_of_w(0.5) + 0.3))
+ax.legend(loc="lower left")
+plt.show()
+print(f"log p(x) at w0 = 2: {log_px_of_w(2.0):.4f};  at the ELBO's best w = {w_best:.3f}: {log_px_of_w(w_best):.4f}")
+assert all(elbo_of_w(v) <= log_px_of_w(v) + 1e-12 for v in ws), "the ELBO is a lower bound for every w"
+assert abs(elbo_of_w(2.0) - log_px_of_w(2.0)) < 1e-9, "with q the posterior at w0 the bound touches at w0"
+assert log_px_of_w(w_best) - log_px_of_w(2.0) >= elbo_of_w(w_best) - elbo_of_w(2.0) > 0, \
+    "raising this ELBO in w raises log p(x) at least as much"
+
+# %% [markdown]
+# *Figure: log p(x; w) (solid) and the ELBO with q held at the posterior for w₀ = 2 (dashed) against the decoder
+# weight w; the dashed curve stays below the solid one and touches it at w₀ (vertical line); its best w (dot) has
+# a higher log p(x) than w₀.*
 
 # %% [markdown]
 # ### The toy's numbers by Monte Carlo, with the package

@@ -242,35 +242,35 @@ for k in KS:
     with_best.append(iw_bound_estimate(*best_proposals[k], k, generator))
     (value, error), (best_value, best_error) = with_q_star[-1], with_best[-1]
     print(f"k = {k:4d}: log p(x) - L_k = {log_px - value:.3f} ± {error:.3f} with q*,  {log_px - best_value:6.3f} ± "
-          f"{best_error:.3f} with the best Gaussian for L_k (its sigma: {best_proposals[k][1]:.2f})")
+          f"{best_error:.3f} with the Gaussian fitted to L_k (its sigma: {best_proposals[k][1]:.2f})")
 
 # %%
 fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.4))
 plots.plot_bound_against_k(KS, {"L_k with q* as proposal": list(zip(*with_q_star)),
-                                "L_k with the best Gaussian for L_k": list(zip(*with_best))},
+                                "L_k with the Gaussian fitted to L_k": list(zip(*with_best))},
                            log_px, ax=left, references={"log p(x) - log 2": log_px - math.log(2)},
                            title="the importance-weighted bound against k")
 k_show = 10
 plots.plot_posterior_and_gaussians(z, posterior, {"q*: best for the ELBO (k = 1)": (q_mu, q_sigma),
-                                                  f"best for L_{k_show}": best_proposals[k_show]}, ax=right,
+                                                  f"fitted to L_{k_show} (on fixed draws)": best_proposals[k_show]}, ax=right,
                                    title="two proposals over the posterior")
 right.set_xlim(-3.5, 3.5)
 plt.show()
 stuck, closed = log_px - with_q_star[-1][0], log_px - with_best[-1][0]
 k_wide = next((k for k in KS if best_proposals[k][1] > 2 * q_sigma), None)
-print(f"the best Gaussian for L_k is more than twice as wide as q* from k = {k_wide} on")
+print(f"the Gaussian fitted to L_k is more than twice as wide as q* from k = {k_wide} on")
 flat = {sigma: round(log_px - iw_bound_estimate(0.0, sigma, 100, generator)[0], 3) for sigma in (1, 2, 4)}
 print(f"at k = 100, log p(x) - L_k with the proposal N(0, sigma^2), for sigma = 1, 2 and 4: {list(flat.values())}")
 assert abs(with_q_star[0][0] - q_elbo) < 4 * with_q_star[0][1], "L_1 is the ELBO: the estimate should match the grid's ELBO"
 assert all(value - log_px < 4 * error + 1e-3 for value, error in with_q_star + with_best), \
     "L_k is a lower bound on log p(x): no estimate may sit above it by more than its noise"
-assert stuck > 0.6 and closed < 0.05, "q* should stay near log 2 below log p(x); the best Gaussian for L_k close the gap"
+assert stuck > 0.6 and closed < 0.05, "q* should stay near log 2 below log p(x); the Gaussian fitted to L_k close the gap"
 assert k_wide is not None and all(best_proposals[k][1] > 2 * q_sigma for k in KS if k >= k_wide), \
     "from some k on, the best proposal for L_k should be wide, over both modes"
 assert max(flat.values()) < 0.1, "the text says L_100 is nearly flat in sigma: within 0.1 nats of log p(x) for sigma 1 to 4"
 
 # %% [markdown]
-# *Figure, left: L_k against k; with q* (circles) it stays on the dashed line log p(x) − log 2, with the best
+# *Figure, left: L_k against k; with q* (circles) it stays on the dashed line log p(x) − log 2, with the
 # Gaussian for each k (squares) it climbs to log p(x) (black). Right: q* on one mode; the best proposal for L₁₀,
 # wide over both.*
 #
@@ -371,10 +371,10 @@ assert live_gain > 2 * live_gain_se, "after the same epochs the IWAE should have
 # %% [markdown]
 # After the same epochs the IWAE has the better log-likelihood, at a higher CPU cost. The lead is large here because
 # both models are far from trained (a few epochs on 10,000 images); after 25 epochs on all 60,000 (the full run,
-# optional part) it is much smaller. One caveat: the estimate
-# uses each model's own encoder as the proposal, and the IWAE's encoder is trained to be a good one, so part of
-# the lead may be the better proposal rather than the better model (part 4, in the optional part, measures how
-# much a better proposal adds). The optional part also has the full run on all 60,000 training images.
+# optional part) it is much smaller. This is one seed: the error bar covers the images, not the seed. One
+# caveat: the estimate uses each model's own encoder as the proposal, and the IWAE's encoder is trained to be a
+# good one, so part of the lead may be the better proposal rather than the better model; how much was not
+# measured for these models.
 #
 # ## Common mistakes
 #
@@ -383,8 +383,8 @@ assert live_gain > 2 * live_gain_se, "after the same epochs the IWAE should have
 # > **Right:** report k, the proposal and a standard error; check that a larger k no longer changes it.
 #
 # > **Common mistake.** Comparing the IWAE's L_5 with the VAE's ELBO. **Wrong:** they are different bounds, and
-# > the IWAE's ELBO is *worse* (the full run, optional part). **Right:** score both with one estimator on the
-# > same images.
+# > the IWAE's ELBO can be *worse* (in the full run of the optional part, one seed, it is). **Right:** score
+# > both with one estimator on the same images.
 #
 # > **Common mistake.** "Same networks, same budget" when the epochs are equal. **Wrong:** an IWAE epoch costs
 # > more CPU time. **Right:** say which budget is equal, epochs or CPU time, and report the other.
@@ -705,7 +705,8 @@ display(Math(r"\mathbb{E}_x[\mathrm{ELBO}] = " + sp.latex(linear["elbo"])))
 display(Math(r"\mathbb{E}_x[\log p(x)] = " + sp.latex(linear["log_likelihood"])))
 print("the best encoder for a given w:", linear["best_q"])
 print("E[log p(x)] - E[ELBO] at that encoder, for every w:", linear["gap"])
-print("maximum-likelihood w (where d E[log p(x)] / dw = 0):", linear["ml_w"])
+print("stationary points of E[log p(x)] in w (d/dw = 0; w = 0 is the maximum only when lambda <= sigma^2):",
+      linear["ml_w"])
 print("the best encoder at w = 0:", linear["collapsed_q"])
 assert linear["gap"] == 0, "with the best encoder the ELBO should equal the log-likelihood"
 

@@ -41,20 +41,30 @@ TOY_MODEL = dict(w=2.0, b=0.5, s=0.8)  # the linear-Gaussian model the notebook 
 
 
 class _Report:
-    """Collects one line per case and prints them with a summary."""
+    """Collects one line per case and prints them with a summary.
+
+    A failed case may come with the known mistakes its answer matches (`mistakes`, in order); one is
+    named only if the answer matches it on every failed case that was compared, so that a near miss on
+    one case does not name a mistake the student did not make."""
 
     def __init__(self, title):
-        self.title, self.lines, self.failed = title, [], 0
+        self.title, self.cases = title, []
 
-    def case(self, name, ok, detail=""):
-        self.lines.append(("  passed  " if ok else "  FAILED  ") + name + ("" if ok else f": {detail}"))
-        self.failed += not ok
+    def case(self, name, ok, detail="", mistakes=None):
+        self.cases.append((name, ok, detail, mistakes))
         return ok
 
     def finish(self):
-        print(f"{self.title}: " + ("all cases passed." if not self.failed else f"{self.failed} case(s) failed."))
-        print("\n".join(self.lines))
-        return not self.failed
+        failed = [c for c in self.cases if not c[1]]
+        compared = [set(mistakes) for *_, mistakes in failed if mistakes is not None]
+        everywhere = set.intersection(*compared) if compared else set()
+        lines = []
+        for name, ok, detail, mistakes in self.cases:
+            named = next((f" ({why})" for why in mistakes or [] if why in everywhere), "")
+            lines.append("  passed  " + name if ok else f"  FAILED  {name}: {detail}{named}")
+        print(f"{self.title}: " + ("all cases passed." if not failed else f"{len(failed)} case(s) failed."))
+        print("\n".join(lines))
+        return not failed
 
 
 def _run(title, fn, cases, judge, seed=None):
@@ -82,8 +92,9 @@ def _run(title, fn, cases, judge, seed=None):
 
 
 def _compare(expected, wrong_forms, shape_hint, atol=1e-4, monte_carlo_error=None):
-    """A judge for _run: the answer must equal expected(*args); if it does not, name the first known
-    wrong form (wrong_forms: {why: function of the same args}) that it equals.
+    """A judge for _run: the answer must equal expected(*args); if it does not, the known wrong forms
+    (wrong_forms: {why: function of the same args}) it equals go to the report, which names the first
+    one that the answer equals on every failed case.
 
     monte_carlo_error(*args): the allowed error of a Monte Carlo estimate, in place of atol. A wrong
     form may be a pair (function, its own monte_carlo_error), for a mistake whose estimate is
@@ -98,15 +109,15 @@ def _compare(expected, wrong_forms, shape_hint, atol=1e-4, monte_carlo_error=Non
             return [(name, False, f"expected shape {tuple(want.shape)}, got {tuple(got.shape)}; {shape_hint}")]
         tolerance = atol if monte_carlo_error is None else monte_carlo_error(*args)
         equal = lambda value, atol=tolerance: value.shape == got.shape and bool(torch.allclose(got, value, atol=atol, rtol=1e-5))
-        ok, hint = equal(want), ""
+        ok, hint, mistakes = equal(want), "", None
         if not ok and not torch.isfinite(got).all():
             hint = " (your result is not finite: see the hint in the exercise)"
-        if not ok:
+        elif not ok:
             forms = {why: wrong if isinstance(wrong, tuple) else (wrong, None) for why, wrong in wrong_forms.items()}
-            hint = next((f" ({why})" for why, (wrong, error) in forms.items()
-                         if equal(_numbers(wrong(*args)), tolerance if error is None else error(*args))), hint)
+            mistakes = [why for why, (wrong, error) in forms.items()
+                        if equal(_numbers(wrong(*args)), tolerance if error is None else error(*args))]
         allowed = "" if monte_carlo_error is None else f", allowed Monte Carlo error {tolerance:.4f}"
-        return [(name, ok, f"expected {_fmt(want)}, got {_fmt(got)}{allowed}{hint}")]
+        return [(name, ok, f"expected {_fmt(want)}, got {_fmt(got)}{allowed}{hint}", mistakes)]
 
     return judge
 
@@ -352,8 +363,9 @@ def reparameterize(fn, n=20_000):
 
 
 def _step(z):
-    """1 where z > 0, else 0: its derivative is 0 almost everywhere."""
-    return (z > 0).to(z.dtype)
+    """1 where z > 0, else 0: its derivative is 0 almost everywhere (written with sign, which autograd
+    differentiates to 0, so that a pathwise answer gets the hint rather than an autograd error)."""
+    return (torch.sign(z) + 1) / 2
 
 
 # d/dmu E[f(z)], z ~ N(mu, sigma^2), in closed form
