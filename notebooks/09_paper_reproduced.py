@@ -407,9 +407,11 @@ print(f"1. 'Our method converged considerably faster' (Figure 2, from {WINDOW:.0
       f"   Held: {held(in_window, 4)}, as 'above'; how fast each converges is not measured (neither has).\n   Before the "
       "paper's window: AEVB ahead at the first checkpoint, wake-sleep for a "
       "while after, AEVB for good from " + ", ".join(f"{s:,}" if s else "never" for s in for_good) + " samples")
-print(f"2. '... and reached a better solution in all experiments' (Figure 2):\n   AEVB ahead at the end in "
-      f"{sum(m > 0 for m in margins)} of 4 Frey Face panels, by {min(margins):.0f} to {max(margins):.0f} nats.\n   "
-      f"Held: {held(sum(m > 0 for m in margins), 4)} on Frey Face (no MNIST wake-sleep runs)")
+faster = [n for n in FREY_PANELS if wake_sleep[n]["climb"] > aevb[n]["climb"]]  # wake-sleep gaining at the end
+print(f"2. '... and reached a better solution in all experiments' (Figure 2):\n   AEVB ahead at the end of our runs in "
+      f"{sum(m > 0 for m in margins)} of 4 Frey Face panels, by {min(margins):.0f} to {max(margins):.0f} nats; over the "
+      "last half-decade wake-sleep climbed faster on N_z = " + ", ".join(map(str, faster)) + ".\n   Held: at our runs' "
+      "end only; where training ends is untested (neither has converged; no MNIST wake-sleep runs)")
 # one run's own wobble at its end: the largest spread of a Frey Face run's last three test checkpoints
 swing = max(max(runs[f"frey-{n}"]["test_elbo"][-3:]) - min(runs[f"frey-{n}"]["test_elbo"][-3:]) for n in FREY_PANELS)
 tests["Frey Face"] = [sum(runs[f"frey-{n}"]["test_elbo"][-3:]) / 3 for n in FREY_PANELS]  # the last three, averaged
@@ -437,9 +439,11 @@ assert first == 0 and None not in for_good and max(for_good) < WINDOW and in_win
     "the prose: within the paper's window AEVB is ahead on every panel; before it wake-sleep leads for a while"
 assert [v.split()[0] for v in verdict3.values()] == ["consistent,", "partly:"] and rise > max(swing, seed_spread), "the prose: claim 3"
 assert rise == tests["Frey Face"][3] - tests["Frey Face"][2], "the prose: the smallest step is N_z = 10 to 20"
+assert len(faster) == 1 and min(margins) > 0, "the prose: AEVB ahead at the end on every panel; wake-sleep gaining on one"
 
 # %% [markdown]
-# Held, within the paper's window: AEVB above wake-sleep on every Frey Face panel. Weakly tested, on MNIST:
+# Held, within the paper's window: AEVB above wake-sleep on every Frey Face panel, and ahead where our runs stop;
+# whether it ends better is untested, as wake-sleep is still gaining on one panel. Weakly tested, on MNIST:
 # runs far from converged (the gap is negative because "train" is the running mean of the epoch just trained,
 # which lags a climbing curve). In part, on Frey Face: the gap grows with N_z, yet the test bound rises with every
 # added dimension, by more than a run wobbles at its end or seeds differed early on; 10 → 20 is the least sure.
@@ -551,8 +555,7 @@ assert gap["aevb-1000"] > 3 * max(abs(gap["aevb-50000"]), 1), "the prose: with 1
 assert climbing, "the prose: no run has converged at the last checkpoint"
 elbo_diff = ends["ws-1000"]["test_elbo"] - ends["aevb-1000"]["test_elbo"]
 log_px_se = math.hypot(ends["aevb-1000"]["test_log_px_se"], ends["ws-1000"]["test_log_px_se"])
-assert 0 < elbo_diff < 2 * log_px_se, \
-    "the prose: with 1,000 images wake-sleep's test ELBO is slightly above AEVB's, with no uncertainty stored"
+assert 0 < elbo_diff, "the prose: with 1,000 images wake-sleep's test ELBO is above AEVB's, with no uncertainty stored"
 d1000 = ends["aevb-1000"]["test_log_px"] - ends["ws-1000"]["test_log_px"]
 d50000 = ends["aevb-50000"]["test_log_px"] - ends["ws-50000"]["test_log_px"]
 assert d50000 > 2 * math.hypot(ends["aevb-50000"]["test_log_px_se"], ends["ws-50000"]["test_log_px_se"]) and \
@@ -560,10 +563,12 @@ assert d50000 > 2 * math.hypot(ends["aevb-50000"]["test_log_px_se"], ends["ws-50
 
 # %% [markdown]
 # As in the paper's Figure 3, AEVB ends above wake-sleep on the test images with 50,000 training images, by
-# more than two standard errors (printed above). With 1,000 it also ends above, but by less than two
-# standard errors, in one seed per run: not resolved. With 1,000 training images AEVB overfits: its
+# more than two standard errors (printed above). With 1,000 it also ends above, but by less than two. These
+# standard errors are over test images and unpaired: both models score the same images, whose per-image values
+# the stored runs do not keep, and when the two find the same images hard a paired error is smaller. Over seeds
+# nothing is measured (one seed per run), so with 1,000 images the order is not resolved. With 1,000 training images AEVB overfits: its
 # training curve pulls away from its test curve (the gap printed above), while with 50,000 the two stay
-# close. On the test ELBO with 1,000 images, wake-sleep ends slightly above AEVB (one seed; no uncertainty
+# close. On the test ELBO with 1,000 images, wake-sleep ends above AEVB (one seed; no uncertainty
 # of the ELBO difference is stored, so this is not a result).
 # What our runs cannot say: every
 # curve is still climbing at 10⁶ samples, where the paper's axis goes on for two more decades, so the end
