@@ -86,7 +86,7 @@ print("one image:", tuple(subset.train[0].shape), "values in", (subset.train.min
 # ## Model
 #
 # Encoder: image → 400 hidden units → a code of 20 numbers. Decoder: code → 400 → one
-# probability per pixel (the printed decoder ends in the logits; `decode` applies the sigmoid). The loss is the Bernoulli negative log-likelihood of the image given its
+# probability per pixel (the printed decoder ends in logits, log(p/(1 − p)); `decode` applies the sigmoid). The loss is the Bernoulli negative log-likelihood of the image given its
 # code: the binary cross-entropy **summed** over pixels, in nats per image.
 #
 # ### Nats and bits per dimension
@@ -117,7 +117,7 @@ with torch.no_grad():
     loss, _ = autoencoder.loss(batch)
     by_hand = torch.nn.functional.binary_cross_entropy(autoencoder(batch), batch, reduction="none").sum(dim=(1, 2, 3))
 print(f"Autoencoder.loss: {loss.mean():.1f} nats per image; binary cross-entropy summed over the {pixels} pixels: "
-      f"{by_hand.mean():.1f}")
+      f"{by_hand.mean():.1f}; every pixel at p = 1/2 would cost {pixels} ln 2 = {pixels * math.log(2):.1f}")
 assert torch.allclose(loss, by_hand, rtol=1e-4), \
     f"Autoencoder.loss gives {loss.mean():.2f} nats per image, the sum over {pixels} pixels is {by_hand.mean():.2f}: " \
     "is it averaged over pixels instead of summed?"
@@ -155,7 +155,7 @@ assert history.last["test_loss"] < 0.85 * baseline, \
 # ### Reconstructions
 
 # %%
-x = subset.test[:10]
+x = subset.test[:10]  # grey images: the encoder's first layer is linear, so it sees the mean of their binarizations
 with torch.inference_mode():
     reconstruction = autoencoder(x)
 plots.show_rows({"test images": x, "reconstructions": reconstruction});
@@ -177,12 +177,10 @@ plots.show_images(samples, title="decoded z ~ N(0, I)");
 # %% [markdown]
 # *Figure: two rows of ten decoded random codes: grey blurs and broken strokes, few recognisable images.*
 #
-# Why? Look at where the codes of real images lie.
-#
 # ### Where do the codes lie? Per-dimension mean and spread
 # N(0, I) has mean 0 and standard deviation 1 in every dimension; the cell compares the codes of the
 # training images. In one number: the KL divergence KL(q ‖ p) = E_q[log q(z)/p(z)] (≥ 0, and 0 only when
-# q = p; notebook 04) from N(0, I) of a diagonal Gaussian q fitted to the codes, next to that of one fitted
+# q = p; notebook 04) from N(0, I) of a diagonal Gaussian q (independent dimensions) fitted to the codes, next to that of one fitted
 # to as many samples *of* N(0, I), which is sampling noise alone.
 
 # %%
@@ -241,14 +239,14 @@ ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legen
 # *Figure: the training codes, a wide cloud with each label mostly in its own region; the N(0, I)
 # samples (crosses), a small patch of it.* Samples that seem among the codes here can be far from them in
 # the 18 dropped directions, which the histogram counts. Decoded prior samples come from where the decoder has almost never seen a
-# code: the blurs above are its guess. Exercise 2 asks whether the right *scale* alone would fix it.
+# code: the blurs are its guess. Exercise 2 asks whether the right *scale* alone would fix it.
 #
 # ### Memorising a small training set
-# An AE with over half a million weights (the parameter count in the Model section) and only a few
-# hundred images to learn from can memorise them.
+# An AE with over half a million weights (printed in the Model section) and a few hundred images can
+# memorise them.
 #
 # > **Predict, then run.** Train the same AE on a few hundred images, for as many steps (same batch size)
-# > as the AE above. Will it reconstruct *its own* images better or worse than the large AE reconstructs its own? And
+# > as the AE above. Will it reconstruct *its own* images better or worse than the large AE does? And
 # > new images?
 
 # %%
@@ -276,15 +274,15 @@ else:
     print(f"(the two checks of this table are MNIST's; on {data.name} read the numbers yourself)")
 
 # %% [markdown]
-# With the same number of steps, the small AE reconstructs its own images better than the large one does
-# its own, and new images clearly worse than its own (the cell checks both on MNIST): it has memorised
+# With as many steps, the small AE reconstructs its own images better than the large one does, and new
+# images clearly worse (the cell checks both on MNIST): it has memorised
 # its training set, the sign being a train/test gap many times the large AE's. A VAE's KL term does not by
 # itself prevent that, so later notebooks watch the same gap.
 #
 # ## Common mistakes
 #
-# > **Common mistake.** "Binary cross-entropy is the reconstruction likelihood" — on grey-scale
-# > images it is not. For a pixel of grey level x the BCE −[x log p + (1−x) log(1−p)] is smallest at
+# > **Common mistake.** Taking the binary cross-entropy of grey-scale images for the reconstruction
+# > log-likelihood. For a pixel of grey level x the BCE −[x log p + (1−x) log(1−p)] is smallest at
 # > p = x, and there it is the entropy of the pixel, not 0: a *perfect* reconstruction still costs
 # > nats. It is a log-likelihood only when the pixels are 0 or 1, which is why `fit` binarizes them
 # > (or add the missing normaliser: the continuous Bernoulli, Loaiza-Ganem & Cunningham 2019).
@@ -408,7 +406,7 @@ ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legen
 #   or bits per dimension (nats per image / (D ln 2)).
 # - Its codes lie far from the origin, where N(0, I) puts almost no mass, so decoding N(0, I) gives
 #   blurs. (Exercise 2: a diagonal Gaussian fitted to the codes after training is not enough either; a
-#   richer density fitted afterwards, such as a Gaussian mixture, does better: Ghosh et al., 2020.)
+#   Gaussian mixture fitted afterwards does better: Ghosh et al., 2020.)
 # - With few images it memorises: its own images reconstructed far better than new ones.
 # - The VAE fixes the first problem by *training* the codes towards a prior. Next:
 #   [02 The ELBO](02_elbo.ipynb), why that needs a bound on log p(x), and the bound itself.
