@@ -8,10 +8,7 @@
 #
 #   log p(x) = log ∫ p(x|z) p(z) dz.
 #
-# This notebook shows, with a trained decoder and one MNIST image, why that integral is out of reach;
-# derives the bound a VAE maximises instead, the ELBO, on a toy model where sympy checks every line;
-# and fits the bound to one image, to see why a VAE uses an encoder. Numbers are in nats
-# ([01: nats and bits per dimension](01_autoencoder.ipynb#Nats-and-bits-per-dimension)).
+# Numbers are in nats ([01: nats and bits per dimension](01_autoencoder.ipynb#Nats-and-bits-per-dimension)).
 #
 # **Learning goals**
 # - Say why log p(x) has no closed form for a neural decoder, and see how badly averaging p(x|z)
@@ -153,8 +150,7 @@ plots.plot_log_evidence_estimates(ks, bands, reference=log_px_reference, referen
 # Why is the prior so slow? Almost every z from the prior decodes to some *other* image, for which
 # this x is wildly improbable; the few z that explain x fill a tiny region, the posterior p(z|x). As a
 # rule of thumb, a sample lands there about once in exp(KL(p(z|x) ‖ p(z))) draws (Chatterjee &
-# Diaconis, "The sample size required in importance sampling", Ann. Appl. Probab. 2018, make it precise
-# when the log weight is concentrated around its mean). And the log of an average is biased low
+# Diaconis 2018 make it precise when log p(z|x)/p(z), for z ~ p(z|x), is concentrated around its mean, the KL). And the log of an average is biased low
 # (Jensen's inequality: the log is concave, so E[log W] ≤ log E[W]; derivation line 3 below), so every
 # curve approaches log p(x) from below. The encoder's
 # q(z|x) approximates that posterior, so its KL to the prior tells us roughly how many samples
@@ -323,7 +319,7 @@ plots.plot_elbo_gap(mus, [elbo_fn(float(m), post_std) for m in mus], log_px, pos
 # we can *fit* q = N(μ, σ²) to one image by gradient ascent on its ELBO. A VAE instead trains one
 # network, the encoder, that maps *any* x to its q(z|x) in one forward pass: inference is *amortized*
 # over all images, at the price of a q somewhat worse than one fitted to each image (the *amortization
-# gap*, notebook 10). Back to the MNIST image of the first section. Each ELBO below is estimated as in
+# gap*, Cremer et al. 2018; notebook 10). Back to the MNIST image of the first section. Each ELBO below is estimated as in
 # a VAE: log p(x|z) averaged over z = μ + σε ~ q (notebook 03), minus the closed-form KL(q ‖ p(z))
 # (notebook 04); `vae_lite.elbo` does this for the encoder's q.
 #
@@ -362,7 +358,7 @@ assert elbo_fitted_q <= log_px_reference + 0.5, "a fitted q's ELBO cannot exceed
 # %% [markdown]
 # Fitting q per image takes tens to hundreds of gradient steps, each decoding several samples; for
 # 60,000 training images, at every training step of the decoder. The encoder gives a q in one pass,
-# a few nats worse (the amortization gap, notebook 10).
+# a few nats worse.
 
 # %% [markdown]
 # ## Common mistakes
@@ -407,7 +403,7 @@ def elbo_monte_carlo(x, mu_q, sigma_q, n):
     Normal = torch.distributions.Normal
     q = Normal(torch.tensor(mu_q, dtype=torch.float64), sigma_q)
     z = q.sample((n,))
-    log_joint = Normal(0.0, 1.0).log_prob(z) + Normal(2.0 * z + 0.5, 0.8).log_prob(torch.tensor(x))
+    log_joint = Normal(0.0, 1.0).log_prob(z) + Normal(2.0 * z + 0.5, 0.8).log_prob(torch.tensor(x, dtype=torch.float64))
     return (log_joint - q.log_prob(z)).mean()
 
 
@@ -418,8 +414,8 @@ assert check.elbo_monte_carlo(elbo_monte_carlo)
 # - log p(x) = log ∫ p(x|z) p(z) dz has no closed form for a neural decoder, and sampling the prior
 #   needs about exp(KL) samples per image: hopeless on MNIST. Sampling from q(z|x) ≈ p(z|x) is the way out.
 # - For every q: log p(x) = ELBO(q) + KL(q ‖ p(z|x)); the KL is ≥ 0, so the ELBO is a lower bound,
-#   tight exactly when q is the posterior. Sympy checks each line against an evidence and a posterior
-#   derived apart, and a wrong evidence fails every line that uses it; the write-up's wrong lines fail too.
+#   tight exactly when q is the posterior. Sympy checked each line against an evidence and a posterior
+#   derived apart; a wrong evidence, and the write-up's wrong lines, fail.
 # - The ELBO splits into reconstruction − KL(q ‖ p(z)); the loss is its negative: reconstruction error
 #   **+** KL.
 # - One encoder gives q(z|x) for every x in one pass (amortization), a few nats worse than fitting q per image.
@@ -447,8 +443,9 @@ assert all(same), "a structured form differs from what sympy integrated"
 
 # %% [markdown]
 # ### The ELBO is largest at the true posterior
-# Setting both derivatives of the ELBO to zero and solving (sympy's `solve`) gives the q that
-# maximises it: the posterior itself, where the gap KL(q ‖ p(z|x)) is 0.
+# Setting both derivatives of the ELBO to zero and solving (sympy's `solve`) gives one stationary point:
+# the posterior itself, where the gap KL(q ‖ p(z|x)) is 0. It is the maximum, because ELBO = log p(x) − KL
+# and the KL is never negative.
 
 # %% tags=["nbval-check-output"]
 (best,) = symbolic.elbo_maximiser(model)
@@ -543,7 +540,7 @@ assert second_derivative.is_negative  # a computation shown, not a test: sympy k
 q = torch.distributions.Normal(torch.tensor(0.0, dtype=torch.float64), 1.0)  # q = the prior
 z = q.sample((n,))
 log_weights = (torch.distributions.Normal(0.0, 1.0).log_prob(z)
-               + torch.distributions.Normal(2.0 * z + 0.5, 0.8).log_prob(torch.tensor(1.7)) - q.log_prob(z))
+               + torch.distributions.Normal(2.0 * z + 0.5, 0.8).log_prob(x_toy[0, 0]) - q.log_prob(z))
 mean_of_logs = log_weights.mean().item()
 log_of_mean = (torch.logsumexp(log_weights, 0) - math.log(n)).item()
 weights = (log_weights - log_weights.max()).exp()
@@ -562,7 +559,7 @@ assert abs(log_of_mean - log_px) < 5 * se_log_of_mean, "the log of the mean weig
 q = torch.distributions.Normal(torch.tensor(post_mean, dtype=torch.float64), post_std)
 z = q.sample((1000,))
 log_weights = (torch.distributions.Normal(0.0, 1.0).log_prob(z)
-               + torch.distributions.Normal(2.0 * z + 0.5, 0.8).log_prob(torch.tensor(1.7)) - q.log_prob(z))
+               + torch.distributions.Normal(2.0 * z + 0.5, 0.8).log_prob(x_toy[0, 0]) - q.log_prob(z))
 print(f"q = posterior: log weights have mean {log_weights.mean():.6f} and spread {log_weights.std():.1e}; "
       f"log p(x) = {log_px:.6f}")
 assert log_weights.std() < 1e-6 and abs(log_weights.mean().item() - log_px) < 1e-6
@@ -652,7 +649,7 @@ def log_evidence_is(log_w):
 assert check.log_evidence_is(log_evidence_is)
 torch.manual_seed(0)
 z = torch.randn(100_000, dtype=torch.float64)  # z ~ r = the prior, so the log weight is log p(x|z)
-log_w_toy = torch.distributions.Normal(2.0 * z + 0.5, 0.8).log_prob(torch.tensor(1.7))
+log_w_toy = torch.distributions.Normal(2.0 * z + 0.5, 0.8).log_prob(x_toy[0, 0])  # x = 1.7, in float64
 means = {}
 print(f"{'k':>5} {'mean of the estimates':>22} {'s.e.':>7}   exact ELBO(q = prior) {exact['prior N(0, 1)'][0]:.4f}, log p(x) {log_px:.4f}")
 for k in (1, 10, 100, 1000):
@@ -664,8 +661,10 @@ assert means[1][0] < means[10][0] < means[100][0], "the log of a mean is biased 
 assert abs(means[1000][0] - log_px) < 5 * means[1000][1] + 0.01, "with k = 1000 the estimates should average to log p(x)"
 # Solution, continued. The mean estimate rises with k, from the ELBO at k = 1 toward log p(x): the log of a
 # mean weight is a lower bound on average (Jensen), tighter for larger k; notebook 10 trains with it (IWAE).
-# On the MNIST image, a fresh draw of samples of q(z|x) agrees with the first section's estimate up to Monte Carlo noise:
+# On the MNIST image, a fresh draw of samples of q(z|x), next to the first section's estimate; the effective
+# sample size (Σw)²/Σw² says how many of the samples the estimate effectively rests on:
 with torch.inference_mode():
     mnist_log_w = importance_log_weights(proposals["q(z|x)"], n_samples)
+ess = (2 * torch.logsumexp(mnist_log_w, 0) - torch.logsumexp(2 * mnist_log_w, 0)).exp().item()
 print(f"MNIST image, {n_samples:,} samples of q(z|x): log p(x) ≈ {log_evidence_is(mnist_log_w).item():.1f} nats "
-      f"(first section: {log_px_reference:.1f})")
+      f"(first section: {log_px_reference:.1f}); effective sample size {ess:,.0f}")

@@ -141,7 +141,7 @@ def train_conditional_models(dataset="mnist", epochs=None, out_dir=None):
 
 def conditional_models(data=None, device="cpu", budget=36_000, lr=3e-3):
     """Notebook 11's models for `data` (MNIST when None): a conv ConditionalVAE, the same networks
-    as a VAE, and a 2-latent conv VAE. Loaded for MNIST, Fashion-MNIST and the 8x8 digits; for
+    as a VAE, and a 2-latent conv VAE. Loaded for MNIST and the 8x8 digits; for
     other data trained here, each on `budget` images (epochs x training images, at least 3 epochs)
     with a larger learning rate than the shipped models, since the run is short.
     model.checkpoint_extra says how each was trained (history: fit's records)."""
