@@ -662,7 +662,8 @@ assert abs(means[1000][0] - log_px) < 5 * means[1000][1] + 0.01, "with k = 1000 
 # Solution, continued. The mean estimate rises with k, from the ELBO at k = 1 toward log p(x): the log of a
 # mean weight is a lower bound on average (Jensen), tighter for larger k; notebook 10 trains with it (IWAE).
 # On the MNIST image, a fresh draw of samples of q(z|x), next to the first section's estimate; the effective
-# sample size (Σw)²/Σw² says how many of the samples the estimate effectively rests on:
+# sample size (Σw)²/Σw² says how many of the samples the estimate effectively rests on (the further below
+# their number, the more a few large weights dominate, and the noisier the estimate):
 with torch.inference_mode():
     mnist_log_w = importance_log_weights(proposals["q(z|x)"], n_samples)
 ess = (2 * torch.logsumexp(mnist_log_w, 0) - torch.logsumexp(2 * mnist_log_w, 0)).exp().item()
