@@ -150,7 +150,8 @@ plots.plot_log_evidence_estimates(ks, bands, reference=log_px_reference, referen
 # Why is the prior so slow? Almost every z from the prior decodes to some *other* image, for which
 # this x is wildly improbable; the few z that explain x fill a tiny region, the posterior p(z|x). As a
 # rule of thumb, a sample lands there about once in exp(KL(p(z|x) ‖ p(z))) draws (Chatterjee &
-# Diaconis 2018 make it precise when log p(z|x)/p(z), for z ~ p(z|x), is concentrated around its mean, the KL). And the log of an average is biased low
+# Diaconis 2018 make it precise when log p(z|x)/p(z), for z ~ p(z|x), is concentrated around its mean,
+# the KL). And the log of an average is biased low
 # (Jensen's inequality: the log is concave, so E[log W] ≤ log E[W]; derivation line 3 below), so every
 # curve approaches log p(x) from below. The encoder's
 # q(z|x) approximates that posterior, so its KL to the prior tells us roughly how many samples
@@ -319,7 +320,8 @@ plots.plot_elbo_gap(mus, [elbo_fn(float(m), post_std) for m in mus], log_px, pos
 # we can *fit* q = N(μ, σ²) to one image by gradient ascent on its ELBO. A VAE instead trains one
 # network, the encoder, that maps *any* x to its q(z|x) in one forward pass: inference is *amortized*
 # over all images, at the price of a q somewhat worse than one fitted to each image (the *amortization
-# gap*, Cremer et al. 2018; notebook 10). Back to the MNIST image of the first section. Each ELBO below is estimated as in
+# gap*, Cremer et al. 2018; notebook 10). Back to the MNIST image of the first section. Each ELBO below
+# is estimated as in
 # a VAE: log p(x|z) averaged over z = μ + σε ~ q (notebook 03), minus the closed-form KL(q ‖ p(z))
 # (notebook 04); `vae_lite.elbo` does this for the encoder's q.
 #
