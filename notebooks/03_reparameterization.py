@@ -121,7 +121,8 @@ assert torch.allclose(logvar_v.grad, ((z_v - mu_v) / 2).detach()), \
 #   z = μ + σε, so E[f(z)] = E_ε[f(μ + σε)] and the derivative moves inside: g = E_ε[f′(μ + σε)].
 #   Needs f differentiable; autograd computes f′.
 # - **Score function** (REINFORCE; Williams 1992): differentiate the density instead of f:
-#   g = ∫ f(z) ∂q(z)/∂μ dz = E_q[f(z) ∂ log q(z)/∂μ] = E_q[f(z)(z − μ)/σ²]. Needs only values of f.
+#   g = ∫ f(z) ∂q(z)/∂μ dz = E_q[f(z) ∂ log q(z)/∂μ] = E_q[f(z)(z − μ)/σ²], because ∂q/∂μ = q ∂ log q/∂μ
+#   (∂ log q/∂μ is called the *score*). Needs only values of f.
 #
 # With f(z) = sin z, sympy integrates E[f(z)] exactly, differentiates it, and integrates what each
 # single-sample estimator averages to. Both come out equal to the exact gradient: both are unbiased.
@@ -299,9 +300,9 @@ display(widgets.ReparameterizationExplorer())
 #
 # > **Common mistake.** The write-up's line `σ = E[(x-μ)²]` ([01](01_autoencoder.ipynb) says what the
 # > write-up is): that is the *variance* σ², not the standard deviation.
-# > In code it shows up as `z = mu + torch.exp(logvar) * eps` (multiplies ε by σ²); the right form is
-# > `z = mu + torch.exp(0.5 * logvar) * eps`. The cell below draws with the package's
-# > `vae_lite.reparameterize` and with the wrong form, and measures the spread.
+# > In code it shows up as `z = mu + torch.exp(logvar) * eps`, which multiplies ε by σ² (the right form is
+# > Exercise 1). The cell below draws with the package's `vae_lite.reparameterize` and with the wrong form,
+# > and measures the spread.
 
 # %%
 mu_t, logvar_t = torch.zeros(100_000), torch.full((100_000,), math.log(4.0))  # sigma = 2, sigma^2 = 4
@@ -395,7 +396,8 @@ assert pathwise_step == 0 and abs(score_step - exact_step) < 0.03
 # - The encoder outputs log σ², so σ = exp(½ log σ²), not exp(log σ²).
 # - The trick needs a continuous z that is a differentiable function of its parameters: discrete
 #   latents need the score function or a relaxation.
-#   Next: [04 The closed-form KL](04_closed_form_kl.ipynb), the other term of the ELBO, without sampling.
+#
+# Next: [04 The closed-form KL](04_closed_form_kl.ipynb), the other term of the ELBO, without sampling.
 
 # %% [markdown]
 # ## Optional: the best constant baseline

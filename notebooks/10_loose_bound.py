@@ -410,13 +410,13 @@ assert live_gain > 2 * live_gain_se, "after the same epochs the IWAE should have
 # tanh there), all 60,000 training images in the same order and binarization, the same Adam and cosine schedule
 # for both models (not Burda et al.'s), 25 epochs each, **one seed** (0).
 # The table and the curves are on the **first 1,000 test images** (the IW NLL at Burda et al.'s k = 5000); only
-# the active units are counted on all 10,000. The stored run was made by `iwae.py` as of commit 145cc0d; the
-# script has since learnt to score all 10,000 images, and a run on those has not been committed yet.
+# the active units are counted on all 10,000.
 
 # %% tags=["nbval-check-output"]
 results = Path(vae_lite.__file__).resolve().parent.parent / "results"
 stored = json.loads((results / "iwae.json").read_text())
 config, runs, first = stored["config"], stored["models"], stored["iw_images"]
+# the stored run predates iwae.py's scoring of all 10,000 test images (benchmarks/README.md)
 assert config["dataset"] == "mnist" and stored["seed"] == 0 and "MOCK" not in json.dumps(stored), "not the real run"
 assert first == config["curve_images"] == 1000 and stored["test_images"] == 10_000, \
     "the text says: IW NLL and curves on the first 1,000 test images, active units on all 10,000"
@@ -689,7 +689,7 @@ print(f"the larger one on each: "
 # directions, with lengths √max(λⱼ − σ², 0) (Lucas et al., 2019, who prove this maximum is identifiable).
 #
 # At the optimum, where W's columns lie along the principal directions, the problem with a Gaussian encoder
-# q(z|x) = N(V(x − b), diag(τ²)) splits into one problem per principal direction (for a W with non-orthogonal
+# q(z|x) = N(V(x − b) + c, diag(τ²)) splits into one problem per principal direction (for a W with non-orthogonal
 # columns the diagonal q leaves a gap). Sympy solves one such direction, with data variance λ and one latent
 # number: x ~ N(0, λ), decoder x | z ~ N(wz, σ²), encoder q(z|x) = N(vx, τ²).
 
@@ -746,7 +746,7 @@ assert vae_lite.check.ppca_scales(ppca_scales), "the solution should pass every 
 # %% [markdown]
 # Now the same numerically, in 6 dimensions with 4 latent dimensions: data with two strong directions and weak
 # noise in the others, fitted by maximising the exact ELBO (`objectives.linear_vae_elbo`, no sampling) with
-# L-BFGS, a gradient-based optimiser that converges fully. The decoder's noise variance is fixed at σ² = 0.5.
+# L-BFGS, a gradient-based optimiser that converges here (checked against the closed form below). The decoder's noise variance is fixed at σ² = 0.5.
 
 # %%
 N_POINTS, D, K_LATENT = 2000, 6, 4
@@ -863,12 +863,11 @@ plt.show()
 # So posterior collapse is not, by itself, a failure of the ELBO: the exact likelihood switches the same
 # dimensions off, and the ELBO finds that optimum exactly. What decides it here is the **model**: its decoder
 # variance σ², a part of p(x|z) and not of the bound, against the data's variances. Lucas et al. (2019) carry
-# the analysis to deep VAEs with Gaussian decoders and tie collapse there to the observation noise σ² and to
-# local maxima of the marginal likelihood that the deep model has (and the ELBO inherits), rather than to the
-# ELBO itself. A Bernoulli decoder (notebooks 05–08) has no σ²; there the β of notebook 08 is the weight on
+# the analysis to deep VAEs with Gaussian decoders and find it predictive there: the observation noise σ² and
+# local maxima of the marginal likelihood play the same role. A Bernoulli decoder (notebooks 05–08) has no σ²; there the β of notebook 08 is the weight on
 # the KL.
 #
-# > **Common mistake.** Reporting the ELBO of q's optimised per test image as the model's test ELBO.
+# > **Common mistake.** Reporting the ELBO of a q optimised for each test image as the model's test ELBO.
 # > **Wrong:** that is ELBO(q*), which is higher than what the encoder gives by the amortization gap.
 # > **Right:** say which q: the encoder's (what "test ELBO" usually means) or optimised per image.
 #
