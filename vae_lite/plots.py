@@ -909,7 +909,7 @@ def plot_linear_vae(closed_form, fitted, kl, eigenvalues, noise_variances, activ
               label=r"closed form $\max(\lambda_j-\sigma^2, 0)$")
     left.set_xticks(list(dims))
     left.set_xlabel(f"latent dimension j (σ² = {noise_variance:g})")
-    left.set_ylabel("value")
+    left.set_ylabel(r"$\|w_j\|^2$ (data units²) or KL (nats)")
     left.legend()
     left.set_title("the linear VAE's optimum is pPCA")
     largest = torch.sort(torch.as_tensor(eigenvalues, dtype=torch.float64), descending=True).values[:len(closed_form)]
