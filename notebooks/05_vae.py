@@ -4,9 +4,7 @@
 # Previous: [04 The closed-form KL](04_closed_form_kl.ipynb) · Next: [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb)
 #
 # Notebooks 02–04 built the parts: the ELBO, the reparameterization trick and the closed-form KL. Here you put
-# them together: the loss, the model and the training loop, about forty lines of PyTorch. Then we check that
-# your VAE and the package's `vae_lite.VAE` with `vae_lite.fit` give the same losses, step by step; from then
-# on the notebooks use the package, and you know what is inside it.
+# them together: the loss, the model and the training loop, about forty lines of PyTorch.
 #
 # **Learning goals**
 # - write a VAE's loss with the correct sign, its model and its training loop, and match `vae_lite.fit`;
@@ -76,9 +74,8 @@ print(data)
 # %% [markdown]
 # ## Model
 #
-# *Figure: the VAE as a diagram, the one later notebooks refer to. The encoder turns x into μ and log σ²;
-# z = μ + σ ⊙ ε with ε ~ N(0, I); the decoder turns z into pixel means. The KL term scores (μ, log σ²) against
-# the prior, the reconstruction error scores p(x|z) against x.*
+# *Figure: the VAE as a diagram, the one later notebooks refer to: encoder, sampled z, decoder, and the two
+# terms of the loss, each described below.*
 
 # %%
 plots.draw_vae(data.test[0])
@@ -234,13 +231,13 @@ torch.manual_seed(0)
 package_vae = vae_lite.VAE(data.image_shape)
 train_only = dataclasses.replace(vae_lite.ImageData.from_arrays(images, images[:1]), test=None)
 package_losses = vae_lite.fit(package_vae, train_only, epochs=2, batch_size=256, lr=1e-3, seed=0, progress=False,
-                              optimizer=torch.optim.Adam(package_vae.parameters(), lr=1e-3)).step_losses
+                              optimizer=torch.optim.Adam(package_vae.parameters(), lr=1e-3)).step_losses  # plain Adam, as yours
 torch.manual_seed(0)
 package_start = vae_lite.VAE(data.image_shape)  # the same initial weights again
 try:
     mine = MyVAE(data.image_shape)
     with torch.no_grad():  # the package's initial weights, layer by layer, into yours
-        for yours, theirs in zip([*mine.encoder, *mine.decoder], [*package_start.encoder.net, *package_start.decoder.net]):
+        for yours, theirs in zip([*mine.encoder, *mine.decoder], [*package_start.encoder.net, *package_start.decoder.net], strict=True):
             if isinstance(yours, nn.Linear):
                 yours.weight.copy_(theirs.weight), yours.bias.copy_(theirs.bias)
     my_losses = train_my_vae(mine, images, epochs=2, batch_size=256, lr=1e-3, seed=0)
@@ -260,17 +257,16 @@ except NotImplementedError:
 # ## Training
 #
 # The default recipe adds three things to your loop:
-# - `start_at_mean_image`: every z first decodes to almost the average digit, so the first steps learn digits,
-#   not background;
+# - `start_at_mean_image`: the decoder's output bias is set to the logit of the mean training image, so every
+#   z first decodes to about that image, and the first steps learn strokes, not background;
 # - `schedule="onecycle"`, a one-cycle learning rate: it rises to `lr`, then falls to almost 0;
 # - `warmup=2`: the KL's weight rises from 0 to 1 over 2 epochs (`vae_lite.kl_weight`), so the decoder learns
 #   to use z before the KL pulls q(z|x) to the prior.
 #
-# They were chosen by *screening*: training many recipes for the same minute and comparing them
-# (`benchmarks/README.md`, "Quality per CPU-second"). One-cycle helped clearly, the mean-image start a little
-# (one seed); a 1-epoch warm-up did no better than 2, and none at all was not tried at this budget. That
-# screen scored recipes on test images, so the recipe is slightly tuned to them; nothing in these notebooks
-# compares recipes on those images. The yardstick for samples, an autoencoder of the same sizes and recipe,
+# They were chosen by *screening* many recipes, each trained for the same minute (`benchmarks/README.md`,
+# "Quality per CPU-second"): one-cycle helped clearly, the mean-image start a little (one seed), a 1-epoch
+# warm-up no better than 2 (none was not tried). The screen scored test images, so the recipe is slightly
+# tuned to them; no notebook compares recipes on them. The yardstick for samples, an autoencoder of the same sizes and recipe,
 # ships with the package.
 #
 # **Predict, then run.** The KL's weight starts at 0 and is about ½ at the end of epoch 1. Will the KL be higher
@@ -279,7 +275,7 @@ except NotImplementedError:
 # %%
 STEPS = 300 if QUICK else pretrained.TRAINING["epochs"] * math.ceil(60_000 / 256)  # the recipe's optimizer steps
 EPOCHS = max(1, round(STEPS / math.ceil(len(data.train) / 256)))  # a smaller data set gets more epochs
-torch.manual_seed(0)  # about a minute on 2 cores (58.8 s on the project's server, benchmarks/README.md)
+torch.manual_seed(0)  # about a minute on 2 cores of the project's server (benchmarks/README.md); a laptop may differ
 vae = vae_lite.VAE(data.image_shape).start_at_mean_image(data.train)
 vae_history = vae_lite.fit(vae, data, epochs=EPOCHS, batch_size=256, lr=8e-3, schedule="onecycle",
                            warmup=min(2, EPOCHS))  # its "reconstruction" is E[log p(x|z)]: minus the error
@@ -288,8 +284,8 @@ assert (autoencoder.latent_dim, autoencoder.encoder_hidden, autoencoder.decoder_
     (vae.latent_dim, vae.encoder_hidden, vae.decoder_hidden), "the autoencoder should have the VAE's sizes"
 
 # %% [markdown]
-# *Figure: the VAE's negative ELBO on the test set and its two terms, reconstruction error and KL, against the
-# epoch; the cell under it prints how each term moved.*
+# *Figure: the VAE's negative ELBO on the test set and its two terms against the epoch; the next cell prints
+# how each moved.*
 
 # %%
 fig, ax = plt.subplots()  # projector-sized
@@ -321,8 +317,8 @@ if not QUICK and later:  # quick mode's epochs are a dozen steps: there the KL i
 #
 # **Predict, then run.** Both decoders get the same z ~ N(0, I). Which row will look like digits?
 #
-# *Figure: three rows of 12 images. Row 1, the VAE's decoder means for 12 draws z ~ N(0, I); row 2, the
-# autoencoder's for the same z; row 3, one binary draw x ~ p(x|z) from the VAE for each z.*
+# *Figure: three rows of 12 images: the VAE's decoder means for 12 draws z ~ N(0, I), the autoencoder's for
+# the same z, and one binary draw x ~ p(x|z) from the VAE for each z.*
 
 # %%
 generator = torch.Generator().manual_seed(1)
@@ -336,19 +332,21 @@ plt.show()
 
 # %% [markdown]
 # The KL pulled every q(z|x) towards N(0, I), so the VAE's codes roughly cover the prior, at least in scale
-# (measured below; 07 looks closer); the autoencoder's never were, and most prior draws land where its decoder
+# (07 looks closer); the autoencoder's never were, and most prior draws land where its decoder
 # has never been.
 #
 # > **Common mistake.** Showing decoded means and calling them draws from the model. **Wrong:** "these are samples
-# > x ~ p(x)". **Right:** they are E[x|z], the decoder's mean for z ~ p(z); a draw from p(x|z) is binary and
+# > x ~ p(x)". **Right:** they are E[x|z], the decoder's mean for z ~ p(z), blurred where it is unsure of a
+# > stroke; a draw from p(x|z) is binary and
 # > speckled (the third row above). Say which one a figure shows.
 #
-# The cell below measures what the pictures suggest: how far the codes of the test images sit from the prior,
-# as the mean squared length per dimension of z (under N(0, I) it is 1).
+# The cell below measures that scale: the codes' mean z² per dimension, 1 under N(0, I). A trained VAE should
+# come near 1: scaling a dimension of z by c, and the decoder's weights on it by 1/c, changes only the KL,
+# smallest when that dimension's mean z² is 1.
 
 # %%
 with torch.inference_mode():
-    mu, logvar = vae.encode(data.test)
+    mu, logvar = vae.encode(data.test)  # grey images: the encoder's first layer is linear, so it sees their mean binarization
     vae_codes = vae_lite.reparameterize(mu, logvar)  # z ~ q(z|x) for each test image
     ae_codes = autoencoder.encode(data.test)
 vae_scale = vae_codes.pow(2).mean().item()
@@ -363,11 +361,12 @@ assert abs(vae_scale - 1) < abs(ae_scale - 1), "the VAE's codes should match the
 #   trains as `vae_lite.VAE` with `vae_lite.fit` does.
 # - The loss is the negative ELBO: reconstruction error **plus** KL, both summed over one image; the KL is the
 #   price, in nats, of what the code carries.
-# - The VAE's codes roughly cover the prior, so its prior samples look like digits; the autoencoder's do not.
+# - The VAE's codes roughly cover the prior, so its prior samples look far more like the data than the
+#   autoencoder's.
 # - Sample pictures are decoder means, not draws x ~ p(x|z).
 #
-# Next: [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb) trains the loss written wrong, in the ways
-# the write-up and common code get it wrong, and shows what each does.
+# Next: [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb): the loss written wrong in common ways,
+# trained.
 
 # %% [markdown]
 # ## Optional: reconstructions, and μ or a sampled z
@@ -388,9 +387,9 @@ plots.show_rows({"test images": x, "VAE (decoded from μ)": vae_reconstruction,
                  "autoencoder": ae_reconstruction}, size=0.9)
 plt.show()
 test_set = vae_lite.binarized_test_set(data) if vae.likelihood == "bernoulli" else data.test
-ae_error = -vae_lite.evaluate(autoencoder, test_set)["reconstruction"]  # at its one deterministic code
+ae_error = -vae_lite.evaluate(autoencoder, test_set)["reconstruction"]  # mean over a data set; at its one deterministic code
 with torch.inference_mode():  # the VAE at its deterministic code z = μ: like for like
-    vae_at_mean = -torch.cat([vae.log_likelihood(xb, vae.encode(xb)[0]) for xb in test_set.split(1000)]).mean()
+    vae_at_mean = -torch.cat([vae.log_likelihood(xb, vae.encode(xb)[0]) for xb in test_set.split(1000)]).mean()  # log p(x|z), per image
 vae_sampled = -vae_history.last["test_reconstruction"]  # the ELBO's term: averaged over z ~ q(z|x)
 print(f"test reconstruction error −log p(x|z), nats per image: autoencoder {ae_error:.1f}, VAE at z = μ "
       f"{vae_at_mean.item():.1f}\n(the VAE's error averaged over sampled z ~ q(z|x), the ELBO's term, is another "
@@ -451,6 +450,7 @@ assert at_mean > sampled, "the text below says the decoded μ scores higher than
 #
 # 1. Train the VAE with `beta=4` (`vae_lite.fit(..., beta=4)`) and compare its test KL and its samples with the
 #    ones above. Which way does the KL move, and why?
-# 2. Decode the same z with the VAE after 1 epoch and after all of them (train a copy for one epoch). When do
-#    the samples start to look like the data?
+# 2. Decode the same z with the VAE after 1 epoch and after all of them. When do the samples start to look like
+#    the data? (A copy trained with `epochs=1` squeezes the whole one-cycle schedule into that epoch, so it is
+#    not the run above stopped after epoch 1.)
 # 3. Draw five x ~ p(x|z) for one z. Which pixels change from draw to draw, and why those?
