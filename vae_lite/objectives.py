@@ -145,7 +145,7 @@ def iw_log_likelihood(model, x, k=5000, batch_size=None, max_elements=2**23, gen
     """
     with torch.inference_mode():
         log_w = lambda xb, n, yb: log_weights(model, xb, n, generator, yb)  # noqa: E731
-        return in_chunks(log_w, torch.as_tensor(x), k, y, batch_size, max_elements)
+        return in_chunks(log_w, iw_bound, torch.as_tensor(x), k, y, batch_size, max_elements)
 
 
 # ----------------------------------------------------- notebook 10: where the bound is loose

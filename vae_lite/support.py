@@ -233,9 +233,10 @@ def check_fit_arguments(model, data, epochs, batch_size, lr, beta, schedule="con
                                  f"{model.num_classes}), got labels from {labels.min().item()} to {labels.max().item()}")
 
 
-def in_chunks(log_weights, x, k, y=None, batch_size=None, max_elements=2**23):
-    """log 1/k sum_i exp(log w_i) per example, from log_weights(x_batch, n, y_batch) -> (n, batch),
-    computed for at most `batch_size` examples and about `max_elements` numbers at a time.
+def in_chunks(log_weights, reduce, x, k, y=None, batch_size=None, max_elements=2**23):
+    """reduce((k, batch) log weights) -> (batch,) per example, from log_weights(x_batch, n, y_batch) -> (n, batch),
+    computed for at most `batch_size` examples and about `max_elements` numbers at a time (objectives
+    passes its iw_bound as `reduce`).
 
     The results are written into tensors made up front: small tensors kept between the chunks'
     large temporaries would leave malloc's heap fragmented, and the process's memory high.
@@ -257,5 +258,5 @@ def in_chunks(log_weights, x, k, y=None, batch_size=None, max_elements=2**23):
             del piece
         if results is None:
             results = weights.new_empty(len(x))
-        results[start:start + len(xb)] = torch.logsumexp(weights, dim=0) - math.log(k)
+        results[start:start + len(xb)] = reduce(weights)
     return results
