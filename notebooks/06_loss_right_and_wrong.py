@@ -4,12 +4,12 @@
 # Previous: [05 The VAE](05_vae.ipynb) · Next: [07 The latent space](07_latent_space.ipynb)
 #
 # Notebook 05 trained the VAE with its loss written correctly: reconstruction error plus KL, both summed over one
-# image. Here the loss is written wrong, as the write-up ([notebook 01](01_autoencoder.ipynb) says what the write-up
-# is) and much published code write it, and each version is trained here.
+# image. Here it is written wrong, as the write-up ([notebook 01](01_autoencoder.ipynb) says what the write-up is)
+# and much published code write it, and each version is trained.
 #
 # **Learning goals**
-# - see why the KL enters the loss with a **plus** sign: with the minus sign the KL runs off and the loss falls
-#   far below 0, with no minimum to stop at; and why the KL charges for codes that leave the prior;
+# - see why the KL enters the loss with a **plus** sign (with a minus the loss has no minimum), and why the KL
+#   charges for codes that leave the prior;
 # - recognise summed against averaged terms as a hidden KL weight β, and predict which β a loss has;
 # - read squared error as a Gaussian log-likelihood whose fixed variance is a KL weight, and write that loss.
 
@@ -77,14 +77,14 @@ print(data)
 # %% [markdown]
 # ## Model
 #
-# The VAE of notebook 05, with the package's default sizes (its picture is at the top of notebook 05). Its loss,
-# right, is the negative ELBO of each image, in nats ([notebook 01](01_autoencoder.ipynb#Nats-and-bits-per-dimension) defines the unit):
+# 05's VAE, with the package's default sizes (pictured at the top of notebook 05). Its loss, written right, is each image's
+# negative ELBO, in nats ([notebook 01](01_autoencoder.ipynb#Nats-and-bits-per-dimension) defines the unit):
 #
 # $$\mathcal{L}(x) = \underbrace{-\,\mathbb{E}_{q(z|x)}[\log p(x|z)]}_{\text{reconstruction error, summed over pixels}}
 #   \;+\; \underbrace{\mathrm{KL}\big(q(z|x)\,\|\,p(z)\big)}_{\text{summed over latent dimensions}}.$$
 #
 # Below, the KL's sign is flipped, then one term is averaged instead of summed. The model trained with the right
-# loss is 05's (05's recipe; it ships with the package):
+# loss is 05's, shipped with the package:
 
 # %%
 default = pretrained.default_model(data)  # 05's VAE, trained with the right loss (on other data: trained here)
@@ -100,9 +100,8 @@ print(f"05's model: test negative ELBO {-vae_lite.evaluate(default, x_test)['elb
 # > bound (move μ away from 0, or let σ grow or shrink), so with the minus sign the loss falls as far as the KL grows.
 #
 # Two copies of one untrained VAE train on the same batches with `train_step`: one with the package's loss, one
-# with the write-up's sign (05's Bernoulli error in place of ‖x − x̂‖²; section 3 shows ‖x − x̂‖² is also a
-# decoder's negative log-likelihood, a Gaussian one). A
-# run stops when its loss or its gradient is no longer finite.
+# with the write-up's sign (05's Bernoulli error in place of ‖x − x̂‖², which section 3 reads as a Gaussian
+# one). A run stops when its loss or its gradient is no longer finite.
 
 # %%
 class WrongSignVAE(vae_lite.VAE):
@@ -166,9 +165,9 @@ assert logvar.exp().mean() > mu.pow(2).mean(), \
     "the KL should have run off through σ², the noise in z: the encoder outputs log σ², so σ² grows exponentially"
 
 # %% [markdown]
-# The failure in its purest form, without training: take 05's model and stretch its code by a factor c. Multiply μ and
-# σ by c, and divide the weights (not the bias) of the decoder's first layer by c. Every z becomes c z, the decoder undoes the factor, and every
-# reconstruction stays exactly the same. Only the KL changes: it grows like c².
+# The failure in its purest form, without training: stretch the code of 05's model by a factor c, multiplying μ and
+# σ by c and dividing the weights (not the bias) of the decoder's first layer by c. The decoder undoes the factor,
+# so every reconstruction stays exactly the same; only the KL changes, growing like c².
 
 # %%
 def stretched(model, c):
@@ -361,14 +360,13 @@ assert alike < 0.5, "with the code switched off, every sample should look alike"
 
 # %% [markdown]
 # With the reconstruction averaged the code is switched off: KL about 0, every z decodes to the same blur. With the
-# KL averaged the code carries more and reconstructs better, but each q(z|x) is far narrower (mean σ² column).
-# The decoder learns from samples of q(z|x), which in d active dimensions lie about √d σ from their μ ("own"),
-# not σ. How far a prior sample lands from the nearest test μ ("prior") depends mostly on d: in both models about
-# as far as from the nearest of as many samples of N(0, I) ("N(0, I)"), so the μ's spread over the prior about as
-# samples of it would. What differs is the own distance: with the KL averaged each q(z|x) is so narrow that a
-# prior sample lands many own distances from any μ (last column), where the decoder was never trained; hence
-# the third row.
-# Collapsed dimensions are left out: there q(z|x) is N(0, 1) itself, which would pull every ratio towards 1.
+# KL averaged the code carries more and reconstructs better, but each q(z|x) is far narrower (mean σ²).
+# The decoder learns from samples of q(z|x), which in d active dimensions (KL > 0.05 nats) lie about √d σ from
+# their μ ("own"). A prior sample's distance to the nearest test μ ("prior") depends mostly on d: in both models
+# it is about that to the nearest of as many samples of N(0, I) ("N(0, I)"), so the μ's spread over the prior
+# as its samples would. What differs is the own distance: with the KL averaged a prior sample lands many own
+# distances from any μ (last column), where the decoder was never trained; hence the third row.
+# Collapsed dimensions are left out: there q(z|x) is N(0, 1), which would pull every ratio towards 1.
 #
 # ### 3. Squared error is a Gaussian log-likelihood
 #
@@ -379,10 +377,9 @@ assert alike < 0.5, "with the code switched off, every sample should look alike"
 # > `||x - x̂||² + KL` is the Gaussian VAE with s² = ½, and any other s is a KL weight β = 2s² on squared error.
 # > (Notebook 02 read it the other way: against the s-model's own ELBO, bare `||x - x̂||² + KL` weighs the KL by
 # > 1/(2s²).)
-# > (Exercise 1 has you write this loss and compares it with the package's.)
 #
-# Two Gaussian VAEs train on the grey-level images for one epoch each; they differ only in s, so by the box above
-# in their KL weight on squared error, 2s²:
+# Two Gaussian VAEs train on the grey-level images for one epoch each, differing only in s, so in their KL weight
+# on squared error, 2s²:
 
 # %%
 gaussian_kl = {}
@@ -398,21 +395,18 @@ assert gaussian_kl[1.0] < 0.25 * gaussian_kl[0.1], "a larger s should leave much
 # %% [markdown]
 # A larger s is a larger KL weight: the code keeps far less. A "VAE with MSE loss" has a β whether or not its
 # author chose one (Lucas et al., 2019: this fixed variance decides how many dimensions collapse), and
-# `F.mse_loss` averages over the batch and the pixels by default: section 2's hidden β on top (β = pixels ×
-# batch size if the KL is summed over the batch).
+# `F.mse_loss` averages over the batch and the pixels by default: section 2's hidden β on top.
 #
 # ## Common mistakes
 #
-# This notebook's experiments are its common mistakes: the boxes of sections 1 and 2, each trained above and seen
-# to fail, and section 3's hidden β.
+# The boxes of sections 1, 2 and 3, each trained above.
 #
 # ## Exercises
 #
 # **Exercise 1 (10 min). A Gaussian VAE's loss, written by you.** Complete `gaussian_vae_loss(x, x_hat, mu,
 # logvar, s)`: each image's negative ELBO in nats for the decoder N(x̂, s² I), fixed s, given the decoded mean x̂
 # of one sample z (x, x̂: N × C × H × W; μ, log σ²: N × d): section 3's formula summed over pixels, plus the KL
-# summed over latent dimensions (use `vae_lite.kl_standard_normal`). The cell after the solution trains a VAE with
-# your loss.
+# summed over latent dimensions (use `vae_lite.kl_standard_normal`).
 
 # %% tags=["nbval-check-output"]
 def gaussian_vae_loss(x, x_hat, mu, logvar, s):
@@ -432,12 +426,12 @@ def gaussian_vae_loss(x, x_hat, mu, logvar, s):
 assert vae_lite.check.gaussian_vae_loss(gaussian_vae_loss), "the solution should pass every case"
 
 # %% [markdown]
-# Your loss must equal the package's Gaussian VAE loss on the same z; then a VAE trained with it and s = 0.3, the
-# same way as the two above, should keep a KL between theirs.
+# Your loss must equal the package's on the same z; a VAE trained with it and s = 0.3, like the two above,
+# should keep a KL between theirs.
 
 # %%
 class YourGaussianVAE(vae_lite.VAE):
-    def loss(self, x, beta=1.0):  # your loss, with the model's fixed s
+    def loss(self, x, beta=1.0):  # your loss, with the model's fixed s (fit's beta is 1 here: no warm-up)
         mu, logvar = self.encode(x)
         loss = gaussian_vae_loss(x, self.decode(vae_lite.reparameterize(mu, logvar)), mu, logvar, self.log_std.exp().item())
         kl = vae_lite.kl_standard_normal(mu, logvar)
