@@ -1,6 +1,6 @@
 """Notebook 11: the conditional VAE against the VAE, like for like.
 
-    python benchmarks/conditional.py mnist          # the committed run: about 45 CPU minutes at 1 thread
+    python benchmarks/conditional.py mnist          # the committed run: about 30 CPU minutes at 1 thread (29 for the stored run)
     python benchmarks/conditional.py digits-quick --out /tmp/conditional.json   # seconds; the smoke test
 
 The conditional VAE's ELBO bounds log p(x|y), the VAE's bounds log p(x): they bound different

@@ -102,7 +102,7 @@ assert data.train_labels is not None and data.test_labels is not None, "this not
 #
 # $$\log p(x\mid y) \;\ge\; \mathbb{E}_{q(z\mid x,y)}\big[\log p(x\mid z,y)\big] \;-\; \mathrm{KL}\big(q(z\mid x,y)\,\|\,p(z)\big).$$
 #
-# The derivation is notebook 02's, with y added to every term. Since p(z) is the same for every
+# The derivation is notebook 02's, with y added to every term but the prior: p(z|y) = p(z), by choice. Since p(z) is the same for every
 # class, the KL charges for any information about the class that z carries, while the decoder gets
 # it from y for free. (Origins: see the optional part.)
 
@@ -309,9 +309,11 @@ assert 0 < minus_log_posterior < min(np.log(2), fits.max() - fits.min()), \
 # %% [markdown]
 # *What the runs say*, one printed number at a time:
 # - On every seed the VAE's bound is looser than the conditional VAE's, and its KL is higher.
-# - The label can add at most H(y) ≈ log 10 nats to what z says (I(y; z) ≤ H(y), and the mean KL ≥ I(x; z) ≥
-#   I(y; z)). The shipped pair's KL gap is about that; on the other seeds it is well above, and there the VAE
-#   also reconstructs better. Our reading, not a derivation: the rest is more style in the VAE's z (or codes
+# - The label can add at most H(y) ≈ log 10 nats to what z says. The information z carries about the class,
+#   I(y; z), is at most the class's entropy H(y); the mean KL counts every nat z carries about the image
+#   (mean KL ≥ I(x; z), notebook 06's optional part), and the class, a function of the image, is part of
+#   that (I(x; z) ≥ I(y; z)). The shipped pair's KL gap is about H(y); on the other seeds it is well above,
+#   and there the VAE reconstructs as well or better. Our reading, not a derivation: the rest is more style in the VAE's z (or codes
 #   whose aggregate q(z) matches the prior less well; notebook 06 splits the KL into the two).
 # - Both looseness figures are underestimates, the VAE's likely more (its L_k rises faster from k = 100 to
 #   1,000), so fit is, if anything, overstated for the conditional VAE.
@@ -497,7 +499,7 @@ assert (read == asked).float().mean() > 3 / K, "samples should look like the cla
 # %% [markdown]
 # ### The conditional explorer
 # Pick a class with the buttons and move the style sliders (the latent dimensions with the largest
-# KL): the kernel decodes (z, y) at every move. The sliders start at the code of a test image, read
+# KL): (z, y) is decoded at every move. The sliders start at the code of a test image, read
 # with its own label; below, that one code is decoded as every class: the same hand writing each digit.
 # Change the test image to see other styles.
 #
@@ -586,14 +588,14 @@ else:
 #
 # > **Common mistake.** Reading the class from a conditional VAE's code, or sampling one without a
 # > label: `z ~ N(0, I); decode(z)`. **Wrong:** z holds the style; the class lives in y, which the decoder
-# > needs (the classifiers of the optional part above read the class from the conditional VAE's codes far worse than from the
+# > needs (the classifiers of "Mostly style" above read the class from the conditional VAE's codes far worse than from the
 # > VAE's). **Right:** `cvae.sample(n, y)` decodes z ~ N(0, I) *with* a label y, and a code
 # > `mu(x, y)` is only meaningful together with the label it was read with.
 #
 # ### Draw a digit
 # The map below shows the encoder means of the test images under the **2-latent** VAE, coloured by
 # their label. Draw on the white square with the mouse, a touchpad or a finger. When you lift the pen
-# the kernel prepares your drawing as MNIST's digits were prepared (cropped, scaled so that its
+# your drawing is prepared as MNIST's digits were prepared (cropped, scaled so that its
 # longer side spans 20 of 28 pixels, centred on its centre of mass), encodes it, and draws
 # q(z|x) on the map: a cross at the mean μ and an ellipse at ±2σ. Beside it: what the model sees and
 # the reconstruction. **Clear** starts again; **use a test image** encodes the next test image instead.
