@@ -10,7 +10,7 @@
 # - measure how much each latent dimension is used: its KL, and Burda et al.'s active units;
 # - move through the latent space with sliders and see what each dimension does;
 # - interpolate between two images through their codes;
-# - read the 2-D latent space of a 2-latent model: the encoder means by label, and the decoded grid on the same axes;
+# - read a 2-latent model's whole latent space: its codes by label, and the decoded grid on the same axes;
 # - keep the prior p(z), the posterior p(z|x) and its approximation q(z|x) apart, and σ apart from σ².
 
 # %% [markdown] tags=["badges"]
@@ -75,10 +75,10 @@ print(data)
 # %% [markdown]
 # ## Model
 #
-# The package's default VAE, trained by notebook 05's recipe and stored with the package, so this notebook need
-# not spend a minute training it (`vae_lite/pretrained.py` shows the command that made it; for a data set it has
-# no stored model for, it trains one on the data here). Every score below is measured on the binarized test
-# images, the data the model is scored on; the explorers and the cross-fade start from grey-level test images.
+# The package's default VAE, trained by notebook 05's recipe and shipped with the package (`vae_lite/pretrained.py`
+# shows the command that made it; on a data set without a stored model, it trains one here). Scores below are
+# on the binarized test images, the data the model is scored on; the explorers and the cross-fade start from
+# grey-level ones.
 # All values are in nats ([notebook 01](01_autoencoder.ipynb#Nats-and-bits-per-dimension) defines the unit).
 
 # %% tags=["nbval-check-output"]
@@ -98,9 +98,9 @@ print(f"test negative ELBO {-test['elbo']:.1f} nats = reconstruction error {-tes
 #
 # ### Which dimensions does the model use?
 #
-# The KL term of the ELBO is a sum over latent dimensions: split it up. The KL of dimension d, averaged over the
+# The ELBO's KL term is a sum over latent dimensions: split it up. The KL of dimension d, averaged over the
 # images, is what the ELBO charges for z_d, in nats: at least what z_d says about x (notebook 06). A dimension
-# whose KL is about 0 has q(z_d|x) = N(0, 1) for every x, the prior itself: it carries no information about the
+# whose KL is about 0 has q(z_d|x) = N(0, 1) for every x, the prior itself: it says nothing about the
 # image, and the decoder learns to ignore it.
 # Burda et al. (2015) call a dimension **active** when its encoder mean moves with the input,
 # Var_x(E_{q(z|x)}[z_d]) = Var_x(μ_d(x)) > 0.01, and **inactive** otherwise.
@@ -108,8 +108,8 @@ print(f"test negative ELBO {-test['elbo']:.1f} nats = reconstruction error {-tes
 # The two measures agree in one direction: KL_d = ½ E_x[μ_d² + σ_d² − log σ_d² − 1] ≥ ½ E_x[μ_d²] ≥ ½ Var_x(μ_d),
 # because σ² − log σ² − 1 ≥ 0 for every σ. So every active dimension costs more than about 0.005 nats (exactly
 # 0.005 · (N − 1)/N, as the variance over N images is computed with N − 1). The converse
-# need not hold: a dimension can cost far more and still be inactive (σ_d = 0.1 for every x costs 1.8 nats
-# and carries nothing about x).
+# need not hold: a dimension can cost far more and still be inactive (σ_d = 0.1 for every x costs
+# ½(0.01 − ln 0.01 − 1) ≈ 1.8 nats and carries nothing about x).
 #
 # **Predict, then run.** Will the model use all of its dimensions about equally, or a few far more than the rest?
 #
@@ -133,8 +133,8 @@ print(f"active units: {count} of {model.latent_dim}; inactive: {model.latent_dim
       + (f", carrying {kl[~active].sum().item():.3f} nats together" if (~active).any() else ""))
 
 # %% [markdown]
-# Checks: the split agrees with the formula written out from the encoder's μ and log σ², adds up to the ELBO's
-# KL term, and no active dimension costs less than the bound allows.
+# Checks: the split agrees with the formula from the encoder's μ and log σ², adds up to the ELBO's KL term, and
+# no active dimension costs less than the bound.
 
 # %%
 with torch.inference_mode():
@@ -156,14 +156,15 @@ if (~active).any():
 # only if what z_d tells the decoder raises the reconstruction term by more than it costs. Once the other
 # dimensions say most of what the decoder can use, a further one does not earn its KL, and training sets its
 # q(z_d|x) to the prior. Such a dimension has **collapsed** (posterior collapse, defined per dimension by Lucas
-# et al. 2019); Yeung et al. (2017) call losing many this way **over-pruning**. A KL weight β > 1 switches off
+# et al. 2019); Yeung et al. (2017) call losing many this way **over-pruning**. Collapse can also set in early,
+# before the decoder uses z; 05's KL warm-up guards against that (Bowman et al. 2016). A KL weight β > 1 switches off
 # more (notebook 08); the IWAE keeps more active (notebook 10).
 
 # %% [markdown]
 # ### The latent explorer
 #
 # One slider per latent dimension, in the bar chart's order (at most 10). The sliders start at the encoder mean
-# of a test image; the other dimensions stay there. Move a slider: your browser decodes z with the model's own
+# of a test image; the other dimensions stay there. Move a slider: your browser decodes z with the model's
 # decoder and redraws the image at once (`vae_lite/networks.js`). Without a running kernel (on GitHub or
 # nbviewer) you see a still picture: for the first five sliders, the image decoded at −2, −1, 0, 1, 2.
 
@@ -195,7 +196,7 @@ assert ratio > 4, "the dimension with the most KL should change the image severa
 
 # %% [markdown]
 # The decoder follows the encoder: the dimension the ELBO pays most for redraws the image, and the same step along
-# the least used one changes it a small fraction as much (the ratio printed above).
+# the least used one changes it a small fraction as much (the ratio above).
 
 # %% [markdown]
 # ### Interpolation
@@ -234,11 +235,11 @@ for name, recipe in (("2-latent", plain), (f"{model.latent_dim}-latent default",
 # %% [markdown]
 # Two numbers hold far less about an image than the default's code. But the gap is not the cost of two
 # dimensions alone: the 2-latent model also trained with a plainer recipe (a constant learning rate, no
-# warm-up) for a different number of epochs: compare the last two lines.
+# warm-up, no mean-image start) for a different number of epochs: compare the last two lines.
 
 # %% [markdown]
-# *Figure: left, a scatter plot of the 2-D encoder means of the test images, one colour per label, each class's
-# name written at its median; right, a square grid of decoded images over the same range of z[0] and z[1].*
+# *Figure: left, the 2-D encoder means of the test images by label; right, the decoded grid over the same range
+# of z.*
 
 # %%
 means_2d, _ = latent.encoder_means_and_logvars(model_2d, x_test)
@@ -259,23 +260,23 @@ assert data.name != "mnist" or outside > 2 * prior_outside, "the prose says more
 # the prior, and some of them lie where the prior rarely draws. The other direction, prior draws landing where no code is, needs holes
 # rather than tails: look for the empty regions inside the square of the scatter.
 #
-# How well do the 2-D codes separate the classes? A nearest-class-mean rule (a very simple classifier,
-# given the labels only now) tells us; chance, with ten classes of about equal size, is about 10 %. Its centres are fitted on the test codes it
+# How well do the 2-D codes separate the classes? A nearest-class-mean rule (given the labels only now) tells
+# us; chance is the largest class's share (printed). Its centres are fitted on the test codes it
 # then classifies: an in-sample score, though with 20 numbers fitted it flatters little.
 
 # %%
 if labels is not None:
     centres = torch.stack([means_2d[labels == c].mean(dim=0) for c in range(10)])
     predicted = torch.cdist(means_2d, centres).argmin(dim=1)
-    accuracy = (predicted == labels).float().mean().item()
-    print(f"nearest-class-mean accuracy on the 2-D codes: {accuracy:.0%} (chance: 10%)")
+    accuracy, chance = (predicted == labels).float().mean().item(), labels.bincount().max().item() / len(labels)
+    print(f"nearest-class-mean accuracy on the 2-D codes: {accuracy:.0%} (chance, always the largest class: {chance:.0%})")
     # quick mode trains the 2-latent model for a few seconds only, so it asks for less
     assert accuracy > (0.2 if QUICK else 0.35), "the 2-D codes should separate the classes far better than chance"
 
 # %% [markdown]
 # ## Common mistakes
 #
-# > **Common mistake.** Calling N(0, I) the posterior: "p(z|x) ~ N(0, I)". **Wrong:** p(z|x) = N(0, I).
+# > **Common mistake.** Calling N(0, I) the posterior. **Wrong:** `p(z|x) ~ N(0, I)`.
 # > **Right:** N(0, I) is the **prior** p(z), the same for every image. The **posterior** p(z|x) depends on x;
 # > the encoder's q(z|x) = N(μ(x), σ²(x)) approximates it. On the dimensions the model uses, q(z|x) is
 # > narrower than the prior: the image pins z down. On a dimension it does not use, q(z|x) is the prior itself.
@@ -340,8 +341,7 @@ assert active_unit_count(mu) == count, "it should agree with latent.active_units
 # **Exercise 2 (10 min).** Build the interpolation yourself. Complete `interpolate(model, x_a, x_b, n)`: encode
 # the two images x_a and x_b (each C × H × W) to their means, and return the decoded images (`model.decode`: pixel
 # probabilities, n × C × H × W) at
-# the n evenly spaced points z(t) = (1 − t) μ(x_a) + t μ(x_b), t from 0 to 1 (`torch.linspace`). The cell after
-# the solution uses it.
+# the n evenly spaced points z(t) = (1 − t) μ(x_a) + t μ(x_b), t from 0 to 1 (`torch.linspace`).
 
 # %% tags=["nbval-check-output"]
 def interpolate(model, x_a, x_b, n):
@@ -391,9 +391,9 @@ else:
 # draw something sensible around each one.
 #
 # ## Summary
-# - The KL splits over the latent dimensions, and the model does not use them equally: the bars show which carry
-#   the most. A dimension whose KL is about 0 is inactive: its q(z_d|x) is the prior, and the decoder ignores it.
-#   Active units (Var_x(E_{q(z|x)}[z_d]) = Var_x(μ_d(x)) > 0.01) count the dimensions whose mean moves with x;
+# - The KL splits over the latent dimensions, and the model uses them unequally. A dimension whose KL is about 0
+#   is inactive: its q(z_d|x) is the prior, and the decoder ignores it.
+#   Active units (Var_x(μ_d(x)) > 0.01) count the dimensions whose mean moves with x;
 #   each costs at least about 0.005 nats.
 #   The ELBO switches off a dimension whose information does not repay its KL (posterior collapse, over-pruning).
 # - The sliders and the interpolation show a continuous code: nearby z decode to similar images.
