@@ -577,11 +577,12 @@ def final_table(results):
         (images, k), = {(r["full_evaluation"]["test_images"], r["full_evaluation"]["k"]) for r in g}
         config, summary = g[0]["config"], seed_summary(g)
         minutes = [r["train_cpu_seconds"] / 60 for r in g]
+        spread = lambda key: f"{summary[key][0]:.2f} ± {summary[key][1]:.2f}" if len(g) > 1 else \
+            f"{summary[key][0]:.2f} (one seed: no spread)"
         lines.append(f"| {describe(config)} | {architecture(config)}, {parameters(config):,} | "
                      f"{config['epochs']} of {g[0]['train_images']:,} images | "
                      f"{config['warmup']:g} | {min(minutes):.1f}–{max(minutes):.1f} | {len(g)} | {images:,}, {k} | "
-                     f"{summary['neg_elbo'][0]:.2f} ± {summary['neg_elbo'][1]:.2f} | "
-                     f"{summary['iw_nll'][0]:.2f} ± {summary['iw_nll'][1]:.2f} |")
+                     f"{spread('neg_elbo')} | {spread('iw_nll')} |")
     lines += ["", "| Run | seed | CPU-min | −ELBO ± s.e. over images | IW NLL ± s.e. over images | active units | "
               "Commands (train, then evaluate) |", "|---|---|---|---|---|---|---|"]
     for g in groups:

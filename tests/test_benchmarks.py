@@ -426,6 +426,8 @@ def test_frontier_final_run_scores_the_test_set_once_and_k_bias_pairs_the_same_i
     assert summary["iw_nll"][0] == pytest.approx(sum(values) / 2)
     assert summary["iw_nll"][1] == pytest.approx(abs(values[0] - values[1]) / math.sqrt(2))
     assert "| f1 | 1 |" in frontier.final_table(results)
+    one_seed = frontier.final_table({"f0": results["f0"]})
+    assert "one seed: no spread" in one_seed and "nan" not in one_seed
 
     frontier.main(["k-bias", "f0", "--k", "200", "--images", "30", "--chunk", "20", "--out", str(out)])
     bias = json.loads(out.read_text())["f0"]["k_bias"]
