@@ -642,7 +642,7 @@ binary = lambda image: vae_lite.binarize(image, torch.Generator().manual_seed(0)
 inputs = {"the drawn 7": binary(seven), f"the 7, {shift} px right": torch.roll(binary(seven), shift, dims=-1),
           "a letter L": binary(letter), "a blank page": torch.zeros(1, *data.image_shape),
           "random pixels": binary(torch.full((1, *data.image_shape), data.test.mean().item()))}
-def grid_log_px(model, images, half_width=6.0, steps=161 if QUICK else 241, chunk=10_000):
+def grid_log_px(model, images, half_width=6.0, steps=161 if QUICK else 241, chunk=1_000):
     """log p(x) = log Σ_z p(x|z) p(z) Δz² over a grid of the 2-D latent space, spacing 0.05 in class (exact up to the
     spacing and the prior's mass beyond ±6). Bernoulli decoder: log p(x|z) = Σ_pixels x·logit − softplus(logit)."""
     t = torch.linspace(-half_width, half_width, steps)
