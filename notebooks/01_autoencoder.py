@@ -237,9 +237,9 @@ ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legen
 
 # %% [markdown]
 # *Figure: the training codes, a wide cloud with each label mostly in its own region; the N(0, I)
-# samples (crosses), a small patch of it.* Samples that seem among the codes here can be far from them in
-# the 18 dropped directions, which the histogram counts. Decoded prior samples come from where the decoder has almost never seen a
-# code: the blurs are its guess. Exercise 2 asks whether the right *scale* alone would fix it.
+# samples (crosses), a small patch of it.* The histogram says what this picture cannot: the prior's samples
+# are far shorter than any code, inside a ball that holds none. Decoded, they come from where the decoder has
+# never seen a code: the blurs are its guess. Exercise 2 asks whether the right *scale* alone would fix it.
 #
 # ### Memorising a small training set
 # An AE with over half a million weights (printed in the Model section) and a few hundred images can
@@ -378,13 +378,16 @@ plots.show_rows({name: images[:10] for name, images in decoded.items()});
 # codes of test images, they lie much farther from every training code (the ratio below). The codes fill
 # only part of the Gaussian, and the decoder was never trained on the rest. Distance is not the whole story:
 # the N(0, I) samples lie nearer to some training code than the fitted ones, yet decode worst. They are short
-# (the length column), inside the shell where the codes lie, and the decoder has never seen a code that short. A richer density fitted to the
-# codes afterwards (a Gaussian mixture, Ghosh et al. 2020) does better; the VAE's answer is to train the
-# codes and the prior together, so that the codes fill the prior.
+# (the length column), inside the shell where the codes lie; that the length, not the distance, makes the
+# blur is our reading, untested here. A richer density fitted to the codes afterwards (a Gaussian mixture,
+# Ghosh et al. 2020) does better; the VAE's answer is to train the codes towards a fixed N(0, I) prior, so
+# that they come close to filling it.
 nearest = lambda points: torch.cdist(points, train_codes).min(dim=1).values.median().item()
-print(f"{'':>24} {'length':>7} {'distance to nearest training code':>34} {'pixel entropy':>14}")
-for name, codes in (("N(0, I) samples", prior_samples), ("fitted-Gaussian samples", fitted), ("reconstructions", test_codes)):
-    print(f"{name:>24} {codes.norm(dim=1).median():7.1f} {nearest(codes):34.2f} {pixel_entropy(decoded[name]):14.1f}")
+print(f"{'':>25} {'length':>7} {'distance to nearest training code':>34} {'pixel entropy':>14}")
+for name, codes, images in (("N(0, I) samples", prior_samples, decoded["N(0, I) samples"]),
+                            ("fitted-Gaussian samples", fitted, decoded["fitted-Gaussian samples"]),
+                            ("test codes, reconstructed", test_codes, decoded["reconstructions"])):
+    print(f"{name:>25} {codes.norm(dim=1).median():7.1f} {nearest(codes):34.2f} {pixel_entropy(images):14.1f}")
 print(f"fitted samples lie {nearest(fitted) / nearest(test_codes):.1f} times as far from the nearest training code as test codes")
 assert pixel_entropy(decoded["fitted-Gaussian samples"]) < 0.8 * pixel_entropy(decoded["N(0, I) samples"]), \
     "samples of the fitted Gaussian should decode sharper than those of N(0, I)"

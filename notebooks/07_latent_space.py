@@ -385,10 +385,9 @@ else:
 # Every inner image of the cross-fade is both digits at once. Every image of the
 # line through z is the decoder's own drawing: where the decoder is unsure what lies between the two codes it
 # draws grey, a pixel probability between 0 and 1 (the middle images here are such grey overlays too), and
-# further along the stroke bends from one shape to the other. It can draw
-# something at every point of the line because training filled the space around the codes: the KL pulls the codes
-# towards 0 and keeps each q(z|x) wide, so that neighbouring codes overlap, and the noise in z makes the decoder
-# draw something sensible around each one.
+# further along the stroke bends from one shape to the other. The middle of the line is usually nearer 0 than its
+# ends (never farther than the longer one), between the clusters: the grey there is the decoder's guess. Near each
+# code, the noise in z during training taught the decoder to draw something sensible.
 #
 # ## Summary
 # - The KL splits over the latent dimensions, and the model uses them unequally. A dimension whose KL is about 0

@@ -285,9 +285,9 @@ if len(race) == 2 and not QUICK:
 # %% [markdown]
 # Wake-sleep's bound climbs fast, then stalls with a KL near 0, at the log-likelihood of a model with no code
 # at all: a Gaussian per pixel, the training faces' mean and spread (last line). Our guess, not tested here:
-# the tiny initial weights make a decoder that ignores z, whose dreams teach the sleep phase nothing, and
-# empty codes give the wake phase no reason to use z. AEVB's encoder is trained through z by the
-# reconstruction, and escapes.
+# the sleep phase trains q only on the model's dreams, which early on look nothing like the data (the paper
+# starts from the same small weights), and empty codes give the wake phase no reason to use z. Reweighted
+# wake-sleep (Bornschein & Bengio, 2015) trains q on data instead. AEVB's encoder is trained through z, and escapes.
 #
 # ### 3. Figure 2: the lower bound against the number of training samples
 #
@@ -322,7 +322,7 @@ plt.show()
 
 # %% [markdown]
 # *Figure: the lower bound per data point (nats) against the training samples seen (log scale), one panel
-# per N_z; solid lines the training set, dashed the test set; blue AEVB, orange wake-sleep (Frey Face only);
+# per N_z; solid lines the training set, dashed the test set; blue AEVB, red wake-sleep (Frey Face only);
 # black stars the paper's approximate end values, read off its Figure 2, with their reading error.*
 #
 # The numbers behind it, per run: the test bound at 10⁴, 10⁵ and 10⁶ samples and at the end, the train−test
@@ -431,10 +431,10 @@ assert frey_gaps[-1] == max(frey_gaps) and any(b < a for a, b in zip(frey_gaps, 
 assert len(faster) == 1 and min(margins) > 0, "the prose: AEVB ahead at the end on every panel; wake-sleep gaining on one"
 
 # %% [markdown]
-# Held, within the paper's window: AEVB above wake-sleep on every Frey Face panel, and ahead where our runs stop;
-# whether it ends better is untested, as wake-sleep is still gaining on one panel. Weakly tested, on MNIST:
-# runs far from converged (the gap is negative because "train" is the running mean of the epoch just trained,
-# which lags a climbing curve). In part, on Frey Face: the gap is widest at N_z = 20 (not growing at every
+# Held, within the paper's window: AEVB above wake-sleep on every Frey Face panel, ahead where our runs stop;
+# whether it ends better is untested (wake-sleep still gains on one panel). Weakly tested, on MNIST: runs far
+# from converged (the gap is negative, partly because "train" is the running mean of the epoch just trained,
+# which lags a climbing curve; the rest is unexplained). In part, on Frey Face: the gap is widest at N_z = 20 (not growing at every
 # step), yet the test bound rises with every added dimension, by more than a run wobbles at its end or seeds
 # differed early on; 10 → 20 is the least sure. Not reached: the end values. One seed per run.
 #
@@ -541,7 +541,7 @@ plt.show()
 # %% [markdown]
 # *Figure: log p(x) per data point (nats), estimated on the first 1,000 training images (solid) and the
 # 1,000 first test images (dashed), against the training samples seen; left a training set of 1,000
-# images, right 50,000; blue AEVB, orange wake-sleep.*
+# images, right 50,000; blue AEVB, red wake-sleep.*
 
 # %% tags=["nbval-check-output"]
 ends = {name: run["records"][-1] for name, run in figure3.items()}

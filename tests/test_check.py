@@ -214,6 +214,7 @@ def test_elbo_monte_carlo_accepts_a_right_estimate_and_rejects_wrong_ones(capsys
     assert check.elbo_monte_carlo(lambda *a: mc_elbo(*a, sign=-1.0)) is False
     assert "sign is flipped" in capsys.readouterr().out
     assert check.elbo_monte_carlo(lambda *a: mc_elbo(*a, with_entropy=False)) is False
+    assert "the - log q(z) term is missing" in capsys.readouterr().out
 
 
 @pytest.mark.slow  # a full checker run of 4 x 100k samples each

@@ -240,15 +240,15 @@ def toy_elbo_exact(x, mu_q, sigma_q, w=TOY_MODEL["w"], b=TOY_MODEL["b"], s=TOY_M
     return expected_log_likelihood + expected_log_prior + entropy
 
 
-def _toy_log_weight_std(x, mu_q, sigma_q, n=100_000, sampled_from=None):
-    """The standard deviation of one sample of log p(x, z) - log q(z), z ~ q (or z ~ N(mean, std^2)
-    with sampled_from=(mean, std)), estimated by sampling."""
+def _toy_log_weight_std(x, mu_q, sigma_q, n=100_000, sampled_from=None, with_q=True):
+    """The standard deviation of one sample of log p(x, z) - log q(z) (of log p(x, z) alone with
+    with_q=False), z ~ q (or z ~ N(mean, std^2) with sampled_from=(mean, std)), estimated by sampling."""
     w, b, s = TOY_MODEL["w"], TOY_MODEL["b"], TOY_MODEL["s"]
     mean, std = (mu_q, sigma_q) if sampled_from is None else sampled_from
     z = mean + std * torch.randn(n, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     log_joint = -0.5 * z**2 - 0.5 * ((x - w * z - b) / s) ** 2 - math.log(s)
     log_q = -0.5 * ((z - mu_q) / sigma_q) ** 2 - math.log(sigma_q)
-    return (log_joint - log_q).std().item()
+    return (log_joint - log_q if with_q else log_joint).std().item()
 
 
 def elbo_monte_carlo(fn, n=100_000):
@@ -267,9 +267,9 @@ def elbo_monte_carlo(fn, n=100_000):
     exact = lambda x, mu_q, sigma_q, n: toy_elbo_exact(x, mu_q, sigma_q)
     entropy = lambda sigma_q: 0.5 * math.log(2 * math.pi * math.e * sigma_q**2)
 
-    def monte_carlo_error(x, mu_q, sigma_q, n, sampled_from=None):
+    def monte_carlo_error(x, mu_q, sigma_q, n, sampled_from=None, with_q=True):
         # 6 standard errors of an n-sample average: a right answer fails about once in 500 million runs
-        std = _toy_log_weight_std(x, mu_q, sigma_q, sampled_from=sampled_from)
+        std = _toy_log_weight_std(x, mu_q, sigma_q, sampled_from=sampled_from, with_q=with_q)
         return max(6 * std / math.sqrt(n), 1e-3)  # floor: float32 rounding
 
     def z_from_the_prior(x, mu_q, sigma_q, n):
@@ -279,8 +279,9 @@ def elbo_monte_carlo(fn, n=100_000):
 
     wrong_forms = {
         "the sign is flipped: ELBO = E_q[log p(x,z) - log q(z)]": lambda *args: -exact(*args),
-        "the - log q(z) term is missing: E_q[log p(x,z)] alone is not the ELBO":
-            lambda x, mu_q, sigma_q, n: toy_elbo_exact(x, mu_q, sigma_q) - entropy(sigma_q),
+        "the - log q(z) term is missing: E_q[log p(x,z)] alone is not the ELBO":  # noisier than the ELBO at q = p(z|x)
+            (lambda x, mu_q, sigma_q, n: toy_elbo_exact(x, mu_q, sigma_q) - entropy(sigma_q),
+             lambda x, mu_q, sigma_q, n: monte_carlo_error(x, mu_q, sigma_q, n, with_q=False)),
         "this is the ELBO of q = N(mu_q, sigma_q^4): sigma_q is the standard deviation, pass it as is (not squared) "
         "to Normal(mean, std)":
             (lambda x, mu_q, sigma_q, n: toy_elbo_exact(x, mu_q, sigma_q**2),
