@@ -1118,8 +1118,9 @@ def iwae_bound(fn, n=10_000):
     fn draws its own z, so it is checked by Monte Carlo: x holds n copies of one data point, and the
     mean of fn's n values must equal L_k (from 4 n reference draws) within 6 standard errors, for
     k = 1, 5 and 50, on a linear-Gaussian model whose encoder is deliberately off (its ELBO, L_5 and
-    L_50 are nats apart) and on a small image VAE; there, the gradient with respect to q's mean and
-    log variance must be the pathwise one, within 6 standard errors. Known wrong forms are named.
+    L_50 are nats apart; there the gradient with respect to q's mean and log variance must also be the
+    pathwise one, within 6 standard errors), and on two untrained image VAEs: 4x4, and 28x28, whose log
+    weights near -540 make exp underflow in float32. Known wrong forms are named.
     """
     from .models import VAE
     from .variants import LinearGaussian
@@ -1130,8 +1131,11 @@ def iwae_bound(fn, n=10_000):
     torch.manual_seed(10)
     image_vae = VAE((1, 4, 4), latent_dim=2, hidden=8).eval()
     image = torch.bernoulli(torch.full((1, 1, 4, 4), 0.4), generator=torch.Generator().manual_seed(10))
+    mnist_sized = VAE((1, 28, 28), latent_dim=2, hidden=8).eval()  # log weights near -540: exp underflows to 0
+    digit = torch.bernoulli(torch.full((1, 1, 28, 28), 0.13), generator=torch.Generator().manual_seed(10))
     cases = {f"linear-Gaussian model, k = {k}": (linear, point.expand(n, -1), k) for k in (1, 5, 50)}
     cases["a 4x4 image VAE, k = 5"] = (image_vae, image.expand(n, -1, -1, -1), 5)
+    cases["a 28x28 image VAE, k = 5"] = (mnist_sized, digit.expand(n // 10, -1, -1, -1), 5)
     wrong_forms = {
         "elbo": "you averaged the log weights: that is the ELBO (L_1); take log of the mean of the weights, "
                 "logsumexp over the k samples minus log k",
