@@ -262,7 +262,7 @@ for name, sampled, exact_grad in (("mu", mu_r.grad, mu_c.grad), ("logvar", logva
 # training step would carry that noise in its KL term, and the closed form carries none. Kingma &
 # Welling (2013, §2.3) call the ELBO estimator that uses it SGVB estimator B and say that it
 # "typically has less variance" than their fully sampled estimator A; §3 uses it for the Gaussian VAE.
-# ("Typically": Roeder et al. (2017) show another estimator of the whole ELBO whose variance vanishes as q
+# ("Typically": Roeder et al. (2017) show another estimator of the ELBO's gradient whose variance vanishes as q
 # approaches the exact posterior p(z|x), which can beat estimator B there. A batch of M images divides the
 # one-sample variance by about M; the closed form removes it at no cost.)
 # Pyro offers both: `Trace_ELBO` samples the KL, `TraceMeanField_ELBO` uses the closed form where it

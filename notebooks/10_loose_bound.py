@@ -270,7 +270,7 @@ assert k_wide is not None and all(best_proposals[k][1] > 2 * q_sigma for k in KS
 assert max(flat.values()) < 0.1, "the text says L_100 is nearly flat in sigma: within 0.1 nats of log p(x) for sigma 1 to 4"
 
 # %% [markdown]
-# *Figure, left: L_k against k; with q* (circles) it stays on the dashed line log p(x) − log 2, with the
+# *Figure, left: L_k against k; with q* (circles) it starts a little below the dashed line log p(x) − log 2 and approaches it, with the
 # Gaussian for each k (squares) it climbs to log p(x) (black). Right: q* on one mode; the best proposal for L₁₀,
 # wide over both.*
 #
@@ -410,7 +410,7 @@ assert live_gain > 2 * live_gain_se, "after the same epochs the IWAE should have
 # tanh there), all 60,000 training images in the same order and binarization, the same Adam and cosine schedule
 # for both models (not Burda et al.'s), 25 epochs each, **one seed** (0).
 # The table and the curves are on the **first 1,000 test images** (the IW NLL at Burda et al.'s k = 5000); only
-# the active units are counted on all 10,000.
+# the active units and the final −ELBO are on all 10,000.
 
 # %% tags=["nbval-check-output"]
 results = Path(vae_lite.__file__).resolve().parent.parent / "results"
