@@ -15,6 +15,7 @@ import jupytext
 import nbformat
 import pytest
 import yaml
+from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -117,14 +118,54 @@ def run(command, **kwargs):
     return result.stdout
 
 
+def torch_and_its_requirements():
+    """The installed distributions that `import torch` needs: torch and, recursively, its requirements."""
+    found, todo = {}, ["torch"]
+    while todo:
+        name = todo.pop()
+        try:
+            dist = importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue  # a requirement for another platform, or an extra nobody installed
+        if dist.name.lower() not in found:
+            found[dist.name.lower()] = dist
+            todo += [Requirement(r).name for r in dist.requires or [] if Requirement(r).marker is None
+                     or Requirement(r).marker.evaluate({"extra": ""})]
+    return list(found.values())
+
+
+def hard_link_installed(dists, site_packages):
+    """Put the installed files of `dists` into another environment's site-packages as hard links: the
+    same torch in seconds, where installing it again unpacks gigabytes (PyPI's Linux torch carries CUDA).
+    pip in the new environment sees them installed; uninstalling there removes only the links. False if
+    the two folders are on different file systems, which cannot share a file."""
+    for dist in dists:
+        for file in dist.files or []:
+            source = Path(dist.locate_file(file))
+            target = site_packages / file
+            if ".." in file.parts or not source.is_file():
+                continue  # scripts in bin/, and files the RECORD lists but pip never wrote (.pyc)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(source, target)
+            except OSError:
+                return False
+    return True
+
+
 @pytest.fixture(scope="module")
 def torch_only(tmp_path_factory):
-    """The python of a fresh virtual environment holding only torch (plus a kernel, as Colab has)."""
+    """The python of a fresh virtual environment holding only torch (plus a kernel, as Colab has): this
+    environment's own torch, hard-linked, or installed from the index where links cannot be made."""
     venv = tmp_path_factory.mktemp("torch-only") / "venv"
     run([sys.executable, "-m", "venv", venv])
     python = venv / "bin" / "python"
+    site_packages = Path(run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"]).strip())
+    linked = hard_link_installed(torch_and_its_requirements(), site_packages)
     # --no-compile: Python compiles what it imports anyway, and compiling all of torch took half the install.
-    run([python, "-m", "pip", "install", "--quiet", "--no-compile", TORCH, "ipykernel", "nbclient"], timeout=900)
+    run([python, "-m", "pip", "install", "--quiet", "--no-compile", *([] if linked else [TORCH]), "ipykernel", "nbclient"],
+        timeout=900)
+    assert torch_version(python) == importlib.metadata.version("torch"), "the environment should hold this torch"
     return python
 
 
