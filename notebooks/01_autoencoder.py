@@ -94,7 +94,7 @@ print("one image:", tuple(subset.train[0].shape), "values in", (subset.train.min
 # costs −log p nats, or −log₂ p bits (1 nat = 1/ln 2 ≈ 1.443 bits); summed over the pixels of an image,
 # *nats per image*, the unit of the MNIST VAE papers (Kingma & Welling, Burda et al.). Papers on natural
 # images (CIFAR-10, ImageNet) report **bits per dimension**: nats per image / (D · ln 2), with D the number
-# of dimensions (pixels × colour channels; 784 for MNIST), one scale for images of any size. The Training section prints both.
+# of dimensions (pixels × colour channels; 784 for MNIST), one scale for images of any size.
 #
 # The loss is in the package:
 
@@ -107,8 +107,7 @@ print(autoencoder)
 print("parameters:", sum(p.numel() for p in autoencoder.parameters()))
 
 # %% [markdown]
-# Before training, the loss checked by hand on a batch of binarized images: per image, the binary
-# cross-entropy summed over pixels.
+# Before training, the loss checked by hand on a batch of binarized images.
 
 # %%
 pixels = subset.train[0].numel()
@@ -128,10 +127,10 @@ assert torch.allclose(loss, by_hand, rtol=1e-4), \
 # `fit` binarizes the images anew every epoch (each pixel is 1 with probability equal to its grey
 # level): the Bernoulli likelihood is a true likelihood only on binary data. A baseline uses no code:
 # every pixel drawn independently with its mean grey level over the training images. Unlike the AE, this
-# baseline is a model of x, so its number is a true −log p(x) of the binarized test images. As
-# reconstruction errors the two compare (the baseline is a decoder that ignores z); as likelihoods they do
-# not: the AE's −log p(x | z), z the image's own code, is no likelihood of x (the AE has no p(x)), nor
-# comparable with the −log p(x) papers report for VAEs, which also pay for the code (notebook 08).
+# baseline is a model of x, so its number is a true −log p(x) of the binarized test images. The two
+# compare as reconstruction errors (the baseline is a decoder that ignores z), not as likelihoods: the AE's
+# −log p(x | z), z the image's own code, is no likelihood of x, nor comparable with the −log p(x) of VAE
+# papers, which also pay for the code (notebook 08).
 
 # %%
 torch.set_num_threads(1)  # a model this small gains nothing from a second thread, and on a busy machine two wait for each other
@@ -275,9 +274,8 @@ else:
 
 # %% [markdown]
 # With as many steps, the small AE reconstructs its own images better than the large one does, and new
-# images clearly worse (the cell checks both on MNIST): it has memorised
-# its training set, the sign being a train/test gap many times the large AE's. A VAE's KL term does not by
-# itself prevent that, so later notebooks watch the same gap.
+# images clearly worse (the cell checks both on MNIST): it has memorised its training set. A VAE's KL
+# term does not by itself prevent that; later notebooks watch the same gap.
 #
 # ## Common mistakes
 #
@@ -340,7 +338,7 @@ assert abs(nats - history.last["test_loss"]) < 0.1, "the same number as the Trai
 # `fitted_gaussian_samples(codes, n)`: fit a Gaussian with a diagonal covariance to the rows of `codes`
 # (N, d), that is each dimension's mean and standard deviation, and return n new points drawn from it, (n, d).
 # Then decode `fitted_gaussian_samples(train_codes, 2000)` with `autoencoder.decode` and compare the
-# images with the decoded N(0, I) samples above. Are they better? Are they digits? (The solution discusses one answer.)
+# images with the decoded N(0, I) samples above. Are they better? Are they digits?
 
 # %%
 def fitted_gaussian_samples(codes, n):
@@ -404,12 +402,16 @@ ax.scatter(*project(fitted[:300]).T, s=40, c="black", marker="x", linewidths=1.2
 ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=2);
 
 # %% [markdown]
+# **Exercise 2: what the solution shows.** The fitted Gaussian's samples decode sharper than N(0, I)'s,
+# yet several are not digits: they lie farther from their nearest training code than test codes do. The
+# codes fill only part of that Gaussian; the decoder never saw the rest. A Gaussian mixture fitted
+# afterwards does better (Ghosh et al., 2020); the VAE trains the codes towards N(0, I).
+#
 # ## Summary
 # - An AE compresses images into 20 numbers and reconstructs them well; its error is in nats per image,
 #   or bits per dimension (nats per image / (D ln 2)).
 # - Its codes lie far from the origin, where N(0, I) puts almost no mass, so decoding N(0, I) gives
-#   blurs. (Exercise 2: a diagonal Gaussian fitted to the codes after training is not enough either; a
-#   Gaussian mixture fitted afterwards does better: Ghosh et al., 2020.)
+#   blurs. (Exercise 2: nor does a Gaussian fitted to the codes.)
 # - With few images it memorises: its own images reconstructed far better than new ones.
 # - The VAE fixes the first problem by *training* the codes towards a prior. Next:
 #   [02 The ELBO](02_elbo.ipynb), why that needs a bound on log p(x), and the bound itself.
