@@ -9,7 +9,7 @@
 #
 # **Learning goals**
 # - Train a plain autoencoder with `vae_lite` and read its reconstruction error in nats per image
-#   (and bits per dimension, the unit of papers on natural images).
+#   (and bits per dimension).
 # - Decode random codes z ~ N(0, I), see that the AE's decoder is a poor generator, and measure why.
 # - See an AE memorise a small training set: its own images reconstructed far better than new ones.
 #
@@ -124,7 +124,7 @@ assert torch.allclose(loss, by_hand, rtol=1e-4), \
 # %% [markdown]
 # ## Training
 #
-# `fit` binarizes the images anew every epoch (each pixel is 1 with probability equal to its grey
+# `fit` binarizes the images anew every epoch (each pixel is 1 with probability its grey
 # level): the Bernoulli likelihood is a true likelihood only on binary data. A baseline uses no code:
 # every pixel drawn independently with its mean grey level over the training images. Unlike the AE, this
 # baseline is a model of x, so its number is a true −log p(x) of the binarized test images. The two
@@ -154,7 +154,7 @@ assert history.last["test_loss"] < 0.85 * baseline, \
 # ### Reconstructions
 
 # %%
-x = subset.test[:10]  # grey images: the encoder's first layer is linear, so it sees the mean of their binarizations
+x = subset.test[:10]  # grey images: the encoder's linear first layer sees the mean of their binarizations (its ReLUs do not)
 with torch.inference_mode():
     reconstruction = autoencoder(x)
 plots.show_rows({"test images": x, "reconstructions": reconstruction});
@@ -176,9 +176,9 @@ plots.show_images(samples, title="decoded z ~ N(0, I)");
 # %% [markdown]
 # *Figure: two rows of ten decoded random codes: grey blurs and broken strokes, few recognisable images.*
 #
-# ### Where do the codes lie? Per-dimension mean and spread
-# N(0, I) has mean 0 and standard deviation 1 in every dimension; the cell compares the codes of the
-# training images. In one number: the KL divergence KL(q ‖ p) = E_q[log q(z)/p(z)] (≥ 0, and 0 only when
+# ### Where do the codes lie?
+# N(0, I) has mean 0 and standard deviation 1 in every dimension; the cell compares those of the
+# training images' codes. In one number: the KL divergence KL(q ‖ p) = E_q[log q(z)/p(z)] (≥ 0, and 0 only when
 # q = p; notebook 04) from N(0, I) of a diagonal Gaussian q (independent dimensions) fitted to the codes, next to that of one fitted
 # to as many samples *of* N(0, I), which is sampling noise alone.
 
@@ -203,7 +203,7 @@ assert kl_fit > 10, "the codes should be far from N(0, I), over 10 nats: nothing
 # 20-dimensional standard normal vector has length about √20 ≈ 4.5). How many training codes lie inside it?
 #
 # > **Predict, then run.** How long is the code of a real image, next to the ≈ 4.5 of a prior sample?
-# > Hint: a Gaussian cloud's vectors have length about √Σᵢ(μᵢ² + σᵢ²); means and spreads are printed above.
+# > Hint: a 20-dimensional cloud's vectors have length about √Σᵢ(μᵢ² + σᵢ²); means and spreads are printed above.
 
 # %%
 prior_samples = torch.randn(2000, 20, generator=torch.Generator().manual_seed(1))
@@ -214,14 +214,13 @@ print(f"99.9% of N(0, I) lies within radius {radius:.2f} of the origin; training
 print(f"lengths: codes median {code_lengths.median():.1f} (√Σ(mean² + std²) = {(code_mean**2 + code_std**2).sum().sqrt():.1f}), "
       f"prior samples median {prior_lengths.median():.1f}")
 assert inside < 0.5, "most training codes should lie outside the region that holds 99.9% of the prior's mass"
-assert data.name != "mnist" or inside < 0.01, "the caption says under 1 % of MNIST's codes lie within the radius"
+assert data.name != "mnist" or inside < 0.01, "the prose: the prior's 99.9 % ball holds almost no code (under 1 % on MNIST)"
 plots.plot_histograms({"codes of training images": code_lengths, "samples of N(0, I)": prior_lengths},
                       xlabel="length of z (distance from the origin)");
 
 # %% [markdown]
 # *Figure: two histograms of vector lengths: the prior samples in a narrow bump near 4.5, the codes of
-# training images in a wider bump well to the right; the share of codes within the prior's 99.9 %
-# radius is printed above (on MNIST, the cell checks that it is under 1 %).*
+# training images in a wider bump well to the right.*
 #
 # The latent space itself, on the two directions along which the codes vary most (PCA):
 
@@ -236,9 +235,10 @@ ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legen
 
 # %% [markdown]
 # *Figure: the training codes, a wide cloud with each label mostly in its own region; the N(0, I)
-# samples (crosses), a small patch of it.* The histogram says what this picture cannot: the prior's samples
-# are far shorter than any code, inside a ball that holds none. Decoded, they come from where the decoder has
-# never seen a code: the blurs are its guess. Exercise 2 asks whether the right *scale* alone would fix it.
+# samples (crosses), a small patch of it.* The histogram says what this picture cannot (flattened to 2-D, a
+# hollow 20-D shell looks filled): the prior's samples are far shorter than the codes, inside a ball that holds
+# almost none. Decoded, they come from where the decoder has never seen a code: the blurs are its guess.
+# Exercise 2: would the right *scale* alone fix it?
 #
 # ### Memorising a small training set
 # An AE with over half a million weights (printed in the Model section) and a few hundred images can
@@ -261,21 +261,23 @@ small_train = vae_lite.evaluate(small_ae, vae_lite.binarize(small.train, fixed))
 small_test = vae_lite.evaluate(small_ae, test_binary)["loss"]
 big_train = vae_lite.evaluate(autoencoder, vae_lite.binarize(subset.train, fixed))["loss"]
 big_test = history.last["test_loss"]
-print(f"{'training images':>16} {'steps':>6} {'own images':>11} {'new images':>11} {'gap':>6}   (nats per image, same test images)")
-for size, run, own, new in ((len(subset.train), "large", big_train, big_test), (len(small.train), "small", small_train, small_test)):
+floor = lambda images: torch.nn.functional.binary_cross_entropy(images, images, reduction="sum").item() / len(images)  # BCE at p = x: the entropy
+print(f"{'training images':>16} {'steps':>6} {'own images':>11} {'floor':>6} {'new images':>11} {'gap':>6}   (nats per image, same test images)")
+for images, run, own, new in ((subset.train, "large", big_train, big_test), (small.train, "small", small_train, small_test)):
     own, new = round(own, 1), round(new, 1)  # the gap of the numbers shown
-    print(f"{size:>16} {steps[run]:>6} {own:11.1f} {new:11.1f} {new - own:6.1f}")
+    print(f"{len(images):>16} {steps[run]:>6} {own:11.1f} {floor(images):6.1f} {new:11.1f} {new - own:6.1f}")
 if data.name == "mnist":  # other data sets need another budget to show memorising this clearly
-    assert small_train < big_train, "the AE trained on few images should reconstruct its own images better"
+    assert floor(small.train) < small_train < big_train, "the small AE's own images: cheaper than the large AE's, above the floor"
     assert small_test - small_train > 2 * (big_test - big_train), \
         "the AE trained on few images should reconstruct new images much worse than its own"
 else:
     print(f"(the two checks of this table are MNIST's; on {data.name} read the numbers yourself)")
 
 # %% [markdown]
-# With as many steps, the small AE reconstructs its own images better than the large one does, and new
-# images clearly worse (the cell checks both on MNIST): it has memorised its training set. A VAE's KL
-# term does not by itself prevent that; later notebooks watch the same gap.
+# With as many steps, the small AE reconstructs its own images better than the large one, and new images
+# clearly worse (checked on MNIST): it has memorised its training set. Not to 0 nats: with pixels redrawn
+# every epoch it can memorise only grey levels, which cost their entropy (floor column; Common mistake below).
+# A VAE's KL term does not by itself prevent memorising; notebook 09 watches the gap.
 #
 # ## Common mistakes
 #
@@ -376,7 +378,7 @@ plots.show_rows({name: images[:10] for name, images in decoded.items()});
 # codes of test images, they lie much farther from every training code (the ratio below). The codes fill
 # only part of the Gaussian, and the decoder was never trained on the rest. Distance is not the whole story:
 # the N(0, I) samples lie nearer to some training code than the fitted ones, yet decode worst. They are short
-# (the length column), inside the shell where the codes lie; that the length, not the distance, makes the
+# (the length column), in the empty interior of the shell the codes lie on; that the length, not the distance, makes the
 # blur is our reading, untested here. A richer density fitted to the codes afterwards (a Gaussian mixture,
 # Ghosh et al. 2020) does better; the VAE's answer is to train the codes towards a fixed N(0, I) prior, so
 # that they come close to filling it.
