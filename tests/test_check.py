@@ -393,6 +393,75 @@ def test_vae_module_names_each_known_mistake(capsys, wrong, hint):
     assert "FAILED" in out and hint in out
 
 
+class TrailingReLU(MyVAE):
+    """A ReLU after the encoder's last Linear layer: mu >= 0 and logvar >= 0, though everything else runs."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.encoder.append(torch.nn.ReLU())
+
+
+class SwappedWidths(MyVAE):
+    def __init__(self, image_shape, latent_dim=50, encoder_hidden=256, decoder_hidden=512):
+        super().__init__(image_shape, latent_dim, encoder_hidden=decoder_hidden, decoder_hidden=encoder_hidden)
+
+
+def test_vae_module_names_a_relu_after_the_encoders_last_layer(capsys):
+    assert check.vae_module(TrailingReLU) is False
+    out = capsys.readouterr().out
+    assert "FAILED  encoder and decoder have the exercise's layers: the encoder has ReLU after its last Linear layer" in out
+    assert "FAILED  encode(x) returns the last Linear layer's outputs, negative ones too" in out
+    assert "a ReLU after that layer makes mu >= 0 and logvar >= 0" in out
+    assert "FAILED  loss(x)" not in out  # the loss is right for this model: only the layers are named
+
+
+def test_vae_module_names_swapped_hidden_widths(capsys):
+    assert check.vae_module(SwappedWidths) is False
+    out = capsys.readouterr().out
+    assert "MyVAE: 1 case(s) failed." in out
+    assert "encoder_hidden and decoder_hidden are swapped" in out and "the encoder is Linear(36, 24)" in out
+
+
+def test_vae_module_finds_a_relu_in_encode_by_what_encode_returns(capsys):
+    """The layers are right, but encode clips their outputs: only the encoder's outputs show it."""
+    class ReLUInEncode(MyVAE):
+        def encode(self, x):
+            return torch.relu(self.encoder(x.flatten(start_dim=1))).chunk(2, dim=1)
+
+    class HalvesSwapped(MyVAE):
+        def encode(self, x):
+            mu, logvar = super().encode(x)
+            return logvar, mu
+
+    assert check.vae_module(ReLUInEncode) is False
+    out = capsys.readouterr().out
+    assert "passed  encoder and decoder have the exercise's layers" in out
+    assert "returned mu = [0.0000, 0.5000, 0.0000]" in out and "makes mu >= 0 and logvar >= 0" in out
+    assert check.vae_module(HalvesSwapped) is False
+    assert "mu and logvar are swapped; mu is the first half" in capsys.readouterr().out
+
+
+def test_vae_module_names_a_missing_encoder_and_a_sigmoid_in_the_decoder(capsys):
+    class NoSequential(MyVAE):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.fc = self.encoder
+            del self.encoder
+
+        def encode(self, x):
+            return self.fc(x.flatten(start_dim=1)).chunk(2, dim=1)
+
+    class SigmoidLayer(MyVAE):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.decoder.append(torch.nn.Sigmoid())
+
+    assert check.vae_module(NoSequential) is False
+    assert "self.encoder should be an nn.Sequential, got NoneType" in capsys.readouterr().out
+    assert check.vae_module(SigmoidLayer) is False
+    assert "the decoder has Sigmoid after its last Linear layer, but decode returns logits" in capsys.readouterr().out
+
+
 def my_loop(model, images, epochs, batch_size, lr, seed=0, zero_grad=True, mean=True, reshuffle=True):
     """Notebook 05's training-loop exercise, answered, and with the mistakes the checker names."""
     torch.manual_seed(seed)

@@ -499,11 +499,66 @@ def vae_loss(fn):
         "return one loss per image: sum over pixels and latent dimensions, not over the batch"))
 
 
+def _vae_layers(net):
+    """The layers of an nn.Sequential as the exercise names them: "Linear(36, 16)", "ReLU", ..."""
+    return [f"Linear({m.in_features}, {m.out_features})" if isinstance(m, torch.nn.Linear) else type(m).__name__
+            for m in net]
+
+
+def _vae_layer_problems(model, pixels, latent_dim, encoder_hidden, decoder_hidden):
+    """How model.encoder and model.decoder differ from the exercise's Linear, ReLU, Linear each way, the known
+    mistakes named first; [] if they do not."""
+    want = {"encoder": [f"Linear({pixels}, {encoder_hidden})", "ReLU", f"Linear({encoder_hidden}, {2 * latent_dim})"],
+            "decoder": [f"Linear({latent_dim}, {decoder_hidden})", "ReLU", f"Linear({decoder_hidden}, {pixels})"]}
+    got, named, listed = {}, [], []
+    for part in want:
+        net = getattr(model, part, None)
+        if not isinstance(net, torch.nn.Sequential):
+            listed.append(f"self.{part} should be an nn.Sequential, got {type(net).__name__}")
+            continue
+        got[part] = _vae_layers(net)
+        if got[part] != want[part]:
+            listed.append(f"the {part} is {', '.join(got[part]) or 'empty'}; the exercise's is {', '.join(want[part])}")
+    if not listed:
+        return []
+    first = {part: layers[0] for part, layers in got.items() if layers}
+    if first == {"encoder": f"Linear({pixels}, {decoder_hidden})", "decoder": f"Linear({latent_dim}, {encoder_hidden})"}:
+        named.append(f"encoder_hidden and decoder_hidden are swapped: the encoder's hidden layer should have "
+                     f"encoder_hidden = {encoder_hidden} units, the decoder's decoder_hidden = {decoder_hidden}")
+    for part, layers in got.items():
+        last = max((i for i, layer in enumerate(layers) if layer.startswith("Linear")), default=len(layers) - 1)
+        if layers[last + 1:]:
+            why = "mu and logvar are any real numbers" if part == "encoder" else "decode returns logits, any real numbers"
+            named.append(f"the {part} has {', '.join(layers[last + 1:])} after its last Linear layer, but {why}: "
+                         f"end it with the Linear")
+    return named + listed
+
+
+def _vae_encoder_probe(model, x):
+    """In a copy of model, sets the encoder's last Linear layer to output known mu and logvar, some negative, for
+    every image: returns (that mu, that logvar, what encode(x) returns), or None if there is no such layer."""
+    outputs = torch.tensor([-1.0, 0.5, -2.0, -1.5, 1.0, -0.5])  # mu, then logvar, for latent_dim = 3
+    net = getattr(model, "encoder", None)
+    linear = [m for m in net.modules() if isinstance(m, torch.nn.Linear)] if isinstance(net, torch.nn.Module) else []
+    if not linear or linear[-1].out_features != len(outputs):
+        return None
+    probe = copy.deepcopy(model)
+    layer = [m for m in probe.encoder.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        layer.weight.zero_()
+        layer.bias.copy_(outputs)
+        got = probe.encode(x)
+    return (*outputs.chunk(2), got)
+
+
 def vae_module(cls, vae_loss=None):
     """cls(image_shape, latent_dim, encoder_hidden, decoder_hidden): a VAE the student wrote, with
     encode(x) -> (mu, logvar), reparameterize(mu, logvar) -> z, decode(z) -> logits shaped like x
     (not probabilities: a sigmoid there is applied twice by binary_cross_entropy_with_logits),
-    and loss(x) -> one negative ELBO per image (one sample of z).
+    and loss(x) -> one negative ELBO per image (one sample of z). Its layers must be the exercise's (an
+    nn.Sequential of Linear, ReLU, Linear each way, the widths in their places, nothing after the last Linear):
+    the notebook copies vae_lite.VAE's weights into them; and encode must return the last layer's outputs as
+    they are, negative ones too.
 
     vae_loss: the student's own vae_loss(logits, x, mu, logvar). Given, loss(x) is checked to be
     vae_loss applied to this model's encode, reparameterize and decode, so that a mistake in
@@ -524,6 +579,9 @@ def vae_module(cls, vae_loss=None):
         return False
     report = _Report(title)
     x = torch.bernoulli(torch.full((5, 1, 6, 6), 0.4), generator=torch.Generator().manual_seed(1))
+    problems = _vae_layer_problems(model, pixels=36, latent_dim=3, encoder_hidden=16, decoder_hidden=24)
+    report.case("encoder and decoder have the exercise's layers", not problems,
+                "; ".join(problems) + " (vae_lite.VAE's weights are copied into these layers after exercise 3)")
 
     def attempt(name, fn):
         try:
@@ -540,6 +598,18 @@ def vae_module(cls, vae_loss=None):
         report.case("encode(x) returns mu and logvar", shapes == [(5, 3), (5, 3)],
                     f"expected two tensors of shape (5, 3) for 5 images and 3 latent dimensions, got {shapes}: "
                     "the encoder's last layer has 2 * latent_dim outputs; split them with .chunk(2, dim=1)")
+        name = "encode(x) returns the last Linear layer's outputs, negative ones too"
+        probed = attempt(name, lambda: _vae_encoder_probe(model, x)) if shapes == [(5, 3), (5, 3)] else None
+        if probed is not None:
+            want_mu, want_logvar, (got_mu, got_logvar) = probed
+            same = lambda a, b: bool(torch.allclose(a, b.expand(5, 3), atol=1e-5))
+            why = (": mu and logvar are swapped; mu is the first half" if same(got_mu, want_logvar) and same(got_logvar, want_mu)
+                   else ": a ReLU after that layer makes mu >= 0 and logvar >= 0 (so sigma >= 1), but both are any real "
+                   "numbers" if same(got_mu, want_mu.clamp(min=0)) and same(got_logvar, want_logvar.clamp(min=0))
+                   else ": encode should return its two halves unchanged")
+            report.case(name, same(got_mu, want_mu) and same(got_logvar, want_logvar),
+                        f"with that layer set to output mu = {_fmt(want_mu)} and logvar = {_fmt(want_logvar)}, encode "
+                        f"returned mu = {_fmt(got_mu[0])} and logvar = {_fmt(got_logvar[0])} for the first image{why}")
     mu, logvar = torch.full((20000, 1), 2.0, requires_grad=True), torch.full((20000, 1), math.log(0.25), requires_grad=True)
     torch.manual_seed(2)
     z = attempt("reparameterize", lambda: model.reparameterize(mu, logvar))
