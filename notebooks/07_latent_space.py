@@ -10,7 +10,7 @@
 # - measure how much each latent dimension is used: its KL, and Burda et al.'s active units;
 # - move through the latent space with sliders and see what each dimension does;
 # - interpolate between two images through their codes;
-# - read a 2-latent model's whole latent space: its codes by label, and the decoded grid on the same axes;
+# - read a 2-latent model's whole latent space: codes by label beside the decoded grid;
 # - keep the prior p(z), the posterior p(z|x) and its approximation q(z|x) apart, and σ apart from σ².
 
 # %% [markdown] tags=["badges"]
@@ -76,9 +76,8 @@ print(data)
 # ## Model
 #
 # The package's default VAE, trained by notebook 05's recipe and shipped with the package (`vae_lite/pretrained.py`
-# shows the command that made it; on a data set without a stored model, it trains one here). Scores below are
-# on the binarized test images, the data the model is scored on; the explorers and the cross-fade start from
-# grey-level ones.
+# shows the command; without a stored model for the data set, it trains one here). Scores below are on the
+# binarized test images; the explorers and the cross-fade start from grey-level ones.
 # All values are in nats ([notebook 01](01_autoencoder.ipynb#Nats-and-bits-per-dimension) defines the unit).
 
 # %% tags=["nbval-check-output"]
@@ -106,16 +105,14 @@ print(f"test negative ELBO {-test['elbo']:.1f} nats = reconstruction error {-tes
 # Var_x(E_{q(z|x)}[z_d]) = Var_x(μ_d(x)) > 0.01, and **inactive** otherwise.
 #
 # The two measures agree in one direction: KL_d = ½ E_x[μ_d² + σ_d² − log σ_d² − 1] ≥ ½ E_x[μ_d²] ≥ ½ Var_x(μ_d),
-# because σ² − log σ² − 1 ≥ 0 for every σ. So every active dimension costs more than about 0.005 nats (exactly
-# 0.005 · (N − 1)/N, as the variance over N images is computed with N − 1). The converse
-# need not hold: a dimension can cost far more and still be inactive (σ_d = 0.1 for every x costs
+# because σ² − log σ² − 1 ≥ 0 for every σ. So every active dimension costs more than about 0.005 nats
+# (0.005 · (N − 1)/N, as the variance divides by N − 1). The converse need not hold: a dimension can cost far more and still be inactive (σ_d = 0.1 for every x costs
 # ½(0.01 − ln 0.01 − 1) ≈ 1.8 nats and carries nothing about x).
 #
 # **Predict, then run.** Will the model use all of its dimensions about equally, or a few far more than the rest?
 #
-# *Figure: a bar per latent dimension, its mean KL in nats on a log scale, largest first, each bar labelled with
-# its dimension's index; active dimensions in colour, inactive ones in grey with their total written over them;
-# a dashed line at 0.005 nats, the least an active dimension can cost.*
+# *Figure: each dimension's mean KL (nats, log scale, largest first, labelled by index); active ones in colour,
+# inactive ones in grey with their total; dashed: 0.005 nats, the least an active dimension costs.*
 
 # %%
 kl = latent.kl_per_dimension(model, x_test)
@@ -133,8 +130,8 @@ print(f"active units: {count} of {model.latent_dim}; inactive: {model.latent_dim
       + (f", carrying {kl[~active].sum().item():.3f} nats together" if (~active).any() else ""))
 
 # %% [markdown]
-# Checks: the split agrees with the formula from the encoder's μ and log σ², adds up to the ELBO's KL term, and
-# no active dimension costs less than the bound.
+# Checks: the split matches the formula from μ and log σ², adds up to the ELBO's KL term, and no active
+# dimension costs less than the bound.
 
 # %%
 with torch.inference_mode():
@@ -146,27 +143,24 @@ assert abs(kl.sum().item() - test["kl"]) < 1e-3 * max(1.0, test["kl"]), \
     "the KL per dimension should add up to the ELBO's KL term: the KL is summed (not averaged) over d"
 assert active.any(), "the model should use at least one latent dimension"
 assert (kl[active] > 0.005 * (len(x_test) - 1) / len(x_test)).all(), "every active dimension costs more than ½ × 0.01 nats of KL"
-if data.name == "mnist":  # the default MNIST model leaves dimensions unused; on other data it may use them all
-    assert (~active).any(), "the default MNIST model should have inactive dimensions: the cells below look at them"
-if (~active).any():
-    assert kl[~active].sum() < 0.01 * kl.sum(), "the inactive dimensions should carry almost none of the KL"
+assert data.name != "mnist" or (~active).any(), "the default MNIST model should have inactive dimensions: the cells below look at them"
+assert active.all() or kl[~active].sum() < 0.01 * kl.sum(), "the inactive dimensions should carry almost none of the KL"
 
 # %% [markdown]
-# Why would the ELBO leave dimensions unused? It charges a dimension's KL for every image, and the charge pays off
-# only if what z_d tells the decoder raises the reconstruction term by more than it costs. Once the other
-# dimensions say most of what the decoder can use, a further one does not earn its KL, and training sets its
-# q(z_d|x) to the prior. Such a dimension has **collapsed** (posterior collapse, defined per dimension by Lucas
-# et al. 2019); Yeung et al. (2017) call losing many this way **over-pruning**. Collapse can also set in early,
-# before the decoder uses z; 05's KL warm-up guards against that (Bowman et al. 2016). A KL weight β > 1 switches off
-# more (notebook 08); the IWAE keeps more active (notebook 10).
+# Why would the ELBO leave dimensions unused? It charges a dimension's KL for every image; the charge pays off
+# only if z_d raises the reconstruction term by more. Once the other dimensions say most of what the decoder
+# can use, a further one no longer pays off, and training sets its q(z_d|x) to the prior. Such a dimension has
+# **collapsed** (posterior collapse, defined per dimension by Lucas et al. 2019); Yeung et al. (2017) call losing
+# many this way **over-pruning**. Collapse can also set in early, before the decoder uses z; 05's KL warm-up
+# guards against that (Bowman et al. 2016). A KL weight β > 1 switches off more (notebook 08); the IWAE keeps
+# more active (notebook 10).
 
 # %% [markdown]
 # ### The latent explorer
 #
 # One slider per latent dimension, in the bar chart's order (at most 10). The sliders start at the encoder mean
-# of a test image; the other dimensions stay there. Move a slider: your browser decodes z with the model's
-# decoder and redraws the image at once (`vae_lite/networks.js`). Without a running kernel (on GitHub or
-# nbviewer) you see a still picture: for the first five sliders, the image decoded at −2, −1, 0, 1, 2.
+# of a test image; the other dimensions stay there. Move a slider: your browser decodes z and redraws the image
+# at once (`vae_lite/networks.js`). Without a running kernel (e.g. on GitHub) you see a still picture: for the first five sliders, the image decoded at −2, −1, 0, 1, 2.
 
 # %%
 explorer = widgets.LatentExplorer(model, x_test, start=data.test[0], images_for_kl=len(x_test))
@@ -195,22 +189,21 @@ print(f"the step along z[{most}] changes the pixels {ratio:.0f} times as much")
 assert ratio > 4, "the dimension with the most KL should change the image several times more than the one with the least"
 
 # %% [markdown]
-# The decoder follows the encoder: the dimension the ELBO pays most for redraws the image, and the same step along
-# the least used one changes it a small fraction as much (the ratio above).
+# The decoder follows the encoder: the dimension the ELBO pays most for redraws the image; the least used one
+# hardly changes it.
 
 # %% [markdown]
 # ### Interpolation
 #
 # Encode two test images of different classes to their means μ(A) and μ(B), and decode points on the straight
 # line z(t) = (1 − t) μ(A) + t μ(B). The image changes gradually from A to B, midway perhaps a blurred blend.
-# The still picture shows A, eight points of the line, then B. In Exercise 2 you build this line yourself and set it beside a cross-fade of the two images.
+# The still picture shows A, eight points of the line, then B. Exercise 2 sets the line beside a cross-fade.
 
 # %%
 labels = data.test_labels
 first = int((labels == 1).nonzero()[0]) if labels is not None else 0
 second = int((labels == 7).nonzero()[1]) if labels is not None else 1
-interpolation = widgets.InterpolationExplorer(model, data, first=first, second=second)
-interpolation
+widgets.InterpolationExplorer(model, data, first=first, second=second)
 
 # %% [markdown]
 # ### A 2-latent model: the whole latent space in one picture
@@ -218,7 +211,8 @@ interpolation
 # With only two latent dimensions the code can be drawn. Left: the encoder means of the test images, with each
 # class's name at the median of its codes (the VAE never saw a label). Right: the decoder's image at each point of
 # an evenly spaced grid of z on the same axes: a point on the left decodes to the image at its place on the
-# right. Both stop at ±3 (the cell counts the codes beyond).
+# right. Both stop at ±3; the cell counts the codes beyond, against the aggregate q(z), the average over images
+# of q(z|x).
 
 # %%
 torch.manual_seed(0)
@@ -234,8 +228,8 @@ for name, recipe in (("2-latent", plain), (f"{model.latent_dim}-latent default",
 
 # %% [markdown]
 # Two numbers hold far less about an image than the default's code. But the gap is not the cost of two
-# dimensions alone: the 2-latent model also trained with a plainer recipe (a constant learning rate, no
-# warm-up, no mean-image start) for a different number of epochs: compare the last two lines.
+# dimensions alone: the 2-latent model also trained with a plainer recipe for a different number of epochs (the
+# last two lines), and without the mean-image start.
 
 # %% [markdown]
 # *Figure: left, the 2-D encoder means of the test images by label; right, the decoded grid over the same range
@@ -253,16 +247,15 @@ print(f"test codes beyond ±3, not drawn: {outside:.1%} (samples of the prior N(
 assert data.name != "mnist" or outside > 2 * prior_outside, "the prose says more codes lie beyond ±3 than the prior allows"
 
 # %% [markdown]
-# On MNIST more codes lie beyond ±3 than samples of the prior would. These codes are encoder means, not samples
-# of the aggregate q(z) = average over images of q(z|x), but the count still tests it: a mean beyond 3 in some
-# coordinate puts at least half of its q(z|x) beyond 3 there, so if q(z) matched N(0, I) at most twice the prior's
-# share of means could lie beyond ±3 (the bound printed). The codes do not match
-# the prior, and some of them lie where the prior rarely draws. The other direction, prior draws landing where no code is, needs holes
-# rather than tails: look for the empty regions inside the square of the scatter.
+# On MNIST more codes lie beyond ±3 than samples of the prior would. They are means, not samples of q(z), but a
+# mean beyond 3 in some coordinate puts at least half of its q(z|x) beyond 3 there: if q(z) matched N(0, I), at
+# most twice the prior's share of means could lie beyond ±3 (the bound printed). So the codes do not match the
+# prior. The other direction, prior draws landing where no code is, needs holes rather than tails: look for the
+# empty regions inside the scatter's square.
 #
 # How well do the 2-D codes separate the classes? A nearest-class-mean rule (given the labels only now) tells
-# us; chance is the largest class's share (printed). Its centres are fitted on the test codes it
-# then classifies: an in-sample score, though with 20 numbers fitted it flatters little.
+# us (chance: the largest class's share). Its centres are fitted on the codes it then classifies: an in-sample
+# score, but 20 fitted numbers flatter little.
 
 # %%
 if labels is not None:
@@ -281,24 +274,20 @@ if labels is not None:
 # > the encoder's q(z|x) = N(μ(x), σ²(x)) approximates it. On the dimensions the model uses, q(z|x) is
 # > narrower than the prior: the image pins z down. On a dimension it does not use, q(z|x) is the prior itself.
 #
-# The cell below measures the width σ of q(z|x) on the most and the least used dimensions:
+# The cell below measures σ, the width of q(z|x), on the most and the least used dimensions:
 
 # %%
 sigma = (0.5 * logvar).exp()  # mu, logvar: the encoder's outputs on the test images (the checks above)
 most_used, least_used = order[:top], order[-top:]
 print(f"mean σ of q(z|x) on the {top} dimensions with the most KL:  {sigma[:, most_used].mean().item():.2f}")
-print(f"mean σ of q(z|x) on the {top} dimensions with the least KL: {sigma[:, least_used].mean().item():.2f}")
-if (~active).any():
-    print(f"on the {int((~active).sum())} inactive dimensions: mean σ {sigma[:, ~active].mean().item():.2f}, "
-          f"mean |μ| {mu[:, ~active].abs().mean().item():.3f}: q(z_d|x) is the prior there")
-else:
-    print(f"this model has no inactive dimension: every one carries some information "
-          f"(the least used {kl.min().item():.2f} nats)")
-print("the prior's σ: 1")
+print(f"mean σ of q(z|x) on the {top} dimensions with the least KL: {sigma[:, least_used].mean().item():.2f} "
+      "(the prior's σ: 1)")
 assert sigma[:, most_used].mean() < 0.95, "on the dimensions the model uses most, q(z|x) should be narrower than the prior"
 assert sigma[:, least_used].mean() > sigma[:, most_used].mean(), \
     "q(z|x) should be wider on the least used dimensions than on the most used"
-if (~active).any():  # which dimensions are inactive depends on the model; the cell above says how many
+if (~active).any():  # which dimensions are inactive depends on the model; the KL printout says how many
+    print(f"on the {int((~active).sum())} inactive dimensions: mean σ {sigma[:, ~active].mean().item():.2f}, "
+          f"mean |μ| {mu[:, ~active].abs().mean().item():.3f}: q(z_d|x) is the prior there")
     assert sigma[:, ~active].mean() > 0.8, "an inactive dimension's q(z|x) should be close to the prior N(0, 1)"
     assert mu[:, ~active].abs().mean() < 0.1, "an inactive dimension's mean should stay near the prior's 0"
 
@@ -310,8 +299,9 @@ if (~active).any():  # which dimensions are inactive depends on the model; the c
 # %%
 samples = vae_lite.reparameterize(mu[0].expand(20000, -1), logvar[0].expand(20000, -1))
 variance = (samples - mu[0]).pow(2).mean(dim=0)
-print(f"dimension z[{most}]: E[(z - μ)²] = {variance[most].item():.4f}, exp(logvar) = σ² = "
-      f"{logvar[0, most].exp().item():.4f}, σ = {sigma[0, most].item():.4f}")
+print(f"dimension z[{most}]: E[(z - μ)²] = {variance[most].item():.4f}, exp(logvar) = σ² = {logvar[0, most].exp().item():.4f} "
+      f"(apart by {abs(variance[most] / logvar[0, most].exp() - 1).item():.2%}, sampling error about "
+      f"{math.sqrt(2 / len(samples)):.0%}), σ = {sigma[0, most].item():.4f}")
 assert torch.allclose(variance, logvar[0].exp(), rtol=0.05), \
     "E[(z - μ)²] should be the variance σ² = exp(logvar): z = μ + σ ε needs σ = exp(logvar / 2), not σ²"
 
@@ -382,20 +372,38 @@ else:
         "the line should start at A's code and end at B's: its ends are the decoded means"
 
 # %% [markdown]
-# Every inner image of the cross-fade is both digits at once. Every image of the
-# line through z is the decoder's own drawing: where the decoder is unsure what lies between the two codes it
-# draws grey, a pixel probability between 0 and 1 (the middle images here are such grey overlays too), and
-# further along the stroke bends from one shape to the other. The middle of the line is usually nearer 0 than its
-# ends (never farther than the longer one), between the clusters: the grey there is the decoder's guess. Near each
-# code, the noise in z during training taught the decoder to draw something sensible.
+# Every inner image of the cross-fade is both digits at once. Every image of the line through z is the
+# decoder's own drawing: the stroke bends from one shape to the other, and where unsure the decoder draws grey,
+# pixel probabilities between 0 and 1 (the middle images).
 #
+# Why unsure midway, when 0 is the prior's most likely z? An N(0, I) sample in d dimensions lies about √d from 0:
+# the density peaks at 0, but the volume near 0 is tiny, so almost all the mass lies on a shell (White 2016). The
+# codes form such a shell. A straight line between two of them cuts through its hollow middle, where no code
+# lies and the decoder never learned what to draw. The cell below measures distances from 0 and grey pixels
+# (0.2 < p < 0.8) at both codes, the line's middle, the middle pushed out as far as the ends, and z = 0.
+
+# %%
+with torch.inference_mode():
+    ends = model.encode(torch.stack([a, b]))[0]  # μ(A) and μ(B)
+    middle = ends.mean(dim=0)
+    pushed_out = middle * ends.norm(dim=1).mean() / middle.norm()  # the same direction, as far from 0 as the ends
+    probs = model.decode(torch.stack([ends[0], middle, pushed_out, ends[1], 0 * middle]))
+grey = ((probs > 0.2) & (probs < 0.8)).flatten(1).sum(dim=1).tolist()
+print(f"distance from 0: μ(A) {ends[0].norm():.2f}, μ(B) {ends[1].norm():.2f}, the middle {middle.norm():.2f}; "
+      f"all {len(mu)} test codes μ(x): nearest {mu.norm(dim=1).min():.2f}, median {mu.norm(dim=1).median():.2f}")
+print(f"grey pixels: μ(A) {grey[0]}, the middle {grey[1]}, pushed out {grey[2]}, μ(B) {grey[3]}, z = 0 {grey[4]}")
+assert data.name != "mnist" or middle.norm() < mu.norm(dim=1).min(), "the prose: the middle lies nearer 0 than every code"
+assert data.name != "mnist" or grey[1] > max(grey[0], grey[2], grey[3]) and grey[4] > grey[1], \
+    "the prose: the middle is greyer than both codes and than itself pushed out; z = 0 is greyer still"
+
+# %% [markdown]
 # ## Summary
 # - The KL splits over the latent dimensions, and the model uses them unequally. A dimension whose KL is about 0
 #   is inactive: its q(z_d|x) is the prior, and the decoder ignores it.
-#   Active units (Var_x(μ_d(x)) > 0.01) count the dimensions whose mean moves with x;
-#   each costs at least about 0.005 nats.
+#   Active units (Var_x(μ_d(x)) > 0.01), whose mean moves with x, each cost at least about 0.005 nats.
 #   The ELBO switches off a dimension whose information does not repay its KL (posterior collapse, over-pruning).
-# - The sliders and the interpolation show a continuous code: nearby z decode to similar images.
+# - The sliders and the interpolation show a continuous code: nearby z decode to similar images. The codes lie on
+#   a shell; a straight line between two cuts through its hollow middle, and decodes grey there.
 # - With two latent dimensions, the encoder means group by class without ever seeing a label.
 # - p(z) = N(0, I) is the prior; q(z|x) approximates the posterior p(z|x); σ is the square root of the variance.
 #
@@ -409,3 +417,5 @@ else:
 # 2. With `interpolate`, walk between two images of the *same* class and between two different classes. Where on
 #    the line does the decoded image switch from one class to the other?
 # 3. Train the 2-latent model with `beta=4` and redraw both pictures. What happens to the clusters?
+# 4. Replace the straight line by spherical interpolation, slerp (White 2016), which keeps z about as far from 0
+#    as the ends. Is the middle less grey?
