@@ -5,8 +5,8 @@
 #
 # "Auto-Encoding Variational Bayes" tests its method on MNIST and on **Frey Face**, 1,965 frames of a video of
 # one man's face, in four figures: **Figure 2**, the lower bound against the training samples, AEVB against
-# the wake-sleep algorithm; **Figure 3**, the marginal likelihood log p(x) (MNIST, N_z = 3); **Figure 4**,
-# two-dimensional latent spaces; **Figure 5**, samples.
+# the wake-sleep algorithm; **Figure 3**, the marginal likelihood log p(x) (MNIST, N_z = 3 latent
+# dimensions); **Figure 4**, two-dimensional latent spaces; **Figure 5**, samples.
 #
 # We rerun them with the paper's networks and recipe for a few million training samples (the paper: about
 # 10⁸): Figure 2 here, Figures 3 (without Monte Carlo EM), 4 and 5 in the optional part. The long runs come
@@ -63,8 +63,7 @@ import torch
 
 import vae_lite
 import vae_lite.check
-from vae_lite import latent, plots
-from vae_lite import PaperVAE
+from vae_lite import PaperVAE, latent, plots
 from vae_lite.objectives import kl_standard_normal, log_normal, reparameterize
 
 QUICK = vae_lite.setup_notebook()
@@ -82,8 +81,7 @@ RESULTS = Path(vae_lite.__file__).resolve().parent.parent / "results"
 # %%
 data = vae_lite.load_dataset()
 frey = vae_lite.load_dataset("frey-face")
-print(data)
-print(frey)
+print(data, frey, sep="\n")
 
 # %% tags=["nbval-check-output"]
 print(f"Frey Face: {len(frey.train)} training and {len(frey.test)} test faces of {tuple(frey.image_shape)}, "
@@ -240,7 +238,7 @@ assert vae_lite.check.wake_sleep_loss(wake_sleep_loss), "the solution should pas
 
 # %% [markdown]
 # Now train with it: a model whose loss is yours, beside AEVB, on Frey Face with N_z = 20, from the same
-# initial weights, with the same step size and the same batches. Both report the ELBO of the test faces.
+# initial weights, with the same step size and the same batches.
 
 # %%
 class YourWakeSleep(PaperVAE):
@@ -287,13 +285,13 @@ if len(race) == 2 and not QUICK:
 # at all: a Gaussian per pixel, the training faces' mean and spread (last line). Our guess, not tested here:
 # the sleep phase trains q only on the model's dreams, which early on look nothing like the data (the paper
 # starts from the same small weights), and empty codes give the wake phase no reason to use z. Reweighted
-# wake-sleep (Bornschein & Bengio, 2015) trains q on data instead. AEVB's encoder is trained through z, and escapes.
+# wake-sleep (Bornschein & Bengio, 2015) also trains q on data. AEVB's encoder is trained through z, and escapes.
 #
 # ### 3. Figure 2: the lower bound against the number of training samples
 #
 # The paper's main result: the average lower bound per data point, on the training and the test set, as
-# training proceeds, for AEVB and wake-sleep. Our curves come from `benchmarks/paper_curves.py`; the cell
-# also checks that the stored Frey Face runs were trained on the split loaded above.
+# training proceeds, for AEVB and wake-sleep. The cell also checks that our stored Frey Face runs were trained
+# on the split loaded above.
 
 # %%
 results = json.loads((RESULTS / "paper_curves.json").read_text())
@@ -325,8 +323,8 @@ plt.show()
 # per N_z; solid lines the training set, dashed the test set; blue AEVB, red wake-sleep (Frey Face only);
 # black stars the paper's approximate end values, read off its Figure 2, with their reading error.*
 #
-# The numbers behind it, per run: the test bound at 10⁴, 10⁵ and 10⁶ samples and at the end, the train−test
-# gap at the end, and how much the test bound rose over the last half-decade (still climbing: not converged).
+# Per run: the test bound at 10⁴, 10⁵ and 10⁶ samples and at the end, the train−test gap at the end, and the
+# test bound's rise over the last half-decade (still climbing: not converged).
 
 # %% tags=["nbval-check-output"]
 def at(run, samples):
@@ -352,7 +350,8 @@ for name, row in table.items():
 # %% [markdown]
 # On Frey Face, AEVB leads at the first checkpoints; wake-sleep then reaches section 2's no-code bound and
 # passes AEVB for a while (before 10⁵ samples, where Figure 2 starts), and stays at that bound with
-# N_z = 2, 5 and 10 (KL 0); with N_z = 20 it escapes later, still below.
+# N_z = 2, 5 and 10 (KL 0); with N_z = 20 it escapes later, still below. Does the paper's wake-sleep stall too?
+# Its curves are not available to us as numbers; its caption says only that AEVB "reached a better solution".
 # On Frey Face a train−test gap opens, widest with the most latent dimensions: the test faces are unseen frames,
 # though a typical one has a near twin in training (optional part).
 #
@@ -392,8 +391,9 @@ assert all(v["margin"] > 0 for v in versus.values()) and [n for n, v in versus.i
 
 # %% [markdown]
 # Claim 3 sets the N_z side by side: the train − test gap and the test bound (MNIST where its shortest run
-# ends; Frey Face at the end, averaged over the last three checkpoints). A rise per step in N_z counts if it
-# beats one run's end wobble and the spread over seeds (reruns of frey-2, optional part).
+# ends; Frey Face at the end, averaged over the last three checkpoints). A step in N_z is resolved if its rise
+# beats 1.5 × the larger of one run's end wobble and the spread over seeds, a proxy from short reruns of
+# frey-2 (optional part).
 
 # %% tags=["nbval-check-output"]
 common = min(runs[f"mnist-{n}"]["samples"][-1] for n in MNIST_PANELS)
@@ -409,19 +409,20 @@ for (name, n), (gap, test_bound) in overfit.items():
     print(f"{name:9s} {n:3d} {gap:+12.1f} {test_bound:10.1f}")
 
 frey_gaps, frey_tests = zip(*(overfit["Frey Face", n] for n in FREY_PANELS))
-rise = min(b - a for a, b in zip(frey_tests, frey_tests[1:]))  # the smallest gain from one step in N_z
+rises = [b - a for a, b in zip(frey_tests, frey_tests[1:])]  # the gain from each step in N_z
 swing = max(max(runs[f"frey-{n}"]["test_elbo"][-3:]) - min(runs[f"frey-{n}"]["test_elbo"][-3:]) for n in FREY_PANELS)
 reruns = json.loads((RESULTS / "rerun_spread.json").read_text())["frey-2"]
 seed_spread = (lambda ends: max(ends) - min(ends))([last_three(c) for c in reruns["curves"]])
-print(f"Frey Face: the test bound rises by at least {rise:.0f} nats per step; one run's last three checkpoints "
-      f"differ by up to {swing:.0f}, seeds by {seed_spread:.0f} after {reruns['epochs']} epochs")
+MARGIN = 1.5  # a step in N_z is resolved if it gains more than MARGIN × the noise
+unsure = [f"{m} → {n}" for m, n, r in zip(FREY_PANELS, FREY_PANELS[1:], rises) if r <= MARGIN * max(swing, seed_spread)]
+print(f"Frey Face: rises per step {', '.join(f'{r:.0f}' for r in rises)} nats; end wobble up to {swing:.0f}; seeds of "
+      f"frey-2 {seed_spread:.0f} after {reruns['epochs']} epochs (a proxy); not beyond {MARGIN} × the larger: {', '.join(unsure)}")
 mnist_gaps, mnist_tests = zip(*(overfit["MNIST", n] for n in MNIST_PANELS))
 assert max(map(abs, mnist_gaps)) < 2 and list(mnist_tests) == sorted(mnist_tests), \
     "the prose: on MNIST no gap opens and the test bound rises with N_z"
 assert frey_gaps[-1] == max(frey_gaps) and list(frey_gaps) != sorted(frey_gaps), \
     "the prose: the Frey Face gap is widest at N_z = 20, though it does not grow at every step"
-assert rise > max(swing, seed_spread) and rise == frey_tests[3] - frey_tests[2], \
-    "the prose: every step in N_z gains more than the noise; 10 to 20 gains least"
+assert unsure == ["10 → 20"], "the prose: every step in N_z but 10 → 20 beats 1.5 × the noise (its seed part a proxy)"
 
 # %% [markdown]
 # Figure 2's four claims, and what our runs show:
@@ -434,8 +435,8 @@ claims = {
         f"AEVB above from 1e5 samples on, {sum(v['window'] for v in versus.values())} of 4 panels; speed not measured",
     "2. 'reached a better solution'":
         f"AEVB ahead at our runs' end, {sum(v['margin'] > 0 for v in versus.values())} of 4 panels; not at convergence",
-    "3. more N_z, no more overfitting": "MNIST: consistent, runs far from converged; Frey Face: in part, "
-        f"the gap widest at N_z = {FREY_PANELS[frey_gaps.index(max(frey_gaps))]}, the test bound rising",
+    "3. more N_z, no more overfitting": "MNIST: consistent, far from converged; Frey Face: in part, gap widest at "
+        f"N_z = {FREY_PANELS[frey_gaps.index(max(frey_gaps))]}, test bound rising ({', '.join(unsure)} not resolved, one seed)",
     "4. end values at about 1e8 samples": f"not reached: {min(short):.0f} to {max(short):.0f} nats below, at "
         f"{min(r['end'] for r in table.values()):.1e} to {max(r['end'] for r in table.values()):.1e} samples",
 }
@@ -446,7 +447,7 @@ assert all(r["climb"] > 0 for name, r in table.items() if "wake" not in name), "
 # %% [markdown]
 # Whether AEVB ends better is untested: wake-sleep still gains on one panel. MNIST's gap is negative, partly
 # because "train" is the running mean of the epoch just trained, which lags a climbing curve; the rest is
-# unexplained. On Frey Face, 10 → 20 is the least sure step. One seed per run.
+# unexplained. One seed per run.
 #
 # ## Summary
 # - For continuous data the paper's decoder is a Gaussian with a mean and a variance per pixel; squared error
@@ -531,12 +532,12 @@ plt.show()
 # by importance sampling instead (notebook 08), with k = 1,000 draws per image, half from the encoder's
 # q(z|x) and half from the prior: a "defensive" mixture, so that no weight can exceed twice p(x|z), however
 # poor q is (wake-sleep's q is not trained on the ELBO). With 3 latent dimensions, going from k = 1,000 to
-# k = 20,000 moves the average by less than half a nat (the script measures it; printed below), but the worst
-# images are unreliable (the smallest effective sample size, printed below). What the estimator changes: ours
-# is a lower
-# bound on log p(x) in expectation, while the log of the paper's estimate errs upwards in expectation (the log of an
-# inverted average) and relies on the chains having mixed. We leave MCEM out: it is not an online algorithm
-# (the paper's caption), and it needs an HMC chain for every data point before each few weight updates.
+# k = 20,000 moves the average over the test images checked by less than half a nat (printed below), but the
+# worst images are unreliable (the smallest effective sample size, printed below). What the estimator changes:
+# ours is a lower bound on log p(x) in expectation, while the log of the paper's estimate errs upwards in
+# expectation (the log of an inverted average) and relies on the chains having mixed. We leave MCEM out: it is
+# not an online algorithm (the paper's caption), and it needs an HMC chain for every data point before each few
+# weight updates.
 
 # %%
 figure3 = json.loads((RESULTS / "figure3.json").read_text())
@@ -636,12 +637,14 @@ else:  # the stored models are MNIST's: train a small 2-D model on this data set
     print(f"{data.name}, N_z = 2: trained just now for {LIVE_EPOCHS} epochs (the stored models are MNIST's)")
 frey_2d = stored_model("frey-2")
 print(f"Frey Face, N_z = 2: the benchmark's decoder, trained on {stored['frey-2']['samples']:,} samples")
-plots.paper_manifolds({"Frey Face": frey_2d, data.name: digits_2d})
+figure = plots.paper_manifolds({"Frey Face": frey_2d, "MNIST" if data.name == "mnist" else data.name: digits_2d})
+for ax in figure.axes:  # the grid's directions
+    ax.set_axis_on()
+    ax.set(xticks=[], yticks=[], xlabel="z[0] →", ylabel="z[1] ↑")
 plt.show()
 
 # %% [markdown]
-# *Figure: left, 8 × 8 faces decoded from a grid over the prior (z[0] grows to the right, z[1] upwards);
-# right, the same for the digits.*
+# *Figure: left, 8 × 8 faces decoded from a grid over the prior; right, the same for the digits.*
 #
 # A check that can fail: a model whose code carries nothing (posterior collapse) decodes the same image
 # everywhere on the grid. Ours vary less than the test images (a decoded mean is smoother), but far from nothing:
@@ -773,6 +776,10 @@ for name, run in runs.items():
 commands = {run.get("command", "earlier runs of paper_curves.py (no command stored per run)") for run in runs.values()}
 print(f"in all: {sum(run['cpu_seconds'] for run in runs.values()) / 3600:.1f} CPU hours; commands:", *sorted(commands),
       sep="\n  ")
+pilots = {name: run["pilot_training_bound"][str(run["step_size"])] for name, run in runs.items() if "wake" in name}
+print("wake-sleep pilots, training bound at the chosen step size:", ", ".join(f"{n} {b:.0f}" for n, b in pilots.items()),
+      f"(no code: {baseline:.0f} on the test faces)")
+assert all(abs(b - baseline) < 10 for b in pilots.values()), "the prose: every wake-sleep pilot ended at the no-code level"
 
 # %% [markdown]
 # | | the paper | ours |
@@ -783,7 +790,7 @@ print(f"in all: {sum(run['cpu_seconds'] for run in runs.values()) / 3600:.1f} CP
 # | training length | up to about 10⁸ samples (20–40 minutes per million samples on their CPU) | 1.2·10⁶ (most MNIST panels) to 3·10⁶ samples (Frey Face, mnist-2; the CPU time is printed above) |
 # | MNIST data | binarization not stated | Figure 2: 60,000 images binarized anew every epoch, the test set binarized once; Figure 3: binarized once, the first 1,000 or 50,000 |
 # | Frey Face | no split published; the authors' code divides the pixels by 256 | 1,765 training faces and 10 test blocks of 20 consecutive frames; pixels divided by 255 |
-# | wake-sleep | on every panel of Figure 2, and in Figure 3 | the four Frey Face panels of Figure 2, and Figure 3 |
+# | wake-sleep | on every panel of Figure 2, and in Figure 3; its curves are not available to us as numbers | the four Frey Face panels of Figure 2, and Figure 3; it stalls at the no-code bound on three of them (KL 0); its step size was chosen among pilots that all ended there (printed above) |
 # | "train" value | not stated | the mean of the minibatch bounds over the epoch just trained |
 # | log p(x), Figure 3 | HMC and a fitted density (appendix D) | importance sampling, k = 1,000 (half q, half prior) |
 # | Monte Carlo EM | a third method in Figure 3 (HMC in place of an encoder) | not run |
