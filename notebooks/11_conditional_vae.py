@@ -114,7 +114,7 @@ assert data.train_labels is not None and data.test_labels is not None, "this not
 # after z for the decoder.
 
 # %%
-models = pretrained.conditional_models(data)
+models = pretrained.conditional_models(data, budget=15_000 if QUICK else 36_000)  # quick mode: a run-through
 cvae, vae, vae_2d = models
 for name, model in zip(["conditional VAE", "VAE", "2-latent VAE"], models):
     print(f"{name:16s} {model.config}  {sum(p.numel() for p in model.parameters()):,} weights")
@@ -214,8 +214,9 @@ for name, model in zip(["conditional VAE", "VAE", "2-latent VAE"], models):
 ax.set(xlabel="epoch", ylabel="test ELBO (nats per image)", title="test ELBO during training (higher is better)")
 ax.legend()
 plt.show()
-assert curves["VAE"][-1] > curves["2-latent VAE"][-1], "two latent dimensions should fit worse than sixteen (both bounds on log p(x))"
 shipped = pretrained.conditional_checkpoint(data.name, "cvae").is_file()  # trained fully, not on the spot
+assert curves["VAE"][-1] > curves["2-latent VAE"][-1] or (QUICK and not shipped), \
+    "two latent dimensions should fit worse than sixteen (both bounds on log p(x))"
 assert min(c[-1] - c[-2] for c in curves.values()) > 0 or not (shipped and data.name == "mnist"), "on MNIST every line should still rise"
 
 # %% [markdown]

@@ -302,10 +302,13 @@ def test_readme_badges_are_the_ones_the_tool_writes_from_pyproject():
 # ------------------------------------------------------------------ every CPU, not only this one
 
 def other_cpu_kernel():
-    """A vectorised-kernel choice other than this CPU's own (torch rounds differently under each)."""
+    """A vectorised-kernel choice other than this CPU's own (torch rounds differently under each): AVX2 on
+    an AVX-512 CPU (what most other laptops have, and about a third quicker here than plain C++), else
+    plain C++ ("default"), else AVX2."""
     import torch
 
-    return "default" if torch.backends.cpu.get_cpu_capability().lower() != "default" else "avx2"
+    own = torch.backends.cpu.get_cpu_capability().lower()
+    return "avx2" if own == "avx512" else "default" if own != "default" else "avx2"
 
 
 @pytest.mark.slow
