@@ -412,7 +412,7 @@ ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legen
 # ## Summary
 # - An AE compresses images into 20 numbers and reconstructs them well; its error is in nats per image,
 #   or bits per dimension (nats per image / (D ln 2)).
-# - Its codes lie far from the origin, where N(0, I) puts almost no mass, so decoding N(0, I) gives
+# - Its codes lie far from the origin, where N(0, I) puts almost no mass, and decoding N(0, I) gives
 #   blurs. (Exercise 2: nor does a Gaussian fitted to the codes.)
 # - With few images it memorises: its own images reconstructed far better than new ones.
 # - The VAE fixes the first problem by *training* the codes towards a prior. Next:

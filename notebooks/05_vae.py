@@ -263,9 +263,9 @@ except NotImplementedError:
 # - `warmup=2`: the KL's weight rises from 0 to 1 over 2 epochs (`vae_lite.kl_weight`), so the decoder learns
 #   to use z before the KL pulls q(z|x) to the prior.
 #
-# They were chosen by *screening* many recipes, each trained for the same minute (`benchmarks/README.md`,
+# They were chosen by *screening* many recipes, each trained for about a minute (`benchmarks/README.md`,
 # "Quality per CPU-second"): one-cycle helped clearly, the mean-image start a little (one seed), a 1-epoch
-# warm-up no better than 2 (`warmup=0` was not screened). The screen scored test images, so the recipe is slightly
+# warm-up no different from 2 within seed noise (`warmup=0` was not screened). The screen scored test images, so the recipe is slightly
 # tuned to them; no notebook compares recipes on them. The yardstick for samples, an autoencoder of the same sizes and recipe,
 # ships with the package.
 #

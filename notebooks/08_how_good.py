@@ -645,9 +645,9 @@ plots.show_rows({f"default model ({default['train_cpu_seconds'] / 60:.1f} CPU-mi
 # on the same fixed binarization of the test set. The 30-minute model is about level with Burda et al.'s VAE, not
 # ahead of it: one seed, another binarization of the test set than theirs, and a recipe chosen on test images, an
 # effect nobody measured. The row closest to like for like, Burda et al.'s own networks on the plain ELBO, ends a
-# little above their VAE after a fifth of their epochs (printed above), and below the larger networks image by
-# image: for half an hour of CPU, larger networks (with warm-up, and a recipe chosen on test images) bought more
-# than Burda et al.'s own, even with half the computation. One seed each, so the spread over seeds is not known.
+# little above their VAE's NLL after a fifth of their epochs (printed above), and above the larger networks' NLL,
+# image by image: for half an hour of CPU, larger networks (with warm-up, and a recipe chosen on test images) bought
+# more than Burda et al.'s own, though the fourth row's processor did about twice the computation per CPU-second. One seed each, so the spread over seeds is not known.
 # The first 1,000 test images are easier for every model (printed above), which is why the table says which images
 # were used.
 #

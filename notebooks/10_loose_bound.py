@@ -377,8 +377,8 @@ assert live_gain > 2 * live_gain_se and (data.name != "mnist" or live_gain > 2 *
 # %% [markdown]
 # After the same epochs the IWAE has the better log-likelihood, at a higher CPU cost. In the full run (last line)
 # the lead is much smaller, probably because the models here are far from trained (the runs also differ in k
-# and images). One seed: the error bar covers the images, not the seed. And each model's own encoder is the
-# proposal, so part of the lead may be the IWAE's better proposal, not a better model (not measured here).
+# and images). One seed: the error bar covers the images, not the seed. Each model's own encoder is the
+# proposal, so part of the lead may be the IWAE's better proposal (not measured here).
 #
 # ## Common mistakes
 #
@@ -399,7 +399,7 @@ assert live_gain > 2 * live_gain_se and (data.name != "mnist" or live_gain > 2 *
 #   log 2; where the modes overlap, a Gaussian between them does better (More to try, item 1).
 # - L_k closes the gap as k grows if the proposal reaches the whole posterior; the best proposal is wide.
 # - Trained on L_5 for the same epochs, the IWAE beat the VAE on log-likelihood at a higher CPU cost per epoch
-#   (in the full run, one seed, also a worse ELBO and more active units).
+#   (in the full run, one seed, also a worse ELBO and more active units: Var_x(E[z_d|x]) > 0.01, notebook 08).
 
 # %% [markdown]
 # ## Optional: a second session
@@ -450,6 +450,8 @@ fig = plots.plot_iwae_against_vae({m.upper(): runs[m]["epochs"] for m in ("vae",
                                   {m.upper(): runs[m]["activity"] for m in ("vae", "iwae")},
                                   references={"Burda et al.: VAE 86.76": 86.76, "Burda et al.: IWAE k=5 85.54": 85.54})
 fig.axes[0].set_ylim(top=max(runs[m]["epochs"][2]["test_neg_elbo"] for m in runs) + 1)  # the curves from epoch 3 on
+fig.axes[0].set_xlim(left=3)
+fig.axes[1].set_ylabel("activity Var_x(E[z_d|x])")  # notebook 08's name for it
 plt.show()
 
 # %% [markdown]
@@ -459,15 +461,11 @@ plt.show()
 # dotted threshold 0.01 a dimension counts as active.*
 #
 # In this run the IWAE wins on log-likelihood (one estimator, k and image set for both) and has a slightly worse
-# ELBO (no error bar), on these 1,000 test images as on all 10,000 (part 3's last line). The one estimator is not
-# neutral: it uses each model's own encoder as the proposal, and the IWAE's encoder is trained to be a good
-# proposal, so at a fixed k the estimate can be looser for the VAE. Part 4
-# measures what a better proposal adds for another model (the default VAE), at another k, on ten images, so it
-# does not say how much of this gain is proposal; that was not measured for these two models. Part of the
-# IWAE's lead may be its better proposal rather than a better model. The IWAE's encoder is a good
-# *proposal*, wider than a good ELBO q (part 2). It keeps more latent dimensions active
-# (Burda et al.'s "richer latent space representations"), most extra ones only weakly (above 0.1 the counts are
-# close). One seed cannot say how much is luck: the standard error covers the test images, not the seed. And
+# ELBO (no error bar), on these 1,000 test images as on all 10,000 (part 3's last line). The estimator uses each
+# model's own encoder as the proposal, and the IWAE's is trained to be one (wider than a good ELBO q, part 2), so
+# part of its lead may be a better proposal rather than a better model; that was not measured. The IWAE keeps
+# more latent dimensions active (Burda et al.'s "richer latent space representations"), most extra ones only
+# weakly (above 0.1 the counts are close). One seed: the standard error covers the test images, not the seed. And
 # **the same epochs is not the same CPU time**: an IWAE step decodes 5 draws of z per image instead of 1 (the
 # ratio under the table; notebook 08 compares equal CPU time).
 
@@ -515,8 +513,8 @@ assert config["epochs"] == 25 and config["eval_k"] == 5000, "the text says k = 5
 # using one encoder for every image instead of optimising q per image. The model here is the package's
 # default VAE (`vae_lite.pretrained.default_model`).
 #
-# **Predict, then run.** Which gap is larger for the default VAE: the one from the Gaussian shape, or the one
-# from sharing one encoder across all images?
+# **Predict, then run.** Which gap is larger, on average, for the default VAE: the one from the Gaussian shape,
+# or the one from sharing one encoder across all images? And can the few dozen test images below tell?
 #
 # First q*: `vae_lite.objectives.best_gaussian` starts from the encoder's q and runs Adam on this image's μ
 # and log σ² alone (16 samples of z per step, the decoder fixed).
@@ -528,7 +526,9 @@ model = pretrained.default_model(data)
 torch.manual_seed(0)
 print(f"default VAE: hidden layers {list(model.encoder_hidden)} (encoder) and {list(model.decoder_hidden)} (decoder), "
       f"{model.latent_dim} latent dimensions; test negative ELBO {-vae_lite.evaluate(model, x_test)['elbo']:.2f} nats per image")
-N_IMAGES, STEPS, MORE_STEPS, K_EVIDENCE = (4, 150, 100, 8000) if QUICK else (10, 300, 150, 40_000)
+N_IMAGES, STEPS, MORE_STEPS, K_EVIDENCE = (4, 150, 100, 8000) if QUICK else (40, 300, 150, 40_000)
+assert QUICK or 24 <= N_IMAGES <= 60, "the prose: a few dozen test images"
+SHOW = min(N_IMAGES, 10)  # the images drawn and listed one by one
 x = x_test[:N_IMAGES]
 torch.manual_seed(0)
 mu_star, logvar_star, trace = objectives.best_gaussian(model, x, steps=STEPS, every=1)
@@ -554,12 +554,13 @@ torch.manual_seed(2)
 elbo_enc, elbo_enc_se = elbo_with_error(mu_enc, logvar_enc)
 elbo_star, elbo_star_se = elbo_with_error(mu_star, logvar_star)
 elbo_longer, _ = elbo_with_error(*longer[:2])
-plots.plot_q_convergence(trace - elbo_enc, elbo_star - elbo_enc, title="fitting a Gaussian q to each image alone")
+plots.plot_q_convergence((trace - elbo_enc)[:, :SHOW], (elbo_star - elbo_enc)[:SHOW],
+                         title=f"fitting a Gaussian q to each image alone (the first {SHOW} of {N_IMAGES})")
 plt.show()
 further = (elbo_longer - elbo_star).mean().item()
-print(f"ELBO per image, encoder's q: {[round(v, 2) for v in elbo_enc.tolist()]}")
-print(f"ELBO per image, q* after {STEPS} steps: {[round(v, 2) for v in elbo_star.tolist()]} (standard errors <= "
-      f"{max(elbo_enc_se.max(), elbo_star_se.max()).item():.2f})")
+print(f"ELBO of the first {SHOW} images, encoder's q: {[round(v, 2) for v in elbo_enc[:SHOW].tolist()]}")
+print(f"the same, q* after {STEPS} steps: {[round(v, 2) for v in elbo_star[:SHOW].tolist()]} (standard errors, "
+      f"all {N_IMAGES} images: <= {max(elbo_enc_se.max(), elbo_star_se.max()).item():.2f})")
 print(f"{MORE_STEPS} more steps from q* change the mean ELBO by {further:+.3f} nats")
 assert (elbo_star > elbo_enc).all(), "q* fitted to each image should beat the encoder's q on every image"
 assert abs(further) < 0.15, "q* has not converged: more steps still change its ELBO"
@@ -568,10 +569,11 @@ assert data.name != "mnist" or (climbed > 0.5).sum() > N_IMAGES / 2, \
     "the text says: for most images, most of the climb comes in the first 50 steps"
 
 # %% [markdown]
-# *Figure: for each test image, how far the ELBO of its own Gaussian climbs above the encoder's ELBO during
-# the optimisation (each line a moving average over 20 steps of a 16-sample estimate); the diamonds at the
-# right are the final values, estimated precisely from 4000 samples. For most images, most of the climb comes in
-# the first 50 steps; after that the lines level off or creep up slowly, under the noise of the estimate.*
+# *Figure: for each of the first test images (the title says how many), how far the ELBO of its own Gaussian
+# climbs above the encoder's ELBO during the optimisation (each line a moving average over 20 steps of a 16-sample
+# estimate, over fewer and so noisier at the start); the diamonds at the right are the final values, estimated
+# precisely from 4000 samples. For most images, most of the climb comes in the first 50 steps; after that the
+# lines level off or creep up slowly, under the noise of the estimate.*
 #
 # Then log p(x), by importance sampling with a large k. The proposal starts from q* with its standard deviations
 # widened by a little (the factor `WIDEN` below): q* was fitted by the ELBO, which (part 1) prefers narrow q's,
@@ -620,7 +622,7 @@ assert toy_ess > 500 and stuck > 0.6, "the text says: most samples effective, an
 
 # %%
 print(f"log p(x) with k = {K_EVIDENCE} samples from ½ q* widened by {WIDEN} + ½ q_enc (and from the encoder's q alone):")
-for i in range(N_IMAGES):
+for i in range(SHOW):
     print(f"image {i}: log p(x) {log_px_mnist[i]:8.2f} ± {log_px_se[i]:.2f}, ESS {ess[i]:5.0f} (encoder alone: "
           f"{log_px_encoder[i]:8.2f}, ESS {ess_encoder[i]:4.0f});  approximation gap {approximation[i]:5.2f}, "
           f"amortization gap {amortization[i]:5.2f}" + ("" if enough[i] else f"   ESS < {MIN_ESS}: left out"))
@@ -646,8 +648,8 @@ assert gain_mixture > 2 * noise or ess.median() > ess_encoder.median(), \
     "the mixture should be the better proposal: a higher estimate of log p(x), or as high a one on more effective samples"
 
 # %%
-plots.plot_two_gaps(x, approximation, amortization, approximation_errors=log_px_se, unreliable=~enough,
-                    title="log p(x) − ELBO(encoder), split in two")
+plots.plot_two_gaps(x[:SHOW], approximation[:SHOW], amortization[:SHOW], approximation_errors=log_px_se[:SHOW],
+                    unreliable=~enough[:SHOW], title=f"log p(x) − ELBO(encoder), split in two (the first {SHOW} images)")
 plt.show()
 gap_difference = (amortization - approximation)[enough]  # paired: both gaps of the same image
 n_used = len(gap_difference)
@@ -657,8 +659,8 @@ larger = "amortization" if gap_difference.mean() > 0 else "approximation"
 print(f"amortization gap minus approximation gap, paired over the {n_used} images with ESS >= {MIN_ESS}: "
       f"{gap_difference.mean():+.2f} ± {difference_se:.2f} nats (mean ± standard error): "
       + (f"the {larger} gap is the larger on average" if resolved else f"not resolved by {n_used} images"))
-print(f"the larger one on each: "
-      f"{', '.join('amortization' if d > 0 else 'approximation' for d in gap_difference)}")
+print(f"the amortization gap is the larger on {(gap_difference > 0).sum()} of these {n_used} images, "
+      f"the approximation gap on {(gap_difference <= 0).sum()}")
 best_of_two = torch.maximum(log_px_mnist, log_px_encoder)  # both are lower bounds on log p(x) in expectation
 shift = (best_of_two - log_px_mnist)[enough]  # what the larger estimate adds to each approximation gap
 shifted = gap_difference - shift
@@ -670,20 +672,22 @@ assert data.name != "mnist" or (abs(shifted.mean().item()) > 2 * shifted_se) == 
     "the text says: the larger estimates leave the verdict unchanged"
 
 # %% [markdown]
-# *Figure: one stacked bar per test digit (drawn above its bar): the amortization gap at the bottom, the
-# approximation gap (hatched, with the sampling error of log p(x)) on top; together they are the whole gap
+# *Figure: one stacked bar for each of the first test digits (drawn above its bar; the title says how many): the
+# amortization gap at the bottom, the approximation gap (hatched, with the sampling error of log p(x)) on top; together they are the whole gap
 # between the encoder's ELBO and log p(x). An image whose log p(x) rests on fewer than 20 effective samples has its
 # approximation gap drawn as an empty outline and is marked "ESS<20" under its bar: that part of its bar rests
 # on too few samples.*
 #
 # The line under the figure gives the mean difference between the two gaps over the images with ESS ≥ 20, paired
 # image by image, with its standard error; it names a gap as the larger on average only if that mean is more
-# than 2 standard errors from 0, and otherwise says the images do not resolve it. The next line says which gap
-# is larger on each image: the answer can change from image to image, so a handful of images settles little.
+# than 2 standard errors from 0, and otherwise says the images do not resolve it. The next line counts the images
+# on which each gap is the larger: the answer can change from image to image.
 #
 # **Which way the estimates err.** Each estimate of log p(x) is a lower bound in expectation (Jensen, as for L_k
 # in part 2), so each approximation gap is, in expectation, at least what is shown. Its ± is the sampling noise
-# of one proposal; how far that proposal falls short is not in it. Compare the two proposals (the line above the
+# of one proposal; how far that proposal falls short is not in it. A q* short of the best diagonal Gaussian would
+# move nats from the amortization gap into the approximation gap; the check that more steps from q* change little
+# keeps that small. Compare the two proposals (the line above the
 # figure): the mixture is the better one when its estimates are higher, or as high on more effective samples.
 # Both are lower bounds in expectation, so the last line redoes the split with the larger of the two on each
 # image. That choice can overshoot by about the noise of the estimate it picks (the encoder's rests on fewer
@@ -711,7 +715,7 @@ assert data.name != "mnist" or (abs(shifted.mean().item()) > 2 * shifted_se) == 
 # q(z|x) has a diagonal covariance, and pPCA's exact posterior, with covariance σ²(WᵀW + σ²I)⁻¹, is diagonal
 # only when W's columns are orthogonal, that is (when the λⱼ differ) when R only permutes and flips the axes.
 # So the ELBO equals the likelihood only there, and its maximum has the columns along the principal
-# directions, with lengths √max(λⱼ − σ², 0) (Lucas et al., 2019, who prove this maximum is identifiable).
+# directions (Lucas et al., 2019, who prove this maximum is identifiable).
 #
 # At the optimum, where W's columns lie along the principal directions, the problem with a Gaussian encoder
 # q(z|x) = N(V(x − b) + c, diag(τ²)) splits into one problem per principal direction (for a W with non-orthogonal
@@ -749,8 +753,9 @@ assert linear["gap"] == 0, "with the best encoder the ELBO should equal the log-
 # **Exercise 2 (10 min).** pPCA's column lengths. Complete `ppca_scales(eigenvalues, noise_variance,
 # latent_dim)`: given the data's variances along its principal directions (in any order), the decoder's noise
 # variance σ² and the number of latent dimensions K, return the lengths ‖wⱼ‖ of the maximum-likelihood W's
-# columns, largest first: √max(λⱼ − σ², 0) for the K largest λⱼ. A length of 0 is a collapsed dimension.
-# Hint: where λⱼ < σ² the square root of λⱼ − σ² is not a number; clip at 0 first.
+# columns, largest first. Derive them from W_ML at the start of part 5; a length of 0 is a collapsed dimension.
+# Hint: U_K's columns have length 1, and at the ELBO's maximum R only permutes and flips them; item 2 above is
+# the one-direction case.
 
 # %% tags=["nbval-check-output"]
 def ppca_scales(eigenvalues, noise_variance, latent_dim):
@@ -888,8 +893,8 @@ plt.show()
 # So posterior collapse is not, by itself, a failure of the ELBO: the exact likelihood switches the same
 # dimensions off, and the ELBO finds that optimum exactly. What decides it here is the **model**: its decoder
 # variance σ², a part of p(x|z) and not of the bound, against the data's variances. Lucas et al. (2019) carry
-# the analysis to deep VAEs with Gaussian decoders and find it predictive there: the observation noise σ² and
-# local maxima of the marginal likelihood play the same role. A Bernoulli decoder (notebooks 05–08) has no σ²; there the β of notebook 08 is the weight on
+# the analysis to deep VAEs with Gaussian decoders and find it predictive there; it "helps explain the
+# relationship between the observation noise, local maxima, and posterior collapse". A Bernoulli decoder (notebooks 05–08) has no σ²; there the β of notebook 08 is the weight on
 # the KL.
 #
 # > **Common mistake.** Reporting the ELBO of a q optimised for each test image as the model's test ELBO.
@@ -918,7 +923,7 @@ plt.show()
 # - On MNIST, log p(x) − ELBO splits into an approximation gap (the diagonal Gaussian family) and an amortization gap
 #   (one encoder for all images). Which is larger for the default model can change from image to image; the
 #   paired mean difference over the images whose log p(x) rests on at least 20 effective samples, with its
-#   standard error, says whether these few images resolve which is larger on average.
+#   standard error, says whether the images resolve which is larger on average.
 # - The linear VAE is probabilistic PCA: ELBO training finds the maximum-likelihood solution, with its columns
 #   along the principal directions (the diagonal q picks the rotation), and latent dimensions with nothing to
 #   explain collapse exactly to the prior, in the likelihood as in the ELBO.
