@@ -539,7 +539,7 @@ torch.manual_seed(1)
 longer = objectives.best_gaussian(model, x, steps=MORE_STEPS, lr=0.01, init=(mu_star, logvar_star))
 
 
-def elbo_with_error(mu, logvar, samples=4000, chunk=500):
+def elbo_with_error(mu, logvar, samples=4000, chunk=100):
     """The ELBO of q = N(mu, sigma^2) for each image, from `samples` draws (`chunk` at a time, to save memory),
     and its standard error."""
     log_w = torch.empty(samples, len(x))  # (samples, N), filled in place: no pile of pieces to concatenate
@@ -596,7 +596,7 @@ assert data.name != "mnist" or (climbed > 0.5).sum() > N_IMAGES / 2, \
 # samples the other mode. The ESS only sees the samples that were drawn.
 
 # %%
-def log_evidence(proposals, k=K_EVIDENCE, chunk=250):
+def log_evidence(proposals, k=K_EVIDENCE, chunk=100):
     """L_k for each image with the mixture of `proposals`, its standard error, the ESS, and L_{k/4} from the
     first quarter of the samples (each chunk draws equally from every proposal; small chunks, to save memory)."""
     log_w = torch.empty(k, len(x))  # (k, N), filled in place: no pile of pieces to concatenate
