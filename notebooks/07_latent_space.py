@@ -399,7 +399,7 @@ assert data.name != "mnist" or grey[1] > max(grey[0], grey[2], grey[3]) and grey
 assert data.name != "mnist" or grey[1] - grey[2] > grey[2] - (grey[0] + grey[3]) / 2, "the prose: the hollow explains most of the grey"
 
 # %% [markdown]
-# Pushed out, the middle loses most of its extra grey: the hollow explains most of it; the rest is the decoder's
+# Pushed out, the middle loses most of its extra grey: the hollow explains most of it; the rest may be the decoder's
 # doubt between two classes.
 
 # %% [markdown]
