@@ -114,7 +114,7 @@ assert data.train_labels is not None and data.test_labels is not None, "this not
 # after z for the decoder.
 
 # %%
-models = pretrained.conditional_models(data, budget=15_000 if QUICK else 36_000)  # quick mode: a run-through
+models = pretrained.conditional_models(data, budget=pretrained.CONDITIONAL_BUDGET // (2 if QUICK else 1))
 cvae, vae, vae_2d = models
 for name, model in zip(["conditional VAE", "VAE", "2-latent VAE"], models):
     print(f"{name:16s} {model.config}  {sum(p.numel() for p in model.parameters()):,} weights")

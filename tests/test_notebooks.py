@@ -303,8 +303,8 @@ def test_readme_badges_are_the_ones_the_tool_writes_from_pyproject():
 
 def other_cpu_kernel():
     """A vectorised-kernel choice other than this CPU's own (torch rounds differently under each): AVX2 on
-    an AVX-512 CPU (what most other laptops have, and about a third quicker here than plain C++), else
-    plain C++ ("default"), else AVX2."""
+    an AVX-512 CPU (what many other laptops have, and quicker than plain C++), else plain C++ ("default"),
+    else AVX2."""
     import torch
 
     own = torch.backends.cpu.get_cpu_capability().lower()

@@ -139,7 +139,10 @@ def train_conditional_models(dataset="mnist", epochs=None, out_dir=None):
               f"{record['cpu_seconds']:.0f} CPU-s", flush=True)
 
 
-def conditional_models(data=None, device="cpu", budget=36_000, lr=3e-3):
+CONDITIONAL_BUDGET = 36_000  # images seen per model (epochs x training images) where none ships
+
+
+def conditional_models(data=None, device="cpu", budget=CONDITIONAL_BUDGET, lr=3e-3):
     """Notebook 11's models for `data` (MNIST when None): a conv ConditionalVAE, the same networks
     as a VAE, and a 2-latent conv VAE. Loaded for MNIST and the 8x8 digits; for
     other data trained here, each on `budget` images (epochs x training images, at least 3 epochs)
