@@ -198,7 +198,7 @@ print(f"KL(Gaussian fitted to the codes || N(0, I)) = {kl_fit:.1f} nats; "
 assert kl_fit > 10, "the codes should be far from N(0, I), over 10 nats: nothing in AE training pulls them there"
 
 # %% [markdown]
-# ### How much of N(0, I) falls where no training code lies?
+# ### How many training codes lie where N(0, I) puts its mass?
 # N(0, I) puts 99.9 % of its mass inside a ball around the origin (radius found below by sampling; a
 # 20-dimensional standard normal vector has length about √20 ≈ 4.5). How many training codes lie inside it?
 #
