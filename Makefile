@@ -39,7 +39,7 @@ WORKERS ?= 2
 test: setup
 	VAE_LITE_QUICK=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile -m "not hub" tests notebooks \
 		--nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg $(PYTEST_ARGS)
-	VAE_LITE_QUICK=1 $(BIN)/python -m pytest -m hub tests $(PYTEST_ARGS)
+	VAE_LITE_QUICK=1 $(BIN)/python -m pytest -m hub tests/test_hub.py $(PYTEST_ARGS)
 
 # Unit tests only: the quick loop while editing vae_lite.
 test-fast: setup

@@ -4,7 +4,7 @@
 # Previous: [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb) · Next: [08 How good is it?](08_how_good.ipynb)
 #
 # A trained VAE turns every image into a distribution q(z|x) over a code z, and every code into an image (the
-# picture at the top of notebook 05). This notebook looks at that code directly.
+# diagram in notebook 05). This notebook looks at that code directly.
 #
 # **Learning goals**
 # - measure how much each latent dimension is used: its KL, and Burda et al.'s active units;
@@ -105,8 +105,8 @@ print(f"test negative ELBO {-test['elbo']:.1f} nats = reconstruction error {-tes
 # Var_x(E_{q(z|x)}[z_d]) = Var_x(μ_d(x)) > 0.01, and **inactive** otherwise.
 #
 # The two measures agree in one direction: KL_d = ½ E_x[μ_d² + σ_d² − log σ_d² − 1] ≥ ½ E_x[μ_d²] ≥ ½ Var_x(μ_d),
-# because σ² − log σ² − 1 ≥ 0 for every σ. So every active dimension costs more than about 0.005 nats
-# (0.005 · (N − 1)/N, as the variance divides by N − 1). The converse need not hold: a dimension can cost far more and still be inactive (σ_d = 0.1 for every x costs
+# because σ² − log σ² − 1 ≥ 0 for every σ. So every active dimension costs more than about 0.005 nats. The
+# converse need not hold: a dimension can cost far more and still be inactive (σ_d = 0.1 for every x costs
 # ½(0.01 − ln 0.01 − 1) ≈ 1.8 nats and carries nothing about x).
 #
 # **Predict, then run.** Will the model use all of its dimensions about equally, or a few far more than the rest?
@@ -150,8 +150,7 @@ assert active.all() or kl[~active].sum() < 0.01 * kl.sum(), "the inactive dimens
 # training sets a further one's q(z_d|x) to the prior. Such a dimension has **collapsed** (posterior collapse,
 # defined per dimension by Lucas et al. 2019); Yeung et al. (2017) call losing many this way **over-pruning**.
 # Collapse can also set in early, before the decoder uses z; 05's KL warm-up guards against that (Bowman et al.
-# 2016). A KL weight β > 1 switches off more (notebook 08); the IWAE keeps
-# more active (notebook 10).
+# 2016).
 
 # %% [markdown]
 # ### The latent explorer
@@ -169,8 +168,8 @@ explorer
 # %% [markdown]
 # The same without sliders.
 #
-# **Predict, then run.** Move z by 2 along the dimension with the most KL, then along the one with the least.
-# Which changes the image more, and by about how much?
+# **Predict, then run.** Move z_d *by* 2 from the start code (the still picture sets it *to* each value) along
+# the dimension with the most KL, then the least. Which changes the image more, and by about how much?
 
 # %%
 def change_along(d, step=2.0):
@@ -188,8 +187,7 @@ print(f"the step along z[{most}] changes the pixels {ratio:.0f} times as much")
 assert ratio > 4, "the dimension with the most KL should change the image several times more than the one with the least"
 
 # %% [markdown]
-# The decoder follows the encoder: the dimension the ELBO pays most for redraws the image; the least used one
-# hardly changes it.
+# The dimension the ELBO pays most for redraws the image; the least used one hardly changes it.
 
 # %% [markdown]
 # ### Interpolation
@@ -225,8 +223,8 @@ for name, recipe in (("2-latent", plain), (f"{model.latent_dim}-latent default",
     print(f"{name} training: " + ", ".join(f"{key} {value}" for key, value in recipe.items()))
 
 # %% [markdown]
-# The gap is not the cost of two dimensions alone: the 2-latent model also trained with a plainer recipe, for
-# other epochs (the last two lines), and without the mean-image start.
+# The gap is not the cost of two dimensions alone: the 2-latent model also trained with a plainer recipe (the
+# last two lines), its decoder's output bias not started at the mean training image (notebook 05).
 
 # %% [markdown]
 # *Figure: left, the 2-D encoder means of the test images by label; right, the decoded grid over the same range
@@ -247,8 +245,7 @@ assert data.name != "mnist" or outside > 2 * prior_outside, "the prose says more
 # On MNIST more codes lie beyond ±3 than samples of the prior would. They are means, not samples of the
 # aggregate q(z) = E_x[q(z|x)], but a mean beyond 3 in some coordinate puts at least half of its q(z|x) beyond 3
 # there: if q(z) matched N(0, I), at most twice the prior's share of means could lie beyond ±3 (printed). So q(z)
-# is not the prior. The other direction, prior draws landing where no code is, needs holes rather than tails:
-# look for empty regions inside the scatter's square.
+# is not the prior.
 #
 # How well do the 2-D codes separate the classes? A nearest-class-mean rule (given the labels only now) tells
 # us (chance: the largest class's share). Its centres are fitted on the codes it then classifies: an in-sample
@@ -352,8 +349,8 @@ assert vae_lite.check.interpolate(interpolate), "the solution should pass every 
 # **Predict, then run.** Your line through z, beside a cross-fade (1 − t) x_a + t x_b of the two images
 # themselves. What will each show midway?
 #
-# *Figure (once `interpolate` works): two rows of ten images from the same A to the same B: through the latent
-# space, and the pixel cross-fade.*
+# *Figure (once `interpolate` works): ten images from A to B through the latent space, above the pixel
+# cross-fade.*
 
 # %%
 a, b = data.test[first], data.test[second]
@@ -369,38 +366,42 @@ else:
         "the line should start at A's code and end at B's: its ends are the decoded means"
 
 # %% [markdown]
-# Every inner image of the cross-fade is both digits at once. Every image of the line through z is the
-# decoder's own drawing: the stroke bends from one shape to the other, and where unsure the decoder draws grey,
-# pixel probabilities between 0 and 1 (the middle images).
+# The cross-fade shows both digits at once; the line through z shows the decoder's own drawings: the stroke
+# bends from one shape to the other, and where unsure it draws grey, pixel probabilities between 0 and 1 (the
+# middle images).
 #
 # Why unsure midway, when 0 is the prior's most likely z? An N(0, I) sample in d dimensions lies about √d from 0:
 # the density peaks at 0, but the volume near 0 is tiny: the mass lies on a shell (White 2016). The codes μ(x)
-# form a shell too, of radius about √(Σ_d E_x[μ_d²]), well short of √d: the inactive dimensions keep μ ≈ 0. A
-# straight line between two codes cuts through the hollow middle, nearer 0 than typical codes, where the decoder
-# learned little. Below: distances from 0 and grey pixels (0.2 < p < 0.8) at both codes, the line's middle, the
-# middle pushed out to the ends' distance, and z = 0.
+# form a shell too, well inside √d: the inactive dimensions keep μ ≈ 0. A straight line between two codes cuts
+# through the hollow middle, nearer 0 than typical codes, where the decoder learned little. Below, over pairs of
+# test images of different classes: distances from 0, and grey pixels (0.2 < p < 0.8) at both codes, their
+# middle, the middle pushed out to the codes' distance, and z = 0.
 
 # %%
+low, median, high = mu.norm(dim=1).quantile(torch.tensor([0.05, 0.5, 0.95])).tolist()  # mu: all the test codes
+i, j = torch.randint(len(mu), (2, 220), generator=torch.Generator().manual_seed(0))  # random pairs of test images
+ends = torch.stack([mu[i], mu[j]])[:, labels[i] != labels[j] if labels is not None else i != j]  # of different classes
+middle = ends.mean(dim=0)
+pushed_out = middle * (ends.norm(dim=2).mean(dim=0) / middle.norm(dim=1)).unsqueeze(1)  # as far from 0 as the ends
 with torch.inference_mode():
-    ends = model.encode(torch.stack([a, b]))[0]  # μ(A) and μ(B)
-    middle = ends.mean(dim=0)
-    pushed_out = middle * ends.norm(dim=1).mean() / middle.norm()  # the same direction, as far from 0 as the ends
-    probs = model.decode(torch.stack([ends[0], middle, pushed_out, ends[1], 0 * middle]))
-grey = ((probs > 0.2) & (probs < 0.8)).flatten(1).sum(dim=1).tolist()
-norms, radius = mu.norm(dim=1), mu.pow(2).sum(dim=1).mean().sqrt()  # radius: √(Σ_d E_x[μ_d²])
-print(f"distance from 0: μ(A) {ends[0].norm():.2f}, μ(B) {ends[1].norm():.2f}, the middle {middle.norm():.2f}; "
-      f"all {len(mu)} test codes μ(x): nearest {norms.min():.2f}, median {norms.median():.2f}; √(Σ_d E[μ_d²]) {radius:.2f}")
-print(f"grey pixels: μ(A) {grey[0]}, the middle {grey[1]}, pushed out {grey[2]}, μ(B) {grey[3]}, z = 0 {grey[4]}")
-assert data.name != "mnist" or abs(norms.median() / radius - 1) < 0.1 and radius < 0.8 * model.latent_dim ** 0.5, \
-    "the prose: the codes lie about √(Σ_d E[μ_d²]) from 0, well short of √d"
-assert data.name != "mnist" or middle.norm() < norms.min(), "the prose: the middle lies nearer 0 than typical codes"
-assert data.name != "mnist" or grey[1] > max(grey[0], grey[2], grey[3]) and grey[4] > grey[1], \
-    "the prose: the middle is greyer than both codes and than itself pushed out; z = 0 is greyer still"
-assert data.name != "mnist" or grey[1] - grey[2] > grey[2] - (grey[0] + grey[3]) / 2, "the prose: the hollow explains most of the grey"
+    probs = model.decode(torch.cat([*ends, middle, pushed_out, 0 * middle[:1]]))
+grey_a, grey_b, grey_middle, grey_out, grey_zero = ((probs > 0.2) & (probs < 0.8)).flatten(1).sum(dim=1).split(len(middle))
+at_ends = (grey_a + grey_b) / 2
+greyer = (grey_middle > torch.maximum(grey_a, grey_b)).float().mean().item()
+halved = ((grey_middle > at_ends) & (grey_out - at_ends < (grey_middle - at_ends) / 2)).float().mean().item()
+print(f"distance from 0: the {len(mu)} test codes' 5th, 50th, 95th percentiles {low:.2f}, {median:.2f}, {high:.2f} "
+      f"(√d {math.sqrt(model.latent_dim):.2f}); the middles of {len(middle)} pairs: median {middle.norm(dim=1).median():.2f}")
+print(f"median grey pixels: ends {at_ends.median():.1f}, middle {grey_middle.median():.0f}, pushed out {grey_out.median():.0f}, "
+      f"z = 0 {grey_zero.item()}\nthe middle is greyer than both ends in {greyer:.0%} of the pairs; pushed out, it loses "
+      f"over half its extra grey in {halved:.0%}")
+assert data.name != "mnist" or high < 2 * low and median < 0.8 * math.sqrt(model.latent_dim), \
+    "the prose: the codes form a shell (95th percentile of their distances below twice the 5th), well inside √d"
+assert data.name != "mnist" or middle.norm(dim=1).median() < 0.9 * low, "the prose: the middle lies nearer 0 than the codes"
+assert data.name != "mnist" or greyer > 0.8 and halved > 0.75 and grey_zero > grey_middle.median(), \
+    "the prose: in most pairs the middle is greyer than both ends and loses over half of that pushed out; z = 0 is greyer"
 
 # %% [markdown]
-# Pushed out, the middle loses most of its extra grey: the hollow explains most of it; the rest may be the decoder's
-# doubt between two classes.
+# So the hollow explains most of the middle's extra grey; the rest may be the decoder's doubt between two classes.
 
 # %% [markdown]
 # ## Summary
@@ -408,6 +409,7 @@ assert data.name != "mnist" or grey[1] - grey[2] > grey[2] - (grey[0] + grey[3])
 #   is inactive: its q(z_d|x) is the prior, and the decoder ignores it.
 #   Active units (Var_x(μ_d(x)) > 0.01), whose mean moves with x, each cost at least about 0.005 nats.
 #   The ELBO switches off a dimension whose information does not repay its KL (posterior collapse, over-pruning).
+#   A KL weight β > 1 switches off more (notebook 08); the IWAE keeps more active (notebook 10).
 # - The sliders and the interpolation show a continuous code: nearby z decode to similar images. The codes lie on
 #   a shell; a straight line between two cuts through its hollow middle and decodes grey.
 # - With two latent dimensions, the encoder means group by class without ever seeing a label.
@@ -425,3 +427,7 @@ assert data.name != "mnist" or grey[1] - grey[2] > grey[2] - (grey[0] + grey[3])
 # 3. Train the 2-latent model with `beta=4` and redraw both pictures. What happens to the clusters?
 # 4. Replace the straight line by spherical interpolation, slerp (White 2016), which keeps z about as far from 0
 #    as the ends. Is the middle less grey?
+# 5. Do prior draws land where no code is? That needs holes rather than tails: look for empty regions inside
+#    the scatter's square of the 2-latent model, and decode a z there.
+# 6. `plots.manifold_grid(model_2d, n=8)` (`limits=None`) decodes Kingma & Welling's grid: z at the prior's
+#    quantiles, so each image stands for the same prior mass. Which classes take more room than on the ±3 grid?

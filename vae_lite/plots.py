@@ -320,13 +320,56 @@ def _label_colours(n=10):
     return ListedColormap(PALETTE[:n]), BoundaryNorm([i - 0.5 for i in range(n + 1)], n)
 
 
+def _push_apart(centres, sizes, steps=200):
+    """Positions for boxes of `sizes` (width, height) that start at `centres` and end with no two
+    overlapping. The rule: while two boxes overlap, push them apart, half each, along the axis
+    (x or y) on which they overlap less; two boxes at one point part in their given order."""
+    positions, sizes = np.array(centres, dtype=float), np.asarray(sizes, dtype=float)
+    for _ in range(steps):
+        moved = False
+        for i in range(len(positions)):
+            for j in range(i + 1, len(positions)):
+                gap = positions[j] - positions[i]
+                overlap = (sizes[i] + sizes[j]) / 2 - np.abs(gap)  # > 0 on both axes: the boxes overlap
+                if (overlap > 0).all():
+                    axis = np.argmin(overlap)  # the shorter way out
+                    push = 0.51 * overlap[axis] * (1 if gap[axis] >= 0 else -1)  # a hair over half each
+                    positions[i, axis] -= push
+                    positions[j, axis] += push
+                    moved = True
+        if not moved:
+            break
+    return positions
+
+
+def _name_classes(ax, points, labels, names, room=1.25):
+    """Write each class's name in a box of its colour at the median of its points, then push the boxes
+    apart (_push_apart) until none overlaps another, each joined by a line to its median (a black dot).
+    `room` > 1 leaves gaps, so that the boxes stay apart if the axes shrink a little later (a legend
+    added after). The boxes are opaque and drawn over anything added later (e.g. crosses)."""
+    classes = labels.unique().tolist()
+    medians = [points[labels == c].median(dim=0).values.tolist() for c in classes]
+    boxes = [ax.annotate(names[c], median, ha="center", va="center", fontsize=_font(), weight="bold", zorder=10,
+                         bbox=dict(boxstyle="round,pad=0.15", fc=PALETTE[c], ec="black", lw=0.6))
+             for c, median in zip(classes, medians)]
+    ax.figure.draw_without_rendering()  # lays the figure out: the boxes' sizes and the axes' scale are final
+    to_data = ax.transData.inverted()
+    corners = [box.get_bbox_patch().get_window_extent().get_points() for box in boxes]  # in pixels
+    sizes = [room * np.abs(np.diff(to_data.transform(c), axis=0)[0]) for c in corners]  # in data units
+    for box, median, position in zip(boxes, medians, _push_apart(medians, sizes)):
+        box.xyann = tuple(position)
+        ax.plot(*np.transpose([median, position]), color="black", lw=1, marker="o", markersize=4, markevery=[0],
+                zorder=9, scalex=False, scaley=False)  # under every box
+
+
 def latent_scatter(points, labels=None, ax=None, title=None, limits=None, names=None):
     """2-D latent points (e.g. encoder means) coloured by label (petroff10, colour-blind safe).
 
     limits=(low, high) fixes both axes, so that the scatter lines up with a manifold_grid
     drawn with the same limits; ((x_low, x_high), (y_low, y_high)) fixes each.
-    names: one name per label, written at the median point of its class (in place of a colour
-    bar), so that the map reads without telling colours apart.
+    names: one name per label, in a box at the median point of its class (in place of a colour
+    bar), so that the map reads without telling colours apart; boxes of classes whose medians lie
+    close are pushed apart, each with a line to its median (_name_classes).
     """
     points = torch.as_tensor(points).detach().cpu()
     ax = _axes(ax, height=0.8)
@@ -339,10 +382,6 @@ def latent_scatter(points, labels=None, ax=None, title=None, limits=None, names=
                              s=6, alpha=0.7, linewidths=0, rasterized=True)
         if names is None:
             ax.figure.colorbar(scatter, ax=ax, ticks=range(10), label="label")
-        for c in ([] if names is None else labels.unique().tolist()):
-            centre = points[labels == c].median(dim=0).values.tolist()
-            ax.annotate(names[c], centre, ha="center", va="center", fontsize=_font(), weight="bold",
-                        bbox=dict(boxstyle="round,pad=0.15", fc=PALETTE[c], ec="black", lw=0.6, alpha=0.9))
     ax.set_xlabel("z[0]")
     ax.set_ylabel("z[1]")
     if limits is not None:
@@ -352,6 +391,8 @@ def latent_scatter(points, labels=None, ax=None, title=None, limits=None, names=
     ax.set_aspect("equal")
     if title:
         ax.set_title(title)
+    if labels is not None and names is not None:
+        _name_classes(ax, points, labels, names)  # last: the boxes are placed on the final axes
     return ax.figure
 
 
@@ -569,27 +610,20 @@ def plot_sign_runs(runs, keys=("kl", "loss"), axes=None):
     return fig
 
 
-def plot_units_by_beta(betas, active, above_kl, latent_dim, kl_threshold, ax=None):
-    """Latent dimensions still in use as the KL weight beta grows, counted two ways that agree:
-    active units (Var_x E[z_d|x] > 0.01) and dimensions whose KL exceeds kl_threshold nats.
-    active, above_kl: a count per beta, or per beta a list of counts over seeds (the line joins
-    the means; each seed is a small marker)."""
+def plot_units_by_beta(betas, active, latent_dim, ax=None):
+    """Active units (Var_x E[z_d|x] > 0.01) as the KL weight beta grows.
+    active: a count per beta, or per beta a list of counts over seeds (the line joins the means;
+    each seed is an open circle)."""
     if ax is None:
         fig, ax = plt.subplots()
-    for counts, marker, style, colour, label in [
-            (above_kl, "o", "-", "C0", f"KL of the dimension > {kl_threshold:g} nats"),
-            (active, "s", "--", "C2", "active: Var(E[z|x]) > 0.01")]:
-        counts = _per_seed(counts)
-        wide = dict(linewidth=6, alpha=0.45, markersize=11) if style == "-" else {}  # visible where both agree
-        ax.plot(betas, [sum(c) / len(c) for c in counts], marker=marker, linestyle=style, color=colour, label=label,
-                **wide)
-        if any(len(c) > 1 for c in counts):
-            ax.plot([b for b, c in zip(betas, counts) for _ in c], [v for c in counts for v in c], linestyle="none",
-                    marker=marker, markersize=10, markerfacecolor="none", markeredgecolor=colour, alpha=0.6)
+    counts = _per_seed(active)
+    ax.plot(betas, [sum(c) / len(c) for c in counts], "-", color="C2", label="mean over seeds")
+    ax.plot([b for b, c in zip(betas, counts) for _ in c], [v for c in counts for v in c], "o", color="C2",
+            markerfacecolor="none", label="each seed")
     ax.set_xscale("log", base=2)
     ax.set_xticks(betas, [f"{b:g}" for b in betas])
     ax.set_xlabel("β (KL weight)")
-    ax.set_ylabel(f"latent dimensions (of {latent_dim})")
+    ax.set_ylabel(f"active units (of {latent_dim})")
     ax.set_ylim(0, latent_dim + 1)
     ax.yaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
     ax.set_title("dimensions in use as β grows")
