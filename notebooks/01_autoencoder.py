@@ -5,7 +5,7 @@
 #
 # An autoencoder (AE) squeezes each image through a short code and rebuilds it. If its decoder could
 # also turn *random* codes into new images, we would have a generator. This notebook trains one and
-# shows, with numbers, why decoding random codes z ~ N(0, I) fails.
+# measures why decoding random codes z ~ N(0, I) fails.
 #
 # **Learning goals**
 # - Train a plain autoencoder with `vae_lite` and read its reconstruction error in nats per image
@@ -91,10 +91,10 @@ print("one image:", tuple(subset.train[0].shape), "values in", (subset.train.min
 #
 # ### Nats and bits per dimension
 # Log-likelihoods here use the natural logarithm, so they are in **nats**: an event of probability p
-# costs −log p nats, or −log₂ p bits (1 nat = 1/ln 2 ≈ 1.443 bits); summed over the pixels of an image,
-# *nats per image*, the unit of the MNIST VAE papers (Kingma & Welling, Burda et al.). Papers on natural
-# images (CIFAR-10, ImageNet) report **bits per dimension**: nats per image / (D · ln 2), with D the number
-# of dimensions (pixels × colour channels; 784 for MNIST), one scale for images of any size.
+# costs −log p nats, or −log₂ p bits (1 nat ≈ 1.443 bits). Summed over an image's pixels: *nats per image*,
+# the unit of the MNIST VAE papers (Kingma & Welling, Burda et al.). Papers on natural images report
+# **bits per dimension**, nats per image / (D · ln 2) with D the number of pixels × colour channels (784 for
+# MNIST): one scale for any image size.
 #
 # The loss is in the package:
 
@@ -124,13 +124,14 @@ assert torch.allclose(loss, by_hand, rtol=1e-4), \
 # %% [markdown]
 # ## Training
 #
-# `fit` binarizes the images anew every epoch (each pixel is 1 with probability its grey
-# level): the Bernoulli likelihood is a true likelihood only on binary data. A baseline uses no code:
+# `fit` binarizes the images anew every epoch (each pixel is 1 with probability its grey level): the
+# Bernoulli likelihood is a true likelihood only on binary data. The train loss averages an epoch in which
+# the model improves, so it can exceed the test loss, taken at the epoch's end. A baseline uses no code:
 # every pixel drawn independently with its mean grey level over the training images. Unlike the AE, this
-# baseline is a model of x, so its number is a true −log p(x) of the binarized test images. The two
-# compare as reconstruction errors (the baseline is a decoder that ignores z), not as likelihoods: the AE's
-# −log p(x | z), z the image's own code, is no likelihood of x, nor comparable with the −log p(x) of VAE
-# papers, which also pay for the code (notebook 08).
+# baseline is a model of x: its number is a true −log p(x) of the binarized test images. The two compare as
+# reconstruction errors (the baseline is a decoder that ignores z); the AE's −log p(x | z), z the image's
+# own code, is no likelihood of x, nor comparable with VAE papers' −log p(x), which also pay for the code
+# (notebook 08).
 
 # %%
 torch.set_num_threads(1)  # a model this small gains nothing from a second thread, and on a busy machine two wait for each other
@@ -142,9 +143,9 @@ test_binary = vae_lite.binarized_test_set(subset)
 mean_image = subset.train.mean(0).clamp(1e-4, 1 - 1e-4).expand_as(test_binary)
 baseline = torch.nn.functional.binary_cross_entropy(mean_image, test_binary, reduction="sum").item() / len(test_binary)
 bits_per_dim = lambda nats: nats / (pixels * math.log(2))
-print(f"AE, test images: {history.last['test_loss']:.1f} nats per image = {bits_per_dim(history.last['test_loss']):.3f} bits per dimension")
-print(f"baseline (each pixel independent, with its mean grey level): {baseline:.1f} nats per image = "
-      f"{bits_per_dim(baseline):.3f} bits per dimension")
+for name, nats in (("AE, test images (a reconstruction error, not a likelihood)", history.last["test_loss"]),
+                   ("baseline (each pixel independent, with its mean grey level)", baseline)):
+    print(f"{name}: {nats:.1f} nats per image = {bits_per_dim(nats):.3f} bits per dimension")
 assert history.last["test_loss"] < 0.85 * baseline, \
     "the AE should reconstruct test images far better than the mean image does: train longer?"
 
@@ -164,8 +165,6 @@ plots.show_rows({"test images": x, "reconstructions": reconstruction});
 # digit.*
 #
 # ### Decoding random codes
-# If the decoder were a generator, decoding random codes would give new images.
-#
 # > **Predict, then run.** Feed the decoder 20 codes drawn from N(0, I), the distribution a VAE will
 # > generate from. What comes out?
 
@@ -177,8 +176,8 @@ plots.show_images(samples, title="decoded z ~ N(0, I)");
 # *Figure: two rows of ten decoded random codes: grey blurs and broken strokes, few recognisable images.*
 #
 # ### Where do the codes lie?
-# N(0, I) has mean 0 and standard deviation 1 in every dimension; the cell compares those of the
-# training images' codes. In one number: the KL divergence KL(q ‖ p) = E_q[log q(z)/p(z)] (≥ 0, and 0 only when
+# N(0, I) has mean 0 and standard deviation 1 in every dimension; below, those of the training images'
+# codes. In one number: the KL divergence KL(q ‖ p) = E_q[log q(z)/p(z)] (≥ 0, and 0 only when
 # q = p; notebook 04) from N(0, I) of a diagonal Gaussian q (independent dimensions) fitted to the codes, next to that of one fitted
 # to as many samples *of* N(0, I), which is sampling noise alone.
 
@@ -200,7 +199,7 @@ assert kl_fit > 10, "the codes should be far from N(0, I), over 10 nats: nothing
 # %% [markdown]
 # ### How many training codes lie where N(0, I) puts its mass?
 # N(0, I) puts 99.9 % of its mass inside a ball around the origin (radius found below by sampling; a
-# 20-dimensional standard normal vector has length about √20 ≈ 4.5). How many training codes lie inside it?
+# 20-dimensional standard normal vector has length about √20 ≈ 4.5).
 #
 # > **Predict, then run.** How long is the code of a real image, next to the ≈ 4.5 of a prior sample?
 # > Hint: a 20-dimensional cloud's vectors have length about √Σᵢ(μᵢ² + σᵢ²); means and spreads are printed above.
@@ -231,29 +230,27 @@ labels = None if subset.train_labels is None else subset.train_labels[:len(train
 DIGITS = [str(label) for label in range(10)]  # each label written at the middle of its codes
 ax = plots.latent_scatter(project(train_codes), labels, title="the codes' two main directions", names=DIGITS).axes[0]
 ax.scatter(*project(prior_samples[:500]).T, s=10, c="black", marker="x", linewidths=0.8, label="samples of N(0, I)")
-ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18));
+ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legend(loc="upper left");
 
 # %% [markdown]
 # *Figure: the training codes, a wide cloud with each label mostly in its own region; the N(0, I)
 # samples (crosses), a small patch of it.* The histogram says what this picture cannot (flattened to 2-D, a
 # hollow 20-D shell looks filled): the prior's samples are far shorter than the codes, inside a ball that holds
-# almost none. Decoded, they come from where the decoder has never seen a code: the blurs are its guess.
+# almost none. Decoded, they come from where no code lies at that length: the blurs are the decoder's guess.
 # Exercise 2: would the right *scale* alone fix it?
 #
 # ### Memorising a small training set
-# An AE with over half a million weights (printed in the Model section) and a few hundred images can
-# memorise them.
+# An AE with over half a million weights (printed above) can memorise a few hundred images.
 #
-# > **Predict, then run.** Train the same AE on a few hundred images, for as many steps (same batch size)
-# > as the AE above. Will it reconstruct *its own* images better or worse than the large AE does? And
-# > new images?
+# > **Predict, then run.** Train a second AE on a few hundred images, for as many steps (same batch size)
+# > as the first. Will it reconstruct *its own* images better or worse than the first does? And new images?
 
 # %%
 n_small = 200 if QUICK else 300
 small = vae_lite.ImageData(data.train[:n_small], name=data.name)  # no test set: evaluated below
-steps = {"large": len(history) * math.ceil(len(subset.train) / batch_size)}  # the AE above
-small_epochs = steps["large"] // math.ceil(n_small / batch_size)  # as many steps, on the few images
-steps["small"] = small_epochs * math.ceil(n_small / batch_size)
+steps = {"first": len(history) * math.ceil(len(subset.train) / batch_size)}  # the AE above
+small_epochs = steps["first"] // math.ceil(n_small / batch_size)  # as many steps, on the few images
+steps["second"] = small_epochs * math.ceil(n_small / batch_size)
 small_ae = vae_lite.Autoencoder(data.image_shape, latent_dim=20, hidden=400)
 vae_lite.fit(small_ae, small, epochs=small_epochs, batch_size=batch_size, progress=False)
 fixed = torch.Generator().manual_seed(0)  # one binarized copy of each training set, as for the test set
@@ -263,18 +260,15 @@ big_train = vae_lite.evaluate(autoencoder, vae_lite.binarize(subset.train, fixed
 big_test = history.last["test_loss"]
 floor = lambda images: torch.nn.functional.binary_cross_entropy(images, images, reduction="sum").item() / len(images)  # BCE at p = x: the entropy
 print(f"{'training images':>16} {'steps':>6} {'own images':>11} {'floor':>6} {'new images':>11} {'gap':>6}   (nats per image, same test images)")
-for images, run, own, new in ((subset.train, "large", big_train, big_test), (small.train, "small", small_train, small_test)):
+for images, run, own, new in ((subset.train, "first", big_train, big_test), (small.train, "second", small_train, small_test)):
     own, new = round(own, 1), round(new, 1)  # the gap of the numbers shown
     print(f"{len(images):>16} {steps[run]:>6} {own:11.1f} {floor(images):6.1f} {new:11.1f} {new - own:6.1f}")
-if data.name == "mnist":  # other data sets need another budget to show memorising this clearly
-    assert floor(small.train) < small_train < big_train, "the small AE's own images: cheaper than the large AE's, above the floor"
-    assert small_test - small_train > 2 * (big_test - big_train), \
-        "the AE trained on few images should reconstruct new images much worse than its own"
-else:
-    print(f"(the two checks of this table are MNIST's; on {data.name} read the numbers yourself)")
+assert data.name != "mnist" or floor(small.train) < small_train < big_train, "the prose: the second AE's own images cost less than the first's, above the floor"
+assert data.name != "mnist" or small_test - small_train > 2 * (big_test - big_train), \
+    "the prose: the second AE, trained on few images, should reconstruct new images much worse than its own"
 
 # %% [markdown]
-# With as many steps, the small AE reconstructs its own images better than the large one, and new images
+# With as many steps, the second AE reconstructs its own images better than the first, and new images
 # clearly worse (checked on MNIST): it has memorised its training set. Not to 0 nats: with pixels redrawn
 # every epoch it can memorise only grey levels, which cost their entropy (floor column; Common mistake below).
 # A VAE's KL term does not by itself prevent memorising; notebook 09 watches the gap.
@@ -304,7 +298,7 @@ assert torch.allclose(perfect_bce, -torch.xlogy(grey, grey) - torch.xlogy(1 - gr
 #
 # > **Common mistake.** Averaging the loss over pixels (`reduction="mean"`) instead of summing: no longer
 # > nats per image, and in a VAE it shrinks the reconstruction term against the KL by the number of
-# > pixels (notebook 06). The check in the Model section guards against it.
+# > pixels (notebook 06). The Model section's check guards against it.
 
 # %% [markdown]
 # ## Exercises
@@ -314,7 +308,8 @@ assert torch.allclose(perfect_bce, -torch.xlogy(grey, grey) - torch.xlogy(1 - gr
 # −Σ_pixels [x log p + (1 − x) log(1 − p)], without `binary_cross_entropy`. Both arguments are
 # (N, C, H, W); return (N,). Hint: a pixel with p = 1 and x = 1 costs 0 nats, but 0 · log 0 is `nan` in
 # torch: `torch.xlogy(x, p)` computes x log p with 0 · log 0 = 0. Then print the AE's test error in bits
-# per dimension from your function.
+# per dimension from your function. (Real code uses `binary_cross_entropy_with_logits`: here a p of exactly 1
+# where x = 0 costs `inf`.)
 
 # %%
 def bernoulli_nll(probabilities, x):
@@ -337,10 +332,10 @@ assert abs(nats - history.last["test_loss"]) < 0.1, "the same number as the Trai
 
 # %% [markdown]
 # **Exercise 2 (10 min).** Does the right *scale* fix the generator? Write
-# `fitted_gaussian_samples(codes, n)`: fit a Gaussian with a diagonal covariance to the rows of `codes`
-# (N, d), that is each dimension's mean and standard deviation, and return n new points drawn from it, (n, d).
-# Then decode `fitted_gaussian_samples(train_codes, 2000)` with `autoencoder.decode` and compare the
-# images with the decoded N(0, I) samples above. Are they better? Are they digits?
+# `fitted_gaussian_samples(codes, n)`: fit a Gaussian with a diagonal covariance (each dimension's mean and
+# standard deviation) to the rows of `codes` (N, d) and return n new points drawn from it, (n, d).
+# Then decode `fitted_gaussian_samples(train_codes, 2000)` with `autoencoder.decode` and compare with the
+# decoded N(0, I) samples above. Are they better? Are they digits?
 
 # %%
 def fitted_gaussian_samples(codes, n):
@@ -365,53 +360,48 @@ def pixel_entropy(images):
     return torch.distributions.Bernoulli(probs=images.clamp(1e-6, 1 - 1e-6)).entropy().sum(dim=(1, 2, 3)).mean().item()
 
 
+rescaled = prior_samples * code_lengths.median() / prior_samples.norm(dim=1, keepdim=True)  # same directions, the codes' length
 with torch.inference_mode():
-    decoded = {"N(0, I) samples": autoencoder.decode(prior_samples), "fitted-Gaussian samples": autoencoder.decode(fitted),
-               "reconstructions": autoencoder(subset.test)}
-# the figure: decoded N(0, I) samples (grey blurs), fitted-Gaussian samples (sharper, not all digits), reconstructions
+    decoded = {"N(0, I) samples": autoencoder.decode(prior_samples), "N(0, I) samples, rescaled": autoencoder.decode(rescaled),
+               "fitted-Gaussian samples": autoencoder.decode(fitted), "test codes, reconstructed": autoencoder(subset.test)}
+# the figure: N(0, I) samples (grey blurs), rescaled (sharp, mostly no digits), fitted (sharp, not all digits), reconstructions
 plots.show_rows({name: images[:10] for name, images in decoded.items()});
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution, continued. The fitted Gaussian's samples decode sharper than those of N(0, I), about as sharp
-# as reconstructions, but look at the middle row: several are not digits. Fitting the scale puts samples
-# where the codes are on average, not only where they are: at the same distance from the origin as the
-# codes of test images, they lie much farther from every training code (the ratio below). The codes fill
-# only part of the Gaussian, and the decoder was never trained on the rest. Distance is not the whole story:
-# the N(0, I) samples lie nearer to some training code than the fitted ones, yet decode worst. They are short
-# (the length column), in the empty interior of the shell the codes lie on; that the length, not the distance, makes the
-# blur is our reading, untested here. A richer density fitted to the codes afterwards (a Gaussian mixture,
-# Ghosh et al. 2020) does better; the VAE's answer is to train the codes towards a fixed N(0, I) prior, so
-# that they come close to filling it.
+# Solution, continued: each set's median length, distance to the nearest training code, and blur (read below)
 nearest = lambda points: torch.cdist(points, train_codes).min(dim=1).values.median().item()
+latents = {"N(0, I) samples": prior_samples, "N(0, I) samples, rescaled": rescaled, "fitted-Gaussian samples": fitted,
+           "test codes, reconstructed": test_codes}
+entropy = {name: pixel_entropy(images) for name, images in decoded.items()}
 print(f"{'':>25} {'length':>7} {'distance to nearest training code':>34} {'pixel entropy':>14}")
-for name, codes, images in (("N(0, I) samples", prior_samples, decoded["N(0, I) samples"]),
-                            ("fitted-Gaussian samples", fitted, decoded["fitted-Gaussian samples"]),
-                            ("test codes, reconstructed", test_codes, decoded["reconstructions"])):
-    print(f"{name:>25} {codes.norm(dim=1).median():7.1f} {nearest(codes):34.2f} {pixel_entropy(images):14.1f}")
+for name, z in latents.items():
+    print(f"{name:>25} {z.norm(dim=1).median():7.1f} {nearest(z):34.2f} {entropy[name]:14.1f}")
 print(f"fitted samples lie {nearest(fitted) / nearest(test_codes):.1f} times as far from the nearest training code as test codes")
-assert pixel_entropy(decoded["fitted-Gaussian samples"]) < 0.8 * pixel_entropy(decoded["N(0, I) samples"]), \
+assert entropy["fitted-Gaussian samples"] < 0.8 * entropy["N(0, I) samples"], \
     "samples of the fitted Gaussian should decode sharper than those of N(0, I)"
 assert nearest(fitted) > 1.3 * nearest(test_codes), "the fitted Gaussian should put mass where no code lies"
 assert data.name != "mnist" or (nearest(prior_samples) < nearest(fitted) and prior_lengths.median() < 0.5 * code_lengths.median()), \
-    "the solution says N(0, I) samples lie nearer to a code than the fitted ones, and are much shorter"
-# the latent-space picture again, with the fitted Gaussian's samples (black crosses): they crowd the middle
-# of the cloud, where the labels mix, and thin out over its outer regions (whole digits); the distances
-# printed above also count the 18 directions not drawn. Part of the crowding is the diagonal fit itself: it
-# drops the correlations between dimensions, so fewer samples reach the ends of the first principal direction (a full
-# covariance, torch.cov, would; untested here)
+    "the prose: N(0, I) samples lie nearer to a training code than the fitted ones, and are much shorter"
+assert data.name != "mnist" or (entropy["N(0, I) samples, rescaled"] < entropy["test codes, reconstructed"]
+                                and nearest(rescaled) > nearest(prior_samples)), \
+    "the prose: rescaled to the codes' length, N(0, I) samples decode as sharp as reconstructions, though farther from every code"
+# the fitted samples crowd the middle; a diagonal fit drops the codes' correlations, so fewer reach the ends of PC 1
 ax = plots.latent_scatter(project(train_codes), labels, title="the codes' two main directions", names=DIGITS).axes[0]
 ax.scatter(*project(fitted[:300]).T, s=40, c="black", marker="x", linewidths=1.2, label="fitted-Gaussian samples")
-ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=2);
+ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legend(loc="upper left");
 
 # %% [markdown]
 # **Exercise 2: what the solution shows.** The fitted Gaussian's samples decode sharper than N(0, I)'s,
-# yet several are not digits: they lie farther from their nearest training code than test codes do. The
-# codes fill only part of that Gaussian; the decoder never saw the rest. A Gaussian mixture fitted
-# afterwards does better (Ghosh et al., 2020); the VAE trains the codes towards N(0, I).
+# yet several are not digits: they lie farther from any training code than test codes do, and on the scatter
+# (2 of 20 directions) crowd the cloud's middle, where the labels mix. The codes fill only part of that
+# Gaussian; the decoder never saw the rest. The N(0, I) samples, nearer a code than the fitted ones, blur
+# because they are short: rescaled to the codes' length, they decode as sharp as reconstructions, though
+# farther from every code, and mostly not digits. A Gaussian mixture fitted afterwards does better (Ghosh
+# et al., 2020); the VAE trains the codes towards N(0, I).
 #
 # ## Summary
 # - An AE compresses images into 20 numbers and reconstructs them well; its error is in nats per image,
-#   or bits per dimension (nats per image / (D ln 2)).
+#   or bits per dimension.
 # - Its codes lie far from the origin, where N(0, I) puts almost no mass, and decoding N(0, I) gives
 #   blurs. (Exercise 2: nor does a Gaussian fitted to the codes.)
 # - With few images it memorises: its own images reconstructed far better than new ones.

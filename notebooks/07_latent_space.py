@@ -10,7 +10,7 @@
 # - measure how much each latent dimension is used: its KL, and Burda et al.'s active units;
 # - move through the latent space with sliders and see what each dimension does;
 # - interpolate between two images through their codes;
-# - read a 2-latent model's whole latent space: codes by label beside the decoded grid;
+# - read a 2-latent model's whole latent space;
 # - keep the prior p(z), the posterior p(z|x) and its approximation q(z|x) apart, and σ apart from σ².
 
 # %% [markdown] tags=["badges"]
@@ -68,16 +68,15 @@ QUICK = vae_lite.setup_notebook()
 data = vae_lite.load_dataset()
 if QUICK:
     data = data.subset(train=3000, test=1000)
-STEPS_2D = 300 if QUICK else 2400  # optimizer steps of 128 images for the 2-latent model below
+STEPS_2D = 300 if QUICK else 2400  # the 2-latent model below: about this many steps of 128 images (whole epochs)
 EPOCHS_2D = max(1, round(STEPS_2D / math.ceil(len(data.train) / 128)))
 print(data)
 
 # %% [markdown]
 # ## Model
 #
-# The package's default VAE, trained by notebook 05's recipe and shipped with the package (without a stored model
-# for the data set, this cell trains one). Scores below are on the binarized test images; the explorers and the
-# cross-fade start from grey-level ones.
+# The package's default VAE, trained by notebook 05's recipe (this cell trains it if none is stored for the data
+# set). Scores below are on the binarized test images; the explorers and the cross-fade start from grey-level ones.
 # All values are in nats ([notebook 01](01_autoencoder.ipynb#Nats-and-bits-per-dimension) defines the unit).
 
 # %% tags=["nbval-check-output"]
@@ -126,11 +125,11 @@ share = (kl[order[:top]].sum() / kl.sum()).item()
 print(f"KL per dimension adds up to {kl.sum().item():.2f} nats, the KL term of the ELBO above")
 print(f"the {top} dimensions with the most KL carry {share:.0%} of it; the most used carries {kl.max().item():.2f} "
       f"nats, the least used {kl.min().item():.4f}")
-print(f"active units: {count} of {model.latent_dim}; inactive: {model.latent_dim - count}"
-      + (f", carrying {kl[~active].sum().item():.3f} nats together" if (~active).any() else ""))
+print(f"so {count} of {model.latent_dim} dimensions are in use (active; the least used: {kl[active].min():.2f} nats) and "
+      f"{model.latent_dim - count} are off" + (f", carrying {kl[~active].sum().item():.3f} nats together" if (~active).any() else ""))
 
 # %% [markdown]
-# Checks: the split matches the formula from μ and log σ² and adds up to the ELBO's KL term.
+# Checks: the split matches the formula and adds up to the ELBO's KL term.
 
 # %%
 with torch.inference_mode():
@@ -145,20 +144,17 @@ assert data.name != "mnist" or (~active).any(), "the default MNIST model should 
 assert active.all() or kl[~active].sum() < 0.01 * kl.sum(), "the inactive dimensions should carry almost none of the KL"
 
 # %% [markdown]
-# Why would the ELBO leave dimensions unused? It charges a dimension's KL for every image; the charge pays off
+# Why would the ELBO leave dimensions unused? It charges a dimension's KL for every image, which pays off
 # only if z_d raises the reconstruction term by more. Once the other dimensions carry what the decoder can use,
 # training sets a further one's q(z_d|x) to the prior. Such a dimension has **collapsed** (posterior collapse,
 # defined per dimension by Lucas et al. 2019); Yeung et al. (2017) call losing many this way **over-pruning**.
-# Collapse can also set in early, before the decoder uses z; 05's KL warm-up guards against that (Bowman et al.
-# 2016).
 
 # %% [markdown]
 # ### The latent explorer
 #
 # One slider per latent dimension, in the bar chart's order (at most 10). The sliders start at the encoder mean
-# of a test image; the other dimensions stay there. Move a slider: your browser redraws the decoded image at
-# once. Without a running kernel you see a still picture: for the first five sliders, the image decoded at −2,
-# −1, 0, 1, 2.
+# of a test image; the other dimensions stay there. Moving one redraws the decoded image at once. Without a
+# running kernel you see a still picture: for the first five sliders, the image decoded at −2, −1, 0, 1, 2.
 
 # %%
 explorer = widgets.LatentExplorer(model, x_test, start=data.test[0], images_for_kl=len(x_test))
@@ -193,7 +189,7 @@ assert ratio > 4, "the dimension with the most KL should change the image severa
 # ### Interpolation
 #
 # Encode two test images of different classes to their means μ(A) and μ(B), and decode points on the straight
-# line z(t) = (1 − t) μ(A) + t μ(B). The image changes gradually from A to B, midway perhaps a blurred blend.
+# line z(t) = (1 − t) μ(A) + t μ(B). The image changes gradually from A to B.
 # The still picture shows A, eight points of the line, then B.
 
 # %%
@@ -205,10 +201,7 @@ widgets.InterpolationExplorer(model, data, first=first, second=second)
 # %% [markdown]
 # ### A 2-latent model: the whole latent space in one picture
 #
-# With only two latent dimensions the code can be drawn. Left: the encoder means of the test images, with each
-# class's name at the median of its codes (the VAE never saw a label). Right: the decoder's image at each point of
-# an evenly spaced grid of z on the same axes: a point on the left decodes to the image at its place on the
-# right. Both stop at ±3; the cell compares the share of codes beyond ±3 with the prior's.
+# With only two latent dimensions the code can be drawn.
 
 # %%
 torch.manual_seed(0)
@@ -227,8 +220,10 @@ for name, recipe in (("2-latent", plain), (f"{model.latent_dim}-latent default",
 # last two lines), its decoder's output bias not started at the mean training image (notebook 05).
 
 # %% [markdown]
-# *Figure: left, the 2-D encoder means of the test images by label; right, the decoded grid over the same range
-# of z.*
+# *Figure: left, the encoder means of the test images, with each class's name at the median of its codes (the VAE
+# never saw a label); right, the decoder's image at each point of an evenly spaced grid of z on the same axes: a
+# point on the left decodes to the image at its place on the right. Both stop at ±3; the cell compares the share
+# of codes beyond ±3 with the prior's.*
 
 # %%
 means_2d, _ = latent.encoder_means_and_logvars(model_2d, x_test)
@@ -242,14 +237,13 @@ print(f"test codes beyond ±3, not drawn: {outside:.1%} (samples of the prior N(
 assert data.name != "mnist" or outside > 2 * prior_outside, "the prose says more codes lie beyond ±3 than the prior allows"
 
 # %% [markdown]
-# On MNIST more codes lie beyond ±3 than samples of the prior would. They are means, not samples of the
-# aggregate q(z) = E_x[q(z|x)], but a mean beyond 3 in some coordinate puts at least half of its q(z|x) beyond 3
-# there: if q(z) matched N(0, I), at most twice the prior's share of means could lie beyond ±3 (printed). So q(z)
-# is not the prior.
+# For this 2-latent model on MNIST, more codes lie beyond ±3 than samples of the prior would. They are means,
+# not samples of the aggregate q(z) = E_x[q(z|x)], but a mean beyond 3 in some coordinate puts at least half of
+# its q(z|x) beyond 3 there: if q(z) matched N(0, I), at most twice the prior's share of means could lie beyond
+# ±3 (printed). So q(z) is not the prior.
 #
 # How well do the 2-D codes separate the classes? A nearest-class-mean rule (given the labels only now) tells
-# us (chance: the largest class's share). Its centres are fitted on the codes it then classifies: an in-sample
-# score, but 20 fitted numbers flatter little.
+# us: an in-sample score, as its centres are fitted on the codes it classifies, but 20 numbers flatter little.
 
 # %%
 if labels is not None:
@@ -268,7 +262,7 @@ if labels is not None:
 # > the encoder's q(z|x) = N(μ(x), σ²(x)) approximates it. On the dimensions the model uses, q(z|x) is
 # > narrower than the prior: the image pins z down. On a dimension it does not use, q(z|x) is the prior itself.
 #
-# The cell below measures σ, the width of q(z|x), on the most and the least used dimensions:
+# Below: σ, the width of q(z|x), on the most and the least used dimensions.
 
 # %%
 sigma = (0.5 * logvar).exp()  # mu, logvar: the encoder's outputs on the test images (the checks above)
@@ -322,9 +316,8 @@ assert vae_lite.check.active_unit_count(active_unit_count), "the solution should
 assert active_unit_count(mu) == count, "it should agree with latent.active_units on the default model"
 
 # %% [markdown]
-# **Exercise 2 (10 min).** Build the interpolation yourself. Complete `interpolate(model, x_a, x_b, n)`: encode
-# the two images x_a and x_b (each C × H × W) to their means, and return the decoded images (`model.decode`: pixel
-# probabilities, n × C × H × W) at
+# **Exercise 2 (10 min).** Complete `interpolate(model, x_a, x_b, n)`: encode the two images x_a and x_b (each
+# C × H × W) to their means, and return the decoded images (`model.decode`: pixel probabilities, n × C × H × W) at
 # the n evenly spaced points z(t) = (1 − t) μ(x_a) + t μ(x_b), t from 0 to 1 (`torch.linspace`).
 
 # %% tags=["nbval-check-output"]
@@ -367,14 +360,14 @@ else:
 
 # %% [markdown]
 # The cross-fade shows both digits at once; the line through z shows the decoder's own drawings: the stroke
-# bends from one shape to the other, and where unsure it draws grey, pixel probabilities between 0 and 1 (the
-# middle images).
+# bends from one shape to the other, and where unsure it draws grey (the middle images).
 #
 # Why unsure midway, when 0 is the prior's most likely z? An N(0, I) sample in d dimensions lies about √d from 0:
 # the density peaks at 0, but the volume near 0 is tiny: the mass lies on a shell (White 2016). The codes μ(x)
-# form a shell too, well inside √d: the inactive dimensions keep μ ≈ 0. A straight line between two codes cuts
-# through the hollow middle, nearer 0 than typical codes, where the decoder learned little. Below, over pairs of
-# test images of different classes: distances from 0, and grey pixels (0.2 < p < 0.8) at both codes, their
+# form a shell too, well inside √d: the inactive dimensions keep μ ≈ 0, and on the active ones about a fifth of
+# the prior's unit variance is in σ, not μ. The middle of the line between two nearly orthogonal codes lies about
+# |μ|/√2 from 0, in the hollow, where the decoder falls back to the average digit (see z = 0). Below, over pairs
+# of test images of different classes: distances from 0, and grey pixels (0.2 < p < 0.8) at both codes, their
 # middle, the middle pushed out to the codes' distance, and z = 0.
 
 # %%
@@ -389,16 +382,20 @@ grey_a, grey_b, grey_middle, grey_out, grey_zero = ((probs > 0.2) & (probs < 0.8
 at_ends = (grey_a + grey_b) / 2
 greyer = (grey_middle > torch.maximum(grey_a, grey_b)).float().mean().item()
 halved = ((grey_middle > at_ends) & (grey_out - at_ends < (grey_middle - at_ends) / 2)).float().mean().item()
-print(f"distance from 0: the {len(mu)} test codes' 5th, 50th, 95th percentiles {low:.2f}, {median:.2f}, {high:.2f} "
-      f"(√d {math.sqrt(model.latent_dim):.2f}); the middles of {len(middle)} pairs: median {middle.norm(dim=1).median():.2f}")
+mean_mu2, mean_var = mu[:, active].pow(2).mean().item(), sigma[:, active].pow(2).mean().item()  # on the active dimensions
+like_mean = torch.corrcoef(torch.stack([probs[-1].flatten(), data.train.mean(dim=0).flatten()]))[0, 1].item()  # z = 0
+print(f"distance from 0: the {len(mu)} test codes' 5th, 50th, 95th percentiles {low:.2f}, {median:.2f}, {high:.2f} (√d "
+      f"{math.sqrt(model.latent_dim):.2f}; on the active dimensions E[μ²] {mean_mu2:.2f} + E[σ²] {mean_var:.2f})\nthe "
+      f"middles of {len(middle)} pairs: median {middle.norm(dim=1).median():.2f} (|μ|/√2 = {median / math.sqrt(2):.2f})")
 print(f"median grey pixels: ends {at_ends.median():.1f}, middle {grey_middle.median():.0f}, pushed out {grey_out.median():.0f}, "
-      f"z = 0 {grey_zero.item()}\nthe middle is greyer than both ends in {greyer:.0%} of the pairs; pushed out, it loses "
-      f"over half its extra grey in {halved:.0%}")
-assert data.name != "mnist" or high < 2 * low and median < 0.8 * math.sqrt(model.latent_dim), \
-    "the prose: the codes form a shell (95th percentile of their distances below twice the 5th), well inside √d"
-assert data.name != "mnist" or middle.norm(dim=1).median() < 0.9 * low, "the prose: the middle lies nearer 0 than the codes"
-assert data.name != "mnist" or greyer > 0.8 and halved > 0.75 and grey_zero > grey_middle.median(), \
-    "the prose: in most pairs the middle is greyer than both ends and loses over half of that pushed out; z = 0 is greyer"
+      f"z = 0 {grey_zero.item()} (correlation with the mean training image: {like_mean:.3f})\nthe middle is greyer than both "
+      f"ends in {greyer:.0%} of the pairs; pushed out, it loses over half its extra grey in {halved:.0%}")
+assert data.name != "mnist" or high < 2 * low and median < 0.8 * math.sqrt(model.latent_dim) and 0.1 < mean_var < 0.3, \
+    "the prose: the codes form a shell (95th percentile of distances below twice the 5th) well inside √d; E[σ²] about 1/5"
+assert data.name != "mnist" or abs(middle.norm(dim=1).median() * math.sqrt(2) / median - 1) < 0.1 and \
+    middle.norm(dim=1).median() < 0.9 * low, "the prose: the middle lies about |μ|/√2 from 0, nearer 0 than the codes"
+assert data.name != "mnist" or greyer > 0.8 and halved > 0.75 and grey_zero > grey_middle.median() and like_mean > 0.95, \
+    "the prose: the middle is mostly greyer than both ends, loses over half of that pushed out; z = 0: greyer, ≈ mean image"
 
 # %% [markdown]
 # So the hollow explains most of the middle's extra grey; the rest may be the decoder's doubt between two classes.
@@ -408,7 +405,8 @@ assert data.name != "mnist" or greyer > 0.8 and halved > 0.75 and grey_zero > gr
 # - The KL splits over the latent dimensions, and the model uses them unequally. A dimension whose KL is about 0
 #   is inactive: its q(z_d|x) is the prior, and the decoder ignores it.
 #   Active units (Var_x(μ_d(x)) > 0.01), whose mean moves with x, each cost at least about 0.005 nats.
-#   The ELBO switches off a dimension whose information does not repay its KL (posterior collapse, over-pruning).
+#   The ELBO switches off a dimension whose information does not repay its KL (posterior collapse, over-pruning;
+#   05's KL warm-up guards against collapse early in training, Bowman et al. 2016).
 #   A KL weight β > 1 switches off more (notebook 08); the IWAE keeps more active (notebook 10).
 # - The sliders and the interpolation show a continuous code: nearby z decode to similar images. The codes lie on
 #   a shell; a straight line between two cuts through its hollow middle and decodes grey.

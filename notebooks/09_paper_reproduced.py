@@ -195,7 +195,8 @@ print(f"learned s: median {s.median():.3f}, from {s.min():.4f} to {s.max():.3f} 
 # and every face decodes to the mean face (notebook 06's implicit KL weight). The bounds are positive
 # because these are log **densities**, and a Gaussian with a small s has a density above 1.
 #
-# Our Frey Face bounds are on the raw grey levels, not dequantised (optional part).
+# Our Frey Face bounds are on the raw grey levels, not dequantised (spread by noise within each grey level;
+# optional part).
 
 # %% [markdown]
 # ### 2. The baseline: wake-sleep
@@ -322,133 +323,70 @@ plt.show()
 # per N_z; solid lines the training set, dashed the test set; blue AEVB, red wake-sleep (Frey Face only);
 # black stars the paper's AEVB end values, read off its Figure 2, with their reading error.*
 #
-# Per run: the test bound at 10⁴, 10⁵ and 10⁶ samples and at the end, the train−test gap at the end, and the
-# test bound's rise over the last half-decade (still climbing: not converged).
-
-# %% tags=["nbval-check-output"]
-def at(run, samples):
-    """The run's (train, test) bound at its last record with at most `samples` training samples (nan: none)."""
-    i = max((i for i, n in enumerate(run["samples"]) if n <= samples), default=None)
-    return (math.nan, math.nan) if i is None else (run["train_elbo"][i], run["test_elbo"][i])
-
-
-def summary(run):
-    end = run["samples"][-1]
-    train, test = at(run, end)
-    return dict(early=[at(run, n)[1] for n in (1e4, 1e5, 1e6)], end=end, test=test, gap=train - test,
-                climb=test - at(run, end / 10**0.5)[1], kl=run["test_kl"][-1])
-
-
-table = {name: summary(run) for name, run in runs.items()}
-print(f"{'run':19s} {'test bound at 1e4, 1e5, 1e6':>26s} {'end':>7s} {'test':>7s} {'KL':>5s} {'train-test':>10s} "
-      f"{'last climb':>10s}")
-for name, row in table.items():
-    print(f"{name:19s} " + " ".join(f"{b:8.1f}" for b in row["early"]) + f" {row['end']:7.1e} {row['test']:7.1f} "
-          f"{row['kl']:5.1f} {row['gap']:+10.1f} {row['climb']:+10.1f}")
-
-# %% [markdown]
-# On Frey Face, AEVB leads at the first checkpoints; wake-sleep then reaches the no-code bound of experiment 2 and
-# passes AEVB for a while (before 10⁵ samples, where Figure 2 starts). With N_z = 2, 5 and 10 it stays there (KL
-# 0): it learned no code, so those panels do not test AEVB against wake-sleep. With N_z = 20 it escapes later,
-# still below. Whether the paper's wake-sleep stalls too we cannot tell: we have no values of its curves. On Frey
-# Face a train−test gap opens, widest at N_z = 20: the test faces are unseen frames, though a typical one has a
-# near twin in training (optional part).
+# On Frey Face, wake-sleep climbs fast, then stalls at the no-code bound of experiment 2 (KL near 0). With
+# N_z = 2, 5 and 10 it stays there: it learned no code, so those panels do not test AEVB against wake-sleep.
+# With N_z = 20 it escapes late, and stays below AEVB. On Frey Face a train−test gap opens: the test faces are
+# unseen frames, though a typical one has a near twin in training (optional part).
 #
-# **The paper's claims against our runs**, one at a time (Figure 3's in the optional part).
+# **The paper's claims against our runs** (Figure 3's, and every run's numbers, in the optional part). A
+# wake-sleep run has a code from the checkpoint after which its test KL stays above 0.1 nats; only from there
+# do we compare it with AEVB.
 
 # %% tags=["nbval-check-output"]
+def at(run, samples, key="test_elbo"):
+    """The run's `key` at its last checkpoint with at most `samples` training samples (nan: none)."""
+    i = max((i for i, n in enumerate(run["samples"]) if n <= samples), default=None)
+    return math.nan if i is None else run[key][i]
+
+
+def code_from(run):
+    """The samples from which the run's test KL stays above 0.1 nats to the end (None: no code at the end)."""
+    empty = [n for n, kl in zip(run["samples"], run["test_kl"]) if kl <= 0.1]
+    return next((n for n in run["samples"] if n > empty[-1]), None) if empty else run["samples"][0]
+
+
+climb = lambda run: run["test_elbo"][-1] - at(run, run["samples"][-1] / 10**0.5)  # noqa: E731  over the last ×√10
+gap = lambda run, i=-1: run["train_elbo"][i] - run["test_elbo"][i]  # noqa: E731  train − test at checkpoint i
 FREY_PANELS = [2, 5, 10, 20]
-WINDOW = 1e5  # the paper's Figure 2 starts at 10⁵ samples: earlier checkpoints are not in it
-
-
-def ahead_from(a, w):
-    """The samples from which run a's test bound stays above run w's to the end (None: never)."""
-    behind = [n for n, x, y in zip(a["samples"], a["test_elbo"], w["test_elbo"]) if x <= y]
-    return next((n for n in a["samples"] if n > behind[-1]), None) if behind else a["samples"][0]
-
-
-versus = {}  # AEVB against wake-sleep, per Frey Face panel
-for n in FREY_PANELS:
-    a, w = runs[f"frey-{n}"], runs[f"frey-{n}-wake-sleep"]
-    versus[n] = dict(first=a["test_elbo"][0] > w["test_elbo"][0], for_good=ahead_from(a, w),
-                     window=all(x > y for s, x, y in zip(a["samples"], a["test_elbo"], w["test_elbo"]) if s >= WINDOW),
-                     margin=table[f"frey-{n}"]["test"] - table[f"frey-{n}-wake-sleep"]["test"],
-                     ws_faster=table[f"frey-{n}-wake-sleep"]["climb"] > table[f"frey-{n}"]["climb"],
-                     code=table[f"frey-{n}-wake-sleep"]["kl"] > 0.1)  # wake-sleep learned a code: a test
-print(f"{'N_z':>3s} {'wake-sleep has a code':>21s} {'AEVB ahead for good from':>24s} {'above in window':>15s} "
-      f"{'end margin':>10s} {'wake-sleep climbing faster':>26s}")
-for n, v in versus.items():
-    print(f"{n:3d} {v['code']!s:>21s} {v['for_good'] or 'never':>24} {v['window']!s:>15s} {v['margin']:10.0f} "
-          f"{v['ws_faster']!s:>26s}")
-stuck = [n for n, v in versus.items() if not v["code"] and abs(table[f"frey-{n}-wake-sleep"]["test"] - baseline) < 3]
-assert stuck == [2, 5, 10] and table["frey-20-wake-sleep"]["test"] > baseline + 100, \
-    "the prose: which wake-sleep runs escape the no-code bound"
-assert all(v["first"] and v["window"] and v["for_good"] and v["for_good"] < WINDOW for v in versus.values()), \
-    "the prose: AEVB ahead at the first checkpoint and within the paper's window; wake-sleep leads for a while before it"
-assert all(v["margin"] > 0 for v in versus.values()) and [n for n, v in versus.items() if v["ws_faster"]] == [20], \
-    "the prose: AEVB ahead at the end on every panel; wake-sleep gaining on N_z = 20"
-
-# %% [markdown]
-# Claim 3 sets the N_z side by side: the train − test gap and the test bound (MNIST where its shortest run
-# ends; Frey Face at the end, averaged over the last three checkpoints). A step in N_z is resolved if its rise
-# beats 1.5 × the larger of one run's end wobble and the spread over seeds of short frey-2 reruns (a proxy;
-# optional part).
-
-# %% tags=["nbval-check-output"]
-common = min(runs[f"mnist-{n}"]["samples"][-1] for n in MNIST_PANELS)
-last_three = lambda run: sum(run["test_elbo"][-3:]) / 3  # noqa: E731  a run's end, its wobble averaged out
-overfit = {}  # (data, N_z): (train - test gap, test bound)
-for n in MNIST_PANELS:
-    train_bound, test_bound = at(runs[f"mnist-{n}"], common)
-    overfit["MNIST", n] = (train_bound - test_bound, test_bound)
-for n in FREY_PANELS:
-    overfit["Frey Face", n] = (table[f"frey-{n}"]["gap"], last_three(runs[f"frey-{n}"]))
-print(f"{'data':9s} {'N_z':>3s} {'train - test':>12s} {'test bound':>10s}")
-for (name, n), (gap, test_bound) in overfit.items():
-    print(f"{name:9s} {n:3d} {gap:+12.1f} {test_bound:10.1f}")
-
-frey_gaps, frey_tests = zip(*(overfit["Frey Face", n] for n in FREY_PANELS))
-rises = [b - a for a, b in zip(frey_tests, frey_tests[1:])]  # the gain from each step in N_z
-swing = max(max(runs[f"frey-{n}"]["test_elbo"][-3:]) - min(runs[f"frey-{n}"]["test_elbo"][-3:]) for n in FREY_PANELS)
-reruns = json.loads((RESULTS / "rerun_spread.json").read_text())["frey-2"]
-seed_spread = (lambda ends: max(ends) - min(ends))([last_three(c) for c in reruns["curves"]])
-MARGIN = 1.5  # a step in N_z is resolved if it gains more than MARGIN × the noise
-unsure = [f"{m} → {n}" for m, n, r in zip(FREY_PANELS, FREY_PANELS[1:], rises) if r <= MARGIN * max(swing, seed_spread)]
-print(f"Frey Face: rises per step {', '.join(f'{r:.0f}' for r in rises)} nats; end wobble up to {swing:.0f}; seeds of "
-      f"frey-2 {seed_spread:.0f} after {reruns['epochs']} epochs (a proxy); not beyond {MARGIN} × the larger: {', '.join(unsure)}")
-mnist_gaps, mnist_tests = zip(*(overfit["MNIST", n] for n in MNIST_PANELS))
-assert max(map(abs, mnist_gaps)) < 2 and list(mnist_tests) == sorted(mnist_tests), \
-    "the prose: on MNIST no gap opens and the test bound rises with N_z"
-assert frey_gaps[-1] == max(frey_gaps) and list(frey_gaps) != sorted(frey_gaps), \
-    "the prose: the Frey Face gap is widest at N_z = 20, though it does not grow at every step"
-assert unsure == ["10 → 20"], "the prose: every step in N_z but 10 → 20 beats 1.5 × the noise (its seed part a proxy)"
-
-# %% [markdown]
-# Figure 2's four claims, one verdict each:
-
-# %% tags=["nbval-check-output"]
-short = [paper["mnist"][str(n)] - table[f"mnist-{n}"]["test"] for n in MNIST_PANELS] + [
-    paper["frey-face"][str(n)] - table[f"frey-{n}"]["test"] for n in FREY_PANELS]
-coded = {n: v for n, v in versus.items() if v["code"]}  # the panels where our wake-sleep learned a code
-claims = {  # the cell above asserts that AEVB leads on every panel from 10⁵ samples to the end
-    "1. 'converged considerably faster'": f"supported at {table['frey-20']['end'] / 1e6:.0f}·10⁶ samples: AEVB above from 10⁵ on",
-    "2. 'reached a better solution'": "not testable here: AEVB ends ahead, but wake-sleep still climbs faster"
-        if any(v["ws_faster"] for v in coded.values()) else "supported at our runs' end: AEVB ends ahead",
-    "3. more N_z, no more overfitting": "supported on MNIST (no train−test gap); against on Frey Face (gap widest at "
-        f"N_z = {FREY_PANELS[frey_gaps.index(max(frey_gaps))]})",
-    "4. end values at about 1e8 samples": f"not testable here: our runs end at {min(r['end'] for r in table.values()):.1e} "
-        f"to {max(r['end'] for r in table.values()):.1e} samples, {min(short):.0f} to {max(short):.0f} nats below",
+aevb, ws = ({n: runs[f"frey-{n}{kind}"] for n in FREY_PANELS} for kind in ("", "-wake-sleep"))
+escape = {n: code_from(ws[n]) for n in FREY_PANELS if code_from(ws[n])}  # the panels that test claims 1 and 2
+stuck = [n for n in FREY_PANELS if n not in escape and abs(ws[n]["test_elbo"][-1] - baseline) < 3]
+assert stuck == [2, 5, 10] and list(escape) == [20], "the prose: wake-sleep learns a code only with N_z = 20"
+n, since = list(escape.items())[0]  # the one panel, asserted above
+ahead = [x - y for s, x, y in zip(ws[n]["samples"], aevb[n]["test_elbo"], ws[n]["test_elbo"]) if s >= since]
+common = min(runs[f"mnist-{m}"]["samples"][-1] for m in MNIST_PANELS)
+mnist_gaps = [at(runs[f"mnist-{m}"], common, "train_elbo") - at(runs[f"mnist-{m}"], common) for m in MNIST_PANELS]
+widest = [max(FREY_PANELS, key=lambda m: gap(aevb[m], i)) for i in range(-6, 0)]  # at each of the last 6 checkpoints
+ends = [run["samples"][-1] for run in runs.values()]
+short = [paper["mnist"][str(m)] - runs[f"mnist-{m}"]["test_elbo"][-1] for m in MNIST_PANELS] + [
+    paper["frey-face"][str(m)] - aevb[m]["test_elbo"][-1] for m in FREY_PANELS]
+claims = {  # claim: (evidence, verdict)
+    "1. 'converged considerably faster'": (
+        f"wake-sleep has a code only with N_z = {n}, from {since:,} samples; AEVB above from then on, by "
+        f"{ahead[0]:.0f} nats, at the end {ahead[-1]:.0f}",
+        f"suggestive only: one panel, one seed; wake-sleep stalled there until {since:,} samples"),
+    "2. 'reached a better solution'": (
+        f"AEVB ends ahead; over the last ×√10 in samples wake-sleep rose {climb(ws[n]):+.0f} nats, "
+        f"AEVB {climb(aevb[n]):+.0f}", "not testable here: wake-sleep is still closing in"),
+    "3. more N_z, no more overfitting": (
+        f"train − test on MNIST {min(mnist_gaps):+.1f} to {max(mnist_gaps):+.1f} nats at {common:,} samples; on "
+        "Frey Face at the end, N_z = " + ", ".join(f"{m}: {gap(aevb[m]):+.0f}" for m in FREY_PANELS),
+        f"MNIST: no gap yet at {common:,} samples, not a test; Frey Face: against (gap widest at N_z = "
+        f"{widest[-1]} at each of the last 6 checkpoints)"),
+    "4. end values at about 1e8 samples": (
+        f"our runs end at {min(ends):.1e} to {max(ends):.1e} samples, {min(short):.0f} to {max(short):.0f} nats "
+        "below the paper's", "not testable here"),
 }
-print(f"Claims 1 and 2 are tested on N_z = {', '.join(map(str, coded))}; N_z = "
-      f"{', '.join(str(n) for n in versus if n not in coded)}: not a test, our wake-sleep learned no code there")
-for claim, shown in claims.items():
-    print(f"{claim:37s} {shown}")
-assert all(r["climb"] > 0 for name, r in table.items() if "wake" not in name), "the prose: every AEVB run still climbs"
+for claim, (evidence, verdict) in claims.items():
+    print(f"{claim}\n    evidence: {evidence}\n    verdict:  {verdict}")
+assert abs(at(ws[n], since - 1) - baseline) < 3 and min(ahead) > 0, "the prose: stalled until then, below AEVB after"
+assert climb(ws[n]) > climb(aevb[n]) > 0 and set(widest) == {20} and max(map(abs, mnist_gaps)) < 2, \
+    "the prose: wake-sleep closing in; Frey Face gap widest at N_z = 20 at the last 6 checkpoints; no MNIST gap"
 
 # %% [markdown]
-# MNIST's gap is negative. Candidates: "train" is the running mean over the epoch just trained, which lags a
-# climbing curve; the training digits are binarized afresh every epoch; and MNIST's test digits are often reported
-# to score slightly higher. One seed per run.
+# MNIST's gap is even negative: "train" is the running mean over the epoch just trained, which lags a climbing
+# curve; the training digits are binarized afresh every epoch (a regularizer); and MNIST's test digits are often
+# reported to score slightly higher. One seed per run.
 #
 # ## Summary
 # - For continuous data the paper's decoder is a Gaussian with a mean and a variance per pixel; squared error
@@ -456,13 +394,63 @@ assert all(r["climb"] > 0 for name, r in table.items() if "wake" not in name), "
 # - Wake-sleep's wake phase follows the ELBO's gradient in θ; its sleep phase fits q to another objective, so
 #   the two together climb no single bound. In our runs it stalls at the no-code model on three of the four
 #   Frey Face panels.
-# - Rerunning a paper: say which of its claims your runs test, and what differs (the optimiser, the data and
-#   split, the run length, the estimator).
+# - Rerunning a paper: say which of its claims your runs test (a baseline stuck with no code tests none), and
+#   what differs (the optimiser, the data and split, the run length, the estimator).
 #
 # Next: [10 Where the bound is loose](10_loose_bound.ipynb): the gap between the ELBO and log p(x), taken apart.
 
 # %% [markdown]
-# ## Optional: the weight decay, the learned variance, Figures 3, 4 and 5, reruns, and what differs from the paper
+# ## Optional: Figure 2 in numbers, the weight decay, the learned variance, Figures 3 to 5, reruns, what differs
+#
+# ### Figure 2 in numbers
+#
+# Per run: the test bound at 10⁴, 10⁵ and 10⁶ samples and at the end, and at the end its test KL, its
+# train − test gap and its rise over the last ×√10 in samples (still climbing: not converged).
+
+# %% tags=["nbval-check-output"]
+print(f"{'run':19s} {'test bound at 1e4, 1e5, 1e6':>26s} {'end':>7s} {'test':>7s} {'KL':>5s} {'train-test':>10s} "
+      f"{'last climb':>10s}")
+for name, run in runs.items():
+    print(f"{name:19s} " + " ".join(f"{at(run, s):8.1f}" for s in (1e4, 1e5, 1e6)) + f" {run['samples'][-1]:7.1e} "
+          f"{run['test_elbo'][-1]:7.1f} {run['test_kl'][-1]:5.1f} {gap(run):+10.1f} {climb(run):+10.1f}")
+assert all(climb(run) > 0 for name, run in runs.items() if "wake" not in name), "the prose: every AEVB run still climbs"
+assert all(at(ws[m], 1e4) > at(aevb[m], 1e4) and all(x > y for s, x, y in zip(ws[m]["samples"], aevb[m]["test_elbo"],
+           ws[m]["test_elbo"]) if s >= 1e5) for m in FREY_PANELS), "the prose: wake-sleep ahead at 1e4, behind from 1e5"
+
+# %% [markdown]
+# Every AEVB run is still climbing. On every Frey Face panel wake-sleep is ahead of AEVB at 10⁴ samples and
+# behind it from 10⁵ on, where the paper's Figure 2 starts; but on N_z = 2, 5 and 10 that compares AEVB with a
+# model that has no code.
+#
+# Does the test bound rise with N_z? On MNIST at the same sample count as claim 3; on Frey Face at the end,
+# the test bound averaged over the last three checkpoints (the gaps in claim 3 are at the last one). A step in
+# N_z is resolved if its rise beats 1.5 × the larger of one run's spread over those three checkpoints and the
+# spread over seeds of short frey-2 reruns (a proxy; see "Reruns on other CPUs").
+
+# %% tags=["nbval-check-output"]
+mnist_tests = [at(runs[f"mnist-{m}"], common) for m in MNIST_PANELS]
+last_three = lambda run: sum(run["test_elbo"][-3:]) / 3  # noqa: E731  a run's end, its wobble averaged out
+frey_tests = [last_three(aevb[m]) for m in FREY_PANELS]
+rises = [b - a for a, b in zip(frey_tests, frey_tests[1:])]  # the gain from each step in N_z
+swing = max(max(aevb[m]["test_elbo"][-3:]) - min(aevb[m]["test_elbo"][-3:]) for m in FREY_PANELS)
+reruns = json.loads((RESULTS / "rerun_spread.json").read_text())["frey-2"]
+seed_spread = (lambda ends: max(ends) - min(ends))([last_three(c) for c in reruns["curves"]])
+MARGIN = 1.5  # a step in N_z is resolved if it gains more than MARGIN × the noise
+noise = MARGIN * max(swing, seed_spread)
+unsure = [f"{m} → {n}" for m, n, r in zip(FREY_PANELS, FREY_PANELS[1:], rises) if r <= noise]
+print(f"MNIST test bound at {common:,} samples, N_z = "
+      + ", ".join(f"{m}: {b:.1f}" for m, b in zip(MNIST_PANELS, mnist_tests)))
+print("Frey Face test bound, last three checkpoints, N_z = "
+      + ", ".join(f"{m}: {b:.0f}" for m, b in zip(FREY_PANELS, frey_tests)))
+print(f"Frey Face: rises per step {', '.join(f'{r:.0f}' for r in rises)} nats; end spread up to {swing:.0f}; "
+      f"seeds of frey-2 {seed_spread:.0f} after {reruns['epochs']} epochs (a proxy); "
+      f"not beyond {MARGIN} × the larger: {', '.join(unsure)}")
+assert mnist_tests == sorted(mnist_tests) and unsure == ["10 → 20"] and min(rises) > 0, \
+    "the prose: the MNIST test bound rises at every step in N_z; on Frey Face every step but 10 → 20 beats the noise"
+
+# %% [markdown]
+# On MNIST the test bound rises at every step in N_z; on Frey Face every step but 10 → 20 gains more than the
+# noise. More latent dimensions did not lower a test bound in our runs, though on Frey Face the gap widens.
 #
 # ### The parameter count
 #
@@ -638,13 +626,18 @@ else:  # the stored models are MNIST's: train a small 2-D model on this data set
 frey_2d = stored_model("frey-2")
 print(f"Frey Face, N_z = 2: the benchmark's decoder, trained on {stored['frey-2']['samples']:,} samples")
 figure = plots.paper_manifolds({"Frey Face": frey_2d, "MNIST" if data.name == "mnist" else data.name: digits_2d})
-for ax in figure.axes:  # the grid's directions
+edge = torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor(15 / 16)).item()  # z of the outermost images: ±edge
+for ax in figure.axes:  # the grid's directions, and z at the centres of the outermost images
+    (left, right), (bottom, top) = ax.get_xlim(), ax.get_ylim()
     ax.set_axis_on()
-    ax.set(xticks=[], yticks=[], xlabel="z[0] →", ylabel="z[1] ↑")
+    ax.set(xticks=[left + (right - left) / 16, right - (right - left) / 16], xlabel="z[0] →", ylabel="z[1] ↑",
+           yticks=[bottom + (top - bottom) / 16, top - (top - bottom) / 16],
+           xticklabels=[f"{-edge:.2f}", f"{edge:.2f}"], yticklabels=[f"{-edge:.2f}", f"{edge:.2f}"])
 plt.show()
 
 # %% [markdown]
-# *Figure: left, 8 × 8 faces decoded from a grid over the prior; right, the same for the digits.*
+# *Figure: left, 8 × 8 faces decoded from a grid over the prior (the outermost at z = Φ⁻¹(1/16) and Φ⁻¹(15/16)
+# in each dimension, the ticks); right, the same for the digits.*
 #
 # A check that can fail: a model whose code carries nothing (posterior collapse) decodes the same image
 # everywhere on the grid. Ours vary less than the test images (a decoded mean is smoother), but far from nothing:
@@ -677,6 +670,8 @@ for name, model, reference in [("Frey Face", frey_2d, frey.test), (data.name, di
 LATENT_SIZES = [2, 5, 10, 20]
 if data.name == "mnist":
     sample_models = {n: stored_model(f"mnist-{n}") for n in LATENT_SIZES}
+    print("the benchmark's decoders, trained on " + ", ".join(f"{stored[f'mnist-{n}']['samples']:,} (N_z = {n})"
+                                                              for n in LATENT_SIZES) + " samples")
 else:
     sample_models = {}
     for n in LATENT_SIZES:
@@ -690,7 +685,8 @@ plots.paper_samples(samples)
 plt.show()
 
 # %% [markdown]
-# *Figure: 16 random samples from each model, N_z = 2, 5, 10, 20 from left to right.*
+# *Figure: 16 random samples from each model, N_z = 2, 5, 10, 20 from left to right; each model's training
+# samples are printed above.*
 #
 # With two latent dimensions the samples are smooth, typical digits: a 2-D code cannot hold the details.
 # With more dimensions the samples are sharper and more varied in style, but many come out malformed, some
@@ -777,12 +773,13 @@ commands = {run.get("command", "earlier runs of paper_curves.py (no command stor
 print(f"in all: {sum(run['cpu_seconds'] for run in runs.values()) / 3600:.1f} CPU hours; commands:", *sorted(commands),
       sep="\n  ")
 pilots = {name: run["pilot_training_bound"] for name, run in runs.items() if "wake" in name}
-print(f"wake-sleep pilots, training bound per step size (no code: {baseline:.0f} on the test faces):")
+train_baseline = no_code.log_prob(frey.train).sum(dim=(1, 2, 3)).mean().item()  # the no-code model, training faces
+print(f"wake-sleep pilots, training bound per step size (no code: {train_baseline:.1f} on the training faces):")
 for name, pilot in pilots.items():
-    print(f"  {name:20s}", ", ".join(f"{step}: {bound:.0f}" for step, bound in pilot.items()))
-assert all(abs(p["0.01"] - baseline) < 10 and abs(p["0.02"] - baseline) < 10 and p["0.1"] < 0
+    print(f"  {name:20s}", ", ".join(f"{step}: {bound:.1f}" for step, bound in pilot.items()))
+assert all(-8 < p["0.01"] - train_baseline < 0 and -8 < p["0.02"] - train_baseline < 0 and p["0.1"] < 0
            for p in pilots.values()), \
-    "the prose: the 0.01 and 0.02 pilots ended at the no-code level, every 0.1 pilot ended far below it"
+    "the prose: the 0.01 and 0.02 pilots ended within 8 nats below the no-code level, every 0.1 pilot far below"
 
 # %% [markdown]
 # | | the paper | ours |
@@ -793,7 +790,7 @@ assert all(abs(p["0.01"] - baseline) < 10 and abs(p["0.02"] - baseline) < 10 and
 # | training length | up to about 10⁸ samples (20–40 minutes per million samples on their CPU) | 1.2·10⁶ (most MNIST panels) to 3·10⁶ samples (Frey Face, mnist-2; the CPU time is printed above) |
 # | MNIST data | binarization not stated | Figure 2: 60,000 images binarized anew every epoch, the test set binarized once; Figure 3: binarized once, the first 1,000 or 50,000 |
 # | Frey Face | no split published; the authors' code divides the pixels by 256 | 1,765 training faces and 10 test blocks of 20 consecutive frames; pixels divided by 255 |
-# | wake-sleep | on every panel of Figure 2, and in Figure 3; its curves not read off the figure here, so whether ours matches them is open | the four Frey Face panels of Figure 2, and Figure 3; it stalls at the no-code bound on three of them (KL 0); its step size was chosen among pilots: at 0.01 and 0.02 all ended there, at 0.1 all ended far below (printed above) |
+# | wake-sleep | on every panel of Figure 2, and in Figure 3; its curves not read off the figure here, so whether ours matches them is open | the four Frey Face panels of Figure 2, and Figure 3; it stalls at the no-code bound on three of them (KL 0); its step size was chosen among pilots: at 0.01 and 0.02 all ended within 8 nats below the no-code bound on the training faces, at 0.1 all far below (printed above) |
 # | "train" value | not stated | the mean of the minibatch bounds over the epoch just trained |
 # | log p(x), Figure 3 | HMC and a fitted density (appendix D) | importance sampling, k = 1,000 (half q, half prior) |
 # | Monte Carlo EM | a third method in Figure 3 (HMC in place of an encoder) | not run |

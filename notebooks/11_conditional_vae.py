@@ -252,19 +252,20 @@ print(f"the gap {(right.elbo - vae_terms.elbo).mean():.2f} = {label_at_most:.2f}
 stored = json.loads((Path(vae_lite.__file__).resolve().parent.parent / "results" / "conditional.json").read_text())
 seeds = np.array([run["all_test_images"]["cvae_joint_bound_minus_vae_elbo"]["mean"] for run in stored["runs"]])
 seeds_error = seeds.std(ddof=1) / np.sqrt(len(seeds))  # the standard error over seeds, not over images
-print(f"like for like, all {stored['dataset']} test images, {len(seeds)} seeds of the recipe (benchmarks/conditional.py): "
+print(f"like for like, all {stored['dataset']} test images, {len(seeds)} seeds of the recipe ({stored['config']['epochs']} epochs each, "
+      f"benchmarks/conditional.py): "
       f"{', '.join(f'{s:+.2f}' for s in seeds)}; mean {seeds.mean():+.2f} ± {seeds_error:.2f} (over seeds)")
-assert abs(seeds.mean()) < 2 * seeds_error, "the prose: over three seeds neither model is ahead like for like"
+assert abs(seeds.mean()) < 2 * seeds_error, "the prose: three seeds cannot rank the two models like for like"
 if shipped and data.name == "mnist":
     assert like_for_like > 0, "the prose: this pair (one draw of each, not the recipe) is still ahead like for like"
     assert vae_terms.kl.mean() > right.kl.mean(), "on MNIST the VAE's KL should be the higher: its z also says the class"
 
 # %% [markdown]
-# With the label paid for, this pair is still ahead; over three seeds, neither is (the last line:
-# `benchmarks/conditional.py` trained the shipped MNIST pair and two more seeds of each; the mean lies within
-# two standard errors of 0). The VAE's KL is higher: its z must also say the class. And a bound against a bound
-# mixes fit with looseness (notebook 10). Too slow for class, the benchmark estimated log p for each seed by
-# notebook 08's L_k (q given y for the conditional VAE).
+# With the label paid for, this pair is still ahead, but three seeds cannot rank the two models: the mean of their
+# gaps lies within two standard errors of 0 (the last line; `benchmarks/conditional.py` scored the shipped MNIST
+# pair, the recipe's seed 0, and trained two more seeds of each). The VAE's KL is higher: its z must also say the class.
+# And a bound against a bound mixes fit with looseness (notebook 10). Too slow for class, the benchmark
+# estimated log p for each seed by notebook 08's L_k (q given y for the conditional VAE).
 # With c for the conditional VAE and v for the VAE, each row splits the like-for-like gap in two:
 #
 # $$\mathrm{ELBO}_c + \log p(y) - \mathrm{ELBO}_v \;=\; \big[(L_v - \mathrm{ELBO}_v) - (L_c - \mathrm{ELBO}_c)\big] \;+\; \big[L_c + \log p(y) - L_v\big],$$
@@ -282,60 +283,32 @@ for seed, run in runs.items():
     looser, fit = run["vae_gap"]["mean"] - run["cvae_gap"]["mean"], run["cvae_log_joint_minus_vae_log_px"]
     print(f"{seed:4d} {run['cvae_elbo']['mean']:10.2f} {run['vae_elbo']['mean']:8.2f} {looser + fit['mean']:12.2f} "
           f"{looser:18.2f} {fit['mean']:13.2f} ± {fit['std_error']:.2f}")
-for k in stored["config"]["k_reads"][1:]:
-    print(f"the shipped pair's L_k at k = {k}: conditional VAE {shipped_run[f'cvae_L_{k}']['mean']:.2f}, "
-          f"VAE {shipped_run[f'vae_L_{k}']['mean']:.2f}")
-minus_log_posterior = -shipped_run["cvae_log_posterior_of_label"]["mean"]  # log p(x) − log p(x, y) = −log p(y|x)
-print(f"the shipped pair's −log p_c(y|x), every label counted (k = {stored['config']['k_per_label']} per label): "
-      f"{minus_log_posterior:.2f}")
-class_entropy = -(np.exp(stored["log_prior"]) * stored["log_prior"]).sum()  # H(y): the most information y can add to z
-gaps = {run["seed"]: [run["all_test_images"][f"vae_{term}"]["mean"] - run["all_test_images"][f"cvae_{term}"]["mean"]
-                      for term in ("kl", "reconstruction")] for run in stored["runs"]}  # VAE − conditional VAE
-print("VAE − conditional VAE, all test images, KL and reconstruction:")
-for seed, (kl, reconstruction) in gaps.items():
-    print(f"  seed {seed}: {kl:.2f}, {reconstruction:+.2f}")
-print(f"H(y) = {class_entropy:.2f} nats (log 10 = {np.log(10):.2f}): the most the label can add to what z says")
-
-# %%
-# the prose under the table, checked
 fits = np.array([run["cvae_log_joint_minus_vae_log_px"]["mean"] for run in runs.values()])
 fit_errors = [run["cvae_log_joint_minus_vae_log_px"]["std_error"] for run in runs.values()]
 fit_over_seeds = fits.std(ddof=1) / np.sqrt(len(fits))  # the standard error over seeds, not over images
 print(f"fit over the {len(fits)} seeds: mean {fits.mean():+.2f}, standard error over seeds {fit_over_seeds:.2f}")
+
+# %%
+# the prose under the table, checked
 assert abs(fits.mean()) < 2 * fit_over_seeds, "the text says that over seeds fit is not told apart from 0"
-assert max(runs, key=lambda seed: runs[seed]["cvae_elbo"]["mean"]) == shipped_seed, \
-    "the text says the shipped conditional VAE is the strongest of its seeds"
+assert fits.min() < 0 < fits.max() and fits.max() - fits.min() > 4 * max(fit_errors), "the fit should change sign with the seed"
 assert all(0 < run["cvae_gap"]["mean"] < run["vae_gap"]["mean"] for run in runs.values()), \
     "both bounds loose, the VAE's more, on every seed"
-assert all(run["all_test_images"]["vae_kl"]["mean"] > run["all_test_images"]["cvae_kl"]["mean"] for run in stored["runs"]), \
-    "on every seed the VAE's KL should be the higher"
-assert abs(gaps[shipped_seed][0] - class_entropy) < 0.5, "the shipped pair's KL gap is about H(y)"
-assert all(kl > 1.5 * class_entropy and rec > 0 for seed, (kl, rec) in gaps.items() if seed != shipped_seed), \
-    "on the other seeds the KL gap is well above H(y), and there the VAE reconstructs better"
-assert fits.min() < 0 < fits.max() and fits.max() - fits.min() > 4 * max(fit_errors), "the fit should change sign with the seed"
+assert max(runs, key=lambda seed: runs[seed]["cvae_elbo"]["mean"]) == shipped_seed, \
+    "the text says the shipped conditional VAE is the strongest of its seeds"
 assert min(runs, key=lambda seed: runs[seed]["vae_elbo"]["mean"]) == shipped_seed, "the shipped VAE is the weakest draw"
-rise = {name: shipped_run[f"{name}_L_1000"]["mean"] - shipped_run[f"{name}_L_100"]["mean"] for name in ("cvae", "vae")}
-assert rise["vae"] > rise["cvae"] > 0, "from k = 100 to 1,000 the VAE's L_k should still rise faster: its gap is underestimated more"
-assert 0 < minus_log_posterior < min(np.log(2), fits.max() - fits.min()), \
-    "log p(x, y) should stand in for log p(x) closer than the seeds differ"
 
 # %% [markdown]
 # *What the runs say*, one printed number at a time:
-# - On every seed the VAE's bound is looser than the conditional VAE's, and its KL is higher.
-# - If both z's carried the same style, the VAE's KL would exceed the conditional VAE's by at most
-#   I(y; z) ≤ H(y) ≈ log 10 nats: the mean KL counts every nat z carries about the image
-#   (mean KL ≥ I(x; z), notebook 06's optional part), and the class, a function of the image, is part of
-#   that (I(x; z) ≥ I(y; z)). The shipped pair's KL gap is about H(y); on the other seeds it is well above,
-#   and there the VAE reconstructs as well or better. Our reading, not a derivation: the rest is more style in the VAE's z (or codes
-#   whose aggregate q(z) matches the prior less well; notebook 06 splits the KL into the two).
-# - Both looseness figures are underestimates, the VAE's likely more (its L_k rises faster from k = 100 to
-#   1,000), so fit is, if anything, overstated for the conditional VAE.
-# - −log p_c(y|x) (shipped seed only) is small next to the spread of fit over seeds: the true label takes most
-#   of the posterior, so log p(x, y) stands in well for log p(x).
+# - On every seed the VAE's bound is looser than the conditional VAE's.
 # - Fit changes sign from seed to seed, by far more than its standard error, and its mean over the three seeds
-#   lies within two standard errors (over seeds) of 0: as with the bounds, neither model is ahead. The shipped
-#   pair is the most favourable draw on both sides: its conditional VAE the strongest of three, its VAE the weakest.
-#   One trained pair cannot rank two models; compare over seeds.
+#   lies within two standard errors (over seeds) of 0: as with the bounds, three seeds cannot rank the models.
+#   The shipped pair is the most favourable draw on both sides: its conditional VAE the strongest of three, its
+#   VAE the weakest. Compare over seeds, never one trained pair.
+# - The verdict holds for this budget: the same number of epochs (printed), not the same CPU time. The shipped
+#   models were still improving (the training figure); longer training may rank the two.
+#
+# The optional part looks closer at the seeds: where the VAE's extra KL goes, and how far to trust these columns.
 #
 # **Exercise 1 (10 min).** Bayes' rule, done properly. Complete `bayes(log_px_given_y, log_prior)`: from
 # log p(x|c) of N images for K classes (an (N, K) tensor) and log p(c) (K numbers), return
@@ -423,7 +396,51 @@ plt.show()
 # or train these models on your own labelled images with `vae_lite.ImageData.from_arrays`.
 
 # %% [markdown]
-# ## Optional: style, and a digit you draw
+# ## Optional: the seeds closer, style, and a digit you draw
+#
+# ### The seeds, closer
+# Three questions the core's table leaves open: where the VAE's extra KL goes, how far to trust the looseness
+# column, and how well log p(x, y) stands in for log p(x). Two terms from information theory, over the test
+# images and their codes z: **H(y)**, the entropy of the label, is the mean number of nats it takes to say an
+# image's class (log K for K classes of equal size); the **mutual information** I(a; z) is the mean number of
+# nats z tells about a, the image x or its class y (so I(y; z) ≤ H(y)).
+
+# %%
+for k in stored["config"]["k_reads"][1:]:
+    print(f"the shipped pair's L_k at k = {k}: conditional VAE {shipped_run[f'cvae_L_{k}']['mean']:.2f}, "
+          f"VAE {shipped_run[f'vae_L_{k}']['mean']:.2f}")
+minus_log_posterior = -shipped_run["cvae_log_posterior_of_label"]["mean"]  # log p(x) − log p(x, y) = −log p(y|x)
+print(f"the shipped pair's −log p_c(y|x), every label counted (k = {stored['config']['k_per_label']} per label): "
+      f"{minus_log_posterior:.2f}")
+class_entropy = -(np.exp(stored["log_prior"]) * stored["log_prior"]).sum()  # H(y), the label's entropy
+gaps = {run["seed"]: [run["all_test_images"][f"vae_{term}"]["mean"] - run["all_test_images"][f"cvae_{term}"]["mean"]
+                      for term in ("kl", "reconstruction")] for run in stored["runs"]}  # VAE − conditional VAE
+print("VAE − conditional VAE, all test images, KL and reconstruction:")
+for seed, (kl, reconstruction) in gaps.items():
+    print(f"  seed {seed}: {kl:.2f}, {reconstruction:+.2f}")
+print(f"H(y) = {class_entropy:.2f} nats (log 10 = {np.log(10):.2f})")
+assert all(kl > 0 for kl, _ in gaps.values()), "on every seed the VAE's KL should be the higher"
+assert abs(gaps[shipped_seed][0] - class_entropy) < 0.5, "the shipped pair's KL gap is about H(y)"
+assert all(kl > 1.5 * class_entropy and rec > 0 for seed, (kl, rec) in gaps.items() if seed != shipped_seed), \
+    "on the other seeds the KL gap is well above H(y), and there the VAE reconstructs better"
+rise = {name: shipped_run[f"{name}_L_1000"]["mean"] - shipped_run[f"{name}_L_100"]["mean"] for name in ("cvae", "vae")}
+assert rise["vae"] > rise["cvae"] > 0, "from k = 100 to 1,000 the VAE's L_k should still rise faster: its gap is underestimated more"
+assert 0 < minus_log_posterior < min(np.log(2), fits.max() - fits.min()), \
+    "log p(x, y) should stand in for log p(x) closer than the seeds differ"
+
+# %% [markdown]
+# - **The KL gap.** On every seed the VAE's KL is the higher. By how much? Notebook 06's optional part splits
+#   the mean KL exactly: mean KL = I(x; z) + KL(q(z) ‖ p(z)), where q(z) pools the codes of all images (the
+#   aggregate posterior). The label is fixed by the image, so I(x; z) = I(y; z) + I(x; z | y): what z says about
+#   the class, plus what it says about the image once the class is known, its style. Hence **if** both z's carry
+#   the same style **and** the VAE's q(z) matches the prior at least as well as the conditional VAE's, the VAE's
+#   KL exceeds the conditional VAE's by at most the VAE's I(y; z) ≤ H(y) ≈ log 10 nats. The shipped pair's KL gap is about H(y); on the other seeds it is well above,
+#   and there the VAE reconstructs better. So there a premise fails: the VAE's z carries more style, or its q(z)
+#   matches the prior less well. These runs do not say which.
+# - Both looseness figures are underestimates, the VAE's likely more (its L_k rises faster from k = 100 to
+#   1,000), so fit is, if anything, overstated for the conditional VAE.
+# - −log p_c(y|x) (shipped seed only) is small next to the spread of fit over seeds: the true label takes most
+#   of the posterior, so log p(x, y) stands in well for log p(x).
 
 # %% [markdown]
 # ### Mostly style
@@ -648,20 +665,22 @@ drawer
 # ### A likelihood is not a digit detector
 # If the model gives an input a low probability, is the input unlike the data, and a high one, like it?
 # Five inputs, each binarized as the test images were, so that the model gives each a probability: the
-# 7 drawn above; the same 7 moved a few pixels right (as if it had not been centred); a letter L, drawn
-# like the 7; a blank page; random pixels with the data's mean ink. Each is scored by the 2-latent VAE, as are
-# the test images. With only two latent dimensions, log p(x) = log ∫ p(x|z) p(z) dz can be summed over a fine grid
-# of z, with no proposal that could miss the posterior. The importance-sampled estimate of notebook 08, with the
-# encoder as proposal, is printed beside it: the encoder was trained on digits, and for an input unlike them it
-# can put q(z|x) far from where p(z|x) is.
+# notebook's 7 above (rebuilt from its strokes: your drawing stays on the canvas); the same 7 moved a few pixels
+# right (as if it had not been centred); a letter L, drawn like the 7; a blank page; random pixels with the
+# data's mean ink. Each is scored by the 2-latent VAE, as are the test images. With only two latent dimensions,
+# log p(x) = log ∫ p(x|z) p(z) dz can be summed over a fine grid of z, with no proposal that could miss the
+# posterior. The importance-sampled estimate of notebook 08, with the encoder as proposal, is printed beside it:
+# the encoder was trained on digits, and for an input unlike them it can put q(z|x) far from where p(z|x) is.
 # **Predict, then run:** which score like the test digits, and which below all of them?
 
 # %%
-seven = drawer.x  # the drawing on the canvas, prepared as the data were
-drawer.clear()
-drawer.draw_stroke([(90, 40), (90, 240), (200, 240)])  # a letter L
-letter = drawer.x
-drawer.clear()  # a blank canvas for the class
+def prepared(strokes):  # strokes prepared as the explorer prepares a drawing, without touching your canvas
+    ink = conditional_widgets.ink_of_strokes(strokes, drawer.canvas_size, drawer.pen)
+    image = conditional_widgets.centred_like_data(ink, drawer.shape, drawer.extent)
+    return torch.from_numpy(image).float()[None, None]  # (1, 1, H, W), as drawer.x would be
+
+
+seven, letter = prepared([SEVEN]), prepared([[(90, 40), (90, 240), (200, 240)]])  # the notebook's 7, and a letter L
 shift = max(1, round(0.15 * data.image_shape[-1]))  # 4 pixels of 28, 1 of 8
 binary = lambda image: vae_lite.binarize(image, torch.Generator().manual_seed(0))  # noqa: E731
 inputs = {"the drawn 7": binary(seven), f"the 7, {shift} px right": torch.roll(binary(seven), shift, dims=-1),
@@ -702,7 +721,8 @@ if data.name in ("mnist", "digits"):  # a drawn 7 is a digit: the comparison mea
     assert scores["the drawn 7"] > scores[f"the 7, {shift} px right"], "the model knows digits only where the data put them"
     assert below["random pixels"] == 0, "random pixels should score below every test image"
 if data.name == "mnist":  # the text below reads MNIST's numbers (on the 8x8 digits the letter L does it instead)
-    assert below["a blank page"] > 0.5 and below["a letter L"] > 0.25, "a blank page and an L should beat many test digits"
+    assert 0.2 < below["the drawn 7"] < 0.95 and below["a blank page"] > 0.5 and 0.3 < below["a letter L"] < 0.7, \
+        "the prose: the 7 lands among the test digits, a blank page above most, the L near the middle"
 else:
     print(f"(the text below reads MNIST's numbers; on {data.name} they are not checked)")
 

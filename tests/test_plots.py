@@ -164,7 +164,7 @@ def test_latent_scatter_label_boxes_never_overlap_and_point_at_their_medians(spr
     figure = plots.latent_scatter(points, labels, names=[f"class {c}" if c == 7 else str(c) for c in range(10)])
     ax = figure.axes[0]
     ax.scatter(*points[:30].T.numpy(), marker="x", c="black")  # as notebook 01 adds crosses afterwards
-    ax.legend(["codes", "crosses"], loc="upper center", bbox_to_anchor=(0.5, -0.18))  # the axes shrink a little
+    ax.legend(["codes", "crosses"], loc="upper center", bbox_to_anchor=(0.5, -0.18))  # shrinks the axes after the boxes are placed
     figure.canvas.draw()
     boxes = {a.get_text(): a.get_bbox_patch().get_window_extent() for a in ax.texts}
     assert len(boxes) == 10

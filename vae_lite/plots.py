@@ -839,13 +839,12 @@ def plot_q_convergence(gains, final_gaps, window=20, ax=None, title=None):
     start = (steps + 1 - window).clamp(min=0)  # the mean of the last `window` values (fewer at the start)
     smooth = (total[:, steps + 1] - total[:, start]) / (steps + 1 - start)
     for i in range(len(gains)):
-        ax.plot(steps, smooth[i], color=f"C{i % 10}", label=f"image {i}")
+        ax.plot(steps, smooth[i], color=f"C{i % 10}")  # one line per image, unnamed: no single image is the point
         ax.plot(gains.shape[1] - 1, float(final_gaps[i]), marker="D", color=f"C{i % 10}", markeredgecolor="black")
     ax.axhline(0, color="gray", linewidth=1)
     ax.set_xlim(0, None)
     ax.set_xlabel("optimisation step (Adam on this image's μ and log σ²)")
     ax.set_ylabel("ELBO(q) − ELBO(encoder), nats")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
     if title:
         ax.set_title(title)
     ax.figure.tight_layout()
