@@ -124,14 +124,15 @@ assert torch.allclose(loss, by_hand, rtol=1e-4), \
 # %% [markdown]
 # ## Training
 #
-# `fit` binarizes the images anew every epoch (each pixel is 1 with probability its grey level): the
+# `fit` binarizes the images anew every epoch: each pixel is 1 with probability its grey level. The
 # Bernoulli likelihood is a true likelihood only on binary data. The train loss averages an epoch in which
-# the model improves, so it can exceed the test loss, taken at the epoch's end. A baseline uses no code:
-# every pixel drawn independently with its mean grey level over the training images. Unlike the AE, this
-# baseline is a model of x: its number is a true −log p(x) of the binarized test images. The two compare as
-# reconstruction errors (the baseline is a decoder that ignores z); the AE's −log p(x | z), z the image's
-# own code, is no likelihood of x, nor comparable with VAE papers' −log p(x), which also pay for the code
-# (notebook 08).
+# the model improves, so it can exceed the test loss, taken at the epoch's end.
+#
+# A baseline uses no code: each pixel is drawn independently with its mean grey level over the training
+# images. It is a model of x, so its number is a true −log p(x) of the binarized test images. The AE's
+# −log p(x | z), with z the image's own code, is not, nor comparable with VAE papers' −log p(x), which
+# also pays for the code (notebook 08). The two compare as reconstruction errors: the baseline is a
+# decoder that ignores z.
 
 # %%
 torch.set_num_threads(1)  # a model this small gains nothing from a second thread, and on a busy machine two wait for each other
@@ -155,7 +156,7 @@ assert history.last["test_loss"] < 0.85 * baseline, \
 # ### Reconstructions
 
 # %%
-x = subset.test[:10]  # grey images: the encoder's linear first layer sees the mean of their binarizations (its ReLUs do not)
+x = subset.test[:10]  # grey images, though the encoder was trained on binarized ones: its first (linear) layer gives the same value on average
 with torch.inference_mode():
     reconstruction = autoencoder(x)
 plots.show_rows({"test images": x, "reconstructions": reconstruction});
@@ -177,9 +178,12 @@ plots.show_images(samples, title="decoded z ~ N(0, I)");
 #
 # ### Where do the codes lie?
 # N(0, I) has mean 0 and standard deviation 1 in every dimension; below, those of the training images'
-# codes. In one number: the KL divergence KL(q ‖ p) = E_q[log q(z)/p(z)] (≥ 0, and 0 only when
-# q = p; notebook 04) from N(0, I) of a diagonal Gaussian q (independent dimensions) fitted to the codes, next to that of one fitted
-# to as many samples *of* N(0, I), which is sampling noise alone.
+# codes. In one number: fit a Gaussian q with independent dimensions to the codes, and measure how far
+# it is from p = N(0, I) with the KL divergence (notebook 04):
+#
+# KL(q ‖ p) = E_q[log q(z)/p(z)] ≥ 0, with equality only when q = p.
+#
+# The same fit to as many samples *of* N(0, I) shows the KL of sampling noise alone.
 
 # %%
 with torch.inference_mode():
@@ -209,7 +213,7 @@ prior_samples = torch.randn(2000, 20, generator=torch.Generator().manual_seed(1)
 radius = torch.randn(100_000, 20, generator=torch.Generator().manual_seed(2)).norm(dim=1).quantile(0.999)
 code_lengths, prior_lengths = train_codes.norm(dim=1), prior_samples.norm(dim=1)
 inside = (code_lengths <= radius).float().mean().item()
-print(f"99.9% of N(0, I) lies within radius {radius:.2f} of the origin; training codes inside it: {inside:.1%}")
+print(f"99.9% of N(0, I) lies within radius ≈ {radius:.2f} of the origin; training codes inside it: {inside:.1%}")
 print(f"lengths: codes median {code_lengths.median():.1f} (√Σ(mean² + std²) = {(code_mean**2 + code_std**2).sum().sqrt():.1f}), "
       f"prior samples median {prior_lengths.median():.1f}")
 assert inside < 0.5, "most training codes should lie outside the region that holds 99.9% of the prior's mass"
@@ -233,10 +237,10 @@ ax.scatter(*project(prior_samples[:500]).T, s=10, c="black", marker="x", linewid
 ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legend(loc="upper left");
 
 # %% [markdown]
-# *Figure: the training codes, a wide cloud with each label mostly in its own region; the N(0, I)
-# samples (crosses), a small patch of it.* The histogram says what this picture cannot (flattened to 2-D, a
-# hollow 20-D shell looks filled): the prior's samples are far shorter than the codes, inside a ball that holds
-# almost none. Decoded, they come from where no code lies at that length: the blurs are the decoder's guess.
+# *Figure: the training codes, a wide cloud where some labels keep their own region and others overlap;
+# the N(0, I) samples (crosses), a small patch of it.* Flattened to 2-D, a hollow 20-D shell looks filled.
+# The histogram shows what this picture cannot: the prior's samples are far shorter than the codes, inside a
+# ball that holds almost none. No code lies at that length, so their decodings are the decoder's guess: blurs.
 # Exercise 2: would the right *scale* alone fix it?
 #
 # ### Memorising a small training set
@@ -258,19 +262,22 @@ small_train = vae_lite.evaluate(small_ae, vae_lite.binarize(small.train, fixed))
 small_test = vae_lite.evaluate(small_ae, test_binary)["loss"]
 big_train = vae_lite.evaluate(autoencoder, vae_lite.binarize(subset.train, fixed))["loss"]
 big_test = history.last["test_loss"]
-floor = lambda images: torch.nn.functional.binary_cross_entropy(images, images, reduction="sum").item() / len(images)  # BCE at p = x: the entropy
-print(f"{'training images':>16} {'steps':>6} {'own images':>11} {'floor':>6} {'new images':>11} {'gap':>6}   (nats per image, same test images)")
+grey_entropy = lambda images: torch.nn.functional.binary_cross_entropy(images, images, reduction="sum").item() / len(images)  # BCE at p = x
+print(f"{'training images':>16} {'steps':>6} {'own images':>11} {'grey entropy':>13} {'new images':>11} {'gap':>6}   (nats per image, same test images)")
 for images, run, own, new in ((subset.train, "first", big_train, big_test), (small.train, "second", small_train, small_test)):
     own, new = round(own, 1), round(new, 1)  # the gap of the numbers shown
-    print(f"{len(images):>16} {steps[run]:>6} {own:11.1f} {floor(images):6.1f} {new:11.1f} {new - own:6.1f}")
-assert data.name != "mnist" or floor(small.train) < small_train < big_train, "the prose: the second AE's own images cost less than the first's, above the floor"
+    print(f"{len(images):>16} {steps[run]:>6} {own:11.1f} {grey_entropy(images):13.1f} {new:11.1f} {new - own:6.1f}")
+assert data.name != "mnist" or grey_entropy(small.train) < small_train < big_train, \
+    "the prose: the second AE's own images cost less than the first's, yet more than the entropy of their grey levels"
 assert data.name != "mnist" or small_test - small_train > 2 * (big_test - big_train), \
     "the prose: the second AE, trained on few images, should reconstruct new images much worse than its own"
 
 # %% [markdown]
 # With as many steps, the second AE reconstructs its own images better than the first, and new images
-# clearly worse (checked on MNIST): it has memorised its training set. Not to 0 nats: with pixels redrawn
-# every epoch it can memorise only grey levels, which cost their entropy (floor column; Common mistake below).
+# clearly worse (checked on MNIST): it has memorised its training set. Not to 0 nats: its pixels are
+# redrawn every epoch, so a reconstruction that depends on the grey image alone costs on average at least
+# the entropy of its grey levels (grey entropy column; Common mistake below). This is no hard bound: an AE
+# that passed the binary pixels it sees through its code could go lower; the second AE stays above it.
 # A VAE's KL term does not by itself prevent memorising; notebook 09 watches the gap.
 #
 # ## Common mistakes
@@ -288,7 +295,7 @@ grey = torch.linspace(0, 1, 101, dtype=torch.float64)  # grey levels 0, 0.01, ..
 perfect_bce = torch.nn.functional.binary_cross_entropy(grey, grey, reduction="none")
 print("BCE of a perfect reconstruction of pixels 0.5, 0.9, 1.0:", [round(perfect_bce[i].item(), 3) + 0.0 for i in (50, 90, 100)], "nats")
 assert torch.allclose(perfect_bce, -torch.xlogy(grey, grey) - torch.xlogy(1 - grey, 1 - grey)) and (perfect_bce[1:-1] > 0).all(), \
-    "at p = x the BCE should be the entropy of a Bernoulli(x) pixel, zero only for binary pixels"
+    "a demonstration of torch's BCE: at p = x it should be the entropy of a Bernoulli(x) pixel, zero only for binary pixels"
 
 # %% [markdown]
 # > **Common mistake.** The write-up's `p(z|x) ~ N(0,I)`, which calls N(0, I) the posterior. N(0, I) is
@@ -390,20 +397,23 @@ ax = plots.latent_scatter(project(train_codes), labels, title="the codes' two ma
 ax.scatter(*project(fitted[:300]).T, s=40, c="black", marker="x", linewidths=1.2, label="fitted-Gaussian samples")
 ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legend(loc="upper left");
 
-# %% [markdown]
-# **Exercise 2: what the solution shows.** The fitted Gaussian's samples decode sharper than N(0, I)'s,
-# yet several are not digits: they lie farther from any training code than test codes do, and on the scatter
-# (2 of 20 directions) crowd the cloud's middle, where the labels mix. The codes fill only part of that
-# Gaussian; the decoder never saw the rest. The N(0, I) samples, nearer a code than the fitted ones, blur
-# because they are short: rescaled to the codes' length, they decode as sharp as reconstructions, though
-# farther from every code, and mostly not digits. A Gaussian mixture fitted afterwards does better (Ghosh
-# et al., 2020); the VAE trains the codes towards N(0, I).
+# %% [markdown] tags=["solution"]
+# **Exercise 2: what the solution shows.** A Gaussian fitted to the codes gives sharper images than
+# N(0, I), but several are not digits. Its samples lie farther from any training code than test codes do. On
+# the scatter (2 of 20 directions) they crowd the cloud's middle, where the labels mix: the codes fill only
+# part of that Gaussian, and the decoder never saw the rest.
 #
+# The N(0, I) samples lie nearer a code than the fitted ones, yet blur: they are too short. Rescaled to the
+# codes' length, they decode as sharp as reconstructions, but lie farther from every code and are mostly not
+# digits. A Gaussian mixture fitted afterwards does better (Ghosh et al., 2020); the VAE trains the codes
+# towards N(0, I).
+
+# %% [markdown]
 # ## Summary
 # - An AE compresses images into 20 numbers and reconstructs them well; its error is in nats per image,
 #   or bits per dimension.
 # - Its codes lie far from the origin, where N(0, I) puts almost no mass, and decoding N(0, I) gives
-#   blurs. (Exercise 2: nor does a Gaussian fitted to the codes.)
+#   blurs.
 # - With few images it memorises: its own images reconstructed far better than new ones.
 # - The VAE fixes the first problem by *training* the codes towards a prior. Next:
 #   [02 The ELBO](02_elbo.ipynb), why that needs a bound on log p(x), and the bound itself.

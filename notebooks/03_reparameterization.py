@@ -191,14 +191,14 @@ ratio = sum(variances["score function"]) / sum(variances["pathwise"])
 print("log-log slope of variance against n:", {k: round(v, 2) for k, v in slopes.items()}, "(1/n gives -1)")
 print(f"score-function variance / pathwise variance: {ratio:.1f}")
 var_2z = [g(lambda z: torch.sin(2 * z), mu0, sigma0, eps)[0].var().item() for g in (gradients.pathwise_gradients, gradients.score_function_gradients)]
-print(f"not a law: for f = sin 2z (f' twice as large), one draw's variance is pathwise {var_2z[0]:.2f}, score function {var_2z[1]:.2f}")
+print(f"not a law: for f = sin 2z (f' = 2 cos 2z), one draw's variance is pathwise {var_2z[0]:.2f}, score function {var_2z[1]:.2f}")
 assert all(-1.3 < s < -0.7 for s in slopes.values()), "a demonstration: any average of n independent samples goes as 1/n"
 assert ratio > 1 and var_2z[0] > var_2z[1], "for sin z the pathwise estimator should be the less noisy one, for sin 2z the noisier"
 
 # %% [markdown]
-# Both fall as 1/n; for sin z the score function is the noisier. That is usual, not a law (Mohamed et al.,
-# 2020; last line): the pathwise noise grows with f′, the score function's with the part of f that does not
-# depend on the parameter, as the next experiment shows.
+# Both fall as 1/n; for sin z the score function is noisier. That is usual, not a law (last printed line
+# above; Mohamed et al., 2020): pathwise noise is the spread of f′ under q (none for linear f); the score
+# function's grows with |f|, constants included, as shown next.
 #
 # ### Many dimensions, and baselines
 # A VAE's z has tens of dimensions and f, the decoder's log-likelihood, depends on all of them. Take
@@ -423,7 +423,7 @@ assert pathwise_step == 0 and abs(score_step - exact_step) < 0.03
 # repeats:
 
 # %%
-eps = torch.randn(20_000, 16, 1, generator=generator, dtype=torch.float64)  # d = 1, 16 samples per estimate
+eps = torch.randn(20_000, 16, 1, generator=torch.Generator().manual_seed(5), dtype=torch.float64)  # d = 1, n = 16
 mean_f = math.sin(mu0) * math.exp(-sigma0**2 / 2)  # E[sin z], z ~ N(mu0, sigma0^2)
 b_values = {"none": 0.0, "b* = (1 - sigma^2) E f": (1 - sigma0**2) * mean_f, "exact E f": mean_f,
             "mean f of others": gradients.leave_one_out_mean(f(mu0 + sigma0 * eps), dim=1)}

@@ -73,8 +73,7 @@ print(data)
 # %% [markdown]
 # ## Model
 #
-# *Figure: the VAE as a diagram, the one later notebooks refer to: encoder, sampled z, decoder and the loss's
-# two terms.*
+# *Figure: the VAE as a diagram: encoder, sampled z, decoder and the loss's two terms.*
 
 # %%
 plots.draw_vae(vae_lite.binarized_test_set(data)[0])  # a binary x: the loss below scores binary images
@@ -93,8 +92,8 @@ plt.show()
 # \;\approx\; -\mathrm{ELBO}(x).$$
 #
 # $\mathcal{L}(x)$ is an unbiased one-sample estimate of −ELBO(x), hence "≈". The reconstruction error is the
-# binary cross-entropy of the logits against the binary image. The sign in the middle is a **plus**: notebook 06
-# trains the common mistake, a minus.
+# binary cross-entropy of the logits. The sign in the middle is a **plus**: notebook 06 trains the common
+# mistake, a minus.
 #
 # ## Exercises: the VAE, by you
 #
@@ -222,8 +221,8 @@ assert check.training_loop(train_my_vae), "the solution should pass every case"
 # %% [markdown]
 # ## Your VAE is `vae_lite.VAE`
 #
-# `vae_lite.VAE` has your layers and `vae_lite.fit` runs your loop (plus checks and a progress bar). Same initial
-# weights, seed and optimizer: compare the losses step by step.
+# `vae_lite.VAE` has your layers and `vae_lite.fit` runs your loop. Same initial weights, seed and optimizer:
+# compare the losses step by step.
 
 # %%
 images = data.train[:12_800]  # 50 steps of 256 images per epoch on MNIST
@@ -248,11 +247,10 @@ except NotImplementedError:
 
 # %% [markdown]
 # They agree to rounding (the package's KL uses `expm1`). From here on the notebooks use `vae_lite.VAE` and
-# `vae_lite.fit`: what you wrote, in `vae_lite/models.py`, `objectives.py` and `train.py`
-# (`vae_lite.VAE??`, `vae_lite.elbo??`, `vae_lite.fit??`). Four things differ: `decode(z)` returns
-# sigmoid(logits); `loss(x, beta=1)` returns the per-image negative ELBO and a dict of its terms;
-# `log_likelihood(x, z)` returns log p(x|z) = −(your reconstruction error); and `vae_lite.reparameterize` is a
-# function, not a method.
+# `vae_lite.fit`: what you wrote, in `vae_lite/models.py`, `objectives.py` and `train.py`. Four things differ:
+# `decode(z)` returns sigmoid(logits); `loss(x, beta=1)` returns the per-image negative ELBO and a dict of its
+# terms; `log_likelihood(x, z)` returns log p(x|z) = −(your reconstruction error); and `vae_lite.reparameterize`
+# is a function, not a method.
 #
 # ## Training
 #
@@ -263,12 +261,13 @@ except NotImplementedError:
 # - `warmup=2`: the KL's weight rises from 0 to 1 over 2 epochs (`vae_lite.kl_weight`), so the decoder learns
 #   to use z before the KL pulls q(z|x) to the prior.
 #
-# The first two won a screen scored on test images, so this recipe was picked on the test set; the
-# warm-up was never screened against none at this budget (`benchmarks/README.md`, "Quality per CPU-second").
+# The first two won a screen, short runs compared on test images: the recipe was picked on the test set, which
+# can flatter this VAE's test scores (no number here compares recipes). The warm-up was never screened against
+# none at this budget (`benchmarks/README.md`, "Quality per CPU-second").
 # The yardstick for samples is an autoencoder of the same sizes, recipe and budget.
 #
-# **Predict, then run.** The KL's weight starts at 0 and is about ½ at the end of epoch 1. Will the KL be higher
-# then, at weight ½, or after epoch 2, at weight 1?
+# **Predict, then run.** The KL's weight is about ½ at the end of epoch 1. Will the KL be higher then or after
+# epoch 2, at weight 1?
 
 # %%
 STEPS = 300 if QUICK else pretrained.TRAINING["epochs"] * math.ceil(60_000 / 256)  # the recipe's optimizer steps
@@ -291,7 +290,7 @@ assert (autoencoder.latent_dim, autoencoder.encoder_hidden, autoencoder.decoder_
     (vae.latent_dim, vae.encoder_hidden, vae.decoder_hidden), "the autoencoder should have the VAE's sizes"
 
 # %% [markdown]
-# *Figure: the VAE's test negative ELBO and its two terms against the epoch; the printouts say how each moved.*
+# *Figure: the VAE's test negative ELBO and its two terms against the epoch.*
 
 # %%
 fig, ax = plt.subplots()  # projector-sized
@@ -312,10 +311,10 @@ if not QUICK and later:  # quick mode's epochs are a dozen steps: there the KL i
     assert max(later) - min(later) < 0.2 * first["test_kl"] and share > 0.5, "then stay in a narrow range"
 
 # %% [markdown]
-# While its weight is below 1, information in z costs less: the KL after epoch 1 is above the KL after epoch 2,
-# at weight 1 (as in every run with a 2-epoch warm-up in `results/frontier.json`; not always the highest of all).
-# Then the KL stays in the narrow range printed above, every nat now paid in full, and most of the later fall is
-# the reconstruction's.
+# The KL after epoch 1 is above the KL after epoch 2, at weight 1 (as in every 2-epoch warm-up run in
+# `results/frontier.json`; not always the highest of all): consistent with information in z costing less while
+# its weight is below 1 (not proof: the learning rate still rises too). Then the KL stays in the narrow range
+# printed above, now paid in full, and most of the later fall is the reconstruction's.
 #
 # ## Experiments
 #
@@ -323,8 +322,8 @@ if not QUICK and later:  # quick mode's epochs are a dozen steps: there the KL i
 #
 # **Predict, then run.** Both decoders get the same z ~ N(0, I). Which row will look like digits?
 #
-# *Figure: three rows of 12 images: the VAE's decoder means for 12 draws z ~ N(0, I), the autoencoder's for
-# the same z, and one binary draw x ~ p(x|z) from the VAE for each z.*
+# *Figure: for 12 draws z ~ N(0, I), the VAE's decoder means, the autoencoder's, and one binary draw
+# x ~ p(x|z) from the VAE.*
 
 # %%
 generator = torch.Generator().manual_seed(1)
@@ -346,9 +345,10 @@ plt.show()
 # > stroke; a draw from p(x|z) is binary and
 # > speckled (the third row above). Say which one a figure shows.
 #
-# The cell below measures that scale: the codes' mean z² per dimension, 1 under N(0, I). A trained VAE should
-# come near 1: scaling a dimension of z by c, and the decoder's weights on it by 1/c, changes only the KL,
-# smallest when that dimension's mean z² is 1.
+# The cell below measures that scale: each dimension's mean z², 1 under N(0, I), and near 1 for a trained VAE:
+# scaling a dimension of z by c, and the decoder's weights on it by 1/c, changes only the KL, smallest when that
+# dimension's mean z² is 1. It leaves out the VAE's unused dimensions (counted below): at the prior for every x
+# (07), they would pass trivially.
 
 # %%
 with torch.inference_mode():
@@ -356,10 +356,10 @@ with torch.inference_mode():
     vae_codes = vae_lite.reparameterize(mu, logvar)  # z ~ q(z|x) for each test image
     ae_codes = autoencoder.encode(data.test)
 in_use = mu.var(dim=0) > 0.01  # dimensions whose mean moves with x (notebook 07); the others sit at the prior
-vae_scale = vae_codes[:, in_use].pow(2).mean(dim=0)  # (dimensions in use,)
-ae_scale = ae_codes.pow(2).mean(dim=0)  # (all its dimensions,)
-print(f"mean z² per dimension over the test set: VAE, each of its {int(in_use.sum())} dimensions in use, {vae_scale.min():.2f} to "
-      f"{vae_scale.max():.2f}; autoencoder, each of its {len(ae_scale)}, {ae_scale.min():.2f} to {ae_scale.max():.2f} (the prior N(0, I): 1)")
+vae_scale, ae_scale = vae_codes[:, in_use].pow(2).mean(dim=0), ae_codes.pow(2).mean(dim=0)  # per dimension
+print(f"mean z² per dimension over the test set: VAE, each of its {int(in_use.sum())} dimensions in use "
+      f"({int((~in_use).sum())} unused, left out), {vae_scale.min():.2f} to {vae_scale.max():.2f}; "
+      f"autoencoder, each of its {len(ae_scale)}, {ae_scale.min():.2f} to {ae_scale.max():.2f} (the prior N(0, I): 1)")
 lengths = [codes.norm(dim=1).median() for codes in (torch.randn(ae_codes.shape, generator=generator), vae_codes, ae_codes)]
 print("median length ‖z‖: draws from N(0, I) {:.1f}, the VAE's codes {:.1f}, the autoencoder's {:.1f}".format(*lengths))
 assert abs(vae_scale.mean() - 1) < abs(ae_scale.mean() - 1), "the VAE's codes should match the prior more closely"
@@ -373,7 +373,7 @@ assert data.name != "mnist" or (vae_scale - 1).abs().max() < (ae_scale - 1).abs(
 #   price, in nats, of what the code carries.
 # - The VAE's codes roughly cover the prior, so its prior samples look far more like the data than the
 #   autoencoder's.
-# - Sample pictures are decoder means, not draws x ~ p(x|z).
+# - Most published VAE "samples", like our first sample row, are decoder means, not draws x ~ p(x|z).
 #
 # Next: [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb): the loss written wrong in common ways,
 # trained.
@@ -435,8 +435,8 @@ higher = "z = μ" if at_mean > sampled else "the sampled z"
 print(f"first {len(x):,} test images")
 print(f"log p(x|z) at z = μ:                {at_mean:.1f} nats per image")
 print(f"E_q[log p(x|z)], 10 samples of z:   {sampled:.1f} nats per image   <- the ELBO's term")
-print(f"  {higher} scores higher here, by {abs(at_mean - sampled):.1f} nats; one image's log p(x|z) varies by "
-      f"about {spread:.1f} nats from one sampled z to the next")
+print(f"gap: {higher} scores higher on average, by {abs(at_mean - sampled):.1f} nats per image")
+print(f"spread: one image's log p(x|z) varies by about {spread:.1f} nats from one sampled z to the next")
 plots.show_rows({"decoded μ": decoded_mean, "decoded z ~ q(z|x), draw 1": two_draws[0],
                  "decoded z ~ q(z|x), draw 2": two_draws[1]}, ncols=8, size=0.9)
 plt.show()
@@ -446,8 +446,8 @@ assert at_mean > sampled, "the text below says the decoded μ scores higher than
 # %% [markdown]
 # Here the decoded μ wins, as measured, not as a law: noise of size σ around μ costs on average where
 # f(z) = log p(x|z) curves down across that spread (to second order, E f(μ + σε) ≈ f(μ) + ½ Σ_d σ_d² ∂²f/∂z_d²).
-# The two draws
-# differ from the decoded μ only in small strokes: that is the spread of a few nats printed above. So here
+# The printed gap is that average cost. The spread is another number: how much one image's score moves from one
+# sampled z to the next; the two draws show it, differing from the decoded μ only in small strokes. So here
 # log p(x | z = μ) is optimistic, and it is not the ELBO's term.
 #
 # > **Common mistake.** Reporting log p(x | z = μ) as the model's reconstruction term or likelihood. **Wrong:**

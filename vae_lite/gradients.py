@@ -6,7 +6,7 @@ r"""Two estimators of one gradient: d/d(mu, sigma) of E_q[f(z)], with q = N(mu, 
         d/dmu E[f(z)] = E[f(z) eps / sigma],  d/dsigma E[f(z)] = E[f(z) (eps^2 - 1) / sigma]
 
 Both are unbiased. The pathwise one needs f'; the score function usually has the larger variance,
-one that grows with how much of f does not depend on the parameter (Mohamed et al. 2020), which
+one that grows with the size of f - b, a constant offset in f included (Mohamed et al. 2020), which
 is why a VAE samples z with the reparameterization trick. Each function returns one estimate
 per draw of eps; their mean is the estimate, their spread its noise.
 """
@@ -31,7 +31,8 @@ def score_function_gradients(f, mu, sigma, eps, baseline=0.0):
     For q = N(mu, sigma^2): d log q/d mu = (z - mu)/sigma^2 = eps/sigma and
     d log q/d sigma = ((z - mu)^2 - sigma^2)/sigma^3 = (eps^2 - 1)/sigma.
     It needs no derivative of f, and usually pays for that with a larger variance, one that grows
-    with how much of f does not depend on the parameter.
+    with the size of f - b, a constant offset in f included (the pathwise variance is instead the
+    spread of f' under q).
     baseline b: a number, or a tensor broadcastable to f's values (one per coordinate of z
     allowed), that does not depend on the eps it multiplies. The score has mean 0,
     E[d log q/d theta] = 0, so subtracting b leaves the mean unchanged. An estimate of E f

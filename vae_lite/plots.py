@@ -505,7 +505,7 @@ def plot_rate_distortion(rates, distortions, labels, ax=None, title=None, elbo_l
                 va="bottom", color="dimgray", fontsize=_font("legend.fontsize"))
     ax.set_xlabel("rate R: KL(q(z|x) ‖ p(z)), nats")
     ax.set_ylabel("distortion D: −E[log p(x|z)], nats")
-    ax.legend(loc="upper right")
+    ax.legend(loc="best")  # matplotlib places it where it covers the fewest points of the models and lines
     if title:
         ax.set_title(title)
     return ax.figure
@@ -724,7 +724,7 @@ def plot_paper_curves(runs, dataset, paper=None, live=None, ylim=None, sizes=Non
         ax.set_title(f"$N_z$ = {size}")
         ax.set_xlabel("training samples")
         ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("lower bound per data point")
+    axes[0, 0].set_ylabel("lower bound per data point (nats)")
     axes[0, 0].set_xlim(1e3, 3e8)
     if ylim:
         axes[0, 0].set_ylim(*ylim)
@@ -762,7 +762,7 @@ def plot_marginal_likelihood(runs, ylim=None):
         ax.set_title(f"$N_{{train}}$ = {size:,}")
         ax.set_xlabel("training samples")
         ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("log p(x) per data point")
+    axes[0, 0].set_ylabel("log p(x) per data point (nats)")
     if ylim:
         axes[0, 0].set_ylim(*ylim)
     handles, labels = axes[0, 0].get_legend_handles_labels()
