@@ -3,24 +3,20 @@
 #
 # Next: [02 The ELBO](02_elbo.ipynb)
 #
-# An autoencoder (AE) squeezes each image through a short code and rebuilds it. If its decoder could
-# also turn *random* codes into new images, we would have a generator. This notebook trains one and
-# measures why decoding random codes z ~ N(0, I) fails.
+# An autoencoder (AE) squeezes each image through a short code and rebuilds it. If its decoder turned
+# *random* codes into new images, it would be a generator.
 #
 # **Learning goals**
-# - Train a plain autoencoder with `vae_lite` and read its reconstruction error in nats per image
-#   (and bits per dimension).
-# - Decode random codes z ~ N(0, I), see that the AE's decoder is a poor generator, and measure why.
-# - See an AE memorise a small training set: its own images reconstructed far better than new ones.
+# - Train a plain autoencoder and read its reconstruction error in nats per image and bits per dimension.
+# - Decode random codes z ~ N(0, I) and measure why the AE's decoder is a poor generator.
+# - See an AE memorise a small training set.
 #
-# The AE has no prior over its codes (a prior p(z): the distribution we draw codes from to generate):
-# nothing in its training says which z are "valid".
-# The VAE (notebooks 02–05) adds exactly that.
+# The AE has no prior p(z), a distribution to draw codes from: nothing in its training says which z are
+# "valid". The VAE (notebooks 02–05) adds one, and trains the codes towards it.
 #
-# **The write-up.** These notebooks quote a short, widely copied summary of Kingma & Welling (2013),
-# *Auto-Encoding Variational Bayes*, which they call **the write-up**. Five of its lines are wrong in
-# ways students copy into code; wherever one matters, a **Common mistake** box quotes it and shows the right
-# form (TEACHING.md lists all five).
+# **The write-up.** These notebooks quote a widely copied summary of Kingma & Welling (2013),
+# *Auto-Encoding Variational Bayes*: **the write-up**. Five of its lines are wrong in ways students copy
+# into code; a **Common mistake** box quotes each where it matters (TEACHING.md lists all five).
 
 # %% [markdown] tags=["badges"]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/01_autoencoder.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F01_autoencoder.ipynb)
@@ -85,18 +81,16 @@ print("one image:", tuple(subset.train[0].shape), "values in", (subset.train.min
 # %% [markdown]
 # ## Model
 #
-# Encoder: image → 400 hidden units → a code of 20 numbers. Decoder: code → 400 → one
-# probability per pixel (the printed decoder ends in logits, log(p/(1 − p)); `decode` applies the sigmoid). The loss is the Bernoulli negative log-likelihood of the image given its
-# code: the binary cross-entropy **summed** over pixels, in nats per image.
+# Encoder: image → 400 hidden units → a code of 20 numbers. Decoder: code → 400 → a logit
+# log(p/(1 − p)) per pixel; `decode` applies the sigmoid to give the pixel's probability p. The loss is the
+# Bernoulli negative log-likelihood of the image given its code: the binary cross-entropy **summed** over
+# pixels.
 #
 # ### Nats and bits per dimension
-# Log-likelihoods here use the natural logarithm, so they are in **nats**: an event of probability p
-# costs −log p nats, or −log₂ p bits (1 nat ≈ 1.443 bits). Summed over an image's pixels: *nats per image*,
-# the unit of the MNIST VAE papers (Kingma & Welling, Burda et al.). Papers on natural images report
-# **bits per dimension**, nats per image / (D · ln 2) with D the number of pixels × colour channels (784 for
-# MNIST): one scale for any image size.
-#
-# The loss is in the package:
+# With natural logarithms, an event of probability p costs −log p **nats** (1 nat ≈ 1.443 bits). Summed
+# over pixels: *nats per image*, the unit of the MNIST VAE papers (Kingma & Welling, Burda et al.). Papers
+# on natural images report **bits per dimension**, nats per image / (D · ln 2), D the number of pixels ×
+# colour channels (784 for MNIST): one scale for any image size.
 
 # %%
 print(inspect.getsource(vae_lite.Autoencoder.loss))
@@ -118,21 +112,19 @@ with torch.no_grad():
 print(f"Autoencoder.loss: {loss.mean():.1f} nats per image; binary cross-entropy summed over the {pixels} pixels: "
       f"{by_hand.mean():.1f}; every pixel at p = 1/2 would cost {pixels} ln 2 = {pixels * math.log(2):.1f}")
 assert torch.allclose(loss, by_hand, rtol=1e-4), \
-    f"Autoencoder.loss gives {loss.mean():.2f} nats per image, the sum over {pixels} pixels is {by_hand.mean():.2f}: " \
-    "is it averaged over pixels instead of summed?"
+    f"Autoencoder.loss gives {loss.mean():.2f} nats per image, not {by_hand.mean():.2f}: is it averaged over pixels instead of summed?"
 
 # %% [markdown]
 # ## Training
 #
-# `fit` binarizes the images anew every epoch: each pixel is 1 with probability its grey level. The
-# Bernoulli likelihood is a true likelihood only on binary data. The train loss averages an epoch in which
-# the model improves, so it can exceed the test loss, taken at the epoch's end.
+# `fit` binarizes the images anew every epoch (each pixel is 1 with probability its grey level): the
+# Bernoulli likelihood is a true likelihood only on binary data. The train loss, averaged over an epoch of
+# improvement, can exceed the test loss taken at its end.
 #
-# A baseline uses no code: each pixel is drawn independently with its mean grey level over the training
-# images. It is a model of x, so its number is a true −log p(x) of the binarized test images. The AE's
-# −log p(x | z), with z the image's own code, is not, nor comparable with VAE papers' −log p(x), which
-# also pays for the code (notebook 08). The two compare as reconstruction errors: the baseline is a
-# decoder that ignores z.
+# A baseline ignores the code: each pixel is 1 with probability its mean grey level over the training
+# images. Its number is a true −log p(x) of the binarized test images; the AE's −log p(x | z), with z the
+# image's own code, is not (VAE papers' −log p(x) also pays for the code, notebook 08). The two compare as
+# reconstruction errors.
 
 # %%
 torch.set_num_threads(1)  # a model this small gains nothing from a second thread, and on a busy machine two wait for each other
@@ -147,8 +139,7 @@ bits_per_dim = lambda nats: nats / (pixels * math.log(2))
 for name, nats in (("AE, test images (a reconstruction error, not a likelihood)", history.last["test_loss"]),
                    ("baseline (each pixel independent, with its mean grey level)", baseline)):
     print(f"{name}: {nats:.1f} nats per image = {bits_per_dim(nats):.3f} bits per dimension")
-assert history.last["test_loss"] < 0.85 * baseline, \
-    "the AE should reconstruct test images far better than the mean image does: train longer?"
+assert history.last["test_loss"] < 0.85 * baseline, "the AE should reconstruct test images far better than the mean image: train longer?"
 
 # %% [markdown]
 # ## Experiments
@@ -166,24 +157,18 @@ plots.show_rows({"test images": x, "reconstructions": reconstruction});
 # digit.*
 #
 # ### Decoding random codes
-# > **Predict, then run.** Feed the decoder 20 codes drawn from N(0, I), the distribution a VAE will
-# > generate from. What comes out?
+# > **Predict, then run.** Feed the decoder 20 codes drawn from N(0, I), the distribution a VAE
+# > generates from. What comes out?
 
 # %%
 samples = autoencoder.sample(20, generator=torch.Generator().manual_seed(0))
 plots.show_images(samples, title="decoded z ~ N(0, I)");
 
 # %% [markdown]
-# *Figure: two rows of ten decoded random codes: grey blurs and broken strokes, few recognisable images.*
+# *Figure: twenty decoded random codes: grey blurs and broken strokes, few recognisable images.*
 #
 # ### Where do the codes lie?
-# N(0, I) has mean 0 and standard deviation 1 in every dimension; below, those of the training images'
-# codes. In one number: fit a Gaussian q with independent dimensions to the codes, and measure how far
-# it is from p = N(0, I) with the KL divergence (notebook 04):
-#
-# KL(q ‖ p) = E_q[log q(z)/p(z)] ≥ 0, with equality only when q = p.
-#
-# The same fit to as many samples *of* N(0, I) shows the KL of sampling noise alone.
+# Their mean and standard deviation in each dimension; N(0, I) has 0 and 1.
 
 # %%
 with torch.inference_mode():
@@ -192,21 +177,14 @@ with torch.inference_mode():
 code_mean, code_std = train_codes.mean(0), train_codes.std(0)
 print("per-dimension mean of the codes:", [round(v, 1) for v in code_mean.tolist()])
 print("per-dimension std  of the codes:", [round(v, 1) for v in code_std.tolist()])
-print(f"std ranges from {code_std.min():.2f} to {code_std.max():.2f}; N(0, I) has 1 everywhere")
-kl_fit = vae_lite.kl_standard_normal(code_mean, 2 * code_std.log()).item()  # second argument: log σ²
-noise = torch.randn(len(train_codes), 20, generator=torch.Generator().manual_seed(4))
-kl_noise = vae_lite.kl_standard_normal(noise.mean(0), 2 * noise.std(0).log()).item()
-print(f"KL(Gaussian fitted to the codes || N(0, I)) = {kl_fit:.1f} nats; "
-      f"for a Gaussian fitted to {len(noise)} samples of N(0, I): {kl_noise:.3f}")
-assert kl_fit > 10, "the codes should be far from N(0, I), over 10 nats: nothing in AE training pulls them there"
 
 # %% [markdown]
 # ### How many training codes lie where N(0, I) puts its mass?
-# N(0, I) puts 99.9 % of its mass inside a ball around the origin (radius found below by sampling; a
-# 20-dimensional standard normal vector has length about √20 ≈ 4.5).
+# N(0, I) puts 99.9 % of its mass in a ball around the origin (radius found by sampling below); its
+# samples have length about √20 ≈ 4.5.
 #
-# > **Predict, then run.** How long is the code of a real image, next to the ≈ 4.5 of a prior sample?
-# > Hint: a 20-dimensional cloud's vectors have length about √Σᵢ(μᵢ² + σᵢ²); means and spreads are printed above.
+# > **Predict, then run.** How long is the code of a real image? Hint: a 20-dimensional cloud's vectors
+# > have length about √Σᵢ(μᵢ² + σᵢ²), with the means and spreads printed above.
 
 # %%
 prior_samples = torch.randn(2000, 20, generator=torch.Generator().manual_seed(1))
@@ -216,16 +194,17 @@ inside = (code_lengths <= radius).float().mean().item()
 print(f"99.9% of N(0, I) lies within radius ≈ {radius:.2f} of the origin; training codes inside it: {inside:.1%}")
 print(f"lengths: codes median {code_lengths.median():.1f} (√Σ(mean² + std²) = {(code_mean**2 + code_std**2).sum().sqrt():.1f}), "
       f"prior samples median {prior_lengths.median():.1f}")
-assert inside < 0.5, "most training codes should lie outside the region that holds 99.9% of the prior's mass"
-assert data.name != "mnist" or inside < 0.01, "the prose: the prior's 99.9 % ball holds almost no code (under 1 % on MNIST)"
+assert inside < (0.01 if data.name == "mnist" else 0.5), "the prose: the prior's 99.9 % ball holds almost no training code"
+assert data.name != "mnist" or autoencoder.decoder(prior_samples).abs().mean() < 0.6 * autoencoder.decoder(3 * prior_samples).abs().mean(), \
+    "the prose: the decoder's logits grow with the length of z"
 plots.plot_histograms({"codes of training images": code_lengths, "samples of N(0, I)": prior_lengths},
                       xlabel="length of z (distance from the origin)");
 
 # %% [markdown]
-# *Figure: two histograms of vector lengths: the prior samples in a narrow bump near 4.5, the codes of
-# training images in a wider bump well to the right.*
+# *Figure: histograms of vector lengths: the prior samples in a narrow bump near 4.5, the training codes
+# in a wider bump well to the right.*
 #
-# The latent space itself, on the two directions along which the codes vary most (PCA):
+# The codes along the two directions in which they vary most (PCA):
 
 # %%
 directions = torch.linalg.svd(train_codes - code_mean, full_matrices=False).Vh[:2].T  # (20, 2), orthonormal
@@ -237,17 +216,17 @@ ax.scatter(*project(prior_samples[:500]).T, s=10, c="black", marker="x", linewid
 ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legend(loc="upper left");
 
 # %% [markdown]
-# *Figure: the training codes, a wide cloud where some labels keep their own region and others overlap;
-# the N(0, I) samples (crosses), a small patch of it.* Flattened to 2-D, a hollow 20-D shell looks filled.
-# The histogram shows what this picture cannot: the prior's samples are far shorter than the codes, inside a
-# ball that holds almost none. No code lies at that length, so their decodings are the decoder's guess: blurs.
-# Exercise 2: would the right *scale* alone fix it?
+# *Figure (centred at the codes' mean, not at z = 0): the training codes, a wide cloud where some labels
+# keep their own region and others overlap; the N(0, I) samples (crosses), a small patch of it.*
+# Flattened to 2-D, a hollow 20-D shell looks filled; the histogram shows what it hides: the prior's
+# samples are far shorter than the codes, in a ball that holds almost none. With this ReLU decoder the
+# logits grow with the length of z, so codes that short leave many pixels grey: blurs. Would the right
+# *scale* alone give digits? Exercise 2.
 #
 # ### Memorising a small training set
-# An AE with over half a million weights (printed above) can memorise a few hundred images.
-#
-# > **Predict, then run.** Train a second AE on a few hundred images, for as many steps (same batch size)
-# > as the first. Will it reconstruct *its own* images better or worse than the first does? And new images?
+# > **Predict, then run.** The AE has over half a million weights (printed above). Train a second AE on a
+# > few hundred images for as many steps (same batch size) as the first. Will it reconstruct *its own*
+# > images better or worse than the first? And new images?
 
 # %%
 n_small = 200 if QUICK else 300
@@ -275,48 +254,41 @@ assert data.name != "mnist" or small_test - small_train > 2 * (big_test - big_tr
 # %% [markdown]
 # With as many steps, the second AE reconstructs its own images better than the first, and new images
 # clearly worse (checked on MNIST): it has memorised its training set. Not to 0 nats: its pixels are
-# redrawn every epoch, so a reconstruction that depends on the grey image alone costs on average at least
-# the entropy of its grey levels (grey entropy column; Common mistake below). This is no hard bound: an AE
-# that passed the binary pixels it sees through its code could go lower; the second AE stays above it.
-# A VAE's KL term does not by itself prevent memorising; notebook 09 watches the gap.
+# redrawn every epoch, so a reconstruction from the grey image alone costs on average at least the entropy
+# of its grey levels (grey entropy column; Common mistake below), unless its code carries the binary
+# pixels. A VAE's KL term does not by itself prevent memorising; notebook 09 watches the gap.
 #
 # ## Common mistakes
 #
 # > **Common mistake.** Taking the binary cross-entropy of grey-scale images for the reconstruction
 # > log-likelihood. For a pixel of grey level x the BCE −[x log p + (1−x) log(1−p)] is smallest at
-# > p = x, and there it is the entropy of the pixel, not 0: a *perfect* reconstruction still costs
-# > nats. It is a log-likelihood only when the pixels are 0 or 1, which is why `fit` binarizes them
-# > (or add the missing normaliser: the continuous Bernoulli, Loaiza-Ganem & Cunningham 2019).
-# > Squared error, likewise, is a Gaussian log-likelihood with a fixed variance only up to a scale and an
-# > additive constant (notebooks 02 and 06).
+# > p = x, where it is the pixel's entropy, not 0: a *perfect* reconstruction still costs nats. It is a
+# > log-likelihood only on pixels that are 0 or 1, hence `fit` binarizes (or use the continuous Bernoulli,
+# > Loaiza-Ganem & Cunningham 2019).
 
 # %% tags=["nbval-check-output"]
 grey = torch.linspace(0, 1, 101, dtype=torch.float64)  # grey levels 0, 0.01, ..., 1, each reconstructed perfectly: p = x
 perfect_bce = torch.nn.functional.binary_cross_entropy(grey, grey, reduction="none")
 print("BCE of a perfect reconstruction of pixels 0.5, 0.9, 1.0:", [round(perfect_bce[i].item(), 3) + 0.0 for i in (50, 90, 100)], "nats")
-assert torch.allclose(perfect_bce, -torch.xlogy(grey, grey) - torch.xlogy(1 - grey, 1 - grey)) and (perfect_bce[1:-1] > 0).all(), \
-    "a demonstration of torch's BCE: at p = x it should be the entropy of a Bernoulli(x) pixel, zero only for binary pixels"
 
 # %% [markdown]
 # > **Common mistake.** The write-up's `p(z|x) ~ N(0,I)`, which calls N(0, I) the posterior. N(0, I) is
-# > the **prior** p(z): what we decode from when generating. A plain AE has no prior at all, which is
-# > why decoding N(0, I) fails above; the posterior p(z|x) is what an encoder approximates in a VAE
+# > the **prior** p(z): what we decode from when generating. A plain AE has none, hence the blurs above.
+# > The posterior p(z|x), the distribution of z given the image x, is what a VAE's encoder approximates
 # > (notebook 02).
 #
 # > **Common mistake.** Averaging the loss over pixels (`reduction="mean"`) instead of summing: no longer
 # > nats per image, and in a VAE it shrinks the reconstruction term against the KL by the number of
-# > pixels (notebook 06). The Model section's check guards against it.
+# > pixels (notebook 06).
 
 # %% [markdown]
 # ## Exercises
 #
 # **Exercise 1 (10 min).** Write `bernoulli_nll(probabilities, x)`: the Bernoulli negative log-likelihood
-# of each binary image x under the decoder's pixel probabilities, in nats per image,
-# −Σ_pixels [x log p + (1 − x) log(1 − p)], without `binary_cross_entropy`. Both arguments are
-# (N, C, H, W); return (N,). Hint: a pixel with p = 1 and x = 1 costs 0 nats, but 0 · log 0 is `nan` in
-# torch: `torch.xlogy(x, p)` computes x log p with 0 · log 0 = 0. Then print the AE's test error in bits
-# per dimension from your function. (Real code uses `binary_cross_entropy_with_logits`: here a p of exactly 1
-# where x = 0 costs `inf`.)
+# of each binary image x in nats, −Σ_pixels [x log p + (1 − x) log(1 − p)], without
+# `binary_cross_entropy`. Both arguments are (N, C, H, W); return (N,). Hint: 0 · log 0 is `nan` in torch;
+# `torch.xlogy(x, p)` computes x log p with 0 · log 0 = 0. Then print the AE's test error in bits per
+# dimension from your function.
 
 # %%
 def bernoulli_nll(probabilities, x):
@@ -338,11 +310,14 @@ print(f"AE on the binarized test images: {nats:.1f} nats per image = {bits_per_d
 assert abs(nats - history.last["test_loss"]) < 0.1, "the same number as the Training section's"
 
 # %% [markdown]
-# **Exercise 2 (10 min).** Does the right *scale* fix the generator? Write
+# **Exercise 2 (15 min).** Does the right *scale* fix the generator? Write
 # `fitted_gaussian_samples(codes, n)`: fit a Gaussian with a diagonal covariance (each dimension's mean and
 # standard deviation) to the rows of `codes` (N, d) and return n new points drawn from it, (n, d).
-# Then decode `fitted_gaussian_samples(train_codes, 2000)` with `autoencoder.decode` and compare with the
-# decoded N(0, I) samples above. Are they better? Are they digits?
+# Decode `fitted_gaussian_samples(train_codes, 2000)`, `prior_samples` and `test_codes`, and compare the
+# sets on two measures: the **pixel entropy** of a decoding, Σ_pixels −[p log p + (1 − p) log(1 − p)]
+# (high for grey blurs, 0 for black and white), and a code's **distance to the nearest training code**
+# (`torch.cdist`). Are the fitted samples sharp? As near the training codes as test codes are? Digits?
+# Sharp pixels show the decoder is sure, not that it saw codes there: a generator needs both.
 
 # %%
 def fitted_gaussian_samples(codes, n):
@@ -371,11 +346,11 @@ rescaled = prior_samples * code_lengths.median() / prior_samples.norm(dim=1, kee
 with torch.inference_mode():
     decoded = {"N(0, I) samples": autoencoder.decode(prior_samples), "N(0, I) samples, rescaled": autoencoder.decode(rescaled),
                "fitted-Gaussian samples": autoencoder.decode(fitted), "test codes, reconstructed": autoencoder(subset.test)}
-# the figure: N(0, I) samples (grey blurs), rescaled (sharp, mostly no digits), fitted (sharp, not all digits), reconstructions
+# the figure: N(0, I) samples (grey blurs), rescaled (little grey, mostly no digits), fitted (sharp, not all digits), reconstructions
 plots.show_rows({name: images[:10] for name, images in decoded.items()});
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution, continued: each set's median length, distance to the nearest training code, and blur (read below)
+# Solution, continued: each set's median length, distance to the nearest training code, and pixel entropy (read below)
 nearest = lambda points: torch.cdist(points, train_codes).min(dim=1).values.median().item()
 latents = {"N(0, I) samples": prior_samples, "N(0, I) samples, rescaled": rescaled, "fitted-Gaussian samples": fitted,
            "test codes, reconstructed": test_codes}
@@ -391,7 +366,7 @@ assert data.name != "mnist" or (nearest(prior_samples) < nearest(fitted) and pri
     "the prose: N(0, I) samples lie nearer to a training code than the fitted ones, and are much shorter"
 assert data.name != "mnist" or (entropy["N(0, I) samples, rescaled"] < entropy["test codes, reconstructed"]
                                 and nearest(rescaled) > nearest(prior_samples)), \
-    "the prose: rescaled to the codes' length, N(0, I) samples decode as sharp as reconstructions, though farther from every code"
+    "the prose: rescaled to the codes' length, N(0, I) samples decode with less grey than reconstructions, though farther from every code"
 # the fitted samples crowd the middle; a diagonal fit drops the codes' correlations, so fewer reach the ends of PC 1
 ax = plots.latent_scatter(project(train_codes), labels, title="the codes' two main directions", names=DIGITS).axes[0]
 ax.scatter(*project(fitted[:300]).T, s=40, c="black", marker="x", linewidths=1.2, label="fitted-Gaussian samples")
@@ -404,16 +379,29 @@ ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legen
 # part of that Gaussian, and the decoder never saw the rest.
 #
 # The N(0, I) samples lie nearer a code than the fitted ones, yet blur: they are too short. Rescaled to the
-# codes' length, they decode as sharp as reconstructions, but lie farther from every code and are mostly not
-# digits. A Gaussian mixture fitted afterwards does better (Ghosh et al., 2020); the VAE trains the codes
-# towards N(0, I).
+# codes' length, they decode with lower pixel entropy than reconstructions (less grey, and less ink), but
+# lie farther from every code and are mostly not digits. A Gaussian mixture fitted afterwards does better
+# (Ghosh et al., 2020); the VAE trains the codes towards N(0, I).
 
 # %% [markdown]
 # ## Summary
-# - An AE compresses images into 20 numbers and reconstructs them well; its error is in nats per image,
-#   or bits per dimension.
-# - Its codes lie far from the origin, where N(0, I) puts almost no mass, and decoding N(0, I) gives
-#   blurs.
-# - With few images it memorises: its own images reconstructed far better than new ones.
-# - The VAE fixes the first problem by *training* the codes towards a prior. Next:
-#   [02 The ELBO](02_elbo.ipynb), why that needs a bound on log p(x), and the bound itself.
+# - An AE compresses images into 20 numbers and reconstructs them; its error is in nats per image or
+#   bits per dimension.
+# - Its codes lie far from the origin, where N(0, I) puts almost no mass: decoded, N(0, I) samples blur.
+# - With few images it memorises them.
+# - The VAE *trains* the codes towards a prior. Next: [02 The ELBO](02_elbo.ipynb), why that needs a
+#   bound on log p(x), and the bound.
+
+# %% [markdown]
+# ## Optional: the mismatch in one number
+# The KL divergence (notebook 04) from p = N(0, I) of a Gaussian q with independent dimensions fitted to the
+# training codes: KL(q ‖ p) = E_q[log q(z)/p(z)] ≥ 0, zero only when q = p. The same fit to as many
+# samples *of* N(0, I) gives the KL of sampling noise alone.
+
+# %%
+kl_fit = vae_lite.kl_standard_normal(code_mean, 2 * code_std.log()).item()  # second argument: log σ²
+noise = torch.randn(len(train_codes), 20, generator=torch.Generator().manual_seed(4))
+kl_noise = vae_lite.kl_standard_normal(noise.mean(0), 2 * noise.std(0).log()).item()
+print(f"KL(Gaussian fitted to the codes || N(0, I)) = {kl_fit:.1f} nats; "
+      f"for a Gaussian fitted to {len(noise)} samples of N(0, I): {kl_noise:.3f}")
+assert kl_fit > 10, "the codes should be far from N(0, I), over 10 nats: nothing in AE training pulls them there"

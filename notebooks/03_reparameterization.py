@@ -75,8 +75,7 @@ QUICK = vae_lite.setup_notebook()
 # > through the first? Through the second?
 
 # %% tags=["nbval-check-output"]
-mu = torch.tensor(0.5, requires_grad=True)
-sigma = torch.tensor(0.7, requires_grad=True)
+mu, sigma = torch.tensor(0.5, requires_grad=True), torch.tensor(0.7, requires_grad=True)
 q = torch.distributions.Normal(mu, sigma)
 
 z_blocked = q.sample()
@@ -185,19 +184,18 @@ for n in sample_counts:  # `repeats` estimates of d/dmu E[sin z], each the mean 
 
 # %%
 plots.plot_estimator_variance(sample_counts, variances, title=f"∂/∂μ E[sin z] at μ = {mu0}, σ = {sigma0}");
-slopes = {name: (math.log(v[-1]) - math.log(v[0])) / (math.log(sample_counts[-1]) - math.log(sample_counts[0]))
-          for name, v in variances.items()}
+slopes = {name: math.log(v[-1] / v[0]) / math.log(sample_counts[-1] / sample_counts[0]) for name, v in variances.items()}
 ratio = sum(variances["score function"]) / sum(variances["pathwise"])
 print("log-log slope of variance against n:", {k: round(v, 2) for k, v in slopes.items()}, "(1/n gives -1)")
 print(f"score-function variance / pathwise variance: {ratio:.1f}")
+eps = torch.randn(100_000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)  # draws of its own
 var_2z = [g(lambda z: torch.sin(2 * z), mu0, sigma0, eps)[0].var().item() for g in (gradients.pathwise_gradients, gradients.score_function_gradients)]
 print(f"not a law: for f = sin 2z (f' = 2 cos 2z), one draw's variance is pathwise {var_2z[0]:.2f}, score function {var_2z[1]:.2f}")
-assert all(-1.3 < s < -0.7 for s in slopes.values()), "a demonstration: any average of n independent samples goes as 1/n"
 assert ratio > 1 and var_2z[0] > var_2z[1], "for sin z the pathwise estimator should be the less noisy one, for sin 2z the noisier"
 
 # %% [markdown]
 # Both fall as 1/n; for sin z the score function is noisier. That is usual, not a law (last printed line
-# above; Mohamed et al., 2020): pathwise noise is the spread of f′ under q (none for linear f); the score
+# above; Mohamed et al., 2020): for ∂/∂μ, pathwise noise is the spread of f′ under q (none for linear f); the score
 # function's grows with |f|, constants included, as shown next.
 #
 # ### Many dimensions, and baselines
@@ -282,13 +280,13 @@ assert ratios_own[50] < ratios[50] / 3 and ratios_own[50] < 2 * ratios_own[5], (
 # The pathwise noise shrinks with the gradient; with the mean of the others as baseline the score
 # function's shrinks far less, so their ratio grows with d. A better baseline, f with z₁ set to μ₁ (free
 # of ε₁, so unbiased), follows the other coordinates' noise: the gap stays about level from d = 5 on (last
-# column), but costs one more evaluation of f per coordinate.
+# column), at one more evaluation of f per coordinate.
 # That is why VAEs use the pathwise estimator; models that cannot (discrete z, below) use the score
 # function with baselines.
 #
 # ### Explore
-# Move μ and σ: the samples z = μ + σε move with them, and so does the gradient estimate. The
-# explorer uses f(z) = z², whose exact gradients, 2μ and 2σ, can be checked by eye.
+# The explorer uses f(z) = z², whose exact gradients are 2μ and 2σ. Move μ and σ: the samples
+# z = μ + σε and both estimates follow.
 #
 # *Figure (widget; a still without a live kernel): left, a histogram of 200 samples z = μ + σε under
 # the N(μ, σ²) density; right, bars of the pathwise and score-function estimates of the gradient of
@@ -303,8 +301,7 @@ display(widgets.ReparameterizationExplorer())
 # > **Common mistake.** The write-up's line `σ = E[(x-μ)²]` ([01](01_autoencoder.ipynb) says what the
 # > write-up is): that is the *variance* σ², not the standard deviation.
 # > In code it shows up as `z = mu + torch.exp(logvar) * eps`, which multiplies ε by σ² (the right form is
-# > Exercise 1). The cell below draws with the package's `vae_lite.reparameterize` and with the wrong form,
-# > and measures the spread.
+# > Exercise 1). The cell below draws both ways and measures the spread.
 
 # %%
 mu_t, logvar_t = torch.zeros(100_000), torch.full((100_000,), math.log(4.0))  # sigma = 2, sigma^2 = 4
@@ -312,9 +309,8 @@ generator = torch.Generator().manual_seed(0)
 right = vae_lite.reparameterize(mu_t, logvar_t, generator=generator)
 wrong = mu_t + torch.exp(logvar_t) * torch.randn(100_000, generator=generator)
 print(f"sigma = 2: spread of vae_lite.reparameterize {right.std():.3f}, of the wrong form {wrong.std():.3f}")
-# 100,000 samples: the spread's standard error is 2 / sqrt(2 * 100,000) = 0.0045
-assert abs(right.std() - 2) < 0.03, \
-    f"vae_lite.reparameterize draws with spread {right.std():.2f} for sigma = 2: sigma is exp(logvar / 2), not exp(logvar) or logvar"
+assert abs(right.std() - 2) < 0.03, (  # 100,000 samples: the spread's standard error is 2 / sqrt(2 * 100,000) = 0.0045
+    f"vae_lite.reparameterize draws with spread {right.std():.2f} for sigma = 2: sigma is exp(logvar / 2), not exp(logvar) or logvar")
 assert abs(wrong.std() - 4) < 0.06
 
 # %% [markdown]
@@ -364,28 +360,41 @@ assert check.score_function_gradient(score_function_gradient)
 
 # %% [markdown]
 # **When a VAE cannot use the trick.** The pathwise estimator needs z to be a differentiable function
-# of the parameters, and f to have a useful derivative. For **discrete latent variables** (a code that
-# is one of K categories, or a vector of bits, as in discrete VAEs) the trick fails, even when the
-# decoder f is differentiable: a Bernoulli sample is b = [u < p], a function of p and noise u, but its
-# derivative in p is 0 wherever it exists, and torch offers no `rsample()` for it. The step function of
-# Exercise 2 is the same failure seen from the other side: z is continuous, but f(z) = [z > 0] has derivative
-# 0, and [z > 0] is a Bernoulli latent with p = Φ(μ/σ). Such models use the score function (with variance reduction) or a continuous
-# relaxation such as the Gumbel-softmax, or Concrete, distribution (Jang et al. 2017; Maddison et al.
-# 2017). The cell shows both facts: torch's discrete distributions have no `rsample`, and for a step
-# function the pathwise estimate is exactly 0 while the gradient is not.
+# of the parameters, and f to have a useful derivative. For **discrete latent variables** (one of K
+# categories, or a vector of bits) the trick fails even when the decoder f is differentiable: a
+# Bernoulli sample [u < p], with noise u, has derivative 0 in p wherever it exists, and torch offers no
+# `rsample()` for it. The step function of Exercise 2 is the same failure from the other side:
+# f(z) = [z > 0] has derivative 0, and [z > 0] is a Bernoulli latent with p = Φ(μ/σ). Such models use
+# the score function (with baselines) or a continuous relaxation such as the Gumbel-softmax, or
+# Concrete, distribution (Jang et al. 2017; Maddison et al. 2017). The cell shows both failures.
 
 # %% tags=["nbval-check-output"]
 for distribution in (torch.distributions.Bernoulli(probs=torch.tensor(0.3)),
                      torch.distributions.Categorical(probs=torch.tensor([0.2, 0.5, 0.3])),
                      torch.distributions.Normal(0.0, 1.0)):
     print(f"{type(distribution).__name__:>11}: has rsample() = {distribution.has_rsample}")
-step = lambda z: (torch.sign(z) + 1) / 2  # 1 for z > 0, else 0; autograd knows sign's derivative is 0
+step = lambda z: (torch.sign(z) + 1) / 2  # 1 for z > 0, 0 for z < 0 (½ at 0); autograd knows sign's derivative is 0
 eps = torch.randn(100_000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-pathwise_step = gradients.pathwise_gradients(step, 0.3, 1.5, eps)[0].mean().item()
-score_step = gradients.score_function_gradients(step, 0.3, 1.5, eps)[0].mean().item()
+pathwise_step, score_step = (g(step, 0.3, 1.5, eps)[0].mean().item() for g in (gradients.pathwise_gradients, gradients.score_function_gradients))
 exact_step = math.exp(-0.5 * (0.3 / 1.5) ** 2) / (1.5 * math.sqrt(2 * math.pi))  # d/dmu P(z > 0) = density of z at 0
 print(f"f = step: pathwise {pathwise_step:.3f}, score function {score_step:.2f}, exact {exact_step:.2f}")
 assert pathwise_step == 0 and abs(score_step - exact_step) < 0.03
+
+# %% [markdown]
+# Autograd gives the score function for any q with `log_prob`, discrete ones too: the `.backward()` of
+# the *surrogate loss* (f(z) − b), detached, times log q(z), is the estimate:
+
+# %%
+mu_q, sigma_q = torch.tensor(mu0, requires_grad=True), torch.tensor(sigma0, requires_grad=True)
+q = torch.distributions.Normal(mu_q, sigma_q)  # or a Bernoulli, a Categorical: the same lines
+z = q.sample((1000,))  # no gradient reaches z; it reaches mu_q and sigma_q only through log q(z)
+b = gradients.leave_one_out_mean(torch.sin(z), dim=0)  # a baseline, as above
+((torch.sin(z) - b).detach() * q.log_prob(z)).mean().backward()  # the surrogate loss
+
+# %% jupyter={"source_hidden": true}
+by_hand = [g.mean().item() for g in gradients.score_function_gradients(torch.sin, mu0, sigma0, (z - mu0) / sigma0, baseline=b)]
+print(f"surrogate's .grad: {mu_q.grad.item():.4f}, {sigma_q.grad.item():.4f};  gradients.score_function_gradients: {by_hand[0]:.4f}, {by_hand[1]:.4f}")
+assert torch.allclose(torch.stack([mu_q.grad, sigma_q.grad]), torch.tensor(by_hand), atol=1e-5), "the surrogate's gradient should be the score-function estimate"
 
 # %% [markdown]
 # ## Summary
@@ -393,13 +402,12 @@ assert pathwise_step == 0 and abs(score_step - exact_step) < 0.03
 # - Pathwise and score-function estimators are both unbiased (sympy shows it exactly for sin z).
 # - Their variance falls as 1/n; for sin z (not sin 2z) the pathwise one is less noisy. The score function
 #   picks up the noise of all of f. A baseline keeps it unbiased: an estimate of E f removes f's mean;
-#   dropping the terms without the parameter removes their noise too. For an f that is not a sum of
-#   one-coordinate terms (a decoder's is not), the score function's variance grew against the pathwise one
-#   with d under the mean-of-others baseline; the baseline f with z₁ = μ₁ kept the ratio bounded, at the cost
-#   of d more evaluations of f.
+#   dropping the terms without the parameter removes their noise too. When f is not a sum of
+#   one-coordinate terms (a decoder's is not), the score function's gap to the pathwise one grows with d;
+#   the baseline f with z₁ = μ₁ bounds it, at d more evaluations of f.
 # - The encoder outputs log σ², so σ = exp(½ log σ²), not exp(log σ²).
 # - The trick needs a continuous z that is a differentiable function of its parameters: discrete
-#   latents need the score function or a relaxation.
+#   latents need the score function (via a surrogate loss) or a relaxation.
 #
 # Next: [04 The closed-form KL](04_closed_form_kl.ipynb), the other term of the ELBO, without sampling.
 

@@ -31,8 +31,8 @@ def score_function_gradients(f, mu, sigma, eps, baseline=0.0):
     For q = N(mu, sigma^2): d log q/d mu = (z - mu)/sigma^2 = eps/sigma and
     d log q/d sigma = ((z - mu)^2 - sigma^2)/sigma^3 = (eps^2 - 1)/sigma.
     It needs no derivative of f, and usually pays for that with a larger variance, one that grows
-    with the size of f - b, a constant offset in f included (the pathwise variance is instead the
-    spread of f' under q).
+    with the size of f - b, a constant offset in f included (the pathwise variance for mu is instead
+    the spread of f' under q; for sigma, that of f'(z) eps).
     baseline b: a number, or a tensor broadcastable to f's values (one per coordinate of z
     allowed), that does not depend on the eps it multiplies. The score has mean 0,
     E[d log q/d theta] = 0, so subtracting b leaves the mean unchanged. An estimate of E f
