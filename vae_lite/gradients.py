@@ -6,9 +6,9 @@ r"""Two estimators of one gradient: d/d(mu, sigma) of E_q[f(z)], with q = N(mu, 
         d/dmu E[f(z)] = E[f(z) eps / sigma],  d/dsigma E[f(z)] = E[f(z) (eps^2 - 1) / sigma]
 
 Both are unbiased. The pathwise one needs f'; the score function usually has the larger variance,
-one that grows with the size of f - b, a constant offset in f included (Mohamed et al. 2020), which
-is why a VAE samples z with the reparameterization trick. Each function returns one estimate
-per draw of eps; their mean is the estimate, their spread its noise.
+one that grows with the size of f less any baseline b subtracted from it, constant offsets in f
+included (Mohamed et al. 2020), which is why a VAE samples z with the reparameterization trick.
+Each function returns one estimate per draw of eps; their mean is the estimate, their spread its noise.
 """
 
 import torch
