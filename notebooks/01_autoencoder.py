@@ -312,11 +312,12 @@ assert abs(nats - history.last["test_loss"]) < 0.1, "the same number as the Trai
 # %% [markdown]
 # **Exercise 2 (15 min).** Does the right *scale* fix the generator? Write
 # `fitted_gaussian_samples(codes, n)`: fit a Gaussian with a diagonal covariance (each dimension's mean and
-# standard deviation) to the rows of `codes` (N, d) and return n new points drawn from it, (n, d).
-# Decode `fitted_gaussian_samples(train_codes, 2000)`, `prior_samples` and `test_codes`, and compare the
+# standard deviation) to the rows of `codes` (N, d) and return n points drawn from it, (n, d).
+# Decode `fitted_gaussian_samples(train_codes, 2000)`, `prior_samples`, `prior_samples` rescaled to the codes'
+# median length, and `test_codes`, and compare the
 # sets on two measures: the **pixel entropy** of a decoding, Σ_pixels −[p log p + (1 − p) log(1 − p)]
-# (high for grey blurs, 0 for black and white), and a code's **distance to the nearest training code**
-# (`torch.cdist`). Are the fitted samples sharp? As near the training codes as test codes are? Digits?
+# (high for grey blurs), and a code's **distance to the nearest training code**
+# (`torch.cdist`). Are the fitted samples sharp? As near training codes as test codes are? Digits?
 # Sharp pixels show the decoder is sure, not that it saw codes there: a generator needs both.
 
 # %%
