@@ -677,13 +677,8 @@ drawer
 # **Predict, then run:** which score like the test digits, and which below all of them?
 
 # %%
-def prepared(strokes):  # strokes prepared as the explorer prepares a drawing, without touching your canvas
-    ink = conditional_widgets.ink_of_strokes(strokes, drawer.canvas_size, drawer.pen)
-    image = conditional_widgets.centred_like_data(ink, drawer.shape, drawer.extent)
-    return torch.from_numpy(image).float()[None, None]  # (1, 1, H, W), as drawer.x would be
-
-
-seven, letter = prepared([SEVEN]), prepared([[(90, 40), (90, 240), (200, 240)]])  # the notebook's 7, and a letter L
+# prepared as the explorer prepares a drawing, without touching your canvas: the notebook's 7, and a letter L
+seven, letter = drawer.prepared([SEVEN]), drawer.prepared([[(90, 40), (90, 240), (200, 240)]])
 shift = max(1, round(0.15 * data.image_shape[-1]))  # 4 pixels of 28, 1 of 8
 binary = lambda image: vae_lite.binarize(image, torch.Generator().manual_seed(0))  # noqa: E731
 inputs = {"the drawn 7": binary(seven), f"the 7, {shift} px right": torch.roll(binary(seven), shift, dims=-1),

@@ -290,11 +290,14 @@ class DrawingExplorer(Explorer):
     def model_input(self):
         """The image the model is given (1, 1, H, W): a test image as stored, or the drawing prepared as the data were."""
         if self.test_image >= 0:
-            image = stored_image(self.images[self.bank_indices[self.test_image], 0])
-        else:
-            ink = ink_of_strokes(self.strokes, self.canvas_size, self.pen)
-            image = torch.from_numpy(centred_like_data(ink, self.shape, self.extent)).float()
-        return image.reshape(1, 1, *self.shape)
+            return stored_image(self.images[self.bank_indices[self.test_image], 0]).reshape(1, 1, *self.shape)
+        return self.prepared(self.strokes)
+
+    def prepared(self, strokes):
+        """Strokes drawn on this canvas, prepared as the data were, as the model is given them: (1, 1, H, W).
+        Reads only this explorer's settings: the canvas itself is left as it is."""
+        ink = ink_of_strokes(strokes, self.canvas_size, self.pen)
+        return torch.from_numpy(centred_like_data(ink, self.shape, self.extent)).float().reshape(1, 1, *self.shape)
 
     def _update(self):
         """What the page shows, computed in the kernel with the package: x, q(z|x), reconstruction, ELBO."""
