@@ -118,13 +118,13 @@ assert torch.allclose(loss, by_hand, rtol=1e-4), \
 # ## Training
 #
 # `fit` binarizes the images anew every epoch (each pixel is 1 with probability its grey level): the
-# Bernoulli likelihood is a true likelihood only on binary data. The train loss, averaged over an epoch of
-# improvement, can exceed the test loss taken at its end.
+# Bernoulli likelihood is a true likelihood only on binary data. The train loss, averaged over an improving
+# epoch, can exceed the test loss at its end.
 #
 # A baseline ignores the code: each pixel is 1 with probability its mean grey level over the training
 # images. Its number is a true −log p(x) of the binarized test images; the AE's −log p(x | z), with z the
-# image's own code, is not (VAE papers' −log p(x) also pays for the code, notebook 08). The two compare as
-# reconstruction errors.
+# image's own code, is not: both are costs of coding a test image, but the AE's leaves out its code's cost,
+# which the VAE papers' −log p(x) pays (on the full test set, notebook 08).
 
 # %%
 torch.set_num_threads(1)  # a model this small gains nothing from a second thread, and on a busy machine two wait for each other
@@ -139,7 +139,7 @@ bits_per_dim = lambda nats: nats / (pixels * math.log(2))
 for name, nats in (("AE, test images (a reconstruction error, not a likelihood)", history.last["test_loss"]),
                    ("baseline (each pixel independent, with its mean grey level)", baseline)):
     print(f"{name}: {nats:.1f} nats per image = {bits_per_dim(nats):.3f} bits per dimension")
-assert history.last["test_loss"] < 0.85 * baseline, "the AE should reconstruct test images far better than the mean image: train longer?"
+assert history.last["test_loss"] < (0.7 if data.name == "mnist" else 0.85) * baseline, "the AE should beat the mean image by far: train longer?"
 
 # %% [markdown]
 # ## Experiments
@@ -147,14 +147,14 @@ assert history.last["test_loss"] < 0.85 * baseline, "the AE should reconstruct t
 # ### Reconstructions
 
 # %%
-x = subset.test[:10]  # grey images, though the encoder was trained on binarized ones: its first (linear) layer gives the same value on average
+x = test_binary[:10]  # binarized, as the encoder was trained on
 with torch.inference_mode():
     reconstruction = autoencoder(x)
-plots.show_rows({"test images": x, "reconstructions": reconstruction});
+plots.show_rows({"binarized test images": x, "reconstructions": reconstruction});
 
 # %% [markdown]
-# *Figure: ten test images (top) and the AE's reconstructions (below): blurrier, and each still the same
-# digit.*
+# *Figure: ten binarized test images (top) and the AE's reconstructions (below): blurrier, and each still
+# the same digit.*
 #
 # ### Decoding random codes
 # > **Predict, then run.** Feed the decoder 20 codes drawn from N(0, I), the distribution a VAE
@@ -171,9 +171,9 @@ plots.show_images(samples, title="decoded z ~ N(0, I)");
 # Their mean and standard deviation in each dimension; N(0, I) has 0 and 1.
 
 # %%
-with torch.inference_mode():
-    train_codes = autoencoder.encode(subset.train[:5000])
-    test_codes = autoencoder.encode(subset.test)
+with torch.inference_mode():  # binarized images, as the encoder was trained on
+    train_codes = autoencoder.encode(vae_lite.binarize(subset.train[:5000], torch.Generator().manual_seed(0)))
+    test_codes = autoencoder.encode(test_binary)
 code_mean, code_std = train_codes.mean(0), train_codes.std(0)
 print("per-dimension mean of the codes:", [round(v, 1) for v in code_mean.tolist()])
 print("per-dimension std  of the codes:", [round(v, 1) for v in code_std.tolist()])
@@ -210,23 +210,24 @@ plots.plot_histograms({"codes of training images": code_lengths, "samples of N(0
 directions = torch.linalg.svd(train_codes - code_mean, full_matrices=False).Vh[:2].T  # (20, 2), orthonormal
 project = lambda z: (z - code_mean) @ directions  # 20 numbers -> 2
 labels = None if subset.train_labels is None else subset.train_labels[:len(train_codes)]
-DIGITS = [str(label) for label in range(10)]  # each label written at the middle of its codes
-ax = plots.latent_scatter(project(train_codes), labels, title="the codes' two main directions", names=DIGITS).axes[0]
+ax = plots.latent_scatter(project(train_codes), labels, title="the codes' two main directions", names=list("0123456789")).axes[0]
 ax.scatter(*project(prior_samples[:500]).T, s=10, c="black", marker="x", linewidths=0.8, label="samples of N(0, I)")
 ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legend(loc="upper left");
 
 # %% [markdown]
 # *Figure (centred at the codes' mean, not at z = 0): the training codes, a wide cloud where some labels
 # keep their own region and others overlap; the N(0, I) samples (crosses), a small patch of it.*
-# Flattened to 2-D, a hollow 20-D shell looks filled; the histogram shows what it hides: the prior's
-# samples are far shorter than the codes, in a ball that holds almost none. With this ReLU decoder the
-# logits grow with the length of z, so codes that short leave many pixels grey: blurs. Would the right
-# *scale* alone give digits? Exercise 2.
+# Flattened to 2-D, a hollow 20-D shell looks filled; the histogram shows the prior's samples far shorter
+# than the codes, in a ball that holds almost none. With this ReLU decoder the logits grow with the length
+# of z, so codes that short leave many pixels grey: blurs. Would the right *scale* alone give digits?
+# Exercise 2.
 #
 # ### Memorising a small training set
 # > **Predict, then run.** The AE has over half a million weights (printed above). Train a second AE on a
 # > few hundred images for as many steps (same batch size) as the first. Will it reconstruct *its own*
 # > images better or worse than the first? And new images?
+#
+# *Grey entropy* in the table: what a perfect reconstruction of the grey image costs.
 
 # %%
 n_small = 200 if QUICK else 300
@@ -240,23 +241,22 @@ fixed = torch.Generator().manual_seed(0)  # one binarized copy of each training 
 small_train = vae_lite.evaluate(small_ae, vae_lite.binarize(small.train, fixed))["loss"]
 small_test = vae_lite.evaluate(small_ae, test_binary)["loss"]
 big_train = vae_lite.evaluate(autoencoder, vae_lite.binarize(subset.train, fixed))["loss"]
-big_test = history.last["test_loss"]
 grey_entropy = lambda images: torch.nn.functional.binary_cross_entropy(images, images, reduction="sum").item() / len(images)  # BCE at p = x
 print(f"{'training images':>16} {'steps':>6} {'own images':>11} {'grey entropy':>13} {'new images':>11} {'gap':>6}   (nats per image, same test images)")
-for images, run, own, new in ((subset.train, "first", big_train, big_test), (small.train, "second", small_train, small_test)):
+for images, run, own, new in ((subset.train, "first", big_train, history.last["test_loss"]), (small.train, "second", small_train, small_test)):
     own, new = round(own, 1), round(new, 1)  # the gap of the numbers shown
     print(f"{len(images):>16} {steps[run]:>6} {own:11.1f} {grey_entropy(images):13.1f} {new:11.1f} {new - own:6.1f}")
 assert data.name != "mnist" or grey_entropy(small.train) < small_train < big_train, \
     "the prose: the second AE's own images cost less than the first's, yet more than the entropy of their grey levels"
-assert data.name != "mnist" or small_test - small_train > 2 * (big_test - big_train), \
+assert data.name != "mnist" or small_test - small_train > 2 * (history.last["test_loss"] - big_train), \
     "the prose: the second AE, trained on few images, should reconstruct new images much worse than its own"
 
 # %% [markdown]
 # With as many steps, the second AE reconstructs its own images better than the first, and new images
 # clearly worse (checked on MNIST): it has memorised its training set. Not to 0 nats: its pixels are
-# redrawn every epoch, so a reconstruction from the grey image alone costs on average at least the entropy
-# of its grey levels (grey entropy column; Common mistake below), unless its code carries the binary
-# pixels. A VAE's KL term does not by itself prevent memorising; notebook 09 watches the gap.
+# redrawn every epoch, so a reconstruction from the grey image alone costs on average at least the grey
+# entropy, unless its code carries the binary pixels. A VAE's KL term does not by itself prevent
+# memorising; notebook 09 watches the gap.
 #
 # ## Common mistakes
 #
@@ -273,9 +273,9 @@ print("BCE of a perfect reconstruction of pixels 0.5, 0.9, 1.0:", [round(perfect
 
 # %% [markdown]
 # > **Common mistake.** The write-up's `p(z|x) ~ N(0,I)`, which calls N(0, I) the posterior. N(0, I) is
-# > the **prior** p(z): what we decode from when generating. A plain AE has none, hence the blurs above.
-# > The posterior p(z|x), the distribution of z given the image x, is what a VAE's encoder approximates
-# > (notebook 02).
+# > the **prior** p(z): what we decode from when generating. A plain AE has none: nothing puts its codes
+# > where N(0, I) samples land, hence the blurs above. The posterior p(z|x), the distribution of z given
+# > the image x, is what a VAE's encoder approximates (notebook 02).
 #
 # > **Common mistake.** Averaging the loss over pixels (`reduction="mean"`) instead of summing: no longer
 # > nats per image, and in a VAE it shrinks the reconstruction term against the KL by the number of
@@ -313,12 +313,11 @@ assert abs(nats - history.last["test_loss"]) < 0.1, "the same number as the Trai
 # **Exercise 2 (15 min).** Does the right *scale* fix the generator? Write
 # `fitted_gaussian_samples(codes, n)`: fit a Gaussian with a diagonal covariance (each dimension's mean and
 # standard deviation) to the rows of `codes` (N, d) and return n points drawn from it, (n, d).
-# Decode `fitted_gaussian_samples(train_codes, 2000)`, `prior_samples`, `prior_samples` rescaled to the codes'
-# median length, and `test_codes`, and compare the
-# sets on two measures: the **pixel entropy** of a decoding, Σ_pixels −[p log p + (1 − p) log(1 − p)]
-# (high for grey blurs), and a code's **distance to the nearest training code**
-# (`torch.cdist`). Are the fitted samples sharp? As near training codes as test codes are? Digits?
-# Sharp pixels show the decoder is sure, not that it saw codes there: a generator needs both.
+# Decode `fitted_gaussian_samples(train_codes, 2000)`, `prior_samples`, `prior_samples` rescaled to the
+# codes' median length, and `test_codes`, and compare two measures: the **pixel entropy** of a decoding,
+# Σ_pixels −[p log p + (1 − p) log(1 − p)] (high for grey blurs), and a code's **distance to the nearest
+# training code** (`torch.cdist`). Are the fitted samples sharp? As near training codes as test codes are?
+# Digits? Sharp pixels show the decoder is sure, not that it saw codes there: a generator needs both.
 
 # %%
 def fitted_gaussian_samples(codes, n):
@@ -346,7 +345,7 @@ def pixel_entropy(images):
 rescaled = prior_samples * code_lengths.median() / prior_samples.norm(dim=1, keepdim=True)  # same directions, the codes' length
 with torch.inference_mode():
     decoded = {"N(0, I) samples": autoencoder.decode(prior_samples), "N(0, I) samples, rescaled": autoencoder.decode(rescaled),
-               "fitted-Gaussian samples": autoencoder.decode(fitted), "test codes, reconstructed": autoencoder(subset.test)}
+               "fitted-Gaussian samples": autoencoder.decode(fitted), "test codes, reconstructed": autoencoder(test_binary)}
 # the figure: N(0, I) samples (grey blurs), rescaled (little grey, mostly no digits), fitted (sharp, not all digits), reconstructions
 plots.show_rows({name: images[:10] for name, images in decoded.items()});
 
@@ -369,7 +368,7 @@ assert data.name != "mnist" or (entropy["N(0, I) samples, rescaled"] < entropy["
                                 and nearest(rescaled) > nearest(prior_samples)), \
     "the prose: rescaled to the codes' length, N(0, I) samples decode with less grey than reconstructions, though farther from every code"
 # the fitted samples crowd the middle; a diagonal fit drops the codes' correlations, so fewer reach the ends of PC 1
-ax = plots.latent_scatter(project(train_codes), labels, title="the codes' two main directions", names=DIGITS).axes[0]
+ax = plots.latent_scatter(project(train_codes), labels, title="the codes' two main directions", names=list("0123456789")).axes[0]
 ax.scatter(*project(fitted[:300]).T, s=40, c="black", marker="x", linewidths=1.2, label="fitted-Gaussian samples")
 ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legend(loc="upper left");
 

@@ -227,8 +227,8 @@ for d in (1, 5, 50):
              for b, value in baselines.items()}
     by_dimension[d] = dict(zip(columns, [pathwise.var().item()] + [s.var().item() for s in score.values()]))
     print(f"{d:>3} " + " ".join(f"{by_dimension[d][c]:{width[c]}.5f}" for c in columns))
-    for b, est in score.items():
-        assert abs(est.mean().item() - exact) < 5 * est.std().item() / math.sqrt(repeats), \
+    for b, est in score.items():  # not b = none at d = 50: there 5 standard errors exceed the gradient, so 0 would pass
+        assert (d, b) == (50, "none") or abs(est.mean().item() - exact) < 5 * est.std().item() / math.sqrt(repeats), \
             f"with the baseline '{b}' the score function should still average to the exact gradient"
 
 # %%
@@ -281,16 +281,18 @@ assert ratios_own[50] < ratios[50] / 3 and ratios_own[50] < 2 * ratios_own[5], (
 # function's shrinks far less, so their ratio grows with d. A better baseline, f with z₁ set to μ₁ (free
 # of ε₁, so unbiased), follows the other coordinates' noise: the gap stays about level from d = 5 on (last
 # column), at one more evaluation of f per coordinate.
-# That is why VAEs use the pathwise estimator; models that cannot (discrete z, below) use the score
-# function with baselines.
+# That is why VAEs ([05](05_vae.ipynb)) use the pathwise estimator; models that cannot (discrete z,
+# below) use the score function with baselines.
 #
 # ### Explore
 # The explorer uses f(z) = z², whose exact gradients are 2μ and 2σ. Move μ and σ: the samples
-# z = μ + σε and both estimates follow.
+# z = μ + σε and both estimates follow. *new eps* redraws ε: each estimate moves, mostly within its
+# error bar.
 #
 # *Figure (widget; a still without a live kernel): left, a histogram of 200 samples z = μ + σε under
-# the N(μ, σ²) density; right, bars of the pathwise and score-function estimates of the gradient of
-# E[z²] in μ and σ, with ±2 standard-error bars and the exact values marked.*
+# the N(μ, σ²) density; right, the pathwise (blue) and score-function (orange) estimates of the gradient
+# of E[z²] (y-axis) in μ and in σ, with ±2 standard-error bars; the black dash between each pair of bars
+# is the exact value, for both bars.*
 
 # %%
 display(widgets.ReparameterizationExplorer())
@@ -358,7 +360,7 @@ def score_function_gradient(f, mu, sigma, n):
 
 assert check.score_function_gradient(score_function_gradient)
 
-# %% [markdown]
+# %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **When a VAE cannot use the trick.** The pathwise estimator needs z to be a differentiable function
 # of the parameters, and f to have a useful derivative. For **discrete latent variables** (one of K
 # categories, or a vector of bits) the trick fails even when the decoder f is differentiable: a
@@ -369,6 +371,7 @@ assert check.score_function_gradient(score_function_gradient)
 # Concrete, distribution (Jang et al. 2017; Maddison et al. 2017). The cell shows both failures.
 
 # %% tags=["nbval-check-output"]
+# after Exercise 2: discrete distributions have no rsample(), and the step's pathwise gradient is 0
 for distribution in (torch.distributions.Bernoulli(probs=torch.tensor(0.3)),
                      torch.distributions.Categorical(probs=torch.tensor([0.2, 0.5, 0.3])),
                      torch.distributions.Normal(0.0, 1.0)):
@@ -382,14 +385,15 @@ assert pathwise_step == 0 and abs(score_step - exact_step) < 0.03
 
 # %% [markdown]
 # Autograd gives the score function for any q with `log_prob`, discrete ones too: the `.backward()` of
-# the *surrogate loss* (f(z) − b), detached, times log q(z), is the estimate:
+# the *surrogate objective* (f(z) − b), detached, times log q(z), is the estimate of ∇ E f, a direction
+# of ascent (with f = log p(x|z), the loss to minimise is the surrogate's negative):
 
 # %%
 mu_q, sigma_q = torch.tensor(mu0, requires_grad=True), torch.tensor(sigma0, requires_grad=True)
 q = torch.distributions.Normal(mu_q, sigma_q)  # or a Bernoulli, a Categorical: the same lines
 z = q.sample((1000,))  # no gradient reaches z; it reaches mu_q and sigma_q only through log q(z)
 b = gradients.leave_one_out_mean(torch.sin(z), dim=0)  # a baseline, as above
-((torch.sin(z) - b).detach() * q.log_prob(z)).mean().backward()  # the surrogate loss
+((torch.sin(z) - b).detach() * q.log_prob(z)).mean().backward()  # the surrogate objective
 
 # %% jupyter={"source_hidden": true}
 by_hand = [g.mean().item() for g in gradients.score_function_gradients(torch.sin, mu0, sigma0, (z - mu0) / sigma0, baseline=b)]
@@ -404,10 +408,10 @@ assert torch.allclose(torch.stack([mu_q.grad, sigma_q.grad]), torch.tensor(by_ha
 #   picks up the noise of all of f. A baseline keeps it unbiased: an estimate of E f removes f's mean;
 #   dropping the terms without the parameter removes their noise too. When f is not a sum of
 #   one-coordinate terms (a decoder's is not), the score function's gap to the pathwise one grows with d;
-#   the baseline f with z₁ = μ₁ bounds it, at d more evaluations of f.
+#   the baseline f with z₁ = μ₁ keeps it about level here, at d more evaluations of f.
 # - The encoder outputs log σ², so σ = exp(½ log σ²), not exp(log σ²).
 # - The trick needs a continuous z that is a differentiable function of its parameters: discrete
-#   latents need the score function (via a surrogate loss) or a relaxation.
+#   latents need the score function (via a surrogate objective) or a relaxation.
 #
 # Next: [04 The closed-form KL](04_closed_form_kl.ipynb), the other term of the ELBO, without sampling.
 
@@ -445,3 +449,7 @@ print(f"b* by sampling, E[f s²] / E[s²]: {b_sampled:.4f}; the formula (1 − �
 assert abs(b_sampled - (1 - sigma0**2) * mean_f) < 0.01, "b* = E[f s²] / E[s²] should equal (1 − σ²) E f"
 assert var_b["mean f of others"] > var_b["none"], "the text says the leave-one-out baseline increases the variance at d = 1"
 assert var_b["b* = (1 - sigma^2) E f"] < var_b["none"], "the text says b* is the baseline that lowers the variance"
+
+# %% [markdown]
+# A constant is the simplest baseline. Baselines can also be learned: a running average of past f (Pyro's
+# SVI tutorial, Part III), or a network that predicts f from the data x (NVIL; Mnih & Gregor 2014).

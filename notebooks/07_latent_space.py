@@ -120,9 +120,8 @@ plt.show()
 order = torch.argsort(kl, descending=True)
 top = max(1, model.latent_dim // 4)
 share = (kl[order[:top]].sum() / kl.sum()).item()
-print(f"KL per dimension adds up to {kl.sum().item():.2f} nats, the KL term of the ELBO above")
-print(f"the {top} dimensions with the most KL carry {share:.0%} of it; the most used carries {kl.max().item():.2f} "
-      f"nats, the least used {kl.min().item():.4f}")
+print(f"KL per dimension adds up to {kl.sum().item():.2f} nats, the KL term of the ELBO above\nthe {top} dimensions with the "
+      f"most KL carry {share:.0%} of it; the most used carries {kl.max().item():.2f} nats, the least used {kl.min().item():.4f}")
 print(f"so, unequally: {count} of {model.latent_dim} are in use (active; the least used: {kl[active].min():.2f} nats) and "
       f"{model.latent_dim - count} are off" + (f", carrying {kl[~active].sum().item():.3f} nats together" if (~active).any() else ""))
 
@@ -149,18 +148,18 @@ assert active.all() or kl[~active].sum() < 0.01 * kl.sum(), "the inactive dimens
 # %% [markdown]
 # ### The latent explorer
 #
-# One slider per latent dimension, in the bar chart's order (at most 10), starting at the encoder mean of a test
-# image; the rest stay there. Without widgets you see a still picture of the first five sliders.
+# One slider per latent dimension, in the bar chart's order (at most 10), starting at a test image's encoder mean;
+# the rest stay there. Without widgets: a still picture of the first five.
 
 # %%
 explorer = widgets.LatentExplorer(model, x_test, start=data.test[0], images_for_kl=len(x_test))
 assert explorer.dims == order[:len(explorer.dims)].tolist(), "consistency check: the sliders should follow the bar chart's order"
+assert data.name != "mnist" or set(explorer.dims[:5]) == {8, 14, 19, 25, 26}, "the prose: names the shipped model's sliders"
 explorer
 
 # %% [markdown]
-# The first two sliders change the digit (2 on the first closes the 7 into a 0, −2 on the second makes it
-# 3-like), the next ones its thickness and top bar. One dimension is not one feature: the first also thickens
-# the stroke.
+# At 2, z[8] closes the 7 into a 0; at −2, z[26] makes it 3-like; z[25] sets the stroke's thickness, z[14] and
+# z[19] the top bar. One dimension is not one feature: z[8] also thickens the stroke.
 #
 # **Predict, then run.** Move z_d *by* 2 from the start code (the still picture sets it *to* each value) along
 # the dimension with the most KL, then the least. Which changes the image more, and by about how much?
@@ -184,7 +183,7 @@ assert ratio > 4, "the dimension with the most KL should change the image severa
 #
 # What does the decoder draw between two codes? Encode two test images of different classes to their means μ(A)
 # and μ(B), and decode points on the straight line z(t) = (1 − t) μ(A) + t μ(B).
-# The still picture shows A, eight points of the line, then B.
+# The still picture: A, eight points of the line, B.
 
 # %%
 labels = data.test_labels
@@ -210,13 +209,13 @@ for name, recipe in (("2-latent", plain), (f"{model.latent_dim}-latent default",
     print(f"{name} training: " + ", ".join(f"{key} {value}" for key, value in recipe.items()))
 
 # %% [markdown]
-# The gap is not the cost of two dimensions alone: the 2-latent model also trained with a plainer recipe (the
-# last two lines), its decoder's output bias not started at the mean training image (notebook 05).
+# The gap is not two dimensions' cost alone: the 2-latent model also had a plainer recipe (the last two lines)
+# and no mean-image start for its decoder's output bias (notebook 05).
 
 # %% [markdown]
-# *Figure: left, the encoder means of the test images, with each class's name at the median of its codes; right,
-# the decoder's image at each point of an even grid of z on the same axes: a point on the left decodes to
-# the image at its place on the right. Both stop at ±3.*
+# *Figure: left, the test images' encoder means, each class named at the median of its codes; right, the
+# decoder's image at each point of an even grid of z on the same axes: a point on the left decodes to the image
+# at its place on the right. Both stop at ±3.*
 
 # %%
 means_2d, _ = latent.encoder_means_and_logvars(model_2d, x_test)
@@ -230,13 +229,13 @@ print(f"test codes beyond ±3, not drawn: {outside:.1%} (samples of the prior N(
 assert data.name != "mnist" or outside > 2 * prior_outside, "the prose says more codes lie beyond ±3 than the prior allows"
 
 # %% [markdown]
-# For this 2-latent model on MNIST, more codes lie beyond ±3 than samples of the prior would. They are means,
-# not samples of the aggregate q(z) = E_x[q(z|x)], but a mean beyond 3 in some coordinate puts at least half of
-# its q(z|x) beyond 3 there: if q(z) matched N(0, I), at most twice the prior's share of means could lie beyond
-# ±3 (printed). So q(z) is not the prior.
+# On MNIST, more codes lie beyond ±3 than prior samples would. They are means, not samples of the aggregate
+# q(z) = E_x[q(z|x)], but a mean beyond 3 in some coordinate puts at least half of its q(z|x) beyond 3 there: if
+# q(z) matched N(0, I), at most twice the prior's share of means could lie beyond ±3 (printed). So q(z) is not
+# the prior.
 #
-# How well do the 2-D codes separate the classes? A nearest-class-mean rule (given the labels only now) tells
-# us: an in-sample score (its centres are fitted on the codes it classifies), but 20 numbers flatter little.
+# How well do the 2-D codes separate the classes? A nearest-class-mean rule (given labels only now) tells
+# us. Its 20 numbers (10 centres in 2-D) are fitted on the same codes, but too few to overfit them.
 
 # %%
 if labels is not None:  # quick mode trains the 2-latent model for seconds only, so the assert asks for less
@@ -269,8 +268,8 @@ if (~active).any():  # which dimensions are inactive depends on the model; the K
 
 # %% [markdown]
 # > **Common mistake.** Writing `σ = E[(z − μ)²]`. **Wrong:** that is the variance σ², not σ. **Right:**
-# > σ² = E[(z − μ)²] and σ = √σ². The encoder outputs `logvar` = log σ², so σ = exp(logvar / 2), which is
-# > what `reparameterize` multiplies ε by. The cell below samples z from one q(z|x) and checks which is which.
+# > σ² = E[(z − μ)²] and σ = √σ². The encoder outputs `logvar` = log σ², so σ = exp(logvar / 2), which
+# > `reparameterize` multiplies ε by. The cell below samples z from one q(z|x) and checks which is which.
 
 # %%
 samples = vae_lite.reparameterize(mu[0].expand(20000, -1), logvar[0].expand(20000, -1))
@@ -342,8 +341,10 @@ try:
 except NotImplementedError:
     print("Complete `interpolate` in exercise 2 above, then re-run this cell.")
 else:
-    plots.show_rows({"VAE: decode (1 − t) μ(A) + t μ(B)": path, "autoencoder: the same line between its codes": ae_path,
-                     "cross-fade: (1 − t) A + t B": (1 - t) * a + t * b})
+    figure = plots.show_rows({"VAE: decode (1 − t) μ(A) + t μ(B)": path, "autoencoder: the same line between its codes": ae_path,
+                              "cross-fade: (1 − t) A + t B": (1 - t) * a + t * b})
+    for k, value in enumerate(t.flatten().tolist()):  # t under each column of the bottom row (images a.shape[-1] pixels wide)
+        figure.axes[0].text(k * (a.shape[-1] + 1) + a.shape[-1] / 2, a.shape[-2] + 1, f"t = {value:.2f}", ha="center", va="top")
     plt.show()
     assert torch.allclose(path[[0, -1]], model.decode(model.encode(torch.stack([a, b]))[0])), \
         "the line should start at A's code and end at B's: its ends are the decoded means"
@@ -351,28 +352,28 @@ else:
 # %% jupyter={"source_hidden": true}
 i, j = torch.randint(len(mu), (2, 220), generator=torch.Generator().manual_seed(0))  # random pairs of test images,
 keep = labels[i] != labels[j] if labels is not None else i != j  # kept if of different classes (also in the cell below)
-with torch.inference_mode():  # each pair's middle decoded by the VAE (mu: its codes, the checks above), the autoencoder
-    middles = torch.stack([m.decode((c[i] + c[j])[keep] / 2) for m, c in ((model, mu), (autoencoder, autoencoder.encode(x_test)))])
-grey, dark = ((middles > 0.2) & (middles < 0.8)).flatten(2).sum(2), (middles > 0.8).flatten(2).sum(2)
-vae_greyer, ae_darker = (grey[0] > grey[1]).float().mean().item(), (dark[0] < dark[1]).float().mean().item()
+with torch.inference_mode():  # per model, each pair's ends and middle decoded (mu: the VAE's codes, the checks above)
+    decoded = torch.stack([m.decode(torch.cat([c[i], c[j], (c[i] + c[j]) / 2]))
+                           for m, c in ((model, mu), (autoencoder, autoencoder.encode(x_test)))])
+counts = torch.stack([(decoded > 0.2) & (decoded < 0.8), decoded > 0.8]).flatten(3).sum(3).unflatten(2, (3, -1))[..., keep]
+(grey_vae, grey_ae), (dark_vae, dark_ae) = (counts[:, :, 2] - counts[:, :, :2].float().mean(dim=2)).median(dim=2).values.tolist()
 cosine = torch.cosine_similarity(mu[i], mu[j])[keep].median().item()
-print(f"midway between {int(keep.sum())} pairs of test images of different classes (their VAE codes' median cosine "
-      f"{cosine:.2f}), the VAE draws more grey pixels than the autoencoder in {vae_greyer:.0%}, fewer dark in {ae_darker:.0%}")
-assert data.name != "mnist" or min(vae_greyer, ae_darker) > 0.9 and abs(cosine) < 0.1, "the prose: midway the autoencoder " \
-    "draws sharp strokes (dark pixels), the VAE a greyer one; the codes are nearly orthogonal"
+print(f"midway between {int(keep.sum())} pairs of test images of different classes (their VAE codes' median cosine {cosine:.2f})\n"
+      f"middle − ends (median): VAE {grey_vae:+.0f} grey pixels, {dark_vae:+.0f} dark; autoencoder {grey_ae:+.0f}, {dark_ae:+.0f}")
+assert data.name != "mnist" or grey_vae > grey_ae and dark_vae < dark_ae and abs(cosine) < 0.1, "the prose: against its own ends, " \
+    "the VAE's middle gains more grey pixels and loses more dark ones than the autoencoder's; the codes are nearly orthogonal"
 
 # %% [markdown]
-# Both lines change gradually (any decoder is continuous in z), but midway the autoencoder draws sharp strokes of
-# both digits and the VAE one greyer, blurred stroke: its decoder learnt from noisy codes z ~ q(z|x), the
-# autoencoder's from exact ones.
+# Both lines change gradually (any decoder is continuous in z), but midway the VAE blurs more: against its own
+# ends, its middle gains more grey pixels and loses more dark ones than the autoencoder's. Its decoder learnt from
+# noisy codes z ~ q(z|x), the autoencoder's from exact ones.
 #
 # Why so grey, when 0 is the prior's most likely z? An N(0, I) sample in d dimensions lies about √d from 0:
 # the density peaks at 0, but the volume near 0 is tiny: the mass lies on a shell (White 2016). The codes μ(x)
 # form a shell too, well inside √d: the inactive dimensions keep μ ≈ 0, and on the active ones about a fifth of
 # the prior's unit variance is in σ, not μ. Midway between two nearly orthogonal codes the line lies about |μ|/√2
-# from 0, in the hollow, where the decoder falls back to the average digit (see z = 0). Below, over the same pairs:
-# distances from 0, and grey pixels (0.2 < p < 0.8) at both codes, their middle, the middle pushed out to the
-# codes' distance, and z = 0.
+# from 0, in the hollow, where the decoder falls back to the average digit (see z = 0). Below: distances from 0,
+# and grey pixels (0.2 < p < 0.8) at the ends, the middle, the middle pushed out to the ends' distance, and z = 0.
 
 # %%
 low, median, high = mu.norm(dim=1).quantile(torch.tensor([0.05, 0.5, 0.95])).tolist()  # mu: all the test codes
@@ -408,11 +409,11 @@ assert data.name != "mnist" or greyer > 0.8 and halved > 0.75 and grey_zero > gr
 # - The KL splits over the latent dimensions, unequally. A dimension with KL ≈ 0 is inactive: its q(z_d|x) is the
 #   prior, and the decoder ignores it. Every active unit (Var_x(μ_d(x)) > 0.01) costs at least about 0.005 nats.
 #   The ELBO switches off a dimension whose information does not repay its KL (posterior collapse, over-pruning;
-#   05's KL warm-up is meant to prevent it, Bowman et al. 2016; not measured here).
+#   05's KL warm-up is meant to prevent it, Bowman et al. 2016; unmeasured here).
 #   A KL weight β > 1 switches off more (notebook 08); in notebook 10's one run the IWAE kept more active, most
 #   only weakly.
-# - Midway between two digits, the autoencoder draws sharp strokes, the VAE greyer, blurred ones. The VAE's codes
-#   lie on a shell; a straight line between two cuts through its hollow middle and decodes grey.
+# - Midway between two digits, the VAE blurs more than the autoencoder. The VAE's codes lie on a shell; a
+#   straight line between two cuts through its hollow middle and decodes grey.
 # - With two latent dimensions, the encoder means group by class without ever seeing a label.
 # - p(z) = N(0, I) is the prior; q(z|x) approximates the posterior p(z|x); σ is the square root of the variance.
 #

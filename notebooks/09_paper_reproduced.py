@@ -3,14 +3,11 @@
 #
 # Previous: [08 How good is it?](08_how_good.ipynb) · Next: [10 Where the bound is loose](10_loose_bound.ipynb)
 #
-# "Auto-Encoding Variational Bayes" tests its method on MNIST and on **Frey Face**, 1,965 frames of a video of
-# one man's face, in four figures: **Figure 2**, the lower bound against the training samples, AEVB against
-# the wake-sleep algorithm; **Figure 3**, the marginal likelihood log p(x) (MNIST, N_z = 3 latent
-# dimensions); **Figure 4**, two-dimensional latent spaces; **Figure 5**, samples.
-#
-# We rerun them with the paper's networks and recipe for a few million training samples (the paper: about
-# 10⁸): Figure 2 here, Figures 3 (without Monte Carlo EM), 4 and 5 in the optional part. The long runs come
-# from `benchmarks/paper_curves.py` and `benchmarks/figure3.py` (results committed).
+# "Auto-Encoding Variational Bayes" tests its method on MNIST and on **Frey Face** (1,965 frames of a video of
+# one man's face) in four figures: **Figure 2**, the lower bound against training samples, AEVB against the
+# wake-sleep algorithm; **Figure 3**, the marginal likelihood log p(x); **Figures 4 and 5**, latent spaces and
+# samples. We rerun them with the paper's networks and recipe for a few million training samples (the paper:
+# about 10⁸): Figure 2 here, the others in the optional part.
 #
 # **Learning goals**
 # - model continuous data with the paper's Gaussian decoder, a variance for every pixel;
@@ -73,10 +70,8 @@ RESULTS = Path(vae_lite.__file__).resolve().parent.parent / "results"
 # %% [markdown]
 # ## Data
 #
-# `data` is the data set every notebook uses (MNIST by default; `VAE_LITE_DATASET` picks another); Frey Face
-# is always Frey Face. Its faces are the frames of one video, and the paper publishes no split. A random
-# split would test on faces whose neighbouring frames were trained on, so `load_dataset("frey-face")` holds
-# out 10 blocks of 20 consecutive frames, one in the middle of each tenth of the video.
+# `data` is the data set every notebook uses (MNIST by default; `VAE_LITE_DATASET` picks another). Frey Face
+# has no published split: ours holds out blocks of consecutive frames (optional part).
 
 # %%
 data = vae_lite.load_dataset()
@@ -108,8 +103,8 @@ plt.show()
 #   \begin{cases} p = \operatorname{sigmoid}(W_5 h + b_5) & \text{Bernoulli (MNIST)}\\
 #   \hat x = \operatorname{sigmoid}(W_5 h + b_5),\ \ \log s^2 = W_6 h + b_6 & \text{Gaussian (Frey Face)} \end{cases}$$
 #
-# The Gaussian decoder outputs a mean **and a variance for every pixel**. `vae_lite.PaperVAE` is this
-# model; its weights start from N(0, 0.01²) (the paper's "N(0, 0.01)", read as a standard deviation).
+# `vae_lite.PaperVAE` is this model; its weights start from N(0, 0.01²) (the paper's "N(0, 0.01)", read as a
+# standard deviation).
 
 # %%
 frey_model = PaperVAE(frey.image_shape, latent_dim=2, hidden=200, likelihood="gaussian")
@@ -118,13 +113,11 @@ print(frey_model)  # the parameters are counted in the optional part
 # %% [markdown]
 # ## Training
 #
-# The paper's recipe (section 5, appendix E): minibatches of 100, one z per image in each training step (we
-# also score every Figure 2 bound with one z); Adagrad with a step size chosen from {0.01, 0.02, 0.1} on the
-# first iterations; and a weight decay "corresponding to a prior p(θ) = N(0, I)": it maximises
-# log p(θ) + Σᵢ ELBO(xᵢ). Adagrad's steps shrink as squared gradients add up: the "annealing schedule" of
-# appendix E, as the authors' code (anglepy's `wzoptim.py`) does it, with the prior on encoder and decoder
-# alike. `vae_lite.fit` minimises the **mean** −ELBO of a batch, so each data point carries 1/N of the prior,
-# |θ|²/(2N) + const, whose gradient θ/N is Adagrad's `weight_decay=1/N` (checked in the optional part).
+# The paper's recipe (section 5): minibatches of 100, one z per image; Adagrad, its step size chosen from
+# {0.01, 0.02, 0.1} "in the first few iterations"; and a weight decay "corresponding to a prior p(θ) = N(0, I)",
+# on encoder and decoder alike as in the authors' code: it maximises log p(θ) + Σᵢ ELBO(xᵢ). `vae_lite.fit`
+# minimises the **mean** −ELBO of a batch, so each data point carries 1/N of the prior, |θ|²/(2N) + const,
+# whose gradient θ/N is Adagrad's `weight_decay=1/N` (checked in the optional part).
 
 # %%
 def paper_optimizer(model, train_size, step_size):
@@ -160,6 +153,27 @@ def train_like_the_paper(model, data, epochs, step_size, seed=0):
 #
 # each pixel's squared error gets its own weight 1/(2sᵢ²); the log sᵢ term keeps s from growing without bound.
 #
+# **Exercise 1 (5 min). The paper's Gaussian decoder, in one line.** Complete
+# `gaussian_decoder_log_likelihood(x, mean, log_var)`: log p(x|z) of each image (minus the sum above), with
+# `log_var` = log sᵢ² per pixel (the decoder's W₆h + b₆). Shapes: (N, 1, H, W) in, (N,) out.
+
+# %% tags=["nbval-check-output"]
+def gaussian_decoder_log_likelihood(x, mean, log_var):
+    raise NotImplementedError  # your code here
+
+
+vae_lite.check.gaussian_decoder_log_likelihood(gaussian_decoder_log_likelihood)
+
+# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
+# Solution: per pixel -1/2 log 2π - 1/2 log s² - (x - mean)² / (2 s²), summed over the last three dimensions.
+def gaussian_decoder_log_likelihood(x, mean, log_var):
+    per_pixel = -0.5 * math.log(2 * math.pi) - 0.5 * log_var - (x - mean).pow(2) / (2 * log_var.exp())
+    return per_pixel.sum(dim=(-3, -2, -1))
+
+
+assert vae_lite.check.gaussian_decoder_log_likelihood(gaussian_decoder_log_likelihood), "the solution should pass"
+
+# %% [markdown]
 # **Predict, then run.** Three decoders, the same network (N_z = 5) and training (80 epochs) on Frey Face:
 # s = 1 for every pixel, s = 0.1 for every pixel, and s learned per pixel. Which reaches the highest lower
 # bound on the test faces? Which one's code carries (almost) nothing, and why?
@@ -183,10 +197,7 @@ for name, std in [("s = 1", 1.0), ("s = 0.1", 0.1), ("s learned per pixel", None
 learned, fixed, wide = decoders["s learned per pixel"], decoders["s = 0.1"], decoders["s = 1"]
 assert learned["bound"] > fixed["bound"] > wide["bound"], "learning s should give the highest bound, s = 1 the lowest"
 assert wide["kl"] < 0.1, "with s = 1 every face is explained as noise around one mean face: the code carries nothing"
-with torch.inference_mode():
-    s = learned["model"].decode_std(learned["model"].encode(frey.test)[0])  # (200, 1, 28, 20)
-print(f"learned s: median {s.median():.3f}, from {s.min():.4f} to {s.max():.3f} "
-      f"(pixel values run from 0 to 1; one grey level is {1 / 255:.4f})")
+assert learned["mse"] > fixed["mse"], "the prose: the learned s wins without reconstructing more closely on average"
 
 # %% [markdown]
 # The learned variance wins by a wide margin though it does not reconstruct the faces more closely on average
@@ -194,9 +205,6 @@ print(f"learned s: median {s.median():.3f}, from {s.min():.4f} to {s.max():.3f} 
 # 1/(2s²) on the squared error is so small that encoding anything costs more KL than it saves: the KL is 0
 # and every face decodes to the mean face (notebook 06's implicit KL weight). The bounds are positive
 # because these are log **densities**, and a Gaussian with a small s has a density above 1.
-#
-# Our Frey Face bounds are on the raw grey levels, not dequantised (spread by noise within each grey level;
-# optional part).
 
 # %% [markdown]
 # ### 2. The baseline: wake-sleep
@@ -209,12 +217,12 @@ print(f"learned s: median {s.median():.3f}, from {s.min():.4f} to {s.max():.3f} 
 #
 # The wake phase is a one-sample estimate of the ELBO's gradient in θ: q(z|x) does not depend on θ, so
 # ∇θ ELBO = E_q[∇θ log p(x|z)], as in AEVB. The sleep phase differs: it lowers KL(p(z|x′) ‖ q(z|x′)) on
-# dreamed x′, while AEVB's encoder lowers KL(q(z|x) ‖ p(z|x)) on the data. In the paper's words, wake-sleep
-# "requires a concurrent optimization of two objective functions, which together do not correspond to
-# optimization of (a bound of) the marginal likelihood". Figure 2 scores both with the ELBO, which only AEVB
-# trains its encoder for: the ELBO also charges wake-sleep for its q (Figure 3 scores log p(x) itself).
+# dreamed x′, while AEVB's encoder lowers KL(q(z|x) ‖ p(z|x)) on the data. In the paper's words (section 4),
+# wake-sleep "requires a concurrent optimization of two objective functions, which together do not correspond
+# to optimization of (a bound of) the marginal likelihood". Figure 2 scores both with the ELBO, which also
+# charges wake-sleep for its q (Figure 3 scores log p(x) itself).
 #
-# **Exercise 1 (10 min).** Write `wake_sleep_loss(model, x, z, z_dream, x_dream)`: one loss per image whose
+# **Exercise 2 (10 min).** Write `wake_sleep_loss(model, x, z, z_dream, x_dream)`: one loss per image whose
 # gradient makes a wake step and a sleep step. The draws are given: `z` = μ + σ·ε from q(z|x), still attached
 # to the encoder; `z_dream` ~ N(0, I); and `x_dream` = mean + s·ε′, drawn by the decoder and still attached
 # to it. `model.log_likelihood(x, z)` is log p(x|z); `log_normal(z, *model.encode(x))` is log q(z|x). Each
@@ -238,8 +246,7 @@ def wake_sleep_loss(model, x, z, z_dream, x_dream):
 assert vae_lite.check.wake_sleep_loss(wake_sleep_loss), "the solution should pass every case"
 
 # %% [markdown]
-# Now train with it: a model whose loss is yours, beside AEVB, on Frey Face with N_z = 20, from the same
-# initial weights, with the same step size and the same batches.
+# Now train with your loss beside AEVB: Frey Face, N_z = 20, the same initial weights, step size and batches.
 
 # %%
 class YourWakeSleep(PaperVAE):
@@ -283,22 +290,20 @@ if len(race) == 2 and not QUICK:
     assert aevb_bounds[-1] > ws_bounds[-1] + 50, "the prose: AEVB climbs on"
 
 # %% [markdown]
-# Wake-sleep's bound climbs fast, then stalls with a KL near 0, at the log-likelihood of a model with no code
-# at all: a Gaussian per pixel, the training faces' mean and spread (last line). Why there? If the decoder
-# ignores z, then p(z|x′) = p(z), so the sleep phase's best q(z|x′) is the prior for every x′; z is then
-# independent of x, so the wake gradient on the decoder's z-weights averages to zero (E[z] = 0). "No code" is
-# a fixed point of both phases, and small initial weights start every run near it. It is one of the ELBO's too
-# (posterior collapse): the question is which method escapes it, and here AEVB does. The authors' code also
-# lets Adagrad only add up squared gradients for its first 101 minibatches; whether that would free
-# wake-sleep is untested.
+# Wake-sleep's bound climbs fast, then stalls with a KL near 0, at the log-likelihood of a model with no code:
+# a Gaussian per pixel, the training faces' mean and spread (last line). Why there? If the decoder ignores z,
+# the sleep phase's best q(z|x′) is the prior p(z) for every x′; z is then independent of x with mean 0, so the
+# wake gradient on the decoder's z-weights averages to zero. "No code" is a fixed point of both phases, and of
+# the ELBO (posterior collapse); small initial weights start every run near it, and here only AEVB escapes.
+# Our baseline may be handicapped: it lacks the authors' Adagrad warm-up (optional part).
 #
 # ### 3. Figure 2: the lower bound against the number of training samples
 #
-# The paper's main result: the average lower bound per data point, on the training and the test set, as
-# training proceeds, for AEVB and wake-sleep. It also checks the stored Frey Face runs' split.
+# The paper's main result: the average lower bound per data point, training and test set, as training
+# proceeds (the cell also checks the stored runs' Frey Face split).
 
 # %%
-results = json.loads((RESULTS / "paper_curves.json").read_text())
+results = json.loads((RESULTS / "paper_curves.json").read_text())  # the long runs of benchmarks/paper_curves.py
 about = results.pop("about")
 paper = about["paper_approximate"]
 runs = {name: run for name, run in results.items() if run["epochs_trained"] > 0}
@@ -325,18 +330,15 @@ plt.show()
 # %% [markdown]
 # *Figure: the lower bound per data point (nats) against the training samples seen (log scale), one panel
 # per N_z; solid lines the training set, dashed the test set; blue AEVB, red wake-sleep (Frey Face only);
-# black stars the paper's AEVB end values with their reading error, read off its Figure 2 (arXiv v10) by eye
-# when the benchmark was written (`benchmarks/paper_curves.py`); its wake-sleep curves were not read, and no
-# image of the figure is stored here.*
+# black stars the paper's AEVB end values, read by eye (optional part).*
 #
-# On Frey Face, wake-sleep climbs fast, then stalls at the no-code bound of experiment 2 (KL near 0). With
-# N_z = 2, 5 and 10 it stays there: it learned no code, so those panels do not test AEVB against wake-sleep.
-# With N_z = 20 it escapes late, and stays below AEVB. On Frey Face a train−test gap opens: the test faces are
-# unseen frames, though a typical one has a near twin in training (optional part).
+# On Frey Face, wake-sleep stays at the no-code bound with N_z = 2, 5 and 10: it learned no code, so those
+# panels do not test AEVB against wake-sleep. With N_z = 20 it escapes late, and stays below AEVB. A train−test
+# gap opens: the test faces are unseen frames, though a typical one has a near twin in training. AEVB's early
+# test dips: optional part.
 #
-# **The paper's claims against our runs** (Figure 3's, and every run's numbers, in the optional part). A
-# wake-sleep run has a code from the checkpoint after which its test KL stays above 0.1 nats; only from there
-# do we compare it with AEVB.
+# **The paper's claims against our runs** (Figure 3 in the optional part). A wake-sleep run has a code from
+# the checkpoint after which its test KL stays above 0.1 nats; only from there do we compare it with AEVB.
 
 # %% jupyter={"source_hidden": true}
 # The claims' evidence, computed from the stored runs (the helpers are used again in the optional part).
@@ -396,19 +398,18 @@ evidence = {
 }
 assert abs(at(ws[n], since - 1) - baseline) < 3 and min(ahead) > 0, "the prose: stalled until then, below AEVB after"
 assert climb(ws[n]) > climb(aevb[n]) > 0, "the prose: wake-sleep is still closing in"
-assert max(map(abs, mnist_gaps)) < 2, "the prose: no MNIST gap yet"
+assert -2 < min(mnist_gaps) and max(mnist_gaps) < 0, "the prose: no MNIST gap yet, even a negative one"
 assert set(widest) == {20} and frey_ends == sorted(frey_ends), \
     "the prose: the Frey Face gap widest at the largest N_z, yet the test bound rises with N_z"
 
 # %% tags=["nbval-check-output"]
 claims = {  # the paper's claim: (our evidence, computed in the collapsed cell above; our verdict)
-    "1. 'converged considerably faster'": (evidence[1], "suggestive only: one panel, one seed"),
+    "1. 'converged considerably faster'": (evidence[1], "suggestive only: one panel, one seed, a baseline that "
+                                           "may be handicapped (no Adagrad warm-up)"),
     "2. 'reached a better solution'": (evidence[2], "not testable here: wake-sleep is still closing in"),
-    "3. more N_z, no more overfitting": (evidence[3], "MNIST: no gap yet, not a test; Frey Face: suggestive "
-                                         "against on the train − test gap, one seed per N_z; but the paper's "
-                                         "sentence reads most naturally as about the test bound, and that rises "
-                                         "with N_z: consistent with it (one seed per N_z; MNIST's 20 → 200 and "
-                                         "Frey Face's 10 → 20 unresolved, optional part)"),
+    "3. more N_z, no more overfitting": (evidence[3], "consistent with it, one seed per N_z: the test bound never "
+                                         "fell with N_z (two steps within the noise, optional part); train − test: "
+                                         "no MNIST gap yet; on Frey Face widest at the largest N_z"),
     "4. end values at about 1e8 samples": (evidence[4], "not testable here"),
 }
 for claim, (found, verdict) in claims.items():
@@ -416,15 +417,13 @@ for claim, (found, verdict) in claims.items():
 
 # %% [markdown]
 # MNIST's gap is even negative: "train" is the running mean over the epoch just trained, which lags a climbing
-# curve; the training digits are binarized afresh every epoch (a regularizer); and MNIST's test digits are often
-# reported to score slightly higher. One seed per run.
+# curve, and the training digits are binarized afresh every epoch (a regularizer). One seed per run.
 #
 # ## Summary
 # - For continuous data the paper's decoder is a Gaussian with a mean and a variance per pixel; squared error
 #   is the special case of one fixed variance (s = 1 on Frey Face switches the code off).
-# - Wake-sleep's wake phase follows the ELBO's gradient in θ; its sleep phase fits q to another objective, so
-#   the two together climb no single bound. In our runs it stalls at the no-code model on three of the four
-#   Frey Face panels.
+# - Wake-sleep's wake phase follows the ELBO's gradient in θ; its sleep phase fits q to another objective. In
+#   our runs it stalls at the no-code model on three of the four Frey Face panels.
 # - Rerunning a paper: say which of its claims your runs test (a baseline stuck with no code tests none), and
 #   what differs (the optimiser, the data and split, the run length, the estimator).
 #
@@ -453,10 +452,39 @@ assert all(at(ws[m], 1e4) > at(aevb[m], 1e4) and all(x > y for s, x, y in zip(ws
 # behind it from 10⁵ on, where the paper's Figure 2 starts; but on N_z = 2, 5 and 10 that compares AEVB with a
 # model that has no code.
 #
+# The black stars are the paper's AEVB values near 10⁸ samples, read by eye off its Figure 2 (arXiv v10) when
+# `benchmarks/paper_curves.py` was written, and stored in `results/paper_curves.json` with their reading error.
+# The figure is in section 5 (page 7 of arXiv:1312.6114v11; its axes run from 10⁵ to 10⁸ samples). Its
+# wake-sleep curves were not read, and no image of it is stored here.
+#
+# Early in training every Frey Face AEVB test curve dips for a checkpoint or two, then recovers:
+
+# %% tags=["nbval-check-output"]
+EARLY = 3e4  # training samples: the dips come before this
+
+
+def largest_fall(run, key):
+    """The largest fall of `key` from one checkpoint to the next, before EARLY samples (nats)."""
+    values = [v for n, v in zip(run["samples"], run[key]) if n < EARLY]
+    return max(a - b for a, b in zip(values, values[1:]))
+
+
+for m in FREY_PANELS:
+    falls = [largest_fall(aevb[m], "test_elbo"), largest_fall(aevb[m], "train_elbo"), largest_fall(ws[m], "test_elbo")]
+    print(f"frey-{m:<2d} largest fall before {EARLY:.0e} samples: AEVB test bound {falls[0]:5.1f} nats, "
+          f"its training value {falls[1]:4.1f}; wake-sleep's test bound {falls[2]:4.1f}")
+    assert falls[0] > 2 * max(falls[1:]), "the prose: AEVB's test bound dips early, far more than the other two"
+
+# %% [markdown]
+# A test point is the model at one moment, scored once on the test faces; the training value is the mean over
+# an epoch's minibatches, which averages a brief excursion of the weights away. What causes the excursion we
+# have not traced; wake-sleep's test curves, with an empty code, barely dip.
+#
 # Does the test bound rise with N_z? On MNIST at the same sample count as claim 3; on Frey Face at the end,
-# the test bound averaged over the last three checkpoints (the gaps in claim 3 are at the last one). A step in
-# N_z is resolved if its rise beats 1.5 × the larger of one run's spread over those three checkpoints and the
-# spread over seeds of short frey-2 reruns (a proxy; see "Reruns on other CPUs"). MNIST has no seed reruns.
+# the test bound averaged over the last three checkpoints (the gaps in claim 3 are at the last one). A rough
+# screen, not a test: a step in N_z passes if its rise beats 1.5 × the larger of one run's spread over those
+# three checkpoints and the spread over seeds of short frey-2 reruns (a proxy for the seed spread at the end, on
+# another N_z; see "Reruns on other CPUs"). MNIST has no seed reruns.
 
 # %% tags=["nbval-check-output"]
 mnist_tests = [at(runs[f"mnist-{m}"], common) for m in MNIST_PANELS]
@@ -466,7 +494,7 @@ swing = max(max(aevb[m]["test_elbo"][-3:]) - min(aevb[m]["test_elbo"][-3:]) for 
 reruns = json.loads((RESULTS / "rerun_spread.json").read_text())["frey-2"]
 rerun_ends = [end_level(c) for c in reruns["curves"]]
 seed_spread = max(rerun_ends) - min(rerun_ends)
-MARGIN = 1.5  # a step in N_z is resolved if it gains more than MARGIN × the noise
+MARGIN = 1.5  # a step in N_z passes the screen if it gains more than MARGIN × the noise
 noise = MARGIN * max(swing, seed_spread)
 unsure = [f"{m} → {k}" for m, k, r in zip(FREY_PANELS, FREY_PANELS[1:], rises) if r <= noise]
 print(f"MNIST test bound at {common:,} samples, N_z = "
@@ -478,13 +506,14 @@ print(f"Frey Face: rises per step {', '.join(f'{r:.0f}' for r in rises)} nats; e
       f"seeds of frey-2 {seed_spread:.0f} after {reruns['epochs']} epochs (a proxy); "
       f"not beyond {MARGIN} × the larger: {', '.join(unsure)}")
 assert min(mnist_rises) > 0 and unsure == ["10 → 20"] and min(rises) > 0, \
-    "the prose: the MNIST test bound rises at every step in N_z; on Frey Face every step but 10 → 20 beats the noise"
+    "the prose: the MNIST test bound rises at every step in N_z; on Frey Face all but 10 → 20 pass the screen"
 assert mnist_rises[-1] == min(mnist_rises) < 5, "the prose: MNIST's 20 → 200 is its smallest step, a few nats"
 
 # %% [markdown]
 # On MNIST the test bound rises at every step in N_z, the last, 20 → 200, by only a few nats: with one seed per
-# run and no seed spread measured, that step is unresolved. On Frey Face every step but 10 → 20 gains more than
-# the noise. More latent dimensions did not lower a test bound in our runs, though on Frey Face the gap widens.
+# run and no seed spread measured, that step is unresolved. On Frey Face every step but 10 → 20 passes the
+# screen. More latent dimensions did not lower a test bound in our runs, though on Frey Face the gap is widest
+# at the largest N_z.
 #
 # ### The parameter count
 #
@@ -530,6 +559,10 @@ for name, decay in [("paper_optimizer's", ours), ("0", 0), ("10/N", 10 / N)]:  #
 # learned decoder's s for every pixel (a heat map: dark is a small s, a confident pixel; yellow a large one):
 
 # %%
+with torch.inference_mode():
+    s = learned["model"].decode_std(learned["model"].encode(frey.test)[0])  # (200, 1, 28, 20)
+print(f"learned s: median {s.median():.3f}, from {s.min():.4f} to {s.max():.3f} "
+      f"(pixel values run from 0 to 1; one grey level is {1 / 255:.4f})")
 figure = plots.show_faces({"test faces": frey.test[::25],
                            **{f"reconstruction, {name}": d["reconstruction"][::25] for name, d in decoders.items()}},
                           std=("learned s of each pixel", s[::25]))
@@ -548,11 +581,12 @@ plt.show()
 # ### Figure 3: the marginal likelihood
 #
 # For N_z = 3 the paper also estimates log p(x) itself, the quantity every bound is below, "using an MCMC
-# estimator" (its section 5 and appendices D and E): it draws 50 samples from the posterior p(z|x) by Hybrid Monte
-# Carlo (HMC), fits a density q(z) to them, and inverts a harmonic-mean-type average over fresh posterior
-# samples, 1/p(x) ≈ (1/L) Σ q(z_l) / p(x, z_l). It compares AEVB with wake-sleep and with Monte Carlo EM
-# (MCEM, an HMC sampler of p(z|x) in place of an encoder), on MNIST with 100 hidden units, a training set
-# of 1,000 images and one of 50,000, scored on the first 1,000 training and test images.
+# estimator" (section 5, appendix D): it draws samples from the posterior p(z|x) by Hybrid Monte Carlo (HMC),
+# fits a density q(z) to them, and inverts a harmonic-mean-type average over fresh posterior samples,
+# 1/p(x) ≈ (1/L) Σ q(z_l) / p(x, z_l). It compares AEVB with wake-sleep and with Monte Carlo EM (MCEM, an HMC
+# sampler of p(z|x) in place of an encoder), on MNIST with 100 hidden units, a training set of 1,000 images
+# and one of 50,000, scored on the first 1,000 training and test images with 50 posterior samples each
+# (appendix E; page 12 of arXiv v11).
 #
 # `benchmarks/figure3.py` reruns AEVB and wake-sleep with that setup and our recipe. We estimate log p(x)
 # by importance sampling instead (notebook 08), with k = 1,000 draws per image, half from the encoder's
@@ -578,8 +612,8 @@ plt.show()
 
 # %% [markdown]
 # *Figure: log p(x) per data point (nats), estimated on the first 1,000 training images (solid) and the
-# 1,000 first test images (dashed), against the training samples seen (log axis; the paper's is linear to
-# 6·10⁷); left a training set of 1,000 images, right 50,000; blue AEVB, red wake-sleep.*
+# 1,000 first test images (dashed), against the training samples seen (log axis; the paper's, page 8 of arXiv
+# v11, is linear to 6·10⁷); left a training set of 1,000 images, right 50,000; blue AEVB, red wake-sleep.*
 
 # %% tags=["nbval-check-output"]
 ends = {name: run["records"][-1] for name, run in figure3.items()}
@@ -714,6 +748,9 @@ if data.name == "mnist":
                                                               for n in LATENT_SIZES) + " samples")
     assert all(stored["mnist-2"]["samples"] > stored[f"mnist-{n}"]["samples"] for n in LATENT_SIZES[1:]), \
         "the prose: N_z = 2 trained longest"
+    went_on = {n: runs[f"mnist-{n}"]["samples"][-1] for n in LATENT_SIZES
+               if runs[f"mnist-{n}"]["samples"][-1] > stored[f"mnist-{n}"]["samples"]}
+    print("their Figure 2 runs went on to " + (", ".join(f"{s:,} (N_z = {n})" for n, s in went_on.items()) or "none"))
 else:
     sample_models = {}
     for n in LATENT_SIZES:
@@ -732,9 +769,10 @@ plt.show()
 #
 # With two latent dimensions the samples are smooth, typical digits: a 2-D code cannot hold the details.
 # With more dimensions the samples are sharper and more varied in style, but many come out malformed, some
-# as grey squares (on MNIST, N_z = 2 also trained longest: the samples printed above). Our guess, not tested
-# here: z ~ N(0, I) lands in places no training digit was encoded to, where the decoder was never trained; and
-# our models saw far fewer samples than the paper's.
+# as grey squares (on MNIST, N_z = 2 also trained longest; printed above: the samples each decoder saw, and
+# the Figure 2 runs that went on past their stored decoder). Our guess, not tested here: z ~ N(0, I) lands in
+# places no training digit was encoded to, where the decoder was never trained; and our models saw far fewer
+# samples than the paper's.
 #
 # ### Reruns on other CPUs
 #
@@ -765,7 +803,7 @@ for epoch in (1, 2, 3, 4, 6, 10):
           f"{max(distance(c, epoch) for c in same_seed):6.2f} nats of the stored curve; "
           f"other seeds {min(distance(c, epoch) for c in other_seeds):6.2f} nats or more")
 assert max(distance(c, 6) for c in same_seed) > min(distance(c, 6) for c in other_seeds), \
-    "the prose: by epoch 6 another kernel choice lands as far from the stored curve as another seed"
+    "the prose: by epoch 6 another kernel choice lands as far from the stored curve as the nearest other seed"
 
 # %% tags=["nbval-check-output"]
 START_EPOCHS = 2  # where every kernel choice still lands within a fraction of a nat
@@ -779,10 +817,10 @@ assert TOLERANCE < min(distance(c, 1) for c in other_seeds) / 10, "the tolerance
 # %% [markdown]
 # The first two epochs agree across kernel choices to a fraction of a nat, while another seed starts far away.
 # Later, rounding takes over: by epoch 6 the stored seed under another kernel choice lands as far from the stored
-# curve as another seed does. So the rerun below is checked twice. Its first two epochs must land within the tolerance
-# above: the stored curve was made by this code with this seed and recipe (the two mistaken recipes miss by
-# far more). And the mean of its second half must lie at the level the measured runs reached (within 4
-# standard deviations of their mean), not on the stored curve.
+# curve as the nearest other seed does. So the rerun below is checked twice. Its first two epochs must land
+# within the tolerance above: the stored curve was made by this code with this seed and recipe (the two mistaken
+# recipes miss by far more). And the mean of its second half must lie at the level the measured runs reached
+# (within 4 standard deviations of their mean), not on the stored curve.
 
 # %%
 RERUN_EPOCHS = 10 if QUICK else 40
@@ -832,13 +870,13 @@ assert pixels * math.log(256 / 255) < paper["uncertainty"]["frey-face"] / 10, "t
 # | | the paper | ours |
 # |---|---|---|
 # | networks | one tanh hidden layer, 500 (MNIST) / 200 (Frey Face) / 100 (Figure 3) units, weights from N(0, 0.01²) | the same (`PaperVAE`) |
-# | optimiser | Adagrad "with accompanying annealing schedule", step size from {0.01, 0.02, 0.1} chosen on the first iterations, weight decay for p(θ) = N(0, I) | weight decay on θ and φ alike; torch's Adagrad (its steps shrink as 1/√(sum of squared gradients), no other schedule); the choice made after one MNIST epoch, 20 Frey Face epochs or 60,000 samples (Figure 3) |
-# | Adagrad's first steps | in the authors' code (anglepy's `wzoptim.py`, `warmup=100`), AEVB and wake-sleep alike only add up squared gradients over the first 101 minibatches, then start to move the weights, which damps the first steps | every minibatch moves the weights, the first by lr·sign(g); whether the warm-up would keep our wake-sleep from stalling is untested |
+# | optimiser | Adagrad "with accompanying annealing schedule" (appendix E), step size from {0.01, 0.02, 0.1} chosen "in the first few iterations", weight decay for p(θ) = N(0, I) (section 5) | weight decay on θ and φ alike; torch's Adagrad (its steps shrink as 1/√(sum of squared gradients), no other schedule); the choice made after one MNIST epoch, 20 Frey Face epochs or 60,000 samples (Figure 3) |
+# | Adagrad's first steps | in the authors' code (anglepy's `wzoptim.py`: `step_vae` and `step_wakesleep`, default `warmup=100`), AEVB and wake-sleep alike only add up squared gradients over the first 101 minibatches, then start to move the weights, which damps the first steps | every minibatch moves the weights, the first by lr·sign(g); whether the warm-up would keep our wake-sleep from stalling is untested |
 # | samples of z | L = 1 in training; not stated for the plotted bounds | one z per image in training and for Figure 2's bounds; 10 for Figure 3's ELBO |
-# | training length | up to about 10⁸ samples (20–40 minutes per million samples on their CPU) | 1.2·10⁶ (most MNIST panels) to 3·10⁶ samples (Frey Face, mnist-2; the CPU time is printed above) |
+# | training length | up to about 10⁸ samples (20–40 minutes per million samples on their CPU, by the paper's Figure 2 caption) | 1.2·10⁶ (most MNIST panels) to 3·10⁶ samples (Frey Face, mnist-2; the CPU time is printed above) |
 # | MNIST data | binarization not stated | Figure 2: 60,000 images binarized anew every epoch, the test set binarized once; Figure 3: binarized once, the first 1,000 or 50,000 |
-# | Frey Face | no split published; the authors' code divides the pixels by 256 | 1,765 training faces and 10 test blocks of 20 consecutive frames; pixels divided by 255, which lowers every bound by a few nats (printed above), small beside the reading error of the stars |
-# | wake-sleep | on every panel of Figure 2, and in Figure 3; its curves were not read off the figure (Figure 2's caption), so whether it stalled as ours did is open | the four Frey Face panels of Figure 2, and Figure 3; it stalls at the no-code bound on three of them (KL 0); its step size was chosen among pilots: at 0.01 and 0.02 all ended within 8 nats below the no-code bound on the training faces, at 0.1 all far below (printed above) |
+# | Frey Face | no split published; the authors' code divides the pixels by 256 (`convertImgs` in `wzoptim.py`) | 1,765 training faces and 10 test blocks of 20 consecutive frames; pixels divided by 255, which lowers every bound by a few nats (printed above), small beside the reading error of the stars |
+# | wake-sleep | on every panel of Figure 2, and in Figure 3; its curves were not read off the figure (Figure 2 in numbers), so whether it stalled as ours did is open | the four Frey Face panels of Figure 2, and Figure 3; it stalls at the no-code bound on three of them (KL 0); its step size was chosen among pilots: at 0.01 and 0.02 all ended within 8 nats below the no-code bound on the training faces, at 0.1 all far below (printed above) |
 # | "train" value | not stated | the mean of the minibatch bounds over the epoch just trained |
 # | log p(x), Figure 3 | HMC and a fitted density (appendix D) | importance sampling, k = 1,000 (half q, half prior) |
 # | Monte Carlo EM | a third method in Figure 3 (HMC in place of an encoder) | not run |
@@ -848,9 +886,11 @@ assert pixels * math.log(256 / 255) < paper["uncertainty"]["frey-face"] / 10, "t
 #
 # ### How close are the Frey Face test faces to the training faces?
 #
-# The block split keeps a test face's neighbouring frames out of training, except at the blocks' ends. But
-# the video returns to the same expressions: how close is each test face's nearest training face, beside
-# the same distance under a random split of the same faces?
+# A random split would test on faces whose neighbouring frames were trained on, so `load_dataset("frey-face")`
+# holds out 10 blocks of 20 consecutive frames, one in the middle of each tenth of the video. That keeps a test
+# face's neighbouring frames out of training, except at the blocks' ends. But the video returns to the same
+# expressions: how close is each test face's nearest training face, beside the same distance under a random
+# split of the same faces?
 
 # %%
 def nearest(test, train):
@@ -901,31 +941,7 @@ assert abs(best - math.sqrt(mean_square)) < 2e-4, "the best s is the root mean s
 assert abs(best - mean_square) > 0.01, "the mean squared error is the variance s², not s"
 
 # %% [markdown]
-# ### Exercises
-#
-# **Exercise 2, homework (5 min). The paper's Gaussian decoder, in one line.** Complete
-# `gaussian_decoder_log_likelihood(x, mean, log_var)`: the log-likelihood log N(x; mean, s²) of each image,
-# where `log_var` = log s² has one value per pixel (as the decoder's W₆h + b₆), summed over the pixels.
-# Shapes: (N, 1, H, W) in, (N,) out.
-
-# %% tags=["nbval-check-output"]
-def gaussian_decoder_log_likelihood(x, mean, log_var):
-    raise NotImplementedError  # your code here
-
-
-vae_lite.check.gaussian_decoder_log_likelihood(gaussian_decoder_log_likelihood)
-
-# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
-# Solution: per pixel -1/2 log 2π - 1/2 log s² - (x - mean)² / (2 s²), summed over the last three dimensions.
-def gaussian_decoder_log_likelihood(x, mean, log_var):
-    per_pixel = -0.5 * math.log(2 * math.pi) - 0.5 * log_var - (x - mean).pow(2) / (2 * log_var.exp())
-    return per_pixel.sum(dim=(-3, -2, -1))
-
-
-assert vae_lite.check.gaussian_decoder_log_likelihood(gaussian_decoder_log_likelihood), "the solution should pass"
-
-# %% [markdown]
-# More to try:
+# ### More to try
 #
 # 1. Learn one s **shared** by all pixels: `vae_lite.VAE(..., likelihood="gaussian", gaussian_std=None)`
 #    does, but its networks differ from `PaperVAE`'s, so compare it with the same `vae_lite.VAE` at
