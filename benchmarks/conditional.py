@@ -10,8 +10,9 @@ compared here, on MNIST's test set binarized once with a fixed seed (vae_lite.bi
 
 - ELBO(x|y) + log p(y), a bound on log p(x, y) <= log p(x) of the conditional model used as a model
   of images, p(x) = sum_y p(y) p(x|y) (Kingma et al. 2014's labelled objective), against the VAE's
-  ELBO(x); p(y) is the class frequency of the training labels. ELBOs with 10 samples of z per
-  image, on all test images, with their two terms (reconstruction, KL).
+  ELBO(x); p(y) is the class frequency of the training labels. ELBOs averaged over the config's
+  `elbo_samples` samples of z per image (4 on MNIST), on all test images, with their two terms
+  (reconstruction, KL).
 - Importance-weighted estimates of log p(x|y) and log p(x) (Burda et al., 2015) on the first
   `iw_images` test images, from k = 1000 samples of each model's own encoder, so that each bound's
   looseness (log p - ELBO) is separated from the models' fit (log p against log p); L_k is also

@@ -80,6 +80,7 @@ SAVE_DECODERS = ("frey-2", "mnist-2", "mnist-5", "mnist-10", "mnist-20")
 # panels are N_z = 3, 5, 10, 20, 200 (there is no N_z = 2 panel for MNIST; mnist-2 is Figure 4's model).
 PAPER_APPROXIMATE = {
     "note": "AEVB, near 10^8 samples, read off Figure 2 by eye; MNIST panels are N_z = 3, 5, 10, 20, 200",
+    "source": "Kingma & Welling, arXiv:1312.6114v10, Figure 2 (section 5; page 7 in v11)",
     "samples": 1e8,
     "uncertainty": {"mnist": 5, "frey-face": 150},
     "mnist": {"3": -130, "5": -115, "10": -105, "20": -100, "200": -100},

@@ -291,8 +291,8 @@ assert ratios_own[50] < ratios[50] / 3 and ratios_own[50] < 2 * ratios_own[5], (
 #
 # *Figure (widget; a still without a live kernel): left, a histogram of 200 samples z = μ + σε under
 # the N(μ, σ²) density; right, the pathwise (blue) and score-function (orange) estimates of the gradient
-# of E[z²] (y-axis) in μ and in σ, with ±2 standard-error bars; the black dash between each pair of bars
-# is the exact value, for both bars.*
+# of E[z²] (y-axis) in μ and in σ, with ±2 standard-error bars; the black line across each pair of bars
+# is the exact value.*
 
 # %%
 display(widgets.ReparameterizationExplorer())

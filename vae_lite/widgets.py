@@ -498,8 +498,10 @@ class ReparameterizationExplorer(Explorer):
             d_mu, d_sigma, se_mu, se_sigma = results[name]
             ax_gradients.bar(positions + offset, [d_mu, d_sigma], width=0.38, color=colour, alpha=0.7, label=name,
                              yerr=[2 * se_mu, 2 * se_sigma], capsize=3)
-        ax_gradients.plot(positions, results["exact"], "_", color="black", markersize=30, mew=2, label="exact")
+        # one line across both bars of a pair: the value both estimates aim at
+        ax_gradients.hlines(results["exact"], positions - 0.4, positions + 0.4, color="black", linewidth=2, label="exact")
         ax_gradients.set_xticks(positions, ["d/dμ", "d/dσ"])
+        ax_gradients.set_ylabel("estimate")
         ax_gradients.set_title("gradient of E[z²] (±2 s.e.)")
         ax_gradients.axhline(0, color="gray", linewidth=0.8)
         ax_gradients.margins(y=0.3)
