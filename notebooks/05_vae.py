@@ -227,8 +227,7 @@ assert check.training_loop(train_my_vae), "the solution should pass every case"
 images = data.train[:12_800]  # 50 steps of 256 images per epoch on MNIST
 torch.manual_seed(0)
 package_vae = vae_lite.VAE(data.image_shape)
-# its initial weights under your layers' names (its encoder.net.0 is your encoder.0)
-renamed = {name.replace(".net", ""): w.clone() for name, w in package_vae.state_dict().items()}
+renamed = {k.replace(".net", ""): w.clone() for k, w in package_vae.state_dict().items()}  # your layers' names
 adam = torch.optim.Adam(package_vae.parameters(), lr=1e-3)  # plain Adam, as yours (fit's default: fused)
 package_losses = vae_lite.fit(package_vae, vae_lite.ImageData.from_arrays(images), epochs=2,  # no test set
                               batch_size=256, lr=1e-3, seed=0, optimizer=adam, progress=False).step_losses
@@ -249,7 +248,7 @@ except NotImplementedError:
 # They agree to rounding (the package's KL uses `expm1`). From here on the notebooks use `vae_lite.VAE` and
 # `vae_lite.fit` (your code, in `vae_lite/models.py`, `objectives.py`, `train.py`), with four differences:
 # `decode(z)` returns sigmoid(logits); `loss(x, beta=1)` also returns a dict of the terms; `log_likelihood(x, z)`
-# is log p(x|z), minus your reconstruction error; `vae_lite.reparameterize` is a function.
+# is log p(x|z), the negative of your reconstruction error; `vae_lite.reparameterize` is a function.
 #
 # ## Training
 #
@@ -261,7 +260,8 @@ except NotImplementedError:
 #   to use z before the KL pulls q(z|x) to the prior.
 #
 # The first two won a screen of short runs scored on test images, which can flatter this VAE's test scores;
-# the warm-up was not screened at this budget (`benchmarks/README.md`, "Quality per CPU-second"). The
+# warm-up was not screened against none at this budget; 1 epoch against 2 did not help
+# (`benchmarks/README.md`, "Quality per CPU-second"). The
 # samples' yardstick: an autoencoder of the same sizes, recipe and budget.
 #
 # **Predict, then run.** The KL's weight is about ½ at the end of epoch 1. Will the KL be higher then or after
@@ -276,7 +276,7 @@ def train(Model):  # the recipe, from seed 0's initial weights; a VAE: about a m
     torch.manual_seed(0)  # (benchmarks/README.md); the output shows your machine's time
     model = Model(data.image_shape).start_at_mean_image(data.train)
     return model, vae_lite.fit(model, data, epochs=EPOCHS, batch_size=256, lr=8e-3, schedule="onecycle",
-                               warmup=min(2, EPOCHS))  # its "reconstruction" is E[log p(x|z)]: minus the error
+                               warmup=min(2, EPOCHS))  # its "reconstruction" is E[log p(x|z)], the error's negative
 
 
 vae, vae_history = train(vae_lite.VAE)
@@ -284,8 +284,9 @@ if data.name == "mnist" and len(data.train) == 60_000 and EPOCHS == pretrained.T
     autoencoder = pretrained.default_model(data, kind="autoencoder")  # the shipped one: this recipe and budget
 else:  # quick mode or other data: the shipped one's data or budget differ; train one like the VAE
     autoencoder, _ = train(vae_lite.Autoencoder)
-assert (autoencoder.latent_dim, autoencoder.encoder_hidden, autoencoder.decoder_hidden) == \
-    (vae.latent_dim, vae.encoder_hidden, vae.decoder_hidden), "the autoencoder should have the VAE's sizes"
+assert all(getattr(autoencoder, k) == getattr(vae, k) for k in pretrained.SETTINGS), "the autoencoder should have the VAE's sizes"
+assert pretrained.TRAINING == dict(epochs=16, batch_size=256, lr=8e-3, schedule="onecycle", warmup=2), \
+    "train() writes out the shipped models' recipe, pretrained.TRAINING: change both together"
 
 # %% [markdown]
 # *Figure: the VAE's test negative ELBO and its two terms by epoch.*
@@ -303,8 +304,7 @@ assert last["test_kl"] > 2, "the KL should be well above 0: about 0 means z carr
 # %%
 fall = last["test_elbo"] - first["test_elbo"]  # its fall from the end of epoch 1 to the end of training
 share = (last["test_reconstruction"] - first["test_reconstruction"]) / fall if later else math.nan
-print(f"from the end of epoch 1 to the end of training the negative ELBO fell {fall:.1f} nats, {share:.0%} of it "
-      "in the reconstruction error")
+print(f"after epoch 1 the negative ELBO fell a further {fall:.1f} nats, {share:.0%} of it in the reconstruction error")
 if not QUICK and later:  # quick mode's epochs are a dozen steps: there the KL is still rising at the end
     assert first["test_kl"] > later[0], "the KL should fall from epoch 1, while its weight < 1, to epoch 2, at weight 1"
     assert max(later) - min(later) < 0.2 * first["test_kl"] and share > 0.5, "then stay in a narrow range"
@@ -344,15 +344,15 @@ plt.show()
 #
 # The cell below measures scale. Each dimension's mean z² is 1 under N(0, I), and near 1 for a trained VAE
 # (the optional part says why); its unused dimensions (at the prior for every x, 07) would pass trivially, so
-# are left out. Then the length ‖z‖, which matters in 50 dimensions: almost every code sits near its typical
-# length. So if nearly all prior draws are shorter than nearly every autoencoder code, those draws land where
-# its decoder has hardly been.
+# are left out. Then the length ‖z‖: in 50 dimensions almost every code sits near its typical length, so if
+# nearly all prior draws are shorter than nearly every autoencoder code, they land where its decoder has hardly
+# been.
 
 # %%
+x = vae_lite.binarized_test_set(data)  # binary test images: both models were trained on binary ones
 with torch.inference_mode():
-    mu, logvar = vae.encode(data.test)  # grey images, a small shift from the binary ones it was trained on
+    (mu, logvar), ae_codes = vae.encode(x), autoencoder.encode(x)
     vae_codes = vae_lite.reparameterize(mu, logvar)  # z ~ q(z|x) for each test image
-    ae_codes = autoencoder.encode(data.test)
 in_use = mu.var(dim=0) > 0.01  # Burda et al. 2015's active units: Cov_x(E_q[z_d]) > 0.01 (see 07)
 vae_scale, ae_scale = vae_codes[:, in_use].pow(2).mean(dim=0), ae_codes.pow(2).mean(dim=0)  # per dimension
 print(f"mean z² per dimension over the test set: VAE, each of its {int(in_use.sum())} dimensions in use "
@@ -379,8 +379,8 @@ assert QUICK or data.name != "mnist" or inside < 0.02, "the prose: on MNIST, alm
 #   price, in nats, of what the code carries.
 # - The VAE's codes roughly cover the prior, so its prior samples look far more like the data than the
 #   autoencoder's.
-# - Many published VAE "samples" (e.g. Kingma & Welling 2013's figures), like our first row, are decoder
-#   means, not draws x ~ p(x|z).
+# - Many published VAE "samples", like our first row, are decoder means, not draws x ~ p(x|z):
+#   Kingma & Welling 2013's figures are grey, so means.
 #
 # Next: [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb) trains the loss written wrong.
 

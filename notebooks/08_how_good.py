@@ -9,8 +9,8 @@
 # **Learning goals**
 # - write the importance-weighted estimate of log p(x) and see it tighten as the number of samples k grows;
 # - say how far the literature's k = 5000 may still be from log p(x), and what else differs from a published number;
-# - read β as a trade-off between rate (KL) and distortion, and see partial collapse: latent dimensions switching
-#   off steadily as β grows, on the way to posterior collapse, where the whole code carries nothing.
+# - read β as a trade-off between rate (KL) and distortion, and see latent dimensions switch off as β grows
+#   (partial collapse), on the way to posterior collapse.
 
 # %% [markdown] tags=["badges"]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/08_how_good.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F08_how_good.ipynb)
@@ -80,7 +80,7 @@ print(data)
 # %% [markdown]
 # ## Model
 #
-# The default VAE of notebook 07 (the package's pretrained model; its picture is at the top of notebook 05).
+# The default VAE of notebook 07 (the package's pretrained model).
 
 # %%
 model = pretrained.default_model(data)
@@ -99,10 +99,10 @@ print(f"test negative ELBO on all {len(x_test)} test images: {-test['elbo']:.2f}
 # \qquad \mathcal{L}_1 = \mathrm{ELBO} \le \mathcal{L}_{10} \le \dots \to \log p(x).$$
 #
 # The gap between the ELBO and log p(x) is KL(q(z|x) ‖ p(z|x)): how far the encoder is from the true posterior.
-# Each term of the sum is an importance weight wᵢ; their mean is unbiased for p(x), its log biased low (Jensen;
-# notebook 02). For an MNIST image log wᵢ is around −100 nats, often far lower.
-# Below about e⁻⁸⁷ float32 loses precision (subnormal numbers), and below about e⁻¹⁰³ a weight is exactly 0: the
-# weights themselves underflow.
+# Notebook 10 shows 𝓛_k closing on a log p(x) computed exactly. Each term of the sum is an importance weight wᵢ;
+# their mean is unbiased for p(x), its log biased low (Jensen; notebook 02). For an MNIST image log wᵢ is around
+# −100 nats, often far lower. Below about e⁻⁸⁷ float32 loses precision, and below e⁻¹⁰³ a weight is exactly 0: the
+# weights underflow.
 #
 # **Exercise 1 (10 min).** Write the estimator. For N images, `iw_estimate` gets k samples `z` (k × N × d) from
 # q(z|x) = N(μ, diag σ²), its `mu` and `logvar` = log σ² (N × d), and `log_px_given_z` (k × N). Return one estimate
@@ -129,9 +129,8 @@ def iw_estimate(log_px_given_z, z, mu, logvar):
 assert vae_lite.check.importance_weighted_estimate(iw_estimate), "the solution should pass every case"
 
 # %% [markdown]
-# Yours on real test images, next to the package's `vae_lite.iw_log_likelihood`, with k = 100. The cell draws the
-# samples (notebook 03's reparameterization) for your function. The images are random ones: the first in the file
-# are easier than the rest.
+# Yours next to the package's `vae_lite.iw_log_likelihood`, k = 100, on 100 random test images (the first in the
+# file are easier than the rest). The cell draws the samples for your function (notebook 03's reparameterization).
 
 # %%
 pick = torch.randperm(len(x_test), generator=torch.Generator().manual_seed(0))[:IW_IMAGES]
@@ -147,7 +146,7 @@ except NotImplementedError:
 else:
     package = vae_lite.iw_log_likelihood(model, x[:100], k=100)
     noise = ((yours - package).std() / math.sqrt(len(package))).item()  # two independent estimates: their spread
-    print(f"log p(x) estimate, k = 100, {len(package)} images: yours {yours.mean():.2f} nats, "
+    print(f"log p(x) estimate, k = 100, the first {len(package)} random images: yours {yours.mean():.2f} nats, "
           f"vae_lite {package.mean():.2f} nats (they differ by sampling noise, about ± {noise:.2f})")
     assert abs(yours.mean() - package.mean()) < 4 * noise + 0.01, \
         "the two estimates should agree up to noise. If yours passed the checker above, vae_lite's is the wrong one: " \
@@ -169,6 +168,8 @@ for k in KS:
     iw[k], gap[k] = per_image.mean().item(), difference.mean().item()
     gap_error[k] = (difference.std() / math.sqrt(len(x))).item()
     print(f"k = {k:5d}: importance-weighted bound {iw[k]:8.2f} nats;  bound − ELBO = {gap[k]:+.2f} ± {gap_error[k]:.2f}")
+first = iw_per_image[100][:100]  # the images of your check above: a random 100, its mean off all of x's by chance
+print(f"k =   100, the first {len(first)} only (your check): {first.mean():8.2f} ± {first.std() / len(first)**0.5:.2f} nats")
 print(f"ELBO (100 samples per image):     {elbo_here:8.2f} nats, on the same {len(x)} random test images")
 spread = (elbo_per_image.std() / math.sqrt(len(x))).item()  # a random subset differs from the whole only by chance
 print(f"(of all {len(x_test)} test images: {test['elbo']:.2f}, {abs(elbo_here - test['elbo']) / spread:.1f} standard errors away)")
@@ -195,8 +196,8 @@ assert all(b < a for a, b in zip(gains, gains[1:])), "each tenfold increase of k
 # Each tenfold increase of k buys less. Papers report k = 5000, after Burda et al.: a convention that keeps numbers
 # comparable, not a point of convergence. How far below log p(x) does it still sit? Suppose each tenfold k
 # keeps gaining the same fraction r of the gain before it. After a last gain g the rest then add up to
-# g r + g r² + … = g r / (1 − r). The cell splits that sum at k = 5000, t tenfolds on: with the gain shrinking
-# continuously, the first t add g r(1 − rᵗ)/(1 − r).
+# g r + g r² + … = g r / (1 − r). The cell splits that sum at k = 5000, t = log₁₀(5000/k) tenfolds past our largest
+# k; letting the gain shrink smoothly, as rᵘ after u tenfolds, the first t add g r(1 − rᵗ)/(1 − r).
 
 # %%
 ratio = gains[-1] / gains[-2]  # the fraction of the previous tenfold's gain that the last one kept
@@ -204,8 +205,8 @@ decades = math.log10(5000 / KS[-1])  # from the largest k here to k = 5000, in t
 if 0 < ratio < 1:
     to_5000 = gains[-1] * ratio * (1 - ratio**decades) / (1 - ratio)
     beyond_5000 = gains[-1] * ratio ** (1 + decades) / (1 - ratio)
-    print(f"r = {gains[-1]:.2f} / {gains[-2]:.2f} = {ratio:.2f}; if it holds: k = {KS[-1]} → 5000 adds about "
-          f"{to_5000:.2f} nats, and every larger k together about {beyond_5000:.2f} more")
+    print(f"r = {gains[-1]:.2f} / {gains[-2]:.2f} = {ratio:.2f}; if it holds: k = {KS[-1]} → 5000 "
+          f"(t = {decades:.2f}) adds about {to_5000:.2f} nats, and every larger k together about {beyond_5000:.2f} more")
     print(f"if the gains stopped shrinking instead, k = {KS[-1]} → 5000 would add {gains[-1] * decades:.2f} nats")
 else:
     to_5000 = beyond_5000 = None
@@ -228,7 +229,7 @@ assert to_5000 is not None or data.name != "mnist", "on MNIST the gains per tenf
 # | | our default model | Burda et al. (2015), Table 1 |
 # |---|---|---|
 # | model, training | printed below | VAE: 2 hidden layers of 200 tanh each way, 50 latent dims; 3,280 epochs |
-# | data | dynamic binarization; test set binarized once, fixed seed | the same (seed 123 in their code); 59,600 training images |
+# | data | dynamic binarization; test set binarized once, fixed seed | the same procedure, their own draw (seed 123); 59,600 training images |
 # | number | k ≤ 1000 on the random images above; k = 5000 on all 10,000 (`benchmarks/quality.py`) | **86.76** nats, k = 5000 on all 10,000 test images |
 #
 # Kingma & Welling (2013) have no such number: their marginal likelihoods (Figure 3) are for small models with 3 latent
@@ -263,8 +264,8 @@ else:
 
 # %% [markdown]
 # On MNIST the gap to Burda et al. is many times the estimator's likely bias: it comes from the models and their
-# training, not from the estimate. Our two rows also differ in their images: the random ones happen to be easier than
-# the whole set, within chance (the printed standard errors). The optional section at the end has larger models.
+# training, not the estimate. Our two rows also differ in their images: the random ones happen to be easier than
+# the whole set, within chance (the printed standard errors). The optional section has larger models.
 
 # %% [markdown]
 # ### β: rate against distortion
@@ -280,8 +281,8 @@ else:
 # costing **over 0.005 nats of KL**. Since KL_d ≥ ½ E_x[μ_d²] ≥ ½ Var_x(μ_d), the second count is never below the
 # first.
 #
-# Each model is the default model's recipe (printed above: all training images) with a KL weight β, several seeds
-# per β, trained once by `benchmarks/beta_sweep.py` (too long for class).
+# Each model is the default recipe (printed above: all training images) with a KL weight β, several seeds
+# per β, trained by `benchmarks/beta_sweep.py` (too long for class).
 #
 # **Predict, then run.** At β = 16, how many nats will the code carry, and how many dimensions will still be active?
 
@@ -308,9 +309,8 @@ print(f"D₀ (a decoder that ignores z: the mean image) = {sweep['mean_image_dis
       f"made by `{runs[0]['command']}`")
 
 # %% [markdown]
-# The β = 1 models are the default recipe retrained. A retrain need not reproduce the shipped weights bit for bit
-# (threads, CPU, library versions; `benchmarks/README.md`), even with seed 0, but the shipped model should look like
-# one more seed.
+# The β = 1 models are the default recipe retrained. Even with seed 0 a retrain need not reproduce the shipped weights
+# bit for bit (`benchmarks/README.md`), but the shipped model should look like one more seed.
 
 # %%
 seed_0 = next(run for run in runs if run["beta"] == 1 and run["seed"] == 0)
@@ -354,8 +354,8 @@ assert len(screen) > 1 and 5 * (max(screen) - min(screen)) < sorted(totals)[1] -
 # the least mean −ELBO: in this sweep, on test images, β = 1 gives the best ELBO, as it should at the training
 # optimum. The default recipe was tuned at β = 1 on the first 1,000 test images (`benchmarks/README.md`), but its
 # last screen's scores spanned a small fraction of β = 1's lead. Right: dimensions switch off steadily as β grows
-# (partial collapse; Lucas et al., 2019, call it posterior collapse). The KL count equals the active count in every
-# run (the table), so the panel draws one. The counts are rough: at the largest β the seeds keep different numbers of
+# (partial collapse; Lucas et al., 2019, call it posterior collapse). The two counts agree in every run (the
+# table): the panel draws one. The counts are rough: at the largest β the seeds keep different numbers of
 # units for the same rate. (Why the curve bends: in the optional section.)
 
 # %% [markdown]
@@ -384,7 +384,7 @@ plt.show()
 # %% [markdown]
 # ## Exercises
 #
-# Exercise 1 is in the section on the importance-weighted bound.
+# Exercise 1 is above.
 #
 # **Exercise 2 (5 min).** Discuss. "A strong decoder can model x without z" is a common explanation of posterior
 # collapse. It holds for an *autoregressive* decoder, which predicts each part of x from the parts before it as well
@@ -395,8 +395,9 @@ plt.show()
 # Solution. No. Given z, our decoder's pixels are independent, so a decoder that ignores z gives every image the
 # same pixel probabilities, however many layers it has: the best of those is the mean of the images scored, and
 # D₀ (the mean training image) comes close to it. Ignoring z costs about the difference printed below, per image.
-# So a factorised decoder cannot make z useless; a latent dimension switches off when what it adds to the
-# reconstruction is worth less than the KL it costs, and β sets that price (the sweep). At home: train
+# So a factorised decoder cannot make z useless at the optimum; a latent dimension switches off when what it adds to
+# the reconstruction is worth less than the KL it costs, and β sets that price (the sweep). Training can still stop
+# in a poorer optimum with more dimensions off (Lucas et al., 2019, link collapse to local maxima). At home: train
 # `VAE(..., decoder_hidden=[512, 512])` with notebook 05's recipe and count its active units.
 beta_1 = mean(column("neg_elbo")[BETAS.index(1)])
 print(f"D₀ = {sweep['mean_image_distortion']:.1f} nats against the β = 1 models' −ELBO of {beta_1:.1f} nats: "
@@ -457,7 +458,7 @@ if to_5000 is not None:
     scenario_error = {"gains shrink by the ratio r": shrink(last, before).std().item(),
                       "gains stop shrinking": (last * t).std().item()}
     for name, value in scenarios.items():
-        error = math.hypot(gain_error, scenario_error[name])  # as if independent: the shared images make it conservative
+        error = math.hypot(gain_error, scenario_error[name])  # as if independent: they share images, so approximate
         print(f"  {name:28s} {value:+.2f} ± {scenario_error[name]:.2f} nats: the measurement is "
               f"{round((gain - value) / error, 1) + 0.0:+.1f} standard errors away (both errors combined)")
     nearer = min(scenarios, key=lambda name: abs(gain - scenarios[name]))
@@ -517,7 +518,7 @@ assert abs(difference) > 1e-3 or data.name not in ("mnist", "digits"), \
 #
 # `benchmarks/frontier.py` trained three models for that long, each with one stochastic layer, a diagonal Gaussian
 # q(z|x) and the N(0, I) prior, and estimated −log p(x) with k = 5000 on **all** 10,000 test images. That is too
-# long for class (CPU times printed), so this cell reads the stored results:
+# long for class (training times in the table), so this cell reads the stored results:
 # - row 2, `mnist_best.pt`: networks 784-512-512-50 with ReLU, trained on the ELBO with the KL warmed up over the
 #   first 10 epochs;
 # - row 3: the same networks trained to maximise L₅ (the bound 𝓛_k with k = 5) instead of the ELBO: the
@@ -532,12 +533,14 @@ assert abs(difference) > 1e-3 or data.name not in ("mnist", "digits"), \
 #   test set once). Rows 2–3's was tuned for the VAE with 784-512-512 ReLU networks; none was tuned for L₅.
 # - Row 4: its KL warm-up was screened on held-out training images (with or without made no difference larger
 #   than its uncertainty; `benchmarks/README.md`); the rest of its recipe came from rows 2–3, and it scored the test
-#   set once. Against Burda et al.: far fewer epochs, batches of 128 against 20 (far fewer Adam steps, printed), a
+#   set once. Against Burda et al.: far fewer epochs, batches of 128 against 20 (far fewer Adam steps), a
 #   one-cycle Adam schedule, and a processor that did the scripts' fixed reference workload about twice as fast per
-#   CPU-second (printed): its half hour bought more computation than the other rows'.
+#   CPU-second: its half hour bought more computation than the other rows'.
 # - Row 2 against row 3: the VAE's edge is about the size of the only yardstick for seed noise here, a rough proxy
 #   from another model and metric (the small default model's −ELBO spread over seeds, printed). Each bound uses its
 #   own encoder as the proposal; what k = 5000 still misses was measured for neither (`frontier.py k-bias` would).
+# - Adam steps, processors, evaluation times and the commands that made each row: the collapsed cell after the
+#   table (click to open).
 #
 # </details>
 #
@@ -570,8 +573,8 @@ for name, nll in BURDA.items():
 print("gap = −ELBO − IW NLL = log p̂(x) − ELBO: about KL(q(z|x) ‖ p(z|x)), which differs by model; "
       "rank models by the IW NLL")
 thirty = (full, full_on_l5, full_burda)  # the 30-minute runs' evaluations, rows 2 to 4
-print("rows 2 to 4: evaluation took", ", ".join(f"{f['cpu_seconds'] / 60:.0f}" for f in thirty), "CPU-min; IW NLL on "
-      "the first 1,000 test images alone", ", ".join(f"{f['iw_first_1000']:.2f}" for f in thirty), "(easier images)")
+print("rows 2 to 4, IW NLL on the first 1,000 test images alone:", ", ".join(f"{f['iw_first_1000']:.2f}" for f in thirty),
+      "(easier images)")
 margin = BURDA["VAE, k = 1 (3,280 epochs)"] - full["iw_nll"]
 print(f"{abs(margin):.2f} nats {'below' if margin > 0 else 'above'} Burda et al.'s VAE, from one seed, on our "
       f"binarization of the test set, with a recipe chosen on test images: about level, not a result")
@@ -579,6 +582,9 @@ print(f"and {full['iw_nll'] - BURDA['IWAE, k = 50 (3,280 epochs)']:.2f} nats abo
 burda_margin = full_burda["iw_nll"] - BURDA["VAE, k = 1 (3,280 epochs)"]
 print(f"Burda et al.'s networks on the plain ELBO, {burda_networks['epochs_trained']} epochs (theirs: 3,280): "
       f"{abs(burda_margin):.2f} nats {'above' if burda_margin > 0 else 'below'} their VAE, one seed")
+
+# %% jupyter={"source_hidden": true, "outputs_hidden": true}
+# The numbers of the details above: Adam steps, processors, evaluation times, and the commands that made each row.
 steps = burda_networks["epochs_trained"] * math.ceil(60_000 / burda_networks["config"]["batch"])
 print(f"Adam steps: {steps / 1e6:.2f} M, theirs about {3280 * 60_000 / 20 / 1e6:.1f} M (3,280 epochs of batches of 20)")
 reference = {name: sum(run["reference_cpu_seconds_before_after"]) / 2 for name, run in [(BEST, best), (BURDA_NETWORKS, burda_networks)]}
@@ -586,6 +592,10 @@ speedup = reference[BEST] / reference[BURDA_NETWORKS]
 print(f"processors: {burda_networks['machine']['processor']} for the fourth row, {best['machine']['processor']} for the "
       f"second; the fixed reference workload took {reference[BURDA_NETWORKS]:.2f} and {reference[BEST]:.2f} CPU s: "
       f"{speedup:.1f} times the computation per CPU-second for the fourth row")
+print("rows 2 to 4: evaluation took", ", ".join(f"{f['cpu_seconds'] / 60:.0f}" for f in thirty), "CPU-min")
+print("made by:", best["command"], "then", full["command"])
+print("and:", best_on_l5["command"], "then", full_on_l5["command"])
+print("and:", burda_networks["command"], "then", full_burda["command"])
 
 # %%
 # both estimates used the same test images and the same noise: compare the two models image by image
@@ -607,9 +617,6 @@ seeds_at_1 = column("neg_elbo")[BETAS.index(1)]  # the β sweep: the small defau
 seed_range = max(seeds_at_1) - min(seeds_at_1)
 print(f"only a rough proxy for seed noise (another model, another metric): the small default model's −ELBO spans "
       f"{seed_range:.2f} nats over {len(seeds_at_1)} seeds (the β sweep); neither 30-minute run has a second seed")
-print("made by:", best["command"], "then", full["command"])
-print("and:", best_on_l5["command"], "then", full_on_l5["command"])
-print("and:", burda_networks["command"], "then", full_burda["command"])
 
 # %% [markdown]
 # Reading the table:

@@ -282,9 +282,9 @@ def _legend_covers(ax, points):
 
 
 def test_rate_distortion_labels_its_iso_elbo_lines_and_keeps_the_legend_off_the_models():
-    figure = plots.plot_rate_distortion(SWEEP_RATES, SWEEP_DISTORTIONS, [f"β={b:g}" for b in SWEEP_BETAS],
-                                        zero_rate=205.8)
-    ax = figure.axes[0]
+    figure, (ax, _) = plt.subplots(1, 2, figsize=(14, 5.2))  # as notebook 08 draws it, beside the unit counts
+    plots.plot_rate_distortion(SWEEP_RATES, SWEEP_DISTORTIONS, [f"β={b:g}" for b in SWEEP_BETAS], ax=ax,
+                               zero_rate=205.8)
     figure.canvas.draw()
     labels = [t.get_text() for t in ax.texts if t.get_text().startswith("−ELBO = ")]
     assert len(labels) >= 2, labels  # the dotted lines carry their values
@@ -294,6 +294,11 @@ def test_rate_distortion_labels_its_iso_elbo_lines_and_keeps_the_legend_off_the_
                                                                       "decoder ignores z (mean image)")]
     points = [p for line in models for p in line.get_transform().transform(line.get_xydata())]
     assert len(points) == 7 + 14 + 1 and not _legend_covers(ax, points)
+    # nor any iso-ELBO line: points along each, every 1/200 of its length
+    lines = [line for line in ax.get_lines() if line not in models]
+    along = [line.get_transform().transform([(x0 + (x1 - x0) * t / 200, y0 + (y1 - y0) * t / 200) for t in range(201)])
+             for line in lines for (x0, y0), (x1, y1) in [line.get_xydata()]]
+    assert lines and not _legend_covers(ax, [p for points in along for p in points])
 
 
 def test_units_by_beta_takes_counts_per_seed_and_keeps_the_legend_off_the_plateau():
