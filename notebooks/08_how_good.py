@@ -583,7 +583,7 @@ burda_margin = full_burda["iw_nll"] - BURDA["VAE, k = 1 (3,280 epochs)"]
 print(f"Burda et al.'s networks on the plain ELBO, {burda_networks['epochs_trained']} epochs (theirs: 3,280): "
       f"{abs(burda_margin):.2f} nats {'above' if burda_margin > 0 else 'below'} their VAE, one seed")
 
-# %% jupyter={"source_hidden": true, "outputs_hidden": true}
+# %% jupyter={"outputs_hidden": true, "source_hidden": true}
 # The numbers of the details above: Adam steps, processors, evaluation times, and the commands that made each row.
 steps = burda_networks["epochs_trained"] * math.ceil(60_000 / burda_networks["config"]["batch"])
 print(f"Adam steps: {steps / 1e6:.2f} M, theirs about {3280 * 60_000 / 20 / 1e6:.1f} M (3,280 epochs of batches of 20)")
