@@ -6,9 +6,9 @@ each does to a whole notebook.
 A mistake replaces the *code* of one function of vae_lite (function.__code__ = ...), so every
 name bound to that function sees it: vae_lite.elbo, vae_lite.objectives.elbo and the elbo
 that models.py imported are one function object. The package itself has no test hooks.
-A fresh kernel starts with IPYTHONDIR pointing at a temporary profile whose startup file injects
-the mistake; the notebook's text twin then runs in quick mode, cell by cell, and stops at the
-first error.
+The mistake is injected into a running kernel; the notebook's text twin then runs in quick mode,
+cell by cell, and stops at the first error; then the function gets its code back and the kernel is
+cleared, ready for the next mistake (NotebookKernel).
 
 The report runs every mistake against every cell of the notebooks given and writes, per notebook
 and mistake, the first cell that fails and how (null: nothing failed). It informs where a new
@@ -16,6 +16,7 @@ catch belongs; tests/test_mistakes.py holds the catches that must fire, each at 
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -162,9 +163,10 @@ MISTAKES = {
         """),
 }
 
-STARTUP = """
+INJECT = """
 import importlib
 import linecache
+import sys
 
 def _inject(target, code):
     parts = target.split(".")
@@ -181,11 +183,90 @@ def _inject(target, code):
     filename = "<injected mistake: " + target + ">"
     linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)  # inspect.getsource shows it
     exec(compile(code, filename, "exec"), namespace)
+    sys._vae_lite_mistake = original, original.__code__  # outside the user's names, which %reset clears
     original.__code__ = namespace[parts[-1]].__code__
 
 _inject({target!r}, {code!r})
 del _inject
 """
+
+# After a run: the function gets its own code back, and nothing the run made survives: the user's names,
+# vae_lite's memoised results (computed with the mistake), the figures.
+UNDO = """
+def _undo():
+    import sys
+
+    import matplotlib.pyplot
+
+    function, code = sys._vae_lite_mistake
+    function.__code__ = code
+    del sys._vae_lite_mistake
+    for module in [m for name, m in list(sys.modules.items()) if name == "vae_lite" or name.startswith("vae_lite.")]:
+        for value in list(vars(module).values()):
+            if callable(getattr(value, "cache_clear", None)):
+                value.cache_clear()
+    matplotlib.pyplot.close("all")
+
+_undo()
+get_ipython().run_line_magic("reset", "-f")
+"""
+
+
+class NotebookKernel:
+    """One kernel for several runs of one notebook's twin, each with one mistake injected.
+
+    A run injects the mistake, runs the cells in order until the first error (or `stop_at`), then
+    restores the function and clears everything the run left (UNDO), so that the next run starts
+    from what a fresh kernel would have, without paying again for a kernel's start and its imports.
+
+        with NotebookKernel("04_closed_form_kl") as kernel:
+            kernel.run_until_error(MISTAKES["KL without the -1"], stop_at=12)
+    """
+
+    def __init__(self, notebook):
+        from nbclient import NotebookClient
+
+        self.notebook = notebook
+        self.nb = jupytext.read(NOTEBOOKS / f"{notebook}.py")
+        self.client = NotebookClient(self.nb, timeout=600, kernel_name="python3",
+                                     resources={"metadata": {"path": str(NOTEBOOKS)}})
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self):
+        self._stack.enter_context(self.client.setup_kernel())
+        return self
+
+    def __exit__(self, *exc):
+        return self._stack.__exit__(*exc)
+
+    def _run_code(self, code):
+        from nbclient.util import run_sync
+
+        reply = run_sync(self.client.kc.execute_interactive)(code, store_history=False, timeout=120,
+                                                             output_hook=lambda message: None)
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"{self.notebook}: the kernel refused {code.strip().splitlines()[0]!r}...: "
+                               f"{reply['content'].get('ename')}: {reply['content'].get('evalue')}")
+
+    def run_until_error(self, mistake, stop_at=None):
+        """(cell index, ename, evalue) of the first error with `mistake` injected, or None if the
+        cells up to `stop_at` (or all) ran cleanly."""
+        from nbclient.exceptions import CellExecutionError
+
+        self._run_code(INJECT.format(target=mistake.target, code=textwrap.dedent(mistake.code)))
+        try:
+            for index, cell in enumerate(self.nb.cells):
+                if cell.cell_type != "code":
+                    continue
+                try:
+                    self.client.execute_cell(cell, index)
+                except CellExecutionError as error:
+                    return index, error.ename, error.evalue
+                if index == stop_at:
+                    return None
+            return None
+        finally:
+            self._run_code(UNDO)
 
 
 def resolve(target):
@@ -204,28 +285,10 @@ def resolve(target):
     return owner
 
 
-def run_until_error(notebook, mistake, ipython_dir, stop_at=None):
-    """Run the notebook's twin with the mistake injected; return (cell index, ename, evalue) of the
-    first error, or None if cells up to `stop_at` (or all) ran cleanly."""
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
-
-    startup = Path(ipython_dir) / "profile_default" / "startup"
-    startup.mkdir(parents=True, exist_ok=True)
-    (startup / "00-mistake.py").write_text(STARTUP.format(target=mistake.target, code=textwrap.dedent(mistake.code)))
-    nb = jupytext.read(NOTEBOOKS / f"{notebook}.py")
-    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}})
-    with client.setup_kernel():
-        for index, cell in enumerate(nb.cells):
-            if cell.cell_type != "code":
-                continue
-            try:
-                client.execute_cell(cell, index)
-            except CellExecutionError as error:
-                return index, error.ename, error.evalue
-            if index == stop_at:
-                return None
-    return None
+def run_until_error(notebook, mistake, stop_at=None):
+    """Run the notebook's twin in a fresh kernel with the mistake injected: NotebookKernel.run_until_error."""
+    with NotebookKernel(notebook) as kernel:
+        return kernel.run_until_error(mistake, stop_at)
 
 
 def report(notebooks):
@@ -238,12 +301,13 @@ def report(notebooks):
     table = {}
     for notebook in notebooks:
         table[notebook] = {}
-        for name, mistake in MISTAKES.items():
-            with tempfile.TemporaryDirectory() as ipython_dir:
-                os.environ["IPYTHONDIR"] = ipython_dir
-                error = run_until_error(notebook, mistake, ipython_dir)
-            table[notebook][name] = None if error is None else dict(cell=error[0], error=error[1], message=error[2][:200])
-            print(f"{notebook} | {name}: {'runs through' if error is None else f'cell {error[0]}, {error[1]}'}", flush=True)
+        with tempfile.TemporaryDirectory() as ipython_dir:
+            os.environ["IPYTHONDIR"] = ipython_dir  # a profile of its own: no startup files of the user's
+            with NotebookKernel(notebook) as kernel:
+                for name, mistake in MISTAKES.items():
+                    error = kernel.run_until_error(mistake)
+                    table[notebook][name] = None if error is None else dict(cell=error[0], error=error[1], message=error[2][:200])
+                    print(f"{notebook} | {name}: {'runs through' if error is None else f'cell {error[0]}, {error[1]}'}", flush=True)
     return table
 
 
