@@ -923,6 +923,38 @@ def test_style_transfer_checker_names_the_known_mistakes(wrong, words, capsys):
     assert words in capsys.readouterr().out
 
 
+def _conditional_elbo(model, x, y, eps, sigma=lambda logvar: (0.5 * logvar).exp(), label_first=False, kl_scale=1.0):
+    mu, logvar = model.encode(x, y)
+    z, onehot = mu + sigma(logvar) * eps, model.one_hot(y, (len(y),))
+    logits = model.decoder(torch.cat([onehot, z] if label_first else [z, onehot], dim=-1))
+    reconstruction = torch.distributions.Bernoulli(logits=logits).log_prob(x).sum(dim=(1, 2, 3))
+    return reconstruction - kl_scale * 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(dim=-1)
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (lambda *a: -_conditional_elbo(*a), "you returned the loss"),
+    (lambda *a: _conditional_elbo(*a, kl_scale=0.0), "the KL is missing"),
+    (lambda *a: _conditional_elbo(*a, kl_scale=-1.0), "subtract the KL"),
+    (lambda *a: _conditional_elbo(*a, label_first=True), "reads z first"),
+    (lambda *a: _conditional_elbo(*a, sigma=torch.exp), "sigma is exp(logvar / 2)"),
+    (lambda m, *a: _conditional_elbo(m, *a, kl_scale=1 / m.latent_dim), "averaged over latent dimensions"),
+    (lambda *a: _conditional_elbo(*a).sum(), "one ELBO per image"),
+])
+def test_conditional_elbo_checker_names_the_known_mistakes(wrong, words, capsys):
+    assert check.conditional_elbo(wrong) is False
+    assert words in capsys.readouterr().out
+
+
+def test_conditional_elbo_checker_passes_the_solution_and_waits_for_the_stub(capsys):
+    assert check.conditional_elbo(_conditional_elbo) is True
+
+    def stub(model, x, y, eps):
+        raise NotImplementedError
+
+    assert check.conditional_elbo(stub) is None
+    assert "not attempted yet" in capsys.readouterr().out
+
+
 def test_style_transfer_checker_passes_the_solution_and_waits_for_the_stub(capsys):
     assert check.style_transfer(_transfer) is True
 

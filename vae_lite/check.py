@@ -15,8 +15,8 @@ raises NotImplementedError ("not attempted yet"), so a notebook runs top to bott
     notebook 08  importance_weighted_estimate(log_px_given_z, z, mu, logvar)
     notebook 09  gaussian_decoder_log_likelihood(x, mean, log_var); wake_sleep_loss(model, x, z, z_dream, x_dream)
     notebook 10  ppca_scales(eigenvalues, noise_variance, latent_dim); iwae_bound(model, x, k)
-    notebook 11  bayes_rule(log_px_given_y, log_prior); label_planes(x, y, num_classes);
-                 style_transfer(model, x, source, target)
+    notebook 11  conditional_elbo(model, x, y, eps); bayes_rule(log_px_given_y, log_prior);
+                 label_planes(x, y, num_classes); style_transfer(model, x, source, target)
 
 Every checker is _run (the loop over cases) with a judge; most judges are _compare: the
 right value, and the known wrong forms it names when an answer equals one of them.
@@ -1289,6 +1289,55 @@ def label_planes(fn):
     return _run("label_planes", fn, cases, _compare(
         lambda x, y, k: torch.cat([x, planes(y, k, x)], dim=1), wrong_forms,
         "the image's C channels, then K label channels: a one-hot label (F.one_hot), not the number y"))
+
+
+def conditional_elbo(fn):
+    """Notebook 11: fn(model, x, y, eps) -> (N,) the ELBO of each image x with its label y under a
+    ConditionalVAE `model`, at the one sample z = mu + sigma * eps given by the noise `eps` (N, d):
+
+        (mu, log sigma^2) = model.encode(x, y)
+        ELBO = log p(x | z, y) - KL(q(z|x,y) || N(0, I)),   log p(x|z,y) from model.decoder([z, one-hot y])
+    """
+    import torch.nn.functional as F
+
+    from .variants import ConditionalVAE
+
+    torch.manual_seed(13)
+    model = ConditionalVAE((1, 6, 6), num_classes=4, latent_dim=3, hidden=16).eval()
+    generator = torch.Generator().manual_seed(13)
+
+    def case(labels):
+        y = torch.tensor(labels)
+        x = torch.bernoulli(torch.full((len(y), 1, 6, 6), 0.3), generator=generator)
+        return model, x, y, torch.randn(len(y), model.latent_dim, generator=generator)
+
+    cases = {"one image of class 2": case([2]), "three images of classes 0, 3, 1": case([0, 3, 1]),
+             "two images of class 1": case([1, 1])}
+
+    def terms(m, x, y, eps, sigma=lambda logvar: (0.5 * logvar).exp(), label_first=False):
+        mu, logvar = m.encode(x, y)
+        z, onehot = mu + sigma(logvar) * eps, m.one_hot(y, (len(y),))
+        logits = m.decoder(torch.cat([onehot, z] if label_first else [z, onehot], dim=-1))
+        reconstruction = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=(1, 2, 3))
+        return reconstruction, kl_standard_normal(mu, logvar)
+
+    def elbo(*args, **how):
+        reconstruction, kl = terms(*args, **how)
+        return reconstruction - kl
+
+    wrong_forms = {
+        "you returned the loss, minus the ELBO": lambda *a: -elbo(*a),
+        "the KL is missing": lambda *a: terms(*a)[0],
+        "subtract the KL, do not add it": lambda *a: sum(terms(*a)),
+        "the decoder reads z first, then the one-hot label, as ConditionalVAE.decode does":
+            lambda *a: elbo(*a, label_first=True),
+        "sigma is exp(logvar / 2), not exp(logvar)": lambda *a: elbo(*a, sigma=torch.exp),
+        "the KL is averaged over latent dimensions: sum it": lambda m, *a: terms(m, *a)[0] - terms(m, *a)[1] / m.latent_dim,
+    }
+    judge = _compare(elbo, wrong_forms, "one ELBO per image: sum over pixels and latent dimensions, not over the batch",
+                     atol=1e-4)
+    with torch.inference_mode():
+        return _run("conditional_elbo", fn, cases, judge)
 
 
 def style_transfer(fn):
