@@ -299,6 +299,8 @@ def test_rate_distortion_labels_its_iso_elbo_lines_and_keeps_the_legend_off_the_
     along = [line.get_transform().transform([(x0 + (x1 - x0) * t / 200, y0 + (y1 - y0) * t / 200) for t in range(201)])
              for line in lines for (x0, y0), (x1, y1) in [line.get_xydata()]]
     assert lines and not _legend_covers(ax, [p for points in along for p in points])
+    box, inside = ax.get_legend().get_window_extent(), ax.get_window_extent()
+    assert inside.x0 <= box.x0 and box.x1 <= inside.x1, "the legend is wider than the axes: it hides the y label"
 
 
 def test_units_by_beta_takes_counts_per_seed_and_keeps_the_legend_off_the_plateau():

@@ -489,7 +489,7 @@ def plot_rate_distortion(rates, distortions, labels, ax=None, title=None, elbo_l
     right = max(max(r) for r in rates) * 1.1 + 1
     low, high = min(min(d) for d in distortions) * 0.85, top_d * 1.08
     ax.set_xlim(-0.02 * right, right)
-    ax.set_ylim(low, high + 0.4 * (high - low))  # a band above the data and lines for the legend
+    ax.set_ylim(low, high + 0.25 * (high - low))  # room for the legend above the data and lines
     best = min(r + d for r, d in zip(mean_r, mean_d))
     ax.plot([0, right], [best, best - right], color="dimgray", linewidth=1.5, linestyle="--", zorder=0,
             label=f"−ELBO = {best:.1f}, the least of these models")
@@ -505,7 +505,7 @@ def plot_rate_distortion(rates, distortions, labels, ax=None, title=None, elbo_l
                 va="bottom", color="dimgray", fontsize=_font("legend.fontsize"))
     ax.set_xlabel("rate R: KL(q(z|x) ‖ p(z)), nats")
     ax.set_ylabel("distortion D: −E[log p(x|z)], nats")
-    ax.legend(loc="upper right", ncols=2)  # in the band above everything drawn
+    ax.legend(loc="upper right")  # above everything drawn: the lines fall to the right
     if title:
         ax.set_title(title)
     return ax.figure
