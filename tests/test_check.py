@@ -462,7 +462,7 @@ def test_vae_module_names_a_missing_encoder_and_a_sigmoid_in_the_decoder(capsys)
     assert "the decoder has Sigmoid after its last Linear layer, but decode returns logits" in capsys.readouterr().out
 
 
-def my_loop(model, images, epochs, batch_size, lr, seed=0, zero_grad=True, mean=True, reshuffle=True):
+def my_loop(model, images, epochs, batch_size, lr, seed=0, zero_grad=True, mean=True, reshuffle=True, drop_last=False):
     """Notebook 05's training-loop exercise, answered, and with the mistakes the checker names."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -471,7 +471,7 @@ def my_loop(model, images, epochs, batch_size, lr, seed=0, zero_grad=True, mean=
     for epoch in range(epochs):
         if reshuffle and epoch:
             order = torch.randperm(len(images), generator=generator)
-        for start in range(0, len(images), batch_size):
+        for start in range(0, len(images) - (batch_size - 1 if drop_last else 0), batch_size):
             x = vae_lite.binarize(images[order[start:start + batch_size]], generator)
             per_image = model.loss(x)
             loss = per_image.mean() if mean else per_image.sum()
@@ -496,6 +496,7 @@ def test_training_loop_accepts_the_loop_of_fit_and_reports_a_stub(capsys):
     (dict(zero_grad=False), "zero_grad"),
     (dict(mean=False), "it is the sum over the batch"),
     (dict(reshuffle=False), "a new torch.randperm order every epoch"),
+    (dict(drop_last=True), "the last, partial batch included"),
 ])
 def test_training_loop_names_each_known_mistake(capsys, mistake, hint):
     assert check.training_loop(lambda *args: my_loop(*args, **mistake)) is False
@@ -750,6 +751,8 @@ def _no_grad(model, x, z, z_dream, x_dream):
     (lambda m, x, z, zd, xd: -m.log_likelihood(x, z.detach()), "sleep phase is missing"),
     (lambda m, x, z, zd, xd: right_wake_sleep_loss(m, x, z, zd, xd).mean(), "averaged over the images"),
     (_no_grad, "carries no gradient"),
+    (lambda m, x, z, zd, xd: right_wake_sleep_loss(m, x, z, zd, xd)
+     - torch.distributions.Normal(0.0, 1.0).log_prob(z.detach()).sum(-1), "you added log p(z)"),
     (lambda m, x, z, zd, xd: right_wake_sleep_loss(m, x, z, zd, xd) + 0.5 * (m.encode(x)[0] ** 2).sum(-1).detach(),
      "expected"),
 ])
