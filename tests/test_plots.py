@@ -433,6 +433,8 @@ def test_scores_figure_keeps_equal_scores_apart_and_labels_each_with_its_value()
     assert set(labels) == {f"{name}: {score:.0f}" for name, score in scores.items()}
     heights = [xy[1] for xy in labels.values()]
     assert len(set(heights)) == len(heights), "two labels at one height would hide each other"
+    tallest = max(patch.get_height() for patch in histogram.patches)
+    assert min(heights) > tallest, "a label below the tallest bar hides the histogram"
     assert sorted(xy[0] for xy in labels.values()) == sorted(scores.values())  # each label at its input's score
     low, high = histogram.get_xlim()
     assert low < min(scores.values()) and high > max(scores.values())

@@ -1019,12 +1019,12 @@ def scores_against_test_images(test_scores, scores, images, xlabel, title=None):
     counts, _, _ = ax.hist(test_scores, bins=50, color="0.75", label=f"{len(test_scores)} test images")
     top = counts.max()
     for i, (name, colour) in enumerate(zip(names, colours)):
-        height = top * (1.15 - 0.18 * i)  # staggered: one label per height
+        height = top * (1.1 + 0.17 * (len(names) - 1 - i))  # staggered above the bars: one label per height
         ax.plot([scores[name]] * 2, [0, height], color=colour, lw=3)
         ax.annotate(f"{name}: {scores[name]:.0f}", (scores[name], height), xytext=(4, 0), textcoords="offset points",
                     color=colour, fontsize=_font(), va="center", weight="bold",
                     bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none", alpha=0.85))
-    ax.set_ylim(0, top * 1.25)
+    ax.set_ylim(0, top * (1.2 + 0.17 * (len(names) - 1)))
     low, high = min(test_scores.min(), *scores.values()), max(test_scores.max(), *scores.values())
     ax.set_xlim(low - 0.05 * (high - low), high + 0.3 * (high - low))  # room for the labels on the right
     ax.set_xlabel(xlabel)
