@@ -101,7 +101,7 @@ print(autoencoder)
 print("parameters:", sum(p.numel() for p in autoencoder.parameters()))
 
 # %% [markdown]
-# Before training, the loss checked by hand on a batch of binarized images.
+# Before training, the loss checked by hand on a batch of binarized images (logits near 0: p ≈ ½).
 
 # %%
 pixels = subset.train[0].numel()
@@ -122,9 +122,8 @@ assert torch.allclose(loss, by_hand, rtol=1e-4), \
 # epoch, can exceed the test loss at its end.
 #
 # A baseline ignores the code: each pixel is 1 with probability its mean grey level over the training
-# images. Its number is a true −log p(x) of the binarized test images; the AE's −log p(x | z), with z the
-# image's own code, is not: both are costs of coding a test image, but the AE's leaves out its code's cost,
-# which the VAE papers' −log p(x) pays (on the full test set, notebook 08).
+# images. Its number is a true −log p(x) of the binarized test images. The AE's −log p(x | z), z the
+# image's own code, leaves out the cost of coding z, which the VAE papers' −log p(x) pays (notebook 08).
 
 # %%
 torch.set_num_threads(1)  # a model this small gains nothing from a second thread, and on a busy machine two wait for each other
@@ -136,7 +135,7 @@ test_binary = vae_lite.binarized_test_set(subset)
 mean_image = subset.train.mean(0).clamp(1e-4, 1 - 1e-4).expand_as(test_binary)
 baseline = torch.nn.functional.binary_cross_entropy(mean_image, test_binary, reduction="sum").item() / len(test_binary)
 bits_per_dim = lambda nats: nats / (pixels * math.log(2))
-for name, nats in (("AE, test images (a reconstruction error, not a likelihood)", history.last["test_loss"]),
+for name, nats in (("AE, test images (−log p(x | z), not −log p(x))", history.last["test_loss"]),
                    ("baseline (each pixel independent, with its mean grey level)", baseline)):
     print(f"{name}: {nats:.1f} nats per image = {bits_per_dim(nats):.3f} bits per dimension")
 assert history.last["test_loss"] < (0.7 if data.name == "mnist" else 0.85) * baseline, "the AE should beat the mean image by far: train longer?"
@@ -180,8 +179,9 @@ print("per-dimension std  of the codes:", [round(v, 1) for v in code_std.tolist(
 
 # %% [markdown]
 # ### How many training codes lie where N(0, I) puts its mass?
-# N(0, I) puts 99.9 % of its mass in a ball around the origin (radius found by sampling below); its
-# samples have length about √20 ≈ 4.5.
+# N(0, I) puts 99.9 % of its mass in a ball around the origin (radius found by sampling below). Its
+# samples have length about √20 ≈ 4.5, none near 0: the squared length sums 20 independent squares of
+# mean 1, and a sum of many independent terms varies little beside its mean (spread printed below).
 #
 # > **Predict, then run.** How long is the code of a real image? Hint: a 20-dimensional cloud's vectors
 # > have length about √Σᵢ(μᵢ² + σᵢ²), with the means and spreads printed above.
@@ -193,16 +193,18 @@ code_lengths, prior_lengths = train_codes.norm(dim=1), prior_samples.norm(dim=1)
 inside = (code_lengths <= radius).float().mean().item()
 print(f"99.9% of N(0, I) lies within radius ≈ {radius:.2f} of the origin; training codes inside it: {inside:.1%}")
 print(f"lengths: codes median {code_lengths.median():.1f} (√Σ(mean² + std²) = {(code_mean**2 + code_std**2).sum().sqrt():.1f}), "
-      f"prior samples median {prior_lengths.median():.1f}")
+      f"prior samples median {prior_lengths.median():.1f} ± {prior_lengths.std():.1f} (std), shortest {prior_lengths.min():.1f}")
 assert inside < (0.01 if data.name == "mnist" else 0.5), "the prose: the prior's 99.9 % ball holds almost no training code"
-assert data.name != "mnist" or autoencoder.decoder(prior_samples).abs().mean() < 0.6 * autoencoder.decoder(3 * prior_samples).abs().mean(), \
-    "the prose: the decoder's logits grow with the length of z"
-plots.plot_histograms({"codes of training images": code_lengths, "samples of N(0, I)": prior_lengths},
-                      xlabel="length of z (distance from the origin)");
+logit = [autoencoder.decoder(k * prior_samples).abs().mean().item() for k in (1, 3)]
+print(f"mean |logit| of a pixel: {logit[0]:.1f} for N(0, I) samples z, {logit[1]:.1f} for 3z")
+assert data.name != "mnist" or logit[0] < 0.6 * logit[1], "the prose: the decoder's logits grow with the length of z"
+ax = plots.plot_histograms({"codes of training images": code_lengths, "samples of N(0, I)": prior_lengths},
+                           xlabel="length of z (distance from the origin)").axes[0]
+ax.axvline(radius, color="black", linestyle=":", label="radius holding 99.9 % of N(0, I)"); ax.legend();
 
 # %% [markdown]
 # *Figure: histograms of vector lengths: the prior samples in a narrow bump near 4.5, the training codes
-# in a wider bump well to the right.*
+# in a wider bump beyond the dotted radius.*
 #
 # The codes along the two directions in which they vary most (PCA):
 
@@ -212,29 +214,27 @@ project = lambda z: (z - code_mean) @ directions  # 20 numbers -> 2
 labels = None if subset.train_labels is None else subset.train_labels[:len(train_codes)]
 ax = plots.latent_scatter(project(train_codes), labels, title="the codes' two main directions", names=list("0123456789")).axes[0]
 ax.scatter(*project(prior_samples[:500]).T, s=10, c="black", marker="x", linewidths=0.8, label="samples of N(0, I)")
-ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legend(loc="upper left");
+ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legend(loc="lower right");
 
 # %% [markdown]
 # *Figure (centred at the codes' mean, not at z = 0): the training codes, a wide cloud where some labels
-# keep their own region and others overlap; the N(0, I) samples (crosses), a small patch of it.*
-# Flattened to 2-D, a hollow 20-D shell looks filled; the histogram shows the prior's samples far shorter
-# than the codes, in a ball that holds almost none. With this ReLU decoder the logits grow with the length
-# of z, so codes that short leave many pixels grey: blurs. Would the right *scale* alone give digits?
-# Exercise 2.
+# keep their own region and others overlap; the N(0, I) samples (crosses), a small patch inside it.*
+# Inside only in 2-D: in 20-D they lie in a ball that holds almost no code (histogram). With this ReLU
+# decoder the logits grow with the length of z (printed above), so codes that short leave many pixels
+# grey: blurs. Would the right *scale* alone give digits? Exercise 2.
 #
 # ### Memorising a small training set
 # > **Predict, then run.** The AE has over half a million weights (printed above). Train a second AE on a
 # > few hundred images for as many steps (same batch size) as the first. Will it reconstruct *its own*
 # > images better or worse than the first? And new images?
 #
-# *Grey entropy* in the table: what a perfect reconstruction of the grey image costs.
+# *Grey entropy* in the table: what a perfect reconstruction (p = x) of the grey image costs (Common
+# mistake below).
 
 # %%
 n_small = 200 if QUICK else 300
 small = vae_lite.ImageData(data.train[:n_small], name=data.name)  # no test set: evaluated below
-steps = {"first": len(history) * math.ceil(len(subset.train) / batch_size)}  # the AE above
-small_epochs = steps["first"] // math.ceil(n_small / batch_size)  # as many steps, on the few images
-steps["second"] = small_epochs * math.ceil(n_small / batch_size)
+small_epochs = len(history) * math.ceil(len(subset.train) / batch_size) // math.ceil(n_small / batch_size)  # as many steps as above
 small_ae = vae_lite.Autoencoder(data.image_shape, latent_dim=20, hidden=400)
 vae_lite.fit(small_ae, small, epochs=small_epochs, batch_size=batch_size, progress=False)
 fixed = torch.Generator().manual_seed(0)  # one binarized copy of each training set, as for the test set
@@ -243,9 +243,9 @@ small_test = vae_lite.evaluate(small_ae, test_binary)["loss"]
 big_train = vae_lite.evaluate(autoencoder, vae_lite.binarize(subset.train, fixed))["loss"]
 grey_entropy = lambda images: torch.nn.functional.binary_cross_entropy(images, images, reduction="sum").item() / len(images)  # BCE at p = x
 print(f"{'training images':>16} {'steps':>6} {'own images':>11} {'grey entropy':>13} {'new images':>11} {'gap':>6}   (nats per image, same test images)")
-for images, run, own, new in ((subset.train, "first", big_train, history.last["test_loss"]), (small.train, "second", small_train, small_test)):
+for images, epochs_run, own, new in ((subset.train, len(history), big_train, history.last["test_loss"]), (small.train, small_epochs, small_train, small_test)):
     own, new = round(own, 1), round(new, 1)  # the gap of the numbers shown
-    print(f"{len(images):>16} {steps[run]:>6} {own:11.1f} {grey_entropy(images):13.1f} {new:11.1f} {new - own:6.1f}")
+    print(f"{len(images):>16} {epochs_run * math.ceil(len(images) / batch_size):>6} {own:11.1f} {grey_entropy(images):13.1f} {new:11.1f} {new - own:6.1f}")
 assert data.name != "mnist" or grey_entropy(small.train) < small_train < big_train, \
     "the prose: the second AE's own images cost less than the first's, yet more than the entropy of their grey levels"
 assert data.name != "mnist" or small_test - small_train > 2 * (history.last["test_loss"] - big_train), \
@@ -254,9 +254,9 @@ assert data.name != "mnist" or small_test - small_train > 2 * (history.last["tes
 # %% [markdown]
 # With as many steps, the second AE reconstructs its own images better than the first, and new images
 # clearly worse (checked on MNIST): it has memorised its training set. Not to 0 nats: its pixels are
-# redrawn every epoch, so a reconstruction from the grey image alone costs on average at least the grey
-# entropy, unless its code carries the binary pixels. A VAE's KL term does not by itself prevent
-# memorising; notebook 09 watches the gap.
+# redrawn every epoch, so unless its code carries the binary pixels, a reconstruction costs on average at
+# least the grey entropy. A VAE's KL term does not by itself prevent memorising; notebook 09 watches the
+# gap.
 #
 # ## Common mistakes
 #
@@ -273,9 +273,9 @@ print("BCE of a perfect reconstruction of pixels 0.5, 0.9, 1.0:", [round(perfect
 
 # %% [markdown]
 # > **Common mistake.** The write-up's `p(z|x) ~ N(0,I)`, which calls N(0, I) the posterior. N(0, I) is
-# > the **prior** p(z): what we decode from when generating. A plain AE has none: nothing puts its codes
-# > where N(0, I) samples land, hence the blurs above. The posterior p(z|x), the distribution of z given
-# > the image x, is what a VAE's encoder approximates (notebook 02).
+# > the **prior** p(z): what we decode from when generating. A plain AE has none: N(0, I) samples are so
+# > much shorter than its codes that they decode to blurs. The posterior p(z|x), the distribution of z
+# > given the image x, is what a VAE's encoder approximates (notebook 02).
 #
 # > **Common mistake.** Averaging the loss over pixels (`reduction="mean"`) instead of summing: no longer
 # > nats per image, and in a VAE it shrinks the reconstruction term against the KL by the number of
@@ -314,12 +314,15 @@ assert abs(nats - history.last["test_loss"]) < 0.1, "the same number as the Trai
 # `fitted_gaussian_samples(codes, n)`: fit a Gaussian with a diagonal covariance (each dimension's mean and
 # standard deviation) to the rows of `codes` (N, d) and return n points drawn from it, (n, d).
 # Decode `fitted_gaussian_samples(train_codes, 2000)`, `prior_samples`, `prior_samples` rescaled to the
-# codes' median length, and `test_codes`, and compare two measures: the **pixel entropy** of a decoding,
-# Σ_pixels −[p log p + (1 − p) log(1 − p)] (high for grey blurs), and a code's **distance to the nearest
-# training code** (`torch.cdist`). Are the fitted samples sharp? As near training codes as test codes are?
-# Digits? Sharp pixels show the decoder is sure, not that it saw codes there: a generator needs both.
+# codes' median length, and `test_codes`; compare the sets with the two measures given below. Are the
+# fitted samples sharp? As near training codes as test codes are? Digits? Sharp pixels show the decoder
+# is sure, not that it saw codes there: a generator needs both.
 
 # %%
+pixel_entropy = lambda p: (torch.special.entr(p) + torch.special.entr(1 - p)).sum(dim=(1, 2, 3)).mean().item()  # given: nats per image; high for grey blurs
+nearest = lambda z: torch.cdist(z, train_codes).min(dim=1).values.median().item()  # given: median distance to the nearest training code
+
+
 def fitted_gaussian_samples(codes, n):
     raise NotImplementedError  # your code here
 
@@ -335,13 +338,6 @@ def fitted_gaussian_samples(codes, n):
 assert check.fitted_gaussian_samples(fitted_gaussian_samples)
 torch.manual_seed(3)
 fitted = fitted_gaussian_samples(train_codes, 2000)
-
-
-def pixel_entropy(images):
-    """Mean entropy of the pixel probabilities, nats per image: 0 for black-and-white, high for a blur."""
-    return torch.distributions.Bernoulli(probs=images.clamp(1e-6, 1 - 1e-6)).entropy().sum(dim=(1, 2, 3)).mean().item()
-
-
 rescaled = prior_samples * code_lengths.median() / prior_samples.norm(dim=1, keepdim=True)  # same directions, the codes' length
 with torch.inference_mode():
     decoded = {"N(0, I) samples": autoencoder.decode(prior_samples), "N(0, I) samples, rescaled": autoencoder.decode(rescaled),
@@ -350,14 +346,13 @@ with torch.inference_mode():
 plots.show_rows({name: images[:10] for name, images in decoded.items()});
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution, continued: each set's median length, distance to the nearest training code, and pixel entropy (read below)
-nearest = lambda points: torch.cdist(points, train_codes).min(dim=1).values.median().item()
+# Solution, continued: each set's median length, median distance to the nearest training code, and pixel entropy (read below)
 latents = {"N(0, I) samples": prior_samples, "N(0, I) samples, rescaled": rescaled, "fitted-Gaussian samples": fitted,
            "test codes, reconstructed": test_codes}
 entropy = {name: pixel_entropy(images) for name, images in decoded.items()}
-print(f"{'':>25} {'length':>7} {'distance to nearest training code':>34} {'pixel entropy':>14}")
+print(f"{'':>25} {'length':>7} {'median distance to nearest training code':>41} {'pixel entropy':>14}")
 for name, z in latents.items():
-    print(f"{name:>25} {z.norm(dim=1).median():7.1f} {nearest(z):34.2f} {entropy[name]:14.1f}")
+    print(f"{name:>25} {z.norm(dim=1).median():7.1f} {nearest(z):41.2f} {entropy[name]:14.1f}")
 print(f"fitted samples lie {nearest(fitted) / nearest(test_codes):.1f} times as far from the nearest training code as test codes")
 assert entropy["fitted-Gaussian samples"] < 0.8 * entropy["N(0, I) samples"], \
     "samples of the fitted Gaussian should decode sharper than those of N(0, I)"
@@ -367,16 +362,20 @@ assert data.name != "mnist" or (nearest(prior_samples) < nearest(fitted) and pri
 assert data.name != "mnist" or (entropy["N(0, I) samples, rescaled"] < entropy["test codes, reconstructed"]
                                 and nearest(rescaled) > nearest(prior_samples)), \
     "the prose: rescaled to the codes' length, N(0, I) samples decode with less grey than reconstructions, though farther from every code"
-# the fitted samples crowd the middle; a diagonal fit drops the codes' correlations, so fewer reach the ends of PC 1
+spread = project(fitted)[:, 0].var() / project(train_codes)[:, 0].var()
+print(f"variance along PC 1, fitted samples / codes: {spread:.2f}")
+assert data.name != "mnist" or spread < 0.8, "the prose: the fitted samples spread less along PC 1 than the codes (a diagonal fit drops the correlations)"
 ax = plots.latent_scatter(project(train_codes), labels, title="the codes' two main directions", names=list("0123456789")).axes[0]
 ax.scatter(*project(fitted[:300]).T, s=40, c="black", marker="x", linewidths=1.2, label="fitted-Gaussian samples")
-ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legend(loc="upper left");
+ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legend(loc="lower right");
 
 # %% [markdown] tags=["solution"]
 # **Exercise 2: what the solution shows.** A Gaussian fitted to the codes gives sharper images than
-# N(0, I), but several are not digits. Its samples lie farther from any training code than test codes do. On
-# the scatter (2 of 20 directions) they crowd the cloud's middle, where the labels mix: the codes fill only
-# part of that Gaussian, and the decoder never saw the rest.
+# N(0, I), but several are not digits. Its samples lie farther from any training code than test codes do
+# (distance column): the codes fill only part of that Gaussian, and the decoder never saw the rest. On the
+# scatter (2 of 20 directions) they crowd the cloud's middle, where the labels mix: a diagonal fit drops the
+# codes' correlations, so its spread along PC 1 is at most the widest single dimension's, less than the
+# codes'. These numbers come from one trained AE; the differences are large.
 #
 # The N(0, I) samples lie nearer a code than the fitted ones, yet blur: they are too short. Rescaled to the
 # codes' length, they decode with lower pixel entropy than reconstructions (less grey, and less ink), but
@@ -387,7 +386,7 @@ ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legen
 # ## Summary
 # - An AE compresses images into 20 numbers and reconstructs them; its error is in nats per image or
 #   bits per dimension.
-# - Its codes lie far from the origin, where N(0, I) puts almost no mass: decoded, N(0, I) samples blur.
+# - N(0, I) samples are far shorter than its codes, and decode to blurs.
 # - With few images it memorises them.
 # - The VAE *trains* the codes towards a prior. Next: [02 The ELBO](02_elbo.ipynb), why that needs a
 #   bound on log p(x), and the bound.

@@ -8,7 +8,7 @@
 #   which computes z = μ + σ·ε with ε ~ N(0, 1).
 # - Compare two ways to estimate ∇ E_q[f(z)]: the pathwise (reparameterization) estimator and the
 #   score-function (REINFORCE) estimator, on a function whose expected gradient sympy computes exactly.
-# - See that both are unbiased, and that their variances differ and shrink as 1/n with n samples;
+# - See that both are unbiased, and that their variances differ and shrink as 1/n;
 #   see what a baseline removes from the score function's variance, and what it cannot.
 #
 # The VAE's ELBO contains E_{q(z|x)}[log p(x|z)], an average over z drawn from the encoder's
@@ -67,8 +67,9 @@ QUICK = vae_lite.setup_notebook()
 # ## Derivation
 #
 # ### `sample()` blocks gradients, `rsample()` does not
-# `sample()` draws z and returns a tensor cut off from μ and σ: the graph from μ and σ to z is cut.
-# `rsample()` draws ε ~ N(0, 1) and returns μ + σ·ε, a differentiable function of μ and σ:
+# In E_{z~q}[f(z)], μ and σ enter through the density q, not through f, so ∇_μ cannot simply move
+# inside the average. `sample()` returns a z cut off from μ and σ. `rsample()` moves the randomness into
+# an input, ε ~ N(0, 1), and returns μ + σ·ε, a differentiable function of μ and σ:
 # ∂z/∂μ = 1 and ∂z/∂σ = ε = (z − μ)/σ.
 #
 # > **Predict, then run.** Both calls return a number drawn from N(0.5, 0.7²). Will `backward()` work
@@ -97,7 +98,7 @@ assert not z_blocked.requires_grad and mu.grad.item() == 1.0 and math.isclose(si
 # `vae_lite.reparameterize` is the same trick with the encoder's parameterisation: it receives
 # log σ² (`logvar`), because an unconstrained number is easier for a network to output than a
 # positive one. Then σ = exp(½ log σ²), so ∂z/∂μ = 1 and ∂z/∂ log σ² = ½ σ ε = ½ (z − μ). The cell
-# shows its docstring (its code is the answer to Exercise 1) and checks its gradients.
+# shows its docstring (its code answers Exercise 1) and checks its gradients.
 
 # %%
 print(f"vae_lite.reparameterize{inspect.signature(vae_lite.reparameterize)}: {inspect.getdoc(vae_lite.reparameterize)}")
@@ -142,16 +143,17 @@ for name, (g_mu, g_sigma) in means.items():
 #
 # ### Both estimators, by sampling
 # `vae_lite.gradients` has both estimators, one estimate per draw of ε (autograd gives the pathwise
-# one its f′, as in a VAE). Their docstrings (their code is the answer to Exercise 2):
+# one its f′, as in a VAE). Their docstrings (the score function's code answers Exercise 2):
 
 # %%
-for estimator in (gradients.pathwise_gradients, gradients.score_function_gradients):
+estimators = (gradients.pathwise_gradients, gradients.score_function_gradients)
+for estimator in estimators:
     print(f"{estimator.__name__}{inspect.signature(estimator)}:\n    {inspect.getdoc(estimator)}\n")
 
 # %% [markdown]
 # At μ = 0.5, σ = 0.7 (not σ = 1, where a /σ and a /σ² would agree) we draw n samples, average each
 # estimator over them, and repeat many times: the mean of the repeats shows the bias (none), their
-# variance shows how noisy one estimate is.
+# variance the noise of one estimate.
 #
 # > **Predict, then run.** Both estimators are unbiased. Which one is noisier, and how does the noise
 # > change when n grows four-fold?
@@ -189,9 +191,9 @@ ratio = sum(variances["score function"]) / sum(variances["pathwise"])
 print("log-log slope of variance against n:", {k: round(v, 2) for k, v in slopes.items()}, "(1/n gives -1)")
 print(f"score-function variance / pathwise variance: {ratio:.1f}")
 eps = torch.randn(100_000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)  # draws of its own
-var_2z = [g(lambda z: torch.sin(2 * z), mu0, sigma0, eps)[0].var().item() for g in (gradients.pathwise_gradients, gradients.score_function_gradients)]
+var_2z = [g(lambda z: torch.sin(2 * z), mu0, sigma0, eps)[0].var().item() for g in estimators]
 print(f"not a law: for f = sin 2z (f' = 2 cos 2z), one draw's variance is pathwise {var_2z[0]:.2f}, score function {var_2z[1]:.2f}")
-assert ratio > 1 and var_2z[0] > var_2z[1], "for sin z the pathwise estimator should be the less noisy one, for sin 2z the noisier"
+assert ratio > 1 and var_2z[0] > var_2z[1], "for sin z the pathwise estimator should be less noisy, for sin 2z noisier"
 
 # %% [markdown]
 # Both fall as 1/n; for sin z the score function is noisier. That is usual, not a law (last printed line
@@ -215,6 +217,7 @@ assert ratio > 1 and var_2z[0] > var_2z[1], "for sin z the pathwise estimator sh
 f = lambda z: torch.sin(z).sum(dim=-1, keepdim=True)  # one value per sample of z, kept as (..., 1)
 columns = ("pathwise", "score", "score, b = mean f of others", "score, b = terms without z_1")
 width = {c: max(len(c), 9) + 2 for c in columns}
+print(f"variances of {repeats} estimates each, about ±{math.sqrt(2 / repeats):.0%} (one standard error)")
 print(f"{'d':>3} " + " ".join(f"{c:>{width[c]}}" for c in columns))
 by_dimension = {}
 for d in (1, 5, 50):
@@ -274,7 +277,7 @@ for d in (1, 5, 50):
             f"the {name} estimates should average to the exact gradient (within 5 standard errors)"
 assert ratios[50] > 5 * ratios[1], "for an f that is not a sum, the score's variance should grow against the pathwise one"
 assert ratios_own[50] < ratios[50] / 3 and ratios_own[50] < 2 * ratios_own[5], (  # own[50]/own[5]: 1.1 ± 0.2, max 1.6 over 100 seeds
-    "the text says the better baseline narrows the gap and keeps it about level from d = 5 on")  # ~10 for a baseline blind to z_2..z_d
+    "the text says the better baseline narrows the gap and keeps it about level from d = 5 on")  # ~10 if b ignores z_2..z_d
 
 # %% [markdown]
 # The pathwise noise shrinks with the gradient; with the mean of the others as baseline the score
@@ -303,7 +306,7 @@ display(widgets.ReparameterizationExplorer())
 # > **Common mistake.** The write-up's line `σ = E[(x-μ)²]` ([01](01_autoencoder.ipynb) says what the
 # > write-up is): that is the *variance* σ², not the standard deviation.
 # > In code it shows up as `z = mu + torch.exp(logvar) * eps`, which multiplies ε by σ² (the right form is
-# > Exercise 1). The cell below draws both ways and measures the spread.
+# > Exercise 1).
 
 # %%
 mu_t, logvar_t = torch.zeros(100_000), torch.full((100_000,), math.log(4.0))  # sigma = 2, sigma^2 = 4
@@ -312,7 +315,7 @@ right = vae_lite.reparameterize(mu_t, logvar_t, generator=generator)
 wrong = mu_t + torch.exp(logvar_t) * torch.randn(100_000, generator=generator)
 print(f"sigma = 2: spread of vae_lite.reparameterize {right.std():.3f}, of the wrong form {wrong.std():.3f}")
 assert abs(right.std() - 2) < 0.03, (  # 100,000 samples: the spread's standard error is 2 / sqrt(2 * 100,000) = 0.0045
-    f"vae_lite.reparameterize draws with spread {right.std():.2f} for sigma = 2: sigma is exp(logvar / 2), not exp(logvar) or logvar")
+    f"vae_lite.reparameterize: spread {right.std():.2f} at sigma = 2; use exp(logvar / 2), not exp(logvar) or logvar")
 assert abs(wrong.std() - 4) < 0.06
 
 # %% [markdown]
@@ -378,27 +381,32 @@ for distribution in (torch.distributions.Bernoulli(probs=torch.tensor(0.3)),
     print(f"{type(distribution).__name__:>11}: has rsample() = {distribution.has_rsample}")
 step = lambda z: (torch.sign(z) + 1) / 2  # 1 for z > 0, 0 for z < 0 (½ at 0); autograd knows sign's derivative is 0
 eps = torch.randn(100_000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-pathwise_step, score_step = (g(step, 0.3, 1.5, eps)[0].mean().item() for g in (gradients.pathwise_gradients, gradients.score_function_gradients))
+pathwise_step, score_step = (g(step, 0.3, 1.5, eps)[0].mean().item() for g in estimators)
 exact_step = math.exp(-0.5 * (0.3 / 1.5) ** 2) / (1.5 * math.sqrt(2 * math.pi))  # d/dmu P(z > 0) = density of z at 0
 print(f"f = step: pathwise {pathwise_step:.3f}, score function {score_step:.2f}, exact {exact_step:.2f}")
 assert pathwise_step == 0 and abs(score_step - exact_step) < 0.03
 
 # %% [markdown]
 # Autograd gives the score function for any q with `log_prob`, discrete ones too: the `.backward()` of
-# the *surrogate objective* (f(z) − b), detached, times log q(z), is the estimate of ∇ E f, a direction
-# of ascent (with f = log p(x|z), the loss to minimise is the surrogate's negative):
+# the *surrogate objective* (f(z) − b).detach()·log q(z) + f(z) (Pyro's SVI tutorial, Part III) is the
+# estimate of ∇ E f. Its first term gives q's parameters the score-function estimate; its second gives
+# f's own parameters (a decoder's θ, f = log p_θ(x|z)) their gradient. The loss to minimise is its negative.
 
 # %%
-mu_q, sigma_q = torch.tensor(mu0, requires_grad=True), torch.tensor(sigma0, requires_grad=True)
+mu_q, sigma_q, theta = (torch.tensor(v, requires_grad=True) for v in (mu0, sigma0, 1.0))
 q = torch.distributions.Normal(mu_q, sigma_q)  # or a Bernoulli, a Categorical: the same lines
 z = q.sample((1000,))  # no gradient reaches z; it reaches mu_q and sigma_q only through log q(z)
-b = gradients.leave_one_out_mean(torch.sin(z), dim=0)  # a baseline, as above
-((torch.sin(z) - b).detach() * q.log_prob(z)).mean().backward()  # the surrogate objective
+f_z = torch.sin(theta * z)  # theta stands for the decoder's parameters
+b = gradients.leave_one_out_mean(f_z, dim=0)  # a baseline, as above
+((f_z - b).detach() * q.log_prob(z) + f_z).mean().backward()  # the surrogate objective
 
 # %% jupyter={"source_hidden": true}
-by_hand = [g.mean().item() for g in gradients.score_function_gradients(torch.sin, mu0, sigma0, (z - mu0) / sigma0, baseline=b)]
-print(f"surrogate's .grad: {mu_q.grad.item():.4f}, {sigma_q.grad.item():.4f};  gradients.score_function_gradients: {by_hand[0]:.4f}, {by_hand[1]:.4f}")
-assert torch.allclose(torch.stack([mu_q.grad, sigma_q.grad]), torch.tensor(by_hand), atol=1e-5), "the surrogate's gradient should be the score-function estimate"
+by_hand = gradients.score_function_gradients(torch.sin, mu0, sigma0, (z - mu0) / sigma0, baseline=b)
+by_hand = torch.stack([g.mean() for g in by_hand] + [(z * torch.cos(z)).mean()]).detach()  # theta: z cos z
+grads = torch.stack([torch.zeros(()) if p.grad is None else p.grad for p in (mu_q, sigma_q, theta)])
+print("d/d(mu, sigma, theta): surrogate's .grad", grads.numpy().round(4), " by hand", by_hand.numpy().round(4))
+assert torch.allclose(grads, by_hand, atol=1e-5), "the surrogate's gradient should be the score-function " \
+    "estimate for mu and sigma and, through its + f, the gradient of f for theta (a decoder's parameters)"
 
 # %% [markdown]
 # ## Summary
@@ -407,8 +415,9 @@ assert torch.allclose(torch.stack([mu_q.grad, sigma_q.grad]), torch.tensor(by_ha
 # - Their variance falls as 1/n; for sin z (not sin 2z) the pathwise one is less noisy. The score function
 #   picks up the noise of all of f. A baseline keeps it unbiased: an estimate of E f removes f's mean;
 #   dropping the terms without the parameter removes their noise too. When f is not a sum of
-#   one-coordinate terms (a decoder's is not), the score function's gap to the pathwise one grows with d;
-#   the baseline f with z₁ = μ₁ keeps it about level here, at d more evaluations of f.
+#   one-coordinate terms (a decoder's is not), the score function's gap to the pathwise one, with b = the
+#   mean of the others, grows with d; the baseline f with z₁ = μ₁ keeps it about level here, at d more
+#   evaluations of f.
 # - The encoder outputs log σ², so σ = exp(½ log σ²), not exp(log σ²).
 # - The trick needs a continuous z that is a differentiable function of its parameters: discrete
 #   latents need the score function (via a surrogate objective) or a relaxation.
@@ -435,20 +444,23 @@ assert torch.allclose(torch.stack([mu_q.grad, sigma_q.grad]), torch.tensor(by_ha
 # repeats:
 
 # %%
-eps = torch.randn(20_000, 16, 1, generator=torch.Generator().manual_seed(5), dtype=torch.float64)  # d = 1, n = 16
+eps = torch.randn(20_000, 16, 1, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
 mean_f = math.sin(mu0) * math.exp(-sigma0**2 / 2)  # E[sin z], z ~ N(mu0, sigma0^2)
 b_values = {"none": 0.0, "b* = (1 - sigma^2) E f": (1 - sigma0**2) * mean_f, "exact E f": mean_f,
             "mean f of others": gradients.leave_one_out_mean(f(mu0 + sigma0 * eps), dim=1)}
-var_b = {b: gradients.score_function_gradients(f, mu0, sigma0, eps, baseline=value)[0][..., 0].mean(dim=1).var().item()
-         for b, value in b_values.items()}
+var_b = {b: gradients.score_function_gradients(f, mu0, sigma0, eps, baseline=value)[0][..., 0]
+            .mean(dim=1).var().item() for b, value in b_values.items()}  # d = 1, n = 16
 for b, v in var_b.items():
     print(f"d = 1, b = {b:<24} variance {v:.5f}, {v / var_b['none']:.2f} times no baseline")
-z1, score1 = mu0 + sigma0 * eps.flatten(), eps.flatten() / sigma0  # every sample, and its score (z − μ)/σ²
+z1, score1 = mu0 + sigma0 * eps.flatten(), eps.flatten() / sigma0  # every sample, its score (z − μ)/σ²
 b_sampled = (torch.sin(z1) * score1**2).mean() / (score1**2).mean()
-print(f"b* by sampling, E[f s²] / E[s²]: {b_sampled:.4f}; the formula (1 − σ²) E f: {(1 - sigma0**2) * mean_f:.4f}")
+print(f"b* by sampling, E[f s²] / E[s²]: {b_sampled:.4f}; "
+      f"the formula (1 − σ²) E f: {(1 - sigma0**2) * mean_f:.4f}")
 assert abs(b_sampled - (1 - sigma0**2) * mean_f) < 0.01, "b* = E[f s²] / E[s²] should equal (1 − σ²) E f"
-assert var_b["mean f of others"] > var_b["none"], "the text says the leave-one-out baseline increases the variance at d = 1"
-assert var_b["b* = (1 - sigma^2) E f"] < var_b["none"], "the text says b* is the baseline that lowers the variance"
+assert var_b["mean f of others"] > var_b["none"], \
+    "the text says the leave-one-out baseline increases the variance at d = 1"
+assert var_b["b* = (1 - sigma^2) E f"] < var_b["none"], \
+    "the text says b* is the baseline that lowers the variance"
 
 # %% [markdown]
 # A constant is the simplest baseline. Baselines can also be learned: a running average of past f (Pyro's

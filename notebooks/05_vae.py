@@ -224,7 +224,7 @@ assert check.training_loop(train_my_vae), "the solution should pass every case"
 # compare the losses step by step.
 
 # %%
-images = data.train[:12_800]  # 50 steps of 256 images per epoch on MNIST
+images = data.train[:12_900]  # on MNIST 50 batches of 256 and a last, partial one of 100 per epoch
 torch.manual_seed(0)
 package_vae = vae_lite.VAE(data.image_shape)
 renamed = {k.replace(".net", ""): w.clone() for k, w in package_vae.state_dict().items()}  # your layers' names
@@ -245,8 +245,8 @@ except NotImplementedError:
     print("not attempted yet: write MyVAE and train_my_vae above, then run this cell again")
 
 # %% [markdown]
-# They agree to rounding (the package's KL uses `expm1`). From here on the notebooks use `vae_lite.VAE` and
-# `vae_lite.fit` (your code, in `vae_lite/models.py`, `objectives.py`, `train.py`), with four differences:
+# They agree to rounding (the package's KL uses `expm1`). From here on the notebooks use the package
+# (`vae_lite/models.py`, `objectives.py`, `train.py`), with four differences:
 # `decode(z)` returns sigmoid(logits); `loss(x, beta=1)` also returns a dict of the terms; `log_likelihood(x, z)`
 # is log p(x|z), the negative of your reconstruction error; `vae_lite.reparameterize` is a function.
 #
@@ -335,18 +335,18 @@ plots.show_rows({"VAE: decoder mean for z ~ N(0, I)": vae_samples, "autoencoder:
 plt.show()
 
 # %% [markdown]
-# The KL pulled every q(z|x) towards N(0, I), so the VAE's codes roughly cover the prior, at least in scale
-# (07 looks closer); the autoencoder's codes were never pulled there.
+# The KL pulled every q(z|x) towards N(0, I); nothing pulled the autoencoder's codes. The VAE's decoder also
+# learnt from noisy z, so it decodes whole regions, not points.
 #
 # > **Common mistake.** Calling decoded means draws from the model. **Wrong:** "these are samples x ~ p(x)".
 # > **Right:** they are E[x|z] for z ~ p(z), blurred where the decoder is unsure of a stroke; a draw from p(x|z)
 # > is binary and speckled (the third row). Say which one a figure shows.
 #
-# The cell below measures scale. Each dimension's mean z² is 1 under N(0, I), and near 1 for a trained VAE
-# (the optional part says why); its unused dimensions (at the prior for every x, 07) would pass trivially, so
-# are left out. Then the length ‖z‖: in 50 dimensions almost every code sits near its typical length, so if
-# nearly all prior draws are shorter than nearly every autoencoder code, they land where its decoder has hardly
-# been.
+# The cell below measures scale: necessary, not sufficient (01's rescaled prior draws were mostly non-digits;
+# 07 looks closer). Each dimension's mean z² is 1 under N(0, I) and near 1 for a trained VAE (optional part);
+# unused dimensions, at the prior for every x, pass trivially and are left out. Then the length ‖z‖: in 50
+# dimensions almost every code sits near its typical length, so prior draws shorter than nearly every
+# autoencoder code land where its decoder has hardly been.
 
 # %%
 x = vae_lite.binarized_test_set(data)  # binary test images: both models were trained on binary ones
@@ -373,14 +373,14 @@ assert QUICK or data.name != "mnist" or inside < 0.02, "the prose: on MNIST, alm
 
 # %% [markdown]
 # ## Summary
-# - A VAE: an encoder giving q(z|x) = N(μ, σ²), a sample z = μ + σ ε, and a decoder p(x|z); yours, with your
-#   loop, matches `vae_lite.VAE` with `vae_lite.fit`.
+# - A VAE: an encoder giving q(z|x) = N(μ, σ²), a sample z = μ + σ ε, and a decoder p(x|z); yours and your loop
+#   match `vae_lite.VAE` and `vae_lite.fit`.
 # - The loss is the negative ELBO: reconstruction error **plus** KL, both summed over one image; the KL is the
 #   price, in nats, of what the code carries.
-# - The VAE's codes roughly cover the prior, so its prior samples look far more like the data than the
+# - Trained on noisy codes near the prior, the VAE's decoder makes prior samples far more like the data than the
 #   autoencoder's.
 # - Many published VAE "samples", like our first row, are decoder means, not draws x ~ p(x|z):
-#   Kingma & Welling 2013's figures are grey, so means.
+#   Kingma & Welling 2013 "plotted the corresponding generative pθ(x|z)", so means.
 #
 # Next: [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb) trains the loss written wrong.
 
@@ -397,25 +397,24 @@ assert QUICK or data.name != "mnist" or inside < 0.02, "the prose: on MNIST, alm
 #
 # ### Reconstructions
 #
-# *Figure: three rows of 10 images: test images (grey levels, as stored), their reconstructions by the VAE
-# (decoded from the encoder mean μ), and their reconstructions by the autoencoder. The scores printed under it
-# are on the test images binarized once, the data a Bernoulli likelihood scores.*
+# *Figure: three rows of 10 images: test images binarized once, as scored below (both models were trained on
+# binary images); their reconstructions by the VAE (decoded from the encoder mean μ); and by the autoencoder.*
 
 # %%
-x = data.test[:10]
+test_set = vae_lite.binarized_test_set(data) if vae.likelihood == "bernoulli" else data.test
+x = test_set[:10]
 with torch.inference_mode():
     mu, logvar = vae.encode(x)
     vae_reconstruction = vae.decode(mu)
     ae_reconstruction = autoencoder(x)
-plots.show_rows({"test images": x, "VAE (decoded from μ)": vae_reconstruction,
+plots.show_rows({"binarized test images": x, "VAE (decoded from μ)": vae_reconstruction,
                  "autoencoder": ae_reconstruction}, size=0.9)
 plt.show()
-test_set = vae_lite.binarized_test_set(data) if vae.likelihood == "bernoulli" else data.test
 ae_error = -vae_lite.evaluate(autoencoder, test_set)["reconstruction"]  # mean over a data set; at its one deterministic code
 with torch.inference_mode():  # the VAE at its deterministic code z = μ: like for like
     vae_at_mean = -torch.cat([vae.log_likelihood(xb, vae.encode(xb)[0]) for xb in test_set.split(1000)]).mean()  # log p(x|z), per image
-print(f"test reconstruction error −log p(x|z), nats per image: autoencoder {ae_error:.1f}, VAE at z = μ "
-      f"{vae_at_mean.item():.1f}")
+print(f"test reconstruction error −log p(x|z), nats per image, all {len(test_set):,} test images: "
+      f"autoencoder {ae_error:.1f}, VAE at z = μ {vae_at_mean.item():.1f}")
 assert ae_error < vae_at_mean, "the autoencoder (no KL on its code) should reconstruct better than the VAE at z = μ"
 
 # %% [markdown]
@@ -441,7 +440,7 @@ with torch.inference_mode():
     at_mean = vae.log_likelihood(x, mu).mean().item()
     samples = torch.stack([vae.log_likelihood(x, vae_lite.reparameterize(mu, logvar)) for _ in range(10)])
     sampled = samples.mean().item()
-    spread = samples.std(dim=0).mean().item()  # how much one image's log p(x|z) varies with z
+    spread = samples.std(dim=0).mean().item()  # each image's standard deviation over its 10 z, averaged
     decoded_mean = vae.decode(mu[:8])
     two_draws = [vae.decode(vae_lite.reparameterize(mu[:8], logvar[:8])) for _ in range(2)]
     elbo_term = vae_lite.elbo(vae, x, samples=10).reconstruction.mean().item()
@@ -450,7 +449,7 @@ print(f"first {len(x):,} test images")
 print(f"log p(x|z) at z = μ:                {at_mean:.1f} nats per image")
 print(f"E_q[log p(x|z)], 10 samples of z:   {sampled:.1f} nats per image   <- the ELBO's term")
 print(f"gap: {higher} scores higher on average, by {abs(at_mean - sampled):.1f} nats per image")
-print(f"spread: one image's log p(x|z) varies by about {spread:.1f} nats from one sampled z to the next")
+print(f"spread: one image's log p(x|z) has a standard deviation of about {spread:.1f} nats over sampled z")
 plots.show_rows({"decoded μ": decoded_mean, "decoded z ~ q(z|x), draw 1": two_draws[0],
                  "decoded z ~ q(z|x), draw 2": two_draws[1]}, ncols=8, size=0.9)
 plt.show()
@@ -460,8 +459,8 @@ assert at_mean > sampled, "the text below says the decoded μ scores higher than
 # %% [markdown]
 # Here the decoded μ wins, as measured, not as a law: noise of size σ around μ costs on average where
 # f(z) = log p(x|z) curves down across that spread (to second order, E f(μ + σε) ≈ f(μ) + ½ Σ_d σ_d² ∂²f/∂z_d²).
-# The printed gap is that average cost. The spread is another number: how much one image's score moves from one
-# sampled z to the next; the two draws show it, differing from the decoded μ only in small strokes. So here
+# The printed gap is that average cost. The spread is another number: the standard deviation of one image's
+# score over sampled z; the two draws show it, differing from the decoded μ only in small strokes. So here
 # log p(x | z = μ) is optimistic, and it is not the ELBO's term.
 #
 # > **Common mistake.** Reporting log p(x | z = μ) as the model's reconstruction term or likelihood. **Wrong:**

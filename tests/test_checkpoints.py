@@ -343,3 +343,7 @@ def test_the_recipe_the_readme_docstring_and_notebook_05_write_out_is_the_defaul
             assert float(value) == pretrained.TRAINING[key], f"{path}: {key}={value} in {call!r}"
         epochs = re.search(r"epochs=(\w+)", call).group(1)
         assert epochs == "EPOCHS" or int(epochs) == pretrained.TRAINING["epochs"], f"{path}: epochs={epochs}"
+        schedule = re.search(r'schedule="(\w+)"', call).group(1)
+        assert schedule == pretrained.TRAINING["schedule"], f"{path}: schedule={schedule}"
+        warmup = re.search(r"warmup=(?:min\()?(\d+)", call).group(1)  # "warmup=2", or 05's "warmup=min(2, EPOCHS)"
+        assert int(warmup) == pretrained.TRAINING["warmup"], f"{path}: warmup={warmup}"
