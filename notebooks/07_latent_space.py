@@ -3,8 +3,8 @@
 #
 # Previous: [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb) · Next: [08 How good is it?](08_how_good.ipynb)
 #
-# A trained VAE turns every image into a distribution q(z|x) over a code z, and every code into an image (the
-# diagram in notebook 05). This notebook looks at that code directly.
+# A trained VAE turns every image into a distribution q(z|x) over a code z, and every code into an image (notebook
+# 05's diagram). This notebook looks at that code directly.
 #
 # **Learning goals**
 # - measure how much each latent dimension is used: its KL, and Burda et al.'s active units;
@@ -74,7 +74,8 @@ print(data)
 # ## Model
 #
 # The package's default VAE, trained by notebook 05's recipe. Scores use the binarized test images; the explorers
-# and the cross-fade, grey-level ones.
+# and the cross-fade, grey-level ones, which the encoder's linear first layer sees as the mean of their
+# binarizations.
 # All values are in nats ([notebook 01](01_autoencoder.ipynb#Nats-and-bits-per-dimension) defines the unit).
 
 # %% tags=["nbval-check-output"]
@@ -95,9 +96,9 @@ print(f"test negative ELBO {-test['elbo']:.1f} nats = reconstruction error {-tes
 # ### Which dimensions does the model use?
 #
 # The ELBO's KL term is a sum over latent dimensions: split it up. The KL of dimension d, averaged over the
-# images, is what the ELBO charges for z_d: at least what z_d says about x (notebook 06). A dimension whose KL is
-# about 0 has q(z_d|x) = N(0, 1) for every x, the prior itself: it says nothing about the image, and the decoder
-# learns to ignore it.
+# images, is what the ELBO charges for z_d: at least what z_d says about x (notebook 06). A dimension with KL ≈ 0
+# has q(z_d|x) = N(0, 1), the prior, for every x: it says nothing about the image, and the decoder learns to
+# ignore it.
 # Burda et al. (2015) call a dimension **active** when its encoder mean moves with the input,
 # Var_x(E_{q(z|x)}[z_d]) = Var_x(μ_d(x)) > 0.01, and **inactive** otherwise.
 #
@@ -162,7 +163,7 @@ explorer
 # z[19] the top bar. One dimension is not one feature: z[8] also thickens the stroke.
 #
 # **Predict, then run.** Move z_d *by* 2 from the start code (the still picture sets it *to* each value) along
-# the dimension with the most KL, then the least. Which changes the image more, and by about how much?
+# the dimension with the most KL, then the least. Which changes this 7 more, and by about how much?
 
 # %%
 def change_along(d, step=2.0):
@@ -230,12 +231,12 @@ assert data.name != "mnist" or outside > 2 * prior_outside, "the prose says more
 
 # %% [markdown]
 # On MNIST, more codes lie beyond ±3 than prior samples would. They are means, not samples of the aggregate
-# q(z) = E_x[q(z|x)], but a mean beyond 3 in some coordinate puts at least half of its q(z|x) beyond 3 there: if
-# q(z) matched N(0, I), at most twice the prior's share of means could lie beyond ±3 (printed). So q(z) is not
-# the prior.
+# q(z) = E_x[q(z|x)], but a mean beyond 3 in some coordinate puts at least half of its q(z|x) beyond 3 there. So if
+# q(z) matched N(0, I), at most twice the prior's share of means would lie beyond ±3 (printed): q(z) is not the
+# prior.
 #
-# How well do the 2-D codes separate the classes? A nearest-class-mean rule (given labels only now) tells
-# us. Its 20 numbers (10 centres in 2-D) are fitted on the same codes, but too few to overfit them.
+# How well do the 2-D codes separate the classes? Ask a nearest-class-mean rule (labels enter only now): its 20
+# numbers (10 centres in 2-D) are fitted on the same codes, too few to overfit them.
 
 # %%
 if labels is not None:  # quick mode trains the 2-latent model for seconds only, so the assert asks for less
@@ -253,7 +254,7 @@ if labels is not None:  # quick mode trains the 2-latent model for seconds only,
 # > the encoder's q(z|x) = N(μ(x), σ²(x)) approximates it. On the dimensions the model uses, q(z|x) is
 # > narrower than the prior: the image pins z down. On a dimension it does not use, q(z|x) is the prior itself.
 #
-# Below: σ, the width of q(z|x), on the most and the least used dimensions.
+# Below: σ, the width of q(z|x), on the most and least used dimensions.
 
 # %%
 sigma = (0.5 * logvar).exp()  # mu, logvar: the encoder's outputs on the test images (the checks above)
@@ -269,7 +270,7 @@ if (~active).any():  # which dimensions are inactive depends on the model; the K
 # %% [markdown]
 # > **Common mistake.** Writing `σ = E[(z − μ)²]`. **Wrong:** that is the variance σ², not σ. **Right:**
 # > σ² = E[(z − μ)²] and σ = √σ². The encoder outputs `logvar` = log σ², so σ = exp(logvar / 2), which
-# > `reparameterize` multiplies ε by. The cell below samples z from one q(z|x) and checks which is which.
+# > `reparameterize` multiplies ε by. Below, samples of one q(z|x) tell which is which.
 
 # %%
 samples = vae_lite.reparameterize(mu[0].expand(20000, -1), logvar[0].expand(20000, -1))
@@ -326,8 +327,8 @@ def interpolate(model, x_a, x_b, n):
 assert vae_lite.check.interpolate(interpolate), "the solution should pass every case"
 
 # %% [markdown]
-# **Predict, then run.** Your line through z, notebook 05's autoencoder's line, and a pixel cross-fade
-# (1 − t) x_a + t x_b. What will each show midway?
+# **Predict, then run.** Your line through z, notebook 05's autoencoder's line, and a pixel cross-fade. What will
+# each show midway?
 #
 # *Figure (once `interpolate` works): ten images from A to B through each model's codes, then the cross-fade.*
 
@@ -349,57 +350,67 @@ else:
     assert torch.allclose(path[[0, -1]], model.decode(model.encode(torch.stack([a, b]))[0])), \
         "the line should start at A's code and end at B's: its ends are the decoded means"
 
+# %% [markdown]
+# Over many pairs of different classes: each middle's **grey** pixels (0.2 < p < 0.8) and **dark** ones (p > 0.8),
+# minus its ends' mean.
+
 # %% jupyter={"source_hidden": true}
+def grey_and_dark(probs):  # per image: how many pixels are grey, how many dark
+    return torch.stack([((probs > 0.2) & (probs < 0.8)).flatten(1).sum(1), (probs > 0.8).flatten(1).sum(1)], dim=1)
+
+
+def middle_minus_ends(net, codes):  # per pair: the middle's grey and dark pixels minus the mean of its ends'
+    with torch.inference_mode():
+        at_a, at_b, middle = grey_and_dark(net.decode(torch.cat([codes[i], codes[j], (codes[i] + codes[j]) / 2]))).split(len(i))
+    return (middle - (at_a + at_b) / 2)[keep]
+
+
 i, j = torch.randint(len(mu), (2, 220), generator=torch.Generator().manual_seed(0))  # random pairs of test images,
 keep = labels[i] != labels[j] if labels is not None else i != j  # kept if of different classes (also in the cell below)
-with torch.inference_mode():  # per model, each pair's ends and middle decoded (mu: the VAE's codes, the checks above)
-    decoded = torch.stack([m.decode(torch.cat([c[i], c[j], (c[i] + c[j]) / 2]))
-                           for m, c in ((model, mu), (autoencoder, autoencoder.encode(x_test)))])
-counts = torch.stack([(decoded > 0.2) & (decoded < 0.8), decoded > 0.8]).flatten(3).sum(3).unflatten(2, (3, -1))[..., keep]
-(grey_vae, grey_ae), (dark_vae, dark_ae) = (counts[:, :, 2] - counts[:, :, :2].float().mean(dim=2)).median(dim=2).values.tolist()
-cosine = torch.cosine_similarity(mu[i], mu[j])[keep].median().item()
-print(f"midway between {int(keep.sum())} pairs of test images of different classes (their VAE codes' median cosine {cosine:.2f})\n"
-      f"middle − ends (median): VAE {grey_vae:+.0f} grey pixels, {dark_vae:+.0f} dark; autoencoder {grey_ae:+.0f}, {dark_ae:+.0f}")
-assert data.name != "mnist" or grey_vae > grey_ae and dark_vae < dark_ae and abs(cosine) < 0.1, "the prose: against its own ends, " \
-    "the VAE's middle gains more grey pixels and loses more dark ones than the autoencoder's; the codes are nearly orthogonal"
+vae, ae = middle_minus_ends(model, mu), middle_minus_ends(autoencoder, autoencoder.encode(x_test))  # mu: the VAE's codes
+(grey_vae, dark_vae), (grey_ae, dark_ae) = vae.median(dim=0).values.tolist(), ae.median(dim=0).values.tolist()
+pairs = torch.randint(len(vae), (1000, len(vae)), generator=torch.Generator().manual_seed(1))  # the pairs, resampled
+low_gap, high_gap = (vae[pairs, 0].median(1).values - ae[pairs, 0].median(1).values).quantile(torch.tensor([0.025, 0.975]))
+print(f"middle − ends over {len(vae)} pairs, median: VAE {grey_vae:+.0f} grey, {dark_vae:+.0f} dark; autoencoder {grey_ae:+.0f}, "
+      f"{dark_ae:+.0f}\nVAE − autoencoder in grey: {low_gap:.0f} to {high_gap:.0f} (95% bootstrap interval over the pairs)")
+assert data.name != "mnist" or low_gap > 0 and dark_vae < dark_ae, \
+    "the prose: against its own ends, the VAE's middle gains more grey and loses more dark pixels than the autoencoder's"
 
 # %% [markdown]
-# Both lines change gradually (any decoder is continuous in z), but midway the VAE blurs more: against its own
-# ends, its middle gains more grey pixels and loses more dark ones than the autoencoder's. Its decoder learnt from
-# noisy codes z ~ q(z|x), the autoencoder's from exact ones.
+# Midway the VAE blurs more than the autoencoder (more grey, less dark; one trained model each), probably because
+# its decoder learnt from noisy codes z ~ q(z|x), the autoencoder's from exact ones.
 #
 # Why so grey, when 0 is the prior's most likely z? An N(0, I) sample in d dimensions lies about √d from 0:
 # the density peaks at 0, but the volume near 0 is tiny: the mass lies on a shell (White 2016). The codes μ(x)
 # form a shell too, well inside √d: the inactive dimensions keep μ ≈ 0, and on the active ones about a fifth of
 # the prior's unit variance is in σ, not μ. Midway between two nearly orthogonal codes the line lies about |μ|/√2
-# from 0, in the hollow, where the decoder falls back to the average digit (see z = 0). Below: distances from 0,
-# and grey pixels (0.2 < p < 0.8) at the ends, the middle, the middle pushed out to the ends' distance, and z = 0.
+# from 0, in the hollow, where the decoder falls back toward the average digit (see z = 0). Below, a control: the
+# middle pushed out to the ends' distance from 0.
 
 # %%
 low, median, high = mu.norm(dim=1).quantile(torch.tensor([0.05, 0.5, 0.95])).tolist()  # mu: all the test codes
 ends = torch.stack([mu[i], mu[j]])[:, keep]  # the codes of the pairs above: random test images of different classes
 middle = ends.mean(dim=0)
+cosine, halfway = torch.cosine_similarity(*ends).median().item(), middle.norm(dim=1).median().item()
 pushed_out = middle * (ends.norm(dim=2).mean(dim=0) / middle.norm(dim=1)).unsqueeze(1)  # as far from 0 as the ends
 with torch.inference_mode():
     probs = model.decode(torch.cat([*ends, middle, pushed_out, 0 * middle[:1]]))
-grey_a, grey_b, grey_middle, grey_out, grey_zero = ((probs > 0.2) & (probs < 0.8)).flatten(1).sum(dim=1).split(len(middle))
+grey_a, grey_b, grey_middle, grey_out, grey_zero = grey_and_dark(probs)[:, 0].split(len(middle))
 at_ends = (grey_a + grey_b) / 2
-greyer = (grey_middle > torch.maximum(grey_a, grey_b)).float().mean().item()
 halved = ((grey_middle > at_ends) & (grey_out - at_ends < (grey_middle - at_ends) / 2)).float().mean().item()
 mean_mu2, mean_var = mu[:, active].pow(2).mean().item(), sigma[:, active].pow(2).mean().item()  # on the active dimensions
 like_mean = torch.corrcoef(torch.stack([probs[-1].flatten(), data.train.mean(dim=0).flatten()]))[0, 1].item()  # z = 0
-print(f"distance from 0: the {len(mu)} test codes' 5th, 50th, 95th percentiles {low:.2f}, {median:.2f}, {high:.2f} (√d "
-      f"{math.sqrt(model.latent_dim):.2f}; on the active dimensions E[μ²] {mean_mu2:.2f} + E[σ²] {mean_var:.2f})\nthe "
-      f"middles of {len(middle)} pairs: median {middle.norm(dim=1).median():.2f} (|μ|/√2 = {median / math.sqrt(2):.2f})")
-print(f"median grey pixels: ends {at_ends.median():.1f}, middle {grey_middle.median():.0f}, pushed out {grey_out.median():.0f}, "
-      f"z = 0 {grey_zero.item()} (correlation with the mean training image: {like_mean:.3f})\nthe middle is greyer than both "
-      f"ends in {greyer:.0%} of the pairs; pushed out, it loses over half its extra grey in {halved:.0%}")
+print(f"distance from 0, test codes' 5th, 50th, 95th percentiles: {low:.2f}, {median:.2f}, {high:.2f} (√d "
+      f"{math.sqrt(model.latent_dim):.2f}; on the active dimensions E[μ²] {mean_mu2:.2f} + E[σ²] {mean_var:.2f})\nthe {len(middle)} "
+      f"pairs: ends' median cosine {cosine:.2f}, middles' median distance {halfway:.2f} (|μ|/√2 = {median / math.sqrt(2):.2f})")
+print(f"median grey pixels: ends {at_ends.median():.1f}, middle {grey_middle.median():.0f}, pushed out {grey_out.median():.0f} (over "
+      f"half its extra grey gone in {halved:.0%} of the pairs), z = 0 {grey_zero.item()} (like the mean image: r = {like_mean:.3f})")
 assert data.name != "mnist" or high < 2 * low and median < 0.8 * math.sqrt(model.latent_dim) and 0.1 < mean_var < 0.3, \
     "the prose: the codes form a shell (95th percentile of distances below twice the 5th) well inside √d; E[σ²] about 1/5"
-assert data.name != "mnist" or abs(middle.norm(dim=1).median() * math.sqrt(2) / median - 1) < 0.1 and \
-    middle.norm(dim=1).median() < 0.9 * low, "the prose: the middle lies about |μ|/√2 from 0, nearer 0 than the codes"
-assert data.name != "mnist" or greyer > 0.8 and halved > 0.75 and grey_zero > grey_middle.median() and like_mean > 0.95, \
-    "the prose: the middle is mostly greyer than both ends, loses over half of that pushed out; z = 0: greyer, ≈ mean image"
+assert data.name != "mnist" or abs(cosine) < 0.1 and abs(halfway * math.sqrt(2) / median - 1) < 0.1 and halfway < 0.9 * low, \
+    "the prose: the ends are nearly orthogonal; the middle lies about |μ|/√2 from 0, nearer 0 than the codes"
+assert data.name != "mnist" or halved > 0.75 and grey_zero > grey_middle.median() and like_mean > 0.95, \
+    "the prose: pushed out, the middle mostly loses over half its extra grey; z = 0: greyer still, ≈ the mean image"
 
 # %% [markdown]
 # So the hollow explains most of the middle's extra grey; the rest may be the decoder's doubt between two classes.
@@ -408,8 +419,7 @@ assert data.name != "mnist" or greyer > 0.8 and halved > 0.75 and grey_zero > gr
 # ## Summary
 # - The KL splits over the latent dimensions, unequally. A dimension with KL ≈ 0 is inactive: its q(z_d|x) is the
 #   prior, and the decoder ignores it. Every active unit (Var_x(μ_d(x)) > 0.01) costs at least about 0.005 nats.
-#   The ELBO switches off a dimension whose information does not repay its KL (posterior collapse, over-pruning;
-#   05's KL warm-up is meant to prevent it, Bowman et al. 2016; unmeasured here).
+#   The ELBO switches off a dimension whose information does not repay its KL (posterior collapse, over-pruning).
 #   A KL weight β > 1 switches off more (notebook 08); in notebook 10's one run the IWAE kept more active, most
 #   only weakly.
 # - Midway between two digits, the VAE blurs more than the autoencoder. The VAE's codes lie on a shell; a
@@ -423,7 +433,7 @@ assert data.name != "mnist" or greyer > 0.8 and halved > 0.75 and grey_zero > gr
 # ## Optional: more to try
 #
 # 1. In the latent explorer, find a dimension that changes the slant of the digit, and one that changes its
-#    thickness. Are they the ones with the largest KL?
+#    width. Are they the ones with the largest KL?
 # 2. With `interpolate`, walk between two images of the *same* class and between two different classes. Where on
 #    the line does the decoded image switch from one class to the other?
 # 3. Train the 2-latent model with `beta=4` and redraw both pictures. What happens to the clusters?
