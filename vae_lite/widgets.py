@@ -321,7 +321,9 @@ class LatentExplorer(Explorer):
         others = self.model.latent_dim - 1
         title = f"latent explorer: each row sets one dimension to the value below;\nthe other {others} stay at " + (
             "the current slider values" if self.moved else self.start_name)
-        return figure_png(images_figure, images, len(values), [f"{v:g}" for v in values], [f"z[{d}]" for d in dims],
+        # each row's own value before it was moved: the column nearest it is nearly the unmoved image
+        rows_named = [f"z[{d}]\n(now {self.z[d].item():.1f})" for d in dims]
+        return figure_png(images_figure, images, len(values), [f"{v:g}" for v in values], rows_named,
                           title, "value of the row's latent dimension", height=1.3 * len(dims) + 1.8, layout="constrained")
 
 
