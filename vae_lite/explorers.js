@@ -76,7 +76,7 @@ function tell(model, name, value) {
 
 // ----------------------------------------------------------------- a small plotting helper (SVG)
 
-function axes(svg, box, [x0, x1], [y0, y1], { xlabel = "", xticks = [], yticks = [], xticklabels } = {}) {
+function axes(svg, box, [x0, x1], [y0, y1], { xlabel = "", ylabel = "", xticks = [], yticks = [], xticklabels } = {}) {
   const [left, top, width, height] = box;
   const x = (v) => left + ((v - x0) / (x1 - x0)) * width;
   const y = (v) => top + height - ((v - y0) / (y1 - y0)) * height;
@@ -92,6 +92,9 @@ function axes(svg, box, [x0, x1], [y0, y1], { xlabel = "", xticks = [], yticks =
     frame.append(h("svg:text", { x: left - 8, y: y(t) + 5, "text-anchor": "end", "font-size": 14, text: fixed(t, 1) }));
   });
   if (xlabel) frame.append(h("svg:text", { x: left + width / 2, y: top + height + 40, "text-anchor": "middle", "font-size": 15, text: xlabel }));
+  const ylabelX = left - (yticks.length ? 52 : 14);  // clear of the tick labels, when there are any
+  if (ylabel) frame.append(h("svg:text", { x: ylabelX, y: top + height / 2, "text-anchor": "middle", "font-size": 15,
+    transform: `rotate(-90 ${ylabelX} ${top + height / 2})`, text: ylabel }));
   svg.append(frame);
   const path = (xs, ys) => xs.map((v, i) => `${i ? "L" : "M"}${x(v).toFixed(1)},${y(ys[i]).toFixed(1)}`).join("");
   return { x, y, path, frame };
@@ -266,7 +269,7 @@ function reparameterization(model, el) {
     const heights = counts.map((c) => c / (r.z.length * width));
     const xs = linspace(-7, 7, 300), q = xs.map((x) => density(x, mu, sigma));
     const top = 1.3 * Math.max(...heights, ...q);
-    const left = axes(svg, [50, 50, 520, 290], [-7, 7], [0, top], { xlabel: "z", xticks: [-6, -4, -2, 0, 2, 4, 6] });
+    const left = axes(svg, [50, 50, 520, 290], [-7, 7], [0, top], { xlabel: "z", ylabel: "density", xticks: [-6, -4, -2, 0, 2, 4, 6] });
     heights.forEach((v, b) => svg.append(h("svg:rect", { x: left.x(bins[b]), y: left.y(v), width: left.x(bins[b + 1]) - left.x(bins[b]),
       height: left.y(0) - left.y(v), fill: BLUE, opacity: 0.4 })));
     svg.append(h("svg:path", { d: left.path(xs, q), fill: "none", stroke: BLUE, "stroke-width": 2.5 }));
@@ -278,7 +281,7 @@ function reparameterization(model, el) {
     const values = [...bars.map(([v, se]) => v + 2 * se), ...bars.map(([v, se]) => v - 2 * se), ...r.exact, 0];
     const [low, high] = [Math.min(...values), Math.max(...values)], pad = 0.3 * (high - low || 1);
     const right = axes(svg, [640, 50, 340, 290], [-0.5, 1.5], [low - pad, high + pad],
-      { xticks: [0, 1], xticklabels: ["d/dμ", "d/dσ"], yticks: linspace(low - pad, high + pad, 5) });
+      { xticks: [0, 1], xticklabels: ["d/dμ", "d/dσ"], ylabel: "estimate", yticks: linspace(low - pad, high + pad, 5) });
     svg.append(h("svg:line", { x1: right.x(-0.5), x2: right.x(1.5), y1: right.y(0), y2: right.y(0), stroke: GREY }));
     [["pathwise", -0.2, BLUE], ["score function", 0.2, ORANGE]].forEach(([name, offset, colour]) => [0, 1].forEach((i) => {
       const [v, se] = [r[name][i], r[name][i + 2]], x = right.x(i + offset - 0.19), w = right.x(i + offset + 0.19) - x;
