@@ -181,7 +181,7 @@ print("per-dimension std  of the codes:", [round(v, 1) for v in code_std.tolist(
 # ### How many training codes lie where N(0, I) puts its mass?
 # N(0, I) puts 99.9 % of its mass in a ball around the origin (radius found by sampling below). Its
 # samples have length about √20 ≈ 4.5, none near 0: the squared length sums 20 independent squares of
-# mean 1, and a sum of many independent terms varies little beside its mean (spread printed below).
+# mean 1, so the length's spread is only about 1/√(2 · 20) of its mean (printed below).
 #
 # > **Predict, then run.** How long is the code of a real image? Hint: a 20-dimensional cloud's vectors
 # > have length about √Σᵢ(μᵢ² + σᵢ²), with the means and spreads printed above.
@@ -193,7 +193,7 @@ code_lengths, prior_lengths = train_codes.norm(dim=1), prior_samples.norm(dim=1)
 inside = (code_lengths <= radius).float().mean().item()
 print(f"99.9% of N(0, I) lies within radius ≈ {radius:.2f} of the origin; training codes inside it: {inside:.1%}")
 print(f"lengths: codes median {code_lengths.median():.1f} (√Σ(mean² + std²) = {(code_mean**2 + code_std**2).sum().sqrt():.1f}), "
-      f"prior samples median {prior_lengths.median():.1f} ± {prior_lengths.std():.1f} (std), shortest {prior_lengths.min():.1f}")
+      f"prior samples median {prior_lengths.median():.1f} ± {prior_lengths.std() / prior_lengths.mean():.0%} (std / mean), shortest {prior_lengths.min():.1f}")
 assert inside < (0.01 if data.name == "mnist" else 0.5), "the prose: the prior's 99.9 % ball holds almost no training code"
 logit = [autoencoder.decoder(k * prior_samples).abs().mean().item() for k in (1, 3)]
 print(f"mean |logit| of a pixel: {logit[0]:.1f} for N(0, I) samples z, {logit[1]:.1f} for 3z")
@@ -228,7 +228,7 @@ ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legen
 # > few hundred images for as many steps (same batch size) as the first. Will it reconstruct *its own*
 # > images better or worse than the first? And new images?
 #
-# *Grey entropy* in the table: what a perfect reconstruction (p = x) of the grey image costs (Common
+# *Grey entropy* above the table: what a perfect reconstruction (p = x) of the grey image costs (Common
 # mistake below).
 
 # %%
@@ -237,15 +237,14 @@ small = vae_lite.ImageData(data.train[:n_small], name=data.name)  # no test set:
 small_epochs = len(history) * math.ceil(len(subset.train) / batch_size) // math.ceil(n_small / batch_size)  # as many steps as above
 small_ae = vae_lite.Autoencoder(data.image_shape, latent_dim=20, hidden=400)
 vae_lite.fit(small_ae, small, epochs=small_epochs, batch_size=batch_size, progress=False)
-fixed = torch.Generator().manual_seed(0)  # one binarized copy of each training set, as for the test set
-small_train = vae_lite.evaluate(small_ae, vae_lite.binarize(small.train, fixed))["loss"]
+first = vae_lite.binarize(small.train, torch.Generator().manual_seed(0))  # the first n_small training images: both AEs trained on them
+small_train, big_train = (vae_lite.evaluate(ae, first)["loss"] for ae in (small_ae, autoencoder))
 small_test = vae_lite.evaluate(small_ae, test_binary)["loss"]
-big_train = vae_lite.evaluate(autoencoder, vae_lite.binarize(subset.train, fixed))["loss"]
 grey_entropy = lambda images: torch.nn.functional.binary_cross_entropy(images, images, reduction="sum").item() / len(images)  # BCE at p = x
-print(f"{'training images':>16} {'steps':>6} {'own images':>11} {'grey entropy':>13} {'new images':>11} {'gap':>6}   (nats per image, same test images)")
+print(f"{'training images':>16} {'steps':>6} {'own images':>11} {'new images':>11} {'gap':>6}   (nats per image; own: the first {n_small}, grey entropy {grey_entropy(small.train):.1f})")
 for images, epochs_run, own, new in ((subset.train, len(history), big_train, history.last["test_loss"]), (small.train, small_epochs, small_train, small_test)):
     own, new = round(own, 1), round(new, 1)  # the gap of the numbers shown
-    print(f"{len(images):>16} {epochs_run * math.ceil(len(images) / batch_size):>6} {own:11.1f} {grey_entropy(images):13.1f} {new:11.1f} {new - own:6.1f}")
+    print(f"{len(images):>16} {epochs_run * math.ceil(len(images) / batch_size):>6} {own:11.1f} {new:11.1f} {new - own:6.1f}")
 assert data.name != "mnist" or grey_entropy(small.train) < small_train < big_train, \
     "the prose: the second AE's own images cost less than the first's, yet more than the entropy of their grey levels"
 assert data.name != "mnist" or small_test - small_train > 2 * (history.last["test_loss"] - big_train), \
@@ -254,9 +253,9 @@ assert data.name != "mnist" or small_test - small_train > 2 * (history.last["tes
 # %% [markdown]
 # With as many steps, the second AE reconstructs its own images better than the first, and new images
 # clearly worse (checked on MNIST): it has memorised its training set. Not to 0 nats: its pixels are
-# redrawn every epoch, so unless its code carries the binary pixels, a reconstruction costs on average at
-# least the grey entropy. A VAE's KL term does not by itself prevent memorising; notebook 09 watches the
-# gap.
+# redrawn every epoch, so a reconstruction costs on average at least the grey entropy, less what its code
+# carries about the random binary pixels. A VAE's KL term does not by itself prevent memorising; notebook
+# 09 watches the gap.
 #
 # ## Common mistakes
 #
@@ -310,24 +309,21 @@ print(f"AE on the binarized test images: {nats:.1f} nats per image = {bits_per_d
 assert abs(nats - history.last["test_loss"]) < 0.1, "the same number as the Training section's"
 
 # %% [markdown]
-# **Exercise 2 (15 min).** Does the right *scale* fix the generator? Write
+# **Exercise 2 (13 min).** Does the right *scale* fix the generator? Write
 # `fitted_gaussian_samples(codes, n)`: fit a Gaussian with a diagonal covariance (each dimension's mean and
-# standard deviation) to the rows of `codes` (N, d) and return n points drawn from it, (n, d).
-# Decode `fitted_gaussian_samples(train_codes, 2000)`, `prior_samples`, `prior_samples` rescaled to the
-# codes' median length, and `test_codes`; compare the sets with the two measures given below. Are the
+# standard deviation) to the rows of `codes` (N, d) and return n points drawn from it, (n, d). Then set
+# `rescaled` to `prior_samples` with each row rescaled to the codes' median length. The cell after yours
+# decodes 2000 fitted samples, `rescaled`, `prior_samples` and `test_codes`, and measures each set. Are the
 # fitted samples sharp? As near training codes as test codes are? Digits? Sharp pixels show the decoder
 # is sure, not that it saw codes there: a generator needs both.
 
 # %%
-pixel_entropy = lambda p: (torch.special.entr(p) + torch.special.entr(1 - p)).sum(dim=(1, 2, 3)).mean().item()  # given: nats per image; high for grey blurs
-nearest = lambda z: torch.cdist(z, train_codes).min(dim=1).values.median().item()  # given: median distance to the nearest training code
-
-
 def fitted_gaussian_samples(codes, n):
     raise NotImplementedError  # your code here
 
 
 check.fitted_gaussian_samples(fitted_gaussian_samples);
+rescaled = None  # your code here: prior_samples, each row rescaled to length code_lengths.median()
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution
@@ -336,23 +332,27 @@ def fitted_gaussian_samples(codes, n):
 
 
 assert check.fitted_gaussian_samples(fitted_gaussian_samples)
-torch.manual_seed(3)
-fitted = fitted_gaussian_samples(train_codes, 2000)
 rescaled = prior_samples * code_lengths.median() / prior_samples.norm(dim=1, keepdim=True)  # same directions, the codes' length
+
+# %%
+pixel_entropy = lambda p: (torch.special.entr(p) + torch.special.entr(1 - p)).sum(dim=(1, 2, 3)).mean().item()  # nats per image; high for grey blurs
+nearest = lambda z: torch.cdist(z, train_codes).min(dim=1).values.median().item()  # median distance to the nearest training code
+torch.manual_seed(3)
+latents = {"N(0, I) samples": prior_samples, "N(0, I) samples, rescaled": rescaled,
+           "fitted-Gaussian samples": fitted_gaussian_samples(train_codes, 2000), "test codes, reconstructed": test_codes}
 with torch.inference_mode():
-    decoded = {"N(0, I) samples": autoencoder.decode(prior_samples), "N(0, I) samples, rescaled": autoencoder.decode(rescaled),
-               "fitted-Gaussian samples": autoencoder.decode(fitted), "test codes, reconstructed": autoencoder(test_binary)}
-# the figure: N(0, I) samples (grey blurs), rescaled (little grey, mostly no digits), fitted (sharp, not all digits), reconstructions
+    decoded = {name: autoencoder.decode(z) for name, z in latents.items()}
 plots.show_rows({name: images[:10] for name, images in decoded.items()});
+print(f"{'':>25} {'length':>7} {'median distance to nearest training code':>41} {'pixel entropy':>14} {'mean pixel':>11}")
+for name, z in latents.items():
+    print(f"{name:>25} {z.norm(dim=1).median():7.1f} {nearest(z):41.2f} {pixel_entropy(decoded[name]):14.1f} {decoded[name].mean():11.3f}")
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution, continued: each set's median length, median distance to the nearest training code, and pixel entropy (read below)
-latents = {"N(0, I) samples": prior_samples, "N(0, I) samples, rescaled": rescaled, "fitted-Gaussian samples": fitted,
-           "test codes, reconstructed": test_codes}
+# Solution, continued: the checks of the debrief below, and the fitted samples on the PCA scatter.
+# The figure above: N(0, I) samples (grey blurs), rescaled (little grey, mostly no digits), fitted (sharp, not all digits), reconstructions.
+fitted = latents["fitted-Gaussian samples"]
 entropy = {name: pixel_entropy(images) for name, images in decoded.items()}
-print(f"{'':>25} {'length':>7} {'median distance to nearest training code':>41} {'pixel entropy':>14}")
-for name, z in latents.items():
-    print(f"{name:>25} {z.norm(dim=1).median():7.1f} {nearest(z):41.2f} {entropy[name]:14.1f}")
+ink = {name: images.mean().item() for name, images in decoded.items()}
 print(f"fitted samples lie {nearest(fitted) / nearest(test_codes):.1f} times as far from the nearest training code as test codes")
 assert entropy["fitted-Gaussian samples"] < 0.8 * entropy["N(0, I) samples"], \
     "samples of the fitted Gaussian should decode sharper than those of N(0, I)"
@@ -360,8 +360,9 @@ assert nearest(fitted) > 1.3 * nearest(test_codes), "the fitted Gaussian should 
 assert data.name != "mnist" or (nearest(prior_samples) < nearest(fitted) and prior_lengths.median() < 0.5 * code_lengths.median()), \
     "the prose: N(0, I) samples lie nearer to a training code than the fitted ones, and are much shorter"
 assert data.name != "mnist" or (entropy["N(0, I) samples, rescaled"] < entropy["test codes, reconstructed"]
+                                and ink["N(0, I) samples, rescaled"] < ink["test codes, reconstructed"]
                                 and nearest(rescaled) > nearest(prior_samples)), \
-    "the prose: rescaled to the codes' length, N(0, I) samples decode with less grey than reconstructions, though farther from every code"
+    "the prose: rescaled to the codes' length, N(0, I) samples decode with less grey and less ink than reconstructions, though farther from every code"
 spread = project(fitted)[:, 0].var() / project(train_codes)[:, 0].var()
 print(f"variance along PC 1, fitted samples / codes: {spread:.2f}")
 assert data.name != "mnist" or spread < 0.8, "the prose: the fitted samples spread less along PC 1 than the codes (a diagonal fit drops the correlations)"
@@ -378,7 +379,7 @@ ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legen
 # codes'. These numbers come from one trained AE; the differences are large.
 #
 # The N(0, I) samples lie nearer a code than the fitted ones, yet blur: they are too short. Rescaled to the
-# codes' length, they decode with lower pixel entropy than reconstructions (less grey, and less ink), but
+# codes' length, they decode with lower pixel entropy than reconstructions (less grey, and less ink: mean pixel), but
 # lie farther from every code and are mostly not digits. A Gaussian mixture fitted afterwards does better
 # (Ghosh et al., 2020); the VAE trains the codes towards N(0, I).
 
@@ -386,7 +387,8 @@ ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legen
 # ## Summary
 # - An AE compresses images into 20 numbers and reconstructs them; its error is in nats per image or
 #   bits per dimension.
-# - N(0, I) samples are far shorter than its codes, and decode to blurs.
+# - N(0, I) samples are far shorter than its codes, and decode to blurs; even a Gaussian fitted to the
+#   codes puts mass where no code lies.
 # - With few images it memorises them.
 # - The VAE *trains* the codes towards a prior. Next: [02 The ELBO](02_elbo.ipynb), why that needs a
 #   bound on log p(x), and the bound.
@@ -403,4 +405,6 @@ noise = torch.randn(len(train_codes), 20, generator=torch.Generator().manual_see
 kl_noise = vae_lite.kl_standard_normal(noise.mean(0), 2 * noise.std(0).log()).item()
 print(f"KL(Gaussian fitted to the codes || N(0, I)) = {kl_fit:.1f} nats; "
       f"for a Gaussian fitted to {len(noise)} samples of N(0, I): {kl_noise:.3f}")
+assert abs(kl_fit - 0.5 * (code_mean**2 + code_std**2 - 1 - 2 * code_std.log()).sum().item()) < 1e-3, \
+    "kl_fit should be ½ Σ(μ² + σ² − 1 − log σ²): is the second argument log σ instead of log σ² = 2 log σ? (or check kl_standard_normal's formula)"
 assert kl_fit > 10, "the codes should be far from N(0, I), over 10 nats: nothing in AE training pulls them there"
