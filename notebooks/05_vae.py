@@ -224,7 +224,7 @@ assert check.training_loop(train_my_vae), "the solution should pass every case"
 # compare the losses step by step.
 
 # %%
-images = data.train[:12_900]  # on MNIST 50 batches of 256 and a last, partial one of 100 per epoch
+images = data.train[:12_900]  # per epoch on MNIST: 50 batches of 256 and one of 100 (quick mode: 11, one of 184)
 torch.manual_seed(0)
 package_vae = vae_lite.VAE(data.image_shape)
 renamed = {k.replace(".net", ""): w.clone() for k, w in package_vae.state_dict().items()}  # your layers' names
@@ -255,14 +255,13 @@ except NotImplementedError:
 # The default recipe adds three things:
 # - `start_at_mean_image`: the decoder's output bias starts at the logit of the mean training image, so the
 #   first steps learn strokes, not background;
-# - `schedule="onecycle"`: the learning rate rises to `lr`, then falls to almost 0;
+# - `schedule="onecycle"`: the learning rate rises from `lr`/25 to `lr` over the first 30% of steps, then falls
+#   to almost 0;
 # - `warmup=2`: the KL's weight rises from 0 to 1 over 2 epochs (`vae_lite.kl_weight`), so the decoder learns
 #   to use z before the KL pulls q(z|x) to the prior.
 #
-# The first two won a screen of short runs scored on test images, which can flatter this VAE's test scores;
-# warm-up was not screened against none at this budget; 1 epoch against 2 did not help
-# (`benchmarks/README.md`, "Quality per CPU-second"). The
-# samples' yardstick: an autoencoder of the same sizes, recipe and budget.
+# Where the recipe comes from: optional part. The samples' yardstick: an autoencoder of the same sizes, recipe
+# and budget.
 #
 # **Predict, then run.** The KL's weight is about ½ at the end of epoch 1. Will the KL be higher then or after
 # epoch 2, at weight 1?
@@ -343,10 +342,10 @@ plt.show()
 # > is binary and speckled (the third row). Say which one a figure shows.
 #
 # The cell below measures scale: necessary, not sufficient (01's rescaled prior draws were mostly non-digits;
-# 07 looks closer). Each dimension's mean z² is 1 under N(0, I) and near 1 for a trained VAE (optional part);
-# unused dimensions, at the prior for every x, pass trivially and are left out. Then the length ‖z‖: in 50
-# dimensions almost every code sits near its typical length, so prior draws shorter than nearly every
-# autoencoder code land where its decoder has hardly been.
+# 07 decodes between codes). Each dimension's mean z² is 1 under N(0, I) and near 1 for a trained VAE (other
+# scales, undone by the decoder, cost more KL: optional part); unused dimensions, at the prior for every x, pass
+# trivially and are left out. Then the length ‖z‖: in 50 dimensions almost every code sits near its typical
+# length, so prior draws shorter than nearly every autoencoder code land where its decoder has hardly been.
 
 # %%
 x = vae_lite.binarized_test_set(data)  # binary test images: both models were trained on binary ones
@@ -379,14 +378,38 @@ assert QUICK or data.name != "mnist" or inside < 0.02, "the prose: on MNIST, alm
 #   price, in nats, of what the code carries.
 # - Trained on noisy codes near the prior, the VAE's decoder makes prior samples far more like the data than the
 #   autoencoder's.
-# - Many published VAE "samples", like our first row, are decoder means, not draws x ~ p(x|z):
-#   Kingma & Welling 2013 "plotted the corresponding generative pθ(x|z)", so means.
+# - Our first row shows decoder means, not draws x ~ p(x|z). Kingma & Welling 2013's Fig. 5 caption, "Random
+#   samples", does not say which; their Fig. 4 decodes a grid of Gaussian quantiles, not random z.
 #
 # Next: [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb) trains the loss written wrong.
 
 # %% [markdown]
-# ## Optional: the scale of z, reconstructions, and μ or a sampled z
+# ## Optional: the recipe, the scale of z, reconstructions, and μ or a sampled z
 #
+# ### Where the recipe comes from
+#
+# The mean-image start and the one-cycle schedule won a screen of short runs scored on test images, which can
+# flatter this VAE's test scores. Warm-up was not screened against none at this budget; over 1 epoch instead of 2
+# it made no difference beyond seed spread (`benchmarks/README.md`, "Quality per CPU-second"; its scores below).
+
+# %%
+import json, pathlib
+
+screen = json.loads((pathlib.Path(vae_lite.__file__).resolve().parents[1] / "results/recipe_screen.json").read_text())
+score = {name: run["test_neg_elbo"] for name, run in screen.items()}  # test −ELBO, all 10,000 images, nats per image
+pairs = {"warm-up over 1 epoch against 2": [("e15-lr8-w1", "e15-lr8"), ("e16-w1", "e16")],  # runs alike otherwise
+         "seed 1 against seed 0": [("e16-lr8-seed1", "e16-lr8"), ("dec512-enc256-e16-lr8-seed1", "dec512-enc256-e16-lr8")]}
+for what, runs in pairs.items():
+    print(f"{what}, test −ELBO: " + "; ".join(f"{score[a]:.2f} against {score[b]:.2f}" for a, b in runs) + " nats")
+largest = {what: max(abs(score[a] - score[b]) for a, b in runs) for what, runs in pairs.items()}
+assert largest["warm-up over 1 epoch against 2"] < largest["seed 1 against seed 0"], "the prose: no difference beyond seed spread"
+
+# %% jupyter={"source_hidden": true}
+onecycle = vae_lite.support.learning_rate_schedule(torch.optim.SGD([nn.Parameter(torch.zeros(1))]), "onecycle", 25.0, 100)
+assert onecycle.get_last_lr() == [1] and onecycle._schedule_phases[0]["end_step"] == 29, \
+    "the prose (Training): the one-cycle learning rate rises from lr/25 to lr over the first 30% of steps"
+
+# %% [markdown]
 # ### Why a trained VAE's mean z² is near 1
 #
 # Scale dimension d of z by c: the encoder's last layer multiplies μ_d and σ_d by c, the decoder's weights on
