@@ -181,6 +181,8 @@ def test_fitted_gaussian_samples_accepts_the_fit_and_torchs_normal(capsys):
     (lambda c, n: c.mean(0) + c.std(0) * (torch.rand(n, c.shape[1]) - 0.5) * 12**0.5, "like a uniform"),
     (lambda c, n: c.mean(0) + c.std(0) * torch.randn(n, 1), "one noise draw shared"),
     (lambda c, n: c.mean(0) + c.std(0) * (torch.empty(n, c.shape[1]).exponential_() - 1), "skewed like the codes"),
+    # a Gaussian, but with the codes' full covariance: the exercise fits each dimension on its own
+    (lambda c, n: torch.distributions.MultivariateNormal(c.mean(0), torch.cov(c.T)).sample((n,)), "a full covariance"),
 ])
 def test_fitted_gaussian_samples_names_each_known_mistake(capsys, wrong, hint):
     assert check.fitted_gaussian_samples(wrong) is False
@@ -940,6 +942,7 @@ def _conditional_elbo(model, x, y, eps, sigma=lambda logvar: (0.5 * logvar).exp(
     (lambda *a: _conditional_elbo(*a, kl_scale=-1.0), "subtract the KL"),
     (lambda *a: _conditional_elbo(*a, label_first=True), "reads z first"),
     (lambda *a: _conditional_elbo(*a, sigma=torch.exp), "sigma is exp(logvar / 2)"),
+    (lambda *a: _conditional_elbo(*a, sigma=torch.zeros_like), "yours is mu alone"),
     (lambda m, *a: _conditional_elbo(m, *a, kl_scale=1 / m.latent_dim), "averaged over latent dimensions"),
     (lambda *a: _conditional_elbo(*a).sum(), "one ELBO per image"),
 ])

@@ -173,8 +173,10 @@ def fitted_gaussian_samples(fn, n=20_000):
     generator = torch.Generator().manual_seed(2)
     mean, std = torch.tensor([3.0, -1.0, 0.0, 8.0]), torch.tensor([2.0, 0.5, 1.0, 4.0])
     skewed = torch.empty(5000, 4).exponential_(generator=generator) - 1  # mean 0, std 1, skewness 2
-    codes = mean + std * skewed
+    skewed[:, 3] = 0.8 * skewed[:, 0] + 0.6 * skewed[:, 3]  # still mean 0, std 1; correlated 0.8 with dimension 0,
+    codes = mean + std * skewed  # which a fit with a full covariance would copy
     target_mean, target_std = codes.double().mean(dim=0), codes.double().std(dim=0)
+    code_correlation = torch.corrcoef(codes.double().T)[0, 3].item()
 
     def judge(name, samples, codes_, n_):
         if not isinstance(samples, torch.Tensor) or tuple(samples.shape) != (n_, codes_.shape[1]):
@@ -217,8 +219,10 @@ def fitted_gaussian_samples(fn, n=20_000):
              f"skewness {_fmt(skewness)}, kurtosis {_fmt(kurtosis)}{shape_hint}"),
             ("the dimensions are independent (a diagonal covariance)",
              bool(correlation.abs().max() < 5 / math.sqrt(n_)),
-             f"correlations between dimensions up to {correlation.abs().max().item():.2f}: one noise draw shared by "
-             "every dimension? Draw eps of shape (n, d), torch.randn(n, d)"),
+             f"correlations between dimensions up to {correlation.abs().max().item():.2f}: "
+             + ("they copy the codes' own correlations, a full covariance; fit each dimension on its own (its mean "
+                "and std), a diagonal Gaussian" if abs(correlation[0, 3] - code_correlation) < 0.05 else
+                "one noise draw shared by every dimension? Draw eps of shape (n, d), torch.randn(n, d)")),
         ]
 
     return _run("fitted_gaussian_samples", fn, {"samples": (codes, n)}, judge, seed=0)
@@ -1337,6 +1341,7 @@ def conditional_elbo(fn):
         "the decoder reads z first, then the one-hot label, as ConditionalVAE.decode does":
             lambda *a: elbo(*a, label_first=True),
         "sigma is exp(logvar / 2), not exp(logvar)": lambda *a: elbo(*a, sigma=torch.exp),
+        "z must be mu + sigma * eps, the noise given; yours is mu alone": lambda *a: elbo(*a, sigma=torch.zeros_like),
         "the KL is averaged over latent dimensions: sum it": lambda m, *a: terms(m, *a)[0] - terms(m, *a)[1] / m.latent_dim,
     }
     judge = _compare(elbo, wrong_forms, "one ELBO per image: sum over pixels and latent dimensions, not over the batch",
