@@ -316,8 +316,8 @@ if shipped and data.name == "mnist":
 # higher; where the extra KL goes stays open (optional part).
 #
 # A bound against a bound mixes fit with looseness (notebook 10). The benchmark (too slow for class) estimated
-# log p for each seed by notebook 08's L_k on the first test images (the line above used all; q given y for the
-# conditional VAE). With c for the conditional VAE
+# log p for each seed by notebook 08's L_k (proposal q(z|x, y) for the conditional VAE) on the first test images
+# only: hence gaps unlike the line above's. With c for the conditional VAE
 # and v for the VAE, each row splits the like-for-like gap in two:
 #
 # $$\mathrm{ELBO}_c + \log p(y) - \mathrm{ELBO}_v \;=\; \big[(L_v - \mathrm{ELBO}_v) - (L_c - \mathrm{ELBO}_c)\big] \;+\; \big[L_c + \log p(y) - L_v\big],$$
@@ -327,11 +327,11 @@ if shipped and data.name == "mnist":
 # %%
 print(f"{stored['dataset']}, first {shipped_run['images']} test images, log p as L_k at k = {shipped_run['k']}, "
       "nats (± one standard error)")
-print("seed  ELBO(x|y)  ELBO(x)   like for like  =  looser VAE bound  +  fit: log p_c(x, y) − log p_v(x)")
+print("seed  ELBO(x|y)  ELBO(x)  like for like (adds log p(y))  =  looser VAE bound  +  fit: log p_c(x, y) − log p_v(x)")
 for seed, run in runs.items():
     looser, fit = run["vae_gap"]["mean"] - run["cvae_gap"]["mean"], run["cvae_log_joint_minus_vae_log_px"]
-    print(f"{seed:4d} {run['cvae_elbo']['mean']:10.2f} {run['vae_elbo']['mean']:8.2f} {looser + fit['mean']:12.2f} "
-          f"{looser:18.2f} {fit['mean']:13.2f} ± {fit['std_error']:.2f}")
+    print(f"{seed:4d} {run['cvae_elbo']['mean']:10.2f} {run['vae_elbo']['mean']:8.2f} {looser + fit['mean']:17.2f} "
+          f"{looser:28.2f} {fit['mean']:13.2f} ± {fit['std_error']:.2f}")
 fits = np.array([run["cvae_log_joint_minus_vae_log_px"]["mean"] for run in runs.values()])
 fit_errors = [run["cvae_log_joint_minus_vae_log_px"]["std_error"] for run in runs.values()]
 fit_over_seeds = fits.std(ddof=1) / np.sqrt(len(fits))  # the standard error over seeds, not over images
@@ -443,9 +443,9 @@ for seed, (kl, reconstruction) in gaps.items():
     print(f"  seed {seed}: {kl:.2f}, {reconstruction:+.2f}")
 print(f"H(y) = {class_entropy:.2f} nats (log 10 = {np.log(10):.2f})")
 assert all(kl > 0 for kl, _ in gaps.values()), "on every seed the VAE's KL should be the higher"
-assert abs(gaps[shipped_seed][0] - class_entropy) < 0.5, "the shipped pair's KL gap is about H(y)"
+assert all(kl > class_entropy for kl, _ in gaps.values()), "the prose: on every seed, the shipped pair's too, the KL gap exceeds H(y)"
 assert all(kl > 1.5 * class_entropy and rec > 0 for seed, (kl, rec) in gaps.items() if seed != shipped_seed), \
-    "on the other seeds the KL gap is well above H(y), and there the VAE reconstructs as well or better"
+    "the prose: on the other seeds the KL gap is well above H(y), and there the VAE reconstructs as well or better"
 rises = {seed: [run[f"{name}_L_1000"]["mean"] - run[f"{name}_L_100"]["mean"] for name in ("cvae", "vae")] for seed, run in runs.items()}
 print("L_k's rise from k = 100 to 1,000, conditional VAE and VAE:", "; ".join(f"seed {s}: {c:.2f}, {v:.2f}" for s, (c, v) in rises.items()))
 assert all(v > c > 0 for c, v in rises.values()), "on every seed the VAE's L_k should still rise faster: its gap is underestimated more"
@@ -494,17 +494,19 @@ if shipped and data.name == "mnist":
 #
 #   $$\mathrm{KL}_v - \mathrm{KL}_c \;\le\; I_v(y; z) - I_c(y; z) \;\le\; H(y).$$
 #
-#   - The shipped pair's KL gap is about H(y).
-#   - On the other seeds it is well above H(y), and there the VAE reconstructs as well or better (printed):
-#     (1) or (2) fails. Those models are not stored, so these runs do not say which.
+#   - Even the shipped pair's KL gap exceeds H(y) (printed), and the ceiling is lower still, as its codes carry
+#     some class (next section): on every seed (1) or (2) fails. On the other seeds the gap is well above H(y),
+#     and there the VAE reconstructs as well or better (printed). Those models are not stored, so these runs do
+#     not say which premise fails.
 #   - Nor does the shipped pair's split (the table above). On 500 test images as on 2,000, both I(x; z) sit at
 #     the ceiling log N: each code tells its image from all the others. So the KL(q(z) ‖ p(z)) column is about
 #     mean KL − log N, and any KL gap lands there by construction, whether the VAE's z says more of the style, past
 #     what N images can show (1 fails), or its codes lie farther from the prior (2 fails).
 # - Both looseness figures are underestimates, the VAE's likely more (on every seed its L_k rises faster from
 #   k = 100 to 1,000: printed), so fit is, if anything, overstated for the conditional VAE.
-# - −log p_c(y|x) (shipped seed only) is small next to the spread of fit over seeds: the true label takes most
-#   of the posterior, so log p(x, y) stands in well for log p(x).
+# - −log p_c(y|x) (shipped seed only; the wrong labels' poorer proposals make it, if anything, an underestimate) is
+#   small next to the spread of fit over seeds: the true label takes most of the posterior, so log p(x, y) stands
+#   in well for log p(x).
 
 # %% [markdown]
 # ### Class in the code
@@ -548,6 +550,8 @@ assert not (shipped and data.name == "mnist") or 3 * label_entropy < min(told_c,
     "the prose: H(y) is under a third of either code's I(x; z)"
 assert not shipped or all(probes["VAE"][c] - probes["conditional VAE"][c] > 0.15 for c in ("logistic regression", "5 nearest neighbours")), \
     "the VAE's codes should tell the class far better than the conditional VAE's (shipped models only: others train briefly here)"
+assert not (shipped and data.name == "mnist") or min(probes["conditional VAE"][c] for c in ("logistic regression", "5 nearest neighbours")) \
+    > 2 * torch.bincount(data.test_labels).max().item() / len(data.test), "the prose: the conditional VAE's codes carry some class (seeds section)"
 
 # %% [markdown]
 # The conditional VAE's code holds far less readable class information than the VAE's. Neither code is mostly
