@@ -14,9 +14,10 @@
 # The AE has no prior p(z), a distribution to draw codes from: nothing in its training says which z are
 # "valid". The VAE (notebooks 02–05) adds one, and trains the codes towards it.
 #
-# **The write-up.** These notebooks quote a widely copied summary of Kingma & Welling (2013),
-# *Auto-Encoding Variational Bayes*: **the write-up**. Five of its lines are wrong in ways students copy
-# into code; a **Common mistake** box quotes each where it matters (TEACHING.md lists all five).
+# **The write-up.** This course was built from its own short summary of Kingma & Welling (2013),
+# *Auto-Encoding Variational Bayes*: **the write-up** (course material, not a publication). Five of its
+# lines are wrong in ways students copy into code; a **Common mistake** box quotes each where it matters
+# (TEACHING.md lists all five).
 
 # %% [markdown] tags=["badges"]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/01_autoencoder.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F01_autoencoder.ipynb)
@@ -181,7 +182,8 @@ print("per-dimension std  of the codes:", [round(v, 1) for v in code_std.tolist(
 # ### How many training codes lie where N(0, I) puts its mass?
 # N(0, I) puts 99.9 % of its mass in a ball around the origin (radius found by sampling below). Its
 # samples have length about √20 ≈ 4.5, none near 0: the squared length sums 20 independent squares of
-# mean 1, so the length's spread is only about 1/√(2 · 20) of its mean (printed below).
+# mean 1 and variance 2, relative spread √(2 · 20)/20, and the square root halves it: the length's is
+# about 1/√40 (printed below).
 #
 # > **Predict, then run.** How long is the code of a real image? Hint: a 20-dimensional cloud's vectors
 # > have length about √Σᵢ(μᵢ² + σᵢ²), with the means and spreads printed above.
@@ -206,7 +208,7 @@ ax.axvline(radius, color="black", linestyle=":", label="radius holding 99.9 % of
 # *Figure: histograms of vector lengths: the prior samples in a narrow bump near 4.5, the training codes
 # in a wider bump beyond the dotted radius.*
 #
-# The codes along the two directions in which they vary most (PCA):
+# The codes along their two directions of largest variance (PCA):
 
 # %%
 directions = torch.linalg.svd(train_codes - code_mean, full_matrices=False).Vh[:2].T  # (20, 2), orthonormal
@@ -252,10 +254,10 @@ assert data.name != "mnist" or small_test - small_train > 2 * (history.last["tes
 
 # %% [markdown]
 # With as many steps, the second AE reconstructs its own images better than the first, and new images
-# clearly worse (checked on MNIST): it has memorised its training set. Not to 0 nats: its pixels are
-# redrawn every epoch, so a reconstruction costs on average at least the grey entropy, less what its code
-# carries about the random binary pixels. A VAE's KL term does not by itself prevent memorising; notebook
-# 09 watches the gap.
+# clearly worse (one run each; checked on MNIST): it has memorised its training set. Not to 0 nats: its
+# pixels are redrawn every epoch, so a reconstruction costs on average at least the grey entropy, less
+# what its code carries about the random binary pixels. A VAE's KL term does not by itself prevent
+# memorising; notebook 09 watches the gap.
 #
 # ## Common mistakes
 #
@@ -314,8 +316,9 @@ assert abs(nats - history.last["test_loss"]) < 0.1, "the same number as the Trai
 # standard deviation) to the rows of `codes` (N, d) and return n points drawn from it, (n, d). Then set
 # `rescaled` to `prior_samples` with each row rescaled to the codes' median length. The cell after yours
 # decodes 2000 fitted samples, `rescaled`, `prior_samples` and `test_codes`, and measures each set. Are the
-# fitted samples sharp? As near training codes as test codes are? Digits? Sharp pixels show the decoder
-# is sure, not that it saw codes there: a generator needs both.
+# fitted samples sharp (pixel entropy Σ_pixels H(p): 0 for a sure pixel, ln 2 at p = ½)? As near training
+# codes as test codes are? Digits? Sharp pixels show the decoder is sure, not that it saw codes there: a
+# generator needs both.
 
 # %%
 def fitted_gaussian_samples(codes, n):
