@@ -87,12 +87,13 @@ plt.show()
 #
 # The loss of one image is the **negative ELBO**, both terms summed over that image, in nats:
 #
-# $$\mathcal{L}(x) = \underbrace{-\sum_i \big[x_i \log p_i + (1 - x_i)\log(1 - p_i)\big]}_{\text{reconstruction error,
+# $$\mathcal{L}(x) = \underbrace{-\sum_i \big[x_i \log p_i(z) + (1 - x_i)\log(1 - p_i(z))\big]}_{\text{reconstruction error,
 # one } z \sim q(z|x)} \;+\; \underbrace{\tfrac12 \sum_d \big(\mu_d^2 + \sigma_d^2 - \log \sigma_d^2 - 1\big)}_{\mathrm{KL}(q(z|x)\,\|\,N(0, I))}
 # \;\approx\; -\mathrm{ELBO}(x).$$
 #
 # $\mathcal{L}(x)$ is an unbiased one-sample estimate of −ELBO(x), hence "≈"; its first term is the binary
-# cross-entropy of the logits. The sign in the middle is a **plus**: 06 trains the common mistake, a minus.
+# cross-entropy between x and sigmoid(logits). The sign in the middle is a **plus**: 06 trains the common
+# mistake, a minus.
 #
 # ## Exercises: the VAE, by you
 #
@@ -245,8 +246,8 @@ except NotImplementedError:
     print("not attempted yet: write MyVAE and train_my_vae above, then run this cell again")
 
 # %% [markdown]
-# They agree to rounding (the package's KL uses `expm1`). From here on the notebooks use the package
-# (`vae_lite/models.py`, `objectives.py`, `train.py`), with four differences:
+# They agree to rounding (the package's KL uses `expm1`). From here on the notebooks use the package,
+# with four differences:
 # `decode(z)` returns sigmoid(logits); `loss(x, beta=1)` also returns a dict of the terms; `log_likelihood(x, z)`
 # is log p(x|z), the negative of your reconstruction error; `vae_lite.reparameterize` is a function.
 #
@@ -258,7 +259,7 @@ except NotImplementedError:
 # - `schedule="onecycle"`: the learning rate rises from `lr`/25 to `lr` over the first 30% of steps, then falls
 #   to almost 0;
 # - `warmup=2`: the KL's weight rises from 0 to 1 over 2 epochs (`vae_lite.kl_weight`), so the decoder learns
-#   to use z before the KL pulls q(z|x) to the prior.
+#   to use z before the KL pulls q(z|x) to the prior (the usual rationale, not tested here).
 #
 # Where the recipe comes from: optional part. The samples' yardstick: an autoencoder of the same sizes, recipe
 # and budget.
@@ -334,18 +335,19 @@ plots.show_rows({"VAE: decoder mean for z ~ N(0, I)": vae_samples, "autoencoder:
 plt.show()
 
 # %% [markdown]
-# The KL pulled every q(z|x) towards N(0, I); nothing pulled the autoencoder's codes. The VAE's decoder also
-# learnt from noisy z, so it decodes whole regions, not points.
+# Prior samples need the **aggregate posterior** q(z) = E_x q(z|x), all codes together, to cover N(0, I). The KL
+# pulled each q(z|x) towards N(0, I), nothing the autoencoder's codes; each q(z|x) stays narrow, and the decoder,
+# trained on such noisy z, decodes whole regions, not points.
 #
 # > **Common mistake.** Calling decoded means draws from the model. **Wrong:** "these are samples x ~ p(x)".
 # > **Right:** they are E[x|z] for z ~ p(z), blurred where the decoder is unsure of a stroke; a draw from p(x|z)
 # > is binary and speckled (the third row). Say which one a figure shows.
 #
-# The cell below measures scale: necessary, not sufficient (01's rescaled prior draws were mostly non-digits;
-# 07 decodes between codes). Each dimension's mean z² is 1 under N(0, I) and near 1 for a trained VAE (other
-# scales, undone by the decoder, cost more KL: optional part); unused dimensions, at the prior for every x, pass
-# trivially and are left out. Then the length ‖z‖: in 50 dimensions almost every code sits near its typical
-# length, so prior draws shorter than nearly every autoencoder code land where its decoder has hardly been.
+# The cell below measures q(z)'s scale: necessary, not sufficient (01's rescaled prior draws were mostly
+# non-digits; 07 decodes between codes). Each dimension's mean z² is 1 under N(0, I) and near 1 for a trained VAE
+# (other scales, undone by the decoder, cost more KL: optional part); unused dimensions, at the prior for every x,
+# pass trivially and are left out. Then the length ‖z‖: in 50 dimensions almost every prior draw has nearly the
+# same length, so prior draws shorter than nearly every autoencoder code land where its decoder has hardly been.
 
 # %%
 x = vae_lite.binarized_test_set(data)  # binary test images: both models were trained on binary ones
@@ -368,6 +370,7 @@ print(f"shorter than {radius:.1f}: 99% of the draws from N(0, I), {inside:.2%} o
 # %% jupyter={"source_hidden": true}
 assert abs(vae_scale.mean() - 1) < abs(ae_scale.mean() - 1), "the VAE's codes should match the prior more closely"
 assert data.name != "mnist" or (vae_scale - 1).abs().max() < (ae_scale - 1).abs().min(), "on MNIST, in every dimension"
+assert QUICK or logvar[:, in_use].exp().mean() < 0.5, "the prose: each q(z|x) is far narrower than N(0, I)"
 assert QUICK or data.name != "mnist" or inside < 0.02, "the prose: on MNIST, almost no autoencoder code is that short"
 
 # %% [markdown]
@@ -376,10 +379,8 @@ assert QUICK or data.name != "mnist" or inside < 0.02, "the prose: on MNIST, alm
 #   match `vae_lite.VAE` and `vae_lite.fit`.
 # - The loss is the negative ELBO: reconstruction error **plus** KL, both summed over one image; the KL is the
 #   price, in nats, of what the code carries.
-# - Trained on noisy codes near the prior, the VAE's decoder makes prior samples far more like the data than the
-#   autoencoder's.
-# - Our first row shows decoder means, not draws x ~ p(x|z). Kingma & Welling 2013's Fig. 5 caption, "Random
-#   samples", does not say which; their Fig. 4 decodes a grid of Gaussian quantiles, not random z.
+# - Trained on noisy codes whose mixture q(z) covers the prior, the VAE's decoder makes prior samples far more
+#   like the data than the autoencoder's (decoder means, not draws x ~ p(x|z)).
 #
 # Next: [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb) trains the loss written wrong.
 
@@ -412,8 +413,9 @@ assert onecycle.get_last_lr() == [1] and onecycle._schedule_phases[0]["end_step"
 # %% [markdown]
 # ### Why a trained VAE's mean z² is near 1
 #
-# Scale dimension d of z by c: the encoder's last layer multiplies μ_d and σ_d by c, the decoder's weights on
-# z_d by 1/c. The decoder's first layer computes what it did before, so the reconstruction error is unchanged;
+# Scale dimension d of z by c: the encoder's last layer multiplies μ_d by c and adds log c² to log σ_d² (so σ_d
+# becomes cσ_d); the decoder's weights on z_d are divided by c. The decoder's first layer computes what it did
+# before, so the reconstruction error is unchanged;
 # only the KL moves. Averaged over the training images, its part for dimension d becomes
 # ½(c² E[μ_d² + σ_d²] − log c²) + const, smallest where c² E[μ_d² + σ_d²] = 1, that is, where the mean z_d² is 1.
 # Training finds that scale on the training images; the core path checks it on the test set.
@@ -498,3 +500,5 @@ assert at_mean > sampled, "the text below says the decoded μ scores higher than
 #    the data? (A copy trained with `epochs=1` squeezes the whole one-cycle schedule into that epoch, so it is
 #    not the run above stopped after epoch 1.)
 # 3. Draw five x ~ p(x|z) for one z. Which pixels change from draw to draw, and why those?
+# 4. Kingma & Welling 2013's Fig. 5 caption, "Random samples", does not say whether it shows decoder means or
+#    draws; their Fig. 4 decodes a grid of Gaussian quantiles, not random z. Which is it?
