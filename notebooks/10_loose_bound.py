@@ -398,8 +398,9 @@ assert 1 < live_cpu["IWAE"] / live_cpu["VAE"] < 4.5, "the prose: an IWAE epoch c
 # After the same epochs the IWAE has the better log-likelihood, at a higher CPU cost. In the full run (last line)
 # the lead is much smaller, probably because the models here are far from trained (the runs also differ in
 # training images, epochs, the estimator's k and the test images). One seed: the error bar covers images, not
-# seeds. Each model's own encoder is the proposal, so part of the lead may be the IWAE's better proposal (not
-# measured here).
+# seeds. Each model's own encoder is the proposal, so part of the lead may be the IWAE's better proposal. Nor can
+# these runs tell the tighter bound from the 5 draws per image: a VAE trained on the mean of 5 one-sample ELBOs
+# would.
 #
 # ## Common mistakes
 #
@@ -485,7 +486,7 @@ assert equal["IWAE"]["active_units"] < equal["VAE"]["active_units"], \
 assert runs["iwae"]["test_neg_elbo"] > runs["vae"]["test_neg_elbo"], "the IWAE should have the worse ELBO on all test images too"
 assert stored["cpu_ratio_iwae_over_vae"] < 5 and abs(equal["IWAE"]["train_cpu_seconds"] / equal["VAE"]["train_cpu_seconds"] - 1) \
     < 0.05 and 0 < edge.mean() < 1 and equal["IWAE"]["config"]["warmup"] == 0 < equal["VAE"]["config"]["warmup"], \
-    "the prose: an IWAE epoch costs far less than 5 VAE epochs; at equal CPU time the VAE (KL warm-up, IWAE none) was slightly ahead"
+    "the prose: an IWAE epoch costs less than 5 VAE epochs; at equal CPU time the VAE (KL warm-up, IWAE none) was slightly ahead"
 same_recipe = {key: value for key, value in equal["VAE"]["config"].items() if key not in ("epochs", "warmup")}
 assert all(equal["IWAE"]["config"][key] == value for key, value in same_recipe.items()) \
     and equal["VAE"]["iw_images"] == 1000 and not {"--final", "--validation"} & set(equal["VAE"]["command"].split()), \
@@ -504,24 +505,29 @@ fig.axes[1].set_ylabel("activity Var_x(E[z_d|x])")  # notebook 08's name for it
 plt.show()
 
 # %% [markdown]
-# *Figure, left: for seed 0, test −ELBO (solid) and −L₅ (dashed) over the epochs (from epoch 3), and the final IW NLL
-# (stars), all on the first 1,000 test images, as in the table; Burda et al.'s two numbers, on all 10,000, as grey
-# lines. Right: each latent dimension's activity on all 10,000 test images, sorted, on a log axis; above the
-# dotted threshold 0.01 a dimension counts as active.*
+# *Figure, left: for seed 0, test −ELBO (solid) and −L₅ (dashed) over the epochs (from epoch 3, log axis), and the
+# final IW NLL (stars), all on the first 1,000 test images, as in the table; Burda et al.'s two numbers, on all
+# 10,000, as grey lines. Right: each latent dimension's activity on all 10,000 test images, sorted, on a log
+# axis; above the dotted threshold 0.01 a dimension counts as active.*
 #
-# In this run the IWAE wins on log-likelihood (one estimator, k and image set for both) and has a slightly worse
-# ELBO (no error bar), on these 1,000 test images as on all 10,000 (part 3's last line). The estimator uses each
-# model's own encoder as the proposal, and the IWAE's is trained to be one (in part 2's toy the best proposal was
-# wider), so part of its lead may be a better proposal rather than a better model; that was not measured. The IWAE keeps
-# more latent dimensions active (Burda et al.'s "richer latent space representations"), most extra ones only
-# weakly (above 0.1 the counts are close); not so in the equal-CPU pair below. One seed: the standard error
-# covers the test images, not the seed. And
-# **the same epochs is not the same CPU time**: an IWAE step decodes 5 draws of z per image instead of 1, but
-# encodes each image once and takes one optimiser step, so it costs far less than 5 times as much (the ratio
-# under the table). At equal CPU time, in the one pair of larger runs we have (one seed each; a recipe tuned for
-# the VAE, partly on the first 1,000 test images, which the IWAE reused without the VAE's KL warm-up), the VAE
-# came out slightly ahead and the IWAE kept fewer active units (the line "at equal CPU time instead", above the
-# figure): an observation, not a conclusion.
+# What this run **shows** (one seed: the standard error covers the test images, not the seed):
+# - The IWAE wins on log-likelihood (one estimator, k and image set for both) and has a slightly worse ELBO (no
+#   error bar), on these 1,000 test images as on all 10,000 (part 3's last line).
+# - It keeps more latent dimensions active (Burda et al.'s "richer latent space representations"), most extra
+#   ones only weakly (above 0.1 the counts are close).
+# - **The same epochs is not the same CPU time**: an IWAE step decodes 5 draws of z per image instead of 1, but
+#   encodes each image once and takes one optimiser step, so it costs less than 5 times as much (the ratio under
+#   the table; it also depends on the machine and on per-epoch costs both models share).
+#
+# What it **cannot show**:
+# - A better model or a better proposal? Each model's own encoder is the proposal, and the IWAE's is trained to
+#   be one (in part 2's toy the best proposal was wider). Not measured.
+# - The tighter bound or the 5 draws per image? A VAE trained on the mean of 5 one-sample ELBOs would tell them
+#   apart; we did not train one.
+# - Which wins at equal CPU time. In the one pair of larger runs we have (the line "at equal CPU time instead",
+#   above the figure; one seed each; a recipe tuned for the VAE, partly on the first 1,000 test images, which
+#   the IWAE reused without the VAE's KL warm-up), the VAE came out slightly ahead and the IWAE kept fewer
+#   active units: an observation, not a conclusion.
 
 # %% tags=["nbval-check-output"]
 BURDA_TABLE_1 = {"vae": 86.76, "iwae": 85.54}  # MNIST, one stochastic layer, k = 1 and k = 5 in training
@@ -760,8 +766,8 @@ assert data.name != "mnist" or (abs(shifted.mean().item()) > 2 * shifted_se) == 
 whole = amortization + approximation  # log p(x) − ELBO(encoder), each image
 print(f"the whole gap, mean: {whole[enough].mean():.2f} nats over these {n_used} images, "
       f"{whole[~enough].mean():.2f} over the {(~enough).sum()} left out (ESS < {MIN_ESS})")
-assert QUICK or data.name != "mnist" or whole[~enough].mean() > whole[enough].mean(), \
-    "the prose: the images left out have the larger gaps"
+assert QUICK or data.name != "mnist" or whole[~enough].mean() > whole[enough].mean() and 3 * (~enough).sum() < enough.sum(), \
+    "the prose: the few images left out have the larger gaps on average"
 assert QUICK or data.name != "mnist" or not resolved, \
     "the prose: our images do not resolve which gap is the larger, so Cremer et al.'s finding is not reproduced"
 
@@ -776,9 +782,9 @@ assert QUICK or data.name != "mnist" or not resolved, \
 # differences over the images with ESS ≥ 20, with its standard error; a gap is named the larger on average only
 # if that mean is more than 2 standard errors from 0. The next line counts the images on which each gap is the
 # larger: the answer can change from image to image. The line "the whole gap, mean …" shows that the images left
-# out (ESS < 20) have the larger gaps: the averages describe the easier images. Part of that may be selection: the
-# ESS and log p(x) come from the same samples, and a rare large weight both raises an image's estimate (so its
-# gap) and lowers its ESS.
+# out (ESS < 20) had the larger gaps on average (a few images; no error bar): the averages describe the easier
+# images. Part of that may be selection: the ESS and log p(x) come from the same samples, and a rare large weight
+# both raises an image's estimate (so its gap) and lowers its ESS.
 #
 # **Which way the estimates err.**
 # - **The approximation gaps are, on average, understated.** Each estimate of log p(x) is a lower bound in
