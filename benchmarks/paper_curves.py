@@ -7,8 +7,8 @@ Face (N_z = 2, 5, 10, 20), AEVB on every panel and wake-sleep on the four Frey F
     python benchmarks/paper_curves.py --max-samples 300000     # every run, only that far (a first pass)
     python benchmarks/paper_curves.py --quick --out /tmp/p.json  # seconds, for the smoke test
 
-Each run is resumable: its state is saved to results/paper_curves.<run>.partial.pt about every
-minute, and the same command continues from there (also with a larger --max-samples). The curves
+Each run is resumable: its state is saved next to --out (results/ by default) as
+paper_curves.<run>.partial.pt about every minute, and the same command continues from there (also with a larger --max-samples). The curves
 are merged into results/paper_curves.json after every save, each with the command that made it,
 so a stopped run leaves what it has.
 

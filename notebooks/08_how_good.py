@@ -99,7 +99,7 @@ print(f"test negative ELBO on all {len(x_test)} test images: {-test['elbo']:.2f}
 # \qquad \mathcal{L}_1 = \mathrm{ELBO} \le \mathcal{L}_{10} \le \dots \to \log p(x).$$
 #
 # The gap between the ELBO and log p(x) is KL(q(z|x) ‖ p(z|x)): how far the encoder is from the true posterior.
-# Notebook 10 shows 𝓛_k closing on a log p(x) computed exactly. Each term of the sum is an importance weight wᵢ;
+# Notebook 10 shows 𝓛_k closing on a toy model's exact log p(x). Each term of the sum is an importance weight wᵢ;
 # their mean is unbiased for p(x), its log biased low (Jensen; notebook 02). For an MNIST image log wᵢ is around
 # −100 nats, often far lower. Below about e⁻⁸⁷ float32 loses precision, and below e⁻¹⁰³ a weight is exactly 0: the
 # weights underflow.
@@ -198,12 +198,12 @@ assert all(b < a for a, b in zip(gains, gains[1:])), "the prose: here each tenfo
 # %% [markdown]
 # Each tenfold increase of k buys less. Papers report k = 5000, after Burda et al.: a convention that keeps numbers
 # comparable, not a point of convergence. How far below log p(x) does it still sit? Suppose the shortfall
-# $S_u$ = log p(x) − 𝓛_k, u tenfolds of k past our largest, shrinks by a factor r per tenfold. Then each tenfold
+# $S_u$ = log p(x) − 𝓛_k at k = K·10ᵘ (K our largest k) shrinks by a factor r per tenfold. Then each tenfold
 # gains r times the one before, and after a last gain g
 #
 # $$S_0 = gr + gr^2 + \dots = \frac{gr}{1-r}, \qquad S_u = S_0\,r^u.$$
 #
-# k = 5000 is t = log₁₀(5000/k) tenfolds on: the step there gains $S_0 - S_t$.
+# k = 5000 is t = log₁₀(5000/K) tenfolds on: the step there gains $S_0 - S_t$.
 
 # %%
 ratio = gains[-1] / gains[-2]  # the fraction of the previous tenfold's gain that the last one kept
@@ -211,7 +211,7 @@ decades = math.log10(5000 / KS[-1])  # from the largest k here to k = 5000, in t
 if 0 < ratio < 1:
     shortfall = lambda u: gains[-1] * ratio ** (1 + u) / (1 - ratio)  # log p(x) − 𝓛_k, u tenfolds past our largest k
     to_5000, beyond_5000 = shortfall(0) - shortfall(decades), shortfall(decades)
-    print(f"r = {gains[-1]:.2f} / {gains[-2]:.2f} = {ratio:.2f}; if it holds: k = {KS[-1]} → 5000 "
+    print(f"r = {gains[-1]:.3f} / {gains[-2]:.3f} = {ratio:.2f}; if it holds: k = {KS[-1]} → 5000 "
           f"(t = {decades:.2f}) adds about {to_5000:.2f} nats, leaving a shortfall of about {beyond_5000:.2f} at k = 5000")
     print(f"if the gains stopped shrinking instead, k = {KS[-1]} → 5000 would add {gains[-1] * decades:.2f} nats")
 else:
@@ -229,7 +229,7 @@ assert data.name != "mnist" or 0.1 < (beyond_5000 or 0) < 1, "the prose: on MNIS
 #
 # ### Next to published numbers
 #
-# Published negative log-likelihoods on MNIST, next to ours; lower is better. They are **not** trained the same way;
+# Published negative log-likelihoods on MNIST next to ours (IW NLL = −𝓛_k); lower is better. They are **not** trained the same way;
 # only our second number is measured like theirs:
 #
 # | | our default model | Burda et al. (2015), Table 1 |
@@ -238,8 +238,8 @@ assert data.name != "mnist" or 0.1 < (beyond_5000 or 0) < 1, "the prose: on MNIS
 # | data | dynamic binarization; test set binarized once, fixed seed | the same procedure, their own draw (seed 123); 59,600 training images |
 # | number | k ≤ 1000 on the random images above; k = 5000 on all 10,000 (`benchmarks/quality.py`) | **86.76** nats, k = 5000 on all 10,000 test images |
 #
-# Kingma & Welling (2013) have no such number: their marginal likelihoods (Figure 3) are for small models with 3 latent
-# dimensions (notebook 09 redraws it).
+# Kingma & Welling (2013) have no such number: their marginal likelihoods (Figure 3, redrawn in notebook 09) are for
+# models with 3 latent dimensions.
 
 # %%
 BURDA_VAE_NLL = 86.76  # Burda et al. (2015), Table 1: VAE, 1 stochastic layer, k = 1 training, NLL with k = 5000
@@ -271,7 +271,7 @@ else:
 # %% [markdown]
 # On MNIST the gap to Burda et al. is many times the estimator's likely bias: it comes from the models and
 # training. Our two rows also differ in k and images: despite the smaller k the random ones score better, easier
-# by chance (the printed standard errors). The optional section has larger models.
+# by chance (the printed standard errors).
 
 # %% [markdown]
 # ### β: rate against distortion
@@ -333,7 +333,7 @@ if data.name == "mnist":  # the sweep's models are MNIST models: count on its fu
 # counts overlap).*
 
 # %%
-fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.2))
+fig, (left, right) = plt.subplots(1, 2, figsize=(10, 5), width_ratios=(3, 2))
 plots.plot_rate_distortion(column("rate"), column("distortion"), [f"β={beta:g}" for beta in BETAS], ax=left,
                            zero_rate=sweep["mean_image_distortion"], title="rate against distortion")
 plots.plot_units_by_beta(BETAS, column("active"), latent_dim=len(seed_0["activity"]), ax=right)  # = the KL count
@@ -355,12 +355,12 @@ assert len(screen) > 1 and 5 * (max(screen) - min(screen)) < sorted(totals)[1] -
 
 # %% [markdown]
 # Left: lowering β buys lower distortion with rate, cheaply at first, dearly later. The dashed line passes through
-# the least mean −ELBO: in this sweep, on test images, β = 1 gives the best ELBO, as it should at the training
-# optimum. The default recipe was tuned for β = 1 alone, which favours it, and on the first 1,000 test images
-# (`benchmarks/README.md`), though its last screen's scores spanned a small fraction of β = 1's lead. Right:
-# dimensions switch off steadily as β grows (partial collapse; Lucas et al., 2019, call it posterior collapse). The
-# two counts agree in every run (the table): the panel draws one. The counts are rough: at the largest β the seeds
-# keep different numbers of units for the same rate. (Why the curve bends: in the optional section.)
+# the least mean −ELBO: on test images, β = 1 gives the best ELBO, as it should at the training optimum. The default
+# recipe was tuned for β = 1 only, on the first 1,000 test images (`benchmarks/README.md`); the recipes screened
+# differed there in IW NLL by under a fifth of β = 1's −ELBO lead over the next best β, so tuning does not explain
+# the lead. Right: dimensions switch off as β grows (partial collapse; Lucas et al., 2019, call it posterior
+# collapse). The two counts agree in every run: the panel draws one. The counts are rough: at the largest β the seeds
+# keep different unit counts for the same rate. (Why the curve bends: the optional section.)
 
 # %% [markdown]
 # *Figure: top, decoded prior samples of the seed-0 models, the same ten z ~ N(0, I) for every β; bottom, ten test
@@ -399,9 +399,10 @@ plt.show()
 # Solution. No. Given z, our decoder's pixels are independent, so a decoder that ignores z gives every image the
 # same pixel probabilities, however many layers it has: the best of those is the mean of the images scored, and
 # D₀ (the mean training image) comes close to it. Ignoring z costs about the difference printed below, per image.
-# So a factorised decoder cannot make z useless at the optimum; a latent dimension switches off when what it adds to
-# the reconstruction is worth less than the KL it costs, and β sets that price (the sweep). Training can still stop
-# in a poorer optimum with more dimensions off (Lucas et al., 2019, link collapse to local maxima). At home: train
+# So on data whose pixels depend on each other, as MNIST's do, a factorised decoder cannot make z useless at the
+# optimum; a latent dimension switches off when what it adds to the reconstruction is worth less than the KL it
+# costs, and β sets that price (the sweep). Training can still stop in a poorer optimum with more dimensions off
+# (Lucas et al., 2019, link collapse to local maxima). At home: train
 # `VAE(..., decoder_hidden=[512, 512])` with notebook 05's recipe and count its active units.
 beta_1 = mean(column("neg_elbo")[BETAS.index(1)])
 print(f"D₀ = {sweep['mean_image_distortion']:.1f} nats against the β = 1 models' −ELBO of {beta_1:.1f} nats: "
@@ -548,9 +549,9 @@ assert data.name != "mnist" or (difference > 0 and grey["reconstruction"] < test
 # - Row 4: its KL warm-up was screened on held-out training images (with or without made no difference larger
 #   than its uncertainty; `benchmarks/README.md`); the rest of its recipe came from rows 2–3, and it scored the test
 #   set once. Against Burda et al.: far fewer epochs, batches of 128 against 20 (far fewer Adam steps), a
-#   one-cycle Adam schedule, and a processor that did the scripts' fixed reference workload about twice as fast per
-#   CPU-second. Nor did it score the test set after every epoch inside its timed training, as rows 2–3 did. Both
-#   mean its half hour bought more training than the other rows'.
+#   one-cycle Adam schedule. Against rows 2–3: a processor that did the scripts' fixed reference workload about twice
+#   as fast per CPU-second, and no scoring of the test set after every epoch inside its timed training. Both mean its
+#   half hour bought more training than the other rows'.
 # - Row 2 against row 3: the VAE's edge is about the size of the only yardstick for seed noise here, a rough proxy
 #   from another model and metric (the small default model's −ELBO spread over seeds, printed). Each bound uses its
 #   own encoder as the proposal; what k = 5000 still misses was measured for neither (`frontier.py k-bias` would).
