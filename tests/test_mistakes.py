@@ -100,7 +100,7 @@ def notebook_kernel(tmp_path_factory):
             env.setenv("VAE_LITE_DATASET", "mnist")
 
         def kernel(notebook):
-            if notebook not in current:
+            if notebook not in current or not current[notebook].healthy:  # a dead kernel is not handed on
                 for running in current.values():
                     running.__exit__(None, None, None)
                 current.clear()

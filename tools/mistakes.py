@@ -231,6 +231,7 @@ class NotebookKernel:
         self.client = NotebookClient(self.nb, timeout=600, kernel_name="python3",
                                      resources={"metadata": {"path": str(NOTEBOOKS)}})
         self._stack = contextlib.ExitStack()
+        self.healthy = True  # False once a run failed other than by a cell's error (a dead kernel, a timeout)
 
     def __enter__(self):
         self._stack.enter_context(self.client.setup_kernel())
@@ -253,20 +254,24 @@ class NotebookKernel:
         cells up to `stop_at` (or all) ran cleanly."""
         from nbclient.exceptions import CellExecutionError
 
-        self._run_code(INJECT.format(target=mistake.target, code=textwrap.dedent(mistake.code)))
         try:
-            for index, cell in enumerate(self.nb.cells):
-                if cell.cell_type != "code":
-                    continue
-                try:
-                    self.client.execute_cell(cell, index)
-                except CellExecutionError as error:
-                    return index, error.ename, error.evalue
-                if index == stop_at:
-                    return None
-            return None
-        finally:
-            self._run_code(UNDO)
+            self._run_code(INJECT.format(target=mistake.target, code=textwrap.dedent(mistake.code)))
+            try:
+                for index, cell in enumerate(self.nb.cells):
+                    if cell.cell_type != "code":
+                        continue
+                    try:
+                        self.client.execute_cell(cell, index)
+                    except CellExecutionError as error:
+                        return index, error.ename, error.evalue
+                    if index == stop_at:
+                        return None
+                return None
+            finally:
+                self._run_code(UNDO)
+        except Exception:
+            self.healthy = False
+            raise
 
 
 def resolve(target):
