@@ -290,12 +290,6 @@ def resolve(target):
     return owner
 
 
-def run_until_error(notebook, mistake, stop_at=None):
-    """Run the notebook's twin in a fresh kernel with the mistake injected: NotebookKernel.run_until_error."""
-    with NotebookKernel(notebook) as kernel:
-        return kernel.run_until_error(mistake, stop_at)
-
-
 def report(notebooks):
     """{notebook: {mistake: {"cell", "error", "message"} of the first failing cell, or None}}."""
     import vae_lite
