@@ -876,6 +876,9 @@ def test_iwae_bound_passes_a_right_answer_whatever_its_random_numbers():
     (lambda m, x, k: right_iwae_bound(m, x, k).mean(), "one value per row of x"),
     (lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, k), dim=1) - math.log(len(x)), "reduce over the k samples"),
     (lambda m, x, k: iw_log_weights(m, x, k).exp().mean(dim=0).log(), "use torch.logsumexp"),  # fails at 28x28 only
+    # rows that mix pass every case of one data point: only the case of two points in alternate rows fails them
+    (lambda m, x, k: right_iwae_bound(m, x, k).mean().expand(len(x)), "the rows mix"),
+    (lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, k).reshape(len(x), k), dim=1) - math.log(k), "the rows mix"),
 ])
 def test_iwae_bound_rejects_the_common_mistakes_and_names_them(capsys, wrong, hint):
     # a quarter of the notebook's samples: every mistake is nats away, many standard errors even so

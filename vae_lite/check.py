@@ -1199,7 +1199,9 @@ def iwae_bound(fn, n=10_000):
     k = 1, 5 and 50, on a linear-Gaussian model whose encoder is deliberately off (its ELBO, L_5 and
     L_50 are nats apart; there the gradient with respect to q's mean and log variance must also be the
     pathwise one, within 6 standard errors), and on two untrained image VAEs: 4x4, and 28x28, whose log
-    weights near -540 make exp underflow in float32. Known wrong forms are named.
+    weights near -540 make exp underflow in float32. One more case alternates two data points whose
+    bounds differ: each point's rows are judged on their own, so a bound that mixes rows (a batch mean,
+    a (k, N) tensor read as (N, k)) fails. Known wrong forms are named.
     """
     from .models import VAE
     from .variants import LinearGaussian
@@ -1213,6 +1215,9 @@ def iwae_bound(fn, n=10_000):
     mnist_sized = VAE((1, 28, 28), latent_dim=2, hidden=8).eval()  # log weights near -540: exp underflows to 0
     digit = torch.bernoulli(torch.full((1, 1, 28, 28), 0.13), generator=torch.Generator().manual_seed(10))
     cases = {f"linear-Gaussian model, k = {k}": (linear, point.expand(n, -1), k) for k in (1, 5, 50)}
+    other_point = torch.tensor([[-3.0, 2.0, -2.0]], dtype=torch.float64)
+    cases["linear-Gaussian model, two data points in alternate rows, k = 5"] = (
+        linear, torch.cat([point, other_point]).repeat(n // 2, 1), 5)  # L_5 = -7.2 and -10.6
     cases["a 4x4 image VAE, k = 5"] = (image_vae, image.expand(n, -1, -1, -1), 5)
     cases["a 28x28 image VAE, k = 5"] = (mnist_sized, digit.expand(n // 10, -1, -1, -1), 5)
     wrong_forms = {
@@ -1243,18 +1248,35 @@ def iwae_bound(fn, n=10_000):
             shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
             return [(name, False, f"expected one value per row of x, shape ({len(x)},), got {shape}; "
                                   "reduce over the k samples (dim=0) only, not over the examples")]
+        _, point_of_row = torch.unique(x.flatten(1), dim=0, return_inverse=True)
+        if point_of_row.max() > 0:  # several data points: each point's rows must give that point's bound
+            lines = [judge_one_point(f"{name}, point {p + 1}", got[point_of_row == p], model, x[point_of_row == p],
+                                     k, hint="the rows mix: row i's L_k must come from row i's own k weights; "
+                                             "logsumexp over the k samples, dim=0 of a (k, N) tensor, and no mean "
+                                             "over the rows" if not failed else "fix the cases above first")
+                     for p in range(point_of_row.max() + 1)]
+            return [line[0] for line in lines]
+        return judge_one_point(name, got, model, x, k)
+
+    failed = []  # the cases that failed so far: a mistake they name would also spoil the two-point case
+
+    def judge_one_point(name, got, model, x, k, hint=None):
         values = got.detach().double()
         mean, error = values.mean().item(), values.std().item() / math.sqrt(len(values))
         want, want_error = _iw_reference(model, x.repeat(4, *[1] * (x.dim() - 1)), k)
         tolerance = 6 * math.hypot(error, want_error) + 1e-4
         ok = abs(mean - want) < tolerance
-        hint = ""
-        if not ok:
+        if ok:
+            hint = ""
+        elif hint is not None:
+            hint = f" ({hint})"
+        else:
+            failed.append(name)
             hint = (" (your result is not finite: use torch.logsumexp, not log(sum(exp)))" if not math.isfinite(mean)
                     else name_the_mistake(model, x, k, mean, error, want, tolerance))
         lines = [(name, ok, f"expected a mean of {want:.3f}, got {mean:.3f} (allowed Monte Carlo error "
                             f"{tolerance:.3f}){hint}")]
-        if ok and model is linear:  # the pathwise gradient, as reparameterized draws give it
+        if ok and model is linear and len(x) == n:  # the pathwise gradient, as reparameterized draws give it
             test = name + ": its gradient with respect to the mean and log variance of q(z|x)"
             gradient, gradient_error = linear.q.gradient(got) if got.requires_grad else (None, None)
             if gradient is None:
