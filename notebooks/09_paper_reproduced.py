@@ -53,11 +53,11 @@ if "google.colab" in sys.modules:
 # %%
 import json
 import math
-import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
+from IPython.display import display
 
 import vae_lite
 import vae_lite.check
@@ -413,9 +413,9 @@ claims = {  # the paper's claim: (our evidence, computed in the collapsed cell a
         "train − test gap: on Frey Face narrowest at N_z = 2, widest at 20 (none on MNIST yet)"),
     "4. end values at about 1e8 samples": (evidence[4], "not testable here"),
 }
-for claim, (found, verdict) in claims.items():  # a table: the claim, our verdict, then its evidence
-    for left, text in [(claim, verdict), ("", f"evidence: {found}")]:
-        print(textwrap.fill(text, 112, initial_indent=f"{left:36s}", subsequent_indent=" " * 36))
+rows = [f"| {claim} | {verdict} | {found} |" for claim, (found, verdict) in claims.items()]
+table = "\n".join(["| the paper's claim | our verdict | our evidence |", "|---|---|---|", *rows])
+display({"text/markdown": table, "text/plain": table}, raw=True)  # a table in JupyterLab; its source as plain text
 
 # %% [markdown]
 # MNIST's gap is even negative: "train", the mean over the epoch just trained, lags the test point by half an

@@ -648,7 +648,7 @@ flat = {name: PCA(2).fit_transform(probe["codes"])[shown] for name, probe in pro
 reach = max(np.abs(points).max() for points in flat.values()) * 1.05
 for ax, (name, points) in zip(axes, flat.items()):
     plots.latent_scatter(points, data.test_labels[shown], names=names, ax=ax, limits=((-reach, reach), (-reach, reach)),
-                         title=f"{name}: encoder means (PCA)")
+                         title=f"{name}: encoder means (PCA)", size=16)
     ax.set_xlabel("first principal component")
     ax.set_ylabel("second principal component")
 fig.tight_layout()

@@ -154,6 +154,12 @@ def test_latent_scatter_colours_label_i_with_the_ith_petroff10_colour():
     assert shown == [c.lower() for c in plots.PALETTE]
 
 
+@pytest.mark.parametrize("labels", [None, torch.arange(10)], ids=["one-colour", "by-label"])
+def test_latent_scatter_draws_markers_of_the_size_asked_for(labels):
+    figure = plots.latent_scatter(torch.randn(10, 2), labels, size=16)
+    assert list(figure.axes[0].collections[0].get_sizes()) == [16]
+
+
 @pytest.mark.parametrize("spread", [0.1, 0.0], ids=["medians-close", "medians-equal"])
 def test_latent_scatter_label_boxes_never_overlap_and_point_at_their_medians(spread):
     """Notebook 07's 3, 5 and 8 (and notebook 11's conditional VAE, all classes) have nearly equal medians:

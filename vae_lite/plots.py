@@ -362,8 +362,11 @@ def _name_classes(ax, points, labels, names, room=1.25):
                 zorder=9, scalex=False, scaley=False)  # under every box
 
 
-def latent_scatter(points, labels=None, ax=None, title=None, limits=None, names=None):
+def latent_scatter(points, labels=None, ax=None, title=None, limits=None, names=None, size=6):
     """2-D latent points (e.g. encoder means) coloured by label (petroff10, colour-blind safe).
+
+    size: each marker's area in points^2 (matplotlib's s); 6 suits thousands of points, a larger one
+    a thousand or fewer seen from the back of a room.
 
     limits=(low, high) fixes both axes, so that the scatter lines up with a manifold_grid
     drawn with the same limits; ((x_low, x_high), (y_low, y_high)) fixes each.
@@ -374,12 +377,12 @@ def latent_scatter(points, labels=None, ax=None, title=None, limits=None, names=
     points = torch.as_tensor(points).detach().cpu()
     ax = _axes(ax, height=0.8)
     if labels is None:
-        ax.scatter(points[:, 0].numpy(), points[:, 1].numpy(), s=6, alpha=0.7)
+        ax.scatter(points[:, 0].numpy(), points[:, 1].numpy(), s=size, alpha=0.7)
     else:
         labels = torch.as_tensor(labels).cpu()
         cmap, norm = _label_colours()
         scatter = ax.scatter(points[:, 0].numpy(), points[:, 1].numpy(), c=labels.numpy(), cmap=cmap, norm=norm,
-                             s=6, alpha=0.7, linewidths=0, rasterized=True)
+                             s=size, alpha=0.7, linewidths=0, rasterized=True)
         if names is None:
             ax.figure.colorbar(scatter, ax=ax, ticks=range(10), label="label")
     ax.set_xlabel("z[0]")
