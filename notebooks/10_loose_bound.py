@@ -392,9 +392,7 @@ print(f"full run on MNIST: IWAE better by {stored['iw_nll_vae_minus_iwae']:.2f} 
       f"{runs['iwae']['test_neg_elbo']:.2f}; active units (Var_x(E[z_d|x]) > 0.01) {runs['vae']['active_units']}, {runs['iwae']['active_units']}")
 assert live_gain > 2 * live_gain_se and (data.name != "mnist" or live_gain > 2 * stored["iw_nll_vae_minus_iwae"]), \
     "after the same epochs the IWAE should have the better log-likelihood, on MNIST by much more than in the full run"
-# no upper bound here: a few CPU seconds on a shared machine are noisy (5.1 once under load, 2.5 when quiet);
-# "less than 5 times" is checked on the stored full run below
-assert live_cpu["IWAE"] > live_cpu["VAE"], "the prose: the IWAE costs more CPU time for the same epochs"
+assert live_cpu["IWAE"] > live_cpu["VAE"], "the prose: more CPU time (a bound on the ratio: the stored run, below)"
 
 # %% [markdown]
 # After the same epochs the IWAE has the better log-likelihood, at a higher CPU cost. In the full run (last line)

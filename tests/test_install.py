@@ -177,6 +177,13 @@ def clean_env(tmp_path, **extra):
     return env
 
 
+def pip_cache():
+    """PIP_CACHE_DIR of the pip that set this environment up, for a process whose HOME is empty: it then
+    installs the same packages from the index without downloading their files again ({} without a cache)."""
+    done = subprocess.run([sys.executable, "-m", "pip", "cache", "dir"], capture_output=True, text=True)
+    return {"PIP_CACHE_DIR": done.stdout.strip()} if done.returncode == 0 and done.stdout.strip() else {}
+
+
 def torch_version(python):
     return run([python, "-c", "import torch; print(torch.__version__)"]).strip()
 
@@ -218,7 +225,7 @@ def test_colab_simulation_installs_vae_lite_keeps_torch_and_runs_notebooks_01_an
     for twin in twins:
         nb = colab.with_colab_cells(jupytext.read(twin), twin.with_suffix(".ipynb").name, colab.repository())
         nbformat.write(nb, content / twin.with_suffix(".ipynb").name)
-    env = clean_env(tmp_path, VAE_LITE_QUICK="1", VAE_LITE_REPOSITORY=str(ROOT))
+    env = clean_env(tmp_path, VAE_LITE_QUICK="1", VAE_LITE_REPOSITORY=str(ROOT), **pip_cache())
     said = run([torch_only, "-c", EXECUTE, *sorted(content.glob("*.ipynb"))], cwd=content, env=env, timeout=900)
     print(said)
     assert torch_version(torch_only) == before, "installing vae_lite must not replace the torch that was there"

@@ -5,9 +5,9 @@ not a crash).
 How a row runs: the notebook's text twin runs in quick mode with the mistake injected, cell by
 cell, and stops at the first error. That error must be an AssertionError raised by the cell
 the row names, with a message matching the row's pattern. Cells after it never run, so a row
-costs only the notebook up to its catching cell. The rows of one notebook share its kernel: after
-each row the function gets its code back and the kernel is cleared, which spares a kernel start and
-the imports per row (tools/mistakes.py's NotebookKernel; a test below checks the clearing).
+costs only the notebook up to its catching cell. The rows share one kernel: after each row the kernel
+is cleared and the function gets its code back, which spares a kernel start and the imports per row
+(tools/mistakes.py's MistakeKernel; a test below checks the clearing).
 
 Adding rows (notebooks 05-11): put a new Mistake in tools/mistakes.py's MISTAKES (a def with the
 same name and parameters as the target, doing the wrong thing; the target module's globals are
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import jupytext
 import pytest
 from conftest import mnist_available
-from mistakes import MISTAKES, NOTEBOOKS, NotebookKernel, resolve
+from mistakes import MISTAKES, NOTEBOOKS, MistakeKernel, resolve
 
 
 @dataclass(frozen=True)
@@ -87,11 +87,11 @@ CATCHES = [
 ]
 
 @pytest.fixture(scope="module")
-def notebook_kernel(tmp_path_factory):
-    """notebook_kernel(name): a running kernel of that notebook, in quick mode, no figures rendered, MNIST
-    when it is on disk. The rows of one notebook share it (CATCHES lists them together): each run
-    undoes its mistake and clears the kernel (tools/mistakes.py's NotebookKernel)."""
-    current = {}
+def kernel(tmp_path_factory):
+    """A running kernel for the rows, in quick mode, no figures rendered, MNIST when it is on disk. The
+    rows share it: each run undoes its mistake and clears the kernel (tools/mistakes.py's MistakeKernel);
+    a kernel that died is replaced."""
+    current = []
     with pytest.MonkeyPatch.context() as env:
         env.setenv("IPYTHONDIR", str(tmp_path_factory.mktemp("ipython")))  # no startup files of the user's
         env.setenv("VAE_LITE_QUICK", "1")
@@ -99,16 +99,15 @@ def notebook_kernel(tmp_path_factory):
         if mnist_available():
             env.setenv("VAE_LITE_DATASET", "mnist")
 
-        def kernel(notebook):
-            if notebook not in current or not current[notebook].healthy:  # a dead kernel is not handed on
-                for running in current.values():
-                    running.__exit__(None, None, None)
-                current.clear()
-                current[notebook] = NotebookKernel(notebook).__enter__()
-            return current[notebook]
+        def healthy_kernel():
+            if current and not current[0].healthy:  # a dead kernel is not handed on
+                current.pop().__exit__(None, None, None)
+            if not current:
+                current.append(MistakeKernel().__enter__())
+            return current[0]
 
-        yield kernel
-        for running in current.values():
+        yield healthy_kernel
+        for running in current:
             running.__exit__(None, None, None)
 
 
@@ -135,17 +134,15 @@ def test_every_row_names_a_known_mistake_and_one_cell():
     assert CATCHES and {c.mistake for c in CATCHES} <= set(MISTAKES)
     for catch in CATCHES:
         catching_cell(catch)
-    order = [c.notebook for c in CATCHES]
-    assert order == sorted(order, key=order.index), "list each notebook's rows together: they share its kernel"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("catch", CATCHES, ids=[f"{c.notebook[:2]}: {c.mistake}" for c in CATCHES])
-def test_notebook_catches_the_injected_mistake(catch, notebook_kernel):
+def test_notebook_catches_the_injected_mistake(catch, kernel):
     if catch.mnist_only and not mnist_available():
         pytest.skip("this catch needs MNIST (set VAE_LITE_DATA)")
     index = catching_cell(catch)
-    error = notebook_kernel(catch.notebook).run_until_error(MISTAKES[catch.mistake], stop_at=index)
+    error = kernel().run_until_error(catch.notebook, MISTAKES[catch.mistake], stop_at=index)
     assert error is not None, f"{catch.notebook} ran to cell {index} with '{catch.mistake}' injected: nothing caught it"
     cell, ename, evalue = error
     assert cell == index, f"{catch.notebook}: cell {cell} failed ({ename}: {evalue[:300]}) before cell {index}, the catching one"
@@ -154,7 +151,7 @@ def test_notebook_catches_the_injected_mistake(catch, notebook_kernel):
 
 
 @pytest.mark.slow
-def test_a_shared_kernel_runs_clean_after_a_caught_mistake(notebook_kernel):
+def test_a_shared_kernel_runs_clean_after_a_caught_mistake(kernel):
     """What a row leaves behind must not reach the next: after 'KL without the -1' is caught, the same
     kernel runs notebook 04 to that catching cell again, with only a harmless injection (another
     function's own source), and nothing fails."""
@@ -164,9 +161,8 @@ def test_a_shared_kernel_runs_clean_after_a_caught_mistake(notebook_kernel):
 
     catch = next(c for c in CATCHES if c.notebook == "04_closed_form_kl" and c.mistake == "KL without the -1")
     index = catching_cell(catch)
-    kernel = notebook_kernel(catch.notebook)
-    assert kernel.run_until_error(MISTAKES[catch.mistake], stop_at=index)[0] == index
+    assert kernel().run_until_error(catch.notebook, MISTAKES[catch.mistake], stop_at=index)[0] == index
     other = "vae_lite.objectives.kl_normal"
     assert other != MISTAKES[catch.mistake].target
     harmless = Mistake("none", "this test", other, inspect.getsource(resolve(other)))
-    assert kernel.run_until_error(harmless, stop_at=index) is None, "the last row's mistake outlived its run"
+    assert kernel().run_until_error(catch.notebook, harmless, stop_at=index) is None, "the last row's mistake outlived its run"

@@ -238,24 +238,31 @@ def test_the_student_edition_has_no_solution_every_stub_and_no_outputs(student):
         assert all(c.outputs == [] and c.execution_count is None for c in code), f"{twin.name} has outputs"
 
 
-def execute(path, env, cwd):
-    """Run the notebook at `path` top to bottom in a fresh kernel with `env`; return it executed."""
-    from nbclient import NotebookClient
+@pytest.fixture(scope="module")
+def execute():
+    """execute(path, env, cwd): run the notebook at `path` top to bottom with the VAE_LITE_* variables
+    `env` and the working folder `cwd`; return it executed. The runs of this file share one kernel
+    (tools/kernel.py: each starts from what a fresh kernel has), sparing a kernel's start and the
+    imports per run; a kernel that died is replaced."""
+    from kernel import Kernel
 
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
-    with pytest.MonkeyPatch.context() as patch:  # the kernel inherits this process's environment
-        for name in [k for k in os.environ if k.startswith("VAE_LITE_")]:
-            patch.delenv(name)
-        for name, value in env.items():
-            patch.setenv(name, value)
-        client.execute()
-    return nb
+    current = []
+
+    def run(path, env, cwd):
+        if current and not current[0].healthy:
+            current.pop().__exit__(None, None, None)
+        if not current:
+            current.append(Kernel(cwd).__enter__())
+        return current[0].run(nbformat.read(path, as_version=4), env, cwd)
+
+    yield run
+    for kernel in current:
+        kernel.__exit__(None, None, None)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("twin", TWINS, ids=[t.stem for t in TWINS])
-def test_the_student_edition_runs_on_the_digits_and_every_checker_says_not_attempted_yet(student, twin):
+def test_the_student_edition_runs_on_the_digits_and_every_checker_says_not_attempted_yet(student, twin, execute):
     """Run on the 8x8 digits, it also checks that every notebook runs on data other than MNIST
     (test_every_notebook_runs_on_another_data_set adds Fashion-MNIST): one run serves both."""
     path = student / twin.with_suffix(".ipynb").name
@@ -276,7 +283,7 @@ OTHER_DATASETS = [pytest.param("fashion-mnist", marks=pytest.mark.skipif(
 @pytest.mark.slow
 @pytest.mark.parametrize("dataset", OTHER_DATASETS)
 @pytest.mark.parametrize("twin", TWINS, ids=[t.stem for t in TWINS])
-def test_every_notebook_runs_on_another_data_set(twin, dataset, tmp_path):
+def test_every_notebook_runs_on_another_data_set(twin, dataset, tmp_path, execute):
     """VAE_LITE_DATASET switches every notebook to other data: each must still run top to bottom.
 
     Only that it runs is checked here (no stored outputs are compared: they come from MNIST): `execute`

@@ -7,8 +7,8 @@ A mistake replaces the *code* of one function of vae_lite (function.__code__ = .
 name bound to that function sees it: vae_lite.elbo, vae_lite.objectives.elbo and the elbo
 that models.py imported are one function object. The package itself has no test hooks.
 The mistake is injected into a running kernel; the notebook's text twin then runs in quick mode,
-cell by cell, and stops at the first error; then the function gets its code back and the kernel is
-cleared, ready for the next mistake (NotebookKernel).
+cell by cell, and stops at the first error; then the kernel is cleared and the function gets its code
+back, ready for the next mistake (MistakeKernel, on tools/kernel.py's Kernel).
 
 The report runs every mistake against every cell of the notebooks given and writes, per notebook
 and mistake, the first cell that fails and how (null: nothing failed). It informs where a new
@@ -16,7 +16,6 @@ catch belongs; tests/test_mistakes.py holds the catches that must fire, each at 
 """
 
 import argparse
-import contextlib
 import json
 import os
 import sys
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jupytext
+from kernel import Kernel
 
 from vae_lite._files import atomic_write
 
@@ -190,87 +190,54 @@ _inject({target!r}, {code!r})
 del _inject
 """
 
-# After a run: the function gets its own code back, and nothing the run made survives: the user's names,
-# vae_lite's memoised results (computed with the mistake), the figures.
-UNDO = """
-def _undo():
+# After a run (and tools/kernel.py's CLEAR): the function gets its own code back.
+RESTORE = """
+def _restore():
     import sys
-
-    import matplotlib.pyplot
 
     function, code = sys._vae_lite_mistake
     function.__code__ = code
     del sys._vae_lite_mistake
-    for module in [m for name, m in list(sys.modules.items()) if name == "vae_lite" or name.startswith("vae_lite.")]:
-        for value in list(vars(module).values()):
-            if callable(getattr(value, "cache_clear", None)):
-                value.cache_clear()
-    matplotlib.pyplot.close("all")
 
-_undo()
-get_ipython().run_line_magic("reset", "-f")
+_restore()
+del _restore
 """
 
 
-class NotebookKernel:
-    """One kernel for several runs of one notebook's twin, each with one mistake injected.
+class MistakeKernel(Kernel):
+    """One kernel for many runs of the notebooks' twins, each with one mistake injected.
 
-    A run injects the mistake, runs the cells in order until the first error (or `stop_at`), then
-    restores the function and clears everything the run left (UNDO), so that the next run starts
-    from what a fresh kernel would have, without paying again for a kernel's start and its imports.
+    A run injects the mistake, runs the notebook's cells in order until the first error (or `stop_at`),
+    then clears everything the run left (tools/kernel.py) and restores the function, so that the next
+    run starts from what a fresh kernel would have, without paying again for a kernel's start and its
+    imports.
 
-        with NotebookKernel("04_closed_form_kl") as kernel:
-            kernel.run_until_error(MISTAKES["KL without the -1"], stop_at=12)
+        with MistakeKernel() as kernel:
+            kernel.run_until_error("04_closed_form_kl", MISTAKES["KL without the -1"], stop_at=12)
     """
 
-    def __init__(self, notebook):
-        from nbclient import NotebookClient
+    def __init__(self):
+        super().__init__(NOTEBOOKS)
 
-        self.notebook = notebook
-        self.nb = jupytext.read(NOTEBOOKS / f"{notebook}.py")
-        self.client = NotebookClient(self.nb, timeout=600, kernel_name="python3",
-                                     resources={"metadata": {"path": str(NOTEBOOKS)}})
-        self._stack = contextlib.ExitStack()
-        self.healthy = True  # False once a run failed other than by a cell's error (a dead kernel, a timeout)
-
-    def __enter__(self):
-        self._stack.enter_context(self.client.setup_kernel())
-        return self
-
-    def __exit__(self, *exc):
-        return self._stack.__exit__(*exc)
-
-    def _run_code(self, code):
-        from nbclient.util import run_sync
-
-        reply = run_sync(self.client.kc.execute_interactive)(code, store_history=False, timeout=120,
-                                                             output_hook=lambda message: None)
-        if reply["content"]["status"] != "ok":
-            raise RuntimeError(f"{self.notebook}: the kernel refused {code.strip().splitlines()[0]!r}...: "
-                               f"{reply['content'].get('ename')}: {reply['content'].get('evalue')}")
-
-    def run_until_error(self, mistake, stop_at=None):
-        """(cell index, ename, evalue) of the first error with `mistake` injected, or None if the
-        cells up to `stop_at` (or all) ran cleanly."""
+    def run_until_error(self, notebook, mistake, stop_at=None):
+        """(cell index, ename, evalue) of the first error in `notebook` (a twin's name without .py) with
+        `mistake` injected, or None if the cells up to `stop_at` (or all) ran cleanly. The run's
+        VAE_LITE_* variables are this process's."""
         from nbclient.exceptions import CellExecutionError
 
+        nb = jupytext.read(NOTEBOOKS / f"{notebook}.py")
+        env = {k: v for k, v in os.environ.items() if k.startswith("VAE_LITE_")}
         try:
-            self._run_code(INJECT.format(target=mistake.target, code=textwrap.dedent(mistake.code)))
+            self.run_code(INJECT.format(target=mistake.target, code=textwrap.dedent(mistake.code)))
             try:
-                for index, cell in enumerate(self.nb.cells):
-                    if cell.cell_type != "code":
-                        continue
-                    try:
-                        self.client.execute_cell(cell, index)
-                    except CellExecutionError as error:
-                        return index, error.ename, error.evalue
-                    if index == stop_at:
-                        return None
+                self.run(nb, env, NOTEBOOKS, stop_at=stop_at)
                 return None
+            except CellExecutionError as error:
+                return error.cell_index, error.ename, error.evalue
             finally:
-                self._run_code(UNDO)
+                self.run_code(RESTORE)
         except Exception:
-            self.healthy = False
+            self.healthy = False  # the injection or the restore failed: this kernel is not to be reused
             raise
 
 
@@ -298,13 +265,13 @@ def report(notebooks):
     if vae_lite.data.find_files("mnist") is not None:
         os.environ["VAE_LITE_DATASET"] = "mnist"
     table = {}
-    for notebook in notebooks:
-        table[notebook] = {}
-        with tempfile.TemporaryDirectory() as ipython_dir:
-            os.environ["IPYTHONDIR"] = ipython_dir  # a profile of its own: no startup files of the user's
-            with NotebookKernel(notebook) as kernel:
+    with tempfile.TemporaryDirectory() as ipython_dir:
+        os.environ["IPYTHONDIR"] = ipython_dir  # a profile of its own: no startup files of the user's
+        with MistakeKernel() as kernel:
+            for notebook in notebooks:
+                table[notebook] = {}
                 for name, mistake in MISTAKES.items():
-                    error = kernel.run_until_error(mistake)
+                    error = kernel.run_until_error(notebook, mistake)
                     table[notebook][name] = None if error is None else dict(cell=error[0], error=error[1], message=error[2][:200])
                     print(f"{notebook} | {name}: {'runs through' if error is None else f'cell {error[0]}, {error[1]}'}", flush=True)
     return table

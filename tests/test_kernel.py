@@ -1,0 +1,65 @@
+"""tools/kernel.py: one kernel runs notebook after notebook, each from what a fresh kernel has."""
+
+import nbformat
+import pytest
+
+import kernel as kernel_module
+from kernel import Kernel
+
+pytestmark = pytest.mark.slow  # each test starts a kernel
+
+LEAVE_TRACES = """
+import os
+import matplotlib.pyplot as plt
+from vae_lite import symbolic
+
+left_behind = 1
+os.environ["VAE_LITE_LEFT_BEHIND"] = "1"
+plt.figure()
+symbolic.linear_gaussian()  # memoised (functools.lru_cache)
+"""
+
+FIND_NONE = """
+import os
+import matplotlib.pyplot as plt
+from vae_lite import symbolic
+
+assert "left_behind" not in globals(), "a name of the last run survived"
+assert {{k: v for k, v in os.environ.items() if k.startswith("VAE_LITE_")}} == {{"VAE_LITE_QUICK": "1"}}, dict(os.environ)
+assert os.getcwd() == {cwd!r}, os.getcwd()
+assert plt.get_fignums() == [], "a figure of the last run survived"
+assert symbolic.linear_gaussian.cache_info().currsize == 0, "vae_lite's memoised results survived"
+"""
+
+
+def notebook(*sources):
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+
+
+def test_a_run_starts_from_what_a_fresh_kernel_has(tmp_path):
+    with Kernel(tmp_path) as kernel:
+        kernel.run(notebook(LEAVE_TRACES), {"VAE_LITE_DATASET": "digits"}, tmp_path)
+        kernel.run(notebook(FIND_NONE.format(cwd=str(tmp_path / "next"))), {"VAE_LITE_QUICK": "1"},
+                   (tmp_path / "next").mkdir() or tmp_path / "next")
+
+
+def test_the_check_fails_when_nothing_is_cleared(tmp_path, monkeypatch):
+    from nbclient.exceptions import CellExecutionError
+
+    monkeypatch.setattr(kernel_module, "CLEAR", "pass")
+    with Kernel(tmp_path) as kernel:
+        kernel.run(notebook(LEAVE_TRACES), {"VAE_LITE_DATASET": "digits"}, tmp_path)
+        with pytest.raises(CellExecutionError, match="a name of the last run survived"):
+            kernel.run(notebook(FIND_NONE.format(cwd=str(tmp_path))), {"VAE_LITE_QUICK": "1"}, tmp_path)
+
+
+def test_a_failing_cell_is_named_by_its_index_and_the_kernel_goes_on(tmp_path):
+    from nbclient.exceptions import CellExecutionError
+
+    with Kernel(tmp_path) as kernel:
+        with pytest.raises(CellExecutionError) as error:
+            kernel.run(notebook("x = 1", "1 / 0", "never = True"), {}, tmp_path)
+        assert error.value.cell_index == 1 and error.value.ename == "ZeroDivisionError"
+        assert kernel.healthy
+        ran = kernel.run(notebook("x = 2", "print(x)"), {}, tmp_path)
+        assert ran.cells[1].outputs[0]["text"] == "2\n"
