@@ -11,7 +11,6 @@ import vae_lite
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT / "tools"))  # the project's tools (tools/lab.py: JupyterLab and Chromium helpers)
 
 
 @pytest.fixture(autouse=True)
