@@ -3,8 +3,8 @@
 #
 # Previous: [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb) · Next: [08 How good is it?](08_how_good.ipynb)
 #
-# A trained VAE turns every image into a distribution q(z|x) over a code z, and every code into an image (notebook
-# 05's diagram). This notebook looks at that code directly.
+# A trained VAE turns every image into a distribution q(z|x) over a code z, and every code into an image. Here we
+# look at the code.
 #
 # **Learning goals**
 # - measure how much each latent dimension is used: its KL, and Burda et al.'s active units;
@@ -182,7 +182,7 @@ assert ratio > 4, "the dimension with the most KL should change the image severa
 # ### Interpolation
 #
 # What does the decoder draw between two codes? Encode two test images of different classes to their means μ(A)
-# and μ(B), and decode points on the straight line z(t) = (1 − t) μ(A) + t μ(B).
+# and μ(B); decode the line z(t) = (1 − t) μ(A) + t μ(B).
 # The still picture: A, eight points of the line, B.
 
 # %%
@@ -325,6 +325,7 @@ def interpolate(model, x_a, x_b, n):
 assert vae_lite.check.interpolate(interpolate), "the solution should pass every case"
 
 # %% [markdown]
+# ## Interpolation, measured
 # **Predict, then run.** Your line through z, notebook 05's autoencoder's line, and a pixel cross-fade. What will
 # each show midway?
 #
@@ -350,7 +351,7 @@ else:
 
 # %% [markdown]
 # Over many pairs of different classes: each middle's **grey** pixels (0.2 < p < 0.8) and **dark** ones (p > 0.8),
-# minus its ends' mean.
+# minus its ends' mean. The interval: the pairs redrawn with replacement 1,000 times (a bootstrap).
 
 # %% jupyter={"source_hidden": true}
 def grey_and_dark(probs):  # per image: how many pixels are grey, how many dark
@@ -376,8 +377,7 @@ assert data.name != "mnist" or low_gap > 0, \
 
 # %% [markdown]
 # Midway the VAE blurs more than the autoencoder (more grey, interval printed; one trained model each), perhaps because
-# its decoder learnt from noisy codes z ~ q(z|x), the autoencoder's from exact ones (untested; the control below
-# is on the VAE only).
+# its decoder learnt from noisy codes z ~ q(z|x), the autoencoder's from exact ones (a guess we do not test).
 #
 # Why so grey, when 0 is the prior's most likely z? The density peaks at 0, but the volume near 0 is tiny: an
 # N(0, I) sample in d dimensions lies about √d from 0, on a shell (White 2016). The codes μ(x) form a shell too,

@@ -828,7 +828,8 @@ else:
 
 # %% [markdown]
 # *The figure: top, the five inputs as the model sees them; below, a histogram of the test images'
-# log p(x), each input marked by a line in its colour.* Where the two estimates of an input differ by many nats
+# log p(x), each input marked by a line in its colour (one far below the test images, the random pixels, dotted at
+# the left edge, its value in its label: "off the scale").* Where the two estimates of an input differ by many nats
 # (compare the columns), the encoder has missed that input's posterior: its q sits
 # away from where p(z|x) is, and the few samples that land there carry huge weights, so the estimate is
 # unreliable, usually far too low. A reason to distrust an importance-sampled score of an input unlike the data;

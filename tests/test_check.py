@@ -464,11 +464,14 @@ def test_vae_module_names_a_missing_encoder_and_a_sigmoid_in_the_decoder(capsys)
     assert "the decoder has Sigmoid after its last Linear layer, but decode returns logits" in capsys.readouterr().out
 
 
-def my_loop(model, images, epochs, batch_size, lr, seed=0, zero_grad=True, mean=True, reshuffle=True, drop_last=False):
+def my_loop(model, images, epochs, batch_size, lr, seed=0, zero_grad=True, mean=True, reshuffle=True, drop_last=False,
+            static=False):
     """Notebook 05's training-loop exercise, answered, and with the mistakes the checker names."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    if static:  # binarized once, before training: every epoch sees the same binary images
+        images = vae_lite.binarize(images, generator)
     losses, order = [], torch.randperm(len(images), generator=generator)
     for epoch in range(epochs):
         if reshuffle and epoch:
@@ -499,6 +502,7 @@ def test_training_loop_accepts_the_loop_of_fit_and_reports_a_stub(capsys):
     (dict(mean=False), "it is the sum over the batch"),
     (dict(reshuffle=False), "a new torch.randperm order every epoch"),
     (dict(drop_last=True), "the last, partial batch included"),
+    (dict(static=True), "not the whole data set once before training"),
 ])
 def test_training_loop_names_each_known_mistake(capsys, mistake, hint):
     assert check.training_loop(lambda *args: my_loop(*args, **mistake)) is False

@@ -436,14 +436,26 @@ def test_scores_figure_keeps_equal_scores_apart_and_labels_each_with_its_value()
     figure, scores = scores_figure()
     histogram = figure.axes[-1]
     labels = {a.get_text(): a.xy for a in histogram.texts}
-    assert set(labels) == {f"{name}: {score:.0f}" for name, score in scores.items()}
+    on_scale = {name: score for name, score in scores.items() if name != "noise"}
+    assert set(labels) == {f"{name}: {score:.0f}" for name, score in on_scale.items()} | {"noise: -730 (off the scale)"}
     heights = [xy[1] for xy in labels.values()]
     assert len(set(heights)) == len(heights), "two labels at one height would hide each other"
     tallest = max(patch.get_height() for patch in histogram.patches)
     assert min(heights) > tallest, "a label below the tallest bar hides the histogram"
-    assert sorted(xy[0] for xy in labels.values()) == sorted(scores.values())  # each label at its input's score
+    assert sorted(labels[f"{n}: {s:.0f}"][0] for n, s in on_scale.items()) == sorted(on_scale.values())  # at its score
     low, high = histogram.get_xlim()
-    assert low < min(scores.values()) and high > max(scores.values())
+    assert low < min(on_scale.values()) and high > max(on_scale.values())
+
+
+def test_scores_figure_draws_a_far_outlier_at_the_edge_so_the_histogram_keeps_its_width():
+    figure, scores = scores_figure()
+    histogram = figure.axes[-1]
+    low, high = histogram.get_xlim()
+    spread = max(p.get_x() + p.get_width() for p in histogram.patches) - min(p.get_x() for p in histogram.patches)
+    assert spread > 0.3 * (high - low), "the test images' histogram is squeezed into a corner"
+    assert low > scores["noise"]
+    (dotted,) = [line for line in histogram.get_lines() if line.get_linestyle() == ":"]
+    assert low <= dotted.get_xdata()[0] < min(p.get_x() for p in histogram.patches)
     assert [ax.get_title() for ax in figure.axes[:-1]] == list(scores)  # one picture per input, titled
 
 

@@ -1002,7 +1002,11 @@ def labelled_grid(images, row_labels, col_labels=None, ax=None, title=None):
 def scores_against_test_images(test_scores, scores, images, xlabel, title=None):
     """Top: each input as the model sees it; below: a histogram of the test images' scores, each
     input marked by a line in its own colour, labelled at its own height, so that inputs with
-    (nearly) equal scores stay apart. scores: {name: number}; images: {name: (C, H, W) or (1, C, H, W)}."""
+    (nearly) equal scores stay apart. scores: {name: number}; images: {name: (C, H, W) or (1, C, H, W)}.
+
+    An input scored further from the test images than their own range is wide would squeeze the
+    histogram into a corner: its line is drawn dotted at that distance, its label says "off the scale".
+    """
     test_scores = torch.as_tensor(test_scores).detach().cpu().numpy()
     names = list(scores)
     fig = plt.figure(figsize=_size(1.0, 0.62), layout="constrained")
@@ -1021,14 +1025,17 @@ def scores_against_test_images(test_scores, scores, images, xlabel, title=None):
     ax = fig.add_subplot(grid[1, :])
     counts, _, _ = ax.hist(test_scores, bins=50, color="0.75", label=f"{len(test_scores)} test images")
     top = counts.max()
+    reach = test_scores.max() - test_scores.min()  # how far beyond the test images' range a line is drawn
+    shown = {name: min(max(score, test_scores.min() - reach), test_scores.max() + reach) for name, score in scores.items()}
     for i, (name, colour) in enumerate(zip(names, colours)):
         height = top * (1.1 + 0.17 * (len(names) - 1 - i))  # staggered above the bars: one label per height
-        ax.plot([scores[name]] * 2, [0, height], color=colour, lw=3)
-        ax.annotate(f"{name}: {scores[name]:.0f}", (scores[name], height), xytext=(4, 0), textcoords="offset points",
-                    color=colour, fontsize=_font(), va="center", weight="bold",
+        off = shown[name] != scores[name]
+        ax.plot([shown[name]] * 2, [0, height], color=colour, lw=3, linestyle=":" if off else "-")
+        ax.annotate(f"{name}: {scores[name]:.0f}" + (" (off the scale)" if off else ""), (shown[name], height),
+                    xytext=(4, 0), textcoords="offset points", color=colour, fontsize=_font(), va="center", weight="bold",
                     bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none", alpha=0.85))
     ax.set_ylim(0, top * (1.2 + 0.17 * (len(names) - 1)))
-    low, high = min(test_scores.min(), *scores.values()), max(test_scores.max(), *scores.values())
+    low, high = min(test_scores.min(), *shown.values()), max(test_scores.max(), *shown.values())
     ax.set_xlim(low - 0.05 * (high - low), high + 0.3 * (high - low))  # room for the labels on the right
     ax.set_xlabel(xlabel)
     ax.set_ylabel("test images")
