@@ -8,7 +8,7 @@ vae_lite's memoised results, the figures, the widgets), its VAE_LITE_* variables
 process's and it moves to the next notebook's folder. A kernel that timed out, died or refused to be
 cleared is stopped as nbval stops it, and the next notebook gets a new one.
 
-The repository's conftest.py loads it; elsewhere: `pytest -p nbval_kernels` with tools/ on the path.
+pyproject.toml's pytest settings load it; elsewhere: `pytest -p nbval_kernels` with tools/ on the path.
 """
 
 import os
