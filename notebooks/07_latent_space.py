@@ -140,10 +140,11 @@ assert active.all() or kl[~active].sum() < 0.01 * kl.sum(), "the inactive dimens
 
 # %% [markdown]
 # Why would the ELBO leave dimensions unused? It charges a dimension's KL for every image, which pays off
-# only if z_d raises the reconstruction term by more. Plausibly, once the other dimensions carry what the decoder can use,
-# training sets a further one's q(z_d|x) to the prior. Such a dimension has **collapsed** (posterior collapse);
+# only if z_d raises the reconstruction term by more. Once the others carry what the decoder can use, training
+# plausibly sets a further one's q(z_d|x) to the prior. Such a dimension has **collapsed** (posterior collapse);
 # Yeung et al. (2017) call losing many this way **over-pruning**. Nor is it the ELBO's fault alone: with a linear
-# decoder the exact likelihood switches the same dimensions off (Lucas et al. 2019; notebook 10).
+# Gaussian decoder (pPCA) the exact likelihood drops the directions with less variance than the noise, as
+# the ELBO does (Lucas et al. 2019; notebook 10).
 
 # %% [markdown]
 # ### The latent explorer
@@ -183,7 +184,7 @@ assert ratio > 4, "the dimension with the most KL should change the image severa
 #
 # What does the decoder draw between two codes? Encode two test images of different classes to their means μ(A)
 # and μ(B); decode the line z(t) = (1 − t) μ(A) + t μ(B).
-# The still picture: A, eight points of the line, B.
+# Without widgets: A, eight points, B.
 
 # %%
 labels = data.test_labels
@@ -351,7 +352,7 @@ else:
 
 # %% [markdown]
 # Over many pairs of different classes: each middle's **grey** pixels (0.2 < p < 0.8) and **dark** ones (p > 0.8),
-# minus its ends' mean. The interval: the pairs redrawn with replacement 1,000 times (a bootstrap).
+# minus its ends' mean. The interval: the pairs resampled 1,000 times (a bootstrap).
 
 # %% jupyter={"source_hidden": true}
 def grey_and_dark(probs):  # per image: how many pixels are grey, how many dark
@@ -376,7 +377,7 @@ assert data.name != "mnist" or low_gap > 0, \
     "the prose: against its own ends, the VAE's middle gains more grey pixels than the autoencoder's (the whole interval)"
 
 # %% [markdown]
-# Midway the VAE blurs more than the autoencoder (more grey, interval printed; one trained model each), perhaps because
+# Midway the VAE blurs more than the autoencoder (more grey, interval printed; one model each), perhaps because
 # its decoder learnt from noisy codes z ~ q(z|x), the autoencoder's from exact ones (a guess we do not test).
 #
 # Why so grey, when 0 is the prior's most likely z? The density peaks at 0, but the volume near 0 is tiny: an
@@ -384,7 +385,7 @@ assert data.name != "mnist" or low_gap > 0, \
 # well inside √d: the inactive dimensions keep μ ≈ 0, and on the active ones about a fifth of the prior's unit
 # variance is in σ, not μ. The decoder learnt from z = μ + σε, further out still (printed).
 # Midway between two nearly orthogonal codes the line lies about |μ|/√2 from 0, in the hollow, where the decoder
-# falls back toward the average digit (see z = 0).
+# falls back toward the average digit (z = 0, below).
 
 # %%
 low, median, high = mu.norm(dim=1).quantile(torch.tensor([0.05, 0.5, 0.95])).tolist()  # mu: all the test codes

@@ -259,7 +259,7 @@ for name, model in zip(["conditional VAE", "VAE", "2-latent VAE"], models):
     ax.plot(range(1, len(curve) + 1), curve, label=f"{name}: bounds log p(x{'|y' if model is cvae else ''})")
     print(f"{name:16s} {trained['epochs']} epochs on {trained['dataset']} (learning rate {trained['lr']:g}), "
           f"{trained['cpu_seconds']:.0f} CPU-s; test ELBO {curve[-1]:.1f} nats, {curve[-1] - curve[-2]:+.1f} in the last epoch")
-ax.set(xlabel="epoch", ylabel="test ELBO (nats per image)", title="test ELBO during training (higher is better)")
+ax.set(xlabel="epoch", ylabel="test ELBO (nats per image)", title="test ELBO during training (higher is better within a model)")
 ax.legend()
 plt.show()
 shipped = pretrained.conditional_checkpoint(data.name, "cvae").is_file()  # trained fully, not on the spot
@@ -326,7 +326,7 @@ if shipped and data.name == "mnist":
 
 # %%
 print(f"{stored['dataset']}, first {shipped_run['images']} test images, log p as L_k at k = {shipped_run['k']}, "
-      "nats (± one standard error)")
+      "nats (± one standard error over the images)")
 print("seed  ELBO(x|y)  ELBO(x)  like for like (adds log p(y))  =  looser VAE bound  +  fit: log p_c(x, y) − log p_v(x)")
 for seed, run in runs.items():
     looser, fit = run["vae_gap"]["mean"] - run["cvae_gap"]["mean"], run["cvae_log_joint_minus_vae_log_px"]
@@ -733,7 +733,7 @@ else:
 # The map below shows the encoder means of the test images under the **2-latent** VAE, coloured by
 # their label. Draw on the white square with the mouse, a touchpad or a finger. When you lift the pen
 # the explorer prepares your drawing as MNIST's digits were prepared (cropped, scaled so that its
-# longer side spans 20 of 28 pixels, centred on its centre of mass), encodes it and draws
+# longer side spans about 20 of 28 pixels, centred on its centre of mass), encodes it and draws
 # q(z|x) on the map: a cross at the mean μ and an ellipse at ±2σ, often hidden under the cross (the encoder is
 # sure of most test digits: their σ is printed above the map). Beside it: what the model sees and
 # the reconstruction. **Clear** starts again; **use a test image** encodes the next test image instead.
