@@ -33,14 +33,12 @@ lab: setup
 
 # Notebooks run in quick mode (VAE_LITE_QUICK=1): less data and fewer epochs, same checks.
 # Two workers (pytest-xdist), one test file or notebook at a time each: a notebook's cells share one
-# kernel, and a file's tests share its fixtures (a notebook executed once serves several checks); the
-# longest files first (tests/conftest.py's LONGEST_FIRST), not xdist's order by number of tests.
+# kernel, and a file's tests share its fixtures (a notebook executed once serves several checks).
 # One thread per worker (OMP_NUM_THREADS=1): with a worker per core, a second thread would only wait.
 # The JupyterHub tests run afterwards, alone: they time the hub's answers under its own students' load.
 WORKERS ?= 2
 test: setup
-	OMP_NUM_THREADS=1 VAE_LITE_QUICK=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder \
-		-m "not hub" tests notebooks \
+	OMP_NUM_THREADS=1 VAE_LITE_QUICK=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile -m "not hub" tests notebooks \
 		--nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg $(PYTEST_ARGS)
 	VAE_LITE_QUICK=1 $(BIN)/python -m pytest -m hub tests/test_hub.py $(PYTEST_ARGS)
 

@@ -132,18 +132,8 @@ def conditional_vae():
     return TinyConditionalVAE((1, 8, 8))
 
 
-# The test files that take longest (a minute or more each in `make test`), longest first. `make test`'s two
-# workers take one file at a time in this order (--no-loadscope-reorder); a long file taken last would leave
-# the other worker idle at the end, so the long ones go first and the short ones fill in after them.
-LONGEST_FIRST = ["test_notebooks.py", "test_mistakes.py", "test_benchmarks.py", "test_assignments.py",
-                 "test_install.py", "test_browser.py", "test_site.py"]
-
-
 def pytest_collection_modifyitems(items):
-    """`make test`'s second pass runs tests/test_hub.py alone: a hub test elsewhere would run in neither pass.
-    Then the longest files first (LONGEST_FIRST); the rest, notebooks' cells included, keep pytest's order."""
+    """`make test`'s second pass runs tests/test_hub.py alone: a hub test elsewhere would run in neither pass."""
     stray = [item.nodeid for item in items if item.get_closest_marker("hub") and item.path.name != "test_hub.py"]
     if stray:
         raise pytest.UsageError(f"tests marked hub must live in tests/test_hub.py (make test runs it alone): {stray}")
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # a stable sort: order within a file is kept
