@@ -224,8 +224,8 @@ def graded(course):
                 nbformat.write(nbformat.read(released(course, name), as_version=4), folder / f"{name}.ipynb")
             else:
                 submit(course, student, name, answer)
-        run_nbgrader(course, "autograde", name, "--create", "--force")
-        run_nbgrader(course, "generate_feedback", name, "--force")
+    run_nbgrader(course, "autograde", "*", "--create", "--force")  # every assignment submitted: one nbgrader start
+    run_nbgrader(course, "generate_feedback", "*", "--force")
     scores = {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         for student in STUDENTS:
