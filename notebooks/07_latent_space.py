@@ -74,7 +74,7 @@ print(data)
 # ## Model
 #
 # The package's default VAE, trained by notebook 05's recipe. Scores use the binarized test images; the explorers
-# and the cross-fade use grey levels, which the encoder's linear first layer treats as their binarizations' mean.
+# and the cross-fade, grey levels.
 # All values are in nats ([notebook 01](01_autoencoder.ipynb#Nats-and-bits-per-dimension) defines the unit).
 
 # %% tags=["nbval-check-output"]
@@ -101,9 +101,8 @@ print(f"test negative ELBO {-test['elbo']:.1f} nats = reconstruction error {-tes
 # Var_x(E_{q(z|x)}[z_d]) = Var_x(μ_d(x)) > 0.01, and **inactive** otherwise.
 #
 # The two measures agree in one direction: KL_d = ½ E_x[μ_d² + σ_d² − log σ_d² − 1] ≥ ½ E_x[μ_d²] ≥ ½ Var_x(μ_d),
-# because σ² − log σ² − 1 ≥ 0 for every σ. So every active dimension costs more than about 0.005 nats. The
-# converse need not hold: μ_d = 0 and σ_d = 0.1 for every x is inactive and carries nothing about x, yet costs
-# ½(0.01 − ln 0.01 − 1) ≈ 1.8 nats.
+# because σ² − log σ² − 1 ≥ 0. So every active dimension costs over 0.005 nats. Not conversely: μ_d = 0 and
+# σ_d = 0.1 for every x is inactive, yet costs ½(0.01 − ln 0.01 − 1) ≈ 1.8 nats.
 #
 # **Predict, then run.** Will the model use all of its dimensions about equally, or a few far more than the rest?
 #
@@ -151,7 +150,8 @@ assert active.all() or kl[~active].sum() < 0.01 * kl.sum(), "the inactive dimens
 #
 # One slider per latent dimension, in the bar chart's order (at most 10), starting at a test image's encoder mean;
 # the rest stay there. Without widgets: a still picture of the first five; a row's "now" is that dimension's
-# current value, the start code's until a slider moves.
+# current value, the start code's until a slider moves. Why should one axis mean anything? The prior looks alike
+# in every direction; the encoder's diagonal σ singles out the axes (Rolinek et al. 2019; notebook 10).
 
 # %%
 explorer = widgets.LatentExplorer(model, x_test, start=data.test[0], images_for_kl=len(x_test))
@@ -253,8 +253,6 @@ if labels is not None:  # quick mode trains the 2-latent model for seconds only,
 # > **Right:** N(0, I) is the **prior** p(z), the same for every image. The **posterior** p(z|x) depends on x;
 # > the encoder's q(z|x) = N(μ(x), σ²(x)) approximates it. On the dimensions the model uses, q(z|x) is
 # > narrower than the prior: the image pins z down. On a dimension it does not use, q(z|x) is the prior itself.
-#
-# Below: σ on the most and least used dimensions.
 
 # %%
 sigma = (0.5 * logvar).exp()  # mu, logvar: the encoder's outputs on the test images (the checks above)
@@ -380,12 +378,13 @@ assert data.name != "mnist" or low_gap > 0, \
 # Midway the VAE blurs more than the autoencoder (more grey, interval printed; one model each), perhaps because
 # its decoder learnt from noisy codes z ~ q(z|x), the autoencoder's from exact ones (a guess we do not test).
 #
-# Why so grey, when 0 is the prior's most likely z? The density peaks at 0, but the volume near 0 is tiny: an
-# N(0, I) sample in d dimensions lies about √d from 0, on a shell (White 2016). The codes μ(x) form a shell too,
-# well inside √d: the inactive dimensions keep μ ≈ 0, and on the active ones about a fifth of the prior's unit
-# variance is in σ, not μ. The decoder learnt from z = μ + σε, further out still (printed).
-# Midway between two nearly orthogonal codes the line lies about |μ|/√2 from 0, in the hollow, where the decoder
-# falls back toward the average digit (z = 0, below).
+# Why so grey, when 0 is the prior's most likely z? Three steps, one printed line each:
+# 1. The volume near 0 is tiny: an N(0, I) sample in d dimensions lies about √d from 0, on a shell (White 2016).
+#    The codes μ(x) form a shell too, well inside √d: inactive dimensions keep μ ≈ 0, and on the active ones
+#    about a fifth of the prior's unit variance is in σ, not μ.
+# 2. The decoder learnt from z = μ + σε, further out still.
+# 3. Two digits of different classes have nearly orthogonal codes, so the line's middle lies about |μ|/√2
+#    from 0: in the hollow, where the decoder falls back toward the average digit (z = 0, below).
 
 # %%
 low, median, high = mu.norm(dim=1).quantile(torch.tensor([0.05, 0.5, 0.95])).tolist()  # mu: all the test codes

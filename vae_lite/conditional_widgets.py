@@ -22,6 +22,7 @@ import matplotlib as mpl
 import numpy as np
 import torch
 import traitlets
+from matplotlib import patheffects
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Ellipse
@@ -368,8 +369,9 @@ class DrawingExplorer(Explorer):
             ax.set_xticks([])
             ax.set_yticks([])
         if self.x is not None:
+            halo = [patheffects.withStroke(linewidth=7, foreground="white")]  # visible on any class's colour
             ax_map.add_patch(Ellipse(self.mu.tolist(), 4 * self.sigma[0].item(), 4 * self.sigma[1].item(),
-                                     fill=False, color="black", lw=2.5))
-            ax_map.plot(*self.mu.tolist(), marker="+", color="black", markersize=14, mew=2.5)
+                                     fill=False, color="black", lw=2.5, path_effects=halo))
+            ax_map.plot(*self.mu.tolist(), marker="+", color="black", markersize=24, mew=3.5, path_effects=halo)
             figure.suptitle(f"the drawing's ELBO: {self.drawing_elbo:.1f} nats; {100 * self.fraction_below:.0f} % of "
                             f"the {len(self.test_elbos)} test images score lower")

@@ -468,8 +468,8 @@ async function drawing(model, el) {
       Object.assign(overlayContext, { strokeStyle: colour, lineWidth });
       overlayContext.beginPath();
       overlayContext.ellipse(cx, cy, rx, ry, 0, 0, 2 * Math.PI);
-      overlayContext.moveTo(cx - 8, cy); overlayContext.lineTo(cx + 8, cy);
-      overlayContext.moveTo(cx, cy - 8); overlayContext.lineTo(cx, cy + 8);
+      overlayContext.moveTo(cx - 14, cy); overlayContext.lineTo(cx + 14, cy);
+      overlayContext.moveTo(cx, cy - 14); overlayContext.lineTo(cx, cy + 14);
       overlayContext.stroke();
     }
     overlayContext.restore();
