@@ -63,3 +63,29 @@ def test_a_failing_cell_is_named_by_its_index_and_the_kernel_goes_on(tmp_path):
         assert kernel.healthy
         ran = kernel.run(notebook("x = 2", "print(x)"), {}, tmp_path)
         assert ran.cells[1].outputs[0]["text"] == "2\n"
+
+
+class Pretend:
+    """Stands in for a Kernel in healthy_kernels: no process, records its starts and stops."""
+    log = []
+
+    def __init__(self, *args):
+        self.args, self.healthy = args, True
+
+    def __enter__(self):
+        self.log.append(("start", self.args))
+        return self
+
+    def __exit__(self, *exc):
+        self.log.append(("stop", self.args))
+
+
+def test_healthy_kernels_hands_on_a_kernel_until_a_run_leaves_it_unhealthy():
+    Pretend.log = []
+    with kernel_module.healthy_kernels(Pretend) as kernel:
+        first = kernel("a")
+        assert kernel("b") is first, "a healthy kernel is handed on"
+        first.healthy = False
+        second = kernel("c")
+        assert second is not first and kernel("d") is second
+    assert Pretend.log == [("start", ("a",)), ("stop", ("a",)), ("start", ("c",)), ("stop", ("c",))]

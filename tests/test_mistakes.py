@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import jupytext
 import pytest
 from conftest import mnist_available
+from kernel import healthy_kernels
 from mistakes import MISTAKES, NOTEBOOKS, MistakeKernel, resolve
 
 
@@ -91,24 +92,14 @@ def kernel(tmp_path_factory):
     """A running kernel for the rows, in quick mode, no figures rendered, MNIST when it is on disk. The
     rows share it: each run undoes its mistake and clears the kernel (tools/mistakes.py's MistakeKernel);
     a kernel that died is replaced."""
-    current = []
     with pytest.MonkeyPatch.context() as env:
         env.setenv("IPYTHONDIR", str(tmp_path_factory.mktemp("ipython")))  # no startup files of the user's
         env.setenv("VAE_LITE_QUICK", "1")
         env.setenv("MPLBACKEND", "Agg")
         if mnist_available():
             env.setenv("VAE_LITE_DATASET", "mnist")
-
-        def healthy_kernel():
-            if current and not current[0].healthy:  # a dead kernel is not handed on
-                current.pop().__exit__(None, None, None)
-            if not current:
-                current.append(MistakeKernel().__enter__())
-            return current[0]
-
-        yield healthy_kernel
-        for running in current:
-            running.__exit__(None, None, None)
+        with healthy_kernels(MistakeKernel) as kernel:
+            yield kernel
 
 
 def catching_cell(catch):

@@ -244,20 +244,10 @@ def execute():
     `env` and the working folder `cwd`; return it executed. The runs of this file share one kernel
     (tools/kernel.py: each starts from what a fresh kernel has), sparing a kernel's start and the
     imports per run; a kernel that died is replaced."""
-    from kernel import Kernel
+    from kernel import healthy_kernels
 
-    current = []
-
-    def run(path, env, cwd):
-        if current and not current[0].healthy:
-            current.pop().__exit__(None, None, None)
-        if not current:
-            current.append(Kernel(cwd).__enter__())
-        return current[0].run(nbformat.read(path, as_version=4), env, cwd)
-
-    yield run
-    for kernel in current:
-        kernel.__exit__(None, None, None)
+    with healthy_kernels() as kernel:
+        yield lambda path, env, cwd: kernel(cwd).run(nbformat.read(path, as_version=4), env, cwd)
 
 
 @pytest.mark.slow

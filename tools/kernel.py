@@ -101,3 +101,23 @@ class Kernel:
             self.healthy = False
             raise
         return nb
+
+
+@contextlib.contextmanager
+def healthy_kernels(start=Kernel):
+    """Yields kernel(*args): the kernel of the runs so far, or a new one, start(*args), when there is none or
+    the last run left it unhealthy (a dead kernel is not handed on). Stops whichever is running at the end."""
+    current = []
+
+    def kernel(*args):
+        if current and not current[0].healthy:
+            current.pop().__exit__(None, None, None)
+        if not current:
+            current.append(start(*args).__enter__())
+        return current[0]
+
+    try:
+        yield kernel
+    finally:
+        for running in current:
+            running.__exit__(None, None, None)
