@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
+from matplotlib.patches import Circle, Ellipse  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
 import vae_lite  # noqa: E402
@@ -329,7 +330,7 @@ NOTEBOOK_10 = {
         torch.linspace(-3, 3, 200), torch.rand(200), {"q*": (1.0, 0.3), "wide": (0.0, 1.0)}, prior=torch.rand(200)),
     "plot_bound_against_k": lambda: plots.plot_bound_against_k(
         [1, 10, 100], {"q*": ([-2.4, -2.4, -2.4], [0.01] * 3), "best": ([-2.4, -1.9, -1.7], [0.01] * 3)}, -1.7,
-        references={"log p(x) - log 2": -2.4}),
+        references={"log 2": 0.69}),
     "plot_q_convergence": lambda: plots.plot_q_convergence(torch.rand(300, 10).cumsum(0) / 50, torch.rand(10) * 5),
     "plot_two_gaps": lambda: plots.plot_two_gaps(images(10), torch.rand(10) * 4, torch.rand(10) * 4,
                                                  torch.rand(10) * 0.3, unreliable=torch.arange(10) % 3 == 0),
@@ -509,3 +510,23 @@ def test_figure_takes_its_size_and_fonts_from_the_style(name):
             assert figure.get_size_inches()[0] == pytest.approx(1.5 * projector), f"{name}: a width of its own"
         small = {t.get_text(): t.get_fontsize() for t in texts(figure) if t.get_fontsize() < 18}
         assert not small, f"{name}: text that does not follow the style's font sizes: {small}"
+
+
+def test_latent_map_draws_q_as_ellipses_and_the_prior_as_circles_when_given_sigmas():
+    means, sigmas = torch.randn(30, 2), torch.full((30, 2), 0.2)
+    left = plots.latent_map(model_2d(), means, torch.arange(30) % 10, sigmas=sigmas, spread=5).axes[0]
+    ellipses = [p for p in left.patches if type(p) is Ellipse]
+    circles = sorted(p.radius for p in left.patches if type(p) is Circle)
+    assert circles == [1, 2] and len(ellipses) == 5
+    assert ellipses[0].center == pytest.approx(means[0].tolist()) and ellipses[0].width == pytest.approx(0.4)
+    assert not [p for p in plots.latent_map(model_2d(), means).axes[0].patches if type(p) is Ellipse]
+    plt.close("all")
+
+
+def test_bound_against_k_draws_the_gap_below_log_px_on_log_axes_with_zero_at_the_floor():
+    figure = plots.plot_bound_against_k([1, 10, 100], {"q": ([-2.7, -2.0, -1.7], [0.01] * 3)}, -1.7, floor=1e-4)
+    ax = figure.axes[0]
+    x, y = ax.lines[0].get_data()
+    assert list(x) == [1, 10, 100] and list(y) == pytest.approx([1.0, 0.3, 1e-4])
+    assert ax.get_yscale() == ax.get_xscale() == "log"
+    plt.close("all")

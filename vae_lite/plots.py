@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.font_manager import FontProperties
+from matplotlib.patches import Circle, Ellipse
 
 from .latent import decode_grid
 
@@ -423,13 +424,15 @@ def manifold_grid(model, n=15, ax=None, title=None, limits=None):
     return ax.figure
 
 
-def latent_map(model, points, labels=None, n=8, limits=(-3.0, 3.0), title=None, names=None):
+def latent_map(model, points, labels=None, n=8, limits=(-3.0, 3.0), title=None, names=None, sigmas=None, spread=12):
     """The encoder means of a 2-latent model beside the decoded n x n grid over the same square of z.
 
     Both panels share their axes, so a point on the left and the image at the same place on
     the right belong to the same z. The grid's images are MIN_IMAGE_PX each, so n = 8 keeps
     the figure about 1200 px wide. names: one name per label, written at each class's median
-    point (latent_scatter), so that no one has to tell ten colours apart.
+    point (latent_scatter), so that no one has to tell ten colours apart. sigmas: the encoder's
+    σ per point (N x 2); then the first `spread` points' q(z|x) are drawn as ellipses at ±1σ, and
+    the prior N(0, I) as dashed circles at 1 and 2 of its standard deviations.
     """
     if model.latent_dim != 2:
         raise ValueError(f"latent_map needs a model with latent_dim=2, got {model.latent_dim}")
@@ -437,6 +440,11 @@ def latent_map(model, points, labels=None, n=8, limits=(-3.0, 3.0), title=None, 
     fig, (left, right) = plt.subplots(1, 2, figsize=(2 * panel + 3.0, panel + 1.3), layout="constrained",
                                       sharex=True, sharey=True)
     latent_scatter(points, labels, ax=left, title=title or "encoder means", limits=limits, names=names)
+    if sigmas is not None:
+        for radius in (1, 2):
+            left.add_patch(Circle((0, 0), radius, fill=False, color="0.3", lw=2, ls="--"))
+        for (x, y), (sx, sy) in zip(points[:spread].tolist(), sigmas[:spread].tolist()):
+            left.add_patch(Ellipse((x, y), 2 * sx, 2 * sy, fill=False, color="black", lw=1.5))
     manifold_grid(model, n=n, ax=right, limits=limits)
     return fig
 
@@ -650,12 +658,13 @@ def _show_grid(ax, images, ncols, photo=False, title=None):
         ax.set_title(title)
 
 
-def paper_manifolds(models, n=8):
-    """Figure 4 of Kingma & Welling (2013): the learned 2-D manifolds, side by side at the same height.
-    `models` maps a title to a 2-D model; Gaussian decoders (faces) are drawn as photographs."""
+def paper_manifolds(models, n=8, height=0.7):
+    """Figure 4 of Kingma & Welling (2013): the learned 2-D manifolds, side by side at the same height
+    (`height` times the style's figure width). `models` maps a title to a 2-D model; Gaussian decoders
+    (faces) are drawn as photographs."""
     grids = {title: decode_grid(model, n) for title, model in models.items()}  # the paper's quantile grid
     aspects = [g.shape[-1] / g.shape[-2] for g in grids.values()]  # width / height of one image
-    fig, axes = plt.subplots(1, len(models), figsize=_size(1.25, 0.7), layout="constrained", squeeze=False,
+    fig, axes = plt.subplots(1, len(models), figsize=_size(1.25, height), layout="constrained", squeeze=False,
                              width_ratios=aspects)
     for ax, (title, model) in zip(axes[0], models.items()):
         _show_grid(ax, grids[title], n, photo=model.likelihood == "gaussian", title=title)
@@ -804,22 +813,24 @@ def plot_posterior_and_gaussians(z, posterior, gaussians, prior=None, ax=None, t
     return ax.figure
 
 
-def plot_bound_against_k(ks, curves, log_evidence, ax=None, title=None, references=None):
-    """Importance-weighted bounds L_k against k (log scale), each with its standard error, under log p(x).
+def plot_bound_against_k(ks, curves, log_evidence, ax=None, title=None, references=None, floor=1e-4):
+    """How far importance-weighted bounds stay below log p(x), log p(x) − L_k, against k; both axes log scale,
+    so that gaps of 0.5 and 0.005 nats are both seen.
 
-    curves: {label: (values, standard errors)}; references: {label: value} drawn as dashed lines.
-    The legend sits under the axes.
+    curves: {label: (values of L_k, standard errors)}; references: {label: gap} drawn as dashed lines. A gap
+    at or below `floor` (0 within its noise) is drawn at the floor. The legend sits under the axes.
     """
     if ax is None:
         fig, ax = plt.subplots()
     for i, (label, (values, errors)) in enumerate(curves.items()):
-        ax.errorbar(ks, values, yerr=errors, marker="os^"[i % 3], color=f"C{i + 1}", capsize=3, label=label)
-    ax.axhline(float(log_evidence), color="black", label="exact log p(x)")
+        gaps = [max(float(log_evidence) - value, floor) for value in values]
+        ax.errorbar(ks, gaps, yerr=errors, marker="os^"[i % 3], color=f"C{i + 1}", capsize=3, label=label)
     for i, (label, value) in enumerate((references or {}).items()):
         ax.axhline(float(value), color="gray", linestyle=["--", ":"][i % 2], label=label)
     ax.set_xscale("log")
+    ax.set_yscale("log")
     ax.set_xlabel("k (importance samples)")
-    ax.set_ylabel("nats")
+    ax.set_ylabel("log p(x) − L_k (nats, log scale)")
     _legend_below(ax)
     if title:
         ax.set_title(title)
