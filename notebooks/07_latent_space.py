@@ -96,7 +96,7 @@ print(f"test negative ELBO {-test['elbo']:.1f} nats = reconstruction error {-tes
 #
 # The ELBO's KL term is a sum over latent dimensions: split it up. The KL of dimension d, averaged over the
 # images, is what the ELBO charges for z_d: E_x KL_d = I(x; z_d) + KL(q(z_d) ‖ p(z_d)) ≥ I(x; z_d), what z_d says
-# about x (q(z_d) pools all images' codes; notebook 06, optional part). A dimension with KL ≈ 0
+# about x, where q(z_d) = E_x q(z_d|x) pools all images' codes and I(x; z_d) = E_x KL(q(z_d|x) ‖ q(z_d)). A dimension with KL ≈ 0
 # has q(z_d|x) = N(0, 1), the prior, for every x: it says nothing about the image, and the decoder ignores it.
 # Burda et al. (2015) call a dimension **active** when its encoder mean moves with the input,
 # Var_x(E_{q(z|x)}[z_d]) = Var_x(μ_d(x)) > 0.01, and **inactive** otherwise.
@@ -205,7 +205,7 @@ plain = dict(epochs=EPOCHS_2D, batch_size=128, lr=1e-3, schedule="constant", war
 history_2d = vae_lite.fit(model_2d, data, progress=True, **plain)
 clear_output()  # the progress bar has done its job (a stored one would read 0 %)
 print(f"2-latent model: test negative ELBO {-history_2d.last['test_elbo']:.1f} nats "
-      f"(the {model.latent_dim}-latent default model: {test['elbo']:.1f}, after another recipe)")
+      f"(the {model.latent_dim}-latent default model: {-test['elbo']:.1f}, after another recipe)")
 for name, recipe in (("2-latent", plain), (f"{model.latent_dim}-latent default", pretrained.TRAINING)):
     print(f"{name} training: " + ", ".join(f"{key} {value}" for key, value in recipe.items()))
 
@@ -215,17 +215,28 @@ for name, recipe in (("2-latent", plain), (f"{model.latent_dim}-latent default",
 
 # %% [markdown]
 # *Figure: left, the test images' encoder means, each class named at, or linked to, its codes' median; black
-# ellipses: twelve images' q(z|x) at ±1σ; dashed circles: the prior N(0, I) at 1 and 2 standard deviations. Right,
+# ellipses: twelve images' q(z|x) at ±1σ; red: the exact posterior p(z|x) of the first three of them, at the same
+# height (e^(−1/2) of its peak), to compare with their black ellipses: q(z|x) only approximates p(z|x) (notebook 10
+# measures the gap); dashed circles: the prior N(0, I) at 1 and 2 standard deviations. Right,
 # the decoder's image at each point of an even grid of z on the same axes: a point on the left decodes to the
 # image at its place on the right. Both stop at ±3.*
 
 # %%
 means_2d, logvars_2d = latent.encoder_means_and_logvars(model_2d, x_test)
 names = vae_lite.data.class_names(data) if labels is not None else None
-plots.latent_map(model_2d, means_2d, labels, names=names, sigmas=(0.5 * logvars_2d).exp())
+figure = plots.latent_map(model_2d, means_2d, labels, names=names, sigmas=(0.5 * logvars_2d).exp())
+t = torch.linspace(-3, 3, 121)  # the map's square
+z = torch.cartesian_prod(t, t)  # (121², 2)
+with torch.inference_mode():  # log p(x, z) = log p(x|z) + log p(z): the exact posterior, up to its constant
+    log_joints = [model_2d.log_likelihood(x.expand(len(z), *x.shape), z)
+                  + torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1) for x in x_test[:3]]
+for log_joint in log_joints:  # (121²,) per image: drawn at e^(−1/2) of its peak, the height of q's ±1σ ellipse
+    posterior = (log_joint - log_joint.max()).exp().reshape(len(t), len(t)).T  # rows: z[1], columns: z[0]
+    figure.axes[0].contour(t, t, posterior, levels=[math.exp(-0.5)], colors="red", linewidths=2.5)
 plt.show()
 prior_outside = 1 - math.erf(3 / math.sqrt(2)) ** 2  # P(a 2-D N(0, I) sample falls outside [−3, 3]²)
 outside = (means_2d.abs() > 3).any(dim=1).float().mean().item()
+print(f"the dashed circles hold {1 - math.exp(-1 / 2):.0%} and {1 - math.exp(-2):.0%} of the prior's mass (2-D: 1 − exp(−r²/2))")
 print(f"test codes beyond ±3, not drawn: {outside:.1%} (samples of the prior N(0, I): {prior_outside:.2%}; "
       f"at most {2 * prior_outside:.2%} of the means if the aggregate q(z) were N(0, I))")
 assert data.name != "mnist" or outside > 2 * prior_outside, "the prose says more codes lie beyond ±3 than the prior allows"
@@ -368,11 +379,27 @@ assert data.name != "mnist" or low_gap > 0, \
 # %% [markdown]
 # Midway the VAE blurs more than the autoencoder (more grey, interval printed; one model each), perhaps because
 # its decoder learnt from noisy codes z ~ q(z|x), the autoencoder's from exact ones (a guess we do not test).
+# Why so grey, when 0 is the prior's most likely z? The optional part takes it apart.
+
+# %% [markdown]
+# ## Summary
+# - The KL splits unequally over the latent dimensions. One with KL ≈ 0 is inactive: q(z_d|x) is the prior, and
+#   the decoder ignores it. The ELBO switches off a dimension whose information does not repay its KL (posterior
+#   collapse, over-pruning); a KL weight β > 1 switches off more (notebook 08).
+# - Midway between two digits, the VAE blurs more than the autoencoder (one model each). Its codes lie on a shell;
+#   a straight line between two cuts through the hollow middle and decodes grey (optional part).
+# - With two latent dimensions, the encoder means group by class without ever seeing a label.
+# - p(z) = N(0, I) is the prior; q(z|x) approximates the posterior p(z|x); σ is the square root of the variance.
+#
+# Next: [08 How good is it?](08_how_good.ipynb) measures the model.
+
+# %% [markdown]
+# ## Optional: why the middle is grey
 #
 # Why so grey, when 0 is the prior's most likely z? Three steps, one printed line each:
-# 1. Little of the prior's mass lies near 0: an N(0, I) sample in d dimensions lies about √d from 0, on a shell (White 2016).
-#    The codes μ(x) form a shell too, well inside √d: inactive dimensions keep μ ≈ 0, and on the active ones
-#    about a fifth of the prior's unit variance is in σ, not μ.
+# 1. Little of the prior's mass lies near 0: an N(0, I) sample in d dimensions lies about √d from 0, on a shell
+#    (White 2016). The codes μ(x) form a shell too, well inside √d: inactive dimensions keep μ ≈ 0, and on the
+#    active ones about a fifth of the prior's unit variance is in σ, not μ.
 # 2. The decoder learnt from z = μ + σε, further out still.
 # 3. Two digits of different classes have nearly orthogonal codes, so the line's middle lies about |μ|/√2
 #    from 0: in the hollow, where the decoder falls back toward the average digit (z = 0, below).
@@ -410,18 +437,6 @@ assert data.name != "mnist" or halved > 0.75 and grey_zero > grey_middle.median(
 
 # %% [markdown]
 # So the hollow explains most of the middle's extra grey; the rest may be the decoder's doubt between two classes.
-
-# %% [markdown]
-# ## Summary
-# - The KL splits unequally over the latent dimensions. One with KL ≈ 0 is inactive: q(z_d|x) is the prior, and
-#   the decoder ignores it. The ELBO switches off a dimension whose information does not repay its KL (posterior
-#   collapse, over-pruning); a KL weight β > 1 switches off more (notebook 08).
-# - Midway between two digits, the VAE blurs more than the autoencoder (one model each). Its codes lie on a shell;
-#   a straight line between two cuts through the hollow middle and decodes grey.
-# - With two latent dimensions, the encoder means group by class without ever seeing a label.
-# - p(z) = N(0, I) is the prior; q(z|x) approximates the posterior p(z|x); σ is the square root of the variance.
-#
-# Next: [08 How good is it?](08_how_good.ipynb) measures the model.
 
 # %% [markdown]
 # ## Optional: more to try

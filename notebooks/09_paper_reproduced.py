@@ -209,8 +209,7 @@ assert len(above) == 1 and sum(v - 1 - math.log(v) for v in above) / 2 < 0.05, \
 # (compare the squared errors): it spends its accuracy where the faces are predictable. With s = 1 the weight
 # 1/(2s²) on the squared error is so small that a code saves next to nothing: only one direction of the faces
 # varies more than the noise, s² = 1. The KL is 0 and every face decodes to the mean face (notebook 06's
-# implicit KL weight). The bounds are positive because these are log **densities**, and a Gaussian with a small
-# s has a density above 1.
+# implicit KL weight). The bounds are positive: log **densities**, and a narrow Gaussian's density exceeds 1.
 
 # %% [markdown]
 # ### 2. The baseline: wake-sleep
@@ -305,8 +304,7 @@ if len(race) == 2 and not QUICK:
 #
 # ### 3. Figure 2: the lower bound against the number of training samples
 #
-# The paper's main result: the average lower bound per data point, training and test set, as training
-# proceeds.
+# The paper's main result: the mean lower bound per data point as training proceeds.
 
 # %%
 results = json.loads((RESULTS / "paper_curves.json").read_text())  # the long runs of benchmarks/paper_curves.py
@@ -334,8 +332,9 @@ plt.show()
 
 # %% [markdown]
 # *Figure: the lower bound per data point (nats) against the training samples seen (log scale), one panel
-# per N_z; solid lines the training set, dashed the test set; blue AEVB, red wake-sleep (Frey Face only; on
-# MNIST they meet in Figure 3); black stars the paper's AEVB end values, read by eye.*
+# per N_z; solid lines the training set, dashed the test set; blue AEVB, red wake-sleep (not run on MNIST's
+# panels); black stars the paper's AEVB end values, read by eye, off which of its two curves not recorded
+# (ours differ by tens to hundreds of nats on Frey Face).*
 #
 # On Frey Face, wake-sleep stays at the no-code bound with N_z = 2, 5 and 10, so those panels do not test AEVB
 # against wake-sleep. With N_z = 20 it escapes late, and stays below AEVB. A train−test gap opens on unseen
@@ -878,7 +877,7 @@ assert pixels * math.log(256 / 255) < paper["uncertainty"]["frey-face"] / 10, "t
 # | Adagrad's first steps | in the authors' code (anglepy's `wzoptim.py`: `step_vae` and `step_wakesleep`, default `warmup=100`), AEVB and wake-sleep alike only add up squared gradients over the first 101 minibatches, then start to move the weights, which damps the first steps | every minibatch moves the weights, the first by lr·sign(g); whether the warm-up would keep our wake-sleep from stalling is untested |
 # | samples of z | L = 1 in training; not stated for the plotted bounds | one z per image in training and for Figure 2's bounds; 10 for Figure 3's ELBO |
 # | training length | up to about 10⁸ samples (20–40 minutes per million samples on their CPU, by the paper's Figure 2 caption) | 1.2·10⁶ (most MNIST panels) to 3·10⁶ samples (Frey Face, mnist-2; the CPU time is printed above) |
-# | MNIST data | binarization not stated (the authors' code can binarize each minibatch afresh); the authors' loader reads a train/validation/test split, and Figure 3's caption calls 50,000 images "the full MNIST dataset", so Figure 2 probably trained on 50,000 | Figure 2: 60,000 images binarized anew every epoch, the test set binarized once; Figure 3: binarized once, the first 1,000 or 50,000 |
+# | MNIST data | binarization not stated (the authors' code can binarize each minibatch afresh); the authors' loader reads a train/validation/test split, whose usual training part has 50,000 images (Figure 3's largest N_train), so Figure 2 may have trained on 50,000 | Figure 2: 60,000 images binarized anew every epoch, the test set binarized once; Figure 3: binarized once, the first 1,000 or 50,000 |
 # | Frey Face | no split published; the authors' code divides the pixels by 256 (`convertImgs` in `wzoptim.py`) | 1,765 training faces and 10 test blocks of 20 consecutive frames; pixels divided by 255, which lowers every bound by a few nats (printed above), small beside the reading error of the stars |
 # | wake-sleep | on every panel of Figure 2, and in Figure 3; its curves were not read off the figure (Figure 2 in numbers), so whether it stalled as ours did is open | the four Frey Face panels of Figure 2, and Figure 3; it stalls at the no-code bound on three of them (KL 0); its step size was chosen among pilots: at 0.01 and 0.02 all ended within 8 nats below the no-code bound on the training faces, at 0.1 all far below (printed above) |
 # | the authors' code, other details (anglepy's `models/VAE_Z_X.py` and `wzoptim.py`; partly verified: we read these files, not which of their versions made the paper's figures) | the prior covers the weight matrices, not the biases; q's log-variance weights and biases and the decoder's output biases start at 0; each minibatch drawn with replacement (`np.random.randint`); dreamed Gaussian x clipped to [0, 1] (`gen_xz`, decoder type `sigmoidgaussian`) | the prior covers the biases too; every parameter from N(0, 0.01²); epochs, each image once; dreams not clipped (whether clipping would change our wake-sleep is untested) |

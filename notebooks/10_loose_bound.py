@@ -194,10 +194,10 @@ plt.show()
 # *Figure: the exact posterior has two equal bumps; the best Gaussian is a narrow bell over one; the dashed one in
 # the middle spreads over both and the dip between; the prior is dotted.*
 #
-# Wide starts near 0 end in the middle, where the two pulls cancel: a local maximum, but a worse one. The ELBO punishes mass
-# where the posterior has little (between the modes) more than a missed mode: KL(q ‖ p) averages **under q**.
-# The gap is log 2 plus a little: q covers one of two equal halves of the posterior, which costs log 2 nats
-# (the rest: the bump is not quite Gaussian). A mixture of two Gaussians closes nearly all of it (last line).
+# Wide starts near 0 end in the middle, where the two pulls cancel: a local maximum, but a worse one. The ELBO
+# punishes mass where the posterior has little (between the modes) more than a missed mode: KL(q ‖ p) averages
+# **under q**. The gap is log 2 plus a little: q covers one of two equal halves of the posterior (log 2 nats;
+# the rest: the bump is not Gaussian). A mixture of two Gaussians closes nearly all of it (last line).
 #
 # ### 2. The importance-weighted bound closes the gap, if its proposal reaches both modes
 #
@@ -290,17 +290,17 @@ assert rises and beyond and k_cross <= 10 and with_q_star[0][0] - with_wide[0][0
     "the prose: with N(0, 1) fixed, L_k rises with k to log p(x), far below q*'s at k = 1, above it from a small k on"
 
 # %% [markdown]
-# *Figure, left: the gap log p(x) − L_k against k, both axes log scale (a gap within noise of 0 sits at the
-# bottom edge): with q* (circles) it levels off at the dashed line, log 2; with the fitted Gaussians (squares) and
+# *Figure, left: the gap log p(x) − L_k against k, both axes log scale (hollow at the bottom edge: 0 within the
+# noise): with q* (circles) it levels off at the dashed line, log 2; with the fitted Gaussians (squares) and
 # with N(0, 1) (triangles) it falls toward 0. Right: q* on one mode; the Gaussian fitted to L₁₀ and N(0, 1), wide
 # over both.*
 #
 # Two lessons. **The bound can only reweight what the proposal samples:** q* almost never samples the other
-# mode, so L_k with q* stays about log 2 below log p(x) for any k we can afford; N(0, 1) samples both, and with it
+# mode, so L_k with q* stays about log 2 below log p(x) for any affordable k; N(0, 1) samples both, and with it
 # L_k climbs to log p(x). **A good proposal for L_k is not the best q for the ELBO:** at k = 1 (the ELBO) N(0, 1)
 # is far below q*, but it overtakes q* from a small k on. The fitted proposal moves from q* (k = 1) to a wide one
-# centred near 0 (its μ, σ above); how wide matters little, as for larger k L_k is nearly flat in σ (last line
-# above).
+# near 0. For larger k, L_k is nearly flat in σ (last line), so the fit, made on 20,000/k fixed
+# sets of draws, follows their noise and can score below N(0, 1) on fresh ones.
 #
 # ### 3. Training with the importance-weighted bound: the IWAE
 #
@@ -424,7 +424,7 @@ assert live_cpu["IWAE"] > live_cpu["VAE"], "the prose: more CPU time (a bound on
 # - L_k closes the gap as k grows if the proposal reaches the whole posterior; for larger k the best proposal is wide.
 # - Trained on L_5 for the same epochs, the IWAE beat the VAE on log-likelihood at a higher CPU cost per epoch
 #   (in the full run, one seed, also a worse ELBO and more active units). Each was scored with its own encoder as
-#   proposal, which may favour the IWAE (part 4 measures how far).
+#   proposal, which may favour the IWAE (not measured here).
 
 # %% [markdown]
 # ## Optional: a second session
@@ -723,7 +723,7 @@ assert (approximation[enough] > 2 * log_px_se[enough]).all(), \
 (half_a, half_a_se), (half_b, half_b_se) = halves
 halves_z = ((half_a - half_b) / (half_a_se.pow(2) + half_b_se.pow(2)).sqrt())[enough]  # in combined standard errors
 assert (halves_z.abs() < 4).all(), \
-    f"the estimates with ESS >= {MIN_ESS} should have converged: the two halves of the samples should agree within " \
+    f"the estimates with ESS >= {MIN_ESS}: the two halves of the samples should agree (necessary, not sufficient) within " \
     "4 standard errors (not 3: up to 40 images are tested at once)"
 
 # %%

@@ -529,4 +529,6 @@ def test_bound_against_k_draws_the_gap_below_log_px_on_log_axes_with_zero_at_the
     x, y = ax.lines[0].get_data()
     assert list(x) == [1, 10, 100] and list(y) == pytest.approx([1.0, 0.3, 1e-4])
     assert ax.get_yscale() == ax.get_xscale() == "log"
+    hollow = [line for line in ax.lines if line.get_markerfacecolor() == "white"]
+    assert len(hollow) == 1 and list(hollow[0].get_xdata()) == [100], "the gap at the floor should be drawn hollow"
     plt.close("all")

@@ -818,13 +818,15 @@ def plot_bound_against_k(ks, curves, log_evidence, ax=None, title=None, referenc
     so that gaps of 0.5 and 0.005 nats are both seen.
 
     curves: {label: (values of L_k, standard errors)}; references: {label: gap} drawn as dashed lines. A gap
-    at or below `floor` (0 within its noise) is drawn at the floor. The legend sits under the axes.
+    at or below `floor` (0 within its noise) is drawn hollow at the floor. The legend sits under the axes.
     """
     if ax is None:
         fig, ax = plt.subplots()
     for i, (label, (values, errors)) in enumerate(curves.items()):
         gaps = [max(float(log_evidence) - value, floor) for value in values]
         ax.errorbar(ks, gaps, yerr=errors, marker="os^"[i % 3], color=f"C{i + 1}", capsize=3, label=label)
+        at_floor = [k for k, gap in zip(ks, gaps) if gap == floor]  # drawn hollow: 0 within the noise, not a plunge
+        ax.plot(at_floor, [floor] * len(at_floor), "os^"[i % 3], color=f"C{i + 1}", markerfacecolor="white", ms=9)
     for i, (label, value) in enumerate((references or {}).items()):
         ax.axhline(float(value), color="gray", linestyle=["--", ":"][i % 2], label=label)
     ax.set_xscale("log")
