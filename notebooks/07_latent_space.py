@@ -54,6 +54,7 @@ import math
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import clear_output
+from matplotlib.lines import Line2D
 
 import vae_lite.check  # also imports vae_lite
 from vae_lite import latent, plots, pretrained, widgets
@@ -74,7 +75,8 @@ print(data)
 # ## Model
 #
 # The package's default VAE, trained by notebook 05's recipe. Scores use the binarized test images; the explorers
-# and the cross-fade, grey levels.
+# and the cross-fade, grey levels. That recipe was picked among a few by their test −ELBO
+# (`benchmarks/recipe_screen.py`, before the project had a validation split), so its score may flatter it a little.
 # All values are in nats ([notebook 01](01_autoencoder.ipynb#Nats-and-bits-per-dimension) defines the unit).
 
 # %% tags=["nbval-check-output"]
@@ -95,8 +97,12 @@ print(f"test negative ELBO {-test['elbo']:.1f} nats = reconstruction error {-tes
 # ### Which dimensions does the model use?
 #
 # The ELBO's KL term is a sum over latent dimensions: split it up. The KL of dimension d, averaged over the
-# images, is what the ELBO charges for z_d: E_x KL_d = I(x; z_d) + KL(q(z_d) ‖ p(z_d)) ≥ I(x; z_d), what z_d says
-# about x, where q(z_d) = E_x q(z_d|x) pools all images' codes and I(x; z_d) = E_x KL(q(z_d|x) ‖ q(z_d)). A dimension with KL ≈ 0
+# images, is what the ELBO charges for z_d. With q(z_d) = E_x q(z_d|x), all images' codes pooled, add and
+# subtract log q(z_d) inside it:
+#
+# $$\mathbb{E}_x \mathrm{KL}\big(q(z_d|x)\,\|\,p(z_d)\big) = \underbrace{\mathbb{E}_x \mathrm{KL}\big(q(z_d|x)\,\|\,q(z_d)\big)}_{I(x;\, z_d)} + \mathrm{KL}\big(q(z_d)\,\|\,p(z_d)\big) \;\ge\; I(x; z_d),$$
+#
+# at least what z_d says about x. A dimension with KL ≈ 0
 # has q(z_d|x) = N(0, 1), the prior, for every x: it says nothing about the image, and the decoder ignores it.
 # Burda et al. (2015) call a dimension **active** when its encoder mean moves with the input,
 # Var_x(E_{q(z|x)}[z_d]) = Var_x(μ_d(x)) > 0.01, and **inactive** otherwise.
@@ -216,8 +222,9 @@ for name, recipe in (("2-latent", plain), (f"{model.latent_dim}-latent default",
 # %% [markdown]
 # *Figure: left, the test images' encoder means, each class named at, or linked to, its codes' median; black
 # ellipses: twelve images' q(z|x) at ±1σ; red: the exact posterior p(z|x) of the first three of them, at the same
-# height (e^(−1/2) of its peak), to compare with their black ellipses: q(z|x) only approximates p(z|x) (notebook 10
-# measures the gap); dashed circles: the prior N(0, I) at 1 and 2 standard deviations. Right,
+# height (e^(−1/2) of its peak); dashed circles: the prior N(0, I) at 1 and 2 standard deviations. A red contour
+# tilted against its ellipse is what a diagonal q cannot follow (the approximation gap); one off centre, the
+# encoder's miss for that image (the amortization gap; Cremer et al. 2018, notebook 10). Right,
 # the decoder's image at each point of an even grid of z on the same axes: a point on the left decodes to the
 # image at its place on the right. Both stop at ±3.*
 
@@ -233,6 +240,9 @@ with torch.inference_mode():  # log p(x, z) = log p(x|z) + log p(z): the exact p
 for log_joint in log_joints:  # (121²,) per image: drawn at e^(−1/2) of its peak, the height of q's ±1σ ellipse
     posterior = (log_joint - log_joint.max()).exp().reshape(len(t), len(t)).T  # rows: z[1], columns: z[0]
     figure.axes[0].contour(t, t, posterior, levels=[math.exp(-0.5)], colors="red", linewidths=2.5)
+figure.axes[0].legend(handles=[Line2D([], [], color=c, ls=ls, label=name) for c, ls, name in [
+    ("black", "-", "q(z|x), ±1σ"), ("red", "-", "p(z|x), the same height"), ("0.3", "--", "prior, 1σ and 2σ")]],
+    loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3)
 plt.show()
 prior_outside = 1 - math.erf(3 / math.sqrt(2)) ** 2  # P(a 2-D N(0, I) sample falls outside [−3, 3]²)
 outside = (means_2d.abs() > 3).any(dim=1).float().mean().item()
@@ -386,8 +396,8 @@ assert data.name != "mnist" or low_gap > 0, \
 # - The KL splits unequally over the latent dimensions. One with KL ≈ 0 is inactive: q(z_d|x) is the prior, and
 #   the decoder ignores it. The ELBO switches off a dimension whose information does not repay its KL (posterior
 #   collapse, over-pruning); a KL weight β > 1 switches off more (notebook 08).
-# - Midway between two digits, the VAE blurs more than the autoencoder (one model each). Its codes lie on a shell;
-#   a straight line between two cuts through the hollow middle and decodes grey (optional part).
+# - Midway between two digits, the VAE blurs more than the autoencoder (one model each). Why its middle is grey:
+#   its codes lie on a shell, and a straight line between two cuts through the hollow (optional part).
 # - With two latent dimensions, the encoder means group by class without ever seeing a label.
 # - p(z) = N(0, I) is the prior; q(z|x) approximates the posterior p(z|x); σ is the square root of the variance.
 #

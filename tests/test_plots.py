@@ -531,4 +531,5 @@ def test_bound_against_k_draws_the_gap_below_log_px_on_log_axes_with_zero_at_the
     assert ax.get_yscale() == ax.get_xscale() == "log"
     hollow = [line for line in ax.lines if line.get_markerfacecolor() == "white"]
     assert len(hollow) == 1 and list(hollow[0].get_xdata()) == [100], "the gap at the floor should be drawn hollow"
+    assert hollow[0].get_zorder() > ax.lines[0].get_zorder(), "the hollow marker must cover the filled one"
     plt.close("all")

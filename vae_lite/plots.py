@@ -826,7 +826,8 @@ def plot_bound_against_k(ks, curves, log_evidence, ax=None, title=None, referenc
         gaps = [max(float(log_evidence) - value, floor) for value in values]
         ax.errorbar(ks, gaps, yerr=errors, marker="os^"[i % 3], color=f"C{i + 1}", capsize=3, label=label)
         at_floor = [k for k, gap in zip(ks, gaps) if gap == floor]  # drawn hollow: 0 within the noise, not a plunge
-        ax.plot(at_floor, [floor] * len(at_floor), "os^"[i % 3], color=f"C{i + 1}", markerfacecolor="white", ms=9)
+        ax.plot(at_floor, [floor] * len(at_floor), "os^"[i % 3], color=f"C{i + 1}", markerfacecolor="white", ms=9,
+                zorder=3)  # over the errorbar's own filled marker
     for i, (label, value) in enumerate((references or {}).items()):
         ax.axhline(float(value), color="gray", linestyle=["--", ":"][i % 2], label=label)
     ax.set_xscale("log")
