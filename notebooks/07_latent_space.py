@@ -103,7 +103,8 @@ print(f"test negative ELBO {-test['elbo']:.1f} nats = reconstruction error {-tes
 # $$\mathbb{E}_x \mathrm{KL}\big(q(z_d|x)\,\|\,p(z_d)\big) = \underbrace{\mathbb{E}_x \mathrm{KL}\big(q(z_d|x)\,\|\,q(z_d)\big)}_{I(x;\, z_d)} + \mathrm{KL}\big(q(z_d)\,\|\,p(z_d)\big) \;\ge\; I(x; z_d),$$
 #
 # at least what z_d says about x. A dimension with KL ≈ 0
-# has q(z_d|x) = N(0, 1), the prior, for every x: it says nothing about the image, and the decoder ignores it.
+# has q(z_d|x) = N(0, 1), the prior, for every x: it says nothing about the image, and the decoder learns to
+# ignore it (measured below).
 # Burda et al. (2015) call a dimension **active** when its encoder mean moves with the input,
 # Var_x(E_{q(z|x)}[z_d]) = Var_x(μ_d(x)) > 0.01, and **inactive** otherwise.
 #
@@ -447,6 +448,7 @@ assert data.name != "mnist" or halved > 0.75 and grey_zero > grey_middle.median(
 
 # %% [markdown]
 # So the hollow explains most of the middle's extra grey; the rest may be the decoder's doubt between two classes.
+# That z = 0 decodes to the mean image is partly built in: the decoder's output bias started there (notebook 05).
 
 # %% [markdown]
 # ## Optional: more to try

@@ -408,7 +408,7 @@ claims = {  # the paper's claim: (our evidence, computed in the collapsed cell a
         "may be handicapped (no Adagrad warm-up)"),
     "2. 'reached a better solution'": (evidence[2], "not testable here: wake-sleep is still closing in"),
     "3. more N_z, no more overfitting": (evidence[3], "mixed, one seed per N_z. A test bound falling with N_z: not "
-        "seen (Frey: every step rose beyond the runs' noise; MNIST 20 → 200 unresolved, no seed spread). A "
+        "seen (Frey: every step passes a rough noise screen, optional part; MNIST 20 → 200 unresolved). A "
         "train − test gap: on Frey Face narrowest at N_z = 2, widest at 20 (none on MNIST yet)"),
     "4. end values at about 1e8 samples": (evidence[4], "not testable here"),
 }
@@ -514,8 +514,8 @@ assert mnist_rises[-1] == min(mnist_rises) < 5, "the prose: MNIST's 20 → 200 i
 # On MNIST the test bound rises at every step in N_z, the last, 20 → 200, by only a few nats: with one seed per
 # run and no seed spread measured, that step is unresolved. On Frey Face every step passes the screen, 10 → 20
 # by the least margin (printed). More latent dimensions did not lower a test bound in our runs, but on Frey Face
-# the train − test gap was narrowest at N_z = 2 and widest at 20: by that meaning of overfitting, the largest N_z
-# overfit most (claim 3).
+# the train − test gap was narrowest at N_z = 2 and widest at 20: by that meaning of overfitting, in these single
+# runs, the largest N_z overfit most (claim 3).
 #
 # ### The parameter count
 #
