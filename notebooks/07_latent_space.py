@@ -68,7 +68,7 @@ QUICK = vae_lite.setup_notebook()
 data = vae_lite.load_dataset()
 if QUICK:
     data = data.subset(train=3000, test=1000)
-EPOCHS_2D = max(1, round((300 if QUICK else 2400) / math.ceil(len(data.train) / 128)))  # the 2-latent model: ≈ these steps
+EPOCHS_2D = max(1, round((150 if QUICK else 2400) / math.ceil(len(data.train) / 128)))  # the 2-latent model: ≈ these steps
 print(data)
 
 # %% [markdown]

@@ -816,7 +816,7 @@ binary = lambda image: vae_lite.binarize(image, torch.Generator().manual_seed(0)
 inputs = {"the drawn 7": binary(seven), f"the 7, {shift} px right": torch.roll(binary(seven), shift, dims=-1),
           "a letter L": binary(letter), "a blank page": torch.zeros(1, *data.image_shape),
           "random pixels": binary(torch.full((1, *data.image_shape), data.test.mean().item()))}
-GRID_STEPS = 161 if QUICK else 241  # spacing 0.05 in class
+GRID_STEPS = 81 if QUICK else 241  # spacing 0.05 in class
 
 
 def grid_log_px(model, images, steps=GRID_STEPS, half_width=6.0, chunk=1_000):

@@ -292,25 +292,40 @@ def test_extra_values_that_load_could_not_read_are_converted_or_refused_at_save_
     assert load(path).checkpoint_extra["test_elbo"] == -97.5  # the refused save did not touch the file
 
 
-def test_the_default_model_is_trained_for_any_data_set_but_mnist(monkeypatch):
+def test_the_default_model_is_trained_for_any_data_set_but_mnist_once(monkeypatch, tmp_path):
     """The MNIST weights go only to data named "mnist": Fashion-MNIST has the same image
-    shape, and gets a model trained on it."""
+    shape, and gets a model trained on it, once: later calls load it from the user cache."""
     from vae_lite import pretrained
 
-    trained, loaded = [], []
-    monkeypatch.setattr(pretrained, "train_default_model",
-                        lambda data, device, kind: trained.append((data.name, kind)) or "trained")
-    monkeypatch.setattr(pretrained, "load", lambda path, device: loaded.append(path) or "loaded")
+    trained = []
+
+    def train(data, device, kind):
+        trained.append((data.name, kind))
+        return pretrained.KINDS[kind][0](data.image_shape, latent_dim=2, encoder_hidden=[8], decoder_hidden=[8])
+
+    monkeypatch.setattr(pretrained, "train_default_model", train)
+    monkeypatch.setattr(pretrained, "_cache_dir", lambda: tmp_path / "cache")
     images = np.zeros((4, 28, 28), dtype=np.uint8)
     for name in ("fashion-mnist", "images"):
         data = vae_lite.ImageData.from_arrays(images, images, name=name)
-        assert pretrained.default_model(data) == "trained"
-        assert pretrained.default_model(data, kind="autoencoder") == "trained"
+        for kind in ("vae", "autoencoder"):
+            made, again = pretrained.default_model(data, kind=kind), pretrained.default_model(data, kind=kind)
+            assert type(again) is type(made) and again.latent_dim == 2, "the second call should load the first's model"
+            assert all(torch.equal(a, b) for a, b in zip(made.state_dict().values(), again.state_dict().values()))
     assert trained == [(name, kind) for name in ("fashion-mnist", "images") for kind in ("vae", "autoencoder")]
-    assert loaded == []
+    pretrained.default_model(vae_lite.ImageData.from_arrays(images + 1, name="images"))
+    assert trained[-1] == ("images", "vae") and len(trained) == 5, "other images under the same name train anew"
+    monkeypatch.setitem(pretrained.TRAINING, "lr", 1e-3)
+    pretrained.default_model(vae_lite.ImageData.from_arrays(images, name="images"))
+    assert len(trained) == 6, "another recipe trains anew"
+    assert len(list((tmp_path / "cache").glob("*.pt"))) == 6
+
+    loaded = []
+    monkeypatch.setattr(pretrained, "load", lambda path, device: loaded.append(path) or "loaded")
     mnist = vae_lite.ImageData.from_arrays(images, name="mnist")
     assert pretrained.default_model(mnist) == "loaded" and pretrained.default_model(mnist, kind="autoencoder") == "loaded"
     assert loaded == [pretrained.CHECKPOINT, pretrained.AUTOENCODER_CHECKPOINT]  # both ship with the package
+    assert len(trained) == 6
     with pytest.raises(ValueError, match="kind must be one of 'vae', 'autoencoder', got 'ae'"):
         pretrained.default_model(mnist, kind="ae")
 

@@ -1,9 +1,10 @@
 """A class on JupyterHub (class/): the one-server configuration run for real, the Kubernetes one checked.
 
-The hub tests (marked `hub`) run class/jupyterhub_config.py on 127.0.0.1 with configurable-http-proxy,
-a password login in place of PAM, and the class's spawner (one Unix user per student, cgroup limits).
-Five students log in at once, each runs notebook 07 in quick mode through their own server, and none
-can reach another's server or files. tools/hub.py starts and stops it all. They need root (they make
+The hub tests run class/jupyterhub_config.py on 127.0.0.1 with configurable-http-proxy, a password
+login in place of PAM, and the class's spawner (one Unix user per student, cgroup limits). Five
+students log in at once, each runs notebook 07 in quick mode through their own server, and none can
+reach another's server or files. Those marked `hub` time the hub's answers under that load, so
+`make test` runs them alone, after everything else. tools/hub.py starts and stops it all. They need root (they make
 Unix users, removed afterwards), configurable-http-proxy and setfacl on PATH: skipped with the reason
 when these are missing, except in CI (CI=true), where that is a failure.
 
@@ -213,8 +214,7 @@ def test_a_kernel_past_the_memory_limit_is_killed_and_its_server_goes_on(hub, st
     assert students[0].api("GET", f"/user/{students[0].name}/api/status").ok
 
 
-@pytest.mark.slow
-@pytest.mark.hub
+@pytest.mark.slow  # not `hub`: it times nothing, so it runs in make test's parallel pass
 def test_leaving_the_hub_on_an_error_stops_everything_and_removes_the_accounts(notebooks):
     requirements()
     acl_before = {folder: os.popen(f"getfacl --absolute-names {folder} 2>/dev/null").read() for folder in ("/root", "/")}

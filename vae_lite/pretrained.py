@@ -22,10 +22,12 @@ If a file is missing (an install without package data), default_model trains the
 and caches it in the user cache folder. For any other data set (Fashion-MNIST, the 8x8 digits
 when MNIST is not available, your own images) it trains a model of the same shape on that
 data: the MNIST weights would not fit it, even where the images have MNIST's shape. The data
-set is told by its name, data.name.
+set is told by its name, data.name. That model is cached too, keyed by the training images and
+the code that trains it, so notebooks 06, 07, 08 and 10 train it once between them.
 """
 
 import copy
+import hashlib
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -53,8 +55,13 @@ def default_model(data=None, device="cpu", kind="vae"):
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(map(repr, KINDS))}, got {kind!r}")
     checkpoint = KINDS[kind][1]
-    if data is not None and data.name != "mnist":
-        return train_default_model(data, device=device, kind=kind)
+    if data is not None and data.name != "mnist":  # trained once per data set and code, then cached
+        cached = _cache_dir() / f"{data.name}_{kind}_{_fingerprint(data, kind)}.pt"
+        if cached.is_file():
+            return load(cached, device=device)
+        model = train_default_model(data, device=device, kind=kind)
+        save(model, cached, dataset=data.name)
+        return model
     for path in (checkpoint, _cache_dir() / checkpoint.name):
         if path.is_file():
             return load(path, device=device)
@@ -64,6 +71,16 @@ def default_model(data=None, device="cpu", kind="vae"):
     model = train_default_model(data, device=device, kind=kind)
     save(model, _cache_dir() / checkpoint.name, dataset=data.name, epochs=TRAINING["epochs"])
     return model
+
+
+def _fingerprint(data, kind):
+    """What a default model trained on other data depends on: the training images, the sizes and recipe,
+    and the code that trains it (so an edited vae_lite does not load a model its old code made)."""
+    digest = hashlib.blake2b(repr((kind, SETTINGS, TRAINING, data.image_shape)).encode(), digest_size=8)
+    digest.update(data.train.contiguous().numpy())  # the bytes, read in place
+    for module in ("models.py", "train.py", "objectives.py", "pretrained.py"):
+        digest.update((Path(__file__).parent / module).read_bytes())
+    return digest.hexdigest()
 
 
 def train_default_model(data, device="cpu", seed=0, kind="vae"):
