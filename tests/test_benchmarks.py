@@ -302,6 +302,28 @@ def test_recipe_screen_records_a_fit_run_with_its_command_and_table_ranks_by_elb
     assert table[2].startswith("| fast |") and table[3].startswith("| slow |")
 
 
+def test_a_recipe_screen_validation_run_scores_held_out_training_images_and_never_the_test_set(tmp_path, monkeypatch):
+    import dataclasses
+
+    import vae_lite
+
+    load = vae_lite.load_dataset
+
+    def nan_test_images(name, **kwargs):  # any score that read the test set would come out NaN
+        data = load(name, **kwargs)
+        return dataclasses.replace(data, test=torch.full_like(data.test, float("nan")))
+
+    monkeypatch.setattr(vae_lite, "load_dataset", nan_test_images)
+    small = ("--dataset", "digits", "--hidden", "32", "--latent", "4", "--batch", "64", "--epochs", "2", "--warmup", "1")
+    out = tmp_path / "validation.json"
+    run_script("recipe_screen.py", "held-out", *small, "--validation", "300", "--out", out)
+    run = json.loads(out.read_text())["held-out"]
+    assert run["scored_on"] == "validation" and run["settings"]["validation"] == 300 and "test_neg_elbo" not in run
+    assert finite_positive(run["validation_neg_elbo"]), run
+    with pytest.raises(RuntimeError):  # the control: without --validation the run scores the (NaN) test images
+        run_script("recipe_screen.py", "on-test", *small, "--out", tmp_path / "test.json")
+
+
 def test_default_seconds_times_the_default_recipe_and_judges_the_median(tmp_path):
     out = tmp_path / "default_seconds.json"
     run_script("default_seconds.py", "--dataset", "digits", "--repeats", "2", "--threads", "1", "--out", out)

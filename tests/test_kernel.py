@@ -32,8 +32,15 @@ assert symbolic.linear_gaussian.cache_info().currsize == 0, "vae_lite's memoised
 """
 
 
+PLOT = "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()"
+
+
 def notebook(*sources):
     return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+
+
+def images(ran):
+    return [o for cell in ran.cells for o in cell.outputs if "image/png" in o.get("data", {})]
 
 
 def test_a_run_starts_from_what_a_fresh_kernel_has(tmp_path):
@@ -41,6 +48,14 @@ def test_a_run_starts_from_what_a_fresh_kernel_has(tmp_path):
         kernel.run(notebook(LEAVE_TRACES), {"VAE_LITE_DATASET": "digits"}, tmp_path)
         kernel.run(notebook(FIND_NONE.format(cwd=str(tmp_path / "next"))), {"VAE_LITE_QUICK": "1"},
                    (tmp_path / "next").mkdir() or tmp_path / "next")
+        assert images(kernel.run(notebook(PLOT), {}, tmp_path)), "by default a figure is rendered, as in class"
+
+
+def test_without_figures_a_run_draws_them_but_renders_no_image_and_says_nothing(tmp_path):
+    with Kernel(tmp_path, figures=False) as kernel:
+        ran = kernel.run(notebook(PLOT + "\nprint(plt.get_backend(), plt.get_fignums())"), {}, tmp_path)
+    said = "".join(o.get("text", "") for o in ran.cells[0].outputs if o.output_type == "stream")
+    assert not images(ran) and said == "agg [1]\n", said
 
 
 def test_the_check_fails_when_nothing_is_cleared(tmp_path, monkeypatch):

@@ -243,10 +243,11 @@ def execute():
     """execute(path, env, cwd): run the notebook at `path` top to bottom with the VAE_LITE_* variables
     `env` and the working folder `cwd`; return it executed. The runs of this file share one kernel
     (tools/kernel.py: each starts from what a fresh kernel has), sparing a kernel's start and the
-    imports per run; a kernel that died is replaced."""
-    from kernel import healthy_kernels
+    imports per run; a kernel that died is replaced. The figures are drawn, not rendered: these runs
+    check that the cells run, and nbval's runs render every figure."""
+    from kernel import Kernel, healthy_kernels
 
-    with healthy_kernels() as kernel:
+    with healthy_kernels(lambda cwd: Kernel(cwd, figures=False)) as kernel:
         yield lambda path, env, cwd: kernel(cwd).run(nbformat.read(path, as_version=4), env, cwd)
 
 

@@ -217,7 +217,7 @@ class MistakeKernel(Kernel):
     """
 
     def __init__(self):
-        super().__init__(NOTEBOOKS)
+        super().__init__(NOTEBOOKS, figures=False)  # a row looks for an error, not at the figures
 
     def run_until_error(self, notebook, mistake, stop_at=None):
         """(cell index, ename, evalue) of the first error in `notebook` (a twin's name without .py) with
