@@ -389,9 +389,15 @@ assert QUICK or data.name != "mnist" or inside < 0.02, "the prose: on MNIST, alm
 #
 # ### Where the recipe comes from
 #
-# The mean-image start and the one-cycle schedule won a screen of short runs scored on test images, which can
-# flatter this VAE's test scores. Warm-up was not screened against none at this budget; over 1 epoch instead of 2
-# it made no difference beyond seed spread (`benchmarks/README.md`, "Quality per CPU-second"; its scores below).
+# The mean-image start and the one-cycle schedule won a screen of short runs scored on test images: that let the
+# test set choose, which can flatter this VAE's test scores. On the test images, warm-up over 1 epoch instead of 2
+# made no difference beyond seed spread. The screen was later redone the right way, on 10,000 held-out training
+# images (`benchmarks/recipe_screen.py --validation`: each run trains on the other 50,000, and the test set is
+# never read). It keeps this recipe's networks (512 units in the decoder, 256 in the encoder) and learning rate,
+# the best of their rungs, but not its warm-up: over 1 epoch wins all four pairs (two networks, two seeds each),
+# by more on average than two seeds of one recipe differ. A small edge, but a consistent one. The shipped model
+# was trained before that screen and keeps 2 epochs; the scores are below (`benchmarks/README.md`, "Quality per
+# CPU-second"). Warm-up against none was not screened at this budget.
 
 # %%
 import json, pathlib
@@ -404,6 +410,23 @@ for what, runs in pairs.items():
     print(f"{what}, test −ELBO: " + "; ".join(f"{score[a]:.2f} against {score[b]:.2f}" for a, b in runs) + " nats")
 largest = {what: max(abs(score[a] - score[b]) for a, b in runs) for what, runs in pairs.items()}
 assert largest["warm-up over 1 epoch against 2"] < largest["seed 1 against seed 0"], "the prose: no difference beyond seed spread"
+
+held_out = json.loads((pathlib.Path(vae_lite.__file__).resolve().parents[1] / "results/recipe_screen_validation.json").read_text())
+held = {name[2:]: run["validation_neg_elbo"] for name, run in held_out.items()}  # "v-e16-lr8" -> "e16-lr8"
+wide = ["e16-lr8", "dec512-enc256-e16-lr8"]  # 400 units each way, and the shipped 512/256
+pairs = {"warm-up over 1 epoch against 2": [(f"{r}-w1{s}", f"{r}{s}") for r in wide for s in ("", "-seed1")],
+         "seed 1 against seed 0": [(f"{r}{w}-seed1", f"{r}{w}") for r in wide for w in ("", "-w1")]}
+for what, runs in pairs.items():
+    print(f"{what}, held-out −ELBO: " + "; ".join(f"{held[a]:.2f} against {held[b]:.2f}" for a, b in runs) + " nats")
+print("the rungs, held-out −ELBO: " + "; ".join(f"{name} {held[name]:.2f}" for name in sorted(held, key=held.get)
+                                                if "seed" not in name and "w1" not in name))
+gains = torch.tensor([held[b] - held[a] for a, b in pairs["warm-up over 1 epoch against 2"]])
+seeds = torch.tensor([abs(held[a] - held[b]) for a, b in pairs["seed 1 against seed 0"]])
+print(f"warm-up over 1 epoch ahead by {gains.mean():.2f} nats on average; two seeds of one recipe differ by {seeds.mean():.2f}")
+assert (gains > 0).all() and gains.mean() > seeds.mean(), \
+    "the prose: on held-out images warm-up over 1 epoch wins all four pairs, by more on average than seeds differ"
+assert held["dec512-enc256-e16-lr8"] < min(held[n] for n in ("e16-lr8", "dec600-enc200-e16-lr8", "h512-e13-lr8")) and \
+    held["e16-lr8"] < min(held[n] for n in ("e16", "e16-lr12", "e15-lr10")), "the prose: the networks and the rate stay"
 
 # %% jupyter={"source_hidden": true}
 onecycle = vae_lite.support.learning_rate_schedule(torch.optim.SGD([nn.Parameter(torch.zeros(1))]), "onecycle", 25.0, 100)

@@ -55,6 +55,7 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import clear_output
 from matplotlib.lines import Line2D
+from matplotlib.patheffects import withStroke
 
 import vae_lite.check  # also imports vae_lite
 from vae_lite import latent, plots, pretrained, widgets
@@ -76,7 +77,9 @@ print(data)
 #
 # The package's default VAE, trained by notebook 05's recipe. Scores use the binarized test images; the explorers
 # and the cross-fade, grey levels. That recipe was picked among a few by their test −ELBO
-# (`benchmarks/recipe_screen.py`, before the project had a validation split), so its score may flatter it a little.
+# (`benchmarks/recipe_screen.py`, before the project had a validation split), so its score may flatter it a little;
+# redone on held-out training images, the screen keeps its networks and learning rate but would warm up over 1 epoch,
+# not 2 (notebook 05's optional section).
 # All values are in nats ([notebook 01](01_autoencoder.ipynb#Nats-and-bits-per-dimension) defines the unit).
 
 # %% tags=["nbval-check-output"]
@@ -223,7 +226,8 @@ for name, recipe in (("2-latent", plain), (f"{model.latent_dim}-latent default",
 # %% [markdown]
 # *Figure: left, the test images' encoder means, each class named at, or linked to, its codes' median; black
 # ellipses: twelve images' q(z|x) at ±1σ; red: the exact posterior p(z|x) of the first three of them, at the same
-# height (e^(−1/2) of its peak); dashed circles: the prior N(0, I) at 1 and 2 standard deviations. A red contour
+# height (e^(−1/2) of its peak), lettered a–c in red beside its peak and in black beside that image's ellipse;
+# dashed circles: the prior N(0, I) at 1 and 2 standard deviations. A red contour
 # tilted against its ellipse is what a diagonal q cannot follow (the approximation gap); one off centre, the
 # encoder's miss for that image (the amortization gap; Cremer et al. 2018, notebook 10). Right,
 # the decoder's image at each point of an even grid of z on the same axes: a point on the left decodes to the
@@ -238,9 +242,14 @@ z = torch.cartesian_prod(t, t)  # (121², 2)
 with torch.inference_mode():  # log p(x, z) = log p(x|z) + log p(z): the exact posterior, up to its constant
     log_joints = [model_2d.log_likelihood(x.expand(len(z), *x.shape), z)
                   + torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1) for x in x_test[:3]]
-for log_joint in log_joints:  # (121²,) per image: drawn at e^(−1/2) of its peak, the height of q's ±1σ ellipse
+for i, log_joint in enumerate(log_joints):  # (121²,) per image: drawn at e^(−1/2) of its peak, the height of q's ±1σ
     posterior = (log_joint - log_joint.max()).exp().reshape(len(t), len(t)).T  # rows: z[1], columns: z[0]
     figure.axes[0].contour(t, t, posterior, levels=[math.exp(-0.5)], colors="red", linewidths=2.5)
+    for where, colour, offset in [(means_2d[i], "black", (22, 16)), (z[log_joint.argmax()], "red", (-22, -18))]:
+        figure.axes[0].annotate("abc"[i], where.tolist(), xytext=offset, textcoords="offset points", color=colour,
+                                fontsize=16, fontweight="bold", ha="center", va="center",
+                                arrowprops=dict(arrowstyle="-", color=colour, lw=1.5, shrinkA=6, shrinkB=0),
+                                path_effects=[withStroke(linewidth=4, foreground="white")])  # pairs each with its ellipse
 figure.axes[0].legend(handles=[Line2D([], [], color=c, ls=ls, label=name) for c, ls, name in [
     ("black", "-", "q(z|x), ±1σ"), ("red", "-", "p(z|x), the same height"), ("0.3", "--", "prior, 1σ and 2σ")]],
     loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3)
