@@ -228,8 +228,9 @@ for name, recipe in (("2-latent", plain), (f"{model.latent_dim}-latent default",
 # ellipses: twelve images' q(z|x) at ±1σ; red: the exact posterior p(z|x) of the first three of them, at the same
 # height (e^(−1/2) of its peak), lettered a–c in red beside its peak and in black beside that image's ellipse;
 # dashed circles: the prior N(0, I) at 1 and 2 standard deviations. A red contour
-# tilted against its ellipse is what a diagonal q cannot follow (the approximation gap); one off centre, the
-# encoder's miss for that image (the amortization gap; Cremer et al. 2018, notebook 10). Right,
+# tilted against its ellipse is what a diagonal q cannot follow (the approximation gap); one off centre is largely
+# the encoder's miss for that image (the amortization gap; Cremer et al. 2018). Telling the two apart exactly needs
+# the best Gaussian fitted to that one image, which notebook 10 fits. Right,
 # the decoder's image at each point of an even grid of z on the same axes: a point on the left decodes to the
 # image at its place on the right. Both stop at ±3.*
 
@@ -242,14 +243,21 @@ z = torch.cartesian_prod(t, t)  # (121², 2)
 with torch.inference_mode():  # log p(x, z) = log p(x|z) + log p(z): the exact posterior, up to its constant
     log_joints = [model_2d.log_likelihood(x.expand(len(z), *x.shape), z)
                   + torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1) for x in x_test[:3]]
+angles = torch.arange(8) * math.pi / 4
+directions, marks = torch.stack([angles.cos(), angles.sin()], dim=1), []
+crowd = torch.cat([means_2d[:12], torch.stack([z[log_joint.argmax()] for log_joint in log_joints]),  # drawn shapes
+                   torch.tensor([text.get_position() for text in figure.axes[0].texts]).reshape(-1, 2)])  # class names
 for i, log_joint in enumerate(log_joints):  # (121²,) per image: drawn at e^(−1/2) of its peak, the height of q's ±1σ
     posterior = (log_joint - log_joint.max()).exp().reshape(len(t), len(t)).T  # rows: z[1], columns: z[0]
     figure.axes[0].contour(t, t, posterior, levels=[math.exp(-0.5)], colors="red", linewidths=2.5)
-    for where, colour, offset in [(means_2d[i], "black", (22, 16)), (z[log_joint.argmax()], "red", (-22, -18))]:
-        figure.axes[0].annotate("abc"[i], where.tolist(), xytext=offset, textcoords="offset points", color=colour,
-                                fontsize=16, fontweight="bold", ha="center", va="center",
-                                arrowprops=dict(arrowstyle="-", color=colour, lw=1.5, shrinkA=6, shrinkB=0),
-                                path_effects=[withStroke(linewidth=4, foreground="white")])  # pairs each with its ellipse
+    for where, colour in [(means_2d[i], "black"), (z[log_joint.argmax()], "red")]:  # pairs each with its ellipse
+        beside = (where + 0.55 * directions).clamp(-2.8, 2.8)  # eight places around it, on the map
+        marks.append(max(beside, key=lambda p: (crowd - p).norm(dim=1).min()))  # the one farthest from other shapes
+        crowd = torch.cat([crowd, marks[-1][None]])
+        figure.axes[0].annotate("abc"[i], where.tolist(), xytext=marks[-1].tolist(), color=colour, fontsize=16,
+                                fontweight="bold", ha="center", va="center", arrowprops=dict(arrowstyle="-",
+                                color=colour, lw=1.5, shrinkA=7, shrinkB=0),
+                                path_effects=[withStroke(linewidth=4, foreground="white")])
 figure.axes[0].legend(handles=[Line2D([], [], color=c, ls=ls, label=name) for c, ls, name in [
     ("black", "-", "q(z|x), ±1σ"), ("red", "-", "p(z|x), the same height"), ("0.3", "--", "prior, 1σ and 2σ")]],
     loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3)
