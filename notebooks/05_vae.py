@@ -310,10 +310,9 @@ if not QUICK and later:  # quick mode's epochs are a dozen steps: there the KL i
     assert max(later) - min(later) < 0.2 * first["test_kl"] and share > 0.5, "then stay in a narrow range"
 
 # %% [markdown]
-# The KL after epoch 1 is above that after epoch 2 (as in every 2-epoch warm-up run in
-# `results/frontier.json`; not always the highest): consistent with information in z costing less while its
-# weight is below 1 (not proof: the learning rate still rises too). Then the KL, now paid in full, stays in a
-# narrow range; most of the later fall is the reconstruction's.
+# The KL after epoch 1 is above that after epoch 2 (so in every 2-epoch warm-up run in `results/frontier.json`):
+# information in z costs less while its weight is below 1 (the still rising learning rate may add to it). Then
+# the KL stays in a narrow range; most of the later fall is the reconstruction's.
 #
 # ## Experiments
 #
@@ -343,11 +342,12 @@ plt.show()
 # > **Right:** they are E[x|z] for z ~ p(z), blurred where the decoder is unsure of a stroke; a draw from p(x|z)
 # > is binary and speckled (the third row). Say which one a figure shows.
 #
-# The cell below measures q(z)'s scale: necessary, not sufficient (01's rescaled prior draws were mostly
+# Below, q(z)'s scale: necessary, not sufficient (01's rescaled prior draws were mostly
 # non-digits; 07 decodes between codes). Each dimension's mean z² is 1 under N(0, I) and near 1 for a trained VAE
-# (other scales, undone by the decoder, cost more KL: optional part); unused dimensions, at the prior for every x,
-# pass trivially and are left out. Then the length ‖z‖: in 50 dimensions almost every prior draw has nearly the
-# same length, so prior draws shorter than nearly every autoencoder code land where its decoder has hardly been.
+# (why: optional part). A dimension whose μ_d hardly varies across images (variance below 0.01: inactive, 07) is
+# at the prior for every x: it passes trivially and is left out. Then the length ‖z‖: in 50 dimensions nearly
+# every prior draw has the same length, so prior draws shorter than nearly every autoencoder code land where its
+# decoder has hardly been.
 
 # %%
 x = vae_lite.binarized_test_set(data)  # binary test images: both models were trained on binary ones
@@ -366,6 +366,7 @@ inside = (lengths[2] < radius).float().mean().item()  # the autoencoder's codes 
 print("median length ‖z‖: draws from N(0, I) {:.1f}, the VAE's codes {:.1f}, the autoencoder's {:.1f}"
       .format(*(length.median() for length in lengths)))
 print(f"shorter than {radius:.1f}: 99% of the draws from N(0, I), {inside:.2%} of the autoencoder's codes")
+print(f"each q(z|x)'s variance σ² on the dimensions in use, mean over the test set: {logvar[:, in_use].exp().mean():.3f} (prior: 1)")
 
 # %% jupyter={"source_hidden": true}
 assert abs(vae_scale.mean() - 1) < abs(ae_scale.mean() - 1), "the VAE's codes should match the prior more closely"

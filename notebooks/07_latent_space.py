@@ -99,15 +99,15 @@ print(f"test negative ELBO {-test['elbo']:.1f} nats = reconstruction error {-tes
 #
 # ### Which dimensions does the model use?
 #
-# The ELBO's KL term is a sum over latent dimensions: split it up. The KL of dimension d, averaged over the
+# The ELBO's KL term is a sum over latent dimensions. The KL of dimension d, averaged over the
 # images, is what the ELBO charges for z_d. With q(z_d) = E_x q(z_d|x), all images' codes pooled, add and
 # subtract log q(z_d) inside it:
 #
-# $$\mathbb{E}_x \mathrm{KL}\big(q(z_d|x)\,\|\,p(z_d)\big) = \underbrace{\mathbb{E}_x \mathrm{KL}\big(q(z_d|x)\,\|\,q(z_d)\big)}_{I(x;\, z_d)} + \mathrm{KL}\big(q(z_d)\,\|\,p(z_d)\big) \;\ge\; I(x; z_d),$$
+# $$\mathbb{E}_x \mathrm{KL}\big(q(z_d|x)\,\|\,p(z_d)\big) = \underbrace{\mathbb{E}_x \mathrm{KL}\big(q(z_d|x)\,\|\,q(z_d)\big)}_{I_q(x;\, z_d)} + \mathrm{KL}\big(q(z_d)\,\|\,p(z_d)\big) \;\ge\; I_q(x; z_d),$$
 #
-# at least what z_d says about x. A dimension with KL ≈ 0
-# has q(z_d|x) = N(0, 1), the prior, for every x: it says nothing about the image, and the decoder learns to
-# ignore it (measured below).
+# at least what z_d says about x (I_q: mutual information, x from the data, z_d from q). A dimension
+# with KL ≈ 0 has q(z_d|x) = N(0, 1), the prior, for every x: it says nothing about x, and the decoder
+# ignores it (measured below).
 # Burda et al. (2015) call a dimension **active** when its encoder mean moves with the input,
 # Var_x(E_{q(z|x)}[z_d]) = Var_x(μ_d(x)) > 0.01, and **inactive** otherwise.
 #
@@ -427,7 +427,7 @@ assert data.name != "mnist" or low_gap > 0, \
 # Why so grey, when 0 is the prior's most likely z? Three steps, one printed line each:
 # 1. Little of the prior's mass lies near 0: an N(0, I) sample in d dimensions lies about √d from 0, on a shell
 #    (White 2016). The codes μ(x) form a shell too, well inside √d: inactive dimensions keep μ ≈ 0, and on the
-#    active ones about a fifth of the prior's unit variance is in σ, not μ.
+#    active ones the mean z² = E[μ²] + E[σ²] is near 1 (05), and about a fifth of it is σ², not μ².
 # 2. The decoder learnt from z = μ + σε, further out still.
 # 3. Two digits of different classes have nearly orthogonal codes, so the line's middle lies about |μ|/√2
 #    from 0: in the hollow, where the decoder falls back toward the average digit (z = 0, below).

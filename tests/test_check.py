@@ -465,7 +465,7 @@ def test_vae_module_names_a_missing_encoder_and_a_sigmoid_in_the_decoder(capsys)
 
 
 def my_loop(model, images, epochs, batch_size, lr, seed=0, zero_grad=True, mean=True, reshuffle=True, drop_last=False,
-            static=False):
+            static=False, per_epoch=False):
     """Notebook 05's training-loop exercise, answered, and with the mistakes the checker names."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -476,8 +476,10 @@ def my_loop(model, images, epochs, batch_size, lr, seed=0, zero_grad=True, mean=
     for epoch in range(epochs):
         if reshuffle and epoch:
             order = torch.randperm(len(images), generator=generator)
+        binary = vae_lite.binarize(images, generator) if per_epoch else None  # all at once, each epoch
         for start in range(0, len(images) - (batch_size - 1 if drop_last else 0), batch_size):
-            x = vae_lite.binarize(images[order[start:start + batch_size]], generator)
+            batch = order[start:start + batch_size]
+            x = binary[batch] if per_epoch else vae_lite.binarize(images[batch], generator)
             per_image = model.loss(x)
             loss = per_image.mean() if mean else per_image.sum()
             if zero_grad:
@@ -502,7 +504,8 @@ def test_training_loop_accepts_the_loop_of_fit_and_reports_a_stub(capsys):
     (dict(mean=False), "it is the sum over the batch"),
     (dict(reshuffle=False), "a new torch.randperm order every epoch"),
     (dict(drop_last=True), "the last, partial batch included"),
-    (dict(static=True), "not the whole data set once before training"),
+    (dict(static=True), "not the whole data set at once (before training"),
+    (dict(per_epoch=True), "or at each epoch's start"),
 ])
 def test_training_loop_names_each_known_mistake(capsys, mistake, hint):
     assert check.training_loop(lambda *args: my_loop(*args, **mistake)) is False

@@ -728,8 +728,8 @@ def training_loop(fn):
         why = ""
         if first == 0:
             why = ("it is the sum over the batch; minimise the mean" if math.isclose(got[0], 16 * want[0], rel_tol=1e-3)
-                   else "the first batch differs: binarize each batch anew as it is drawn, not the whole data set "
-                        "once before training; seed as fit does (torch.manual_seed(seed) for eps, and a "
+                   else "the first batch differs: binarize each batch as it is drawn, not the whole data set at "
+                        "once (before training or at each epoch's start); seed as fit does (torch.manual_seed(seed) for eps, and a "
                         "torch.Generator().manual_seed(seed) for torch.randperm and vae_lite.binarize), shuffle, "
                         "then binarize each batch")
         elif first is not None:
