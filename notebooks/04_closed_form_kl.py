@@ -147,6 +147,7 @@ kl_general = symbolic.kl_gaussians(symbolic.mu_q, symbolic.sigma_q, mu_p, sigma_
 display(Math(r"\mathrm{KL}(\mathcal{N}(\mu_q, \sigma_q^2) \,\|\, \mathcal{N}(\mu_p, \sigma_p^2)) = " + sp.latex(kl_general)))
 back = kl_general.subs({mu_p: 0, sigma_p: 1}) - kl.subs({symbolic.mu: symbolic.mu_q, symbolic.sigma: symbolic.sigma_q})
 print("with mu_p = 0, sigma_p = 1 it differs from the standard-normal KL by", sp.simplify(back))
+assert symbolic.is_zero(back), "the general formula should give back the standard-normal one"
 readable = sp.log(sigma_p / symbolic.sigma_q) + (symbolic.sigma_q**2 + (symbolic.mu_q - mu_p)**2) / (2 * sigma_p**2) - sp.Rational(1, 2)
 display(Math(r"\text{readable form: } " + sp.latex(readable)))
 print("the readable form equals sympy's result:", symbolic.is_zero(kl_general - readable))
@@ -242,29 +243,43 @@ assert abs(one_sample.mean() - ours) < 5 * one_sample.std() / math.sqrt(len(one_
 # log q(z) − log p(z); they are set against the gradient of the closed form.
 
 # %%
-draws = 2_000
-mu_r = mu_d.expand(draws, d).clone().requires_grad_(True)  # one copy of the parameters per draw
-logvar_r = logvar_d.expand(draws, d).clone().requires_grad_(True)
-q_r = torch.distributions.Independent(torch.distributions.Normal(mu_r, (0.5 * logvar_r).exp()), 1)
-z_r = q_r.rsample()
-(q_r.log_prob(z_r) - p_d.log_prob(z_r)).sum().backward()  # row i's gradient lands in row i
-mu_c, logvar_c = mu_d.clone().requires_grad_(True), logvar_d.clone().requires_grad_(True)
-vae_lite.kl_standard_normal(mu_c, logvar_c).backward()  # the closed form's exact gradient
-for name, sampled, exact_grad in (("mu", mu_r.grad, mu_c.grad), ("logvar", logvar_r.grad, logvar_c.grad)):
-    noise = (sampled - exact_grad).pow(2).sum(dim=1).mean().sqrt().item()  # root-mean-square error norm
-    off = ((sampled.mean(0) - exact_grad).abs() / (sampled.std(0) / math.sqrt(draws) + 1e-12)).max().item()
-    print(f"gradient in {name:<6}: closed form has norm {exact_grad.norm():.1f}; one sample's error has norm {noise:.1f}")
-    assert off < 5, f"the one-sample gradient in {name} should average to the closed form's gradient"
-    assert noise > exact_grad.norm(), f"the text says one sample's gradient error in {name} is larger than the gradient"
+def one_sample_gradients(mu, logvar, draws=2_000):
+    """Per row: the gradient of log q(z) - log p(z) at its own draw z = mu + sigma eps; and the closed form's."""
+    mu_r = mu.expand(draws, d).clone().requires_grad_(True)  # one copy of the parameters per draw
+    logvar_r = logvar.expand(draws, d).clone().requires_grad_(True)
+    q_r = torch.distributions.Independent(torch.distributions.Normal(mu_r, (0.5 * logvar_r).exp()), 1)
+    z_r = q_r.rsample()
+    (q_r.log_prob(z_r) - p_d.log_prob(z_r)).sum().backward()  # row i's gradient lands in row i
+    mu_c, logvar_c = mu.clone().requires_grad_(True), logvar.clone().requires_grad_(True)
+    vae_lite.kl_standard_normal(mu_c, logvar_c).backward()  # the closed form's exact gradient
+    return {"mu": (mu_r.grad, mu_c.grad), "logvar": (logvar_r.grad, logvar_c.grad)}
+
+
+at_prior = torch.zeros(d, dtype=torch.float64)  # mu = 0, log sigma^2 = 0: q = p
+noise = {}
+for q_name, (m, lv) in {"this q": (mu_d, logvar_d), "q = p": (at_prior, at_prior)}.items():
+    for name, (sampled, exact_grad) in one_sample_gradients(m, lv).items():
+        noise[q_name, name] = (sampled - exact_grad).pow(2).sum(dim=1).mean().sqrt().item()  # root-mean-square error norm
+        off = ((sampled.mean(0) - exact_grad).abs() / (sampled.std(0) / math.sqrt(len(sampled)) + 1e-12)).max().item()
+        print(f"{q_name:<6}, gradient in {name:<6}: closed form has norm {exact_grad.norm():.1f}; "
+              f"one sample's error has norm {noise[q_name, name]:.1f}")
+        assert off < 5, f"the one-sample gradient in {name} should average to the closed form's gradient"
+        assert noise[q_name, name] > exact_grad.norm() + 1, f"the text says one sample's gradient error in {name} is larger than the gradient"
+
+# %% jupyter={"source_hidden": true}
+assert abs(noise["q = p", "mu"] / math.sqrt(d) - 1) < 0.1, "the text: at q = p a draw's gradient in mu is z, of norm about sqrt(d)"
 
 # %% [markdown]
-# For this q, one sample's gradient is off by more than the whole gradient, in μ and in log σ²; every
-# training step would carry that noise in its KL term, and the closed form carries none. Kingma &
-# Welling (2013, §2.3) call the ELBO estimator that uses it SGVB estimator B and say that it
-# "typically has less variance" than their fully sampled estimator A; §3 uses it for the Gaussian VAE.
+# For this q, one sample's gradient is off by more than the whole gradient, in μ and in log σ². At q = p
+# every draw's *value* is 0 (above), yet its gradient is not: in μ it is z itself, of norm about √50 ≈ 7.1.
+# A sampled KL pushes even on dimensions already at the prior (07's unused ones). Every training step would
+# carry that noise in its KL term; the closed form carries none. Kingma &
+# Welling (2013, §2.3) call the ELBO estimator that uses it SGVB (Stochastic Gradient Variational Bayes)
+# estimator B and say that it "typically has less variance" than their fully sampled estimator A; §3 uses it for the Gaussian VAE.
 # ("Typically": Roeder et al. (2017) show another estimator of the ELBO's gradient whose variance vanishes as q
-# approaches the exact posterior p(z|x), which can beat estimator B there. A batch of M images divides the
-# one-sample variance by about M; the closed form removes it at no cost.)
+# approaches the exact posterior p(z|x), which can beat estimator B there. Averaging the loss over a batch of
+# M images, each with its own draw, divides that noise's variance in the shared weights' gradient by about M;
+# the closed form removes it at no cost.)
 # Pyro offers both: `Trace_ELBO` samples the KL, `TraceMeanField_ELBO` uses the closed form where it
 # exists; the TensorFlow CVAE tutorial samples it.
 #

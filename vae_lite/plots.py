@@ -231,8 +231,8 @@ def plot_log_below_tangent(low=0.05, high=4.0, ax=None):
     ax.plot(t, np.log(t), label="log t")
     ax.fill_between(t, np.log(t), t - 1, alpha=0.2, label="gap t − 1 − log t ≥ 0")
     ax.plot([1], [0], marker="o", linestyle="none", color="black", label="touch at t = 1")
-    ax.set_xlabel("t")
-    ax.set_ylabel("value")
+    ax.set_xlabel("t  (t = σ² in the KL)")
+    ax.set_ylabel("t − 1 and log t")
     ax.legend(loc="lower right")
     return ax.figure
 
