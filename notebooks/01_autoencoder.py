@@ -7,17 +7,13 @@
 # *random* codes into new images, it would be a generator.
 #
 # **Learning goals**
-# - Train a plain autoencoder and read its reconstruction error in nats per image and bits per dimension.
+# - Train a plain autoencoder and read its reconstruction error in nats per image and bits per dimension
+#   (an error given the image's own code, not the likelihood −log p(x) of notebook 08).
 # - Decode random codes z ~ N(0, I) and measure why the AE's decoder is a poor generator.
 # - See an AE memorise a small training set.
 #
 # The AE has no prior p(z), a distribution to draw codes from: nothing in its training says which z are
 # "valid". The VAE (notebooks 02–05) adds one, and trains the codes towards it.
-#
-# **The write-up.** This course was built from its own short summary of Kingma & Welling (2013),
-# *Auto-Encoding Variational Bayes*: **the write-up** (course material, not a publication). Five of its
-# lines are wrong in ways students copy into code; a **Common mistake** box quotes each where it matters
-# (TEACHING.md lists all five).
 
 # %% [markdown] tags=["badges"]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/01_autoencoder.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F01_autoencoder.ipynb)
@@ -139,6 +135,9 @@ bits_per_dim = lambda nats: nats / (pixels * math.log(2))
 for name, nats in (("AE, test images (−log p(x | z), not −log p(x))", history.last["test_loss"]),
                    ("baseline (each pixel independent, with its mean grey level)", baseline)):
     print(f"{name}: {nats:.1f} nats per image = {bits_per_dim(nats):.3f} bits per dimension")
+with torch.no_grad():
+    per_image = autoencoder.loss(test_binary)[0]
+print(f"the AE's test loss ± {per_image.std() / len(per_image) ** 0.5:.1f} nats per image (standard error over the {len(per_image)} test images)")
 assert history.last["test_loss"] < (0.7 if data.name == "mnist" else 0.85) * baseline, "the AE should beat the mean image by far: train longer?"
 
 # %% [markdown]
@@ -153,8 +152,8 @@ with torch.inference_mode():
 plots.show_rows({"binarized test images": x, "reconstructions": reconstruction});
 
 # %% [markdown]
-# *Figure: ten binarized test images (top) and the AE's reconstructions (below): blurrier, and each still
-# the same digit.*
+# *Figure: ten binarized test images (top) and the AE's reconstructions (below): blurrier (they show the
+# decoder's pixel probabilities, not binary samples), and each still the same digit.*
 #
 # ### Decoding random codes
 # > **Predict, then run.** Feed the decoder 20 codes drawn from N(0, I), the distribution a VAE
@@ -181,9 +180,9 @@ print("per-dimension std  of the codes:", [round(v, 1) for v in code_std.tolist(
 # %% [markdown]
 # ### How many training codes lie where N(0, I) puts its mass?
 # N(0, I) puts 99.9 % of its mass in a ball around the origin (radius found by sampling below). Its
-# samples have length about √20 ≈ 4.5, none near 0: the squared length sums 20 independent squares of
-# mean 1 and variance 2, relative spread √(2 · 20)/20, and the square root halves it: the length's is
-# about 1/√40 (printed below).
+# samples have length near √20 ≈ 4.5 (their median is a little less), none near 0: the squared length sums
+# 20 independent squares of mean 1 and variance 2, relative spread √(2 · 20)/20, and the square root
+# halves it: the length's std / mean is about 1/√40 (both printed below).
 #
 # > **Predict, then run.** How long is the code of a real image? Hint: a 20-dimensional cloud's vectors
 # > have length about √Σᵢ(μᵢ² + σᵢ²), with the means and spreads printed above.
@@ -194,8 +193,12 @@ radius = torch.randn(100_000, 20, generator=torch.Generator().manual_seed(2)).no
 code_lengths, prior_lengths = train_codes.norm(dim=1), prior_samples.norm(dim=1)
 inside = (code_lengths <= radius).float().mean().item()
 print(f"99.9% of N(0, I) lies within radius ≈ {radius:.2f} of the origin; training codes inside it: {inside:.1%}")
-print(f"lengths: codes median {code_lengths.median():.1f} (√Σ(mean² + std²) = {(code_mean**2 + code_std**2).sum().sqrt():.1f}), "
-      f"prior samples median {prior_lengths.median():.1f} ± {prior_lengths.std() / prior_lengths.mean():.0%} (std / mean), shortest {prior_lengths.min():.1f}")
+relative_spread = (prior_lengths.std() / prior_lengths.mean()).item()
+print(f"lengths: codes median {code_lengths.median():.1f} (√Σ(mean² + std²) = {(code_mean**2 + code_std**2).sum().sqrt():.1f}); "
+      f"prior samples median {prior_lengths.median():.2f} (√20 = {math.sqrt(20):.2f}), shortest {prior_lengths.min():.1f}, "
+      f"std / mean {relative_spread:.3f} (1/√40 = {1 / math.sqrt(40):.3f})")
+assert prior_lengths.median() < math.sqrt(20) and abs(relative_spread - 1 / math.sqrt(40)) < 0.01, \
+    "the prose: N(0, I) samples' lengths have a median a little below √20 and a std / mean near 1/√40"
 assert inside < (0.01 if data.name == "mnist" else 0.5), "the prose: the prior's 99.9 % ball holds almost no training code"
 logit = [autoencoder.decoder(k * prior_samples).abs().mean().item() for k in (1, 3)]
 print(f"mean |logit| of a pixel: {logit[0]:.1f} for N(0, I) samples z, {logit[1]:.1f} for 3z")
@@ -205,7 +208,7 @@ ax = plots.plot_histograms({"codes of training images": code_lengths, "samples o
 ax.axvline(radius, color="black", linestyle=":", label="radius holding 99.9 % of N(0, I)"); ax.legend();
 
 # %% [markdown]
-# *Figure: histograms of vector lengths: the prior samples in a narrow bump near 4.5, the training codes
+# *Figure: histograms of vector lengths: the prior samples in a narrow bump near √20, the training codes
 # in a wider bump beyond the dotted radius.*
 #
 # The codes along their two directions of largest variance (PCA):
@@ -215,7 +218,7 @@ directions = torch.linalg.svd(train_codes - code_mean, full_matrices=False).Vh[:
 project = lambda z: (z - code_mean) @ directions  # 20 numbers -> 2
 labels = None if subset.train_labels is None else subset.train_labels[:len(train_codes)]
 ax = plots.latent_scatter(project(train_codes), labels, title="the codes' two main directions", names=list("0123456789")).axes[0]
-ax.scatter(*project(prior_samples[:500]).T, s=10, c="black", marker="x", linewidths=0.8, label="samples of N(0, I)")
+ax.scatter(*project(prior_samples[:500]).T, s=10, c="black", marker="x", linewidths=0.8, alpha=0.5, label="samples of N(0, I)")
 ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legend(loc="lower right");
 
 # %% [markdown]
@@ -223,15 +226,15 @@ ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legen
 # keep their own region and others overlap; the N(0, I) samples (crosses), a small patch inside it.*
 # Inside only in 2-D: in 20-D they lie in a ball that holds almost no code (histogram). With this ReLU
 # decoder the logits grow with the length of z (printed above), so codes that short leave many pixels
-# grey: blurs. Would the right *scale* alone give digits? Exercise 2.
+# grey: blurs. Would the right *scale* alone give digits? Exercise 2 (homework, in the Optional part).
 #
 # ### Memorising a small training set
 # > **Predict, then run.** The AE has over half a million weights (printed above). Train a second AE on a
 # > few hundred images for as many steps (same batch size) as the first. Will it reconstruct *its own*
 # > images better or worse than the first? And new images?
 #
-# *Grey entropy* above the table: what a perfect reconstruction (p = x) of the grey image costs (Common
-# mistake below).
+# *Grey entropy* above the table: Σᵢ H(xᵢ), H(xᵢ) the entropy of a pixel that is 1 with probability its grey
+# level xᵢ; it is the binary cross-entropy of a perfect reconstruction p = x (Common mistake below).
 
 # %%
 n_small = 200 if QUICK else 300
@@ -256,8 +259,8 @@ assert data.name != "mnist" or small_test - small_train > 2 * (history.last["tes
 # With as many steps, the second AE reconstructs its own images better than the first, and new images
 # clearly worse (one run each; checked on MNIST): it has memorised its training set. Not to 0 nats: its
 # pixels are redrawn every epoch, so a reconstruction costs on average at least the grey entropy, less
-# what its code carries about the random binary pixels. A VAE's KL term does not by itself prevent
-# memorising; notebook 09 watches the gap.
+# what its code carries about the random binary pixels; here its own images cost more than the grey entropy
+# (table). A VAE's KL term does not by itself prevent memorising; notebook 09 watches the gap.
 #
 # ## Common mistakes
 #
@@ -273,10 +276,13 @@ perfect_bce = torch.nn.functional.binary_cross_entropy(grey, grey, reduction="no
 print("BCE of a perfect reconstruction of pixels 0.5, 0.9, 1.0:", [round(perfect_bce[i].item(), 3) + 0.0 for i in (50, 90, 100)], "nats")
 
 # %% [markdown]
-# > **Common mistake.** The write-up's `p(z|x) ~ N(0,I)`, which calls N(0, I) the posterior. N(0, I) is
-# > the **prior** p(z): what we decode from when generating. A plain AE has none: N(0, I) samples are so
-# > much shorter than its codes that they decode to blurs. The posterior p(z|x), the distribution of z
-# > given the image x, is what a VAE's encoder approximates (notebook 02).
+# > **Common mistake.** `p(z|x) ~ N(0,I)`, a line of **the write-up**: this course's own short summary of
+# > Kingma & Welling (2013), *Auto-Encoding Variational Bayes* (course material, not a publication). Five of
+# > its lines are wrong in ways students copy into code; a box like this one quotes each where it matters.
+# > This one calls N(0, I) the posterior. N(0, I) is the **prior** p(z): what we decode from when
+# > generating. A plain AE has none: N(0, I) samples are so much shorter than its codes that they decode to
+# > blurs. The posterior p(z|x), the distribution of z given the image x, is what a VAE's encoder
+# > approximates (notebook 02).
 #
 # > **Common mistake.** Averaging the loss over pixels (`reduction="mean"`) instead of summing: no longer
 # > nats per image, and in a VAE it shrinks the reconstruction term against the KL by the number of
@@ -288,8 +294,8 @@ print("BCE of a perfect reconstruction of pixels 0.5, 0.9, 1.0:", [round(perfect
 # **Exercise 1 (10 min).** Write `bernoulli_nll(probabilities, x)`: the Bernoulli negative log-likelihood
 # of each binary image x in nats, −Σ_pixels [x log p + (1 − x) log(1 − p)], without
 # `binary_cross_entropy`. Both arguments are (N, C, H, W); return (N,). Hint: 0 · log 0 is `nan` in torch;
-# `torch.xlogy(x, p)` computes x log p with 0 · log 0 = 0. Then print the AE's test error in bits per
-# dimension from your function.
+# `torch.xlogy(x, p)` computes x log p with 0 · log 0 = 0. Then set `bits` to the AE's mean error on
+# `test_binary` in bits per dimension, from your function: the check compares it with the Training section's.
 
 # %%
 def bernoulli_nll(probabilities, x):
@@ -297,6 +303,7 @@ def bernoulli_nll(probabilities, x):
 
 
 check.bernoulli_nll(bernoulli_nll);
+bits = None  # your code here: the AE's mean error on test_binary in bits per dimension, from bernoulli_nll
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution
@@ -307,16 +314,32 @@ def bernoulli_nll(probabilities, x):
 assert check.bernoulli_nll(bernoulli_nll)
 with torch.inference_mode():
     nats = bernoulli_nll(autoencoder(test_binary), test_binary).mean().item()
-print(f"AE on the binarized test images: {nats:.1f} nats per image = {bits_per_dim(nats):.3f} bits per dimension")
+bits = bits_per_dim(nats)
+print(f"AE on the binarized test images: {nats:.1f} nats per image = {bits:.3f} bits per dimension")
 assert abs(nats - history.last["test_loss"]) < 0.1, "the same number as the Training section's"
 
+# %%
+check.bits_per_dimension(bits, history.last["test_loss"], pixels);  # your bits: the Training section's number?
+
 # %% [markdown]
-# **Exercise 2 (13 min).** Does the right *scale* fix the generator? Write
-# `fitted_gaussian_samples(codes, n)`: fit a Gaussian with a diagonal covariance (each dimension's mean and
-# standard deviation) to the rows of `codes` (N, d) and return n points drawn from it, (n, d). Then set
-# `rescaled` to `prior_samples` with each row rescaled to the codes' median length. The next cell decodes and
-# measures the four sets. Are the fitted samples sharp (pixel entropy Σ_pixels H(p): 0 for a sure pixel, ln 2 at
-# p = ½)? As near training codes as test codes are? Digits?
+# ## Summary
+# - An AE compresses images into 20 numbers and reconstructs them; its error is in nats per image or
+#   bits per dimension.
+# - N(0, I) samples are far shorter than its codes, and decode to blurs. Would codes of the right length do
+#   better? Exercise 2 (homework, below).
+# - With few images it memorises them.
+# - The VAE *trains* the codes towards a prior. Next: [02 The ELBO](02_elbo.ipynb), why that needs a
+#   bound on log p(x), and the bound.
+
+# %% [markdown]
+# ## Optional: does the right scale fix the generator? Exercise 2
+#
+# **Exercise 2, homework (13 min).** Write `fitted_gaussian_samples(codes, n)`: fit a Gaussian with a
+# diagonal covariance (each dimension's mean and standard deviation) to the rows of `codes` (N, d) and
+# return n points drawn from it, (n, d). Then set `rescaled` to `prior_samples` with each row rescaled to
+# the codes' median length. The next cell decodes and measures the four sets. Are the fitted samples sharp
+# (pixel entropy Σ_pixels H(p): 0 for a sure pixel, ln 2 at p = ½)? As near training codes as test codes
+# are? Digits?
 
 # %%
 def fitted_gaussian_samples(codes, n):
@@ -336,26 +359,31 @@ assert check.fitted_gaussian_samples(fitted_gaussian_samples)
 rescaled = prior_samples * code_lengths.median() / prior_samples.norm(dim=1, keepdim=True)  # same directions, the codes' length
 
 # %%
+rescaled_right = check.rescaled(rescaled, prior_samples, code_lengths)
 pixel_entropy = lambda p: (torch.special.entr(p) + torch.special.entr(1 - p)).sum(dim=(1, 2, 3)).mean().item()  # nats per image; high for grey blurs
 nearest = lambda z: torch.cdist(z, train_codes).min(dim=1).values.median().item()  # median distance to the nearest training code
 torch.manual_seed(3)
 try:
     latents = {"N(0, I) samples": prior_samples, "N(0, I) samples, rescaled": rescaled,
-               "fitted-Gaussian samples": fitted_gaussian_samples(train_codes, 2000), "test codes, reconstructed": test_codes}
+               "fitted-Gaussian samples": fitted_gaussian_samples(train_codes, 2000), "test images' codes (reconstructions)": test_codes}
 except NotImplementedError:
     latents = None
 if latents is not None and rescaled is not None:  # the student edition: once Exercise 2 is written
     with torch.inference_mode():
         decoded = {name: autoencoder.decode(z) for name, z in latents.items()}
     plots.show_rows({name: images[:10] for name, images in decoded.items()});
-    print(f"{'':>25} {'length':>7} {'median distance to nearest training code':>41} {'pixel entropy':>14} {'mean pixel':>11}")
+    print(f"{'':>36} {'length':>7} {'distance to nearest training code':>34} {'pixel entropy':>14} {'mean pixel':>11}")
     for name, z in latents.items():
-        print(f"{name:>25} {z.norm(dim=1).median():7.1f} {nearest(z):41.2f} {pixel_entropy(decoded[name]):14.1f} {decoded[name].mean():11.3f}")
+        print(f"{name:>36} {z.norm(dim=1).median():7.1f} {nearest(z):34.2f} {pixel_entropy(decoded[name]):14.1f} {decoded[name].mean():11.3f}")
+    print("(length and distance: medians over the codes; pixel entropy and mean pixel: means over the images)")
+else:
+    print("Exercise 2 first: write fitted_gaussian_samples and set rescaled, then re-run this cell.")
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution, continued: the checks of the debrief below, and the fitted samples on the PCA scatter.
 # The figure above: N(0, I) samples (grey blurs), rescaled (little grey, mostly no digits), fitted (sharp, not all digits), reconstructions.
-fitted = latents["fitted-Gaussian samples"]
+assert rescaled_right, "the solution's rescaled should pass check.rescaled"
+fitted, test_row = latents["fitted-Gaussian samples"], "test images' codes (reconstructions)"
 entropy = {name: pixel_entropy(images) for name, images in decoded.items()}
 ink = {name: images.mean().item() for name, images in decoded.items()}
 print(f"fitted samples lie {nearest(fitted) / nearest(test_codes):.1f} times as far from the nearest training code as test codes")
@@ -364,15 +392,15 @@ assert entropy["fitted-Gaussian samples"] < 0.8 * entropy["N(0, I) samples"], \
 assert nearest(fitted) > 1.3 * nearest(test_codes), "the fitted Gaussian should put mass where no code lies"
 assert data.name != "mnist" or (nearest(prior_samples) < nearest(fitted) and prior_lengths.median() < 0.5 * code_lengths.median()), \
     "the prose: N(0, I) samples lie nearer to a training code than the fitted ones, and are much shorter"
-assert data.name != "mnist" or (entropy["N(0, I) samples, rescaled"] < entropy["test codes, reconstructed"]
-                                and ink["N(0, I) samples, rescaled"] < ink["test codes, reconstructed"]
+assert data.name != "mnist" or (entropy["N(0, I) samples, rescaled"] < entropy[test_row]
+                                and ink["N(0, I) samples, rescaled"] < ink[test_row]
                                 and nearest(rescaled) > nearest(prior_samples)), \
     "the prose: rescaled to the codes' length, N(0, I) samples decode with less grey and less ink than reconstructions, though farther from every code"
 spread = project(fitted)[:, 0].var() / project(train_codes)[:, 0].var()
 print(f"variance along PC 1, fitted samples / codes: {spread:.2f}")
 assert data.name != "mnist" or spread < 0.8, "the prose: the fitted samples spread less along PC 1 than the codes (a diagonal fit drops the correlations)"
 ax = plots.latent_scatter(project(train_codes), labels, title="the codes' two main directions", names=list("0123456789")).axes[0]
-ax.scatter(*project(fitted[:300]).T, s=40, c="black", marker="x", linewidths=1.2, label="fitted-Gaussian samples")
+ax.scatter(*project(fitted[:300]).T, s=40, c="black", marker="x", linewidths=1.2, alpha=0.5, label="fitted-Gaussian samples")
 ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legend(loc="lower right");
 
 # %% [markdown] tags=["solution"]
@@ -380,23 +408,13 @@ ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legen
 # N(0, I), but several are not digits. Its samples lie farther from any training code than test codes do
 # (distance column): the codes fill only part of that Gaussian, and the decoder never saw the rest. On the
 # scatter (2 of 20 directions) they crowd the cloud's middle, where the labels mix: a diagonal fit drops the
-# codes' correlations, so its spread along PC 1 is at most the widest single dimension's, less than the
-# codes'. These numbers come from one trained AE; the differences are large.
+# codes' correlations, so its spread along PC 1 is at most the widest single dimension's, itself at most the
+# codes' (here less: printed above). These numbers come from one trained AE; the differences are large.
 #
 # The N(0, I) samples lie nearer a code than the fitted ones, yet blur: they are too short. Rescaled to the
 # codes' length, they decode with lower pixel entropy than reconstructions (less grey, and less ink: mean pixel), but
 # lie farther from every code and are mostly not digits. A Gaussian mixture fitted afterwards does better
 # (Ghosh et al., 2020); the VAE trains the codes towards N(0, I).
-
-# %% [markdown]
-# ## Summary
-# - An AE compresses images into 20 numbers and reconstructs them; its error is in nats per image or
-#   bits per dimension.
-# - N(0, I) samples are far shorter than its codes, and decode to blurs; even a Gaussian fitted to the
-#   codes puts mass where no code lies.
-# - With few images it memorises them.
-# - The VAE *trains* the codes towards a prior. Next: [02 The ELBO](02_elbo.ipynb), why that needs a
-#   bound on log p(x), and the bound.
 
 # %% [markdown]
 # ## Optional: the mismatch in one number
