@@ -280,8 +280,9 @@ function reparameterization(model, el) {
       ...r["score function"].slice(0, 2).map((v, i) => [v, r["score function"][i + 2]])];
     const values = [...bars.map(([v, se]) => v + 2 * se), ...bars.map(([v, se]) => v - 2 * se), ...r.exact, 0];
     const [low, high] = [Math.min(...values), Math.max(...values)], pad = 0.3 * (high - low || 1);
-    const right = axes(svg, [640, 50, 340, 290], [-0.5, 1.5], [low - pad, high + pad],
-      { xticks: [0, 1], xticklabels: ["d/dμ", "d/dσ"], ylabel: "estimate", yticks: linspace(low - pad, high + pad, 5) });
+    // twice the pad above: the top 32 % of the axes (92 px) stays clear for the legend (y 65-123 px)
+    const right = axes(svg, [640, 50, 340, 290], [-0.5, 1.5], [low - pad, high + 2 * pad],
+      { xticks: [0, 1], xticklabels: ["d/dμ", "d/dσ"], ylabel: "estimate", yticks: linspace(low - pad, high + 2 * pad, 5) });
     svg.append(h("svg:line", { x1: right.x(-0.5), x2: right.x(1.5), y1: right.y(0), y2: right.y(0), stroke: GREY }));
     [["pathwise", -0.2, BLUE], ["score function", 0.2, ORANGE]].forEach(([name, offset, colour]) => [0, 1].forEach((i) => {
       const [v, se] = [r[name][i], r[name][i + 2]], x = right.x(i + offset - 0.19), w = right.x(i + offset + 0.19) - x;
