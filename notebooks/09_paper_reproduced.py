@@ -3,17 +3,16 @@
 #
 # Previous: [08 How good is it?](08_how_good.ipynb) · Next: [10 Where the bound is loose](10_loose_bound.ipynb)
 #
-# "Auto-Encoding Variational Bayes" tests its method on MNIST and on **Frey Face** (1,965 frames of a video of
-# one man's face) in four figures: **Figure 2**, the lower bound against training samples, AEVB (the paper's
-# name for training a VAE) against the wake-sleep algorithm; **Figure 3**, the marginal likelihood log p(x); **Figures 4 and 5**, latent spaces and
-# samples. We rerun them with the paper's networks and recipe for a few million training samples (the paper:
-# about 10⁸): Figure 2 here, the others in the optional part.
+# "Auto-Encoding Variational Bayes" tests **AEVB** (training a VAE) on MNIST and on **Frey Face** (1,965 video
+# frames of one man's face). Its **Figure 2** plots the lower bound against training samples, AEVB against the
+# **wake-sleep** algorithm. We rerun it with the paper's networks and recipe, for a few million samples (the
+# paper: about 10⁸); Figures 3 to 5 follow in the optional part.
 #
 # **Learning goals**
-# - model continuous data with the paper's Gaussian decoder, a variance for every pixel;
+# - model grey-level pixels with the paper's Gaussian decoder, a variance per pixel;
 # - train the paper's networks its way: Adagrad, batches of 100, a weight decay that is a prior;
-# - write the wake-sleep update, and say which of its phases follows the ELBO's gradient;
-# - read Figure 2 off stored runs, and say which of the paper's claims they support.
+# - write the wake-sleep update, and say which phase follows the ELBO's gradient;
+# - judge the paper's claims against stored runs, and say what one run cannot tell.
 
 # %% [markdown] tags=["badges"]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/09_paper_reproduced.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F09_paper_reproduced.ipynb)
@@ -58,6 +57,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import display
+from torch.distributions import Normal, kl_divergence
 
 import vae_lite
 import vae_lite.check
@@ -71,23 +71,20 @@ RESULTS = Path(vae_lite.__file__).resolve().parent.parent / "results"
 # %% [markdown]
 # ## Data
 #
-# `data` is the data set every notebook uses (MNIST by default; `VAE_LITE_DATASET` picks another). Frey Face
-# has no published split: ours holds out blocks of consecutive frames (optional part).
+# `data` is every notebook's data set (MNIST unless `VAE_LITE_DATASET` names another). Frey Face has no
+# published split; ours holds out blocks of consecutive frames (optional part).
 
 # %%
 data = vae_lite.load_dataset()
 frey = vae_lite.load_dataset("frey-face")
-print(data, frey, sep="\n")
 
 # %% tags=["nbval-check-output"]
-print(f"Frey Face: {len(frey.train)} training and {len(frey.test)} test faces of {tuple(frey.image_shape)}, "
-      f"pixels from {frey.train.min():.3f} to {frey.train.max():.3f}, "
-      f"{len(frey.train.unique())} distinct grey levels")
-assert frey.image_shape == (1, 28, 20), "faces are 28 pixels high and 20 wide"
-assert len(frey.train) + len(frey.test) == 1965, "the file holds 1,965 faces"
+print(f"Frey Face: {len(frey.train)} training and {len(frey.test)} test faces of {tuple(frey.image_shape)}, pixels "
+      f"from {frey.train.min():.3f} to {frey.train.max():.3f}, {len(frey.train.unique())} distinct grey levels")
+assert frey.image_shape == (1, 28, 20) and len(frey.train) + len(frey.test) == 1965, "1,965 faces, 28 high, 20 wide"
 
 # %% [markdown]
-# Ten training faces, one from each tenth of the video (one face, many expressions):
+# Ten training faces, one from each tenth of the video:
 
 # %%
 plots.show_faces({"Frey Face: training images": frey.train[::len(frey.train) // 10][:10]}, ncols=10)
@@ -96,16 +93,15 @@ plt.show()
 # %% [markdown]
 # ## Model
 #
-# The paper's networks (appendix C; section 5: the sizes, the mean's sigmoid): one hidden layer of tanh units,
-# 500 for MNIST and 200 for Frey Face:
+# The paper's networks (appendix C, section 5): one hidden layer of tanh units, 500 for MNIST, 200 for Frey Face:
 #
 # $$\text{encoder: } h = \tanh(W_1 x + b_1),\quad \mu = W_2 h + b_2,\quad \log\sigma^2 = W_3 h + b_3$$
 # $$\text{decoder: } h = \tanh(W_4 z + b_4),\quad
 #   \begin{cases} p = \operatorname{sigmoid}(W_5 h + b_5) & \text{Bernoulli (MNIST)}\\
 #   \hat x = \operatorname{sigmoid}(W_5 h + b_5),\ \ \log s^2 = W_6 h + b_6 & \text{Gaussian (Frey Face)} \end{cases}$$
 #
-# `vae_lite.PaperVAE` is this model; its weights start from N(0, 0.01²) (the paper's "N(0, 0.01)", read as a
-# standard deviation).
+# `vae_lite.PaperVAE` is this model. Its weights start from N(0, 0.01²): the paper's "N(0, 0.01)", read as a
+# standard deviation.
 
 # %%
 frey_model = PaperVAE(frey.image_shape, latent_dim=2, hidden=200, likelihood="gaussian")
@@ -114,22 +110,19 @@ print(frey_model)  # the parameters are counted in the optional part
 # %% [markdown]
 # ## Training
 #
-# The paper's recipe (section 5): minibatches of 100, one z per image; Adagrad, its step size chosen from
-# {0.01, 0.02, 0.1} "in the first few iterations"; and a weight decay "corresponding to a prior p(θ) = N(0, I)",
-# on encoder and decoder alike as in the authors' code: it maximises log p(θ) + Σᵢ ELBO(xᵢ). Adagrad moves each
-# weight by lr·g/√(Σ g² so far): the steps shrink, and scaling the loss leaves them unchanged. So `vae_lite.fit`
-# may minimise the **mean** −ELBO of a batch; each of the N training points then carries 1/N of the prior,
-# |θ|²/(2N) + const, whose gradient θ/N is Adagrad's `weight_decay=1/N`.
+# The paper's recipe (section 5): minibatches of 100, one z per image; Adagrad, its step size from
+# {0.01, 0.02, 0.1} chosen "in the first few iterations"; a weight decay "corresponding to a prior p(θ) = N(0, I)",
+# on encoder and decoder alike (the authors' code). It maximises log p(θ) + Σᵢ ELBO(xᵢ). Adagrad's step,
+# lr·g/√(Σ g² so far), does not change when the loss is scaled. So we may minimise the **mean** −ELBO of a
+# batch: each of the N points carries 1/N of the prior, |θ|²/(2N), whose gradient θ/N is `weight_decay=1/N`.
 
 # %%
-def paper_optimizer(model, train_size, step_size):
-    # weight_decay = 1/N: the prior N(0, I)'s share per data point, on biases too (the authors' code: weights only)
+def paper_optimizer(model, train_size, step_size):  # weight decay 1/N: the prior N(0, I)'s share per data point
     return torch.optim.Adagrad(model.parameters(), lr=step_size, weight_decay=1 / train_size)
 
 
 def train_like_the_paper(model, data, epochs, step_size, seed=0):
-    """Train with the paper's recipe, one fit call (and seed) per epoch as the benchmark;
-    return one record per epoch (train and test bounds, in nats)."""
+    """The paper's recipe, one fit call (and seed) per epoch as in the benchmark: one record per epoch."""
     optimizer = paper_optimizer(model, len(data.train), step_size)
     records = []
     for epoch in range(1, epochs + 1):
@@ -143,42 +136,22 @@ def train_like_the_paper(model, data, epochs, step_size, seed=0):
 #
 # ### 1. Continuous pixels: a Gaussian decoder that learns its variance
 #
-# Frey Face pixels are grey levels, so the paper uses a Gaussian p(x|z) (binary cross-entropy is a
-# likelihood only of binary pixels). With **one fixed s** for every pixel (notebook 06), the negative
-# log-likelihood is squared error, scaled, plus a constant:
+# Frey Face pixels are grey levels, so the paper uses a Gaussian p(x|z) (binary cross-entropy suits binary
+# pixels only). With **one fixed s** for every pixel (notebook 06), −log p(x|z) is scaled squared error plus a
+# constant:
 #
 # $$-\log p(x|z) = \frac{\|x-\hat x\|^2}{2s^2} + D\,\big(\log s + \tfrac12\log 2\pi\big).$$
 #
-# The paper's decoder learns **s for every pixel** of every decoded face, and then
+# The paper's decoder outputs an **s for every pixel** of every face:
 #
-# $$-\log p(x|z) = \sum_{i=1}^{D} \Big(\frac{(x_i-\hat x_i)^2}{2s_i^2} + \log s_i + \tfrac12\log 2\pi\Big):$$
+# $$-\log p(x|z) = \sum_{i=1}^{D} \Big(\frac{(x_i-\hat x_i)^2}{2s_i^2} + \log s_i + \tfrac12\log 2\pi\Big).$$
 #
-# each pixel's squared error gets its own weight 1/(2sᵢ²); the log sᵢ term keeps s from growing without bound.
-#
-# **Exercise 1 (5 min). The paper's Gaussian decoder, in one line.** Complete
-# `gaussian_decoder_log_likelihood(x, mean, log_var)`: log p(x|z) of each image (minus the sum above), with
-# `log_var` = log sᵢ² per pixel (the decoder's W₆h + b₆). Shapes: (N, 1, H, W) in, (N,) out.
-
-# %% tags=["nbval-check-output"]
-def gaussian_decoder_log_likelihood(x, mean, log_var):
-    raise NotImplementedError  # your code here
-
-
-vae_lite.check.gaussian_decoder_log_likelihood(gaussian_decoder_log_likelihood)
-
-# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
-# Solution: per pixel -1/2 log 2π - 1/2 log s² - (x - mean)² / (2 s²), summed over the last three dimensions.
-def gaussian_decoder_log_likelihood(x, mean, log_var):
-    per_pixel = -0.5 * math.log(2 * math.pi) - 0.5 * log_var - (x - mean).pow(2) / (2 * log_var.exp())
-    return per_pixel.sum(dim=(-3, -2, -1))
-
-
-assert vae_lite.check.gaussian_decoder_log_likelihood(gaussian_decoder_log_likelihood), "the solution should pass"
+# Each pixel's squared error gets its own weight 1/(2sᵢ²); the log sᵢ term stops s from growing without bound.
 
 # %% [markdown]
-# **Predict, then run.** Three decoders, the same network (N_z = 5 latent dimensions) and training (80 epochs)
-# on Frey Face: s = 1 for every pixel, s = 0.1 for every pixel, and s learned per pixel. Which reaches the
-# highest lower bound on the test faces? Which one's code carries (almost) nothing, and why?
+# **Predict, then run.** Three decoders, the same network (N_z = 5) and training (80 epochs) on Frey Face:
+# s = 1 for every pixel, s = 0.1, and s learned per pixel. Which reaches the highest test
+# bound? Which one's code carries almost nothing, and why?
 
 # %%
 FREY_EPOCHS = 12 if QUICK else 80  # the prose: 80 epochs
@@ -188,8 +161,7 @@ for name, std in [("s = 1", 1.0), ("s = 0.1", 0.1), ("s learned per pixel", None
     model = PaperVAE(frey.image_shape, latent_dim=5, hidden=200, likelihood="gaussian", gaussian_std=std)
     last = train_like_the_paper(model, frey, FREY_EPOCHS, step_size=0.01)[-1]
     with torch.inference_mode():
-        mu, _ = model.encode(frey.test)
-        reconstruction = model.decode(mu)
+        reconstruction = model.decode(model.encode(frey.test)[0])  # at the encoder's mean
     decoders[name] = dict(model=model, bound=last["test_elbo"], kl=last["test_kl"],
                           mse=(reconstruction - frey.test).pow(2).mean().item(), reconstruction=reconstruction)
     print(f"{name:20s} test bound {last['test_elbo']:7.1f} nats per face, KL {last['test_kl']:5.2f} nats, "
@@ -200,38 +172,37 @@ learned, fixed, wide = decoders["s learned per pixel"], decoders["s = 0.1"], dec
 assert learned["bound"] > fixed["bound"] > wide["bound"], "learning s should give the highest bound, s = 1 the lowest"
 assert wide["kl"] < 0.1, "with s = 1 every face is explained as noise around one mean face: the code carries nothing"
 assert learned["mse"] > fixed["mse"], "the prose: the learned s wins without reconstructing more closely on average"
+gain = lambda v: (v - 1 - math.log(v)) / 2  # noqa: E731  nats per face from coding a direction of variance v, noise 1
+assert abs(gain(3.0) - kl_divergence(Normal(0.0, 3**0.5), Normal(0.0, 1.0))) < 1e-6, "the formula"
 above = [v for v in torch.linalg.eigvalsh(frey.train.flatten(1).T.cov()).tolist() if v > 1]  # principal variances > s²
-assert len(above) == 1 and sum(v - 1 - math.log(v) for v in above) / 2 < 0.05, \
-    "the prose: one direction varies more than s² = 1, too little to pay for a code (pPCA: ½(v − 1 − log v) nats per face)"
+assert len(above) == 1 and gain(above[0]) < 0.05, "the prose: one direction varies more than s² = 1, gain < 0.05 nats"
 
 # %% [markdown]
-# The learned variance wins by a wide margin though it does not reconstruct the faces more closely on average
-# (compare the squared errors): it spends its accuracy where the faces are predictable. With s = 1 the weight
-# 1/(2s²) on the squared error is so small that a code saves next to nothing: only one direction of the faces
-# varies more than the noise, s² = 1. The KL is 0 and every face decodes to the mean face (notebook 06's
-# implicit KL weight). The bounds are positive: log **densities**, and a narrow Gaussian's density exceeds 1.
+# The learned variance wins by a wide margin, though it reconstructs no more closely on average (optional
+# part: a map of s). With s = 1 a code saves almost nothing.
+# Only one direction of the faces varies more than the noise s² = 1, and coding a direction of variance v gains
+# KL(N(0, v) ‖ N(0, 1)) = ½(v − 1 − log v) nats per face: here under 0.05. So the KL is 0 and every face
+# decodes to the mean face. Positive bounds are no error: these are log **densities**.
 
 # %% [markdown]
 # ### 2. The baseline: wake-sleep
 #
-# Figure 2 compares AEVB with the **wake-sleep** algorithm (Hinton et al. 1995), which trains the same
-# encoder and decoder in two phases:
+# Figure 2's baseline, **wake-sleep** (Hinton et al. 1995), trains the same encoder and decoder in two phases:
 #
 # - *wake*: encode a real x, draw z ~ q(z|x) and hold it fixed; move the decoder (θ) up log p(x|z);
 # - *sleep*: dream z ~ p(z) and x′ ~ p(x|z), hold them fixed; move the encoder (φ) up log q(z|x′).
 #
-# The wake phase is a one-sample estimate of the ELBO's gradient in θ: q(z|x) does not depend on θ, so
-# ∇θ ELBO = E_q[∇θ log p(x|z)], as in AEVB. The sleep phase differs: it lowers KL(p(z|x′) ‖ q(z|x′)) on
-# dreamed x′, while AEVB's encoder lowers KL(q(z|x) ‖ p(z|x)) on the data. In the paper's words (section 4),
-# wake-sleep "requires a concurrent optimization of two objective functions, which together do not correspond
-# to optimization of (a bound of) the marginal likelihood". Figure 2 scores both with the ELBO, which also
-# charges wake-sleep for its q (Figure 3 scores log p(x) itself).
+# The wake phase estimates the ELBO's gradient in θ, as AEVB does: q(z|x) does not depend on θ, so
+# ∇θ ELBO = E_q[∇θ log p(x|z)]. The sleep phase lowers KL(p(z|x′) ‖ q(z|x′)) on dreams, AEVB's encoder
+# KL(q(z|x) ‖ p(z|x)) on data. In the paper's words (section 4), the two objectives "together do not correspond
+# to optimization of (a bound of) the marginal likelihood". Figure 2 scores both with the ELBO, which charges
+# wake-sleep for its q too.
 #
-# **Exercise 2 (10 min).** Write `wake_sleep_loss(model, x, z, z_dream, x_dream)`: one loss per image whose
-# gradient makes a wake step and a sleep step. The draws are given: `z` = μ + σ·ε from q(z|x), still attached
-# to the encoder; `z_dream` ~ N(0, I); and `x_dream` = mean + s·ε′, drawn by the decoder and still attached
-# to it. `model.log_likelihood(x, z)` is log p(x|z); `log_normal(z, *model.encode(x))` is log q(z|x). Each
-# phase must train only its own network: the checker compares your loss and its gradient in every weight.
+# **Exercise 1 (10 min).** Write `wake_sleep_loss(model, x, z, z_dream, x_dream)`: one loss per image whose
+# gradient makes a wake step and a sleep step. The draws are given, each attached to its network:
+# `z` = μ + σ·ε ~ q(z|x), `z_dream` ~ N(0, I), `x_dream` = mean + s·ε′ ~ p(x|z_dream).
+# `model.log_likelihood(x, z)` is log p(x|z); `log_normal(z, *model.encode(x))` is log q(z|x). Each phase must
+# train only its own network.
 
 # %% tags=["nbval-check-output"]
 def wake_sleep_loss(model, x, z, z_dream, x_dream):
@@ -261,8 +232,7 @@ class YourWakeSleep(PaperVAE):
         mu, logvar = self.encode(x)
         z = reparameterize(mu, logvar)
         z_dream = torch.randn_like(z)
-        dream_mean = self.decode(z_dream)
-        x_dream = dream_mean + self.decode_std(z_dream) * torch.randn_like(dream_mean)  # attached to the decoder
+        x_dream = self.decode(z_dream) + self.decode_std(z_dream) * torch.randn_like(x)  # attached to the decoder
         reconstruction, kl = self.log_likelihood(x, z).detach(), kl_standard_normal(mu, logvar).detach()
         terms = {"reconstruction": reconstruction, "kl": kl, "elbo": reconstruction - kl}
         return wake_sleep_loss(self, x, z, z_dream, x_dream), terms
@@ -286,25 +256,23 @@ for name, history in race.items():
     print(f"{name:22s} test bound after epoch 1: {bounds[0]:6.1f}, after epoch {len(bounds)} "
           f"({len(bounds) * len(frey.train):,} samples): {bounds[-1]:6.1f} nats; its KL then {kl[-1]:5.2f} nats")
     assert bounds[-1] > bounds[0] + 50, f"{name} should have raised the test bound: is its loss training?"
-no_code = torch.distributions.Normal(frey.train.mean(dim=0), frey.train.std(dim=0))  # one Gaussian per pixel, no z
+no_code = Normal(frey.train.mean(dim=0), frey.train.std(dim=0))  # one Gaussian per pixel, no z
 baseline = no_code.log_prob(frey.test).sum(dim=(1, 2, 3)).mean().item()
 print(f"{'no code at all':22s} the training faces' mean and spread per pixel: {baseline:6.1f} nats per test face")
+assert (frey_model.decode_std(torch.randn(100, 2)).detach() - 1).abs().max() < 0.05, "the prose: s ≈ 1 at the start"
 if len(race) == 2 and not QUICK:
     (aevb_bounds, _), (ws_bounds, ws_kl) = ((h["test_elbo"], h["test_kl"]) for h in race.values())
-    assert ws_kl[-1] < 0.1 and abs(ws_bounds[-1] - baseline) < 3, "the prose: wake-sleep stalls with an empty code"
-    assert aevb_bounds[-1] > ws_bounds[-1] + 50, "the prose: AEVB climbs on"
+    assert ws_kl[-1] < 0.1 and abs(ws_bounds[-1] - baseline) < 3 and aevb_bounds[-1] > ws_bounds[-1] + 50, \
+        "the prose: wake-sleep stalls with an empty code, AEVB climbs on"
 
 # %% [markdown]
-# Wake-sleep's bound climbs fast, then stalls with a KL near 0, at the log-likelihood of a model with no code:
-# a Gaussian per pixel, the training faces' mean and spread (last line). Why there? If the decoder ignores z,
-# the sleep phase's best q(z|x′) is the prior p(z) for every x′; z is then independent of x with mean 0, so the
-# wake gradient on the decoder's z-weights averages to zero. "No code" is a fixed point of both phases, and of
-# the ELBO (posterior collapse); small initial weights start every run near it, and here only AEVB escapes.
-# Our baseline may be handicapped without the authors' Adagrad warm-up (optional part).
+# Wake-sleep's bound climbs fast, then stalls with a KL near 0, at the level of a model with no code (last
+# line). Why? If the decoder ignores z, the sleep phase's best q(z|x′) is the prior. Then z is independent of
+# x, and the wake gradient on the decoder's z-weights averages to zero. "No code" is a fixed point of both
+# phases, and of the ELBO (posterior collapse). Every run starts near it: weights near 0 give s ≈ 1 on every
+# pixel, Experiment 1's regime where a code saves almost nothing. Here only AEVB escapes.
 #
-# ### 3. Figure 2: the lower bound against the number of training samples
-#
-# The paper's main result: the mean lower bound per data point as training proceeds.
+# ### 3. Figure 2: the lower bound against training samples
 
 # %%
 results = json.loads((RESULTS / "paper_curves.json").read_text())  # the long runs of benchmarks/paper_curves.py
@@ -315,33 +283,68 @@ stale = [name for name, run in runs.items()
 assert not stale, f"{stale} were trained on another Frey Face split: rerun them with benchmarks/paper_curves.py"
 
 # %% [markdown]
-# **Predict, then run.** In the Frey Face panels, where will the wake-sleep curves lie, relative to AEVB's,
-# early and late in training? And will the models with more latent dimensions overfit more: a lower test
-# bound, or a wider gap between the training and the test curves?
+# **Predict, then run.** On Frey Face, where will the wake-sleep curves lie relative to AEVB's, early and late?
+# Will more latent dimensions overfit more: a lower test bound, or a wider train − test gap?
 
 # %%
 MNIST_PANELS = [3, 5, 10, 20, 200]  # the paper's MNIST panels (mnist-2 is Figure 4's model)
-figure = plots.plot_paper_curves(runs, "mnist", paper=paper["mnist"] | {"samples": paper["samples"],
-                                 "uncertainty": paper["uncertainty"]["mnist"]}, ylim=(-200, -90), sizes=MNIST_PANELS)
-figure.suptitle("MNIST")
-plt.show()
-figure = plots.plot_paper_curves(runs, "frey-face", paper=paper["frey-face"] | {"samples": paper["samples"],
-                                 "uncertainty": paper["uncertainty"]["frey-face"]}, ylim=(0, 1700))
-figure.suptitle("Frey Face")
-plt.show()
+for dataset, title, sizes, ylim in [("mnist", "MNIST", MNIST_PANELS, (-200, -90)),
+                                    ("frey-face", "Frey Face", None, (0, 1700))]:
+    figure = plots.plot_paper_curves(runs, dataset, paper=paper[dataset] | {
+        "samples": paper["samples"], "uncertainty": paper["uncertainty"][dataset]}, ylim=ylim, sizes=sizes)
+    for ax in figure.axes:
+        ax.axvspan(1e3, 1e5, color="0.9", zorder=0)  # the paper's axis starts at 1e5 samples
+    figure.axes[0].text(1.3e3, ylim[1] - 0.03 * (ylim[1] - ylim[0]), "not in\nthe paper", fontsize=12, va="top")
+    figure.suptitle(title)
+    plt.show()
 
 # %% [markdown]
-# *Figure: the lower bound per data point (nats) against the training samples seen (log scale), one panel
-# per N_z; solid lines the training set, dashed the test set; blue AEVB, red wake-sleep (not run on MNIST's
-# panels); black stars the paper's AEVB end values, read by eye, off which of its two curves not recorded
-# (ours differ by tens to hundreds of nats on Frey Face).*
+# *Figure: lower bound per data point (nats) against training samples (log scale), one panel per N_z; solid:
+# training set, dashed: test set; blue AEVB, red wake-sleep; stars: the paper's AEVB end values, read by eye;
+# grey: left of the paper's axis.*
 #
-# On Frey Face, wake-sleep stays at the no-code bound with N_z = 2, 5 and 10, so those panels do not test AEVB
-# against wake-sleep. With N_z = 20 it escapes late, and stays below AEVB. A train−test gap opens on unseen
-# frames, though a typical one has a near twin in training.
+# ### 4. The paper's claims against our runs
 #
-# **The paper's claims against our runs.** A wake-sleep run has a code from the checkpoint after which its test
-# KL stays above 0.1 nats; only from there do we compare it with AEVB.
+# Claim 1: AEVB "converged considerably faster" than wake-sleep. A panel tests that only where wake-sleep has
+# learned a code; before, AEVB races a model with no code.
+#
+# **Exercise 2 (10 min). When does a run have a code?** Write `code_from(run)`: the number of training samples
+# from which the run's test KL stays above 0.1 nats up to its last checkpoint, or `None` if the last checkpoint
+# has no code. `run["samples"]` and `run["test_kl"]` hold one entry per checkpoint. Then read the printout:
+# which panels test claim 1?
+
+# %% tags=["nbval-check-output"]
+def code_from(run):
+    raise NotImplementedError  # your code here
+
+
+vae_lite.check.code_from(code_from)
+
+# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
+# Solution: find the last checkpoint without a code; the code starts at the next one.
+def code_from(run):
+    empty = [i for i, kl in enumerate(run["test_kl"]) if kl <= 0.1]
+    if not empty:
+        return run["samples"][0]
+    if empty[-1] == len(run["samples"]) - 1:
+        return None
+    return run["samples"][empty[-1] + 1]
+
+
+assert vae_lite.check.code_from(code_from), "the solution should pass every case"
+
+# %%
+FREY_PANELS = [2, 5, 10, 20]
+aevb, ws = ({m: runs[f"frey-{m}{kind}"] for m in FREY_PANELS} for kind in ("", "-wake-sleep"))
+try:
+    onset = {m: code_from(ws[m]) for m in FREY_PANELS}  # the training samples from which wake-sleep has a code
+except NotImplementedError:
+    onset = {}
+    print("Write code_from in the exercise above, then re-run this cell and the next two.")
+for m, since in onset.items():  # AEVB's test bound minus wake-sleep's, from there on
+    ahead = [a - w for n, a, w in zip(ws[m]["samples"], aevb[m]["test_elbo"], ws[m]["test_elbo"]) if since and n >= since]
+    print(f"N_z = {m:2d}: " + (f"wake-sleep has a code from {since:,} samples on; AEVB is ahead then by {ahead[0]:.0f} "
+                               f"nats, at the end by {ahead[-1]:.0f}" if since else "wake-sleep has no code"))
 
 # %% jupyter={"source_hidden": true}
 def at(run, samples, key="test_elbo"):  # the run's `key` at its last checkpoint with ≤ `samples` samples (nan: none)
@@ -349,84 +352,50 @@ def at(run, samples, key="test_elbo"):  # the run's `key` at its last checkpoint
     return math.nan if i is None else run[key][i]
 
 
-def code_from(run):  # the samples from which the run's test KL stays above 0.1 nats to the end (None: no code then)
-    empty = [n for n, kl in zip(run["samples"], run["test_kl"]) if kl <= 0.1]
-    return next((n for n in run["samples"] if n > empty[-1]), None) if empty else run["samples"][0]
-
-
-def climb(run, key="test_elbo"):  # the run's rise in `key` over its last ×√10 in training samples (nats)
-    return run[key][-1] - at(run, run["samples"][-1] / 10**0.5, key)
-
-
-def gap(run, i=-1):  # the run's train − test bound at checkpoint i (nats)
-    return run["train_elbo"][i] - run["test_elbo"][i]
-
-
-def end_level(run):  # the run's test bound averaged over its last three checkpoints (its wobble averaged out)
-    return sum(run["test_elbo"][-3:]) / 3
-
-
-FREY_PANELS = [2, 5, 10, 20]
-aevb = {m: runs[f"frey-{m}"] for m in FREY_PANELS}
-ws = {m: runs[f"frey-{m}-wake-sleep"] for m in FREY_PANELS}
-escape = {m: code_from(ws[m]) for m in FREY_PANELS if code_from(ws[m])}  # the panels that test claims 1 and 2
-stuck = [m for m in FREY_PANELS if m not in escape and abs(ws[m]["test_elbo"][-1] - baseline) < 3]
-assert stuck == [2, 5, 10] and list(escape) == [20], "the prose: wake-sleep learns a code only with N_z = 20"
-n, since = list(escape.items())[0]  # the one panel, asserted above
-ahead = [x - y for s, x, y in zip(ws[n]["samples"], aevb[n]["test_elbo"], ws[n]["test_elbo"]) if s >= since]
-common = min(runs[f"mnist-{m}"]["samples"][-1] for m in MNIST_PANELS)
-mnist_gaps = [at(runs[f"mnist-{m}"], common, "train_elbo") - at(runs[f"mnist-{m}"], common) for m in MNIST_PANELS]
-lags = [(at(r, common) - at(r, common - 1)) / 2 for r in (runs[f"mnist-{m}"] for m in MNIST_PANELS)]  # half-epoch climb
-ranked = [sorted(FREY_PANELS, key=lambda m: gap(aevb[m], i)) for i in range(-6, 0)]  # by gap, last 6 checkpoints
-frey_ends = [end_level(aevb[m]) for m in FREY_PANELS]
-last_samples = [run["samples"][-1] for run in runs.values()]
-short = [paper["mnist"][str(m)] - runs[f"mnist-{m}"]["test_elbo"][-1] for m in MNIST_PANELS] + [
-    paper["frey-face"][str(m)] - aevb[m]["test_elbo"][-1] for m in FREY_PANELS]
-evidence = {
-    1: f"wake-sleep has a code only with N_z = {n}, from {since:,} samples; AEVB above from then on, by "
-       f"{ahead[0]:.0f} nats, at the end {ahead[-1]:.0f}",
-    2: f"AEVB ends ahead; over the last ×√10 in samples wake-sleep rose {climb(ws[n]):+.0f} nats, "
-       f"AEVB {climb(aevb[n]):+.0f}",
-    3: f"train − test on MNIST {min(mnist_gaps):+.1f} to {max(mnist_gaps):+.1f} nats at {common:,} samples (half "
-       f"an epoch's test climb: {min(lags):.1f} to {max(lags):.1f}); on Frey Face at the end, N_z = "
-       + ", ".join(f"{m}: {gap(aevb[m]):+.0f}" for m in FREY_PANELS)
-       + f" (narrowest at N_z = {ranked[-1][0]}, widest at {ranked[-1][-1]}, at each of the last 6 checkpoints); "
-       + "its end test bound " + " → ".join(f"{b:.0f}" for b in frey_ends),
-    4: f"our runs end at {min(last_samples):.1e} to {max(last_samples):.1e} samples, "
-       f"{min(short):.0f} to {max(short):.0f} nats below the paper's",
-}
-assert abs(at(ws[n], since - 1) - baseline) < 3 and min(ahead) > 0, "the prose: stalled until then, below AEVB after"
-assert climb(ws[n]) > climb(aevb[n]) > 0, "the prose: wake-sleep is still closing in"
-assert -2 < min(mnist_gaps) and max(mnist_gaps) < 0 and all(0 < l < -g / 2 for l, g in zip(lags, mnist_gaps)), \
-    "the prose: no MNIST gap yet, even a negative one; half an epoch's climb is under half of each gap"
-assert all(r[0] == 2 and r[-1] == 20 for r in ranked) and frey_ends == sorted(frey_ends), \
-    "the prose: the Frey Face gap narrowest at the smallest N_z and widest at the largest, yet the test bound rises"
+climb = lambda run, key="test_elbo": run[key][-1] - at(run, run["samples"][-1] / 10**0.5, key)  # noqa: E731  last ×√10
+gap = lambda run, i=-1: run["train_elbo"][i] - run["test_elbo"][i]  # noqa: E731  train − test bound at checkpoint i
+frey_ends = [sum(aevb[k]["test_elbo"][-3:]) / 3 for k in FREY_PANELS]  # the test bound, last 3 checkpoints averaged
+assert all(aevb[k]["samples"] == ws[k]["samples"] for k in FREY_PANELS) and frey_ends == sorted(frey_ends), \
+    "AEVB and wake-sleep share checkpoints; the evidence: the test bound rises with N_z"
+assert not onset or m == 20 and [k for k, n in onset.items() if n] == [20] and abs(at(ws[20], since - 1) - baseline) < 3 \
+    and min(ahead) > 0 and all(abs(ws[k]["test_elbo"][-1] - baseline) < 3 for k in (2, 5, 10)), \
+    "the prose: no code but N_z = 20's (the loop's last), stuck until then, AEVB ahead after"
+assert all(sorted(FREY_PANELS, key=lambda k: gap(aevb[k], i))[::3] == [2, 20] for i in range(-6, 0)), \
+    "the evidence: the Frey Face gap narrowest at N_z = 2 and widest at 20 at each of the last 6 checkpoints"
+short = [paper["mnist"][str(k)] - runs[f"mnist-{k}"]["test_elbo"][-1] for k in MNIST_PANELS] + [
+    paper["frey-face"][str(k)] - aevb[k]["test_elbo"][-1] for k in FREY_PANELS]  # below the stars, nats
 
 # %% tags=["nbval-check-output"]
-claims = {  # the paper's claim: (our evidence, computed in the collapsed cell above; our verdict)
-    "1. 'converged considerably faster'": (evidence[1], "suggestive only: one panel, one seed, a baseline that "
-        "may be handicapped (no Adagrad warm-up)"),
-    "2. 'reached a better solution'": (evidence[2], "not testable here: wake-sleep is still closing in"),
-    "3. more N_z, no more overfitting": (evidence[3], "mixed, one seed per N_z. A test bound falling with N_z: not "
-        "seen (Frey: every step passes a rough noise screen, optional part; MNIST 20 → 200 unresolved). A "
-        "train − test gap: on Frey Face narrowest at N_z = 2, widest at 20 (none on MNIST yet)"),
-    "4. end values at about 1e8 samples": (evidence[4], "not testable here"),
+verdicts = {  # the paper's claim: our verdict, with the evidence computed from the runs
+    "1. AEVB 'converged considerably faster'": ("suggestive: one panel, one run", f"with N_z = 20 wake-sleep has a "
+        f"code from {since:,} samples on (this one run); AEVB is ahead from then on, by {min(ahead):.0f} nats or more"
+        if onset else "write code_from (Exercise 2), then re-run this cell"),
+    "2. AEVB 'reached a better solution'": ("not tested: wake-sleep still closing in", "over the last ×√10 in samples, "
+        f"wake-sleep's test bound rose {climb(ws[20]):+.0f} nats, AEVB's {climb(aevb[20]):+.0f}"),
+    "3. more latent variables, no more overfitting": ("mixed: test bound up, gap wider", "test bound, N_z = 2 → 20: "
+        + " → ".join(f"{b:.0f}" for b in frey_ends) + "; train − test gap "
+        + " → ".join(f"{gap(aevb[k]):.0f}" for k in FREY_PANELS) + " (MNIST: optional part)"),
+    "4. the end values, near 10⁸ samples": ("not tested: our runs are far shorter", f"our runs end at "
+        f"{min(r['samples'][-1] for r in runs.values()):,} to {max(r['samples'][-1] for r in runs.values()):,} "
+        f"samples, {min(short):.0f} to {max(short):.0f} nats below the stars"),
 }
-rows = [f"| {claim} | {verdict} | {found} |" for claim, (found, verdict) in claims.items()]
-table = "\n".join(["| the paper's claim | our verdict | our evidence |", "|---|---|---|", *rows])
-display({"text/markdown": table, "text/plain": table}, raw=True)  # a table in JupyterLab; its source as plain text
+table = "\n".join(["| the paper's claim | our verdict |", "|---|---|", *(f"| {c} | {v} |" for c, (v, _) in verdicts.items()),
+                   "", "**Evidence** (Frey Face unless named)", "", *(f"{c[0]}. {e}" for c, (_, e) in verdicts.items())])
+display({"text/markdown": table, "text/plain": table}, raw=True)  # rendered in JupyterLab; its source as plain text
 
 # %% [markdown]
-# MNIST's gap is even negative: "train", the mean over the epoch just trained, lags the test point by half an
-# epoch, but that explains under half of each gap (printed); the rest is not traced.
+# **Limits.** Each curve is one run (seed 0); "More to try" names the reruns that would settle claims 1 and 3.
+# - Claim 1: when wake-sleep leaves the no-code point is one random event; and our baseline may be handicapped
+#   (optional part).
+# - Claim 3: no uncertainty measured; the 200 test faces are 10 blocks of 20 consecutive frames.
+# - Claim 4: the paper does not say whether its stars are training or test bounds.
 #
 # ## Summary
-# - For continuous data the paper's decoder is a Gaussian with a mean and a variance per pixel; squared error
-#   is the special case of one fixed variance (s = 1 on Frey Face switches the code off).
-# - Wake-sleep's wake phase follows the ELBO's gradient in θ; its sleep phase fits q to another objective. In
-#   our runs it stalls at the no-code model on three of the four Frey Face panels.
-# - Rerunning a paper: say which of its claims your runs test, and what differs (the optimiser, the data and
-#   split, the run length, the estimator).
+# - For grey-level pixels the paper's decoder is a Gaussian with a variance per pixel (one fixed s = 1
+#   switches the code off).
+# - Wake-sleep's wake phase follows the ELBO's gradient in θ, its sleep phase another objective; ours stalls
+#   with no code on three of the four Frey Face panels.
+# - Judging a paper by a rerun: which claims do your runs test, and what can one run not tell?
 #
 # Next: [10 Where the bound is loose](10_loose_bound.ipynb): the gap between the ELBO and log p(x), taken apart.
 
@@ -435,26 +404,30 @@ display({"text/markdown": table, "text/plain": table}, raw=True)  # a table in J
 #
 # ### Figure 2 in numbers
 #
-# Per run: the test bound at 10⁴, 10⁵ and 10⁶ samples and at the end, and at the end its test KL, its
-# train − test gap and its rise over the last ×√10 in samples (still climbing: not converged).
+# Per run: the test bound at 10⁴, 10⁵ and 10⁶ samples and at the end; at the end its test KL and train − test
+# gap; and the rise of its test and training bounds over the last ×√10 in samples (a rise: not converged).
 
 # %% tags=["nbval-check-output"]
 print(f"{'run':19s} {'test bound at 1e4, 1e5, 1e6':>26s} {'end samples':>11s} {'end test bound':>14s} {'KL':>5s} "
-      f"{'train-test':>10s} {'last climb':>10s}")
+      f"{'train-test':>10s} {'test climb':>10s} {'train climb':>11s}")
 for name, run in runs.items():
     print(f"{name:19s} " + " ".join(f"{at(run, s):8.1f}" for s in (1e4, 1e5, 1e6)) + f" {run['samples'][-1]:11.1e} "
-          f"{run['test_elbo'][-1]:14.1f} {run['test_kl'][-1]:5.1f} {gap(run):+10.1f} {climb(run):+10.1f}")
-assert all(climb(run) > 0 for name, run in runs.items() if "wake" not in name), "the prose: every AEVB run still climbs"
+          f"{run['test_elbo'][-1]:14.1f} {run['test_kl'][-1]:5.1f} {gap(run):+10.1f} {climb(run):+10.1f} "
+          f"{climb(run, 'train_elbo'):+11.1f}")
+assert all(climb(run, "train_elbo") > 0 for name, run in runs.items() if "wake" not in name), \
+    "the prose: every AEVB training bound still climbs"
+assert 0 < climb(aevb[2]) < 10 < min(climb(aevb[m]) for m in (5, 10, 20)), "the prose: frey-2's test bound nearly level"
 assert all(at(ws[m], 1e4) > at(aevb[m], 1e4) and all(x > y for s, x, y in zip(ws[m]["samples"], aevb[m]["test_elbo"],
            ws[m]["test_elbo"]) if s >= 1e5) for m in FREY_PANELS), "the prose: wake-sleep ahead at 1e4, behind from 1e5"
+assert "v10" in paper["source"] and "page 7 in v11" in paper["source"], "the prose: the version the stars were read off"
 
 # %% [markdown]
-# Every AEVB run is still climbing. On every Frey Face panel wake-sleep is ahead of AEVB at 10⁴ samples and
-# behind it from 10⁵ on, where the paper's Figure 2 starts; but on N_z = 2, 5 and 10 that compares AEVB with a
-# model that has no code.
+# Every AEVB training bound still climbs; frey-2's test bound has nearly levelled (under 10 nats over the last
+# ×√10, printed). On every Frey Face panel wake-sleep is ahead of AEVB at 10⁴ samples and behind it from 10⁵
+# on, where the paper's Figure 2 starts; but on N_z = 2, 5 and 10 that compares AEVB with a model with no code.
 #
-# The black stars are the paper's AEVB values near 10⁸ samples, read by eye off its Figure 2 (section 5, page 7
-# of arXiv 1312.6114v11; axes from 10⁵ to 10⁸ samples) and stored in `results/paper_curves.json` with their
+# The black stars are the paper's AEVB values near 10⁸ samples, read by eye off its Figure 2 (arXiv 1312.6114v10,
+# section 5; page 7 in v11; axes from 10⁵ to 10⁸ samples) and stored in `results/paper_curves.json` with their
 # reading error (the error bars). Its wake-sleep curves were not read: compare shapes in the paper itself
 # (https://arxiv.org/abs/1312.6114).
 #
@@ -481,41 +454,65 @@ for m in FREY_PANELS:
 # an epoch's minibatches, which averages a brief excursion of the weights away. What causes the excursion we
 # have not traced; wake-sleep's test curves, with an empty code, barely dip.
 #
-# Does the test bound rise with N_z? On MNIST at the same sample count as claim 3; on Frey Face at the end,
-# the test bound averaged over the last three checkpoints (the gaps in claim 3 are at the last one). A rough
-# screen, not a test: a step in N_z passes if its rise beats the larger of one run's spread over those three
-# checkpoints and twice the standard deviation of the difference between two independent runs, 2·√2·SD, with
-# SD the spread over seeds and kernels of 30 short frey-2 reruns (a proxy for the spread at the end, on another
-# N_z; see "Reruns on other CPUs"). MNIST has no seed reruns.
+# ### Claim 3 in numbers
+#
+# The MNIST runs differ in length, so they are compared at the shortest one's end; the Frey Face test bounds
+# at the end, averaged over the last three checkpoints (the gaps in the claims table are at the last one).
+# "Train" is the mean over the epoch just trained, "test" the model at its end: half an epoch's climb separates
+# them.
 
 # %% tags=["nbval-check-output"]
+common = min(runs[f"mnist-{m}"]["samples"][-1] for m in MNIST_PANELS)  # the shortest MNIST run's end
 mnist_tests = [at(runs[f"mnist-{m}"], common) for m in MNIST_PANELS]
+mnist_gaps = [at(runs[f"mnist-{m}"], common, "train_elbo") - t for m, t in zip(MNIST_PANELS, mnist_tests)]
+lags = [(at(r, common) - at(r, common - 1)) / 2 for r in (runs[f"mnist-{m}"] for m in MNIST_PANELS)]  # half an epoch
 mnist_rises = [b - a for a, b in zip(mnist_tests, mnist_tests[1:])]
+epochs_in_climb = {m: (1 - 10**-0.5) * r["samples"][-1] / len(frey.train) for m, r in aevb.items()}
+frey_lags = [climb(aevb[m]) / epochs_in_climb[m] / 2 for m in FREY_PANELS]  # half an epoch's climb at the end
+for name, sizes, tests, gaps, half in [(f"MNIST at {common:,} samples", MNIST_PANELS, mnist_tests, mnist_gaps, lags), (
+        "Frey Face at the end", FREY_PANELS, frey_ends, [gap(aevb[m]) for m in FREY_PANELS], frey_lags)]:
+    print(name)
+    for m, b, g, lag in zip(sizes, tests, gaps, half):
+        print(f"  N_z = {m:3d}: test bound {b:7.1f}, train − test {g:+6.1f}, half an epoch's climb {lag:4.2f} nats")
+assert min(mnist_rises) > 0 and mnist_rises[-1] == min(mnist_rises) < 5, "the prose: MNIST rises, 20 → 200 by a few nats"
+assert max(mnist_gaps) < 0 and all(0 < lag < -g / 2 for lag, g in zip(lags, mnist_gaps)), \
+    "the prose: MNIST's gaps negative, half an epoch's climb under half of each"
+assert max(frey_lags) < 1 < min(gap(aevb[m]) for m in FREY_PANELS), "the prose: on Frey Face the lag is negligible"
+
+# %% [markdown]
+# On MNIST the test bound rises at every step in N_z, 20 → 200 by only a few nats. There is no train − test gap
+# yet, even a negative one: "train" lags the test point by half an epoch, but that explains under half of each
+# gap (printed); the rest is not traced. On Frey Face the lag is under a nat, so the gaps stand as measured.
+#
+# Are the rises beyond the noise between runs? One run per N_z cannot say, and the spread over seeds at the end
+# was never measured. The only seed spread stored is that of 30 short frey-2 reruns (40 epochs, under 10⁵
+# samples; "Reruns on other CPUs"), far from the end and from N_z = 10 and 20. As a **heuristic** only, taking
+# that spread SD in place of the real one: a step passes if its rise beats both the wobble over the last three
+# checkpoints and 2·√2·SD, twice the spread of a difference between two runs.
+
+# %% tags=["nbval-check-output"]
+def end_level(run):  # the run's test bound averaged over its last three checkpoints (its wobble averaged out)
+    return sum(run["test_elbo"][-3:]) / 3
+
+
 rises = [b - a for a, b in zip(frey_ends, frey_ends[1:])]  # the gain from each step in N_z
 swing = max(max(aevb[m]["test_elbo"][-3:]) - min(aevb[m]["test_elbo"][-3:]) for m in FREY_PANELS)
 reruns = json.loads((RESULTS / "rerun_spread.json").read_text())["frey-2"]
-rerun_ends = [end_level(c) for c in reruns["curves"]]
-seed_sd = torch.tensor(rerun_ends).std().item()  # one run's spread over seeds (and CPU kernels)
-noise = max(swing, 2 * math.sqrt(2) * seed_sd)  # two runs differ with SD √2·SD; twice that: about a 95 % screen
+seed_sd = torch.tensor([end_level(c) for c in reruns["curves"]]).std().item()  # frey-2 early: a stand-in
+noise = max(swing, 2 * math.sqrt(2) * seed_sd)
 unsure = [f"{m} → {k}" for m, k, r in zip(FREY_PANELS, FREY_PANELS[1:], rises) if r <= noise]
-print(f"MNIST test bound at {common:,} samples, N_z = "
-      + ", ".join(f"{m}: {b:.1f}" for m, b in zip(MNIST_PANELS, mnist_tests))
-      + f"; rises per step {', '.join(f'{r:.1f}' for r in mnist_rises)} nats")
-print("Frey Face test bound, last three checkpoints, N_z = "
-      + ", ".join(f"{m}: {b:.0f}" for m, b in zip(FREY_PANELS, frey_ends)))
-print(f"Frey Face: rises per step {', '.join(f'{r:.0f}' for r in rises)} nats; end spread up to {swing:.0f}; "
-      f"SD over {len(rerun_ends)} frey-2 reruns {seed_sd:.1f} after {reruns['epochs']} epochs (a proxy), so 2·√2·SD "
-      f"{2 * math.sqrt(2) * seed_sd:.0f}; steps not beyond the noise: {', '.join(unsure) or 'none'}")
-assert min(mnist_rises) > 0 and unsure == [] and rises[-1] == min(rises) > 0, \
-    "the prose: the MNIST test bound rises at every step in N_z; on Frey Face every step passes the screen"
-assert mnist_rises[-1] == min(mnist_rises) < 5, "the prose: MNIST's 20 → 200 is its smallest step, a few nats"
+print(f"Frey Face: rises per step {', '.join(f'{r:.0f}' for r in rises)} nats; end wobble up to {swing:.0f}; SD of "
+      f"{len(reruns['curves'])} frey-2 reruns after {reruns['epochs']} epochs {seed_sd:.1f}, so 2·√2·SD "
+      f"{2 * math.sqrt(2) * seed_sd:.0f}; steps not beyond the heuristic's noise: {', '.join(unsure) or 'none'}")
+assert unsure == [] and rises[-1] == min(rises) > 0 and reruns["epochs"] * len(frey.train) < 1e5 and len(
+    reruns["curves"]) == 30, \
+    "the prose: on Frey Face every step passes the heuristic, 10 → 20 by the least margin; the reruns are short"
 
 # %% [markdown]
-# On MNIST the test bound rises at every step in N_z, the last, 20 → 200, by only a few nats: with one seed per
-# run and no seed spread measured, that step is unresolved. On Frey Face every step passes the screen, 10 → 20
-# by the least margin (printed). More latent dimensions did not lower a test bound in our runs, but on Frey Face
-# the train − test gap was narrowest at N_z = 2 and widest at 20: by that meaning of overfitting, in these single
-# runs, the largest N_z overfit most (claim 3).
+# Every Frey Face step passes the heuristic, 10 → 20 by the least margin (printed). So in these single runs
+# more latent dimensions never lowered a test bound, while on Frey Face the train − test gap was narrowest at
+# N_z = 2 and widest at 20: by that meaning of overfitting, the largest N_z overfit most. Whether either holds
+# beyond one seed needs the reruns in "More to try".
 #
 # ### The parameter count
 #
@@ -533,9 +530,10 @@ for name, model, (d, h, z, outputs) in [("MNIST, N_z = 20", mnist_model, (784, 5
 # %% [markdown]
 # ### The weight decay is the prior's share
 #
-# The Training section's `paper_optimizer` must add the gradient θ/N of the prior's share |θ|²/(2N). Adagrad's
-# first step is lr · sign(g) whatever the size of g, so the check compares the squared gradients it saw with
-# those of the prior written into the loss, and a wrong weight decay (0, or 10/N) must fail it.
+# The Training section's `paper_optimizer` must be Adagrad over the model's own parameters, adding the gradient
+# θ/N of the prior's share |θ|²/(2N). Adagrad's first step is lr · sign(g) whatever the size of g, so the check
+# compares the squared gradients it saw with those of the prior written into the loss, and a wrong weight decay
+# (0, or 10/N) must fail it.
 
 # %%
 def squared_gradients(weight_decay, prior_weight):
@@ -547,12 +545,38 @@ def squared_gradients(weight_decay, prior_weight):
     return torch.cat([optimizer.state[p]["sum"].flatten() for p in layer.parameters()])
 
 
-N, x = len(frey.train), torch.randn(4, 3)
-ours = paper_optimizer(torch.nn.Linear(1, 1), N, 0.01).defaults["weight_decay"]
+N, x, probe = len(frey.train), torch.randn(4, 3), torch.nn.Linear(1, 1)
+optimizer = paper_optimizer(probe, N, 0.01)
+assert isinstance(optimizer, torch.optim.Adagrad) and [id(p) for group in optimizer.param_groups for p in group[
+    "params"]] == [id(p) for p in probe.parameters()], "paper_optimizer: Adagrad, over the model's own parameters"
+ours = optimizer.defaults["weight_decay"]
 for name, decay in [("paper_optimizer's", ours), ("0", 0), ("10/N", 10 / N)]:  # a check that can fail
     difference = (squared_gradients(decay, 0) / squared_gradients(0, 1 / N) - 1).abs().max()  # prior in the loss
     print(f"weight_decay {name}: g² differs from the explicit prior's by {difference:.1e} (relative, at most)")
     assert (difference < 1e-5) == (name == "paper_optimizer's"), "weight_decay = 1/N, and only it, is the prior's share"
+
+# %% [markdown]
+# ### The Gaussian decoder, in code
+#
+# **Exercise 3 (5 min). The paper's Gaussian decoder, in one line.** Complete
+# `gaussian_decoder_log_likelihood(x, mean, log_var)`: log p(x|z) of each image (minus the sum in Experiment 1),
+# with `log_var` = log sᵢ² per pixel. Shapes: (N, 1, H, W) in, (N,) out.
+
+# %% tags=["nbval-check-output"]
+def gaussian_decoder_log_likelihood(x, mean, log_var):
+    raise NotImplementedError  # your code here
+
+
+vae_lite.check.gaussian_decoder_log_likelihood(gaussian_decoder_log_likelihood)
+
+# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
+# Solution: per pixel -1/2 log 2π - 1/2 log s² - (x - mean)² / (2 s²), summed over the last three dimensions.
+def gaussian_decoder_log_likelihood(x, mean, log_var):
+    per_pixel = -0.5 * math.log(2 * math.pi) - 0.5 * log_var - (x - mean).pow(2) / (2 * log_var.exp())
+    return per_pixel.sum(dim=(-3, -2, -1))
+
+
+assert vae_lite.check.gaussian_decoder_log_likelihood(gaussian_decoder_log_likelihood), "the solution should pass"
 
 # %% [markdown]
 # ### The learned variance, pixel by pixel
@@ -572,8 +596,14 @@ heat_map = figure.axes[-2].images[0]
 heat_map.set_clim(0, s.max().item())  # the colour scale tops out at the largest s printed above (all 200 faces)
 heat_map.colorbar.set_label("learned s (pixel units)", fontsize=12)
 plt.show()
+r = torch.corrcoef(torch.stack([s.mean(dim=0).flatten(), frey.test.std(dim=0).flatten()]))[0, 1].item()
+print(f"across pixels, the mean learned s against the test faces' standard deviation: correlation {r:.2f}")
+assert r > 0.8, "the prose: s is large where the faces vary, small where they stay still"
 
 # %% [markdown]
+# The learned s is large where the faces change from frame to frame (the mouth, the brows, the frame's edges)
+# and small on the still forehead and cheeks (the correlation printed): there the decoder can be confident.
+#
 # In the likelihood alone nothing stops an sᵢ from shrinking towards 0: where the mean matches a pixel exactly,
 # −log sᵢ grows without bound, and a Gaussian decoder's likelihood has no maximum (Mattei & Frellsen 2018); our
 # prior on every weight and bias bounds the objective, but only far out. The pixels are 8-bit grey levels, on
@@ -591,17 +621,17 @@ plt.show()
 # and one of 50,000, scored on the first 1,000 training and test images with 50 posterior samples each
 # (appendix E; page 12 of arXiv v11).
 #
-# `benchmarks/figure3.py` reruns AEVB and wake-sleep with that setup and our recipe. We estimate log p(x)
-# by importance sampling instead (notebook 08), with k = 1,000 draws per image, half from the encoder's
-# q(z|x) and half from the prior: a "defensive" mixture, so that no weight can exceed twice p(x|z), however
-# poor q is (wake-sleep's q is not trained on the ELBO). With 3 latent dimensions, going from k = 1,000 to
-# k = 20,000 moves the average over the test images checked by less than half a nat (printed below), but the
-# worst images are unreliable (the smallest effective sample size ESS = (Σw)²/Σw² of an image's k weights w,
-# printed below; ESS = 1 means one draw carries all the weight). What the estimator changes:
-# ours is a lower bound on log p(x) in expectation, while the log of the paper's estimate errs upwards in
-# expectation (the log of an inverted average) and relies on the chains having mixed. We leave MCEM out: it is
-# not an online algorithm (the paper's caption), and it needs an HMC chain for every data point before each few
-# weight updates.
+# `benchmarks/figure3.py` reruns AEVB and wake-sleep with that setup and our recipe. We estimate log p(x) by
+# importance sampling instead (notebook 08), with k = 1,000 draws per image, half from the encoder's q(z|x) and
+# half from the prior: a "defensive" mixture, so that no weight can exceed twice p(x|z), however poor q is
+# (wake-sleep's q is not trained on the ELBO). With 3 latent dimensions, going from k = 1,000 to k = 20,000
+# raises the average over the 200 test images checked by under a nat, even at two standard errors (printed
+# below), but the worst images are unreliable (the smallest effective sample size ESS = (Σw)²/Σw² of an image's
+# k weights w, printed below; ESS = 1 means one draw carries all the weight). What the estimator changes: ours
+# is a lower bound on log p(x) in expectation, while the log of the paper's estimate errs upwards in expectation
+# (the log of an inverted average) and relies on the chains having mixed. We leave MCEM out: it is not an online
+# algorithm (the paper's caption), and it needs an HMC chain for every data point before each few weight
+# updates.
 
 # %%
 figure3 = json.loads((RESULTS / "figure3.json").read_text())
@@ -610,13 +640,19 @@ for name, run in figure3.items():
     end = run["records"][-1]
     print(f"{name:11s} step size {run['step_size']:<5g} {end['samples']:>10,} samples, {run['cpu_seconds'] / 60:5.1f} "
           f"CPU minutes; {run['command']}")
-plots.plot_marginal_likelihood(figure3)
+figure = plots.plot_marginal_likelihood(figure3)
+for ax, n in zip(figure.axes, sorted({run["config"]["n_train"] for run in figure3.values()})):  # the panels' order
+    for run in (figure3[f"aevb-{n}"], figure3[f"ws-{n}"]):  # ±1 standard error (over the test images) of each test curve
+        samples, mean, se = zip(*[(r["samples"], r["test_log_px"], r["test_log_px_se"]) for r in run["records"]])
+        ax.fill_between(samples, [m - e for m, e in zip(mean, se)], [m + e for m, e in zip(mean, se)],
+                        color=plots.PAPER_COLOURS[run["config"]["algorithm"]], alpha=0.25, linewidth=0)
 plt.show()
 
 # %% [markdown]
 # *Figure: log p(x) per data point (nats), estimated on the first 1,000 training images (solid) and the
 # 1,000 first test images (dashed), against the training samples seen (log axis; the paper's, page 8 of arXiv
-# v11, is linear to 6·10⁷); left a training set of 1,000 images, right 50,000; blue AEVB, red wake-sleep.*
+# v11, is linear to 6·10⁷); left a training set of 1,000 images, right 50,000; blue AEVB, red wake-sleep;
+# shaded: ±1 standard error of each test estimate, over the test images.*
 
 # %% tags=["nbval-check-output"]
 ends = {name: run["records"][-1] for name, run in figure3.items()}
@@ -631,10 +667,11 @@ for n in (1000, 50_000):
           f"(difference {a['test_elbo'] - w['test_elbo']:+.1f}; no standard error stored)")
 for name, run in figure3.items():
     check = run["k_check"]
+    rise = check["log_px_k_large"] - check["log_px_k"]
     print(f"{name:10s} log p(x) with k = {check['k']:,} against {check['k_large']:,}, {check['images']} test images: "
-          f"{check['log_px_k']:.2f} against {check['log_px_k_large']:.2f}; smallest ESS at k = {check['k_large']:,}: "
-          f"{check['min_ess_k_large']:.1f}")
-    assert abs(check["log_px_k_large"] - check["log_px_k"]) < 0.5, "k = 1,000 should be within half a nat of k = 20,000"
+          f"{check['log_px_k']:.2f} against {check['log_px_k_large']:.2f} ({rise:+.2f} ± {check['difference_se']:.2f}); "
+          f"smallest ESS at k = {check['k_large']:,}: {check['min_ess_k_large']:.1f}")
+    assert abs(rise) + 2 * check["difference_se"] < 1, "k = 1,000 should be within a nat of k = 20,000, at 2 SE"
 overfit = {name: end["train_log_px"] - end["test_log_px"] for name, end in ends.items()}
 print("train - test gap at the end: " + ", ".join(f"{name} {g:+.1f}" for name, g in overfit.items()))
 climbing = all(run["records"][-1]["test_log_px"] > run["records"][-2]["test_log_px"] for run in figure3.values())
@@ -656,16 +693,16 @@ assert figure3["aevb-50000"]["step_size"] != figure3["ws-50000"]["step_size"], \
 
 # %% [markdown]
 # AEVB ends above wake-sleep on the test images in both panels: with 50,000 training images by more than two
-# standard errors (printed above; the two runs used different step sizes,
-# each chosen by its own pilot as in the paper), with 1,000 by less than two. These standard errors
-# (unpaired: the stored runs keep no per-image values) cover only which test images were drawn, for one
-# trained model per method. The spread over training seeds is not measured for this task, so neither panel
-# settles which method ends higher. With 1,000 training images both methods overfit (the train − test gaps
-# printed above); with 50,000 the gaps are much smaller. On the test ELBO with 1,000 images wake-sleep ends above
-# AEVB, but no uncertainty of that difference is stored. Every curve is still climbing at 10⁶ samples, while
-# the paper's axis runs on to 6·10⁷, so the end values are not the paper's; and our log p(x) is another
-# estimator (a lower bound in expectation; k = 20,000 moves it by less than half a nat on average, though on
-# the worst image one draw carries almost all the weight, as the smallest ESS shows).
+# standard errors, with 1,000 by less than two (printed above; the two 50,000-image runs used different step
+# sizes, each chosen by its own pilot, as in the paper). These standard errors are unpaired (the stored runs
+# keep no per-image values) and cover only which test images were drawn, for one trained model per method. The
+# spread over training seeds is not measured, so neither panel settles which method ends higher.
+#
+# With 1,000 training images both methods overfit (the train − test gaps); with 50,000 much less. On the test
+# ELBO with 1,000 images wake-sleep ends above AEVB (no uncertainty stored). Every curve still climbs at 10⁶
+# samples, while the paper's axis runs to 6·10⁷: these are not the paper's end values. And our log p(x) is
+# another estimator: a lower bound in expectation, within a nat of k = 20,000 on average, though on the worst
+# image one draw carries almost all the weight (the smallest ESS).
 #
 # ### Figure 4: the learned two-dimensional manifolds
 #
@@ -702,7 +739,7 @@ else:  # the stored models are MNIST's: train a small 2-D model on this data set
     print(f"{data.name}, N_z = 2: trained just now for {LIVE_EPOCHS} epochs (the stored models are MNIST's)")
 frey_2d = stored_model("frey-2")
 print(f"Frey Face, N_z = 2: the benchmark's decoder, trained on {stored['frey-2']['samples']:,} samples")
-edge = torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor(15 / 16)).item()  # z of the outermost images: ±edge
+edge = Normal(0.0, 1.0).icdf(torch.tensor(15 / 16)).item()  # z of the outermost images: ±edge
 for title, model_2d in [("Frey Face", frey_2d), ("MNIST" if data.name == "mnist" else data.name, digits_2d)]:
     ax = plots.paper_manifolds({title: model_2d}, height=1.1).axes[0]  # one figure each: faces large enough to read
     (left, right), (bottom, top) = ax.get_xlim(), ax.get_ylim()  # the grid's directions, and z at the outermost images
@@ -747,6 +784,7 @@ for name, model, reference in [("Frey Face", frey_2d, frey.test), (data.name, di
 LATENT_SIZES = [2, 5, 10, 20]
 if data.name == "mnist":
     sample_models = {n: stored_model(f"mnist-{n}") for n in LATENT_SIZES}
+    seen = {n: stored[f"mnist-{n}"]["samples"] for n in LATENT_SIZES}  # training samples per decoder
     print("the benchmark's decoders, trained on " + ", ".join(f"{stored[f'mnist-{n}']['samples']:,} (N_z = {n})"
                                                               for n in LATENT_SIZES) + " samples")
     assert all(stored["mnist-2"]["samples"] > stored[f"mnist-{n}"]["samples"] for n in LATENT_SIZES[1:]), \
@@ -760,20 +798,21 @@ else:
         torch.manual_seed(0)
         sample_models[n] = PaperVAE(data.image_shape, latent_dim=n, hidden=500)
         train_like_the_paper(sample_models[n], live_data, LIVE_EPOCHS, step_size=0.02)
+    seen = {n: LIVE_EPOCHS * len(live_data.train) for n in LATENT_SIZES}
     print(f"trained just now on {data.name} for {LIVE_EPOCHS} epochs (the stored models are MNIST's)")
 generator = torch.Generator().manual_seed(0)
-samples = {f"$N_z$ = {n}": model.sample(16, generator=generator) for n, model in sample_models.items()}
+samples = {f"$N_z$ = {n}\n{seen[n]:,} samples": model.sample(16, generator=generator) for n, model in sample_models.items()}
 plots.paper_samples(samples)
 plt.show()
 
 # %% [markdown]
-# *Figure: 16 random samples from each model, N_z = 2, 5, 10, 20 from left to right; each model's training
-# samples are printed above.*
+# *Figure: 16 random samples from each model, N_z = 2, 5, 10, 20 from left to right; each panel's title gives
+# the samples its decoder was trained on.*
 #
 # With two latent dimensions the samples are smooth, typical digits: a 2-D code cannot hold the details.
 # With more dimensions the samples are sharper and more varied in style, but many come out malformed, some
-# as grey squares (on MNIST, N_z = 2 also trained longest; printed above: the samples each decoder saw, and
-# the Figure 2 runs that went on past their stored decoder). Our guess, not tested here: z ~ N(0, I) lands in
+# as grey squares. On MNIST, N_z = 2 also trained longest (the titles; printed above, the Figure 2 runs that
+# went on past their stored decoder). Our guess, not tested here: z ~ N(0, I) lands in
 # places no training digit was encoded to, where the decoder was never trained; and our models saw far fewer
 # samples than the paper's.
 #
@@ -873,7 +912,7 @@ assert pixels * math.log(256 / 255) < paper["uncertainty"]["frey-face"] / 10, "t
 # | | the paper | ours |
 # |---|---|---|
 # | networks | one tanh hidden layer, 500 (MNIST) / 200 (Frey Face) / 100 (Figure 3) units, weights from N(0, 0.01²) | the same (`PaperVAE`) |
-# | optimiser | Adagrad "with accompanying annealing schedule" (appendix E), step size from {0.01, 0.02, 0.1} chosen "in the first few iterations", weight decay for p(θ) = N(0, I) (section 5) | weight decay on θ and φ alike; torch's Adagrad (its steps shrink as 1/√(sum of squared gradients), no other schedule); the choice made after one MNIST epoch, 20 Frey Face epochs or 60,000 samples (Figure 3) |
+# | optimiser | Adagrad "with accompanying annealing schedule" (appendix E), step size from {0.01, 0.02, 0.1} chosen "in the first few iterations", weight decay for p(θ) = N(0, I) (section 5); in the authors' code (`step_vae` in `wzoptim.py`) the default `anneal=True` sets the factor c = 1, which is plain Adagrad (`anneal=False` would divide the sum of squared gradients by the step count) | torch's Adagrad, the same plain Adagrad (its steps shrink as 1/√(sum of squared gradients)); weight decay on θ and φ alike; the step size chosen after one MNIST epoch, 20 Frey Face epochs or 60,000 samples (Figure 3) |
 # | Adagrad's first steps | in the authors' code (anglepy's `wzoptim.py`: `step_vae` and `step_wakesleep`, default `warmup=100`), AEVB and wake-sleep alike only add up squared gradients over the first 101 minibatches, then start to move the weights, which damps the first steps | every minibatch moves the weights, the first by lr·sign(g); whether the warm-up would keep our wake-sleep from stalling is untested |
 # | samples of z | L = 1 in training; not stated for the plotted bounds | one z per image in training and for Figure 2's bounds; 10 for Figure 3's ELBO |
 # | training length | up to about 10⁸ samples (20–40 minutes per million samples on their CPU, by the paper's Figure 2 caption) | 1.2·10⁶ (most MNIST panels) to 3·10⁶ samples (Frey Face, mnist-2; the CPU time is printed above) |
@@ -896,31 +935,24 @@ print("test bound at 1e8 samples minus the paper's star (nats): " + ", ".join(f"
 projected = {m: paper["mnist"][str(m)] + past[f"mnist-{m}"] for m in MNIST_PANELS}  # the test bound itself at 1e8
 print("MNIST test bound at 1e8 samples: " + ", ".join(f"N_z = {m}: {b:.0f}" for m, b in projected.items()) + " nats")
 before = {m: at(r, r["samples"][-1] / 10**0.5) - at(r, r["samples"][-1] / 10) for m, r in aevb.items()}
-print("Frey Face, nats per ×√10, test bound over the last two, training bound over the last: " + "; ".join(
-    f"frey-{m} {before[m]:+.0f} → {climb(r):+.0f}, training {climb(r, 'train_elbo'):+.0f}" for m, r in aevb.items()))
-steps = {m: math.log(paper["samples"] / r["samples"][-1], 10**0.5) for m, r in aevb.items()}  # ×√10 steps to 1e8
-train_past = {m: r["train_elbo"][-1] + climb(r, "train_elbo") * steps[m] - paper["frey-face"][str(m)] for m, r in aevb.items()}
-print("Frey Face training bound at 1e8 samples, extrapolated the same way, minus the star: "
-      + ", ".join(f"frey-{m} {v:+.0f}" for m, v in train_past.items()))
+print("Frey Face test bound, nats per ×√10 over the last two: " + "; ".join(
+    f"frey-{m} {before[m]:+.0f} → {climb(r):+.0f}" for m, r in aevb.items()))
 error = paper["uncertainty"]["mnist"]
-assert [m for m in FREY_PANELS if train_past[m] > 0] == [5, 10, 20], "the prose: the training bounds reach all stars but N_z = 2's"
 assert min(past[f"mnist-{m}"] for m in MNIST_PANELS) > -error and min(projected[20], projected[200]) > -60 \
     and [m for m in MNIST_PANELS if past[f"mnist-{m}"] > error] == [5, 10, 20, 200], \
     "the prose: MNIST reaches every star, overshoots all but N_z = 3's, on N_z = 20 and 200 to above -60 nats"
 assert max(past[f"frey-{m}"] for m in FREY_PANELS) < 0 and [m for m in FREY_PANELS if past[f"frey-{m}"] < -paper[
     "uncertainty"]["frey-face"]] == [2, 5], "the prose: Frey Face short on every panel, N_z = 2 and 5 beyond the error"
-assert all(before[m] > climb(aevb[m]) < climb(aevb[m], "train_elbo") for m in FREY_PANELS), \
-    "the prose: the Frey Face test climbs slow down, and the training bounds climb faster"
+assert all(before[m] > climb(aevb[m]) for m in FREY_PANELS), "the prose: the Frey Face test climbs slow down"
 
 # %% [markdown]
-# MNIST would reach every star and overshoot all but N_z = 3's by more than the reading error; on N_z = 20 and
-# 200 to test bounds above −60 nats (printed), beyond any published MNIST model. So extrapolating the last climb
-# is optimistic. Even so, Frey Face's test bound falls short on every panel, N_z = 2 and 5 by more than the
-# reading error, and its test climbs were slowing; its training bound, extrapolated the same way, reaches the
-# stars on N_z = 5, 10 and 20 (printed). Which of the paper's two curves the stars were read off is not recorded:
-# if the training curve, length could explain all but N_z = 2's, and our test bounds fall short by our train −
-# test gap (our split: below). Other candidates: the Adagrad warm-up and annealing, and the code details in the
-# table.
+# On MNIST this extrapolation overshoots: it reaches every star and passes all but N_z = 3's by more than the
+# reading error, N_z = 20 and 200 to test bounds above −60 nats (printed), beyond any published MNIST model. So
+# it is a heuristic, not a bound, and it cannot say whether run length explains the Frey Face shortfall. There
+# the extrapolated test bounds fall short of every star, N_z = 2 and 5 by more than the reading error, and the
+# test climbs slow down (printed); nor does the paper say whether its stars are training or test bounds. Only a
+# longer run can tell ("More to try", 3). Other candidates: the Adagrad warm-up and the code details in the
+# table; not annealing, which in the authors' code is plain Adagrad, as ours.
 #
 # ### How close are the Frey Face test faces to the training faces?
 #
@@ -970,7 +1002,7 @@ with torch.inference_mode():
     model = fixed["model"]
     errors = frey.test - model.decode(model.encode(frey.test)[0])  # the s = 0.1 decoder's errors
 candidates = torch.linspace(0.01, 0.3, 2901)
-log_likelihood = torch.stack([torch.distributions.Normal(0.0, s).log_prob(errors).sum() for s in candidates])
+log_likelihood = torch.stack([Normal(0.0, s).log_prob(errors).sum() for s in candidates])
 best = candidates[log_likelihood.argmax()].item()
 mean_square = errors.pow(2).mean().item()
 print(f"best s by search: {best:.3f};  sqrt(mean squared error) = {math.sqrt(mean_square):.3f};  "
@@ -991,3 +1023,11 @@ assert abs(best - mean_square) > 0.01, "the mean squared error is the variance s
 #    Face run to 3·10⁷ samples (from scratch, step-size pilots included: its saved state is kept next to `--out`;
 #    about ten times its CPU minutes printed in "What differs", on one core). How much closer to the
 #    paper's end value does it get?
+# 4. Claim 1 rests on one wake-sleep run. `python benchmarks/paper_curves.py frey-20-wake-sleep --seed 1 --out
+#    /tmp/ws-1.json`, and seeds 2 and 3 (each about the CPU minutes printed for frey-20-wake-sleep in "What
+#    differs"), rerun it with other initial weights and batches. Apply your `code_from` to each: how much does the
+#    escape time vary, and does every seed escape within 3·10⁶ samples?
+# 5. Claim 3 rests on one run per N_z. Rerun frey-10 and frey-20 the same way with seeds 1 to 3: is the
+#    10 → 20 rise of the test bound larger than the spread between seeds, and is the gap still widest at N_z = 20?
+#    A sharper gap would score a fixed set of training faces with the test evaluator (not the running epoch
+#    mean), and give it a standard error by resampling the 10 test blocks (a change to the benchmark).
