@@ -52,6 +52,51 @@ def test_reparameterize_rejects_a_fixed_noise_and_a_wrong_shape(capsys):
     assert "FAILED  standard deviation" in out and "FAILED  shape" in out
 
 
+# ---------------------------------------------------------------- pathwise_by_hand (notebook 03)
+
+
+def right_pathwise_by_hand(f_prime, mu, rho, eps):
+    """The chain rule written out, with softplus and its slope spelled as exp and log."""
+    sigma = torch.log(1 + torch.exp(rho))
+    slope = f_prime(mu + sigma * eps)
+    return torch.stack([slope.mean(), (slope * eps * torch.exp(rho) / (1 + torch.exp(rho))).mean()])
+
+
+def test_pathwise_by_hand_accepts_the_chain_rule_and_reports_a_stub(capsys):
+    assert check.pathwise_by_hand(right_pathwise_by_hand) is True
+    as_pair = lambda *args: tuple(right_pathwise_by_hand(*args))  # two numbers, not one tensor
+    assert check.pathwise_by_hand(as_pair) is True
+    assert "all cases passed" in capsys.readouterr().out
+    assert check.pathwise_by_hand(stub) is None
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+def pathwise_by_hand_with(slope_at, dz_drho):
+    """A student's answer with one slip: f' taken at slope_at(mu, rho, eps), and dz/drho = dz_drho(rho, eps)."""
+    def answer(f_prime, mu, rho, eps):
+        slope = f_prime(slope_at(mu, rho, eps))
+        return slope.mean(), (slope * dz_drho(rho, eps)).mean()
+    return answer
+
+
+softplus = torch.nn.functional.softplus
+at_z = lambda mu, rho, eps: mu + softplus(rho) * eps
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (pathwise_by_hand_with(at_z, lambda rho, eps: eps), "the chain rule also needs dsigma/drho = sigmoid(rho)"),
+    (pathwise_by_hand_with(at_z, lambda rho, eps: eps * softplus(rho)), "dsigma/drho is sigmoid(rho), not sigma"),
+    (pathwise_by_hand_with(lambda mu, rho, eps: eps, lambda rho, eps: eps * torch.sigmoid(rho)), "f' belongs at z"),
+    (pathwise_by_hand_with(lambda mu, rho, eps: mu + rho * eps, lambda rho, eps: eps), "not rho itself"),
+    (lambda f_prime, mu, rho, eps: (f_prime(at_z(mu, rho, eps)), f_prime(at_z(mu, rho, eps)) * eps * torch.sigmoid(rho)),
+     "expected shape (2,), got (2, 1000)"),  # per-sample values, not their means
+])
+def test_pathwise_by_hand_names_each_slip_in_the_chain_rule(capsys, wrong, hint):
+    assert check.pathwise_by_hand(wrong) is False
+    out = capsys.readouterr().out
+    assert "FAILED" in out and hint in out, out
+
+
 def test_checkers_report_a_stub_as_not_attempted_and_survive_a_crash(capsys):
     for checker in (check.reparameterize, check.kl_closed_form, check.bernoulli_nll, check.fitted_gaussian_samples,
                     check.kl_two_gaussians,
@@ -87,6 +132,7 @@ def test_kl_accepts_the_closed_form(capsys):
     (lambda mu, lv: (mu**2 + lv.exp() - lv - 1).sum(-1), "1/2 is missing"),
     (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv - 1), "expected shape"),
     (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv).sum(-1), "the -1 is missing"),
+    (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv.log() - 1).sum(-1), "log(logvar) (logvar can be negative)"),
 ])
 def test_kl_rejects_the_common_mistakes_and_names_them(capsys, wrong, hint):
     assert check.kl_closed_form(wrong) is False
@@ -121,6 +167,8 @@ def test_kl_two_gaussians_accepts_the_closed_form_and_torch(capsys):
     (lambda mq, lq, mp, lp: right_kl_two(mq, lq, mp, lp) / mq.shape[-1], "averaged over the dimensions"),
     (lambda mq, lq, mp, lp: 0.5 * (lp - lq - 1 + lq.exp() / lp.exp() + (mq - mp) ** 2 / lq.exp()).sum(-1),
      "divided by sigma_q^2"),
+    (lambda mq, lq, mp, lp: 0.5 * (2 * (lp - lq) - 1 + (lq.exp() + (mq - mp) ** 2) / lp.exp()).sum(-1),
+     "the log term lost its 1/2"),
 ])
 def test_kl_two_gaussians_names_each_known_mistake(capsys, wrong, hint):
     assert check.kl_two_gaussians(wrong) is False
@@ -189,6 +237,65 @@ def test_fitted_gaussian_samples_names_each_known_mistake(capsys, wrong, hint):
     assert hint in capsys.readouterr().out
 
 
+def test_fitted_gaussian_samples_fails_only_the_spread_for_the_variance(capsys):
+    """The variance's wider noise moves the sample mean too: that alone must not fail the mean."""
+    assert check.fitted_gaussian_samples(lambda c, n: c.mean(0) + c.var(0) * torch.randn(n, c.shape[1])) is False
+    out = capsys.readouterr().out
+    assert "1 case(s) failed" in out and "FAILED  each dimension's spread" in out and "passed  each dimension's mean" in out
+
+
+def test_bits_per_dimension_accepts_the_training_number_within_a_tenth_of_a_nat(capsys):
+    assert check.bits_per_dimension(79.7 / (784 * math.log(2)), 79.7, 784) is True
+    assert check.bits_per_dimension(torch.tensor(79.75 / (784 * math.log(2))), 79.7, 784) is True
+    assert check.bits_per_dimension(79.9 / (784 * math.log(2)), 79.7, 784) is False  # the function's own number is off
+    assert "does your bernoulli_nll" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (79.7 / 784, "nats per dimension"),
+    (79.7 / math.log(2), "bits per image"),
+    (79.7 * math.log(2) / 784, "multiplied by ln 2"),
+    (torch.full((5,), 79.7 / (784 * math.log(2))), "one number"),
+])
+def test_bits_per_dimension_names_each_known_mistake(capsys, wrong, hint):
+    assert check.bits_per_dimension(wrong, 79.7, 784) is False
+    assert hint in capsys.readouterr().out
+
+
+def test_value_checkers_report_none_as_not_attempted(capsys):
+    assert check.bits_per_dimension(None, 79.7, 784) is None
+    assert "not attempted yet" in capsys.readouterr().out
+    assert check.rescaled(None, torch.randn(10, 3), torch.rand(50)) is None
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+PRIOR = torch.randn(2000, 20, generator=torch.Generator().manual_seed(1))
+CODE_LENGTHS = (3 * torch.randn(5000, 20, generator=torch.Generator().manual_seed(2)) + 1).norm(dim=1).pow(1.5)  # skewed
+MEDIAN = CODE_LENGTHS.median()
+
+
+def test_rescaled_accepts_each_row_at_the_median_length(capsys):
+    assert check.rescaled(PRIOR * MEDIAN / PRIOR.norm(dim=1, keepdim=True), PRIOR, CODE_LENGTHS) is True
+    quantile = PRIOR * CODE_LENGTHS.quantile(0.5) / PRIOR.norm(dim=1, keepdim=True)  # numpy's median, interpolated
+    assert check.rescaled(quantile, PRIOR, CODE_LENGTHS) is True
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (PRIOR * MEDIAN / PRIOR.norm(), "length of the whole matrix"),
+    (PRIOR * MEDIAN, "without first dividing it by its own length"),
+    (PRIOR / PRIOR.norm(dim=1, keepdim=True), "rows of length 1"),
+    (PRIOR * CODE_LENGTHS.mean() / PRIOR.norm(dim=1, keepdim=True), "mean length, not their median"),
+    (PRIOR * MEDIAN / PRIOR.norm(dim=1).median(), "rows keep their different lengths"),
+    (-PRIOR * MEDIAN / PRIOR.norm(dim=1, keepdim=True), "smallest cosine"),
+    (PRIOR * torch.linspace(1, 2, 20) * MEDIAN / (PRIOR * torch.linspace(1, 2, 20)).norm(dim=1, keepdim=True),
+     "one positive number, the same for all its dimensions"),
+    ((PRIOR * MEDIAN / PRIOR.norm(dim=1, keepdim=True)).T, "expected (2000, 20)"),
+])
+def test_rescaled_names_each_known_mistake(capsys, wrong, hint):
+    assert check.rescaled(wrong, PRIOR, CODE_LENGTHS) is False
+    assert hint in capsys.readouterr().out
+
+
 # ---------------------------------------------------------------- notebook 02
 
 
@@ -201,13 +308,17 @@ def test_toy_elbo_formula_equals_the_elbo_sympy_integrates():
 
 
 def mc_elbo(x, mu_q, sigma_q, n, sign=1.0, with_entropy=True, std=lambda sigma_q: sigma_q, from_prior=False,
-            decoder_std=None):
+            decoder_std=None, with_prior=True, reduce="mean"):
     w, b, s = check.TOY_MODEL.values()
     s = s if decoder_std is None else decoder_std
     q = torch.distributions.Normal(torch.tensor(mu_q, dtype=torch.float64), torch.tensor(std(sigma_q), dtype=torch.float64))
     z = torch.randn(n, dtype=torch.float64) if from_prior else q.sample((n,))
-    log_joint = torch.distributions.Normal(0.0, 1.0).log_prob(z) + torch.distributions.Normal(w * z + b, s).log_prob(torch.tensor(x))
-    return sign * (log_joint - (q.log_prob(z) if with_entropy else 0)).mean()
+    log_prior = torch.distributions.Normal(0.0, 1.0).log_prob(z) if with_prior else 0
+    log_joint = log_prior + torch.distributions.Normal(w * z + b, s).log_prob(torch.tensor(x))
+    log_w = sign * (log_joint - (q.log_prob(z) if with_entropy else 0))
+    if reduce == "log of the mean weight":
+        return torch.logsumexp(log_w, 0) - math.log(n)
+    return log_w.sum() if reduce == "sum" else log_w.mean()
 
 
 @pytest.mark.slow  # three full checker runs of 4 x 100k samples
@@ -223,19 +334,24 @@ def test_elbo_monte_carlo_accepts_a_right_estimate_and_rejects_wrong_ones(capsys
 @pytest.mark.parametrize("mistake, hint", [
     (dict(std=lambda sigma_q: sigma_q**2), "q = N(mu_q, sigma_q^4)"),
     (dict(from_prior=True), "z was drawn from the prior"),
+    (dict(with_prior=False), "the log p(z) term is missing"),
+    (dict(reduce="sum"), "summed over the samples"),
+    # ~log p(x) for every q: right on q = p(z|x), where the two agree, and named from the other three cases
+    (dict(reduce="log of the mean weight"), "this is the log of the mean weight"),
 ])
-def test_elbo_monte_carlo_names_a_squared_std_and_samples_of_the_prior(capsys, mistake, hint):
+def test_elbo_monte_carlo_names_each_known_mistake(capsys, mistake, hint):
     assert check.elbo_monte_carlo(lambda *a: mc_elbo(*a, **mistake)) is False
     assert hint in capsys.readouterr().out
 
 
 @pytest.mark.slow  # a full checker run of 4 x 100k samples
-def test_elbo_monte_carlo_names_no_mistake_the_answer_matches_on_one_case_only(capsys):
-    """The decoder's variance s^2 = 0.64 passed as its standard deviation: on q = N(1, 0.3^2) the estimate
-    lands within the noise of the missing -log q form, a mistake the answer does not make."""
+def test_elbo_monte_carlo_names_the_variance_as_std_and_not_a_mistake_matched_on_one_case_only(capsys):
+    """The decoder's variance s^2 = 0.64 passed as its standard deviation: named, on all four cases. On
+    q = N(1, 0.3^2) the estimate also lands within the noise of the missing -log q form, a mistake the
+    answer does not make: not named."""
     assert check.elbo_monte_carlo(lambda *a: mc_elbo(*a, decoder_std=0.64)) is False
     out = capsys.readouterr().out
-    assert "4 case(s) failed" in out and "term is missing" not in out, out
+    assert "4 case(s) failed" in out and "0.64 is its variance" in out and "- log q(z) term is missing" not in out, out
 
 
 # ---------------------------------------------------------------- score function (notebook 03)
@@ -263,6 +379,25 @@ def test_score_function_checker_accepts_score_and_rejects_pathwise_on_a_step(cap
     wrong_scale = lambda f, mu, sigma, n: score_gradient(f, mu, sigma, n) * sigma
     assert check.score_function_gradient(wrong_scale) is False
     assert "factor sigma" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda f, mu, sigma, n: -score_gradient(f, mu, sigma, n), "the sign is flipped"),
+    (lambda f, mu, sigma, n: score_gradient(f, mu, sigma, n) * sigma**2, "the /sigma^2 is missing"),
+])
+def test_score_function_checker_names_a_flipped_sign_and_a_missing_variance(capsys, wrong, hint):
+    assert check.score_function_gradient(wrong) is False
+    out = capsys.readouterr().out
+    assert "3 case(s) failed" in out and hint in out, out  # every case but the spread's, sigma = 1 in none
+
+
+def test_score_function_checker_fails_an_answer_that_ignores_n(capsys):
+    assert check.score_function_gradient(lambda f, mu, sigma, n: score_gradient(f, mu, sigma, 1000)) is False
+    out = capsys.readouterr().out
+    assert "1 case(s) failed" in out and "FAILED  n is used" in out and "use all n samples" in out, out
+    frozen = lambda f, mu, sigma, n: torch.tensor(0.6869) if n < 1000 else score_gradient(f, mu, sigma, n)
+    assert check.score_function_gradient(frozen) is False
+    assert "do not change between calls" in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------- notebook 05: the VAE loss
@@ -690,6 +825,12 @@ def _constant(x, s):
     (lambda x, xh, m, lv, s: _squared(x, xh) / (2 * s) + _constant(x, s) + _kl(m, lv), "you divided by 2 s"),
     (lambda x, xh, m, lv, s: _squared(x, xh) / (2 * s**2) + _constant(x, s) + x[0].numel() * math.log(s) + _kl(m, lv),
      "not D log s^2"),
+    (lambda x, xh, m, lv, s: _squared(x, xh) / (2 * s**2) + x[0].numel() * (math.log(s) + math.log(2 * math.pi))
+     + _kl(m, lv), "log 2 pi needs its 1/2"),
+    (lambda x, xh, m, lv, s: torch.nn.functional.mse_loss(xh, x) / (2 * s**2) + _constant(x, s) + _kl(m, lv),
+     "F.mse_loss averages over the batch and the pixels by default"),
+    (lambda x, xh, m, lv, s: torch.nn.functional.mse_loss(xh, x) * x[0].numel() / (2 * s**2) + _constant(x, s)
+     + _kl(m, lv), "F.mse_loss times D"),
     (lambda x, xh, m, lv, s: (_squared(x, xh) / (2 * s**2) + _constant(x, s)) / x[0].numel() + _kl(m, lv),
      "averaged over the pixels"),
     (lambda x, xh, m, lv, s: _squared(x, xh) / (2 * s**2) + _constant(x, s), "the KL term is missing"),
@@ -793,6 +934,69 @@ def test_wake_sleep_checker_names_the_network_whose_gradient_is_wrong(capsys, wr
     assert "the values are right but the gradient is not" in said and network in said
 
 
+def test_wake_sleep_checker_names_a_float32_loss_without_a_gradient_instead_of_crashing(capsys):
+    assert check.wake_sleep_loss(lambda m, x, z, zd, xd: torch.ones(len(x))) is False
+    said = capsys.readouterr().out
+    assert "carries no gradient" in said and "raised" not in said
+
+
+def right_code_from(run):  # backwards from the last checkpoint while the code is there
+    i = len(run["test_kl"])
+    while i > 0 and run["test_kl"][i - 1] > 0.1:
+        i -= 1
+    return None if i == len(run["test_kl"]) else run["samples"][i]
+
+
+def test_code_from_checker_accepts_the_right_answer_written_another_way(capsys):
+    assert check.code_from(right_code_from) is True
+    assert check.code_from(lambda run: torch.tensor(right_code_from(run) or 0).item() or None) is True
+    assert check.code_from(stub) is None
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+def _first_crossing(run):
+    return next((n for n, kl in zip(run["samples"], run["test_kl"]) if kl > 0.1), None)
+
+
+def _last_empty(run):
+    empty = [n for n, kl in zip(run["samples"], run["test_kl"]) if kl <= 0.1]
+    return None if run["test_kl"][-1] <= 0.1 else (empty[-1] if empty else run["samples"][0])
+
+
+def _index(run):
+    answer = right_code_from(run)
+    return None if answer is None else run["samples"].index(answer)
+
+
+def _at_least(run):  # a KL of exactly 0.1 counted as a code
+    i = len(run["test_kl"])
+    while i > 0 and run["test_kl"][i - 1] >= 0.1:
+        i -= 1
+    return None if i == len(run["test_kl"]) else run["samples"][i]
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (_first_crossing, "falls back to 0.1 or below later"),
+    (_last_empty, "the code starts at the checkpoint after it"),
+    (_index, "you returned the checkpoint's index"),
+    (_at_least, "exactly 0.1 is not above 0.1"),
+    (lambda run: right_code_from(run) or run["samples"][-1], "return None"),
+    (lambda run: right_code_from(run) if run["test_kl"][0] <= 0.1 else None, "this run's last KL is above 0.1"),
+])
+def test_code_from_checker_names_each_known_mistake(capsys, wrong, hint):
+    assert check.code_from(wrong) is False
+    assert hint in capsys.readouterr().out
+
+
+def test_code_from_checker_judges_the_run_as_given_even_if_the_answer_changes_it(capsys):
+    def clears_the_run(run):
+        answer = right_code_from(run)
+        run["test_kl"].clear()
+        return answer
+
+    assert check.code_from(clears_the_run) is True
+
+
 # ------------------------------------------------------------------------ notebook 10
 
 
@@ -811,14 +1015,16 @@ def test_ppca_scales_accepts_the_closed_form_and_reports_a_stub(capsys):
     (lambda e, s, k: torch.sort(e, descending=True).values[:k].sqrt(), "PCA's scale"),
     (lambda e, s, k: (torch.sort(e, descending=True).values[:k] - s).clamp(min=0), "a variance"),
     (lambda e, s, k: (e[:k] - s).clamp(min=0).sqrt(), "sort them"),
-    (lambda e, s, k: (torch.sort(e, descending=True).values[:k] - s).sqrt(), "not finite"),
+    # no clip: nan where a direction collapses, named as such (not as a log of 0)
+    (lambda e, s, k: (torch.sort(e, descending=True).values[:k] - s).sqrt(), "clip it at 0 before the square root"),
 ])
 def test_ppca_scales_rejects_the_common_mistakes_and_names_them(capsys, wrong, hint):
     assert check.ppca_scales(wrong) is False
     assert hint in capsys.readouterr().out
 
 
-def iw_log_weights(model, x, k, std_of=lambda logvar: (0.5 * logvar).exp(), prior=True, entropy=True, sample=False):
+def iw_log_weights(model, x, k, std_of=lambda logvar: (0.5 * logvar).exp(), prior=True, entropy=True, sample=False,
+                   detach_q=False):
     """A student's log weights (k, N), right by default, or with one mistake switched on."""
     mu, logvar = model.encode(x)
     q = torch.distributions.Normal(mu, std_of(logvar))
@@ -826,8 +1032,9 @@ def iw_log_weights(model, x, k, std_of=lambda logvar: (0.5 * logvar).exp(), prio
     log_w = model.log_likelihood(x, z)
     if prior:
         log_w = log_w + torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(dim=-1)
-    if entropy:
-        log_w = log_w - q.log_prob(z).sum(dim=-1)
+    if entropy:  # detach_q: log q's parameters cut from the graph, z not (the "sticking the landing" gradient)
+        log_q = torch.distributions.Normal(mu.detach(), q.scale.detach()) if detach_q else q
+        log_w = log_w - log_q.log_prob(z).sum(dim=-1)
     return log_w
 
 
@@ -878,6 +1085,7 @@ def test_iwae_bound_passes_a_right_answer_whatever_its_random_numbers():
     (lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, k, entropy=False), dim=0) - math.log(k), "log q(z|x) is missing"),
     (lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, k, std_of=torch.exp), dim=0) - math.log(k), "sigma^2 = exp(logvar)"),
     (lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, k, sample=True), dim=0) - math.log(k), "carries no gradient"),
+    (lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, k, detach_q=True), dim=0) - math.log(k), "sticking the landing"),
     (lambda m, x, k: right_iwae_bound(m, x, k).detach(), "your bound carries no gradient"),
     (lambda m, x, k: right_iwae_bound(DetachedEncoder(m), x, k), "carries no gradient to q(z|x)"),
     (lambda m, x, k: right_iwae_bound(m, x, k).mean(), "one value per row of x"),
@@ -938,11 +1146,12 @@ def test_style_transfer_checker_names_the_known_mistakes(wrong, words, capsys):
     assert words in capsys.readouterr().out
 
 
-def _conditional_elbo(model, x, y, eps, sigma=lambda logvar: (0.5 * logvar).exp(), label_first=False, kl_scale=1.0):
+def _conditional_elbo(model, x, y, eps, sigma=lambda logvar: (0.5 * logvar).exp(), label_first=False, kl_scale=1.0,
+                      over_pixels=torch.sum):
     mu, logvar = model.encode(x, y)
     z, onehot = mu + sigma(logvar) * eps, model.one_hot(y, (len(y),))
     logits = model.decoder(torch.cat([onehot, z] if label_first else [z, onehot], dim=-1))
-    reconstruction = torch.distributions.Bernoulli(logits=logits).log_prob(x).sum(dim=(1, 2, 3))
+    reconstruction = over_pixels(torch.distributions.Bernoulli(logits=logits).log_prob(x), dim=(1, 2, 3))
     return reconstruction - kl_scale * 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(dim=-1)
 
 
@@ -955,6 +1164,7 @@ def _conditional_elbo(model, x, y, eps, sigma=lambda logvar: (0.5 * logvar).exp(
     (lambda *a: _conditional_elbo(*a, sigma=torch.zeros_like), "yours is mu alone"),
     (lambda m, *a: _conditional_elbo(m, *a, kl_scale=1 / m.latent_dim), "averaged over latent dimensions"),
     (lambda *a: _conditional_elbo(*a).sum(), "one ELBO per image"),
+    (lambda *a: _conditional_elbo(*a, over_pixels=torch.mean), "averaged over pixels"),
 ])
 def test_conditional_elbo_checker_names_the_known_mistakes(wrong, words, capsys):
     assert check.conditional_elbo(wrong) is False

@@ -2,18 +2,22 @@
 
 Each checker prints one line per case (passed, or expected vs got and a hint) and returns
 True when every case passed, False when one failed, and None when the function still
-raises NotImplementedError ("not attempted yet"), so a notebook runs top to bottom either way.
+raises NotImplementedError, or a value it checks is still None ("not attempted yet"), so a
+notebook runs top to bottom either way.
 
-    notebook 01  bernoulli_nll(probabilities, x); fitted_gaussian_samples(codes, n)
+    notebook 01  bernoulli_nll(probabilities, x); fitted_gaussian_samples(codes, n);
+                 values: bits_per_dimension(bits, nats_per_image, pixels); rescaled(z, samples, code_lengths)
     notebook 02  elbo_monte_carlo(x, mu_q, sigma_q, n)        for the linear-Gaussian toy model;
                  log_evidence_is(log_w)
-    notebook 03  reparameterize(mu, logvar); score_function_gradient(f, mu, sigma, n)
+    notebook 03  pathwise_by_hand(f_prime, mu, rho, eps); score_function_gradient(f, mu, sigma, n);
+                 reparameterize(mu, logvar) (the common-mistake box)
     notebook 04  kl_closed_form(mu, logvar); kl_two_gaussians(mu_q, logvar_q, mu_p, logvar_p)
     notebook 05  vae_loss(logits, x, mu, logvar); vae_module(MyVAE, vae_loss); training_loop(train_my_vae)
     notebook 06  effective_beta(reconstruction, kl, pixels, latent_dim); gaussian_vae_loss(x, x_hat, mu, logvar, s)
     notebook 07  active_unit_count(mu, threshold); interpolate(model, x_a, x_b, n)
     notebook 08  importance_weighted_estimate(log_px_given_z, z, mu, logvar)
     notebook 09  gaussian_decoder_log_likelihood(x, mean, log_var); wake_sleep_loss(model, x, z, z_dream, x_dream)
+                 code_from(run)
     notebook 10  ppca_scales(eigenvalues, noise_variance, latent_dim); iwae_bound(model, x, k)
     notebook 11  conditional_elbo(model, x, y, eps); bayes_rule(log_px_given_y, log_prior);
                  label_planes(x, y, num_classes); style_transfer(model, x, source, target)
@@ -111,7 +115,8 @@ def _compare(expected, wrong_forms, shape_hint, atol=1e-4, monte_carlo_error=Non
         equal = lambda value, atol=tolerance: value.shape == got.shape and bool(torch.allclose(got, value, atol=atol, rtol=1e-5))
         ok, hint, mistakes = equal(want), "", None
         if not ok and not torch.isfinite(got).all():
-            hint = " (your result is not finite: see the hint in the exercise)"
+            hint = (" (your result is not finite, inf or nan: look for a log of 0 or of a negative number, such as "
+                    "log(logvar) (logvar can be negative), or an exp that overflows)")
         elif not ok:
             forms = {why: wrong if isinstance(wrong, tuple) else (wrong, None) for why, wrong in wrong_forms.items()}
             mistakes = [why for why, (wrong, error) in forms.items()
@@ -208,8 +213,9 @@ def fitted_gaussian_samples(fn, n=20_000):
              f"{reused.double().mean().item():.0%} of your values are values of the codes (rows drawn from the codes, "
              "or each column shuffled): that gives back real codes, and the decoder has seen them all. Draw new "
              "points: mean + std * eps with eps = torch.randn(n, d)"),
-            ("each dimension's mean is the codes' mean",
-             bool(torch.all((got_mean - target_mean).abs() < 5 * target_std / math.sqrt(n_))),
+            ("each dimension's mean is the codes' mean",  # 5 standard errors of the wider spread, yours or the
+             bool(torch.all((got_mean - target_mean).abs() < 5 * torch.maximum(got_std, target_std) / math.sqrt(n_))),
+             # codes': a too wide spread (the variance for the std) fails the spread case alone
              f"expected {_fmt(target_mean)}, got {_fmt(got_mean)}: the mean of each column of codes (dim=0)"),
             ("each dimension's spread is the codes' standard deviation",
              bool(torch.all((got_std / target_std - 1).abs() < 5 / math.sqrt(2 * n_))),
@@ -228,6 +234,90 @@ def fitted_gaussian_samples(fn, n=20_000):
     return _run("fitted_gaussian_samples", fn, {"samples": (codes, n)}, judge, seed=0)
 
 
+def _not_set(title, value, name):
+    """True (and says so) when an exercise's value is still None: "not attempted yet", as for a stub."""
+    if value is None:
+        print(f"{title}: not attempted yet (`{name}` is still None). Set it, then re-run the cell.")
+    return value is None
+
+
+def bits_per_dimension(bits, nats_per_image, pixels):
+    """bits: the AE's mean test error in bits per dimension, computed with the student's bernoulli_nll;
+    nats_per_image: the same error as the training loop measured it; pixels: D, the pixels per image.
+
+        bits per dimension = nats per image / (D ln 2)
+
+    Right within 0.1 nats per image, so that it also checks that bernoulli_nll, on the test images,
+    gives the training loop's number.
+    """
+    if _not_set("bits_per_dimension", bits, "bits"):
+        return None
+    report, want = _Report("bits_per_dimension"), nats_per_image / (pixels * math.log(2))
+    name = f"the test error, {nats_per_image:.1f} nats per image of {pixels} pixels, in bits per dimension"
+    try:
+        got = _numbers(bits)
+    except (TypeError, ValueError, RuntimeError) as e:
+        report.case(name, False, f"expected a number, got {type(bits).__name__} ({e})")
+        return report.finish()
+    if got.numel() != 1:
+        report.case(name, False, f"expected one number, got shape {tuple(got.shape)}: the mean over the test images")
+        return report.finish()
+    got = got.item()
+    near = lambda value: abs(got - value) <= abs(value) * 0.1 / nats_per_image  # 0.1 nats per image, relative
+    wrong_forms = {
+        "nats per dimension: divide by ln 2 as well (1 bit = ln 2 nats)": nats_per_image / pixels,
+        f"bits per image: divide by the number of pixels, {pixels}, as well": nats_per_image / math.log(2),
+        "multiplied by ln 2: a nat is 1 / ln 2 = 1.443 bits, so divide": nats_per_image * math.log(2) / pixels,
+    }
+    hint = next((why for why, value in wrong_forms.items() if near(value)),
+                f"not the training loop's {nats_per_image:.1f} nats per image / ({pixels} ln 2); does your "
+                "bernoulli_nll(autoencoder(test_binary), test_binary), averaged over the images, give "
+                f"{nats_per_image:.1f}?")
+    report.case(name, near(want), f"expected {want:.4f}, got {got:.4f}: {hint}")
+    return report.finish()
+
+
+def rescaled(z, samples, code_lengths):
+    """z: the rows of `samples` (n, d), each rescaled to the median of `code_lengths`: the same directions,
+    every row that one length, samples * median / (each row's own length)."""
+    if _not_set("rescaled", z, "rescaled"):
+        return None
+    report = _Report("rescaled")
+    samples, code_lengths = _numbers(samples), _numbers(code_lengths)
+    target = code_lengths.median()
+    try:
+        z = _numbers(z)
+    except (TypeError, ValueError, RuntimeError) as e:
+        report.case("shape", False, f"expected a tensor, got {type(z).__name__} ({e})")
+        return report.finish()
+    if z.shape != samples.shape:
+        report.case("shape", False, f"expected {tuple(samples.shape)}, the shape of the samples: one row each; "
+                                    f"got {tuple(z.shape)}")
+        return report.finish()
+    report.case("shape", True)
+    lengths, own = z.norm(dim=1), samples.norm(dim=1)
+    cosine = (z * samples).sum(dim=1) / (lengths * own)
+    report.case("each row keeps its sample's direction", bool(torch.all(cosine > 1 - 1e-4)),
+                f"the smallest cosine between a row and its sample is {cosine.min().item():.3f}, not 1: multiply "
+                "each row by one positive number, the same for all its dimensions")
+    wrong_lengths = {  # rtol 1e-3: torch's median and numpy's (or quantile(0.5)) differ by less
+        "each row divided by the length of the whole matrix: take each row's own, .norm(dim=1, keepdim=True)":
+            target * own / samples.norm(),
+        "each row multiplied by the median without first dividing it by its own length": target * own,
+        "rows of length 1: multiply them by the median length as well": torch.ones_like(own),
+        "the codes' mean length, not their median": code_lengths.mean().expand_as(own),
+        "every row scaled by one number, so the rows keep their different lengths: divide each row by its own length":
+            own * target / own.median(),
+    }
+    same = lambda want: bool(torch.allclose(lengths, want, rtol=1e-3))
+    hint = next((why for why, want in wrong_lengths.items() if same(want)),
+                "each row times the median over its own length")
+    report.case("every row has the codes' median length", same(target.expand_as(own)),
+                f"expected {target.item():.2f} for every row, got lengths {lengths.min().item():.2f} to "
+                f"{lengths.max().item():.2f} ({hint})")
+    return report.finish()
+
+
 # ------------------------------------------------------------------------ notebook 02
 
 
@@ -244,15 +334,23 @@ def toy_elbo_exact(x, mu_q, sigma_q, w=TOY_MODEL["w"], b=TOY_MODEL["b"], s=TOY_M
     return expected_log_likelihood + expected_log_prior + entropy
 
 
-def _toy_log_weight_std(x, mu_q, sigma_q, n=100_000, sampled_from=None, with_q=True):
-    """The standard deviation of one sample of log p(x, z) - log q(z) (of log p(x, z) alone with
-    with_q=False), z ~ q (or z ~ N(mean, std^2) with sampled_from=(mean, std)), estimated by sampling."""
-    w, b, s = TOY_MODEL["w"], TOY_MODEL["b"], TOY_MODEL["s"]
+def _toy_log_weight_std(x, mu_q, sigma_q, n=100_000, sampled_from=None, with_q=True, with_prior=True,
+                        s=TOY_MODEL["s"], of_weights=False):
+    """The standard deviation of one sample of log p(x, z) - log q(z) (without - log q(z) with
+    with_q=False, without log p(z) with with_prior=False; s the decoder's standard deviation), z ~ q
+    (or z ~ N(mean, std^2) with sampled_from=(mean, std)), estimated by sampling.
+    of_weights=True: that of the weight p(x, z) / q(z) over its mean, so that it / sqrt(n) is the
+    standard error of the log of a mean of n weights (the delta method)."""
+    w, b = TOY_MODEL["w"], TOY_MODEL["b"]
     mean, std = (mu_q, sigma_q) if sampled_from is None else sampled_from
     z = mean + std * torch.randn(n, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    log_joint = -0.5 * z**2 - 0.5 * ((x - w * z - b) / s) ** 2 - math.log(s)
+    log_joint = (-0.5 * z**2 if with_prior else 0) - 0.5 * ((x - w * z - b) / s) ** 2 - math.log(s)
     log_q = -0.5 * ((z - mu_q) / sigma_q) ** 2 - math.log(sigma_q)
-    return (log_joint - log_q if with_q else log_joint).std().item()
+    log_w = log_joint - log_q if with_q else log_joint
+    if of_weights:
+        weights = (log_w - log_w.max()).exp()
+        return (weights.std() / weights.mean()).item()
+    return log_w.std().item()
 
 
 def elbo_monte_carlo(fn, n=100_000):
@@ -271,9 +369,9 @@ def elbo_monte_carlo(fn, n=100_000):
     exact = lambda x, mu_q, sigma_q, n: toy_elbo_exact(x, mu_q, sigma_q)
     entropy = lambda sigma_q: 0.5 * math.log(2 * math.pi * math.e * sigma_q**2)
 
-    def monte_carlo_error(x, mu_q, sigma_q, n, sampled_from=None, with_q=True):
+    def monte_carlo_error(x, mu_q, sigma_q, n, **how):
         # 6 standard errors of an n-sample average: a right answer fails about once in 500 million runs
-        std = _toy_log_weight_std(x, mu_q, sigma_q, sampled_from=sampled_from, with_q=with_q)
+        std = _toy_log_weight_std(x, mu_q, sigma_q, **how)  # how: which log weight (_toy_log_weight_std)
         return max(6 * std / math.sqrt(n), 1e-3)  # floor: float32 rounding
 
     def z_from_the_prior(x, mu_q, sigma_q, n):
@@ -292,6 +390,19 @@ def elbo_monte_carlo(fn, n=100_000):
              lambda x, mu_q, sigma_q, n: monte_carlo_error(x, mu_q, sigma_q**2, n)),
         "z was drawn from the prior N(0, 1); the ELBO averages over z ~ q = N(mu_q, sigma_q^2)":
             (z_from_the_prior, lambda x, mu_q, sigma_q, n: monte_carlo_error(x, mu_q, sigma_q, n, sampled_from=(0.0, 1.0))),
+        "the log p(z) term is missing: the ELBO averages log p(x|z) + log p(z) - log q(z)":
+            (lambda x, mu_q, sigma_q, n: toy_elbo_exact(x, mu_q, sigma_q) + 0.5 * math.log(2 * math.pi) + (mu_q**2 + sigma_q**2) / 2,
+             lambda x, mu_q, sigma_q, n: monte_carlo_error(x, mu_q, sigma_q, n, with_prior=False)),
+        f"the decoder's standard deviation is s = {s}; {s**2:.2f} is its variance s^2":
+            (lambda x, mu_q, sigma_q, n: toy_elbo_exact(x, mu_q, sigma_q, s=s**2),
+             lambda x, mu_q, sigma_q, n: monte_carlo_error(x, mu_q, sigma_q, n, s=s**2)),
+        "summed over the samples: the ELBO is their average (divide by n)":
+            (lambda x, mu_q, sigma_q, n: n * toy_elbo_exact(x, mu_q, sigma_q),
+             lambda x, mu_q, sigma_q, n: n * monte_carlo_error(x, mu_q, sigma_q, n)),
+        "this is the log of the mean weight, an estimate of log p(x) (equal to the ELBO only at q = p(z|x)); "
+        "the ELBO is the mean of the log weights":
+            (lambda x, mu_q, sigma_q, n: toy_elbo_exact(x, *posterior),  # log p(x): the ELBO of the posterior
+             lambda x, mu_q, sigma_q, n: monte_carlo_error(x, mu_q, sigma_q, n, of_weights=True)),
     }
 
     return _run("elbo_monte_carlo", fn, cases, _compare(exact, wrong_forms, "average over the samples",
@@ -367,6 +478,60 @@ def reparameterize(fn, n=20_000):
     return _run("reparameterize", fn, {"samples": samples}, judge, seed=0)
 
 
+def _twice(z):
+    return 2 * z
+
+
+def _square(z):
+    return z**2
+
+
+_ANTIDERIVATIVE = {torch.cos: torch.sin, _twice: _square}  # f' -> f, for autograd's answer
+
+
+def pathwise_by_hand(fn):
+    """fn(f_prime, mu, rho, eps) -> the pathwise estimates (d/dmu, d/drho) of E[f(z)], written with the
+    chain rule, for z = mu + sigma * eps and sigma = softplus(rho) = log(1 + e^rho):
+
+        d/dmu = mean of f'(z),    d/drho = mean of f'(z) * eps * dsigma/drho,   dsigma/drho = sigmoid(rho)
+
+    Compared with autograd through z on the same eps, so the answer must match to rounding.
+    """
+    eps = torch.randn(1000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    number = lambda v: torch.tensor(v, dtype=torch.float64)
+    cases = {
+        "f = sin, mu = 0.5, rho = 0": (torch.cos, number(0.5), number(0.0), eps),
+        "f = z^2, mu = -1, rho = -1": (_twice, number(-1.0), number(-1.0), eps),
+    }
+
+    def by_autograd(f_prime, mu, rho, eps):
+        mu, rho = mu.clone().requires_grad_(), rho.clone().requires_grad_()
+        _ANTIDERIVATIVE[f_prime](mu + torch.nn.functional.softplus(rho) * eps).mean().backward()
+        return torch.stack([mu.grad, rho.grad])
+
+    softplus, sigmoid = torch.nn.functional.softplus, torch.sigmoid
+    estimate = lambda slope, dz_drho: torch.stack([slope.mean(), (slope * dz_drho).mean()])
+    wrong_forms = {
+        "that is d/dsigma; the chain rule also needs dsigma/drho = sigmoid(rho)":
+            lambda fp, mu, rho, eps: estimate(fp(mu + softplus(rho) * eps), eps),
+        "dsigma/drho is sigmoid(rho), not sigma (sigma is its own slope only for sigma = exp(rho))":
+            lambda fp, mu, rho, eps: estimate(fp(mu + softplus(rho) * eps), eps * softplus(rho)),
+        "f' belongs at z = mu + sigma * eps, not at eps": lambda fp, mu, rho, eps: estimate(fp(eps), eps * sigmoid(rho)),
+        "sigma is softplus(rho), not rho itself": lambda fp, mu, rho, eps: estimate(fp(mu + rho * eps), eps),
+    }
+    compare = _compare(by_autograd, wrong_forms, "return the two averages over eps, (d/dmu, d/drho)", atol=1e-6)
+
+    def judge(name, got, *args):
+        if isinstance(got, (tuple, list)):  # a pair of numbers, or of per-sample tensors
+            try:
+                got = torch.stack([_numbers(g) for g in got])
+            except RuntimeError:
+                return [(name, False, "expected two numbers, (d/dmu, d/drho); got parts of different shapes")]
+        return compare(name, got, *args)
+
+    return _run("pathwise_by_hand", fn, cases, judge)
+
+
 def _step(z):
     """1 where z > 0, else 0: its derivative is 0 almost everywhere (written with sign, which autograd
     differentiates to 0, so that a pathwise answer gets the hint rather than an autograd error)."""
@@ -384,23 +549,45 @@ def score_function_gradient(fn, n=200_000):
     """fn(f, mu, sigma, n) -> the score-function (REINFORCE) estimate of d/dmu E[f(z)], z ~ N(mu, sigma^2).
 
     Checked on f(z) = sin(z) and on a step f(z) = 1 if z > 0 else 0, which has no useful
-    derivative: the pathwise estimator gives 0 there, the score function still works.
+    derivative: the pathwise estimator gives 0 there, the score function still works. A last case
+    calls fn many times with a small n: the estimates must spread as an average of n samples does.
     """
     cases = {
-        "f = sin, mu = 0.5, sigma = 1": (torch.sin, 0.5, 1.0, n),
+        "f = sin, mu = 0.5, sigma = 0.7": (torch.sin, 0.5, 0.7, n),
         "f = sin, mu = -1, sigma = 0.5": (torch.sin, -1.0, 0.5, n),
         "f = step (z > 0), mu = 0.3, sigma = 1.5": (_step, 0.3, 1.5, n),
+        "n is used: estimates from n = 4 spread 4 times as much as from n = 64": (torch.sin, 0.5, 0.7, 4),
     }
     exact = lambda f, mu, sigma, n: _EXACT_GRADIENT[f](mu, sigma)
     wrong_forms = {
         "0 is what the pathwise estimator gives for a step function: use f(z) * d log q(z) / d mu":
             lambda f, mu, sigma, n: 0.0,
         "off by a factor sigma: d log q / d mu = (z - mu) / sigma^2": lambda f, mu, sigma, n: exact(f, mu, sigma, n) * sigma,
+        "the /sigma^2 is missing: d log q / d mu = (z - mu) / sigma^2":  # f(z)(z - mu): sigma^2 times the noise
+            (lambda f, mu, sigma, n: exact(f, mu, sigma, n) * sigma**2, lambda f, mu, sigma, n: 6 * sigma / math.sqrt(n)),
+        "the sign is flipped: the score is (z - mu) / sigma^2, not (mu - z) / sigma^2":
+            lambda f, mu, sigma, n: -exact(f, mu, sigma, n),
     }
     # |f| <= 1, so one sample's estimate f(z)(z - mu)/sigma^2 has a standard deviation below 1/sigma
     monte_carlo_error = lambda f, mu, sigma, n: 6 / (sigma * math.sqrt(n))
-    return _run("score_function_gradient", fn, cases, _compare(
-        exact, wrong_forms, "average over the samples", monte_carlo_error=monte_carlo_error), seed=0)
+    compare = _compare(exact, wrong_forms, "average over the samples", monte_carlo_error=monte_carlo_error)
+
+    def judge(name, got, f, mu, sigma, n):
+        if n > 64:
+            return compare(name, got, f, mu, sigma, n)
+        # an average of n samples: 16 times the n, a quarter of the spread (a right answer's ratio: 4.0 ± 0.3 over 200 seeds)
+        try:
+            spread = {m: torch.stack([_numbers(fn(f, mu, sigma, m)).reshape(-1)[0] for _ in range(200)]).std().item()
+                      for m in (n, 16 * n)}
+        except Exception as e:
+            return [(name, False, f"your function raised {type(e).__name__}: {e}")]
+        ratio = spread[n] / spread[16 * n] if spread[16 * n] > 0 else math.nan
+        detail = (f"200 estimates each: spread {spread[n]:.4f} at n = {n}, {spread[16 * n]:.4f} at n = {16 * n}, "
+                  f"a ratio of {ratio:.1f}; " + ("they do not change between calls: draw new samples in each call"
+                                                 if spread[n] == 0 else "use all n samples, and only n"))
+        return [(name, 2.5 < ratio < 6.4, detail)]
+
+    return _run("score_function_gradient", fn, cases, judge, seed=0)
 
 
 # ------------------------------------------------------------------------ notebook 04
@@ -459,6 +646,8 @@ def kl_two_gaussians(fn):
             lambda mq, lq, mp, lp: kl(mq, lq, mp, lp) / mq.shape[-1],
         "(mu_q - mu_p)^2 is divided by sigma_q^2; under E_q it is divided by sigma_p^2, as in (z - mu_p)^2 / (2 sigma_p^2)":
             lambda mq, lq, mp, lp: 0.5 * (lp - lq - 1 + lq.exp() / lp.exp() + (mq - mp) ** 2 / lq.exp()).sum(dim=-1),
+        "the log term lost its 1/2: log(sigma_p / sigma_q) = 1/2 (log sigma_p^2 - log sigma_q^2)":
+            lambda mq, lq, mp, lp: kl(mq, lq, mp, lp) + 0.5 * (lp - lq).sum(dim=-1),
     }
     return _run("kl_two_gaussians", fn, cases, _compare(
         kl, wrong_forms, "one KL per example: sum over the last dimension only", atol=1e-5))
@@ -800,6 +989,15 @@ def gaussian_vae_loss(fn):
         "the normaliser is D log s (s the standard deviation), not D log s^2":
             lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + constant(x, s) + x[0].numel() * math.log(s)
             + kl_standard_normal(m, lv),
+        "log 2 pi needs its 1/2: the Gaussian's normaliser is 1 / sqrt(2 pi s^2), whose -log is log s + 1/2 log 2 pi":
+            lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + x[0].numel() * (math.log(s) + math.log(2 * math.pi))
+            + kl_standard_normal(m, lv),
+        "F.mse_loss averages over the batch and the pixels by default: use reduction='none', then sum each image's "
+        "pixels": lambda x, xh, m, lv, s: (x - xh).pow(2).mean() / (2 * s**2) + constant(x, s) + kl_standard_normal(m, lv),
+        "F.mse_loss times D is the squared error summed over one image but averaged over the batch: every image gets "
+        "the same one; use reduction='none', then sum each image's pixels":
+            lambda x, xh, m, lv, s: (x - xh).pow(2).mean() * x[0].numel() / (2 * s**2) + constant(x, s)
+            + kl_standard_normal(m, lv),
         "the reconstruction term is averaged over the pixels: sum it over one image, like the KL":
             lambda x, xh, m, lv, s: (squared(x, xh) / (2 * s**2) + constant(x, s)) / x[0].numel() + kl_standard_normal(m, lv),
         "the KL term is missing": lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + constant(x, s),
@@ -1080,6 +1278,7 @@ def wake_sleep_loss(fn):
     def judge(name, got, model, x, z, z_dream, x_dream):
         if not torch.is_tensor(got):
             return [(name, False, f"return a tensor of one loss per image, got {type(got).__name__}")]
+        got = got.to(torch.float64)  # the model is float64: a float32 loss (torch.ones(n)) is compared, not a crash
         want = value_and_gradient(model, right(model, x, z, z_dream, x_dream))
         mine = value_and_gradient(model, got)
         if same(mine, want):
@@ -1103,6 +1302,65 @@ def wake_sleep_loss(fn):
                  + (" get" if len(wrong) > 1 else " gets") + " the wrong one; check what you detach")]
 
     return _run("wake_sleep_loss", fn, cases, judge)
+
+
+def code_from(fn):
+    """Notebook 09: fn(run) -> the number of training samples from which the run's test KL stays above 0.1 nats
+    up to its last checkpoint, or None if the last checkpoint has no code (KL of 0.1 or less).
+
+    run: {"samples": [...], "test_kl": [...]}, one entry per checkpoint. Expected: run["samples"][i] for the
+    smallest i with every run["test_kl"][i:] > 0.1. The known wrong forms (the first crossing, the last
+    checkpoint without a code, an index, a KL of exactly 0.1 counted as a code) are named.
+    """
+    def after_last(run, empty):  # samples at the checkpoint after the last one for which empty(kl) holds
+        kl = run["test_kl"]
+        last = max((i for i, k in enumerate(kl) if empty(k)), default=-1)
+        return None if last == len(kl) - 1 else run["samples"][last + 1]
+
+    right = lambda run: after_last(run, lambda k: k <= 0.1)  # noqa: E731
+    wrong_forms = {
+        "that is the first checkpoint with a KL above 0.1, but the KL falls back to 0.1 or below later: the "
+        "code must stay to the last checkpoint (look for the last checkpoint without a code)":
+            lambda run: next((n for n, k in zip(run["samples"], run["test_kl"]) if k > 0.1), None),
+        "a KL of exactly 0.1 is not above 0.1: it counts as no code (use kl > 0.1)":
+            lambda run: after_last(run, lambda k: k < 0.1),
+        "that is the last checkpoint without a code; the code starts at the checkpoint after it":
+            lambda run: None if run["test_kl"][-1] <= 0.1 else ([n for n, k in zip(run["samples"], run["test_kl"])
+                                                                  if k <= 0.1] or [run["samples"][0]])[-1],
+        "you returned the checkpoint's index; return its number of training samples, run['samples'][i]":
+            lambda run: None if right(run) is None else run["samples"].index(right(run)),
+    }
+    runs = {  # name: (samples, test KL per checkpoint)
+        "a code from the first checkpoint on": ([100, 200, 300, 400], [0.5, 2.0, 3.0, 4.0]),
+        "never a code": ([100, 200, 300, 400], [0.01, 0.02, 0.0, 0.03]),
+        "a code that comes and goes, then stays": ([1000, 2000, 3000, 4000, 5000, 6000], [0.0, 0.3, 0.05, 0.02, 0.4, 1.5]),
+        "a code only at the last checkpoint": ([10, 20, 30, 40], [0.0, 0.0, 0.0, 0.2]),
+        "a code lost at the last checkpoint": ([10, 20, 30, 40], [0.0, 0.5, 1.0, 0.08]),
+        "uneven checkpoints, a KL of exactly 0.1": ([1765, 3530, 17650, 176500, 1765000], [0.02, 0.01, 0.1, 0.6, 9.0]),
+    }
+    cases = {name: ({"samples": samples, "test_kl": kl},) for name, (samples, kl) in runs.items()}
+    originals = copy.deepcopy(cases)  # fn may change the run it is given
+
+    def plain(value):  # one number as a Python number (a tensor or numpy scalar too); None and others as they are
+        return value.item() if hasattr(value, "item") and getattr(value, "ndim", 0) == 0 else value
+
+    def judge(name, got, _):
+        run, got = originals[name][0], plain(got)
+        want = right(run)
+        ok = got is None if want is None else (not isinstance(got, bool) and isinstance(got, (int, float)) and got == want)
+        if ok:
+            return [(name, True, "")]
+        mistakes = [why for why, form in wrong_forms.items() if form(run) == got and not isinstance(got, bool)]
+        if want is None:
+            hint = " (the last checkpoint has no code, so the run has none at the end: return None)"
+        elif got is None:
+            hint = " (None means no code at the end, but this run's last KL is above 0.1)"
+        else:
+            hint = ""
+        return [(name, False, f"test KL {run['test_kl']} at samples {run['samples']}: expected {want}, got {got!r}"
+                 + hint, mistakes)]
+
+    return _run("code_from", fn, cases, judge)
 
 
 # ------------------------------------------------------------------------ notebook 10
@@ -1132,21 +1390,36 @@ def ppca_scales(fn):
         "you took the first latent_dim variances as given: sort them, largest first":
             lambda ev, s2, k: (ev[:k] - s2).clamp(min=0).sqrt(),
     }
-    return _run("ppca_scales", fn, cases, _compare(
-        expected, wrong_forms, "return one length per latent dimension (latent_dim numbers)", atol=1e-6))
+    compare = _compare(expected, wrong_forms, "return one length per latent dimension (latent_dim numbers)", atol=1e-6)
+    unclipped = ("your result is not finite (nan), and this case has a collapsed direction: lambda_j - sigma^2 is "
+                 "negative there, and its square root is nan; clip it at 0 before the square root")
+
+    def judge(name, got, eigenvalues, noise_variance, latent_dim):
+        # a nan where a direction collapses is the unclipped root, not a log of 0: name it before _compare's hint
+        collapses = bool((largest(eigenvalues, latent_dim) < noise_variance).any())
+        if collapses and isinstance(got, torch.Tensor) and torch.isnan(got.detach()).any():
+            want = expected(eigenvalues, noise_variance, latent_dim)
+            return [(name, False, f"expected {_fmt(want)}, got {_fmt(got)}", [unclipped])]
+        return compare(name, got, eigenvalues, noise_variance, latent_dim)
+
+    return _run("ppca_scales", fn, cases, judge)
 
 
 def _iw_reference_log_weights(model, x, k, mistake=None):
     """Log weights (k, N) of k reparameterized draws from the encoder's q(z|x), as they should be
     (mistake=None) or with one of iwae_bound's known mistakes: "no prior" (log p(z) left out),
     "no entropy" (- log q(z|x) left out), "variance as std" (z = mu + sigma^2 eps, and q's density
-    with that scale too: a valid proposal, but not the encoder's)."""
+    with that scale too: a valid proposal, but not the encoder's), "detached log q" (mu and sigma cut
+    from the graph inside log q(z|x): the same values, the "sticking the landing" gradient)."""
     mu, logvar = model.encode(x)
     log_std = logvar if mistake == "variance as std" else 0.5 * logvar
     eps = torch.randn(k, *mu.shape, dtype=mu.dtype)
     z = mu + log_std.exp() * eps
     log_prior = 0 if mistake == "no prior" else -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(dim=-1)
     log_q = 0 if mistake == "no entropy" else -0.5 * (eps.pow(2) + math.log(2 * math.pi) + 2 * log_std).sum(dim=-1)
+    if mistake == "detached log q":
+        scaled = (z - mu.detach()) / log_std.detach().exp()  # eps again, but a function of z alone
+        log_q = -0.5 * (scaled.pow(2) + math.log(2 * math.pi) + 2 * log_std.detach()).sum(dim=-1)
     return model.log_likelihood(x, z) + log_prior - log_q
 
 
@@ -1286,9 +1559,16 @@ def iwae_bound(fn, n=10_000):
             torch.manual_seed(4321)
             reference = torch.logsumexp(_iw_reference_log_weights(model, x.repeat(2, 1), k), dim=0) - math.log(k)
             want_gradient, want_gradient_error = linear.q.gradient(reference)
-            ok = bool(((gradient - want_gradient).abs() < 6 * torch.hypot(gradient_error, want_gradient_error)).all())
-            lines.append((test, ok, f"expected {_fmt(want_gradient)}, got {_fmt(gradient)}: draw z = mu + sigma * eps "
-                                    "with eps = torch.randn(...); a z from q(z|x).sample() carries no gradient"))
+            close = lambda other, error: bool(((gradient - other).abs() < 6 * torch.hypot(gradient_error, error)).all())
+            ok = close(want_gradient, want_gradient_error)
+            hint = "draw z = mu + sigma * eps with eps = torch.randn(...); a z from q(z|x).sample() carries no gradient"
+            if not ok:  # the right values with the wrong gradient: is it the one with log q's parameters detached?
+                torch.manual_seed(4322)
+                detached = _iw_reference_log_weights(model, x.repeat(2, 1), k, "detached log q")
+                if close(*linear.q.gradient(torch.logsumexp(detached, dim=0) - math.log(k))):
+                    hint = ("you detached mu and sigma inside log q(z|x) (the 'sticking the landing' gradient): the value "
+                            "is right, but the gradient of L_k also flows through q's parameters in log q; do not detach them")
+            lines.append((test, ok, f"expected {_fmt(want_gradient)}, got {_fmt(gradient)}: {hint}"))
         return lines
 
     return _run("iwae_bound", fn, cases, judge, seed=0)
@@ -1366,6 +1646,8 @@ def conditional_elbo(fn):
         "sigma is exp(logvar / 2), not exp(logvar)": lambda *a: elbo(*a, sigma=torch.exp),
         "z must be mu + sigma * eps, the noise given; yours is mu alone": lambda *a: elbo(*a, sigma=torch.zeros_like),
         "the KL is averaged over latent dimensions: sum it": lambda m, *a: terms(m, *a)[0] - terms(m, *a)[1] / m.latent_dim,
+        "the reconstruction is averaged over pixels: sum it, the log-likelihood of the whole image":
+            lambda m, x, *a: terms(m, x, *a)[0] / x[0].numel() - terms(m, x, *a)[1],
     }
     judge = _compare(elbo, wrong_forms, "one ELBO per image: sum over pixels and latent dimensions, not over the batch",
                      atol=1e-4)
