@@ -92,7 +92,7 @@ plt.show()
 # \;\approx\; -\mathrm{ELBO}(x).$$
 #
 # $\mathcal{L}(x)$ is an unbiased one-sample estimate of −ELBO(x), hence "≈"; its first term is the binary
-# cross-entropy between x and sigmoid(logits). The sign in the middle is a **plus**: 06 trains the common
+# cross-entropy. The sign in the middle is a **plus**: 06 trains the common
 # mistake, a minus.
 #
 # ## Exercises: the VAE, by you
@@ -246,10 +246,9 @@ except NotImplementedError:
     print("not attempted yet: write MyVAE and train_my_vae above, then run this cell again")
 
 # %% [markdown]
-# They agree to rounding (the package's KL uses `expm1`). From here on the notebooks use the package,
-# with four differences:
-# `decode(z)` returns sigmoid(logits); `loss(x, beta=1)` also returns a dict of the terms; `log_likelihood(x, z)`
-# is log p(x|z), the negative of your reconstruction error; `vae_lite.reparameterize` is a function.
+# They agree to rounding. From here on the notebooks use the package, with four differences: `decode(z)`
+# returns sigmoid(logits); `loss(x, beta=1)` also returns a dict of the terms; `log_likelihood(x, z)` is
+# log p(x|z), minus your reconstruction error; `vae_lite.reparameterize` is a function.
 #
 # ## Training
 #
@@ -259,10 +258,9 @@ except NotImplementedError:
 # - `schedule="onecycle"`: the learning rate rises from `lr`/25 to `lr` over the first 30% of steps, then falls
 #   to almost 0;
 # - `warmup=2`: the KL's weight rises from 0 to 1 over 2 epochs (`vae_lite.kl_weight`), so the decoder learns
-#   to use z before the KL pulls q(z|x) to the prior (the usual rationale, not tested here).
+#   to use z before the KL pulls q(z|x) to the prior (the usual rationale, untested here).
 #
-# Where the recipe comes from: optional part. The samples' yardstick: an autoencoder of the same sizes, recipe
-# and budget.
+# Where the recipe comes from: optional part. The yardstick: an autoencoder of the same sizes, recipe, budget.
 #
 # **Predict, then run.** The KL's weight is about ½ at the end of epoch 1. Will the KL be higher then or after
 # epoch 2, at weight 1?
@@ -380,8 +378,8 @@ assert QUICK or data.name != "mnist" or inside < 0.02, "the prose: on MNIST, alm
 #   match `vae_lite.VAE` and `vae_lite.fit`.
 # - The loss is the negative ELBO: reconstruction error **plus** KL, both summed over one image; the KL is the
 #   price, in nats, of what the code carries.
-# - Trained on noisy codes whose mixture q(z) matches the prior's scale, the VAE's decoder makes prior samples far
-#   more like the data than the autoencoder's (decoder means, not draws x ~ p(x|z)).
+# - Trained on noisy codes whose mixture q(z) matches the prior's scale, the VAE's decoder makes prior samples
+#   far more digit-like than the autoencoder's.
 #
 # Next: [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb) trains the loss written wrong.
 

@@ -151,7 +151,7 @@ assert active.all() or kl[~active].sum() < 0.01 * kl.sum(), "the inactive dimens
 # %% [markdown]
 # Why would the ELBO leave dimensions unused? It charges a dimension's KL for every image, which pays off
 # only if z_d raises the reconstruction term by more. Once the others carry what the decoder can use, training
-# plausibly sets a further one's q(z_d|x) to the prior. Such a dimension has **collapsed** (posterior collapse);
+# may set a further one's q(z_d|x) to the prior. Such a dimension has **collapsed** (posterior collapse);
 # Yeung et al. (2017) call losing many this way **over-pruning**. Nor is it the ELBO's fault alone: with a linear
 # Gaussian decoder (pPCA) the exact likelihood drops the directions with less variance than the noise, as
 # the ELBO does (Lucas et al. 2019; notebook 10, optional part).
@@ -417,7 +417,6 @@ assert data.name != "mnist" or low_gap > 0, \
 # - Midway between two digits, the VAE blurs more than the autoencoder (one model each). Why its middle is grey:
 #   its codes lie on a shell, and a straight line between two cuts through the hollow (optional part).
 # - With two latent dimensions, the encoder means group by class without ever seeing a label.
-# - p(z) = N(0, I) is the prior; q(z|x) approximates the posterior p(z|x); σ is the square root of the variance.
 #
 # Next: [08 How good is it?](08_how_good.ipynb) measures the model.
 

@@ -395,7 +395,7 @@ display({"text/markdown": table, "text/plain": table}, raw=True)  # rendered in 
 #   switches the code off).
 # - Wake-sleep's wake phase follows the ELBO's gradient in θ, its sleep phase another objective; ours stalls
 #   with no code on three of the four Frey Face panels.
-# - Judging a paper by a rerun: which claims do your runs test, and what can one run not tell?
+# - A rerun judges a paper claim by claim, and one run cannot tell everything.
 #
 # Next: [10 Where the bound is loose](10_loose_bound.ipynb): the gap between the ELBO and log p(x), taken apart.
 
