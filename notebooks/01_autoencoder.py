@@ -12,8 +12,10 @@
 # - Decode random codes z ~ N(0, I) and measure why the AE's decoder is a poor generator.
 # - See an AE memorise a small training set.
 #
-# The AE has no prior p(z), a distribution to draw codes from: nothing in its training says which z are
-# "valid". The VAE (notebooks 02–05) adds one, and trains the codes towards it.
+# A generator models the images as p(x) = ∫ p(x | z) p(z) dz and samples in two steps: draw a code
+# z ~ p(z), then an image x ~ p(x | z). The AE's decoder gives the second step. It has no prior p(z) for
+# the first: nothing in its training says which z are "valid". The VAE (notebooks 02–05) adds one, and
+# trains the codes towards it.
 
 # %% [markdown] tags=["badges"]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/01_autoencoder.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F01_autoencoder.ipynb)
@@ -55,6 +57,7 @@ import inspect
 import math
 
 import torch
+from scipy import stats
 
 import vae_lite
 from vae_lite import check, plots
@@ -118,27 +121,35 @@ assert torch.allclose(loss, by_hand, rtol=1e-4), \
 # Bernoulli likelihood is a true likelihood only on binary data. The train loss, averaged over an improving
 # epoch, can exceed the test loss at its end.
 #
-# A baseline ignores the code: each pixel is 1 with probability its mean grey level over the training
-# images. Its number is a true −log p(x) of the binarized test images. The AE's −log p(x | z), z the
-# image's own code, leaves out the cost of coding z, which the VAE papers' −log p(x) pays (notebook 08).
-
 # %%
 torch.set_num_threads(1)  # a model this small gains nothing from a second thread, and on a busy machine two wait for each other
 epochs, batch_size = (8, 64) if QUICK else (10, 64)
 history = vae_lite.fit(autoencoder, subset, epochs=epochs, batch_size=batch_size, progress=False)
 for r in history.records:
     print(f"epoch {r['epoch']:>2}: train {r['train_loss']:.1f}  test {r['test_loss']:.1f} nats per image")
+
+# %% [markdown]
+# A baseline ignores the code: each pixel is 1 with probability its mean grey level over the training
+# images. Its number is a true −log p(x) of the binarized test images. The AE's −log p(x | z), z the
+# image's own code, leaves out the cost of sending z, which the VAE papers' −log p(x) pays (notebook 08).
+# That cost is not small: 20 float32 numbers are 20 × 32 bits, more than the baseline spends on a whole
+# image (printed). So the AE *reconstructs* better than the baseline; it does not compress better. How few
+# nats a code can take is what a VAE's KL term measures (notebook 05).
+
+# %%
 test_binary = vae_lite.binarized_test_set(subset)
 mean_image = subset.train.mean(0).clamp(1e-4, 1 - 1e-4).expand_as(test_binary)
 baseline = torch.nn.functional.binary_cross_entropy(mean_image, test_binary, reduction="sum").item() / len(test_binary)
+code_cost = 20 * 32 * math.log(2)  # 20 float32 numbers, 32 bits each, in nats
 bits_per_dim = lambda nats: nats / (pixels * math.log(2))
-for name, nats in (("AE, test images (−log p(x | z), not −log p(x))", history.last["test_loss"]),
-                   ("baseline (each pixel independent, with its mean grey level)", baseline)):
-    print(f"{name}: {nats:.1f} nats per image = {bits_per_dim(nats):.3f} bits per dimension")
-with torch.no_grad():
-    per_image = autoencoder.loss(test_binary)[0]
-print(f"the AE's test loss ± {per_image.std() / len(per_image) ** 0.5:.1f} nats per image (standard error over the {len(per_image)} test images)")
-assert history.last["test_loss"] < (0.7 if data.name == "mnist" else 0.85) * baseline, "the AE should beat the mean image by far: train longer?"
+for name, nats in (("AE, −log p(x | z), z not paid for", history.last["test_loss"]),
+                   ("baseline, −log p(x), no code", baseline), ("the code z sent as 20 float32s", code_cost)):
+    print(f"{name:>34}: {nats:5.1f} nats per image = {bits_per_dim(nats):.3f} bits per dimension")
+
+# %% jupyter={"source_hidden": true}
+assert history.last["test_loss"] < (0.7 if data.name == "mnist" else 0.85) * baseline, \
+    "the AE should reconstruct the test images far better than the mean image predicts them: train longer?"
+assert data.name != "mnist" or code_cost > baseline, "the prose: the code as 20 float32 numbers costs more than the baseline's whole image"
 
 # %% [markdown]
 # ## Experiments
@@ -179,33 +190,40 @@ print("per-dimension std  of the codes:", [round(v, 1) for v in code_std.tolist(
 
 # %% [markdown]
 # ### How many training codes lie where N(0, I) puts its mass?
-# N(0, I) puts 99.9 % of its mass in a ball around the origin (radius found by sampling below). Its
-# samples have length near √20 ≈ 4.5 (their median is a little less), none near 0: the squared length sums
-# 20 independent squares of mean 1 and variance 2, relative spread √(2 · 20)/20, and the square root
-# halves it: the length's std / mean is about 1/√40 (both printed below).
+# N(0, I) puts 99.9 % of its mass in a ball around the origin (radius below: the length of a sample
+# follows the chi distribution with 20 degrees of freedom). Its samples have length near √20 ≈ 4.5 (their
+# median is a little less), none near 0: the squared length sums 20 independent squares of mean 1 and
+# variance 2, relative spread √(2 · 20)/20, and the square root halves it: the length's std / mean is about
+# 1/√40 (both printed below).
 #
 # > **Predict, then run.** How long is the code of a real image? Hint: a 20-dimensional cloud's vectors
 # > have length about √Σᵢ(μᵢ² + σᵢ²), with the means and spreads printed above.
 
 # %%
 prior_samples = torch.randn(2000, 20, generator=torch.Generator().manual_seed(1))
-radius = torch.randn(100_000, 20, generator=torch.Generator().manual_seed(2)).norm(dim=1).quantile(0.999)
 code_lengths, prior_lengths = train_codes.norm(dim=1), prior_samples.norm(dim=1)
+radius = stats.chi(df=20).ppf(0.999)  # 99.9 % of N(0, I) samples are shorter
 inside = (code_lengths <= radius).float().mean().item()
-print(f"99.9% of N(0, I) lies within radius ≈ {radius:.2f} of the origin; training codes inside it: {inside:.1%}")
+print(f"99.9% of N(0, I) lies within radius {radius:.2f} of the origin; training codes inside it: {inside:.1%}")
+print(f"codes: median length {code_lengths.median():.1f}, √Σ(mean² + std²) = {(code_mean**2 + code_std**2).sum().sqrt():.1f}")
 relative_spread = (prior_lengths.std() / prior_lengths.mean()).item()
-print(f"lengths: codes median {code_lengths.median():.1f} (√Σ(mean² + std²) = {(code_mean**2 + code_std**2).sum().sqrt():.1f}); "
-      f"prior samples median {prior_lengths.median():.2f} (√20 = {math.sqrt(20):.2f}), shortest {prior_lengths.min():.1f}, "
-      f"std / mean {relative_spread:.3f} (1/√40 = {1 / math.sqrt(40):.3f})")
-assert prior_lengths.median() < math.sqrt(20) and abs(relative_spread - 1 / math.sqrt(40)) < 0.01, \
-    "the prose: N(0, I) samples' lengths have a median a little below √20 and a std / mean near 1/√40"
-assert inside < (0.01 if data.name == "mnist" else 0.5), "the prose: the prior's 99.9 % ball holds almost no training code"
+print(f"N(0, I) samples: median length {prior_lengths.median():.2f} (√20 = {math.sqrt(20):.2f}), shortest "
+      f"{prior_lengths.min():.1f}, std / mean {relative_spread:.3f} (1/√40 = {1 / math.sqrt(40):.3f})")
+
+# %%
 logit = [autoencoder.decoder(k * prior_samples).abs().mean().item() for k in (1, 3)]
 print(f"mean |logit| of a pixel: {logit[0]:.1f} for N(0, I) samples z, {logit[1]:.1f} for 3z")
-assert data.name != "mnist" or logit[0] < 0.6 * logit[1], "the prose: the decoder's logits grow with the length of z"
 ax = plots.plot_histograms({"codes of training images": code_lengths, "samples of N(0, I)": prior_lengths},
                            xlabel="length of z (distance from the origin)").axes[0]
 ax.axvline(radius, color="black", linestyle=":", label="radius holding 99.9 % of N(0, I)"); ax.legend();
+
+# %% jupyter={"source_hidden": true}
+sampled = torch.randn(100_000, 20, generator=torch.Generator().manual_seed(2)).norm(dim=1).quantile(0.999)
+assert abs(sampled - radius) < 0.1, f"the chi distribution's 99.9 % quantile, {radius:.2f}, should match 100 000 samples' {sampled:.2f}"
+assert prior_lengths.median() < math.sqrt(20) and abs(relative_spread - 1 / math.sqrt(40)) < 0.01, \
+    "the prose: N(0, I) samples' lengths have a median a little below √20 and a std / mean near 1/√40"
+assert inside < (0.01 if data.name == "mnist" else 0.5), "the prose: the prior's 99.9 % ball holds almost no training code"
+assert data.name != "mnist" or logit[0] < 0.6 * logit[1], "the prose: the decoder's logits grow with the length of z"
 
 # %% [markdown]
 # *Figure: histograms of vector lengths: the prior samples in a narrow bump near √20, the training codes
@@ -217,9 +235,9 @@ ax.axvline(radius, color="black", linestyle=":", label="radius holding 99.9 % of
 directions = torch.linalg.svd(train_codes - code_mean, full_matrices=False).Vh[:2].T  # (20, 2), orthonormal
 project = lambda z: (z - code_mean) @ directions  # 20 numbers -> 2
 labels = None if subset.train_labels is None else subset.train_labels[:len(train_codes)]
-ax = plots.latent_scatter(project(train_codes), labels, title="the codes' two main directions", names=list("0123456789")).axes[0]
-ax.scatter(*project(prior_samples[:500]).T, s=10, c="black", marker="x", linewidths=0.8, alpha=0.5, label="samples of N(0, I)")
-ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legend(loc="lower right");
+ax = plots.latent_scatter(project(train_codes), labels, title="the codes' two main directions", names=list("0123456789"), size=10).axes[0]
+ax.scatter(*project(prior_samples[:500]).T, s=16, c="black", marker="x", linewidths=0.8, alpha=0.4, label="samples of N(0, I)")
+ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legend(loc="lower right", markerscale=2);
 
 # %% [markdown]
 # *Figure (centred at the codes' mean, not at z = 0): the training codes, a wide cloud where some labels
@@ -233,26 +251,40 @@ ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legen
 # > few hundred images for as many steps (same batch size) as the first. Will it reconstruct *its own*
 # > images better or worse than the first? And new images?
 #
-# *Grey entropy* above the table: Σᵢ H(xᵢ), H(xᵢ) the entropy of a pixel that is 1 with probability its grey
-# level xᵢ; it is the binary cross-entropy of a perfect reconstruction p = x (Common mistake below).
+# The *entropy* of a pixel that is 1 with probability p, H(p) = −p log p − (1 − p) log(1 − p), is the least
+# it costs on average: 0 when p is 0 or 1, at most ln 2, at p = ½. The *grey entropy* of an image (above the
+# table) sums H(xᵢ) over its pixels, xᵢ their grey levels: the cost of a perfect reconstruction p = x.
 
 # %%
 n_small = 200 if QUICK else 300
 small = vae_lite.ImageData(data.train[:n_small], name=data.name)  # no test set: evaluated below
 small_epochs = len(history) * math.ceil(len(subset.train) / batch_size) // math.ceil(n_small / batch_size)  # as many steps as above
 small_ae = vae_lite.Autoencoder(data.image_shape, latent_dim=20, hidden=400)
-vae_lite.fit(small_ae, small, epochs=small_epochs, batch_size=batch_size, progress=False)
+vae_lite.fit(small_ae, small, epochs=small_epochs, batch_size=batch_size, progress=False);
+
+# %%
 first = vae_lite.binarize(small.train, torch.Generator().manual_seed(0))  # the first n_small training images: both AEs trained on them
-small_train, big_train = (vae_lite.evaluate(ae, first)["loss"] for ae in (small_ae, autoencoder))
-small_test = vae_lite.evaluate(small_ae, test_binary)["loss"]
+own = {ae: vae_lite.evaluate(ae, first)["loss"] for ae in (autoencoder, small_ae)}
+new = {autoencoder: history.last["test_loss"], small_ae: vae_lite.evaluate(small_ae, test_binary)["loss"]}
 grey_entropy = lambda images: torch.nn.functional.binary_cross_entropy(images, images, reduction="sum").item() / len(images)  # BCE at p = x
-print(f"{'training images':>16} {'steps':>6} {'own images':>11} {'new images':>11} {'gap':>6}   (nats per image; own: the first {n_small}, grey entropy {grey_entropy(small.train):.1f})")
-for images, epochs_run, own, new in ((subset.train, len(history), big_train, history.last["test_loss"]), (small.train, small_epochs, small_train, small_test)):
-    own, new = round(own, 1), round(new, 1)  # the gap of the numbers shown
-    print(f"{len(images):>16} {epochs_run * math.ceil(len(images) / batch_size):>6} {own:11.1f} {new:11.1f} {new - own:6.1f}")
+print(f"nats per image; own images: the first {n_small}, grey entropy {grey_entropy(small.train):.1f}")
+print(f"{'training images':>16} {'steps':>6} {'own images':>11} {'new images':>11} {'gap':>6}")
+for ae, n_images, epochs_run in ((autoencoder, len(subset.train), len(history)), (small_ae, n_small, small_epochs)):
+    own_nats, new_nats = round(own[ae], 1), round(new[ae], 1)  # the gap of the numbers shown
+    print(f"{n_images:>16} {epochs_run * math.ceil(n_images / batch_size):>6} {own_nats:11.1f} {new_nats:11.1f} {new_nats - own_nats:6.1f}")
+
+# %% jupyter={"source_hidden": true}
+H = lambda p: -(torch.xlogy(p, p) + torch.xlogy(1 - p, 1 - p))  # the prose's formula, in float64 below
+sum_of_H = H(small.train.double()).sum().item() / n_small
+grid = torch.linspace(0, 1, 101, dtype=torch.float64)  # p = 0, 0.01, ..., 1
+assert H(grid).argmax() == 50 and abs(H(grid).max() - math.log(2)) < 1e-12 and H(grid[[0, -1]]).abs().max() == 0, \
+    "the prose: H(p) is largest, ln 2, at p = ½, and 0 at p = 0 or 1"
+assert abs(grey_entropy(small.train) - sum_of_H) < 1e-3 * sum_of_H, \
+    "the prose: the grey entropy, the binary cross-entropy at p = x, is Σ H(xᵢ)"
+(small_train, small_test), (big_train, big_test) = (own[small_ae], new[small_ae]), (own[autoencoder], new[autoencoder])
 assert data.name != "mnist" or grey_entropy(small.train) < small_train < big_train, \
     "the prose: the second AE's own images cost less than the first's, yet more than the entropy of their grey levels"
-assert data.name != "mnist" or small_test - small_train > 2 * (history.last["test_loss"] - big_train), \
+assert data.name != "mnist" or small_test - small_train > 2 * (big_test - big_train), \
     "the prose: the second AE, trained on few images, should reconstruct new images much worse than its own"
 
 # %% [markdown]
@@ -279,10 +311,8 @@ print("BCE of a perfect reconstruction of pixels 0.5, 0.9, 1.0:", [round(perfect
 # > **Common mistake.** `p(z|x) ~ N(0,I)`, a line of **the write-up**: this course's own short summary of
 # > Kingma & Welling (2013), *Auto-Encoding Variational Bayes* (course material, not a publication). Five of
 # > its lines are wrong in ways students copy into code; a box like this one quotes each where it matters.
-# > This one calls N(0, I) the posterior. N(0, I) is the **prior** p(z): what we decode from when
-# > generating. A plain AE has none: N(0, I) samples are so much shorter than its codes that they decode to
-# > blurs. The posterior p(z|x), the distribution of z given the image x, is what a VAE's encoder
-# > approximates (notebook 02).
+# > N(0, I) is the **prior** p(z), what we decode from when generating, not the posterior p(z|x)
+# > (notebook 02).
 #
 # > **Common mistake.** Averaging the loss over pixels (`reduction="mean"`) instead of summing: no longer
 # > nats per image, and in a VAE it shrinks the reconstruction term against the KL by the number of
@@ -319,7 +349,7 @@ print(f"AE on the binarized test images: {nats:.1f} nats per image = {bits:.3f} 
 assert abs(nats - history.last["test_loss"]) < 0.1, "the same number as the Training section's"
 
 # %%
-check.bits_per_dimension(bits, history.last["test_loss"], pixels);  # your bits: the Training section's number?
+check.bits_per_dimension(bits, bernoulli_nll, autoencoder, test_binary, history.last["test_loss"]);  # the Training section's number?
 
 # %% [markdown]
 # ## Summary
@@ -399,9 +429,9 @@ assert data.name != "mnist" or (entropy["N(0, I) samples, rescaled"] < entropy[t
 spread = project(fitted)[:, 0].var() / project(train_codes)[:, 0].var()
 print(f"variance along PC 1, fitted samples / codes: {spread:.2f}")
 assert data.name != "mnist" or spread < 0.8, "the prose: the fitted samples spread less along PC 1 than the codes (a diagonal fit drops the correlations)"
-ax = plots.latent_scatter(project(train_codes), labels, title="the codes' two main directions", names=list("0123456789")).axes[0]
+ax = plots.latent_scatter(project(train_codes), labels, title="the codes' two main directions", names=list("0123456789"), size=10).axes[0]
 ax.scatter(*project(fitted[:300]).T, s=40, c="black", marker="x", linewidths=1.2, alpha=0.5, label="fitted-Gaussian samples")
-ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legend(loc="lower right");
+ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legend(loc="lower right", markerscale=1.5);
 
 # %% [markdown] tags=["solution"]
 # **Exercise 2: what the solution shows.** A Gaussian fitted to the codes gives sharper images than
