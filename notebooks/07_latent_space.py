@@ -54,8 +54,6 @@ import math
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import clear_output
-from matplotlib.lines import Line2D
-from matplotlib.patheffects import withStroke
 
 import vae_lite.check  # also imports vae_lite
 from vae_lite import latent, plots, pretrained, widgets
@@ -75,12 +73,8 @@ print(data)
 # %% [markdown]
 # ## Model
 #
-# The package's default VAE, trained by notebook 05's recipe. Scores use the binarized test images; the explorers
-# and the cross-fade, grey levels. That recipe was picked among a few by their test −ELBO
-# (`benchmarks/recipe_screen.py`, before the project had a validation split), so its score may flatter it a little;
-# redone on held-out training images, the screen keeps its networks and learning rate but would warm up over 1 epoch,
-# not 2 (notebook 05's optional section).
-# All values are in nats ([notebook 01](01_autoencoder.ipynb#Nats-and-bits-per-dimension) defines the unit).
+# The package's default VAE, trained by notebook 05's recipe (how it was chosen: 05's optional section). Scores
+# use the binarized test images; the explorers and the cross-fade, grey levels. All values are in nats ([notebook 01](01_autoencoder.ipynb#Nats-and-bits-per-dimension) defines the unit).
 
 # %% tags=["nbval-check-output"]
 model = pretrained.default_model(data)
@@ -101,7 +95,7 @@ print(f"test negative ELBO {-test['elbo']:.1f} nats = reconstruction error {-tes
 #
 # The ELBO's KL term is a sum over latent dimensions. The KL of dimension d, averaged over the
 # images, is what the ELBO charges for z_d. With q(z_d) = E_x q(z_d|x), all images' codes pooled, add and
-# subtract log q(z_d) inside it:
+# subtract log q(z_d) inside it (Hoffman & Johnson 2016):
 #
 # $$\mathbb{E}_x \mathrm{KL}\big(q(z_d|x)\,\|\,p(z_d)\big) = \underbrace{\mathbb{E}_x \mathrm{KL}\big(q(z_d|x)\,\|\,q(z_d)\big)}_{I_q(x;\, z_d)} + \mathrm{KL}\big(q(z_d)\,\|\,p(z_d)\big) \;\ge\; I_q(x; z_d),$$
 #
@@ -112,7 +106,8 @@ print(f"test negative ELBO {-test['elbo']:.1f} nats = reconstruction error {-tes
 # Var_x(E_{q(z|x)}[z_d]) = Var_x(μ_d(x)) > 0.01, and **inactive** otherwise.
 #
 # The two measures agree in one direction: KL_d = ½ E_x[μ_d² + σ_d² − log σ_d² − 1] ≥ ½ E_x[μ_d²] ≥ ½ Var_x(μ_d),
-# because σ² − log σ² − 1 ≥ 0. So every active dimension costs over 0.005 nats. Not conversely: μ_d = 0 and
+# because σ² − log σ² − 1 ≥ 0. So every active dimension costs over
+# 0.005 nats (with the n − 1 variance, 0.005(1 − 1/N): the same for N = 10,000). Not conversely: μ_d = 0 and
 # σ_d = 0.1 for every x is inactive, yet costs ½(0.01 − ln 0.01 − 1) ≈ 1.8 nats.
 #
 # **Predict, then run.** Will the model use all of its dimensions about equally, or a few far more than the rest?
@@ -224,43 +219,23 @@ for name, recipe in (("2-latent", plain), (f"{model.latent_dim}-latent default",
 # (the last two lines), fewer steps and no mean-image start for its decoder's output bias (notebook 05).
 
 # %% [markdown]
-# *Figure: left, the test images' encoder means, each class named at, or linked to, its codes' median; black
-# ellipses: twelve images' q(z|x) at ±1σ; red: the exact posterior p(z|x) of the first three of them, at the same
-# height (e^(−1/2) of its peak), lettered a–c in red beside its peak and in black beside that image's ellipse;
-# dashed circles: the prior N(0, I) at 1 and 2 standard deviations. A red contour
-# tilted against its ellipse is what a diagonal q cannot follow (the approximation gap); one off centre is largely
-# the encoder's miss for that image (the amortization gap; Cremer et al. 2018). Telling the two apart exactly needs
-# the best Gaussian fitted to that one image, which notebook 10 fits. Right,
-# the decoder's image at each point of an even grid of z on the same axes: a point on the left decodes to the
-# image at its place on the right. Both stop at ±3.*
+# *Figure: top left, the test codes μ(x) by class, q(z|x) at ±1σ for twelve images (black) and the prior at 1σ and
+# 2σ (dashed); top right, the decoded image at each z, on the same axes. Red: the exact posterior p(z|x) of images
+# a–c at q's height, zoomed below on one scale. Red tilted or mis-shaped against black: the approximation gap;
+# red off centre: mostly the amortization gap (Cremer et al. 2018; notebook 10 tells them apart).*
 
 # %%
 means_2d, logvars_2d = latent.encoder_means_and_logvars(model_2d, x_test)
 names = vae_lite.data.class_names(data) if labels is not None else None
-figure = plots.latent_map(model_2d, means_2d, labels, names=names, sigmas=(0.5 * logvars_2d).exp())
-t = torch.linspace(-3, 3, 121)  # the map's square
-z = torch.cartesian_prod(t, t)  # (121², 2)
-with torch.inference_mode():  # log p(x, z) = log p(x|z) + log p(z): the exact posterior, up to its constant
-    log_joints = [model_2d.log_likelihood(x.expand(len(z), *x.shape), z)
-                  + torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1) for x in x_test[:3]]
-angles = torch.arange(8) * math.pi / 4
-directions, marks = torch.stack([angles.cos(), angles.sin()], dim=1), []
-crowd = torch.cat([means_2d[:12], torch.stack([z[log_joint.argmax()] for log_joint in log_joints]),  # drawn shapes
-                   torch.tensor([text.get_position() for text in figure.axes[0].texts]).reshape(-1, 2)])  # class names
-for i, log_joint in enumerate(log_joints):  # (121²,) per image: drawn at e^(−1/2) of its peak, the height of q's ±1σ
-    posterior = (log_joint - log_joint.max()).exp().reshape(len(t), len(t)).T  # rows: z[1], columns: z[0]
-    figure.axes[0].contour(t, t, posterior, levels=[math.exp(-0.5)], colors="red", linewidths=2.5)
-    for where, colour in [(means_2d[i], "black"), (z[log_joint.argmax()], "red")]:  # pairs each with its ellipse
-        beside = (where + 0.55 * directions).clamp(-2.8, 2.8)  # eight places around it, on the map
-        marks.append(max(beside, key=lambda p: (crowd - p).norm(dim=1).min()))  # the one farthest from other shapes
-        crowd = torch.cat([crowd, marks[-1][None]])
-        figure.axes[0].annotate("abc"[i], where.tolist(), xytext=marks[-1].tolist(), color=colour, fontsize=16,
-                                fontweight="bold", ha="center", va="center", arrowprops=dict(arrowstyle="-",
-                                color=colour, lw=1.5, shrinkA=7, shrinkB=0),
-                                path_effects=[withStroke(linewidth=4, foreground="white")])
-figure.axes[0].legend(handles=[Line2D([], [], color=c, ls=ls, label=name) for c, ls, name in [
-    ("black", "-", "q(z|x), ±1σ"), ("red", "-", "p(z|x), the same height"), ("0.3", "--", "prior, 1σ and 2σ")]],
-    loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3)
+
+
+def log_joint(z):  # log p(x, z) = log p(x|z) + log p(z) for images a–c: their exact posteriors, up to a constant
+    with torch.inference_mode():
+        return torch.stack([model_2d.log_likelihood(x.expand(len(z), *x.shape), z) for x in x_test[:3]]) \
+            + torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1)
+
+
+plots.latent_map(model_2d, means_2d, labels, names=names, sigmas=(0.5 * logvars_2d).exp(), posteriors=log_joint)
 plt.show()
 prior_outside = 1 - math.erf(3 / math.sqrt(2)) ** 2  # P(a 2-D N(0, I) sample falls outside [−3, 3]²)
 outside = (means_2d.abs() > 3).any(dim=1).float().mean().item()
@@ -379,7 +354,7 @@ else:
 
 # %% [markdown]
 # The cross-fade superimposes two ghosts and never passes through an in-between digit. Over many pairs of
-# different classes: each middle's **grey** pixels (0.2 < p < 0.8) and **dark** ones (p > 0.8),
+# different classes (binarized test images, as in the scores): each middle's **grey** pixels (0.2 < p < 0.8) and **dark** ones (p > 0.8),
 # minus its ends' mean. The interval: the pairs resampled 1,000 times (a bootstrap).
 
 # %% jupyter={"source_hidden": true}
@@ -395,7 +370,8 @@ def middle_minus_ends(net, codes, i, j):  # per pair i[k], j[k]: the middle's gr
 
 i, j = torch.randint(len(mu), (2, 220), generator=torch.Generator().manual_seed(0))  # random pairs of test images,
 i, j = torch.stack([i, j])[:, labels[i] != labels[j] if labels is not None else i != j]  # kept if of different classes
-vae, ae = middle_minus_ends(model, mu, i, j), middle_minus_ends(autoencoder, autoencoder.encode(x_test), i, j)  # mu: the VAE's codes
+codes_ae = autoencoder.encode(x_test).detach()
+vae, ae = middle_minus_ends(model, mu, i, j), middle_minus_ends(autoencoder, codes_ae, i, j)  # mu: the VAE's codes
 (grey_vae, dark_vae), (grey_ae, dark_ae) = vae.median(dim=0).values.tolist(), ae.median(dim=0).values.tolist()
 pairs = torch.randint(len(vae), (1000, len(vae)), generator=torch.Generator().manual_seed(1))  # the pairs, resampled
 low_gap, high_gap = (vae[pairs, 0].median(1).values - ae[pairs, 0].median(1).values).quantile(torch.tensor([0.025, 0.975]))
@@ -405,17 +381,17 @@ assert data.name != "mnist" or low_gap > 0, \
     "the prose: against its own ends, the VAE's middle gains more grey pixels than the autoencoder's (the whole interval)"
 
 # %% [markdown]
-# Midway the VAE blurs more than the autoencoder (more grey, interval printed; one model each), perhaps because
-# its decoder learnt from noisy codes z ~ q(z|x), the autoencoder's from exact ones (a guess we do not test).
-# Why so grey, when 0 is the prior's most likely z? The optional part takes it apart.
+# Midway the VAE blurs more than the autoencoder (more grey, interval printed; one model each). Is its decoder
+# blurrier, having learnt from noisy codes z ~ q(z|x)? No: the optional part finds that its straight line cuts
+# through a hollow among its codes; pushed out of it, the VAE's middle gains less grey than the autoencoder's.
 
 # %% [markdown]
 # ## Summary
 # - The KL splits unequally over the latent dimensions. One with KL ≈ 0 is inactive: q(z_d|x) is the prior, and
 #   the decoder ignores it. The ELBO switches off a dimension whose information does not repay its KL (posterior
 #   collapse, over-pruning); a KL weight β > 1 switches off more (notebook 08).
-# - Midway between two digits, the VAE blurs more than the autoencoder (one model each). Why its middle is grey:
-#   its codes lie on a shell, and a straight line between two cuts through the hollow (optional part).
+# - Midway between two digits, the VAE blurs more than the autoencoder (one model each). Not because its decoder
+#   is blurrier: its codes lie on a shell, and a straight line between two cuts through the hollow (optional part).
 # - With two latent dimensions, the encoder means group by class without ever seeing a label.
 #
 # Next: [08 How good is it?](08_how_good.ipynb) measures the model.
@@ -428,7 +404,7 @@ assert data.name != "mnist" or low_gap > 0, \
 #    (White 2016). The codes μ(x) form a shell too, well inside √d: inactive dimensions keep μ ≈ 0, and on the
 #    active ones the mean z² = E[μ²] + E[σ²] is near 1 (05), and about a fifth of it is σ², not μ².
 # 2. The decoder learnt from z = μ + σε, further out still.
-# 3. Two digits of different classes have nearly orthogonal codes, so the line's middle lies about |μ|/√2
+# 3. Two codes are nearly orthogonal, as random directions in many dimensions are, so the middle lies about |μ|/√2
 #    from 0: in the hollow, where the decoder falls back toward the average digit (z = 0, below).
 
 # %%
@@ -447,7 +423,7 @@ assert data.name != "mnist" or abs(cosine) < 0.1 and abs(halfway * math.sqrt(2) 
     "the prose: the ends are nearly orthogonal; the middle lies about |μ|/√2 from 0, nearer 0 than the codes μ and than z = μ + σε"
 
 # %% [markdown]
-# A control: the middle pushed out to the ends' distance from 0.
+# A control: the middle pushed out to the ends' distance from 0, for the VAE and for the autoencoder.
 
 # %%
 pushed_out = middle * (ends.norm(dim=2).mean(dim=0) / middle.norm(dim=1)).unsqueeze(1)  # as far from 0 as the ends
@@ -461,9 +437,22 @@ print(f"median grey pixels: ends {at_ends.median():.1f}, middle {grey_middle.med
       f"half its extra grey gone in {halved:.0%} of the pairs), z = 0 {grey_zero.item()} (like the mean image: r = {like_mean:.3f})")
 assert data.name != "mnist" or halved > 0.75 and grey_zero > grey_middle.median() and like_mean > 0.95, \
     "the prose: pushed out, the middle mostly loses over half its extra grey; z = 0: greyer still, ≈ the mean image"
+ends_ae = torch.stack([codes_ae[i], codes_ae[j]])  # the same pairs, through the autoencoder's codes
+middle_ae = ends_ae.mean(dim=0)
+with torch.inference_mode():  # its middle pushed out the same way, and its ends
+    grey_ae_out, ae_a, ae_b = grey_and_dark(autoencoder.decode(torch.cat([
+        middle_ae * (ends_ae.norm(dim=2).mean(dim=0) / middle_ae.norm(dim=1)).unsqueeze(1), *ends_ae])))[:, 0].split(len(middle))
+extra_vae, extra_ae = grey_out - at_ends, grey_ae_out - (ae_a + ae_b) / 2  # per pair: pushed-out middle minus ends
+low_out, high_out = (extra_vae[pairs].median(1).values - extra_ae[pairs].median(1).values).quantile(torch.tensor([0.025, 0.975]))
+print(f"pushed out, grey pixels over the ends, median: VAE {extra_vae.median():+.0f}, autoencoder {extra_ae.median():+.0f}; "
+      f"VAE − autoencoder {low_out:.0f} to {high_out:.0f} (95% bootstrap interval; on the straight line {low_gap:.0f} to {high_gap:.0f})")
+assert data.name != "mnist" or high_out < 0 < low_gap, \
+    "the prose: pushed out of the hollow, the VAE's middle gains less grey than the autoencoder's (the whole interval)"
 
 # %% [markdown]
 # So the hollow explains most of the middle's extra grey; the rest may be the decoder's doubt between two classes.
+# And it explains the gap to the autoencoder: pushed out, the VAE's middle gains less grey than the autoencoder's,
+# so the VAE's decoder is not the blurrier one (one model each, one set of pairs).
 # That z = 0 decodes to the mean image is partly built in: the decoder's output bias started there (notebook 05).
 
 # %% [markdown]

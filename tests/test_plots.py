@@ -533,3 +533,23 @@ def test_bound_against_k_draws_the_gap_below_log_px_on_log_axes_with_zero_at_the
     assert len(hollow) == 1 and list(hollow[0].get_xdata()) == [100], "the gap at the floor should be drawn hollow"
     assert hollow[0].get_zorder() > ax.lines[0].get_zorder(), "the hollow marker must cover the filled one"
     plt.close("all")
+
+
+def test_latent_map_draws_the_exact_posteriors_lettered_at_their_ellipses_and_zoomed_below():
+    """posteriors=: log p(x, z) of the first k points' images; here Gaussians of σ 0.1 at (1, 0.5) and (−1, −1),
+    so each red contour at e^(−1/2) of the peak is a circle of radius 0.1 around its centre."""
+    centres = torch.tensor([[1.0, 0.5], [-1.0, -1.0]])
+    means, sigmas = torch.cat([centres + 0.2, torch.randn(20, 2)]), torch.full((22, 2), 0.2)
+    log_joint = lambda z: -0.5 * ((z[None] - centres[:, None]) / 0.1).pow(2).sum(-1)  # (2, M)
+    figure = plots.latent_map(model_2d(), means, torch.arange(22) % 10, names=[str(c) for c in range(10)],
+                              sigmas=sigmas, posteriors=log_joint)
+    left, zooms = figure.axes[0], figure.axes[2:]
+    assert [ax.get_title() for ax in zooms] == ["a, zoomed", "b, zoomed"]
+    assert [t.get_text() for t in left.texts if t.get_text() in ("a", "b")] == ["a", "b"]
+    assert [t.xy for t in left.texts if t.get_text() in ("a", "b")] == [pytest.approx(means[0].tolist()), pytest.approx(means[1].tolist())]
+    for ax, centre in zip(zooms, centres):
+        ring = ax.collections[0].get_paths()[0].vertices  # the red contour, on a fine grid
+        assert (torch.as_tensor(ring) - centre).norm(dim=1).tolist() == pytest.approx([0.1] * len(ring), abs=0.01)
+        assert ax.get_xlim()[1] - ax.get_xlim()[0] == pytest.approx(zooms[0].get_xlim()[1] - zooms[0].get_xlim()[0])
+    assert len(left.collections) >= 3  # the scatter and one red contour per posterior
+    plt.close("all")

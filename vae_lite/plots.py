@@ -424,7 +424,8 @@ def manifold_grid(model, n=15, ax=None, title=None, limits=None):
     return ax.figure
 
 
-def latent_map(model, points, labels=None, n=8, limits=(-3.0, 3.0), title=None, names=None, sigmas=None, spread=12):
+def latent_map(model, points, labels=None, n=8, limits=(-3.0, 3.0), title=None, names=None, sigmas=None, spread=12,
+               posteriors=None):
     """The encoder means of a 2-latent model beside the decoded n x n grid over the same square of z.
 
     Both panels share their axes, so a point on the left and the image at the same place on
@@ -433,12 +434,27 @@ def latent_map(model, points, labels=None, n=8, limits=(-3.0, 3.0), title=None, 
     point (latent_scatter), so that no one has to tell ten colours apart. sigmas: the encoder's
     σ per point (N x 2); then the first `spread` points' q(z|x) are drawn as ellipses at ±1σ, and
     the prior N(0, I) as dashed circles at 1 and 2 of its standard deviations.
+
+    posteriors (with sigmas): a function from codes z (M x 2) to log p(x, z) (k x M), the exact
+    posteriors of the first k points' images up to their constants. Each is drawn in red at e^(−1/2)
+    of its peak, the height of q's ±1σ ellipse; the ellipses are lettered a, b, c…, and a row below
+    zooms in on each ellipse and its red contour, all k zooms at one scale.
     """
     if model.latent_dim != 2:
         raise ValueError(f"latent_map needs a model with latent_dim=2, got {model.latent_dim}")
     panel = n * _image_inches(n, model.image_shape[-1], size=0)  # the smallest size allowed
-    fig, (left, right) = plt.subplots(1, 2, figsize=(2 * panel + 3.0, panel + 1.3), layout="constrained",
-                                      sharex=True, sharey=True)
+    if posteriors is None:
+        fig, (left, right) = plt.subplots(1, 2, figsize=(2 * panel + 3.0, panel + 1.3), layout="constrained",
+                                          sharex=True, sharey=True)
+    else:  # the map and the grid above, k zooms below
+        t = torch.linspace(*limits, 121)
+        z = torch.cartesian_prod(t, t)  # (121², 2); z[a * 121 + b] = (t[a], t[b])
+        log_joints = posteriors(z)
+        k = len(log_joints)
+        fig = plt.figure(figsize=(2 * panel + 3.0, 1.6 * panel + 2.0), layout="constrained")
+        rows = fig.add_gridspec(2, 2 * k, height_ratios=(panel + 1.3, 0.6 * panel + 0.7))
+        left = fig.add_subplot(rows[0, :k])
+        right = fig.add_subplot(rows[0, k:], sharex=left, sharey=left)
     latent_scatter(points, labels, ax=left, title=title or "encoder means", limits=limits, names=names)
     if sigmas is not None:
         for radius in (1, 2):
@@ -446,7 +462,58 @@ def latent_map(model, points, labels=None, n=8, limits=(-3.0, 3.0), title=None, 
         for (x, y), (sx, sy) in zip(points[:spread].tolist(), sigmas[:spread].tolist()):
             left.add_patch(Ellipse((x, y), 2 * sx, 2 * sy, fill=False, color="black", lw=1.5))
     manifold_grid(model, n=n, ax=right, limits=limits)
+    if posteriors is not None:
+        _posterior_contours(fig, rows, left, points[:k], sigmas[:k], posteriors, t, log_joints)
     return fig
+
+
+def _level(log_joint):
+    """log p(x, z) minus its peak, on the grid's (rows z[1], columns z[0]) layout, and the contour height e^(−1/2)."""
+    side = math.isqrt(len(log_joint))
+    return (log_joint - log_joint.max()).exp().reshape(side, side).T, math.exp(-0.5)
+
+
+def _posterior_contours(fig, rows, left, means, sigmas, posteriors, t, log_joints):
+    """latent_map's red p(z|x) contours: on the map, lettered at their ellipses, and one zoom each below."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patheffects import withStroke
+
+    z = torch.cartesian_prod(t, t)
+    peaks = torch.stack([z[log_joint.argmax()] for log_joint in log_joints])
+    angles = torch.arange(8) * math.pi / 4
+    directions = torch.stack([angles.cos(), angles.sin()], dim=1)  # eight places around a shape
+    crowd = torch.cat([means, peaks, torch.tensor([text.get_position() for text in left.texts]).reshape(-1, 2)])
+    boxes = []
+    for m, (log_joint, mean, sigma) in enumerate(zip(log_joints, means, sigmas)):
+        posterior, level = _level(log_joint)
+        left.contour(t, t, posterior, levels=[level], colors="red", linewidths=2.5)
+        beside = (mean + 0.55 * directions).clamp(t[0] + 0.2, t[-1] - 0.2)
+        mark = max(beside, key=lambda p: (crowd - p).norm(dim=1).min())  # the place farthest from other shapes
+        crowd = torch.cat([crowd, mark[None]])
+        left.annotate("abcdefghij"[m], mean.tolist(), xytext=mark.tolist(), fontsize=_font("axes.titlesize") + 2,
+                      fontweight="bold", ha="center", va="center",
+                      arrowprops=dict(arrowstyle="-", lw=1.5, shrinkA=7, shrinkB=0),
+                      path_effects=[withStroke(linewidth=4, foreground="white")])
+        inside = z[(log_joint - log_joint.max()).exp() > level]  # the contour's grid points
+        boxes.append(torch.stack([torch.minimum(inside.min(0).values, mean - sigma),
+                                  torch.maximum(inside.max(0).values, mean + sigma)]))
+    half = max(0.6 * (box[1] - box[0]).max().item() for box in boxes) + 0.05  # one scale for every zoom
+    zooms = [fig.add_subplot(rows[1, 2 * m:2 * m + 2]) for m in range(len(boxes))]
+    for m, (ax, box, mean, sigma) in enumerate(zip(zooms, boxes, means, sigmas)):
+        centre = box.mean(0)
+        u, v = (torch.linspace(-half, half, 121) + c for c in centre.tolist())
+        posterior, level = _level(posteriors(torch.cartesian_prod(u, v))[m])
+        ax.contour(u, v, posterior, levels=[level], colors="red", linewidths=2.5)
+        ax.add_patch(Ellipse(mean.tolist(), 2 * sigma[0].item(), 2 * sigma[1].item(), fill=False, color="black", lw=2))
+        ax.set_xlim(u[0], u[-1])
+        ax.set_ylim(v[0], v[-1])
+        ax.set_aspect("equal")
+        ax.set_title(f"{'abcdefghij'[m]}, zoomed")
+        ax.set_xlabel("z[0]")
+    zooms[0].set_ylabel("z[1]")
+    fig.legend(handles=[Line2D([], [], color=c, ls=ls, label=name) for c, ls, name in [
+        ("black", "-", "q(z|x), ±1σ"), ("red", "-", "p(z|x), the same height"), ("0.3", "--", "prior, 1σ and 2σ")]],
+        loc="outside lower center", ncol=3)
 
 
 # ------------------------------------------------------------ notebook 08: how good
