@@ -133,6 +133,8 @@ def test_kl_accepts_the_closed_form(capsys):
     (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv - 1), "expected shape"),
     (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv).sum(-1), "the -1 is missing"),
     (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv.log() - 1).sum(-1), "log(logvar) (logvar can be negative)"),
+    (lambda mu, lv: 0.5 * (mu**2 + (0.5 * lv).exp() - lv - 1).sum(-1), "the variance term is sigma = exp(logvar / 2)"),
+    (lambda mu, lv: 0.5 * (mu**2 + (2 * lv).exp() - 2 * lv - 1).sum(-1), "you read logvar as log sigma"),
 ])
 def test_kl_rejects_the_common_mistakes_and_names_them(capsys, wrong, hint):
     assert check.kl_closed_form(wrong) is False
@@ -151,12 +153,48 @@ def right_kl_two(mq, lq, mp, lp):
     return 0.5 * (lp - lq - 1 + (lq.exp() + (mq - mp) ** 2) / lp.exp()).sum(-1)
 
 
+MQ, SQ, MP, SP = sp.symbols("mu_q sigma_q mu_p sigma_p")  # no assumptions: the checker matches symbols by name
+RIGHT_BY_HAND = sp.log(SP / SQ) + (SQ**2 + (MQ - MP) ** 2) / (2 * SP**2) - sp.Rational(1, 2)
+
+
 def test_kl_two_gaussians_accepts_the_closed_form_and_torch(capsys):
-    assert check.kl_two_gaussians(right_kl_two) is True
+    assert check.kl_two_gaussians(right_kl_two, RIGHT_BY_HAND) is True
     Normal = torch.distributions.Normal
     by_torch = lambda mq, lq, mp, lp: torch.distributions.kl_divergence(
         Normal(mq, (0.5 * lq).exp()), Normal(mp, (0.5 * lp).exp())).sum(-1)
-    assert check.kl_two_gaussians(by_torch) is True
+    assert check.kl_two_gaussians(by_torch, RIGHT_BY_HAND) is True
+
+
+def test_kl_two_gaussians_accepts_any_right_form_by_hand_and_sympys_integral(capsys):
+    mq, sq = S.mu_q, S.sigma_q
+    mp, sp_ = sp.Symbol("mu_p", real=True), sp.Symbol("sigma_p", positive=True)
+    for by_hand in (RIGHT_BY_HAND,
+                    0.5 * (sp.log(SP**2) - sp.log(SQ**2) - 1 + (SQ**2 + MQ**2 - 2 * MQ * MP + MP**2) / SP**2),
+                    S.kl_gaussians(mq, sq, mp, sp_)):  # the integral, with the notebook's symbols
+        assert check.kl_two_gaussians(right_kl_two, by_hand) is True, capsys.readouterr().out
+
+
+def test_kl_two_gaussians_is_not_attempted_until_both_halves_are(capsys):
+    assert check.kl_two_gaussians(right_kl_two, None) is None
+    assert "by hand: not attempted yet (`by_hand` is still None)" in capsys.readouterr().out
+    assert check.kl_two_gaussians(stub, RIGHT_BY_HAND) is None
+    assert "kl_two_gaussians: not attempted yet" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (sp.log(SQ / SP) + (SP**2 + (MQ - MP) ** 2) / (2 * SQ**2) - sp.Rational(1, 2), "KL(p || q)"),
+    (sp.log(SP / SQ) + SQ**2 / (2 * SP**2) + (MQ - MP) ** 2 / (2 * SQ**2) - sp.Rational(1, 2), "divided by sigma_q^2"),
+    (sp.log(SQ / SP) + (SQ**2 + (MQ - MP) ** 2) / (2 * SP**2) - sp.Rational(1, 2), "the log term's sign is flipped"),
+    (sp.log(SP / SQ) + (SQ**2 + (MQ - MP) ** 2) / (2 * SP**2), "the -1 is missing"),
+    (sp.log(SP / SQ) + (SQ**2 + (MQ - MP) ** 2) / (2 * sp.Symbol("sigma") ** 2) - sp.Rational(1, 2),
+     "it has sigma; write it in mu_q, sigma_q, mu_p, sigma_p only"),
+    (sp.log(MQ) + RIGHT_BY_HAND, "evaluating it raised ValueError"),  # math.log of a negative mu_q
+    ("not a formula (", "expected a sympy expression"),
+])
+def test_kl_two_gaussians_names_the_mistakes_of_a_derivation_by_hand(capsys, wrong, hint):
+    assert check.kl_two_gaussians(right_kl_two, wrong) is False
+    out = capsys.readouterr().out
+    assert "kl_two_gaussians, by hand:" in out and "FAILED" in out and hint in out, out
 
 
 @pytest.mark.parametrize("wrong, hint", [
@@ -169,9 +207,13 @@ def test_kl_two_gaussians_accepts_the_closed_form_and_torch(capsys):
      "divided by sigma_q^2"),
     (lambda mq, lq, mp, lp: 0.5 * (2 * (lp - lq) - 1 + (lq.exp() + (mq - mp) ** 2) / lp.exp()).sum(-1),
      "the log term lost its 1/2"),
+    (lambda mq, lq, mp, lp: 0.5 * (lq - lp - 1 + (lq.exp() + (mq - mp) ** 2) / lp.exp()).sum(-1),
+     "the log term's sign is flipped"),
+    (lambda mq, lq, mp, lp: 0.5 * (lp - lq - 1 + lp.exp() / lq.exp() + (mq - mp) ** 2 / lp.exp()).sum(-1),
+     "the variance ratio is upside down"),
 ])
 def test_kl_two_gaussians_names_each_known_mistake(capsys, wrong, hint):
-    assert check.kl_two_gaussians(wrong) is False
+    assert check.kl_two_gaussians(wrong, RIGHT_BY_HAND) is False
     assert hint in capsys.readouterr().out
 
 
@@ -200,6 +242,12 @@ def test_bernoulli_nll_accepts_the_sum_and_binary_cross_entropy(capsys):
 def test_bernoulli_nll_names_each_known_mistake(capsys, wrong, hint):
     assert check.bernoulli_nll(wrong) is False
     assert hint in capsys.readouterr().out
+
+
+def test_bernoulli_nll_points_a_nan_from_0_log_0_to_xlogy(capsys):
+    assert check.bernoulli_nll(lambda p, x: -(x * p.log() + (1 - x) * (1 - p).log()).sum(dim=(1, 2, 3))) is False
+    out = capsys.readouterr().out
+    assert "got nan: not finite" in out and "torch.xlogy" in out and "logvar" not in out, out
 
 
 def test_bernoulli_nll_wants_one_number_per_image(capsys):
@@ -244,26 +292,49 @@ def test_fitted_gaussian_samples_fails_only_the_spread_for_the_variance(capsys):
     assert "1 case(s) failed" in out and "FAILED  each dimension's spread" in out and "passed  each dimension's mean" in out
 
 
+X01 = torch.bernoulli(torch.full((50, 1, 28, 28), 0.2), generator=torch.Generator().manual_seed(3))  # binary images
+RECONSTRUCT = lambda x: 0.8 * x + 0.1  # an "autoencoder": each pixel's probability near its value
+NATS = right_nll(RECONSTRUCT(X01), X01).mean().item()
+BITS = NATS / (784 * math.log(2))
+
+
 def test_bits_per_dimension_accepts_the_training_number_within_a_tenth_of_a_nat(capsys):
-    assert check.bits_per_dimension(79.7 / (784 * math.log(2)), 79.7, 784) is True
-    assert check.bits_per_dimension(torch.tensor(79.75 / (784 * math.log(2))), 79.7, 784) is True
-    assert check.bits_per_dimension(79.9 / (784 * math.log(2)), 79.7, 784) is False  # the function's own number is off
-    assert "does your bernoulli_nll" in capsys.readouterr().out
+    assert check.bits_per_dimension(BITS, right_nll, RECONSTRUCT, X01, NATS) is True
+    assert check.bits_per_dimension(torch.tensor((NATS + 0.05) / (784 * math.log(2))), right_nll, RECONSTRUCT, X01, NATS) is True
+    assert check.bits_per_dimension((NATS + 0.2) / (784 * math.log(2)), right_nll, RECONSTRUCT, X01, NATS) is False
+    assert "the mean over the images of your bernoulli_nll" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("wrong, hint", [
-    (79.7 / 784, "nats per dimension"),
-    (79.7 / math.log(2), "bits per image"),
-    (79.7 * math.log(2) / 784, "multiplied by ln 2"),
-    (torch.full((5,), 79.7 / (784 * math.log(2))), "one number"),
+    (NATS / 784, "nats per dimension"),
+    (NATS / math.log(2), "bits per image"),
+    (NATS * math.log(2) / 784, "multiplied by ln 2"),
+    (torch.full((5,), BITS), "one number"),
 ])
 def test_bits_per_dimension_names_each_known_mistake(capsys, wrong, hint):
-    assert check.bits_per_dimension(wrong, 79.7, 784) is False
+    assert check.bits_per_dimension(wrong, right_nll, RECONSTRUCT, X01, NATS) is False
     assert hint in capsys.readouterr().out
 
 
+def test_bits_per_dimension_fails_the_training_number_without_a_working_bernoulli_nll(capsys):
+    """bits copied from the training loop passes only if the student's function gives that number too."""
+    averaged = lambda p, x: right_nll(p, x) / x[0].numel()
+    assert check.bits_per_dimension(BITS, averaged, RECONSTRUCT, X01, NATS) is False
+    out = capsys.readouterr().out
+    assert "FAILED  your bernoulli_nll" in out and "passed  bits" in out, out
+    naive = lambda p, x: -(x * p.log() + (1 - x) * (1 - p).log()).sum(dim=(1, 2, 3))
+    at_zero = lambda x: x.clamp(0, 0.9)  # p = 0 where x = 0: 0 · log 0
+    nats = right_nll(at_zero(X01), X01).mean().item()
+    assert check.bits_per_dimension(nats / (784 * math.log(2)), naive, at_zero, X01, nats) is False
+    assert "not finite" in capsys.readouterr().out
+    assert check.bits_per_dimension(BITS, lambda p, x: right_nll(p, x).sum(), RECONSTRUCT, X01, NATS) is False
+    assert "one number per image" in capsys.readouterr().out
+
+
 def test_value_checkers_report_none_as_not_attempted(capsys):
-    assert check.bits_per_dimension(None, 79.7, 784) is None
+    assert check.bits_per_dimension(None, right_nll, RECONSTRUCT, X01, NATS) is None
+    assert "not attempted yet" in capsys.readouterr().out
+    assert check.bits_per_dimension(BITS, stub, RECONSTRUCT, X01, NATS) is None  # bits set, bernoulli_nll a stub
     assert "not attempted yet" in capsys.readouterr().out
     assert check.rescaled(None, torch.randn(10, 3), torch.rand(50)) is None
     assert "not attempted yet" in capsys.readouterr().out
@@ -358,15 +429,24 @@ def test_elbo_monte_carlo_names_the_variance_as_std_and_not_a_mistake_matched_on
 
 
 def score_gradient(f, mu, sigma, n):
+    """d/dsigma E[f(z)] by the score function: d log q/d sigma = ((z - mu)^2 - sigma^2) / sigma^3."""
     z = mu + sigma * torch.randn(n, dtype=torch.float64)
-    return (f(z) * (z - mu) / sigma**2).mean()
+    return (f(z) * ((z - mu) ** 2 - sigma**2) / sigma**3).mean()
 
 
 def pathwise_gradient(f, mu, sigma, n):
     """What a student who writes the pathwise estimator submits: autograd through z = mu + sigma eps."""
-    mu = torch.tensor(mu, dtype=torch.float64, requires_grad=True)
+    sigma = torch.tensor(sigma, dtype=torch.float64, requires_grad=True)
     f(mu + sigma * torch.randn(n, dtype=torch.float64)).mean().backward()
-    return mu.grad
+    return sigma.grad
+
+
+def score_gradient_with(score):
+    """A score-function estimate with `score(z, mu, sigma)` in place of d log q/d sigma."""
+    def estimate(f, mu, sigma, n):
+        z = mu + sigma * torch.randn(n, dtype=torch.float64)
+        return (f(z) * score(z, mu, sigma)).mean()
+    return estimate
 
 
 def test_score_function_checker_accepts_score_and_rejects_pathwise_on_a_step(capsys):
@@ -375,27 +455,27 @@ def test_score_function_checker_accepts_score_and_rejects_pathwise_on_a_step(cap
     assert check.score_function_gradient(pathwise_gradient) is False
     out = capsys.readouterr().out
     assert "passed  f = sin, mu = 0.5" in out  # pathwise is right for a smooth f ...
-    assert "FAILED  f = step" in out and "pathwise" in out  # ... and useless on a step
-    wrong_scale = lambda f, mu, sigma, n: score_gradient(f, mu, sigma, n) * sigma
-    assert check.score_function_gradient(wrong_scale) is False
-    assert "factor sigma" in capsys.readouterr().out
+    assert "1 case(s) failed" in out and "FAILED  f = step" in out and "pathwise" in out, out  # ... useless on a step
 
 
 @pytest.mark.parametrize("wrong, hint", [
     (lambda f, mu, sigma, n: -score_gradient(f, mu, sigma, n), "the sign is flipped"),
-    (lambda f, mu, sigma, n: score_gradient(f, mu, sigma, n) * sigma**2, "the /sigma^2 is missing"),
+    (score_gradient_with(lambda z, mu, sigma: (z - mu) / sigma**2), "that is the estimate for mu"),
+    (score_gradient_with(lambda z, mu, sigma: (z - mu) ** 2 / sigma**3), "the -1/sigma is missing"),
+    (score_gradient_with(lambda z, mu, sigma: ((z - mu) ** 2 - sigma**2) / sigma**2), "off by a factor sigma"),
+    (score_gradient_with(lambda z, mu, sigma: ((z - mu) ** 2 - sigma**2) / (2 * sigma**4)), "that is d/d(sigma^2)"),
 ])
-def test_score_function_checker_names_a_flipped_sign_and_a_missing_variance(capsys, wrong, hint):
+def test_score_function_checker_names_each_slip_in_the_score_for_sigma(capsys, wrong, hint):
     assert check.score_function_gradient(wrong) is False
     out = capsys.readouterr().out
     assert "3 case(s) failed" in out and hint in out, out  # every case but the spread's, sigma = 1 in none
 
 
 def test_score_function_checker_fails_an_answer_that_ignores_n(capsys):
-    assert check.score_function_gradient(lambda f, mu, sigma, n: score_gradient(f, mu, sigma, 1000)) is False
+    assert check.score_function_gradient(lambda f, mu, sigma, n: score_gradient(f, mu, sigma, max(n, 1000))) is False
     out = capsys.readouterr().out
     assert "1 case(s) failed" in out and "FAILED  n is used" in out and "use all n samples" in out, out
-    frozen = lambda f, mu, sigma, n: torch.tensor(0.6869) if n < 1000 else score_gradient(f, mu, sigma, n)
+    frozen = lambda f, mu, sigma, n: torch.tensor(-0.2627) if n < 1000 else score_gradient(f, mu, sigma, n)
     assert check.score_function_gradient(frozen) is False
     assert "do not change between calls" in capsys.readouterr().out
 
@@ -600,21 +680,24 @@ def test_vae_module_names_a_missing_encoder_and_a_sigmoid_in_the_decoder(capsys)
 
 
 def my_loop(model, images, epochs, batch_size, lr, seed=0, zero_grad=True, mean=True, reshuffle=True, drop_last=False,
-            static=False, per_epoch=False):
+            static=False, per_epoch=False, binarized=True, own_order=False):
     """Notebook 05's training-loop exercise, answered, and with the mistakes the checker names."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     if static:  # binarized once, before training: every epoch sees the same binary images
         images = vae_lite.binarize(images, generator)
-    losses, order = [], torch.randperm(len(images), generator=generator)
+    shuffle = lambda: torch.randperm(len(images), generator=None if own_order else generator)  # own_order: right, other draws
+    losses, order = [], shuffle()
     for epoch in range(epochs):
         if reshuffle and epoch:
-            order = torch.randperm(len(images), generator=generator)
+            order = shuffle()
         binary = vae_lite.binarize(images, generator) if per_epoch else None  # all at once, each epoch
         for start in range(0, len(images) - (batch_size - 1 if drop_last else 0), batch_size):
             batch = order[start:start + batch_size]
             x = binary[batch] if per_epoch else vae_lite.binarize(images[batch], generator)
+            if not binarized:  # trained on the grey levels
+                x = images[batch]
             per_image = model.loss(x)
             loss = per_image.mean() if mean else per_image.sum()
             if zero_grad:
@@ -641,6 +724,8 @@ def test_training_loop_accepts_the_loop_of_fit_and_reports_a_stub(capsys):
     (dict(drop_last=True), "the last, partial batch included"),
     (dict(static=True), "not the whole data set at once (before training"),
     (dict(per_epoch=True), "or at each epoch's start"),
+    (dict(binarized=False), "the batch was never binarized"),
+    (dict(own_order=True), "A correct loop that draws its random numbers any other way"),
 ])
 def test_training_loop_names_each_known_mistake(capsys, mistake, hint):
     assert check.training_loop(lambda *args: my_loop(*args, **mistake)) is False

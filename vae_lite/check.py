@@ -6,12 +6,13 @@ raises NotImplementedError, or a value it checks is still None ("not attempted y
 notebook runs top to bottom either way.
 
     notebook 01  bernoulli_nll(probabilities, x); fitted_gaussian_samples(codes, n);
-                 values: bits_per_dimension(bits, nats_per_image, pixels); rescaled(z, samples, code_lengths)
+                 values: bits_per_dimension(bits, bernoulli_nll, model, x, nats_per_image);
+                 rescaled(z, samples, code_lengths)
     notebook 02  elbo_monte_carlo(x, mu_q, sigma_q, n)        for the linear-Gaussian toy model;
                  log_evidence_is(log_w)
     notebook 03  pathwise_by_hand(f_prime, mu, rho, eps); score_function_gradient(f, mu, sigma, n);
                  reparameterize(mu, logvar) (the common-mistake box)
-    notebook 04  kl_closed_form(mu, logvar); kl_two_gaussians(mu_q, logvar_q, mu_p, logvar_p)
+    notebook 04  kl_closed_form(mu, logvar); kl_two_gaussians(mu_q, logvar_q, mu_p, logvar_p) and its formula by hand
     notebook 05  vae_loss(logits, x, mu, logvar); vae_module(MyVAE, vae_loss); training_loop(train_my_vae)
     notebook 06  effective_beta(reconstruction, kl, pixels, latent_dim); gaussian_vae_loss(x, x_hat, mu, logvar, s)
     notebook 07  active_unit_count(mu, threshold); interpolate(model, x_a, x_b, n)
@@ -162,8 +163,16 @@ def bernoulli_nll(fn):
         "the (1 - x) log(1 - p) term is missing: a pixel that is 0 has probability 1 - p":
             lambda p, x: -torch.xlogy(x, p).sum(dim=(1, 2, 3)),
     }
-    return _run("bernoulli_nll", fn, cases, _compare(
-        nll, wrong_forms, "one number per image: sum over dims (1, 2, 3), keep dim 0"))
+    compare = _compare(nll, wrong_forms, "one number per image: sum over dims (1, 2, 3), keep dim 0")
+
+    def judge(name, got, p, x):  # a result that is not finite gets this exercise's hint, not _compare's general one
+        want, values = _numbers(nll(p, x)), _numbers(got)
+        if values.numel() != want.numel() or torch.isfinite(values).all():
+            return compare(name, got, p, x)
+        return [(name, False, f"expected {_fmt(want)}, got {_fmt(values)}: not finite (nan or inf). At p = 0 or 1, "
+                              "log(0) = -inf and 0 · log 0 = nan in torch; torch.xlogy(x, p) gives x log p with 0 · log 0 = 0")]
+
+    return _run("bernoulli_nll", fn, cases, judge)
 
 
 def fitted_gaussian_samples(fn, n=20_000):
@@ -241,19 +250,41 @@ def _not_set(title, value, name):
     return value is None
 
 
-def bits_per_dimension(bits, nats_per_image, pixels):
-    """bits: the AE's mean test error in bits per dimension, computed with the student's bernoulli_nll;
-    nats_per_image: the same error as the training loop measured it; pixels: D, the pixels per image.
+def bits_per_dimension(bits, nll, model, x, nats_per_image):
+    """bits: the AE's mean error on the images x in bits per dimension, computed with the student's
+    bernoulli_nll, `nll`; model(x): the AE's pixel probabilities; nats_per_image: the same error as the
+    training loop measured it.
 
-        bits per dimension = nats per image / (D ln 2)
+        bits per dimension = nats per image / (D ln 2),  D the pixels per image
 
-    Right within 0.1 nats per image, so that it also checks that bernoulli_nll, on the test images,
-    gives the training loop's number.
+    Two cases: nll(model(x), x), averaged over the images, is the training loop's number, and bits is
+    that number in bits per dimension; each within 0.1 nats per image. The first is what ties `bits` to
+    the student's function: a `bits` taken from the training loop passes only with a working nll.
     """
     if _not_set("bits_per_dimension", bits, "bits"):
         return None
-    report, want = _Report("bits_per_dimension"), nats_per_image / (pixels * math.log(2))
-    name = f"the test error, {nats_per_image:.1f} nats per image of {pixels} pixels, in bits per dimension"
+    report, pixels = _Report("bits_per_dimension"), x[0].numel()
+    name = f"your bernoulli_nll(autoencoder(x), x) on the {len(x)} images, averaged: the training loop's number"
+    try:
+        with torch.no_grad():
+            yours = _numbers(nll(model(x), x))
+    except NotImplementedError:
+        print("bits_per_dimension: not attempted yet (bernoulli_nll still raises NotImplementedError). "
+              "Write it, then re-run the cell.")
+        return None
+    except Exception as e:  # the student's code may raise anything: report it, do not crash the notebook
+        report.case(name, False, f"your bernoulli_nll raised {type(e).__name__}: {e}")
+        yours = None
+    if yours is not None and tuple(yours.shape) != (len(x),):
+        report.case(name, False, f"expected shape ({len(x)},), one number per image, got {tuple(yours.shape)}")
+    elif yours is not None:
+        mean = yours.mean().item()
+        hint = ("; not finite (nan or inf): a log of 0 where p is 0 or 1? torch.xlogy(x, p) gives 0 · log 0 = 0"
+                if not math.isfinite(mean) else "; does check.bernoulli_nll pass?")
+        report.case(name, abs(mean - nats_per_image) < 0.1,
+                    f"expected {nats_per_image:.2f} nats per image, got {mean:.2f}{hint}")
+    want = nats_per_image / (pixels * math.log(2))
+    name = f"bits: the test error, {nats_per_image:.1f} nats per image of {pixels} pixels, in bits per dimension"
     try:
         got = _numbers(bits)
     except (TypeError, ValueError, RuntimeError) as e:
@@ -270,9 +301,8 @@ def bits_per_dimension(bits, nats_per_image, pixels):
         "multiplied by ln 2: a nat is 1 / ln 2 = 1.443 bits, so divide": nats_per_image * math.log(2) / pixels,
     }
     hint = next((why for why, value in wrong_forms.items() if near(value)),
-                f"not the training loop's {nats_per_image:.1f} nats per image / ({pixels} ln 2); does your "
-                "bernoulli_nll(autoencoder(test_binary), test_binary), averaged over the images, give "
-                f"{nats_per_image:.1f}?")
+                f"not the training loop's {nats_per_image:.1f} nats per image / ({pixels} ln 2): the mean over the "
+                "images of your bernoulli_nll, divided by D ln 2")
     report.case(name, near(want), f"expected {want:.4f}, got {got:.4f}: {hint}")
     return report.finish()
 
@@ -538,15 +568,26 @@ def _step(z):
     return (torch.sign(z) + 1) / 2
 
 
-# d/dmu E[f(z)], z ~ N(mu, sigma^2), in closed form
-_EXACT_GRADIENT = {
-    torch.sin: lambda mu, sigma: math.cos(mu) * math.exp(-sigma**2 / 2),  # E[sin z] = sin(mu) exp(-sigma^2/2)
-    _step: lambda mu, sigma: math.exp(-0.5 * (mu / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi)),  # P(z > 0)' = N(0; mu, sigma^2)
+# E[f(z)], and its derivatives in mu and in sigma, z ~ N(mu, sigma^2), in closed form
+_EXPECTED_VALUE = {
+    torch.sin: lambda mu, sigma: math.sin(mu) * math.exp(-sigma**2 / 2),
+    _step: lambda mu, sigma: 0.5 * (1 + math.erf(mu / (sigma * math.sqrt(2)))),  # P(z > 0) = Phi(mu / sigma)
+}
+_MU_GRADIENT = {
+    torch.sin: lambda mu, sigma: math.cos(mu) * math.exp(-sigma**2 / 2),
+    _step: lambda mu, sigma: math.exp(-0.5 * (mu / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi)),  # N(0; mu, sigma^2)
+}
+_SIGMA_GRADIENT = {
+    torch.sin: lambda mu, sigma: -sigma * math.sin(mu) * math.exp(-sigma**2 / 2),
+    _step: lambda mu, sigma: -mu / sigma * _MU_GRADIENT[_step](mu, sigma),  # d/dsigma Phi(mu / sigma)
 }
 
 
-def score_function_gradient(fn, n=200_000):
-    """fn(f, mu, sigma, n) -> the score-function (REINFORCE) estimate of d/dmu E[f(z)], z ~ N(mu, sigma^2).
+def score_function_gradient(fn, n=1_000_000):
+    """fn(f, mu, sigma, n) -> the score-function (REINFORCE) estimate of d/dsigma E[f(z)], z ~ N(mu, sigma^2),
+    from n samples:
+
+        mean of f(z) * d log q(z)/d sigma,   d log q/d sigma = -1/sigma + (z - mu)^2/sigma^3 = ((z - mu)^2 - sigma^2)/sigma^3
 
     Checked on f(z) = sin(z) and on a step f(z) = 1 if z > 0 else 0, which has no useful
     derivative: the pathwise estimator gives 0 there, the score function still works. A last case
@@ -554,35 +595,42 @@ def score_function_gradient(fn, n=200_000):
     """
     cases = {
         "f = sin, mu = 0.5, sigma = 0.7": (torch.sin, 0.5, 0.7, n),
-        "f = sin, mu = -1, sigma = 0.5": (torch.sin, -1.0, 0.5, n),
-        "f = step (z > 0), mu = 0.3, sigma = 1.5": (_step, 0.3, 1.5, n),
+        "f = sin, mu = -1, sigma = 1.5": (torch.sin, -1.0, 1.5, n),
+        "f = step (z > 0), mu = 1, sigma = 0.8": (_step, 1.0, 0.8, n),
         "n is used: estimates from n = 4 spread 4 times as much as from n = 64": (torch.sin, 0.5, 0.7, 4),
     }
-    exact = lambda f, mu, sigma, n: _EXACT_GRADIENT[f](mu, sigma)
+    exact = lambda f, mu, sigma, n: _SIGMA_GRADIENT[f](mu, sigma)
+    # |f| <= 1 and E[(eps^2 - 1)^2] = 2, so one sample's f(z)(eps^2 - 1)/sigma has a standard deviation below
+    # sqrt(2)/sigma; a wrong form's own noise scales with its own factor
+    monte_carlo_error = lambda f, mu, sigma, n: 6 * math.sqrt(2) / (sigma * math.sqrt(n))
     wrong_forms = {
-        "0 is what the pathwise estimator gives for a step function: use f(z) * d log q(z) / d mu":
+        "0 is what the pathwise estimator gives for a step function: use f(z) * d log q(z) / d sigma":
             lambda f, mu, sigma, n: 0.0,
-        "off by a factor sigma: d log q / d mu = (z - mu) / sigma^2": lambda f, mu, sigma, n: exact(f, mu, sigma, n) * sigma,
-        "the /sigma^2 is missing: d log q / d mu = (z - mu) / sigma^2":  # f(z)(z - mu): sigma^2 times the noise
-            (lambda f, mu, sigma, n: exact(f, mu, sigma, n) * sigma**2, lambda f, mu, sigma, n: 6 * sigma / math.sqrt(n)),
-        "the sign is flipped: the score is (z - mu) / sigma^2, not (mu - z) / sigma^2":
+        "that is the estimate for mu, f(z)(z - mu)/sigma^2: differentiate log q(z) in sigma instead":
+            lambda f, mu, sigma, n: _MU_GRADIENT[f](mu, sigma),
+        "the -1/sigma is missing: it comes from the -log sigma in log q, and makes the score average to 0":
+            (lambda f, mu, sigma, n: exact(f, mu, sigma, n) + _EXPECTED_VALUE[f](mu, sigma) / sigma,
+             lambda f, mu, sigma, n: 6 * math.sqrt(3) / (sigma * math.sqrt(n))),  # f eps^2 / sigma
+        "off by a factor sigma: d log q / d sigma = ((z - mu)^2 - sigma^2) / sigma^3":
+            (lambda f, mu, sigma, n: exact(f, mu, sigma, n) * sigma, lambda f, mu, sigma, n: 6 * math.sqrt(2 / n)),
+        "that is d/d(sigma^2) (its score is ((z - mu)^2 - sigma^2) / (2 sigma^4)); d/dsigma is 2 sigma times it":
+            lambda f, mu, sigma, n: exact(f, mu, sigma, n) / (2 * sigma),
+        "the sign is flipped: d log q / d sigma = ((z - mu)^2 - sigma^2) / sigma^3":
             lambda f, mu, sigma, n: -exact(f, mu, sigma, n),
     }
-    # |f| <= 1, so one sample's estimate f(z)(z - mu)/sigma^2 has a standard deviation below 1/sigma
-    monte_carlo_error = lambda f, mu, sigma, n: 6 / (sigma * math.sqrt(n))
     compare = _compare(exact, wrong_forms, "average over the samples", monte_carlo_error=monte_carlo_error)
 
     def judge(name, got, f, mu, sigma, n):
         if n > 64:
             return compare(name, got, f, mu, sigma, n)
-        # an average of n samples: 16 times the n, a quarter of the spread (a right answer's ratio: 4.0 ± 0.3 over 200 seeds)
+        # an average of n samples: 16 times the n, a quarter of the spread (a right answer's ratio: 4.0 ± 0.26 over 200 seeds)
         try:
-            spread = {m: torch.stack([_numbers(fn(f, mu, sigma, m)).reshape(-1)[0] for _ in range(200)]).std().item()
+            spread = {m: torch.stack([_numbers(fn(f, mu, sigma, m)).reshape(-1)[0] for _ in range(400)]).std().item()
                       for m in (n, 16 * n)}
         except Exception as e:
             return [(name, False, f"your function raised {type(e).__name__}: {e}")]
         ratio = spread[n] / spread[16 * n] if spread[16 * n] > 0 else math.nan
-        detail = (f"200 estimates each: spread {spread[n]:.4f} at n = {n}, {spread[16 * n]:.4f} at n = {16 * n}, "
+        detail = (f"400 estimates each: spread {spread[n]:.4f} at n = {n}, {spread[16 * n]:.4f} at n = {16 * n}, "
                   f"a ratio of {ratio:.1f}; " + ("they do not change between calls: draw new samples in each call"
                                                  if spread[n] == 0 else "use all n samples, and only n"))
         return [(name, 2.5 < ratio < 6.4, detail)]
@@ -607,10 +655,14 @@ def kl_closed_form(fn):
              for name, (m, lv) in cases.items()}
     kl = lambda m, lv: 0.5 * (m.pow(2) + lv.exp() - lv - 1).sum(-1)  # noqa: E731
     wrong_forms = {
-        "the sign is flipped: KL = +1/2 (mu^2 + sigma^2 - log sigma^2 - 1), never negative":
+        "the sign is flipped; the right form is +1/2 (mu^2 + sigma^2 - log sigma^2 - 1), never negative":
             lambda m, lv: -kl(m, lv),
         "you used sigma where sigma^2 belongs: sigma^2 = exp(logvar), log sigma^2 = logvar":
             lambda m, lv: kl(m, lv / 2),
+        "the variance term is sigma = exp(logvar / 2); it is sigma^2 = exp(logvar), as the -logvar term assumes":
+            lambda m, lv: 0.5 * (m.pow(2) + (lv / 2).exp() - lv - 1).sum(-1),
+        "you read logvar as log sigma; it is log sigma^2: sigma^2 = exp(logvar), not exp(2 logvar)":
+            lambda m, lv: kl(m, 2 * lv),
         "you averaged over the latent dimensions; the KL of a diagonal Gaussian is their sum":
             lambda m, lv: kl(m, lv) / m.shape[-1],
         "the factor 1/2 is missing": lambda m, lv: 2 * kl(m, lv),
@@ -620,11 +672,15 @@ def kl_closed_form(fn):
         kl, wrong_forms, "one KL per example: sum over the last dimension only", atol=1e-5))
 
 
-def kl_two_gaussians(fn):
+def kl_two_gaussians(fn, by_hand=None):
     """fn(mu_q, logvar_q, mu_p, logvar_p) -> KL(N(mu_q, sigma_q^2) || N(mu_p, sigma_p^2)) per example,
     diagonal covariances, summed over the last dimension:
 
         1/2 sum (log sigma_p^2 - log sigma_q^2 - 1 + (sigma_q^2 + (mu_q - mu_p)^2) / sigma_p^2)
+
+    by_hand: the derivation half of the exercise, the KL in one dimension as a sympy expression in
+    symbols named mu_q, sigma_q, mu_p, sigma_p; checked on the same cases (naming the same mistakes)
+    and symbolically. True only when both halves pass; None while either is not attempted yet.
     """
     t = lambda rows: torch.tensor(rows, dtype=torch.float64)
     cases = {
@@ -648,9 +704,59 @@ def kl_two_gaussians(fn):
             lambda mq, lq, mp, lp: 0.5 * (lp - lq - 1 + lq.exp() / lp.exp() + (mq - mp) ** 2 / lq.exp()).sum(dim=-1),
         "the log term lost its 1/2: log(sigma_p / sigma_q) = 1/2 (log sigma_p^2 - log sigma_q^2)":
             lambda mq, lq, mp, lp: kl(mq, lq, mp, lp) + 0.5 * (lp - lq).sum(dim=-1),
+        "the log term's sign is flipped: it is log(sigma_p / sigma_q), p's sigma over q's":
+            lambda mq, lq, mp, lp: kl(mq, lq, mp, lp) - (lp - lq).sum(dim=-1),
+        "the variance ratio is upside down: it is sigma_q^2 / sigma_p^2, q's variance over p's":
+            lambda mq, lq, mp, lp: 0.5 * (lp - lq - 1 + lp.exp() / lq.exp() + (mq - mp) ** 2 / lp.exp()).sum(dim=-1),
     }
-    return _run("kl_two_gaussians", fn, cases, _compare(
-        kl, wrong_forms, "one KL per example: sum over the last dimension only", atol=1e-5))
+    judge = _compare(kl, wrong_forms, "one KL per example: sum over the last dimension only", atol=1e-5)
+    hand = None if _not_set("kl_two_gaussians, by hand", by_hand, "by_hand") else _kl_by_hand(by_hand, cases, judge)
+    code = _run("kl_two_gaussians", fn, cases, judge)
+    return None if hand is None or code is None else hand and code
+
+
+def _kl_by_hand(expression, cases, judge):
+    """The report on a one-dimensional KL(N(mu_q, sigma_q^2) || N(mu_p, sigma_p^2)) derived by hand, a sympy
+    expression in mu_q, sigma_q, mu_p, sigma_p: on each case at sigma = exp(logvar / 2), summed over the
+    dimensions as the code's answer is; then symbolically, against the formula written out here."""
+    import sympy as sp
+
+    from .symbolic import is_zero
+
+    report = _Report("kl_two_gaussians, by hand")
+    symbols = {"mu_q": sp.Symbol("mu_q", real=True), "sigma_q": sp.Symbol("sigma_q", positive=True),
+               "mu_p": sp.Symbol("mu_p", real=True), "sigma_p": sp.Symbol("sigma_p", positive=True)}
+    try:
+        expression = sp.sympify(expression)
+    except (sp.SympifyError, TypeError) as e:
+        report.case("a sympy expression", False, f"expected a sympy expression, got {type(expression).__name__} ({e})")
+        return report.finish()
+    others = sorted(str(s) for s in expression.free_symbols if str(s) not in symbols)
+    if others:
+        report.case("its symbols", False, f"it has {', '.join(others)}; write it in mu_q, sigma_q, mu_p, sigma_p only "
+                                          "(sigma_q^2 is sigma_q**2)")
+        return report.finish()
+    expression = expression.xreplace({s: symbols[str(s)] for s in expression.free_symbols})  # theirs, by name
+    value = sp.lambdify(list(symbols.values()), expression, "math")
+
+    def summed(mq, lq, mp, lp):  # the formula per dimension, summed over the dimensions as the code's answer is
+        columns = (mq, (lq / 2).exp(), mp, (lp / 2).exp())
+        return torch.tensor([value(*row) for row in zip(*(c.reshape(-1).tolist() for c in columns))],
+                            dtype=torch.float64).reshape(mq.shape).sum(dim=-1)
+
+    for name, args in cases.items():
+        try:
+            got = summed(*args)
+        except Exception as e:  # e.g. math's log of a negative number
+            report.case(name, False, f"evaluating it raised {type(e).__name__}: {e}")
+            continue
+        for line in judge(name, got, *args):
+            report.case(*line)
+    mq, sq, mp, sp_ = symbols.values()
+    right = sp.log(sp_ / sq) + (sq**2 + (mq - mp) ** 2) / (2 * sp_**2) - sp.Rational(1, 2)
+    report.case("the KL for every mu_q, sigma_q, mu_p, sigma_p (sympy simplifies the difference to 0)",
+                is_zero(expression - right), "the difference does not simplify to 0")
+    return report.finish()
 
 
 # ------------------------------------------------------------------------ notebook 05
@@ -894,9 +1000,12 @@ def training_loop(fn):
     data = dataclasses.replace(ImageData.from_arrays(images, images[:1]), test=None)
     torch.manual_seed(0)
     theirs = VAE((1, 4, 4), latent_dim=2, hidden=8)
-    yours = _LossOnly(copy.deepcopy(theirs))
+    yours, untrained = _LossOnly(copy.deepcopy(theirs)), _LossOnly(copy.deepcopy(theirs))
     want = fit(theirs, data, epochs=2, batch_size=16, lr=0.01, seed=0, progress=False,
                optimizer=torch.optim.Adam(theirs.parameters(), lr=0.01)).step_losses
+    torch.manual_seed(0)  # the first loss of a loop that never binarizes: fit's first batch, in grey levels
+    with torch.no_grad():
+        grey = untrained.loss(images[torch.randperm(56, generator=torch.Generator().manual_seed(0))[:16]]).mean().item()
     title = "train_my_vae"
     try:
         got = fn(yours, images.clone(), 2, 16, 0.01, 0)
@@ -916,11 +1025,17 @@ def training_loop(fn):
         first = next((i for i, ok in enumerate(close) if not ok), None)
         why = ""
         if first == 0:
-            why = ("it is the sum over the batch; minimise the mean" if math.isclose(got[0], 16 * want[0], rel_tol=1e-3)
-                   else "the first batch differs: binarize each batch as it is drawn, not the whole data set at "
-                        "once (before training or at each epoch's start); seed as fit does (torch.manual_seed(seed) for eps, and a "
-                        "torch.Generator().manual_seed(seed) for torch.randperm and vae_lite.binarize), shuffle, "
-                        "then binarize each batch")
+            if math.isclose(got[0], 16 * want[0], rel_tol=1e-3):
+                why = "it is the sum over the batch; minimise the mean"
+            elif math.isclose(got[0], grey, rel_tol=1e-4, abs_tol=1e-4):
+                why = ("the batch was never binarized: you trained on the grey levels, but a Bernoulli likelihood "
+                       "scores only binary pixels; binarize each batch with vae_lite.binarize(x, generator)")
+            else:
+                why = ("the first batch differs: binarize each batch as it is drawn, not the whole data set at "
+                       "once (before training or at each epoch's start); seed as fit does (torch.manual_seed(seed) for eps, and a "
+                       "torch.Generator().manual_seed(seed) for torch.randperm and vae_lite.binarize), shuffle, "
+                       "then binarize each batch. A correct loop that draws its random numbers any other way (a DataLoader, "
+                       "another generator, the draws in another order) also fails here: this case needs fit's draws, so make exactly these calls")
         elif first is not None:
             why = (f"the first {first} step(s) agree, then they part: optimizer.zero_grad() before backward(), "
                    "a new torch.randperm order every epoch, and the loss of the batch before its step")
