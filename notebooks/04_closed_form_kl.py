@@ -6,11 +6,10 @@
 # **Learning goals**
 # - Derive KL(N(μ, σ²) ‖ N(0, 1)) = ½(μ² + σ² − log σ² − 1) by hand in three lines, then let sympy
 #   integrate it and *obtain* the same.
-# - Extend it to a diagonal Gaussian in d dimensions (a sum over dimensions) and to two diagonal Gaussians.
-# - Check the formula against `vae_lite.kl_standard_normal`, `torch.distributions.kl_divergence` and a
-#   Monte Carlo estimate with its standard error.
-# - See why the closed form matters: a KL estimated from one sample, as the reconstruction term is,
-#   would add noise to every training step.
+# - Extend it to d dimensions (a sum) and, in Exercise 2, to two Gaussians.
+# - Check it against `vae_lite.kl_standard_normal`, `torch.distributions.kl_divergence` and Monte Carlo.
+# - See why the closed form matters: a KL sampled once, as the reconstruction term is, adds gradient
+#   noise; and where no closed form exists.
 #
 # The VAE's loss is reconstruction error + KL(q(z|x) ‖ p(z)) (notebook 02). The reconstruction term
 # needs samples (notebook 03); the KL term, for Gaussians, does not: it has a closed form (Kingma &
@@ -83,9 +82,8 @@ display(Math(r"\log \frac{q(z)}{p(z)} = " + sp.latex(sp.expand(log_ratio))))
 # 3. Take E_q term by term: KL = −log σ − σ²/(2σ²) + (σ² + μ²)/2 = ½(μ² + σ² − log σ² − 1).
 #
 # ### By sympy
-# Sympy integrates the log-ratio against q over the whole real line (`vae_lite.symbolic.kl_gaussians`),
-# term by term, by integration rather than by the two facts of line 2; the integral is computed,
-# nothing is typed in:
+# Sympy integrates the log-ratio against q over the real line (`vae_lite.symbolic.kl_gaussians`), term
+# by term, without the two facts of line 2; nothing is typed in:
 
 # %% tags=["nbval-check-output"]
 kl = symbolic.kl_standard_normal()
@@ -115,8 +113,8 @@ assert symbolic.is_zero(proof["residual"]) and proof["convex"] and proof["statio
 # The same argument as a picture: log t never rises above its tangent t − 1 at t = 1, so the gap
 # t − 1 − log t is never negative.
 #
-# *Figure: the straight line t − 1 and the curve log t against t, touching at t = 1 (a black dot),
-# the curve below the line everywhere else; the shaded region between them is g(t) ≥ 0.*
+# *Figure: the line t − 1 and the curve log t, touching at t = 1 (a black dot); the shaded gap between
+# them is g(t) ≥ 0.*
 
 # %%
 plots.plot_log_below_tangent();
@@ -137,25 +135,23 @@ assert residual_2d == 0, "the 2-d KL should be the sum of the two 1-d KLs"
 
 # %% [markdown]
 # ### Two arbitrary Gaussians
-# The same integral with p = N(μ_p, σ_p²) (used when the prior is not standard, e.g. in
-# hierarchical VAEs; `vae_lite.kl_normal` is its code). Setting μ_p = 0, σ_p = 1 gives back the
-# formula above. Swapping q and p gives a different number: KL is not symmetric.
+# The same integral with p = N(μ_p, σ_p²), for a prior whose μ_p and σ_p a network outputs, as in Sohn
+# et al.'s (2015) conditional VAE. Exercise 2 derives it by hand, so the cell does not show it, only two
+# facts: μ_p = 0, σ_p = 1 gives back the formula above, and swapping q and p changes the number (KL is
+# not symmetric).
 
 # %% tags=["nbval-check-output"]
+mu_q, sigma_q = symbolic.mu_q, symbolic.sigma_q
 mu_p, sigma_p = sp.Symbol("mu_p", real=True), sp.Symbol("sigma_p", positive=True)
-kl_general = symbolic.kl_gaussians(symbolic.mu_q, symbolic.sigma_q, mu_p, sigma_p)
-display(Math(r"\mathrm{KL}(\mathcal{N}(\mu_q, \sigma_q^2) \,\|\, \mathcal{N}(\mu_p, \sigma_p^2)) = " + sp.latex(kl_general)))
-back = kl_general.subs({mu_p: 0, sigma_p: 1}) - kl.subs({symbolic.mu: symbolic.mu_q, symbolic.sigma: symbolic.sigma_q})
+kl_general = symbolic.kl_gaussians(mu_q, sigma_q, mu_p, sigma_p)  # shown after Exercise 2
+back = kl_general.subs({mu_p: 0, sigma_p: 1}) - kl.subs({symbolic.mu: mu_q, symbolic.sigma: sigma_q})
 print("with mu_p = 0, sigma_p = 1 it differs from the standard-normal KL by", sp.simplify(back))
 assert symbolic.is_zero(back), "the general formula should give back the standard-normal one"
-readable = sp.log(sigma_p / symbolic.sigma_q) + (symbolic.sigma_q**2 + (symbolic.mu_q - mu_p)**2) / (2 * sigma_p**2) - sp.Rational(1, 2)
-display(Math(r"\text{readable form: } " + sp.latex(readable)))
-print("the readable form equals sympy's result:", symbolic.is_zero(kl_general - readable))
-assert symbolic.is_zero(kl_general - readable), "the readable form should equal sympy's integral"
-swapped = symbolic.kl_gaussians(mu_p, sigma_p, symbolic.mu_q, symbolic.sigma_q)
-example = {symbolic.mu_q: 1, symbolic.sigma_q: sp.Rational(1, 2), mu_p: 0, sigma_p: 1}
-print(f"KL(q || p) = {float(kl_general.subs(example)):.4f}, KL(p || q) = {float(swapped.subs(example)):.4f} "
-      "for q = N(1, 0.5^2), p = N(0, 1)")
+example = {mu_q: 1, sigma_q: sp.Rational(1, 2), mu_p: 0, sigma_p: 1}
+q_to_p = float(kl_general.subs(example))
+p_to_q = float(symbolic.kl_gaussians(mu_p, sigma_p, mu_q, sigma_q).subs(example))
+print(f"KL(q || p) = {q_to_p:.4f}, KL(p || q) = {p_to_q:.4f} for q = N(1, 0.5^2), p = N(0, 1)")
+assert abs(q_to_p - p_to_q) > 0.1, "the text says swapping q and p changes the KL"
 
 # %% [markdown]
 # ## Experiments
@@ -228,6 +224,8 @@ assert abs(ours - by_sympy) < 1e-9, f"vae_lite.kl_standard_normal gives {ours:.4
 # ### Why a closed form: one sample of the KL is noisy
 # The KL could be estimated by sampling, as the reconstruction term is: one z ~ q per image and
 # log q(z) − log p(z), an unbiased estimate. How noisy is it for the 50-dimensional q above?
+#
+# *Figure: a histogram of 10,000 such one-sample estimates, with the closed form as a black line.*
 
 # %%
 torch.manual_seed(2)
@@ -236,72 +234,77 @@ one_sample = q_d.log_prob(z) - p_d.log_prob(z)
 print(f"closed form: {ours:.2f} nats, exactly; one-sample estimates: mean {one_sample.mean():.2f}, "
       f"standard deviation {one_sample.std():.2f} nats")
 assert abs(one_sample.mean() - ours) < 5 * one_sample.std() / math.sqrt(len(one_sample)), "the one-sample estimate should be unbiased"
+figure = plots.plot_histograms({"one-sample estimates": one_sample}, "estimate of the KL (nats)")
+figure.axes[0].axvline(ours, color="black", linewidth=2, label=f"closed form, {ours:.2f}")
+figure.axes[0].legend();
 
 # %% [markdown]
-# Training feels the noise of the *gradient*, though, not of the value. Each row below is one draw
-# z = μ + σε (`rsample`) with its own copy of (μ, log σ²), so autograd gives each draw's gradient of
-# log q(z) − log p(z); they are set against the gradient of the closed form.
+# Training feels the noise of the *gradient*, though, not of the value. The cell draws z = μ + σε
+# (`rsample`) 2,000 times; each row of the tensors `mu_r` and `logvar_r` is one draw's own copy of
+# (μ, log σ²), so autograd gives each draw its own gradient of log q(z) − log p(z). The standard estimator
+# differentiates all of it; Roeder et al.'s (2017) path-derivative estimator detaches μ and σ inside
+# log q, so that only the path through z counts. Both average to the closed form's gradient.
 
 # %%
 def one_sample_gradients(mu, logvar, draws=2_000):
-    """Per row: the gradient of log q(z) - log p(z) at its own draw z = mu + sigma eps; and the closed form's."""
+    """Row i: draw i's gradient of log q(z) - log p(z) in (mu, logvar), standard and path-derivative."""
     mu_r = mu.expand(draws, d).clone().requires_grad_(True)  # one copy of the parameters per draw
     logvar_r = logvar.expand(draws, d).clone().requires_grad_(True)
-    q_r = torch.distributions.Independent(torch.distributions.Normal(mu_r, (0.5 * logvar_r).exp()), 1)
-    z_r = q_r.rsample()
-    (q_r.log_prob(z_r) - p_d.log_prob(z_r)).sum().backward()  # row i's gradient lands in row i
-    mu_c, logvar_c = mu.clone().requires_grad_(True), logvar.clone().requires_grad_(True)
-    vae_lite.kl_standard_normal(mu_c, logvar_c).backward()  # the closed form's exact gradient
-    return {"mu": (mu_r.grad, mu_c.grad), "logvar": (logvar_r.grad, logvar_c.grad)}
+    z_r = torch.distributions.Normal(mu_r, (0.5 * logvar_r).exp()).rsample()
+
+    def gradient(m, lv):  # log q(z_r) with these parameters; row i's gradient lands in row i
+        q_r = torch.distributions.Independent(torch.distributions.Normal(m, (0.5 * lv).exp()), 1)
+        return torch.autograd.grad((q_r.log_prob(z_r) - p_d.log_prob(z_r)).sum(), (mu_r, logvar_r), retain_graph=True)
+
+    return {"standard": gradient(mu_r, logvar_r), "path-derivative": gradient(mu_r.detach(), logvar_r.detach())}
 
 
 at_prior = torch.zeros(d, dtype=torch.float64)  # mu = 0, log sigma^2 = 0: q = p
-noise = {}
+noise, size = {}, {}
+print("closed form: the norm of its gradient; the estimators: RMS over 2,000 draws of the norm of a draw's error")
+print(f"{'':7}{'gradient in':<12}{'closed form':>12}{'standard':>10}{'path-derivative':>17}")
 for q_name, (m, lv) in {"this q": (mu_d, logvar_d), "q = p": (at_prior, at_prior)}.items():
-    for name, (sampled, exact_grad) in one_sample_gradients(m, lv).items():
-        noise[q_name, name] = (sampled - exact_grad).pow(2).sum(dim=1).mean().sqrt().item()  # root-mean-square error norm
-        off = ((sampled.mean(0) - exact_grad).abs() / (sampled.std(0) / math.sqrt(len(sampled)) + 1e-12)).max().item()
-        print(f"{q_name:<6}, gradient in {name:<6}: closed form has norm {exact_grad.norm():.1f}; "
-              f"one sample's error has norm {noise[q_name, name]:.1f}")
-        assert off < 5, f"the one-sample gradient in {name} should average to the closed form's gradient"
-        assert noise[q_name, name] > exact_grad.norm() + 1, f"the text says one sample's gradient error in {name} is larger than the gradient"
+    m_c, lv_c = m.clone().requires_grad_(True), lv.clone().requires_grad_(True)
+    exact = torch.autograd.grad(vae_lite.kl_standard_normal(m_c, lv_c), (m_c, lv_c))  # the closed form's gradient
+    sampled = one_sample_gradients(m, lv)
+    for i, name in enumerate(["mu", "logvar"]):
+        size[q_name, name] = exact[i].norm().item()
+        for estimator, gradients in sampled.items():
+            error = gradients[i] - exact[i]  # one row per draw
+            noise[q_name, name, estimator] = error.pow(2).sum(dim=1).mean().sqrt().item()
+            off = (error.mean(0).abs() / (gradients[i].std(0) / math.sqrt(len(error)) + 1e-12)).max().item()
+            assert off < 5, f"the {estimator} one-sample gradient in {name} should average to the closed form's gradient"
+        print(f"{q_name:7}{name:<12}{size[q_name, name]:12.1f}{noise[q_name, name, 'standard']:10.1f}"
+              f"{noise[q_name, name, 'path-derivative']:17.1f}")
 
 # %% jupyter={"source_hidden": true}
-assert abs(noise["q = p", "mu"] / math.sqrt(d) - 1) < 0.1, "the text: at q = p a draw's gradient in mu is z, of norm about sqrt(d)"
+for name in ("mu", "logvar"):  # the text's claims, per parameter
+    standard, path, exact = (noise["this q", name, "standard"], noise["this q", name, "path-derivative"], size["this q", name])
+    assert standard > exact + 1 and 0.8 * exact < path < standard, f"this q, {name}: the text compares the errors with the gradient"
+    assert noise["q = p", name, "path-derivative"] < 1e-12 and noise["q = p", name, "standard"] > 1, f"q = p, {name}: only path-derivative is exact"
+assert abs(noise["q = p", "mu", "standard"] / math.sqrt(d) - 1) < 0.1, "the text: at q = p a draw's standard gradient in mu is z, of norm about sqrt(d)"
 
 # %% [markdown]
-# For this q, one sample's gradient is off by more than the whole gradient, in μ and in log σ². At q = p
-# every draw's *value* is 0 (above), yet its gradient is not: in μ it is z itself, of norm about √50 ≈ 7.1.
-# A sampled KL pushes even on dimensions already at the prior (07's unused ones). Every training step would
-# carry that noise in its KL term; the closed form carries none. Kingma &
-# Welling (2013, §2.3) call the ELBO estimator that uses it SGVB (Stochastic Gradient Variational Bayes)
-# estimator B and say that it "typically has less variance" than their fully sampled estimator A; §3 uses it for the Gaussian VAE.
-# ("Typically": Roeder et al. (2017) show another estimator of the ELBO's gradient whose variance vanishes as q
-# approaches the exact posterior p(z|x), which can beat estimator B there. Averaging the loss over a batch of
-# M images, each with its own draw, divides that noise's variance in the shared weights' gradient by about M;
-# the closed form removes it at no cost.)
-# Pyro offers both: `Trace_ELBO` samples the KL, `TraceMeanField_ELBO` uses the closed form where it
-# exists; the TensorFlow CVAE tutorial samples it.
+# With the standard estimator, one draw's gradient for this q is off by more than the whole gradient. At
+# q = p every draw's *value* is 0 (above), yet its standard gradient in μ is z itself, of norm about √50 ≈ 7.1:
+# a push even on dimensions already at the prior (07's unused ones). The path-derivative estimator drops
+# the score term ∇ log q, whose mean is 0: it is exact at q = p, yet for this q its error is still about
+# as large as the gradient, or larger. The closed form has no noise. Kingma & Welling (2013, §2.3) call
+# the ELBO estimator that uses it estimator B, which "typically has less variance" than the fully
+# sampled estimator A. A batch of M images divides the noise's variance by about M; the closed form
+# removes it.
 #
-# ### Two Gaussians, in code
-# `vae_lite.kl_normal` against sympy's general formula and torch:
-
-# %% tags=["nbval-check-output"]
-general_fn = sp.lambdify((symbolic.mu_q, symbolic.sigma_q, mu_p, sigma_p), kl_general, "math")
-t = lambda v: torch.tensor([[v]], dtype=torch.float64)
-for mq, sq, mp, sp_ in [(1.0, 0.5, 0.0, 1.0), (0.0, 1.0, 1.0, 0.5), (-2.0, 3.0, 1.0, 2.0)]:
-    ours = vae_lite.kl_normal(t(mq), t(2 * math.log(sq)), t(mp), t(2 * math.log(sp_))).item()
-    theirs = torch.distributions.kl_divergence(torch.distributions.Normal(t(mq), t(sq)), torch.distributions.Normal(t(mp), t(sp_))).item()
-    print(f"KL(N({mq}, {sq}^2) || N({mp}, {sp_}^2)): sympy {general_fn(mq, sq, mp, sp_):.6f}, vae_lite {ours:.6f}, torch {theirs:.6f}")
-    assert abs(ours - general_fn(mq, sq, mp, sp_)) < 1e-10 and abs(theirs - ours) < 1e-10
-
-# %% [markdown]
+# The closed form needs a Gaussian q and a Gaussian p. A mixture prior (Tomczak & Welling's VampPrior,
+# 2018) or a flow posterior (Rezende & Mohamed, 2015) has none: there the KL is sampled, and the
+# estimator matters. Pyro has both: `Trace_ELBO` samples the KL, `TraceMeanField_ELBO` uses the closed
+# form where one exists.
+#
 # ### Explore
 # Move μ and σ: the two densities, the closed-form KL and a Monte Carlo estimate next to it.
 #
 # *Figure (widget; a still without a live kernel): the prior N(0, 1) as a grey curve and q = N(μ, σ²)
-# as a shaded blue curve, with the closed-form KL and the Monte Carlo estimate (± one standard error) in
-# the title.*
+# as a shaded blue curve; the closed-form KL in the title, the Monte Carlo estimate (± one standard
+# error) beside it in the still, under the plot when live.*
 
 # %%
 display(widgets.KLExplorer())
@@ -335,7 +338,7 @@ assert abs(mc - right) < 0.02 and abs(mc - wrong) > 0.2
 # > the latent dimensions; averaging it divides it by d and silently changes its weight in the loss: a
 # > KL weight β = 1/d. Averaging the *reconstruction* over D pixels does the opposite: the
 # > reconstruction shrinks by D, so the KL weighs D times more (β = D).
-# > [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb) trains both and shows what each does.
+# > [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb) trains both.
 
 # %% tags=["nbval-check-output"]
 print(f"{d}-d example: sum {vae_lite.kl_standard_normal(mu_d, logvar_d).item():.3f}, "
@@ -364,35 +367,60 @@ assert check.kl_closed_form(kl_closed_form)
 
 # %% [markdown]
 # **Exercise 2 (15 min).** Derive KL(N(μ_q, σ_q²) ‖ N(μ_p, σ_p²)) by hand with the three lines above
-# (hint: E_q[(z − μ_p)²] = σ_q² + (μ_q − μ_p)²), then write `kl_two_gaussians(mu_q, logvar_q, mu_p,
+# (hint: E_q[(z − μ_p)²] = σ_q² + (μ_q − μ_p)²) and enter it as `by_hand`, a sympy expression in `mu_q`,
+# `sigma_q`, `mu_p`, `sigma_p` (`sp.log` for log). Then write `kl_two_gaussians(mu_q, logvar_q, mu_p,
 # logvar_p)`: the KL of two diagonal Gaussians for each row, summed over the last dimension. The checker
-# compares it with the closed form on five cases and names the mistakes it recognises. Your formula should agree with sympy's
-# `kl_general` above.
+# tries both on five cases, checks `by_hand` symbolically too, and names the mistakes it recognises.
 
 # %%
+by_hand = None  # your result, a sympy expression in mu_q, sigma_q, mu_p, sigma_p
+
+
 def kl_two_gaussians(mu_q, logvar_q, mu_p, logvar_p):
     raise NotImplementedError  # your code here
 
 
-check.kl_two_gaussians(kl_two_gaussians);
+check.kl_two_gaussians(kl_two_gaussians, by_hand);
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution: log q - log p = log(sigma_p / sigma_q) - (z - mu_q)^2 / (2 sigma_q^2) + (z - mu_p)^2 / (2 sigma_p^2);
 # its mean under q is log(sigma_p / sigma_q) - 1/2 + (sigma_q^2 + (mu_q - mu_p)^2) / (2 sigma_p^2).
+by_hand = sp.log(sigma_p / sigma_q) + (sigma_q**2 + (mu_q - mu_p) ** 2) / (2 * sigma_p**2) - sp.Rational(1, 2)
+
+
 def kl_two_gaussians(mu_q, logvar_q, mu_p, logvar_p):
     return 0.5 * (logvar_p - logvar_q - 1 + (logvar_q.exp() + (mu_q - mu_p) ** 2) / logvar_p.exp()).sum(dim=-1)
 
 
-assert check.kl_two_gaussians(kl_two_gaussians)
+assert symbolic.is_zero(by_hand - kl_general), "the hand result should equal sympy's integral"
+assert check.kl_two_gaussians(kl_two_gaussians, by_hand)
 
 # %% [markdown]
 # ## Summary
 # - KL(N(μ, σ²) ‖ N(0, 1)) = ½(μ² + σ² − log σ² − 1): by hand from E_q[z²] = μ² + σ² and
 #   E_q[(z − μ)²] = σ², and by sympy's integral; it is 0 only when q is the prior.
-# - For a diagonal Gaussian the KL is the sum over dimensions; for two Gaussians there is a closed form too.
-# - The formula agrees with `vae_lite.kl_standard_normal`, `torch.distributions.kl_divergence` and
-#   Monte Carlo within its standard error; unlike a one-sample estimate, it adds no noise to training.
+# - For a diagonal Gaussian the KL is the sum over dimensions; two Gaussians have a closed form too.
+# - It agrees with `vae_lite.kl_standard_normal`, torch and Monte Carlo. Unlike a one-sample estimate,
+#   it adds no gradient noise; a mixture prior or a flow posterior has no closed form.
 # - Next: [05 The VAE](05_vae.ipynb) puts both terms together and trains the model.
+
+# %% [markdown]
+# ## Optional: Exercise 2's formula, shown and checked
+# Sympy's `kl_general` written as the hand derivation gives it, and `vae_lite.kl_normal`, the package's
+# code for it, against sympy and torch:
+
+# %% tags=["nbval-check-output"]
+readable = sp.Add(sp.log(sigma_p / sigma_q), (sigma_q**2 + (mu_q - mu_p) ** 2) / (2 * sigma_p**2), -sp.Rational(1, 2), evaluate=False)
+display(Math(r"\mathrm{KL}(\mathcal{N}(\mu_q, \sigma_q^2) \,\|\, \mathcal{N}(\mu_p, \sigma_p^2)) = " + symbolic.latex(readable)))
+print("it equals sympy's integral:", symbolic.is_zero(kl_general - readable))
+assert symbolic.is_zero(kl_general - readable), "the readable form should equal sympy's integral"
+general_fn = sp.lambdify((mu_q, sigma_q, mu_p, sigma_p), kl_general, "math")
+t = lambda v: torch.tensor([[v]], dtype=torch.float64)
+for mq, sq, mp, sp_ in [(1.0, 0.5, 0.0, 1.0), (0.0, 1.0, 1.0, 0.5), (-2.0, 3.0, 1.0, 2.0)]:
+    ours = vae_lite.kl_normal(t(mq), t(2 * math.log(sq)), t(mp), t(2 * math.log(sp_))).item()
+    theirs = torch.distributions.kl_divergence(torch.distributions.Normal(t(mq), t(sq)), torch.distributions.Normal(t(mp), t(sp_))).item()
+    print(f"KL(N({mq}, {sq}^2) || N({mp}, {sp_}^2)): sympy {general_fn(mq, sq, mp, sp_):.6f}, vae_lite {ours:.6f}, torch {theirs:.6f}")
+    assert abs(ours - general_fn(mq, sq, mp, sp_)) < 1e-10 and abs(theirs - ours) < 1e-10
 
 # %% [markdown]
 # ## Optional: too narrow against too wide
