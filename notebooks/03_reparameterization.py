@@ -129,11 +129,12 @@ assert torch.allclose(logvar_v.grad, ((z_v - mu_v) / 2).detach()), \
 #   z = μ + σε, so E[f(z)] = E_ε[f(μ + σε)] and the derivative moves inside: g = E_ε[f′(μ + σε)].
 #   Needs f without jumps (absolutely continuous; Lipschitz, as a ReLU network is, suffices): a kink
 #   is harmless, a jump carries gradient f′ cannot see.
-# - **Score function** (REINFORCE; Williams 1992): differentiate the density instead of f:
+# - **Score function** (REINFORCE; Williams 1992; for variational inference, Paisley et al. 2012 and
+#   Ranganath et al. 2014): differentiate the density instead of f:
 #   g = ∫ f(z) ∂q(z)/∂μ dz = E_q[f(z) ∂ log q(z)/∂μ] = E_q[f(z)(z − μ)/σ²], because ∂q/∂μ = q ∂ log q/∂μ
 #   (∂ log q/∂μ is called the *score*). Needs only values of f.
 #
-# For σ: pathwise f′(z)ε, score function f(z)(ε²−1)/σ.
+# For σ the pathwise estimate is f′(z)ε, as ∂z/∂σ = ε; deriving the score function's is Exercise 2.
 #
 # With f(z) = sin z, sympy integrates E[f(z)] exactly, differentiates it, and integrates what each
 # single-sample estimator averages to: both equal the exact gradient, so both are unbiased.
@@ -154,13 +155,13 @@ for name, (g_mu, g_sigma) in means.items():
 #
 # ### Both estimators, by sampling
 # `vae_lite.gradients` has both estimators, one estimate per draw of ε (autograd gives the pathwise
-# one its f′, as in a VAE). Their summaries (the score function's source, in vae_lite/gradients.py,
-# answers Exercise 2):
+# one its f′, as in a VAE), and two helpers for the experiments below:
 
 # %%
-estimators = (gradients.pathwise_gradients, gradients.score_function_gradients)
-for estimator in estimators:
-    print(f"{estimator.__name__}{inspect.signature(estimator)}:\n    {inspect.getdoc(estimator).splitlines()[0]}")
+pathwise_gradients, score_gradients = gradients.pathwise_gradients, gradients.score_function_gradients
+estimators = (pathwise_gradients, score_gradients)
+for function in (*estimators, gradients.mean_estimates, gradients.unbiased):
+    print(f"{function.__name__}{inspect.signature(function)}:\n    {inspect.getdoc(function).splitlines()[0]}")
 
 # %% [markdown]
 # At μ = 0.5, σ = 0.7 (not σ = 1, where a /σ and a /σ² would agree) we average each estimator over n
@@ -176,19 +177,16 @@ print(f"exact d/dmu E[sin z] at mu = {mu0}, sigma = {sigma0}: {exact:.6f}")
 
 # %%
 repeats, sample_counts = (300 if QUICK else 2000), [1, 4, 16, 64, 256]
-generator = torch.Generator().manual_seed(0)
-variances = {"pathwise": [], "score function": []}
+generator, variances = torch.Generator().manual_seed(0), {"pathwise": [], "score function": []}
 print(f"{'n':>5} {'pathwise mean':>14} {'score mean':>11} {'pathwise var':>13} {'score var':>10}")
 for n in sample_counts:  # `repeats` estimates of d/dmu E[sin z], each the mean over n draws of eps
     eps = torch.randn(repeats, n, generator=generator, dtype=torch.float64)
-    pathwise = gradients.pathwise_gradients(torch.sin, mu0, sigma0, eps)[0].mean(dim=1)
-    score = gradients.score_function_gradients(torch.sin, mu0, sigma0, eps)[0].mean(dim=1)
+    pathwise, score = (gradients.mean_estimates(e, torch.sin, mu0, sigma0, eps) for e in estimators)
     variances["pathwise"].append(pathwise.var().item())
     variances["score function"].append(score.var().item())
     print(f"{n:>5} {pathwise.mean():14.4f} {score.mean():11.4f} {pathwise.var():13.5f} {score.var():10.5f}")
-    for name, est in (("pathwise", pathwise), ("score function", score)):
-        assert abs(est.mean().item() - exact) < 5 * est.std().item() / math.sqrt(repeats), \
-            f"the {name} estimates should average to the exact gradient (within 5 standard errors)"
+    assert gradients.unbiased(pathwise, exact) and gradients.unbiased(score, exact), \
+        "both estimators should average to the exact gradient (within 5 standard errors)"
 
 # %% [markdown]
 # *Figure: variance of each estimator (y-axis, log scale) against the number of samples n (x-axis, log
@@ -208,13 +206,13 @@ for name, (pathwise_var, score_var) in one_draw.items():
 assert all(abs(s + 1) < 0.1 for s in slopes.values()), "both variances should fall as 1/n"
 assert one_draw["sin z"][1] > one_draw["sin z"][0] and one_draw["sin 2z"][0] > one_draw["sin 2z"][1], \
     "for sin z the pathwise estimator should be less noisy, for sin 2z noisier"
-assert one_draw["sin z + 5"][0] == one_draw["sin z"][0] and one_draw["sin z + 5"][1] > 10 * one_draw["sin z"][1], \
-    "a constant added to f should leave the pathwise noise alone and swamp the score function's"
+added = one_draw["sin z + 5"][1] - one_draw["sin z"][1]  # 25 E[s²] + 10 E[f s²], s the score: 25/σ² and a little more
+assert abs(added / (25 / sigma0**2) - 1) < 0.15, "adding 5 to f should add about 5²/σ² to the score function's variance"
 
 # %% [markdown]
 # Both fall as 1/n. For sin z the score function is noisier: usual, not a law (Mohamed et al., 2020),
 # as sin 2z shows. The pathwise noise is the spread of f′ under q. The score function's grows with |f|:
-# adding 5 to f changes no gradient, yet swamps it.
+# adding 5 to f changes no gradient, yet adds about 5²/σ² to one draw's variance.
 #
 # ### Many dimensions, and baselines
 # A VAE's z has tens of dimensions, and the decoder's log-likelihood f depends on all of them. Take
@@ -222,123 +220,93 @@ assert one_draw["sin z + 5"][0] == one_draw["sin z"][0] and one_draw["sin z + 5"
 # by (z₁ − μ₁)/σ².
 #
 # **A baseline** b is subtracted from f: (f(z) − b) ∂ log q/∂μ₁. The score has mean 0
-# (E_q[∂ log q/∂μ] = ∫ ∂q/∂μ dz = ∂/∂μ ∫ q dz = 0), so any b that does not depend on sample j's
-# own ε₁⁽ʲ⁾ leaves the estimator unbiased. Two such b: the mean of f over the *other* 15
+# (E_q[∂ log q/∂μ] = ∫ ∂q/∂μ dz = ∂/∂μ ∫ q dz = 0), so any b *independent* of sample j's own ε₁⁽ʲ⁾
+# leaves the estimator unbiased: E[b·score] = E[b]·0. Two such b: the mean of f over the *other* 15
 # samples (`gradients.leave_one_out_mean`), an estimate of E f; and the terms of f without z₁,
-# Σ_{i≥2} sin zᵢ, which change with the sample but not with ε₁.
+# Σ_{i≥2} sin zᵢ, which change with the sample but are independent of ε₁ (q is diagonal).
 #
 # > **Predict, then run.** From d = 1 to d = 50, what happens to the variance of each column?
 
 # %%
 f = lambda z: torch.sin(z).sum(dim=-1, keepdim=True)  # one value per sample of z, kept as (..., 1)
-columns = ("pathwise", "score", "score, b = mean f of others", "score, b = terms without z_1")
-width = {c: max(len(c), 9) + 2 for c in columns}
-print(f"variances of {repeats} estimates each, about ±{math.sqrt(2 / repeats):.0%} (one standard error)")
-print(f"{'d':>3} " + " ".join(f"{c:>{width[c]}}" for c in columns))
+baselines = {"none": None, "mean of others": lambda z: gradients.leave_one_out_mean(f(z), dim=-2),  # over the 16
+             "terms without z_1": lambda z: f(z) - torch.sin(z)}  # for each coordinate i: the terms of f without z_i
+columns = ("pathwise", *baselines)  # then the score function with each baseline
 by_dimension, generator = {}, torch.Generator().manual_seed(3)  # its own seed: a re-run gives the same table
-for d in (1, 5, 50):
+for d in (1, 5, 50):  # `repeats` estimates of d/dmu_1 E[f] from 16 samples each
     eps = torch.randn(repeats, 16, d, generator=generator, dtype=torch.float64)
-    z = mu0 + sigma0 * eps
-    baselines = {"none": 0.0, "mean of others": gradients.leave_one_out_mean(f(z), dim=1),
-                 "terms without z_1": f(z) - torch.sin(z)}  # for each coordinate i: the terms of f without z_i
-    pathwise = gradients.pathwise_gradients(f, mu0, sigma0, eps)[0][..., 0].mean(dim=1)  # d/dmu_1
-    score = {b: gradients.score_function_gradients(f, mu0, sigma0, eps, baseline=value)[0][..., 0].mean(dim=1)
-             for b, value in baselines.items()}
-    by_dimension[d] = dict(zip(columns, [pathwise.var().item()] + [s.var().item() for s in score.values()]))
-    print(f"{d:>3} " + " ".join(f"{by_dimension[d][c]:{width[c]}.5f}" for c in columns))
-    for b, est in score.items():  # not b = none at d = 50: there 5 standard errors exceed the gradient, so 0 would pass
-        assert (d, b) == (50, "none") or abs(est.mean().item() - exact) < 5 * est.std().item() / math.sqrt(repeats), \
+    pathwise = gradients.mean_estimates(pathwise_gradients, f, mu0, sigma0, eps)
+    score_by_b = {b: gradients.mean_estimates(score_gradients, f, mu0, sigma0, eps, b_z) for b, b_z in baselines.items()}
+    by_dimension[d] = dict(zip(columns, [pathwise.var().item()] + [s.var().item() for s in score_by_b.values()]))
+    for b, estimates in score_by_b.items():  # not b = none at d = 50: there 5 standard errors exceed the gradient
+        assert (d, b) == (50, "none") or gradients.unbiased(estimates, exact), \
             f"with the baseline '{b}' the score function should still average to the exact gradient"
+print(f"variances of {repeats} estimates of d/dmu_1, 16 samples each, about ±{math.sqrt(2 / repeats):.0%} (one standard error)")
+labels = ["pathwise"] + [f"score, b = {b}" for b in baselines]
+print(f"{'d':>3}" + "".join(f"{c:>{len(c) + 3}}" for c in labels))
+for d, row in by_dimension.items():
+    print(f"{d:>3}" + "".join(f"{v:>{len(c) + 3}.5f}" for c, v in zip(labels, row.values())))
 
 # %%
 at_1, at_50 = by_dimension[1], by_dimension[50]
-print(f"d = 50: b = mean of others removes {1 - at_50[columns[2]] / at_50[columns[1]]:.0%} of the score's variance, "
-      f"and leaves {at_50[columns[2]] / at_1[columns[2]]:.0f} times its d = 1 value; b = terms without z_1 leaves "
-      f"{at_50[columns[3]] / at_50[columns[0]]:.1f} times the pathwise variance ({at_1[columns[3]] / at_1[columns[0]]:.1f} at d = 1)")
-assert at_50[columns[1]] > 5 * at_1[columns[1]], "the score function's variance should grow with the dimension"
-assert at_50[columns[2]] > 5 * at_1[columns[2]], "a baseline that estimates E f should leave the other terms' noise"
-assert at_50[columns[3]] < 2 * at_1[columns[3]], "without the other terms the score's variance should not grow"
-assert at_50[columns[0]] < 2 * at_1[columns[0]], "for this separable f, the pathwise variance should not grow with d"
-assert QUICK or at_1[columns[2]] > at_1[columns[1]], "the prose: at d = 1 the mean of the others adds noise"  # quick: 8% is noise
+print(f"d = 50: b = mean of others removes {1 - at_50['mean of others'] / at_50['none']:.0%} of the score's variance "
+      f"and leaves {at_50['mean of others'] / at_1['mean of others']:.0f} times its d = 1 value; b = terms without z_1 "
+      f"leaves {at_50['terms without z_1'] / at_50['pathwise']:.1f} times the pathwise variance "
+      f"({at_1['terms without z_1'] / at_1['pathwise']:.1f} at d = 1)")
+assert at_50["none"] > 5 * at_1["none"], "the score function's variance should grow with the dimension"
+assert at_50["mean of others"] > 5 * at_1["mean of others"], "a baseline that estimates E f should leave the other terms' noise"
+assert at_50["terms without z_1"] < 2 * at_1["terms without z_1"], "without the other terms the score's variance should not grow"
+assert at_50["pathwise"] < 2 * at_1["pathwise"], "for this separable f, the pathwise variance should not grow with d"
+assert QUICK or at_1["mean of others"] > at_1["none"], "the prose: at d = 1 the mean of the others adds noise"  # quick: 8% is noise
 
 # %% [markdown]
 # The mean of the others removes f's *mean*, not the *fluctuations* of Σ_{i≥2} sin zᵢ, which grow
 # with d. Dropping those terms removes them: back to the d = 1 variance. This is Rao-Blackwellisation
-# (Pyro's SVI tutorial, Part III). At d = 1 the mean of the others even adds noise (Optional part).
+# (Pyro's SVI tutorial, Part III): average out exactly what can be averaged, here the terms without z₁,
+# whose product with the score averages to 0. At d = 1 the mean of the others adds noise (Optional part).
 #
-# ### What the noise costs an optimiser
-# Gradient ascent on μ (d = 50, σ = 0.7) maximises E[Σᵢ sin zᵢ], with 16 samples a step.
-#
-# *Figure: E[f]/d, exact at the current μ (y-axis), against the step (x-axis), for each estimator and
-# step size; dashed, the most E[f]/d can be (every μᵢ = π/2).*
-
-# %%
-expected_f = sp.lambdify((symbolic.mu, symbolic.sigma), value)  # sympy's E[sin z] above, as a function
-
-
-def climb(gradient, step_size, steps=40):  # gradient ascent on mu; returns E[f]/d, exact, at each step
-    mu_d, generator = torch.full((50,), mu0, dtype=torch.float64), torch.Generator().manual_seed(4)
-    curve = [expected_f(mu0, sigma0)]
-    for _ in range(steps):
-        eps = torch.randn(16, 50, generator=generator, dtype=torch.float64)
-        mu_d = mu_d + step_size * gradient(mu_d, eps, mu_d + sigma0 * eps).mean(dim=0)
-        curve.append(sum(expected_f(m, sigma0) for m in mu_d.tolist()) / 50)
-    return curve
-
-
-score = lambda b: lambda mu, eps, z: gradients.score_function_gradients(f, mu, sigma0, eps, baseline=b(z))[0]
-others = score(lambda z: gradients.leave_one_out_mean(f(z), dim=0))
-climbs = {"pathwise, step size 1": climb(lambda mu, eps, z: gradients.pathwise_gradients(f, mu, sigma0, eps)[0], 1.0),
-          "score, b = terms without z_i, step size 1": climb(score(lambda z: f(z) - torch.sin(z)), 1.0),
-          "score, b = mean f of others, step size 1": climb(others, 1.0),
-          "score, b = mean f of others, step size 0.1": climb(others, 0.1)}
-best = expected_f(math.pi / 2, sigma0)
-fig, ax = plt.subplots(layout="constrained")
-for (name, curve), style in zip(climbs.items(), ("-", ":", "-", "-")):  # dotted: the orange lies on the blue
-    ax.plot(curve, style, linewidth=3, label=name)
-ax.axhline(best, color="black", linestyle="--", linewidth=1.5, label="the most E[f]/d can be")
-ax.set(xlabel="gradient step", ylabel="E[f] / d (exact)", title="gradient ascent on E[Σ sin zᵢ], d = 50, 16 samples a step")
-ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
-reached = {name: next((i for i, v in enumerate(curve) if v > 0.95 * best), "never") for name, curve in climbs.items()}
-print("first step at 95 % of the most:", reached)
-
-# %% jupyter={"source_hidden": true}
-fast, others_1, others_01 = reached["pathwise, step size 1"], *(reached[f"score, b = mean f of others, step size {s}"] for s in (1, 0.1))
-assert max(fast, reached["score, b = terms without z_i, step size 1"]) <= 3 and others_1 == "never" and others_01 > 5 * fast, \
-    "the text says: pathwise and terms-dropped get there at once, b = mean of others never at step 1, slowly at 0.1"
-
-# %% [markdown]
-# At the step size that suits the pathwise estimator, the score function with b = mean of the others never
-# gets close: its noise throws μ about. A ten times smaller step size gets there, in many more steps. In a
-# VAE: a smaller learning rate, slower training. Dropping the terms without zᵢ fixes it here, but only
-# because f is a sum of one-coordinate terms.
-#
-# A decoder's log-likelihood is not: every pixel depends on every zᵢ. Next, f(z) = sin(0.5 + Σᵢ (zᵢ − 0.5)/√d):
-# every zᵢ enters one sine, whose argument stays N(0.5, 0.7²) at every d. Its exact gradient,
-# cos(0.5)·e^(−0.7²/2)/√d, shrinks as each zᵢ matters less.
+# ### An f like a decoder's
+# Dropping terms works only because this f is a sum of one-coordinate terms. A decoder's log-likelihood
+# is not: every pixel depends on every zᵢ. Take f(z) = sin(0.5 + Σᵢ (zᵢ − 0.5)/√d): every zᵢ enters one
+# sine, whose argument stays N(0.5, 0.7²) at every d. Its exact gradient, cos(0.5)·e^(−0.7²/2)/√d, shrinks
+# as each zᵢ matters less.
 
 # %%
 f_joint = lambda z: torch.sin(mu0 + (z - mu0).sum(dim=-1, keepdim=True) / math.sqrt(z.shape[-1]))
+others_joint = lambda z: gradients.leave_one_out_mean(f_joint(z), dim=-2)  # b = mean f of the other 15
 print("  d  exact grad  pathwise var  score var, b = mean f of others  ratio")
 joint, generator = {}, torch.Generator().manual_seed(2)  # its own seed: a re-run gives the same table
 for d in (1, 5, 50):
     eps = torch.randn(repeats, 16, d, generator=generator, dtype=torch.float64)
-    others = gradients.leave_one_out_mean(f_joint(mu0 + sigma0 * eps), dim=1)
-    pathwise = gradients.pathwise_gradients(f_joint, mu0, sigma0, eps)[0][..., 0].mean(dim=1)
-    score = gradients.score_function_gradients(f_joint, mu0, sigma0, eps, baseline=others)[0][..., 0].mean(dim=1)
+    pathwise = gradients.mean_estimates(pathwise_gradients, f_joint, mu0, sigma0, eps)
+    score = gradients.mean_estimates(score_gradients, f_joint, mu0, sigma0, eps, others_joint)
     exact_d = math.cos(mu0) * math.exp(-sigma0**2 / 2) / math.sqrt(d)
     joint[d] = (pathwise.var().item(), score.var().item())
     print(f"{d:>3} {exact_d:11.4f} {joint[d][0]:13.5f} {joint[d][1]:32.5f} {joint[d][1] / joint[d][0]:6.0f}")
-    for name, est in (("pathwise", pathwise), ("score function", score)):
-        assert abs(est.mean().item() - exact_d) < 5 * est.std().item() / math.sqrt(repeats), \
-            f"the {name} estimates should average to the exact gradient (within 5 standard errors)"
+    assert gradients.unbiased(pathwise, exact_d) and gradients.unbiased(score, exact_d), \
+        "both estimators should average to the exact gradient (within 5 standard errors)"
 ratios = {d: score_var / pathwise_var for d, (pathwise_var, score_var) in joint.items()}
 assert ratios[50] > 5 * ratios[1], "for an f that is not a sum, the score's variance should grow against the pathwise one"
 
 # %% [markdown]
+# *Figure: both tables as one picture: the score function's variance over the pathwise one (y-axis, log
+# scale) against d (x-axis, log scale), per baseline for the sum of sines; dashed, with squares, the
+# decoder-like f.*
+
+# %%
+fig, ax = plt.subplots(layout="constrained")
+for b in baselines:
+    ax.plot(list(by_dimension), [row[b] / row["pathwise"] for row in by_dimension.values()], "o-", linewidth=3, label=f"Σ sin zᵢ, b = {b}")
+ax.plot(list(ratios), list(ratios.values()), "s--", linewidth=3, label="decoder-like f, b = mean of others")
+ax.set(xscale="log", yscale="log", xticks=list(ratios), xticklabels=[str(d) for d in ratios], xlabel="dimension d of z",
+       ylabel="score var / pathwise var", title="∂/∂μ₁ from 16 samples")
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False);
+
+# %% [markdown]
 # The pathwise noise shrinks with the gradient; the score function's far less, so their ratio grows
-# with d. That is why VAEs ([05](05_vae.ipynb)) use the pathwise estimator. A baseline closer to f
-# narrows the gap per sample, not per evaluation of f (Optional part).
+# with d. That is why VAEs ([05](05_vae.ipynb)) use the pathwise estimator. The Optional part shows what
+# the noise costs an optimiser, and that a baseline closer to f narrows the gap per sample, not per
+# evaluation of f.
 #
 # ### Explore
 # The explorer uses f(z) = z² (exact gradients 2μ and 2σ). Move μ and σ: the samples and both estimates
@@ -357,7 +325,8 @@ display(widgets.ReparameterizationExplorer())
 # > **Common mistake.** The write-up's line `σ = E[(x-μ)²]` ([01](01_autoencoder.ipynb) says what the
 # > write-up is): that is the *variance* σ², not the standard deviation.
 # > In code it shows up as `z = mu + torch.exp(logvar) * eps`, which multiplies ε by σ². The checker
-# > below passes `vae_lite.reparameterize` and names this mistake.
+# > below passes `vae_lite.reparameterize` and names this mistake; you write your own in
+# > [05](05_vae.ipynb), Exercise 2, whose checker names it too.
 
 # %%
 assert check.reparameterize(vae_lite.reparameterize), "vae_lite.reparameterize should pass: sigma = exp(logvar / 2)"
@@ -391,10 +360,11 @@ def pathwise_by_hand(f_prime, mu, rho, eps):
 assert check.pathwise_by_hand(pathwise_by_hand)
 
 # %% [markdown]
-# **Exercise 2 (8 min).** Write `score_function_gradient(f, mu, sigma, n)`: the score-function estimate of
-# ∂/∂μ E[f(z)], z ~ N(μ, σ²), from n samples. The checker also tries the step f(z) = [z > 0], where the
-# pathwise estimator returns 0 (f′ = 0 wherever it exists) and the score function is right, and checks
-# that the estimates' spread shrinks with n.
+# **Exercise 2 (8 min).** The score function for σ. Differentiate log q(z) = −log σ − (z − μ)²/(2σ²) − ½ log 2π
+# in σ, then write `score_function_gradient(f, mu, sigma, n)`: the score-function estimate of ∂/∂σ E[f(z)],
+# z ~ N(μ, σ²), from n new samples. The checker compares it with the exact gradient for f = sin (sympy's
+# d/dsigma above) and for the step f(z) = [z > 0], where the pathwise estimator returns 0 (f′ = 0 wherever
+# it exists), and checks that the estimates' spread shrinks with n.
 
 # %%
 def score_function_gradient(f, mu, sigma, n):
@@ -407,7 +377,8 @@ check.score_function_gradient(score_function_gradient);
 # Solution
 def score_function_gradient(f, mu, sigma, n):
     z = mu + sigma * torch.randn(n, dtype=torch.float64)
-    return (f(z) * (z - mu) / sigma**2).mean()
+    score = -1 / sigma + (z - mu) ** 2 / sigma**3  # d log q(z) / d sigma = ((z - mu)^2 - sigma^2) / sigma^3
+    return (f(z) * score).mean()
 
 
 assert check.score_function_gradient(score_function_gradient)
@@ -416,8 +387,9 @@ assert check.score_function_gradient(score_function_gradient)
 # ## Summary
 # - `sample()` cuts the graph; `rsample()` = μ + σε keeps z a differentiable function of μ and σ.
 # - Both estimators are unbiased (sympy: sin z); the pathwise one needs f without jumps (ReLU yes, step no).
-# - Both variances fall as 1/n. The score function carries the noise of all of f. A baseline free of the
-#   sample's own ε keeps it unbiased and removes some of it; the rest forces an optimiser to short steps.
+# - Both variances fall as 1/n. The score function carries the noise of all of f. A baseline independent of
+#   the sample's own ε keeps it unbiased and can remove much of that noise (not always: at d = 1 the mean of
+#   the others adds some); what is left forces an optimiser to short steps (Optional part).
 # - For a decoder-like f, the score function's gap to the pathwise estimator grows with d: VAEs use the
 #   pathwise one.
 # - The encoder outputs log σ², so σ = exp(½ log σ²), not exp(log σ²).
@@ -425,7 +397,58 @@ assert check.score_function_gradient(score_function_gradient)
 # Next: [04 The closed-form KL](04_closed_form_kl.ipynb), the other term of the ELBO, without sampling.
 
 # %% [markdown]
-# ## Optional: discrete latents, a baseline closer to f, the best constant baseline
+# ## Optional: the noise and an optimiser, discrete latents, a baseline closer to f, the best constant baseline
+#
+# ### What the noise costs an optimiser
+# Gradient ascent on μ (d = 50, σ = 0.7) maximises E[Σᵢ sin zᵢ], with 16 samples a step.
+#
+# *Figure: E[f]/d, exact at the current μ (y-axis), against the step (x-axis), for each estimator and
+# step size; dashed, the most E[f]/d can be (every μᵢ = π/2).*
+
+# %%
+expected_f = sp.lambdify((symbolic.mu, symbolic.sigma), value)  # sympy's E[sin z] above, as a function
+
+
+def climb(estimator, step_size, baseline=None):  # 40 steps from mu0; E[f]/d, exact, before and after each
+    start, generator = torch.full((50,), mu0, dtype=torch.float64), torch.Generator().manual_seed(4)
+    path = gradients.gradient_ascent(estimator, f, start, sigma0, step_size, 40, 16, generator, baseline)
+    return [expected_f(mu.numpy(), sigma0).mean() for mu in path]
+
+
+climbs = {"pathwise, step size 1": climb(pathwise_gradients, 1.0),
+          "score, b = terms without z_i, step size 1": climb(score_gradients, 1.0, baselines["terms without z_1"]),
+          "score, b = mean f of others, step size 1": climb(score_gradients, 1.0, baselines["mean of others"]),
+          "score, b = mean f of others, step size 0.1": climb(score_gradients, 0.1, baselines["mean of others"])}
+best = expected_f(math.pi / 2, sigma0)
+fig, ax = plt.subplots(layout="constrained")
+for (name, curve), style in zip(climbs.items(), ("-", ":", "-", "-")):  # dotted: the orange lies on the blue
+    ax.plot(curve, style, linewidth=3, label=name)
+ax.axhline(best, color="black", linestyle="--", linewidth=1.5, label="the most E[f]/d can be")
+ax.set(xlabel="gradient step", ylabel="E[f] / d (exact)", title="gradient ascent on E[Σ sin zᵢ], d = 50, 16 samples a step")
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
+first_at_95 = lambda curve: next((i for i, v in enumerate(curve) if v > 0.95 * best), "never")
+reached = {name: first_at_95(curve) for name, curve in climbs.items()}
+print("first step at 95 % of the most:", reached)
+
+# %% jupyter={"source_hidden": true}
+fast, others_1, others_01 = reached["pathwise, step size 1"], *(reached[f"score, b = mean f of others, step size {s}"] for s in (1, 0.1))
+assert max(fast, reached["score, b = terms without z_i, step size 1"]) <= 3 and others_1 == "never" and others_01 > 5 * fast, \
+    "the text says: pathwise and terms-dropped get there at once, b = mean of others never at step 1, slowly at 0.1"
+
+# %% [markdown]
+# At the pathwise estimator's step size, the score function with b = mean of the others never gets close:
+# its noise throws μ about. A ten times smaller step gets there, in many more steps. In a VAE: a smaller
+# learning rate, slower training. Dropping the terms without zᵢ fixes it, here. Other step sizes, the
+# same draws:
+
+# %%
+scan = {s: first_at_95(climb(score_gradients, s, baselines["mean of others"])) for s in (0.05, 0.1, 0.15, 0.2, 0.3, 0.5)}
+print("b = mean f of others, first step at 95 % of the most, by step size:", scan, f"(pathwise, step size 1: {fast})")
+assert scan[0.5] == "never" and all(v == "never" or v > 5 * fast for v in scan.values()), \
+    "the text says a large step never gets there and the best takes over 5 times the pathwise estimator's steps"
+
+# %% [markdown]
+# No step size rescues it: a large one never gets there, the best takes several times the pathwise steps.
 #
 # ### Discrete latents
 # **Exercise 3 (5 min).** When can a VAE *not* use the reparameterization trick? (Answer below.)
@@ -434,7 +457,7 @@ assert check.score_function_gradient(score_function_gradient)
 # **When a VAE cannot use the trick.** The pathwise estimator needs z to be a differentiable function
 # of the parameters, and f to have a useful derivative. For **discrete latent variables** (one of K
 # categories, or a vector of bits) the trick fails even when the decoder f is differentiable: a
-# Bernoulli sample [u < p], with noise u, has derivative 0 in p wherever it exists, and torch offers no
+# Bernoulli sample [u < p], with u ~ Uniform(0, 1), has derivative 0 in p wherever it exists, and torch offers no
 # `rsample()` for it. The step function of Exercise 2 is the same failure from the other side:
 # f(z) = [z > 0] has derivative 0, so the pathwise estimator is biased there (its unbiasedness needs an
 # f without jumps: the jump at 0 carries gradient that f′ cannot see), and [z > 0] is a Bernoulli latent
@@ -453,7 +476,7 @@ eps = torch.randn(100_000, generator=torch.Generator().manual_seed(1), dtype=tor
 pathwise_step, score_step = (g(step, 0.3, 1.5, eps)[0].mean().item() for g in estimators)
 exact_step = math.exp(-0.5 * (0.3 / 1.5) ** 2) / (1.5 * math.sqrt(2 * math.pi))  # d/dmu P(z > 0) = density of z at 0
 print(f"f = step: pathwise {pathwise_step:.3f}, score function {score_step:.2f}, exact {exact_step:.2f}")
-assert pathwise_step == 0 and abs(score_step - exact_step) < 0.03
+assert abs(score_step - exact_step) < 0.03, "the score function should find the step's gradient, the density of z at 0"
 
 # %% [markdown]
 # Autograd gives the score function for any q with `log_prob`, discrete ones too: the `.backward()` of
@@ -485,20 +508,17 @@ assert torch.allclose(grads, by_hand, atol=1e-5), "the surrogate's gradient shou
 
 # %%
 ratios_own, generator = {}, torch.Generator().manual_seed(2)  # the same draws as the table above
+own = lambda z: f_joint(torch.cat([torch.full_like(z[..., :1], mu0), z[..., 1:]], dim=-1))  # free of eps_1: for d/dmu_1
 for d in (1, 5, 50):
     eps = torch.randn(repeats, 16, d, generator=generator, dtype=torch.float64)
-    z = mu0 + sigma0 * eps
-    own = f_joint(torch.cat([torch.full_like(z[..., :1], mu0), z[..., 1:]], dim=-1))  # free of eps_1: for d/dmu_1 only
-    score_own = gradients.score_function_gradients(f_joint, mu0, sigma0, eps, baseline=own)[0][..., 0].mean(dim=1)
+    score_own = gradients.mean_estimates(score_gradients, f_joint, mu0, sigma0, eps, own)
     exact_d = math.cos(mu0) * math.exp(-sigma0**2 / 2) / math.sqrt(d)
-    assert abs(score_own.mean().item() - exact_d) < 5 * score_own.std().item() / math.sqrt(repeats), \
-        "with b = f(z_1 = mu_1) the score function should still average to the exact gradient"
+    assert gradients.unbiased(score_own, exact_d), "with b = f(z_1 = mu_1) the score function should still average to the exact gradient"
     ratios_own[d] = score_own.var().item() / joint[d][0]
     print(f"d = {d:>2}, 16 samples: score var, b = f(z_1 = mu_1) {score_own.var():.5f}, "
           f"{ratios_own[d]:3.0f} times the pathwise (b = mean of others: {ratios[d]:3.0f} times)")
 eps = torch.randn(repeats // 10, 16 * 51, 50, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
-others = gradients.leave_one_out_mean(f_joint(mu0 + sigma0 * eps), dim=1)
-equal_cost = gradients.score_function_gradients(f_joint, mu0, sigma0, eps, baseline=others)[0][..., 0].mean(dim=1).var().item()
+equal_cost = gradients.mean_estimates(score_gradients, f_joint, mu0, sigma0, eps, others_joint).var().item()
 print(f"d = 50, 816 evaluations of f: score var, b = mean of others over 816 samples {equal_cost:.5f}; "
       f"b = f(z_1 = mu_1) over 16 samples {score_own.var():.5f}; pathwise over 16 samples {joint[50][0]:.5f}")
 assert ratios_own[50] < ratios[50] / 3 and ratios_own[50] < 2 * ratios_own[5], (  # own[50]/own[5] over 100 seeds: 1.07 ± 0.08, max 1.27 (quick: ± 0.20, max 1.58)
@@ -532,10 +552,10 @@ assert joint[50][0] < equal_cost < score_own.var().item(), \
 # %%
 eps = torch.randn(20_000, 16, 1, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
 mean_f = math.sin(mu0) * math.exp(-sigma0**2 / 2)  # E[sin z], z ~ N(mu0, sigma0^2)
-b_values = {"none": 0.0, "b* = (1 - sigma^2) E f": (1 - sigma0**2) * mean_f, "exact E f": mean_f,
-            "mean f of others": gradients.leave_one_out_mean(f(mu0 + sigma0 * eps), dim=1)}
-var_b = {b: gradients.score_function_gradients(f, mu0, sigma0, eps, baseline=value)[0][..., 0]
-            .mean(dim=1).var().item() for b, value in b_values.items()}  # d = 1, n = 16
+b_values = {"none": None, "b* = (1 - sigma^2) E f": lambda z: (1 - sigma0**2) * mean_f, "exact E f": lambda z: mean_f,
+            "mean f of others": baselines["mean of others"]}
+var_b = {b: gradients.mean_estimates(score_gradients, f, mu0, sigma0, eps, baseline).var().item()
+         for b, baseline in b_values.items()}  # d = 1, n = 16
 for b, v in var_b.items():
     print(f"d = 1, b = {b:<24} variance {v:.5f}, {v / var_b['none']:.2f} times no baseline")
 z1, score1 = mu0 + sigma0 * eps.flatten(), eps.flatten() / sigma0  # every sample, its score (z − μ)/σ²
@@ -558,6 +578,9 @@ assert var_b["b* = (1 - sigma^2) E f"] < min(var_b["none"], var_b["exact E f"]),
 #   Generative Models: https://arxiv.org/abs/1401.4082
 # - Williams (1992), Simple statistical gradient-following algorithms for connectionist reinforcement
 #   learning, Machine Learning 8: https://doi.org/10.1007/BF00992696
+# - Paisley, Blei & Jordan (2012), Variational Bayesian Inference with Stochastic Search:
+#   https://arxiv.org/abs/1206.6430
+# - Ranganath, Gerrish & Blei (2014), Black Box Variational Inference: https://arxiv.org/abs/1401.0118
 # - Mohamed, Rosca, Figurnov & Mnih (2020), Monte Carlo Gradient Estimation in Machine Learning, JMLR 21:
 #   https://jmlr.org/papers/v21/19-346.html
 # - Pyro's SVI tutorial, Part III (surrogate objective, Rao-Blackwellisation, baselines):

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from vae_lite.gradients import leave_one_out_mean, pathwise_gradients, score_function_gradients
+from vae_lite.gradients import (gradient_ascent, leave_one_out_mean, mean_estimates, pathwise_gradients,
+                                score_function_gradients, unbiased)
 
 
 def test_pathwise_gradients_match_autograd():
@@ -63,3 +64,41 @@ def test_leave_one_out_mean_is_the_mean_of_the_others():
     assert leave_one_out_mean(values, dim=1).tolist() == [[4.0, 3.5, 1.5]]
     with pytest.raises(ValueError, match="at least 2 samples"):
         leave_one_out_mean(values, dim=0)
+
+
+def test_mean_estimates_average_each_rows_draws_of_the_first_coordinate():
+    eps = torch.randn(5, 8, 3, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    f = lambda z: torch.sin(z).sum(dim=-1, keepdim=True)
+    pathwise = mean_estimates(pathwise_gradients, f, 0.5, 0.7, eps)
+    assert torch.allclose(pathwise, torch.cos(0.5 + 0.7 * eps[..., 0]).mean(dim=1))  # d/dmu_1 of sum sin z_i
+    others = lambda z: leave_one_out_mean(f(z), dim=-2)
+    score = mean_estimates(score_function_gradients, f, 0.5, 0.7, eps, baseline=others)
+    z = 0.5 + 0.7 * eps
+    by_hand = ((f(z) - others(z))[..., 0] * eps[..., 0] / 0.7).mean(dim=1)
+    assert score.shape == (5,) and torch.allclose(score, by_hand)
+    scalar = mean_estimates(score_function_gradients, torch.sin, 0.5, 0.7, eps[..., 0])  # (repeats, n): z scalar
+    assert torch.allclose(scalar, (torch.sin(z[..., 0]) * eps[..., 0] / 0.7).mean(dim=1))
+
+
+def test_unbiased_accepts_the_exact_mean_and_rejects_a_bias_of_ten_standard_errors():
+    estimates = torch.randn(400, generator=torch.Generator().manual_seed(4), dtype=torch.float64) + 2.0
+    standard_error = estimates.std().item() / 20
+    assert unbiased(estimates, estimates.mean().item())
+    assert not unbiased(estimates, estimates.mean().item() + 10 * standard_error)
+    assert unbiased(estimates, estimates.mean().item() + 10 * standard_error, standard_errors=11)
+
+
+def test_gradient_ascent_takes_the_mean_step_and_climbs_to_the_maximum():
+    """E[-(z - 3)^2] = -(mu - 3)^2 - sigma^2 is largest at mu = 3; its pathwise gradient is -2(z - 3)."""
+    f = lambda z: -((z - 3) ** 2).sum(dim=-1, keepdim=True)
+    start = torch.zeros(2, dtype=torch.float64)
+    path = gradient_ascent(pathwise_gradients, f, start, 0.5, 0.1, 60, 16, torch.Generator().manual_seed(5))
+    eps = torch.randn(16, 2, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    assert len(path) == 61 and torch.equal(path[0], start)
+    assert torch.allclose(path[1], start + 0.1 * (-2 * (start + 0.5 * eps - 3)).mean(dim=0))
+    assert torch.allclose(path[-1], torch.full((2,), 3.0, dtype=torch.float64), atol=0.1)
+    others = lambda z: leave_one_out_mean(f(z), dim=-2)
+    score_path = gradient_ascent(score_function_gradients, f, start, 0.5, 0.01, 1, 16,
+                                 torch.Generator().manual_seed(5), baseline=others)
+    z = start + 0.5 * eps
+    assert torch.allclose(score_path[1], start + 0.01 * ((f(z) - others(z)) * eps / 0.5).mean(dim=0))

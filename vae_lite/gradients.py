@@ -54,3 +54,52 @@ def leave_one_out_mean(values, dim):
     if n < 2:
         raise ValueError(f"a leave-one-out mean needs at least 2 samples along dim {dim}, got {n}")
     return (values.sum(dim=dim, keepdim=True) - values) / (n - 1)
+
+
+# ------------------------------------------------------------------ for notebook 03's experiments
+
+
+def mean_estimates(estimator, f, mu, sigma, eps, baseline=None):
+    r"""Repeated n-sample estimates of d/dmu E[f(z)], z = mu + sigma * eps: one per row of eps.
+
+    eps: (repeats, n) draws for a scalar z, or (repeats, n, d) for z in R^d, then the estimates are
+    of d/dmu_1 (the first coordinate). Row r gives
+
+        estimate_r = (1/n) sum_j g(eps_rj),  g = f'(z) (pathwise) or (f(z) - b) eps / sigma (score function)
+
+    The mean of the estimates shows the estimator's bias, their variance its noise at this n.
+    baseline: None, or a function of the samples z giving b (score function only), e.g.
+    lambda z: leave_one_out_mean(f(z), dim=-2).
+    """
+    options = {} if baseline is None else {"baseline": baseline(mu + sigma * eps)}
+    per_draw = estimator(f, mu, sigma, eps, **options)[0]
+    return (per_draw[..., 0] if eps.dim() == 3 else per_draw).mean(dim=1)
+
+
+def unbiased(estimates, exact, standard_errors=5):
+    r"""Whether independent estimates average to `exact`: |mean - exact| < k standard errors, k = standard_errors.
+
+        |mean - exact| < k * std / sqrt(number of estimates)
+
+    With k = 5 an unbiased estimator fails about once in 2 million runs; a bias of more than
+    about 5 standard errors fails nearly always.
+    """
+    spread = estimates.std().item() / len(estimates) ** 0.5
+    return abs(estimates.mean().item() - exact) < standard_errors * spread
+
+
+def gradient_ascent(estimator, f, mu, sigma, step_size, steps, n, generator, baseline=None):
+    r"""Stochastic gradient ascent on mu for E[f(z)], z ~ N(mu, sigma^2 I): at each step n fresh draws eps_j and
+
+        mu <- mu + step_size * (1/n) sum_j g(eps_j),   g: the estimator's per-draw d/dmu
+
+    baseline: None, or a function of the step's samples z giving b (score function only).
+    Returns the mu before the first step and after each step.
+    """
+    path = [mu]
+    for _ in range(steps):
+        eps = torch.randn(n, *mu.shape, generator=generator, dtype=mu.dtype)
+        options = {} if baseline is None else {"baseline": baseline(mu + sigma * eps)}
+        mu = mu + step_size * estimator(f, mu, sigma, eps, **options)[0].mean(dim=0)
+        path.append(mu)
+    return path
