@@ -455,11 +455,11 @@ cpu = [run["train_cpu_seconds"] for run in (*screen.values(), *held_out.values()
 assert max(cpu) < 120, "the prose: every run of the screens above trained in under 2 CPU-minutes"
 
 # %% jupyter={"source_hidden": true}
-optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))])
-onecycle = vae_lite.support.learning_rate_schedule(optimizer, "onecycle", 25.0, 100)  # lr 25 over 100 steps
+sgd = torch.optim.SGD([nn.Parameter(torch.zeros(1))])
+onecycle = vae_lite.support.learning_rate_schedule(sgd, "onecycle", 25.0, 100)  # lr 25 over 100 steps
 rates = [onecycle.get_last_lr()[0]]
 for _ in range(99):
-    optimizer.step()  # no gradients, so no change: the scheduler expects a step before its own
+    sgd.step()  # no gradients, so no change: the scheduler expects a step before its own
     onecycle.step()
     rates.append(onecycle.get_last_lr()[0])
 assert rates[0] == 1 and max(rates) == 25 and rates.index(25) == 29 and rates[-1] < 0.01, \
