@@ -91,9 +91,8 @@ plt.show()
 # one } z \sim q(z|x)} \;+\; \underbrace{\tfrac12 \sum_d \big(\mu_d^2 + \sigma_d^2 - \log \sigma_d^2 - 1\big)}_{\mathrm{KL}(q(z|x)\,\|\,N(0, I))}
 # \;\approx\; -\mathrm{ELBO}(x).$$
 #
-# $\mathcal{L}(x)$ is an unbiased one-sample estimate of −ELBO(x), hence "≈"; its first term is the binary
-# cross-entropy. The sign in the middle is a **plus**: 06 trains the common
-# mistake, a minus.
+# $\mathcal{L}(x)$ is an unbiased one-sample estimate of −ELBO(x), hence "≈". The sign in the middle is a
+# **plus**: 06 trains the common mistake, a minus.
 #
 # ## Exercises: the VAE, by you
 #
@@ -255,7 +254,7 @@ except NotImplementedError:
 # The default recipe adds three things:
 # - `start_at_mean_image`: the decoder's output bias starts at the logit of the mean training image, so the
 #   first steps learn strokes, not background;
-# - `schedule="onecycle"`: the learning rate rises from `lr`/25 to `lr` over the first 30% of steps, then falls
+# - `schedule="onecycle"`: the learning rate rises from `lr`/25 to `lr` over 30% of the steps, then falls
 #   to almost 0;
 # - `warmup=2`: the KL's weight rises from 0 to 1 over 2 epochs (`vae_lite.kl_weight`), so the decoder learns
 #   to use z before the KL pulls q(z|x) to the prior (Bowman et al. 2016; Sønderby et al. 2016; untested here).
@@ -341,7 +340,7 @@ plt.show()
 #
 # > **Common mistake.** Calling decoded means draws from the model. **Wrong:** "these are samples x ~ p(x)".
 # > **Right:** they are E[x|z] for z ~ p(z), blurred where the decoder is unsure of a stroke; a draw from p(x|z)
-# > is binary and speckled (the third row). Say which one a figure shows.
+# > is binary and speckled (the third row).
 #
 # Below, q(z)'s scale, necessary but not sufficient (01's rescaled prior draws were mostly non-digits). Per
 # dimension, the mean z² is 1 under N(0, I) and near 1 for a trained VAE (why: optional part). Inactive dimensions

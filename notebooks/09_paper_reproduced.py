@@ -10,9 +10,9 @@
 #
 # **Learning goals**
 # - model grey-level pixels with the paper's Gaussian decoder, a variance per pixel;
-# - train the paper's networks its way: Adagrad, batches of 100, a weight decay that is a prior;
+# - train the paper's networks its way: Adagrad, batches of 100, weight decay as a prior;
 # - write the wake-sleep update; say which phase follows the ELBO's gradient;
-# - judge the paper's claims like for like against stored runs.
+# - judge the paper's claims against stored runs.
 
 # %% [markdown] tags=["badges"]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/09_paper_reproduced.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F09_paper_reproduced.ipynb)
