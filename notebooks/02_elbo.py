@@ -21,7 +21,7 @@
 # %% [markdown] tags=["badges"]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/02_elbo.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F02_elbo.ipynb)
 
-# %% tags=["bootstrap"]
+# %% jupyter={"source_hidden": true} tags=["bootstrap"]
 # Colab, or a Jupyter without vae_lite: install vae_lite from the repository (keeping the torch that
 # is already there) and, on Colab, switch on the widget manager ipywidgets 8 needs. Elsewhere
 # (`make lab`, Binder) this cell does nothing.
@@ -671,12 +671,7 @@ def log_evidence_is(log_w):
     raise NotImplementedError  # your code here
 
 
-def mean_estimate(log_w, k):
-    raise NotImplementedError  # your code here: (mean, standard error) of the len(log_w) // k estimates
-
-
-check.log_evidence_is(log_evidence_is)
-check.mean_estimate(mean_estimate);
+check.log_evidence_is(log_evidence_is);
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution
@@ -684,12 +679,23 @@ def log_evidence_is(log_w):
     return torch.logsumexp(log_w, dim=-1) - math.log(log_w.shape[-1])
 
 
+assert check.log_evidence_is(log_evidence_is)
+
+# %%
+def mean_estimate(log_w, k):
+    raise NotImplementedError  # your code here: (mean, standard error) of the len(log_w) // k estimates
+
+
+check.mean_estimate(mean_estimate);
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+# Solution
 def mean_estimate(log_w, k):
     estimates_k = log_evidence_is(log_w.view(-1, k))  # len(log_w) // k independent estimates
     return estimates_k.mean().item(), estimates_k.std().item() / math.sqrt(len(estimates_k))
 
 
-assert check.log_evidence_is(log_evidence_is) and check.mean_estimate(mean_estimate)
+assert check.mean_estimate(mean_estimate)
 # Debrief: the mean estimate rises with k, from the ELBO at k = 1 toward log p(x): the log of a mean weight
 # is a lower bound on average (Jensen), tighter for larger k; notebook 10 trains with it (IWAE).
 
