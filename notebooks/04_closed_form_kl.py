@@ -18,7 +18,7 @@
 # %% [markdown] tags=["badges"]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/04_closed_form_kl.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F04_closed_form_kl.ipynb)
 
-# %% tags=["bootstrap"]
+# %% jupyter={"source_hidden": true} tags=["bootstrap"]
 # Colab, or a Jupyter without vae_lite: install vae_lite from the repository (keeping the torch that
 # is already there) and, on Colab, switch on the widget manager ipywidgets 8 needs. Elsewhere
 # (`make lab`, Binder) this cell does nothing.

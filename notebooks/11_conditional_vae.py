@@ -1,26 +1,26 @@
 # %% [markdown]
-# # 11 The conditional VAE, and a digit you draw
+# # 11 The conditional VAE: ask for a class, in any style
 #
 # Previous: [10 Where the bound is loose](10_loose_bound.ipynb) · Next: none, this is the last notebook
 #
-# A VAE learns p(x) without ever seeing a label. Give it the label y of every image, in encoder and
-# decoder, and it learns p(x|y): ask for a 3 and you get a 3, in any style you pick. The
-# three **convolutional** models (a conditional VAE, the same networks without the label, a VAE with
-# two latent dimensions) ship trained on MNIST and the 8×8 digits; on other data they train here, briefly.
+# A VAE learns p(x) without seeing a label. Give it the label y of every image, in encoder and decoder, and it
+# learns p(x|y): ask for a 3 and you get a 3, in any style you pick. The three **convolutional** models (a
+# conditional VAE, the same networks without the label, a VAE with two latent dimensions) ship trained on MNIST
+# and the 8×8 digits; on other data they train here, briefly.
 #
 # **Learning goals**
-# - say what conditioning changes: the decoder p(x|z,y), the encoder q(z|x,y), and what the bound bounds;
-#   write it (exercise 1);
-# - compare a conditional VAE with a VAE like for like, and over seeds;
-# - turn p(x|y) into a classifier and into p(x) with Bayes' rule (exercise 2);
-# - optional: tell a looser bound from a worse model; build the label's one-hot input (exercise 3); measure how
-#   much less class a conditional VAE's code carries; redraw a digit as every other digit (exercise 4); draw one,
-#   and see why a likelihood cannot tell a digit from a non-digit.
+# - say what conditioning changes, and what the bound bounds; write it (exercise 1);
+# - ask for a class in a style you pick, with sliders;
+# - compare a conditional VAE with a VAE like for like;
+# - turn p(x|y) into a classifier and into p(x) with Bayes' rule (exercise 2), and say which way it is biased;
+# - optional: the seeds closer; a looser bound told from a worse model; the label's one-hot input (exercise 3);
+#   how much class the code carries; a digit redrawn as every class (exercise 4); a digit you draw, and why a
+#   likelihood cannot tell a digit from a non-digit.
 
 # %% [markdown] tags=["badges"]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/11_conditional_vae.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F11_conditional_vae.ipynb)
 
-# %% tags=["bootstrap"]
+# %% jupyter={"source_hidden": true} tags=["bootstrap"]
 # Colab, or a Jupyter without vae_lite: install vae_lite from the repository (keeping the torch that
 # is already there) and, on Colab, switch on the widget manager ipywidgets 8 needs. Elsewhere
 # (`make lab`, Binder) this cell does nothing.
@@ -60,12 +60,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from scipy import stats
 
 import vae_lite
 import vae_lite.check
 from vae_lite import ConditionalVAE, conditional_widgets, latent, plots, pretrained
-from vae_lite.objectives import ELBO
+from vae_lite.objectives import ELBO, log_weights
 
 QUICK = vae_lite.setup_notebook()
 
@@ -90,9 +89,8 @@ assert data.train_labels is not None and data.test_labels is not None, "this not
 #
 # ### What the label changes
 # Why a latent variable, if the label says what to draw? A network trained to map y to an image by squared
-# error returns the average of all the 3s, a blur (the top row of the grid below); z picks one 3 among many. A VAE bounds the
-# evidence log p(x). Told the label y of every image, the model below bounds log p(x|y) instead, with two
-# changes and one thing kept:
+# error returns the average of all the 3s, a blur (the top row of the grid below); z picks one 3 among many.
+# Told the label y of every image, the model bounds log p(x|y) instead of log p(x), with two changes:
 #
 # | | VAE | conditional VAE |
 # |---|---|---|
@@ -103,7 +101,7 @@ assert data.train_labels is not None and data.test_labels is not None, "this not
 # $$\log p(x\mid y) \;\ge\; \mathbb{E}_{q(z\mid x,y)}\big[\log p(x\mid z,y)\big] \;-\; \mathrm{KL}\big(q(z\mid x,y)\,\|\,p(z)\big).$$
 #
 # The derivation is notebook 02's, with y added to every term but the prior: p(z|y) = p(z), by choice. So the KL
-# charges for any information about the class that z carries, while the decoder gets it from y for free. (Origins: optional part.)
+# charges for any information about the class that z carries; the decoder gets it from y for free.
 
 # %% [markdown]
 # ### The networks
@@ -137,11 +135,11 @@ assert torch.equal(mu, cvae.encode(x, y)[0]) and torch.equal(logits.sigmoid(), c
 
 # %% [markdown]
 # ### The conditional ELBO, by you
-# **Exercise 1 (5 min).** Complete `conditional_elbo(model, x, y, eps)`: the ELBO above of each image, at
-# z = μ + σ·ε with the noise `eps` given. `model.encode(x, y)` returns μ and log σ²; `model.decoder` reads z
-# followed by the one-hot label (`model.one_hot(y, (N,))`) and returns Bernoulli logits; the KL has notebook 04's
-# closed form. The checker tries it on a small model; the cell after the solution, on the trained one, at the
-# same z.
+# **Exercise 1 (6 min).** Complete `conditional_elbo(model, x, y, eps)`: the ELBO above of each image, at
+# z = μ + σ·ε with the noise `eps` given. `model.encode(x, y)` returns μ and log σ²; `model.decoder` reads
+# `torch.cat([z, model.one_hot(y, (N,))], dim=-1)` and returns Bernoulli logits; the KL is notebook 04's
+# ½ Σ (μ² + σ² − 1 − log σ²). The checker tries it on a small model; the cell after the solution, on the trained
+# one, at the same z.
 
 # %% tags=["nbval-check-output"]
 def conditional_elbo(model, x, y, eps):
@@ -194,19 +192,21 @@ for name, model in zip(["conditional VAE", "VAE", "2-latent VAE"], models):
     ax.plot(range(1, len(curve) + 1), curve, label=f"{name}: bounds log p(x{'|y' if model is cvae else ''})")
     print(f"{name:16s} {trained['epochs']} epochs on {trained['dataset']} (learning rate {trained['lr']:g}), "
           f"{trained['cpu_seconds']:.0f} CPU-s; test ELBO {curve[-1]:.1f} nats, {curve[-1] - curve[-2]:+.1f} in the last epoch")
-ax.set(xlabel="epoch", ylabel="test ELBO (nats per image)", title="test ELBO during training (higher is better within a model)")
+ax.set(xlabel="epoch", ylabel="test ELBO (nats per image)", title="test ELBO during training: each line bounds its own quantity")
 ax.legend()
 plt.show()
 shipped = pretrained.conditional_checkpoint(data.name, "cvae").is_file()  # trained fully, not on the spot
 assert curves["VAE"][-1] > curves["2-latent VAE"][-1] or (QUICK and not shipped), \
     "two latent dimensions should fit worse than sixteen (both bounds on log p(x))"
+assert curves["VAE"][-1] - curves["2-latent VAE"][-1] > 40 or not (shipped and data.name == "mnist"), "the prose: over 40 nats apart"
 assert min(c[-1] - c[-2] for c in curves.values()) > 0 or not (shipped and data.name == "mnist"), "on MNIST every line should still rise"
 assert len({model.checkpoint_extra["epochs"] for model in models}) == 1, "the prose: the three trained for the same number of epochs"
 
 # %% [markdown]
-# *The figure: test ELBO per epoch.* The two VAEs' lines bound log p(x): sixteen latent dimensions beat
-# two. The conditional VAE's line is highest, but it bounds another number, log p(x|y). On MNIST every
-# line still rises in its last epoch (printed): no model has converged.
+# *The figure: test ELBO per epoch.* The two VAEs' lines bound log p(x): sixteen latent dimensions beat two, by
+# over 40 nats on MNIST, more than looseness explains (the optional part computes the 2-latent model's exact
+# log p(x): still far below). The conditional VAE's line is highest, but it bounds another number, log p(x|y).
+# On MNIST every line still rises in its last epoch (printed): no model has converged.
 #
 # ## Experiments
 #
@@ -226,9 +226,22 @@ plt.show()
 
 # %% [markdown]
 # *The figure: one column per class; on top each class's mean training image, what a network from y alone,
-# trained by squared error, would draw; then six rows of generated images, one z each.* Along a row
-# the class changes and the style stays: slant, width and stroke thickness come from z. In row z1 several
-# digits come out blurred or malformed.
+# trained by squared error, would draw; then six rows of decoder means (pixel probabilities, not Bernoulli
+# samples), one z each.* Along a row the class changes and the style stays: slant, width and stroke thickness
+# come from z. In row z1 several digits come out blurred or malformed.
+
+# %% [markdown]
+# ### Pick a class, pick a style
+# Now you choose: pick a class with the buttons and move the style sliders (the latent dimensions with the largest
+# KL); (z, y) is decoded at every move. The sliders start at the code of a test image, read with its own label;
+# below, that code is decoded as every class: the same hand writing each digit. Change the test image for other
+# styles.
+#
+# Without a running kernel (GitHub, nbviewer) you see a still.
+
+# %%
+explorer = conditional_widgets.ConditionalExplorer(cvae, data, image=0)
+explorer
 
 # %% [markdown]
 # **Predict, then run.** Give the conditional VAE each test image twice: once with its own label and
@@ -255,8 +268,8 @@ assert wins > 0.8, "the decoder should need the true label to draw the image"
 # %% [markdown]
 # With the wrong label the decoder draws the wrong class: the reconstruction term falls far, the KL
 # rises a little. Turned around, that is a classifier, **approximately** Bayes' rule
-# p(y|x) = p(x|y) p(y) / p(x): picking the label with the highest ELBO puts each label's ELBO, a bound loose
-# by its own amount and noisy (one z each), in place of log p(x|y), and treats every class as equally likely.
+# p(y|x) = p(x|y) p(y) / p(x): pick the label with the highest ELBO. It treats every class as equally likely,
+# and puts each label's ELBO (noisy: one z each) in place of log p(x|y).
 
 # %%
 n = min(500 if QUICK else 2000, len(x_test))
@@ -271,17 +284,40 @@ drop = right.reconstruction.mean() - wrong.reconstruction.mean()  # the terms pr
 assert drop > 2 * (wrong.kl.mean() - right.kl.mean()), "a wrong label should cost mostly reconstruction, not KL"
 
 # %% [markdown]
+# Is that fair to every label? The encoder (*amortized*: one network for all inputs, notebook 02) only ever saw
+# images with their own label, so for a wrong label its q(z|x, c) may fit badly and the ELBO be looser. Notebook
+# 08's tighter bound L_k measures part of each gap:
+
+# %%
+def looseness(labels, images=x_test[:100], k=50):  # L_k − ELBO of each image, both from the same k draws of q(z|x, c)
+    with torch.inference_mode():
+        log_w = log_weights(cvae, images, k, torch.Generator().manual_seed(0), labels)  # (k, N)
+    return log_w.logsumexp(0) - np.log(k) - log_w.mean(0)
+
+
+loose_true, loose_wrong = looseness(data.test_labels[:100]), looseness((data.test_labels[:100] + 1) % K)
+print(f"L_50 − ELBO, first 100 test images: {loose_true.mean():.1f} nats with the true label, {loose_wrong.mean():.1f} with a wrong one")
+assert loose_wrong.mean() > loose_true.mean() + 2 or not (shipped and data.name == "mnist"), "the prose: a wrong label's bound is looser"
+
+# %% [markdown]
+# A wrong label's ELBO is several nats looser. That favours the true label: the classifier's margin is partly the
+# encoder's, not p(x|c)'s, so its accuracy is optimistic as a test of p(x|y).
+
+# %% [markdown]
 # ### What the label is worth
-# How much of the gap between the top two lines of the training figure can the label explain? For one model,
-# by Bayes' rule,
+# How much of the gap between the top two lines of the training figure can the label explain? Within one
+# model, Bayes' rule and log p(y|x) ≤ 0 give a ceiling:
 #
 # $$\log p(x\mid y) - \log p(x) \;=\; \log p(y\mid x) - \log p(y) \;\le\; -\log p(y),$$
 #
-# about log 10 ≈ 2.30 nats for ten classes of about equal size. That ceiling holds within one model; between two
-# models, fix p(y) to the training labels' class frequencies: then p(x) = Σ_y p(y) p(x|y) makes the conditional
-# model a model of images, comparable with the VAE's, and ELBO(x|y) + log p(y) ≤ log p(x, y) ≤ log p(x) bounds
-# its log-likelihood (Kingma et al. (2014)'s bound for a labelled image in their model M2, p(y) p(z) p(x|y,z):
-# the same generator). Adding log p(y) puts both models on log p(x).
+# about log 10 ≈ 2.30 nats for ten classes of about equal size.
+#
+# To compare two models, make the conditional VAE a model of images: take p(y) from the training labels' class
+# frequencies, so that p(x) = Σ_y p(y) p(x|y). Then its ELBO plus log p(y) bounds log p(x), as the VAE's ELBO does:
+#
+# $$\mathrm{ELBO}(x\mid y) + \log p(y) \;\le\; \log p(x, y) \;\le\; \log p(x).$$
+#
+# (This is Kingma et al. (2014)'s bound for a labelled image in their model M2, the same generator.)
 # **Predict, then run:** once the label is paid for, is the conditional VAE still ahead?
 
 # %%
@@ -302,43 +338,26 @@ if shipped and data.name == "mnist":
     assert vae_terms.kl.mean() > right.kl.mean(), "the prose: on MNIST the VAE's KL is the higher"
 
 # %% [markdown]
-# One trained pair is one draw of each model. Over the recipe's seeds:
+# Paid for, the label explains only part of the gap: this pair stays ahead like for like, by many standard errors
+# over the images, and its VAE has the higher KL (where that goes: optional part). But one trained pair is one
+# draw of each model. `benchmarks/conditional.py` trained the recipe with three seeds (seed 0 is the shipped pair):
 
 # %%
 stored = json.loads((Path(vae_lite.__file__).resolve().parent.parent / "results" / "conditional.json").read_text())
-runs, shipped_seed = {run["seed"]: run["first_test_images"] for run in stored["runs"]}, stored["config"]["shipped_seed"]
-shipped_run = runs[shipped_seed]  # the benchmark's scores of the shipped pair (benchmarks/conditional.py)
 seeds = np.array([run["all_test_images"]["cvae_joint_bound_minus_vae_elbo"]["mean"] for run in stored["runs"]])
 seeds_error = seeds.std(ddof=1) / np.sqrt(len(seeds))  # the standard error over seeds, not over images
-print(f"all {stored['dataset']} test images, {len(seeds)} seeds of the recipe, {stored['config']['epochs']} epochs each "
-      "(benchmarks/conditional.py), nats\nseed   ELBO(x|y)   ELBO(x)   like for like")
-for run, gap in zip(stored["runs"], seeds):
-    scores = run["all_test_images"]
-    print(f"{run['seed']:4d} {scores['cvae_elbo']['mean']:11.2f} {scores['vae_elbo']['mean']:9.2f} {gap:+15.2f}")
-t_quantile = stats.t.ppf(0.975, len(seeds) - 1)  # Student's t, len(seeds) - 1 degrees of freedom
-print(f"like for like over the seeds: mean {seeds.mean():+.2f} ± {seeds_error:.2f} (one standard error over seeds); "
-      f"95% interval {seeds.mean() - t_quantile * seeds_error:+.1f} to {seeds.mean() + t_quantile * seeds_error:+.1f}")
-assert abs(seeds.mean()) < 2 * seeds_error, "the prose: three seeds cannot rank the two models like for like"
-assert len(seeds) == 3 and round(t_quantile, 1) == 4.3, "the prose: three seeds, 4.3 standard errors for 95%"
-assert [run["seed"] == shipped_seed for run in stored["runs"]] == \
-    [run["training"]["cvae"]["source"].startswith("shipped") for run in stored["runs"]], "the prose: seed 0 is the shipped pair"
-by_seed = {run["seed"]: run["all_test_images"] for run in stored["runs"]}
-assert max(by_seed, key=lambda seed: by_seed[seed]["cvae_elbo"]["mean"]) == stored["config"]["shipped_seed"] == \
-    min(by_seed, key=lambda seed: by_seed[seed]["vae_elbo"]["mean"]), "the prose: the shipped pair is the most favourable draw"
+print(f"like for like, all {stored['dataset']} test images, seeds {', '.join(str(run['seed']) for run in stored['runs'])}: "
+      f"{', '.join(f'{gap:+.2f}' for gap in seeds)} nats; mean {seeds.mean():+.2f} ± {seeds_error:.2f} (one standard error)")
+assert abs(seeds.mean()) < 1.5 * seeds_error, "the prose: three seeds cannot rank the two models like for like"
 
 # %% [markdown]
-# With the label paid for, this pair is still ahead, but it is the most favourable draw: its conditional VAE has
-# the best ELBO of the three seeds and its VAE the worst (seed 0 is the shipped pair, stored in float16;
-# `benchmarks/conditional.py` trained seeds 1 and 2). Three seeds cannot rank the two models: the mean of their
-# gaps lies within two standard errors of 0. With three seeds the spread is itself uncertain, so a 95 % interval
-# reaches 4.3 standard errors each side (Student's t, 2 degrees of freedom), not 2. The shipped pair's VAE has
-# the higher KL; where it goes stays open (optional part).
+# The shipped pair is the most favourable of the three draws, and the mean over seeds is only about one standard
+# error from 0: three seeds cannot rank the two models (the optional part looks closer).
 #
-# All this holds for one budget: the same number of epochs, not the same CPU time, on one fixed binarization of
-# the test images, the same for both models. The models were still improving (the training figure): longer
-# training may rank them. Is the VAE's bound looser, or its model worse? The optional part's first question.
+# All this holds for one budget: the same number of epochs (not CPU time), on one fixed binarization of the test
+# images. The models were still improving (the training figure): longer training may rank them.
 #
-# **Exercise 2 (10 min).** Bayes' rule, done properly. Complete `bayes(log_px_given_y, log_prior)`: from
+# **Exercise 2 (8 min).** Bayes' rule, done properly. Complete `bayes(log_px_given_y, log_prior)`: from
 # log p(x|c) of N images for K classes (an (N, K) tensor) and log p(c) (K numbers), return
 # - `log_px`, log p(x) = log Σ_c p(c) p(x|c), one number per image;
 # - `log_posterior`, log p(c|x) = log p(c) + log p(x|c) − log p(x), an (N, K) tensor.
@@ -363,9 +382,8 @@ def bayes(log_px_given_y, log_prior):
 assert vae_lite.check.bayes_rule(bayes), "the solution should pass every case"
 
 # %% [markdown]
-# With `bayes`, the class frequencies as the prior, and the classifier's ELBOs per class in place of
-# log p(x|c) (each at most log p(x|c), so log p(x) comes out as a lower bound, up to the noise of one-sample
-# ELBOs):
+# With `bayes`, the class frequencies as prior and the classifier's ELBOs in place of log p(x|c), log p(x) comes
+# out as a lower bound (up to the noise of one-sample ELBOs):
 
 # %%
 try:
@@ -387,15 +405,16 @@ else:
 #
 # > **Common mistake.** Crediting the label with the whole gap between a conditional VAE's ELBO and a
 # > VAE's. **Wrong:** a label is worth at most −log p(y). **Right:** compare ELBO(x|y) + log p(y) with the
-# > VAE's ELBO, then importance-sample both and compare over seeds.
+# > VAE's ELBO, over seeds.
 #
 # ## Summary
 # - A conditional VAE bounds log p(x|y): the label enters both networks; with the prior N(0, I) for every
 #   class, the KL pays for anything z says about the class.
 # - Its ELBO and a VAE's bound different numbers: add log p(y) to compare like for like; one trained pair is
-#   one draw of each (importance sampling tells a looser bound from a worse model: optional part).
-# - Bayes' rule, in logs, turns p(x|y) into a classifier and into p(x).
-# - A conditional VAE's code holds far less readable class information than a VAE's (the optional part).
+#   one draw of each.
+# - Bayes' rule, in logs, turns p(x|y) into a classifier and into p(x). With ELBOs in place of log p(x|y) the
+#   classifier favours the true label: the encoder never saw a wrong one.
+# - (Optional part) A conditional VAE's code holds far less readable class information than a VAE's.
 #
 # Next: this is the last notebook. Go back to [01 The autoencoder](01_autoencoder.ipynb) with new eyes,
 # or train these models on your own labelled images with `vae_lite.ImageData.from_arrays`.
@@ -404,10 +423,34 @@ else:
 # ## Optional: the seeds closer, style, and a digit you draw
 #
 # ### The seeds, closer
+# The core part's three seeds, with their bounds:
+
+# %%
+from scipy import stats
+
+runs, shipped_seed = {run["seed"]: run["first_test_images"] for run in stored["runs"]}, stored["config"]["shipped_seed"]
+shipped_run = runs[shipped_seed]  # the benchmark's scores of the shipped pair
+print(f"all {stored['dataset']} test images, {stored['config']['epochs']} epochs each, nats\nseed   ELBO(x|y)   ELBO(x)   like for like")
+for run, gap in zip(stored["runs"], seeds):
+    scores = run["all_test_images"]
+    print(f"{run['seed']:4d} {scores['cvae_elbo']['mean']:11.2f} {scores['vae_elbo']['mean']:9.2f} {gap:+15.2f}")
+t_quantile = stats.t.ppf(0.975, len(seeds) - 1)  # Student's t, len(seeds) - 1 degrees of freedom
+print(f"mean {seeds.mean():+.2f} ± {seeds_error:.2f} (one standard error over seeds); "
+      f"95% interval ({t_quantile:.1f} standard errors each side) {seeds.mean() - t_quantile * seeds_error:+.1f} to "
+      f"{seeds.mean() + t_quantile * seeds_error:+.1f}")
+
+# %% [markdown]
+# The shipped pair is the most favourable draw: its conditional VAE has the best ELBO of the three seeds and its
+# VAE the worst (seed 0 is the shipped pair, stored in float16; seeds 1 and 2 were trained by the benchmark with the
+# same recipe). With three seeds the spread is itself uncertain, so a 95 % interval reaches 4.3 standard errors
+# each side of the mean (Student's t, 2 degrees of freedom), not 2: it spans both signs by far.
+# (`tests/test_benchmarks.py` checks this section's sentences against the stored runs.)
+#
 # A bound against a bound mixes fit with looseness (notebook 10): is the VAE's bound looser, or its model worse?
-# The benchmark (too slow for class) estimated log p for each seed by notebook 08's L_k (proposal q(z|x, y) for
-# the conditional VAE) on the first test images only: hence gaps unlike the core's like-for-like line. With c for
-# the conditional VAE and v for the VAE, each row splits the like-for-like gap in two:
+# The benchmark (too slow for class) estimated log p for each seed by notebook 08's L_k (its z drawn from the
+# proposal, the encoder's q(z|x), q(z|x, y) for the conditional VAE) on the first test images only: hence gaps
+# unlike the core's like-for-like line. With c for the conditional VAE and v for the VAE, each row splits the
+# like-for-like gap in two:
 #
 # $$\mathrm{ELBO}_c + \log p(y) - \mathrm{ELBO}_v \;=\; \big[(L_v - \mathrm{ELBO}_v) - (L_c - \mathrm{ELBO}_c)\big] \;+\; \big[L_c + \log p(y) - L_v\big],$$
 #
@@ -425,23 +468,13 @@ fits = np.array([run["cvae_log_joint_minus_vae_log_px"]["mean"] for run in runs.
 fit_errors = [run["cvae_log_joint_minus_vae_log_px"]["std_error"] for run in runs.values()]
 fit_over_seeds = fits.std(ddof=1) / np.sqrt(len(fits))  # the standard error over seeds, not over images
 print(f"fit over the {len(fits)} seeds: mean {fits.mean():+.2f}, standard error over seeds {fit_over_seeds:.2f}")
-
-# %%
-# the prose under the table, checked
-assert abs(fits.mean()) < 2 * fit_over_seeds, "the text says that over seeds fit is not told apart from 0"
-assert fits.min() < 0 < fits.max() and fits.max() - fits.min() > 4 * max(fit_errors), "the fit should change sign with the seed"
-assert all(0 < run["cvae_gap"]["mean"] < run["vae_gap"]["mean"] for run in runs.values()), \
-    "both bounds loose, the VAE's more, on every seed"
-assert max(runs, key=lambda seed: runs[seed]["cvae_elbo"]["mean"]) == shipped_seed, \
-    "the text says the shipped conditional VAE is the strongest of its seeds"
-assert min(runs, key=lambda seed: runs[seed]["vae_elbo"]["mean"]) == shipped_seed, "the shipped VAE is the weakest draw"
+assert fits.min() < 0 < fits.max() and fits.max() - fits.min() > 4 * max(fit_errors), "the prose: fit changes sign with the seed"
 
 # %% [markdown]
 # *What the runs say:*
 # - On every seed the VAE's bound is looser than the conditional VAE's.
-# - Fit changes sign from seed to seed, by far more than its standard error; its mean lies within two standard
-#   errors (over seeds) of 0: as with the bounds, three seeds cannot rank the models. The shipped pair is the
-#   most favourable draw on both sides: its conditional VAE the strongest of three, its VAE the weakest.
+# - Fit changes sign from seed to seed, by far more than its standard error; its mean lies within one standard
+#   error (over seeds) of 0: as with the bounds, three seeds cannot rank the models.
 
 # %% [markdown]
 # Three questions the table leaves open: where the VAE's extra KL goes, how far to trust the looseness
@@ -463,6 +496,7 @@ by_bayes = shipped_run["classifier_accuracy_by_bayes"]
 print(f"its classifier by Bayes' rule (log p(x|c) importance-sampled, and the class prior): {by_bayes:.1%} of the first "
       f"{shipped_run['images']:,} test images right; the largest ELBO: {by_elbo:.1%} of the first {first:,}"
       + (f" ({abs(by_bayes - by_elbo) * first:.0f} images apart: a paired difference, not tested)" if first == shipped_run["images"] else ""))
+assert by_bayes > by_elbo or first < shipped_run["images"] or not shipped, "the prose: Bayes' rule with L_k is right more often"
 class_entropy = -(np.exp(stored["log_prior"]) * stored["log_prior"]).sum()  # H(y), the label's entropy
 gaps = {run["seed"]: [run["all_test_images"][f"vae_{term}"]["mean"] - run["all_test_images"][f"cvae_{term}"]["mean"]
                       for term in ("kl", "reconstruction")] for run in stored["runs"]}  # VAE − conditional VAE
@@ -470,16 +504,10 @@ print("VAE − conditional VAE, all test images, KL and reconstruction:")
 for seed, (kl, reconstruction) in gaps.items():
     print(f"  seed {seed}: {kl:.2f}, {reconstruction:+.2f}")
 print(f"H(y) = {class_entropy:.2f} nats (log 10 = {np.log(10):.2f})")
-assert all(kl > 0 for kl, _ in gaps.values()), "on every seed the VAE's KL should be the higher"
-assert all(kl > class_entropy for kl, _ in gaps.values()), "on every seed, the shipped pair's too, the KL gap exceeds H(y)"
-assert gaps[shipped_seed][0] - class_entropy < 0.2, "the prose: the shipped pair's KL gap exceeds H(y) by a tenth of a nat only"
 assert all(kl > 1.5 * class_entropy and rec > 0 for seed, (kl, rec) in gaps.items() if seed != shipped_seed), \
     "the prose: on the other seeds the KL gap is well above H(y), and there the VAE reconstructs as well or better"
 rises = {seed: [run[f"{name}_L_1000"]["mean"] - run[f"{name}_L_100"]["mean"] for name in ("cvae", "vae")] for seed, run in runs.items()}
 print("L_k's rise from k = 100 to 1,000, conditional VAE and VAE:", "; ".join(f"seed {s}: {c:.2f}, {v:.2f}" for s, (c, v) in rises.items()))
-assert all(v > c > 0 for c, v in rises.values()), "on every seed the VAE's L_k should still rise faster: its gap is underestimated more"
-assert 0 < minus_log_posterior < min(np.log(2), fits.max() - fits.min()), \
-    "log p(x, y) should stand in for log p(x) closer than the seeds differ"
 
 # %% [markdown]
 # - **The KL gap.** On every seed the VAE's KL is the higher. Notebook 06's optional part splits the mean KL
@@ -501,6 +529,10 @@ assert 0 < minus_log_posterior < min(np.log(2), fits.max() - fits.min()), \
 # - −log p_c(y|x) (shipped seed only; the wrong labels' poorer proposals make it, if anything, an underestimate) is
 #   small next to the spread of fit over seeds: the true label takes most of the posterior, so log p(x, y) stands
 #   in well for log p(x).
+# - The classifier by Bayes' rule, with L_k in place of each log p(x|c), is right a little more often than the
+#   largest ELBO (printed; the difference is not tested). It shares the core part's bias: a wrong
+#   label's proposal q(z|x, c) fits worse, so its L_k, though tighter than its ELBO, likely still understates
+#   log p(x|c) more than the true label's. Both accuracies are optimistic as tests of p(x|y).
 
 # %% [markdown]
 # ### Class in the code
@@ -545,7 +577,9 @@ assert not (shipped and data.name == "mnist") or min(probes["conditional VAE"][c
 # %% [markdown]
 # The conditional VAE's code holds far less readable class information than the VAE's. Is either code mostly
 # class? What z says about the class, I(y; z), is at most H(y). What z says about the image, I(x; z), can be
-# bounded from below on N test images (Hoffman & Johnson, 2016):
+# estimated on N test images by pooling their codes (Hoffman & Johnson, 2016). The estimate is at most log N, and in
+# expectation a lower bound on I(x; z) over all the data (InfoNCE, Poole et al., 2019: a contrastive bound, which
+# asks how well each z picks out its own image among the N):
 
 # %%
 from vae_lite.objectives import log_normal
@@ -641,20 +675,6 @@ print("the decoder's uncertainty per row of the grid (entropy of the pixels, nat
 assert not (shipped and data.name == "mnist") or unsure.argmax() == 1, "the prose: row z1 of the grid is the most blurred"
 
 # %% [markdown]
-# ### The conditional explorer
-# Pick a class with the buttons and move the style sliders (the latent dimensions with the largest
-# KL): (z, y) is decoded at every move. The sliders start at the code of a test image, read
-# with its own label; below, that one code is decoded as every class: the same hand writing each digit.
-# Change the test image to see other styles.
-#
-# Without a running kernel (GitHub, nbviewer) you see a still: the test image and its code decoded as
-# every class.
-
-# %%
-explorer = conditional_widgets.ConditionalExplorer(cvae, data, image=0)
-explorer
-
-# %% [markdown]
 # ### Style, seen
 # The same codes, flattened to two dimensions by PCA (the two directions of largest spread), coloured
 # by class (the first 1,000 test images drawn):
@@ -733,8 +753,9 @@ else:
     assert torch.allclose(redrawn[torch.arange(len(rows)), other], cvae.decode(cvae.encode(x, source)[0], other)), \
         "an image redrawn as another class is its code, read with its own label, decoded with the other"
     read_as = torch.as_tensor(pixels.predict(redrawn.flatten(0, 1).flatten(1).numpy())).view(len(rows), K)  # the pixel classifier above
-    share = (read_as == torch.arange(K)).float().mean().item()
-    print(f"the pixel classifier reads {share:.0%} of the redrawn digits as their column's class")
+    others = torch.arange(K) != source[:, None]  # each image redrawn as another class, not reconstructed as its own
+    share = (read_as == torch.arange(K))[others].float().mean().item()
+    print(f"the pixel classifier reads {share:.0%} of the {others.sum()} digits redrawn as another class as their column's class")
     assert not (shipped and data.name == "mnist") or (0.5 < share < 1 and (QUICK or read_as[2, 0] == 8)), \
         "the prose: most redrawn digits, not all, read as their column's class; the 2 redrawn as 0 reads as an 8"  # QUICK: fitted on fewer images
 
@@ -839,7 +860,15 @@ sampled = {name: vae_lite.iw_log_likelihood(vae_2d, image, k=k, generator=torch.
 below = {name: (test_log_px < score).float().mean().item() for name, score in scores.items()}
 
 # %%
-plots.scores_against_test_images(test_log_px, scores, inputs, "log p(x), summed over a grid of z (nats)")
+in_order = dict(sorted(scores.items(), key=lambda item: item[1]))  # left to right: each label clears the lines to its right
+fig = plots.scores_against_test_images(test_log_px, in_order, inputs, "log p(x), summed over a grid of z (nats)")
+ax, left = fig.axes[-1], test_log_px.min().item() - 15
+ax.set_xlim(left, 0)  # log p(x) <= 0 for binary images; an input far below the test images gets an arrow at the edge
+for i, (name, score) in enumerate((name, score) for name, score in in_order.items() if score < left):
+    ax.annotate(f"{name}: {score:.0f}", (left, 0.92 - 0.08 * i), xycoords=("data", "axes fraction"), xytext=(30, 0),
+                textcoords="offset points", va="center", color=ax.lines[list(in_order).index(name)].get_color(),
+                weight="bold", fontsize=plt.rcParams["font.size"], arrowprops=dict(arrowstyle="->", lw=2, color="0.3"))
+ax.legend(loc="center left")
 plt.show()
 print(f"{'':18s} {'log p(x), grid':>14s} {f'importance-sampled, k = {k}':>27s}   test images scoring lower")
 for name, score in scores.items():
@@ -853,6 +882,8 @@ if data.name == "mnist":
     medians = {c: test_log_px[data.test_labels[:n_scored] == c].median().item() for c in range(K)}
     print("median log p(x) of the test images by class:", ", ".join(f"{c}: {m:.0f}" for c, m in medians.items()))
     assert medians[1] > max(m for c, m in medians.items() if c != 1) + 30, "the prose: the right-hand hump is the ones"
+    assert not shipped or test_log_px.mean() < vae_terms.elbo[:n_scored].mean() - 20, \
+        "the prose (training figure): the 2-latent model's exact log p(x) stays far below the VAE's bound"
 assert share_moved < 0.03 and (wide - everything).abs().max() < 0.05, "the prose: the grid is fine and wide enough"
 if data.name == "mnist":  # the encoder was trained on digits: off the data it can miss the posterior by far
     assert scores["a blank page"] - sampled["a blank page"] > 5, "the text says: the encoder misses the blank page's posterior"
@@ -866,9 +897,9 @@ else:
     print(f"(the text below reads MNIST's numbers; on {data.name} they are not checked)")
 
 # %% [markdown]
-# *The figure: top, the five inputs as the model sees them; below, a histogram of the test images'
-# log p(x), each input marked by a line in its colour (one far below the test images, the random pixels, dotted at
-# the left edge, its value in its label: "off the scale").* Where the two estimates of an input differ by many nats
+# *The figure: top, the five inputs as the model sees them, in the order of their scores; below, a histogram of
+# the test images' log p(x), each input marked by a line in its colour; the random pixels score far below the
+# axis's left edge (the arrow, with their value).* Where the two estimates of an input differ by many nats
 # (compare the columns), the encoder has missed that input's posterior: its q sits
 # away from where p(z|x) is, and the few samples that land there carry huge weights, so the estimate is
 # unreliable, usually far too low. A reason to distrust an importance-sampled score of an input unlike the data;

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import runpy
+import statistics
 import sys
 from pathlib import Path
 
@@ -580,3 +581,46 @@ def test_notebook_08s_recipe_screen_spans_under_a_third_of_beta_1s_lead():
     elbos = [run["test_neg_elbo"] for run in screen]
     assert len(screen) > 1 and 1000 in {run.get("iw_images") for run in screen}
     assert betas[totals.index(min(totals))] == 1 and 3 * (max(elbos) - min(elbos)) < sorted(totals)[1] - min(totals)
+
+
+def test_notebook_11s_reading_of_the_conditional_runs_holds_for_the_stored_results():
+    """Each sentence of notebook 11 about the stored seeds (results/conditional.json: the core's seeds line, the
+    optional part's tables and the KL gap), against the stored runs: the notebook prints these numbers; this test keeps
+    its prose true if a run is redone."""
+    from scipy import stats
+
+    stored = json.loads((ROOT / "results" / "conditional.json").read_text())
+    shipped = stored["config"]["shipped_seed"]
+    everything = {run["seed"]: run["all_test_images"] for run in stored["runs"]}
+    runs = {run["seed"]: run["first_test_images"] for run in stored["runs"]}
+    mean = lambda part, key: part[key]["mean"]  # noqa: E731
+    # three seeds; seed 0 is the shipped pair, the others trained by the benchmark; 4.3 standard errors for 95 %
+    seeds = [mean(scores, "cvae_joint_bound_minus_vae_elbo") for scores in everything.values()]
+    assert len(seeds) == 3 and round(stats.t.ppf(0.975, len(seeds) - 1), 1) == 4.3
+    assert [run["seed"] == shipped for run in stored["runs"]] == \
+        [run["training"]["cvae"]["source"].startswith("shipped") for run in stored["runs"]]
+    # the shipped pair is the most favourable draw: the best conditional VAE, the worst VAE, the largest gap
+    for part in (everything, runs):
+        assert max(part, key=lambda s: mean(part[s], "cvae_elbo")) == shipped == min(part, key=lambda s: mean(part[s], "vae_elbo"))
+    assert max(everything, key=lambda s: mean(everything[s], "cvae_joint_bound_minus_vae_elbo")) == shipped
+    # like for like about one standard error over seeds from 0, its 95 % interval spanning both signs; fit within one;
+    # fit changes sign by far more than its error
+    error = lambda values: statistics.stdev(values) / math.sqrt(len(values))  # noqa: E731
+    fits = [mean(run, "cvae_log_joint_minus_vae_log_px") for run in runs.values()]
+    assert abs(statistics.mean(seeds)) < 1.5 * error(seeds) and abs(statistics.mean(fits)) < error(fits)
+    low, high = (statistics.mean(seeds) + side * 4.3 * error(seeds) for side in (-1, 1))  # the 95 % interval
+    assert low < -error(seeds) and high > error(seeds), "the interval should span both signs by far"
+    assert min(fits) < 0 < max(fits) and max(fits) - min(fits) > 4 * max(
+        run["cvae_log_joint_minus_vae_log_px"]["std_error"] for run in runs.values())
+    # both bounds loose, the VAE's more, on every seed; the VAE's L_k still rises faster from k = 100 to 1,000
+    assert all(0 < run["cvae_gap"]["mean"] < run["vae_gap"]["mean"] for run in runs.values())
+    assert all(mean(run, "vae_L_1000") - mean(run, "vae_L_100") > mean(run, "cvae_L_1000") - mean(run, "cvae_L_100") > 0
+               for run in runs.values())
+    # the KL gap: above H(y) on every seed, the shipped pair's by under 0.2 nats, the others' by half H(y) or more
+    class_entropy = -sum(math.exp(v) * v for v in stored["log_prior"])
+    kl_gaps = {seed: mean(scores, "vae_kl") - mean(scores, "cvae_kl") for seed, scores in everything.items()}
+    assert all(gap > class_entropy for gap in kl_gaps.values()) and kl_gaps[shipped] - class_entropy < 0.2
+    assert all(gap > 1.5 * class_entropy and mean(everything[s], "vae_reconstruction") > mean(everything[s], "cvae_reconstruction")
+               for s, gap in kl_gaps.items() if s != shipped)
+    # -log p(y|x) is small: under log 2 and under the spread of fit over seeds
+    assert 0 < -runs[shipped]["cvae_log_posterior_of_label"]["mean"] < min(math.log(2), max(fits) - min(fits))

@@ -1212,6 +1212,14 @@ def test_label_planes_checker_names_the_known_mistakes(capsys, wrong, hint):
     assert check.label_planes(wrong) is False
     assert hint in capsys.readouterr().out
 
+
+def test_label_planes_checker_shows_the_first_wrong_plane_not_every_number(capsys):
+    half = lambda x, y, k: torch.cat([x, torch.full((len(x), k, *x.shape[-2:]), 0.5)], dim=1)  # noqa: E731
+    assert check.label_planes(half) is False
+    out = capsys.readouterr().out
+    assert "image 0, channel 1 (a label channel): expected [0.0000, 0.0000" in out and "(9 numbers)]" in out
+    assert max(len(line) for line in out.splitlines()) < 250, "a short report, not the whole tensor"
+
 from vae_lite.objectives import reparameterize  # noqa: E402
 
 
@@ -1254,6 +1262,12 @@ def _conditional_elbo(model, x, y, eps, sigma=lambda logvar: (0.5 * logvar).exp(
 def test_conditional_elbo_checker_names_the_known_mistakes(wrong, words, capsys):
     assert check.conditional_elbo(wrong) is False
     assert words in capsys.readouterr().out
+
+
+def test_conditional_elbo_checker_says_when_fresh_noise_replaces_eps(capsys):
+    fresh = lambda m, x, y, eps: _conditional_elbo(m, x, y, torch.randn_like(eps))  # noqa: E731
+    assert check.conditional_elbo(fresh) is False
+    assert "changes from call to call" in capsys.readouterr().out
 
 
 def test_conditional_elbo_checker_passes_the_solution():  # a stub: test_checkers_report_a_stub_as_not_attempted...
@@ -1316,9 +1330,30 @@ def test_log_evidence_is_accepts_logsumexp_and_names_the_elbo_the_missing_log_k_
     assert check.log_evidence_is(lambda log_w: torch.logsumexp(log_w, dim=-1) - math.log(log_w.shape[-1])) is True
     for wrong, hint in [(lambda log_w: log_w.mean(-1), "estimates the ELBO"),
                         (lambda log_w: torch.logsumexp(log_w, -1), "subtract log k"),
-                        (lambda log_w: log_w.exp().mean(-1).log(), "log weights near -1000")]:
+                        (lambda log_w: log_w.exp().mean(-1).log(), "exp(-1000) underflows to 0")]:
         capsys.readouterr()
         assert check.log_evidence_is(wrong) is False
         out = capsys.readouterr().out
         assert "FAILED" in out and hint in out, out
+    assert "log(logvar)" not in out  # the underflow gets this exercise's hint, not the general one about overflow
     assert check.log_evidence_is(stub) is None
+
+
+def _mean_estimate(log_w, k, spread=lambda e: e.std(), count=lambda log_w, e: len(e), of=None):
+    estimates = torch.logsumexp(log_w.view(-1, k), dim=-1) - math.log(k) if of is None else of(log_w, k)
+    return estimates.mean().item(), spread(estimates).item() / math.sqrt(count(log_w, estimates))
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda log_w, k: _mean_estimate(log_w, k, spread=lambda e: e.std() * math.sqrt(len(e))), "their mean divides it by √4"),
+    (lambda log_w, k: _mean_estimate(log_w, k, count=lambda log_w, e: len(log_w)), "not by √(number of log weights)"),
+    (lambda log_w, k: _mean_estimate(log_w, k, of=lambda log_w, k: log_w), "mean of the log weights"),
+])
+def test_mean_estimate_accepts_either_standard_deviation_and_names_each_slip_in_the_standard_error(capsys, wrong, hint):
+    assert check.mean_estimate(_mean_estimate) is True
+    assert check.mean_estimate(lambda log_w, k: _mean_estimate(log_w, k, spread=lambda e: e.std(correction=0))) is True
+    capsys.readouterr()
+    assert check.mean_estimate(wrong) is False
+    out = capsys.readouterr().out
+    assert "FAILED" in out and hint in out, out
+    assert check.mean_estimate(stub) is None

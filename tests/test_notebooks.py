@@ -149,6 +149,7 @@ def test_colab_tool_puts_badges_and_bootstrap_under_the_title_once(tmp_path):
     assert colab.refresh(twin, url) is False and twin.read_bytes() == once, "a second run must change nothing"
     nb, original = jupytext.read(twin), bare
     assert [c.metadata.get("tags") for c in nb.cells[1:3]] == [["badges"], ["bootstrap"]]
+    assert nb.cells[2].metadata["jupyter"]["source_hidden"], "the set-up cell should open collapsed"
     assert len(tagged(nb, "badges")) == 1 and len(tagged(nb, "bootstrap")) == 1
     rest = [c for c in nb.cells if not colab.TAGS & set(c.metadata.get("tags", []))]
     assert code_sources({"cells": rest}) == code_sources(original), "the notebook's own cells must stay as they were"

@@ -90,9 +90,10 @@ def badges(url, notebook):
 def with_colab_cells(nb, notebook, url):
     """The notebook with its badges and bootstrap cells (re)placed right under the title cell."""
     cells = [c for c in nb.cells if not TAGS & set(c.metadata.get("tags", []))]
+    hidden = {"jupyter": {"source_hidden": True}}  # set-up plumbing: collapsed, so the projector shows the lesson
     added = [nbformat.v4.new_markdown_cell(badges(url, notebook), metadata={"tags": ["badges"]}),
              nbformat.v4.new_code_cell(BOOTSTRAP.format(repository=url).rstrip("\n"),
-                                       metadata={"tags": ["bootstrap"]})]
+                                       metadata={"tags": ["bootstrap"], **hidden})]
     nb.cells = cells[:1] + added + cells[1:]
     return nb
 

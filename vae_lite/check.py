@@ -9,7 +9,7 @@ notebook runs top to bottom either way.
                  values: bits_per_dimension(bits, bernoulli_nll, model, x, nats_per_image);
                  rescaled(z, samples, code_lengths)
     notebook 02  elbo_monte_carlo(x, mu_q, sigma_q, n)        for the linear-Gaussian toy model;
-                 log_evidence_is(log_w)
+                 log_evidence_is(log_w); mean_estimate(log_w, k)
     notebook 03  pathwise_by_hand(f_prime, mu, rho, eps); score_function_gradient(f, mu, sigma, n);
                  reparameterize(mu, logvar) (the common-mistake box)
     notebook 04  kl_closed_form(mu, logvar); kl_two_gaussians(mu_q, logvar_q, mu_p, logvar_p) and its formula by hand
@@ -455,9 +455,56 @@ def log_evidence_is(fn):
         "this is the log of the sum of the weights: divide by k, that is subtract log k":
             lambda log_w: torch.logsumexp(log_w, -1),
     }
-    return _run("log_evidence_is", fn, cases, _compare(
-        lambda log_w: torch.logsumexp(log_w, dim=-1) - math.log(log_w.shape[-1]), wrong_forms,
-        "one number per row: reduce the last dimension"))
+    right = lambda log_w: torch.logsumexp(log_w, dim=-1) - math.log(log_w.shape[-1])  # noqa: E731
+    compare = _compare(right, wrong_forms, "one number per row: reduce the last dimension")
+
+    def judge(name, got, log_w):  # a result that is not finite gets this exercise's hint, not _compare's general one
+        want, values = _numbers(right(log_w)), _numbers(got)
+        if values.numel() != want.numel() or torch.isfinite(values).all():
+            return compare(name, got, log_w)
+        return [(name, False, f"expected {_fmt(want)}, got {_fmt(values)}: not finite. exp(-1000) underflows to 0 in "
+                              "floating point, and log 0 = -inf: use torch.logsumexp(log_w, dim=-1) - log k")]
+
+    return _run("log_evidence_is", fn, cases, judge)
+
+
+def mean_estimate(fn):
+    """Notebook 02, homework: fn(log_w, k) -> (mean, standard error) of the len(log_w) // k estimates
+    log((1/k) sum_i w_i), one from each row of k consecutive log weights. The standard error is the
+    estimates' standard deviation over sqrt(their number); the standard deviation may divide by n - 1
+    (torch's default) or by n."""
+    f64 = lambda *values: torch.tensor(values, dtype=torch.float64)  # noqa: E731
+    cases = {
+        "k = 1: each log weight is an estimate": (f64(-1.0, 0.0, 1.0, 2.0, 3.0), 1),
+        "k = 2, rows of equal weights: 4 estimates 0, 2, 0, 2": (f64(0.0, 0.0, 2.0, 2.0, 0.0, 0.0, 2.0, 2.0), 2),
+        "k = 3, unequal log weights near -1000": (f64(-1000.0, -1001.0, -1003.0, -999.0, -1002.0, -1000.5), 3),
+    }
+
+    def judge(name, got, log_w, k):
+        estimates = torch.logsumexp(log_w.view(-1, k), dim=-1) - math.log(k)
+        n = len(estimates)
+        try:
+            mean, std_error = (float(v) for v in got)
+        except (TypeError, ValueError):
+            return [(name, False, f"expected a pair (mean, standard error), got {got!r}")]
+        close = lambda a, b: math.isclose(a, float(b), rel_tol=1e-6, abs_tol=1e-6)  # noqa: E731
+        spreads = [estimates.std(correction=c).item() for c in (1, 0)]  # either normalisation passes
+        mean_hint = ""
+        if close(mean, log_w.mean()) and not close(mean, estimates.mean()):
+            mean_hint = ": this is the mean of the log weights, an estimate of the ELBO; average the rows' estimates"
+        se_hint = ""
+        if any(close(std_error, s) for s in spreads) and n > 1:
+            se_hint = f": this is the estimates' standard deviation; the standard error of their mean divides it by √{n}"
+        elif any(close(std_error, s / math.sqrt(len(log_w))) for s in spreads):
+            se_hint = f": divide by √(number of estimates) = √{n}, not by √(number of log weights) = √{len(log_w)}"
+        return [
+            (f"{name}: the mean", close(mean, estimates.mean()),
+             f"expected {estimates.mean().item():.4f}, got {mean:.4f}{mean_hint}"),
+            (f"{name}: the standard error", any(close(std_error, s / math.sqrt(n)) for s in spreads),
+             f"expected {spreads[0] / math.sqrt(n):.4f}, got {std_error:.4f}{se_hint}"),
+        ]
+
+    return _run("mean_estimate", fn, cases, judge)
 
 
 # ------------------------------------------------------------------------ notebook 03
@@ -1692,6 +1739,12 @@ def iwae_bound(fn, n=10_000):
 # ------------------------------------------------------------------------ notebook 11
 
 
+def _short(t, most=6):
+    """The first `most` numbers of t, enough to see what went wrong."""
+    flat = _numbers(t).reshape(-1)
+    return _fmt(flat) if len(flat) <= most else _fmt(flat[:most])[:-1] + f", ... ({len(flat)} numbers)]"
+
+
 def label_planes(fn):
     """Notebook 11: fn(x (N, C, H, W), y (N,) class numbers, num_classes K) -> (N, C + K, H, W): the input of a
     conditional convolutional encoder, x followed by K channels, channel y[i] all ones for image i, the rest 0:
@@ -1707,15 +1760,27 @@ def label_planes(fn):
         "two 2-channel images of classes 9 and 0, K = 10": (torch.rand(2, 2, 3, 3, generator=generator), torch.tensor([9, 0]), 10),
     }
     planes = lambda y, k, x: F.one_hot(y, k).to(x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[-2:])  # noqa: E731
+    expected = lambda x, y, k: torch.cat([x, planes(y, k, x)], dim=1)  # noqa: E731
     wrong_forms = {
         "the label channels come first: append them after the image's channels, as ConditionalVAE.encode does":
             lambda x, y, k: torch.cat([planes(y, k, x), x], dim=1),
         "channel y[i] should hold the ones; yours holds them in another channel (one_hot counts classes from 0)":
             lambda x, y, k: torch.cat([x, planes((y + 1) % k, k, x)], dim=1),
     }
-    return _run("label_planes", fn, cases, _compare(
-        lambda x, y, k: torch.cat([x, planes(y, k, x)], dim=1), wrong_forms,
-        "the image's C channels, then K label channels: a one-hot label (F.one_hot), not the number y"))
+    compare = _compare(expected, wrong_forms, "the image's C channels, then K label channels: a one-hot label (F.one_hot), "
+                       "not the number y")
+
+    def judge(name, got, x, y, k):  # _compare's report, but the first plane that differs in place of every number
+        (name, ok, detail, *mistakes), = compare(name, got, x, y, k)
+        if not ok and detail.startswith("expected ["):
+            want, got = _numbers(expected(x, y, k)), _numbers(got)
+            i, c = (~torch.isclose(got, want, atol=1e-4)).flatten(2).any(-1).nonzero()[0].tolist()
+            why = detail[detail.index("]", detail.index("got [")) + 1:]  # the hint, if any, after the numbers
+            detail = (f"image {i}, channel {c}{' (a label channel)' if c >= x.shape[1] else ''}: expected "
+                      f"{_short(want[i, c], 4)}, got {_short(got[i, c], 4)}{why}")
+        return [(name, ok, detail, *mistakes)]
+
+    return _run("label_planes", fn, cases, judge)
 
 
 def conditional_elbo(fn):
@@ -1764,8 +1829,17 @@ def conditional_elbo(fn):
         "the reconstruction is averaged over pixels: sum it, the log-likelihood of the whole image":
             lambda m, x, *a: terms(m, x, *a)[0] / x[0].numel() - terms(m, x, *a)[1],
     }
-    judge = _compare(elbo, wrong_forms, "one ELBO per image: sum over pixels and latent dimensions, not over the batch",
-                     atol=1e-4)
+    compare = _compare(elbo, wrong_forms, "one ELBO per image: sum over pixels and latent dimensions, not over the batch",
+                       atol=1e-4)
+
+    def judge(name, got, m, x, y, eps):
+        (name, ok, detail, *mistakes), = compare(name, got, m, x, y, eps)
+        if not ok:  # is eps used? The same arguments must give the same ELBO
+            got, again = _numbers(got), _numbers(fn(m, x.clone(), y.clone(), eps.clone()))
+            if again.shape != got.shape or not torch.allclose(again, got, rtol=0, atol=0, equal_nan=True):
+                detail += " (your result changes from call to call: z = mu + sigma * eps with the `eps` given, not fresh noise)"
+        return [(name, ok, detail, *mistakes)]
+
     with torch.inference_mode():
         return _run("conditional_elbo", fn, cases, judge)
 
@@ -1867,11 +1941,6 @@ def bayes_rule(fn):
             lambda ll, lp: torch.log_softmax(ll + lp, dim=0),
     }
 
-    def short(t, most=6):
-        """The first `most` numbers of t, enough to see what went wrong."""
-        flat = t.reshape(-1)
-        return _fmt(flat) if len(flat) <= most else _fmt(flat[:most])[:-1] + f", ... ({len(flat)} numbers)]"
-
     def judge(name, got, ll, lp):
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             return [(name, False, "return two tensors: (log_px, log_posterior)")]
@@ -1894,7 +1963,7 @@ def bayes_rule(fn):
                 if not hint and not torch.isfinite(value).all():
                     hint = (" (not finite: exp of about -100 nats or less is 0 in floating point, and log 0 = -inf;"
                             " stay in logs with torch.logsumexp)")
-            lines.append((f"{name}: {what}", ok, f"expected {short(want)}, got {short(value)}{hint}"))
+            lines.append((f"{name}: {what}", ok, f"expected {_short(want)}, got {_short(value)}{hint}"))
         return lines
 
     return _run("bayes_rule", fn, cases, judge)
