@@ -328,7 +328,7 @@ assert rises and beyond and k_cross <= 10 and with_q_star[0][0] - with_wide[0][0
 # %% tags=["nbval-check-output"]
 def iwae_bound(model, x, k):
     """L_k of each row of x: log 1/k sum_i p(x|z_i) p(z_i) / q(z_i|x), z_i ~ q(z|x) reparameterized; shape (N,)."""
-    # mu, logvar = model.encode(x)                     each (N, d)
+    # mu and logvar from model.encode(x)               each (N, d)
     # z = ...                                          (k, N, d), reparameterized: gradients reach mu and sigma
     # log_w = log p(x|z) + log p(z) - log q(z|x)       (k, N): model.log_likelihood(x, z); Normal(..).log_prob(z).sum(-1)
     # return ...                                       (N,): average the k weights inside the log
@@ -481,6 +481,8 @@ active = {m: [sum(a > t for a in runs[m]["activity"]) for t in THRESHOLDS] for m
 print(f"on all {stored['test_images']:,} test images, VAE and IWAE: -ELBO {runs['vae']['test_neg_elbo']:.2f} and "
       f"{runs['iwae']['test_neg_elbo']:.2f}; active units (of {config['latent_dim']}), activity above "
       f"{', '.join(map(str, THRESHOLDS))}: {active['vae']} and {active['iwae']}")
+
+# %%
 print(f"part 3's live runs, far shorter: IWAE better by {live_gain:.2f} nats (k = {LIVE_K}, the first {LIVE_IMAGES} test images)")
 
 # %% tags=["nbval-check-output"]
