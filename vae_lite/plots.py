@@ -463,7 +463,7 @@ def latent_map(model, points, labels=None, n=8, limits=(-3.0, 3.0), title=None, 
             left.add_patch(Ellipse((x, y), 2 * sx, 2 * sy, fill=False, color="black", lw=1.5))
     manifold_grid(model, n=n, ax=right, limits=limits)
     if posteriors is not None:
-        _posterior_contours(fig, rows, left, points[:k], sigmas[:k], posteriors, t, log_joints)
+        _posterior_contours(fig, rows, left, points[:k], sigmas[:k], posteriors, t, z, log_joints)
     return fig
 
 
@@ -473,12 +473,11 @@ def _level(log_joint):
     return (log_joint - log_joint.max()).exp().reshape(side, side).T, math.exp(-0.5)
 
 
-def _posterior_contours(fig, rows, left, means, sigmas, posteriors, t, log_joints):
+def _posterior_contours(fig, rows, left, means, sigmas, posteriors, t, z, log_joints):
     """latent_map's red p(z|x) contours: on the map, lettered at their ellipses, and one zoom each below."""
     from matplotlib.lines import Line2D
     from matplotlib.patheffects import withStroke
 
-    z = torch.cartesian_prod(t, t)
     peaks = torch.stack([z[log_joint.argmax()] for log_joint in log_joints])
     angles = torch.arange(8) * math.pi / 4
     directions = torch.stack([angles.cos(), angles.sin()], dim=1)  # eight places around a shape
