@@ -13,9 +13,10 @@
 # - ask for a class in a style you pick, with sliders;
 # - compare a conditional VAE with a VAE like for like;
 # - turn p(x|y) into a classifier and into p(x) with Bayes' rule (exercise 2), and say which way it is biased;
-# - optional: the seeds closer; a looser bound told from a worse model; the label's one-hot input (exercise 3);
-#   how much class the code carries; a digit redrawn as every class (exercise 4); a digit you draw, and why a
-#   likelihood cannot tell a digit from a non-digit.
+# - optional: the seeds closer; looseness told from fit; class in the code; style transfer (exercises 3, 4); a digit
+#   you draw; why a likelihood is no digit detector.
+#
+# *Short of time?* Cut "Over seeds" first: say only that three seeds cannot rank the two models.
 
 # %% [markdown] tags=["badges"]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/11_conditional_vae.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F11_conditional_vae.ipynb)
@@ -107,7 +108,7 @@ assert data.train_labels is not None and data.test_labels is not None, "this not
 # ### The networks
 # Both networks are convolutional: two convolutions with stride 2, then two fully connected
 # layers; the decoder mirrors the encoder. The label enters as a **one-hot** vector appended to each
-# network's input: K more image channels for the encoder (channel y all ones, the others zeros), K more numbers
+# network's input: K more image channels for the encoder (channel y all ones), K more numbers
 # after z for the decoder.
 
 # %%
@@ -116,6 +117,9 @@ cvae, vae, vae_2d = models
 for name, model in zip(["conditional VAE", "VAE", "2-latent VAE"], models):
     used = {key: value for key, value in model.config.items() if key != "gaussian_std" or model.likelihood == "gaussian"}
     print(f"{name:16s} {used}  {sum(p.numel() for p in model.parameters()):,} weights")
+extra = sum(p.numel() for p in cvae.parameters()) / sum(p.numel() for p in vae.parameters()) - 1  # the label's inputs
+print(f"the label's inputs give the conditional VAE {extra:.1%} more weights than the VAE")
+assert 0 < extra < 0.01 or data.name != "mnist", "the prose (What the label is worth): under 1 % more weights on MNIST"
 
 # %%
 print(inspect.getsource(ConditionalVAE.encode))
@@ -138,8 +142,7 @@ assert torch.equal(mu, cvae.encode(x, y)[0]) and torch.equal(logits.sigmoid(), c
 # **Exercise 1 (6 min).** Complete `conditional_elbo(model, x, y, eps)`: the ELBO above of each image, at
 # z = μ + σ·ε with the noise `eps` given. `model.encode(x, y)` returns μ and log σ²; `model.decoder` reads
 # `torch.cat([z, model.one_hot(y, (N,))], dim=-1)` and returns Bernoulli logits; the KL is notebook 04's
-# ½ Σ (μ² + σ² − 1 − log σ²). The checker tries it on a small model; the cell after the solution, on the trained
-# one, at the same z.
+# ½ Σ (μ² + σ² − 1 − log σ²). The checker tests it on a small model, the cell after the solution on the trained one.
 
 # %% tags=["nbval-check-output"]
 def conditional_elbo(model, x, y, eps):
@@ -181,7 +184,7 @@ with torch.inference_mode():
 # ## Training
 #
 # The three models were trained alike by `vae_lite.fit` (notebook 05), each on its own negative ELBO, for the
-# same number of epochs (printed, with their CPU time; the command is in `vae_lite/pretrained.py`).
+# same number of epochs (printed, with their CPU time).
 
 # %%
 fig, ax = plt.subplots()
@@ -192,7 +195,7 @@ for name, model in zip(["conditional VAE", "VAE", "2-latent VAE"], models):
     ax.plot(range(1, len(curve) + 1), curve, label=f"{name}: bounds log p(x{'|y' if model is cvae else ''})")
     print(f"{name:16s} {trained['epochs']} epochs on {trained['dataset']} (learning rate {trained['lr']:g}), "
           f"{trained['cpu_seconds']:.0f} CPU-s; test ELBO {curve[-1]:.1f} nats, {curve[-1] - curve[-2]:+.1f} in the last epoch")
-ax.set(xlabel="epoch", ylabel="test ELBO (nats per image)", title="test ELBO during training: each line bounds its own quantity")
+ax.set(xlabel="epoch", ylabel="test ELBO (nats per image)", title="test ELBO during training (the conditional VAE's bounds log p(x|y))")
 ax.legend()
 plt.show()
 shipped = pretrained.conditional_checkpoint(data.name, "cvae").is_file()  # trained fully, not on the spot
@@ -204,8 +207,8 @@ assert len({model.checkpoint_extra["epochs"] for model in models}) == 1, "the pr
 
 # %% [markdown]
 # *The figure: test ELBO per epoch.* The two VAEs' lines bound log p(x): sixteen latent dimensions beat two, by
-# over 40 nats on MNIST, more than looseness explains (the optional part computes the 2-latent model's exact
-# log p(x): still far below). The conditional VAE's line is highest, but it bounds another number, log p(x|y).
+# over 40 nats on MNIST, more than looseness explains (the 2-latent model's exact log p(x), printed in the optional
+# part, stays far below the VAE's bound). The conditional VAE's line is highest, but it bounds log p(x|y).
 # On MNIST every line still rises in its last epoch (printed): no model has converged.
 #
 # ## Experiments
@@ -225,19 +228,15 @@ plots.labelled_grid(torch.cat([means[None], samples]), ["class mean", *[f"z{j}" 
 plt.show()
 
 # %% [markdown]
-# *The figure: one column per class; on top each class's mean training image, what a network from y alone,
-# trained by squared error, would draw; then six rows of decoder means (pixel probabilities, not Bernoulli
-# samples), one z each.* Along a row the class changes and the style stays: slant, width and stroke thickness
-# come from z. In row z1 several digits come out blurred or malformed.
+# *The figure: one column per class; on top each class's mean training image (what y alone gives); then six rows
+# of decoder means (pixel probabilities, not Bernoulli samples), one z each.* Along a row the class changes and
+# the style stays: slant, width and stroke thickness come from z. In row z1 several digits come out blurred or malformed.
 
 # %% [markdown]
 # ### Pick a class, pick a style
-# Now you choose: pick a class with the buttons and move the style sliders (the latent dimensions with the largest
-# KL); (z, y) is decoded at every move. The sliders start at the code of a test image, read with its own label;
-# below, that code is decoded as every class: the same hand writing each digit. Change the test image for other
-# styles.
-#
-# Without a running kernel (GitHub, nbviewer) you see a still.
+# Pick a class with the buttons and move the style sliders (the latent dimensions with the largest KL); (z, y) is
+# decoded at every move. The sliders start at a test image's code, read with its own label; below, that code is
+# decoded as every class: one hand writing each digit. Without a kernel (GitHub, nbviewer) you see a still.
 
 # %%
 explorer = conditional_widgets.ConditionalExplorer(cvae, data, image=0)
@@ -298,12 +297,16 @@ def looseness(labels, images=x_test[:100], k=50):  # L_k − ELBO of each image,
 
 
 loose_true, loose_wrong = looseness(data.test_labels[:100]), looseness((data.test_labels[:100] + 1) % K)
-print(f"L_50 − ELBO, first 100 test images: {loose_true.mean():.1f} nats with the true label, {loose_wrong.mean():.1f} with a wrong one")
-assert loose_wrong.mean() > loose_true.mean() + 2 or not (shipped and data.name == "mnist"), "the prose: a wrong label's bound is looser"
+looser = (loose_wrong > loose_true).float().mean().item()  # image by image
+print(f"L_50 − ELBO, first 100 test images: {loose_true.mean():.1f} nats with the true label, {loose_wrong.mean():.1f} "
+      f"with a wrong one; the wrong label's is the larger for {looser:.0%} of them")
+assert (loose_wrong.mean() > loose_true.mean() + 2 and looser > 0.8) or not (shipped and data.name == "mnist"), \
+    "the prose: a wrong label's bound is looser, on most images"
 
 # %% [markdown]
-# A wrong label's ELBO is several nats looser. That favours the true label: the classifier's margin is partly the
-# encoder's, not p(x|c)'s, so its accuracy is optimistic as a test of p(x|y).
+# A wrong label's ELBO is several nats looser, on most images. That favours the true label: the classifier's margin
+# is partly the encoder's, not p(x|c)'s. One noisy z per label works the other way, costing accuracy (optional
+# part).
 
 # %% [markdown]
 # ### What the label is worth
@@ -319,7 +322,7 @@ assert loose_wrong.mean() > loose_true.mean() + 2 or not (shipped and data.name 
 #
 # $$\mathrm{ELBO}(x\mid y) + \log p(y) \;\le\; \log p(x, y) \;\le\; \log p(x).$$
 #
-# (This is Kingma et al. (2014)'s bound for a labelled image in their model M2, the same generator.)
+# (Kingma et al. (2014)'s bound for a labelled image in their model M2, the same generator.)
 # **Predict, then run:** once the label is paid for, is the conditional VAE still ahead?
 
 # %%
@@ -335,29 +338,33 @@ for name, terms in (("conditional VAE: bounds log p(x|y)", right), ("VAE: bounds
     print(f"  {name:36s} {terms.elbo.mean():8.2f} {terms.reconstruction.mean():12.2f} {terms.kl.mean():9.2f}")
 print(f"the gap {(right.elbo - vae_terms.elbo).mean():.2f} = {label_at_most:.2f} for the label (−log p(y)) "
       f"+ {like_for_like:.2f} ± {like_for_like_error:.2f} like for like (± one standard error over the images)")
-if shipped and data.name == "mnist":
-    assert like_for_like > 2 * like_for_like_error, "the prose: this pair (one draw of each) is still ahead like for like"
-    assert vae_terms.kl.mean() > right.kl.mean(), "the prose: on MNIST the VAE's KL is the higher"
+assert not (shipped and data.name == "mnist") or (like_for_like > 2 * like_for_like_error and vae_terms.kl.mean() > right.kl.mean()), \
+    "the prose: this pair (one draw of each) is still ahead like for like, and on MNIST the VAE's KL is the higher"
 
 # %% [markdown]
 # Paid for, the label explains only part of the gap: this pair stays ahead like for like, by many standard errors
-# over the images, and its VAE has the higher KL (where that goes: optional part). But one trained pair is one
-# draw of each model. `benchmarks/conditional.py` trained the recipe with three seeds (seed 0 is the shipped pair):
+# over the images, and its VAE has the higher KL (where that goes: optional part).
+#
+# #### Over seeds (the first cut if time is short)
+# One trained pair is one draw of each model. `benchmarks/conditional.py` trained the recipe with three seeds
+# (seed 0 is the shipped pair; the ELBOs average a few z, printed):
 
 # %%
 stored = json.loads((Path(vae_lite.__file__).resolve().parent.parent / "results" / "conditional.json").read_text())
 seeds = np.array([run["all_test_images"]["cvae_joint_bound_minus_vae_elbo"]["mean"] for run in stored["runs"]])
 seeds_error = seeds.std(ddof=1) / np.sqrt(len(seeds))  # the standard error over seeds, not over images
-print(f"like for like, all {stored['dataset']} test images, seeds {', '.join(str(run['seed']) for run in stored['runs'])}: "
-      f"{', '.join(f'{gap:+.2f}' for gap in seeds)} nats; mean {seeds.mean():+.2f} ± {seeds_error:.2f} (one standard error)")
+print(f"like for like, all {stored['dataset']} test images, ELBOs from {stored['config']['elbo_samples']} z each, seeds "
+      f"{', '.join(str(run['seed']) for run in stored['runs'])}: {', '.join(f'{gap:+.2f}' for gap in seeds)} nats; "
+      f"mean {seeds.mean():+.2f} ± {seeds_error:.2f} (one standard error)")
 assert abs(seeds.mean()) < 1.5 * seeds_error, "the prose: three seeds cannot rank the two models like for like"
 
 # %% [markdown]
 # The shipped pair is the most favourable of the three draws, and the mean over seeds is only about one standard
 # error from 0: three seeds cannot rank the two models (the optional part looks closer).
 #
-# All this holds for one budget: the same number of epochs (not CPU time), on one fixed binarization of the test
-# images. The models were still improving (the training figure): longer training may rank them.
+# All this holds for one budget: the same number of epochs (not CPU time; the label adds under 1 % more
+# weights, printed in the Model section), on one fixed binarization of the test images. The models were
+# still improving (the training figure): longer training may rank them.
 #
 # **Exercise 2 (8 min).** Bayes' rule, done properly. Complete `bayes(log_px_given_y, log_prior)`: from
 # log p(x|c) of N images for K classes (an (N, K) tensor) and log p(c) (K numbers), return
@@ -416,10 +423,10 @@ else:
 #   one draw of each.
 # - Bayes' rule, in logs, turns p(x|y) into a classifier and into p(x). With ELBOs in place of log p(x|y) the
 #   classifier favours the true label: the encoder never saw a wrong one.
-# - (Optional part) A conditional VAE's code holds far less readable class information than a VAE's.
+# - (Optional) A conditional VAE's code says far less of the class than a VAE's.
 #
-# Next: this is the last notebook. Go back to [01 The autoencoder](01_autoencoder.ipynb) with new eyes,
-# or train these models on your own labelled images with `vae_lite.ImageData.from_arrays`.
+# Next: this is the last notebook. Go back to [01 The autoencoder](01_autoencoder.ipynb), or train these models
+# on your own labelled images with `vae_lite.ImageData.from_arrays`.
 
 # %% [markdown]
 # ## Optional: the seeds closer, style, and a digit you draw
@@ -499,6 +506,16 @@ print(f"its classifier by Bayes' rule (log p(x|c) importance-sampled, and the cl
       f"{shipped_run['images']:,} test images right; the largest ELBO: {by_elbo:.1%} of the first {first:,}"
       + (f" ({abs(by_bayes - by_elbo) * first:.0f} images apart: a paired difference, not tested)" if first == shipped_run["images"] else ""))
 assert by_bayes > by_elbo or first < shipped_run["images"] or not shipped, "the prose: Bayes' rule with L_k is right more often"
+draws, generator = (2 if QUICK else 8), torch.Generator().manual_seed(4)  # z per label and image: averages out the noise
+with torch.inference_mode():  # 250 images at a time, label by label
+    mean_elbo = torch.stack([torch.cat([vae_lite.elbo(cvae, x_test[i:min(i + 250, first)], samples=draws, generator=generator,
+                                                      y=torch.full((min(250, first - i),), c)).elbo
+                                        for i in range(0, first, 250)]) for c in range(K)], dim=1)  # (first, K)
+by_mean_elbo = (mean_elbo.argmax(dim=1) == data.test_labels[:first]).float().mean().item()
+print(f"the largest ELBO, each the mean over {draws} z: {by_mean_elbo:.1%} of the same {first:,}")
+assert not (shipped and data.name == "mnist" and first == shipped_run["images"]) or \
+    (by_mean_elbo > by_elbo + 0.01 and abs(by_mean_elbo - by_bayes) < 0.005), \
+    "the prose: the noise costs over a point; averaged over z, the largest ELBO does as well as Bayes' rule with L_k"
 class_entropy = -(np.exp(stored["log_prior"]) * stored["log_prior"]).sum()  # H(y), the label's entropy
 gaps = {run["seed"]: [run["all_test_images"][f"vae_{term}"]["mean"] - run["all_test_images"][f"cvae_{term}"]["mean"]
                       for term in ("kl", "reconstruction")] for run in stored["runs"]}  # VAE − conditional VAE
@@ -521,20 +538,22 @@ print("L_k's rise from k = 100 to 1,000, conditional VAE and VAE:", "; ".join(f"
 #
 #   $$\mathrm{KL}_v - \mathrm{KL}_c \;\le\; I_v(y; z) - I_c(y; z) \;\le\; H(y).$$
 #
-#   On seeds 1 and 2 the gap is well above H(y), and there the VAE reconstructs as well or better (printed):
-#   (1) or (2) fails. The shipped pair's gap exceeds H(y) by a tenth of a nat only, too little to build on: the
-#   verdict rests on the other two seeds. Which premise fails, these runs cannot say. Those models are not stored,
-#   and splitting the shipped pair's KL needs I(x; z), whose estimate from N test images stops at log N, and sits
-#   there (next section; More to try 6).
+#   On seeds 1 and 2 the gap is well above H(y): (1) or (2) fails. (The shipped pair's gap exceeds H(y) by a
+#   tenth of a nat only, too little to build on.) There the VAE also reconstructs as well or better (printed): a
+#   hint that its extra KL buys style, so that (1) fails. But (2) may fail as well, and these runs cannot tell:
+#   those models are not stored, and splitting the shipped pair's KL needs I(x; z), whose estimate from N test
+#   images stops at log N, and sits there (next section; More to try 6).
 # - Both looseness figures are underestimates, the VAE's likely more (on every seed its L_k rises faster from
 #   k = 100 to 1,000: printed), so fit is, if anything, overstated for the conditional VAE.
 # - −log p_c(y|x) (shipped seed only; the wrong labels' poorer proposals make it, if anything, an underestimate) is
 #   small next to the spread of fit over seeds: the true label takes most of the posterior, so log p(x, y) stands
 #   in well for log p(x).
 # - The classifier by Bayes' rule, with L_k in place of each log p(x|c), is right a little more often than the
-#   largest ELBO (printed; the difference is not tested). It shares the core part's bias: a wrong
-#   label's proposal q(z|x, c) fits worse, so its L_k, though tighter than its ELBO, likely still understates
-#   log p(x|c) more than the true label's. Both accuracies are optimistic as tests of p(x|y).
+#   largest one-sample ELBO (printed). That is the one-sample ELBO's noise, not a tighter bound: averaged over a few
+#   z per label, the largest ELBO is right about as often as Bayes' rule (printed). Both share the core part's
+#   bias: a wrong label's proposal q(z|x, c) fits worse, so its L_k, though tighter than its ELBO, likely still
+#   understates log p(x|c) more than the true label's. With the noise averaged out, both accuracies are
+#   optimistic as tests of p(x|y).
 
 # %% [markdown]
 # ### Class in the code
@@ -590,8 +609,8 @@ from vae_lite.objectives import log_normal
 def information(model, images, labels=None):
     """I(x; z) over these N images (Hoffman & Johnson, 2016): the mean of log q(z|x) − log q(z) at one z ~ q(z|x) per
     image, with q(z) the mixture of the N images' q(z|x) (given labels: q(z|x, y)). At most log N: q(z) ≥ q(z|x) / N.
-    In expectation a lower bound on I(x; z) over all the data: a contrastive bound, with log q(z|x) as its critic
-    (InfoNCE in Poole et al. 2019)."""
+    In expectation a lower bound on I(x; z) over all the data: a contrastive bound, with log q(z|x) as its critic,
+    the score that should single out z's own image among the N (InfoNCE in Poole et al. 2019)."""
     with torch.inference_mode():
         mu, logvar = latent.encoder_means_and_logvars(model, images, labels)
         z = vae_lite.reparameterize(mu, logvar, torch.Generator().manual_seed(0))  # one z per image
@@ -685,6 +704,7 @@ assert not (shipped and data.name == "mnist") or unsure.argmax() == 1, "the pros
 from sklearn.decomposition import PCA
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+fig.subplots_adjust(left=0.07, right=0.99, bottom=0.12, top=0.93, wspace=0.25)  # before the class names are placed apart
 shown = slice(0, 1000)  # 1,000 test codes are enough to see the clusters (and keep the notebook small)
 flat = {name: PCA(2).fit_transform(probe["codes"])[shown] for name, probe in probes.items()}
 reach = max(np.abs(points).max() for points in flat.values()) * 1.05
@@ -693,7 +713,6 @@ for ax, (name, points) in zip(axes, flat.items()):
                          title=f"{name}: encoder means (PCA)", size=16)
     ax.set_xlabel("first principal component")
     ax.set_ylabel("second principal component")
-fig.tight_layout()
 plt.show()
 kl_per_class = torch.bincount(data.test_labels, weights=right.kl, minlength=K) / torch.bincount(data.test_labels, minlength=K)
 print("conditional VAE, mean KL per class (nats; binarized test images, true labels):",
@@ -778,7 +797,7 @@ else:
 # the explorer prepares your drawing as MNIST's digits were prepared (cropped, scaled so that its
 # longer side spans about 20 of 28 pixels, centred on its centre of mass), encodes it and draws
 # q(z|x) on the map: a cross at the mean μ and an ellipse at ±2σ, often hidden under the cross (the encoder is
-# sure of most test digits: their σ is printed above the map). Beside it: what the model sees and
+# sure of most test digits: the cell prints their median σ, and the drawn 7's). Beside it: what the model sees and
 # the reconstruction. **Clear** starts again; **use a test image** encodes the next test image instead.
 # Two latent numbers keep little of a digit: the reconstruction is a blurred digit of the classes near
 # the cross, not always the class drawn.
@@ -805,7 +824,8 @@ drawer.draw_stroke(SEVEN)
 with torch.inference_mode():
     mu_2d, logvar_2d = vae_2d.encode(data.test[:500])  # q(z|x) of 500 test images
 sigma, span = (0.5 * logvar_2d).exp(), (mu_2d.max(0).values - mu_2d.min(0).values).max()
-print(f"q(z|x) of 500 test images: median σ {sigma.median():.3f}, while their means span {span:.1f} units of the map")
+print(f"q(z|x) of 500 test images: median σ {sigma.median():.3f}, while their means span {span:.1f} units of the map; "
+      f"the drawn 7's σ: {', '.join(f'{s:.3f}' for s in drawer.sigma.tolist())}")
 assert not (shipped and data.name == "mnist") or 2 * sigma.median() < 0.05 * span, "the prose: most ellipses hide under the cross"
 drawer
 
@@ -875,6 +895,8 @@ plt.show()
 print(f"{'':18s} {'log p(x), grid':>14s} {f'importance-sampled, k = {k}':>27s}   test images scoring lower")
 for name, score in scores.items():
     print(f"{name:18s} {score:14.1f} {sampled[name]:27.1f}   {below[name]:6.1%} of {n_scored}")
+print(f"mean over these {n_scored} test images: the 2-latent VAE's log p(x) (grid) {test_log_px.mean():.1f} nats; "
+      f"the {vae.latent_dim}-latent VAE's ELBO, a lower bound on its log p(x), {vae_terms.elbo[:n_scored].mean():.1f}")
 moved = (coarse - everything).abs().max().item()
 coarse_below = [(coarse[:n_scored] < score).float().mean().item() for score in coarse[n_scored:]]
 share_moved = max(abs(a - b) for a, b in zip(coarse_below, below.values()))
@@ -903,8 +925,8 @@ else:
 # the test images' log p(x), each input marked by a line in its colour; the random pixels score far below the
 # axis's left edge (the arrow, with their value).* Where the two estimates of an input differ by many nats
 # (compare the columns), the encoder has missed that input's posterior: its q sits
-# away from where p(z|x) is, and the few samples that land there carry huge weights, so the estimate is
-# unreliable, usually far too low. A reason to distrust an importance-sampled score of an input unlike the data;
+# away from where p(z|x) is, so usually no sample lands there and the estimate is far too low; the rare one
+# that does dominates the average. A reason to distrust an importance-sampled score of an input unlike the data;
 # with more latent dimensions there is no grid to fall back on. This drawn 7 lands among the test digits, the same
 # strokes off centre fall into the left tail, and random pixels score below every test digit: a low
 # likelihood can flag an input unlike the data. A high one proves nothing. A blank page, which no one
@@ -913,7 +935,9 @@ else:
 # readout of the grey drawing above). Likelihood measures how few nats the model
 # needs to code an image, and a blank page is cheap: the model predicts background for most pixels anyway. The
 # test images' own hump on the right is the same effect: it is the ones (the medians by class, printed), digits
-# with the least ink. The grid is fine and wide enough for these shares: at twice its spacing the scores move by
+# with the least ink. On the same test images the 2-latent model's exact log p(x) stays far below the VAE's mere
+# bound (printed): the training figure's gap is mostly fit, not looseness. The grid is fine and wide enough for
+# these shares: at twice its spacing the scores move by
 # a nat or two at most and the shares hardly at all; widened to ±8 they do not move (printed).
 # Nalisnick et al. (2019) found a related effect at scale: VAEs, flows and PixelCNNs trained on CIFAR-10 give
 # house numbers (SVHN) higher likelihood than CIFAR-10's own test images, and models trained on Fashion-MNIST
@@ -921,16 +945,16 @@ else:
 # is "a digit".
 #
 # ### Where the model comes from
-# A generator p(x|y,z) with the prior N(0, I) for every class is the labelled part of Kingma et al.
-# (2014)'s model M2, p(y) p(z) p(x|y,z). The name "conditional VAE" is Sohn et al. (2015)'s, for another
-# task: predicting a structured output from an input (y from x in their notation, say a segmentation from
-# an image) with a **learned** prior p(z|x); they note that the prior may be made independent of the
-# input, as it is here.
+# A generator p(x|y,z) with the prior N(0, I) for every class is the generator of Kingma et al. (2014)'s model
+# M2, p(y) p(z) p(x|y,z), trained with only its bound for labelled data. The name "conditional VAE" is Sohn
+# et al. (2015)'s, for another task: predicting a structured output from an input (y from x in their notation,
+# say a segmentation from an image) with a **learned** prior p(z|x); they note that the prior may be made
+# independent of the input, as it is here.
 #
 # ### More to try
 #
 # 1. In the drawing explorer, draw a 1, then add strokes to turn it into a 7, then a 4. How does the
-#    ellipse move, and does it grow or shrink when the drawing gets ambiguous?
+#    cross move? Print `drawer.sigma` after each stroke: does q's σ grow when the drawing gets ambiguous?
 # 2. Draw a letter, a face, or a single short stroke. Before you read the score, predict whether it lands
 #    above or below the median test digit; then say in one sentence why neither answer tells you whether
 #    the drawing is a digit.
