@@ -8,8 +8,8 @@
 #   integrate it and *obtain* the same.
 # - Extend it to d dimensions (a sum) and, in Exercise 2, to two Gaussians.
 # - Check it against `vae_lite.kl_standard_normal`, `torch.distributions.kl_divergence` and Monte Carlo.
-# - See why the closed form matters: a KL sampled once, as the reconstruction term is, adds gradient
-#   noise; and where no closed form exists.
+# - See why the closed form matters: a KL sampled once, as the reconstruction term is, is noisy; and
+#   where no closed form exists. (Optional: the gradient's noise, by hand and measured.)
 #
 # The VAE's loss is reconstruction error + KL(q(z|x) ‖ p(z)) (notebook 02). The reconstruction term
 # needs samples (notebook 03); the KL term, for Gaussians, does not: it has a closed form (Kingma &
@@ -65,8 +65,9 @@ QUICK = vae_lite.setup_notebook()
 # %% [markdown]
 # ## Derivation
 #
-# KL(q ‖ p) = ∫ q(z) log(q(z)/p(z)) dz with q = N(μ, σ²) and p = N(0, 1). The log-ratio of two
-# Gaussian densities is a quadratic in z:
+# KL(q ‖ p) = ∫ q(z) log(q(z)/p(z)) dz with q = N(μ, σ²) and p = N(0, 1). Here q(z) is the encoder's
+# q(z|x) for one image x; x stays fixed, so it is dropped. The log-ratio of two Gaussian densities is a
+# quadratic in z:
 
 # %% tags=["nbval-check-output"]
 log_ratio = symbolic.log_normal(symbolic.z, symbolic.mu, symbolic.sigma) - symbolic.log_normal(symbolic.z, 0, 1)
@@ -102,6 +103,7 @@ proof = symbolic.kl_is_never_negative(kl)
 print("KL - (mu^2/2 + g(sigma^2)/2) simplifies to", sp.simplify(proof["residual"]), "  with g(t) =", proof["g"])
 print("g''(t) =", proof["second_derivative"], "  positive for every t > 0:", proof["convex"])
 print("g'(t) = 0 at t =", proof["stationary"], "  where g =", proof["minimum"])
+# the residual ties g to this KL; convexity and the stationary point are facts about g alone
 assert symbolic.is_zero(proof["residual"]) and proof["convex"] and proof["stationary"] == [1] and proof["minimum"] == [0]
 
 # %% [markdown]
@@ -238,66 +240,18 @@ figure = plots.plot_histograms({"one-sample estimates": one_sample}, "estimate o
 figure.axes[0].axvline(ours, color="black", linewidth=2, label=f"closed form, {ours:.2f}")
 figure.axes[0].legend();
 
-# %% [markdown]
-# Training feels the noise of the *gradient*, though, not of the value. The cell draws z = μ + σε
-# (`rsample`) 2,000 times; each row of the tensors `mu_r` and `logvar_r` is one draw's own copy of
-# (μ, log σ²), so autograd gives each draw its own gradient of log q(z) − log p(z). The standard estimator
-# differentiates all of it; Roeder et al.'s (2017) path-derivative estimator detaches μ and σ inside
-# log q, so that only the path through z counts. Both average to the closed form's gradient.
-
-# %%
-def one_sample_gradients(mu, logvar, draws=2_000):
-    """Row i: draw i's gradient of log q(z) - log p(z) in (mu, logvar), standard and path-derivative."""
-    mu_r = mu.expand(draws, d).clone().requires_grad_(True)  # one copy of the parameters per draw
-    logvar_r = logvar.expand(draws, d).clone().requires_grad_(True)
-    z_r = torch.distributions.Normal(mu_r, (0.5 * logvar_r).exp()).rsample()
-
-    def gradient(m, lv):  # log q(z_r) with these parameters; row i's gradient lands in row i
-        q_r = torch.distributions.Independent(torch.distributions.Normal(m, (0.5 * lv).exp()), 1)
-        return torch.autograd.grad((q_r.log_prob(z_r) - p_d.log_prob(z_r)).sum(), (mu_r, logvar_r), retain_graph=True)
-
-    return {"standard": gradient(mu_r, logvar_r), "path-derivative": gradient(mu_r.detach(), logvar_r.detach())}
-
-
-at_prior = torch.zeros(d, dtype=torch.float64)  # mu = 0, log sigma^2 = 0: q = p
-noise, size = {}, {}
-print("closed form: the norm of its gradient; the estimators: RMS over 2,000 draws of the norm of a draw's error")
-print(f"{'':7}{'gradient in':<12}{'closed form':>12}{'standard':>10}{'path-derivative':>17}")
-for q_name, (m, lv) in {"this q": (mu_d, logvar_d), "q = p": (at_prior, at_prior)}.items():
-    m_c, lv_c = m.clone().requires_grad_(True), lv.clone().requires_grad_(True)
-    exact = torch.autograd.grad(vae_lite.kl_standard_normal(m_c, lv_c), (m_c, lv_c))  # the closed form's gradient
-    sampled = one_sample_gradients(m, lv)
-    for i, name in enumerate(["mu", "logvar"]):
-        size[q_name, name] = exact[i].norm().item()
-        for estimator, gradients in sampled.items():
-            error = gradients[i] - exact[i]  # one row per draw
-            noise[q_name, name, estimator] = error.pow(2).sum(dim=1).mean().sqrt().item()
-            off = (error.mean(0).abs() / (gradients[i].std(0) / math.sqrt(len(error)) + 1e-12)).max().item()
-            assert off < 5, f"the {estimator} one-sample gradient in {name} should average to the closed form's gradient"
-        print(f"{q_name:7}{name:<12}{size[q_name, name]:12.1f}{noise[q_name, name, 'standard']:10.1f}"
-              f"{noise[q_name, name, 'path-derivative']:17.1f}")
-
 # %% jupyter={"source_hidden": true}
-for name in ("mu", "logvar"):  # the text's claims, per parameter
-    standard, path, exact = (noise["this q", name, "standard"], noise["this q", name, "path-derivative"], size["this q", name])
-    assert standard > exact + 1 and 0.8 * exact < path < standard, f"this q, {name}: the text compares the errors with the gradient"
-    assert noise["q = p", name, "path-derivative"] < 1e-12 and noise["q = p", name, "standard"] > 1, f"q = p, {name}: only path-derivative is exact"
-assert abs(noise["q = p", "mu", "standard"] / math.sqrt(d) - 1) < 0.1, "the text: at q = p a draw's standard gradient in mu is z, of norm about sqrt(d)"
+assert 0.28 < one_sample.std() / ours < 0.4, "the text: the standard deviation is about a third of the KL"
 
 # %% [markdown]
-# With the standard estimator, one draw's gradient for this q is off by more than the whole gradient. At
-# q = p every draw's *value* is 0 (above), yet its standard gradient in μ is z itself, of norm about √50 ≈ 7.1:
-# a push even on dimensions already at the prior (07's unused ones). The path-derivative estimator drops
-# the score term ∇ log q, whose mean is 0: it is exact at q = p, yet for this q its error is still about
-# as large as the gradient, or larger. The closed form has no noise. Kingma & Welling (2013, §2.3) call
-# the ELBO estimator that uses it estimator B, which "typically has less variance" than the fully
-# sampled estimator A. A batch of M images divides the noise's variance by about M; the closed form
-# removes it.
+# A one-sample estimate is typically off by about a third of the KL itself (the standard deviation
+# above); the closed form is exact. Training feels the noise of the *gradient*, not of the value: the
+# Optional part after the summary derives and measures it, and shows when a sampled estimator wins.
 #
 # The closed form needs a Gaussian q and a Gaussian p. A mixture prior (Tomczak & Welling's VampPrior,
-# 2018) or a flow posterior (Rezende & Mohamed, 2015) has none: there the KL is sampled, and the
-# estimator matters. Pyro has both: `Trace_ELBO` samples the KL, `TraceMeanField_ELBO` uses the closed
-# form where one exists.
+# 2018) or a flow posterior (Rezende & Mohamed, 2015) has none: there the KL is sampled (the Optional
+# part does it for a mixture). Pyro has both: `Trace_ELBO` samples the KL, `TraceMeanField_ELBO` uses
+# the closed form where one exists.
 #
 # ### Explore
 # Move μ and σ: the two densities, the closed-form KL and a Monte Carlo estimate next to it.
@@ -347,7 +301,7 @@ print(f"{d}-d example: sum {vae_lite.kl_standard_normal(mu_d, logvar_d).item():.
 # %% [markdown]
 # ## Exercises
 #
-# **Exercise 1 (5 min).** Write `kl_closed_form(mu, logvar)`: KL(N(μ, exp(logvar)) ‖ N(0, I)) for each row
+# **Exercise 1 (3 min), a warm-up.** Write `kl_closed_form(mu, logvar)`: KL(N(μ, exp(logvar)) ‖ N(0, I)) for each row
 # (example), summed over the last dimension. The checker names the common mistakes if it sees one.
 
 # %%
@@ -366,7 +320,7 @@ def kl_closed_form(mu, logvar):
 assert check.kl_closed_form(kl_closed_form)
 
 # %% [markdown]
-# **Exercise 2 (15 min).** Derive KL(N(μ_q, σ_q²) ‖ N(μ_p, σ_p²)) by hand with the three lines above
+# **Exercise 2 (20 min).** Derive KL(N(μ_q, σ_q²) ‖ N(μ_p, σ_p²)) by hand with the three lines above
 # (hint: E_q[(z − μ_p)²] = σ_q² + (μ_q − μ_p)²) and enter it as `by_hand`, a sympy expression in `mu_q`,
 # `sigma_q`, `mu_p`, `sigma_p` (`sp.log` for log). Then write `kl_two_gaussians(mu_q, logvar_q, mu_p,
 # logvar_p)`: the KL of two diagonal Gaussians for each row, summed over the last dimension. The checker
@@ -401,8 +355,184 @@ assert check.kl_two_gaussians(kl_two_gaussians, by_hand)
 #   E_q[(z − μ)²] = σ², and by sympy's integral; it is 0 only when q is the prior.
 # - For a diagonal Gaussian the KL is the sum over dimensions; two Gaussians have a closed form too.
 # - It agrees with `vae_lite.kl_standard_normal`, torch and Monte Carlo. Unlike a one-sample estimate,
-#   it adds no gradient noise; a mixture prior or a flow posterior has no closed form.
+#   it is exact, so the KL term adds no noise to the gradient; a mixture prior or a flow posterior has no
+#   closed form.
 # - Next: [05 The VAE](05_vae.ipynb) puts both terms together and trains the model.
+
+# %% [markdown]
+# ## Optional: the gradient's noise, by hand and measured
+#
+# Training uses the gradient of the KL, not its value. Draw one z = μ + σε with ε ~ N(0, 1) (`rsample`).
+# Then log q(z) − log p(z) = −log σ − ε²/2 + z²/2 (the log √(2π) cancel). One draw's gradient in μ:
+#
+# - **Standard estimator**: differentiate all of it. −ε²/2 does not depend on μ, so the gradient is z.
+# - **Path-derivative estimator** (Roeder et al., 2017): hold μ and σ fixed inside log q (`detach`) and
+#   differentiate only through z. This drops the score term ∂ log q(z)/∂μ = (z − μ)/σ² = ε/σ
+#   (notebook 03), whose mean is 0. The gradient is z − ε/σ.
+#
+# The closed form's gradient in μ is μ. So one draw's error is σε (standard) or σε − ε/σ = (σ² − 1)ε/σ
+# (path-derivative). Both average to 0.
+#
+# > **Predict, then run.** At q = p (μ = 0, σ = 1), which estimator is exact? For a narrow q, σ = 0.1,
+# > which one is noisier? The cell derives both errors with sympy, for μ and for log σ², and compares
+# > their mean squares over ε.
+
+# %%
+v, mu_0, v_0 = sp.symbols("v mu_0 v_0", real=True)  # v = log sigma^2; mu_0, v_0: q's parameters inside log q
+mu, sigma, eps = symbolic.mu, symbolic.sigma, symbolic.eps
+z_draw = mu + sp.exp(v / 2) * eps  # rsample: z = mu + sigma eps
+one_draw = symbolic.log_normal(z_draw, mu_0, sp.exp(v_0 / 2)) - symbolic.log_normal(z_draw, 0, 1)  # log q(z) - log p(z)
+closed = kl.subs(sigma, sp.exp(v / 2))  # sympy's KL, in (mu, log sigma^2)
+in_sigma = lambda e: sp.collect(sp.expand(e.subs(v, 2 * sp.log(sigma))), eps, sp.together)  # in sigma, by powers of eps
+error, mean_square, wins = {}, {}, {}
+for name, theta, label in (("mu", mu, r"\mu"), ("logvar", v, r"\log \sigma^2")):
+    error[name, "standard"] = in_sigma(sp.diff(one_draw.subs({mu_0: mu, v_0: v}), theta) - sp.diff(closed, theta))
+    error[name, "path-derivative"] = in_sigma(sp.diff(one_draw, theta).subs({mu_0: mu, v_0: v}) - sp.diff(closed, theta))
+    for estimator in ("standard", "path-derivative"):
+        mean_square[name, estimator] = symbolic.expectation(error[name, estimator] ** 2, eps, 0, 1)
+    gap = sp.simplify(mean_square[name, "standard"] - mean_square[name, "path-derivative"])
+    wins[name] = sp.solve(gap > 0, sigma)
+    display(Math(rf"\text{{one draw's error in }} {label} \text{{: standard }} {sp.latex(error[name, 'standard'])}, \quad "
+                 rf"\text{{path-derivative }} {sp.latex(error[name, 'path-derivative'])}"))
+    display(Math(rf"\qquad \text{{mean squares, standard minus path-derivative: }} {sp.latex(gap)} > 0 "
+                 rf"\text{{ for }} {sp.latex(wins[name])}"))
+
+# %% jupyter={"source_hidden": true}
+assert symbolic.is_zero(error["mu", "standard"] - sigma * eps), "the text: the standard error in mu is sigma eps"
+assert symbolic.is_zero(error["mu", "path-derivative"] - (sigma**2 - 1) * eps / sigma), "the text: (sigma^2 - 1) eps / sigma"
+assert all(w.as_set() == sp.Interval.open(1 / sp.sqrt(2), sp.oo) for w in wins.values()), "the text: where sigma > 0.71"
+
+# %% [markdown]
+# For μ and for log σ² alike, the path-derivative estimator has the smaller error only where
+# σ > 1/√2 ≈ 0.71. The cell measures both with autograd, for three 50-dimensional q: the random q
+# above, q = p, and a narrow q (the same μ, σ = 0.1). Each row of `mu_r` and `logvar_r` is one draw's
+# own copy of (μ, log σ²), so autograd gives each draw its own gradient. The formula in brackets is the
+# root of the summed mean squares above.
+
+# %%
+def per_draw_gradients(objective, mu, logvar, path_derivative=False, draws=2_000):
+    """Row i: the gradient in (mu, logvar) of objective(z_i, q), at draw i's z_i = mu + sigma eps_i."""
+    mu_r = mu.expand(draws, *mu.shape).clone().requires_grad_(True)  # a copy of the parameters per draw,
+    logvar_r = logvar.expand(draws, *mu.shape).clone().requires_grad_(True)  # so row i's gradient is draw i's
+    z = mu_r + (0.5 * logvar_r).exp() * torch.randn(mu_r.shape, dtype=torch.float64)  # rsample
+    m, lv = (mu_r.detach(), logvar_r.detach()) if path_derivative else (mu_r, logvar_r)  # q's parameters inside log q
+    q = torch.distributions.Normal(m, (0.5 * lv).exp())
+    return torch.autograd.grad(objective(z, q).sum(), (mu_r, logvar_r))
+
+
+prior = torch.distributions.Normal(0.0, 1.0)
+kl_one_draw = lambda z, q: (q.log_prob(z) - prior.log_prob(z)).sum(-1)  # log q(z) - log p(z), one draw per row
+formula = {key: sp.lambdify((mu, sigma), f, "math") for key, f in mean_square.items()}
+narrow = torch.full((d,), 2 * math.log(0.1), dtype=torch.float64)  # log sigma^2 for sigma = 0.1
+qs = {"random q": (mu_d, logvar_d), "q = p": (torch.zeros(d, dtype=torch.float64),) * 2, "narrow q": (mu_d, narrow)}
+sigma_d = (0.5 * logvar_d).exp()
+print(f"random q: sigma from {sigma_d.min():.2f} to {sigma_d.max():.2f}. Closed form: the norm of its gradient; "
+      "estimators: RMS over 2,000 draws of the norm of a draw's error (formula)")
+print(f"{'':9}{'in':<7}{'closed form':>11}{'standard':>17}{'path-derivative':>20}")
+torch.manual_seed(3)
+noise, size = {}, {}
+for q_name, (m, lv) in qs.items():
+    m_c, lv_c = m.clone().requires_grad_(True), lv.clone().requires_grad_(True)
+    exact = torch.autograd.grad(vae_lite.kl_standard_normal(m_c, lv_c), (m_c, lv_c))  # the closed form's gradient
+    size.update({(q_name, name): g.norm().item() for name, g in zip(("mu", "logvar"), exact)})
+    for estimator in ("standard", "path-derivative"):
+        gradients = per_draw_gradients(kl_one_draw, m, lv, path_derivative=estimator == "path-derivative")
+        for i, name in enumerate(("mu", "logvar")):
+            error_i = gradients[i] - exact[i]  # one row per draw
+            per_dimension = [formula[name, estimator](a, math.exp(b / 2)) for a, b in zip(m.tolist(), lv.tolist())]
+            noise[q_name, name, estimator] = (error_i.pow(2).sum(dim=1).mean().sqrt().item(), math.sqrt(sum(per_dimension)))
+            off = (error_i.mean(0).abs() / (gradients[i].std(0) / math.sqrt(len(error_i)) + 1e-12)).max().item()
+            assert off < 5, f"the {estimator} one-sample gradient in {name} should average to the closed form's gradient"
+    for name in ("mu", "logvar"):
+        measured = "".join(f"{noise[q_name, name, e][0]:11.1f} ({noise[q_name, name, e][1]:4.1f})"
+                           for e in ("standard", "path-derivative"))
+        print(f"{q_name:9}{name:<7}{size[q_name, name]:11.1f}{measured}")
+
+# %% jupyter={"source_hidden": true}
+for key, (measured, predicted) in noise.items():
+    assert abs(measured - predicted) <= 0.05 * predicted + 1e-9, f"{key}: the measured noise should match the formula"
+for name in ("mu", "logvar"):  # the text's claims, per parameter
+    (standard, _), (path, _) = noise["random q", name, "standard"], noise["random q", name, "path-derivative"]
+    assert standard > size["random q", name] and path < standard, f"random q, {name}: the text compares the errors"
+    assert noise["q = p", name, "path-derivative"][0] < 1e-12 < 1 < noise["q = p", name, "standard"][0], f"q = p, {name}"
+    assert noise["narrow q", name, "path-derivative"][0] > 5 * noise["narrow q", name, "standard"][0], f"narrow q, {name}"
+
+# %% [markdown]
+# Measured and formula agree. With the standard estimator, one draw's gradient for the random q is off
+# by more than the whole gradient. At q = p every draw's *value* is 0, yet its standard gradient in μ is
+# z itself: a push even on dimensions already at the prior ([07](07_latent_space.ipynb)'s inactive ones). The path-derivative
+# estimator is exact at q = p and better for the random q, but many times worse for the narrow q: which
+# estimator wins depends on σ. The closed form has no noise, whatever σ is.
+#
+# ### The whole ELBO: where the path-derivative estimator wins
+# Roeder et al. designed their estimator for the whole ELBO, E_q[log p(x, z) − log q(z|x)], not for the
+# KL alone. If q is the true posterior p(z|x), then log p(x, z) − log q(z|x) = log p(x) for every z. That
+# is a constant, so every draw's path-derivative gradient is exactly 0, the true gradient at the optimum.
+# Estimator B of Kingma & Welling (2013, §2.3) takes the KL in closed form but still samples the
+# reconstruction term log p(x|z), whose gradient varies with z. The cell checks this on notebook 02's
+# linear-Gaussian model at x = 1.7, with q set to its true posterior (10,000 draws per estimator).
+
+# %%
+toy = {**check.TOY_MODEL, "x": 1.7}  # notebook 02's model, z ~ N(0, 1), x|z ~ N(w z + b, s^2), and its x
+model, at_x = symbolic.linear_gaussian(), {getattr(symbolic, name): value for name, value in toy.items()}
+post_mu = torch.tensor([float(model["posterior_mean"].subs(at_x))], dtype=torch.float64)  # q = p(z|x), by sympy
+post_logvar = torch.tensor([2 * math.log(float(model["posterior_std"].subs(at_x)))], dtype=torch.float64)
+x_toy = torch.tensor(toy["x"], dtype=torch.float64)
+log_likelihood = lambda z: torch.distributions.Normal(toy["w"] * z + toy["b"], toy["s"]).log_prob(x_toy).sum(-1)
+elbo_sampled = lambda z, q: log_likelihood(z) + prior.log_prob(z).sum(-1) - q.log_prob(z).sum(-1)  # estimator A
+elbo_B = lambda z, q: log_likelihood(z) - torch.distributions.kl_divergence(q, prior).sum(-1)  # the KL in closed form
+spread = {}
+for name, (one_draw_elbo, path) in {"B, closed-form KL": (elbo_B, False), "A, standard": (elbo_sampled, False),
+                                    "A, path-derivative": (elbo_sampled, True)}.items():
+    g_mu, g_logvar = per_draw_gradients(one_draw_elbo, post_mu, post_logvar, path_derivative=path, draws=10_000)
+    spread[name] = (g_mu.std().item(), g_logvar.std().item())
+    std_error = g_mu.std() / math.sqrt(len(g_mu))
+    assert abs(g_mu.mean()) < 5 * std_error + 1e-12, f"{name}: at the optimum the gradient should average to 0"
+    print(f"{name:<19} standard deviation of one draw's gradient: in mu {spread[name][0]:.3f}, "
+          f"in log sigma^2 {spread[name][1]:.3f}")
+
+# %% jupyter={"source_hidden": true}
+assert max(spread["A, path-derivative"]) < 1e-12, "the text: at the true posterior the path-derivative gradient is exact"
+assert 0.1 < spread["B, closed-form KL"][0] < spread["A, standard"][0], "the text: B is noisy, less so than A (standard)"
+assert 0.1 < spread["B, closed-form KL"][1] < spread["A, standard"][1], "the text: B is noisy, less so than A (standard)"
+
+# %% [markdown]
+# The closed form removes the KL term's noise: B is less noisy than the standard A, as Kingma & Welling's
+# "typically has less variance" says. But B still samples the reconstruction, and at the true posterior
+# the path-derivative A is exact: the closed form wins for the KL term, not always for the whole ELBO.
+# Away from the posterior the order can turn again: for the KL term and a narrow q, the path-derivative
+# estimator was far worse (the table above). A batch of M images divides each variance by about M.
+# `vae_lite.elbo`, which notebook 05 trains with, uses estimator B.
+#
+# ## Optional: a KL with no closed form
+# For a mixture prior, as in the VampPrior or Stanford CS236's GMVAE homework, here p(z) = (1/K) Σₖ N(z; mₖ, I),
+# log p(z) is the log of a sum and the KL has no closed form. Sampling still works: the KL is the mean of
+# log q(z) − log p(z) over z ~ q, with log p(z) = logsumexpₖ log N(z; mₖ, I) − log K. The cell checks this
+# against the closed form at K = 1, then takes K = 2 (means ±½ in every dimension) for the 50-dimensional
+# q above. The components' closed forms, averaged, are not the answer: the KL is convex in p, so their
+# average is only an upper bound.
+
+# %%
+def kl_to_mixture(q, means, n=100_000):
+    """Monte Carlo KL(q || p) for p = (1/K) sum_k N(means[k], I), with its standard error."""
+    z = q.sample((n,))  # (n, d)
+    log_p = prior.log_prob(z[:, None] - means).sum(-1).logsumexp(dim=1) - math.log(len(means))  # (n,)
+    terms = q.log_prob(z).sum(-1) - log_p
+    return terms.mean().item(), terms.std().item() / math.sqrt(n)
+
+
+q_base = torch.distributions.Normal(mu_d, (0.5 * logvar_d).exp())  # the 50-d q, one density per dimension
+torch.manual_seed(4)
+alone, alone_se = kl_to_mixture(q_base, torch.zeros(1, d, dtype=torch.float64))
+closed_alone = vae_lite.kl_standard_normal(mu_d, logvar_d).item()
+print(f"K = 1, N(0, I): sampled {alone:.2f} ± {alone_se:.2f}, closed form {closed_alone:.2f}")
+means = torch.stack([torch.full((d,), 0.5), torch.full((d,), -0.5)]).double()
+mixed, mixed_se = kl_to_mixture(q_base, means)
+unit = torch.zeros(d, dtype=torch.float64)  # log of the components' variance 1
+bound = sum(vae_lite.kl_normal(mu_d, logvar_d, m_k, unit).item() for m_k in means) / len(means)  # closed forms, averaged
+print(f"K = 2, means ±0.5: sampled {mixed:.2f} ± {mixed_se:.2f}; the components' closed forms, averaged: {bound:.2f}")
+assert abs(alone - closed_alone) < 5 * alone_se, "at K = 1 the sampled KL should agree with the closed form"
+assert mixed < bound - 5 * mixed_se, "the text: the averaged closed forms are an upper bound, not the KL"
 
 # %% [markdown]
 # ## Optional: Exercise 2's formula, shown and checked
