@@ -12,8 +12,7 @@
 #
 # **Learning goals**
 # - Say why log p(x) has no closed form for a neural decoder, and see how badly prior samples estimate it.
-# - Derive log p(x) = ELBO(q) + KL(q(z) ‖ p(z|x)) for *any* q, and check each line with sympy on a
-#   model where p(x) and p(z|x) are known.
+# - Derive log p(x) = ELBO(q) + KL(q(z) ‖ p(z|x)) for *any* q, each line checked with sympy on a toy model.
 # - See that the ELBO equals log p(x) only when q is the true posterior; the gap is the KL.
 # - Say why one encoder q(z|x) serves every image (amortization), and what it costs.
 # - Recognise the write-up's wrong lines.
@@ -69,9 +68,8 @@ QUICK = vae_lite.setup_notebook()
 # ## Why we need a bound
 #
 # ### Data: one test image and a trained decoder
-# The VAE the package ships, trained on MNIST (as in notebook 05): its decoder p(x|z), a neural network
-# from a code z to pixel probabilities, and its encoder q(z|x). (On another data set, `VAE_LITE_DATASET`,
-# the cell trains a small one.)
+# The package's VAE trained on MNIST (notebook 05): its decoder p(x|z), a neural network from a code z to
+# pixel probabilities, and its encoder q(z|x). (Other data sets, `VAE_LITE_DATASET`: the cell trains one.)
 
 # %%
 data = vae_lite.load_dataset()
@@ -93,11 +91,10 @@ plots.show_images(x_image, title="the test image x", size=3);
 # ### log p(x) by sampling
 # p(x) = ∫ p(x|z) p(z) dz is an average of p(x|z) over the prior. The decoder makes p(x|z) a
 # product of 784 sigmoids of a neural network of z: no formula integrates that over 50 dimensions.
-# An average, though, can be estimated: draw z₁ … z_k from N(0, I) and take
-# log p(x) ≈ log (1/k) Σᵢ p(x|zᵢ). The same integral is an average under *any* r(z) that is positive
-# wherever p(x, z) is: p(x) = E_{z~r}[p(x|z) p(z) / r(z)] (importance sampling, notebook 08). With r the
-# prior the weights are p(x|z); with r the encoder's q(z|x), which sits where the posterior is, far
-# fewer samples should do.
+# An average can be estimated, though: draw z₁ … z_k from N(0, I) and take log p(x) ≈ log (1/k) Σᵢ p(x|zᵢ).
+# Or draw them from *any* r(z) that is positive wherever p(x, z) is, and weight them:
+# p(x) = E_{z~r}[p(x|z) p(z) / r(z)] (importance sampling, notebook 08). The encoder's q(z|x) sits where
+# the posterior is, so with r = q(z|x) far fewer samples should do.
 #
 # > **Predict, then run.** How many prior samples does the estimate need before it settles?
 # > 100? 10,000? A million? And samples of q(z|x)? The cell repeats each estimate many times for each k.
@@ -132,78 +129,69 @@ spread = lambda e: f"{e.median():9.1f} ({e.quantile(0.1):.1f} .. {e.quantile(0.9
 for k in ks:
     print(f"{k:>7} {spread(estimates['prior'][k]):>40} {spread(estimates['q(z|x)'][k]):>38}")
 
-# %% [markdown]
-# The dashed line below: log p(x) from fresh samples of a better r (notebook 10's), half from q(z|x), half
-# from q*, a Gaussian fitted to this image alone (`vae_lite.objectives.best_gaussian`; see amortization,
-# below). Four independent quarters of the samples show how far to trust it.
-
 # %%
-mu_star, logvar_star, _ = vae_lite.objectives.best_gaussian(vae, x_image)  # q*: Adam on this image's own mu and logvar
-mixture = [(mu_star, logvar_star), (mu_x, logvar_x)]  # each piece of samples: half from q*, half from q(z|x)
-with torch.inference_mode():  # in 40 pieces (kernel memory)
-    log_w_ref = torch.cat([vae_lite.objectives.mixture_log_weights(vae, x_image, mixture, n_samples // 40)[:, 0] for _ in range(40)])
-log_px_reference = (torch.logsumexp(log_w_ref, 0) - math.log(n_samples)).item()  # log of the mean weight
-quarters = torch.logsumexp(log_w_ref.view(4, -1), 1) - math.log(n_samples // 4)  # the same from each quarter alone
-print(f"log p(x) ≈ {log_px_reference:.1f} nats; from each quarter of the samples alone: {', '.join(f'{v:.1f}' for v in quarters)}")
-
-# %%
+log_px_reference = estimates["q(z|x)"][ks[-1]].item()  # all the samples of q(z|x) pooled into one estimate: the best so far
 bands = {f"sampling {'the encoder’s' if name == 'q(z|x)' else 'the'} {name}": (  # median, 10 % and 90 % at each k
     [e.median() for e in by_k.values()], [e.quantile(0.1) for e in by_k.values()], [e.quantile(0.9) for e in by_k.values()])
     for name, by_k in estimates.items()}
 fig, (full, zoom) = plt.subplots(2, 1, sharex=True, figsize=(10, 7.5), layout="constrained")
 for ax, title in ((full, "median and 10–90 % of the repeated estimates"), (zoom, "the same, zoomed in on q(z|x)")):
-    plots.plot_log_evidence_estimates(ks, bands, reference=log_px_reference, reference_label="log p(x), from ½ q* + ½ q(z|x)", ax=ax, title=title)
-    ax.axhspan(quarters.min(), quarters.max(), color="gray", alpha=0.3, label="its four quarters: lowest to highest")
+    plots.plot_log_evidence_estimates(ks, bands, reference=log_px_reference, reference_label="best so far: all samples of q(z|x) in one", ax=ax, title=title)
 full.set_xlabel(None)
-full.legend(loc="lower right")  # redrawn with the band; it serves both panels
-zoom.get_legend().remove()
-zoom.set_ylim(min(bands["sampling the encoder’s q(z|x)"][1]) - 1, quarters.max() + 0.5);  # the prior's curve is far below
+full.legend(loc="lower right")
+zoom.get_legend().remove()  # one legend serves both panels
+zoom.set_ylim(min(bands["sampling the encoder’s q(z|x)"][1]) - 1, max(*bands["sampling the encoder’s q(z|x)"][2], log_px_reference) + 0.5);
 
 # %% [markdown]
 # *Figure: estimates of log p(x) (nats) against k (log scale): median and 10–90 % band (at the largest k,
-# of only 3 or 10 estimates). Top: sampling the prior, rising slowly in a wide band; sampling q(z|x), near
-# the dashed line (log p(x) from ½ q* + ½ q(z|x); gray: its quarters' range). Bottom: zoomed to q's range.*
+# 3 estimates from the prior, one from q(z|x)). Those from the prior rise slowly; those from q(z|x) start
+# near the dashed line: all the samples of q(z|x) pooled into one estimate, the best so far. Bottom: zoomed in.*
 #
-# Why is the prior so slow? Almost every z from the prior decodes to some *other* image, for which
-# this x is wildly improbable; the few z that explain x fill a tiny region, the posterior p(z|x). A
-# sample lands there about once in exp(KL(p(z|x) ‖ p(z))) draws (a rule of thumb, made precise by
-# Chatterjee & Diaconis 2018). And the log of an average is biased low (Jensen: E[log W] ≤ log E[W], as
-# the log is concave), so the mean estimate, and here every median, rises toward log p(x) from below.
-# The encoder's q(z|x) approximates p(z|x), so its KL to the prior (closed form, notebook 04) gives a
-# rough count:
+# Why is the prior so slow? Almost every z from the prior decodes to some *other* image; the few z that
+# explain x fill a tiny region, the posterior p(z|x). The *KL divergence* KL(p ‖ r) = E_{z~p}[log p(z)/r(z)]
+# measures how tiny: it is ≥ 0 (line 3 of the derivation below), and 0 only when p = r. A prior sample
+# lands in p(z|x) about once in exp(KL(p(z|x) ‖ p(z))) draws (a rule of thumb; Chatterjee & Diaconis
+# 2018). And the log of an average is biased low (Jensen: E[log W] ≤ log E[W], also line 3), less so
+# as k grows (Burda et al. 2015, Thm 1): the mean estimate, and here every median, rises toward log p(x).
+# The encoder's q(z|x) approximates p(z|x), so its KL to the prior gives a rough count, too high
+# by how far q is from p(z|x) (the gap, below):
 
 # %%
 kl_to_prior = vae_lite.kl_standard_normal(mu_x, logvar_x).item()
+gap_x = log_px_reference - estimates["q(z|x)"][1].mean().item()  # the mean one-sample estimate is q's ELBO (below)
+kl_test = vae_lite.kl_standard_normal(*vae.encode(vae_lite.binarized_test_set(data))).detach()  # each test image's
 short = log_px_reference - estimates["prior"][ks[-1]]  # one shortfall per estimate from k prior samples
 q_short = log_px_reference - estimates["q(z|x)"][1000].median().item()  # the median from 1,000 samples of q
-print(f"KL(q(z|x) || p(z)) = {kl_to_prior:.1f} nats, so prior sampling needs roughly "
-      f"e^{kl_to_prior:.1f} ≈ 10^{kl_to_prior / math.log(10):.0f} samples (q stands in for p(z|x): a rough count)")
+print(f"KL(q(z|x) || p(z)) = {kl_to_prior:.1f} nats, about {gap_x:.0f} of them the gap: prior sampling needs "
+      f"roughly 10^{(kl_to_prior - gap_x) / math.log(10):.0f} to 10^{kl_to_prior / math.log(10):.0f} samples")
+print(f"all {len(kl_test):,} test images: KL(q(z|x) || p(z)) from {kl_test.quantile(0.01):.0f} to "
+      f"{kl_test.quantile(0.99):.0f} nats (1 % to 99 %), median {kl_test.median():.0f}")
 print(f"{len(short)} estimates from {ks[-1]:,} prior samples each: {short.min():.0f} to {short.max():.0f} nats below the "
       f"dashed line; from 1,000 samples of q(z|x), the median: {q_short:.1f} nats below")
 if data.name == "mnist":  # a 28 x 28 digit tells the encoder tens of nats about its code (other data: no checks)
     assert kl_to_prior > 15, f"KL(q(z|x) || p(z)) is only {kl_to_prior:.1f} nats for an MNIST digit: " \
         "is the KL summed over the latent dimensions?"
-    assert short.min() > 10, "on MNIST, prior sampling should still be far short of log p(x)"
+    assert short.min() > 10 and kl_test.quantile(0.01) > 10, "on MNIST, prior sampling should be far short, for nearly every image"
     medians = [[e.median() for e in by_k.values()][:-1] for by_k in estimates.values()]  # k < ks[-1]: several estimates each
     assert all(a < b for m in medians for a, b in zip(m, m[1:])), "the text says every median rises with k"
-    assert 0 < q_short < 2, "the text says the median from 1,000 samples of q(z|x) is within 2 nats below the dashed line"
+    assert 0 < q_short < 2 and 0 < gap_x < kl_to_prior / 2, "the text says the median from 1,000 samples of q(z|x) is " \
+        "within 2 nats below the dashed line, and that the gap is a part of the KL"
 
 # %% [markdown]
-# On MNIST prior sampling is still tens of nats short after all these samples; it would need about e^KL
-# (printed above), at every training step. Sampling q(z|x), the median at k = 1,000 is already within
-# 2 nats of the dashed line. log p(x) may lie higher still: the dashed line is a lower bound on average
-# too, and its quarters disagree (the Optional section says why).
+# On MNIST the prior is still tens of nats short; it would need about e^KL samples (printed above) for
+# nearly every test image, at every training step. From q(z|x), the median at k = 1,000 is within 2 nats
+# of the dashed line, itself such an estimate and low on average (the Optional section checks it).
 #
-# The way out: sample z where p(z|x) is, from a **q(z|x) fitted to each x**, and maximise a bound that q
-# makes computable: the **ELBO**, the *evidence lower bound*. Why not the estimate from k samples of q?
-# It is a lower bound too, on average, with the ELBO its k = 1 case (Burda et al. 2015; notebook 10 trains
-# larger k); the ELBO costs one decoder pass per image, not k, and its gap, exactly KL(q ‖ p(z|x)) as
-# derived below, tells q how to improve.
+# The way out: sample z from a **q(z|x) fitted to each x**, where p(z|x) is, and maximise a bound that q
+# makes computable: the **ELBO**, the *evidence lower bound*. The estimate from k samples of q is a lower
+# bound too, on average, with the ELBO its k = 1 case (Burda et al. 2015; notebook 10 trains larger k);
+# the ELBO costs one decoder pass, not k. Its gap to log p(x), KL(q ‖ p(z|x)) as derived below, cannot be
+# computed; but log p(x) does not depend on q, so raising the ELBO over q shrinks the gap by as much.
 
 # %% [markdown]
 # ## Model: a toy where everything is known
-# To check every line of the derivation we need a model whose p(x) and p(z|x) *are* known: one latent
-# number and one observed number, z ~ N(0, 1) (the prior) and x | z ~ N(w z + b, s²) (a linear
+# To check each line we need a model whose p(x) and p(z|x) *are* known: one latent and one observed
+# number, z ~ N(0, 1) (the prior) and x | z ~ N(w z + b, s²) (a linear
 # decoder). `vae_lite.symbolic.linear_gaussian` derives the two by separate routes, so that Bayes'
 # rule below is something to check, not a definition:
 # - the evidence p(x) = ∫ p(x, z) dz: sympy integrates the joint over z;
@@ -240,20 +228,25 @@ print(f"sympy: log p(x) = {log_px:.4f}, posterior N({post_mean:.4f}, {post_std:.
 # 3. Add and subtract E_q[log q(z)]:
 #    log p(x) = E_q[log p(x, z) − log q(z)] + E_q[log q(z) − log p(z|x)] = **ELBO(q) + KL(q ‖ p(z|x))**.
 #    The KL is ≥ 0, so the ELBO is a lower bound: −KL = E_q[log (p(z|x)/q(z))] ≤ log E_q[p(z|x)/q(z)]
-#    ≤ log ∫ p(z|x) dz = 0, because the log is concave, so an average of logs is at most the log of the
-#    average (Jensen's inequality; the Optional section checks it).
+#    ≤ log ∫ p(z|x) dz = 0, by Jensen's inequality: the log is concave, so an average of logs is at most
+#    the log of the average (Optional section).
 # 4. Split the ELBO: E_q[log p(x|z)] + E_q[log p(z) − log q(z)] = reconstruction − KL(q ‖ p(z)),
 #    the form a VAE is trained with.
 #
-# Lines 1–3 can fail: each sets the integrated evidence against the posterior derived without it.
-# Line 1, Bayes' rule, is the real test; lines 2 and 3 stand or fall with it. Line 4 holds *by
-# construction* (log p(x, z) was built as log p(x|z) + log p(z)), so its `True` shows only bookkeeping;
-# the write-up's version, with + KL, fails below.
+# Kingma & Welling (2013, eq. 1–3) call ELBO(q) L(θ, φ; x), θ and φ the decoder's and encoder's weights;
+# Rezende et al. (2014) derive the same bound.
+#
+# Lines 1–3 can fail: each sets the integrated evidence against the posterior derived without it (line 1
+# is the real test; 2 and 3 stand or fall with it). Line 4 holds *by construction*, log p(x, z) being
+# log p(x|z) + log p(z): its `True` is bookkeeping. Beside each verdict, left minus right side at one test
+# point: a False with a non-zero number is a line shown wrong, not merely unproved.
 
 # %% tags=["nbval-check-output"]
+test_point = {**point, symbolic.mu_q: 0.3, symbolic.sigma_q: 0.7, symbolic.z: 0.1}  # any q and z will do
+residual_at = lambda step: round(float(step.residual.subs(test_point)), 3) + 0.0  # + 0.0: no "-0.0"
 steps = symbolic.elbo_derivation(model)
 for step in steps:
-    print(f"{str(step.holds()):<5} {'(by construction)' if step.by_construction else '':<17} {step.says}")
+    print(f"{str(step.holds()):<5} {residual_at(step):+7.3f} {'(by construction)' if step.by_construction else '':<17} {step.says}")
 checked = [step for step in steps if not step.by_construction]
 assert len(checked) == 3 and all(step.holds() for step in checked), "a step of the derivation does not hold"
 
@@ -267,27 +260,26 @@ wrong_model = symbolic.linear_gaussian(symbolic.evidence_without_noise())
 print("log p(x) taken as", wrong_model["log_evidence"])
 control = symbolic.elbo_derivation(wrong_model)
 for step in control:
-    print(f"{str(step.holds()):<5} {'(by construction)' if step.by_construction else '':<17} {step.says}")
-assert [step.holds() for step in control] == [step.by_construction for step in control], \
-    "with a wrong evidence, every line that uses p(x) should fail, and only those"
+    print(f"{str(step.holds()):<5} {residual_at(step):+7.3f} {'(by construction)' if step.by_construction else '':<17} {step.says}")
+assert [step.holds() for step in control] == [step.by_construction for step in control] == [residual_at(step) == 0 for step in control], \
+    "with a wrong evidence, every line that uses p(x) should fail (and be off at the test point), and only those"
 
 # %% [markdown]
-# > **Predict, then run.** Next, four of the write-up's five wrong lines (see notebook 01; squared error
-# > is in the Optional section) through the same checker. Which of them can pass?
+# > **Predict, then run.** Next, four of the write-up's wrong lines (notebook 01) through the same checker.
+# > Which of them can pass?
 
 # %% tags=["nbval-check-output"]
 wrong = symbolic.wrong_lines(model)
 for line in wrong:
-    print(f"{str(line.holds()):<5} {line.says}")
-assert wrong and not any(line.holds() for line in wrong), "the checker accepted a wrong line"
+    print(f"{str(line.holds()):<5} {residual_at(line):+7.3f} {line.says}")
+assert wrong and not any(line.holds() or residual_at(line) == 0 for line in wrong), "the checker accepted a wrong line"
 
 # %% [markdown]
 # ## Experiments
 #
 # ### Numbers for one data point
-# The ELBO and the gap KL(q ‖ p(z|x)), integrated by sympy for q = N(μ_q, σ_q²), at x = 1.7 for three
-# choices of q. That ELBO + KL adds up to log p(x) is line 3 again, at three q: the ELBO comes from the
-# joint, the KL from the posterior, log p(x) from the integral.
+# The ELBO and the gap KL(q ‖ p(z|x)), integrated by sympy, at x = 1.7 for three q. Their sum is log p(x):
+# line 3 again, with the ELBO from the joint, the KL from the posterior, log p(x) from the integral.
 
 # %% tags=["nbval-check-output"]
 elbo, kl = symbolic.elbo_terms(model)  # expressions in mu_q and sigma_q (and x, w, b, s)
@@ -331,8 +323,8 @@ plots.plot_elbo_gap(mus, [elbo_fn(float(m), post_std) for m in mus], log_px, pos
 # network, the encoder, that maps *any* x to its q(z|x) in one forward pass: inference is *amortized*
 # over all images, at the price of a q somewhat worse than one fitted to each image (the *amortization
 # gap*, Cremer et al. 2018; notebook 10). Back to MNIST: the first section's image and the next 19.
-# `vae_lite.objectives.best_gaussian` fits each its own q, from the prior: Adam on μ and log σ², with the
-# ELBO estimated as `vae_lite.elbo` does (16 draws z = μ + σε, notebook 03; the closed-form KL).
+# `vae_lite.objectives.best_gaussian` fits each its own q, from the prior: Adam on μ and log σ² (learning
+# rate 0.2, cosine-decayed), each step on an ELBO from 16 draws z = μ + σε (notebook 03) and the closed-form KL.
 #
 # > **Predict, then run.** How many gradient steps does fitting q to this one image take to match
 # > what the encoder gives in one pass?
@@ -362,32 +354,32 @@ print(f"q fitted to this image:     ELBO {elbo_fitted_q:.1f} nats after {adam_st
       f"(averaged over 21 steps, it first matched the encoder at step {first_match})")
 print(f"first 20 test images: the fitted q's ELBO is {gap.mean():.1f} ± {gap.std():.1f} nats (mean ± s.d.) above the "
       f"encoder's, from {gap.min():.1f} to {gap.max():.1f}; 100 more steps add {further:.2f} on average")
-assert elbo_encoder <= log_px_reference + 0.5, \
-    "vae_lite.elbo gave an ELBO above log p(x): a lower bound cannot exceed what it bounds (is the KL added?)"
-assert elbo_fitted_q <= log_px_reference + 0.5, "a fitted q's ELBO cannot exceed log p(x) either"
+assert elbo_encoder <= log_px_reference + 0.5 and elbo_fitted_q <= log_px_reference + 0.5, \
+    "an ELBO above log p(x): a lower bound cannot exceed what it bounds (is the KL added?)"
 assert data.name != "mnist" or abs(further) < 0.1, "the fitted q's have not converged: more steps still change their ELBO"
 assert data.name != "mnist" or 1 < gap.mean() < 10, f"the text says the encoder's q is a few nats worse than a fitted one, not {gap.mean():.1f}"
 assert data.name != "mnist" or (first_match is not None and 10 <= first_match < 100), "the text says the fitted q matches the encoder after tens of steps"
 
 # %% [markdown]
-# Fitting q per image takes tens of gradient steps to match the encoder and a few hundred to converge, each
-# decoding several samples. Storing 60,000 fitted q's would not help: each goes stale whenever the decoder
-# changes, and a new image needs its own fit. The encoder gives a q in one pass, a few nats worse on
-# average; the gap varies by image.
+# Fitting q per image takes tens of steps (at this learning rate) to match the encoder and hundreds to
+# converge. Stored fits go stale whenever the decoder changes, so each costs a fit per visit, and a new
+# image needs its own (stochastic variational inference without an encoder does this, slowly). The encoder
+# gives q in one pass, a few nats worse on average, varying by image. On test images the gap also holds
+# the encoder's error on unseen images, which Cremer et al. separate out.
 
 # %% [markdown]
 # ## Common mistakes
 #
-# Four of the write-up's five wrong lines ([01](01_autoencoder.ipynb) says what the write-up is); the fifth,
+# Four of the write-up's five wrong lines ([01](01_autoencoder.ipynb) introduces the write-up); the fifth,
 # squared error as the reconstruction term, is a hidden KL weight (Optional section; 06 trains it).
 #
 # > **Common mistake.** `log(x) ≥ …`. The left side is **log p(x)**, the log *evidence*, not the log of
-# > the data. The checker's False for "log x = ELBO + KL" is a demonstration, not a test: log x is another
-# > symbol, so it could not pass (the Optional section shows log x bounds nothing).
+# > the data. Its False above is a demonstration, not a test: log x is another symbol and could not pass
+# > (the Optional section shows it bounds nothing).
 #
 # > **Common mistake.** `p(z|x) ~ N(0,I)`. N(0, I) is the **prior** p(z); the posterior depends on x and
-# > is narrower on average (E_x[Var(z|x)] ≤ Var(z) = 1: the law of total variance). With q = the prior the
-# > bound is not tight: see the row "prior N(0, 1)" above.
+# > is narrower on average (for x drawn from the model, E_x[Var(z|x)] ≤ Var(z) = 1: the law of total
+# > variance). With q = the prior the bound is not tight (row "prior N(0, 1)" above).
 #
 # > **Common mistake.** The loss `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]`: the KL's sign is wrong;
 # > [06](06_loss_right_and_wrong.ipynb#1.-The-sign-of-the-KL) trains it and shows it fail.
@@ -436,7 +428,7 @@ assert check.elbo_monte_carlo(elbo_monte_carlo)
 # Next: [03 The reparameterization trick](03_reparameterization.ipynb), how gradients get through the samples of z.
 
 # %% [markdown]
-# ## Optional: the terms written out, the best q, the decoder on the bound, the package's ELBO, Jensen's route, log x, squared error, Exercise 2
+# ## Optional: the terms written out, the best q, the decoder on the bound, the package's ELBO, Jensen's route, log x, squared error, Exercise 2, how far to trust the dashed line
 #
 # ### The two terms, readable
 # Sympy's integrals of the ELBO and of the gap KL(q ‖ p(z|x)) come out as one fraction each, too long
@@ -577,7 +569,7 @@ mean_of_logs = log_weights.mean().item()
 log_of_mean = (torch.logsumexp(log_weights, 0) - math.log(n)).item()
 weights = (log_weights - log_weights.max()).exp()
 se_mean_of_logs = log_weights.std().item() / math.sqrt(n)
-se_log_of_mean = (weights.std() / weights.mean()).item() / math.sqrt(n)  # the delta method
+se_log_of_mean = (weights.std() / weights.mean()).item() / math.sqrt(n)  # the delta method: Var(log W̄) ≈ Var(W̄) / E[W]²
 print(f"mean of log weights {mean_of_logs:.4f} ± {se_mean_of_logs:.4f}   exact ELBO     {exact['prior N(0, 1)'][0]:.4f}")
 print(f"log of mean weight  {log_of_mean:.4f} ± {se_log_of_mean:.4f}   exact log p(x) {log_px:.4f}")
 assert abs(mean_of_logs - exact["prior N(0, 1)"][0]) < 5 * se_mean_of_logs, "the mean of the log weights should estimate the ELBO"
@@ -642,7 +634,8 @@ assert abs(best_here[symbolic.sigma_q] - post_std) > 0.02, "the minimum's standa
 
 # %% [markdown]
 # The package's Gaussian decoder (notebook 06) keeps the scale: `vae_lite.objectives.gaussian_log_likelihood`
-# must be exactly −‖x − x̂‖² / (2s²) − D·log(s√(2π)) for D pixels.
+# must be exactly −‖x − x̂‖² / (2s²) − D·log(s√(2π)) for D pixels. (The formula is symmetric in x and x̂,
+# so this check cannot tell, and need not, which of the two is passed first.)
 
 # %%
 g = torch.Generator().manual_seed(0)
@@ -716,18 +709,35 @@ else:
     assert abs(means[1000][0] - log_px) < 5 * means[1000][1] + 0.01, "with k = 1000 the estimates should average to log p(x)"
 
 # %% [markdown]
-# Back on the MNIST image: how far to trust the first section's dashed line? The effective sample size
-# ESS = (Σw)²/Σw² (`vae_lite.objectives.effective_sample_size`) counts how many of the samples an estimate
-# effectively rests on. Here it is far below their number (under a tenth, checked on MNIST): a few large
-# weights dominate. Such an estimate is likely low, since the rare larger weights that would raise it were
-# not drawn, and its standard error (the delta method, as in the Jensen cell above) is then unreliable too:
-# compare the quarters' spread. Notebook 10 leaves out of its averages every image whose ESS is under 20.
+# ### How far to trust the first section's dashed line
+# The dashed line pooled all the samples of q(z|x) into one estimate. Notebook 10's better r draws half the
+# samples from q(z|x) and half from q*, the Gaussian fitted to this image alone in the amortization section,
+# each weighted against the mixture of the two (`vae_lite.objectives.mixture_log_weights`). Four quarters of
+# the samples give four independent estimates. The effective sample size ESS = (Σw)²/Σw²
+# (`vae_lite.objectives.effective_sample_size`) counts how many of the samples an estimate effectively
+# rests on.
 
 # %%
+q_star = (mu_q[:1].detach(), logvar_q[:1].detach())  # the amortization section's q, fitted to x_image
+with torch.inference_mode():  # in 40 pieces (kernel memory)
+    log_w_ref = torch.cat([vae_lite.objectives.mixture_log_weights(vae, x_image, [q_star, (mu_x, logvar_x)], n_samples // 40)[:, 0] for _ in range(40)])
+log_px_mixture = (torch.logsumexp(log_w_ref, 0) - math.log(n_samples)).item()  # log of the mean weight
+quarters = torch.logsumexp(log_w_ref.view(4, -1), 1) - math.log(n_samples // 4)  # the same from each quarter alone
 ess = vae_lite.objectives.effective_sample_size(log_w_ref[:, None]).item()
 ess_quarters = vae_lite.objectives.effective_sample_size(log_w_ref.view(4, -1).T)  # each quarter's own
-weights = (log_w_ref - log_w_ref.max()).exp()
-print(f"the dashed line, log p(x) ≈ {log_px_reference:.1f} nats: {n_samples:,} samples of ½ q* + ½ q(z|x), ESS {ess:,.0f}, "
-      f"standard error {(weights.std() / weights.mean()).item() / math.sqrt(n_samples):.2f}")
+w_ref = (log_w_ref - log_w_ref.max()).exp()
+print(f"dashed line (q(z|x) alone): {log_px_reference:.1f} nats;  ½ q* + ½ q(z|x): {log_px_mixture:.1f} nats, "
+      f"standard error {(w_ref.std() / w_ref.mean()).item() / math.sqrt(n_samples):.2f}, ESS {ess:,.0f} of {n_samples:,}")
 print(f"its quarters: {', '.join(f'{v:.1f}' for v in quarters)} nats, ESS {', '.join(f'{v:.0f}' for v in ess_quarters)}")
-assert data.name != "mnist" or ess < n_samples / 10, "the text says the effective sample size is under a tenth of the samples"
+if data.name == "mnist":
+    assert ess < n_samples / 100, "the text says the effective sample size is under 1 % of the samples"
+    assert elbo_encoder + 2 * kl_to_prior > max(log_px_reference, log_px_mixture) + 20, "the text says the KL added lands tens of nats above"
+
+# %% [markdown]
+# The ESS is under 1 % of the samples: a few large weights dominate. Such an estimate is likely low, since
+# the rare larger weights that would raise it were not drawn; one drawn by luck makes it jump. Its
+# standard error rests on the same few weights, so it is unreliable too: see how few samples each quarter
+# rests on. Notebook 10 leaves out of its averages every image whose ESS is under 20. So the dashed line,
+# and this estimate too, are soft references. That is enough here: the amortization section's asserts
+# allow 0.5 nats above the dashed line, and an ELBO with the KL added instead of subtracted lands tens of
+# nats above it.
