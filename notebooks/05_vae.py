@@ -9,7 +9,7 @@
 # **Learning goals**
 # - write a VAE's loss (sign included), model and training loop, and match `vae_lite.fit`;
 # - train the default VAE and read its two terms over training;
-# - compare its samples with an autoencoder's, and say what a "sample" picture shows.
+# - compare its reconstructions and samples with an autoencoder's, and say what a "sample" picture shows.
 
 # %% [markdown] tags=["badges"]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/05_vae.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F05_vae.ipynb)
@@ -47,7 +47,7 @@ if "google.colab" in sys.modules:
 # ## Setup
 
 # %%
-import math
+import json, math, pathlib
 
 import matplotlib.pyplot as plt
 import torch
@@ -185,7 +185,8 @@ assert check.vae_module(MyVAE, vae_loss), "the solution should pass every case"
 # batches in a new random order every epoch, each binarized anew (a Bernoulli likelihood scores only binary
 # pixels); return every step's loss. The stub seeds as `vae_lite.fit` does, so your loop draws the same
 # numbers: take the order from `torch.randperm(len(images), generator=generator)` and binarize with
-# `vae_lite.binarize(x, generator)`.
+# `vae_lite.binarize(x, generator)`. The checker first replays your loop on its own batches (any random numbers),
+# then compares its losses with fit's, step by step.
 
 # %% tags=["nbval-check-output"]
 def train_my_vae(model, images, epochs, batch_size, lr, seed=0):
@@ -257,9 +258,11 @@ except NotImplementedError:
 # - `schedule="onecycle"`: the learning rate rises from `lr`/25 to `lr` over 30% of the steps, then falls
 #   to almost 0;
 # - `warmup=2`: the KL's weight rises from 0 to 1 over 2 epochs (`vae_lite.kl_weight`), so the decoder learns
-#   to use z before the KL pulls q(z|x) to the prior (Bowman et al. 2016; Sønderby et al. 2016; untested here).
+#   to use z before the KL pulls q(z|x) to the prior (Bowman et al. 2016; Sønderby et al. 2016; warm-up against
+#   none: untested here).
 #
-# Where the recipe comes from: optional part. The yardstick: an autoencoder of the same sizes, recipe, budget.
+# Both schedules drawn, and where the recipe comes from: optional part. The yardstick: an autoencoder of the same
+# sizes, recipe, budget.
 #
 # **Predict, then run.** The KL's weight is about ½ at the end of epoch 1. Will the KL be higher then or after
 # epoch 2, at weight 1?
@@ -291,8 +294,9 @@ assert pretrained.TRAINING == dict(epochs=16, batch_size=256, lr=8e-3, schedule=
 
 # %%
 ax = plots.plot_loss_terms(vae_history).axes[0]
-ax.axvspan(0, min(2, EPOCHS), color="0.9", zorder=0, label="warm-up: the KL's weight below 1")  # the prompt's epochs
-ax.lines[2].set_label("KL(q(z|x) ‖ p(z))"); ax.set_ylim(0, 1.45 * ax.get_ylim()[1]); ax.legend(loc="upper right")
+ax.axvspan(0, min(2, EPOCHS), color="0.9", zorder=0, label="warm-up: the KL's weight below 1")  # epochs 1 and 2
+ax.lines[1].set_label("reconstruction error −E[log p(x|z)]"); ax.lines[2].set_label("KL(q(z|x) ‖ p(z))")
+ax.set_ylim(0, 1.45 * ax.get_ylim()[1]); ax.legend(loc="upper right")
 plt.show()
 first, last = vae_history.records[0], vae_history.last
 later = [r["test_kl"] for r in vae_history.records[1:]]  # the KL after each epoch but the first
@@ -308,13 +312,39 @@ if not QUICK and later:  # quick mode's epochs are a dozen steps: there the KL i
     assert first["test_kl"] > later[0], "the KL should fall from epoch 1, while its weight < 1, to epoch 2, at weight 1"
     assert max(later) - min(later) < 0.2 * first["test_kl"] and share > 0.5, "then stay in a narrow range"
 
+# %% jupyter={"source_hidden": true}
+runs = json.loads((pathlib.Path(vae_lite.__file__).resolve().parents[1] / "results" / "frontier.json").read_text()).values()
+kl_1_2 = [[e["test_kl"] for e in run["epochs"][:2]] for run in runs if run["config"]["warmup"] == 2 and len(run.get("epochs", [])) > 1]
+assert len(kl_1_2) > 10 and all(a > b for a, b in kl_1_2), "the prose: in every 2-epoch warm-up run in frontier.json, the KL falls from epoch 1 to 2"
+
 # %% [markdown]
-# The KL after epoch 1 is above that after epoch 2 (so in every 2-epoch warm-up run in `results/frontier.json`).
+# The KL after epoch 1 is above that after epoch 2 (as in every 2-epoch warm-up run in `results/frontier.json`).
 # The KL, an upper bound on the information z carries about x (Alemi et al. 2018), costs less while its weight
 # is below 1 (the rising learning rate may add to it). Then it stays in a narrow range; most of the later fall is
 # the reconstruction's.
 #
 # ## Experiments
+#
+# ### Reconstructions: the VAE against the autoencoder
+#
+# *Figure: 12 binarized test images (both models were trained on binary images); the VAE's reconstructions,
+# decoded from the encoder mean μ; the autoencoder's.*
+
+# %%
+x = vae_lite.binarized_test_set(data)  # all test images
+with torch.inference_mode():
+    (mu, logvar), ae_codes = vae.encode(x), autoencoder.encode(x)
+    vae_error = -vae.log_likelihood(x, mu).mean()  # −log p(x|z), at the VAE's one deterministic code z = μ: like for like
+    ae_error = -autoencoder.log_likelihood(x, ae_codes).mean()
+    plots.show_rows({"binarized test images": x[:12], "VAE, decoded from μ": vae.decode(mu[:12]),
+                     "autoencoder": autoencoder.decode(ae_codes[:12])}, ncols=12, size=0.9)
+plt.show()
+print(f"test reconstruction error −log p(x|z), nats per image: autoencoder {ae_error:.1f}, VAE at z = μ {vae_error:.1f}")
+assert ae_error < vae_error, "the autoencoder (no KL on its code) should reconstruct better than the VAE at z = μ"
+
+# %% [markdown]
+# Both are scored at one deterministic code (the VAE's μ), like for like. Trained alike, the autoencoder
+# reconstructs better: its code pays no KL. What does the KL buy?
 #
 # ### Samples: the VAE against the autoencoder
 #
@@ -335,180 +365,222 @@ plt.show()
 
 # %% [markdown]
 # Prior samples land where the decoder was trained only if the **aggregate posterior** q(z) = E_x q(z|x) covers
-# N(0, I). The KL pulls each q(z|x) towards N(0, I); nothing pulls the autoencoder's codes. Each q(z|x) stays
-# narrow, and the decoder, trained on such noisy z, decodes whole regions, not points.
+# N(0, I). The KL pulls each q(z|x) towards it. Nothing pulls the autoencoder's codes: its row shows why a
+# generator needs that pull, not the best an autoencoder can do (01: a Gaussian fitted to its codes gave sharp
+# images, not all digits). Each q(z|x) stays narrow; the decoder, trained on such noisy z, decodes regions.
+# (The codes' lengths and scale, measured: optional part.)
 #
 # > **Common mistake.** Calling decoded means draws from the model. **Wrong:** "these are samples x ~ p(x)".
 # > **Right:** they are E[x|z] for z ~ p(z), blurred where the decoder is unsure of a stroke; a draw from p(x|z)
 # > is binary and speckled (the third row).
-#
-# Below, q(z)'s scale, necessary but not sufficient (01's rescaled prior draws were mostly non-digits). Per
-# dimension, the mean z² is 1 under N(0, I) and near 1 for a trained VAE (why: optional part). Inactive dimensions
-# (μ_d's variance across images below 0.01; 07) sit at the prior for every x and are left out.
-#
-# *Figure: histograms of ‖z‖: draws from N(0, I), one per test image, and the test images' codes.*
-
-# %%
-x = vae_lite.binarized_test_set(data)  # binary test images: both models were trained on binary ones
-with torch.inference_mode():
-    (mu, logvar), ae_codes = vae.encode(x), autoencoder.encode(x)
-    vae_codes = vae_lite.reparameterize(mu, logvar)  # z ~ q(z|x) for each test image
-in_use = mu.var(dim=0) > 0.01  # Burda et al. 2015's active units: Cov_x(E_q[z_d]) > 0.01 (see 07)
-vae_scale, ae_scale = vae_codes[:, in_use].pow(2).mean(dim=0), ae_codes.pow(2).mean(dim=0)  # per dimension
-print(f"mean z² per dimension, test set (N(0, I): 1): VAE {vae_scale.min():.2f} to {vae_scale.max():.2f} on its "
-      f"{int(in_use.sum())} dimensions in use; autoencoder {ae_scale.min():.2f} to {ae_scale.max():.2f} on all {len(ae_scale)}")
-print(f"each q(z|x)'s variance σ² on the dimensions in use, mean over the test set: {logvar[:, in_use].exp().mean():.3f} (prior: 1)")
-prior_z = torch.randn(ae_codes.shape, generator=generator)  # N(0, I): one draw per test image
-lengths = [codes.norm(dim=1) for codes in (prior_z, vae_codes, ae_codes)]
-radius, medians = lengths[0].quantile(0.99), [length.median() for length in lengths]  # 99% of the prior draws are shorter
-names = ("draws z ~ N(0, I)", "the VAE's codes z ~ q(z|x)", "the autoencoder's codes")
-ax = plots.plot_histograms({f"{n}: median {m:.1f}": l for n, m, l in zip(names, medians, lengths)}, "length ‖z‖", bins=80,
-                           title="lengths of z: the VAE's codes match N(0, I)'s, the autoencoder's do not").axes[0]
-ax.axvline(radius, color="black", linestyle=":", label=f"{radius:.1f}: 99% of the draws are shorter"); ax.legend()
-plt.show()
-
-# %% jupyter={"source_hidden": true}
-assert abs(vae_scale.mean() - 1) < abs(ae_scale.mean() - 1), "the VAE's codes should match the prior more closely"
-assert data.name != "mnist" or (vae_scale - 1).abs().max() < (ae_scale - 1).abs().min(), "on MNIST, in every dimension"
-assert QUICK or logvar[:, in_use].exp().mean() < 0.5, "the prose: each q(z|x) is far narrower than N(0, I)"
-assert QUICK or data.name != "mnist" or (abs(medians[1] / medians[0] - 1) < 0.05 and (lengths[2] < radius).float().mean() < 0.02), \
-    "the figure: on MNIST, the VAE's codes as long as the prior draws, almost no autoencoder code that short"
 
 # %% [markdown]
 # ## Summary
 # - A VAE: an encoder giving q(z|x) = N(μ, σ²), a sample z = μ + σ ε, and a decoder p(x|z); yours and your loop
 #   match `vae_lite.VAE` and `vae_lite.fit`.
 # - The loss is the negative ELBO: reconstruction error **plus** KL, both summed over one image.
-# - Trained on noisy codes whose mixture q(z) matches the prior's scale, the VAE's decoder makes prior samples
-#   far more digit-like than the autoencoder's.
+# - The KL costs reconstruction and buys a generator: the VAE's prior samples are far more digit-like than those
+#   of an autoencoder trained alike.
 #
-# Next: [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb) trains the loss written wrong.
+# More to try: just below. Next: [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb) trains the loss
+# written wrong.
 
 # %% [markdown]
-# ## Optional: the recipe, the scale of z, reconstructions, and μ or a sampled z
+# ## Optional: more to try, the schedules, the recipe, the scale of z, and μ or a sampled z
+#
+# **More to try:**
+#
+# 1. Train the VAE with `beta=4` (`vae_lite.fit(..., beta=4)`) and compare its test KL and its samples with the
+#    ones above. Which way does the KL move, and why?
+# 2. Decode the same z with the VAE after 1 epoch and after all of them. When do the samples start to look like
+#    the data? (A copy trained with `epochs=1` squeezes the whole one-cycle schedule into that epoch, so it is
+#    not the run above stopped after epoch 1.)
+# 3. Draw five x ~ p(x|z) for one z. Which pixels change from draw to draw, and why those?
+# 4. Kingma & Welling 2013's Fig. 5 caption, "Random samples", does not say whether it shows decoder means or
+#    draws; their Fig. 4 decodes a grid of Gaussian quantiles, not random z. Which is it?
+#
+# ### The recipe's two schedules
+#
+# *Figure: the shipped recipe's learning rate (left) and the KL's weight (right) at each of its optimizer steps,
+# against epochs on MNIST.*
+
+# %%
+TRAINING = pretrained.TRAINING  # the recipe train() wrote out: 16 epochs of 256, peak rate 8e-3, warm-up 2
+per_epoch = math.ceil(60_000 / TRAINING["batch_size"])  # optimizer steps per epoch on MNIST
+steps = TRAINING["epochs"] * per_epoch
+sgd = torch.optim.SGD([nn.Parameter(torch.zeros(1))])
+onecycle = vae_lite.support.learning_rate_schedule(sgd, "onecycle", TRAINING["lr"], steps)  # fit's scheduler
+rates = [onecycle.get_last_lr()[0]]
+for _ in range(steps - 1):
+    sgd.step()  # no gradients, so no change: the scheduler expects an optimizer step before its own
+    onecycle.step()
+    rates.append(onecycle.get_last_lr()[0])
+weights = [vae_lite.kl_weight(t, TRAINING["warmup"] * per_epoch) for t in range(steps)]  # t = 0, 1, ...: as in fit
+epochs = [(t + 1) / per_epoch for t in range(steps)]  # step t ends this far into training
+_, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
+left.plot(epochs, rates)
+left.set(xlabel="epoch", ylabel="learning rate", title="one-cycle: up over 30% of the steps")
+right.plot(epochs, weights)
+right.set(xlabel="epoch", ylabel="the KL's weight", title=f"warm-up: 0 to 1 over {TRAINING['warmup']} epochs")
+plt.show()
+
+# %% jupyter={"source_hidden": true}
+lr = TRAINING["lr"]
+assert math.isclose(rates[0], lr / 25) and math.isclose(max(rates), lr) and rates[-1] < lr / 1000, \
+    "the prose (Training): the one-cycle learning rate rises from lr/25 to lr, then falls to almost 0"
+assert abs(rates.index(max(rates)) / steps - 0.3) < 0.01, "the prose (Training): it peaks after 30% of the steps"
+assert abs(weights[per_epoch - 1] - 0.5) < 0.01 and weights[TRAINING["warmup"] * per_epoch] == 1, \
+    "the prose (Training): the KL's weight is about ½ at the end of epoch 1, and 1 after the warm-up"
+
+# %% [markdown]
+# The rate starts low, moves fast at its peak, then falls for most of the run so that the last steps settle
+# (Smith & Topin 2019's one-cycle). The KL's weight starts at 0 and grows every step of the warm-up; at the end of
+# epoch 1, the prompt in Training, it is about ½.
 #
 # ### Where the recipe comes from
 #
 # Each choice was screened with short runs of under 2 CPU-minutes each, a run changing one or two settings of
-# another; a seed difference is how far two seeds of one recipe land apart. Two screens; the code cell below prints
-# their scores (`benchmarks/README.md`, "Quality per CPU-second"):
+# another (`benchmarks/README.md`, "Quality per CPU-second"). Two screens:
 #
-# | screen | scored on | what it found |
+# | screen | scored on | runs |
 # |---|---|---|
-# | first: `frontier.py`, then `recipe_screen.py` | test images, so the test set chose, which can flatter this VAE's test scores | each setting run once. The mean-image start ahead by no more than two seeds differ. One-cycle ahead by more, but it also had a higher peak learning rate. Warm-up over 1 epoch against 2: no more than two seeds differ |
-# | later: `recipe_screen.py --validation` | 10,000 held-out training images; each run trains on the other 50,000 and never reads the test set | this recipe's networks (512 units in the decoder, 256 in the encoder) and peak rate best of those tried, but the runners-up trail by less than twice the mean seed difference. Warm-up over 1 epoch wins all four pairs (two networks, two seeds each), by more than the mean seed difference |
+# | first: `frontier.py`, then `recipe_screen.py` | test images, so the test set chose, which can flatter this VAE's test scores | one per setting |
+# | later: `recipe_screen.py --validation` | 10,000 held-out training images; each run trains on the other 50,000 and never reads the test set | one per setting; warm-up: two networks, two seeds each |
 #
-# **Verdict.** The mean-image start and the one-cycle schedule are plausible, not proven: the first is within seed
-# noise, the second is confounded with the rate. The networks and the rate win by too little to tell. Only warm-up
-# over 1 epoch has a small, consistent edge; the shipped model was trained before that screen and keeps 2 epochs.
-# Warm-up against none was not screened at this budget.
+# The table gives each change's **gain** (how much lower its score is, in nats per image; for the last two rows,
+# the lead over the runner-up) next to the **seed gap** on the same metric: how far two seeds of one recipe land
+# apart. Two caveats:
+# - The seed gaps come from `fit` runs like this notebook's (one-cycle, 50 latent dimensions). The first screen's
+#   `frontier.py` runs (a cosine schedule, 32 latent dimensions) have no seed pairs.
+# - A gain compares two runs on the same images. So the standard error over images of either run's score does
+#   not measure its noise: what the images share cancels. Its paired error needs per-image scores, which the
+#   screens did not keep.
 
-# %%
-import json, pathlib
+# %% jupyter={"source_hidden": true}
+from IPython.display import Markdown, display
 
 results = pathlib.Path(vae_lite.__file__).resolve().parents[1] / "results"
 frontier = json.loads((results / "frontier.json").read_text())  # test −ELBO on all 10,000 images, IW NLL on the first 1,000
-base, ahead, changed = frontier["h400-l32-b256-cos20-w2"], {}, {}  # a cosine schedule from a zero output bias
-for what, name in {"the mean-image start": "h400-l32-b256-cos20-w2-mean", "one-cycle": "h400-l32-b256-one20-w2"}.items():
-    run = frontier[name]
-    changed[what] = {k: v for k, v in run["config"].items() if v != base["config"][k]}
-    ahead[what] = base["test_neg_elbo"] - run["test_neg_elbo"]
-    print(f"{what} ({', '.join(f'{k} {v}' for k, v in changed[what].items())}), test −ELBO {run['test_neg_elbo']:.2f} against "
-          f"{base['test_neg_elbo']:.2f} nats; IW NLL {run['iw_nll']:.2f} ± {run['iw_nll_std_error']:.2f} against "
-          f"{base['iw_nll']:.2f} ± {base['iw_nll_std_error']:.2f}")
-assert list(changed["the mean-image start"]) == ["out_bias"] and sorted(changed["one-cycle"]) == ["lr", "schedule"], \
+screen = json.loads((results / "recipe_screen.json").read_text())  # test −ELBO; some runs IW NLL on the first 1,000
+held_out = {name[2:]: run for name, run in json.loads((results / "recipe_screen_validation.json").read_text()).items()}
+held = {name: run["validation_neg_elbo"] for name, run in held_out.items()}  # "v-e16-lr8" is "e16-lr8" here
+base = frontier["h400-l32-b256-cos20-w2"]  # a cosine schedule from a zero output bias
+mean_start, one_cycle = frontier["h400-l32-b256-cos20-w2-mean"], frontier["h400-l32-b256-one20-w2"]
+changed = {name: {k: v for k, v in run["config"].items() if v != base["config"][k]} for name, run in
+           {"mean": mean_start, "one-cycle": one_cycle}.items()}
+assert changed == {"mean": {"out_bias": "mean"}, "one-cycle": {"lr": 3e-3, "schedule": "onecycle"}}, \
     "the prose: the mean-image start changed alone, one-cycle together with the peak rate"
-
-screen = json.loads((results / "recipe_screen.json").read_text())
-score = {name: run["test_neg_elbo"] for name, run in screen.items()}  # test −ELBO, all 10,000 images, nats per image
-pairs = {"warm-up over 1 epoch against 2": [("e15-lr8-w1", "e15-lr8"), ("e16-w1", "e16")],  # runs alike otherwise
-         "seed 1 against seed 0": [("e16-lr8-seed1", "e16-lr8"), ("dec512-enc256-e16-lr8-seed1", "dec512-enc256-e16-lr8")]}
-for what, runs in pairs.items():
-    print(f"{what}, test −ELBO: " + "; ".join(f"{score[a]:.2f} against {score[b]:.2f}" for a, b in runs) + " nats")
-largest = {what: max(abs(score[a] - score[b]) for a, b in runs) for what, runs in pairs.items()}
-assert largest["warm-up over 1 epoch against 2"] < largest["seed 1 against seed 0"], "the prose: no difference beyond seed spread"
-assert ahead["the mean-image start"] < largest["seed 1 against seed 0"] < ahead["one-cycle"], \
-    "the prose: the mean-image start ahead by no more than two seeds differ, one-cycle by more"
-
-held_out = json.loads((results / "recipe_screen_validation.json").read_text())
-held = {name[2:]: run["validation_neg_elbo"] for name, run in held_out.items()}  # "v-e16-lr8" -> "e16-lr8"
+gain = lambda metric, run: base[metric] - run[metric]
+seed_pairs = [("e16-lr8-seed1", "e16-lr8-iw"), ("dec512-enc256-e16-lr8-seed1", "dec512-enc256-e16-lr8")]  # fit's recipe, seeds 1 and 0
+seed_gap = {metric: [abs(screen[a][metric] - screen[b][metric]) for a, b in seed_pairs] for metric in ("test_neg_elbo", "iw_nll")}
+warm_test = [screen[b]["test_neg_elbo"] - screen[a]["test_neg_elbo"] for a, b in [("e15-lr8-w1", "e15-lr8"), ("e16-w1", "e16")]]
 wide = ["e16-lr8", "dec512-enc256-e16-lr8"]  # 400 units each way, and the shipped 512/256
-pairs = {"warm-up over 1 epoch against 2": [(f"{r}-w1{s}", f"{r}{s}") for r in wide for s in ("", "-seed1")],
-         "seed 1 against seed 0": [(f"{r}{w}-seed1", f"{r}{w}") for r in wide for w in ("", "-w1")]}
-for what, runs in pairs.items():
-    print(f"{what}, held-out −ELBO: " + "; ".join(f"{held[a]:.2f} against {held[b]:.2f}" for a, b in runs) + " nats")
-print("each run, named by its settings (seed 0, warm-up over 2 epochs), held-out −ELBO: " + "; ".join(f"{name} {held[name]:.2f}" for name in sorted(held, key=held.get)
-                                                if "seed" not in name and "w1" not in name))
-gains = torch.tensor([held[b] - held[a] for a, b in pairs["warm-up over 1 epoch against 2"]])
-seeds = torch.tensor([abs(held[a] - held[b]) for a, b in pairs["seed 1 against seed 0"]])
-print(f"warm-up over 1 epoch ahead by {gains.mean():.2f} nats on average; two seeds of one recipe differ by {seeds.mean():.2f}")
-assert (gains > 0).all() and gains.mean() > seeds.mean(), \
-    "the prose: on held-out images warm-up over 1 epoch wins all four pairs, by more on average than seeds differ"
+warm_held = torch.tensor([held[f"{r}{s}"] - held[f"{r}-w1{s}"] for r in wide for s in ("", "-seed1")])
+seed_held = torch.tensor([abs(held[f"{r}{w}-seed1"] - held[f"{r}{w}"]) for r in wide for w in ("", "-w1")])
+networks = held["dec600-enc200-e16-lr8"] - held["dec512-enc256-e16-lr8"]  # the runner-up networks
+rate = held["e15-lr10"] - held["e16-lr8"]  # the runner-up peak rate, 1e-2 for 15 epochs
+nats = lambda values: ", ".join(f"{v:.2f}".replace("-", "−") for v in values)
+test, iw, later = "first: test −ELBO", f"first: IW NLL, {base['iw_images']:,} test images", "later: held-out −ELBO"
+net = lambda run: "{}, {}".format(*(held_out[run]["settings"][k][0] for k in ("hidden", "encoder_hidden")))
+peak = lambda run: "{lr:g}, {epochs} epochs".format(**held_out[run]["settings"])
+rows = [("the mean-image start", test, nats([gain("test_neg_elbo", mean_start)]), nats(seed_gap["test_neg_elbo"])),
+        ("", iw, nats([gain("iw_nll", mean_start)]), nats(seed_gap["iw_nll"])),
+        (f"one-cycle, peak rate {base['config']['lr']:g} → {one_cycle['config']['lr']:g}", test,
+         nats([gain("test_neg_elbo", one_cycle)]), nats(seed_gap["test_neg_elbo"])),
+        ("", iw, nats([gain("iw_nll", one_cycle)]), nats(seed_gap["iw_nll"])),
+        ("warm-up over 1 epoch, not 2", test, nats(warm_test), nats(seed_gap["test_neg_elbo"])),
+        ("", later, f"{nats(warm_held)} (mean {warm_held.mean():.2f})", f"{nats(seed_held)} (mean {seed_held.mean():.2f})"),
+        (f"decoder, encoder units {net('dec512-enc256-e16-lr8')} (runner-up: {net('dec600-enc200-e16-lr8')})", later,
+         nats([networks]), f"mean {seed_held.mean():.2f}"),
+        (f"peak rate {peak('e16-lr8')} (runner-up: {peak('e15-lr10')})", later, nats([rate]), f"mean {seed_held.mean():.2f}")]
+display(Markdown("| change | screen: metric | gain, nats | seed gap, nats |\n|---|---|--:|--:|\n"
+                 + "\n".join("| " + " | ".join(row) + " |" for row in rows)))
+
+assert gain("test_neg_elbo", mean_start) <= max(seed_gap["test_neg_elbo"]) and gain("iw_nll", mean_start) > 3 * max(seed_gap["iw_nll"]), \
+    "the verdict: the mean-image start ahead by no more than a seed gap on test −ELBO, by several on IW NLL"
+assert min(gain(m, one_cycle) for m in seed_gap) > 3 * max(max(g) for g in seed_gap.values()), "the verdict: one-cycle ahead by far more"
+assert max(map(abs, warm_test)) <= max(seed_gap["test_neg_elbo"]), "the verdict: on test images, warm-up 1 or 2 within a seed gap"
+assert (warm_held > 0).all() and warm_held.mean() > seed_held.mean(), \
+    "the verdict: on held-out images warm-up over 1 epoch wins all four pairs, by more on average than seeds differ"
 assert held["dec512-enc256-e16-lr8"] < min(held[n] for n in ("e16-lr8", "dec600-enc200-e16-lr8", "h512-e13-lr8")) and \
-    held["e16-lr8"] < min(held[n] for n in ("e16", "e16-lr12", "e15-lr10")), "the prose: the networks and the rate rank first"
-runners_up = [held["dec600-enc200-e16-lr8"] - held["dec512-enc256-e16-lr8"], held["e15-lr10"] - held["e16-lr8"]]
-print(f"their runners-up behind by {runners_up[0]:.2f} (600/200) and {runners_up[1]:.2f} (1e-2, 15 epochs) nats")
-assert max(runners_up) < 2 * seeds.mean(), "the prose: the runners-up trail by less than twice the mean seed difference"
-cpu = [run["train_cpu_seconds"] for run in (*screen.values(), *held_out.values(), base, *map(frontier.get, (
-    "h400-l32-b256-cos20-w2-mean", "h400-l32-b256-one20-w2")))]
+    held["e16-lr8"] < min(held[n] for n in ("e16", "e16-lr12", "e15-lr10")), "the verdict: the networks and the rate rank first"
+assert 0 < min(networks, rate) and max(networks, rate) < 2 * seed_held.mean(), "the verdict: by less than twice the mean seed gap"
+cpu = [run["train_cpu_seconds"] for run in (*screen.values(), *held_out.values(), base, mean_start, one_cycle)]
 assert max(cpu) < 120, "the prose: every run of the screens above trained in under 2 CPU-minutes"
 
+# %% [markdown]
+# **Verdict.** The mean-image start is ahead on both metrics: on test −ELBO by no more than a seed gap, on IW NLL
+# by several. One run each, and seed gaps from another recipe: likely, not proven. One-cycle is ahead by far more,
+# but it came with a higher peak rate. The networks and the peak rate lead their runners-up by less than twice the
+# mean seed gap: too little to tell. Warm-up over 1 epoch: on test images within a seed gap; on held-out images it
+# wins all four pairs, by more than the mean seed gap, a small, consistent edge. The shipped model was trained
+# before that screen and keeps 2 epochs. Warm-up against none was not screened at this budget.
+#
+# ### The scale of z
+#
+# The core path's samples need q(z) to cover N(0, I). Below, its scale: necessary, not sufficient (01's rescaled
+# prior draws were mostly not digits).
+#
+# *Figure: histograms of ‖z‖: draws from N(0, I), one per test image (solid line); the VAE's codes of the test
+# images, z ~ q(z|x) (dashed); the autoencoder's codes (filled).*
+
+# %%
+x = vae_lite.binarized_test_set(data)  # as in the core path
+generator = torch.Generator().manual_seed(1)  # a fixed seed, not picked for its pictures
+with torch.inference_mode():
+    (mu, logvar), ae_codes = vae.encode(x), autoencoder.encode(x)
+vae_codes = vae_lite.reparameterize(mu, logvar, generator)  # z ~ q(z|x) for each test image
+prior_z = torch.randn(ae_codes.shape, generator=generator)  # N(0, I): one draw per test image
+lengths = [codes.norm(dim=1) for codes in (prior_z, vae_codes, ae_codes)]
+radius, medians = lengths[0].quantile(0.99), [length.median() for length in lengths]  # 99% of the prior draws are shorter
+names = ("draws z ~ N(0, I)", "the VAE's codes z ~ q(z|x)", "the autoencoder's codes")
+styles = (dict(histtype="step", linewidth=2.5), dict(histtype="step", linewidth=2.5, linestyle="--"), dict(alpha=0.5))
+edges = torch.linspace(0, max(length.max() for length in lengths), 81).tolist()  # shared bins
+_, ax = plt.subplots(layout="constrained")
+for name, median, length, style in zip(names, medians, lengths, styles):
+    ax.hist(length.numpy(), bins=edges, density=True, label=f"{name}: median {median:.1f}", **style)
+ax.axvline(radius, color="black", linestyle=":", label=f"{radius:.1f}: 99% of the draws are shorter"); ax.legend()
+ax.set(xlabel="length ‖z‖", ylabel="density", title="lengths of z: the VAE's codes as long as draws from N(0, I)")
+plt.show()
+
 # %% jupyter={"source_hidden": true}
-sgd = torch.optim.SGD([nn.Parameter(torch.zeros(1))])
-onecycle = vae_lite.support.learning_rate_schedule(sgd, "onecycle", 25.0, 100)  # lr 25 over 100 steps
-rates = [onecycle.get_last_lr()[0]]
-for _ in range(99):
-    sgd.step()  # no gradients, so no change: the scheduler expects a step before its own
-    onecycle.step()
-    rates.append(onecycle.get_last_lr()[0])
-assert rates[0] == 1 and max(rates) == 25 and rates.index(25) == 29 and rates[-1] < 0.01, \
-    "the prose (Training): the one-cycle learning rate rises from lr/25 to lr over the first 30% of steps, then falls to almost 0"
+assert QUICK or data.name != "mnist" or (abs(medians[1] / medians[0] - 1) < 0.05 and (lengths[2] < radius).float().mean() < 0.02), \
+    "the figure: on MNIST, the VAE's codes as long as the prior draws, almost no autoencoder code that short"
 
 # %% [markdown]
-# ### Why a trained VAE's mean z² is near 1
+# Per dimension, the mean z² is 1 under N(0, I). Is it for the codes? Inactive dimensions (μ_d's variance across
+# images below 0.01; 07) sit at the prior for every x and are left out.
+
+# %%
+in_use = mu.var(dim=0) > 0.01  # Burda et al. 2015's active units: Cov_x(E_q[z_d]) > 0.01 (see 07)
+vae_scale = (mu.pow(2) + logvar.exp())[:, in_use].mean(dim=0)  # E[z_d²] under q(z|x), averaged over the test images
+ae_scale = ae_codes.pow(2).mean(dim=0)
+print(f"mean z² per dimension, test set (N(0, I): 1): VAE {vae_scale.min():.2f} to {vae_scale.max():.2f} on its "
+      f"{int(in_use.sum())} dimensions in use; autoencoder {ae_scale.min():.2f} to {ae_scale.max():.2f} on all {len(ae_scale)}")
+print(f"each q(z|x)'s variance σ² on the dimensions in use, mean over the test set: {logvar[:, in_use].exp().mean():.3f} (prior: 1)")
+assert abs(vae_scale.mean() - 1) < abs(ae_scale.mean() - 1), "the VAE's codes should match the prior more closely"
+assert data.name != "mnist" or (vae_scale - 1).abs().max() < (ae_scale - 1).abs().min(), "on MNIST, in every dimension"
+assert QUICK or logvar[:, in_use].exp().mean() < 0.5, "the prose (core path): each q(z|x) is far narrower than N(0, I)"
+
+# %% [markdown]
+# Near 1 for the VAE, far from it for the autoencoder. Each q(z|x) is narrow (its σ² well below 1); the spread of
+# the μ across images makes up the rest.
 #
-# Scale dimension d of z by c: the encoder's last layer multiplies μ_d by c and adds log c² to log σ_d² (so σ_d
-# becomes cσ_d); the decoder's weights on z_d are divided by c. The decoder's first layer computes what it did
-# before, so the reconstruction error is unchanged;
-# only the KL moves. Averaged over the training images, its part for dimension d becomes
+# **Why near 1.** Scale dimension d of z by c: the encoder's last layer multiplies μ_d by c and adds log c² to
+# log σ_d² (so σ_d becomes cσ_d); the decoder's weights on z_d are divided by c. The decoder's first layer computes
+# what it did before, so the reconstruction error is unchanged; only the KL moves. Averaged over the training images, its part for dimension d becomes
 # ½(c² E[μ_d² + σ_d²] − log c²) + const, smallest where c² E[μ_d² + σ_d²] = 1, that is, where the mean z_d² is 1.
 # So at a stationary point of the training loss, E[μ_d² + σ_d²] over the training images is 1. Training ends near
-# such a point, not at it (the core path measured the test set):
+# such a point, not at it (above: the test set):
 
 # %%
 x = data.train[:20_000]
 with torch.inference_mode():  # binarized as in training
-    mu, logvar = vae.encode(vae_lite.binarize(x, generator) if vae.likelihood == "bernoulli" else x)
+    mu, logvar = vae.encode(vae_lite.binarize(x, torch.Generator().manual_seed(0)) if vae.likelihood == "bernoulli" else x)
 train_scale = (mu.pow(2) + logvar.exp())[:, in_use].mean(dim=0)  # E[μ_d² + σ_d²] = E[z_d²], per dimension in use
 print(f"E[μ_d² + σ_d²] over {len(mu):,} training images, per dimension in use: {train_scale.min():.2f} to "
       f"{train_scale.max():.2f} (at a stationary point: 1)")
 assert QUICK or 0.01 < (train_scale - 1).abs().max() < 0.3, "the prose: near 1, not at 1"
-
-# %% [markdown]
-# ### Reconstructions
-#
-# *Figure: three rows of 10 images: test images binarized once, as scored below (both models were trained on
-# binary images); their reconstructions by the VAE (decoded from the encoder mean μ); and by the autoencoder.*
-
-# %%
-test_set = vae_lite.binarized_test_set(data) if vae.likelihood == "bernoulli" else data.test
-x = test_set[:10]
-with torch.inference_mode():
-    mu, logvar = vae.encode(x)
-    vae_reconstruction = vae.decode(mu)
-    ae_reconstruction = autoencoder(x)
-plots.show_rows({"binarized test images": x, "VAE (decoded from μ)": vae_reconstruction,
-                 "autoencoder": ae_reconstruction}, size=0.9)
-plt.show()
-ae_error = -vae_lite.evaluate(autoencoder, test_set)["reconstruction"]  # mean over a data set; at its one deterministic code
-with torch.inference_mode():  # the VAE at its deterministic code z = μ: like for like
-    vae_at_mean = -torch.cat([vae.log_likelihood(xb, vae.encode(xb)[0]) for xb in test_set.split(1000)]).mean()  # log p(x|z), per image
-print(f"test reconstruction error −log p(x|z), nats per image, all {len(test_set):,} test images: "
-      f"autoencoder {ae_error:.1f}, VAE at z = μ {vae_at_mean.item():.1f}")
-assert ae_error < vae_at_mean, "the autoencoder (no KL on its code) should reconstruct better than the VAE at z = μ"
-
-# %% [markdown]
-# Trained alike, the autoencoder reconstructs better: its code pays no KL, so it can hold as much about x as helps.
 
 # %% [markdown]
 # ### μ or a sampled z at test time
@@ -527,43 +599,34 @@ assert ae_error < vae_at_mean, "the autoencoder (no KL on its code) should recon
 x = vae_lite.binarized_test_set(data)[:1000]
 with torch.inference_mode():
     mu, logvar = vae.encode(x)
-    at_mean = vae.log_likelihood(x, mu).mean().item()
+    at_mean = vae.log_likelihood(x, mu)  # one number per image
     samples = torch.stack([vae.log_likelihood(x, vae_lite.reparameterize(mu, logvar)) for _ in range(10)])
     sampled = samples.mean().item()
     spread = samples.std(dim=0).mean().item()  # each image's standard deviation over its 10 z, averaged
     decoded_mean = vae.decode(mu[:8])
     two_draws = [vae.decode(vae_lite.reparameterize(mu[:8], logvar[:8])) for _ in range(2)]
     elbo_term = vae_lite.elbo(vae, x, samples=10).reconstruction.mean().item()
-higher = "z = μ" if at_mean > sampled else "the sampled z"
+wins = (at_mean > samples.mean(dim=0)).float().mean().item()  # per image: z = μ against its own 10 sampled z
+higher = "z = μ" if at_mean.mean() > sampled else "the sampled z"
 print(f"first {len(x):,} test images")
-print(f"log p(x|z) at z = μ:                {at_mean:.1f} nats per image")
+print(f"log p(x|z) at z = μ:                {at_mean.mean():.1f} nats per image")
 print(f"E_q[log p(x|z)], 10 samples of z:   {sampled:.1f} nats per image   <- the ELBO's term")
-print(f"gap: {higher} scores higher on average, by {abs(at_mean - sampled):.1f} nats per image")
+print(f"gap: {higher} scores higher on average, by {abs(at_mean.mean() - sampled):.1f} nats per image; "
+      f"z = μ scores higher on {wins:.0%} of the images")
 print(f"spread: one image's log p(x|z) has a standard deviation of about {spread:.1f} nats over sampled z")
 plots.show_rows({"decoded μ": decoded_mean, "decoded z ~ q(z|x), draw 1": two_draws[0],
                  "decoded z ~ q(z|x), draw 2": two_draws[1]}, ncols=8, size=0.9)
 plt.show()
 assert abs(sampled - elbo_term) < spread / 10, "the average over sampled z is the ELBO's reconstruction term"
-assert at_mean > sampled, "the text below says the decoded μ scores higher than sampled z"
+assert at_mean.mean() > sampled and (QUICK or wins > 0.95), "the text below: the decoded μ scores higher, on almost every image"
 
 # %% [markdown]
-# Here the decoded μ wins, as measured, not as a law: noise of size σ around μ costs on average where
-# f(z) = log p(x|z) curves down across that spread (to second order, E f(μ + σε) ≈ f(μ) + ½ Σ_d σ_d² ∂²f/∂z_d²).
-# The printed gap is that average cost. The spread is another number: the standard deviation of one image's
-# score over sampled z; the two draws show it, differing from the decoded μ only in small strokes. So here
-# log p(x | z = μ) is optimistic, and it is not the ELBO's term.
+# Here the decoded μ wins on almost every image, as measured, not as a law: noise of size σ around μ costs on
+# average where f(z) = log p(x|z) curves down across that spread (to second order,
+# E f(μ + σε) ≈ f(μ) + ½ Σ_d σ_d² ∂²f/∂z_d²). The printed gap is that average cost. The spread is another number:
+# the standard deviation of one image's score over sampled z; the two draws show it, differing from the decoded μ
+# only in small strokes. So here log p(x | z = μ) is optimistic, and it is not the ELBO's term.
 #
 # > **Common mistake.** Reporting log p(x | z = μ) as the model's reconstruction term or likelihood. **Wrong:**
 # > decode μ, score it, and put the number next to an ELBO. **Right:** the ELBO's term averages log p(x|z) over
 # > z ~ q(z|x). Decoding μ is fine for a picture; name the number by what it is.
-#
-# **More to try:**
-#
-# 1. Train the VAE with `beta=4` (`vae_lite.fit(..., beta=4)`) and compare its test KL and its samples with the
-#    ones above. Which way does the KL move, and why?
-# 2. Decode the same z with the VAE after 1 epoch and after all of them. When do the samples start to look like
-#    the data? (A copy trained with `epochs=1` squeezes the whole one-cycle schedule into that epoch, so it is
-#    not the run above stopped after epoch 1.)
-# 3. Draw five x ~ p(x|z) for one z. Which pixels change from draw to draw, and why those?
-# 4. Kingma & Welling 2013's Fig. 5 caption, "Random samples", does not say whether it shows decoder means or
-#    draws; their Fig. 4 decodes a grid of Gaussian quantiles, not random z. Which is it?
