@@ -9,7 +9,7 @@
 # **Learning goals**
 # - measure how much each latent dimension is used: its KL, and Burda et al.'s active units;
 # - see what each latent dimension does, with sliders;
-# - interpolate between two images through their codes;
+# - interpolate between two images through their codes, on a straight line and on an arc;
 # - read a 2-latent model's latent space within ±3;
 # - keep the prior p(z), the posterior p(z|x) and its approximation q(z|x) apart, and σ apart from σ².
 
@@ -93,13 +93,13 @@ print(f"test negative ELBO {-test['elbo']:.1f} nats = reconstruction error {-tes
 #
 # ### Which dimensions does the model use?
 #
-# The ELBO's KL term is a sum over latent dimensions. The KL of dimension d, averaged over the
-# images, is what the ELBO charges for z_d. With q(z_d) = E_x q(z_d|x), all images' codes pooled, add and
-# subtract log q(z_d) inside it (Hoffman & Johnson 2016):
+# The ELBO's KL term is a sum over latent dimensions; dimension d's, averaged over the images, is what z_d
+# costs. With q(z_d) = E_x q(z_d|x), all images' codes pooled, add and subtract log q(z_d) inside it (Hoffman &
+# Johnson 2016):
 #
 # $$\mathbb{E}_x \mathrm{KL}\big(q(z_d|x)\,\|\,p(z_d)\big) = \underbrace{\mathbb{E}_x \mathrm{KL}\big(q(z_d|x)\,\|\,q(z_d)\big)}_{I_q(x;\, z_d)} + \mathrm{KL}\big(q(z_d)\,\|\,p(z_d)\big) \;\ge\; I_q(x; z_d),$$
 #
-# at least what z_d says about x (I_q: mutual information, x from the data, z_d from q). A dimension
+# at least what z_d says about x (I_q: the mutual information under q). A dimension
 # with KL ≈ 0 has q(z_d|x) = N(0, 1), the prior, for every x: it says nothing about x, and the decoder
 # ignores it (measured below).
 # Burda et al. (2015) call a dimension **active** when its encoder mean moves with the input,
@@ -107,7 +107,7 @@ print(f"test negative ELBO {-test['elbo']:.1f} nats = reconstruction error {-tes
 #
 # The two measures agree in one direction: KL_d = ½ E_x[μ_d² + σ_d² − log σ_d² − 1] ≥ ½ E_x[μ_d²] ≥ ½ Var_x(μ_d),
 # because σ² − log σ² − 1 ≥ 0. So every active dimension costs over
-# 0.005 nats (with the n − 1 variance, 0.005(1 − 1/N): the same for N = 10,000). Not conversely: μ_d = 0 and
+# 0.005 nats (0.005(1 − 1/N) with the n − 1 variance: the same for N = 10,000). Not conversely: μ_d = 0 and
 # σ_d = 0.1 for every x is inactive, yet costs ½(0.01 − ln 0.01 − 1) ≈ 1.8 nats.
 #
 # **Predict, then run.** Will the model use all of its dimensions about equally, or a few far more than the rest?
@@ -144,20 +144,19 @@ assert data.name != "mnist" or (~active).any(), "the default MNIST model should 
 assert active.all() or kl[~active].sum() < 0.01 * kl.sum(), "the inactive dimensions should carry almost none of the KL"
 
 # %% [markdown]
-# Why would the ELBO leave dimensions unused? It charges a dimension's KL for every image, which pays off
-# only if z_d raises the reconstruction term by more. Once the others carry what the decoder can use, training
-# may set a further one's q(z_d|x) to the prior. Such a dimension has **collapsed** (posterior collapse);
-# Yeung et al. (2017) call losing many this way **over-pruning**. Nor is it the ELBO's fault alone: with a linear
-# Gaussian decoder (pPCA) the exact likelihood drops the directions with less variance than the noise, as
-# the ELBO does (Lucas et al. 2019; notebook 10, optional part).
+# Why would the ELBO leave dimensions unused? A dimension's KL is charged for every image, and pays off only if
+# z_d raises the reconstruction term by more. Once the others carry what the decoder can use, training may set a
+# further q(z_d|x) to the prior: that dimension has **collapsed** (posterior collapse; losing many is
+# **over-pruning**, Yeung et al. 2017). Not the ELBO's fault alone: with a linear Gaussian decoder (pPCA) the
+# exact likelihood too drops the directions with less variance than the noise (Lucas et al. 2019; notebook 10).
 
 # %% [markdown]
 # ### The latent explorer
 #
 # One slider per latent dimension, in the bar chart's order (at most 10), starting at a test image's encoder mean;
-# the rest stay there. Without widgets: a still picture of the first five; a row's "now" is that dimension's
-# current value, the start code's until a slider moves. Why should one axis mean anything? The prior looks alike
-# in every direction; the encoder's diagonal σ singles out the axes (Rolinek et al. 2019; 10's optional part).
+# the rest stay there. Without widgets: a still of the first five (a row's "now": that dimension's current
+# value). Why should one axis mean anything? The prior looks alike in every direction; the encoder's diagonal σ
+# singles out the axes (Rolinek et al. 2019; 10's optional part).
 
 # %%
 explorer = widgets.LatentExplorer(model, x_test, start=data.test[0], images_for_kl=len(x_test))
@@ -184,6 +183,9 @@ ratio = change_along(most) / change_along(least)
 print(f"mean pixel change for a step of 2 along z[{most}] (most KL, {kl[most]:.2f} nats): {change_along(most):.4f}; along "
       f"z[{least}] (least KL, {kl[least]:.4f} nats): {change_along(least):.4f}, 1/{ratio:.0f} of it")
 assert ratio > 4, "the dimension with the most KL should change the image several times more than the one with the least"
+off = [change_along(d) for d in (~active).nonzero().flatten().tolist()]  # every inactive dimension
+print(f"the largest change along any of the {len(off)} inactive dimensions: {max(off, default=0):.4f}")
+assert max(off, default=0) < change_along(most) / 10, "the decoder should ignore every inactive dimension"
 
 # %% [markdown]
 # ### Interpolation
@@ -219,10 +221,14 @@ for name, recipe in (("2-latent", plain), (f"{model.latent_dim}-latent default",
 # (the last two lines), fewer steps and no mean-image start for its decoder's output bias (notebook 05).
 
 # %% [markdown]
-# *Figure: top left, the test codes μ(x) by class, q(z|x) at ±1σ for twelve images (black) and the prior at 1σ and
-# 2σ (dashed); top right, the decoded image at each z, on the same axes. Red: the exact posterior p(z|x) of images
-# a–c at q's height, zoomed below on one scale. Red tilted or mis-shaped against black: the approximation gap;
-# red off centre: mostly the amortization gap (Cremer et al. 2018; notebook 10 tells them apart).*
+# Cremer et al. (2018) split the gap log p(x) − ELBO in two. The **approximation gap**: what the best diagonal
+# Gaussian q* still misses, KL(q* ‖ p(z|x)). The **amortization gap**: what the encoder's q(z|x) loses against q*.
+#
+# *Figure: top left, the test codes μ(x) by class, q(z|x) at ±1σ for twelve images (black), the prior at 1σ and 2σ
+# (dashed); top right, the decoded image at each z, on the same axes. Red: the exact posterior p(z|x) of images
+# a–c where it falls to e^(−1/2) of its own peak (as q at ±1σ), zoomed below. Red tilted or mis-shaped against
+# black: the approximation gap; red off centre: mostly the amortization gap (notebook 10 tells them apart). Printed
+# below: the share of p(z|x) inside each red line; a Gaussian's holds 1 − e^(−1/2).*
 
 # %%
 means_2d, logvars_2d = latent.encoder_means_and_logvars(model_2d, x_test)
@@ -237,6 +243,10 @@ def log_joint(z):  # log p(x, z) = log p(x|z) + log p(z) for images a–c: their
 
 plots.latent_map(model_2d, means_2d, labels, names=names, sigmas=(0.5 * logvars_2d).exp(), posteriors=log_joint)
 plt.show()
+posterior = log_joint(torch.cartesian_prod(*2 * [torch.linspace(-3, 3, 121)])).softmax(dim=1)  # a–c on the map's grid
+held = (posterior * (posterior > math.exp(-1 / 2) * posterior.amax(dim=1, keepdim=True))).sum(dim=1)  # inside red
+print(f"p(z|x) inside the red lines: a {held[0]:.0%}, b {held[1]:.0%}, c {held[2]:.0%} "
+      f"(a Gaussian's: {1 - math.exp(-1 / 2):.0%})")
 prior_outside = 1 - math.erf(3 / math.sqrt(2)) ** 2  # P(a 2-D N(0, I) sample falls outside [−3, 3]²)
 outside = (means_2d.abs() > 3).any(dim=1).float().mean().item()
 print(f"the dashed circles hold {1 - math.exp(-1 / 2):.0%} and {1 - math.exp(-2):.0%} of the prior's mass (2-D: 1 − exp(−r²/2))")
@@ -245,10 +255,9 @@ print(f"test codes beyond ±3, not drawn: {outside:.1%} (samples of the prior N(
 assert data.name != "mnist" or outside > 2 * prior_outside, "the prose says more codes lie beyond ±3 than the prior allows"
 
 # %% [markdown]
-# For this model, more codes lie beyond ±3 than prior samples would. They are means, not samples of the aggregate
-# q(z) = E_x[q(z|x)], but a mean beyond 3 in some coordinate puts at least half of its q(z|x) beyond 3 there. So if
-# q(z) matched N(0, I), at most twice the prior's share of means would lie beyond ±3 (printed): q(z) is not the
-# prior.
+# More codes lie beyond ±3 than prior samples would. They are means, not samples of the aggregate q(z) =
+# E_x[q(z|x)], but a mean beyond 3 in a coordinate puts at least half of its q(z|x) beyond 3 there. So if q(z)
+# were N(0, I), at most twice the prior's share of means would lie beyond ±3 (printed): q(z) is not the prior.
 
 # %% [markdown]
 # ## Common mistakes
@@ -269,9 +278,9 @@ if (~active).any():  # which dimensions are inactive depends on the model; the K
     assert sigma[:, ~active].mean() > 0.8 and mu[:, ~active].abs().mean() < 0.1, "inactive dimensions' q(z|x) should be ≈ N(0, 1)"
 
 # %% [markdown]
-# > **Common mistake.** Writing `σ = E[(z − μ)²]`. **Wrong:** that is the variance σ², not σ. **Right:**
-# > σ² = E[(z − μ)²] and σ = √σ². The encoder outputs `logvar` = log σ², so σ = exp(logvar / 2), which
-# > `reparameterize` multiplies ε by. Below, samples of one q(z|x) tell which is which.
+# > **Common mistake.** Writing `σ = E[(z − μ)²]`. **Wrong:** that is the variance σ². **Right:** σ² = E[(z − μ)²],
+# > σ = √σ². The encoder outputs `logvar` = log σ², so σ = exp(logvar / 2), which `reparameterize` multiplies ε
+# > by. Below, samples of one q(z|x) tell which is which.
 
 # %%
 samples = vae_lite.reparameterize(mu[0].expand(20000, -1), logvar[0].expand(20000, -1))
@@ -285,113 +294,128 @@ assert torch.allclose(variance, logvar[0].exp(), rtol=0.05), \
 # %% [markdown]
 # ## Exercises
 #
-# **Exercise 1 (5 min).** Complete `active_unit_count`: given the encoder means `mu` of N images (an N × d
-# tensor), return how many of the d dimensions have a variance across the images above `threshold`.
+# **Exercise 1 (15 min).** Complete `interpolate(model, x_a, x_b, n, spherical=False)`: encode x_a and x_b (each
+# C × H × W) to their means a and b, and return the decoded images (`model.decode`, n × C × H × W) at n evenly
+# spaced t from 0 to 1 (`torch.linspace`) on
+# - the line z(t) = (1 − t) a + t b;
+# - with `spherical=True`, the arc (slerp, White 2016) z(t) = [sin((1 − t)Ω) a + sin(tΩ) b] / sin Ω, where
+#   cos Ω = a·b / (|a| |b|). If |a| = |b|, the arc's middle is as far from 0 as a and b; the line's, cos(Ω/2) as far.
 
 # %% tags=["nbval-check-output"]
-def active_unit_count(mu, threshold=0.01):
-    raise NotImplementedError  # your code here
-
-
-vae_lite.check.active_unit_count(active_unit_count)
-
-# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
-# Solution: the variance of each column (over the images, dim=0), compared with the threshold.
-def active_unit_count(mu, threshold=0.01):
-    return int((mu.var(dim=0) > threshold).sum())
-
-
-assert vae_lite.check.active_unit_count(active_unit_count), "the solution should pass every case"
-assert active_unit_count(mu) == count, "it should agree with latent.active_units on the default model"
-
-# %% [markdown]
-# **Exercise 2 (10 min).** Complete `interpolate(model, x_a, x_b, n)`: encode the two images x_a and x_b (each
-# C × H × W) to their means, and return the decoded images (`model.decode`: pixel probabilities, n × C × H × W) at
-# the n evenly spaced points z(t) = (1 − t) μ(x_a) + t μ(x_b), t from 0 to 1 (`torch.linspace`).
-
-# %% tags=["nbval-check-output"]
-def interpolate(model, x_a, x_b, n):
+def interpolate(model, x_a, x_b, n, spherical=False):
     raise NotImplementedError  # your code here
 
 
 vae_lite.check.interpolate(interpolate)
 
 # %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
-# Solution: one batch of n codes on the line between the two means, decoded at once.
-def interpolate(model, x_a, x_b, n):
+# Solution: one batch of n codes on the path between the two means, decoded at once.
+def interpolate(model, x_a, x_b, n, spherical=False):
     with torch.inference_mode():
-        mu, _ = model.encode(torch.stack([x_a, x_b]))
+        a, b = model.encode(torch.stack([x_a, x_b]))[0]
         t = torch.linspace(0, 1, n).unsqueeze(1)  # (n, 1): one t per row
-        return model.decode((1 - t) * mu[0] + t * mu[1])
+        if not spherical:
+            return model.decode((1 - t) * a + t * b)
+        omega = torch.arccos(torch.cosine_similarity(a, b, dim=0))  # the angle between the two codes
+        return model.decode((torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega))
 
 
 assert vae_lite.check.interpolate(interpolate), "the solution should pass every case"
+omega = torch.linspace(0.1, 3.0, 30)  # codes a, b of length 1 at angle Ω: |a + b| = √(2 + 2 cos Ω)
+sum_length = (2 + 2 * omega.cos()).sqrt()  # midway, the line weighs each by 1/2, the arc by sin(Ω/2) / sin Ω
+assert torch.allclose(sum_length / 2, torch.cos(omega / 2)) and torch.allclose(
+    sum_length * torch.sin(omega / 2) / torch.sin(omega), torch.ones(30)), "the exercise's text: the middles' distances from 0"
 
 # %% [markdown]
 # ## Interpolation, measured
-# **Predict, then run.** Your line through z, notebook 05's autoencoder's line, and a pixel cross-fade. What will
-# each show midway?
+# **Predict, then run.** Your line and your arc through the VAE's codes, notebook 05's autoencoder's line, and a
+# pixel cross-fade. What will each show midway?
 #
-# *Figure (once `interpolate` works): ten images from A to B through each model's codes, then the cross-fade.*
+# *Figure (once `interpolate` works): ten images from A to B along each path, then the cross-fade.*
 
 # %%
 a, b = data.test[first], data.test[second]
 t = torch.linspace(0, 1, 10).reshape(10, 1, 1, 1)
 autoencoder = pretrained.default_model(data, kind="autoencoder")  # notebook 05's: the VAE's sizes and recipe, no noise
-ae_path = autoencoder.decode(torch.lerp(*autoencoder.encode(torch.stack([a, b])), t.flatten(1))).detach()  # its code: μ alone
+ae_codes = autoencoder.encode(torch.stack([a, b])).detach()  # its code: one point per image, no μ and σ
+ae_line = autoencoder.decode(torch.lerp(ae_codes[0], ae_codes[1], t.flatten(1))).detach()
 try:
-    path = interpolate(model, a, b, 10)
+    line, arc = interpolate(model, a, b, 10), interpolate(model, a, b, 10, spherical=True)
 except NotImplementedError:
-    print("Complete `interpolate` in exercise 2 above, then re-run this cell.")
+    print("Complete `interpolate` in exercise 1 above, then re-run this cell.")
 else:
-    figure = plots.show_rows({"VAE: decode (1 − t) μ(A) + t μ(B)": path, "autoencoder: the same line between its codes": ae_path,
+    figure = plots.show_rows({"VAE, the line: decode (1 − t) μ(A) + t μ(B)": line, "VAE, the arc (slerp)": arc,
+                              "autoencoder, the line between its codes": ae_line,
                               "cross-fade: (1 − t) A + t B": (1 - t) * a + t * b})
     for k, value in enumerate(t.flatten().tolist()):  # t under each column of the bottom row (images a.shape[-1] pixels wide)
         figure.axes[0].text(k * (a.shape[-1] + 1) + a.shape[-1] / 2, a.shape[-2] + 1, f"t = {value:.2f}", ha="center", va="top")
     plt.show()
-    assert torch.allclose(path[[0, -1]], model.decode(model.encode(torch.stack([a, b]))[0])), \
-        "the line should start at A's code and end at B's: its ends are the decoded means"
 
 # %% [markdown]
 # The cross-fade superimposes two ghosts and never passes through an in-between digit. Over many pairs of
-# different classes (binarized test images, as in the scores): each middle's **grey** pixels (0.2 < p < 0.8) and **dark** ones (p > 0.8),
-# minus its ends' mean. The interval: the pairs resampled 1,000 times (a bootstrap).
+# different classes (binarized test images), count each decoded image's **grey** pixels (0.2 < p < 0.8) at the
+# ends and midway (t = ½). Intervals: the pairs resampled 1,000 times (a bootstrap).
 
 # %% jupyter={"source_hidden": true}
-def grey_and_dark(probs):  # per image: how many pixels are grey, how many dark
-    return torch.stack([((probs > 0.2) & (probs < 0.8)).flatten(1).sum(1), (probs > 0.8).flatten(1).sum(1)], dim=1)
+def grey(probs):  # per image: how many pixels are grey
+    return ((probs > 0.2) & (probs < 0.8)).flatten(1).sum(1).float()
 
 
-def middle_minus_ends(net, codes, i, j):  # per pair i[k], j[k]: the middle's grey and dark pixels minus its ends' mean
+def median(values, k=slice(None)):  # the median over the pairs (k: a resample of them)
+    return values[k].median().item()
+
+
+def bootstrap(statistic):  # 95% interval of statistic(k) over 1,000 resamples k of the pairs
+    resamples = torch.randint(len(i), (1000, len(i)), generator=torch.Generator().manual_seed(1))
+    return torch.tensor([statistic(k) for k in resamples]).quantile(torch.tensor([0.025, 0.975])).tolist()
+
+
+def ends_and_middle(net, codes):  # per pair: the ends' mean number of grey pixels, and the line's middle's
     with torch.inference_mode():
-        at_a, at_b, middle = grey_and_dark(net.decode(torch.cat([codes[i], codes[j], (codes[i] + codes[j]) / 2]))).split(len(i))
-    return middle - (at_a + at_b) / 2
+        at_a, at_b, middle = grey(net.decode(torch.cat([codes[i], codes[j], (codes[i] + codes[j]) / 2]))).split(len(i))
+    return (at_a + at_b) / 2, middle
 
 
 i, j = torch.randint(len(mu), (2, 220), generator=torch.Generator().manual_seed(0))  # random pairs of test images,
 i, j = torch.stack([i, j])[:, labels[i] != labels[j] if labels is not None else i != j]  # kept if of different classes
 codes_ae = autoencoder.encode(x_test).detach()
-vae, ae = middle_minus_ends(model, mu, i, j), middle_minus_ends(autoencoder, codes_ae, i, j)  # mu: the VAE's codes
-(grey_vae, dark_vae), (grey_ae, dark_ae) = vae.median(dim=0).values.tolist(), ae.median(dim=0).values.tolist()
-pairs = torch.randint(len(vae), (1000, len(vae)), generator=torch.Generator().manual_seed(1))  # the pairs, resampled
-low_gap, high_gap = (vae[pairs, 0].median(1).values - ae[pairs, 0].median(1).values).quantile(torch.tensor([0.025, 0.975]))
-print(f"middle − ends over {len(vae)} pairs, median: VAE {grey_vae:+.0f} grey, {dark_vae:+.0f} dark; autoencoder {grey_ae:+.0f}, "
-      f"{dark_ae:+.0f}\nVAE − autoencoder in grey: {low_gap:.0f} to {high_gap:.0f} (95% bootstrap interval over the pairs)")
-assert data.name != "mnist" or low_gap > 0, \
-    "the prose: against its own ends, the VAE's middle gains more grey pixels than the autoencoder's (the whole interval)"
+(ends_vae, line_vae), (ends_ae, line_ae) = ends_and_middle(model, mu), ends_and_middle(autoencoder, codes_ae)
+for name, ends, middle in (("VAE", ends_vae, line_vae), ("autoencoder", ends_ae, line_ae)):
+    print(f"{name}, grey pixels (median, {len(i)} pairs): ends {median(ends):.1f}; the line's middle "
+          f"{median(middle):.0f}, {median(middle - ends):+.0f} pixels, ×{median(middle) / median(ends):.1f} the ends")
+more = bootstrap(lambda k: median(line_vae - ends_vae, k) - median(line_ae - ends_ae, k))
+in_proportion = bootstrap(lambda k: median(line_vae, k) / median(ends_vae, k) - median(line_ae, k) / median(ends_ae, k))
+nearer = ((mu[i] + mu[j]) / 2).norm(dim=1) / ((mu[i].norm(dim=1) + mu[j].norm(dim=1)) / 2)
+print(f"VAE − autoencoder on the line (95% intervals): {more[0]:+.0f} to {more[1]:+.0f} pixels; in proportion, "
+      f"{in_proportion[0]:+.2f} to {in_proportion[1]:+.2f}\nthe VAE's ends: ×{median(ends_vae) / median(ends_ae):.1f} "
+      f"the autoencoder's grey; its line's middle: {median(nearer):.2f} of their distance from 0")
+if data.name == "mnist":  # the prose below
+    assert 1.6 < median(ends_vae) / median(ends_ae) < 2.6, "the VAE's ends should have about twice the autoencoder's grey"
+    assert more[0] > 0 > in_proportion[1], "the VAE's middle: more grey pixels; the autoencoder's: more in proportion"
+    assert median(nearer) < 0.8, "the line's middle should lie nearer 0 than the ends"
+try:
+    arc_vae = grey(torch.stack([interpolate(model, x_test[p], x_test[q], 3, spherical=True)[1] for p, q in zip(i, j)]))
+except NotImplementedError:
+    print("Complete `interpolate` in exercise 1 above, then re-run this cell for the arc.")
+else:
+    print(f"the VAE's arc: middle {median(arc_vae):.0f}, {median(arc_vae - ends_vae):+.0f} pixels over the ends "
+          f"(the line's: {median(line_vae - ends_vae):+.0f})")
+    assert data.name != "mnist" or median(arc_vae - ends_vae) < median(line_vae - ends_vae) / 2, \
+        "the prose: on the arc, the VAE's middle should lose most of the extra grey the line's middle has"
 
 # %% [markdown]
-# Midway the VAE blurs more than the autoencoder (more grey, interval printed; one model each). Is its decoder
-# blurrier, having learnt from noisy codes z ~ q(z|x)? No: the optional part finds that its straight line cuts
-# through a hollow among its codes; pushed out of it, the VAE's middle gains less grey than the autoencoder's.
+# Is the VAE's decoder blurrier? Yes, at the ends already: about twice the autoencoder's grey pixels (one model
+# each). On the line the VAE's middle gains more grey pixels, the autoencoder's more in proportion: which "blurs
+# more" depends on the measure. The line's middle lies nearer 0 than the ends; on the arc, which does not, the
+# VAE's middle loses most of that extra grey.
 
 # %% [markdown]
 # ## Summary
 # - The KL splits unequally over the latent dimensions. One with KL ≈ 0 is inactive: q(z_d|x) is the prior, and
 #   the decoder ignores it. The ELBO switches off a dimension whose information does not repay its KL (posterior
-#   collapse, over-pruning); a KL weight β > 1 switches off more (notebook 08).
-# - Midway between two digits, the VAE blurs more than the autoencoder (one model each). Not because its decoder
-#   is blurrier: its codes lie on a shell, and a straight line between two cuts through the hollow (optional part).
+#   collapse); β > 1 switches off more (notebook 08).
+# - Midway between two digits both models draw grey; the VAE's decoder is the blurrier one, at the ends already.
+#   The line's middle lies nearer 0 than the ends; on the arc, not nearer, the VAE's loses most of its extra grey.
 # - With two latent dimensions, the encoder means group by class without ever seeing a label.
 #
 # Next: [08 How good is it?](08_how_good.ipynb) measures the model.
@@ -399,60 +423,79 @@ assert data.name != "mnist" or low_gap > 0, \
 # %% [markdown]
 # ## Optional: why the middle is grey
 #
-# Why so grey, when 0 is the prior's most likely z? Three steps, one printed line each:
+# Why is the middle grey near 0, when 0 is the prior's most likely z? Three steps, one printed line each:
 # 1. Little of the prior's mass lies near 0: an N(0, I) sample in d dimensions lies about √d from 0, on a shell
 #    (White 2016). The codes μ(x) form a shell too, well inside √d: inactive dimensions keep μ ≈ 0, and on the
 #    active ones the mean z² = E[μ²] + E[σ²] is near 1 (05), and about a fifth of it is σ², not μ².
-# 2. The decoder learnt from z = μ + σε, further out still.
+# 2. The decoder learnt from z = μ + σε, further out still. (Counted on the active dimensions: on the inactive
+#    ones z is the prior's noise, which the decoder ignores.)
 # 3. Two codes are nearly orthogonal, as random directions in many dimensions are, so the middle lies about |μ|/√2
 #    from 0: in the hollow, where the decoder falls back toward the average digit (z = 0, below).
 
 # %%
-low, median, high = mu.norm(dim=1).quantile(torch.tensor([0.05, 0.5, 0.95])).tolist()  # mu: all the test codes
-mean_mu2, mean_var = mu[:, active].pow(2).mean().item(), sigma[:, active].pow(2).mean().item()  # on the active dimensions
-near, typical = vae_lite.reparameterize(mu, logvar)[:, active].norm(dim=1).quantile(torch.tensor([0.01, 0.5])).tolist()
-ends = torch.stack([mu[i], mu[j]])  # the codes of the pairs above: random test images of different classes
-middle = ends.mean(dim=0)
-cosine, halfway = torch.cosine_similarity(*ends).median().item(), middle.norm(dim=1).median().item()
-print(f"distance from 0, test codes' 5th, 50th, 95th percentiles: {low:.2f}, {median:.2f}, {high:.2f} (√d {math.sqrt(model.latent_dim):.2f}); "
-      f"on the active dimensions E[μ²] {mean_mu2:.2f} + E[σ²] {mean_var:.2f}\nz = μ + σε on the active dimensions: median {typical:.2f}, 99% beyond {near:.2f}"
-      f"\nthe {len(middle)} pairs: ends' median cosine {cosine:.2f}, middles' median distance {halfway:.2f} (|μ|/√2 = {median / math.sqrt(2):.2f})")
-assert data.name != "mnist" or high < 2 * low and median < 0.8 * math.sqrt(model.latent_dim) and 0.1 < mean_var < 0.3 and median < typical, \
-    "the prose: the codes form a shell (95th percentile of distances below twice the 5th) well inside √d; E[σ²] about 1/5; z further out"
-assert data.name != "mnist" or abs(cosine) < 0.1 and abs(halfway * math.sqrt(2) / median - 1) < 0.1 and halfway < min(0.9 * low, near), \
-    "the prose: the ends are nearly orthogonal; the middle lies about |μ|/√2 from 0, nearer 0 than the codes μ and than z = μ + σε"
+low, typical_mu, high = mu.norm(dim=1).quantile(torch.tensor([0.05, 0.5, 0.95])).tolist()  # mu: all the test codes
+mean_mu2 = mu[:, active].pow(2).mean().item()  # E[μ²] on the active dimensions
+mean_var = sigma[:, active].pow(2).mean().item()  # E[σ²]
+z_norms = vae_lite.reparameterize(mu, logvar)[:, active].norm(dim=1)  # the decoder's inputs in training
+near, typical_z = z_norms.quantile(torch.tensor([0.01, 0.5])).tolist()
+cosine = torch.cosine_similarity(mu[i], mu[j]).median().item()  # the pairs above
+halfway = ((mu[i] + mu[j]) / 2).norm(dim=1).median().item()
+print(f"distance from 0, test codes' 5th, 50th, 95th percentiles: {low:.2f}, {typical_mu:.2f}, {high:.2f} "
+      f"(√d {math.sqrt(model.latent_dim):.2f}); on the active dimensions E[μ²] {mean_mu2:.2f} + E[σ²] {mean_var:.2f}")
+print(f"z = μ + σε on the active dimensions: median {typical_z:.2f}, 99% beyond {near:.2f}")
+print(f"the {len(i)} pairs: ends' median cosine {cosine:.2f}, middles' median distance {halfway:.2f} "
+      f"(|μ|/√2 = {typical_mu / math.sqrt(2):.2f})")
+
+# %% jupyter={"source_hidden": true}
+if data.name == "mnist":  # the prose above, step by step
+    assert high < 2 * low, "step 1: the codes should form a shell (95th percentile of distances below twice the 5th)"
+    assert typical_mu < 0.8 * math.sqrt(model.latent_dim), "step 1: the shell should lie well inside √d"
+    assert 0.1 < mean_var < 0.3, "step 1: E[σ²] should be about a fifth of the mean z² on the active dimensions"
+    assert typical_mu < typical_z, "step 2: z = μ + σε should lie further out than μ"
+    assert abs(cosine) < 0.1, "step 3: two codes should be nearly orthogonal"
+    assert abs(halfway * math.sqrt(2) / typical_mu - 1) < 0.1, "step 3: the middle should lie about |μ|/√2 from 0"
+    assert halfway < min(0.9 * low, near), "step 3: the middle should lie nearer 0 than the codes μ and than z"
 
 # %% [markdown]
-# A control: the middle pushed out to the ends' distance from 0, for the VAE and for the autoencoder.
+# A control: each middle pushed out to its ends' mean distance from 0 (for equally far ends, the arc's middle),
+# for the VAE and for the autoencoder; and z = 0 itself.
 
 # %%
-pushed_out = middle * (ends.norm(dim=2).mean(dim=0) / middle.norm(dim=1)).unsqueeze(1)  # as far from 0 as the ends
+def pushed_out(code_a, code_b):  # the middle, rescaled to the ends' mean distance from 0
+    middle = (code_a + code_b) / 2
+    return middle * ((code_a.norm(dim=1) + code_b.norm(dim=1)) / 2 / middle.norm(dim=1)).unsqueeze(1)
+
+
 with torch.inference_mode():
-    probs = model.decode(torch.cat([*ends, middle, pushed_out, 0 * middle[:1]]))
-grey_a, grey_b, grey_middle, grey_out, grey_zero = grey_and_dark(probs)[:, 0].split(len(middle))
-at_ends = (grey_a + grey_b) / 2
-halved = ((grey_middle > at_ends) & (grey_out - at_ends < (grey_middle - at_ends) / 2)).float().mean().item()
-like_mean = torch.corrcoef(torch.stack([probs[-1].flatten(), data.train.mean(dim=0).flatten()]))[0, 1].item()  # z = 0
-print(f"median grey pixels: ends {at_ends.median():.1f}, middle {grey_middle.median():.0f}, pushed out {grey_out.median():.0f} (over "
-      f"half its extra grey gone in {halved:.0%} of the pairs), z = 0 {grey_zero.item()} (like the mean image: r = {like_mean:.3f})")
-assert data.name != "mnist" or halved > 0.75 and grey_zero > grey_middle.median() and like_mean > 0.95, \
-    "the prose: pushed out, the middle mostly loses over half its extra grey; z = 0: greyer still, ≈ the mean image"
-ends_ae = torch.stack([codes_ae[i], codes_ae[j]])  # the same pairs, through the autoencoder's codes
-middle_ae = ends_ae.mean(dim=0)
-with torch.inference_mode():  # its middle pushed out the same way, and its ends
-    grey_ae_out, ae_a, ae_b = grey_and_dark(autoencoder.decode(torch.cat([
-        middle_ae * (ends_ae.norm(dim=2).mean(dim=0) / middle_ae.norm(dim=1)).unsqueeze(1), *ends_ae])))[:, 0].split(len(middle))
-extra_vae, extra_ae = grey_out - at_ends, grey_ae_out - (ae_a + ae_b) / 2  # per pair: pushed-out middle minus ends
-low_out, high_out = (extra_vae[pairs].median(1).values - extra_ae[pairs].median(1).values).quantile(torch.tensor([0.025, 0.975]))
-print(f"pushed out, grey pixels over the ends, median: VAE {extra_vae.median():+.0f}, autoencoder {extra_ae.median():+.0f}; "
-      f"VAE − autoencoder {low_out:.0f} to {high_out:.0f} (95% bootstrap interval; on the straight line {low_gap:.0f} to {high_gap:.0f})")
-assert data.name != "mnist" or high_out < 0 < low_gap, \
-    "the prose: pushed out of the hollow, the VAE's middle gains less grey than the autoencoder's (the whole interval)"
+    out_vae = grey(model.decode(pushed_out(mu[i], mu[j])))
+    out_ae = grey(autoencoder.decode(pushed_out(codes_ae[i], codes_ae[j])))
+    at_zero = model.decode(torch.zeros(1, model.latent_dim))
+for name, ends, out in (("VAE", ends_vae, out_vae), ("autoencoder", ends_ae, out_ae)):
+    print(f"{name}, the middle pushed out: {median(out):.0f} grey pixels, {median(out - ends):+.0f} over the ends, "
+          f"×{median(out) / median(ends):.1f} the ends")
+fewer = bootstrap(lambda k: median(out_vae - ends_vae, k) - median(out_ae - ends_ae, k))
+nearer_ae = ((codes_ae[i] + codes_ae[j]) / 2).norm(dim=1) / ((codes_ae[i].norm(dim=1) + codes_ae[j].norm(dim=1)) / 2)
+like_mean = torch.corrcoef(torch.stack([at_zero.flatten(), data.train.mean(dim=0).flatten()]))[0, 1].item()
+print(f"VAE − autoencoder, pushed out: {fewer[0]:+.0f} to {fewer[1]:+.0f} pixels (95% interval); the line's middle, "
+      f"of the ends' distance from 0: VAE {median(nearer):.2f}, autoencoder {median(nearer_ae):.2f}")
+print(f"z = 0: {grey(at_zero).item():.0f} grey pixels, like the mean image (r = {like_mean:.3f})")
+
+# %% jupyter={"source_hidden": true}
+if data.name == "mnist":  # the prose below
+    assert fewer[1] < 0, "pushed out, the VAE's middle should gain fewer grey pixels than the autoencoder's"
+    assert median(out_vae) / median(ends_vae) < median(out_ae) / median(ends_ae), "… and fewer in proportion"
+    assert abs(median(nearer) - median(nearer_ae)) < 0.1, "both lines' middles should lie about as near 0"
+    assert median(line_vae - out_vae) > median(line_ae - out_ae), "pushing out should take more grey off the VAE's"
+    assert all(median(v) > median(e) for v, e in ((ends_vae, ends_ae), (line_vae, line_ae), (out_vae, out_ae))), \
+        "the VAE's images should have more grey pixels than the autoencoder's: at the ends, on the line, pushed out"
+    assert grey(at_zero).item() > median(line_vae) and like_mean > 0.95, "z = 0: greyer than the middles, ≈ mean image"
 
 # %% [markdown]
-# So the hollow explains most of the middle's extra grey; the rest may be the decoder's doubt between two classes.
-# And it explains the gap to the autoencoder: pushed out, the VAE's middle gains less grey than the autoencoder's,
-# so the VAE's decoder is not the blurrier one (one model each, one set of pairs).
+# At the ends' distance from 0, the VAE's middle gains fewer grey pixels than the autoencoder's, in number and in
+# proportion (one model each, one set of pairs). Both straight lines pass about as near 0, but pushing out takes
+# more grey off the VAE's middle: the hollow costs the VAE's decoder more, which near 0 falls back toward the mean
+# image. So what the VAE's line adds midway comes mostly from the hollow, not from a decoder that blurs more between
+# classes. Its decoder is the blurrier one all the same: more grey pixels at the ends, on the line and pushed out.
 # That z = 0 decodes to the mean image is partly built in: the decoder's output bias started there (notebook 05).
 
 # %% [markdown]
@@ -463,8 +506,8 @@ assert data.name != "mnist" or high_out < 0 < low_gap, \
 # 2. With `interpolate`, walk between two images of the *same* class and between two different classes. Where on
 #    the line does the decoded image switch from one class to the other?
 # 3. Train the 2-latent model with `beta=4` and redraw both pictures. What happens to the clusters?
-# 4. Replace the straight line by spherical interpolation, slerp (White 2016), which keeps z about as far from 0
-#    as the ends. Is the middle less grey?
+# 4. On the arc the middle still gains some grey. Is that the decoder's doubt between two classes? Count it for
+#    pairs of the *same* class.
 # 5. Do prior draws land where no code is? That needs holes rather than tails: look for empty regions inside
 #    the scatter's square of the 2-latent model, and decode a z there.
 # 6. `plots.manifold_grid(model_2d, n=8)` (`limits=None`) decodes Kingma & Welling's grid: z at the prior's
@@ -482,19 +525,22 @@ RESULTS = pathlib.Path(vae_lite.__file__).resolve().parent.parent / "results"
 same_epochs = json.loads((RESULTS / "iwae.json").read_text())  # notebook 10, part 3: benchmarks/iwae.py, no warm-up
 frontier = json.loads((RESULTS / "frontier.json").read_text())  # notebook 10's EQUAL_CPU pair is two of these runs
 equal_cpu = [frontier[run] for run in ("best-h512x2-l50-b128-one150-w10-mean", "iwae5-h512x2-l50-b128-one58-mean")]
-units = {"after the same epochs": [same_epochs["models"][m]["active_units"] for m in ("vae", "iwae")],
-         "at equal CPU time": [run["active_units"] for run in equal_cpu]}
-print("active units of notebook 10's VAE and IWAE: " + "; ".join(f"{budget} {vae}, {iwae}" for budget, (vae, iwae) in units.items()))
-same, (cpu_vae, cpu_iwae) = same_epochs["config"], [run["config"] for run in equal_cpu]
-print(f"same epochs: hidden {same['hidden']}, batch {same['batch_size']}, lr {same['lr']}, no warm-up; equal CPU: hidden "
-      f"{cpu_vae['hidden']}, batch {cpu_vae['batch']}, lr {cpu_vae['lr']} ({cpu_vae['schedule']}), output bias from the "
-      f"{cpu_vae['out_bias']} image, KL warm-up {cpu_vae['warmup']:g} epochs for the VAE, {cpu_iwae['warmup']:g} for the IWAE")
-(vae_same, iwae_same), (vae_cpu, iwae_cpu) = units.values()
-assert iwae_same > vae_same and iwae_cpu < vae_cpu, \
-    "the prose: notebook 10's IWAE kept more active units than its VAE after the same epochs, fewer at equal CPU time"
-assert same["hidden"] != cpu_vae["hidden"] and cpu_vae["warmup"] > 0 == cpu_iwae["warmup"] and "warmup" not in same and \
-    all(cpu_vae[key] == cpu_iwae[key] for key in ("hidden", "batch", "lr", "schedule", "out_bias")), \
-    "the prose: the pairs differ in networks and recipes; at equal CPU time only the VAE had a KL warm-up"
+vae_same, iwae_same = (same_epochs["models"][m]["active_units"] for m in ("vae", "iwae"))
+vae_cpu, iwae_cpu = (run["active_units"] for run in equal_cpu)
+print(f"active units of notebook 10's VAE and IWAE: after the same epochs {vae_same}, {iwae_same}; "
+      f"at equal CPU time {vae_cpu}, {iwae_cpu}")
+same = same_epochs["config"]
+cpu_vae, cpu_iwae = (run["config"] for run in equal_cpu)
+print(f"same epochs: hidden {same['hidden']}, batch {same['batch_size']}, lr {same['lr']}, no warm-up")
+print(f"equal CPU: hidden {cpu_vae['hidden']}, batch {cpu_vae['batch']}, lr {cpu_vae['lr']} ({cpu_vae['schedule']}), "
+      f"output bias from the {cpu_vae['out_bias']} image")
+print(f"equal CPU: KL warm-up {cpu_vae['warmup']:g} epochs for the VAE, {cpu_iwae['warmup']:g} for the IWAE")
+assert iwae_same > vae_same, "the prose: after the same epochs, the IWAE kept more active units than the VAE"
+assert iwae_cpu < vae_cpu, "the prose: at equal CPU time, the IWAE kept fewer"
+assert same["hidden"] != cpu_vae["hidden"], "the prose: the two pairs differ in networks"
+assert "warmup" not in same and cpu_iwae["warmup"] == 0 < cpu_vae["warmup"], "the prose: only one VAE had a KL warm-up"
+shared = ("hidden", "batch", "lr", "schedule", "out_bias")
+assert all(cpu_vae[key] == cpu_iwae[key] for key in shared), "the equal-CPU pair should share its network and recipe"
 
 
 # %% [markdown]
@@ -509,3 +555,27 @@ if labels is not None:  # quick mode trains the 2-latent model for seconds only,
     accuracy, chance = (predicted == labels).float().mean().item(), labels.bincount().max().item() / len(labels)
     print(f"nearest-class-mean accuracy on the 2-D codes: {accuracy:.0%} (chance, always the largest class: {chance:.0%})")
     assert accuracy > (0.2 if QUICK else 0.35), "the 2-D codes should separate the classes far better than chance"
+
+
+# %% [markdown]
+# ## Optional: active units by hand
+#
+# **Exercise 2 (5 min).** `latent.active_units` counted the active dimensions above. Write the count yourself:
+# complete `active_unit_count`. Given the encoder means `mu` of N images (an N × d tensor), return how many of the
+# d dimensions have a variance across the images above `threshold`.
+
+# %% tags=["nbval-check-output"]
+def active_unit_count(mu, threshold=0.01):
+    raise NotImplementedError  # your code here
+
+
+vae_lite.check.active_unit_count(active_unit_count)
+
+# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
+# Solution: the variance of each column (over the images, dim=0), compared with the threshold.
+def active_unit_count(mu, threshold=0.01):
+    return int((mu.var(dim=0) > threshold).sum())
+
+
+assert vae_lite.check.active_unit_count(active_unit_count), "the solution should pass every case"
+assert active_unit_count(mu) == count, "it should agree with latent.active_units on the default model"
