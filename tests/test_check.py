@@ -135,6 +135,8 @@ def test_kl_accepts_the_closed_form(capsys):
     (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv.log() - 1).sum(-1), "log(logvar) (logvar can be negative)"),
     (lambda mu, lv: 0.5 * (mu**2 + (0.5 * lv).exp() - lv - 1).sum(-1), "the variance term is sigma = exp(logvar / 2)"),
     (lambda mu, lv: 0.5 * (mu**2 + (2 * lv).exp() - 2 * lv - 1).sum(-1), "you read logvar as log sigma"),
+    (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv / 2 - 1).sum(-1), "the log term is -logvar, not -logvar / 2"),
+    (lambda mu, lv: 0.5 * (lv.exp() - lv - 1).sum(-1), "mu^2 is missing"),
 ])
 def test_kl_rejects_the_common_mistakes_and_names_them(capsys, wrong, hint):
     assert check.kl_closed_form(wrong) is False
@@ -185,7 +187,8 @@ def test_kl_two_gaussians_is_not_attempted_until_both_halves_are(capsys):
     (sp.log(SQ / SP) + (SP**2 + (MQ - MP) ** 2) / (2 * SQ**2) - sp.Rational(1, 2), "KL(p || q)"),
     (sp.log(SP / SQ) + SQ**2 / (2 * SP**2) + (MQ - MP) ** 2 / (2 * SQ**2) - sp.Rational(1, 2), "divided by sigma_q^2"),
     (sp.log(SQ / SP) + (SQ**2 + (MQ - MP) ** 2) / (2 * SP**2) - sp.Rational(1, 2), "the log term's sign is flipped"),
-    (sp.log(SP / SQ) + (SQ**2 + (MQ - MP) ** 2) / (2 * SP**2), "the -1 is missing"),
+    (sp.log(SP / SQ) + (SQ**2 + (MQ - MP) ** 2) / (2 * SP**2), "the -1/2 is missing"),
+    (sp.log(SP / SQ) + (SQ**2 + MQ**2) / (2 * SP**2) - sp.Rational(1, 2), "mu_p is missing"),
     (sp.log(SP / SQ) + (SQ**2 + (MQ - MP) ** 2) / (2 * sp.Symbol("sigma") ** 2) - sp.Rational(1, 2),
      "it has sigma; write it in mu_q, sigma_q, mu_p, sigma_p only"),
     (sp.log(MQ) + RIGHT_BY_HAND, "evaluating it raised ValueError"),  # math.log of a negative mu_q
@@ -201,7 +204,9 @@ def test_kl_two_gaussians_names_the_mistakes_of_a_derivation_by_hand(capsys, wro
     (lambda mq, lq, mp, lp: right_kl_two(mp, lp, mq, lq), "KL(p || q)"),
     (lambda mq, lq, mp, lp: right_kl_two(mq, lq / 2, mp, lp / 2), "sigma where sigma^2 belongs"),
     (lambda mq, lq, mp, lp: 2 * right_kl_two(mq, lq, mp, lp), "1/2 is missing"),
-    (lambda mq, lq, mp, lp: right_kl_two(mq, lq, mp, lp) + 0.5 * mq.shape[-1], "-1 is missing"),
+    (lambda mq, lq, mp, lp: right_kl_two(mq, lq, mp, lp) + 0.5 * mq.shape[-1], "the -1/2 is missing"),
+    (lambda mq, lq, mp, lp: 0.5 * (lp - lq - 1 + (lq.exp() + mq**2) / lp.exp()).sum(-1), "mu_p is missing"),
+    (lambda mq, lq, mp, lp: 0.5 * (lp - lq - 1 + lq.exp() / lp.exp()).sum(-1), "(mu_q - mu_p)^2 / (2 sigma_p^2) is missing"),
     (lambda mq, lq, mp, lp: right_kl_two(mq, lq, mp, lp) / mq.shape[-1], "averaged over the dimensions"),
     (lambda mq, lq, mp, lp: 0.5 * (lp - lq - 1 + lq.exp() / lp.exp() + (mq - mp) ** 2 / lq.exp()).sum(-1),
      "divided by sigma_q^2"),
@@ -248,6 +253,13 @@ def test_bernoulli_nll_points_a_nan_from_0_log_0_to_xlogy(capsys):
     assert check.bernoulli_nll(lambda p, x: -(x * p.log() + (1 - x) * (1 - p).log()).sum(dim=(1, 2, 3))) is False
     out = capsys.readouterr().out
     assert "got nan: not finite" in out and "torch.xlogy" in out and "logvar" not in out, out
+
+
+def test_bernoulli_nll_names_swapped_xlogy_arguments_not_the_nan_hint(capsys):
+    """xlogy(p, x) is p log x: inf wherever x = 0, and the nan hint ("use torch.xlogy") would not help."""
+    assert check.bernoulli_nll(lambda p, x: -(torch.xlogy(p, x) + torch.xlogy(1 - p, 1 - x)).sum(dim=(1, 2, 3))) is False
+    out = capsys.readouterr().out
+    assert out.count("arguments of torch.xlogy are swapped") == 2 and "0 · log 0 = nan" not in out, out
 
 
 def test_bernoulli_nll_wants_one_number_per_image(capsys):
@@ -331,40 +343,25 @@ def test_bits_per_dimension_fails_the_training_number_without_a_working_bernoull
     assert "one number per image" in capsys.readouterr().out
 
 
+def test_bits_per_dimension_of_a_baseline_names_its_variable_and_its_number(capsys):
+    """The same check for a baseline's probabilities: the report says baseline_bits, not bits."""
+    mean_image = X01.mean(0).clamp(0.01, 0.99).expand_as(X01)
+    nats = right_nll(mean_image, X01).mean().item()
+    names = dict(name="baseline_bits", probabilities="mean_image", measured="the baseline's")
+    assert check.bits_per_dimension(nats / (784 * math.log(2)), right_nll, lambda x: mean_image, X01, nats, **names) is True
+    assert check.bits_per_dimension(nats / 784, right_nll, lambda x: mean_image, X01, nats, **names) is False
+    out = capsys.readouterr().out
+    assert "bits_per_dimension (baseline_bits): 1 case(s) failed" in out and "FAILED  baseline_bits:" in out, out
+    assert "bernoulli_nll(mean_image, x)" in out and "the baseline's number" in out and "nats per dimension" in out, out
+    assert check.bits_per_dimension(None, right_nll, lambda x: mean_image, X01, nats, **names) is None
+    assert "`baseline_bits` is still None" in capsys.readouterr().out
+
+
 def test_value_checkers_report_none_as_not_attempted(capsys):
     assert check.bits_per_dimension(None, right_nll, RECONSTRUCT, X01, NATS) is None
     assert "not attempted yet" in capsys.readouterr().out
     assert check.bits_per_dimension(BITS, stub, RECONSTRUCT, X01, NATS) is None  # bits set, bernoulli_nll a stub
     assert "not attempted yet" in capsys.readouterr().out
-    assert check.rescaled(None, torch.randn(10, 3), torch.rand(50)) is None
-    assert "not attempted yet" in capsys.readouterr().out
-
-
-PRIOR = torch.randn(2000, 20, generator=torch.Generator().manual_seed(1))
-CODE_LENGTHS = (3 * torch.randn(5000, 20, generator=torch.Generator().manual_seed(2)) + 1).norm(dim=1).pow(1.5)  # skewed
-MEDIAN = CODE_LENGTHS.median()
-
-
-def test_rescaled_accepts_each_row_at_the_median_length(capsys):
-    assert check.rescaled(PRIOR * MEDIAN / PRIOR.norm(dim=1, keepdim=True), PRIOR, CODE_LENGTHS) is True
-    quantile = PRIOR * CODE_LENGTHS.quantile(0.5) / PRIOR.norm(dim=1, keepdim=True)  # numpy's median, interpolated
-    assert check.rescaled(quantile, PRIOR, CODE_LENGTHS) is True
-
-
-@pytest.mark.parametrize("wrong, hint", [
-    (PRIOR * MEDIAN / PRIOR.norm(), "length of the whole matrix"),
-    (PRIOR * MEDIAN, "without first dividing it by its own length"),
-    (PRIOR / PRIOR.norm(dim=1, keepdim=True), "rows of length 1"),
-    (PRIOR * CODE_LENGTHS.mean() / PRIOR.norm(dim=1, keepdim=True), "mean length, not their median"),
-    (PRIOR * MEDIAN / PRIOR.norm(dim=1).median(), "rows keep their different lengths"),
-    (-PRIOR * MEDIAN / PRIOR.norm(dim=1, keepdim=True), "smallest cosine"),
-    (PRIOR * torch.linspace(1, 2, 20) * MEDIAN / (PRIOR * torch.linspace(1, 2, 20)).norm(dim=1, keepdim=True),
-     "one positive number, the same for all its dimensions"),
-    ((PRIOR * MEDIAN / PRIOR.norm(dim=1, keepdim=True)).T, "expected (2000, 20)"),
-])
-def test_rescaled_names_each_known_mistake(capsys, wrong, hint):
-    assert check.rescaled(wrong, PRIOR, CODE_LENGTHS) is False
-    assert hint in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------- notebook 02
@@ -387,6 +384,8 @@ def mc_elbo(x, mu_q, sigma_q, n, sign=1.0, with_entropy=True, std=lambda sigma_q
     log_prior = torch.distributions.Normal(0.0, 1.0).log_prob(z) if with_prior else 0
     log_joint = log_prior + torch.distributions.Normal(w * z + b, s).log_prob(torch.tensor(x))
     log_w = sign * (log_joint - (q.log_prob(z) if with_entropy else 0))
+    if reduce == "reconstruction + KL":  # the write-up's sign: sampled log p(x|z) plus the closed-form KL(q || p(z))
+        return (log_joint - log_prior).mean() + 0.5 * (mu_q**2 + sigma_q**2 - math.log(sigma_q**2) - 1)
     if reduce == "log of the mean weight":
         return torch.logsumexp(log_w, 0) - math.log(n)
     return log_w.sum() if reduce == "sum" else log_w.mean()
@@ -407,6 +406,7 @@ def test_elbo_monte_carlo_accepts_a_right_estimate_and_rejects_wrong_ones(capsys
     (dict(from_prior=True), "z was drawn from the prior"),
     (dict(with_prior=False), "the log p(z) term is missing"),
     (dict(reduce="sum"), "summed over the samples"),
+    (dict(reduce="reconstruction + KL"), "the write-up's sign: the ELBO subtracts the KL"),
     # ~log p(x) for every q: right on q = p(z|x), where the two agree, and named from the other three cases
     (dict(reduce="log of the mean weight"), "this is the log of the mean weight"),
 ])
@@ -480,6 +480,15 @@ def test_score_function_checker_fails_an_answer_that_ignores_n(capsys):
     assert "do not change between calls" in capsys.readouterr().out
 
 
+def test_score_function_checker_names_a_seed_set_inside_the_function(capsys):
+    def reseeded(f, mu, sigma, n):  # the same n draws in every call: estimates equal up to rounding
+        torch.manual_seed(0)
+        return score_gradient(f, mu, sigma, n)
+    assert check.score_function_gradient(reseeded) is False
+    out = capsys.readouterr().out
+    assert "FAILED  n is used" in out and "draw new samples in each call" in out, out
+
+
 # ---------------------------------------------------------------- notebook 05: the VAE loss
 
 
@@ -502,6 +511,8 @@ def test_vae_loss_accepts_the_negative_elbo(capsys):
     (lambda lg, x, mu, lv: bce(lg, x) + kl(mu, lv) / mu.shape[1], "the KL is averaged over latent dimensions"),
     (lambda lg, x, mu, lv: bce(lg, x), "the KL term is missing"),
     (lambda lg, x, mu, lv: kl(mu, lv), "the reconstruction term is missing"),
+    (lambda lg, x, mu, lv: bce(lg, x) + 0.5 * (mu**2 + lv.exp() - lv).sum(-1), "the KL lacks its -1 per latent dimension"),
+    (lambda lg, x, mu, lv: bce(lg, x) + 0.5 * (mu**2 + (2 * lv).exp() - 2 * lv - 1).sum(-1), "logvar is log σ², not log σ"),
     (lambda lg, x, mu, lv: (bce(lg, x) + kl(mu, lv)).mean(), "return one loss per image"),
 ])
 def test_vae_loss_names_each_known_mistake(capsys, wrong, hint):
@@ -722,15 +733,43 @@ def test_training_loop_accepts_the_loop_of_fit_and_reports_a_stub(capsys):
     (dict(mean=False), "it is the sum over the batch"),
     (dict(reshuffle=False), "a new torch.randperm order every epoch"),
     (dict(drop_last=True), "the last, partial batch included"),
-    (dict(static=True), "not the whole data set at once (before training"),
-    (dict(per_epoch=True), "or at each epoch's start"),
+    (dict(static=True), "every epoch saw the same binary copy of each image"),
     (dict(binarized=False), "the batch was never binarized"),
-    (dict(own_order=True), "A correct loop that draws its random numbers any other way"),
 ])
 def test_training_loop_names_each_known_mistake(capsys, mistake, hint):
     assert check.training_loop(lambda *args: my_loop(*args, **mistake)) is False
     out = capsys.readouterr().out
     assert "FAILED" in out and hint in out
+
+
+def data_loader_loop(model, images, epochs, batch_size, lr, seed=0):
+    """A right loop that draws other random numbers than fit: a DataLoader, and torch.bernoulli."""
+    torch.manual_seed(seed)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images), batch_size=batch_size, shuffle=True)
+    optimizer, losses = torch.optim.Adam(model.parameters(), lr=lr), []
+    for epoch in range(epochs):
+        for (x,) in loader:
+            loss = model.loss(torch.bernoulli(x)).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    return losses
+
+
+@pytest.mark.parametrize("loop", [data_loader_loop, lambda *args: my_loop(*args, per_epoch=True),
+                                  lambda *args: my_loop(*args, own_order=True)],
+                         ids=["a DataLoader and torch.bernoulli", "all images binarized each epoch", "another generator"])
+def test_training_loop_passes_a_right_loop_with_other_random_numbers_and_says_only_the_draws_differ(capsys, loop):
+    assert check.training_loop(loop) is False  # the notebook's next cell needs fit's draws
+    out = capsys.readouterr().out
+    assert "passed  a right loop, whatever random numbers it draws" in out, out
+    assert "1 case(s) failed" in out and "so it may well be right, but it draws other random numbers than fit" in out, out
+
+
+def test_training_loop_names_a_threshold_as_static_binarization(capsys):
+    assert check.training_loop(lambda m, images, *args: my_loop(m, (images > 0.5).float(), *args)) is False
+    assert "not by a threshold such as x > 0.5" in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------- notebook 06: active units
@@ -752,20 +791,43 @@ def test_active_unit_count_names_each_known_mistake(capsys, wrong, hint):
     assert "FAILED" in out and hint in out
 
 
-def right_interpolate(model, x_a, x_b, n):
+def right_interpolate(model, x_a, x_b, n, spherical=False):
     with torch.inference_mode():
         mu, _ = model.encode(torch.stack([x_a, x_b]))
-        return torch.stack([model.decode((1 - t) * mu[0] + t * mu[1]) for t in torch.linspace(0, 1, n)])
+        if not spherical:
+            return torch.stack([model.decode((1 - t) * mu[0] + t * mu[1]) for t in torch.linspace(0, 1, n)])
+        a, b = mu.double()  # the arc by its angle from atan2 (the checker takes arccos), one t at a time
+        omega = math.atan2(math.sqrt(a.dot(a) * b.dot(b) - a.dot(b) ** 2), a.dot(b))
+        return torch.stack([model.decode(((math.sin((1 - t) * omega) * a + math.sin(t * omega) * b) / math.sin(omega)).float())
+                            for t in torch.linspace(0, 1, n).tolist()])
 
 
-def test_interpolate_accepts_the_line_between_the_means_and_waits_for_the_stub(capsys):
+def test_interpolate_accepts_the_line_and_the_arc_between_the_means_and_waits_for_the_stub(capsys):
     assert check.interpolate(right_interpolate) is True
     assert check.interpolate(stub) is None
     assert "not attempted yet" in capsys.readouterr().out
 
 
+def test_interpolate_passes_a_line_only_answer_on_the_lines_cases(capsys):
+    assert check.interpolate(lambda m, a, b, n: right_interpolate(m, a, b, n)) is False
+    out = capsys.readouterr().out
+    assert out.count("  passed  ") == 4 and out.count("FAILED  the arc") == 2 and "spherical" in out, out
+
+
 def _decoded_means(model, x_a, x_b):
     return model.decode(model.encode(torch.stack([x_a, x_b]))[0])
+
+
+def arc_with(slip):
+    """An answer whose line is right and whose arc has one slip: slip(a, b, t, cos) -> z(t)."""
+    def interpolate(model, x_a, x_b, n, spherical=False):
+        if not spherical:
+            return right_interpolate(model, x_a, x_b, n)
+        with torch.inference_mode():
+            a, b = model.encode(torch.stack([x_a, x_b]))[0]
+            t = torch.linspace(0, 1, n).unsqueeze(1)
+            return model.decode(slip(a, b, t, a.dot(b) / (a.norm() * b.norm())))
+    return interpolate
 
 
 @pytest.mark.parametrize("wrong, hint", [
@@ -776,18 +838,32 @@ def _decoded_means(model, x_a, x_b):
     (lambda m, a, b, n: right_interpolate(m, a, b, n + 1)[:-1], "t stops short of 1"),
     (lambda m, a, b, n: torch.stack([m.decode((1 - t) * m.encode(a[None])[1][0] + t * m.encode(b[None])[1][0])
                                      for t in torch.linspace(0, 1, n)]), "you walked between the log variances"),
-    (lambda m, a, b, n: right_interpolate(m, b, a, n), "the line runs from B to A"),
+    (lambda m, a, b, n: right_interpolate(m, b, a, n), "the path runs from B to A"),
     (lambda m, a, b, n: torch.stack([m.decode((1 - t) * reparameterize(*m.encode(a[None]))[0]
                                               + t * reparameterize(*m.encode(b[None]))[0]) for t in torch.linspace(0, 1, n)]),
      "changes from call to call"),
     (lambda m, a, b, n: right_interpolate(m, a, b, n)[0], "expected 3 images"),
     (lambda m, a, b, n: torch.stack([m.decoder((1 - t) * m.encode(a[None])[0][0] + t * m.encode(b[None])[0][0])
                                      for t in torch.linspace(0, 1, n)]), "the decoder network's logits"),
+    (lambda m, a, b, n: torch.stack([m.decode(m.encode(a[None])[0][0] + t * m.encode(b[None])[0][0])
+                                     for t in torch.linspace(0, 1, n)]), "you left out the (1 - t)"),
+    (lambda m, a, b, n, spherical=False: right_interpolate(m, a, b, n), "that is the straight line"),
+    (lambda m, a, b, n, spherical=False: right_interpolate(m, a, b, n + 1, spherical)[:-1], "t stops short of 1"),
+    (lambda m, a, b, n, spherical=False: right_interpolate(m, b, a, n, spherical), "the path runs from B to A"),
+    (arc_with(lambda a, b, t, cos: (torch.sin((1 - t) * cos) * a + torch.sin(t * cos) * b) / torch.sin(cos)),
+     "you used cos W as the angle W"),
+    (arc_with(lambda a, b, t, cos: (torch.sin((1 - t) * cos.arccos()) * a / a.norm()
+                                    + torch.sin(t * cos.arccos()) * b / b.norm()) / torch.sin(cos.arccos())),
+     "you walked between the unit directions"),
+    (arc_with(lambda a, b, t, cos: torch.sin((1 - t) * cos.arccos()) * a + torch.sin(t * cos.arccos()) * b),
+     "you left out the division by sin W"),
+    (arc_with(lambda a, b, t, cos: (torch.sin((1 - t) * (w := a.dot(b).arccos())) * a + torch.sin(t * w) * b) / torch.sin(w)),
+     "cos W must lie in [-1, 1]"),
 ])
 def test_interpolate_names_each_known_mistake(capsys, wrong, hint):
     assert check.interpolate(wrong) is False
     out = capsys.readouterr().out
-    assert "FAILED" in out and hint in out
+    assert "FAILED" in out and hint in out, out
 
 
 # ---------------------------------------------------------------- notebook 08: the importance-weighted estimate
@@ -918,6 +994,8 @@ def _constant(x, s):
      + _kl(m, lv), "F.mse_loss times D"),
     (lambda x, xh, m, lv, s: (_squared(x, xh) / (2 * s**2) + _constant(x, s)) / x[0].numel() + _kl(m, lv),
      "averaged over the pixels"),
+    (lambda x, xh, m, lv, s: _squared(x, xh) / (2 * s**2) + _constant(x, s) + _kl(m, lv) / m.shape[-1],
+     "the KL is averaged over the latent dimensions"),
     (lambda x, xh, m, lv, s: _squared(x, xh) / (2 * s**2) + _constant(x, s), "the KL term is missing"),
 ])
 def test_gaussian_vae_loss_names_each_known_mistake(capsys, wrong, hint):
@@ -990,6 +1068,9 @@ def _no_grad(model, x, z, z_dream, x_dream):
      - torch.distributions.Normal(0.0, 1.0).log_prob(z.detach()).sum(-1), "you added log p(z)"),
     (lambda m, x, z, zd, xd: right_wake_sleep_loss(m, x, z, zd, xd) + 0.5 * (m.encode(x)[0] ** 2).sum(-1).detach(),
      "expected"),
+    (lambda m, x, z, zd, xd: kl_standard_normal(*m.encode(x)) - m.log_likelihood(x, z), "negative ELBO (AEVB"),
+    (lambda m, x, z, zd, xd: log_normal(z, *m.encode(x)) - m.log_likelihood(x, z)
+     - torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1), "negative ELBO (AEVB's loss, its KL estimated"),
 ])
 def test_wake_sleep_checker_rejects_the_common_mistakes_and_names_them(capsys, wrong, hint):
     assert check.wake_sleep_loss(wrong) is False
@@ -1186,6 +1267,17 @@ def test_iwae_bound_rejects_the_common_mistakes_and_names_them(capsys, wrong, hi
     assert hint in capsys.readouterr().out
 
 
+@pytest.mark.slow
+def test_iwae_bound_names_no_known_mistake_for_an_unknown_one(capsys):
+    """A bound from only k/2 of its draws matches no known form on the linear-Gaussian cases; on the untrained
+    image VAEs it comes close to some: the report must not name a mistake the student did not make."""
+    half = lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, max(k // 2, 1)), dim=0) - math.log(max(k // 2, 1))  # noqa: E731
+    assert check.iwae_bound(half) is False  # all the notebook's samples: the image VAEs fail it too, near wrong forms
+    out = capsys.readouterr().out
+    assert "FAILED" in out and not [why for why in ("the ELBO", "log k is missing", "sign is flipped", "is missing from",
+                                                   "as the standard deviation") if why in out], out
+
+
 # ------------------------------------------------------------------------ notebook 11
 
 
@@ -1260,6 +1352,30 @@ def _conditional_elbo(model, x, y, eps, sigma=lambda logvar: (0.5 * logvar).exp(
     (lambda *a: _conditional_elbo(*a, over_pixels=torch.mean), "averaged over pixels"),
 ])
 def test_conditional_elbo_checker_names_the_known_mistakes(wrong, words, capsys):
+    assert check.conditional_elbo(wrong) is False
+    assert words in capsys.readouterr().out
+
+
+def _label_mistake(model, x, y, eps, encoder_label=None, decoder_label=None, no_label=False, probabilities=False,
+                   plus_log_variance=False):  # the conditional ELBO with one of the label's or the KL's mistakes
+    mu, logvar = model.encode(x, y if encoder_label is None else encoder_label)
+    z = mu + (0.5 * logvar).exp() * eps
+    onehot = model.one_hot(y if decoder_label is None else decoder_label, (len(y),))
+    logits = model.decoder(torch.cat([z, torch.zeros_like(onehot) if no_label else onehot], dim=-1))
+    logits = logits.sigmoid() if probabilities else logits
+    reconstruction = torch.distributions.Bernoulli(logits=logits).log_prob(x).sum(dim=(1, 2, 3))
+    return reconstruction - 0.5 * (mu.pow(2) + logvar.exp() - 1 + (1 if plus_log_variance else -1) * logvar).sum(dim=-1)
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (lambda *a: _label_mistake(*a, plus_log_variance=True), "log sigma^2 is subtracted"),
+    (lambda *a: _label_mistake(*a, probabilities=True), "needs model.decoder's logits"),
+    (lambda *a: _label_mistake(*a, no_label=True), "yours reads zeros in its place"),
+    (lambda *a: _label_mistake(*a, decoder_label=0), "the decoder reads each image's own label"),
+    (lambda *a: _label_mistake(*a, encoder_label=0), "the encoder reads each image with its own label"),
+    (lambda *a: _label_mistake(*a, encoder_label=0, decoder_label=0), "stays the same when the label changes"),
+])
+def test_conditional_elbo_checker_names_the_label_and_kl_mistakes(wrong, words, capsys):
     assert check.conditional_elbo(wrong) is False
     assert words in capsys.readouterr().out
 

@@ -6,8 +6,7 @@ raises NotImplementedError, or a value it checks is still None ("not attempted y
 notebook runs top to bottom either way.
 
     notebook 01  bernoulli_nll(probabilities, x); fitted_gaussian_samples(codes, n);
-                 values: bits_per_dimension(bits, bernoulli_nll, model, x, nats_per_image);
-                 rescaled(z, samples, code_lengths)
+                 values: bits_per_dimension(bits, bernoulli_nll, model, x, nats_per_image)
     notebook 02  elbo_monte_carlo(x, mu_q, sigma_q, n)        for the linear-Gaussian toy model;
                  log_evidence_is(log_w); mean_estimate(log_w, k)
     notebook 03  pathwise_by_hand(f_prime, mu, rho, eps); score_function_gradient(f, mu, sigma, n);
@@ -15,7 +14,7 @@ notebook runs top to bottom either way.
     notebook 04  kl_closed_form(mu, logvar); kl_two_gaussians(mu_q, logvar_q, mu_p, logvar_p) and its formula by hand
     notebook 05  vae_loss(logits, x, mu, logvar); vae_module(MyVAE, vae_loss); training_loop(train_my_vae)
     notebook 06  effective_beta(reconstruction, kl, pixels, latent_dim); gaussian_vae_loss(x, x_hat, mu, logvar, s)
-    notebook 07  active_unit_count(mu, threshold); interpolate(model, x_a, x_b, n)
+    notebook 07  active_unit_count(mu, threshold); interpolate(model, x_a, x_b, n, spherical) (the line, the arc)
     notebook 08  importance_weighted_estimate(log_px_given_z, z, mu, logvar)
     notebook 09  gaussian_decoder_log_likelihood(x, mean, log_var); wake_sleep_loss(model, x, z, z_dream, x_dream)
                  code_from(run)
@@ -165,10 +164,15 @@ def bernoulli_nll(fn):
     }
     compare = _compare(nll, wrong_forms, "one number per image: sum over dims (1, 2, 3), keep dim 0")
 
+    swapped = lambda p, x: -(torch.xlogy(p, x) + torch.xlogy(1 - p, 1 - x)).sum(dim=(1, 2, 3))  # p log x: inf at x = 0
+
     def judge(name, got, p, x):  # a result that is not finite gets this exercise's hint, not _compare's general one
         want, values = _numbers(nll(p, x)), _numbers(got)
         if values.numel() != want.numel() or torch.isfinite(values).all():
             return compare(name, got, p, x)
+        if values.shape == want.shape and torch.allclose(values, _numbers(swapped(p, x)), equal_nan=True):
+            return [(name, False, f"expected {_fmt(want)}, got {_fmt(values)}: the arguments of torch.xlogy are swapped. "
+                                  "torch.xlogy(a, b) is a · log b, so x log p is torch.xlogy(x, p): log of the probability")]
         return [(name, False, f"expected {_fmt(want)}, got {_fmt(values)}: not finite (nan or inf). At p = 0 or 1, "
                               "log(0) = -inf and 0 · log 0 = nan in torch; torch.xlogy(x, p) gives x log p with 0 · log 0 = 0")]
 
@@ -250,7 +254,8 @@ def _not_set(title, value, name):
     return value is None
 
 
-def bits_per_dimension(bits, nll, model, x, nats_per_image):
+def bits_per_dimension(bits, nll, model, x, nats_per_image, name="bits", probabilities="autoencoder(x)",
+                       measured="the training loop's"):
     """bits: the AE's mean error on the images x in bits per dimension, computed with the student's
     bernoulli_nll, `nll`; model(x): the AE's pixel probabilities; nats_per_image: the same error as the
     training loop measured it.
@@ -260,38 +265,41 @@ def bits_per_dimension(bits, nll, model, x, nats_per_image):
     Two cases: nll(model(x), x), averaged over the images, is the training loop's number, and bits is
     that number in bits per dimension; each within 0.1 nats per image. The first is what ties `bits` to
     the student's function: a `bits` taken from the training loop passes only with a working nll.
+    Another model (a baseline's probabilities, say) is named in the report by the student's variable
+    `name`, the expression `probabilities` for model(x), and whose number `measured` was.
     """
-    if _not_set("bits_per_dimension", bits, "bits"):
+    title = "bits_per_dimension" if name == "bits" else f"bits_per_dimension ({name})"
+    if _not_set(title, bits, name):
         return None
-    report, pixels = _Report("bits_per_dimension"), x[0].numel()
-    name = f"your bernoulli_nll(autoencoder(x), x) on the {len(x)} images, averaged: the training loop's number"
+    report, pixels = _Report(title), x[0].numel()
+    case = f"your bernoulli_nll({probabilities}, x) on the {len(x)} images, averaged: {measured} number"
     try:
         with torch.no_grad():
             yours = _numbers(nll(model(x), x))
     except NotImplementedError:
-        print("bits_per_dimension: not attempted yet (bernoulli_nll still raises NotImplementedError). "
+        print(f"{title}: not attempted yet (bernoulli_nll still raises NotImplementedError). "
               "Write it, then re-run the cell.")
         return None
     except Exception as e:  # the student's code may raise anything: report it, do not crash the notebook
-        report.case(name, False, f"your bernoulli_nll raised {type(e).__name__}: {e}")
+        report.case(case, False, f"your bernoulli_nll raised {type(e).__name__}: {e}")
         yours = None
     if yours is not None and tuple(yours.shape) != (len(x),):
-        report.case(name, False, f"expected shape ({len(x)},), one number per image, got {tuple(yours.shape)}")
+        report.case(case, False, f"expected shape ({len(x)},), one number per image, got {tuple(yours.shape)}")
     elif yours is not None:
         mean = yours.mean().item()
         hint = ("; not finite (nan or inf): a log of 0 where p is 0 or 1? torch.xlogy(x, p) gives 0 · log 0 = 0"
                 if not math.isfinite(mean) else "; does check.bernoulli_nll pass?")
-        report.case(name, abs(mean - nats_per_image) < 0.1,
+        report.case(case, abs(mean - nats_per_image) < 0.1,
                     f"expected {nats_per_image:.2f} nats per image, got {mean:.2f}{hint}")
     want = nats_per_image / (pixels * math.log(2))
-    name = f"bits: the test error, {nats_per_image:.1f} nats per image of {pixels} pixels, in bits per dimension"
+    case = f"{name}: the test error, {nats_per_image:.1f} nats per image of {pixels} pixels, in bits per dimension"
     try:
         got = _numbers(bits)
     except (TypeError, ValueError, RuntimeError) as e:
-        report.case(name, False, f"expected a number, got {type(bits).__name__} ({e})")
+        report.case(case, False, f"expected a number, got {type(bits).__name__} ({e})")
         return report.finish()
     if got.numel() != 1:
-        report.case(name, False, f"expected one number, got shape {tuple(got.shape)}: the mean over the test images")
+        report.case(case, False, f"expected one number, got shape {tuple(got.shape)}: the mean over the test images")
         return report.finish()
     got = got.item()
     near = lambda value: abs(got - value) <= abs(value) * 0.1 / nats_per_image  # 0.1 nats per image, relative
@@ -301,50 +309,9 @@ def bits_per_dimension(bits, nll, model, x, nats_per_image):
         "multiplied by ln 2: a nat is 1 / ln 2 = 1.443 bits, so divide": nats_per_image * math.log(2) / pixels,
     }
     hint = next((why for why, value in wrong_forms.items() if near(value)),
-                f"not the training loop's {nats_per_image:.1f} nats per image / ({pixels} ln 2): the mean over the "
+                f"not {measured} {nats_per_image:.1f} nats per image / ({pixels} ln 2): the mean over the "
                 "images of your bernoulli_nll, divided by D ln 2")
-    report.case(name, near(want), f"expected {want:.4f}, got {got:.4f}: {hint}")
-    return report.finish()
-
-
-def rescaled(z, samples, code_lengths):
-    """z: the rows of `samples` (n, d), each rescaled to the median of `code_lengths`: the same directions,
-    every row that one length, samples * median / (each row's own length)."""
-    if _not_set("rescaled", z, "rescaled"):
-        return None
-    report = _Report("rescaled")
-    samples, code_lengths = _numbers(samples), _numbers(code_lengths)
-    target = code_lengths.median()
-    try:
-        z = _numbers(z)
-    except (TypeError, ValueError, RuntimeError) as e:
-        report.case("shape", False, f"expected a tensor, got {type(z).__name__} ({e})")
-        return report.finish()
-    if z.shape != samples.shape:
-        report.case("shape", False, f"expected {tuple(samples.shape)}, the shape of the samples: one row each; "
-                                    f"got {tuple(z.shape)}")
-        return report.finish()
-    report.case("shape", True)
-    lengths, own = z.norm(dim=1), samples.norm(dim=1)
-    cosine = (z * samples).sum(dim=1) / (lengths * own)
-    report.case("each row keeps its sample's direction", bool(torch.all(cosine > 1 - 1e-4)),
-                f"the smallest cosine between a row and its sample is {cosine.min().item():.3f}, not 1: multiply "
-                "each row by one positive number, the same for all its dimensions")
-    wrong_lengths = {  # rtol 1e-3: torch's median and numpy's (or quantile(0.5)) differ by less
-        "each row divided by the length of the whole matrix: take each row's own, .norm(dim=1, keepdim=True)":
-            target * own / samples.norm(),
-        "each row multiplied by the median without first dividing it by its own length": target * own,
-        "rows of length 1: multiply them by the median length as well": torch.ones_like(own),
-        "the codes' mean length, not their median": code_lengths.mean().expand_as(own),
-        "every row scaled by one number, so the rows keep their different lengths: divide each row by its own length":
-            own * target / own.median(),
-    }
-    same = lambda want: bool(torch.allclose(lengths, want, rtol=1e-3))
-    hint = next((why for why, want in wrong_lengths.items() if same(want)),
-                "each row times the median over its own length")
-    report.case("every row has the codes' median length", same(target.expand_as(own)),
-                f"expected {target.item():.2f} for every row, got lengths {lengths.min().item():.2f} to "
-                f"{lengths.max().item():.2f} ({hint})")
+    report.case(case, near(want), f"expected {want:.4f}, got {got:.4f}: {hint}")
     return report.finish()
 
 
@@ -429,6 +396,9 @@ def elbo_monte_carlo(fn, n=100_000):
         "summed over the samples: the ELBO is their average (divide by n)":
             (lambda x, mu_q, sigma_q, n: n * toy_elbo_exact(x, mu_q, sigma_q),
              lambda x, mu_q, sigma_q, n: n * monte_carlo_error(x, mu_q, sigma_q, n)),
+        "this is E_q[log p(x|z)] + KL(q || p(z)), the write-up's sign: the ELBO subtracts the KL":  # zero KL at q = p(z)
+            (lambda x, mu_q, sigma_q, n: toy_elbo_exact(x, mu_q, sigma_q) + (mu_q**2 + sigma_q**2 - math.log(sigma_q**2) - 1),
+             lambda x, mu_q, sigma_q, n: monte_carlo_error(x, mu_q, sigma_q, n, with_q=False, with_prior=False)),
         "this is the log of the mean weight, an estimate of log p(x) (equal to the ELBO only at q = p(z|x)); "
         "the ELBO is the mean of the log weights":
             (lambda x, mu_q, sigma_q, n: toy_elbo_exact(x, *posterior),  # log p(x): the ELBO of the posterior
@@ -676,10 +646,11 @@ def score_function_gradient(fn, n=1_000_000):
                       for m in (n, 16 * n)}
         except Exception as e:
             return [(name, False, f"your function raised {type(e).__name__}: {e}")]
-        ratio = spread[n] / spread[16 * n] if spread[16 * n] > 0 else math.nan
+        frozen = spread[n] < 1e-12  # equal estimates (a seed set inside fn) still spread ~1e-16 by rounding
+        ratio = spread[n] / spread[16 * n] if spread[16 * n] > 1e-12 else math.nan
         detail = (f"400 estimates each: spread {spread[n]:.4f} at n = {n}, {spread[16 * n]:.4f} at n = {16 * n}, "
                   f"a ratio of {ratio:.1f}; " + ("they do not change between calls: draw new samples in each call"
-                                                 if spread[n] == 0 else "use all n samples, and only n"))
+                                                 if frozen else "use all n samples, and only n"))
         return [(name, 2.5 < ratio < 6.4, detail)]
 
     return _run("score_function_gradient", fn, cases, judge, seed=0)
@@ -714,6 +685,9 @@ def kl_closed_form(fn):
             lambda m, lv: kl(m, lv) / m.shape[-1],
         "the factor 1/2 is missing": lambda m, lv: 2 * kl(m, lv),
         "the -1 is missing (it makes the KL of q = p zero)": lambda m, lv: kl(m, lv) + 0.5 * m.shape[-1],
+        "the log term is -logvar, not -logvar / 2: it is log sigma^2, not log sigma":
+            lambda m, lv: kl(m, lv) + 0.25 * lv.sum(-1),
+        "mu^2 is missing: E_q[z^2] = mu^2 + sigma^2": lambda m, lv: kl(m, lv) - 0.5 * m.pow(2).sum(-1),
     }
     return _run("kl_closed_form", fn, cases, _compare(
         kl, wrong_forms, "one KL per example: sum over the last dimension only", atol=1e-5))
@@ -744,7 +718,12 @@ def kl_two_gaussians(fn, by_hand=None):
         "you used sigma where sigma^2 belongs: sigma^2 = exp(logvar), log sigma^2 = logvar":
             lambda mq, lq, mp, lp: kl(mq, lq / 2, mp, lp / 2),
         "the factor 1/2 is missing": lambda mq, lq, mp, lp: 2 * kl(mq, lq, mp, lp),
-        "the -1 is missing (it is E_q[(z - mu_q)^2] / (2 sigma_q^2) = 1/2)": lambda mq, lq, mp, lp: kl(mq, lq, mp, lp) + 0.5 * mq.shape[-1],
+        "the -1/2 is missing (the -1 inside 1/2(...)): it is -E_q[(z - mu_q)^2] / (2 sigma_q^2) = -1/2":
+            lambda mq, lq, mp, lp: kl(mq, lq, mp, lp) + 0.5 * mq.shape[-1],
+        "mu_p is missing: the mean term is (mu_q - mu_p)^2, from E_q[(z - mu_p)^2] = sigma_q^2 + (mu_q - mu_p)^2":
+            lambda mq, lq, mp, lp: kl(mq, lq, torch.zeros_like(mp), lp),
+        "(mu_q - mu_p)^2 / (2 sigma_p^2) is missing: E_q[(z - mu_p)^2] = sigma_q^2 + (mu_q - mu_p)^2":
+            lambda mq, lq, mp, lp: kl(mq, lq, mq, lp),
         "you averaged over the dimensions; the KL of a diagonal Gaussian is their sum":
             lambda mq, lq, mp, lp: kl(mq, lq, mp, lp) / mq.shape[-1],
         "(mu_q - mu_p)^2 is divided by sigma_q^2; under E_q it is divided by sigma_p^2, as in (z - mu_p)^2 / (2 sigma_p^2)":
@@ -839,6 +818,10 @@ def vae_loss(fn):
             lambda lg, x, m, lv: bce(lg, x) + kl_standard_normal(m, lv) / m.shape[-1],
         "the KL term is missing": lambda lg, x, m, lv: bce(lg, x),
         "the reconstruction term is missing": lambda lg, x, m, lv: kl_standard_normal(m, lv),
+        "the KL lacks its -1 per latent dimension: ½ Σ (μ² + σ² − log σ² − 1) is 0 when q(z|x) is the prior":
+            lambda lg, x, m, lv: bce(lg, x) + kl_standard_normal(m, lv) + m.shape[-1] / 2,
+        "logvar is log σ², not log σ: σ² = exp(logvar), so the KL has logvar.exp() and −logvar, not exp(2·logvar)":
+            lambda lg, x, m, lv: bce(lg, x) + kl_standard_normal(m, 2 * lv),
     }
     return _run("vae_loss", fn, cases, _compare(
         lambda lg, x, m, lv: bce(lg, x) + kl_standard_normal(m, lv), wrong_forms,
@@ -1023,36 +1006,88 @@ def vae_module(cls, vae_loss=None):
 
 
 class _LossOnly(torch.nn.Module):
-    """A vae_lite model with the interface of the notebook's MyVAE: loss(x) is one number per image."""
+    """A vae_lite model with the interface of the notebook's MyVAE: loss(x) is one number per image.
+
+    It keeps what each loss(x) call was given, the batch and the global random state that draws ε, so that
+    a loop can be replayed on its own batches (_loop_problem)."""
 
     def __init__(self, model):
         super().__init__()
-        self.model = model
+        self.model, self.calls = model, []
 
     def loss(self, x):
+        self.calls.append((x.detach().clone(), torch.get_rng_state()))
         return self.model.loss(x)[0]
+
+
+def _loop_problem(calls, got, start, sizes, lr, id_pixels):
+    """What is wrong with a training loop whatever random numbers it draws, or None: from the batches it gave
+    model.loss (calls) and the losses it returned (got). Each image carries its number in binary in its first
+    id_pixels pixels (0 or 1, so binarizing keeps them); the other pixels are grey. sizes: the batch sizes of one
+    epoch. The loop is replayed from the initial model `start` on its own batches and ε: Adam on the batch mean."""
+    if len(calls) != len(got):
+        return f"model.loss was called {len(calls)} times for {len(got)} steps: call it once per step, on that step's batch"
+    epochs = len(got) // len(sizes)
+    if [len(x) for x, _ in calls] != sizes * epochs:
+        return (f"batch sizes {[len(x) for x, _ in calls]}, expected {sizes * epochs}: each epoch takes every image "
+                "once, in batches of batch_size, the last, partial batch included")
+    pixels = [x.flatten(start_dim=1) for x, _ in calls]
+    if any(((p != 0) & (p != 1)).any() for p in pixels):
+        return ("the batch was never binarized: you trained on the grey levels, but a Bernoulli likelihood scores only "
+                "binary pixels; binarize each batch with vae_lite.binarize(x, generator)")
+    numbers = [(p[:, :id_pixels] * 2 ** torch.arange(id_pixels)).sum(dim=1).long() for p in pixels]
+    per_epoch = [torch.cat(numbers[e * len(sizes):(e + 1) * len(sizes)]) for e in range(epochs)]
+    if any(sorted(order.tolist()) != list(range(sum(sizes))) for order in per_epoch):
+        return "an epoch did not take every image exactly once: draw the order with torch.randperm(len(images), ...)"
+    if any(torch.equal(order, per_epoch[0]) for order in per_epoch[1:]):
+        return "two epochs took the images in the same order: a new torch.randperm order every epoch"
+    binary = [torch.cat(pixels[e * len(sizes):(e + 1) * len(sizes)])[order.argsort(), id_pixels:]
+              for e, order in enumerate(per_epoch)]
+    if any(torch.equal(b, binary[0]) for b in binary[1:]):
+        return ("every epoch saw the same binary copy of each image: binarize anew as each batch is drawn "
+                "(vae_lite.binarize), not once before training, and not by a threshold such as x > 0.5")
+    replay, outer = copy.deepcopy(start), torch.get_rng_state()
+    optimizer = torch.optim.Adam(replay.parameters(), lr=lr)
+    try:
+        for step, ((x, state), yours) in enumerate(zip(calls, got)):
+            torch.set_rng_state(state)  # the ε your loop drew at this step
+            loss = replay.model.loss(x)[0].mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if not math.isclose(yours, loss.item(), rel_tol=1e-4, abs_tol=1e-4):
+                if step == 0 and math.isclose(yours, len(x) * loss.item(), rel_tol=1e-3):
+                    return "it is the sum over the batch; minimise the mean"
+                return (f"step {step}: Adam on the mean loss of the batch your loop drew gives {loss.item():.4f}, yours "
+                        f"{yours:.4f}: optimizer.zero_grad() before backward(), and the loss of the batch before its step")
+    finally:
+        torch.set_rng_state(outer)
+    return None
 
 
 def training_loop(fn):
     """fn(model, images, epochs, batch_size, lr, seed) -> the loss of every step, the loop of vae_lite.fit:
-    Adam on the batch mean of model.loss(x), batches in a new random order each epoch, each binarized anew."""
+    Adam on the batch mean of model.loss(x), batches in a new random order each epoch, each binarized anew.
+
+    Two cases: the loop is right whatever random numbers it draws (replayed on its own batches and ε), and it
+    draws fit's, so that the notebook's next cell can compare it with fit step by step."""
     import dataclasses
 
     from .data import ImageData
     from .models import VAE
     from .train import fit
 
-    # 56 images in batches of 16: the last batch of each epoch is a partial one of 8, which fit keeps
-    images = torch.rand(56, 1, 4, 4, generator=torch.Generator().manual_seed(4))
+    # 56 images in batches of 16: the last batch of each epoch is a partial one of 8, which fit keeps. Each image
+    # is 4x4: its number in binary in the first 6 pixels, which binarizing keeps, then 10 grey pixels
+    numbers = (torch.arange(56)[:, None] >> torch.arange(6)) & 1
+    grey = 0.2 + 0.6 * torch.rand(56, 10, generator=torch.Generator().manual_seed(4))
+    images = torch.cat([numbers.float(), grey], dim=1).view(56, 1, 4, 4)
     data = dataclasses.replace(ImageData.from_arrays(images, images[:1]), test=None)
     torch.manual_seed(0)
     theirs = VAE((1, 4, 4), latent_dim=2, hidden=8)
-    yours, untrained = _LossOnly(copy.deepcopy(theirs)), _LossOnly(copy.deepcopy(theirs))
+    yours, start = _LossOnly(copy.deepcopy(theirs)), _LossOnly(copy.deepcopy(theirs))
     want = fit(theirs, data, epochs=2, batch_size=16, lr=0.01, seed=0, progress=False,
                optimizer=torch.optim.Adam(theirs.parameters(), lr=0.01)).step_losses
-    torch.manual_seed(0)  # the first loss of a loop that never binarizes: fit's first batch, in grey levels
-    with torch.no_grad():
-        grey = untrained.loss(images[torch.randperm(56, generator=torch.Generator().manual_seed(0))[:16]]).mean().item()
     title = "train_my_vae"
     try:
         got = fn(yours, images.clone(), 2, 16, 0.01, 0)
@@ -1068,25 +1103,18 @@ def training_loop(fn):
                    f"expected a list of {len(want)} numbers (56 images in batches of 16, the last of 8; 2 epochs), got "
                    f"{'a ' + type(got).__name__ if got is None else len(got)}: append loss.item() after each step, "
                    "the last, partial batch included"):
+        problem = _loop_problem(yours.calls, got, start, [16, 16, 16, 8], 0.01, id_pixels=6)
+        report.case("a right loop, whatever random numbers it draws (replayed on its own batches)", problem is None,
+                    problem or "")
         close = [math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-4) for a, b in zip(got, want)]
         first = next((i for i, ok in enumerate(close) if not ok), None)
-        why = ""
-        if first == 0:
-            if math.isclose(got[0], 16 * want[0], rel_tol=1e-3):
-                why = "it is the sum over the batch; minimise the mean"
-            elif math.isclose(got[0], grey, rel_tol=1e-4, abs_tol=1e-4):
-                why = ("the batch was never binarized: you trained on the grey levels, but a Bernoulli likelihood "
-                       "scores only binary pixels; binarize each batch with vae_lite.binarize(x, generator)")
-            else:
-                why = ("the first batch differs: binarize each batch as it is drawn, not the whole data set at "
-                       "once (before training or at each epoch's start); seed as fit does (torch.manual_seed(seed) for eps, and a "
-                       "torch.Generator().manual_seed(seed) for torch.randperm and vae_lite.binarize), shuffle, "
-                       "then binarize each batch. A correct loop that draws its random numbers any other way (a DataLoader, "
-                       "another generator, the draws in another order) also fails here: this case needs fit's draws, so make exactly these calls")
-        elif first is not None:
-            why = (f"the first {first} step(s) agree, then they part: optimizer.zero_grad() before backward(), "
-                   "a new torch.randperm order every epoch, and the loss of the batch before its step")
-        report.case("the same losses as vae_lite.fit, step by step", first is None,
+        why = "fix the case above first" if problem is not None else (
+            "your loop passed the case above, so it may well be right, but it draws other random numbers than fit "
+            "(a DataLoader, another generator, all images binarized at once, the draws in another order). The next "
+            "cell compares it with fit step by step, so make exactly fit's calls: torch.manual_seed(seed) for ε, a "
+            "torch.Generator().manual_seed(seed) for torch.randperm(len(images), generator=generator) each epoch, "
+            "then vae_lite.binarize(batch, generator) for each batch as it is drawn")
+        report.case("the same losses as vae_lite.fit, step by step (fit's random numbers)", first is None,
                     f"step {first}: expected {want[first]:.4f}, got {got[first]:.4f}; {why}" if first is not None else "")
     return report.finish()
 
@@ -1162,6 +1190,8 @@ def gaussian_vae_loss(fn):
             + kl_standard_normal(m, lv),
         "the reconstruction term is averaged over the pixels: sum it over one image, like the KL":
             lambda x, xh, m, lv, s: (squared(x, xh) / (2 * s**2) + constant(x, s)) / x[0].numel() + kl_standard_normal(m, lv),
+        "the KL is averaged over the latent dimensions, a KL weight beta = 1/d (section 2): sum it over them":
+            lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + constant(x, s) + kl_standard_normal(m, lv) / m.shape[-1],
         "the KL term is missing": lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + constant(x, s),
     }
     return _run("gaussian_vae_loss", fn, cases, _compare(
@@ -1198,10 +1228,15 @@ def active_unit_count(fn):
 
 
 def interpolate(fn):
-    """Notebook 07: fn(model, x_a, x_b, n) -> (n, C, H, W) the decoder's images at n evenly spaced
-    points of the straight line in z between the encoder means of the images x_a and x_b (C, H, W):
+    """Notebook 07: fn(model, x_a, x_b, n, spherical=False) -> (n, C, H, W) the decoder's images at n evenly
+    spaced t = 0, 1/(n - 1), ..., 1 on a path in z between the encoder means a = mu(x_a) and b = mu(x_b) of
+    the images x_a and x_b (C, H, W):
 
-        z(t) = (1 - t) mu(x_a) + t mu(x_b),   t = 0, 1/(n - 1), ..., 1.
+        the line (spherical=False):  z(t) = (1 - t) a + t b
+        the arc (spherical=True):    z(t) = (sin((1 - t) W) a + sin(t W) b) / sin W,   cos W = a.b / (|a| |b|)
+
+    (the arc is slerp, White 2016). The line's cases call fn(model, x_a, x_b, n) and come first; the
+    arc's call fn(model, x_a, x_b, n, spherical=True).
     """
     from .models import VAE
 
@@ -1213,48 +1248,80 @@ def interpolate(fn):
     generator = torch.Generator().manual_seed(7)
     a, b = 0.3 * torch.rand(1, 6, 6, generator=generator), 0.7 + 0.3 * torch.rand(1, 6, 6, generator=generator)
     c = torch.rand(1, 6, 6, generator=generator)
-    cases = {"n = 2: the two ends only": (model, a, b, 2), "n = 5 from A to B": (model, a, b, 5),
-             "n = 7 from B to another image": (model, b, c, 7), "from A to A: n copies of one image": (model, a, a, 3)}
+    cases = {"n = 2: the two ends only": (model, a, b, 2, False), "n = 5 from A to B": (model, a, b, 5, False),
+             "n = 7 from B to another image": (model, b, c, 7, False),
+             "from A to A: n copies of one image": (model, a, a, 3, False),
+             "the arc, n = 5 from A to B": (model, a, b, 5, True),
+             "the arc, n = 7 from B to another image": (model, b, c, 7, True)}
 
-    def line(m, x_a, x_b, n, t=None, use=0, decode=None):
+    def call(f, m, x_a, x_b, n, spherical):  # the line's cases leave spherical out, so a line-only answer passes them
+        return f(m, x_a, x_b, n, spherical=True) if spherical else f(m, x_a, x_b, n)
+
+    def path(m, x_a, x_b, n, spherical, t=None, use=0, decode=None, first=lambda t: 1 - t, angle=torch.arccos,
+             unit=False, divide=True):  # the right path; the keywords make the known mistakes
         t = torch.linspace(0, 1, n).unsqueeze(1) if t is None else t
-        codes = m.encode(torch.stack([x_a, x_b]))[use]
-        return (decode or m.decode)((1 - t) * codes[0] + t * codes[1])
+        mu_a, mu_b = m.encode(torch.stack([x_a, x_b]))[use]
+        if not spherical:
+            return (decode or m.decode)(first(t) * mu_a + t * mu_b)
+        omega = angle((mu_a @ mu_b / (mu_a.norm() * mu_b.norm())).clamp(-1, 1))
+        if unit:
+            mu_a, mu_b = mu_a / mu_a.norm(), mu_b / mu_b.norm()
+        z = torch.sin((1 - t) * omega) * mu_a + torch.sin(t * omega) * mu_b
+        return (decode or m.decode)(z / torch.sin(omega) if divide else z)
 
-    def ends(m, x_a, x_b, n):
+    def ends(m, x_a, x_b, n, spherical):
         t = torch.linspace(0, 1, n).reshape(n, 1, 1, 1)
-        return (1 - t) * line(m, x_a, x_b, 2)[0] + t * line(m, x_a, x_b, 2)[1]
+        decoded = path(m, x_a, x_b, 2, False)
+        return (1 - t) * decoded[0] + t * decoded[1]
+
+    def on_the(which, form):  # a mistake that only the line's (or only the arc's) cases can show
+        return lambda m, x_a, x_b, n, spherical: form(m, x_a, x_b, n) if spherical == (which == "arc") else None
 
     wrong_forms = {
-        "you blended the two decoded images (a cross-fade in pixel space); decode each point z(t) of the line":
+        "you blended the two decoded images (a cross-fade in pixel space); decode each point z(t) of the path":
             ends,
         "you blended the images themselves, (1 - t) x_a + t x_b: that never visits the latent space":
-            lambda m, x_a, x_b, n: (1 - (t := torch.linspace(0, 1, n).reshape(n, 1, 1, 1))) * x_a + t * x_b,
+            lambda m, x_a, x_b, n, s: (1 - (t := torch.linspace(0, 1, n).reshape(n, 1, 1, 1))) * x_a + t * x_b,
         "t stops short of 1: use torch.linspace(0, 1, n), whose last point is x_b's code":
-            lambda m, x_a, x_b, n: line(m, x_a, x_b, n, t=(torch.arange(n) / n).unsqueeze(1)),
+            lambda m, x_a, x_b, n, s: path(m, x_a, x_b, n, s, t=(torch.arange(n) / n).unsqueeze(1)),
         "you walked between the log variances (the second output of encode); walk between the means mu":
-            lambda m, x_a, x_b, n: line(m, x_a, x_b, n, use=1),
-        "the line runs from B to A; t = 0 should give A's code":
-            lambda m, x_a, x_b, n: line(m, x_b, x_a, n),
+            lambda m, x_a, x_b, n, s: path(m, x_a, x_b, n, s, use=1),
+        "the path runs from B to A; t = 0 should give A's code":
+            lambda m, x_a, x_b, n, s: path(m, x_b, x_a, n, s),
         "these are the decoder network's logits; return model.decode(z), the pixel probabilities":
-            lambda m, x_a, x_b, n: line(m, x_a, x_b, n, decode=m.decoder),
+            lambda m, x_a, x_b, n, s: path(m, x_a, x_b, n, s, decode=m.decoder),
+        "you left out the (1 - t) before mu(x_a): the line is z(t) = (1 - t) mu(x_a) + t mu(x_b)":
+            on_the("line", lambda m, x_a, x_b, n: path(m, x_a, x_b, n, False, first=lambda t: 1)),
+        "that is the straight line: with spherical=True, walk on the arc (slerp)":
+            on_the("arc", lambda m, x_a, x_b, n: path(m, x_a, x_b, n, False)),
+        "you used cos W as the angle W: take W = arccos(a.b / (|a| |b|))":
+            on_the("arc", lambda m, x_a, x_b, n: path(m, x_a, x_b, n, True, angle=lambda cos: cos)),
+        "you walked between the unit directions a/|a| and b/|b|: the arc keeps the codes' own lengths":
+            on_the("arc", lambda m, x_a, x_b, n: path(m, x_a, x_b, n, True, unit=True)),
+        "you left out the division by sin W: at t = 0 the arc should start at mu(x_a) itself":
+            on_the("arc", lambda m, x_a, x_b, n: path(m, x_a, x_b, n, True, divide=False)),
     }
 
-    def judge(name, got, m, x_a, x_b, n):
+    def judge(name, got, m, x_a, x_b, n, spherical):
         with torch.inference_mode():
-            want, got = line(m, x_a, x_b, n), torch.as_tensor(got).detach().float()
+            want, got = path(m, x_a, x_b, n, spherical), torch.as_tensor(got).detach().float()
             if got.shape != want.shape:
                 return [(name, False, f"expected {n} images, a tensor of shape {tuple(want.shape)}, got "
                                       f"{tuple(got.shape)}; decode a batch of n codes, one per row")]
             ok = bool(torch.allclose(got, want, atol=1e-5))
+            matches = lambda wrong: wrong is not None and torch.allclose(got, wrong.float(), atol=1e-5)
             hint = "" if ok else next((why for why, wrong in wrong_forms.items()
-                                       if torch.allclose(got, wrong(m, x_a, x_b, n).float(), atol=1e-5)), "")
-            if not ok and not hint and not torch.allclose(torch.as_tensor(fn(m, x_a.clone(), x_b.clone(), n)).float(), got):
+                                       if matches(wrong(m, x_a, x_b, n, spherical))), "")
+            if not ok and not hint and not torch.isfinite(got).all():
+                hint = ("your images are not finite (nan or inf): cos W must lie in [-1, 1], so divide a.b by both "
+                        "lengths" if spherical else "your images are not finite (nan or inf)")
+            again = lambda: torch.as_tensor(call(fn, m, x_a.clone(), x_b.clone(), n, spherical)).float()
+            if not ok and not hint and not torch.allclose(again(), got):
                 hint = "your result changes from call to call: decode the means mu, not samples of z"
         return [(name, ok, f"largest pixel difference from the expected images {(got - want).abs().max().item():.4f}"
                            + (f" ({hint})" if hint else ""))]
 
-    return _run("interpolate", fn, cases, judge)
+    return _run("interpolate", lambda m, x_a, x_b, n, spherical: call(fn, m, x_a, x_b, n, spherical), cases, judge)
 
 
 # ------------------------------------------------------------------------ notebook 08
@@ -1393,6 +1460,13 @@ def _wake_sleep_forms():
         "you added log p(z): the wake phase of log p(x, z) = log p(x|z) + log p(z) has the same gradient "
         "(the prior has no weights), but the loss asked for is -(log p(x|z) + log q(z_dream|x_dream))":
             lambda m, x, z, zd, xd: right(m, x, z, zd, xd) - log_normal(z.detach(), torch.zeros_like(z), torch.zeros_like(z)),
+        "this is the negative ELBO (AEVB's loss), not wake-sleep: wake-sleep trains the decoder on "
+        "log p(x|z) with z held fixed, and the encoder on the dream, log q(z_dream|x_dream), with no KL":
+            lambda m, x, z, zd, xd: -(wake(m, x, z) - kl_standard_normal(*m.encode(x))),
+        "this is the negative ELBO (AEVB's loss, its KL estimated from z), not wake-sleep: wake-sleep trains "
+        "the decoder on log p(x|z) with z held fixed, and the encoder on the dream, log q(z_dream|x_dream)":
+            lambda m, x, z, zd, xd: -(wake(m, x, z) + log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
+                                      - log_normal(z, *m.encode(x))),
     }
     return right, wrong
 
@@ -1637,7 +1711,8 @@ def iwae_bound(fn, n=10_000):
     pathwise one, within 6 standard errors), and on two untrained image VAEs: 4x4, and 28x28, whose log
     weights near -540 make exp underflow in float32. One more case alternates two data points whose
     bounds differ: each point's rows are judged on their own, so a bound that mixes rows (a batch mean,
-    a (k, N) tensor read as (N, k)) fails. Known wrong forms are named.
+    a (k, N) tensor read as (N, k)) fails. A known wrong form is named when the answer matches it on every
+    failed case.
     """
     from .models import VAE
     from .variants import LinearGaussian
@@ -1666,7 +1741,10 @@ def iwae_bound(fn, n=10_000):
         "variance as std": "you used sigma^2 = exp(logvar) as the standard deviation; sigma = exp(logvar / 2)",
     }
 
-    def name_the_mistake(model, x, k, mean, error, want, tolerance):
+    def matching_mistakes(model, x, k, mean, error, want, tolerance):
+        """The known mistakes this case's answer matches. The report names one only if it matches on every
+        failed case: on an untrained image VAE, sigma is near 1 and several wrong forms lie close together."""
+        matches = []
         for mistake, why in wrong_forms.items():
             if k == 1 and mistake in ("elbo", "no log k"):
                 continue  # L_1 is the ELBO, and log 1 = 0: no mistake to see there
@@ -1676,8 +1754,8 @@ def iwae_bound(fn, n=10_000):
                 value, value_error = _iw_reference(model, x, k, mistake)
                 close = abs(mean - value) < 6 * math.hypot(error, value_error) + 1e-4
             if close:
-                return f" ({why})"
-        return ""
+                matches.append(why)
+        return matches
 
     def judge(name, got, model, x, k):
         if not isinstance(got, torch.Tensor) or got.shape != (len(x),):
@@ -1701,17 +1779,19 @@ def iwae_bound(fn, n=10_000):
         mean, error = values.mean().item(), values.std().item() / math.sqrt(len(values))
         want, want_error = _iw_reference(model, x.repeat(4, *[1] * (x.dim() - 1)), k)
         tolerance = 6 * math.hypot(error, want_error) + 1e-4
-        ok = abs(mean - want) < tolerance
+        ok, mistakes = abs(mean - want) < tolerance, None
         if ok:
             hint = ""
         elif hint is not None:
             hint = f" ({hint})"
+        elif not math.isfinite(mean):
+            failed.append(name)
+            hint = " (your result is not finite: use torch.logsumexp, not log(sum(exp)))"
         else:
             failed.append(name)
-            hint = (" (your result is not finite: use torch.logsumexp, not log(sum(exp)))" if not math.isfinite(mean)
-                    else name_the_mistake(model, x, k, mean, error, want, tolerance))
+            hint, mistakes = "", matching_mistakes(model, x, k, mean, error, want, tolerance)
         lines = [(name, ok, f"expected a mean of {want:.3f}, got {mean:.3f} (allowed Monte Carlo error "
-                            f"{tolerance:.3f}){hint}")]
+                            f"{tolerance:.3f}){hint}", mistakes)]
         if ok and model is linear and len(x) == n:  # the pathwise gradient, as reparameterized draws give it
             test = name + ": its gradient with respect to the mean and log variance of q(z|x)"
             gradient, gradient_error = linear.q.gradient(got) if got.requires_grad else (None, None)
@@ -1806,12 +1886,16 @@ def conditional_elbo(fn):
     cases = {"one image of class 2": case([2]), "three images of classes 0, 3, 1": case([0, 3, 1]),
              "two images of class 1": case([1, 1])}
 
-    def terms(m, x, y, eps, sigma=lambda logvar: (0.5 * logvar).exp(), label_first=False):
-        mu, logvar = m.encode(x, y)
+    def terms(m, x, y, eps, sigma=lambda logvar: (0.5 * logvar).exp(), label_first=False, encoder_label=None,
+              decoder_onehot=None, through_sigmoid=False, plus_log_variance=False):
+        mu, logvar = m.encode(x, y if encoder_label is None else encoder_label(y))
         z, onehot = mu + sigma(logvar) * eps, m.one_hot(y, (len(y),))
+        onehot = onehot if decoder_onehot is None else decoder_onehot(onehot)
         logits = m.decoder(torch.cat([onehot, z] if label_first else [z, onehot], dim=-1))
+        logits = logits.sigmoid() if through_sigmoid else logits  # model.decode's probabilities, read as logits
         reconstruction = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=(1, 2, 3))
-        return reconstruction, kl_standard_normal(mu, logvar)
+        kl = kl_standard_normal(mu, logvar) + (logvar.sum(dim=-1) if plus_log_variance else 0)  # -1/2 log s^2 -> +1/2
+        return reconstruction, kl
 
     def elbo(*args, **how):
         reconstruction, kl = terms(*args, **how)
@@ -1828,6 +1912,16 @@ def conditional_elbo(fn):
         "the KL is averaged over latent dimensions: sum it": lambda m, *a: terms(m, *a)[0] - terms(m, *a)[1] / m.latent_dim,
         "the reconstruction is averaged over pixels: sum it, the log-likelihood of the whole image":
             lambda m, x, *a: terms(m, x, *a)[0] / x[0].numel() - terms(m, x, *a)[1],
+        "the KL is 1/2 sum(mu^2 + sigma^2 - 1 - log sigma^2): log sigma^2 is subtracted, not added":
+            lambda *a: elbo(*a, plus_log_variance=True),
+        "model.decode returns pixel probabilities (after the sigmoid); Bernoulli(logits=...) needs model.decoder's "
+        "logits": lambda *a: elbo(*a, through_sigmoid=True),
+        "the decoder reads the label: torch.cat([z, model.one_hot(y, (N,))], dim=-1); yours reads zeros in its place":
+            lambda *a: elbo(*a, decoder_onehot=torch.zeros_like),
+        "the decoder reads each image's own label y; yours reads class 0 for every image":
+            lambda *a: elbo(*a, decoder_onehot=lambda onehot: torch.zeros_like(onehot).index_fill(-1, torch.tensor(0), 1)),
+        "the encoder reads each image with its own label, model.encode(x, y); yours reads class 0 for every image":
+            lambda *a: elbo(*a, encoder_label=torch.zeros_like),
     }
     compare = _compare(elbo, wrong_forms, "one ELBO per image: sum over pixels and latent dimensions, not over the batch",
                        atol=1e-4)
@@ -1838,6 +1932,13 @@ def conditional_elbo(fn):
             got, again = _numbers(got), _numbers(fn(m, x.clone(), y.clone(), eps.clone()))
             if again.shape != got.shape or not torch.allclose(again, got, rtol=0, atol=0, equal_nan=True):
                 detail += " (your result changes from call to call: z = mu + sigma * eps with the `eps` given, not fresh noise)"
+            else:  # is y used? Another label must give another ELBO
+                try:
+                    other = _numbers(fn(m, x.clone(), (y + 1) % m.num_classes, eps.clone()))
+                except Exception:  # reported already, if it fails on the cases themselves
+                    other = None
+                if other is not None and other.shape == got.shape and torch.allclose(other, got, rtol=0, atol=1e-6):
+                    detail += " (your ELBO stays the same when the label changes: give y to the encoder and the decoder)"
         return [(name, ok, detail, *mistakes)]
 
     with torch.inference_mode():
