@@ -137,6 +137,7 @@ def test_kl_accepts_the_closed_form(capsys):
     (lambda mu, lv: 0.5 * (mu**2 + (2 * lv).exp() - 2 * lv - 1).sum(-1), "you read logvar as log sigma"),
     (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv / 2 - 1).sum(-1), "the log term is -logvar, not -logvar / 2"),
     (lambda mu, lv: 0.5 * (lv.exp() - lv - 1).sum(-1), "mu^2 is missing"),
+    (lambda mu, lv: 0.5 * (mu**2 + lv.exp() + lv - 1).sum(-1), "the log term has the wrong sign"),
 ])
 def test_kl_rejects_the_common_mistakes_and_names_them(capsys, wrong, hint):
     assert check.kl_closed_form(wrong) is False
@@ -487,6 +488,16 @@ def test_score_function_checker_names_a_seed_set_inside_the_function(capsys):
     assert check.score_function_gradient(reseeded) is False
     out = capsys.readouterr().out
     assert "FAILED  n is used" in out and "draw new samples in each call" in out, out
+
+
+def test_score_function_checker_compares_with_sympys_exact_gradient_for_sin():
+    # notebook 03 tells students the checker's exact answer for f = sin is sympy's d/dsigma
+    value, d_mu, d_sigma = S.expected_gradient()
+    for mu, sigma in [(0.5, 0.7), (-1.0, 1.5), (2.0, 0.3)]:
+        at = {S.mu: mu, S.sigma: sigma}
+        assert math.isclose(check._SIGMA_GRADIENT[torch.sin](mu, sigma), float(d_sigma.subs(at)), rel_tol=1e-12)
+        assert math.isclose(check._MU_GRADIENT[torch.sin](mu, sigma), float(d_mu.subs(at)), rel_tol=1e-12)
+        assert math.isclose(check._EXPECTED_VALUE[torch.sin](mu, sigma), float(value.subs(at)), rel_tol=1e-12)
 
 
 # ---------------------------------------------------------------- notebook 05: the VAE loss
