@@ -237,18 +237,37 @@ print(f"closed form: {ours:.2f} nats, exactly; one-sample estimates: mean {one_s
       f"standard deviation {one_sample.std():.2f} nats")
 assert abs(one_sample.mean() - ours) < 5 * one_sample.std() / math.sqrt(len(one_sample)), "the one-sample estimate should be unbiased"
 figure = plots.plot_histograms({"one-sample estimates": one_sample}, "estimate of the KL (nats)")
+figure.axes[0].set_ylabel("density (per nat)")
 figure.axes[0].axvline(ours, color="black", linewidth=2, label=f"closed form, {ours:.2f}")
 figure.axes[0].legend();
 
 # %% jupyter={"source_hidden": true}
-assert 0.28 < one_sample.std() / ours < 0.4, "the text: the standard deviation is about a third of the KL"
+assert one_sample.median() < one_sample.mean() - 0.5, "the text: the histogram leans right, its median below the mean"
+assert 0.28 < one_sample.std() / ours < 0.4, "the text: for this q the standard deviation is about a third of the KL"
 
 # %% [markdown]
-# A one-sample estimate is typically off by about a third of the KL itself (the standard deviation
-# above); the closed form is exact. Training feels the noise of the *gradient*, not of the value: the
-# Optional part after the summary derives and measures it, and shows when a sampled estimator wins.
+# For this random q, one sample is off by about a third of the KL (the standard deviation above); the
+# closed form is exact. The histogram leans right: its median is below the mean, with a long upper tail.
 #
-# The closed form needs a Gaussian q and a Gaussian p. A mixture prior (Tomczak & Welling's VampPrior,
+# How far off depends on q. With z = μ + σε, one sample is a constant plus Σᵢ(μᵢσᵢεᵢ + (σᵢ² − 1)εᵢ²/2),
+# so its variance is Σᵢ(μᵢ²σᵢ² + (σᵢ² − 1)²/2). A narrow q (σ = 0.1, the same μ) has a larger KL and a
+# much smaller fraction, yet still several nats of noise:
+
+# %%
+sd_of = lambda mu, logvar: (mu**2 * logvar.exp() + (logvar.exp() - 1) ** 2 / 2).sum().sqrt().item()  # the formula
+narrow = torch.full((d,), 2 * math.log(0.1), dtype=torch.float64)  # log sigma^2 for sigma = 0.1
+kl_narrow, sd_narrow = vae_lite.kl_standard_normal(mu_d, narrow).item(), sd_of(mu_d, narrow)
+print(f"random q: standard deviation {sd_of(mu_d, logvar_d):.2f} nats by the formula, {one_sample.std():.2f} measured")
+print(f"narrow q: KL {kl_narrow:.1f} nats, one sample off by {sd_narrow:.1f} nats ({sd_narrow / kl_narrow:.0%} of it)")
+
+# %% jupyter={"source_hidden": true}
+assert abs(sd_of(mu_d, logvar_d) / one_sample.std() - 1) < 0.03, "the formula should match the measured spread"
+assert kl_narrow > ours and sd_narrow / kl_narrow < 0.1 < 3 < sd_narrow, "the text: larger KL, smaller fraction, several nats"
+
+# %% [markdown]
+# Training feels the noise of the *gradient*: the Optional part after the summary measures it.
+#
+# This closed form needs a Gaussian q and a Gaussian p. A mixture prior (Tomczak & Welling's VampPrior,
 # 2018) or a flow posterior (Rezende & Mohamed, 2015) has none: there the KL is sampled (the Optional
 # part does it for a mixture). Pyro has both: `Trace_ELBO` samples the KL, `TraceMeanField_ELBO` uses
 # the closed form where one exists.
@@ -325,6 +344,8 @@ assert check.kl_closed_form(kl_closed_form)
 # `sigma_q`, `mu_p`, `sigma_p` (`sp.log` for log). Then write `kl_two_gaussians(mu_q, logvar_q, mu_p,
 # logvar_p)`: the KL of two diagonal Gaussians for each row, summed over the last dimension. The checker
 # tries both on five cases, checks `by_hand` symbolically too, and names the mistakes it recognises.
+#
+# Exercise 3, homework, is in the Optional part: a KL with no closed form, sampled.
 
 # %%
 by_hand = None  # your result, a sympy expression in mu_q, sigma_q, mu_p, sigma_p
@@ -378,16 +399,16 @@ assert check.kl_two_gaussians(kl_two_gaussians, by_hand)
 # > their mean squares over ε.
 
 # %%
-v, mu_0, v_0 = sp.symbols("v mu_0 v_0", real=True)  # v = log sigma^2; mu_0, v_0: q's parameters inside log q
+lv, mu_0, lv_0 = sp.symbols("lv mu_0 lv_0", real=True)  # lv = log sigma^2; mu_0, lv_0: q's parameters inside log q
 mu, sigma, eps = symbolic.mu, symbolic.sigma, symbolic.eps
-z_draw = mu + sp.exp(v / 2) * eps  # rsample: z = mu + sigma eps
-one_draw = symbolic.log_normal(z_draw, mu_0, sp.exp(v_0 / 2)) - symbolic.log_normal(z_draw, 0, 1)  # log q(z) - log p(z)
-closed = kl.subs(sigma, sp.exp(v / 2))  # sympy's KL, in (mu, log sigma^2)
-in_sigma = lambda e: sp.collect(sp.expand(e.subs(v, 2 * sp.log(sigma))), eps, sp.together)  # in sigma, by powers of eps
+z_draw = mu + sp.exp(lv / 2) * eps  # rsample: z = mu + sigma eps
+one_draw = symbolic.log_normal(z_draw, mu_0, sp.exp(lv_0 / 2)) - symbolic.log_normal(z_draw, 0, 1)  # log q(z) - log p(z)
+closed = kl.subs(sigma, sp.exp(lv / 2))  # sympy's KL, in (mu, log sigma^2)
+in_sigma = lambda e: sp.collect(sp.expand(e.subs(lv, 2 * sp.log(sigma))), eps, sp.together)  # in sigma, by powers of eps
 error, mean_square, wins = {}, {}, {}
-for name, theta, label in (("mu", mu, r"\mu"), ("logvar", v, r"\log \sigma^2")):
-    error[name, "standard"] = in_sigma(sp.diff(one_draw.subs({mu_0: mu, v_0: v}), theta) - sp.diff(closed, theta))
-    error[name, "path-derivative"] = in_sigma(sp.diff(one_draw, theta).subs({mu_0: mu, v_0: v}) - sp.diff(closed, theta))
+for name, theta, label in (("mu", mu, r"\mu"), ("logvar", lv, r"\log \sigma^2")):
+    error[name, "standard"] = in_sigma(sp.diff(one_draw.subs({mu_0: mu, lv_0: lv}), theta) - sp.diff(closed, theta))
+    error[name, "path-derivative"] = in_sigma(sp.diff(one_draw, theta).subs({mu_0: mu, lv_0: lv}) - sp.diff(closed, theta))
     for estimator in ("standard", "path-derivative"):
         mean_square[name, estimator] = symbolic.expectation(error[name, estimator] ** 2, eps, 0, 1)
     gap = sp.simplify(mean_square[name, "standard"] - mean_square[name, "path-derivative"])
@@ -423,7 +444,6 @@ def per_draw_gradients(objective, mu, logvar, path_derivative=False, draws=2_000
 prior = torch.distributions.Normal(0.0, 1.0)
 kl_one_draw = lambda z, q: (q.log_prob(z) - prior.log_prob(z)).sum(-1)  # log q(z) - log p(z), one draw per row
 formula = {key: sp.lambdify((mu, sigma), f, "math") for key, f in mean_square.items()}
-narrow = torch.full((d,), 2 * math.log(0.1), dtype=torch.float64)  # log sigma^2 for sigma = 0.1
 qs = {"random q": (mu_d, logvar_d), "q = p": (torch.zeros(d, dtype=torch.float64),) * 2, "narrow q": (mu_d, narrow)}
 sigma_d = (0.5 * logvar_d).exp()
 print(f"random q: sigma from {sigma_d.min():.2f} to {sigma_d.max():.2f}. Closed form: the norm of its gradient; "
@@ -460,9 +480,10 @@ for name in ("mu", "logvar"):  # the text's claims, per parameter
 # %% [markdown]
 # Measured and formula agree. With the standard estimator, one draw's gradient for the random q is off
 # by more than the whole gradient. At q = p every draw's *value* is 0, yet its standard gradient in μ is
-# z itself: a push even on dimensions already at the prior ([07](07_latent_space.ipynb)'s inactive ones). The path-derivative
-# estimator is exact at q = p and better for the random q, but many times worse for the narrow q: which
-# estimator wins depends on σ. The closed form has no noise, whatever σ is.
+# z itself: a push even on dimensions already at the prior (as many of [07](07_latent_space.ipynb)'s
+# inactive ones are). The path-derivative estimator is exact at q = p and better for the random q, but
+# many times worse for the narrow q: which estimator wins depends on σ. The closed form has no noise,
+# whatever σ is.
 #
 # ### The whole ELBO: where the path-derivative estimator wins
 # Roeder et al. designed their estimator for the whole ELBO, E_q[log p(x, z) − log q(z|x)], not for the
@@ -470,69 +491,101 @@ for name in ("mu", "logvar"):  # the text's claims, per parameter
 # is a constant, so every draw's path-derivative gradient is exactly 0, the true gradient at the optimum.
 # Estimator B of Kingma & Welling (2013, §2.3) takes the KL in closed form but still samples the
 # reconstruction term log p(x|z), whose gradient varies with z. The cell checks this on notebook 02's
-# linear-Gaussian model at x = 1.7, with q set to its true posterior (10,000 draws per estimator).
+# linear-Gaussian model at x = 1.7 and at a larger x = 10, with q set to the true posterior (10,000 draws
+# per estimator).
 
 # %%
-toy = {**check.TOY_MODEL, "x": 1.7}  # notebook 02's model, z ~ N(0, 1), x|z ~ N(w z + b, s^2), and its x
-model, at_x = symbolic.linear_gaussian(), {getattr(symbolic, name): value for name, value in toy.items()}
-post_mu = torch.tensor([float(model["posterior_mean"].subs(at_x))], dtype=torch.float64)  # q = p(z|x), by sympy
-post_logvar = torch.tensor([2 * math.log(float(model["posterior_std"].subs(at_x)))], dtype=torch.float64)
-x_toy = torch.tensor(toy["x"], dtype=torch.float64)
-log_likelihood = lambda z: torch.distributions.Normal(toy["w"] * z + toy["b"], toy["s"]).log_prob(x_toy).sum(-1)
-elbo_sampled = lambda z, q: log_likelihood(z) + prior.log_prob(z).sum(-1) - q.log_prob(z).sum(-1)  # estimator A
-elbo_B = lambda z, q: log_likelihood(z) - torch.distributions.kl_divergence(q, prior).sum(-1)  # the KL in closed form
+model = symbolic.linear_gaussian()  # notebook 02's model: z ~ N(0, 1), x|z ~ N(w z + b, s^2)
 spread = {}
-for name, (one_draw_elbo, path) in {"B, closed-form KL": (elbo_B, False), "A, standard": (elbo_sampled, False),
-                                    "A, path-derivative": (elbo_sampled, True)}.items():
-    g_mu, g_logvar = per_draw_gradients(one_draw_elbo, post_mu, post_logvar, path_derivative=path, draws=10_000)
-    spread[name] = (g_mu.std().item(), g_logvar.std().item())
-    std_error = g_mu.std() / math.sqrt(len(g_mu))
-    assert abs(g_mu.mean()) < 5 * std_error + 1e-12, f"{name}: at the optimum the gradient should average to 0"
-    print(f"{name:<19} standard deviation of one draw's gradient: in mu {spread[name][0]:.3f}, "
-          f"in log sigma^2 {spread[name][1]:.3f}")
+for x_value in (1.7, 10.0):
+    toy = {**check.TOY_MODEL, "x": x_value}
+    at_x = {getattr(symbolic, name): value for name, value in toy.items()}
+    post_mu = torch.tensor([float(model["posterior_mean"].subs(at_x))], dtype=torch.float64)  # q = p(z|x), by sympy
+    post_logvar = torch.tensor([2 * math.log(float(model["posterior_std"].subs(at_x)))], dtype=torch.float64)
+    x_toy = torch.tensor(x_value, dtype=torch.float64)
+    log_likelihood = lambda z: torch.distributions.Normal(toy["w"] * z + toy["b"], toy["s"]).log_prob(x_toy).sum(-1)
+    elbo_sampled = lambda z, q: log_likelihood(z) + prior.log_prob(z).sum(-1) - q.log_prob(z).sum(-1)  # estimator A
+    elbo_B = lambda z, q: log_likelihood(z) - torch.distributions.kl_divergence(q, prior).sum(-1)  # the KL in closed form
+    for name, (one_draw_elbo, path) in {"B, closed-form KL": (elbo_B, False), "A, standard": (elbo_sampled, False),
+                                        "A, path-derivative": (elbo_sampled, True)}.items():
+        g_mu, g_logvar = per_draw_gradients(one_draw_elbo, post_mu, post_logvar, path_derivative=path, draws=10_000)
+        spread[x_value, name] = (g_mu.std().item(), g_logvar.std().item())
+        std_error = g_mu.std() / math.sqrt(len(g_mu))
+        assert abs(g_mu.mean()) < 5 * std_error + 1e-12, f"{name}: at the optimum the gradient should average to 0"
+        print(f"x = {x_value:<4} {name:<19} standard deviation of one draw's gradient: in mu {spread[x_value, name][0]:.3f}, "
+              f"in log sigma^2 {spread[x_value, name][1]:.3f}")
 
 # %% jupyter={"source_hidden": true}
-assert max(spread["A, path-derivative"]) < 1e-12, "the text: at the true posterior the path-derivative gradient is exact"
-assert 0.1 < spread["B, closed-form KL"][0] < spread["A, standard"][0], "the text: B is noisy, less so than A (standard)"
-assert 0.1 < spread["B, closed-form KL"][1] < spread["A, standard"][1], "the text: B is noisy, less so than A (standard)"
+(B, A, path), (B10, A10, path10) = ([spread[x, e] for e in ("B, closed-form KL", "A, standard", "A, path-derivative")]
+                                    for x in (1.7, 10.0))
+assert max(path + path10) < 1e-12, "the text: at the true posterior the path-derivative gradient is exact"
+assert 0.1 < B[0] < A[0] and 0.1 < B[1] < A[1] and B10[0] < A10[0], "the text: B is noisy, less so than A (standard)"
+assert B10[1] > 1.2 * A10[1] and B10[1] > 1.2 * B[1], "the text: at x = 10, B's noise in log sigma^2 grows and loses to A's"
+assert abs(A10[0] / A[0] - 1) < 0.1 and abs(A10[1] / A[1] - 1) < 0.1, "the text: A's score-term noise does not depend on x"
 
 # %% [markdown]
-# The closed form removes the KL term's noise: B is less noisy than the standard A, as Kingma & Welling's
-# "typically has less variance" says. But B still samples the reconstruction, and at the true posterior
-# the path-derivative A is exact: the closed form wins for the KL term, not always for the whole ELBO.
-# Away from the posterior the order can turn again: for the KL term and a narrow q, the path-derivative
-# estimator was far worse (the table above). A batch of M images divides each variance by about M.
+# At x = 1.7 the closed form helps: B is less noisy than the standard A, as Kingma & Welling's "typically
+# has less variance" (said of the estimate) predicts. At x = 10 B still wins in μ but loses in log σ².
+# Why: in A the sampled KL's noise through z cancels the reconstruction's exactly here (the path-derivative
+# A is exact), leaving only the score term, whose size does not depend on x. B keeps the reconstruction's
+# noise, whose part in log σ² grows with x. So the closed form removes the KL's noise, but not always
+# the ELBO's. Away from the posterior the order can turn again: for the KL term and a narrow q, the
+# path-derivative estimator was far worse (the table above). A batch of M images divides the variance
+# of the encoder *weights'* gradient by about M; each image's own μ, log σ² gradient keeps its noise.
 # `vae_lite.elbo`, which notebook 05 trains with, uses estimator B.
 #
-# ## Optional: a KL with no closed form
+# ## Optional: a KL with no closed form, Exercise 3
 # For a mixture prior, as in the VampPrior or Stanford CS236's GMVAE homework, here p(z) = (1/K) Σₖ N(z; mₖ, I),
 # log p(z) is the log of a sum and the KL has no closed form. Sampling still works: the KL is the mean of
-# log q(z) − log p(z) over z ~ q, with log p(z) = logsumexpₖ log N(z; mₖ, I) − log K. The cell checks this
-# against the closed form at K = 1, then takes K = 2 (means ±½ in every dimension) for the 50-dimensional
-# q above. The components' closed forms, averaged, are not the answer: the KL is convex in p, so their
-# average is only an upper bound.
+# log q(z) − log p(z) over z ~ q, with log p(z) = logsumexpₖ log N(z; mₖ, I) − log K.
+#
+# **Exercise 3, homework (10 min).** Complete `kl_to_mixture(q, means, n)`: draw n samples z ~ q
+# (`q.sample((n,))`, n × d), take log q(z) − log p(z) for each (q's log density summed over the d
+# dimensions; log p(z) as above, with `logsumexp`), and return their mean and its standard error. The
+# next cell checks it where the answer is known: two components both at 0 make p = N(0, I) again, so the
+# closed form must come out, and the standard error must be the core part's formula over √n. Then it
+# takes K = 2 (means ±½ in every dimension) for the 50-dimensional q above. The components' closed
+# forms, averaged, are not the answer: the KL is convex in p, so their average is only an upper bound.
 
 # %%
 def kl_to_mixture(q, means, n=100_000):
-    """Monte Carlo KL(q || p) for p = (1/K) sum_k N(means[k], I), with its standard error."""
+    """Monte Carlo KL(q || p) for p = (1/K) sum_k N(means[k], I): (estimate, its standard error)."""
+    raise NotImplementedError  # your code here
+
+
+try:
+    kl_to_mixture(torch.distributions.Normal(torch.zeros(1), 1.0), torch.zeros(1, 1), n=2)
+    print("kl_to_mixture runs: the cell after next checks it")
+except NotImplementedError:
+    print("kl_to_mixture: not attempted yet. Write it, then re-run this cell and the one after next.")
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+# Solution
+def kl_to_mixture(q, means, n=100_000):
     z = q.sample((n,))  # (n, d)
     log_p = prior.log_prob(z[:, None] - means).sum(-1).logsumexp(dim=1) - math.log(len(means))  # (n,)
     terms = q.log_prob(z).sum(-1) - log_p
     return terms.mean().item(), terms.std().item() / math.sqrt(n)
 
 
+# %%
 q_base = torch.distributions.Normal(mu_d, (0.5 * logvar_d).exp())  # the 50-d q, one density per dimension
+closed_alone, n_mc = vae_lite.kl_standard_normal(mu_d, logvar_d).item(), 100_000
 torch.manual_seed(4)
-alone, alone_se = kl_to_mixture(q_base, torch.zeros(1, d, dtype=torch.float64))
-closed_alone = vae_lite.kl_standard_normal(mu_d, logvar_d).item()
-print(f"K = 1, N(0, I): sampled {alone:.2f} ± {alone_se:.2f}, closed form {closed_alone:.2f}")
-means = torch.stack([torch.full((d,), 0.5), torch.full((d,), -0.5)]).double()
-mixed, mixed_se = kl_to_mixture(q_base, means)
-unit = torch.zeros(d, dtype=torch.float64)  # log of the components' variance 1
-bound = sum(vae_lite.kl_normal(mu_d, logvar_d, m_k, unit).item() for m_k in means) / len(means)  # closed forms, averaged
-print(f"K = 2, means ±0.5: sampled {mixed:.2f} ± {mixed_se:.2f}; the components' closed forms, averaged: {bound:.2f}")
-assert abs(alone - closed_alone) < 5 * alone_se, "at K = 1 the sampled KL should agree with the closed form"
-assert mixed < bound - 5 * mixed_se, "the text: the averaged closed forms are an upper bound, not the KL"
+try:
+    alone, alone_se = kl_to_mixture(q_base, torch.zeros(2, d, dtype=torch.float64), n_mc)  # p = N(0, I), as two halves
+    print(f"K = 2, both at 0: sampled {alone:.2f} ± {alone_se:.3f}, closed form {closed_alone:.2f}, "
+          f"standard error by the formula {sd_of(mu_d, logvar_d) / math.sqrt(n_mc):.3f}")
+    assert abs(alone - closed_alone) < 5 * alone_se, "p is N(0, I): the sampled KL should agree with the closed form"
+    assert abs(alone_se / (sd_of(mu_d, logvar_d) / math.sqrt(n_mc)) - 1) < 0.05, "the standard error is std / sqrt(n)"
+    means = torch.stack([torch.full((d,), 0.5), torch.full((d,), -0.5)]).double()
+    mixed, mixed_se = kl_to_mixture(q_base, means, n_mc)
+    unit = torch.zeros(d, dtype=torch.float64)  # log of the components' variance 1
+    bound = sum(vae_lite.kl_normal(mu_d, logvar_d, m_k, unit).item() for m_k in means) / len(means)  # closed forms, averaged
+    print(f"K = 2, means ±0.5: sampled {mixed:.2f} ± {mixed_se:.2f}; the components' closed forms, averaged: {bound:.2f}")
+    assert mixed < bound - 5 * mixed_se, "the text: the averaged closed forms are an upper bound, not the KL"
+except NotImplementedError:
+    print("Exercise 3 first: write kl_to_mixture, then re-run this cell.")
 
 # %% [markdown]
 # ## Optional: Exercise 2's formula, shown and checked

@@ -1008,11 +1008,27 @@ def _constant(x, s):
     (lambda x, xh, m, lv, s: _squared(x, xh) / (2 * s**2) + _constant(x, s) + _kl(m, lv) / m.shape[-1],
      "the KL is averaged over the latent dimensions"),
     (lambda x, xh, m, lv, s: _squared(x, xh) / (2 * s**2) + _constant(x, s), "the KL term is missing"),
+    (lambda x, xh, m, lv, s: _squared(x, xh) / (2 * s**2) + _constant(x, s) + _kl(m, 2 * lv),
+     "the KL reads logvar as log sigma"),
 ])
 def test_gaussian_vae_loss_names_each_known_mistake(capsys, wrong, hint):
     assert check.gaussian_vae_loss(wrong) is False
     out = capsys.readouterr().out
     assert "FAILED" in out and hint in out
+
+
+def test_gaussian_vae_loss_passes_the_kl_free_case_when_only_the_kl_is_wrong(capsys):
+    """A wrong KL fails every case but the one with mu = 0, logvar = 0: the student sees the reconstruction is right."""
+    wrong_kl = lambda x, xh, m, lv, s: _squared(x, xh) / (2 * s**2) + _constant(x, s) + _kl(m, lv) + m.pow(2).sum(-1)  # noqa: E731
+    assert check.gaussian_vae_loss(wrong_kl) is False
+    out = capsys.readouterr().out
+    assert "passed  KL = 0" in out and "FAILED  one 2x2 image" in out
+
+
+def test_gaussian_vae_loss_fails_a_wrong_reconstruction_on_the_kl_free_case(capsys):
+    wrong_reconstruction = lambda x, xh, m, lv, s: right_gaussian_vae_loss(x, xh, m, lv, s) + 0.1 * _squared(x, xh)  # noqa: E731
+    assert check.gaussian_vae_loss(wrong_reconstruction) is False
+    assert "FAILED  KL = 0" in capsys.readouterr().out
 
 
 def test_gaussian_vae_loss_fails_an_unknown_mistake_without_a_hint(capsys):

@@ -688,6 +688,8 @@ def kl_closed_form(fn):
         "the log term is -logvar, not -logvar / 2: it is log sigma^2, not log sigma":
             lambda m, lv: kl(m, lv) + 0.25 * lv.sum(-1),
         "mu^2 is missing: E_q[z^2] = mu^2 + sigma^2": lambda m, lv: kl(m, lv) - 0.5 * m.pow(2).sum(-1),
+        "the log term has the wrong sign: it is -logvar (minus log sigma^2), you added it":
+            lambda m, lv: kl(m, lv) + lv.sum(-1),
     }
     return _run("kl_closed_form", fn, cases, _compare(
         kl, wrong_forms, "one KL per example: sum over the last dimension only", atol=1e-5))
@@ -1164,6 +1166,9 @@ def gaussian_vae_loss(fn):
         mu = torch.randn(n, d, generator=generator, dtype=torch.float64)
         logvar = torch.randn(n, d, generator=generator, dtype=torch.float64) * 0.5
         cases[name] = (x, x_hat, mu, logvar, s)
+    x, x_hat = cases["4 images of 5x5, 3 latent dimensions, s = 0.3"][:2]
+    zeros = torch.zeros(4, 3, dtype=torch.float64)  # mu = 0, logvar = 0: q(z|x) = N(0, I), so the KL is 0
+    cases["KL = 0 (mu = 0, logvar = 0): the reconstruction term alone, s = 0.3"] = (x, x_hat, zeros, zeros, 0.3)
     squared = lambda x, xh: (x - xh).pow(2).sum(dim=(-3, -2, -1))  # noqa: E731
     constant = lambda x, s: x[0].numel() * (math.log(s) + 0.5 * math.log(2 * math.pi))  # noqa: E731
     right = lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + constant(x, s) + kl_standard_normal(m, lv)  # noqa: E731
@@ -1193,6 +1198,10 @@ def gaussian_vae_loss(fn):
         "the KL is averaged over the latent dimensions, a KL weight beta = 1/d (section 2): sum it over them":
             lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + constant(x, s) + kl_standard_normal(m, lv) / m.shape[-1],
         "the KL term is missing": lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + constant(x, s),
+        "the KL reads logvar as log sigma: logvar is log sigma^2, so sigma^2 = exp(logvar) "
+        "(vae_lite.kl_standard_normal(mu, logvar) does it)":
+            lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + constant(x, s)
+            + 0.5 * (m**2 + (2 * lv).exp() - 2 * lv - 1).sum(dim=-1),
     }
     return _run("gaussian_vae_loss", fn, cases, _compare(
         right, wrong_forms, "return one loss per image: sum over the pixels and the latent dimensions", atol=1e-6))
