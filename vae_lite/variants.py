@@ -142,7 +142,9 @@ class IWAE(VAE):
 
 
 class ConditionalVAE(_ImageModel):
-    r"""A VAE that is told the class y of each image (Sohn et al., 2015):
+    r"""A VAE that is told the class y of each image. It is the generator of Kingma et al. (2014)'s
+    model M2, trained on labelled images only; the name is Sohn et al. (2015)'s, whose CVAE has a
+    learned prior p(z|x) instead of N(0, I). Here:
 
         q(z|x,y) = N(mu(x,y), diag(sigma^2(x,y)))   the encoder sees the image and its label
         p(x|z,y)                                    the decoder draws class y in the style z
