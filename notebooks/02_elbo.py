@@ -104,7 +104,7 @@ n_samples = 10_000 if QUICK else 100_000
 with torch.inference_mode():
     mu_x, logvar_x = vae.encode(x_image)  # the encoder's q(z|x) = N(mu_x, exp(logvar_x)), (1, latent_dim)
 prior = torch.distributions.Normal(torch.zeros_like(mu_x), 1.0)
-proposals = {"prior": prior, "q(z|x)": torch.distributions.Normal(mu_x, (0.5 * logvar_x).exp())}
+q_x = torch.distributions.Normal(mu_x, (0.5 * logvar_x).exp())  # the encoder's q(z|x)
 
 
 @torch.inference_mode()
@@ -119,74 +119,76 @@ def importance_log_weights(r, n):
 # %%
 torch.manual_seed(0)
 ks = [10**i for i in range(int(math.log10(n_samples)) + 1)]
-estimates = {name: {} for name in proposals}  # k -> independent estimates, each from its own k samples
-for name, r in proposals.items():
-    log_w = importance_log_weights(r, n_samples * (3 if name == "prior" else 1))  # the prior: 3 estimates at the largest k
-    for k in ks:
-        estimates[name][k] = torch.logsumexp(log_w.view(-1, k), dim=1) - math.log(k)  # log mean w; exp(-104) = 0 in float32
+log_w = {"prior": importance_log_weights(prior, 3 * n_samples),  # 3 estimates at the largest k
+         "q(z|x)": importance_log_weights(q_x, n_samples)}
+log_w["q(z|x)"], held_out = log_w["q(z|x)"].chunk(2)  # half of q's samples set apart, for a reference
+estimates = {name: {k: torch.logsumexp(w.view(-1, k), dim=1) - math.log(k)  # log mean w: exp(-104) is 0
+                    for k in ks if k <= len(w)}  # k -> independent estimates, each from its own k samples
+             for name, w in log_w.items()}
+spread = lambda e: (f"{e.median():.1f} ({e.quantile(0.1):.1f} .. {e.quantile(0.9):.1f})" if len(e) >= 10
+                    else " ".join(f"{v:.1f}" for v in e))  # under 10 estimates: each one
 print(f"{'k':>7} {'sampling the prior: median (10% .. 90%)':>40} {'sampling q(z|x): median (10% .. 90%)':>38}")
-spread = lambda e: f"{e.median():9.1f} ({e.quantile(0.1):.1f} .. {e.quantile(0.9):.1f})" if len(e) > 1 else f"{e.item():9.1f}"
 for k in ks:
-    print(f"{k:>7} {spread(estimates['prior'][k]):>40} {spread(estimates['q(z|x)'][k]):>38}")
+    row = [spread(by_k[k]) if k in by_k else "" for by_k in estimates.values()]
+    print(f"{k:>7} {row[0]:>40} {row[1]:>38}")
 
 # %%
-log_px_reference = estimates["q(z|x)"][ks[-1]].item()  # all the samples of q(z|x) pooled into one estimate: the best so far
-bands = {f"sampling {'the encoder’s' if name == 'q(z|x)' else 'the'} {name}": (  # median, 10 % and 90 % at each k
-    [e.median() for e in by_k.values()], [e.quantile(0.1) for e in by_k.values()], [e.quantile(0.9) for e in by_k.values()])
-    for name, by_k in estimates.items()}
+log_px_reference = (torch.logsumexp(held_out, 0) - math.log(len(held_out))).item()  # the other half, pooled
+band = lambda es: ([e.median() for e in es], [e.quantile(0.1) for e in es], [e.quantile(0.9) for e in es])
 fig, (full, zoom) = plt.subplots(2, 1, sharex=True, figsize=(10, 7.5), layout="constrained")
-for ax, title in ((full, "median and 10–90 % of the repeated estimates"), (zoom, "the same, zoomed in on q(z|x)")):
-    plots.plot_log_evidence_estimates(ks, bands, reference=log_px_reference, reference_label="best so far: all samples of q(z|x) in one", ax=ax, title=title)
-full.set_xlabel(None)
+for ax in (full, zoom):
+    for name, by_k in estimates.items():  # a band, but at the largest k (under 10 estimates) a dot each
+        *head, (k_last, last) = by_k.items()
+        label = "sampling " + ("the prior" if name == "prior" else "the encoder’s q(z|x)")
+        plots.plot_log_evidence_estimates([k for k, _ in head], {label: band([e for _, e in head])}, ax=ax)
+        ax.plot([k_last] * len(last), last, "o", mfc="none", color=ax.lines[-1].get_color())
+    ax.axhline(log_px_reference, color="black", linestyle="--", label="log p(x), the other half of q(z|x)’s samples")
+full.set(xlabel=None, title="median and 10–90 % of the repeated estimates")
 full.legend(loc="lower right")
 zoom.get_legend().remove()  # one legend serves both panels
-zoom.set_ylim(min(bands["sampling the encoder’s q(z|x)"][1]) - 1, max(*bands["sampling the encoder’s q(z|x)"][2], log_px_reference) + 0.5);
+q_est = list(estimates["q(z|x)"].values())
+top = max(*(e.quantile(0.9) for e in q_est[:-1]), q_est[-1].max(), log_px_reference) + 0.5  # every point shown
+zoom.set(title="the same, zoomed in on q(z|x)", ylim=(q_est[0].quantile(0.1) - 1, top));
 
 # %% [markdown]
-# *Figure: estimates of log p(x) (nats) against k (log scale): median and 10–90 % band (at the largest k,
-# 3 estimates from the prior, one from q(z|x)). Those from the prior rise slowly; those from q(z|x) start
-# near the dashed line: all the samples of q(z|x) pooled into one estimate, the best so far. Bottom: zoomed in.*
+# *Figure: estimates of log p(x) (nats) against k (log scale): the median and 10–90 % band of the repeated
+# estimates; at the largest k, under 10 estimates, each is a circle. The dashed line pools the half of
+# q(z|x)'s samples that the points do not use. Those from the prior rise slowly; those from q(z|x) start
+# near the dashed line. Bottom: zoomed in.*
 #
 # Why is the prior so slow? Almost every z from the prior decodes to some *other* image; the few z that
-# explain x fill a tiny region, the posterior p(z|x). The *KL divergence* KL(p ‖ r) = E_{z~p}[log p(z)/r(z)]
-# measures how tiny: it is ≥ 0 (line 3 of the derivation below), and 0 only when p = r. A prior sample
-# lands in p(z|x) about once in exp(KL(p(z|x) ‖ p(z))) draws (a rule of thumb; Chatterjee & Diaconis
-# 2018). And the log of an average is biased low (Jensen: E[log W] ≤ log E[W], also line 3), less so
-# as k grows (Burda et al. 2015, Thm 1): the mean estimate, and here every median, rises toward log p(x).
-# The encoder's q(z|x) approximates p(z|x), so its KL to the prior gives a rough count, too high
-# by how far q is from p(z|x) (the gap, below):
+# explain x fill a tiny region, the posterior p(z|x). A prior sample lands there about once in
+# exp(KL(p(z|x) ‖ p(z))) draws (a rule of thumb, Chatterjee & Diaconis 2018; estimated in the Optional
+# section). The *KL divergence* KL(p ‖ r) = E_{z~p}[log p(z)/r(z)] is ≥ 0, and 0 only when p = r (line 3
+# of the derivation below). And the log of an average is biased low, less so as k grows (Burda et al.
+# 2015, Thm 1): here every median rises toward log p(x).
 
 # %%
-kl_to_prior = vae_lite.kl_standard_normal(mu_x, logvar_x).item()
-gap_x = log_px_reference - estimates["q(z|x)"][1].mean().item()  # the mean one-sample estimate is q's ELBO (below)
-kl_test = vae_lite.kl_standard_normal(*vae.encode(vae_lite.binarized_test_set(data))).detach()  # each test image's
-short = log_px_reference - estimates["prior"][ks[-1]]  # one shortfall per estimate from k prior samples
-q_short = log_px_reference - estimates["q(z|x)"][1000].median().item()  # the median from 1,000 samples of q
-print(f"KL(q(z|x) || p(z)) = {kl_to_prior:.1f} nats, about {gap_x:.0f} of them the gap: prior sampling needs "
-      f"roughly 10^{(kl_to_prior - gap_x) / math.log(10):.0f} to 10^{kl_to_prior / math.log(10):.0f} samples")
-print(f"all {len(kl_test):,} test images: KL(q(z|x) || p(z)) from {kl_test.quantile(0.01):.0f} to "
-      f"{kl_test.quantile(0.99):.0f} nats (1 % to 99 %), median {kl_test.median():.0f}")
-print(f"{len(short)} estimates from {ks[-1]:,} prior samples each: {short.min():.0f} to {short.max():.0f} nats below the "
-      f"dashed line; from 1,000 samples of q(z|x), the median: {q_short:.1f} nats below")
+short = log_px_reference - estimates["prior"][ks[-1]]  # one shortfall per estimate from the most samples
+q_short = log_px_reference - estimates["q(z|x)"][1000].median().item()  # the median of 1,000-sample estimates
+print(f"{len(short)} estimates from {ks[-1]:,} prior samples each: {short.min():.0f} to {short.max():.0f} "
+      f"nats below the dashed line; from 1,000 samples of q(z|x), the median: {q_short:.1f} nats below")
+
+# %% jupyter={"source_hidden": true}
+kl_to_prior = vae_lite.kl_standard_normal(mu_x, logvar_x).item()  # KL(q(z|x) || p(z)): the Optional section's count
 if data.name == "mnist":  # a 28 x 28 digit tells the encoder tens of nats about its code (other data: no checks)
-    assert kl_to_prior > 15, f"KL(q(z|x) || p(z)) is only {kl_to_prior:.1f} nats for an MNIST digit: " \
-        "is the KL summed over the latent dimensions?"
-    assert short.min() > 10 and kl_test.quantile(0.01) > 10, "on MNIST, prior sampling should be far short, for nearly every image"
-    medians = [[e.median() for e in by_k.values()][:-1] for by_k in estimates.values()]  # k < ks[-1]: several estimates each
+    assert kl_to_prior > 15, f"KL(q(z|x) || p(z)) is only {kl_to_prior:.1f} nats: is the KL summed over the latent dimensions?"
+    assert short.min() > 10, "on MNIST, prior sampling should be tens of nats short"
+    assert log_px_reference - q_est[0].median() < 10 < log_px_reference - estimates["prior"][1].median(), "see the caption"
+    medians = [[e.median() for e in by_k.values()][:-1] for by_k in estimates.values()]  # 10 or more each
     assert all(a < b for m in medians for a, b in zip(m, m[1:])), "the text says every median rises with k"
-    assert 0 < q_short < 2 and 0 < gap_x < kl_to_prior / 2, "the text says the median from 1,000 samples of q(z|x) is " \
-        "within 2 nats below the dashed line, and that the gap is a part of the KL"
+    assert 0 < q_short < 2, "the text says the median of q(z|x)'s 1,000-sample estimates is within 2 nats below"
 
 # %% [markdown]
-# On MNIST the prior is still tens of nats short; it would need about e^KL samples (printed above) for
-# nearly every test image, at every training step. From q(z|x), the median at k = 1,000 is within 2 nats
-# of the dashed line, itself such an estimate and low on average (the Optional section checks it).
+# On MNIST the prior is still tens of nats short, and training would need such an estimate for every
+# image at every step. From q(z|x), the median at k = 1,000 is within 2 nats of the dashed line (itself
+# such an estimate, and probably low: the Optional section probes it).
 #
 # The way out: sample z from a **q(z|x) fitted to each x**, where p(z|x) is, and maximise a bound that q
-# makes computable: the **ELBO**, the *evidence lower bound*. The estimate from k samples of q is a lower
-# bound too, on average, with the ELBO its k = 1 case (Burda et al. 2015; notebook 10 trains larger k);
-# the ELBO costs one decoder pass, not k. Its gap to log p(x), KL(q ‖ p(z|x)) as derived below, cannot be
-# computed; but log p(x) does not depend on q, so raising the ELBO over q shrinks the gap by as much.
+# makes computable: the **ELBO**, the *evidence lower bound*, the mean of the k = 1 estimates above (one
+# decoder pass, not k; notebook 10 trains larger k). Its gap to log p(x), KL(q ‖ p(z|x)) as derived below,
+# cannot be computed; but log p(x) does not depend on q, so raising the ELBO over q shrinks the gap by as
+# much.
 
 # %% [markdown]
 # ## Model: a toy where everything is known
@@ -331,41 +333,47 @@ plots.plot_elbo_gap(mus, [elbo_fn(float(m), post_std) for m in mus], log_px, pos
 
 # %%
 x_images = vae_lite.binarized_test_set(data)[:20]  # x_image first
-encoder_elbos = vae_lite.elbo(vae, x_images, samples=1000, generator=torch.Generator().manual_seed(2)).elbo.detach()  # (20,)
+noise = lambda: torch.Generator().manual_seed(2)  # the same 1000 draws of ε for each ELBO below
+encoder_elbos = vae_lite.elbo(vae, x_images, samples=1000, generator=noise()).elbo.detach()  # (20,)
 
 
 @torch.no_grad()
-def elbo_of(mu_q, logvar_q):  # estimated as the encoder's was: the same 1000 draws of noise, the closed-form KL
-    z = vae_lite.reparameterize(mu_q.expand(1000, -1, -1), logvar_q.expand(1000, -1, -1), torch.Generator().manual_seed(2))
+def elbo_of(mu_q, logvar_q):  # as vae_lite.elbo does for the encoder: 1000 draws, the closed-form KL
+    z = vae_lite.reparameterize(mu_q.expand(1000, -1, -1), logvar_q.expand(1000, -1, -1), noise())
     return vae.log_likelihood(x_images, z).mean(0) - vae_lite.kl_standard_normal(mu_q, logvar_q)
 
 
-prior_start, adam_steps = (torch.zeros(20, vae.latent_dim), torch.zeros(20, vae.latent_dim)), 300  # each q starts at N(0, I)
+start = (torch.zeros(20, vae.latent_dim),) * 2  # mu and log sigma^2: each q starts at N(0, I)
 torch.manual_seed(1)
-mu_q, logvar_q, trace = vae_lite.objectives.best_gaussian(vae, x_images, adam_steps, lr=0.2, init=prior_start, every=1)
+mu_q, logvar_q, trace = vae_lite.objectives.best_gaussian(vae, x_images, 300, lr=0.2, init=start, every=1)
 more_steps = vae_lite.objectives.best_gaussian(vae, x_images, 100, lr=0.01, init=(mu_q, logvar_q))  # converged?
 fitted_elbos = elbo_of(mu_q, logvar_q)
-elbo_encoder, elbo_fitted_q = encoder_elbos[0].item(), fitted_elbos[0].item()  # x_image's
 gap, further = fitted_elbos - encoder_elbos, (elbo_of(*more_steps[:2]) - fitted_elbos).mean().item()
-centred = trace[:, 0].unfold(0, 21, 1).mean(1)  # x_image's ELBO at step s, averaged over steps s - 10 .. s + 10 (noisy)
-first_match = 10 + (centred >= elbo_encoder).nonzero()[0].item() if (centred >= elbo_encoder).any() else None
-print(f"encoder, one forward pass:  ELBO {elbo_encoder:.1f} nats (both from 1000 samples of q; log p(x) ≈ {log_px_reference:.1f})")
-print(f"q fitted to this image:     ELBO {elbo_fitted_q:.1f} nats after {adam_steps} Adam steps "
+elbo_encoder, elbo_fitted_q = encoder_elbos[0].item(), fitted_elbos[0].item()  # x_image's
+centred = trace[:, 0].unfold(0, 21, 1).mean(1)  # x_image's ELBO at step s, averaged over s - 10 .. s + 10
+matched = (centred >= elbo_encoder).nonzero()
+first_match = 10 + matched[0].item() if len(matched) else None
+print(f"encoder, one forward pass: ELBO {elbo_encoder:.1f} nats "
+      f"(both from 1000 samples of q; log p(x) ≈ {log_px_reference:.1f})")
+print(f"q fitted to this image:    ELBO {elbo_fitted_q:.1f} nats after {len(trace) - 1} Adam steps "
       f"(averaged over 21 steps, it first matched the encoder at step {first_match})")
-print(f"first 20 test images: the fitted q's ELBO is {gap.mean():.1f} ± {gap.std():.1f} nats (mean ± s.d.) above the "
-      f"encoder's, from {gap.min():.1f} to {gap.max():.1f}; 100 more steps add {further:.2f} on average")
-assert elbo_encoder <= log_px_reference + 0.5 and elbo_fitted_q <= log_px_reference + 0.5, \
-    "an ELBO above log p(x): a lower bound cannot exceed what it bounds (is the KL added?)"
-assert data.name != "mnist" or abs(further) < 0.1, "the fitted q's have not converged: more steps still change their ELBO"
-assert data.name != "mnist" or 1 < gap.mean() < 10, f"the text says the encoder's q is a few nats worse than a fitted one, not {gap.mean():.1f}"
-assert data.name != "mnist" or (first_match is not None and 10 <= first_match < 100), "the text says the fitted q matches the encoder after tens of steps"
+print(f"first 20 test images: the fitted q's ELBO is {gap.mean():.1f} ± {gap.std():.1f} nats (mean ± s.d.) "
+      f"above the encoder's, from {gap.min():.1f} to {gap.max():.1f}; 100 more steps add {further:.2f} on average")
+
+# %% jupyter={"source_hidden": true}
+assert elbo_encoder <= log_px_reference + 0.5 and elbo_fitted_q <= log_px_reference + 0.5, "an ELBO above log p(x): KL added?"
+if data.name == "mnist":
+    assert abs(further) < 0.1, "the fitted q's have not converged: more steps still change their ELBO"
+    assert 1 < gap.mean() < 10, f"the text says the encoder's q is a few nats worse than a fitted one, not {gap.mean():.1f}"
+    assert first_match is not None and 10 <= first_match < 100, "the text says the fitted q matches the encoder after tens of steps"
 
 # %% [markdown]
-# Fitting q per image takes tens of steps (at this learning rate) to match the encoder and hundreds to
-# converge. Stored fits go stale whenever the decoder changes, so each costs a fit per visit, and a new
-# image needs its own (stochastic variational inference without an encoder does this, slowly). The encoder
-# gives q in one pass, a few nats worse on average, varying by image. On test images the gap also holds
-# the encoder's error on unseen images, which Cremer et al. separate out.
+# For this image, fitting q takes tens of steps (at this learning rate) to match the encoder; by 300 steps
+# the fits have converged. Stored fits go stale whenever the decoder changes, and a new image needs its
+# own fit (stochastic variational inference without an encoder does this, slowly). The encoder gives q
+# in one pass, a few nats worse on average. The fitted q is itself only near the best Gaussian, so this
+# gap is a lower bound on the amortization gap; on test images it also holds the encoder's error on
+# unseen images, which Cremer et al. separate out.
 
 # %% [markdown]
 # ## Common mistakes
@@ -391,7 +399,7 @@ assert data.name != "mnist" or (first_match is not None and 10 <= first_match < 
 # ## Exercises
 #
 # **Exercise 1 (10 min).** Write `elbo_monte_carlo(x, mu_q, sigma_q, n)` for the toy model with w = 2,
-# b = 0.5, s = 0.8: draw n samples z ~ q = N(μ_q, σ_q²) and average log p(x, z) − log q(z). Return one
+# b = 0.5, s = 0.8: draw n samples z ~ q = N(μ_q, σ_q²) (use the n passed in) and average log p(x, z) − log q(z). Return one
 # number. `torch.distributions.Normal(mean, std).log_prob` gives the log-densities. The checker compares
 # it with the exact ELBO for four q and names the mistakes it recognises.
 # Exercise 2, homework, is in the Optional section.
@@ -418,7 +426,7 @@ assert check.elbo_monte_carlo(elbo_monte_carlo)
 # %% [markdown]
 # ## Summary
 # - log p(x) = log ∫ p(x|z) p(z) dz has no closed form for a neural decoder; sampling the prior needs
-#   about exp(KL) samples per image, hopeless on MNIST. Sampling q(z|x) ≈ p(z|x) is the way out.
+#   about exp(KL(p(z|x) ‖ p(z))) samples per image, hopeless on MNIST. Sampling q(z|x) ≈ p(z|x) is the way out.
 # - For every q, log p(x) = ELBO(q) + KL(q ‖ p(z|x)) ≥ ELBO(q), with equality exactly when q is the
 #   posterior; sympy checked each line.
 # - The loss is the negative ELBO: reconstruction error **+** KL(q ‖ p(z)).
@@ -428,7 +436,7 @@ assert check.elbo_monte_carlo(elbo_monte_carlo)
 # Next: [03 The reparameterization trick](03_reparameterization.ipynb), how gradients get through the samples of z.
 
 # %% [markdown]
-# ## Optional: the terms written out, the best q, the decoder on the bound, the package's ELBO, Jensen's route, log x, squared error, Exercise 2, how far to trust the dashed line
+# ## Optional: the terms written out, the best q, the decoder on the bound, the package's ELBO, Jensen's route, log x, squared error, Exercise 2, how many prior samples, how far to trust the dashed line
 #
 # ### The two terms, readable
 # Sympy's integrals of the ELBO and of the gap KL(q ‖ p(z|x)) come out as one fraction each, too long
@@ -484,6 +492,7 @@ ax.plot(ws, [log_px_of_w(v) for v in ws], color="black", label="log p(x; w)")
 ax.plot(ws, [elbo_of_w(v) for v in ws], linestyle="--", label="ELBO(w), q the posterior at w₀ = 2")
 ax.axvline(2.0, color="gray", linewidth=1, label="w₀ = 2 (q fitted here)")
 ax.plot([w_best], [elbo_of_w(w_best)], marker="o", linestyle="none", label="the ELBO's best w")
+ax.plot([w_best], [log_px_of_w(w_best)], marker="o", color="black", linestyle="none", label="log p(x) there")
 ax.set(xlabel="decoder weight w", ylabel="ELBO and log p(x; w) (nats)")
 ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))  # outside: the curves fill the axes
 plt.show()
@@ -495,8 +504,8 @@ assert log_px_of_w(w_best) - log_px_of_w(2.0) >= elbo_of_w(w_best) - elbo_of_w(2
 
 # %% [markdown]
 # *Figure: log p(x; w) (solid) and the ELBO with q held at the posterior for w₀ = 2 (dashed) against the decoder
-# weight w; the dashed curve stays below the solid one and touches it at w₀ (vertical line); its best w (dot) has
-# a higher log p(x) than w₀.*
+# weight w; the dashed curve stays below the solid one and touches it at w₀ (vertical line); at its best w (dot),
+# log p(x) (black dot) is higher than at w₀.*
 
 # %% [markdown]
 # ### The toy's numbers by Monte Carlo, with the package
@@ -558,7 +567,8 @@ assert second_derivative.is_negative  # a computation shown, not a test: sympy k
 # Numerically, with weights p(x, z)/q(z) for z ~ q = the prior: the mean of the log weights estimates
 # the ELBO, the log of the mean weight estimates log p(x). That the second is the larger holds for
 # *any* numbers (Jensen again), so it checks nothing; what the cell checks is that each lands on its
-# own exact value, within 5 standard errors.
+# own exact value, within 5 standard errors (for the log of the mean, by the delta method, a first-order
+# Taylor step: Var(log W̄) ≈ Var(W̄) / E[W]²).
 
 # %%
 q = torch.distributions.Normal(torch.tensor(0.0, dtype=torch.float64), 1.0)  # q = the prior
@@ -613,8 +623,8 @@ assert any(math.log(xv) < elbo_at(xv) for xv in xs), "log x is not a bound on an
 # > the choice of loss. It is the right negative ELBO, up to a constant, only when s² = ½. (In the toy
 # > model below D = 1.)
 #
-# > **Predict, then run.** In the toy model (s = 0.8), does the write-up's loss E_q[(x − wz − b)²] + KL(q ‖ p(z))
-# > have its minimum at the posterior?
+# > **Predict, then run.** In the toy model (s = 0.8), does squared error with the KL's sign corrected (the
+# > write-up's other mistake), E_q[(x − wz − b)²] + KL(q ‖ p(z)), have its minimum at the posterior?
 
 # %% tags=["nbval-check-output"]
 squared_error_loss, squared_error_best = symbolic.squared_error_loss(model)
@@ -709,8 +719,56 @@ else:
     assert abs(means[1000][0] - log_px) < 5 * means[1000][1] + 0.01, "with k = 1000 the estimates should average to log p(x)"
 
 # %% [markdown]
+# ### How many prior samples? Not exp(KL(q ‖ p(z)))
+# The first section's rule of thumb needs about exp(KL(p(z|x) ‖ p(z))) prior samples, and that KL needs
+# the posterior. The encoder's KL(q(z|x) ‖ p(z)) is at hand, but it is neither that exponent nor the
+# exponent plus the gap. Lines 3 and 4 give, for every q, the exact identity
+#
+#   KL(q ‖ p(z)) − KL(q ‖ p(z|x)) = E_q[log p(x|z)] − log p(x),
+#
+# and at q = p(z|x), where the gap is 0, it gives the exponent:
+# KL(p(z|x) ‖ p(z)) = E_{p(z|x)}[log p(x|z)] − log p(x).
+# So KL(q ‖ p(z)) minus the gap differs from the exponent in *which* distribution averages log p(x|z).
+# Sympy checks the identity on the toy for every Gaussian q; then four q at x = 1.7 (m and τ the
+# posterior's mean and standard deviation) show that the KL to the prior, and that KL minus the gap, can
+# each fall on either side of the exponent.
+
+# %% tags=["nbval-check-output"]
+kl_identity = kl_prior - kl - (reconstruction - model["log_evidence"])  # kl: the gap KL(q || p(z|x))
+print("KL(q || p(z)) − KL(q || p(z|x)) = E_q[log p(x|z)] − log p(x) for every q:", symbolic.is_zero(kl_identity))
+exponent = kl_prior.subs({symbolic.mu_q: model["posterior_mean"], symbolic.sigma_q: model["posterior_std"]})
+print("KL(q || p(z)) − KL(q || p(z|x)) = KL(p(z|x) || p(z)) for every q (the claim it replaces):",
+      symbolic.is_zero(kl_prior - kl - exponent))
+exponent_here = float(exponent.subs(point))
+print(f"{'q':<15} {'KL(q || p(z))':>14} {'gap':>7} {'KL - gap':>9}   exponent KL(p(z|x) || p(z)) = {exponent_here:.3f}")
+rows = []
+for name, (m, sd) in {**choices, "N(m, (τ/2)^2)": (post_mean, post_std / 2)}.items():
+    q = {symbolic.mu_q: m, symbolic.sigma_q: sd}
+    rows.append((float(kl_prior.subs(q)), float(kl.subs(point).subs(q))))
+    print(f"{name:<15} {rows[-1][0]:14.3f} {rows[-1][1]:7.3f} {rows[-1][0] - rows[-1][1]:9.3f}")
+assert symbolic.is_zero(kl_identity), "KL(q || p(z)) − KL(q || p(z|x)) should be E_q[log p(x|z)] − log p(x)"
+assert not symbolic.is_zero(kl_prior - kl - exponent), "the old claim, KL to the prior = exponent + gap, should fail"
+for values in ([to_prior for to_prior, _ in rows], [to_prior - gap_q for to_prior, gap_q in rows]):
+    assert min(values) < exponent_here < max(values), "the text says these fall on either side of the exponent"
+
+# %% [markdown]
+# On MNIST, put q(z|x) for p(z|x) in the exponent: E_q[log p(x|z)] − log p(x), the encoder's reconstruction
+# term (the amortization section's 1,000 samples) minus the dashed line, is a *plug-in estimate* of the
+# exponent. The toy shows it can miss either way, so it is an estimate, not a lower or an upper end;
+# here it is far more samples than the first section drew.
+
+# %%
+reconstruction_x = elbo_encoder + kl_to_prior  # E_q[log p(x|z)]: vae_lite.elbo subtracted the closed-form KL
+plug_in = reconstruction_x - log_px_reference
+print(f"KL(q(z|x) || p(z)) = {kl_to_prior:.1f} nats; gap ≈ {log_px_reference - elbo_encoder:.1f}; "
+      f"plug-in exponent E_q[log p(x|z)] − log p(x) ≈ {plug_in:.1f} nats: about 10^{plug_in / math.log(10):.0f} "
+      f"prior samples, against the {ks[-1]:,} of the first section")
+if data.name == "mnist":
+    assert plug_in > math.log(100 * ks[-1]), "the text says the first section drew far too few prior samples"
+
+# %% [markdown]
 # ### How far to trust the first section's dashed line
-# The dashed line pooled all the samples of q(z|x) into one estimate. Notebook 10's better r draws half the
+# The dashed line pooled half the samples of q(z|x) into one estimate. Notebook 10's better r draws half the
 # samples from q(z|x) and half from q*, the Gaussian fitted to this image alone in the amortization section,
 # each weighted against the mixture of the two (`vae_lite.objectives.mixture_log_weights`). Four quarters of
 # the samples give four independent estimates. The effective sample size ESS = (Σw)²/Σw²
