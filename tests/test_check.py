@@ -525,6 +525,8 @@ def test_vae_loss_accepts_the_negative_elbo(capsys):
     (lambda lg, x, mu, lv: bce(lg, x) + 0.5 * (mu**2 + lv.exp() - lv).sum(-1), "the KL lacks its -1 per latent dimension"),
     (lambda lg, x, mu, lv: bce(lg, x) + 0.5 * (mu**2 + (2 * lv).exp() - 2 * lv - 1).sum(-1), "logvar is log σ², not log σ"),
     (lambda lg, x, mu, lv: (bce(lg, x) + kl(mu, lv)).mean(), "return one loss per image"),
+    (lambda lg, x, mu, lv: torch.nn.functional.binary_cross_entropy_with_logits(lg, x, reduction="none").sum(dim=(2, 3))
+     + kl(mu, lv), "sum over dim=(1, 2, 3), the channel too"),
 ])
 def test_vae_loss_names_each_known_mistake(capsys, wrong, hint):
     assert check.vae_loss(wrong) is False
@@ -578,6 +580,15 @@ class Unshaped(MyVAE):
         return self.decoder(z)
 
 
+class EpsDrawnTwice(MyVAE):
+    """Right in distribution, but it scores a second z, not the one reparameterize drew."""
+
+    def loss(self, x):
+        mu, logvar = self.encode(x)
+        self.reparameterize(mu, logvar)
+        return bce(self.decode(self.reparameterize(mu, logvar)), x) + kl(mu, logvar)
+
+
 class DoubleSigmoid(MyVAE):
     """decode returns probabilities, and the loss (with logits) applies the sigmoid a second time."""
 
@@ -625,6 +636,7 @@ def test_vae_module_given_the_students_vae_loss_marks_the_module_not_the_loss_ag
     (MinusKL, "the KL has the wrong sign"),
     (Unshaped, "reshape the decoder's output to the image shape"),
     (DoubleSigmoid, "a double sigmoid"),
+    (EpsDrawnTwice, "draw eps once, through reparameterize, inside loss(x)"),
 ])
 def test_vae_module_names_each_known_mistake(capsys, wrong, hint):
     assert check.vae_module(wrong) is False
@@ -702,11 +714,12 @@ def test_vae_module_names_a_missing_encoder_and_a_sigmoid_in_the_decoder(capsys)
 
 
 def my_loop(model, images, epochs, batch_size, lr, seed=0, zero_grad=True, mean=True, reshuffle=True, drop_last=False,
-            static=False, per_epoch=False, binarized=True, own_order=False):
+            static=False, per_epoch=False, binarized=True, own_order=False, default_lr=False, adam_per_epoch=False):
     """Notebook 05's training-loop exercise, answered, and with the mistakes the checker names."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    adam = lambda: torch.optim.Adam(model.parameters(), **({} if default_lr else dict(lr=lr)))  # default_lr: 1e-3
+    optimizer = adam()
     if static:  # binarized once, before training: every epoch sees the same binary images
         images = vae_lite.binarize(images, generator)
     shuffle = lambda: torch.randperm(len(images), generator=None if own_order else generator)  # own_order: right, other draws
@@ -715,6 +728,8 @@ def my_loop(model, images, epochs, batch_size, lr, seed=0, zero_grad=True, mean=
         if reshuffle and epoch:
             order = shuffle()
         binary = vae_lite.binarize(images, generator) if per_epoch else None  # all at once, each epoch
+        if adam_per_epoch:  # Adam's running averages reset every epoch
+            optimizer = adam()
         for start in range(0, len(images) - (batch_size - 1 if drop_last else 0), batch_size):
             batch = order[start:start + batch_size]
             x = binary[batch] if per_epoch else vae_lite.binarize(images[batch], generator)
@@ -751,6 +766,16 @@ def test_training_loop_names_each_known_mistake(capsys, mistake, hint):
     assert check.training_loop(lambda *args: my_loop(*args, **mistake)) is False
     out = capsys.readouterr().out
     assert "FAILED" in out and hint in out
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    (dict(default_lr=True), "Adam ran at its default rate, 1e-3, not at lr = 0.01"),
+    (dict(adam_per_epoch=True), "Adam was built anew every epoch"),
+])
+def test_training_loop_names_the_optimizers_mistakes_not_zero_grad(capsys, mistake, hint):
+    assert check.training_loop(lambda *args: my_loop(*args, **mistake)) is False
+    out = capsys.readouterr().out
+    assert "FAILED" in out and hint in out and "zero_grad" not in out, out
 
 
 def data_loader_loop(model, images, epochs, batch_size, lr, seed=0):
@@ -1272,6 +1297,9 @@ def test_iwae_bound_passes_a_right_answer_whatever_its_random_numbers():
 @pytest.mark.slow
 @pytest.mark.parametrize("wrong, hint", [
     (lambda m, x, k: iw_log_weights(m, x, k).mean(dim=0), "that is the ELBO"),
+    # one eps for all k draws: k equal log weights, or a single one (logsumexp of one, minus log k)
+    (lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, 1).expand(k, -1), dim=0) - math.log(k), "draws are identical"),
+    (lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, 1), dim=0) - math.log(k), "draws are identical"),
     (lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, k), dim=0), "the - log k is missing"),
     (lambda m, x, k: -right_iwae_bound(m, x, k), "the sign is flipped"),
     (lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, k, prior=False), dim=0) - math.log(k), "log p(z) is missing"),
@@ -1302,7 +1330,7 @@ def test_iwae_bound_names_no_known_mistake_for_an_unknown_one(capsys):
     assert check.iwae_bound(half) is False  # all the notebook's samples: the image VAEs fail it too, near wrong forms
     out = capsys.readouterr().out
     assert "FAILED" in out and not [why for why in ("the ELBO", "log k is missing", "sign is flipped", "is missing from",
-                                                   "as the standard deviation") if why in out], out
+                                                   "as the standard deviation", "draws are identical") if why in out], out
 
 
 # ------------------------------------------------------------------------ notebook 11

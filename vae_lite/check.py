@@ -827,7 +827,9 @@ def vae_loss(fn):
     }
     return _run("vae_loss", fn, cases, _compare(
         lambda lg, x, m, lv: bce(lg, x) + kl_standard_normal(m, lv), wrong_forms,
-        "return one loss per image: sum over pixels and latent dimensions, not over the batch"))
+        "return one loss per image: sum over pixels and latent dimensions, not over the batch (a shape (N, N) is a "
+        "reconstruction summed over dim=(2, 3) only, shape (N, 1), broadcast against the KL's (N,): sum over "
+        "dim=(1, 2, 3), the channel too)"))
 
 
 def _vae_layers(net):
@@ -1001,7 +1003,8 @@ def vae_module(cls, vae_loss=None):
         if not ok and got.shape == (5,):
             hint = next((f" ({why})" for why, value in wrong_forms.items()
                          if torch.allclose(got, value, rtol=1e-4, atol=1e-4)),
-                        " (with the same eps: torch.manual_seed, then encode, z = mu + sigma * eps, decode)")
+                        " (with the same eps: torch.manual_seed, then encode, z = mu + sigma * eps, decode; draw "
+                        "eps once, through reparameterize, inside loss(x))")
         report.case("loss(x) is the negative ELBO of each image", ok,
                     f"expected {_fmt(expected)}, got {_fmt(got) if got.numel() <= 5 else tuple(got.shape)}{hint}")
     return report.finish()
@@ -1048,23 +1051,37 @@ def _loop_problem(calls, got, start, sizes, lr, id_pixels):
     if any(torch.equal(b, binary[0]) for b in binary[1:]):
         return ("every epoch saw the same binary copy of each image: binarize anew as each batch is drawn "
                 "(vae_lite.binarize), not once before training, and not by a threshold such as x > 0.5")
-    replay, outer = copy.deepcopy(start), torch.get_rng_state()
-    optimizer = torch.optim.Adam(replay.parameters(), lr=lr)
-    try:
-        for step, ((x, state), yours) in enumerate(zip(calls, got)):
-            torch.set_rng_state(state)  # the ε your loop drew at this step
-            loss = replay.model.loss(x)[0].mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            if not math.isclose(yours, loss.item(), rel_tol=1e-4, abs_tol=1e-4):
-                if step == 0 and math.isclose(yours, len(x) * loss.item(), rel_tol=1e-3):
-                    return "it is the sum over the batch; minimise the mean"
-                return (f"step {step}: Adam on the mean loss of the batch your loop drew gives {loss.item():.4f}, yours "
-                        f"{yours:.4f}: optimizer.zero_grad() before backward(), and the loss of the batch before its step")
-    finally:
-        torch.set_rng_state(outer)
-    return None
+    def replay(rate, adam_each_epoch=False):
+        """The first step where Adam(rate) on the batch mean, on your batches and ε, differs from yours, and its loss."""
+        model, outer = copy.deepcopy(start), torch.get_rng_state()
+        try:
+            for step, ((x, state), yours) in enumerate(zip(calls, got)):
+                if step == 0 or (adam_each_epoch and step % len(sizes) == 0):
+                    optimizer = torch.optim.Adam(model.parameters(), lr=rate)
+                torch.set_rng_state(state)  # the ε your loop drew at this step
+                loss = model.model.loss(x)[0].mean()
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                if not math.isclose(yours, loss.item(), rel_tol=1e-4, abs_tol=1e-4):
+                    return step, loss.item()
+        finally:
+            torch.set_rng_state(outer)
+        return None, None
+
+    step, loss = replay(lr)
+    if step is None:
+        return None
+    if step == 0 and math.isclose(got[0], len(calls[0][0]) * loss, rel_tol=1e-3):
+        return "it is the sum over the batch; minimise the mean"
+    if lr != 1e-3 and replay(1e-3)[0] is None:
+        return f"Adam ran at its default rate, 1e-3, not at lr = {lr:g}: torch.optim.Adam(model.parameters(), lr=lr)"
+    if len(got) > len(sizes) and replay(lr, adam_each_epoch=True)[0] is None:
+        return ("Adam was built anew every epoch, which resets its running averages of the gradients: build it once, "
+                "before the loop over epochs")
+    return (f"step {step}: Adam on the mean loss of the batch your loop drew gives {loss:.4f}, yours {got[step]:.4f}: "
+            "torch.optim.Adam(model.parameters(), lr=lr) built once before the loop, optimizer.zero_grad() before "
+            "backward(), and the loss of the batch before its step")
 
 
 def training_loop(fn):
@@ -1741,6 +1758,8 @@ def iwae_bound(fn, n=10_000):
     cases["a 4x4 image VAE, k = 5"] = (image_vae, image.expand(n, -1, -1, -1), 5)
     cases["a 28x28 image VAE, k = 5"] = (mnist_sized, digit.expand(n // 10, -1, -1, -1), 5)
     wrong_forms = {
+        "same eps": "your k draws are identical (or there is only one): draw eps of shape (k, N, d), k independent "
+                    "draws for each row of x",
         "elbo": "you averaged the log weights: that is the ELBO (L_1); take log of the mean of the weights, "
                 "logsumexp over the k samples minus log k",
         "no log k": "the - log k is missing: L_k is the log of a mean of k weights, not of their sum",
@@ -1755,10 +1774,16 @@ def iwae_bound(fn, n=10_000):
         failed case: on an untrained image VAE, sigma is near 1 and several wrong forms lie close together."""
         matches = []
         for mistake, why in wrong_forms.items():
-            if k == 1 and mistake in ("elbo", "no log k"):
+            if k == 1 and mistake in ("same eps", "elbo", "no log k"):
                 continue  # L_1 is the ELBO, and log 1 = 0: no mistake to see there
             if mistake in ("no log k", "sign"):  # a shift or a mirror image of the right value
                 close = abs(mean - (want + math.log(k) if mistake == "no log k" else -want)) < tolerance
+            elif mistake == "same eps":  # one log weight per row (minus log k if not repeated k times): the ELBO's
+                # mean, with the spread of a single log weight, not the smaller one of the mean of k (the "elbo" form)
+                single, single_error = _iw_reference(model, x, 1)
+                _, mean_of_k_error = _iw_reference(model, x, k, "elbo")
+                close = error > math.sqrt(single_error * mean_of_k_error) and any(
+                    abs(mean - value) < 6 * math.hypot(error, single_error) + 1e-4 for value in (single, single - math.log(k)))
             else:
                 value, value_error = _iw_reference(model, x, k, mistake)
                 close = abs(mean - value) < 6 * math.hypot(error, value_error) + 1e-4
