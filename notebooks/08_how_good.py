@@ -244,7 +244,7 @@ assert data.name != "mnist" or all(b < 3 * a for a, b in zip(medians, medians[1:
     "the prose: a tenfold k should multiply the median ESS by far less than ten (here under three)"
 with torch.inference_mode():
     narrowest = model.encode(x[:100])[1].exp().min(dim=1).values  # each image's smallest σ²
-assert (narrowest < 0.5).all(), "the prose: every image has a dimension with σ² < ½, so Var(w) is infinite in principle"
+assert data.name != "mnist" or (narrowest < 0.5).all(), "the prose: every image has a dimension with σ² < ½, so Var(w) is infinite in principle"
 
 # %% [markdown]
 # A handful of draws carry the estimate, and a tenfold k does not even triple the handful: rarer draws with larger
