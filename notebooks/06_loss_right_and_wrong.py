@@ -145,24 +145,20 @@ assert wrong["kl"][-1] > 100 * right["kl"][-1], "with the wrong sign the KL shou
 # For binary images a negative ELBO is never below 0: it is at least −log p(x), and p(x) ≤ 1.
 #
 # *Figure: against the optimizer step, for both signs: KL and reconstruction error per image (log scales), and the
-# loss (linear from −100 to 100, logarithmic beyond). The x-axis ends at three times the wrong run's length.*
+# loss (linear from −100 to 100, logarithmic beyond). The x-axis ends at three times the wrong run's length; an
+# arrow marks the right run's last loss shown.*
 
 # %%
 figure = plots.plot_sign_runs({"right: reconstruction error + KL": right, "wrong: reconstruction error − KL": wrong},
                               keys=("kl", "reconstruction_error", "loss"))
-plt.setp(figure.axes, xlim=(0, 3 * len(wrong["loss"])))  # the blow-up, wide
+last = min(3 * len(wrong["loss"]), len(right["loss"])) - 1  # the x-axis: 3 × the wrong run
+plt.setp(figure.axes, xlim=(0, last + 1))
+y = right["loss"][last]  # labelled: it stays above 0
+figure.axes[2].annotate(f"right: {y:.0f} > 0", (last, y), (0.95, 0.6), ha="right", color="C0",
+                        textcoords="axes fraction", arrowprops=dict(arrowstyle="->", color="C0"))
 plt.show()
-worse = wrong["reconstruction_error"][-1] / wrong["reconstruction_error"][0]
-with torch.inference_mode():
-    mu, logvar = wrong_model.encode(x_test[:500])
-print(f"wrong sign: the loss fell to {min(wrong['loss']):.2g} nats; the reconstruction error grew {worse:.2g}-fold.\n"
-      f"On 500 test images, after its last update: KL {vae_lite.kl_standard_normal(mu, logvar).mean():.2g} nats per image,\n"
-      f"mean σ² {logvar.exp().mean():.2g}, mean μ² {mu.pow(2).mean():.2g} (prior: 1, 0): the code is drowned in noise.")
-assert logvar.exp().mean() > mu.pow(2).mean(), "the KL should have run off through σ² (the encoder outputs log σ²)"
 
 # %% [markdown]
-# Why σ²: the encoder outputs log σ², so σ² grows exponentially with its output, μ² only quadratically.
-#
 # The failure in its purest form, without training: stretch 05's code by c and undo it in the decoder's first
 # layer. Every reconstruction stays the same; only the KL changes, growing like c².
 
@@ -231,11 +227,8 @@ assert variety[8] < 0.5 * variety[1], "a stretched code should make every prior 
 # > the KL is usually **summed** over the latent dimensions. **Wrong:** `bce_mean + kl_sum`. One term divided by a,
 # > the other by b: rec / a + KL / b = (rec + (a / b) KL) / a. That is the negative β-ELBO, rec + β KL (Higgins et
 # > al., 2017), with β = a / b, divided by a. **Right:** both summed over one image, then reduced alike over the
-# > batch. Dividing the whole loss is harmless with Adam, which is nearly blind to its scale (pytorch/examples'
-# > `vae/main.py` once divided both terms by batch size × 784). Dividing one term is not: Keras's VAE example
-# > averaged only its cross-entropy over the pixels, and every z decoded to the same image
-# > ([keras #3373](https://github.com/keras-team/keras/issues/3373); also pytorch/examples
-# > [#234](https://github.com/pytorch/examples/issues/234) and [#290](https://github.com/pytorch/examples/issues/290)).
+# > batch. Dividing the whole loss is harmless with Adam, which is nearly blind to its scale. Dividing one term is
+# > not (its history: the optional part).
 #
 # Two mistakes as models (`beta`: `fit`'s KL weight, warmed up from 0 to 1):
 
@@ -274,8 +267,8 @@ for cls, beta, scale in ((AveragedReconstructionVAE, PIXELS, 1 / PIXELS), (Avera
 
 # %% [markdown]
 # Each mistake trains with 05's recipe (the same start, batches and epochs), about 40 s each on 2 cores: only the
-# loss differs. (That recipe was tuned for the right loss on test images; the margins below dwarf the spread of
-# its whole screen on held-out images, as the optional part shows.)
+# loss differs. (That recipe was tuned for the right loss on test images; why this cannot explain the margins
+# below: the optional part.)
 
 # %%
 RECIPE = dict(pretrained.TRAINING, epochs=max(pretrained.TRAINING["epochs"], 30_000 // len(data.train)))
@@ -309,6 +302,7 @@ def describe(name, model, dims=None):
                 var=sigma.pow(2).mean().item(), active=int(active.sum()), own=own, prior=prior)
 
 
+ratio = lambda run: run["prior"] / run["own"]  # prior sample to nearest test μ, in own distances
 runs = [describe("right: both summed (β = 1)", right_vae),
         describe(f"reconstruction averaged (β = {PIXELS})", averaged_reconstruction),
         describe(f"KL averaged (β = 1/{LATENT})", averaged_kl)]
@@ -316,7 +310,7 @@ print(f"05's recipe, {RECIPE['epochs']} epochs; test set, nats per image; σ², 
 print(f"{'':33s}  {'KL':>6s}  {'recon.':>6s}  {'neg. ELBO':>9s}  {'active':>6s}  {'σ²':>5s}  "
       f"{'own':>5s}  {'prior':>5s}  {'prior/own':>9s}")
 for r in runs:
-    spread = (f"{r['var']:5.3f}  {r['own']:5.2f}  {r['prior']:5.2f}  {r['prior'] / r['own']:9.2f}" if r["active"]
+    spread = (f"{r['var']:5.3f}  {r['own']:5.2f}  {r['prior']:5.2f}  {ratio(r):9.2f}" if r["active"]
               else f"{'—':>5s}  {'—':>5s}  {'—':>5s}  {'—':>9s}")
     print(f"{r['name']:33s}  {r['kl']:6.1f}  {r['error']:6.1f}  {r['loss']:9.1f}  {r['active']:6d}  {spread}")
 right_run, mean_reconstruction_run, mean_kl_run = runs
@@ -327,7 +321,8 @@ assert mean_reconstruction_run["kl"] < 0.2 * right_run["kl"], "with the KL weigh
 assert mean_kl_run["kl"] > 1.5 * right_run["kl"], "with the KL weighted by 1/d the code should carry much more"
 assert mean_kl_run["error"] < right_run["error"], "with the KL weighted by 1/d the reconstructions should be better"
 assert mean_kl_run["var"] < 0.2 * right_run["var"], "with the KL weighted by 1/d each q(z|x) should be much narrower"
-ratio = lambda run: run["prior"] / run["own"]  # how many own distances a prior sample lands from the nearest test μ
+assert QUICK or data.name != "mnist" or right_run["active"] == latent.active_units(right_vae, x_test)[0], \
+    "the prose: 05's covariance rule should count the same active dimensions"
 assert QUICK or data.name != "mnist" or 1.5 < ratio(right_run) < 2.5, "the prose: about two own distances for the right model"
 assert ratio(mean_kl_run) > 3 * ratio(right_run), "with the KL weighted by 1/d a prior sample should land many times farther out"
 assert right_run["loss"] < (0.9 if data.name == "mnist" else 1.0) * min(mean_reconstruction_run["loss"], mean_kl_run["loss"]), \
@@ -348,12 +343,12 @@ assert alike < 0.5, "with the code switched off, every sample should look alike"
 
 # %% [markdown]
 # Averaging the reconstruction switches the code off: KL about 0, every z decodes to the same blur. Averaging the
-# KL makes the code carry more and reconstruct better, but each q(z|x) is far narrower (σ²). The decoder trains on
-# samples of q(z|x), about √d σ from their μ ("own": the median distance). A prior sample lands a median "prior"
-# from the nearest test μ. Their ratio, a rough yardstick, is about two for the right model, whose prior samples
-# are mostly digit-like; many times that with the KL averaged, whose prior samples fall where its decoder hardly
-# trained: hence the third row. Only active dimensions (KL > 0.05 nats) count: collapsed ones would pull every
-# ratio towards 1. The optional part measures this in nats.
+# KL makes the code carry more and reconstruct better, but each q(z|x) is far narrower (σ²). A yardstick: the
+# decoder trains on samples a median "own" distance (about √d σ) from their μ; a prior sample lands a median
+# "prior" distance from the nearest test μ. Their ratio is about two for the right model, whose prior samples are
+# mostly digit-like, and many times that with the KL averaged: its prior samples fall where the decoder hardly
+# trained (third row). Only active dimensions count (KL > 0.05 nats; for the right model, 05's covariance rule
+# counts the same).
 #
 # ### 3. Squared error is a Gaussian log-likelihood
 #
@@ -363,8 +358,9 @@ assert alike < 0.5, "with the code switched off, every sample should look alike"
 # > $\frac{1}{2s^2}\big(\mathbb{E}_{q(z|x)}\|x-\hat x(z)\|^2 + 2s^2\,\mathrm{KL}\big)$ plus a constant:
 # > a KL weight 2s² against squared error.
 #
-# So `||x - x̂||² + KL` is, up to a constant, 2s² times a negative β-ELBO: with s² = ½ and β = 1, a Gaussian VAE's
-# negative ELBO; with any fixed s, β = 1/(2s²) (notebook 02).
+# One identity, read two ways: that VAE trains on ‖x − x̂‖² + 2s² KL, and bare `||x - x̂||² + KL` is, up to a
+# constant, 2s² times its negative β-ELBO with β = 1/(2s²), for any s (notebook 02). A loss ‖x − x̂‖² + w KL
+# fixes only the product w = 2s²β.
 #
 # Two Gaussian VAEs train on the grey levels for one epoch each; only s differs. Which keeps more in its code?
 
@@ -407,23 +403,25 @@ def gaussian_vae_loss(x, x_hat, mu, logvar, s):
 assert vae_lite.check.gaussian_vae_loss(gaussian_vae_loss), "the solution should pass every case"
 
 # %% [markdown]
-# **Exercise 2 (5 min). Which β is it?** Complete `effective_beta`: a loss reduces its reconstruction term and
-# its KL each by `"sum"` or `"mean"` over one image. Return the β of the right objective that it is proportional
-# to.
+# **Exercise 2 (5 min). Which β is it, batch and all?** Complete `effective_beta`. A loss reduces each term by
+# `"sum"` or `"mean"` over one image, then over the batch: `reconstruction` and `kl` are such pairs
+# (`F.binary_cross_entropy`'s default is `("mean", "mean")`). Return the β of the right objective that the loss
+# is proportional to. Section 2's box did one image; extend it to the batch.
 
 # %% tags=["nbval-check-output"]
-def effective_beta(reconstruction, kl, pixels, latent_dim):
+def effective_beta(reconstruction, kl, pixels, latent_dim, batch_size):
     raise NotImplementedError  # your code here
 
 
 vae_lite.check.effective_beta(effective_beta)
 
 # %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
-# Solution: rec / a + kl / b = (rec + (a / b) kl) / a, with a, b the numbers each term is divided by.
-def effective_beta(reconstruction, kl, pixels, latent_dim):
-    a = pixels if reconstruction == "mean" else 1
-    b = latent_dim if kl == "mean" else 1
-    return a / b
+# Solution: each "mean" divides its term by the count it averages over, the batch's included; the
+# rec_total / a + kl_total / b of a whole batch is then (rec_total + (a / b) kl_total) / a.
+def effective_beta(reconstruction, kl, pixels, latent_dim, batch_size):
+    def divisor(reduction, size):  # reduction: (over one image, over the batch)
+        return (size if reduction[0] == "mean" else 1) * (batch_size if reduction[1] == "mean" else 1)
+    return divisor(reconstruction, pixels) / divisor(kl, latent_dim)
 
 
 assert vae_lite.check.effective_beta(effective_beta), "the solution should pass every case"
@@ -434,12 +432,33 @@ assert vae_lite.check.effective_beta(effective_beta), "the solution should pass 
 # - The KL also charges for codes that leave the prior: stretched codes say as much but generate poorly.
 # - Averaging one term and summing the other is a hidden β: pixels (the code switches off) or 1 / latent
 #   dimensions. Dividing the whole loss is harmless with Adam.
-# - Squared error is a Gaussian log-likelihood; its fixed variance s² is a KL weight 2s².
+# - Squared error is a Gaussian log-likelihood. Against it, a fixed variance s² weighs the KL by 2s²; bare squared
+#   error + KL is β = 1/(2s²).
 #
 # Next: [07 The latent space](07_latent_space.ipynb) looks inside z.
 
 # %% [markdown]
-# ## Optional: information and the distance from the prior, section 2's checks, why mean z² is 1, a linear VAE
+# ## Optional: how the wrong sign ran off, information, section 2 checked, why mean z² is 1, a linear VAE
+#
+# ### How the wrong sign ran off
+#
+# Section 1's wrong-sign run, after its last update: did its KL run off through μ or through σ?
+
+# %%
+worse = wrong["reconstruction_error"][-1] / wrong["reconstruction_error"][0]
+with torch.inference_mode():
+    mu, logvar = wrong_model.encode(x_test[:500])
+kl = vae_lite.kl_standard_normal(mu, logvar).mean()
+print(f"wrong sign: the loss fell to {min(wrong['loss']):.2g} nats; "
+      f"the reconstruction error grew {worse:.2g}-fold.\n"
+      f"On 500 test images, after its last update: KL {kl:.2g} nats per image,\n"
+      f"mean σ² {logvar.exp().mean():.2g}, mean μ² {mu.pow(2).mean():.2g} (prior: 1, 0): "
+      "the code is drowned in noise.")
+assert logvar.exp().mean() > mu.pow(2).mean(), \
+    "the KL should have run off through σ² (the encoder outputs log σ²)"
+
+# %% [markdown]
+# Through σ²: the encoder outputs log σ², so σ² grows exponentially with its output, μ² only quadratically.
 #
 # ### Information, and the distance from the prior
 #
@@ -515,10 +534,11 @@ assert torch.allclose(log_aggregate_posterior(z, mu, logvar)[0], brute, rtol=1e-
     "log q(z) should be the log of the mean of the N densities q(z|x_j)"
 log_n = math.log(len(x_test))
 for t in split.values():
-    both = t["information"] + t["forward"]  # = log q(z|x) − log p(z): the sampled KL term
+    both = t["information"] + t["forward"]  # = log q(z|x) − log p(z): log q(z) cancels (checked above)
     assert abs(mean(both) - mean(t["rate"])) < 4 * error(both - t["rate"]) + 1e-6, \
         "log q(z|x) − log p(z) should average to the closed-form KL term, up to Monte Carlo error"
-    assert -3 * error(t["information"]) - 1e-6 <= mean(t["information"]) <= log_n + 1e-6, "0 ≤ I_q(x; z) ≤ log N"
+    # I_q ≥ 0 can fail; I_q ≤ log N cannot (each term is ≤ log N: q(z_i|x_i) is one of the N in the mean)
+    assert mean(t["information"]) >= -3 * error(t["information"]) - 1e-6, "I_q(x; z) should be at least 0"
 right_terms, stretched_terms, collapsed_terms, averaged_terms = split.values()
 assert abs(mean(stretched_terms["information"]) - mean(right_terms["information"])) < 1e-3, \
     "the prose: stretching should leave I_q(x; z) as it was"
@@ -542,11 +562,20 @@ assert data.name != "mnist" or mean(stretched_terms["reverse"]) / mean(right_ter
 # alike (section 1's figure).
 
 # %% [markdown]
-# ### Section 2's comparison, checked
+# ### Section 2's comparison, checked, and its history
 #
 # More dimensions do not explain section 2's yardstick: on as many dimensions as the right model uses, the ratio
 # of the model with the KL averaged stays many times larger. And the recipe, tuned on test images for the right
-# loss, cannot explain the margins: they dwarf the spread of 05's whole recipe screen on held-out images.
+# loss, cannot explain the margins: they dwarf the spread of 05's whole recipe screen on held-out images. That
+# spread bounds what the right model gained from the tuning. No other recipe could rescue a mistake either: the
+# negative ELBO is the right loss, so a model trained for β ≠ 1 cannot, at its optimum, beat the β = 1 optimum
+# on it.
+#
+# In published code: pytorch/examples' `vae/main.py` once divided both terms by batch size × 784
+# ([#290](https://github.com/pytorch/examples/issues/290)), harmless with Adam. Keras's VAE example averaged only
+# its cross-entropy over the pixels, and every z decoded to the same image
+# ([keras #3373](https://github.com/keras-team/keras/issues/3373); also pytorch/examples
+# [#234](https://github.com/pytorch/examples/issues/234)).
 
 # %%
 matched = describe("", averaged_kl, dims=right_run["active"])  # as many dimensions as the right model uses
@@ -582,35 +611,44 @@ assert abs(d / S - 1) < 0.1, "the prose: 05's model should sit where the KL is l
 # %% [markdown]
 # ### Section 3's KLs against a linear VAE
 #
-# A linear VAE with a Gaussian decoder of fixed s is probabilistic PCA (pPCA), solved in closed form (Lucas et al.,
-# 2019). On a direction of data variance λ > s², its q(z|x) has variance s²/λ and its mean μ has E_x μ² = 1 − s²/λ,
-# so that direction's KL, averaged over x, is ½ log(λ/s²). With d latent dimensions it keeps the top d directions
-# whose λ exceeds s², and no others.
+# A linear VAE, x = Wz + b plus Gaussian noise of fixed std s, is probabilistic PCA (pPCA). Tipping & Bishop
+# (1999) solved pPCA in closed form; Lucas et al. (2019) show that the linear VAE reaches that optimum. On a
+# direction of data variance λ > s², its q(z|x) has variance s²/λ and its mean μ has E_x μ² = 1 − s²/λ, so that
+# direction's KL, averaged over x, is ½ log(λ/s²). With d latent dimensions it keeps the top d directions whose λ
+# exceeds s², and no others.
 
 # %%
 variances = torch.linalg.eigvalsh(torch.cov(data.train[:10_000].flatten(1).T).double()).flip(0)  # λ, largest first
+
+
+def linear_vae_kl(s):
+    """pPCA's KL term, averaged over x, and the directions it keeps: the top d whose λ exceeds s²."""
+    kept = variances[:LATENT][variances[:LATENT] > s**2]
+    v = s**2 / kept  # pPCA's q(z|x) on a kept direction: variance s²/λ, E_x μ² = 1 − s²/λ
+    return vae_lite.kl_standard_normal((1 - v).sqrt(), v.log()).item(), len(kept)
+
+
 linear_kl = {}
 for s in (0.1, 1.0):
-    kept = variances[:LATENT][variances[:LATENT] > s**2]  # the top d directions, if their λ exceeds s²
-    v = s**2 / kept  # pPCA's q(z|x) on a kept direction: variance s²/λ, E_x μ² = 1 − s²/λ
-    linear_kl[s] = vae_lite.kl_standard_normal((1 - v).sqrt(), v.log()).item()  # its KL, averaged over x
-    print(f"s = {s}: top {len(kept)} kept of the {(variances > s**2).sum().item()} directions with λ > s²; "
+    linear_kl[s], kept = linear_vae_kl(s)
+    print(f"s = {s}: top {kept} kept of the {(variances > s**2).sum().item()} directions with λ > s²; "
           f"KL {linear_kl[s]:.1f} nats, the deep VAE's {gaussian_kl[s]:.1f}")
 
 # %% jupyter={"source_hidden": true}
 for s in linear_kl:
     kept = variances[:LATENT][variances[:LATENT] > s**2]
     assert abs(linear_kl[s] - 0.5 * (kept / s**2).log().sum().item()) < 1e-6, "the prose: ½ log(λ/s²) per kept direction"
-assert QUICK or data.name != "mnist" or all(0.5 < gaussian_kl[s] / linear_kl[s] < 2 for s in linear_kl), "the prose: near pPCA's"
+assert QUICK or data.name != "mnist" or all(abs(gaussian_kl[s] / linear_kl[s] - 1) < 0.3 for s in linear_kl), \
+    "the prose: within 30% of pPCA's"
 
 # %% [markdown]
-# After their one epoch, the deep VAEs' KLs land near the linear VAE's.
+# After their one epoch, the deep VAEs' KLs land within 30% of the linear VAE's.
 
 # %% [markdown]
 # ### More exercises
 #
 # **Exercise 1, trained.** A VAE trained with your loss and s = 0.3, like the two of section 3, should keep a KL
-# between theirs.
+# between theirs. pPCA's KL for s = 0.3 is printed beside it.
 
 # %%
 class YourGaussianVAE(vae_lite.VAE):
@@ -631,7 +669,8 @@ try:
 except NotImplementedError:
     print("Complete `gaussian_vae_loss` in exercise 1 above, then re-run this cell.")
 else:
-    print("test KL, nats: " + ", ".join(f"s = {s}: {kl:.1f}" for s, kl in sorted(gaussian_kl.items())))
+    print("test KL, nats: " + ", ".join(f"s = {s}: {kl:.1f}" for s, kl in sorted(gaussian_kl.items()))
+          + f"; pPCA's for s = 0.3: {linear_vae_kl(0.3)[0]:.1f}")
     assert gaussian_kl[1.0] < gaussian_kl[0.3] < gaussian_kl[0.1], "s = 0.3 should keep more than s = 1, less than s = 0.1"
 
 # %% [markdown]
@@ -643,4 +682,5 @@ else:
 # 3. Give the Gaussian decoder a learned s (`gaussian_std=None`). Which s does it learn, and what KL weight does
 #    that amount to?
 # 4. The often-copied `KLD = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())` sums over the batch too.
-#    Added to `F.binary_cross_entropy(x_hat, x)`, a mean over N × 784, which β is it for a batch of N images?
+#    Added to `F.binary_cross_entropy(x_hat, x)`, it is exercise 2's β = 784 N. Train it like section 2's
+#    mistakes: what do its prior samples look like?

@@ -418,12 +418,19 @@ def test_elbo_monte_carlo_names_each_known_mistake(capsys, mistake, hint):
 
 @pytest.mark.slow  # a full checker run of 4 x 100k samples
 def test_elbo_monte_carlo_names_the_variance_as_std_and_not_a_mistake_matched_on_one_case_only(capsys):
-    """The decoder's variance s^2 = 0.64 passed as its standard deviation: named, on all four cases. On
+    """The decoder's variance s^2 = 0.64 passed as its standard deviation: named, on all five cases. On
     q = N(1, 0.3^2) the estimate also lands within the noise of the missing -log q form, a mistake the
     answer does not make: not named."""
     assert check.elbo_monte_carlo(lambda *a: mc_elbo(*a, decoder_std=0.64)) is False
     out = capsys.readouterr().out
-    assert "4 case(s) failed" in out and "0.64 is its variance" in out and "- log q(z) term is missing" not in out, out
+    assert "5 case(s) failed" in out and "0.64 is its variance" in out and "- log q(z) term is missing" not in out, out
+
+
+@pytest.mark.slow  # a full checker run of 5 cases, up to 10^6 samples
+def test_elbo_monte_carlo_fails_an_answer_that_ignores_n(capsys):
+    """An answer that always draws 1,000 samples, whatever n: right on average, but too noisy for n = 10^6."""
+    assert check.elbo_monte_carlo(lambda x, mu_q, sigma_q, n: mc_elbo(x, mu_q, sigma_q, 1000)) is False
+    assert "use the n passed in" in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------- score function (notebook 03)
@@ -524,6 +531,9 @@ def test_vae_loss_accepts_the_negative_elbo(capsys):
     (lambda lg, x, mu, lv: kl(mu, lv), "the reconstruction term is missing"),
     (lambda lg, x, mu, lv: bce(lg, x) + 0.5 * (mu**2 + lv.exp() - lv).sum(-1), "the KL lacks its -1 per latent dimension"),
     (lambda lg, x, mu, lv: bce(lg, x) + 0.5 * (mu**2 + (2 * lv).exp() - 2 * lv - 1).sum(-1), "logvar is log σ², not log σ"),
+    (lambda lg, x, mu, lv: bce(lg, x) + 0.5 * (mu**2 + torch.exp(0.5 * lv) - lv - 1).sum(-1),
+     "the KL has σ = exp(½ logvar) where it needs σ²"),
+    (lambda lg, x, mu, lv: bce(torch.sigmoid(lg), x) + kl(mu, lv), "sigmoid applied twice"),
     (lambda lg, x, mu, lv: (bce(lg, x) + kl(mu, lv)).mean(), "return one loss per image"),
     (lambda lg, x, mu, lv: torch.nn.functional.binary_cross_entropy_with_logits(lg, x, reduction="none").sum(dim=(2, 3))
      + kl(mu, lv), "sum over dim=(1, 2, 3), the channel too"),
@@ -830,10 +840,10 @@ def test_active_unit_count_names_each_known_mistake(capsys, wrong, hint):
 def right_interpolate(model, x_a, x_b, n, spherical=False):
     with torch.inference_mode():
         mu, _ = model.encode(torch.stack([x_a, x_b]))
-        if not spherical:
-            return torch.stack([model.decode((1 - t) * mu[0] + t * mu[1]) for t in torch.linspace(0, 1, n)])
         a, b = mu.double()  # the arc by its angle from atan2 (the checker takes arccos), one t at a time
-        omega = math.atan2(math.sqrt(a.dot(a) * b.dot(b) - a.dot(b) ** 2), a.dot(b))
+        omega = math.atan2(math.sqrt(max(0.0, a.dot(a) * b.dot(b) - a.dot(b) ** 2)), a.dot(b))
+        if not spherical or math.sin(omega) < 1e-6:  # the line; also from A to A, where the arc is 0 / 0
+            return torch.stack([model.decode((1 - t) * mu[0] + t * mu[1]) for t in torch.linspace(0, 1, n)])
         return torch.stack([model.decode(((math.sin((1 - t) * omega) * a + math.sin(t * omega) * b) / math.sin(omega)).float())
                             for t in torch.linspace(0, 1, n).tolist()])
 
@@ -847,7 +857,7 @@ def test_interpolate_accepts_the_line_and_the_arc_between_the_means_and_waits_fo
 def test_interpolate_passes_a_line_only_answer_on_the_lines_cases(capsys):
     assert check.interpolate(lambda m, a, b, n: right_interpolate(m, a, b, n)) is False
     out = capsys.readouterr().out
-    assert out.count("  passed  ") == 4 and out.count("FAILED  the arc") == 2 and "spherical" in out, out
+    assert out.count("  passed  ") == 4 and out.count("FAILED  the arc") == 3 and "spherical" in out, out
 
 
 def _decoded_means(model, x_a, x_b):
@@ -895,6 +905,8 @@ def arc_with(slip):
      "you left out the division by sin W"),
     (arc_with(lambda a, b, t, cos: (torch.sin((1 - t) * (w := a.dot(b).arccos())) * a + torch.sin(t * w) * b) / torch.sin(w)),
      "cos W must lie in [-1, 1]"),
+    (arc_with(lambda a, b, t, cos: (torch.sin((1 - t) * (w := cos.clamp(-1, 1).arccos())) * a + torch.sin(t * w) * b)
+              / torch.sin(w)), "where sin W is about 0, return the line"),
 ])
 def test_interpolate_names_each_known_mistake(capsys, wrong, hint):
     assert check.interpolate(wrong) is False
@@ -931,6 +943,7 @@ def test_importance_weighted_estimate_flags_the_formula_that_underflows(capsys):
     assert check.importance_weighted_estimate(naive) is False
     out = capsys.readouterr().out
     assert "FAILED  k = 100" in out and "not finite" in out
+    assert "underflows to 0" in out and "torch.logsumexp" in out
     assert "passed  k = 1," in out and "passed  k = 10," in out
 
 
@@ -976,17 +989,29 @@ def test_importance_weighted_estimate_gives_the_shape_hint_for_the_wrong_dimensi
 # ------------------------------------------------------------------------ notebook 06
 
 
+def _effective_beta(r, k, p, d, n):
+    """rec_total / a + kl_total / b, each divided by the count its "mean"s average over: beta = a / b."""
+    divisor = lambda reduction, size: (size if reduction[0] == "mean" else 1) * (n if reduction[1] == "mean" else 1)  # noqa: E731
+    return divisor(r, p) / divisor(k, d)
+
+
 def test_effective_beta_accepts_the_ratio_and_names_the_upside_down_answer(capsys):
-    right = lambda r, k, p, d: (p if r == "mean" else 1) / (d if k == "mean" else 1)
-    assert check.effective_beta(right) is True
-    upside_down = lambda r, k, p, d: 1 / right(r, k, p, d)
+    assert check.effective_beta(_effective_beta) is True
+    upside_down = lambda r, k, p, d, n: 1 / _effective_beta(r, k, p, d, n)  # noqa: E731
     assert check.effective_beta(upside_down) is False
     assert "upside down" in capsys.readouterr().out
 
 
 def test_effective_beta_names_the_answer_that_ignores_the_reduction(capsys):
-    assert check.effective_beta(lambda r, k, p, d: 1) is False
+    assert check.effective_beta(lambda r, k, p, d, n: 1) is False
     assert "reweights the KL" in capsys.readouterr().out
+
+
+def test_effective_beta_names_the_answer_that_ignores_the_batch(capsys):
+    per_image = lambda r, k, p, d, n: (p if r[0] == "mean" else 1) / (d if k[0] == "mean" else 1)  # noqa: E731
+    assert check.effective_beta(per_image) is False
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "divided by batch_size too" in out
 
 
 def right_gaussian_vae_loss(x, x_hat, mu, logvar, s):
@@ -1020,6 +1045,13 @@ def _constant(x, s):
     (lambda x, xh, m, lv, s: _squared(x, xh) + _kl(m, lv), "bare squared error + KL"),
     (lambda x, xh, m, lv, s: _squared(x, xh) / (2 * s**2) + _kl(m, lv), "the constant D (log s + 1/2 log 2 pi) is missing"),
     (lambda x, xh, m, lv, s: _squared(x, xh) / (2 * s) + _constant(x, s) + _kl(m, lv), "you divided by 2 s"),
+    (lambda x, xh, m, lv, s: _squared(x, xh) / s**2 + _constant(x, s) + _kl(m, lv), "you divided by s^2"),
+    (lambda x, xh, m, lv, s: _squared(x, xh) / (2 * s**2) + x[0].numel() * (math.log(s**2) + math.log(2 * math.pi))
+     + _kl(m, lv), "half of D (log s^2 + log 2 pi)"),
+    (lambda x, xh, m, lv, s: torch.nn.functional.mse_loss(xh, x, reduction="sum") / (2 * s**2) + _constant(x, s)
+     + _kl(m, lv), "every image got the same squared error"),
+    (lambda x, xh, m, lv, s: _squared(x, xh) / (2 * s**2) + _constant(x, s) + _kl(m, lv).sum(),
+     "every image got the same KL"),
     (lambda x, xh, m, lv, s: _squared(x, xh) / (2 * s**2) + _constant(x, s) + x[0].numel() * math.log(s) + _kl(m, lv),
      "not D log s^2"),
     (lambda x, xh, m, lv, s: _squared(x, xh) / (2 * s**2) + x[0].numel() * (math.log(s) + math.log(2 * math.pi))
@@ -1242,11 +1274,12 @@ def test_ppca_scales_rejects_the_common_mistakes_and_names_them(capsys, wrong, h
 
 
 def iw_log_weights(model, x, k, std_of=lambda logvar: (0.5 * logvar).exp(), prior=True, entropy=True, sample=False,
-                   detach_q=False):
+                   detach_q=False, shared_rows=False):
     """A student's log weights (k, N), right by default, or with one mistake switched on."""
     mu, logvar = model.encode(x)
     q = torch.distributions.Normal(mu, std_of(logvar))
-    z = q.sample((k,)) if sample else mu + q.scale * torch.randn(k, *mu.shape, dtype=mu.dtype)
+    eps_shape = (k, 1, *mu.shape[1:]) if shared_rows else (k, *mu.shape)  # shared_rows: one eps for all rows
+    z = q.sample((k,)) if sample else mu + q.scale * torch.randn(eps_shape, dtype=mu.dtype)
     log_w = model.log_likelihood(x, z)
     if prior:
         log_w = log_w + torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(dim=-1)
@@ -1300,6 +1333,9 @@ def test_iwae_bound_passes_a_right_answer_whatever_its_random_numbers():
     # one eps for all k draws: k equal log weights, or a single one (logsumexp of one, minus log k)
     (lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, 1).expand(k, -1), dim=0) - math.log(k), "draws are identical"),
     (lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, 1), dim=0) - math.log(k), "draws are identical"),
+    # one eps of shape (k, 1, d) for every row: each copy of the data point gets the same value
+    (lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, k, shared_rows=True), dim=0) - math.log(k),
+     "shared across the rows"),
     (lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, k), dim=0), "the - log k is missing"),
     (lambda m, x, k: -right_iwae_bound(m, x, k), "the sign is flipped"),
     (lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, k, prior=False), dim=0) - math.log(k), "log p(z) is missing"),
@@ -1433,6 +1469,23 @@ def _label_mistake(model, x, y, eps, encoder_label=None, decoder_label=None, no_
 def test_conditional_elbo_checker_names_the_label_and_kl_mistakes(wrong, words, capsys):
     assert check.conditional_elbo(wrong) is False
     assert words in capsys.readouterr().out
+
+
+def _sigma_in_the_kl(model, x, y, eps):  # sigma = exp(logvar / 2) where the KL needs sigma^2 = exp(logvar)
+    mu, logvar = model.encode(x, y)
+    return _conditional_elbo(model, x, y, eps) - 0.5 * ((0.5 * logvar).exp() - logvar.exp()).sum(dim=-1)
+
+
+def test_conditional_elbo_checker_names_sigma_in_place_of_the_variance_in_the_kl(capsys):
+    assert check.conditional_elbo(_sigma_in_the_kl) is False
+    out = capsys.readouterr().out
+    assert "yours has sigma = exp(logvar / 2) in its place" in out
+
+
+def test_conditional_elbo_checker_makes_sigma_mistakes_cost_nats(capsys):  # not a rounding-size miss
+    assert check.conditional_elbo(lambda *a: _conditional_elbo(*a, sigma=torch.exp)) is False
+    expected, rest = capsys.readouterr().out.split("expected ", 1)[1].split(", got ", 1)
+    assert abs(float(expected) - float(rest.split()[0])) > 0.5
 
 
 def test_conditional_elbo_checker_says_when_fresh_noise_replaces_eps(capsys):

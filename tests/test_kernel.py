@@ -16,7 +16,7 @@ from vae_lite import symbolic
 left_behind = 1
 os.environ["VAE_LITE_LEFT_BEHIND"] = "1"
 plt.figure()
-symbolic.linear_gaussian()  # memoised (functools.lru_cache)
+symbolic.linear_gaussian(symbolic.evidence_without_noise())  # memoised (functools.lru_cache); no integral, so quick
 """
 
 FIND_NONE = """

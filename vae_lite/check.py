@@ -13,7 +13,8 @@ notebook runs top to bottom either way.
                  reparameterize(mu, logvar) (the common-mistake box)
     notebook 04  kl_closed_form(mu, logvar); kl_two_gaussians(mu_q, logvar_q, mu_p, logvar_p) and its formula by hand
     notebook 05  vae_loss(logits, x, mu, logvar); vae_module(MyVAE, vae_loss); training_loop(train_my_vae)
-    notebook 06  effective_beta(reconstruction, kl, pixels, latent_dim); gaussian_vae_loss(x, x_hat, mu, logvar, s)
+    notebook 06  effective_beta(reconstruction, kl, pixels, latent_dim, batch_size);
+                 gaussian_vae_loss(x, x_hat, mu, logvar, s)
     notebook 07  active_unit_count(mu, threshold); interpolate(model, x_a, x_b, n, spherical) (the line, the arc)
     notebook 08  importance_weighted_estimate(log_px_given_z, z, mu, logvar)
     notebook 09  gaussian_decoder_log_likelihood(x, mean, log_var); wake_sleep_loss(model, x, z, z_dream, x_dream)
@@ -362,6 +363,8 @@ def elbo_monte_carlo(fn, n=100_000):
         "q = N(0, 1) (the prior)": (x, 0.0, 1.0, n),
         "q = N(1, 0.3^2)": (x, 1.0, 0.3, n),
         "q = N(-0.5, 2^2)": (x, -0.5, 2.0, n),
+        # ten times the samples, a tolerance sqrt(10) times tighter: an answer with a fixed n of 1,000 fails
+        f"q = N(-0.5, 2^2) with n = {10 * n:,} (use the n passed in)": (x, -0.5, 2.0, 10 * n),
     }
     exact = lambda x, mu_q, sigma_q, n: toy_elbo_exact(x, mu_q, sigma_q)
     entropy = lambda sigma_q: 0.5 * math.log(2 * math.pi * math.e * sigma_q**2)
@@ -824,6 +827,10 @@ def vae_loss(fn):
             lambda lg, x, m, lv: bce(lg, x) + kl_standard_normal(m, lv) + m.shape[-1] / 2,
         "logvar is log σ², not log σ: σ² = exp(logvar), so the KL has logvar.exp() and −logvar, not exp(2·logvar)":
             lambda lg, x, m, lv: bce(lg, x) + kl_standard_normal(m, 2 * lv),
+        "the KL has σ = exp(½ logvar) where it needs σ² = logvar.exp(): ½ Σ (μ² + σ² − log σ² − 1)":
+            lambda lg, x, m, lv: bce(lg, x) + 0.5 * (m.pow(2) + (0.5 * lv).exp() - lv - 1).sum(dim=-1),
+        "sigmoid applied twice: binary_cross_entropy_with_logits takes the logits themselves, not sigmoid(logits)":
+            lambda lg, x, m, lv: bce(torch.sigmoid(lg), x) + kl_standard_normal(m, lv),
     }
     return _run("vae_loss", fn, cases, _compare(
         lambda lg, x, m, lv: bce(lg, x) + kl_standard_normal(m, lv), wrong_forms,
@@ -1142,24 +1149,36 @@ def training_loop(fn):
 
 
 def effective_beta(fn):
-    """Notebook 06: fn(reconstruction, kl, pixels, latent_dim) -> the beta of the summed objective.
+    """Notebook 06: fn(reconstruction, kl, pixels, latent_dim, batch_size) -> the beta of the summed objective.
 
-    reconstruction and kl are "sum" or "mean": how a loss reduces each term over one image.
-    A loss rec_sum / a + kl_sum / b (a = pixels if the reconstruction is averaged, else 1;
-    b = latent_dim if the KL is averaged, else 1) is (rec_sum + (a / b) kl_sum) / a: the
-    negative beta-ELBO with beta = a / b, divided by a.
+    reconstruction and kl are each a pair (over one image, over the batch) of "sum" or "mean": how a
+    loss reduces that term, e.g. F.binary_cross_entropy's default is ("mean", "mean"). A loss
+    rec_total / a + kl_total / b, with a and b the numbers of terms the "mean"s divide by (pixels
+    and batch_size for the reconstruction, latent_dim and batch_size for the KL), is
+    (rec_total + (a / b) kl_total) / a: the negative beta-ELBO summed over the batch, beta = a / b,
+    divided by a.
     """
-    def beta(reconstruction, kl, pixels, latent_dim):
-        return (pixels if reconstruction == "mean" else 1) / (latent_dim if kl == "mean" else 1)
+    def divisor(reduction, size, n):
+        return (size if reduction[0] == "mean" else 1) * (n if reduction[1] == "mean" else 1)
 
-    cases = {f"reconstruction {r}, KL {k}, {p} pixels, {d} latent dimensions": (r, k, p, d)
-             for r, k, p, d in [("mean", "sum", 784, 20), ("sum", "mean", 784, 20), ("mean", "mean", 784, 20),
-                                ("sum", "sum", 784, 20), ("mean", "sum", 64, 8)]}
+    def beta(reconstruction, kl, pixels, latent_dim, n):
+        return divisor(reconstruction, pixels, n) / divisor(kl, latent_dim, n)
+
+    s, m = "sum", "mean"
+    cases = {f"reconstruction {r}, KL {k}, {p} pixels, {d} latent dimensions, batch of {n}": (r, k, p, d, n)
+             for r, k, p, d, n in [((m, m), (s, s), 784, 20, 128),  # F.binary_cross_entropy + the often-copied KLD
+                                   ((s, m), (s, m), 784, 20, 128),  # both summed over one image, then averaged
+                                   ((m, m), (m, m), 784, 20, 128),  # both averaged over everything
+                                   ((m, m), (s, m), 784, 20, 128),  # section 2: the reconstruction averaged
+                                   ((s, m), (s, s), 64, 8, 32),  # only the KL summed over the batch
+                                   ((s, s), (m, m), 64, 8, 32)]}  # section 2's reverse, and the batch
     wrong_forms = {
         "upside down: averaging the reconstruction shrinks it, so the KL weighs MORE, not less":
-            lambda r, k, p, d: 1 / beta(r, k, p, d),
-        "averaging is not just a change of scale when only one term is averaged: it reweights the KL":
-            lambda r, k, p, d: 1.0,
+            lambda *args: 1 / beta(*args),
+        "averaging is not just a change of scale when the two terms are averaged over different numbers: "
+        "it reweights the KL": lambda *args: 1.0,
+        "the batch: a term averaged over the batch is divided by batch_size too, one summed over it is not":
+            lambda r, k, p, d, n: beta((r[0], s), (k[0], s), p, d, n),
     }
     return _run("effective_beta", lambda *args: float(fn(*args)), cases,
                 _compare(beta, wrong_forms, "return a single number", atol=1e-9))
@@ -1198,6 +1217,16 @@ def gaussian_vae_loss(fn):
         "not -log p(x|z) in nats": lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + kl_standard_normal(m, lv),
         "you divided by 2 s; a Gaussian divides the squared error by 2 s^2, the variance":
             lambda x, xh, m, lv, s: squared(x, xh) / (2 * s) + constant(x, s) + kl_standard_normal(m, lv),
+        "you divided by s^2; the Gaussian's exponent is -(x - x_hat)^2 / (2 s^2): divide by 2 s^2":
+            lambda x, xh, m, lv, s: squared(x, xh) / s**2 + constant(x, s) + kl_standard_normal(m, lv),
+        "the constant is D (log s + 1/2 log 2 pi), half of D (log s^2 + log 2 pi): -log of 1 / sqrt(2 pi s^2) "
+        "is 1/2 log(2 pi s^2)": lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + 2 * constant(x, s)
+            + kl_standard_normal(m, lv),
+        "every image got the same squared error: you summed it over the batch too (reduction='sum'); "
+        "sum over each image's pixels only, dim=(1, 2, 3)":
+            lambda x, xh, m, lv, s: (x - xh).pow(2).sum() / (2 * s**2) + constant(x, s) + kl_standard_normal(m, lv),
+        "every image got the same KL: you summed it over the batch too; sum over the latent dimensions only":
+            lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + constant(x, s) + kl_standard_normal(m, lv).sum(),
         "the normaliser is D log s (s the standard deviation), not D log s^2":
             lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + constant(x, s) + x[0].numel() * math.log(s)
             + kl_standard_normal(m, lv),
@@ -1261,8 +1290,8 @@ def interpolate(fn):
         the line (spherical=False):  z(t) = (1 - t) a + t b
         the arc (spherical=True):    z(t) = (sin((1 - t) W) a + sin(t W) b) / sin W,   cos W = a.b / (|a| |b|)
 
-    (the arc is slerp, White 2016). The line's cases call fn(model, x_a, x_b, n) and come first; the
-    arc's call fn(model, x_a, x_b, n, spherical=True).
+    (the arc is slerp, White 2016; where sin W = 0, as from A to A, the arc is the line). The line's cases
+    call fn(model, x_a, x_b, n) and come first; the arc's call fn(model, x_a, x_b, n, spherical=True).
     """
     from .models import VAE
 
@@ -1278,7 +1307,8 @@ def interpolate(fn):
              "n = 7 from B to another image": (model, b, c, 7, False),
              "from A to A: n copies of one image": (model, a, a, 3, False),
              "the arc, n = 5 from A to B": (model, a, b, 5, True),
-             "the arc, n = 7 from B to another image": (model, b, c, 7, True)}
+             "the arc, n = 7 from B to another image": (model, b, c, 7, True),
+             "the arc from A to A, where W = 0": (model, a, a, 3, True)}
 
     def call(f, m, x_a, x_b, n, spherical):  # the line's cases leave spherical out, so a line-only answer passes them
         return f(m, x_a, x_b, n, spherical=True) if spherical else f(m, x_a, x_b, n)
@@ -1290,6 +1320,8 @@ def interpolate(fn):
         if not spherical:
             return (decode or m.decode)(first(t) * mu_a + t * mu_b)
         omega = angle((mu_a @ mu_b / (mu_a.norm() * mu_b.norm())).clamp(-1, 1))
+        if torch.sin(omega) < 1e-6:  # parallel codes: the arc divides 0 by 0, so take the line
+            return (decode or m.decode)(first(t) * mu_a + t * mu_b)
         if unit:
             mu_a, mu_b = mu_a / mu_a.norm(), mu_b / mu_b.norm()
         z = torch.sin((1 - t) * omega) * mu_a + torch.sin(t * omega) * mu_b
@@ -1339,7 +1371,9 @@ def interpolate(fn):
             hint = "" if ok else next((why for why, wrong in wrong_forms.items()
                                        if matches(wrong(m, x_a, x_b, n, spherical))), "")
             if not ok and not hint and not torch.isfinite(got).all():
-                hint = ("your images are not finite (nan or inf): cos W must lie in [-1, 1], so divide a.b by both "
+                hint = ("your images are not finite (nan or inf): sin W = 0 here, so where sin W is about 0, "
+                        "return the line" if spherical and torch.equal(x_a, x_b) else
+                        "your images are not finite (nan or inf): cos W must lie in [-1, 1], so divide a.b by both "
                         "lengths" if spherical else "your images are not finite (nan or inf)")
             again = lambda: torch.as_tensor(call(fn, m, x_a.clone(), x_b.clone(), n, spherical)).float()
             if not ok and not hint and not torch.allclose(again(), got):
@@ -1409,10 +1443,23 @@ def importance_weighted_estimate(fn):
         "log p(z) - log q(z|x) is averaged over the latent dimensions: a density of z sums them":
             lambda lp, z, m, lv: mean_exp(lp + (_log_standard_normal(z) - _log_q(z, m, lv)) / z.shape[-1]),
     }
-    return _run("importance_weighted_estimate", fn, cases, _compare(
+    compare = _compare(
         lambda lp, z, m, lv: mean_exp(log_w(lp, z, m, lv)), wrong_forms,
         "return one value per image: sum the log densities over the latent dimensions (dim=-1), "
-        "then reduce over the k samples (dim=0)", atol=1e-6))
+        "then reduce over the k samples (dim=0)", atol=1e-6)
+
+    def judge(name, got, *args):  # a -inf here is an exp that underflowed, not one that overflowed: say so
+        lines = compare(name, got, *args)
+        if not lines[0][1] and (_numbers(got) == -math.inf).any() and args[0].max() < -700:  # float64 exp(-746) = 0
+            name, ok, detail, *rest = lines[0]
+            hint = ("an exp that underflows to 0: log w is near -1000 here, so take the log-mean-exp in log space, "
+                    "torch.logsumexp(log_w, dim=0) - log k")
+            generic = "an exp that overflows"
+            detail = detail.replace(generic, hint) if generic in detail else f"{detail} ({hint})"
+            lines[0] = (name, ok, detail, *rest)
+        return lines
+
+    return _run("importance_weighted_estimate", fn, cases, judge)
 
 
 # ------------------------------------------------------------------------ notebook 09
@@ -1821,6 +1868,10 @@ def iwae_bound(fn, n=10_000):
         elif not math.isfinite(mean):
             failed.append(name)
             hint = " (your result is not finite: use torch.logsumexp, not log(sum(exp)))"
+        elif values.std().item() < 1e-6 * (1 + abs(mean)):  # x holds n copies of one point: fresh draws differ
+            failed.append(name)
+            hint = (" (every row got the same value: your draws are shared across the rows of x; draw eps of shape "
+                    "(k, N, d), independent for each row and each of the k samples)")
         else:
             failed.append(name)
             hint, mistakes = "", matching_mistakes(model, x, k, mean, error, want, tolerance)
@@ -1910,6 +1961,11 @@ def conditional_elbo(fn):
 
     torch.manual_seed(13)
     model = ConditionalVAE((1, 6, 6), num_classes=4, latent_dim=3, hidden=16).eval()
+    with torch.no_grad():  # log sigma^2 from about -3 to 2, not near 0, and a decoder that heeds z:
+        head = [m for m in model.encoder.modules() if isinstance(m, torch.nn.Linear)][-1]  # a mistake in sigma costs nats
+        head.weight[model.latent_dim:] *= 4
+        head.bias[model.latent_dim:] = torch.tensor([-3.0, -0.5, 1.5])
+        [m for m in model.decoder.modules() if isinstance(m, torch.nn.Linear)][0].weight[:, :model.latent_dim] *= 4
     generator = torch.Generator().manual_seed(13)
 
     def case(labels):
@@ -1921,7 +1977,7 @@ def conditional_elbo(fn):
              "two images of class 1": case([1, 1])}
 
     def terms(m, x, y, eps, sigma=lambda logvar: (0.5 * logvar).exp(), label_first=False, encoder_label=None,
-              decoder_onehot=None, through_sigmoid=False, plus_log_variance=False):
+              decoder_onehot=None, through_sigmoid=False, plus_log_variance=False, kl_variance=None):
         mu, logvar = m.encode(x, y if encoder_label is None else encoder_label(y))
         z, onehot = mu + sigma(logvar) * eps, m.one_hot(y, (len(y),))
         onehot = onehot if decoder_onehot is None else decoder_onehot(onehot)
@@ -1929,6 +1985,8 @@ def conditional_elbo(fn):
         logits = logits.sigmoid() if through_sigmoid else logits  # model.decode's probabilities, read as logits
         reconstruction = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=(1, 2, 3))
         kl = kl_standard_normal(mu, logvar) + (logvar.sum(dim=-1) if plus_log_variance else 0)  # -1/2 log s^2 -> +1/2
+        if kl_variance is not None:  # sigma^2 in the KL computed some other way
+            kl = kl + 0.5 * (kl_variance(logvar) - logvar.exp()).sum(dim=-1)
         return reconstruction, kl
 
     def elbo(*args, **how):
@@ -1943,6 +2001,8 @@ def conditional_elbo(fn):
             lambda *a: elbo(*a, label_first=True),
         "sigma is exp(logvar / 2), not exp(logvar)": lambda *a: elbo(*a, sigma=torch.exp),
         "z must be mu + sigma * eps, the noise given; yours is mu alone": lambda *a: elbo(*a, sigma=torch.zeros_like),
+        "the KL needs sigma^2 = exp(logvar); yours has sigma = exp(logvar / 2) in its place":
+            lambda *a: elbo(*a, kl_variance=lambda logvar: (0.5 * logvar).exp()),
         "the KL is averaged over latent dimensions: sum it": lambda m, *a: terms(m, *a)[0] - terms(m, *a)[1] / m.latent_dim,
         "the reconstruction is averaged over pixels: sum it, the log-likelihood of the whole image":
             lambda m, x, *a: terms(m, x, *a)[0] / x[0].numel() - terms(m, x, *a)[1],
