@@ -256,8 +256,11 @@ assert 0.28 < one_sample.std() / kl_50d < 0.4, "the text: the standard deviation
 # %%
 sd_of = lambda mu, lv: (mu**2 * lv.exp() + (lv.exp() - 1) ** 2 / 2).sum().sqrt().item()
 data = vae_lite.load_dataset()  # MNIST (if it is missing: the 8x8 digits, and a model for them)
-with torch.no_grad():  # notebook 05's trained encoder: q(z|x) for the first test image x
-    mu_x, logvar_x = (t[0].double() for t in pretrained.default_model(data).encode(data.test[:1]))
+if QUICK:  # on other data the VAE is trained on these images (05-08 take the same), then cached
+    data = data.subset(train=3000, test=1000)
+vae = pretrained.default_model(data)  # notebook 05's VAE
+with torch.no_grad():  # its encoder's q(z|x) for the first test image x
+    mu_x, logvar_x = (t[0].double() for t in vae.encode(data.test[:1]))
 for name, m, lv in (("random q", mu_d, logvar_d), ("encoder's q", mu_x, logvar_x)):
     sd, kl_q = (0.5 * lv).exp(), vae_lite.kl_standard_normal(m, lv).item()
     print(f"{name:11}: sigma from {sd.min():.2f} to {sd.max():.2f}, KL {kl_q:4.1f} nats, "
