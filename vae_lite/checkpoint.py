@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from ._files import atomic_write
 from .models import VAE, Autoencoder
@@ -19,6 +20,10 @@ from .variants import IWAE, ConditionalVAE, PaperVAE
 FORMAT = "vae_lite-checkpoint"
 VERSION = 1
 MODEL_CLASSES = {cls.__name__: cls for cls in (VAE, Autoencoder, ConditionalVAE, IWAE, PaperVAE)}
+# An MLP trained with another nonlinearity in place of its ReLUs (benchmarks/frontier.py --activation)
+# records it as save(..., activation="tanh"); load puts it back, or the network computes something else.
+ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "silu": nn.SiLU, "tanh": nn.Tanh, "softplus": nn.Softplus,
+               "gelu": nn.GELU}
 
 
 class CheckpointError(Exception):
@@ -111,4 +116,21 @@ def load(path, device="cpu"):
         raise CheckpointError(f"{path} holds a {checkpoint['model']} whose settings or weights do not "
                               f"fit together, so it is damaged or was edited: {e}") from None
     model.checkpoint_extra = checkpoint.get("extra", {})
+    _put_back_activation(model, model.checkpoint_extra.get("activation", "relu"), path)
     return model.to(device).eval()
+
+
+def _put_back_activation(model, activation, path):
+    """Replace the model's ReLUs by the nonlinearity it was trained with (extra["activation"])."""
+    if activation == "relu":
+        return
+    if activation not in ACTIVATIONS:
+        raise CheckpointError(f"{path} was trained with the activation {activation!r}, which this vae_lite "
+                              f"does not know (it knows {', '.join(ACTIVATIONS)})")
+    relus = [(module, name) for module in model.modules() for name, child in module.named_children()
+             if isinstance(child, nn.ReLU)]
+    if getattr(model, "arch", "mlp") != "mlp" or not relus:
+        raise CheckpointError(f"{path} was trained with {activation} in place of ReLU, which only an MLP's "
+                              "nn.ReLU layers can be swapped for")
+    for module, name in relus:
+        setattr(module, name, ACTIVATIONS[activation]())
