@@ -8,17 +8,16 @@
 #
 # **Learning goals**
 # - Train a plain autoencoder and read its reconstruction error in nats per image and bits per dimension.
-# - Pay for its code, and compare it with a baseline as a compressor.
 # - Decode random codes z ~ N(0, I) and measure why its decoder is a poor generator.
 # - See an AE memorise a small training set.
 #
 # A generator models the images as p(x) = ∫ p(x | z) p(z) dz and samples in two steps: draw a code
-# z ~ p(z), then an image x ~ p(x | z). The AE's decoder gives the second step. Its training gives no
-# prior p(z) for the first: nothing says which z are "valid". Below we fit one to the codes afterwards;
+# z ~ p(z), then an image x ~ p(x | z). The AE's decoder gives p(x | z); we show its mean image. Its
+# training gives no prior p(z) for the first: nothing says which z are "valid". Below we fit one to the codes afterwards;
 # the VAE (notebooks 02–05) trains the codes towards one.
 #
-# **The write-up**, this course's summary of Kingma & Welling (2013), *Auto-Encoding Variational Bayes*, has
-# five wrong lines that students copy into code. Notebook 02 quotes all five; this one quotes one.
+# **The write-up**, a short summary of Kingma & Welling (2013), *Auto-Encoding Variational Bayes*, has five
+# wrong lines. Notebook 02 quotes all five; this one quotes one.
 
 # %% [markdown] tags=["badges"]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/01_autoencoder.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F01_autoencoder.ipynb)
@@ -136,7 +135,7 @@ for r in history.records:
 # A baseline ignores the code: each pixel is 1 with probability its mean grey level over the training
 # images. Its number is a true −log p(x) of the binarized test images: what sending each image costs.
 # The AE's −log p(x | z), z the image's own code, is not. It leaves out the cost of sending z, which the
-# VAE papers' −log p(x) pays (notebook 08).
+# VAE papers' −log p(x) pays (notebook 08; the Optional part pays for it here).
 
 # %%
 test_binary = vae_lite.binarized_test_set(subset)
@@ -152,56 +151,6 @@ assert history.last["test_loss"] < (0.7 if data.name == "mnist" else 0.85) * bas
 first_epoch, last_epoch = history.records[0], history.records[-1]
 assert data.name != "mnist" or (first_epoch["train_loss"] > first_epoch["test_loss"] and last_epoch["train_loss"] < last_epoch["test_loss"]), \
     "the prose (Training): the train loss is above the test loss in the first epoch, and below it in the last"
-
-# %% [markdown]
-# ### Paying for the code
-# As 20 float32 numbers, z costs 20 × 32 bits (in nats below). It need not be that precise:
-# - round each number of z to a grid of step Δ;
-# - send it at −log P(its grid cell) nats, P from a Gaussian fitted to the training codes;
-# - send x at −log p(x | rounded z) nats.
-#
-# Why −log P: an arithmetic coder sends an outcome of probability P in about −log P nats (Shannon). Any
-# probabilities that sum to 1 give a decodable code (Kraft); the cells' do (checked below).
-# The receiver knows the Gaussian and the decoder, so it gets x back exactly: the sum is a cost of sending x.
-# Neither side pays for its model (decoder, mean image), as in the papers.
-
-# %%
-with torch.inference_mode():  # binarized images, as the encoder was trained on
-    train_codes = autoencoder.encode(vae_lite.binarize(subset.train[:5000], torch.Generator().manual_seed(0)))
-    test_codes = autoencoder.encode(test_binary)
-code_mean, code_std = train_codes.mean(0), train_codes.std(0)
-fitted_gaussian = torch.distributions.Normal(code_mean.double(), code_std.double())  # float64: a far cell's P is not 0
-cell_probability = lambda z, step: fitted_gaussian.cdf(z + step / 2) - fitted_gaussian.cdf(z - step / 2)  # each number's
-print(f"z as 20 float32s: {20 * 32 * math.log(2):.1f} nats. Baseline: {baseline:.1f} nats per image. Rounded z:")
-two_part = {}  # step: (nats for z, nats for x given z), means over the test images
-with torch.inference_mode():
-    for step in (0.5, 1, 2, 4):
-        z = step * (test_codes.double() / step).round()  # the nearest grid point
-        z_nats = -cell_probability(z, step).log().sum(dim=1)  # −log P(its cells), over the 20 numbers
-        x_nats = -autoencoder.log_likelihood(test_binary, z.float())  # −log p(x | rounded z)
-        two_part[step] = z_nats.mean().item(), x_nats.mean().item()
-        print(f"  Δ = {step:<3}: z {two_part[step][0]:5.1f} + x given z {two_part[step][1]:5.1f} = {sum(two_part[step]):5.1f} nats per image")
-
-# %% jupyter={"source_hidden": true}
-for step in two_part:  # all the grid's cells, far beyond the codes: probabilities summing to 1 (Kraft: decodable)
-    total = cell_probability(step * torch.arange(-400, 401).double()[:, None], step).sum(dim=0)
-    assert torch.allclose(total, torch.ones(20, dtype=torch.float64)), f"Δ = {step}: the cells' probabilities should sum to 1"
-z_costs, x_costs = zip(*two_part.values())  # finest grid first
-assert data.name != "mnist" or all(sum(costs) < baseline for costs in two_part.values()), \
-    "the prose: with z paid for, the AE compresses better than the baseline"
-assert data.name != "mnist" or (list(z_costs) == sorted(z_costs, reverse=True) and list(x_costs) == sorted(x_costs)), \
-    "the prose: a coarser grid makes z cheaper, x dearer"
-totals = [sum(costs) for costs in two_part.values()]
-assert QUICK or data.name != "mnist" or min(totals) < min(totals[0], totals[-1]), "the prose: the total is least at a middle step"
-
-# %% [markdown]
-# Code paid for, the AE still compresses better than the baseline, at each step. A coarser grid makes z
-# cheaper and x dearer; the total is least at a middle step. This trade-off of rate (z) against distortion
-# (x) returns in notebook 08 (β).
-#
-# P is a prior over the rounded codes, so AE + P is a latent-variable model. Its p(x) sums P(z) p(x | z)
-# over all rounded z, so each total is an upper bound on its −log p(x). Is AE + P a generator? Exercise 1 samples
-# its Gaussian.
 
 # %% [markdown]
 # ## Experiments
@@ -227,12 +176,18 @@ samples = autoencoder.sample(20, generator=torch.Generator().manual_seed(0))
 plots.show_images(samples, title="decoded z ~ N(0, I)");
 
 # %% [markdown]
-# *Figure: twenty decoded random codes: grey blurs and broken strokes, few recognisable images.*
+# *Figure: twenty decoded random codes, as the decoder's mean images (pixel probabilities, not Bernoulli
+# draws): grey blurs and broken strokes, few recognisable images.*
 #
 # ### Where do the codes lie?
-# Their mean and standard deviation in each dimension (computed above); N(0, I) has 0 and 1.
+# Their mean and standard deviation in each dimension; N(0, I) has 0 and 1.
 
 # %%
+with torch.inference_mode():  # binarized images, as the encoder was trained on
+    train_codes = autoencoder.encode(vae_lite.binarize(subset.train[:5000],
+                                                   torch.Generator().manual_seed(0)))
+    test_codes = autoencoder.encode(test_binary)
+code_mean, code_std = train_codes.mean(0), train_codes.std(0)
 print("per-dimension mean of the codes:", [round(v, 1) for v in code_mean.tolist()])
 print("per-dimension std  of the codes:", [round(v, 1) for v in code_std.tolist()])
 
@@ -265,7 +220,7 @@ with torch.inference_mode():
     logit = [autoencoder.decoder(z).abs().mean().item() for z in (prior_samples, 3 * prior_samples, train_codes)]
 print(f"mean |logit| of a pixel: {logit[0]:.1f} for N(0, I) samples z, {logit[1]:.1f} for 3z, {logit[2]:.1f} for the training codes")
 ax = plots.plot_histograms({"codes of training images": code_lengths, "samples of N(0, I)": prior_lengths},
-                           xlabel="length of z (distance from the origin)").axes[0]
+                           xlabel="length of z (distance from the origin)", bins=80).axes[0]
 ax.axvline(radius, color="black", linestyle=":", label="radius holding 99.9 % of N(0, I)"); ax.legend();
 
 # %% jupyter={"source_hidden": true}
@@ -303,7 +258,8 @@ assert abs(inside_circle - 0.95) < 0.02, f"the circle should hold 95 % of the N(
 # %% [markdown]
 # *Figure (centred at the codes' mean, not at z = 0): the training codes, a wide cloud where some labels
 # keep their own region and others overlap. The black circle holds 95 % of the N(0, I) samples: a small
-# patch inside the cloud.* Inside only in 2-D: in 20-D they lie in a ball that holds almost no code
+# patch inside the cloud. The labels mark where each digit's codes lie, not what N(0, I) decodes to.*
+# Inside only in 2-D: in 20-D they lie in a ball that holds almost no code
 # (histogram). The logits grow with the length of z (printed above), so codes that short leave many pixels
 # grey: blurs.
 #
@@ -356,11 +312,11 @@ assert QUICK or data.name != "mnist" or nearest(prior_samples) < 1.25 * nearest(
 # in 20-D). But they fill a ball around the origin that holds almost no code (histogram), and codes that
 # short decode to blurs.
 #
-# ### Does the fitted prior P generate digits? Exercise 1
+# ### Does a Gaussian fitted to the codes generate digits? Exercise 1
 # **Exercise 1 (8 min).** Write `fitted_gaussian_samples(codes, n)`: fit a Gaussian with a diagonal
 # covariance (each dimension's mean and standard deviation) to the rows of `codes` (N, d), and return n new
-# points drawn from it, (n, d): P of "Paying for the code", not rounded. A cell below adds them to the
-# table. Predict first: sharp? As near training codes as test codes? Digits?
+# points drawn from it, (n, d). A cell below adds them to the table. Predict first: sharp? As near
+# training codes as test codes? Digits?
 
 # %%
 def fitted_gaussian_samples(codes, n):
@@ -401,7 +357,7 @@ assert nearest(fitted) > 1.3 * nearest(test_codes), "the fitted Gaussian should 
 # **Exercise 1: what the solution shows.** A Gaussian fitted to the codes gives sharper images than
 # N(0, I). But several are not digits. Its samples lie farther from any training code than test codes do
 # (distance column). The codes fill only part of that Gaussian, and the decoder never saw the rest. So
-# AE + P compresses, but is a poor generator. A Gaussian mixture fitted afterwards does better (Ghosh et
+# AE + fitted Gaussian is a poor generator. A Gaussian mixture fitted afterwards does better (Ghosh et
 # al., 2020); the VAE trains the codes towards N(0, I).
 
 # %% [markdown]
@@ -452,7 +408,8 @@ assert (own[small_ae] - own[autoencoder]).std() < math.hypot(own[small_ae].std()
 # %% [markdown]
 # With as many steps, the second AE reconstructs its own images better than the first. It reconstructs new
 # images far worse: it has memorised its training set (one run each, checked on MNIST; ±: one standard
-# error over the images; paired on the same images, the difference's ± is narrower, printed).
+# error over the images; paired on the same images, the difference's ± is narrower, printed). The first
+# AE's gap compares training with test images, so part of it can be the split, not memorising.
 #
 # It does not reach 0 nats: its pixels are redrawn every epoch. The best prediction of a redrawn pixel is
 # its grey level, whose cost is the grey entropy; its own images cost more (table). A VAE's KL term
@@ -483,10 +440,10 @@ print("BCE of a perfect reconstruction of pixels 0.5, 0.9, 1.0:", [round(perfect
 # %% [markdown]
 # ## Summary
 # - An AE compresses images into 20 numbers and reconstructs them; its error is in nats per image or
-#   bits per dimension. With its code rounded and paid for, it compresses better than a per-pixel baseline.
+#   bits per dimension.
 # - N(0, I) samples are far shorter than its codes, and decode to blurs. Rescaled to the codes' length they
 #   are sharp, but lie far from every code and are mostly not digits.
-# - A Gaussian fitted to the codes (P, which paid for them) decodes sharp images. But its samples lie
+# - A Gaussian fitted to the codes decodes sharp images. But its samples lie
 #   farther from the training codes than test codes do, and not all are digits.
 # - With few images it memorises them.
 # - The VAE *trains* each image's codes towards a prior (towards, not onto). Next: [02 The ELBO](02_elbo.ipynb),
@@ -500,7 +457,7 @@ print("BCE of a perfect reconstruction of pixels 0.5, 0.9, 1.0:", [round(perfect
 # `binary_cross_entropy`. Both arguments are (N, C, H, W); return (N,). Hint: 0 · log 0 is `nan` in torch;
 # `torch.xlogy(a, b)` computes a · log b, and 0 where a = 0. Then set `bits` to the AE's mean error on
 # `test_binary` in bits per dimension, from your function, and `baseline_bits` to the baseline's (its
-# probabilities: `mean_image`). The checks compare them with the Training section's numbers. With
+# probabilities: `mean_image`). The checks compare them with the numbers printed above. With
 # probabilities, log(1 − p) can hit log 0 where p rounds to 1; the package works from logits.
 
 # %%
@@ -532,19 +489,83 @@ check.bits_per_dimension(baseline_bits, bernoulli_nll, lambda x: mean_image, tes
                          name="baseline_bits", probabilities="mean_image", measured="the baseline's");
 
 # %% [markdown]
-# ## Optional: why the fitted Gaussian is too narrow
-# A diagonal fit drops the codes' correlations. Its variance along any unit direction v is vᵀDv ≤ maxᵢ Dᵢᵢ,
-# D its diagonal covariance. Each Dᵢᵢ is at most the codes' variance along PC 1, their largest. So its
-# samples spread less along PC 1 than the codes (variance ratio printed). Samples of the fitted Gaussian of
-# "Paying for the code" on the codes' scatter (2 of 20 directions):
+# ## Optional: paying for the code
+# As 20 float32 numbers, z costs 20 × 32 bits (in nats below). It need not be that precise:
+# - round each number of z to a grid of step Δ;
+# - send it at −log P(its grid cell) nats, P from a Gaussian fitted to the training codes;
+# - send x at −log p(x | rounded z) nats.
+#
+# Why −log P, in bits (−log₂ P; nats are the same with ln). Four symbols of probability ½, ¼, ⅛, ⅛ get the
+# codewords 0, 10, 110, 111: lengths 1, 2, 3, 3 = −log₂ P. No codeword begins another, so a string of them
+# decodes one way. Kraft: any lengths with Σ 2^−length ≤ 1 have such a code, and −log₂ P sum to Σ P = 1.
+# An arithmetic coder reaches −log P for any P, to within 2 bits per message; no code does better on
+# average (Shannon). The grid cells tile the line, so their P sum to 1 (a sanity check below).
+# The receiver knows the Gaussian and the decoder, so it gets x back exactly: the sum is a cost of sending x.
+# Neither side pays for its model (decoder, mean image), as in the papers.
+
+# %%
+fitted_gaussian = torch.distributions.Normal(code_mean.double(), code_std.double())  # float64: P > 0
+cdf = fitted_gaussian.cdf
+cell_probability = lambda z, step: cdf(z + step / 2) - cdf(z - step / 2)  # for each of the 20 numbers
+print(f"z as 20 float32s: {20 * 32 * math.log(2):.1f} nats. "
+      f"Baseline: {baseline:.1f} nats per image. Rounded z:")
+two_part = {}  # step: (nats for z, nats for x given z), means over the test images
+with torch.inference_mode():
+    for step in (0.5, 1, 2, 4):
+        z = step * (test_codes.double() / step).round()  # the nearest grid point
+        z_nats = -cell_probability(z, step).log().sum(dim=1)  # −log P(its cells), over the 20 numbers
+        x_nats = -autoencoder.log_likelihood(test_binary, z.float())  # −log p(x | rounded z)
+        two_part[step] = z_nats.mean().item(), x_nats.mean().item()
+        z_cost, x_cost = two_part[step]
+        print(f"  Δ = {step:<3}: z {z_cost:5.1f} + x given z {x_cost:5.1f} "
+              f"= {z_cost + x_cost:5.1f} nats per image")
+
+# %% jupyter={"source_hidden": true}
+symbol_p, codewords = [1 / 2, 1 / 4, 1 / 8, 1 / 8], ["0", "10", "110", "111"]  # the prose's example
+assert [len(c) for c in codewords] == [-math.log2(p) for p in symbol_p], "the prose: lengths −log₂ P"
+assert not any(a != b and b.startswith(a) for a in codewords for b in codewords), "the prose: prefix-free"
+assert sum(2.0 ** -len(c) for c in codewords) == 1, "the prose: Kraft's sum is 1"
+for step in two_part:  # a sanity check of cell_probability: the grid's cells, far beyond the codes, sum to 1
+    total = cell_probability(step * torch.arange(-400, 401).double()[:, None], step).sum(dim=0)
+    assert torch.allclose(total, torch.ones(20, dtype=torch.float64)), f"Δ = {step}: the cells' probabilities should sum to 1"
+z_costs, x_costs = zip(*two_part.values())  # finest grid first
+assert data.name != "mnist" or all(sum(costs) < baseline for costs in two_part.values()), \
+    "the prose: with z paid for, the AE compresses better than the baseline"
+assert data.name != "mnist" or (list(z_costs) == sorted(z_costs, reverse=True) and list(x_costs) == sorted(x_costs)), \
+    "the prose: a coarser grid makes z cheaper, x dearer"
+totals = [sum(costs) for costs in two_part.values()]
+assert QUICK or data.name != "mnist" or min(totals) < min(totals[0], totals[-1]), "the prose: the total is least at a middle step"
+
+# %% [markdown]
+# Code paid for, the AE still compresses better than the baseline, at each step. A coarser grid makes z
+# cheaper and x dearer; the total is least at a middle step. This trade-off of rate (z) against distortion
+# (x) returns in notebook 08 (β).
+#
+# P is a prior over the rounded codes, so AE + P is a latent-variable model. Its p(x) sums P(z) p(x | z)
+# over all rounded z, so each total is an upper bound on its −log p(x). As a generator it is poor
+# (Exercise 1 sampled this Gaussian).
+
+# %% [markdown]
+# ## Optional: the diagonal fit has the wrong shape
+# A diagonal fit keeps each dimension's variance, so its total variance (trace) is the codes'. It drops
+# their correlations, so it spreads that total along the coordinate axes: too narrow along the codes'
+# main directions, too wide along their minor ones (ratios printed, along each principal component, PC, of the codes). The
+# figure shows PC 1 and PC 2, where it is too narrow. Is the shape why its samples miss the codes? A
+# Gaussian with the codes' full covariance has their spread in every direction (last line printed).
 
 # %%
 diagonal_fit = fitted_gaussian.sample((2000,)).float()  # P of "Paying for the code"
-v, D = directions[:, 0], code_std**2  # PC 1, and the fit's diagonal covariance
-pc1 = project(train_codes)[:, 0].var()  # the codes' largest variance
-spread = project(diagonal_fit)[:, 0].var() / pc1
-print(f"variance along PC 1, fitted samples / codes: {spread:.2f}; the bound on these numbers: "
-      f"vᵀDv = {(v**2 * D).sum():.1f} ≤ maxᵢ Dᵢᵢ = {D.max():.1f} ≤ the codes' along PC 1 = {pc1:.1f}")
+full_fit = torch.distributions.MultivariateNormal(code_mean.double(),  # with the correlations
+                                                  torch.cov(train_codes.T.double()))
+pcs = torch.linalg.svd(train_codes - code_mean, full_matrices=False).Vh.T  # (20, 20): PC 1 first
+along_pcs = ((train_codes - code_mean) @ pcs).var(0)  # the codes' variance along each PC
+ratio = (pcs**2 * code_std[:, None] ** 2).sum(0) / along_pcs  # the fit's variance along v over the codes'
+print(f"total variance: fit {code_std.pow(2).sum():.1f}, codes {along_pcs.sum():.1f}")
+print(f"variance along each PC, fit / codes: {ratio[0]:.2f} along PC 1 ... "
+      f"{ratio[-1]:.2f} along PC 20; too wide along {(ratio > 1).sum()} of 20")
+full_samples = full_fit.sample((2000,)).float()
+print(f"median distance to the nearest training code: test codes {nearest(test_codes):.2f}, "
+      f"diagonal fit {nearest(diagonal_fit):.2f}, full covariance {nearest(full_samples):.2f}")
 ax = plots.latent_scatter(project(train_codes), labels, title="the codes' two main directions",
                           names=list("0123456789"), size=25).axes[0]
 ax.scatter(*project(diagonal_fit[:300]).T, s=40, c="black", marker="x", linewidths=1.2, alpha=0.7,
@@ -553,9 +574,19 @@ ax.set(xlabel="principal component 1", ylabel="principal component 2")
 ax.legend(loc="lower right", markerscale=1.5);
 
 # %% jupyter={"source_hidden": true}
-assert (v**2 * D).sum() <= D.max() * (1 + 1e-4) <= pc1 * (1 + 2e-4), "the prose's bound: vᵀDv ≤ maxᵢ Dᵢᵢ ≤ along PC 1"
-assert data.name != "mnist" or spread < 0.8, \
-    "the prose: the fitted samples spread less along PC 1 than the codes (a diagonal fit drops correlations)"
+assert torch.allclose(pcs[:, :2].abs(), directions.abs(), atol=1e-4), "PC 1, 2: the figure's axes"
+assert abs(code_std.pow(2).sum() - along_pcs.sum()) < 1e-3 * along_pcs.sum(), "the prose: same trace"
+assert data.name != "mnist" or ratio[0] < 0.8, "the prose: the diagonal fit is too narrow along PC 1"
+assert QUICK or data.name != "mnist" or (ratio[1] < 1 and ratio[-1] > 1.25 and (ratio > 1).sum() > 10), \
+    "the prose: the diagonal fit is too narrow along PC 2 too, and too wide along most PCs and the last"
+assert QUICK or data.name != "mnist" or \
+    nearest(test_codes) * 1.3 < nearest(full_samples) < nearest(diagonal_fit), \
+    "the prose: with the correlations, samples lie nearer the codes, but far farther than test codes"
+
+# %% [markdown]
+# With the correlations kept, the samples lie a little nearer the codes, but still far farther than test
+# codes do. The codes are clustered, not Gaussian: no single Gaussian fits them. Hence a mixture fitted
+# afterwards (Ghosh et al., 2020), or the VAE, which trains the codes towards a prior.
 
 # %% [markdown]
 # ## Optional: the mismatch in one number
@@ -574,9 +605,9 @@ print(f"KL(Gaussian fitted to the codes || N(0, I)) = {kl_fit:.1f} nats; "
 assert abs(kl_fit - 0.5 * (code_mean**2 + code_std**2 - 1 - 2 * code_std.log()).sum().item()) < 1e-3, \
     "kl_fit should be ½ Σ(μ² + σ² − 1 − log σ²): is the second argument log σ instead of log σ² = 2 log σ? (or check kl_standard_normal's formula)"
 assert kl_fit > 10, "the codes should be far from N(0, I), over 10 nats: nothing in AE training pulls them there"
-full = torch.distributions.MultivariateNormal(code_mean.double(), torch.cov(train_codes.T.double()))  # with the correlations
-standard = torch.distributions.MultivariateNormal(torch.zeros(20, dtype=torch.float64), torch.eye(20, dtype=torch.float64))
-kl_full = torch.distributions.kl_divergence(full, standard).item()
+standard = torch.distributions.MultivariateNormal(torch.zeros(20, dtype=torch.float64),
+                                                  torch.eye(20, dtype=torch.float64))
+kl_full = torch.distributions.kl_divergence(full_fit, standard).item()  # with the correlations
 print(f"the same with the codes' correlations (a full covariance): {kl_full:.1f} nats")
 assert data.name != "mnist" or kl_full > kl_fit + 1, "the prose: the codes' correlations move them over a nat farther from N(0, I)"
 

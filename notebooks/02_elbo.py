@@ -174,11 +174,7 @@ print(f"{len(short)} estimates from {ks[-1]:,} prior samples each: {short.min():
       f"the two halves of q(z|x)'s samples, each pooled, differ by {abs(halves):.1f} nats")
 
 # %% jupyter={"source_hidden": true}
-# KL(q(z|x) || p(z)) in closed form (notebook 04), for the Optional section's count
-kl_to_prior = vae_lite.kl_standard_normal(mu_x, logvar_x).item()
-if data.name == "mnist":  # a 28 x 28 digit tells the encoder tens of nats about its code (other data: no checks)
-    assert kl_to_prior > 15, \
-        f"KL(q(z|x) || p(z)) is only {kl_to_prior:.1f} nats: is the KL summed over the latent dimensions?"
+if data.name == "mnist":  # other data sets: no checks
     assert short.min() > 10, "for this image, prior sampling should be tens of nats short"
     assert log_px_reference - q_est[0].median() < 10 < log_px_reference - estimates["prior"][1].median(), \
         "the caption says the prior's estimates start far below the dashed line and q(z|x)'s near it"
@@ -196,10 +192,9 @@ if data.name == "mnist":  # a 28 x 28 digit tells the encoder tens of nats about
 #
 # The way out: sample z from a **q(z|x) fitted to each x**, where p(z|x) is, and maximise a bound that q
 # makes computable: the **ELBO** (*evidence lower bound*), the mean of the k = 1 estimates above (one
-# decoder pass; notebook 10 trains larger k). Its gap to log p(x), KL(q ‖ p(z|x)) as derived below,
-# cannot be computed; but log p(x) does not depend on q, so raising the ELBO over q shrinks the gap by as
-# much. Raising it over the decoder's weights lifts a floor under log p(x); from a q equal to the
-# posterior, log p(x) rises at least as much (EM's argument; Optional: training the decoder on the bound).
+# decoder pass; notebook 10 trains larger k). Its gap to log p(x) is KL(q ‖ p(z|x)), a divergence of q
+# from the posterior, ≥ 0 and 0 only at q = p(z|x) (derived below). It cannot be computed; but log p(x)
+# does not depend on q, so raising the ELBO over q shrinks the gap by as much.
 
 # %% [markdown]
 # ## Model: a toy where everything is known
@@ -251,17 +246,21 @@ print(f"sympy: log p(x) = {log_px:.4f}, posterior N({post_mean:.4f}, {post_std:.
 # Kingma & Welling (2013, eq. 1–3) call ELBO(q) L(θ, φ; x), θ and φ the decoder's and encoder's weights;
 # Rezende et al. (2014) derive the same bound.
 #
-# Lines 1–3 can fail: each sets the integrated evidence against the posterior derived without it (line 1
-# is the real test; 2 and 3 stand or fall with it; the Optional section's negative control makes them
-# fail). Line 4 holds *by construction*, log p(x, z) being log p(x|z) + log p(z): its `True` is
-# bookkeeping. The cell first writes line 1 out from the pieces printed above. Beside each verdict: left
-# minus right side at one test point; a False with a non-zero number is a line shown wrong, not merely
-# unproved.
+# Lines 1–3 can fail: each sets the integrated evidence against the posterior derived without it (the
+# Optional section's negative control makes them fail). Line 4 holds *by construction*, as
+# log p(x, z) = log p(x|z) + log p(z). The cell writes lines 1 and 3 out, then runs the package's four
+# lines. Beside each verdict: left minus right side at one test point; a False with a non-zero number is
+# a line shown wrong, not merely unproved.
 
 # %% tags=["nbval-check-output"]
 log_posterior = symbolic.log_normal(symbolic.z, model["posterior_mean"], model["posterior_std"])
 line_1 = model["log_evidence"] - (model["log_prior"] + model["log_likelihood"] - log_posterior)
 print("line 1, left minus right side, simplified:", sp.simplify(line_1))
+log_q = symbolic.log_normal(symbolic.z, symbolic.mu_q, symbolic.sigma_q)
+E_q = lambda f: symbolic.expectation(f, symbolic.z, symbolic.mu_q, symbolic.sigma_q)
+elbo_q, kl_q = E_q(model["log_joint"] - log_q), E_q(log_q - log_posterior)  # ELBO(q), KL(q || p(z|x))
+line_3 = model["log_evidence"] - (elbo_q + kl_q)
+print("line 3, left minus right side, simplified:", sp.simplify(line_3))
 test_point = {**point, symbolic.mu_q: 0.3, symbolic.sigma_q: 0.7, symbolic.z: 0.1}  # any q and z will do
 residual_at = lambda step: round(float(step.residual.subs(test_point)), 3) + 0.0  # + 0.0: no "-0.0"
 steps = symbolic.elbo_derivation(model)
@@ -319,8 +318,8 @@ assert post_std > 0.3 and post_mean < 1, "the caption says N(1, 0.3²) is narrow
 # network, the encoder, that maps *any* x to its q(z|x) in one forward pass: inference is *amortized*
 # over all images, at the price of a q somewhat worse than a fitted one (the *amortization gap*, Cremer
 # et al. 2018; notebook 10). Back to MNIST: the first section's image and the next 19.
-# `vae_lite.objectives.best_gaussian` fits each its own q, starting from the prior: Adam on μ and log σ²
-# (learning rate cosine-decayed), each step on an ELBO from 16 draws of z and the closed-form KL.
+# `vae_lite.objectives.best_gaussian` fits each its own q from the prior: Adam on μ and log σ²
+# (learning rate cosine-decayed), each step on a 16-draw ELBO.
 #
 # > **Predict, then run.** How many gradient steps does fitting q to this one image take to match
 # > what the encoder gives in one pass?
@@ -340,7 +339,8 @@ def elbo_of(mu_q, logvar_q):  # as vae_lite.elbo does for the encoder: 1000 draw
 start = (torch.zeros(20, vae.latent_dim),) * 2  # mu and log sigma^2: each q starts at N(0, I)
 torch.manual_seed(1)
 mu_q, logvar_q, trace = vae_lite.objectives.best_gaussian(vae, x_images, 300, lr=0.2, init=start, every=1)
-more_steps = vae_lite.objectives.best_gaussian(vae, x_images, 100, lr=0.01, init=(mu_q, logvar_q))  # converged?
+more_steps = vae_lite.objectives.best_gaussian(vae, x_images, 100, lr=0.01,  # settled?
+                                               init=(mu_q, logvar_q))
 fitted_elbos = elbo_of(mu_q, logvar_q)
 gap, further = fitted_elbos - encoder_elbos, (elbo_of(*more_steps[:2]) - fitted_elbos).mean().item()
 elbo_encoder, elbo_fitted_q = encoder_elbos[0].item(), fitted_elbos[0].item()  # x_image's
@@ -351,8 +351,9 @@ print(f"encoder, one forward pass: ELBO {elbo_encoder:.1f} nats "
       f"(both from 1000 samples of q; log p(x) ≈ {log_px_reference:.1f})")
 print(f"q fitted to this image:    ELBO {elbo_fitted_q:.1f} nats after {len(trace) - 1} Adam steps "
       f"(averaged over 21 steps, it first matched the encoder at step {first_match})")
-print(f"first 20 test images: the fitted q's ELBO is {gap.mean():.1f} ± {gap.std():.1f} nats (mean ± s.d.) "
-      f"above the encoder's, from {gap.min():.1f} to {gap.max():.1f}; 100 more steps add {further:.2f} on average")
+print(f"first 20 test images: the fitted q's ELBO is {gap.mean():.1f} ± {gap.std():.1f} nats "
+      f"(mean ± s.d.) above the encoder's,\nfrom {gap.min():.1f} to {gap.max():.1f}; "
+      f"100 more steps at learning rate 0.01 add {further:.2f} on average")
 
 # %% jupyter={"source_hidden": true}
 assert elbo_encoder <= log_px_reference + 0.5 and elbo_fitted_q <= log_px_reference + 0.5, "an ELBO above log p(x): KL added?"
@@ -364,7 +365,7 @@ if data.name == "mnist":
 
 # %% [markdown]
 # For this image, fitting q takes tens of steps (at this learning rate) to match the encoder; by 300 steps
-# the fits have converged, and they go stale whenever the decoder changes. The encoder gives q in one
+# the fits have settled (100 more small steps change little), and they go stale whenever the decoder changes. The encoder gives q in one
 # pass, a few nats worse on average. The fitted q is only near the best Gaussian, so this gap is a lower
 # bound on the amortization gap; on test images it also holds the encoder's error on unseen images
 # (Cremer et al. separate the two).
@@ -485,7 +486,8 @@ print("KL(q || p(z|x)) at the best q:", gap_at_best)
 assert gap_at_best == 0, "at the true posterior the bound should be tight"
 
 # %% [markdown]
-# The ELBO as q's mean slides (σ_q fixed at the posterior's): it touches log p(x) only at the posterior mean.
+# The ELBO as q's mean slides (σ_q fixed at the posterior's, so only the mean's part of the gap shows): it
+# touches log p(x) only at the posterior mean.
 
 # %%
 mus = torch.linspace(post_mean - 2, post_mean + 2, 101)
@@ -526,11 +528,16 @@ assert all(elbo_of_w(v) <= log_px_of_w(v) + 1e-12 for v in ws), "the ELBO is a l
 assert abs(elbo_of_w(2.0) - log_px_of_w(2.0)) < 1e-9, "with q the posterior at w0 the bound touches at w0"
 assert log_px_of_w(w_best) - log_px_of_w(2.0) >= elbo_of_w(w_best) - elbo_of_w(2.0) > 0, \
     "raising this ELBO in w raises log p(x) at least as much"
+assert abs(max(ws, key=log_px_of_w) - math.sqrt((1.7 - 0.5) ** 2 - 0.8**2)) < 0.025, \
+    "the text says log p(x; w) peaks where w² + s² = (x − b)²"
 
 # %% [markdown]
 # *Figure: log p(x; w) (solid) and the ELBO with q held at the posterior for w₀ = 2 (dashed) against the decoder
 # weight w; the dashed curve stays below the solid one and touches it at w₀ (vertical line); at its best w (dot),
 # log p(x) (black dot) is higher than at w₀.*
+#
+# log p(x; w) itself peaks left of w₀ = 2: it is one data point, not a data set, and its maximum-likelihood
+# w solves w² + s² = (x − b)².
 
 # %% [markdown]
 # ### The toy's numbers by Monte Carlo, with the package
@@ -783,16 +790,21 @@ for values in ([to_prior for to_prior, _ in rows], [to_prior - gap_q for to_prio
 # On MNIST, put q(z|x) for p(z|x) in the exponent: E_q[log p(x|z)] − log p(x), the encoder's reconstruction
 # term (the amortization section's 1,000 samples) minus the dashed line, is a *plug-in estimate* of the
 # exponent. The toy shows it can miss either way, so it is an estimate, not a lower or an upper end;
-# here it is far more samples than the first section drew.
+# here it is far more samples than the first section drew, and that section's shortfall of tens of nats
+# agrees.
 
 # %%
-reconstruction_x = elbo_encoder + kl_to_prior  # E_q[log p(x|z)]: vae_lite.elbo subtracted the closed-form KL
+kl_to_prior = vae_lite.kl_standard_normal(mu_x, logvar_x).item()  # KL(q(z|x) || p(z)), notebook 04
+reconstruction_x = elbo_encoder + kl_to_prior  # E_q[log p(x|z)]: vae_lite.elbo subtracted the KL
 plug_in = reconstruction_x - log_px_reference
 print(f"KL(q(z|x) || p(z)) = {kl_to_prior:.1f} nats; gap ≈ {log_px_reference - elbo_encoder:.1f}; "
-      f"plug-in exponent E_q[log p(x|z)] − log p(x) ≈ {plug_in:.1f} nats: about 10^{plug_in / math.log(10):.0f} "
-      f"prior samples, against the {ks[-1]:,} of the first section")
-if data.name == "mnist":
-    assert plug_in > math.log(100 * ks[-1]), "the text says the first section drew far too few prior samples"
+      f"plug-in exponent E_q[log p(x|z)] − log p(x) ≈ {plug_in:.1f} nats:\n"
+      f"about 10^{plug_in / math.log(10):.1f} prior samples, against the {ks[-1]:,} of the first section")
+if data.name == "mnist":  # a 28 x 28 digit tells the encoder tens of nats about its code
+    assert kl_to_prior > 15, \
+        f"KL(q(z|x) || p(z)) is only {kl_to_prior:.1f} nats: is it summed over the latent dimensions?"
+    assert plug_in > math.log(100 * ks[-1]), \
+        "the text says the first section drew far too few prior samples"
 
 # %% [markdown]
 # ### How far to trust the first section's dashed line

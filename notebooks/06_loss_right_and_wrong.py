@@ -4,7 +4,7 @@
 # Previous: [05 The VAE](05_vae.ipynb) · Next: [07 The latent space](07_latent_space.ipynb)
 #
 # Notebook 05 trained the VAE with its loss written right. Here we write it wrong, as the write-up
-# ([notebook 01](01_autoencoder.ipynb)) and published code do, and train each version.
+# ([01](01_autoencoder.ipynb); its loss is quoted in [02](02_elbo.ipynb)) and published code do, and train each.
 #
 # **Learning goals**
 # - see why the KL enters the loss with a **plus** sign, and why it charges for codes that leave the prior;
@@ -93,11 +93,11 @@ print(f"05's model: test negative ELBO {-vae_lite.evaluate(default, x_test)['elb
 #
 # > **Common mistake.** The write-up gives the loss as `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]`. **Wrong:**
 # > reconstruction error − KL. **Right:** reconstruction error **+** KL, the negative ELBO. The KL has no upper
-# > bound, so with the minus sign the loss is unbounded below. Training then gives up the reconstruction to grow
-# > the KL (first run below), yet the KL can also grow at no cost to it (stretched codes, after that).
+# > bound, so with the minus sign the loss is unbounded below. Training then grows the KL, at the reconstruction's
+# > cost (first run below) or at none (stretched codes, after that).
 #
-# Two copies of one untrained VAE train on the same batches, one with each sign. A run stops when its loss or
-# gradient is no longer finite.
+# Two copies of one untrained VAE train on the same batches, one per sign, until a loss or gradient is no longer
+# finite.
 
 # %%
 class WrongSignVAE(vae_lite.VAE):
@@ -144,9 +144,9 @@ assert wrong["kl"][-1] > 100 * right["kl"][-1], "with the wrong sign the KL shou
 # %% [markdown]
 # For binary images a negative ELBO is never below 0: it is at least −log p(x), and p(x) ≤ 1.
 #
-# *Figure: against the optimizer step, for both signs: KL and reconstruction error per image (log scales), and the
-# loss (linear from −100 to 100, logarithmic beyond). The x-axis ends at three times the wrong run's length; an
-# arrow marks the right run's last loss shown.*
+# *Figure: for both signs against the optimizer step, KL and reconstruction error per image (log scales) and the
+# loss (linear from −100 to 100, logarithmic beyond). The x-axis spans three wrong runs; an arrow marks the right
+# run's last loss.*
 
 # %%
 figure = plots.plot_sign_runs({"right: reconstruction error + KL": right, "wrong: reconstruction error − KL": wrong},
@@ -218,8 +218,8 @@ print("how much the 12 samples differ (mean pixel std): " + ", ".join(f"c = {c}:
 assert variety[8] < 0.5 * variety[1], "a stretched code should make every prior sample decode alike"
 
 # %% [markdown]
-# The stretched decoder reads z / c: every prior sample lands near the middle of the codes and decodes to nearly
-# the same image. The KL pulls the codes of all images towards p(z); the wrong sign rewards leaving it.
+# The stretched decoder reads z / c: every prior sample lands near the middle of the codes and decodes alike. The
+# KL pulls all codes towards p(z); the wrong sign rewards leaving it.
 #
 # ### 2. Summed against averaged
 #
@@ -227,8 +227,8 @@ assert variety[8] < 0.5 * variety[1], "a stretched code should make every prior 
 # > the KL is usually **summed** over the latent dimensions. **Wrong:** `bce_mean + kl_sum`. One term divided by a,
 # > the other by b: rec / a + KL / b = (rec + (a / b) KL) / a. That is the negative β-ELBO, rec + β KL (Higgins et
 # > al., 2017), with β = a / b, divided by a. **Right:** both summed over one image, then reduced alike over the
-# > batch. Dividing the whole loss is harmless with Adam, which is nearly blind to its scale. Dividing one term is
-# > not (its history: the optional part).
+# > batch. Dividing the whole loss is harmless with Adam, nearly blind to its scale; dividing one term is not
+# > (history: the optional part).
 #
 # Two mistakes as models (`beta`: `fit`'s KL weight, warmed up from 0 to 1):
 
@@ -266,9 +266,9 @@ for cls, beta, scale in ((AveragedReconstructionVAE, PIXELS, 1 / PIXELS), (Avera
     print(f"{cls.__name__}: its loss = {scale:.4g} × (negative β-ELBO with β = {beta:.4g}): checked")
 
 # %% [markdown]
-# Each mistake trains with 05's recipe (the same start, batches and epochs), about 40 s each on 2 cores: only the
-# loss differs. (That recipe was tuned for the right loss on test images; why this cannot explain the margins
-# below: the optional part.)
+# Each mistake trains with 05's recipe (the same start, batches and epochs; one seed), about 40 s each wall-clock
+# on 2 cores: only the loss differs. (The recipe was tuned for the right loss on test images; why that is unlikely
+# to explain the margins below: the optional part.)
 
 # %%
 RECIPE = dict(pretrained.TRAINING, epochs=max(pretrained.TRAINING["epochs"], 30_000 // len(data.train)))
@@ -287,6 +287,12 @@ right_vae = train_like_05(vae_lite.VAE) if QUICK else default  # quick mode: 05'
 averaged_reconstruction = train_like_05(AveragedReconstructionVAE)
 averaged_kl = train_like_05(AveragedKLVAE)
 clear_output()  # the progress bars have done their job (a stored one would read 0 %)
+
+# %% [markdown]
+# The table's columns, on the test images: KL, reconstruction error, their sum; `active`: dimensions with KL
+# > 0.05 nats (05's covariance rule counts the same for the right model), the only ones the rest use. σ²: mean
+# variance of q(z|x). A yardstick: the decoder trains on samples a median `own` distance (about √d σ) from their
+# μ; a prior sample lands a median `prior` distance from the nearest test μ.
 
 # %%
 def describe(name, model, dims=None):
@@ -343,16 +349,13 @@ assert alike < 0.5, "with the code switched off, every sample should look alike"
 
 # %% [markdown]
 # Averaging the reconstruction switches the code off: KL about 0, every z decodes to the same blur. Averaging the
-# KL makes the code carry more and reconstruct better, but each q(z|x) is far narrower (σ²). A yardstick: the
-# decoder trains on samples a median "own" distance (about √d σ) from their μ; a prior sample lands a median
-# "prior" distance from the nearest test μ. Their ratio is about two for the right model, whose prior samples are
-# mostly digit-like, and many times that with the KL averaged: its prior samples fall where the decoder hardly
-# trained (third row). Only active dimensions count (KL > 0.05 nats; for the right model, 05's covariance rule
-# counts the same).
+# KL makes the code carry more and reconstruct better, but each q(z|x) is far narrower (σ²). `prior/own` is about
+# two for the right model, whose prior samples are mostly digit-like, and many times that with the KL averaged:
+# its prior samples fall where the decoder hardly trained (third row). One seed: margins this large need no more.
 #
 # ### 3. Squared error is a Gaussian log-likelihood
 #
-# > **Common mistake.** Calling squared error "just a loss". **Wrong:** it is unrelated to a likelihood.
+# > **Common mistake.** Calling squared error "just a loss". **Wrong belief:** it is unrelated to a likelihood.
 # > **Right:** for a Gaussian decoder N(x̂(z), s² I) with fixed s, $-\log p(x|z) = \frac{1}{2s^2}\|x-\hat x(z)\|^2$
 # > plus a constant (exercise 1 finds it). So the negative ELBO is
 # > $\frac{1}{2s^2}\big(\mathbb{E}_{q(z|x)}\|x-\hat x(z)\|^2 + 2s^2\,\mathrm{KL}\big)$ plus a constant:
@@ -374,8 +377,8 @@ for s in (0.1, 1.0):
 assert gaussian_kl[1.0] < 0.25 * gaussian_kl[0.1], "a larger s should leave much less information in the code"
 
 # %% [markdown]
-# A larger s is a larger KL weight: the code keeps far less. A "VAE with MSE loss" has a β whether or not its
-# author chose one, and `F.mse_loss`'s default mean over the batch and the pixels adds section 2's.
+# A larger s is a larger KL weight: the code keeps far less. A "VAE with MSE loss" has a KL weight w = 2s²β
+# against squared error whether or not its author chose one; `F.mse_loss`'s default mean adds section 2's.
 #
 # ## Exercises
 #
@@ -431,7 +434,7 @@ assert vae_lite.check.effective_beta(effective_beta), "the solution should pass 
 # - The loss is reconstruction error **plus** KL. With a minus sign the KL runs off and the loss falls below 0.
 # - The KL also charges for codes that leave the prior: stretched codes say as much but generate poorly.
 # - Averaging one term and summing the other is a hidden β: pixels (the code switches off) or 1 / latent
-#   dimensions. Dividing the whole loss is harmless with Adam.
+#   dimensions.
 # - Squared error is a Gaussian log-likelihood. Against it, a fixed variance s² weighs the KL by 2s²; bare squared
 #   error + KL is β = 1/(2s²).
 #
@@ -452,8 +455,8 @@ kl = vae_lite.kl_standard_normal(mu, logvar).mean()
 print(f"wrong sign: the loss fell to {min(wrong['loss']):.2g} nats; "
       f"the reconstruction error grew {worse:.2g}-fold.\n"
       f"On 500 test images, after its last update: KL {kl:.2g} nats per image,\n"
-      f"mean σ² {logvar.exp().mean():.2g}, mean μ² {mu.pow(2).mean():.2g} (prior: 1, 0): "
-      "the code is drowned in noise.")
+      f"mean σ² {logvar.exp().mean():.2g}, mean μ² {mu.pow(2).mean():.2g} "
+      "(N(0, I): σ² = 1, μ² = 0): the code is drowned in noise.")
 assert logvar.exp().mean() > mu.pow(2).mean(), \
     "the KL should have run off through σ² (the encoder outputs log σ²)"
 
@@ -473,13 +476,15 @@ assert logvar.exp().mean() > mu.pow(2).mean(), \
 #   = \mathbb{E}_x \mathbb{E}_{q(z|x)}\Big[\log \tfrac{q(z|x)}{q(z)}\Big] + \mathbb{E}_{q(z)}\Big[\log \tfrac{q(z)}{p(z)}\Big]
 #   = I_q(x; z) + \mathrm{KL}\big(q(z)\,\|\,p(z)\big),$$
 #
-# the information the codes carry about x, plus how far the codes as a whole lie from the prior. Stretching
+# the information the codes carry about x, plus how far the codes as a whole, q(z), lie from the prior. Stretching
 # inflates only the second (the mean z² grows like c²), and it matters: a VAE generates by decoding z drawn from
 # the prior. Alemi et al. (2018) call the KL term the rate; by this split it is at least $I_q(x; z)$.
 #
 # $\mathbb{E}_x$ averages over a data set of N images: training's, or here the test images. Then q(z) is a
 # mixture of N Gaussians, one per image, and $I_q(x; z) \le \log N$: a code can at best tell which image it came
-# from. So at least the KL term minus log N is distance from the prior.
+# from. So both parts depend on N, not only on the model: as N grows, $I_q(x; z)$ can rise towards log N and
+# KL(q(z) ‖ p(z)) falls by as much. Compare models on the same N; read no column as the model's own distance
+# from the prior.
 #
 # Section 2's yardstick asks the reverse question: do prior samples land where there are codes? That is the other
 # direction, $\mathrm{KL}\big(p(z)\,\|\,q(z)\big) = \mathbb{E}_{p(z)}[\log p(z) - \log q(z)]$, large where the prior
@@ -551,10 +556,20 @@ assert data.name != "mnist" or mean(stretched_terms["reverse"]) / mean(right_ter
     < mean(stretched_terms["forward"]) / mean(right_terms["forward"]) / 3, \
     "the prose: stretching should raise KL(p(z) ‖ q(z)) far less than KL(q(z) ‖ p(z))"
 
+# %%
+few = len(x_test) // 10  # a tenth of the test images: N changes, the model does not
+fewer = information_and_distance(right_vae, x_test[:few])
+print("right model, I_q(x; z) and KL(q(z) ‖ p(z)), nats: "
+      + ", ".join(f"N = {n}: {t['information'].mean():.1f} and {t['forward'].mean():.1f}"
+                  for n, t in ((few, fewer), (len(x_test), split["right (β = 1)"]))))
+assert fewer["forward"].mean() > split["right (β = 1)"]["forward"].mean(), \
+    "the prose: KL(q(z) ‖ p(z)) of the N-image mixture should fall as N grows"
+
 # %% [markdown]
 # Stretching leaves $I_q(x; z)$ as it was and inflates only KL(q(z) ‖ p(z)). Every model whose code is not switched
 # off carries nearly log N, the most N images can show. So here KL(q(z) ‖ p(z)) is just the KL term minus about
-# log N: it adds nothing the KL column does not show.
+# log N, and it shrinks as N grows: it is no fixed distance of the model from the prior, and it adds nothing the
+# KL column does not show. It serves to contrast the stretched model with the right one, on the same N.
 #
 # The last column asks section 2's question, whether prior samples land among the codes. With the KL averaged it
 # is many times the right model's, as the yardstick said. Stretching raises it far less than it raises
@@ -566,10 +581,11 @@ assert data.name != "mnist" or mean(stretched_terms["reverse"]) / mean(right_ter
 #
 # More dimensions do not explain section 2's yardstick: on as many dimensions as the right model uses, the ratio
 # of the model with the KL averaged stays many times larger. And the recipe, tuned on test images for the right
-# loss, cannot explain the margins: they dwarf the spread of 05's whole recipe screen on held-out images. That
-# spread bounds what the right model gained from the tuning. No other recipe could rescue a mistake either: the
-# negative ELBO is the right loss, so a model trained for β ≠ 1 cannot, at its optimum, beat the β = 1 optimum
-# on it.
+# loss, is unlikely to explain the margins: they are many times the spread of 05's whole recipe screen on held-out
+# images (printed below). That spread bounds what the right model gained by the choice among the screened recipes
+# only. Nor should an unscreened recipe rescue a mistake: the negative ELBO is the β = 1 training objective, so at
+# the global optima a model trained for β ≠ 1 cannot beat the β = 1 one on it. That argument is about the training
+# objective at its optimum; the table scores test images after a fixed budget.
 #
 # In published code: pytorch/examples' `vae/main.py` once divided both terms by batch size × 784
 # ([#290](https://github.com/pytorch/examples/issues/290)), harmless with Adam. Keras's VAE example averaged only
@@ -582,31 +598,41 @@ matched = describe("", averaged_kl, dims=right_run["active"])  # as many dimensi
 print(f"KL averaged, on its {matched['active']} dimensions of largest KL only: prior/own {ratio(matched):.2f} "
       f"(right model: {ratio(right_run):.2f})")
 screen = pathlib.Path(vae_lite.__file__).resolve().parents[1] / "results/recipe_screen_validation.json"
-screen = [run["validation_neg_elbo"] for run in json.loads(screen.read_text()).values()]  # 05's screen: held-out −ELBO
+# 05's screen: held-out −ELBO of every recipe
+screen = [run["validation_neg_elbo"] for run in json.loads(screen.read_text()).values()]
 margin = min(r["loss"] for r in runs[1:]) - right_run["loss"]
 print(f"05's recipe screen on held-out images spans {min(screen):.1f} to {max(screen):.1f} nats; "
-      f"the margins: {math.floor(margin)} or more")
+      f"the margins: {math.floor(margin)} or more, "
+      f"{margin / (max(screen) - min(screen)):.0f} times that spread")
 
 # %% jupyter={"source_hidden": true}
-assert ratio(matched) > 3 * ratio(right_run), "the prose: on as many dimensions as the right model, the ratio stays many times larger"
-assert data.name != "mnist" or QUICK or margin > 20 * (max(screen) - min(screen)), "the prose: the margins dwarf the screen's spread"
+assert ratio(matched) > 3 * ratio(right_run), \
+    "the prose: on as many dimensions as the right model, the ratio stays many times larger"
+assert data.name != "mnist" or QUICK or margin > 20 * (max(screen) - min(screen)), \
+    "the prose: the margins are many times the screen's spread"
 
 # %% [markdown]
 # ### Why mean z² is 1 at c = 1
 #
 # In section 1, mean z² = 1 at c = 1 is no accident. With S = Σₖ(μₖ² + σₖ²) averaged over the images, the KL of
 # the model stretched by c is ½c²S − d log c + const, least at c² = d / S, that is where mean z² = c²S / d = 1.
-# The decoder can undo any c, so training sets c there.
+# The decoder can undo any c, so training sets c there. The same holds for each dimension stretched alone: at the
+# optimum each has mean μₖ² + σₖ² = 1, and 05's model is near that.
 
 # %%
 mu, logvar = default.encode(x_test[:500])  # section 1's images
 S, d = (mu.pow(2) + logvar.exp()).sum(dim=1).mean().item(), default.latent_dim
-print(f"S = {S:.1f}, d = {d}: the KL is least at c² = d / S = {d / S:.2f}")
+per_dimension = (mu.pow(2) + logvar.exp()).mean(dim=0).detach()  # S = its sum
+print(f"S = {S:.1f}, d = {d}: the KL is least at c² = d / S = {d / S:.2f}; "
+      f"per dimension, mean μₖ² + σₖ² lies in {per_dimension.min():.2f} to {per_dimension.max():.2f}")
 
 # %% jupyter={"source_hidden": true}
-assert all(abs(r["kl"] - rows[0]["kl"] - 0.5 * (r["c"]**2 - 1) * S + d * math.log(r["c"])) < 1e-3 * r["kl"] for r in rows), \
-    "the prose: KL(c) should be ½c²S − d log c + const, as stretching multiplies μ and σ by c"
+predicted = lambda c: rows[0]["kl"] + 0.5 * (c**2 - 1) * S - d * math.log(c)  # KL(c) = ½c²S − d log c + const
+assert all(abs(r["kl"] - predicted(r["c"])) < 1e-3 * r["kl"] for r in rows), \
+    "`stretched` should multiply μ and σ by c (this tests the code; the formula then follows by algebra)"
 assert abs(d / S - 1) < 0.1, "the prose: 05's model should sit where the KL is lowest, at c² = d / S = 1"
+assert QUICK or data.name != "mnist" or (per_dimension - 1).abs().max() < 0.3, \
+    "the prose: each dimension's mean μ² + σ² should be near 1"
 
 # %% [markdown]
 # ### Section 3's KLs against a linear VAE
@@ -615,7 +641,9 @@ assert abs(d / S - 1) < 0.1, "the prose: 05's model should sit where the KL is l
 # (1999) solved pPCA in closed form; Lucas et al. (2019) show that the linear VAE reaches that optimum. On a
 # direction of data variance λ > s², its q(z|x) has variance s²/λ and its mean μ has E_x μ² = 1 − s²/λ, so that
 # direction's KL, averaged over x, is ½ log(λ/s²). With d latent dimensions it keeps the top d directions whose λ
-# exceeds s², and no others.
+# exceeds s², and no others. So s² is a noise floor: a direction whose variance is below it is lost in the
+# decoder's noise, and coding it would cost KL and buy no likelihood. A larger s raises the floor, fewer
+# directions clear it, and the code keeps less: section 3's result. Lucas et al. explain posterior collapse this way.
 
 # %%
 variances = torch.linalg.eigvalsh(torch.cov(data.train[:10_000].flatten(1).T).double()).flip(0)  # λ, largest first
@@ -638,11 +666,12 @@ for s in (0.1, 1.0):
 for s in linear_kl:
     kept = variances[:LATENT][variances[:LATENT] > s**2]
     assert abs(linear_kl[s] - 0.5 * (kept / s**2).log().sum().item()) < 1e-6, "the prose: ½ log(λ/s²) per kept direction"
-assert QUICK or data.name != "mnist" or all(abs(gaussian_kl[s] / linear_kl[s] - 1) < 0.3 for s in linear_kl), \
-    "the prose: within 30% of pPCA's"
+assert QUICK or data.name != "mnist" or all(0.5 < gaussian_kl[s] / linear_kl[s] < 2 for s in linear_kl), \
+    "the prose: of the same order as pPCA's (within a factor of 2)"
 
 # %% [markdown]
-# After their one epoch, the deep VAEs' KLs land within 30% of the linear VAE's.
+# After one epoch, on one seed, the deep VAEs' KLs are of the same order as the linear VAE's. That suggests the
+# noise floor, more than the decoder's depth, sets how much the code keeps.
 
 # %% [markdown]
 # ### More exercises
@@ -676,11 +705,12 @@ else:
 # %% [markdown]
 # More to try:
 #
-# 1. Train the wrong-sign model with a learning rate ten times smaller. Does it still run off, only later?
-# 2. Average both terms (`bce_mean + kl_mean`). Which β is that, and is it closer to 1, as a ratio, than either
-#    mistake alone?
-# 3. Give the Gaussian decoder a learned s (`gaussian_std=None`). Which s does it learn, and what KL weight does
-#    that amount to?
-# 4. The often-copied `KLD = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())` sums over the batch too.
-#    Added to `F.binary_cross_entropy(x_hat, x)`, it is exercise 2's β = 784 N. Train it like section 2's
-#    mistakes: what do its prior samples look like?
+# 1. (5 min) Train the wrong-sign model with a learning rate ten times smaller. Does it still run off, only later?
+#    (It should: the loss is still unbounded below.)
+# 2. (5 min) Average both terms (`bce_mean + kl_mean`). Which β is that, and is it closer to 1, as a ratio, than
+#    either mistake alone? (`effective_beta` answers: pixels / latent dimensions.)
+# 3. (10 min) Give the Gaussian decoder a learned s (`gaussian_std=None`). Which s does it learn, and what KL
+#    weight does that amount to? (2s² against squared error, by section 3.)
+# 4. (10 min) The often-copied `KLD = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())` sums over the
+#    batch too. Added to `F.binary_cross_entropy(x_hat, x)`, it is exercise 2's β = 784 N. Train it like section
+#    2's mistakes: what do its prior samples look like? (Expect one blur, as with β = 784.)

@@ -13,8 +13,8 @@
 # - ask for a class in a style you pick, with sliders;
 # - compare a conditional VAE with a VAE like for like;
 # - turn p(x|y) into a classifier and into p(x) with Bayes' rule (exercise 2), and say which way it is biased;
-# - optional: three seeds; looseness told from fit; class in the code; style transfer (exercises 3, 4); a digit
-#   you draw; why a likelihood is no digit detector.
+# - optional: the classifier's bias; three seeds; looseness told from fit; class in the code; style transfer
+#   (exercises 3, 4); a digit you draw; why a likelihood is no digit detector.
 
 # %% [markdown] tags=["badges"]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/11_conditional_vae.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F11_conditional_vae.ipynb)
@@ -99,7 +99,9 @@ assert data.train_labels is not None and data.test_labels is not None, "this not
 # $$\log p(x\mid y) \;\ge\; \mathbb{E}_{q(z\mid x,y)}\big[\log p(x\mid z,y)\big] \;-\; \mathrm{KL}\big(q(z\mid x,y)\,\|\,p(z)\big).$$
 #
 # The derivation is notebook 02's, with y added to every term but the prior. That prior is a choice, the one of
-# Kingma et al. (2014)'s model M2, p(y) p(z) p(x|y,z) (trained here on labelled images only). The name "conditional
+# Kingma et al. (2014)'s model M2, p(y) p(z) p(x|y,z), trained here on labelled images only. M2 is built for
+# semi-supervised learning: for an unlabelled image y is one more latent, inferred by a classifier q(y|x) trained
+# with the rest (More to try 7). The name "conditional
 # VAE" is Sohn et al. (2015)'s; their prior is **learned**, a network p(z|y) (p(z|x) in their notation: they predict
 # an output from an input), and they note it may be made independent of the input, as here. With a learned p(z|y),
 # the KL compares q with the class's own prior, so z may carry the class at no cost, and you sample z ~ p(z|y).
@@ -140,7 +142,8 @@ assert first_layer(cvae.encoder).in_channels == x.shape[1] + K and first_layer(c
 # ### The conditional ELBO, by you
 # **Exercise 1 (6 min).** Complete `conditional_elbo(model, x, y, eps)`: the ELBO above of each image, at
 # z = μ + σ·ε with the noise `eps` given. `model.encode(x, y)` returns μ and log σ²; `model.decoder` reads
-# `torch.cat([z, model.one_hot(y, (N,))], dim=-1)` and returns Bernoulli logits; the KL is notebook 04's
+# z (N × d) followed by the one-hot label (N × K, `model.one_hot(y, (N,))`) and returns Bernoulli logits;
+# the KL is notebook 04's
 # ½ Σ (μ² + σ² − 1 − log σ²). The checker tests it on a small model, the cell after the solution on the trained one.
 
 # %% tags=["nbval-check-output"]
@@ -194,18 +197,19 @@ for name, model in zip(["conditional VAE", "VAE", "2-latent VAE"], models):
     ax.plot(range(1, len(curve) + 1), curve, label=f"{name}: bounds log p(x{'|y' if model is cvae else ''})")
     print(f"{name:16s} {trained['epochs']} epochs on {trained['dataset']} (learning rate {trained['lr']:g}), "
           f"{trained['cpu_seconds']:.0f} CPU-s; test ELBO {curve[-1]:.1f} nats, {curve[-1] - curve[-2]:+.1f} in the last epoch")
-ax.set(xlabel="epoch", ylabel="test ELBO (nats per image)", title="test ELBO during training (the conditional VAE's bounds log p(x|y))")
+ax.set(xlabel="epoch", ylabel="test ELBO (nats per image)", title="test ELBO per epoch")
 ax.legend()
 plt.show()
 cpu = [model.checkpoint_extra["cpu_seconds"] for model in models]
 results = Path(vae_lite.__file__).resolve().parents[1] / "results"  # the benchmarks' stored runs
 stored = json.loads((results / "conditional.json").read_text())
 more = [run["training"]["cvae"]["train_cpu_seconds"] / run["training"]["vae"]["train_cpu_seconds"] - 1
-        for run in stored["runs"]]  # by seed; seed 0 is the shipped pair
+        for run in stored["runs"]
+        if run["seed"] != stored["config"]["shipped_seed"]]  # seeds other than the shipped pair's
 print(f"the conditional VAE took {cpu[0] / cpu[1] - 1:.0%} more CPU time to train than the VAE; "
-      f"in the benchmark, by seed: {', '.join(f'{m:+.0%}' for m in more)}")
+      f"in the benchmark's other seeds: {', '.join(f'{m:+.0%}' for m in more)}")
 shipped = pretrained.conditional_checkpoint(data.name, "cvae").is_file()  # trained fully, not on the spot
-assert all(0.1 < m < 0.3 for m in more), "the prose: about a fifth more, on every seed"
+assert more and all(0.12 < m < 0.22 for m in more), "the prose: about a sixth more on every seed"
 assert curves["VAE"][-1] > curves["2-latent VAE"][-1] or (QUICK and not shipped), \
     "two latent dimensions should fit worse than sixteen (both bounds on log p(x))"
 assert curves["VAE"][-1] - curves["2-latent VAE"][-1] > 40 or not (shipped and data.name == "mnist"), "the prose: over 40 nats apart"
@@ -244,7 +248,8 @@ plt.show()
 # ### Pick a class, pick a style
 # Pick a class with the buttons and move the style sliders (the latent dimensions with the largest KL); (z, y) is
 # decoded at every move. The sliders start at a test image's code, read with its own label; below, that code is
-# decoded as every class: one hand writing each digit. Without a kernel (GitHub, nbviewer) you see a still.
+# decoded as every class: one hand writing each digit (style transfer,
+# exercise 4 in the optional part). Without a kernel (GitHub, nbviewer) you see a still.
 
 # %%
 explorer = conditional_widgets.ConditionalExplorer(cvae, data, image=0)
@@ -291,32 +296,10 @@ drop = right.reconstruction.mean() - wrong.reconstruction.mean()  # the terms pr
 assert drop > 2 * (wrong.kl.mean() - right.kl.mean()), "a wrong label should cost mostly reconstruction, not KL"
 
 # %% [markdown]
-# Is that fair to every label? The encoder (*amortized*: one network for all inputs, notebook 02) only ever saw
-# images with their own label, so for a wrong label its q(z|x, c) may fit badly and the ELBO be looser. Notebook
-# 08's tighter bound L_k measures part of each gap:
-
-# %%
-def looseness(labels, images=x_test[:100], k=50):  # L_k − ELBO of each image, both from the same k draws of q(z|x, c)
-    generator = torch.Generator().manual_seed(0)
-    with torch.inference_mode():  # 20 images at a time: k × 20 decodes hold the kernel's memory well under 1 GB
-        log_w = torch.cat([log_weights(cvae, images[i:i + 20], k, generator, labels[i:i + 20])
-                           for i in range(0, len(images), 20)], dim=1)  # (k, N)
-    return log_w.logsumexp(0) - np.log(k) - log_w.mean(0)
-
-
-loose_true, loose_wrong = looseness(data.test_labels[:100]), looseness((data.test_labels[:100] + 1) % K)
-looser = (loose_wrong > loose_true).float().mean().item()  # image by image
-print(f"L_50 − ELBO, first 100 test images: {loose_true.mean():.1f} nats with the true label, {loose_wrong.mean():.1f} "
-      f"with a wrong one; the wrong label's is the larger for {looser:.0%} of them")
-assert (loose_wrong.mean() > loose_true.mean() + 2 and looser > 0.8) or not (shipped and data.name == "mnist"), \
-    "the prose: a wrong label's bound is looser, on most images"
-
-# %% [markdown]
-# A wrong label's ELBO is several nats looser, on most images. That favours the true label: the classifier's margin
-# is partly the encoder's, not p(x|c)'s. One noisy z per label works the other way, costing accuracy (optional
-# part).
-
-# %% [markdown]
+# Is that fair to every label? The encoder (*amortized*: one network for all inputs, notebook 02) only
+# ever saw images with their own label, so for a wrong label q(z|x, c) may fit worse and that ELBO be looser: then
+# the classifier's margin is partly the encoder's (measured in the optional part).
+#
 # ### What the label is worth
 # How much of the gap between the top two lines of the training figure can the label explain? Within one
 # model, Bayes' rule and log p(y|x) ≤ 0 give a ceiling:
@@ -344,19 +327,26 @@ like_for_like_error = paired.std().item() / np.sqrt(len(paired))  # over the ima
 print(f"mean over {len(x_test)} test images, nats         ELBO   reconstruction      KL")
 for name, terms in (("conditional VAE: bounds log p(x|y)", right), ("VAE: bounds log p(x)", vae_terms)):
     print(f"  {name:36s} {terms.elbo.mean():8.2f} {terms.reconstruction.mean():12.2f} {terms.kl.mean():9.2f}")
-print(f"the gap {(right.elbo - vae_terms.elbo).mean():.2f} = {label_at_most:.2f} for the label (−log p(y)) "
-      f"+ {like_for_like:.2f} ± {like_for_like_error:.2f} like for like (± one standard error over the images)")
+print(f"the gap {(right.elbo - vae_terms.elbo).mean():.2f} = {label_at_most:.2f} "
+      f"(−log p(y), the most the label can be worth) + {like_for_like:.2f} ± {like_for_like_error:.2f} "
+      f"like for like (± one standard error over the images)")
 assert not (shipped and data.name == "mnist") or (like_for_like > 2 * like_for_like_error and vae_terms.kl.mean() > right.kl.mean()), \
     "the prose: this pair (one draw of each) is still ahead like for like, and on MNIST the VAE's KL is the higher"
+by_seed = {run["seed"]: run["all_test_images"]["cvae_joint_bound_minus_vae_elbo"]["mean"]
+           for run in stored["runs"]}  # the benchmark's stored runs: no compute here
+print("like for like in the benchmark, by seed (seed 0 is this pair; a few z each):",
+      ", ".join(f"seed {seed} {gap:+.2f}" for seed, gap in by_seed.items()))
+assert min(by_seed.values()) < 0 < max(by_seed.values()), \
+    "the prose: over three seeds the like-for-like gap changes sign"
 
 # %% [markdown]
 # Paid for, the label explains only part of the gap: this pair stays ahead like for like, by many standard errors
 # over the images, and its VAE has the higher KL (where that goes: optional part). But one trained pair is one
-# draw of each model: over three seeds (optional part) the like-for-like gap changes sign, so three seeds cannot
-# rank the two models.
+# draw of each model: over three seeds (printed; the optional part gives the error) the like-for-like gap changes
+# sign, so three seeds cannot rank the two models.
 #
 # All this holds for one budget: the same epochs, not the same CPU time (for under 1 % more weights, the conditional
-# VAE took about a fifth more on every seed: its first layer reads the label's channels too), and one fixed
+# VAE took about a sixth more on every seed: its first layer reads the label's channels too), and one fixed
 # binarization of the test images. The models were still improving: longer training may rank them.
 #
 # **Exercise 2 (8 min).** Bayes' rule, done properly. Complete `bayes(log_px_given_y, log_prior)`: from
@@ -384,8 +374,56 @@ def bayes(log_px_given_y, log_prior):
 assert vae_lite.check.bayes_rule(bayes), "the solution should pass every case"
 
 # %% [markdown]
-# With `bayes`, the class frequencies as prior and the classifier's ELBOs in place of log p(x|c), log p(x) comes
-# out as a lower bound (up to the noise of one-sample ELBOs):
+# ## Common mistakes
+#
+# > **Common mistake.** Crediting the label with the whole gap between a conditional VAE's ELBO and a
+# > VAE's. **Wrong:** a label is worth at most −log p(y). **Right:** compare ELBO(x|y) + log p(y) with the
+# > VAE's ELBO, over seeds.
+#
+# ## Summary
+# - A conditional VAE bounds log p(x|y): the label enters both networks; with the prior N(0, I) for every
+#   class, the KL pays for anything z says about the class.
+# - Its ELBO and a VAE's bound different numbers: add log p(y) to compare like for like; one trained pair is
+#   one draw of each.
+# - Bayes' rule, in logs, turns p(x|y) into a classifier and into p(x). With ELBOs in place of log p(x|y) the
+#   classifier may favour the true label: the encoder never saw a wrong one (measured in the optional part).
+#
+# Next: this is the last notebook. Go back to [01 The autoencoder](01_autoencoder.ipynb), or train these models
+# on your own labelled images with `vae_lite.ImageData.from_arrays`.
+
+# %% [markdown]
+# ## Optional: the classifier's bias, over seeds, style, and a digit you draw
+
+# %% [markdown]
+# ### Fair to every label?
+# For a wrong label the encoder's q(z|x, c) may fit badly (the core part's Experiments). Notebook 08's tighter
+# bound L_k measures part of each gap between a label's ELBO and log p(x|c):
+
+# %%
+def looseness(labels, images=x_test[:100], k=50):  # L_k − ELBO of each image, both from the same k draws of q(z|x, c)
+    generator = torch.Generator().manual_seed(0)
+    with torch.inference_mode():  # 20 images at a time: k × 20 decodes hold the kernel's memory well under 1 GB
+        log_w = torch.cat([log_weights(cvae, images[i:i + 20], k, generator, labels[i:i + 20])
+                           for i in range(0, len(images), 20)], dim=1)  # (k, N)
+    return log_w.logsumexp(0) - np.log(k) - log_w.mean(0)
+
+
+loose_true, loose_wrong = looseness(data.test_labels[:100]), looseness((data.test_labels[:100] + 1) % K)
+looser = (loose_wrong > loose_true).float().mean().item()  # image by image
+print(f"L_50 − ELBO, first 100 test images: {loose_true.mean():.1f} nats with the true label, {loose_wrong.mean():.1f} "
+      f"with a wrong one; the wrong label's is the larger for {looser:.0%} of them")
+assert (loose_wrong.mean() > loose_true.mean() + 2 and looser > 0.8) or not (shipped and data.name == "mnist"), \
+    "the prose: a wrong label's bound is looser, on most images"
+
+# %% [markdown]
+# A wrong label's ELBO is several nats looser, on most images. That favours the true label: the classifier's margin
+# is partly the encoder's, not p(x|c)'s. One noisy z per label works the other way, costing accuracy (below).
+# The gap between the encoder's q and the best q for each image is the amortization gap (Cremer et al., 2018).
+
+# %% [markdown]
+# ### Bayes' rule with the prior
+# With `bayes` (exercise 2), the class frequencies as prior and the classifier's ELBOs in place of log p(x|c),
+# log p(x) comes out as a lower bound (up to the noise of one-sample ELBOs):
 
 # %%
 try:
@@ -403,26 +441,6 @@ else:
 # prior barely moves the classifier.
 
 # %% [markdown]
-# ## Common mistakes
-#
-# > **Common mistake.** Crediting the label with the whole gap between a conditional VAE's ELBO and a
-# > VAE's. **Wrong:** a label is worth at most −log p(y). **Right:** compare ELBO(x|y) + log p(y) with the
-# > VAE's ELBO, over seeds.
-#
-# ## Summary
-# - A conditional VAE bounds log p(x|y): the label enters both networks; with the prior N(0, I) for every
-#   class, the KL pays for anything z says about the class.
-# - Its ELBO and a VAE's bound different numbers: add log p(y) to compare like for like; one trained pair is
-#   one draw of each.
-# - Bayes' rule, in logs, turns p(x|y) into a classifier and into p(x). With ELBOs in place of log p(x|y) the
-#   classifier favours the true label: the encoder never saw a wrong one.
-#
-# Next: this is the last notebook. Go back to [01 The autoencoder](01_autoencoder.ipynb), or train these models
-# on your own labelled images with `vae_lite.ImageData.from_arrays`.
-
-# %% [markdown]
-# ## Optional: over seeds, style, and a digit you draw
-#
 # ### Over seeds
 # One trained pair is one draw of each model. `benchmarks/conditional.py` trained the recipe with three seeds
 # (seed 0 is the shipped pair; the ELBOs average a few z, printed). Like for like, ELBO(x|y) + log p(y) − ELBO(x):
@@ -535,7 +553,8 @@ assert 0 < gaps[shipped_seed][0] - class_entropy < 0.2, "the prose: the shipped 
 # **Where the VAE's extra KL goes.** On every seed the VAE's KL is the higher. Notebook 06's optional part splits
 # the mean KL exactly: mean KL = I(x; z) + KL(q(z) ‖ p(z)), with q(z) the pooled codes of all images (the aggregate
 # posterior). The label is fixed by the image, so I(x; z) = I(y; z) + I(x; z | y): the class, then the style.
-# With v for the VAE and c for the conditional VAE, **if** (1) both codes carry the same style **and** (2) the
+# With v for the VAE and c for the conditional VAE, **if** (1) the VAE's code carries no more style,
+# I_v(x; z | y) ≤ I_c(x; z | y), **and** (2) the
 # VAE's q(z) matches the prior at least as well, then
 #
 # $$\mathrm{KL}_v - \mathrm{KL}_c \;\le\; I_v(y; z) - I_c(y; z) \;\le\; H(y).$$
@@ -603,9 +622,10 @@ assert not (shipped and data.name == "mnist" and first == shipped_run["images"])
 # %% [markdown]
 # **How good the classifier is.** Bayes' rule, with L_k in place of each log p(x|c), is right a little more often
 # than the largest one-sample ELBO. Averaged over a few z per label, the largest ELBO does about as well, and that
-# gain passes a paired test on the same images (printed): the one-sample ELBO's noise costs accuracy. So Bayes'
+# gain passes a paired test on the same images (printed; McNemar's: only the images where the two disagree count,
+# and with no real difference each would win half of them): the one-sample ELBO's noise costs accuracy. So Bayes'
 # rule's lead is likely that noise too, more than its tighter bound; the benchmark stored only its accuracy, so that
-# pair cannot be tested. Both keep the core part's bias: a wrong label's proposal q(z|x, c) fits
+# pair cannot be tested. Both keep the bias seen in "Fair to every label?": a wrong label's proposal q(z|x, c) fits
 # worse, so even its L_k likely understates log p(x|c) more than the true label's. Both accuracies are optimistic
 # as tests of p(x|y).
 
@@ -691,7 +711,7 @@ assert not (shipped and data.name == "mnist") or 3 * label_entropy < min(told_c,
 # ### The label's way in, by you
 # **Exercise 3 (5 min).** The conditional encoder reads each image with K more channels (the Model section).
 # Complete `label_planes(x, y, num_classes)`: return x (N × C × H × W) followed by K channels, channel y[i] all
-# ones for image i and the others zeros (`torch.nn.functional.one_hot`, then a reshape and `expand`). The cell
+# ones for image i and the others zeros (the result is N × (C + K) × H × W). The cell
 # after the solution feeds your input to the conditional VAE's own encoder network and compares the codes with
 # `cvae.encode(x, y)`.
 
@@ -732,9 +752,9 @@ else:
 #
 # ### Are the samples the classes asked for?
 # Are the columns
-# really the classes asked for? A 5-nearest-neighbour classifier on raw pixels, fitted on training
-# images, reads the samples of the grid in the core part; and how blurred is each row (the entropy of the
-# decoder's pixel probabilities: a blurred digit has many pixels near 0.5)?
+# really the classes asked for? A 5-nearest-neighbour classifier on raw pixels, fitted on 10,000 training
+# images (enough to read digits), reads the samples of the grid in the core part; and how blurred is each row
+# (the entropy of the decoder's pixel probabilities: a blurred digit has many pixels near 0.5)?
 
 # %%
 pixels = KNeighborsClassifier(5).fit(data.train[:10000].flatten(1).numpy(), data.train_labels[:10000].numpy())
@@ -744,11 +764,16 @@ print(f"the pixel classifier reads {(read == asked).float().mean().item():.0%} o
       f"as the class asked for (chance: {1 / K:.0%})")
 assert (read == asked).float().mean() > 3 / K, \
     "samples should look like the class they were asked for (a decoder that ignores y reads at chance)"
-if not QUICK:  # a yardstick for the core part's classifier (largest ELBO), on the same test images, grey
-    by_pixels = pixels.score(data.test[:n].flatten(1).numpy(), data.test_labels[:n].numpy())
-    print(f"on the first {n} test images the pixel classifier is right for {by_pixels:.1%}; "
-          f"the conditional VAE's largest ELBO (core part) for {accuracy:.1%}")
-    assert not (shipped and data.name == "mnist") or accuracy - 0.05 < by_pixels < accuracy, "the prose: a little less"
+if not QUICK:  # a yardstick for the core's classifier (largest ELBO), fitted like the CVAE on every training image
+    train_pixels = data.train.flatten(1).numpy()
+    yardstick = KNeighborsClassifier(5).fit(train_pixels, data.train_labels.numpy())
+    # scored on the very images the core's classifier read: the first n of the binarized test set
+    by_pixels = yardstick.score(x_test[:n].flatten(1).numpy(), data.test_labels[:n].numpy())
+    print(f"5 nearest neighbours on the pixels of all {len(data.train):,} training images: "
+          f"{by_pixels:.1%} of the first {n} binarized test images right; "
+          f"the conditional VAE's largest ELBO (core part): {accuracy:.1%}")
+    assert not (shipped and data.name == "mnist") or abs(by_pixels - accuracy) < 0.01, \
+        "the prose: about as often"
 probs = samples.clamp(1e-6, 1 - 1e-6)  # the decoder's pixel probabilities: a blurred digit has many near 0.5
 entropy = -(probs * probs.log() + (1 - probs) * (1 - probs).log()).flatten(2).sum(-1)  # each image's, nats
 unsure = entropy.mean(1)  # the mean over each row of the grid
@@ -757,8 +782,10 @@ print("the decoder's uncertainty per row of the grid (entropy of the pixels, nat
 assert not (shipped and data.name == "mnist") or unsure.argmax() == 1, "the prose: draw 2 is the most blurred"
 
 # %% [markdown]
-# As a yardstick for the core part's classifier, the pixel classifier is right a little less often on the same test
-# images (printed). Draw 2, the row with malformed digits, is the most uncertain.
+# As a yardstick for the core part's classifier, 5 nearest neighbours fitted on all the training images, as the
+# conditional VAE was, is right about as often on the same test images (printed). On MNIST the generative
+# classifier is not clearly more accurate than the plainest classifier on pixels; what it adds is p(x|y).
+# Draw 2, the row with malformed digits, is the most uncertain.
 #
 # ### Style, seen
 # The same codes, flattened to two dimensions by PCA (the two directions of largest spread), coloured
@@ -1048,3 +1075,7 @@ else:
 #    `information` ("Class in the code") on 500, 2,000 and all 10,000 test images (the last about a minute). Does
 #    I(x; z) leave its cap log N? Until it does, KL(q(z) ‖ p(z)) is about mean KL − log N, and the split
 #    cannot tell a VAE code that says more of the style from one that lies farther from the prior.
+# 7. Semi-supervised, as M2 is meant to be: keep the labels of only 100 training images per class. For the
+#    others, add a classifier network q(y|x) and sum the conditional ELBO over y, weighted by q(y|x), plus the
+#    entropy of q(y|x) (Kingma et al., 2014). Compare q(y|x)'s test accuracy with a classifier trained
+#    on the 1,000 labelled images alone.

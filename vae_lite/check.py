@@ -374,6 +374,12 @@ def elbo_monte_carlo(fn, n=100_000):
         std = _toy_log_weight_std(x, mu_q, sigma_q, **how)  # how: which log weight (_toy_log_weight_std)
         return max(6 * std / math.sqrt(n), 1e-3)  # floor: float32 rounding
 
+    def either_estimator_error(x, mu_q, sigma_q, n):
+        # a right answer may also be Kingma & Welling's estimator B, sampled E_q[log p(x|z)] minus the
+        # closed-form KL(q || p(z)): the same ELBO, but noisier at q = p(z|x), where the log weight is constant
+        return max(monte_carlo_error(x, mu_q, sigma_q, n),
+                   monte_carlo_error(x, mu_q, sigma_q, n, with_q=False, with_prior=False))
+
     def z_from_the_prior(x, mu_q, sigma_q, n):
         """E over z ~ N(0, 1), not q, of log p(x, z) - log q(z)."""
         expected_log_joint = toy_elbo_exact(x, 0.0, 1.0) - entropy(1.0)
@@ -409,7 +415,7 @@ def elbo_monte_carlo(fn, n=100_000):
     }
 
     return _run("elbo_monte_carlo", fn, cases, _compare(exact, wrong_forms, "average over the samples",
-                                                        monte_carlo_error=monte_carlo_error), seed=0)
+                                                        monte_carlo_error=either_estimator_error), seed=0)
 
 
 def log_evidence_is(fn):
@@ -568,6 +574,8 @@ def pathwise_by_hand(fn):
             lambda fp, mu, rho, eps: estimate(fp(mu + softplus(rho) * eps), eps * softplus(rho)),
         "f' belongs at z = mu + sigma * eps, not at eps": lambda fp, mu, rho, eps: estimate(fp(eps), eps * sigmoid(rho)),
         "sigma is softplus(rho), not rho itself": lambda fp, mu, rho, eps: estimate(fp(mu + rho * eps), eps),
+        "sigma is softplus(rho), not exp(rho)":
+            lambda fp, mu, rho, eps: estimate(fp(mu + torch.exp(rho) * eps), eps * torch.exp(rho)),
     }
     compare = _compare(by_autograd, wrong_forms, "return the two averages over eps, (d/dmu, d/drho)", atol=1e-6)
 
@@ -955,7 +963,9 @@ def vae_module(cls, vae_loss=None):
     z = attempt("reparameterize", lambda: model.reparameterize(mu, logvar))
     if z is not None:
         spread, centre = z.detach().std().item(), z.detach().mean().item()
-        why = ("it returns mu itself: z must be sampled, z = mu + sigma * eps" if spread < 0.05 else
+        why = ("it returns mu itself: z must be sampled, z = mu + sigma * eps" if torch.allclose(z.detach(), mu) else
+               "one eps for all images: draw one per image and dimension, eps = torch.randn_like(mu)"
+               if spread < 0.05 else
                "z spreads by sigma^2 = exp(logvar); sigma is exp(logvar / 2)" if abs(spread - 0.25) < 0.02 else
                f"its standard deviation should be sigma = exp(logvar / 2) = 0.5 and its mean mu = 2")
         report.case("reparameterize draws z ~ N(mu, sigma^2)", abs(spread - 0.5) < 0.02 and abs(centre - 2) < 0.02,
@@ -989,7 +999,9 @@ def vae_module(cls, vae_loss=None):
             out = model.decode(mu + torch.exp(0.5 * logvar) * torch.randn_like(mu))
             error = F.binary_cross_entropy_with_logits(out, x, reduction="none").sum(dim=(1, 2, 3))
             kl = kl_standard_normal(mu, logvar)
+            at_mu = F.binary_cross_entropy_with_logits(model.decode(mu), x, reduction="none").sum(dim=(1, 2, 3))
         wrong_forms = {
+            "loss(x) decodes mu: decode a sampled z = reparameterize(mu, logvar)": at_mu + kl,
             "the KL has the wrong sign: the loss is reconstruction error PLUS the KL": error - kl,
             "the reconstruction is averaged over pixels: sum both terms over one image": error / 36 + kl,
             "the KL is averaged over latent dimensions: sum both terms over one image": error + kl / 3,
@@ -1058,7 +1070,7 @@ def _loop_problem(calls, got, start, sizes, lr, id_pixels):
     if any(torch.equal(b, binary[0]) for b in binary[1:]):
         return ("every epoch saw the same binary copy of each image: binarize anew as each batch is drawn "
                 "(vae_lite.binarize), not once before training, and not by a threshold such as x > 0.5")
-    def replay(rate, adam_each_epoch=False):
+    def replay(rate, adam_each_epoch=False, zero_grad=True):
         """The first step where Adam(rate) on the batch mean, on your batches and ε, differs from yours, and its loss."""
         model, outer = copy.deepcopy(start), torch.get_rng_state()
         try:
@@ -1067,7 +1079,8 @@ def _loop_problem(calls, got, start, sizes, lr, id_pixels):
                     optimizer = torch.optim.Adam(model.parameters(), lr=rate)
                 torch.set_rng_state(state)  # the ε your loop drew at this step
                 loss = model.model.loss(x)[0].mean()
-                optimizer.zero_grad()
+                if zero_grad:
+                    optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
                 if not math.isclose(yours, loss.item(), rel_tol=1e-4, abs_tol=1e-4):
@@ -1086,6 +1099,9 @@ def _loop_problem(calls, got, start, sizes, lr, id_pixels):
     if len(got) > len(sizes) and replay(lr, adam_each_epoch=True)[0] is None:
         return ("Adam was built anew every epoch, which resets its running averages of the gradients: build it once, "
                 "before the loop over epochs")
+    if replay(lr, zero_grad=False)[0] is None:
+        return ("optimizer.zero_grad() is missing: backward() adds to the gradients, so each step used the sum of all "
+                "earlier ones; call it before backward()")
     return (f"step {step}: Adam on the mean loss of the batch your loop drew gives {loss:.4f}, yours {got[step]:.4f}: "
             "torch.optim.Adam(model.parameters(), lr=lr) built once before the loop, optimizer.zero_grad() before "
             "backward(), and the loss of the batch before its step")
@@ -1288,9 +1304,9 @@ def interpolate(fn):
     the images x_a and x_b (C, H, W):
 
         the line (spherical=False):  z(t) = (1 - t) a + t b
-        the arc (spherical=True):    z(t) = (sin((1 - t) W) a + sin(t W) b) / sin W,   cos W = a.b / (|a| |b|)
+        the arc (spherical=True):    z(t) = (sin((1 - t) Ω) a + sin(t Ω) b) / sin Ω,   cos Ω = a.b / (|a| |b|)
 
-    (the arc is slerp, White 2016; where sin W = 0, as from A to A, the arc is the line). The line's cases
+    (the arc is slerp, Shoemake 1985; where sin Ω = 0, as from A to A, the arc is the line). The line's cases
     call fn(model, x_a, x_b, n) and come first; the arc's call fn(model, x_a, x_b, n, spherical=True).
     """
     from .models import VAE
@@ -1308,7 +1324,7 @@ def interpolate(fn):
              "from A to A: n copies of one image": (model, a, a, 3, False),
              "the arc, n = 5 from A to B": (model, a, b, 5, True),
              "the arc, n = 7 from B to another image": (model, b, c, 7, True),
-             "the arc from A to A, where W = 0": (model, a, a, 3, True)}
+             "the arc from A to A, where Ω = 0": (model, a, a, 3, True)}
 
     def call(f, m, x_a, x_b, n, spherical):  # the line's cases leave spherical out, so a line-only answer passes them
         return f(m, x_a, x_b, n, spherical=True) if spherical else f(m, x_a, x_b, n)
@@ -1352,11 +1368,11 @@ def interpolate(fn):
             on_the("line", lambda m, x_a, x_b, n: path(m, x_a, x_b, n, False, first=lambda t: 1)),
         "that is the straight line: with spherical=True, walk on the arc (slerp)":
             on_the("arc", lambda m, x_a, x_b, n: path(m, x_a, x_b, n, False)),
-        "you used cos W as the angle W: take W = arccos(a.b / (|a| |b|))":
+        "you used cos Ω as the angle Ω: take Ω = arccos(a.b / (|a| |b|))":
             on_the("arc", lambda m, x_a, x_b, n: path(m, x_a, x_b, n, True, angle=lambda cos: cos)),
         "you walked between the unit directions a/|a| and b/|b|: the arc keeps the codes' own lengths":
             on_the("arc", lambda m, x_a, x_b, n: path(m, x_a, x_b, n, True, unit=True)),
-        "you left out the division by sin W: at t = 0 the arc should start at mu(x_a) itself":
+        "you left out the division by sin Ω: at t = 0 the arc should start at mu(x_a) itself":
             on_the("arc", lambda m, x_a, x_b, n: path(m, x_a, x_b, n, True, divide=False)),
     }
 
@@ -1371,9 +1387,9 @@ def interpolate(fn):
             hint = "" if ok else next((why for why, wrong in wrong_forms.items()
                                        if matches(wrong(m, x_a, x_b, n, spherical))), "")
             if not ok and not hint and not torch.isfinite(got).all():
-                hint = ("your images are not finite (nan or inf): sin W = 0 here, so where sin W is about 0, "
+                hint = ("your images are not finite (nan or inf): sin Ω = 0 here, so where sin Ω is about 0, "
                         "return the line" if spherical and torch.equal(x_a, x_b) else
-                        "your images are not finite (nan or inf): cos W must lie in [-1, 1], so divide a.b by both "
+                        "your images are not finite (nan or inf): cos Ω must lie in [-1, 1], so divide a.b by both "
                         "lengths" if spherical else "your images are not finite (nan or inf)")
             again = lambda: torch.as_tensor(call(fn, m, x_a.clone(), x_b.clone(), n, spherical)).float()
             if not ok and not hint and not torch.allclose(again(), got):
@@ -1712,6 +1728,41 @@ def ppca_scales(fn):
         return compare(name, got, eigenvalues, noise_variance, latent_dim)
 
     return _run("ppca_scales", fn, cases, judge)
+
+
+def ess(fn):
+    """Notebook 10: fn(log_w (k, N)) -> (N,) the effective sample size (sum w)^2 / sum w^2 of each column,
+    computed without exp underflow (float32 log weights near -90, as an MNIST image's, and near -1000)."""
+    spread_out = -1000 + 2 * torch.randn(8, generator=torch.Generator().manual_seed(0))
+    cases = {
+        "k = 8 equal weights (ESS 8)": (torch.full((8, 1), -90.0),),
+        "one weight e^20 times the 7 others (ESS about 1)": (torch.tensor([[-70.0]] + [[-90.0]] * 7),),
+        "three images, k = 4, in float64: one ESS per column":
+            (torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [0.7, 2.0, 1.0], [1.4, 0.0, -3.0]],
+                          dtype=torch.float64),),
+        "8 log weights spread around -1000": (spread_out[:, None],),
+    }
+    right = lambda log_w: 1 / torch.softmax(log_w, dim=0).pow(2).sum(dim=0)  # noqa: E731
+    scaled = lambda log_w: (log_w - log_w.max(dim=0).values).exp()  # w / the largest: no underflow  # noqa: E731
+    wrong_forms = {
+        "you returned 1 / ESS, sum w^2 / (sum w)^2: invert it":
+            lambda log_w: torch.softmax(log_w, dim=0).pow(2).sum(dim=0),
+        "a square is missing: the numerator is (sum w)^2, not sum w":
+            lambda log_w: scaled(log_w).sum(dim=0) / scaled(log_w).pow(2).sum(dim=0),
+        "a square is missing: the denominator is sum w^2, not sum w":
+            lambda log_w: scaled(log_w).sum(dim=0) ** 2 / scaled(log_w).sum(dim=0),
+    }
+    compare = _compare(right, wrong_forms, "one ESS per image: reduce dim 0 (the k draws), keep the N columns")
+
+    def judge(name, got, log_w):  # a result that is not finite gets this exercise's hint, not _compare's general one
+        want, values = _numbers(right(log_w)), _numbers(got)
+        if values.numel() != want.numel() or torch.isfinite(values).all():
+            return compare(name, got, log_w)
+        return [(name, False, f"expected {_fmt(want)}, got {_fmt(values)}: not finite. You took exp of the log weights "
+                              "first: e^-90 survives in float32, but its square, and e^-1000 itself, underflow to 0, "
+                              "so the ratio is 0/0. Normalise first: torch.softmax(log_w, dim=0) is w / sum w")]
+
+    return _run("ess", fn, cases, judge)
 
 
 def _iw_reference_log_weights(model, x, k, mistake=None):
