@@ -356,7 +356,8 @@ print(f"first 20 test images: the fitted q's ELBO is {gap.mean():.1f} ± {gap.st
       f"100 more steps at learning rate 0.01 add {further:.2f} on average")
 
 # %% jupyter={"source_hidden": true}
-assert elbo_encoder <= log_px_reference + 0.5 and elbo_fitted_q <= log_px_reference + 0.5, "an ELBO above log p(x): KL added?"
+assert elbo_encoder <= log_px_reference + 0.5 and elbo_fitted_q <= log_px_reference + 0.5, \
+    "an ELBO above log p(x): is the KL added instead of subtracted, or averaged over the latent dimensions instead of summed?"
 if data.name == "mnist":
     assert abs(further) < 0.1, "the fitted q's have not converged: more steps still change their ELBO"
     assert 1 < gap.mean() < 10, f"the text says the encoder's q is a few nats worse than a fitted one, not {gap.mean():.1f}"
