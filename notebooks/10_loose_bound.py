@@ -417,9 +417,9 @@ assert QUICK or data.name != "mnist" or bound_gain > 2 * bound_gain_se \
 # After the same epochs the IWAE has the better log-likelihood, at a higher CPU cost (one timing of your
 # `iwae_bound`: a slower one raises the ratio). The 5-draw VAE computes the IWAE's 5 log weights per image; only
 # where the average sits differs. It is far behind the IWAE, and much closer to the VAE. So the lead comes
-# mostly from the tighter bound, not from the draws. One seed: the error bars cover images, not seeds. The
-# 5-draw VAE against the VAE is not settled: reruns of this cell with two other seeds put it ahead of the VAE by
-# more than its error bar, so their order here may not hold for another seed (More to try, item 3). Better
+# mostly from the tighter bound, not from the draws. One seed: the error bars cover images, not seeds, and
+# the VAE and the 5-draw VAE are close enough that their order may change with the seed (More to try, item 3:
+# rerun with another one). Better
 # model or better proposal? Each encoder is its own model's proposal: these runs cannot split the two.
 #
 # ## Common mistakes
