@@ -96,6 +96,17 @@ def _run(title, fn, cases, judge, seed=None):
     return report.finish()
 
 
+def _hint_when_not_finite(right, compare, hint):
+    """A judge for _run: an answer of the right size that is not finite gets `hint` (the exercise's own advice on
+    underflow) in place of _compare's general message; any other answer goes to `compare`."""
+    def judge(name, got, *args):
+        want, values = _numbers(right(*args)), _numbers(got)
+        if values.numel() != want.numel() or torch.isfinite(values).all():
+            return compare(name, got, *args)
+        return [(name, False, f"expected {_fmt(want)}, got {_fmt(values)}: not finite. {hint}")]
+    return judge
+
+
 def _compare(expected, wrong_forms, shape_hint, atol=1e-4, monte_carlo_error=None):
     """A judge for _run: the answer must equal expected(*args); if it does not, the known wrong forms
     (wrong_forms: {why: function of the same args}) it equals go to the report, which names the first
@@ -437,12 +448,8 @@ def log_evidence_is(fn):
     right = lambda log_w: torch.logsumexp(log_w, dim=-1) - math.log(log_w.shape[-1])  # noqa: E731
     compare = _compare(right, wrong_forms, "one number per row: reduce the last dimension")
 
-    def judge(name, got, log_w):  # a result that is not finite gets this exercise's hint, not _compare's general one
-        want, values = _numbers(right(log_w)), _numbers(got)
-        if values.numel() != want.numel() or torch.isfinite(values).all():
-            return compare(name, got, log_w)
-        return [(name, False, f"expected {_fmt(want)}, got {_fmt(values)}: not finite. exp(-1000) underflows to 0 in "
-                              "floating point, and log 0 = -inf: use torch.logsumexp(log_w, dim=-1) - log k")]
+    judge = _hint_when_not_finite(right, compare, "exp(-1000) underflows to 0 in floating point, and log 0 = -inf: "
+                                                  "use torch.logsumexp(log_w, dim=-1) - log k")
 
     return _run("log_evidence_is", fn, cases, judge)
 
@@ -1754,13 +1761,9 @@ def ess(fn):
     }
     compare = _compare(right, wrong_forms, "one ESS per image: reduce dim 0 (the k draws), keep the N columns")
 
-    def judge(name, got, log_w):  # a result that is not finite gets this exercise's hint, not _compare's general one
-        want, values = _numbers(right(log_w)), _numbers(got)
-        if values.numel() != want.numel() or torch.isfinite(values).all():
-            return compare(name, got, log_w)
-        return [(name, False, f"expected {_fmt(want)}, got {_fmt(values)}: not finite. You took exp of the log weights "
-                              "first: e^-90 survives in float32, but its square, and e^-1000 itself, underflow to 0, "
-                              "so the ratio is 0/0. Normalise first: torch.softmax(log_w, dim=0) is w / sum w")]
+    judge = _hint_when_not_finite(right, compare, "You took exp of the log weights first: e^-90 survives in "
+                                  "float32, but its square, and e^-1000 itself, underflow to 0, so the ratio is 0/0. "
+                                  "Normalise first: torch.softmax(log_w, dim=0) is w / sum w")
 
     return _run("ess", fn, cases, judge)
 
