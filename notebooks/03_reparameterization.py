@@ -87,8 +87,9 @@ ax.annotate("", xy=(8.3, 3.1), xytext=(9.6, 3.18), arrowprops=back)
 ax.annotate("", xy=(5.3, 3.58), xytext=(6.6, 3.1), arrowprops=back)
 ax.text(7.45, 3.12, "gradient,\nwith rsample()", ha="center", va="bottom", color="C1")
 for y in (2.98, 2.02):
-    ax.text(6.03, y, "✕", ha="center", va="center", fontsize=20)
-ax.text(6.03, 1.45, "sample()\ncuts here", ha="center", va="center", fontsize=12);
+    ax.text(6.03, y, "✕", ha="center", va="center", fontsize=20, color="grey")
+ax.text(6.03, 1.45, "sample()\ncuts here", ha="center", va="center", fontsize=12,
+        color="grey");
 
 # %% [markdown]
 # > **Predict, then run.** Both calls return a number drawn from N(0.5, 0.7²). Will `backward()` work
@@ -152,9 +153,10 @@ assert torch.allclose(logvar_v.grad, ((z_v - mu_v) / 2).detach(), atol=1e-6), \
 # - **Score function** (REINFORCE; Williams 1992; for variational inference, Paisley et al. 2012 and
 #   Ranganath et al. 2014): differentiate the density instead of f:
 #   g = ∫ f(z) ∂q(z)/∂μ dz = E_q[f(z) ∂ log q(z)/∂μ] = E_q[f(z)(z − μ)/σ²], because ∂q/∂μ = q ∂ log q/∂μ
-#   (∂ log q/∂μ is called the *score*). Needs only values of f.
+#   (∂ log q/∂μ is called the *score*; we write s = (z − μ)/σ²). Needs only values of f.
 #
 # For σ the pathwise estimate is f′(z)ε, as ∂z/∂σ = ε; deriving the score function's is Exercise 1.
+# Writing the pathwise one by hand, through σ = softplus(ρ), is Exercise 3 (homework).
 #
 # With f(z) = sin z, sympy integrates E[f(z)] exactly, differentiates it, and integrates what each
 # single-sample estimator averages to: both equal the exact gradient, so both are unbiased.
@@ -254,30 +256,34 @@ assert all(abs(s + 1) < 0.1 for s in slopes.values()), \
 assert score_1 > path_1 and path_2 > score_2, \
     "for sin z the pathwise estimator should be less noisy, for sin 2z noisier"
 added = one_draw["sin z + 5"][1] - score_1  # 25 E[s²] + 10 E[f s²], s the score
-f_s2 = (1 - sigma0**2) * math.sin(mu0) * math.exp(-sigma0**2 / 2) / sigma0**2  # E[f s²], Optional
+# E[f s²] = (1 − σ²) E f / σ², derived in the b* section
+f_s2 = (1 - sigma0**2) * math.sin(mu0) * math.exp(-sigma0**2 / 2) / sigma0**2
 assert abs(added / (25 / sigma0**2 + 10 * f_s2) - 1) < 0.05, \
     "adding 5 to f should add 5²/σ² + 10·E[f s²] to one draw's score-function variance"
 
 # %% [markdown]
 # Both fall as 1/n. For sin z the score function is noisier: usual, not a law (Mohamed et al., 2020),
 # as sin 2z shows. The pathwise noise is the spread of f′ under q. The score function's grows with |f|:
-# adding 5 to f changes no gradient, yet adds 5²/σ² + 10·E[f s²] to one draw's variance (s is the
-# score (z − μ)/σ²; E[f s²] is derived in the Optional part).
+# adding 5 to f changes no gradient, yet adds 5²/σ² + 10·E[f s²] to one draw's variance, with
+# E[f s²] = (1 − σ²)·E f/σ² (derived in the Optional part, at b*).
 #
 # One draw is what counts: a VAE takes one z per image (Kingma & Welling, §2.3 and §5: L = 1, in
 # minibatches of M = 100), so its gradient has the n = 1 row's noise, averaged over the minibatch.
-#
+
+# %% [markdown]
 # ### Many dimensions, and baselines
 # A VAE's z has tens of dimensions, and the decoder's log-likelihood f depends on all of them. Take
 # f(z) = Σᵢ sin zᵢ and estimate ∂/∂μ₁ E[f] from 16 samples: the score function multiplies *all* of f
-# by (z₁ − μ₁)/σ².
-#
-# **A baseline** b is subtracted from f: (f(z) − b) ∂ log q/∂μ₁. It is a *control variate*: a term
-# of mean 0 (here b times the score) subtracted to cut the variance. The score has mean 0
-# (E_q[∂ log q/∂μ] = ∫ ∂q/∂μ dz = ∂/∂μ ∫ q dz = 0), so any b *independent* of sample j's own ε₁⁽ʲ⁾
-# leaves the estimator unbiased: E[b·score] = E[b]·0. Two such b: the mean of f over the *other* 15
-# samples (`gradients.leave_one_out_mean`), an estimate of E f; and the terms of f without z₁,
-# Σ_{i≥2} sin zᵢ, which change with the sample but are independent of ε₁ (q is diagonal).
+# by s = (z₁ − μ₁)/σ².
+
+# %% [markdown]
+# **A baseline** b is subtracted from f: (f(z) − b)·s. It is a *control variate*: a term of mean 0
+# (b·s) subtracted to cut the variance. The score has mean 0 (E_q[∂ log q/∂μ] = ∫ ∂q/∂μ dz =
+# ∂/∂μ ∫ q dz = 0), so any b *independent* of sample j's own ε₁⁽ʲ⁾ leaves the estimator unbiased:
+# E[b·s] = E[b]·0. Two such b:
+# - the mean of f over the *other* 15 samples (`gradients.leave_one_out_mean`), an estimate of E f;
+# - the terms of f without z₁, Σ_{i≥2} sin zᵢ: they change with the sample, but are independent of ε₁
+#   (q is diagonal).
 #
 # > **Predict, then run.** From d = 1 to d = 50, what happens to the variance of each column?
 
@@ -303,7 +309,7 @@ for d in (1, 5, 50):  # `repeats` estimates of d/dmu_1 E[f] from 16 samples each
             "should still average to the exact gradient"
 print(f"variances of {repeats} estimates of d/dmu_1, 16 samples each, "
       f"about ±{math.sqrt(2 / repeats):.0%} (one standard error)")
-labels = ["pathwise"] + [f"score, b = {b}" for b in baselines]
+labels = ["pathwise"] + [f"score, b={b}" for b in baselines]
 print(f"{'d':>3}" + "".join(f"{c:>{len(c) + 3}}" for c in labels))
 for d, row in by_dimension.items():
     print(f"{d:>3}" + "".join(f"{v:>{len(c) + 3}.5f}" for c, v in zip(labels, row.values())))
@@ -373,9 +379,8 @@ assert all(math.isclose(a, b, rel_tol=1e-9) for a, b in
 # At d = 1 this f is sin z, and the draws are the sum's: the d = 1 rows agree. As d grows, the pathwise
 # noise shrinks with the gradient; the score function's (b = mean of others) far less, so their ratio
 # grows. The score function's variance is about f's over σ², however little f depends on z₁; the pathwise
-# one's is that of ∂f/∂z₁. That is why VAEs ([05](05_vae.ipynb)) use the pathwise estimator. The Optional
-# part draws both tables, shows what the noise costs an optimiser, and that a baseline closer to f
-# narrows the gap per sample, not per evaluation of f.
+# one's is that of ∂f/∂z₁. That is why VAEs ([05](05_vae.ipynb)) use the pathwise estimator. More in
+# the Optional part.
 #
 # ### Explore
 # The explorer uses f(z) = z² (exact gradients 2μ and 2σ). Move μ and σ: the samples and both estimates
@@ -438,8 +443,8 @@ assert check.score_function_gradient(score_function_gradient)
 # - Both variances fall as 1/n. The score function carries the noise of all of f. A baseline independent of
 #   the sample's own ε keeps it unbiased and can remove much of that noise (not always: at d = 1 the mean of
 #   the others adds some); what is left forces an optimiser to short steps (Optional part).
-# - For a decoder-like f, with b = mean of the others, or at equal evaluations of f, the score
-#   function's gap to the pathwise estimator grows with d: VAEs use the pathwise one.
+# - For a decoder-like f, with b = mean of the others, the score function's gap to the pathwise
+#   estimator grows with d: VAEs use the pathwise one.
 # - The encoder outputs log σ², so σ = exp(½ log σ²), not exp(log σ²).
 #
 # Next: [04 The closed-form KL](04_closed_form_kl.ipynb), the other term of the ELBO, without sampling.
@@ -468,15 +473,16 @@ ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
 # each variance is within about ±sqrt(2/repeats); log(orange/black) over 100 seeds of
 # independent draws: sd 2 of those, max 5.3 (quick: 7.4); the tables now share their draws
 sum_ratios = {d: row["mean of others"] / row["pathwise"] for d, row in by_dimension.items()}
-assert all(abs(math.log(sum_ratios[d] / ratios[d])) < 12 * math.sqrt(2 / repeats)
+k_close = 12 if QUICK else 6  # class mode: within about 20 %
+assert all(abs(math.log(sum_ratios[d] / ratios[d])) < k_close * math.sqrt(2 / repeats)
            for d in ratios), \
-    "the text says the orange line and the black squares coincide"
+    "the text says the orange line and the black squares nearly coincide"
 
 # %% [markdown]
-# The orange line and the black squares coincide. Why: the score function's variance is about f's over
-# σ² (times 16/15, the baseline's own noise); the pathwise one's is that of ∂f/∂z₁. For the sum, f's grows
-# as d while ∂f/∂z₁ = cos z₁ stays; for the decoder-like f, f's stays while ∂f/∂z₁'s falls as 1/d. At
-# large d both ratios come to about (16/15)·d·Var(sin z)/(σ²·Var(cos z)):
+# The orange line and the black squares nearly coincide. Why: the score function's variance is about
+# f's over σ² (times 16/15, the baseline's own noise); the pathwise one's is that of ∂f/∂z₁. For the
+# sum, f's grows as d while ∂f/∂z₁ = cos z₁ stays; for the decoder-like f, f's stays while ∂f/∂z₁'s
+# falls as 1/d. At large d both ratios come to about (16/15)·d·Var(sin z)/(σ²·Var(cos z)):
 
 # %%
 generator = torch.Generator().manual_seed(7)
@@ -597,13 +603,15 @@ for distribution in (torch.distributions.Bernoulli(probs=torch.tensor(0.3)),
     print(f"{type(distribution).__name__:>11}: has rsample() = {distribution.has_rsample}")
 step = lambda z: (torch.sign(z) + 1) / 2  # 1 for z > 0, 0 for z < 0; sign's derivative is 0
 eps = torch.randn(100_000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-pathwise_step, score_step = (g(step, 0.3, 1.5, eps)[0].mean().item() for g in estimators)
+pathwise_step = pathwise_gradients(step, 0.3, 1.5, eps)[0].mean().item()
+score_draws = score_gradients(step, 0.3, 1.5, eps)[0]
+score_step, score_se = score_draws.mean().item(), score_draws.std().item() / len(eps) ** 0.5
 # d/dmu P(z > 0) is the density of z ~ N(0.3, 1.5²) at 0
 exact_step = math.exp(-0.5 * (0.3 / 1.5) ** 2) / (1.5 * math.sqrt(2 * math.pi))
 print(f"f = step: pathwise {pathwise_step:.3f}, score function {score_step:.2f}, "
       f"exact {exact_step:.2f}")
 assert pathwise_step == 0, "the text says the pathwise estimator returns 0 for a step"
-assert abs(score_step - exact_step) < 0.03, \
+assert abs(score_step - exact_step) < 5 * score_se, \
     "the score function should find the step's gradient, the density of z at 0"
 
 # %% [markdown]
