@@ -70,8 +70,11 @@ QUICK = vae_lite.setup_notebook()
 # quadratic in z:
 
 # %% tags=["nbval-check-output"]
-log_ratio = symbolic.log_normal(symbolic.z, symbolic.mu, symbolic.sigma) - symbolic.log_normal(symbolic.z, 0, 1)
-display(Math(r"\log \frac{q(z)}{p(z)} = " + sp.latex(sp.expand(log_ratio))))
+z, mu, sigma = symbolic.z, symbolic.mu, symbolic.sigma
+log_ratio = symbolic.log_normal(z, mu, sigma) - symbolic.log_normal(z, 0, 1)  # sympy's densities
+grouped = sp.Add(-sp.log(sigma), -(z - mu) ** 2 / (2 * sigma**2), z**2 / 2, evaluate=False)
+display(Math(r"\log \frac{q(z)}{p(z)} = " + symbolic.latex(grouped)))
+assert symbolic.is_zero(log_ratio - grouped), "the grouped form should equal sympy's log-ratio"
 
 # %% [markdown]
 # ### By hand, in three lines
@@ -104,12 +107,12 @@ print("KL - (mu^2/2 + g(sigma^2)/2) simplifies to", sp.simplify(proof["residual"
 print("g''(t) =", proof["second_derivative"], "  positive for every t > 0:", proof["convex"])
 print("g'(t) = 0 at t =", proof["stationary"], "  where g =", proof["minimum"])
 assert symbolic.is_zero(proof["residual"]), "the KL should be mu^2/2 + g(sigma^2)/2"
+assert proof["convex"] is True and proof["stationary"] == [1] and proof["minimum"] == [0], "g's study"
 
 # %% [markdown]
 # The first term, μ²/2, is ≥ 0. For the second, g is convex (g″(t) = 1/t² > 0 for t > 0) and its only
 # stationary point is t = 1, where g = 0: so g(t) ≥ 0 for every t > 0, with equality only at t = 1.
-# The KL is 0 only at μ = 0, σ = 1 (q equal to the prior) and positive everywhere else. (In d
-# dimensions it is a sum of such terms, each ≥ 0.)
+# The KL is 0 only at μ = 0, σ = 1 (q equal to the prior) and positive everywhere else.
 #
 # The same argument as a picture: log t never rises above its tangent t − 1 at t = 1, so the gap
 # t − 1 − log t is never negative.
@@ -135,10 +138,9 @@ assert residual_2d == 0, "the 2-d KL should be the sum of the two 1-d KLs"
 
 # %% [markdown]
 # ### Two arbitrary Gaussians
-# The same integral with p = N(μ_p, σ_p²), for a prior whose μ_p and σ_p a network outputs, as in Sohn
-# et al.'s (2015) conditional VAE. Exercise 2 derives it by hand, so the cell shows only two facts:
-# μ_p = 0, σ_p = 1 gives back the formula above, and swapping q and p changes the number (KL is not
-# symmetric: KL(q ‖ p) punishes q's mass where p is small, KL(p ‖ q) the reverse).
+# The same integral with p = N(μ_p, σ_p²), a learned prior (Sohn et al.'s 2015 conditional VAE).
+# Exercise 2 derives it by hand; the cell checks two facts: μ_p = 0, σ_p = 1 gives back the formula
+# above, and swapping q and p changes the number (KL is not symmetric).
 
 # %% tags=["nbval-check-output"]
 mu_q, sigma_q = symbolic.mu_q, symbolic.sigma_q
@@ -183,7 +185,7 @@ assert (by_vae_lite - exact).abs().max() < 1e-10, \
 # ### By sampling: Monte Carlo with its standard error
 # KL = E_q[log q(z) − log p(z)], so the average of log q(z) − log p(z) over n samples z ~ q estimates
 # it, with standard error (standard deviation of the terms)/√n. The exact value should lie within a
-# few standard errors. (At μ = 0, σ = 1, q is p: every term is 0, and so is the estimate.)
+# few standard errors. (At q = p every term is 0.)
 
 # %%
 n = 5_000 if QUICK else 100_000
@@ -247,10 +249,11 @@ assert 0.28 < one_sample.std() / kl_50d < 0.4, "the text: the standard deviation
 # For this random q, one sample is off by about a third of the KL; the closed form is exact. The
 # histogram leans right (median below mean).
 #
-# How far off depends on q. With z = μ + σε, one sample is a constant plus Σᵢ(μᵢσᵢεᵢ + (σᵢ² − 1)εᵢ²/2),
-# so its variance is Σᵢ(μᵢ²σᵢ² + (σᵢ² − 1)²/2). Most of this random q's σ exceed the prior's 1; a
-# trained encoder's do not. The cell adds notebook 05's q(z|x) for the first MNIST test image (σ up to
-# 1): one sample is off by a smaller fraction of the KL, yet by several nats:
+# How far off depends on q. Put z = μ + σε into line 1 of the hand derivation, per dimension:
+# −log σ − ε²/2 + (μ + σε)²/2 = constant + μσε + (σ² − 1)ε²/2. As Var ε = 1, Var ε² = 2 and
+# Cov(ε, ε²) = 0, one sample's variance is Σᵢ(μᵢ²σᵢ² + (σᵢ² − 1)²/2). Most of this random q's σ
+# exceed the prior's 1; a trained encoder's do not. The cell adds notebook 05's q(z|x) for the first
+# MNIST test image (σ up to 1): one sample is off by a smaller fraction of the KL, yet by several nats:
 
 # %%
 sd_of = lambda mu, lv: (mu**2 * lv.exp() + (lv.exp() - 1) ** 2 / 2).sum().sqrt().item()
@@ -293,9 +296,9 @@ display(widgets.KLExplorer())
 # %% [markdown]
 # ## Common mistakes
 #
-# > **Common mistake.** The write-up's line `σ = E[(x-μ)²]` ([01](01_autoencoder.ipynb) says what the write-up
-# > is): that is the variance σ². Put σ where σ² belongs and the
-# > KL is wrong, e.g. ½(μ² + σ − log σ − 1). The encoder outputs `logvar` = log σ², so
+# > **Common mistake.** The write-up's line `σ = E[(x-μ)²]` (the write-up: a short summary of Kingma &
+# > Welling with five wrong lines): that is the variance σ². Put σ where
+# > σ² belongs and the KL is wrong, e.g. ½(μ² + σ − log σ − 1). The encoder outputs `logvar` = log σ², so
 # > σ² = `logvar.exp()` and log σ² = `logvar`. The cell compares both forms with Monte Carlo.
 
 # %%
@@ -351,8 +354,6 @@ assert check.kl_closed_form(kl_closed_form)
 # `sigma_q`, `mu_p`, `sigma_p` (`sp.log` for log). Then write `kl_two_gaussians(mu_q, logvar_q, mu_p,
 # logvar_p)`: the KL of two diagonal Gaussians for each row, summed over the last dimension. The checker
 # names the mistakes it recognises.
-#
-# Exercise 3, homework, is in the Optional part: a KL with no closed form, sampled.
 
 # %%
 by_hand = None  # your result, a sympy expression in mu_q, sigma_q, mu_p, sigma_p
@@ -383,11 +384,14 @@ assert check.kl_two_gaussians(kl_two_gaussians, by_hand)
 # - For a diagonal Gaussian the KL is the sum over dimensions; two Gaussians have a closed form too.
 # - It agrees with `vae_lite.kl_standard_normal`, torch and Monte Carlo. Unlike a one-sample estimate,
 #   it is exact, so the KL term adds no noise to the gradient (the whole ELBO's gradient is not always
-#   less noisy: Optional). A mixture prior or a flow posterior has no closed form.
+#   less noisy: Optional).
 # - Next: [05 The VAE](05_vae.ipynb) puts both terms together and trains the model.
 
 # %% [markdown]
 # ## Optional: the gradient's noise, by hand and measured
+#
+# **Takeaway:** for the KL term, neither sampled gradient wins everywhere (the path-derivative one only
+# where σ > 1/√2), and the closed form, with no noise, beats both.
 #
 # Training uses the gradient of the KL, not its value. Draw one z = μ + σε with ε ~ N(0, 1) (`rsample`).
 # Then log q(z) − log p(z) = −log σ − ε²/2 + z²/2 (the log √(2π) cancel). One draw's gradient in μ:
@@ -501,16 +505,56 @@ if data.name == "mnist":  # the text describes MNIST's encoder
     assert 0.4 <= below <= 0.6, "the text: about half of the encoder's sigma below 0.71"
 
 # %% [markdown]
+# The same comparison as a picture, for one dimension, from the formulas. Printed under it: the
+# encoder's σ over 1,000 test images, not just the first.
+#
+# *Figure: one draw's RMS gradient error in μ for one dimension against its σ: standard (σ) and
+# path-derivative (|σ² − 1|/σ, cut off at 5), crossing at σ = 1/√2 (dotted). Ticks at the bottom: the σ of the
+# encoder's q for the first test image.*
+
+# %%
+import matplotlib.pyplot as plt
+
+sigmas = [0.05 * k for k in range(2, 61)]  # sigma from 0.1 to 3
+_, ax = plt.subplots(figsize=(10, 4), layout="constrained")
+for estimator in ("standard", "path-derivative"):
+    ax.plot(sigmas, [math.sqrt(formula["mu", estimator](0.0, sd)) for sd in sigmas], label=estimator)
+ax.axvline(1 / math.sqrt(2), color="black", linestyle=":", label="σ = 1/√2")
+ax.plot((0.5 * logvar_x).exp(), torch.full((d,), 0.2), "|", color="dimgray", markersize=25,
+        label="encoder's σ, first test image")
+ax.set(xlabel="σ of one dimension", ylabel="RMS error in μ", ylim=(0, 5))
+ax.legend(loc="upper center");
+with torch.no_grad():  # the encoder's sigma^2 for 1,000 test images
+    var_batch = vae.encode(data.test[:1000])[1].double().exp()
+share_below = (var_batch < 0.5).double().mean(1)  # per image: the share of sigma below 1/sqrt(2)
+mu_ratio = (((var_batch - 1) ** 2 / var_batch).sum(1) / var_batch.sum(1)).sqrt()  # path / standard
+deciles = torch.tensor([0.1, 0.5, 0.9], dtype=torch.float64)
+(s10, s50, s90), (r10, r50, r90) = (v.quantile(deciles).tolist() for v in (share_below, mu_ratio))
+print(f"Over {len(var_batch)} test images, median (10-90 %): share of sigma below 0.71 {s50:.0%} "
+      f"({s10:.0%}-{s90:.0%}); path-derivative / standard RMS in mu {r50:.1f} ({r10:.1f}-{r90:.1f})")
+
+# %% jupyter={"source_hidden": true}
+by_formula = noise["encoder's q", "mu", "path-derivative"][1] / noise["encoder's q", "mu", "standard"][1]
+assert abs(mu_ratio[0] - by_formula) < 1e-6, "mu_ratio should be the formulas' ratio (image 0 is the table's)"
+if data.name == "mnist":  # the text describes MNIST's encoder
+    assert 0.4 < s50 < 0.6 and 2.5 < r50 < 3.5 and r10 > 1.5, "the text: about half below 0.71, 3 times noisier"
+
+# %% [markdown]
 # Measured and formula agree. With the standard estimator, one draw's gradient for the random q is off
 # by more than the whole gradient. At q = p every draw's *value* is 0, yet its standard gradient in μ is
 # z itself: a push even on dimensions already at the prior (as many of [07](07_latent_space.ipynb)'s
 # inactive ones are). The path-derivative estimator is exact at q = p and better for the random q, but
 # many times worse for the narrow q: which estimator wins depends on σ. A trained encoder puts about
-# half its σ below 0.71 (the last line): for the encoder's q the path-derivative estimator is nearly
-# three times noisier in μ, and a little less noisy in log σ². The closed form has no noise, whatever
-# σ is.
+# half its σ below 0.71: for the encoder's q in the table the path-derivative estimator is nearly three
+# times noisier in μ, and a little less noisy in log σ². Over 1,000 test images (the line under the
+# figure) the share and the ratio in μ hold: median about a half and about three. The closed form has
+# no noise, whatever σ is.
 #
-# ### The whole ELBO: where the path-derivative estimator wins
+# ## Optional: the whole ELBO's gradient, where the path-derivative estimator wins
+#
+# **Takeaway:** at the true posterior the path-derivative gradient of the whole ELBO is exact, and the
+# closed-form KL (estimator B) is less noisy than the standard estimator except for rare, far-out x.
+#
 # Roeder et al. designed their estimator for the whole ELBO, E_q[log p(x, z) − log q(z|x)], not for the
 # KL alone. If q is the true posterior p(z|x), then log p(x, z) − log q(z|x) = log p(x) for every z. That
 # is a constant, so every draw's path-derivative gradient is exactly 0, the true gradient at the optimum.
@@ -550,6 +594,10 @@ assert max(path + path10) < 1e-12, "the text: at the true posterior the path-der
 assert 0.1 < B[0] < A[0] and 0.1 < B[1] < A[1] and B10[0] < A10[0], "the text: B is noisy, less so than A (standard)"
 assert B10[1] > 1.2 * A10[1] and B10[1] > 1.2 * B[1], "the text: at x = 10, B's noise in log sigma^2 grows and loses to A's"
 assert abs(A10[0] / A[0] - 1) < 0.1 and abs(A10[1] / A[1] - 1) < 0.1, "the text: A's score-term noise does not depend on x"
+w, b, s = (check.TOY_MODEL[name] for name in "wbs")
+in_mu = w**2 / (w**2 + s**2)  # B's noise in mu over A's at the posterior, for every x
+assert round(in_mu, 2) == 0.86, "the text: w^2 / (w^2 + s^2) = 0.86"
+assert all(abs(Bx[0] / Ax[0] / in_mu - 1) < 0.05 for Bx, Ax in ((B, A), (B10, A10))), "the text: B/A in mu"
 # how far out is x = 10? By sympy, at q = p(z|x): B's variance in log sigma^2, and A's (its score term's)
 lv_sym = sp.Symbol("lv_sym", real=True)  # log sigma^2
 toy_values = {getattr(symbolic, name): value for name, value in check.TOY_MODEL.items()}
@@ -563,7 +611,6 @@ var_A = symbolic.expectation(score**2, eps, 0, 1)  # the score term has mean 0
 assert symbolic.is_zero(symbolic.expectation(score, eps, 0, 1)) and var_A == sp.Rational(1, 2)
 for x_value, measured in ((1.7, B[1]), (10.0, B10[1])):
     assert abs(math.sqrt(var_B.subs(symbolic.x, x_value)) / measured - 1) < 0.05, "B's noise: formula and measured"
-w, b, s = (check.TOY_MODEL[name] for name in "wbs")
 x_sd = math.hypot(w, s)  # x = w z + b + noise: standard deviation sqrt(w^2 + s^2)
 edge = max(float(root) for root in sp.solve(sp.Eq(var_B, var_A), symbolic.x)) - b  # B loses beyond |x - b| > edge
 share = math.erfc(edge / (x_sd * math.sqrt(2)))  # P(|x - b| > edge) under the model
@@ -574,7 +621,8 @@ assert 0.035 < share < 0.045, f"the text: B loses for about 4 % of the model's x
 
 # %% [markdown]
 # At x = 1.7 the closed form helps: B is less noisy than the standard A, as Kingma & Welling's "typically
-# has less variance" (said of the estimate) predicts. At x = 10 B still wins in μ but loses in log σ².
+# has less variance" (said of the estimate) predicts. In μ, B wins for every x: its noise is w²/(w² + s²)
+# = 0.86 times A's, whatever x is. Only in log σ² can B lose, as it does at x = 10.
 # That x is far out: under the model x ~ N(b, w² + s²), so x = 10 is 4.4 standard deviations from
 # b = 0.5. Worked out by sympy, B's noise in log σ² passes A's only where |x − b| > 4.5 (2.1 standard
 # deviations), for about 4 % of the model's own x.
@@ -594,13 +642,17 @@ assert 0.035 < share < 0.045, f"the text: B loses for about 4 % of the model's x
 # log p(z) = logsumexpₖ log N(z; mₖ, I) − log K. (Pyro's `Trace_ELBO` samples every KL;
 # `TraceMeanField_ELBO` uses the closed form where one exists.)
 #
-# **Exercise 3, homework (10 min).** Complete `kl_to_mixture(q, means, n)`: draw n samples z ~ q
+# **Exercise 3, homework (25 min).** Complete `kl_to_mixture(q, means, n)`: draw n samples z ~ q
 # (`q.sample((n,))`, n × d), take log q(z) − log p(z) for each (q's log density summed over the d
-# dimensions; log p(z) as above, with `logsumexp`), and return their mean and its standard error. The
+# dimensions; log p(z) as above, with `logsumexp`), and return their mean and its standard error.
+# Why `logsumexp`: for this q, log N(z; mₖ, I) is typically about −130, and in float32 (a network's
+# usual type) exp of anything below about −104 is 0, so log Σₖ exp(aₖ) would be −∞. `logsumexp`
+# takes out the largest term first: log Σₖ exp(aₖ) = a_max + log Σₖ exp(aₖ − a_max). The
 # next cell checks it where the answer is known: two components both at 0 make p = N(0, I) again, so the
 # closed form must come out, and the standard error must be `sd_of` (one sample's standard deviation,
 # by the formula of the core part) over √n. Then it takes K = 2 (means ±½ in every dimension) for the
-# 50-dimensional q above. The components' closed forms, averaged, are not the answer, only an upper
+# 50-dimensional q above, against the exact KL (for means ±m it reduces to a 1-d integral: hidden
+# cell). The components' closed forms, averaged, are not the answer, only an upper
 # bound: log is concave, so log p(z) = log (1/K) Σₖ pₖ(z) ≥ (1/K) Σₖ log pₖ(z) (Jensen), and so
 # KL(q ‖ p) = E_q[log q − log p] ≤ (1/K) Σₖ KL(q ‖ pₖ). (CS236's homework puts such a sampled KL into
 # training, with 500 learned components: try it on notebook 05's VAE.)
@@ -628,8 +680,24 @@ def kl_to_mixture(q, means, n=100_000):
 
 
 # %% jupyter={"source_hidden": true}
+def mixture_kl_exact(mu, logvar, m, log_cosh=lambda u: torch.logaddexp(u, -u) - math.log(2)):
+    """KL(q || p) for p = (N(m, I) + N(-m, I)) / 2, without sampling. As log p(z) = log N(z; 0, I)
+    - |m|^2/2 + log cosh(u) with u = m.z ~ N(m.mu, sum m^2 sigma^2), E_q[log p] is a 1-d integral."""
+    t = torch.linspace(-12, 12, 24_001, dtype=torch.float64)  # u = mean + sd t, t ~ N(0, 1)
+    u = m @ mu + (m**2 @ logvar.exp()).sqrt() * t
+    weight = Normal(0.0, 1.0).log_prob(t).exp() * (t[1] - t[0])  # the integral as a sum on the grid
+    closed = vae_lite.kl_standard_normal(mu, logvar).item()
+    return closed + (m @ m).item() / 2 - (weight * log_cosh(u)).sum().item()
+
+
+noise_check = torch.randn(1000, d, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+z_check = mu_d + (0.5 * logvar_d).exp() * noise_check  # 1,000 draws from the 50-d q
+typical = Normal(0.5, 1.0).log_prob(z_check).sum(-1).median().item()  # log N(z; m_1, I), z ~ q
+assert -140 < typical < -120 and torch.tensor(-104.0).exp() == 0 < torch.tensor(-103.0).exp(), \
+    "the text: log N(z; m_k, I) about -130; float32's exp is 0 below about -104"
+
 def check_kl_to_mixture(alone, alone_se, mixed, mixed_se, bound):
-    """Exercise 3's checks (K = 2); a failure names the mistake whose value it matches."""
+    """Exercise 3's checks (K = 2, means m and -m); a failure names the mistake whose value it matches."""
     ratio = alone_se / se_by_formula
     assert abs(ratio - 1) < 0.05, "the standard error should be the terms' std over sqrt(n)" + (
         ": it is their std itself" if abs(ratio / math.sqrt(n_mc) - 1) < 0.05 else "")
@@ -637,9 +705,19 @@ def check_kl_to_mixture(alone, alone_se, mixed, mixed_se, bound):
              closed_alone - 2 * math.log(2): ": log p(z) has + log K where - log K belongs"}
     seen = "".join(name for value, name in wrong.items() if abs(alone - value) < 5 * alone_se)
     assert abs(alone - closed_alone) < 5 * alone_se, "p is N(0, I): the KL is the closed form" + seen
-    jensen = ": log p(z) is the mean of the log N(z; m_k, I), not their logsumexp - log K (Jensen)"
-    assert mixed < bound - 5 * mixed_se, "the text: the averaged closed forms are an upper bound" + (
-        jensen if abs(mixed - bound) < 5 * mixed_se else "")
+    reference = mixture_kl_exact(mu_d, logvar_d, means[0])
+    assert reference < bound - 1, "the text: the averaged closed forms are an upper bound"
+    unit = torch.zeros(d, dtype=torch.float64)
+    one_component = [vae_lite.kl_normal(mu_d, logvar_d, m_k, unit).item() for m_k in means]
+    wrong = {bound: ": log p(z) is the mean of the log N(z; m_k, I), not their logsumexp - log K (Jensen)",
+             # max_k log N(z; m_k, I) = log N(z; 0, I) - |m|^2/2 + |u|: log cosh replaced by |u|
+             mixture_kl_exact(mu_d, logvar_d, means[0], torch.abs): ": log p(z) takes the max over the "
+             "components (and no - log K), not their logsumexp - log K",
+             **{kl_k + c: ": log p(z) uses one component, not the logsumexp over all K"
+                for kl_k in one_component for c in (0.0, math.log(2))}}
+    seen = "".join({name for value, name in wrong.items() if abs(mixed - value) < 5 * mixed_se})
+    assert abs(mixed - reference) < 5 * mixed_se, \
+        f"K = 2, means ±0.5: the KL is {reference:.2f} (a 1-d integral), not {mixed:.2f}" + seen
 
 
 # %%
