@@ -106,11 +106,12 @@ print(frey_model)  # the parameters are counted in the optional part
 # %% [markdown]
 # ## Training
 #
-# The paper's recipe (section 5): minibatches of 100, one z per image; Adagrad, step size 0.01, 0.02 or 0.1;
-# a prior N(0, I) on decoder (θ) and encoder (φ), as weight decay (the authors' code: weights only). It
-# maximises log p(θ) + log p(φ) + Σᵢ ELBO(xᵢ). Adagrad's step, lr·g/√(Σ g² so far), ignores the loss's scale,
-# so mean or sum gives the same steps if the prior is scaled to match. We minimise the **mean** −ELBO of a
-# batch: each point carries the prior's share |θ|²/(2N), gradient θ/N: `weight_decay=1/N`.
+# The paper's recipe (section 5): minibatches of 100, one z per image; Adagrad, step size 0.01, 0.02 or 0.1; a
+# prior p(θ) = N(0, I) on the decoder's weights, as weight decay. The authors' code applies it to the encoder's (φ)
+# weights too, as we do (to biases too). So it maximises log p(θ) + log p(φ) + Σᵢ ELBO(xᵢ). Adagrad's step,
+# lr·g/√(Σ g² so far), ignores the loss's scale, so mean or sum gives the same steps if the prior is scaled to
+# match. We minimise the **mean** −ELBO of a batch: each point carries the prior's share |θ|²/(2N), gradient θ/N:
+# `weight_decay=1/N`.
 
 # %%
 def paper_optimizer(model, train_size, step_size):  # weight decay 1/N: the prior N(0, I)'s share per data point
@@ -165,8 +166,8 @@ assert vae_lite.check.gaussian_decoder_log_likelihood(gaussian_decoder_log_likel
 
 # %% [markdown]
 # **Predict, then run.** Three decoders, the same layers (N_z = 5; the learned s adds an output per pixel) and
-# training (80 epochs) on Frey Face: s = 1 for every pixel, s = 0.1, and s learned per pixel. Which reaches the highest test
-# bound? Which one's code carries almost nothing, and why?
+# training (80 epochs) on Frey Face: s = 1 for every pixel, s = 0.1, and s learned per pixel. Which reaches the
+# highest test bound? Which one's code carries almost nothing, and why?
 
 # %%
 FREY_EPOCHS = 12 if QUICK else 80  # the prose: 80 epochs
@@ -182,10 +183,13 @@ for name, std in [("s = 1", 1.0), ("s = 0.1", 0.1), ("s learned per pixel", None
                           mse=(reconstruction - frey.test).pow(2).mean().item(), reconstruction=reconstruction)
     print(f"{name:20s} test bound {last['test_elbo']:7.1f} nats per face, KL {last['test_kl']:5.2f} nats, "
           f"squared error per pixel {decoders[name]['mse']:.4f}")
+pixel_variance = frey.train.var(dim=0)  # each pixel's variance over the training faces
+print(f"pixel variance over the faces: mean {pixel_variance.mean():.3f}, largest {pixel_variance.max():.3f}")
 
 # %% jupyter={"source_hidden": true}
 learned, fixed, wide = decoders["s learned per pixel"], decoders["s = 0.1"], decoders["s = 1"]
 assert learned["bound"] > fixed["bound"] > wide["bound"], "learning s should give the highest bound, s = 1 the lowest"
+assert pixel_variance.max() < 0.1, "the prose: each pixel varies far less than s² = 1"
 assert wide["kl"] < 0.1, "with s = 1 every face is explained as noise around one mean face: the code carries nothing"
 assert learned["mse"] > fixed["mse"], "the prose: the learned s wins, yet reconstructs worse than s = 0.1 on average"
 
@@ -193,14 +197,15 @@ assert learned["mse"] > fixed["mse"], "the prose: the learned s wins, yet recons
 # The learned s wins by far, yet reconstructs worse than s = 0.1: it gains more in the normaliser than it
 # loses in the weighted error (optional part: the numbers).
 #
-# With s = 1 the faces vary far less than the noise, so noise around the mean face explains them almost as well
-# as a code: KL ≈ 0. Positive bounds are fine: these are log **densities**.
+# With s = 1 each pixel varies far less than the noise (its variance, printed, is far under s² = 1), so noise
+# around the mean face explains the faces almost as well as a code: KL ≈ 0. Positive bounds are fine: these are
+# log **densities**.
 
 # %% [markdown]
 # ### 2. The baseline: wake-sleep
 #
-# Figure 2's baseline, **wake-sleep** (Hinton et al. 1995), was made for binary stochastic units (the Helmholtz
-# machine). A binary z cannot be written μ + σ·ε, so the ELBO's gradient in φ had no low-variance estimate.
+# Figure 2's baseline, **wake-sleep** (Hinton et al. 1995), was made for the Helmholtz machine's binary units.
+# A binary z cannot be written μ + σ·ε, so the ELBO's gradient in φ had no low-variance estimate.
 # Instead the encoder learns from dreams, whose z is known. It trains AEVB's networks in two phases:
 #
 # - *wake*: encode a real x, draw z ~ q(z|x) and hold it fixed; move the decoder (θ) up log p(x|z);
@@ -208,17 +213,17 @@ assert learned["mse"] > fixed["mse"], "the prose: the learned s wins, yet recons
 #
 # The wake phase follows the ELBO's gradient in θ, as AEVB does: q(z|x) does not depend on θ, so
 # ∇θ ELBO = E_q[∇θ log p(x|z)]. The sleep phase lowers KL(p(z|x′) ‖ q(z|x′)) on dreams, AEVB's encoder
-# KL(q(z|x) ‖ p(z|x)) on data: together, no bound is optimised (the paper, section 4). Figure 2 scores both
-# with the ELBO. Its modern form: reweighted wake-sleep (Bornschein & Bengio 2015;
-# `pyro.infer.ReweightedWakeSleep`).
+# KL(q(z|x) ‖ p(z|x)) on data. Together, no bound is optimised (the paper, section 4). Figure 2 scores both
+# with the ELBO. Its modern form is reweighted wake-sleep (Bornschein & Bengio 2015).
 #
-# **Exercise 2 (12 min).** Write `wake_sleep_loss(model, x, z, z_dream, x_dream)`, one loss per image,
-# −(log p(x|z) + log q(z_dream|x_dream)), whose gradient makes a wake step and a sleep step (the checker
-# compares the value too, so leave out log p(z): it has no gradient). The draws are given, each attached to
-# its network:
-# `z` = μ + σ·ε ~ q(z|x), `z_dream` ~ N(0, I), `x_dream` = mean + s·ε′ ~ p(x|z_dream).
-# `model.log_likelihood(x, z)` is log p(x|z); `log_normal(z, *model.encode(x))` is log q(z|x). Each phase must
-# train only its own network: `t.detach()` is t cut off from the network that made it.
+# **Exercise 2 (12 min).** Write `wake_sleep_loss(model, x, z, z_dream, x_dream)`:
+# - one loss per image, −(log p(x|z) + log q(z_dream|x_dream));
+# - its gradient makes a wake step (decoder only) and a sleep step (encoder only);
+# - leave out log p(z): with z held fixed it has no weights to train (the checker compares values too).
+#
+# *Hint.* The draws come attached to their networks: `z` = μ + σ·ε ~ q(z|x), `z_dream` ~ N(0, I),
+# `x_dream` = mean + s·ε′ ~ p(x|z_dream). `model.log_likelihood(x, z)` is log p(x|z);
+# `log_normal(z, *model.encode(x))` is log q(z|x). `t.detach()` is t cut off from the network that made it.
 
 # %% tags=["nbval-check-output"]
 def wake_sleep_loss(model, x, z, z_dream, x_dream):
@@ -280,11 +285,11 @@ if len(race) == 2 and not QUICK:
         "the prose: wake-sleep stalls with an empty code, AEVB climbs on"
 
 # %% [markdown]
-# Wake-sleep climbs fast, then stalls at the no-code level, KL near 0. Why? If the decoder ignores z, the
-# sleep phase's best q(z|x′) is the prior. Then z is independent of x, and the wake gradient on the decoder's
-# z-weights averages to zero: "no code" (**posterior collapse**, notebook 07) is a fixed point of both phases
-# (and of the ELBO). Every run starts near it, with s ≈ 1 on every pixel. Only AEVB escapes here; why is
-# open ("More to try", 6).
+# Our wake-sleep climbs fast, then stalls at the no-code level, KL near 0 (whether the paper's did is open). Why?
+# If the decoder ignores z, the sleep phase's best q(z|x′) is the prior. Then z is independent of x, and the wake
+# gradient on the decoder's z-weights averages to zero. So "no code" (**posterior collapse**, notebook 07) is a
+# fixed point of both phases, and of the ELBO. Every run starts near it, with s ≈ 1 on every pixel. Only AEVB
+# escapes here. Why is open ("More to try", 6).
 #
 # ### 3. Figure 2: the lower bound against training samples
 
@@ -316,9 +321,9 @@ for dataset, title, sizes, ylim in [("mnist", "MNIST", MNIST_PANELS, (-200, -90)
 
 # %% [markdown]
 # *Figure: lower bound per data point (nats) against training samples, one panel per N_z; solid: training set
-# (the mean over the epoch just trained, so it lags), dashed: test set; blue AEVB, red wake-sleep (Frey Face
-# only); stars: the paper's AEVB end values, read by eye (train or test curve not recorded), error bars our
-# reading error. Some early points lie below the axes.*
+# (the mean over the epoch just trained, so it lags), dashed: test set; blue AEVB, red our wake-sleep (Frey Face
+# only; the paper's wake-sleep curves are not drawn); stars: the paper's AEVB end values, read by eye (train or
+# test curve not recorded), error bars our reading error. Some early points lie below the axes.*
 #
 # A **checkpoint**: a point where a run was scored, after each of its first 20 epochs, then 20 per decade of
 # samples.
@@ -360,8 +365,8 @@ for m in FREY_PANELS:
           f"wake-sleep's end KL {ws[m]['test_kl'][-1]:.2f} nats")
 
 # %% [markdown]
-# Claims 2 and 3: is each run still climbing over the last half-decade of samples, and how do the test bound
-# and the train − test gap change with N_z?
+# Claims 2 and 3: is each run still climbing over the last half-decade of samples (from 1/√10 of them to the
+# end), and how do the test bound and the train − test gap change with N_z?
 
 # %% tags=["nbval-check-output"]
 for m, end in zip(FREY_PANELS, frey_ends):
@@ -377,17 +382,18 @@ assert all(abs(ws[k]["test_elbo"][-1] - baseline) < 3 and abs(climb(ws[k])) < 1 
 assert [k for k in FREY_PANELS if ws[k]["test_kl"][-1] > 0.1] == [20], \
     "claim 1: at the end wake-sleep has a code on N_z = 20 only"
 assert climb(ws[20]) > climb(aevb[20]) > 0, "claim 2: on N_z = 20 wake-sleep still climbs, faster than AEVB"
-# [narrowest, widest] gap at each of the last 6 checkpoints
-widest = [sorted(FREY_PANELS, key=lambda k: gap(aevb[k], i))[::3] for i in range(-6, 0)]
-assert frey_ends == sorted(frey_ends) and all(w == [2, 20] for w in widest), \
-    "claim 3: the test bound rises with N_z; the gap narrowest at N_z = 2, widest at 20 (last 6 checkpoints)"
+assert frey_ends == sorted(frey_ends), "claim 3: the test bound rises with N_z"
+for i in range(-6, 0):  # each of the last 6 checkpoints
+    gaps = {k: gap(aevb[k], i) for k in FREY_PANELS}
+    assert min(gaps, key=gaps.get) == 2 and max(gaps, key=gaps.get) == 20, \
+        "claim 3: the gap narrowest at N_z = 2, widest at 20 (last 6 checkpoints)"
 
 # %% [markdown]
-# | the paper's claim | our verdict (Frey Face only) |
+# | the paper's claim | our verdict (Frey Face only; against **our** wake-sleep) |
 # |---|---|
-# | 1. AEVB "converged considerably faster" | AEVB ahead at every checkpoint from 10⁵ samples, on every panel, and still climbing (not converged); on N_z = 2, 5, 10 against a wake-sleep with no code |
+# | 1. AEVB "converged considerably faster" | AEVB ahead at every checkpoint from 10⁵ samples, on every panel, and still climbing (not converged); on N_z = 2, 5, 10 against a wake-sleep with no code. Whether the paper's wake-sleep also stalled: not read, open |
 # | 2. AEVB "reached a better solution" | N_z = 20: open, wake-sleep still climbing faster; 2, 5, 10: AEVB higher, against no code |
-# | 3. more latent variables, no more overfitting | mixed: the test bound rises with N_z; the gap is narrowest at 2, widest at 20 |
+# | 3. more latent variables, no more overfitting | mixed, in one seed with no standard error over test blocks: the test bound rises with N_z; the gap is narrowest at 2, widest at 20 |
 # | 4. the end values, near 10⁸ samples | not tested: our runs are far shorter (optional part) |
 #
 # **Limits.** One run (seed 0) per curve ("More to try", 4, 5). Claims 1, 2: our wake-sleep's stall may be
@@ -397,8 +403,8 @@ assert frey_ends == sorted(frey_ends) and all(w == [2, 20] for w in widest), \
 #
 # ## Summary
 # - For grey-level pixels the paper's decoder is a Gaussian with a variance per pixel; it wins by its normaliser.
-# - Wake-sleep's wake phase follows the ELBO's gradient in θ, its sleep phase another objective; ours stalls
-#   with no code on 3 of the 4 Frey Face panels.
+# - Wake-sleep's wake phase follows the ELBO's gradient in θ, its sleep phase another objective. Ours stalls
+#   with no code on 3 of the 4 Frey Face panels, so claims 1 and 2 are judged against it, not the paper's.
 #
 # Next: [10 Where the bound is loose](10_loose_bound.ipynb): the gap between the ELBO and log p(x), taken apart.
 
@@ -479,12 +485,12 @@ assert all(math.isnan(at(runs[f"mnist-{m}"], 1e4)) and runs[f"mnist-{m}"]["sampl
 # half-decade, printed). On every Frey Face panel wake-sleep is ahead of AEVB at 10⁴ samples and behind it from 10⁵
 # on, where the paper's Figure 2 starts; but on N_z = 2, 5 and 10 that compares AEVB with a model with no code.
 #
-# The black stars are the paper's AEVB values near 10⁸ samples, read by eye off its Figure 2 (arXiv 1312.6114v10,
-# section 5; page 7 in v11; axes from 10⁵ to 10⁸ samples) and stored in `results/paper_curves.json` with their
-# reading error (the error bars). That figure has a train and a test curve for each method (its legend: AEVB
-# (train), AEVB (test), Wake-Sleep (train), Wake-Sleep (test)), but the readings do not record which AEVB curve
-# they come from: so we compare them with our training and our test bounds alike. Its wake-sleep curves were
-# not read: compare shapes in the paper itself (https://arxiv.org/abs/1312.6114).
+# The black stars are the paper's AEVB values near 10⁸ samples. We read them by eye off its Figure 2 (arXiv
+# 1312.6114v10, section 5; page 7 in v11) and stored them, with their reading error (the error bars), in
+# `results/paper_curves.json`. That figure has a train and a test curve for each method, but the readings do not
+# record which AEVB curve they come from. So we compare them with our training and our test bounds alike. Its
+# wake-sleep curves were not read, so our wake-sleep is not checked against the paper's: compare the shapes in
+# the paper itself (https://arxiv.org/abs/1312.6114).
 #
 # **Claim 4**, the end values near 10⁸ samples: how far below the stars do our runs end?
 
@@ -508,7 +514,7 @@ assert all(v > paper["uncertainty"][STARRED[n][0]] for key in short for n, v in 
 # Early in training every Frey Face AEVB test curve dips for a checkpoint or two, then recovers:
 
 # %% tags=["nbval-check-output"]
-EARLY = 3e4  # training samples: the dips come before this (set by eye on the test curves)
+EARLY = 3e4  # training samples: a display window (set by eye on the test curves; it selects nothing)
 
 
 def largest_fall(run, key):
@@ -589,11 +595,12 @@ assert unsure == [] and rises[-1] == min(rises) > 0 and reruns["epochs"] * len(f
     "the prose: on Frey Face every step beats the end wobble, 10 → 20 by the least margin; 10 short reruns"
 
 # %% [markdown]
-# Every Frey Face step rises by more than the end wobble, 10 → 20 by the least margin (printed). Against the
-# spread between seeds, unmeasured, the rises cannot be judged. So in these single runs more latent dimensions never
-# lowered a test bound, while on Frey Face the train − test gap was narrowest at N_z = 2 and widest at 20: by
-# that meaning of overfitting, the largest N_z overfit most. Whether either holds beyond one seed needs the
-# reruns in "More to try".
+# Every Frey Face step rises by more than the end wobble, 10 → 20 by the least margin (printed). That wobble is
+# noise within one run, not a standard error: it does not say how a rise would vary over test blocks or seeds.
+# Against those spreads, unmeasured, the rises cannot be judged. So in these single runs more latent dimensions
+# never lowered a test bound, while on Frey Face the train − test gap was narrowest at N_z = 2 and widest at 20: by
+# that meaning of overfitting, the largest N_z overfit most. Whether either holds beyond one seed needs the reruns
+# in "More to try".
 #
 # ### The parameter count
 #
@@ -640,7 +647,8 @@ for name, decay in [("paper_optimizer's", ours), ("0", 0), ("10/N", 10 / N)]:  #
 # ### The learned variance, pixel by pixel
 #
 # Experiment 1's learned s wins by far, yet reconstructs worse than s = 0.1. Why? Split −log p(x|z) of each test
-# face in two:
+# face in two. The total comes from your `gaussian_decoder_log_likelihood` of Exercise 1, and the parts must
+# add up to it:
 
 # %%
 forgiving = learned["s"] > fixed["s"]  # pixels where the learned s charges an error less than s = 0.1 does
@@ -649,8 +657,16 @@ for name, d in [("s = 0.1", fixed), ("s learned per pixel", learned)]:
     d |= dict(weighted=(error / (2 * d["s"] ** 2)).sum(dim=(1, 2, 3)).mean().item(),
               normaliser=(d["s"].log() + math.log(2 * math.pi) / 2).sum(dim=(1, 2, 3)).mean().item(),
               mse_forgiving=error[forgiving].mean().item())
-    print(f"{name:20s} Σ (xᵢ − x̂ᵢ)²/(2sᵢ²) {d['weighted']:4.0f}, Σ (log sᵢ + ½ log 2π) {d['normaliser']:5.0f}"
-          f" nats; squared error per pixel where the learned s > 0.1: {d['mse_forgiving']:.4f}")
+    print(f"{name:20s} Σ (xᵢ − x̂ᵢ)²/(2sᵢ²) {d['weighted']:4.0f} + Σ (log sᵢ + ½ log 2π) "
+          f"{d['normaliser']:5.0f} nats; squared error per pixel where s > 0.1: {d['mse_forgiving']:.4f}")
+    try:  # the whole, by your function of Exercise 1
+        total = -gaussian_decoder_log_likelihood(frey.test, d["reconstruction"], 2 * d["s"].log()).mean().item()
+    except NotImplementedError:
+        print("Write gaussian_decoder_log_likelihood in Exercise 1, then re-run this cell.")
+        continue
+    print(f"{'':20s} −log p(x|z) by your function: {total:.0f} nats")
+    assert abs(d["weighted"] + d["normaliser"] - total) < 1e-3 * abs(total) + 0.1, \
+        "the two parts should add up to −log p(x|z) by your gaussian_decoder_log_likelihood: check Exercise 1"
 
 # %% jupyter={"source_hidden": true}
 extra = (frey.test - learned["reconstruction"]).pow(2) - (frey.test - fixed["reconstruction"]).pow(2)
@@ -711,10 +727,12 @@ above = [v for v in variances.tolist() if v > 1]
 print(f"largest principal variances of the training faces: {variances[0]:.2f}, {variances[1]:.2f}; "
       f"{len(above)} above s² = 1, gaining {sum(gain(v) for v in above):.3f} nats per face in all")
 assert len(above) == 1 and gain(above[0]) < 0.05, "the prose: one direction varies more than s² = 1, gain < 0.05 nats"
+assert gain(above[0]) < math.log(above[0]) / 2, "the prose: the linear optimum's KL, ½ log v, exceeds the gain"
 
 # %% [markdown]
-# One direction has v > 1, and coding it gains under 0.05 nats per face: too little for training to find.
-# So KL ≈ 0, as Experiment 1 printed.
+# One direction has v > 1, and coding it gains under 0.05 nats per face. That gain is too small for training to
+# find (the linear optimum's KL, ½ log v, would still be larger): the run settles at KL ≈ 0, as Experiment 1
+# printed.
 #
 # ### Figure 3: the marginal likelihood
 #
@@ -940,13 +958,17 @@ plt.show()
 # With two latent dimensions the samples are smooth, typical digits: a 2-D code cannot hold the details.
 # With more dimensions the samples are sharper and more varied in style, but more come out malformed, and some
 # panels show grey squares. How common are those? Count a sample as a grey square when its ring of edge pixels,
-# blank in a written digit, averages above 0.04 (a threshold set by eye, checked only on the test digits):
+# blank in a written digit, averages above 0.04 (set by eye, above every training digit's ring, printed):
 
 # %%
-def grey_square(images):  # the outermost ring of pixels, blank in a written digit, averages above 0.04
+def ring_mean(images):  # the mean of the outermost ring of pixels, blank in a written digit
     ring = torch.ones(images.shape[-2:], dtype=torch.bool)
     ring[1:-1, 1:-1] = False
-    return images[..., ring].mean(dim=-1).flatten() > 0.04
+    return images[..., ring].mean(dim=-1).flatten()
+
+
+def grey_square(images):
+    return ring_mean(images) > 0.04
 
 
 DRAWS = 2_000 if QUICK else 20_000
@@ -957,12 +979,14 @@ with torch.inference_mode():
 in_panel = [grey_square(images).sum().item() for images in samples.values()]
 print(f"grey squares among {DRAWS:,} samples: " + ", ".join(f"N_z = {n} {r:.1%}" for n, r in rates.items())
       + f"; among the {len(data.test):,} test images: {grey_square(data.test).float().mean():.1%}")
+print(f"the largest ring mean of a training digit: {ring_mean(data.train).max():.3f}")
 print("in the panels above: " + ", ".join(f"N_z = {n} {k} of 16" for n, k in zip(LATENT_SIZES, in_panel)))
 
 # %% jupyter={"source_hidden": true}
 two_of_16 = 1 - (1 - rates[5]) ** 16 - 16 * rates[5] * (1 - rates[5]) ** 15  # a panel with two or more at N_z = 5
 if data.name == "mnist":
-    assert in_panel[1] == 2 and not grey_square(data.test).any(), "the prose: two in the N_z = 5 panel, no test digit"
+    assert in_panel[1] == 2 and not grey_square(data.test).any() and not grey_square(data.train).any(), \
+        "the prose: two in the N_z = 5 panel, no test digit; 0.04 above every training digit's ring"
 if data.name == "mnist" and not QUICK:
     assert list(rates.values()) == sorted(rates.values()) and rates[10] < 0.02 and rates[20] > 0.1 \
         and two_of_16 < 0.01, "the prose: the rate grows with N_z, rare up to 10, common at 20; N_z = 5's panel unlucky"
@@ -973,7 +997,8 @@ if data.name == "mnist" and not QUICK:
 # many. On MNIST, N_z = 2 also trained longest (the titles; printed above, the Figure 2 runs
 # that went on past their stored decoder). Our guess, not tested here: z ~ N(0, I) lands in places no training
 # digit was encoded to, where the decoder was never trained ("holes" between the prior and the aggregate
-# posterior: Hoffman & Johnson 2016; Rosca et al. 2018), and more dimensions leave more such places, which
+# posterior, the mix of q(z|x) over all training x: Hoffman & Johnson 2016; Rosca et al. 2018), and more
+# dimensions leave more such places, which
 # would fit the rising rate; and our models saw far fewer samples than the paper's.
 #
 # ### Reruns on other CPUs
@@ -1022,7 +1047,8 @@ assert TOLERANCE < min(distance(c, 1) for c in other_seeds) / 10, "the tolerance
 # curve as the nearest other seed does. So the rerun below is checked twice. Its first two epochs must land
 # within the tolerance above: the stored curve was made by this code with this seed and recipe (the two mistaken
 # recipes miss by far more). And the mean of its second half must lie at the level the measured runs reached
-# (within 4 standard deviations of their mean), not on the stored curve.
+# (within 4 standard deviations of their mean), not on the stored curve. That second check is lenient, a smoke
+# test: its 30 runs are 10 seeds under 3 kernel choices each. The first is the strong one.
 
 # %%
 RERUN_EPOCHS = 10 if QUICK else 40
@@ -1188,8 +1214,9 @@ print(f"the s = 0.1 decoder with the best single s instead: {single:+.0f} nats p
 assert QUICK or 0 < single < per_pixel / 3, "the prose: per pixel, not learned, is what wins"
 
 # %% [markdown]
-# So in Experiment 1 a better single s would gain the s = 0.1 decoder little (at the encoder's mean, printed):
-# the learned s wins because it is set **per pixel**, not because it is learned.
+# So in Experiment 1 a better single s would gain the s = 0.1 decoder little (at the encoder's mean, printed),
+# even this one, an oracle fitted on the test errors themselves. The learned s wins because it is set **per
+# pixel and per face**, not because it is learned.
 
 # %% [markdown]
 # ### More to try
