@@ -1146,6 +1146,8 @@ def test_gaussian_decoder_checker_accepts_the_right_answer(capsys):
     (lambda x, m, lv: right_gaussian_log_likelihood(x, m, lv).neg(), "sign is flipped"),
     (lambda x, m, lv: right_gaussian_log_likelihood(x, m, lv) / x[0].numel(), "averaged over the pixels"),
     (lambda x, m, lv: (-0.5 * lv - (x - m) ** 2 / (2 * lv.exp())).sum(dim=(1, 2, 3)), "log(2 pi)"),
+    (lambda x, m, lv: (-math.log(2 * math.pi) - 0.5 * lv - (x - m) ** 2 / (2 * lv.exp())).sum(dim=(1, 2, 3)),
+     "the 1/2 is missing"),
     (lambda x, m, lv: (-0.5 * math.log(2 * math.pi) - 0.5 * lv - (x - m) ** 2 / (2 * (0.5 * lv).exp())).sum(dim=(1, 2, 3)),
      "divided by s = exp(log_var / 2)"),
 ])
@@ -1396,7 +1398,9 @@ def test_iwae_bound_passes_a_right_answer_whatever_its_random_numbers():
     (lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, k, prior=False), dim=0) - math.log(k), "log p(z) is missing"),
     (lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, k, entropy=False), dim=0) - math.log(k), "log q(z|x) is missing"),
     (lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, k, std_of=torch.exp), dim=0) - math.log(k), "sigma^2 = exp(logvar)"),
-    (lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, k, sample=True), dim=0) - math.log(k), "carries no gradient"),
+    # a sampled (or detached) z: the gradient still flows through log q, but not through z
+    (lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, k, sample=True), dim=0) - math.log(k),
+     "z must carry the gradient"),
     (lambda m, x, k: torch.logsumexp(iw_log_weights(m, x, k, detach_q=True), dim=0) - math.log(k), "sticking the landing"),
     (lambda m, x, k: right_iwae_bound(m, x, k).detach(), "your bound carries no gradient"),
     (lambda m, x, k: right_iwae_bound(DetachedEncoder(m), x, k), "carries no gradient to q(z|x)"),

@@ -1513,6 +1513,8 @@ def gaussian_decoder_log_likelihood(fn):
             lambda x, m, lv: pixels(-0.5 * math.log(2 * math.pi) - 0.5 * lv - (x - m) ** 2 / (2 * (0.5 * lv).exp())),
         "the -1/2 log_var term is missing: without it a larger s always looks better":
             lambda x, m, lv: pixels(-0.5 * math.log(2 * math.pi) - (x - m) ** 2 / (2 * lv.exp())),
+        "the constant per pixel is -1/2 log(2 pi), not -log(2 pi): the 1/2 is missing":
+            lambda x, m, lv: pixels(-math.log(2 * math.pi) - 0.5 * lv - (x - m) ** 2 / (2 * lv.exp())),
         "the constant -1/2 log(2 pi) per pixel is missing (it matters when comparing with other models)":
             lambda x, m, lv: pixels(-0.5 * lv - (x - m) ** 2 / (2 * lv.exp())),
         "you averaged over the pixels; a log-likelihood of an image sums them":
@@ -1942,7 +1944,8 @@ def iwae_bound(fn, n=10_000):
             want_gradient, want_gradient_error = linear.q.gradient(reference)
             close = lambda other, error: bool(((gradient - other).abs() < 6 * torch.hypot(gradient_error, error)).all())
             ok = close(want_gradient, want_gradient_error)
-            hint = "draw z = mu + sigma * eps with eps = torch.randn(...); a z from q(z|x).sample() carries no gradient"
+            hint = ("z must carry the gradient to mu and sigma: draw z = mu + sigma * eps with eps = torch.randn(...); "
+                    "no q(z|x).sample() and no .detach() on z")
             if not ok:  # the right values with the wrong gradient: is it the one with log q's parameters detached?
                 torch.manual_seed(4322)
                 detached = _iw_reference_log_weights(model, x.repeat(2, 1), k, "detached log q")
