@@ -7,14 +7,15 @@
 # *random* codes into new images, it would be a generator.
 #
 # **Learning goals**
-# - Train a plain autoencoder and read its reconstruction error in nats per image and bits per dimension.
+# - Train a plain autoencoder; compute its reconstruction error by hand, in nats per image and bits per
+#   dimension.
 # - Decode random codes z ~ N(0, I) and measure why its decoder is a poor generator.
-# - See an AE memorise a small training set.
+# - Optional: see an AE memorise a small training set.
 #
 # A generator models the images as p(x) = ∫ p(x | z) p(z) dz and samples in two steps: draw a code
 # z ~ p(z), then an image x ~ p(x | z). The AE's decoder gives p(x | z); we show its mean image. Its
-# training gives no prior p(z) for the first: nothing says which z are "valid". Below we fit one to the codes afterwards;
-# the VAE (notebooks 02–05) trains the codes towards one.
+# training gives no prior p(z) for the first step: nothing says which z are "valid". Below we fit one to
+# the codes afterwards; the VAE (notebooks 02–05) trains the codes towards one.
 #
 # **The write-up**, a short summary of Kingma & Welling (2013), *Auto-Encoding Variational Bayes*, has five
 # wrong lines. Notebook 02 quotes all five; this one quotes one.
@@ -90,9 +91,10 @@ print("one image:", tuple(subset.train[0].shape), "values in", (subset.train.min
 #
 # ### Nats and bits per dimension
 # With natural logarithms, an event of probability p costs −log p **nats** (1 nat ≈ 1.443 bits). Summed
-# over pixels: *nats per image*, the unit of the MNIST VAE papers (Kingma & Welling, Burda et al.). Papers
-# on natural images report **bits per dimension**, nats per image / (D · ln 2), D the number of pixels ×
-# colour channels (784 for MNIST): one scale for any image size.
+# over pixels: *nats per image*, the unit of the MNIST VAE papers (Kingma & Welling, Burda et al.). Our
+# numbers are not comparable with theirs: they report (a bound on) −log p(x), trained on all 60 000
+# images. Papers on natural images report **bits per dimension**, nats per image / (D · ln 2), D the
+# number of pixels × colour channels (784 for MNIST): one scale for any image size.
 
 # %%
 print(inspect.getsource(vae_lite.Autoencoder.loss))  # beta weighs a VAE's KL term (notebook 05); an AE has none
@@ -121,11 +123,11 @@ assert torch.allclose(loss, by_hand, rtol=1e-4), \
 #
 # `fit` binarizes the images anew every epoch (each pixel is 1 with probability its grey level): the
 # Bernoulli likelihood is a true likelihood only on binary data. The train loss, averaged over an improving
-# epoch, can exceed the test loss at its end. By the last epoch it is lower: the start of the memorising
-# seen later.
+# epoch, can exceed the test loss at its end. By the last epoch it is lower: perhaps the start of
+# memorising (Optional part), but the two numbers also differ in images and in averaging.
 #
 # %%
-torch.set_num_threads(1)  # a model this small gains nothing from a second thread, and on a busy machine two wait for each other
+torch.set_num_threads(1)  # a model this small gains nothing from a second thread
 epochs, batch_size = (8, 64) if QUICK else (10, 64)
 history = vae_lite.fit(autoencoder, subset, epochs=epochs, batch_size=batch_size, progress=False)
 for r in history.records:
@@ -155,6 +157,9 @@ assert data.name != "mnist" or (first_epoch["train_loss"] > first_epoch["test_lo
 # %% [markdown]
 # ## Experiments
 #
+# All numbers below come from this one training run (one seed). Another seed or CPU gives other
+# numbers; no spread over seeds is measured here.
+#
 # ### Reconstructions
 
 # %%
@@ -165,7 +170,7 @@ plots.show_rows({"binarized test images": x, "reconstructions": reconstruction})
 
 # %% [markdown]
 # *Figure: ten binarized test images (top) and the AE's reconstructions (below): blurrier (they show the
-# decoder's pixel probabilities, not binary samples), and each still the same digit.*
+# decoder's pixel probabilities, not binary samples), most still clearly the same digit.*
 #
 # ### Decoding random codes
 # > **Predict, then run.** Feed the decoder 20 codes drawn from N(0, I), the distribution a VAE
@@ -361,7 +366,84 @@ assert nearest(fitted) > 1.3 * nearest(test_codes), "the fitted Gaussian should 
 # al., 2020); the VAE trains the codes towards N(0, I).
 
 # %% [markdown]
-# ### Memorising a small training set
+# ### The reconstruction error by hand, Exercise 2
+#
+# **Exercise 2 (10 min).** Write `bernoulli_nll(probabilities, x)`: the Bernoulli negative
+# log-likelihood of each binary image x in nats, −Σ_pixels [x log p + (1 − x) log(1 − p)], without
+# `binary_cross_entropy`. Both arguments are (N, C, H, W); return (N,). Hint: 0 · log 0 is `nan` in torch;
+# `torch.xlogy(a, b)` computes a · log b, and 0 where a = 0. Then set `bits` to the AE's mean error on
+# `test_binary` in bits per dimension, from your function, and `baseline_bits` to the baseline's (its
+# probabilities: `mean_image`). The checks compare them with the Training section's numbers. With
+# probabilities, log(1 − p) can hit log 0 where p rounds to 1; the package works from logits.
+
+# %%
+def bernoulli_nll(probabilities, x):
+    raise NotImplementedError  # your code here
+
+
+check.bernoulli_nll(bernoulli_nll);
+bits = None  # your code here: the AE's mean error on test_binary, bits per dimension
+baseline_bits = None  # your code here: the same for the baseline
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+# Solution
+def bernoulli_nll(probabilities, x):
+    return -(torch.xlogy(x, probabilities) + torch.xlogy(1 - x, 1 - probabilities)).sum(dim=(1, 2, 3))
+
+
+assert check.bernoulli_nll(bernoulli_nll)
+with torch.inference_mode():
+    nats = bernoulli_nll(autoencoder(test_binary), test_binary).mean().item()
+bits = bits_per_dim(nats)
+baseline_bits = bits_per_dim(bernoulli_nll(mean_image, test_binary).mean().item())
+print(f"AE on the binarized test images: {nats:.1f} nats per image = {bits:.3f} bits per dimension; "
+      f"baseline {baseline_bits:.3f}")
+assert abs(nats - history.last["test_loss"]) < 0.1, "the same number as the Training section's"
+
+# %%
+check.bits_per_dimension(bits, bernoulli_nll, autoencoder, test_binary,  # the Training section's number?
+                         history.last["test_loss"]);
+check.bits_per_dimension(baseline_bits, bernoulli_nll, lambda x: mean_image, test_binary,  # the baseline's?
+                         baseline, name="baseline_bits", probabilities="mean_image",
+                         measured="the baseline's");
+
+# %% [markdown]
+# ## Common mistakes
+#
+# > **Common mistake.** Taking the binary cross-entropy of grey-scale images for the reconstruction
+# > log-likelihood. For a pixel of grey level x the BCE −[x log p + (1−x) log(1−p)] is smallest at
+# > p = x, where it is the pixel's entropy, not 0: a *perfect* reconstruction still costs nats. It is a
+# > log-likelihood only on pixels that are 0 or 1, hence `fit` binarizes (or use the continuous Bernoulli,
+# > Loaiza-Ganem & Cunningham 2019).
+
+# %% tags=["nbval-check-output"]
+grey = torch.linspace(0, 1, 101, dtype=torch.float64)  # grey levels 0, 0.01, ..., 1, each reconstructed perfectly: p = x
+perfect_bce = torch.nn.functional.binary_cross_entropy(grey, grey, reduction="none")
+print("BCE of a perfect reconstruction of pixels 0.5, 0.9, 1.0:", [round(perfect_bce[i].item(), 3) + 0.0 for i in (50, 90, 100)], "nats")
+
+# %% [markdown]
+# > **Common mistake.** `p(z|x) ~ N(0,I)`, a line of the write-up. N(0, I) is the **prior** p(z), what we
+# > decode from when generating. The **posterior** p(z | x) = p(x | z) p(z) / p(x) holds the codes that
+# > fit *this* image x (notebook 02).
+#
+# > **Common mistake.** Averaging the loss over pixels (`reduction="mean"`) instead of summing. It is no
+# > longer nats per image. In a VAE, whose loss adds a KL term (notebook 05), it also shrinks the
+# > reconstruction term against that KL by the number of pixels (notebook 06).
+
+# %% [markdown]
+# ## Summary
+# - An AE compresses images into 20 numbers and reconstructs them; its error is in nats per image or
+#   bits per dimension.
+# - N(0, I) samples are far shorter than its codes, and decode to blurs. Rescaled to the codes' length they
+#   are sharp, but lie far from every code and are mostly not digits.
+# - A Gaussian fitted to the codes decodes sharp images. But its samples lie
+#   farther from the training codes than test codes do, and not all are digits.
+# - Optional: with few images it memorises them.
+# - The VAE *trains* each image's codes towards a prior (towards, not onto). Next: [02 The ELBO](02_elbo.ipynb),
+#   why that needs a bound on log p(x), and the bound.
+
+# %% [markdown]
+# ## Optional: memorising a small training set
 # H(p) is also the least a pixel that is 1 with probability p costs on average. The *grey entropy* of an
 # image (above the table below) sums H(xᵢ) over its pixels xᵢ: the cost of a perfect reconstruction p = x.
 #
@@ -403,7 +485,9 @@ assert data.name != "mnist" or grey_entropy(small.train) < small_train < big_tra
     "the prose: the second AE's own images cost less than the first's, yet more than the entropy of their grey levels"
 assert data.name != "mnist" or (small_test - small_train > 2 * (big_test - big_train) and small_test > big_test), \
     "the prose: the second AE, trained on few images, should reconstruct new images much worse than its own, and than the first AE"
-assert (own[small_ae] - own[autoencoder]).std() < math.hypot(own[small_ae].std(), own[autoencoder].std()), "the prose: paired, the ± would be narrower"
+# a demonstration more than a check: it fails only if the two AEs' errors were negatively correlated
+assert (own[small_ae] - own[autoencoder]).std() < math.hypot(own[small_ae].std(), own[autoencoder].std()), \
+    "the prose: paired, the ± would be narrower"
 
 # %% [markdown]
 # With as many steps, the second AE reconstructs its own images better than the first. It reconstructs new
@@ -414,79 +498,6 @@ assert (own[small_ae] - own[autoencoder]).std() < math.hypot(own[small_ae].std()
 # It does not reach 0 nats: its pixels are redrawn every epoch. The best prediction of a redrawn pixel is
 # its grey level, whose cost is the grey entropy; its own images cost more (table). A VAE's KL term
 # does not prevent memorising by itself; notebook 09 watches the gap.
-#
-# ## Common mistakes
-#
-# > **Common mistake.** Taking the binary cross-entropy of grey-scale images for the reconstruction
-# > log-likelihood. For a pixel of grey level x the BCE −[x log p + (1−x) log(1−p)] is smallest at
-# > p = x, where it is the pixel's entropy, not 0: a *perfect* reconstruction still costs nats. It is a
-# > log-likelihood only on pixels that are 0 or 1, hence `fit` binarizes (or use the continuous Bernoulli,
-# > Loaiza-Ganem & Cunningham 2019).
-
-# %% tags=["nbval-check-output"]
-grey = torch.linspace(0, 1, 101, dtype=torch.float64)  # grey levels 0, 0.01, ..., 1, each reconstructed perfectly: p = x
-perfect_bce = torch.nn.functional.binary_cross_entropy(grey, grey, reduction="none")
-print("BCE of a perfect reconstruction of pixels 0.5, 0.9, 1.0:", [round(perfect_bce[i].item(), 3) + 0.0 for i in (50, 90, 100)], "nats")
-
-# %% [markdown]
-# > **Common mistake.** `p(z|x) ~ N(0,I)`, a line of the write-up. N(0, I) is the **prior** p(z), what we
-# > decode from when generating. The **posterior** p(z | x) = p(x | z) p(z) / p(x) holds the codes that
-# > fit *this* image x (notebook 02).
-#
-# > **Common mistake.** Averaging the loss over pixels (`reduction="mean"`) instead of summing. It is no
-# > longer nats per image. In a VAE, whose loss adds a KL term (notebook 05), it also shrinks the
-# > reconstruction term against that KL by the number of pixels (notebook 06).
-
-# %% [markdown]
-# ## Summary
-# - An AE compresses images into 20 numbers and reconstructs them; its error is in nats per image or
-#   bits per dimension.
-# - N(0, I) samples are far shorter than its codes, and decode to blurs. Rescaled to the codes' length they
-#   are sharp, but lie far from every code and are mostly not digits.
-# - A Gaussian fitted to the codes decodes sharp images. But its samples lie
-#   farther from the training codes than test codes do, and not all are digits.
-# - With few images it memorises them.
-# - The VAE *trains* each image's codes towards a prior (towards, not onto). Next: [02 The ELBO](02_elbo.ipynb),
-#   why that needs a bound on log p(x), and the bound.
-
-# %% [markdown]
-# ## Optional: the reconstruction error by hand, Exercise 2
-#
-# **Exercise 2, homework (10 min).** Write `bernoulli_nll(probabilities, x)`: the Bernoulli negative
-# log-likelihood of each binary image x in nats, −Σ_pixels [x log p + (1 − x) log(1 − p)], without
-# `binary_cross_entropy`. Both arguments are (N, C, H, W); return (N,). Hint: 0 · log 0 is `nan` in torch;
-# `torch.xlogy(a, b)` computes a · log b, and 0 where a = 0. Then set `bits` to the AE's mean error on
-# `test_binary` in bits per dimension, from your function, and `baseline_bits` to the baseline's (its
-# probabilities: `mean_image`). The checks compare them with the numbers printed above. With
-# probabilities, log(1 − p) can hit log 0 where p rounds to 1; the package works from logits.
-
-# %%
-def bernoulli_nll(probabilities, x):
-    raise NotImplementedError  # your code here
-
-
-check.bernoulli_nll(bernoulli_nll);
-bits = None  # your code here: the AE's mean error on test_binary in bits per dimension, from bernoulli_nll
-baseline_bits = None  # your code here: the same for the baseline
-
-# %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution
-def bernoulli_nll(probabilities, x):
-    return -(torch.xlogy(x, probabilities) + torch.xlogy(1 - x, 1 - probabilities)).sum(dim=(1, 2, 3))
-
-
-assert check.bernoulli_nll(bernoulli_nll)
-with torch.inference_mode():
-    nats = bernoulli_nll(autoencoder(test_binary), test_binary).mean().item()
-bits = bits_per_dim(nats)
-baseline_bits = bits_per_dim(bernoulli_nll(mean_image, test_binary).mean().item())
-print(f"AE on the binarized test images: {nats:.1f} nats per image = {bits:.3f} bits per dimension; baseline {baseline_bits:.3f}")
-assert abs(nats - history.last["test_loss"]) < 0.1, "the same number as the Training section's"
-
-# %%
-check.bits_per_dimension(bits, bernoulli_nll, autoencoder, test_binary, history.last["test_loss"]);  # the Training section's number?
-check.bits_per_dimension(baseline_bits, bernoulli_nll, lambda x: mean_image, test_binary, baseline,  # the baseline's?
-                         name="baseline_bits", probabilities="mean_image", measured="the baseline's");
 
 # %% [markdown]
 # ## Optional: paying for the code
@@ -497,9 +508,10 @@ check.bits_per_dimension(baseline_bits, bernoulli_nll, lambda x: mean_image, tes
 #
 # Why −log P, in bits (−log₂ P; nats are the same with ln). Four symbols of probability ½, ¼, ⅛, ⅛ get the
 # codewords 0, 10, 110, 111: lengths 1, 2, 3, 3 = −log₂ P. No codeword begins another, so a string of them
-# decodes one way. Kraft: any lengths with Σ 2^−length ≤ 1 have such a code, and −log₂ P sum to Σ P = 1.
-# An arithmetic coder reaches −log P for any P, to within 2 bits per message; no code does better on
-# average (Shannon). The grid cells tile the line, so their P sum to 1 (a sanity check below).
+# decodes one way. Kraft: any lengths ℓ with Σ 2^−ℓ ≤ 1 have such a code, and ℓ = −log₂ P gives
+# Σ 2^−ℓ = Σ P = 1. Where −log₂ P is not a whole number, round it up (within 1 bit per symbol), or use an
+# arithmetic coder: −log P for any P, to within 2 bits per message. No code does better on average
+# (Shannon). The grid cells tile the line, so their P sum to 1 (a sanity check below).
 # The receiver knows the Gaussian and the decoder, so it gets x back exactly: the sum is a cost of sending x.
 # Neither side pays for its model (decoder, mean image), as in the papers.
 
@@ -521,7 +533,8 @@ with torch.inference_mode():
               f"= {z_cost + x_cost:5.1f} nats per image")
 
 # %% jupyter={"source_hidden": true}
-symbol_p, codewords = [1 / 2, 1 / 4, 1 / 8, 1 / 8], ["0", "10", "110", "111"]  # the prose's example
+# A demonstration, not a check: the prose's example, typed in here, cannot change
+symbol_p, codewords = [1 / 2, 1 / 4, 1 / 8, 1 / 8], ["0", "10", "110", "111"]
 assert [len(c) for c in codewords] == [-math.log2(p) for p in symbol_p], "the prose: lengths −log₂ P"
 assert not any(a != b and b.startswith(a) for a in codewords for b in codewords), "the prose: prefix-free"
 assert sum(2.0 ** -len(c) for c in codewords) == 1, "the prose: Kraft's sum is 1"
@@ -591,7 +604,8 @@ assert QUICK or data.name != "mnist" or \
 # %% [markdown]
 # ## Optional: the mismatch in one number
 # The KL divergence (notebook 04) from p = N(0, I) of a Gaussian q with independent dimensions fitted to the
-# training codes: KL(q ‖ p) = E_q[log q(z)/p(z)] ≥ 0, zero only when q = p. The same fit to as many
+# training codes: KL(q ‖ p) = E_q[log q(z)/p(z)] ≥ 0, zero only when q = p. It is the extra nats paid, on
+# average, to send samples of q with a code built for p. The same fit to as many
 # samples *of* N(0, I) gives the KL of sampling noise alone. In a VAE, the codes of all training images
 # form the *aggregate posterior*. The VAE trains each image's q(z | x) towards N(0, I), not the aggregate
 # onto it: this KL need not vanish there either.
@@ -612,6 +626,6 @@ print(f"the same with the codes' correlations (a full covariance): {kl_full:.1f}
 assert data.name != "mnist" or kl_full > kl_fit + 1, "the prose: the codes' correlations move them over a nat farther from N(0, I)"
 
 # %% [markdown]
-# The fitted Gaussian's KL is a lower bound on the codes' mismatch. KL(q ‖ N(0, I)) depends on q only through
+# The fitted Gaussian's KL is a lower bound on KL(distribution of the codes ‖ N(0, I)). KL(q ‖ N(0, I)) depends on q only through
 # its entropy and its means and variances; with given variances, independent Gaussian dimensions have the most
 # entropy. So correlated or non-Gaussian codes lie farther from N(0, I): the correlations alone add nats (printed).
