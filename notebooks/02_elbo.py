@@ -93,17 +93,16 @@ plots.show_images(x_image, title="the test image x", size=4.5);
 # *Figure: the first test image, in black on white.*
 #
 # ### log p(x) by sampling
-# p(x) = ∫ p(x|z) p(z) dz is an average of p(x|z) over the prior. The decoder makes p(x|z) a
-# product of 784 sigmoids of a neural network of z: no formula integrates that over 50 dimensions.
-# Estimate the average instead: draw z₁ … z_k from N(0, I) and take log p(x) ≈ log (1/k) Σᵢ p(x|zᵢ).
+# p(x) = ∫ p(x|z) p(z) dz is an average of p(x|z) over the prior. For a neural decoder no formula
+# integrates it over 50 dimensions: draw z₁ … z_k from N(0, I) and take log p(x) ≈ log (1/k) Σᵢ p(x|zᵢ).
 # Or draw them from *any* r(z) > 0 wherever p(x, z) > 0, and weight them:
-# p(x) = E_{z~r}[p(x|z) p(z) / r(z)] (importance sampling, notebook 08). The encoder's q(z|x) sits where
+# p(x) = E_{z~r}[p(x|z) p(z) / r(z)] (importance sampling). The encoder's q(z|x) sits where
 # the posterior is, so with r = q(z|x) far fewer samples should do. On MNIST the log weights are tens of
-# nats below 0 from q(z|x), hundreds from the prior, where exp gives 0 in float32 (below about −104):
-# `torch.logsumexp` computes log Σᵢ exp(log wᵢ) without that underflow.
+# nats below 0 from q(z|x), hundreds from the prior, where float32's exp gives 0: `torch.logsumexp`
+# avoids that.
 #
 # > **Predict, then run.** How many prior samples does the estimate need before it settles?
-# > 100? 10,000? A million? And samples of q(z|x)? The cell repeats each estimate many times for each k.
+# > 100? 10,000? A million? And samples of q(z|x)? Each estimate is repeated many times.
 
 # %%
 n_samples = 10_000 if QUICK else 100_000
@@ -209,9 +208,9 @@ if data.name == "mnist":  # other data sets: no checks
 # makes computable: the **ELBO** (*evidence lower bound*), the mean of the k = 1 estimates above. Its gap
 # to log p(x) is KL(q ‖ p(z|x)), a divergence of q from the posterior, ≥ 0 and 0 only at q = p(z|x)
 # (derived below). log p(x) does not depend on q, so raising the ELBO over q shrinks the gap by as much.
-# The decoder trains on the bound too: with q at its posterior, the ELBO touches log p(x) and stays below
-# it for every other decoder, so a decoder step that raises the ELBO raises log p(x) at least as much
-# (EM's argument; Optional: the decoder on the bound).
+# The decoder trains on the bound too: with q at the posterior the ELBO touches log p(x) and lies below
+# it for any other decoder, so a step that raises it raises log p(x) at least as much (EM's argument;
+# Optional).
 
 # %% [markdown]
 # ## Model: a toy where everything is known
