@@ -106,8 +106,9 @@ def test_environment_yml_gives_binder_a_cpu_build_of_torch():
 
 
 # ------------------------------------------------------------------ clean environments (slow)
-# A fresh virtual environment with nothing but torch (as Colab has its own torch) is made once
-# per test session; each test first removes vae_lite from it, so the order does not matter.
+# A fresh virtual environment with what Colab has (torch and the usual scientific packages), made once
+# per test module from this environment's files; each test first removes vae_lite from it, so the
+# order does not matter.
 
 TORCH = "torch==" + importlib.metadata.version("torch").split("+")[0]  # the build `make setup` took
 
@@ -118,9 +119,9 @@ def run(command, **kwargs):
     return result.stdout
 
 
-def torch_and_its_requirements():
-    """The installed distributions that `import torch` needs: torch and, recursively, its requirements."""
-    found, todo = {}, ["torch"]
+def installed_with_requirements(*names):
+    """The installed distributions `names` need: each of them and, recursively, their requirements."""
+    found, todo = {}, list(names)
     while todo:
         name = todo.pop()
         try:
@@ -153,20 +154,30 @@ def hard_link_installed(dists, site_packages):
     return True
 
 
-@pytest.fixture(scope="module")
-def torch_only(tmp_path_factory):
-    """The python of a fresh virtual environment holding only torch (plus a kernel, as Colab has): this
-    environment's own torch, hard-linked, or installed from the index where links cannot be made."""
-    venv = tmp_path_factory.mktemp("torch-only") / "venv"
-    run([sys.executable, "-m", "venv", venv])
-    python = venv / "bin" / "python"
+def fresh_environment(folder, names, requirements):
+    """The python of a new virtual environment in `folder` holding the distributions `names` (and what
+    they require) of this environment, hard-linked, or installed from the index as `requirements` where
+    links cannot be made."""
+    run([sys.executable, "-m", "venv", folder])
+    python = folder / "bin" / "python"
     site_packages = Path(run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"]).strip())
-    linked = hard_link_installed(torch_and_its_requirements(), site_packages)
-    # --no-compile: Python compiles what it imports anyway, and compiling all of torch took half the install.
-    run([python, "-m", "pip", "install", "--quiet", "--no-compile", *([] if linked else [TORCH]), "ipykernel", "nbclient"],
-        timeout=900)
+    if not hard_link_installed(installed_with_requirements(*names), site_packages):
+        # --no-compile: Python compiles what it imports anyway, and compiling all of torch took half the install.
+        run([python, "-m", "pip", "install", "--quiet", "--no-compile", *requirements], timeout=900)
     assert torch_version(python) == torch_version(sys.executable), "the environment should hold this torch"
     return python
+
+
+# What a Colab runtime has before a notebook's first cell runs, among vae_lite's requirements and what
+# runs a notebook. Not ipywidgets: Colab's is 7, and the bootstrap cell installs 8 (with anywidget).
+COLAB_HAS = ("torch", "numpy", "scipy", "scikit-learn", "matplotlib", "sympy", "tqdm", "pillow", "filelock",
+             "platformdirs", "ipykernel", "nbclient")
+
+
+@pytest.fixture(scope="module")
+def colab_like(tmp_path_factory):
+    """The python of a fresh virtual environment holding what Colab has installed (COLAB_HAS)."""
+    return fresh_environment(tmp_path_factory.mktemp("colab") / "venv", COLAB_HAS, [TORCH, *COLAB_HAS[1:]])
 
 
 def clean_env(tmp_path, **extra):
@@ -208,8 +219,8 @@ for path in sys.argv[1:]:
 
 @pytest.mark.slow
 def test_colab_simulation_installs_vae_lite_keeps_torch_and_runs_notebooks_01_and_the_latent_space(
-        torch_only, tmp_path):
-    """As on Colab: only torch installed, the notebook opened from the repository with its
+        colab_like, tmp_path):
+    """As on Colab: its packages installed (COLAB_HAS), the notebook opened from the repository with its
     bootstrap cell first. The cell clones the repository (here: this one, committed state),
     installs vae_lite with pip, and the notebook then runs top to bottom in quick mode."""
     sys.path.insert(0, str(ROOT / "tools"))
@@ -217,8 +228,8 @@ def test_colab_simulation_installs_vae_lite_keeps_torch_and_runs_notebooks_01_an
         import colab
     finally:
         sys.path.remove(str(ROOT / "tools"))
-    without_vae_lite(torch_only)
-    before = torch_version(torch_only)
+    without_vae_lite(colab_like)
+    before = torch_version(colab_like)
     content = tmp_path / "content"  # Colab's working folder
     content.mkdir()
     twins = [next(ROOT.glob("notebooks/01_*.py")), next(ROOT.glob("notebooks/*_latent_space.py"))]
@@ -226,10 +237,10 @@ def test_colab_simulation_installs_vae_lite_keeps_torch_and_runs_notebooks_01_an
         nb = colab.with_colab_cells(jupytext.read(twin), twin.with_suffix(".ipynb").name, colab.repository())
         nbformat.write(nb, content / twin.with_suffix(".ipynb").name)
     env = clean_env(tmp_path, VAE_LITE_QUICK="1", VAE_LITE_REPOSITORY=str(ROOT), **pip_cache())
-    said = run([torch_only, "-c", EXECUTE, *sorted(content.glob("*.ipynb"))], cwd=content, env=env, timeout=900)
+    said = run([colab_like, "-c", EXECUTE, *sorted(content.glob("*.ipynb"))], cwd=content, env=env, timeout=900)
     print(said)
-    assert torch_version(torch_only) == before, "installing vae_lite must not replace the torch that was there"
-    where = run([torch_only, "-c", "import vae_lite; print(vae_lite.__file__)"], cwd="/", env=env)
+    assert torch_version(colab_like) == before, "installing vae_lite must not replace the torch that was there"
+    where = run([colab_like, "-c", "import vae_lite; print(vae_lite.__file__)"], cwd="/", env=env)
     assert where.startswith(str(content / "vae_lite")), where
     for path in content.glob("*.ipynb"):
         bootstrap = nbformat.read(path, as_version=4).cells[2]
@@ -237,26 +248,28 @@ def test_colab_simulation_installs_vae_lite_keeps_torch_and_runs_notebooks_01_an
 
 
 @pytest.mark.slow
-def test_a_wheel_holds_the_checkpoint_and_trains_in_a_clean_environment(torch_only, tmp_path):
-    without_vae_lite(torch_only)
-    before = torch_version(torch_only)
-    run([torch_only, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", tmp_path / "dist", ROOT],
+def test_a_wheel_holds_the_checkpoint_and_trains_in_a_clean_environment(colab_like, tmp_path):
+    """Built from the repository and installed into a fresh environment: no clone beside it, an empty
+    HOME, vae_lite's own files (the checkpoint, the explorers' code) from the wheel alone."""
+    without_vae_lite(colab_like)
+    before = torch_version(colab_like)
+    run([colab_like, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", tmp_path / "dist", ROOT],
         timeout=600)
     (wheel,) = (tmp_path / "dist").glob("vae_lite-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "vae_lite/checkpoints/mnist_vae.pt" in names, names
     assert {"vae_lite/explorers.js", "vae_lite/networks.js"} <= set(names), "the explorers' page-side code is missing from the wheel"
     assert not [n for n in names if n.startswith(("data/", "tests/", "notebooks/"))], "the wheel is the package only"
-    run([torch_only, "-m", "pip", "install", "--quiet", wheel], timeout=600)
-    assert torch_version(torch_only) == before, "installing the wheel must not replace torch"
+    run([colab_like, "-m", "pip", "install", "--quiet", wheel], timeout=600)
+    assert torch_version(colab_like) == before, "installing the wheel must not replace torch"
     env = clean_env(tmp_path)
     work = tmp_path / "work"
     work.mkdir()
     check = ("import vae_lite, vae_lite.data as d, vae_lite.pretrained as p; "
              "assert d.REPOSITORY_DATA_DIR is None, d.REPOSITORY_DATA_DIR; "
              "assert p.CHECKPOINT.is_file(), p.CHECKPOINT; print(vae_lite.__file__)")
-    assert "site-packages" in run([torch_only, "-c", check], cwd=work, env=env)
-    said = run([torch_only, "-m", "vae_lite", "train", "--dataset", "digits", "--epochs", "1", "--out", "m.pt"],
+    assert "site-packages" in run([colab_like, "-c", check], cwd=work, env=env)
+    said = run([colab_like, "-m", "vae_lite", "train", "--dataset", "digits", "--epochs", "1", "--out", "m.pt"],
                cwd=work, env=env, timeout=600)
     assert (work / "m.pt").is_file(), said
 
