@@ -15,28 +15,33 @@ from pathlib import Path
 import jupytext
 import nbformat
 import pytest
+import sympy as sp
 import torch
 import torch.nn.functional as F
 from nbgrader.api import Gradebook
 
 import vae_lite.check
+from vae_lite import symbolic
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 import assignments  # noqa: E402
 
-# The third student's answers: the write-up's wrong-sign loss and a KL with sigma in place of sigma^2,
-# keyed by the checker that marks each exercise: (the answer cell's code, the words with which that
-# checker names the mistake). If an exercise's function is renamed in its notebook, change its line here.
+# The third student's answers: a KL with sigma in place of sigma^2, and the KL of two Gaussians the wrong
+# way round, KL(p || q), keyed by the checker that marks each exercise: (the answer cell's code, the words
+# with which that checker names the mistake). Both are in one notebook: each autograded notebook costs a
+# kernel's full quick run, and one notebook shows partial marks and feedback as well as two would. If an
+# exercise's function is renamed in its notebook, change its line here.
 MISTAKES = {
-    "vae_loss": ("def vae_loss(logits, x, mu, logvar):\n"
-                 "    reconstruction = F.binary_cross_entropy_with_logits(logits, x, reduction='none').sum(dim=(1, 2, 3))\n"
-                 "    return reconstruction - 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(dim=1)\n",
-                 "the KL has the wrong sign"),
     "kl_closed_form": ("def kl_closed_form(mu, logvar):\n"
                        "    sigma = (0.5 * logvar).exp()\n"
                        "    return 0.5 * (mu.pow(2) + sigma - sigma.log() - 1).sum(dim=-1)\n",
                        "you used sigma where sigma^2 belongs"),
+    "kl_two_gaussians": ("def kl_two_gaussians(mu_q, logvar_q, mu_p, logvar_p):\n"
+                         "    return 0.5 * (logvar_q - logvar_p - 1 + (logvar_p.exp() + (mu_p - mu_q) ** 2)\n"
+                         "                  / logvar_q.exp()).sum(dim=-1)\n\n\n"
+                         "by_hand = sp.log(sigma_q / sigma_p) + (sigma_p**2 + (mu_p - mu_q) ** 2) / (2 * sigma_q**2) - sp.Rational(1, 2)\n",
+                         "this is KL(p || q)"),
 }
 STUDENTS = ("solutions", "unchanged", "mistakes")
 
@@ -168,12 +173,15 @@ def test_a_solution_line_planted_in_the_release_is_found(course, tmp_path):
 
 
 def checker_output(checker, code):
-    """What `checker` prints, and returns, for the function that `code` defines."""
-    namespace = {"torch": torch, "F": F, "math": math}
+    """What `checker` prints, and returns, for the function that `code` defines (and its `by_hand`
+    result, if it sets one), run with the names the notebook's earlier cells define."""
+    namespace = {"torch": torch, "F": F, "math": math, "sp": sp, "mu_q": symbolic.mu_q, "sigma_q": symbolic.sigma_q,
+                 "mu_p": sp.Symbol("mu_p", real=True), "sigma_p": sp.Symbol("sigma_p", positive=True)}
     exec(code, namespace)
+    by_hand = {"by_hand": namespace["by_hand"]} if "by_hand" in namespace else {}
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        result = getattr(vae_lite.check, checker)(namespace[code.split("(")[0].removeprefix("def ")])
+        result = getattr(vae_lite.check, checker)(namespace[code.split("(")[0].removeprefix("def ")], **by_hand)
     return result, out.getvalue()
 
 
