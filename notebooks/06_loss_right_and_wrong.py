@@ -95,13 +95,9 @@ print(f"05's model: test negative ELBO {-vae_lite.evaluate(default, x_test)['elb
 #
 # ### 1. The sign of the KL
 #
-# > **Common mistake.** The write-up gives the loss as `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]`. **Wrong:**
-# > reconstruction error − KL. **Right:** reconstruction error **+** KL, the negative ELBO. The KL has no upper
-# > bound, so with the minus sign the loss is unbounded below. Training then grows the KL, at the reconstruction's
-# > cost (first run below) or at none (stretched codes, after that).
-#
-# Two copies of one untrained VAE train on the same batches, one per sign, until a loss or gradient is no longer
-# finite.
+# The write-up gives the loss as `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]`: the KL with a minus sign. Two copies of
+# one untrained VAE train on the same batches, one per sign. `vae_lite.train_step` is one batch of `fit`; it
+# raises `TrainingError` when the loss or a gradient is no longer finite, and the run stops there.
 
 # %%
 class WrongSignVAE(vae_lite.VAE):
@@ -146,11 +142,15 @@ assert min(wrong["loss"]) < 0, "with the wrong sign the loss should fall below 0
 assert wrong["kl"][-1] > 100 * right["kl"][-1], "with the wrong sign the KL should run off"
 
 # %% [markdown]
+# > **Common mistake.** The write-up's minus sign. **Wrong:** reconstruction error − KL. **Right:**
+# > reconstruction error **+** KL, the negative ELBO. The KL has no upper bound, so with the minus sign the loss
+# > is unbounded below. Training grows the KL, here at the reconstruction's cost.
+#
 # For binary images a negative ELBO is never below 0: it is at least −log p(x), and p(x) ≤ 1.
 #
 # *Figure: for both signs against the optimizer step, KL and reconstruction error per image (log scales) and the
 # loss (linear from −100 to 100, logarithmic beyond). The x-axis runs to 3 × the wrong run's steps; an arrow marks
-# the right run's loss at the axis's end (its last loss is printed above).*
+# the right run's loss at the axis's end (its last loss, printed above, comes later).*
 
 # %%
 figure = plots.plot_sign_runs({"right: reconstruction error + KL": right, "wrong: reconstruction error − KL": wrong},
@@ -158,7 +158,7 @@ figure = plots.plot_sign_runs({"right: reconstruction error + KL": right, "wrong
 last = min(3 * len(wrong["loss"]), len(right["loss"])) - 1  # the x-axis: 3 × the wrong run
 plt.setp(figure.axes, xlim=(0, last + 1))
 y = right["loss"][last]  # labelled: it stays above 0
-figure.axes[2].annotate(f"right: {y:.0f} > 0", (last, y), (0.95, 0.6), ha="right", color="C0",
+figure.axes[2].annotate(f"right, step {last}: {y:.0f} > 0", (last, y), (0.95, 0.6), ha="right", color="C0",
                         textcoords="axes fraction", arrowprops=dict(arrowstyle="->", color="C0"))
 plt.show()
 
@@ -227,14 +227,9 @@ assert variety[8] < 0.5 * variety[1], "a stretched code should make every prior 
 #
 # ### 2. Summed against averaged
 #
-# > **Common mistake.** `F.binary_cross_entropy(x_hat, x)` **averages** over the batch and the pixels by default;
-# > the KL is usually **summed** over the latent dimensions. **Wrong:** `bce_mean + kl_sum`. One term divided by a,
-# > the other by b: rec / a + KL / b = (rec + (a / b) KL) / a. That is the negative β-ELBO, rec + β KL (Higgins et
-# > al., 2017), with β = a / b, divided by a. **Right:** both summed over one image, then reduced alike over the
-# > batch. Dividing the whole loss is harmless with Adam, nearly blind to its scale; dividing one term is not
-# > (history: the optional part).
-#
-# Two mistakes as models (`beta`: `fit`'s KL weight, warmed up from 0 to 1):
+# `F.binary_cross_entropy(x_hat, x)` **averages** over the batch and the pixels by default; the KL is usually
+# **summed** over the latent dimensions. Two such mixes as models (`beta`: `fit`'s KL weight, warmed up from 0
+# to 1):
 
 # %%
 class AveragedReconstructionVAE(vae_lite.VAE):
@@ -255,8 +250,9 @@ class AveragedKLVAE(vae_lite.VAE):
         return mistaken, {"reconstruction": terms.reconstruction, "kl": terms.kl}
 
 # %% [markdown]
-# **Predict, then run.** Which β does each have? Will its KL end above or below the right model's, its samples
-# look better or worse? The next cell checks the β.
+# **Predict, then run.** Each loss is a multiple of a negative β-ELBO, rec + β KL (Higgins et al., 2017). Which
+# β does each have? Will its KL end above or below the right model's, its samples look better or worse? The next
+# cell checks the β.
 
 # %% jupyter={"source_hidden": true}
 for cls, beta, scale in ((AveragedReconstructionVAE, PIXELS, 1 / PIXELS), (AveragedKLVAE, 1 / LATENT, 1.0)):
@@ -269,6 +265,11 @@ for cls, beta, scale in ((AveragedReconstructionVAE, PIXELS, 1 / PIXELS), (Avera
     print(f"{cls.__name__}: its loss = {scale:.4g} × (negative β-ELBO with β = {beta:.4g}): checked")
 
 # %% [markdown]
+# > **Common mistake.** **Wrong:** `bce_mean + kl.sum(dim=1).mean()`. One term divided by a, the other by b:
+# > rec / a + KL / b = (rec + (a / b) KL) / a, the negative β-ELBO with β = a / b, divided by a. **Right:** both
+# > summed over one image, then reduced alike over the batch. Dividing the whole loss is harmless with Adam,
+# > nearly blind to its scale; dividing one term is not (history: the optional part).
+#
 # Each mistake trains with 05's recipe (the same start, batches and epochs; one seed): only the loss differs.
 # (The recipe was tuned for the right loss on test images; why that is unlikely to explain the margins below: the
 # optional part.)
@@ -282,7 +283,7 @@ def train_like_05(cls):
     """A model of class `cls` trained like 05's: started at the mean image, seed 0, 05's recipe."""
     torch.manual_seed(0)
     model = cls(data.image_shape).start_at_mean_image(data.train)
-    vae_lite.fit(model, data, **RECIPE, seed=0, progress=True)
+    vae_lite.fit(model, data, **RECIPE, seed=0, device="cpu", progress=True)  # 05's model: CPU batches
     return model
 
 
@@ -293,9 +294,10 @@ clear_output()  # the progress bars have done their job (a stored one would read
 
 # %% [markdown]
 # The table, on the test images: KL, reconstruction error, their sum; `active`: the k dimensions with KL > 0.05
-# nats. On these k only: σ², the mean variance of q(z|x); and a yardstick, `prior/own` = (median distance of a
-# prior sample to the nearest test μ) / (median distance of a sample z ~ q(z|x), what the decoder trains on, to
-# its own μ: about √k σ).
+# nats. On these k only: σ², the mean variance of q(z|x), and `prior/own`, a yardstick for generation. The
+# decoder trains on codes z ~ q(z|x); `own` is their median distance from their μ (about √k σ). `prior/own` is the
+# median distance of a prior sample to the nearest test μ, in units of `own`. Small: prior samples land near codes
+# the decoder trained on. Large: they land where it never trained.
 
 # %%
 def describe(name, model, dims=None):
@@ -353,21 +355,13 @@ assert alike < 0.5, "with the code switched off, every sample should look alike"
 # Averaging the reconstruction switches the code off: KL about 0, every z decodes to the same blur. Averaging the
 # KL makes the code carry more and reconstruct better, but each q(z|x) is far narrower (σ²). `prior/own` is about
 # two for the right model, whose prior samples are mostly digit-like, and many times that with the KL averaged:
-# its prior samples fall where the decoder hardly trained (third row).
+# its prior samples fall where the decoder hardly trained (third row). The optional part's KL(p(z) ‖ q(z)), the
+# principled measure of the same, agrees.
 #
 # ### 3. Squared error is a Gaussian log-likelihood
 #
-# > **Common mistake.** Calling squared error "just a loss". **Wrong belief:** it is unrelated to a likelihood.
-# > **Right:** for a Gaussian decoder N(x̂(z), s² I) with fixed s, $-\log p(x|z) = \frac{1}{2s^2}\|x-\hat x(z)\|^2$
-# > plus a constant (exercise 1 finds it). So the negative ELBO is
-# > $\frac{1}{2s^2}\big(\mathbb{E}_{q(z|x)}\|x-\hat x(z)\|^2 + 2s^2\,\mathrm{KL}\big)$ plus a constant:
-# > a KL weight 2s² against squared error.
-#
-# One identity, read two ways: that VAE trains on ‖x − x̂‖² + 2s² KL, and bare `||x - x̂||² + KL` is, up to a
-# constant, 2s² times its negative β-ELBO with β = 1/(2s²), for any s (notebook 02). A loss ‖x − x̂‖² + w KL
-# fixes only the product w = 2s²β.
-#
-# Two Gaussian VAEs train on the grey levels for one epoch each; only s differs. Which keeps more in its code?
+# A Gaussian decoder N(x̂(z), s² I) with a fixed std s models grey levels. **Predict, then run.** Two such VAEs
+# train for one epoch each; only s differs. Which keeps more in its code, s = 0.1 or s = 1?
 
 # %%
 gaussian_kl = {}
@@ -379,10 +373,23 @@ for s in (0.1, 1.0):
 assert gaussian_kl[1.0] < 0.25 * gaussian_kl[0.1], "a larger s should leave much less information in the code"
 
 # %% [markdown]
+# > **Common mistake.** Calling squared error "just a loss". **Wrong belief:** it is unrelated to a likelihood.
+# > **Right:** for a Gaussian decoder N(x̂(z), s² I) with fixed s, $-\log p(x|z) = \frac{1}{2s^2}\|x-\hat x(z)\|^2$
+# > plus a constant (exercise 1 finds it). So the negative ELBO is
+# > $\frac{1}{2s^2}\big(\mathbb{E}_{q(z|x)}\|x-\hat x(z)\|^2 + 2s^2\,\mathrm{KL}\big)$ plus a constant:
+# > a KL weight 2s² against squared error.
+#
+# One identity, read two ways. That VAE minimises $\frac{1}{2s^2}\big(\mathbb{E}_{q}\|x - \hat x\|^2 + 2s^2\,
+# \mathrm{KL}\big)$ + const, with the same optimum as $\mathbb{E}_{q}\|x - \hat x\|^2 + 2s^2\,\mathrm{KL}$. And bare
+# `||x - x̂||² + KL` is, up to a constant, 2s² times its negative β-ELBO with β = 1/(2s²), for any s (notebook
+# 02). A loss ‖x − x̂‖² + w KL fixes only the product w = 2s²β.
+#
 # A larger s is a larger KL weight: the code keeps far less. A "VAE with MSE loss" has a KL weight w = 2s²β
 # against squared error whether or not its author chose one; `F.mse_loss`'s default mean adds section 2's.
 #
-# ## Exercises
+# ## Exercise
+#
+# (Exercise 2, on section 2, is homework in the optional part.)
 #
 # **Exercise 1 (10 min). A Gaussian VAE's loss, derived by you.** Complete `gaussian_vae_loss(x, x_hat, mu,
 # logvar, s)`: each image's negative ELBO in nats for the decoder N(x̂, s² I), given the decoded mean x̂ of one
@@ -401,35 +408,12 @@ vae_lite.check.gaussian_vae_loss(gaussian_vae_loss)
 # Solution: -log N(x; x̂, s² I) summed over the D pixels of each image, plus the closed-form KL.
 def gaussian_vae_loss(x, x_hat, mu, logvar, s):
     pixels = x[0].numel()
-    reconstruction_error = (x - x_hat).pow(2).sum(dim=(1, 2, 3)) / (2 * s**2) + pixels * (math.log(s) + 0.5 * math.log(2 * math.pi))
+    squared_error = (x - x_hat).pow(2).sum(dim=(1, 2, 3))
+    reconstruction_error = squared_error / (2 * s**2) + pixels * (math.log(s) + 0.5 * math.log(2 * math.pi))
     return reconstruction_error + vae_lite.kl_standard_normal(mu, logvar)
 
 
 assert vae_lite.check.gaussian_vae_loss(gaussian_vae_loss), "the solution should pass every case"
-
-# %% [markdown]
-# **Exercise 2 (5 min). Which β is it, batch and all?** Complete `effective_beta`. A loss reduces each term by
-# `"sum"` or `"mean"` over one image, then over the batch: `reconstruction` and `kl` are such pairs
-# (`F.binary_cross_entropy`'s default is `("mean", "mean")`). Return the β of the right objective that the loss
-# is proportional to. Section 2's box did one image; extend it to the batch.
-
-# %% tags=["nbval-check-output"]
-def effective_beta(reconstruction, kl, pixels, latent_dim, batch_size):
-    raise NotImplementedError  # your code here
-
-
-vae_lite.check.effective_beta(effective_beta)
-
-# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
-# Solution: each "mean" divides its term by the count it averages over, the batch's included; the
-# rec_total / a + kl_total / b of a whole batch is then (rec_total + (a / b) kl_total) / a.
-def effective_beta(reconstruction, kl, pixels, latent_dim, batch_size):
-    def divisor(reduction, size):  # reduction: (over one image, over the batch)
-        return (size if reduction[0] == "mean" else 1) * (batch_size if reduction[1] == "mean" else 1)
-    return divisor(reconstruction, pixels) / divisor(kl, latent_dim)
-
-
-assert vae_lite.check.effective_beta(effective_beta), "the solution should pass every case"
 
 # %% [markdown]
 # ## Summary
@@ -443,7 +427,8 @@ assert vae_lite.check.effective_beta(effective_beta), "the solution should pass 
 # Next: [07 The latent space](07_latent_space.ipynb) looks inside z.
 
 # %% [markdown]
-# ## Optional: how the wrong sign ran off, information, section 2 checked, why mean z² is 1, a linear VAE
+# ## Optional: how the wrong sign ran off, information, section 2 checked, why mean z² is 1, a linear VAE,
+# Exercise 2
 #
 # ### How the wrong sign ran off
 #
@@ -523,7 +508,8 @@ def information_and_distance(model, x, m=500):
 models = {"right (β = 1)": right_vae, "right, stretched by c = 4": stretched(right_vae, 4),
           runs[1]["name"]: averaged_reconstruction, runs[2]["name"]: averaged_kl}
 split = {name: information_and_distance(model, x_test) for name, model in models.items()}
-print(f"Nats per image, test images. I_q(x; z) ≤ log N = {math.log(len(x_test)):.1f} for N = {len(x_test)} "
+print(f"Nats per image, test images; the KL term over the first 500 (section 2's table: all).\n"
+      f"I_q(x; z) ≤ log N = {math.log(len(x_test)):.1f} for N = {len(x_test)} "
       f"({math.log(len(data.train)):.1f} for the {len(data.train)} training images)")
 print(f"{'':33s}  {'KL term':>7s}  {'I_q(x; z)':>9s}  {'KL(q(z) ‖ p(z))':>15s}  {'KL(p(z) ‖ q(z))':>15s}")
 for name, terms in split.items():  # + 0.0: an estimate of -1e-8 prints 0.0, not -0.0
@@ -600,7 +586,8 @@ assert fewer["forward"].mean() > split["right (β = 1)"]["forward"].mean(), \
 # In published code: pytorch/examples' `vae/main.py` once divided both terms by batch size × 784
 # ([#290](https://github.com/pytorch/examples/issues/290)), harmless with Adam. Keras's VAE example averaged only
 # its cross-entropy over the pixels, and every z decoded to the same image
-# ([keras #3373](https://github.com/keras-team/keras/issues/3373); also pytorch/examples
+# ([keras #3373](https://github.com/keras-team/keras/issues/3373), fixed by
+# [PR #3383](https://github.com/keras-team/keras/pull/3383); also pytorch/examples
 # [#234](https://github.com/pytorch/examples/issues/234)). pytorch/examples fixed both by summing everything
 # ([PR #296](https://github.com/pytorch/examples/pull/296)).
 
@@ -648,15 +635,16 @@ assert QUICK or data.name != "mnist" or (per_dimension - 1).abs().max() < 0.3, \
 # %% [markdown]
 # ### Section 3's KLs against a linear VAE
 #
-# A linear VAE, x = Wz + b plus Gaussian noise of fixed std s, is probabilistic PCA (pPCA). Tipping & Bishop
-# (1999) solved pPCA in closed form. Lucas et al. (2019) show that the linear VAE's ELBO has pPCA's maximum
-# likelihood solution as its global maximum, with no spurious local maxima; its diagonal q(z|x) also fixes the
-# rotation of W, so each latent dimension takes one data direction. On a direction of data variance λ > s², its
-# q(z|x) has variance s²/λ and its mean μ has E_x μ² = 1 − s²/λ, so that direction's KL, averaged over x, is
-# ½ log(λ/s²). With d latent dimensions it keeps the top d directions whose λ exceeds s², and no others. So s² is a
-# noise floor: a direction whose variance is below it is lost in the decoder's noise, and coding it would cost KL
-# and buy no likelihood. A larger s raises the floor, fewer directions clear it, and the code keeps less: section
-# 3's result. Lucas et al. explain posterior collapse this way.
+# A linear VAE, x = Wz + b plus Gaussian noise of fixed std s, is probabilistic PCA (pPCA). Tipping & Bishop (1999)
+# solved pPCA in closed form. Lucas et al. (2019) show that the linear VAE's ELBO has pPCA's maximum likelihood
+# solution as its global maximum, and adds no spurious local maxima beyond those of pPCA's own likelihood; its
+# diagonal q(z|x) also fixes the rotation of W, so each latent dimension takes one data direction. On a direction
+# of data variance λ > s², its q(z|x) has variance s²/λ and its mean μ has E_x μ² = 1 − s²/λ, so that direction's
+# KL, averaged over x, is ½ log(λ/s²). With d latent dimensions it keeps the top d directions whose λ exceeds s²,
+# and no others. So s² is a noise floor: a direction whose variance is below it is lost in the decoder's noise, and
+# coding it would cost KL and buy no likelihood. A larger s raises the floor, fewer directions clear it, and the
+# code keeps less: section 3's result. Lucas et al. relate posterior collapse to this observation noise, and to
+# local maxima of the marginal likelihood.
 
 # %%
 variances = torch.linalg.eigvalsh(torch.cov(data.train[:10_000].flatten(1).T).double()).flip(0)  # λ, largest first
@@ -714,7 +702,8 @@ class YourGaussianVAE(vae_lite.VAE):
         loss = gaussian_vae_loss(x, x_hat, mu, logvar, self.log_std.exp().item())
         kl = vae_lite.kl_standard_normal(mu, logvar)
         package = kl - vae_lite.objectives.gaussian_log_likelihood(x_hat, x, self.log_std)  # vae_lite's loss, same z
-        assert torch.allclose(loss, package, rtol=1e-4, atol=1e-3), "your gaussian_vae_loss differs from vae_lite's loss"
+        assert torch.allclose(loss, package, rtol=1e-4, atol=1e-3), \
+            "your gaussian_vae_loss differs from vae_lite's loss"
         return loss, {"reconstruction": kl - loss, "kl": kl}
 
 
@@ -727,7 +716,32 @@ except NotImplementedError:
 else:
     print("test KL, nats: " + ", ".join(f"s = {s}: {kl:.1f}" for s, kl in sorted(gaussian_kl.items()))
           + f"; pPCA's for s = 0.3: {linear_vae_kl(0.3)[0]:.1f}")
-    assert gaussian_kl[1.0] < gaussian_kl[0.3] < gaussian_kl[0.1], "s = 0.3 should keep more than s = 1, less than s = 0.1"
+    assert gaussian_kl[1.0] < gaussian_kl[0.3] < gaussian_kl[0.1], \
+        "s = 0.3 should keep more than s = 1, less than s = 0.1"
+
+# %% [markdown]
+# **Exercise 2, homework (5 min). Which β is it, batch and all?** Complete `effective_beta`. A loss reduces
+# each term by `"sum"` or `"mean"` over one image, then over the batch: `reconstruction` and `kl` are such pairs
+# (`F.binary_cross_entropy`'s default is `("mean", "mean")`). Return the β of the right objective that the loss
+# is proportional to. Section 2's box did one image; extend it to the batch.
+
+# %% tags=["nbval-check-output"]
+def effective_beta(reconstruction, kl, pixels, latent_dim, batch_size):
+    raise NotImplementedError  # your code here
+
+
+vae_lite.check.effective_beta(effective_beta)
+
+# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
+# Solution: each "mean" divides its term by the count it averages over, the batch's included; the
+# rec_total / a + kl_total / b of a whole batch is then (rec_total + (a / b) kl_total) / a.
+def effective_beta(reconstruction, kl, pixels, latent_dim, batch_size):
+    def divisor(reduction, size):  # reduction: (over one image, over the batch)
+        return (size if reduction[0] == "mean" else 1) * (batch_size if reduction[1] == "mean" else 1)
+    return divisor(reconstruction, pixels) / divisor(kl, latent_dim)
+
+
+assert vae_lite.check.effective_beta(effective_beta), "the solution should pass every case"
 
 # %% [markdown]
 # More to try:
@@ -739,5 +753,5 @@ else:
 # 3. (10 min) Give the Gaussian decoder a learned s (`gaussian_std=None`). Which s does it learn, and what KL
 #    weight does that amount to? (2s² against squared error, by section 3.)
 # 4. (10 min) The often-copied `KLD = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())` sums over the
-#    batch too. Added to `F.binary_cross_entropy(x_hat, x)`, it is exercise 2's β = 784 N. Train it like section
-#    2's mistakes: what do its prior samples look like? (Expect one blur, as with β = 784.)
+#    batch too. Added to `F.binary_cross_entropy(x_hat, x)`, it is exercise 2's β = 784 B, for a batch of B images.
+#    Train it like section 2's mistakes: what do its prior samples look like? (Expect one blur, as with β = 784.)

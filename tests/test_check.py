@@ -1098,6 +1098,8 @@ def _constant(x, s):
     (lambda x, xh, m, lv, s: _squared(x, xh) / (2 * s**2) + _constant(x, s) + _kl(m, lv) / m.shape[-1],
      "the KL is averaged over the latent dimensions"),
     (lambda x, xh, m, lv, s: _squared(x, xh) / (2 * s**2) + _constant(x, s), "the KL term is missing"),
+    (lambda x, xh, m, lv, s: -torch.distributions.Normal(xh, s**2).log_prob(x).sum(dim=(1, 2, 3)) + _kl(m, lv),
+     "you passed the variance s^2 as the scale"),
     (lambda x, xh, m, lv, s: _squared(x, xh) / (2 * s**2) + _constant(x, s) + _kl(m, 2 * lv),
      "the KL reads logvar as log sigma"),
 ])

@@ -1267,6 +1267,8 @@ def gaussian_vae_loss(fn):
         "the KL is averaged over the latent dimensions, a KL weight beta = 1/d (section 2): sum it over them":
             lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + constant(x, s) + kl_standard_normal(m, lv) / m.shape[-1],
         "the KL term is missing": lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + constant(x, s),
+        "you passed the variance s^2 as the scale: torch.distributions.Normal(loc, scale) takes the standard "
+        "deviation s": lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**4) + constant(x, s**2) + kl_standard_normal(m, lv),
         "the KL reads logvar as log sigma: logvar is log sigma^2, so sigma^2 = exp(logvar) "
         "(vae_lite.kl_standard_normal(mu, logvar) does it)":
             lambda x, xh, m, lv, s: squared(x, xh) / (2 * s**2) + constant(x, s)
