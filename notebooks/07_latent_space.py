@@ -54,6 +54,7 @@ import math
 import matplotlib.pyplot as plt
 import torch
 from matplotlib import patheffects
+from matplotlib.lines import Line2D
 from IPython.display import clear_output
 
 import vae_lite.check  # also imports vae_lite
@@ -95,13 +96,11 @@ print(f"test negative ELBO {-test['elbo']:.1f} nats = reconstruction error {-tes
 # ### Which dimensions does the model use?
 #
 # The ELBO's KL term is a sum over latent dimensions; dimension d's, averaged over the images, is what z_d
-# costs. With q(z_d) = E_x q(z_d|x), all images' codes pooled, add and subtract log q(z_d) inside it (Hoffman &
-# Johnson 2016):
+# costs (what it pays for: optional part).
 #
-# $$\mathbb{E}_x \mathrm{KL}\big(q(z_d|x)\,\|\,p(z_d)\big) = \underbrace{\mathbb{E}_x \mathrm{KL}\big(q(z_d|x)\,\|\,q(z_d)\big)}_{I_q(x;\, z_d)} + \mathrm{KL}\big(q(z_d)\,\|\,p(z_d)\big) \;\ge\; I_q(x; z_d),$$
+# **Predict, then run.** How many of the model's latent dimensions carry information about the image? All of
+# them about equally, or a few far more than the rest?
 #
-# at least I_q, the mutual information under q: what z_d tells about which image it came from. q(z_d) is the
-# aggregate posterior ([06's optional part](06_loss_right_and_wrong.ipynb#Information,-and-the-distance-from-the-prior)).
 # A dimension with KL ≈ 0 has q(z_d|x) = N(0, 1), the prior, for every x: it says nothing about x, and the
 # decoder ignores it (measured below).
 # Burda et al. (2015) call a dimension **active** when its encoder mean moves with the input,
@@ -110,8 +109,6 @@ print(f"test negative ELBO {-test['elbo']:.1f} nats = reconstruction error {-tes
 # The two measures agree in one direction: KL_d = ½ E_x[μ_d² + σ_d² − log σ_d² − 1] ≥ ½ E_x[μ_d²] ≥ ½ Var_x(μ_d),
 # because σ² − log σ² − 1 ≥ 0. So every active dimension costs over 0.005 nats. Not conversely: μ_d = 0 and
 # σ_d = 0.1 for every x is inactive, yet costs ½(0.01 − ln 0.01 − 1) ≈ 1.8 nats.
-#
-# **Predict, then run.** Will the model use all of its dimensions about equally, or a few far more than the rest?
 #
 # *Figure: each dimension's mean KL (nats, log scale, largest first, labelled by index); active ones in colour,
 # inactive ones in grey with their total; dashed: 0.005 nats, the floor under every active dimension's KL.*
@@ -146,8 +143,8 @@ assert active.all() or kl[~active].sum() < 0.01 * kl.sum(), "the inactive dimens
 
 # %% [markdown]
 # Why would the ELBO leave dimensions unused? A dimension's KL is charged for every image. It pays off only if
-# z_d raises the reconstruction term by more. So training may set a further q(z_d|x) to the prior: that
-# dimension has **collapsed** (posterior collapse; losing many is **over-pruning**, Yeung et al. 2017). The exact
+# z_d raises the reconstruction term by more. So training may switch off one more dimension, setting its
+# q(z_d|x) to the prior: that dimension has **collapsed** (posterior collapse; losing many is **over-pruning**, Yeung et al. 2017). The exact
 # likelihood does this too in probabilistic PCA (Lucas et al. 2019; notebook 10).
 
 # %% [markdown]
@@ -292,16 +289,18 @@ i, j = torch.stack([i, j])[:, labels[i] != labels[j] if labels is not None else 
 codes_ae = autoencoder.encode(x_test).detach()
 (ends_vae, line_vae), (ends_ae, line_ae) = ends_and_middle(model, mu), ends_and_middle(autoencoder, codes_ae)
 for name, ends, middle in (("VAE", ends_vae, line_vae), ("autoencoder", ends_ae, line_ae)):
-    print(f"{name}, grey pixels (median, {len(i)} pairs): ends {median(ends):.1f}; the line's middle "
-          f"{median(middle):.0f}, {median(middle - ends):+.0f} pixels, ×{median(middle) / median(ends):.1f} the ends")
-more = bootstrap(lambda k: median(line_vae - ends_vae, k) - median(line_ae - ends_ae, k))
-in_proportion = bootstrap(lambda k: median(line_vae, k) / median(ends_vae, k) - median(line_ae, k) / median(ends_ae, k))
+    print(f"{name}, grey pixels, medians over {len(i)} pairs: ends {median(ends):.1f}; the line's middle "
+          f"{median(middle):.0f}; per-pair increase {median(middle - ends):+.0f}; "
+          f"ratio of the medians ×{median(middle) / median(ends):.1f}")
+more = bootstrap(lambda k: median(line_vae - ends_vae, k) - median(line_ae - ends_ae, k))  # per-pair increases
+in_proportion = bootstrap(lambda k: median(line_vae, k) / median(ends_vae, k)  # ratios of the medians
+                          - median(line_ae, k) / median(ends_ae, k))
 nearer = ((mu[i] + mu[j]) / 2).norm(dim=1) / ((mu[i].norm(dim=1) + mu[j].norm(dim=1)) / 2)
 low, high = mu.norm(dim=1).quantile(torch.tensor([0.05, 0.95])).tolist()  # mu: all the test codes
 cosine = torch.cosine_similarity(mu[i], mu[j]).median().item()
-print(f"VAE − autoencoder on the line (95% intervals over the pairs): {more[0]:+.0f} to {more[1]:+.0f} pixels; "
-      f"in proportion, {in_proportion[0]:+.2f} to {in_proportion[1]:+.2f}\nthe VAE's ends: "
-      f"×{median(ends_vae) / median(ends_ae):.1f} the autoencoder's grey")
+print(f"VAE − autoencoder on the line (95% intervals over the pairs): per-pair increase {more[0]:+.0f} to "
+      f"{more[1]:+.0f} pixels;\nratio of the medians {in_proportion[0]:+.2f} to {in_proportion[1]:+.2f}; "
+      f"the VAE's ends: ×{median(ends_vae) / median(ends_ae):.1f} the autoencoder's grey")
 print(f"the VAE's codes: 90% lie {low:.1f} to {high:.1f} from 0 (a shell); the pairs' median cosine {cosine:.2f}; "
       f"the line's middle: {median(nearer):.2f} of the ends' distance from 0 (1/√2 = {1 / math.sqrt(2):.2f})")
 if data.name == "mnist":  # the prose above and below
@@ -321,16 +320,15 @@ else:
 
 # %% [markdown]
 # Is the VAE's decoder blurrier? Yes, at the ends already: about twice the autoencoder's grey pixels. (One network
-# each: the intervals resample pairs, not training runs.) Why? It learnt from z = μ + σε, a cloud around each
+# each: the intervals resample pairs, not training runs; the grey band 0.2–0.8 is one choice, not varied.) Why? It learnt from z = μ + σε, a cloud around each
 # code, and nearby clouds belong to other images. The image that fits them all best is their average: grey where
 # they disagree. On the line, the VAE's middle gains more grey pixels; the autoencoder's gains more in proportion.
-# Which "blurs more" depends on the measure. On the arc, which stays out of the hollow, the VAE's middle loses
-# most of that extra grey. Grey counts measure blur, not shape: are the autoencoder's sharper middles digits?
+# On the arc, which stays out of the hollow, the VAE's middle loses most of that extra grey.
 
 # %% [markdown]
 # ### A 2-latent model: its latent space in one picture
 #
-# With only two latent dimensions the code can be drawn. The next cell trains such a model: allow a minute or two.
+# With only two latent dimensions the code can be drawn. The next cell trains such a model: allow half a minute.
 
 # %%
 torch.manual_seed(0)
@@ -347,12 +345,12 @@ for name, recipe in (("2-latent", plain), (f"{model.latent_dim}-latent default",
     print(f"{name} training: " + ", ".join(f"{key} {value}" for key, value in recipe.items()))
 
 # %% [markdown]
-# The scores differ in more than the latent size: the 2-latent model had a plainer recipe (above), fewer steps
-# and no mean-image start for its output bias (notebook 05).
+# The scores differ in more than the latent size: the 2-latent model had a plainer recipe, fewer steps and no
+# mean-image start (notebook 05).
 
 # %% [markdown]
-# *Figure: left, the test codes μ(x) by class, q(z|x) at ±1σ for twelve images (black), the prior at 1σ and 2σ
-# (dashed); right, the decoded image at each z, on the same axes.*
+# *Figure: left, the test codes μ(x) by class, q(z|x) at ±1σ for the first twelve test images (black), the
+# prior at 1σ and 2σ (dashed); right, the decoded image at each z, on the same axes.*
 
 # %%
 means_2d, logvars_2d = latent.encoder_means_and_logvars(model_2d, x_test)
@@ -361,6 +359,9 @@ sigmas_2d = (0.5 * logvars_2d).exp()
 figure = plots.latent_map(model_2d, means_2d, labels, names=names, sigmas=sigmas_2d)
 for shape in figure.axes[0].patches:  # ellipses, circles: thicker, edged in white, under the class names (10)
     shape.set(lw=2.5, path_effects=[patheffects.withStroke(linewidth=5, foreground="white")], zorder=9.5)
+figure.legend(handles=[Line2D([], [], color="black", lw=2.5, label="q(z|x), ±1σ: the first 12 test images"),
+                       Line2D([], [], color="0.3", lw=2.5, ls="--", label="prior, 1σ and 2σ")],
+              loc="outside lower center", ncol=2)
 plt.show()
 prior_outside = 1 - math.erf(3 / math.sqrt(2)) ** 2  # P(a 2-D N(0, I) sample falls outside [−3, 3]²)
 outside = (means_2d.abs() > 3).any(dim=1).float().mean().item()
@@ -571,7 +572,8 @@ assert all(cpu_vae[key] == cpu_iwae[key] for key in shared), "the equal-CPU pair
 # ## Optional: classes on the 2-D map
 #
 # How well do the 2-latent model's codes separate the classes? Ask a nearest-class-mean rule (labels, so far only
-# colours, enter now), fitted on the same codes: 20 numbers, too few to overfit.
+# colours, enter now), fitted on the same codes: 20 numbers, too few to overfit. The same rule on the default
+# model's means, over its active dimensions, tells whether its codes group by class too.
 
 # %%
 if labels is not None:  # quick mode trains the 2-latent model for seconds only, so the assert asks for less
@@ -580,6 +582,11 @@ if labels is not None:  # quick mode trains the 2-latent model for seconds only,
     accuracy, chance = (predicted == labels).float().mean().item(), labels.bincount().max().item() / len(labels)
     print(f"nearest-class-mean accuracy on the 2-D codes: {accuracy:.0%} (chance, always the largest class: {chance:.0%})")
     assert accuracy > (0.2 if QUICK else 0.35), "the 2-D codes should separate the classes far better than chance"
+    codes = mu[:, active]  # the default model's means on its active dimensions
+    centres = torch.stack([codes[labels == c].mean(dim=0) for c in range(10)])
+    accuracy_default = (torch.cdist(codes, centres).argmin(dim=1) == labels).float().mean().item()
+    print(f"the same rule on the default model's means over its {count} active dimensions: {accuracy_default:.0%}")
+    assert accuracy_default > 2 * chance, "the default model's codes should group by class too"
 
 
 # %% [markdown]
@@ -590,9 +597,9 @@ if labels is not None:  # quick mode trains the 2-latent model for seconds only,
 # as one encoder serves every x instead of a fit per image.
 #
 # *Figure: the 2-D map above. Red: the exact posterior p(z|x) of images a–c, zoomed below. It is drawn where it
-# falls to e^(−1/2) of its peak, as q is at ±1σ. Red tilted or mis-shaped against black: the approximation gap.
-# Red off centre, or black wider than red: mostly the amortization gap (for a Gaussian p(z|x), q* is never wider;
-# notebook 10 tells the gaps apart). This model trained only briefly, so its gaps need not be typical. Another
+# falls to e^(−1/2) of its peak, as q is at ±1σ. Red tilted or mis-shaped against black: an approximation gap.
+# Red off centre, or black wider than red: an amortization gap (for a Gaussian p(z|x), q* is never wider). The
+# picture shows which gaps there are; the next cell measures which is larger, in nats. This model trained only briefly, so its gaps need not be typical. Another
 # seed, CPU or thread count trains another model, with other verdicts for a–c.*
 
 # %%
@@ -645,16 +652,32 @@ print(f"p(z|x) inside the red lines: a {held[0]:.0%}, b {held[1]:.0%}, c {held[2
 print("p(z|x) against its peak, halfway to q's mean and at it: " +
       "; ".join(f"{name} {h:.2f}, {q:.2f}" for name, h, q in zip("abc", half_ratio, at_mean)))
 on_grid = log_grid.softmax(dim=1)  # p(z|x) on the wide grid, summing to 1
-spread = grid - (on_grid @ grid)[:, None]  # z minus p(z|x)'s mean: k × M × 2
+mean_p = on_grid @ grid  # p(z|x)'s mean: k × 2
+spread = grid - mean_p[:, None]  # z minus p(z|x)'s mean: k × M × 2
 covariance = torch.einsum("km,kmi,kmj->kij", on_grid, spread, spread)  # p(z|x)'s covariance
 tilt = covariance[:, 0, 1] / (covariance[:, 0, 0] * covariance[:, 1, 1]).sqrt()  # its correlation
-for name, mass, half, at, r in zip("abc", held, half_ratio, at_mean, tilt):  # the reading below, per image
-    verdict = ("a dip, then a rise: a second peak near q's mean (approximation gap)" if half < at else
-               "q's mean inside the red line" if at > math.exp(-1 / 2) else
-               "q's mean outside the red line: red off centre, mostly the amortization gap")
-    tilted = f"correlation {r:+.2f}" + (": tilted, an approximation gap" if abs(r) > 0.1 else ", untilted")
+sd_guess = (1 / torch.linalg.inv(covariance).diagonal(dim1=1, dim2=2)).sqrt()  # q̃: Bishop's q* for a Gaussian
+eps = torch.randn(1000, 2, generator=torch.Generator().manual_seed(0))  # the same 1,000 draws for every q
+
+
+def elbo(m, mean, sd):  # image m's ELBO, E_q[log p(x, z) − log q(z)], for q = N(mean, diag sd²)
+    z = mean + sd * eps
+    log_q = torch.distributions.Normal(mean, sd).log_prob(z).sum(-1)
+    return (log_joint(z, x_test[m:m + 1])[0] - log_q).mean().item()
+
+
+elbo_q = torch.tensor([elbo(m, means_2d[m], sigmas_2d[m]) for m in range(3)])  # the encoder's q
+elbo_guess = torch.tensor([elbo(m, mean_p[m], sd_guess[m]) for m in range(3)])
+best = torch.maximum(elbo_q, elbo_guess)  # ELBO(q*) is at least this
+approximation, amortization = log_px - best, best - elbo_q  # at most, at least (nats)
+for name, mass, half, at, r, gap, loss in zip("abc", held, half_ratio, at_mean, tilt, approximation,
+                                              amortization):  # the reading below, per image
+    peak = "a dip, then a rise: a second peak near q's mean" if half < at else "no second peak"
     shape = "near" if abs(mass - gaussian) < 0.1 else "far from"
-    print(f"{name}: mass {shape} a Gaussian's; {verdict}; {tilted}")
+    verdict = "mostly amortization" if loss > gap else "not decided: q* may beat q̃"
+    print(f"{name}: mass {shape} a Gaussian's; {peak}; correlation {r:+.2f}\n"
+          f"   gaps: approximation at most {gap:.2f} nats, amortization at least {loss:.2f}: {verdict}")
+assert (log_px - elbo_q > -0.05).all(), "each ELBO should lie below log p(x): check the grid's sum for p(x)"
 on_grid = on_grid.reshape(-1, 121, 121)
 ring = 1 - on_grid[:, 5:-5, 5:-5].sum(dim=(1, 2))  # its mass in the grid's five outermost rows, columns
 if data.name == "mnist":  # other data's 2-D codes can lie beyond ±4.5: there the shares are rough
@@ -673,8 +696,36 @@ assert (log_var.exp() <= covariances.diagonal(dim1=1, dim2=2) * (1 + 1e-12)).all
 # Gaussian cannot cover two peaks: an approximation gap. Which images show it depends on the trained model: rerun
 # on another seed (or thread count) and compare. For a Gaussian p(z|x) = N(m, Σ), the best diagonal q* has
 # σ_i² = 1/(Σ⁻¹)_ii ≤ Σ_ii (Bishop 2006, §10.1.2; checked above): black wider than red then means amortization.
-# A diagonal q cannot tilt either: p(z|x)'s correlation, printed last on each line, is a gap q* keeps too.
-# The last three lines printed apply this reading to a–c.
+# A diagonal q cannot tilt either: p(z|x)'s correlation is a gap q* keeps too.
+#
+# Which gap is larger? The pictures show which gaps there are, not their sizes. So the cell measures both
+# (Cremer et al.): log p(x) from the grid; the ELBO of q and of q̃ (p's mean, σ_i² = 1/(Σ⁻¹)_ii) from 1,000
+# draws each. q* is at least as good as the better of the two, so the approximation
+# gap is at most log p(x) minus that ELBO, and the amortization gap at least the rest. The verdict follows.
+
+# %% [markdown]
+# ## Optional: what a dimension's KL pays for
+#
+# Let q(z_d) = E_x q(z_d|x), all images' codes pooled: the aggregate posterior ([06's optional
+# part](06_loss_right_and_wrong.ipynb#Information,-and-the-distance-from-the-prior)). Add and subtract log q(z_d)
+# inside dimension d's mean KL (Hoffman & Johnson 2016):
+#
+# $$\mathbb{E}_x \mathrm{KL}\big(q(z_d|x)\,\|\,p(z_d)\big) = \underbrace{\mathbb{E}_x \mathrm{KL}\big(q(z_d|x)\,\|\,q(z_d)\big)}_{I_q(x;\, z_d)} + \mathrm{KL}\big(q(z_d)\,\|\,p(z_d)\big) \;\ge\; I_q(x; z_d).$$
+#
+# I_q is the mutual information under q: what z_d tells about which image it came from. So a dimension's KL is
+# at least what it tells about x, plus how far its pooled codes lie from the prior.
+
+# %% jupyter={"source_hidden": true}
+# The split, checked on the most used dimension and 1,000 images: q(z_d) is their mixture, summed on a grid
+mean_d, sd_d = mu[:1000, most, None].double(), sigma[:1000, most, None].double()  # one row per image
+z_d = torch.linspace(-6, 6, 1201, dtype=torch.float64)
+step = (z_d[1] - z_d[0]).item()
+log_q_x = torch.distributions.Normal(mean_d, sd_d).log_prob(z_d)  # log q(z_d|x), images × grid
+log_q = log_q_x.logsumexp(dim=0) - math.log(len(mean_d))  # log q(z_d), the aggregate posterior
+information = (log_q_x.exp() * (log_q_x - log_q)).sum(dim=1).mean() * step  # E_x KL(q(z_d|x) ‖ q(z_d))
+marginal = (log_q.exp() * (log_q - torch.distributions.Normal(0.0, 1.0).log_prob(z_d))).sum() * step
+kl_d = (0.5 * (mean_d.pow(2) + sd_d.pow(2) - sd_d.pow(2).log() - 1)).mean()  # the same images' mean KL
+assert abs(information + marginal - kl_d) < 1e-4 * kl_d, "I_q + KL(q(z_d) ‖ p(z_d)) should be the mean KL"
 
 # %% [markdown]
 # ## Optional: active units by hand
