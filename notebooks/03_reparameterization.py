@@ -88,8 +88,8 @@ ax.annotate("", xy=(5.3, 3.58), xytext=(6.6, 3.1), arrowprops=back)
 ax.text(7.45, 3.12, "gradient,\nwith rsample()", ha="center", va="bottom", color="C1")
 for y in (2.98, 2.02):
     ax.text(6.03, y, "✕", ha="center", va="center", fontsize=20, color="grey")
-ax.text(6.03, 1.45, "sample()\ncuts here", ha="center", va="center", fontsize=12,
-        color="grey");
+ax.text(6.03, 1.45, "with sample():\ncut here", ha="center", va="center", fontsize=12,
+        color="black");
 
 # %% [markdown]
 # > **Predict, then run.** Both calls return a number drawn from N(0.5, 0.7²). Will `backward()` work
@@ -148,8 +148,8 @@ assert torch.allclose(logvar_v.grad, ((z_v - mu_v) / 2).detach(), atol=1e-6), \
 #
 # - **Pathwise** (reparameterization; Kingma & Welling 2013, §2.4; Rezende et al. 2014): write
 #   z = μ + σε, so E[f(z)] = E_ε[f(μ + σε)] and the derivative moves inside: g = E_ε[f′(μ + σε)].
-#   Needs f without jumps (Lipschitz, |f(a) − f(b)| ≤ L|a − b|, as a ReLU network is, suffices): a kink
-#   is harmless, a jump carries gradient f′ cannot see.
+#   Needs f Lipschitz (|f(a) − f(b)| ≤ L|a − b|), as a ReLU network is: a kink is harmless, a jump is
+#   not (it carries gradient f′ cannot see).
 # - **Score function** (REINFORCE; Williams 1992; for variational inference, Paisley et al. 2012 and
 #   Ranganath et al. 2014): differentiate the density instead of f:
 #   g = ∫ f(z) ∂q(z)/∂μ dz = E_q[f(z) ∂ log q(z)/∂μ] = E_q[f(z)(z − μ)/σ²], because ∂q/∂μ = q ∂ log q/∂μ
@@ -265,7 +265,7 @@ assert abs(added / (25 / sigma0**2 + 10 * f_s2) - 1) < 0.05, \
 # Both fall as 1/n. For sin z the score function is noisier: usual, not a law (Mohamed et al., 2020),
 # as sin 2z shows. The pathwise noise is the spread of f′ under q. The score function's grows with |f|:
 # adding 5 to f changes no gradient, yet adds 5²/σ² + 10·E[f s²] to one draw's variance, with
-# E[f s²] = (1 − σ²)·E f/σ² (derived in the Optional part, at b*).
+# E[f s²] = (1 − σ²)·E f/σ² for f = sin, as f″ = −f (derived in the Optional part, at b*).
 #
 # One draw is what counts: a VAE takes one z per image (Kingma & Welling, §2.3 and §5: L = 1, in
 # minibatches of M = 100), so its gradient has the n = 1 row's noise, averaged over the minibatch.
@@ -338,10 +338,9 @@ assert QUICK or at_1["mean of others"] > at_1["none"], \
 # %% [markdown]
 # The mean of the others removes f's *mean*, not the *fluctuations* of Σ_{i≥2} sin zᵢ, which grow
 # with d. Dropping those terms removes them: back to the d = 1 variance. Pyro's SVI tutorial (Part III)
-# calls this Rao-Blackwellisation: replace a term by its expectation given the other variables. Strictly,
-# averaging those terms over z₂ … z_d given z₁ leaves their mean times the score; dropping that too is a
-# constant baseline. At d = 1 the mean of the others adds noise
-# (Optional part).
+# calls this Rao-Blackwellisation: dropping the terms not downstream of z₁. Strictly, Rao-Blackwellising
+# averages the estimator over z₂ … z_d given z₁: that leaves those terms' mean times the score, and
+# dropping that too is a constant baseline. At d = 1 the mean of the others adds noise (Optional part).
 #
 # ### An f like a decoder's
 # Dropping terms works only because this f is a sum of one-coordinate terms. A decoder's log-likelihood
@@ -397,7 +396,7 @@ display(widgets.ReparameterizationExplorer())
 # ## Common mistakes
 #
 # > **Common mistake.** The line `σ = E[(x-μ)²]` of the write-up (the short summary of Kingma & Welling
-# > that this course corrects; see [01](01_autoencoder.ipynb)): that is the *variance* σ², not the
+# > that this course corrects; see [02](02_elbo.ipynb)): that is the *variance* σ², not the
 # > standard deviation.
 # > In code it shows up as `z = mu + torch.exp(logvar) * eps`, which multiplies ε by σ². The checker
 # > below passes `vae_lite.reparameterize` and names this mistake; you write your own in
@@ -713,16 +712,16 @@ for b, v in var_b.items():
 per_repeat = lambda v: v.reshape(-1, 16).mean(dim=1)  # one 16-sample estimate per repeat
 print(f"{'σ':>4} {'b*, sampled E[f s²]/E[s²]':>26} {'b of least variance':>20}",
       f"{'(1 − σ²) E f':>13}")
-for s in (0.4, sigma0, 1.2):  # 1 − σ² ≈ σ² ≈ ½ at 0.7; 0.4 and 1.2 tell it from σ² E f, E f / 2
-    z1, score1 = mu0 + s * eps.flatten(), eps.flatten() / s  # every sample, its score (z − μ)/σ²
+for sd in (0.4, sigma0, 1.2):  # 1 − σ² ≈ σ² ≈ ½ at 0.7; 0.4 and 1.2 tell it from σ² E f, E f / 2
+    z1, score1 = mu0 + sd * eps.flatten(), eps.flatten() / sd  # every sample, its score (z − μ)/σ²
     b_sampled = (torch.sin(z1) * score1**2).mean() / (score1**2).mean()
     A, B = per_repeat(torch.sin(z1) * score1), per_repeat(score1)  # with baseline b: A − b·B
     b_least = torch.cov(torch.stack([A, B]))[0, 1] / B.var()  # the b whose estimates vary least
-    b_formula = (1 - s**2) * math.sin(mu0) * math.exp(-s**2 / 2)
-    print(f"{s:>4} {b_sampled:26.4f} {b_least:20.4f} {b_formula:13.4f}")
+    b_formula = (1 - sd**2) * math.sin(mu0) * math.exp(-sd**2 / 2)
+    print(f"{sd:>4} {b_sampled:26.4f} {b_least:20.4f} {b_formula:13.4f}")
     assert abs(b_sampled - b_formula) < 0.01 and abs(b_least - b_formula) < 0.02, \
         "b* = E[f s²] / E[s²] should equal (1 − σ²) E f and be the b whose estimates vary least"
-assert b_sampled < 0 < math.sin(mu0) * math.exp(-s**2 / 2), \
+assert b_sampled < 0 < math.sin(mu0) * math.exp(-sd**2 / 2), \
     "the text says b* < 0 at σ = 1.2 although E f > 0"
 assert var_b["mean f of others"] > var_b["none"], \
     "the text says the leave-one-out baseline increases the variance at d = 1"

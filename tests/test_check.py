@@ -1509,18 +1509,19 @@ def test_conditional_elbo_checker_names_the_known_mistakes(wrong, words, capsys)
 
 
 def _label_mistake(model, x, y, eps, encoder_label=None, decoder_label=None, no_label=False, probabilities=False,
-                   plus_log_variance=False):  # the conditional ELBO with one of the label's or the KL's mistakes
+                   plus_log_variance=False, minus_one=-1):  # the conditional ELBO with one of the label's or the KL's mistakes
     mu, logvar = model.encode(x, y if encoder_label is None else encoder_label)
     z = mu + (0.5 * logvar).exp() * eps
     onehot = model.one_hot(y if decoder_label is None else decoder_label, (len(y),))
     logits = model.decoder(torch.cat([z, torch.zeros_like(onehot) if no_label else onehot], dim=-1))
     logits = logits.sigmoid() if probabilities else logits
     reconstruction = torch.distributions.Bernoulli(logits=logits).log_prob(x).sum(dim=(1, 2, 3))
-    return reconstruction - 0.5 * (mu.pow(2) + logvar.exp() - 1 + (1 if plus_log_variance else -1) * logvar).sum(dim=-1)
+    return reconstruction - 0.5 * (mu.pow(2) + logvar.exp() + minus_one + (1 if plus_log_variance else -1) * logvar).sum(dim=-1)
 
 
 @pytest.mark.parametrize("wrong, words", [
     (lambda *a: _label_mistake(*a, plus_log_variance=True), "log sigma^2 is subtracted"),
+    (lambda *a: _label_mistake(*a, minus_one=0), "yours lacks the - 1"),
     (lambda *a: _label_mistake(*a, probabilities=True), "needs model.decoder's logits"),
     (lambda *a: _label_mistake(*a, no_label=True), "yours reads zeros in its place"),
     (lambda *a: _label_mistake(*a, decoder_label=0), "the decoder reads each image's own label"),
@@ -1642,3 +1643,21 @@ def test_mean_estimate_accepts_either_standard_deviation_and_names_each_slip_in_
     out = capsys.readouterr().out
     assert "FAILED" in out and hint in out, out
     assert check.mean_estimate(stub) is None
+
+
+def test_score_function_checker_names_two_draws_of_z_not_the_pathwise_zero(capsys):
+    def two_draws(f, mu, sigma, n):  # f on one z, the score on another: averages to 0
+        z_f, z_s = (mu + sigma * torch.randn(n, dtype=torch.float64) for _ in range(2))
+        return (f(z_f) * ((z_s - mu) ** 2 - sigma**2) / sigma**3).mean()
+    assert check.score_function_gradient(two_draws) is False
+    out = capsys.readouterr().out
+    assert "3 case(s) failed" in out and "the same z" in out and "pathwise" not in out, out
+
+
+def test_score_function_checker_names_sampling_with_the_variance(capsys):
+    def squared_sigma(f, mu, sigma, n):  # the write-up's sigma = E[(x - mu)^2]: z = mu + sigma^2 eps
+        z = mu + sigma**2 * torch.randn(n, dtype=torch.float64)
+        return (f(z) * ((z - mu) ** 2 - sigma**2) / sigma**3).mean()
+    assert check.score_function_gradient(squared_sigma) is False
+    out = capsys.readouterr().out
+    assert "3 case(s) failed" in out and "samples with the variance" in out, out

@@ -617,6 +617,14 @@ _SIGMA_GRADIENT = {
     _step: lambda mu, sigma: -mu / sigma * _MU_GRADIENT[_step](mu, sigma),  # d/dsigma Phi(mu / sigma)
 }
 
+# what f(z)((z - mu)^2 - sigma^2)/sigma^3 averages to when z = mu + t eps, t = sigma^2 (sampled with the
+# variance): sigma E[f eps^2] - E[f]/sigma, by Stein's lemma E[g(eps) eps^2] = E[g] + E[g'']
+_SQUARED_SIGMA_SAMPLING = {
+    torch.sin: lambda mu, sigma: (sigma * (1 - sigma**4) - 1 / sigma) * _EXPECTED_VALUE[torch.sin](mu, sigma**2),
+    _step: lambda mu, sigma: (sigma * (_EXPECTED_VALUE[_step](mu, sigma**2) - mu * _MU_GRADIENT[_step](mu, sigma**2))
+                              - _EXPECTED_VALUE[_step](mu, sigma**2) / sigma),  # E[step eps^2] = Phi(a) - a phi(a)
+}
+
 
 def score_function_gradient(fn, n=1_000_000):
     """fn(f, mu, sigma, n) -> the score-function (REINFORCE) estimate of d/dsigma E[f(z)], z ~ N(mu, sigma^2),
@@ -639,8 +647,14 @@ def score_function_gradient(fn, n=1_000_000):
     # sqrt(2)/sigma; a wrong form's own noise scales with its own factor
     monte_carlo_error = lambda f, mu, sigma, n: 6 * math.sqrt(2) / (sigma * math.sqrt(n))
     wrong_forms = {
+        # on the step only (nan elsewhere matches nothing): a 0 for sin is the next mistake
         "0 is what the pathwise estimator gives for a step function: use f(z) * d log q(z) / d sigma":
+            lambda f, mu, sigma, n: 0.0 if f is _step else math.nan,
+        "f and the score must use the same z: with two draws they are independent, and the score averages to 0":
             lambda f, mu, sigma, n: 0.0,
+        "z = mu + sigma^2 eps samples with the variance: z = mu + sigma eps, sigma = the standard deviation":
+            (lambda f, mu, sigma, n: _SQUARED_SIGMA_SAMPLING[f](mu, sigma),
+             lambda f, mu, sigma, n: 6 * math.sqrt(3 * sigma**2 - 2 + 1 / sigma**2) / math.sqrt(n)),
         "that is the estimate for mu, f(z)(z - mu)/sigma^2: differentiate log q(z) in sigma instead":
             lambda f, mu, sigma, n: _MU_GRADIENT[f](mu, sigma),
         "the -1/sigma is missing: it comes from the -log sigma in log q, and makes the score average to 0":
@@ -2067,6 +2081,8 @@ def conditional_elbo(fn):
             lambda m, x, *a: terms(m, x, *a)[0] / x[0].numel() - terms(m, x, *a)[1],
         "the KL is 1/2 sum(mu^2 + sigma^2 - 1 - log sigma^2): log sigma^2 is subtracted, not added":
             lambda *a: elbo(*a, plus_log_variance=True),
+        "the KL is 1/2 sum(mu^2 + sigma^2 - 1 - log sigma^2): yours lacks the - 1 (it is off by d/2)":
+            lambda m, *a: elbo(m, *a) - 0.5 * m.latent_dim,
         "model.decode returns pixel probabilities (after the sigmoid); Bernoulli(logits=...) needs model.decoder's "
         "logits": lambda *a: elbo(*a, through_sigmoid=True),
         "the decoder reads the label: torch.cat([z, model.one_hot(y, (N,))], dim=-1); yours reads zeros in its place":
