@@ -757,7 +757,7 @@ def kl_to_mixture(q, means, n=100_000):
     return terms.mean().item(), terms.std().item() / math.sqrt(n)
 
 
-try_kl_to_mixture(kl_to_mixture)
+try_kl_to_mixture(kl_to_mixture)  # the two cases of the check cell above
 
 # %% [markdown]
 # ## Optional: Exercise 2's formula, shown and checked
