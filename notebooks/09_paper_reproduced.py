@@ -5,7 +5,8 @@
 #
 # "Auto-Encoding Variational Bayes" tests **AEVB** (training a VAE) on MNIST and on **Frey Face** (video frames
 # of one man's face). Its **Figure 2** plots the lower bound against training samples, AEVB against
-# **wake-sleep**. We rerun it with the paper's networks and recipe (Figures 3 to 5: optional).
+# **wake-sleep**. We rerun it with the paper's networks and recipe, shortened: runs one to two decades of
+# samples shorter, no wake-sleep on MNIST, no MCEM (Figures 3 to 5: optional).
 #
 # **Learning goals**
 # - model grey-level pixels with the paper's Gaussian decoder, a variance per pixel;
@@ -107,11 +108,11 @@ print(frey_model)  # the parameters are counted in the optional part
 # ## Training
 #
 # The paper's recipe (section 5): minibatches of 100, one z per image; Adagrad, step size 0.01, 0.02 or 0.1; a
-# prior p(θ) = N(0, I) on the decoder's weights, as weight decay. The authors' code applies it to the encoder's (φ)
-# weights too, as we do (to biases too). So it maximises log p(θ) + log p(φ) + Σᵢ ELBO(xᵢ). Adagrad's step,
-# lr·g/√(Σ g² so far), ignores the loss's scale, so mean or sum gives the same steps if the prior is scaled to
-# match. We minimise the **mean** −ELBO of a batch: each point carries the prior's share |θ|²/(2N), gradient θ/N:
-# `weight_decay=1/N`.
+# prior p(θ) = N(0, I) on the decoder's weights, as weight decay. The authors' code applies it to the encoder's
+# (φ) weights too, as we do; we also apply it to the biases, which their code does not. So it maximises
+# log p(θ) + log p(φ) + Σᵢ ELBO(xᵢ). Adagrad's step, lr·g/√(Σ g² so far), ignores the loss's scale, so mean or
+# sum gives the same steps if the prior is scaled to match. We minimise the **mean** −ELBO of a batch: each point
+# carries the prior's share |θ|²/(2N), gradient θ/N: `weight_decay=1/N`.
 
 # %%
 def paper_optimizer(model, train_size, step_size):  # weight decay 1/N: the prior N(0, I)'s share per data point
@@ -183,13 +184,17 @@ for name, std in [("s = 1", 1.0), ("s = 0.1", 0.1), ("s learned per pixel", None
                           mse=(reconstruction - frey.test).pow(2).mean().item(), reconstruction=reconstruction)
     print(f"{name:20s} test bound {last['test_elbo']:7.1f} nats per face, KL {last['test_kl']:5.2f} nats, "
           f"squared error per pixel {decoders[name]['mse']:.4f}")
-pixel_variance = frey.train.var(dim=0)  # each pixel's variance over the training faces
-print(f"pixel variance over the faces: mean {pixel_variance.mean():.3f}, largest {pixel_variance.max():.3f}")
+# The faces' variance along each principal direction, largest first (eigenvalues of their covariance)
+variances = torch.linalg.eigvalsh(frey.train.flatten(1).T.cov()).flip(0)
+print(f"principal variances of the training faces: largest {variances[0]:.2f}, "
+      f"next {variances[1]:.2f}, {int((variances > 1).sum())} above s² = 1")
 
 # %% jupyter={"source_hidden": true}
 learned, fixed, wide = decoders["s learned per pixel"], decoders["s = 0.1"], decoders["s = 1"]
 assert learned["bound"] > fixed["bound"] > wide["bound"], "learning s should give the highest bound, s = 1 the lowest"
-assert pixel_variance.max() < 0.1, "the prose: each pixel varies far less than s² = 1"
+gain = lambda v: (v - 1 - math.log(v)) / 2  # noqa: E731  nats per face for coding a direction of variance v
+assert variances[0] > 1 > variances[1] and gain(variances[0].item()) < 0.05, \
+    "the prose: one direction varies more than s² = 1, and coding it gains under 0.05 nats"
 assert wide["kl"] < 0.1, "with s = 1 every face is explained as noise around one mean face: the code carries nothing"
 assert learned["mse"] > fixed["mse"], "the prose: the learned s wins, yet reconstructs worse than s = 0.1 on average"
 
@@ -197,16 +202,17 @@ assert learned["mse"] > fixed["mse"], "the prose: the learned s wins, yet recons
 # The learned s wins by far, yet reconstructs worse than s = 0.1: it gains more in the normaliser than it
 # loses in the weighted error (optional part: the numbers).
 #
-# With s = 1 each pixel varies far less than the noise (its variance, printed, is far under s² = 1), so noise
-# around the mean face explains the faces almost as well as a code: KL ≈ 0. Positive bounds are fine: these are
-# log **densities**.
+# With s = 1, every direction of the faces but one varies less than the noise s² = 1 (printed). Coding that
+# one gains under 0.05 nats per face (optional part), so noise around the mean face explains the faces almost
+# as well as a code: KL ≈ 0. Positive bounds are fine: these are log **densities**.
 
 # %% [markdown]
 # ### 2. The baseline: wake-sleep
 #
-# Figure 2's baseline, **wake-sleep** (Hinton et al. 1995), was made for the Helmholtz machine's binary units.
-# A binary z cannot be written μ + σ·ε, so the ELBO's gradient in φ had no low-variance estimate.
-# Instead the encoder learns from dreams, whose z is known. It trains AEVB's networks in two phases:
+# Figure 2's baseline, **wake-sleep** (Hinton et al. 1995), was made for the Helmholtz machine: an encoder and a
+# decoder network of binary units, each on or off. A binary z cannot be written μ + σ·ε, so the ELBO's gradient
+# in φ had no low-variance estimate. Instead the encoder learns from dreams, whose z is known. It trains AEVB's
+# networks in two phases:
 #
 # - *wake*: encode a real x, draw z ~ q(z|x) and hold it fixed; move the decoder (θ) up log p(x|z);
 # - *sleep*: dream z ~ p(z) and x′ ~ p(x|z), hold them fixed; move the encoder (φ) up log q(z|x′).
@@ -452,11 +458,13 @@ for m, since in onset.items():
 
 # %% jupyter={"source_hidden": true}
 assert not onset or [k for k, n in onset.items() if n] == [20] \
-    and abs(at(ws[20], onset[20] - 1) - baseline) < 3, \
-    "the prose: wake-sleep has a code on N_z = 20 only, and sits at the no-code bound until then"
+    and all(abs(b - baseline) < 3 for n, b in zip(ws[20]["samples"], ws[20]["test_elbo"])
+            if 1e5 <= n < onset[20]), \
+    "the prose: wake-sleep has a code on N_z = 20 only, at the no-code bound from 1e5 samples until then"
 
 # %% [markdown]
-# On N_z = 20 wake-sleep sits at the no-code bound until its code appears, late (printed); AEVB stays far ahead.
+# On N_z = 20 wake-sleep sits within 3 nats of the no-code bound from 10⁵ samples until its code appears, late
+# (printed); AEVB stays far ahead.
 #
 # ### Figure 2 in numbers
 #
@@ -720,9 +728,9 @@ assert r > 0.8, "the prose: s is large where the faces vary, small where they st
 # than that, and what would they gain?
 
 # %%
-gain = lambda v: (v - 1 - math.log(v)) / 2  # noqa: E731  nats per face from coding a direction of variance v, noise 1
-assert abs(gain(3.0) - kl_divergence(Normal(0.0, 3**0.5), Normal(0.0, 1.0))) < 1e-6, "the formula: KL(N(0, v) ‖ N(0,1))"
-variances = torch.linalg.eigvalsh(frey.train.flatten(1).T.cov()).flip(0)  # the principal variances, largest first
+# gain(v) and the principal variances were computed in Experiment 1
+assert abs(gain(3.0) - kl_divergence(Normal(0.0, 3**0.5), Normal(0.0, 1.0))) < 1e-6, \
+    "the formula: KL(N(0, v) ‖ N(0,1))"
 above = [v for v in variances.tolist() if v > 1]
 print(f"largest principal variances of the training faces: {variances[0]:.2f}, {variances[1]:.2f}; "
       f"{len(above)} above s² = 1, gaining {sum(gain(v) for v in above):.3f} nats per face in all")
@@ -730,9 +738,9 @@ assert len(above) == 1 and gain(above[0]) < 0.05, "the prose: one direction vari
 assert gain(above[0]) < math.log(above[0]) / 2, "the prose: the linear optimum's KL, ½ log v, exceeds the gain"
 
 # %% [markdown]
-# One direction has v > 1, and coding it gains under 0.05 nats per face. That gain is too small for training to
-# find (the linear optimum's KL, ½ log v, would still be larger): the run settles at KL ≈ 0, as Experiment 1
-# printed.
+# One direction has v > 1, and coding it gains under 0.05 nats per face. We guess that gain is too small for
+# training to find (the linear optimum's KL, ½ log v, would still be larger): the run settles at KL ≈ 0, as
+# Experiment 1 printed.
 #
 # ### Figure 3: the marginal likelihood
 #
@@ -787,12 +795,11 @@ for ax, n in zip(figure.axes, sorted({run["config"]["n_train"] for run in figure
 plt.show()
 
 # %% [markdown]
-# *Figure: log p(x) per data point (nats), estimated on the first 1,000 training images (solid) and the
-# 1,000 first test images (dashed), against the training samples seen, the chosen step size's pilot
-# included (the benchmark counts from the pilot's end, so we add the pilot's samples, printed above; log axis;
-# the paper's, page 8 of arXiv v11, is linear to 6·10⁷); left a training set of 1,000 images, right 50,000;
-# blue AEVB, red wake-sleep; shaded: ±1 standard error of each test estimate, over the test images: how
-# precise each curve is, not a test of the gap between two curves, which were scored on the same images.*
+# *Figure: log p(x) per data point (nats) against training samples (log axis). Left: 1,000 training images;
+# right: 50,000. Blue AEVB, red wake-sleep. Solid: the first 1,000 training images; dashed: the first 1,000
+# test images. Samples include the chosen step size's pilot (printed above). Shaded: ±1 standard error over the
+# test images, the precision of each curve, not a test of the gap between two curves scored on the same images.
+# The paper's axis (page 8 of arXiv v11) is linear, to 6·10⁷.*
 
 # %% tags=["nbval-check-output"]
 ends = {name: run["records"][-1] for name, run in figure3.items()}
@@ -832,20 +839,20 @@ assert figure3["aevb-50000"]["step_size"] != figure3["ws-50000"]["step_size"], \
     "the prose: the two 50,000-image runs used different step sizes"
 
 # %% [markdown]
-# AEVB ends above wake-sleep on the test images in both panels: with 50,000 training images by more than two
-# unpaired standard errors, with 1,000 by less than two (printed above; the two 50,000-image runs used different
-# step sizes, each chosen by its own pilot, as in the paper). Both methods were scored on the same images: if an
-# image hard for one model is hard for the other too (likely, not measured), the unpaired standard error
-# overstates the uncertainty of their difference. The paired one, image by image, needs per-image values the
-# stored runs do not keep, so the 1,000-image difference is not shown to be noise either. Both cover only which
-# test images were drawn, for one trained model per method; the spread over training seeds is not measured, so
-# neither panel settles which method ends higher.
+# - AEVB ends above wake-sleep on the test images in both panels: with 50,000 training images by more than two
+#   standard errors, with 1,000 by less than two (printed). The 50,000-image runs used different step sizes,
+#   each chosen by its own pilot, as in the paper.
+# - With 1,000 training images both methods overfit (the train − test gaps); with 50,000 much less.
+# - On the test ELBO with 1,000 images, wake-sleep ends above AEVB (no uncertainty stored).
+# - Every curve still climbs at its last checkpoint, about 10⁶ samples. The paper's axis runs to 6·10⁷: these
+#   are not its end values.
 #
-# With 1,000 training images both methods overfit (the train − test gaps); with 50,000 much less. On the test
-# ELBO with 1,000 images wake-sleep ends above AEVB (no uncertainty stored). Every curve still climbs at its
-# last checkpoint, about 10⁶ samples, while the paper's axis runs to 6·10⁷: these are not the paper's end
-# values. And our log p(x) is another estimator: a lower bound in expectation, within a nat of k = 20,000 on
-# average, though on the worst image one draw carries almost all the weight (the smallest ESS).
+# **Limits.** The standard errors are unpaired, over test images, for one trained model per method. Both
+# methods were scored on the same images, so a paired error would likely be smaller; it needs per-image values
+# the runs do not keep. The spread over training seeds is not measured, so neither panel settles which method
+# ends higher. Our log p(x) is another estimator than the paper's: a lower bound in expectation. The k-check
+# bounds the change in the **mean** over images (within a nat of k = 20,000), not the error on each image: on
+# the worst one, one draw carries almost all the weight (the smallest ESS, printed).
 #
 # ### Figure 4: the learned two-dimensional manifolds
 #
@@ -1112,11 +1119,13 @@ assert PILOT == 60_000, "the table: Figure 3's pilot, 60,000 samples per step si
 # | Monte Carlo EM | a third method in Figure 3 (HMC in place of an encoder) | not run |
 #
 # Is the training length the difference? The paper's runs go on one to two decades of samples longer. Suppose
-# each AEVB run kept its last climb per ×√10 in samples up to 10⁸:
+# each MNIST AEVB run kept its last climb per ×√10 in samples up to 10⁸:
 
 # %% tags=["nbval-check-output"]
-steps = {k: math.log(paper["samples"] / runs[k]["samples"][-1], 10**0.5) for k in STARRED}  # ×√10 steps to 1e8
-past = {key: {k: climb(runs[k], key) * steps[k] - short[key][k] for k in STARRED}  # our bound at 1e8 minus the star
+MNIST_RUNS = [f"mnist-{m}" for m in MNIST_PANELS]
+# the ×√10 steps from each run's end to 1e8 samples
+steps = {k: math.log(paper["samples"] / runs[k]["samples"][-1], 10**0.5) for k in MNIST_RUNS}
+past = {key: {k: climb(runs[k], key) * steps[k] - short[key][k] for k in MNIST_RUNS}  # at 1e8 minus the star
         for key in short}  # the stars' curve was not recorded: our training and our test bound
 for key, label in [("train_elbo", "training"), ("test_elbo", "test")]:
     print(f"our {label} bound at 1e8 samples minus the paper's star (nats): "
@@ -1129,26 +1138,21 @@ for key, label in [("test_elbo", "test"), ("train_elbo", "training")]:
         f"frey-{m} {before[m]:+.0f} → {climb(r, key):+.0f}" for m, r in aevb.items()))
     slowing = [m for m in FREY_PANELS if before[m] > climb(aevb[m], key)]
     assert slowing == (FREY_PANELS if key == "test_elbo" else [5]), "the prose: test climbs slow down, training ones not"
-error = paper["uncertainty"]
-for key, mnist in past.items():  # our training, then our test bounds
-    assert min(mnist[f"mnist-{m}"] for m in MNIST_PANELS) > -error["mnist"] and [
-        m for m in MNIST_PANELS if mnist[f"mnist-{m}"] > error["mnist"]] == [5, 10, 20, 200], \
+error = paper["uncertainty"]["mnist"]
+for mnist in past.values():  # our training, then our test bounds
+    passed = [m for m in MNIST_PANELS if mnist[f"mnist-{m}"] > error]
+    assert min(mnist.values()) > -error and passed == [5, 10, 20, 200], \
         "the prose: MNIST reaches every star, overshoots all but N_z = 3's, with either bound"
-    assert [m for m in FREY_PANELS if past[key][f"frey-{m}"] < -error["frey-face"]] == (
-        [2, 5] if key == "test_elbo" else [2]), "the prose: only N_z = 2 short beyond the error either way"
-assert min(projected[20], projected[200]) > -60 and max(past["test_elbo"][f"frey-{m}"] for m in FREY_PANELS) < 0 < min(
-    past["train_elbo"][f"frey-{m}"] for m in (5, 10, 20)), "the prose: Frey test bounds short of every star, training ones pass 5, 10, 20"
+assert min(projected[20], projected[200]) > -60, "the prose: N_z = 20 and 200 extrapolate above −60 nats"
 
 # %% [markdown]
-# On MNIST this extrapolation overshoots: with either of our bounds it reaches every star and passes all but
-# N_z = 3's by more than the reading error, N_z = 20 and 200 to test bounds above −60 nats (printed), beyond any
-# published MNIST model. So it is a heuristic, not a bound, and it cannot say whether run length explains the
-# Frey Face shortfall. There the answer hangs on which AEVB curve each star was read from, which the readings do
-# not record: our extrapolated test bounds fall short of every star (N_z = 2 and 5 beyond the reading error),
-# our training bounds pass the stars of N_z = 5, 10 and 20. Only N_z = 2 falls short beyond the error either
-# way. The test climbs slow down; the training climbs, except N_z = 5's, do not (printed). Only a longer run,
-# and the stars read again off the paper's train and test curves, can tell ("More to try", 3). Other candidates: the Adagrad warm-up and the code details in the
-# table; not annealing, which in the authors' code is plain Adagrad, as ours.
+# On MNIST this extrapolation overshoots. With either of our bounds it reaches every star. It passes all but
+# N_z = 3's by more than the reading error, N_z = 20 and 200 to test bounds above −60 nats (printed). No
+# published MNIST model comes near that. So it is a heuristic, not a bound, and we do not apply it to Frey Face:
+# it cannot say whether run length explains the Frey Face shortfall. On Frey Face the test climbs slow down; the
+# training climbs, except N_z = 5's, do not (printed). Only a longer run, and the stars read again off the
+# paper's train and test curves, can tell ("More to try", 3). Other candidates: the Adagrad warm-up and the code
+# details in the table. Not annealing: in the authors' code it is plain Adagrad, as ours.
 #
 # ### How close are the Frey Face test faces to the training faces?
 #
@@ -1205,18 +1209,28 @@ mean_square = errors.pow(2).mean().item()
 print(f"best s by search: {best:.3f};  sqrt(mean squared error) = {math.sqrt(mean_square):.3f};  "
       f"mean squared error = {mean_square:.4f}")
 assert abs(best - math.sqrt(mean_square)) < 2e-4, "the best s is the root mean square error"
-assert abs(best - mean_square) > 0.01, "the mean squared error is the variance s², not s"
-# log p(x|z) per face, the best single s against s = 0.1, for the s = 0.1 decoder's errors
-single = (log_likelihood.max() - Normal(0.0, 0.1).log_prob(errors).sum()).item() / len(errors)
+# log p(x|z) per face over s = 0.1's, for the s = 0.1 decoder's errors, with oracle s: the root mean square
+# error over all errors (one s), over the faces (one s per pixel) or over the pixels (one s per face)
+oracle = {}
+for label, dims in [("one s", (0, 1, 2, 3)), ("one s per pixel", 0), ("one s per face", (1, 2, 3))]:
+    s_oracle = errors.pow(2).mean(dim=dims, keepdim=True).sqrt()
+    gained = Normal(0.0, s_oracle).log_prob(errors) - Normal(0.0, 0.1).log_prob(errors)
+    oracle[label] = gained.sum().item()
+    print(f"the s = 0.1 decoder with the oracle's {label:15s}: "
+          f"{oracle[label] / len(errors):+4.0f} nats per face")
 per_pixel = learned["bound"] - fixed["bound"]
-print(f"the s = 0.1 decoder with the best single s instead: {single:+.0f} nats per face; "
-      f"the per-pixel s's test bound: {per_pixel:+.0f} over s = 0.1's")
-assert QUICK or 0 < single < per_pixel / 3, "the prose: per pixel, not learned, is what wins"
+print(f"for comparison, the learned s's test bound over s = 0.1's: {per_pixel:+.0f} nats per face")
+assert QUICK or 0 < oracle["one s"] < oracle["one s per face"] < oracle["one s per pixel"] and \
+    oracle["one s"] / len(errors) < per_pixel / 3 < oracle["one s per pixel"] / len(errors), \
+    "the prose: a single s gains little, one s per pixel most"
 
 # %% [markdown]
-# So in Experiment 1 a better single s would gain the s = 0.1 decoder little (at the encoder's mean, printed),
-# even this one, an oracle fitted on the test errors themselves. The learned s wins because it is set **per
-# pixel and per face**, not because it is learned.
+# The best s is the root of the mean square error, not the mean square (printed; an illustration).
+#
+# Even fitted on the test errors themselves, a single s gains the s = 0.1 decoder little. One s per pixel,
+# shared by all faces, gains most; one s per face, less (printed). So the learned s wins mostly because it varies
+# across pixels, not because it is learned. The oracle lines are log p(x|z) at the encoder's mean. The learned
+# s's gain is a difference of test bounds, which also holds the KL and another decoder: compare them only roughly.
 
 # %% [markdown]
 # ### More to try
