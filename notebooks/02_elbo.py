@@ -202,7 +202,8 @@ if data.name == "mnist":  # other data sets: no checks
 # table shows their median). Its gap
 # to log p(x) is KL(q ‖ p(z|x)), a divergence of q from the posterior, ≥ 0 and 0 only at q = p(z|x)
 # (derived below). log p(x) does not depend on q, so raising the ELBO over q shrinks the gap by as much.
-# The decoder trains on the same bound (Optional: why that raises log p(x)).
+# The decoder trains on the same bound. With q at the exact posterior, a decoder step that raises it raises
+# log p(x) at least as much; with another q, log p(x) can fall while the bound rises (Optional: both).
 
 # %% [markdown]
 # ## Model: a toy where everything is known
@@ -518,8 +519,9 @@ plots.plot_elbo_gap(mus, [elbo_fn(float(m), post_std) for m in mus], log_px, pos
 # Everything so far moved q. Training moves the decoder too, here w. Hold q at the posterior for the current
 # decoder, w₀ = 2, and move w: for every w, ELBO(w) = log p(x; w) − KL(q ‖ p(z|x; w)) lies below log p(x; w), and at
 # w₀ the two touch (the KL is 0 there). So a step in w that raises this ELBO from w₀ raises log p(x) by at least as
-# much: EM's argument (Dempster et al., 1977). A VAE steps q and w together, and a step can also raise the ELBO by
-# shrinking the gap instead; it can never lift the bound above log p(x).
+# much: EM's argument (Dempster et al., 1977). With q held anywhere else the guarantee is gone: the cell also holds
+# q at N(0.1, 0.1²) and finds the ELBO rising in w at w₀ while log p(x) falls. A VAE steps q and w together, and a
+# step can also raise the ELBO by shrinking the gap instead; it can never lift the bound above log p(x).
 
 # %%
 others = {key: value for key, value in point.items() if key != symbolic.w}  # x, b, s as above
@@ -545,6 +547,12 @@ assert log_px_of_w(w_best) - log_px_of_w(2.0) >= elbo_of_w(w_best) - elbo_of_w(2
     "raising this ELBO in w raises log p(x) at least as much"
 assert abs(max(ws, key=log_px_of_w) - math.sqrt((1.7 - 0.5) ** 2 - 0.8**2)) < 0.025, \
     "the text says log p(x; w) peaks where w² + s² = (x − b)²"
+elbo_q_off = sp.lambdify(symbolic.w, elbo.subs(others).subs({symbolic.mu_q: 0.1, symbolic.sigma_q: 0.1}), "math")
+slope = lambda f: (f(2.001) - f(1.999)) / 0.002  # d/dw at w0 = 2
+print(f"q held at N(0.1, 0.1²) instead: at w0 = 2, d ELBO/dw = {slope(elbo_q_off):+.3f}, "
+      f"d log p(x)/dw = {slope(log_px_of_w):+.3f}")
+assert slope(elbo_q_off) > 0 > slope(log_px_of_w), \
+    "the text says that with another q the ELBO can rise in w while log p(x) falls"
 
 # %% [markdown]
 # *Figure: log p(x; w) (solid) and the ELBO with q held at the posterior for w₀ = 2 (dashed) against the decoder
