@@ -148,8 +148,8 @@ assert torch.allclose(logvar_v.grad, ((z_v - mu_v) / 2).detach(), atol=1e-6), \
 #
 # - **Pathwise** (reparameterization; Kingma & Welling 2013, §2.4; Rezende et al. 2014): write
 #   z = μ + σε, so E[f(z)] = E_ε[f(μ + σε)] and the derivative moves inside: g = E_ε[f′(μ + σε)].
-#   Needs f Lipschitz (|f(a) − f(b)| ≤ L|a − b|), as a ReLU network is: a kink is harmless, a jump is
-#   not (it carries gradient f′ cannot see).
+#   Enough: f Lipschitz (|f(a) − f(b)| ≤ L|a − b|), as a ReLU network is (not needed: f = z² works too).
+#   A kink is harmless, a jump is not (it carries gradient f′ cannot see).
 # - **Score function** (REINFORCE; Williams 1992; for variational inference, Paisley et al. 2012 and
 #   Ranganath et al. 2014): differentiate the density instead of f:
 #   g = ∫ f(z) ∂q(z)/∂μ dz = E_q[f(z) ∂ log q(z)/∂μ] = E_q[f(z)(z − μ)/σ²], because ∂q/∂μ = q ∂ log q/∂μ

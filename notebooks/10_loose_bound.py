@@ -433,8 +433,8 @@ assert QUICK or data.name != "mnist" or bound_gain > 2 * bound_gain_se \
 # - L_k closes the gap as k grows if the proposal reaches the whole posterior: from a small k on, the wide N(0, 1)
 #   beats q*.
 # - Trained on L_5 for the same 3 epochs on 10,000 images (far from trained), the IWAE beat the VAE on
-#   log-likelihood at a higher CPU cost; a VAE on the mean of 5 draws stayed far behind it: the lead came mostly
-#   from the bound (one seed).
+#   log-likelihood (each scored with its own encoder as proposal) at a higher CPU cost; a VAE on the mean of 5
+#   draws stayed far behind it: the lead came mostly from the bound (one seed).
 
 # %% [markdown]
 # ## Optional: a second session

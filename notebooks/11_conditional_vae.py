@@ -337,7 +337,7 @@ print(f"mean over {len(x_test)} test images, nats         ELBO   reconstruction 
 for name, terms in (("conditional VAE: bounds log p(x|y)", right), ("VAE: bounds log p(x)", vae_terms)):
     print(f"  {name:36s} {terms.elbo.mean():8.2f} {terms.reconstruction.mean():12.2f} {terms.kl.mean():9.2f}")
 print(f"the gap {(right.elbo - vae_terms.elbo).mean():.2f} = {label_at_most:.2f} "
-      f"(−log p(y), the most the label can be worth) + {like_for_like:.2f} ± {like_for_like_error:.2f} "
+      f"(the log p(y) term; within one model, the label's ceiling) + {like_for_like:.2f} ± {like_for_like_error:.2f} "
       f"like for like (± one standard error over the images)")
 by_seed = {run["seed"]: run["all_test_images"]["cvae_joint_bound_minus_vae_elbo"]["mean"]
            for run in stored["runs"]}  # the benchmark's stored runs: no compute here
@@ -399,7 +399,7 @@ except NotImplementedError:
 else:
     with_prior = (log_posterior.argmax(dim=1) == data.test_labels[:n]).float().mean().item()
     true_label = (elbo_per_class + log_prior)[torch.arange(n), data.test_labels[:n]]  # one term of the sum
-    print(f"first {n} test images: log p(x) over every label {log_px_cvae.mean():.2f} nats, "
+    print(f"first {n} test images: the bound on log p(x) over every label {log_px_cvae.mean():.2f} nats, "
           f"the true label's term alone {true_label.mean():.2f}; "
           f"classifier with the prior {with_prior:.1%} (uniform prior {accuracy:.1%})")
 
@@ -418,8 +418,8 @@ assert data.name != "mnist" or (log_joint.logsumexp(1) - log_joint[torch.arange(
 # ## Common mistakes
 #
 # > **Common mistake.** Crediting the label with the whole gap between a conditional VAE's ELBO and a
-# > VAE's. **Wrong:** a label is worth at most −log p(y). **Right:** compare ELBO(x|y) + log p(y) with the
-# > VAE's ELBO, over seeds.
+# > VAE's. **Wrong:** the gap is the label's worth. **Right:** within one model it is worth at most −log p(y);
+# > across models compare ELBO(x|y) + log p(y) with the VAE's ELBO, over seeds.
 #
 # ## Summary
 # - A conditional VAE bounds log p(x|y): the label enters both networks; with the prior N(0, I) for every
