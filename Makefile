@@ -6,17 +6,24 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
-# A CPU build is enough to learn with; for a GPU build see README.md.
+# A CPU build is enough to learn with; for a GPU, TORCH_BACKEND=auto (README.md).
 TORCH  ?= torch==2.13.0
 .PHONY: setup lab test test-fast notebooks student assignments site clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
+# uv (from PyPI) downloads and installs in parallel: set-up in about half a minute, where pip took two
+# (benchmarks/README.md). PyTorch comes from PyTorch's own index as its CPU build (about 200 MB);
+# where that index is out of reach, from PyPI, whose Linux build bundles CUDA (several GB).
+TORCH_BACKEND ?= cpu
+UV = $(BIN)/uv pip install --quiet --system-certs --python $(BIN)/python
+
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[notebooks,site,test,class]"
+	$(BIN)/python -m pip install --quiet uv==0.13.10
+	UV_HTTP_RETRIES=0 $(UV) "$(TORCH)" --torch-backend $(TORCH_BACKEND) 2>/dev/null \
+		|| { echo "PyTorch's index is out of reach: torch from PyPI instead"; $(UV) "$(TORCH)"; }
+	$(UV) -e ".[notebooks,site,test,class]"
 	touch $@
 
 # The site's JavaScript (ipywidgets' HTML manager, MathJax, esbuild), from npm at the versions of
