@@ -4,12 +4,13 @@
 # Previous: [05 The VAE](05_vae.ipynb) · Next: [07 The latent space](07_latent_space.ipynb)
 #
 # Notebook 05 trained the VAE with its loss written right. Here we write it wrong, as the write-up
-# ([01](01_autoencoder.ipynb); its loss is quoted in [02](02_elbo.ipynb)) and published code do, and train each.
+# ([01](01_autoencoder.ipynb); its loss is quoted in [02](02_elbo.ipynb)) does with the sign, and published
+# code with the averaging, and train each.
 #
 # **Learning goals**
 # - see why the KL enters the loss with a **plus** sign, and why it charges for codes that leave the prior;
 # - recognise summed against averaged terms as a hidden KL weight β, and predict which β a loss has;
-# - read squared error as a Gaussian log-likelihood whose fixed variance is a KL weight, and derive that loss.
+# - read squared error as a Gaussian log-likelihood whose fixed variance s² sets a KL weight 2s².
 
 # %% [markdown] tags=["badges"]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/06_loss_right_and_wrong.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F06_loss_right_and_wrong.ipynb)
@@ -265,14 +266,18 @@ for cls, beta, scale in ((AveragedReconstructionVAE, PIXELS, 1 / PIXELS), (Avera
     print(f"{cls.__name__}: its loss = {scale:.4g} × (negative β-ELBO with β = {beta:.4g}): checked")
 
 # %% [markdown]
-# > **Common mistake.** **Wrong:** `bce_mean + kl.sum(dim=1).mean()`. One term divided by a, the other by b:
-# > rec / a + KL / b = (rec + (a / b) KL) / a, the negative β-ELBO with β = a / b, divided by a. **Right:** both
-# > summed over one image, then reduced alike over the batch. Dividing the whole loss is harmless with Adam,
-# > nearly blind to its scale; dividing one term is not (history: the optional part).
+# > **Common mistake.** **Wrong:** `bce_mean + kl.sum(dim=1).mean()`. One term is divided by a, the other by b:
+# >
+# > $$\frac{\mathrm{rec}}{a} + \frac{\mathrm{KL}}{b} = \frac{1}{a}\Big(\mathrm{rec} + \frac{a}{b}\,\mathrm{KL}\Big).$$
+# >
+# > That is the negative β-ELBO with β = a / b, divided by a. **Right:** sum both over one image, then reduce
+# > both alike over the batch:
+# > `(F.binary_cross_entropy(x_hat, x, reduction="none").sum((1, 2, 3)) + kl.sum(1)).mean()`.
+# > Dividing the whole loss is harmless with Adam, which is nearly blind to its scale. Dividing one term is not.
 #
 # Each mistake trains with 05's recipe (the same start, batches and epochs; one seed): only the loss differs.
-# (The recipe was tuned for the right loss on test images; why that is unlikely to explain the margins below: the
-# optional part.)
+# The recipe was tuned for the right loss on test images. The optional part shows why that is unlikely to explain
+# the margins below.
 
 # %%
 RECIPE = dict(pretrained.TRAINING, epochs=max(pretrained.TRAINING["epochs"], 30_000 // len(data.train)))
@@ -294,35 +299,42 @@ clear_output()  # the progress bars have done their job (a stored one would read
 
 # %% [markdown]
 # The table, on the test images: KL, reconstruction error, their sum; `active`: the k dimensions with KL > 0.05
-# nats. On these k only: σ², the mean variance of q(z|x), and `prior/own`, a yardstick for generation. The
-# decoder trains on codes z ~ q(z|x); `own` is their median distance from their μ (about √k σ). `prior/own` is the
-# median distance of a prior sample to the nearest test μ, in units of `own`. Small: prior samples land near codes
-# the decoder trained on. Large: they land where it never trained.
+# nats. The last two columns use these k dimensions only. σ² is the mean variance of q(z|x).
+#
+# `prior/spread` is a yardstick for generation, a ratio of two median distances:
+# - spread: from a code z ~ q(z|x) to its own μ (about √k σ). The decoder trained on codes this near a μ.
+# - prior: from a prior sample z ~ N(0, I) to the nearest test μ.
+#
+# Small: prior samples land about as near the μ's as the codes the decoder trained on. Large: they land where it
+# never trained.
 
 # %%
 def describe(name, model, dims=None):
-    """Test-set nats; on the active dimensions (KL > 0.05 nats), or the `dims` of largest KL: σ², own, prior."""
+    """Test-set nats. On the active dimensions (KL > 0.05 nats), or the `dims` of largest KL:
+    σ², spread, prior."""
     terms, kl = vae_lite.evaluate(model, x_test), latent.kl_per_dimension(model, x_test)
     active = kl > 0.05 if dims is None else kl >= kl.sort(descending=True).values[dims - 1]
     with torch.inference_mode():
         mu, logvar = model.encode(x_test)
     mu, sigma, noise = mu[:, active], logvar[:, active].mul(0.5).exp(), torch.Generator().manual_seed(3)
-    own = (sigma * torch.randn(mu.shape, generator=noise)).norm(dim=1).median().item()
-    prior = torch.cdist(torch.randn(500, mu.shape[1], generator=noise), mu).min(dim=1).values.median().item()
-    return dict(name=name, kl=terms["kl"], error=-terms["reconstruction"], loss=terms["kl"] - terms["reconstruction"],
-                var=sigma.pow(2).mean().item(), active=int(active.sum()), own=own, prior=prior)
+    spread = (sigma * torch.randn(mu.shape, generator=noise)).norm(dim=1).median().item()  # code to its μ
+    prior_z = torch.randn(500, mu.shape[1], generator=noise)
+    prior = torch.cdist(prior_z, mu).min(dim=1).values.median().item()  # prior sample to the nearest μ
+    return dict(name=name, kl=terms["kl"], error=-terms["reconstruction"],
+                loss=terms["kl"] - terms["reconstruction"], var=sigma.pow(2).mean().item(),
+                active=int(active.sum()), spread=spread, prior=prior)
 
 
-ratio = lambda run: run["prior"] / run["own"]  # prior sample to nearest test μ, in own distances
+ratio = lambda run: run["prior"] / run["spread"]  # prior sample to nearest test μ, in spreads
 runs = [describe("right: both summed (β = 1)", right_vae),
         describe(f"reconstruction averaged (β = {PIXELS})", averaged_reconstruction),
         describe(f"KL averaged (β = 1/{LATENT})", averaged_kl)]
-print(f"05's recipe, {RECIPE['epochs']} epochs; test set, nats per image; σ², prior/own: active dimensions")
+print(f"05's recipe, {RECIPE['epochs']} epochs; test set, nats per image; σ², prior/spread: active dimensions")
 print(f"{'':33s}  {'KL':>6s}  {'recon.':>6s}  {'neg. ELBO':>9s}  "
-      f"{'active':>6s}  {'σ²':>5s}  {'prior/own':>9s}")
+      f"{'active':>6s}  {'σ²':>5s}  {'prior/spread':>12s}")
 for r in runs:
-    spread = f"{r['var']:5.3f}  {ratio(r):9.2f}" if r["active"] else f"{'—':>5s}  {'—':>9s}"
-    print(f"{r['name']:33s}  {r['kl']:6.1f}  {r['error']:6.1f}  {r['loss']:9.1f}  {r['active']:6d}  {spread}")
+    cols = f"{r['var']:5.3f}  {ratio(r):12.2f}" if r["active"] else f"{'—':>5s}  {'—':>12s}"
+    print(f"{r['name']:33s}  {r['kl']:6.1f}  {r['error']:6.1f}  {r['loss']:9.1f}  {r['active']:6d}  {cols}")
 right_run, mean_reconstruction_run, mean_kl_run = runs
 
 # %% jupyter={"source_hidden": true}
@@ -333,7 +345,8 @@ assert mean_kl_run["error"] < right_run["error"], "with the KL weighted by 1/d t
 assert mean_kl_run["var"] < 0.2 * right_run["var"], "with the KL weighted by 1/d each q(z|x) should be much narrower"
 assert QUICK or data.name != "mnist" or right_run["active"] == latent.active_units(right_vae, x_test)[0], \
     "05's covariance rule should count the same active dimensions as KL > 0.05 nats"
-assert QUICK or data.name != "mnist" or 1.5 < ratio(right_run) < 2.5, "the prose: about two own distances for the right model"
+assert QUICK or data.name != "mnist" or 1.5 < ratio(right_run) < 2.5, \
+    "the prose: about two spreads for the right model"
 assert ratio(mean_kl_run) > 3 * ratio(right_run), "with the KL weighted by 1/d a prior sample should land many times farther out"
 assert right_run["loss"] < (0.9 if data.name == "mnist" else 1.0) * min(mean_reconstruction_run["loss"], mean_kl_run["loss"]), \
     "the right loss should reach the best negative ELBO by a wide margin: it is the one it minimises"
@@ -353,7 +366,7 @@ assert alike < 0.5, "with the code switched off, every sample should look alike"
 
 # %% [markdown]
 # Averaging the reconstruction switches the code off: KL about 0, every z decodes to the same blur. Averaging the
-# KL makes the code carry more and reconstruct better, but each q(z|x) is far narrower (σ²). `prior/own` is about
+# KL makes the code carry more and reconstruct better, but each q(z|x) is far narrower (σ²). `prior/spread` is about
 # two for the right model, whose prior samples are mostly digit-like, and many times that with the KL averaged:
 # its prior samples fall where the decoder hardly trained (third row). The optional part's KL(p(z) ‖ q(z)), the
 # principled measure of the same, agrees.
@@ -374,46 +387,49 @@ assert gaussian_kl[1.0] < 0.25 * gaussian_kl[0.1], "a larger s should leave much
 
 # %% [markdown]
 # > **Common mistake.** Calling squared error "just a loss". **Wrong belief:** it is unrelated to a likelihood.
-# > **Right:** for a Gaussian decoder N(x̂(z), s² I) with fixed s, $-\log p(x|z) = \frac{1}{2s^2}\|x-\hat x(z)\|^2$
-# > plus a constant (exercise 1 finds it). So the negative ELBO is
-# > $\frac{1}{2s^2}\big(\mathbb{E}_{q(z|x)}\|x-\hat x(z)\|^2 + 2s^2\,\mathrm{KL}\big)$ plus a constant:
-# > a KL weight 2s² against squared error.
+# > **Right:** for a Gaussian decoder N(x̂(z), s² I) with fixed s,
+# >
+# > $$-\log p(x|z) = \frac{1}{2s^2}\|x-\hat x(z)\|^2 + \text{const}$$
+# >
+# > (Exercise 2, in the optional part, finds the constant). So the negative ELBO is
+# >
+# > $$\frac{1}{2s^2}\Big(\mathbb{E}_{q(z|x)}\|x-\hat x(z)\|^2 + 2s^2\,\mathrm{KL}\Big) + \text{const}.$$
+# >
+# > Against squared error, the KL has weight 2s².
 #
-# One identity, read two ways. That VAE minimises $\frac{1}{2s^2}\big(\mathbb{E}_{q}\|x - \hat x\|^2 + 2s^2\,
-# \mathrm{KL}\big)$ + const, with the same optimum as $\mathbb{E}_{q}\|x - \hat x\|^2 + 2s^2\,\mathrm{KL}$. And bare
-# `||x - x̂||² + KL` is, up to a constant, 2s² times its negative β-ELBO with β = 1/(2s²), for any s (notebook
-# 02). A loss ‖x − x̂‖² + w KL fixes only the product w = 2s²β.
+# Read the other way, the identity says what a bare loss means. For any s, ‖x − x̂‖² + w KL is, up to a
+# constant, 2s² times the negative β-ELBO with β = w / (2s²). The loss fixes only the product w = 2s²β. Bare
+# `||x - x̂||² + KL` (w = 1) has β = 1/(2s²).
 #
-# A larger s is a larger KL weight: the code keeps far less. A "VAE with MSE loss" has a KL weight w = 2s²β
-# against squared error whether or not its author chose one; `F.mse_loss`'s default mean adds section 2's.
+# A larger s is a larger KL weight: the code keeps far less. A "VAE with MSE loss" has a KL weight whether or not
+# its author chose one. `F.mse_loss`'s default mean adds section 2's hidden β on top.
 #
 # ## Exercise
 #
-# (Exercise 2, on section 2, is homework in the optional part.)
+# (Exercise 2, on section 3, is homework in the optional part.)
 #
-# **Exercise 1 (10 min). A Gaussian VAE's loss, derived by you.** Complete `gaussian_vae_loss(x, x_hat, mu,
-# logvar, s)`: each image's negative ELBO in nats for the decoder N(x̂, s² I), given the decoded mean x̂ of one
-# sample z (x, x̂: N × C × H × W; μ, log σ²: N × d). Each pixel's density is
-# $\frac{1}{\sqrt{2\pi}\,s}\exp\!\big(-\frac{(x_i-\hat x_i)^2}{2s^2}\big)$: take −log, sum over each image's D pixels
-# (that gives section 3's constant), and add the KL (`vae_lite.kl_standard_normal`).
+# **Exercise 1 (5 min). Which β is it, batch and all?** Complete `effective_beta`. A loss reduces
+# each term by `"sum"` or `"mean"` over one image, then over the batch: `reconstruction` and `kl` are such pairs
+# (`F.binary_cross_entropy`'s default is `("mean", "mean")`). Return the β of the right objective that the loss
+# is proportional to. Section 2's box did one pattern of reductions; handle every pattern.
 
 # %% tags=["nbval-check-output"]
-def gaussian_vae_loss(x, x_hat, mu, logvar, s):
+def effective_beta(reconstruction, kl, pixels, latent_dim, batch_size):
     raise NotImplementedError  # your code here
 
 
-vae_lite.check.gaussian_vae_loss(gaussian_vae_loss)
+vae_lite.check.effective_beta(effective_beta)
 
 # %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
-# Solution: -log N(x; x̂, s² I) summed over the D pixels of each image, plus the closed-form KL.
-def gaussian_vae_loss(x, x_hat, mu, logvar, s):
-    pixels = x[0].numel()
-    squared_error = (x - x_hat).pow(2).sum(dim=(1, 2, 3))
-    reconstruction_error = squared_error / (2 * s**2) + pixels * (math.log(s) + 0.5 * math.log(2 * math.pi))
-    return reconstruction_error + vae_lite.kl_standard_normal(mu, logvar)
+# Solution: each "mean" divides its term by the count it averages over, the batch's included; the
+# rec_total / a + kl_total / b of a whole batch is then (rec_total + (a / b) kl_total) / a.
+def effective_beta(reconstruction, kl, pixels, latent_dim, batch_size):
+    def divisor(reduction, size):  # reduction: (over one image, over the batch)
+        return (size if reduction[0] == "mean" else 1) * (batch_size if reduction[1] == "mean" else 1)
+    return divisor(reconstruction, pixels) / divisor(kl, latent_dim)
 
 
-assert vae_lite.check.gaussian_vae_loss(gaussian_vae_loss), "the solution should pass every case"
+assert vae_lite.check.effective_beta(effective_beta), "the solution should pass every case"
 
 # %% [markdown]
 # ## Summary
@@ -560,12 +576,13 @@ assert fewer["forward"].mean() > split["right (β = 1)"]["forward"].mean(), \
     "the prose: KL(q(z) ‖ p(z)) of the N-image mixture should fall as N grows"
 
 # %% [markdown]
-# Stretching leaves $I_q(x; z)$ as it was and inflates only KL(q(z) ‖ p(z)). The three models here whose code is
-# not switched off have KL terms far above log N, and each carries nearly log N, the most N images can show. (A
-# model whose KL term is below log N cannot: $I_q(x; z)$ is at most the KL term.) So for these three,
-# KL(q(z) ‖ p(z)) is just the KL term minus about log N, and it shrinks as N grows: it is no fixed distance of the
-# model from the prior, and it adds nothing the KL column does not show. It serves to contrast the stretched model
-# with the right one, on the same N.
+# Stretching leaves $I_q(x; z)$ as it was. It inflates only KL(q(z) ‖ p(z)).
+#
+# Three models here have a code that is not switched off. Their KL terms lie far above log N, and each carries
+# nearly log N, the most N images can show. (A model whose KL term is below log N cannot: $I_q(x; z)$ is at most
+# the KL term.) So for these three, KL(q(z) ‖ p(z)) is about the KL term minus log N. It shrinks as N grows, so it
+# is no fixed distance of the model from the prior. It adds nothing the KL column does not show. Its use here is
+# to contrast the stretched model with the right one, on the same N.
 #
 # The last column asks section 2's question, whether prior samples land among the codes. With the KL averaged it
 # is many times the right model's, as the yardstick said. Stretching raises it far less than it raises
@@ -575,13 +592,15 @@ assert fewer["forward"].mean() > split["right (β = 1)"]["forward"].mean(), \
 # %% [markdown]
 # ### Section 2's comparison, checked, and its history
 #
-# More dimensions do not explain section 2's yardstick: on as many dimensions as the right model uses, the ratio
-# of the model with the KL averaged stays many times larger. And the recipe, tuned on test images for the right
-# loss, is unlikely to explain the margins: they are many times the spread of 05's whole recipe screen on held-out
-# images (printed below). That spread bounds what the right model gained by the choice among the screened recipes
-# only. Nor should an unscreened recipe rescue a mistake: the negative ELBO is the β = 1 training objective, so at
-# the global optima a model trained for β ≠ 1 cannot beat the β = 1 one on it. That argument is about the training
-# objective at its optimum; the table scores test images after a fixed budget.
+# More dimensions do not explain section 2's yardstick. On as many dimensions as the right model uses, the ratio
+# of the model with the KL averaged stays many times larger (printed below).
+#
+# The recipe was tuned on test images for the right loss. That is unlikely to explain the margins: they are many
+# times the spread of 05's whole recipe screen on held-out images (printed below). That spread bounds only what
+# the right model gained by the choice among the screened recipes. An unscreened recipe should not rescue a
+# mistake either. The negative ELBO is the β = 1 training objective, so at the global optima a model trained for
+# β ≠ 1 cannot beat the β = 1 one on it. That argument holds at the optimum; the table scores test images after a
+# fixed budget.
 #
 # In published code: pytorch/examples' `vae/main.py` once divided both terms by batch size × 784
 # ([#290](https://github.com/pytorch/examples/issues/290)), harmless with Adam. Keras's VAE example averaged only
@@ -593,7 +612,7 @@ assert fewer["forward"].mean() > split["right (β = 1)"]["forward"].mean(), \
 
 # %%
 matched = describe("", averaged_kl, dims=right_run["active"])  # as many dimensions as the right model uses
-print(f"KL averaged, on its {matched['active']} dimensions of largest KL only: prior/own {ratio(matched):.2f} "
+print(f"KL averaged, on its {matched['active']} dimensions of largest KL only: prior/spread {ratio(matched):.2f} "
       f"(right model: {ratio(right_run):.2f})")
 screen = pathlib.Path(vae_lite.__file__).resolve().parents[1] / "results/recipe_screen_validation.json"
 # 05's screen: held-out −ELBO of every recipe
@@ -637,8 +656,9 @@ assert QUICK or data.name != "mnist" or (per_dimension - 1).abs().max() < 0.3, \
 #
 # A linear VAE, x = Wz + b plus Gaussian noise of fixed std s, is probabilistic PCA (pPCA). Tipping & Bishop (1999)
 # solved pPCA in closed form. Lucas et al. (2019) show that the linear VAE's ELBO has pPCA's maximum likelihood
-# solution as its global maximum, and adds no spurious local maxima beyond those of pPCA's own likelihood; its
-# diagonal q(z|x) also fixes the rotation of W, so each latent dimension takes one data direction. On a direction
+# solution as its global maximum, and adds no spurious local maxima beyond those of pPCA's own likelihood. Its
+# diagonal q(z|x) also fixes the rotation of W: the exact posterior is diagonal only when W's columns lie along
+# the data's principal directions, so each latent dimension takes one data direction. On a direction
 # of data variance λ > s², its q(z|x) has variance s²/λ and its mean μ has E_x μ² = 1 − s²/λ, so that direction's
 # KL, averaged over x, is ½ log(λ/s²). With d latent dimensions it keeps the top d directions whose λ exceeds s²,
 # and no others. So s² is a noise floor: a direction whose variance is below it is lost in the decoder's noise, and
@@ -677,6 +697,12 @@ if not QUICK:
         M = W.T @ W + s**2 * torch.eye(k, dtype=W.dtype)
         mu, cov = torch.linalg.solve(M, W.T @ x.T).T, s**2 * torch.linalg.inv(M)
         assert torch.allclose(cov, cov.diagonal().diag(), atol=1e-9), "pPCA's q(z|x) should be diagonal here"
+        # W R, for a random rotation R, has the same likelihood (W R Rᵀ Wᵀ = W Wᵀ) but not a diagonal posterior
+        R = torch.linalg.qr(torch.randn(k, k, dtype=W.dtype, generator=torch.Generator().manual_seed(5)))[0]
+        rotated = s**2 * torch.linalg.inv((W @ R).T @ (W @ R) + s**2 * torch.eye(k, dtype=W.dtype))
+        off_diagonal = (rotated - rotated.diagonal().diag()).abs().max()
+        assert off_diagonal > 1e-3 * rotated.diagonal().max(), \
+            "the prose: rotated, W gives the same likelihood but a posterior that is not diagonal"
         kl = vae_lite.kl_standard_normal(mu, cov.diagonal().log()).mean().item()
         assert abs(kl - linear_kl[s]) < 1e-3 * linear_kl[s], \
             "the prose: pPCA's q(z|x) should have variance s²/λ and E_x μ² = 1 − s²/λ"
@@ -691,7 +717,32 @@ assert QUICK or data.name != "mnist" or all(0.5 < gaussian_kl[s] / linear_kl[s] 
 # %% [markdown]
 # ### More exercises
 #
-# **Exercise 1, trained.** A VAE trained with your loss and s = 0.3, like the two of section 3, should keep a KL
+# **Exercise 2, homework (10 min). A Gaussian VAE's loss, derived by you.** Complete
+# `gaussian_vae_loss(x, x_hat, mu, logvar, s)`: each image's negative ELBO in nats for the decoder N(x̂, s² I),
+# given the decoded mean x̂ of one sample z (x, x̂: N × C × H × W; μ, log σ²: N × d). Each pixel's density is
+# $\frac{1}{\sqrt{2\pi}\,s}\exp\!\big(-\frac{(x_i-\hat x_i)^2}{2s^2}\big)$: take −log, sum over each image's D pixels
+# (that gives section 3's constant), and add the KL (`vae_lite.kl_standard_normal`).
+
+# %% tags=["nbval-check-output"]
+def gaussian_vae_loss(x, x_hat, mu, logvar, s):
+    raise NotImplementedError  # your code here
+
+
+vae_lite.check.gaussian_vae_loss(gaussian_vae_loss)
+
+# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
+# Solution: -log N(x; x̂, s² I) summed over the D pixels of each image, plus the closed-form KL.
+def gaussian_vae_loss(x, x_hat, mu, logvar, s):
+    pixels = x[0].numel()
+    squared_error = (x - x_hat).pow(2).sum(dim=(1, 2, 3))
+    reconstruction_error = squared_error / (2 * s**2) + pixels * (math.log(s) + 0.5 * math.log(2 * math.pi))
+    return reconstruction_error + vae_lite.kl_standard_normal(mu, logvar)
+
+
+assert vae_lite.check.gaussian_vae_loss(gaussian_vae_loss), "the solution should pass every case"
+
+# %% [markdown]
+# **Exercise 2, trained.** A VAE trained with your loss and s = 0.3, like the two of section 3, should keep a KL
 # between theirs. pPCA's KL for s = 0.3 is printed beside it.
 
 # %%
@@ -712,36 +763,12 @@ yours = YourGaussianVAE(data.image_shape, likelihood="gaussian", gaussian_std=0.
 try:
     gaussian_kl[0.3] = vae_lite.fit(yours, data, epochs=1, progress=False).last["test_kl"]
 except NotImplementedError:
-    print("Complete `gaussian_vae_loss` in exercise 1 above, then re-run this cell.")
+    print("Complete `gaussian_vae_loss` in exercise 2 above, then re-run this cell.")
 else:
     print("test KL, nats: " + ", ".join(f"s = {s}: {kl:.1f}" for s, kl in sorted(gaussian_kl.items()))
           + f"; pPCA's for s = 0.3: {linear_vae_kl(0.3)[0]:.1f}")
     assert gaussian_kl[1.0] < gaussian_kl[0.3] < gaussian_kl[0.1], \
         "s = 0.3 should keep more than s = 1, less than s = 0.1"
-
-# %% [markdown]
-# **Exercise 2, homework (5 min). Which β is it, batch and all?** Complete `effective_beta`. A loss reduces
-# each term by `"sum"` or `"mean"` over one image, then over the batch: `reconstruction` and `kl` are such pairs
-# (`F.binary_cross_entropy`'s default is `("mean", "mean")`). Return the β of the right objective that the loss
-# is proportional to. Section 2's box did one image; extend it to the batch.
-
-# %% tags=["nbval-check-output"]
-def effective_beta(reconstruction, kl, pixels, latent_dim, batch_size):
-    raise NotImplementedError  # your code here
-
-
-vae_lite.check.effective_beta(effective_beta)
-
-# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
-# Solution: each "mean" divides its term by the count it averages over, the batch's included; the
-# rec_total / a + kl_total / b of a whole batch is then (rec_total + (a / b) kl_total) / a.
-def effective_beta(reconstruction, kl, pixels, latent_dim, batch_size):
-    def divisor(reduction, size):  # reduction: (over one image, over the batch)
-        return (size if reduction[0] == "mean" else 1) * (batch_size if reduction[1] == "mean" else 1)
-    return divisor(reconstruction, pixels) / divisor(kl, latent_dim)
-
-
-assert vae_lite.check.effective_beta(effective_beta), "the solution should pass every case"
 
 # %% [markdown]
 # More to try:
@@ -751,7 +778,8 @@ assert vae_lite.check.effective_beta(effective_beta), "the solution should pass 
 # 2. (5 min) Average both terms (`bce_mean + kl_mean`). Which β is that, and is it closer to 1, as a ratio, than
 #    either mistake alone? (Your `effective_beta` answers it.)
 # 3. (10 min) Give the Gaussian decoder a learned s (`gaussian_std=None`). Which s does it learn, and what KL
-#    weight does that amount to? (2s² against squared error, by section 3.)
+#    weight does that amount to? (2s² against squared error, by section 3. Check: minimising D log s +
+#    ‖x − x̂‖²/(2s²) over s gives s² = the mean squared error per pixel, as in the σ-VAE of Rybkin et al., 2021.)
 # 4. (10 min) The often-copied `KLD = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())` sums over the
-#    batch too. Added to `F.binary_cross_entropy(x_hat, x)`, it is exercise 2's β = 784 B, for a batch of B images.
+#    batch too. Added to `F.binary_cross_entropy(x_hat, x)`, it is exercise 1's β = 784 B, for a batch of B images.
 #    Train it like section 2's mistakes: what do its prior samples look like? (Expect one blur, as with β = 784.)

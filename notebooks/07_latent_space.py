@@ -10,7 +10,7 @@
 # - measure how much each latent dimension is used: its KL, and Burda et al.'s active units;
 # - see what each latent dimension does, with sliders;
 # - interpolate between two images through their codes, on a straight line and on an arc;
-# - read a 2-latent model's latent space within ±3;
+# - optional: read a 2-latent model's latent space within ±3;
 # - keep the prior p(z), the posterior p(z|x) and its approximation q(z|x) apart, and σ apart from σ².
 
 # %% [markdown] tags=["badges"]
@@ -69,7 +69,6 @@ QUICK = vae_lite.setup_notebook()
 data = vae_lite.load_dataset()
 if QUICK:
     data = data.subset(train=3000, test=1000)
-EPOCHS_2D = max(1, round((150 if QUICK else 2400) / math.ceil(len(data.train) / 128)))  # the 2-latent model: ≈ these steps
 print(data)
 
 # %% [markdown]
@@ -143,17 +142,15 @@ assert active.all() or kl[~active].sum() < 0.01 * kl.sum(), "the inactive dimens
 
 # %% [markdown]
 # Why would the ELBO leave dimensions unused? A dimension's KL is charged for every image. It pays off only if
-# z_d raises the reconstruction term by more. So training may switch off one more dimension, setting its
-# q(z_d|x) to the prior: that dimension has **collapsed** (posterior collapse; losing many is **over-pruning**, Yeung et al. 2017). The exact
-# likelihood does this too in probabilistic PCA (Lucas et al. 2019; notebook 10).
+# z_d raises the reconstruction term by more. So training may switch a dimension off, setting its q(z_d|x) to the
+# prior: that dimension has **collapsed** (per-dimension posterior collapse; losing many is **over-pruning**,
+# Yeung et al. 2017). The exact likelihood does this too in probabilistic PCA (Lucas et al. 2019; notebook 10).
 
 # %% [markdown]
 # ### The latent explorer
 #
 # One slider per latent dimension, in the bar chart's order (at most 10), starting at a test image's encoder mean.
-# Without widgets: a still of the first five (a row's "now": that dimension's current value). Why should one axis
-# mean anything? The prior looks alike in every direction; the encoder's diagonal σ singles out the axes
-# (Rolinek et al. 2019).
+# Without widgets: a still of the first five (a row's "now": that dimension's current value).
 
 # %%
 explorer = widgets.LatentExplorer(model, x_test, start=data.test[0], images_for_kl=len(x_test))
@@ -187,10 +184,10 @@ assert max(off, default=0) < change_along(most) / 10, "the decoder should ignore
 # %% [markdown]
 # ### Interpolation
 #
-# What does the decoder draw between two codes? Encode two test images of different classes to their means μ(A)
-# and μ(B), and decode points between them. Which path? The codes lie on a shell around 0, and two of different
-# classes are nearly orthogonal (both measured below). So the straight line's middle lies about 1/√2 as far from
-# 0 as the ends, in the hollow where training put few codes. An arc (slerp) stays as far out as the ends.
+# What does the decoder draw between the codes μ(A) and μ(B) of two test images of different classes? Which
+# path? The codes lie on a shell around 0, and two of different classes are nearly orthogonal (both measured in
+# the optional part). So the straight line's middle lies about 1/√2 as far from 0 as the ends, in the hollow
+# where training put few codes. An arc (slerp) stays as far out as the ends (for ends equally far from 0).
 
 # %% [markdown]
 # ### Exercise 1
@@ -225,7 +222,8 @@ def interpolate(model, x_a, x_b, n, spherical=False):
 
 assert vae_lite.check.interpolate(interpolate), "the solution should pass every case"
 assert not interpolate(model, x_test[0], x_test[0], 3, spherical=True).isnan().any(), "A to A on the arc: no NaN"
-# This checks the exercise's text, not your code: codes a, b of length 1 at angle Ω, |a + b| = √(2 + 2 cos Ω)
+# A demonstration of the exercise's text (it cannot fail on your code):
+# codes a, b of length 1 at angle Ω, |a + b| = √(2 + 2 cos Ω)
 omega = torch.linspace(0.1, 3.0, 30)
 sum_length = (2 + 2 * omega.cos()).sqrt()  # midway, the line weighs each by 1/2, the arc by sin(Ω/2) / sin Ω
 assert torch.allclose(sum_length / 2, torch.cos(omega / 2)) and torch.allclose(
@@ -263,6 +261,8 @@ else:
 # The cross-fade superimposes two ghosts and never passes through an in-between digit. Over many pairs of
 # different classes (binarized test images), count each decoded image's **grey** pixels (0.2 < p < 0.8) at the
 # ends and midway (t = ½). Intervals: the pairs resampled 1,000 times (a bootstrap).
+#
+# *Figure: grey pixels per pair, at the ends (their mean) and midway; box: the middle half of the pairs.*
 
 # %% jupyter={"source_hidden": true}
 def grey(probs):  # per image: how many pixels are grey
@@ -280,60 +280,211 @@ def bootstrap(statistic):  # 95% interval of statistic(k) over 1,000 resamples k
 
 def ends_and_middle(net, codes):  # per pair: the ends' mean number of grey pixels, and the line's middle's
     with torch.inference_mode():
-        at_a, at_b, middle = grey(net.decode(torch.cat([codes[i], codes[j], (codes[i] + codes[j]) / 2]))).split(len(i))
+        images = net.decode(torch.cat([codes[i], codes[j], (codes[i] + codes[j]) / 2]))
+    at_a, at_b, middle = grey(images).split(len(i))
     return (at_a + at_b) / 2, middle
 
 
-i, j = torch.randint(len(mu), (2, 220), generator=torch.Generator().manual_seed(0))  # random pairs of test images,
-i, j = torch.stack([i, j])[:, labels[i] != labels[j] if labels is not None else i != j]  # kept if of different classes
+# %%
+i, j = torch.randint(len(mu), (2, 220), generator=torch.Generator().manual_seed(0))  # random pairs,
+i, j = torch.stack([i, j])[:, labels[i] != labels[j] if labels is not None else i != j]  # different classes
 codes_ae = autoencoder.encode(x_test).detach()
 (ends_vae, line_vae), (ends_ae, line_ae) = ends_and_middle(model, mu), ends_and_middle(autoencoder, codes_ae)
-for name, ends, middle in (("VAE", ends_vae, line_vae), ("autoencoder", ends_ae, line_ae)):
-    print(f"{name}, grey pixels, medians over {len(i)} pairs: ends {median(ends):.1f}; the line's middle "
-          f"{median(middle):.0f}; per-pair increase {median(middle - ends):+.0f}; "
-          f"ratio of the medians ×{median(middle) / median(ends):.1f}")
-more = bootstrap(lambda k: median(line_vae - ends_vae, k) - median(line_ae - ends_ae, k))  # per-pair increases
-in_proportion = bootstrap(lambda k: median(line_vae, k) / median(ends_vae, k)  # ratios of the medians
-                          - median(line_ae, k) / median(ends_ae, k))
-nearer = ((mu[i] + mu[j]) / 2).norm(dim=1) / ((mu[i].norm(dim=1) + mu[j].norm(dim=1)) / 2)
-low, high = mu.norm(dim=1).quantile(torch.tensor([0.05, 0.95])).tolist()  # mu: all the test codes
-cosine = torch.cosine_similarity(mu[i], mu[j]).median().item()
-print(f"VAE − autoencoder on the line (95% intervals over the pairs): per-pair increase {more[0]:+.0f} to "
-      f"{more[1]:+.0f} pixels;\nratio of the medians {in_proportion[0]:+.2f} to {in_proportion[1]:+.2f}; "
-      f"the VAE's ends: ×{median(ends_vae) / median(ends_ae):.1f} the autoencoder's grey")
-print(f"the VAE's codes: 90% lie {low:.1f} to {high:.1f} from 0 (a shell); the pairs' median cosine {cosine:.2f}; "
-      f"the line's middle: {median(nearer):.2f} of the ends' distance from 0 (1/√2 = {1 / math.sqrt(2):.2f})")
-if data.name == "mnist":  # the prose above and below
-    assert 1.6 < median(ends_vae) / median(ends_ae) < 2.6, "the VAE's ends should have about twice the autoencoder's grey"
-    assert more[0] > 0 > in_proportion[1], "the VAE's middle: more grey pixels; the autoencoder's: more in proportion"
-    assert high < 1.6 * low and abs(cosine) < 0.1, "the codes: a shell, nearly orthogonal in pairs"
-    assert abs(median(nearer) * math.sqrt(2) - 1) < 0.1, "the line's middle: about 1/√2 of the ends' distance"
-try:
-    arc_vae = grey(torch.stack([interpolate(model, x_test[p], x_test[q], 3, spherical=True)[1] for p, q in zip(i, j)]))
+counts = {"VAE, ends": ends_vae, "VAE, line's middle": line_vae,
+          "autoencoder, ends": ends_ae, "autoencoder, line's middle": line_ae}
+try:  # the arc's middle (t = ½) from your interpolate, pair by pair
+    arc_vae = grey(torch.stack([interpolate(model, x_test[p], x_test[q], 3, spherical=True)[1]
+                                for p, q in zip(i, j)]))
+    counts["VAE, arc's middle"] = arc_vae
 except NotImplementedError:
     print("Complete `interpolate` in exercise 1 above, then re-run this cell for the arc.")
-else:
-    print(f"the VAE's arc: middle {median(arc_vae):.0f}, {median(arc_vae - ends_vae):+.0f} pixels over the ends "
-          f"(the line's: {median(line_vae - ends_vae):+.0f})")
-    assert data.name != "mnist" or median(arc_vae - ends_vae) < median(line_vae - ends_vae) / 2, \
+figure, ax = plt.subplots(layout="constrained")
+ax.boxplot(list(counts.values())[::-1], tick_labels=list(counts)[::-1], orientation="horizontal")
+ax.set_xlabel(f"grey pixels per decoded image ({len(i)} pairs)")
+plt.show()
+for name, ends, middle in (("VAE", ends_vae, line_vae), ("autoencoder", ends_ae, line_ae)):
+    print(f"{name}, medians: ends {median(ends):.1f} grey pixels, the line's middle {median(middle):.0f}; "
+          f"per pair, the middle adds {median(middle - ends):+.0f}")
+more = bootstrap(lambda k: median(line_vae - ends_vae, k) - median(line_ae - ends_ae, k))
+print(f"VAE − autoencoder, what the line's middle adds: {more[0]:+.0f} to {more[1]:+.0f} pixels "
+      f"(95% interval); the VAE's ends: ×{median(ends_vae) / median(ends_ae):.1f} the autoencoder's grey")
+if "VAE, arc's middle" in counts:
+    on_arc = bootstrap(lambda k: median(arc_vae - ends_vae, k))
+    print(f"the VAE's arc: its middle adds {median(arc_vae - ends_vae):+.0f} pixels (95% interval "
+          f"{on_arc[0]:+.0f} to {on_arc[1]:+.0f}); its line's middle adds {median(line_vae - ends_vae):+.0f}")
+
+# %% jupyter={"source_hidden": true}
+if data.name == "mnist":  # the prose below
+    assert 1.6 < median(ends_vae) / median(ends_ae) < 2.6, "the VAE's ends: about twice the autoencoder's grey"
+    assert more[0] > 0, "on the line, the VAE's middle should add more grey pixels than the autoencoder's"
+    assert "VAE, arc's middle" not in counts or on_arc[1] < median(line_vae - ends_vae) / 2, \
         "the prose: on the arc, the VAE's middle should lose most of the extra grey the line's middle has"
 
 # %% [markdown]
 # Is the VAE's decoder blurrier? Yes, at the ends already: about twice the autoencoder's grey pixels. (One network
-# each: the intervals resample pairs, not training runs; the grey band 0.2–0.8 is one choice, not varied.) Why? It learnt from z = μ + σε, a cloud around each
-# code, and nearby clouds belong to other images. The image that fits them all best is their average: grey where
-# they disagree. On the line, the VAE's middle gains more grey pixels; the autoencoder's gains more in proportion.
-# On the arc, which stays out of the hollow, the VAE's middle loses most of that extra grey.
+# each: the intervals resample pairs, not training runs; the grey band 0.2–0.8 is one choice, not varied.) Why? It
+# learnt from z = μ + σε, a cloud around each code, and nearby clouds belong to other images. The image that fits
+# them all best is their average: grey where they disagree. On the line, the VAE's middle adds more grey pixels
+# than the autoencoder's. On the arc, which stays out of the hollow, the VAE's middle loses most of that extra grey.
 
 # %% [markdown]
-# ### A 2-latent model: its latent space in one picture
+# ## Common mistakes
+#
+# > **Common mistake.** Calling N(0, I) the posterior. **Wrong:** `p(z|x) ~ N(0, I)`.
+# > **Right:** N(0, I) is the **prior** p(z), the same for every image. The **posterior** p(z|x) depends on x;
+# > the encoder's q(z|x) = N(μ(x), diag σ²(x)) approximates it. On the dimensions the model uses, q(z|x) is
+# > narrower than the prior: the image pins z down. On a dimension it does not use, q(z|x) is the prior itself.
+
+# %%
+sigma = (0.5 * logvar).exp()  # mu, logvar: the encoder's outputs on the test images (the checks above)
+narrow, wide = sigma[:, order[:top]].mean().item(), sigma[:, order[-top:]].mean().item()
+print(f"mean σ of q(z|x) on the {top} dimensions with the most KL: {narrow:.2f}; with the least: {wide:.2f} (the prior's σ: 1)")
+assert narrow < min(0.95, wide), "on the dimensions the model uses most, q(z|x) should be narrower than the prior and than on the least used"
+if (~active).any():  # which dimensions are inactive depends on the model; the KL printout says how many
+    print(f"on the {int((~active).sum())} inactive dimensions: mean σ {sigma[:, ~active].mean().item():.2f}, "
+          f"mean |μ| {mu[:, ~active].abs().mean().item():.3f}: q(z_d|x) is the prior there")
+    assert sigma[:, ~active].mean() > 0.8 and mu[:, ~active].abs().mean() < 0.1, "inactive dimensions' q(z|x) should be ≈ N(0, 1)"
+
+# %% [markdown]
+# > **Common mistake.** Writing `σ = E[(z − μ)²]`. **Wrong:** that is the variance σ². **Right:** σ² = E[(z − μ)²],
+# > σ = √σ². The encoder outputs `logvar` = log σ², so σ = exp(logvar / 2), which `reparameterize` multiplies ε
+# > by. Below, samples of one q(z|x) tell which is which.
+
+# %%
+samples = vae_lite.reparameterize(mu[0].expand(20000, -1), logvar[0].expand(20000, -1))
+variance = (samples - mu[0]).pow(2).mean(dim=0)
+print(f"dimension z[{most}]: E[(z - μ)²] = {variance[most].item():.4f}, exp(logvar) = σ² = {logvar[0, most].exp().item():.4f} "
+      f"(apart by {abs(variance[most] / logvar[0, most].exp() - 1).item():.2%}, sampling error about "
+      f"{math.sqrt(2 / len(samples)):.0%}), σ = {sigma[0, most].item():.4f}")
+assert torch.allclose(variance, logvar[0].exp(), rtol=0.05), \
+    "E[(z - μ)²] should be the variance σ² = exp(logvar): z = μ + σ ε needs σ = exp(logvar / 2), not σ²"
+
+# %% [markdown]
+# ## Summary
+# - The KL splits unequally over the latent dimensions. One with KL ≈ 0 is inactive: q(z_d|x) is the prior, and
+#   the decoder ignores it. The ELBO switches off a dimension whose information does not repay its KL (posterior
+#   collapse); β > 1 switches off more (notebook 08).
+# - Midway between two digits both models draw grey. The VAE's decoder is the blurrier one, at the ends already
+#   (one trained model each). The line's middle lies in the hollow near 0; on the arc, the VAE's middle loses most
+#   of its extra grey.
+#
+# Next: [08 How good is it?](08_how_good.ipynb) measures the model.
+
+# %% [markdown]
+# ## Optional: why the middle is grey
+#
+# Why is the middle grey near 0, when 0 is the prior's most likely z? The interpolation's three steps, each
+# measured below:
+# 1. Little of the prior's mass lies near 0: an N(0, I) sample in d dimensions lies about √d from 0, on a shell
+#    (White 2016). The codes μ(x) form a shell too, well inside √d: inactive dimensions keep μ ≈ 0, and on the
+#    active ones the mean z² = E[μ²] + E[σ²] is near 1 (05: the KL pulls the pooled codes toward the prior's
+#    unit variance), and about a fifth of it is σ², not μ².
+# 2. The decoder learnt from z = μ + σε, further out still. (Counted on the active dimensions: on the inactive
+#    ones z is the prior's noise, which the decoder ignores.)
+# 3. Two codes of different classes are nearly orthogonal, as random directions in many dimensions are, so the
+#    middle lies about |μ|/√2 from 0: in the hollow, where the decoder falls back toward the average digit
+#    (z = 0, below).
+
+# %%
+low, typical_mu, high = mu.norm(dim=1).quantile(torch.tensor([0.05, 0.5, 0.95])).tolist()  # all test codes
+cosine = torch.cosine_similarity(mu[i], mu[j]).median().item()  # the pairs above: different classes
+mean_mu2 = mu[:, active].pow(2).mean().item()  # E[μ²] on the active dimensions
+mean_var = sigma[:, active].pow(2).mean().item()  # E[σ²]
+z_norms = vae_lite.reparameterize(mu, logvar)[:, active].norm(dim=1)  # the decoder's inputs in training
+near, typical_z = z_norms.quantile(torch.tensor([0.01, 0.5])).tolist()
+further = z_norms.pow(2) - mu[:, active].pow(2).sum(1)  # |z|² − |μ|²: E = Σσ² (independent noise)
+halfway = ((mu[i] + mu[j]) / 2).norm(dim=1).median().item()
+print(f"distance from 0, test codes' 5th, 50th, 95th percentiles: {low:.2f}, {typical_mu:.2f}, {high:.2f} "
+      f"(√d {math.sqrt(model.latent_dim):.2f}; over the {count} active ones, {math.sqrt(count):.2f})")
+print(f"on the active dimensions E[μ²] {mean_mu2:.2f} + E[σ²] {mean_var:.2f}")
+print(f"z = μ + σε on the active dimensions: median {typical_z:.2f}, 99% beyond {near:.2f}")
+print(f"the {len(i)} pairs: ends' median cosine {cosine:.2f}, middles' median distance {halfway:.2f} "
+      f"(|μ|/√2 = {typical_mu / math.sqrt(2):.2f})")
+
+# %% jupyter={"source_hidden": true}
+if data.name == "mnist":  # the prose above, step by step
+    assert high < 1.6 * low, "step 1: the codes should form a shell (95th percentile of |μ| < 1.6 × the 5th)"
+    assert typical_mu < 0.8 * math.sqrt(model.latent_dim), "step 1: the shell should lie well inside √d"
+    assert 0.15 < mean_var / (mean_mu2 + mean_var) < 0.25, "step 1: E[σ²] should be about a fifth of the mean z²"
+    sum_var = sigma[:, active].pow(2).sum(1).mean()  # Σσ² on the active dimensions, averaged over x
+    # step 2 is a demonstration (E|z|² = |μ|² + Σσ² holds for any encoder), not a check
+    assert abs(further.mean() / sum_var - 1) < 0.1, "step 2: z = μ + σε lies further out, |z|² ≈ |μ|² + Σσ²"
+    assert abs(cosine) < 0.1, "step 3: two codes of different classes should be nearly orthogonal"
+    assert abs(halfway * math.sqrt(2) / typical_mu - 1) < 0.1, "step 3: the middle should lie about |μ|/√2 from 0"
+    assert halfway < min(0.9 * low, near), "step 3: the middle should lie nearer 0 than the codes μ and than z"
+
+# %% [markdown]
+# A control: each middle pushed out to its ends' mean distance from the centre (for equally far ends, the arc's
+# middle), for the VAE and for the autoencoder; and z = 0 itself. The autoencoder has no prior, so its codes need
+# not centre on 0: for each model, the centre is its test codes' mean.
+
+# %%
+def pushed_out(code_a, code_b, centre):  # the middle, rescaled to the ends' mean distance from the centre
+    a, b = code_a - centre, code_b - centre
+    middle = (a + b) / 2
+    return centre + middle * ((a.norm(dim=1) + b.norm(dim=1)) / 2 / middle.norm(dim=1)).unsqueeze(1)
+
+
+def nearer_centre(codes, centre):  # per pair: the middle's distance from the centre, of the ends' mean distance
+    a, b = codes[i] - centre, codes[j] - centre
+    return ((a + b) / 2).norm(dim=1) / ((a.norm(dim=1) + b.norm(dim=1)) / 2)
+
+
+centre_vae, centre_ae = mu.mean(dim=0), codes_ae.mean(dim=0)
+with torch.inference_mode():
+    out_vae = grey(model.decode(pushed_out(mu[i], mu[j], centre_vae)))
+    out_ae = grey(autoencoder.decode(pushed_out(codes_ae[i], codes_ae[j], centre_ae)))
+    at_zero = model.decode(torch.zeros(1, model.latent_dim))
+(low_c, high_c), (low_ae, high_ae) = ((codes - centre).norm(dim=1).quantile(torch.tensor([0.05, 0.95])).tolist()
+                                      for codes, centre in ((mu, centre_vae), (codes_ae, centre_ae)))
+print(f"distance of the codes' mean from 0: VAE {centre_vae.norm():.2f}, autoencoder {centre_ae.norm():.2f} "
+      f"(a typical code's: {typical_mu:.2f} and {codes_ae.norm(dim=1).median():.2f})")
+print(f"the codes' distance from their centre, 5th to 95th percentile: VAE {low_c:.2f} to {high_c:.2f}, "
+      f"autoencoder {low_ae:.2f} to {high_ae:.2f} (both a shell)")
+for name, ends, middle, out in (("VAE", ends_vae, line_vae, out_vae), ("autoencoder", ends_ae, line_ae, out_ae)):
+    print(f"{name}, the middle pushed out: {median(out):.0f} grey pixels, {median(out - ends):+.0f} over the ends, "
+          f"×{median(out) / median(ends):.1f} the ends (on the line: ×{median(middle) / median(ends):.1f})")
+fewer = bootstrap(lambda k: median(out_vae - ends_vae, k) - median(out_ae - ends_ae, k))
+near_vae, near_ae = median(nearer_centre(mu, centre_vae)), median(nearer_centre(codes_ae, centre_ae))
+like_mean = torch.corrcoef(torch.stack([at_zero.flatten(), data.train.mean(dim=0).flatten()]))[0, 1].item()
+print(f"VAE − autoencoder, pushed out: {fewer[0]:+.0f} to {fewer[1]:+.0f} pixels (95% interval over the pairs)")
+print(f"the line's middle, of the ends' distance from the centre: VAE {near_vae:.2f}, autoencoder {near_ae:.2f}")
+print(f"z = 0: {grey(at_zero).item():.0f} grey pixels, like the mean image (r = {like_mean:.3f})")
+
+# %% jupyter={"source_hidden": true}
+if data.name == "mnist":  # the prose below
+    assert fewer[1] < 0, "pushed out, the VAE's middle should gain fewer grey pixels than the autoencoder's"
+    assert high_ae < 1.7 * low_ae, "the autoencoder's codes should form a shell around their centre too"
+    assert median(line_vae) / median(ends_vae) < median(line_ae) / median(ends_ae), \
+        "on the line, the autoencoder's middle should gain more grey in proportion (×, printed)"
+    assert median(out_vae) / median(ends_vae) < median(out_ae) / median(ends_ae), "… and fewer in proportion"
+    assert centre_vae.norm() < 0.2 * typical_mu and centre_ae.norm() > 0.2 * codes_ae.norm(dim=1).median(), \
+        "the VAE's codes should centre on about 0, the autoencoder's not"
+    assert abs(near_vae - near_ae) < 0.1, "both lines' middles should lie about as near their centre"
+    assert median(line_vae - out_vae) > median(line_ae - out_ae), "pushing out should take more grey off the VAE's"
+    assert all(median(v) > median(e) for v, e in ((ends_vae, ends_ae), (line_vae, line_ae), (out_vae, out_ae))), \
+        "the VAE's images should have more grey pixels than the autoencoder's: at the ends, on the line, pushed out"
+    assert grey(at_zero).item() > median(line_vae) and like_mean > 0.95, "z = 0: greyer than the middles, ≈ mean image"
+
+# %% [markdown]
+# On the line, the autoencoder's middle gains more grey in proportion (× its ends, printed). Pushed out, the VAE's
+# middle gains fewer grey pixels than the autoencoder's, in number and in proportion. (One model each, one set of
+# pairs.) Both lines pass about as near their centre. But pushing out takes more grey off the VAE's middle. Near
+# 0, the VAE's decoder falls back toward the mean image. So the VAE's extra grey midway comes mostly from the
+# hollow. It does not come from a decoder that blurs more between classes. Still, the VAE's decoder is the
+# blurrier one: more grey at the ends, on the line, and pushed out. That z = 0 decodes to the mean image is partly
+# built in: the decoder's output bias started there (notebook 05).
+
+# %% [markdown]
+# ## Optional: a 2-latent model, its latent space in one picture
 #
 # With only two latent dimensions the code can be drawn. The next cell trains such a model: allow half a minute.
 
 # %%
+EPOCHS_2D = max(1, round((150 if QUICK else 2400) / math.ceil(len(data.train) / 128)))  # ≈ these steps
 torch.manual_seed(0)
 model_2d = vae_lite.VAE(data.image_shape, latent_dim=2)
-plain = dict(epochs=EPOCHS_2D, batch_size=128, lr=1e-3, schedule="constant", warmup=0)  # fit's defaults, EPOCHS_2D epochs
+plain = dict(epochs=EPOCHS_2D, batch_size=128, lr=1e-3, schedule="constant", warmup=0)  # fit's defaults
 threads = torch.get_num_threads()  # another thread count sums in another order, rounds otherwise: other codes
 torch.set_num_threads(threads if QUICK else 2)  # class mode: 2 threads, as for the stored pictures
 history_2d = vae_lite.fit(model_2d, data, progress=True, **plain)
@@ -376,149 +527,11 @@ assert data.name != "mnist" or outside > 2 * prior_outside, "the prose says more
 # were N(0, I), at most twice the prior's share of means would lie beyond ±3 (printed): q(z) is not the prior.
 
 # %% [markdown]
-# ## Common mistakes
-#
-# > **Common mistake.** Calling N(0, I) the posterior. **Wrong:** `p(z|x) ~ N(0, I)`.
-# > **Right:** N(0, I) is the **prior** p(z), the same for every image. The **posterior** p(z|x) depends on x;
-# > the encoder's q(z|x) = N(μ(x), diag σ²(x)) approximates it. On the dimensions the model uses, q(z|x) is
-# > narrower than the prior: the image pins z down. On a dimension it does not use, q(z|x) is the prior itself.
-
-# %%
-sigma = (0.5 * logvar).exp()  # mu, logvar: the encoder's outputs on the test images (the checks above)
-narrow, wide = sigma[:, order[:top]].mean().item(), sigma[:, order[-top:]].mean().item()
-print(f"mean σ of q(z|x) on the {top} dimensions with the most KL: {narrow:.2f}; with the least: {wide:.2f} (the prior's σ: 1)")
-assert narrow < min(0.95, wide), "on the dimensions the model uses most, q(z|x) should be narrower than the prior and than on the least used"
-if (~active).any():  # which dimensions are inactive depends on the model; the KL printout says how many
-    print(f"on the {int((~active).sum())} inactive dimensions: mean σ {sigma[:, ~active].mean().item():.2f}, "
-          f"mean |μ| {mu[:, ~active].abs().mean().item():.3f}: q(z_d|x) is the prior there")
-    assert sigma[:, ~active].mean() > 0.8 and mu[:, ~active].abs().mean() < 0.1, "inactive dimensions' q(z|x) should be ≈ N(0, 1)"
-
-# %% [markdown]
-# > **Common mistake.** Writing `σ = E[(z − μ)²]`. **Wrong:** that is the variance σ². **Right:** σ² = E[(z − μ)²],
-# > σ = √σ². The encoder outputs `logvar` = log σ², so σ = exp(logvar / 2), which `reparameterize` multiplies ε
-# > by. Below, samples of one q(z|x) tell which is which.
-
-# %%
-samples = vae_lite.reparameterize(mu[0].expand(20000, -1), logvar[0].expand(20000, -1))
-variance = (samples - mu[0]).pow(2).mean(dim=0)
-print(f"dimension z[{most}]: E[(z - μ)²] = {variance[most].item():.4f}, exp(logvar) = σ² = {logvar[0, most].exp().item():.4f} "
-      f"(apart by {abs(variance[most] / logvar[0, most].exp() - 1).item():.2%}, sampling error about "
-      f"{math.sqrt(2 / len(samples)):.0%}), σ = {sigma[0, most].item():.4f}")
-assert torch.allclose(variance, logvar[0].exp(), rtol=0.05), \
-    "E[(z - μ)²] should be the variance σ² = exp(logvar): z = μ + σ ε needs σ = exp(logvar / 2), not σ²"
-
-# %% [markdown]
-# ## Summary
-# - The KL splits unequally over the latent dimensions. One with KL ≈ 0 is inactive: q(z_d|x) is the prior, and
-#   the decoder ignores it. The ELBO switches off a dimension whose information does not repay its KL (posterior
-#   collapse); β > 1 switches off more (notebook 08).
-# - Midway between two digits both models draw grey. The VAE's decoder is the blurrier one, at the ends already
-#   (one trained model each). The line's middle lies in the hollow near 0; on the arc, the VAE's middle loses most
-#   of its extra grey.
-# - With two latent dimensions, the encoder means group by class without ever seeing a label (how well: optional
-#   part).
-#
-# Next: [08 How good is it?](08_how_good.ipynb) measures the model.
-
-# %% [markdown]
-# ## Optional: why the middle is grey
-#
-# Why is the middle grey near 0, when 0 is the prior's most likely z? The interpolation's three steps, one printed
-# line each:
-# 1. Little of the prior's mass lies near 0: an N(0, I) sample in d dimensions lies about √d from 0, on a shell
-#    (White 2016). The codes μ(x) form a shell too, well inside √d: inactive dimensions keep μ ≈ 0, and on the
-#    active ones the mean z² = E[μ²] + E[σ²] is near 1 (05: the KL pulls the pooled codes toward the prior's
-#    unit variance), and about a fifth of it is σ², not μ².
-# 2. The decoder learnt from z = μ + σε, further out still. (Counted on the active dimensions: on the inactive
-#    ones z is the prior's noise, which the decoder ignores.)
-# 3. Two codes of different classes are nearly orthogonal, as random directions in many dimensions are, so the
-#    middle lies about |μ|/√2 from 0: in the hollow, where the decoder falls back toward the average digit
-#    (z = 0, below).
-
-# %%
-typical_mu = mu.norm(dim=1).median().item()  # low, high: the 5th, 95th percentiles (printed above)
-mean_mu2 = mu[:, active].pow(2).mean().item()  # E[μ²] on the active dimensions
-mean_var = sigma[:, active].pow(2).mean().item()  # E[σ²]
-z_norms = vae_lite.reparameterize(mu, logvar)[:, active].norm(dim=1)  # the decoder's inputs in training
-near, typical_z = z_norms.quantile(torch.tensor([0.01, 0.5])).tolist()
-further = z_norms.pow(2) - mu[:, active].pow(2).sum(1)  # |z|² − |μ|²: E = Σσ² (independent noise)
-halfway = ((mu[i] + mu[j]) / 2).norm(dim=1).median().item()
-print(f"distance from 0, test codes' 5th, 50th, 95th percentiles: {low:.2f}, {typical_mu:.2f}, {high:.2f} "
-      f"(√d {math.sqrt(model.latent_dim):.2f}; over the {count} active ones, {math.sqrt(count):.2f}); on the active dimensions E[μ²] {mean_mu2:.2f} + E[σ²] {mean_var:.2f}")
-print(f"z = μ + σε on the active dimensions: median {typical_z:.2f}, 99% beyond {near:.2f}")
-print(f"the {len(i)} pairs: ends' median cosine {cosine:.2f}, middles' median distance {halfway:.2f} "
-      f"(|μ|/√2 = {typical_mu / math.sqrt(2):.2f})")
-
-# %% jupyter={"source_hidden": true}
-if data.name == "mnist":  # the prose above, step by step
-    assert high < 1.6 * low, "step 1: the codes should form a shell (95th percentile of |μ| < 1.6 × the 5th)"
-    assert typical_mu < 0.8 * math.sqrt(model.latent_dim), "step 1: the shell should lie well inside √d"
-    assert 0.15 < mean_var / (mean_mu2 + mean_var) < 0.25, "step 1: E[σ²] should be about a fifth of the mean z²"
-    sum_var = sigma[:, active].pow(2).sum(1).mean()  # Σσ² on the active dimensions, averaged over x
-    assert abs(further.mean() / sum_var - 1) < 0.1, "step 2: z = μ + σε lies further out, |z|² ≈ |μ|² + Σσ²"
-    assert abs(cosine) < 0.1, "step 3: two codes of different classes should be nearly orthogonal"
-    assert abs(halfway * math.sqrt(2) / typical_mu - 1) < 0.1, "step 3: the middle should lie about |μ|/√2 from 0"
-    assert halfway < min(0.9 * low, near), "step 3: the middle should lie nearer 0 than the codes μ and than z"
-
-# %% [markdown]
-# A control: each middle pushed out to its ends' mean distance from the centre (for equally far ends, the arc's
-# middle), for the VAE and for the autoencoder; and z = 0 itself. The autoencoder has no prior, so its codes need
-# not centre on 0: for each model, the centre is its test codes' mean.
-
-# %%
-def pushed_out(code_a, code_b, centre):  # the middle, rescaled to the ends' mean distance from the centre
-    a, b = code_a - centre, code_b - centre
-    middle = (a + b) / 2
-    return centre + middle * ((a.norm(dim=1) + b.norm(dim=1)) / 2 / middle.norm(dim=1)).unsqueeze(1)
-
-
-def nearer_centre(codes, centre):  # per pair: the middle's distance from the centre, of the ends' mean distance
-    a, b = codes[i] - centre, codes[j] - centre
-    return ((a + b) / 2).norm(dim=1) / ((a.norm(dim=1) + b.norm(dim=1)) / 2)
-
-
-centre_vae, centre_ae = mu.mean(dim=0), codes_ae.mean(dim=0)
-with torch.inference_mode():
-    out_vae = grey(model.decode(pushed_out(mu[i], mu[j], centre_vae)))
-    out_ae = grey(autoencoder.decode(pushed_out(codes_ae[i], codes_ae[j], centre_ae)))
-    at_zero = model.decode(torch.zeros(1, model.latent_dim))
-print(f"distance of the codes' mean from 0: VAE {centre_vae.norm():.2f}, autoencoder {centre_ae.norm():.2f} "
-      f"(a typical code's: {typical_mu:.2f} and {codes_ae.norm(dim=1).median():.2f})")
-for name, ends, out in (("VAE", ends_vae, out_vae), ("autoencoder", ends_ae, out_ae)):
-    print(f"{name}, the middle pushed out: {median(out):.0f} grey pixels, {median(out - ends):+.0f} over the ends, "
-          f"×{median(out) / median(ends):.1f} the ends")
-fewer = bootstrap(lambda k: median(out_vae - ends_vae, k) - median(out_ae - ends_ae, k))
-near_vae, near_ae = median(nearer_centre(mu, centre_vae)), median(nearer_centre(codes_ae, centre_ae))
-like_mean = torch.corrcoef(torch.stack([at_zero.flatten(), data.train.mean(dim=0).flatten()]))[0, 1].item()
-print(f"VAE − autoencoder, pushed out: {fewer[0]:+.0f} to {fewer[1]:+.0f} pixels (95% interval over the pairs)")
-print(f"the line's middle, of the ends' distance from the centre: VAE {near_vae:.2f}, autoencoder {near_ae:.2f}")
-print(f"z = 0: {grey(at_zero).item():.0f} grey pixels, like the mean image (r = {like_mean:.3f})")
-
-# %% jupyter={"source_hidden": true}
-if data.name == "mnist":  # the prose below
-    assert fewer[1] < 0, "pushed out, the VAE's middle should gain fewer grey pixels than the autoencoder's"
-    assert median(out_vae) / median(ends_vae) < median(out_ae) / median(ends_ae), "… and fewer in proportion"
-    assert centre_vae.norm() < 0.2 * typical_mu and centre_ae.norm() > 0.2 * codes_ae.norm(dim=1).median(), \
-        "the VAE's codes should centre on about 0, the autoencoder's not"
-    assert abs(near_vae - near_ae) < 0.1, "both lines' middles should lie about as near their centre"
-    assert median(line_vae - out_vae) > median(line_ae - out_ae), "pushing out should take more grey off the VAE's"
-    assert all(median(v) > median(e) for v, e in ((ends_vae, ends_ae), (line_vae, line_ae), (out_vae, out_ae))), \
-        "the VAE's images should have more grey pixels than the autoencoder's: at the ends, on the line, pushed out"
-    assert grey(at_zero).item() > median(line_vae) and like_mean > 0.95, "z = 0: greyer than the middles, ≈ mean image"
-
-# %% [markdown]
-# Pushed out, the VAE's middle gains fewer grey pixels than the autoencoder's, in number and in proportion. (One
-# model each, one set of pairs.) Both lines pass about as near their centre. But pushing out takes more grey off
-# the VAE's middle. Near 0, the VAE's decoder falls back toward the mean image. So the VAE's extra grey midway
-# comes mostly from the hollow. It does not come from a decoder that blurs more between classes. Still, the VAE's
-# decoder is the blurrier one: more grey at the ends, on the line, and pushed out. That z = 0 decodes to the mean
-# image is partly built in: the decoder's output bias started there (notebook 05).
-
-# %% [markdown]
 # ## Optional: more to try
 #
 # 1. In the latent explorer, find a dimension that changes the slant of the digit, and one that changes its
-#    width. Are they the ones with the largest KL?
+#    width. Are they the ones with the largest KL? Why should one axis mean anything? The prior looks alike in
+#    every direction; the encoder's diagonal σ singles out the axes (Rolinek et al. 2019).
 # 2. In the interpolation explorer below (a slider for t; menus pick A and B), walk between two images of the
 #    *same* class and between two different classes. Where on the line does the image switch class?
 # 3. Train the 2-latent model with `beta=4` and redraw both pictures. What happens to the clusters?
@@ -587,6 +600,17 @@ if labels is not None:  # quick mode trains the 2-latent model for seconds only,
     accuracy_default = (torch.cdist(codes, centres).argmin(dim=1) == labels).float().mean().item()
     print(f"the same rule on the default model's means over its {count} active dimensions: {accuracy_default:.0%}")
     assert accuracy_default > 2 * chance, "the default model's codes should group by class too"
+
+# %% [markdown]
+# *Figure: the default model's test means μ(x) on its active dimensions, projected on their two directions of
+# largest variance (PCA), by class. Classes that overlap here may lie apart in the other directions.*
+
+# %%
+centred = mu[:, active] - mu[:, active].mean(dim=0)
+directions = torch.linalg.svd(centred, full_matrices=False).Vh[:2]  # the two of largest variance
+figure = plots.latent_scatter(centred @ directions.T, labels, names=names)
+figure.axes[0].set(xlabel="first principal direction", ylabel="second principal direction")
+plt.show()
 
 
 # %% [markdown]
@@ -676,7 +700,8 @@ for name, mass, half, at, r, gap, loss in zip("abc", held, half_ratio, at_mean, 
     shape = "near" if abs(mass - gaussian) < 0.1 else "far from"
     verdict = "mostly amortization" if loss > gap else "not decided: q* may beat q̃"
     print(f"{name}: mass {shape} a Gaussian's; {peak}; correlation {r:+.2f}\n"
-          f"   gaps: approximation at most {gap:.2f} nats, amortization at least {loss:.2f}: {verdict}")
+          f"   gaps: approximation at most {gap:.2f} nats (a Gaussian p(z|x) with this correlation: "
+          f"{-0.5 * math.log(1 - r.item() ** 2):.3f}), amortization at least {loss:.2f}: {verdict}")
 assert (log_px - elbo_q > -0.05).all(), "each ELBO should lie below log p(x): check the grid's sum for p(x)"
 on_grid = on_grid.reshape(-1, 121, 121)
 ring = 1 - on_grid[:, 5:-5, 5:-5].sum(dim=(1, 2))  # its mass in the grid's five outermost rows, columns
@@ -688,6 +713,8 @@ kl_q_p = torch.distributions.kl_divergence(*(torch.distributions.MultivariateNor
                                              for c in (torch.diag_embed(log_var.exp()), covariances)))
 assert torch.autograd.grad(kl_q_p.sum(), log_var)[0].abs().max() < 1e-9, "σ_i² = 1/(Σ⁻¹)_ii should minimise KL(q ‖ p)"
 assert (log_var.exp() <= covariances.diagonal(dim1=1, dim2=2) * (1 + 1e-12)).all(), "… and never exceed Σ_ii"
+rho = covariances[:, 0, 1] / (covariances[:, 0, 0] * covariances[:, 1, 1]).sqrt()
+assert torch.allclose(kl_q_p.detach(), -0.5 * torch.log1p(-rho ** 2)), "a Gaussian's gap: −½ log(1 − ρ²)"
 
 # %% [markdown]
 # How to read the first two lines: a share near a Gaussian's says the red line is a fair picture of p(z|x); a
@@ -702,6 +729,9 @@ assert (log_var.exp() <= covariances.diagonal(dim1=1, dim2=2) * (1 + 1e-12)).all
 # (Cremer et al.): log p(x) from the grid; the ELBO of q and of q̃ (p's mean, σ_i² = 1/(Σ⁻¹)_ii) from 1,000
 # draws each. q* is at least as good as the better of the two, so the approximation
 # gap is at most log p(x) minus that ELBO, and the amortization gap at least the rest. The verdict follows.
+# Beside each bound: the approximation gap of a Gaussian p(z|x) with the same correlation ρ, −½ log(1 − ρ²)
+# (checked above). A bound far above it means p(z|x) is not Gaussian, or q̃ is not q* (its moments come from the
+# wide grid, coarse for a narrow p(z|x)): the bound is an upper one.
 
 # %% [markdown]
 # ## Optional: what a dimension's KL pays for
@@ -716,7 +746,8 @@ assert (log_var.exp() <= covariances.diagonal(dim1=1, dim2=2) * (1 + 1e-12)).all
 # at least what it tells about x, plus how far its pooled codes lie from the prior.
 
 # %% jupyter={"source_hidden": true}
-# The split, checked on the most used dimension and 1,000 images: q(z_d) is their mixture, summed on a grid
+# The split, shown on the most used dimension and 1,000 images (a demonstration: it holds for any codes,
+# as q(z_d) is their mixture), summed on a grid
 mean_d, sd_d = mu[:1000, most, None].double(), sigma[:1000, most, None].double()  # one row per image
 z_d = torch.linspace(-6, 6, 1201, dtype=torch.float64)
 step = (z_d[1] - z_d[0]).item()

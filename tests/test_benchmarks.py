@@ -584,7 +584,7 @@ def test_notebook_08s_recipe_screen_spans_under_a_third_of_beta_1s_lead():
 
 
 def test_notebook_11s_reading_of_the_conditional_runs_holds_for_the_stored_results():
-    """Each sentence of notebook 11 about the stored seeds (results/conditional.json: the core's seeds line, the
+    """Each sentence of notebook 11 about the stored seeds (results/conditional.json: the seeds line of "Over seeds", the
     optional part's tables and the KL gap), against the stored runs: the notebook prints these numbers; this test keeps
     its prose true if a run is redone."""
     from scipy import stats

@@ -287,8 +287,8 @@ def test_teaching_guide_shows_the_measured_timings():
     assert teaching.refreshed(text, results) == text, "run `python tools/teaching.py`"
 
 
-def test_every_notebooks_core_path_fits_a_class_of_60_minutes():
-    """What does not fit goes under "## Optional" (TEACHING.md, "Class time")."""
+def test_every_notebooks_core_path_fits_a_class_of_60_minutes_with_five_for_questions():
+    """What does not fit goes under "## Optional" (TEACHING.md, "Class time" and "When a class runs over")."""
     sys.path.insert(0, str(ROOT / "tools"))
     try:
         import teaching
@@ -299,9 +299,9 @@ def test_every_notebooks_core_path_fits_a_class_of_60_minutes():
     for twin in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")):
         run = results.get(twin.with_suffix(".ipynb").name, {}).get("class") or {}
         core = teaching.class_minutes(twin, run.get("seconds", 0.0) if run.get("ok") else 0.0)["core"]
-        if core > 60.05:  # the guide rounds to the minute; tools/teaching.py --show prints one decimal
+        if core > 55.05:  # the guide rounds to the minute; tools/teaching.py --show prints one decimal
             over[twin.stem] = round(core, 1)
-    assert not over, f"core paths over 60 minutes (tools/teaching.py --show): {over}"
+    assert not over, f"core paths over 55 minutes (tools/teaching.py --show): {over}"
 
 
 def test_the_readmes_package_map_names_every_module_and_counts_the_reading_path_right():
