@@ -8,8 +8,8 @@
 #   which computes z = μ + σ·ε with ε ~ N(0, 1).
 # - Compare the pathwise (reparameterization) and score-function (REINFORCE) estimators of ∇ E_q[f(z)]
 #   on a function whose expected gradient sympy computes exactly.
-# - See that both are unbiased, that their variances shrink as 1/n, and what a baseline removes from
-#   the score function's noise.
+# - See that both are unbiased, that their variances (for ∂/∂μ) shrink as 1/n, and what a baseline
+#   removes from the score function's noise.
 #
 # The VAE's ELBO contains E_{q(z|x)}[log p(x|z)], an average over z ~ q(z|x) = N(μ(x), σ(x)²). Training
 # the encoder needs its gradient in μ and σ.
@@ -70,9 +70,10 @@ QUICK = vae_lite.setup_notebook()
 # ### `sample()` blocks gradients, `rsample()` does not
 # In E_{z~q}[f(z)], μ and σ enter through the density q, not through f. So ∇_μ cannot move inside
 # E_q[·] as if q were fixed: that gives E_q[∂f/∂μ] = 0, a wrong answer (see below). `sample()` returns
-# such a z, cut off from μ and σ. `rsample()` moves the randomness into
-# an input, ε ~ N(0, 1), and returns μ + σ·ε, a differentiable function of μ and σ:
-# ∂z/∂μ = 1 and ∂z/∂σ = ε = (z − μ)/σ.
+# such a z, cut off from μ and σ. `rsample()` moves the randomness into an input, ε ~ N(0, 1), and
+# returns μ + σ·ε, a differentiable function of μ and σ: ∂z/∂μ = 1 and ∂z/∂σ = ε = (z − μ)/σ.
+# Then E_q[f(z)] = E_ε[f(μ + σε)], an average over a density free of μ, so the derivative moves
+# inside: ∂/∂μ E_q[f(z)] = E_ε[f′(μ + σε)] (conditions below).
 #
 # *Figure: the VAE's computation. The reconstruction term's gradient (dashed) runs back from the decoder
 # through the orange box z = μ + σ ⊙ ε to μ (drawn) and log σ² (the same way); ε is an input. With
@@ -87,13 +88,12 @@ ax.annotate("", xy=(8.3, 3.1), xytext=(9.6, 3.18), arrowprops=back)
 ax.annotate("", xy=(5.3, 3.58), xytext=(6.6, 3.1), arrowprops=back)
 ax.text(7.45, 3.12, "gradient,\nwith rsample()", ha="center", va="bottom", color="C1")
 for y in (2.98, 2.02):
-    ax.text(6.03, y, "✕", ha="center", va="center", fontsize=20, color="grey")
-ax.text(6.03, 1.45, "with sample():\ncut here", ha="center", va="center", fontsize=12,
+    ax.text(6.03, y, "✕", ha="center", va="center", fontsize=24, color="black")
+ax.text(6.3, 1.25, "with sample():\ncut here", ha="center", va="center", fontsize=12,
         color="black");
 
 # %% [markdown]
-# > **Predict, then run.** Both calls return a number drawn from N(0.5, 0.7²). Will `backward()` work
-# > through the first? Through the second?
+# Both calls below draw z from N(0.5, 0.7²); only the second keeps z connected to μ and σ:
 
 # %% tags=["nbval-check-output"]
 mu, sigma = torch.tensor(0.5, requires_grad=True), torch.tensor(0.7, requires_grad=True)
@@ -146,10 +146,10 @@ assert torch.allclose(logvar_v.grad, ((z_v - mu_v) / 2).detach(), atol=1e-6), \
 # ### Two gradient estimators
 # We want g = ∂/∂μ E_{z~N(μ,σ²)}[f(z)] (and ∂/∂σ), for a function f we can evaluate but not integrate.
 #
-# - **Pathwise** (reparameterization; Kingma & Welling 2013, §2.4; Rezende et al. 2014): write
-#   z = μ + σε, so E[f(z)] = E_ε[f(μ + σε)] and the derivative moves inside: g = E_ε[f′(μ + σε)].
-#   Enough: f Lipschitz (|f(a) − f(b)| ≤ L|a − b|), as a ReLU network is (not needed: f = z² works too).
-#   A kink is harmless, a jump is not (it carries gradient f′ cannot see).
+# - **Pathwise** (reparameterization; Kingma & Welling 2013, §2.4; Rezende et al. 2014):
+#   g = E_ε[f′(μ + σε)], as derived above. Enough: f Lipschitz (|f(a) − f(b)| ≤ L|a − b|), as a ReLU
+#   network is (not needed: f = z² works too). A kink is harmless, a jump is not (it carries gradient
+#   f′ cannot see).
 # - **Score function** (REINFORCE; Williams 1992; for variational inference, Paisley et al. 2012 and
 #   Ranganath et al. 2014): differentiate the density instead of f:
 #   g = ∫ f(z) ∂q(z)/∂μ dz = E_q[f(z) ∂ log q(z)/∂μ] = E_q[f(z)(z − μ)/σ²], because ∂q/∂μ = q ∂ log q/∂μ
@@ -188,8 +188,8 @@ estimators = (pathwise_gradients, score_gradients)
 show(pathwise_gradients)
 show(score_gradients, left_out="value * (eps**2 - 1) / sigma")  # its sigma half: Exercise 1
 k = inspect.signature(gradients.unbiased).parameters["standard_errors"].default
-print(f"unbiased(): k = {k}; an unbiased estimator fails it once in "
-      f"{1 / math.erfc(k / math.sqrt(2)):,.0f} tries")
+print(f"unbiased(): k = {k}; an unbiased estimator fails it about once in "
+      f"{1 / math.erfc(k / math.sqrt(2)) / 1e6:.1f} million tries")
 
 # %% [markdown]
 # At μ = 0.5, σ = 0.7 (not σ = 1, where a /σ and a /σ² would agree) we average each estimator over n
@@ -260,7 +260,8 @@ assert abs(added / (25 / sigma0**2 + 10 * f_s2) - 1) < 0.05, \
 # Both fall as 1/n. For sin z the score function is noisier: usual, not a law (Mohamed et al., 2020),
 # as sin 2z shows. The pathwise noise is the spread of f′ under q. The score function's grows with |f|:
 # adding 5 to f changes no gradient, yet adds 5²/σ² + 10·E[f s²] to one draw's variance (s the score;
-# E[f s²] is worked out in the Optional part, at b*).
+# for sin, E[f s²] = (1 − σ²)E f/σ² by Stein's lemma, taken on trust here: derived in the Optional
+# part, at b*).
 #
 # One draw is what counts: a VAE takes one z per image (Kingma & Welling, §2.3 and §5: L = 1,
 # minibatches of M = 100). So each image's μ(x) and σ(x) get the n = 1 row's noise; the encoder's
@@ -319,6 +320,12 @@ print(f"d = 50, b = mean of others: removes {removed:.0%} of the score's varianc
 left = [row["terms without z₁"] / row["pathwise"] for row in (at_1, at_50)]
 print(f"b = terms without z₁: {left[1]:.1f} times the pathwise variance at d = 50, "
       f"{left[0]:.1f} at d = 1")
+# a decoder-like f: every z_i inside one sine; on the table's d = 50 draws (eps)
+f_joint = lambda z: torch.sin(mu0 + (z - mu0).sum(dim=-1, keepdim=True) / math.sqrt(z.shape[-1]))
+others_joint = lambda z: gradients.leave_one_out_mean(f_joint(z), dim=-2)  # the other 15's mean
+joint_50 = [gradients.mean_estimates(e, f_joint, mu0, sigma0, eps, b).var().item()
+            for e, b in ((pathwise_gradients, None), (score_gradients, others_joint))]
+print(f"decoder-like f, d = 50, b = mean of others: {joint_50[1] / joint_50[0]:.0f} times pathwise")
 
 # %% jupyter={"source_hidden": true}
 assert at_50["none"] > 5 * at_1["none"], "the score function's variance should grow with d"
@@ -328,19 +335,21 @@ assert at_50["terms without z₁"] < 2 * at_1["terms without z₁"], \
     "without the other terms the score's variance should not grow"
 assert at_50["pathwise"] < 2 * at_1["pathwise"], \
     "for this separable f, the pathwise variance should not grow with d"
+assert joint_50[1] > 100 * joint_50[0], \
+    "the text says: for the decoder-like f at d = 50, b = mean of others, the score function " \
+    "has over 100 times the pathwise variance"
 
 # %% [markdown]
 # The mean of the others removes f's *mean*, not the *fluctuations* of Σ_{i≥2} sin zᵢ, which grow
-# with d. Dropping those terms removes them: back to the d = 1 variance. Pyro's SVI tutorial (Part III)
-# calls this Rao-Blackwellisation: dropping the terms not downstream of z₁. Strictly, Rao-Blackwellising
-# averages the estimator over z₂ … z_d given z₁: that leaves those terms' mean times the score, and
-# dropping that too is a constant baseline. At d = 1 the mean of the others adds noise (Optional part,
-# at b*).
+# with d. Dropping those terms removes them: back to the d = 1 variance. At d = 1 the mean of the others
+# adds noise (Optional part, at b*).
 #
 # Dropping terms works only because this f is a sum of one-coordinate terms. A decoder's log-likelihood
 # is not: every pixel depends on every zᵢ. The score function then keeps the fluctuations of all of f;
-# the pathwise estimator has only those of ∂f/∂z₁. So VAEs ([05](05_vae.ipynb)) use the pathwise
-# estimator (Optional part: a decoder-like f).
+# the pathwise estimator has only those of ∂f/∂z₁. The last line above measures this for a decoder-like
+# f, sin(0.5 + Σᵢ (zᵢ − 0.5)/√d), which has no terms to drop: at d = 50 the score function with
+# b = mean of the others has over 100 times the pathwise variance (a better baseline costs more
+# evaluations of f: Optional part). So VAEs ([05](05_vae.ipynb)) use the pathwise estimator.
 
 # %% [markdown]
 # ### Explore
@@ -413,14 +422,11 @@ assert check.score_function_gradient(score_function_gradient)
 # ## Optional: a decoder-like f, the tables drawn, an optimiser, discrete latents, better baselines
 #
 # ### A decoder-like f
-# Take f(z) = sin(0.5 + Σᵢ (zᵢ − 0.5)/√d): every zᵢ enters one sine, whose argument stays
-# N(0.5, 0.7²) at every d. Its exact gradient, cos(0.5)·e^(−0.7²/2)/√d, shrinks as each zᵢ matters
-# less.
+# The core's decoder-like f, now at d = 1, 5 and 50: f(z) = sin(0.5 + Σᵢ (zᵢ − 0.5)/√d). Every zᵢ
+# enters one sine, whose argument stays N(0.5, 0.7²) at every d. Its exact gradient,
+# cos(0.5)·e^(−0.7²/2)/√d, shrinks as each zᵢ matters less.
 
 # %%
-sum_all = lambda z: (z - mu0).sum(dim=-1, keepdim=True)
-f_joint = lambda z: torch.sin(mu0 + sum_all(z) / math.sqrt(z.shape[-1]))
-others_joint = lambda z: gradients.leave_one_out_mean(f_joint(z), dim=-2)  # the other 15's mean
 print("  d  exact grad  pathwise var  score var, b = mean f of others  ratio")
 joint, ratios = {}, {}
 generator = torch.Generator().manual_seed(3)  # the sum's draws: at d = 1, f_joint is sin z too
@@ -439,6 +445,7 @@ for d in (1, 5, 50):
 assert joint[50][0] < joint[1][0] / 10 and ratios[50] > 5 * ratios[1], \
     "for an f that is not a sum, the pathwise variance should shrink with the gradient, " \
     "the score's far less"
+# a consistency check, true by construction: it fails only if the draws or f stop being shared
 assert all(math.isclose(a, b, rel_tol=1e-9) for a, b in
            zip(joint[1], (by_dimension[1]["pathwise"], by_dimension[1]["mean of others"]))), \
     "the text says the d = 1 rows agree: the same f (sin z) on the same draws"
@@ -474,7 +481,7 @@ k_close = 12 if QUICK else 6  # class mode: within about 20 %
 assert all(abs(math.log(sum_ratios[d] / ratios[d])) < k_close * math.sqrt(2 / repeats)
            for d in ratios), \
     "the text says the orange line and the black squares nearly coincide"
-# at d = 1 the terms without z₁ are 0, and f_joint is sin z
+# a consistency check, true by construction: at d = 1 the terms without z₁ are 0, and f_joint is sin z
 assert math.isclose(at_1["terms without z₁"], at_1["none"], rel_tol=1e-9) \
     and math.isclose(ratios[1], sum_ratios[1], rel_tol=1e-9), \
     "the caption says that at d = 1 red hides grey and the square sits on orange"
@@ -614,6 +621,7 @@ score_step, score_se = score_draws.mean().item(), score_draws.std().item() / len
 exact_step = math.exp(-0.5 * (0.3 / 1.5) ** 2) / (1.5 * math.sqrt(2 * math.pi))
 print(f"f = step: pathwise {pathwise_step:.3f}, score function {score_step:.2f}, "
       f"exact {exact_step:.2f}")
+# true by construction (sign's derivative is 0): a consistency check of the text, not a test
 assert pathwise_step == 0, "the text says the pathwise estimator returns 0 for a step"
 assert abs(score_step - exact_step) < 5 * score_se, \
     "the score function should find the step's gradient, the density of z at 0"
@@ -736,6 +744,10 @@ assert var_b["b* = (1 - sigma^2) E f"] < min(var_b["none"], var_b["exact E f"]),
 # %% [markdown]
 # A constant is the simplest baseline. Baselines can also be learned: a running average of past f (Pyro's
 # SVI tutorial, Part III), or a network that predicts f from the data x (NVIL; Mnih & Gregor 2014).
+#
+# The same tutorial calls dropping the terms not downstream of z₁ (as in the core) Rao-Blackwellisation.
+# Strictly, Rao-Blackwellising averages the estimator over z₂ … z_d given z₁: that leaves those terms'
+# mean times the score, and dropping that too is a constant baseline.
 
 # %% [markdown]
 # ### Homework: another parameterisation of σ

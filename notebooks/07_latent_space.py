@@ -11,7 +11,7 @@
 # - see what each latent dimension does, with sliders;
 # - interpolate between two images through their codes, on a straight line and on an arc;
 # - optional: read a 2-latent model's latent space within ±3;
-# - keep the prior p(z), the posterior p(z|x) and its approximation q(z|x) apart, and σ apart from σ².
+# - keep the prior p(z), the posterior p(z|x) and its approximation q(z|x) apart; optional: σ apart from σ².
 
 # %% [markdown] tags=["badges"]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/07_latent_space.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F07_latent_space.ipynb)
@@ -185,9 +185,10 @@ assert max(off, default=0) < change_along(most) / 10, "the decoder should ignore
 # ### Interpolation
 #
 # What does the decoder draw between the codes μ(A) and μ(B) of two test images of different classes? Which
-# path? The codes lie on a shell around 0, and two of different classes are nearly orthogonal (both measured in
-# the optional part). So the straight line's middle lies about 1/√2 as far from 0 as the ends, in the hollow
-# where training put few codes. An arc (slerp) stays as far out as the ends (for ends equally far from 0).
+# path? The codes lie on a shell around 0, and two of different classes are nearly orthogonal (both printed
+# under the grey-pixel figure below). So the straight line's middle lies about 1/√2 as far from 0 as the ends,
+# inside the shell, where training put few codes. An arc (slerp) stays as far out as the ends (for ends equally
+# far from 0).
 
 # %% [markdown]
 # ### Exercise 1
@@ -262,7 +263,7 @@ else:
 # different classes (binarized test images), count each decoded image's **grey** pixels (0.2 < p < 0.8) at the
 # ends and midway (t = ½). Intervals: the pairs resampled 1,000 times (a bootstrap).
 #
-# *Figure: grey pixels per pair, at the ends (their mean) and midway; box: the middle half of the pairs.*
+# *Figure: per pair, the grey pixels the middle (t = ½) adds to its ends' mean; box: the middle half of the pairs.*
 
 # %% jupyter={"source_hidden": true}
 def grey(probs):  # per image: how many pixels are grey
@@ -290,25 +291,29 @@ i, j = torch.randint(len(mu), (2, 220), generator=torch.Generator().manual_seed(
 i, j = torch.stack([i, j])[:, labels[i] != labels[j] if labels is not None else i != j]  # different classes
 codes_ae = autoencoder.encode(x_test).detach()
 (ends_vae, line_vae), (ends_ae, line_ae) = ends_and_middle(model, mu), ends_and_middle(autoencoder, codes_ae)
-counts = {"VAE, ends": ends_vae, "VAE, line's middle": line_vae,
-          "autoencoder, ends": ends_ae, "autoencoder, line's middle": line_ae}
+added = {"VAE, line": line_vae - ends_vae, "autoencoder, line": line_ae - ends_ae}  # middle − ends, per pair
 try:  # the arc's middle (t = ½) from your interpolate, pair by pair
     arc_vae = grey(torch.stack([interpolate(model, x_test[p], x_test[q], 3, spherical=True)[1]
                                 for p, q in zip(i, j)]))
-    counts["VAE, arc's middle"] = arc_vae
+    added["VAE, arc"] = arc_vae - ends_vae
 except NotImplementedError:
     print("Complete `interpolate` in exercise 1 above, then re-run this cell for the arc.")
 figure, ax = plt.subplots(layout="constrained")
-ax.boxplot(list(counts.values())[::-1], tick_labels=list(counts)[::-1], orientation="horizontal")
-ax.set_xlabel(f"grey pixels per decoded image ({len(i)} pairs)")
+ax.boxplot(list(added.values())[::-1], tick_labels=list(added)[::-1], orientation="horizontal")
+ax.axvline(0, color="0.5", ls="--")
+ax.set_xlabel(f"grey pixels added at t = ½, per pair ({len(i)} pairs)")
 plt.show()
+low, typical_mu, high = mu.norm(dim=1).quantile(torch.tensor([0.05, 0.5, 0.95])).tolist()  # all test codes
+cosine, halfway = torch.cosine_similarity(mu[i], mu[j]).median().item(), ((mu[i] + mu[j]) / 2).norm(dim=1).median().item()
+print(f"|μ|, 5th to 95th percentile: {low:.2f} to {high:.2f}; the pairs' median cosine {cosine:.2f}; the line's "
+      f"middle: median {halfway:.2f} from 0 (|μ|/√2 = {typical_mu / math.sqrt(2):.2f})")
 for name, ends, middle in (("VAE", ends_vae, line_vae), ("autoencoder", ends_ae, line_ae)):
     print(f"{name}, medians: ends {median(ends):.1f} grey pixels, the line's middle {median(middle):.0f}; "
           f"per pair, the middle adds {median(middle - ends):+.0f}")
 more = bootstrap(lambda k: median(line_vae - ends_vae, k) - median(line_ae - ends_ae, k))
 print(f"VAE − autoencoder, what the line's middle adds: {more[0]:+.0f} to {more[1]:+.0f} pixels "
       f"(95% interval); the VAE's ends: ×{median(ends_vae) / median(ends_ae):.1f} the autoencoder's grey")
-if "VAE, arc's middle" in counts:
+if "VAE, arc" in added:
     on_arc = bootstrap(lambda k: median(arc_vae - ends_vae, k))
     print(f"the VAE's arc: its middle adds {median(arc_vae - ends_vae):+.0f} pixels (95% interval "
           f"{on_arc[0]:+.0f} to {on_arc[1]:+.0f}); its line's middle adds {median(line_vae - ends_vae):+.0f}")
@@ -317,15 +322,17 @@ if "VAE, arc's middle" in counts:
 if data.name == "mnist":  # the prose below
     assert 1.6 < median(ends_vae) / median(ends_ae) < 2.6, "the VAE's ends: about twice the autoencoder's grey"
     assert more[0] > 0, "on the line, the VAE's middle should add more grey pixels than the autoencoder's"
-    assert "VAE, arc's middle" not in counts or on_arc[1] < median(line_vae - ends_vae) / 2, \
-        "the prose: on the arc, the VAE's middle should lose most of the extra grey the line's middle has"
+    assert high < 1.6 * low and abs(cosine) < 0.1, "the codes: a shell (95th percentile < 1.6 × the 5th), pairs ⟂"
+    assert abs(halfway * math.sqrt(2) / typical_mu - 1) < 0.1 and halfway < 0.9 * low, "the middle: |μ|/√2, inside"
+    assert "VAE, arc" not in added or on_arc[1] < median(line_vae - ends_vae) / 2, \
+        "the prose: on the arc, the VAE's middle should add less than half the grey its line's middle adds"
 
 # %% [markdown]
 # Is the VAE's decoder blurrier? Yes, at the ends already: about twice the autoencoder's grey pixels. (One network
 # each: the intervals resample pairs, not training runs; the grey band 0.2–0.8 is one choice, not varied.) Why? It
 # learnt from z = μ + σε, a cloud around each code, and nearby clouds belong to other images. The image that fits
 # them all best is their average: grey where they disagree. On the line, the VAE's middle adds more grey pixels
-# than the autoencoder's. On the arc, which stays out of the hollow, the VAE's middle loses most of that extra grey.
+# than the autoencoder's. On the arc, which stays out of the hollow, it adds less than half its line's (printed).
 
 # %% [markdown]
 # ## Common mistakes
@@ -346,6 +353,19 @@ if (~active).any():  # which dimensions are inactive depends on the model; the K
     assert sigma[:, ~active].mean() > 0.8 and mu[:, ~active].abs().mean() < 0.1, "inactive dimensions' q(z|x) should be ≈ N(0, 1)"
 
 # %% [markdown]
+# ## Summary
+# - The KL splits unequally over the latent dimensions. One with KL ≈ 0 is inactive: q(z_d|x) is the prior, and
+#   the decoder ignores it. The ELBO switches off a dimension whose information does not repay its KL (posterior
+#   collapse); β > 1 switches off more (notebook 08).
+# - Midway between two digits both models draw grey. The VAE's decoder is the blurrier one, at the ends already
+#   (one trained model each). The line's middle lies inside the shell of codes; on the arc, the VAE's middle
+#   adds less than half the line's grey.
+#
+# Next: [08 How good is it?](08_how_good.ipynb) measures the model.
+
+# %% [markdown]
+# ## Optional: σ or σ²?
+#
 # > **Common mistake.** Writing `σ = E[(z − μ)²]`. **Wrong:** that is the variance σ². **Right:** σ² = E[(z − μ)²],
 # > σ = √σ². The encoder outputs `logvar` = log σ², so σ = exp(logvar / 2), which `reparameterize` multiplies ε
 # > by. Below, samples of one q(z|x) tell which is which.
@@ -358,17 +378,6 @@ print(f"dimension z[{most}]: E[(z - μ)²] = {variance[most].item():.4f}, exp(lo
       f"{math.sqrt(2 / len(samples)):.0%}), σ = {sigma[0, most].item():.4f}")
 assert torch.allclose(variance, logvar[0].exp(), rtol=0.05), \
     "E[(z - μ)²] should be the variance σ² = exp(logvar): z = μ + σ ε needs σ = exp(logvar / 2), not σ²"
-
-# %% [markdown]
-# ## Summary
-# - The KL splits unequally over the latent dimensions. One with KL ≈ 0 is inactive: q(z_d|x) is the prior, and
-#   the decoder ignores it. The ELBO switches off a dimension whose information does not repay its KL (posterior
-#   collapse); β > 1 switches off more (notebook 08).
-# - Midway between two digits both models draw grey. The VAE's decoder is the blurrier one, at the ends already
-#   (one trained model each). The line's middle lies in the hollow near 0; on the arc, the VAE's middle loses most
-#   of its extra grey.
-#
-# Next: [08 How good is it?](08_how_good.ipynb) measures the model.
 
 # %% [markdown]
 # ## Optional: why the middle is grey
@@ -386,14 +395,11 @@ assert torch.allclose(variance, logvar[0].exp(), rtol=0.05), \
 #    (z = 0, below).
 
 # %%
-low, typical_mu, high = mu.norm(dim=1).quantile(torch.tensor([0.05, 0.5, 0.95])).tolist()  # all test codes
-cosine = torch.cosine_similarity(mu[i], mu[j]).median().item()  # the pairs above: different classes
 mean_mu2 = mu[:, active].pow(2).mean().item()  # E[μ²] on the active dimensions
 mean_var = sigma[:, active].pow(2).mean().item()  # E[σ²]
 z_norms = vae_lite.reparameterize(mu, logvar)[:, active].norm(dim=1)  # the decoder's inputs in training
 near, typical_z = z_norms.quantile(torch.tensor([0.01, 0.5])).tolist()
 further = z_norms.pow(2) - mu[:, active].pow(2).sum(1)  # |z|² − |μ|²: E = Σσ² (independent noise)
-halfway = ((mu[i] + mu[j]) / 2).norm(dim=1).median().item()
 print(f"distance from 0, test codes' 5th, 50th, 95th percentiles: {low:.2f}, {typical_mu:.2f}, {high:.2f} "
       f"(√d {math.sqrt(model.latent_dim):.2f}; over the {count} active ones, {math.sqrt(count):.2f})")
 print(f"on the active dimensions E[μ²] {mean_mu2:.2f} + E[σ²] {mean_var:.2f}")
@@ -403,14 +409,11 @@ print(f"the {len(i)} pairs: ends' median cosine {cosine:.2f}, middles' median di
 
 # %% jupyter={"source_hidden": true}
 if data.name == "mnist":  # the prose above, step by step
-    assert high < 1.6 * low, "step 1: the codes should form a shell (95th percentile of |μ| < 1.6 × the 5th)"
     assert typical_mu < 0.8 * math.sqrt(model.latent_dim), "step 1: the shell should lie well inside √d"
     assert 0.15 < mean_var / (mean_mu2 + mean_var) < 0.25, "step 1: E[σ²] should be about a fifth of the mean z²"
     sum_var = sigma[:, active].pow(2).sum(1).mean()  # Σσ² on the active dimensions, averaged over x
     # step 2 is a demonstration (E|z|² = |μ|² + Σσ² holds for any encoder), not a check
     assert abs(further.mean() / sum_var - 1) < 0.1, "step 2: z = μ + σε lies further out, |z|² ≈ |μ|² + Σσ²"
-    assert abs(cosine) < 0.1, "step 3: two codes of different classes should be nearly orthogonal"
-    assert abs(halfway * math.sqrt(2) / typical_mu - 1) < 0.1, "step 3: the middle should lie about |μ|/√2 from 0"
     assert halfway < min(0.9 * low, near), "step 3: the middle should lie nearer 0 than the codes μ and than z"
 
 # %% [markdown]
@@ -571,6 +574,8 @@ print(f"same epochs: hidden {same['hidden']}, batch {same['batch_size']}, lr {sa
 print(f"equal CPU: hidden {cpu_vae['hidden']}, batch {cpu_vae['batch']}, lr {cpu_vae['lr']} ({cpu_vae['schedule']}), "
       f"output bias from the {cpu_vae['out_bias']} image")
 print(f"equal CPU: KL warm-up {cpu_vae['warmup']:g} epochs for the VAE, {cpu_iwae['warmup']:g} for the IWAE")
+print("equal CPU: training CPU seconds " + ", ".join(f"{run['train_cpu_seconds']:.0f} ({run['config']['epochs']} epochs, "
+                                                    f"{run['threads']} thread)" for run in equal_cpu))
 assert iwae_same > vae_same, "the prose: after the same epochs, the IWAE kept more active units than the VAE"
 assert iwae_cpu < vae_cpu, "the prose: at equal CPU time, the IWAE kept fewer"
 assert same["hidden"] != cpu_vae["hidden"], "the prose: the two pairs differ in networks"
@@ -622,7 +627,8 @@ plt.show()
 #
 # *Figure: the 2-D map above. Red: the exact posterior p(z|x) of images a–c, zoomed below. It is drawn where it
 # falls to e^(−1/2) of its peak, as q is at ±1σ. Red tilted or mis-shaped against black: an approximation gap.
-# Red off centre, or black wider than red: an amortization gap (for a Gaussian p(z|x), q* is never wider). The
+# Red off centre, or black wider than red: an amortization gap (for a Gaussian p(z|x), q* is centred on it and
+# never wider). The
 # picture shows which gaps there are; the next cell measures which is larger, in nats. This model trained only briefly, so its gaps need not be typical. Another
 # seed, CPU or thread count trains another model, with other verdicts for a–c.*
 
@@ -651,7 +657,9 @@ side = torch.linspace(-4.5, 4.5, 121)  # wide enough to hold a–c's posteriors,
 grid = torch.cartesian_prod(side, side)
 log_grid = log_joint(grid)
 log_px = log_grid.logsumexp(dim=1) + 2 * math.log(side[1] - side[0])  # log ∫ p(x, z) dz: sum × area
-held, peaks = [], []
+
+# %%
+held, peaks = [], []  # per image: p(z|x)'s mass inside its red line, and its peak
 for m, log_w in enumerate(log_grid):
     red = grid[log_w > log_w.max() - 0.5]  # inside the red line on the wide grid: few for b's
     for margin in (0.15, 0.3, 0.6, 1.2):  # two grid steps around it, wider until the fine grid holds it all
@@ -675,6 +683,8 @@ print(f"p(z|x) inside the red lines: a {held[0]:.0%}, b {held[1]:.0%}, c {held[2
       f"(a Gaussian's: {gaussian:.0%})")
 print("p(z|x) against its peak, halfway to q's mean and at it: " +
       "; ".join(f"{name} {h:.2f}, {q:.2f}" for name, h, q in zip("abc", half_ratio, at_mean)))
+
+# %%
 on_grid = log_grid.softmax(dim=1)  # p(z|x) on the wide grid, summing to 1
 mean_p = on_grid @ grid  # p(z|x)'s mean: k × 2
 spread = grid - mean_p[:, None]  # z minus p(z|x)'s mean: k × M × 2
@@ -684,25 +694,31 @@ sd_guess = (1 / torch.linalg.inv(covariance).diagonal(dim1=1, dim2=2)).sqrt()  #
 eps = torch.randn(1000, 2, generator=torch.Generator().manual_seed(0))  # the same 1,000 draws for every q
 
 
-def elbo(m, mean, sd):  # image m's ELBO, E_q[log p(x, z) − log q(z)], for q = N(mean, diag sd²)
-    z = mean + sd * eps
-    log_q = torch.distributions.Normal(mean, sd).log_prob(z).sum(-1)
-    return (log_joint(z, x_test[m:m + 1])[0] - log_q).mean().item()
+def elbo(m, mean, sd):  # image m's ELBO, E_q[log p(x, z) − log q(z)], for q = N(mean, diag sd²), and its
+    z = mean + sd * eps  # Monte Carlo standard error
+    log_w = log_joint(z, x_test[m:m + 1])[0] - torch.distributions.Normal(mean, sd).log_prob(z).sum(-1)
+    return log_w.mean().item(), log_w.std().item() / math.sqrt(len(log_w))
 
 
-elbo_q = torch.tensor([elbo(m, means_2d[m], sigmas_2d[m]) for m in range(3)])  # the encoder's q
-elbo_guess = torch.tensor([elbo(m, mean_p[m], sd_guess[m]) for m in range(3)])
+elbo_q, se_q = torch.tensor([elbo(m, means_2d[m], sigmas_2d[m]) for m in range(3)]).T  # the encoder's q
+elbo_guess, se_guess = torch.tensor([elbo(m, mean_p[m], sd_guess[m]) for m in range(3)]).T
 best = torch.maximum(elbo_q, elbo_guess)  # ELBO(q*) is at least this
 approximation, amortization = log_px - best, best - elbo_q  # at most, at least (nats)
-for name, mass, half, at, r, gap, loss in zip("abc", held, half_ratio, at_mean, tilt, approximation,
-                                              amortization):  # the reading below, per image
+noise = 2 * torch.where(elbo_q > elbo_guess, se_q, se_guess) + se_q  # ≥ the standard error of their difference
+for name, mass, half, at, r, gap, loss, se, se_a, se_b in zip("abc", held, half_ratio, at_mean, tilt, approximation,
+                                                              amortization, noise, se_q, se_guess):  # per image
     peak = "a dip, then a rise: a second peak near q's mean" if half < at else "no second peak"
     shape = "near" if abs(mass - gaussian) < 0.1 else "far from"
-    verdict = "mostly amortization" if loss > gap else "not decided: q* may beat q̃"
+    verdict = ("mostly amortization" if loss - gap > 3 * se else "not decided: within 3 standard errors"
+               if loss > gap else "not decided: q* may beat q̃")
     print(f"{name}: mass {shape} a Gaussian's; {peak}; correlation {r:+.2f}\n"
           f"   gaps: approximation at most {gap:.2f} nats (a Gaussian p(z|x) with this correlation: "
-          f"{-0.5 * math.log(1 - r.item() ** 2):.3f}), amortization at least {loss:.2f}: {verdict}")
+          f"{-0.5 * math.log(1 - r.item() ** 2):.3f}), amortization at least {loss:.2f}: {verdict}\n"
+          f"   Monte Carlo standard errors: ELBO of q {se_a:.3f}, of q̃ {se_b:.3f}; "
+          f"of amortization − approximation at most {se:.3f}")
 assert (log_px - elbo_q > -0.05).all(), "each ELBO should lie below log p(x): check the grid's sum for p(x)"
+
+# %% jupyter={"source_hidden": true}
 on_grid = on_grid.reshape(-1, 121, 121)
 ring = 1 - on_grid[:, 5:-5, 5:-5].sum(dim=(1, 2))  # its mass in the grid's five outermost rows, columns
 if data.name == "mnist":  # other data's 2-D codes can lie beyond ±4.5: there the shares are rough
@@ -717,7 +733,7 @@ rho = covariances[:, 0, 1] / (covariances[:, 0, 0] * covariances[:, 1, 1]).sqrt(
 assert torch.allclose(kl_q_p.detach(), -0.5 * torch.log1p(-rho ** 2)), "a Gaussian's gap: −½ log(1 − ρ²)"
 
 # %% [markdown]
-# How to read the first two lines: a share near a Gaussian's says the red line is a fair picture of p(z|x); a
+# How to read the masses and the walk toward q's mean: a share near a Gaussian's says the red line is a fair picture of p(z|x); a
 # share far below it says p(z|x) has mass the red line, drawn at one height, leaves out. If p(z|x) also dips on
 # the way to q's mean and rises again there, that mass is a second peak, and the encoder sits near it. A diagonal
 # Gaussian cannot cover two peaks: an approximation gap. Which images show it depends on the trained model: rerun
@@ -728,7 +744,8 @@ assert torch.allclose(kl_q_p.detach(), -0.5 * torch.log1p(-rho ** 2)), "a Gaussi
 # Which gap is larger? The pictures show which gaps there are, not their sizes. So the cell measures both
 # (Cremer et al.): log p(x) from the grid; the ELBO of q and of q̃ (p's mean, σ_i² = 1/(Σ⁻¹)_ii) from 1,000
 # draws each. q* is at least as good as the better of the two, so the approximation
-# gap is at most log p(x) minus that ELBO, and the amortization gap at least the rest. The verdict follows.
+# gap is at most log p(x) minus that ELBO, and the amortization gap at least the rest. The verdict follows, when
+# the margin exceeds three Monte Carlo standard errors (printed).
 # Beside each bound: the approximation gap of a Gaussian p(z|x) with the same correlation ρ, −½ log(1 − ρ²)
 # (checked above). A bound far above it means p(z|x) is not Gaussian, or q̃ is not q* (its moments come from the
 # wide grid, coarse for a narrow p(z|x)): the bound is an upper one.
@@ -743,7 +760,7 @@ assert torch.allclose(kl_q_p.detach(), -0.5 * torch.log1p(-rho ** 2)), "a Gaussi
 # $$\mathbb{E}_x \mathrm{KL}\big(q(z_d|x)\,\|\,p(z_d)\big) = \underbrace{\mathbb{E}_x \mathrm{KL}\big(q(z_d|x)\,\|\,q(z_d)\big)}_{I_q(x;\, z_d)} + \mathrm{KL}\big(q(z_d)\,\|\,p(z_d)\big) \;\ge\; I_q(x; z_d).$$
 #
 # I_q is the mutual information under q: what z_d tells about which image it came from. So a dimension's KL is
-# at least what it tells about x, plus how far its pooled codes lie from the prior.
+# what it tells about x plus how far its pooled codes lie from the prior, and so at least what it tells about x.
 
 # %% jupyter={"source_hidden": true}
 # The split, shown on the most used dimension and 1,000 images (a demonstration: it holds for any codes,

@@ -387,11 +387,11 @@ assert QUICK or data.name != "mnist" or bound_gain > 2 * bound_gain_se \
 
 # %% [markdown]
 # After the same 3 epochs on 10,000 images, far from trained, the IWAE has the better log-likelihood, at a
-# higher CPU cost (one timing). The 5-draw VAE is far behind the IWAE and slightly behind the VAE, whose KL
-# term is exact where its own is sampled (More to try, item 3). So the lead comes mostly from the tighter
-# bound, not from the draws. One seed: the error bars cover images, not seeds. Each model is scored with its
-# own encoder as proposal, and the IWAE's is trained to be one: these runs cannot tell a better model from a
-# better proposal.
+# higher CPU cost (one timing). The 5-draw VAE is far behind the IWAE and slightly behind the VAE, perhaps
+# because the VAE's KL term is exact where its own is sampled (not measured; More to try, item 3). So the lead
+# comes mostly from the tighter bound, not from the draws. One seed: the error bars cover images, not seeds.
+# Each model is scored with its own encoder as proposal, and the IWAE's is trained to be one: these runs cannot
+# tell a better model from a better proposal.
 
 # %% [markdown]
 # ## Summary
@@ -605,7 +605,7 @@ assert all(runs[m]["active_units"] == sum(a > 0.01 for a in runs[m]["activity"])
 assert gain > 3 * gain_se and runs["iwae"]["active_units"] > runs["vae"]["active_units"], \
     "the stored run should show the IWAE's better log-likelihood and more active units"
 assert min(busy.values()) > 2, "the prose: a busy machine, its wall time several times the CPU time"
-assert gain > 2, "the text says: a lead of over 2 nats, far more than k = 5000 may miss (notebook 08: a few tenths)"
+assert gain > 2, "the text says: a lead of over 2 nats, far more than k = 5000 may miss (part 4: about half a nat)"
 assert 2 * (active["iwae"][0] - active["vae"][0]) < runs["iwae"]["active_units"] - runs["vae"]["active_units"], \
     "the text says most of the IWAE's extra active units are only weakly active (activity between 0.01 and 0.1)"
 assert len(set(active["vae"])) == 1 and len(set(active["iwae"])) == len(THRESHOLDS), \
@@ -619,7 +619,7 @@ assert equal["IWAE"]["active_units"] < equal["VAE"]["active_units"], \
     "the prose: in the equal-CPU pair the IWAE kept fewer active units than the VAE"
 assert runs["iwae"]["test_neg_elbo"] > runs["vae"]["test_neg_elbo"], "the IWAE should have the worse ELBO on all test images too"
 assert stored["cpu_ratio_iwae_over_vae"] < 5 and abs(equal["IWAE"]["train_cpu_seconds"] / equal["VAE"]["train_cpu_seconds"] - 1) \
-    < 0.05 and 0 < edge.mean() < 1 and equal["IWAE"]["config"]["warmup"] == 0 < equal["VAE"]["config"]["warmup"], \
+    < 0.05 and 0 < edge.mean() < 0.4 and equal["IWAE"]["config"]["warmup"] == 0 < equal["VAE"]["config"]["warmup"], \
     "the prose: an IWAE epoch costs less than 5 VAE epochs; at equal CPU time the VAE (KL warm-up, IWAE none) was slightly ahead"
 same_recipe = {key: value for key, value in equal["VAE"]["config"].items() if key not in ("epochs", "warmup")}
 assert all(equal["IWAE"]["config"][key] == value for key, value in same_recipe.items()) \
@@ -677,8 +677,10 @@ plt.show()
 #
 # - **The timing.** The machine was busy: wall time several times the CPU time. The two models' epochs
 #   alternated, so the load hit both alike. On a quiet machine the minutes, and the ratio, may differ.
-# - **What k = 5000 misses.** For notebook 08's default VAE, a few tenths of a nat. Its networks differ from
-#   these (an extrapolation), but that is far too little to explain a lead of over 2 nats.
+# - **What k = 5000 misses.** For notebook 08's default VAE, at least about half a nat per image: in part 4,
+#   on the first 40 test images, a better proposal's estimates of log p(x) lie that far above the encoder's,
+#   even at k = 40,000 (the line "the mixture's minus the encoder's"). Its networks differ from these (an
+#   extrapolation), but that is far too little to explain a lead of over 2 nats.
 # - **The bound or the draws.** Part 3's 5-draw VAE answered for the short runs: mostly the bound (it also
 #   samples the KL term: More to try, item 3). Burda et al. trained one (Table 1 of the
 #   ICLR 2016 version, one stochastic layer): from k = 1 to 5 their VAE went from 86.76 to 86.47, their IWAE to
@@ -686,7 +688,7 @@ plt.show()
 #   (its loss is the mean of sampled log weights, as our 5-draw VAE's).
 # - **Equal CPU time.** One seed each, and a recipe tuned for the VAE, partly on the first 1,000 test images,
 #   which the IWAE reused without the VAE's KL warm-up. The IWAE also kept fewer active units. The VAE's lead is
-#   the size of what k = 5000 may miss, but if the IWAE's encoder is the better proposal, as its training aims,
+#   within what k = 5000 may miss, but if the IWAE's encoder is the better proposal, as its training aims,
 #   the estimate understates the VAE, not the IWAE.
 # - **A larger k has a cost** (Rainforth et al., 2018). The signal-to-noise ratio |E g| / std g of the encoder's
 #   gradient g falls like 1/√k, while the decoder's rises like √k. The doubly reparameterized gradient (DReG;
@@ -853,8 +855,9 @@ assert data.name != "mnist" or (climbed > 0.5).sum() > N_IMAGES / 2, \
 
 # %% [markdown]
 # Then log p(x), by importance sampling with a large k. Which proposal?
-# - **q*, widened a little** (the factor `WIDEN` below). The ELBO prefers q's narrower than the posterior (the
-#   line "part 1: q*'s σ …" below). With too narrow a proposal, a few rare samples carry huge weights.
+# - **q*, widened a little** (the factor `WIDEN` below). The ELBO's q tends to be narrower than the posterior
+#   (reverse KL is mode-seeking; in part 1's toy, the line "part 1: q*'s σ …" below). With too narrow a
+#   proposal, a few rare samples carry huge weights.
 # - **Only a little:** a proposal too wide in each of 50 dimensions wastes samples in all of them at once (More
 #   to try, item 4).
 # - **Half the samples from the encoder's q,** for where the widened q* has almost no mass. Every sample is
@@ -885,7 +888,8 @@ assert data.name != "mnist" or (climbed > 0.5).sum() > N_IMAGES / 2, \
 # float32 the weight e⁻⁹⁰ survives, but its square underflows to 0, and the ratio becomes 0/0 (notebook 08).
 # Hint: the ratio is unchanged if every w of a column is divided by the same number. The checker tries 8 equal
 # weights (ESS 8), one weight e²⁰ times the 7 others (ESS about 1), three columns at once in float64 (one ESS
-# each), and 8 log weights spread around −1000, and names the common slips.
+# each), 8 log weights spread around −1000, and two float32 columns 80 nats apart, and names the common slips.
+# Once it passes, part 4 below uses your `ess`.
 
 # %% tags=["nbval-check-output"]
 def ess(log_w):
@@ -907,6 +911,10 @@ weight = torch.tensor(-90.0).exp()  # float32, as the model's log weights: a dem
 print(f"in float32, e^-90 = {weight.item():.1e}; its square = {(weight**2).item()}")
 
 # %%
+with contextlib.redirect_stdout(io.StringIO()):  # the checker's report is under exercise 2
+    ess_of = ess if vae_lite.check.ess(ess) else objectives.effective_sample_size  # yours, once it passes
+
+
 def log_evidence(proposals, k=K_EVIDENCE, chunk=100):
     """L_k for each image with the mixture of `proposals`, its standard error, the ESS, and L_{k/2} with its
     standard error from each half of the samples (each chunk draws equally from every proposal; small chunks,
@@ -915,10 +923,10 @@ def log_evidence(proposals, k=K_EVIDENCE, chunk=100):
     with torch.inference_mode():
         for start in range(0, k, chunk):
             log_w[start:start + chunk] = objectives.mixture_log_weights(model, x, proposals, chunk)
-    ess = objectives.effective_sample_size(log_w)
-    halves = [(objectives.iw_bound(half), (1 / objectives.effective_sample_size(half) - 1 / len(half)).sqrt())
+    n_eff = ess_of(log_w)
+    halves = [(objectives.iw_bound(half), (1 / ess_of(half) - 1 / len(half)).sqrt())
               for half in log_w.split(k // 2)]  # disjoint samples: two independent estimates
-    return objectives.iw_bound(log_w), (1 / ess - 1 / k).sqrt(), ess, halves
+    return objectives.iw_bound(log_w), (1 / n_eff - 1 / k).sqrt(), n_eff, halves
 
 
 MIN_ESS = 20  # fewer effective samples than this: the estimate rests on a handful of weights
@@ -930,7 +938,7 @@ log_px_encoder, _, ess_encoder, _ = log_evidence([(mu_enc, logvar_enc)])
 approximation, amortization = log_px_mnist - elbo_star, elbo_star - elbo_enc
 enough = ess_mixture >= MIN_ESS  # the images whose estimate rests on at least MIN_ESS effective samples
 zs = q_mu + q_sigma * torch.randn(1000, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-toy_ess = objectives.effective_sample_size(log_joint(zs) - Normal(q_mu, q_sigma).log_prob(zs)).item()
+toy_ess = ess_of(log_joint(zs) - Normal(q_mu, q_sigma).log_prob(zs)).item()
 print(f"part 2's toy, q* as the proposal, k = 1000: ESS {toy_ess:.0f}, and log p(x) - L_k was {stuck:.2f} nats")
 assert toy_ess > 500 and stuck > 0.6, "the text says: most samples effective, and still about log 2 too low"
 covered = posterior * (z > 0) / (posterior * (z > 0)).sum()  # part 1's posterior half under q*
@@ -967,6 +975,8 @@ print(f"median ESS: {ess_mixture.median():.0f} with the mixture, {ess_encoder.me
 print(f"mean log p(x): {log_px_mnist.mean():.2f} with the mixture, {log_px_encoder.mean():.2f} with the encoder alone")
 print(f"the mixture's minus the encoder's: {gain_mixture:+.2f} ± {over_images:.2f} nats (paired over the images; higher on "
       f"{(log_px_mnist > log_px_encoder).sum()} of {N_IMAGES})")
+assert QUICK or data.name != "mnist" or (N_IMAGES, K_EVIDENCE) == (40, 40_000) and 0.4 < gain_mixture < 1, \
+    "part 3's lecturer box: on the first 40 test images, at k = 40,000, about half a nat above the encoder's"
 assert gain_mixture > -2 * over_images, "the mixture's estimate of log p(x) should not be below the encoder's alone"
 assert gain_mixture > 2 * over_images or ess_mixture.median() > ess_encoder.median(), \
     "the mixture should be the better proposal: a higher estimate of log p(x), or as high a one on more effective samples"
@@ -1245,7 +1255,7 @@ NOISE_VARIANCES = [0.05, 0.5, 2.0, 5.0]
 active_closed = [int((eigenvalues[:K_LATENT] > s2).sum()) for s2 in NOISE_VARIANCES]
 active_fitted = [int((fit_linear_vae(s2)[1] > 1e-3).sum()) for s2 in NOISE_VARIANCES]
 for s2, a, b in zip(NOISE_VARIANCES, active_closed, active_fitted):
-    print(f"sigma^2 = {s2:4}: active latent dimensions {b} fitted, {a} predicted by #(lambda_j > sigma^2)")
+    print(f"sigma^2 = {s2:4}: active latent dimensions {b} fitted, {a} predicted by min(4, #(lambda_j > sigma^2))")
 assert active_fitted == active_closed, "the fitted linear VAE should keep exactly the directions with lambda > sigma^2"
 assert len(set(active_closed)) > 2, "the sweep should show several different numbers of active dimensions"
 
@@ -1268,7 +1278,7 @@ plt.show()
 # lengths are their roots), its KL (hatched bars) and pPCA's closed form (black diamonds); the collapsed
 # dimensions have all three at 0. ‖wⱼ‖² and the diamonds are read on the left axis (data units²), the KL on
 # the right one (nats). Right: the number
-# of active latent dimensions against σ² on a log axis: the closed form #{j: λⱼ > σ²} computed on a dense grid of
+# of active latent dimensions against σ² on a log axis: the closed form min(4, #{j: λⱼ > σ²}) computed on a dense grid of
 # σ², which drops by one at each of the four largest eigenvalues λⱼ (dotted lines; the two smallest nearly
 # coincide), and the four fits as dots on it.*
 #

@@ -150,8 +150,14 @@ def test_kl_rejects_the_common_mistakes_and_names_them(capsys, wrong, hint):
 def test_kl_failure_message_shows_the_case_and_expected_vs_got(capsys):
     check.kl_closed_form(lambda mu, lv: -right_kl(mu, lv))
     out = capsys.readouterr().out
-    line = next(l for l in out.splitlines() if "mu = 2, sigma = 1" in l)
-    assert "expected 2.0000, got -2.0000" in line
+    line = next(l for l in out.splitlines() if "mu = 1.5, sigma = 1" in l)
+    assert "expected 1.1250, got -1.1250" in line
+
+
+def test_kl_one_dimensional_mu_case_tells_mu_squared_from_twice_abs_mu(capsys):
+    check.kl_closed_form(lambda mu, lv: 0.5 * (2 * mu.abs() + lv.exp() - lv - 1).sum(-1))
+    line = next(l for l in capsys.readouterr().out.splitlines() if "mu = 1.5, sigma = 1" in l)
+    assert "FAILED" in line and "expected 1.1250, got 1.5000" in line
 
 
 def right_kl_two(mq, lq, mp, lp):
@@ -1326,6 +1332,7 @@ def _scaled(log_w):
     (lambda lw: _scaled(lw).sum(dim=0) / _scaled(lw).pow(2).sum(dim=0), "the numerator is (sum w)^2"),
     (lambda lw: _scaled(lw).sum(dim=0) ** 2 / _scaled(lw).sum(dim=0), "the denominator is sum w^2"),
     (lambda lw: lw.exp().sum(dim=0) ** 2 / lw.exp().pow(2).sum(dim=0), "You took exp of the log weights first"),
+    (lambda lw: (lw - lw.max()).exp().sum(dim=0) ** 2 / (lw - lw.max()).exp().pow(2).sum(dim=0), "each column by its own"),
 ])
 def test_ess_rejects_the_common_mistakes_and_names_them(capsys, wrong, hint):
     assert check.ess(wrong) is False

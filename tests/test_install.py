@@ -287,6 +287,22 @@ def test_teaching_guide_shows_the_measured_timings():
     assert teaching.refreshed(text, results) == text, "run `python tools/teaching.py`"
 
 
+def test_teaching_guides_questions_for_the_room_are_the_notebooks_own_prompts():
+    """TEACHING.md, "Where to stop and ask the room": each quoted question is a "Predict, then run" prompt of its
+    notebook, under the heading the guide names, so the guide never sends a teacher to a prompt that was reworded."""
+    guide = (ROOT / "TEACHING.md").read_text().split("## Where to stop and ask the room", 1)[1].split("\n## ", 1)[0]
+    quoted = re.findall(r'^- \*\*(\d\d), ([^*]+)\*\*: "([^"]+)"', guide, re.M | re.S)
+    assert len(quoted) >= 8, quoted
+    flat = lambda text: re.sub(r"\s+", " ", text)
+    for number, heading, question in quoted:
+        source = next((ROOT / "notebooks").glob(f"{number}_*.py")).read_text()
+        sections = re.split(r"^# #+ ", source, flags=re.M)
+        section = next((s for s in sections if s.startswith(heading + "\n")), None)
+        assert section is not None, f"{number}: no heading '{heading}'"
+        prompts = flat(re.sub(r"^# ?>? ?", "", section, flags=re.M)).split("Predict, then run.")[1:]
+        assert any(flat(question) in prompt for prompt in prompts), f"{number}, {heading}: no prompt asks '{question}'"
+
+
 def test_every_notebooks_core_path_fits_a_class_of_60_minutes_with_five_for_questions():
     """What does not fit goes under "## Optional" (TEACHING.md, "Class time" and "When a class runs over")."""
     sys.path.insert(0, str(ROOT / "tools"))

@@ -695,7 +695,7 @@ def kl_closed_form(fn):
     """fn(mu, logvar) -> KL(N(mu, exp(logvar)) || N(0, I)) per example, summed over the last dimension."""
     cases = {
         "q equals the prior (mu = 0, sigma = 1)": ([[0.0]], [[0.0]]),
-        "mu = 2, sigma = 1": ([[2.0]], [[0.0]]),
+        "mu = 1.5, sigma = 1": ([[1.5]], [[0.0]]),  # 1.5^2 differs from 2 |1.5|
         "mu = 0, sigma = 2": ([[0.0]], [[math.log(4.0)]]),
         "mu = 0, sigma = 0.5": ([[0.0]], [[math.log(0.25)]]),
         "3 dimensions, summed": ([[0.5, -1.0, 2.0]], [[0.3, -0.7, 1.2]]),
@@ -1766,6 +1766,8 @@ def ess(fn):
             (torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [0.7, 2.0, 1.0], [1.4, 0.0, -3.0]],
                           dtype=torch.float64),),
         "8 log weights spread around -1000": (spread_out[:, None],),
+        "two images 80 nats apart, k = 8, in float32 (as two MNIST images' log weights)":
+            (torch.tensor([-34.0, -115.0]) + torch.randn(8, 2, generator=torch.Generator().manual_seed(1)),),
     }
     right = lambda log_w: 1 / torch.softmax(log_w, dim=0).pow(2).sum(dim=0)  # noqa: E731
     scaled = lambda log_w: (log_w - log_w.max(dim=0).values).exp()  # w / the largest: no underflow  # noqa: E731
@@ -1781,7 +1783,8 @@ def ess(fn):
 
     judge = _hint_when_not_finite(right, compare, "You took exp of the log weights first: e^-90 survives in "
                                   "float32, but its square, and e^-1000 itself, underflow to 0, so the ratio is 0/0. "
-                                  "Normalise first: torch.softmax(log_w, dim=0) is w / sum w")
+                                  "Normalise first, each column by its own weights (one max over the whole tensor "
+                                  "underflows the columns far below it): torch.softmax(log_w, dim=0) is w / sum w")
 
     return _run("ess", fn, cases, judge)
 
