@@ -7,8 +7,8 @@
 # *random* codes into new images, it would be a generator.
 #
 # **Learning goals**
-# - Train a plain autoencoder; measure its reconstruction error in nats per image and bits per dimension
-#   (by hand: Exercise 2, homework).
+# - Write an autoencoder's loss (Exercise 1), train the autoencoder, and measure its reconstruction error
+#   in nats per image and bits per dimension.
 # - Decode random codes z ~ N(0, I) and measure why its decoder is a poor generator.
 #
 # A generator models the images as p(x) = ∫ p(x | z) p(z) dz and samples in two steps: draw a code
@@ -64,7 +64,7 @@ from scipy import stats
 import vae_lite
 from vae_lite import check, plots
 
-QUICK = vae_lite.setup_notebook()  # seeds torch; prints "class mode" (all the data used here) or "quick mode" (tests)
+QUICK = vae_lite.setup_notebook()  # seeds torch; prints "class mode" (6000 / 2000 images here) or "quick mode" (tests)
 
 # %% [markdown]
 # ## Data
@@ -92,7 +92,7 @@ print("one image:", tuple(subset.train[0].shape), "values in", (subset.train.min
 # With natural logarithms, an event of probability p costs −log p **nats** (−log₂ p bits). Summed
 # over pixels: *nats per image*, the unit of the MNIST VAE papers (Kingma & Welling, Burda et al.). Our
 # numbers are not comparable with theirs: they report (a bound on) −log p(x), of models trained on more
-# images (Burda et al.: the full training set of 60 000; their code holds out 400). Papers on natural images report **bits per dimension**, nats per image / (D · ln 2), D the
+# images (Burda et al.: 59 600 of the 60 000; their code holds the last 400 out). Papers on natural images report **bits per dimension**, nats per image / (D · ln 2), D the
 # number of pixels × colour channels (784 for MNIST): one scale for any image size.
 
 # %%
@@ -104,15 +104,37 @@ print(autoencoder)
 print("parameters:", sum(p.numel() for p in autoencoder.parameters()))
 
 # %% [markdown]
-# Before training, the loss checked by hand on a batch of binarized images (logits near 0: p ≈ ½).
+# **Exercise 1 (4 min).** Write `bernoulli_nll(probabilities, x)`: the Bernoulli negative
+# log-likelihood of each binary image x in nats, −Σ_pixels [x log p + (1 − x) log(1 − p)]. Both
+# arguments are (N, C, H, W); return (N,). Hint: 0 · log 0 is `nan` in torch; `torch.xlogy(a, b)` is
+# a · log b, and 0 where a = 0. A cell below compares your function with `Autoencoder.loss` on a batch
+# of binarized images, before training (logits near 0: p ≈ ½).
+
+# %%
+def bernoulli_nll(probabilities, x):
+    raise NotImplementedError  # your code here
+
+
+check.bernoulli_nll(bernoulli_nll);
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+# Solution
+def bernoulli_nll(probabilities, x):
+    return -(torch.xlogy(x, probabilities) + torch.xlogy(1 - x, 1 - probabilities)).sum(dim=(1, 2, 3))
+
+
+assert check.bernoulli_nll(bernoulli_nll)
 
 # %%
 pixels = subset.train[0].numel()
 batch = vae_lite.binarize(subset.train[:64], torch.Generator().manual_seed(0))
 with torch.no_grad():
     loss, _ = autoencoder.loss(batch)
-    by_hand = torch.nn.functional.binary_cross_entropy(autoencoder(batch), batch, reduction="none").sum(dim=(1, 2, 3))
-print(f"Autoencoder.loss: {loss.mean():.1f} nats per image; binary cross-entropy summed over the {pixels} pixels: "
+    try:
+        by_hand = bernoulli_nll(autoencoder(batch), batch)
+    except NotImplementedError:  # Exercise 1 not written yet: torch's binary cross-entropy stands in
+        by_hand = torch.nn.functional.binary_cross_entropy(autoencoder(batch), batch, reduction="none").sum(dim=(1, 2, 3))
+print(f"Autoencoder.loss: {loss.mean():.1f} nats per image; summed over the {pixels} pixels by hand: "
       f"{by_hand.mean():.1f}; every pixel at p = 1/2 would cost {pixels} ln 2 = {pixels * math.log(2):.1f}")
 assert torch.allclose(loss, by_hand, rtol=1e-4), \
     f"Autoencoder.loss gives {loss.mean():.2f} nats per image, not {by_hand.mean():.2f}: is it averaged over pixels instead of summed?"
@@ -122,8 +144,9 @@ assert torch.allclose(loss, by_hand, rtol=1e-4), \
 #
 # `fit` trains with Adam (learning rate 10⁻³, seed 0). It binarizes the images anew every epoch (each
 # pixel is 1 with probability its grey level): the Bernoulli likelihood is a true likelihood only on binary
-# data. The train loss, averaged over an improving epoch, can exceed the test loss at its end. By the last epoch it is lower: perhaps memorising
-# (Optional part), but the two also differ in images and averaging.
+# data. The train loss is averaged over the epoch, while the model improves; the test loss is measured at
+# the epoch's end. So in epoch 1 the train loss is higher. By the last epoch it is lower. That may be
+# memorising (Optional part), but the two losses also use different images.
 #
 # %%
 torch.set_num_threads(1)  # a model this small gains nothing from a second thread
@@ -196,8 +219,8 @@ print(f"σᵢ from {code_std.min():.1f} to {code_std.max():.1f} (N(0, I): 1)")
 
 # %% [markdown]
 # ### How many training codes lie where N(0, I) puts its mass?
-# N(0, I) puts 99.9 % of its mass in a ball around the origin (radius below). The length of a sample
-# follows the chi distribution with 20 degrees of freedom. It is near √20 ≈ 4.5, and never near 0: its
+# N(0, I) puts 99.9 % of its mass in a ball around the origin (radius below). The length ‖z‖ of a
+# sample z ~ N(0, I₂₀) follows the chi distribution with 20 degrees of freedom. It is near √20 ≈ 4.5, and never near 0: its
 # sd / mean is about 1/√40 (printed below). The median is a little below √20.
 #
 # <details><summary>Why 1/√40</summary>
@@ -208,8 +231,7 @@ print(f"σᵢ from {code_std.min():.1f} to {code_std.max():.1f} (N(0, I): 1)")
 #
 # </details>
 #
-# > **Predict, then run.** How long is the code of a real image? Hint: a 20-dimensional cloud's vectors
-# > have length about √Σᵢ(μᵢ² + σᵢ²), from the two sums printed above.
+# > **Predict, then run.** How long is the code of a real image: inside the ball or beyond it?
 
 # %%
 prior_samples = torch.randn(2000, 20, generator=torch.Generator().manual_seed(1))
@@ -226,7 +248,7 @@ print(f"N(0, I) samples: median length {prior_lengths.median():.2f} (√20 = {ma
 # %%
 with torch.inference_mode():
     logits = [autoencoder.decoder(z) for z in (prior_samples, 3 * prior_samples, train_codes)]
-grey_share = [(logit.abs() < 3).float().mean().item() for logit in logits]  # |logit| < 3: 0.05 < p < 0.95
+grey_share = [(logit.abs() < math.log(19)).float().mean().item() for logit in logits]  # σ(±ln 19) = 0.95, 0.05
 print(f"grey pixels (0.05 < p < 0.95): {grey_share[0]:.0%} for N(0, I) samples z, {grey_share[1]:.0%} for 3z, "
       f"{grey_share[2]:.0%} for the training codes")
 ax = plots.plot_histograms({"codes of training images": code_lengths, "samples of N(0, I)": prior_lengths},
@@ -277,17 +299,17 @@ ax.set(xlabel="principal component 1", ylabel="principal component 2"); ax.legen
 # %% jupyter={"source_hidden": true}
 inside_circle = ((project(prior_samples) - centre).norm(dim=1) < r95).float().mean().item()
 assert abs(inside_circle - 0.95) < 0.02, f"the circle should hold 95 % of the N(0, I) samples, not {inside_circle:.1%}"
-# a demonstration, not a check: σ(−3) < 0.05 < 0.95 < σ(3), so |logit| > 3 means p < 0.05 or p > 0.95
-assert torch.sigmoid(torch.tensor(-3.0)) < 0.05 < 0.95 < torch.sigmoid(torch.tensor(3.0))
+# a demonstration, not a check: σ(ln 19) = 19/20, so |logit| < ln 19 means exactly 0.05 < p < 0.95
+assert abs(torch.sigmoid(torch.tensor(math.log(19), dtype=torch.float64)) - 0.95) < 1e-12
 
 # %% [markdown]
 # *Figure (centred at the codes' mean, not at z = 0): the training codes, a wide cloud; some digits keep
 # their own region. The black circle holds 95 % of the N(0, I) samples: a small patch inside the cloud.*
 # Inside only in 2-D: in 20-D they lie in a ball that holds almost no code (histogram). Short codes
-# leave many pixels grey (printed above: |logit| < 3, so 0.05 < p < 0.95): blurs. Longer codes, 3z or
+# leave many pixels grey (printed above: 0.05 < p < 0.95): blurs. Longer codes, 3z or
 # the training codes, leave less than half as many.
 #
-# Would the right *scale* alone give digits? Below, each N(0, I) sample (the histogram's 2000, a new draw,
+# Would the right *length* alone give digits? Below, each N(0, I) sample (the histogram's 2000, a new draw,
 # not the twenty above) is rescaled to the codes' median length. The table has one row per set of codes:
 # - *length*: the median ‖z‖;
 # - *pixel entropy*: Σ_pixels H(p) of an image, H(p) = −p log p − (1 − p) log(1 − p), averaged over the
@@ -350,10 +372,12 @@ assert QUICK or data.name != "mnist" or (beyond(rescaled) > 0.9 and entropy[0] >
 # *Figure: N(0, I) samples decode to grey blurs; rescaled, to sharp strokes that are mostly not digits;
 # test codes, to their digits.* Unrescaled, the samples' images have over twice the reconstructions' pixel
 # entropy: grey blurs. Rescaled, they are less grey than reconstructions, with less ink (mean pixel). But
-# almost all lie beyond: the decoder never saw that part of the sphere. Scale is not enough.
+# almost all lie beyond: the decoder never saw that part of the sphere. The right length is not enough.
+# This sphere is still centred at 0 and round; the codes' mean lies √Σμᵢ² (printed above) from 0.
+# Exercise 2 fits the centre and each dimension's scale.
 #
-# ### Does a Gaussian fitted to the codes generate digits? Exercise 1
-# **Exercise 1 (5 min).** Write `fitted_gaussian_samples(codes, n)`: fit a Gaussian with a diagonal
+# ### Does a Gaussian fitted to the codes generate digits? Exercise 2
+# **Exercise 2 (5 min).** Write `fitted_gaussian_samples(codes, n)`: fit a Gaussian with a diagonal
 # covariance (each dimension's mean and standard deviation) to the rows of `codes` (N, d), and return n new
 # points drawn from it, (n, d). A cell below adds them to the table. Predict first: sharp? As near
 # training codes as test codes? Digits?
@@ -380,7 +404,7 @@ with torch.random.fork_rng():  # these draws leave the later cells' random numbe
         fitted = fitted_gaussian_samples(train_codes, 2000)
         decoded = decode_and_measure({**latents, "fitted-Gaussian samples": fitted})  # a row added
     except NotImplementedError:
-        print("Exercise 1 first: write fitted_gaussian_samples, then re-run this cell.")
+        print("Exercise 2 first: write fitted_gaussian_samples, then re-run this cell.")
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution, continued: the checks of the debrief below.
@@ -395,7 +419,7 @@ assert nearest(fitted) > 1.3 * nearest(test_codes), "the fitted Gaussian should 
 assert QUICK or data.name != "mnist" or beyond(fitted) > 0.5, "the prose: most fitted samples lie beyond"
 
 # %% [markdown] tags=["solution"]
-# **Exercise 1: what the solution shows.** A Gaussian fitted to the codes gives sharper images than
+# **Exercise 2: what the solution shows.** A Gaussian fitted to the codes gives sharper images than
 # N(0, I). But several are not digits. Most of its samples lie beyond the test codes' distances. The
 # codes fill only part of that Gaussian, and the decoder never saw the rest. So AE + fitted Gaussian is a
 # poor generator. A mixture of Gaussians fitted afterwards does better (Ghosh et al., 2020; shown in the
@@ -428,38 +452,26 @@ print("BCE of a perfect reconstruction of pixels 0.5, 0.9, 1.0:", [round(perfect
 # ## Summary
 # - An AE compresses images into 20 numbers and reconstructs them; its error is in nats per image or
 #   bits per dimension.
-# - N(0, I) samples are far shorter than its codes, and decode to blurs. Rescaled to the codes' length they
-#   are sharp, but lie far from every code and are mostly not digits.
+# - N(0, I) samples are far shorter than its codes, and decode to blurs. Rescaled to the codes' length
+#   (still centred at 0), they are sharp, but lie far from every code and are mostly not digits.
 # - A Gaussian fitted to the codes decodes sharp images. But most samples lie farther from the training
 #   codes than test codes do, and not all are digits.
 # - The VAE *trains* each image's codes towards a prior (towards, not onto). Next:
 #   [02 The ELBO](02_elbo.ipynb), why that needs a bound on log p(x), and the bound.
 
 # %% [markdown]
-# ## Optional: the reconstruction error by hand, Exercise 2 (homework)
+# ## Optional: the reconstruction error by hand, Exercise 3 (homework)
 #
-# **Exercise 2 (10 min).** Write `bernoulli_nll(probabilities, x)`: the Bernoulli negative
-# log-likelihood of each binary image x in nats, −Σ_pixels [x log p + (1 − x) log(1 − p)]. Both
-# arguments are (N, C, H, W); return (N,). Hint: 0 · log 0 is `nan` in torch; `torch.xlogy(a, b)` is
-# a · log b, and 0 where a = 0. Then set `bits` to the AE's mean error on `test_binary` in bits per
-# dimension, from your function, and `baseline_bits` to the baseline's (from `mean_image`). The checks compare them with the Training section's numbers.
+# **Exercise 3 (5 min).** Set `bits` to the AE's mean error on `test_binary` in bits per dimension,
+# from your `bernoulli_nll` (Exercise 1), and `baseline_bits` to the baseline's (from `mean_image`).
+# The checks compare them with the Training section's numbers.
 
 # %%
-def bernoulli_nll(probabilities, x):
-    raise NotImplementedError  # your code here
-
-
-check.bernoulli_nll(bernoulli_nll);
 bits = None  # your code here: the AE's mean error on test_binary, bits per dimension
 baseline_bits = None  # your code here: the same for the baseline
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution
-def bernoulli_nll(probabilities, x):
-    return -(torch.xlogy(x, probabilities) + torch.xlogy(1 - x, 1 - probabilities)).sum(dim=(1, 2, 3))
-
-
-assert check.bernoulli_nll(bernoulli_nll)
 with torch.inference_mode():
     nats = bernoulli_nll(autoencoder(test_binary), test_binary).mean().item()
 bits = bits_per_dim(nats)
@@ -531,9 +543,10 @@ assert (own[small_ae] - own[autoencoder]).std() < math.hypot(own[small_ae].std()
 # error over the images; paired on the same images, the difference's ± is narrower, printed). The first
 # AE's gap compares training with test images, so part of it can be the split, not memorising.
 #
-# It does not reach 0 nats: its pixels are redrawn every epoch. The grey entropy is no floor for it,
-# though: its encoder sees the draw. Only its 20-number code and its training limit how much of the draw
-# reaches the decoder. A VAE's KL term does not prevent memorising by itself; notebook 09 watches the gap.
+# It does not reach 0 nats: its pixels are redrawn every epoch. Its cost can still go below the grey
+# entropy. The grey entropy is the floor for a decoder that does not see the binarized draw. This
+# decoder sees the draw's code, because the encoder reads the draw. Only the 20-number code and the
+# training limit how much of the draw reaches the decoder. A VAE's KL term does not prevent memorising by itself; notebook 09 watches the gap.
 
 # %% [markdown]
 # ## Optional: paying for the code
@@ -592,13 +605,13 @@ assert QUICK or data.name != "mnist" or (totals[2] == min(totals) and totals[1] 
     "the prose: the total is least at Δ = 2, by many standard errors"
 
 # %% [markdown]
-# Code paid for, the AE still compresses better than the baseline, at each step. A coarser grid makes z
-# cheaper and x dearer; the total is least at a middle step, Δ = 2, by many standard errors (on these test
-# images; nothing is chosen by them). This trade-off of rate (z) against distortion (x) returns in notebook 08 (β).
+# The AE now pays for its code, and it still compresses better than the baseline, at each step. A coarser
+# grid makes z cheaper and x dearer. The total is least at a middle step, Δ = 2, by many standard errors.
+# That holds for this AE (one seed) on these test images; nothing is chosen by them. This trade-off of rate (z) against distortion (x) returns in notebook 08 (β).
 #
 # P is a prior over the rounded codes, so AE + P is a latent-variable model. Its p(x) sums P(z) p(x | z)
 # over all rounded z, so each total is an upper bound on its −log p(x). As a generator it is poor
-# (Exercise 1 sampled this Gaussian).
+# (Exercise 2 sampled this Gaussian).
 
 # %% [markdown]
 # ## Optional: the diagonal fit has the wrong shape
@@ -638,7 +651,7 @@ for cov, style, name in ((plane.T @ torch.cov(train_codes.T) @ plane, "-", "Gaus
     ellipse = r95 * torch.linalg.cholesky(cov) @ ring  # holds 95 % of a 2-D Gaussian of covariance cov
     ax.plot(*ellipse, color="black", linestyle=style, linewidth=3, zorder=5, label=f"{name}, 95 %")
 ax.set(xlabel="principal component 1", ylabel="principal component 20")
-ax.legend(loc="upper left");
+ax.legend(loc="lower left", framealpha=1);
 
 # %% jupyter={"source_hidden": true}
 assert torch.allclose(pcs[:, 0].abs(), directions[:, 0].abs(), atol=1e-4), \
@@ -657,7 +670,7 @@ assert QUICK or data.name != "mnist" or \
 # %% [markdown]
 # *Figure: the codes with two 95 % ellipses: of a Gaussian with the codes' covariance (solid) and of the diagonal fit (dashed),
 # narrower along PC 1, wider along PC 20: a different shape.* (The table's diagonal fit is a new draw,
-# so its numbers differ a little from Exercise 1's.) With the correlations kept, the samples lie a little
+# so its numbers differ a little from Exercise 2's.) With the correlations kept, the samples lie a little
 # nearer the codes, but still far farther than test codes do. The codes are clustered, not Gaussian: no
 # single Gaussian fits them. A mixture of 10 Gaussians fitted afterwards (Ghosh et al., 2020; class mode
 # only) lies far nearer, though not as near as test codes. It is fitted to the very codes it is measured
@@ -670,7 +683,7 @@ assert QUICK or data.name != "mnist" or \
 # training codes: KL(q ‖ p) = E_q[log q(z)/p(z)] ≥ 0, zero only when q = p. It is the extra nats paid, on
 # average, to send samples of q with a code built for p. The same fit to as many
 # samples *of* N(0, I) gives the KL of sampling noise alone. In a VAE, the codes of the N training images,
-# drawn from their q(z | xₙ), follow the *aggregate posterior* q(z) = (1/N) Σₙ q(z | xₙ), a mixture. The VAE trains each image's q(z | x) towards N(0, I), not the aggregate
+# drawn from their q(z | xₙ) (the VAE encoder's output, notebook 05), follow the *aggregate posterior* q(z) = (1/N) Σₙ q(z | xₙ), a mixture. The VAE trains each image's q(z | x) towards N(0, I), not the aggregate
 # onto it: this KL need not vanish there either.
 
 # %%

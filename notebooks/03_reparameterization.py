@@ -4,12 +4,12 @@
 # Previous: [02 The ELBO](02_elbo.ipynb) · Next: [04 The closed-form KL](04_closed_form_kl.ipynb)
 #
 # **Learning goals**
-# - See that gradients do not flow through `Normal(μ, σ).sample()` and do flow through `rsample()`,
-#   which computes z = μ + σ·ε with ε ~ N(0, 1).
+# - See that gradients flow through `rsample()`, which computes z = μ + σ·ε, ε ~ N(0, 1), and not
+#   through `Normal(μ, σ).sample()`.
 # - Compare the pathwise (reparameterization) and score-function (REINFORCE) estimators of ∇ E_q[f(z)]
-#   on a function whose expected gradient sympy computes exactly.
-# - See that both are unbiased, that their variances (for ∂/∂μ) shrink as 1/n, and what a baseline
-#   removes from the score function's noise.
+#   with sympy's exact gradient.
+# - See that both are unbiased, that their variances shrink as 1/n, and what a baseline removes from
+#   the score function's noise.
 #
 # The VAE's ELBO contains E_{q(z|x)}[log p(x|z)], an average over z ~ q(z|x) = N(μ(x), σ(x)²). Training
 # the encoder needs its gradient in μ and σ.
@@ -64,6 +64,12 @@ from vae_lite import check, gradients, plots, symbolic, widgets
 
 QUICK = vae_lite.setup_notebook()
 
+
+def show(function, left_out=None):  # a function's code, its docstring cut to the first line
+    source = inspect.getsource(function).replace(function.__doc__, function.__doc__.strip().split("\n")[0])
+    assert left_out is None or left_out in source, f"{left_out} is not in {function.__name__}"
+    print(source.replace(left_out, "...  # derived in Exercise 1") if left_out else source)
+
 # %% [markdown]
 # ## Derivation
 #
@@ -76,9 +82,8 @@ QUICK = vae_lite.setup_notebook()
 # inside: ∂/∂μ E_q[f(z)] = E_ε[f′(μ + σε)] (conditions below).
 #
 # *Figure: the VAE's computation. The reconstruction term's gradient (dashed) runs back from the decoder
-# through the orange box z = μ + σ ⊙ ε to μ (drawn) and log σ² (the same way); ε is an input. With
-# `sample()`, z would be an input too: that gradient stops at the ✕ marks. The KL term's still reaches the
-# encoder, and would only pull q to the prior.*
+# through the orange box z = μ + σ ⊙ ε to μ (drawn) and log σ²; ε is an input. With `sample()`, that
+# gradient stops at the ✕ marks. The KL term's still reaches the encoder, but only pulls q to the prior.*
 
 # %%
 ax = plots.draw_vae().axes[0]
@@ -120,14 +125,6 @@ print("           dz/dsigma equals epsilon = (z - mu)/sigma:",
 # ∂z/∂ log σ² = ½ σ ε = ½ (z − μ).
 
 # %%
-def show(function, left_out=None):  # a function's code, its docstring cut to the first line
-    doc = function.__doc__
-    source = inspect.getsource(function).replace(doc, doc.strip().splitlines()[0])
-    assert left_out is None or left_out in source, f"{left_out} is not in {function.__name__}"
-    print(source if left_out is None else
-          source.replace(left_out, "...  # derived in Exercise 1"))
-
-
 show(vae_lite.reparameterize)
 mu_v = torch.tensor([0.5, -1.0], requires_grad=True)
 logvar_v = torch.tensor([0.0, math.log(4.0)], requires_grad=True)  # sigma = 1 and 2
@@ -157,8 +154,8 @@ assert torch.allclose(logvar_v.grad, ((z_v - mu_v) / 2).detach(), atol=1e-6), \
 #
 # For σ the pathwise estimate is f′(z)ε, as ∂z/∂σ = ε; deriving the score function's is Exercise 1.
 #
-# For f(z) = sin z, sympy computes the exact gradient and what each one-sample estimator averages to:
-# both agree, so both are unbiased.
+# Both are unbiased wherever the derivative may move inside the integral (pathwise: the conditions
+# above). For f(z) = sin z, sympy computes the exact gradient and what each estimator averages to:
 
 # %% tags=["nbval-check-output"]
 value, d_mu, d_sigma = symbolic.expected_gradient()
@@ -176,9 +173,8 @@ for name, (g_mu, g_sigma) in means.items():
 #
 # ### Both estimators, by sampling
 # `vae_lite.gradients` has both estimators, one estimate per draw of ε (autograd gives the pathwise
-# one its f′, as in a VAE; `baseline` stays 0 for now). Two helpers run the experiments:
-# `mean_estimates` averages n draws, and `unbiased` checks that the estimates average to the exact
-# gradient within k standard errors.
+# one its f′, as in a VAE). `mean_estimates` averages n draws; `unbiased` checks that the estimates
+# average to the exact gradient within k standard errors.
 
 # %%
 pathwise_gradients = gradients.pathwise_gradients
@@ -204,6 +200,26 @@ exact = float(d_mu.subs({symbolic.mu: mu0, symbolic.sigma: sigma0}))
 naive = sp.diff(symbolic.example_function(), symbolic.mu)  # d/dmu inside E_q, q held fixed
 print(f"exact d/dmu E[sin z] at mu = {mu0}, sigma = {sigma0}: {exact:.6f}")
 print(f"d/dmu inside E_q, q held fixed: E_q[d sin(z)/dmu] = E_q[{naive}] = {naive}")
+
+# %% [markdown]
+# *Figure: E[sin z] against μ (black) and its exact slope at μ = 0.5 (dashed). Short lines:
+# 15 one-draw estimates of that slope each, blue pathwise, orange score function.*
+
+# %%
+expected_f = sp.lambdify((symbolic.mu, symbolic.sigma), value)  # sympy's E[sin z], as a function
+mus, dm = torch.linspace(-1.5, 2.5, 200), torch.tensor([-0.6, 0.6], dtype=torch.float64)
+eps = torch.randn(15, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+fan = {name: e(torch.sin, mu0, sigma0, eps)[0] for name, e in zip(("pathwise", "score function"), estimators)}
+fig, ax = plt.subplots(layout="constrained")
+ax.plot(mus, expected_f(mus.numpy(), sigma0), "k", linewidth=3, label=f"E[sin z], σ = {sigma0}")
+for (name, one_draw_slopes), colour in zip(fan.items(), ("C0", "C1")):  # a line per draw's slope
+    ax.plot(mu0 + dm, expected_f(mu0, sigma0) + dm[:, None] * one_draw_slopes, colour)[0].set_label(name)
+ax.plot(mu0 + dm, expected_f(mu0, sigma0) + dm * exact, "k--", linewidth=2, label="exact slope")
+ax.set(xlabel="μ", ylabel="E[sin z]", title=f"15 one-draw slopes at μ = {mu0}")
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False);
+
+# %% jupyter={"source_hidden": true}
+assert fan["score function"].std() > 1.5 * fan["pathwise"].std(), "the score function's should spread wider"
 
 # %%
 repeats, sample_counts = (300 if QUICK else 2000), [1, 4, 16, 64, 256]
@@ -250,26 +266,27 @@ assert all(abs(s + 1) < 0.1 for s in slopes.values()), \
 (path_1, score_1), (path_2, score_2) = one_draw["sin z"], one_draw["sin 2z"]
 assert score_1 > path_1 and path_2 > score_2, \
     "for sin z the pathwise estimator should be less noisy, for sin 2z noisier"
-added = one_draw["sin z + 5"][1] - score_1  # 25 E[s²] + 10 E[f s²], s the score
-# E[f s²] = (1 − σ²) E f / σ², derived in the b* section
-f_s2 = (1 - sigma0**2) * math.sin(mu0) * math.exp(-sigma0**2 / 2) / sigma0**2
-assert abs(added / (25 / sigma0**2 + 10 * f_s2) - 1) < 0.05, \
-    "adding 5 to f should add 5²/σ² + 10·E[f s²] to one draw's score-function variance"
+added = one_draw["sin z + 5"][1] - score_1  # E[(10 f + 25) s²], s the score; E[s²] = 1/σ²
+f_s2 = (torch.sin(mu0 + sigma0 * eps) * (eps / sigma0) ** 2).mean().item()  # E[f s²], sampled
+assert abs(added / (25 / sigma0**2 + 10 * f_s2) - 1) < 0.05 and 25 / sigma0**2 > 0.8 * added, \
+    "adding 5 to f should add 5²/σ² + 10·E[f s²] to one draw's score-function variance, mostly 5²/σ²"
 
 # %% [markdown]
-# Both fall as 1/n. For sin z the score function is noisier: usual, not a law (Mohamed et al., 2020),
-# as sin 2z shows. The pathwise noise is the spread of f′ under q. The score function's grows with |f|:
-# adding 5 to f changes no gradient, yet adds 5²/σ² + 10·E[f s²] to one draw's variance (s the score;
-# for sin, E[f s²] = (1 − σ²)E f/σ² by Stein's lemma, taken on trust here: derived in the Optional
-# part, at b*).
+# Both fall as 1/n. For sin z the score function is noisier. That is usual, not a law (Mohamed et
+# al., 2020): for sin 2z the pathwise estimator is noisier.
 #
+# The pathwise noise is the spread of f′ under q. The score function's grows with |f|. Adding 5 to f
+# changes no gradient. Yet it adds E[(10f + 25)s²] = 10·E[f s²] + 5²/σ² to one draw's variance (s the
+# score: E[s] = 0, E[s²] = 1/σ²). Here 5²/σ² is most of it.
+
+# %% [markdown]
 # One draw is what counts: a VAE takes one z per image (Kingma & Welling, §2.3 and §5: L = 1,
 # minibatches of M = 100). So each image's μ(x) and σ(x) get the n = 1 row's noise; the encoder's
 # weights average M = 100 such terms, one per image.
 
 # %% [markdown]
 # ### Many dimensions, and baselines
-# A VAE's z has tens of dimensions, and the decoder's log-likelihood f depends on all of them. Take
+# A VAE's z has tens of dimensions; the decoder's log-likelihood f depends on all of them. Take
 # f(z) = Σᵢ sin zᵢ and estimate ∂/∂μ₁ E[f] from 16 samples: the score function multiplies *all* of f
 # by s = (z₁ − μ₁)/σ².
 
@@ -320,12 +337,6 @@ print(f"d = 50, b = mean of others: removes {removed:.0%} of the score's varianc
 left = [row["terms without z₁"] / row["pathwise"] for row in (at_1, at_50)]
 print(f"b = terms without z₁: {left[1]:.1f} times the pathwise variance at d = 50, "
       f"{left[0]:.1f} at d = 1")
-# a decoder-like f: every z_i inside one sine; on the table's d = 50 draws (eps)
-f_joint = lambda z: torch.sin(mu0 + (z - mu0).sum(dim=-1, keepdim=True) / math.sqrt(z.shape[-1]))
-others_joint = lambda z: gradients.leave_one_out_mean(f_joint(z), dim=-2)  # the other 15's mean
-joint_50 = [gradients.mean_estimates(e, f_joint, mu0, sigma0, eps, b).var().item()
-            for e, b in ((pathwise_gradients, None), (score_gradients, others_joint))]
-print(f"decoder-like f, d = 50, b = mean of others: {joint_50[1] / joint_50[0]:.0f} times pathwise")
 
 # %% jupyter={"source_hidden": true}
 assert at_50["none"] > 5 * at_1["none"], "the score function's variance should grow with d"
@@ -335,9 +346,6 @@ assert at_50["terms without z₁"] < 2 * at_1["terms without z₁"], \
     "without the other terms the score's variance should not grow"
 assert at_50["pathwise"] < 2 * at_1["pathwise"], \
     "for this separable f, the pathwise variance should not grow with d"
-assert joint_50[1] > 100 * joint_50[0], \
-    "the text says: for the decoder-like f at d = 50, b = mean of others, the score function " \
-    "has over 100 times the pathwise variance"
 
 # %% [markdown]
 # The mean of the others removes f's *mean*, not the *fluctuations* of Σ_{i≥2} sin zᵢ, which grow
@@ -346,19 +354,35 @@ assert joint_50[1] > 100 * joint_50[0], \
 #
 # Dropping terms works only because this f is a sum of one-coordinate terms. A decoder's log-likelihood
 # is not: every pixel depends on every zᵢ. The score function then keeps the fluctuations of all of f;
-# the pathwise estimator has only those of ∂f/∂z₁. The last line above measures this for a decoder-like
-# f, sin(0.5 + Σᵢ (zᵢ − 0.5)/√d), which has no terms to drop: at d = 50 the score function with
-# b = mean of the others has over 100 times the pathwise variance (a better baseline costs more
-# evaluations of f: Optional part). So VAEs ([05](05_vae.ipynb)) use the pathwise estimator.
+# the pathwise estimator has only those of ∂f/∂z₁. The cell below measures this for a decoder-like
+# f, sin(0.5 + Σᵢ (zᵢ − 0.5)/√d), which has no terms to drop.
+
+# %%
+# a decoder-like f: every z_i inside one sine; on the table's d = 50 draws (eps)
+f_joint = lambda z: torch.sin(mu0 + (z - mu0).sum(dim=-1, keepdim=True) / math.sqrt(z.shape[-1]))
+others_joint = lambda z: gradients.leave_one_out_mean(f_joint(z), dim=-2)  # the other 15's mean
+joint_50 = [gradients.mean_estimates(e, f_joint, mu0, sigma0, eps, b).var().item()
+            for e, b in ((pathwise_gradients, None), (score_gradients, others_joint))]
+print(f"decoder-like f, d = 50, b = mean of others: {joint_50[1] / joint_50[0]:.0f} times pathwise")
+
+# %% jupyter={"source_hidden": true}
+assert joint_50[1] > 100 * joint_50[0], \
+    "the text says: for the decoder-like f at d = 50, b = mean of others, the score function " \
+    "has over 100 times the pathwise variance"
+
+# %% [markdown]
+# At d = 50 the score function with b = mean of the others has over 100 times the pathwise variance
+# (better baselines cost more evaluations of f: Optional part). So VAEs ([05](05_vae.ipynb)) use the
+# pathwise estimator.
 
 # %% [markdown]
 # ### Explore
 # The explorer uses f(z) = z² (exact gradients 2μ and 2σ). Move μ and σ: the samples and both estimates
 # follow. *new eps* redraws ε: each estimate moves, mostly within its error bar.
 #
-# *Figure (widget; a still without a live kernel): left, 200 samples z = μ + σε over the N(μ, σ²)
-# density; right, the pathwise (blue) and score-function (orange) estimates of the gradient of E[z²] in
-# μ and in σ, with ±2 standard-error bars; black lines, the exact values.*
+# *Figure (widget; a still without a live kernel): left, 200 samples z = μ + σε over N(μ, σ²); right,
+# the pathwise (blue) and score-function (orange) estimates of both gradients, ±2 standard errors;
+# black lines, the exact values.*
 
 # %%
 display(widgets.ReparameterizationExplorer())
@@ -366,12 +390,11 @@ display(widgets.ReparameterizationExplorer())
 # %% [markdown]
 # ## Common mistakes
 #
-# > **Common mistake.** The line `σ = E[(x-μ)²]` of the write-up (the short summary of Kingma & Welling
-# > that this course corrects; see [02](02_elbo.ipynb)): that is the *variance* σ², not the
-# > standard deviation.
+# > **Common mistake.** The write-up's line `σ = E[(x-μ)²]` (see [02](02_elbo.ipynb)): that is the
+# > *variance* σ², not the standard deviation.
 # > In code it shows up as `z = mu + torch.exp(logvar) * eps`, which multiplies ε by σ². The checker
 # > below passes `vae_lite.reparameterize` and names this mistake; you write your own in
-# > [05](05_vae.ipynb), Exercise 2, whose checker names it too.
+# > [05](05_vae.ipynb), Exercise 2.
 
 # %%
 assert check.reparameterize(vae_lite.reparameterize), \
@@ -384,9 +407,9 @@ assert check.reparameterize(wrong) is False, "the checker should catch sigma^2 f
 #
 # **Exercise 1 (8 min).** The score function for σ. Differentiate
 # log q(z) = −log σ − (z − μ)²/(2σ²) − ½ log 2π in σ, then write `score_function_gradient(f, mu, sigma, n)`:
-# the score-function estimate of ∂/∂σ E[f(z)], z ~ N(μ, σ²), from n new samples. The checker compares it
-# with the exact gradient for f = sin and for the step f(z) = [z > 0] (where the pathwise estimator
-# returns 0), and checks that the estimates' spread shrinks with n.
+# the score-function estimate of ∂/∂σ E[f(z)], z ~ N(μ, σ²), from n new samples. The checker tests
+# f = sin, the step f(z) = [z > 0] (where the pathwise estimator returns 0), and that the spread
+# shrinks with n.
 
 # %%
 def score_function_gradient(f, mu, sigma, n):
@@ -408,12 +431,11 @@ assert check.score_function_gradient(score_function_gradient)
 # %% [markdown]
 # ## Summary
 # - `sample()` cuts the graph; `rsample()` = μ + σε keeps z a differentiable function of μ and σ.
-# - Both estimators are unbiased (sympy: sin z); the pathwise one needs f without jumps (ReLU yes, step no).
+# - Both estimators are unbiased (derived; sympy checks sin z). The pathwise one needs f without jumps.
 # - Both variances fall as 1/n. The score function carries the noise of all of f. A baseline independent of
-#   the sample's own ε keeps it unbiased and can remove much of that noise (not always: at d = 1 the mean of
-#   the others adds some).
-# - Dropping terms works only for an f that is a sum of one-coordinate terms; a decoder's is not, so
-#   VAEs use the pathwise estimator.
+#   the sample's own ε keeps it unbiased. It can remove much of that noise, or add some (the mean of the others at d = 1).
+# - Dropping terms works only for a sum of one-coordinate terms. A decoder is not one, so VAEs use the
+#   pathwise estimator.
 # - The encoder outputs log σ², so σ = exp(½ log σ²), not exp(log σ²).
 #
 # Next: [04 The closed-form KL](04_closed_form_kl.ipynb), the other term of the ELBO, without sampling.
@@ -517,9 +539,6 @@ assert all(abs(math.log(r / (50 * per_d))) < 8 * math.sqrt(2 / repeats) for r in
 # E[f]/d can be (every μᵢ = π/2).*
 
 # %%
-expected_f = sp.lambdify((symbolic.mu, symbolic.sigma), value)  # sympy's E[sin z], as a function
-
-
 def climb(estimator, step_size, baseline=None, seed=4):  # E[f]/d before and after 40 steps
     start = torch.full((50,), mu0, dtype=torch.float64)
     generator = torch.Generator().manual_seed(seed)
@@ -657,7 +676,7 @@ assert torch.allclose(grads, by_hand, atol=1e-5), \
 # ### A baseline closer to f, and what it costs
 # For the joint f above, take b = f with z₁ set to μ₁: free of ε₁, so unbiased, and it follows the other
 # coordinates' noise. But all d gradients need d such baselines: 16 × (d + 1) evaluations of f in all,
-# against 16 for b = mean of the others. The last line gives the mean of the others as many.
+# against 16 for b = mean of the others. The last line gives b = mean of the others as many evaluations.
 
 # %%
 ratios_own, generator = {}, torch.Generator().manual_seed(3)  # the draws of the tables above
@@ -742,10 +761,12 @@ assert var_b["b* = (1 - sigma^2) E f"] < min(var_b["none"], var_b["exact E f"]),
     "the text says b* is the baseline that lowers the variance most, below E f's"
 
 # %% [markdown]
-# A constant is the simplest baseline. Baselines can also be learned: a running average of past f (Pyro's
-# SVI tutorial, Part III), or a network that predicts f from the data x (NVIL; Mnih & Gregor 2014).
+# A constant is the simplest baseline. Baselines can also adapt: a running average of past f (Pyro's
+# SVI tutorial, Part III). Or they can be learned: a network that predicts f from the data x (NVIL;
+# Mnih & Gregor 2014).
 #
-# The same tutorial calls dropping the terms not downstream of z₁ (as in the core) Rao-Blackwellisation.
+# The same tutorial calls dropping the terms not downstream of z₁ (as in the core) Rao-Blackwellisation;
+# Pyro's `TraceGraph_ELBO` does it from the model's structure.
 # Strictly, Rao-Blackwellising averages the estimator over z₂ … z_d given z₁: that leaves those terms'
 # mean times the score, and dropping that too is a constant baseline.
 

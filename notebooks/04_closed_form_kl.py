@@ -6,8 +6,9 @@
 # **Learning goals**
 # - Derive KL(N(μ, σ²) ‖ N(0, 1)) = ½(μ² + σ² − log σ² − 1) by hand in three lines (Exercise 1), then
 #   let sympy integrate it and *obtain* the same.
-# - Extend it to d dimensions (a sum) and to two Gaussians (Exercise 3, homework: Optional part).
-# - Check it against `vae_lite.kl_standard_normal`, `torch.distributions.kl_divergence` and Monte Carlo.
+# - Extend it to d dimensions (a sum) and to two Gaussians (Exercise 4, homework: Optional part).
+# - Check it against `vae_lite.kl_standard_normal`, `torch.distributions.kl_divergence` and Monte Carlo
+#   (Exercise 2: you write the Monte Carlo estimate).
 # - See why the closed form matters: a KL sampled once is noisy; and where no closed form exists.
 #
 # The VAE's loss is reconstruction error + KL(q(z|x) ‖ p(z)) (notebook 02). The reconstruction term
@@ -85,7 +86,7 @@ assert symbolic.is_zero(log_ratio - grouped), "the grouped form should equal sym
 # **Exercise 1 (5 min), pen and paper.** Take E_q of line 1, term by term. You need E_q[(z − μ)²] and
 # E_q[z²] for z ~ N(μ, σ²). Write the KL in μ and σ², then read on.
 
-# %% [markdown] tags=["solution"]
+# %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
 # **Exercise 1, solution.**
 #
 # 2. Two facts about z ~ N(μ, σ²): E_q[(z − μ)²] = σ² (the definition of the variance) and
@@ -152,8 +153,9 @@ assert residual_2d == 0, "the 2-d KL should be the sum of the two 1-d KLs"
 
 # %% [markdown]
 # ### Two arbitrary Gaussians
-# The same integral with p = N(μ_p, σ_p²), as for a learned conditional prior p(z|x) (Sohn et al., 2015).
-# Exercise 3 (homework, in the Optional part) derives it by hand. The cell checks three facts: μ_p = 0,
+# The same integral with p = N(μ_p, σ_p²), as for a learned conditional prior: a Gaussian whose μ_p
+# and σ_p a network computes from the input (Sohn et al., 2015). Exercise 4 (homework, in the Optional
+# part) derives it by hand. The cell checks three facts: μ_p = 0,
 # σ_p = 1 gives back the hand result; swapping q and p changes the number (KL is not symmetric); and
 # torch's `kl_divergence` agrees on the swapped KL, whose second Gaussian is not N(0, 1).
 
@@ -206,19 +208,30 @@ assert (by_vae_lite - exact).abs().max() < 1e-10, \
 # KL = E_q[log q(z) − log p(z)], so the average of log q(z) − log p(z) over n samples z ~ q estimates
 # it, with standard error (standard deviation of the terms)/√n. The exact value should lie within a
 # few standard errors. (At q = p every term is 0.)
+#
+# **Exercise 2 (5 min).** Write `kl_monte_carlo(mu, sigma, n)`. Draw n samples z ~ N(μ, σ²). Return the
+# mean of log q(z) − log p(z) and its standard error. The checker runs it on the six (μ, σ) of the
+# table above, with n = 100,000 (and once 400,000). Each line shows the exact KL next to your estimate.
+# A case passes when they are within 6 standard errors and your standard error is within 10 % of the
+# formula's (derived below, in "Why a closed form").
 
 # %%
-n = 5_000 if QUICK else 100_000
-generator = torch.Generator().manual_seed(0)
-print(f"{'mu':>5} {'sigma':>6} {'exact':>9} {'Monte Carlo':>12} {'std error':>10}")
-for m, sd in cases:
-    q = Normal(torch.tensor(m, dtype=torch.float64), sd)
-    z = m + sd * torch.randn(n, generator=generator, dtype=torch.float64)
-    terms = q.log_prob(z) - Normal(0.0, 1.0).log_prob(z)
-    estimate, std_error = terms.mean().item(), terms.std().item() / math.sqrt(n)
-    print(f"{m:5.1f} {sd:6.1f} {kl_fn(m, sd):9.5f} {estimate:12.5f} {std_error:10.5f}")
-    assert abs(estimate - kl_fn(m, sd)) <= 5 * std_error + 1e-12, \
-        f"mu={m}, sigma={sd}: the Monte Carlo estimate is over 5 standard errors from the formula"
+def kl_monte_carlo(mu, sigma, n):
+    """KL(N(mu, sigma^2) || N(0, 1)) from n samples z ~ q: (estimate, its standard error)."""
+    raise NotImplementedError  # your code here
+
+
+check.kl_monte_carlo(kl_monte_carlo);
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+# Solution
+def kl_monte_carlo(mu, sigma, n):
+    z = mu + sigma * torch.randn(n, dtype=torch.float64)  # n draws z ~ q
+    terms = Normal(mu, sigma).log_prob(z) - Normal(0.0, 1.0).log_prob(z)
+    return terms.mean().item(), terms.std().item() / math.sqrt(n)
+
+
+assert check.kl_monte_carlo(kl_monte_carlo)
 
 # %% [markdown]
 # ### 50 dimensions, as in the VAE
@@ -273,11 +286,12 @@ assert 0.28 < one_sample.std() / kl_50d < 0.4, "the text: the standard deviation
 # How far off depends on q. Put z = μ + σε into line 1 of the hand derivation, per dimension:
 # −log σ − ε²/2 + (μ + σε)²/2 = constant + μσε + (σ² − 1)ε²/2. As Var ε = 1, Var ε² = 2 (E ε⁴ = 3)
 # and Cov(ε, ε²) = E ε³ = 0, one sample's variance is Σᵢ(μᵢ²σᵢ² + (σᵢ² − 1)²/2). Most of this random
-# q's σ exceed the prior's 1, so most (σᵢ² − 1)ε²/2 terms are positive multiples of a chi-square: the
-# right lean. Notebook 05's encoder keeps its σ at or below about 1 (inactive dimensions sit at 1). The
-# cell adds its q(z|x) for the first MNIST test image, binarized as in training (σ up to 1): one sample
-# is off by a smaller fraction of the KL, yet by several nats. Its last line: the noise of the term that
-# must be sampled anyway, log p(x|z), for the same image.
+# q's σ exceed the prior's 1, so in most dimensions μᵢσᵢε + (σᵢ² − 1)ε²/2 is a positive multiple of a
+# noncentral chi-square plus a constant (complete the square in ε): the right lean. Notebook 05's
+# encoder keeps its σ at or below about 1 (inactive dimensions sit at 1). The cell adds its q(z|x) for
+# the first MNIST test image, binarized as in training (σ up to 1): one sample is off by a smaller
+# fraction of the KL, yet by several nats. Its last line: the noise of the term that must be sampled
+# anyway, log p(x|z), for the same image.
 
 # %%
 sd_of = lambda mu, lv: (mu**2 * lv.exp() + (lv.exp() - 1) ** 2 / 2).sum().sqrt().item()
@@ -308,13 +322,13 @@ if data.name == "mnist":  # the text describes MNIST's encoder
         "the text: the two terms' one-sample noise is of the same order"
 
 # %% [markdown]
-# So a sampled KL would be about as noisy as log p(x|z), which is sampled anyway. The closed form makes
-# the KL term exact. Both terms use the same z, so their noises are correlated: whether the whole ELBO
-# gets less noisy is a separate question. Training feels the *gradient's* noise: the Optional part
-# measures it.
+# So a sampled KL would be noisy on the same order as log p(x|z) (the last two lines), which is
+# sampled anyway. The closed form makes the KL term exact. Both terms use the same z, so their noises
+# are correlated: whether the whole ELBO gets less noisy is a separate question. Training feels the
+# *gradient's* noise: the Optional part measures it.
 #
 # This closed form needs Gaussian q and p. A mixture prior (VampPrior, Tomczak & Welling, 2018) or a
-# flow posterior (Rezende & Mohamed, 2015) has none: the KL is sampled (Exercise 4, Optional).
+# flow posterior (Rezende & Mohamed, 2015) has none: the KL is sampled (Exercise 5, Optional).
 #
 # ### Explore
 # Move μ and σ: the two densities, the closed-form KL and a Monte Carlo estimate.
@@ -364,7 +378,7 @@ print(f"{d}-d example: sum {kl_50d:.3f}, "
 # %% [markdown]
 # ## Exercises
 #
-# **Exercise 2 (3 min), a warm-up.** Write `kl_closed_form(mu, logvar)`: KL(N(μ, exp(logvar)) ‖ N(0, I))
+# **Exercise 3 (3 min).** Write `kl_closed_form(mu, logvar)`: KL(N(μ, exp(logvar)) ‖ N(0, I))
 # for each row (example), summed over the last dimension. The checker names the common mistakes if it
 # sees one.
 
@@ -394,9 +408,25 @@ assert check.kl_closed_form(kl_closed_form)
 # - Next: [05 The VAE](05_vae.ipynb) puts both terms together and trains the model.
 
 # %% [markdown]
-# ## Optional: the KL of two Gaussians, Exercise 3
+# ## Optional: too narrow against too wide
 #
-# **Exercise 3, homework (20 min).** Derive KL(N(μ_q, σ_q²) ‖ N(μ_p, σ_p²)) by hand with the three
+# For q = N(0, σ²) and p = N(0, 1), how does the KL grow as σ → 0 and as σ → ∞? Sympy's `limit` says:
+# both limits are infinite, but near 0 the KL grows like −log σ (the −log σ² term: a too-narrow q is
+# punished only logarithmically), and for large σ like σ²/2 (the σ² term: a too-wide q, quadratically).
+
+# %%
+sig = symbolic.sigma
+kl_0 = kl.subs(symbolic.mu, 0)
+near_0 = sp.limit(kl_0 / -sp.log(sig), sig, 0, "+")  # the ratio to -log sigma, as sigma -> 0
+near_oo = sp.limit(kl_0 / (sig**2 / 2), sig, sp.oo)  # the ratio to sigma^2 / 2, as sigma -> oo
+print("sigma -> 0:  ", sp.limit(kl_0, sig, 0, "+"), "  KL / (-log sigma) ->", near_0)
+print("sigma -> oo: ", sp.limit(kl_0, sig, sp.oo), "  KL / (sigma^2 / 2) ->", near_oo)
+assert near_0 == 1 and near_oo == 1, "the text: like -log sigma near 0, like sigma^2 / 2 for large"
+
+# %% [markdown]
+# ## Optional: the KL of two Gaussians, Exercise 4
+#
+# **Exercise 4, homework (20 min).** Derive KL(N(μ_q, σ_q²) ‖ N(μ_p, σ_p²)) by hand with the three
 # lines of the core's hand derivation (hint: E_q[(z − μ_p)²] = σ_q² + (μ_q − μ_p)²). Enter it as
 # `by_hand`, a sympy expression in `mu_q`, `sigma_q`, `mu_p`, `sigma_p` (`sp.log` for log). Then write
 # `kl_two_gaussians(mu_q, logvar_q, mu_p, logvar_p)`: the KL of two diagonal Gaussians for each row,
@@ -427,7 +457,7 @@ def kl_two_gaussians(mu_q, logvar_q, mu_p, logvar_p):
 assert check.kl_two_gaussians(kl_two_gaussians, by_hand)
 
 # %% [markdown]
-# ### Exercise 3's formula, shown and checked
+# ### Exercise 4's formula, shown and checked
 # Sympy's integral, `kl_general` (from the core part), written as the hand derivation gives it, and
 # `vae_lite.kl_normal`, the package's code for it, against sympy and torch:
 
@@ -452,19 +482,14 @@ for mq, sq, mp, sp_ in [(1.0, 0.5, 0.0, 1.0), (0.0, 1.0, 1.0, 0.5), (-2.0, 3.0, 
 # %% [markdown]
 # ## Optional: the gradient's noise, by hand and measured
 #
-# **Takeaway:** for the KL term, neither sampled gradient wins everywhere (the path-derivative one only
-# where σ > 1/√2), and the closed form, with no noise, beats both.
-#
 # Training uses the gradient of the KL, not its value. Draw one z = μ + σε with ε ~ N(0, 1) (`rsample`).
 # Then log q(z) − log p(z) = −log σ − ε²/2 + z²/2 (the log √(2π) cancel). One draw's gradient in μ:
 #
-# - **Standard estimator**: differentiate all of it. −ε²/2 does not depend on μ, so the gradient is z.
+# - **Standard estimator** (Roeder et al.'s total derivative): differentiate all of it. −ε²/2 does not
+#   depend on μ, so the gradient is z.
 # - **Path-derivative estimator** (Roeder et al., 2017): hold μ and σ fixed inside log q (`detach`) and
 #   differentiate only through z. This drops the score term ∂ log q(z)/∂μ = (z − μ)/σ² = ε/σ
 #   (notebook 03), whose mean is 0. The gradient is z − ε/σ.
-#
-# The closed form's gradient in μ is μ. So one draw's error is σε (standard) or σε − ε/σ = (σ² − 1)ε/σ
-# (path-derivative). Both average to 0.
 #
 # > **Predict, then run.** At q = p (μ = 0, σ = 1), which estimator is exact? For a narrow q, σ = 0.1,
 # > which one is noisier? The cell derives both errors with sympy, for μ and for log σ², and compares
@@ -499,6 +524,9 @@ assert symbolic.is_zero(error["mu", "path-derivative"] - (sigma**2 - 1) * eps / 
 assert all(w.as_set() == sp.Interval.open(1 / sp.sqrt(2), sp.oo) for w in wins.values()), "the text: sigma > 0.71"
 
 # %% [markdown]
+# The closed form's gradient in μ is μ. So one draw's error is σε (standard) or σε − ε/σ = (σ² − 1)ε/σ
+# (path-derivative), as the cell shows. Both average to 0.
+#
 # For μ and for log σ² alike, the path-derivative estimator has the smaller error only where
 # σ > 1/√2 ≈ 0.71. The cell measures both with autograd, for four 50-dimensional q: the random q
 # above, q = p, a narrow q (the same μ, σ = 0.1) and the encoder's q above. Each row of `mu_r` and
@@ -572,7 +600,7 @@ if data.name == "mnist":  # the text describes MNIST's encoder
 #
 # *Figure: one draw's RMS gradient error in μ for one dimension against its σ: standard (σ) and
 # path-derivative (|σ² − 1|/σ, cut off at 5), crossing at σ = 1/√2 (dotted). Ticks at the bottom: the σ of the
-# encoder's q for the first test image.*
+# encoder's q for the first test image; a label counts those above 0.9, which overlap near σ = 1.*
 
 # %%
 import matplotlib.pyplot as plt
@@ -585,6 +613,8 @@ ax.axvline(1 / math.sqrt(2), color="black", linestyle=":", label="σ = 1/√2")
 n_below = (logvar_x < -math.log(2)).sum().item()  # sigma < 1/sqrt(2)
 ax.plot((0.5 * logvar_x).exp(), torch.zeros(d), "|", color="dimgray", markersize=14, clip_on=False,
         label=f"encoder's σ, first test image ({n_below} of {d} below 1/√2)")
+n_near_1 = ((0.5 * logvar_x).exp() > 0.9).sum().item()  # the inactive dimensions' ticks overlap there
+ax.annotate(f"{n_near_1} ticks above σ = 0.9", xy=(1.0, 0.05), xytext=(1.9, 0.5), arrowprops=dict(arrowstyle="->"))
 ax.set(xlabel="σ of one dimension", ylabel="RMS error of one draw's ∂/∂μ", ylim=(0, 5))
 ax.legend(loc="upper center");
 with torch.no_grad():  # the encoder's sigma^2 for 1,000 test images
@@ -613,11 +643,14 @@ if data.name == "mnist":  # the text describes MNIST's encoder
 # figure) the share and the ratio in μ hold: median about a half and about three. The closed form has
 # no noise, whatever σ is.
 #
+# **Takeaway:** for the KL term, neither sampled gradient wins everywhere (the path-derivative one only
+# where σ > 1/√2), and the closed form, with no noise, beats both.
+#
 # ## Optional: the whole ELBO's gradient, where the path-derivative estimator wins
 #
 # **Takeaway:** in notebook 02's linear-Gaussian model, at q = p(z|x), the path-derivative gradient of
 # the whole ELBO is exact, and the closed-form KL (estimator B) is less noisy than the standard
-# estimator except for rare, far-out x.
+# estimator except for x more than about 2 standard deviations from b (about 4 % of the model's x).
 #
 # Roeder et al. designed their estimator for the whole ELBO, E_q[log p(x, z) − log q(z|x)], not for the
 # KL alone. If q is the true posterior p(z|x), then log p(x, z) − log q(z|x) = log p(x) for every z. That
@@ -703,14 +736,14 @@ assert 0.035 < share < 0.045, f"the text: B loses for about 4 % of the model's x
 # its noise. `vae_lite.elbo`, which notebook 05 trains with, uses estimator B.
 
 # %% [markdown]
-# ## Optional: a KL with no closed form, Exercise 4
+# ## Optional: a KL with no closed form, Exercise 5
 # For a mixture prior, as in the VampPrior or Stanford CS236's GMVAE homework, here
 # p(z) = (1/K) Σₖ N(z; mₖ, I), log p(z) is the log of a sum and the KL has no closed form. Sampling still
 # works: the KL is the mean of log q(z) − log p(z) over z ~ q, with
 # log p(z) = logsumexpₖ log N(z; mₖ, I) − log K. (Pyro's `Trace_ELBO` samples every KL;
 # `TraceMeanField_ELBO` uses the closed form where one exists.)
 #
-# **Exercise 4, homework (25 min).** Complete `kl_to_mixture(q, means, n)`: draw n samples z ~ q
+# **Exercise 5, homework (25 min).** Complete `kl_to_mixture(q, means, n)`: draw n samples z ~ q
 # (`q.sample((n,))`, n × d), take log q(z) − log p(z) for each (q's log density summed over the d
 # dimensions; log p(z) as above, with `logsumexp`), and return their mean and its standard error.
 #
@@ -748,7 +781,7 @@ assert -140 < typical < -120 and torch.tensor(-104.0).exp() == 0 < torch.tensor(
     "the text: log N(z; m_k, I) about -130; float32's exp is 0 below about -104"
 
 def check_kl_to_mixture(alone, alone_se, mixed, mixed_se, bound):
-    """Exercise 4's checks (K = 2, means m and -m); a failure names the mistake whose value it matches."""
+    """Exercise 5's checks (K = 2, means m and -m); a failure names the mistake whose value it matches."""
     ratio = alone_se / se_by_formula
     assert abs(ratio - 1) < 0.05, "the standard error should be the terms' std over sqrt(n)" + (
         ": it is their std itself" if abs(ratio / math.sqrt(n_mc) - 1) < 0.05 else "")
@@ -824,22 +857,6 @@ def kl_to_mixture(q, means, n=100_000):
 
 
 try_kl_to_mixture(kl_to_mixture)  # the two cases of the check cell above
-
-# %% [markdown]
-# ## Optional: too narrow against too wide
-#
-# For q = N(0, σ²) and p = N(0, 1), how does the KL grow as σ → 0 and as σ → ∞? Sympy's `limit` says:
-# both limits are infinite, but near 0 the KL grows like −log σ (the −log σ² term: a too-narrow q is
-# punished only logarithmically), and for large σ like σ²/2 (the σ² term: a too-wide q, quadratically).
-
-# %%
-sig = symbolic.sigma
-kl_0 = kl.subs(symbolic.mu, 0)
-near_0 = sp.limit(kl_0 / -sp.log(sig), sig, 0, "+")  # the ratio to -log sigma, as sigma -> 0
-near_oo = sp.limit(kl_0 / (sig**2 / 2), sig, sp.oo)  # the ratio to sigma^2 / 2, as sigma -> oo
-print("sigma -> 0:  ", sp.limit(kl_0, sig, 0, "+"), "  KL / (-log sigma) ->", near_0)
-print("sigma -> oo: ", sp.limit(kl_0, sig, sp.oo), "  KL / (sigma^2 / 2) ->", near_oo)
-assert near_0 == 1 and near_oo == 1, "the text: like -log sigma near 0, like sigma^2 / 2 for large"
 
 # %% [markdown]
 # ### References

@@ -96,7 +96,7 @@ print(f"test negative ELBO on all {len(x_test)} test images: {-test['elbo']:.2f}
 #
 # ### The importance-weighted bound
 #
-# With k samples z₁…z_k from q(z|x) (Burda et al., 2015):
+# With k samples z₁…z_k from q(z|x) (Burda et al., 2016):
 #
 # $$\log p(x) \;\ge\; \mathbb{E}_{z_1\dots z_k\sim q(z|x)}\Big[\log \frac1k \sum_{i=1}^k \frac{p(x|z_i)\,p(z_i)}{q(z_i|x)}\Big] \;=\; \mathcal{L}_k,
 # \qquad \mathcal{L}_1 = \mathrm{ELBO} \le \mathcal{L}_{10} \le \dots \to \log p(x).$$
@@ -115,8 +115,7 @@ print(f"test negative ELBO on all {len(x_test)} test images: {-test['elbo']:.2f}
 # q(z|x) = N(μ, diag σ²), its `mu` and `logvar` = log σ² (N × d), and `log_px_given_z` (k × N). Return one estimate
 # per image: log wᵢ = log p(x|zᵢ) + log p(zᵢ) − log q(zᵢ|x), each log density summed over the d dimensions
 # (`torch.distributions.Normal(loc, scale).log_prob`; scale is σ), then the log of the mean of the wᵢ in log space
-# (`torch.logsumexp`): an MNIST image's log wᵢ is around −100 nats and varies by tens of nats between images,
-# so many fall where float32's exp is 0, from about e⁻¹⁰⁴ on.
+# (`torch.logsumexp`): many MNIST log wᵢ fall below −104, where float32's exp is 0.
 
 # %% tags=["nbval-check-output"]
 def iw_estimate(log_px_given_z, z, mu, logvar):
@@ -160,19 +159,18 @@ else:
         "checker, vae_lite's is wrong: is it log (1/k) Σ p(x|z) p(z) / q(z|x), with the − log k, and σ (not σ²)?"
 
 # %% jupyter={"source_hidden": true}
-# vae_lite's last step, Exercise 1 done or not: the log-mean-exp of log_weights, with the − log k, over the k axis.
-# log_weights itself (σ, not σ²; log p(z) in it) is checked next: at k = 1 it gives the ELBO, whose KL is exact.
+# vae_lite's log-mean-exp (with the − log k); log_weights itself is checked next: at k = 1 it gives the ELBO.
 with torch.inference_mode():
     reference = vae_lite.log_weights(model, x[:100], 100, same_draws()).logsumexp(dim=0) - math.log(100)
 difference = package - reference  # 0 if the package draws as log_weights does; else sampling noise
 assert abs(difference.mean()) < 4 * difference.std() / math.sqrt(len(difference)) + 1e-3, \
     "vae_lite.iw_log_likelihood should be log (1/k) Σ wᵢ, with the − log k, not the log of the weights' sum"
-# e⁻¹⁰³ is a subnormal float32 (below finfo.tiny); a CPU that flushes those to 0 gives 0 from about e⁻⁸⁸ on
-assert torch.tensor(-104.0).exp() == 0 < torch.tensor(-87.0).exp(), "the text: float32 exp is 0 from about e⁻¹⁰⁴"
+assert torch.tensor(-104.0).exp() == 0 < torch.tensor(-87.0).exp(), "the text: float32 exp is 0 from about e⁻¹⁰⁴" \
+    " (e⁻¹⁰³ is subnormal; a CPU that flushes those to 0 gives 0 from about e⁻⁸⁸ on)"
 
 # %% [markdown]
 # **Predict, then run.** With k = 1 the bound is the ELBO. How much will k = 10 add: a hundredth of a nat, a tenth,
-# or several nats? And k = 1000 over k = 100? Each gain is taken image by image over the ELBO of the **same images**.
+# or several nats? And k = 1000 over k = 100? Each gain is paired, image by image, on the **same images**.
 
 # %%
 torch.manual_seed(0)
@@ -225,6 +223,8 @@ ess = lambda log_w: (2 * log_w.logsumexp(dim=0) - (2 * log_w).logsumexp(dim=0)).
 ess_median = {k: ess(log_w[:k]).median().item() for k in KS[1:]}  # the first k of the draws
 print("median ESS over the first 100 images, one draw of the weights, roughly:",
       ", ".join(f"{ess_median[k]:.0f} of k = {k}" for k in KS[1:]))
+narrow = (model.encode(x_test)[1].exp() < 0.5).sum(dim=1)  # per test image: latent dimensions with σ² < ½
+print(f"latent dimensions with σ² < ½ (half the prior's) per test image: median {narrow.median()}, fewest {narrow.min()}")
 
 # %% jupyter={"source_hidden": true}
 w = (log_w - log_w.max(dim=0).values).double().exp()  # the weights, rescaled image by image: the ESS is unchanged
@@ -234,19 +234,34 @@ assert data.name != "mnist" or all(b < 3 * a for a, b in zip(medians, medians[1:
     "the prose: a tenfold k should multiply the median ESS by far less than ten (here under three)"
 assert data.name != "mnist" or (log_w < -104).float().mean() > 0.1, \
     "Exercise 1's text: many log weights fall below −104, where float32's exp is 0"
+assert data.name != "mnist" or (narrow.median() > 20 and narrow.min() > 10), \
+    "the prose: every test image has over ten dimensions with σ² < ½, the median image over twenty"
+
+# %% [markdown]
+# *Figure: three test images' k weights (one draw, the largest k above), largest first, each as a share of
+# their sum; log–log axes.*
+
+# %%
+fig, ax = plt.subplots()
+for i in range(3):  # each weight over the sum of the k, in log space; largest first
+    share = (log_w[:, i] - log_w[:, i].logsumexp(dim=0)).exp().sort(descending=True).values
+    ax.loglog(range(1, len(share) + 1), share, label=f"image {i + 1}: ESS {ess(log_w[:, i]):.1f}")
+ax.set(xlabel="rank of the weight, largest first", ylabel="share of Σw", title=f"one draw of k = {KS[-1]} weights")
+ax.legend()
+plt.show()
 
 # %% [markdown]
 # A handful of weights carry the estimate; a tenfold k does not triple the handful: rarer, larger weights keep
-# turning up. Var(w) is even infinite here (Optional part, Why Var(w) is infinite). So k = 5000, the papers'
-# convention, is not convergence.
+# turning up. Every test image has over ten latent dimensions with σ² < ½ (printed), and that makes Var(w) infinite
+# (Optional part, Why Var(w) is infinite). So k = 5000, the papers' convention, is not convergence.
 #
 # ### Next to published numbers
 #
-# Burda et al. (2015, Table 1) report a VAE's negative log-likelihood on MNIST (IW NLL = −𝓛_k, lower is better),
+# Burda et al. (ICLR 2016 version, Table 1) report a VAE's negative log-likelihood on MNIST (IW NLL = −𝓛_k, lower is better),
 # with k = 5000 on all 10,000 test images. `benchmarks/quality.py` scored our default model the same way.
 
 # %%
-BURDA_VAE_NLL = 86.76  # Burda et al. (2015), Table 1: VAE, one stochastic layer, trained on the ELBO; k = 5000
+BURDA_VAE_NLL = 86.76  # Burda et al., ICLR 2016 version, Table 1: VAE, one stochastic layer, trained on the ELBO; k = 5000
 per_image_nll = -iw_per_image[KS[-1]]
 ours_iw, ours_error = per_image_nll.mean().item(), (per_image_nll.std() / math.sqrt(len(x))).item()
 if data.name == "mnist":
@@ -255,9 +270,10 @@ if data.name == "mnist":
     print(f"{f'ours: IW NLL, k = {KS[-1]}, the same {len(x)} random test images':58s} {ours_iw:6.2f} ± {ours_error:.2f}")
     print(f"{'ours: IW NLL, k = 5000, all 10,000 (benchmarks/quality.py)':58s} {full['iw_nll']:6.2f} "
           f"± {full['iw_nll_std_error']:.2f}")
-    print(f"{'Burda et al. 2015 VAE: IW NLL, k = 5000, all 10,000':58s} {BURDA_VAE_NLL:6.2f}  (nats per image)")
-    behind = full["iw_nll"] - BURDA_VAE_NLL
-    print(f"ours is {behind:.2f} nats above theirs.")
+    print(f"{'Burda et al. 2016 VAE: IW NLL, k = 5000, all 10,000':58s} {BURDA_VAE_NLL:6.2f}  (nats per image)")
+    behind, r = full["iw_nll"] - BURDA_VAE_NLL, gains[-1] / gains[-2]  # r: the last tenfold's gain over the one before
+    print(f"ours is {behind:.2f} nats above theirs; ours is {full['iw_nll'] / (x_test.shape[1] * math.log(2)):.3f} bits per pixel")
+    print(f"if each tenfold gains r = {r:.2f} times the last: 𝓛_k rises {gains[-1] * r / (1 - r):.2f} nats in all past k = {KS[-1]}")
 else:
     print(f"the published numbers are for MNIST; this is {data.name}: no comparison (IW NLL here {ours_iw:.2f} "
           f"± {ours_error:.2f} nats, k = {KS[-1]}, {len(x)} random test images)")
@@ -266,10 +282,11 @@ else:
 assert data.name != "mnist" or QUICK or abs(ours_iw - full["iw_nll"]) < ours_error, \
     "the prose: the two rows of ours agree within the printed standard errors"
 assert data.name != "mnist" or ours_error > 5 * max(gap_error.values()), "the prose: the level's ± is far wider"
+assert data.name != "mnist" or QUICK or 0 < r < 1 and behind > 5 * gains[-1] * r / (1 - r), "the prose: far below the gap"
 
 # %% [markdown]
-# **Ours trails theirs.** Both use k = 5000; what it still misses (a few tenths of a nat for ours, Optional part)
-# is far smaller than the gap. What else differs:
+# **Ours trails theirs.** What k = 5000 still misses is far smaller than the gap, if the gains keep shrinking as
+# before (printed; Optional part, How far below log p(x) is k = 5000?). What else differs:
 #
 # | | ours | Burda et al. |
 # |---|---|---|
@@ -278,14 +295,8 @@ assert data.name != "mnist" or ours_error > 5 * max(gap_error.values()), "the pr
 # | training images | 60,000 | 59,600 (400 held out for validation) |
 # | binarization | a new draw each epoch; the test set once | the same; the test set once, another draw |
 #
-# Our recipe was picked on test images. A screen on held-out training images picks a 1-epoch KL warm-up, not 2:
-# a fraction of a nat (`benchmarks/README.md`).
-#
-# Our ± is over test images only. Not in it: the seed (our β = 1 retrains' −ELBO spans about 0.2 nats, β sweep below)
-# and the binarization draw (about 0.1 nats, Optional part): both far below the gap. Our level's ± is far wider
-# than the gains': log p(x) varies widely between images (printed above); a paired gain cancels that.
-#
-# Our two rows differ in k and images, yet agree within their standard errors.
+# Our recipe was picked on test images. Our ± covers test images, not seeds: log p(x) varies widely between images
+# (printed above); a paired gain cancels that. Our two rows differ in k and images, yet agree within their ±.
 
 # %% [markdown]
 # > **Common mistake.** Putting a number on grey-level pixels (a script's binary cross-entropy "loss"), or on pixels
@@ -315,19 +326,18 @@ assert data.name != "mnist" or -thresholded["elbo"] < BURDA_VAE_NLL < -test["elb
 
 # %% [markdown]
 # One model, three numbers over five nats apart. Thresholding removes the stray pixels of a random draw, so the
-# images are easier: there our small model's −ELBO is below Burda et al.'s IW NLL. It is not a better model (why
-# grey levels give a higher, worse −ELBO: Optional part).
+# images are easier: there our small model's −ELBO is below Burda et al.'s IW NLL. It is not a better model.
 
 # %% [markdown]
 # ### β: rate against distortion
 #
 # Weight the KL by β and minimise D + βR (the β-VAE; Higgins et al., 2017). The **distortion** D = −E_q[log p(x|z)]
-# is the reconstruction error; the **rate** R = KL(q(z|x) ‖ p(z)), both averaged over the data, bounds from above the
-# information the code carries about x (Alemi et al., 2018). R + D is the negative ELBO: β = 1 is the VAE; β < 1
-# buys less distortion with more rate, β > 1 the reverse.
+# is the reconstruction error. The **rate** R = KL(q(z|x) ‖ p(z)), averaged over the data, bounds the mutual
+# information I(x; z) under the encoder from above (Alemi et al., 2018). R + D is the negative ELBO: β = 1 is the VAE.
 #
-# Each model is the default recipe with a KL weight β, several seeds per β (`benchmarks/beta_sweep.py`). The table counts the latent dimensions in use two ways:
-# **active units** (Burda et al.'s, on 500 training images; ours on the test images), Var_x(E[z_d|x]) > 0.01, and dimensions costing **over 0.1 nats** of KL.
+# Each model is the default recipe with a KL weight β, several seeds per β (`benchmarks/beta_sweep.py`). Two counts
+# of the dimensions in use: **active units**, Var_x(E[z_d|x]) > 0.01 (Burda et al.'s, on 500 training images; ours
+# on the test images), and dimensions costing **over 0.1 nats** of KL.
 #
 # **Predict, then run.** At β = 16, how many nats will the code carry, and how many dimensions will still be active?
 
@@ -380,9 +390,7 @@ assert max(map(sd, over_seeds)) < 0.5 and max(max(v) - min(v) for v in over_seed
 assert all(b < a for a, b in zip(rates, rates[1:])), "a larger β should give a lower rate (KL)"
 assert all(b > a for a, b in zip(distortions, distortions[1:])), "a larger β should give a higher distortion"
 assert all(b < a for a, b in zip(active, active[1:])), "fewer dimensions should be active at each larger β"
-assert max(column("active")[-1]) > min(column("active")[-1]) and sd(column("rate")[-1]) < 0.1 \
-    and len(set(column("above")[-1])) == 1, \
-    "the text says the seeds at the largest β differ in active units, not in rate nor in dimensions over 0.1 nats"
+assert max(column("active")[-1]) > min(column("active")[-1]), "the text: at the largest β the seeds differ in active units"
 assert distortions[-1] < sweep["mean_image_distortion"] - 10, "the text: at β = 16, D is still well below D₀"
 assert BETAS[totals.index(min(totals))] == 1, "the text below says β = 1 has the best ELBO of the sweep"
 exchange = [(d2 - d1) / (r1 - r2) for r1, r2, d1, d2 in zip(rates, rates[1:], distortions, distortions[1:])]
@@ -391,19 +399,17 @@ assert exchange[-1] > 10 and all(rate < 1 for rate, b2 in zip(exchange, BETAS[1:
 
 # %% [markdown]
 # Left: from β = 16 to 8, a nat of rate cuts over ten nats of distortion; below β = 1, under one. The dashed line
-# marks the least −ELBO: β = 1's, as expected, as only β = 1 maximises the ELBO itself. Its recipe was tuned on test
-# images, but the screened recipes differ by under a third of its lead over the next β (`benchmarks/README.md`).
+# marks the least −ELBO, at β = 1: only β = 1 maximises the ELBO itself. Its recipe was tuned on test
+# images; the screened recipes differ by under a third of its lead (`benchmarks/README.md`).
 #
-# Right: dimensions switch off as β grows (partial collapse). The counts are rough: at the largest β the seeds
-# differ in active units, not in rate nor in dimensions over 0.1 nats.
+# Right: dimensions switch off as β grows (partial collapse). At the largest β the seeds differ in active units.
 
 # %% [markdown]
 # ## Summary
-# - The importance-weighted bound 𝓛_k tightens with k, with diminishing gains. A few draws carry it (a small ESS):
-#   k = 5000 is a convention, not log p(x).
-# - Compare numbers on the same images, binarized the same way, and say what else differs.
-# - β trades rate against distortion; in this sweep β = 1 gives the best test ELBO; a large β switches latent
-#   dimensions off.
+# - 𝓛_k tightens as k grows, with shrinking gains. A few weights carry it (a small ESS): k = 5000 is a convention,
+#   not log p(x).
+# - Compare numbers on the same images, binarized the same way; say what else differs.
+# - β trades rate against distortion. In this sweep β = 1 gives the best test ELBO; a large β switches dimensions off.
 #
 # Next: [09 The paper, reproduced](09_paper_reproduced.ipynb).
 
@@ -481,7 +487,7 @@ running = one.logcumsumexp(dim=1) - ks.log()  # 𝓛̂_k from each draw's first 
 fig, ax = plt.subplots()
 lines = ax.semilogx(ks, running.T, color="C0", linewidth=1, alpha=0.6)
 lines[0].set_label("one draw of the k weights")  # one legend entry for all the draws
-ax.axhline(running[:, -1].mean(), ls="--", c="gray", label=f"mean of the k = {KS[-1]} draws")
+ax.axhline(running[:, -1].mean(), ls="--", c="gray", label=f"mean over the {draws} draws at k = {KS[-1]}")
 ax.axvline(10, ls=":", c="gray", label="k = 10")
 ax.legend()
 ax.set(xlabel="k", ylabel=r"$\hat{\mathcal{L}}_k$ (nats)", title=f"one test image, {draws} draws")
@@ -516,17 +522,12 @@ assert above > 0 and running[:, -1].std() < running[:, 9].std(), "the prose: som
 # ### Why Var(w) is infinite here
 #
 # Every test image has over ten latent dimensions with σ² < ½, half the prior's, the median image over twenty
-# (printed). Then E_q[w²] = ∫ p(x|z)² p(z)²/q(z|x) dz is infinite: along such a dimension p(z)²/q(z|x) grows like
+# (printed in the core). Then E_q[w²] = ∫ p(x|z)² p(z)²/q(z|x) dz is infinite: along such a dimension p(z)²/q(z|x) grows like
 # exp(z²(1/(2σ²) − 1)), faster than p(x|z)² falls (our ReLU decoder's log p(x|z) falls at most linearly in |z|).
 # This matters for k: with a finite Var(w) the shortfall log p(x) − 𝓛_k would fall like Var(w)/(2k p(x)²) (the
 # delta method: log p̂ to second order around p(x); Nowozin, 2018). With an infinite one that law need never hold.
 
 # %%
-with torch.inference_mode():
-    narrow = model.encode(x_test)[1].exp() < 0.5  # (images, d): the dimensions with σ² < ½
-print(f"dimensions with σ² < ½ per test image: median {narrow.sum(dim=1).median()}, fewest {narrow.sum(dim=1).min()}")
-assert data.name != "mnist" or (narrow.sum(dim=1).median() > 20 and narrow.sum(dim=1).min() > 10), \
-    "the prose: every image has over ten dimensions with σ² < ½, the median image over twenty"
 Normal = torch.distributions.Normal
 z3 = torch.tensor([-1.0, 0.0, 1.0], dtype=torch.float64)  # three points on one latent dimension
 for var in (0.3, 0.5, 0.8):  # f = log p(z)² − log q(z|x) there, q = N(0.7, σ²); (f(−1) + f(1))/2 − f(0):
@@ -538,7 +539,8 @@ for var in (0.3, 0.5, 0.8):  # f = log p(z)² − log q(z|x) there, q = N(0.7, �
 #
 # In notebook 02's toy (`vae_lite.LinearGaussian`: z ~ N(0, 1), x given z Gaussian around a line in z) log p(x) is
 # exact. Give it a q(z|x) with a fifth of the true posterior's variance (our choice): under half, so Var(w) is
-# infinite, as ours is. The mean of many draws of 𝓛̂_k estimates 𝓛_k.
+# infinite, as ours is. (The reference is the posterior here, the prior in the VAE: the toy's p(x|z) is Gaussian in
+# z and falls as fast as p(z), so w = p(x) p(z|x)/q(z|x); our decoder's p(x|z) falls far slower, so p(z) sets the tail.) The mean of many draws of 𝓛̂_k estimates 𝓛_k.
 #
 # *Figure: the shortfall log p(x) − 𝓛_k against k, both axes logarithmic; dotted: a 1/k law from k = 10
 # (slope −1).*
@@ -585,7 +587,9 @@ def toy_slope_at(fraction):  # the toy's slope from k = 10 to 1000 with q's vari
                                                           generator=generator).mean().item() for k in (10, 1000))
     return math.log10(s1000 / s10) / 2
 if not QUICK:  # under a second
-    assert toy_slope_at(1 / 3) < toy_slope - 0.1, "the prose: a third of the variance gives a steeper slope"
+    third = toy_slope_at(1 / 3)
+    print(f"slope from k = 10 to 1000 with a third of the posterior's variance: {third:.2f}")
+    assert third < toy_slope - 0.1, "the prose: a third of the variance gives a steeper slope"
 assert all(s > 2 * e for s, e in zip(short, short_error)) and short[-1] < short[0], \
     "the prose: 𝓛_k rises towards log p(x) and stays below it"
 assert short[-1] > 5 * short[1] / 100 and (QUICK or -0.45 < toy_slope < -0.2), \
@@ -594,7 +598,7 @@ assert short[-1] > 5 * short[1] / 100 and (QUICK or -0.45 < toy_slope < -0.2), \
 # %% [markdown]
 # 𝓛_k climbs towards the exact log p(x), but far slower than 1/k: the shortfall falls with a slope near −1/3, not
 # −1, and at k = 1000 it is still short. That slope is set by how narrow we made q (a third of the variance gives a
-# clearly steeper one): the toy shows only that the shortfall can fall far slower than 1/k, not how fast ours falls.
+# clearly steeper one, printed in class mode): the toy shows only that the shortfall can fall far slower than 1/k, not how fast ours falls.
 #
 # ### How far below log p(x) is k = 5000? An extrapolation
 #
@@ -626,7 +630,7 @@ assert data.name != "mnist" or behind > 5 * beyond_5000, \
     "the prose: the gap to Burda et al. is many times what k = 5000 misses"
 seed_span = max(column("neg_elbo")[BETAS.index(1)]) - min(column("neg_elbo")[BETAS.index(1)])
 assert data.name != "mnist" or 0.1 < seed_span < 0.3 < behind / 10, \
-    "the core's ± bullet: the β = 1 seeds span about 0.2 nats, far below the gap to Burda et al."
+    "the β = 1 seeds span about 0.2 nats, far below the gap to Burda et al."
 assert data.name != "mnist" or -0.5 < math.log10(ratio) < -0.1, "the prose: the shortfall falls far slower than 1/k"
 
 # %% [markdown]
@@ -664,18 +668,21 @@ print(f"D₀ = {sweep['mean_image_distortion']:.1f} nats against the β = 1 mode
 # standard error. The extrapolation cell (How far below log p(x) is k = 5000?) printed two scenarios for that step:
 # the gains per tenfold k keep shrinking by the same ratio, or they stop shrinking. Which one does your measurement
 # favour, and by how many standard errors? The scenarios are estimates too: give them a standard error (e.g. a
-# bootstrap over the images they came from). The next cell checks your gain and its standard error for the two
-# likely mistakes: the wrong sign, and an unpaired standard error.
+# bootstrap over the images they came from). The next cell checks your gain and its standard error for three
+# likely mistakes: the wrong sign, the wrong baseline, and an unpaired standard error.
 
 # %%
 gain = gain_error = None  # yours: the mean of (k = 5000) − (k = 1000), image by image, and its standard error
 
 
 def check_gain(gain, gain_error):
-    """Exercise 3's check: a positive gain, with a paired standard error (not which scenario is right)."""
+    """Exercise 3's check: a positive gain, under the last tenfold's, with a paired standard error (not which
+    scenario is right)."""
     if gain is None:
         return print("Exercise 3 not done yet")
     assert gain > 0, "a larger k should score higher: subtract the k = 1000 estimate from the k = 5000 one"
+    assert gain < gains[-1], "k = 1000 → 5000 is under one tenfold, so it should add less than the last tenfold " \
+        f"did ({gains[-1]:.2f} nats): subtract the k = 1000 estimate, not the ELBO's or a smaller k's"
     assert 0.02 < gain_error < 0.3, f"± {gain_error:.2f} nats is no paired standard error: take the differences " \
         "image by image first (log p(x) varies by tens of nats between images), then their sd / √n (not / n)"
     print(f"{gain:+.2f} ± {gain_error:.2f} nats: positive, with a paired standard error")
@@ -850,7 +857,7 @@ if not QUICK:  # four other random binarizations of the test set, scored with th
 BEST = "best-h512x2-l50-b128-one150-w10-mean"
 BEST_ON_L5 = "iwae5-h512x2-l50-b128-one58-mean"  # the same networks on the IWAE bound L_5, about the same CPU time
 BURDA_NETWORKS = "final-burda-h200x2-tanh-b128-one660-w0"  # Burda et al.'s networks and objective, test set scored once
-BURDA = {"VAE, trained with k = 1": 86.76, "IWAE, trained with k = 50": 84.78}  # Burda et al. 2015, Table 1
+BURDA = {"VAE, trained with k = 1": 86.76, "IWAE, trained with k = 50": 84.78}  # Burda et al., ICLR 2016 version, Table 1
 frontier = json.loads((RESULTS / "frontier.json").read_text())
 best, best_on_l5, burda_networks = frontier[BEST], frontier[BEST_ON_L5], frontier[BURDA_NETWORKS]
 default = json.loads((RESULTS / "quality.json").read_text())["mnist-default"]
@@ -951,7 +958,7 @@ print(f"so the L₅ edge, {edge.mean():.2f} nats, is about the β = 1 proxy ({se
 
 # %% [markdown]
 # > **What the table shows:** in half an hour of CPU, larger networks than Burda et al.'s come about level with their
-# > VAE (within a nat). Their own networks come out above it, by over twice the β = 1 seed-noise proxy (both
+# > VAE (within a nat). Their own networks come out above it, by about twice a rough seed-noise proxy (both
 # > printed) but under a nat: one seed, so undecided.
 # >
 # > **What it does not show:** that we match their VAE, or that the ELBO beats the IWAE's bound: each run is one
@@ -984,8 +991,8 @@ assert later == sorted(later) and later[0] < BURDA["VAE, trained with k = 1"], \
     "the details: on images 1,001 to 10,000 rows 2 to 4 keep their order, row 2 still below Burda et al.'s VAE"
 assert min(ranges) < edge.mean() < max(ranges) and 0.5 * seed_range < edge.mean() < 2 * seed_range, \
     "the prose: the L₅ edge is about the β = 1 seed range, and within the sweep's ranges"
-assert 2 * seed_range < burda_margin < 1, "the prose: Burda's networks sit above their VAE, by over twice the " \
-    "β = 1 seed range, under a nat"
+assert 1.5 * seed_range < burda_margin < min(1, 3 * seed_range), "the prose: Burda's networks sit above their VAE, " \
+    "by about twice the β = 1 seed range, under a nat"
 assert (row_2[4] < row_4[4]) != (row_2[5] < row_4[5]), \
     "the prose, here and in the core: the −ELBO and the IW NLL rank rows 2 and 4 apart"
 

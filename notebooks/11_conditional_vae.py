@@ -3,17 +3,16 @@
 #
 # Previous: [10 Where the bound is loose](10_loose_bound.ipynb) · Next: none, this is the last notebook
 #
-# A VAE learns p(x) without seeing a label. Give it the label y of every image, in encoder and decoder, and it
-# learns p(x|y): ask for a 3 and you get a 3, in any style you pick. The three **convolutional** models (a
-# conditional VAE, the same networks without the label, a VAE with two latent dimensions) ship trained on MNIST
-# and the 8×8 digits; on other data they train here, briefly.
+# A VAE learns p(x) without seeing a label. Give it each image's label y, in encoder and decoder, and it
+# learns p(x|y): ask for a 3 and you get a 3, in any style you pick. Three convolutional models ship trained on
+# MNIST and the 8×8 digits; on other data they train here, briefly.
 #
 # **Learning goals**
 # - say what conditioning changes, and what the bound bounds; write it (exercise 1);
 # - ask for a class in a style you pick, with sliders; redraw a digit as every class (exercise 2);
-# - compare a conditional VAE with a VAE like for like;
+# - compare a conditional VAE with a VAE like for like (exercise 3);
 # - turn p(x|y) into a classifier with Bayes' rule, and say which way it is biased;
-# - optional: p(x) by Bayes' rule (exercise 3); seeds; the label's way in (exercise 4); a digit you draw.
+# - optional: p(x) by Bayes' rule (exercise 4); seeds; the label's way in (exercise 5); a digit you draw.
 
 # %% [markdown] tags=["badges"]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/11_conditional_vae.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F11_conditional_vae.ipynb)
@@ -97,11 +96,11 @@ assert data.train_labels is not None and data.test_labels is not None, "this not
 #
 # $$\log p(x\mid y) \;\ge\; \mathbb{E}_{q(z\mid x,y)}\big[\log p(x\mid z,y)\big] \;-\; \mathrm{KL}\big(q(z\mid x,y)\,\|\,p(z)\big).$$
 #
-# The derivation is notebook 02's, with y added to every term but the prior. That prior is the choice of Kingma et
-# al. (2014)'s model M2, p(y) p(z) p(x|y,z) (More to try 7). The name "conditional VAE" is Sohn et al. (2015)'s:
-# their prior is **learned**, p(z|y) (p(z|x) in their notation), and may be made independent of y, as here. With
-# N(0, I) for every class, the KL charges for any class information z carries, while the decoder gets it from y
-# for free: z is pushed towards carrying only the style (optional part, Class in the code).
+# The derivation is notebook 02's, with y added to every term but the prior.
+# This fixed prior is that of model M2 in Kingma et al. (2014) (More to try 7).
+# Sohn et al. (2015) named the conditional VAE. They learn the prior, p(z|y), and note it may be independent of y, as here.
+# The decoder gets the class from y for free. The KL charges for any class information in z.
+# So z is pushed to carry only the style (measured in the optional part, Class in the code).
 
 # %% [markdown]
 # ### The networks
@@ -128,7 +127,7 @@ x, y = data.test[:4], data.test_labels[:4]  # the shapes, for four test images
 onehot = cvae.one_hot(y, (4,))
 print("labels", y.tolist(), "-> one-hot", tuple(onehot.shape), "first row", onehot[0].int().tolist())
 with torch.inference_mode():
-    mu, logvar = cvae.encode(x, y)  # `encode` appends the K label channels (optional exercise 4 builds them)
+    mu, logvar = cvae.encode(x, y)  # `encode` appends the K label channels (optional exercise 5 builds them)
     images = cvae.decode(mu, y)  # `decode` appends the one-hot label to z
 first_layer = lambda net: next(m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)))  # noqa: E731
 print(f"encoder, first layer {first_layer(cvae.encoder)}: {x.shape[1]} image + {K} label channels -> mu {tuple(mu.shape)}")
@@ -140,12 +139,9 @@ assert first_layer(cvae.encoder).in_channels == x.shape[1] + K \
 # %% [markdown]
 # ### The conditional ELBO, by you
 # **Exercise 1 (6 min).** Complete `conditional_elbo(model, x, y, eps)`: the one-sample estimate of the ELBO
-# above for each image, at z = μ + σ·ε with the noise `eps` given. `model.encode(x, y)` returns μ and log σ²;
-# `model.decoder` reads
-# z (N × d) followed by the one-hot label (N × K, `model.one_hot(y, (N,))`) and returns Bernoulli logits
-# (N × C × H × W: sum over the last three dimensions);
-# the KL is notebook 04's
-# ½ Σ (μ² + σ² − 1 − log σ²). The checker tests it on a small model, the cell after the solution on the trained one.
+# above for each image, at z = μ + σ·ε with the noise `eps` given. `model.encode(x, y)` returns μ and log σ².
+# `model.decoder` reads z and the one-hot label `model.one_hot(y, (N,))`, joined, and returns Bernoulli logits.
+# The checker tests it on a small model; the cell after the solution, on the trained one.
 
 # %% tags=["nbval-check-output"]
 def conditional_elbo(model, x, y, eps):
@@ -186,9 +182,10 @@ with torch.inference_mode():
 # %% [markdown]
 # ## Training
 #
-# The three models were trained alike by `vae_lite.fit` (notebook 05), each on its own negative ELBO, for the
-# same number of epochs (printed, with their CPU time). The same epochs, not the same CPU time: the label adds
-# under 1 % more weights, but its planes are convolved at every pixel.
+# `vae_lite.fit` (notebook 05) trained the three models alike, each on its own negative ELBO, for the same
+# epochs. The label adds under 1 % more weights, but its planes are convolved at every pixel.
+# One run's CPU time is noisy: the 2-latent VAE runs the VAE's convolutions, yet took longer.
+# The last line compares the benchmark's three pairs (stored; seed 0 is this pair).
 
 # %%
 fig, ax = plt.subplots()
@@ -204,8 +201,11 @@ for name, model in zip(["conditional VAE", "VAE", "2-latent VAE"], models):
 ax.set(xlabel="epoch", ylabel="test ELBO (nats per image)", title="test ELBO per epoch")
 ax.legend()
 plt.show()
-cpu = [model.checkpoint_extra["cpu_seconds"] for model in models]
-print(f"the conditional VAE took {cpu[0] / cpu[1] - 1:.0%} more CPU time to train than the VAE")
+stored = json.loads((Path(vae_lite.__file__).resolve().parents[1] / "results" / "conditional.json").read_text())
+cpu = [run["training"]["cvae"]["train_cpu_seconds"] / run["training"]["vae"]["train_cpu_seconds"] - 1
+       for run in stored["runs"]]  # benchmarks/conditional.py: the same recipe, three seeds
+print("CPU time to train, conditional VAE against VAE:",
+      ", ".join(f"seed {run['seed']} {c:+.0%}" for run, c in zip(stored["runs"], cpu)))
 shipped = pretrained.conditional_checkpoint(data.name, "cvae").is_file()  # trained fully, not on the spot
 
 # %% jupyter={"source_hidden": true}
@@ -216,6 +216,8 @@ assert curves["VAE"][-1] - curves["2-latent VAE"][-1] > 40 or not mnist_shipped,
 assert min(c[-1] - c[-2] for c in curves.values()) > 0 or not mnist_shipped, "on MNIST every line should still rise"
 assert len({model.checkpoint_extra["epochs"] for model in models}) == 1, \
     "the prose: the three trained for the same number of epochs"
+assert min(cpu) > 0.1 and (vae_2d.checkpoint_extra["cpu_seconds"] > vae.checkpoint_extra["cpu_seconds"] or not mnist_shipped), \
+    "the prose: the label costs CPU time in every stored pair; the 2-latent VAE took longer than the VAE"
 
 # %% [markdown]
 # *The figure: test ELBO per epoch.* The two VAEs' lines bound log p(x): sixteen latent dimensions beat two, by
@@ -249,9 +251,9 @@ plt.show()
 
 # %% [markdown]
 # ### Pick a class, pick a style
-# Pick a class with the buttons and move the style sliders (the latent dimensions with the largest KL). The
-# sliders start at a test image's code, read with its own label; below, that code is decoded as every
-# class (style transfer: exercise 2 builds it). Without a kernel (GitHub, nbviewer) you see a still.
+# Pick a class with the buttons; move the style sliders (the latent dimensions with the largest KL). The
+# sliders start at a test image's code, read with its own label. Below, that code is decoded as every
+# class (exercise 2 builds this). Without a kernel you see a still.
 
 # %%
 explorer = conditional_widgets.ConditionalExplorer(cvae, data, image=0)
@@ -260,8 +262,7 @@ explorer
 # %% [markdown]
 # ### Style transfer, by you
 # **Exercise 2 (5 min).** Complete `transfer(model, x, source, target)`: redraw the
-# images `x`, whose labels are `source`, as the classes `target`, each in its own style. Read the style
-# of x with its own label, then decode it with the other one. Use the encoder's mean, not a sample.
+# images `x`, whose labels are `source`, as the classes `target`, each in its own style.
 
 # %% tags=["nbval-check-output"]
 def transfer(model, x, source, target):
@@ -328,54 +329,68 @@ drop = right.reconstruction.mean() - wrong.reconstruction.mean()  # the terms pr
 assert drop > 2 * (wrong.kl.mean() - right.kl.mean()), "a wrong label should cost mostly reconstruction, not KL"
 
 # %% [markdown]
-# Is that fair to every label? The encoder only ever saw images with their own label: for a wrong one its ELBO
-# may be looser (optional part, Fair to every label?).
-#
 # ### What the label is worth
-# How much of the gap between the top two lines of the training figure can the label explain? Choose p(y), the
-# training labels' class frequencies, and the conditional VAE is a model of images: p(x) = Σ_y p(y) p(x|y).
-# Within it, Bayes' rule and log p(y|x) ≤ 0 give a ceiling, about log 10 ≈ 2.30 nats for ten classes of about
-# equal size:
+# How much of the gap between the top two lines of the training figure does the label explain?
+# Let p(y) be the class frequencies of the training labels. Then the conditional VAE is a model of images:
+# p(x) = Σ_y p(y) p(x|y). Within this model, Bayes' rule and log p(y|x) ≤ 0 cap what the label is worth.
+# The cap is about log 10 ≈ 2.30 nats for ten classes of about equal size:
 #
 # $$\log p(x\mid y) - \log p(x) \;=\; \log p(y\mid x) - \log p(y) \;\le\; -\log p(y).$$
 #
-# Across models: its ELBO plus log p(y) bounds log p(x), as the VAE's ELBO does (model M2's bound for a labelled
-# image):
+# To compare across models, add log p(y) to its ELBO. The sum bounds log p(x), as the VAE's ELBO does
+# (model M2's bound for a labelled image):
 #
 # $$\mathrm{ELBO}(x\mid y) + \log p(y) \;\le\; \log p(x, y) \;\le\; \log p(x).$$
 #
-# **Predict, then run:** once the label is paid for, is the conditional VAE still ahead?
+# **Exercise 3 (2 min).** Complete `like_for_like(cvae_elbo, labels, log_prior, vae_elbo)`. Its inputs: each
+# test image's two ELBOs and label, and log p(y) for each class. Return the mean over the images of
+# ELBO(x|y) + log p(y) − ELBO(x), and the standard error of that mean. Both models saw the same images.
+
+# %% tags=["nbval-check-output"]
+def like_for_like(cvae_elbo, labels, log_prior, vae_elbo):
+    raise NotImplementedError  # your code here
+
+
+vae_lite.check.like_for_like(like_for_like)
+
+# %% jupyter={"source_hidden": true} tags=["nbval-check-output", "solution"]
+# Solution: pay for each image's label, then pair the images: one gap per image.
+def like_for_like(cvae_elbo, labels, log_prior, vae_elbo):
+    gaps = cvae_elbo + log_prior[labels] - vae_elbo  # ELBO(x|y) + log p(y) - ELBO(x), image by image
+    return gaps.mean(), gaps.std() / len(gaps) ** 0.5  # the standard error of the mean, over the images
+
+
+assert vae_lite.check.like_for_like(like_for_like), "the solution should pass every case"
 
 # %%
-counts = torch.bincount(data.train_labels, minlength=K)
-log_prior = (counts / counts.sum()).log()  # log p(y): the class frequencies of the training labels
+log_prior = (torch.bincount(data.train_labels, minlength=K) / len(data.train_labels)).log()  # class frequencies
 vae_terms = elbo_terms(vae, x_test)
-joint = right.elbo + log_prior[data.test_labels]  # ELBO(x|y) + log p(y) <= log p(x, y)
-paired = joint - vae_terms.elbo  # image by image: like for like
-label_at_most, like_for_like = -log_prior[data.test_labels].mean().item(), paired.mean().item()
-like_for_like_error = paired.std().item() / np.sqrt(len(paired))  # over the images
 print(f"mean over {len(x_test)} test images, nats         ELBO   reconstruction      KL")
 for name, terms in (("conditional VAE: bounds log p(x|y)", right), ("VAE: bounds log p(x)", vae_terms)):
     print(f"  {name:36s} {terms.elbo.mean():8.2f} {terms.reconstruction.mean():12.2f} {terms.kl.mean():9.2f}")
-print(f"the gap {(right.elbo - vae_terms.elbo).mean():.2f} = {label_at_most:.2f} "
-      f"(the log p(y) term; within one model, the label's ceiling)\n"
-      f"        + {like_for_like:.2f} ± {like_for_like_error:.2f} like for like "
-      f"(± one standard error over the images)")
+print(f"the gap {(right.elbo - vae_terms.elbo).mean():.2f} = {-log_prior[data.test_labels].mean():.2f} "
+      f"(−log p(y); within one model, the label's ceiling)")
+try:
+    gap, gap_error = like_for_like(right.elbo, data.test_labels, log_prior, vae_terms.elbo)
+except NotImplementedError:
+    print("Complete `like_for_like` in exercise 3, then re-run this cell.")
+else:
+    print(f"        + {gap:.2f} ± {gap_error:.2f} like for like (± one standard error over the images)")
 
 # %% jupyter={"source_hidden": true}
-assert not (shipped and data.name == "mnist") or (
-    like_for_like > 2 * like_for_like_error and vae_terms.kl.mean() > right.kl.mean()), \
-    "the prose: this pair (one draw of each) is still ahead like for like, and on MNIST the VAE's KL is the higher"
+paired = right.elbo + log_prior[data.test_labels] - vae_terms.elbo  # the prose's facts, without your function
+assert not mnist_shipped or paired.mean() > 10 * paired.std() / np.sqrt(len(paired)), \
+    "the prose: this pair (one draw of each) is ahead like for like, by many standard errors over the images"
 
 # %% [markdown]
-# Paid for, the label explains only part of the gap: this pair stays ahead like for like, by many standard errors
-# over the images, and its VAE has the higher KL.
+# The first term, −log p(y), is the most the label's information is worth within one model.
+# The second compares two models' bounds on log p(x): the mixture Σ_y p(y) p(x|y) against the VAE.
+# Here the mixture's bound is ahead, by many standard errors over the images.
 #
 # But one trained pair is one draw of each model. `benchmarks/conditional.py` trained the same recipe with three
-# seeds (seed 0 is this pair; stored results, read closely in the optional part):
+# seeds (stored; seed 0 is this pair):
 
 # %%
-stored = json.loads((Path(vae_lite.__file__).resolve().parents[1] / "results" / "conditional.json").read_text())
 seeds = np.array([run["all_test_images"]["cvae_joint_bound_minus_vae_elbo"]["mean"] for run in stored["runs"]])
 print(f"like for like, ELBO(x|y) + log p(y) − ELBO(x), all {stored['dataset']} test images, nats:",
       ", ".join(f"seed {run['seed']} {gap:+.2f}" for run, gap in zip(stored["runs"], seeds)))
@@ -387,9 +402,9 @@ assert abs(seeds.mean()) < 1.5 * seeds.std(ddof=1) / np.sqrt(len(seeds)) and see
     "the prose: the gap changes sign over seeds, and three seeds cannot rank the two models"
 
 # %% [markdown]
-# The gap changes sign over seeds, and this pair is the most favourable: three seeds cannot rank the two models.
-# All this holds for one budget (the same epochs), one fixed binarization of the test images, and models still
-# improving: longer training may rank them.
+# The gap changes sign over seeds, and this pair is the most favourable. Three seeds cannot rank the two models.
+# This holds for one budget (the same epochs), one fixed binarization of the test images, and unconverged
+# models. Longer training may rank them.
 
 # %% [markdown]
 # ## Common mistakes
@@ -399,8 +414,8 @@ assert abs(seeds.mean()) < 1.5 * seeds.std(ddof=1) / np.sqrt(len(seeds)) and see
 # > across models compare ELBO(x|y) + log p(y) with the VAE's ELBO, over seeds.
 #
 # ## Summary
-# - A conditional VAE bounds log p(x|y): the label enters both networks; with the prior N(0, I) for every
-#   class, the KL pays for anything z says about the class. Its code, read with one label, decodes as any class.
+# - A conditional VAE bounds log p(x|y). The label enters both networks, and z is pushed to carry the style.
+#   A code read with one label decodes as any class.
 # - Its ELBO and a VAE's bound different numbers: add log p(y) to compare like for like, over seeds.
 # - Bayes' rule turns p(x|y) into a classifier (for classes of about equal size: the largest ELBO). It may
 #   favour the true label (optional part, Fair to every label?).
@@ -416,7 +431,7 @@ assert abs(seeds.mean()) < 1.5 * seeds.std(ddof=1) / np.sqrt(len(seeds)) and see
 # The core's classifier took the largest ELBO: Bayes' rule with every class equally likely. Done in full, with
 # the class frequencies, it also gives p(x).
 #
-# **Exercise 3, homework (8 min).** Complete `bayes(log_px_given_y, log_prior)`: from
+# **Exercise 4, homework (8 min).** Complete `bayes(log_px_given_y, log_prior)`: from
 # log p(x|c) of N images for K classes (an (N, K) tensor) and log p(c) (K numbers), return
 # - `log_px`, log p(x) = log Σ_c p(c) p(x|c), one number per image;
 # - `log_posterior`, log p(c|x) = log p(c) + log p(x|c) − log p(x), an (N, K) tensor.
@@ -449,7 +464,7 @@ assert vae_lite.check.bayes_rule(bayes), "the solution should pass every case"
 try:
     log_px_cvae, log_posterior = bayes(elbo_per_class, log_prior)
 except NotImplementedError:
-    print("Complete `bayes` in exercise 3, then re-run this cell.")
+    print("Complete `bayes` in exercise 4, then re-run this cell.")
 else:
     with_prior = (log_posterior.argmax(dim=1) == data.test_labels[:n]).float().mean().item()
     true_label = (elbo_per_class + log_prior)[torch.arange(n), data.test_labels[:n]]  # one term of the sum
@@ -464,6 +479,7 @@ with_prior_check = (log_joint.argmax(1) == data.test_labels[:n]).float().mean().
 assert abs(with_prior_check - accuracy) < 0.01, "the prose: the prior barely moves the classifier"
 assert data.name != "mnist" or (log_joint.logsumexp(1) - log_joint[torch.arange(n), data.test_labels[:n]]).mean() < 1, \
     "the prose: on MNIST the sum exceeds the true label's term by under a nat on average"
+# a fact check of the exercise's text (float32 constants), not of your `bayes`
 assert torch.exp(torch.tensor(-104.0)) == 0 < torch.exp(torch.tensor(-103.0)) \
     and -88 < np.log(torch.finfo(torch.float32).tiny) < -87, "the exercise's text: float32 underflow and precision"
 
@@ -653,7 +669,7 @@ assert not (shipped and data.name == "mnist") or min(probes["conditional VAE"][c
 
 # %% [markdown]
 # ### The label's way in, by you
-# **Exercise 4 (5 min).** The conditional encoder reads each image with K more channels (the Model section).
+# **Exercise 5 (5 min).** The conditional encoder reads each image with K more channels (the Model section).
 # Complete `label_planes(x, y, num_classes)`: return x (N × C × H × W) followed by K channels, channel y[i] all
 # ones for image i and the others zeros (the result is N × (C + K) × H × W). The cell
 # after the solution feeds your input to the conditional VAE's own encoder network and compares the codes with
@@ -680,7 +696,7 @@ x, y = data.test[:8], data.test_labels[:8]
 try:
     yours = label_planes(x, y, K)
 except NotImplementedError:
-    print("Complete `label_planes` in exercise 4, then re-run this cell.")
+    print("Complete `label_planes` in exercise 5, then re-run this cell.")
 else:
     with torch.inference_mode():
         mu_yours, mu_package = cvae.encoder(yours).chunk(2, dim=-1)[0], cvae.encode(x, y)[0]
@@ -756,9 +772,6 @@ print("conditional VAE, mean KL per class (nats; binarized test images, true lab
 assert not (shipped and data.name == "mnist") or spread["conditional VAE"] < spread["VAE"] / 3, \
     "the prose: medians far closer together"
 assert not (shipped and data.name == "mnist") or kl_per_class[1] < kl_per_class[8] - 2, "the prose: a 1 costs fewer nats of KL than an 8"
-majority = torch.bincount(data.test_labels, minlength=K).max().item() / len(data.test)
-assert not (shipped and data.name == "mnist") or min(probes["conditional VAE"][c] for c in ("logistic regression", "5 nearest neighbours")) > 2 * majority, \
-    "the classifiers should read the class from the conditional VAE's codes well above chance on MNIST (the text after the figure)"
 
 # %% [markdown]
 # *The figure: two scatter plots on the same axes. Left, the VAE's classes have regions of their own:
@@ -996,7 +1009,7 @@ else:
 #    I(x; z) leave its cap log N? Until it does, KL(q(z) ‖ p(z)) is about mean KL − log N, and the split
 #    cannot tell a VAE code that says more of the style from one that lies farther from the prior.
 # 7. Semi-supervised, as M2 is meant to be: keep the labels of only 100 training images per class. For the
-#    others, add a classifier network q(y|x) and sum the conditional ELBO over y, weighted by q(y|x), plus the
+#    others, add a classifier network q(y|x) and sum ELBO(x|y) + log p(y) over y, weighted by q(y|x), plus the
 #    entropy of q(y|x); on the labelled images add α times the classification loss −log q(y|x), or q(y|x) learns
 #    little from the labels (Kingma et al., 2014, eq. 9; they take α = 0.1·N). Compare q(y|x)'s test accuracy
 #    with a classifier trained on the 1,000 labelled images alone.

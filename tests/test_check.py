@@ -118,6 +118,38 @@ def test_checkers_report_a_stub_as_not_attempted_and_survive_a_crash(capsys):
 # ---------------------------------------------------------------- KL (notebook 04)
 
 
+def kl_by_sampling(mu, sigma, n, draw=lambda mu, sigma, n: mu + sigma * torch.randn(n), sign=1.0, divide=None):
+    """The right answer to kl_monte_carlo; its keywords inject a mistake."""
+    z = draw(mu, sigma, n)
+    terms = sign * (torch.distributions.Normal(mu, sigma).log_prob(z) - torch.distributions.Normal(0.0, 1.0).log_prob(z))
+    return terms.mean().item(), terms.std().item() / (math.sqrt(n) if divide is None else divide(n))
+
+
+def test_kl_monte_carlo_accepts_a_sampled_kl_and_shows_the_exact_value(capsys):
+    assert check.kl_monte_carlo(kl_by_sampling) is True
+    out = capsys.readouterr().out
+    assert "all cases passed" in out and "mu = 2.0, sigma = 3.0: exact KL 4.9014" in out, out
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda mu, sigma, n: kl_by_sampling(mu, sigma, n, sign=-1.0), "the sign is flipped"),
+    (lambda mu, sigma, n: kl_by_sampling(mu, sigma, n, draw=lambda mu, sigma, n: torch.randn(n)), "drawn from the prior"),
+    (lambda mu, sigma, n: kl_by_sampling(mu, sigma, n, divide=lambda n: 1.0), "the terms' standard deviation"),
+    (lambda mu, sigma, n: kl_by_sampling(mu, sigma, n, divide=lambda n: n), "divides the standard deviation by n"),
+    (lambda mu, sigma, n: kl_by_sampling(mu, sigma, 1_000), "use the n passed in"),
+    (lambda mu, sigma, n: 0.5 * (mu**2 + sigma**2 - math.log(sigma**2) - 1), "expected a pair"),
+])
+def test_kl_monte_carlo_rejects_the_mistakes_and_names_them(capsys, wrong, hint):
+    assert check.kl_monte_carlo(wrong) is False
+    out = capsys.readouterr().out
+    assert "FAILED" in out and hint in out, out
+
+
+def test_kl_monte_carlo_reports_a_stub_as_not_attempted(capsys):
+    assert check.kl_monte_carlo(stub) is None
+    assert "kl_monte_carlo: not attempted yet" in capsys.readouterr().out
+
+
 def right_kl(mu, logvar):
     return 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(-1)
 
@@ -556,6 +588,7 @@ def test_vae_loss_accepts_the_negative_elbo(capsys):
     (lambda lg, x, mu, lv: bce(lg, x) + 0.5 * (mu**2 + torch.exp(0.5 * lv) - lv - 1).sum(-1),
      "the KL has σ = exp(½ logvar) where it needs σ²"),
     (lambda lg, x, mu, lv: bce(torch.sigmoid(lg), x) + kl(mu, lv), "sigmoid applied twice"),
+    (lambda lg, x, mu, lv: bce(lg, x) + 0.5 * (mu**2 + lv.exp() - lv - 1).sum(), "the KL is summed over the batch too"),
     (lambda lg, x, mu, lv: (bce(lg, x) + kl(mu, lv)).mean(), "return one loss per image"),
     (lambda lg, x, mu, lv: torch.nn.functional.binary_cross_entropy_with_logits(lg, x, reduction="none").sum(dim=(2, 3))
      + kl(mu, lv), "sum over dim=(1, 2, 3), the channel too"),
@@ -1471,6 +1504,33 @@ def test_label_planes_checker_shows_the_first_wrong_plane_not_every_number(capsy
     assert "image 0, channel 1 (a label channel): expected [0.0000, 0.0000" in out and "(9 numbers)]" in out
     assert max(len(line) for line in out.splitlines()) < 250, "a short report, not the whole tensor"
 
+
+def right_like_for_like(cvae_elbo, labels, log_prior, vae_elbo):
+    """Written independently of the checker: the paired gaps' mean and standard error (sd with N, not N - 1)."""
+    gaps = cvae_elbo + log_prior[labels] - vae_elbo
+    return gaps.mean(), (gaps - gaps.mean()).pow(2).mean().sqrt() / math.sqrt(len(gaps))
+
+
+def test_like_for_like_checker_passes_the_answer_and_waits_for_the_stub(capsys):
+    assert check.like_for_like(right_like_for_like) is True
+    assert check.like_for_like(stub) is None
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda c, y, lp, v: right_like_for_like(c, y, 0 * lp, v), "add log p(y) of each image's label"),
+    (lambda c, y, lp, v: right_like_for_like(c, y, -lp, v), "do not subtract it"),
+    (lambda c, y, lp, v: tuple(-g if i == 0 else g for i, g in enumerate(right_like_for_like(c, y, lp, v))),
+     "not the other way round"),
+    (lambda c, y, lp, v: right_like_for_like(c, y, lp.mean().expand(len(lp)), v), "each image's own label"),
+    (lambda c, y, lp, v: (right_like_for_like(c, y, lp, v)[0], float(((c.var() + v.var()) / len(c)).sqrt())),
+     "pair the images"),
+    (lambda c, y, lp, v: (right_like_for_like(c, y, lp, v)[0], float((c + lp[y] - v).std())), "sd / sqrt(N)"),
+    (lambda c, y, lp, v: (c + lp[y] - v, right_like_for_like(c, y, lp, v)[1]), "average over the images"),
+])
+def test_like_for_like_checker_names_the_known_mistakes(capsys, wrong, hint):
+    assert check.like_for_like(wrong) is False
+    assert hint in capsys.readouterr().out
+
 from vae_lite.objectives import reparameterize  # noqa: E402
 
 
@@ -1623,6 +1683,7 @@ def test_log_evidence_is_accepts_logsumexp_and_names_the_elbo_the_missing_log_k_
     assert check.log_evidence_is(lambda log_w: torch.logsumexp(log_w, dim=-1) - math.log(log_w.shape[-1])) is True
     for wrong, hint in [(lambda log_w: log_w.mean(-1), "estimates the ELBO"),
                         (lambda log_w: torch.logsumexp(log_w, -1), "subtract log k"),
+                        (lambda log_w: torch.logsumexp(log_w, -1) - math.log(len(log_w)), "k is the last dimension"),
                         (lambda log_w: log_w.exp().mean(-1).log(), "exp(-1000) underflows to 0")]:
         capsys.readouterr()
         assert check.log_evidence_is(wrong) is False

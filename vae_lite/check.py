@@ -444,6 +444,8 @@ def log_evidence_is(fn):
             lambda log_w: log_w.mean(-1),
         "this is the log of the sum of the weights: divide by k, that is subtract log k":
             lambda log_w: torch.logsumexp(log_w, -1),
+        "k is the last dimension: subtract log(log_w.shape[-1]); len(log_w) counts the rows of a batch":
+            lambda log_w: torch.logsumexp(log_w, -1) - math.log(len(log_w)),
     }
     right = lambda log_w: torch.logsumexp(log_w, dim=-1) - math.log(log_w.shape[-1])  # noqa: E731
     compare = _compare(right, wrong_forms, "one number per row: reduce the last dimension")
@@ -691,6 +693,45 @@ def score_function_gradient(fn, n=1_000_000):
 # ------------------------------------------------------------------------ notebook 04
 
 
+def kl_monte_carlo(fn, n=100_000):
+    """fn(mu, sigma, n) -> (estimate, standard error): KL(N(mu, sigma^2) || N(0, 1)) as the mean of
+    log q(z) - log p(z) over n draws z ~ q, and that mean's standard error. Each passed line shows the
+    exact KL next to the student's estimate; the estimate must lie within 6 standard errors of it (the
+    standard error from the formula sd = sqrt(mu^2 sigma^2 + (sigma^2 - 1)^2 / 2) for one draw), and the
+    standard error within 10 % of sd / sqrt(n)."""
+    cases = {f"mu = {m}, sigma = {s}": (m, s, n) for m, s in
+             [(0.0, 1.0), (1.0, 1.0), (0.0, 2.0), (0.0, 0.5), (-1.5, 0.3), (2.0, 3.0)]}
+    cases[f"mu = 1.0, sigma = 0.5, n = {4 * n:,} (use the n passed in)"] = (1.0, 0.5, 4 * n)
+
+    def judge(name, got, mu, sigma, n):
+        try:
+            estimate, std_error = (float(v) for v in got)
+        except (TypeError, ValueError):
+            return [(name, False, f"expected a pair (estimate, standard error), got {got!r}")]
+        var = sigma**2
+        kl = 0.5 * (mu**2 + var - math.log(var) - 1)
+        se = math.sqrt(mu**2 * var + (var - 1) ** 2 / 2) / math.sqrt(n)  # z = mu + sigma eps, one draw's sd over sqrt(n)
+        # z drawn from the prior: E_p[log q - log p] = -KL(p || q); its terms are b eps + a eps^2 + const
+        a, b = (1 - 1 / var) / 2, mu / var
+        from_prior = -(math.log(sigma) + (1 + mu**2) / (2 * var) - 0.5)
+        wrong = [(-kl, se, "the sign is flipped: average log q(z) - log p(z), not log p(z) - log q(z)"),
+                 (from_prior, math.sqrt(b**2 + 2 * a**2) / math.sqrt(n),
+                  "z was drawn from the prior N(0, 1); draw it from q = N(mu, sigma^2)"),
+                 (None, se * math.sqrt(n), "this is the terms' standard deviation; the standard error divides it by √n"),
+                 (None, se / math.sqrt(n), "this divides the standard deviation by n; the standard error divides it by √n")]
+        ok_estimate = abs(estimate - kl) <= 6 * se + 1e-6
+        ok_se = abs(std_error - se) <= 0.1 * se + 1e-9
+        mistakes = [why for value, error, why in wrong  # an estimate's mistake, or (value None) a standard error's
+                    if (value is not None and not ok_estimate and abs(estimate - value) <= 6 * error + 1e-6)
+                    or (value is None and not ok_se and abs(std_error - error) <= 0.1 * error + 1e-9)]
+        problems = ([] if ok_estimate else [f"the estimate is over 6 standard errors ({6 * se:.4f}) from the KL"]) \
+            + ([] if ok_se else [f"the standard error should be {se:.4f}"])
+        shown = f"{name}: exact KL {kl:.4f}, yours {estimate:.4f} ± {std_error:.4f}"
+        return [(shown, not problems, "; ".join(problems), mistakes)]
+
+    return _run("kl_monte_carlo", fn, cases, judge, seed=0)
+
+
 def kl_closed_form(fn):
     """fn(mu, logvar) -> KL(N(mu, exp(logvar)) || N(0, I)) per example, summed over the last dimension."""
     cases = {
@@ -860,6 +901,8 @@ def vae_loss(fn):
             lambda lg, x, m, lv: bce(lg, x) + 0.5 * (m.pow(2) + (0.5 * lv).exp() - lv - 1).sum(dim=-1),
         "sigmoid applied twice: binary_cross_entropy_with_logits takes the logits themselves, not sigmoid(logits)":
             lambda lg, x, m, lv: bce(torch.sigmoid(lg), x) + kl_standard_normal(m, lv),
+        "the KL is summed over the batch too: sum it over the latent dimensions only, .sum(dim=1)":
+            lambda lg, x, m, lv: bce(lg, x) + kl_standard_normal(m, lv).sum(),
     }
     return _run("vae_loss", fn, cases, _compare(
         lambda lg, x, m, lv: bce(lg, x) + kl_standard_normal(m, lv), wrong_forms,
@@ -2240,3 +2283,61 @@ def bayes_rule(fn):
         return lines
 
     return _run("bayes_rule", fn, cases, judge)
+
+
+def like_for_like(fn):
+    """Notebook 11: fn(cvae_elbo (N,), labels (N,), log_prior (K,), vae_elbo (N,)) -> (mean, standard error).
+
+    Each image's gap ELBO(x|y) + log p(y) - ELBO(x), with log p(y) = log_prior[labels]; its mean over the N
+    images and the standard error of that mean, sd / sqrt(N), of the per-image gaps: the two models saw the same
+    images, so the gaps are paired. Either sd (N - 1 or N in the denominator) passes.
+    """
+    generator = torch.Generator().manual_seed(11)
+
+    def case(n, weights, spread):
+        log_prior = (torch.tensor(weights, dtype=torch.float64) / sum(weights)).log()
+        labels = torch.randint(len(weights), (n,), generator=generator)
+        shared = torch.randn(n, generator=generator, dtype=torch.float64) * spread - 100  # what both models find hard
+        cvae = shared + torch.randn(n, generator=generator, dtype=torch.float64) + 3
+        return cvae, labels, log_prior, shared + torch.randn(n, generator=generator, dtype=torch.float64)
+
+    cases = {"4 images, 2 classes (0.8, 0.2)": case(4, [4, 1], 5.0),
+             "500 images, 10 classes of unequal size, ELBOs near -100 nats that vary together": case(500, range(1, 11), 20.0)}
+    gap = lambda c, y, lp, v, sign=1: c + sign * lp[y] - v  # noqa: E731
+    se = lambda g, ddof=1: g.std(correction=ddof) / math.sqrt(len(g))  # noqa: E731
+    wrong_forms = {
+        "add log p(y) of each image's label: ELBO(x|y) + log p(y) bounds log p(x)":
+            lambda c, y, lp, v: gap(c, y, lp, v, sign=0),
+        "add log p(y), do not subtract it (it is negative: paying for the label lowers the bound)":
+            lambda c, y, lp, v: gap(c, y, lp, v, sign=-1),
+        "the gap is the conditional VAE's ELBO(x|y) + log p(y) minus the VAE's ELBO, not the other way round":
+            lambda c, y, lp, v: -gap(c, y, lp, v),
+        "take log p(y) of each image's own label, log_prior[labels], not an average over the classes":
+            lambda c, y, lp, v: c + lp.mean() - v,
+    }
+    wrong_errors = {
+        "pair the images: take the standard error of the per-image gaps, not combine the two models' errors":
+            lambda g, c, v: (c.var() / len(c) + v.var() / len(v)).sqrt(),
+        "that is the standard deviation of the gaps; the standard error of their mean is sd / sqrt(N)":
+            lambda g, c, v: g.std(),
+        "the standard error is sd / sqrt(N), not sd / N": lambda g, c, v: g.std() / len(g),
+    }
+
+    def judge(name, got, c, y, lp, v):
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            return [(name, False, "return two numbers: (mean, standard error)")]
+        mean, error = (_numbers(value).reshape(-1) for value in got)
+        if len(mean) != 1 or len(error) != 1:
+            return [(name, False, f"return two single numbers; got {len(mean)} and {len(error)} values: "
+                                  "average over the images")]
+        g = gap(c, y, lp, v)
+        close = lambda a, b: bool(torch.isclose(a, _numbers(b).reshape(-1), atol=1e-4, rtol=1e-5))  # noqa: E731
+        mean_ok = close(mean, g.mean())
+        error_ok = close(error, se(g)) or close(error, se(g, ddof=0))
+        hints = [why for why, wrong in wrong_forms.items() if not mean_ok and close(mean, wrong(c, y, lp, v).mean())]
+        hints += [why for why, wrong in wrong_errors.items() if not error_ok and close(error, wrong(g, c, v))]
+        detail = (f"expected mean {g.mean().item():.4f}, standard error {se(g).item():.4f}; "
+                  f"got {mean.item():.4f}, {error.item():.4f}" + (f" ({hints[0]})" if hints else ""))
+        return [(name, mean_ok and error_ok, detail)]
+
+    return _run("like_for_like", fn, cases, judge)
