@@ -281,8 +281,9 @@ assert abs(added / (25 / sigma0**2 + 10 * f_s2) - 1) < 0.05 and 25 / sigma0**2 >
 
 # %% [markdown]
 # One draw is what counts: a VAE takes one z per image (Kingma & Welling, §2.3 and §5: L = 1,
-# minibatches of M = 100). So each image's μ(x) and σ(x) get the n = 1 row's noise; the encoder's
-# weights average M = 100 such terms, one per image.
+# minibatches of M = 100). So each image's μ(x) and σ(x) get one-draw noise, the n = 1 row's kind (its
+# size depends on the VAE's log p(x|z), not on this table); the encoder's weights average M = 100 such
+# terms, one per image.
 
 # %% [markdown]
 # ### Many dimensions, and baselines

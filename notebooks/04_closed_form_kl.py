@@ -650,7 +650,8 @@ if data.name == "mnist":  # the text describes MNIST's encoder
 #
 # **Takeaway:** in notebook 02's linear-Gaussian model, at q = p(z|x), the path-derivative gradient of
 # the whole ELBO is exact, and the closed-form KL (estimator B) is less noisy than the standard
-# estimator except for x more than about 2 standard deviations from b (about 4 % of the model's x).
+# estimator in μ for every x, and in log σ² except for x more than about 2 standard deviations from b
+# (about 4 % of the model's x).
 #
 # Roeder et al. designed their estimator for the whole ELBO, E_q[log p(x, z) − log q(z|x)], not for the
 # KL alone. If q is the true posterior p(z|x), then log p(x, z) − log q(z|x) = log p(x) for every z. That
