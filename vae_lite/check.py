@@ -709,7 +709,7 @@ def kl_monte_carlo(fn, n=100_000):
         except (TypeError, ValueError):
             return [(name, False, f"expected a pair (estimate, standard error), got {got!r}")]
         var = sigma**2
-        kl = 0.5 * (mu**2 + var - math.log(var) - 1)
+        kl = kl_standard_normal(torch.tensor([[mu]]), torch.tensor([[math.log(var)]])).item()
         se = math.sqrt(mu**2 * var + (var - 1) ** 2 / 2) / math.sqrt(n)  # z = mu + sigma eps, one draw's sd over sqrt(n)
         # z drawn from the prior: E_p[log q - log p] = -KL(p || q); its terms are b eps + a eps^2 + const
         a, b = (1 - 1 / var) / 2, mu / var
