@@ -516,8 +516,8 @@ assert QUICK or vae_error < -last["test_reconstruction"], \
 # - Each −ELBO here is a one-z estimate: one sampled z per image. For this notebook's VAE, that alone gives a
 #   mean over 10,000 images a standard deviation of a few hundredths of a nat (printed in "μ or a sampled z").
 #   Two such means differ by 2σ/√π on average from this noise alone (σ: that standard deviation), more than
-#   half the mean −ELBO seed gap in the tables below (asserted after "μ or a sampled z"). So a −ELBO seed gap is
-#   mostly evaluation noise, not the seed's effect.
+#   half the mean −ELBO seed gap in the tables below (asserted after "μ or a sampled z"). So much of a −ELBO
+#   seed gap can be evaluation noise, not the seed's effect.
 
 # %% jupyter={"source_hidden": true}
 from IPython.display import display
@@ -680,8 +680,8 @@ assert QUICK or data.name != "mnist" or inside_share(ae_codes[:, typical]) > sha
 # ### The scale of z
 #
 # The figure above showed two dimensions. Below, all of them, by scale: necessary, not sufficient (01's
-# rescaled prior draws were mostly not digits). In all dimensions at once, almost none of the autoencoder's
-# codes are shorter than 99% of N(0, I)'s draws.
+# rescaled prior draws were mostly not digits). In all dimensions at once, almost all of the autoencoder's
+# codes are longer than 99% of N(0, I)'s draws (right of the dotted line).
 #
 # *Figure: histograms of ‖z‖: draws from N(0, I), one per test image (solid line); the VAE's codes of the test
 # images, z ~ q(z|x) (dashed); the autoencoder's codes (filled).*
@@ -716,7 +716,7 @@ print(f"standard deviation of ‖z‖, the VAE's codes over the draws: {lengths[
 assert QUICK or data.name != "mnist" or (abs(medians[1] / medians[0] - 1) < 0.05
                                          and (lengths[2] < radius).float().mean() < 0.02), \
     "the figure and the prose: on MNIST, the VAE's codes as long as the prior draws, almost no " \
-    "autoencoder code shorter than 99% of them"
+    "autoencoder code within the prior draws' 99th percentile"
 assert QUICK or data.name != "mnist" or (active.sum() >= 10 and abs(on_active[1] / on_active[0] - 1) < 0.05), \
     "the prose: on MNIST, the lengths match on the dimensions in use alone too"
 assert QUICK or data.name != "mnist" or 0.75 < lengths[1].std() / lengths[0].std() < 0.97, \
