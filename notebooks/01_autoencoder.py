@@ -88,11 +88,15 @@ print("one image:", tuple(subset.train[0].shape), "values in", (subset.train.min
 # Bernoulli negative log-likelihood of the image given its code: the binary cross-entropy **summed** over
 # pixels.
 #
-# ### Nats and bits per dimension
-# With natural logarithms, an event of probability p costs −log p **nats** (−log₂ p bits). Summed
-# over pixels: *nats per image*, the unit of the MNIST VAE papers (Kingma & Welling, Burda et al.). Our
-# numbers are not comparable with theirs: they report (a bound on) −log p(x), of models trained on more
-# images (Burda et al.: 59 600 of the 60 000; their code holds the last 400 out). Papers on natural images report **bits per dimension**, nats per image / (D · ln 2), D the
+# ### Nats, bits and the length of a code
+# A sender and a receiver who share a model can send an event of probability p in about −log₂ p
+# **bits**, or −log p **nats** with natural logarithms: a short codeword for a likely event, a long one
+# for a rare one (the Optional part builds such a code). If the events do have these probabilities, no
+# code is shorter on average (Shannon). So a negative log-likelihood is the length of a message: the
+# better the model predicts x, the fewer nats. The loss sums the pixels' nats:
+# *nats per image*, the unit of the MNIST VAE papers (Kingma & Welling, Burda et al.). Our
+# numbers are not comparable with theirs: they report (a bound on) −log p(x), of models trained on many more
+# images. Papers on natural images report **bits per dimension**, nats per image / (D · ln 2), D the
 # number of pixels × colour channels (784 for MNIST): one scale for any image size.
 
 # %%
@@ -158,7 +162,8 @@ for r in history.records:
 # %% [markdown]
 # A baseline ignores the code: each pixel is 1 with probability its mean grey level over the training
 # images. Its number is a true −log p(x) of the binarized test images. The AE's −log p(x | z), z the
-# image's own code, is not: it leaves out the cost of sending z (notebook 08; the Optional part pays it).
+# image's own code, is not: it leaves out the cost of sending z, which the receiver needs too
+# (notebook 08; the Optional part pays it).
 
 # %%
 test_binary = vae_lite.binarized_test_set(subset)
@@ -221,15 +226,7 @@ print(f"σᵢ from {code_std.min():.1f} to {code_std.max():.1f} (N(0, I): 1)")
 # ### How many training codes lie where N(0, I) puts its mass?
 # N(0, I) puts 99.9 % of its mass in a ball around the origin (radius below). The length ‖z‖ of a
 # sample z ~ N(0, I₂₀) follows the chi distribution with 20 degrees of freedom. It is near √20 ≈ 4.5, and never near 0: its
-# sd / mean is about 1/√40 (printed below). The median is a little below √20.
-#
-# <details><summary>Why 1/√40</summary>
-#
-# - each zᵢ² has mean 1 and variance 2, so E‖z‖² = 20 and Var ‖z‖² = 40;
-# - ‖z‖ = √‖z‖², and the square root's slope at 20 is 1/(2√20), so sd ‖z‖ ≈ √40 / (2√20);
-# - so sd / mean ≈ √40 / (2 · 20) = 1/√40.
-#
-# </details>
+# sd / mean is about 1/√40 (printed below; why: Optional part). The median is a little below √20.
 #
 # > **Predict, then run.** How long is the code of a real image: inside the ball or beyond it?
 
@@ -258,9 +255,6 @@ ax.axvline(radius, color="black", linestyle=":", label="radius holding 99.9 % of
 # %% jupyter={"source_hidden": true}
 sampled = torch.randn(100_000, 20, generator=torch.Generator().manual_seed(2)).norm(dim=1).quantile(0.999)
 assert abs(sampled - radius) < 0.1, f"the chi distribution's 99.9 % quantile, {radius:.2f}, should match 100 000 samples' {sampled:.2f}"
-squares = prior_samples.pow(2)  # the prose's steps on the 2000 samples, each within about 4 standard errors
-assert abs(squares.mean() - 1) < 0.03 and abs(squares.var() - 2) < 0.15 and abs(squares.sum(1).var() - 40) < 6, \
-    "the prose: each zᵢ² has mean 1 and variance 2, and ‖z‖² variance 40"
 assert abs(prior_lengths.median() - stats.chi(df=20).median()) < 0.07 and abs(relative_spread - 1 / math.sqrt(40)) < 0.01, \
     "the prose: the samples' median length is the chi distribution's (a little below √20), their std / mean near 1/√40"
 assert inside < (0.01 if data.name == "mnist" else 0.5), "the prose: the prior's 99.9 % ball holds almost no training code"
@@ -308,24 +302,32 @@ assert abs(torch.sigmoid(torch.tensor(math.log(19), dtype=torch.float64)) - 0.95
 # Inside only in 2-D: in 20-D they lie in a ball that holds almost no code (histogram). Short codes
 # leave many pixels grey (printed above: 0.05 < p < 0.95): blurs. Longer codes, 3z or
 # the training codes, leave less than half as many.
-#
-# Would the right *length* alone give digits? Below, each N(0, I) sample (the histogram's 2000, a new draw,
-# not the twenty above) is rescaled to the codes' median length. The table has one row per set of codes:
-# - *length*: the median ‖z‖;
-# - *pixel entropy*: Σ_pixels H(p) of an image, H(p) = −p log p − (1 − p) log(1 − p), averaged over the
-#   images. 0 for a sure pixel, at most ln 2 (p = ½): high for grey blurs;
-# - *mean pixel*: the ink;
-# - *NN distance*: the median distance from a z to its nearest training code;
-# - *beyond*: the share of these z farther from every training code than 95 % of test codes are (so 0.05
-#   for the test codes).
-#
-# The last two are left out (–) for a row whose median length is inside the 99.9 % ball: there, the
-# length already says "no code here". `decode_and_measure` (hidden cell: formatting) draws and prints.
+
+# %% [markdown]
+# ### Would the right *length* alone give digits?
+# Rescale each N(0, I) sample (the histogram's 2000, a new draw, not the twenty above) to the codes'
+# median length, keeping its direction. Are the decoded images still grey? Do these z lie where the
+# training codes lie?
 
 # %%
 rescaled = prior_samples * code_lengths.median() / prior_samples.norm(dim=1, keepdim=True)  # same directions
+
+# %% [markdown]
+# **How grey?** A pixel of probability p has entropy H(p) = −p log p − (1 − p) log(1 − p) nats: 0 at
+# p = 0 or 1, largest, ln 2, at p = ½. An image's *pixel entropy* sums H(p) over its pixels: high for a
+# grey blur.
+
+# %%
 pixel_entropy = lambda p: (torch.special.entr(p) + torch.special.entr(1 - p)).sum(dim=(1, 2, 3)) \
-    .mean().item()  # nats per image; entr(p) = −p ln p
+    .mean().item()  # nats per image, averaged over the images; entr(p) = −p ln p
+
+# %% [markdown]
+# **Where do they lie?** A z's *NN distance* is its distance to the nearest training code. The z lies
+# *beyond* if its NN distance exceeds that of 95 % of test codes (so 5 % of test codes lie beyond). The
+# table below leaves the distances out (–) where the median length is inside the 99.9 % ball: there, the length
+# already says "no code here".
+
+# %%
 nn_distance = lambda z: torch.cdist(z, train_codes).min(dim=1).values  # to the nearest training code
 nearest = lambda z: nn_distance(z).median().item()
 far = lambda z: nn_distance(z) > nn_distance(test_codes).quantile(0.95)  # than 95 % of test codes
@@ -336,13 +338,12 @@ def decode_and_measure(latents):  # {name: codes (n, 20)} -> {name: images}; dra
     with torch.inference_mode():
         decoded = {name: autoencoder.decode(z) for name, z in latents.items()}
     plots.show_rows({name: images[:10] for name, images in decoded.items()})
-    print(f"{'':>28} {'length':>7} {'pixel entropy':>14} {'mean pixel':>11} {'NN distance':>12} {'beyond':>7}")
+    print(f"{'':>28} {'length':>7} {'pixel entropy':>14} {'NN distance':>12} {'beyond':>7}")
     for name, z in latents.items():
         length = z.norm(dim=1).median()
         far_out = f"{nearest(z):12.2f} {beyond(z):7.2f}" if length > radius else f"{'–':>12} {'–':>7}"
-        print(f"{name:>28} {length:7.1f} {pixel_entropy(decoded[name]):14.1f} "
-              f"{decoded[name].mean():11.3f} {far_out}")
-    print("(length, NN distance: medians over the codes; pixel entropy, mean pixel: means over the images)")
+        print(f"{name:>28} {length:7.1f} {pixel_entropy(decoded[name]):14.1f} {far_out}")
+    print("(length, NN distance: medians over the codes; pixel entropy: mean over the images)")
     return decoded
 
 # %%
@@ -357,9 +358,9 @@ assert H(grid).argmax() == 50 and abs(H(grid).max() - math.log(2)) < 1e-12 and H
     "the prose: H(p) is largest, ln 2, at p = ½, and 0 at p = 0 or 1"
 assert abs(pixel_entropy(decoded["N(0, I) samples"]) - H(decoded["N(0, I) samples"].double()).sum(dim=(1, 2, 3)).mean()) < 1e-2, \
     "pixel_entropy should be Σ_pixels H(p), averaged over the images"
-entropy, ink = [pixel_entropy(p) for p in decoded.values()], [p.mean().item() for p in decoded.values()]  # rows: N(0, I), rescaled, test
-assert data.name != "mnist" or (entropy[1] < entropy[2] < entropy[0] and ink[1] < ink[2]), \
-    "the prose: rescaled N(0, I) samples decode with less grey than reconstructions (which have less than N(0, I) samples), and less ink"
+entropy = [pixel_entropy(p) for p in decoded.values()]  # rows: N(0, I), rescaled, test
+assert data.name != "mnist" or entropy[1] < entropy[2] < entropy[0], \
+    "the prose: rescaled N(0, I) samples decode with less grey than reconstructions (which have less than N(0, I) samples)"
 lengths = [z.norm(dim=1).median() for z in latents.values()]  # rows: N(0, I), rescaled, test
 assert data.name != "mnist" or lengths[0] < radius < min(lengths[1:]), \
     "the prose: the table's distances are for the rescaled and test rows, outside the ball"
@@ -371,7 +372,7 @@ assert QUICK or data.name != "mnist" or (beyond(rescaled) > 0.9 and entropy[0] >
 # %% [markdown]
 # *Figure: N(0, I) samples decode to grey blurs; rescaled, to sharp strokes that are mostly not digits;
 # test codes, to their digits.* Unrescaled, the samples' images have over twice the reconstructions' pixel
-# entropy: grey blurs. Rescaled, they are less grey than reconstructions, with less ink (mean pixel). But
+# entropy: grey blurs. Rescaled, they are less grey than reconstructions. But
 # almost all lie beyond: the decoder never saw that part of the sphere. The right length is not enough.
 # This sphere is still centred at 0 and round; the codes' mean lies √Σμᵢ² (printed above) from 0.
 # Exercise 2 fits the centre and each dimension's scale.
@@ -557,7 +558,7 @@ assert (own[small_ae] - own[autoencoder]).std() < math.hypot(own[small_ae].std()
 # - send it at −log P(its grid cell) nats, P from a Gaussian fitted to the training codes;
 # - send x at −log p(x | rounded z) nats.
 #
-# Why −log P, in bits (−log₂ P; nats are the same with ln). Four symbols of probability ½, ¼, ⅛, ⅛ get the
+# Why −log P (the Model section's claim), in bits (−log₂ P; nats are the same with ln). Four symbols of probability ½, ¼, ⅛, ⅛ get the
 # codewords 0, 10, 110, 111: lengths 1, 2, 3, 3 = −log₂ P. No codeword begins another, so a string of them
 # decodes one way. Kraft: any lengths ℓ with Σ 2^−ℓ ≤ 1 have such a code, and ℓ = −log₂ P gives
 # Σ 2^−ℓ = Σ P = 1. Where −log₂ P is not a whole number, round it up (within 1 bit per symbol), or use an
@@ -707,3 +708,15 @@ assert data.name != "mnist" or kl_full > kl_fit + 1, "the prose: the codes' corr
 # The fitted Gaussian's KL is the least KL(q ‖ N(0, I)) of any q with the codes' means and variances. KL(q ‖ N(0, I)) depends on q only through
 # its entropy and its means and variances; with given variances, independent Gaussian dimensions have the most
 # entropy. So correlated or non-Gaussian codes lie farther from N(0, I): the correlations alone add nats (printed).
+
+# %% [markdown]
+# ## Optional: why the lengths of N(0, I) samples bunch near √20
+# The histogram's narrow bump, sd / mean ≈ 1/√40, in three steps:
+# - each zᵢ² has mean 1 and variance 2, so E‖z‖² = 20 and Var ‖z‖² = 40;
+# - ‖z‖ = √‖z‖², and the square root's slope at 20 is 1/(2√20), so sd ‖z‖ ≈ √40 / (2√20);
+# - so sd / mean ≈ √40 / (2 · 20) = 1/√40.
+
+# %% jupyter={"source_hidden": true}
+squares = prior_samples.pow(2)  # the prose's steps on the 2000 samples, each within about 4 standard errors
+assert abs(squares.mean() - 1) < 0.03 and abs(squares.var() - 2) < 0.15 and abs(squares.sum(1).var() - 40) < 6, \
+    "the prose: each zᵢ² has mean 1 and variance 2, and ‖z‖² variance 40"

@@ -10,6 +10,7 @@
 #   with sympy's exact gradient.
 # - See that both are unbiased, that their variances shrink as 1/n, and what a baseline removes from
 #   the score function's noise.
+# - Measure both on a trained VAE's gradient.
 #
 # The VAE's ELBO contains E_{q(z|x)}[log p(x|z)], an average over z ~ q(z|x) = N(μ(x), σ(x)²). Training
 # the encoder needs its gradient in μ and σ.
@@ -60,7 +61,7 @@ import torch
 from IPython.display import display
 
 import vae_lite
-from vae_lite import check, gradients, plots, symbolic, widgets
+from vae_lite import check, gradients, plots, pretrained, symbolic, widgets
 
 QUICK = vae_lite.setup_notebook()
 
@@ -76,14 +77,15 @@ def show(function, left_out=None):  # a function's code, its docstring cut to th
 # ### `sample()` blocks gradients, `rsample()` does not
 # In E_{z~q}[f(z)], μ and σ enter through the density q, not through f. So ∇_μ cannot move inside
 # E_q[·] as if q were fixed: that gives E_q[∂f/∂μ] = 0, a wrong answer (see below). `sample()` returns
-# such a z, cut off from μ and σ. `rsample()` moves the randomness into an input, ε ~ N(0, 1), and
-# returns μ + σ·ε, a differentiable function of μ and σ: ∂z/∂μ = 1 and ∂z/∂σ = ε = (z − μ)/σ.
-# Then E_q[f(z)] = E_ε[f(μ + σε)], an average over a density free of μ, so the derivative moves
-# inside: ∂/∂μ E_q[f(z)] = E_ε[f′(μ + σε)] (conditions below).
+# such a z, cut off from μ and σ. `rsample()` moves the randomness into an input ε ~ N(0, 1) and
+# returns z = μ + σ·ε, a differentiable function of μ and σ: ∂z/∂μ = 1 and ∂z/∂σ = ε = (z − μ)/σ.
+# Then E_q[f(z)] = E_ε[f(μ + σε)] averages over a density free of μ, so the derivative moves inside:
+# ∂/∂μ E_q[f(z)] = E_ε[f′(μ + σε)], under conditions given below.
 #
 # *Figure: the VAE's computation. The reconstruction term's gradient (dashed) runs back from the decoder
 # through the orange box z = μ + σ ⊙ ε to μ (drawn) and log σ²; ε is an input. With `sample()`, that
-# gradient stops at the ✕ marks. The KL term's still reaches the encoder, but only pulls q to the prior.*
+# gradient stops at the ✕ marks. The KL term's gradient still reaches the encoder, but only pulls q to
+# the prior.*
 
 # %%
 ax = plots.draw_vae().axes[0]
@@ -144,15 +146,15 @@ assert torch.allclose(logvar_v.grad, ((z_v - mu_v) / 2).detach(), atol=1e-6), \
 # We want g = ∂/∂μ E_{z~N(μ,σ²)}[f(z)] (and ∂/∂σ), for a function f we can evaluate but not integrate.
 #
 # - **Pathwise** (reparameterization; Kingma & Welling 2013, §2.4; Rezende et al. 2014):
-#   g = E_ε[f′(μ + σε)], as derived above. Enough: f Lipschitz (|f(a) − f(b)| ≤ L|a − b|), as a ReLU
-#   network is (not needed: f = z² works too). A kink is harmless, a jump is not (it carries gradient
-#   f′ cannot see).
+#   g = E_ε[f′(μ + σε)], as derived above. It is enough that f is Lipschitz (|f(a) − f(b)| ≤ L|a − b|),
+#   as a ReLU network is, though f = z² works too. A kink is harmless; a jump is not, as it carries
+#   gradient that f′ cannot see.
 # - **Score function** (REINFORCE; Williams 1992; for variational inference, Paisley et al. 2012 and
 #   Ranganath et al. 2014): differentiate the density instead of f:
-#   g = ∫ f(z) ∂q(z)/∂μ dz = E_q[f(z) ∂ log q(z)/∂μ] = E_q[f(z)(z − μ)/σ²], because ∂q/∂μ = q ∂ log q/∂μ
-#   (∂ log q/∂μ is called the *score*; we write s = (z − μ)/σ²). Needs only values of f.
+#   g = ∫ f(z) ∂q(z)/∂μ dz = E_q[f(z) ∂ log q(z)/∂μ] = E_q[f(z)(z − μ)/σ²], because ∂q/∂μ = q ∂ log q/∂μ.
+#   The factor ∂ log q/∂μ is the *score*; we write s = (z − μ)/σ². This estimator needs only values of f.
 #
-# For σ the pathwise estimate is f′(z)ε, as ∂z/∂σ = ε; deriving the score function's is Exercise 1.
+# For σ the pathwise estimate is f′(z)ε, as ∂z/∂σ = ε. Deriving the score function's is Exercise 1.
 #
 # Both are unbiased wherever the derivative may move inside the integral (pathwise: the conditions
 # above). For f(z) = sin z, sympy computes the exact gradient and what each estimator averages to:
@@ -172,9 +174,9 @@ for name, (g_mu, g_sigma) in means.items():
 # ## Experiments
 #
 # ### Both estimators, by sampling
-# `vae_lite.gradients` has both estimators, one estimate per draw of ε (autograd gives the pathwise
-# one its f′, as in a VAE). `mean_estimates` averages n draws; `unbiased` checks that the estimates
-# average to the exact gradient within k standard errors.
+# `vae_lite.gradients` has both estimators, each giving one estimate per draw of ε. Autograd gives the
+# pathwise one its f′, as in a VAE. `mean_estimates` averages n draws; `unbiased` checks that the
+# estimates average to the exact gradient within k standard errors.
 
 # %%
 pathwise_gradients = gradients.pathwise_gradients
@@ -188,8 +190,9 @@ print(f"unbiased(): k = {k}; an unbiased estimator fails it about once in "
       f"{1 / math.erfc(k / math.sqrt(2)) / 1e6:.1f} million tries")
 
 # %% [markdown]
-# At μ = 0.5, σ = 0.7 (not σ = 1, where a /σ and a /σ² would agree) we average each estimator over n
-# samples, many times over: the mean of the repeats shows the bias (none), their variance the noise.
+# We take μ = 0.5 and σ = 0.7 (at σ = 1, dividing by σ or by σ² would agree). We average each
+# estimator over n samples, many times over: the mean of the repeats shows the bias (there is none),
+# and their variance shows the noise.
 #
 # > **Predict, then run.** Which estimator is noisier, and how does the noise change when n grows
 # > four-fold?
@@ -202,8 +205,8 @@ print(f"exact d/dmu E[sin z] at mu = {mu0}, sigma = {sigma0}: {exact:.6f}")
 print(f"d/dmu inside E_q, q held fixed: E_q[d sin(z)/dmu] = E_q[{naive}] = {naive}")
 
 # %% [markdown]
-# *Figure: E[sin z] against μ (black) and its exact slope at μ = 0.5 (dashed). Short lines:
-# 15 one-draw estimates of that slope each, blue pathwise, orange score function.*
+# *Figure: E[sin z] against μ (black) and its exact slope at μ = 0.5 (dashed). Each short line is one
+# draw's estimate of that slope: 15 draws, blue pathwise, orange score function.*
 
 # %%
 expected_f = sp.lambdify((symbolic.mu, symbolic.sigma), value)  # sympy's E[sin z], as a function
@@ -236,27 +239,17 @@ for n in sample_counts:  # `repeats` estimates of d/dmu E[sin z], each a mean ov
     assert gradients.unbiased(pathwise, exact) and gradients.unbiased(score, exact), \
         "both estimators should average to the exact gradient (within 5 standard errors)"
 
-# %% [markdown]
-# *Figure: variance of each estimator (y-axis, log scale) against the number of samples n (x-axis, log
-# scale): two straight lines, the score function's above the pathwise one, both parallel to a dashed
-# 1/n guide. The lines printed with it give one draw's variance for sin z and two other f.*
-
 # %%
-title = f"∂/∂μ E[sin z] at μ = {mu0}, σ = {sigma0}"
-ax = plots.plot_estimator_variance(sample_counts, variances, title=title).axes[0]
-ax.set_xticks(sample_counts, [str(n) for n in sample_counts], minor=False)
-ax.set_xticks([], minor=True)
 slopes = {name: math.log(v[-1] / v[0]) / math.log(sample_counts[-1] / sample_counts[0])
           for name, v in variances.items()}
 print("log-log slope of variance against n:", {k: round(v, 2) for k, v in slopes.items()},
       "(1/n gives -1)")
 eps = torch.randn(100_000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-functions = {"sin z": torch.sin, "sin 2z": lambda z: torch.sin(2 * z),
-             "sin z + 5": lambda z: torch.sin(z) + 5}
+functions = {"sin z": torch.sin, "sin 2z": lambda z: torch.sin(2 * z)}
 one_draw = {name: [e(g, mu0, sigma0, eps)[0].var().item() for e in estimators]
             for name, g in functions.items()}  # one draw's variance, on draws of its own
 for name, (pathwise_var, score_var) in one_draw.items():
-    print(f"f = {name:<9} one draw's variance: pathwise {pathwise_var:.2f}, "
+    print(f"f = {name:<6} one draw's variance: pathwise {pathwise_var:.2f}, "
           f"score function {score_var:5.2f} ({score_var / pathwise_var:.1f} times)")
 
 # %% jupyter={"source_hidden": true}
@@ -266,38 +259,28 @@ assert all(abs(s + 1) < 0.1 for s in slopes.values()), \
 (path_1, score_1), (path_2, score_2) = one_draw["sin z"], one_draw["sin 2z"]
 assert score_1 > path_1 and path_2 > score_2, \
     "for sin z the pathwise estimator should be less noisy, for sin 2z noisier"
-added = one_draw["sin z + 5"][1] - score_1  # E[(10 f + 25) s²], s the score; E[s²] = 1/σ²
-f_s2 = (torch.sin(mu0 + sigma0 * eps) * (eps / sigma0) ** 2).mean().item()  # E[f s²], sampled
-assert abs(added / (25 / sigma0**2 + 10 * f_s2) - 1) < 0.05 and 25 / sigma0**2 > 0.8 * added, \
-    "adding 5 to f should add 5²/σ² + 10·E[f s²] to one draw's score-function variance, mostly 5²/σ²"
 
 # %% [markdown]
-# Both fall as 1/n. For sin z the score function is noisier. That is usual, not a law (Mohamed et
-# al., 2020): for sin 2z the pathwise estimator is noisier.
+# Both variances fall as 1/n. For sin z the score function is the noisier one. That is usual but not a
+# law (Mohamed et al., 2020): for sin 2z the pathwise estimator is noisier.
 #
-# The pathwise noise is the spread of f′ under q. The score function's grows with |f|. Adding 5 to f
-# changes no gradient. Yet it adds E[(10f + 25)s²] = 10·E[f s²] + 5²/σ² to one draw's variance (s the
-# score: E[s] = 0, E[s²] = 1/σ²). Here 5²/σ² is most of it.
-
-# %% [markdown]
-# One draw is what counts: a VAE takes one z per image (Kingma & Welling, §2.3 and §5: L = 1,
-# minibatches of M = 100). So each image's μ(x) and σ(x) get one-draw noise, the n = 1 row's kind (its
-# size depends on the VAE's log p(x|z), not on this table); the encoder's weights average M = 100 such
-# terms, one per image.
+# The pathwise noise is the spread of f′ under q, while the score function's grows with the size of f.
+# So adding a constant to f changes no gradient, yet it adds noise to the score function (Optional
+# part).
 
 # %% [markdown]
 # ### Many dimensions, and baselines
-# A VAE's z has tens of dimensions; the decoder's log-likelihood f depends on all of them. Take
-# f(z) = Σᵢ sin zᵢ and estimate ∂/∂μ₁ E[f] from 16 samples: the score function multiplies *all* of f
+# A VAE's z has tens of dimensions, and the decoder's log-likelihood f depends on all of them. Take
+# f(z) = Σᵢ sin zᵢ and estimate ∂/∂μ₁ E[f] from 16 samples. The score function multiplies *all* of f
 # by s = (z₁ − μ₁)/σ².
 
 # %% [markdown]
-# **A baseline** b is subtracted from f: (f(z) − b)·s. It is a *control variate*: a term of mean 0
-# (b·s) subtracted to cut the variance. The score has mean 0 (E_q[∂ log q/∂μ] = ∫ ∂q/∂μ dz =
-# ∂/∂μ ∫ q dz = 0), so any b *independent* of sample j's own ε₁⁽ʲ⁾ leaves the estimator unbiased:
-# E[b·s] = E[b]·0. Two such b:
-# - the mean of f over the *other* 15 samples (`gradients.leave_one_out_mean`), an estimate of E f;
-# - the terms of f without z₁, Σ_{i≥2} sin zᵢ: they change with the sample, but are independent of ε₁
+# **A baseline** b is subtracted from f: the estimate becomes (f(z) − b)·s. It is a *control variate*,
+# a term of mean 0 (b·s) subtracted to cut the variance. The score has mean 0 (E_q[∂ log q/∂μ] =
+# ∫ ∂q/∂μ dz = ∂/∂μ ∫ q dz = 0), so any b *independent* of sample j's own ε₁⁽ʲ⁾ leaves the estimator
+# unbiased: E[b·s] = E[b]·0. We try two such b:
+# - the mean of f over the *other* 15 samples (`gradients.leave_one_out_mean`), which estimates E f;
+# - the terms of f without z₁, Σ_{i≥2} sin zᵢ, which vary with the sample but are independent of ε₁
 #   (q is diagonal).
 #
 # > **Predict, then run.** From d = 1 to d = 50, what happens to the variance of each column?
@@ -329,17 +312,8 @@ print(f"{'d':>3}" + "".join(f"{c:>{len(c) + 3}}" for c in labels))
 for d, row in by_dimension.items():
     print(f"{d:>3}" + "".join(f"{v:>{len(c) + 3}.5f}" for c, v in zip(labels, row.values())))
 
-# %%
-at_1, at_50 = by_dimension[1], by_dimension[50]
-removed = 1 - at_50["mean of others"] / at_50["none"]
-grown = at_50["mean of others"] / at_1["mean of others"]
-print(f"d = 50, b = mean of others: removes {removed:.0%} of the score's variance, "
-      f"leaves {grown:.0f} times its d = 1 value")
-left = [row["terms without z₁"] / row["pathwise"] for row in (at_1, at_50)]
-print(f"b = terms without z₁: {left[1]:.1f} times the pathwise variance at d = 50, "
-      f"{left[0]:.1f} at d = 1")
-
 # %% jupyter={"source_hidden": true}
+at_1, at_50 = by_dimension[1], by_dimension[50]
 assert at_50["none"] > 5 * at_1["none"], "the score function's variance should grow with d"
 assert at_50["mean of others"] > 5 * at_1["mean of others"], \
     "a baseline that estimates E f should leave the other terms' noise"
@@ -349,53 +323,65 @@ assert at_50["pathwise"] < 2 * at_1["pathwise"], \
     "for this separable f, the pathwise variance should not grow with d"
 
 # %% [markdown]
-# The mean of the others removes f's *mean*, not the *fluctuations* of Σ_{i≥2} sin zᵢ, which grow
-# with d. Dropping those terms removes them: back to the d = 1 variance. At d = 1 the mean of the others
-# adds noise (Optional part, at b*).
+# The mean of the others removes f's *mean*, but not the *fluctuations* of Σ_{i≥2} sin zᵢ, which grow
+# with d. Dropping those terms removes the fluctuations too: the variance falls back to its d = 1
+# value. At d = 1 the mean of the others even adds noise (Optional part, at b*).
 #
-# Dropping terms works only because this f is a sum of one-coordinate terms. A decoder's log-likelihood
-# is not: every pixel depends on every zᵢ. The score function then keeps the fluctuations of all of f;
-# the pathwise estimator has only those of ∂f/∂z₁. The cell below measures this for a decoder-like
-# f, sin(0.5 + Σᵢ (zᵢ − 0.5)/√d), which has no terms to drop.
+# ### The gradient a VAE takes
+# Dropping terms works only for a sum of one-coordinate terms. A decoder's log-likelihood is not one:
+# every pixel depends on every zᵢ. The cell below measures both estimators on the package's trained
+# VAE (notebook 05's), with f(z) = log p(x|z), for ten training images. A VAE draws one z per image
+# (Kingma & Welling, §2.3), so we take one draw's variance, from 500 draws of each image's q(z|x),
+# summed over μ's coordinates. The baseline, the mean of f over the other 499 draws, is close to E f:
+# better than a VAE that draws one z per image could have.
 
 # %%
-# a decoder-like f: every z_i inside one sine; on the table's d = 50 draws (eps)
-f_joint = lambda z: torch.sin(mu0 + (z - mu0).sum(dim=-1, keepdim=True) / math.sqrt(z.shape[-1]))
-others_joint = lambda z: gradients.leave_one_out_mean(f_joint(z), dim=-2)  # the other 15's mean
-joint_50 = [gradients.mean_estimates(e, f_joint, mu0, sigma0, eps, b).var().item()
-            for e, b in ((pathwise_gradients, None), (score_gradients, others_joint))]
-print(f"decoder-like f, d = 50, b = mean of others: {joint_50[1] / joint_50[0]:.0f} times pathwise")
+data = vae_lite.load_dataset()  # MNIST (without it, the 8x8 digits)
+vae = pretrained.default_model(data.subset(train=3000) if QUICK else data)  # 05's; on other data trained, cached
+x_vae = vae_lite.binarize(data.train[:10], torch.Generator().manual_seed(0))  # binary, as in training
+mu_x, logvar_x = (t.detach() for t in vae.encode(x_vae))  # each image's q(z|x): (10, d) each
+sigma_x, eps_vae = (0.5 * logvar_x).exp(), torch.randn(500, *mu_x.shape, generator=torch.Generator().manual_seed(8))
+log_px_z = lambda z: vae.log_likelihood(x_vae, z).unsqueeze(-1)  # f(z) = log p(x|z), (500, 10, 1)
+f_vae = log_px_z(mu_x + sigma_x * eps_vae).detach()
+b_vae = {"none": 0.0, "mean of others": gradients.leave_one_out_mean(f_vae, dim=0)}
+vae_draws = {"pathwise": pathwise_gradients(log_px_z, mu_x, sigma_x, eps_vae)[0]}  # (500, 10, d)
+vae_draws |= {b: score_gradients(log_px_z, mu_x, sigma_x, eps_vae, b_z)[0].detach() for b, b_z in b_vae.items()}
+var_vae = {k: g.var(dim=0).sum(dim=-1) for k, g in vae_draws.items()}  # one draw's, summed over mu's d
+span = lambda t, form=".0f": f"{t.min():{form}} to {t.max():{form}}"  # over the 10 images
+inverse_var = (1 / sigma_x**2).sum(dim=-1)  # Σᵢ 1/σᵢ², per image
+guess = {b: ((f_vae - b_z) ** 2).mean(dim=0)[:, 0] * inverse_var / var_vae[b] for b, b_z in b_vae.items()}
+print(f"one draw's variance of ∂/∂μ E_q[log p(x|z)], summed over μ's {vae.latent_dim} coordinates, 10 images:")
+print("  score function over pathwise: " + "; ".join(f"b = {b}, {span(var_vae[b] / var_vae['pathwise'])} times" for b in b_vae))
+print(f"  f = log p(x|z): mean {span(f_vae.mean(dim=0))} nats, standard deviation {span(f_vae.std(dim=0), '.1f')} nats;"
+      f" Σᵢ 1/σᵢ²: {span(inverse_var)}")
+print("  E[(f − b)²]·Σᵢ 1/σᵢ² over the score function's variance: "
+      + "; ".join(f"b = {b}, {span(guess[b], '.2f')}" for b in b_vae))
 
 # %% jupyter={"source_hidden": true}
-assert joint_50[1] > 100 * joint_50[0], \
-    "the text says: for the decoder-like f at d = 50, b = mean of others, the score function " \
-    "has over 100 times the pathwise variance"
+ratio_vae = {b: var_vae[b] / var_vae["pathwise"] for b in b_vae}
+assert (ratio_vae["none"] > ratio_vae["mean of others"]).all() and (ratio_vae["mean of others"] > 1).all(), \
+    "the text says: on every image the score function is noisier, and more so without a baseline"
+assert data.name != "mnist" or (ratio_vae["none"].min() > 100 and ratio_vae["mean of others"].min() > 10), \
+    "the text says: hundreds of times or more without a baseline, over ten times with one"
+assert all((g - 1).abs().max() < 0.3 for g in guess.values()), \
+    "the text says one draw's score-function variance is about E[(f − b)²]·Σᵢ 1/σᵢ²"
 
 # %% [markdown]
-# At d = 50 the score function with b = mean of the others has over 100 times the pathwise variance
-# (better baselines cost more evaluations of f: Optional part). So VAEs ([05](05_vae.ipynb)) use the
-# pathwise estimator.
-
-# %% [markdown]
-# ### Explore
-# The explorer uses f(z) = z² (exact gradients 2μ and 2σ). Move μ and σ: the samples and both estimates
-# follow. *new eps* redraws ε: each estimate moves, mostly within its error bar.
-#
-# *Figure (widget; a still without a live kernel): left, 200 samples z = μ + σε over N(μ, σ²); right,
-# the pathwise (blue) and score-function (orange) estimates of both gradients, ±2 standard errors;
-# black lines, the exact values.*
-
-# %%
-display(widgets.ReparameterizationExplorer())
+# On every image the score function is the noisier one: hundreds to thousands of times without a
+# baseline, still over ten times with one. For coordinate i its estimate is (f − b)·εᵢ/σᵢ, with
+# variance about E[(f − b)²]/σᵢ² (the last line checks this). So it grows with the size of f − b: f is
+# tens of nats below zero, and even a good b leaves f's spread of a few nats. It grows with the
+# dimension too, as the sum adds 1/σᵢ² over the coordinates. The pathwise noise is only the spread of
+# ∂f/∂z. Kingma & Welling (2013, §2.2) call the score function's variance "very high"; they,
+# Rezende et al. (2014) and our VAE ([05](05_vae.ipynb)) use the pathwise estimator.
 
 # %% [markdown]
 # ## Common mistakes
 #
-# > **Common mistake.** The write-up's line `σ = E[(x-μ)²]` (see [02](02_elbo.ipynb)): that is the
-# > *variance* σ², not the standard deviation.
-# > In code it shows up as `z = mu + torch.exp(logvar) * eps`, which multiplies ε by σ². The checker
-# > below passes `vae_lite.reparameterize` and names this mistake; you write your own in
-# > [05](05_vae.ipynb), Exercise 2.
+# > **Common mistake.** The write-up's line `σ = E[(x-μ)²]` (see [02](02_elbo.ipynb)) gives the
+# > *variance* σ², not the standard deviation σ. In code it shows up as
+# > `z = mu + torch.exp(logvar) * eps`, which multiplies ε by σ². The checker below passes
+# > `vae_lite.reparameterize` and names this mistake. You write your own in [05](05_vae.ipynb), Exercise 2.
 
 # %%
 assert check.reparameterize(vae_lite.reparameterize), \
@@ -409,8 +395,8 @@ assert check.reparameterize(wrong) is False, "the checker should catch sigma^2 f
 # **Exercise 1 (8 min).** The score function for σ. Differentiate
 # log q(z) = −log σ − (z − μ)²/(2σ²) − ½ log 2π in σ, then write `score_function_gradient(f, mu, sigma, n)`:
 # the score-function estimate of ∂/∂σ E[f(z)], z ~ N(μ, σ²), from n new samples. The checker tests
-# f = sin, the step f(z) = [z > 0] (where the pathwise estimator returns 0), and that the spread
-# shrinks with n.
+# f = sin and the step f(z) = [z > 0], where the pathwise estimator returns 0. It also checks that the
+# spread shrinks with n.
 
 # %%
 def score_function_gradient(f, mu, sigma, n):
@@ -431,25 +417,39 @@ assert check.score_function_gradient(score_function_gradient)
 
 # %% [markdown]
 # ## Summary
-# - `sample()` cuts the graph; `rsample()` = μ + σε keeps z a differentiable function of μ and σ.
-# - Both estimators are unbiased (derived; sympy checks sin z). The pathwise one needs f without jumps.
-# - Both variances fall as 1/n. The score function carries the noise of all of f. A baseline independent of
-#   the sample's own ε keeps it unbiased. It can remove much of that noise, or add some (the mean of the others at d = 1).
-# - Dropping terms works only for a sum of one-coordinate terms. A decoder is not one, so VAEs use the
-#   pathwise estimator.
+# - `sample()` cuts the graph. `rsample()` returns μ + σε, a differentiable function of μ and σ.
+# - Both estimators are unbiased; sympy checks it for sin z. The pathwise one needs f without jumps.
+# - Both variances fall as 1/n. A baseline independent of the sample's own ε keeps the score function
+#   unbiased, and can remove much of its noise, or add some.
+# - On a trained VAE the score function is far noisier, even with a good baseline: its variance grows with
+#   the size of f and with the dimension. So VAEs use the pathwise estimator.
 # - The encoder outputs log σ², so σ = exp(½ log σ²), not exp(log σ²).
 #
 # Next: [04 The closed-form KL](04_closed_form_kl.ipynb), the other term of the ELBO, without sampling.
 
 # %% [markdown]
-# ## Optional: a decoder-like f, the tables drawn, an optimiser, discrete latents, better baselines
+# ## Optional: the explorer, a decoder-like f, the tables drawn, an optimiser, discrete latents, better baselines
 #
+# ### Explore
+# The explorer uses f(z) = z², whose exact gradients are 2μ and 2σ. Move μ and σ, and the samples and
+# both estimates follow. The button *new eps* redraws ε: each estimate moves, mostly within its error bar.
+#
+# *Figure (widget; a still without a live kernel): left, 200 samples z = μ + σε over N(μ, σ²); right,
+# the pathwise (blue) and score-function (orange) estimates of both gradients, ±2 standard errors;
+# black lines, the exact values.*
+
+# %%
+display(widgets.ReparameterizationExplorer())
+
+# %% [markdown]
 # ### A decoder-like f
-# The core's decoder-like f, now at d = 1, 5 and 50: f(z) = sin(0.5 + Σᵢ (zᵢ − 0.5)/√d). Every zᵢ
-# enters one sine, whose argument stays N(0.5, 0.7²) at every d. Its exact gradient,
+# A toy f that, like a decoder, has no terms to drop: f(z) = sin(0.5 + Σᵢ (zᵢ − 0.5)/√d), at d = 1, 5
+# and 50. Every zᵢ enters one sine, whose argument stays N(0.5, 0.7²) at every d. Its exact gradient,
 # cos(0.5)·e^(−0.7²/2)/√d, shrinks as each zᵢ matters less.
 
 # %%
+f_joint = lambda z: torch.sin(mu0 + (z - mu0).sum(dim=-1, keepdim=True) / math.sqrt(z.shape[-1]))
+others_joint = lambda z: gradients.leave_one_out_mean(f_joint(z), dim=-2)  # the other 15's mean
 print("  d  exact grad  pathwise var  score var, b = mean f of others  ratio")
 joint, ratios = {}, {}
 generator = torch.Generator().manual_seed(3)  # the sum's draws: at d = 1, f_joint is sin z too
@@ -474,11 +474,22 @@ assert all(math.isclose(a, b, rel_tol=1e-9) for a, b in
     "the text says the d = 1 rows agree: the same f (sin z) on the same draws"
 
 # %% [markdown]
-# At d = 1 this f is sin z, and the draws are the sum's: the d = 1 rows agree. As d grows, the pathwise
-# noise shrinks with the gradient; the score function's (b = mean of others) far less, so their ratio
-# grows (why: below the figure).
+# At d = 1 this f is sin z, on the sum's draws, so its d = 1 row agrees with the core's table. As d
+# grows, the pathwise noise shrinks with the gradient, but the score function's (b = mean of others)
+# shrinks far less, so their ratio grows. The reason comes after the second figure below.
 #
-# ### Both tables in one picture
+# ### The tables drawn
+# *Figure: the core's first table, the variance of each estimator (y-axis, log scale) against the
+# number of samples n (x-axis, log scale): two straight lines, the score function's above the pathwise
+# one, both parallel to a dashed 1/n guide.*
+
+# %%
+title = f"∂/∂μ E[sin z] at μ = {mu0}, σ = {sigma0}"
+ax = plots.plot_estimator_variance(sample_counts, variances, title=title).axes[0]
+ax.set_xticks(sample_counts, [str(n) for n in sample_counts], minor=False)
+ax.set_xticks([], minor=True);
+
+# %% [markdown]
 # *Figure: the score function's variance over the pathwise one (y-axis, log scale) against d (x-axis, log
 # scale). Thick lines, the sum of sines, one per baseline: grey none, orange the mean of the others, red
 # the terms without z₁. Black hollow squares: the decoder-like f, b = mean of the others. At d = 1 the
@@ -510,12 +521,12 @@ assert math.isclose(at_1["terms without z₁"], at_1["none"], rel_tol=1e-9) \
     "the caption says that at d = 1 red hides grey and the square sits on orange"
 
 # %% [markdown]
-# The orange line and the black squares nearly coincide. Why: once f hardly depends on z₁ (large d),
-# one draw's score-function variance is about f's over σ² (times 16/15, the baseline's own noise, plus
-# a small covariance it creates between samples, negligible at large d); the pathwise one's is that of
-# ∂f/∂z₁. For the sum, f's grows as d while ∂f/∂z₁ = cos z₁ stays; for the decoder-like f, f's stays
-# while ∂f/∂z₁'s falls as 1/d. So at large d both ratios come to about
-# (16/15)·d·Var(sin z)/(σ²·Var(cos z)):
+# The orange line and the black squares nearly coincide, for this reason. Once f hardly depends on z₁
+# (large d), one draw's score-function variance is about f's variance over σ², times 16/15 for the
+# baseline's own noise (plus a small covariance it creates between samples, negligible at large d).
+# The pathwise one's is the variance of ∂f/∂z₁. For the sum, f's variance grows as d, while
+# ∂f/∂z₁ = cos z₁ stays the same. For the decoder-like f, f's variance stays the same, while that of
+# ∂f/∂z₁ falls as 1/d. So at large d both ratios come to about (16/15)·d·Var(sin z)/(σ²·Var(cos z)):
 
 # %%
 generator = torch.Generator().manual_seed(7)
@@ -532,12 +543,12 @@ assert all(abs(math.log(r / (50 * per_d))) < 8 * math.sqrt(2 / repeats) for r in
 
 # %% [markdown]
 # ### What the noise costs an optimiser
-# Gradient ascent on μ (d = 50, σ = 0.7) maximises E[Σᵢ sin zᵢ], with 16 samples a step.
+# Gradient ascent on μ maximises E[Σᵢ sin zᵢ] at d = 50 and σ = 0.7, with 16 samples a step.
 #
-# *Figure: E[f]/d, exact at the current μ (y-axis), against the step (x-axis), for each estimator and
-# step size, in the colours above: blue, pathwise; orange, b = mean of others (dashed: step size 0.1);
-# red dotted, terms without zᵢ (for each μᵢ), which lies on the blue curve. Black dashed: the most
-# E[f]/d can be (every μᵢ = π/2).*
+# *Figure: E[f]/d, computed exactly at the current μ (y-axis), against the step (x-axis), for each
+# estimator and step size, in the colours above. Blue: pathwise. Orange: b = mean of others (dashed:
+# step size 0.1). Red dotted: terms without zᵢ (for each μᵢ); it lies on the blue curve. Black dashed:
+# the most E[f]/d can be (every μᵢ = π/2).*
 
 # %%
 def climb(estimator, step_size, baseline=None, seed=4):  # E[f]/d before and after 40 steps
@@ -577,10 +588,10 @@ assert max(fast, dropped_at) <= 3 and others_1 == "never" and others_01 > 5 * fa
 
 # %% [markdown]
 # In this run, at the pathwise estimator's step size, the score function with b = mean of the others
-# never gets close: its noise throws μ about. A ten times smaller step gets there, in many more steps. In
-# a VAE: a smaller learning rate, slower training (counted in steps; a pathwise step also costs a
-# backward pass through f). Dropping the terms without zᵢ fixes it, here. Other step sizes, each over
-# several seeds:
+# never gets close: its noise throws μ about. A ten times smaller step gets there, but in many more
+# steps. In a VAE that means a smaller learning rate and slower training, counted in steps (a pathwise
+# step also costs a backward pass through f). Here, dropping the terms without zᵢ fixes it. The cell
+# below tries other step sizes, each over several seeds:
 
 # %%
 seeds, step_sizes = range(3 if QUICK else 10), (0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0)
@@ -675,9 +686,10 @@ assert torch.allclose(grads, by_hand, atol=1e-5), \
 
 # %% [markdown]
 # ### A baseline closer to f, and what it costs
-# For the joint f above, take b = f with z₁ set to μ₁: free of ε₁, so unbiased, and it follows the other
-# coordinates' noise. But all d gradients need d such baselines: 16 × (d + 1) evaluations of f in all,
-# against 16 for b = mean of the others. The last line gives b = mean of the others as many evaluations.
+# For the decoder-like f above, take b = f with z₁ set to μ₁. It is free of ε₁, so the estimator stays
+# unbiased, and it follows the other coordinates' noise. But each of the d gradients needs its own such
+# baseline: 16 × (d + 1) evaluations of f in all, against 16 for b = mean of the others. The last line
+# gives b = mean of the others as many evaluations.
 
 # %%
 ratios_own, generator = {}, torch.Generator().manual_seed(3)  # the draws of the tables above
@@ -715,8 +727,22 @@ assert joint[50][0] < equal_cost < score_own.var(), "the text says that at equal
 #
 # ### The best constant baseline
 #
-# Back to one dimension (d = 1), where the mean of the other samples makes the variance *larger* (the cell
-# below shows it). Which constant b is best? Write s for the score (z − μ)/σ². Since E[s] = 0, the mean E[(f − b)s] = E[f s] does not depend on b, so the variance is
+# Back in one dimension, why subtract a constant at all? Adding 5 to f changes no gradient. Yet it adds E[(10f + 25)s²] =
+# 10·E[f s²] + 5²/σ² to one draw's score-function variance, since E[s] = 0 and E[s²] = 1/σ². The cell
+# measures this for sin z, on the draws of the core's one-draw lines: 5²/σ² is most of the increase.
+
+# %%
+eps = torch.randn(100_000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)  # the core's
+shifted = [e(lambda z: torch.sin(z) + 5, mu0, sigma0, eps)[0].var().item() for e in estimators]
+print(f"f = sin z + 5, one draw's variance: pathwise {shifted[0]:.2f}, score function {shifted[1]:.2f} "
+      f"(f = sin z: {one_draw['sin z'][0]:.2f}, {one_draw['sin z'][1]:.2f})")
+added = shifted[1] - one_draw["sin z"][1]  # E[(10 f + 25) s²], s the score; E[s²] = 1/σ²
+f_s2 = (torch.sin(mu0 + sigma0 * eps) * (eps / sigma0) ** 2).mean().item()  # E[f s²], sampled
+assert abs(added / (25 / sigma0**2 + 10 * f_s2) - 1) < 0.05 and 25 / sigma0**2 > 0.8 * added, \
+    "adding 5 to f should add 5²/σ² + 10·E[f s²] to one draw's score-function variance, mostly 5²/σ²"
+
+# %% [markdown]
+# At d = 1 the mean of the other samples makes the variance *larger* (the cell below shows it). Which constant b is best? Write s for the score (z − μ)/σ². Since E[s] = 0, the mean E[(f − b)s] = E[f s] does not depend on b, so the variance is
 # smallest where E[(f − b)² s²] is, and setting its derivative in b to 0 gives
 #
 # $$b^* = \frac{\mathbb{E}[f\,s^2]}{\mathbb{E}[s^2]}, \qquad \mathbb{E}[s^2] = \frac{1}{\sigma^2}.$$

@@ -9,7 +9,8 @@
 # - Extend it to d dimensions (a sum) and to two Gaussians (Exercise 4, homework: Optional part).
 # - Check it against `vae_lite.kl_standard_normal`, `torch.distributions.kl_divergence` and Monte Carlo
 #   (Exercise 2: you write the Monte Carlo estimate).
-# - See why the closed form matters: a KL sampled once is noisy; and where no closed form exists.
+# - See why the closed form matters (a sampled KL is noisy, in value and in training) and where none
+#   exists.
 #
 # The VAE's loss is reconstruction error + KL(q(z|x) ‖ p(z)) (notebook 02). The reconstruction term
 # needs samples (notebook 03); the KL term, for Gaussians, does not: it has a closed form (Kingma &
@@ -59,7 +60,7 @@ from IPython.display import Math, display
 from torch.distributions import Independent, Normal, kl_divergence
 
 import vae_lite
-from vae_lite import check, plots, pretrained, symbolic, widgets
+from vae_lite import check, gradients, plots, pretrained, symbolic, widgets
 
 QUICK = vae_lite.setup_notebook()
 
@@ -152,31 +153,6 @@ print("KL_2d - (KL of dimension 1 + KL of dimension 2) simplifies to", residual_
 assert residual_2d == 0, "the 2-d KL should be the sum of the two 1-d KLs"
 
 # %% [markdown]
-# ### Two arbitrary Gaussians
-# The same integral with p = N(μ_p, σ_p²), as for a learned conditional prior: a Gaussian whose μ_p
-# and σ_p a network computes from the input (Sohn et al., 2015). Exercise 4 (homework, in the Optional
-# part) derives it by hand. The cell checks three facts: μ_p = 0,
-# σ_p = 1 gives back the hand result; swapping q and p changes the number (KL is not symmetric); and
-# torch's `kl_divergence` agrees on the swapped KL, whose second Gaussian is not N(0, 1).
-
-# %% tags=["nbval-check-output"]
-mu_q, sigma_q = symbolic.mu_q, symbolic.sigma_q
-mu_p, sigma_p = sp.Symbol("mu_p", real=True), sp.Symbol("sigma_p", positive=True)
-kl_general = symbolic.kl_gaussians(mu_q, sigma_q, mu_p, sigma_p)  # sympy's integral, general p
-back = kl_general.subs({mu_p: 0, sigma_p: 1, mu_q: symbolic.mu, sigma_q: symbolic.sigma}) - hand
-print("with mu_p = 0, sigma_p = 1 it differs from the hand result by", sp.simplify(back))
-assert symbolic.is_zero(back), "the general formula should give back the hand result"
-example = {mu_q: 1, sigma_q: sp.Rational(1, 2), mu_p: 0, sigma_p: 1}
-q_to_p = float(kl_general.subs(example))
-p_to_q = float(kl_general.subs({mu_q: 0, sigma_q: 1, mu_p: 1, sigma_p: sp.Rational(1, 2)}))  # swapped
-normal = lambda m, sd: Normal(torch.tensor(m, dtype=torch.float64), sd)
-by_torch = kl_divergence(normal(0.0, 1.0), normal(1.0, 0.5)).item()  # KL(p || q), second Gaussian N(1, 0.5^2)
-print(f"KL(q || p) = {q_to_p:.4f}, KL(p || q) = {p_to_q:.4f} (torch: {by_torch:.4f}) "
-      "for q = N(1, 0.5^2), p = N(0, 1)")
-assert abs(p_to_q - by_torch) < 1e-12, "sympy's general KL and torch's disagree"
-assert abs(q_to_p - p_to_q) > 0.1, "the text says swapping q and p changes the KL"
-
-# %% [markdown]
 # ## Experiments
 #
 # ### The formula in code, against torch
@@ -205,19 +181,19 @@ assert (by_vae_lite - exact).abs().max() < 1e-10, \
 
 # %% [markdown]
 # ### By sampling: Monte Carlo with its standard error
-# KL = E_q[log q(z) − log p(z)], so the average of log q(z) − log p(z) over n samples z ~ q estimates
-# it, with standard error (standard deviation of the terms)/√n. The exact value should lie within a
-# few standard errors. (At q = p every term is 0.)
+# KL = E_q[log q(z) − log p(z)], so the mean of log q(z) − log p(z) over n samples z ~ q estimates it,
+# with standard error (standard deviation of the terms)/√n. (At q = p every term is 0.)
 #
-# **Exercise 2 (5 min).** Write `kl_monte_carlo(mu, sigma, n)`. Draw n samples z ~ N(μ, σ²). Return the
-# mean of log q(z) − log p(z) and its standard error. The checker runs it on the six (μ, σ) of the
-# table above, with n = 100,000 (and once 400,000). Each line shows the exact KL next to your estimate.
-# A case passes when they are within 6 standard errors and your standard error is within 10 % of the
-# formula's (derived below, in "Why a closed form").
+# **Exercise 2 (5 min).** Write `kl_monte_carlo(mu, sigma, n)`. Draw n samples z ~ q = N(μ, σ²), where
+# `sigma` is the standard deviation σ: in torch, q is `Normal(mu, sigma)`, whose second argument (the
+# scale) is σ, not the variance σ². Return the mean of log q(z) − log p(z), p = N(0, 1), and its
+# standard error. The checker runs the table's six (μ, σ) with n = 100,000 (and one with 400,000). A
+# case passes when your estimate is within 6 standard errors of the exact KL and your standard error
+# is within 10 % of the formula's (derived below).
 
 # %%
 def kl_monte_carlo(mu, sigma, n):
-    """KL(N(mu, sigma^2) || N(0, 1)) from n samples z ~ q: (estimate, its standard error)."""
+    """KL(N(mu, sigma^2) || N(0, 1)) from n samples z ~ q; sigma is the standard deviation."""
     raise NotImplementedError  # your code here
 
 
@@ -286,9 +262,9 @@ assert 0.28 < one_sample.std() / kl_50d < 0.4, "the text: the standard deviation
 # How far off depends on q. Put z = μ + σε into line 1 of the hand derivation, per dimension:
 # −log σ − ε²/2 + (μ + σε)²/2 = constant + μσε + (σ² − 1)ε²/2. As Var ε = 1, Var ε² = 2 (E ε⁴ = 3)
 # and Cov(ε, ε²) = E ε³ = 0, one sample's variance is Σᵢ(μᵢ²σᵢ² + (σᵢ² − 1)²/2). Most of this random
-# q's σ exceed the prior's 1, so in most dimensions μᵢσᵢε + (σᵢ² − 1)ε²/2 is a positive multiple of a
-# noncentral chi-square plus a constant (complete the square in ε): the right lean. Notebook 05's
-# encoder keeps its σ at or below about 1 (inactive dimensions sit at 1). The cell adds its q(z|x) for
+# q's σ exceed 1, so most of these terms are a positive multiple of a noncentral chi-square plus a
+# constant (complete the square in ε): the right lean. Notebook 05's encoder keeps its σ at or below
+# about 1 (inactive dimensions sit at 1). The cell adds its q(z|x) for
 # the first MNIST test image, binarized as in training (σ up to 1): one sample is off by a smaller
 # fraction of the KL, yet by several nats. Its last line: the noise of the term that must be sampled
 # anyway, log p(x|z), for the same image.
@@ -323,22 +299,51 @@ if data.name == "mnist":  # the text describes MNIST's encoder
 
 # %% [markdown]
 # So a sampled KL would be noisy on the same order as log p(x|z) (the last two lines), which is
-# sampled anyway. The closed form makes the KL term exact. Both terms use the same z, so their noises
-# are correlated: whether the whole ELBO gets less noisy is a separate question. Training feels the
-# *gradient's* noise: the Optional part measures it.
+# sampled anyway; the closed form makes it exact. Both terms use the same z, so their noises are
+# correlated, and training feels the noise of the whole gradient.
+#
+# ### What the closed form buys in training
+# Kingma & Welling (2013, §2.3) give two estimators of the ELBO. **A** samples all of it,
+# log p(x|z) + log p(z) − log q(z|x), at one z per image. **B** takes the KL in closed form, as
+# `vae_lite.elbo` does. Two copies of one untrained VAE train, one with each, on the same batches and
+# ε. Every few steps the cell scores both on 1,000 test images (B's negative ELBO, the same ε for
+# both) and takes the variance over ε of each run's encoder gradient on one fixed batch, summed over
+# the weights (the KL does not reach the decoder).
+#
+# *Figure: both runs against the training step: the test loss (left, without the untrained start)
+# and the encoder gradient variance (right, log scale).*
+
+# %%
+def sampled_kl_loss(model, x):  # estimator A, negated, per image: the KL sampled at the reconstruction's z
+    mu, logvar = model.encode(x)
+    z = vae_lite.reparameterize(mu, logvar)  # one z per image
+    log_ratio = Normal(mu, (0.5 * logvar).exp()).log_prob(z) - Normal(0.0, 1.0).log_prob(z)
+    return log_ratio.sum(-1) - model.log_likelihood(x, z)  # log q(z|x) - log p(z) - log p(x|z)
+
+
+losses = {"A, sampled KL": sampled_kl_loss, "B, closed-form KL": lambda model, x: model.loss(x)[0]}
+runs = gradients.train_with_each(losses, data, x_test[:1000], steps=100 if QUICK else 400, every=25 if QUICK else 50)
+(a, b), ratio = runs.values(), [v / w for v, w in zip(*(r["gradient_variance"] for r in runs.values()))]
+print(" step   test loss: A      B   gradient variance: A      B   A / B")
+for row in zip(a["step"], a["test_loss"], b["test_loss"], a["gradient_variance"], b["gradient_variance"], ratio):
+    print("{:5d} {:17.1f} {:6.1f} {:24.1f} {:6.1f} {:7.1f}".format(*row))
+plots.plot_estimator_runs(runs);
+
+# %% jupyter={"source_hidden": true}
+gap = [x - y for x, y in zip(a["test_loss"], b["test_loss"])]  # A's test loss minus B's
+if data.name == "mnist":  # the text describes MNIST
+    assert min(ratio) > 1 and 7 < ratio[0] < 15, "the text: A's the noisier at every step, ten times at the start"
+    assert max(ratio[1:]) < ratio[0] / 3 and ratio[-1] < 1.5, "the text: then a factor falling toward 1"
+    assert all(0 < g < 6 for g, step in zip(gap, a["step"]) if step >= 100), "the text: B lower from step 100, a few nats"
+
+# %% [markdown]
+# A's gradient is the noisier at every step measured. At the start, with the same weights in both runs,
+# it is about ten times as noisy as B's, and the two differ only in the KL term. Later the
+# reconstruction's noise (all of B's) grows in both, and the factor falls toward 1. From step 100 on,
+# B's test loss is the lower, by a few nats at most (one pair of runs, one seed).
 #
 # This closed form needs Gaussian q and p. A mixture prior (VampPrior, Tomczak & Welling, 2018) or a
 # flow posterior (Rezende & Mohamed, 2015) has none: the KL is sampled (Exercise 5, Optional).
-#
-# ### Explore
-# Move μ and σ: the two densities, the closed-form KL and a Monte Carlo estimate.
-#
-# *Figure (widget; a still without a live kernel): the prior N(0, 1), grey, and q = N(μ, σ²), shaded
-# blue; the closed-form KL and the Monte Carlo estimate (2,000 draws, the same ε for every slider
-# position) ± one standard error in the title (under the plot when live).*
-
-# %%
-display(widgets.KLExplorer())
 
 # %% [markdown]
 # ## Common mistakes
@@ -401,11 +406,23 @@ assert check.kl_closed_form(kl_closed_form)
 # ## Summary
 # - KL(N(μ, σ²) ‖ N(0, 1)) = ½(μ² + σ² − log σ² − 1), by hand and by sympy's integral; it is 0 only
 #   when q is the prior.
-# - For a diagonal Gaussian the KL is the sum over dimensions; two Gaussians have a closed form too.
-# - It agrees with `vae_lite.kl_standard_normal`, torch and Monte Carlo. Unlike a one-sample estimate,
-#   it is exact, so the KL term adds no noise to the gradient (the whole ELBO's gradient is not always
-#   less noisy: Optional).
+# - For a diagonal Gaussian the KL is the sum over dimensions; two Gaussians have a closed form too
+#   (Optional, Exercise 4).
+# - It agrees with `vae_lite.kl_standard_normal`, torch and Monte Carlo, and it is exact: trained with
+#   it (B), the VAE's encoder gradient was less noisy than with a sampled KL (A). B is not always the
+#   less noisy (Optional).
 # - Next: [05 The VAE](05_vae.ipynb) puts both terms together and trains the model.
+
+# %% [markdown]
+# ## Optional: explore
+# Move μ and σ: the two densities, the closed-form KL and a Monte Carlo estimate.
+#
+# *Figure (widget; a still without a live kernel): the prior N(0, 1), grey, and q = N(μ, σ²), shaded
+# blue; the closed-form KL and the Monte Carlo estimate (2,000 draws, the same ε for every slider
+# position) ± one standard error in the title (under the plot when live).*
+
+# %%
+display(widgets.KLExplorer())
 
 # %% [markdown]
 # ## Optional: too narrow against too wide
@@ -426,6 +443,30 @@ assert near_0 == 1 and near_oo == 1, "the text: like -log sigma near 0, like sig
 # %% [markdown]
 # ## Optional: the KL of two Gaussians, Exercise 4
 #
+# The core part's integral again, now with p = N(μ_p, σ_p²), as for a learned conditional prior: a
+# Gaussian whose μ_p and σ_p a network computes from the input (Sohn et al., 2015). Exercise 4 derives
+# it by hand. The cell checks three facts: μ_p = 0, σ_p = 1 gives back the hand result; swapping q and
+# p changes the number (KL is not symmetric); and torch's `kl_divergence` agrees on the swapped KL,
+# whose second Gaussian is not N(0, 1).
+
+# %% tags=["nbval-check-output"]
+mu_q, sigma_q = symbolic.mu_q, symbolic.sigma_q
+mu_p, sigma_p = sp.Symbol("mu_p", real=True), sp.Symbol("sigma_p", positive=True)
+kl_general = symbolic.kl_gaussians(mu_q, sigma_q, mu_p, sigma_p)  # sympy's integral, general p
+back = kl_general.subs({mu_p: 0, sigma_p: 1, mu_q: symbolic.mu, sigma_q: symbolic.sigma}) - hand
+print("with mu_p = 0, sigma_p = 1 it differs from the hand result by", sp.simplify(back))
+assert symbolic.is_zero(back), "the general formula should give back the hand result"
+example = {mu_q: 1, sigma_q: sp.Rational(1, 2), mu_p: 0, sigma_p: 1}
+q_to_p = float(kl_general.subs(example))
+p_to_q = float(kl_general.subs({mu_q: 0, sigma_q: 1, mu_p: 1, sigma_p: sp.Rational(1, 2)}))  # swapped
+normal = lambda m, sd: Normal(torch.tensor(m, dtype=torch.float64), sd)
+by_torch = kl_divergence(normal(0.0, 1.0), normal(1.0, 0.5)).item()  # KL(p || q), second Gaussian N(1, 0.5^2)
+print(f"KL(q || p) = {q_to_p:.4f}, KL(p || q) = {p_to_q:.4f} (torch: {by_torch:.4f}) "
+      "for q = N(1, 0.5^2), p = N(0, 1)")
+assert abs(p_to_q - by_torch) < 1e-12, "sympy's general KL and torch's disagree"
+assert abs(q_to_p - p_to_q) > 0.1, "the text says swapping q and p changes the KL"
+
+# %% [markdown]
 # **Exercise 4, homework (20 min).** Derive KL(N(μ_q, σ_q²) ‖ N(μ_p, σ_p²)) by hand with the three
 # lines of the core's hand derivation (hint: E_q[(z − μ_p)²] = σ_q² + (μ_q − μ_p)²). Enter it as
 # `by_hand`, a sympy expression in `mu_q`, `sigma_q`, `mu_p`, `sigma_p` (`sp.log` for log). Then write
@@ -458,7 +499,7 @@ assert check.kl_two_gaussians(kl_two_gaussians, by_hand)
 
 # %% [markdown]
 # ### Exercise 4's formula, shown and checked
-# Sympy's integral, `kl_general` (from the core part), written as the hand derivation gives it, and
+# Sympy's integral, `kl_general` (above), written as the hand derivation gives it, and
 # `vae_lite.kl_normal`, the package's code for it, against sympy and torch:
 
 # %% tags=["nbval-check-output"]
@@ -656,9 +697,9 @@ if data.name == "mnist":  # the text describes MNIST's encoder
 # Roeder et al. designed their estimator for the whole ELBO, E_q[log p(x, z) − log q(z|x)], not for the
 # KL alone. If q is the true posterior p(z|x), then log p(x, z) − log q(z|x) = log p(x) for every z. That
 # is a constant, so every draw's path-derivative gradient is exactly 0, the true gradient at the optimum.
-# Kingma & Welling (2013, §2.3) give two estimators. A, their generic one (eq. 6), samples the whole
-# ELBO, KL included. B takes the KL in closed form but still samples the reconstruction term
-# log p(x|z), whose gradient varies with z. The cell checks this on notebook 02's
+# Estimators A and B are the core part's (Kingma & Welling, 2013, §2.3). A, their generic one (eq. 6),
+# samples the whole ELBO, KL included. B takes the KL in closed form but still samples the
+# reconstruction term log p(x|z), whose gradient varies with z. The cell checks this on notebook 02's
 # linear-Gaussian model at x = 1.7 and at a larger x = 10, with q set to the true posterior (10,000 draws
 # per estimator).
 

@@ -446,8 +446,9 @@ share = (last["test_reconstruction"] - first["test_reconstruction"]) / fall if l
 print(f"after epoch 1 the negative ELBO fell a further {fall:.1f} nats, "
       f"{share:.0%} of it in the reconstruction error")
 frontier_file = pathlib.Path(vae_lite.__file__).resolve().parents[1] / "results" / "frontier.json"
+frontier = json.loads(frontier_file.read_text())
 other_warmup = {name: (run["config"], [e["test_kl"] for e in run["epochs"][:3]])
-                for name, run in json.loads(frontier_file.read_text()).items()
+                for name, run in frontier.items()
                 if run["config"]["warmup"] != 2 and run.get("epochs", [{}])[-1].get("test_kl")}
 for c, kls in other_warmup.values():  # each run's other settings: they differ too
     print(f"warm-up {c['warmup']:g} epochs ({c['arch']} {c['hidden']}, latent {c['latent']}, "
@@ -468,6 +469,10 @@ assert [round(vae_lite.kl_weight(e * per_epoch - 1, 10 * per_epoch), 2) for e in
     "the prose: at the end of epochs 1 and 2 a 10-epoch warm-up's weight is 0.1 and 0.2, a 1-epoch one's about 1"
 assert QUICK or vae_error < -last["test_reconstruction"], \
     "the prose (Reconstructions): the VAE was scored at z = μ, not at a sampled z (the ELBO's term scores worse)"
+kl_1_2 = [(run["config"]["schedule"], *(e["test_kl"] for e in run["epochs"][:2])) for run in frontier.values()
+          if run["config"]["warmup"] == 2 and len(run.get("epochs", [])) > 1 and run["epochs"][1].get("test_kl")]
+assert len(kl_1_2) > 10 and sum(s == "cosine" for s, _, _ in kl_1_2) > 3 and all(a > b for _, a, b in kl_1_2), \
+    "the prose: in every 2-epoch warm-up run of frontier.json, the KL falls from epoch 1 to 2"
 
 # %% [markdown]
 # The KL after epoch 1 is above that after epoch 2, as in every 2-epoch warm-up run in the file. Why: at weight
@@ -479,165 +484,29 @@ assert QUICK or vae_error < -last["test_reconstruction"], \
 #
 # ### Where the recipe comes from
 #
-# **In short.** The recipe was partly chosen on test scores. One-cycle (with a higher peak rate) helps clearly.
-# The mean-image start lowers the IW NLL (an importance-sampled estimate of −log p(x)) but not the −ELBO
-# beyond the larger seed gap (how far two seeds of one recipe land apart); the networks and the peak rate lead
-# by less than two seed gaps. Held-out runs slightly prefer a 1-epoch warm-up to the shipped 2.
-# The rest of this section is the evidence, for reading, not for class; `benchmarks/README.md` has the screens
-# in full.
-#
-# Each choice was screened with short runs of under 2 CPU-minutes each, a run changing one or two settings of
-# another (`benchmarks/README.md`, "Quality per CPU-second"). Two screens:
-#
-# | screen | scored on | runs |
-# |---|---|---|
-# | first: `frontier.py`, then `recipe_screen.py` | test images, so the test set chose, which can flatter this VAE's test scores | one per setting |
-# | later: `recipe_screen.py --validation` | 10,000 held-out training images; each run trains on the other 50,000 and never reads the test set | one per setting; warm-up: two networks, two seeds each |
-#
-# **IW NLL**: −log p(x), estimated by importance sampling with k = 5,000 draws from q(z|x) (02's estimator; 08):
-# an upper bound on −log p(x) in expectation (Burda et al. 2015), tighter as k grows.
-# `frontier.py` trains with its own loop, the same maths as `fit`.
-#
-# **The budget.** The screens held training time about equal, not epochs: a run that costs more per epoch got
-# fewer (512 units each way: 13 epochs; batches of 128: 12). So a row compares runs of about the same CPU time
-# (under each table: how close), not always of the same epochs. One exception: the peak rate's runner-up, 1e-2,
-# costs the same per epoch but ran one epoch less; its row confounds the rate with the budget.
-#
-# Two tables, one per screen, in nats per image. The first gives each change's **gain**: how much lower the run
-# with the change scores than the run without it. The second gives each winner's **lead** over its runner-up.
-# Next to each, the **seed gap** on the same metric: |seed 1 − seed 0|, how far two seeds of one recipe land
-# apart, per pair or their mean. Three caveats:
-# - The first screen's 2 seed pairs come from `fit` runs like this notebook's (one-cycle, 50 latent dimensions).
-#   Its `frontier.py` runs (a cosine schedule, 32 latent dimensions) have no seed pairs: 2 pairs give a rough scale.
-# - A gain compares two runs on the same images. So the standard error over images of either run's score does
-#   not measure its noise: what the images share cancels. Its paired error needs per-image scores, which are
-#   not in `results/`; it would cover the choice of test images and of the sampled z, not the seed. Whether a
-#   setting is better at all is a question for the seed gap.
-# - Each −ELBO here is a one-z estimate: one sampled z per image. For this notebook's VAE, that alone gives a
-#   mean over 10,000 images a standard deviation of a few hundredths of a nat (printed in "μ or a sampled z").
-#   Two such means differ by 2σ/√π on average from this noise alone (σ: that standard deviation), more than
-#   half the mean −ELBO seed gap in the tables below (asserted after "μ or a sampled z"). So much of a −ELBO
-#   seed gap can be evaluation noise, not the seed's effect.
+# Short screening runs chose it, partly on test images, which can flatter this VAE's test scores. One-cycle, with
+# a higher peak rate, helped clearly; the mean-image start helped less. A later screen, on held-out training
+# images, slightly preferred a 1-epoch warm-up to the shipped 2; the shipped model was trained before it. The
+# runs, how far two seeds of one recipe land apart, and the commands: `benchmarks/README.md`, "Quality per
+# CPU-second".
 
 # %% jupyter={"source_hidden": true}
-from IPython.display import display
-
-results = pathlib.Path(vae_lite.__file__).resolve().parents[1] / "results"
-read = lambda name: json.loads((results / f"{name}.json").read_text())
-frontier = read("frontier")  # test −ELBO on all 10,000 images, IW NLL on the first 1,000
-screen = read("recipe_screen")  # test −ELBO; some runs IW NLL on the first 1,000
-held_out = {name[2:]: run for name, run in read("recipe_screen_validation").items()}  # "v-e16" is "e16" here
-base = frontier["h400-l32-b256-cos20-w2"]  # a cosine schedule from a zero output bias
-mean_start, one_cycle = frontier["h400-l32-b256-cos20-w2-mean"], frontier["h400-l32-b256-one20-w2"]
-changed = {name: {k: v for k, v in run["config"].items() if v != base["config"][k]}
-           for name, run in {"mean": mean_start, "one-cycle": one_cycle}.items()}
-assert changed == {"mean": {"out_bias": "mean"}, "one-cycle": {"lr": 3e-3, "schedule": "onecycle"}}, \
-    "the prose: the mean-image start changed alone, one-cycle together with the peak rate"
-
-
-def nats(values):
-    return ", ".join(f"{v:.2f}".replace("-", "−") for v in values)
-
-
-def show(title, header, rows, cpu_pairs, text_columns=1):
-    """A Markdown table, then how far apart the CPU times of the runs a row compares are (the largest gap)."""
-    spread = max(max(pair) / min(pair) for pair in cpu_pairs) - 1
-    align = "|" + "---|" * text_columns + "--:|" * (len(header) - text_columns)
-    text = (f"**{title}**\n\n| " + " | ".join(header) + f" |\n{align}\n"
-            + "\n".join("| " + " | ".join(row) + " |" for row in rows)
-            + f"\n\nThe runs a row compares took CPU times within {spread:.0%} of each other.")
-    display({"text/markdown": text, "text/plain": text}, raw=True)  # plain: for a diff too
-    return spread
-
-
-def cpu(runs, *names):
-    return [runs[name]["train_cpu_seconds"] for name in names]
-
-
-# The first screen, on test images: each change against the run without it
-metrics = {"test_neg_elbo": "test −ELBO", "iw_nll": f"IW NLL, first {base['iw_images']:,} images"}
-seed_pairs = [("e16-lr8-seed1", "e16-lr8-iw"), ("dec512-enc256-e16-lr8-seed1", "dec512-enc256-e16-lr8")]
-seed_gap = {m: [abs(screen[a][m] - screen[b][m]) for a, b in seed_pairs] for m in metrics}  # fit's recipe
-gain = {m: {"mean": base[m] - mean_start[m], "one-cycle": base[m] - one_cycle[m]} for m in metrics}
-warm_pairs = [("e15-lr8-w1", "e15-lr8"), ("e16-w1", "e16")]  # warm-up over 1 epoch, over 2; else alike
-warm_test = [screen[b]["test_neg_elbo"] - screen[a]["test_neg_elbo"] for a, b in warm_pairs]
-changes = {"mean": "the mean-image start",
-           "one-cycle": f"one-cycle, peak rate {base['config']['lr']:g} → {one_cycle['config']['lr']:g}"}
-first_rows = [(changes[c] if m == "test_neg_elbo" else "", metrics[m], nats([gain[m][c]]), nats(seed_gap[m]))
-              for c in changes for m in metrics]
-first_rows.append(("warm-up over 1 epoch, not 2 (2 pairs)", metrics["test_neg_elbo"], nats(warm_test),
-                   nats(seed_gap["test_neg_elbo"])))
-first_cpu = [[run["train_cpu_seconds"] for run in (base, mean_start, one_cycle)],
-             *(cpu(screen, *pair) for pair in warm_pairs + seed_pairs)]
-first_spread = show("First screen: test images. Gain: how much lower the changed run scores.",
-                    ["change", "metric", "gain, nats", "seed gap, 2 pairs, nats"], first_rows, first_cpu,
-                    text_columns=2)
-
-# %% jupyter={"source_hidden": true}
-# The later screen, on held-out images: the winner against the runner-up
-held = {name: run["validation_neg_elbo"] for name, run in held_out.items()}
-wide = ["e16-lr8", "dec512-enc256-e16-lr8"]  # 400 units each way, and the shipped 512/256
-warm_held = torch.tensor([held[f"{r}{s}"] - held[f"{r}-w1{s}"] for r in wide for s in ("", "-seed1")])
-seed_held = torch.tensor([abs(held[f"{r}{w}-seed1"] - held[f"{r}{w}"]) for r in wide for w in ("", "-w1")])
-networks = held["dec600-enc200-e16-lr8"] - held["dec512-enc256-e16-lr8"]  # the runner-up networks
-rate = held["e15-lr10"] - held["e16-lr8"]  # the runner-up peak rate, 1e-2 for 15 epochs
-settings = {run: held_out[run]["settings"] for run in ("dec512-enc256-e16-lr8", "dec600-enc200-e16-lr8",
-                                                        "e16-lr8", "e15-lr10")}
-units = ["{}, {}".format(s["hidden"][0], s["encoder_hidden"][0]) for s in list(settings.values())[:2]]
-peaks = ["{lr:g}, {epochs} epochs".format(**s) for s in list(settings.values())[2:]]
-mean_gap = f"mean {seed_held.mean():.2f}"
-later_rows = [("warm-up 1 epoch over 2 epochs (2 networks × 2 seeds)",
-               f"{nats(warm_held)} (mean {warm_held.mean():.2f})", f"{nats(seed_held)} ({mean_gap})"),
-              ("decoder, encoder units {} over {}".format(*units), nats([networks]), mean_gap),
-              ("peak rate {} over {} (one epoch less too)".format(*peaks), nats([rate]), mean_gap)]
-later_cpu = [*(cpu(held_out, f"{r}{s}", f"{r}-w1{s}") for r in wide for s in ("", "-seed1")),
-             *(cpu(held_out, f"{r}{w}", f"{r}{w}-seed1") for r in wide for w in ("", "-w1")),
-             cpu(held_out, *list(settings)[:2]), cpu(held_out, *list(settings)[2:])]
-later_spread = show("Later screen: held-out images, −ELBO. Lead: how much lower the winner scores.",
-                    ["winner over runner-up", "lead, nats", "seed gap, 4 pairs, nats"], later_rows, later_cpu)
-
-# %% jupyter={"source_hidden": true}
-assert 0 < gain["test_neg_elbo"]["mean"] <= max(seed_gap["test_neg_elbo"]) \
-    and gain["iw_nll"]["mean"] > 3 * max(seed_gap["iw_nll"]), \
-    "the verdict: the mean-image start ahead by no more than a seed gap on test −ELBO, by over 3 on IW NLL"
-assert min(gain[m]["one-cycle"] for m in metrics) > 3 * max(max(g) for g in seed_gap.values()), \
-    "the verdict: one-cycle ahead by far more"
-assert max(map(abs, warm_test)) <= max(seed_gap["test_neg_elbo"]), \
-    "the verdict: on test images, warm-up 1 or 2 within a seed gap"
-assert (warm_held > 0).all() and warm_held.mean() > seed_held.mean(), \
-    "the verdict: on held-out images warm-up over 1 epoch wins all four pairs, by more on average than seeds differ"
-assert held["dec512-enc256-e16-lr8"] < min(held[n] for n in ("e16-lr8", "dec600-enc200-e16-lr8", "h512-e13-lr8")) \
-    and held["e16-lr8"] < min(held[n] for n in ("e16", "e16-lr12", "e15-lr10")), \
-    "the verdict: the networks and the rate rank first"
-assert 0 < min(networks, rate) and max(networks, rate) < 2 * seed_held.mean(), \
-    "the verdict: by less than twice the mean seed gap"
-assert {run["iw_k"] for run in (*screen.values(), base, mean_start, one_cycle) if "iw_nll" in run} == {5000}, \
-    "the prose: k = 5,000"
-every = (*screen.values(), *held_out.values(), base, mean_start, one_cycle)
-assert max(run["train_cpu_seconds"] for run in every) < 120, "the prose: every run trained in under 2 CPU-minutes"
-cpu_per_epoch = lambda runs, name: runs[name]["train_cpu_seconds"] / runs[name]["settings"]["epochs"]
-assert all(cpu_per_epoch(runs, costly) > cpu_per_epoch(runs, e16) for runs, e16, lr in
-           [(screen, "e16", ""), (held_out, "e16-lr8", "-lr8")] for costly in (f"h512-e13{lr}", "b128-e12-lr5")), \
-    "the prose: 512 units each way and batches of 128 cost more CPU time per epoch, and ran fewer epochs"
-assert max(first_spread, later_spread) < 0.2, "the prose: the runs a row compares took about the same CPU time"
-assert held_out["e15-lr10"]["settings"]["epochs"] == held_out["e16-lr8"]["settings"]["epochs"] - 1 \
-    and abs(cpu_per_epoch(held_out, "e15-lr10") / cpu_per_epoch(held_out, "e16-lr8") - 1) < 0.1, \
-    "the prose: the rate's runner-up costs about the same per epoch and ran one epoch less"
-kl_1_2 = [(run["config"]["schedule"], *(e["test_kl"] for e in run["epochs"][:2])) for run in frontier.values()
-          if run["config"]["warmup"] == 2 and len(run.get("epochs", [])) > 1 and run["epochs"][1].get("test_kl")]
-assert len(kl_1_2) > 10 and sum(s == "cosine" for s, _, _ in kl_1_2) > 3 and all(a > b for _, a, b in kl_1_2), \
-    "the prose: in every 2-epoch warm-up run of frontier.json, the KL falls from epoch 1 to 2"
+cosine = frontier["h400-l32-b256-cos20-w2"]  # a frontier run: a cosine schedule, the output bias started at 0
+screened = {"one-cycle": frontier["h400-l32-b256-one20-w2"], "mean": frontier["h400-l32-b256-cos20-w2-mean"]}
+changed = {change: {k: (cosine["config"][k], v) for k, v in run["config"].items() if v != cosine["config"][k]}
+           for change, run in screened.items()}
+assert changed == {"one-cycle": {"schedule": ("cosine", "onecycle"), "lr": (2e-3, 3e-3)},
+                   "mean": {"out_bias": ("zero", "mean")}}, "the prose: one-cycle with a higher peak rate; else alike"
+gain = {change: [cosine[m] - run[m] for m in ("test_neg_elbo", "iw_nll")] for change, run in screened.items()}
+assert all(g > 1 and g > 2 * m > 0 for g, m in zip(gain["one-cycle"], gain["mean"])), \
+    "the prose: on test −ELBO and IW NLL, one-cycle helped clearly (lower by over a nat), the mean-image start less"
+held_out = json.loads((frontier_file.parent / "recipe_screen_validation.json").read_text())
+warm_lead = [held_out[f"v-{r}{s}"]["validation_neg_elbo"] - held_out[f"v-{r}-w1{s}"]["validation_neg_elbo"]
+             for r in ("e16-lr8", "dec512-enc256-e16-lr8") for s in ("", "-seed1")]  # 2 networks, 2 seeds
+assert all(0 < lead < 0.5 for lead in warm_lead) and pretrained.TRAINING["warmup"] == 2, \
+    "the prose: on held-out images a 1-epoch warm-up wins every pair, by a small margin; the shipped recipe keeps 2"
 
 # %% [markdown]
-# **Verdict.** The mean-image start is ahead on IW NLL by more than three seed gaps; on test −ELBO, by no more
-# than the larger of its two seed gaps.
-# One run each, and seed gaps from 2 pairs of another recipe: likely, not proven. One-cycle is ahead
-# by far more, but it came with a higher peak rate. The networks and the peak rate lead their runners-up by less
-# than twice the mean seed gap: too little to tell. All held-out runs, best first:
-# `python benchmarks/recipe_screen.py --table`. Warm-up over 1 epoch: on test images within a seed gap; on
-# held-out images it wins all four pairs, by more than the mean seed gap, a small, consistent edge. The shipped
-# model was trained before that screen and keeps 2 epochs. Warm-up against none was not screened at this budget.
-#
 # ### The codes against N(0, I)
 #
 # *Figure: each model's test codes in its two most spread dimensions; the circle holds 95% of N(0, I).*
@@ -817,21 +686,17 @@ plots.show_rows({"decoded μ": decoded_mean, "decoded z ~ q(z|x), draw 1": two_d
 plt.show()
 assert abs(sampled - elbo_term) < spread / 10, "the average over sampled z is the ELBO's reconstruction term"
 assert at_mean.mean() > sampled and (QUICK or wins > 0.95), "the text below: the decoded μ scores higher, on all or nearly all images"
-assert QUICK or 0.02 < one_z_noise < 0.1, "the prose (Where the recipe comes from): a few hundredths of a nat"
-
-# %% jupyter={"source_hidden": true}
-pairs = torch.randn(2, 1_000_000, generator=torch.Generator().manual_seed(0))
-assert abs((pairs[0] - pairs[1]).abs().mean() - 2 / math.sqrt(math.pi)) < 0.01, "the formula: E|X − Y| = 2σ/√π, σ = 1"
-elbo_seed_gaps = torch.tensor([*seed_gap["test_neg_elbo"], *seed_held])  # both tables' −ELBO seed gaps
-assert QUICK or 2 * one_z_noise / math.sqrt(math.pi) > elbo_seed_gaps.mean() / 2, \
-    "the prose (Where the recipe comes from): one-z noise alone, more than half the mean −ELBO seed gap"
+assert QUICK or 0.02 < one_z_noise < 0.1, "the text below: a few hundredths of a nat"
 
 # %% [markdown]
 # Here the decoded μ wins on all or nearly all images (the printed share), as measured, not as a law: noise of
 # size σ around μ costs on average where f(z) = log p(x|z) curves down across that spread (to second order,
 # E f(μ + σε) ≈ f(μ) + ½ Σ_d σ_d² ∂²f/∂z_d²). The printed gap is that average cost. The spread is another number:
 # the standard deviation of one image's score over sampled z; the two draws show it, differing from the decoded μ
-# mostly in small strokes, though a sampled z can move a digit towards another. So here log p(x | z = μ) is optimistic, and it is not the ELBO's term.
+# mostly in small strokes, though a sampled z can move a digit towards another. So here log p(x | z = μ) is
+# optimistic, and it is not the ELBO's term. The spread is large for one image, but an average over 10,000
+# images, one z each, has a standard deviation of only a few hundredths of a nat (printed). So the test −ELBO
+# that training prints, with one z per image, barely depends on which z were drawn.
 #
 # > **Common mistake.** Reporting log p(x | z = μ) as the model's reconstruction term or likelihood. **Wrong:**
 # > decode μ, score it, and put the number next to an ELBO. **Right:** the ELBO's term averages log p(x|z) over

@@ -97,7 +97,7 @@ print(f"05's model: test negative ELBO {-vae_lite.evaluate(default, x_test)['elb
 #
 # The write-up gives the loss as `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]` (W1): the KL with a minus sign. We change
 # only the sign and keep 05's Bernoulli error; squared error (W5) is section 3. Two copies of one untrained VAE
-# train on the same batches, one per sign. A run stops when its loss or a gradient is no longer finite.
+# train on the same batches, one per sign.
 
 # %%
 class WrongSignVAE(vae_lite.VAE):
@@ -136,6 +136,8 @@ wrong = train_steps(wrong_model, SIGN_STEPS)
 for name, run in (("right sign (+ KL)", right), ("wrong sign (− KL)", wrong)):
     print(f"{name}: {len(run['loss'])} steps  KL {run['kl'][-1]:8.3g}  reconstruction error "
           f"{run['reconstruction_error'][-1]:8.3g}  loss {run['loss'][-1]:9.3g}  lowest {min(run['loss']):.3g}")
+
+# %% jupyter={"source_hidden": true}
 assert min(right["loss"]) > 0, "vae_lite's loss fell below 0: the loss should be reconstruction error PLUS the KL"
 assert min(wrong["loss"]) < 0, "with the wrong sign the loss should fall below 0, where no negative ELBO can be"
 assert wrong["kl"][-1] > 100 * right["kl"][-1], "with the wrong sign the KL should run off"
@@ -148,7 +150,7 @@ assert wrong["kl"][-1] > 100 * right["kl"][-1], "with the wrong sign the KL shou
 # For binary images a negative ELBO is never below 0: it is at least −log p(x), and p(x) ≤ 1.
 #
 # *Figure: per image against the optimizer step, for both signs: KL and reconstruction error (log scales), and the
-# loss (linear from −100 to 100, logarithmic beyond). The x-axis runs to 3 × the wrong run's steps.*
+# loss (linear from −100 to 100, logarithmic beyond), up to 3 × the wrong run's steps.*
 
 # %%
 figure = plots.plot_sign_runs({"right: reconstruction error + KL": right, "wrong: reconstruction error − KL": wrong},
@@ -158,9 +160,8 @@ plt.setp(figure.axes, xlim=(0, last + 1))
 loss_axis, ticks = figure.axes[2], [t for t in (1e2, 0, -1e2, -1e6, -1e10, -1e14) if t >= min(wrong["loss"])]
 loss_axis.set_yscale("symlog", linthresh=100, linscale=4)  # a wider linear band: 0 and 10² apart
 loss_axis.set_yticks(ticks); loss_axis.minorticks_off()
-y = right["loss"][last]  # labelled: it stays above 0
-loss_axis.annotate(f"right, step {last}: {y:.0f} > 0", (last, y), (0.95, 0.6), ha="right", color="C0",
-                   textcoords="axes fraction", arrowprops=dict(arrowstyle="->", color="C0"))
+loss_axis.annotate(f"right, step {last}: {right['loss'][last]:.0f} > 0", (last, right["loss"][last]), (0.95, 0.6),
+                   ha="right", color="C0", textcoords="axes fraction", arrowprops=dict(arrowstyle="->", color="C0"))
 plt.show()
 
 # %% [markdown]
@@ -185,8 +186,7 @@ def stretched(model, c):
 # Mean z² over codes z ~ q(z|x) is 1 for codes spread like the prior.
 
 # %%
-x = x_test[:500]
-rows = []
+x, rows = x_test[:500], []
 with torch.no_grad():
     for c in (1, 2, 4, 8):
         torch.manual_seed(2)  # the same ε for every c
@@ -233,7 +233,7 @@ assert variety[8] < 0.5 * variety[1], "a stretched code should make every prior 
 class AveragedReconstructionVAE(vae_lite.VAE):
     """The mistake: the reconstruction term averaged over pixels, the KL summed over dimensions."""
 
-    def loss(self, x, beta=1.0):  # beta: fit's KL warm-up factor, 0 to 1; the hidden β below holds at beta = 1
+    def loss(self, x, beta=1.0):  # beta: fit's KL warm-up factor, rising from 0 to 1
         terms = vae_lite.elbo(self, x)
         mistaken = -terms.reconstruction / PIXELS + beta * terms.kl
         return mistaken, {"reconstruction": terms.reconstruction, "kl": terms.kl}
@@ -250,17 +250,18 @@ class AveragedKLVAE(vae_lite.VAE):
 # %% [markdown]
 # **Predict, then run.** Each loss is a multiple of a negative β-ELBO, rec + β KL, with rec = −E_q log p(x|z)
 # (Higgins et al., 2017). Which β does each have? Will its KL end above or below the right model's, its samples
-# look better or worse? The next cell checks the β.
+# look better or worse? The next cell measures each β: it fits loss = a rec + b KL, so β = b / a.
 
-# %% jupyter={"source_hidden": true}
-for cls, beta, scale in ((AveragedReconstructionVAE, PIXELS, 1 / PIXELS), (AveragedKLVAE, 1 / LATENT, 1.0)):
-    model = cls(data.image_shape)
-    torch.manual_seed(1)
-    mistaken, _ = model.loss(x_test[:64])
-    torch.manual_seed(1)
-    weighted, _ = vae_lite.VAE.loss(model, x_test[:64], beta=beta)  # the right loss, with KL weight beta
-    assert torch.allclose(mistaken, scale * weighted, rtol=1e-5), "an averaged term is a KL weight in disguise"
-    print(f"{cls.__name__}: its loss = {scale:.4g} × (negative β-ELBO with β = {beta:.4g}): checked")
+# %%
+hidden_beta = {}  # each mistake's β, measured on an untrained model and 64 images
+for cls in (AveragedReconstructionVAE, AveragedKLVAE):
+    loss, terms = cls(data.image_shape).loss(x_test[:64])  # each image's loss and its two terms, on one z
+    both = torch.stack([-terms["reconstruction"], terms["kl"]], dim=1).detach().double()  # rec, KL
+    a, b = torch.linalg.lstsq(both, loss.detach().double()[:, None]).solution[:, 0].tolist()
+    assert torch.allclose(both @ torch.tensor([a, b]).double(), loss.double(), rtol=1e-5), \
+        "this loss should be a rec + b KL exactly: an averaged term is a KL weight in disguise"
+    hidden_beta[cls] = b / a
+    print(f"{cls.__name__}: its loss = {a:.3g} × (rec + β KL) with β = {b / a:.3g}")
 
 # %% [markdown]
 # > **Common mistake.** **Wrong:** `bce_mean + kl.sum(dim=1).mean()`. One term is divided by a, the other by b:
@@ -272,12 +273,12 @@ for cls, beta, scale in ((AveragedReconstructionVAE, PIXELS, 1 / PIXELS), (Avera
 # > `(F.binary_cross_entropy(x_hat, x, reduction="none").sum((1, 2, 3)) + kl.sum(1)).mean()`.
 # > Dividing the whole loss is harmless with Adam, which is nearly blind to its scale. Dividing one term is not.
 #
-# Each mistake trains with 05's recipe (the same start, batches and epochs; one seed): only the loss differs.
-# The recipe was tuned for the right loss on test images; the optional part weighs that.
+# Each mistake trains like 05's model (same start, batches, epochs and recipe; one seed): only the loss differs.
+# 05 tuned the recipe for the right loss on test images; the optional part weighs that.
 
 # %%
 RECIPE = dict(pretrained.TRAINING, epochs=max(pretrained.TRAINING["epochs"], 30_000 // len(data.train)))
-RECIPE["epochs"] //= 2 if QUICK else 1  # quick mode: half the epochs still show each failure
+RECIPE["epochs"] //= 2 if QUICK else 1  # quick mode: half the epochs still show each effect
 
 
 def train_like_05(cls):
@@ -294,9 +295,9 @@ averaged_kl = train_like_05(AveragedKLVAE)
 clear_output()  # the progress bars have done their job (a stored one would read 0 %)
 
 # %% [markdown]
-# The table, on the test images: KL, reconstruction error, and their sum, the negative ELBO (β = 1, every row).
-# `used`: the k dimensions with KL > 0.05 nats. The last two columns use these k only. σ² is the mean
-# variance of q(z|x).
+# The table, on the test images: KL, reconstruction error, and their sum, the negative ELBO (β = 1 in every row).
+# `used` counts the dimensions with KL > 0.05 nats. The last two columns use only these: σ², the mean variance
+# of q(z|x), and `prior/spread`.
 #
 # `prior/spread` is a yardstick for generation, a ratio of two median distances:
 # - spread: from a code z ~ q(z|x) to its own μ. The decoder trained on codes this near a μ.
@@ -323,8 +324,8 @@ def describe(name, model, dims=None):
 
 ratio = lambda run: run["prior"] / run["spread"]  # prior sample to nearest test μ, in spreads
 runs = [describe("right: both summed (β = 1)", right_vae),
-        describe(f"reconstruction averaged (β = {PIXELS})", averaged_reconstruction),
-        describe(f"KL averaged (β = 1/{LATENT})", averaged_kl)]
+        describe(f"reconstruction averaged (β = {hidden_beta[AveragedReconstructionVAE]:.0f})", averaged_reconstruction),
+        describe(f"KL averaged (β = 1/{1 / hidden_beta[AveragedKLVAE]:.0f})", averaged_kl)]
 print(f"05's recipe, {RECIPE['epochs']} epochs, one seed; test set, nats per image; σ², prior/spread: used dimensions\n"
       f"{'':33s}  {'KL':>6s}  {'recon.':>6s}  {'neg. ELBO':>9s}  {'used':>6s}  {'σ²':>5s}  {'prior/spread':>12s}")
 for r in runs:
@@ -375,8 +376,9 @@ print(f"β = {PIXELS}: the mean image (no code) has error {no_code:.1f} nats; a 
 # does better.
 #
 # Averaging the KL makes the code carry more and reconstruct better, but each q(z|x) is far narrower (σ²).
-# `prior/spread` is about two for the right model, whose prior samples are mostly digit-like, and many times that
-# with the KL averaged: its prior samples fall where the decoder hardly trained (third row).
+# `prior/spread` is about two for the right model; about half of its prior samples look like digits (first row).
+# With the KL averaged it is many times that: prior samples fall where the decoder hardly trained, and none looks
+# like a digit (third row).
 #
 # ### 3. Squared error is a Gaussian log-likelihood
 #
@@ -392,7 +394,9 @@ for s in (0.1, 1.0):
     torch.manual_seed(0)
     gaussian = gaussians[s] = vae_lite.VAE(data.image_shape, likelihood="gaussian", gaussian_std=s)
     gaussian_kl[s] = vae_lite.fit(gaussian, data, epochs=1, progress=False).last["test_kl"]
-    print(f"s = {s}: the KL weighs 2s² = {2 * s**2:g} against squared error; test KL {gaussian_kl[s]:.1f} nats")
+    print(f"s = {s}: test KL {gaussian_kl[s]:.1f} nats")
+
+# %% jupyter={"source_hidden": true}
 assert gaussian_kl[1.0] < 0.25 * gaussian_kl[0.1], "a larger s should leave much less information in the code"
 
 # %% [markdown]
@@ -418,16 +422,15 @@ assert QUICK or data.name != "mnist" or mse[1.0] > 2 * mse[0.1], "the prose: s =
 # Read the other way: for any s, ‖x − x̂‖² + w KL is, up to a constant, 2s² times the negative β-ELBO with
 # β = w / (2s²). So bare `||x - x̂||² + KL` has β = 1/(2s²): β = 1 only for s² = ½.
 #
-# A larger s is a larger KL weight: the code keeps far less, and s = 1 reconstructs far worse (blurred). A
-# "VAE with MSE loss" has a KL weight whether or not its author chose one. `F.mse_loss`'s default mean adds
-# section 2's hidden β on top.
+# A larger s is a larger KL weight: the code keeps far less, and s = 1 reconstructs far worse. So a "VAE with
+# MSE loss" has a KL weight, chosen or not, and `F.mse_loss`'s default mean adds section 2's hidden β.
 #
 # ## Exercise
 #
 # **Exercise 1 (5 min). Which β is it, batch and all?** Complete `effective_beta`. A loss reduces
 # each term by `"sum"` or `"mean"` over one image, then over the batch: `reconstruction` and `kl` are such pairs
 # (`F.binary_cross_entropy`'s default is `("mean", "mean")`). Return the β of the right objective that the loss
-# is proportional to. Handle every pattern of reductions, not only section 2's.
+# is proportional to. Handle every pattern, not only section 2's.
 
 # %% tags=["nbval-check-output"]
 def effective_beta(reconstruction, kl, pixels, latent_dim, batch_size):
@@ -480,38 +483,40 @@ assert logvar.exp().mean() > mu.pow(2).mean(), \
     "the KL should have run off through σ² (the encoder outputs log σ²)"
 
 # %% [markdown]
-# Through σ²: the encoder outputs log σ², so σ² grows exponentially with its output, μ² only quadratically.
+# Through σ²: the encoder outputs log σ², so σ² grows exponentially with that output, μ² only quadratically.
 #
 # ### Information, and the distance from the prior
 #
-# Section 1's stretched codes say as much about x as before, yet cost more KL: the KL term measures more than
-# information. How much a code says about x is the **mutual information** of x and z under the data and the
-# encoder, $I_q(x; z) = \mathbb{E}_x\,\mathrm{KL}\big(q(z|x)\,\|\,q(z)\big)$, with $q(z) = \mathbb{E}_x\, q(z|x)$
-# the **aggregate posterior**, the codes of all images together: how far, on average, one image's codes lie from
-# everyone's. It does not change under z ↦ c z, which can be undone. Adding and subtracting log q(z) inside the KL
-# term averaged over the data splits it in two (Hoffman & Johnson, 2016):
+# Section 1's stretched codes say as much about x as before, yet cost more KL. So the KL term measures more than
+# information. Two definitions:
+# - The **aggregate posterior** $q(z) = \mathbb{E}_x\, q(z|x)$ is the codes of all images together.
+# - The **mutual information** $I_q(x; z) = \mathbb{E}_x\,\mathrm{KL}\big(q(z|x)\,\|\,q(z)\big)$ is how much a code
+#   says about x: how far, on average, one image's codes lie from everyone's. Stretching (z ↦ c z) can be undone,
+#   so it leaves $I_q(x; z)$ unchanged.
+#
+# Adding and subtracting log q(z) inside the KL term, averaged over the data, splits it in two (Hoffman & Johnson,
+# 2016):
 #
 # $$\mathbb{E}_x\,\mathrm{KL}\big(q(z|x)\,\|\,p(z)\big)
 #   = \mathbb{E}_x \mathbb{E}_{q(z|x)}\Big[\log \tfrac{q(z|x)}{q(z)}\Big] + \mathbb{E}_{q(z)}\Big[\log \tfrac{q(z)}{p(z)}\Big]
 #   = I_q(x; z) + \mathrm{KL}\big(q(z)\,\|\,p(z)\big),$$
 #
-# the information the codes carry about x, plus how far the codes as a whole, q(z), lie from the prior. Stretching
-# inflates only the second (the mean z² grows like c²), and it matters: a VAE generates by decoding z drawn from
-# the prior. Alemi et al. (2018) call the KL term the rate; by this split it is at least $I_q(x; z)$.
+# the information the codes carry about x, plus how far the codes as a whole lie from the prior. Stretching
+# inflates only the second, and that matters: a VAE generates from the prior. Alemi et al. (2018) call the KL
+# term the rate; by this split the rate is at least $I_q(x; z)$.
 #
-# $\mathbb{E}_x$ averages over a data set of N images: training's, or here the test images. Then q(z) is a
-# mixture of N Gaussians, one per image, and $I_q(x; z) \le \log N$: a code can at best tell which image it came
-# from. So both parts depend on N, not only on the model: as N grows, $I_q(x; z)$ can rise towards log N and
-# KL(q(z) ‖ p(z)) falls by as much. Compare models on the same N; read no column as the model's own distance
-# from the prior.
+# Here $\mathbb{E}_x$ averages over N images, the test images. Then q(z) is a mixture of N Gaussians, and
+# $I_q(x; z) \le \log N$: at best, a code tells which image it came from. So both parts depend on N as well as on
+# the model. As N grows, $I_q(x; z)$ can grow and KL(q(z) ‖ p(z)) falls by as much. Compare models only at the
+# same N.
 #
-# Section 2's yardstick asks the reverse question: do prior samples land where there are codes? That is the other
-# direction, $\mathrm{KL}\big(p(z)\,\|\,q(z)\big) = \mathbb{E}_{p(z)}[\log p(z) - \log q(z)]$, large where the prior
-# puts mass and q(z) has little.
+# Section 2's yardstick asks the reverse question: do prior samples land where there are codes? That is
+# $\mathrm{KL}\big(p(z)\,\|\,q(z)\big) = \mathbb{E}_{p(z)}[\log p(z) - \log q(z)]$, large where the prior puts mass
+# and q(z) has little.
 #
-# The next cell estimates all of these on the test images, for section 2's models and the right one stretched by
-# c = 4: one z ~ q(z|x) for each of 500 images, 500 prior samples z ~ p(z), and log q(z) exactly, as the mean of
-# the N densities q(z|xⱼ).
+# The next cell estimates these on the test images, for section 2's models and for the right one stretched by
+# c = 4. It draws one z ~ q(z|x) for each of 500 images and 500 prior samples, and computes log q(z) exactly, as
+# the log of the mean of the N densities q(z|xⱼ).
 
 # %%
 def log_aggregate_posterior(z, mu, logvar):
@@ -592,38 +597,34 @@ assert fewer["forward"].mean() > split["right (β = 1)"]["forward"].mean(), \
     "the prose: KL(q(z) ‖ p(z)) of the N-image mixture should fall as N grows"
 
 # %% [markdown]
-# Stretching leaves $I_q(x; z)$ as it was. It inflates only KL(q(z) ‖ p(z)).
+# Stretching leaves $I_q(x; z)$ as it was and inflates only KL(q(z) ‖ p(z)).
 #
-# Three models here have a code that is not switched off. Their KL terms lie far above log N, and each carries
-# nearly log N, the most N images can show. (A model whose KL term is below log N cannot: $I_q(x; z)$ is at most
-# the KL term.) So for these three, KL(q(z) ‖ p(z)) is about the KL term minus log N. At this N it is inflated,
-# because $I_q(x; z)$ is capped at log N; as N grows it falls towards the value for the whole data distribution.
-# So compare it only at equal N. It adds nothing the KL column does not show. Its use here is to contrast the
-# stretched model with the right one, on the same N.
+# Three models have a code that is not switched off. Their KL terms lie far above log N, and each carries nearly
+# log N, the most N images can show. So for them KL(q(z) ‖ p(z)) is about the KL term minus log N: it adds
+# nothing the KL column does not show. Here it serves to compare the stretched model with the right one.
 #
-# The last column asks section 2's question, whether prior samples land among the codes. It too depends on N, so
-# compare it only across models on the same N. With the KL averaged it is many times the right model's, as the
-# yardstick said. Stretching raises it far less than it raises KL(q(z) ‖ p(z)): prior samples still land among the
-# stretched codes, but all near their middle, where they decode alike (section 1's figure).
+# The last column, KL(p(z) ‖ q(z)), asks section 2's question: do prior samples land among the codes? With the KL
+# averaged it is many times the right model's, as the yardstick said. Stretching raises it far less than it
+# raises KL(q(z) ‖ p(z)): prior samples still land among the stretched codes, but all near their middle, where
+# they decode alike (section 1's figure).
 
 # %% [markdown]
 # ### Section 2's comparison, checked, and its history
 #
-# More dimensions do not explain section 2's yardstick. On as many dimensions as the right model uses, the ratio
-# of the model with the KL averaged stays many times larger (printed below).
+# Two doubts about section 2, each answered by a line printed below.
+# - *Does the yardstick only count dimensions?* No: on as many dimensions as the right model uses, the ratio of
+#   the model with the KL averaged stays many times the right model's.
+# - *Did tuning the recipe favour the right loss?* 05 chose its recipe for the right loss on test images. That
+#   choice gained at most the spread of 05's whole recipe screen on held-out images, and section 2's margins are
+#   many times that spread. An unscreened recipe should not rescue a mistake either: the negative ELBO is the
+#   β = 1 objective, so at the global optimum no model trained for β ≠ 1 beats the β = 1 one on it. (That holds
+#   at the optimum; the table scores models after a fixed budget.)
 #
-# The recipe was tuned on test images for the right loss. That is unlikely to explain the margins: they are many
-# times the spread of 05's whole recipe screen on held-out images (printed below). That spread
-# bounds only what the right model gained by the choice among the screened recipes. An unscreened recipe should not rescue a
-# mistake either. The negative ELBO is the β = 1 training objective, so at the global optima a model trained for
-# β ≠ 1 cannot beat the β = 1 one on it. That argument holds at the optimum; the table scores test images after a
-# fixed budget.
-#
-# In published code: pytorch/examples' `vae/main.py` once divided both terms by batch size × 784
-# ([#290](https://github.com/pytorch/examples/issues/290)), harmless with Adam. Keras's VAE example averaged only
-# its cross-entropy over the pixels, and every z decoded to the same image
+# In published code, pytorch/examples' `vae/main.py` once divided both terms by batch size × 784
+# ([#290](https://github.com/pytorch/examples/issues/290)), which is harmless with Adam. Keras's VAE example
+# averaged only its cross-entropy over the pixels, and every z decoded to the same image
 # ([keras #3373](https://github.com/keras-team/keras/issues/3373), fixed by
-# [PR #3383](https://github.com/keras-team/keras/pull/3383)). A user's experiment in pytorch/examples
+# [PR #3383](https://github.com/keras-team/keras/pull/3383)); a user's experiment in pytorch/examples
 # [#234](https://github.com/pytorch/examples/issues/234) found the same. pytorch/examples closed #234 and #290 by
 # summing everything ([PR #296](https://github.com/pytorch/examples/pull/296)).
 
@@ -643,11 +644,11 @@ assert data.name != "mnist" or QUICK or margin > 20 * recipes, "the prose: the m
 # %% [markdown]
 # ### Why mean z² is 1 at c = 1
 #
-# In section 1, mean z² = 1 at c = 1 is no accident. With S = Σₖ(μₖ² + σₖ²) averaged over the images, the KL of
-# the model stretched by c is ½c²S − d log c + const, least at c² = d / S, that is where mean z² = c²S / d = 1.
-# The decoder can undo any c, so training sets c there. The same holds for each dimension stretched alone: at any
-# stationary point of the training loss each has mean μₖ² + σₖ² = 1 over the training images. 05's model is near
-# that on section 1's test images.
+# In section 1, mean z² = 1 at c = 1 is no accident. Let S = Σₖ(μₖ² + σₖ²), averaged over the images. The model
+# stretched by c has KL ½c²S − d log c + const, which is least at c² = d / S, exactly where mean z² = c²S / d = 1.
+# The decoder can undo any c, so training sets c there. The same argument works for each dimension stretched
+# alone: at any stationary point of the training loss, each dimension has mean μₖ² + σₖ² = 1 over the training
+# images. 05's model is close to that on section 1's test images.
 
 # %%
 mu, logvar = default.encode(x_test[:500])  # section 1's images
@@ -667,18 +668,20 @@ assert QUICK or data.name != "mnist" or (per_dimension - 1).abs().max() < 0.3, \
 # %% [markdown]
 # ### Section 3's KLs against a linear VAE
 #
-# A linear VAE, x = Wz + b plus Gaussian noise of fixed std s, is probabilistic PCA (pPCA). Tipping & Bishop (1999)
-# solved pPCA in closed form. Lucas et al. (2019) show that the linear VAE's ELBO has pPCA's maximum likelihood
-# solution as its global maximum, and adds no spurious local maxima beyond those of pPCA's own likelihood. Its
-# diagonal q(z|x) also fixes the rotation of W. pPCA's maximum likelihood solutions are W = U(Λ − s²I)^½ R, R any
-# rotation; for distinct λ the exact posterior is diagonal only when R is a signed permutation. Then W's columns lie
-# along the data's principal directions, and each latent dimension takes one data direction. On a direction
-# of data variance λ > s², its q(z|x) has variance s²/λ and its mean μ has E_x μ² = 1 − s²/λ, so that direction's
-# KL, averaged over x, is ½ log(λ/s²). With d latent dimensions it keeps the top d directions whose λ exceeds s²,
-# and no others. So s² is a noise floor: a direction whose variance is below it is lost in the decoder's noise, and
-# coding it would cost KL and buy no likelihood. A larger s raises the floor, fewer directions clear it, and the
-# code keeps less: section 3's result. Lucas et al. relate posterior collapse to this observation noise, and to
-# local maxima of the marginal likelihood.
+# A linear VAE, x = Wz + b plus Gaussian noise of fixed std s, is probabilistic PCA (pPCA), which Tipping & Bishop
+# (1999) solved in closed form. Lucas et al. (2019) show that the linear VAE's ELBO has pPCA's maximum-likelihood
+# solution as its global maximum, with no spurious local maxima beyond those of pPCA's own likelihood.
+#
+# pPCA's maximum-likelihood W is U(Λ − s²I)^½ R: U holds the data's top principal directions, Λ their variances
+# λ, and R is any rotation. The VAE's diagonal q(z|x) picks R: for distinct λ the exact posterior is diagonal only
+# when R is a signed permutation. So each latent dimension takes one principal direction. On a direction of
+# variance λ > s², q(z|x) has variance s²/λ and E_x μ² = 1 − s²/λ, so its KL, averaged over x, is ½ log(λ/s²).
+# With d latent dimensions, the model keeps the top d directions whose λ exceeds s², and no others.
+#
+# So s² is a noise floor. A direction whose variance is below it is lost in the decoder's noise: coding it would
+# cost KL and buy no likelihood. A larger s raises the floor, fewer directions clear it, and the code keeps less,
+# as in section 3. Lucas et al. relate posterior collapse to this observation noise and to local maxima of the
+# marginal likelihood.
 
 # %%
 variances = torch.linalg.eigvalsh(torch.cov(data.train[:10_000].flatten(1).T).double()).flip(0)  # λ, largest first
@@ -724,18 +727,19 @@ assert QUICK or data.name != "mnist" or all(0.5 < gaussian_kl[s] / linear_kl[s] 
     "the prose: of the same order as pPCA's (within a factor of 2)"
 
 # %% [markdown]
-# After one epoch, on one seed, the deep VAEs' KLs are of the same order as the linear VAE's. That is consistent
-# with the noise floor setting how much the code keeps, but does not show it: depth was not varied, and one epoch
-# is far from converged.
+# After one epoch, on one seed, the deep VAEs' KLs are of the same order as the linear VAE's. That fits the noise
+# floor setting how much the code keeps, but does not prove it: depth was not varied, and one epoch is far from
+# converged.
 
 # %% [markdown]
 # ### More exercises
 #
 # **Exercise 2, homework (10 min). A Gaussian VAE's loss, derived by you.** Complete
-# `gaussian_vae_loss(x, x_hat, mu, logvar, s)`: each image's negative ELBO in nats for the decoder N(x̂, s² I),
-# given the decoded mean x̂ of one sample z (x, x̂: N × C × H × W; μ, log σ²: N × d). Each pixel's density is
-# $\frac{1}{\sqrt{2\pi}\,s}\exp\!\big(-\frac{(x_i-\hat x_i)^2}{2s^2}\big)$: take −log, sum over each image's D pixels
-# (that gives section 3's constant), and add the KL (`vae_lite.kl_standard_normal`).
+# `gaussian_vae_loss(x, x_hat, mu, logvar, s)`. It returns each image's negative ELBO, in nats, for the decoder
+# N(x̂, s² I), where x̂ is the decoded mean of one sample z (x, x̂: N × C × H × W; μ, log σ²: N × d). Each pixel's
+# density is
+# $\frac{1}{\sqrt{2\pi}\,s}\exp\!\big(-\frac{(x_i-\hat x_i)^2}{2s^2}\big)$. Take −log, sum over each image's D pixels
+# (this gives section 3's constant), and add the KL (`vae_lite.kl_standard_normal`).
 
 # %% tags=["nbval-check-output"]
 def gaussian_vae_loss(x, x_hat, mu, logvar, s):
@@ -757,7 +761,7 @@ assert vae_lite.check.gaussian_vae_loss(gaussian_vae_loss), "the solution should
 
 # %% [markdown]
 # **Exercise 2, trained.** A VAE trained with your loss and s = 0.3, like the two of section 3, should keep a KL
-# between theirs. pPCA's KL for s = 0.3 is printed beside it.
+# between theirs. The cell also prints pPCA's KL for s = 0.3.
 
 # %%
 class YourGaussianVAE(vae_lite.VAE):
@@ -792,8 +796,9 @@ else:
 # 2. (5 min) Average both terms (`bce_mean + kl_mean`). Which β is that, and is it closer to 1, as a ratio, than
 #    either mistake alone? (Your `effective_beta` answers it.)
 # 3. (10 min) Give the Gaussian decoder a learned s (`gaussian_std=None`). Which s does it learn, and what KL
-#    weight does that amount to? (2s² against squared error, by section 3. Check: minimising D log s +
-#    ‖x − x̂‖²/(2s²) over s gives s² = the mean squared error per pixel, as in the σ-VAE of Rybkin et al., 2021.)
-# 4. (10 min) The often-copied `KLD = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())` sums over the
-#    batch too. Added to `F.binary_cross_entropy(x_hat, x)`, it is exercise 1's β = 784 B, for a batch of B images.
-#    Train it like section 2's mistakes: what do its prior samples look like? (Expect one blur, as with β = 784.)
+#    weight does that amount to (2s² against squared error, by section 3)? Check: minimising
+#    D log s + ‖x − x̂‖²/(2s²) over s gives s² = the mean squared error per pixel, as in the σ-VAE of Rybkin et
+#    al. (2021).
+# 4. (10 min) The often-copied `KLD = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())` also sums over the
+#    batch. Added to `F.binary_cross_entropy(x_hat, x)`, it gives β = 784 B for a batch of B images (exercise 1).
+#    Train it like section 2's mistakes. What do its prior samples look like? (Expect one blur, as with β = 784.)

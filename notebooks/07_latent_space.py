@@ -9,7 +9,7 @@
 # **Learning goals**
 # - measure how much each latent dimension is used: its KL, and Burda et al.'s active units;
 # - see what each latent dimension does, with sliders;
-# - interpolate between two images through their codes, on a straight line and on an arc;
+# - interpolate between two images' codes on a line and on an arc, and see why the line's middle is grey;
 # - optional: read a 2-latent model's latent space within ±3;
 # - keep the prior p(z), the posterior p(z|x) and its approximation q(z|x) apart; optional: σ apart from σ².
 
@@ -105,9 +105,9 @@ print(f"test negative ELBO {-test['elbo']:.1f} nats = reconstruction error {-tes
 # Burda et al. (2015) call a dimension **active** when its encoder mean moves with the input,
 # Var_x(E_{q(z|x)}[z_d]) = Var_x(μ_d(x)) > 0.01, and **inactive** otherwise.
 #
-# The two measures agree in one direction: KL_d = ½ E_x[μ_d² + σ_d² − log σ_d² − 1] ≥ ½ E_x[μ_d²] ≥ ½ Var_x(μ_d),
-# because σ² − log σ² − 1 ≥ 0. So every active dimension costs over 0.005 nats. Not conversely: μ_d = 0 and
-# σ_d = 0.1 for every x is inactive, yet costs ½(0.01 − ln 0.01 − 1) ≈ 1.8 nats.
+# Every active dimension costs over 0.005 nats: KL_d = ½ E_x[μ_d² + σ_d² − log σ_d² − 1] ≥ ½ E_x[μ_d²]
+# ≥ ½ Var_x(μ_d), as σ² − log σ² − 1 ≥ 0. Not conversely: μ_d = 0, σ_d = 0.1 for every x is inactive, yet costs
+# about 1.8 nats.
 #
 # *Figure: each dimension's mean KL (nats, log scale, largest first, labelled by index); active ones in colour,
 # inactive ones in grey with their total; dashed: 0.005 nats, the floor under every active dimension's KL.*
@@ -164,8 +164,8 @@ explorer
 # At 2, z[8] closes the 7 into a 0; at −2, z[26] makes it 3-like; z[25] sets the stroke's thickness, z[14] and
 # z[19] the top bar. One dimension is not one feature: z[8] also thickens the stroke.
 #
-# **Predict, then run.** Move z_d *by* 2 from the start code (the still picture sets it *to* each value) along
-# the dimension with the most KL, then the least. Which changes this 7 more, and by about how much?
+# Does the dimension with the most KL change this 7 more than the one with the least? Move each *by* 2 from the
+# start code (the still picture sets it *to* each value):
 
 # %%
 def change_along(d, start=explorer.start, step=2.0):  # mean pixel change as z_d moves by step (largest over starts)
@@ -264,7 +264,7 @@ else:
 # ends and midway (t = ½).
 #
 # *Figure: per pair, the grey pixels the middle (t = ½) adds to its ends' mean. Box: the middle half of the
-# pairs; orange line: the median; whiskers: the furthest pairs within 1.5 box widths; circles: single pairs beyond.*
+# pairs; orange line: the median; circles: single pairs far out.*
 
 # %% jupyter={"source_hidden": true}
 def median(values, k=slice(None)):  # the median over the pairs (k: a resample of them)
@@ -304,15 +304,8 @@ ax.boxplot(list(added.values())[::-1], tick_labels=list(added)[::-1], orientatio
 ax.axvline(0, color="0.5", ls="--")
 ax.set_xlabel(f"grey pixels added at t = ½, per pair ({len(i)} pairs)")
 plt.show()
-low, typical_mu, high = mu.norm(dim=1).quantile(torch.tensor([0.05, 0.5, 0.95])).tolist()  # all test codes
-cosine, halfway = torch.cosine_similarity(mu[i], mu[j]).median().item(), ((mu[i] + mu[j]) / 2).norm(dim=1).median().item()
-print(f"|μ|, 5th to 95th percentile: {low:.2f} to {high:.2f}; the pairs' median cosine {cosine:.2f}; the line's "
-      f"middle: median {halfway:.2f} from 0 (|μ|/√2 = {typical_mu / math.sqrt(2):.2f})")
-for name, ends, middle in (("VAE", ends_vae, line_vae), ("autoencoder", ends_ae, line_ae)):
-    print(f"{name}, medians: ends {median(ends):.1f} grey pixels, the line's middle {median(middle):.0f}; "
-          f"per pair, the middle adds {median(middle - ends):+.0f}")
-if "VAE, arc" in added:
-    print(f"VAE, the arc's middle adds {median(arc_vae - ends_vae):+.0f}")
+print(f"grey pixels at the ends, median over the pairs: VAE {median(ends_vae):.1f}, autoencoder {median(ends_ae):.1f}")
+print("per pair, the middle adds (median): " + "; ".join(f"{path} {median(more):+.0f}" for path, more in added.items()))
 
 # %% jupyter={"source_hidden": true}
 more = bootstrap(lambda k: median(line_vae - ends_vae, k) - median(line_ae - ends_ae, k), len(i))  # VAE − autoencoder
@@ -320,23 +313,56 @@ on_arc = bootstrap(lambda k: median(arc_vae - ends_vae, k), len(i)) if "VAE, arc
 if data.name == "mnist":  # the prose below
     assert 1.6 < median(ends_vae) / median(ends_ae) < 2.6, "the VAE's ends: about twice the autoencoder's grey"
     assert more[0] > 0, "on the line, the VAE's middle should add more grey pixels than the autoencoder's"
-    assert high < 1.6 * low and abs(cosine) < 0.1, "the codes: a shell (95th percentile < 1.6 × the 5th), pairs ⟂"
-    assert abs(halfway * math.sqrt(2) / typical_mu - 1) < 0.1 and halfway < 0.9 * low, "the middle: |μ|/√2, inside"
-    assert on_arc is None or on_arc[1] < median(line_vae - ends_vae) / 2, \
-        "the prose: on the arc, the VAE's middle should add less than half the grey its line's middle adds"
+    assert on_arc is None or on_arc[1] < median(line_vae - ends_vae) / 2, "on the arc, under half the line's grey"
 
 # %% [markdown]
-# Is the VAE's decoder blurrier? Yes, at the ends already: about twice the autoencoder's grey pixels. A likely
-# reason, not measured here: it learnt from z = μ + σε, a cloud around each code, and nearby clouds belong to other
-# images. The image that fits them all best is their average: grey where they disagree.
+# Is the VAE's decoder blurrier? Yes, at the ends already: about twice the autoencoder's grey pixels. On the line,
+# its middle adds more grey than the autoencoder's; on the arc, less than half its line's. Both hold for 95%
+# intervals over the pairs (hidden cell).
 #
-# On the line, the VAE's middle adds more grey pixels than the autoencoder's. On the arc, it adds less than half
-# its line's. Both hold for 95% intervals too (hidden cell: the pairs resampled 1,000 times). Why does the line do
-# worse? The codes lie on a shell around 0, and two codes of different classes are nearly orthogonal (first printed
-# line). For |a| = |b| at angle Ω, the line's middle lies cos(Ω/2) as far from 0 as its ends: 1/√2 at 90°. That is
-# inside the shell, where training put few codes (optional part: why the middle is grey). The arc's middle stays as
-# far out as its ends.
-# (One network each: the intervals resample pairs, not training runs. The grey band 0.2–0.8 is one choice.)
+# Why does the line do worse? In d dimensions, a draw z of N(0, I) has |z|² = z₁² + … + z_d², a sum of d terms
+# of mean 1. So |z| stays near √d, and almost no draw lies near 0, where the density peaks: the draws fill a
+# **shell** (White 2016). Each model's codes are measured from their mean, the centre: the autoencoder's,
+# without a prior, need not centre on 0.
+
+# %%
+draws = torch.randn(10000, model.latent_dim, generator=torch.Generator().manual_seed(0))  # z ~ N(0, I), centre 0
+centre_vae, centre_ae = mu.mean(dim=0), codes_ae.mean(dim=0)
+for name, codes, centre in ((f"N(0, I)'s draws (√d = {math.sqrt(model.latent_dim):.2f})", draws, 0),
+                            ("VAE codes", mu, centre_vae), ("autoencoder codes", codes_ae, centre_ae)):
+    a, b = codes[i] - centre, codes[j] - centre  # pairs seen from the centre (of the draws: any two)
+    low, typical, high = (codes - centre).norm(dim=1).quantile(torch.tensor([0.05, 0.5, 0.95])).tolist()
+    cosine, halfway = torch.cosine_similarity(a, b).median().item(), ((a + b) / 2).norm(dim=1).median().item()
+    print(f"{name}: {low:.2f} to {high:.2f} from the centre (5th to 95th percentile); pairs: median cosine {cosine:+.2f}, "
+          f"the line's middle at {halfway:.2f} (median; median code/√2: {typical / math.sqrt(2):.2f})")
+    shell = high < 1.7 * low and abs(cosine) < 0.1 and halfway < low and abs(halfway * 2 ** 0.5 / typical - 1) < 0.1
+    assert data.name != "mnist" or shell, f"the prose: {name}: a shell (95th < 1.7 × 5th percentile), pairs ⟂, middle at ~1/√2"
+
+# %% [markdown]
+# Both models' codes form a shell too. Two codes of different classes are nearly orthogonal, as random directions
+# in many dimensions are. For equally long codes at angle Ω, the line's middle lies cos(Ω/2) as far out as its
+# ends: 1/√2 at 90°. The median middle lies nearer the centre than 95% of the codes: inside the shell, in a
+# hollow. The arc's middle stays out. Push each model's middle out as far as its ends:
+
+# %%
+def pushed_out(codes, centre):  # per pair: the line's middle, moved out to its ends' mean distance from the centre
+    a, b = codes[i] - centre, codes[j] - centre
+    return centre + (a + b) / (a + b).norm(dim=1, keepdim=True) * (a.norm(dim=1) + b.norm(dim=1)).unsqueeze(1) / 2
+
+
+with torch.inference_mode():
+    out_vae, out_ae = grey(model.decode(pushed_out(mu, centre_vae))), grey(autoencoder.decode(pushed_out(codes_ae, centre_ae)))
+fewer = bootstrap(lambda k: median(out_vae - ends_vae, k) - median(out_ae - ends_ae, k), len(i))  # VAE − autoencoder
+print(f"pushed out, the middle adds: VAE {median(out_vae - ends_vae):+.0f} grey pixels, autoencoder "
+      f"{median(out_ae - ends_ae):+.0f}; VAE − autoencoder {fewer[0]:+.0f} to {fewer[1]:+.0f} (95% interval over the pairs)")
+assert data.name != "mnist" or fewer[1] < 0 and all(median(out - ends) < 0.6 * median(line - ends) for out, line, ends in (
+    (out_vae, line_vae, ends_vae), (out_ae, line_ae, ends_ae))), "the prose: pushed out, less grey; the VAE's the least"
+
+# %% [markdown]
+# Out of the hollow, each middle adds at most about half its line's grey, and the VAE's adds fewer grey pixels
+# than the autoencoder's (the interval lies below 0). So the VAE's extra grey on the line comes from its hollow,
+# not from a decoder that blurs more between classes. (One network each: the intervals resample pairs, not
+# training runs. The grey band 0.2–0.8 is one choice.)
 
 # %% [markdown]
 # ## Common mistakes
@@ -361,9 +387,9 @@ if (~active).any():  # which dimensions are inactive depends on the model; the K
 # - The KL splits unequally over the latent dimensions. One with KL ≈ 0 is inactive: q(z_d|x) is the prior, and
 #   the decoder ignores it. The ELBO switches off a dimension whose information does not repay its KL (posterior
 #   collapse); β > 1 switches off more (notebook 08).
-# - Midway between two digits both models draw grey. The VAE's decoder is the blurrier one, at the ends already
-#   (one trained model each). The line's middle lies inside the shell of codes; on the arc, the VAE's middle
-#   adds less than half the line's grey.
+# - Midway on the line both models draw grey, much of it because the middle falls inside the shell of codes.
+#   Pushed out as far as its ends, the VAE's middle adds fewer grey pixels than the autoencoder's; on the arc,
+#   less than half its line's. The VAE's decoder is the blurrier at the ends (one model each).
 #
 # Next: [08 How good is it?](08_how_good.ipynb) measures the model.
 
@@ -387,19 +413,19 @@ assert torch.allclose(variance, logvar[0].exp(), rtol=0.05), \
 # %% [markdown]
 # ## Optional: why the middle is grey
 #
-# Why is the middle grey near 0, when 0 is the prior's most likely z? The interpolation's three steps, each
-# measured below:
-# 1. Little of the prior's mass lies near 0: an N(0, I) sample in d dimensions lies about √d from 0, on a shell
-#    (White 2016). The codes μ(x) form a shell too, well inside √d: inactive dimensions keep μ ≈ 0, and on the
-#    active ones the mean z² = E[μ²] + E[σ²] is near 1 (05: the KL pulls the pooled codes toward the prior's
-#    unit variance), and about a fifth of it is σ², not μ².
+# Why is the VAE's middle grey near 0, when 0 is the prior's most likely z? The core part found the codes on a
+# shell and the line's middle inside it. Three steps, each measured below:
+# 1. The codes μ(x) lie well inside the prior's shell at √d: inactive dimensions keep μ ≈ 0, and on the active
+#    ones the mean z² = E[μ²] + E[σ²] is near 1 (05: the KL pulls the pooled codes toward the prior's unit
+#    variance), and about a fifth of it is σ², not μ².
 # 2. The decoder learnt from z = μ + σε, further out still. (Counted on the active dimensions: on the inactive
 #    ones z is the prior's noise, which the decoder ignores.)
-# 3. Two codes of different classes are nearly orthogonal, as random directions in many dimensions are, so the
-#    middle lies about |μ|/√2 from 0: in the hollow, where the decoder falls back toward the average digit
-#    (z = 0, below).
+# 3. The line's middle lies about |μ|/√2 from 0, nearer 0 than the codes μ and than z: there the decoder falls
+#    back toward the average digit (z = 0, below).
 
 # %%
+low, typical_mu, high = mu.norm(dim=1).quantile(torch.tensor([0.05, 0.5, 0.95])).tolist()  # from 0, all test codes
+halfway = ((mu[i] + mu[j]) / 2).norm(dim=1).median().item()  # the line's middle, from 0
 mean_mu2 = mu[:, active].pow(2).mean().item()  # E[μ²] on the active dimensions
 mean_var = sigma[:, active].pow(2).mean().item()  # E[σ²]
 z_norms = vae_lite.reparameterize(mu, logvar)[:, active].norm(dim=1)  # the decoder's inputs in training
@@ -409,8 +435,7 @@ print(f"distance from 0, test codes' 5th, 50th, 95th percentiles: {low:.2f}, {ty
       f"(√d {math.sqrt(model.latent_dim):.2f}; over the {count} active ones, {math.sqrt(count):.2f})")
 print(f"on the active dimensions E[μ²] {mean_mu2:.2f} + E[σ²] {mean_var:.2f}")
 print(f"z = μ + σε on the active dimensions: median {typical_z:.2f}, 99% beyond {near:.2f}")
-print(f"the {len(i)} pairs: ends' median cosine {cosine:.2f}, middles' median distance {halfway:.2f} "
-      f"(|μ|/√2 = {typical_mu / math.sqrt(2):.2f})")
+print(f"the {len(i)} pairs: the line's middle, median {halfway:.2f} from 0 (|μ|/√2 = {typical_mu / math.sqrt(2):.2f})")
 
 # %% jupyter={"source_hidden": true}
 if data.name == "mnist":  # the prose above, step by step
@@ -419,69 +444,46 @@ if data.name == "mnist":  # the prose above, step by step
     sum_var = sigma[:, active].pow(2).sum(1).mean()  # Σσ² on the active dimensions, averaged over x
     # step 2 is a demonstration (E|z|² = |μ|² + Σσ² holds for any encoder), not a check
     assert abs(further.mean() / sum_var - 1) < 0.1, "step 2: z = μ + σε lies further out, |z|² ≈ |μ|² + Σσ²"
+    assert abs(halfway * math.sqrt(2) / typical_mu - 1) < 0.1, "step 3: the middle should lie about |μ|/√2 from 0"
     assert halfway < min(0.9 * low, near), "step 3: the middle should lie nearer 0 than the codes μ and than z"
 
 # %% [markdown]
-# A control: each middle pushed out to its ends' mean distance from the centre (for equally far ends, the arc's
-# middle), for the VAE and for the autoencoder; and z = 0 itself. The autoencoder has no prior, so its codes need
-# not centre on 0: for each model, the centre is its test codes' mean.
+# Where the two models differ: where their codes centre, the middles' grey in proportion to their ends', and what
+# z = 0 decodes to.
 
 # %%
-def pushed_out(code_a, code_b, centre):  # the middle, rescaled to the ends' mean distance from the centre
-    a, b = code_a - centre, code_b - centre
-    middle = (a + b) / 2
-    return centre + middle * ((a.norm(dim=1) + b.norm(dim=1)) / 2 / middle.norm(dim=1)).unsqueeze(1)
-
-
-def nearer_centre(codes, centre, i, j):  # per pair i[k], j[k]: the middle's distance from the centre, of the ends' mean
-    a, b = codes[i] - centre, codes[j] - centre
-    return ((a + b) / 2).norm(dim=1) / ((a.norm(dim=1) + b.norm(dim=1)) / 2)
-
-
-centre_vae, centre_ae = mu.mean(dim=0), codes_ae.mean(dim=0)
 with torch.inference_mode():
-    out_vae = grey(model.decode(pushed_out(mu[i], mu[j], centre_vae)))
-    out_ae = grey(autoencoder.decode(pushed_out(codes_ae[i], codes_ae[j], centre_ae)))
     at_zero = model.decode(torch.zeros(1, model.latent_dim))
-(low_c, high_c), (low_ae, high_ae) = ((codes - centre).norm(dim=1).quantile(torch.tensor([0.05, 0.95])).tolist()
-                                      for codes, centre in ((mu, centre_vae), (codes_ae, centre_ae)))
 print(f"distance of the codes' mean from 0: VAE {centre_vae.norm():.2f}, autoencoder {centre_ae.norm():.2f} "
       f"(a typical code's: {typical_mu:.2f} and {codes_ae.norm(dim=1).median():.2f})")
-print(f"the codes' distance from their centre, 5th to 95th percentile: VAE {low_c:.2f} to {high_c:.2f}, "
-      f"autoencoder {low_ae:.2f} to {high_ae:.2f} (both a shell)")
 for name, ends, middle, out in (("VAE", ends_vae, line_vae, out_vae), ("autoencoder", ends_ae, line_ae, out_ae)):
-    print(f"{name}, the middle pushed out: {median(out):.0f} grey pixels, {median(out - ends):+.0f} over the ends, "
-          f"×{median(out) / median(ends):.1f} the ends (on the line: ×{median(middle) / median(ends):.1f})")
-fewer = bootstrap(lambda k: median(out_vae - ends_vae, k) - median(out_ae - ends_ae, k), len(i))
-near_vae, near_ae = median(nearer_centre(mu, centre_vae, i, j)), median(nearer_centre(codes_ae, centre_ae, i, j))
+    print(f"{name}, the middle: {median(middle):.0f} grey pixels on the line, {median(out):.0f} pushed out; ×"
+          f"{median(middle) / median(ends):.1f} and ×{median(out) / median(ends):.1f} the ends' {median(ends):.1f}")
 like_mean = torch.corrcoef(torch.stack([at_zero.flatten(), data.train.mean(dim=0).flatten()]))[0, 1].item()
-print(f"VAE − autoencoder, pushed out: {fewer[0]:+.0f} to {fewer[1]:+.0f} pixels (95% interval over the pairs)")
-print(f"the line's middle, of the ends' distance from the centre: VAE {near_vae:.2f}, autoencoder {near_ae:.2f}")
 print(f"z = 0: {grey(at_zero).item():.0f} grey pixels, like the mean image (r = {like_mean:.3f})")
 
 # %% jupyter={"source_hidden": true}
 if data.name == "mnist":  # the prose below
-    assert fewer[1] < 0, "pushed out, the VAE's middle should gain fewer grey pixels than the autoencoder's"
-    assert high_ae < 1.7 * low_ae, "the autoencoder's codes should form a shell around their centre too"
     assert median(line_vae) / median(ends_vae) < median(line_ae) / median(ends_ae), \
         "on the line, the autoencoder's middle should gain more grey in proportion (×, printed)"
-    assert median(out_vae) / median(ends_vae) < median(out_ae) / median(ends_ae), "… and fewer in proportion"
+    assert median(out_vae) / median(ends_vae) < median(out_ae) / median(ends_ae), "… and pushed out too"
     assert centre_vae.norm() < 0.2 * typical_mu and centre_ae.norm() > 0.2 * codes_ae.norm(dim=1).median(), \
         "the VAE's codes should centre on about 0, the autoencoder's not"
-    assert abs(near_vae - near_ae) < 0.1, "both lines' middles should lie about as near their centre"
     assert median(line_vae - out_vae) > median(line_ae - out_ae), "pushing out should take more grey off the VAE's"
     assert all(median(v) > median(e) for v, e in ((ends_vae, ends_ae), (line_vae, line_ae), (out_vae, out_ae))), \
         "the VAE's images should have more grey pixels than the autoencoder's: at the ends, on the line, pushed out"
     assert grey(at_zero).item() > median(line_vae) and like_mean > 0.95, "z = 0: greyer than the middles, ≈ mean image"
 
 # %% [markdown]
-# On the line, the autoencoder's middle gains more grey in proportion (× its ends, printed). Pushed out, the VAE's
-# middle gains fewer grey pixels than the autoencoder's, in number and in proportion. (One model each, one set of
-# pairs.) Both lines pass about as near their centre. But pushing out takes more grey off the VAE's middle. Near
-# 0, the VAE's decoder falls back toward the mean image. So the VAE's extra grey midway comes mostly from the
-# hollow. It does not come from a decoder that blurs more between classes. Still, the VAE's decoder is the
-# blurrier one: more grey at the ends, on the line, and pushed out. That z = 0 decodes to the mean image is partly
-# built in: the decoder's output bias started there (notebook 05).
+# The VAE's codes centre on about 0, the autoencoder's do not (that is why the core part measured each from its
+# own centre). On the line and pushed out alike, the autoencoder's middle gains more grey in proportion to its
+# ends (×, printed). Pushing out takes more grey off the VAE's middle: near 0, its decoder falls back toward the
+# mean image. That z = 0 decodes to the mean image is partly built in: the decoder's output bias started there
+# (notebook 05).
+#
+# Still, the VAE's decoder is the blurrier one: more grey at the ends, on the line, and pushed out. A likely
+# reason, not measured here: it learnt from z = μ + σε, a cloud around each code, and nearby clouds belong to
+# other images. The image that fits them all best is their average: grey where they disagree.
 
 
 # %% [markdown]
@@ -680,16 +682,20 @@ plt.show()
 # %% [markdown]
 # ## Optional: the posterior p(z|x) on the 2-D map
 #
-# Cremer et al. (2018) split the gap log p(x) − ELBO in two. The **approximation gap**: what the best diagonal
-# Gaussian q* still misses, KL(q* ‖ p(z|x)). The **amortization gap**: what the encoder's q(z|x) loses against q*,
-# as one encoder serves every x instead of a fit per image.
+# With two latent dimensions, the exact posterior p(z|x) = p(x|z) p(z) / p(x) can be computed on a grid and set
+# beside the encoder's q(z|x). Cremer et al. (2018) split the ELBO's gap at q*, the best diagonal Gaussian for
+# this one image:
 #
-# *Figure: the 2-D map above. Red: the exact posterior p(z|x) of images a–c, zoomed below. It is drawn where it
-# falls to e^(−1/2) of its peak, as q is at ±1σ. Red tilted or mis-shaped against black: an approximation gap.
-# Red off centre, or black wider than red: an amortization gap (for a Gaussian p(z|x), q* is centred on it and
-# never wider). The
-# picture shows which gaps there are; the next cell measures which is larger, in nats. This model trained only briefly, so its gaps need not be typical. Another
-# seed, CPU or thread count trains another model, with other verdicts for a–c.*
+# log p(x) − ELBO(q) = [log p(x) − ELBO(q*)] + [ELBO(q*) − ELBO(q)].
+#
+# The first bracket is the **approximation gap**: what no diagonal Gaussian can fit. The second is the
+# **amortization gap**: what the encoder loses by serving every image with one network instead of a fit per image.
+#
+# *Figure: the 2-D map above, with the exact p(z|x) of test images a–c in red, zoomed below. Red is drawn where
+# p(z|x) falls to e^(−1/2) of its peak, the height of q's ±1σ ellipse (black). Red tilted or mis-shaped: an
+# approximation gap. Red off centre, or black wider than red: an amortization gap (for a Gaussian p(z|x), q* is
+# centred on it and never wider: checked below). This model trained only briefly, so its gaps need not be
+# typical; another seed, CPU or thread count trains another model, with other pictures.*
 
 # %%
 def log_joint(z, images=x_test[:3]):  # log p(x|z) + log p(z) of images a–c: log p(z|x) + const.
@@ -704,12 +710,21 @@ plots.latent_map(model_2d, means_2d, labels, names=names, sigmas=sigmas_2d,
 plt.show()
 
 # %% [markdown]
-# ### Is p(z|x) Gaussian?
+# ### Which gap is larger?
 #
-# A 2-D Gaussian holds 1 − e^(−1/2) of its mass inside the line where it falls to e^(−1/2) of its peak. Do a–c's
-# posteriors on the 2-D map? Sum p(x, z) over a wide grid for p(x) = ∫ p(x, z) dz; then sum p(z|x) = p(x, z) / p(x)
-# inside each red line on a fine grid over it (the map's grid, 0.05 apart, puts only a few points inside b's). Then
-# follow p(z|x) from its peak toward q's mean μ(x).
+# The picture shows which gaps there are, not their sizes. q* would need a fit per image; instead, bound both
+# gaps in three steps:
+# 1. log p(x) = log ∫ p(x, z) dz, summed over a grid.
+# 2. The ELBO of the encoder's q, and of a stand-in q̃ for q*: centred on p(z|x)'s mean, with σ_i² = 1/(Σ⁻¹)_ii
+#    from p(z|x)'s covariance Σ. For a Gaussian p(z|x), q̃ is q* (Bishop 2006, §10.1.2; checked in a hidden
+#    cell). Each ELBO from 1,000 draws.
+# 3. ELBO(q*) is at least the larger of the two ELBOs. So the approximation gap is at most log p(x) minus it,
+#    and the amortization gap at least the rest. A verdict needs the margin to exceed three Monte Carlo
+#    standard errors.
+#
+# First, is p(z|x) near Gaussian, so that q̃ is near q*? Two checks. A 2-D Gaussian holds 1 − e^(−1/2) of its
+# mass inside its red line: sum p(z|x) there, on a fine grid. And a Gaussian falls steadily from its peak: follow
+# p(z|x) toward q's mean μ(x). A dip, then a rise, would be a second peak, which no Gaussian covers.
 
 # %%
 side = torch.linspace(-4.5, 4.5, 121)  # wide enough to hold a–c's posteriors, and fine enough to sum them
@@ -738,18 +753,18 @@ on_way = log_joint(torch.cat([(peaks + means_2d[:3]) / 2, means_2d[:3]]))
 on_way = (on_way - log_joint(peaks).diagonal()[:, None]).exp()  # p(z|x) against its peak
 half_ratio, at_mean = on_way[:, :3].diagonal(), on_way[:, 3:].diagonal()
 gaussian = 1 - math.exp(-1 / 2)  # a 2-D Gaussian's mass inside its e^(−1/2) line
-print(f"p(z|x) inside the red lines: a {held[0]:.0%}, b {held[1]:.0%}, c {held[2]:.0%} "
-      f"(a Gaussian's: {gaussian:.0%})")
-print("p(z|x) against its peak, halfway to q's mean and at it: " +
-      "; ".join(f"{name} {h:.2f}, {q:.2f}" for name, h, q in zip("abc", half_ratio, at_mean)))
+for name, mass, half, at in zip("abc", held, half_ratio, at_mean):
+    print(f"{name}: {mass:.0%} inside the red line ({'near' if abs(mass - gaussian) < 0.1 else 'far from'} a Gaussian's "
+          f"{gaussian:.0%}); p(z|x) against its peak: {half:.2f} halfway to q's mean, {at:.2f} at it: "
+          + ("a dip, then a rise: a second peak" if half < at else "no second peak"))
 
 # %%
 on_grid = log_grid.softmax(dim=1)  # p(z|x) on the wide grid, summing to 1
 mean_p = on_grid @ grid  # p(z|x)'s mean: k × 2
 spread = grid - mean_p[:, None]  # z minus p(z|x)'s mean: k × M × 2
-covariance = torch.einsum("km,kmi,kmj->kij", on_grid, spread, spread)  # p(z|x)'s covariance
-tilt = covariance[:, 0, 1] / (covariance[:, 0, 0] * covariance[:, 1, 1]).sqrt()  # its correlation
-sd_guess = (1 / torch.linalg.inv(covariance).diagonal(dim1=1, dim2=2)).sqrt()  # q̃: Bishop's q* for a Gaussian
+covariance = torch.einsum("km,kmi,kmj->kij", on_grid, spread, spread)  # p(z|x)'s covariance Σ
+tilt = covariance[:, 0, 1] / (covariance[:, 0, 0] * covariance[:, 1, 1]).sqrt()  # its correlation ρ
+sd_guess = (1 / torch.linalg.inv(covariance).diagonal(dim1=1, dim2=2)).sqrt()  # q̃'s σ_i
 eps = torch.randn(1000, 2, generator=torch.Generator().manual_seed(0))  # the same 1,000 draws for every q
 
 
@@ -760,21 +775,17 @@ def elbo(m, mean, sd):  # image m's ELBO, E_q[log p(x, z) − log q(z)], for q =
 
 
 elbo_q, se_q = torch.tensor([elbo(m, means_2d[m], sigmas_2d[m]) for m in range(3)]).T  # the encoder's q
-elbo_guess, se_guess = torch.tensor([elbo(m, mean_p[m], sd_guess[m]) for m in range(3)]).T
+elbo_guess, se_guess = torch.tensor([elbo(m, mean_p[m], sd_guess[m]) for m in range(3)]).T  # q̃
 best = torch.maximum(elbo_q, elbo_guess)  # ELBO(q*) is at least this
 approximation, amortization = log_px - best, best - elbo_q  # at most, at least (nats)
 noise = 2 * torch.where(elbo_q > elbo_guess, se_q, se_guess) + se_q  # ≥ the standard error of their difference
-for name, mass, half, at, r, gap, loss, se, se_a, se_b in zip("abc", held, half_ratio, at_mean, tilt, approximation,
-                                                              amortization, noise, se_q, se_guess):  # per image
-    peak = "a dip, then a rise: a second peak near q's mean" if half < at else "no second peak"
-    shape = "near" if abs(mass - gaussian) < 0.1 else "far from"
-    verdict = ("mostly amortization" if loss - gap > 3 * se else "not decided: within 3 standard errors"
-               if loss > gap else "not decided: q* may beat q̃")
-    print(f"{name}: mass {shape} a Gaussian's; {peak}; correlation {r:+.2f}\n"
-          f"   gaps: approximation at most {gap:.2f} nats (a Gaussian p(z|x) with this correlation: "
-          f"{-0.5 * math.log(1 - r.item() ** 2):.3f}), amortization at least {loss:.2f}: {verdict}\n"
-          f"   Monte Carlo standard errors: ELBO of q {se_a:.3f}, of q̃ {se_b:.3f}; "
-          f"of amortization − approximation at most {se:.3f}")
+print("nats log p(x)  ELBO(q)  ELBO(q̃) approximation gap ≤ (tilt alone) amortization gap ≥  3 SE   verdict")
+for name, px, e_q, e_guess, gap, r, loss, se in zip("abc", log_px, elbo_q, elbo_guess, approximation, tilt,
+                                                   amortization, noise):
+    verdict = ("amortization larger" if loss - gap > 3 * se else "not decided: within 3 SE" if loss > gap
+               else "not decided: the bounds overlap")
+    print(f"{name:<4}{px:9.2f}{e_q:9.2f}{e_guess:9.2f}{gap:20.2f}{-0.5 * math.log(1 - r.item() ** 2):13.3f}"
+          f"{loss:19.2f}{3 * se:6.2f}   {verdict}")
 assert (log_px - elbo_q > -0.05).all(), "each ELBO should lie below log p(x): check the grid's sum for p(x)"
 
 # %% jupyter={"source_hidden": true}
@@ -792,19 +803,8 @@ rho = covariances[:, 0, 1] / (covariances[:, 0, 0] * covariances[:, 1, 1]).sqrt(
 assert torch.allclose(kl_q_p.detach(), -0.5 * torch.log1p(-rho ** 2)), "a Gaussian's gap: −½ log(1 − ρ²)"
 
 # %% [markdown]
-# How to read the masses and the walk toward q's mean: a share near a Gaussian's says the red line is a fair picture of p(z|x); a
-# share far below it says p(z|x) has mass the red line, drawn at one height, leaves out. If p(z|x) also dips on
-# the way to q's mean and rises again there, that mass is a second peak, and the encoder sits near it. A diagonal
-# Gaussian cannot cover two peaks: an approximation gap. Which images show it depends on the trained model: rerun
-# on another seed (or thread count) and compare. For a Gaussian p(z|x) = N(m, Σ), the best diagonal q* has
-# σ_i² = 1/(Σ⁻¹)_ii ≤ Σ_ii (Bishop 2006, §10.1.2; checked above): black wider than red then means amortization.
-# A diagonal q cannot tilt either: p(z|x)'s correlation is a gap q* keeps too.
-#
-# Which gap is larger? The pictures show which gaps there are, not their sizes. So the cell measures both
-# (Cremer et al.): log p(x) from the grid; the ELBO of q and of q̃ (p's mean, σ_i² = 1/(Σ⁻¹)_ii) from 1,000
-# draws each. q* is at least as good as the better of the two, so the approximation
-# gap is at most log p(x) minus that ELBO, and the amortization gap at least the rest. The verdict follows, when
-# the margin exceeds three Monte Carlo standard errors (printed).
-# Beside each bound: the approximation gap of a Gaussian p(z|x) with the same correlation ρ, −½ log(1 − ρ²)
-# (checked above). A bound far above it means p(z|x) is not Gaussian, or q̃ is not q* (its moments come from the
-# wide grid, coarse for a narrow p(z|x)): the bound is an upper one.
+# The tilt alone: −½ log(1 − ρ²), the whole approximation gap of a Gaussian p(z|x) with p's correlation ρ, which a
+# diagonal q cannot follow (checked above). A bound near it says the tilt is the approximation gap. A bound far
+# above it says p(z|x) is not Gaussian, or q̃ misses q* (its moments come from the wide grid, coarse for a narrow
+# p(z|x)); it is still an upper bound. Which image gets which verdict depends on the trained model: rerun on
+# another seed and compare.

@@ -108,11 +108,10 @@ print(frey_model)  # the parameters are counted in the optional part
 # ## Training
 #
 # The paper's recipe (section 5): minibatches of 100, one z per image; Adagrad, step size 0.01, 0.02 or 0.1; a
-# prior p(θ) = N(0, I) on the decoder's weights, as weight decay. The authors' code applies it to the encoder's
-# (φ) weights too, as we do; we also apply it to the biases, which their code does not. So it maximises
-# log p(θ) + log p(φ) + Σᵢ ELBO(xᵢ). Adagrad's step, lr·g/√(Σ g² so far), ignores the loss's scale, so mean or
-# sum gives the same steps if the prior is scaled to match. We minimise the **mean** −ELBO of a batch: each point
-# carries the prior's share |θ|²/(2N), gradient θ/N: `weight_decay=1/N`.
+# prior p(θ) = N(0, I) on the decoder's weights, as weight decay. The authors' code puts it on the encoder's
+# weights (φ) too, as we do (and, unlike their code, on the biases). So training maximises
+# log p(θ) + log p(φ) + Σᵢ ELBO(xᵢ). We minimise the **mean** −ELBO of a batch, so each data point carries
+# 1/N of the prior, |θ|²/(2N), whose gradient θ/N is `weight_decay=1/N`.
 
 # %%
 def paper_optimizer(model, train_size, step_size):  # weight decay 1/N: the prior N(0, I)'s share per data point
@@ -184,20 +183,13 @@ for name, std in [("s = 1", 1.0), ("s = 0.1", 0.1), ("s learned per pixel", None
                           mse=(reconstruction - frey.test).pow(2).mean().item(), reconstruction=reconstruction)
     print(f"{name:20s} test bound {last['test_elbo']:7.1f} nats per face, KL {last['test_kl']:5.2f} nats, "
           f"squared error per pixel {decoders[name]['mse']:.4f}")
-# The faces' variance along each principal direction, largest first (eigenvalues of their covariance)
-variances = torch.linalg.eigvalsh(frey.train.flatten(1).T.cov()).flip(0)
-gain = lambda v: (v - 1 - math.log(v)) / 2  # noqa: E731  nats per face for coding a direction of variance v
-print(f"principal variances of the training faces: largest {variances[0]:.2f} (coding it gains "
-      f"{gain(variances[0].item()):.3f} nats), next {variances[1]:.2f}, {int((variances > 1).sum())} above s² = 1")
+total_variance = frey.train.var(dim=0).sum().item()  # tr Σ: the faces' variance, summed over the pixels
+print(f"with s = 1, a perfect code gains at most ½ tr Σ = {total_variance / 2:.1f} nats per face")
 
 # %% jupyter={"source_hidden": true}
 learned, fixed, wide = decoders["s learned per pixel"], decoders["s = 0.1"], decoders["s = 1"]
 assert learned["bound"] > fixed["bound"] > wide["bound"], "learning s should give the highest bound, s = 1 the lowest"
-cross = {c: -(kl_divergence(Normal(0.0, 3**0.5), Normal(0.0, c**0.5)) + Normal(0.0, 3**0.5).entropy()) for c in (1, 2, 3, 5)}
-assert all(abs(cross[c] + (math.log(2 * math.pi * c) + 3 / c) / 2) < 1e-5 for c in cross) and max(cross, key=cross.get) \
-    == 3 and abs(cross[3] - cross[1] - gain(3.0)) < 1e-5, "the prose, v = 3: E log N(x; 0, c) over x ~ N(0, v), its peak, gain"
-assert variances[0] > 1 > variances[1] and gain(variances[0].item()) < 0.05, \
-    "the prose: one direction varies more than s² = 1, and coding it gains under 0.05 nats"
+assert total_variance / 2 < 5, "the prose: with s = 1 a perfect code gains a few nats per face at most"
 assert wide["kl"] < 0.1, "with s = 1 every face is explained as noise around one mean face: the code carries nothing"
 assert learned["mse"] > fixed["mse"], "the prose: the learned s wins, yet reconstructs worse than s = 0.1 on average"
 
@@ -205,20 +197,19 @@ assert learned["mse"] > fixed["mse"], "the prose: the learned s wins, yet recons
 # The learned s wins by far, yet reconstructs worse than s = 0.1: it gains more in the normaliser than it
 # loses in the weighted error (optional part: the numbers).
 #
-# Why KL ≈ 0 with s = 1? Think of a linear decoder whose code adds w·z along a principal direction of the faces
-# (an eigenvector of their covariance, variance v). Along it the model's variance is c = w² + 1, and the faces'
-# expected log density, −½(log 2πc + v/c), peaks at c = v. So a code pays only where v > 1, and gains
-# ½(v − 1 − log v) = KL(N(0, v) ‖ N(0, 1)) nats per face over no code (c = 1). Only one direction has v > 1,
-# and it gains under 0.05 nats (printed): noise around the mean face explains the faces almost as well as a
-# code. Positive bounds are fine: these are log **densities**.
+# Why KL ≈ 0 with s = 1? Then −log p(x|z) is half the squared error, plus a constant. Decoding every face as
+# the mean face already leaves an expected squared error of only tr Σ (Σ: the faces' covariance). A perfect
+# code, with no error left, would gain at most ½ tr Σ: a few nats per face (printed), before paying its KL.
+# So noise around the mean face explains the faces almost as well as a code. Positive bounds are fine: these
+# are log **densities**.
 
 # %% [markdown]
 # ### 2. The baseline: wake-sleep
 #
-# Figure 2's baseline, **wake-sleep** (Hinton et al. 1995), was made for the Helmholtz machine: an encoder and a
-# decoder network of binary units, each on or off. A binary z cannot be written μ + σ·ε, so the ELBO's gradient
-# in φ had no low-variance estimate. Instead the encoder learns from dreams, whose z is known. It trains AEVB's
-# networks in two phases ("held": no gradient flows back through it):
+# Figure 2's baseline, **wake-sleep** (Hinton et al. 1995), was made for the Helmholtz machine, whose units are
+# binary. A binary z cannot be written μ + σ·ε, so the ELBO's gradient in φ had no low-variance estimate;
+# instead the encoder learns from dreams, whose z is known. Here it trains AEVB's networks in two phases
+# ("held": no gradient flows back through it):
 #
 # ```
 # wake:   real x   ──encoder──▶  z ~ q(z|x),  held  ──decoder──▶  up log p(x|z):   trains θ
@@ -304,12 +295,11 @@ if len(race) == 2 and not QUICK:
     assert max(aevb_bounds[0], ws_bounds[0]) < baseline, "the prose: after epoch 1 both below the no-code level"
 
 # %% [markdown]
-# Our wake-sleep climbs fast, then stalls at the no-code level, KL near 0. Why?
+# Our wake-sleep climbs fast, from below the no-code level after epoch 1, then stalls at it, KL near 0. Why?
 # If the decoder ignores z, the sleep phase's best q(z|x′) is the prior. Then z is independent of x, and the wake
 # gradient on the decoder's z-weights averages to zero. So "no code" (**posterior collapse**, notebook 07) is a
-# fixed point of both phases, and of the ELBO. Every run starts near it: q ≈ N(0, I), a decoder
-# that all but ignores z, s ≈ 1 (checked for the race). Its bound after epoch 1 is still below
-# the no-code level (printed). Only AEVB escapes here. Why is open ("More to try", 6).
+# fixed point of both phases, and of the ELBO. Every run starts near it: q ≈ N(0, I), a decoder that all but
+# ignores z, s ≈ 1 (checked). Only AEVB escapes here; why is open ("More to try", 6).
 #
 # ### 3. Figure 2: the lower bound against training samples
 
@@ -328,13 +318,8 @@ assert all(run.get("frey_face_split") == vae_lite.data.FREY_FACE_SPLIT for run i
 MNIST_PANELS = [3, 5, 10, 20, 200]  # the paper's MNIST panels (mnist-2 is Figure 4's model)
 for dataset, title, sizes, ylim in [("mnist", "MNIST", MNIST_PANELS, (-200, -90)),
                                     ("frey-face", "Frey Face", None, (0, 1700))]:
-    figure = plots.plot_paper_curves(runs, dataset, paper=paper[dataset] | {
-        "samples": paper["samples"], "uncertainty": paper["uncertainty"][dataset]}, ylim=ylim, sizes=sizes)
-    for ax in figure.axes:
-        ax.axvspan(1e3, 1e5, color="0.9", zorder=0)  # the paper's axis starts at 1e5 samples
-    figure.axes[0].text(1.3e3, ylim[1] - 0.03 * (ylim[1] - ylim[0]), "not in\nthe paper", fontsize=12, va="top")
-    for text in figure.legends[0].get_texts():  # red is ours, not the paper's
-        text.set_text(text.get_text().replace("wake-sleep", "our wake-sleep"))
+    figure = plots.plot_paper_curves(runs, dataset, paper=paper[dataset] | {"samples": paper["samples"], "uncertainty":
+        paper["uncertainty"][dataset]}, ylim=ylim, sizes=sizes, paper_from=1e5)  # the paper's axis starts at 1e5
     figure.suptitle(f"{title}: the paper's wake-sleep not drawn" if sizes is None
                     else f"{title}: AEVB only (wake-sleep not run)")
     plt.show()
@@ -344,9 +329,9 @@ for dataset, title, sizes, ylim in [("mnist", "MNIST", MNIST_PANELS, (-200, -90)
 
 # %% [markdown]
 # *Figure: lower bound per data point (nats) against training samples, one panel per N_z; solid: training set
-# (the mean over the epoch just trained, so it lags), dashed: test set; blue AEVB, red our wake-sleep (Frey Face
-# only; the paper's wake-sleep curves are not drawn); stars: the paper's AEVB end values, read by eye (train or
-# test curve not recorded), error bars our reading error. Some early points lie below the axes.*
+# (the mean over the epoch just trained, so it lags), dashed: test set; blue AEVB, red our wake-sleep; stars:
+# the paper's AEVB end values, read by eye (train or test curve not recorded), error bars our reading error.
+# Some early points lie below the axes.*
 #
 # A **checkpoint**: a point where a run was scored, after each of its first 20 epochs, then 20 per decade of
 # samples.
@@ -394,8 +379,6 @@ for m, end in zip(FREY_PANELS, frey_ends):
 # The verdicts below, each checked against the runs:
 assert all(aevb[k]["samples"] == ws[k]["samples"] and min(lead(k, 1e5)) > 0 < climb(aevb[k])
            for k in FREY_PANELS), "claim 1: AEVB above wake-sleep from 1e5 samples, still climbing"
-assert all(ws[k]["cpu_seconds"] > 1.2 * aevb[k]["cpu_seconds"] for k in FREY_PANELS), \
-    "claim 1: for the same samples, our wake-sleep runs took more CPU time than AEVB's"
 assert all(abs(ws[k]["test_elbo"][-1] - baseline) < 3 and abs(climb(ws[k])) < 1 for k in (2, 5, 10)), \
     "claims 1 and 2: on N_z = 2, 5, 10 wake-sleep ends flat at the no-code bound"
 assert [k for k in FREY_PANELS if ws[k]["test_kl"][-1] > 0.1] == [20], \
@@ -412,13 +395,12 @@ for i in range(-6, 0):  # each of the last 6 checkpoints
 # |---|---|
 # | 1. AEVB "converged considerably faster" | AEVB ahead from 10⁵ samples on every panel; still climbing, so not converged |
 # | 2. AEVB "reached a better solution" | N_z = 2, 5, 10: yes, but against a wake-sleep with no code; N_z = 20: open, wake-sleep still climbs faster |
-# | 3. more latent variables, no more overfitting | mixed: the test bound rises with N_z; the gap is narrowest at 2, widest at 20 |
+# | 3. more latent variables, no more overfitting | mixed (one seed per N_z): the test bound rises with N_z; the gap is narrowest at 2, widest at 20 |
 # | 4. the end values, near 10⁸ samples | not tested: our runs are far shorter |
 #
 # **Limits.** One run (seed 0) per curve, no standard errors ("More to try", 4, 5). Our wake-sleep's stall may
-# be our implementation's fault, and the paper's wake-sleep curves were not read, so whether they stalled too
-# is open. The budget is in samples, as in the paper; our wake-sleep took more CPU time (both in the Optional
-# part, "What differs").
+# be our implementation's fault; the paper's wake-sleep curves were not read, so whether they stalled too is
+# open. The budget is in samples, as in the paper; CPU time is compared in the Optional part ("What differs").
 #
 # ## Summary
 # - For grey-level pixels the paper's decoder is a Gaussian with a variance per pixel; it wins by its normaliser.
@@ -534,28 +516,40 @@ assert all(v > paper["uncertainty"][STARRED[n][0]] for key in short for n, v in 
 # Every run ends below its star by more than the reading error, against either of our bounds; but ours stop
 # far earlier. Whether the training length explains it: "What differs", at the end.
 #
-# Early in training every Frey Face AEVB test curve dips for a checkpoint or two, then recovers:
+# Early in training every Frey Face AEVB test curve dips, then recovers. Where to look is fixed by the
+# benchmark's schedule, not by the curves: the first 20 checkpoints, one after every epoch (later ones lie
+# further apart, so their falls are not like for like). In them, the largest fall from one epoch to the
+# next, of AEVB's test bound, of its training value, and of wake-sleep's test bound:
 
 # %% tags=["nbval-check-output"]
-EARLY = 3e4  # training samples: a display window (set by eye on the test curves; it selects nothing)
+def per_epoch(run, key):
+    """`key` at the checkpoints taken after every epoch: epochs 1, 2, 3, ... up to the first gap (20)."""
+    return [v for i, (epoch, v) in enumerate(zip(run["epochs"], run[key])) if epoch == i + 1]
 
 
-def largest_fall(run, key):
-    """The largest fall of `key` from one checkpoint to the next, before EARLY samples (nats)."""
-    values = [v for n, v in zip(run["samples"], run[key]) if n < EARLY]
-    return max(a - b for a, b in zip(values, values[1:]))
+def largest_fall(values):
+    """The largest fall from one value to the next, and the index of the value it fell from."""
+    i = max(range(len(values) - 1), key=lambda i: values[i] - values[i + 1])
+    return values[i] - values[i + 1], i
 
 
 for m in FREY_PANELS:
-    falls = [largest_fall(aevb[m], "test_elbo"), largest_fall(aevb[m], "train_elbo"), largest_fall(ws[m], "test_elbo")]
-    print(f"frey-{m:<2d} largest fall before {EARLY:.0e} samples: AEVB test bound {falls[0]:5.1f} nats, "
-          f"its training value {falls[1]:4.1f}; wake-sleep's test bound {falls[2]:4.1f}")
-    assert falls[0] > 2 * max(falls[1:]), "the prose: AEVB's test bound dips early, far more than the other two"
+    test = per_epoch(aevb[m], "test_elbo")
+    (fall, i), (train_fall, _), (ws_fall, _) = (largest_fall(per_epoch(run, key)) for run, key in
+                                                [(aevb[m], "test_elbo"), (aevb[m], "train_elbo"), (ws[m], "test_elbo")])
+    back = next((j for j in range(i + 1, len(test)) if test[j] > test[i]), math.inf)  # above its level before the fall
+    print(f"frey-{m:<2d} AEVB test bound: falls {fall:5.1f} nats after epoch {i + 1:2d}, back above by epoch "
+          f"{back + 1:2}; largest falls of its training value {train_fall:4.1f}, of wake-sleep's test bound "
+          f"{ws_fall:4.1f} (AEVB's test fall {fall / max(train_fall, ws_fall):.1f} times the larger)")
+    assert len(test) == 20 and back < len(test) and fall > 7 * max(train_fall, ws_fall), \
+        "the prose: in the first 20 epochs AEVB's test bound dips and recovers, falling 7 times further than the others"
 
 # %% [markdown]
-# A test point is the model at one moment, scored once on the test faces; the training value is the mean over
-# an epoch's minibatches, which averages a brief excursion of the weights away. What causes the excursion we
-# have not traced; wake-sleep's test curves, with an empty code, barely dip.
+# On every panel AEVB's test bound falls over seven times as far as the larger of the other two, and is back
+# above its level before the fall within a few epochs (printed). A test point is the model at one moment,
+# scored once on the test faces; the training value is the mean over an epoch's minibatches, which averages a
+# brief excursion of the weights away. What causes the excursion we have not traced; wake-sleep's test
+# curves, with an empty code, barely dip.
 #
 # ### Claim 3 in numbers
 #
@@ -744,28 +738,33 @@ assert r > 0.8, "the prose: s is large where the faces vary, small where they st
 #
 # ### Why s = 1 leaves the code empty
 #
-# Experiment 1's argument used a thought model, a linear decoder: the linear VAE, probabilistic PCA, in which
-# posterior collapse is solved exactly (Tipping & Bishop 1999; Lucas et al. 2019; notebook 10, part 5). In it a
-# direction of the faces is worth coding only if its variance v > 1, and gains ½(v − 1 − log v) nats per face.
-# How many directions vary more than that, and what would they gain in all? The decoder we trained is nonlinear
-# (tanh, then sigmoid): for it only the ½ tr Σ cap at the end of this section holds exactly.
+# Experiment 1 capped what any code gains with s = 1 at ½ tr Σ nats per face. How much does a code actually
+# gain? A thought model answers it: a linear decoder, the linear VAE, probabilistic PCA, in which posterior
+# collapse is solved exactly (Tipping & Bishop 1999; Lucas et al. 2019; notebook 10, part 5). Let its code add
+# w·z along a principal direction of the faces (an eigenvector of Σ, variance v). Along it the model's variance
+# is c = w² + 1, and the faces' expected log density, −½(log 2πc + v/c), peaks at c = v. So a code pays only
+# where v > 1, and gains ½(v − 1 − log v) = KL(N(0, v) ‖ N(0, 1)) nats per face over no code (c = 1). How
+# many directions vary more than that, and what would they gain in all?
 
 # %%
-# gain(v) and the principal variances were computed (and the formula checked) in Experiment 1
+# The faces' variance along each principal direction, largest first (eigenvalues of their covariance)
+variances = torch.linalg.eigvalsh(frey.train.flatten(1).T.cov()).flip(0)
+gain = lambda v: (v - 1 - math.log(v)) / 2  # noqa: E731  nats per face for coding a direction of variance v
+cross = {c: -(kl_divergence(Normal(0.0, 3**0.5), Normal(0.0, c**0.5)) + Normal(0.0, 3**0.5).entropy()) for c in (1, 2, 3, 5)}
+assert all(abs(cross[c] + (math.log(2 * math.pi * c) + 3 / c) / 2) < 1e-5 for c in cross) and max(cross, key=cross.get) \
+    == 3 and abs(cross[3] - cross[1] - gain(3.0)) < 1e-5, "the prose, v = 3: E log N(x; 0, c) over x ~ N(0, v), its peak, gain"
 above = [v for v in variances.tolist() if v > 1]
 print(f"largest principal variances of the training faces: {variances[0]:.2f}, {variances[1]:.2f}; "
       f"{len(above)} above s² = 1, gaining {sum(gain(v) for v in above):.3f} nats per face in all")
 assert len(above) == 1 and gain(above[0]) < 0.05, "the prose: one direction varies more than s² = 1, gain < 0.05 nats"
 assert gain(above[0]) < math.log(above[0]) / 2, "the prose: the linear optimum's KL, ½ log v, exceeds the gain"
-print(f"a perfect code, any decoder: gain ≤ ½ tr Σ = {variances.sum() / 2:.1f} nats per face")
-assert variances.sum() / 2 < 5, "the prose: whatever the decoder, a code gains under 5 nats"
+assert abs(variances.sum() - total_variance) < 1e-3 * total_variance, "tr Σ: the eigenvalues sum to Experiment 1's"
 
 # %% [markdown]
 # One direction has v > 1, and coding it gains under 0.05 nats per face. We guess that gain is too small for
 # training to find (the linear optimum's KL, ½ log v, would still be larger): the run settles at KL ≈ 0, as
-# Experiment 1 printed. Any decoder is capped too: with s = 1, a perfect code cuts a face's expected squared
-# error from tr Σ (that of the mean face; Σ is the faces' covariance) to 0, so it gains at most ½ tr Σ nats per
-# face (printed; under 5), before paying any KL.
+# Experiment 1 printed. The decoder we trained is nonlinear (tanh, then sigmoid): for it only Experiment 1's
+# cap, ½ tr Σ, holds exactly.
 #
 # ### Figure 3: the marginal likelihood
 #
@@ -1132,6 +1131,42 @@ assert pixels * math.log(256 / 255) < paper["uncertainty"]["frey-face"] / 10, "t
 assert PILOT == 60_000, "the table: Figure 3's pilot, 60,000 samples per step size"
 
 # %% [markdown]
+# Does wake-sleep cost more CPU time than AEVB for the same samples? The minutes above cannot say: each run met
+# its own load. So we time the two here, in one process and in turns: an epoch of AEVB, then one of wake-sleep
+# (the benchmark's `WakeSleepVAE`, which trained the stored runs), N_z = 20, twelve times. Whatever else the
+# machine is doing then falls on both alike, and each pair gives a ratio.
+
+# %%
+import sys
+import time
+
+sys.path.insert(0, str(RESULTS.parent / "benchmarks"))  # where the benchmark's scripts are
+from paper_curves import WakeSleepVAE
+
+timed = {}
+for name, cls in [("AEVB", PaperVAE), ("wake-sleep", WakeSleepVAE)]:
+    torch.manual_seed(0)
+    model = cls(frey.image_shape, latent_dim=20, hidden=200, likelihood="gaussian")
+    timed[name] = dict(model=model, optimizer=paper_optimizer(model, len(frey.train), 0.01), seconds=[])
+for epoch in range(1, 13):  # each epoch as the benchmark trains it: one fit call, the test bound included
+    for t in timed.values():
+        cpu = time.process_time()
+        vae_lite.fit(t["model"], frey, epochs=1, batch_size=100, optimizer=t["optimizer"], seed=epoch, progress=False)
+        t["seconds"].append(time.process_time() - cpu)
+ratios = torch.tensor(timed["wake-sleep"]["seconds"]) / torch.tensor(timed["AEVB"]["seconds"])
+print(f"CPU time of a wake-sleep epoch over the AEVB epoch before it, {len(ratios)} pairs: {ratios.min():.2f} to "
+      f"{ratios.max():.2f}, median {ratios.median():.2f}")
+print("the stored runs' ratios, each run timed at its own load: "
+      + ", ".join(f"N_z = {m} {ws[m]['cpu_seconds'] / aevb[m]['cpu_seconds']:.2f}" for m in FREY_PANELS))
+assert ratios.min() > 1, "the prose: in every pair, the wake-sleep epoch took more CPU time than the AEVB epoch"
+
+# %% [markdown]
+# In every pair the wake-sleep epoch took more CPU time (printed). Were the two equally costly, each pair would
+# be a coin toss, and all twelve would come out this way once in 4,096 tries. The extra cost is the dream: each
+# wake-sleep step also decodes a z ~ p(z) and encodes the x′ it made. The stored runs' ratios (whole runs,
+# pilots included) are printed for comparison, but each run met its own load: read them as rough.
+
+# %% [markdown]
 # | | the paper | ours |
 # |---|---|---|
 # | networks | one tanh hidden layer, 500 (MNIST) / 200 (Frey Face) / 100 (Figure 3) units, weights from N(0, 0.01²) | the same (`PaperVAE`) |
@@ -1248,19 +1283,21 @@ for label, dims in [("one s", (0, 1, 2, 3)), ("one s per pixel", 0), ("one s per
     oracle[label] = gained.sum().item()
     print(f"the s = 0.1 decoder with the oracle's {label:15s}: "
           f"{oracle[label] / len(errors):+4.0f} nats per face")
-per_pixel = learned["bound"] - fixed["bound"]
-print(f"for comparison, the learned s's test bound over s = 0.1's: {per_pixel:+.0f} nats per face")
+learned_gain = learned["bound"] - fixed["bound"]
+print(f"for comparison, the learned s's test bound over s = 0.1's: {learned_gain:+.0f} nats per face")
 assert QUICK or 0 < oracle["one s"] < oracle["one s per face"] < oracle["one s per pixel"] and \
-    oracle["one s"] / len(errors) < per_pixel / 3 < oracle["one s per pixel"] / len(errors), \
-    "the prose: a single s gains little, one s per pixel most"
+    oracle["one s"] < oracle["one s per pixel"] / 2 and oracle["one s"] / len(errors) < learned_gain / 2, \
+    "the prose: one s per pixel gains most, per face less, one s least: under half of one s per pixel or the learned s"
 
 # %% [markdown]
 # The best s is the root of the mean square error, not the mean square (printed; an illustration).
 #
-# Even fitted on the test errors themselves, a single s gains the s = 0.1 decoder little. One s per pixel,
-# shared by all faces, gains most; one s per face, less (printed). So the learned s wins mostly because s varies
-# across pixels. The oracle lines are log p(x|z) at the encoder's mean. The learned
-# s's gain is a difference of test bounds, which also holds the KL and another decoder: compare them only roughly.
+# One s per pixel, shared by all faces, gains most; one s per face, less. A single s, even fitted on the test
+# errors themselves, gains least: under half of what one s per pixel gains, and under half of the learned s's
+# gain (printed). So most of either gain comes from letting s vary, and varying it across pixels gains more
+# than across faces: the learned s wins mostly because s varies across pixels. The oracle lines are log p(x|z)
+# at the encoder's mean. The learned s's gain is a difference of test bounds, which also holds the KL and
+# another decoder: compare them only roughly.
 
 # %% [markdown]
 # ### More to try

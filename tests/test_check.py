@@ -128,12 +128,18 @@ def kl_by_sampling(mu, sigma, n, draw=lambda mu, sigma, n: mu + sigma * torch.ra
 def test_kl_monte_carlo_accepts_a_sampled_kl_and_shows_the_exact_value(capsys):
     assert check.kl_monte_carlo(kl_by_sampling) is True
     out = capsys.readouterr().out
-    assert "all cases passed" in out and "mu = 2.0, sigma = 3.0: exact KL 4.9014" in out, out
+    assert "all cases passed" in out and "mu = 2.0, sigma = 3.0 (sigma^2 = 9): exact KL 4.9014" in out, out
 
 
 @pytest.mark.parametrize("wrong, hint", [
     (lambda mu, sigma, n: kl_by_sampling(mu, sigma, n, sign=-1.0), "the sign is flipped"),
     (lambda mu, sigma, n: kl_by_sampling(mu, sigma, n, draw=lambda mu, sigma, n: torch.randn(n)), "drawn from the prior"),
+    # the variance sigma^2 passed as torch's scale (its second argument is the standard deviation sigma)
+    (lambda mu, sigma, n: kl_by_sampling(mu, sigma**2, n), "the variance sigma**2 as torch's scale, to draw z and in log q"),
+    (lambda mu, sigma, n: kl_by_sampling(mu, sigma**2, n, draw=lambda mu, var, n: mu + math.sqrt(var) * torch.randn(n)),
+     "log q(z) passes the variance sigma**2 as torch's scale"),
+    (lambda mu, sigma, n: kl_by_sampling(mu, sigma, n, draw=lambda mu, sigma, n: mu + sigma**2 * torch.randn(n)),
+     "z was drawn with the variance sigma**2 as its scale"),
     (lambda mu, sigma, n: kl_by_sampling(mu, sigma, n, divide=lambda n: 1.0), "the terms' standard deviation"),
     (lambda mu, sigma, n: kl_by_sampling(mu, sigma, n, divide=lambda n: n), "divides the standard deviation by n"),
     (lambda mu, sigma, n: kl_by_sampling(mu, sigma, 1_000), "use the n passed in"),
@@ -1671,6 +1677,23 @@ def _through_probabilities(ll, lp):  # exp, sum, log: right on paper, -inf on re
 def test_bayes_rule_checker_names_the_known_mistakes(wrong, words, capsys):
     assert check.bayes_rule(wrong) is False
     assert words in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("posterior, words", [
+    (lambda ll, lp: torch.log_softmax(ll, 1), "right only when every class is equally likely"),  # p(y|x) ∝ p(x|y)
+    (lambda ll, lp: ll - torch.logsumexp(ll + lp, 1, keepdim=True), "you returned log p(x|c) - log p(x)"),
+])
+def test_bayes_rule_checker_names_a_posterior_without_the_prior_on_every_case(posterior, words, capsys):
+    # log p(x) right, the posterior without log p(c): right under a uniform prior, wrong under every case's prior;
+    # each failing line must name this mistake, never another (with equal likelihoods, log p(x|c) - log p(x) is 0,
+    # which for a single image is also what normalising over the images gives)
+    uniform = torch.full((3,), -math.log(3.0), dtype=torch.float64)
+    ll = torch.tensor([[-10.0, -11.0, -20.0]], dtype=torch.float64)
+    assert torch.allclose(torch.log_softmax(ll, 1), _bayes(ll, uniform)[1])  # the answer a uniform prior hides
+    assert check.bayes_rule(lambda ll, lp: (torch.logsumexp(ll + lp, 1), posterior(ll, lp))) is False
+    failed = [line for line in capsys.readouterr().out.splitlines() if "FAILED" in line]
+    assert len(failed) == 4 and all("log p(y|x)" in line and words in line for line in failed)
+    assert not any("normalised over the images" in line for line in failed)
 
 
 def test_bayes_rule_checker_fails_an_answer_off_by_a_small_amount(capsys):

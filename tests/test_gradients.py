@@ -1,10 +1,12 @@
-"""The two gradient estimators of E_q[f(z)], q = N(mu, sigma^2), against autograd."""
+"""The two gradient estimators of E_q[f(z)], q = N(mu, sigma^2), against autograd; notebook 04's training helpers."""
 
 import pytest
 import torch
 
-from vae_lite.gradients import (gradient_ascent, leave_one_out_mean, mean_estimates, pathwise_gradients,
-                                score_function_gradients, unbiased)
+import vae_lite
+from vae_lite import VAE
+from vae_lite.gradients import (encoder_gradient_variance, gradient_ascent, leave_one_out_mean, mean_estimates,
+                                pathwise_gradients, score_function_gradients, train_with_each, unbiased)
 
 
 def test_pathwise_gradients_match_autograd():
@@ -102,3 +104,25 @@ def test_gradient_ascent_takes_the_mean_step_and_climbs_to_the_maximum():
                                  torch.Generator().manual_seed(5), baseline=others)
     z = start + 0.5 * eps
     assert torch.allclose(score_path[1], start + 0.01 * ((f(z) - others(z)) * eps / 0.5).mean(dim=0))
+
+
+# ------------------------------------------------------------------ notebook 04: estimators A and B in training
+
+
+def test_encoder_gradient_variance_is_zero_without_noise_and_leaves_the_random_state(digits):
+    model = VAE(digits.image_shape, latent_dim=4, hidden=8)
+    x = vae_lite.binarize(digits.train[:16], torch.Generator().manual_seed(0))
+    noiseless = lambda model, x: -model.log_likelihood(x, model.encode(x)[0])  # z = mu: no eps at all
+    assert encoder_gradient_variance(noiseless, model, x) < 1e-12
+    before = torch.get_rng_state()
+    assert encoder_gradient_variance(lambda model, x: model.loss(x)[0], model, x) > 1e-6
+    assert torch.equal(torch.get_rng_state(), before), "the global random state should be left as it was"
+
+
+def test_train_with_each_starts_every_run_alike_and_records_every_step_asked_for(digits):
+    same = lambda model, x: model.loss(x)[0]
+    runs = train_with_each({"one": same, "two": same}, digits, digits.test[:50].round(), steps=5, every=2, batch_size=16)
+    one, two = runs.values()
+    assert one["step"] == [0, 2, 4, 5] and len(one["test_loss"]) == len(one["gradient_variance"]) == 4
+    assert one == two, "the same loss on the same batches with the same eps should train the same model"
+    assert one["test_loss"][-1] < one["test_loss"][0], "training should lower the test loss"

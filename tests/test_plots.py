@@ -58,6 +58,9 @@ FIGURES = {
         [1, 10, 100], {"prior": ([-300, -200, -150], [-320, -220, -160], [-280, -190, -140])}, reference=-100),
     "plot_elbo_gap": lambda: plots.plot_elbo_gap(torch.linspace(-1, 2, 20), -torch.linspace(-1, 2, 20) ** 2, 0.0, 0.0),
     "plot_estimator_variance": lambda: plots.plot_estimator_variance([1, 4, 16], {"pathwise": [1, 0.25, 0.06], "score": [2, 0.5, 0.1]}),
+    "plot_estimator_runs": lambda: plots.plot_estimator_runs(
+        {name: {"step": [0, 50, 100], "test_loss": [550.0, 200.0 + d, 180.0 + d], "gradient_variance": [20.0 * d + 2, 30.0, 60.0]}
+         for name, d in (("A, sampled KL", 1.0), ("B, closed-form KL", 0.0))}),
     "plot_log_below_tangent": lambda: plots.plot_log_below_tangent(),
     "plot_history": lambda: plots.plot_history(history()),
     "plot_loss_terms": lambda: plots.plot_loss_terms(history()),
@@ -412,6 +415,14 @@ def test_paper_curves_draw_one_panel_per_chosen_size_and_refuse_a_missing_one():
     assert len(figure.axes[0].get_lines()) == 4, "AEVB and wake-sleep, each train and test"
     with pytest.raises(ValueError, match=r"latent size \[3\]"):
         plots.plot_paper_curves(paper_runs(), "frey-face", sizes=[3, 5])
+
+
+def test_paper_curves_shade_what_the_paper_does_not_show_and_call_wake_sleep_ours():
+    figure = plots.plot_paper_curves(paper_runs(), "frey-face", paper_from=1e5)
+    assert all(len(ax.patches) == 1 and ax.patches[0].get_x() == 1e3 for ax in figure.axes), "1e3 to 1e5 shaded"
+    assert [t.get_text() for t in figure.axes[0].texts] == ["not in\nthe paper"]
+    assert "our wake-sleep (test)" in [t.get_text() for t in figure.legends[0].get_texts()]
+    assert not plots.plot_paper_curves(paper_runs(), "frey-face").axes[0].patches, "no shading unless asked"
 
 
 def test_marginal_likelihood_has_a_panel_per_training_set_with_both_algorithms():

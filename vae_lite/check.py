@@ -11,7 +11,8 @@ notebook runs top to bottom either way.
                  log_evidence_is(log_w); mean_estimate(log_w, k)
     notebook 03  pathwise_by_hand(f_prime, mu, rho, eps); score_function_gradient(f, mu, sigma, n);
                  reparameterize(mu, logvar) (the common-mistake box)
-    notebook 04  kl_closed_form(mu, logvar); kl_two_gaussians(mu_q, logvar_q, mu_p, logvar_p) and its formula by hand
+    notebook 04  kl_monte_carlo(mu, sigma, n); kl_closed_form(mu, logvar);
+                 kl_two_gaussians(mu_q, logvar_q, mu_p, logvar_p) and its formula by hand
     notebook 05  vae_loss(logits, x, mu, logvar); vae_module(MyVAE, vae_loss); training_loop(train_my_vae)
     notebook 06  effective_beta(reconstruction, kl, pixels, latent_dim, batch_size);
                  gaussian_vae_loss(x, x_hat, mu, logvar, s)
@@ -694,14 +695,18 @@ def score_function_gradient(fn, n=1_000_000):
 
 
 def kl_monte_carlo(fn, n=100_000):
-    """fn(mu, sigma, n) -> (estimate, standard error): KL(N(mu, sigma^2) || N(0, 1)) as the mean of
-    log q(z) - log p(z) over n draws z ~ q, and that mean's standard error. Each passed line shows the
-    exact KL next to the student's estimate; the estimate must lie within 6 standard errors of it (the
-    standard error from the formula sd = sqrt(mu^2 sigma^2 + (sigma^2 - 1)^2 / 2) for one draw), and the
-    standard error within 10 % of sd / sqrt(n)."""
-    cases = {f"mu = {m}, sigma = {s}": (m, s, n) for m, s in
+    """fn(mu, sigma, n) -> (estimate, standard error): KL(q || p), q = N(mu, sigma^2), p = N(0, 1), as the
+    mean of log q(z) - log p(z) over n draws z ~ q, and that mean's standard error. sigma is the standard
+    deviation: in torch q is Normal(mu, sigma), whose second argument (scale) is sigma, not the variance
+    sigma^2. Each passed line shows the exact KL next to the student's estimate; the estimate must lie
+    within 6 standard errors of it (the standard error from the formula sd = sqrt(mu^2 sigma^2 +
+    (sigma^2 - 1)^2 / 2) for one draw), and the standard error within 10 % of sd / sqrt(n). An estimate
+    that matches the variance sigma^2 passed where torch takes sigma (to draw z, in log q, or both) is
+    named as that mistake."""
+    cases = {f"mu = {m}, sigma = {s} (sigma^2 = {s * s:g})": (m, s, n) for m, s in
              [(0.0, 1.0), (1.0, 1.0), (0.0, 2.0), (0.0, 0.5), (-1.5, 0.3), (2.0, 3.0)]}
-    cases[f"mu = 1.0, sigma = 0.5, n = {4 * n:,} (use the n passed in)"] = (1.0, 0.5, 4 * n)
+    cases[f"mu = 1.0, sigma = 0.5 (sigma^2 = 0.25), n = {4 * n:,} (use the n passed in)"] = (1.0, 0.5, 4 * n)
+    scale = "torch's Normal(loc, scale) takes the standard deviation sigma as its scale"
 
     def judge(name, got, mu, sigma, n):
         try:
@@ -714,9 +719,24 @@ def kl_monte_carlo(fn, n=100_000):
         # z drawn from the prior: E_p[log q - log p] = -KL(p || q); its terms are b eps + a eps^2 + const
         a, b = (1 - 1 / var) / 2, mu / var
         from_prior = -(math.log(sigma) + (1 + mu**2) / (2 * var) - 0.5)
+        # the variance sigma^2 passed as torch's scale: z ~ N(mu, sigma^4) and/or log q = log N(z; mu, sigma^4)
+        var4, root_n = var**2, math.sqrt(n)
+        both = (mu**2 + var4 - math.log(var4) - 1) / 2  # the sampled KL(N(mu, sigma^4) || N(0, 1))
+        in_log_q = -math.log(var) - 1 / (2 * var) + (var + mu**2) / 2  # z ~ q, log N(z; mu, sigma^4)
+        in_draw = -math.log(sigma) - var / 2 + (mu**2 + var4) / 2  # z ~ N(mu, sigma^4), log q right
         wrong = [(-kl, se, "the sign is flipped: average log q(z) - log p(z), not log p(z) - log q(z)"),
                  (from_prior, math.sqrt(b**2 + 2 * a**2) / math.sqrt(n),
-                  "z was drawn from the prior N(0, 1); draw it from q = N(mu, sigma^2)"),
+                  "z was drawn from the prior N(0, 1); draw it from q = N(mu, sigma^2): mu + sigma * eps, "
+                  "or Normal(mu, sigma).sample((n,))"),
+                 (both, math.sqrt(mu**2 * var4 + (var4 - 1) ** 2 / 2) / root_n,
+                  "you passed the variance sigma**2 as torch's scale, to draw z and in log q: Normal(mu, sigma**2) "
+                  f"is N(mu, sigma^4). {scale}: q = N(mu, sigma^2) is Normal(mu, sigma)"),
+                 (in_log_q, math.sqrt(mu**2 * var + (var - 1 / var) ** 2 / 2) / root_n,
+                  "z is drawn from q, but log q(z) passes the variance sigma**2 as torch's scale. "
+                  f"{scale}: log q(z) is Normal(mu, sigma).log_prob(z)"),
+                 (in_draw, math.sqrt(mu**2 * var4 + (var4 - var) ** 2 / 2) / root_n,
+                  "log q(z) is right, but z was drawn with the variance sigma**2 as its scale (mu + sigma**2 * eps, "
+                  f"or Normal(mu, sigma**2)). {scale}: z ~ q is mu + sigma * eps, or Normal(mu, sigma).sample((n,))"),
                  (None, se * math.sqrt(n), "this is the terms' standard deviation; the standard error divides it by √n"),
                  (None, se / math.sqrt(n), "this divides the standard deviation by n; the standard error divides it by √n")]
         ok_estimate = abs(estimate - kl) <= 6 * se + 1e-6
@@ -1385,12 +1405,17 @@ def interpolate(fn):
     generator = torch.Generator().manual_seed(7)
     a, b = 0.3 * torch.rand(1, 6, 6, generator=generator), 0.7 + 0.3 * torch.rand(1, 6, 6, generator=generator)
     c = torch.rand(1, 6, 6, generator=generator)
+    # A to A gives cos Ω = 1 only up to rounding, which differs by CPU; a code along one axis makes it exact
+    parallel = copy.deepcopy(model)
+    with torch.no_grad():
+        last = [layer for layer in parallel.encoder.modules() if isinstance(layer, torch.nn.Linear)][-1]
+        last.weight.zero_(), last.bias.zero_(), last.bias[0].fill_(0.5)  # mu = (0.5, 0, 0) for every image
     cases = {"n = 2: the two ends only": (model, a, b, 2, False), "n = 5 from A to B": (model, a, b, 5, False),
              "n = 7 from B to another image": (model, b, c, 7, False),
              "from A to A: n copies of one image": (model, a, a, 3, False),
              "the arc, n = 5 from A to B": (model, a, b, 5, True),
              "the arc, n = 7 from B to another image": (model, b, c, 7, True),
-             "the arc from A to A, where Ω = 0": (model, a, a, 3, True)}
+             "the arc from A to A, where Ω = 0": (parallel, a, a, 3, True)}
 
     def call(f, m, x_a, x_b, n, spherical):  # the line's cases leave spherical out, so a line-only answer passes them
         return f(m, x_a, x_b, n, spherical=True) if spherical else f(m, x_a, x_b, n)
@@ -2224,8 +2249,8 @@ def bayes_rule(fn):
         return (w / w.sum()).log()
 
     cases = {
-        "equal likelihoods: the posterior is the prior (0.8, 0.2)":
-            (torch.tensor([[-3.0, -3.0]], dtype=torch.float64), log_probabilities(0.8, 0.2)),
+        "3 images, equal likelihoods for both classes: the posterior is the prior (0.8, 0.2)":
+            (torch.tensor([[-3.0, -3.0], [-5.0, -5.0], [-1.0, -1.0]], dtype=torch.float64), log_probabilities(0.8, 0.2)),
         "a prior that outweighs the likelihood (class 1 nine times as common)":
             (torch.tensor([[-10.0, -11.0, -20.0]], dtype=torch.float64), log_probabilities(0.05, 0.9, 0.05)),
         "5 images, 10 classes, log p(x|y) near -100 nats in float32, as MNIST's are":
@@ -2247,8 +2272,12 @@ def bayes_rule(fn):
             lambda ll, lp: torch.logsumexp(ll + lp, dim=0),
     }
     wrong_posterior = {
-        "the prior is missing from the posterior: log p(c|x) = log p(c) + log p(x|c) - log p(x)":
+        "the prior is missing from the posterior: normalising p(x|c) alone over the classes is right only when every"
+        " class is equally likely; log p(c|x) = log p(c) + log p(x|c) - log p(x)":
             lambda ll, lp: torch.log_softmax(ll, dim=1),
+        "the prior is missing from the posterior: you returned log p(x|c) - log p(x); add log p(c), then each image's"
+        " posterior sums to 1":
+            lambda ll, lp: ll - torch.logsumexp(ll + lp, dim=1, keepdim=True),
         "this is p(c|x), a probability; return its log":
             lambda ll, lp: torch.softmax(ll + lp, dim=1),
         "this is the log joint log p(x, c): subtract log p(x) so that the posterior sums to 1":

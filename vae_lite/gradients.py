@@ -9,9 +9,17 @@ Both are unbiased. The pathwise one needs f'; the score function usually has the
 one that grows with the size of f less any baseline b subtracted from it, constant offsets in f
 included (Mohamed et al. 2020), which is why a VAE samples z with the reparameterization trick.
 Each function returns one estimate per draw of eps; their mean is the estimate, their spread its noise.
+The last section (notebook 04) trains one VAE with each of several losses, such as Kingma & Welling's
+estimators A and B of the ELBO, and measures the noise of the encoder's gradient.
 """
 
+import copy
+
 import torch
+
+from .data import binarize
+from .models import VAE
+from .objectives import elbo
 
 
 def pathwise_gradients(f, mu, sigma, eps):
@@ -103,3 +111,57 @@ def gradient_ascent(estimator, f, mu, sigma, step_size, steps, n, generator, bas
         mu = mu + step_size * estimator(f, mu, sigma, eps, **options)[0].mean(dim=0)
         path.append(mu)
     return path
+
+
+# ------------------------------------------------------------------ for notebook 04's experiment
+
+
+def encoder_gradient_variance(loss, model, x, draws=10, seed=0):
+    r"""The noise of a sampled loss's gradient in the encoder's weights, on the batch x:
+
+        sum over the encoder's weights w of  Var_eps[ d/dw mean(loss(model, x)) ]
+
+    (the trace of the gradient's covariance), from `draws` gradients, each with its own draws of eps.
+    loss(model, x) -> one loss per image. The global random state is left as it was.
+    """
+    weights = list(model.encoder.parameters())
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        grads = [torch.autograd.grad(loss(model, x).mean(), weights) for _ in range(draws)]
+    return sum(torch.stack(per_weight).var(dim=0).sum() for per_weight in zip(*grads)).item()
+
+
+def train_with_each(losses, data, test_images, steps, every=50, batch_size=128, lr=1e-3, seed=0):
+    r"""Train one copy of the same untrained VAE per loss in `losses` ({name: loss(model, x) -> one loss
+    per image}), with Adam, all on the same batches (binarized as fit does) and the same draws of eps.
+    Every `every` steps each run records
+
+        test_loss          the negative ELBO of test_images with the closed-form KL, its reconstruction
+                           term at one fixed eps per image: the same measure for every run
+        gradient_variance  encoder_gradient_variance of the run's own loss, on one fixed batch of
+                           training images, at the run's weights
+
+    Returns {name: {"step": [...], "test_loss": [...], "gradient_variance": [...]}}.
+    """
+    torch.manual_seed(seed)
+    start = VAE(data.image_shape)
+    probe = binarize(data.train[:batch_size], torch.Generator().manual_seed(seed))  # the fixed batch
+    runs = {}
+    for name, loss in losses.items():
+        model, batches = copy.deepcopy(start), torch.Generator().manual_seed(seed)  # the same batches
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        torch.manual_seed(seed + 1)  # the same eps in every run
+        run = runs[name] = {"step": [], "test_loss": [], "gradient_variance": []}
+        for step in range(steps + 1):
+            if step % every == 0 or step == steps:
+                with torch.no_grad():
+                    terms = elbo(model, test_images, generator=torch.Generator().manual_seed(seed))
+                run["step"].append(step)
+                run["test_loss"].append(-terms.elbo.mean().item())
+                run["gradient_variance"].append(encoder_gradient_variance(loss, model, probe, seed=seed))
+            if step < steps:
+                images = data.train[torch.randint(len(data.train), (batch_size,), generator=batches)]
+                optimizer.zero_grad(set_to_none=True)
+                loss(model, binarize(images, batches)).mean().backward()
+                optimizer.step()
+    return runs

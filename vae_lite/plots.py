@@ -237,6 +237,20 @@ def plot_log_below_tangent(low=0.05, high=4.0, ax=None):
     return ax.figure
 
 
+def plot_estimator_runs(runs):
+    """Runs of gradients.train_with_each side by side: the test loss (left) and the variance of the
+    encoder's gradient (right, log scale), against the training step. The left panel starts at the
+    second record, so that the first, from the untrained model, does not squash the rest."""
+    fig, axes = plt.subplots(1, 2, figsize=_size(1.0, 0.42), layout="constrained")
+    for (name, run), (colour, style) in zip(runs.items(), (("C0", "-"), ("C2", "--"))):
+        axes[0].plot(run["step"][1:], run["test_loss"][1:], color=colour, linestyle=style, marker="o", label=name)
+        axes[1].semilogy(run["step"], run["gradient_variance"], color=colour, linestyle=style, marker="o")
+    axes[0].set(xlabel="training step", ylabel="nats per image", title="test loss (negative ELBO)")
+    axes[1].set(xlabel="training step", ylabel="summed over weights", title="encoder gradient variance")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncol=len(runs), frameon=False)
+    return fig
+
+
 # ---------------------------------------------------------- notebooks 05-06: training
 
 
@@ -766,15 +780,17 @@ def show_faces(rows, std=None, ncols=8):
     return fig
 
 
-def plot_paper_curves(runs, dataset, paper=None, live=None, ylim=None, sizes=None):
+def plot_paper_curves(runs, dataset, paper=None, live=None, ylim=None, sizes=None, paper_from=None):
     """Figure 2 of Kingma & Welling (2013): the lower bound per data point against the number of
     training samples evaluated (log axis), one panel per latent size N_z, all panels on the same axes.
 
     runs: results of benchmarks/paper_curves.py (name -> dict with config, samples, train_elbo,
-    test_elbo). AEVB in the first colour, wake-sleep in the second; train solid, test dashed.
+    test_elbo). AEVB in the first colour, wake-sleep ("our wake-sleep": the paper's curves are not
+    drawn) in the second; train solid, test dashed.
     paper: {N_z: value} drawn at its sample count `paper["samples"]` with an error bar of
     paper["uncertainty"]. live: {name: (samples, test_elbo)} drawn as points (a rerun).
     sizes: the latent sizes to draw, one panel each (default: every size the runs have).
+    paper_from: where the paper's axis starts (samples); the range before it is shaded, "not in the paper".
     """
     runs = {name: run for name, run in runs.items() if run["config"]["dataset"] == dataset}
     sizes = sorted(sizes or {run["config"]["latent_dim"] for run in runs.values()})
@@ -790,7 +806,7 @@ def plot_paper_curves(runs, dataset, paper=None, live=None, ylim=None, sizes=Non
             if run["config"]["latent_dim"] != size:
                 continue
             colour = PAPER_COLOURS[run["config"].get("algorithm", "aevb")]
-            label = "wake-sleep" if run["config"].get("algorithm") == "wake-sleep" else "AEVB"
+            label = "our wake-sleep" if run["config"].get("algorithm") == "wake-sleep" else "AEVB"
             ax.plot(run["samples"], run["train_elbo"], color=colour, label=f"{label} (train)")
             ax.plot(run["samples"], run["test_elbo"], color=colour, linestyle="--", label=f"{label} (test)")
             if live and name in live:
@@ -802,10 +818,15 @@ def plot_paper_curves(runs, dataset, paper=None, live=None, ylim=None, sizes=Non
         ax.set_title(f"$N_z$ = {size}")
         ax.set_xlabel("training samples")
         ax.grid(alpha=0.3)
+        if paper_from:
+            ax.axvspan(1e3, paper_from, color="0.9", zorder=0)
     axes[0, 0].set_ylabel("lower bound per data point (nats)")
     axes[0, 0].set_xlim(1e3, 3e8)
     if ylim:
         axes[0, 0].set_ylim(*ylim)
+    if paper_from:
+        axes[0, 0].text(1.3e3, 0.97, "not in\nthe paper", transform=axes[0, 0].get_xaxis_transform(), fontsize=12,
+                        va="top")
     handles = {}
     for ax in axes[0]:
         for handle, label in zip(*ax.get_legend_handles_labels()):
