@@ -8,7 +8,7 @@
 #
 #   log p(x) = log ∫ p(x|z) p(z) dz.
 #
-# Numbers are in nats ([01: nats and bits per dimension](01_autoencoder.ipynb#Nats-and-bits-per-dimension)).
+# Numbers are in nats ([01: nats, bits and the length of a code](01_autoencoder.ipynb#Nats,-bits-and-the-length-of-a-code)).
 #
 # **Learning goals**
 # - Say why log p(x) has no closed form for a neural decoder, and see how badly prior samples estimate it.
@@ -826,14 +826,16 @@ ax.axhline(1.0, color="black", linestyle="--", label="the prior's σ, 1")
 ax.set(xlabel="latent dimensions, sorted by σ", ylabel="standard deviation")
 ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)  # above the axes, off the bars
 plt.show()
-near_1 = sd_x > 0.95
-print(f"σ under ½ in {(sd_x < 0.5).sum()} of {len(sd_x)} dimensions, the smallest {sd_x.min():.2f}; "
-      f"the {near_1.sum()} with σ above 0.95 hold {kl_x[near_1].sum():.2f} of the {kl_x.sum():.1f} nats of KL(q(z|x) ‖ p(z))")
+narrow, near_1 = sd_x < 0.5, sd_x > 0.95
+print(f"σ under ½ in {narrow.sum()} of {len(sd_x)} dimensions, the smallest {sd_x.min():.2f}; between ½ and 0.95 in "
+      f"{(~narrow & ~near_1).sum()};\nthe {near_1.sum()} with σ above 0.95 hold {kl_x[near_1].sum():.2f} of the "
+      f"{kl_x.sum():.1f} nats of KL(q(z|x) ‖ p(z))")
 
 # %% [markdown]
-# *Figure: in many dimensions q(z|x) is under half the prior's width; the rest sit near 1 and carry almost
-# none of the KL to the prior (printed): dimensions unused for this image (notebook 07 counts active units
-# over the test set). A prior sample must land in the narrow range in all of them at once.*
+# *Figure: in many dimensions q(z|x) is under half the prior's width. About as many sit near 1 and carry almost
+# none of the KL to the prior: dimensions unused for this image (notebook 07 counts active units over the test
+# set). The rest lie in between (the three counts are printed). A prior sample must land in the narrow ranges of
+# all the used dimensions at once.*
 #
 # How many draws does that take? Importance sampling from the prior needs about exp(KL(p(z|x) ‖ p(z)))
 # draws to be accurate (Chatterjee & Diaconis 2018: about exp(KL(target ‖ proposal)) samples, when the

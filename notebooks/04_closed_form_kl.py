@@ -322,7 +322,7 @@ def sampled_kl_loss(model, x):  # estimator A, negated, per image: the KL sample
 
 
 losses = {"A, sampled KL": sampled_kl_loss, "B, closed-form KL": lambda model, x: model.loss(x)[0]}
-runs = gradients.train_with_each(losses, data, x_test[:1000], steps=100 if QUICK else 400, every=50)
+runs = gradients.train_with_each(losses, data, x_test[:300 if QUICK else 1000], steps=100 if QUICK else 400, every=50)
 (a, b), ratio = runs.values(), [v / w for v, w in zip(*(r["gradient_variance"] for r in runs.values()))]
 print(" step   test loss: A      B   gradient variance: A      B   A / B")
 for row in zip(a["step"], a["test_loss"], b["test_loss"], a["gradient_variance"], b["gradient_variance"], ratio):

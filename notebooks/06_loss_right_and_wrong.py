@@ -75,7 +75,7 @@ print(data)
 # ## Model
 #
 # 05's loss is each image's negative ELBO, in nats
-# ([notebook 01](01_autoencoder.ipynb#Nats-and-bits-per-dimension) defines the unit). Notebook 02's bound is
+# ([notebook 01](01_autoencoder.ipynb#Nats,-bits-and-the-length-of-a-code) defines the unit). Notebook 02's bound is
 # $\log p(x) \ge \mathrm{ELBO}(x) = \mathbb{E}_{q(z|x)}[\log p(x|z) + \log p(z) - \log q(z|x)] =
 # \mathbb{E}_{q(z|x)}[\log p(x|z)] - \mathrm{KL}\big(q(z|x)\,\|\,p(z)\big)$; negated, the KL gets a **plus**:
 #

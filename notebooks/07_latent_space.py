@@ -75,7 +75,7 @@ print(data)
 # ## Model
 #
 # The package's default VAE, trained by notebook 05's recipe. The pictures show grey-level images; scores and
-# counts use binarized ones. All scores are in nats ([notebook 01](01_autoencoder.ipynb#Nats-and-bits-per-dimension) defines the unit).
+# counts use binarized ones. All scores are in nats ([notebook 01](01_autoencoder.ipynb#Nats,-bits-and-the-length-of-a-code) defines the unit).
 
 # %% tags=["nbval-check-output"]
 model = pretrained.default_model(data)

@@ -7,6 +7,7 @@ files' modification times.
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -41,6 +42,20 @@ def test_notebook_matches_its_text_twin(path):
     twin = jupytext.read(path.with_suffix(".py"))
     assert code_sources(stored) == code_sources(twin), \
         f"{path.name} differs from {path.with_suffix('.py').name}: run `make notebooks NB={path.name[:2]}`"
+
+
+def test_every_link_to_a_heading_of_a_notebook_finds_the_heading():
+    """A link such as 01_autoencoder.ipynb#Nats,-bits-and-the-length-of-a-code opens at that heading: JupyterLab's
+    anchor is the heading's text with spaces as '-'. A heading renamed later leaves the link dead."""
+    headings = {twin.stem: {line.lstrip("#").strip().replace(" ", "-")
+                            for cell in jupytext.read(twin).cells if cell.cell_type == "markdown"
+                            for line in cell.source.splitlines() if line.startswith("#")}
+                for twin in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))}
+    links = [(twin.name, target, anchor) for twin in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
+             for target, anchor in re.findall(r"(\d\d_\w+)\.ipynb#([^)\s]+)", twin.read_text())]
+    assert links, "the notebooks link to each other's headings: the pattern should find them"
+    dead = [link for link in links if link[2] not in headings.get(link[1], ())]
+    assert not dead, f"(notebook, target, anchor) with no such heading in the target: {dead}"
 
 
 @pytest.mark.parametrize("path", PAIRS, ids=[p.name for p in PAIRS])
