@@ -1409,7 +1409,9 @@ def interpolate(fn):
     parallel = copy.deepcopy(model)
     with torch.no_grad():
         last = [layer for layer in parallel.encoder.modules() if isinstance(layer, torch.nn.Linear)][-1]
-        last.weight.zero_(), last.bias.zero_(), last.bias[0].fill_(0.5)  # mu = (0.5, 0, 0) for every image
+        last.weight.zero_()
+        last.bias.zero_()
+        last.bias[0] = 0.5  # mu = (0.5, 0, 0) and log sigma^2 = 0 for every image
     cases = {"n = 2: the two ends only": (model, a, b, 2, False), "n = 5 from A to B": (model, a, b, 5, False),
              "n = 7 from B to another image": (model, b, c, 7, False),
              "from A to A: n copies of one image": (model, a, a, 3, False),
