@@ -51,8 +51,7 @@ import torch
 
 import vae_lite
 from vae_lite._files import atomic_write
-from vae_lite.variants import PaperVAE
-from vae_lite.objectives import kl_standard_normal, log_normal, reparameterize
+from vae_lite.variants import PaperVAE, WakeSleepVAE
 
 from quality import machine_info, merge_result  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
@@ -91,34 +90,6 @@ PAPER_APPROXIMATE = {
 def load(dataset):
     """MNIST or Frey Face from vae_lite.load_dataset, never downloading (the repository ships both)."""
     return vae_lite.load_dataset(dataset, download=False)
-
-
-class WakeSleepVAE(PaperVAE):
-    r"""The same model trained by wake-sleep (Hinton et al. 1995), the paper's baseline.
-
-        wake:   z ~ q(z|x), held fixed;             the decoder climbs  log p(x|z)     (theta)
-        sleep:  z ~ p(z), x' ~ p(x|z), held fixed;  the encoder climbs  log q(z|x')    (phi)
-
-    The wake step is a one-sample estimate of the ELBO's gradient in theta: q(z|x) does not
-    depend on theta, so grad_theta ELBO = E_q[grad_theta log p(x|z)], the estimate AEVB uses for
-    theta too. The sleep step is not a gradient of the ELBO: it lowers KL(p(z|x') || q(z|x'))
-    averaged over dreamed x', where AEVB lowers KL(q(z|x) || p(z|x)) on the data. So the two
-    phases together optimise no single objective. `loss` returns the sum of both surrogates for
-    the optimiser, and the ELBO's terms (one z per image) for the records.
-    """
-
-    def loss(self, x, beta=1.0):
-        mu, logvar = self.encode(x)
-        z = reparameterize(mu, logvar)
-        with torch.no_grad():
-            z_dream = torch.randn_like(z)
-            mean = self.decode(z_dream)
-            x_dream = torch.bernoulli(mean) if self.likelihood == "bernoulli" \
-                else mean + self.decode_std(z_dream) * torch.randn_like(mean)
-        wake = self.log_likelihood(x, z.detach())  # theta only
-        sleep = log_normal(z_dream, *self.encode(x_dream))  # phi only: the dream carries no gradient
-        kl = kl_standard_normal(mu, logvar)
-        return -(wake + sleep), {"reconstruction": wake.detach(), "kl": kl.detach(), "elbo": (wake - kl).detach()}
 
 
 def make_model(config, seed):

@@ -6,11 +6,9 @@
 # **Learning goals**
 # - See that gradients flow through `rsample()`, which computes z = μ + σ·ε, ε ~ N(0, 1), and not
 #   through `Normal(μ, σ).sample()`.
-# - Compare the pathwise (reparameterization) and score-function (REINFORCE) estimators of ∇ E_q[f(z)]
-#   with sympy's exact gradient.
-# - See that both are unbiased, that their variances shrink as 1/n, and what a baseline removes from
-#   the score function's noise.
-# - Measure both on a trained VAE's gradient.
+# - Write the pathwise (reparameterization) and score-function (REINFORCE) estimators, and check them
+#   against sympy's exact gradient.
+# - Measure their noise, on a toy f and on a trained VAE, and what a baseline removes.
 #
 # The VAE's ELBO contains E_{q(z|x)}[log p(x|z)], an average over z ~ q(z|x) = N(μ(x), σ(x)²). Training
 # the encoder needs its gradient in μ and σ.
@@ -51,25 +49,15 @@ if "google.colab" in sys.modules:
 # ## Setup
 
 # %%
-import inspect
 import math
-import statistics
 
-import matplotlib.pyplot as plt
 import sympy as sp
 import torch
-from IPython.display import display
 
 import vae_lite
-from vae_lite import check, gradients, plots, pretrained, symbolic, widgets
+from vae_lite import check, gradients, plots, pretrained, symbolic
 
 QUICK = vae_lite.setup_notebook()
-
-
-def show(function, left_out=None):  # a function's code, its docstring cut to the first line
-    source = inspect.getsource(function).replace(function.__doc__, function.__doc__.strip().split("\n")[0])
-    assert left_out is None or left_out in source, f"{left_out} is not in {function.__name__}"
-    print(source.replace(left_out, "...  # derived in Exercise 1") if left_out else source)
 
 # %% [markdown]
 # ## Derivation
@@ -78,26 +66,14 @@ def show(function, left_out=None):  # a function's code, its docstring cut to th
 # In E_{z~q}[f(z)], μ and σ enter through the density q, not through f. So ∇_μ cannot move inside
 # E_q[·] as if q were fixed: that gives E_q[∂f/∂μ] = 0, a wrong answer (see below). `sample()` returns
 # such a z, cut off from μ and σ. `rsample()` moves the randomness into an input ε ~ N(0, 1) and
-# returns z = μ + σ·ε, a differentiable function of μ and σ: ∂z/∂μ = 1 and ∂z/∂σ = ε = (z − μ)/σ.
-# Then E_q[f(z)] = E_ε[f(μ + σε)] averages over a density free of μ, so the derivative moves inside:
-# ∂/∂μ E_q[f(z)] = E_ε[f′(μ + σε)], under conditions given below.
+# returns z = μ + σ·ε: ∂z/∂μ = 1 and ∂z/∂σ = ε. Then E_q[f(z)] = E_ε[f(μ + σε)] averages over a
+# density free of μ, so the derivative moves inside: ∂/∂μ E_q[f(z)] = E_ε[f′(μ + σε)].
 #
 # *Figure: the VAE's computation. The reconstruction term's gradient (dashed) runs back from the decoder
-# through the orange box z = μ + σ ⊙ ε to μ (drawn) and log σ²; ε is an input. With `sample()`, that
-# gradient stops at the ✕ marks. The KL term's gradient still reaches the encoder, but only pulls q to
-# the prior.*
+# through z = μ + σ ⊙ ε to μ (drawn) and log σ². With `sample()` it stops at the ✕ marks.*
 
 # %%
-ax = plots.draw_vae().axes[0]
-back = dict(arrowstyle="-|>", linestyle="--", color="C1", lw=2.5, mutation_scale=18,
-            connectionstyle="arc3,rad=0.25")  # the gradient's way back: decoder, z's box, mu
-ax.annotate("", xy=(8.3, 3.1), xytext=(9.6, 3.18), arrowprops=back)
-ax.annotate("", xy=(5.3, 3.58), xytext=(6.6, 3.1), arrowprops=back)
-ax.text(7.45, 3.12, "gradient,\nwith rsample()", ha="center", va="bottom", color="C1")
-for y in (2.98, 2.02):
-    ax.text(6.03, y, "✕", ha="center", va="center", fontsize=24, color="black")
-ax.text(6.3, 1.25, "with sample():\ncut here", ha="center", va="center", fontsize=12,
-        color="black");
+plots.draw_gradient_path();
 
 # %% [markdown]
 # Both calls below draw z from N(0.5, 0.7²); only the second keeps z connected to μ and σ:
@@ -112,52 +88,35 @@ try:
     z_blocked.backward()
 except RuntimeError as e:
     print("           backward() fails:", str(e).split(" and ")[0])
-
 z = q.rsample()
-print("rsample(): requires_grad =", z.requires_grad)
 z.backward()
-print("           dz/dmu =", mu.grad.item())
-epsilon = ((z - mu) / sigma).item()  # float32; absolute 1e-6, as epsilon may be near 0
-print("           dz/dsigma equals epsilon = (z - mu)/sigma:",
-      math.isclose(sigma.grad.item(), epsilon, abs_tol=1e-6))
+print("rsample(): requires_grad =", z.requires_grad, "  dz/dmu =", mu.grad.item())
+print("           dz/dsigma equals epsilon = (z - mu)/sigma:",  # float32: absolute tolerance
+      math.isclose(sigma.grad.item(), ((z - mu) / sigma).item(), abs_tol=1e-6))
 
 # %% [markdown]
 # `vae_lite.reparameterize` is the same trick with the encoder's parameterisation: it receives
 # log σ² (`logvar`), which, unlike σ, need not be positive. Then σ = exp(½ log σ²), so ∂z/∂μ = 1 and
-# ∂z/∂ log σ² = ½ σ ε = ½ (z − μ).
+# ∂z/∂ log σ² = ½ σ ε = ½ (z − μ). The checker tests exactly this, on many draws:
 
 # %%
-show(vae_lite.reparameterize)
-mu_v = torch.tensor([0.5, -1.0], requires_grad=True)
-logvar_v = torch.tensor([0.0, math.log(4.0)], requires_grad=True)  # sigma = 1 and 2
-z_v = vae_lite.reparameterize(mu_v, logvar_v)
-assert z_v.requires_grad, \
-    "vae_lite.reparameterize returned a z no gradient reaches: sample() instead of rsample()?"
-z_v.sum().backward()
-print("dz/dmu =", mu_v.grad.tolist(),
-      "  dz/dlogvar =", [round(g, 4) for g in logvar_v.grad.tolist()],
-      "  (z - mu)/2 =", [round(d, 4) for d in ((z_v - mu_v) / 2).tolist()])
-assert torch.allclose(mu_v.grad, torch.ones(2)), "vae_lite.reparameterize: dz/dmu should be 1"
-assert torch.allclose(logvar_v.grad, ((z_v - mu_v) / 2).detach(), atol=1e-6), \
-    "vae_lite.reparameterize: dz/dlogvar should be (z - mu)/2, as for sigma = exp(logvar / 2)"
+gradients.show(vae_lite.reparameterize)
+assert check.reparameterize(vae_lite.reparameterize), \
+    "vae_lite.reparameterize should pass the checker: its report above names what is wrong"
 
 # %% [markdown]
 # ### Two gradient estimators
-# We want g = ∂/∂μ E_{z~N(μ,σ²)}[f(z)] (and ∂/∂σ), for a function f we can evaluate but not integrate.
+# We want g = ∂/∂μ E_{z~N(μ,σ²)}[f(z)] (and ∂/∂σ), for an f we can evaluate but not integrate.
 #
 # - **Pathwise** (reparameterization; Kingma & Welling 2013, §2.4; Rezende et al. 2014):
-#   g = E_ε[f′(μ + σε)], as derived above. It is enough that f is Lipschitz (|f(a) − f(b)| ≤ L|a − b|),
-#   as a ReLU network is, though f = z² works too. A kink is harmless; a jump is not, as it carries
-#   gradient that f′ cannot see.
-# - **Score function** (REINFORCE; Williams 1992; for variational inference, Paisley et al. 2012 and
-#   Ranganath et al. 2014): differentiate the density instead of f:
-#   g = ∫ f(z) ∂q(z)/∂μ dz = E_q[f(z) ∂ log q(z)/∂μ] = E_q[f(z)(z − μ)/σ²], because ∂q/∂μ = q ∂ log q/∂μ.
-#   The factor ∂ log q/∂μ is the *score*; we write s = (z − μ)/σ². This estimator needs only values of f.
+#   g = E_ε[f′(μ + σε)], and for σ, E_ε[f′(μ + σε)·ε]. It needs f without jumps (a Lipschitz f, such
+#   as a ReLU network, is enough): a jump carries gradient that f′ cannot see.
+# - **Score function** (REINFORCE; Williams 1992; Paisley et al. 2012; Ranganath et al. 2014):
+#   differentiate the density instead. As ∂q/∂μ = q·∂ log q/∂μ,
+#   g = ∫ f(z) ∂q(z)/∂μ dz = E_q[f(z)·s], with the *score* s = ∂ log q/∂μ = (z − μ)/σ².
+#   It needs only values of f. Its σ half is Exercise 2.
 #
-# For σ the pathwise estimate is f′(z)ε, as ∂z/∂σ = ε. Deriving the score function's is Exercise 1.
-#
-# Both are unbiased wherever the derivative may move inside the integral (pathwise: the conditions
-# above). For f(z) = sin z, sympy computes the exact gradient and what each estimator averages to:
+# For f(z) = sin z, sympy computes the exact gradient and what each estimator averages to:
 
 # %% tags=["nbval-check-output"]
 value, d_mu, d_sigma = symbolic.expected_gradient()
@@ -171,28 +130,46 @@ for name, (g_mu, g_sigma) in means.items():
     assert unbiased, f"the {name} estimator should average to the exact gradient"
 
 # %% [markdown]
+# **Exercise 1 (5 min).** The pathwise estimator by hand. Some encoders output ρ and set
+# σ = softplus(ρ) = log(1 + e^ρ), positive for any ρ. Write `pathwise_by_hand(f_prime, mu, rho, eps)`:
+# the pathwise estimates of ∂/∂μ and ∂/∂ρ of E[f(z)], z = μ + σε, each averaged over the given draws
+# `eps`, by the chain rule (f′ is given; no autograd). The checker compares them with autograd.
+
+# %%
+def pathwise_by_hand(f_prime, mu, rho, eps):
+    raise NotImplementedError  # your code here
+
+
+check.pathwise_by_hand(pathwise_by_hand);
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+# Solution
+def pathwise_by_hand(f_prime, mu, rho, eps):
+    sigma = torch.nn.functional.softplus(rho)  # log(1 + e^rho), computed without overflow
+    slope = f_prime(mu + sigma * eps)  # df/dz at each sample
+    # dz/dmu = 1; dz/drho = eps * dsigma/drho, with dsigma/drho = e^rho / (1 + e^rho) = sigmoid(rho)
+    return slope.mean(), (slope * eps * torch.sigmoid(rho)).mean()
+
+
+assert check.pathwise_by_hand(pathwise_by_hand)
+
+# %% [markdown]
 # ## Experiments
 #
 # ### Both estimators, by sampling
-# `vae_lite.gradients` has both estimators, each giving one estimate per draw of ε. Autograd gives the
-# pathwise one its f′, as in a VAE. `mean_estimates` averages n draws; `unbiased` checks that the
-# estimates average to the exact gradient within k standard errors.
+# The package's estimators take f itself; autograd gives the pathwise one its f′, as in a VAE. Each
+# returns one estimate per draw of ε.
 
 # %%
 pathwise_gradients = gradients.pathwise_gradients
 score_gradients = gradients.score_function_gradients
-estimators = (pathwise_gradients, score_gradients)
-# its grad of f(z).sum(): each f(z_j) depends on z_j only, so the grad's entry j is f′(z_j)
-show(pathwise_gradients)
-show(score_gradients, left_out="value * (eps**2 - 1) / sigma")  # its sigma half: Exercise 1
-k = inspect.signature(gradients.unbiased).parameters["standard_errors"].default
-print(f"unbiased(): k = {k}; an unbiased estimator fails it about once in "
-      f"{1 / math.erfc(k / math.sqrt(2)) / 1e6:.1f} million tries")
+gradients.show(pathwise_gradients)  # the grad of Σⱼ f(zⱼ) has entry j = f′(zⱼ)
+gradients.show(score_gradients, left_out="value * (eps**2 - 1) / sigma", note="Exercise 2")
 
 # %% [markdown]
-# We take μ = 0.5 and σ = 0.7 (at σ = 1, dividing by σ or by σ² would agree). We average each
-# estimator over n samples, many times over: the mean of the repeats shows the bias (there is none),
-# and their variance shows the noise.
+# We take μ = 0.5 and σ = 0.7 (at σ = 1, dividing by σ or by σ² would agree). `mean_estimates`
+# averages each estimator over n draws, many times over: the mean of the repeats shows the bias
+# (`unbiased` tests it), their variance the noise.
 #
 # > **Predict, then run.** Which estimator is noisier, and how does the noise change when n grows
 # > four-fold?
@@ -209,29 +186,27 @@ print(f"d/dmu inside E_q, q held fixed: E_q[d sin(z)/dmu] = E_q[{naive}] = {naiv
 # draw's estimate of that slope: 15 draws, blue pathwise, orange score function.*
 
 # %%
-expected_f = sp.lambdify((symbolic.mu, symbolic.sigma), value)  # sympy's E[sin z], as a function
-mus, dm = torch.linspace(-1.5, 2.5, 200), torch.tensor([-0.6, 0.6], dtype=torch.float64)
+expected_f = sp.lambdify((symbolic.mu, symbolic.sigma), value)  # sympy's E[sin z]
 eps = torch.randn(15, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-fan = {name: e(torch.sin, mu0, sigma0, eps)[0] for name, e in zip(("pathwise", "score function"), estimators)}
-fig, ax = plt.subplots(layout="constrained")
-ax.plot(mus, expected_f(mus.numpy(), sigma0), "k", linewidth=3, label=f"E[sin z], σ = {sigma0}")
-for (name, one_draw_slopes), colour in zip(fan.items(), ("C0", "C1")):  # a line per draw's slope
-    ax.plot(mu0 + dm, expected_f(mu0, sigma0) + dm[:, None] * one_draw_slopes, colour)[0].set_label(name)
-ax.plot(mu0 + dm, expected_f(mu0, sigma0) + dm * exact, "k--", linewidth=2, label="exact slope")
-ax.set(xlabel="μ", ylabel="E[sin z]", title=f"15 one-draw slopes at μ = {mu0}")
-ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False);
+np_mus = torch.linspace(-1.5, 2.5, 200).numpy()  # the μ axis
+fan = {"pathwise": pathwise_gradients(torch.sin, mu0, sigma0, eps)[0],
+       "score function": score_gradients(torch.sin, mu0, sigma0, eps)[0]}
+plots.plot_one_draw_slopes(
+    np_mus, lambda m: expected_f(m, sigma0), mu0, fan, exact,
+    label=f"E[sin z], σ = {sigma0}", title=f"15 one-draw slopes at μ = {mu0}");
 
 # %% jupyter={"source_hidden": true}
-assert fan["score function"].std() > 1.5 * fan["pathwise"].std(), "the score function's should spread wider"
+assert fan["score function"].std() > 1.5 * fan["pathwise"].std(), \
+    "a check of the figure's claim, not of the maths: the score function's slopes should spread wider"
 
 # %%
 repeats, sample_counts = (300 if QUICK else 2000), [1, 4, 16, 64, 256]
 generator, variances = torch.Generator().manual_seed(0), {"pathwise": [], "score function": []}
-print(f"{'n':>5} {'pathwise mean':>14} {'score mean':>11} {'pathwise var':>13} {'score var':>10}")
+print("    n  pathwise mean  score mean  pathwise var  score var")
 for n in sample_counts:  # `repeats` estimates of d/dmu E[sin z], each a mean over n draws
     eps = torch.randn(repeats, n, generator=generator, dtype=torch.float64)
     pathwise, score = (gradients.mean_estimates(e, torch.sin, mu0, sigma0, eps)
-                       for e in estimators)
+                       for e in (pathwise_gradients, score_gradients))
     variances["pathwise"].append(pathwise.var().item())
     variances["score function"].append(score.var().item())
     print(f"{n:>5} {pathwise.mean():14.4f} {score.mean():11.4f} "
@@ -239,164 +214,101 @@ for n in sample_counts:  # `repeats` estimates of d/dmu E[sin z], each a mean ov
     assert gradients.unbiased(pathwise, exact) and gradients.unbiased(score, exact), \
         "both estimators should average to the exact gradient (within 5 standard errors)"
 
-# %%
-slopes = {name: math.log(v[-1] / v[0]) / math.log(sample_counts[-1] / sample_counts[0])
-          for name, v in variances.items()}
-print("log-log slope of variance against n:", {k: round(v, 2) for k, v in slopes.items()},
-      "(1/n gives -1)")
-eps = torch.randn(100_000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-functions = {"sin z": torch.sin, "sin 2z": lambda z: torch.sin(2 * z)}
-one_draw = {name: [e(g, mu0, sigma0, eps)[0].var().item() for e in estimators]
-            for name, g in functions.items()}  # one draw's variance, on draws of its own
-for name, (pathwise_var, score_var) in one_draw.items():
-    print(f"f = {name:<6} one draw's variance: pathwise {pathwise_var:.2f}, "
-          f"score function {score_var:5.2f} ({score_var / pathwise_var:.1f} times)")
-
 # %% jupyter={"source_hidden": true}
-# 1/n is a law; this checks the code: it fails if an estimate does not average all its n draws
-assert all(abs(s + 1) < 0.1 for s in slopes.values()), \
+slopes = [math.log(v[-1] / v[0]) / math.log(256) for v in variances.values()]  # 1/n gives -1
+assert all(abs(s + 1) < 0.1 for s in slopes), \
     "both variances should fall as 1/n: does each estimate average n draws?"
-(path_1, score_1), (path_2, score_2) = one_draw["sin z"], one_draw["sin 2z"]
-assert score_1 > path_1 and path_2 > score_2, \
-    "for sin z the pathwise estimator should be less noisy, for sin 2z noisier"
+assert all(s > p for p, s in zip(variances["pathwise"], variances["score function"])), \
+    "the text says: for sin z the score function is the noisier estimator at every n"
 
 # %% [markdown]
-# Both variances fall as 1/n. For sin z the score function is the noisier one. That is usual but not a
-# law (Mohamed et al., 2020): for sin 2z the pathwise estimator is noisier.
-#
-# The pathwise noise is the spread of f′ under q, while the score function's grows with the size of f.
-# So adding a constant to f changes no gradient, yet it adds noise to the score function (Optional
-# part).
+# Each four-fold n divides both variances by about four: they fall as 1/n. For sin z the score
+# function is the noisier at every n: usual, but not a law (the Optional part shows an f where the
+# pathwise one is noisier). The pathwise noise is the spread of f′ under q; the score function's grows
+# with the size of f, even with a constant added (Optional part).
 
 # %% [markdown]
-# ### Many dimensions, and baselines
-# A VAE's z has tens of dimensions, and the decoder's log-likelihood f depends on all of them. Take
-# f(z) = Σᵢ sin zᵢ and estimate ∂/∂μ₁ E[f] from 16 samples. The score function multiplies *all* of f
-# by s = (z₁ − μ₁)/σ².
-
-# %% [markdown]
-# **A baseline** b is subtracted from f: the estimate becomes (f(z) − b)·s. It is a *control variate*,
-# a term of mean 0 (b·s) subtracted to cut the variance. The score has mean 0 (E_q[∂ log q/∂μ] =
-# ∫ ∂q/∂μ dz = ∂/∂μ ∫ q dz = 0), so any b *independent* of sample j's own ε₁⁽ʲ⁾ leaves the estimator
-# unbiased: E[b·s] = E[b]·0. We try two such b:
-# - the mean of f over the *other* 15 samples (`gradients.leave_one_out_mean`), which estimates E f;
-# - the terms of f without z₁, Σ_{i≥2} sin zᵢ, which vary with the sample but are independent of ε₁
-#   (q is diagonal).
-#
-# > **Predict, then run.** From d = 1 to d = 50, what happens to the variance of each column?
-
-# %%
-f = lambda z: torch.sin(z).sum(dim=-1, keepdim=True)  # one value per sample, shape (..., 1)
-baselines = {"none": None,  # b = mean f of the other 15 samples; b = the terms without z_i
-             "mean of others": lambda z: gradients.leave_one_out_mean(f(z), dim=-2),
-             "terms without z₁": lambda z: f(z) - torch.sin(z)}  # for every i at once
-columns = ("pathwise", *baselines)  # then the score function with each baseline
-by_dimension, generator = {}, torch.Generator().manual_seed(3)  # a re-run gives the same table
-for d in (1, 5, 50):  # `repeats` estimates of d/dmu_1 E[f] from 16 samples each
-    eps = torch.randn(repeats, 16, d, generator=generator, dtype=torch.float64)
-    pathwise = gradients.mean_estimates(pathwise_gradients, f, mu0, sigma0, eps)
-    score_by_b = {b: gradients.mean_estimates(score_gradients, f, mu0, sigma0, eps, b_z)
-                  for b, b_z in baselines.items()}
-    row = [pathwise.var().item()] + [s.var().item() for s in score_by_b.values()]
-    by_dimension[d] = dict(zip(columns, row))
-    # b = none at d = 50 is not checked: there 5 std. errors exceed the gradient itself, so even
-    # an estimator that returns 0 would pass
-    for b, estimates in score_by_b.items():
-        assert (d, b) == (50, "none") or gradients.unbiased(estimates, exact), \
-            f"with the baseline '{b}' the score function " \
-            "should still average to the exact gradient"
-print(f"variances of {repeats} estimates of d/dmu_1, 16 samples each, "
-      f"about ±{math.sqrt(2 / repeats):.0%} (one standard error)")
-labels = ["pathwise"] + [f"score, b={b}" for b in baselines]
-print(f"{'d':>3}" + "".join(f"{c:>{len(c) + 3}}" for c in labels))
-for d, row in by_dimension.items():
-    print(f"{d:>3}" + "".join(f"{v:>{len(c) + 3}.5f}" for c, v in zip(labels, row.values())))
-
-# %% jupyter={"source_hidden": true}
-at_1, at_50 = by_dimension[1], by_dimension[50]
-assert at_50["none"] > 5 * at_1["none"], "the score function's variance should grow with d"
-assert at_50["mean of others"] > 5 * at_1["mean of others"], \
-    "a baseline that estimates E f should leave the other terms' noise"
-assert at_50["terms without z₁"] < 2 * at_1["terms without z₁"], \
-    "without the other terms the score's variance should not grow"
-assert at_50["pathwise"] < 2 * at_1["pathwise"], \
-    "for this separable f, the pathwise variance should not grow with d"
-
-# %% [markdown]
-# The mean of the others removes f's *mean*, but not the *fluctuations* of Σ_{i≥2} sin zᵢ, which grow
-# with d. Dropping those terms removes the fluctuations too: the variance falls back to its d = 1
-# value. At d = 1 the mean of the others even adds noise (Optional part, at b*).
-#
 # ### The gradient a VAE takes
-# Dropping terms works only for a sum of one-coordinate terms. A decoder's log-likelihood is not one:
-# every pixel depends on every zᵢ. The cell below measures both estimators on the package's trained
-# VAE (notebook 05's), with f(z) = log p(x|z), for ten training images. A VAE draws one z per image
-# (Kingma & Welling, §2.3), so we take one draw's variance, from 500 draws of each image's q(z|x),
-# summed over μ's coordinates. The baseline, the mean of f over the other 499 draws, is close to E f:
-# better than a VAE that draws one z per image could have.
+# In a VAE, f = log p(x|z) depends on all of z's tens of dimensions. We measure both estimators on the
+# package's trained VAE (built in [05](05_vae.ipynb)), for ten training images:
+# - `binarize(x)` sets each pixel to 0 or 1, as the decoder's Bernoulli likelihood needs;
+# - `vae.encode(x)` returns each image's μ and log σ², the parameters of q(z|x);
+# - `vae.log_likelihood(x, z)` returns log p(x|z) = Σ over pixels p of log Bernoulli(xₚ | decoder(z)ₚ).
 
 # %%
 data = vae_lite.load_dataset()  # MNIST (without it, the 8x8 digits)
-vae = pretrained.default_model(data.subset(train=3000) if QUICK else data)  # 05's; on other data trained, cached
-x_vae = vae_lite.binarize(data.train[:10], torch.Generator().manual_seed(0))  # binary, as in training
-mu_x, logvar_x = (t.detach() for t in vae.encode(x_vae))  # each image's q(z|x): (10, d) each
-sigma_x, eps_vae = (0.5 * logvar_x).exp(), torch.randn(500, *mu_x.shape, generator=torch.Generator().manual_seed(8))
-log_px_z = lambda z: vae.log_likelihood(x_vae, z).unsqueeze(-1)  # f(z) = log p(x|z), (500, 10, 1)
+vae = pretrained.default_model(data.subset(train=3000) if QUICK else data)  # 05's
+x_vae = vae_lite.binarize(data.train[:10], torch.Generator().manual_seed(0))  # 10 images
+mu_x, logvar_x = (t.detach() for t in vae.encode(x_vae))  # q(z|x): (10, d) each
+sigma_x = (0.5 * logvar_x).exp()
+eps_vae = torch.randn(500, *mu_x.shape, generator=torch.Generator().manual_seed(8))
+log_px_z = lambda z: vae.log_likelihood(x_vae, z).unsqueeze(-1)  # f(z): (500, 10, 1)
 f_vae = log_px_z(mu_x + sigma_x * eps_vae).detach()
-b_vae = {"none": 0.0, "mean of others": gradients.leave_one_out_mean(f_vae, dim=0)}
-vae_draws = {"pathwise": pathwise_gradients(log_px_z, mu_x, sigma_x, eps_vae)[0]}  # (500, 10, d)
-vae_draws |= {b: score_gradients(log_px_z, mu_x, sigma_x, eps_vae, b_z)[0].detach() for b, b_z in b_vae.items()}
-var_vae = {k: g.var(dim=0).sum(dim=-1) for k, g in vae_draws.items()}  # one draw's, summed over mu's d
-span = lambda t, form=".0f": f"{t.min():{form}} to {t.max():{form}}"  # over the 10 images
-inverse_var = (1 / sigma_x**2).sum(dim=-1)  # Σᵢ 1/σᵢ², per image
-guess = {b: ((f_vae - b_z) ** 2).mean(dim=0)[:, 0] * inverse_var / var_vae[b] for b, b_z in b_vae.items()}
-print(f"one draw's variance of ∂/∂μ E_q[log p(x|z)], summed over μ's {vae.latent_dim} coordinates, 10 images:")
-print("  score function over pathwise: " + "; ".join(f"b = {b}, {span(var_vae[b] / var_vae['pathwise'])} times" for b in b_vae))
-print(f"  f = log p(x|z): mean {span(f_vae.mean(dim=0))} nats, standard deviation {span(f_vae.std(dim=0), '.1f')} nats;"
-      f" Σᵢ 1/σᵢ²: {span(inverse_var)}")
-print("  E[(f − b)²]·Σᵢ 1/σᵢ² over the score function's variance: "
-      + "; ".join(f"b = {b}, {span(guess[b], '.2f')}" for b in b_vae))
-
-# %% jupyter={"source_hidden": true}
-ratio_vae = {b: var_vae[b] / var_vae["pathwise"] for b in b_vae}
-assert (ratio_vae["none"] > ratio_vae["mean of others"]).all() and (ratio_vae["mean of others"] > 1).all(), \
-    "the text says: on every image the score function is noisier, and more so without a baseline"
-assert data.name != "mnist" or (ratio_vae["none"].min() > 100 and ratio_vae["mean of others"].min() > 10), \
-    "the text says: hundreds of times or more without a baseline, over ten times with one"
-assert all((g - 1).abs().max() < 0.3 for g in guess.values()), \
-    "the text says one draw's score-function variance is about E[(f − b)²]·Σᵢ 1/σᵢ²"
+f_mean, f_sd = f_vae.mean(dim=0), f_vae.std(dim=0)  # one per image
+print(f"f = log p(x|z), 10 images: mean {f_mean.min():.0f} to {f_mean.max():.0f} nats, "
+      f"standard deviation {f_sd.min():.1f} to {f_sd.max():.1f} nats")
 
 # %% [markdown]
-# On every image the score function is the noisier one: hundreds to thousands of times without a
+# **A baseline** b cuts the score function's noise: the estimate becomes (f − b)·s. The score has mean
+# 0 (E_q[∂ log q/∂μ] = ∂/∂μ ∫ q dz = 0), so a b that does not depend on the sample's own ε leaves the
+# estimator unbiased. Ours is the mean of f over the other 499 draws of the same image: close to E f,
+# better than a VAE could have, as it draws one z per image (Kingma & Welling, §2.3). So we compare one
+# draw's variances.
+#
+# > **Predict, then run.** The score function's variance is how many times the pathwise estimator's,
+# > without a baseline and with this one: 2? 20? 2,000?
+
+# %%
+b_vae = {"none": 0.0, "mean of others": gradients.leave_one_out_mean(f_vae, dim=0)}
+per_draw = {"pathwise": pathwise_gradients(log_px_z, mu_x, sigma_x, eps_vae)[0]}
+for b, b_z in b_vae.items():
+    per_draw[b] = score_gradients(log_px_z, mu_x, sigma_x, eps_vae, b_z)[0].detach()
+var_vae = {k: g.var(dim=0).sum(dim=-1) for k, g in per_draw.items()}  # one per image
+print(f"one draw's variance of ∂/∂μ, summed over μ's {vae.latent_dim} coordinates:")
+for b in b_vae:
+    ratio = var_vae[b] / var_vae["pathwise"]
+    print(f"  score, b = {b}: {ratio.min():.0f} to {ratio.max():.0f} times the pathwise")
+
+# %% jupyter={"source_hidden": true}
+for b in b_vae:  # each unbiased: its difference from the pathwise estimate averages to 0
+    gap = per_draw[b] - per_draw["pathwise"]  # (500, 10, d): z-scores below over 500 draws
+    assert (gap.mean(0) / gap.std(0) * len(gap) ** 0.5).abs().max() < 5, \
+        f"with the baseline '{b}' the score function should still average to the pathwise gradient"
+none, others_b = (var_vae[b] / var_vae["pathwise"] for b in b_vae)  # per image
+assert (none > others_b).all() and (others_b > 1).all(), \
+    "the text says: on every image the score function is noisier, and more so without a baseline"
+assert data.name != "mnist" or (none.min() > 100 and others_b.min() > 10), \
+    "the text says: hundreds of times or more without a baseline, over ten times with one"
+assert data.name != "mnist" or (f_mean.max() < -10 and f_sd.max() < 10), \
+    "the text says: f is tens of nats below zero, with a spread of a few nats"
+
+# %% [markdown]
+# On every image the score function is the noisier: hundreds to thousands of times without a
 # baseline, still over ten times with one. For coordinate i its estimate is (f − b)·εᵢ/σᵢ, with
-# variance about E[(f − b)²]/σᵢ² (the last line checks this). So it grows with the size of f − b: f is
-# tens of nats below zero, and even a good b leaves f's spread of a few nats. It grows with the
-# dimension too, as the sum adds 1/σᵢ² over the coordinates. The pathwise noise is only the spread of
-# ∂f/∂z. Kingma & Welling (2013, §2.2) call the score function's variance "very high"; they,
-# Rezende et al. (2014) and our VAE ([05](05_vae.ipynb)) use the pathwise estimator.
+# variance about E[(f − b)²]/σᵢ² (checked in the Optional part). f is tens of nats below zero, and a
+# good b still leaves its spread of a few nats. Every coordinate adds such a term, even one the decoder
+# ignores, where the pathwise estimate is about 0. Kingma & Welling (2013, §2.2) call this variance
+# "very high"; VAEs use the pathwise estimator.
 
 # %% [markdown]
 # ## Common mistakes
 #
-# > **Common mistake.** The write-up's line `σ = E[(x-μ)²]` (see [02](02_elbo.ipynb)) gives the
-# > *variance* σ², not the standard deviation σ. In code it shows up as
-# > `z = mu + torch.exp(logvar) * eps`, which multiplies ε by σ². The checker below passes
-# > `vae_lite.reparameterize` and names this mistake. You write your own in [05](05_vae.ipynb), Exercise 2.
+# > **Common mistake.** The write-up's line `σ = E[(x-μ)²]` (the Kingma & Welling summary that
+# > [02](02_elbo.ipynb) corrects) gives the *variance* σ², not σ. In code it shows up as
+# > `z = mu + torch.exp(logvar) * eps`, which multiplies ε by σ². The checker names this mistake. You
+# > write your own `reparameterize` in [05](05_vae.ipynb), Exercise 2.
 
 # %%
-assert check.reparameterize(vae_lite.reparameterize), \
-    "vae_lite.reparameterize should pass: sigma = exp(logvar / 2)"
 wrong = lambda mu, logvar: mu + torch.exp(logvar) * torch.randn_like(mu)  # sigma^2, not sigma
 assert check.reparameterize(wrong) is False, "the checker should catch sigma^2 for sigma"
 
 # %% [markdown]
 # ## Exercises
 #
-# **Exercise 1 (8 min).** The score function for σ. Differentiate
+# **Exercise 2 (8 min).** The score function for σ. Differentiate
 # log q(z) = −log σ − (z − μ)²/(2σ²) − ½ log 2π in σ, then write `score_function_gradient(f, mu, sigma, n)`:
 # the score-function estimate of ∂/∂σ E[f(z)], z ~ N(μ, σ²), from n new samples. The checker tests
-# f = sin and the step f(z) = [z > 0], where the pathwise estimator returns 0. It also checks that the
-# spread shrinks with n.
+# f = sin and a step f(z) = [z > 0], where the pathwise estimator returns 0.
 
 # %%
 def score_function_gradient(f, mu, sigma, n):
@@ -417,18 +329,17 @@ assert check.score_function_gradient(score_function_gradient)
 
 # %% [markdown]
 # ## Summary
-# - `sample()` cuts the graph. `rsample()` returns μ + σε, a differentiable function of μ and σ.
-# - Both estimators are unbiased; sympy checks it for sin z. The pathwise one needs f without jumps.
-# - Both variances fall as 1/n. A baseline independent of the sample's own ε keeps the score function
-#   unbiased, and can remove much of its noise, or add some.
-# - On a trained VAE the score function is far noisier, even with a good baseline: its variance grows with
-#   the size of f and with the dimension. So VAEs use the pathwise estimator.
+# - `sample()` cuts the graph; `rsample()` returns μ + σε, differentiable in μ and σ.
+# - Both estimators are unbiased; the pathwise one needs f without jumps.
+# - Both variances fall as 1/n. On a trained VAE the score function is far noisier, even with a good
+#   baseline: its variance grows with the size of f − b and with the dimension. So VAEs use the
+#   pathwise estimator.
 # - The encoder outputs log σ², so σ = exp(½ log σ²), not exp(log σ²).
 #
 # Next: [04 The closed-form KL](04_closed_form_kl.ipynb), the other term of the ELBO, without sampling.
 
 # %% [markdown]
-# ## Optional: the explorer, a decoder-like f, the tables drawn, an optimiser, discrete latents, better baselines
+# ## Optional: the explorer, many dimensions, the VAE's noise, an optimiser, discrete latents, better baselines
 #
 # ### Explore
 # The explorer uses f(z) = z², whose exact gradients are 2μ and 2σ. Move μ and σ, and the samples and
@@ -439,7 +350,105 @@ assert check.score_function_gradient(score_function_gradient)
 # black lines, the exact values.*
 
 # %%
+from IPython.display import display
+
+from vae_lite import widgets
+
 display(widgets.ReparameterizationExplorer())
+
+# %% [markdown]
+# ### When the pathwise estimator is the noisier
+# Which estimator is noisier depends on f. The cell measures one draw's variance of each, on draws of
+# its own, for sin z and for sin 2z.
+
+# %%
+estimators = (pathwise_gradients, score_gradients)
+eps = torch.randn(100_000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+functions = {"sin z": torch.sin, "sin 2z": lambda z: torch.sin(2 * z)}
+one_draw = {name: [e(g, mu0, sigma0, eps)[0].var().item() for e in estimators]
+            for name, g in functions.items()}  # one draw's variance, [pathwise, score]
+for name, (pathwise_var, score_var) in one_draw.items():
+    print(f"f = {name:<6} one draw's variance: pathwise {pathwise_var:.2f}, "
+          f"score function {score_var:5.2f} ({score_var / pathwise_var:.1f} times)")
+(path_1, score_1), (path_2, score_2) = one_draw["sin z"], one_draw["sin 2z"]
+assert score_1 > path_1 and path_2 > score_2, \
+    "the text says: for sin z the pathwise estimator is less noisy, for sin 2z noisier"
+
+# %% [markdown]
+# For sin 2z the pathwise estimator is the noisier: its f′ = 2 cos 2z is twice as large and swings
+# twice as fast, while the score function's f = sin 2z still lies between −1 and 1.
+
+# %% [markdown]
+# ### Many dimensions, and baselines
+# Take f(z) = Σᵢ sin zᵢ and estimate ∂/∂μ₁ E[f] from 16 samples. The score function multiplies *all*
+# of f by s = (z₁ − μ₁)/σ². Two baselines that do not depend on sample j's own ε₁⁽ʲ⁾:
+# - the mean of f over the *other* 15 samples (`gradients.leave_one_out_mean`), which estimates E f;
+# - the terms of f without z₁, Σ_{i≥2} sin zᵢ, which vary with the sample but are independent of ε₁
+#   (q is diagonal).
+#
+# > **Predict, then run.** From d = 1 to d = 50, what happens to the variance of the pathwise
+# > estimator, and to that of the score function with no b and with each of these two?
+
+# %%
+f = lambda z: torch.sin(z).sum(dim=-1, keepdim=True)  # one value per sample, shape (..., 1)
+baselines = {"none": None,
+             "mean of others": lambda z: gradients.leave_one_out_mean(f(z), dim=-2),
+             "terms without z₁": lambda z: f(z) - torch.sin(z)}  # for every i at once
+columns = ("pathwise", *baselines)  # then the score function with each baseline
+by_dimension, generator = {}, torch.Generator().manual_seed(3)  # a re-run gives the same table
+print(f"variances of {repeats} estimates of d/dmu_1, 16 samples each, "
+      f"about ±{math.sqrt(2 / repeats):.0%} (one standard error)")
+print("  d  pathwise  score, b = none  b = mean of others  b = terms without z₁")
+for d in (1, 5, 50):
+    eps = torch.randn(repeats, 16, d, generator=generator, dtype=torch.float64)
+    pathwise = gradients.mean_estimates(pathwise_gradients, f, mu0, sigma0, eps)
+    score_by_b = {b: gradients.mean_estimates(score_gradients, f, mu0, sigma0, eps, b_z)
+                  for b, b_z in baselines.items()}
+    row = [pathwise.var().item()] + [s.var().item() for s in score_by_b.values()]
+    by_dimension[d] = dict(zip(columns, row))
+    print(f"{d:>3} {row[0]:9.5f} {row[1]:16.5f} {row[2]:19.5f} {row[3]:21.5f}")
+    for b, estimates in score_by_b.items():  # not b = none at d = 50: 5 s.e. exceed the gradient
+        assert (d, b) == (50, "none") or gradients.unbiased(estimates, exact), \
+            f"with the baseline '{b}' the score function should still average to the exact gradient"
+
+# %% jupyter={"source_hidden": true}
+at_1, at_50 = by_dimension[1], by_dimension[50]
+assert at_50["none"] > 5 * at_1["none"], "the score function's variance should grow with d"
+assert at_50["mean of others"] > 5 * at_1["mean of others"], \
+    "a baseline that estimates E f should leave the other terms' noise"
+assert at_50["terms without z₁"] < 2 * at_1["terms without z₁"], \
+    "without the other terms the score's variance should not grow"
+assert at_50["pathwise"] < 2 * at_1["pathwise"], \
+    "for this separable f, the pathwise variance should not grow with d"
+
+# %% [markdown]
+# The mean of the others removes f's *mean*, but not the *fluctuations* of Σ_{i≥2} sin zᵢ, which grow
+# with d. Dropping those terms removes the fluctuations too: the variance falls back to its d = 1
+# value. At d = 1 the mean of the others even adds noise (see b*, below). Only terms of f that do not
+# involve z₁ can be dropped; in a decoder every pixel's term involves every zᵢ, as in the decoder-like
+# f below.
+
+# %% [markdown]
+# ### The VAE's noise, term by term
+# For coordinate i, one draw's score-function estimate on the VAE is (f − b)·εᵢ/σᵢ. When one coordinate
+# moves f little, its variance is about E[(f − b)²]/σᵢ², and summed over the coordinates about
+# E[(f − b)²]·Σᵢ 1/σᵢ². The cell compares this with the variance measured in the core, on the same ten
+# images and draws.
+
+# %%
+inverse_var = (1 / sigma_x**2).sum(dim=-1)  # Σᵢ 1/σᵢ², per image
+print(f"Σᵢ 1/σᵢ² of the 10 images: {inverse_var.min():.0f} to {inverse_var.max():.0f}")
+print("E[(f − b)²]·Σᵢ 1/σᵢ² over the score function's measured variance:")
+for b, b_z in b_vae.items():
+    guess = ((f_vae - b_z) ** 2).mean(dim=0)[:, 0] * inverse_var / var_vae[b]  # one per image
+    print(f"  b = {b}: {guess.min():.2f} to {guess.max():.2f}")
+    assert (guess - 1).abs().max() < 0.3, \
+        "the text says one draw's score-function variance is about E[(f − b)²]·Σᵢ 1/σᵢ²"
+
+# %% [markdown]
+# The ratios are close to 1 on every image, for both b (the assert allows 30 %). So the score
+# function's noise is set by the size of f − b and by Σᵢ 1/σᵢ²: every coordinate adds to it, the
+# inactive ones (σᵢ near 1, ignored by the decoder) included.
 
 # %% [markdown]
 # ### A decoder-like f
@@ -474,7 +483,7 @@ assert all(math.isclose(a, b, rel_tol=1e-9) for a, b in
     "the text says the d = 1 rows agree: the same f (sin z) on the same draws"
 
 # %% [markdown]
-# At d = 1 this f is sin z, on the sum's draws, so its d = 1 row agrees with the core's table. As d
+# At d = 1 this f is sin z, on the sum's draws, so its d = 1 row agrees with the sum's table. As d
 # grows, the pathwise noise shrinks with the gradient, but the score function's (b = mean of others)
 # shrinks far less, so their ratio grows. The reason comes after the second figure below.
 #
@@ -496,6 +505,8 @@ ax.set_xticks([], minor=True);
 # red point hides the grey one (no terms to drop) and the square sits on the orange one (f is sin z).*
 
 # %%
+import matplotlib.pyplot as plt
+
 fig, ax = plt.subplots(layout="constrained")
 for b, colour in zip(baselines, ("grey", "C1", "C2")):  # blue stays the pathwise estimator's
     ax.plot(list(by_dimension), [row[b] / row["pathwise"] for row in by_dimension.values()],
@@ -594,6 +605,8 @@ assert max(fast, dropped_at) <= 3 and others_1 == "never" and others_01 > 5 * fa
 # below tries other step sizes, each over several seeds:
 
 # %%
+import statistics
+
 seeds, step_sizes = range(3 if QUICK else 10), (0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0)
 scan = {s: [first_at_95(climb(score_gradients, s, others, seed)) for seed in seeds]
         for s in step_sizes}
@@ -622,7 +635,7 @@ assert math.inf > fastest > 5 * median(pathwise_runs), \
 # the best median takes more than five times the pathwise estimator's steps.
 #
 # ### Discrete latents
-# **Exercise 2 (5 min).** When can a VAE *not* use the reparameterization trick? (A collapsed answer
+# **Exercise 3 (5 min).** When can a VAE *not* use the reparameterization trick? (A collapsed answer
 # follows; the cell after it shows both failures.)
 
 # %% [markdown] jupyter={"source_hidden": true} tags=["solution"]
@@ -630,7 +643,7 @@ assert math.inf > fastest > 5 * median(pathwise_runs), \
 # of the parameters, and f to have a useful derivative. For **discrete latent variables** (one of K
 # categories, or a vector of bits) the trick fails even when the decoder f is differentiable: a
 # Bernoulli sample [u < p], with u ~ Uniform(0, 1), has derivative 0 in p wherever it exists, and torch offers no
-# `rsample()` for it. The step function of Exercise 1 is the same failure from the other side:
+# `rsample()` for it. The step function of Exercise 2 is the same failure from the other side:
 # f(z) = [z > 0] has derivative 0, so the pathwise estimator is biased there (its unbiasedness needs an
 # f without jumps: the jump at 0 carries gradient that f′ cannot see), and [z > 0] is a Bernoulli latent
 # with p = Φ(μ/σ). Such models use the score function (with baselines) or a continuous relaxation
@@ -729,10 +742,11 @@ assert joint[50][0] < equal_cost < score_own.var(), "the text says that at equal
 #
 # Back in one dimension, why subtract a constant at all? Adding 5 to f changes no gradient. Yet it adds E[(10f + 25)s²] =
 # 10·E[f s²] + 5²/σ² to one draw's score-function variance, since E[s] = 0 and E[s²] = 1/σ². The cell
-# measures this for sin z, on the draws of the core's one-draw lines: 5²/σ² is most of the increase.
+# measures this for sin z, on the draws of "When the pathwise estimator is the noisier": 5²/σ² is
+# most of the increase.
 
 # %%
-eps = torch.randn(100_000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)  # the core's
+eps = torch.randn(100_000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)  # as above
 shifted = [e(lambda z: torch.sin(z) + 5, mu0, sigma0, eps)[0].var().item() for e in estimators]
 print(f"f = sin z + 5, one draw's variance: pathwise {shifted[0]:.2f}, score function {shifted[1]:.2f} "
       f"(f = sin z: {one_draw['sin z'][0]:.2f}, {one_draw['sin z'][1]:.2f})")
@@ -792,35 +806,10 @@ assert var_b["b* = (1 - sigma^2) E f"] < min(var_b["none"], var_b["exact E f"]),
 # SVI tutorial, Part III). Or they can be learned: a network that predicts f from the data x (NVIL;
 # Mnih & Gregor 2014).
 #
-# The same tutorial calls dropping the terms not downstream of z₁ (as in the core) Rao-Blackwellisation;
+# The same tutorial calls dropping the terms not downstream of z₁ (as in "Many dimensions, and baselines") Rao-Blackwellisation;
 # Pyro's `TraceGraph_ELBO` does it from the model's structure.
 # Strictly, Rao-Blackwellising averages the estimator over z₂ … z_d given z₁: that leaves those terms'
 # mean times the score, and dropping that too is a constant baseline.
-
-# %% [markdown]
-# ### Homework: another parameterisation of σ
-# **Exercise 3 (5 min).** Some encoders output ρ and set σ = softplus(ρ) = log(1 + e^ρ), positive for
-# any ρ. Write `pathwise_by_hand(f_prime, mu, rho, eps)`: the pathwise estimates of ∂/∂μ and ∂/∂ρ of
-# E[f(z)], z = μ + σε, each averaged over the given draws `eps` (two numbers), by the chain rule (f′ is
-# given; no autograd). The checker compares them with autograd on the same draws.
-
-# %%
-def pathwise_by_hand(f_prime, mu, rho, eps):
-    raise NotImplementedError  # your code here
-
-
-check.pathwise_by_hand(pathwise_by_hand);
-
-# %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution
-def pathwise_by_hand(f_prime, mu, rho, eps):
-    sigma = torch.nn.functional.softplus(rho)  # log(1 + e^rho), computed without overflow
-    slope = f_prime(mu + sigma * eps)  # df/dz at each sample
-    # dz/dmu = 1; dz/drho = eps * dsigma/drho, with dsigma/drho = e^rho / (1 + e^rho) = sigmoid(rho)
-    return slope.mean(), (slope * eps * torch.sigmoid(rho)).mean()
-
-
-assert check.pathwise_by_hand(pathwise_by_hand)
 
 # %% [markdown]
 # ## References

@@ -4,17 +4,15 @@
 # Previous: [03 The reparameterization trick](03_reparameterization.ipynb) · Next: [05 The VAE](05_vae.ipynb)
 #
 # **Learning goals**
-# - Derive KL(N(μ, σ²) ‖ N(0, 1)) = ½(μ² + σ² − log σ² − 1) by hand in three lines (Exercise 1), then
-#   let sympy integrate it and *obtain* the same.
-# - Extend it to d dimensions (a sum) and to two Gaussians (Exercise 4, homework: Optional part).
-# - Check it against `vae_lite.kl_standard_normal`, `torch.distributions.kl_divergence` and Monte Carlo
-#   (Exercise 2: you write the Monte Carlo estimate).
-# - See why the closed form matters (a sampled KL is noisy, in value and in training) and where none
-#   exists.
+# - Derive KL(N(μ, σ²) ‖ N(0, 1)) = ½(μ² + σ² − log σ² − 1) by hand (Exercise 1), then let sympy
+#   *obtain* it; in d dimensions it is a sum.
+# - Check it against `vae_lite.kl_standard_normal`, torch's `kl_divergence` and Monte Carlo (Exercise 2).
+# - See why the closed form matters: one sample of the KL is noisy.
 #
 # The VAE's loss is reconstruction error + KL(q(z|x) ‖ p(z)) (notebook 02). The reconstruction term
-# needs samples (notebook 03); the KL term, for Gaussians, does not: it has a closed form (Kingma &
-# Welling, 2013, Appendix B, where it is written as −KL).
+# needs samples (notebook 03); for Gaussians the KL term does not: it has a closed form (Kingma &
+# Welling, 2013, Appendix B, written there as −KL). Optional: two Gaussians (Exercise 4), the closed
+# form in training, and a KL with no closed form (Exercise 5).
 
 # %% [markdown] tags=["badges"]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/04_closed_form_kl.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F04_closed_form_kl.ipynb)
@@ -125,15 +123,11 @@ assert proof["convex"] is True and proof["stationary"] == [1] and proof["minimum
     "g's study"
 
 # %% [markdown]
-# The first term, μ²/2, is ≥ 0. For the second, g is convex (g″(t) = 1/t² > 0 for t > 0) and its only
-# stationary point is t = 1, where g = 0: so g(t) ≥ 0 for every t > 0, with equality only at t = 1.
-# The KL is 0 only at μ = 0, σ = 1 (q equal to the prior) and positive everywhere else. This is the
-# Gaussian case of KL ≥ 0 (Jensen, notebook 02), here with the one point where it is 0.
+# μ²/2 is ≥ 0. g is convex with one stationary point, t = 1, where g = 0; so g(t) ≥ 0, with equality
+# only at t = 1. The KL is 0 only at μ = 0, σ = 1, where q is the prior, and positive everywhere else:
+# the Gaussian case of KL ≥ 0 (notebook 02).
 #
-# The same argument as a picture: log t never rises above its tangent t − 1 at t = 1, so the gap
-# t − 1 − log t is never negative.
-#
-# *Figure: t − 1 and log t, touching at t = 1 (a black dot); the shaded gap between them is g(t).*
+# *Figure: log t never rises above its tangent t − 1 at t = 1 (black dot); the shaded gap is g(t) ≥ 0.*
 
 # %%
 plots.plot_log_below_tangent();
@@ -141,8 +135,7 @@ plots.plot_log_below_tangent();
 # %% [markdown]
 # ### d dimensions: a sum
 # With a diagonal covariance, q(z) = ∏ᵢ N(zᵢ; μᵢ, σᵢ²) and p(z) = ∏ᵢ N(zᵢ; 0, 1), so the log-ratio is a
-# sum over dimensions and so is the KL. Sympy integrates over the plane, one axis after the other, and
-# compares with the sum of two 1-d KLs:
+# sum over dimensions and so is the KL. Sympy integrates in 2-d and compares with two 1-d KLs:
 
 # %% tags=["nbval-check-output"]
 kl_2d, means, stds = symbolic.kl_diagonal(2)
@@ -181,15 +174,14 @@ assert (by_vae_lite - exact).abs().max() < 1e-10, \
 
 # %% [markdown]
 # ### By sampling: Monte Carlo with its standard error
-# KL = E_q[log q(z) − log p(z)], so the mean of log q(z) − log p(z) over n samples z ~ q estimates it,
-# with standard error (standard deviation of the terms)/√n. (At q = p every term is 0.)
+# KL = E_q[log q(z) − log p(z)]: the mean of log q(z) − log p(z) over n samples z ~ q estimates it,
+# with standard error (the terms' standard deviation)/√n.
 #
-# **Exercise 2 (5 min).** Write `kl_monte_carlo(mu, sigma, n)`. Draw n samples z ~ q = N(μ, σ²), where
-# `sigma` is the standard deviation σ: in torch, q is `Normal(mu, sigma)`, whose second argument (the
-# scale) is σ, not the variance σ². Return the mean of log q(z) − log p(z), p = N(0, 1), and its
-# standard error. The checker runs the table's six (μ, σ) with n = 100,000 (and one with 400,000). A
-# case passes when your estimate is within 6 standard errors of the exact KL and your standard error
-# is within 10 % of the formula's (derived below).
+# **Exercise 2 (8 min).** Write `kl_monte_carlo(mu, sigma, n)`: draw n samples z ~ q = N(μ, σ²); return
+# the mean of log q(z) − log p(z), p = N(0, 1), and its standard error. `sigma` is the standard
+# deviation: torch's `Normal(mu, sigma)` takes σ, not σ². The checker runs the table's six (μ, σ) with
+# n = 100,000, and one more case with n = 400,000. Each passes if your estimate is within 6 standard errors of the
+# exact KL and your standard error within 10 % of the formula's (derived below).
 
 # %%
 def kl_monte_carlo(mu, sigma, n):
@@ -211,9 +203,9 @@ assert check.kl_monte_carlo(kl_monte_carlo)
 
 # %% [markdown]
 # ### 50 dimensions, as in the VAE
-# A diagonal Gaussian with as many dimensions as notebook 05's latent space (random μ and log σ²):
-# `vae_lite.kl_standard_normal` sums the per-dimension KLs; so does torch's `Independent(·, 1)` (it
-# sums log-densities and KLs over the last axis), in its own code.
+# A diagonal Gaussian with notebook 05's 50 latent dimensions, random μ and log σ².
+# `vae_lite.kl_standard_normal` sums the per-dimension KLs; torch's `Independent(·, 1)` does too, in its
+# own code.
 
 # %% tags=["nbval-check-output"]
 g = torch.Generator().manual_seed(0)
@@ -257,17 +249,15 @@ assert 0.28 < one_sample.std() / kl_50d < 0.4, "the text: the standard deviation
 
 # %% [markdown]
 # For this random q, one sample is off by about a third of the KL; the closed form is exact. The
-# histogram leans right (median below mean).
+# histogram leans right: its median is below its mean ([why](#Optional:-why-one-sample-of-the-KL-leans-right)).
 #
 # How far off depends on q. Put z = μ + σε into line 1 of the hand derivation, per dimension:
-# −log σ − ε²/2 + (μ + σε)²/2 = constant + μσε + (σ² − 1)ε²/2. As Var ε = 1, Var ε² = 2 (E ε⁴ = 3)
-# and Cov(ε, ε²) = E ε³ = 0, one sample's variance is Σᵢ(μᵢ²σᵢ² + (σᵢ² − 1)²/2). Most of this random
-# q's σ exceed 1, so most of these terms are a positive multiple of a noncentral chi-square plus a
-# constant (complete the square in ε): the right lean. Notebook 05's encoder keeps its σ at or below
-# about 1 (inactive dimensions sit at 1). The cell adds its q(z|x) for
-# the first MNIST test image, binarized as in training (σ up to 1): one sample is off by a smaller
-# fraction of the KL, yet by several nats. Its last line: the noise of the term that must be sampled
-# anyway, log p(x|z), for the same image.
+# −log σ − ε²/2 + (μ + σε)²/2 = constant + μσε + (σ² − 1)ε²/2. As Var ε = 1, Var ε² = 2 and
+# Cov(ε, ε²) = E ε³ = 0, one sample's variance is Σᵢ(μᵢ²σᵢ² + (σᵢ² − 1)²/2) (`sd_of` below).
+#
+# The cell takes it for the random q and for notebook 05's encoder's q(z|x) of the first MNIST test
+# image. Its σ are at most 1 (a dimension the encoder does not use sits near μ = 0, σ = 1, its KL near
+# 0). The last line: the noise of log p(x|z), the term that must be sampled anyway.
 
 # %%
 sd_of = lambda mu, lv: (mu**2 * lv.exp() + (lv.exp() - 1) ** 2 / 2).sum().sqrt().item()
@@ -276,71 +266,28 @@ if QUICK:  # on other data the VAE is trained on these images (05-08 take the sa
     data = data.subset(train=3000, test=1000)
 vae = pretrained.default_model(data)  # notebook 05's VAE
 x_test = vae_lite.binarized_test_set(data)  # 0/1 pixels: a Bernoulli likelihood is a true one there
-with torch.no_grad():  # its encoder's q(z|x) for the first test image x
+with torch.no_grad():  # its encoder's q(z|x) for the first test image x; log p(x|z) for 1,000 z ~ q(z|x)
     mu_x, logvar_x = (t[0].double() for t in vae.encode(x_test[:1]))
+    z_x = mu_x + (0.5 * logvar_x).exp() * torch.randn(1000, d, dtype=torch.float64)
+    reconstruction_sd = vae.log_likelihood(x_test[:1], z_x.float()).std().item()
 for name, m, lv in (("random q", mu_d, logvar_d), ("encoder's q", mu_x, logvar_x)):
     sd, kl_q = (0.5 * lv).exp(), vae_lite.kl_standard_normal(m, lv).item()
     print(f"{name:11}: sigma from {sd.min():.2f} to {sd.max():.2f}, KL {kl_q:4.1f} nats, "
           f"one sample off by {sd_of(m, lv):4.1f} nats ({sd_of(m, lv) / kl_q:.0%} of it)")
-with torch.no_grad():  # 1,000 draws z ~ q(z|x): the spread of log p(x|z), one z per estimate
-    z_x = mu_x + (0.5 * logvar_x).exp() * torch.randn(1000, d, dtype=torch.float64)
-    reconstruction_sd = vae.log_likelihood(x_test[:1], z_x.float()).std().item()
 print(f"reconstruction term log p(x|z), same image: one sample off by {reconstruction_sd:4.1f} nats")
 
 # %% jupyter={"source_hidden": true}
 assert abs(sd_of(mu_d, logvar_d) / one_sample.std() - 1) < 0.03, "the formula should match the measured spread"
 kl_x, sd_x = vae_lite.kl_standard_normal(mu_x, logvar_x).item(), sd_of(mu_x, logvar_x)
-assert (logvar_d > 0).double().mean() > 0.6 and len(mu_x) == d, "the text: most sigma > 1; the VAE's d"
-if data.name == "mnist":  # the text describes MNIST's encoder
-    assert logvar_x.max() < 0.02, "the text: the encoder's sigma up to 1"
-    assert sd_x / kl_x < 0.5 * sd_of(mu_d, logvar_d) / kl_50d and sd_x > 3, "the text: smaller fraction, several nats"
-    assert 0.5 < reconstruction_sd / sd_x < 2, \
-        "the text: the two terms' one-sample noise is of the same order"
+if data.name == "mnist":  # the text describes MNIST's encoder (and its 50 dimensions)
+    assert logvar_x.max() < 0.02 and len(mu_x) == d, "the text: the encoder's sigma at most 1; d = 50"
+    assert sd_x / kl_x < 0.5 * sd_of(mu_d, logvar_d) / kl_50d and sd_x > 3, "the text: smaller share, several nats"
+    assert 0.5 < reconstruction_sd / sd_x < 2, "the text: the two terms' one-sample noise is about the same"
 
 # %% [markdown]
-# So a sampled KL would be noisy on the same order as log p(x|z) (the last two lines), which is
-# sampled anyway; the closed form makes it exact. Both terms use the same z, so their noises are
-# correlated, and training feels the noise of the whole gradient.
-#
-# ### What the closed form buys in training
-# Kingma & Welling (2013, §2.3) give two estimators of the ELBO. **A** samples all of it,
-# log p(x|z) + log p(z) − log q(z|x), at one z per image. **B** takes the KL in closed form, as
-# `vae_lite.elbo` does. Two copies of one untrained VAE train, one with each, on the same batches and
-# ε. Every few steps the cell scores both on 1,000 test images (B's negative ELBO, the same ε for
-# both) and takes the variance over ε of each run's encoder gradient on one fixed batch, summed over
-# the weights (the KL does not reach the decoder).
-#
-# *Figure: both runs against the training step: the test loss (left, without the untrained start)
-# and the encoder gradient variance (right, log scale).*
-
-# %%
-def sampled_kl_loss(model, x):  # estimator A, negated, per image: the KL sampled at the reconstruction's z
-    mu, logvar = model.encode(x)
-    z = vae_lite.reparameterize(mu, logvar)  # one z per image
-    log_ratio = Normal(mu, (0.5 * logvar).exp()).log_prob(z) - Normal(0.0, 1.0).log_prob(z)
-    return log_ratio.sum(-1) - model.log_likelihood(x, z)  # log q(z|x) - log p(z) - log p(x|z)
-
-
-losses = {"A, sampled KL": sampled_kl_loss, "B, closed-form KL": lambda model, x: model.loss(x)[0]}
-runs = gradients.train_with_each(losses, data, x_test[:300 if QUICK else 1000], steps=100 if QUICK else 400, every=50)
-(a, b), ratio = runs.values(), [v / w for v, w in zip(*(r["gradient_variance"] for r in runs.values()))]
-print(" step   test loss: A      B   gradient variance: A      B   A / B")
-for row in zip(a["step"], a["test_loss"], b["test_loss"], a["gradient_variance"], b["gradient_variance"], ratio):
-    print("{:5d} {:17.1f} {:6.1f} {:24.1f} {:6.1f} {:7.1f}".format(*row))
-plots.plot_estimator_runs(runs);
-
-# %% jupyter={"source_hidden": true}
-gap = [x - y for x, y in zip(a["test_loss"], b["test_loss"])]  # A's test loss minus B's
-if data.name == "mnist":  # the text describes MNIST
-    assert min(ratio) > 1 and 7 < ratio[0] < 15, "the text: A's the noisier at every step, ten times at the start"
-    assert max(ratio[1:]) < ratio[0] / 3 and ratio[-1] < 1.5, "the text: then a factor falling toward 1"
-    assert all(0 < g < 6 for g, step in zip(gap, a["step"]) if step >= 100), "the text: B lower from step 100, a few nats"
-
-# %% [markdown]
-# A's gradient is the noisier at every step measured. At the start, with the same weights in both runs,
-# it is about ten times as noisy as B's, and the two differ only in the KL term. Later the
-# reconstruction's noise (all of B's) grows in both, and the factor falls toward 1. From step 100 on,
-# B's test loss is the lower, by a few nats at most (one pair of runs, one seed).
+# For the encoder's q, one sample is off by a smaller share of the KL, yet by several nats: the same
+# order as log p(x|z), which is sampled anyway. The closed form removes that noise for free
+# ([in training: Optional](#Optional:-what-the-closed-form-buys-in-training)).
 #
 # This closed form needs Gaussian q and p. A mixture prior (VampPrior, Tomczak & Welling, 2018) or a
 # flow posterior (Rezende & Mohamed, 2015) has none: the KL is sampled (Exercise 5, Optional).
@@ -348,11 +295,10 @@ if data.name == "mnist":  # the text describes MNIST
 # %% [markdown]
 # ## Common mistakes
 #
-# > **Common mistake.** The write-up (the course's summary of Kingma & Welling, introduced in notebook 01) has,
-# > as its line W3 (notebook 02), `σ = E[(x-μ)²]`: that is the variance σ².
-# > Put σ where σ² belongs and the KL is wrong, e.g. ½(μ² + σ − log σ − 1). The encoder outputs
-# > `logvar` = log σ², so σ² = `logvar.exp()` and log σ² = `logvar`. The cell compares both forms with
-# > Monte Carlo.
+# > **Common mistake.** The write-up (the course's summary of Kingma & Welling, notebook 01) has, as its
+# > line W3, `σ = E[(x-μ)²]`: that is the variance σ². Put σ where σ² belongs and the KL is wrong, e.g.
+# > ½(μ² + σ − log σ − 1). The encoder outputs `logvar` = log σ², so σ² = `logvar.exp()`. The cell
+# > compares both forms with Monte Carlo.
 
 # %%
 m, sd = 0.0, 2.0
@@ -364,28 +310,36 @@ print(f"sigma = 2: right {right:.4f}, wrong {wrong:.4f}, Monte Carlo {mc:.4f}")
 assert abs(mc - right) < 0.02 and abs(mc - wrong) > 0.2
 
 # %% [markdown]
-# > **Common mistake.** The write-up's loss `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]` has the KL's sign wrong:
-# > [06](06_loss_right_and_wrong.ipynb#1.-The-sign-of-the-KL) trains it and shows it fail.
+# > **Common mistake.** The write-up's loss `||x - x̂||² - KL[N(μ,σ²) || N(0,I)]` has the KL's sign
+# > wrong: [06](06_loss_right_and_wrong.ipynb#1.-The-sign-of-the-KL) trains it and it fails.
 #
 # > **Common mistake.** The write-up's `p(z|x) ~ N(0,I)` calls N(0, I) the posterior. It is the
-# > **prior** p(z), and the KL against it is what has this closed form. The KL to the *posterior*
-# > p(z|x), notebook 02's gap, cannot be computed for a neural decoder: p(z|x) is unknown.
+# > **prior** p(z), and the KL against it has this closed form. The KL to the *posterior* p(z|x),
+# > notebook 02's gap, cannot be computed for a neural decoder: p(z|x) is unknown.
 #
 # > **Common mistake.** Averaging instead of summing. The KL of a diagonal Gaussian is a **sum** over
-# > the latent dimensions; averaging divides it by d and so changes its weight in the loss: a
-# > KL weight β = 1/d. Averaging the *reconstruction* over D pixels weighs the KL D times more
-# > (β = D). [06](06_loss_right_and_wrong.ipynb) trains both.
+# > the latent dimensions; averaging divides it by d, a KL weight β = 1/d. Averaging the
+# > *reconstruction* over D pixels weighs the KL D times more (β = D). [06](06_loss_right_and_wrong.ipynb)
+# > trains both.
 
 # %% tags=["nbval-check-output"]
 print(f"{d}-d example: sum {kl_50d:.3f}, "
       f"mean over dimensions {kl_50d / d:.3f} (a weight of 1/{d})")
 
 # %% [markdown]
-# ## Exercises
+# ## Summary
+# - KL(N(μ, σ²) ‖ N(0, 1)) = ½(μ² + σ² − log σ² − 1), by hand and by sympy's integral; it is 0 only
+#   when q is the prior. For a diagonal Gaussian it is the sum over dimensions.
+# - It agrees with `vae_lite.kl_standard_normal`, torch and Monte Carlo, and it is exact, where one
+#   sample of the KL is off by several nats.
+# - Next: [05 The VAE](05_vae.ipynb) puts both terms together and trains the model.
+
+# %% [markdown]
+# ## Optional: Exercise 3, the closed form in code
 #
-# **Exercise 3 (3 min).** Write `kl_closed_form(mu, logvar)`: KL(N(μ, exp(logvar)) ‖ N(0, I))
-# for each row (example), summed over the last dimension. The checker names the common mistakes if it
-# sees one.
+# **Exercise 3 (3 min).** The encoder outputs μ and `logvar` = log σ², not σ. Write
+# `kl_closed_form(mu, logvar)`: KL(N(μ, exp(logvar)) ‖ N(0, I)) for each row (example), summed over the
+# last dimension, in `mu` and `logvar` alone. The checker names the common mistakes if it sees one.
 
 # %%
 def kl_closed_form(mu, logvar):
@@ -401,17 +355,6 @@ def kl_closed_form(mu, logvar):
 
 
 assert check.kl_closed_form(kl_closed_form)
-
-# %% [markdown]
-# ## Summary
-# - KL(N(μ, σ²) ‖ N(0, 1)) = ½(μ² + σ² − log σ² − 1), by hand and by sympy's integral; it is 0 only
-#   when q is the prior.
-# - For a diagonal Gaussian the KL is the sum over dimensions; two Gaussians have a closed form too
-#   (Optional, Exercise 4).
-# - It agrees with `vae_lite.kl_standard_normal`, torch and Monte Carlo, and it is exact: trained with
-#   it (B), the VAE's encoder gradient was less noisy than with a sampled KL (A). B is not always the
-#   less noisy (Optional).
-# - Next: [05 The VAE](05_vae.ipynb) puts both terms together and trains the model.
 
 # %% [markdown]
 # ## Optional: explore
@@ -439,6 +382,28 @@ near_oo = sp.limit(kl_0 / (sig**2 / 2), sig, sp.oo)  # the ratio to sigma^2 / 2,
 print("sigma -> 0:  ", sp.limit(kl_0, sig, 0, "+"), "  KL / (-log sigma) ->", near_0)
 print("sigma -> oo: ", sp.limit(kl_0, sig, sp.oo), "  KL / (sigma^2 / 2) ->", near_oo)
 assert near_0 == 1 and near_oo == 1, "the text: like -log sigma near 0, like sigma^2 / 2 for large"
+
+# %% [markdown]
+# As a picture, on a log scale of σ, where σ ten times too small and ten times too large sit equally
+# far from σ = 1:
+#
+# *Figure: the KL of q = N(0, σ²) against σ (log scale), with −log σ (dashed) and σ²/2 (dotted); the
+# title gives the KL at σ = 0.1 and at σ = 10.*
+
+# %%
+import matplotlib.pyplot as plt
+
+kl_0_fn = sp.lambdify(sig, kl_0, "math")
+grid = [10 ** (k / 100) for k in range(-200, 101)]  # sigma from 0.01 to 10
+_, ax = plt.subplots(figsize=(10, 4), layout="constrained")
+ax.semilogx(grid, [kl_0_fn(sd) for sd in grid], color="black", label="KL(N(0, σ²) ‖ N(0, 1))")
+ax.semilogx(grid, [-math.log(sd) for sd in grid], "--", label="−log σ (too narrow)")
+ax.semilogx(grid, [sd**2 / 2 for sd in grid], ":", label="σ²/2 (too wide)")
+narrow_10, wide_10 = kl_0_fn(0.1), kl_0_fn(10.0)
+ax.set(xlabel="σ (log scale)", ylabel="KL (nats)", ylim=(0, 8),
+       title=f"σ = 0.1: KL {narrow_10:.1f} nats;  σ = 10: KL {wide_10:.1f} nats")
+ax.legend(loc="upper center");
+assert wide_10 > 20 * narrow_10, "the text: a too-wide q costs far more than an equally too-narrow one"
 
 # %% [markdown]
 # ## Optional: the KL of two Gaussians, Exercise 4
@@ -519,6 +484,115 @@ for mq, sq, mp, sp_ in [(1.0, 0.5, 0.0, 1.0), (0.0, 1.0, 1.0, 0.5), (-2.0, 3.0, 
     print(f"KL(N({mq}, {sq}^2) || N({mp}, {sp_}^2)): sympy {by_sympy:.6f}, vae_lite {ours:.6f}, "
           f"torch {theirs:.6f}")
     assert abs(ours - by_sympy) < 1e-10 and abs(theirs - ours) < 1e-10
+
+# %% [markdown]
+# ## Optional: why one sample of the KL leans right
+#
+# Per dimension, one sample of the KL is a constant plus X = bε + aε², with a = (σ² − 1)/2 and b = μσ
+# (the core part). Sympy takes X's third central moment, which measures the lean: positive for a long
+# right tail, negative for a long left one. It has the sign of a: a dimension with σ > 1 leans right,
+# one with σ < 1 leans left. The dimensions are independent, so these moments add. The cell sums them
+# for the random q of the histogram and compares with the third moment of its 10,000 one-sample
+# estimates (± its standard error).
+
+# %%
+sa, sb = sp.symbols("a b", real=True)
+term = sb * symbolic.eps + sa * symbolic.eps**2  # one dimension, less its constant
+centred = term - symbolic.expectation(term, symbolic.eps, 0, 1)
+third = symbolic.expectation(centred**3, symbolic.eps, 0, 1)
+display(Math(r"\mathrm{E}[(X - \mathrm{E}X)^3] = " + sp.latex(sp.factor(third))))
+a_d, b_d = (logvar_d.exp() - 1) / 2, mu_d * (0.5 * logvar_d).exp()
+per_dim = 8 * a_d**3 + 6 * a_d * b_d**2
+wide = logvar_d > 0  # sigma > 1
+cubes = (one_sample - one_sample.mean()) ** 3
+measured, measured_se = cubes.mean().item(), cubes.std().item() / math.sqrt(len(cubes))
+print(f"{wide.sum()} of {d} dimensions have sigma > 1; their third moments sum to {per_dim[wide].sum():+.0f}, "
+      f"the other {(~wide).sum()}'s to {per_dim[~wide].sum():+.0f}")
+print(f"all {d}: {per_dim.sum():.0f}; measured on the 10,000 one-sample estimates: {measured:.0f} ± {measured_se:.0f}")
+
+# %% jupyter={"source_hidden": true}
+assert symbolic.is_zero(third - (8 * sa**3 + 6 * sa * sb**2)), "the text: the third moment has the sign of a"
+assert wide.double().mean() > 0.6 and per_dim[wide].sum() > 10 * -per_dim[~wide].sum(), \
+    "the text: most sigma > 1, and they decide the lean"
+assert abs(measured - per_dim.sum().item()) < 3 * measured_se, "the formula should match the measured third moment"
+
+# %% [markdown]
+# Measured and formula agree within about two standard errors. Most of this random q's σ exceed 1, and
+# their right lean outweighs the rest: the histogram leans right, its median below its mean. The
+# encoder's q has its σ at or below about 1, so its dimensions lean left or hardly at all.
+
+# %% [markdown]
+# ## Optional: what the closed form buys in training
+#
+# One sample of the KL is noisy on the same order as log p(x|z) (the core part). Both terms use the same z, so
+# their noises are correlated: training feels the noise of the whole gradient. Kingma & Welling (2013,
+# §2.3) give two estimators of the ELBO. **A** samples all of it, log p(x|z) + log p(z) − log q(z|x), at
+# one z per image. **B** takes the KL in closed form, as `vae_lite.elbo` does.
+#
+# For each of three seeds, two copies of one untrained VAE train, one with each estimator, on the same
+# batches and ε: 400 steps of 128 images, 0.85 epoch (early training, far from converged). Every 50
+# steps the cell records, for each run:
+# - the test loss: B's negative ELBO on 1,000 test images, the same ε for both runs;
+# - the gradient noise Σ_w Var_ε(∂L/∂w): on one fixed batch of 128 training images, the variance over
+#   ε (10 draws) of the gradient of the batch's mean loss L, summed over the encoder's weights w (the
+#   KL does not reach the decoder). It is taken for both losses at the run's weights, so that A and B
+#   can be compared at the same weights (B's run), not only each at its own run's.
+#
+# *Figure: against the training step, one line per seed: A's test loss minus B's (left, from step 50)
+# and A's gradient noise over B's (right, log scale), at the same weights (solid) and each at its own
+# run's weights (dashed).*
+
+# %%
+def sampled_kl_loss(model, x):  # estimator A, negated, per image: the KL sampled at the reconstruction's z
+    mu, logvar = model.encode(x)
+    z = vae_lite.reparameterize(mu, logvar)  # one z per image
+    log_ratio = Normal(mu, (0.5 * logvar).exp()).log_prob(z) - Normal(0.0, 1.0).log_prob(z)
+    return log_ratio.sum(-1) - model.log_likelihood(x, z)  # log q(z|x) - log p(z) - log p(x|z)
+
+
+losses = {"A, sampled KL": sampled_kl_loss, "B, closed-form KL": lambda model, x: model.loss(x)[0]}
+seeds, steps = ((0,), 100) if QUICK else ((0, 1, 2), 400)
+by_seed = [gradients.train_with_each(losses, data, x_test[:300 if QUICK else 1000], steps=steps, every=50, seed=seed)
+           for seed in seeds]
+A, B = losses  # the two names
+records = range(len(by_seed[0][A]["step"]))
+over_seeds = lambda value: [[value(runs, i) for runs in by_seed] for i in records]  # per record, per seed
+gap = over_seeds(lambda runs, i: runs[A]["test_loss"][i] - runs[B]["test_loss"][i])
+same = over_seeds(lambda runs, i: runs[B]["gradient_variance_by_loss"][A][i] / runs[B]["gradient_variance"][i])
+own = over_seeds(lambda runs, i: runs[A]["gradient_variance"][i] / runs[B]["gradient_variance"][i])
+noise_B = over_seeds(lambda runs, i: runs[B]["gradient_variance"][i])
+span = lambda values, digits: f"{min(values):.{digits}f} to {max(values):.{digits}f}"
+print(f"min to max over {len(seeds)} seed(s)       gradient noise, A / B:")
+print(" step  test loss, A - B     same weights     own weights   B's noise")
+for i in records:
+    print(f"{by_seed[0][A]['step'][i]:5d} {span(gap[i], 1):>17} {span(same[i], 2):>16} {span(own[i], 2):>15} "
+          f"{span(noise_B[i], 0):>11}")
+plots.plot_estimator_runs(by_seed);
+
+# %% jupyter={"source_hidden": true}
+assert all(min(g) > 0 for g in gap[1:]), "the text: B's test loss the lower at every record from step 50"
+assert all(min(r) > 1.2 for r in same) and all(min(r) > 1 for r in own), "the text: A the noisier at every record"
+if data.name == "mnist" and not QUICK:  # the text's numbers: MNIST, three seeds, 400 steps
+    assert 7 < min(same[0]) and max(same[0]) < 15, "the text: about ten times at step 0"
+    assert all(1.3 < min(r) and max(r) < 2 for r in same[1:]), "the text: then 1.36 to 1.83 at the same weights"
+    assert all(x > y for x, y in zip(same[1], same[-1])), "the text: falling slowly, in every seed"
+    assert all(o < s_ for o_r, s_r in zip(own[2:], same[2:]) for o, s_ in zip(o_r, s_r)), \
+        "the text: from step 100, smaller each at its own run's weights"
+    assert min(noise_B[-1]) > 100 * max(noise_B[0]), "the text: B's noise grows a hundredfold and more"
+    assert 0.1 < min(gap[1]) and max(gap[1]) < 1 and 1.5 < min(gap[-1]) and max(gap[-1]) < 4, \
+        "the text: the test-loss gap, 0.2 to 0.8 nats at step 50, 1.7 to 3.6 at step 400"
+
+# %% [markdown]
+# A's gradient is the noisier at every record, in every seed. At step 0 both runs have the same
+# weights, the two losses differ only in the KL term, and A's noise is about ten times B's. Then the
+# reconstruction's noise (all of B's) grows more than a hundredfold as the decoder learns. At the same
+# weights A's noise stays 1.36 to 1.83 times B's from step 50 on, falling slowly. From step 100, the
+# factor taken each at its own run's weights is smaller (1.19 to 1.31 at step 400): the two runs have
+# moved apart, and that ratio mixes the estimators' noise with where each run has got to.
+#
+# B's test loss is lower than A's at every record from step 50, in every seed: by 0.2 to 0.8 nats at
+# step 50 and by 1.7 to 3.6 nats at step 400. So the noisier gradient slows early training a little.
+# Three seeds and 0.85 epoch say nothing about what either estimator reaches when trained to the end.
 
 # %% [markdown]
 # ## Optional: the gradient's noise, by hand and measured
@@ -644,8 +718,6 @@ if data.name == "mnist":  # the text describes MNIST's encoder
 # encoder's q for the first test image; a label counts those above 0.9, which overlap near σ = 1.*
 
 # %%
-import matplotlib.pyplot as plt
-
 sigmas = [0.05 * k for k in range(2, 61)]  # sigma from 0.1 to 3
 _, ax = plt.subplots(figsize=(10, 4), layout="constrained")
 for estimator in ("standard", "path-derivative"):
@@ -686,7 +758,8 @@ if data.name == "mnist":  # the text describes MNIST's encoder
 #
 # **Takeaway:** for the KL term, neither sampled gradient wins everywhere (the path-derivative one only
 # where σ > 1/√2), and the closed form, with no noise, beats both.
-#
+
+# %% [markdown]
 # ## Optional: the whole ELBO's gradient, where the path-derivative estimator wins
 #
 # **Takeaway:** in notebook 02's linear-Gaussian model, at q = p(z|x), the path-derivative gradient of
@@ -697,9 +770,9 @@ if data.name == "mnist":  # the text describes MNIST's encoder
 # Roeder et al. designed their estimator for the whole ELBO, E_q[log p(x, z) − log q(z|x)], not for the
 # KL alone. If q is the true posterior p(z|x), then log p(x, z) − log q(z|x) = log p(x) for every z. That
 # is a constant, so every draw's path-derivative gradient is exactly 0, the true gradient at the optimum.
-# Estimators A and B are the core part's (Kingma & Welling, 2013, §2.3). A, their generic one (eq. 6),
-# samples the whole ELBO, KL included. B takes the KL in closed form but still samples the
-# reconstruction term log p(x|z), whose gradient varies with z. The cell checks this on notebook 02's
+# Estimators A and B are those of the training section above (Kingma & Welling, 2013, §2.3). A, their
+# generic one (eq. 6), samples the whole ELBO, KL included. B takes the KL in closed form but still
+# samples the reconstruction term log p(x|z), whose gradient varies with z. The cell checks this on notebook 02's
 # linear-Gaussian model at x = 1.7 and at a larger x = 10, with q set to the true posterior (10,000 draws
 # per estimator).
 
@@ -819,6 +892,8 @@ def mixture_kl_exact(mu, logvar, m, log_cosh=lambda u: torch.logaddexp(u, -u) - 
 noise_check = torch.randn(1000, d, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
 z_check = mu_d + (0.5 * logvar_d).exp() * noise_check  # 1,000 draws from the 50-d q
 typical = Normal(0.5, 1.0).log_prob(z_check).sum(-1).median().item()  # log N(z; m_1, I), z ~ q
+print(f"log N(z; m_1, I) for 1,000 draws z ~ q: median {typical:.0f}. In float32, exp(-103) = "
+      f"{torch.tensor(-103.0).exp():.1e} and exp(-104) = {torch.tensor(-104.0).exp():.0f}")
 assert -140 < typical < -120 and torch.tensor(-104.0).exp() == 0 < torch.tensor(-103.0).exp(), \
     "the text: log N(z; m_k, I) about -130; float32's exp is 0 below about -104"
 

@@ -7,11 +7,10 @@
 # look at the code.
 #
 # **Learning goals**
-# - measure how much each latent dimension is used: its KL, and Burda et al.'s active units;
-# - see what each latent dimension does, with sliders;
-# - interpolate between two images' codes on a line and on an arc, and see why the line's middle is grey;
-# - optional: read a 2-latent model's latent space within ±3;
-# - keep the prior p(z), the posterior p(z|x) and its approximation q(z|x) apart; optional: σ apart from σ².
+# - measure how much each latent dimension is used: its KL, and active units;
+# - see what each dimension does, with sliders;
+# - interpolate between two codes on a line and on an arc, and see why the line's middle is grey;
+# - keep the prior p(z), the posterior p(z|x) and its approximation q(z|x) apart.
 
 # %% [markdown] tags=["badges"]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/07_latent_space.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F07_latent_space.ipynb)
@@ -53,9 +52,6 @@ import math
 
 import matplotlib.pyplot as plt
 import torch
-from matplotlib import patheffects
-from matplotlib.lines import Line2D
-from IPython.display import clear_output
 
 import vae_lite.check  # also imports vae_lite
 from vae_lite import latent, plots, pretrained, widgets
@@ -74,8 +70,8 @@ print(data)
 # %% [markdown]
 # ## Model
 #
-# The package's default VAE, trained by notebook 05's recipe. The pictures show grey-level images; scores and
-# counts use binarized ones. All scores are in nats ([notebook 01](01_autoencoder.ipynb#Nats,-bits-and-the-length-of-a-code) defines the unit).
+# The package's default VAE, trained by notebook 05's recipe. Pictures show grey-level images; scores and counts
+# use binarized ones. All scores are in nats ([notebook 01](01_autoencoder.ipynb#Nats,-bits-and-the-length-of-a-code) defines the unit).
 
 # %% tags=["nbval-check-output"]
 model = pretrained.default_model(data)
@@ -94,23 +90,21 @@ print(f"test negative ELBO {-test['elbo']:.1f} nats = reconstruction error {-tes
 #
 # ### Which dimensions does the model use?
 #
-# The ELBO's KL term is a sum over latent dimensions; dimension d's, averaged over the images, is what z_d
-# costs (what it pays for: the optional part "What a dimension's KL pays for").
+# The ELBO's KL term is a sum over latent dimensions. Dimension d's share, averaged over the images, is what z_d
+# costs.
 #
 # **Predict, then run.** How many of the model's latent dimensions carry information about the image? All of
 # them about equally, or a few far more than the rest?
 #
-# A dimension with KL ≈ 0 has q(z_d|x) = N(0, 1), the prior, for every x: it says nothing about x, and the
-# decoder ignores it (measured below).
-# Burda et al. (2015) call a dimension **active** when its encoder mean moves with the input,
-# Var_x(E_{q(z|x)}[z_d]) = Var_x(μ_d(x)) > 0.01, and **inactive** otherwise.
+# A dimension with KL ≈ 0 has q(z_d|x) = N(0, 1), the prior, for every x: it tells nothing about x. Burda et al.
+# (2015) call a dimension **active** when its encoder mean μ_d(x) = E_q[z_d] moves with the input:
+# Var_x(μ_d(x)) > 0.01.
 #
 # Every active dimension costs over 0.005 nats: KL_d = ½ E_x[μ_d² + σ_d² − log σ_d² − 1] ≥ ½ E_x[μ_d²]
-# ≥ ½ Var_x(μ_d), as σ² − log σ² − 1 ≥ 0. Not conversely: μ_d = 0, σ_d = 0.1 for every x is inactive, yet costs
-# about 1.8 nats.
+# ≥ ½ Var_x(μ_d), as σ² − log σ² − 1 ≥ 0. The converse fails: μ_d = 0, σ_d = 0.1 for every x is inactive, yet
+# costs about 1.8 nats.
 #
-# *Figure: each dimension's mean KL (nats, log scale, largest first, labelled by index); active ones in colour,
-# inactive ones in grey with their total; dashed: 0.005 nats, the floor under every active dimension's KL.*
+# *Figure: each dimension's mean KL (nats, log scale, largest first); inactive ones in grey; dashed: 0.005 nats.*
 
 # %%
 kl = latent.kl_per_dimension(model, x_test)
@@ -128,8 +122,8 @@ print(f"so, unequally: {count} of {model.latent_dim} are in use (active; the lea
       f"threshold 0.01 has Var_x(μ_d) = {activity[~active].max():.4f}" if (~active).any() else ""))
 
 # %% [markdown]
-# One inactive dimension sits just under the threshold (printed), so the count depends on it. Checks: the split
-# matches the formula and sums to the ELBO's KL term.
+# One inactive dimension lies near the threshold (printed), so the count depends on it. Checks: the split matches
+# the formula and sums to the ELBO's KL.
 
 # %%
 with torch.inference_mode():
@@ -145,15 +139,15 @@ assert data.name != "mnist" or ((activity > 0.005) & ~active).sum() == 1, "the p
 
 # %% [markdown]
 # Why would the ELBO leave dimensions unused? A dimension's KL is charged for every image. It pays off only if
-# z_d raises the reconstruction term by more. So training may switch a dimension off, setting its q(z_d|x) to the
-# prior: that dimension has **collapsed** (per-dimension posterior collapse; losing many is **over-pruning**,
-# Yeung et al. 2017). The exact likelihood does this too in probabilistic PCA (Lucas et al. 2019; notebook 10).
+# z_d raises the reconstruction term by more. If not, training sets q(z_d|x) to the prior: the dimension has
+# **collapsed** (losing many is **over-pruning**, Yeung et al. 2017). The exact likelihood does this too
+# (probabilistic PCA; Lucas et al. 2019, notebook 10).
 
 # %% [markdown]
 # ### The latent explorer
 #
-# One slider per latent dimension, in the bar chart's order (at most 10), starting at a test image's encoder mean.
-# Without widgets: a still of the first five (a row's "now": that dimension's current value).
+# Sliders for up to ten dimensions, in the bar chart's order, from a test image's encoder mean. Without widgets:
+# a still of the first five ("now": the dimension's current value).
 
 # %%
 explorer = widgets.LatentExplorer(model, x_test, start=data.test[0], images_for_kl=len(x_test))
@@ -164,8 +158,7 @@ explorer
 # At 2, z[8] closes the 7 into a 0; at −2, z[26] makes it 3-like; z[25] sets the stroke's thickness, z[14] and
 # z[19] the top bar. One dimension is not one feature: z[8] also thickens the stroke.
 #
-# Does the dimension with the most KL change this 7 more than the one with the least? Move each *by* 2 from the
-# start code (the still picture sets it *to* each value):
+# Does the most-used dimension change this 7 more than the least-used one? Move each *by* 2 from the start code:
 
 # %%
 def change_along(d, start=explorer.start, step=2.0):  # mean pixel change as z_d moves by step (largest over starts)
@@ -178,8 +171,7 @@ most, least = int(order[0]), int(order[-1])
 ratio = change_along(most) / change_along(least)
 print(f"mean pixel change for a step of 2 along z[{most}] (most KL, {kl[most]:.2f} nats): {change_along(most):.4f}; along "
       f"z[{least}] (least KL, {kl[least]:.4f} nats): {change_along(least):.4f}, 1/{ratio:.0f} of it")
-assert ratio > (30 if data.name == "mnist" else 4), \
-    "the dimension with the most KL should change the image many times more than the one with the least"
+assert ratio > (30 if data.name == "mnist" else 4), "the most-used dimension should change the image far more"
 off = [change_along(d, mu[:100]) for d in (~active).nonzero().flatten().tolist()]  # every inactive dimension
 print(f"the largest change along any of the {len(off)} inactive dimensions, from 100 test codes: {max(off, default=0):.4f}")
 assert max(off, default=0) < change_along(most) / 10, "the decoder should ignore every inactive dimension"
@@ -187,22 +179,26 @@ assert max(off, default=0) < change_along(most) / 10, "the decoder should ignore
 # %% [markdown]
 # ### Interpolation
 #
-# What does the decoder draw between the codes μ(A) and μ(B) of two test images of different classes? We try
-# two paths: the straight line, and an arc.
+# What does the decoder draw between the codes μ(A) and μ(B) of two test images of different classes? Two paths:
+# the straight line, and an arc. Why an arc? In many dimensions the codes lie on a **shell**, far from their
+# centre (measured below). The line's middle cuts through the shell's hollow; the arc stays on the shell.
 
 # %% [markdown]
 # ### Exercise 1
 #
-# **Exercise 1 (15 min).** Complete `interpolate(model, x_a, x_b, n, spherical=False)`: encode x_a and x_b (each
-# C × H × W) to their means a and b, and return the decoded images (`model.decode`, n × C × H × W) at n evenly
-# spaced t from 0 to 1 (`torch.linspace`) on
+# **Exercise 1 (10 min).** Complete `interpolate(model, x_a, x_b, n, spherical=False)`. Its first lines encode the
+# images x_a and x_b to their means a and b, and take n evenly spaced t from 0 to 1. Return the decoded images
+# (`model.decode`) at those t on
 # - the line z(t) = (1 − t) a + t b;
-# - with `spherical=True`, the arc (slerp: Shoemake 1985; White 2016 for generative models)
+# - with `spherical=True`, the arc (slerp; Shoemake 1985)
 #   z(t) = [sin((1 − t)Ω) a + sin(tΩ) b] / sin Ω, where cos Ω = a·b / (|a| |b|). Where sin Ω ≈ 0, return the line.
 
 # %% tags=["nbval-check-output"]
 def interpolate(model, x_a, x_b, n, spherical=False):
-    raise NotImplementedError  # your code here
+    with torch.inference_mode():
+        a, b = model.encode(torch.stack([x_a, x_b]))[0]  # the means of q(z|x_a) and q(z|x_b)
+        t = torch.linspace(0, 1, n).unsqueeze(1)  # (n, 1): one t per row
+        raise NotImplementedError  # your code here
 
 
 vae_lite.check.interpolate(interpolate)
@@ -212,7 +208,7 @@ vae_lite.check.interpolate(interpolate)
 # (Run All runs this cell too: it replaces your interpolate. Skip it to see your own arc below.)
 def interpolate(model, x_a, x_b, n, spherical=False):
     with torch.inference_mode():
-        a, b = model.encode(torch.stack([x_a, x_b]))[0]
+        a, b = model.encode(torch.stack([x_a, x_b]))[0]  # the means of q(z|x_a) and q(z|x_b)
         t = torch.linspace(0, 1, n).unsqueeze(1)  # (n, 1): one t per row
         omega = torch.arccos(torch.cosine_similarity(a, b, dim=0).clamp(-1, 1))  # the angle between the two codes
         if not spherical or torch.sin(omega) < 1e-6:  # the line; also for parallel codes, where slerp divides by 0
@@ -234,8 +230,7 @@ assert torch.allclose(sum_length / 2, torch.cos(omega / 2)) and torch.allclose(
 # **Predict, then run.** Your line and your arc through the VAE's codes, notebook 05's autoencoder's line, and a
 # pixel cross-fade. What will each show midway?
 #
-# *Figure (once `interpolate` works): ten images from A to B along each path, then the cross-fade (grey test
-# images; the counts below use binarized ones).*
+# *Figure (once `interpolate` works): ten images from A (t = 0) to B (t = 1) along each path, then the cross-fade.*
 
 # %%
 labels = data.test_labels
@@ -254,19 +249,20 @@ else:
     figure = plots.show_rows({"VAE, the line: decode (1 − t) μ(A) + t μ(B)": line, "VAE, the arc (slerp)": arc,
                               "autoencoder, the line between its codes": ae_line,
                               "cross-fade: (1 − t) A + t B": (1 - t) * a + t * b})
-    for k, value in enumerate(t.flatten().tolist()):  # t under each column of the bottom row (images a.shape[-1] pixels wide)
-        figure.axes[0].text(k * (a.shape[-1] + 1) + a.shape[-1] / 2, a.shape[-2] + 1, f"t = {value:.2f}", ha="center", va="top")
     plt.show()
 
 # %% [markdown]
-# The cross-fade superimposes two ghosts and never passes through an in-between digit. Over many pairs of
-# different classes (binarized test images), count each decoded image's **grey** pixels (0.2 < p < 0.8) at the
-# ends and midway (t = ½).
+# The cross-fade superimposes two ghosts; it never passes through an in-between digit. Over many pairs of
+# different classes, count each decoded image's **grey** pixels (0.2 < p < 0.8) at the ends and midway.
 #
 # *Figure: per pair, the grey pixels the middle (t = ½) adds to its ends' mean. Box: the middle half of the
-# pairs; orange line: the median; circles: single pairs far out.*
+# pairs; orange: the median; whiskers: out to 1.5 box widths; circles: pairs beyond.*
 
 # %% jupyter={"source_hidden": true}
+def grey(probs):  # per image: how many pixels are grey
+    return ((probs > 0.2) & (probs < 0.8)).flatten(1).sum(1).float()
+
+
 def median(values, k=slice(None)):  # the median over the pairs (k: a resample of them)
     return values[k].median().item()
 
@@ -284,18 +280,13 @@ def ends_and_middle(net, codes, i, j):  # per pair i[k], j[k]: the ends' mean nu
 
 
 # %%
-def grey(probs):  # per image: how many pixels are grey
-    return ((probs > 0.2) & (probs < 0.8)).flatten(1).sum(1).float()
-
-
 i, j = torch.randint(len(mu), (2, 220), generator=torch.Generator().manual_seed(0))  # random pairs,
 i, j = torch.stack([i, j])[:, labels[i] != labels[j] if labels is not None else i != j]  # different classes
 codes_ae = autoencoder.encode(x_test).detach()
 (ends_vae, line_vae), (ends_ae, line_ae) = ends_and_middle(model, mu, i, j), ends_and_middle(autoencoder, codes_ae, i, j)
 added = {"VAE, line": line_vae - ends_vae, "autoencoder, line": line_ae - ends_ae}  # middle − ends, per pair
 try:  # the arc's middle (t = ½) from your interpolate, pair by pair
-    arc_vae = grey(torch.stack([interpolate(model, x_test[p], x_test[q], 3, spherical=True)[1]
-                                for p, q in zip(i, j)]))
+    arc_vae = grey(torch.stack([interpolate(model, x_test[p], x_test[q], 3, spherical=True)[1] for p, q in zip(i, j)]))
     added["VAE, arc"] = arc_vae - ends_vae
 except NotImplementedError:
     print("Complete `interpolate` in exercise 1 above, then re-run this cell for the arc.")
@@ -309,21 +300,23 @@ print("per pair, the middle adds (median): " + "; ".join(f"{path} {median(more):
 
 # %% jupyter={"source_hidden": true}
 more = bootstrap(lambda k: median(line_vae - ends_vae, k) - median(line_ae - ends_ae, k), len(i))  # VAE − autoencoder
-on_arc = bootstrap(lambda k: median(arc_vae - ends_vae, k), len(i)) if "VAE, arc" in added else None
+on_arc = bootstrap(lambda k: median(arc_vae - ends_vae, k), len(i)) if "VAE, arc" in added else [math.nan] * 2
+print(f"95% intervals, bootstrap over the {len(i)} pairs: on the line, the VAE's middle adds {more[0]:+.1f} to "
+      f"{more[1]:+.1f} more than the autoencoder's; on the arc, {on_arc[0]:+.1f} to {on_arc[1]:+.1f} (half the line's "
+      f"{median(line_vae - ends_vae) / 2:.1f})")
 if data.name == "mnist":  # the prose below
     assert 1.6 < median(ends_vae) / median(ends_ae) < 2.6, "the VAE's ends: about twice the autoencoder's grey"
     assert more[0] > 0, "on the line, the VAE's middle should add more grey pixels than the autoencoder's"
-    assert on_arc is None or on_arc[1] < median(line_vae - ends_vae) / 2, "on the arc, under half the line's grey"
+    assert "VAE, arc" not in added or on_arc[1] < median(line_vae - ends_vae) / 2, "on the arc, under half the line's grey"
 
 # %% [markdown]
-# Is the VAE's decoder blurrier? Yes, at the ends already: about twice the autoencoder's grey pixels. On the line,
-# its middle adds more grey than the autoencoder's; on the arc, less than half its line's. Both hold for 95%
-# intervals over the pairs (hidden cell).
+# Is the VAE's decoder blurrier? At the ends, yes: about twice the autoencoder's grey pixels. On the line, its
+# middle adds more grey than the autoencoder's; on the arc, under half its line's. Both hold for 95% intervals
+# (printed) from a **bootstrap**: resample the pairs 1,000 times, keep the middle 95% of the medians.
 #
-# Why does the line do worse? In d dimensions, a draw z of N(0, I) has |z|² = z₁² + … + z_d², a sum of d terms
-# of mean 1. So |z| stays near √d, and almost no draw lies near 0, where the density peaks: the draws fill a
-# **shell** (White 2016). Each model's codes are measured from their mean, the centre: the autoencoder's,
-# without a prior, need not centre on 0.
+# Now the shell. A draw z of N(0, I) has |z|² = z₁² + … + z_d², a sum of d terms of mean 1, so |z| stays near √d,
+# far from 0, where the density peaks (White 2016). We measure each model's codes from their mean, the centre
+# (the autoencoder's, without a prior, need not centre on 0).
 
 # %%
 draws = torch.randn(10000, model.latent_dim, generator=torch.Generator().manual_seed(0))  # z ~ N(0, I), centre 0
@@ -339,30 +332,12 @@ for name, codes, centre in ((f"N(0, I)'s draws (√d = {math.sqrt(model.latent_d
     assert data.name != "mnist" or shell, f"the prose: {name}: a shell (95th < 1.7 × 5th percentile), pairs ⟂, middle at ~1/√2"
 
 # %% [markdown]
-# Both models' codes form a shell too. Two codes of different classes are nearly orthogonal, as random directions
-# in many dimensions are. For equally long codes at angle Ω, the line's middle lies cos(Ω/2) as far out as its
-# ends: 1/√2 at 90°. The median middle lies nearer the centre than 95% of the codes: inside the shell, in a
-# hollow. The arc's middle stays out. Push each model's middle out as far as its ends:
-
-# %%
-def pushed_out(codes, centre):  # per pair: the line's middle, moved out to its ends' mean distance from the centre
-    a, b = codes[i] - centre, codes[j] - centre
-    return centre + (a + b) / (a + b).norm(dim=1, keepdim=True) * (a.norm(dim=1) + b.norm(dim=1)).unsqueeze(1) / 2
-
-
-with torch.inference_mode():
-    out_vae, out_ae = grey(model.decode(pushed_out(mu, centre_vae))), grey(autoencoder.decode(pushed_out(codes_ae, centre_ae)))
-fewer = bootstrap(lambda k: median(out_vae - ends_vae, k) - median(out_ae - ends_ae, k), len(i))  # VAE − autoencoder
-print(f"pushed out, the middle adds: VAE {median(out_vae - ends_vae):+.0f} grey pixels, autoencoder "
-      f"{median(out_ae - ends_ae):+.0f}; VAE − autoencoder {fewer[0]:+.0f} to {fewer[1]:+.0f} (95% interval over the pairs)")
-assert data.name != "mnist" or fewer[1] < 0 and all(median(out - ends) < 0.6 * median(line - ends) for out, line, ends in (
-    (out_vae, line_vae, ends_vae), (out_ae, line_ae, ends_ae))), "the prose: pushed out, less grey; the VAE's the least"
-
-# %% [markdown]
-# Out of the hollow, each middle adds at most about half its line's grey, and the VAE's adds fewer grey pixels
-# than the autoencoder's (the interval lies below 0). So the VAE's extra grey on the line comes from its hollow,
-# not from a decoder that blurs more between classes. (One network each: the intervals resample pairs, not
-# training runs. The grey band 0.2–0.8 is one choice.)
+# Both models' codes form a shell too, and two codes of different classes are nearly orthogonal. For equally long
+# codes at angle Ω, the line's middle lies cos(Ω/2) as far out as its ends: 1/√2 at 90°. The median middle lies
+# nearer the centre than 95% of the codes: in the shell's hollow. The arc's middle, (a + b) / (2 cos(Ω/2)),
+# points the same way but lies as far out as its ends, and adds under half the line's grey. So much of the
+# line's grey comes from the hollow. Does the VAE also blur more between classes? See
+# [the optional part](#Optional:-why-the-middle-is-grey).
 
 # %% [markdown]
 # ## Common mistakes
@@ -370,7 +345,7 @@ assert data.name != "mnist" or fewer[1] < 0 and all(median(out - ends) < 0.6 * m
 # > **Common mistake.** Calling N(0, I) the posterior. **Wrong:** `p(z|x) ~ N(0, I)`.
 # > **Right:** N(0, I) is the **prior** p(z), the same for every image. The **posterior** p(z|x) depends on x;
 # > the encoder's q(z|x) = N(μ(x), diag σ²(x)) approximates it. On the dimensions the model uses, q(z|x) is
-# > narrower than the prior: the image pins z down. On a dimension it does not use, q(z|x) is the prior itself.
+# > narrower than the prior. On the dimensions this model does not use, q(z|x) is the prior (checked below).
 
 # %%
 sigma = (0.5 * logvar).exp()  # mu, logvar: the encoder's outputs on the test images (the checks above)
@@ -385,11 +360,9 @@ if (~active).any():  # which dimensions are inactive depends on the model; the K
 # %% [markdown]
 # ## Summary
 # - The KL splits unequally over the latent dimensions. One with KL ≈ 0 is inactive: q(z_d|x) is the prior, and
-#   the decoder ignores it. The ELBO switches off a dimension whose information does not repay its KL (posterior
-#   collapse); β > 1 switches off more (notebook 08).
-# - Midway on the line both models draw grey, much of it because the middle falls inside the shell of codes.
-#   Pushed out as far as its ends, the VAE's middle adds fewer grey pixels than the autoencoder's; on the arc,
-#   less than half its line's. The VAE's decoder is the blurrier at the ends (one model each).
+#   the decoder ignores it. The ELBO switches off a dimension whose information does not repay its KL.
+# - The codes lie on a shell. The line's middle falls inside it and decodes grey; on the arc, the VAE's middle
+#   adds under half as much. The VAE's decoder is the blurrier at the ends (one model each).
 #
 # Next: [08 How good is it?](08_how_good.ipynb) measures the model.
 
@@ -413,8 +386,33 @@ assert torch.allclose(variance, logvar[0].exp(), rtol=0.05), \
 # %% [markdown]
 # ## Optional: why the middle is grey
 #
-# Why is the VAE's middle grey near 0, when 0 is the prior's most likely z? The core part found the codes on a
-# shell and the line's middle inside it. Three steps, each measured below:
+# The core part found the codes on a shell and the line's middle inside it, in a hollow. Does the VAE's decoder
+# also blur more between classes? Push each model's middle out of the hollow, as far from the centre as its ends:
+
+# %%
+def pushed_out(codes, centre):  # per pair: the line's middle, moved out to its ends' mean distance from the centre
+    a, b = codes[i] - centre, codes[j] - centre
+    return centre + (a + b) / (a + b).norm(dim=1, keepdim=True) * (a.norm(dim=1) + b.norm(dim=1)).unsqueeze(1) / 2
+
+
+with torch.inference_mode():
+    out_vae, out_ae = grey(model.decode(pushed_out(mu, centre_vae))), grey(autoencoder.decode(pushed_out(codes_ae, centre_ae)))
+fewer = bootstrap(lambda k: median(out_vae - ends_vae, k) - median(out_ae - ends_ae, k), len(i))  # VAE − autoencoder
+print(f"pushed out, the middle adds: VAE {median(out_vae - ends_vae):+.0f} grey pixels, autoencoder "
+      f"{median(out_ae - ends_ae):+.0f}; VAE − autoencoder {fewer[0]:+.0f} to {fewer[1]:+.0f} (95% interval over the pairs)")
+assert data.name != "mnist" or fewer[1] < 0 and all(median(out - ends) < 0.6 * median(line - ends) for out, line, ends in (
+    (out_vae, line_vae, ends_vae), (out_ae, line_ae, ends_ae))), "the prose: pushed out, less grey; the VAE's the least"
+
+# %% [markdown]
+# Out of the hollow, each middle adds at most about half its line's grey, and the VAE's adds fewer grey pixels
+# than the autoencoder's (the interval lies below 0). Both models' middles lie equally deep in their hollows,
+# about 1/√2 as far out as a typical code (printed in the core part). So the VAE's extra grey on the line comes
+# from what its decoder draws inside the hollow, not from a decoder that blurs more between classes. (One network
+# each: the intervals resample pairs, not training runs. The grey band 0.2–0.8 is one choice.)
+
+# %% [markdown]
+# Why does the VAE's decoder draw grey inside the hollow, near 0, when 0 is the prior's most likely z? Three
+# steps, each measured below:
 # 1. The codes μ(x) lie well inside the prior's shell at √d: inactive dimensions keep μ ≈ 0, and on the active
 #    ones the mean z² = E[μ²] + E[σ²] is near 1 (05: the KL pulls the pooled codes toward the prior's unit
 #    variance), and about a fifth of it is σ², not μ².
@@ -449,18 +447,20 @@ if data.name == "mnist":  # the prose above, step by step
 
 # %% [markdown]
 # Where the two models differ: where their codes centre, the middles' grey in proportion to their ends', and what
-# z = 0 decodes to.
+# each decoder draws at its centre.
 
 # %%
-with torch.inference_mode():
-    at_zero = model.decode(torch.zeros(1, model.latent_dim))
+with torch.inference_mode():  # each decoder at its own centre, the mean of its codes (the VAE's: near z = 0)
+    at_centre = {"VAE": model.decode(centre_vae[None]), "autoencoder": autoencoder.decode(centre_ae[None])}
 print(f"distance of the codes' mean from 0: VAE {centre_vae.norm():.2f}, autoencoder {centre_ae.norm():.2f} "
       f"(a typical code's: {typical_mu:.2f} and {codes_ae.norm(dim=1).median():.2f})")
 for name, ends, middle, out in (("VAE", ends_vae, line_vae, out_vae), ("autoencoder", ends_ae, line_ae, out_ae)):
     print(f"{name}, the middle: {median(middle):.0f} grey pixels on the line, {median(out):.0f} pushed out; ×"
           f"{median(middle) / median(ends):.1f} and ×{median(out) / median(ends):.1f} the ends' {median(ends):.1f}")
-like_mean = torch.corrcoef(torch.stack([at_zero.flatten(), data.train.mean(dim=0).flatten()]))[0, 1].item()
-print(f"z = 0: {grey(at_zero).item():.0f} grey pixels, like the mean image (r = {like_mean:.3f})")
+like_mean = {name: torch.corrcoef(torch.stack([image.flatten(), data.train.mean(dim=0).flatten()]))[0, 1].item()
+             for name, image in at_centre.items()}  # correlation with the mean training image
+print("decoded at the centre: " + "; ".join(f"{name} {grey(image).item():.0f} grey pixels, r = {like_mean[name]:.3f} "
+                                            f"with the mean image" for name, image in at_centre.items()))
 
 # %% jupyter={"source_hidden": true}
 if data.name == "mnist":  # the prose below
@@ -472,14 +472,18 @@ if data.name == "mnist":  # the prose below
     assert median(line_vae - out_vae) > median(line_ae - out_ae), "pushing out should take more grey off the VAE's"
     assert all(median(v) > median(e) for v, e in ((ends_vae, ends_ae), (line_vae, line_ae), (out_vae, out_ae))), \
         "the VAE's images should have more grey pixels than the autoencoder's: at the ends, on the line, pushed out"
-    assert grey(at_zero).item() > median(line_vae) and like_mean > 0.95, "z = 0: greyer than the middles, ≈ mean image"
+    assert grey(at_centre["VAE"]).item() > median(line_vae) and like_mean["VAE"] > 0.95, "the VAE's centre: ≈ mean image"
+    assert grey(at_centre["autoencoder"]).item() > median(line_ae) and like_mean["autoencoder"] > 0.85, \
+        "the autoencoder's centre: greyer than its middles, like the mean image too"
+    assert grey(at_centre["VAE"]) > grey(at_centre["autoencoder"]) and like_mean["VAE"] > like_mean["autoencoder"], \
+        "at the centre, the VAE's decoder should fall back toward the mean image more than the autoencoder's"
 
 # %% [markdown]
 # The VAE's codes centre on about 0, the autoencoder's do not (that is why the core part measured each from its
 # own centre). On the line and pushed out alike, the autoencoder's middle gains more grey in proportion to its
-# ends (×, printed). Pushing out takes more grey off the VAE's middle: near 0, its decoder falls back toward the
-# mean image. That z = 0 decodes to the mean image is partly built in: the decoder's output bias started there
-# (notebook 05).
+# ends (×, printed). Pushing out takes more grey off the VAE's middle. At its centre, each decoder falls back toward
+# the mean image, the VAE's more: more grey pixels and a higher correlation (printed). This is partly built in:
+# both decoders' output bias started at the mean image (notebook 05).
 #
 # Still, the VAE's decoder is the blurrier one: more grey at the ends, on the line, and pushed out. A likely
 # reason, not measured here: it learnt from z = μ + σε, a cloud around each code, and nearby clouds belong to
@@ -542,6 +546,10 @@ assert active_unit_count(mu) == count, "it should agree with latent.active_units
 # With only two latent dimensions the code can be drawn. The next cell trains such a model: allow half a minute.
 
 # %%
+from IPython.display import clear_output
+from matplotlib import patheffects
+from matplotlib.lines import Line2D
+
 EPOCHS_2D = max(1, round((150 if QUICK else 2400) / math.ceil(len(data.train) / 128)))  # ≈ these steps
 torch.manual_seed(0)
 model_2d = vae_lite.VAE(data.image_shape, latent_dim=2)
@@ -629,7 +637,8 @@ print(f"active units of notebook 10's VAE and IWAE: after the same epochs {vae_s
       f"at equal CPU time {vae_cpu}, {iwae_cpu}")
 same = same_epochs["config"]
 cpu_vae, cpu_iwae = (run["config"] for run in equal_cpu)
-print(f"same epochs: hidden {same['hidden']}, batch {same['batch_size']}, lr {same['lr']}, no warm-up")
+print(f"same epochs: {same['epochs']} epochs each, IWAE k = {same['k']}; hidden {same['hidden']}, "
+      f"batch {same['batch_size']}, lr {same['lr']}, no warm-up")
 print(f"equal CPU: hidden {cpu_vae['hidden']}, batch {cpu_vae['batch']}, lr {cpu_vae['lr']} ({cpu_vae['schedule']}), "
       f"output bias from the {cpu_vae['out_bias']} image")
 print(f"equal CPU: KL warm-up {cpu_vae['warmup']:g} epochs for the VAE, {cpu_iwae['warmup']:g} for the IWAE")
@@ -705,8 +714,9 @@ def log_joint(z, images=x_test[:3]):  # log p(x|z) + log p(z) of images a–c: l
     return log_px_z + torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1)
 
 
-plots.latent_map(model_2d, means_2d, labels, names=names, sigmas=sigmas_2d,
-                 posteriors=log_joint)
+figure = plots.latent_map(model_2d, means_2d, labels, names=names, sigmas=sigmas_2d, posteriors=log_joint)
+for shape in figure.axes[0].patches:  # as in the map above: thicker, edged in white
+    shape.set(lw=2.5, path_effects=[patheffects.withStroke(linewidth=5, foreground="white")], zorder=9.5)
 plt.show()
 
 # %% [markdown]
@@ -724,7 +734,8 @@ plt.show()
 #
 # First, is p(z|x) near Gaussian, so that q̃ is near q*? Two checks. A 2-D Gaussian holds 1 − e^(−1/2) of its
 # mass inside its red line: sum p(z|x) there, on a fine grid. And a Gaussian falls steadily from its peak: follow
-# p(z|x) toward q's mean μ(x). A dip, then a rise, would be a second peak, which no Gaussian covers.
+# p(z|x) toward q's mean μ(x). A dip, then a rise, says p(z|x) is not Gaussian: it has a second peak, or a curved
+# ridge. The first check is necessary, not sufficient: an image can pass it and fail the second.
 
 # %%
 side = torch.linspace(-4.5, 4.5, 121)  # wide enough to hold a–c's posteriors, and fine enough to sum them
@@ -756,7 +767,7 @@ gaussian = 1 - math.exp(-1 / 2)  # a 2-D Gaussian's mass inside its e^(−1/2) l
 for name, mass, half, at in zip("abc", held, half_ratio, at_mean):
     print(f"{name}: {mass:.0%} inside the red line ({'near' if abs(mass - gaussian) < 0.1 else 'far from'} a Gaussian's "
           f"{gaussian:.0%}); p(z|x) against its peak: {half:.2f} halfway to q's mean, {at:.2f} at it: "
-          + ("a dip, then a rise: a second peak" if half < at else "no second peak"))
+          + ("a dip, then a rise: not Gaussian (a second peak or a curved ridge)" if half < at else "no dip on the way"))
 
 # %%
 on_grid = log_grid.softmax(dim=1)  # p(z|x) on the wide grid, summing to 1

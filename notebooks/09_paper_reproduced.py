@@ -4,9 +4,8 @@
 # Previous: [08 How good is it?](08_how_good.ipynb) · Next: [10 Where the bound is loose](10_loose_bound.ipynb)
 #
 # "Auto-Encoding Variational Bayes" tests **AEVB** (training a VAE) on MNIST and on **Frey Face** (video frames
-# of one man's face). Its **Figure 2** plots the lower bound against training samples, AEVB against
-# **wake-sleep**. We rerun it with the paper's networks and recipe, shortened: runs on 10 to 100 times fewer
-# samples, no wake-sleep on MNIST, and no Monte Carlo EM (MCEM), the paper's third method.
+# of one man's face). Its **Figure 2** plots the lower bound against training samples, AEVB against an older
+# method, **wake-sleep**. We rerun it with the paper's networks and recipe, on 10 to 100 times fewer samples.
 #
 # **Learning goals**
 # - model grey-level pixels with the paper's Gaussian decoder, a variance per pixel;
@@ -60,7 +59,7 @@ from torch.distributions import Normal, kl_divergence
 
 import vae_lite.check  # also imports vae_lite
 from vae_lite import PaperVAE, latent, plots
-from vae_lite.objectives import kl_standard_normal, log_normal, reparameterize
+from vae_lite.objectives import kl_standard_normal, log_normal
 
 QUICK = vae_lite.setup_notebook()
 torch.set_num_threads(1)  # the paper's networks are small: a second thread gains little, and waits on a busy machine
@@ -68,11 +67,8 @@ RESULTS = Path(vae_lite.__file__).resolve().parent.parent / "results"
 
 # %% [markdown]
 # ## Data
-#
-# `data` is every notebook's data set (MNIST by default).
 
 # %%
-data = vae_lite.load_dataset()
 frey = vae_lite.load_dataset("frey-face")
 
 # %% tags=["nbval-check-output"]
@@ -97,21 +93,18 @@ plt.show()
 #   \begin{cases} p = \operatorname{sigmoid}(W_5 h + b_5) & \text{Bernoulli (MNIST)}\\
 #   \hat x = \operatorname{sigmoid}(W_5 h + b_5),\ \ \log s^2 = W_6 h + b_6 & \text{Gaussian (Frey Face)} \end{cases}$$
 #
-# `vae_lite.PaperVAE` is this model. Its weights start from N(0, 0.01²): the paper's "N(0, 0.01)", read as a
-# standard deviation (the authors' code: `init_w(std=1e-2)`).
-
-# %%
-frey_model = PaperVAE(frey.image_shape, latent_dim=2, hidden=200, likelihood="gaussian")
-print(frey_model)  # the parameters are counted in the optional part
+# `vae_lite.PaperVAE` is this model. Its weights start from the paper's "N(0, 0.01)", read as a standard
+# deviation, as in the authors' code (`init_w(std=1e-2)`).
 
 # %% [markdown]
 # ## Training
 #
-# The paper's recipe (section 5): minibatches of 100, one z per image; Adagrad, step size 0.01, 0.02 or 0.1; a
-# prior p(θ) = N(0, I) on the decoder's weights, as weight decay. The authors' code puts it on the encoder's
-# weights (φ) too, as we do (and, unlike their code, on the biases). So training maximises
-# log p(θ) + log p(φ) + Σᵢ ELBO(xᵢ). We minimise the **mean** −ELBO of a batch, so each data point carries
-# 1/N of the prior, |θ|²/(2N), whose gradient θ/N is `weight_decay=1/N`.
+# The paper's recipe (section 5): minibatches of 100, one z per image, and **Adagrad**, step size 0.01, 0.02 or
+# 0.1. Adagrad divides each weight's step by the root of its summed squared gradients,
+# θ ← θ − lr · g / √(Σ g²): steps shrink as gradients add up; the first is lr · sign(g). A prior
+# p(θ) = N(0, I) on the decoder's weights is weight decay; the authors' code, like ours, puts the same penalty
+# on the encoder's weights φ. We minimise the **mean** −ELBO of a batch, so each data point carries 1/N of the
+# prior, |θ|²/(2N), whose gradient θ/N is `weight_decay=1/N`.
 
 # %%
 def paper_optimizer(model, train_size, step_size):  # weight decay 1/N: the prior N(0, I)'s share per data point
@@ -119,22 +112,18 @@ def paper_optimizer(model, train_size, step_size):  # weight decay 1/N: the prio
 
 
 def train_like_the_paper(model, data, epochs, step_size, seed=0):
-    """The paper's recipe, one fit call (and seed) per epoch as in the benchmark: one record per epoch."""
+    """The paper's recipe, one fit call (and seed) per epoch as in the benchmark: each epoch's record."""
     optimizer = paper_optimizer(model, len(data.train), step_size)
-    records = []
-    for epoch in range(1, epochs + 1):
-        history = vae_lite.fit(model, data, epochs=1, batch_size=100, optimizer=optimizer,
-                               seed=seed * 100_000 + epoch, progress=False)
-        records.append({**history.last, "epoch": epoch})
-    return records
+    return [vae_lite.fit(model, data, epochs=1, batch_size=100, optimizer=optimizer, seed=seed * 100_000 + epoch,
+                         progress=False).last for epoch in range(1, epochs + 1)]
 
 # %% [markdown]
 # ## Experiments
 #
 # ### 1. Continuous pixels: a Gaussian decoder that learns its variance
 #
-# Frey Face pixels are grey levels, so the paper uses a Gaussian p(x|z). With **one fixed s** for every pixel,
-# −log p(x|z) is scaled squared error plus a constant:
+# Frey Face pixels are grey levels, so the paper uses a Gaussian p(x|z). With **one fixed s** for each of the
+# D pixels (D = 560 for a face), −log p(x|z) is scaled squared error plus a constant:
 #
 # $$-\log p(x|z) = \frac{\|x-\hat x\|^2}{2s^2} + D\,\big(\log s + \tfrac12\log 2\pi\big).$$
 #
@@ -165,9 +154,9 @@ def gaussian_decoder_log_likelihood(x, mean, log_var):
 assert vae_lite.check.gaussian_decoder_log_likelihood(gaussian_decoder_log_likelihood), "the solution should pass"
 
 # %% [markdown]
-# **Predict, then run.** Three decoders, the same layers (N_z = 5; the learned s adds an output per pixel) and
-# training (80 epochs, seed 0) on Frey Face: s = 1 for every pixel, s = 0.1, and s learned per pixel. Which
-# reaches the highest test bound? Which one's code carries almost nothing, and why?
+# **Predict, then run.** Three decoders, trained alike on Frey Face (N_z = 5 latent dimensions, 80 epochs, seed
+# 0): s = 1 for every pixel, s = 0.1, and s learned per pixel. Which reaches the highest test bound? Which one's
+# code carries almost nothing, and why?
 
 # %%
 FREY_EPOCHS = 12 if QUICK else 80  # the prose: 80 epochs
@@ -195,21 +184,19 @@ assert learned["mse"] > fixed["mse"], "the prose: the learned s wins, yet recons
 
 # %% [markdown]
 # The learned s wins by far, yet reconstructs worse than s = 0.1: it gains more in the normaliser than it
-# loses in the weighted error (optional part: the numbers).
+# loses in the weighted error (optional part). One seed each; the gaps dwarf the seed spread of a similar run
+# (optional part).
 #
-# Why KL ≈ 0 with s = 1? Then −log p(x|z) is half the squared error, plus a constant. Decoding every face as
-# the mean face already leaves an expected squared error of only tr Σ (Σ: the faces' covariance). A perfect
-# code, with no error left, would gain at most ½ tr Σ: a few nats per face (printed), before paying its KL.
-# So noise around the mean face explains the faces almost as well as a code. Positive bounds are fine: these
-# are log **densities**.
+# Why KL ≈ 0 with s = 1? Then −log p(x|z) is half the squared error plus a constant. The mean face alone
+# leaves an expected squared error of tr Σ (Σ: the faces' covariance), so a perfect code gains at most ½ tr Σ,
+# a few nats per face (printed), before paying its KL. (Positive bounds are fine: these are log densities.)
 
 # %% [markdown]
 # ### 2. The baseline: wake-sleep
 #
-# Figure 2's baseline, **wake-sleep** (Hinton et al. 1995), was made for the Helmholtz machine, whose units are
-# binary. A binary z cannot be written μ + σ·ε, so the ELBO's gradient in φ had no low-variance estimate;
-# instead the encoder learns from dreams, whose z is known. Here it trains AEVB's networks in two phases
-# ("held": no gradient flows back through it):
+# **Wake-sleep** (Hinton et al. 1995) was made for binary units, where following the ELBO's gradient in φ was
+# intractable: its encoder learns instead from the model's own dreams, whose z is known. Here it trains AEVB's
+# networks in two phases ("held": no gradient flows back through it):
 #
 # ```
 # wake:   real x   ──encoder──▶  z ~ q(z|x),  held  ──decoder──▶  up log p(x|z):   trains θ
@@ -217,18 +204,17 @@ assert learned["mse"] > fixed["mse"], "the prose: the learned s wins, yet recons
 # ```
 #
 # The wake phase follows the ELBO's gradient in θ, as AEVB does: q(z|x) does not depend on θ, so
-# ∇θ ELBO = E_q[∇θ log p(x|z)]. The sleep phase lowers KL(p(z|x′) ‖ q(z|x′)) on dreams, AEVB's encoder
-# KL(q(z|x) ‖ p(z|x)) on data. Together, no bound is optimised (the paper, section 4). Figure 2 scores both
-# with the ELBO.
+# ∇θ ELBO = E_q[∇θ log p(x|z)]. The sleep phase fits q to the dreams, lowering KL(p(z|x′) ‖ q(z|x′)); AEVB's
+# encoder lowers KL(q(z|x) ‖ p(z|x)) on data. Together, no bound is optimised (the paper, section 4).
+
+# %% [markdown]
+# **Exercise 2 (6 min).** Write `wake_sleep_loss(model, x, z, z_dream, x_dream)`: one loss per image,
+# −(log p(x|z) + log q(z_dream|x_dream)), whose gradient makes a wake step (decoder only) and a sleep step
+# (encoder only). Leave out log p(z): with z held it trains nothing (the checker compares values too).
 #
-# **Exercise 2 (6 min).** Write `wake_sleep_loss(model, x, z, z_dream, x_dream)`:
-# - one loss per image, −(log p(x|z) + log q(z_dream|x_dream));
-# - its gradient makes a wake step (decoder only) and a sleep step (encoder only);
-# - leave out log p(z): with z held fixed it has no weights to train (the checker compares values too).
-#
-# *Hint.* The draws come attached to their networks: `z` = μ + σ·ε ~ q(z|x), `z_dream` ~ N(0, I),
-# `x_dream` = mean + s·ε′ ~ p(x|z_dream). `model.log_likelihood(x, z)` is log p(x|z);
-# `log_normal(z, *model.encode(x))` is log q(z|x). `t.detach()` is t cut off from the network that made it.
+# *Hint.* The draws may come attached to the networks that made them: `z` = μ + σ·ε ~ q(z|x),
+# `z_dream` ~ N(0, I), `x_dream` = mean + s·ε′ ~ p(x|z_dream). `model.log_likelihood(x, z)` is log p(x|z);
+# `log_normal(z, *model.encode(x))` is log q(z|x); `t.detach()` cuts t off from the network that made it.
 
 # %% tags=["nbval-check-output"]
 def wake_sleep_loss(model, x, z, z_dream, x_dream):
@@ -249,19 +235,15 @@ assert vae_lite.check.wake_sleep_loss(wake_sleep_loss), "the solution should pas
 
 # %% [markdown]
 # Race your loss against AEVB (Frey Face, N_z = 20, same initial weights, step size and batches), and both
-# against **no code**: one Gaussian per pixel, fitted to the training faces, no z.
+# against **no code**: one Gaussian per pixel fitted to the training faces, no z.
 
 # %%
-class YourWakeSleep(PaperVAE):  # trained by your wake-sleep loss; it reports the ELBO's terms, as AEVB does
+class YourWakeSleep(vae_lite.variants.WakeSleepVAE):  # the benchmark's wake-sleep model, trained by your loss
 
-    def loss(self, x, beta=1.0):
-        mu, logvar = self.encode(x)
-        z = reparameterize(mu, logvar)
-        z_dream = torch.randn_like(z)
-        x_dream = self.decode(z_dream) + self.decode_std(z_dream) * torch.randn_like(x)  # attached to the decoder
-        reconstruction, kl = self.log_likelihood(x, z).detach(), kl_standard_normal(mu, logvar).detach()
-        terms = {"reconstruction": reconstruction, "kl": kl, "elbo": reconstruction - kl}
-        return wake_sleep_loss(self, x, z, z_dream, x_dream), terms
+    def loss(self, x, beta=1.0):  # the draws: z ~ q(z|x); a dream z_dream ~ N(0, I), x_dream ~ p(x|z_dream)
+        mu, logvar, z, z_dream, x_dream = self.draws(x)
+        wake, kl = self.log_likelihood(x, z).detach(), kl_standard_normal(mu, logvar).detach()  # reported, as AEVB's
+        return wake_sleep_loss(self, x, z, z_dream, x_dream), {"reconstruction": wake, "kl": kl, "elbo": wake - kl}
 
 
 RACE_EPOCHS = 10 if QUICK else 60
@@ -284,10 +266,6 @@ for name, history in race.items():
 no_code = Normal(frey.train.mean(dim=0), frey.train.std(dim=0))  # one Gaussian per pixel, no z
 baseline = no_code.log_prob(frey.test).sum(dim=(1, 2, 3)).mean().item()
 print(f"{'no code at all':22s} the training faces' mean and spread per pixel: {baseline:6.1f} nats per test face")
-torch.manual_seed(0)  # the race's initial weights: q ≈ N(0, I), a decoder that all but ignores z, s ≈ 1
-start, z = PaperVAE(frey.image_shape, latent_dim=20, hidden=200, likelihood="gaussian"), torch.randn(100, 20)
-assert max(*(t.abs().max() for t in start.encode(frey.test)), (start.decode(z) - start.decode(0 * z)).abs().max(),
-           (start.decode_std(z) - 1).abs().max()) < 0.1, "the prose: every run starts near no code, s ≈ 1"
 if len(race) == 2 and not QUICK:
     (aevb_bounds, _), (ws_bounds, ws_kl) = ((h["test_elbo"], h["test_kl"]) for h in race.values())
     assert ws_kl[-1] < 0.1 and abs(ws_bounds[-1] - baseline) < 3 and aevb_bounds[-1] > ws_bounds[-1] + 50, \
@@ -295,11 +273,11 @@ if len(race) == 2 and not QUICK:
     assert max(aevb_bounds[0], ws_bounds[0]) < baseline, "the prose: after epoch 1 both below the no-code level"
 
 # %% [markdown]
-# Our wake-sleep climbs fast, from below the no-code level after epoch 1, then stalls at it, KL near 0. Why?
+# Our wake-sleep climbs fast, from below the no-code level after epoch 1, then stalls there, KL near 0. Why?
 # If the decoder ignores z, the sleep phase's best q(z|x′) is the prior. Then z is independent of x, and the wake
 # gradient on the decoder's z-weights averages to zero. So "no code" (**posterior collapse**, notebook 07) is a
-# fixed point of both phases, and of the ELBO. Every run starts near it: q ≈ N(0, I), a decoder that all but
-# ignores z, s ≈ 1 (checked). Only AEVB escapes here; why is open ("More to try", 6).
+# fixed point of both phases, and of the ELBO. Only AEVB escapes it here; why is open. (One seed again; the gap
+# again dwarfs the seed spread.)
 #
 # ### 3. Figure 2: the lower bound against training samples
 
@@ -312,39 +290,26 @@ assert all(run.get("frey_face_split") == vae_lite.data.FREY_FACE_SPLIT for run i
 
 # %% [markdown]
 # **Predict, then run.** On Frey Face, where will the wake-sleep curves lie relative to AEVB's, early and late?
-# Will more latent dimensions overfit more: a lower test bound, or a wider train − test gap?
+# Will more latent dimensions overfit: will the test bound fall as N_z grows?
 
 # %%
-MNIST_PANELS = [3, 5, 10, 20, 200]  # the paper's MNIST panels (mnist-2 is Figure 4's model)
-for dataset, title, sizes, ylim in [("mnist", "MNIST", MNIST_PANELS, (-200, -90)),
-                                    ("frey-face", "Frey Face", None, (0, 1700))]:
-    figure = plots.plot_paper_curves(runs, dataset, paper=paper[dataset] | {"samples": paper["samples"], "uncertainty":
-        paper["uncertainty"][dataset]}, ylim=ylim, sizes=sizes, paper_from=1e5)  # the paper's axis starts at 1e5
-    figure.suptitle(f"{title}: the paper's wake-sleep not drawn" if sizes is None
-                    else f"{title}: AEVB only (wake-sleep not run)")
-    plt.show()
-    shown = [run for run in runs.values() if run["config"]["dataset"] == dataset]
-    assert any(min(run["train_elbo"] + run["test_elbo"]) < ylim[0] for run in shown), \
-        "the caption: some early points lie below the axes"
+plots.plot_paper_curves(runs, "frey-face", paper=paper["frey-face"] | {"samples": paper["samples"], "uncertainty":
+                        paper["uncertainty"]["frey-face"]}, ylim=(0, 1700), paper_from=1e5)  # its axis starts at 1e5
+plt.show()
 
 # %% [markdown]
 # *Figure: lower bound per data point (nats) against training samples, one panel per N_z; solid: training set
-# (the mean over the epoch just trained, so it lags), dashed: test set; blue AEVB, red our wake-sleep; stars:
-# the paper's AEVB end values, read by eye (train or test curve not recorded), error bars our reading error.
-# Some early points lie below the axes.*
-#
-# A **checkpoint**: a point where a run was scored, after each of its first 20 epochs, then 20 per decade of
-# samples.
+# (the mean over the epoch just trained), dashed: test set; blue AEVB, red our wake-sleep (the paper's is not
+# drawn); black stars: the paper's AEVB end values, read by eye off one of its curves (train or test: not
+# recorded), with our reading error. MNIST: optional part.*
 #
 # ### 4. The paper's claims against our runs
 #
-# To judge the claims: how far ahead is AEVB, and does our wake-sleep end with a code (a test KL above 0.1 nats)?
-# Is each run still climbing over the last half-decade of samples (from 1/√10 of them to the end)? How do
-# AEVB's end test bound (mean of the last 3 checkpoints) and train − test gap change with N_z? All in nats.
+# In nats. A KL above 0.1 is a code. A rise spans the last half-decade of samples (from 1/√10 of them). The
+# end test bound averages the last 3 points.
 
 # %% jupyter={"source_hidden": true}
-# Look-ups on the stored curves (hidden: plain list indexing), used by the claims below and the optional part.
-FREY_PANELS = [2, 5, 10, 20]
+FREY_PANELS = [2, 5, 10, 20]  # look-ups on the stored curves, for the claims below and the optional part
 aevb = {m: runs[f"frey-{m}"] for m in FREY_PANELS}
 ws = {m: runs[f"frey-{m}-wake-sleep"] for m in FREY_PANELS}
 
@@ -353,30 +318,21 @@ def lead(m, since):  # AEVB's test bound minus wake-sleep's, at every checkpoint
     return [a - w for n, a, w in zip(ws[m]["samples"], aevb[m]["test_elbo"], ws[m]["test_elbo"]) if n >= since]
 
 
-def at(run, samples, key="test_elbo"):  # `key` at the last checkpoint ≤ `samples` (nan: none)
-    i = max((i for i, n in enumerate(run["samples"]) if n <= samples), default=None)
-    return math.nan if i is None else run[key][i]
-
-
-def climb(run, key="test_elbo"):  # rise since 1/√10 of the run's samples: the last half-decade
-    return run[key][-1] - at(run, run["samples"][-1] / 10**0.5, key)
-
-
-def gap(run, i=-1):  # the train − test gap at checkpoint i
-    return run["train_elbo"][i] - run["test_elbo"][i]
+def climb(run, key="test_elbo"):  # rise since 1/√10 of the run's samples (its last checkpoint by then)
+    i = max(i for i, n in enumerate(run["samples"]) if n <= run["samples"][-1] / 10**0.5)
+    return run[key][-1] - run[key][i]
 
 
 frey_ends = [sum(aevb[k]["test_elbo"][-3:]) / 3 for k in FREY_PANELS]  # AEVB, last 3 points
 
 # %% tags=["nbval-check-output"]
-print("      AEVB ahead  wake-sleep   rise, last half-decade   AEVB at the end")
-print("N_z  from 1e5 by      end KL      AEVB  wake-sleep       test  train − test")
+print("     AEVB's smallest  wake-sleep  rise, last half-decade  AEVB's end")
+print("N_z  lead from 1e5       end KL       AEVB  wake-sleep      test bound")
 for m, end in zip(FREY_PANELS, frey_ends):
-    print(f"{m:3d} {min(lead(m, 1e5)):12.0f} {ws[m]['test_kl'][-1]:11.2f} "
-          f"{climb(aevb[m]):+9.1f} {climb(ws[m]):+11.1f} {end:10.0f} {gap(aevb[m]):13.0f}")
+    print(f"{m:3d} {min(lead(m, 1e5)):15.0f} {ws[m]['test_kl'][-1]:12.2f} "
+          f"{climb(aevb[m]):+10.1f} {climb(ws[m]):+11.1f} {end:15.0f}")
 
 # %% jupyter={"source_hidden": true}
-# The verdicts below, each checked against the runs:
 assert all(aevb[k]["samples"] == ws[k]["samples"] and min(lead(k, 1e5)) > 0 < climb(aevb[k])
            for k in FREY_PANELS), "claim 1: AEVB above wake-sleep from 1e5 samples, still climbing"
 assert all(abs(ws[k]["test_elbo"][-1] - baseline) < 3 and abs(climb(ws[k])) < 1 for k in (2, 5, 10)), \
@@ -385,27 +341,24 @@ assert [k for k in FREY_PANELS if ws[k]["test_kl"][-1] > 0.1] == [20], \
     "claim 1: at the end wake-sleep has a code on N_z = 20 only"
 assert climb(ws[20]) > climb(aevb[20]) > 0, "claim 2: on N_z = 20 wake-sleep still climbs, faster than AEVB"
 assert frey_ends == sorted(frey_ends), "claim 3: the test bound rises with N_z"
-for i in range(-6, 0):  # each of the last 6 checkpoints
-    gaps = {k: gap(aevb[k], i) for k in FREY_PANELS}
-    assert min(gaps, key=gaps.get) == 2 and max(gaps, key=gaps.get) == 20, \
-        "claim 3: the gap narrowest at N_z = 2, widest at 20 (last 6 checkpoints)"
 
 # %% [markdown]
 # | the paper's claim | our verdict (Frey Face, against **our** wake-sleep) |
 # |---|---|
 # | 1. AEVB "converged considerably faster" | AEVB ahead from 10⁵ samples on every panel; still climbing, so not converged |
 # | 2. AEVB "reached a better solution" | N_z = 2, 5, 10: yes, but against a wake-sleep with no code; N_z = 20: open, wake-sleep still climbs faster |
-# | 3. more latent variables, no more overfitting | mixed (one seed per N_z): the test bound rises with N_z; the gap is narrowest at 2, widest at 20 |
+# | 3. more latent variables, no more overfitting | consistent in these runs: the test bound rises with N_z (the train − test gap: optional part) |
 # | 4. the end values, near 10⁸ samples | not tested: our runs are far shorter |
 #
-# **Limits.** One run (seed 0) per curve, no standard errors ("More to try", 4, 5). Our wake-sleep's stall may
-# be our implementation's fault; the paper's wake-sleep curves were not read, so whether they stalled too is
-# open. The budget is in samples, as in the paper; CPU time is compared in the Optional part ("What differs").
+# **Limits.** One run (seed 0) per curve. Like the paper, we compare by the ELBO, which also rates the encoder;
+# wake-sleep's encoder is not trained on it, so at N_z = 20 its bound may understate its model (Figure 3,
+# optional part, compares log p(x)). Our wake-sleep's stall may be our implementation's fault: we did not read
+# the paper's wake-sleep curves.
 #
 # ## Summary
 # - For grey-level pixels the paper's decoder is a Gaussian with a variance per pixel; it wins by its normaliser.
 # - Wake-sleep's wake phase follows the ELBO's gradient in θ, its sleep phase another objective. Ours stalls
-#   with no code on 3 of the 4 Frey Face panels, so claims 1 and 2 are judged against it, not the paper's.
+#   with no code on 3 of the 4 Frey Face panels.
 #
 # Next: [10 Where the bound is loose](10_loose_bound.ipynb): the gap between the ELBO and log p(x), taken apart.
 
@@ -414,7 +367,24 @@ for i in range(-6, 0):  # each of the last 6 checkpoints
 #
 # ### When does wake-sleep get a code?
 #
+# Both runs of Experiment 2's race start near the no-code fixed point: q ≈ N(0, I), a decoder that all but
+# ignores z, and s ≈ 1. Only AEVB escaped it; why is open ("More to try", 6).
+
+# %%
+torch.manual_seed(0)  # the race's initial weights
+start, z = PaperVAE(frey.image_shape, latent_dim=20, hidden=200, likelihood="gaussian"), torch.randn(100, 20)
+with torch.inference_mode():
+    mu, logvar = start.encode(frey.test)
+    z_effect, s_off = (start.decode(z) - start.decode(0 * z)).abs().max(), (start.decode_std(z) - 1).abs().max()
+print(f"at the start: |μ| and |log σ²| of q at most {max(mu.abs().max(), logvar.abs().max()):.3f}; the decoded mean "
+      f"moves by at most {z_effect:.4f} as z varies; s is within {s_off:.3f} of 1")
+assert max(mu.abs().max(), logvar.abs().max(), z_effect, s_off) < 0.1, "the prose: both start near no code, s ≈ 1"
+
+# %% [markdown]
 # (Wake-sleep's modern form, not run here, is reweighted wake-sleep: Bornschein & Bengio 2015.)
+#
+# A **checkpoint** is a point where a run was scored: after each of its first 20 epochs, then 20 per decade of
+# samples.
 #
 # **Exercise 3 (5 min). When does a run have a code?** Write `code_from(run)`: the number of training samples
 # from which the run's test KL stays above 0.1 nats up to its last checkpoint, or `None` if the last checkpoint
@@ -465,20 +435,46 @@ assert not onset or [k for k, n in onset.items() if n] == [20] \
 #
 # ### Figure 2 in numbers
 #
-# Per run: the test bound at the last checkpoint by 10⁴, 10⁵ and 10⁶ samples, and at the end; at the end its
-# test KL and train − test gap; and the rise of its test and training bounds over the last half-decade of
-# samples (a rise: not converged). A "–": no checkpoint yet (MNIST's first is after one epoch).
+# First Figure 2's MNIST panels, where we ran AEVB only:
+
+# %%
+MNIST_PANELS = [3, 5, 10, 20, 200]  # the paper's MNIST panels (mnist-2 is Figure 4's model)
+plots.plot_paper_curves(runs, "mnist", paper=paper["mnist"] | {"samples": paper["samples"], "uncertainty":
+                        paper["uncertainty"]["mnist"]}, ylim=(-200, -90), sizes=MNIST_PANELS, paper_from=1e5)
+plt.show()
+assert any(min(run["train_elbo"] + run["test_elbo"]) < -200 for name, run in runs.items() if "mnist" in name), \
+    "the caption: some early points lie below the axes"
+
+# %% [markdown]
+# *Figure: as the Frey Face figure, for MNIST (AEVB only). Some early points lie below the axes.*
+#
+# Per run: the test bound at the last checkpoint by 10⁴, 10⁵ and 10⁶ samples, and at the end; then, at the
+# end, its test KL and train − test gap, and the rise of its test and training bounds over the last
+# half-decade of samples (a rise: not converged). A "–": no checkpoint yet (MNIST's first is after one epoch).
 
 # %% tags=["nbval-check-output"]
-print(f"{'run':19s} {'test bound by 1e4, 1e5, 1e6':>26s} {'end samples':>11s} {'end test bound':>14s} {'KL':>5s} "
-      f"{'train-test':>10s} {'test climb':>10s} {'train climb':>11s}")
+def at(run, samples, key="test_elbo"):  # `key` at the last checkpoint ≤ `samples` (nan: none)
+    i = max((i for i, n in enumerate(run["samples"]) if n <= samples), default=None)
+    return math.nan if i is None else run[key][i]
+
+
+def gap(run, i=-1):  # the train − test gap at checkpoint i
+    return run["train_elbo"][i] - run["test_elbo"][i]
+
+
+print(f"{'run':19s} {'test bound by 1e4, 1e5, 1e6':>26s} {'end samples':>11s} {'end test bound':>14s}")
 for name, run in runs.items():
     early = [at(run, s) for s in (1e4, 1e5, 1e6)]
     print(f"{name:19s} " + " ".join("       –" if math.isnan(v) else f"{v:8.1f}" for v in early)
-          + f" {run['samples'][-1]:11.1e} {run['test_elbo'][-1]:14.1f} {run['test_kl'][-1]:5.1f} {gap(run):+10.1f} "
-          f"{climb(run):+10.1f} {climb(run, 'train_elbo'):+11.1f}")
+          + f" {run['samples'][-1]:11.1e} {run['test_elbo'][-1]:14.1f}")
+print(f"\n{'run':19s} {'KL':>5s} {'train-test':>10s} {'test climb':>10s} {'train climb':>11s}")
+for name, run in runs.items():
+    print(f"{name:19s} {run['test_kl'][-1]:5.1f} {gap(run):+10.1f} {climb(run):+10.1f} "
+          f"{climb(run, 'train_elbo'):+11.1f}")
 assert all(climb(run, "train_elbo") > 0 for name, run in runs.items() if "wake" not in name), \
     "the prose: every AEVB training bound still climbs"
+assert all(climb(aevb[m], "train_elbo") > climb(aevb[m]) for m in FREY_PANELS), \
+    "the prose: on Frey Face AEVB's training bound climbs faster than its test bound"
 assert 0 < climb(aevb[2]) < 10 < min(climb(aevb[m]) for m in (5, 10, 20)), "the prose: frey-2's test bound nearly level"
 assert all(at(ws[m], 1e4) > at(aevb[m], 1e4) and all(x > y for s, x, y in zip(ws[m]["samples"], aevb[m]["test_elbo"],
            ws[m]["test_elbo"]) if s >= 1e5) for m in FREY_PANELS), "the prose: wake-sleep ahead at 1e4, behind from 1e5"
@@ -486,9 +482,10 @@ assert all(math.isnan(at(runs[f"mnist-{m}"], 1e4)) and runs[f"mnist-{m}"]["sampl
            for m in MNIST_PANELS), "the prose: the MNIST runs' first checkpoint is after one epoch, past 1e4 samples"
 
 # %% [markdown]
-# Every AEVB training bound still climbs; frey-2's test bound has nearly levelled (under 10 nats over the last
-# half-decade, printed). On every Frey Face panel wake-sleep is ahead of AEVB at 10⁴ samples and behind it from 10⁵
-# on, where the paper's Figure 2 starts; but on N_z = 2, 5 and 10 that compares AEVB with a model with no code.
+# Every AEVB training bound still climbs, on Frey Face faster than the test bound; frey-2's test bound has
+# nearly levelled (under 10 nats over the last half-decade, printed). On every Frey Face panel wake-sleep is
+# ahead of AEVB at 10⁴ samples and behind it from 10⁵ on, where the paper's Figure 2 starts; but on N_z = 2, 5
+# and 10 that compares AEVB with a model with no code.
 #
 # The black stars are the paper's AEVB values near 10⁸ samples. We read them by eye off its Figure 2 (arXiv
 # 1312.6114v10, section 5; page 7 in v11) and stored them, with their reading error (the error bars), in
@@ -541,12 +538,12 @@ for m in FREY_PANELS:
     print(f"frey-{m:<2d} AEVB test bound: falls {fall:5.1f} nats after epoch {i + 1:2d}, back above by epoch "
           f"{back + 1:2}; largest falls of its training value {train_fall:4.1f}, of wake-sleep's test bound "
           f"{ws_fall:4.1f} (AEVB's test fall {fall / max(train_fall, ws_fall):.1f} times the larger)")
-    assert len(test) == 20 and back < len(test) and fall > 7 * max(train_fall, ws_fall), \
-        "the prose: in the first 20 epochs AEVB's test bound dips and recovers, falling 7 times further than the others"
+    assert len(test) == 20 and back < len(test) and fall > 5 * max(train_fall, ws_fall), \
+        "the prose: in the first 20 epochs AEVB's test bound dips and recovers, falling 5 times further than the others"
 
 # %% [markdown]
-# On every panel AEVB's test bound falls over seven times as far as the larger of the other two, and is back
-# above its level before the fall within a few epochs (printed). A test point is the model at one moment,
+# On every panel AEVB's test bound falls more than five times as far as the larger of the other two, and is
+# back above its level before the fall within a few epochs (printed). A test point is the model at one moment,
 # scored once on the test faces; the training value is the mean over an epoch's minibatches, which averages a
 # brief excursion of the weights away. What causes the excursion we have not traced; wake-sleep's test
 # curves, with an empty code, barely dip.
@@ -554,7 +551,7 @@ for m in FREY_PANELS:
 # ### Claim 3 in numbers
 #
 # The MNIST runs differ in length, so they are compared at the shortest one's end; the Frey Face test bounds
-# at the end, averaged over the last three checkpoints (the gaps printed for the claims are at the last one).
+# at the end, averaged over the last three checkpoints as in the claims table, and the gaps at the last one.
 # "Train" is the mean over the epoch just trained, "test" the model at its end: half an epoch's climb separates
 # them.
 
@@ -575,6 +572,10 @@ assert min(mnist_rises) > 0 and mnist_rises[-1] == min(mnist_rises) < 5, "the pr
 assert max(mnist_gaps) < 0 and all(0 < lag < -g / 2 for lag, g in zip(lags, mnist_gaps)), \
     "the prose: MNIST's gaps negative, half an epoch's climb under half of each"
 assert max(frey_lags) < 1 < min(gap(aevb[m]) for m in FREY_PANELS), "the prose: on Frey Face the lag is negligible"
+for i in range(-6, 0):  # each of the last 6 checkpoints
+    gaps = {k: gap(aevb[k], i) for k in FREY_PANELS}
+    assert min(gaps, key=gaps.get) == 2 and max(gaps, key=gaps.get) == 20, \
+        "the prose: the Frey Face gap narrowest at N_z = 2, widest at 20 (last 6 checkpoints)"
 
 # %% [markdown]
 # On MNIST the test bound rises at every step in N_z, 20 → 200 by only a few nats (one seed each; no rise is
@@ -611,6 +612,12 @@ print(f"Frey Face: rises per step {', '.join(f'{r:.0f}' for r in rises)} nats; e
 assert unsure == [] and rises[-1] == min(rises) > 0 and reruns["epochs"] * len(frey.train) < 1e5 and \
     sorted(c["seed"] for c in seeds) == list(range(10)), \
     "the prose: on Frey Face every step beats the end wobble, 10 → 20 by the least margin; 10 short reruns"
+experiments = [learned["bound"] - fixed["bound"]]  # Experiment 1's smaller gap, and the race's when it ran
+if len(race) == 2:
+    experiments.append(race["AEVB"]["test_elbo"][-1] - race["wake-sleep, your loss"]["test_elbo"][-1])
+print(f"Experiments 1 and 2: the smallest gap between their runs, {min(experiments):.0f} nats, is "
+      f"{min(experiments) / seed_sd:.0f} times that SD")
+assert QUICK or min(experiments) > 10 * seed_sd, "the prose: the gaps of Experiments 1 and 2 dwarf the seed spread"
 per_face = no_code.log_prob(frey.test).sum(dim=(1, 2, 3))  # the no-code model, each test face
 per_block = per_face.view(10, -1).mean(dim=1)  # the test set: 10 blocks of 20 frames
 print(f"For scale only: the no-code model's mean test score has a standard error of "
@@ -622,10 +629,16 @@ print(f"For scale only: the no-code model's mean test score has a standard error
 # noise within one run, not a standard error: it does not say how a rise would vary over test blocks or seeds.
 # Those spreads were not measured for these runs, so the rises cannot be judged against them. For scale only,
 # the no-code model's standard errors over faces and over blocks are printed: unpaired, while the difference of
-# two runs scored on the same faces would likely vary less. So in these single runs more latent dimensions
-# never lowered a test bound, while on Frey Face the train − test gap was narrowest at N_z = 2 and widest at 20: by
-# that meaning of overfitting, the largest N_z overfit most. Whether either holds beyond one seed needs the reruns
-# in "More to try".
+# two runs scored on the same faces would likely vary less.
+#
+# So in these single runs more latent dimensions never lowered a test bound: no overfitting in the paper's
+# sense. The Frey Face train − test gap, a weaker sign, was narrowest at N_z = 2 and widest at 20 (at each of
+# the last 6 checkpoints). But the runs are mid-climb, their training bounds rising faster than their test
+# bounds ("Figure 2 in numbers"), so these are not the gaps at convergence. Whether either holds beyond one
+# seed needs the reruns in "More to try".
+#
+# The reruns' SD is also the scale for Experiments 1 and 2, run once each: their gaps, between decoders and
+# between AEVB and wake-sleep, are over ten times it (printed).
 #
 # ### The parameter count
 #
@@ -633,6 +646,7 @@ print(f"For scale only: the no-code model's mean test score has a standard error
 
 # %% tags=["nbval-check-output"]
 mnist_model = PaperVAE((1, 28, 28), latent_dim=20, hidden=500)
+frey_model = PaperVAE(frey.image_shape, latent_dim=2, hidden=200, likelihood="gaussian")
 for name, model, (d, h, z, outputs) in [("MNIST, N_z = 20", mnist_model, (784, 500, 20, 784)),
                                         ("Frey Face, N_z = 2", frey_model, (560, 200, 2, 2 * 560))]:
     count = sum(p.numel() for p in model.parameters())
@@ -706,16 +720,17 @@ assert forgiving.any() and learned["mse_forgiving"] > fixed["mse_forgiving"] \
 # weighted error rises. Where sᵢ > 0.1, an error costs less than under s = 0.1, so the decoder fits those pixels
 # less closely: most of its extra error is there.
 #
-# Eight test faces, their reconstructions by the three decoders (the decoded mean at the encoder's μ), and the
-# learned decoder's s for every pixel (a heat map: dark is a small s, a confident pixel; yellow a large one; the
-# top 1 % of s share the top colour):
+# Eight test faces, their reconstructions by the s = 0.1 and the learned-s decoders (the decoded mean at the
+# encoder's μ), and the learned decoder's s for every pixel (a heat map: dark is a small s, a confident pixel;
+# yellow a large one; the top 1 % of s share the top colour):
 
 # %%
 s = learned["s"]  # at the encoder's mean of each test face, (200, 1, 28, 20)
 print(f"learned s: median {s.median():.3f}, from {s.min():.4f} to {s.max():.3f} "
       f"(pixel values run from 0 to 1; one grey level is {1 / 255:.4f})")
 figure = plots.show_faces({"test faces": frey.test[::25],
-                           **{f"reconstruction, {name}": d["reconstruction"][::25] for name, d in decoders.items()}},
+                           **{f"reconstruction, {name}": d["reconstruction"][::25] for name, d in decoders.items()
+                              if name != "s = 1"}},
                           std=("learned s of each pixel", s[::25]))
 heat_map = figure.axes[-2].images[0]
 heat_map.set_clim(0, s.quantile(0.99).item())  # the top 1 % of s would otherwise squeeze the rest into one colour
@@ -756,15 +771,18 @@ assert all(abs(cross[c] + (math.log(2 * math.pi * c) + 3 / c) / 2) < 1e-5 for c 
 above = [v for v in variances.tolist() if v > 1]
 print(f"largest principal variances of the training faces: {variances[0]:.2f}, {variances[1]:.2f}; "
       f"{len(above)} above s² = 1, gaining {sum(gain(v) for v in above):.3f} nats per face in all")
-assert len(above) == 1 and gain(above[0]) < 0.05, "the prose: one direction varies more than s² = 1, gain < 0.05 nats"
-assert gain(above[0]) < math.log(above[0]) / 2, "the prose: the linear optimum's KL, ½ log v, exceeds the gain"
+v = above[0]  # at the linear optimum (c = v): reconstruction gains ½(v − 1), the KL of the best q is ½ log v
+print(f"coding that direction: reconstruction +{(v - 1) / 2:.3f}, KL −{math.log(v) / 2:.3f}, "
+      f"net {gain(v):+.3f} nats per face")
+assert len(above) == 1 and gain(v) < 0.05, "the prose: one direction varies more than s² = 1, gain < 0.05 nats"
+assert math.log(v) / 2 > 0.8 * (v - 1) / 2, "the prose: the KL costs most of what the reconstruction gains"
 assert abs(variances.sum() - total_variance) < 1e-3 * total_variance, "tr Σ: the eigenvalues sum to Experiment 1's"
 
 # %% [markdown]
-# One direction has v > 1, and coding it gains under 0.05 nats per face. We guess that gain is too small for
-# training to find (the linear optimum's KL, ½ log v, would still be larger): the run settles at KL ≈ 0, as
-# Experiment 1 printed. The decoder we trained is nonlinear (tanh, then sigmoid): for it only Experiment 1's
-# cap, ½ tr Σ, holds exactly.
+# One direction has v > 1. At the linear optimum, coding it gains ½(v − 1) in reconstruction and pays most of
+# that back as the KL of the best q, ½ log v: a net gain under 0.05 nats per face (printed). We guess so small
+# a gain is too small for training to find: the run settles at KL ≈ 0, as Experiment 1 printed. The decoder
+# we trained is nonlinear (tanh, then sigmoid): for it only Experiment 1's cap, ½ tr Σ, holds exactly.
 #
 # ### Figure 3: the marginal likelihood
 #
@@ -863,13 +881,24 @@ assert d50000 > 2 * math.hypot(ends["aevb-50000"]["test_log_px_se"], ends["ws-50
     0 < d1000 < 2 * log_px_se, "the prose: AEVB above by more than 2 SE with 50,000 images; by less with 1,000"
 assert figure3["aevb-50000"]["step_size"] != figure3["ws-50000"]["step_size"], \
     "the prose: the two 50,000-image runs used different step sizes"
+inference_gap = {name: (end["train_log_px"] - end["train_elbo"], end["test_log_px"] - end["test_elbo"])
+                 for name, end in ends.items()}  # log p(x) − ELBO: an estimate of KL(q(z|x) ‖ p(z|x)), per image
+print("log p(x) − ELBO, training / test images: "
+      + ", ".join(f"{name} {a:.1f} / {b:.1f}" for name, (a, b) in inference_gap.items()))
+(aevb_train, aevb_test), (ws_train, ws_test) = inference_gap["aevb-1000"], inference_gap["ws-1000"]
+assert aevb_test > 3 * aevb_train and aevb_test > 2 * ws_test and abs(ws_test - ws_train) < 1, \
+    "the prose: with 1,000 images AEVB's q is far from the posterior on test images only; wake-sleep's alike on both"
 
 # %% [markdown]
 # - AEVB ends above wake-sleep on the test images in both panels: with 50,000 training images by more than two
 #   standard errors, with 1,000 by less than two (printed). The 50,000-image runs used different step sizes,
 #   each chosen by its own pilot, as in the paper.
 # - With 1,000 training images both methods overfit (the train − test gaps); with 50,000 much less.
-# - On the test ELBO with 1,000 images, wake-sleep ends above AEVB (no uncertainty stored).
+# - On the test ELBO with 1,000 images, wake-sleep ends above AEVB (no uncertainty stored), although AEVB's
+#   test log p(x) is higher. The difference log p(x) − ELBO, an estimate of KL(q(z|x) ‖ p(z|x)), explains it
+#   (printed): AEVB's encoder, trained on only 1,000 images, fits their posteriors closely and the test images'
+#   far less well; wake-sleep's, trained on dreams only, is off by about as much on both. An encoder fitted to
+#   too few images widens this gap on new ones (the amortisation gap, Cremer et al. 2018).
 # - Every curve still climbs at its last checkpoint, about 10⁶ samples. The paper's axis runs to 6·10⁷: these
 #   are not its end values.
 #
@@ -878,7 +907,8 @@ assert figure3["aevb-50000"]["step_size"] != figure3["ws-50000"]["step_size"], \
 # the runs do not keep. The spread over training seeds is not measured, so neither panel settles which method
 # ends higher. Our log p(x) is another estimator than the paper's: a lower bound in expectation. The k-check
 # bounds the change in the **mean** over images (within a nat of k = 20,000), not the error on each image: on
-# the worst one, one draw carries almost all the weight (the smallest ESS, printed).
+# the worst one, one draw carries almost all the weight (the smallest ESS, printed). Agreement between two k's
+# is necessary for a good estimate, not sufficient.
 #
 # ### Figure 4: the learned two-dimensional manifolds
 #
@@ -905,6 +935,7 @@ def stored_model(name):
     return model.eval()
 
 
+data = vae_lite.load_dataset()  # every notebook's data set (MNIST by default)
 # only for data sets other than MNIST: a short run on part of the data (the 8x8 digits need more epochs)
 live_data = data.subset(train=3000 if QUICK else 10_000)
 LIVE_EPOCHS = 40 if data.image_shape[-1] < 28 else 3 if QUICK else 6
@@ -1133,18 +1164,14 @@ assert PILOT == 60_000, "the table: Figure 3's pilot, 60,000 samples per step si
 # %% [markdown]
 # Does wake-sleep cost more CPU time than AEVB for the same samples? The minutes above cannot say: each run met
 # its own load. So we time the two here, in one process and in turns: an epoch of AEVB, then one of wake-sleep
-# (the benchmark's `WakeSleepVAE`, which trained the stored runs), N_z = 20, twelve times. Whatever else the
+# (`vae_lite.variants.WakeSleepVAE`, which trained the stored runs), N_z = 20, twelve times. Whatever else the
 # machine is doing then falls on both alike, and each pair gives a ratio.
 
 # %%
-import sys
 import time
 
-sys.path.insert(0, str(RESULTS.parent / "benchmarks"))  # where the benchmark's scripts are
-from paper_curves import WakeSleepVAE
-
 timed = {}
-for name, cls in [("AEVB", PaperVAE), ("wake-sleep", WakeSleepVAE)]:
+for name, cls in [("AEVB", PaperVAE), ("wake-sleep", vae_lite.variants.WakeSleepVAE)]:
     torch.manual_seed(0)
     model = cls(frey.image_shape, latent_dim=20, hidden=200, likelihood="gaussian")
     timed[name] = dict(model=model, optimizer=paper_optimizer(model, len(frey.train), 0.01), seconds=[])
@@ -1167,24 +1194,26 @@ assert longer >= len(ratios) - 2 and ratios.median() > 1.1, "the prose: wake-sle
 
 # %% [markdown]
 # In all or nearly all pairs the wake-sleep epoch took more CPU time (the count is printed; on a busy machine one
-# or two pairs may flip, which the check allows). Were the two equally costly, each pair would be a coin toss, and as many pairs going that way would be rare (the probability is printed). The extra
-# cost is the dream: each wake-sleep step also decodes a z ~ p(z) and encodes the x′ it made. The stored runs'
-# ratios (whole runs, pilots included) are printed for comparison, but each run met its own load: read them as
-# rough.
+# or two pairs may flip, which the check allows). Were the two equally costly, each pair would be a coin toss,
+# and as many pairs going that way would be rare (the probability is printed). The extra cost is the dream:
+# each wake-sleep step also decodes a z ~ p(z) and encodes the x′ it made. A timed epoch also scores the test
+# faces, and there wake-sleep's loss dreams too, which the ELBO does not need; that inflates its ratio slightly
+# (200 test faces beside 1,765 training faces). The stored runs' ratios (whole runs, pilots included) are
+# printed for comparison, but each run met its own load: read them as rough.
 
 # %% [markdown]
 # | | the paper | ours |
 # |---|---|---|
 # | networks | one tanh hidden layer, 500 (MNIST) / 200 (Frey Face) / 100 (Figure 3) units, weights from N(0, 0.01²) | the same (`PaperVAE`) |
-# | optimiser | Adagrad "with accompanying annealing schedule" (appendix E), step size from {0.01, 0.02, 0.1} chosen "in the first few iterations", weight decay for p(θ) = N(0, I) (section 5); in the authors' code (`step_vae` in `wzoptim.py`) the default `anneal=True` sets the factor c = 1, which is plain Adagrad (`anneal=False` would divide the sum of squared gradients by the step count) | torch's Adagrad, the same plain Adagrad (its steps shrink as 1/√(sum of squared gradients)); weight decay on θ and φ alike; the step size chosen after one MNIST epoch, 20 Frey Face epochs or 60,000 samples (Figure 3); the chosen model trains on from its pilot, and both figures' x-axes count the pilot's samples (`figure3.py` counts from the pilot's end: the notebook adds them) |
-# | Adagrad's first steps | in the authors' code (anglepy's `wzoptim.py`: `step_vae` and `step_wakesleep`, default `warmup=100`), AEVB and wake-sleep alike only add up squared gradients over the first 101 minibatches, then start to move the weights, which damps the first steps | every minibatch moves the weights, the first by lr·sign(g); whether the warm-up would keep our wake-sleep from stalling is untested |
+# | optimiser | Adagrad "with accompanying annealing schedule" (appendix E), step size from {0.01, 0.02, 0.1} chosen "in the first few iterations"; the authors' code (`step_vae`, `wzoptim.py`) defaults to `anneal=True`: plain Adagrad | torch's plain Adagrad; weight decay on θ and φ; step size chosen after one MNIST epoch, 20 Frey Face epochs or 60,000 samples (Figure 3), whose samples both figures count |
+# | Adagrad's first steps | the authors' code (`warmup=100`) only sums squared gradients over the first 101 minibatches, for AEVB and wake-sleep alike | every minibatch moves the weights; whether a warm-up would stop our wake-sleep's stall is untested |
 # | samples of z | L = 1 in training; not stated for the plotted bounds | one z per image in training and for Figure 2's bounds; 10 for Figure 3's ELBO |
-# | training length | up to about 10⁸ samples (20–40 minutes per million samples on their CPU, by the paper's Figure 2 caption) | 1.2·10⁶ (most MNIST panels) to 3·10⁶ samples (Frey Face, mnist-2; the CPU time is printed above) |
-# | MNIST data | binarization not stated (the authors' code can binarize each minibatch afresh); the authors' loader reads a train/validation/test split, whose usual training part has 50,000 images (Figure 3's largest N_train), so Figure 2 may have trained on 50,000 | Figure 2: 60,000 images binarized anew every epoch, the test set binarized once; Figure 3: binarized once, the first 1,000 or 50,000 |
-# | Frey Face | no split published; the authors' loader divides the pixels by 256 (`ff.T/256.` in `data/freyface.py`) | 1,765 training faces and 10 test blocks of 20 consecutive frames; pixels divided by 255, which lowers every bound by a few nats (printed above), small beside the reading error of the stars |
-# | wake-sleep | on every panel of Figure 2, and in Figure 3; its curves were not read off the figure (Figure 2 in numbers), so whether it stalled as ours did is open; in the authors' code (`step_wakesleep`) the generative net is a model of another class than their VAE's (such as `models/MLBN.py`, whose layers are set by its arguments); which class and settings their runs used is not in the repository | the four Frey Face panels of Figure 2, and Figure 3; it stalls at the no-code bound on three of them (KL 0); its step size was chosen among pilots: at 0.01 and 0.02 all ended within 8 nats below the no-code bound on the training faces, at 0.1 all far below (printed above): on that plateau the pilots cannot tell which step size escapes sooner |
-# | the authors' code, other details (anglepy's `models/VAE_Z_X.py`, `models/MLBN.py` and `wzoptim.py`; partly verified: we read every version in the repository's history, not knowing which one made the paper's figures) | the prior covers the weight matrices, not the biases; q's log-variance weights and biases and the decoder's output biases start at 0; each minibatch drawn with replacement (`np.random.randint`); wake-sleep's dreamed x not clipped (no sampler `step_wakesleep` can call, such as `MLBN.gen_xz`, clips; only the VAE classes' samplers clip to [0, 1]) | the prior covers the biases too; every parameter from N(0, 0.01²); epochs, each image once; dreams not clipped, as theirs |
-# | "train" value | a curve of its own in Figure 2; how it was computed is not stated | the mean of the minibatch bounds over the epoch just trained |
+# | training length | up to about 10⁸ samples (20–40 minutes per million, Figure 2's caption) | 1.2·10⁶ to 3·10⁶ samples (CPU time printed above) |
+# | MNIST data | binarization not stated; the authors' loader has a 50,000-image training part, so Figure 2 may have used 50,000 | Figure 2: 60,000 images binarized anew every epoch, the test set once; Figure 3: binarized once, the first 1,000 or 50,000 |
+# | Frey Face | no split published; pixels / 256 (`data/freyface.py`) | 1,765 training faces, 10 test blocks of 20 consecutive frames; pixels / 255: bounds a few nats lower (printed above), small beside the stars' reading error |
+# | wake-sleep | every panel of Figure 2, and Figure 3; its curves not read here; the code's generative net (`step_wakesleep`) is of another class, such as `models/MLBN.py`, settings not in the repository | four Frey Face panels and Figure 3; stalls at the no-code bound on three; its pilots at 0.01 and 0.02 all ended within 8 nats below the no-code bound on the training faces, at 0.1 far below (printed above), so they cannot tell which escapes sooner |
+# | the authors' code, other details (anglepy's `models/VAE_Z_X.py`, `models/MLBN.py`, `wzoptim.py`; every version read, not knowing which made the figures) | prior on weight matrices only; q's log-variance weights and biases and the output biases start at 0; minibatches drawn with replacement (`np.random.randint`); dreams not clipped (only the VAE classes' samplers clip to [0, 1]) | prior on the biases too; every parameter from N(0, 0.01²); epochs, each image once; dreams not clipped |
+# | "train" value | a curve of its own; how it was computed is not stated | the mean of the minibatch bounds over the epoch just trained |
 # | log p(x), Figure 3 | HMC and a fitted density (appendix D) | importance sampling, k = 1,000 (half q, half prior) |
 # | Monte Carlo EM | a third method in Figure 3 (HMC in place of an encoder) | not run |
 #

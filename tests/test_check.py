@@ -52,6 +52,14 @@ def test_reparameterize_rejects_a_fixed_noise_and_a_wrong_shape(capsys):
     assert "FAILED  standard deviation" in out and "FAILED  shape" in out
 
 
+def test_reparameterize_rejects_one_eps_shared_by_every_coordinate(capsys):
+    shared = lambda mu, logvar: mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape[0], 1)
+    assert check.reparameterize(shared) is False
+    out = capsys.readouterr().out
+    assert "FAILED  the coordinates of z are independent" in out and "own eps" in out
+    assert "FAILED  standard deviation" not in out  # right in each coordinate alone
+
+
 # ---------------------------------------------------------------- pathwise_by_hand (notebook 03)
 
 
@@ -466,15 +474,15 @@ def test_elbo_monte_carlo_names_each_known_mistake(capsys, mistake, hint):
 
 @pytest.mark.slow  # a full checker run of 4 x 100k samples
 def test_elbo_monte_carlo_names_the_variance_as_std_and_not_a_mistake_matched_on_one_case_only(capsys):
-    """The decoder's variance s^2 = 0.64 passed as its standard deviation: named, on all five cases. On
+    """The decoder's variance s^2 = 0.64 passed as its standard deviation: named, on all six cases. On
     q = N(1, 0.3^2) the estimate also lands within the noise of the missing -log q form, a mistake the
     answer does not make: not named."""
     assert check.elbo_monte_carlo(lambda *a: mc_elbo(*a, decoder_std=0.64)) is False
     out = capsys.readouterr().out
-    assert "5 case(s) failed" in out and "0.64 is its variance" in out and "- log q(z) term is missing" not in out, out
+    assert "6 case(s) failed" in out and "0.64 is its variance" in out and "- log q(z) term is missing" not in out, out
 
 
-@pytest.mark.slow  # five full checker runs of 5 cases, up to 10^6 samples
+@pytest.mark.slow  # five full checker runs of 6 cases, up to 10^6 samples
 def test_elbo_monte_carlo_accepts_reconstruction_minus_the_closed_form_kl(capsys):
     """Kingma & Welling's estimator B, sampled E_q[log p(x|z)] - KL(q || p(z)), is a right ELBO: at q = p(z|x)
     it is noisier than the mean log weight (constant there), and a tolerance made for that one failed it
@@ -486,7 +494,34 @@ def test_elbo_monte_carlo_accepts_reconstruction_minus_the_closed_form_kl(capsys
         assert check.elbo_monte_carlo(lambda *a: estimator_b(*a, seed)) is True, capsys.readouterr().out
 
 
-@pytest.mark.slow  # a full checker run of 5 cases, up to 10^6 samples
+@pytest.mark.slow  # six checker runs, each with a few sympy integrals and simplifications
+def test_reconstruction_and_kl_accepts_line_4_by_hand_and_names_each_known_mistake(capsys):
+    """Notebook 02's Exercise 3: the two terms of line 4 in sympy. Right: accepted, line 4 holds. Wrong: each
+    named (W1's sign, log p(x, z) for log p(x|z), the reversed KL, the gap for the KL to the prior), and line 4 fails."""
+    import sympy as sp
+
+    from vae_lite import symbolic
+
+    assert check.reconstruction_and_kl(lambda E_q, ll, lp, lq: (E_q(ll), E_q(lq - lp))) is True
+    assert "all cases passed" in capsys.readouterr().out
+    model = symbolic.linear_gaussian()
+    log_posterior = symbolic.log_normal(symbolic.z, model["posterior_mean"], model["posterior_std"])
+    for wrong, hint in [
+        (lambda E_q, ll, lp, lq: (E_q(ll), E_q(lp - lq)), "the sign is flipped: KL(q || p(z))"),
+        (lambda E_q, ll, lp, lq: (E_q(ll + lp), E_q(lq - lp)), "this is E_q[log p(x, z)]"),
+        (lambda E_q, ll, lp, lq: (E_q(ll), symbolic.kl_gaussians(0, 1, symbolic.mu_q, symbolic.sigma_q)), "KL(p(z) || q)"),
+        (lambda E_q, ll, lp, lq: (E_q(ll), E_q(lq - log_posterior)), "this is KL(q || p(z|x)), the gap"),
+    ]:
+        assert check.reconstruction_and_kl(wrong) is False
+        out = capsys.readouterr().out
+        assert hint in out and "FAILED  line 4" in out, out
+    assert check.reconstruction_and_kl(lambda *a: (sp.Integer(0), sp.Integer(0))) is False  # unrecognised: not named
+    assert "(" + "the sign" not in capsys.readouterr().out
+    assert check.reconstruction_and_kl(stub) is None
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+@pytest.mark.slow  # a full checker run of 6 cases, up to 10^6 samples
 def test_elbo_monte_carlo_fails_an_answer_that_ignores_n(capsys):
     """An answer that always draws 1,000 samples, whatever n: right on average, but too noisy for n = 10^6."""
     assert check.elbo_monte_carlo(lambda x, mu_q, sigma_q, n: mc_elbo(x, mu_q, sigma_q, 1000)) is False
@@ -691,6 +726,30 @@ def test_vae_module_accepts_the_answer_and_reports_a_stub(capsys):
     assert check.vae_module(Stub) is None and "not attempted yet" in capsys.readouterr().out
 
 
+def test_vae_module_reports_the_notebooks_stub_with_init_given_as_not_attempted(capsys):
+    """Notebook 05 gives __init__; the stub is not attempted while all four methods raise, attempted once one is written."""
+    class Stub(MyVAE):
+        def encode(self, x):
+            raise NotImplementedError
+
+        def reparameterize(self, mu, logvar):
+            raise NotImplementedError
+
+        def decode(self, z):
+            raise NotImplementedError
+
+        def loss(self, x):
+            raise NotImplementedError
+
+    class EncodeOnly(Stub):
+        encode = MyVAE.encode
+
+    assert check.vae_module(Stub) is None and "not attempted yet" in capsys.readouterr().out
+    assert check.vae_module(EncodeOnly) is False
+    out = capsys.readouterr().out
+    assert "passed  encode(x) returns mu and logvar" in out and "FAILED  reparameterize" in out
+
+
 def test_vae_module_given_the_students_vae_loss_marks_the_module_not_the_loss_again(capsys):
     """A wrong vae_loss is its own exercise: a module that calls it is right here, one that does not is wrong."""
     def minus_kl_loss(logits, x, mu, logvar):
@@ -841,6 +900,23 @@ def test_training_loop_accepts_the_loop_of_fit_and_reports_a_stub(capsys):
     assert check.training_loop(stub) is None and "not attempted yet" in capsys.readouterr().out
 
 
+def test_same_as_fit_passes_the_answer_and_names_a_loop_that_parts_from_fit(capsys):
+    """Notebook 05, "Your VAE is vae_lite.VAE": MyVAE and the loop against vae_lite.VAE and fit, step by step."""
+    images = torch.rand(40, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+
+    def stub(*args):
+        raise NotImplementedError
+
+    assert check.same_as_fit(MyVAE, my_loop, images, epochs=2, batch_size=16) is True
+    assert "6 steps" in capsys.readouterr().out
+    assert check.same_as_fit(MyVAE, stub, images) is None and "not attempted yet" in capsys.readouterr().out
+    assert check.same_as_fit(MyVAE, lambda *args: my_loop(*args, mean=False), images, batch_size=16) is False
+    assert check.same_as_fit(MyVAE, lambda *args: my_loop(*args, drop_last=True), images, batch_size=16) is False
+    assert "returned 4 for 6 steps" in capsys.readouterr().out
+    assert check.same_as_fit(SwappedWidths, my_loop, images) is False
+    assert "layers differ from vae_lite.VAE's" in capsys.readouterr().out
+
+
 @pytest.mark.slow  # a full checker run of 4 x 100k samples each
 @pytest.mark.parametrize("mistake, hint", [
     (dict(zero_grad=False), "optimizer.zero_grad() is missing"),
@@ -985,6 +1061,8 @@ def arc_with(slip):
      "cos Ω must lie in [-1, 1]"),
     (arc_with(lambda a, b, t, cos: (torch.sin((1 - t) * (w := cos.clamp(-1, 1).arccos())) * a + torch.sin(t * w) * b)
               / torch.sin(w)), "where sin Ω is about 0, return the line"),
+    (arc_with(lambda a, b, t, cos: (1 - t) * a + t * b if torch.sin(w := a.dot(b).clamp(-1, 1).arccos()) < 1e-6
+              else (torch.sin((1 - t) * w) * a + torch.sin(t * w) * b) / torch.sin(w)), "divide a.b by both lengths"),
 ])
 def test_interpolate_names_each_known_mistake(capsys, wrong, hint):
     assert check.interpolate(wrong) is False
@@ -1090,6 +1168,16 @@ def test_effective_beta_names_the_answer_that_ignores_the_batch(capsys):
     assert check.effective_beta(per_image) is False
     out = capsys.readouterr().out
     assert "FAILED" in out and "divided by batch_size too" in out
+
+
+def test_effective_beta_names_the_answer_that_counts_the_batch_for_one_term_only(capsys):
+    def one_term(counted):  # the batch's "mean" divides only the term `counted`
+        divisor = lambda reduction, size, n: (size if reduction[0] == "mean" else 1) * (n if reduction[1] == "mean" else 1)  # noqa: E731
+        return lambda r, k, p, d, n: divisor(r, p, n if counted == "reconstruction" else 1) / divisor(k, d, n if counted == "kl" else 1)  # noqa: E731
+    assert check.effective_beta(one_term("reconstruction")) is False
+    assert "the batch counted for the reconstruction term only" in capsys.readouterr().out
+    assert check.effective_beta(one_term("kl")) is False
+    assert "the batch counted for the KL only" in capsys.readouterr().out
 
 
 def right_gaussian_vae_loss(x, x_hat, mu, logvar, s):
@@ -1615,6 +1703,20 @@ def test_conditional_elbo_checker_names_sigma_in_place_of_the_variance_in_the_kl
     assert check.conditional_elbo(_sigma_in_the_kl) is False
     out = capsys.readouterr().out
     assert "yours has sigma = exp(logvar / 2) in its place" in out
+
+
+def _sampled_kl(model, x, y, eps):  # right in expectation: the KL estimated at the one z, as notebook 04 also trained
+    mu, logvar = model.encode(x, y)
+    z = mu + (0.5 * logvar).exp() * eps
+    normal = torch.distributions.Normal
+    log_ratio = (normal(mu, (0.5 * logvar).exp()).log_prob(z) - normal(0.0, 1.0).log_prob(z)).sum(dim=-1)
+    closed = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(dim=-1)
+    return _conditional_elbo(model, x, y, eps) + closed - log_ratio
+
+
+def test_conditional_elbo_checker_names_the_sampled_kl(capsys):
+    assert check.conditional_elbo(_sampled_kl) is False
+    assert "yours estimates the KL at the sampled z" in capsys.readouterr().out
 
 
 def test_conditional_elbo_checker_makes_sigma_mistakes_cost_nats(capsys):  # not a rounding-size miss

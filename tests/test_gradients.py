@@ -126,3 +126,14 @@ def test_train_with_each_starts_every_run_alike_and_records_every_step_asked_for
     assert one["step"] == [0, 2, 4, 5] and len(one["test_loss"]) == len(one["gradient_variance"]) == 4
     assert one == two, "the same loss on the same batches with the same eps should train the same model"
     assert one["test_loss"][-1] < one["test_loss"][0], "training should lower the test loss"
+
+
+def test_show_prints_the_code_with_the_docstrings_first_line_and_hides_an_answer(capsys):
+    from vae_lite.gradients import show
+
+    show(score_function_gradients, left_out="value * (eps**2 - 1) / sigma", note="Exercise 2")
+    out = capsys.readouterr().out
+    assert "def score_function_gradients" in out and "...  # Exercise 2" in out
+    assert "eps**2" not in out and "It needs no derivative" not in out  # the answer, the docstring's rest
+    with pytest.raises(ValueError):
+        show(pathwise_gradients, left_out="not in the code")

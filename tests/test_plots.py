@@ -56,11 +56,20 @@ FIGURES = {
     "plot_histograms": lambda: plots.plot_histograms({"codes": torch.randn(500) + 9, "prior": torch.randn(500) + 4}, "length"),
     "plot_log_evidence_estimates": lambda: plots.plot_log_evidence_estimates(
         [1, 10, 100], {"prior": ([-300, -200, -150], [-320, -220, -160], [-280, -190, -140])}, reference=-100),
+    "plot_repeated_estimates": lambda: plots.plot_repeated_estimates(
+        {"sampling the prior": {1: -300 + torch.randn(100), 10: -200 + torch.randn(10), 100: -150 + torch.randn(3)},
+         "sampling q(z|x)": {1: -80 + torch.randn(100), 10: -75 + torch.randn(10), 100: -73 + torch.randn(1)}},
+        reference=-72, reference_label="reference", zoom="sampling q(z|x)"),
     "plot_elbo_gap": lambda: plots.plot_elbo_gap(torch.linspace(-1, 2, 20), -torch.linspace(-1, 2, 20) ** 2, 0.0, 0.0),
     "plot_estimator_variance": lambda: plots.plot_estimator_variance([1, 4, 16], {"pathwise": [1, 0.25, 0.06], "score": [2, 0.5, 0.1]}),
+    "draw_gradient_path": lambda: plots.draw_gradient_path(),
+    "plot_one_draw_slopes": lambda: plots.plot_one_draw_slopes(
+        torch.linspace(-1.5, 2.5, 50).numpy(), lambda m: torch.sin(torch.as_tensor(m)).numpy(), 0.5,
+        {"pathwise": torch.randn(15), "score function": 3 * torch.randn(15)}, 0.88, label="E[sin z]", title="slopes"),
     "plot_estimator_runs": lambda: plots.plot_estimator_runs(
-        {name: {"step": [0, 50, 100], "test_loss": [550.0, 200.0 + d, 180.0 + d], "gradient_variance": [20.0 * d + 2, 30.0, 60.0]}
-         for name, d in (("A, sampled KL", 1.0), ("B, closed-form KL", 0.0))}),
+        [{name: {"step": [0, 50, 100], "test_loss": [550.0, 200.0 + d, 180.0 + d], "gradient_variance": [20.0 * d + 2, 30.0, 60.0],
+                 "gradient_variance_by_loss": {"A, sampled KL": [22.0, 40.0, 80.0], "B, closed-form KL": [2.0, 25.0, 55.0]}}
+          for name, d in (("A, sampled KL", 1.0 + seed), ("B, closed-form KL", 0.0))} for seed in (0, 1)]),
     "plot_log_below_tangent": lambda: plots.plot_log_below_tangent(),
     "plot_history": lambda: plots.plot_history(history()),
     "plot_loss_terms": lambda: plots.plot_loss_terms(history()),

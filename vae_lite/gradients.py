@@ -3,7 +3,8 @@ r"""Two estimators of one gradient: d/d(mu, sigma) of E_q[f(z)], with q = N(mu, 
     pathwise (reparameterization):  z = mu + sigma * eps, eps ~ N(0, 1), then the chain rule
         d/dmu E[f(z)] = E[f'(z)],             d/dsigma E[f(z)] = E[f'(z) eps]
     score function (REINFORCE):     f(z) times the gradient of log q(z)
-        d/dmu E[f(z)] = E[f(z) eps / sigma],  d/dsigma E[f(z)] = E[f(z) (eps^2 - 1) / sigma]
+        d/dmu E[f(z)] = E[f(z) eps / sigma],  d/dsigma E[f(z)]: E[f(z) d log q(z)/d sigma], which
+        notebook 03's Exercise 2 derives (the code below gives it away)
 
 Both are unbiased. The pathwise one needs f'; the score function usually has the larger variance,
 one that grows with the size of f less any baseline b subtracted from it, constant offsets in f
@@ -14,6 +15,7 @@ estimators A and B of the ELBO, and measures the noise of the encoder's gradient
 """
 
 import copy
+import inspect
 
 import torch
 
@@ -36,8 +38,8 @@ def pathwise_gradients(f, mu, sigma, eps):
 def score_function_gradients(f, mu, sigma, eps, baseline=0.0):
     """Per-sample score-function (REINFORCE) gradients: (f(z) - b) times d log q(z)/d (mu, sigma).
 
-    For q = N(mu, sigma^2): d log q/d mu = (z - mu)/sigma^2 = eps/sigma and
-    d log q/d sigma = ((z - mu)^2 - sigma^2)/sigma^3 = (eps^2 - 1)/sigma.
+    For q = N(mu, sigma^2): d log q/d mu = (z - mu)/sigma^2 = eps/sigma; d log q/d sigma is notebook
+    03's Exercise 2 (derive it before you read the code).
     It needs no derivative of f, and usually pays for that with a larger variance, one that grows
     with the size of f - b, a constant offset in f included (the pathwise variance for mu is instead
     the spread of f' under q; for sigma, that of f'(z) eps).
@@ -67,6 +69,18 @@ def leave_one_out_mean(values, dim):
 # ------------------------------------------------------------------ for notebook 03's experiments
 
 
+def show(function, left_out=None, note="your exercise"):
+    """Print a function's code with its docstring cut to the first line; the line part `left_out`,
+    if given, is printed as `...  # note` (an exercise's answer stays hidden)."""
+    source = inspect.getsource(function)
+    source = source.replace(function.__doc__, function.__doc__.strip().split("\n")[0])
+    if left_out is not None:
+        if left_out not in source:
+            raise ValueError(f"{left_out!r} is not in {function.__name__}")
+        source = source.replace(left_out, f"...  # {note}")
+    print(source)
+
+
 def mean_estimates(estimator, f, mu, sigma, eps, baseline=None):
     r"""Repeated n-sample estimates of d/dmu E[f(z)], z = mu + sigma * eps: one per row of eps.
 
@@ -89,7 +103,7 @@ def unbiased(estimates, exact, standard_errors=5):
 
         |mean - exact| < k * std / sqrt(number of estimates)
 
-    With k = 5 an unbiased estimator fails about once in 2 million runs; a bias of more than
+    With k = 5 an unbiased estimator fails about once in 1.7 million runs; a bias of more than
     about 5 standard errors fails nearly always.
     """
     spread = estimates.std().item() / len(estimates) ** 0.5
@@ -140,8 +154,11 @@ def train_with_each(losses, data, test_images, steps, every=50, batch_size=128, 
                            term at one fixed eps per image: the same measure for every run
         gradient_variance  encoder_gradient_variance of the run's own loss, on one fixed batch of
                            training images, at the run's weights
+        gradient_variance_by_loss  {loss name: [...]}: the same for every loss in `losses`, all at
+                           this run's weights (like for like: each loss's noise at the same weights)
 
-    Returns {name: {"step": [...], "test_loss": [...], "gradient_variance": [...]}}.
+    Returns {name: {"step": [...], "test_loss": [...], "gradient_variance": [...],
+    "gradient_variance_by_loss": {name: [...]}}}.
     """
     torch.manual_seed(seed)
     start = VAE(data.image_shape)
@@ -151,14 +168,18 @@ def train_with_each(losses, data, test_images, steps, every=50, batch_size=128, 
         model, batches = copy.deepcopy(start), torch.Generator().manual_seed(seed)  # the same batches
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
         torch.manual_seed(seed + 1)  # the same eps in every run
-        run = runs[name] = {"step": [], "test_loss": [], "gradient_variance": []}
+        run = runs[name] = {"step": [], "test_loss": [], "gradient_variance": [],
+                            "gradient_variance_by_loss": {other: [] for other in losses}}
         for step in range(steps + 1):
             if step % every == 0 or step == steps:
                 with torch.no_grad():
                     terms = elbo(model, test_images, generator=torch.Generator().manual_seed(seed))
                 run["step"].append(step)
                 run["test_loss"].append(-terms.elbo.mean().item())
-                run["gradient_variance"].append(encoder_gradient_variance(loss, model, probe, seed=seed))
+                for other, other_loss in losses.items():
+                    run["gradient_variance_by_loss"][other].append(
+                        encoder_gradient_variance(other_loss, model, probe, seed=seed))
+                run["gradient_variance"].append(run["gradient_variance_by_loss"][name][-1])
             if step < steps:
                 images = data.train[torch.randint(len(data.train), (batch_size,), generator=batches)]
                 optimizer.zero_grad(set_to_none=True)

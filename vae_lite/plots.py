@@ -180,6 +180,39 @@ def plot_log_evidence_estimates(ks, estimates, reference=None, reference_label="
     return ax.figure
 
 
+def plot_repeated_estimates(estimates, reference=None, reference_label="reference", zoom=None):
+    """Repeated estimates of log p(x) against k, one sampler per name: `estimates` maps a name to
+    {k: a tensor of the estimates made with k samples each}. Where a k has 10 estimates or more: their
+    median and 10-90 % band; where it has fewer: a circle for each (side by side, not to overlap).
+    `reference`: a dashed line. `zoom`: the name of one sampler, shown again zoomed in on a second panel.
+    """
+    fig, axes = plt.subplots(2 if zoom else 1, 1, sharex=True, squeeze=False, layout="constrained",
+                             figsize=_size(1.0, 0.75 if zoom else 0.45))
+    for ax in axes[:, 0]:
+        for name, by_k in estimates.items():
+            many = {k: e for k, e in by_k.items() if len(e) >= 10}
+            band = [[e.quantile(p).item() for e in many.values()] for p in (0.5, 0.1, 0.9)]
+            plot_log_evidence_estimates(list(many), {name: band}, ax=ax)
+            for k, e in by_k.items():
+                if len(e) < 10:
+                    spread = 10 ** (0.05 * (torch.arange(len(e)) - (len(e) - 1) / 2))  # side by side, on the log axis
+                    ax.plot((k * spread).tolist(), e.tolist(), "o", mfc="none", color=ax.lines[-1].get_color(),
+                            ms=1.3 * mpl.rcParams["lines.markersize"], mew=2)
+        if reference is not None:
+            ax.axhline(float(reference), color="gray", linestyle="--", linewidth=1.5, zorder=1, label=reference_label)
+    full = axes[0, 0]
+    full.set(xlabel=None if zoom else full.get_xlabel(), title="median and 10–90 % of the repeated estimates")
+    full.legend(loc="lower right")
+    if zoom:
+        ax = axes[1, 0]
+        ax.get_legend().remove()  # one legend serves both panels
+        shown = list(estimates[zoom].values())
+        top = max([e.quantile(0.9).item() if len(e) >= 10 else e.max().item() for e in shown]
+                  + ([float(reference)] if reference is not None else []))
+        ax.set(title=f"the same, zoomed in: {zoom}", ylim=(shown[0].quantile(0.1).item() - 1, top + 0.5))
+    return fig
+
+
 def plot_elbo_gap(mus, elbos, log_evidence, posterior_mean=None, ax=None):
     """The ELBO as q's mean moves, under the flat line log p(x); the gap between them is the KL."""
     ax = _axes(ax)
@@ -219,6 +252,44 @@ def plot_estimator_variance(sample_counts, variances, ax=None, title=None):
     return ax.figure
 
 
+def draw_gradient_path():
+    """draw_vae with the reconstruction term's gradient (dashed) drawn back from the decoder through
+    z = mu + sigma * eps to mu, as rsample() lets it run, and the two places where sample() cuts it."""
+    ax = draw_vae().axes[0]
+    back = dict(arrowstyle="-|>", linestyle="--", color="C1", lw=2.5, mutation_scale=18,
+                connectionstyle="arc3,rad=0.25")  # the gradient's way back: decoder, z's box, mu
+    ax.annotate("", xy=(8.3, 3.1), xytext=(9.6, 3.18), arrowprops=back)
+    ax.annotate("", xy=(5.3, 3.58), xytext=(6.6, 3.1), arrowprops=back)
+    ax.text(7.45, 3.12, "gradient,\nwith rsample()", ha="center", va="bottom", color="C1", fontsize=_font())
+    for y in (2.98, 2.02):
+        ax.text(6.03, y, "✕", ha="center", va="center", fontsize=1.6 * _font("axes.titlesize"), color="black")
+    ax.text(6.3, 1.25, "with sample():\ncut here", ha="center", va="center", fontsize=_font("legend.fontsize"))
+    return ax.figure
+
+
+def plot_one_draw_slopes(mus, expected, at, slopes, exact_slope, label="E[f]", half_width=0.6, ax=None, title=None):
+    """E[f] against mu (black, `expected` a function of mu on the array `mus`; `label` names it), its exact
+    slope at mu = `at` (dashed), and through (at, E[f]) a short line for each one-draw estimate of that slope.
+
+    slopes: {estimator name: tensor of one-draw slopes}. The first estimator's lines are drawn on top,
+    so that a narrow fan is not hidden under a wide one.
+    """
+    ax = _axes(ax)
+    ax.plot(mus, expected(mus), "k", linewidth=3, label=label)
+    dm = np.array([-half_width, half_width])
+    centre = expected(at)
+    for rank, (name, one_draw) in enumerate(slopes.items()):  # blue, orange, ... in the style's cycle
+        lines = ax.plot(at + dm, centre + dm[:, None] * torch.as_tensor(one_draw).detach().cpu().numpy()[None, :], f"C{rank}",
+                        zorder=3 + len(slopes) - rank)
+        lines[0].set_label(name)
+    ax.plot(at + dm, centre + dm * exact_slope, "k--", linewidth=2, zorder=10, label="exact slope")
+    ax.set(xlabel="μ", ylabel=label.split(",")[0])
+    if title:
+        ax.set_title(title)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
+    return ax.figure
+
+
 # -------------------------------------------------------------- notebook 04: the KL
 
 
@@ -237,17 +308,32 @@ def plot_log_below_tangent(low=0.05, high=4.0, ax=None):
     return ax.figure
 
 
-def plot_estimator_runs(runs):
-    """Runs of gradients.train_with_each side by side: the test loss (left) and the variance of the
-    encoder's gradient (right, log scale), against the training step. The left panel starts at the
-    second record, so that the first, from the untrained model, does not squash the rest."""
+def plot_estimator_runs(runs_by_seed):
+    """Runs of gradients.train_with_each, one per seed, each with estimator A first and B second, against
+    the training step. Left: A's test loss minus B's, from the second record (the first, from the same
+    untrained model, is 0). Right (log scale): A's encoder gradient variance over B's, both at the weights
+    of B's run (like for like, solid) and each at its own run's weights (dashed). The gradient variance is
+    gradients.encoder_gradient_variance: the sum over the encoder's weights w of Var over eps of
+    d(batch-mean loss)/dw. One line per seed."""
     fig, axes = plt.subplots(1, 2, figsize=_size(1.0, 0.42), layout="constrained")
-    for (name, run), (colour, style) in zip(runs.items(), (("C0", "-"), ("C2", "--"))):
-        axes[0].plot(run["step"][1:], run["test_loss"][1:], color=colour, linestyle=style, marker="o", label=name)
-        axes[1].semilogy(run["step"], run["gradient_variance"], color=colour, linestyle=style, marker="o")
-    axes[0].set(xlabel="training step", ylabel="nats per image", title="test loss (negative ELBO)")
-    axes[1].set(xlabel="training step", ylabel="summed over weights", title="encoder gradient variance")
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncol=len(runs), frameon=False)
+    for k, runs in enumerate(runs_by_seed):
+        (a_name, a), (_, b) = runs.items()
+        first = k == 0  # one legend entry per kind of line, not per seed
+        gap = [x - y for x, y in zip(a["test_loss"], b["test_loss"])]
+        axes[0].plot(a["step"][1:], gap[1:], color="C1", marker="o")
+        same = [x / y for x, y in zip(b["gradient_variance_by_loss"][a_name], b["gradient_variance"])]
+        own = [x / y for x, y in zip(a["gradient_variance"], b["gradient_variance"])]
+        axes[1].semilogy(b["step"], same, color="C0", marker="o", label="at the same weights (B's run)" if first else None)
+        axes[1].semilogy(a["step"], own, color="C2", linestyle="--", marker="s",
+                         label="each at its own run's weights" if first else None)
+    axes[0].axhline(0, color="black", linewidth=1)
+    axes[1].axhline(1, color="black", linewidth=1)
+    axes[0].set(xlabel="training step", ylabel="nats per test image",
+                title="test loss (negative ELBO): A − B, per seed")
+    axes[1].set(xlabel="training step", ylabel="A / B (log scale)",
+                title=r"encoder's $\Sigma_w\,\mathrm{Var}_\epsilon(\partial L/\partial w)$: A / B")
+    axes[1].set_yticks([1, 1.5, 2, 3, 5, 10], labels=["1", "1.5", "2", "3", "5", "10"])
+    axes[1].legend(loc="upper right")
     return fig
 
 
@@ -268,21 +354,28 @@ def plot_history(history, keys=("test_reconstruction", "test_kl"), ax=None, titl
     return ax.figure
 
 
-def plot_loss_terms(history, split="test", ax=None, title=None):
+def plot_loss_terms(history, split="test", ax=None, title=None, warmup=None):
     """The negative ELBO and its two terms over epochs, on one axis (nats per image):
-    reconstruction error -E_q[log p(x|z)], the KL, and their sum, the loss."""
+    reconstruction error -E_q[log p(x|z)], the KL, and their sum, the loss.
+
+    warmup: the epochs of a KL warm-up, shaded (the KL's weight is below 1 there); the legend then
+    sits below the axes, where it hides no curve."""
     ax = _axes(ax)
     epochs = history["epoch"]
     reconstruction_error = [-v for v in history[f"{split}_reconstruction"]]
     kl = history[f"{split}_kl"]
     ax.plot(epochs, [r + k for r, k in zip(reconstruction_error, kl)], marker="o", color="black",
             label="negative ELBO = sum of both")
-    ax.plot(epochs, reconstruction_error, marker="o", label="reconstruction error  -E[log p(x|z)]")
-    ax.plot(epochs, kl, marker="o", label="KL(q(z|x) || p(z))")
+    ax.plot(epochs, reconstruction_error, marker="o", label="reconstruction error −E[log p(x|z)]")
+    ax.plot(epochs, kl, marker="o", label="KL(q(z|x) ‖ p(z))")
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"nats per {split} image")
     ax.set_ylim(0, None)
-    ax.legend()
+    if warmup:
+        ax.axvspan(0, warmup, color="0.9", zorder=0, label="warm-up: the KL's weight below 1")
+        _legend_below(ax)
+    else:
+        ax.legend()
     ax.set_title(title or f"the loss and its two terms ({split} set)")
     return ax.figure
 
@@ -318,7 +411,7 @@ def plot_kl_per_dimension(kl, activity=None, threshold=0.01, ax=None, title=None
     ax.set_ylabel("KL of dimension d (nats, log scale)")
     if activity is not None:
         ax.axhline(threshold / 2, color="black", linestyle="--", linewidth=1.5)
-        ax.annotate(f"½ × {threshold:g} nats: no active dimension is below this line", (n - 1, threshold / 2),
+        ax.annotate(f"{threshold / 2:g} nats = ½ × the threshold {threshold:g} on Var(μ)", (n - 1, threshold / 2),
                     xytext=(0, -6), textcoords="offset points", ha="right", va="top", fontsize=_font("legend.fontsize"))
         if (~active).any():
             first = int((~active).nonzero()[0])
@@ -665,12 +758,13 @@ def draw_vae(x=None, x_hat=None, ax=None):
     return ax.figure
 
 
-def plot_sign_runs(runs, keys=("kl", "loss"), axes=None):
+def plot_sign_runs(runs, keys=("kl", "loss"), axes=None, steps=None):
     """Training curves of several runs, one panel per key, over optimizer steps.
 
     runs: {name: {"kl": [...], "loss": [...], ...}} with one value per step. The KL and the
-    reconstruction error have log scales; the loss a symmetric log scale, so a loss that falls
-    through zero to -10^20 stays readable. One legend for all panels, above them.
+    reconstruction error have log scales; the loss a symmetric log scale, linear from -100 to 100,
+    so a loss that falls through zero to -10^20 stays readable. One legend for all panels, above them.
+    steps: the panels end there, and the loss panel labels the first run's loss at its last step shown.
     """
     if axes is None:
         fig, axes = plt.subplots(1, len(keys), figsize=_size(0.42 * len(keys), 0.46))
@@ -682,8 +776,9 @@ def plot_sign_runs(runs, keys=("kl", "loss"), axes=None):
             ax.plot(range(len(run[key])), run[key], color=colour, linestyle=style, label=name)
         if key == "loss":
             values = [v for run in runs.values() for v in run[key]]
-            ax.set_yscale("symlog", linthresh=100)
+            ax.set_yscale("symlog", linthresh=100, linscale=4)  # a wide linear band: 0 and 10^2 apart
             ax.axhline(0, color="gray", linewidth=1)
+            ax.set_ylim(top=10 * max(max(values), 100))  # a decade of room above the highest curve
             top = max([math.floor(math.log10(abs(v))) for v in values if abs(v) >= 100], default=2)
             exponents = sorted({round(2 + i * (top - 2) / 3) for i in range(4)})  # at most four decades labelled
             ticks = [0] + [sign * 10.0 ** e for e in exponents for sign in (1, -1)
@@ -692,6 +787,14 @@ def plot_sign_runs(runs, keys=("kl", "loss"), axes=None):
             ax.yaxis.set_minor_locator(mpl.ticker.NullLocator())
         else:
             ax.set_yscale("log")
+        if steps is not None:
+            ax.set_xlim(0, steps)
+            name, run = next(iter(runs.items()))
+            if key == "loss" and len(run[key]) >= steps:
+                value = run[key][steps - 1]
+                ax.annotate(f"{name.split(':')[0]}, step {steps - 1}: {value:.0f}" + (" > 0" if value > 0 else ""),
+                            (steps - 1, value), (0.95, 0.6), textcoords="axes fraction", ha="right", color="C0",
+                            arrowprops=dict(arrowstyle="->", color="C0"))
         ax.set_xlabel("optimizer step")
         ax.set_ylabel("nats per image")
         ax.set_title(titles.get(key, key))
@@ -905,22 +1008,25 @@ def plot_bound_against_k(ks, curves, log_evidence, ax=None, title=None, referenc
     so that gaps of 0.5 and 0.005 nats are both seen.
 
     curves: {label: (values of L_k, standard errors)}; references: {label: gap} drawn as dashed lines. A gap
-    at or below `floor` (0 within its noise) is drawn hollow at the floor. The legend sits under the axes.
+    at or below `floor` (0 within its noise) is drawn hollow at the floor, without an error bar. The legend
+    sits under the axes.
     """
     if ax is None:
         fig, ax = plt.subplots()
     for i, (label, (values, errors)) in enumerate(curves.items()):
         gaps = [max(float(log_evidence) - value, floor) for value in values]
+        errors = [0.0 if gap == floor else error for gap, error in zip(gaps, errors)]  # no bar on a gap 0 within noise
         ax.errorbar(ks, gaps, yerr=errors, marker="os^"[i % 3], color=f"C{i + 1}", capsize=3, label=label)
         at_floor = [k for k, gap in zip(ks, gaps) if gap == floor]  # drawn hollow: 0 within the noise, not a plunge
         ax.plot(at_floor, [floor] * len(at_floor), "os^"[i % 3], color=f"C{i + 1}", markerfacecolor="white", ms=9,
                 zorder=3)  # over the errorbar's own filled marker
     for i, (label, value) in enumerate((references or {}).items()):
-        ax.axhline(float(value), color="gray", linestyle=["--", ":"][i % 2], label=label)
+        ax.axhline(float(value), color="gray", linestyle=["--", ":"][i % 2], label=label,
+                   zorder=2.5)  # over the curves, which may lie on it; under the hollow markers
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("k (importance samples)")
-    ax.set_ylabel("log p(x) − L_k (nats, log scale)")
+    ax.set_ylabel(r"log p(x) − $\mathcal{L}_k$ (nats, log scale)")
     _legend_below(ax)
     if title:
         ax.set_title(title)

@@ -2,6 +2,7 @@
 
     LinearGaussian   notebook 02: a toy whose evidence and posterior are known in closed form
     PaperVAE         notebook 09: Kingma & Welling's own networks (tanh, a variance per pixel)
+    WakeSleepVAE     notebook 09: the same networks trained by wake-sleep, the paper's baseline
     IWAE             notebook 10: the same networks trained on a tighter bound
     ConditionalVAE   notebook 11: a VAE told the class of each image
 """
@@ -15,7 +16,8 @@ from torch.nn import functional as F
 from .models import VAE, _ImageModel
 from .networks import ConvEncoder, make_decoder, mlp
 from .objectives import (
-    bernoulli_log_likelihood, elbo, gaussian_log_likelihood, iw_bound, log_normal, log_weights, reparameterize,
+    bernoulli_log_likelihood, elbo, gaussian_log_likelihood, iw_bound, kl_standard_normal, log_normal, log_weights,
+    reparameterize,
 )
 
 
@@ -114,6 +116,43 @@ class PaperVAE(VAE):
         if self.likelihood == "bernoulli":
             return bernoulli_log_likelihood(out, x)
         return gaussian_log_likelihood(torch.sigmoid(out), x, self.log_std if log_s is None else log_s)
+
+
+class WakeSleepVAE(PaperVAE):
+    r"""PaperVAE trained by wake-sleep (Hinton et al. 1995), the baseline of Kingma & Welling's Figures 2 and 3.
+
+        wake:   z ~ q(z|x), held fixed;          the decoder climbs  log p(x|z)     (theta)
+        sleep:  z' ~ p(z), x' ~ p(x|z'), held;   the encoder climbs  log q(z'|x')   (phi)
+
+        loss(x) = -[log p(x|z) + log q(z'|x')],   z = mu + sigma * eps,   z' ~ N(0, I),   x' ~ p(x|z')
+
+    with z held in the first term and x' in the second, so that each term trains one network. The wake
+    step is a one-sample estimate of the ELBO's gradient in theta: q(z|x) does not depend on theta, so
+    grad_theta ELBO = E_q[grad_theta log p(x|z)], the estimate AEVB uses for theta too. The sleep step is
+    not a gradient of the ELBO: it lowers KL(p(z|x') || q(z|x')) averaged over dreamed x', where AEVB
+    lowers KL(q(z|x) || p(z|x)) on the data. So the two phases together optimise no single objective.
+    `loss` returns the sum of both surrogates for the optimiser, and the ELBO's terms (one z per image)
+    for the records. benchmarks/paper_curves.py and figure3.py train it.
+    """
+
+    def draws(self, x):
+        """One step's random draws: q's (mu, logvar) of x; z ~ q(z|x), attached to the encoder; and a dream
+        z' ~ N(0, I), x' ~ p(x|z') (a Bernoulli draw, or mean + s * eps'), made without a gradient."""
+        mu, logvar = self.encode(x)
+        z = reparameterize(mu, logvar)
+        with torch.no_grad():
+            z_dream = torch.randn_like(z)
+            mean = self.decode(z_dream)
+            x_dream = torch.bernoulli(mean) if self.likelihood == "bernoulli" \
+                else mean + self.decode_std(z_dream) * torch.randn_like(mean)
+        return mu, logvar, z, z_dream, x_dream
+
+    def loss(self, x, beta=1.0):
+        mu, logvar, z, z_dream, x_dream = self.draws(x)
+        wake = self.log_likelihood(x, z.detach())  # theta only
+        sleep = log_normal(z_dream, *self.encode(x_dream))  # phi only: the dream carries no gradient
+        kl = kl_standard_normal(mu, logvar)
+        return -(wake + sleep), {"reconstruction": wake.detach(), "kl": kl.detach(), "elbo": (wake - kl).detach()}
 
 
 class IWAE(VAE):
