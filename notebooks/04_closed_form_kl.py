@@ -571,7 +571,8 @@ plots.plot_estimator_runs(by_seed);
 
 # %% jupyter={"source_hidden": true}
 assert all(min(g) > 0 for g in gap[1:]), "the text: B's test loss the lower at every record from step 50"
-assert all(min(r) > 1.2 for r in same) and all(min(r) > 1 for r in own), "the text: A the noisier at every record"
+assert data.name != "mnist" or (all(min(r) > 1.2 for r in same) and all(min(r) > 1 for r in own)), \
+    "the text: on MNIST, A the noisier at every record"
 if data.name == "mnist" and not QUICK:  # the text's numbers: MNIST, three seeds, 400 steps
     assert 7 < min(same[0]) and max(same[0]) < 15, "the text: about ten times at step 0"
     assert all(1.3 < min(r) and max(r) < 2 for r in same[1:]), "the text: then 1.36 to 1.83 at the same weights"

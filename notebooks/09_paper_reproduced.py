@@ -612,17 +612,19 @@ print(f"Frey Face: rises per step {', '.join(f'{r:.0f}' for r in rises)} nats; e
 assert unsure == [] and rises[-1] == min(rises) > 0 and reruns["epochs"] * len(frey.train) < 1e5 and \
     sorted(c["seed"] for c in seeds) == list(range(10)), \
     "the prose: on Frey Face every step beats the end wobble, 10 → 20 by the least margin; 10 short reruns"
+per_face = no_code.log_prob(frey.test).sum(dim=(1, 2, 3))  # the no-code model, each test face
+per_block = per_face.view(10, -1).mean(dim=1)  # the test set: 10 blocks of 20 frames
+print(f"For scale only: the no-code model's mean test score has a standard error of "
+      f"{per_face.std() / len(per_face) ** 0.5:.0f} nats over the faces, "
+      f"{per_block.std() / len(per_block) ** 0.5:.0f} over the blocks")
+
+# %%
 experiments = [learned["bound"] - fixed["bound"]]  # Experiment 1's smaller gap, and the race's when it ran
 if len(race) == 2:
     experiments.append(race["AEVB"]["test_elbo"][-1] - race["wake-sleep, your loss"]["test_elbo"][-1])
 print(f"Experiments 1 and 2: the smallest gap between their runs, {min(experiments):.0f} nats, is "
       f"{min(experiments) / seed_sd:.0f} times that SD")
 assert QUICK or min(experiments) > 10 * seed_sd, "the prose: the gaps of Experiments 1 and 2 dwarf the seed spread"
-per_face = no_code.log_prob(frey.test).sum(dim=(1, 2, 3))  # the no-code model, each test face
-per_block = per_face.view(10, -1).mean(dim=1)  # the test set: 10 blocks of 20 frames
-print(f"For scale only: the no-code model's mean test score has a standard error of "
-      f"{per_face.std() / len(per_face) ** 0.5:.0f} nats over the faces, "
-      f"{per_block.std() / len(per_block) ** 0.5:.0f} over the blocks")
 
 # %% [markdown]
 # Every Frey Face step rises by more than the end wobble, 10 → 20 by the least margin (printed). That wobble is
