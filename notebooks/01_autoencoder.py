@@ -145,7 +145,8 @@ assert torch.allclose(loss, by_hand, rtol=1e-4), \
 # `fit` trains with Adam (learning rate 10⁻³, seed 0) on images binarized anew every epoch: the
 # Bernoulli likelihood is a true likelihood only on binary data (Optional part). The train loss is
 # averaged over each epoch, as the model improves; the test loss is taken at its end. So the train loss
-# is higher in epoch 1. It is lower in the last: memorising (Optional part), or only the different images.
+# is higher in epoch 1. It is lower in the last: memorising, or only that the test images are another, perhaps harder,
+# sample? The Optional part tells the two apart.
 
 # %%
 torch.set_num_threads(1)  # a model this small gains nothing from a second thread

@@ -417,7 +417,7 @@ if data.name == "mnist":
 # best Gaussian, so this gap is a lower bound on the amortization gap of this one model and binarization;
 # on test images it also holds the encoder's error on unseen images.
 #
-# The hidden cell checks `vae_lite.elbo`, which samples log p(x|z) and subtracts the closed-form KL,
+# The cell above checks `vae_lite.elbo`, which samples log p(x|z) and subtracts the closed-form KL,
 # against the first section's mean of the full log weights: two estimates of one ELBO, on separate draws.
 # They must agree within 5 standard errors, under a nat here. So any error in `vae_lite.elbo` larger than
 # that fails it: a KL added instead of subtracted, or averaged over the latent dimensions, among them.

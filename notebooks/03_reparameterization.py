@@ -332,7 +332,8 @@ assert check.score_function_gradient(score_function_gradient)
 # - `sample()` cuts the graph; `rsample()` returns μ + σε, differentiable in μ and σ.
 # - Both estimators are unbiased; the pathwise one needs f without jumps.
 # - Both variances fall as 1/n. On a trained VAE the score function is far noisier, even with a good
-#   baseline: its variance grows with the size of f − b and with the dimension. So VAEs use the
+#   baseline: its variance grows with the size of f − b and with the dimension (the dimension shown in
+#   the Optional part). So VAEs use the
 #   pathwise estimator.
 # - The encoder outputs log σ², so σ = exp(½ log σ²), not exp(log σ²).
 #

@@ -295,7 +295,7 @@ if data.name == "mnist":  # the text describes MNIST's encoder (and its 50 dimen
 # %% [markdown]
 # ## Common mistakes
 #
-# > **Common mistake.** The write-up (the course's summary of Kingma & Welling, notebook 01) has, as its
+# > **Common mistake.** The write-up (the course's summary of Kingma & Welling, whose lines notebook 02 quotes) has, as its
 # > line W3, `σ = E[(x-μ)²]`: that is the variance σ². Put σ where σ² belongs and the KL is wrong, e.g.
 # > ½(μ² + σ − log σ − 1). The encoder outputs `logvar` = log σ², so σ² = `logvar.exp()`. The cell
 # > compares both forms with Monte Carlo.
@@ -678,14 +678,14 @@ for q_name, (m, lv) in qs.items():
     exact = torch.autograd.grad(vae_lite.kl_standard_normal(m_c, lv_c), (m_c, lv_c))
     size.update({(q_name, name): g.norm().item() for name, g in zip(("mu", "logvar"), exact)})
     for estimator in ("standard", "path-derivative"):
-        gradients = per_draw_gradients(kl_one_draw, m, lv, estimator == "path-derivative")
+        draw_gradients = per_draw_gradients(kl_one_draw, m, lv, estimator == "path-derivative")
         for i, name in enumerate(("mu", "logvar")):
-            error_i = gradients[i] - exact[i]  # one row per draw
+            error_i = draw_gradients[i] - exact[i]  # one row per draw
             rms = error_i.pow(2).sum(dim=1).mean().sqrt().item()
             f = formula[name, estimator]
             by_formula = math.sqrt(sum(f(a, math.exp(b / 2)) for a, b in zip(m.tolist(), lv.tolist())))
             noise[q_name, name, estimator] = (rms, by_formula)
-            standard_error = gradients[i].std(0) / math.sqrt(len(error_i)) + 1e-12
+            standard_error = draw_gradients[i].std(0) / math.sqrt(len(error_i)) + 1e-12
             assert (error_i.mean(0).abs() / standard_error).max() < 5, \
                 f"the {estimator} gradient in {name} should average to the closed form's"
     for name in ("mu", "logvar"):

@@ -329,15 +329,18 @@ assert QUICK or data.name != "mnist" or (0.85 < shares[0] < 0.99 and shares[1] <
     "the prose: on MNIST, the VAE's codes as inside as N(0, I)'s draws, most of the autoencoder's out; q(z|x) narrow"
 
 # %% [markdown]
-# Each q(z|x) is much narrower than N(0, I), but together they fill it; the decoder, trained on such noisy z,
-# decodes whole regions. Most of the autoencoder's codes lie where draws from N(0, I) rarely fall.
+# Each q(z|x) is much narrower than N(0, I), but together, in these two dimensions, they cover it as its own
+# draws do; the decoder, trained on such noisy z, decodes whole regions. Most of the autoencoder's codes lie where
+# draws from N(0, I) rarely fall (this is its most spread pair, its worst case: a typical pair is in the optional
+# part). Two dimensions of fifty are not the whole cloud: it can still leave holes, which decode to blends, as
+# some of the samples above are.
 
 # %% [markdown]
 # ## Summary
 # - Your model (encoder, sampled z, decoder) and loop match `vae_lite.VAE` and `fit` step by step.
 # - Its loss, the negative ELBO: reconstruction error **plus** KL, both summed over one image.
-# - The KL costs reconstruction and buys a generator: the codes fill N(0, I), so prior samples look like digits;
-#   the autoencoder's do not.
+# - The KL costs reconstruction and buys a generator: the codes spread over N(0, I), so many prior samples look
+#   like digits (some are blends); the autoencoder's do not.
 #
 # Next: [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb).
 

@@ -184,8 +184,8 @@ assert learned["mse"] > fixed["mse"], "the prose: the learned s wins, yet recons
 
 # %% [markdown]
 # The learned s wins by far, yet reconstructs worse than s = 0.1: it gains more in the normaliser than it
-# loses in the weighted error (optional part). One seed each; the gaps dwarf the seed spread of a similar run
-# (optional part).
+# loses in the weighted error (optional part). One seed each; the gaps dwarf the seed spread measured on another
+# configuration, 10 short frey-2 reruns (a stand-in; optional part).
 #
 # Why KL ≈ 0 with s = 1? Then −log p(x|z) is half the squared error plus a constant. The mean face alone
 # leaves an expected squared error of tr Σ (Σ: the faces' covariance), so a perfect code gains at most ½ tr Σ,
@@ -276,8 +276,8 @@ if len(race) == 2 and not QUICK:
 # Our wake-sleep climbs fast, from below the no-code level after epoch 1, then stalls there, KL near 0. Why?
 # If the decoder ignores z, the sleep phase's best q(z|x′) is the prior. Then z is independent of x, and the wake
 # gradient on the decoder's z-weights averages to zero. So "no code" (**posterior collapse**, notebook 07) is a
-# fixed point of both phases, and of the ELBO. Only AEVB escapes it here; why is open. (One seed again; the gap
-# again dwarfs the seed spread.)
+# fixed point of both phases, and of the ELBO. Only AEVB escapes it here; why is open. (One seed again:
+# whether wake-sleep escapes the no-code point within 60 epochs under another seed is untested, More to try 4.)
 #
 # ### 3. Figure 2: the lower bound against training samples
 
