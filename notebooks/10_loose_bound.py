@@ -178,7 +178,7 @@ plt.show()
 # KL(q ‖ p) averages **under q**, so the ELBO punishes q's mass in the dip between the modes more than a missed
 # mode. q* covers one of two equal halves: its gap, KL(q* ‖ p(z|x)), is log 2 plus a little.
 #
-# ### 2. The importance-weighted bound closes the gap, if its proposal reaches both modes
+# ### 2. The importance-weighted bound closes the gap; at practical k, only if its proposal reaches both modes
 #
 # For the weights w = p(x, z)/q(z), log E_q[w] = log p(x) ≥ E_q[log w] = ELBO (Jensen). Averaging **k** weights
 # inside the log gives [notebook 08](08_how_good.ipynb)'s importance-weighted bound, between the two. The
@@ -345,8 +345,10 @@ assert QUICK or data.name != "mnist" or 9 < live_gain < 11, "the summary: the IW
 # %% [markdown]
 # ## Summary
 # The ELBO falls short of log p(x) by KL(q ‖ p(z|x)). On two equal, separated modes the best Gaussian sits on
-# one, log 2 and a little short (0.737 nats). L_k closes the gap only if the proposal reaches both modes: at
-# k = 1000, 0.70 nats remain with q* as proposal, 0.002 ± 0.004 with the wide N(0, 1). Trained on L_5 for 3 short
+# one, log 2 and a little short (0.737 nats). L_k tends to log p(x) as k grows for any proposal positive
+# wherever p(x, z) is (Burda et al., Theorem 1), q* included; but q* puts almost none of its mass near the other
+# mode, so at practical k it stays short: at k = 1000, 0.70 nats remain with q* as proposal, 0.002 ± 0.004 with
+# the wide N(0, 1), which reaches both modes. Trained on L_5 for 3 short
 # epochs, the IWAE beat the VAE by roughly 10 nats, at a higher CPU cost (one seed).
 
 # %% [markdown]
