@@ -16,7 +16,7 @@
 # The VAE (notebooks 02–05) trains the codes towards one.
 #
 # **The write-up**, the course's summary of Kingma & Welling (2013), "Auto-Encoding Variational Bayes",
-# has five wrong lines; notebook 02 quotes all five, this one quotes one.
+# has five wrong lines; notebook 02 quotes all five (the fifth in its Common mistakes), this one quotes one.
 
 # %% [markdown] tags=["badges"]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/01_autoencoder.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F01_autoencoder.ipynb)
@@ -89,7 +89,7 @@ print("one image:", tuple(subset.train[0].shape), "values in", (subset.train.min
 # ### Nats, bits and the length of a code
 # A sender and a receiver who share a model can send an event of probability p in about −log₂ p
 # **bits**, or −log p **nats** (natural log). If the events have these probabilities, no code is shorter
-# on average (Shannon; the Optional part builds such a code). So a negative log-likelihood is a message
+# on average (Shannon; [the Optional part](#Optional:-paying-for-the-code) builds such a code). So a negative log-likelihood is a message
 # length: the better the model predicts x, the fewer nats. Summed over pixels, *nats per image* are the
 # unit of the MNIST VAE papers (Kingma & Welling, Burda et al.); their (bounds on) −log p(x) are not
 # comparable with ours. **Bits per dimension**, nats per image / (D · ln 2) with D = 784 pixels, put any
@@ -131,22 +131,22 @@ batch = vae_lite.binarize(subset.train[:64], torch.Generator().manual_seed(0))
 with torch.no_grad():
     loss, _ = autoencoder.loss(batch)
     try:
-        by_hand = bernoulli_nll(autoencoder(batch), batch)
+        by_hand, who = bernoulli_nll(autoencoder(batch), batch), "your bernoulli_nll"
     except NotImplementedError:  # Exercise 1 not written yet: torch's binary cross-entropy stands in
-        by_hand = torch.nn.functional.binary_cross_entropy(autoencoder(batch), batch, reduction="none").sum(dim=(1, 2, 3))
-print(f"Autoencoder.loss: {loss.mean():.1f} nats per image; summed over the {pixels} pixels by hand: "
+        by_hand, who = torch.nn.functional.binary_cross_entropy(autoencoder(batch), batch, reduction="none").sum(dim=(1, 2, 3)), "torch's BCE"
+print(f"Autoencoder.loss: {loss.mean():.1f} nats per image; summed over the {pixels} pixels by {who}: "
       f"{by_hand.mean():.1f}; every pixel at p = 1/2 would cost {pixels} ln 2 = {pixels * math.log(2):.1f}")
 assert torch.allclose(loss, by_hand, rtol=1e-4), \
-    f"Autoencoder.loss gives {loss.mean():.2f} nats per image, not {by_hand.mean():.2f}: is it averaged over pixels instead of summed?"
+    f"Autoencoder.loss gives {loss.mean():.2f} nats per image, {who} {by_hand.mean():.2f}: is one of them averaged over pixels instead of summed?"
 
 # %% [markdown]
 # ## Training
 #
 # `fit` trains with Adam (learning rate 10⁻³, seed 0) on images binarized anew every epoch: the
-# Bernoulli likelihood is a true likelihood only on binary data (Optional part). The train loss is
+# Bernoulli likelihood is a true likelihood only on binary data ([Optional](#Optional:-binary-cross-entropy-on-grey-levels)). The train loss is
 # averaged over each epoch, as the model improves; the test loss is taken at its end. So the train loss
-# is higher in epoch 1. It is lower in the last: memorising, or only that the test images are another, perhaps harder,
-# sample? The Optional part tells the two apart.
+# is higher in epoch 1. It is lower in the last: memorising, or a harder test set?
+# [Memorising a small training set](#Optional:-memorising-a-small-training-set) (Optional) tells the two apart.
 
 # %%
 torch.set_num_threads(1)  # a model this small gains nothing from a second thread
@@ -156,30 +156,30 @@ for r in history.records:
     print(f"epoch {r['epoch']:>2}: train {r['train_loss']:.1f}  test {r['test_loss']:.1f} nats per image")
 
 # %% [markdown]
-# A baseline ignores the code: each pixel is 1 with probability its mean grey level in the training
-# images, a true −log p(x) of the binarized test images. The AE's −log p(x | z) leaves out the cost of
-# sending z, which the receiver needs too: do not compare it with the papers' −log p(x) (the Optional
-# part pays for z).
+# The baseline is a code of 0 numbers: each pixel is 1 with probability its mean grey level in the
+# training images. With no z to send, its −log p(x) is complete. The AE's −log p(x | z) leaves out the
+# cost of sending z. So the table says how much each code tells about its image, not which model
+# compresses best. [Paying for the code](#Optional:-paying-for-the-code) (Optional) adds z's cost.
 
 # %%
 test_binary = vae_lite.binarized_test_set(subset)
 mean_image = subset.train.mean(0).clamp(1e-4, 1 - 1e-4).expand_as(test_binary)
 baseline = torch.nn.functional.binary_cross_entropy(mean_image, test_binary, reduction="sum").item() / len(test_binary)
 bits_per_dim = lambda nats: nats / (pixels * math.log(2))
-for name, nats in (("AE, −log p(x | z), z not paid for", history.last["test_loss"]), ("baseline, −log p(x), no code", baseline)):
-    print(f"{name:>34}: {nats:5.1f} nats per image = {bits_per_dim(nats):.3f} bits per dimension")
+for name, nats in (("AE, 20 numbers: −log p(x | z), z not paid for", history.last["test_loss"]),
+                   ("baseline, 0 numbers: −log p(x)", baseline)):
+    print(f"{name:>46}: {nats:5.1f} nats per image = {bits_per_dim(nats):.3f} bits per dimension")
 
 # %% jupyter={"source_hidden": true}
 assert history.last["test_loss"] < (0.7 if data.name == "mnist" else 0.85) * baseline, \
-    "the AE should reconstruct the test images far better than the mean image predicts them: train longer?"
-first_epoch, last_epoch = history.records[0], history.records[-1]
-assert data.name != "mnist" or (first_epoch["train_loss"] > first_epoch["test_loss"] and last_epoch["train_loss"] < last_epoch["test_loss"]), \
+    "a code of 20 numbers should tell far more about each test image than none (the baseline): train longer?"
+assert data.name != "mnist" or (history.records[0]["train_loss"] > history.records[0]["test_loss"] and history.last["train_loss"] < history.last["test_loss"]), \
     "the prose (Training): the train loss is above the test loss in the first epoch, and below it in the last"
 
 # %% [markdown]
 # ## Experiments
 #
-# All numbers below come from one run (one seed each); no spread over seeds is measured.
+# Each number below comes from one run, one seed.
 #
 # ### Reconstructions, from 20 numbers and from 2 (Exercise 2)
 # **Exercise 2 (4 min).** Build `two_numbers`, an `Autoencoder` with a code of 2 numbers (`latent_dim=2`),
@@ -207,8 +207,8 @@ assert two_numbers is None or data.name != "mnist" or 1.5 * errors["20 numbers"]
     "2 numbers should reconstruct far worse than 20, better than no code: is latent_dim 2, and was it trained with fit?"
 
 # %% [markdown]
-# *Figure: ten binarized test images and their reconstructions from 20 numbers (the decoder's pixel
-# probabilities): blurrier, most still clearly the same digit.*
+# *Figure: ten binarized test images; reconstructed from 20 numbers (the decoder's pixel probabilities),
+# blurrier, here all ten the same digit; from 2 numbers: Exercise 2, below.*
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution, continued: the checks of the debrief below.
@@ -219,7 +219,7 @@ assert QUICK or data.name != "mnist" or (1.7 < two / twenty < 2.3 and baseline -
 # %% [markdown] tags=["solution"]
 # **Exercise 2: what the solution shows.** *Figure, last row: the same ten test images, reconstructed
 # from 2 numbers.* They cost about twice the nats of 20 numbers, nearer the baseline's (printed). Half of
-# the ten come back blurred or as another digit (both 4s as 9s): 2 numbers keep the rough shape of a few
+# the ten come back blurred or as another digit (here both 4s as 9s): 2 numbers keep the rough shape of a few
 # common digits, not the strokes. A longer code carries more of each image.
 
 # %% [markdown]
@@ -236,7 +236,7 @@ plots.show_images(samples, title="decoded z ~ N(0, I)");
 #
 # ### How many training codes lie where N(0, I) puts its mass?
 # N(0, I) puts 99.9 % of its mass in a ball around the origin (radius below). A sample's length ‖z‖
-# follows the chi distribution with 20 degrees of freedom: near √20 ≈ 4.5, never near 0 (why: Optional part).
+# follows the chi distribution with 20 degrees of freedom: near √20 ≈ 4.5, never near 0 (why: [Optional](#Optional:-why-the-lengths-of-N(0,-I)-samples-bunch-together)).
 #
 # > **Predict, then run.** How long is the code of a real image: inside the ball or beyond it?
 
@@ -254,8 +254,6 @@ ax = plots.plot_histograms({"codes of training images": code_lengths, "samples o
 ax.axvline(radius, color="black", linestyle=":", label="radius holding 99.9 % of N(0, I)"); ax.legend();
 
 # %% jupyter={"source_hidden": true}
-sampled = torch.randn(100_000, 20, generator=torch.Generator().manual_seed(2)).norm(dim=1).quantile(0.999)
-assert abs(sampled - radius) < 0.1, f"the chi distribution's 99.9 % quantile, {radius:.2f}, should match 100 000 samples' {sampled:.2f}"
 assert abs(prior_lengths.median() - math.sqrt(20)) < 0.2 and prior_lengths.min() > 1, \
     "the prose: N(0, I) samples' lengths lie near √20, never near 0"
 assert inside < (0.01 if data.name == "mnist" else 0.5), "the prose: the prior's 99.9 % ball holds almost no training code"
@@ -263,7 +261,7 @@ assert inside < (0.01 if data.name == "mnist" else 0.5), "the prose: the prior's
 # %% [markdown]
 # *Figure: the N(0, I) samples' lengths in a narrow bump near √20; the training codes' in a wider bump
 # beyond the dotted radius.* The ball holds almost no training code. Nothing in the AE's loss fixes where
-# the codes lie (Optional part).
+# the codes lie ([Optional](#Optional:-the-loss-does-not-fix-where-the-codes-lie)).
 #
 # ### Does a Gaussian fitted to the codes generate digits? Exercise 3
 # **How grey?** A pixel of probability p has entropy
@@ -276,8 +274,7 @@ pixel_entropy = lambda p: (torch.special.entr(p) + torch.special.entr(1 - p)).su
 
 # %% [markdown]
 # **Where do they lie?** A z's *NN distance* is its distance to the nearest training code; test codes
-# give the yardstick. Where a row's median length is inside the 99.9 % ball, the table leaves it out (–):
-# the length already says "no code here".
+# give the yardstick.
 
 # %%
 nn_distance = lambda z: torch.cdist(z, train_codes).min(dim=1).values  # to the nearest training code
@@ -290,8 +287,7 @@ def decode_and_measure(latents):  # {name: codes (n, 20)} -> {name: images}; dra
     plots.show_rows({name: images[:10] for name, images in decoded.items()})
     print(f"{'':>28} {'median length':>14} {'mean pixel entropy':>19} {'median NN distance':>19}")
     for name, z in latents.items():
-        distance = f"{nearest(z):19.2f}" if z.norm(dim=1).median() > radius else f"{'–':>19}"
-        print(f"{name:>28} {z.norm(dim=1).median():14.1f} {pixel_entropy(decoded[name]):19.1f} {distance}")
+        print(f"{name:>28} {z.norm(dim=1).median():14.1f} {pixel_entropy(decoded[name]):19.1f} {nearest(z):19.2f}")
     return decoded
 
 # %% [markdown]
@@ -327,15 +323,17 @@ decoded = decode_and_measure(latents)
 
 # %% jupyter={"source_hidden": true}
 H = lambda p: -(torch.xlogy(p, p) + torch.xlogy(1 - p, 1 - p))  # the prose's formula, in float64 below
-grid = torch.linspace(0, 1, 101, dtype=torch.float64)  # p = 0, 0.01, ..., 1
-assert H(grid).argmax() == 50 and abs(H(grid).max() - math.log(2)) < 1e-12 and H(grid[[0, -1]]).abs().max() == 0, \
-    "the prose: H(p) is largest, ln 2, at p = ½, and 0 at p = 0 or 1"
 assert abs(pixel_entropy(decoded["N(0, I) samples"]) - H(decoded["N(0, I) samples"].double()).sum(dim=(1, 2, 3)).mean()) < 1e-2, \
     "pixel_entropy should be Σ_pixels H(p), averaged over the images"
 entropy = {name: pixel_entropy(images) for name, images in decoded.items()}
 ratio_grey = entropy["N(0, I) samples"] / entropy["test codes (reconstructions)"]
 assert data.name != "mnist" or 1.5 < ratio_grey < 3, \
     f"the prose: N(0, I) samples decode with about twice the reconstructions' pixel entropy, not {ratio_grey:.2f} times"
+neighbours = torch.cdist(prior_samples, train_codes).argmin(dim=1).unique()  # the training codes nearest to them
+shortest = (code_lengths <= code_lengths[neighbours].max()).float().mean().item()
+print(f"the N(0, I) samples' nearest training codes: {len(neighbours)} of {len(train_codes)}, all among the shortest {shortest:.0%}")
+assert data.name != "mnist" or (len(neighbours) < 0.05 * len(train_codes) and shortest < 0.1 and (QUICK or 1 < nearest(prior_samples) / nearest(test_codes) < 1.25)), \
+    "the prose: the N(0, I) samples' NN distance is only a little above the test codes'; their nearest codes are a few of the shortest"
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution, continued: the checks of the debrief below.
@@ -345,17 +343,21 @@ print(f"fitted samples lie {nearest(fitted) / nearest(test_codes):.1f} times as 
 assert entropy["fitted-Gaussian samples"] < 0.8 * entropy["N(0, I) samples"], \
     "samples of the fitted Gaussian should decode sharper than those of N(0, I)"
 assert nearest(fitted) > 1.3 * nearest(test_codes), "the fitted Gaussian should put mass where no code is"
+assert data.name != "mnist" or nearest(fitted) > nearest(prior_samples), "the debrief: farther than N(0, I) samples"
 
 # %% [markdown]
 # *Figure: decoded N(0, I) samples, reconstructions and (Exercise 3) fitted-Gaussian samples.* The
-# N(0, I) samples' images have about twice the reconstructions' pixel entropy: grey blurs.
+# N(0, I) samples' images have about twice the reconstructions' pixel entropy: grey blurs. Yet their NN
+# distance is only a little above the test codes': they sit in one small ball beside the codes' cloud,
+# near a few short codes (printed). NN distance alone does not say "decodes like a digit".
 
 # %% [markdown] tags=["solution"]
 # **Exercise 3: what the solution shows.** A Gaussian fitted to the codes gives sharper images than
-# N(0, I). But several are not digits, and its samples lie much farther from the nearest training code
-# than test codes do (printed). The codes fill only part of that Gaussian, and the decoder never saw the
-# rest. So AE + fitted Gaussian is a poor generator. A mixture of Gaussians fitted afterwards does better
-# (Ghosh et al., 2020; Optional part); the VAE trains the codes towards N(0, I).
+# N(0, I). But here several are not digits, and its samples lie much farther from the nearest training
+# code than test codes do (printed). They even lie farther than N(0, I) samples, which decode worse:
+# distance alone does not rank generators. The codes fill only part of that Gaussian, and the decoder
+# never saw the rest. So AE + fitted Gaussian is a poor generator. A mixture of Gaussians fitted afterwards does better
+# (Ghosh et al., 2020; [Optional](#Optional:-the-diagonal-fit-has-the-wrong-shape)); the VAE trains the codes towards N(0, I).
 
 # %% [markdown]
 # ## Common mistakes
@@ -378,7 +380,24 @@ assert nearest(fitted) > 1.3 * nearest(test_codes), "the fitted Gaussian should 
 #   [02 The ELBO](02_elbo.ipynb), why that needs a bound on log p(x), and the bound.
 
 # %% [markdown]
-# ## Optional: the reconstruction error by hand, Exercise 4 (homework)
+# ## Optional
+# Each section with its minutes at the core's pace. A second class, about 53 minutes, on where the codes
+# lie and what they cost:
+# - [The loss does not fix where the codes lie](#Optional:-the-loss-does-not-fix-where-the-codes-lie), 7 min: move the codes by any invertible Az + t, undo it in the decoder: the same loss.
+# - [N(0, I) samples at the length of the codes](#Optional:-N(0,-I)-samples-at-the-length-of-the-codes), 5 min: sharper, still off the codes.
+# - [The 2-number codes, seen whole](#Optional:-the-2-number-codes,-seen-whole), 6 min: the codes and the decoder on a plane.
+# - [Memorising a small training set](#Optional:-memorising-a-small-training-set), 14 min: a second AE on 300 images, and what a gap means.
+# - [Paying for the code](#Optional:-paying-for-the-code), 11 min: the cost of z, and the AE still beats the baseline.
+# - [The diagonal fit has the wrong shape](#Optional:-the-diagonal-fit-has-the-wrong-shape), 10 min: correlations, and a mixture of Gaussians.
+#
+# Reading for home, about 18 minutes:
+# - [Exercise 4, the reconstruction error by hand](#Optional:-Exercise-4,-the-reconstruction-error-by-hand), 7 min: bits per dimension from your `bernoulli_nll`.
+# - [Binary cross-entropy on grey levels](#Optional:-binary-cross-entropy-on-grey-levels), 2 min: a common mistake.
+# - [Why the lengths of N(0, I) samples bunch together](#Optional:-why-the-lengths-of-N(0,-I)-samples-bunch-together), 3 min: the chi distribution, by the delta method.
+# - [The mismatch in one number](#Optional:-the-mismatch-in-one-number-(after-notebook-04)), 6 min, after notebook 04: the KL divergence of the codes from N(0, I).
+
+# %% [markdown]
+# ## Optional: Exercise 4, the reconstruction error by hand
 #
 # **Exercise 4 (5 min).** Set `bits` to the AE's mean error on `test_binary` in bits per dimension,
 # from your `bernoulli_nll` (Exercise 1), and `baseline_bits` to the baseline's (from `mean_image`).
@@ -419,8 +438,8 @@ perfect_bce = torch.nn.functional.binary_cross_entropy(grey, grey, reduction="no
 print("BCE of a perfect reconstruction of pixels 0.5, 0.9, 1.0:", [round(perfect_bce[i].item(), 3) + 0.0 for i in (50, 90, 100)], "nats")
 
 # %% [markdown]
-# ## Optional: why the lengths of N(0, I) samples bunch near √20
-# The histogram's narrow bump has sd / mean ≈ 1/√40 (printed below), in three steps:
+# ## Optional: why the lengths of N(0, I) samples bunch together
+# The histogram's narrow bump lies near √20 and has sd / mean ≈ 1/√40 (printed below), in three steps:
 # - each zᵢ² has mean 1 and variance 2, so E‖z‖² = 20 and Var ‖z‖² = 40;
 # - ‖z‖ = √‖z‖², and the square root's slope at 20 is 1/(2√20), so sd ‖z‖ ≈ √40 / (2√20);
 # - so sd / mean ≈ √40 / (2 · 20) = 1/√40.
@@ -442,13 +461,35 @@ assert abs(prior_lengths.median() - chi_median) < 0.07 and chi_median < math.sqr
     "the prose: the samples' median length is the chi distribution's, a little below √20"
 
 # %% [markdown]
-# ## Optional: the loss does not set the codes' scale
-# Multiply the encoder's last layer (weights and bias) by c and the decoder's first-layer weights by 1/c:
-# the codes are c times longer, and every reconstruction, so the loss, is the same (checked below, c = 3).
-# So where the codes lie is left to the initialisation and the optimiser.
-#
-# The trained decoder is tuned to its codes' length. Call a pixel *grey* if 0.05 < p < 0.95, that is
-# |logit| < ln 19 (σ(ln 19) = 19/20). Short codes, N(0, I) samples z, leave many pixels grey: blurs. Longer
+# ## Optional: the loss does not fix where the codes lie
+# Take any invertible 20 × 20 matrix A and any shift t. Change the encoder's last layer so that it outputs
+# Az + t in place of z. Give the decoder's first layer (weights W, bias b) the weights W A⁻¹ and the bias
+# b − W A⁻¹ t. That layer then computes W A⁻¹ (Az + t) + b − W A⁻¹ t = Wz + b, as before. So every
+# reconstruction, and the loss, is the same, while the codes are stretched, turned and moved (below, with a
+# random A and t). Nothing in the loss fixes the codes' scale, directions or centre: where they lie is left
+# to the initialisation and the optimiser. (The next section finds their centre well away from 0.)
+
+# %%
+import copy
+
+g = torch.Generator().manual_seed(5)
+A = torch.linalg.qr(torch.randn(20, 20, generator=g)).Q * torch.linspace(0.5, 3, 20)  # turned, then stretched
+t = 5 * torch.randn(20, generator=g)
+moved = copy.deepcopy(autoencoder)
+with torch.no_grad():
+    last, first_layer = moved.encoder.net[-1], moved.decoder.net[0]  # z = last(h); first_layer(z) = Wz + b
+    last.weight.copy_(A @ last.weight), last.bias.copy_(A @ last.bias + t)  # now it outputs Az + t
+    W_A_inverse = first_layer.weight @ torch.linalg.inv(A)
+    first_layer.bias.sub_(W_A_inverse @ t), first_layer.weight.copy_(W_A_inverse)  # b − W A⁻¹ t, then W A⁻¹
+    moved_codes = moved.encode(test_binary)
+    test_error = {ae: ae.loss(test_binary)[0].mean().item() for ae in (autoencoder, moved)}
+print(f"test error: {test_error[autoencoder]:.2f} nats per image before, {test_error[moved]:.2f} after; the codes' "
+      f"mean moved by {(moved_codes.mean(0) - test_codes.mean(0)).norm():.1f}, their median length from "
+      f"{test_codes.norm(dim=1).median():.1f} to {moved_codes.norm(dim=1).median():.1f}")
+
+# %% [markdown]
+# Once trained, though, the decoder is tuned to its codes, for one to their length. Call a pixel *grey* if
+# 0.05 < p < 0.95, that is |logit| < ln 19 (σ(ln 19) = 19/20). Short codes, N(0, I) samples z, leave many pixels grey: blurs. Longer
 # ones, 3z (the same directions) or the training codes, leave far fewer.
 
 # %%
@@ -459,20 +500,20 @@ print(f"grey pixels (0.05 < p < 0.95): {grey_share[0]:.0%} for N(0, I) samples z
       f"{grey_share[2]:.0%} for the training codes")
 
 # %% jupyter={"source_hidden": true}
-# a demonstration: codes 3z into a first decoder layer with weights / 3 give the same logits as z
-weights = {**dict(autoencoder.decoder.named_parameters()), "net.0.weight": autoencoder.decoder.net[0].weight / 3}
-with torch.inference_mode():
-    same = torch.func.functional_call(autoencoder.decoder, weights, (3 * train_codes[:100],))
-    assert torch.allclose(same, autoencoder.decoder(train_codes[:100]), atol=1e-4), "the prose: same images"
+with torch.inference_mode():  # the prose: the same reconstructions from codes that moved
+    assert torch.allclose(moved(test_binary), autoencoder(test_binary), atol=1e-4) and abs(test_error[moved] - test_error[autoencoder]) < 0.01, \
+        "the same images, the same loss: is the decoder's first layer W A⁻¹, with bias b − W A⁻¹ t?"
+assert (moved_codes - test_codes).norm(dim=1).min() > 1, "the codes themselves should have moved"
 # a demonstration, not a check: σ(ln 19) = 19/20, so |logit| < ln 19 means exactly 0.05 < p < 0.95
 assert abs(torch.sigmoid(torch.tensor(math.log(19), dtype=torch.float64)) - 0.95) < 1e-12
 assert data.name != "mnist" or grey_share[0] > 1.5 * max(grey_share[1:]), "the prose: longer codes, far fewer grey pixels"
 
 # %% [markdown]
-# ## Optional: would the right length alone give digits?
-# Rescale each N(0, I) sample (the histogram's 2000) to the codes' median length, keeping its direction.
-# Are the decoded images still grey? Do these z lie where the training codes lie? (The table's columns:
-# Exercise 3. A z lies *beyond* if its NN distance exceeds that of 95 % of test codes.)
+# ## Optional: N(0, I) samples at the length of the codes
+# Would the right length alone give digits? Rescale each N(0, I) sample (the histogram's 2000) to the
+# codes' median length, keeping its direction. Are the decoded images still grey? Do these z lie where
+# the training codes lie? (The table's columns: Exercise 3. A z lies *beyond* if its NN distance exceeds
+# that of 95 % of test codes.)
 
 # %%
 code_mean, code_std = train_codes.mean(0), train_codes.std(0)  # each dimension's; N(0, I): 0 and 1
@@ -487,46 +528,57 @@ print(f"beyond, farther from every training code than 95 % of test codes: {beyon
 unscaled, rescaled_entropy, test_entropy = [pixel_entropy(p) for p in with_rescaled.values()]
 assert data.name != "mnist" or rescaled_entropy < test_entropy < unscaled, \
     "the prose: rescaled N(0, I) samples decode with less grey than reconstructions (which have less than N(0, I) samples)"
-assert rescaled.norm(dim=1).median() > radius, "the prose: rescaled, the samples lie outside the ball (the table has distances)"
 assert data.name != "mnist" or nearest(rescaled) > 1.5 * nearest(test_codes), \
     "the prose: rescaled, the samples lie far farther from every training code than test codes"
 assert QUICK or data.name != "mnist" or beyond(rescaled) > 0.9, "the prose: rescaled, almost all samples lie beyond"
 assert data.name != "mnist" or (code_mean.norm() > 1 and code_std.min() > 1), "the prose: the codes' mean lies away from 0, each σᵢ > 1"
 
 # %% [markdown]
-# *Figure: N(0, I) samples decode to grey blurs; rescaled, to sharp strokes that are mostly not digits;
+# *Figure: N(0, I) samples decode to grey blurs; rescaled, to sharp strokes, here mostly not digits;
 # test codes, to their digits.* Rescaled, the samples are less grey than reconstructions. But almost all
 # lie beyond: the decoder never saw that part of the sphere. The right length is not enough. This sphere is
 # still centred at 0 and round, while the codes' mean lies away from 0 and each σᵢ exceeds 1 (printed).
 # Exercise 3's Gaussian fits the centre and each dimension's scale.
 
 # %% [markdown]
-# ## Optional: the codes in a plane
-# PCA (principal component analysis) finds the directions along which the codes vary most. The figure
-# shows the codes along the first two, and the circle that holds 95 % of the N(0, I) samples seen in
-# this plane.
+# ## Optional: the 2-number codes, seen whole
+# The 2-number AE of Exercise 2 puts each image at a point of a plane, so its codes can be drawn as they
+# are, with no projection. Left: its training codes, one colour per digit, and the circle that holds 95 %
+# of N(0, I). Right: the decoder's image at each point of a grid over the same square.
 
 # %%
-directions = torch.linalg.svd(train_codes - code_mean, full_matrices=False).Vh[:2].T  # (20, 2), orthonormal
-project = lambda z: (z - code_mean) @ directions  # 20 numbers -> 2
-labels = None if subset.train_labels is None else subset.train_labels[:len(train_codes)]
-centre, angle = project(torch.zeros(1, 20))[0], torch.linspace(0, 2 * math.pi, 200)  # z = 0 lands at centre
-r95 = math.sqrt(stats.chi2(df=2).ppf(0.95))  # N(0, I) seen along 2 orthonormal directions: N(centre, I) in 2-D
-ax = plots.latent_scatter(project(train_codes), labels, names=list("0123456789"), size=25,
-                          title="circle: 95 % of N(0, I), projected to this plane. The overlap\n"
-                                "is the projection's: in 20-D almost no code lies in N(0, I)'s ball").axes[0]
-ax.plot(centre[0] + r95 * angle.cos(), centre[1] + r95 * angle.sin(), color="black", linewidth=3, zorder=5)
-ax.set(xlabel="principal component 1", ylabel="principal component 2");
+labels = None if subset.train_labels is None else subset.train_labels[:len(train_codes)]  # of the 5000 images
+angle, r95 = torch.linspace(0, 2 * math.pi, 200), math.sqrt(stats.chi2(df=2).ppf(0.95))  # 95 % of 2-D N(0, I): within r95
+if two_numbers is None:
+    print("Exercise 2 not written yet: there is no 2-number AE to draw.")
+else:
+    with torch.inference_mode():  # the same 5000 binarized training images as the 20-number codes
+        plane_codes = two_numbers.encode(vae_lite.binarize(subset.train[:5000], torch.Generator().manual_seed(0)))
+    low = min(plane_codes.quantile(0.01).item(), -r95) - 1  # a square around the circle and 98 % of the codes
+    high = max(plane_codes.quantile(0.99).item(), r95) + 1
+    figure = plots.latent_map(two_numbers, plane_codes, labels, n=10, limits=(low, high), names=list("0123456789"),
+                              title="the 2-number AE's training codes;\nblack circle: 95 % of N(0, I)")
+    for ax in figure.axes[:2]:
+        ax.plot(r95 * angle.cos(), r95 * angle.sin(), color="black", linewidth=3)
+    in_circle = (plane_codes.norm(dim=1) < r95).float()
+    print(f"training codes inside the circle: {in_circle.mean():.0%} (in 20-D, inside the 99.9 % ball: {inside:.0%})")
+    if labels is not None:
+        print("by label:", ", ".join(f"{d}: {in_circle[labels == d].mean():.0%}" for d in range(10)))
 
 # %% jupyter={"source_hidden": true}
-inside_circle = ((project(prior_samples) - centre).norm(dim=1) < r95).float().mean().item()
-assert abs(inside_circle - 0.95) < 0.02, f"the circle should hold 95 % of the N(0, I) samples, not {inside_circle:.1%}"
+if two_numbers is not None and labels is not None and data.name == "mnist":
+    by_label = torch.stack([in_circle[labels == d].mean() for d in range(10)])
+    assert QUICK or (by_label.max() > 0.5 and by_label[1] < 0.1), \
+        "the prose: here the circle holds over half the codes of some digit, and hardly any 1s"
+    assert QUICK or in_circle.mean() > inside + 0.2, "the prose: in 2-D the circle holds far more of the codes than the 20-D ball"
 
 # %% [markdown]
-# *Figure (centred at the codes' mean, not at z = 0): the training codes, a wide cloud; some digits keep
-# their own region. The black circle, 95 % of the N(0, I) samples seen in this plane, is a small patch
-# inside the cloud.* The overlap is only the projection's: in 20-D the samples lie in a ball that holds
-# almost no code (the histogram).
+# *Figure: left, the training codes of the 2-number AE: each digit takes its own region, here 1s a long
+# arm. Right: what the decoder makes of each point.* Here the circle of N(0, I) holds over half the codes
+# of some digits and hardly any 1s (printed): drawn from N(0, I), this AE would rarely give a 1. Where no
+# code lies, as in the square's two left-hand corners, the decoder still paints an image (here a 0 above,
+# broken strokes below): nothing in its training said what belongs there. In 2-D the circle holds a good
+# share of the codes; the 20-number AE's 99.9 % ball held none.
 
 # %% [markdown]
 # ## Optional: memorising a small training set
@@ -548,17 +600,20 @@ vae_lite.fit(small_ae, small, epochs=small_epochs, batch_size=batch_size, progre
 
 # %%
 first = vae_lite.binarize(small.train, torch.Generator().manual_seed(0))  # the first n_small training images: both AEs trained on them
+unseen = vae_lite.binarize(data.train[len(subset.train):][:len(test_binary)], torch.Generator().manual_seed(0))  # neither did
 with torch.inference_mode():  # nats, one number per image
     own = {ae: ae.loss(first)[0] for ae in (autoencoder, small_ae)}
+    never = {ae: ae.loss(unseen)[0] for ae in (autoencoder, small_ae)} if len(unseen) else None  # none left in a small data set
     new = {ae: ae.loss(test_binary)[0] for ae in (autoencoder, small_ae)}
 grey_entropy = lambda images: torch.nn.functional.binary_cross_entropy(images, images, reduction="sum").item() / len(images)  # BCE at p = g
 mean_se = lambda nats: f"{nats.mean():.1f} ± {nats.std() / math.sqrt(len(nats)):.1f}"  # ± one standard error over the images
-print(f"nats per image; own images: the first {n_small}, grey entropy {grey_entropy(small.train):.1f}")
-print(f"{'training images':>16} {'steps':>6} {'own images':>12} {'new images':>13} {'gap':>6}")
+print(f"nats per image; own images: the first {n_small}, grey entropy {grey_entropy(small.train):.1f}; "
+      f"unseen: {len(unseen)} other training-set images")
+print(f"{'training images':>16} {'steps':>6} {'own images':>12} {'unseen images':>14} {'test images':>12} {'gap':>6}")
 for ae, n_images, epochs_run in ((autoencoder, len(subset.train), len(history)), (small_ae, n_small, small_epochs)):
-    gap = round(new[ae].mean().item(), 1) - round(own[ae].mean().item(), 1)  # the gap of the numbers shown
+    gap = round(new[ae].mean().item(), 1) - round(own[ae].mean().item(), 1)  # test − own, of the numbers shown
     print(f"{n_images:>16} {epochs_run * math.ceil(n_images / batch_size):>6} {mean_se(own[ae]):>12} "
-          f"{mean_se(new[ae]):>13} {gap:6.1f}")
+          f"{mean_se(never[ae]) if never else '–':>14} {mean_se(new[ae]):>12} {gap:6.1f}")
 paired = own[small_ae] - own[autoencoder]
 shown = round(own[small_ae].mean().item(), 1) - round(own[autoencoder].mean().item(), 1)  # from the shown means, as the gaps
 print(f"own images, paired (second AE − first, same images): {shown:.1f} ± {paired.std() / math.sqrt(len(paired)):.1f}")
@@ -568,13 +623,16 @@ sum_of_H = H(small.train.double()).sum().item() / n_small
 assert abs(grey_entropy(small.train) - sum_of_H) < 1e-3 * sum_of_H, \
     "the prose: the grey entropy, the binary cross-entropy at p = g, is Σ H(gᵢ)"
 assert abs(new[autoencoder].mean() - history.last["test_loss"]) < 0.1, \
-    "a consistency check, not a claim: the table's new images are the Training section's test images"
+    "a consistency check, not a claim: the table's test images are the Training section's"
 small_train, small_test = own[small_ae].mean().item(), new[small_ae].mean().item()
 big_train, big_test = own[autoencoder].mean().item(), new[autoencoder].mean().item()
 assert data.name != "mnist" or small_train < big_train, \
     "the prose: the second AE's own images cost less than the first's"
 assert data.name != "mnist" or (small_test - small_train > 2 * (big_test - big_train) and small_test > big_test), \
     "the prose: the second AE, trained on few images, should reconstruct new images much worse than its own, and than the first AE"
+for ae in (autoencoder, small_ae):  # gap = (unseen − own) + (test − unseen): memorising + the split
+    assert QUICK or data.name != "mnist" or never[ae].mean() - own[ae].mean() > 2 * abs(new[ae].mean() - never[ae].mean()), \
+        "the prose: unseen training-set images cost nearly as much as test images: the gap is mostly memorising"
 assert QUICK or data.name != "mnist" or small_train > grey_entropy(small.train), \
     "the prose: here the second AE's own images cost more than the grey entropy"
 # a demonstration more than a check: it fails only if the two AEs' errors were negatively correlated
@@ -582,10 +640,12 @@ assert (own[small_ae] - own[autoencoder]).std() < math.hypot(own[small_ae].std()
     "the prose: paired, the ± would be narrower"
 
 # %% [markdown]
-# With as many steps, the second AE reconstructs its own images better than the first. It reconstructs new
+# With as many steps, the second AE reconstructs its own images better than the first. It reconstructs test
 # images far worse: it has memorised its training set (one run each, checked on MNIST; ±: one standard
-# error over the images; paired on the same images, the difference's ± is narrower, printed). The first
-# AE's gap compares training with test images, so part of it can be the split, not memorising.
+# error over the images; paired on the same images, the difference's ± is narrower, printed). Is a gap
+# memorising, or are the test images harder? Images of the training set that neither AE trained on
+# (unseen) answer it: they cost nearly as much as test images, for both AEs. So most of each gap, the
+# first AE's too, is memorising, not the split.
 #
 # It does not reach 0 nats: its pixels are redrawn every epoch. Here it stays above the grey entropy
 # (printed above the table). That entropy is the floor only for a decoder that does not see the binarized
@@ -661,10 +721,11 @@ assert QUICK or data.name != "mnist" or (totals[2] == min(totals) and totals[1] 
 # ## Optional: the diagonal fit has the wrong shape
 # A diagonal fit keeps each dimension's variance, so its total variance (trace) is the codes'. It drops
 # their correlations, so it spreads that total along the coordinate axes: too narrow along the codes'
-# main directions, too wide along their minor ones (ratios printed, along each principal component, PC,
-# of the codes). The figure draws both as 95 % ellipses in the plane of PC 1 and PC 20.
+# main directions, too wide along their minor ones. The codes' *principal components* (PCs) are those
+# directions, PC 1 the one along which they vary most, PC 20 the least (ratios printed along each). The
+# figure draws both fits as 95 % ellipses in the plane of PC 1 and PC 20.
 # Is the shape why its samples miss the codes? A Gaussian with the codes' full covariance has their
-# spread in every direction (table; *beyond* as in the section on rescaling).
+# spread in every direction (table; *beyond* as for the N(0, I) samples at the codes' length).
 
 # %%
 from sklearn.mixture import GaussianMixture
@@ -695,11 +756,9 @@ for cov, style, name in ((plane.T @ torch.cov(train_codes.T) @ plane, "-", "Gaus
     ellipse = r95 * torch.linalg.cholesky(cov) @ ring  # holds 95 % of a 2-D Gaussian of covariance cov
     ax.plot(*ellipse, color="black", linestyle=style, linewidth=3, zorder=5, label=f"{name}, 95 %")
 ax.set(xlabel="principal component 1", ylabel="principal component 20")
-ax.legend(loc="lower left", framealpha=1);
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2);  # below the axes, off the codes
 
 # %% jupyter={"source_hidden": true}
-assert torch.allclose(pcs[:, 0].abs(), directions[:, 0].abs(), atol=1e-4), \
-    "a consistency check, not a claim: PC 1 is the earlier figure's first axis"
 assert abs(code_std.pow(2).sum() - along_pcs.sum()) < 1e-3 * along_pcs.sum(), "the prose: same trace"
 assert data.name != "mnist" or ratio[0] < 0.8, "the prose: the diagonal fit is too narrow along PC 1"
 assert QUICK or data.name != "mnist" or (ratio[1] < 1 and ratio[-1] > 1.25 and (ratio > 1).sum() > 10), \
@@ -722,10 +781,11 @@ assert QUICK or data.name != "mnist" or \
 # towards a prior.
 
 # %% [markdown]
-# ## Optional: the mismatch in one number
-# The KL divergence (notebook 04) from p = N(0, I) of a Gaussian q with independent dimensions fitted to the
-# training codes: KL(q ‖ p) = E_q[log q(z)/p(z)] ≥ 0, zero only when q = p. It is the extra nats paid, on
-# average, to send samples of q with a code built for p. The same fit to as many
+# ## Optional: the mismatch in one number (after notebook 04)
+# The *KL divergence* of q from p, KL(q ‖ p) = E_q[log q(z)/p(z)], is the extra nats paid, on average,
+# to send samples of q with a code built for p. It is ≥ 0, and 0 only when q = p (notebook 04 derives it
+# for Gaussians). Here q is a Gaussian with independent dimensions fitted to the training codes, and
+# p = N(0, I). The same fit to as many
 # samples *of* N(0, I) gives the KL of sampling noise alone. In a VAE, the codes of the N training images,
 # drawn from their q(z | xₙ) (the VAE encoder's output, notebook 05), follow the *aggregate posterior* q(z) = (1/N) Σₙ q(z | xₙ), a mixture. The VAE trains each image's q(z | x) towards N(0, I), not the aggregate
 # onto it: this KL need not vanish there either.
@@ -747,6 +807,8 @@ assert data.name != "mnist" or kl_full > kl_fit + 1, "the prose: the codes' corr
 
 
 # %% [markdown]
-# The fitted Gaussian's KL is the least KL(q ‖ N(0, I)) of any q with the codes' means and variances. KL(q ‖ N(0, I)) depends on q only through
-# its entropy and its means and variances; with given variances, independent Gaussian dimensions have the most
-# entropy. So correlated or non-Gaussian codes lie farther from N(0, I): the correlations alone add nats (printed).
+# Why the correlations cost nats: KL(q ‖ N(0, I)) = E_q[log q(z)] + ½ E_q‖z‖² + 10 log 2π (20 dimensions).
+# The middle term depends only on q's means and variances. The first is minus q's *entropy*, and for given
+# variances, independent Gaussian dimensions have the most entropy. So the fitted Gaussian has the least
+# KL of any q with the codes' means and variances: correlated or non-Gaussian codes lie farther from
+# N(0, I). The correlations alone add nats (printed).

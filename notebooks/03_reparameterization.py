@@ -6,8 +6,8 @@
 # **Learning goals**
 # - See that gradients flow through `rsample()`, which computes z = μ + σ·ε, ε ~ N(0, 1), and not
 #   through `Normal(μ, σ).sample()`.
-# - Write the pathwise (reparameterization) and score-function (REINFORCE) estimators, and check them
-#   against sympy's exact gradient.
+# - Write the pathwise (reparameterization) estimator by hand, checked against autograd, and the
+#   score-function (REINFORCE) one for σ, checked against the exact gradient.
 # - Measure their noise, on a toy f and on a trained VAE, and what a baseline removes.
 #
 # The VAE's ELBO contains E_{q(z|x)}[log p(x|z)], an average over z ~ q(z|x) = N(μ(x), σ(x)²). Training
@@ -64,13 +64,13 @@ QUICK = vae_lite.setup_notebook()
 #
 # ### `sample()` blocks gradients, `rsample()` does not
 # In E_{z~q}[f(z)], μ and σ enter through the density q, not through f. So ∇_μ cannot move inside
-# E_q[·] as if q were fixed: that gives E_q[∂f/∂μ] = 0, a wrong answer (see below). `sample()` returns
+# E_q[·] as if q were fixed: that gives E_q[∂f/∂μ] = 0, a wrong answer. `sample()` returns
 # such a z, cut off from μ and σ. `rsample()` moves the randomness into an input ε ~ N(0, 1) and
 # returns z = μ + σ·ε: ∂z/∂μ = 1 and ∂z/∂σ = ε. Then E_q[f(z)] = E_ε[f(μ + σε)] averages over a
 # density free of μ, so the derivative moves inside: ∂/∂μ E_q[f(z)] = E_ε[f′(μ + σε)].
 #
 # *Figure: the VAE's computation. The reconstruction term's gradient (dashed) runs back from the decoder
-# through z = μ + σ ⊙ ε to μ (drawn) and log σ². With `sample()` it stops at the ✕ marks.*
+# through z = μ + σ ⊙ ε to μ and log σ². With `sample()` it stops at the ✕ marks.*
 
 # %%
 plots.draw_gradient_path();
@@ -167,7 +167,7 @@ gradients.show(pathwise_gradients)  # the grad of Σⱼ f(zⱼ) has entry j = f�
 gradients.show(score_gradients, left_out="value * (eps**2 - 1) / sigma", note="Exercise 2")
 
 # %% [markdown]
-# We take μ = 0.5 and σ = 0.7 (at σ = 1, dividing by σ or by σ² would agree). `mean_estimates`
+# We take μ = 0.5 and σ = 0.7 (σ ≠ 1, so that a wrong power of σ in the score shows). `mean_estimates`
 # averages each estimator over n draws, many times over: the mean of the repeats shows the bias
 # (`unbiased` tests it), their variance the noise.
 #
@@ -177,9 +177,7 @@ gradients.show(score_gradients, left_out="value * (eps**2 - 1) / sigma", note="E
 # %% tags=["nbval-check-output"]
 mu0, sigma0 = 0.5, 0.7
 exact = float(d_mu.subs({symbolic.mu: mu0, symbolic.sigma: sigma0}))
-naive = sp.diff(symbolic.example_function(), symbolic.mu)  # d/dmu inside E_q, q held fixed
 print(f"exact d/dmu E[sin z] at mu = {mu0}, sigma = {sigma0}: {exact:.6f}")
-print(f"d/dmu inside E_q, q held fixed: E_q[d sin(z)/dmu] = E_q[{naive}] = {naive}")
 
 # %% [markdown]
 # *Figure: E[sin z] against μ (black) and its exact slope at μ = 0.5 (dashed). Each short line is one
@@ -223,9 +221,9 @@ assert all(s > p for p, s in zip(variances["pathwise"], variances["score functio
 
 # %% [markdown]
 # Each four-fold n divides both variances by about four: they fall as 1/n. For sin z the score
-# function is the noisier at every n: usual, but not a law (the Optional part shows an f where the
-# pathwise one is noisier). The pathwise noise is the spread of f′ under q; the score function's grows
-# with the size of f, even with a constant added (Optional part).
+# function is the noisier at every n: usual, but not a law (the Optional part shows an exception). The
+# pathwise noise is the spread of f′ under q; the score function's grows with the size of f, as the VAE
+# shows next.
 
 # %% [markdown]
 # ### The gradient a VAE takes
@@ -267,7 +265,9 @@ var_vae = {k: g.var(dim=0).sum(dim=-1) for k, g in per_draw.items()}  # one per 
 print(f"one draw's variance of ∂/∂μ, summed over μ's {vae.latent_dim} coordinates:")
 for b in b_vae:
     ratio = var_vae[b] / var_vae["pathwise"]
-    print(f"  score, b = {b}: {ratio.min():.0f} to {ratio.max():.0f} times the pathwise")
+    narrow = per_draw[b].var(dim=0).gather(-1, sigma_x.argsort(dim=-1)[:, :10]).sum(-1) / var_vae[b]
+    print(f"  score, b = {b}: {ratio.min():.0f} to {ratio.max():.0f} times the pathwise; "
+          f"{narrow.min():.0%} to {narrow.max():.0%} of it from the 10 coordinates of smallest σᵢ")
 
 # %% jupyter={"source_hidden": true}
 for b in b_vae:  # each unbiased: its difference from the pathwise estimate averages to 0
@@ -281,14 +281,15 @@ assert data.name != "mnist" or (none.min() > 100 and others_b.min() > 10), \
     "the text says: hundreds of times or more without a baseline, over ten times with one"
 assert data.name != "mnist" or (f_mean.max() < -10 and f_sd.max() < 10), \
     "the text says: f is tens of nats below zero, with a spread of a few nats"
+assert data.name != "mnist" or narrow.min() > 0.5, "the text says: the 10 smallest σᵢ carry most of the noise"
 
 # %% [markdown]
 # On every image the score function is the noisier: hundreds to thousands of times without a
-# baseline, still over ten times with one. For coordinate i its estimate is (f − b)·εᵢ/σᵢ, with
-# variance about E[(f − b)²]/σᵢ² (checked in the Optional part). f is tens of nats below zero, and a
-# good b still leaves its spread of a few nats. Every coordinate adds such a term, even one the decoder
-# ignores, where the pathwise estimate is about 0. Kingma & Welling (2013, §2.2) call this variance
-# "very high"; VAEs use the pathwise estimator.
+# baseline, still over ten times with one. For coordinate i its estimate is (f − b)·εᵢ/σᵢ, whose
+# variance is E[(f − b)²εᵢ²]/σᵢ² minus the squared gradient. f is tens of nats below zero, and a good b
+# still leaves a spread of a few nats; the 1/σᵢ² makes it largest where q(z|x) is narrow: the ten
+# smallest σᵢ carry most of it (printed). Kingma & Welling (2013, §2.2) call this variance "very high";
+# VAEs use the pathwise estimator.
 
 # %% [markdown]
 # ## Common mistakes
@@ -332,16 +333,35 @@ assert check.score_function_gradient(score_function_gradient)
 # - `sample()` cuts the graph; `rsample()` returns μ + σε, differentiable in μ and σ.
 # - Both estimators are unbiased; the pathwise one needs f without jumps.
 # - Both variances fall as 1/n. On a trained VAE the score function is far noisier, even with a good
-#   baseline: its variance grows with the size of f − b and with the dimension (the dimension shown in
-#   the Optional part). So VAEs use the
-#   pathwise estimator.
+#   baseline: its variance grows with the size of f − b and with 1/σᵢ², largest where q(z|x) is
+#   narrow. So VAEs use the pathwise estimator.
 # - The encoder outputs log σ², so σ = exp(½ log σ²), not exp(log σ²).
 #
 # Next: [04 The closed-form KL](04_closed_form_kl.ipynb), the other term of the ELBO, without sampling.
 
 # %% [markdown]
-# ## Optional: the explorer, many dimensions, the VAE's noise, an optimiser, discrete latents, better baselines
+# ## Optional
 #
+# Nine sections, each with its class minutes. The first seven make a second class (about 52 min); the
+# last two are reading for home.
+# - [Explore](#Explore), 2 min: move μ and σ of f(z) = z², and watch both estimates and their error bars.
+# - [When the pathwise estimator is the noisier](#When-the-pathwise-estimator-is-the-noisier), 3 min:
+#   f = sin 2z, where the score function is the less noisy.
+# - [Many dimensions, and baselines](#Many-dimensions,-and-baselines), 10 min: f = Σᵢ sin zᵢ up to
+#   d = 50; the score function's noise grows with d unless the baseline drops the terms without z₁.
+# - [A decoder-like f](#A-decoder-like-f), 5 min: an f with no terms to drop; the variances' ratio grows
+#   with d.
+# - [The tables drawn](#The-tables-drawn), 9 min: the tables as figures, and why the ratio grows as d.
+# - [What the noise costs an optimiser](#What-the-noise-costs-an-optimiser), 11 min: gradient ascent
+#   with each estimator, and a scan of step sizes.
+# - [Discrete latents](#Discrete-latents), 12 min: an exercise, why the trick fails for discrete z, and
+#   the score function through autograd (the surrogate objective).
+# - [A baseline closer to f, and what it costs](#A-baseline-closer-to-f,-and-what-it-costs), 6 min: a
+#   baseline per coordinate, compared at equal evaluations of f.
+# - [The best constant baseline](#The-best-constant-baseline), 12 min: why adding a constant to f adds
+#   noise, and the best constant b* from Stein's lemma.
+
+# %% [markdown]
 # ### Explore
 # The explorer uses f(z) = z², whose exact gradients are 2μ and 2σ. Move μ and σ, and the samples and
 # both estimates follow. The button *new eps* redraws ε: each estimate moves, mostly within its error bar.
@@ -359,8 +379,8 @@ display(widgets.ReparameterizationExplorer())
 
 # %% [markdown]
 # ### When the pathwise estimator is the noisier
-# Which estimator is noisier depends on f. The cell measures one draw's variance of each, on draws of
-# its own, for sin z and for sin 2z.
+# Which estimator is noisier depends on f (Mohamed et al. 2020 compare them on many f). The cell
+# measures one draw's variance of each, on draws of its own, for sin z and for sin 2z.
 
 # %%
 estimators = (pathwise_gradients, score_gradients)
@@ -430,28 +450,6 @@ assert at_50["pathwise"] < 2 * at_1["pathwise"], \
 # f below.
 
 # %% [markdown]
-# ### The VAE's noise, term by term
-# For coordinate i, one draw's score-function estimate on the VAE is (f − b)·εᵢ/σᵢ. When one coordinate
-# moves f little, its variance is about E[(f − b)²]/σᵢ², and summed over the coordinates about
-# E[(f − b)²]·Σᵢ 1/σᵢ². The cell compares this with the variance measured in the core, on the same ten
-# images and draws.
-
-# %%
-inverse_var = (1 / sigma_x**2).sum(dim=-1)  # Σᵢ 1/σᵢ², per image
-print(f"Σᵢ 1/σᵢ² of the 10 images: {inverse_var.min():.0f} to {inverse_var.max():.0f}")
-print("E[(f − b)²]·Σᵢ 1/σᵢ² over the score function's measured variance:")
-for b, b_z in b_vae.items():
-    guess = ((f_vae - b_z) ** 2).mean(dim=0)[:, 0] * inverse_var / var_vae[b]  # one per image
-    print(f"  b = {b}: {guess.min():.2f} to {guess.max():.2f}")
-    assert (guess - 1).abs().max() < 0.3, \
-        "the text says one draw's score-function variance is about E[(f − b)²]·Σᵢ 1/σᵢ²"
-
-# %% [markdown]
-# The ratios are close to 1 on every image, for both b (the assert allows 30 %). So the score
-# function's noise is set by the size of f − b and by Σᵢ 1/σᵢ²: every coordinate adds to it, the
-# inactive ones (σᵢ near 1, ignored by the decoder) included.
-
-# %% [markdown]
 # ### A decoder-like f
 # A toy f that, like a decoder, has no terms to drop: f(z) = sin(0.5 + Σᵢ (zᵢ − 0.5)/√d), at d = 1, 5
 # and 50. Every zᵢ enters one sine, whose argument stays N(0.5, 0.7²) at every d. Its exact gradient,
@@ -476,7 +474,7 @@ for d in (1, 5, 50):
 
 # %% jupyter={"source_hidden": true}
 assert joint[50][0] < joint[1][0] / 10 and ratios[50] > 5 * ratios[1], \
-    "for an f that is not a sum, the pathwise variance should shrink with the gradient, " \
+    "for an f that is not a sum, the pathwise variance should shrink with the gradient's square, " \
     "the score's far less"
 # a consistency check, true by construction: it fails only if the draws or f stop being shared
 assert all(math.isclose(a, b, rel_tol=1e-9) for a, b in
@@ -485,9 +483,11 @@ assert all(math.isclose(a, b, rel_tol=1e-9) for a, b in
 
 # %% [markdown]
 # At d = 1 this f is sin z, on the sum's draws, so its d = 1 row agrees with the sum's table. As d
-# grows, the pathwise noise shrinks with the gradient, but the score function's (b = mean of others)
-# shrinks far less, so their ratio grows. The reason comes after the second figure below.
-#
+# grows, the pathwise variance shrinks with the gradient's square, as 1/d, but the score function's
+# (b = mean of others) shrinks far less, so their ratio grows. The reason comes after the second figure
+# below.
+
+# %% [markdown]
 # ### The tables drawn
 # *Figure: the core's first table, the variance of each estimator (y-axis, log scale) against the
 # number of samples n (x-axis, log scale): two straight lines, the score function's above the pathwise
@@ -601,7 +601,7 @@ assert max(fast, dropped_at) <= 3 and others_1 == "never" and others_01 > 5 * fa
 # %% [markdown]
 # In this run, at the pathwise estimator's step size, the score function with b = mean of the others
 # never gets close: its noise throws μ about. A ten times smaller step gets there, but in many more
-# steps. In a VAE that means a smaller learning rate and slower training, counted in steps (a pathwise
+# steps. In a VAE it would mean a smaller learning rate and slower training, counted in steps (a pathwise
 # step also costs a backward pass through f). Here, dropping the terms without zᵢ fixes it. The cell
 # below tries other step sizes, each over several seeds:
 
@@ -634,7 +634,8 @@ assert math.inf > fastest > 5 * median(pathwise_runs), \
 # %% [markdown]
 # On this grid no step size brings it near the pathwise estimator: at 0.5 and 1 no run gets there, and
 # the best median takes more than five times the pathwise estimator's steps.
-#
+
+# %% [markdown]
 # ### Discrete latents
 # **Exercise 3 (5 min).** When can a VAE *not* use the reparameterization trick? (A collapsed answer
 # follows; the cell after it shows both failures.)
@@ -648,15 +649,17 @@ assert math.inf > fastest > 5 * median(pathwise_runs), \
 # f(z) = [z > 0] has derivative 0, so the pathwise estimator is biased there (its unbiasedness needs an
 # f without jumps: the jump at 0 carries gradient that f′ cannot see), and [z > 0] is a Bernoulli latent
 # with p = Φ(μ/σ). Such models use the score function (with baselines) or a continuous relaxation
-# such as the Gumbel-softmax, or Concrete, distribution (Jang et al. 2017; Maddison et al. 2017).
+# such as the Gumbel-softmax, or Concrete, distribution (Jang et al. 2017; Maddison et al. 2017):
+# torch's `RelaxedBernoulli` and `RelaxedOneHotCategorical`, which have `rsample()`.
 # The cell shows both failures.
 
 # %% tags=["nbval-check-output"]
-# discrete distributions have no rsample(), and the step's pathwise gradient is 0
+# discrete distributions have no rsample(), their relaxations do; the step's pathwise gradient is 0
 for distribution in (torch.distributions.Bernoulli(probs=torch.tensor(0.3)),
                      torch.distributions.Categorical(probs=torch.tensor([0.2, 0.5, 0.3])),
+                     torch.distributions.RelaxedBernoulli(torch.tensor(0.5), probs=torch.tensor(0.3)),
                      torch.distributions.Normal(0.0, 1.0)):
-    print(f"{type(distribution).__name__:>11}: has rsample() = {distribution.has_rsample}")
+    print(f"{type(distribution).__name__:>16}: has rsample() = {distribution.has_rsample}")
 step = lambda z: (torch.sign(z) + 1) / 2  # 1 for z > 0, 0 for z < 0; sign's derivative is 0
 eps = torch.randn(100_000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
 pathwise_step = pathwise_gradients(step, 0.3, 1.5, eps)[0].mean().item()
@@ -738,9 +741,9 @@ assert joint[50][0] < equal_cost < score_own.var(), "the text says that at equal
 # Per sample, b = f(z₁ = μ₁) narrows the gap and keeps it about level from d = 5 on. Per evaluation of f,
 # the mean of the others wins. The pathwise estimator beats both with 16 samples, each one forward and
 # one backward pass.
-#
+
+# %% [markdown]
 # ### The best constant baseline
-#
 # Back in one dimension, why subtract a constant at all? Adding 5 to f changes no gradient. Yet it adds E[(10f + 25)s²] =
 # 10·E[f s²] + 5²/σ² to one draw's score-function variance, since E[s] = 0 and E[s²] = 1/σ². The cell
 # measures this for sin z, on the draws of "When the pathwise estimator is the noisier": 5²/σ² is
@@ -753,6 +756,7 @@ print(f"f = sin z + 5, one draw's variance: pathwise {shifted[0]:.2f}, score fun
       f"(f = sin z: {one_draw['sin z'][0]:.2f}, {one_draw['sin z'][1]:.2f})")
 added = shifted[1] - one_draw["sin z"][1]  # E[(10 f + 25) s²], s the score; E[s²] = 1/σ²
 f_s2 = (torch.sin(mu0 + sigma0 * eps) * (eps / sigma0) ** 2).mean().item()  # E[f s²], sampled
+print(f"the increase, {added:.2f}, against 5²/σ² = {25 / sigma0**2:.2f} plus 10·E[f s²] = {10 * f_s2:.2f}")
 assert abs(added / (25 / sigma0**2 + 10 * f_s2) - 1) < 0.05 and 25 / sigma0**2 > 0.8 * added, \
     "adding 5 to f should add 5²/σ² + 10·E[f s²] to one draw's score-function variance, mostly 5²/σ²"
 

@@ -11,8 +11,7 @@
 #
 # The VAE's loss is reconstruction error + KL(q(z|x) ‖ p(z)) (notebook 02). The reconstruction term
 # needs samples (notebook 03); for Gaussians the KL term does not: it has a closed form (Kingma &
-# Welling, 2013, Appendix B, written there as −KL). Optional: two Gaussians (Exercise 4), the closed
-# form in training, and a KL with no closed form (Exercise 5).
+# Welling, 2013, Appendix B, written there as −KL). Optional: [a map, with minutes](#Optional).
 
 # %% [markdown] tags=["badges"]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vae-lite/vae_lite/blob/main/notebooks/04_closed_form_kl.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/vae-lite/vae_lite/main?labpath=notebooks%2F04_closed_form_kl.ipynb)
@@ -134,16 +133,21 @@ plots.plot_log_below_tangent();
 
 # %% [markdown]
 # ### d dimensions: a sum
-# With a diagonal covariance, q(z) = ∏ᵢ N(zᵢ; μᵢ, σᵢ²) and p(z) = ∏ᵢ N(zᵢ; 0, 1), so the log-ratio is a
-# sum over dimensions and so is the KL. Sympy integrates in 2-d and compares with two 1-d KLs:
+# In 2-d, sympy writes log q(z) from q's covariance matrix Σ = diag(σ₁², σ₂²), with det Σ and Σ⁻¹,
+# integrates over the plane against q itself (nothing split by hand) and compares with two 1-d KLs:
 
 # %% tags=["nbval-check-output"]
-kl_2d, means, stds = symbolic.kl_diagonal(2)
+kl_2d, means_2d, stds_2d, log_q_2d = symbolic.kl_diagonal(2)
+display(Math(r"\log q(z) = " + sp.latex(log_q_2d)))
 display(Math(r"\mathrm{KL}_{2\text{-d}} = " + sp.latex(kl_2d)))
-per_dimension = sum(kl.subs({symbolic.mu: m, symbolic.sigma: sd}) for m, sd in zip(means, stds))
+per_dimension = sum(kl.subs({symbolic.mu: m, symbolic.sigma: sd}) for m, sd in zip(means_2d, stds_2d))
 residual_2d = sp.simplify(sp.expand_log(kl_2d - per_dimension, force=True))
 print("KL_2d - (KL of dimension 1 + KL of dimension 2) simplifies to", residual_2d)
 assert residual_2d == 0, "the 2-d KL should be the sum of the two 1-d KLs"
+
+# %% [markdown]
+# Why a sum: det Σ = σ₁²σ₂² is a product and Σ⁻¹ is diagonal, so log q is a sum (first line), and so
+# is the KL.
 
 # %% [markdown]
 # ## Experiments
@@ -179,9 +183,9 @@ assert (by_vae_lite - exact).abs().max() < 1e-10, \
 #
 # **Exercise 2 (8 min).** Write `kl_monte_carlo(mu, sigma, n)`: draw n samples z ~ q = N(μ, σ²); return
 # the mean of log q(z) − log p(z), p = N(0, 1), and its standard error. `sigma` is the standard
-# deviation: torch's `Normal(mu, sigma)` takes σ, not σ². The checker runs the table's six (μ, σ) with
-# n = 100,000, and one more case with n = 400,000. Each passes if your estimate is within 6 standard errors of the
-# exact KL and your standard error within 10 % of the formula's (derived below).
+# deviation: torch's `Normal(mu, sigma)` takes σ, not σ². The checker runs seven (μ, σ, n). Each passes
+# if your estimate is within 6 standard errors of the exact KL and your standard error within 10 % of
+# the formula's (derived below).
 
 # %%
 def kl_monte_carlo(mu, sigma, n):
@@ -248,16 +252,18 @@ assert one_sample.median() < one_sample.mean() - 0.5, "the text: the histogram l
 assert 0.28 < one_sample.std() / kl_50d < 0.4, "the text: the standard deviation is about a third of the KL"
 
 # %% [markdown]
-# For this random q, one sample is off by about a third of the KL; the closed form is exact. The
-# histogram leans right: its median is below its mean ([why](#Optional:-why-one-sample-of-the-KL-leans-right)).
+# For this random q, one sample is off by about a third of the KL; the closed form is exact. Here the
+# histogram leans right, its median below its mean ([why](#Optional:-why-one-sample-of-the-KL-leans-right)).
 #
-# How far off depends on q. Put z = μ + σε into line 1 of the hand derivation, per dimension:
-# −log σ − ε²/2 + (μ + σε)²/2 = constant + μσε + (σ² − 1)ε²/2. As Var ε = 1, Var ε² = 2 and
-# Cov(ε, ε²) = E ε³ = 0, one sample's variance is Σᵢ(μᵢ²σᵢ² + (σᵢ² − 1)²/2) (`sd_of` below).
+# How far off depends on q. Put z = μ + σε into line 1 of the hand derivation. Per dimension:
+# 1. log q(z) − log p(z) = −log σ − ε²/2 + (μ + σε)²/2 = constant + μσε + (σ² − 1)ε²/2.
+# 2. Var ε = 1, Var ε² = 2, Cov(ε, ε²) = E ε³ = 0, so its variance is μ²σ² + (σ² − 1)²/2.
+# 3. The dimensions are independent: one sample's variance is Σᵢ(μᵢ²σᵢ² + (σᵢ² − 1)²/2) (`sd_of`).
 #
-# The cell takes it for the random q and for notebook 05's encoder's q(z|x) of the first MNIST test
-# image. Its σ are at most 1 (a dimension the encoder does not use sits near μ = 0, σ = 1, its KL near
-# 0). The last line: the noise of log p(x|z), the term that must be sampled anyway.
+# A preview of notebook 05: the cell loads a VAE trained there. Its encoder maps an image x to the μ
+# and log σ² of q(z|x). The cell compares the random q with q(z|x) for the first MNIST test image,
+# whose σ are at most 1 (a dimension the encoder does not use sits near μ = 0, σ = 1, KL near 0). The
+# last line: the noise of log p(x|z), the term that must be sampled anyway.
 
 # %%
 sd_of = lambda mu, lv: (mu**2 * lv.exp() + (lv.exp() - 1) ** 2 / 2).sum().sqrt().item()
@@ -286,8 +292,8 @@ if data.name == "mnist":  # the text describes MNIST's encoder (and its 50 dimen
 
 # %% [markdown]
 # For the encoder's q, one sample is off by a smaller share of the KL, yet by several nats: the same
-# order as log p(x|z), which is sampled anyway. The closed form removes that noise for free
-# ([in training: Optional](#Optional:-what-the-closed-form-buys-in-training)).
+# order as log p(x|z), which is sampled anyway. The closed form removes this noise of the KL's value
+# for free (its effect on the gradient in training: [Optional](#Optional:-what-the-closed-form-buys-in-training)).
 #
 # This closed form needs Gaussian q and p. A mixture prior (VampPrior, Tomczak & Welling, 2018) or a
 # flow posterior (Rezende & Mohamed, 2015) has none: the KL is sampled (Exercise 5, Optional).
@@ -295,7 +301,7 @@ if data.name == "mnist":  # the text describes MNIST's encoder (and its 50 dimen
 # %% [markdown]
 # ## Common mistakes
 #
-# > **Common mistake.** The write-up (the course's summary of Kingma & Welling, whose lines notebook 02 quotes) has, as its
+# > **Common mistake.** The write-up (the course's summary of Kingma & Welling) has, as notebook 02's
 # > line W3, `σ = E[(x-μ)²]`: that is the variance σ². Put σ where σ² belongs and the KL is wrong, e.g.
 # > ½(μ² + σ − log σ − 1). The encoder outputs `logvar` = log σ², so σ² = `logvar.exp()`. The cell
 # > compares both forms with Monte Carlo.
@@ -333,6 +339,26 @@ print(f"{d}-d example: sum {kl_50d:.3f}, "
 # - It agrees with `vae_lite.kl_standard_normal`, torch and Monte Carlo, and it is exact, where one
 #   sample of the KL is off by several nats.
 # - Next: [05 The VAE](05_vae.ipynb) puts both terms together and trains the model.
+
+# %% [markdown]
+# ## Optional
+# Each section needs only the core part.
+# - [Exercise 3](#Optional:-Exercise-3,-the-closed-form-in-code), 4 min: the closed form in code, from μ
+#   and log σ².
+# - [Explore](#Optional:-explore), 1 min: a widget; move μ and σ, watch the KL.
+# - [Too narrow against too wide](#Optional:-too-narrow-against-too-wide), 6 min: how fast the KL grows
+#   as σ → 0 and as σ → ∞.
+# - [Why one sample leans right](#Optional:-why-one-sample-of-the-KL-leans-right), 5 min: the third
+#   moment of the core part's histogram.
+# - [The closed form in training](#Optional:-what-the-closed-form-buys-in-training), 14 min: two
+#   estimators of the ELBO train the same VAE; gradient noise and test loss.
+# - [Two Gaussians, Exercise 4](#Optional:-the-KL-of-two-Gaussians,-Exercise-4), 25 min, 20 of them
+#   homework: the KL to a Gaussian p other than N(0, 1).
+# - [A KL with no closed form, Exercise 5](#Optional:-a-KL-with-no-closed-form,-Exercise-5), 41 min, 25
+#   of them homework: a mixture prior, by sampling with `logsumexp`.
+#
+# A second class: the first five (30 min), then the in-class parts of Exercises 4 and 5. For home: the
+# homework of Exercises 4 and 5.
 
 # %% [markdown]
 # ## Optional: Exercise 3, the closed form in code
@@ -387,23 +413,146 @@ assert near_0 == 1 and near_oo == 1, "the text: like -log sigma near 0, like sig
 # As a picture, on a log scale of σ, where σ ten times too small and ten times too large sit equally
 # far from σ = 1:
 #
-# *Figure: the KL of q = N(0, σ²) against σ (log scale), with −log σ (dashed) and σ²/2 (dotted); the
-# title gives the KL at σ = 0.1 and at σ = 10.*
+# *Figure: the KL of q = N(0, σ²) against σ from 0.1 to 10 (log scale), with −log σ (dashed) and σ²/2
+# (dotted); the two dots mark σ = 0.1 and σ = 10, with their KL.*
 
 # %%
 import matplotlib.pyplot as plt
 
 kl_0_fn = sp.lambdify(sig, kl_0, "math")
-grid = [10 ** (k / 100) for k in range(-200, 101)]  # sigma from 0.01 to 10
+grid = [10 ** (k / 100) for k in range(-100, 101)]  # sigma from 0.1 to 10
 _, ax = plt.subplots(figsize=(10, 4), layout="constrained")
 ax.semilogx(grid, [kl_0_fn(sd) for sd in grid], color="black", label="KL(N(0, σ²) ‖ N(0, 1))")
 ax.semilogx(grid, [-math.log(sd) for sd in grid], "--", label="−log σ (too narrow)")
 ax.semilogx(grid, [sd**2 / 2 for sd in grid], ":", label="σ²/2 (too wide)")
 narrow_10, wide_10 = kl_0_fn(0.1), kl_0_fn(10.0)
-ax.set(xlabel="σ (log scale)", ylabel="KL (nats)", ylim=(0, 8),
-       title=f"σ = 0.1: KL {narrow_10:.1f} nats;  σ = 10: KL {wide_10:.1f} nats")
+for at, value, offset, side in ((0.1, narrow_10, (12, 12), "left"), (10.0, wide_10, (-14, 0), "right")):
+    ax.plot(at, value, "o", color="black", markersize=8, clip_on=False)
+    ax.annotate(f"σ = {at:g}: KL {value:.1f} nats", (at, value), xytext=offset, textcoords="offset points",
+                ha=side, va="center")
+ax.set(xlabel="σ (log scale)", ylabel="KL (nats)", xlim=(0.1, 10), ylim=(0, 52))
+ax.set_xticks([0.1, 1, 10], labels=["0.1", "1", "10"])
 ax.legend(loc="upper center");
 assert wide_10 > 20 * narrow_10, "the text: a too-wide q costs far more than an equally too-narrow one"
+
+# %% [markdown]
+# ## Optional: why one sample of the KL leans right
+#
+# Per dimension, one sample of the KL is a constant plus X = bε + aε², with a = (σ² − 1)/2 and b = μσ
+# (the core part). Sympy takes X's third central moment, which measures the lean: positive for a long
+# right tail, negative for a long left one. It has the sign of a: a dimension with σ > 1 leans right,
+# one with σ < 1 leans left. The dimensions are independent, so these moments add. The cell sums them
+# for the random q of the histogram and compares with the third moment of its 10,000 one-sample
+# estimates (± its standard error).
+
+# %%
+sa, sb = sp.symbols("a b", real=True)
+term = sb * symbolic.eps + sa * symbolic.eps**2  # one dimension, less its constant
+centred = term - symbolic.expectation(term, symbolic.eps, 0, 1)
+third = symbolic.expectation(centred**3, symbolic.eps, 0, 1)
+display(Math(r"\mathrm{E}[(X - \mathrm{E}X)^3] = " + sp.latex(sp.factor(third))))
+a_d, b_d = (logvar_d.exp() - 1) / 2, mu_d * (0.5 * logvar_d).exp()
+per_dim = 8 * a_d**3 + 6 * a_d * b_d**2
+wide = logvar_d > 0  # sigma > 1
+cubes = (one_sample - one_sample.mean()) ** 3
+measured, measured_se = cubes.mean().item(), cubes.std().item() / math.sqrt(len(cubes))
+print(f"{wide.sum()} of {d} dimensions have sigma > 1; their third moments sum to {per_dim[wide].sum():+.0f}, "
+      f"the other {(~wide).sum()}'s to {per_dim[~wide].sum():+.0f}")
+print(f"all {d}: {per_dim.sum():.0f}; measured on the 10,000 one-sample estimates: {measured:.0f} ± {measured_se:.0f}")
+
+# %% jupyter={"source_hidden": true}
+assert symbolic.is_zero(third - (8 * sa**3 + 6 * sa * sb**2)), "the text: the third moment has the sign of a"
+assert wide.double().mean() > 0.6 and per_dim[wide].sum() > 10 * -per_dim[~wide].sum(), \
+    "the text: most sigma > 1, and they decide the lean"
+assert abs(measured - per_dim.sum().item()) < 3 * measured_se, "the formula should match the measured third moment"
+
+# %% [markdown]
+# Measured and formula agree within about two standard errors. Most of this random q's σ exceed 1, and
+# their right lean outweighs the rest: the histogram leans right, and here its median is below its mean. The
+# encoder's q has its σ at or below about 1, so its dimensions lean left or hardly at all.
+
+# %% [markdown]
+# ## Optional: what the closed form buys in training
+#
+# One sample of the KL is noisy on the same order as log p(x|z) (the core part). Both terms use the same z, so
+# their noises are correlated: training feels the noise of the whole gradient. Kingma & Welling (2013,
+# §2.3) give two estimators of the ELBO. **A** samples all of it, log p(x|z) + log p(z) − log q(z|x), at
+# one z per image. **B** takes the KL in closed form, as `vae_lite.elbo` does. They expect B to have
+# "typically less variance". Typically, not always: were q(z|x) the true posterior p(z|x), A's
+# one-draw ELBO, log p(x, z) − log q(z|x) = log p(x), would not depend on z at all, while B's still
+# varies with z through log p(x|z). So the cell measures which is noisier here.
+#
+# For each of three seeds, two copies of one untrained VAE train, one with each estimator, on the same
+# batches and ε: 400 steps of 128 images, 0.85 epoch (early training, far from converged). Every 50
+# steps the cell records, for each run:
+# - the test loss: B's negative ELBO on 1,000 test images, the same ε for both runs, and the standard
+#   error (SE) of A's minus B's, paired image by image;
+# - the gradient noise Σ_w Var_ε(∂L/∂w): on one fixed batch of 128 training images, the variance over
+#   ε (10 draws) of the gradient of the batch's mean loss L, summed over the encoder's weights w (the
+#   KL does not reach the decoder). It is taken for both losses at the run's weights, so that A and B
+#   can be compared at the same weights (B's run), not only each at its own run's.
+#
+# *Figure: against the training step, one line per seed: A's test loss minus B's (left, from step 50)
+# and A's gradient noise over B's (right, log scale), at the same weights (solid) and each at its own
+# run's weights (dashed).*
+
+# %%
+def sampled_kl_loss(model, x):  # estimator A, negated, per image: the KL sampled at the reconstruction's z
+    mu, logvar = model.encode(x)
+    z = vae_lite.reparameterize(mu, logvar)  # one z per image
+    log_ratio = Normal(mu, (0.5 * logvar).exp()).log_prob(z) - Normal(0.0, 1.0).log_prob(z)
+    return log_ratio.sum(-1) - model.log_likelihood(x, z)  # log q(z|x) - log p(z) - log p(x|z)
+
+
+losses = {"A, sampled KL": sampled_kl_loss, "B, closed-form KL": lambda model, x: model.loss(x)[0]}
+seeds, steps = ((0,), 100) if QUICK else ((0, 1, 2), 400)
+by_seed = [gradients.train_with_each(losses, data, x_test[:300 if QUICK else 1000], steps=steps, every=50, seed=seed)
+           for seed in seeds]
+A, B = losses  # the two names
+records = range(len(by_seed[0][A]["step"]))
+over_seeds = lambda value: [[value(runs, i) for runs in by_seed] for i in records]  # per record, per seed
+gap = over_seeds(lambda runs, i: runs[A]["test_loss"][i] - runs[B]["test_loss"][i])
+same = over_seeds(lambda runs, i: runs[B]["gradient_variance_by_loss"][A][i] / runs[B]["gradient_variance"][i])
+own = over_seeds(lambda runs, i: runs[A]["gradient_variance"][i] / runs[B]["gradient_variance"][i])
+noise_B = over_seeds(lambda runs, i: runs[B]["gradient_variance"][i])
+paired = over_seeds(lambda runs, i: torch.tensor(runs[A]["test_losses"][i]) - torch.tensor(runs[B]["test_losses"][i]))
+se = [[d_.std().item() / math.sqrt(len(d_)) for d_ in per_seed] for per_seed in paired]  # per record, per seed
+span = lambda values, digits: f"{min(values):.{digits}f} to {max(values):.{digits}f}"
+print(f"min to max over {len(seeds)} seed(s)                    gradient noise, A / B:")
+print(" step  test loss, A - B (largest SE)   same weights     own weights   B's noise")
+for i in records:
+    print(f"{by_seed[0][A]['step'][i]:5d} {span(gap[i], 1):>17} ({max(se[i]):.2f}) {span(same[i], 2):>16} "
+          f"{span(own[i], 2):>15} {span(noise_B[i], 0):>11}")
+plots.plot_estimator_runs(by_seed);
+
+# %% jupyter={"source_hidden": true}
+assert all(min(g) > 0 for g in gap[1:]), "the text: B's test loss the lower at every record from step 50"
+assert data.name != "mnist" or (all(min(r) > 1.2 for r in same) and all(min(r) > 1 for r in own)), \
+    "the text: on MNIST, A the noisier at every record"
+if data.name == "mnist" and not QUICK:  # the text's numbers: MNIST, three seeds, 400 steps
+    assert 7 < min(same[0]) and max(same[0]) < 15, "the text: about ten times at step 0"
+    assert all(1.3 < min(r) and max(r) < 2 for r in same[1:]), "the text: then 1.36 to 1.83 at the same weights"
+    assert all(x > y for x, y in zip(same[1], same[-1])), "the text: falling slowly, in every seed"
+    assert all(o < s_ for o_r, s_r in zip(own[2:], same[2:]) for o, s_ in zip(o_r, s_r)), \
+        "the text: from step 100, smaller each at its own run's weights"
+    assert min(noise_B[-1]) > 100 * max(noise_B[0]), "the text: B's noise grows a hundredfold and more"
+    assert 0.1 < min(gap[1]) and max(gap[1]) < 1 and 1.5 < min(gap[-1]) and max(gap[-1]) < 4, \
+        "the text: the test-loss gap, 0.2 to 0.8 nats at step 50, 1.7 to 3.6 at step 400"
+    assert all(g > 2 * e for g_r, e_r in zip(gap[1:], se[1:]) for g, e in zip(g_r, e_r)), \
+        "the text: every gap from step 50 more than twice its paired standard error"
+
+# %% [markdown]
+# A's gradient is the noisier at every record, in every seed. At step 0 both runs have the same
+# weights, the two losses differ only in the KL term, and A's noise is about ten times B's. Then the
+# reconstruction's noise (all of B's) grows more than a hundredfold as the decoder learns. At the same
+# weights A's noise stays 1.36 to 1.83 times B's from step 50 on, falling slowly. From step 100, the
+# factor taken each at its own run's weights is smaller (1.19 to 1.31 at step 400): the two runs have
+# moved apart, and that ratio mixes the estimators' noise with where each run has got to.
+#
+# B's test loss is lower than A's at every record from step 50, in every seed, each time by more than
+# twice the paired SE: by 0.2 to 0.8 nats at step 50 (SE at most 0.09) and by 1.7 to 3.6 nats at step
+# 400 (SE at most 0.20). So the noisier gradient slows early training a little.
+# Three seeds and 0.85 epoch say nothing about what either estimator reaches when trained to the end.
 
 # %% [markdown]
 # ## Optional: the KL of two Gaussians, Exercise 4
@@ -463,399 +612,11 @@ def kl_two_gaussians(mu_q, logvar_q, mu_p, logvar_p):
 assert check.kl_two_gaussians(kl_two_gaussians, by_hand)
 
 # %% [markdown]
-# ### Exercise 4's formula, shown and checked
-# Sympy's integral, `kl_general` (above), written as the hand derivation gives it, and
-# `vae_lite.kl_normal`, the package's code for it, against sympy and torch:
-
-# %% tags=["nbval-check-output"]
-readable = sp.Add(sp.log(sigma_p / sigma_q), (sigma_q**2 + (mu_q - mu_p) ** 2) / (2 * sigma_p**2),
-                  -sp.Rational(1, 2), evaluate=False)
-display(Math(r"\mathrm{KL}(\mathcal{N}(\mu_q, \sigma_q^2) \,\|\, \mathcal{N}(\mu_p, \sigma_p^2)) = "
-             + symbolic.latex(readable)))
-print("it equals sympy's integral:", symbolic.is_zero(kl_general - readable))
-assert symbolic.is_zero(kl_general - readable), "the readable form should equal sympy's integral"
-general_fn = sp.lambdify((mu_q, sigma_q, mu_p, sigma_p), kl_general, "math")
-as_tensor = lambda v: torch.tensor([[v]], dtype=torch.float64)
-for mq, sq, mp, sp_ in [(1.0, 0.5, 0.0, 1.0), (0.0, 1.0, 1.0, 0.5), (-2.0, 3.0, 1.0, 2.0)]:
-    mq_t, sq_t, mp_t, sp_t = (as_tensor(v) for v in (mq, sq, mp, sp_))
-    ours = vae_lite.kl_normal(mq_t, 2 * sq_t.log(), mp_t, 2 * sp_t.log()).item()
-    theirs = kl_divergence(Normal(mq_t, sq_t), Normal(mp_t, sp_t)).item()
-    by_sympy = general_fn(mq, sq, mp, sp_)
-    print(f"KL(N({mq}, {sq}^2) || N({mp}, {sp_}^2)): sympy {by_sympy:.6f}, vae_lite {ours:.6f}, "
-          f"torch {theirs:.6f}")
-    assert abs(ours - by_sympy) < 1e-10 and abs(theirs - ours) < 1e-10
-
-# %% [markdown]
-# ## Optional: why one sample of the KL leans right
-#
-# Per dimension, one sample of the KL is a constant plus X = bε + aε², with a = (σ² − 1)/2 and b = μσ
-# (the core part). Sympy takes X's third central moment, which measures the lean: positive for a long
-# right tail, negative for a long left one. It has the sign of a: a dimension with σ > 1 leans right,
-# one with σ < 1 leans left. The dimensions are independent, so these moments add. The cell sums them
-# for the random q of the histogram and compares with the third moment of its 10,000 one-sample
-# estimates (± its standard error).
-
-# %%
-sa, sb = sp.symbols("a b", real=True)
-term = sb * symbolic.eps + sa * symbolic.eps**2  # one dimension, less its constant
-centred = term - symbolic.expectation(term, symbolic.eps, 0, 1)
-third = symbolic.expectation(centred**3, symbolic.eps, 0, 1)
-display(Math(r"\mathrm{E}[(X - \mathrm{E}X)^3] = " + sp.latex(sp.factor(third))))
-a_d, b_d = (logvar_d.exp() - 1) / 2, mu_d * (0.5 * logvar_d).exp()
-per_dim = 8 * a_d**3 + 6 * a_d * b_d**2
-wide = logvar_d > 0  # sigma > 1
-cubes = (one_sample - one_sample.mean()) ** 3
-measured, measured_se = cubes.mean().item(), cubes.std().item() / math.sqrt(len(cubes))
-print(f"{wide.sum()} of {d} dimensions have sigma > 1; their third moments sum to {per_dim[wide].sum():+.0f}, "
-      f"the other {(~wide).sum()}'s to {per_dim[~wide].sum():+.0f}")
-print(f"all {d}: {per_dim.sum():.0f}; measured on the 10,000 one-sample estimates: {measured:.0f} ± {measured_se:.0f}")
-
-# %% jupyter={"source_hidden": true}
-assert symbolic.is_zero(third - (8 * sa**3 + 6 * sa * sb**2)), "the text: the third moment has the sign of a"
-assert wide.double().mean() > 0.6 and per_dim[wide].sum() > 10 * -per_dim[~wide].sum(), \
-    "the text: most sigma > 1, and they decide the lean"
-assert abs(measured - per_dim.sum().item()) < 3 * measured_se, "the formula should match the measured third moment"
-
-# %% [markdown]
-# Measured and formula agree within about two standard errors. Most of this random q's σ exceed 1, and
-# their right lean outweighs the rest: the histogram leans right, its median below its mean. The
-# encoder's q has its σ at or below about 1, so its dimensions lean left or hardly at all.
-
-# %% [markdown]
-# ## Optional: what the closed form buys in training
-#
-# One sample of the KL is noisy on the same order as log p(x|z) (the core part). Both terms use the same z, so
-# their noises are correlated: training feels the noise of the whole gradient. Kingma & Welling (2013,
-# §2.3) give two estimators of the ELBO. **A** samples all of it, log p(x|z) + log p(z) − log q(z|x), at
-# one z per image. **B** takes the KL in closed form, as `vae_lite.elbo` does.
-#
-# For each of three seeds, two copies of one untrained VAE train, one with each estimator, on the same
-# batches and ε: 400 steps of 128 images, 0.85 epoch (early training, far from converged). Every 50
-# steps the cell records, for each run:
-# - the test loss: B's negative ELBO on 1,000 test images, the same ε for both runs;
-# - the gradient noise Σ_w Var_ε(∂L/∂w): on one fixed batch of 128 training images, the variance over
-#   ε (10 draws) of the gradient of the batch's mean loss L, summed over the encoder's weights w (the
-#   KL does not reach the decoder). It is taken for both losses at the run's weights, so that A and B
-#   can be compared at the same weights (B's run), not only each at its own run's.
-#
-# *Figure: against the training step, one line per seed: A's test loss minus B's (left, from step 50)
-# and A's gradient noise over B's (right, log scale), at the same weights (solid) and each at its own
-# run's weights (dashed).*
-
-# %%
-def sampled_kl_loss(model, x):  # estimator A, negated, per image: the KL sampled at the reconstruction's z
-    mu, logvar = model.encode(x)
-    z = vae_lite.reparameterize(mu, logvar)  # one z per image
-    log_ratio = Normal(mu, (0.5 * logvar).exp()).log_prob(z) - Normal(0.0, 1.0).log_prob(z)
-    return log_ratio.sum(-1) - model.log_likelihood(x, z)  # log q(z|x) - log p(z) - log p(x|z)
-
-
-losses = {"A, sampled KL": sampled_kl_loss, "B, closed-form KL": lambda model, x: model.loss(x)[0]}
-seeds, steps = ((0,), 100) if QUICK else ((0, 1, 2), 400)
-by_seed = [gradients.train_with_each(losses, data, x_test[:300 if QUICK else 1000], steps=steps, every=50, seed=seed)
-           for seed in seeds]
-A, B = losses  # the two names
-records = range(len(by_seed[0][A]["step"]))
-over_seeds = lambda value: [[value(runs, i) for runs in by_seed] for i in records]  # per record, per seed
-gap = over_seeds(lambda runs, i: runs[A]["test_loss"][i] - runs[B]["test_loss"][i])
-same = over_seeds(lambda runs, i: runs[B]["gradient_variance_by_loss"][A][i] / runs[B]["gradient_variance"][i])
-own = over_seeds(lambda runs, i: runs[A]["gradient_variance"][i] / runs[B]["gradient_variance"][i])
-noise_B = over_seeds(lambda runs, i: runs[B]["gradient_variance"][i])
-span = lambda values, digits: f"{min(values):.{digits}f} to {max(values):.{digits}f}"
-print(f"min to max over {len(seeds)} seed(s)       gradient noise, A / B:")
-print(" step  test loss, A - B     same weights     own weights   B's noise")
-for i in records:
-    print(f"{by_seed[0][A]['step'][i]:5d} {span(gap[i], 1):>17} {span(same[i], 2):>16} {span(own[i], 2):>15} "
-          f"{span(noise_B[i], 0):>11}")
-plots.plot_estimator_runs(by_seed);
-
-# %% jupyter={"source_hidden": true}
-assert all(min(g) > 0 for g in gap[1:]), "the text: B's test loss the lower at every record from step 50"
-assert data.name != "mnist" or (all(min(r) > 1.2 for r in same) and all(min(r) > 1 for r in own)), \
-    "the text: on MNIST, A the noisier at every record"
-if data.name == "mnist" and not QUICK:  # the text's numbers: MNIST, three seeds, 400 steps
-    assert 7 < min(same[0]) and max(same[0]) < 15, "the text: about ten times at step 0"
-    assert all(1.3 < min(r) and max(r) < 2 for r in same[1:]), "the text: then 1.36 to 1.83 at the same weights"
-    assert all(x > y for x, y in zip(same[1], same[-1])), "the text: falling slowly, in every seed"
-    assert all(o < s_ for o_r, s_r in zip(own[2:], same[2:]) for o, s_ in zip(o_r, s_r)), \
-        "the text: from step 100, smaller each at its own run's weights"
-    assert min(noise_B[-1]) > 100 * max(noise_B[0]), "the text: B's noise grows a hundredfold and more"
-    assert 0.1 < min(gap[1]) and max(gap[1]) < 1 and 1.5 < min(gap[-1]) and max(gap[-1]) < 4, \
-        "the text: the test-loss gap, 0.2 to 0.8 nats at step 50, 1.7 to 3.6 at step 400"
-
-# %% [markdown]
-# A's gradient is the noisier at every record, in every seed. At step 0 both runs have the same
-# weights, the two losses differ only in the KL term, and A's noise is about ten times B's. Then the
-# reconstruction's noise (all of B's) grows more than a hundredfold as the decoder learns. At the same
-# weights A's noise stays 1.36 to 1.83 times B's from step 50 on, falling slowly. From step 100, the
-# factor taken each at its own run's weights is smaller (1.19 to 1.31 at step 400): the two runs have
-# moved apart, and that ratio mixes the estimators' noise with where each run has got to.
-#
-# B's test loss is lower than A's at every record from step 50, in every seed: by 0.2 to 0.8 nats at
-# step 50 and by 1.7 to 3.6 nats at step 400. So the noisier gradient slows early training a little.
-# Three seeds and 0.85 epoch say nothing about what either estimator reaches when trained to the end.
-
-# %% [markdown]
-# ## Optional: the gradient's noise, by hand and measured
-#
-# Training uses the gradient of the KL, not its value. Draw one z = μ + σε with ε ~ N(0, 1) (`rsample`).
-# Then log q(z) − log p(z) = −log σ − ε²/2 + z²/2 (the log √(2π) cancel). One draw's gradient in μ:
-#
-# - **Standard estimator** (Roeder et al.'s total derivative): differentiate all of it. −ε²/2 does not
-#   depend on μ, so the gradient is z.
-# - **Path-derivative estimator** (Roeder et al., 2017): hold μ and σ fixed inside log q (`detach`) and
-#   differentiate only through z. This drops the score term ∂ log q(z)/∂μ = (z − μ)/σ² = ε/σ
-#   (notebook 03), whose mean is 0. The gradient is z − ε/σ.
-#
-# > **Predict, then run.** At q = p (μ = 0, σ = 1), which estimator is exact? For a narrow q, σ = 0.1,
-# > which one is noisier? The cell derives both errors with sympy, for μ and for log σ², and compares
-# > their mean squares over ε.
-
-# %%
-lv, mu_0, lv_0 = sp.symbols("lv mu_0 lv_0", real=True)  # lv = log sigma^2; mu_0, lv_0: inside log q
-mu, sigma, eps = symbolic.mu, symbolic.sigma, symbolic.eps
-z_draw = mu + sp.exp(lv / 2) * eps  # rsample: z = mu + sigma eps
-one_draw = symbolic.log_normal(z_draw, mu_0, sp.exp(lv_0 / 2)) - symbolic.log_normal(z_draw, 0, 1)
-closed = kl.subs(sigma, sp.exp(lv / 2))  # sympy's KL, in (mu, log sigma^2)
-# an expression in sigma, by powers of eps
-in_sigma = lambda e: sp.collect(sp.expand(e.subs(lv, 2 * sp.log(sigma))), eps, sp.together)
-error, mean_square, wins = {}, {}, {}
-for name, theta, label in (("mu", mu, r"\mu"), ("logvar", lv, r"\log \sigma^2")):
-    g_standard = sp.diff(one_draw.subs({mu_0: mu, lv_0: lv}), theta)  # differentiate all of it
-    g_path = sp.diff(one_draw, theta).subs({mu_0: mu, lv_0: lv})  # only through z
-    for estimator, gradient in (("standard", g_standard), ("path-derivative", g_path)):
-        error[name, estimator] = in_sigma(gradient - sp.diff(closed, theta))
-        mean_square[name, estimator] = symbolic.expectation(error[name, estimator] ** 2, eps, 0, 1)
-    gap = sp.simplify(mean_square[name, "standard"] - mean_square[name, "path-derivative"])
-    wins[name] = sp.solve(gap > 0, sigma)
-    display(Math(rf"\text{{one draw's error in }} {label} \text{{: standard }} "
-                 rf"{sp.latex(error[name, 'standard'])}, \quad "
-                 rf"\text{{path-derivative }} {sp.latex(error[name, 'path-derivative'])}"))
-    display(Math(rf"\qquad \text{{mean squares, standard minus path-derivative: }} {sp.latex(gap)} "
-                 rf"> 0 \text{{ for }} {sp.latex(wins[name])}"))
-
-# %% jupyter={"source_hidden": true}
-assert symbolic.is_zero(error["mu", "standard"] - sigma * eps), "the text: the standard error in mu"
-assert symbolic.is_zero(error["mu", "path-derivative"] - (sigma**2 - 1) * eps / sigma), "the text: path-derivative"
-assert all(w.as_set() == sp.Interval.open(1 / sp.sqrt(2), sp.oo) for w in wins.values()), "the text: sigma > 0.71"
-
-# %% [markdown]
-# The closed form's gradient in μ is μ. So one draw's error is σε (standard) or σε − ε/σ = (σ² − 1)ε/σ
-# (path-derivative), as the cell shows. Both average to 0.
-#
-# For μ and for log σ² alike, the path-derivative estimator has the smaller error only where
-# σ > 1/√2 ≈ 0.71. The cell measures both with autograd, for four 50-dimensional q: the random q
-# above, q = p, a narrow q (the same μ, σ = 0.1) and the encoder's q above. Each row of `mu_r` and
-# `logvar_r` is one draw's own copy of (μ, log σ²), so autograd gives each draw its own gradient. The
-# formula in brackets is the root of the summed mean squares above.
-
-# %%
-def per_draw_gradients(objective, mu, logvar, path_derivative=False, draws=2_000):
-    """Row i: the gradient in (mu, logvar) of objective(z_i, q), z_i = mu + sigma eps_i."""
-    # a copy of the parameters per draw, so that row i's gradient is draw i's
-    mu_r = mu.expand(draws, *mu.shape).clone().requires_grad_(True)
-    logvar_r = logvar.expand(draws, *mu.shape).clone().requires_grad_(True)
-    z = mu_r + (0.5 * logvar_r).exp() * torch.randn(mu_r.shape, dtype=torch.float64)  # rsample
-    # q's parameters inside log q: held fixed (detached) by the path-derivative estimator
-    m, lv = (mu_r.detach(), logvar_r.detach()) if path_derivative else (mu_r, logvar_r)
-    q = Normal(m, (0.5 * lv).exp())
-    return torch.autograd.grad(objective(z, q).sum(), (mu_r, logvar_r))
-
-
-prior = Normal(0.0, 1.0)
-kl_one_draw = lambda z, q: (q.log_prob(z) - prior.log_prob(z)).sum(-1)  # one draw per row
-formula = {key: sp.lambdify((mu, sigma), f, "math") for key, f in mean_square.items()}
-narrow = torch.full((d,), 2 * math.log(0.1), dtype=torch.float64)  # log sigma^2 for sigma = 0.1
-qs = {"random q": (mu_d, logvar_d), "q = p": (torch.zeros(d, dtype=torch.float64),) * 2,
-      "narrow q": (mu_d, narrow), "encoder's q": (mu_x, logvar_x)}
-print("Closed form: the norm of its gradient. Estimators: RMS over 2,000 draws of the norm of a "
-      "draw's error (formula)")
-print(f"{'':12}{'in':<7}{'closed form':>11}{'standard':>17}{'path-derivative':>20}")
-torch.manual_seed(3)
-noise, size = {}, {}
-for q_name, (m, lv) in qs.items():
-    m_c, lv_c = m.clone().requires_grad_(True), lv.clone().requires_grad_(True)
-    exact = torch.autograd.grad(vae_lite.kl_standard_normal(m_c, lv_c), (m_c, lv_c))
-    size.update({(q_name, name): g.norm().item() for name, g in zip(("mu", "logvar"), exact)})
-    for estimator in ("standard", "path-derivative"):
-        draw_gradients = per_draw_gradients(kl_one_draw, m, lv, estimator == "path-derivative")
-        for i, name in enumerate(("mu", "logvar")):
-            error_i = draw_gradients[i] - exact[i]  # one row per draw
-            rms = error_i.pow(2).sum(dim=1).mean().sqrt().item()
-            f = formula[name, estimator]
-            by_formula = math.sqrt(sum(f(a, math.exp(b / 2)) for a, b in zip(m.tolist(), lv.tolist())))
-            noise[q_name, name, estimator] = (rms, by_formula)
-            standard_error = draw_gradients[i].std(0) / math.sqrt(len(error_i)) + 1e-12
-            assert (error_i.mean(0).abs() / standard_error).max() < 5, \
-                f"the {estimator} gradient in {name} should average to the closed form's"
-    for name in ("mu", "logvar"):
-        measured = "".join(f"{noise[q_name, name, e][0]:11.1f} ({noise[q_name, name, e][1]:4.1f})"
-                           for e in ("standard", "path-derivative"))
-        print(f"{q_name:12}{name:<7}{size[q_name, name]:11.1f}{measured}")
-below = (logvar_x < -math.log(2)).double().mean().item()  # the share of sigma < 1/sqrt(2)
-print(f"The encoder's q has {below:.0%} of its sigma below 1/sqrt(2) = 0.71")
-
-# %% jupyter={"source_hidden": true}
-for key, (measured, predicted) in noise.items():
-    if key[0] != "encoder's q" or data.name == "mnist":  # elsewhere, few active dimensions: a noisier RMS
-        assert abs(measured - predicted) <= 0.05 * predicted + 1e-9, f"{key}: the measured noise should match the formula"
-ratio = {name: noise["encoder's q", name, "path-derivative"][0] / noise["encoder's q", name, "standard"][0]
-         for name in ("mu", "logvar")}
-for name in ("mu", "logvar"):  # the text's claims, per parameter
-    (standard, _), (path, _) = noise["random q", name, "standard"], noise["random q", name, "path-derivative"]
-    assert standard > size["random q", name] and path < standard, f"random q, {name}: the text compares the errors"
-    assert noise["q = p", name, "path-derivative"][0] < 1e-12 < 1 < noise["q = p", name, "standard"][0], f"q = p, {name}"
-    assert noise["narrow q", name, "path-derivative"][0] > 5 * noise["narrow q", name, "standard"][0], f"narrow q, {name}"
-if data.name == "mnist":  # the text describes MNIST's encoder
-    assert 2.4 < ratio["mu"] < 3 and 0.75 < ratio["logvar"] < 1, "the text: the encoder's q, the two estimators"
-    assert 0.4 <= below <= 0.6, "the text: about half of the encoder's sigma below 0.71"
-
-# %% [markdown]
-# The same comparison as a picture, for one dimension, from the formulas. Printed above it: the
-# encoder's σ over 1,000 test images, not just the first.
-#
-# *Figure: one draw's RMS gradient error in μ for one dimension against its σ: standard (σ) and
-# path-derivative (|σ² − 1|/σ, cut off at 5), crossing at σ = 1/√2 (dotted). Ticks at the bottom: the σ of the
-# encoder's q for the first test image; a label counts those above 0.9, which overlap near σ = 1.*
-
-# %%
-sigmas = [0.05 * k for k in range(2, 61)]  # sigma from 0.1 to 3
-_, ax = plt.subplots(figsize=(10, 4), layout="constrained")
-for estimator in ("standard", "path-derivative"):
-    ax.plot(sigmas, [math.sqrt(formula["mu", estimator](0.0, sd)) for sd in sigmas], label=estimator)
-ax.axvline(1 / math.sqrt(2), color="black", linestyle=":", label="σ = 1/√2")
-n_below = (logvar_x < -math.log(2)).sum().item()  # sigma < 1/sqrt(2)
-ax.plot((0.5 * logvar_x).exp(), torch.zeros(d), "|", color="dimgray", markersize=14, clip_on=False,
-        label=f"encoder's σ, first test image ({n_below} of {d} below 1/√2)")
-n_near_1 = ((0.5 * logvar_x).exp() > 0.9).sum().item()  # the inactive dimensions' ticks overlap there
-ax.annotate(f"{n_near_1} ticks above σ = 0.9", xy=(1.0, 0.05), xytext=(1.9, 0.5), arrowprops=dict(arrowstyle="->"))
-ax.set(xlabel="σ of one dimension", ylabel="RMS error of one draw's ∂/∂μ", ylim=(0, 5))
-ax.legend(loc="upper center");
-with torch.no_grad():  # the encoder's sigma^2 for 1,000 test images
-    var_batch = vae.encode(x_test[:1000])[1].double().exp()
-share_below = (var_batch < 0.5).double().mean(1)  # per image: the share of sigma below 1/sqrt(2)
-mu_ratio = (((var_batch - 1) ** 2 / var_batch).sum(1) / var_batch.sum(1)).sqrt()  # path / standard
-deciles = torch.tensor([0.1, 0.5, 0.9], dtype=torch.float64)
-(s10, s50, s90), (r10, r50, r90) = (v.quantile(deciles).tolist() for v in (share_below, mu_ratio))
-print(f"Over {len(var_batch)} test images, median (10-90 %): share of sigma below 0.71 {s50:.0%} "
-      f"({s10:.0%}-{s90:.0%}); path-derivative / standard RMS in mu {r50:.1f} ({r10:.1f}-{r90:.1f})")
-
-# %% jupyter={"source_hidden": true}
-by_formula = noise["encoder's q", "mu", "path-derivative"][1] / noise["encoder's q", "mu", "standard"][1]
-assert abs(mu_ratio[0] - by_formula) < 1e-6, "mu_ratio should be the formulas' ratio (image 0 is the table's)"
-if data.name == "mnist":  # the text describes MNIST's encoder
-    assert 0.4 < s50 < 0.6 and 2.5 < r50 < 3.5 and r10 > 1.5, "the text: about half below 0.71, 3 times noisier"
-
-# %% [markdown]
-# Measured and formula agree. With the standard estimator, one draw's gradient for the random q is off
-# by more than the whole gradient. At q = p every draw's *value* is 0, yet its standard gradient in μ is
-# z itself: a push even on dimensions already at the prior (as many of [07](07_latent_space.ipynb)'s
-# inactive ones are). The path-derivative estimator is exact at q = p and better for the random q, but
-# many times worse for the narrow q: which estimator wins depends on σ. A trained encoder puts about
-# half its σ below 0.71: for the encoder's q in the table the path-derivative estimator is nearly three
-# times noisier in μ, and a little less noisy in log σ². Over 1,000 test images (the line above the
-# figure) the share and the ratio in μ hold: median about a half and about three. The closed form has
-# no noise, whatever σ is.
-#
-# **Takeaway:** for the KL term, neither sampled gradient wins everywhere (the path-derivative one only
-# where σ > 1/√2), and the closed form, with no noise, beats both.
-
-# %% [markdown]
-# ## Optional: the whole ELBO's gradient, where the path-derivative estimator wins
-#
-# **Takeaway:** in notebook 02's linear-Gaussian model, at q = p(z|x), the path-derivative gradient of
-# the whole ELBO is exact, and the closed-form KL (estimator B) is less noisy than the standard
-# estimator in μ for every x, and in log σ² except for x more than about 2 standard deviations from b
-# (about 4 % of the model's x).
-#
-# Roeder et al. designed their estimator for the whole ELBO, E_q[log p(x, z) − log q(z|x)], not for the
-# KL alone. If q is the true posterior p(z|x), then log p(x, z) − log q(z|x) = log p(x) for every z. That
-# is a constant, so every draw's path-derivative gradient is exactly 0, the true gradient at the optimum.
-# Estimators A and B are those of the training section above (Kingma & Welling, 2013, §2.3). A, their
-# generic one (eq. 6), samples the whole ELBO, KL included. B takes the KL in closed form but still
-# samples the reconstruction term log p(x|z), whose gradient varies with z. The cell checks this on notebook 02's
-# linear-Gaussian model at x = 1.7 and at a larger x = 10, with q set to the true posterior (10,000 draws
-# per estimator).
-
-# %%
-model = symbolic.linear_gaussian()  # notebook 02's model: z ~ N(0, 1), x|z ~ N(w z + b, s^2)
-spread = {}
-torch.manual_seed(5)  # per_draw_gradients draws from the global generator
-for x_value in (1.7, 10.0):
-    toy = {**check.TOY_MODEL, "x": x_value}
-    at_x = {getattr(symbolic, name): value for name, value in toy.items()}
-    post_mu = float(model["posterior_mean"].subs(at_x))  # q = p(z|x), by sympy
-    post_logvar = 2 * math.log(float(model["posterior_std"].subs(at_x)))
-    q_post = [torch.tensor([v], dtype=torch.float64) for v in (post_mu, post_logvar)]
-    x_toy = torch.tensor(x_value, dtype=torch.float64)
-    log_likelihood = lambda z: Normal(toy["w"] * z + toy["b"], toy["s"]).log_prob(x_toy).sum(-1)
-    # estimator A samples the whole ELBO; estimator B takes its KL in closed form
-    elbo_A = lambda z, q: log_likelihood(z) + prior.log_prob(z).sum(-1) - q.log_prob(z).sum(-1)
-    elbo_B = lambda z, q: log_likelihood(z) - kl_divergence(q, prior).sum(-1)
-    estimators = {"B, closed-form KL": (elbo_B, False), "A, standard": (elbo_A, False),
-                  "A, path-derivative": (elbo_A, True)}
-    for name, (one_draw_elbo, path) in estimators.items():
-        g_mu, g_logvar = per_draw_gradients(one_draw_elbo, *q_post, path, draws=10_000)
-        spread[x_value, name] = (g_mu.std().item(), g_logvar.std().item())
-        assert abs(g_mu.mean()) < 5 * g_mu.std() / math.sqrt(len(g_mu)) + 1e-12, \
-            f"{name}: at the optimum the gradient should average to 0"
-        print(f"x = {x_value:<4} {name:<19} standard deviation of one draw's gradient: in mu "
-              f"{spread[x_value, name][0]:.3f}, in log sigma^2 {spread[x_value, name][1]:.3f}")
-
-# %% jupyter={"source_hidden": true}
-(B, A, path), (B10, A10, path10) = ([spread[x, e] for e in ("B, closed-form KL", "A, standard", "A, path-derivative")]
-                                    for x in (1.7, 10.0))
-assert max(path + path10) < 1e-12, "the text: at the true posterior the path-derivative gradient is exact"
-assert 0.1 < B[0] < A[0] and 0.1 < B[1] < A[1] and B10[0] < A10[0], "the text: B is noisy, less so than A (standard)"
-assert B10[1] > 1.2 * A10[1] and B10[1] > 1.2 * B[1], "the text: at x = 10, B's noise in log sigma^2 grows and loses to A's"
-assert abs(A10[0] / A[0] - 1) < 0.1 and abs(A10[1] / A[1] - 1) < 0.1, "the text: A's score-term noise does not depend on x"
-w, b, s = (check.TOY_MODEL[name] for name in "wbs")
-in_mu = w**2 / (w**2 + s**2)  # B's noise in mu over A's at the posterior, for every x
-assert round(in_mu, 2) == 0.86, "the text: w^2 / (w^2 + s^2) = 0.86"
-assert all(abs(Bx[0] / Ax[0] / in_mu - 1) < 0.05 for Bx, Ax in ((B, A), (B10, A10))), "the text: B/A in mu"
-# how far out is x = 10? By sympy, at q = p(z|x): B's variance in log sigma^2, and A's (its score term's)
-lv_sym = sp.Symbol("lv_sym", real=True)  # log sigma^2
-toy_values = {getattr(symbolic, name): value for name, value in check.TOY_MODEL.items()}
-z_t = model["posterior_mean"] + sp.exp(lv_sym / 2) * eps  # rsample from q, q's mean the posterior's
-g_B = sp.diff(model["log_likelihood"].subs(symbolic.z, z_t), lv_sym)  # B's one-draw gradient
-g_B = g_B.subs(lv_sym, 2 * sp.log(model["posterior_std"])).subs(toy_values)  # at p(z|x)
-var_B = symbolic.expectation(g_B**2, eps, 0, 1) - symbolic.expectation(g_B, eps, 0, 1) ** 2
-score = sp.diff(symbolic.log_normal(symbolic.z, mu, sp.exp(lv_sym / 2)), lv_sym)
-score = score.subs(symbolic.z, mu + sp.exp(lv_sym / 2) * eps)
-var_A = symbolic.expectation(score**2, eps, 0, 1)  # the score term has mean 0
-assert symbolic.is_zero(symbolic.expectation(score, eps, 0, 1)) and var_A == sp.Rational(1, 2)
-for x_value, measured in ((1.7, B[1]), (10.0, B10[1])):
-    assert abs(math.sqrt(var_B.subs(symbolic.x, x_value)) / measured - 1) < 0.07, "B's noise: formula and measured"
-x_sd = math.hypot(w, s)  # x = w z + b + noise: standard deviation sqrt(w^2 + s^2)
-edge = max(float(root) for root in sp.solve(sp.Eq(var_B, var_A), symbolic.x)) - b  # B loses beyond |x - b| > edge
-share = math.erfc(edge / (x_sd * math.sqrt(2)))  # P(|x - b| > edge) under the model
-assert round((10 - b) / x_sd, 1) == 4.4 and round(edge, 1) == 4.5 and round(edge / x_sd, 1) == 2.1, (
-    f"the text: x = 10 is {(10 - b) / x_sd:.1f} sd out; B loses for |x - b| > {edge:.2f} "
-    f"({edge / x_sd:.2f} sd)")
-assert 0.035 < share < 0.045, f"the text: B loses for about 4 % of the model's x, not {share:.1%}"
-
-# %% [markdown]
-# At x = 1.7 the closed form helps: B is less noisy than the standard A, as Kingma & Welling's "typically
-# has less variance" (said of the estimate) predicts. In μ, B wins for every x (at q = p(z|x)): its
-# noise is w²/(w² + s²) = 0.86 times A's, whatever x is. Only in log σ² can B lose, as it does at x = 10.
-# That x is far out: under the model x ~ N(b, w² + s²), so x = 10 is 4.4 standard deviations from
-# b = 0.5. Worked out by sympy, B's noise in log σ² passes A's only where |x − b| > 4.5 (2.1 standard
-# deviations), for about 4 % of the model's own x.
-#
-# Why B can lose: in A the sampled KL's noise through z cancels the reconstruction's exactly here (the
-# path-derivative A is exact), leaving only the score term, whose size does not depend on x. B keeps the
-# reconstruction's noise, whose part in log σ² grows with x. So the closed form removes the KL's noise,
-# but not always the ELBO's. Away from the posterior the order may turn again (not measured here for the
-# whole ELBO): for the KL term alone and a narrow q, the path-derivative estimator was far worse (the
-# table above). A batch of M images divides
-# the variance of the encoder *weights'* gradient by about M; each image's own μ, log σ² gradient keeps
-# its noise. `vae_lite.elbo`, which notebook 05 trains with, uses estimator B.
-
-# %% [markdown]
 # ## Optional: a KL with no closed form, Exercise 5
-# For a mixture prior, as in the VampPrior or Stanford CS236's GMVAE homework, here
-# p(z) = (1/K) Σₖ N(z; mₖ, I), log p(z) is the log of a sum and the KL has no closed form. Sampling still
-# works: the KL is the mean of log q(z) − log p(z) over z ~ q, with
+# For a mixture prior, as in the VampPrior or Stanford CS236's GMVAE homework (there the components'
+# variances are learned too; here they are 1), p(z) = (1/K) Σₖ N(z; mₖ, I), log p(z) is the log of a
+# sum and the KL has no closed form. Sampling still works: the KL is the mean of log q(z) − log p(z)
+# over z ~ q, with
 # log p(z) = logsumexpₖ log N(z; mₖ, I) − log K. (Pyro's `Trace_ELBO` samples every KL;
 # `TraceMeanField_ELBO` uses the closed form where one exists.)
 #
@@ -867,12 +628,11 @@ assert 0.035 < share < 0.045, f"the text: B loses for about 4 % of the model's x
 # type) exp of anything below about −104 is 0, so log Σₖ exp(aₖ) would be −∞. `logsumexp` takes out
 # the largest term first: log Σₖ exp(aₖ) = a_max + log Σₖ exp(aₖ − a_max).
 #
-# *What the check does.* The check cell (it starts with `q_base`) prepares two cases and prints their
-# answers; the last line of your function's cell runs both on your function.
-# 1. K = 2, both components at 0: p is N(0, I) again, so the closed form must come out, and the
-#    standard error must be `sd_of` (one sample's standard deviation, from the core part) over √n.
-# 2. K = 2, means ±½ in every dimension, for the 50-dimensional q above, in float32. The exact KL is
-#    known: for means ±m it reduces to a 1-d integral (hidden cell).
+# *The check.* The check cell (it starts with `q_base`) prepares two cases; your function's cell runs both.
+# 1. K = 2, both components at 0: p is N(0, I), so the closed form must come out, with standard error
+#    `sd_of` (the core part) over √n.
+# 2. K = 2, means ±½ in every dimension, the 50-dimensional q above, in float32. Its exact KL is a 1-d
+#    integral (hidden cell).
 #
 # The components' closed forms, averaged, are not the answer, only an upper bound: log is concave, so
 # log p(z) = log (1/K) Σₖ pₖ(z) ≥ (1/K) Σₖ log pₖ(z) (Jensen), and so
@@ -932,6 +692,7 @@ both_at_0 = torch.zeros(2, d, dtype=torch.float64)  # case 1: p = N(0, I), as tw
 means = torch.stack([torch.full((d,), 0.5), torch.full((d,), -0.5)]).double()  # case 2
 q_32 = Normal(mu_d.float(), (0.5 * logvar_d).exp().float())  # case 2 runs in float32
 unit = torch.zeros(d, dtype=torch.float64)  # log of the components' variance 1
+# vae_lite.kl_normal: Exercise 4's KL of two diagonal Gaussians, the package's code for it
 bound = sum(vae_lite.kl_normal(mu_d, logvar_d, m_k, unit).item() for m_k in means) / len(means)
 print(f"Case 1: closed form {closed_alone:.2f}; standard error for n = {n_mc:,}, "
       f"by the formula, {se_by_formula:.3f}")
@@ -983,8 +744,6 @@ try_kl_to_mixture(kl_to_mixture)  # the two cases of the check cell above
 # - Sohn, Lee & Yan (2015), Learning Structured Output Representation using Deep Conditional
 #   Generative Models, NeurIPS 2015.
 # - Rezende & Mohamed (2015), Variational Inference with Normalizing Flows, arXiv:1505.05770.
-# - Roeder, Wu & Duvenaud (2017), Sticking the Landing: Simple, Lower-Variance Gradient Estimators for
-#   Variational Inference, arXiv:1703.09194.
 # - Tomczak & Welling (2018), VAE with a VampPrior, arXiv:1705.07120.
 # - TensorFlow, Convolutional Variational Autoencoder tutorial,
 #   https://www.tensorflow.org/tutorials/generative/cvae (the sampled KL, "for simplicity").

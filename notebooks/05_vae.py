@@ -83,11 +83,11 @@ plt.show()
 # - **Prior** p(z) = N(0, I); the model is p(z) p(x|z) (Kingma & Welling 2013; Rezende et al. 2014).
 # - **Encoder** q(z|x) = N(μ(x), diag σ²(x)): a network outputs μ and log σ² (the log keeps σ² positive).
 # - **Reparameterization** z = μ + σ ⊙ ε, ε ~ N(0, I), σ = exp(½ log σ²): a sample that gradients flow through (03).
-# - **Decoder** p(x|z): a Bernoulli probability p_i(z) = sigmoid(logit_i) for each pixel i; together, the *mean* image.
+# - **Decoder** p(x|z): a Bernoulli probability π_i(z) = sigmoid(logit_i) for each pixel i; together, the *mean* image.
 #
 # The loss of one image is the **negative ELBO**, in nats, summed over its pixels i and latent dimensions d:
 #
-# $$\mathcal{L}(x) = \underbrace{-\sum_i \big[x_i \log p_i(z) + (1 - x_i)\log(1 - p_i(z))\big]}_{\text{reconstruction error,
+# $$\mathcal{L}(x) = \underbrace{-\sum_i \big[x_i \log \pi_i(z) + (1 - x_i)\log(1 - \pi_i(z))\big]}_{\text{reconstruction error,
 # one } z \sim q(z|x)} \;+\; \underbrace{\tfrac12 \sum_d \big(\mu_d^2 + \sigma_d^2 - \log \sigma_d^2 - 1\big)}_{\mathrm{KL}(q(z|x)\,\|\,N(0, I))}
 # \;\approx\; -\mathrm{ELBO}(x).$$
 #
@@ -118,9 +118,9 @@ def vae_loss(logits, x, mu, logvar):
 assert check.vae_loss(vae_loss), "the solution should pass every case"
 
 # %% [markdown]
-# **Exercise 2 (8 min). Write the model.** `__init__` is given: each network is Linear, ReLU, Linear; the
-# encoder's `2 * latent_dim` outputs are μ and log σ² side by side. Write the four methods; the comment in each
-# says how. `decode` returns **logits**, as `vae_loss` expects.
+# **Exercise 2 (8 min). Write the model.** `__init__` is given; the encoder's `2 * latent_dim` outputs are μ and
+# log σ² side by side. Write the four methods; the comment in each says how. `decode` returns **logits**, as
+# `vae_loss` expects.
 
 # %% tags=["nbval-check-output"]
 class MyVAE(nn.Module):
@@ -222,13 +222,13 @@ same = check.same_as_fit(MyVAE, train_my_vae, images, epochs=2, batch_size=256, 
 assert same is not False, "yours should give vae_lite's losses (the line above says how far they part)"
 
 # %% [markdown]
-# They agree to rounding. From here on, the package. **Its `decode(z)` returns probabilities, where yours returns
-# logits**; its `log_likelihood(x, z)` is log p(x|z).
+# From here on, the package: **its `decode(z)` returns probabilities, where yours returns logits**; its
+# `log_likelihood(x, z)` is log p(x|z).
 #
 # ## Training
 #
-# `train` adds a mean-image start, a one-cycle learning rate and a KL warm-up to your loop (optional part: why,
-# and how they were chosen, partly on test scores). The yardstick: an autoencoder of the same sizes, trained alike.
+# `train` adds a mean-image start, a one-cycle learning rate and a KL warm-up to your loop, chosen partly on test
+# scores (optional part: why). The yardstick: an autoencoder of the same sizes, trained alike.
 
 # %%
 STEPS = 300 if QUICK else pretrained.TRAINING["epochs"] * math.ceil(60_000 / 256)  # the recipe's optimizer steps
@@ -238,8 +238,7 @@ EPOCHS = max(1, round(STEPS / math.ceil(len(data.train) / 256)))  # a smaller da
 def train(Model):  # the recipe, from seed 0; a VAE: about a minute on a quiet 2-core machine
     torch.manual_seed(0)  # (benchmarks/README.md); the output shows your machine's time
     model = Model(data.image_shape).start_at_mean_image(data.train)
-    return model, vae_lite.fit(model, data, epochs=EPOCHS, batch_size=256, lr=8e-3, schedule="onecycle",
-                               warmup=min(2, EPOCHS))
+    return model, vae_lite.fit(model, data, epochs=EPOCHS, batch_size=256, lr=8e-3, schedule="onecycle", warmup=min(2, EPOCHS))
 
 
 vae, vae_history = train(vae_lite.VAE)
@@ -254,7 +253,7 @@ plots.plot_loss_terms(vae_history, warmup=min(2, EPOCHS))
 plt.show()
 
 # %% [markdown]
-# After epoch 1, the reconstruction error falls most; the KL stays in a narrow range (optional part: measured).
+# From epoch 2 on, the KL changes little; the reconstruction error falls most.
 #
 # ## Experiments
 #
@@ -271,11 +270,10 @@ with torch.inference_mode():
                      "autoencoder": autoencoder.decode(ae_codes[:12])}, ncols=12, size=0.9)
 plt.show()
 vae_error, ae_error, gap_se = vae_errors.mean(), ae_errors.mean(), (vae_errors - ae_errors).std() / len(x) ** 0.5
-print(f"test −log p(x|z), nats per image: autoencoder {ae_error:.1f}, VAE at z = μ {vae_error:.1f}; "
-      f"gap {vae_error - ae_error:.1f} ± {gap_se:.2f} (standard error over test images)")
-assert ae_error < vae_error, "the autoencoder (no KL on its code) should reconstruct better than the VAE at z = μ"
-assert QUICK or ae_error + 10 * gap_se < vae_error < -vae_history.last["test_reconstruction"], \
-    "the prose: the gap is far beyond its standard error; at sampled z (training's log) the VAE scores worse than at μ"
+print(f"test −log p(x|z), nats per image: autoencoder {ae_error:.1f}, VAE at z = μ {vae_error:.1f}; gap "
+      f"{vae_error - ae_error:.1f} ± {gap_se:.2f} (standard error over test images; one training seed each)")
+assert ae_error < vae_error and (QUICK or ae_error + 10 * gap_se < vae_error < -vae_history.last["test_reconstruction"]), \
+    "the prose: the autoencoder reconstructs better, far beyond the standard error; the VAE worse at sampled z (training's log)"
 
 # %% [markdown]
 # Both are scored at one deterministic code (the VAE's μ), like for like. The autoencoder reconstructs far better:
@@ -286,8 +284,8 @@ assert QUICK or ae_error + 10 * gap_se < vae_error < -vae_history.last["test_rec
 #
 # **Predict, then run.** Both decoders get the same z ~ N(0, I). Which samples will look more like digits?
 #
-# *Figure: for 12 draws z ~ N(0, I), the VAE's decoder means, the autoencoder's, and one binary draw
-# x ~ p(x|z) from the VAE.*
+# *Figure: for 12 draws z ~ N(0, I): the VAE's decoder means, the autoencoder's, and a binary draw x ~ p(x|z)
+# from the VAE.*
 
 # %%
 generator = torch.Generator().manual_seed(1)  # a fixed seed, not picked for its pictures
@@ -307,14 +305,15 @@ plt.show()
 #
 # Prior draws land where the decoder was trained only if the codes of all images, the **aggregate posterior**
 # q(z) = E_x q(z|x), cover N(0, I). The KL pulls each q(z|x) towards N(0, I); nothing pulls the autoencoder's
-# codes. (Drawing its z from a Gaussian fitted to its codes does better, though still poorly: 01.)
+# codes.
 #
 # *Figure: each model's test codes in its two most spread dimensions; the circle holds 95% of N(0, I)'s draws.*
 
 # %%
 vae_z = vae_lite.reparameterize(mu, logvar, torch.Generator().manual_seed(1))  # z ~ q(z|x), one per test image
 r95 = math.sqrt(-2 * math.log(0.05))  # in 2-D, 95% of N(0, I)'s draws lie within this radius
-pairs = [codes[:, codes.var(dim=0).topk(2).indices] for codes in (vae_z, ae_codes)]  # each one's 2 most spread dims
+spread_pair = lambda codes, k=0: codes[:, codes.var(dim=0).argsort(descending=True)[k:k + 2]]  # k = 0: the 2 most spread
+pairs = [spread_pair(vae_z), spread_pair(ae_codes), spread_pair(ae_codes, ae_codes.shape[1] // 2)]  # last: median spread
 shares = [(pair.norm(dim=1) < r95).float().mean().item() for pair in pairs]  # inside the circle
 _, axes = plt.subplots(1, 2, figsize=(10, 4.8), sharex=True, sharey=True, layout="constrained")
 for ax, name, pair, share in zip(axes, ("VAE, z ~ q(z|x)", "autoencoder"), pairs, shares):
@@ -323,47 +322,46 @@ for ax, name, pair, share in zip(axes, ("VAE, z ~ q(z|x)", "autoencoder"), pairs
     ax.set(title=f"{name}: {share:.0%} inside", xlabel="most spread z_d", ylabel="2nd most spread z_d", aspect="equal")
 plt.show()
 sigma = logvar[:, vae_z.var(dim=0).topk(2).indices].mul(0.5).exp().median()  # one q(z|x)'s σ in the VAE's pair
-print(f"test codes inside the circle (N(0, I)'s draws: 95%): VAE {shares[0]:.0%}, autoencoder {shares[1]:.0%}; "
-      f"one q(z|x)'s σ in the VAE's pair: median {sigma:.2f} (N(0, I): 1)")
-assert QUICK or data.name != "mnist" or (0.85 < shares[0] < 0.99 and shares[1] < 0.5 and sigma < 0.5), \
-    "the prose: on MNIST, the VAE's codes as inside as N(0, I)'s draws, most of the autoencoder's out; q(z|x) narrow"
+print(f"test codes inside the circle (N(0, I)'s draws: 95%): VAE {shares[0]:.0%}; autoencoder {shares[1]:.0%}, and "
+      f"{shares[2]:.0%} in a pair of median spread; one q(z|x)'s σ in the VAE's pair: median {sigma:.2f} (N(0, I): 1)")
+assert QUICK or data.name != "mnist" or (0.85 < shares[0] < 0.99 and shares[1] < 0.5 and shares[1] < shares[2] < 0.85
+                                         and sigma < 0.5), "the prose: on MNIST, the VAE's codes as inside as N(0, I)'s " \
+    "draws; the autoencoder's far fewer (most out in its most spread pair, more in a median pair); q(z|x) narrow"
 
 # %% [markdown]
-# Each q(z|x) is much narrower than N(0, I), but together, in these two dimensions, they cover it as its own
-# draws do; the decoder, trained on such noisy z, decodes whole regions. Most of the autoencoder's codes lie where
-# draws from N(0, I) rarely fall (this is its most spread pair, its worst case: a typical pair is in the optional
-# part). Two dimensions of fifty are not the whole cloud: it can still leave holes, which decode to blends, as
-# some of the samples above are.
+# Each q(z|x) is much narrower than N(0, I), yet together they cover it in these two dimensions as its draws do;
+# the decoder, trained on such noisy z, decodes whole regions. The autoencoder's plot is its worst pair: most
+# codes miss the circle; a pair of median spread does better, still far from 95% (printed). Fifty dimensions can
+# hold holes a 2-D plot cannot show; they decode to blends, as some samples do.
 
 # %% [markdown]
 # ## Summary
-# - Your model (encoder, sampled z, decoder) and loop match `vae_lite.VAE` and `fit` step by step.
+# - Your model and loop match `vae_lite.VAE` and `fit` step by step.
 # - Its loss, the negative ELBO: reconstruction error **plus** KL, both summed over one image.
-# - The KL costs reconstruction and buys a generator: the codes spread over N(0, I), so many prior samples look
-#   like digits (some are blends); the autoencoder's do not.
+# - The KL costs reconstruction and buys a generator: the codes cover N(0, I) in the two dimensions shown, so
+#   many prior samples look like digits (some are blends); the autoencoder's do not.
 #
 # Next: [06 The loss, right and wrong](06_loss_right_and_wrong.ipynb).
 
 # %% [markdown]
-# ## Optional: more to try, the recipe, the scale of z, and μ or a sampled z
+# ## Optional: the recipe, the scale of z, μ or a sampled z, and more to try
 #
-# **More to try:**
+# Minutes at class pace; a section's code needs the cells above it run first:
+# - [The recipe](#The-recipe), 8 min: the three things `train` adds to your loop, drawn step by step.
+# - [The KL over training, measured](#The-KL-over-training,-measured), 11 min: why the KL falls as the warm-up
+#   ends, in this run and in others.
+# - [Where the recipe comes from](#Where-the-recipe-comes-from), 8 min: the screening runs behind it, and how
+#   much they show.
+# - [The scale of z](#The-scale-of-z), 16 min: the codes' lengths against N(0, I)'s draws, and why each
+#   dimension's mean z² is near 1.
+# - [μ or a sampled z at test time](#μ-or-a-sampled-z-at-test-time), 12 min: two ways to score a
+#   reconstruction, and why only one belongs to the ELBO.
+# - [More to try](#More-to-try), 3 min to read: five open exercises.
 #
-# 1. Train the VAE with `beta=4` (`vae_lite.fit(..., beta=4)`; with `warmup`, the KL's weight ramps from 0 to 4)
-#    and compare its test KL and its samples with the ones above. Which way does the KL move, and why? (The
-#    β-VAE: Higgins et al. 2017.)
-# 2. Decode the same z with the VAE after 1 epoch and after all of them. When do the samples start to look like
-#    the data? (A copy trained with `epochs=1` needs `warmup=1`, and squeezes the whole one-cycle schedule and
-#    the warm-up into that epoch, so it is not the run above stopped after epoch 1.)
-# 3. Draw five x ~ p(x|z) for one z. Which pixels change from draw to draw, and why those?
-# 4. Kingma & Welling 2013's Fig. 5 caption (figure numbers of the arXiv PDF), "Random samples", does not say
-#    whether it shows decoder means or draws; their Fig. 4 decodes a grid of Gaussian quantiles, not random z.
-#    What do Fig. 5's grey levels suggest?
-# 5. Write the generative direction yourself: `sample(model, z, generator)` decodes z to the decoder means and
-#    draws one binary x ~ p(x|z) from each with `torch.bernoulli(means, generator=generator)`. Re-run the Samples
-#    cell's first two lines (seed 1, then `torch.randn`) and pass that z and that generator: it should return
-#    that section's two VAE rows exactly.
-#
+# A second class (about 47 min): the recipe, the KL over training, the scale of z, and μ or a sampled z. Reading
+# for home: where the recipe comes from, and more to try.
+
+# %% [markdown]
 # ### The recipe
 #
 # The default recipe adds three things to the plain loop:
@@ -418,7 +416,8 @@ assert all(math.isclose(r["test_loss"], -r["test_elbo"], rel_tol=1e-6)
 # The rate starts low, moves fast at its peak, then falls for most of the run so that the last steps settle
 # (Smith & Topin 2019's one-cycle). The KL's weight starts at 0 and grows every step of the warm-up; at the end of
 # epoch 1 it is about ½.
-#
+
+# %% [markdown]
 # ### The KL over training, measured
 #
 # **Predict, then run.** The KL's weight is about ½ at the end of epoch 1. Was the KL higher then or after
@@ -471,16 +470,18 @@ assert len(kl_1_2) > 10 and sum(s == "cosine" for s, _, _ in kl_1_2) > 3 and all
 # warm-up that log the KL each epoch; their other settings differ too (printed). With none, and with 1 epoch,
 # the weight is about 1 at both epochs' ends: the KL rose from epoch 1 to 2 instead. With 10 epochs the
 # weight doubles from 0.1 to 0.2, and the KL fell: consistent with the argument, three runs, not a rule.
-#
+
+# %% [markdown]
 # ### Where the recipe comes from
 #
 # Short screening runs chose it, partly on test images, which can flatter this VAE's test scores. Two of them
-# changed one thing each in a screening model (400 hidden units each way, 32 latent dimensions, 20 epochs, a
-# cosine schedule), one seed each (printed below):
-# - one-cycle, with a higher peak rate, lowered the test −ELBO and the IW NLL by over a nat: a clear help;
-# - the mean-image start lowered the −ELBO by about 0.1 nats, within how far two seeds of one recipe land apart
-#   in the screens (other networks), and the IW NLL on the first 1,000 test images by about 0.4, well beyond it:
-#   a small help, on one seed.
+# changed a screening model (printed below), one seed each. Besides the −ELBO they report the **IW NLL**, an
+# importance-weighted estimate of −log p(x), tighter than the −ELBO (08 builds it).
+# - One-cycle lowered the test −ELBO and the IW NLL by over a nat. It came with a higher peak rate, so this
+#   credits the pair, not the schedule alone.
+# - The mean-image start lowered the −ELBO by about 0.1 nats, within how far two seeds of one recipe land apart
+#   in the screens (other networks). It lowered the IW NLL on the first 1,000 test images by about 0.4, several
+#   times the seed spread; but only two seed pairs measure that spread: a hint of a small help, not a finding.
 #
 # A later screen, on held-out training images, slightly preferred a 1-epoch warm-up to the shipped 2; the
 # shipped model was trained before it. The runs, the seed pairs and the commands: `benchmarks/README.md`,
@@ -503,15 +504,17 @@ def seed_gaps(runs, metric, base=lambda name: name):  # |run - its seed-1 twin| 
             if metric in run and metric in runs.get(base(name) + "-seed1", {}) and not name.endswith("-seed1")]
 gaps = {"−ELBO": seed_gaps(held_out, "validation_neg_elbo") + seed_gaps(screen, "test_neg_elbo"),
         "IW NLL": seed_gaps(screen, "iw_nll", base=lambda name: name.removesuffix("-iw"))}
+print("the screening model:", ", ".join(f"{k} {cosine['config'][k]}" for k in ("hidden", "latent", "epochs", "schedule", "lr")))
 for change, (elbo_gain, iw_gain) in gain.items():
-    print(f"{change}: test −ELBO lower by {elbo_gain:.2f} nats, IW NLL (first 1,000 test images) by {iw_gain:.2f}")
+    settings = ", ".join(f"{k} {a} → {b}" for k, (a, b) in changed[change].items())
+    print(f"{change} ({settings}): test −ELBO lower by {elbo_gain:.2f} nats, IW NLL (first 1,000 test images) by {iw_gain:.2f}")
 print("two seeds of one recipe in the screens land apart by: "
       + "; ".join(f"{m} {min(g):.2f} to {max(g):.2f} nats ({len(g)} pairs)" for m, g in gaps.items()))
-widest = max(max(g) for g in gaps.values())
 assert all(g > 1 for g in gain["one-cycle"]), "the prose: one-cycle lowered both by over a nat"
 mean_start = gain["mean-image start"]
-assert min(gaps["−ELBO"]) < mean_start[0] < max(gaps["−ELBO"]) and mean_start[1] > 2 * widest, \
-    "the prose: the mean-image start's −ELBO gain within the seed spread, its IW NLL gain well beyond it"
+assert min(gaps["−ELBO"]) < mean_start[0] < max(gaps["−ELBO"]) and mean_start[1] > 2 * max(gaps["IW NLL"]) \
+    and len(gaps["IW NLL"]) == 2, "the prose: the mean-image start's −ELBO gain within the seed spread, its IW " \
+    "NLL gain several times the spread of the two IW seed pairs"
 warm_lead = [held_out[f"v-{r}{s}"]["validation_neg_elbo"] - held_out[f"v-{r}-w1{s}"]["validation_neg_elbo"]
              for r in ("e16-lr8", "dec512-enc256-e16-lr8") for s in ("", "-seed1")]  # 2 networks, 2 seeds
 assert all(0 < lead < 0.5 for lead in warm_lead) and pretrained.TRAINING["warmup"] == 2, \
@@ -520,12 +523,10 @@ assert all(0 < lead < 0.5 for lead in warm_lead) and pretrained.TRAINING["warmup
 # %% [markdown]
 # ### The scale of z
 #
-# The circle in the core showed each model's two most spread dimensions: the autoencoder's worst case. In a pair
-# of its dimensions of median spread, more of its codes fall inside (printed below). So compare all dimensions at
-# once, by the length ‖z‖. Codes as long as N(0, I)'s draws are necessary for prior draws to land on codes, but
-# not sufficient: 01 rescaled its prior draws to its codes' length, and most still decoded to strokes, not
-# digits. Below, almost all of the autoencoder's codes are longer than 99% of N(0, I)'s draws (right of the
-# dotted line).
+# The core's circle showed two dimensions at a time. Here are all of them at once, by the length ‖z‖. Codes as
+# long as N(0, I)'s draws are necessary for prior draws to land on codes, but not sufficient: 01 rescaled its
+# prior draws to its codes' length, and most still decoded to strokes, not digits. Below, almost all of the
+# autoencoder's codes are longer than 99% of N(0, I)'s draws (right of the dotted line).
 #
 # *Figure: histograms of ‖z‖: draws from N(0, I), one per test image (solid line); the VAE's codes of the test
 # images, z ~ q(z|x) (dashed); the autoencoder's codes (filled).*
@@ -555,11 +556,6 @@ on_active = [codes[:, active].norm(dim=1).median() for codes in (prior_z, vae_co
 print(f"on the {int(active.sum())} dimensions in use alone, median length: draws {on_active[0]:.1f}, "
       f"the VAE's codes {on_active[1]:.1f}")
 print(f"standard deviation of ‖z‖, the VAE's codes over the draws: {lengths[1].std() / lengths[0].std():.2f}")
-by_spread = ae_codes.var(dim=0).argsort(descending=True)
-typical = by_spread[len(by_spread) // 2:][:2]  # a pair of the autoencoder's dimensions of median spread
-typical_share = (ae_codes[:, typical].norm(dim=1) < r95).float().mean().item()  # r95: the core's circle
-print(f"the autoencoder's codes inside the core's circle: {typical_share:.0%} in a pair of median spread, "
-      f"{shares[1]:.0%} in its most spread pair")
 
 # %% jupyter={"source_hidden": true}
 assert QUICK or data.name != "mnist" or (abs(medians[1] / medians[0] - 1) < 0.05
@@ -570,8 +566,6 @@ assert QUICK or data.name != "mnist" or (active.sum() >= 10 and abs(on_active[1]
     "the prose: on MNIST, the lengths match on the dimensions in use alone too"
 assert QUICK or data.name != "mnist" or 0.75 < lengths[1].std() / lengths[0].std() < 0.97, \
     "the title: on MNIST, the VAE's code lengths spread a little less than the prior draws'"
-assert QUICK or data.name != "mnist" or typical_share > shares[1], \
-    "the prose: on MNIST, a pair of the autoencoder's dimensions of median spread holds more of its codes inside"
 
 # %% [markdown]
 # The lengths match on the dimensions in use alone too (printed), so the inactive dimensions do not make the match.
@@ -616,9 +610,10 @@ assert QUICK or (sigma_median < 0.5 and var_d.max() < 1 and var_d.max() > 5 * va
 # computes what it did before, so the reconstruction error is unchanged; only the KL moves. Averaged over the
 # training images, its part for dimension d becomes ½(c² E[μ_d² + σ_d²] − log c²) + const, smallest where
 # c² E[μ_d² + σ_d²] = 1, that is, where the mean z_d² is 1.
-# So at a stationary point of the training loss, E[μ_d² + σ_d²] over the training images is 1. Below, the
-# training images come near it, and the best rescaling would save almost nothing (printed). The one-cycle rate
-# ends near 0 (The recipe), so little moves the model closer:
+# So at a stationary point of the training loss, E[μ_d² + σ_d²] over the training images is 1. Training stops
+# before it reaches such a point, and with the rate near 0 at the end ([The recipe](#The-recipe)) its last steps barely
+# move the scale. Still, the training images come near 1, and the best rescaling would save almost nothing
+# (printed):
 
 # %%
 x = data.train[:20_000]
@@ -670,7 +665,8 @@ print(f"so a one-z −ELBO, averaged over 10,000 images, has a standard deviatio
 plots.show_rows({"decoded μ": decoded_mean, "decoded z ~ q(z|x), draw 1": two_draws[0],
                  "decoded z ~ q(z|x), draw 2": two_draws[1]}, ncols=8, size=0.9)
 plt.show()
-assert abs(sampled - elbo_term) < spread / 10, "the average over sampled z is the ELBO's reconstruction term"
+mc_error = (2 * samples.var(dim=0).mean() / samples.numel()).sqrt().item()  # of sampled − elbo_term: both 10 z per image
+assert abs(sampled - elbo_term) < 4 * mc_error, "the average over sampled z is the ELBO's reconstruction term"
 assert at_mean.mean() > sampled and (QUICK or wins > 0.95), "the text below: the decoded μ scores higher, on all or nearly all images"
 assert QUICK or 0.02 < one_z_noise < 0.1, "the text below: a few hundredths of a nat"
 
@@ -687,3 +683,21 @@ assert QUICK or 0.02 < one_z_noise < 0.1, "the text below: a few hundredths of a
 # > **Common mistake.** Reporting log p(x | z = μ) as the model's reconstruction term or likelihood. **Wrong:**
 # > decode μ, score it, and put the number next to an ELBO. **Right:** the ELBO's term averages log p(x|z) over
 # > z ~ q(z|x). Decoding μ is fine for a picture; name the number by what it is.
+
+# %% [markdown]
+# ### More to try
+#
+# 1. Train the VAE with `beta=4` (`vae_lite.fit(..., beta=4)`; with `warmup`, the KL's weight ramps from 0 to 4)
+#    and compare its test KL and its samples with the ones above. Which way does the KL move, and why? (The
+#    β-VAE: Higgins et al. 2017.)
+# 2. Decode the same z with the VAE after 1 epoch and after all of them. When do the samples start to look like
+#    the data? (A copy trained with `epochs=1` needs `warmup=1`, and squeezes the whole one-cycle schedule and
+#    the warm-up into that epoch, so it is not the run above stopped after epoch 1.)
+# 3. Draw five x ~ p(x|z) for one z. Which pixels change from draw to draw, and why those?
+# 4. Kingma & Welling 2013's Fig. 5 caption (figure numbers of the arXiv PDF), "Random samples", does not say
+#    whether it shows decoder means or draws; their Fig. 4 decodes a grid of Gaussian quantiles, not random z.
+#    What do Fig. 5's grey levels suggest?
+# 5. Write the generative direction yourself: `sample(model, z, generator)` decodes z to the decoder means and
+#    draws one binary x ~ p(x|z) from each with `torch.bernoulli(means, generator=generator)`. Re-run the Samples
+#    cell's first two lines (seed 1, then `torch.randn`) and pass that z and that generator: it should return
+#    that section's two VAE rows exactly.

@@ -1838,6 +1838,33 @@ def test_mean_estimate_accepts_either_standard_deviation_and_names_each_slip_in_
     assert check.mean_estimate(stub) is None
 
 
+def _paired_gain(after, before, spread=lambda d: d.std(), over=math.sqrt):
+    """The right answer to paired_gain (notebook 08); its keywords inject a slip in the standard error."""
+    differences = after - before
+    return differences.mean().item(), spread(differences).item() / over(len(differences))
+
+
+def _independent_means(after, before):  # the error of two unpaired means: the images' own spread stays in
+    return (after - before).mean().item(), math.sqrt((after.var() + before.var()).item() / len(after))
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda after, before: _paired_gain(before, after), "the sign is flipped"),
+    (_independent_means, "the error of two independent means"),
+    (lambda after, before: _paired_gain(after, before, over=lambda n: n), "not by"),
+    (lambda after, before: _paired_gain(after, before, over=lambda n: 1), "the differences' standard deviation"),
+])
+def test_paired_gain_accepts_either_standard_deviation_and_names_each_slip(capsys, wrong, hint):
+    assert check.paired_gain(_paired_gain) is True
+    assert check.paired_gain(lambda a, b: _paired_gain(a, b, spread=lambda d: d.std(correction=0))) is True
+    capsys.readouterr()
+    assert check.paired_gain(wrong) is False
+    out = capsys.readouterr().out
+    assert "FAILED" in out and hint in out, out
+    assert check.paired_gain(stub) is None
+    assert "not attempted yet" in capsys.readouterr().out
+
+
 def test_score_function_checker_names_two_draws_of_z_not_the_pathwise_zero(capsys):
     def two_draws(f, mu, sigma, n):  # f on one z, the score on another: averages to 0
         z_f, z_s = (mu + sigma * torch.randn(n, dtype=torch.float64) for _ in range(2))

@@ -320,6 +320,24 @@ def test_every_notebooks_core_path_fits_a_class_of_60_minutes_with_five_for_ques
     assert not over, f"core paths over 55 minutes (tools/teaching.py --show): {over}"
 
 
+def test_every_notebook_lists_its_optional_sections_with_the_minutes_they_take():
+    """A teacher choosing what to add to a class, or to set as reading, sees each Optional section's minutes,
+    and those minutes are tools/teaching.py's estimate (`--sections NN`), not a guess: within 3 minutes or 30 %."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import teaching
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    for twin in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")):
+        total = teaching.class_minutes(twin)["optional"]
+        listed = teaching.stated_optional_minutes(twin)
+        covered = sum(estimate for _, estimate in listed.values())
+        assert covered >= 0.9 * total, (f"{twin.stem}: the Optional sections listed with their minutes take "
+                                        f"{covered:.0f} of its {total:.0f} minutes; list the rest")
+        wrong = {h: (stated, round(est)) for h, (stated, est) in listed.items() if abs(stated - est) > max(3, 0.3 * est)}
+        assert not wrong, f"{twin.stem}: (stated, estimated) minutes of Optional sections: {wrong}"
+
+
 def test_the_readmes_package_map_names_every_module_and_counts_the_reading_path_right():
     readme = (ROOT / "README.md").read_text()
     modules = {p.name for p in (ROOT / "vae_lite").glob("*.py")} - {"__init__.py"}

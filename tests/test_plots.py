@@ -60,7 +60,8 @@ FIGURES = {
         {"sampling the prior": {1: -300 + torch.randn(100), 10: -200 + torch.randn(10), 100: -150 + torch.randn(3)},
          "sampling q(z|x)": {1: -80 + torch.randn(100), 10: -75 + torch.randn(10), 100: -73 + torch.randn(1)}},
         reference=-72, reference_label="reference", zoom="sampling q(z|x)"),
-    "plot_elbo_gap": lambda: plots.plot_elbo_gap(torch.linspace(-1, 2, 20), -torch.linspace(-1, 2, 20) ** 2, 0.0, 0.0),
+    "plot_decoder_on_bound": lambda: plots.plot_decoder_on_bound(
+        [0.5, 1.0, 1.5, 2.0, 2.5], [-1.7, -1.6, -1.7, -1.84, -2.0], [-2.1, -1.85, -1.77, -1.84, -2.1], w0=2.0, w_best=1.5),
     "plot_estimator_variance": lambda: plots.plot_estimator_variance([1, 4, 16], {"pathwise": [1, 0.25, 0.06], "score": [2, 0.5, 0.1]}),
     "draw_gradient_path": lambda: plots.draw_gradient_path(),
     "plot_one_draw_slopes": lambda: plots.plot_one_draw_slopes(
@@ -77,7 +78,6 @@ FIGURES = {
     "latent_scatter": lambda: plots.latent_scatter(torch.randn(200, 2), torch.arange(200) % 10, title="means"),
     "manifold_grid": lambda: plots.manifold_grid(model_2d(), n=15),
     "latent_map": lambda: plots.latent_map(model_2d(), torch.randn(200, 2), torch.arange(200) % 10),
-    "plot_iw_bound": lambda: plots.plot_iw_bound([1, 10, 100], [-90, -88, -87], elbo=-91, title="IW"),
     "plot_rate_distortion": lambda: plots.plot_rate_distortion([5, 20, 30], [150, 100, 90], ["β = 4", "β = 1", "β = 0.5"]),
     "draw_vae": lambda: plots.draw_vae(torch.rand(1, 28, 28), torch.rand(1, 28, 28)),
     "draw_vae without images": lambda: plots.draw_vae(),
@@ -210,14 +210,32 @@ def test_the_calls_other_notebooks_make_draw_into_the_axes_they_are_given():
 
 @pytest.mark.parametrize("call, title", [
     (lambda: plots.plot_kl_per_dimension(torch.rand(20), torch.rand(20), title="3 of 20"), "3 of 20"),
-    (lambda: plots.plot_iw_bound([1, 10], [-90.0, -88.0], -91.0, title="t"), "t"),
     (lambda: plots.plot_rate_distortion([1.0, 2.0], [3.0, 4.0], ["a", "b"], title="t"), "t"),
     (lambda: plots.show_images(images(4), ncols=2, title="t", size=0.6), "t"),
-], ids=["kl_per_dimension", "iw_bound", "rate_distortion", "show_images"])
+], ids=["kl_per_dimension", "rate_distortion", "show_images"])
 def test_the_calls_other_notebooks_make_return_a_titled_figure(call, title):
     figure = call()
     assert figure.axes[0].get_title() == title or figure.texts and figure.texts[0].get_text() == title
     assert figure.axes[0].has_data() or figure.axes[0].images
+
+
+def test_repeated_estimates_table_gives_median_and_band_or_each_estimate_per_k():
+    table = plots.repeated_estimates_table({"sampling the prior": {1: torch.arange(11.0), 10: torch.tensor([-3.0, -2.5])},
+                                            "sampling q(z|x)": {1: torch.arange(11.0)}}).splitlines()
+    assert "sampling the prior: median (10% .. 90%)" in table[0] and "sampling q(z|x): median (10% .. 90%)" in table[0]
+    assert table[1].split()[0] == "1" and table[1].count("5.0 (1.0 .. 9.0)") == 2  # 11 estimates: median and 10-90 %
+    assert table[2].split() == ["10", "each:", "-3.0", "-2.5"]  # 2 estimates: each one; q(z|x) has none at k = 10
+
+
+def test_decoder_on_bound_marks_w0_and_the_elbos_best_w_and_keeps_the_legend_below_the_axes():
+    figure = FIGURES["plot_decoder_on_bound"]()
+    ax = figure.axes[0]
+    dots = [line for line in ax.lines if line.get_marker() == "o"]
+    assert [list(line.get_xdata()) for line in dots] == [[1.5], [1.5]]
+    assert [list(line.get_ydata()) for line in dots] == [[-1.77], [-1.7]]  # the ELBO's best w, and log p(x) there
+    assert any(list(line.get_xdata()) == [2.0, 2.0] for line in ax.lines)  # the vertical line at w0
+    figure.canvas.draw()
+    assert ax.get_legend().get_window_extent().y1 < ax.get_window_extent().y0  # under the axes, off the curves
 
 
 def test_show_rows_draws_one_labelled_row_per_model():
@@ -333,29 +351,18 @@ def test_units_by_beta_takes_counts_per_seed_and_keeps_the_legend_off_the_platea
 
 # ------------------------------------------------------------------------ notebook 10
 
-def iwae_records(start):
-    return [{"epoch": e, "test_neg_elbo": start - 2 * e, "test_neg_lk": start - 3 - 2 * e} for e in range(1, 26)]
-
-
 NOTEBOOK_10 = {
     "plot_posterior_and_gaussians": lambda: plots.plot_posterior_and_gaussians(
         torch.linspace(-3, 3, 200), torch.rand(200), {"q*": (1.0, 0.3), "wide": (0.0, 1.0)}, prior=torch.rand(200)),
     "plot_bound_against_k": lambda: plots.plot_bound_against_k(
         [1, 10, 100], {"q*": ([-2.4, -2.4, -2.4], [0.01] * 3), "best": ([-2.4, -1.9, -1.7], [0.01] * 3)}, -1.7,
         references={"log 2": 0.69}),
-    "plot_q_convergence": lambda: plots.plot_q_convergence(torch.rand(300, 10).cumsum(0) / 50, torch.rand(10) * 5),
     "plot_two_gaps": lambda: plots.plot_two_gaps(images(10), torch.rand(10) * 4, torch.rand(10) * 4,
                                                  torch.rand(10) * 0.3, unreliable=torch.arange(10) % 3 == 0),
-    "plot_iwae_against_vae": lambda: plots.plot_iwae_against_vae(
-        {"VAE": iwae_records(150), "IWAE": iwae_records(151)}, {"VAE": 95.0, "IWAE": 93.0},
-        {"VAE": torch.rand(50).tolist(), "IWAE": torch.rand(50).tolist()}, references={"Burda: VAE 86.76": 86.76}),
-    "plot_linear_vae": lambda: plots.plot_linear_vae(torch.tensor([3.7, 1.0, 0.0, 0.0]), torch.tensor([3.7, 1.0, 0.0, 0.0]),
-                                                     torch.tensor([1.1, 0.6, 0.0, 0.0]), torch.tensor([4.2, 1.5, 0.1, 0.09, 0.05]),
-                                                     [0.05, 0.5, 2.0, 5.0], [4, 2, 1, 0], 0.5),
 }
 
 
-@pytest.mark.parametrize("name", ["plot_bound_against_k", "plot_two_gaps", "plot_iwae_against_vae"])
+@pytest.mark.parametrize("name", ["plot_bound_against_k", "plot_two_gaps"])
 def test_notebook_10_legends_sit_below_the_axes_off_the_data(name):
     figure = NOTEBOOK_10[name]()
     figure.canvas.draw()
@@ -367,18 +374,6 @@ def test_notebook_10_legends_sit_below_the_axes_off_the_data(name):
                 f"{name}: a legend overlaps its axes, where it can hide a curve or a bar"
 
 
-def test_linear_vae_staircase_drops_at_each_eigenvalue_not_between_the_sampled_noise_levels():
-    eigenvalues = torch.tensor([4.193, 1.549, 0.099, 0.098, 0.095])
-    figure = plots.plot_linear_vae(torch.zeros(4), torch.zeros(4), torch.zeros(4), eigenvalues,
-                                   [0.05, 0.5, 2.0, 5.0], [4, 2, 1, 0], 0.5)
-    right = figure.axes[1]
-    staircase = next(line for line in right.get_lines() if len(line.get_xdata()) > 100)
-    grid, count = torch.as_tensor(staircase.get_xdata()), torch.as_tensor(staircase.get_ydata())
-    drops = grid[1:][count[1:] < count[:-1]]  # the first grid point past each drop
-    for value in [4.193, 1.549, 0.099]:  # 0.098 drops within a grid step of 0.099
-        assert drops[(drops - value).abs().argmin()] / value - 1 < 0.01, f"no drop near lambda = {value}: {drops}"
-    marked = sorted(line.get_xdata()[0] for line in right.get_lines() if len(set(line.get_xdata())) == 1)
-    assert marked == pytest.approx(sorted([4.193, 1.549, 0.099, 0.098])), "each of the K largest eigenvalues is marked"
 
 
 def test_two_gaps_draws_unreliable_estimates_as_outlines_and_names_them():

@@ -59,7 +59,7 @@ def test_kl_between_two_gaussians_equals_numerical_integration_and_torch():
 
 @pytest.mark.slow  # sympy integrals: about 10 s
 def test_diagonal_kl_is_the_sum_of_per_dimension_kls(kl):
-    total, means, stds = symbolic.kl_diagonal(2)
+    total, means, stds, _ = symbolic.kl_diagonal(2)
     per_dim = sum(kl.subs({symbolic.mu: m, symbolic.sigma: sd}) for m, sd in zip(means, stds))
     assert sp.simplify(sp.expand_log(total - per_dim, force=True)) == 0
     # and numerically, as a double integral over the plane
@@ -68,6 +68,16 @@ def test_diagonal_kl_is_the_sum_of_per_dimension_kls(kl):
     log_ratio = lambda a, c: q1.logpdf(a) + q2.logpdf(c) - stats.norm.logpdf(a) - stats.norm.logpdf(c)
     numeric, _ = integrate.dblquad(lambda c, a: q1.pdf(a) * q2.pdf(c) * log_ratio(a, c), -2, 3.5, -12, 10, epsabs=1e-9)
     assert float(total.subs(values)) == pytest.approx(numeric, abs=1e-6)
+
+
+def test_a_correlated_covariance_does_not_give_the_sum_of_per_dimension_kls(kl):
+    """The 2-d integral is taken from the covariance matrix, so notebook 04's check can fail: with
+    correlation rho the KL exceeds the marginals' sum by -log(1 - rho^2) / 2."""
+    s1, s2 = sp.symbols("sigma_1:3", positive=True)
+    rho = sp.Rational(1, 2)
+    total, means, stds, _ = symbolic.kl_diagonal(2, sp.Matrix([[s1**2, rho * s1 * s2], [rho * s1 * s2, s2**2]]))
+    per_dim = sum(kl.subs({symbolic.mu: m, symbolic.sigma: sd}) for m, sd in zip(means, stds))
+    assert symbolic.is_zero(total - per_dim + sp.log(1 - rho**2) / 2)
 
 
 @pytest.fixture(scope="module")
@@ -124,17 +134,6 @@ def test_elbo_and_gap_equal_numerical_integration(toy):
     assert float(kl.subs(values)) == pytest.approx(numeric_kl(0.3, 0.9, post.mean(), post.std()), abs=1e-8)
 
 
-def test_elbo_is_maximal_at_the_true_posterior(toy):
-    (solution,) = symbolic.elbo_maximiser(toy)
-    assert sp.simplify(solution[symbolic.mu_q] - toy["posterior_mean"]) == 0
-    assert sp.simplify(solution[symbolic.sigma_q] - toy["posterior_std"]) == 0
-
-
-def test_jensen_log_is_concave():
-    t, second_derivative = symbolic.jensen_log()
-    assert all(float(second_derivative.subs(t, value)) < 0 for value in (0.01, 1, 100))
-
-
 def test_the_derivation_marks_only_the_split_as_holding_by_construction(toy):
     steps = symbolic.elbo_derivation(toy)
     assert [step.by_construction for step in steps] == [False] * (len(steps) - 1) + [True]
@@ -151,23 +150,6 @@ def test_every_wrong_line_of_the_write_up_fails_the_checker(toy):
     assert len(lines) >= 4
     for line in lines:
         assert not line.holds(), line.says
-
-
-def test_readable_forms_equal_what_sympy_integrated(toy):
-    forms = symbolic.readable_forms()
-    elbo, kl = symbolic.elbo_terms(toy)
-    assert symbolic.is_zero(elbo - forms["elbo"])
-    assert symbolic.is_zero(kl - forms["kl_posterior"].subs(forms["posterior"]))
-    # and numerically, at one point, against plain floats of the raw results
-    point = {symbolic.x: 1.7, symbolic.w: 2.0, symbolic.b: 0.5, symbolic.s: 0.8, symbolic.mu_q: 0.2, symbolic.sigma_q: 0.6}
-    assert float(forms["elbo"].subs(point)) == pytest.approx(float(elbo.subs(point)), abs=1e-12)
-    assert symbolic.term_count(elbo) > 10  # why the readable form is needed
-
-
-def test_readable_form_breaks_when_a_term_is_wrong(toy):
-    forms = symbolic.readable_forms()
-    elbo, _ = symbolic.elbo_terms(toy)
-    assert not symbolic.is_zero(elbo - (forms["reconstruction"] + forms["kl_prior"]))
 
 
 def test_squared_error_loss_is_the_negative_elbo_of_a_model_with_s_squared_one_half(toy):

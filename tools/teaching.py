@@ -3,6 +3,7 @@
     python benchmarks/notebooks.py --out results/notebooks.json   # measure compute (long)
     python tools/teaching.py                                                 # then rewrite the table
     python tools/teaching.py --show                                          # class time, itemised
+    python tools/teaching.py --sections 04                                   # the Optional part's sections
 
 Class time is estimated from each notebook's text twin, cell by cell (CLASS_PACE):
 
@@ -46,21 +47,63 @@ def class_minutes(twin, compute_seconds=0.0):
     and the core path's parts}. Exercises without stated minutes count 0 (a test requires minutes)."""
     parts = {path: dict(prose=0.0, code=0.0, predictions=0.0, exercises=0.0) for path in ("core", "optional")}
     path = "core"
-    for cell in jupytext.read(twin).cells:
-        tags = cell.metadata.get("tags", [])
-        if {"badges", "bootstrap", "solution"} & set(tags):
-            continue
-        if cell.cell_type == "markdown":
-            if OPTIONAL.search(cell.source):
-                path = "optional"
-            parts[path]["prose"] += len(cell.source.split()) / CLASS_PACE["words_per_minute"]
-            parts[path]["predictions"] += cell.source.count("Predict, then run") * CLASS_PACE["minutes_per_prediction"]
-            parts[path]["exercises"] += sum(int(m) for m in EXERCISE.findall(cell.source))
-        elif cell.cell_type == "code":
-            lines = [line for line in cell.source.splitlines() if line.strip()]
-            parts[path]["code"] += len(lines) / CLASS_PACE["code_lines_per_minute"]
+    for cell in taught_cells(twin):
+        if cell.cell_type == "markdown" and OPTIONAL.search(cell.source):
+            path = "optional"
+        for part, minutes in cell_parts(cell).items():
+            parts[path][part] += minutes
     core = dict(parts["core"], compute=compute_seconds / 60)
     return {"core": sum(core.values()), "optional": sum(parts["optional"].values()), **core}
+
+
+def taught_cells(twin):
+    """The cells a teacher shows: not the badges, the bootstrap or the (collapsed) solutions."""
+    return [cell for cell in jupytext.read(twin).cells
+            if not {"badges", "bootstrap", "solution"} & set(cell.metadata.get("tags", []))]
+
+
+def cell_parts(cell):
+    """One cell's class minutes at CLASS_PACE, by part."""
+    if cell.cell_type == "markdown":
+        return dict(prose=len(cell.source.split()) / CLASS_PACE["words_per_minute"],
+                    predictions=cell.source.count("Predict, then run") * CLASS_PACE["minutes_per_prediction"],
+                    exercises=sum(int(m) for m in EXERCISE.findall(cell.source)))
+    if cell.cell_type == "code":
+        return dict(code=len([line for line in cell.source.splitlines() if line.strip()])
+                    / CLASS_PACE["code_lines_per_minute"])
+    return {}
+
+
+def optional_sections(twin):
+    """[(heading, minutes)] for each heading (## or ###) of the Optional part, in order: the minutes
+    from that heading to the next one, at CLASS_PACE."""
+    sections, inside = [], False
+    for cell in taught_cells(twin):
+        heading = re.match(r"#{2,3} (.+)", cell.source) if cell.cell_type == "markdown" else None
+        inside = inside or (cell.cell_type == "markdown" and bool(OPTIONAL.search(cell.source)))
+        if not inside:
+            continue
+        if heading:
+            sections.append([heading.group(1).strip(), 0.0])
+        sections[-1][1] += sum(cell_parts(cell).values())
+    return [tuple(section) for section in sections]
+
+
+def stated_optional_minutes(twin):
+    """{heading: (stated, estimated)} for each Optional section that the notebook's text lists with its
+    minutes, as in "- [The bound against k](#The-bound-against-k), 5 min". A listed section runs to the
+    next listed one, so the sub-sections it does not list count in its minutes."""
+    text = "\n".join(cell.source for cell in taught_cells(twin) if cell.cell_type == "markdown")
+    stated = {anchor.replace("-", " "): int(minutes)
+              for anchor, minutes in re.findall(r"\]\(#((?:[^()\s]|\([^()\s]*\))+)\)[^\n\[]*?\b(\d+) min\b", text)}
+    listed = {}
+    for heading, minutes in optional_sections(twin):
+        key = heading.replace("-", " ")
+        if key in stated:
+            listed[key] = [stated[key], 0.0]
+        if listed:
+            listed[list(listed)[-1]][1] += minutes
+    return {heading: tuple(pair) for heading, pair in listed.items()}
 
 
 def table(results):
@@ -92,7 +135,16 @@ def refreshed(text, results):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--show", action="store_true", help="print each notebook's class time, itemised")
+    parser.add_argument("--sections", nargs="*", metavar="NN",
+                        help="print the minutes of each section of the Optional part (of notebooks NN, or all)")
     args = parser.parse_args(argv)
+    if args.sections is not None:
+        for twin in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py")):
+            if not args.sections or twin.name[:2] in args.sections:
+                print(twin.stem)
+                for heading, minutes in optional_sections(twin):
+                    print(f"  {minutes:5.1f}  #{heading.replace(' ', '-')}")
+        return
     results = json.loads(RESULTS.read_text())
     if args.show:
         for twin in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py")):

@@ -19,7 +19,7 @@ notebook runs top to bottom either way.
     notebook 06  effective_beta(reconstruction, kl, pixels, latent_dim, batch_size);
                  gaussian_vae_loss(x, x_hat, mu, logvar, s)
     notebook 07  active_unit_count(mu, threshold); interpolate(model, x_a, x_b, n, spherical) (the line, the arc)
-    notebook 08  importance_weighted_estimate(log_px_given_z, z, mu, logvar)
+    notebook 08  importance_weighted_estimate(log_px_given_z, z, mu, logvar); paired_gain(after, before)
     notebook 09  gaussian_decoder_log_likelihood(x, mean, log_var); wake_sleep_loss(model, x, z, z_dream, x_dream)
                  code_from(run)
     notebook 10  ppca_scales(eigenvalues, noise_variance, latent_dim); iwae_bound(model, x, k)
@@ -1712,6 +1712,49 @@ def importance_weighted_estimate(fn):
         return lines
 
     return _run("importance_weighted_estimate", fn, cases, judge)
+
+
+def paired_gain(fn):
+    """Notebook 08: fn(after (N,), before (N,)) -> (gain, standard error) from two scores of the same N images:
+    the mean over the images of after - before, and its standard error, the standard deviation of the N
+    differences over sqrt(N) (dividing by N - 1, torch's default, or by N)."""
+    generator = torch.Generator().manual_seed(5)
+    f64 = lambda *values: torch.tensor(values, dtype=torch.float64)  # noqa: E731
+    levels = -90 + 20 * torch.randn(100, generator=generator, dtype=torch.float64)  # tens of nats between images
+    cases = {
+        "3 images, gains of 1, 2 and 3 nats": (f64(-80.0, -95.0, -87.0), f64(-81.0, -97.0, -90.0)),
+        "100 images whose scores differ by tens of nats, each gaining about half a nat":
+            (levels + 0.5 + 0.2 * torch.randn(100, generator=generator, dtype=torch.float64), levels),
+        "4 images that all lose (after below before)": (f64(-100.0, -90.0, -92.0, -85.0), f64(-99.0, -89.5, -90.0, -84.9)),
+    }
+
+    def judge(name, got, after, before):
+        differences = after - before
+        n = len(differences)
+        try:
+            gain, error = (float(v) for v in got)
+        except (TypeError, ValueError):
+            return [(name, False, f"expected a pair (gain, standard error), got {got!r}")]
+        close = lambda a, b: math.isclose(a, float(b), rel_tol=1e-5, abs_tol=1e-6)  # noqa: E731
+        spreads = [differences.std(correction=c).item() for c in (1, 0)]  # either normalisation passes
+        unpaired = [math.sqrt((after.var(correction=c) + before.var(correction=c)).item() / n) for c in (1, 0)]
+        gain_hint = ": the sign is flipped, the gain is after - before" if close(gain, -differences.mean()) else ""
+        error_hint = ""
+        if any(close(error, u) for u in unpaired):
+            error_hint = (": this is the error of two independent means, which carries how much the images differ; "
+                          "the images are the same, so take the differences image by image first, then their sd / √n")
+        elif any(close(error, s) for s in spreads):
+            error_hint = f": this is the differences' standard deviation; the standard error of their mean divides it by √{n}"
+        elif any(close(error, s / n) for s in spreads):
+            error_hint = f": divide the standard deviation by √{n}, not by {n}"
+        return [
+            (f"{name}: the gain", close(gain, differences.mean()),
+             f"expected {differences.mean().item():.4f}, got {gain:.4f}{gain_hint}"),
+            (f"{name}: its standard error", any(close(error, s / math.sqrt(n)) for s in spreads),
+             f"expected {spreads[0] / math.sqrt(n):.4f}, got {error:.4f}{error_hint}"),
+        ]
+
+    return _run("paired_gain", fn, cases, judge)
 
 
 # ------------------------------------------------------------------------ notebook 09

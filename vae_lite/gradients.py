@@ -152,12 +152,13 @@ def train_with_each(losses, data, test_images, steps, every=50, batch_size=128, 
 
         test_loss          the negative ELBO of test_images with the closed-form KL, its reconstruction
                            term at one fixed eps per image: the same measure for every run
+        test_losses        the same, per test image (a list): the runs' differences can be paired
         gradient_variance  encoder_gradient_variance of the run's own loss, on one fixed batch of
                            training images, at the run's weights
         gradient_variance_by_loss  {loss name: [...]}: the same for every loss in `losses`, all at
                            this run's weights (like for like: each loss's noise at the same weights)
 
-    Returns {name: {"step": [...], "test_loss": [...], "gradient_variance": [...],
+    Returns {name: {"step": [...], "test_loss": [...], "test_losses": [...], "gradient_variance": [...],
     "gradient_variance_by_loss": {name: [...]}}}.
     """
     torch.manual_seed(seed)
@@ -168,7 +169,7 @@ def train_with_each(losses, data, test_images, steps, every=50, batch_size=128, 
         model, batches = copy.deepcopy(start), torch.Generator().manual_seed(seed)  # the same batches
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
         torch.manual_seed(seed + 1)  # the same eps in every run
-        run = runs[name] = {"step": [], "test_loss": [], "gradient_variance": [],
+        run = runs[name] = {"step": [], "test_loss": [], "test_losses": [], "gradient_variance": [],
                             "gradient_variance_by_loss": {other: [] for other in losses}}
         for step in range(steps + 1):
             if step % every == 0 or step == steps:
@@ -176,6 +177,7 @@ def train_with_each(losses, data, test_images, steps, every=50, batch_size=128, 
                     terms = elbo(model, test_images, generator=torch.Generator().manual_seed(seed))
                 run["step"].append(step)
                 run["test_loss"].append(-terms.elbo.mean().item())
+                run["test_losses"].append((-terms.elbo).tolist())
                 for other, other_loss in losses.items():
                     run["gradient_variance_by_loss"][other].append(
                         encoder_gradient_variance(other_loss, model, probe, seed=seed))

@@ -213,18 +213,36 @@ def plot_repeated_estimates(estimates, reference=None, reference_label="referenc
     return fig
 
 
-def plot_elbo_gap(mus, elbos, log_evidence, posterior_mean=None, ax=None):
-    """The ELBO as q's mean moves, under the flat line log p(x); the gap between them is the KL."""
-    ax = _axes(ax)
-    mus, elbos = torch.as_tensor(mus).numpy(), torch.as_tensor(elbos).numpy()
-    ax.plot(mus, elbos, label="ELBO(q)")
-    ax.axhline(float(log_evidence), color="black", linestyle="--", label="log p(x)")
-    ax.fill_between(mus, elbos, float(log_evidence), alpha=0.2, label="gap = KL(q || p(z|x))")
-    if posterior_mean is not None:
-        ax.axvline(float(posterior_mean), color="gray", linewidth=1, label="posterior mean")
-    ax.set_xlabel("mean of q")
-    ax.set_ylabel("nats")
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))  # outside: the curve fills the axes
+def repeated_estimates_table(estimates):
+    """plot_repeated_estimates' numbers as text, one row per k and one column per name (a sampler): the
+    median and 10-90 % of a k's estimates where it has 10 or more, else each estimate ("each: ...")."""
+    def cell(e):
+        if len(e) >= 10:
+            return f"{e.median():.1f} ({e.quantile(0.1):.1f} .. {e.quantile(0.9):.1f})"
+        return "each: " + " ".join(f"{v:.1f}" for v in e)
+
+    ks = sorted({k for by_k in estimates.values() for k in by_k})
+    width = max([30] + [len(f"{name}: median (10% .. 90%)") + 2 for name in estimates])
+    rows = [f"{'k':>7}" + "".join(f"{f'{name}: median (10% .. 90%)':>{width}}" for name in estimates)]
+    for k in ks:
+        rows.append(f"{k:>7}" + "".join(f"{cell(by_k[k]) if k in by_k else '':>{width}}" for by_k in estimates.values()))
+    return "\n".join(rows)
+
+
+def plot_decoder_on_bound(ws, log_evidence, elbos, w0, w_best, ax=None):
+    """The decoder trained on the bound (notebook 02's EM step): log p(x; w) and the ELBO with q held at the
+    posterior for w0, against the decoder weight w; the ELBO's best w and log p(x) there as dots. The legend
+    sits under the axes, off the curves."""
+    ax = _axes(ax, height=0.5)
+    ws, log_evidence, elbos = (np.asarray(v, dtype=float) for v in (ws, log_evidence, elbos))
+    ax.plot(ws, log_evidence, color="black", label="log p(x; w)")
+    (line,) = ax.plot(ws, elbos, linestyle="--", label=f"ELBO(w), q the posterior at w₀ = {w0:g}")
+    ax.axvline(w0, color="gray", linewidth=1, label=f"w₀ = {w0:g} (q fitted here)")
+    best = int(np.argmin(np.abs(ws - w_best)))
+    ax.plot(ws[best], elbos[best], "o", color=line.get_color(), label="the ELBO's best w")
+    ax.plot(ws[best], log_evidence[best], "o", color="black", label="log p(x) there")
+    ax.set(xlabel="decoder weight w", ylabel="nats")
+    _legend_below(ax, ncol=3, gap=0.22)
     return ax.figure
 
 
@@ -254,12 +272,13 @@ def plot_estimator_variance(sample_counts, variances, ax=None, title=None):
 
 def draw_gradient_path():
     """draw_vae with the reconstruction term's gradient (dashed) drawn back from the decoder through
-    z = mu + sigma * eps to mu, as rsample() lets it run, and the two places where sample() cuts it."""
+    z = mu + sigma * eps to mu and log sigma^2, as rsample() lets it run, and the two places where sample() cuts it."""
     ax = draw_vae().axes[0]
     back = dict(arrowstyle="-|>", linestyle="--", color="C1", lw=2.5, mutation_scale=18,
                 connectionstyle="arc3,rad=0.25")  # the gradient's way back: decoder, z's box, mu
     ax.annotate("", xy=(8.3, 3.1), xytext=(9.6, 3.18), arrowprops=back)
     ax.annotate("", xy=(5.3, 3.58), xytext=(6.6, 3.1), arrowprops=back)
+    ax.annotate("", xy=(5.72, 1.62), xytext=(6.5, 1.9), arrowprops=dict(back, connectionstyle="arc3,rad=-0.3"))  # log σ²
     ax.text(7.45, 3.12, "gradient,\nwith rsample()", ha="center", va="bottom", color="C1", fontsize=_font())
     for y in (2.98, 2.02):
         ax.text(6.03, y, "✕", ha="center", va="center", fontsize=1.6 * _font("axes.titlesize"), color="black")
@@ -623,21 +642,6 @@ def _posterior_contours(fig, rows, left, means, sigmas, posteriors, t, z, log_jo
 
 
 # ------------------------------------------------------------ notebook 08: how good
-
-
-def plot_iw_bound(ks, log_likelihoods, elbo=None, ax=None, title=None):
-    """The importance-weighted bound on log p(x) (mean over test images) against k."""
-    ax = _axes(ax)
-    ax.plot(ks, log_likelihoods, marker="o", label="importance-weighted bound, k samples")
-    if elbo is not None:
-        ax.axhline(elbo, color="gray", linestyle="--", label="ELBO (k = 1)")
-    ax.set_xscale("log")
-    ax.set_xlabel("k (importance samples per image)")
-    ax.set_ylabel("mean log p(x) estimate (nats)")
-    ax.legend()
-    if title:
-        ax.set_title(title)
-    return ax.figure
 
 
 def _per_seed(values):
@@ -1034,33 +1038,6 @@ def plot_bound_against_k(ks, curves, log_evidence, ax=None, title=None, referenc
     return ax.figure
 
 
-def plot_q_convergence(gains, final_gaps, window=20, ax=None, title=None):
-    """Per-image ELBO gain over the encoder's q while a Gaussian q is optimised for each image alone.
-
-    gains: (steps + 1, N) noisy ELBO estimates (one per step) minus the encoder's ELBO, drawn as the
-    mean of the last `window` steps (of all steps so far, at the start); final_gaps: (N,) the precisely estimated gain at the end
-    (the amortization gap), drawn as a diamond on the right.
-    """
-    if ax is None:
-        fig, ax = plt.subplots()
-    gains = torch.as_tensor(gains, dtype=torch.float64).cpu().T  # (N, steps + 1)
-    total = torch.nn.functional.pad(gains.cumsum(dim=1), (1, 0))  # (N, steps + 2): sums of the first t values
-    steps = torch.arange(gains.shape[1])
-    start = (steps + 1 - window).clamp(min=0)  # the mean of the last `window` values (fewer at the start)
-    smooth = (total[:, steps + 1] - total[:, start]) / (steps + 1 - start)
-    for i in range(len(gains)):
-        ax.plot(steps, smooth[i], color=f"C{i % 10}")  # one line per image, unnamed: no single image is the point
-        ax.plot(gains.shape[1] - 1, float(final_gaps[i]), marker="D", color=f"C{i % 10}", markeredgecolor="black")
-    ax.axhline(0, color="gray", linewidth=1)
-    ax.set_xlim(0, None)
-    ax.set_xlabel("optimisation step (Adam on this image's μ and log σ²)")
-    ax.set_ylabel("ELBO(q) − ELBO(encoder), nats")
-    if title:
-        ax.set_title(title)
-    ax.figure.tight_layout()
-    return ax.figure
-
-
 def plot_two_gaps(images, approximation, amortization, approximation_errors=None, unreliable=None, title=None):
     """For each image (drawn above its bar): log p(x) - ELBO(encoder) as two stacked bars,
     the amortization gap (encoder vs best Gaussian) under the approximation gap (best Gaussian vs log p(x)).
@@ -1098,86 +1075,6 @@ def plot_two_gaps(images, approximation, amortization, approximation_errors=None
     _legend_below(ax, ncol=1, gap=0.3)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    return fig
-
-
-def plot_iwae_against_vae(records, final, activities, threshold=0.01, references=None):
-    """Two panels from the IWAE benchmark: test bounds over epochs for each model (left), and the
-    activity Cov_x(E[z_d|x]) of each latent dimension, sorted, with the active-unit threshold (right).
-
-    records: {model: list of per-epoch dicts with epoch, test_neg_elbo, test_neg_lk};
-    final: {model: IW NLL at the end}; activities: {model: list per dimension};
-    references: {label: published NLL}, drawn as grey lines.
-    """
-    fig, (left, right) = plt.subplots(1, 2, figsize=_size(1.2, 0.62))
-    for i, (name, rows) in enumerate(records.items()):
-        epochs = [r["epoch"] for r in rows]
-        left.plot(epochs, [r["test_neg_elbo"] for r in rows], color=f"C{i}", label=f"{name}: -ELBO")
-        left.plot(epochs, [r["test_neg_lk"] for r in rows], color=f"C{i}", linestyle="--", label=f"{name}: -L_5")
-        left.plot(epochs[-1], final[name], marker="*", markersize=14, color=f"C{i}", markeredgecolor="black",
-                  linestyle="none", label=f"{name}: IW NLL, k=5000")
-    for j, (label, value) in enumerate((references or {}).items()):
-        left.axhline(value, color="gray", linestyle=[":", "-."][j % 2], linewidth=1.5, label=label)
-    left.set_xscale("log")
-    left.set_xlabel("epoch")
-    left.set_ylabel("nats per test image (lower is better)")
-    left.set_ylim(top=min(r["test_neg_elbo"] for rows in records.values() for r in rows[len(rows) // 10:]) + 6)
-    _legend_below(left, gap=0.22)
-    left.set_title("test bounds during training")
-    for i, (name, activity) in enumerate(activities.items()):
-        values = sorted(activity, reverse=True)
-        right.semilogy(range(1, len(values) + 1), values, marker="o", color=f"C{i}",
-                       label=f"{name}: {sum(a > threshold for a in values)} active")
-    right.axhline(threshold, color="gray", linestyle=":", label=f"threshold {threshold}")
-    right.set_xlabel("latent dimension, most active first")
-    right.set_ylabel("activity Cov_x(E[z_d|x])")
-    _legend_below(right, ncol=1, gap=0.22)
-    right.set_title("active units")
-    fig.tight_layout()
-    return fig
-
-
-def plot_linear_vae(closed_form, fitted, kl, eigenvalues, noise_variances, active_fitted, noise_variance):
-    """pPCA against the fitted linear VAE: column lengths^2 of W and the KL of each latent dimension
-    (left), and how many latent dimensions stay active as the decoder's noise variance grows (right):
-    the closed form #{j <= K: lambda_j > sigma^2} evaluated on a dense grid of sigma^2 (it drops at
-    each of the K largest eigenvalues lambda_j, marked), with the fits at noise_variances as dots."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=_size(1.2, 0.48))
-    dims = range(1, len(closed_form) + 1)
-    left.bar([d - 0.2 for d in dims], fitted, width=0.4, color="C0", label=r"fitted $\|w_j\|^2$")
-    left.bar([d + 0.2 for d in dims], kl, width=0.4, color="C1", hatch="//", edgecolor="white",
-             label=r"fitted KL$(q(z_j|x)\,\|\,p(z_j))$")
-    left.plot(list(dims), closed_form, marker="D", linestyle="none", color="black", markersize=9,
-              label=r"closed form $\max(\lambda_j-\sigma^2, 0)$")
-    left.set_xticks(list(dims))
-    left.set_xlabel(f"latent dimension j (σ² = {noise_variance:g})")
-    left.set_ylabel(r"$\|w_j\|^2$ (data units²) or KL (nats)")
-    left.legend()
-    left.set_title("the linear VAE's optimum is pPCA")
-    largest = torch.sort(torch.as_tensor(eigenvalues, dtype=torch.float64), descending=True).values[:len(closed_form)]
-    low, high = min(min(noise_variances), largest.min().item()) / 2, max(max(noise_variances), largest.max().item()) * 2
-    grid = torch.logspace(math.log10(low), math.log10(high), 2000, dtype=torch.float64)
-    count = (largest[None, :] > grid[:, None]).sum(dim=1)
-    right.plot(grid, count, color="black", label=r"closed form: #$\{j: \lambda_j > \sigma^2\}$")
-    for j, value in enumerate(largest.tolist(), start=1):
-        right.axvline(value, color="C3", linestyle=":", linewidth=2, label=r"eigenvalues $\lambda_j$" if j == 1 else None)
-    names = {}  # eigenvalues closer than 15 % share one label: "λ3, λ4"
-    for j, value in enumerate(largest.tolist(), start=1):
-        near = next((v for v in names if abs(math.log(value / v)) < 0.15), value)
-        names.setdefault(near, []).append(f"$\\lambda_{j}$")
-    for value, labels in names.items():
-        right.text(value, len(closed_form) + 0.15, ", ".join(labels), color="C3", ha="center", va="bottom",
-                   bbox=dict(facecolor="white", edgecolor="none", pad=1))
-    right.set_ylim(-0.3, len(closed_form) + 0.8)
-    right.plot(noise_variances, active_fitted, marker="o", linestyle="none", color="C0", markersize=10,
-               label="fitted: dimensions with KL > 1e-3")
-    right.set_xscale("log")
-    right.set_xlabel("decoder noise variance σ²")
-    right.set_ylabel("active latent dimensions")
-    right.set_yticks(range(0, len(closed_form) + 1))
-    _legend_below(right, ncol=1, gap=0.22)
-    right.set_title("collapse as σ² grows")
     fig.tight_layout()
     return fig
 

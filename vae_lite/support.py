@@ -147,7 +147,8 @@ class Session:
             self.bar.close()
         if self.shown is not None:
             last = self.history.last
-            terms = ", ".join(f"{k.removeprefix('test_')} {v:.1f}" for k, v in last.items() if k.startswith("test_"))
+            terms = ", ".join(f"reconstruction error {-v:.1f}" if k == "test_reconstruction"  # -log p(x|z), as the plots
+                              else f"{k.removeprefix('test_')} {v:.1f}" for k, v in last.items() if k.startswith("test_"))
             self.shown.update({"text/plain": f"trained {len(self.history)} of {self.epochs} epochs "
                                              f"({len(self.history.step_losses)} steps) on {self.history.device} in "
                                              f"{time.perf_counter() - self.began:.0f} s" + (f"; test: {terms}" if terms else "")},

@@ -67,18 +67,6 @@ def expectation(expr, var, mean, std):
     return sp.expand(total)
 
 
-def term_count(expr):
-    """How many terms the expanded numerator of expr has: a measure of how unreadable it is."""
-    terms = sp.Add.make_args(sp.expand(expr))
-    rest = sum((t for t in terms if not t.has(sp.log)), sp.Integer(0))
-    return len(sp.Add.make_args(sp.expand(sp.numer(sp.together(rest))))) + sum(t.has(sp.log) for t in terms)
-
-
-def _sum(*terms):
-    """A sum kept in the order written, for display (sympy would reorder and merge it)."""
-    return sp.Add(*terms, evaluate=False)
-
-
 def latex(expr):
     """LaTeX of expr with its terms in the order they were written."""
     return sp.latex(expr, order="none")
@@ -160,31 +148,6 @@ def _elbo_terms(model):
     return elbo, kl
 
 
-def readable_forms():
-    r"""The toy model's ELBO and gap, typed in a readable form; the notebook has sympy prove each
-    equal to what it integrated (elbo_terms).
-
-        E_q[log p(x|z)] = -1/2 log(2 pi s^2) - ((x - b - w mu_q)^2 + w^2 sigma_q^2) / (2 s^2)
-        KL(q || p(z))   = 1/2 (mu_q^2 + sigma_q^2 - log sigma_q^2 - 1)
-        ELBO            = E_q[log p(x|z)] - KL(q || p(z))
-        KL(q || p(z|x)) = log(tau / sigma_q) + (sigma_q^2 + (mu_q - m)^2) / (2 tau^2) - 1/2
-
-    with m and tau the posterior's mean and standard deviation. Returns a dict of these
-    expressions and "posterior": {m: ..., tau: ...} to substitute.
-    """
-    model = linear_gaussian()
-    squared = _sum((x - b - w * mu_q) ** 2, w**2 * sigma_q**2) / (2 * s**2)
-    reconstruction = _sum(-sp.log(2 * sp.pi * s**2) / 2, sp.Mul(-1, squared, evaluate=False))
-    kl_prior = sp.Mul(half, _sum(mu_q**2, sigma_q**2, -sp.log(sigma_q**2), -1), evaluate=False)
-    return {
-        "reconstruction": reconstruction,
-        "kl_prior": kl_prior,
-        "elbo": _sum(reconstruction, -kl_prior),
-        "kl_posterior": _sum(sp.log(tau_posterior / sigma_q), _sum(sigma_q**2, (mu_q - m) ** 2) / (2 * tau_posterior**2), -half),
-        "posterior": {m: model["posterior_mean"], tau_posterior: model["posterior_std"]},
-    }
-
-
 class Step(NamedTuple):
     """One line of a derivation: what it says, and an expression sympy proves to be 0 if it holds.
 
@@ -248,13 +211,6 @@ def wrong_lines(model=None):
     ]
 
 
-def elbo_maximiser(model=None):
-    """Where d ELBO / d mu_q = d ELBO / d sigma_q = 0, solved by sympy: a list of {symbol: value}."""
-    model = model or linear_gaussian()
-    elbo, _ = elbo_terms(model)
-    return sp.solve([sp.diff(elbo, mu_q), sp.diff(elbo, sigma_q)], [mu_q, sigma_q], dict=True)
-
-
 def squared_error_loss(model=None):
     r"""The write-up's loss for the toy model, E_q[(x - w z - b)^2] + KL(q || p(z)), integrated by sympy.
 
@@ -265,15 +221,6 @@ def squared_error_loss(model=None):
     loss = expectation((x - w * z - b) ** 2, z, mu_q, sigma_q) + kl_gaussians(mu_q, sigma_q, 0, 1)
     (best,) = sp.solve([sp.diff(loss, mu_q), sp.diff(loss, sigma_q)], [mu_q, sigma_q], dict=True)
     return loss, best
-
-
-def jensen_log():
-    """Jensen's inequality for the log: log is concave, because its second derivative -1/t^2 < 0.
-
-    Returns (t, d^2/dt^2 log t).
-    """
-    t = sp.Symbol("t", positive=True)
-    return t, sp.diff(sp.log(t), t, 2)
 
 
 # ------------------------------------------------- notebook 03: gradients of an expectation
@@ -371,21 +318,38 @@ def kl_wrong_forms(kl=None):
     }
 
 
-def kl_diagonal(dims=2):
-    r"""KL(N(mu, diag(sigma^2)) || N(0, I)) in `dims` dimensions, integrated by sympy one axis at a time.
+def kl_diagonal(dims=2, covariance=None):
+    r"""KL(N(mu, Sigma) || N(0, I)) in `dims` dimensions, Sigma = diag(sigma^2) unless `covariance` is
+    given, integrated by sympy over all of R^dims at once.
 
-    q factorises over the dimensions, so the integral over R^dims is an integral over each axis
-    in turn. Returns (kl, means, stds) with the symbols used.
+    Both log densities are written from their covariance matrices, -(d/2) log 2 pi - (1/2) log det Sigma
+    - (1/2) (z - mu)^T Sigma^-1 (z - mu), and the weight of the integral is q itself, exp(log q): no
+    factorisation into one-dimensional densities is put in. For speed the integral is taken in u, with
+    z = mu + L u and L L^T = Sigma (Cholesky), where q(z) dz becomes exp(log q(mu + L u)) det L du.
+    Returns (kl, means, stds, log_q) with the symbols used and log q as sympy's matrix algebra gives it.
     """
-    zs = sp.symbols(f"z_1:{dims + 1}", real=True)
+    zs = sp.Matrix(sp.symbols(f"z_1:{dims + 1}", real=True))
+    us = sp.Matrix(sp.symbols(f"u_1:{dims + 1}", real=True))
     means = sp.symbols(f"mu_1:{dims + 1}", real=True)
     stds = sp.symbols(f"sigma_1:{dims + 1}", positive=True)
-    log_q = sum(log_normal(zi, mean, std) for zi, mean, std in zip(zs, means, stds))
-    log_p = sum(log_normal(zi, 0, 1) for zi in zs)
-    result = log_q - log_p
-    for zi, mean, std in zip(zs, means, stds):
-        result = expectation(result, zi, mean, std)
-    return sp.simplify(result), means, stds
+    if covariance is None:
+        covariance = sp.diag(*[std**2 for std in stds])
+
+    def log_density(mean, cov):
+        r = zs - sp.Matrix(mean)
+        return -dims * sp.log(2 * sp.pi) / 2 - sp.log(cov.det()) / 2 - (r.T * cov.inv() * r)[0] / 2
+
+    log_q = log_density(means, covariance)
+    log_p = log_density([0] * dims, sp.eye(dims))
+    cholesky = covariance.cholesky(hermitian=False)
+    to_u = dict(zip(zs, sp.Matrix(means) + cholesky * us))  # z = mu + L u
+    weight = sp.simplify(sp.exp(sp.expand(log_q.subs(to_u))) * cholesky.det())  # q(z) dz, in u
+    integrand = sp.Poly(sp.expand(sp.expand_log((log_q - log_p).subs(to_u), force=True)), *us)
+    total = sp.Integer(0)
+    for powers, coefficient in integrand.terms():  # one monomial at a time keeps sympy fast
+        monomial = sp.Mul(*[ui**k for ui, k in zip(us, powers)])
+        total += coefficient * sp.integrate(monomial * weight, *[(ui, -sp.oo, sp.oo) for ui in us])
+    return sp.simplify(total), means, stds, log_q
 
 
 # --------------------------------------- notebook 10: the linear VAE is probabilistic PCA
