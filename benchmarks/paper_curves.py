@@ -8,7 +8,7 @@ Face (N_z = 2, 5, 10, 20), AEVB on every panel and wake-sleep on the four Frey F
     python benchmarks/paper_curves.py --quick --out /tmp/p.json  # seconds, for the smoke test
 
 Each run is resumable: its state is saved next to --out (results/ by default) as
-paper_curves.<run>.partial.pt about every minute, and the same command continues from there (also with a larger --max-samples). The curves
+paper_curves.<run>.partial.pt (.seedN.partial.pt for --seed N) about every minute, and the same command continues from there (also with a larger --max-samples). The curves
 are merged into results/paper_curves.json after every save, each with the command that made it,
 so a stopped run leaves what it has.
 
@@ -154,12 +154,13 @@ def run(name, out, max_samples, seed=0, log=print, data=None, keep_decoder=True,
     data = data or load(config["dataset"])
     n_train = len(data.train)
     epochs = max(1, math.ceil(max_samples / n_train))
-    state_path = Path(out).parent / f"paper_curves.{name}.partial.pt"
+    state_path = Path(out).parent / f"paper_curves.{name}{f'.seed{seed}' if seed else ''}.partial.pt"  # one per seed
     log(f"{name}: {data}, {epochs} epochs ({epochs * n_train:.3g} samples), config {config}")
     start, cpu_start = time.perf_counter(), time.process_time()
     if state_path.exists():
         state = torch.load(state_path, weights_only=True)
-        assert state["config"] == config and state["seed"] == seed, f"{state_path} is another run's state"
+        if state["config"] != config or state["seed"] != seed:
+            raise SystemExit(f"{state_path} is another run's state: delete it, or give this run another --out folder")
         model = make_model(config, seed)
         model.load_state_dict(state["model"])
         optimizer = make_optimizer(model, state["lr"], n_train)

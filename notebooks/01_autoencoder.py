@@ -146,7 +146,8 @@ assert torch.allclose(loss, by_hand, rtol=1e-4), \
 # Bernoulli likelihood is a true likelihood only on binary data ([Optional](#Optional:-binary-cross-entropy-on-grey-levels)). The train loss is
 # averaged over each epoch, as the model improves; the test loss is taken at its end. So the train loss
 # is higher in epoch 1. It is lower in the last: memorising, or a harder test set?
-# [Memorising a small training set](#Optional:-memorising-a-small-training-set) (Optional) tells the two apart.
+# [Memorising a small training set](#Optional:-memorising-a-small-training-set) (Optional) tells the two apart
+# for an AE trained on few images.
 
 # %%
 torch.set_num_threads(1)  # a model this small gains nothing from a second thread
@@ -218,7 +219,8 @@ assert QUICK or data.name != "mnist" or (1.7 < two / twenty < 2.3 and baseline -
 
 # %% [markdown] tags=["solution"]
 # **Exercise 2: what the solution shows.** *Figure, last row: the same ten test images, reconstructed
-# from 2 numbers.* They cost about twice the nats of 20 numbers, nearer the baseline's (printed). Half of
+# from 2 numbers.* After these 940 steps (one run) they cost about twice the nats of 20 numbers, nearer the
+# baseline's (printed). Half of
 # the ten come back blurred or as another digit (here both 4s as 9s): 2 numbers keep the rough shape of a few
 # common digits, not the strokes. A longer code carries more of each image.
 
@@ -488,7 +490,9 @@ print(f"test error: {test_error[autoencoder]:.2f} nats per image before, {test_e
       f"{test_codes.norm(dim=1).median():.1f} to {moved_codes.norm(dim=1).median():.1f}")
 
 # %% [markdown]
-# Once trained, though, the decoder is tuned to its codes, for one to their length. Call a pixel *grey* if
+# Once trained, though, the decoder draws sharp images only from long codes. (Part of that holds for any ReLU
+# decoder: along a ray from 0 its logits grow roughly in proportion; the training codes show what training
+# tuned.) Call a pixel *grey* if
 # 0.05 < p < 0.95, that is |logit| < ln 19 (σ(ln 19) = 19/20). Short codes, N(0, I) samples z, leave many pixels grey: blurs. Longer
 # ones, 3z (the same directions) or the training codes, leave far fewer.
 
@@ -630,9 +634,10 @@ assert data.name != "mnist" or small_train < big_train, \
     "the prose: the second AE's own images cost less than the first's"
 assert data.name != "mnist" or (small_test - small_train > 2 * (big_test - big_train) and small_test > big_test), \
     "the prose: the second AE, trained on few images, should reconstruct new images much worse than its own, and than the first AE"
-for ae in (autoencoder, small_ae):  # gap = (unseen − own) + (test − unseen): memorising + the split
-    assert QUICK or data.name != "mnist" or never[ae].mean() - own[ae].mean() > 2 * abs(new[ae].mean() - never[ae].mean()), \
-        "the prose: unseen training-set images cost nearly as much as test images: the gap is mostly memorising"
+# gap = (unseen − own) + (test − unseen): memorising + the split
+assert QUICK or data.name != "mnist" or \
+    never[small_ae].mean() - own[small_ae].mean() > 10 * abs(new[small_ae].mean() - never[small_ae].mean()), \
+    "the prose: for the second AE unseen training-set images cost nearly as much as test images: memorising"
 assert QUICK or data.name != "mnist" or small_train > grey_entropy(small.train), \
     "the prose: here the second AE's own images cost more than the grey entropy"
 # a demonstration more than a check: it fails only if the two AEs' errors were negatively correlated
@@ -644,8 +649,8 @@ assert (own[small_ae] - own[autoencoder]).std() < math.hypot(own[small_ae].std()
 # images far worse: it has memorised its training set (one run each, checked on MNIST; ±: one standard
 # error over the images; paired on the same images, the difference's ± is narrower, printed). Is a gap
 # memorising, or are the test images harder? Images of the training set that neither AE trained on
-# (unseen) answer it: they cost nearly as much as test images, for both AEs. So most of each gap, the
-# first AE's too, is memorising, not the split.
+# (unseen) answer it. For the second AE they cost nearly as much as test images: its gap is memorising,
+# not the split. The first AE's gap is a few nats, too small to split at this precision (one run).
 #
 # It does not reach 0 nats: its pixels are redrawn every epoch. Here it stays above the grey entropy
 # (printed above the table). That entropy is the floor only for a decoder that does not see the binarized
@@ -787,8 +792,9 @@ assert QUICK or data.name != "mnist" or \
 # for Gaussians). Here q is a Gaussian with independent dimensions fitted to the training codes, and
 # p = N(0, I). The same fit to as many
 # samples *of* N(0, I) gives the KL of sampling noise alone. In a VAE, the codes of the N training images,
-# drawn from their q(z | xₙ) (the VAE encoder's output, notebook 05), follow the *aggregate posterior* q(z) = (1/N) Σₙ q(z | xₙ), a mixture. The VAE trains each image's q(z | x) towards N(0, I), not the aggregate
-# onto it: this KL need not vanish there either.
+# drawn from their q(z | xₙ) (the VAE encoder's output, notebook 05), follow the *aggregate posterior* q(z) = (1/N) Σₙ q(z | xₙ), a mixture. The VAE's KL term, averaged over the images,
+# is I(x; z) + KL(q(z) ‖ N(0, I)) (Hoffman & Johnson, 2016): it pulls the aggregate towards the prior, but the
+# information the codes must carry about x keeps it off, so this KL need not vanish there either.
 
 # %%
 kl_fit = vae_lite.kl_standard_normal(code_mean, 2 * code_std.log()).item()  # second argument: log σ²

@@ -330,7 +330,7 @@ assert QUICK or data.name != "mnist" or (0.85 < shares[0] < 0.99 and shares[1] <
 
 # %% [markdown]
 # Each q(z|x) is much narrower than N(0, I), yet together they cover it in these two dimensions as its draws do;
-# the decoder, trained on such noisy z, decodes whole regions. The autoencoder's plot is its worst pair: most
+# the decoder, trained on such noisy z, decodes whole regions. The autoencoder's plot is its most spread pair: most
 # codes miss the circle; a pair of median spread does better, still far from 95% (printed). Fifty dimensions can
 # hold holes a 2-D plot cannot show; they decode to blends, as some samples do.
 

@@ -279,7 +279,9 @@ print(f"how much the samples differ from each other, reconstruction averaged aga
 assert alike < 0.5, "with the code switched off, every sample should look alike"
 
 # %% [markdown]
-# Averaging the reconstruction switches the code off: KL about 0, every z decodes to the same blur. Averaging the
+# Averaging the reconstruction switches the code off: KL about 0, every z decodes to the same blur. At β = 784 a
+# code of R nats costs 784 R: more than all the reconstruction error it could save, unless R is tiny (optional
+# part: measured). Averaging the
 # KL makes the code carry more and reconstruct better, yet none of its prior samples looks like a digit (third
 # row); several of the right model's do. A KL weight of 1/50 barely pulls codes towards the prior (the
 # optional part measures where prior samples land).
@@ -750,7 +752,9 @@ assert QUICK or data.name != "mnist" or mse[1.0] > 2 * mse[0.1], "the prose: s =
 #
 # A linear VAE, x = Wz + b plus Gaussian noise of fixed std s, is probabilistic PCA (pPCA), which Tipping & Bishop
 # (1999) solved in closed form. Lucas et al. (2019) show that the linear VAE's ELBO has pPCA's maximum-likelihood
-# solution as its global maximum and, like pPCA's likelihood, no spurious local maxima.
+# solution as its global maximum and adds no local maxima that pPCA's likelihood lacks. (With s² fixed, Tipping &
+# Bishop's other stationary points are saddles, and dropping a direction whose variance is below s² is the global
+# optimum, not a trap.)
 #
 # pPCA's maximum-likelihood W is U(Λ − s²I)^½ R: U holds the data's top principal directions, Λ their variances
 # λ, and R is any rotation. The VAE's diagonal q(z|x) picks R: for distinct λ the exact posterior is diagonal only

@@ -262,7 +262,9 @@ assert stuck > 0.6 and closed < 0.05 and rises and beyond and k_cross <= 10 and 
 # Burda et al. (2015) *train* the VAE's networks on the loss −L_k: the importance weighted autoencoder (IWAE).
 # With k = 1 it is the VAE, with a sampled KL (ours computes the KL exactly). Its gradient weights each draw
 # by wᵢ / Σⱼ wⱼ (Optional part): draws that explain x well count, the others hardly do. So the encoder is
-# trained to be a good proposal (part 2), not a good ELBO q.
+# trained to be a good proposal (part 2), not a good ELBO q. The decoder gains too: the ELBO charges the model
+# KL(q ‖ p(z|x)), pushing it towards posteriors a Gaussian fits; L_k charges less, so the decoder is freer
+# (Burda et al., §1; Cremer et al., 2018).
 #
 # **Exercise 1 (10 min).** Write `iwae_bound(model, x, k)`: L_k of each row of x, with the encoder's q(z|x)
 # as proposal, in the four steps of the comments. Stay in log space (notebook 08: the weights underflow to 0).
@@ -350,6 +352,7 @@ assert QUICK or data.name != "mnist" or 5 < live_gain < 15, "the summary: the IW
 # - L_k tends to log p(x) as k grows for any proposal positive wherever p(x, z) is, q* included. But q* almost
 #   never draws near the other mode: at k = 1000 it is still 0.70 nats short, the wide N(0, 1) 0.002 ± 0.004.
 # - Trained on L_5 for 3 short epochs, the IWAE beat the VAE by several nats, at a higher CPU cost (one seed).
+#   In longer runs the lead shrank, and at equal CPU time one larger pair showed none (Optional part).
 
 # %% [markdown]
 # ## Optional: the gap taken further
@@ -529,8 +532,11 @@ assert QUICK or data.name != "mnist" or bound_gain > 2 * bound_gain_se \
 # seed: the bars cover the images, not seeds). Right of 0, the second model named is the better.*
 #
 # The 5-draw VAE is far behind the IWAE and slightly behind the VAE. So in this run the lead comes mostly from
-# the bound, not the draws. Two limits: one seed, and the control differs from the VAE in a second way, its KL
-# term sampled where the VAE's is exact (More to try, item 3, gives it the exact KL).
+# the bound, not the draws. Three limits: one seed; the control differs from the VAE in a second way, its KL
+# term sampled where the VAE's is exact (More to try, item 3, gives it the exact KL); and each IW NLL uses the
+# model's own encoder as proposal, which favours the IWAE's (part 2), so part of any lead may be the estimate's
+# (unmeasured here; in part 4, line [J], even at k = 40,000 an encoder alone as proposal scores half a nat below
+# a better one).
 
 # %% [markdown]
 # ### The IWAE's gradient
