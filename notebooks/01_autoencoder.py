@@ -793,8 +793,9 @@ assert QUICK or data.name != "mnist" or \
 # p = N(0, I). The same fit to as many
 # samples *of* N(0, I) gives the KL of sampling noise alone. In a VAE, the codes of the N training images,
 # drawn from their q(z | xₙ) (the VAE encoder's output, notebook 05), follow the *aggregate posterior* q(z) = (1/N) Σₙ q(z | xₙ), a mixture. The VAE's KL term, averaged over the images,
-# is I(x; z) + KL(q(z) ‖ N(0, I)) (Hoffman & Johnson, 2016): it pulls the aggregate towards the prior, but the
-# information the codes must carry about x keeps it off, so this KL need not vanish there either.
+# is I(x; z) + KL(q(z) ‖ N(0, I)) (Hoffman & Johnson, 2016): it pulls the aggregate towards the prior. But with N
+# images I(x; z) ≤ log N, so carrying much information needs narrow q(z | xₙ), whose mixture cannot fill N(0, I):
+# this KL need not vanish there either.
 
 # %%
 kl_fit = vae_lite.kl_standard_normal(code_mean, 2 * code_std.log()).item()  # second argument: log σ²

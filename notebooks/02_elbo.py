@@ -155,9 +155,8 @@ if data.name == "mnist":  # other data sets: no checks
 # is still tens of nats short, with three times q(z|x)'s draws. From q(z|x), the median estimate from
 # 1,000 samples lands 0.2 nats below the line. The line is an estimate too, good to about a nat: the
 # other half of q(z|x)'s samples gives 0.8 nats more (Optional: how far to trust it). Both are small next
-# to the prior's shortfall. But training cannot climb this estimate: its target, log p(x), does not depend on
-# q, so it gives q no signal; and its log of a mean of k weights is itself only a bound (notebook 10), at
-# k times the cost per step.
+# to the prior's shortfall. Training could climb this estimate (notebook 10's IWAE does), but at k times the
+# cost per step, and as k grows it tells q less and less: its target, log p(x), does not depend on q.
 
 # %% [markdown]
 # ### The way out: a bound

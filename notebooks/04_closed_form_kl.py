@@ -466,9 +466,10 @@ assert per_dim[wide].sum() > 10 * -per_dim[~wide].sum(), "the text: the dimensio
 assert abs(measured - per_dim.sum().item()) < 3 * measured_se, "the formula should match the measured third moment"
 
 # %% [markdown]
-# Measured and formula agree within about two standard errors. The lean of a narrow dimension is capped,
-# since a = (σ² − 1)/2 cannot fall below −½, while a wide one's grows like σ⁶: the dimensions with σ > 1
-# outweigh the rest (printed), the histogram leans right, and here its median is below its mean. The
+# Measured and formula agree within about two standard errors. For a given μ the lean of a narrow dimension is
+# capped (a = (σ² − 1)/2 cannot fall below −½, so 8a³ + 6ab² ≥ −1 − 3μ²σ²), while a wide one's grows like σ⁶:
+# with this q's μ from N(0, 1), the dimensions with σ > 1 outweigh the rest (printed), the histogram leans
+# right, and here its median is below its mean. The
 # encoder's q has its σ at or below about 1, so its dimensions lean left or hardly at all.
 
 # %% [markdown]

@@ -352,7 +352,8 @@ assert QUICK or data.name != "mnist" or 5 < live_gain < 15, "the summary: the IW
 # - L_k tends to log p(x) as k grows for any proposal positive wherever p(x, z) is, q* included. But q* almost
 #   never draws near the other mode: at k = 1000 it is still 0.70 nats short, the wide N(0, 1) 0.002 ± 0.004.
 # - Trained on L_5 for 3 short epochs, the IWAE beat the VAE by several nats, at a higher CPU cost (one seed).
-#   In longer runs the lead shrank, and at equal CPU time one larger pair showed none (Optional part).
+#   In longer runs the lead shrank, and at equal CPU time one larger pair had the VAE slightly ahead (Optional
+#   part).
 
 # %% [markdown]
 # ## Optional: the gap taken further
